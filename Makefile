@@ -1,0 +1,44 @@
+# Dingdian POS. `make demo` and `make test` set everything up themselves on a fresh Debian 12.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the suite drives for real: PostgreSQL (chain mode), tmux (the till as a person uses it).
+APT_PACKAGES := postgresql tmux
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench lint system venv clean-demo
+
+demo: venv
+	$(BIN)/dingdian demo
+
+test: system venv
+	$(BIN)/ruff check pos server devices catalog reports tests bench
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python -m bench
+
+lint: venv
+	$(BIN)/ruff check pos server devices catalog reports tests bench
+
+# Debian packages: installed only when missing, so a warm machine does not wait for apt.
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The venv is rebuilt when the dependencies or their pins change.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+clean-demo:
+	rm -f var/dingdian.db var/dingdian.db-wal var/dingdian.db-shm

@@ -1,0 +1,215 @@
+"""Code rules: GTIN check digits, 药品追溯码, 国家医保编码. Pure functions."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from catalog.violations import Violation
+
+GTIN_LENGTHS = {8: "gtin8", 12: "gtin12", 13: "gtin13", 14: "gtin14"}
+
+
+def gtin_check_digit(body: str) -> int:
+    """The GS1 mod-10 check digit for the digits before it (weights 3,1,3,… from the right)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
+def check_gtin(code: str) -> list[Violation]:
+    """GTIN-8/12/13/14: digits only, a known length, a right check digit (the expected one named)."""
+    if not code.isdigit() or not code.isascii():
+        return [Violation("CODE-GTIN", f"条码 {code!r} 含有非数字字符",
+                          f"barcode {code!r} contains non-digits", {"code": code})]
+    if len(code) not in GTIN_LENGTHS:
+        return [Violation("CODE-GTIN", f"条码 {code} 长度 {len(code)} 位，应为 8、12、13 或 14 位",
+                          f"barcode {code} has {len(code)} digits; expected 8, 12, 13 or 14",
+                          {"code": code, "length": len(code)})]
+    expected = gtin_check_digit(code[:-1])
+    if int(code[-1]) != expected:
+        return [Violation("CODE-GTIN", f"条码 {code} 校验位错误：应为 {expected}，实为 {code[-1]}",
+                          f"barcode {code}: wrong check digit {code[-1]}, expected {expected}",
+                          {"code": code, "expected_check_digit": expected, "got": int(code[-1])})]
+    return []
+
+
+# --- 药品追溯码 (drug traceability code) -----------------------------------------------------------
+# 20 ASCII digits starting with 8: the 医保 check platform drops anything else (nhsa-interface.md §8).
+# The 7-digit 药品标识码 + serial split is unconfirmed, so no check digit is validated here.
+TRACE_LENGTH = 20
+TRACE_FIRST_DIGIT = "8"
+
+
+def check_trace_code(code: str) -> list[Violation]:
+    """药品追溯码: exactly 20 ASCII digits, the first one 8. Each problem found is reported."""
+    out: list[Violation] = []
+    bad = _chars(code, lambda c: not (c.isascii() and c.isdigit()))
+    if bad:
+        out.append(Violation(
+            "CODE-TRACE", f"追溯码 {code!r} 含有非数字字符 {bad!r}，应全部为数字",
+            f"trace code {code!r} contains non-digits {bad!r}; expected digits only",
+            {"code": code, "bad_chars": bad}))
+    if len(code) != TRACE_LENGTH:
+        out.append(Violation(
+            "CODE-TRACE", f"追溯码 {code!r} 长度 {len(code)} 位，应为 {TRACE_LENGTH} 位",
+            f"trace code {code!r} has {len(code)} characters; expected {TRACE_LENGTH} digits",
+            {"code": code, "length": len(code), "expected_length": TRACE_LENGTH}))
+    # A non-digit first character is already covered by the non-digit message above.
+    first = code[:1]
+    if first.isascii() and first.isdigit() and first != TRACE_FIRST_DIGIT:
+        out.append(Violation(
+            "CODE-TRACE", f"追溯码 {code} 首位为 {first}，应为 {TRACE_FIRST_DIGIT}",
+            f"trace code {code} starts with {first}; expected {TRACE_FIRST_DIGIT}",
+            {"code": code, "first_digit": first, "expected_first_digit": TRACE_FIRST_DIGIT}))
+    return out
+
+
+# --- 国家统一医保编码 (med_list_codg) ---------------------------------------------------------------
+# The format is not officially confirmed (nhsa-interface.md §6): observed codes are 23 characters,
+# e.g. XA02BCA211A012010100154. We accept a known category letter followed by uppercase letters and
+# digits, 20..27 long, so a plausible code passes and a pasted name, a GTIN or a typo does not.
+NHSA_PREFIXES: dict[str, tuple[str, str]] = {
+    "X": ("西药", "western medicine"),
+    "Z": ("中成药", "Chinese patent medicine"),
+    "T": ("中药饮片", "Chinese herbal pieces"),
+    "C": ("医用耗材", "medical consumable"),
+    "H": ("医疗服务项目", "medical service"),
+}
+NHSA_MIN_LENGTH = 20
+NHSA_MAX_LENGTH = 27
+NHSA_FIELD_LENGTH = 50  # the interface field is C50; the DB column is as wide
+
+
+def check_nhsa_code(code: str) -> list[Violation]:
+    """国家统一医保编码: category letter (X/Z/T/C/H) + uppercase letters/digits, 20..27 characters."""
+    if not code:
+        return [Violation("CODE-NHSA", "医保编码为空", "national insurance code is empty", {"code": code})]
+    out: list[Violation] = []
+    # Full-width letters, Chinese, spaces and lowercase each get their own message: they are the usual
+    # copy-paste accidents, and the user must see which one happened.
+    non_ascii = _chars(code, lambda c: not c.isascii())
+    if non_ascii:
+        out.append(Violation(
+            "CODE-NHSA", f"医保编码 {code!r} 含有全角或中文字符 {non_ascii!r}，应为半角字母和数字",
+            f"national insurance code {code!r} contains non-ASCII characters {non_ascii!r}; "
+            "expected ASCII letters and digits", {"code": code, "bad_chars": non_ascii}))
+    if any(c.isspace() for c in code):
+        out.append(Violation("CODE-NHSA", f"医保编码 {code!r} 含有空格",
+                             f"national insurance code {code!r} contains spaces", {"code": code}))
+    lower = _chars(code, lambda c: c.isascii() and c.islower())
+    if lower:
+        out.append(Violation(
+            "CODE-NHSA", f"医保编码 {code!r} 含有小写字母 {lower!r}，字母应为大写",
+            f"national insurance code {code!r} contains lowercase letters {lower!r}; "
+            "letters must be uppercase",
+            {"code": code, "bad_chars": lower}))
+    symbols = _chars(code, lambda c: c.isascii() and not c.isspace() and not c.isalnum())
+    if symbols:
+        out.append(Violation(
+            "CODE-NHSA", f"医保编码 {code!r} 含有符号 {symbols!r}，只能是字母和数字",
+            f"national insurance code {code!r} contains symbols {symbols!r}; expected letters and digits",
+            {"code": code, "bad_chars": symbols}))
+    if code[0].upper() not in NHSA_PREFIXES:  # a lowercase x is reported as lowercase above
+        allowed_zh = "、".join(f"{k}（{zh}）" for k, (zh, _) in NHSA_PREFIXES.items())
+        allowed_en = ", ".join(f"{k} ({en})" for k, (_, en) in NHSA_PREFIXES.items())
+        out.append(Violation(
+            "CODE-NHSA", f"医保编码 {code!r} 首字符 {code[0]!r} 不是已知类别，应为 {allowed_zh}",
+            f"national insurance code {code!r} starts with {code[0]!r}; expected a category letter: "
+            f"{allowed_en}", {"code": code, "first": code[0], "expected_first": sorted(NHSA_PREFIXES)}))
+    if not NHSA_MIN_LENGTH <= len(code) <= NHSA_MAX_LENGTH:
+        out.append(Violation(
+            "CODE-NHSA",
+            f"医保编码 {code!r} 长度 {len(code)} 位，"
+            f"应为 {NHSA_MIN_LENGTH}–{NHSA_MAX_LENGTH} 位（常见为 23 位）",
+            f"national insurance code {code!r} has {len(code)} characters; "
+            f"expected {NHSA_MIN_LENGTH} to {NHSA_MAX_LENGTH} (usually 23)",
+            {"code": code, "length": len(code),
+             "min_length": NHSA_MIN_LENGTH, "max_length": NHSA_MAX_LENGTH}))
+    return out
+
+
+def _chars(code: str, bad: Callable[[str], bool]) -> str:
+    """The distinct offending characters, in order of first appearance (for the message)."""
+    return "".join(dict.fromkeys(c for c in code if bad(c)))
+
+
+# --- classifying a scanned or typed code ------------------------------------------------------------
+
+
+class CodeKind(StrEnum):
+    GTIN = "gtin"  # EAN-8 / UPC-A / EAN-13 / GTIN-14 with a right check digit
+    TRACE = "trace"  # 药品追溯码
+    NHSA = "nhsa"  # 国家统一医保编码
+    GS1 = "gs1"  # a GS1 element string (DataMatrix on imported drugs): AIs, maybe GS separators
+    RECEIPT = "receipt"  # the store's own receipt barcode: reserved, classify_code does not produce it yet
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifiedCode:
+    kind: CodeKind
+    code: str  # normalised: NFKC, surrounding whitespace / scanner suffix removed, AIM prefix dropped
+    violations: tuple[Violation, ...] = ()  # why an almost-code was refused (e.g. the expected check digit)
+    gtin: str | None = None  # the GTIN to look the item up by: the code itself, or a GS1 string's AI (01)
+
+
+GS = "\x1d"  # GS1 group separator between variable-length fields: kept, never stripped
+# AIM symbology identifiers that announce GS1 data: DataMatrix, GS1-128, GS1 QR, GS1 DataBar.
+GS1_AIM_PREFIXES = ("]d2", "]C1", "]Q3", "]e0")
+_GS1_AI01 = re.compile(r"\(?01\)?(\d{14})")  # AI (01) + GTIN-14, bare or in its printed (01) form
+
+
+def classify_code(text: str) -> ClassifiedCode:
+    """What kind of code was scanned or typed? One function for the serial and the HID scanner paths.
+
+    Normalises first: NFKC turns full-width digits and letters from a Chinese IME into ASCII, and
+    the scanner's CR/LF suffix and surrounding spaces go. A GS byte inside the code is kept.
+    """
+    code = unicodedata.normalize("NFKC", text).strip(" \t\r\n")
+    if not code:
+        return ClassifiedCode(CodeKind.UNKNOWN, code)
+
+    for prefix in GS1_AIM_PREFIXES:
+        if code.startswith(prefix):
+            body = code[len(prefix):]
+            return ClassifiedCode(CodeKind.GS1, body, gtin=_gs1_gtin(body))
+
+    digits = code.isascii() and code.isdigit()
+    if digits and len(code) in GTIN_LENGTHS:
+        problems = check_gtin(code)
+        if problems:
+            return ClassifiedCode(CodeKind.UNKNOWN, code, tuple(problems))
+        return ClassifiedCode(CodeKind.GTIN, code, gtin=code)
+    if digits and not check_trace_code(code):
+        return ClassifiedCode(CodeKind.TRACE, code)
+
+    if GS in code:
+        return ClassifiedCode(CodeKind.GS1, code, gtin=_gs1_gtin(code))
+    ai01 = _GS1_AI01.match(code)
+    if ai01:
+        problems = check_gtin(ai01.group(1))
+        if problems:  # "01" + 14 digits with a wrong check digit: not to be trusted as GS1
+            return ClassifiedCode(CodeKind.UNKNOWN, code, tuple(problems))
+        return ClassifiedCode(CodeKind.GS1, code, gtin=ai01.group(1))
+
+    # Caps Lock on a keyboard-wedge scanner flips letter case; 医保编码 letters are uppercase.
+    if not check_nhsa_code(code.upper()):
+        return ClassifiedCode(CodeKind.NHSA, code.upper())
+
+    if digits:
+        # Within two digits of a trace code's length a mis-scan is most likely a trace code.
+        near_trace = abs(len(code) - TRACE_LENGTH) <= 2
+        return ClassifiedCode(CodeKind.UNKNOWN, code, tuple(check_trace_code(code) if near_trace
+                                                            else check_gtin(code)))
+    return ClassifiedCode(CodeKind.UNKNOWN, code)
+
+
+def _gs1_gtin(body: str) -> str | None:
+    """The GTIN in AI (01) at the start of a GS1 element string, if its check digit is right."""
+    m = _GS1_AI01.match(body.lstrip(GS))  # some scanners send FNC1 as a leading GS
+    if m and not check_gtin(m.group(1)):
+        return m.group(1)
+    return None

@@ -1,0 +1,47 @@
+"""Login, logout, who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlmodel import select
+
+from server.api.deps import CtxDep, Who, get_state, unit_of_work
+from server.api.schemas import LoginIn, LoginOut, UserOut
+from server.db.models import Till
+from server.errors import AppError
+from server.services import users
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=LoginOut, openapi_extra={"x-action": "public"})
+def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
+    state = get_state(request)
+    with unit_of_work(request) as s:
+        till_id = None
+        if body.till_code:
+            till = s.exec(select(Till).where(Till.store_id == state.store_id, Till.code == body.till_code)).first()
+            if till is None:
+                raise AppError(403, "CARD-06", f"收款机 {body.till_code} 未登记", f"till {body.till_code} is not registered")
+            till_id = till.id
+        result = users.login(s, ctx, body.username, body.pin, till_id)
+        if result is not None:
+            token, sess, user = result
+            out = LoginOut(token=token, expires_at=sess.expires_at,
+                           user=UserOut(id=user.id, username=user.username, display_name=user.display_name,  # type: ignore[arg-type]
+                                        status=user.status, roles=sorted(users.active_roles(s, user.id))))  # type: ignore[arg-type]
+    if result is None:  # the failure was recorded and committed above
+        raise users.BAD_LOGIN
+    return out
+
+
+@router.post("/logout", status_code=204, openapi_extra={"x-action": "authenticated"})
+def logout(request: Request, who: Who, ctx: CtxDep) -> None:
+    with unit_of_work(request) as s:
+        users.logout(s, ctx, who)
+
+
+@router.get("/me", response_model=UserOut, openapi_extra={"x-action": "authenticated"})
+def me(who: Who) -> UserOut:
+    return UserOut(id=who.user_id, username=who.username, display_name=who.display_name, status="active",
+                   roles=sorted(who.roles))

@@ -1,0 +1,157 @@
+"""Items, barcodes, zones, search and import."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+
+from catalog.classes import GspClass, InsuranceCategory
+from server.api.deps import CtxDep, ReadSession, Who, get_state, guarded, unit_of_work
+from server.api.schemas import (
+    BarcodeIn,
+    ImportOut,
+    ItemIn,
+    ItemOut,
+    ItemPatch,
+    PlaceIn,
+    SearchHitOut,
+    ZoneIn,
+    ZoneOut,
+)
+from server.db.models import Item, Zone
+from server.errors import AppError, not_found
+from server.permissions import Action, allowed
+from server.services import catalog as catalog_service
+from server.services import catalog_import
+from server.services.context import Ctx
+from server.services.stock import item_stock
+
+router = APIRouter(tags=["catalog"])
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def items_out(s: Session, ctx: Ctx, items: list[Item]) -> list[ItemOut]:
+    stock = item_stock(s, ctx, [i.id for i in items])  # type: ignore[misc]
+    zone_ids = {i.zone_id for i in items if i.zone_id}
+    zones = {z.id: z.code for z in s.exec(select(Zone).where(Zone.id.in_(zone_ids)))} if zone_ids else {}  # type: ignore[union-attr]
+    out = []
+    for i in items:
+        out.append(ItemOut.model_validate(i.model_dump() | {
+            "gsp_class_label": GspClass(i.gsp_class).label,
+            "insurance_label": InsuranceCategory(i.insurance_category).label,
+            "zone_code": zones.get(i.zone_id),
+            "barcodes": catalog_service.barcodes_of(s, i.id),  # type: ignore[arg-type]
+            "stock": stock.get(i.id, 0),  # type: ignore[arg-type]
+        }))
+    return out
+
+
+@router.get("/zones", response_model=list[ZoneOut], **guarded(Action.CATALOG_READ))
+def list_zones(s: ReadSession, ctx: CtxDep) -> list[ZoneOut]:
+    return [ZoneOut.model_validate(z.model_dump()) for z in catalog_service.list_zones(s, ctx)]
+
+
+@router.post("/zones", response_model=ZoneOut, status_code=201, **guarded(Action.ZONE_WRITE))
+def create_zone(body: ZoneIn, request: Request, ctx: CtxDep) -> ZoneOut:
+    with unit_of_work(request) as s:
+        zone = catalog_service.create_zone(s, ctx, body.code, body.name, body.purpose, set(body.admits),
+                                           body.route_group, body.storage, body.odour_prone)
+        return ZoneOut.model_validate(zone.model_dump())
+
+
+@router.get("/items/search", response_model=list[SearchHitOut], **guarded(Action.CATALOG_READ))
+def search_items(request: Request, s: ReadSession, ctx: CtxDep,
+                 q: Annotated[str, Query(min_length=1, max_length=50)],
+                 limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[SearchHitOut]:
+    hits = get_state(request).search.search(q, limit)
+    if not hits:
+        return []
+    rows = {i.id: i for i in s.exec(select(Item).where(Item.id.in_([h.item_id for h in hits])))}  # type: ignore[union-attr]
+    ordered = [rows[h.item_id] for h in hits if h.item_id in rows]
+    outs = {o.id: o for o in items_out(s, ctx, ordered)}
+    return [SearchHitOut(rank=h.rank, matched=h.field, item=outs[h.item_id]) for h in hits if h.item_id in outs]
+
+
+@router.get("/items/by-barcode/{code}", response_model=ItemOut, **guarded(Action.CATALOG_READ))
+def item_by_barcode(code: str, s: ReadSession, ctx: CtxDep) -> ItemOut:
+    item = catalog_service.find_by_barcode(s, ctx, code)
+    if item is None:
+        raise not_found(f"条码 {code} 对应的商品", f"item with barcode {code}", barcode=code)
+    return items_out(s, ctx, [item])[0]
+
+
+@router.get("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_READ))
+def get_item(item_id: int, s: ReadSession, ctx: CtxDep) -> ItemOut:
+    return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
+
+
+@router.post("/items", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
+def create_item(body: ItemIn, request: Request, ctx: CtxDep) -> ItemOut:
+    values = body.model_dump(exclude={"barcodes", "zone_code"})
+    with unit_of_work(request) as s:
+        item = catalog_service.create_item(s, ctx, values, body.barcodes, body.zone_code)
+        return items_out(s, ctx, [item])[0]
+
+
+@router.patch("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_WRITE))
+def update_item(item_id: int, body: ItemPatch, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
+    changes = body.model_dump(exclude_unset=True)
+    # CARD-07: the 医保 mapping is the 医保 administrator's to change, not the catalog clerk's.
+    if set(changes) & catalog_service.MAPPING_FIELDS and not allowed(who.roles, Action.MAPPING_WRITE):
+        raise AppError(403, "CARD-07", "医保编码与类别只能由医保管理员修改",
+                       "only the insurance administrator may change the 医保 code or category",
+                       {"action": Action.MAPPING_WRITE.value})
+    with unit_of_work(request) as s:
+        item = catalog_service.update_item(s, ctx, item_id, changes)
+        return items_out(s, ctx, [item])[0]
+
+
+@router.patch("/items/{item_id}/mapping", response_model=ItemOut, **guarded(Action.MAPPING_WRITE))
+def update_mapping(item_id: int, body: ItemPatch, request: Request, ctx: CtxDep) -> ItemOut:
+    changes = body.model_dump(exclude_unset=True)
+    if set(changes) - catalog_service.MAPPING_FIELDS:
+        raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
+    with unit_of_work(request) as s:
+        item = catalog_service.update_item(s, ctx, item_id, changes)
+        return items_out(s, ctx, [item])[0]
+
+
+@router.post("/items/{item_id}/barcodes", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
+def add_barcode(item_id: int, body: BarcodeIn, request: Request, ctx: CtxDep) -> ItemOut:
+    with unit_of_work(request) as s:
+        catalog_service.add_barcode(s, ctx, item_id, body.code)
+        return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
+
+
+@router.put("/items/{item_id}/zone", response_model=ItemOut, **guarded(Action.ZONE_WRITE))
+def place_item(item_id: int, body: PlaceIn, request: Request, ctx: CtxDep) -> ItemOut:
+    with unit_of_work(request) as s:
+        item = catalog_service.place_item(s, ctx, item_id, body.zone_code)
+        return items_out(s, ctx, [item])[0]
+
+
+_FILE_BODY = {"required": True,
+              "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+@router.post("/catalog/import", response_model=ImportOut, **guarded(Action.CATALOG_WRITE, requestBody=_FILE_BODY))
+async def import_catalog(request: Request, ctx: CtxDep,
+                         format: Annotated[str, Query(pattern="^(csv|xlsx)$")],
+                         valid_only: bool = False) -> ImportOut:
+    data = await request.body()
+    if not data:
+        raise AppError(422, "IMPORT", "导入文件为空", "the uploaded file is empty")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise AppError(413, "IMPORT", "导入文件过大（上限 20 MB）", "the file is larger than 20 MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload.{format}"
+        path.write_bytes(data)
+        result = await run_in_threadpool(catalog_import.import_file, get_state(request).engine, ctx, path, valid_only)
+    return ImportOut.model_validate(asdict(result))

@@ -1,0 +1,76 @@
+"""Dependencies the routers share: the unit of work, the caller, the permission check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from server.db.session import read_session, write_session
+from server.errors import AppError
+from server.permissions import Action, allowed
+from server.services.context import Ctx
+from server.services.users import Principal, resolve_token
+from server.state import AppState
+
+_bearer = HTTPBearer(auto_error=False, description="登录后获得的令牌 / the token from POST /auth/login")
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.dingdian
+
+
+def principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    state = get_state(request)
+    if creds is None or not creds.credentials:
+        raise AppError(401, "AUTH", "请先登录", "log in first")
+    ctx = Ctx(state.store_id, state.settings)
+    with read_session(state.engine) as s:
+        who = resolve_token(s, ctx, creds.credentials)
+    if who is None:
+        raise AppError(401, "AUTH", "登录已失效，请重新登录", "the token is invalid, expired or revoked")
+    request.state.principal = who
+    return who
+
+
+def require(action: Action) -> Callable[..., Principal]:
+    def _check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not allowed(who.roles, action):
+            raise AppError(403, "SEC-01", "当前岗位无权执行此操作", f"your post may not do {action.value}",
+                           {"action": action.value, "roles": sorted(r.value for r in who.roles)})
+        return who
+
+    return _check
+
+
+def guarded(action: Action, **openapi: Any) -> dict[str, Any]:
+    """Route keyword arguments: the permission check, and the action recorded in the OpenAPI schema."""
+    return {"dependencies": [Depends(require(action))], "openapi_extra": {"x-action": action.value, **openapi}}
+
+
+def ctx_for(request: Request) -> Ctx:
+    state = get_state(request)
+    who: Principal | None = getattr(request.state, "principal", None)
+    return Ctx(state.store_id, state.settings, who.actor if who else Ctx.__dataclass_fields__["actor"].default)
+
+
+def reader(request: Request) -> Iterator[Session]:
+    with read_session(get_state(request).engine) as s:
+        yield s
+
+
+def unit_of_work(request: Request) -> AbstractContextManager[Session]:
+    """Handlers open the unit of work themselves, so the commit happens before the response is sent."""
+    return write_session(get_state(request).engine)
+
+
+ReadSession = Annotated[Session, Depends(reader)]
+CtxDep = Annotated[Ctx, Depends(ctx_for)]
+Who = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,69 @@
+"""Accounts, posts, freezing, staff records."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from server.api.deps import CtxDep, ReadSession, guarded, unit_of_work
+from server.api.schemas import ReasonIn, StaffIn, StaffOut, UserIn, UserOut
+from server.db.models import StaffProfile, User
+from server.errors import not_found
+from server.permissions import Action
+from server.privacy import mask_id
+from server.roles import Role
+from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.services import users
+from server.services.context import Ctx
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+def _user_out(user: User, roles: frozenset[Role]) -> UserOut:
+    return UserOut(id=user.id, username=user.username, display_name=user.display_name, status=user.status,  # type: ignore[arg-type]
+                   roles=sorted(roles))
+
+
+def _staff_out(p: StaffProfile, ctx: Ctx) -> StaffOut:
+    record = StaffRecord(p.qualification, p.qualification_no, p.registered_store_code, p.contract_start, p.contract_end)
+    refusals = pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+                                   ctx.settings.rules.min_contract_years)
+    return StaffOut(user_id=p.user_id, id_number_masked=mask_id(p.id_number), qualification=p.qualification,
+                    qualification_no=p.qualification_no, registered_store_code=p.registered_store_code,
+                    contract_start=p.contract_start, contract_end=p.contract_end, work_cert_no=p.work_cert_no,
+                    work_cert_expiry=p.work_cert_expiry, pharmacist_signoff_refusals=[v.as_dict() for v in refusals])
+
+
+@router.get("", response_model=list[UserOut], **guarded(Action.STAFF_READ))
+def list_users(s: ReadSession, ctx: CtxDep) -> list[UserOut]:
+    return [_user_out(u, r) for u, r in users.list_users(s, ctx)]
+
+
+@router.post("", response_model=UserOut, status_code=201, **guarded(Action.USER_WRITE))
+def add_user(body: UserIn, request: Request, ctx: CtxDep) -> UserOut:
+    with unit_of_work(request) as s:
+        user = users.add_user(s, ctx, body.username, body.display_name, body.pin, set(body.roles))
+        return _user_out(user, users.active_roles(s, user.id))  # type: ignore[arg-type]
+
+
+@router.post("/{user_id}/freeze", response_model=UserOut, **guarded(Action.USER_FREEZE))
+def freeze_user(user_id: int, body: ReasonIn, request: Request, ctx: CtxDep) -> UserOut:
+    with unit_of_work(request) as s:
+        user = users.freeze_user(s, ctx, user_id, body.reason)
+        return _user_out(user, users.active_roles(s, user.id))  # type: ignore[arg-type]
+
+
+@router.get("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_READ))
+def get_staff(user_id: int, s: ReadSession, ctx: CtxDep) -> StaffOut:
+    profile = users.staff_profile(s, user_id)
+    if profile is None or profile.store_id != ctx.store_id:
+        raise not_found("员工档案", "staff record", user_id=user_id)
+    return _staff_out(profile, ctx)
+
+
+@router.put("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_WRITE))
+def set_staff(user_id: int, body: StaffIn, request: Request, ctx: CtxDep) -> StaffOut:
+    with unit_of_work(request) as s:
+        values = body.model_dump()
+        values["id_number"] = values["id_number"].upper()
+        profile = users.set_staff_profile(s, ctx, user_id, values)
+        return _staff_out(profile, ctx)

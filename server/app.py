@@ -1,0 +1,29 @@
+"""The FastAPI application: routers, error handlers, and the state the service holds."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from server.api import audit, auth, catalog, health, stock, store, users
+from server.config import Settings, get_settings
+from server.db.migrate import require_head
+from server.db.session import make_engine
+from server.errors import ErrorBody, install_handlers
+from server.services.search import CatalogSearch
+from server.services.store import bootstrap_store
+from server.state import AppState
+
+_ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database.url)
+    require_head(engine)
+    store_id = bootstrap_store(engine, settings)
+    app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS)  # type: ignore[arg-type]
+    app.state.dingdian = AppState(settings, engine, store_id, CatalogSearch(engine, store_id))
+    install_handlers(app)
+    for module in (health, auth, store, users, catalog, stock, audit):
+        app.include_router(module.router)
+    return app

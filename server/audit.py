@@ -1,0 +1,211 @@
+"""The hash-chained audit log (ST-02, SEC-04).
+
+Every business write calls `record` inside its own unit of work, so the entry commits with the
+change or not at all. Each entry's hash covers the previous entry's hash; `verify` recomputes the
+chain and also compares every audited row with its last audited image, so an edit made behind the
+service's back (raw SQL) is named, whether it touched the log or the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import inspect as sa_inspect
+from sqlmodel import Session, SQLModel, select
+
+from server.db.models import (
+    AgreementEvent,
+    AuditEntry,
+    AuditHead,
+    Barcode,
+    Batch,
+    Item,
+    StaffProfile,
+    Store,
+    Supplier,
+    Till,
+    User,
+    UserRole,
+    Zone,
+)
+from server.db.types import utcnow
+from server.privacy import mask_id
+
+GENESIS = "0" * 64
+
+# Tables whose every row is written through an audited use case, one entry per row change.
+# (The stock ledger is append-only and is audited by the operation that writes it.)
+ROW_AUDITED: dict[str, type[SQLModel]] = {
+    m.__tablename__: m  # type: ignore[misc]
+    for m in (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent)
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def snapshot(row: SQLModel) -> dict[str, Any]:
+    """The row's audited image: every column but the ones the model excludes, JSON-plain.
+
+    Identity numbers are masked in the image (SEC-06: the log is shown to managers and inspectors).
+    """
+    exclude = set(getattr(type(row), "__audit_exclude__", ()))
+    masked = set(getattr(type(row), "__audit_mask__", ()))
+    mapper = sa_inspect(type(row))
+    return {c.key: mask_id(getattr(row, c.key)) if c.key in masked else _plain(getattr(row, c.key))
+            for c in mapper.column_attrs if c.key not in exclude}
+
+
+def _entry_hash(e: AuditEntry) -> str:
+    doc = {
+        "store_id": e.store_id, "seq": e.seq, "at": e.at.isoformat(), "user_id": e.user_id, "actor": e.actor,
+        "action": e.action, "entity": e.entity, "entity_id": e.entity_id, "before": e.before, "after": e.after,
+        "note": e.note, "prev_hash": e.prev_hash,
+    }
+    raw = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int | None
+    name: str  # username, or "system" for migrations and the demo loader
+
+
+SYSTEM = Actor(None, "system")
+
+
+def ensure_head(session: Session, store_id: int) -> None:
+    if session.get(AuditHead, store_id) is None:
+        session.add(AuditHead(store_id=store_id, seq=0, hash=GENESIS))
+        session.flush()
+
+
+def record(
+    session: Session,
+    store_id: int,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: Any,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    note: str = "",
+) -> AuditEntry:
+    """Append one entry to the store's chain, in the caller's transaction."""
+    session.flush()  # ids of new rows are known before their image is taken
+    head = session.exec(select(AuditHead).where(AuditHead.store_id == store_id).with_for_update()).first()
+    if head is None:
+        ensure_head(session, store_id)
+        head = session.exec(select(AuditHead).where(AuditHead.store_id == store_id).with_for_update()).one()
+    entry = AuditEntry(
+        store_id=store_id, seq=head.seq + 1, at=utcnow(), user_id=actor.user_id, actor=actor.name,
+        action=action, entity=entity, entity_id=str(entity_id), before=_plain(before), after=_plain(after),
+        note=note, prev_hash=head.hash, hash="",
+    )
+    entry.hash = _entry_hash(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    session.add(entry)
+    session.add(head)
+    return entry
+
+
+def record_row(session: Session, store_id: int, actor: Actor, action: str, row: SQLModel,
+               before: dict[str, Any] | None = None, note: str = "") -> AuditEntry:
+    """Audit a row written through the ORM: its table and id, the image before, the image now."""
+    session.flush()
+    return record(session, store_id, actor, action, row.__tablename__, row.id,  # type: ignore[attr-defined]
+                  before, snapshot(row), note)
+
+
+@dataclass
+class VerifyReport:
+    store_id: int
+    entries: int = 0
+    rows_checked: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(session: Session, store_id: int) -> VerifyReport:
+    report = VerifyReport(store_id)
+    prev_hash, expected_seq = GENESIS, 1
+    latest: dict[tuple[str, str], AuditEntry] = {}
+    entries = session.exec(select(AuditEntry).where(AuditEntry.store_id == store_id).order_by(AuditEntry.seq))
+    for e in entries:
+        report.entries += 1
+        if e.seq != expected_seq:
+            report.problems.append({"kind": "gap", "entry_id": e.id, "seq": e.seq, "expected_seq": expected_seq,
+                                    "zh": f"审计记录序号不连续：应为 {expected_seq}，实为 {e.seq}",
+                                    "en": f"audit sequence gap: expected {expected_seq}, found {e.seq}"})
+        if e.prev_hash != prev_hash:
+            report.problems.append({"kind": "chain", "entry_id": e.id, "seq": e.seq,
+                                    "zh": f"审计记录 #{e.seq} 与前一条的链接被破坏",
+                                    "en": f"audit entry #{e.seq} does not link to the entry before it"})
+        if _entry_hash(e) != e.hash:
+            report.problems.append({"kind": "altered_entry", "entry_id": e.id, "seq": e.seq,
+                                    "zh": f"审计记录 #{e.seq}（{e.action}）内容被改动",
+                                    "en": f"audit entry #{e.seq} ({e.action}) was altered"})
+        prev_hash, expected_seq = e.hash, e.seq + 1
+        if e.entity in ROW_AUDITED:
+            latest[(e.entity, e.entity_id)] = e
+    head = session.get(AuditHead, store_id)
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
+        report.problems.append({"kind": "truncated", "seq": head.seq,
+                                "zh": "审计记录末尾被删除或替换", "en": "the end of the audit chain was removed or replaced"})
+    _verify_rows(session, store_id, latest, report)
+    return report
+
+
+def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], AuditEntry],
+                 report: VerifyReport) -> None:
+    for table, model in ROW_AUDITED.items():
+        key_col = model.id  # type: ignore[attr-defined]
+        scope = model.id == store_id if table == "store" else model.store_id == store_id  # type: ignore[attr-defined]
+        seen: set[str] = set()
+        for row in session.exec(select(model).where(scope).order_by(key_col)):
+            report.rows_checked += 1
+            rid = str(row.id)  # type: ignore[attr-defined]
+            seen.add(rid)
+            entry = latest.get((table, rid))
+            if entry is None:
+                report.problems.append({"kind": "unaudited_row", "table": table, "row_id": rid,
+                                        "zh": f"{table} #{rid} 没有审计记录（疑似直接改库）",
+                                        "en": f"{table} #{rid} has no audit entry (written behind the service's back)"})
+            elif entry.after is None:
+                report.problems.append({"kind": "deleted_row_present", "table": table, "row_id": rid,
+                                        "zh": f"{table} #{rid} 已记录删除但仍存在",
+                                        "en": f"{table} #{rid} was recorded deleted but exists"})
+            elif snapshot(row) != entry.after:
+                changed = sorted(k for k, v in snapshot(row).items() if entry.after.get(k) != v)
+                report.problems.append({"kind": "altered_row", "table": table, "row_id": rid, "columns": changed,
+                                        "zh": f"{table} #{rid} 的 {'、'.join(changed)} 与审计记录不符（疑似直接改库）",
+                                        "en": f"{table} #{rid}: {', '.join(changed)} differ from the audited image "
+                                              f"(edited behind the service's back)"})
+        for (t, rid), entry in latest.items():
+            if t == table and rid not in seen and entry.after is not None:
+                report.problems.append({"kind": "missing_row", "table": table, "row_id": rid,
+                                        "zh": f"{table} #{rid} 被删除但没有审计记录",
+                                        "en": f"{table} #{rid} is gone without an audit entry"})

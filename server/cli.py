@@ -1,0 +1,237 @@
+"""`dingdian`: the store's command line (Typer)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from server.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="丁点药房收银系统 Dingdian POS — the store's command line.", no_args_is_help=True,
+                  add_completion=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+catalog_app = typer.Typer(help="Catalog upkeep.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts and posts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+till_app = typer.Typer(help="Registered tills (AGR-02).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.add_typer(till_app, name="till")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config.toml to use (default: ./config.toml)")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from server.db.session import make_engine
+
+    if path := settings.sqlite_path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.database.url)
+
+
+def _ctx(settings: Settings, engine):  # type: ignore[no-untyped-def]
+    from server.audit import Actor
+    from server.db.migrate import SchemaOutOfDate, require_head
+    from server.services.context import Ctx
+    from server.services.store import bootstrap_store
+
+    try:
+        require_head(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    store_id = bootstrap_store(engine, settings)
+    return Ctx(store_id, settings, Actor(None, f"cli:{getpass.getuser()}"))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    from server.errors import AppError
+
+    if isinstance(exc, AppError):
+        typer.echo(f"[{exc.code}] {exc.message_zh} / {exc.message_en}", err=True)
+    else:
+        typer.echo(str(exc), err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(config: ConfigOpt = None,
+          host: Annotated[str | None, typer.Option(help="override service.host")] = None,
+          port: Annotated[int | None, typer.Option(help="override service.port")] = None) -> None:
+    """Run the service (FastAPI) on the configured host and port."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.db.migrate import SchemaOutOfDate
+
+    settings = _settings(config)
+    try:
+        application = create_app(settings)
+    except SchemaOutOfDate as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(application, host=host or settings.service.host, port=port or settings.service.port,
+                log_level="warning")
+
+
+@app.command()
+def demo(config: ConfigOpt = None,
+         serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="start the service afterwards")] = True,
+         reset: Annotated[bool, typer.Option(help="delete the demo database first (SQLite only)")] = False) -> None:
+    """Set up the demo store (schema, demo catalog, stock, users) and start the service."""
+    from server.db.migrate import upgrade
+    from server.demo import load_demo
+
+    settings = _settings(config)
+    if reset and (path := settings.sqlite_path):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    engine = _engine(settings)
+    upgrade(engine)
+    ctx = _ctx(settings, engine)
+    summary = load_demo(engine, ctx)
+    typer.echo(summary)
+    if serve_after:
+        base = f"http://{settings.service.host}:{settings.service.port}"
+        typer.echo(f"服务已启动 / service running: {base}  ·  API 文档 / API docs: {base}/docs  (Ctrl-C 退出)")
+        serve(config=config)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Bring the database schema to the newest migration."""
+    from server.db.migrate import current_revision, upgrade
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    upgrade(engine)
+    _ctx(settings, engine)
+    typer.echo(f"数据库已是最新版本 / schema at {current_revision(engine)}")
+
+
+@catalog_app.command("import")
+def catalog_import(file: Annotated[Path, typer.Argument(help="CSV or XLSX file", exists=True, dir_okay=False)],
+                   config: ConfigOpt = None,
+                   valid_only: Annotated[bool, typer.Option(help="import the valid rows even if others have errors")] = False) -> None:
+    """Import items from a CSV or XLSX file (validated as a whole; re-importing changes nothing)."""
+    from server.services.catalog_import import import_file
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    result = import_file(engine, _ctx(settings, engine), file, valid_only)
+    for err in result.errors:
+        typer.echo(f"第 {err.get('row')} 行 [{err.get('column', '')}] {err.get('message_zh')} / {err.get('message_en')}",
+                   err=True)
+    typer.echo(f"{'已导入' if result.applied else '未导入'} / {'applied' if result.applied else 'nothing imported'}: "
+               f"新增 created {result.created}, 更新 updated {result.updated}, 未变 unchanged {result.unchanged}, "
+               f"错误 errors {len(result.errors)}")
+    if result.errors and not result.applied:
+        raise typer.Exit(1)
+
+
+@user_app.command("add")
+def user_add(username: str,
+             name: Annotated[str, typer.Option(help="display name")],
+             role: Annotated[list[str], typer.Option(help="post: cashier, pharmacist, insurance_admin, manager, sysadmin")],
+             pin: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+             config: ConfigOpt = None) -> None:
+    """Create an account with its posts (a PIN is asked for)."""
+    from server.db.session import write_session
+    from server.errors import AppError
+    from server.roles import Role
+    from server.services.users import add_user
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _ctx(settings, engine)
+    try:
+        roles = {Role(r) for r in role}
+    except ValueError as exc:
+        typer.echo(f"未知岗位 / unknown post: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with write_session(engine) as s:
+            user = add_user(s, ctx, username, name, pin, roles)
+            typer.echo(f"已创建用户 / created user {user.username} (#{user.id})")
+    except AppError as exc:
+        raise _fail(exc) from exc
+
+
+@user_app.command("freeze")
+def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 / 调岗 …")],
+                config: ConfigOpt = None) -> None:
+    """Freeze a departing or transferred employee's account; its tokens stop at once (SEC-03)."""
+    from server.db.session import write_session
+    from server.errors import AppError
+    from server.services.users import find_user, freeze_user
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _ctx(settings, engine)
+    try:
+        with write_session(engine) as s:
+            freeze_user(s, ctx, find_user(s, ctx, username).id, reason)  # type: ignore[arg-type]
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"已冻结 / frozen: {username}")
+
+
+@till_app.command("register")
+def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: ConfigOpt = None) -> None:
+    """Register a till with this store and its site."""
+    from server.db.session import write_session
+    from server.errors import AppError
+    from server.services.store import register_till
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _ctx(settings, engine)
+    try:
+        with write_session(engine) as s:
+            register_till(s, ctx, code, name, "")
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"已登记收款机 / till registered: {code}")
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOpt = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False) -> None:
+    """Check the audit chain and every audited row against its last audited image."""
+    from server import audit
+    from server.db.session import read_session
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _ctx(settings, engine)
+    with read_session(engine) as s:
+        report = audit.verify(s, ctx.store_id)
+    if as_json:
+        typer.echo(json.dumps({"ok": report.ok, "entries": report.entries, "rows_checked": report.rows_checked,
+                               "problems": report.problems}, ensure_ascii=False, indent=2))
+    else:
+        for p in report.problems:
+            typer.echo(f"✗ {p['zh']} / {p['en']}")
+        typer.echo(f"{'审计链完整' if report.ok else '发现问题'} / {'audit chain intact' if report.ok else 'problems found'}: "
+                   f"{report.entries} entries, {report.rows_checked} rows checked, {len(report.problems)} problems")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover
+    app(sys.argv[1:])

@@ -1,0 +1,193 @@
+"""The store's settings: one typed object loaded from config.toml, overridden by environment.
+
+A missing or malformed key stops start-up with a message that names the key, the file and what
+was expected (ConfigError); nothing starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config.toml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key, which file, what was expected."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    name: str = Field(min_length=1, max_length=20, description="定点医药机构名称 (fixmedins_name, C20)")
+    fixmedins_code: str = Field(pattern=r"^[A-Z0-9]{12}$", description="12-character 定点医药机构编号")
+    admdvs: str = Field(pattern=r"^\d{6}$", description="6-digit 医保区划")
+    timezone: str = "Asia/Shanghai"
+    site_code: str = Field(min_length=1, max_length=40)
+    address: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {v!r}") from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(_Section):
+    url: str = Field(pattern=r"^(sqlite|postgresql(\+psycopg)?)://", description="sqlite:/// or postgresql+psycopg://")
+
+
+class ServiceSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8600, ge=1, le=65535)
+    token_ttl_minutes: int = Field(default=720, ge=1, le=7 * 24 * 60)
+    lockout_attempts: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+
+class TillSettings(_Section):
+    code: str = Field(min_length=1, max_length=20)
+
+
+class DeviceSettings(_Section):
+    card_reader: Literal["simulated", "pcsc", "sdk"] = "simulated"
+    scanner: Literal["simulated", "serial", "hid"] = "simulated"
+    printer: Literal["simulated", "network", "usb", "serial"] = "simulated"
+    printer_columns: int = Field(default=42, ge=24, le=64)
+
+
+class InsuranceSettings(_Section):
+    gateway: Literal["sandbox", "http"] = "sandbox"
+    url: str = "http://127.0.0.1:8601"
+    infver: str = "V1.0"
+    recer_sys_code: str = "sys01"
+
+
+class RuleSettings(_Section):
+    """Every limit rules.md marks configurable, with the rule it belongs to."""
+
+    change_registration_working_days: int = Field(default=30, ge=1)  # AGR-03
+    renewal_notice_months: int = Field(default=3, ge=0)  # AGR-03
+    max_suspension_days: int = Field(default=180, ge=1)  # AGR-03
+    max_suspensions_per_term: int = Field(default=2, ge=1)  # AGR-03
+    agreement_term_years: int = Field(default=1, ge=1, le=10)  # AGR-03
+    prescriber_profile: Literal["A", "B"] = "A"  # RX-06
+    rx_validity_days: int = Field(default=1, ge=1, le=3)  # RX-07
+    rx_max_extended_validity_days: int = Field(default=3, ge=1, le=7)  # RX-07
+    retention_years: int = Field(default=2, ge=2)  # RX-08: at least 2
+    store_24h: bool = False  # RX-10
+    personal_account_pays_self_pay: bool = False  # CARD-02 (regional)
+    statement_period: Literal["monthly", "bimonthly", "quarterly"] = "monthly"  # ST-03
+    # ST-04: the seeds give no deadline, so there is no default: the store must set it.
+    report_deadline_day: int = Field(ge=1, le=28)
+    payment_working_days: int = Field(default=30, ge=1)  # ST-05
+    interim_payment_ratio: Decimal = Field(default=Decimal("0.90"), ge=0, le=1)  # ST-05
+    upload_backlog_max_hours: int = Field(default=24, ge=1)  # ST-06
+    min_contract_years: int = Field(default=1, ge=1)  # STAFF-01/02
+    min_insurance_admins: int = Field(default=2, ge=1)  # STAFF-02
+    near_expiry_days: int = Field(default=90, ge=0)  # GSP-06
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DINGDIAN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    store: StoreSettings
+    database: DatabaseSettings
+    service: ServiceSettings = ServiceSettings()
+    till: TillSettings
+    devices: DeviceSettings = DeviceSettings()
+    insurance: InsuranceSettings = InsuranceSettings()
+    rules: RuleSettings
+
+    # Set by load_settings; where the values came from, for messages and /health.
+    source_file: str = Field(default="", exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("DINGDIAN_CONFIG", str(DEFAULT_CONFIG))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        url = self.database.url
+        if not url.startswith("sqlite:///"):
+            return None
+        raw = url.removeprefix("sqlite:///")
+        path = Path(raw)
+        return path if path.is_absolute() else ROOT / path
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "missing":
+        return f"key '{key}' is missing (缺少配置项)"
+    if kind == "extra_forbidden":
+        return f"key '{key}' is not a known setting (未知配置项)"
+    got = err.get("input")
+    return f"key '{key}': {err['msg']} (got {got!r}) (配置项取值无效)"
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate the settings; raise ConfigError naming every bad key and the file."""
+    file = Path(path) if path is not None else Path(os.environ.get("DINGDIAN_CONFIG", str(DEFAULT_CONFIG)))
+    if not file.is_file():
+        raise ConfigError(f"配置文件不存在 / config file not found: {file}")
+    try:
+        with file.open("rb") as fh:
+            tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"配置文件格式错误 / config file {file} is not valid TOML: {exc}") from exc
+    previous = os.environ.get("DINGDIAN_CONFIG")
+    os.environ["DINGDIAN_CONFIG"] = str(file)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"配置无效 / invalid configuration in {file}: {problems}") from exc
+    finally:
+        if previous is None:
+            os.environ.pop("DINGDIAN_CONFIG", None)
+        else:
+            os.environ["DINGDIAN_CONFIG"] = previous
+    return settings.model_copy(update={"source_file": str(file)})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

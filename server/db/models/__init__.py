@@ -1,0 +1,38 @@
+"""All tables. Importing this module registers every model on SQLModel.metadata (Alembic reads it)."""
+
+from server.db.models.audit import AuditEntry, AuditHead
+from server.db.models.catalog import Barcode, Item, Supplier, Zone
+from server.db.models.people import (
+    AuthSession,
+    Qualification,
+    StaffProfile,
+    User,
+    UserRole,
+    UserStatus,
+)
+from server.db.models.stock import Batch, BatchStatus, MovementKind, StockMovement
+from server.db.models.store import AgreementEvent, AgreementStatus, Store, Till, TillStatus
+
+__all__ = [
+    "AgreementEvent",
+    "AgreementStatus",
+    "AuditEntry",
+    "AuditHead",
+    "AuthSession",
+    "Barcode",
+    "Batch",
+    "BatchStatus",
+    "Item",
+    "MovementKind",
+    "Qualification",
+    "StaffProfile",
+    "StockMovement",
+    "Store",
+    "Supplier",
+    "Till",
+    "TillStatus",
+    "User",
+    "UserRole",
+    "UserStatus",
+    "Zone",
+]

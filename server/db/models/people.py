@@ -1,0 +1,105 @@
+"""Accounts, their posts, the staff records beside them (STAFF-01/02) and login sessions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
+
+from server.db.models.base import Table, created_at, store_fk, updated_at
+from server.db.types import UTCDateTime
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"  # SEC-03: departed or transferred; cannot log in, tokens dead at once
+
+
+class User(Table, table=True):
+    __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("store_id", "username"),)
+    # The hash never goes into the audit log; lockout counters are not business data.
+    __audit_exclude__ = ("pin_hash", "failed_attempts", "locked_until")
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    username: str = Field(max_length=30)  # opter / 经办人 code
+    display_name: str = Field(max_length=50)  # opter_name
+    pin_hash: str = Field(max_length=255)
+    status: str = Field(default=UserStatus.ACTIVE.value, max_length=20)
+    frozen_reason: str = Field(default="", max_length=200)
+    frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failed_attempts: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+
+
+class UserRole(Table, table=True):
+    """A post granted to a user. Revoking sets revoked_at; grants are never deleted."""
+
+    __tablename__ = "user_role"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    role: str = Field(max_length=30)
+    granted_by: int | None = Field(default=None, foreign_key="app_user.id")
+    granted_at: datetime = created_at()
+    approved_by: int | None = Field(default=None, foreign_key="app_user.id")  # SEC-01: ≠ grantee
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Qualification(StrEnum):
+    LICENSED_PHARMACIST = "licensed_pharmacist"  # 执业药师
+    PHARMACIST = "pharmacist"  # 药师 (专业技术职称)
+    SENIOR_PHARMACIST = "senior_pharmacist"  # 主管药师及以上
+    ASSISTANT_PHARMACIST = "assistant_pharmacist"  # 药士
+    NONE = "none"
+
+    @property
+    def label(self) -> str:
+        return {
+            "licensed_pharmacist": "执业药师",
+            "pharmacist": "药师",
+            "senior_pharmacist": "主管药师",
+            "assistant_pharmacist": "药士",
+            "none": "无",
+        }[self.value]
+
+
+class StaffProfile(Table, table=True):
+    """The staff record beside an account: what STAFF-01/02 and the checklist look at."""
+
+    __tablename__ = "staff_profile"
+    __audit_mask__ = ("id_number",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    user_id: int = Field(foreign_key="app_user.id", unique=True)
+    id_number: str = Field(default="", max_length=18)  # whole here; masked wherever shown (SEC-06)
+    qualification: str = Field(default=Qualification.NONE.value, max_length=30)
+    qualification_no: str = Field(default="", max_length=50)  # 执业资格证号 phar_prac_cert_no
+    registered_store_code: str = Field(default="", max_length=12)  # 注册执业单位 (STAFF-01)
+    contract_start: date | None = None
+    contract_end: date | None = None
+    work_cert_no: str = Field(default="", max_length=50)  # 上岗证 / 培训合格证
+    work_cert_expiry: date | None = None
+    updated_at: datetime = updated_at()
+
+
+class AuthSession(Table, table=True):
+    """A live bearer token (stored hashed). Freezing the user kills it at once: every request checks."""
+
+    __tablename__ = "auth_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    till_id: int | None = Field(default=None, foreign_key="till.id")
+    created_at: datetime = created_at()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,65 @@
+"""The declared permission table: which post may do what (SEC-01, SEC-02).
+
+Routers name the action they perform; the table decides. A test walks every route × every role
+against this table, so a route without an action, or a role holding what it must not, fails CI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from server.roles import Role
+
+
+class Action(StrEnum):
+    # reading
+    CATALOG_READ = "catalog.read"
+    STORE_READ = "store.read"
+    STAFF_READ = "staff.read"
+    AUDIT_READ = "audit.read"
+    STOCK_READ = "stock.read"
+    # the store profile and its 医保协议 (AGR-01/03)
+    STORE_WRITE = "store.write"
+    AGREEMENT_WRITE = "agreement.write"
+    # system maintenance (SEC-02: the maintainer's work)
+    TILL_WRITE = "till.write"
+    USER_WRITE = "user.write"
+    USER_FREEZE = "user.freeze"
+    # staff records (STAFF-01/02)
+    STAFF_WRITE = "staff.write"
+    # catalog upkeep
+    CATALOG_WRITE = "catalog.write"
+    MAPPING_WRITE = "mapping.write"  # 医保 code and category (CARD-07: audited)
+    ZONE_WRITE = "zone.write"
+    SUPPLIER_WRITE = "supplier.write"
+    # stock
+    BATCH_WRITE = "batch.write"
+    BATCH_STOP = "batch.stop"  # quality stop / release (GSP-06)
+    # selling (the selling issue adds its actions here)
+    SELL = "sale.sell"
+
+
+_READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ}
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.CASHIER: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL}),
+    Role.PHARMACIST: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
+                                Action.BATCH_STOP}),
+    Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ}),
+    # 店长: reads everything; changes the catalog, stock, staff records and freezes leavers.
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.STORE_WRITE, Action.STAFF_WRITE,
+                                         Action.USER_FREEZE, Action.CATALOG_WRITE, Action.ZONE_WRITE,
+                                         Action.SUPPLIER_WRITE, Action.BATCH_WRITE, Action.BATCH_STOP}),
+    # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
+    Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
+                              Action.USER_WRITE, Action.USER_FREEZE}),
+}
+
+# SEC-02: actions a maintainer's account may never hold, whatever the table above says.
+BUSINESS_OPERATIONS: frozenset[Action] = frozenset({Action.SELL})
+
+
+def allowed(roles: frozenset[Role] | set[Role], action: Action) -> bool:
+    if Role.SYSADMIN in roles and action in BUSINESS_OPERATIONS:
+        return False
+    return any(action in PERMISSIONS[r] for r in roles)

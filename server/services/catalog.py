@@ -1,0 +1,248 @@
+"""Catalog use cases: zones, items, barcodes, placement and import — each rule-checked and audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, select
+
+from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePurpose
+from catalog.codes import GTIN_LENGTHS, check_gtin
+from catalog.gsp import ItemSpec, ZoneSpec, check_placement, check_zone
+from catalog.items import ItemFacts, check_item
+from catalog.mnemonic import mnemonic_variants
+from catalog.violations import Violation
+from server import audit
+from server.db.models import Barcode, Item, Store, Zone
+from server.errors import AppError, conflict, not_found, refused
+from server.services.context import Ctx
+
+ITEM_FIELDS = ("code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "approval_no", "gsp_class",
+               "route", "odour_prone", "storage", "nhsa_code", "insurance_category", "price_fen", "unit",
+               "split_unit", "split_ratio", "split_price_fen", "traced", "no_code_stock", "active")
+MAPPING_FIELDS = frozenset({"nhsa_code", "insurance_category"})  # CARD-07: 医保 mapping changes
+
+
+def zone_spec(z: Zone) -> ZoneSpec:
+    return ZoneSpec(z.code, z.name, frozenset(GspClass(c) for c in z.admits), z.route_group, Storage(z.storage),
+                    z.odour_prone, ZonePurpose(z.purpose))
+
+
+def item_spec(i: Item) -> ItemSpec:
+    return ItemSpec(i.code, i.name, GspClass(i.gsp_class), Route(i.route), Storage(i.storage), i.odour_prone)
+
+
+def item_facts(v: dict[str, Any]) -> ItemFacts:
+    return ItemFacts(v["code"], GspClass(v["gsp_class"]), Route(v.get("route", "other")), v.get("approval_no", ""),
+                     v.get("nhsa_code") or None, InsuranceCategory(v.get("insurance_category", "none")),
+                     v["price_fen"], v.get("split_unit") or None, v.get("split_ratio", 1), v.get("split_price_fen"))
+
+
+def search_mnemonic(name: str) -> str:
+    """助记码 with the other readings of truly polyphonic characters, space-separated, so either matches."""
+    return " ".join(mnemonic_variants(name))[:100]
+
+
+def _bump_rev(s: Session, ctx: Ctx) -> int:
+    """Tell every search index of this store that the catalog changed (locks the store row briefly)."""
+    store = s.exec(select(Store).where(Store.id == ctx.store_id).with_for_update()).one()
+    store.catalog_rev += 1
+    s.add(store)
+    return store.catalog_rev
+
+
+# --- zones ------------------------------------------------------------------------------------------
+
+def create_zone(s: Session, ctx: Ctx, code: str, name: str, purpose: ZonePurpose, admits: set[GspClass],
+                route_group: str, storage: Storage, odour_prone: bool) -> Zone:
+    spec = ZoneSpec(code, name, frozenset(admits), route_group, storage, odour_prone, purpose)
+    if problems := check_zone(spec):
+        raise refused(problems)
+    if s.exec(select(Zone).where(Zone.store_id == ctx.store_id, Zone.code == code)).first():
+        raise conflict("DUPLICATE", f"区域编码 {code} 已存在", f"zone code {code} exists", code=code)
+    zone = Zone(store_id=ctx.store_id, code=code, name=name, purpose=purpose.value,
+                admits=sorted(c.value for c in admits), route_group=route_group, storage=storage.value,
+                odour_prone=odour_prone)
+    s.add(zone)
+    audit.record_row(s, ctx.store_id, ctx.actor, "zone.create", zone)
+    return zone
+
+
+def zone_by_code(s: Session, ctx: Ctx, code: str) -> Zone:
+    zone = s.exec(select(Zone).where(Zone.store_id == ctx.store_id, Zone.code == code)).first()
+    if zone is None:
+        raise not_found(f"区域 {code} ", f"zone {code}", zone=code)
+    return zone
+
+
+def list_zones(s: Session, ctx: Ctx) -> list[Zone]:
+    return list(s.exec(select(Zone).where(Zone.store_id == ctx.store_id).order_by(Zone.code)))
+
+
+# --- items ------------------------------------------------------------------------------------------
+
+def get_item(s: Session, ctx: Ctx, item_id: int) -> Item:
+    item = s.get(Item, item_id)
+    if item is None or item.store_id != ctx.store_id:
+        raise not_found("商品", "item", item_id=item_id)
+    return item
+
+
+def barcodes_of(s: Session, item_id: int) -> list[str]:
+    return list(s.exec(select(Barcode.code).where(Barcode.item_id == item_id).order_by(Barcode.id)))
+
+
+def _placement_problems(item: Item, zone: Zone) -> list[Violation]:
+    return check_placement(item_spec(item), zone_spec(zone))
+
+
+def _check_barcodes(s: Session, ctx: Ctx, codes: list[str], item_id: int | None) -> None:
+    problems = [v for c in codes for v in check_gtin(c)]
+    if problems:
+        raise refused(problems)
+    if len(set(codes)) != len(codes):
+        raise AppError(422, "CATALOG-BARCODE", "条码重复", "a barcode is listed twice", {"barcodes": codes})
+    for code in codes:
+        owner = s.exec(select(Barcode).where(Barcode.store_id == ctx.store_id, Barcode.code == code)).first()
+        if owner is not None and owner.item_id != item_id:
+            raise conflict("CATALOG-BARCODE", f"条码 {code} 已属于其他商品（#{owner.item_id}）",
+                           f"barcode {code} already belongs to item #{owner.item_id}", barcode=code,
+                           item_id=owner.item_id)
+
+
+def create_item(s: Session, ctx: Ctx, values: dict[str, Any], barcodes: list[str], zone_code: str | None) -> Item:
+    if problems := check_item(item_facts(values)):
+        raise refused(problems)
+    if s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.code == values["code"])).first():
+        raise conflict("DUPLICATE", f"商品编码 {values['code']} 已存在", f"item code {values['code']} exists",
+                       code=values["code"])
+    _check_barcodes(s, ctx, barcodes, None)
+    item = Item(store_id=ctx.store_id, **{k: v for k, v in values.items() if k in ITEM_FIELDS})
+    item.mnemonic = search_mnemonic(item.name)
+    if zone_code:
+        zone = zone_by_code(s, ctx, zone_code)
+        if problems := _placement_problems(item, zone):
+            raise refused(problems)
+        item.zone_id = zone.id
+    item.rev = _bump_rev(s, ctx)
+    s.add(item)
+    audit.record_row(s, ctx.store_id, ctx.actor, "item.create", item)
+    for code in barcodes:
+        _add_barcode_row(s, ctx, item, code)
+    return item
+
+
+def _add_barcode_row(s: Session, ctx: Ctx, item: Item, code: str) -> Barcode:
+    bc = Barcode(store_id=ctx.store_id, item_id=item.id, code=code, kind=GTIN_LENGTHS[len(code)])  # type: ignore[arg-type]
+    s.add(bc)
+    audit.record_row(s, ctx.store_id, ctx.actor, "barcode.add", bc)
+    return bc
+
+
+def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> Item:
+    item = get_item(s, ctx, item_id)
+    unknown = set(changes) - set(ITEM_FIELDS) - {"code"}
+    if unknown:
+        raise AppError(422, "VALIDATION", f"未知字段：{'、'.join(sorted(unknown))}", f"unknown fields: {sorted(unknown)}")
+    if "code" in changes and changes["code"] != item.code:
+        raise AppError(422, "VALIDATION", "商品编码不能修改", "the item code cannot change (it is the 医保 mapping key)")
+    merged = {k: getattr(item, k) for k in ITEM_FIELDS} | changes
+    if problems := check_item(item_facts(merged)):
+        raise refused(problems)
+    if item.zone_id is not None:
+        probe = Item(**merged)
+        if problems := _placement_problems(probe, s.get(Zone, item.zone_id)):  # type: ignore[arg-type]
+            raise refused(problems)
+    before = audit.snapshot(item)
+    for k, v in changes.items():
+        setattr(item, k, v)
+    if "name" in changes:
+        item.mnemonic = search_mnemonic(item.name)
+    item.updated_at = ctx.now
+    item.rev = _bump_rev(s, ctx)
+    s.add(item)
+    action = "item.mapping" if set(changes) & MAPPING_FIELDS else "item.update"
+    audit.record_row(s, ctx.store_id, ctx.actor, action, item, before)
+    return item
+
+
+def add_barcode(s: Session, ctx: Ctx, item_id: int, code: str) -> Barcode:
+    item = get_item(s, ctx, item_id)
+    _check_barcodes(s, ctx, [code], item.id)
+    if code in barcodes_of(s, item.id):  # type: ignore[arg-type]
+        raise conflict("DUPLICATE", f"条码 {code} 已在该商品上", f"barcode {code} is already on this item")
+    item.rev = _bump_rev(s, ctx)
+    s.add(item)
+    return _add_barcode_row(s, ctx, item, code)
+
+
+def place_item(s: Session, ctx: Ctx, item_id: int, zone_code: str) -> Item:
+    """Put an item in a display zone — refused with the rule ID where GSP keeps them apart."""
+    item = get_item(s, ctx, item_id)
+    zone = zone_by_code(s, ctx, zone_code)
+    if problems := _placement_problems(item, zone):
+        raise refused(problems)
+    before = audit.snapshot(item)
+    item.zone_id, item.updated_at = zone.id, ctx.now
+    item.rev = _bump_rev(s, ctx)
+    s.add(item)
+    audit.record_row(s, ctx.store_id, ctx.actor, "item.place", item, before)
+    return item
+
+
+def find_by_barcode(s: Session, ctx: Ctx, code: str) -> Item | None:
+    row = s.exec(select(Item).join(Barcode, Barcode.item_id == Item.id)  # type: ignore[arg-type]
+                 .where(Barcode.store_id == ctx.store_id, Barcode.code == code)).first()
+    return row
+
+
+# --- import -----------------------------------------------------------------------------------------
+
+@dataclass
+class ImportOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+
+def import_rows(s: Session, ctx: Ctx, rows: list[Any]) -> ImportOutcome:
+    """Apply validated rows: new codes are created, changed ones updated, equal ones left alone.
+
+    Re-importing the same file therefore changes nothing (no audit entries, no revision bump).
+    """
+    out = ImportOutcome()
+    zones = {z.code: z for z in list_zones(s, ctx)}
+    for row in rows:
+        # Only the columns the file has: a prices-only file must not blank the other fields.
+        values = {k: v for k, v in row.fields().items() if k in row.given or k == "code"}
+        zone_code = row.zone_code or None
+        if zone_code and zone_code not in zones:
+            out.refused.append({"row": row.row, "column": "zone", "message_zh": f"区域 {zone_code} 不存在",
+                                "message_en": f"zone {zone_code} does not exist"})
+            continue
+        existing = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.code == values["code"])).first()
+        try:
+            with s.begin_nested():
+                if existing is None:
+                    create_item(s, ctx, values, list(row.barcodes), zone_code)
+                    out.created += 1
+                    continue
+                changes = {k: v for k, v in values.items() if k in ITEM_FIELDS and getattr(existing, k) != v}
+                new_codes = [c for c in row.barcodes if c not in barcodes_of(s, existing.id)]  # type: ignore[arg-type]
+                zone_changed = zone_code is not None and zones[zone_code].id != existing.zone_id
+                if not changes and not new_codes and not zone_changed:
+                    out.unchanged += 1
+                    continue
+                if changes:
+                    update_item(s, ctx, existing.id, changes)  # type: ignore[arg-type]
+                for code in new_codes:
+                    add_barcode(s, ctx, existing.id, code)  # type: ignore[arg-type]
+                if zone_changed:
+                    place_item(s, ctx, existing.id, zone_code)  # type: ignore[arg-type,arg-type]
+                out.updated += 1
+        except AppError as exc:
+            out.refused.append({"row": row.row, "column": exc.details.get("field", ""), "message_zh": exc.message_zh,
+                                "message_en": exc.message_en, "code": exc.code})
+    return out

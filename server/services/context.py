@@ -1,0 +1,26 @@
+"""What every use case is given: the store it acts for, who acts, the settings and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from server.audit import SYSTEM, Actor
+from server.config import Settings
+from server.db.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    store_id: int
+    settings: Settings
+    actor: Actor = SYSTEM
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def today(self) -> date:
+        """The store's local date: deadlines and expiries are in the store's time zone."""
+        return self.now.astimezone(self.settings.store.tz).date()
+
+    def acting(self, actor: Actor) -> Ctx:
+        return Ctx(self.store_id, self.settings, actor, self.now)

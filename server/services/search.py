@@ -1,0 +1,64 @@
+"""Catalog search for the till: an in-memory index per store, kept in step with the database.
+
+Every catalog write bumps the store's catalog_rev and stamps the item with it; a search first
+reads that one integer and, when it moved, reloads only the items stamped since. So a write made
+by another process (an import from the CLI) is seen on the next search.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from catalog.search import SearchDoc, SearchHit, SearchIndex
+from server.db.models import Barcode, Item, Store
+from server.db.session import read_session
+
+
+def _docs(s: Session, store_id: int, since_rev: int) -> tuple[list[SearchDoc], int]:
+    items = s.exec(select(Item).where(Item.store_id == store_id, Item.rev > since_rev)).all()
+    if not items:
+        return [], since_rev
+    ids = [i.id for i in items]
+    codes: dict[int, list[str]] = defaultdict(list)
+    # Chunked IN lists keep the statement within every backend's parameter limit.
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        for item_id, code in s.exec(select(Barcode.item_id, Barcode.code).where(Barcode.item_id.in_(chunk))):  # type: ignore[attr-defined]
+            codes[item_id].append(code)
+    docs = [SearchDoc(item_id=i.id, code=i.code, name=i.name, generic_name=i.generic_name,  # type: ignore[arg-type]
+                      mnemonic=i.mnemonic, barcodes=tuple(codes.get(i.id, ())), nhsa_code=i.nhsa_code,  # type: ignore[arg-type]
+                      approval_no=i.approval_no, active=i.active) for i in items]
+    return docs, max(i.rev for i in items)
+
+
+class CatalogSearch:
+    def __init__(self, engine: Engine, store_id: int) -> None:
+        self._engine = engine
+        self._store_id = store_id
+        self._index = SearchIndex()
+        self._rev = -1
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        with read_session(self._engine) as s:
+            current = s.exec(select(Store.catalog_rev).where(Store.id == self._store_id)).one()
+            if current == self._rev:
+                return
+            with self._lock:
+                if current == self._rev:
+                    return
+                docs, _ = _docs(s, self._store_id, max(self._rev, -1))
+                for doc in docs:
+                    self._index.upsert(doc)
+                self._rev = current
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        self.refresh()
+        return self._index.search(query, limit)
+
+    def __len__(self) -> int:
+        return len(self._index)

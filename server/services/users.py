@@ -1,0 +1,202 @@
+"""Accounts, posts and staff records; login with a PIN, bearer tokens, freezing (SEC-01..03)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from server import audit
+from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
+from server.db.models import AuthSession, StaffProfile, User, UserRole, UserStatus
+from server.errors import AppError, conflict, not_found, refused
+from server.roles import Role
+from server.rules.staff import role_combination_refusals
+from server.services.context import Ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: resolved from the bearer token on every request."""
+
+    user_id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    session_id: int
+    till_id: int | None
+
+    @property
+    def actor(self) -> audit.Actor:
+        return audit.Actor(self.user_id, self.username)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def active_roles(s: Session, user_id: int) -> frozenset[Role]:
+    rows = s.exec(select(UserRole.role).where(UserRole.user_id == user_id, UserRole.revoked_at.is_(None)))  # type: ignore[union-attr]
+    return frozenset(Role(r) for r in rows)
+
+
+def _user(s: Session, ctx: Ctx, user_id: int) -> User:
+    user = s.get(User, user_id)
+    if user is None or user.store_id != ctx.store_id:
+        raise not_found("用户", "user", user_id=user_id)
+    return user
+
+
+def add_user(s: Session, ctx: Ctx, username: str, display_name: str, pin: str, roles: set[Role]) -> User:
+    if not PIN_PATTERN.match(pin):
+        raise AppError(422, "VALIDATION", "PIN 须为 4–12 位数字", "the PIN must be 4 to 12 digits")
+    if not roles:
+        raise AppError(422, "SEC-01", "至少授予一个岗位", "grant at least one post")
+    if problems := role_combination_refusals(roles):
+        raise refused(problems)
+    if s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first():
+        raise conflict("DUPLICATE", f"用户名 {username} 已存在", f"username {username} is taken", username=username)
+    user = User(store_id=ctx.store_id, username=username, display_name=display_name, pin_hash=hash_pin(pin))
+    s.add(user)
+    audit.record_row(s, ctx.store_id, ctx.actor, "user.create", user)
+    for role in sorted(roles):
+        grant = UserRole(store_id=ctx.store_id, user_id=user.id, role=role.value,  # type: ignore[arg-type]
+                         granted_by=ctx.actor.user_id)
+        s.add(grant)
+        audit.record_row(s, ctx.store_id, ctx.actor, "user.grant", grant)
+    return user
+
+
+def freeze_user(s: Session, ctx: Ctx, user_id: int, reason: str) -> User:
+    """SEC-03: a departing or transferred employee's account is frozen; its tokens die at once."""
+    user = _user(s, ctx, user_id)
+    if not reason.strip():
+        raise AppError(422, "SEC-03", "冻结账号须填写原因（离职/调岗）", "freezing an account needs a reason")
+    if user.id == ctx.actor.user_id:
+        raise AppError(422, "SEC-01", "不能冻结自己的账号", "you cannot freeze your own account")
+    if user.status == UserStatus.FROZEN.value:
+        return user
+    before = audit.snapshot(user)
+    user.status, user.frozen_reason, user.frozen_at, user.updated_at = UserStatus.FROZEN.value, reason, ctx.now, ctx.now
+    s.add(user)
+    for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))):  # type: ignore[union-attr]
+        sess.revoked_at = ctx.now
+        s.add(sess)
+    audit.record_row(s, ctx.store_id, ctx.actor, "user.freeze", user, before, note=reason)
+    return user
+
+
+def find_user(s: Session, ctx: Ctx, username: str) -> User:
+    user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+    if user is None:
+        raise not_found("用户", "user", username=username)
+    return user
+
+
+def list_users(s: Session, ctx: Ctx) -> list[tuple[User, frozenset[Role]]]:
+    users = s.exec(select(User).where(User.store_id == ctx.store_id).order_by(User.id)).all()
+    return [(u, active_roles(s, u.id)) for u in users]  # type: ignore[arg-type]
+
+
+STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "registered_store_code", "contract_start",
+                "contract_end", "work_cert_no", "work_cert_expiry")
+
+
+def set_staff_profile(s: Session, ctx: Ctx, user_id: int, values: dict[str, Any]) -> StaffProfile:
+    _user(s, ctx, user_id)
+    if values.get("contract_start") and values.get("contract_end") and values["contract_end"] < values["contract_start"]:
+        raise AppError(422, "VALIDATION", "合同截止日期早于开始日期", "the contract ends before it starts")
+    profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == user_id)).first()
+    before = audit.snapshot(profile) if profile else None
+    if profile is None:
+        profile = StaffProfile(store_id=ctx.store_id, user_id=user_id)
+    for k, v in values.items():
+        if k in STAFF_FIELDS:
+            setattr(profile, k, v)
+    profile.updated_at = ctx.now
+    s.add(profile)
+    audit.record_row(s, ctx.store_id, ctx.actor, "staff.update" if before else "staff.create", profile, before)
+    return profile
+
+
+def staff_profile(s: Session, user_id: int) -> StaffProfile | None:
+    return s.exec(select(StaffProfile).where(StaffProfile.user_id == user_id)).first()
+
+
+# --- login ----------------------------------------------------------------------------------------
+
+_BAD_LOGIN = ("用户名或 PIN 错误", "wrong username or PIN")
+
+
+BAD_LOGIN = AppError(401, "AUTH", *_BAD_LOGIN)
+
+
+def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) -> tuple[str, AuthSession, User] | None:
+    """Check the PIN; lock the account after repeated failures; issue an expiring bearer token.
+
+    A wrong PIN returns None after recording the failure, so the caller commits the counter (and
+    the lock) before refusing; raising here would roll the count back.
+    """
+    cfg = ctx.settings.service
+    user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+    if user is None:
+        burn_time(pin)
+        raise AppError(401, "AUTH", *_BAD_LOGIN)
+    if user.status != UserStatus.ACTIVE.value:
+        raise AppError(403, "SEC-03", "账号已冻结，不能登录", "this account is frozen")
+    if user.locked_until and user.locked_until > ctx.now:
+        raise AppError(403, "AUTH_LOCKED", f"PIN 错误次数过多，账号锁定至 {user.locked_until.astimezone(ctx.settings.store.tz):%H:%M}",
+                       "too many wrong PINs; the account is locked for a while",
+                       {"locked_until": user.locked_until.isoformat()})
+    if not verify_pin(pin, user.pin_hash):
+        user.failed_attempts += 1
+        locked = user.failed_attempts >= cfg.lockout_attempts
+        if locked:
+            user.locked_until = ctx.now + timedelta(minutes=cfg.lockout_minutes)
+            user.failed_attempts = 0
+        s.add(user)
+        audit.record(s, ctx.store_id, audit.Actor(None, username), "auth.login_failed", "auth", user.id,
+                     None, {"locked": locked})
+        return None
+    user.failed_attempts, user.locked_until = 0, None
+    s.add(user)
+    token = secrets.token_urlsafe(32)
+    session = AuthSession(store_id=ctx.store_id, user_id=user.id, token_hash=_token_hash(token), till_id=till_id,  # type: ignore[arg-type]
+                          created_at=ctx.now, expires_at=ctx.now + timedelta(minutes=cfg.token_ttl_minutes))
+    s.add(session)
+    s.flush()
+    audit.record(s, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", "auth", user.id, None,
+                 {"session_id": session.id, "till_id": till_id})
+    return token, session, user
+
+
+def logout(s: Session, ctx: Ctx, principal: Principal) -> None:
+    sess = s.get(AuthSession, principal.session_id)
+    if sess is not None and sess.revoked_at is None:
+        sess.revoked_at = ctx.now
+        s.add(sess)
+        audit.record(s, ctx.store_id, principal.actor, "auth.logout", "auth", principal.user_id, None,
+                     {"session_id": sess.id})
+
+
+def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
+    """The caller behind a token, or None if it is unknown, expired, revoked or its user frozen."""
+    row = s.exec(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
+        .where(AuthSession.token_hash == _token_hash(token), AuthSession.store_id == ctx.store_id)
+    ).first()
+    if row is None:
+        return None
+    sess, user = row
+    if sess.revoked_at is not None or sess.expires_at <= ctx.now or user.status != UserStatus.ACTIVE.value:
+        return None
+    return Principal(user.id, user.username, user.display_name, active_roles(s, user.id), sess.id, sess.till_id)  # type: ignore[arg-type]
+
+
+def contract_days_left(profile: StaffProfile, on: date) -> int | None:
+    return (profile.contract_end - on).days if profile.contract_end else None

@@ -1,0 +1,122 @@
+"""The store profile, the 医保协议 history (AGR-01/03) and registered tills (AGR-02, CARD-06)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from server.db.models import AgreementStatus
+from server.db.session import write_session
+from server.errors import AppError
+from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
+from server.services import store as store_service
+from server.services.context import Ctx
+
+TODAY = date(2026, 11, 22)
+
+
+def _standing(**kw) -> StoreStanding:  # type: ignore[no-untyped-def]
+    base = dict(agreement_status="active", agreement_start=TODAY - timedelta(days=30),
+                agreement_end=TODAY + timedelta(days=300), drug_licence_no="粤AA1", drug_licence_expiry=TODAY + timedelta(days=1))
+    return StoreStanding(**(base | kw))
+
+
+def test_agr01_allows_an_active_agreement_with_a_valid_licence() -> None:
+    assert card_settlement_refusals(_standing(), TODAY) == []
+
+
+@pytest.mark.parametrize("change", [
+    {"agreement_status": "suspended"},
+    {"agreement_status": "terminated"},
+    {"agreement_status": "none"},
+    {"agreement_end": TODAY - timedelta(days=1)},
+    {"agreement_start": TODAY + timedelta(days=1)},
+    {"drug_licence_expiry": TODAY - timedelta(days=1)},
+    {"drug_licence_no": ""},
+])
+def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
+    refusals = card_settlement_refusals(_standing(**change), TODAY)
+    assert refusals and {v.rule for v in refusals} == {"AGR-01"}
+
+
+def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient,
+                                                               headers: dict[str, dict[str, str]]) -> None:
+    h = headers["insurance_admin"]
+    today = date.today()
+    assert client.get("/store", headers=h).json()["agreement_status"] == "none"
+    no_end = client.post("/store/agreement-events", json={"status": "active", "effective_on": today.isoformat()},
+                         headers=h)
+    assert no_end.status_code == 422 and no_end.json()["code"] == "AGR-03"
+    signed = client.post("/store/agreement-events", json={
+        "status": "active", "effective_on": today.isoformat(), "ends_on": (today + timedelta(days=365)).isoformat(),
+        "agreement_no": "YB-1", "reason": "签订"}, headers=h)
+    assert signed.status_code == 201, signed.text
+    no_reason = client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat()},
+                            headers=h)
+    assert no_reason.status_code == 422
+    client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat(),
+                                                 "reason": "经办机构中止协议"}, headers=h)
+    store = client.get("/store", headers=h).json()
+    assert store["agreement_status"] == "suspended"
+    assert store["card_settlement_refusals"][0]["code"] == "AGR-01"
+    client.post("/store/agreement-events", json={"status": "terminated", "effective_on": today.isoformat(),
+                                                 "reason": "解除"}, headers=h)
+    back = client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat(),
+                                                        "reason": "x"}, headers=h)
+    assert back.status_code == 409 and back.json()["code"] == "AGR-01"
+    history = client.get("/store/agreement-events", headers=headers["manager"]).json()
+    assert [e["status"] for e in history] == ["active", "suspended", "terminated"]
+
+
+def test_only_the_insurance_admin_records_agreement_events(client: TestClient,
+                                                           headers: dict[str, dict[str, str]]) -> None:
+    r = client.post("/store/agreement-events", json={"status": "active", "effective_on": "2026-01-01",
+                                                     "ends_on": "2027-01-01"}, headers=headers["manager"])
+    assert r.status_code == 403
+
+
+def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> None:
+    with write_session(engine) as s:
+        store_service.register_till(s, ctx, "T01", "1号台", "")
+        assert store_service.usable_till(s, ctx, "T01").code == "T01"
+    with pytest.raises(AppError) as exc, write_session(engine) as s:
+        store_service.usable_till(s, ctx, "T99")
+    assert exc.value.code == "CARD-06" and exc.value.status == 403
+    with write_session(engine) as s:
+        till = store_service.register_till(s, ctx, "T02", "2号台", "")
+        store_service.retire_till(s, ctx, till.id, "设备报废")  # type: ignore[arg-type]
+    with pytest.raises(AppError) as exc, write_session(engine) as s:
+        store_service.usable_till(s, ctx, "T02")
+    assert exc.value.code == "CARD-06"
+
+
+def test_till_from_another_store_or_site_is_refused() -> None:
+    assert till_refusals(2, "SITE-01", "active", 1, "SITE-01")[0].rule == "AGR-02"
+    assert till_refusals(1, "SITE-02", "active", 1, "SITE-01")[0].rule == "AGR-02"
+    assert till_refusals(1, "SITE-01", "active", 1, "SITE-01") == []
+
+
+def test_registering_tills_is_the_maintainers_job(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    ok = client.post("/tills", json={"code": "T05", "name": "5号台"}, headers=headers["sysadmin"])
+    assert ok.status_code == 201 and ok.json()["site_code"] == "SITE-01"
+    dup = client.post("/tills", json={"code": "T05"}, headers=headers["sysadmin"])
+    assert dup.status_code == 409
+    assert client.post("/tills", json={"code": "T06"}, headers=headers["cashier"]).status_code == 403
+
+
+def test_profile_updates_are_audited(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    r = client.patch("/store", json={"drug_licence_no": "粤AA7550001", "drug_licence_expiry": "2028-01-01"},
+                     headers=headers["manager"])
+    assert r.status_code == 200 and r.json()["drug_licence_no"] == "粤AA7550001"
+    entries = client.get("/audit", params={"limit": 500}, headers=headers["manager"]).json()
+    upd = [e for e in entries if e["action"] == "store.update"][-1]
+    assert upd["before"]["drug_licence_no"] == "" and upd["after"]["drug_licence_no"] == "粤AA7550001"
+    assert client.get("/audit/verify", headers=headers["manager"]).json()["ok"] is True
+
+
+def test_agreement_status_needs_a_known_value(engine: Engine, ctx: Ctx) -> None:
+    with pytest.raises(AppError), write_session(engine) as s:
+        store_service.record_agreement_event(s, ctx, AgreementStatus.SUSPENDED, date.today(), None, None, "x")

@@ -1,0 +1,134 @@
+"""Accounts, PIN login, lockout, freezing (SEC-01..03) and staff records (STAFF-01)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from server.db.session import read_session, write_session
+from server.errors import AppError
+from server.roles import Role
+from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals
+from server.services import users
+from server.services.context import Ctx
+from tests.conftest import login
+
+
+def test_pins_are_hashed_with_argon2(engine: Engine, ctx: Ctx) -> None:
+    with write_session(engine) as s:
+        users.add_user(s, ctx, "c1", "收银员", "1234", {Role.CASHIER})
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT pin_hash FROM app_user WHERE username = 'c1'")).scalar_one()
+    assert stored.startswith("$argon2") and "1234" not in stored
+
+
+def test_login_me_logout(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    me = client.get("/auth/me", headers=headers["pharmacist"])
+    assert me.status_code == 200 and me.json()["roles"] == ["pharmacist"]
+    assert client.post("/auth/logout", headers=headers["pharmacist"]).status_code == 204
+    gone = client.get("/auth/me", headers=headers["pharmacist"])
+    assert gone.status_code == 401 and gone.json()["code"] == "AUTH"
+
+
+def test_wrong_pin_is_refused_and_repeated_failures_lock(client: TestClient, headers: dict[str, dict[str, str]],
+                                                         settings) -> None:  # type: ignore[no-untyped-def]
+    bad = client.post("/auth/login", json={"username": "u_cashier", "pin": "0000"})
+    assert bad.status_code == 401 and bad.json()["message_zh"] == "用户名或 PIN 错误"
+    unknown = client.post("/auth/login", json={"username": "nobody", "pin": "0000"})
+    assert unknown.status_code == 401 and unknown.json() == bad.json()  # no hint which part was wrong
+    for _ in range(settings.service.lockout_attempts - 1):
+        client.post("/auth/login", json={"username": "u_cashier", "pin": "0000"})
+    locked = client.post("/auth/login", json={"username": "u_cashier", "pin": "1111"})
+    assert locked.status_code == 403 and locked.json()["code"] == "AUTH_LOCKED"
+
+
+def test_a_frozen_account_cannot_log_in_and_its_tokens_die_at_once(client: TestClient,
+                                                                   headers: dict[str, dict[str, str]]) -> None:
+    cashier = client.get("/auth/me", headers=headers["cashier"]).json()
+    assert client.get("/items/search", params={"q": "a"}, headers=headers["cashier"]).status_code == 200
+    r = client.post(f"/users/{cashier['id']}/freeze", json={"reason": "离职"}, headers=headers["manager"])
+    assert r.status_code == 200 and r.json()["status"] == "frozen"
+    dead = client.get("/items/search", params={"q": "a"}, headers=headers["cashier"])
+    assert dead.status_code == 401
+    again = client.post("/auth/login", json={"username": "u_cashier", "pin": "1111"})
+    assert again.status_code == 403 and again.json()["code"] == "SEC-03"
+
+
+def test_freezing_needs_a_reason_and_not_oneself(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    me = client.get("/auth/me", headers=headers["manager"]).json()
+    cashier = client.get("/auth/me", headers=headers["cashier"]).json()
+    empty = client.post(f"/users/{cashier['id']}/freeze", json={"reason": ""}, headers=headers["manager"])
+    assert empty.status_code == 422
+    own = client.post(f"/users/{me['id']}/freeze", json={"reason": "test"}, headers=headers["manager"])
+    assert own.status_code == 422 and own.json()["code"] == "SEC-01"
+
+
+def test_a_maintainer_cannot_also_hold_an_operational_post(client: TestClient,
+                                                           headers: dict[str, dict[str, str]]) -> None:
+    r = client.post("/users", json={"username": "mix", "display_name": "兼岗", "pin": "5555",
+                                    "roles": ["sysadmin", "cashier"]}, headers=headers["sysadmin"])
+    assert r.status_code == 422 and r.json()["code"] == "SEC-02"
+    assert role_combination_refusals({Role.SYSADMIN}) == []
+
+
+def test_user_names_are_unique_per_store(engine: Engine, ctx: Ctx) -> None:
+    with write_session(engine) as s:
+        users.add_user(s, ctx, "dup", "甲", "1234", {Role.CASHIER})
+    with pytest.raises(AppError) as exc, write_session(engine) as s:
+        users.add_user(s, ctx, "dup", "乙", "1234", {Role.CASHIER})
+    assert exc.value.status == 409
+
+
+def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
+        client: TestClient, headers: dict[str, dict[str, str]], settings) -> None:  # type: ignore[no-untyped-def]
+    pharm = client.get("/auth/me", headers=headers["pharmacist"]).json()
+    today = date.today()
+    body = {"id_number": "44030519800101123X", "qualification": "licensed_pharmacist",
+            "qualification_no": "ZY2019440001", "registered_store_code": settings.store.fixmedins_code,
+            "contract_start": (today - timedelta(days=100)).isoformat(),
+            "contract_end": (today + timedelta(days=600)).isoformat()}
+    r = client.put(f"/users/{pharm['id']}/staff", json=body, headers=headers["manager"])
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["id_number_masked"] == "4403**********123X"
+    assert "44030519800101123X" not in r.text
+    assert out["pharmacist_signoff_refusals"] == []
+    audit_log = client.get("/audit", params={"limit": 500}, headers=headers["manager"]).text
+    assert "44030519800101123X" not in audit_log  # SEC-06: the log carries the masked number only
+    body["contract_end"] = (today - timedelta(days=1)).isoformat()
+    ended = client.put(f"/users/{pharm['id']}/staff", json=body, headers=headers["manager"]).json()
+    assert [v["code"] for v in ended["pharmacist_signoff_refusals"]] == ["STAFF-01", "STAFF-01"]
+
+
+def test_staff01_refuses_each_missing_condition() -> None:
+    today = date(2026, 11, 22)
+    good = StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 1, 1), date(2027, 12, 31))
+    assert pharmacist_refusals(good, "P1", today) == []
+    cases = {
+        "no qualification": StaffRecord("none", "", "P1", date(2026, 1, 1), date(2027, 12, 31)),
+        "registered elsewhere": StaffRecord("licensed_pharmacist", "ZY1", "P2", date(2026, 1, 1), date(2027, 12, 31)),
+        "contract under a year": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 6, 1), date(2027, 3, 1)),
+        "contract not started": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 12, 1), date(2028, 1, 1)),
+        "no contract": StaffRecord("licensed_pharmacist", "ZY1", "P1", None, None),
+    }
+    for name, record in cases.items():
+        refusals = pharmacist_refusals(record, "P1", today)
+        assert refusals and all(v.rule == "STAFF-01" for v in refusals), name
+    assert pharmacist_refusals(None, "P1", today)[0].rule == "STAFF-01"
+
+
+def test_login_records_the_till_and_refuses_an_unknown_one(client: TestClient,
+                                                           headers: dict[str, dict[str, str]]) -> None:
+    r = client.post("/auth/login", json={"username": "u_cashier", "pin": "1111", "till_code": "NOPE"})
+    assert r.status_code == 403 and r.json()["code"] == "CARD-06"
+
+
+def test_login_failure_is_audited(client: TestClient, headers: dict[str, dict[str, str]], engine: Engine) -> None:
+    client.post("/auth/login", json={"username": "u_cashier", "pin": "0000"})
+    with read_session(engine) as s:
+        n = s.exec(text("SELECT count(*) FROM audit_entry WHERE action = 'auth.login_failed'")).scalar_one()  # type: ignore[call-overload]
+    assert n == 1
+    assert login(client, "u_cashier", "1111")
