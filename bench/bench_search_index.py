@@ -145,20 +145,34 @@ def main() -> None:
     assert index is not None
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"build {build_ms / 1000:.2f} s | index peak {mem_mb:.0f} MB (tracemalloc) | "
-          f"process max RSS {rss_mb:.0f} MB")
+          f"process max RSS {rss_mb:.0f} MB (docs + 2 builds)")
+    # A full collection walks every tracked object (mostly the 100k SearchDocs here): a service should
+    # gc.freeze() after loading its catalog, or that pause lands on some keystroke. We do the same.
+    full_gc_ms = timed(gc.collect)
+    gc.freeze()
+    print(f"full gc.collect() {full_gc_ms:.0f} ms before gc.freeze(), {timed(gc.collect):.1f} ms after")
 
-    print(f"{'query kind':<20} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'avg hits':>8}")
+    # Each query runs 3 times back to back. The first run is the honest figure; the best of 3 shows
+    # what is left once other processes' preemptions (a ~4 ms time slice on a busy 2-core box) are
+    # filtered out — the index keeps no per-query cache, so repeats do the same work.
+    print(f"{'query kind':<20} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 best/3':>10} {'hits':>5}")
     for kind, qs in queries.items():
         for q in qs[:50]:  # warm up
             index.search(q, args.limit)
-        times, hits = [], 0
+        first, best, hits = [], [], 0
         for q in qs:
-            start = time.perf_counter_ns()
-            hits += len(index.search(q, args.limit))
-            times.append((time.perf_counter_ns() - start) / 1e6)
-        times.sort()
-        print(f"{kind:<20} {percentile(times, 50):7.3f} {percentile(times, 99):7.3f} {times[-1]:7.3f} "
-              f"{hits / len(qs):8.1f}")
+            runs = []
+            for _ in range(3):
+                start = time.perf_counter_ns()
+                found = index.search(q, args.limit)
+                runs.append((time.perf_counter_ns() - start) / 1e6)
+            hits += len(found)
+            first.append(runs[0])
+            best.append(min(runs))
+        first.sort()
+        best.sort()
+        print(f"{kind:<20} {percentile(first, 50):7.3f} {percentile(first, 99):7.3f} {first[-1]:7.3f} "
+              f"{percentile(best, 99):10.3f} {hits / len(qs):5.1f}")
 
     # Writes: one change is applied incrementally by the next search; a big batch triggers one rebuild.
     rng = random.Random(args.seed + 2)
@@ -174,7 +188,7 @@ def main() -> None:
         index.upsert(d)
     rebuild_ms = timed(lambda: index.search("GMCSJN"))
     print(f"next search after: 1 upsert {single_ms:.1f} ms | 300 upserts {batch300_ms:.0f} ms | "
-          f"10k upserts (rebuild) {rebuild_ms:.0f} ms")
+          f"10k upserts (one rebuild) {rebuild_ms:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice, repeat
 from typing import Literal
 
 Rank = Literal["exact", "prefix", "contains"]
@@ -124,21 +124,6 @@ def matched_field(doc: SearchDoc, query: str, rank: Rank) -> Field | None:
     return None
 
 
-@dataclass(slots=True)
-class _Entry:
-    """What the index structures currently hold for one active doc (needed to undo it exactly)."""
-
-    exact_keys: tuple[str, ...]
-    prefix_blob: str  # _SEP + key1 + _SEP + key2 ...: (_SEP + q) in blob <=> some key starts with q
-    contains_blob: str  # text1 + _SEP + text2 ...: q in blob <=> some text contains q
-
-    def prefix_keys(self) -> list[str]:
-        return self.prefix_blob.split(_SEP)[1:]
-
-    def texts(self) -> list[str]:
-        return self.contains_blob.split(_SEP)
-
-
 def _parts(doc: SearchDoc) -> tuple[tuple[str, ...], list[str], list[str]]:
     """(exact keys, prefix keys, contains texts), normalised and de-duplicated. Same values as
     doc_values() without the field labels: this runs 100k times per rebuild."""
@@ -149,10 +134,6 @@ def _parts(doc: SearchDoc) -> tuple[tuple[str, ...], list[str], list[str]]:
     prefix = [k for k in dict.fromkeys([*mnemonics, name, generic, *exact]) if k]
     texts = [t for t in dict.fromkeys([name, generic, *mnemonics]) if t]
     return exact, prefix, texts
-
-
-def _entry(exact: tuple[str, ...], prefix: list[str], texts: list[str]) -> _Entry:
-    return _Entry(exact, "".join(_SEP + k for k in prefix), _SEP.join(texts))
 
 
 def _heads(keys: list[str]) -> set[str]:
@@ -170,19 +151,22 @@ def _grams(texts: list[str]) -> set[str]:
 class SearchIndex:
     """Per-store in-memory catalog index. Writes are O(1) and queued; the next search applies them."""
 
-    # Prefix ranges up to this many keys are ranked exactly by sorting their ids by sort key.
+    # A 3+ char prefix query is answered one of two ways. Sorting the ids of its bisect range by sort
+    # key is exact but costs ~1 us per key; walking the 2-char head list (rank order) and testing each
+    # doc costs ~0.1 us per doc and can stop at `limit` hits. We walk when the expected walk
+    # (needed * len(head) / range size) is under WALK_COST_RATIO * range size, sort otherwise.
+    WALK_COST_RATIO = 8
+    # Ranges up to this many keys are always answered exactly (walk, then sort the rest of the range).
+    # A longer range (a code prefix shared by many items: '690', '国药准', 'XA0') is only walked, at
+    # most DENSE_SCAN_BUDGET docs; should that not fill the limit, the rest come from the first
+    # PREFIX_RANGE_CAP keys of the range, sorted — deterministic, but not necessarily the global best.
+    # It takes a prefix that is common yet sparse within its 2-char head; the cashier types on anyway.
     PREFIX_RANGE_CAP = 2048
-    # A longer range (3+ char query shared by many codes, e.g. '690' or '国药准') is dense, so we walk
-    # the query's 2-char head list in rank order verifying each doc; the first hits found are the true
-    # best. If this many docs are walked without filling the limit, the rest come from the first
-    # PREFIX_RANGE_CAP keys of the range, sorted: deterministic, but possibly not the global best. Only
-    # queries that are both very common and rare within their 2-char head (never seen in practice)
-    # get there; the till user types another character anyway.
     DENSE_SCAN_BUDGET = 16384
     # More pending docs than this (or than 1/REBUILD_FRACTION of the index) are applied by one full
-    # rebuild; fewer are applied one by one (each costs a few list memmoves on the 800k-key list).
+    # rebuild (~3 s at 100k); fewer are applied one by one (~1 ms each).
     REBUILD_MIN = 512
-    REBUILD_FRACTION = 20
+    REBUILD_FRACTION = 40
 
     def __init__(self, docs: Iterable[SearchDoc] = ()) -> None:
         self._docs: dict[int, SearchDoc] = {d.item_id: d for d in docs}
@@ -209,11 +193,11 @@ class SearchIndex:
         `search` calls this itself."""
         if not self._pending:
             return
-        if len(self._pending) > max(self.REBUILD_MIN, len(self._entries) // self.REBUILD_FRACTION):
+        if len(self._pending) > max(self.REBUILD_MIN, len(self._sortkeys) // self.REBUILD_FRACTION):
             self._rebuild()
             return
         for item_id in sorted(self._pending):
-            if item_id in self._entries:
+            if item_id in self._sortkeys:
                 self._unindex(item_id)
             doc = self._docs.get(item_id)
             if doc is not None and doc.active:
@@ -252,61 +236,52 @@ class SearchIndex:
         keys, pids = bucket
         lo = bisect_left(keys, q)
         # Ties are in rank order and a doc holds each key once; the key may be a name, not a code.
-        entries = self._entries
-        ids = [i for i in pids[lo:bisect_right(keys, q, lo)] if q in entries[i].exact_keys]
-        return ids[:limit]
+        exact_keys = self._exact_keys
+        return [i for i in pids[lo:bisect_right(keys, q, lo)] if q in exact_keys[i]][:limit]
 
     def _prefix_ids(self, q: str, needed: int, exclude: set[int]) -> list[int]:
+        head = self._heads.get(q[:2], [])
         if len(q) <= 2:  # every id in a head list matches; it's in rank order, so take the first ones
-            return list(islice((i for i in self._heads.get(q, ()) if i not in exclude), needed))
-        bucket = self._ranges.get(q[:2])
-        if bucket is None:
-            return []
-        keys, pids = bucket
+            return list(islice((i for i in head if i not in exclude), needed))
+        keys, pids = self._ranges.get(q[:2], ([], []))
         lo = bisect_left(keys, q)
-        hi = bisect_left(keys, q + _MAX_CHAR, lo)
-        if hi - lo <= self.PREFIX_RANGE_CAP:
-            ids = set(pids[lo:hi]) - exclude
-            return sorted(ids, key=self._sortkeys.__getitem__)[:needed]
-        marker, entries, out = _SEP + q, self._entries, []
-        head = self._heads[q[:2]]
-        for item_id in islice(head, self.DENSE_SCAN_BUDGET):
-            if item_id not in exclude and marker in entries[item_id].prefix_blob:
-                out.append(item_id)
-                if len(out) == needed:
-                    return out
-        if len(out) < needed and len(head) > self.DENSE_SCAN_BUDGET:
-            # Everything matching in the walked part is in `out`, so the fill ranks after it.
-            rest = set(pids[lo:lo + self.PREFIX_RANGE_CAP]) - exclude - set(out)
-            out += sorted(rest, key=self._sortkeys.__getitem__)[:needed - len(out)]
-        return out
+        size = bisect_left(keys, q + _MAX_CHAR, lo) - lo
+        if not size:
+            return []
+        dense = size > self.PREFIX_RANGE_CAP
+        if dense or needed * len(head) < self.WALK_COST_RATIO * size * size:
+            budget = self.DENSE_SCAN_BUDGET if dense else 2 * self.WALK_COST_RATIO * size
+            walked = head[:budget]
+            out = _first(walked, self._prefix_blob, _SEP + q, needed, exclude)
+            if len(out) == needed or len(walked) == len(head):
+                return out
+        else:
+            out = []
+        # Every match in the walked part is in `out`, so whatever is added here ranks after it.
+        rest = set(pids[lo:lo + min(size, self.PREFIX_RANGE_CAP)]) - exclude - set(out)
+        return out + sorted(rest, key=self._sortkeys.__getitem__)[:needed - len(out)]
 
     def _contains_ids(self, q: str, needed: int) -> list[int]:
         if len(q) <= 2:
-            candidates = self._grams.get(q)  # this gram list is exactly the docs containing q
-            verify = False
-        else:
+            candidates = self._grams.get(q)  # exactly the docs containing q: no need to verify
+        else:  # the rarest bigram's list holds every match; verify each candidate
             lists = [self._grams.get(q[i:i + 2]) for i in range(len(q) - 1)]
             candidates = None if None in lists else min(lists, key=len)  # type: ignore[arg-type]
-            verify = True
         if not candidates:
             return []
-        marker, entries, out = _SEP + q, self._entries, []
-        for item_id in candidates:
-            entry = entries[item_id]
-            if marker in entry.prefix_blob:
-                continue  # matches at a better rank (exact implies prefix)
-            if verify and q not in entry.contains_blob:
-                continue
-            out.append(item_id)
-            if len(out) == needed:
-                break
+        out = []
+        marker, prefix_blob = _SEP + q, self._prefix_blob
+        for item_id in _matching(candidates, self._contains_blob, q):
+            if marker not in prefix_blob[item_id]:  # else it matched at a better rank
+                out.append(item_id)
+                if len(out) == needed:
+                    break
         return out
 
     # -- maintenance ---------------------------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        # Millions of small acyclic containers: generational GC passes would only re-walk them.
+        # Millions of small acyclic objects: generational GC passes would only re-walk them.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -318,8 +293,12 @@ class SearchIndex:
 
     def _build(self) -> None:
         active = sorted((d for d in self._docs.values() if d.active), key=sort_key)
-        self._sortkeys: dict[int, SortKey] = {d.item_id: sort_key(d) for d in active}
-        self._entries: dict[int, _Entry] = {}
+        # Per-doc data lives in dicts of str and str-tuples, not in one object per doc: the cyclic GC
+        # stops tracking such tuples, so 100k indexed docs add almost nothing to a full collection.
+        self._sortkeys: dict[int, SortKey] = {}
+        self._exact_keys: dict[int, tuple[str, ...]] = {}
+        self._prefix_blob: dict[int, str] = {}  # _SEP + key1 + _SEP + key2 ...: (_SEP + q) in blob
+        self._contains_blob: dict[int, str] = {}  # text1 + _SEP + text2 ...: q in blob  (one C call)
         # defaultdict while building (setdefault would allocate a throwaway list per call), plain after.
         heads: defaultdict[str, list[int]] = defaultdict(list)
         grams: defaultdict[str, list[int]] = defaultdict(list)
@@ -327,8 +306,7 @@ class SearchIndex:
         range_ids: defaultdict[str, list[int]] = defaultdict(list)
         for doc in active:  # in rank order, so appends keep every id list in rank order
             item_id = doc.item_id
-            exact, prefix, texts = _parts(doc)
-            self._entries[item_id] = _entry(exact, prefix, texts)
+            _, prefix, texts = self._store(doc)
             for head in _heads(prefix):
                 heads[head].append(item_id)
             for gram in _grams(texts):
@@ -345,12 +323,20 @@ class SearchIndex:
             order = sorted(range(len(keys)), key=keys.__getitem__)
             self._ranges[head] = ([keys[i] for i in order], [ids[i] for i in order])
 
+    def _store(self, doc: SearchDoc) -> tuple[tuple[str, ...], list[str], list[str]]:
+        exact, prefix, texts = _parts(doc)
+        item_id = doc.item_id
+        self._sortkeys[item_id] = sort_key(doc)
+        self._exact_keys[item_id] = exact
+        self._prefix_blob[item_id] = "".join(_SEP + k for k in prefix)
+        self._contains_blob[item_id] = _SEP.join(texts)
+        return exact, prefix, texts
+
     def _index(self, doc: SearchDoc) -> None:
         item_id = doc.item_id
-        exact, prefix, texts = _parts(doc)
-        self._sortkeys[item_id] = sk = sort_key(doc)
-        self._entries[item_id] = _entry(exact, prefix, texts)
+        _, prefix, texts = self._store(doc)
         rank_of = self._sortkeys.__getitem__
+        sk = rank_of(item_id)
         for head in _heads(prefix):
             insort(self._heads.setdefault(head, []), item_id, key=rank_of)
         for gram in _grams(texts):
@@ -363,12 +349,13 @@ class SearchIndex:
 
     def _unindex(self, item_id: int) -> None:
         """Undo `_index`. Runs before the doc's sort key is replaced: the lists are ordered by it."""
-        entry = self._entries.pop(item_id)
+        prefix = self._prefix_blob.pop(item_id).split(_SEP)[1:]
+        texts = self._contains_blob.pop(item_id).split(_SEP)
+        del self._exact_keys[item_id]
         rank_of, sk = self._sortkeys.__getitem__, self._sortkeys[item_id]
-        prefix = entry.prefix_keys()
         for head in _heads(prefix):
             _discard(self._heads, head, bisect_left(self._heads[head], sk, key=rank_of))
-        for gram in _grams(entry.texts()):
+        for gram in _grams(texts):
             _discard(self._grams, gram, bisect_left(self._grams[gram], sk, key=rank_of))
         for key in prefix:
             keys, ids = self._ranges[key[:2]]
@@ -377,6 +364,16 @@ class SearchIndex:
             if not keys:
                 del self._ranges[key[:2]]
         del self._sortkeys[item_id]
+
+
+def _matching(ids: list[int], blobs: dict[int, str], needle: str) -> Iterator[int]:
+    """The ids whose blob contains needle, lazily, in order. compress/map keep the per-id work in C
+    (~0.1 us): a sparse query may have to test every id of a 10k-long list within the 5 ms budget."""
+    return compress(ids, map(operator.contains, map(blobs.__getitem__, ids), repeat(needle)))
+
+
+def _first(ids: list[int], blobs: dict[int, str], needle: str, needed: int, exclude: set[int]) -> list[int]:
+    return list(islice((i for i in _matching(ids, blobs, needle) if i not in exclude), needed))
 
 
 def _position(keys: list[str], ids: list[int], key: str, sk: SortKey,

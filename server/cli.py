@@ -235,3 +235,7 @@ def audit_verify(config: ConfigOpt = None,
 
 def main() -> None:  # pragma: no cover
     app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

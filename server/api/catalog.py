@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, Who, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.schemas import (
     BarcodeIn,
     ImportOut,
@@ -88,7 +88,7 @@ def item_by_barcode(code: str, s: ReadSession, ctx: CtxDep) -> ItemOut:
 
 
 @router.get("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_READ))
-def get_item(item_id: int, s: ReadSession, ctx: CtxDep) -> ItemOut:
+def get_item(item_id: RowId, s: ReadSession, ctx: CtxDep) -> ItemOut:
     return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
 
 
@@ -101,7 +101,7 @@ def create_item(body: ItemIn, request: Request, ctx: CtxDep) -> ItemOut:
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_WRITE))
-def update_item(item_id: int, body: ItemPatch, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
+def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
     changes = body.model_dump(exclude_unset=True)
     # CARD-07: the 医保 mapping is the 医保 administrator's to change, not the catalog clerk's.
     if set(changes) & catalog_service.MAPPING_FIELDS and not allowed(who.roles, Action.MAPPING_WRITE):
@@ -114,7 +114,7 @@ def update_item(item_id: int, body: ItemPatch, request: Request, ctx: CtxDep, wh
 
 
 @router.patch("/items/{item_id}/mapping", response_model=ItemOut, **guarded(Action.MAPPING_WRITE))
-def update_mapping(item_id: int, body: ItemPatch, request: Request, ctx: CtxDep) -> ItemOut:
+def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep) -> ItemOut:
     changes = body.model_dump(exclude_unset=True)
     if set(changes) - catalog_service.MAPPING_FIELDS:
         raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
@@ -124,14 +124,14 @@ def update_mapping(item_id: int, body: ItemPatch, request: Request, ctx: CtxDep)
 
 
 @router.post("/items/{item_id}/barcodes", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
-def add_barcode(item_id: int, body: BarcodeIn, request: Request, ctx: CtxDep) -> ItemOut:
+def add_barcode(item_id: RowId, body: BarcodeIn, request: Request, ctx: CtxDep) -> ItemOut:
     with unit_of_work(request) as s:
         catalog_service.add_barcode(s, ctx, item_id, body.code)
         return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
 
 
 @router.put("/items/{item_id}/zone", response_model=ItemOut, **guarded(Action.ZONE_WRITE))
-def place_item(item_id: int, body: PlaceIn, request: Request, ctx: CtxDep) -> ItemOut:
+def place_item(item_id: RowId, body: PlaceIn, request: Request, ctx: CtxDep) -> ItemOut:
     with unit_of_work(request) as s:
         item = catalog_service.place_item(s, ctx, item_id, body.zone_code)
         return items_out(s, ctx, [item])[0]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -74,3 +74,6 @@ def unit_of_work(request: Request) -> AbstractContextManager[Session]:
 ReadSession = Annotated[Session, Depends(reader)]
 CtxDep = Annotated[Ctx, Depends(ctx_for)]
 Who = Annotated[Principal, Depends(principal)]
+
+# Row ids in paths: positive and within a 32-bit integer, so no backend overflows on a wild value.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]

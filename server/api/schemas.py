@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePurpose
 from server.db.models import AgreementStatus, Qualification
@@ -16,6 +16,19 @@ Code = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A partial update: absent means unchanged; null is accepted only where the field may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Patch:
+        bad = sorted(k for k in self.model_fields_set if getattr(self, k) is None and k not in self.nullable)
+        if bad:
+            raise ValueError(f"these fields cannot be empty (不能为空): {', '.join(bad)}")
+        return self
 
 
 # --- auth -------------------------------------------------------------------------------------------
@@ -64,7 +77,9 @@ class StoreOut(BaseModel):
     card_settlement_refusals: list[dict[str, Any]] = []
 
 
-class StoreUpdate(Strict):
+class StoreUpdate(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"drug_licence_expiry", "business_licence_expiry"})
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     address: str | None = Field(default=None, max_length=200)
     legal_representative: str | None = Field(default=None, max_length=50)
@@ -198,7 +213,9 @@ class ItemIn(ItemBase):
     zone_code: str | None = Field(default=None, max_length=20)
 
 
-class ItemPatch(Strict):
+class ItemPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"nhsa_code", "split_unit", "split_price_fen"})
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     generic_name: str | None = Field(default=None, max_length=100)
     spec: str | None = Field(default=None, max_length=100)
@@ -300,8 +317,8 @@ class SupplierOut(BaseModel):
 
 
 class OpeningBatchIn(Strict):
-    item_id: int = Field(ge=1)
-    supplier_id: int | None = Field(default=None, ge=1)
+    item_id: int = Field(ge=1, le=2_147_483_647)
+    supplier_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     batch_no: str = Code
     lot_no: str = Field(min_length=1, max_length=30)
     manufactured_on: date

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from server.api.deps import CtxDep, ReadSession, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas import BatchOut, OpeningBatchIn, ReasonIn, SupplierIn, SupplierOut
 from server.db.models import Batch, Supplier
 from server.permissions import Action
@@ -36,7 +36,7 @@ def add_supplier(body: SupplierIn, request: Request, ctx: CtxDep) -> SupplierOut
 
 
 @router.get("/items/{item_id}/batches", response_model=list[BatchOut], **guarded(Action.STOCK_READ))
-def item_batches(item_id: int, s: ReadSession, ctx: CtxDep) -> list[BatchOut]:
+def item_batches(item_id: RowId, s: ReadSession, ctx: CtxDep) -> list[BatchOut]:
     get_item(s, ctx, item_id)
     return [_batch_out(b, q, ctx) for b, q in stock.batch_stock(s, ctx, item_id)]
 
@@ -56,10 +56,10 @@ def _stop(batch_id: int, stopped: bool, body: ReasonIn, request: Request, ctx: C
 
 
 @router.post("/batches/{batch_id}/stop", response_model=BatchOut, **guarded(Action.BATCH_STOP))
-def stop_batch(batch_id: int, body: ReasonIn, request: Request, ctx: CtxDep) -> BatchOut:
+def stop_batch(batch_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> BatchOut:
     return _stop(batch_id, True, body, request, ctx)
 
 
 @router.post("/batches/{batch_id}/release", response_model=BatchOut, **guarded(Action.BATCH_STOP))
-def release_batch(batch_id: int, body: ReasonIn, request: Request, ctx: CtxDep) -> BatchOut:
+def release_batch(batch_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> BatchOut:
     return _stop(batch_id, False, body, request, ctx)

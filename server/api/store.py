@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlmodel import select
 
-from server.api.deps import CtxDep, ReadSession, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas import AgreementEventIn, AgreementEventOut, ReasonIn, StoreOut, StoreUpdate, TillIn, TillOut
 from server.db.models import Store, Till
 from server.permissions import Action
@@ -61,7 +61,7 @@ def register_till(body: TillIn, request: Request, ctx: CtxDep) -> TillOut:
 
 
 @router.post("/tills/{till_id}/retire", response_model=TillOut, **guarded(Action.TILL_WRITE))
-def retire_till(till_id: int, body: ReasonIn, request: Request, ctx: CtxDep) -> TillOut:
+def retire_till(till_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> TillOut:
     with unit_of_work(request) as s:
         till = store_service.retire_till(s, ctx, till_id, body.reason)
         return TillOut.model_validate(till.model_dump())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from server.api.deps import CtxDep, ReadSession, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas import ReasonIn, StaffIn, StaffOut, UserIn, UserOut
 from server.db.models import StaffProfile, User
 from server.errors import not_found
@@ -46,14 +46,14 @@ def add_user(body: UserIn, request: Request, ctx: CtxDep) -> UserOut:
 
 
 @router.post("/{user_id}/freeze", response_model=UserOut, **guarded(Action.USER_FREEZE))
-def freeze_user(user_id: int, body: ReasonIn, request: Request, ctx: CtxDep) -> UserOut:
+def freeze_user(user_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> UserOut:
     with unit_of_work(request) as s:
         user = users.freeze_user(s, ctx, user_id, body.reason)
         return _user_out(user, users.active_roles(s, user.id))  # type: ignore[arg-type]
 
 
 @router.get("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_READ))
-def get_staff(user_id: int, s: ReadSession, ctx: CtxDep) -> StaffOut:
+def get_staff(user_id: RowId, s: ReadSession, ctx: CtxDep) -> StaffOut:
     profile = users.staff_profile(s, user_id)
     if profile is None or profile.store_id != ctx.store_id:
         raise not_found("员工档案", "staff record", user_id=user_id)
@@ -61,7 +61,7 @@ def get_staff(user_id: int, s: ReadSession, ctx: CtxDep) -> StaffOut:
 
 
 @router.put("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_WRITE))
-def set_staff(user_id: int, body: StaffIn, request: Request, ctx: CtxDep) -> StaffOut:
+def set_staff(user_id: RowId, body: StaffIn, request: Request, ctx: CtxDep) -> StaffOut:
     with unit_of_work(request) as s:
         values = body.model_dump()
         values["id_number"] = values["id_number"].upper()

@@ -190,6 +190,21 @@ def test_dense_prefix_range_is_exact() -> None:
         assert as_tuples(index.search(q)) == reference(model, q, 20)
 
 
+def test_dense_prefix_range_over_budget_stays_valid() -> None:
+    # Walk budget exhausted: the fill is approximate by design, but every hit must still be a true
+    # prefix match, unique, and in order.
+    docs = [doc(i, name="药" * (1 + (i * 7919) % 13), barcodes=(f"690{i:010d}",)) for i in range(3000)]
+    index = SearchIndex(docs)
+    index.DENSE_SCAN_BUDGET, index.PREFIX_RANGE_CAP = 5, 100
+    model = {d.item_id: d for d in docs}
+    hits = index.search("6900000001", limit=20)
+    truth = {i: (rank, field) for i, rank, field in reference(model, "6900000001")}
+    assert len(hits) == 20 and len(set(ids(hits))) == 20
+    assert all(truth[h.item_id] == (h.rank, h.field) for h in hits)
+    keys = [(len(model[i].name), model[i].code, i) for i in ids(hits)]
+    assert keys == sorted(keys)
+
+
 # -- property: the index agrees with the brute-force reference ---------------------------------------
 
 CHARS = "阿莫西林胶囊片aAbB12１Ａ "
@@ -222,15 +237,17 @@ def field_slices(docs: list[SearchDoc]) -> st.SearchStrategy[str]:
 
 @settings(max_examples=300, deadline=None)
 @given(initial=st.lists(docs_st, max_size=10), ops=ops_st, rebuild_always=st.booleans(),
-       tiny_cap=st.booleans(), data=st.data())
+       tiny_cap=st.booleans(), walk_ratio=st.sampled_from([0, 1, 8, 10**6]), data=st.data())
 def test_matches_reference(initial: list[SearchDoc], ops: list[SearchDoc | int], rebuild_always: bool,
-                           tiny_cap: bool, data: st.DataObject) -> None:
+                           tiny_cap: bool, walk_ratio: int, data: st.DataObject) -> None:
     all_docs = initial + [op for op in ops if isinstance(op, SearchDoc)]
     queries = data.draw(st.lists(random_query | field_slices(all_docs), min_size=1, max_size=6))
     index = SearchIndex(initial)
     model = {d.item_id: d for d in initial}
-    # Force each maintenance path (rebuild vs. incremental) and the dense-prefix walk.
+    # Force each maintenance path (rebuild vs. incremental) and each way of ranking a prefix range:
+    # sort it (ratio 0), walk the head list (huge ratio), walk a little then sort the rest (ratio 1).
     index.REBUILD_MIN = 0 if rebuild_always else 10**9
+    index.WALK_COST_RATIO = walk_ratio
     if tiny_cap:
         index.PREFIX_RANGE_CAP = 1
     for step, op in enumerate(ops):

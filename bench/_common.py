@@ -1,0 +1,120 @@
+"""Helpers the benchmarks share: percentiles, a temp config, the service as a subprocess on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def percentile(sorted_ms: Sequence[float], p: float) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, round(p / 100 * (len(sorted_ms) - 1)))]
+
+
+def p50_p99(ms: list[float]) -> tuple[float, float]:
+    ms = sorted(ms)
+    return percentile(ms, 50), percentile(ms, 99)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def write_config(directory: Path, db_url: str) -> Path:
+    """The repository's config.toml with [database] url pointed at `db_url`."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text, n = re.subn(r'(?m)^(\[database\][^\[]*?^url\s*=\s*)"[^"]*"', lambda m: f'{m.group(1)}"{db_url}"', text)
+    if n != 1:
+        raise RuntimeError("config.toml: no [database] url line to replace")
+    path = directory / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def dingdian_command() -> list[str]:
+    script = Path(sys.executable).with_name("dingdian")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+def serve_command(config: Path, port: int) -> list[str]:
+    return [*dingdian_command(), "serve", "--config", str(config), "--port", str(port)]
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without DINGDIAN_* overrides, so the temp config is what the service reads."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")}
+
+
+def get_status(port: int, path: str, timeout: float = 1.0) -> int | None:
+    """One GET on a fresh connection: the status, or None while nothing answers yet."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], port: int, path: str, started: float,
+                  deadline_s: float = 30.0, poll_s: float = 0.010) -> float:
+    """Poll `path` every `poll_s` until it answers 200; seconds since `started` (a perf_counter)."""
+    while True:
+        status = get_status(port, path)
+        if status == 200:
+            return time.perf_counter() - started
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {path} answered")
+        if time.perf_counter() - started > deadline_s:
+            raise RuntimeError(f"{path} did not answer 200 within {deadline_s:.0f} s (last status {status})")
+        time.sleep(poll_s)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def running(cmd: list[str], port: int, health_path: str, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """Start `cmd`, wait for `health_path` to answer 200, yield (process, start-up seconds); always stop it."""
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=clean_env(), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        try:
+            elapsed = wait_until_up(proc, port, health_path, started)
+        except RuntimeError as exc:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"{exc}\n--- {' '.join(cmd)} output ---\n{tail}") from exc
+        yield proc, elapsed
+    finally:
+        stop(proc)
+
+
+def rule(width: int = 96) -> str:
+    return "-" * width
