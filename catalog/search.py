@@ -10,19 +10,27 @@ Ranking (see `SearchIndex.search`):
   contains — the query occurs inside the name, generic name or a mnemonic variant.
 Each item appears once, at its best rank. Within a rank: shorter name, then item code, then item id.
 
-Structures (kept consistent by `_index`/`_unindex`; writes are queued and applied by the next search):
+Structures (kept consistent by `_index`/`_unindex`; writes are queued and applied by the next search
+or by `flush`, incrementally for a few docs, by one rebuild for a big batch):
   _ranges  first 2 characters -> every prefix key (codes included) with that head, sorted, and the
            item ids alongside, ties in rank order. bisect gives the keys equal to the query (exact
-           rank: kept if the key is one of the doc's codes) and the keys starting with a 3+ char
-           query. Bucketing by head keeps each list short, so an incremental insert's memmove is
-           cheap; one sorted list of all ~900k keys made a single upsert cost ~2 ms.
+           rank, kept if the key is one of the doc's codes) and the keys starting with a 3+ char
+           query. Bucketing by head keeps an incremental insert's memmove to one field's worth of
+           keys; one sorted list of all ~900k keys made every upsert cost ~2.5 ms.
   _heads   first 1 and 2 characters of every prefix key -> item ids in rank order. Short queries have
            huge bisect ranges (a 1-char query can match most of 100k items) but their top hits are
            simply the head of this list, so they are exact and O(limit).
   _grams   every unigram and bigram of the contains texts -> item ids in rank order. A query's rarest
-           bigram list is a superset of its matches, already ordered, so we verify with `in` and stop
-           after `limit` hits instead of intersecting whole lists.
-Keeping the id lists in rank order (insort by sort key) is what lets every rank stop early.
+           bigram list is a superset of its matches, already ordered, so we test candidates in order
+           and stop after `limit` hits instead of intersecting whole lists.
+  _prefix_blob / _contains_blob  per doc, its keys joined by NUL, so "does any key start with /
+           contain q" is one C-level `in`, run over candidate lists by compress/map without a
+           Python-level loop.
+Keeping the id lists in rank order (insort by sort key) is what lets every rank stop early. Results
+are exact (equal to a brute-force scan) except in one documented corner: see PREFIX_RANGE_CAP.
+
+At 100k items the index holds ~125 MB. The service should gc.freeze() after loading the catalog:
+a full cyclic-GC pass over 100k SearchDocs costs ~200 ms, which would otherwise land on a keystroke.
 """
 
 from __future__ import annotations
@@ -164,7 +172,7 @@ class SearchIndex:
     PREFIX_RANGE_CAP = 2048
     DENSE_SCAN_BUDGET = 16384
     # More pending docs than this (or than 1/REBUILD_FRACTION of the index) are applied by one full
-    # rebuild (~3 s at 100k); fewer are applied one by one (~1 ms each).
+    # rebuild (~3 s at 100k); fewer are applied one by one (~1-1.5 ms each).
     REBUILD_MIN = 512
     REBUILD_FRACTION = 40
 
