@@ -19,6 +19,7 @@ import argparse
 import gc
 import http.client
 import json
+import os
 import random
 import sqlite3
 import tempfile
@@ -197,6 +198,12 @@ class HttpClient:
         resp = self.conn.getresponse()
         return resp.status, resp.read()
 
+    def me(self, _: str) -> int:
+        status, data = self._send("GET", "/auth/me", headers=self.headers)
+        if status != 200:
+            raise RuntimeError(f"/auth/me: {status} {data[:300]!r}")
+        return 0
+
     def search(self, q: str) -> int:
         status, data = self._send("GET", f"/items/search?q={quote(q)}&limit=20", headers=self.headers)
         if status != 200:
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"service up in {up_s:.2f} s; its first search (builds its index) {first_s:.2f} s")
                 for kind, qs in queries.items():
                     results[kind]["http"] = measure(client.search, qs)
+                me_ms, _ = measure(client.me, queries["barcode"])
             finally:
                 client.close()
 
@@ -285,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
         hits = f"{r['index'][1]:.1f}/{r['http'][1]:.1f}/{r['sql'][1]:.1f}"
         print(f"{label:<20} {fmt(r['index'][0]):>15} {fmt(r['service'][0]):>15} {fmt(r['http'][0]):>15} "
               f"{fmt(r['sql'][0]):>15} {hits:>18}")
+    me_p50, me_p99 = p50_p99(me_ms)
+    print(f"HTTP floor, GET /auth/me (token check + framework, no search): {me_p50:.2f} / {me_p99:.2f}")
+    print(f"(load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs)")
     print("bare SQL plans: " + " | ".join(f"{k}: {v}" for k, v in plans.items()))
 
 

@@ -115,14 +115,15 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--limit", type=int, default=20)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
+    print(f"== SearchIndex alone: {args.items:,} synthetic docs, {args.queries:,} queries per kind ==")
     t0 = time.perf_counter()
     docs = make_docs(args.items, args.seed)
     queries = make_queries(docs, args.queries, args.seed)

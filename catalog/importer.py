@@ -403,10 +403,12 @@ class _RowParser:
         gsp_class: GspClass | None = v.get("gsp_class")
         if gsp_class is None:
             return
-        if gsp_class in DRUGS_NEEDING_APPROVAL and v.get("approval_no") == "":
+        # A column the file leaves out is not "blank": an existing item keeps its value (a prices-only
+        # file), and the service refuses to create a drug without one (catalog/items.py check_item).
+        if gsp_class in DRUGS_NEEDING_APPROVAL and "approval_no" in self.header and v.get("approval_no") == "":
             self.error("approval_no", f"{gsp_class.label}须填写批准文号",
                        f"{gsp_class.value} needs its approval number")
-        if gsp_class in DRUGS_NEEDING_ROUTE and v.get("route") is Route.OTHER:
+        if gsp_class in DRUGS_NEEDING_ROUTE and "route" in self.header and v.get("route") is Route.OTHER:
             self.error("route", f"{gsp_class.label}须注明内服、外用或注射（内服外用分开陈列，GSP-01）",
                        f"{gsp_class.value} needs internal, external or injection (kept apart by GSP-01)",
                        value=_text(self.raw("route")), rule="GSP-01")

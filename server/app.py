@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.api import audit, auth, catalog, health, stock, store, users
+from server.api import audit, auth, catalog, health, selling, stock, store, users
 from server.config import Settings, get_settings
 from server.db.migrate import require_head
 from server.db.session import make_engine
@@ -22,8 +22,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     require_head(engine)
     store_id = bootstrap_store(engine, settings)
     app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS)  # type: ignore[arg-type]
-    app.state.dingdian = AppState(settings, engine, store_id, CatalogSearch(engine, store_id))
+    search = CatalogSearch(engine, store_id)
+    search.warm_up()
+    app.state.dingdian = AppState(settings, engine, store_id, search)
     install_handlers(app)
-    for module in (health, auth, store, users, catalog, stock, audit):
+    for module in (health, auth, store, users, catalog, stock, selling, audit):
         app.include_router(module.router)
     return app

@@ -109,6 +109,7 @@ class RuleSettings(_Section):
     min_contract_years: int = Field(default=1, ge=1)  # STAFF-01/02
     min_insurance_admins: int = Field(default=2, ge=1)  # STAFF-02
     near_expiry_days: int = Field(default=90, ge=0)  # GSP-06
+    returned_drugs_to_quarantine: bool = True  # GSP-06: returned drugs are not resold without inspection
 
 
 class Settings(BaseSettings):

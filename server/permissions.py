@@ -35,19 +35,28 @@ class Action(StrEnum):
     # stock
     BATCH_WRITE = "batch.write"
     BATCH_STOP = "batch.stop"  # quality stop / release (GSP-06)
-    # selling (the selling issue adds its actions here)
-    SELL = "sale.sell"
+    # selling
+    SELL = "sale.sell"  # open a sale, scan, suspend, resume, take payment
+    SALE_READ = "sale.read"
+    SALE_VOID = "sale.void"  # void a sale before completion (special operation)
+    SALE_RETURN = "sale.return"  # returns and refunds (special operation, SEC-01)
+    SHIFT = "shift.operate"  # open and close the till's shift
+    DUTY = "duty.pharmacist"  # go on / off duty as the shift's pharmacist (RX-10)
 
 
-_READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ}
+_READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ}
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.CASHIER: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL}),
+    Role.CASHIER: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
+                             Action.SALE_READ, Action.SHIFT}),
+    # The pharmacist is the shift's supervisor: voids and returns need one (SEC-01: mutually checked).
     Role.PHARMACIST: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
+                                Action.SALE_READ, Action.SHIFT, Action.SALE_VOID, Action.SALE_RETURN, Action.DUTY,
                                 Action.BATCH_STOP}),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ}),
     # 店长: reads everything; changes the catalog, stock, staff records and freezes leavers.
-    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.STORE_WRITE, Action.STAFF_WRITE,
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.SALE_READ, Action.SALE_VOID, Action.SALE_RETURN,
+                                         Action.STORE_WRITE, Action.STAFF_WRITE,
                                          Action.USER_FREEZE, Action.CATALOG_WRITE, Action.ZONE_WRITE,
                                          Action.SUPPLIER_WRITE, Action.BATCH_WRITE, Action.BATCH_STOP}),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
@@ -56,7 +65,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 }
 
 # SEC-02: actions a maintainer's account may never hold, whatever the table above says.
-BUSINESS_OPERATIONS: frozenset[Action] = frozenset({Action.SELL})
+BUSINESS_OPERATIONS: frozenset[Action] = frozenset(
+    {Action.SELL, Action.SALE_VOID, Action.SALE_RETURN, Action.SHIFT, Action.DUTY})
 
 
 def allowed(roles: frozenset[Role] | set[Role], action: Action) -> bool:

@@ -139,3 +139,74 @@ def headers(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, dict[str,
     """A logged-in user per post: headers['manager'] etc."""
     add_role_users(engine, ctx)
     return {role: login(client, f"u_{role}", pin) for role, pin in ROLE_PINS.items()}
+
+
+# --- a store ready to sell ---------------------------------------------------------------------------
+
+BARCODE_AMOX = "6901234567892"  # 阿莫西林胶囊, Rx, 24 caps a box, sold split too
+BARCODE_VITC = "6902345678903"  # 维生素C片, OTC
+BARCODE_MASK = "6903456789014"  # 医用口罩, device; one expired batch, one good
+BARCODE_ICE = "6904567890125"  # 冰糖雪梨膏, food; its only batch quality-stopped
+
+
+def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
+    """Zones, four items with batches (expired, stopped, good), a registered till T01. Returns item ids."""
+    from datetime import timedelta
+
+    from catalog.classes import GspClass, Storage, ZonePurpose
+    from server.db.session import write_session
+    from server.services import catalog as catalog_service
+    from server.services import stock
+    from server.services.store import register_till
+
+    today = ctx.today
+    ids: dict[str, int] = {}
+    with write_session(engine) as s:
+        register_till(s, ctx, ctx.settings.till.code, "1号台", "")
+        register_till(s, ctx, "T02", "2号台", "")
+        for code, admits, route in (("Z-RX", {GspClass.RX}, "internal"), ("Z-OTC", {GspClass.OTC_A}, "internal"),
+                                    ("Z-DEV", {GspClass.DEVICE}, "none"), ("Z-FOOD", {GspClass.FOOD}, "none")):
+            catalog_service.create_zone(s, ctx, code, code, ZonePurpose.DISPLAY, admits, route, Storage.NORMAL, False)
+        specs = [
+            ("amox", {"code": "YP0001", "name": "阿莫西林胶囊", "spec": "0.25g*24粒", "approval_no": "国药准字H1",
+                      "gsp_class": "rx", "route": "internal", "price_fen": 1250, "split_unit": "粒", "split_ratio": 24,
+                      "split_price_fen": 60}, BARCODE_AMOX, "Z-RX"),
+            ("vitc", {"code": "YP0002", "name": "维生素C片", "spec": "0.1g*100片", "approval_no": "国药准字H2",
+                      "gsp_class": "otc_a", "route": "internal", "price_fen": 350}, BARCODE_VITC, "Z-OTC"),
+            ("mask", {"code": "FY0001", "name": "医用外科口罩", "spec": "10只", "gsp_class": "device",
+                      "price_fen": 990}, BARCODE_MASK, "Z-DEV"),
+            ("ice", {"code": "FY0002", "name": "冰糖雪梨膏", "spec": "200g", "gsp_class": "food",
+                     "price_fen": 1800}, BARCODE_ICE, "Z-FOOD"),
+        ]
+        for key, values, barcode, zone in specs:
+            ids[key] = catalog_service.create_item(s, ctx, values, [barcode], zone).id  # type: ignore[assignment]
+        mk = today - timedelta(days=400)
+        stock.add_opening_batch(s, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
+        stock.add_opening_batch(s, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
+        stock.add_opening_batch(s, ctx, ids["vitc"], None, "B-VITC-1", "L3", mk, today + timedelta(days=500), 200, 50)
+        stock.add_opening_batch(s, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
+        stock.add_opening_batch(s, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
+        ice = stock.add_opening_batch(s, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
+        stock.set_batch_stop(s, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+    return ids
+
+
+def till_login(client: TestClient, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
+    r = client.post("/auth/login", json={"username": username, "pin": pin, "till_code": till_code})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+def shop(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, Any]:
+    """A store ready to sell: items and stock, users per post, the cashier and pharmacist logged in at T01
+    with its shift open and the pharmacist on duty."""
+    items = seed_shop(engine, ctx)
+    add_role_users(engine, ctx)
+    cashier = till_login(client, "u_cashier", ROLE_PINS["cashier"])
+    pharmacist = till_login(client, "u_pharmacist", ROLE_PINS["pharmacist"])
+    manager = login(client, "u_manager", ROLE_PINS["manager"])
+    shift = client.post("/shifts", json={"float_fen": 20000}, headers=cashier)
+    assert shift.status_code == 201, shift.text
+    return {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
+            "shift_id": shift.json()["id"]}

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
+from catalog.importer import FILE_ROW, HEADER_ROW
 from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.schemas import (
     BarcodeIn,
@@ -154,4 +155,9 @@ async def import_catalog(request: Request, ctx: CtxDep,
         path = Path(tmp) / f"upload.{format}"
         path.write_bytes(data)
         result = await run_in_threadpool(catalog_import.import_file, get_state(request).engine, ctx, path, valid_only)
+    if not result.rows_valid and result.errors and all(e.get("row") in (FILE_ROW, HEADER_ROW) for e in result.errors):
+        # The file as a whole is unusable (unreadable, empty, no usable header): a 4xx like an empty body,
+        # not a report about rows.
+        first = result.errors[0]
+        raise AppError(422, "IMPORT", first["message_zh"], first["message_en"], {"errors": result.errors})
     return ImportOut.model_validate(asdict(result))

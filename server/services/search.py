@@ -7,6 +7,7 @@ by another process (an import from the CLI) is seen on the next search.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import defaultdict
 
@@ -51,14 +52,25 @@ class CatalogSearch:
             with self._lock:
                 if current == self._rev:
                     return
+                first_load = self._rev < 0
                 docs, _ = _docs(s, self._store_id, max(self._rev, -1))
                 for doc in docs:
                     self._index.upsert(doc)
+                self._index.flush()
                 self._rev = current
+        if first_load:
+            # The index is long-lived: keep the collector from walking its 100k objects on a keystroke.
+            gc.collect()
+            gc.freeze()
+
+    def warm_up(self) -> None:
+        """Load the index off the request path (a thread at start-up), so the first search is fast."""
+        threading.Thread(target=self.refresh, name="catalog-index", daemon=True).start()
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         self.refresh()
-        return self._index.search(query, limit)
+        with self._lock:  # the index applies queued writes inside search: one caller at a time
+            return self._index.search(query, limit)
 
     def __len__(self) -> int:
         return len(self._index)

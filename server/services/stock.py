@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func
@@ -80,12 +81,20 @@ def add_opening_batch(s: Session, ctx: Ctx, item_id: int, supplier_id: int | Non
     return batch
 
 
+def append_movement(s: Session, ctx: Ctx, batch: Batch, kind: str, qty: int, ref_type: str, ref_id: str,
+                    location: str = "sellable", note: str = "") -> StockMovement:
+    """Append one movement to the ledger. The caller audits the operation it belongs to (a sale, a return)."""
+    mv = StockMovement(store_id=ctx.store_id, batch_id=batch.id, item_id=batch.item_id, kind=kind, qty=qty,  # type: ignore[arg-type]
+                       at=ctx.now, user_id=ctx.actor.user_id, ref_type=ref_type, ref_id=ref_id, location=location,
+                       note=note)
+    s.add(mv)
+    return mv
+
+
 def move(s: Session, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type: str, ref_id: str,
          note: str = "") -> StockMovement:
-    """Append one movement to the ledger and audit it (the ledger row itself is never changed)."""
-    mv = StockMovement(store_id=ctx.store_id, batch_id=batch.id, item_id=batch.item_id, kind=kind.value, qty=qty,  # type: ignore[arg-type]
-                       at=ctx.now, user_id=ctx.actor.user_id, ref_type=ref_type, ref_id=ref_id, note=note)
-    s.add(mv)
+    """Append one movement on its own and audit it (the ledger row itself is never changed)."""
+    mv = append_movement(s, ctx, batch, kind.value, qty, ref_type, ref_id, note=note)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", mv.id, None,
                  audit.snapshot(mv))
@@ -108,11 +117,12 @@ def set_batch_stop(s: Session, ctx: Ctx, batch_id: int, stopped: bool, reason: s
     return batch
 
 
-def batch_stock(s: Session, ctx: Ctx, item_id: int) -> list[tuple[Batch, int]]:
+def batch_stock(s: Session, ctx: Ctx, item_id: int, location: str = "sellable") -> list[tuple[Batch, int]]:
     """Each batch of an item with its stock (sum of its movements), earliest expiry first."""
     rows = s.exec(
         select(Batch, func.coalesce(func.sum(StockMovement.qty), 0))
-        .join(StockMovement, StockMovement.batch_id == Batch.id, isouter=True)  # type: ignore[arg-type]
+        .join(StockMovement, (StockMovement.batch_id == Batch.id) & (StockMovement.location == location),  # type: ignore[arg-type]
+              isouter=True)
         .where(Batch.store_id == ctx.store_id, Batch.item_id == item_id)
         .group_by(Batch.id)  # type: ignore[arg-type]
         .order_by(Batch.expires_on, Batch.id)
@@ -121,10 +131,12 @@ def batch_stock(s: Session, ctx: Ctx, item_id: int) -> list[tuple[Batch, int]]:
 
 
 def item_stock(s: Session, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
+    """Sellable stock per item (quarantined returns excluded), in split units."""
     if not item_ids:
         return {}
     rows = s.exec(select(StockMovement.item_id, func.sum(StockMovement.qty))
-                  .where(StockMovement.store_id == ctx.store_id, StockMovement.item_id.in_(item_ids))  # type: ignore[attr-defined]
+                  .where(StockMovement.store_id == ctx.store_id, StockMovement.item_id.in_(item_ids),  # type: ignore[attr-defined]
+                         StockMovement.location == "sellable")
                   .group_by(StockMovement.item_id)).all()
     found = {int(i): int(q) for i, q in rows}
     return {i: found.get(i, 0) for i in item_ids}
@@ -144,3 +156,48 @@ def expiry_refusals(batch: Batch, item: Item, on: date) -> list[Violation]:
     return out
 
 
+
+
+@dataclass
+class Availability:
+    """What of an item can be sold now: good batches (FEFO order) and the stock that cannot, with why."""
+
+    good: int = 0
+    good_batches: list[tuple[Batch, int]] = field(default_factory=list)
+    blocked: list[tuple[Batch, int, list[Violation]]] = field(default_factory=list)
+
+
+def sellable_stock(s: Session, ctx: Ctx, item: Item, lock: bool = False) -> Availability:
+    if lock:  # serialise sellers of this item (PostgreSQL; SQLite's writer lock already does)
+        s.exec(select(Batch.id).where(Batch.store_id == ctx.store_id, Batch.item_id == item.id).with_for_update()).all()
+    out = Availability()
+    for batch, qty in batch_stock(s, ctx, item.id):  # type: ignore[arg-type]
+        if qty <= 0:
+            continue
+        if problems := expiry_refusals(batch, item, ctx.today):
+            out.blocked.append((batch, qty, problems))
+        else:
+            out.good += qty
+            out.good_batches.append((batch, qty))
+    return out
+
+
+def _units(item: Item, base: int) -> str:
+    if item.split_ratio > 1 and item.split_unit:
+        whole, rest = divmod(base, item.split_ratio)
+        return f"{whole}{item.unit}{rest}{item.split_unit}" if rest else f"{whole}{item.unit}"
+    return f"{base}{item.unit}"
+
+
+def shortage(item: Item, need: int, avail: Availability) -> AppError:
+    """The refusal when stock would go below zero: the item and what is available, or the blocked batches."""
+    if avail.blocked and need <= avail.good + sum(q for _, q, _ in avail.blocked):
+        first = avail.blocked[0][2][0]
+        return AppError(409, "GSP-06", f"{first.message_zh}（可售 {_units(item, avail.good)}）",
+                        f"{first.message_en} (sellable: {avail.good})",
+                        {"item": item.code, "available": avail.good, "requested": need,
+                         "blocked": [{"batch": b.batch_no, "qty": q, "reasons": [v.as_dict() for v in vs]}
+                                     for b, q, vs in avail.blocked]})
+    return AppError(409, "STOCK", f"{item.name} 库存不足：可售 {_units(item, avail.good)}，需要 {_units(item, need)}",
+                    f"not enough stock of {item.code}: {avail.good} available, {need} requested",
+                    {"item": item.code, "available": avail.good, "requested": need})

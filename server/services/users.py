@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
-from server.db.models import AuthSession, StaffProfile, User, UserRole, UserStatus
+from server.db.models import AuthSession, StaffProfile, Till, User, UserRole, UserStatus
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import role_combination_refusals
@@ -29,6 +29,7 @@ class Principal:
     roles: frozenset[Role]
     session_id: int
     till_id: int | None
+    till_code: str | None = None  # the registered till this session logged in at (AGR-02)
 
     @property
     def actor(self) -> audit.Actor:
@@ -186,16 +187,18 @@ def logout(s: Session, ctx: Ctx, principal: Principal) -> None:
 def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     """The caller behind a token, or None if it is unknown, expired, revoked or its user frozen."""
     row = s.exec(
-        select(AuthSession, User)
+        select(AuthSession, User, Till.code)
         .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
+        .join(Till, Till.id == AuthSession.till_id, isouter=True)  # type: ignore[arg-type]
         .where(AuthSession.token_hash == _token_hash(token), AuthSession.store_id == ctx.store_id)
     ).first()
     if row is None:
         return None
-    sess, user = row
+    sess, user, till_code = row
     if sess.revoked_at is not None or sess.expires_at <= ctx.now or user.status != UserStatus.ACTIVE.value:
         return None
-    return Principal(user.id, user.username, user.display_name, active_roles(s, user.id), sess.id, sess.till_id)  # type: ignore[arg-type]
+    return Principal(user.id, user.username, user.display_name, active_roles(s, user.id), sess.id,  # type: ignore[arg-type]
+                     sess.till_id, till_code)
 
 
 def contract_days_left(profile: StaffProfile, on: date) -> int | None:

@@ -64,6 +64,8 @@ class StockMovement(Table, table=True):
     item_id: int = Field(foreign_key="item.id", index=True)
     kind: str = Field(max_length=20)
     qty: int  # signed, in split units
+    # sellable stock, or held in quarantine (returned goods awaiting inspection): never sold from there
+    location: str = Field(default="sellable", max_length=12)
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
     ref_type: str = Field(default="", max_length=30)  # sale | sale_return | receipt | count | ...

@@ -1,0 +1,46 @@
+"""`make bench` / `python -m bench`: every benchmark in turn, figures printed, nothing asserted.
+
+Each one also runs alone: `python -m bench.bench_search_index`, `python -m bench.bench_search`,
+`python -m bench.bench_cold_start` (each takes --help).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from bench import bench_cold_start, bench_search, bench_search_index
+
+BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
+    ("bench_search_index", bench_search_index.main),
+    ("bench_search", bench_search.main),
+    ("bench_cold_start", bench_cold_start.main),
+]
+
+
+def main() -> int:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Dingdian POS benchmarks — Python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load}")
+    print("(latencies are sensitive to other work on the machine: run on an otherwise idle box)")
+    started = time.perf_counter()
+    failed = []
+    for name, run in BENCHMARKS:
+        print()
+        t0 = time.perf_counter()
+        try:
+            run([])
+        except Exception as exc:  # one broken benchmark should not hide the others' figures
+            failed.append(name)
+            print(f"!! {name} failed: {type(exc).__name__}: {exc}")
+        print(f"({name}: {time.perf_counter() - t0:.0f} s)")
+    print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

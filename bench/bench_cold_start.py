@@ -1,0 +1,104 @@
+"""Service cold start, process start to `/health` answering 200: `python -m bench.bench_cold_start`.
+
+`dingdian serve` is started as a subprocess on 127.0.0.1 (a free port) against a temp config whose
+database is (a) an empty migrated SQLite file and (b) one holding the demo store (`dingdian demo
+--no-serve`). GET /health is polled every 10 ms on a fresh connection until it answers 200; the process
+is then stopped. Beside it, measured the same way in the same run, the floor: a bare FastAPI app with
+one route under uvicorn. Also the import of the service's modules alone (process start to exit).
+
+Figures are printed, not asserted. Target: < 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._common import HOST, ROOT, clean_env, dingdian_command, free_port, running, serve_command, write_config
+
+TARGET_S = 1.5
+BARE_APP = """
+import sys
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning")
+"""
+IMPORTS = "import uvicorn, server.cli, server.app"
+
+
+def prepare(directory: Path, demo: bool) -> Path:
+    """A config pointing at a fresh migrated SQLite file, with the demo store loaded if asked."""
+    directory.mkdir()
+    config = write_config(directory, f"sqlite:///{directory / 'dingdian.db'}")
+    step = ["demo", "--no-serve"] if demo else ["db", "upgrade"]
+    subprocess.run([*dingdian_command(), *step, "--config", str(config)], cwd=ROOT, env=clean_env(),
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return config
+
+
+def start_times(cmd_for_port, runs: int, log: Path) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(runs):
+        port = free_port()
+        with running(cmd_for_port(port), port, "/health", log) as (_, elapsed):
+            out.append(elapsed)
+    return out
+
+
+def import_times(runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", IMPORTS], cwd=ROOT, env=clean_env(), check=True)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    print(f"== service cold start: process start to GET /health = 200, {args.runs} runs each ==")
+    with tempfile.TemporaryDirectory(prefix="dingdian-bench-") as tmp:
+        directory = Path(tmp)
+        started = time.perf_counter()
+        empty = prepare(directory / "empty", demo=False)
+        demo = prepare(directory / "demo", demo=True)
+        print(f"databases prepared in {time.perf_counter() - started:.1f} s (empty migrated; demo store)")
+        log = directory / "serve.log"
+        rows = {
+            "bare FastAPI+uvicorn (floor)": start_times(
+                lambda port: [sys.executable, "-c", BARE_APP, HOST, str(port)], args.runs, log),
+            "dingdian serve, empty DB": start_times(lambda port: serve_command(empty, port), args.runs, log),
+            "dingdian serve, demo DB": start_times(lambda port: serve_command(demo, port), args.runs, log),
+            f"import only: {IMPORTS}": import_times(args.runs),
+        }
+    print()
+    print(f"seconds (target < {TARGET_S} s for the service; '!' = median over it)")
+    print(f"{'':<58} {'median':>7} {'min':>6} {'max':>6}")
+    for label, times in rows.items():
+        med = statistics.median(times)
+        flag = "!" if label.startswith("dingdian") and med >= TARGET_S else " "
+        print(f"{label:<58} {med:7.3f}{flag}{min(times):6.3f} {max(times):6.3f}")
+    print(f"(load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"{os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()

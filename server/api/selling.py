@@ -1,0 +1,199 @@
+"""Shifts, the pharmacist on duty, the sale lifecycle and returns. The till is a client of exactly this."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from sqlmodel import Session, select
+
+from catalog.classes import GspClass, InsuranceCategory
+from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.schemas import (
+    UUID_PATTERN,
+    CompleteIn,
+    DutyOut,
+    LineIn,
+    LineQtyIn,
+    RefundOut,
+    ReturnIn,
+    ReturnOut,
+    SaleLineOut,
+    SaleOpenIn,
+    SaleOut,
+    ShiftCloseIn,
+    ShiftOpenIn,
+    ShiftOut,
+    TenderOut,
+    VoidIn,
+    ZReportOut,
+)
+from server.db.models import Item, Sale, SaleReturn
+from server.errors import AppError
+from server.permissions import Action
+from server.rules.tenders import TenderOffer
+from server.services import returns, selling, shifts
+from server.services.context import Ctx
+from server.services.users import Principal
+
+router = APIRouter(tags=["selling"])
+SalePath = Annotated[str, Path(pattern=UUID_PATTERN)]
+
+
+def till_of(who: Principal) -> str:
+    """Selling happens at a registered till: the one this session logged in at (AGR-02, CARD-06)."""
+    if not who.till_code:
+        raise AppError(403, "CARD-06", "请在已登记的收款机上登录后再收款", "log in at a registered till to sell")
+    return who.till_code
+
+
+def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOut:
+    lines = selling.lines_of(s, sale.id)
+    items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
+    back = returns.returned_so_far(s, [ln.id for ln in lines]) if sale.status == "completed" else {}  # type: ignore[misc]
+    out_lines = []
+    for ln in lines:
+        item = items[ln.item_id]
+        out_lines.append(SaleLineOut(
+            id=ln.id, line_no=ln.line_no, item_id=ln.item_id, item_code=item.code, name=item.name, spec=item.spec,  # type: ignore[arg-type]
+            gsp_class=item.gsp_class, gsp_class_label=GspClass(item.gsp_class).label,
+            insurance_label=InsuranceCategory(item.insurance_category).label,
+            unit=(item.split_unit or item.unit) if ln.split else item.unit, split=ln.split, qty=ln.qty,
+            unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, returned_qty=back.get(ln.id, 0)))  # type: ignore[arg-type]
+    tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
+               for t in selling.tenders_of(s, sale.id)]
+    return SaleOut(id=sale.id, status=sale.status, till_id=sale.till_id, shift_id=sale.shift_id, sale_no=sale.sale_no,
+                   business_date=sale.business_date, opened_at=sale.opened_at, completed_at=sale.completed_at,
+                   total_fen=sale.total_fen, change_fen=sale.change_fen, void_reason=sale.void_reason,
+                   lines=out_lines, tenders=tenders, replayed=replayed)
+
+
+# --- shifts -----------------------------------------------------------------------------------------
+
+@router.post("/shifts", response_model=ShiftOut, status_code=201, **guarded(Action.SHIFT))
+def open_shift(body: ShiftOpenIn, request: Request, ctx: CtxDep, who: Who) -> ShiftOut:
+    with unit_of_work(request) as s:
+        return ShiftOut.model_validate(shifts.open_shift(s, ctx, till_of(who), body.float_fen).model_dump())
+
+
+@router.get("/shifts/current", response_model=ShiftOut, **guarded(Action.SALE_READ))
+def current_shift(s: ReadSession, ctx: CtxDep, who: Who) -> ShiftOut:
+    _, shift = shifts.open_shift_for(s, ctx, till_of(who))
+    return ShiftOut.model_validate(shift.model_dump())
+
+
+@router.post("/shifts/{shift_id}/close", response_model=ZReportOut, **guarded(Action.SHIFT))
+def close_shift(shift_id: RowId, body: ShiftCloseIn, request: Request, ctx: CtxDep) -> ZReportOut:
+    with unit_of_work(request) as s:
+        shift = shifts.close_shift(s, ctx, shift_id, body.counted_cash_fen)
+        return ZReportOut.model_validate(shifts.z_report(s, ctx, shift).__dict__)
+
+
+@router.get("/shifts/{shift_id}/report", response_model=ZReportOut, **guarded(Action.SALE_READ))
+def shift_report(shift_id: RowId, s: ReadSession, ctx: CtxDep) -> ZReportOut:
+    return ZReportOut.model_validate(shifts.z_report(s, ctx, shifts.get_shift(s, ctx, shift_id)).__dict__)
+
+
+@router.post("/shifts/{shift_id}/duty", response_model=DutyOut, status_code=201, **guarded(Action.DUTY))
+def duty_on(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> DutyOut:
+    with unit_of_work(request) as s:
+        return DutyOut.model_validate(shifts.duty_on(s, ctx, shift_id, who.roles).model_dump())
+
+
+@router.delete("/shifts/{shift_id}/duty", response_model=DutyOut, **guarded(Action.DUTY))
+def duty_off(shift_id: RowId, request: Request, ctx: CtxDep) -> DutyOut:
+    with unit_of_work(request) as s:
+        return DutyOut.model_validate(shifts.duty_off(s, ctx, shift_id).model_dump())
+
+
+# --- sales ------------------------------------------------------------------------------------------
+
+@router.post("/sales", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
+def open_sale(body: SaleOpenIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    with unit_of_work(request) as s:
+        return sale_out(s, ctx, selling.open_sale(s, ctx, body.id.lower(), till_of(who)))
+
+
+@router.get("/sales/suspended", response_model=list[SaleOut], **guarded(Action.SALE_READ))
+def suspended(s: ReadSession, ctx: CtxDep) -> list[SaleOut]:
+    return [sale_out(s, ctx, sale) for sale in selling.suspended_sales(s, ctx)]
+
+
+@router.get("/sales/by-number/{sale_no}", response_model=SaleOut, **guarded(Action.SALE_READ))
+def sale_by_number(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx: CtxDep) -> SaleOut:
+    return sale_out(s, ctx, selling.sale_by_number(s, ctx, sale_no))
+
+
+@router.get("/sales/{sale_id}", response_model=SaleOut, **guarded(Action.SALE_READ))
+def get_sale(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SaleOut:
+    return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
+
+
+@router.post("/sales/{sale_id}/lines", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
+def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    if (body.barcode is None) == (body.item_id is None):
+        raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
+    with unit_of_work(request) as s:
+        line = selling.add_line(s, ctx, sale_id.lower(), till_of(who), body.qty, body.split, body.barcode, body.item_id)
+        return sale_out(s, ctx, selling.get_sale(s, ctx, line.sale_id))
+
+
+@router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
+def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    with unit_of_work(request) as s:
+        selling.set_line_qty(s, ctx, sale_id.lower(), till_of(who), line_id, body.qty)
+        return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
+
+
+@router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
+def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    with unit_of_work(request) as s:
+        return sale_out(s, ctx, selling.remove_line(s, ctx, sale_id.lower(), till_of(who), line_id))
+
+
+@router.post("/sales/{sale_id}/suspend", response_model=SaleOut, **guarded(Action.SELL))
+def suspend(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    with unit_of_work(request) as s:
+        return sale_out(s, ctx, selling.suspend(s, ctx, sale_id.lower(), till_of(who)))
+
+
+@router.post("/sales/{sale_id}/resume", response_model=SaleOut, **guarded(Action.SELL))
+def resume(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    with unit_of_work(request) as s:
+        return sale_out(s, ctx, selling.resume(s, ctx, sale_id.lower(), till_of(who)))
+
+
+@router.post("/sales/{sale_id}/void", response_model=SaleOut, **guarded(Action.SALE_VOID))
+def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> SaleOut:
+    with unit_of_work(request) as s:
+        return sale_out(s, ctx, selling.void(s, ctx, sale_id.lower(), body.reason))
+
+
+@router.post("/sales/{sale_id}/complete", response_model=SaleOut, **guarded(Action.SELL))
+def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    offers = [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,
+                          t.reference) for t in body.tenders]
+    with unit_of_work(request) as s:
+        done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
+        return sale_out(s, ctx, done.sale, replayed=done.replayed)
+
+
+# --- returns ----------------------------------------------------------------------------------------
+
+def return_out(s: Session, ret: SaleReturn) -> ReturnOut:
+    sale = s.get(Sale, ret.sale_id)
+    return ReturnOut(id=ret.id, sale_id=ret.sale_id, sale_no=sale.sale_no if sale else None, created_at=ret.created_at,
+                     reason=ret.reason, to_quarantine=ret.to_quarantine, total_fen=ret.total_fen,
+                     lines=[{"sale_line_id": rl.sale_line_id, "qty": rl.qty, "amount_fen": rl.amount_fen}
+                            for rl in returns.return_lines(s, ret.id)],
+                     refunds=[RefundOut(kind=r.kind, amount_fen=r.amount_fen, reference=r.reference)
+                              for r in returns.refunds_of(s, ret.id)])
+
+
+@router.post("/returns", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
+def create_return(body: ReturnIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
+    with unit_of_work(request) as s:
+        ret = returns.create_return(s, ctx, body.id.lower(), body.sale_id.lower(), till_of(who),
+                                    [returns.ReturnRequest(ln.sale_line_id, ln.qty) for ln in body.lines],
+                                    body.reason, body.to_quarantine)
+        return return_out(s, ret)

@@ -1,0 +1,158 @@
+"""Returns of a completed sale: refer to its lines, at most what is left to return, stock back to the
+same batch (or into quarantine), the refund by the original tender. Retry-safe by the return's id.
+
+The card-paid part of a sale is refunded through the insurance centre (CARD-04, its own issue):
+`_refund_plan` is where that tender will take its share first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from catalog.classes import GspClass
+from server import audit
+from server.db.models import (
+    Batch,
+    Refund,
+    SaleLine,
+    SaleReturn,
+    SaleReturnLine,
+    SaleStatus,
+    StockMovement,
+)
+from server.errors import AppError, conflict, not_found
+from server.services import stock
+from server.services.catalog import get_item
+from server.services.context import Ctx
+from server.services.selling import get_sale, lines_of, stock_moved_for, tenders_of
+from server.services.shifts import open_shift_for
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    sale_line_id: int
+    qty: int  # in the unit the line was sold in
+
+
+def returned_so_far(s: Session, line_ids: list[int]) -> dict[int, int]:
+    rows = s.exec(select(SaleReturnLine.sale_line_id, func.sum(SaleReturnLine.qty))
+                  .where(SaleReturnLine.sale_line_id.in_(line_ids)).group_by(SaleReturnLine.sale_line_id))  # type: ignore[attr-defined]
+    return {int(i): int(q) for i, q in rows}
+
+
+def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, str]]:
+    """Split a refund over the sale's tenders: non-cash first, each up to what it paid less earlier refunds."""
+    paid: dict[tuple[str, str], int] = {}
+    for t in tenders_of(s, sale_id):
+        paid[(t.kind, t.reference)] = paid.get((t.kind, t.reference), 0) + t.amount_fen
+    refunded = s.exec(select(Refund.kind, Refund.reference, func.sum(Refund.amount_fen))
+                      .join(SaleReturn, SaleReturn.id == Refund.return_id)  # type: ignore[arg-type]
+                      .where(SaleReturn.sale_id == sale_id).group_by(Refund.kind, Refund.reference)).all()
+    for kind, ref, amt in refunded:
+        paid[(kind, ref)] = paid.get((kind, ref), 0) - int(amt)
+    plan: list[tuple[str, int, str]] = []
+    for (kind, ref), left in sorted(paid.items(), key=lambda kv: kv[0][0] == "cash"):
+        take = min(left, amount)
+        if take > 0:
+            plan.append((kind, take, ref))
+            amount -= take
+    if amount:
+        raise AppError(409, "RETURN-REFUND", "退款金额超过原支付金额", "the refund exceeds what the sale was paid",
+                       {"left_over_fen": amount})
+    return plan
+
+
+def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
+                  requests: list[ReturnRequest], reason: str, to_quarantine: bool) -> SaleReturn:
+    existing = s.get(SaleReturn, return_id)
+    if existing is not None:
+        if existing.store_id != ctx.store_id or existing.sale_id != sale_id:
+            raise conflict("RETURN-ID", "退货单号已被使用", "this return id is already used")
+        return existing  # a retried return: the first result, nothing changed
+    till, shift = open_shift_for(s, ctx, till_code)
+    sale = get_sale(s, ctx, sale_id, lock=True)
+    if sale.status != SaleStatus.COMPLETED.value:
+        raise conflict("RETURN-STATE", "只有已完成的销售可以退货", "only a completed sale can be returned",
+                       status=sale.status)
+    if not reason.strip():
+        raise AppError(422, "RETURN-REASON", "退货须填写原因", "a return needs a reason")
+    if not requests:
+        raise AppError(422, "RETURN-EMPTY", "请选择要退的商品", "choose the lines to return")
+    lines = {ln.id: ln for ln in lines_of(s, sale.id)}
+    done = returned_so_far(s, list(lines))  # type: ignore[arg-type]
+    wanted: dict[int, int] = {}
+    for r in requests:
+        if r.sale_line_id not in lines:
+            raise not_found("原销售行", "sale line of this sale", line_id=r.sale_line_id)
+        if r.qty <= 0:
+            raise AppError(422, "RETURN-QTY", "退货数量须大于 0", "the quantity must be positive", {"qty": r.qty})
+        wanted[r.sale_line_id] = wanted.get(r.sale_line_id, 0) + r.qty
+    for line_id, qty in wanted.items():
+        left = lines[line_id].qty - done.get(line_id, 0)
+        if qty > left:
+            item = get_item(s, ctx, lines[line_id].item_id)
+            raise AppError(409, "RETURN-QTY", f"{item.name} 最多还可退 {left}", f"at most {left} of line {line_id} can be returned",
+                           {"line_id": line_id, "sold": lines[line_id].qty, "returned": done.get(line_id, 0),
+                            "requested": qty})
+    ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
+                     created_by=ctx.actor.user_id, created_at=ctx.now, reason=reason, to_quarantine=False)  # type: ignore[arg-type]
+    s.add(ret)
+    s.flush()
+    moved = stock_moved_for(s, list(wanted))
+    images, total, quarantined = [], 0, False
+    for line_id, qty in wanted.items():
+        line = lines[line_id]
+        item = get_item(s, ctx, line.item_id)
+        amount = qty * line.unit_price_fen
+        total += amount
+        rl = SaleReturnLine(store_id=ctx.store_id, return_id=ret.id, sale_line_id=line_id, qty=qty, amount_fen=amount)
+        s.add(rl)
+        # Returned drugs are not resold without inspection: store policy or the pharmacist's call.
+        to_q = to_quarantine or (ctx.settings.rules.returned_drugs_to_quarantine and GspClass(item.gsp_class).is_drug)
+        quarantined |= to_q
+        location = "quarantine" if to_q else "sellable"
+        _restock(s, ctx, line, item.split_ratio, qty, moved.get(line_id, []), location, ret.id)
+        images.append({"sale_line_id": line_id, "qty": qty, "amount_fen": amount, "location": location})
+    ret.total_fen, ret.to_quarantine = total, quarantined
+    s.add(ret)
+    refunds = [Refund(store_id=ctx.store_id, return_id=ret.id, kind=k, amount_fen=a, reference=ref)
+               for k, a, ref in _refund_plan(s, sale.id, total)]
+    s.add_all(refunds)
+    s.flush()
+    audit.record(s, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
+        "lines": images, "refunds": [audit.snapshot(r) for r in refunds]}, note=reason)
+    return ret
+
+
+def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[StockMovement],
+             location: str, return_id: str) -> None:
+    """Put the quantity back on the batches the line took it from, latest-expiring batch first."""
+    base = qty if line.split else qty * ratio
+    back_already = dict(s.exec(select(StockMovement.batch_id, func.sum(StockMovement.qty))
+                               .where(StockMovement.ref_type == "sale_return_line", StockMovement.ref_id == str(line.id))
+                               .group_by(StockMovement.batch_id)).all())
+    for mv in reversed([m for m in taken if m.kind == "sale"]):
+        room = -mv.qty - int(back_already.get(mv.batch_id, 0))
+        put = min(room, base)
+        if put > 0:
+            batch = s.get(Batch, mv.batch_id)
+            stock.append_movement(s, ctx, batch, "sale_return", put, "sale_return_line", str(line.id),  # type: ignore[arg-type]
+                                  location=location, note=f"退货 {return_id}")
+            base -= put
+        if base == 0:
+            return
+    raise AppError(409, "RETURN-STOCK", "退货数量超过原出库数量", "more returned than the sale took from stock",
+                   {"line_id": line.id})
+
+
+def return_lines(s: Session, return_id: str) -> list[SaleReturnLine]:
+    return list(s.exec(select(SaleReturnLine).where(SaleReturnLine.return_id == return_id).order_by(SaleReturnLine.id)))
+
+
+def refunds_of(s: Session, return_id: str) -> list[Refund]:
+    return list(s.exec(select(Refund).where(Refund.return_id == return_id).order_by(Refund.id)))
+
+

@@ -1,0 +1,184 @@
+"""Shifts: open with a float, close with a counted cash amount, the Z report; pharmacists on duty (RX-10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from server import audit
+from server.db.models import (
+    PharmacistDuty,
+    Refund,
+    Sale,
+    SaleReturn,
+    SaleStatus,
+    Shift,
+    ShiftStatus,
+    StaffProfile,
+    Tender,
+    Till,
+    User,
+)
+from server.errors import AppError, conflict, not_found, refused
+from server.roles import Role
+from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.services.context import Ctx
+from server.services.store import usable_till
+
+
+def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
+    till = usable_till(s, ctx, till_code)
+    s.exec(select(Till).where(Till.id == till.id).with_for_update()).one()  # one opener at a time per till
+    if current_shift(s, ctx, till.id) is not None:  # type: ignore[arg-type]
+        raise conflict("SHIFT-OPEN", f"收款机 {till_code} 已有未结班次", f"till {till_code} already has an open shift",
+                       till=till_code)
+    shift = Shift(store_id=ctx.store_id, till_id=till.id, business_date=ctx.today, float_fen=float_fen,  # type: ignore[arg-type]
+                  opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
+    s.add(shift)
+    audit.record_row(s, ctx.store_id, ctx.actor, "shift.open", shift)
+    return shift
+
+
+def current_shift(s: Session, ctx: Ctx, till_id: int) -> Shift | None:
+    return s.exec(select(Shift).where(Shift.store_id == ctx.store_id, Shift.till_id == till_id,
+                                      Shift.status == ShiftStatus.OPEN.value)).first()
+
+
+def get_shift(s: Session, ctx: Ctx, shift_id: int, lock: bool = False) -> Shift:
+    q = select(Shift).where(Shift.id == shift_id, Shift.store_id == ctx.store_id)
+    shift = s.exec(q.with_for_update() if lock else q).first()
+    if shift is None:
+        raise not_found("班次", "shift", shift_id=shift_id)
+    return shift
+
+
+def open_shift_for(s: Session, ctx: Ctx, till_code: str) -> tuple[Till, Shift]:
+    """The registered till and its open shift — selling needs both (CARD-06; a closed shift takes no sales)."""
+    till = usable_till(s, ctx, till_code)
+    shift = current_shift(s, ctx, till.id)  # type: ignore[arg-type]
+    if shift is None:
+        raise conflict("SHIFT-CLOSED", f"收款机 {till_code} 没有未结班次，请先开班", f"till {till_code} has no open shift",
+                       till=till_code)
+    return till, shift
+
+
+def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> Shift:
+    shift = get_shift(s, ctx, shift_id, lock=True)
+    if shift.status != ShiftStatus.OPEN.value:
+        raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is already closed", shift_id=shift_id)
+    open_sales = s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.OPEN.value)).all()
+    if open_sales:
+        raise conflict("SHIFT-OPEN-SALES", f"还有 {len(open_sales)} 笔未完成的销售，请先挂单或作废",
+                       f"{len(open_sales)} sale(s) still open: suspend or void them first", sales=list(open_sales))
+    before = audit.snapshot(shift)
+    for duty in s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
+                                                    PharmacistDuty.off_at.is_(None))):  # type: ignore[union-attr]
+        duty.off_at = ctx.now
+        s.add(duty)
+    shift.status, shift.closed_by, shift.closed_at = ShiftStatus.CLOSED.value, ctx.actor.user_id, ctx.now
+    shift.counted_cash_fen = counted_cash_fen
+    shift.expected_cash_fen = z_report(s, ctx, shift).cash_expected_fen
+    s.add(shift)
+    audit.record_row(s, ctx.store_id, ctx.actor, "shift.close", shift, before)
+    return shift
+
+
+@dataclass
+class ZReport:
+    shift_id: int
+    till_code: str
+    status: str
+    business_date: str
+    opened_at: str
+    closed_at: str | None
+    float_fen: int
+    sales_count: int = 0
+    sales_fen: int = 0
+    by_tender: dict[str, int] = field(default_factory=dict)
+    voids_count: int = 0
+    voids_fen: int = 0
+    returns_count: int = 0
+    returns_fen: int = 0
+    refunds_by_tender: dict[str, int] = field(default_factory=dict)
+    cash_expected_fen: int = 0
+    counted_cash_fen: int | None = None
+    variance_fen: int | None = None
+    pharmacists: list[dict[str, str | None]] = field(default_factory=list)
+
+
+def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
+    till = s.get(Till, shift.till_id)
+    rep = ZReport(shift.id, till.code if till else "", shift.status, shift.business_date.isoformat(),  # type: ignore[arg-type]
+                  shift.opened_at.isoformat(), shift.closed_at.isoformat() if shift.closed_at else None, shift.float_fen)
+    done = SaleStatus.COMPLETED.value
+    rep.sales_count, rep.sales_fen = (int(v or 0) for v in s.exec(
+        select(func.count(), func.sum(Sale.total_fen)).where(Sale.shift_id == shift.id, Sale.status == done)).one())
+    for kind, amount in s.exec(select(Tender.kind, func.sum(Tender.amount_fen)).join(Sale, Sale.id == Tender.sale_id)  # type: ignore[arg-type]
+                               .where(Sale.shift_id == shift.id, Sale.status == done).group_by(Tender.kind)):
+        rep.by_tender[kind] = int(amount)
+    rep.voids_count, rep.voids_fen = (int(v or 0) for v in s.exec(
+        select(func.count(), func.sum(Sale.total_fen)).where(Sale.shift_id == shift.id,
+                                                             Sale.status == SaleStatus.VOIDED.value)).one())
+    rep.returns_count, rep.returns_fen = (int(v or 0) for v in s.exec(
+        select(func.count(), func.sum(SaleReturn.total_fen)).where(SaleReturn.shift_id == shift.id)).one())
+    for kind, amount in s.exec(select(Refund.kind, func.sum(Refund.amount_fen))
+                               .join(SaleReturn, SaleReturn.id == Refund.return_id)  # type: ignore[arg-type]
+                               .where(SaleReturn.shift_id == shift.id).group_by(Refund.kind)):
+        rep.refunds_by_tender[kind] = int(amount)
+    rep.cash_expected_fen = shift.float_fen + rep.by_tender.get("cash", 0) - rep.refunds_by_tender.get("cash", 0)
+    if shift.status == ShiftStatus.CLOSED.value:
+        rep.cash_expected_fen = shift.expected_cash_fen if shift.expected_cash_fen is not None else rep.cash_expected_fen
+        rep.counted_cash_fen = shift.counted_cash_fen
+        rep.variance_fen = (shift.counted_cash_fen or 0) - rep.cash_expected_fen
+    for duty, user in s.exec(select(PharmacistDuty, User).join(User, User.id == PharmacistDuty.user_id)  # type: ignore[arg-type]
+                             .where(PharmacistDuty.shift_id == shift.id).order_by(PharmacistDuty.id)):
+        rep.pharmacists.append({"name": user.display_name, "on_at": duty.on_at.isoformat(),
+                                "off_at": duty.off_at.isoformat() if duty.off_at else None})
+    return rep
+
+
+# --- pharmacists on duty (RX-10) ---------------------------------------------------------------
+
+def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> PharmacistDuty:
+    """A pharmacist logs in to the pharmacist role at the till: only one qualified today (STAFF-01)."""
+    shift = get_shift(s, ctx, shift_id)
+    if shift.status != ShiftStatus.OPEN.value:
+        raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is closed", shift_id=shift_id)
+    if Role.PHARMACIST not in roles:
+        raise AppError(403, "STAFF-01", "只有药师可以登记在岗", "only a pharmacist can go on duty")
+    profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
+    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
+                         profile.contract_start, profile.contract_end) if profile else None
+    if problems := pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+                                       ctx.settings.rules.min_contract_years):
+        raise refused(problems, status=403)
+    existing = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
+                                                   PharmacistDuty.user_id == ctx.actor.user_id,
+                                                   PharmacistDuty.off_at.is_(None))).first()  # type: ignore[union-attr]
+    if existing is not None:
+        return existing
+    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=shift.id, user_id=ctx.actor.user_id, on_at=ctx.now)  # type: ignore[arg-type]
+    s.add(duty)
+    s.flush()
+    audit.record(s, ctx.store_id, ctx.actor, "duty.on", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
+    return duty
+
+
+def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
+    shift = get_shift(s, ctx, shift_id)
+    duty = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
+                                               PharmacistDuty.user_id == ctx.actor.user_id,
+                                               PharmacistDuty.off_at.is_(None))).first()  # type: ignore[union-attr]
+    if duty is None:
+        raise conflict("DUTY", "您不在岗", "you are not on duty in this shift")
+    duty.off_at = ctx.now
+    s.add(duty)
+    audit.record(s, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
+    return duty
+
+
+def on_duty(s: Session, ctx: Ctx, shift_id: int) -> list[PharmacistDuty]:
+    return list(s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift_id,
+                                                    PharmacistDuty.off_at.is_(None))))
