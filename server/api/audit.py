@@ -18,7 +18,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 
 @router.get("", response_model=list[AuditEntryOut], **guarded(Action.AUDIT_READ))
 def list_entries(s: ReadSession, ctx: CtxDep,
-                 after_seq: Annotated[int, Query(ge=0)] = 0,
+                 after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AuditEntryOut]:
     rows = s.exec(select(AuditEntry).where(AuditEntry.store_id == ctx.store_id, AuditEntry.seq > after_seq)
                   .order_by(AuditEntry.seq).limit(limit))

@@ -143,18 +143,22 @@ _FILE_BODY = {"required": True,
 
 
 @router.post("/catalog/import", response_model=ImportOut, **guarded(Action.CATALOG_WRITE, requestBody=_FILE_BODY))
-async def import_catalog(request: Request, ctx: CtxDep,
+async def import_catalog(request: Request, ctx: CtxDep, who: Who,
                          format: Annotated[str, Query(pattern="^(csv|xlsx)$")],
                          valid_only: bool = False) -> ImportOut:
-    data = await request.body()
+    data = bytearray()
+    async for chunk in request.stream():  # stop reading at the limit instead of buffering any size
+        data += chunk
+        if len(data) > MAX_IMPORT_BYTES:
+            raise AppError(413, "IMPORT", "导入文件过大（上限 20 MB）", "the file is larger than 20 MB")
     if not data:
         raise AppError(422, "IMPORT", "导入文件为空", "the uploaded file is empty")
-    if len(data) > MAX_IMPORT_BYTES:
-        raise AppError(413, "IMPORT", "导入文件过大（上限 20 MB）", "the file is larger than 20 MB")
+    may_map = allowed(who.roles, Action.MAPPING_WRITE)  # CARD-07: only the 医保 administrator maps
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload.{format}"
-        path.write_bytes(data)
-        result = await run_in_threadpool(catalog_import.import_file, get_state(request).engine, ctx, path, valid_only)
+        path.write_bytes(bytes(data))
+        result = await run_in_threadpool(catalog_import.import_file, get_state(request).engine, ctx, path, valid_only,
+                                         may_map)
     if not result.rows_valid and result.errors and all(e.get("row") in (FILE_ROW, HEADER_ROW) for e in result.errors):
         # The file as a whole is unusable (unreadable, empty, no usable header): a 4xx like an empty body,
         # not a report about rows.

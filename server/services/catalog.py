@@ -207,7 +207,16 @@ class ImportOutcome:
     refused: list[dict[str, Any]] = field(default_factory=list)
 
 
-def import_rows(s: Session, ctx: Ctx, rows: list[Any]) -> ImportOutcome:
+def _mapping_refusal(existing: Item | None, values: dict[str, Any]) -> str | None:
+    """CARD-07: the 医保 mapping is the insurance administrator's; a file from anyone else may not set it."""
+    if existing is None:
+        sets = values.get("nhsa_code") or values.get("insurance_category", "none") != "none"
+        return "新商品的医保编码/类别" if sets else None
+    changed = [k for k in MAPPING_FIELDS if k in values and getattr(existing, k) != values[k]]
+    return "医保编码/类别" if changed else None
+
+
+def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> ImportOutcome:
     """Apply validated rows: new codes are created, changed ones updated, equal ones left alone.
 
     Re-importing the same file therefore changes nothing (no audit entries, no revision bump).
@@ -223,6 +232,11 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any]) -> ImportOutcome:
                                 "message_en": f"zone {zone_code} does not exist"})
             continue
         existing = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.code == values["code"])).first()
+        if not may_map and (what := _mapping_refusal(existing, values)):
+            out.refused.append({"row": row.row, "column": "医保编码", "code": "CARD-07",
+                                "message_zh": f"{what}只能由医保管理员修改",
+                                "message_en": "only the insurance administrator may set the 医保 mapping"})
+            continue
         try:
             with s.begin_nested():
                 if existing is None:

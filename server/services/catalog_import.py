@@ -30,7 +30,7 @@ class ImportResult:
     unchanged: int = 0
 
 
-def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool) -> ImportResult:
+def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool, may_map: bool = True) -> ImportResult:
     report = parse_file(path)
     errors: list[dict[str, Any]] = [asdict(e) for e in report.errors]
     out = ImportResult(applied=False, rows_total=len(report.rows) + len({e["row"] for e in errors if e.get("row")}),
@@ -39,7 +39,7 @@ def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool) -> Impor
         return out
     try:
         with write_session(engine) as s:
-            outcome = import_rows(s, ctx, report.rows)
+            outcome = import_rows(s, ctx, report.rows, may_map)
             out.errors = errors + outcome.refused
             out.created, out.updated, out.unchanged = outcome.created, outcome.updated, outcome.unchanged
             if outcome.refused and not valid_only:

@@ -26,6 +26,19 @@ H = dict[str, dict[str, str]]
 NHSA = "XA02BCA211A012010100154"
 
 
+
+def keeper(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, str]:
+    """The person who loads a catalog with its 医保 mapping: manager and 医保 administrator in one
+    (CARD-07: the mapping columns need the 医保 administrator's post)."""
+    from server.db.session import write_session
+    from server.roles import Role
+    from server.services.users import add_user
+    from tests.conftest import login
+
+    with write_session(engine) as s:
+        add_user(s, ctx, "u_keeper", "目录维护", "5555", {Role.MANAGER, Role.INSURANCE_ADMIN})
+    return login(client, "u_keeper", "5555")
+
 def gtin(body: str) -> str:
     return body + str(gtin_check_digit(body))
 
@@ -139,7 +152,7 @@ def assert_error(r: Any, status: int, code: str) -> dict[str, Any]:
 
 def test_csv_import_applies_and_reimport_changes_nothing(client: TestClient, headers: H, engine: Engine,
                                                           ctx: Ctx) -> None:
-    m = headers["manager"]
+    m = keeper(client, engine, ctx)
     setup_zones(engine, ctx)
     data = csv_bytes(ROWS)
     for role in ("cashier", "pharmacist", "insurance_admin", "sysadmin"):
@@ -190,7 +203,7 @@ def test_csv_import_applies_and_reimport_changes_nothing(client: TestClient, hea
 
 def test_a_bad_row_blocks_the_file_unless_valid_only(client: TestClient, headers: H, engine: Engine,
                                                       ctx: Ctx) -> None:
-    m = headers["manager"]
+    m = keeper(client, engine, ctx)
     setup_zones(engine, ctx)
     right = gtin_check_digit(B_INS[:-1])
     wrong = B_INS[:-1] + str((right + 1) % 10)
@@ -221,7 +234,7 @@ def test_a_bad_row_blocks_the_file_unless_valid_only(client: TestClient, headers
 
 
 def test_a_row_the_database_refuses(client: TestClient, headers: H, engine: Engine, ctx: Ctx) -> None:
-    m = headers["manager"]
+    m = keeper(client, engine, ctx)
     setup_zones(engine, ctx)
     with write_session(engine) as s:
         owner = catalog_service.create_item(s, ctx, {"code": "FY0900", "name": "一次性口罩", "gsp_class": "device",
@@ -252,7 +265,7 @@ def test_a_row_the_database_refuses(client: TestClient, headers: H, engine: Engi
 
 
 def test_a_prices_only_file_changes_prices_only(client: TestClient, headers: H, engine: Engine, ctx: Ctx) -> None:
-    m = headers["manager"]
+    m = keeper(client, engine, ctx)
     setup_zones(engine, ctx)
     assert counts(imported(client, m, csv_bytes(ROWS))) == (True, 5, 0, 0)
     before = {r["code"]: by_barcode(client, m, r["barcodes"].split(";")[0]) for r in ROWS}
@@ -286,7 +299,7 @@ def test_a_prices_only_file_changes_prices_only(client: TestClient, headers: H, 
 
 def test_xlsx_imports_the_same_and_junk_is_refused(client: TestClient, headers: H, engine: Engine,
                                                    ctx: Ctx) -> None:
-    m = headers["manager"]
+    m = keeper(client, engine, ctx)
     setup_zones(engine, ctx)
     data = xlsx_bytes(ROWS)
     assert counts(imported(client, m, data, "xlsx")) == (True, 5, 0, 0)
@@ -328,7 +341,7 @@ def test_cli_import(client: TestClient, headers: H, engine: Engine, ctx: Ctx, se
                     tmp_path: Path) -> None:
     from server.cli import app
 
-    m = headers["manager"]
+    m = keeper(client, engine, ctx)
     setup_zones(engine, ctx)
     config = tmp_path / "config.toml"
     config.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
@@ -362,3 +375,14 @@ def test_cli_import(client: TestClient, headers: H, engine: Engine, ctx: Ctx, se
     r = client.get("/audit", params={"limit": 500}, headers=m)
     assert {e["actor"] for e in r.json() if e["action"] == "item.create"} == {f"cli:{getpass.getuser()}"}
     audit_count(client, m)
+
+
+def test_the_mapping_columns_need_the_insurance_administrator(client: TestClient, headers: H, engine: Engine,
+                                                               ctx: Ctx) -> None:
+    """CARD-07: a manager's file may not set or change the 医保 code or category."""
+    setup_zones(engine, ctx)
+    r = upload(client, headers["manager"], csv_bytes(ROWS))
+    body = r.json()
+    assert r.status_code == 200 and body["applied"] is False
+    assert {e["code"] for e in body["errors"] if e.get("code")} == {"CARD-07"}
+    assert client.get("/items/search", params={"q": "阿莫西林"}, headers=headers["manager"]).json() == []
