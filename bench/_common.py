@@ -27,6 +27,12 @@ def p50_p99(ms: list[float]) -> tuple[float, float]:
     return percentile(ms, 50), percentile(ms, 99)
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))

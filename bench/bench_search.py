@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, insert, update
 
-from bench._common import HOST, free_port, p50_p99, running, serve_command, write_config
+from bench._common import HOST, free_port, p50_p99, process_cpu_s, running, serve_command, write_config
 from catalog.codes import GTIN_LENGTHS
 from catalog.demo_data import bulk_items, default_zones
 from server.config import load_settings
@@ -168,12 +168,6 @@ def measure(fn: Callable[[str], int], queries: list[str], warmup: int = 50) -> T
     return Timing(wall, cpu, hits / len(queries))
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def bare_sql(db_path: Path, store_id: int) -> tuple[sqlite3.Connection, dict[str, Callable[[str], int]],
                                                      dict[str, str]]:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
@@ -268,7 +262,7 @@ def report(results: dict[str, dict[str, Timing]], server_cpu: dict[str, float], 
         hits = f"{r['index'].hits:.1f}/{r['http'].hits:.1f}/{r['sql'].hits:.1f}"
         print(f"{label:<20} {fmt(r['index'].wall_ms):>15} {fmt(r['service'].wall_ms):>15} "
               f"{fmt(r['http'].wall_ms):>15} {fmt(r['sql'].wall_ms):>15} {hits:>18}")
-    print(f"{'CPU time':<20} {'':>15} {'':>15} {'server, mean':>15}")
+    print(f"{'CPU time':<20} {'SearchIndex':>15} {'CatalogSearch':>15} {'server mean':>15} {'bare SQL':>15}")
     for kind, label in KINDS.items():
         r = results[kind]
         print(f"{label:<20} {fmt(r['index'].cpu_ms):>15} {fmt(r['service'].cpu_ms):>15} "

@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 from sqlmodel import select
 
 from catalog.codes import gtin_check_digit
@@ -40,8 +40,8 @@ from server.db.models import User
 from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.rules.tenders import TenderOffer
-from server.services import returns, selling, shifts, stock
 from server.services import catalog as catalog_service
+from server.services import returns, selling, shifts, stock
 from server.services.context import Ctx
 from tests.conftest import add_role_users, seed_shop
 
@@ -137,6 +137,7 @@ def _counts(engine: Engine) -> tuple[int, ...]:
 
 def run_machine(shop: Shop, examples: int, steps: int) -> None:
     engine, today = shop.engine, shop.ctx.today
+    drugs_to_quarantine = shop.ctx.settings.rules.returned_drugs_to_quarantine  # the store's policy
 
     class StockMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -158,8 +159,8 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     code, barcode = f"HY{self.run:03d}{k}", _ean13(self.run * 10 + k)
                     item = catalog_service.create_item(s, shop.ctx, values | {"code": code}, [barcode], zone)
                     s.flush()
-                    self.items[item.id] = MItem(item.id, code, barcode, values["price_fen"], ratio,  # type: ignore[arg-type]
-                                                split_price, is_drug)
+                    item_id: int = item.id  # type: ignore[assignment]
+                    self.items[item_id] = MItem(item_id, code, barcode, values["price_fen"], ratio, split_price, is_drug)
 
         # --- what the model expects ---------------------------------------------------------------
 
@@ -349,13 +350,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
         @rule(sale=PICK, reason=st.sampled_from(["顾客不要了", " "]))
         def void(self, sale: int, reason: str) -> None:
             sl: MSale = self._pick(self.sales, sale)
-            refusal = {"completed": "SALE-STATE", "voided": None}.get(sl.status, None if reason.strip() else "SALE-VOID")
+            refusal = {"completed": "SALE-STATE", "voided": None}.get(sl.status,
+                                                                      None if reason.strip() else "SALE-VOID")
             if self._attempt(lambda s: selling.void(s, shop.pharmacist, sl.id, reason), refusal):
                 sl.status = "voided"
 
         @precondition(lambda self: self._sales("completed"))
-        @rule(sale=PICK, picks=st.lists(st.tuples(PICK, st.integers(1, 12)), min_size=1, max_size=3),
-              to_quarantine=st.booleans())
+        @rule(sale=PICK, to_quarantine=st.booleans(),
+              picks=st.lists(st.tuples(PICK, st.integers(1, 2) | st.integers(1, 12)), min_size=1, max_size=3))
         def return_lines(self, sale: int, picks: list[tuple[int, int]], to_quarantine: bool) -> None:
             sl: MSale = self._pick(self._sales("completed"), sale)
             wanted: dict[int, int] = {}
@@ -375,7 +377,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 it = self.items[ln.item_id]
                 ln.returned += qty
                 base = it.base(ln.split, qty)
-                quarantine = to_quarantine or it.is_drug  # config: returned drugs go to quarantine
+                quarantine = to_quarantine or (drugs_to_quarantine and it.is_drug)
                 for b, took in reversed(ln.taken):  # back onto the batches taken from, the last one first
                     put = min(took - ln.back.get(b, 0), base)
                     if put > 0:
@@ -388,7 +390,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 assert base == 0
 
         @precondition(lambda self: self.batches)
-        @rule(batch=PICK, stop=st.booleans(), reason=st.sampled_from(["抽检不合格", "复检合格", ""]))
+        @rule(batch=PICK, stop=st.booleans(), reason=st.sampled_from(["抽检不合格", "复检合格", "待复检", ""]))
         def stop_or_release(self, batch: int, stop: bool, reason: str) -> None:
             b: MBatch = self._pick(list(self.batches.values()), batch)
             if self._attempt(lambda s: stock.set_batch_stop(s, shop.ctx, b.id, stop, reason),
@@ -433,8 +435,8 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     status, total = conn.execute(text("SELECT status, total_fen FROM sale WHERE id = :id"),
                                                  {"id": sl.id}).one()
                     assert status == sl.status
-                    db_lines = conn.execute(text("SELECT id, qty, split FROM sale_line WHERE sale_id = :id ORDER BY line_no"),
-                                            {"id": sl.id}).all()
+                    db_lines = conn.execute(text("SELECT id, qty, split FROM sale_line WHERE sale_id = :id "
+                                                 "ORDER BY line_no"), {"id": sl.id}).all()
                     assert [(int(i), int(q), bool(sp)) for i, q, sp in db_lines] == [
                         (ln.id, ln.qty, ln.split) for ln in sl.lines]
                     if sl.status in ("open", "suspended"):
@@ -443,17 +445,17 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     moved = conn.execute(text(
                         "SELECT COALESCE(SUM(qty), 0) FROM stock_movement "
                         "WHERE ref_type IN ('sale_line', 'sale_return_line') AND ref_id IN :ids").bindparams(
-                        _expanding("ids")), {"ids": ids or ["-"]}).scalar_one()
+                        bindparam("ids", expanding=True)), {"ids": ids or ["-"]}).scalar_one()
                     if sl.status != "completed":
                         assert moved == 0  # (d) only a completed sale moves stock
                         continue
                     returned = conn.execute(text(
-                        "SELECT COALESCE(SUM(r.qty), 0) FROM sale_return_line r JOIN sale_line l ON l.id = r.sale_line_id "
-                        "WHERE l.sale_id = :id"), {"id": sl.id}).scalar_one()
+                        "SELECT COALESCE(SUM(r.qty), 0) FROM sale_return_line r "
+                        "JOIN sale_line l ON l.id = r.sale_line_id WHERE l.sale_id = :id"), {"id": sl.id}).scalar_one()
                     assert returned == sum(ln.returned for ln in sl.lines)
-                    items = self.items
                     # (d) minus the lines' base quantity, plus what came back (sellable or quarantine)
-                    assert moved == -sum(items[ln.item_id].base(ln.split, ln.qty - ln.returned) for ln in sl.lines)
+                    assert moved == -sum(self.items[ln.item_id].base(ln.split, ln.qty - ln.returned)
+                                         for ln in sl.lines)
 
         @invariant()
         def audit_chain_verifies(self) -> None:
@@ -464,12 +466,6 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
     run_state_machine_as_test(StockMachine, settings=hsettings(
         max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
-
-
-def _expanding(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name, expanding=True)
 
 
 def test_the_stock_ledger_always_agrees_with_a_model(engine: Engine, ctx: Ctx) -> None:

@@ -1,0 +1,86 @@
+"""Pharmacists on duty in a shift (RX-10, STAFF-01); the account commands; token expiry."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from server.config import ROOT, Settings
+from server.db.session import write_session
+from server.services.context import Ctx
+from server.services.users import find_user, set_staff_profile
+
+
+def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> None:
+    with write_session(engine) as s:
+        user = find_user(s, ctx, username)
+        set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+            "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
+            "registered_store_code": ctx.settings.store.fixmedins_code,
+            "contract_start": date.today() - timedelta(days=200), "contract_end": contract_end})
+
+
+def test_a_qualified_pharmacist_goes_on_and_off_duty_and_the_z_report_shows_it(
+        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    c, ph, sid = shop["client"], shop["pharmacist"], shop["shift_id"]
+    refused = c.post(f"/shifts/{sid}/duty", headers=ph)  # no staff record yet
+    assert refused.status_code == 403 and refused.json()["code"] == "STAFF-01"
+    _qualify(engine, ctx, "u_pharmacist", date.today() + timedelta(days=400))
+    on = c.post(f"/shifts/{sid}/duty", headers=ph)
+    assert on.status_code == 201 and on.json()["off_at"] is None
+    assert c.post(f"/shifts/{sid}/duty", headers=shop["cashier"]).status_code == 403  # not a pharmacist's post
+    report = c.get(f"/shifts/{sid}/report", headers=shop["manager"]).json()
+    assert [p["off_at"] for p in report["pharmacists"]] == [None]
+    off = c.delete(f"/shifts/{sid}/duty", headers=ph)
+    assert off.status_code == 200 and off.json()["off_at"] is not None
+    assert c.delete(f"/shifts/{sid}/duty", headers=ph).status_code == 409
+
+
+def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    _qualify(engine, ctx, "u_pharmacist", date.today() - timedelta(days=1))
+    r = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
+    assert r.status_code == 403 and r.json()["code"] == "STAFF-01"
+
+
+def _config(tmp_path: Path, settings: Settings) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
+        'url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"'), encoding="utf-8")
+    return path
+
+
+def test_cli_user_add_and_freeze(client, engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from server.cli import app
+
+    config = _config(tmp_path, settings)
+    runner = CliRunner()
+    added = runner.invoke(app, ["user", "add", "li", "--name", "李四", "--role", "cashier", "--config", str(config)],
+                          input="2468\n2468\n")
+    assert added.exit_code == 0, added.output
+    token = client.post("/auth/login", json={"username": "li", "pin": "2468"})
+    assert token.status_code == 200
+    h = {"Authorization": f"Bearer {token.json()['token']}"}
+    bad_role = runner.invoke(app, ["user", "add", "wang", "--name", "王五", "--role", "boss", "--config", str(config)],
+                             input="2468\n2468\n")
+    assert bad_role.exit_code == 2 and "boss" in bad_role.output
+    mixed = runner.invoke(app, ["user", "add", "zhao", "--name", "赵六", "--role", "sysadmin", "--role", "cashier",
+                                "--config", str(config)], input="2468\n2468\n")
+    assert mixed.exit_code == 1 and "SEC-02" in mixed.output
+    frozen = runner.invoke(app, ["user", "freeze", "li", "--reason", "离职", "--config", str(config)])
+    assert frozen.exit_code == 0, frozen.output
+    assert client.get("/auth/me", headers=h).status_code == 401  # the live token died at once
+    assert client.post("/auth/login", json={"username": "li", "pin": "2468"}).json()["code"] == "SEC-03"
+    missing = runner.invoke(app, ["user", "freeze", "nobody", "--reason", "x", "--config", str(config)])
+    assert missing.exit_code == 1
+
+
+def test_an_expired_token_stops_working(client, headers: dict[str, dict[str, str]], engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/auth/me", headers=headers["cashier"]).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE auth_session SET expires_at = :t"), {"t": "2000-01-01 00:00:00"})
+    r = client.get("/auth/me", headers=headers["cashier"])
+    assert r.status_code == 401 and r.json()["code"] == "AUTH"
