@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 
 from catalog.classes import GspClass, InsuranceCategory, Route, Storage, parse_enum
 from catalog.codes import check_gtin, check_nhsa_code
-from catalog.mnemonic import mnemonic
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -388,7 +387,7 @@ class _RowParser:
             odour_prone=v["odour_prone"], storage=v["storage"], nhsa_code=v["nhsa_code"] or None,
             insurance_category=v["insurance_category"], unit=v["unit"], split_unit=v["split_unit"] or None,
             split_ratio=v["split_ratio"] or 1, split_price_fen=v["split_price"], traced=v["traced"],
-            mnemonic=mnemonic(v["name"])[:100], barcodes=v["barcodes"], zone_code=v["zone"] or None,
+            mnemonic=_mnemonic(v["name"])[:100], barcodes=v["barcodes"], zone_code=v["zone"] or None,
             given=self._given())
 
     def _given(self) -> frozenset[str]:
@@ -662,3 +661,10 @@ def write_template_xlsx(path: str | Path) -> None:
         notes.append([column.zh, column.key, "是" if column.required else "", column.expected_zh,
                       column.expected_en])
     wb.save(path)
+
+
+def _mnemonic(name: str) -> str:
+    # Imported on first use: pypinyin's dictionaries cost the service half a second at start-up.
+    from catalog.mnemonic import mnemonic
+
+    return mnemonic(name)

@@ -66,6 +66,9 @@ class ServiceSettings(_Section):
     token_ttl_minutes: int = Field(default=720, ge=1, le=7 * 24 * 60)
     lockout_attempts: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # argon2id cost for PINs (OWASP's floor is 19 MiB, 2 passes; the default is pwdlib's recommendation)
+    pin_hash_memory_kib: int = Field(default=65536, ge=1024, le=1048576)
+    pin_hash_time_cost: int = Field(default=3, ge=1, le=10)
 
 
 class TillSettings(_Section):

@@ -83,7 +83,13 @@ def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
     return fresh_database(request, backend, tmp_path)
 
 
+# Tests create many accounts: a cheap argon2 cost keeps the suite fast (the hash records its parameters;
+# test_pins_are_hashed_with_argon2 checks the configured cost is the one used).
+TEST_PIN_COST = {"pin_hash_memory_kib": 1024, "pin_hash_time_cost": 1}
+
+
 def make_settings(db_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("service", TEST_PIN_COST)
     return load_settings(ROOT / "config.toml", database={"url": db_url}, **overrides)
 
 

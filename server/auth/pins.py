@@ -1,4 +1,8 @@
-"""PIN hashing with argon2 (pwdlib) and the PIN policy."""
+"""PIN hashing with argon2 (pwdlib) and the PIN policy.
+
+The cost is configurable (service.pin_hash_memory_kib / pin_hash_time_cost): a hash records its own
+parameters, so raising the cost later still verifies every PIN hashed before.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,18 @@ import re
 from functools import lru_cache
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 PIN_PATTERN = re.compile(r"^\d{4,12}$")
 
 
-@lru_cache(maxsize=1)
-def _hasher() -> PasswordHash:
-    return PasswordHash.recommended()
+@lru_cache(maxsize=4)
+def _hasher(memory_kib: int = 65536, time_cost: int = 3) -> PasswordHash:
+    return PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))
 
 
-def hash_pin(pin: str) -> str:
-    return _hasher().hash(pin)
+def hash_pin(pin: str, memory_kib: int = 65536, time_cost: int = 3) -> str:
+    return _hasher(memory_kib, time_cost).hash(pin)
 
 
 def verify_pin(pin: str, pin_hash: str) -> bool:

@@ -11,7 +11,6 @@ from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePur
 from catalog.codes import GTIN_LENGTHS, check_gtin
 from catalog.gsp import ItemSpec, ZoneSpec, check_placement, check_zone
 from catalog.items import ItemFacts, check_item
-from catalog.mnemonic import mnemonic_variants
 from catalog.violations import Violation
 from server import audit
 from server.db.models import Barcode, Item, Store, Zone
@@ -41,6 +40,9 @@ def item_facts(v: dict[str, Any]) -> ItemFacts:
 
 def search_mnemonic(name: str) -> str:
     """助记码 with the other readings of truly polyphonic characters, space-separated, so either matches."""
+    # Imported here: pypinyin's dictionaries take half a second to load, which start-up need not pay.
+    from catalog.mnemonic import mnemonic_variants
+
     return " ".join(mnemonic_variants(name))[:100]
 
 

@@ -61,7 +61,8 @@ def add_user(s: Session, ctx: Ctx, username: str, display_name: str, pin: str, r
         raise refused(problems)
     if s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first():
         raise conflict("DUPLICATE", f"用户名 {username} 已存在", f"username {username} is taken", username=username)
-    user = User(store_id=ctx.store_id, username=username, display_name=display_name, pin_hash=hash_pin(pin))
+    user = User(store_id=ctx.store_id, username=username, display_name=display_name, pin_hash=hash_pin(pin, ctx.settings.service.pin_hash_memory_kib,
+                                                                   ctx.settings.service.pin_hash_time_cost))
     s.add(user)
     audit.record_row(s, ctx.store_id, ctx.actor, "user.create", user)
     for role in sorted(roles):

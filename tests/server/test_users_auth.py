@@ -22,7 +22,16 @@ def test_pins_are_hashed_with_argon2(engine: Engine, ctx: Ctx) -> None:
         users.add_user(s, ctx, "c1", "收银员", "1234", {Role.CASHIER})
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT pin_hash FROM app_user WHERE username = 'c1'")).scalar_one()
-    assert stored.startswith("$argon2") and "1234" not in stored
+    cost = ctx.settings.service
+    assert stored.startswith(f"$argon2id$v=19$m={cost.pin_hash_memory_kib},t={cost.pin_hash_time_cost},")
+    assert "1234" not in stored
+
+
+def test_the_shipped_pin_cost_is_strong() -> None:
+    from server.config import load_settings
+
+    shipped = load_settings().service
+    assert shipped.pin_hash_memory_kib >= 19 * 1024 and shipped.pin_hash_time_cost >= 2
 
 
 def test_login_me_logout(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
