@@ -13,12 +13,15 @@ httpx.Client per till.
                 (open + 5 lines + complete). Interleaved with 200 bare sqlite3 transactions on a copy of
                 the store's database (WAL, synchronous=FULL, BEGIN IMMEDIATE ... COMMIT) writing the rows
                 of such a sale: 1 sale, 5 lines, 5 stock movements, 1 tender, 1 audit entry (hash-chained,
-                head updated), the day counter. Target: completion median <= 3 ms on SQLite.
+                head updated), the day counter. The copy is first written to until its WAL has wrapped,
+                as the service's has by then. Target: completion median <= 3 ms on SQLite.
   throughput    4 tills on 4 threads, each its own client, token and shift, completing 3-line cash sales
                 for --duration seconds: sales/s, completion p50/p99, errors (should be 0).
 
-Also the machine's fsync floor (4 KiB write + os.fsync in the same directory): with synchronous=FULL
-every committed transaction waits for at least one fsync of the WAL.
+Also the machine's fsync floor (4 KiB overwritten, and appended, then os.fsync, in the database's
+directory): with synchronous=FULL every commit waits for at least one fsync of the WAL. And the CPU the
+server processes used per request (Linux /proc), which, unlike wall-clock latency, other load on the
+machine barely changes.
 
 Figures are printed, not asserted. Latencies are wall-clock round trips as the till sees them.
 """
@@ -377,14 +380,17 @@ def throughput_phase(port: int, store: BenchStore, seconds: float, lines: int = 
             except Exception as exc:  # counted, and the till carries on with a new sale
                 errors[i].append(f"{type(exc).__name__}: {exc}"[:300])
 
-    threads = [threading.Thread(target=run, args=(i,), name=f"till-{i + 1}") for i in range(len(tills))]
+    threads = [threading.Thread(target=run, args=(i,), name=f"till-{i + 1}", daemon=True) for i in range(len(tills))]
     for t in threads:
         t.start()
     deadline[0] = time.perf_counter() + seconds
     started = time.perf_counter()
     barrier.wait()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.join()
+    finally:
+        deadline[0] = 0.0  # on Ctrl-C the tills stop after their current sale
     elapsed = time.perf_counter() - started
     for till in tills:
         till.close()

@@ -178,7 +178,3 @@ def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
     audit.record(s, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
     return duty
 
-
-def on_duty(s: Session, ctx: Ctx, shift_id: int) -> list[PharmacistDuty]:
-    return list(s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift_id,
-                                                    PharmacistDuty.off_at.is_(None))))

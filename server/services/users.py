@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -201,6 +201,3 @@ def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     return Principal(user.id, user.username, user.display_name, active_roles(s, user.id), sess.id,  # type: ignore[arg-type]
                      sess.till_id, till_code)
 
-
-def contract_days_left(profile: StaffProfile, on: date) -> int | None:
-    return (profile.contract_end - on).days if profile.contract_end else None
