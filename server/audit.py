@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel, select
 
@@ -25,8 +26,10 @@ from server.db.models import (
     AuditHead,
     Barcode,
     Batch,
+    BatchBalance,
     Item,
     StaffProfile,
+    StockMovement,
     Store,
     Supplier,
     Till,
@@ -176,7 +179,24 @@ def verify(session: Session, store_id: int) -> VerifyReport:
         report.problems.append({"kind": "truncated", "seq": head.seq,
                                 "zh": "审计记录末尾被删除或替换", "en": "the end of the audit chain was removed or replaced"})
     _verify_rows(session, store_id, latest, report)
+    _verify_balances(session, store_id, report)
     return report
+
+
+def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> None:
+    """Every batch balance equals the sum of its ledger movements (ST-02: the ledger is the truth)."""
+    ledger = {(b, loc): int(q) for b, loc, q in session.exec(
+        select(StockMovement.batch_id, StockMovement.location, func.sum(StockMovement.qty))
+        .where(StockMovement.store_id == store_id).group_by(StockMovement.batch_id, StockMovement.location))}
+    kept = {(b, loc): q for b, loc, q in session.exec(
+        select(BatchBalance.batch_id, BatchBalance.location, BatchBalance.qty).where(BatchBalance.store_id == store_id))}
+    for key in sorted(set(ledger) | set(kept)):
+        if ledger.get(key, 0) != kept.get(key, 0):
+            report.problems.append({
+                "kind": "balance_mismatch", "table": "batch_balance", "row_id": f"{key[0]}/{key[1]}",
+                "ledger": ledger.get(key, 0), "balance": kept.get(key, 0),
+                "zh": f"批次 #{key[0]}（{key[1]}）库存 {kept.get(key, 0)} 与流水合计 {ledger.get(key, 0)} 不符",
+                "en": f"batch #{key[0]} ({key[1]}) holds {kept.get(key, 0)} but its movements add up to {ledger.get(key, 0)}"})
 
 
 def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], AuditEntry],

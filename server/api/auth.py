@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlmodel import select
 
-from server.api.deps import CtxDep, Who, get_state, unit_of_work
+from server.api.deps import CtxDep, Who, unit_of_work
 from server.api.schemas import LoginIn, LoginOut, UserOut
-from server.db.models import Till
-from server.errors import AppError
 from server.services import users
+from server.services.store import usable_till
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=LoginOut, openapi_extra={"x-action": "public"})
 def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
-    state = get_state(request)
     with unit_of_work(request) as s:
-        till_id = None
-        if body.till_code:
-            till = s.exec(select(Till).where(Till.store_id == state.store_id, Till.code == body.till_code)).first()
-            if till is None:
-                raise AppError(403, "CARD-06", f"收款机 {body.till_code} 未登记", f"till {body.till_code} is not registered")
-            till_id = till.id
+        # A till session only from a registered, active till bound to this store's site (AGR-02, CARD-06).
+        till_id = usable_till(s, ctx, body.till_code).id if body.till_code else None
         result = users.login(s, ctx, body.username, body.pin, till_id)
         if result is not None:
             token, sess, user = result

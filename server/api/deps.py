@@ -41,7 +41,7 @@ def principal(
 
 
 def require(action: Action) -> Callable[..., Principal]:
-    def _check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def _check(who: Annotated[Principal, Depends(principal)]) -> Principal:  # pure CPU: no threadpool hop
         if not allowed(who.roles, action):
             raise AppError(403, "SEC-01", "当前岗位无权执行此操作", f"your post may not do {action.value}",
                            {"action": action.value, "roles": sorted(r.value for r in who.roles)})
@@ -55,7 +55,7 @@ def guarded(action: Action, **openapi: Any) -> dict[str, Any]:
     return {"dependencies": [Depends(require(action))], "openapi_extra": {"x-action": action.value, **openapi}}
 
 
-def ctx_for(request: Request) -> Ctx:
+async def ctx_for(request: Request) -> Ctx:
     state = get_state(request)
     who: Principal | None = getattr(request.state, "principal", None)
     return Ctx(state.store_id, state.settings, who.actor if who else Ctx.__dataclass_fields__["actor"].default)

@@ -47,10 +47,16 @@ def till_of(who: Principal) -> str:
     return who.till_code
 
 
+def till_id_of(who: Principal) -> int:
+    till_of(who)
+    return who.till_id  # type: ignore[return-value]
+
+
 def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOut:
     lines = selling.lines_of(s, sale.id)
     items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
-    back = returns.returned_so_far(s, [ln.id for ln in lines]) if sale.status == "completed" else {}  # type: ignore[misc]
+    final = sale.status == "completed"  # an open basket has no tenders or returns to look up
+    back = returns.returned_so_far(s, [ln.id for ln in lines]) if final else {}  # type: ignore[misc]
     out_lines = []
     for ln in lines:
         item = items[ln.item_id]
@@ -61,7 +67,7 @@ def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOu
             unit=(item.split_unit or item.unit) if ln.split else item.unit, split=ln.split, qty=ln.qty,
             unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, returned_qty=back.get(ln.id, 0)))  # type: ignore[arg-type]
     tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
-               for t in selling.tenders_of(s, sale.id)]
+               for t in selling.tenders_of(s, sale.id)] if final else []
     return SaleOut(id=sale.id, status=sale.status, till_id=sale.till_id, shift_id=sale.shift_id, sale_no=sale.sale_no,
                    business_date=sale.business_date, opened_at=sale.opened_at, completed_at=sale.completed_at,
                    total_fen=sale.total_fen, change_fen=sale.change_fen, void_reason=sale.void_reason,
@@ -134,27 +140,28 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     with unit_of_work(request) as s:
-        line = selling.add_line(s, ctx, sale_id.lower(), till_of(who), body.qty, body.split, body.barcode, body.item_id)
+        line = selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
+                                body.item_id)
         return sale_out(s, ctx, selling.get_sale(s, ctx, line.sale_id))
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request) as s:
-        selling.set_line_qty(s, ctx, sale_id.lower(), till_of(who), line_id, body.qty)
+        selling.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
         return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, selling.remove_line(s, ctx, sale_id.lower(), till_of(who), line_id))
+        return sale_out(s, ctx, selling.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
 
 
 @router.post("/sales/{sale_id}/suspend", response_model=SaleOut, **guarded(Action.SELL))
 def suspend(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, selling.suspend(s, ctx, sale_id.lower(), till_of(who)))
+        return sale_out(s, ctx, selling.suspend(s, ctx, sale_id.lower(), till_id_of(who)))
 
 
 @router.post("/sales/{sale_id}/resume", response_model=SaleOut, **guarded(Action.SELL))

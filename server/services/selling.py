@@ -19,6 +19,8 @@ from server.db.models import (
     Sale,
     SaleLine,
     SaleStatus,
+    Shift,
+    ShiftStatus,
     StockMovement,
     Tender,
 )
@@ -59,7 +61,11 @@ def tenders_of(s: Session, sale_id: str) -> list[Tender]:
 
 
 def _basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
-    """A sale that can still change: open, and on this till."""
+    """A sale that can still change: open, on this till, in a shift still open.
+
+    The scan path checks only this much (two reads); the till's registration was checked when the
+    session logged in and is checked again at completion.
+    """
     sale = get_sale(s, ctx, sale_id, lock=True)
     if sale.status != SaleStatus.OPEN.value:
         raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能修改", f"the sale is {sale.status}",
@@ -67,6 +73,10 @@ def _basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
     if sale.till_id != till_id:
         raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till",
                        till_id=sale.till_id)
+    shift = s.get(Shift, sale.shift_id)
+    if shift is None or shift.status != ShiftStatus.OPEN.value:
+        raise conflict("SHIFT-CLOSED", "该销售单所属班次已结班，请挂单后在新班次取单",
+                       "the sale's shift is closed; suspend it and resume it in an open shift")
     return sale
 
 
@@ -115,10 +125,9 @@ def _check_available(s: Session, ctx: Ctx, item: Item, need_base: int) -> None:
         raise stock.shortage(item, need_base, avail)
 
 
-def add_line(s: Session, ctx: Ctx, sale_id: str, till_code: str, qty: int, split: bool,
+def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
              barcode: str | None = None, item_id: int | None = None) -> SaleLine:
-    till, _ = open_shift_for(s, ctx, till_code)
-    sale = _basket(s, ctx, sale_id, till.id)  # type: ignore[arg-type]
+    sale = _basket(s, ctx, sale_id, till_id)
     if not 0 < qty <= MAX_LINE_QTY:
         raise AppError(422, "SALE-QTY", f"数量须在 1 到 {MAX_LINE_QTY} 之间", f"quantity must be 1..{MAX_LINE_QTY}",
                        {"qty": qty})
@@ -153,9 +162,8 @@ def add_line(s: Session, ctx: Ctx, sale_id: str, till_code: str, qty: int, split
     return line
 
 
-def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_code: str, line_id: int, qty: int) -> SaleLine:
-    till, _ = open_shift_for(s, ctx, till_code)
-    sale = _basket(s, ctx, sale_id, till.id)  # type: ignore[arg-type]
+def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> SaleLine:
+    sale = _basket(s, ctx, sale_id, till_id)
     if not 0 < qty <= MAX_LINE_QTY:
         raise AppError(422, "SALE-QTY", f"数量须在 1 到 {MAX_LINE_QTY} 之间", f"quantity must be 1..{MAX_LINE_QTY}",
                        {"qty": qty})
@@ -176,9 +184,8 @@ def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_code: str, line_id: in
     return line
 
 
-def remove_line(s: Session, ctx: Ctx, sale_id: str, till_code: str, line_id: int) -> Sale:
-    till, _ = open_shift_for(s, ctx, till_code)
-    sale = _basket(s, ctx, sale_id, till.id)  # type: ignore[arg-type]
+def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) -> Sale:
+    sale = _basket(s, ctx, sale_id, till_id)
     line = s.get(SaleLine, line_id)
     if line is None or line.sale_id != sale.id:
         raise not_found("销售行", "sale line", line_id=line_id)
@@ -191,9 +198,8 @@ def remove_line(s: Session, ctx: Ctx, sale_id: str, till_code: str, line_id: int
     return sale
 
 
-def suspend(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
-    till, _ = open_shift_for(s, ctx, till_code)
-    sale = _basket(s, ctx, sale_id, till.id)  # type: ignore[arg-type]
+def suspend(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
+    sale = _basket(s, ctx, sale_id, till_id)
     if not lines_of(s, sale.id):
         raise AppError(422, "SALE-EMPTY", "空单不能挂单", "an empty sale cannot be suspended")
     before = audit.snapshot(sale)

@@ -1,16 +1,22 @@
-"""Suppliers, batches and the stock ledger (GSP-05/06, ST-02). Stock = sum of movements."""
+"""Suppliers, batches and the stock ledger (GSP-05/06, ST-02).
+
+Stock is the sum of movements. Each movement also moves its batch's balance (batch_balance) in
+the same transaction, atomically, so reads and sales need not sum the whole history; audit verify
+recomputes the balances from the ledger.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from catalog.violations import Violation
 from server import audit
-from server.db.models import Batch, BatchStatus, Item, MovementKind, StockMovement, Supplier, Zone
+from server.db.models import Batch, BatchBalance, BatchStatus, Item, MovementKind, StockMovement, Supplier, Zone
 from server.errors import AppError, conflict, not_found
 from server.services.catalog import get_item
 from server.services.context import Ctx
@@ -81,13 +87,28 @@ def add_opening_batch(s: Session, ctx: Ctx, item_id: int, supplier_id: int | Non
     return batch
 
 
+_BUMP = (update(BatchBalance).where(BatchBalance.batch_id == bindparam("b"), BatchBalance.location == bindparam("loc"))
+         .values(qty=BatchBalance.qty + bindparam("d")).execution_options(synchronize_session=False))
+
+
 def append_movement(s: Session, ctx: Ctx, batch: Batch, kind: str, qty: int, ref_type: str, ref_id: str,
                     location: str = "sellable", note: str = "") -> StockMovement:
-    """Append one movement to the ledger. The caller audits the operation it belongs to (a sale, a return)."""
+    """Append one movement to the ledger and move the batch's balance with it.
+
+    The caller audits the operation it belongs to (a sale, a return). The balance changes by an
+    atomic UPDATE (qty = qty + d), so concurrent writers never lose each other's change.
+    """
     mv = StockMovement(store_id=ctx.store_id, batch_id=batch.id, item_id=batch.item_id, kind=kind, qty=qty,  # type: ignore[arg-type]
                        at=ctx.now, user_id=ctx.actor.user_id, ref_type=ref_type, ref_id=ref_id, location=location,
                        note=note)
     s.add(mv)
+    if s.execute(_BUMP, {"b": batch.id, "loc": location, "d": qty}).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with s.begin_nested():
+                s.add(BatchBalance(batch_id=batch.id, location=location, store_id=ctx.store_id,  # type: ignore[arg-type]
+                                   item_id=batch.item_id, qty=qty))
+        except IntegrityError:  # another writer created this balance first: add to theirs
+            s.execute(_BUMP, {"b": batch.id, "loc": location, "d": qty})
     return mv
 
 
@@ -118,26 +139,36 @@ def set_batch_stop(s: Session, ctx: Ctx, batch_id: int, stopped: bool, reason: s
 
 
 def batch_stock(s: Session, ctx: Ctx, item_id: int, location: str = "sellable") -> list[tuple[Batch, int]]:
-    """Each batch of an item with its stock (sum of its movements), earliest expiry first."""
+    """Each batch of an item with its stock in one location, earliest expiry first (empty ones too)."""
     rows = s.exec(
-        select(Batch, func.coalesce(func.sum(StockMovement.qty), 0))
-        .join(StockMovement, (StockMovement.batch_id == Batch.id) & (StockMovement.location == location),  # type: ignore[arg-type]
+        select(Batch, func.coalesce(BatchBalance.qty, 0))
+        .join(BatchBalance, (BatchBalance.batch_id == Batch.id) & (BatchBalance.location == location),  # type: ignore[arg-type]
               isouter=True)
         .where(Batch.store_id == ctx.store_id, Batch.item_id == item_id)
-        .group_by(Batch.id)  # type: ignore[arg-type]
         .order_by(Batch.expires_on, Batch.id)
     ).all()
     return [(b, int(q)) for b, q in rows]
+
+
+def _stocked_batches(s: Session, ctx: Ctx, item_id: int, lock: bool) -> list[tuple[Batch, int]]:
+    """Batches of an item holding sellable stock, FEFO order; locked for the sale on PostgreSQL."""
+    q = (select(Batch, BatchBalance.qty).join(BatchBalance, BatchBalance.batch_id == Batch.id)  # type: ignore[arg-type]
+         .where(BatchBalance.store_id == ctx.store_id, BatchBalance.item_id == item_id,
+                BatchBalance.location == "sellable", BatchBalance.qty > 0)
+         .order_by(Batch.expires_on, Batch.id))
+    if lock:  # serialise sellers of the same batches (SQLite's writer lock already does)
+        q = q.with_for_update(of=BatchBalance)  # type: ignore[arg-type]
+    return [(b, int(qty)) for b, qty in s.exec(q).all()]
 
 
 def item_stock(s: Session, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
     """Sellable stock per item (quarantined returns excluded), in split units."""
     if not item_ids:
         return {}
-    rows = s.exec(select(StockMovement.item_id, func.sum(StockMovement.qty))
-                  .where(StockMovement.store_id == ctx.store_id, StockMovement.item_id.in_(item_ids),  # type: ignore[attr-defined]
-                         StockMovement.location == "sellable")
-                  .group_by(StockMovement.item_id)).all()
+    rows = s.exec(select(BatchBalance.item_id, func.sum(BatchBalance.qty))
+                  .where(BatchBalance.store_id == ctx.store_id, BatchBalance.item_id.in_(item_ids),  # type: ignore[attr-defined]
+                         BatchBalance.location == "sellable")
+                  .group_by(BatchBalance.item_id)).all()
     found = {int(i): int(q) for i, q in rows}
     return {i: found.get(i, 0) for i in item_ids}
 
@@ -168,12 +199,8 @@ class Availability:
 
 
 def sellable_stock(s: Session, ctx: Ctx, item: Item, lock: bool = False) -> Availability:
-    if lock:  # serialise sellers of this item (PostgreSQL; SQLite's writer lock already does)
-        s.exec(select(Batch.id).where(Batch.store_id == ctx.store_id, Batch.item_id == item.id).with_for_update()).all()
     out = Availability()
-    for batch, qty in batch_stock(s, ctx, item.id):  # type: ignore[arg-type]
-        if qty <= 0:
-            continue
+    for batch, qty in _stocked_batches(s, ctx, item.id, lock):  # type: ignore[arg-type]
         if problems := expiry_refusals(batch, item, ctx.today):
             out.blocked.append((batch, qty, problems))
         else:

@@ -24,7 +24,7 @@ from server.db.models.selling import (
     Tender,
     TenderKind,
 )
-from server.db.models.stock import Batch, BatchStatus, MovementKind, StockMovement
+from server.db.models.stock import Batch, BatchBalance, BatchStatus, MovementKind, StockMovement
 from server.db.models.store import AgreementEvent, AgreementStatus, Store, Till, TillStatus
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "AuthSession",
     "Barcode",
     "Batch",
+    "BatchBalance",
     "BatchStatus",
     "DayCounter",
     "Item",

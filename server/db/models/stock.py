@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk
@@ -72,3 +72,22 @@ class StockMovement(Table, table=True):
     ref_id: str = Field(default="", max_length=40)
     corrects_id: int | None = Field(default=None, foreign_key="stock_movement.id")
     note: str = Field(default="", max_length=200)
+
+
+class BatchBalance(Table, table=True):
+    """What a batch holds now per location: the running sum of its movements, kept in the same
+    transaction as each movement (the ledger stays the truth; audit verify recomputes this).
+
+    It lets a sale find sellable batches without summing years of history, and gives PostgreSQL
+    one row to lock per batch while stock is taken.
+    """
+
+    __tablename__ = "batch_balance"
+    # Stock never goes below zero: the use cases refuse first; the database refuses regardless.
+    __table_args__ = (CheckConstraint("qty >= 0", name="ck_batch_balance_not_negative"),)
+
+    batch_id: int = Field(foreign_key="batch.id", primary_key=True)
+    location: str = Field(primary_key=True, max_length=12)
+    store_id: int = store_fk()
+    item_id: int = Field(foreign_key="item.id", index=True)
+    qty: int = 0

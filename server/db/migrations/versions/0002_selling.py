@@ -1,8 +1,8 @@
-"""selling: shifts, duty, sales, tenders, returns, stock location
+"""selling: shifts, duty, sales, tenders, returns, stock location and balances
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 00:11:58.443110
+Create Date: 2026-11-23 00:34:20.257444
 """
 
 from __future__ import annotations
@@ -103,6 +103,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sale_store_id'), ['store_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sale_till_id'), ['till_id'], unique=False)
 
+    op.create_table('batch_balance',
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('location', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], ),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], ),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], ),
+    sa.PrimaryKeyConstraint('batch_id', 'location'),
+    sa.CheckConstraint('qty >= 0', name='ck_batch_balance_not_negative'),
+    )
+    with op.batch_alter_table('batch_balance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_batch_balance_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_batch_balance_store_id'), ['store_id'], unique=False)
+
     op.create_table('sale_line',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
@@ -200,6 +216,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('location', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False,
                                       server_default='sellable'))
 
+    # Balances start as the ledger's sums, so a store upgrading with stock on hand keeps it.
+    op.execute("INSERT INTO batch_balance (batch_id, location, store_id, item_id, qty) "
+               "SELECT batch_id, location, store_id, item_id, SUM(qty) FROM stock_movement "
+               "GROUP BY batch_id, location, store_id, item_id")
     # ### end Alembic commands ###
 
 
@@ -235,6 +255,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sale_line_sale_id'))
 
     op.drop_table('sale_line')
+    with op.batch_alter_table('batch_balance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_batch_balance_store_id'))
+        batch_op.drop_index(batch_op.f('ix_batch_balance_item_id'))
+
+    op.drop_table('batch_balance')
     with op.batch_alter_table('sale', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sale_till_id'))
         batch_op.drop_index(batch_op.f('ix_sale_store_id'))
