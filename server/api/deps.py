@@ -66,9 +66,9 @@ def reader(request: Request) -> Iterator[Session]:
         yield s
 
 
-def unit_of_work(request: Request) -> AbstractContextManager[Session]:
+def unit_of_work(request: Request, durable: bool = True) -> AbstractContextManager[Session]:
     """Handlers open the unit of work themselves, so the commit happens before the response is sent."""
-    return write_session(get_state(request).engine)
+    return write_session(get_state(request).engine, durable)
 
 
 ReadSession = Annotated[Session, Depends(reader)]

@@ -139,7 +139,7 @@ def get_sale(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SaleOut:
 def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
-    with unit_of_work(request) as s:
+    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         line = selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
                                 body.item_id)
         return sale_out(s, ctx, selling.get_sale(s, ctx, line.sale_id))
@@ -147,14 +147,14 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request) as s:
+    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         selling.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
         return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request) as s:
+    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         return sale_out(s, ctx, selling.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
 
 

@@ -43,7 +43,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        mode = conn.get_execution_options().get(_WRITE)
+        if mode:
+            # FULL: the commit is on disk before it is acknowledged. NORMAL (an open basket's edit):
+            # it survives a crash of the service, and the next FULL commit — the sale's completion —
+            # puts it on disk too; only a power cut could lose it, and with it nothing paid for.
+            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if mode == 'durable' else 'NORMAL'}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode else "BEGIN")
 
 
 @contextmanager
@@ -67,9 +73,13 @@ def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
-    """One unit of work: everything inside commits together (audit entry included) or not at all."""
-    with _writer_lock(engine), Session(engine.execution_options(**{_WRITE: True}), expire_on_commit=False) as session:
+def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
+    """One unit of work: everything inside commits together (audit entry included) or not at all.
+
+    durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
+    """
+    mode = "durable" if durable else "basket"
+    with _writer_lock(engine), Session(engine.execution_options(**{_WRITE: mode}), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

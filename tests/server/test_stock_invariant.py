@@ -202,13 +202,16 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
 
         # --- rules --------------------------------------------------------------------------------
 
-        @initialize(far=st.integers(100, 400), near=st.integers(0, 60), qty=st.integers(1, 40))
-        def starting_stock(self, far: int, near: int, qty: int) -> None:
-            """Each item starts with a batch on the shelf, so selling can begin at the first step."""
+        @initialize(far=st.integers(100, 400), near=st.integers(0, 60), qty=st.integers(1, 40),
+                    few=st.integers(1, 8))
+        def starting_stock(self, far: int, near: int, qty: int, few: int) -> None:
+            """Each item starts on the shelf, so selling can begin at the first step; a few units of the drugs
+            expire sooner, so they are sold first and a line often takes from two batches."""
             rx, otc, device = self.items.values()
             self._receive(rx, qty * rx.ratio, far)
-            self._receive(rx, qty, near)  # expires sooner: sold first
+            self._receive(rx, few, near)
             self._receive(otc, qty, far)
+            self._receive(otc, few, near)
             self._receive(device, qty, far)
             self._receive(device, 5, -1)  # expired yesterday: never sold
 
@@ -241,6 +244,26 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
         def sell(self, scans: list[tuple[int, int, bool, bool]]) -> None:
             """A customer at the counter: open, scan, pay."""
             self._complete(self._open(scans))
+
+        @rule(item=PICK, split=st.booleans())
+        def last_units(self, item: int, split: bool) -> None:
+            """Two customers each want all that is left of an item: the first pays, the second is refused
+            at the till when paying (nothing is reserved while a sale is open)."""
+            it: MItem = self._pick(list(self.items.values()), item)
+            split = split and it.split_price is not None
+            good = sum(b.sellable for b in self._fefo(it.id)[0])
+            qty = good if split else good // it.ratio
+            if qty == 0:
+                return
+            first, second = self._open([]), self._open([])
+            for sl in (first, second):
+                self._add(sl, list(self.items).index(it.id), qty, split, False)
+                assert sl.lines
+            self._complete(first)
+            assert first.status == "completed"
+            self._complete(second)
+            assert second.status == "open"  # refused: STOCK, or GSP-06 when stopped or expired stock remains
+            self.void(self.sales.index(second), "顾客不要了")
 
         @precondition(lambda self: self.sales)
         @rule(sale=PICK, scan=SCAN, closed=st.booleans())
