@@ -4,7 +4,7 @@
 database is (a) an empty migrated SQLite file and (b) one holding the demo store (`dingdian demo
 --no-serve`). GET /health is polled every 10 ms on a fresh connection until it answers 200; the process
 is then stopped. Beside it, measured the same way in the same run, the floor: a bare FastAPI app with
-one route under uvicorn. Also the service's imports alone, and pypinyin's share (process start to exit).
+one route under uvicorn. Also the service's imports alone, and pypinyin's share (process start to exit, teardown included).
 
 Figures are printed, not asserted. Target: < 1.5 s.
 """
@@ -107,15 +107,15 @@ def main(argv: list[str] | None = None) -> None:
             "dingdian serve, demo DB": start_times(lambda port: serve_command(demo, port), args.runs, log),
         }
         for statement in IMPORTS:
-            rows[f"python -c '{statement}'"] = import_times(statement, args.runs)
+            rows[f"python -c '{statement}' (to exit)"] = import_times(statement, args.runs)
     print()
     print(f"seconds (target < {TARGET_S} s for the service; '!' = median over it); CPU = what the process "
           "itself had used by then, unaffected by other work on the machine")
-    print(f"{'':<56} {'median':>7} {'min':>6} {'max':>6}  {'CPU median':>10}")
+    print(f"{'':<64} {'median':>7} {'min':>6} {'max':>6}  {'CPU median':>10}")
     for label, (wall, cpu) in rows.items():
         med = statistics.median(wall)
         flag = "!" if label.startswith("dingdian") and med >= TARGET_S else " "
-        print(f"{label:<56} {med:7.3f}{flag}{min(wall):6.3f} {max(wall):6.3f}  {statistics.median(cpu):10.3f}")
+        print(f"{label:<64} {med:7.3f}{flag}{min(wall):6.3f} {max(wall):6.3f}  {statistics.median(cpu):10.3f}")
     print(f"(load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"{os.cpu_count()} CPUs)")
 

@@ -42,13 +42,14 @@ def items_out(s: Session, ctx: Ctx, items: list[Item]) -> list[ItemOut]:
     stock = item_stock(s, ctx, [i.id for i in items])  # type: ignore[misc]
     zone_ids = {i.zone_id for i in items if i.zone_id}
     zones = {z.id: z.code for z in s.exec(select(Zone).where(Zone.id.in_(zone_ids)))} if zone_ids else {}  # type: ignore[union-attr]
+    codes = catalog_service.barcodes_by_item(s, [i.id for i in items])  # type: ignore[misc]
     out = []
     for i in items:
         out.append(ItemOut.model_validate(i.model_dump() | {
             "gsp_class_label": GspClass(i.gsp_class).label,
             "insurance_label": InsuranceCategory(i.insurance_category).label,
             "zone_code": zones.get(i.zone_id),
-            "barcodes": catalog_service.barcodes_of(s, i.id),  # type: ignore[arg-type]
+            "barcodes": codes.get(i.id, []),  # type: ignore[arg-type]
             "stock": stock.get(i.id, 0),  # type: ignore[arg-type]
         }))
     return out

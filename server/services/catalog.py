@@ -95,6 +95,16 @@ def barcodes_of(s: Session, item_id: int) -> list[str]:
     return list(s.exec(select(Barcode.code).where(Barcode.item_id == item_id).order_by(Barcode.id)))
 
 
+def barcodes_by_item(s: Session, item_ids: list[int]) -> dict[int, list[str]]:
+    """The barcodes of many items in one query (a search answer shows twenty items at once)."""
+    out: dict[int, list[str]] = {}
+    if item_ids:
+        for item_id, code in s.exec(select(Barcode.item_id, Barcode.code).where(Barcode.item_id.in_(item_ids))  # type: ignore[attr-defined]
+                                    .order_by(Barcode.id)):
+            out.setdefault(item_id, []).append(code)
+    return out
+
+
 def _placement_problems(item: Item, zone: Zone) -> list[Violation]:
     return check_placement(item_spec(item), zone_spec(zone))
 

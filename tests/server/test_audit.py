@@ -139,3 +139,36 @@ def test_audit_entries_are_per_store(engine: Engine, ctx: Ctx, settings) -> None
     with read_session(engine) as s:
         mine = s.exec(Item.__table__.select().where(Item.store_id == ctx.store_id)).all()  # type: ignore[attr-defined]
     assert len(mine) == 1
+
+
+def test_a_stock_balance_edited_behind_the_service_is_named(engine: Engine, ctx: Ctx) -> None:
+    """The ledger is the truth: a balance that no longer equals its movements is reported."""
+    from datetime import date
+
+    from server.services import stock
+
+    item_id = _seed(engine, ctx)
+    with write_session(engine) as s:
+        batch = stock.add_opening_batch(s, ctx, item_id, None, "B1", "L1", date(2025, 1, 1), date(2028, 1, 1), 500, 24)
+    assert _verify(engine, ctx).ok
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE batch_balance SET qty = 240 WHERE batch_id = :b"), {"b": batch.id})
+    problems = [p for p in _verify(engine, ctx).problems if p["kind"] == "balance_mismatch"]
+    assert problems == [problems[0]] and problems[0]["ledger"] == 24 and problems[0]["balance"] == 240
+
+
+def test_the_database_refuses_negative_stock(engine: Engine, ctx: Ctx) -> None:
+    """Belt and braces: even a writer that skipped the use case's check cannot take a batch below zero."""
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+
+    from server.services import stock
+
+    item_id = _seed(engine, ctx)
+    with write_session(engine) as s:
+        batch = stock.add_opening_batch(s, ctx, item_id, None, "B1", "L1", date(2025, 1, 1), date(2028, 1, 1), 500, 3)
+    with pytest.raises(IntegrityError), write_session(engine) as s:
+        stock.append_movement(s, ctx, batch, "sale", -4, "test", "x")
+    with read_session(engine) as s:
+        assert stock.item_stock(s, ctx, [item_id]) == {item_id: 3}
