@@ -36,7 +36,7 @@ from sqlmodel import select
 from catalog.codes import gtin_check_digit
 from server import audit
 from server.audit import Actor
-from server.db.models import User
+from server.db.models import Till, User
 from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.rules.tenders import TenderOffer
@@ -108,6 +108,7 @@ class Shop:
     ctx: Ctx
     cashier: Ctx
     pharmacist: Ctx
+    till_id: int
     serial: Any = field(default_factory=itertools.count)
 
 
@@ -116,11 +117,12 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
     add_role_users(engine, ctx)
     with read_session(engine) as s:
         ids = {u.username: u.id for u in s.exec(select(User).where(User.store_id == ctx.store_id))}
+        till_id = s.exec(select(Till.id).where(Till.store_id == ctx.store_id, Till.code == TILL)).one()
     cashier = ctx.acting(Actor(ids["u_cashier"], "u_cashier"))
     pharmacist = ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     with write_session(engine) as s:
         shifts.open_shift(s, cashier, TILL, 20000)
-    return Shop(engine, ctx, cashier, pharmacist)
+    return Shop(engine, ctx, cashier, pharmacist, till_id)  # type: ignore[arg-type]
 
 
 def _ean13(n: int) -> str:
@@ -129,10 +131,13 @@ def _ean13(n: int) -> str:
 
 
 def _counts(engine: Engine) -> tuple[int, ...]:
-    """Rows a refused write must not have added to: the ledger, the log, sales, lines, returns."""
+    """What a refused write must not have changed: the ledger and the balances, the log, sales, lines, returns."""
+    queries = [f"SELECT count(*) FROM {t}" for t in ("stock_movement", "audit_entry", "sale", "sale_line",
+                                                     "sale_return", "batch", "batch_balance")]
+    queries += ["SELECT COALESCE(SUM(qty), 0) FROM batch_balance", "SELECT COALESCE(SUM(total_fen), 0) FROM sale",
+                "SELECT COALESCE(SUM(qty), 0) FROM sale_line", "SELECT count(*) FROM batch WHERE status = 'stopped'"]
     with engine.connect() as conn:
-        return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                     for t in ("stock_movement", "audit_entry", "sale", "sale_line", "sale_return", "batch"))
+        return tuple(int(conn.execute(text(q)).scalar_one()) for q in queries)
 
 
 def run_machine(shop: Shop, examples: int, steps: int) -> None:
@@ -160,7 +165,8 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     item = catalog_service.create_item(s, shop.ctx, values | {"code": code}, [barcode], zone)
                     s.flush()
                     item_id: int = item.id  # type: ignore[assignment]
-                    self.items[item_id] = MItem(item_id, code, barcode, values["price_fen"], ratio, split_price, is_drug)
+                    self.items[item_id] = MItem(item_id, code, barcode, values["price_fen"], ratio, split_price,
+                                                is_drug)
 
         # --- what the model expects ---------------------------------------------------------------
 
@@ -283,7 +289,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 new_qty = qty + (line.qty if line else 0)
                 refusal = self._refusal_for(it.id, self._need(sl, it.id, but=line) + it.base(split, new_qty))
             got = self._attempt(lambda s: selling.add_line(
-                s, shop.cashier, sl.id, TILL, qty, split, barcode=it.barcode if by_barcode else None,
+                s, shop.cashier, sl.id, shop.till_id, qty, split, barcode=it.barcode if by_barcode else None,
                 item_id=None if by_barcode else it.id), refusal)
             if got is None:
                 return
@@ -303,7 +309,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             refusal = None
             if qty > ln.qty:
                 refusal = self._refusal_for(it.id, self._need(sl, it.id, but=ln) + it.base(ln.split, qty))
-            if self._attempt(lambda s: selling.set_line_qty(s, shop.cashier, sl.id, TILL, ln.id, qty), refusal):
+            if self._attempt(lambda s: selling.set_line_qty(s, shop.cashier, sl.id, shop.till_id, ln.id, qty), refusal):
                 ln.qty = qty
 
         @precondition(lambda self: any(x.lines for x in self._sales("open")))
@@ -311,14 +317,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
         def remove_line(self, sale: int, line: int) -> None:
             sl: MSale = self._pick([x for x in self._sales("open") if x.lines], sale)
             ln: MLine = self._pick(sl.lines, line)
-            self._attempt(lambda s: selling.remove_line(s, shop.cashier, sl.id, TILL, ln.id), None)
+            self._attempt(lambda s: selling.remove_line(s, shop.cashier, sl.id, shop.till_id, ln.id), None)
             sl.lines.remove(ln)
 
         @precondition(lambda self: self._sales("open"))
         @rule(sale=PICK)
         def suspend(self, sale: int) -> None:
             sl: MSale = self._pick(self._sales("open"), sale)
-            if self._attempt(lambda s: selling.suspend(s, shop.cashier, sl.id, TILL),
+            if self._attempt(lambda s: selling.suspend(s, shop.cashier, sl.id, shop.till_id),
                              None if sl.lines else "SALE-EMPTY"):
                 sl.status = "suspended"
 
@@ -435,9 +441,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     "GROUP BY item_id"), {"store": shop.ctx.store_id}).all())
                 statuses = dict(conn.execute(text("SELECT id, status FROM batch WHERE store_id = :store"),
                                              {"store": shop.ctx.store_id}).all())
+                balances = conn.execute(text("SELECT batch_id, location, qty FROM batch_balance "
+                                             "WHERE store_id = :store"), {"store": shop.ctx.store_id}).all()
             # (b) no batch of the store, this run's or any earlier's, is ever below zero anywhere
             assert [r for r in rows if r[2] < 0] == []
             per_batch = {(int(r[0]), r[1]): int(r[2]) for r in rows}
+            # the running balances the sale reads are the ledger's sums, batch by batch and location
+            kept = {(int(b), loc): int(q) for b, loc, q in balances}
+            assert {k: v for k, v in kept.items() if v} == {k: v for k, v in per_batch.items() if v}
             for b in self.batches.values():
                 assert per_batch.get((b.id, "sellable"), 0) == b.sellable, ("sellable", b)
                 assert per_batch.get((b.id, "quarantine"), 0) == b.quarantine, ("quarantine", b)  # (c)
