@@ -90,6 +90,14 @@ def serve(config: ConfigOpt = None,
 
 
 @app.command()
+def pos(config: ConfigOpt = None) -> None:
+    """Open the till (Textual) for this config's till code, talking to the configured service."""
+    from pos.app import DingdianTill
+
+    DingdianTill(_settings(config)).run()
+
+
+@app.command()
 def demo(config: ConfigOpt = None,
          serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="start the service afterwards")] = True,
          reset: Annotated[bool, typer.Option(help="delete the demo database first (SQLite only)")] = False) -> None:

@@ -321,24 +321,34 @@ def _take_stock(s: Session, ctx: Ctx, sale: Sale, lines: list[SaleLine]) -> list
     by_item: dict[int, list[SaleLine]] = {}
     for ln in lines:
         by_item.setdefault(ln.item_id, []).append(ln)
-    for item_id in sorted(by_item):  # a fixed lock order: two tills never deadlock on two items
-        item = get_item(s, ctx, item_id)
-        need = sum(_base_qty(item, ln.split, ln.qty) for ln in by_item[item_id])
-        avail = stock.sellable_stock(s, ctx, item, lock=True)
-        if need > avail.good:
-            raise stock.shortage(item, need, avail)
-        batches = list(avail.good_batches)
-        for ln in by_item[item_id]:
-            remaining = _base_qty(item, ln.split, ln.qty)
-            while remaining:
-                batch, qty = batches[0]
-                take = min(qty, remaining)
-                stock.append_movement(s, ctx, batch, "sale", -take, "sale_line", str(ln.id))
-                out.append({"line_id": ln.id, "batch_id": batch.id, "qty": take})  # type: ignore[dict-item]
-                remaining -= take
-                batches[0] = (batch, qty - take)
-                if batches[0][1] == 0:
-                    batches.pop(0)
+    # One query for all the items (get_item then finds them in the session), and the movements go
+    # to the database in one batched INSERT at the next flush rather than one by one.
+    s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.id.in_(list(by_item)))).all()  # type: ignore[attr-defined]
+    with s.no_autoflush:
+        for item_id in sorted(by_item):  # a fixed lock order: two tills never deadlock on two items
+            out.extend(_take_item(s, ctx, get_item(s, ctx, item_id), by_item[item_id]))
+    return out
+
+
+def _take_item(s: Session, ctx: Ctx, item: Item, lines: list[SaleLine]) -> list[dict[str, int]]:
+    """One item's lines, from its sellable batches in FEFO order (locked until the sale commits)."""
+    out: list[dict[str, int]] = []
+    need = sum(_base_qty(item, ln.split, ln.qty) for ln in lines)
+    avail = stock.sellable_stock(s, ctx, item, lock=True)
+    if need > avail.good:
+        raise stock.shortage(item, need, avail)
+    batches = list(avail.good_batches)
+    for ln in lines:
+        remaining = _base_qty(item, ln.split, ln.qty)
+        while remaining:
+            batch, qty = batches[0]
+            take = min(qty, remaining)
+            stock.append_movement(s, ctx, batch, "sale", -take, "sale_line", str(ln.id))
+            out.append({"line_id": ln.id, "batch_id": batch.id, "qty": take})  # type: ignore[dict-item]
+            remaining -= take
+            batches[0] = (batch, qty - take)
+            if batches[0][1] == 0:
+                batches.pop(0)
     return out
 
 

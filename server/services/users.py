@@ -187,17 +187,19 @@ def logout(s: Session, ctx: Ctx, principal: Principal) -> None:
 
 def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     """The caller behind a token, or None if it is unknown, expired, revoked or its user frozen."""
-    row = s.exec(
-        select(AuthSession, User, Till.code)
+    # One round trip: the session, its user, its till and the user's live posts (one row per post).
+    rows = s.exec(
+        select(AuthSession, User, Till.code, UserRole.role)
         .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
         .join(Till, Till.id == AuthSession.till_id, isouter=True)  # type: ignore[arg-type]
+        .join(UserRole, (UserRole.user_id == User.id) & UserRole.revoked_at.is_(None), isouter=True)  # type: ignore[union-attr]
         .where(AuthSession.token_hash == _token_hash(token), AuthSession.store_id == ctx.store_id)
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    sess, user, till_code = row
+    sess, user, till_code, _ = rows[0]
     if sess.revoked_at is not None or sess.expires_at <= ctx.now or user.status != UserStatus.ACTIVE.value:
         return None
-    return Principal(user.id, user.username, user.display_name, active_roles(s, user.id), sess.id,  # type: ignore[arg-type]
-                     sess.till_id, till_code)
+    roles = frozenset(Role(r) for *_, r in rows if r is not None)
+    return Principal(user.id, user.username, user.display_name, roles, sess.id, sess.till_id, till_code)  # type: ignore[arg-type]
 

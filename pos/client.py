@@ -1,0 +1,169 @@
+"""The till's API client: one keep-alive httpx connection to the service, plain dicts in and out.
+
+The till never decides anything itself; every method sends an intent and returns the service's answer
+(a SaleOut, a ShiftOut … as JSON). Errors come back as ServiceError (the service refused: rule ID and
+messages) or ServiceUnavailable (no answer at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+Json = dict[str, Any]
+
+# Gateways in front of the service answer these while it restarts; nothing was done, so a retry is safe.
+RETRYABLE_STATUS = {502, 503, 504}
+
+
+class ServiceError(Exception):
+    """The service answered and refused: code is the rule ID (e.g. GSP-06) or a generic code."""
+
+    def __init__(self, status: int, code: str, message_zh: str, message_en: str, details: Json | None = None):
+        super().__init__(f"[{code}] {message_en}")
+        self.status = status
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.details = details or {}
+
+
+class ServiceUnavailable(Exception):
+    """No answer from the service (connection refused, reset, timed out)."""
+
+    def __init__(self, cause: Exception):
+        super().__init__(f"service unavailable: {cause!r}")
+        self.cause = cause
+        # A connect error means the request never left: repeating it cannot double anything.
+        self.not_sent = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _error_of(response: httpx.Response) -> ServiceError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return ServiceError(response.status_code, str(body.get("code", f"HTTP_{response.status_code}")),
+                        str(body.get("message_zh", "服务返回错误")), str(body.get("message_en", response.text[:200])),
+                        body.get("details") if isinstance(body.get("details"), dict) else None)
+
+
+class TillClient:
+    def __init__(self, base_url: str, timeout: float = 10.0,
+                 on_connection: Callable[[bool], None] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url = base_url
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self.on_connection = on_connection
+        self.connected: bool | None = None  # unknown until the first exchange
+        self.user: Json | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Any, **kwargs: Any) -> TillClient:
+        """The service of this store's config (service.host / service.port)."""
+        return cls(f"http://{settings.service.host}:{settings.service.port}", **kwargs)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _seen(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected = connected
+            if self.on_connection is not None:
+                self.on_connection(connected)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            self._seen(False)
+            raise ServiceUnavailable(exc) from exc
+        self._seen(True)
+        if response.status_code in RETRYABLE_STATUS:
+            raise ServiceUnavailable(_error_of(response))
+        if response.status_code >= 400:
+            raise _error_of(response)
+        return response.json() if response.content else None
+
+    # --- connection and session -------------------------------------------------------------------
+
+    async def health(self) -> bool:
+        try:
+            await self._call("GET", "/health")
+        except (ServiceUnavailable, ServiceError):
+            return False
+        return True
+
+    async def login(self, username: str, pin: str, till_code: str) -> Json:
+        out = await self._call("POST", "/auth/login", json={"username": username, "pin": pin, "till_code": till_code})
+        self._http.headers["Authorization"] = f"Bearer {out['token']}"
+        self.user = out["user"]
+        return out
+
+    async def current_shift(self) -> Json:
+        return await self._call("GET", "/shifts/current")
+
+    async def open_shift(self, float_fen: int) -> Json:
+        return await self._call("POST", "/shifts", json={"float_fen": float_fen})
+
+    # --- the sale ---------------------------------------------------------------------------------
+
+    async def open_sale(self, sale_id: str | None = None) -> Json:
+        """The till names the sale (uuid4) so that every later retry can say which sale it means."""
+        return await self._call("POST", "/sales", json={"id": sale_id or str(uuid.uuid4())})
+
+    async def get_sale(self, sale_id: str) -> Json:
+        return await self._call("GET", f"/sales/{sale_id}")
+
+    async def add_line(self, sale_id: str, *, barcode: str | None = None, item_id: int | None = None,
+                       qty: int = 1) -> Json:
+        body: Json = {"qty": qty} | ({"barcode": barcode} if barcode is not None else {"item_id": item_id})
+        return await self._call("POST", f"/sales/{sale_id}/lines", json=body)
+
+    async def set_qty(self, sale_id: str, line_id: int, qty: int) -> Json:
+        return await self._call("PATCH", f"/sales/{sale_id}/lines/{line_id}", json={"qty": qty})
+
+    async def remove_line(self, sale_id: str, line_id: int) -> Json:
+        return await self._call("DELETE", f"/sales/{sale_id}/lines/{line_id}")
+
+    async def suspend(self, sale_id: str) -> Json:
+        return await self._call("POST", f"/sales/{sale_id}/suspend")
+
+    async def resume(self, sale_id: str) -> Json:
+        return await self._call("POST", f"/sales/{sale_id}/resume")
+
+    async def suspended(self) -> list[Json]:
+        return await self._call("GET", "/sales/suspended")
+
+    async def void(self, sale_id: str, reason: str) -> Json:
+        return await self._call("POST", f"/sales/{sale_id}/void", json={"reason": reason})
+
+    async def complete(self, sale_id: str, tenders: list[Json], *, retry_delay: float = 0.5,
+                       max_delay: float = 5.0, on_retry: Callable[[int], None] | None = None) -> Json:
+        """Complete the sale, retrying with the same sale id until the service answers.
+
+        A completion whose answer was lost may or may not have happened; the service makes a repeated
+        completion return the first result, so asking again is the way to find out (DESIGN: idempotent writes).
+        """
+        attempt = 0
+        delay = retry_delay
+        while True:
+            try:
+                return await self._call("POST", f"/sales/{sale_id}/complete", json={"tenders": tenders})
+            except ServiceUnavailable:
+                attempt += 1
+                if on_retry is not None:
+                    on_retry(attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay)
+
+    # --- catalog ----------------------------------------------------------------------------------
+
+    async def search(self, q: str, limit: int = 20) -> list[Json]:
+        return await self._call("GET", "/items/search", params={"q": q, "limit": limit})

@@ -1,0 +1,22 @@
+"""Showing and reading money at the till. Amounts are the service's integer fen; the till only displays them
+and reads what the cashier types (元 with up to two decimals) — it never computes a price."""
+
+from __future__ import annotations
+
+import re
+
+_YUAN = re.compile(r"^\s*(\d{1,7})(?:\.(\d{0,2}))?\s*$")
+
+
+def yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def parse_yuan(text: str) -> int | None:
+    """'20', '20.5', '20.50' → fen; anything else → None."""
+    m = _YUAN.match(text)
+    if not m:
+        return None
+    return int(m.group(1)) * 100 + int((m.group(2) or "").ljust(2, "0"))

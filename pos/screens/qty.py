@@ -1,0 +1,37 @@
+"""Changing a line's quantity; the service reprices the line."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+
+class QtyScreen(ModalScreen[int | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回")]
+
+    def __init__(self, line: dict[str, Any]) -> None:
+        super().__init__()
+        self.line = line
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"修改数量：{self.line['name']} {self.line['spec']}", classes="dialog-title")
+            yield Input(value=str(self.line["qty"]), id="qty", max_length=5, type="integer")
+            yield Static("", id="qty-message", classes="message error", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#qty", Input).focus()
+
+    @on(Input.Submitted, "#qty")
+    def _confirm(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text.isdigit() or int(text) < 1:
+            self.query_one("#qty-message", Static).update("数量须为正整数；删除整行请按 F10")
+            return
+        self.dismiss(int(text))

@@ -1,0 +1,329 @@
+"""The sale screen: the lines, a large total, one input for scans and typed codes, and the F-keys.
+
+Every change to the sale goes through one queue consumed by one worker, so intents reach the service in
+the order the cashier made them — 100 scans 2 ms apart arrive as 100 adds, in order — and the table is
+redrawn from each answer (the service's SaleOut is the truth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Digits, Footer, Label, Static
+
+from pos.client import ServiceError, ServiceUnavailable
+from pos.format import yuan
+from pos.screens.help import HelpScreen
+from pos.screens.payment import PaymentScreen
+from pos.screens.qty import QtyScreen
+from pos.screens.search import SearchScreen
+from pos.screens.suspended import SuspendedScreen
+from pos.screens.void import VoidScreen
+from pos.widgets.scan_input import ScanInput
+from pos.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from pos.app import DingdianTill
+
+GTIN_LENGTHS = {8, 12, 13, 14}
+RETRY_SECONDS = 1.0
+Intent = Callable[[], Awaitable[None]]
+
+
+def is_barcode(code: str) -> bool:
+    """All digits of a GTIN length goes straight to the service as a barcode; anything else is a search."""
+    return code.isdigit() and len(code) in GTIN_LENGTHS
+
+
+class SaleScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "帮助"),
+        Binding("f2", "pay", "收款"),
+        Binding("f3", "card", "读卡"),
+        Binding("f4", "prescription", "处方"),
+        Binding("f5", "suspend", "挂单"),
+        Binding("f6", "resume", "取单"),
+        Binding("f7", "quantity", "改数量"),
+        Binding("f8", "void", "作废"),
+        Binding("f9", "search", "查询"),
+        Binding("f10", "remove", "删行"),
+        Binding("f12", "shift", "班次"),
+        Binding("escape", "back", "返回"),
+        Binding("up", "cursor(-1)", "上一行", show=False),
+        Binding("down", "cursor(1)", "下一行", show=False),
+    ]
+
+    AUTO_FOCUS = "#scan"
+
+    app: DingdianTill  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sale: dict[str, Any] | None = None
+        self.intents: asyncio.Queue[Intent] = asyncio.Queue()
+        self._next_sale_id: str | None = None  # kept across retries of the same open
+
+    # --- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="bottom"):
+            with Vertical(id="entry"):
+                yield Static("请扫码或输入编码/拼音首字母，回车", id="message", classes="message", markup=False)
+                yield ScanInput(placeholder="扫码 / 编码 / 拼音", id="scan", max_length=50)
+            with Vertical(id="total-box"):
+                yield Label("合计 (元)  共 0 件", id="total-label")
+                yield Digits("0.00", id="total")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#lines", DataTable)
+        table.add_columns("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
+        table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
+        self.app.refresh_status()
+        self.run_worker(self._post_intents(), group="intents")
+        self.focus_scan()
+
+    def focus_scan(self) -> None:
+        self.query_one("#scan", ScanInput).focus()
+
+    @property
+    def pending(self) -> int:
+        """Intents not yet answered (the tests wait for 0)."""
+        return self.intents.qsize() + getattr(self, "_in_flight", 0)
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def say(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+
+    def show_error(self, exc: Exception) -> None:
+        if isinstance(exc, ServiceError):
+            self.say(f"[{exc.code}] {exc.message_zh}", error=True)
+        else:
+            self.say("无法连接收银服务，正在重试…", error=True)
+        self.focus_scan()
+
+    # --- the one worker that talks to the service about this sale ----------------------------------
+
+    async def _post_intents(self) -> None:
+        self._in_flight = 0
+        while True:
+            intent = await self.intents.get()
+            self._in_flight = 1
+            try:
+                await self._run(intent)
+            finally:
+                self._in_flight = 0
+                self.intents.task_done()
+
+    async def _run(self, intent: Intent) -> None:
+        while True:
+            try:
+                await intent()
+                return
+            except ServiceUnavailable as exc:
+                self.show_error(exc)
+                if not exc.not_sent:
+                    # It may have reached the service: do not repeat it, show what the service has.
+                    await self._refresh()
+                    return
+                await asyncio.sleep(RETRY_SECONDS)  # never sent: repeating cannot double it
+            except ServiceError as exc:
+                self.show_error(exc)
+                return
+
+    async def _refresh(self) -> None:
+        if self.sale is None:
+            return
+        try:
+            self.show_sale(await self.app.client.get_sale(self.sale["id"]))
+        except (ServiceError, ServiceUnavailable):
+            pass
+
+    async def _ensure_sale(self) -> str:
+        if self.sale is None:
+            self._next_sale_id = self._next_sale_id or str(uuid.uuid4())
+            self.show_sale(await self.app.client.open_sale(self._next_sale_id))
+            self._next_sale_id = None
+        assert self.sale is not None
+        return str(self.sale["id"])
+
+    def send(self, intent: Intent) -> None:
+        self.intents.put_nowait(intent)
+
+    # --- showing the service's sale ---------------------------------------------------------------
+
+    def show_sale(self, sale: dict[str, Any] | None) -> None:
+        self.sale = sale if sale is not None and sale["status"] == "open" else None
+        table = self.query_one("#lines", DataTable)
+        row = table.cursor_row
+        table.clear()
+        lines = sale["lines"] if self.sale else []
+        for ln in lines:
+            table.add_row(str(ln["line_no"]), ln["name"], ln["spec"], f"{ln['qty']}{ln['unit']}",
+                          yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]), ln["gsp_class_label"],
+                          ln["insurance_label"] or "", key=str(ln["id"]))
+        if lines:
+            table.move_cursor(row=min(max(row, 0), len(lines) - 1))
+        count = sum(ln["qty"] for ln in lines)
+        self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件")
+        self.query_one("#total", Digits).update(yuan(self.sale["total_fen"]) if self.sale else "0.00")
+
+    def selected_line(self) -> dict[str, Any] | None:
+        if self.sale is None or not self.sale["lines"]:
+            return None
+        table = self.query_one("#lines", DataTable)
+        return self.sale["lines"][min(table.cursor_row, len(self.sale["lines"]) - 1)]
+
+    # --- scanning and searching -------------------------------------------------------------------
+
+    @on(ScanInput.Scanned)
+    def _scanned(self, event: ScanInput.Scanned) -> None:
+        if is_barcode(event.code):
+            self.add(barcode=event.code)
+        else:
+            self.app.push_screen(SearchScreen(event.code), self._picked)
+
+    def add(self, *, barcode: str | None = None, item_id: int | None = None) -> None:
+        async def intent() -> None:
+            sale_id = await self._ensure_sale()
+            self.show_sale(await self.app.client.add_line(sale_id, barcode=barcode, item_id=item_id))
+            last = self.sale["lines"][-1]["name"] if self.sale and self.sale["lines"] else ""
+            self.say(f"已加入：{last}")
+        self.send(intent)
+
+    def _picked(self, item_id: int | None) -> None:
+        if item_id is not None:
+            self.add(item_id=item_id)
+        self.focus_scan()
+
+    # --- actions (F-keys) -------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        """Esc on the sale: clear what is half typed and the message."""
+        self.query_one("#scan", ScanInput).value = ""
+        self.say("")
+        self.focus_scan()
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one("#lines", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
+
+    def action_card(self) -> None:
+        self.say("读卡（医保结算）尚未开放", error=True)
+
+    def action_prescription(self) -> None:
+        self.say("处方登记尚未开放", error=True)
+
+    def action_search(self) -> None:
+        self.app.push_screen(SearchScreen(self.query_one("#scan", ScanInput).value), self._picked)
+        self.query_one("#scan", ScanInput).value = ""
+
+    def action_pay(self) -> None:
+        async def intent() -> None:  # queued: payment opens after every scan before it is answered
+            if self.sale is None or not self.sale["lines"]:
+                self.say("当前没有商品，无需收款", error=True)
+                return
+            self.app.push_screen(PaymentScreen(self.sale), self._paid)
+        self.send(intent)
+
+    def _paid(self, done: dict[str, Any] | None) -> None:
+        if done is not None:
+            self.show_sale(None)
+            self.say(f"收款完成 单号 {done.get('sale_no')}  找零 {yuan(done.get('change_fen', 0))} 元")
+        self.focus_scan()
+
+    def action_quantity(self) -> None:
+        line = self.selected_line()
+        if line is None:
+            self.say("没有可修改的商品行", error=True)
+            return
+        self.app.push_screen(QtyScreen(line), lambda qty: self._set_qty(line, qty))
+
+    def _set_qty(self, line: dict[str, Any], qty: int | None) -> None:
+        self.focus_scan()
+        if qty is None:
+            return
+
+        async def intent() -> None:
+            sale_id = await self._ensure_sale()
+            self.show_sale(await self.app.client.set_qty(sale_id, line["id"], qty))
+            self.say(f"已修改数量：{line['name']} × {qty}")
+        self.send(intent)
+
+    def action_remove(self) -> None:
+        line = self.selected_line()
+        if line is None:
+            self.say("没有可删除的商品行", error=True)
+            return
+
+        async def intent() -> None:
+            sale_id = await self._ensure_sale()
+            self.show_sale(await self.app.client.remove_line(sale_id, line["id"]))
+            self.say(f"已删除：{line['name']}")
+        self.send(intent)
+
+    def action_suspend(self) -> None:
+        async def intent() -> None:
+            if self.sale is None or not self.sale["lines"]:
+                self.say("当前没有商品，无需挂单", error=True)
+                return
+            await self.app.client.suspend(self.sale["id"])
+            self.show_sale(None)
+            self.say("已挂单，可按 F6 取单")
+        self.send(intent)
+
+    def action_resume(self) -> None:
+        if self.sale is not None:
+            self.say("请先收款（F2）或挂单（F5）当前销售，再取单", error=True)
+            return
+        self.app.push_screen(SuspendedScreen(), self._resume)
+
+    def _resume(self, sale_id: str | None) -> None:
+        self.focus_scan()
+        if sale_id is None:
+            return
+
+        async def intent() -> None:
+            self.show_sale(await self.app.client.resume(sale_id))
+            self.say("已取单")
+        self.send(intent)
+
+    def action_void(self) -> None:
+        if self.sale is None:
+            self.say("当前没有销售可作废", error=True)
+            return
+        self.app.push_screen(VoidScreen(), self._void)
+
+    def _void(self, reason: str | None) -> None:
+        self.focus_scan()
+        if reason is None:
+            return
+
+        async def intent() -> None:
+            if self.sale is None:
+                return
+            await self.app.client.void(self.sale["id"], reason)
+            self.show_sale(None)
+            self.say("已作废")
+        self.send(intent)
+
+    def action_shift(self) -> None:
+        shift = self.app.shift or {}
+        self.say(f"班次 #{shift.get('id', '?')}  营业日 {shift.get('business_date', '')}  交班结账尚未开放")

@@ -1,0 +1,83 @@
+"""Item search popup: pinyin initials, name or code; arrows choose, Enter adds it to the sale."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Static
+
+from pos.client import ServiceError, ServiceUnavailable
+from pos.format import yuan
+
+
+class SearchScreen(ModalScreen[int | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "返回"),
+        Binding("up", "cursor(-1)", "上一个", show=False),
+        Binding("down", "cursor(1)", "下一个", show=False),
+    ]
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__()
+        self.initial = query
+        self.hits: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="search"):
+            yield Label("商品查询（拼音首字母 / 品名 / 编码），↑↓ 选择，回车加入", classes="dialog-title")
+            yield Input(value=self.initial, id="query", max_length=50)
+            yield DataTable(id="hits", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="search-message", classes="message", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#hits", DataTable)
+        table.add_columns("编码", "品名", "规格", "单价", "库存", "类别", "医保")
+        table.can_focus = False
+        self.query_one("#query", Input).focus()
+        if self.initial:
+            self.run_worker(self._search(self.initial), exclusive=True)
+
+    @on(Input.Changed, "#query")
+    def _changed(self, event: Input.Changed) -> None:
+        self.run_worker(self._search(event.value), exclusive=True)
+
+    async def _search(self, q: str) -> None:
+        message = self.query_one("#search-message", Static)
+        q = q.strip()
+        hits: list[dict[str, Any]] = []
+        if q:
+            try:
+                hits = await self.app.client.search(q)  # type: ignore[attr-defined]
+            except ServiceError as exc:
+                message.update(f"[{exc.code}] {exc.message_zh}")
+                return
+            except ServiceUnavailable:
+                message.update("无法连接收银服务")
+                return
+        self.hits = hits
+        table = self.query_one("#hits", DataTable)
+        table.clear()
+        for hit in hits:
+            item = hit["item"]
+            stock = f"{item['stock']}{item['split_unit'] or item['unit']}"
+            table.add_row(item["code"], item["name"], item["spec"], yuan(item["price_fen"]), stock,
+                          item["gsp_class_label"], item["insurance_label"] or "", key=str(item["id"]))
+        message.update(f"找到 {len(hits)} 个商品" if q else "")
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one("#hits", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    @on(Input.Submitted, "#query")
+    def _choose(self) -> None:
+        if not self.hits:
+            self.query_one("#search-message", Static).update("没有找到商品，请换个关键字")
+            return
+        row = self.query_one("#hits", DataTable).cursor_row
+        self.dismiss(int(self.hits[min(row, len(self.hits) - 1)]["item"]["id"]))

@@ -1,0 +1,62 @@
+"""Suspended sales (挂单): a list; Enter resumes the highlighted one at this till."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label, Static
+
+from pos.client import ServiceError, ServiceUnavailable
+from pos.format import yuan
+
+
+class SuspendedScreen(ModalScreen[str | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "返回"),
+        Binding("enter", "choose", "取单"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sales: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="suspended"):
+            yield Label("挂单列表，↑↓ 选择，回车取单", classes="dialog-title")
+            yield DataTable(id="sales", cursor_type="row", zebra_stripes=True)
+            yield Static("正在读取…", id="suspended-message", classes="message", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sales", DataTable)
+        table.add_columns("开单时间", "件数", "金额", "商品")
+        table.focus()
+        self.run_worker(self._load(), exclusive=True)
+
+    async def _load(self) -> None:
+        message = self.query_one("#suspended-message", Static)
+        try:
+            self.sales = await self.app.client.suspended()  # type: ignore[attr-defined]
+        except ServiceError as exc:
+            message.update(f"[{exc.code}] {exc.message_zh}")
+            return
+        except ServiceUnavailable:
+            message.update("无法连接收银服务")
+            return
+        table = self.query_one("#sales", DataTable)
+        for sale in self.sales:
+            names = "、".join(ln["name"] for ln in sale["lines"][:3])
+            table.add_row(str(sale["opened_at"])[11:16], str(sum(ln["qty"] for ln in sale["lines"])),
+                          yuan(sale["total_fen"]), names, key=sale["id"])
+        message.update(f"共 {len(self.sales)} 笔挂单" if self.sales else "没有挂单")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_choose()
+
+    def action_choose(self) -> None:
+        if self.sales:
+            row = self.query_one("#sales", DataTable).cursor_row
+            self.dismiss(self.sales[min(row, len(self.sales) - 1)]["id"])

@@ -1,0 +1,227 @@
+"""The till (Textual) driven by its Pilot against a real service (`dingdian serve` in a subprocess).
+
+Each test seeds the shop, starts the service on the test's database and runs the app headless at a
+size close to a real till's terminal. The service, not the screen, is the judge of what was sold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Digits, Input, Static
+
+from catalog.codes import gtin_check_digit
+from pos.app import DingdianTill
+from pos.client import TillClient
+from pos.screens.payment import PaymentScreen
+from pos.screens.sale import SaleScreen
+from pos.screens.search import SearchScreen
+from server.config import Settings
+from server.db.session import write_session
+from server.services import catalog as catalog_service
+from server.services import stock
+from server.services.context import Ctx
+from tests.conftest import BARCODE_ICE, BARCODE_VITC, ROLE_PINS, add_role_users, seed_shop
+from tests.service import start_service
+
+pytestmark = pytest.mark.slow
+
+BARCODE_BULK = "690999000001" + str(gtin_check_digit("690999000001"))  # an OTC item with stock for the burst
+SIZE = (100, 30)
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"  # the till is a client: one backend is enough here
+
+
+@pytest.fixture
+def service(engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path) -> Iterator[str]:
+    seed_shop(engine, ctx)
+    add_role_users(engine, ctx)
+    today = ctx.today
+    with write_session(engine) as s:
+        values = {"code": "YP0099", "name": "复方甘草片", "spec": "100片", "approval_no": "国药准字H9",
+                  "gsp_class": "otc_a", "route": "internal", "price_fen": 120}
+        item = catalog_service.create_item(s, ctx, values, [BARCODE_BULK], "Z-OTC")
+        s.flush()
+        stock.add_opening_batch(s, ctx, item.id, None, "B-BULK-1", "L9", today - timedelta(days=100),  # type: ignore[arg-type]
+                                today + timedelta(days=400), 50, 500)
+    base, stop = start_service(settings, tmp_path)
+    yield base
+    stop()
+
+
+def till(settings: Settings, base: str) -> DingdianTill:
+    return DingdianTill(settings, client=TillClient(base), auto_open_float_fen=0)
+
+
+async def until(pilot: Pilot[Any], ready: Callable[[], bool], timeout: float = 15, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or ready}")
+        await pilot.pause(0.02)
+
+
+async def log_in(pilot: Pilot[Any]) -> SaleScreen:
+    await pilot.press(*"u_cashier", "enter", *ROLE_PINS["cashier"], "enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen)
+                and pilot.app.screen.query_one("#scan", Input).has_focus, what="the sale screen")
+    return pilot.app.screen  # type: ignore[return-value]
+
+
+async def settled(pilot: Pilot[Any], screen: SaleScreen) -> None:
+    await until(pilot, lambda: screen.pending == 0, what="the scans to be answered")
+    await pilot.pause()
+
+
+def message(screen: Any, selector: str = "#message") -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def sales(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT id, status, total_fen, change_fen, sale_no FROM sale")).all())
+
+
+def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engine) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            assert app.shift is not None and app.shift["status"] == "open"
+            assert "T01" in str(sale.query_one("#status").render())
+            await pilot.press(*BARCODE_VITC, "enter")
+            await settled(pilot, sale)
+            table = sale.query_one("#lines", DataTable)
+            assert table.row_count == 1, message(sale)
+            row = [str(c) for c in table.get_row_at(0)]
+            assert "维生素C片" in row and "3.50" in row
+            assert sale.query_one("#total", Digits).value == "3.50"
+
+            await pilot.press("f2")
+            await until(pilot, lambda: isinstance(app.screen, PaymentScreen), what="the payment popup")
+            pay = app.screen
+            await pilot.press(*"20.00", "enter")
+            await until(pilot, lambda: pay.done is not None, what="the completion")  # type: ignore[attr-defined]
+            assert pay.query_one("#change", Digits).value == "16.50"
+            await pilot.press("enter")  # next customer
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            assert sale.query_one("#total", Digits).value == "0.00"
+            assert "收款完成" in message(sale)
+
+        done = sales(engine)
+        assert [(r.status, r.total_fen, r.change_fen) for r in done] == [("completed", 350, 1650)]
+        assert done[0].sale_no
+
+    asyncio.run(body())
+
+
+def test_a_scanner_burst_of_100_codes_2ms_apart_adds_exactly_100(service: str, settings: Settings,
+                                                                 engine: Engine) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            # As a keyboard-wedge scanner types: each key posted as the terminal driver would, 2 ms apart,
+            # without waiting for the till to catch up.
+            for _ in range(100):
+                for ch in BARCODE_BULK:
+                    app.post_message(events.Key(ch, ch))
+                    await asyncio.sleep(0.002)
+                app.post_message(events.Key("enter", "\r"))
+                await asyncio.sleep(0.002)
+            await until(pilot, lambda: sale.pending == 0, timeout=40, what="the scans to be answered")
+            assert sale.sale is not None, message(sale)
+            assert sum(ln["qty"] for ln in sale.sale["lines"]) == 100, message(sale)
+            assert sale.query_one("#scan", Input).value == ""
+            sale_id = sale.sale["id"]  # type: ignore[index]
+
+        with engine.connect() as conn:
+            qty = conn.execute(text("SELECT COALESCE(SUM(qty), 0) FROM sale_line WHERE sale_id = :s"),
+                               {"s": sale_id}).scalar_one()
+        assert qty == 100
+
+    asyncio.run(body())
+
+
+def test_a_refused_scan_shows_the_rule_and_the_input_is_ready_for_the_next(service: str,
+                                                                         settings: Settings) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await pilot.press(*BARCODE_ICE, "enter")
+            await settled(pilot, sale)
+            shown = message(sale)
+            assert "GSP-06" in shown and "抽检不合格" in shown, shown
+            scan = sale.query_one("#scan", Input)
+            assert scan.has_focus and scan.value == ""
+            # the next scan goes straight in
+            await pilot.press(*BARCODE_VITC, "enter")
+            await settled(pilot, sale)
+            assert sale.query_one("#total", Digits).value == "3.50"
+            assert "GSP-06" not in message(sale)
+
+    asyncio.run(body())
+
+
+def test_search_by_pinyin_initials_adds_the_chosen_item(service: str, settings: Settings) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await pilot.press(*"wss", "enter")  # 维生素 → wss: not a barcode, so the search opens with it
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), what="the search popup")
+            search: SearchScreen = app.screen  # type: ignore[assignment]
+            await until(pilot, lambda: bool(search.hits), what="search results")
+            assert search.hits[0]["item"]["name"] == "维生素C片"
+            assert "50" in [str(c) for c in search.query_one("#hits", DataTable).get_row_at(0)][4]  # stock shown
+            await pilot.press("enter")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            await settled(pilot, sale)
+            assert sale.query_one("#total", Digits).value == "3.50"
+
+    asyncio.run(body())
+
+
+def test_suspend_and_resume(service: str, settings: Settings) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await pilot.press(*BARCODE_VITC, "enter", "f5")
+            await settled(pilot, sale)
+            assert sale.sale is None and "已挂单" in message(sale)
+            await pilot.press("f6")
+            await until(pilot, lambda: bool(getattr(app.screen, "sales", None)), what="the suspended list")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            await settled(pilot, sale)
+            assert sale.sale is not None and sale.query_one("#total", Digits).value == "3.50"
+
+    asyncio.run(body())
+
+
+def test_a_service_that_is_down_is_reported(settings: Settings) -> None:
+    async def body() -> None:
+        app = DingdianTill(settings, client=TillClient("http://127.0.0.1:9", timeout=1))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*"u_cashier", "enter", "1", "enter")
+            await until(pilot, lambda: "无法连接" in message(app.screen, "#login-message"), what="the message")
+            assert "未连接" in str(app.screen.query_one("#status").render())
+            with pytest.raises(httpx.ConnectError):
+                httpx.get("http://127.0.0.1:9/health", timeout=1)
+
+    asyncio.run(body())
