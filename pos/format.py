@@ -4,6 +4,7 @@ and reads what the cashier types (元 with up to two decimals) — it never comp
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, tzinfo
 
 _YUAN = re.compile(r"^\s*(\d{1,7})(?:\.(\d{0,2}))?\s*$")
 
@@ -20,3 +21,11 @@ def parse_yuan(text: str) -> int | None:
     if not m:
         return None
     return int(m.group(1)) * 100 + int((m.group(2) or "").ljust(2, "0"))
+
+
+def local_hhmm(iso: str, tz: tzinfo) -> str:
+    """A time from the service (UTC) as the store's wall clock, HH:MM."""
+    at = datetime.fromisoformat(iso)
+    if at.tzinfo is None:  # the service stores UTC; a naive value is UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(tz).strftime("%H:%M")

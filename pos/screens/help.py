@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 KEYS = """\
 扫码或输入编码后回车：加入商品；输入拼音首字母/品名回车：查询
@@ -19,9 +19,10 @@ Esc 返回上一步"""
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回"), Binding("f1", "dismiss(None)", "关闭")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回", key_display="Esc"), Binding("f1", "dismiss(None)", "关闭")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("按键说明", classes="dialog-title")
             yield Static(KEYS)
+        yield Footer(compact=True, show_command_palette=False)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class LoginScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回", key_display="Esc")]
 
     app: DingdianTill  # type: ignore[assignment]
 
@@ -32,7 +32,7 @@ class LoginScreen(Screen[None]):
             yield Input(placeholder="工号", id="username", max_length=30)
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
             yield Static("", id="login-message", classes="message", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.app.refresh_status()

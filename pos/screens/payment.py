@@ -19,9 +19,9 @@ from pos.format import parse_yuan, yuan
 
 class PaymentScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "mode('cash')", "现金"),
-        Binding("f3", "mode('other')", "其他支付"),
-        Binding("escape", "back", "返回"),
+        Binding("f2", "mode('cash')", "现金", key_display="F2"),
+        Binding("f3", "mode('other')", "其他支付", key_display="F3"),
+        Binding("escape", "back", "返回", key_display="Esc"),
     ]
 
     def __init__(self, sale: dict[str, Any]) -> None:
@@ -41,7 +41,7 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
             yield Label("", id="change-label")
             yield Digits("", id="change")
             yield Static("", id="pay-message", classes="message", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#tendered", Input).focus()

@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 
 class QtyScreen(ModalScreen[int | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回", key_display="Esc")]
 
     def __init__(self, line: dict[str, Any]) -> None:
         super().__init__()
@@ -24,6 +24,7 @@ class QtyScreen(ModalScreen[int | None]):
             yield Label(f"修改数量：{self.line['name']} {self.line['spec']}", classes="dialog-title")
             yield Input(value=str(self.line["qty"]), id="qty", max_length=5, type="integer")
             yield Static("", id="qty-message", classes="message error", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#qty", Input).focus()

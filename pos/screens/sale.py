@@ -45,18 +45,18 @@ def is_barcode(code: str) -> bool:
 
 class SaleScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助"),
-        Binding("f2", "pay", "收款"),
-        Binding("f3", "card", "读卡"),
-        Binding("f4", "prescription", "处方"),
-        Binding("f5", "suspend", "挂单"),
-        Binding("f6", "resume", "取单"),
-        Binding("f7", "quantity", "改数量"),
-        Binding("f8", "void", "作废"),
-        Binding("f9", "search", "查询"),
-        Binding("f10", "remove", "删行"),
-        Binding("f12", "shift", "班次"),
-        Binding("escape", "back", "返回"),
+        Binding("f1", "help", "帮助", key_display="F1"),
+        Binding("f2", "pay", "收款", key_display="F2"),
+        Binding("f3", "card", "读卡", key_display="F3"),
+        Binding("f4", "prescription", "处方", key_display="F4"),
+        Binding("f5", "suspend", "挂单", key_display="F5"),
+        Binding("f6", "resume", "取单", key_display="F6"),
+        Binding("f7", "quantity", "数量", key_display="F7"),
+        Binding("f8", "void", "作废", key_display="F8"),
+        Binding("f9", "search", "查询", key_display="F9"),
+        Binding("f10", "remove", "删行", key_display="F10"),
+        Binding("f12", "shift", "班次", key_display="F12"),
+        Binding("escape", "back", "返回", show=False),  # Esc backs out everywhere; F1 says so
         Binding("up", "cursor(-1)", "上一行", show=False),
         Binding("down", "cursor(1)", "下一行", show=False),
     ]
@@ -70,6 +70,7 @@ class SaleScreen(Screen[None]):
         self.sale: dict[str, Any] | None = None
         self.intents: asyncio.Queue[Intent] = asyncio.Queue()
         self._next_sale_id: str | None = None  # kept across retries of the same open
+        self._in_flight = 0
 
     # --- layout -----------------------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ class SaleScreen(Screen[None]):
             with Vertical(id="total-box"):
                 yield Label("合计 (元)  共 0 件", id="total-label")
                 yield Digits("0.00", id="total")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#lines", DataTable)
@@ -99,7 +100,7 @@ class SaleScreen(Screen[None]):
     @property
     def pending(self) -> int:
         """Intents not yet answered (the tests wait for 0)."""
-        return self.intents.qsize() + getattr(self, "_in_flight", 0)
+        return self.intents.qsize() + self._in_flight
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -118,7 +119,6 @@ class SaleScreen(Screen[None]):
     # --- the one worker that talks to the service about this sale ----------------------------------
 
     async def _post_intents(self) -> None:
-        self._in_flight = 0
         while True:
             intent = await self.intents.get()
             self._in_flight = 1
@@ -237,6 +237,8 @@ class SaleScreen(Screen[None]):
 
     def action_pay(self) -> None:
         async def intent() -> None:  # queued: payment opens after every scan before it is answered
+            if self.app.screen is not self:  # a popup is open already (F2 pressed twice, a search …)
+                return
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需收款", error=True)
                 return

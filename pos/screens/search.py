@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from pos.client import ServiceError, ServiceUnavailable
 from pos.format import yuan
@@ -17,7 +17,7 @@ from pos.format import yuan
 
 class SearchScreen(ModalScreen[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "返回"),
+        Binding("escape", "dismiss(None)", "返回", key_display="Esc"),
         Binding("up", "cursor(-1)", "上一个", show=False),
         Binding("down", "cursor(1)", "下一个", show=False),
     ]
@@ -33,10 +33,11 @@ class SearchScreen(ModalScreen[int | None]):
             yield Input(value=self.initial, id="query", max_length=50)
             yield DataTable(id="hits", cursor_type="row", zebra_stripes=True)
             yield Static("", id="search-message", classes="message", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#hits", DataTable)
-        table.add_columns("编码", "品名", "规格", "单价", "库存", "类别", "医保")
+        table.add_columns("编码", "品名", "规格", "单价", "库存", "医保")
         table.can_focus = False
         self.query_one("#query", Input).focus()
         if self.initial:
@@ -66,7 +67,7 @@ class SearchScreen(ModalScreen[int | None]):
             item = hit["item"]
             stock = f"{item['stock']}{item['split_unit'] or item['unit']}"
             table.add_row(item["code"], item["name"], item["spec"], yuan(item["price_fen"]), stock,
-                          item["gsp_class_label"], item["insurance_label"] or "", key=str(item["id"]))
+                          item["insurance_label"] or "", key=str(item["id"]))
         message.update(f"找到 {len(hits)} 个商品" if q else "")
 
     def action_cursor(self, step: int) -> None:

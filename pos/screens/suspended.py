@@ -8,16 +8,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Footer, Label, Static
 
 from pos.client import ServiceError, ServiceUnavailable
-from pos.format import yuan
+from pos.format import local_hhmm, yuan
 
 
 class SuspendedScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "返回"),
-        Binding("enter", "choose", "取单"),
+        Binding("escape", "dismiss(None)", "返回", key_display="Esc"),
+        Binding("enter", "choose", "取单", key_display="Enter"),
     ]
 
     def __init__(self) -> None:
@@ -29,6 +29,7 @@ class SuspendedScreen(ModalScreen[str | None]):
             yield Label("挂单列表，↑↓ 选择，回车取单", classes="dialog-title")
             yield DataTable(id="sales", cursor_type="row", zebra_stripes=True)
             yield Static("正在读取…", id="suspended-message", classes="message", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#sales", DataTable)
@@ -49,7 +50,8 @@ class SuspendedScreen(ModalScreen[str | None]):
         table = self.query_one("#sales", DataTable)
         for sale in self.sales:
             names = "、".join(ln["name"] for ln in sale["lines"][:3])
-            table.add_row(str(sale["opened_at"])[11:16], str(sum(ln["qty"] for ln in sale["lines"])),
+            table.add_row(local_hhmm(sale["opened_at"], self.app.settings.store.tz),  # type: ignore[attr-defined]
+                           str(sum(ln["qty"] for ln in sale["lines"])),
                           yuan(sale["total_fen"]), names, key=sale["id"])
         message.update(f"共 {len(self.sales)} 笔挂单" if self.sales else "没有挂单")
 

@@ -9,17 +9,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 
 class VoidScreen(ModalScreen[str | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回", key_display="Esc")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("作废当前销售：请输入原因，回车确认", classes="dialog-title")
             yield Input(placeholder="作废原因", id="reason", max_length=200)
             yield Static("", id="void-message", classes="message error", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()

@@ -1,13 +1,15 @@
 """The one input a scan or a typed code goes into.
 
 A keyboard-wedge scanner types a code and Enter within a few milliseconds, and the next code right after.
-The input takes the code and clears itself in its own submit action, i.e. in the same message loop that
-inserts the characters: clearing it later (from the screen's handler) could wipe the first characters of
-the next code, which have already arrived.
+Textual runs an Input's Enter binding from the app, after the key has bubbled up — by then the input may
+already hold the first characters of the next code, which the submit would swallow or the clear would
+wipe. So this input takes Enter itself, in its own message loop, in key order: the code is taken and the
+input cleared between the last character of one scan and the first of the next.
 """
 
 from __future__ import annotations
 
+from textual import events
 from textual.message import Message
 from textual.widgets import Input
 
@@ -18,7 +20,18 @@ class ScanInput(Input):
             super().__init__()
             self.code = code
 
-    async def action_submit(self) -> None:
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self._take_code()
+            return
+        await super()._on_key(event)
+
+    async def action_submit(self) -> None:  # Enter reaching the binding some other way
+        self._take_code()
+
+    def _take_code(self) -> None:
         code = self.value.strip()
         self.value = ""
         if code:
