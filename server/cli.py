@@ -100,8 +100,10 @@ def pos(config: ConfigOpt = None) -> None:
 @app.command()
 def demo(config: ConfigOpt = None,
          serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="start the service afterwards")] = True,
+         till: Annotated[bool | None, typer.Option("--till/--no-till",
+                                                   help="open the till too (default: when run in a terminal)")] = None,
          reset: Annotated[bool, typer.Option(help="delete the demo database first (SQLite only)")] = False) -> None:
-    """Set up the demo store (schema, demo catalog, stock, users) and start the service."""
+    """Set up the demo store (schema, demo catalog, stock, users), start the service and open the till."""
     from server.db.migrate import upgrade
     from server.demo import load_demo
 
@@ -114,10 +116,49 @@ def demo(config: ConfigOpt = None,
     ctx = _ctx(settings, engine)
     summary = load_demo(engine, ctx)
     typer.echo(summary)
-    if serve_after:
-        base = f"http://{settings.service.host}:{settings.service.port}"
-        typer.echo(f"服务已启动 / service running: {base}  ·  API 文档 / API docs: {base}/docs  (Ctrl-C 退出)")
+    if not serve_after:
+        return
+    base = f"http://{settings.service.host}:{settings.service.port}"
+    typer.echo(f"服务 / service: {base}  ·  API 文档 / API docs: {base}/docs")
+    if till if till is not None else sys.stdin.isatty() and sys.stdout.isatty():
+        _serve_in_background_and_open_till(settings, config, base)
+    else:
+        typer.echo("(Ctrl-C 退出 / to stop)")
         serve(config=config)
+
+
+def _serve_in_background_and_open_till(settings: Settings, config: Path | None, base: str) -> None:
+    """The service in a child process, the till in this terminal; leaving the till stops the service."""
+    import subprocess
+    import time
+
+    import httpx
+
+    from pos.app import DingdianTill
+
+    log = (settings.sqlite_path.parent if settings.sqlite_path else Path("var")) / "service.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "server.cli", "serve"] + (["--config", str(config)] if config else [])
+    with log.open("ab") as out:
+        service = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and service.poll() is None:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        if service.poll() is not None:
+            typer.echo(f"服务未能启动 / the service did not start; see {log}", err=True)
+            raise typer.Exit(1)
+        DingdianTill(settings).run()
+    finally:
+        service.terminate()
+        try:
+            service.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            service.kill()
 
 
 @db_app.command("upgrade")
