@@ -8,13 +8,8 @@ sale resumed and paid on two tills at once goes to exactly one of them.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from server.config import ROOT, Settings
+from server.config import Settings
 from server.db.session import write_session
 from server.roles import Role
 from server.services import catalog as catalog_service
@@ -36,6 +31,7 @@ from server.services.context import Ctx
 from server.services.store import register_till
 from server.services.users import add_user
 from tests.conftest import ROLE_PINS, add_role_users, seed_shop
+from tests.service import start_service
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +41,6 @@ CASHIERS = {"T01": ("u_cashier", ROLE_PINS["cashier"]), "T02": ("u_cashier2", CA
 LOAD_STOCK = (25, 35)  # the load item's two batches: the first expires sooner and must empty first
 OWN_STOCK = 400
 LAST_ROUNDS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed(engine: Engine, ctx: Ctx) -> dict[str, Any]:
@@ -161,47 +151,16 @@ def race(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
 
 
 @pytest.fixture
-def service(request: pytest.FixtureRequest, engine: Engine, ctx: Ctx, settings: Settings,
-            tmp_path: Path) -> Iterator[Service]:
+def service(engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path) -> Iterator[Service]:
     items = _seed(engine, ctx)
-    config = tmp_path / "config.toml"
-    source = (ROOT / "config.toml").read_text(encoding="utf-8")
-    assert 'url = "sqlite:///var/dingdian.db"' in source
-    config.write_text(source.replace('url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"'),
-                      encoding="utf-8")
-    port = _free_port()
-    log = (tmp_path / "service.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dingdian"), "serve", "--config", str(config),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    svc = Service(f"http://127.0.0.1:{port}", engine, items)
-
-    def stop() -> None:
+    base, stop = start_service(settings, tmp_path)
+    svc = Service(base, engine, items)
+    try:
+        yield svc
+    finally:
         for c in svc.clients:
             c.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
-
-    request.addfinalizer(stop)
-    deadline = time.monotonic() + 20
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"the service exited ({proc.returncode}):\n{(tmp_path / 'service.log').read_text()}")
-        try:
-            health = httpx.get(f"{svc.base}/health", timeout=1)
-            if health.status_code == 200 and health.json()["status"] == "ok":
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"the service did not answer /health within 20 s:\n{(tmp_path / 'service.log').read_text()}")
-        time.sleep(0.2)
-    yield svc
+        stop()
 
 
 def test_the_last_unit_is_sold_exactly_once(service: Service) -> None:
