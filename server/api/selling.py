@@ -142,14 +142,14 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         line = selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
                                 body.item_id)
-        return sale_out(s, ctx, selling.get_sale(s, ctx, line.sale_id))
+        return sale_out(s, ctx, s.get(Sale, line.sale_id))  # type: ignore[arg-type]  # in the session already
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        selling.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
-        return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
+        line = selling.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
+        return sale_out(s, ctx, s.get(Sale, line.sale_id))  # type: ignore[arg-type]  # in the session already
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
