@@ -240,7 +240,7 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> 
         values = {k: v for k, v in row.fields().items() if k in row.given or k == "code"}
         zone_code = row.zone_code or None
         if zone_code and zone_code not in zones:
-            out.refused.append({"row": row.row, "column": "zone", "message_zh": f"区域 {zone_code} 不存在",
+            out.refused.append({"row": row.row, "column": "陈列区域", "message_zh": f"区域 {zone_code} 不存在",
                                 "message_en": f"zone {zone_code} does not exist"})
             continue
         existing = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.code == values["code"])).first()
@@ -269,6 +269,7 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> 
                     place_item(s, ctx, existing.id, zone_code)  # type: ignore[arg-type,arg-type]
                 out.updated += 1
         except AppError as exc:
-            out.refused.append({"row": row.row, "column": exc.details.get("field", ""), "message_zh": exc.message_zh,
+            column = "条码" if "barcode" in exc.details or exc.code.startswith(("CODE-GTIN", "CATALOG-BARCODE")) else ""
+            out.refused.append({"row": row.row, "column": column, "message_zh": exc.message_zh,
                                 "message_en": exc.message_en, "code": exc.code})
     return out

@@ -251,6 +251,7 @@ def test_a_row_the_database_refuses(client: TestClient, headers: H, engine: Engi
     assert set(errors) == {3, 6}
     assert "Z-NOPE" in errors[3]["message_zh"] and "Z-NOPE" in errors[3]["message_en"]
     assert errors[6]["code"] == "CATALOG-BARCODE"
+    assert (errors[3]["column"], errors[6]["column"]) == ("陈列区域", "条码")  # named as the file's headers
     assert B_MASK in errors[6]["message_en"] and f"#{owner_id}" in errors[6]["message_zh"]
     # rows before and after the refused ones were rolled back with them
     assert found_codes(client, m, CODES) == set()
