@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from server.audit import SYSTEM
 from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.permissions import Action, allowed
@@ -56,9 +57,10 @@ def guarded(action: Action, **openapi: Any) -> dict[str, Any]:
 
 
 async def ctx_for(request: Request) -> Ctx:
+    """The use case's context; the actor is the caller the permission check resolved (none on public routes)."""
     state = get_state(request)
     who: Principal | None = getattr(request.state, "principal", None)
-    return Ctx(state.store_id, state.settings, who.actor if who else Ctx.__dataclass_fields__["actor"].default)
+    return Ctx(state.store_id, state.settings, who.actor if who else SYSTEM)
 
 
 def reader(request: Request) -> Iterator[Session]:
