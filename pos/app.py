@@ -2,7 +2,7 @@
 
 It shows the service's state and sends the cashier's intents; it never computes a price, a split or a
 verdict. Screens: login → (open shift) → sale, with modal popups for payment, search, suspended sales,
-void, quantity and help.
+void, quantity, help and closing the shift (F12: the counted cash → the Z report).
 """
 
 from __future__ import annotations

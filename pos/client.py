@@ -112,6 +112,13 @@ class TillClient:
     async def open_shift(self, float_fen: int) -> Json:
         return await self._call("POST", "/shifts", json={"float_fen": float_fen})
 
+    async def close_shift(self, shift_id: int, counted_cash_fen: int) -> Json:
+        """Close the shift with the cash counted in the drawer; the answer is the Z report."""
+        return await self._call("POST", f"/shifts/{shift_id}/close", json={"counted_cash_fen": counted_cash_fen})
+
+    async def shift_report(self, shift_id: int) -> Json:
+        return await self._call("GET", f"/shifts/{shift_id}/report")
+
     # --- the sale ---------------------------------------------------------------------------------
 
     async def open_sale(self, sale_id: str | None = None) -> Json:

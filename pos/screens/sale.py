@@ -25,6 +25,7 @@ from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.qty import QtyScreen
 from pos.screens.search import SearchScreen
+from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from pos.widgets.scan_input import ScanInput
@@ -153,12 +154,20 @@ class SaleScreen(Screen[None]):
             pass
 
     async def _ensure_sale(self) -> str:
-        if self.sale is None:
+        """The sale on the service, opened lazily by the first line (an F-key alone never opens one)."""
+        while self.sale is None:
             self._next_sale_id = self._next_sale_id or str(uuid.uuid4())
             self.show_sale(await self.app.client.open_sale(self._next_sale_id))
-            self._next_sale_id = None
-        assert self.sale is not None
+            self._next_sale_id = None  # a reused id no longer open (voided meanwhile) → a fresh one next round
         return str(self.sale["id"])
+
+    def _drop_empty_sale(self) -> None:
+        """Put aside an open sale without lines (a refused first scan, every line removed): it cannot be
+        suspended (SALE-EMPTY), and the till reopens the same id with the next scan (the service makes
+        opening an id again a no-op), so no second empty sale is left open to block closing the shift."""
+        if self.sale is not None and not self.sale["lines"]:
+            self._next_sale_id = str(self.sale["id"])
+            self.show_sale(None)
 
     def send(self, intent: Intent) -> None:
         self.intents.put_nowait(intent)
@@ -197,6 +206,11 @@ class SaleScreen(Screen[None]):
             self.app.push_screen(SearchScreen(event.code), self._picked)
 
     def add(self, *, barcode: str | None = None, item_id: int | None = None) -> None:
+        if self.app.shift is None:
+            self.say("本班已结班，不能收款。请按 F12 开新班", error=True)
+            self.focus_scan()
+            return
+
         async def intent() -> None:
             sale_id = await self._ensure_sale()
             self.show_sale(await self.app.client.add_line(sale_id, barcode=barcode, item_id=item_id))
@@ -292,6 +306,7 @@ class SaleScreen(Screen[None]):
         self.send(intent)
 
     def action_resume(self) -> None:
+        self._drop_empty_sale()
         if self.sale is not None:
             self.say("请先收款（F2）或挂单（F5）当前销售，再取单", error=True)
             return
@@ -327,5 +342,34 @@ class SaleScreen(Screen[None]):
         self.send(intent)
 
     def action_shift(self) -> None:
-        shift = self.app.shift or {}
-        self.say(f"班次 #{shift.get('id', '?')}  营业日 {shift.get('business_date', '')}  交班结账尚未开放")
+        """F12: close the shift (count the cash → Z report); once closed, open a new one."""
+        async def intent() -> None:  # queued: after every scan before it is answered
+            if self.app.screen is not self:
+                return
+            if self.app.shift is None:
+                self.app.push_screen(OpenShiftScreen(), self._shift_opened)
+                return
+            if self.sale is not None and self.sale["lines"]:
+                self.say("请先收款（F2）或挂单（F5）当前销售，再交班", error=True)
+                return
+            self.app.push_screen(CloseShiftScreen(self.app.shift), self._shift_closed)
+        self.send(intent)
+
+    def _shift_closed(self, report: dict[str, Any] | None) -> None:
+        self.focus_scan()
+        if report is None:
+            return
+        self.app.shift = None
+        self.show_sale(None)
+        self._next_sale_id = None
+        self.app.refresh_status()
+        self.say(f"已结班（班次 #{report['shift_id']}），不能收款。按 F12 开新班", error=True)
+
+    def _shift_opened(self, shift: dict[str, Any] | None) -> None:
+        self.focus_scan()
+        if shift is None:
+            self.say("未开班，不能收款。按 F12 开新班", error=True)
+            return
+        self.app.shift = shift
+        self.app.refresh_status()
+        self.say(f"已开班 班次 #{shift.get('id', '?')}，请扫码")

@@ -27,7 +27,8 @@ from pos.screens.payment import PaymentScreen
 from pos.screens.qty import QtyScreen
 from pos.screens.sale import SaleScreen
 from pos.screens.search import SearchScreen
-from pos.screens.shift import OpenShiftScreen
+from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
+from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
 from server.db.session import write_session
@@ -267,6 +268,118 @@ def test_quantity_remove_and_void(service: str, settings: Settings, engine: Engi
             assert sale.sale is None and "已作废" in message(sale), message(sale)
 
         assert [(r.status, r.total_fen) for r in sales(engine)] == [("voided", 1050)]
+
+    asyncio.run(body())
+
+
+async def pay_cash(pilot: Pilot[Any], sale: SaleScreen, tendered: str) -> None:
+    await pilot.press("f2")
+    pay = await popup(pilot, PaymentScreen)
+    await pilot.press(*tendered, "enter")
+    await until(pilot, lambda: pay.done is not None, what="the completion")
+    await pilot.press("enter")  # next customer
+    await until(pilot, lambda: pilot.app.screen is sale, what="back to the sale")
+
+
+def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(service: str, settings: Settings,
+                                                                          engine: Engine) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            shift_id = app.shift["id"]  # type: ignore[index]
+            await pilot.press(*BARCODE_VITC, "enter")
+            await settled(pilot, sale)
+            await pay_cash(pilot, sale, "20")
+
+            await pilot.press("f12")
+            close = await popup(pilot, CloseShiftScreen)
+            await pilot.press(*"3.00", "enter")  # 3.50 expected (float 0 + the sale): 0.50 short
+            await until(pilot, lambda: close.report is not None, what="the Z report")
+            report = str(close.query_one("#zreport", Static).render())
+            assert "销售笔数：1" in report and "销售金额：3.50" in report, report
+            assert "现金 3.50" in report and "应有现金：3.50" in report and "实点现金：3.00" in report, report
+            assert "差额：-0.50 元（短款）" in report, report
+            assert close.report["variance_fen"] == -50  # type: ignore[index]
+
+            await pilot.press("enter")  # back to the till, closed
+            await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
+            assert app.shift is None and "已结班" in message(sale)
+            await pilot.press(*BARCODE_VITC, "enter")  # scanning is refused, nothing is sent
+            await settled(pilot, sale)
+            assert sale.sale is None and "已结班" in message(sale) and "F12" in message(sale)
+
+            await pilot.press("f12")  # F12 now opens a new shift
+            await popup(pilot, OpenShiftScreen)
+            await pilot.press(*"100", "enter")
+            await until(pilot, lambda: ready_to_scan(app) and app.shift is not None, what="the new shift")
+            assert app.shift["id"] != shift_id and app.shift["float_fen"] == 10000  # type: ignore[index]
+            await pilot.press(*BARCODE_VITC, "enter")
+            await settled(pilot, sale)
+            assert sale.query_one("#total", Digits).value == "3.50"
+
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, counted_cash_fen FROM shift WHERE id = :i"),
+                               {"i": shift_id}).one()
+        assert (row.status, row.counted_cash_fen) == ("closed", 300)
+
+    asyncio.run(body())
+
+
+def test_closing_with_an_open_sale_shows_the_services_refusal(service: str, settings: Settings,
+                                                             engine: Engine) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await pilot.press(*BARCODE_ICE, "enter")  # refused: the sale is open on the service, empty
+            await settled(pilot, sale)
+            await pilot.press("f12")
+            close = await popup(pilot, CloseShiftScreen)
+            await pilot.press(*"0", "enter")
+            await until(pilot, lambda: "SHIFT-OPEN-SALES" in message(close, "#close-message"), what="the refusal")
+            assert "未完成的销售" in message(close, "#close-message") and close.report is None
+            await pilot.press("escape")
+            await until(pilot, lambda: ready_to_scan(app), what="back to the sale")
+            assert app.shift is not None
+
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT status FROM shift")).scalar_one() == "open"
+
+    asyncio.run(body())
+
+
+def test_f6_with_an_empty_sale_shows_the_suspended_list(service: str, settings: Settings, engine: Engine) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await pilot.press(*BARCODE_VITC, "enter", "f5")
+            await settled(pilot, sale)
+            assert "已挂单" in message(sale)
+            await pilot.press(*BARCODE_BULK, "enter", "f10")  # a new sale, its only line removed: open, empty
+            await settled(pilot, sale)
+            assert sale.sale is not None and not sale.sale["lines"]
+            empty_id = sale.sale["id"]
+
+            await pilot.press("f6")
+            listing = await popup(pilot, SuspendedScreen)
+            await until(pilot, lambda: bool(listing.sales), what="the suspended list")
+            await pilot.press("escape")  # not now: the next scan goes into the same (empty) sale again
+            await until(pilot, lambda: ready_to_scan(app), what="back to the sale")
+            await pilot.press(*BARCODE_BULK, "enter")
+            await settled(pilot, sale)
+            assert sale.sale is not None and sale.sale["id"] == empty_id and len(sale.sale["lines"]) == 1
+            await pilot.press("f10", "f6")
+            await popup(pilot, SuspendedScreen)
+            await until(pilot, lambda: bool(getattr(app.screen, "sales", None)), what="the suspended list")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            await settled(pilot, sale)
+            assert sale.sale is not None and sale.sale["id"] != empty_id
+            assert sale.query_one("#total", Digits).value == "3.50"
+
+        assert sorted(r.status for r in sales(engine)) == ["open", "open"]  # the empty one was not multiplied
 
     asyncio.run(body())
 
