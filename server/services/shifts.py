@@ -12,6 +12,7 @@ from server.db.models import (
     PharmacistDuty,
     Refund,
     Sale,
+    SaleLine,
     SaleReturn,
     SaleStatus,
     Shift,
@@ -68,7 +69,19 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
     shift = get_shift(s, ctx, shift_id, lock=True)
     if shift.status != ShiftStatus.OPEN.value:
         raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is already closed", shift_id=shift_id)
-    open_sales = s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.OPEN.value)).all()
+    open_sales = list(s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.OPEN.value)))
+    # An open sale with no lines is no sale (a refused first scan, every line removed): it closes
+    # with the shift, audited, instead of needing a pharmacist's void.
+    with_lines = set(s.exec(select(SaleLine.sale_id).where(SaleLine.sale_id.in_(open_sales)))) if open_sales else set()  # type: ignore[attr-defined]
+    for empty_id in [sid for sid in open_sales if sid not in with_lines]:
+        empty = s.exec(select(Sale).where(Sale.id == empty_id).with_for_update()).one()
+        before = audit.snapshot(empty)
+        empty.status, empty.voided_by, empty.voided_at = SaleStatus.VOIDED.value, ctx.actor.user_id, ctx.now
+        empty.void_reason = "空单，随结班关闭"
+        s.add(empty)
+        audit.record(s, ctx.store_id, ctx.actor, "sale.void_empty", "sale", empty.id, before, audit.snapshot(empty),
+                     note=empty.void_reason)
+    open_sales = [sid for sid in open_sales if sid in with_lines]
     if open_sales:
         raise conflict("SHIFT-OPEN-SALES", f"还有 {len(open_sales)} 笔未完成的销售，请先挂单或作废",
                        f"{len(open_sales)} sale(s) still open: suspend or void them first", sales=list(open_sales))

@@ -193,3 +193,15 @@ def test_selling_needs_a_registered_till(shop: dict[str, Any]) -> None:
     r = c.post("/sales", json={"id": str(uuid.uuid4())}, headers=nowhere)
     assert r.status_code == 403 and r.json()["code"] == "CARD-06"
     assert c.post("/sales", json={"id": "not-a-uuid"}, headers=shop["cashier"]).status_code == 422
+
+
+def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    empty = new_sale(c, h)
+    assert scan(c, h, empty, BARCODE_ICE).status_code == 409  # refused: the sale stays open and empty
+    z = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
+    assert z.status_code == 200, z.text
+    gone = c.get(f"/sales/{empty}", headers=h).json()
+    assert gone["status"] == "voided" and gone["void_reason"] == "空单，随结班关闭"
+    entries = c.get("/audit", params={"limit": 500}, headers=shop["manager"]).json()
+    assert any(e["action"] == "sale.void_empty" and e["entity_id"] == empty for e in entries)
