@@ -20,7 +20,13 @@ Json = dict[str, Any]
 RETRYABLE_STATUS = {502, 503, 504}
 
 
-class ServiceError(Exception):
+class TillCallFailed(Exception):
+    """Any call that did not do what was asked; `text_zh` is what the cashier is shown."""
+
+    text_zh = "无法连接收银服务，请稍后重试"
+
+
+class ServiceError(TillCallFailed):
     """The service answered and refused: code is the rule ID (e.g. GSP-06) or a generic code."""
 
     def __init__(self, status: int, code: str, message_zh: str, message_en: str, details: Json | None = None):
@@ -30,9 +36,10 @@ class ServiceError(Exception):
         self.message_zh = message_zh
         self.message_en = message_en
         self.details = details or {}
+        self.text_zh = f"[{code}] {message_zh}"
 
 
-class ServiceUnavailable(Exception):
+class ServiceUnavailable(TillCallFailed):
     """No answer from the service (connection refused, reset, timed out)."""
 
     def __init__(self, cause: Exception):

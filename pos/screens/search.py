@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from pos.client import ServiceError, ServiceUnavailable
+from pos.client import TillCallFailed
 from pos.format import yuan
 
 
@@ -54,11 +54,8 @@ class SearchScreen(ModalScreen[int | None]):
         if q:
             try:
                 hits = await self.app.client.search(q)  # type: ignore[attr-defined]
-            except ServiceError as exc:
-                message.update(f"[{exc.code}] {exc.message_zh}")
-                return
-            except ServiceUnavailable:
-                message.update("无法连接收银服务")
+            except TillCallFailed as exc:
+                message.update(exc.text_zh)
                 return
         self.hits = hits
         table = self.query_one("#hits", DataTable)

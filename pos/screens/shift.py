@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from pos.client import ServiceError, ServiceUnavailable
+from pos.client import ServiceError, ServiceUnavailable, TillCallFailed
 from pos.format import parse_yuan, yuan
 
 
@@ -42,11 +42,8 @@ class OpenShiftScreen(ModalScreen[dict | None]):
             return
         try:
             shift = await self.app.client.open_shift(fen)  # type: ignore[attr-defined]
-        except ServiceError as exc:
-            message.update(f"[{exc.code}] {exc.message_zh}")
-            return
-        except ServiceUnavailable:
-            message.update("无法连接收银服务，请稍后重试")
+        except TillCallFailed as exc:
+            message.update(exc.text_zh)
             return
         self.dismiss(shift)
 

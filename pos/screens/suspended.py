@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from pos.client import ServiceError, ServiceUnavailable
+from pos.client import TillCallFailed
 from pos.format import local_hhmm, yuan
 
 
@@ -41,11 +41,8 @@ class SuspendedScreen(ModalScreen[str | None]):
         message = self.query_one("#suspended-message", Static)
         try:
             self.sales = await self.app.client.suspended()  # type: ignore[attr-defined]
-        except ServiceError as exc:
-            message.update(f"[{exc.code}] {exc.message_zh}")
-            return
-        except ServiceUnavailable:
-            message.update("无法连接收银服务")
+        except TillCallFailed as exc:
+            message.update(exc.text_zh)
             return
         table = self.query_one("#sales", DataTable)
         for sale in self.sales:

@@ -400,28 +400,6 @@ class ShiftOut(BaseModel):
     counted_cash_fen: int | None
 
 
-class ZReportOut(BaseModel):
-    shift_id: int
-    till_code: str
-    status: str
-    business_date: str
-    opened_at: str
-    closed_at: str | None
-    float_fen: int
-    sales_count: int
-    sales_fen: int
-    by_tender: dict[str, int]
-    voids_count: int
-    voids_fen: int
-    returns_count: int
-    returns_fen: int
-    refunds_by_tender: dict[str, int]
-    cash_expected_fen: int
-    counted_cash_fen: int | None
-    variance_fen: int | None
-    pharmacists: list[dict[str, str | None]]
-
-
 class DutyOut(BaseModel):
     id: int
     shift_id: int
