@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from server.config import Settings
+from server.events import EventHub
 from server.services.search import CatalogSearch
 
 
@@ -16,3 +17,4 @@ class AppState:
     engine: Engine
     store_id: int
     search: CatalogSearch
+    events: EventHub = field(default_factory=EventHub)
