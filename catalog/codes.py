@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from catalog.violations import Violation
@@ -144,7 +145,9 @@ class CodeKind(StrEnum):
     TRACE = "trace"  # 药品追溯码
     NHSA = "nhsa"  # 国家统一医保编码
     GS1 = "gs1"  # a GS1 element string (DataMatrix on imported drugs): AIs, maybe GS separators
-    RECEIPT = "receipt"  # the store's own receipt barcode: reserved, classify_code does not produce it yet
+    RECEIPT = "receipt"  # the store's own receipt barcode: the sale number (小票号), for returns
+    VOUCHER = "voucher"  # 医保电子凭证 token: opaque, short-lived; never parsed, never logged
+    RX_QR = "rx_qr"  # 电子处方二维码 (epc_qrcd, decoded by the centre's 7201)
     UNKNOWN = "unknown"
 
 
@@ -155,11 +158,42 @@ class ClassifiedCode:
     violations: tuple[Violation, ...] = ()  # why an almost-code was refused (e.g. the expected check digit)
     gtin: str | None = None  # the GTIN to look the item up by: the code itself, or a GS1 string's AI (01)
 
+    def __repr__(self) -> str:
+        # A voucher token is a live credential: a log line or a traceback that prints this object
+        # must not carry it (devices.md §5).
+        code = redacted(self.code) if self.kind is CodeKind.VOUCHER else self.code
+        return f"ClassifiedCode(kind={self.kind.value!r}, code={code!r}, violations={self.violations!r}, gtin={self.gtin!r})"
+
+    @property
+    def loggable(self) -> str:
+        """The code as it may appear in a log or a status line (a voucher token never does)."""
+        return redacted(self.code) if self.kind is CodeKind.VOUCHER else self.code
+
+
+def redacted(secret: str) -> str:
+    return f"<{len(secret)} chars withheld>"
+
 
 GS = "\x1d"  # GS1 group separator between variable-length fields: kept, never stripped
 # AIM symbology identifiers that announce GS1 data: DataMatrix, GS1-128, GS1 QR, GS1 DataBar.
 GS1_AIM_PREFIXES = ("]d2", "]C1", "]Q3", "]e0")
 _GS1_AI01 = re.compile(r"\(?01\)?(\d{14})")  # AI (01) + GTIN-14, bare or in its printed (01) form
+
+# The store's own receipt barcode carries the sale number as the selling service assigns it:
+# business date + "-" + the day's running number (server/services/selling.py), e.g. 20261123-0042.
+_RECEIPT_NO = re.compile(r"(\d{8})-(\d{4,6})")
+
+# 医保电子凭证: the QR's text format is not public — the NHSA SDK normally drives its own scanner
+# (devices.md §5). A general scanner that does yield voucher text yields an opaque credential; these
+# prefixes are how it is recognised. "ECQR" is this project's demo stand-in: a region whose scanners
+# deliver voucher text puts its marker here, so the serial and the keyboard-wedge paths agree.
+VOUCHER_PREFIXES: tuple[str, ...] = ("ECQR",)
+VOUCHER_MAX_LENGTH = 256
+
+# 电子处方二维码: the 7201 request field epc_qrcd is C27 (nhsa-interface.md §7; medium confidence on the
+# exact length): 27 letters and digits that are not a 医保编码.
+RX_QR_LENGTH = 27
+_RX_QR = re.compile(rf"[0-9A-Za-z]{{{RX_QR_LENGTH}}}")
 
 
 def classify_code(text: str) -> ClassifiedCode:
@@ -172,10 +206,16 @@ def classify_code(text: str) -> ClassifiedCode:
     if not code:
         return ClassifiedCode(CodeKind.UNKNOWN, code)
 
+    if code.startswith(VOUCHER_PREFIXES) and len(code) <= VOUCHER_MAX_LENGTH:
+        return ClassifiedCode(CodeKind.VOUCHER, code)  # passed on whole: no further look at its content
+
     for prefix in GS1_AIM_PREFIXES:
         if code.startswith(prefix):
             body = code[len(prefix):]
             return ClassifiedCode(CodeKind.GS1, body, gtin=_gs1_gtin(body))
+
+    if receipt_number(code) is not None:
+        return ClassifiedCode(CodeKind.RECEIPT, code)
 
     digits = code.isascii() and code.isdigit()
     if digits and len(code) in GTIN_LENGTHS:
@@ -195,6 +235,11 @@ def classify_code(text: str) -> ClassifiedCode:
             return ClassifiedCode(CodeKind.UNKNOWN, code, tuple(problems))
         return ClassifiedCode(CodeKind.GS1, code, gtin=ai01.group(1))
 
+    # A 27-character QR that is not a 医保编码 as typed is a prescription's code (a 医保编码 has
+    # uppercase letters; only the Caps-Lock rescue below would make it one).
+    if _RX_QR.fullmatch(code) and check_nhsa_code(code):
+        return ClassifiedCode(CodeKind.RX_QR, code)
+
     # Caps Lock on a keyboard-wedge scanner flips letter case; 医保编码 letters are uppercase.
     if not check_nhsa_code(code.upper()):
         return ClassifiedCode(CodeKind.NHSA, code.upper())
@@ -205,6 +250,18 @@ def classify_code(text: str) -> ClassifiedCode:
         return ClassifiedCode(CodeKind.UNKNOWN, code, tuple(check_trace_code(code) if near_trace
                                                             else check_gtin(code)))
     return ClassifiedCode(CodeKind.UNKNOWN, code)
+
+
+def receipt_number(code: str) -> str | None:
+    """The sale number if `code` is one of the store's receipt barcodes (a real date + day number)."""
+    m = _RECEIPT_NO.fullmatch(code)
+    if m is None:
+        return None
+    try:
+        date.fromisoformat(f"{m.group(1)[:4]}-{m.group(1)[4:6]}-{m.group(1)[6:]}")
+    except ValueError:
+        return None
+    return code
 
 
 def _gs1_gtin(body: str) -> str | None:
