@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from server.api import audit, auth, catalog, events, health, selling, stock, store, users
+from server.api import audit, auth, catalog, events, health, selling, stock, store, till, users
 from server.config import Settings, get_settings
 from server.db.migrate import require_head
 from server.db.session import make_engine
@@ -26,6 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     search.warm_up()
     app.state.dingdian = AppState(settings, engine, store_id, search)
     install_handlers(app)
-    for module in (health, auth, store, users, catalog, stock, selling, events, audit):
+    for module in (health, auth, store, users, catalog, stock, selling, till, events, audit):
         app.include_router(module.router)
     return app

@@ -509,3 +509,27 @@ class ReturnOut(BaseModel):
     total_fen: int
     lines: list[dict[str, int]]
     refunds: list[RefundOut]
+
+
+# --- the till ---------------------------------------------------------------------------------------
+
+class TillStatusOut(BaseModel):
+    """What the till's status bar shows that the service knows (devices and links come on GET /events)."""
+    store_name: str
+    till_code: str
+    user: str
+    shift_id: int | None
+    business_date: date | None
+    on_duty: list[str]  # display names of the pharmacists on duty in the open shift (RX-10)
+
+
+class ReturnableLineOut(BaseModel):
+    sale_line_id: int
+    returnable_qty: int
+    quarantine_required: bool  # store policy sends it to quarantine whatever the pharmacist chooses (GSP-06)
+
+
+class ReturnableSaleOut(BaseModel):
+    """A past sale found by its receipt number, with what is left to return of each line."""
+    sale: SaleOut
+    lines: list[ReturnableLineOut]

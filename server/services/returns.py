@@ -16,7 +16,9 @@ from catalog.classes import GspClass
 from server import audit
 from server.db.models import (
     Batch,
+    Item,
     Refund,
+    Sale,
     SaleLine,
     SaleReturn,
     SaleReturnLine,
@@ -41,6 +43,28 @@ def returned_so_far(s: Session, line_ids: list[int]) -> dict[int, int]:
     rows = s.exec(select(SaleReturnLine.sale_line_id, func.sum(SaleReturnLine.qty))
                   .where(SaleReturnLine.sale_line_id.in_(line_ids)).group_by(SaleReturnLine.sale_line_id))  # type: ignore[attr-defined]
     return {int(i): int(q) for i, q in rows}
+
+
+def quarantine_required(ctx: Ctx, gsp_class: str) -> bool:
+    """Store policy (GSP-06): a returned drug goes to quarantine until inspected; otherwise the pharmacist decides."""
+    return ctx.settings.rules.returned_drugs_to_quarantine and GspClass(gsp_class).is_drug
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnableLine:
+    sale_line_id: int
+    returnable_qty: int
+    quarantine_required: bool
+
+
+def returnable_lines(s: Session, ctx: Ctx, sale: Sale) -> list[ReturnableLine]:
+    """What is left to return of each line of a sale, and where policy sends it (a till picks from this)."""
+    lines = lines_of(s, sale.id)
+    done = returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
+    completed = sale.status == SaleStatus.COMPLETED.value
+    return [ReturnableLine(ln.id, ln.qty - done.get(ln.id, 0) if completed else 0,  # type: ignore[arg-type]
+                           quarantine_required(ctx, classes[ln.item_id])) for ln in lines]
 
 
 def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, str]]:
@@ -111,7 +135,7 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         rl = SaleReturnLine(store_id=ctx.store_id, return_id=ret.id, sale_line_id=line_id, qty=qty, amount_fen=amount)
         s.add(rl)
         # Returned drugs are not resold without inspection: store policy or the pharmacist's call.
-        to_q = to_quarantine or (ctx.settings.rules.returned_drugs_to_quarantine and GspClass(item.gsp_class).is_drug)
+        to_q = to_quarantine or quarantine_required(ctx, item.gsp_class)
         quarantined |= to_q
         location = "quarantine" if to_q else "sellable"
         _restock(s, ctx, line, item.split_ratio, qty, moved.get(line_id, []), location, ret.id)

@@ -179,6 +179,14 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
     return duty
 
 
+def on_duty(s: Session, shift_id: int) -> list[str]:
+    """The pharmacists on duty in the shift now, by display name, in the order they came on (the till's status bar)."""
+    rows = s.exec(select(User.display_name).join(PharmacistDuty, PharmacistDuty.user_id == User.id)  # type: ignore[arg-type]
+                  .where(PharmacistDuty.shift_id == shift_id, PharmacistDuty.off_at.is_(None))  # type: ignore[union-attr]
+                  .order_by(PharmacistDuty.on_at, PharmacistDuty.id))
+    return list(rows)
+
+
 def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
     shift = get_shift(s, ctx, shift_id)
     duty = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
