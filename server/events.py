@@ -90,6 +90,8 @@ class EventHub:
         with self._lock:
             stream = self._stream(till_code)
             replay: list[TillEvent] = []
+            if after is not None and after > stream.seq:
+                after = 0  # an id from before the service restarted: everything of this run is new to the till
             if after is not None and after < stream.seq:
                 replay = [e for e in stream.recent if e.seq > after]
                 oldest = replay[0].seq if replay else stream.seq + 1

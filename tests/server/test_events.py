@@ -54,6 +54,14 @@ def test_a_reconnecting_till_gets_what_it_missed_and_is_told_of_a_gap() -> None:
     assert behind[1].seq == 21
 
 
+def test_a_till_reconnecting_after_the_service_restarted_gets_the_new_runs_events() -> None:
+    """The till's Last-Event-ID (57) is from the previous run; the restarted hub counts from 1 again."""
+    hub = EventHub()
+    hub.publish("T01", "scan", {"i": 0})
+    replay = asyncio.run(_take(hub, "T01", 1, after=57))
+    assert [(e.seq, e.kind, e.data) for e in replay] == [(1, "scan", {"i": 0})]
+
+
 def test_state_is_kept_and_sent_to_every_till_of_the_store() -> None:
     hub = EventHub()
     hub.publish("T01", "scan", {})
