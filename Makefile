@@ -3,8 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the suite drives for real: PostgreSQL (chain mode), tmux (the till as a person uses it).
-APT_PACKAGES := postgresql tmux
+# Debian packages the suite drives for real: PostgreSQL (chain mode), tmux (the till as a person uses it),
+# pcscd + vsmartcard's virtual reader (the card reader's tests); gcc, python3-dev and libpcsclite-dev
+# compile pyscard (no Linux wheel) and the tests' stand-in for a regional card library.
+APT_PACKAGES := postgresql tmux pcscd libpcsclite-dev vsmartcard-vpcd gcc python3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench lint system venv clean-demo
