@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -93,15 +93,15 @@ class StatusBoard:
         now = self.current
         if not now.connected and now.text == text and now.last_error == error:
             return now  # the same failure again (a retry): no new status-bar event
-        return self.update(connected=False, text=text, last_error=error, last_error_at=_now())
+        return self.update(connected=False, text=text, last_error=error, last_error_at=now_iso())
 
     def error(self, error: str, text: str | None = None) -> DeviceStatus:
-        return self.update(last_error=error, last_error_at=_now(), **({"text": text} if text else {}))
+        return self.update(last_error=error, last_error_at=now_iso(), **({"text": text} if text else {}))
 
     def event(self, summary: str, **counters: Any) -> DeviceStatus:
         """An event happened (a scan, a printed job). Not pushed as a state change: a burst of 1,000 scans
         would be 1,000 status-bar redraws. GET /devices reads it."""
         with self._lock:
             detail = {**(self._status.detail or {}), **counters} if counters else self._status.detail
-            self._status = replace(self._status, last_event=summary, last_event_at=_now(), detail=detail)
+            self._status = replace(self._status, last_event=summary, last_event_at=now_iso(), detail=detail)
             return self._status

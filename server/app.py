@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from server.api import audit, auth, catalog, events, health, selling, stock, store, till, users
+from server.api import audit, auth, catalog, devices, events, health, printing, selling, stock, store, till, users
 from server.config import Settings, get_settings
 from server.db.migrate import require_head
 from server.db.session import make_engine
+from server.devices import DeviceManager
 from server.errors import ErrorBody, install_handlers
 from server.services.search import CatalogSearch
 from server.services.store import bootstrap_store
@@ -21,11 +25,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database.url)
     require_head(engine)
     store_id = bootstrap_store(engine, settings)
-    app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: AppState = app.state.dingdian
+        state.devices = DeviceManager(settings, state.events, engine, store_id)
+        state.devices.start()  # the till's scanner, printer queue and card reader run beside the service
+        try:
+            yield
+        finally:
+            state.devices.stop()
+
+    app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,  # type: ignore[arg-type]
+                  lifespan=lifespan)
     search = CatalogSearch(engine, store_id)
     search.warm_up()
     app.state.dingdian = AppState(settings, engine, store_id, search)
     install_handlers(app)
-    for module in (health, auth, store, users, catalog, stock, selling, till, events, audit):
+    for module in (health, auth, store, users, catalog, stock, selling, till, events, audit, devices, printing):
         app.include_router(module.router)
     return app

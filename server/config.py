@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +80,34 @@ class DeviceSettings(_Section):
     scanner: Literal["simulated", "serial", "hid"] = "simulated"
     printer: Literal["simulated", "network", "usb", "serial"] = "simulated"
     printer_columns: int = Field(default=42, ge=24, le=64)
+    # serial scanner: a device path (/dev/serial/by-id/… survives re-plugging) or a pyserial URL
+    scanner_port: str = ""
+    scanner_baud: int = Field(default=9600, ge=300, le=921600)
+    scanner_suffix: Literal["cr", "lf", "crlf", "none"] = "cr"  # what the scanner sends after each code
+    scanner_frame_gap_ms: int = Field(default=50, ge=5, le=1000)  # suffix "none" only: the pause ending a code
+    scanner_max_frame: int = Field(default=512, ge=32, le=8192)  # longer frames are noise
+    # receipt printer: network (host:port), serial (port, baud) or usb (vendor:product ids)
+    printer_host: str = "127.0.0.1"
+    printer_port: int = Field(default=9100, ge=1, le=65535)
+    printer_serial_port: str = ""
+    printer_serial_baud: int = Field(default=9600, ge=300, le=921600)
+    printer_usb_vendor: int = Field(default=0, ge=0, le=0xFFFF)
+    printer_usb_product: int = Field(default=0, ge=0, le=0xFFFF)
+    printer_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    printer_status_check: bool = True  # ask the printer's status (DLE EOT) around each job
+    printer_retry_max_seconds: float = Field(default=10, ge=0.1, le=300)  # longest wait between tries when away
+    cash_drawer: bool = True  # open the drawer through the printer on cash sales
+    receipt_footer: str = Field(default="谢谢惠顾，请保留小票\n凭小票七日内办理退换", max_length=200)
+
+    @model_validator(mode="after")
+    def _ports_given(self) -> DeviceSettings:
+        if self.scanner == "serial" and not self.scanner_port:
+            raise ValueError("scanner = \"serial\" needs scanner_port (扫码枪串口未配置)")
+        if self.printer == "serial" and not self.printer_serial_port:
+            raise ValueError("printer = \"serial\" needs printer_serial_port (打印机串口未配置)")
+        if self.printer == "usb" and not (self.printer_usb_vendor and self.printer_usb_product):
+            raise ValueError("printer = \"usb\" needs printer_usb_vendor and printer_usb_product (打印机USB编号未配置)")
+        return self
 
 
 class InsuranceSettings(_Section):

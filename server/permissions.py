@@ -42,26 +42,33 @@ class Action(StrEnum):
     SALE_RETURN = "sale.return"  # returns and refunds (special operation, SEC-01)
     SHIFT = "shift.operate"  # open and close the till's shift
     DUTY = "duty.pharmacist"  # go on / off duty as the shift's pharmacist (RX-10)
+    # devices and printing
+    DEVICE_READ = "device.read"  # device states, the print queue
+    PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
+    DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
 
 
-_READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ}
+_READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
+             Action.DEVICE_READ}
+_TILL_DEVICES = {Action.DEVICE_READ, Action.PRINT, Action.DEVICE_DEMO}
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.CASHIER: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
-                             Action.SALE_READ, Action.SHIFT}),
+                             Action.SALE_READ, Action.SHIFT} | _TILL_DEVICES),
     # The pharmacist is the shift's supervisor: voids and returns need one (SEC-01: mutually checked).
     Role.PHARMACIST: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
                                 Action.SALE_READ, Action.SHIFT, Action.SALE_VOID, Action.SALE_RETURN, Action.DUTY,
-                                Action.BATCH_STOP}),
+                                Action.BATCH_STOP} | _TILL_DEVICES),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ}),
     # 店长: reads everything; changes the catalog, stock, staff records and freezes leavers.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.SALE_READ, Action.SALE_VOID, Action.SALE_RETURN,
                                          Action.STORE_WRITE, Action.STAFF_WRITE,
                                          Action.USER_FREEZE, Action.CATALOG_WRITE, Action.ZONE_WRITE,
-                                         Action.SUPPLIER_WRITE, Action.BATCH_WRITE, Action.BATCH_STOP}),
+                                         Action.SUPPLIER_WRITE, Action.BATCH_WRITE, Action.BATCH_STOP,
+                                         Action.PRINT, Action.DEVICE_DEMO}),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
-                              Action.USER_WRITE, Action.USER_FREEZE}),
+                              Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ}),
 }
 
 # SEC-02: actions a maintainer's account may never hold, whatever the table above says.

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from server.config import Settings
 from server.events import EventHub
 from server.services.search import CatalogSearch
+
+if TYPE_CHECKING:
+    from server.devices import DeviceManager
 
 
 @dataclass
@@ -18,3 +22,4 @@ class AppState:
     store_id: int
     search: CatalogSearch
     events: EventHub = field(default_factory=EventHub)
+    devices: DeviceManager | None = None  # started and stopped with the service (app lifespan)

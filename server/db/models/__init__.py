@@ -10,6 +10,7 @@ from server.db.models.people import (
     UserRole,
     UserStatus,
 )
+from server.db.models.printing import PrintJob, PrintJobKind, PrintJobStatus
 from server.db.models.selling import (
     DayCounter,
     PharmacistDuty,
@@ -41,6 +42,9 @@ __all__ = [
     "Item",
     "MovementKind",
     "PharmacistDuty",
+    "PrintJob",
+    "PrintJobKind",
+    "PrintJobStatus",
     "Qualification",
     "Refund",
     "Sale",

@@ -1,0 +1,69 @@
+"""The store's devices: their state (GET /devices) and, for the demo, hands on the simulated ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from server.api.deps import get_state, guarded
+from server.devices import DeviceManager
+from server.errors import AppError
+from server.permissions import Action
+
+router = APIRouter(tags=["devices"])
+
+
+class DeviceOut(BaseModel):
+    name: str
+    driver: str
+    connected: bool
+    text: str
+    last_event: str | None
+    last_event_at: str | None
+    last_error: str | None
+    last_error_at: str | None
+    detail: dict[str, Any] | None
+
+
+class ScanIn(BaseModel):
+    code: str = Field(min_length=1, max_length=512, description="what the simulated scanner reads")
+
+
+class ScanOut(BaseModel):
+    delivered: bool  # False: dropped like a real scanner's noise (the reason is in the log and GET /devices)
+    till_code: str
+
+
+class PrinterSimIn(BaseModel):
+    online: bool | None = None
+    paper: bool | None = None
+
+
+def manager(request: Request) -> DeviceManager:
+    devices = get_state(request).devices
+    if devices is None:
+        raise AppError(503, "DEVICES-DOWN", "设备管理未启动", "the device manager is not running")
+    return devices
+
+
+@router.get("/devices", response_model=list[DeviceOut], **guarded(Action.DEVICE_READ))
+def list_devices(request: Request) -> list[DeviceOut]:
+    """Each device of this till: connected, what it last did, its last error."""
+    return [DeviceOut(**s.as_dict()) for s in manager(request).statuses()]
+
+
+@router.post("/devices/scanner/scan", response_model=ScanOut, **guarded(Action.DEVICE_DEMO))
+def simulated_scan(body: ScanIn, request: Request) -> ScanOut:
+    """Scan a code on the simulated scanner: it reaches the owning till's event stream as a real scan would."""
+    devices = manager(request)
+    return ScanOut(delivered=devices.simulated_scan(body.code), till_code=devices.settings.till.code)
+
+
+@router.post("/devices/printer/simulate", response_model=DeviceOut, **guarded(Action.DEVICE_DEMO))
+def simulate_printer(body: PrinterSimIn, request: Request) -> DeviceOut:
+    """Take the simulated printer offline / out of paper and back, to watch jobs wait and print."""
+    devices = manager(request)
+    devices.simulate_printer(body.online, body.paper)
+    return DeviceOut(**devices.print_worker.status().as_dict())

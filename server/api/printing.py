@@ -1,0 +1,68 @@
+"""Printing: reprint a receipt or a Z report, see the print queue, retry a waiting job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
+
+from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.schemas import UUID_PATTERN
+from server.db.models import PrintJob, PrintJobStatus
+from server.permissions import Action
+from server.services import printing
+
+router = APIRouter(tags=["printing"])
+
+
+class PrintJobOut(BaseModel):
+    id: int
+    till_code: str
+    kind: str
+    ref: str
+    reprint: bool
+    status: str
+    status_label: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    printed_at: datetime | None
+
+
+def job_out(job: PrintJob) -> PrintJobOut:
+    return PrintJobOut(id=job.id, till_code=job.till_code, kind=job.kind, ref=job.ref, reprint=job.reprint,  # type: ignore[arg-type]
+                       status=job.status, status_label=PrintJobStatus(job.status).label, attempts=job.attempts,
+                       last_error=job.last_error, created_at=job.created_at, printed_at=job.printed_at)
+
+
+@router.post("/sales/{sale_id}/receipt", response_model=PrintJobOut, status_code=201, **guarded(Action.PRINT))
+def reprint_receipt(sale_id: Annotated[str, Path(pattern=UUID_PATTERN)], request: Request, ctx: CtxDep,
+                    who: Who) -> PrintJobOut:
+    """Print the sale's receipt again, marked 重打 (audited), on this till's printer."""
+    with unit_of_work(request) as s:
+        return job_out(printing.enqueue_receipt(s, ctx, sale_id.lower(), reprint=True, till_code=who.till_code))
+
+
+@router.post("/shifts/{shift_id}/z-report/print", response_model=PrintJobOut, status_code=201,
+             **guarded(Action.PRINT))
+def reprint_z_report(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> PrintJobOut:
+    """Print the shift's Z report again, marked 重打 (audited)."""
+    with unit_of_work(request) as s:
+        return job_out(printing.enqueue_z_report(s, ctx, shift_id, reprint=True, till_code=who.till_code))
+
+
+@router.get("/print-jobs", response_model=list[PrintJobOut], **guarded(Action.DEVICE_READ))
+def print_jobs(s: ReadSession, ctx: CtxDep, status: Annotated[PrintJobStatus | None, Query()] = None,
+               till_code: Annotated[str | None, Query(max_length=20)] = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PrintJobOut]:
+    """The print queue, newest first: `status=pending` is what waits for the printer."""
+    return [job_out(j) for j in printing.list_jobs(s, ctx, status, till_code, limit)]
+
+
+@router.post("/print-jobs/{job_id}/retry", response_model=PrintJobOut, **guarded(Action.PRINT))
+def retry_job(job_id: RowId, request: Request, ctx: CtxDep) -> PrintJobOut:
+    """Print a waiting job now (a printed one is refused: ask for a reprint instead)."""
+    with unit_of_work(request) as s:
+        return job_out(printing.retry(s, ctx, job_id))

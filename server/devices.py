@@ -1,0 +1,170 @@
+"""The device manager: builds the configured drivers at start-up, runs them beside the service, and
+connects them to the till that owns them (settings.till.code) through the event hub.
+
+Scans become `scan` events on the till's stream; each device's status (connected, last event, last
+error) is kept as that till's `state` and served by GET /devices. Other device work plugs in through
+`register_device` (the card reader's watcher does): a builder gets the settings and a sink, and returns
+a device with start / stop / status — or None when it is not configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from devices.base import Device, DeviceSink, DeviceStatus, StatusBoard
+from devices.printer import EscposPrinter, PrinterConfig, SimulatedPrinter
+from devices.scanner import SerialScanner, SerialScannerConfig, SimulatedScanner, Suffix
+from server.config import Settings
+from server.errors import AppError
+from server.events import EventHub
+from server.print_worker import PrintWorker
+
+log = logging.getLogger("dingdian.devices")
+
+
+class HubSink:
+    """A device's reports, addressed to the till that owns it."""
+
+    def __init__(self, hub: EventHub, till_code: str) -> None:
+        self.hub = hub
+        self.till_code = till_code
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self.hub.publish(self.till_code, kind, data)
+
+    def status(self, status: DeviceStatus) -> None:
+        self.hub.set_state(self.till_code, status.name, status.as_state())
+
+
+DeviceBuilder = Callable[[Settings, DeviceSink], Device | None]
+_BUILDERS: dict[str, DeviceBuilder] = {}
+
+
+def register_device(name: str, builder: DeviceBuilder) -> None:
+    """Add a device family to every manager built from now on (e.g. "card_reader")."""
+    _BUILDERS[name] = builder
+
+
+class HidScanner:
+    """A keyboard-wedge scanner types into the till; the service only shows that it is configured so."""
+
+    name = "scanner"
+
+    def __init__(self, sink: DeviceSink) -> None:
+        self.board = StatusBoard(self.name, "hid", sink)
+
+    def start(self) -> None:
+        self.board.update(connected=True, text="键盘扫码枪（直接输入收款机）")
+
+    def stop(self) -> None:
+        pass
+
+    def status(self) -> DeviceStatus:
+        return self.board.current
+
+
+def printer_config(settings: Settings) -> PrinterConfig:
+    d = settings.devices
+    return PrinterConfig(driver=d.printer, columns=d.printer_columns, host=d.printer_host, port=d.printer_port,
+                         timeout_s=d.printer_timeout_seconds, serial_port=d.printer_serial_port,
+                         serial_baudrate=d.printer_serial_baud, usb_vendor=d.printer_usb_vendor,
+                         usb_product=d.printer_usb_product, status_check=d.printer_status_check,
+                         cash_drawer=d.cash_drawer)
+
+
+def build_scanner(settings: Settings, sink: DeviceSink) -> Device:
+    d = settings.devices
+    if d.scanner == "serial":
+        return SerialScanner(SerialScannerConfig(port=d.scanner_port, baudrate=d.scanner_baud,
+                                                 suffix=Suffix(d.scanner_suffix), max_frame=d.scanner_max_frame,
+                                                 frame_gap_s=d.scanner_frame_gap_ms / 1000), sink)
+    if d.scanner == "hid":
+        return HidScanner(sink)
+    return SimulatedScanner(sink, Suffix(d.scanner_suffix), d.scanner_max_frame)
+
+
+class DeviceManager:
+    def __init__(self, settings: Settings, hub: EventHub, engine: Engine, store_id: int,
+                 worker_options: dict[str, float] | None = None) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.sink = HubSink(hub, settings.till.code)
+        self.devices: dict[str, Device] = {}
+        self.started = False
+        cfg = printer_config(settings)
+        self.printer: SimulatedPrinter | EscposPrinter = (
+            SimulatedPrinter(cfg) if cfg.driver == "simulated" else EscposPrinter(cfg))
+        self.add(build_scanner(settings, self.sink))
+        retry_max = settings.devices.printer_retry_max_seconds
+        options = {"backoff_min_s": min(1.0, retry_max), "backoff_max_s": retry_max, **(worker_options or {})}
+        self.add(PrintWorker(engine, settings, store_id, self.printer, cfg.driver, self.sink, **options))
+        for name, builder in _BUILDERS.items():
+            try:
+                device = builder(settings, self.sink)
+            except Exception:  # one device family failing to build must not keep the till from selling
+                log.exception("devices: building %s failed", name)
+                continue
+            if device is not None:
+                self.add(device)
+
+    def add(self, device: Device) -> None:
+        """Manage one more device (started at once if the manager already runs)."""
+        self.devices[device.name] = device
+        if self.started:
+            self._start(device)
+
+    def start(self) -> None:
+        self.started = True
+        for device in self.devices.values():
+            self._start(device)
+
+    def _start(self, device: Device) -> None:
+        try:
+            device.start()
+        except Exception as exc:
+            log.exception("devices: %s did not start", device.name)
+            status = device.status()
+            self.sink.status(DeviceStatus(status.name, status.driver, False, "设备启动失败",
+                                          last_error=f"设备启动失败 / the device did not start: {exc}"))
+
+    def stop(self) -> None:
+        for device in reversed(list(self.devices.values())):
+            try:
+                device.stop()
+            except Exception:
+                log.exception("devices: %s did not stop cleanly", device.name)
+        self.started = False
+
+    def statuses(self) -> list[DeviceStatus]:
+        return [device.status() for device in self.devices.values()]
+
+    @property
+    def print_worker(self) -> PrintWorker:
+        return self.devices["printer"]  # type: ignore[return-value]
+
+    # --- the demo's hands on the simulated devices ---------------------------------------------------
+
+    def simulated_scan(self, code: str) -> bool:
+        scanner = self.devices.get("scanner")
+        if not isinstance(scanner, SimulatedScanner):
+            raise _not_simulated("scanner", "扫码枪")
+        return scanner.scan(code)
+
+    def simulate_printer(self, online: bool | None, paper: bool | None) -> None:
+        if not isinstance(self.printer, SimulatedPrinter):
+            raise _not_simulated("printer", "打印机")
+        if online is not None:
+            self.printer.online = online
+        if paper is not None:
+            self.printer.paper = paper
+        self.print_worker.wake()
+
+
+def _not_simulated(name: str, zh: str) -> AppError:
+    return AppError(409, "DEVICE-NOT-SIMULATED", f"{zh}不是模拟设备，不能在演示中操作",
+                    f"the {name} is a real device here; only a simulated one can be driven from the demo",
+                    {"device": name})

@@ -1,0 +1,149 @@
+"""The till's print worker: takes pending jobs in order and sends them to the printer.
+
+One thread per service, for the jobs of the till it runs beside (settings.till.code). A job is claimed
+(pending → printing, committed) before a byte is sent, and marked printed only after the printer
+confirmed it, so a retry never prints it twice; a printer that is not there sends the job back to
+pending and the worker waits (with backoff) — the order of the queue is kept. Enqueuing wakes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from devices.base import DeviceSink, DeviceStatus, StatusBoard, now_iso
+from devices.printer import PrinterUnavailable, drawer_kick, escpos_bytes
+from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
+from server.config import Settings
+from server.db.models import PrintJob, PrintJobKind
+from server.db.session import read_session, write_session
+from server.services import printing
+from server.services.context import Ctx
+
+log = logging.getLogger("dingdian.print")
+
+_DOCS: dict[str, type] = {PrintJobKind.RECEIPT.value: ReceiptDoc, PrintJobKind.Z_REPORT.value: ZReportDoc,
+                          PrintJobKind.RX_SLIP.value: RxReviewSlip}
+_KIND_ZH = {"receipt": "小票", "z_report": "交班报表", "rx_slip": "处方审核单", "drawer": "钱箱"}
+
+
+class Sender(Protocol):
+    def send(self, job: bytes) -> None: ...
+
+
+def job_bytes(job: PrintJob, columns: int) -> bytes:
+    if job.kind == PrintJobKind.DRAWER.value:
+        return drawer_kick()
+    return escpos_bytes(from_json(_DOCS[job.kind], job.document), columns)
+
+
+class PrintWorker:
+    name = "printer"
+
+    def __init__(self, engine: Engine, settings: Settings, store_id: int, printer: Sender, driver: str,
+                 sink: DeviceSink, poll_s: float = 2.0, backoff_min_s: float = 1.0, backoff_max_s: float = 15.0) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.store_id = store_id
+        self.till_code = settings.till.code
+        self.printer = printer
+        self.columns = settings.devices.printer_columns
+        self.board = StatusBoard(self.name, driver, sink)
+        self.poll_s = poll_s
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe: Any = None
+        self.printed = 0
+
+    def _ctx(self) -> Ctx:
+        return Ctx(self.store_id, self.settings)
+
+    def status(self) -> DeviceStatus:
+        return self.board.current
+
+    def start(self) -> None:
+        with write_session(self.engine) as s:
+            cut_off = printing.recover_interrupted(s, self._ctx(), self.till_code)
+        if cut_off:
+            log.warning("print: %d job(s) were cut off by a restart; marked uncertain (reprint by hand)", cut_off)
+        self._unsubscribe = printing.on_enqueued(self.wake)
+        self._thread = threading.Thread(target=self._run, name="print-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._unsubscribe:
+            self._unsubscribe()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        delay = self.backoff_min_s
+        self._publish(ok=None)
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                healthy = self.drain()
+            except Exception:  # the database away for a moment must not end the worker
+                log.exception("print: worker step failed")
+                healthy = False
+            if healthy:
+                delay = self.backoff_min_s
+                self._wake.wait(self.poll_s)
+            else:
+                self._wake.wait(delay)  # a manual retry or a new job wakes it early
+                delay = min(delay * 2, self.backoff_max_s)
+
+    def drain(self) -> bool:
+        """Print every pending job in order; False as soon as the printer fails (the job stays pending)."""
+        while not self._stop.is_set():
+            with write_session(self.engine) as s:
+                job = printing.claim_next(s, self._ctx(), self.till_code)
+            if job is None:
+                return True
+            try:
+                data = job_bytes(job, self.columns)
+            except Exception as exc:  # a document that cannot be laid out must not block the queue behind it
+                log.exception("print: job %s cannot be laid out", job.id)
+                with write_session(self.engine) as s:
+                    printing.mark_failed(s, self._ctx(), job.id, f"无法排版 / cannot lay out: {exc}", final=True)  # type: ignore[arg-type]
+                continue
+            try:
+                self.printer.send(data)
+            except PrinterUnavailable as exc:
+                with write_session(self.engine) as s:
+                    printing.mark_failed(s, self._ctx(), job.id, exc.describe())  # type: ignore[arg-type]
+                log.warning("print: job %s (%s) kept: %s", job.id, job.kind, exc.en)
+                self._publish(ok=False, error=exc.describe())
+                return False
+            with write_session(self.engine) as s:
+                printing.mark_printed(s, self._ctx(), job.id)  # type: ignore[arg-type]
+            self.printed += 1
+            self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)
+            self._publish(ok=True)
+        return True
+
+    def _publish(self, ok: bool | None, error: str | None = None) -> None:
+        with read_session(self.engine) as s:
+            waiting = printing.waiting_count(s, self._ctx(), self.till_code)
+        detail = {**(self.board.current.detail or {}), "waiting": waiting}
+        if ok is False:
+            self.board.update(connected=False, text=f"打印机不可用，{waiting} 张待打印", last_error=error,
+                              last_error_at=self.board.current.last_error_at if error == self.board.current.last_error
+                              else now_iso(), detail=detail)
+        else:
+            text = "打印机就绪" if waiting == 0 else f"打印机就绪，{waiting} 张待处理"
+            if ok is None:
+                text = "打印机待命" if waiting == 0 else f"打印机待命，{waiting} 张待打印"
+            self.board.update(connected=ok is not None or self.board.current.connected, text=text, last_error=None,
+                              last_error_at=None, detail=detail)
