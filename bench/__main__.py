@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_cold_start, bench_search, bench_search_index, bench_selling
+from bench import bench_card, bench_cold_start, bench_search, bench_search_index, bench_selling
 
 BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_search_index", bench_search_index.main),
     ("bench_search", bench_search.main),
     ("bench_cold_start", bench_cold_start.main),
     ("bench_selling", bench_selling.main),
+    ("bench_card", bench_card.main),
 ]
 
 
