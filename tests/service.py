@@ -23,8 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(settings: Settings, tmp_path: Path, timeout: float = 20) -> tuple[str, Callable[[], None]]:
-    """Start the service on the test database; return its base URL and a stop function."""
+def start_service(settings: Settings, tmp_path: Path, timeout: float = 20,
+                  env_overrides: dict[str, str] | None = None) -> tuple[str, Callable[[], None]]:
+    """Start the service on the test database; return its base URL and a stop function.
+    `env_overrides`: DINGDIAN_* settings for this service only (e.g. a serial scanner's port)."""
     config = tmp_path / "config.toml"
     source = (ROOT / "config.toml").read_text(encoding="utf-8")
     assert 'url = "sqlite:///var/dingdian.db"' in source
@@ -33,7 +35,7 @@ def start_service(settings: Settings, tmp_path: Path, timeout: float = 20) -> tu
     port = free_port()
     log_path = tmp_path / "service.log"
     log = log_path.open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")} | (env_overrides or {})
     proc = subprocess.Popen([str(Path(sys.executable).parent / "dingdian"), "serve", "--config", str(config),
                              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
