@@ -2,22 +2,30 @@
 
 The till never decides anything itself; every method sends an intent and returns the service's answer
 (a SaleOut, a ShiftOut … as JSON). Errors come back as ServiceError (the service refused: rule ID and
-messages) or ServiceUnavailable (no answer at all).
+messages) or ServiceUnavailable (no answer at all). A 401 on a session that was logged in means the token
+is gone (expired, revoked, the account frozen): `on_unauthorized` tells the app, which asks for the login.
+
+`events()` follows the till's event stream (server-sent events: device and link states, serial scans) on a
+second connection, reconnecting with `Last-Event-ID` after a drop so no scan published meanwhile is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+from httpx_sse import SSEError, aconnect_sse
 
 Json = dict[str, Any]
 
 # Gateways in front of the service answer these while it restarts; nothing was done, so a retry is safe.
 RETRYABLE_STATUS = {502, 503, 504}
+# The service sends a keep-alive comment every 15 s: a stream silent for longer than this is dead.
+EVENTS_READ_TIMEOUT = 40.0
 
 
 class TillCallFailed(Exception):
@@ -64,12 +72,19 @@ def _error_of(response: httpx.Response) -> ServiceError:
 class TillClient:
     def __init__(self, base_url: str, timeout: float = 10.0,
                  on_connection: Callable[[bool], None] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 on_unauthorized: Callable[[], None] | None = None):
         self.base_url = base_url
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        # The event stream holds its connection open: its own client, so it never waits for (or blocks) a call.
+        self._stream_http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=httpx.Timeout(
+            timeout, read=EVENTS_READ_TIMEOUT))
         self.on_connection = on_connection
+        self.on_unauthorized = on_unauthorized
         self.connected: bool | None = None  # unknown until the first exchange
         self.user: Json | None = None
+        self.token: str | None = None
+        self.last_event_id: int | None = None
 
     @classmethod
     def for_settings(cls, settings: Any, **kwargs: Any) -> TillClient:
@@ -78,6 +93,7 @@ class TillClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._stream_http.aclose()
 
     def _seen(self, connected: bool) -> None:
         if connected != self.connected:
@@ -94,9 +110,18 @@ class TillClient:
         self._seen(True)
         if response.status_code in RETRYABLE_STATUS:
             raise ServiceUnavailable(_error_of(response))
+        if response.status_code == 401 and self.token is not None and path != "/auth/login":
+            self._session_lost()
         if response.status_code >= 400:
             raise _error_of(response)
         return response.json() if response.content else None
+
+    def _session_lost(self) -> None:
+        """The service no longer knows our token: forget it and let the app ask for the login again."""
+        self.token = None
+        self._http.headers.pop("Authorization", None)
+        if self.on_unauthorized is not None:
+            self.on_unauthorized()
 
     # --- connection and session -------------------------------------------------------------------
 
@@ -109,9 +134,14 @@ class TillClient:
 
     async def login(self, username: str, pin: str, till_code: str) -> Json:
         out = await self._call("POST", "/auth/login", json={"username": username, "pin": pin, "till_code": till_code})
+        self.token = out["token"]
         self._http.headers["Authorization"] = f"Bearer {out['token']}"
         self.user = out["user"]
         return out
+
+    async def till_status(self) -> Json:
+        """The shift and the pharmacists on duty, for the status bar."""
+        return await self._call("GET", "/till/status")
 
     async def current_shift(self) -> Json:
         return await self._call("GET", "/shifts/current")
@@ -125,6 +155,12 @@ class TillClient:
 
     async def shift_report(self, shift_id: int) -> Json:
         return await self._call("GET", f"/shifts/{shift_id}/report")
+
+    async def duty_on(self, shift_id: int) -> Json:
+        return await self._call("POST", f"/shifts/{shift_id}/duty")
+
+    async def duty_off(self, shift_id: int) -> Json:
+        return await self._call("DELETE", f"/shifts/{shift_id}/duty")
 
     # --- the sale ---------------------------------------------------------------------------------
 
@@ -165,11 +201,16 @@ class TillClient:
         A completion whose answer was lost may or may not have happened; the service makes a repeated
         completion return the first result, so asking again is the way to find out (DESIGN: idempotent writes).
         """
+        return await self._until_answered("POST", f"/sales/{sale_id}/complete", {"tenders": tenders},
+                                          retry_delay, max_delay, on_retry)
+
+    async def _until_answered(self, method: str, path: str, body: Json, retry_delay: float, max_delay: float,
+                              on_retry: Callable[[int], None] | None) -> Any:
         attempt = 0
         delay = retry_delay
         while True:
             try:
-                return await self._call("POST", f"/sales/{sale_id}/complete", json={"tenders": tenders})
+                return await self._call(method, path, json=body)
             except ServiceUnavailable:
                 attempt += 1
                 if on_retry is not None:
@@ -177,7 +218,52 @@ class TillClient:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
 
+    # --- returns ----------------------------------------------------------------------------------
+
+    async def returnable(self, sale_no: str) -> Json:
+        """A past sale by its receipt number, with what is left to return of each line."""
+        return await self._call("GET", f"/returns/for-sale/{sale_no}")
+
+    async def create_return(self, return_id: str, sale_id: str, lines: list[Json], reason: str, to_quarantine: bool,
+                            *, retry_delay: float = 0.5, max_delay: float = 5.0,
+                            on_retry: Callable[[int], None] | None = None) -> Json:
+        """A return (a refund) is retried with the same return id until answered, like a completion."""
+        body = {"id": return_id, "sale_id": sale_id, "lines": lines, "reason": reason, "to_quarantine": to_quarantine}
+        return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry)
+
     # --- catalog ----------------------------------------------------------------------------------
 
     async def search(self, q: str, limit: int = 20) -> list[Json]:
         return await self._call("GET", "/items/search", params={"q": q, "limit": limit})
+
+    # --- the till's event stream ------------------------------------------------------------------
+
+    async def events(self, retry_delay: float = 0.5, max_delay: float = 5.0) -> AsyncIterator[tuple[str, Json]]:
+        """(kind, data) of every event for this till, for as long as the session lasts.
+
+        A dropped stream is reopened with the last event id seen (backing off while the service is away), so
+        the service replays what was published meanwhile. Ends when the session is gone (401).
+        """
+        delay = retry_delay
+        while self.token is not None:
+            headers = {"Authorization": f"Bearer {self.token}"}
+            if self.last_event_id is not None:
+                headers["Last-Event-ID"] = str(self.last_event_id)
+            try:
+                async with aconnect_sse(self._stream_http, "GET", "/events", headers=headers) as source:
+                    response = source.response
+                    if response.status_code == 401:
+                        self._session_lost()
+                        return
+                    if response.status_code < 400:
+                        self._seen(True)
+                        delay = retry_delay
+                        async for sse in source.aiter_sse():
+                            if sse.id.isdigit():
+                                self.last_event_id = int(sse.id)
+                            if sse.data:  # the stream's opening `retry:` frame carries no event
+                                yield sse.event or "message", json.loads(sse.data)
+            except (httpx.TransportError, SSEError, ValueError):
+                pass  # reopened below; the calls and the ping report the connection state
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

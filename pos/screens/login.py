@@ -24,6 +24,10 @@ class LoginScreen(Screen[None]):
 
     app: DingdianTill  # type: ignore[assignment]
 
+    def __init__(self, notice: str = "") -> None:
+        super().__init__()
+        self.notice = notice  # why the login is asked again (a lost session), shown until the next attempt
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Vertical(id="login-box"):
@@ -31,7 +35,8 @@ class LoginScreen(Screen[None]):
             yield Label(f"收款机 {self.app.till_code}", id="login-till")
             yield Input(placeholder="工号", id="username", max_length=30)
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
-            yield Static("", id="login-message", classes="message", markup=False)
+            yield Static(self.notice, id="login-message", classes="message error" if self.notice else "message",
+                         markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -71,8 +76,7 @@ class LoginScreen(Screen[None]):
         except ServiceUnavailable:
             self._say("无法连接收银服务，请检查服务是否启动（正在自动重试连接）")
             return
-        self.app.user_name = out["user"]["display_name"]
-        self.app.refresh_status()
+        self.app.signed_in(out["user"]["display_name"])
         await self._join_shift()
 
     async def _join_shift(self) -> None:

@@ -8,6 +8,7 @@ redrawn from each answer (the service's SaleOut is the truth).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +25,7 @@ from pos.format import yuan
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.qty import QtyScreen
+from pos.screens.returns import ReturnScreen
 from pos.screens.search import SearchScreen
 from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
@@ -37,11 +39,17 @@ if TYPE_CHECKING:
 GTIN_LENGTHS = {8, 12, 13, 14}
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
+# A receipt's sale number (YYYYMMDD-NNNN), typed or scanned from the receipt's barcode: a return.
+SALE_NO = re.compile(r"^\d{8}-\d{4,6}$")
 
 
 def is_barcode(code: str) -> bool:
     """All digits of a GTIN length goes straight to the service as a barcode; anything else is a search."""
     return code.isdigit() and len(code) in GTIN_LENGTHS
+
+
+def is_sale_no(code: str) -> bool:
+    return bool(SALE_NO.match(code))
 
 
 class SaleScreen(Screen[None]):
@@ -56,7 +64,9 @@ class SaleScreen(Screen[None]):
         Binding("f8", "void", "作废", key_display="F8"),
         Binding("f9", "search", "查询", key_display="F9"),
         Binding("f10", "remove", "删行", key_display="F10"),
+        Binding("f11", "returns", "退货", key_display="F11"),
         Binding("f12", "shift", "班次", key_display="F12"),
+        Binding("ctrl+d", "duty", "药师在岗", show=False),  # F1 lists it
         Binding("escape", "back", "返回", show=False),  # Esc backs out everywhere; F1 says so
         Binding("up", "cursor(-1)", "上一行", show=False),
         Binding("down", "cursor(1)", "下一行", show=False),
@@ -93,6 +103,8 @@ class SaleScreen(Screen[None]):
         table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
         self.app.refresh_status()
         self.run_worker(self._post_intents(), group="intents")
+        if self.app.resume_sale_id is not None:
+            self.send(self._resume_after_login)
         self.focus_scan()
 
     def focus_scan(self) -> None:
@@ -172,6 +184,34 @@ class SaleScreen(Screen[None]):
     def send(self, intent: Intent) -> None:
         self.intents.put_nowait(intent)
 
+    def open_sale_id(self) -> str | None:
+        """The sale this screen is working on, opened on the service or about to be (kept over a new login)."""
+        return str(self.sale["id"]) if self.sale is not None else self._next_sale_id
+
+    async def _resume_after_login(self) -> None:
+        sale_id = self.app.resume_sale_id
+        if sale_id is None:
+            return
+        sale = await self.app.client.get_sale(sale_id)
+        self.app.resume_sale_id = None
+        if sale["status"] == "open":
+            self.show_sale(sale)
+            self.say(f"已恢复未完成的销售（{sum(ln['qty'] for ln in sale['lines'])} 件），请继续")
+        elif sale["status"] == "suspended":
+            self.say("原销售已挂单，可按 F6 取单")
+        else:
+            self.say(f"原销售已{'完成' if sale['status'] == 'completed' else '作废'}，请开始新的销售")
+
+    def service_back(self) -> None:
+        """The service answers again: redraw the open sale from what the service has (the basket lives there)."""
+        async def intent() -> None:
+            await self._refresh()
+            if self.sale is not None:
+                self.say("服务已恢复，当前销售已从服务重新读取")
+            else:
+                self.say("服务已恢复")
+        self.send(intent)
+
     # --- showing the service's sale ---------------------------------------------------------------
 
     def show_sale(self, sale: dict[str, Any] | None) -> None:
@@ -200,10 +240,16 @@ class SaleScreen(Screen[None]):
 
     @on(ScanInput.Scanned)
     def _scanned(self, event: ScanInput.Scanned) -> None:
-        if is_barcode(event.code):
-            self.add(barcode=event.code)
+        self.take_scan(event.code)
+
+    def take_scan(self, code: str) -> None:
+        """A typed code or a scan (keyboard wedge here, serial scanner through the service's events)."""
+        if is_sale_no(code):
+            self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
+        elif is_barcode(code):
+            self.add(barcode=code)
         else:
-            self.app.push_screen(SearchScreen(event.code), self._picked)
+            self.app.push_screen(SearchScreen(code), self._picked)
 
     def add(self, *, barcode: str | None = None, item_id: int | None = None) -> None:
         if self.app.shift is None:
@@ -239,11 +285,38 @@ class SaleScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
 
+    def _task(self, task: str, title: str) -> None:
+        """A task screen a later issue adds (app.task_screens); until then the key says so."""
+        factory = self.app.task_screens.get(task)
+        if factory is None:
+            self.say(f"{title}：即将提供", error=True)
+            return
+        self.app.push_screen(factory(), lambda _: self.focus_scan())
+
     def action_card(self) -> None:
-        self.say("读卡（医保结算）尚未开放", error=True)
+        self._task("card", "F3 读卡")
 
     def action_prescription(self) -> None:
-        self.say("处方登记尚未开放", error=True)
+        self._task("prescription", "F4 处方")
+
+    def action_returns(self) -> None:
+        self.app.push_screen(ReturnScreen(), lambda _: self.focus_scan())
+
+    def action_duty(self) -> None:
+        """Ctrl+D: the logged-in pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who)."""
+        async def intent() -> None:
+            if self.app.shift is None:
+                self.say("未开班，不能登记药师在岗", error=True)
+                return
+            me = (self.app.client.user or {}).get("display_name")
+            if self.app.on_duty and me in self.app.on_duty:
+                await self.app.client.duty_off(self.app.shift["id"])
+                self.say(f"{me} 已离岗")
+            else:
+                await self.app.client.duty_on(self.app.shift["id"])
+                self.say(f"{me} 已登记在岗")
+            await self.app.check_service()
+        self.send(intent)
 
     def action_search(self) -> None:
         self.app.push_screen(SearchScreen(self.query_one("#scan", ScanInput).value), self._picked)

@@ -1,35 +1,75 @@
-"""The status bar: store, till, user and whether the service answers."""
+"""The status bar: store, till, user, the pharmacist on duty, the devices, the insurance centre, the service.
+
+One line when it fits, two on a narrow terminal (80 columns): who and where on the first, the links on the
+second. Device and link states are the service's (`state` events: {name, ok, text}); the till only shows them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+DEVICES = (("card_reader", "读卡器"), ("scanner", "扫码枪"), ("printer", "打印机"), ("insurance", "医保"))
+SEP = " │ "
+
+
+def _state(label: str, state: dict[str, Any] | None) -> Text:
+    if state is None:
+        return Text(f"{label}?", style="dim")  # not reported (yet): never shown as working
+    if state.get("ok"):
+        return Text(f"{label}✓", style="green")
+    problem = str(state.get("text") or "故障")
+    return Text(f"{label}✕{problem}", style="bold red")
+
 
 class StatusBar(Static):
-    store = reactive("")
-    till = reactive("")
-    user = reactive("未登录")
-    connected: reactive[bool | None] = reactive(None)
+    stamp = reactive(0)  # bumped by sync(): the app holds the state, the bar redraws from it
 
     def on_mount(self) -> None:
         self.sync()
 
     def sync(self) -> None:
-        """Take the values from the app (DingdianTill keeps the session's state)."""
-        app: Any = self.app
-        self.store = app.store_name
-        self.till = app.till_code
-        self.user = app.user_name
-        self.connected = app.client.connected
+        self.stamp += 1
+        self.refresh(layout=True)
 
-    def render(self) -> str:
-        if self.connected is None:
-            link = "[b]… 正在连接服务[/b]"
-        elif self.connected:
-            link = "[green]● 服务已连接[/green]"
+    def parts(self) -> tuple[Text, Text]:
+        app: Any = self.app
+        duty = app.on_duty
+        who = Text.assemble(f" {app.store_name}", SEP, f"收款机 {app.till_code}", SEP, app.user_name, SEP)
+        if duty is None:
+            who.append("药师 —", style="dim")
+        elif duty:
+            who.append("在岗药师 " + "、".join(duty))
         else:
-            link = "[b red]✕ 服务未连接，正在重试…[/b red]"
-        return f" {self.store}  │  收款机 {self.till}  │  {self.user}  │  {link}"
+            who.append("无在岗药师", style="bold yellow")
+        links = Text(" ")
+        for name, label in DEVICES:
+            links.append_text(_state(label, app.device_states.get(name)))
+            links.append(" ")
+        connected = app.client.connected
+        if connected is None:
+            links.append("… 正在连接服务", style="bold")
+        elif connected:
+            links.append("服务✓", style="green")
+        else:
+            links.append("✕ 服务未连接，正在重试…", style="bold red")
+        return who, links
+
+    def _fits(self, width: int) -> bool:
+        who, links = self.parts()
+        return cell_len(who.plain) + cell_len(links.plain) + 1 <= width
+
+    def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
+        return 1 if self._fits(width) else 2
+
+    def render(self) -> Text:
+        who, links = self.parts()
+        width = self.size.width or 80
+        if self._fits(width):
+            gap = width - cell_len(who.plain) - cell_len(links.plain)
+            return Text.assemble(who, " " * gap, links)
+        return Text.assemble(who, "\n", links)

@@ -44,9 +44,12 @@ async def _frames(hub: EventHub, till_code: str, after: int | None, request: Req
             event, pending = pending.result(), None
             yield sse_frame(event)
     finally:
-        if pending is not None:
+        if pending is not None and not pending.done():
+            # Cancelling the running __anext__ ends the generator (its finally unsubscribes); aclose() on a
+            # generator that is running raises, and an await here would be cancelled with the request anyway.
             pending.cancel()
-        await events.aclose()  # type: ignore[attr-defined]
+        else:
+            await events.aclose()  # type: ignore[attr-defined]
 
 
 @router.get("/events", **guarded(Action.SALE_READ, responses={200: {"content": {"text/event-stream": {}}}}))

@@ -1,4 +1,4 @@
-"""The till (Textual) driven by its Pilot against a real service (`dingdian serve` in a subprocess).
+"""The till (Textual) driven by its Pilot against a real service (tests/pos/live.py: the service in-process).
 
 Each test seeds the shop, starts the service on the test's database and runs the app headless at a
 size close to a real till's terminal. The service, not the screen, is the judge of what was sold.
@@ -7,20 +7,12 @@ size close to a real till's terminal. The service, not the screen, is the judge 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from textual import events
-from textual.css.query import NoMatches
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Input, Static
 
-from catalog.codes import gtin_check_digit
 from pos.app import DingdianTill
 from pos.client import TillClient
 from pos.screens.payment import PaymentScreen
@@ -31,89 +23,24 @@ from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
-from server.db.session import write_session
-from server.services import catalog as catalog_service
-from server.services import stock
-from server.services.context import Ctx
-from tests.conftest import BARCODE_ICE, BARCODE_VITC, ROLE_PINS, add_role_users, seed_shop
-from tests.service import start_service
+from tests.conftest import BARCODE_ICE, BARCODE_VITC, ROLE_PINS
+from tests.pos.helpers import (
+    BARCODE_BULK,
+    SIZE,
+    log_in,
+    message,
+    pay_cash,
+    popup,
+    ready_to_scan,
+    sales,
+    scan,
+    settled,
+    till,
+    type_text,
+    until,
+)
 
 pytestmark = pytest.mark.slow
-
-BARCODE_BULK = "690999000001" + str(gtin_check_digit("690999000001"))  # an OTC item with stock for the burst
-SIZE = (100, 30)
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"  # the till is a client: one backend is enough here
-
-
-@pytest.fixture
-def service(engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path) -> Iterator[str]:
-    seed_shop(engine, ctx)
-    add_role_users(engine, ctx)
-    today = ctx.today
-    with write_session(engine) as s:
-        values = {"code": "YP0099", "name": "复方甘草片", "spec": "100片", "approval_no": "国药准字H9",
-                  "gsp_class": "otc_a", "route": "internal", "price_fen": 120}
-        item = catalog_service.create_item(s, ctx, values, [BARCODE_BULK], "Z-OTC")
-        s.flush()
-        stock.add_opening_batch(s, ctx, item.id, None, "B-BULK-1", "L9", today - timedelta(days=100),  # type: ignore[arg-type]
-                                today + timedelta(days=400), 50, 500)
-    base, stop = start_service(settings, tmp_path)
-    yield base
-    stop()
-
-
-def till(settings: Settings, base: str) -> DingdianTill:
-    return DingdianTill(settings, client=TillClient(base), auto_open_float_fen=0)
-
-
-async def until(pilot: Pilot[Any], ready: Callable[[], bool], timeout: float = 15, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or ready}")
-        await pilot.pause(0.02)
-
-
-def ready_to_scan(app: Any) -> bool:
-    """The sale screen is up and its input has the focus (a scan typed earlier would go nowhere)."""
-    if not isinstance(app.screen, SaleScreen):
-        return False
-    try:
-        return app.screen.query_one("#scan", Input).has_focus
-    except NoMatches:  # switched to, not composed yet
-        return False
-
-
-async def popup(pilot: Pilot[Any], kind: type) -> Any:
-    """Wait for a popup to be up with its focus set: keys pressed before that would go nowhere."""
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, kind) and app.focused is not None
-                and app.focused.screen is app.screen, what=kind.__name__)
-    return app.screen
-
-
-async def log_in(pilot: Pilot[Any], post: str = "cashier") -> SaleScreen:
-    await pilot.press(*f"u_{post}", "enter", *ROLE_PINS[post], "enter")
-    await until(pilot, lambda: ready_to_scan(pilot.app), what="the sale screen")
-    return pilot.app.screen  # type: ignore[return-value]
-
-
-async def settled(pilot: Pilot[Any], screen: SaleScreen) -> None:
-    await until(pilot, lambda: screen.pending == 0, what="the scans to be answered")
-    await pilot.pause()
-
-
-def message(screen: Any, selector: str = "#message") -> str:
-    return str(screen.query_one(selector, Static).render())
-
-
-def sales(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text("SELECT id, status, total_fen, change_fen, sale_no FROM sale")).all())
 
 
 def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engine) -> None:
@@ -123,7 +50,7 @@ def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engi
             sale = await log_in(pilot)
             assert app.shift is not None and app.shift["status"] == "open"
             assert "T01" in str(sale.query_one("#status").render())
-            await pilot.press(*BARCODE_VITC, "enter")
+            await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             table = sale.query_one("#lines", DataTable)
             assert table.row_count == 1, message(sale)
@@ -134,7 +61,7 @@ def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engi
             await pilot.press("f2")
             await popup(pilot, PaymentScreen)
             pay = app.screen
-            await pilot.press(*"20.00", "enter")
+            await type_text(pilot, "20.00", "enter")
             await until(pilot, lambda: pay.done is not None, what="the completion")  # type: ignore[attr-defined]
             assert pay.query_one("#change", Digits).value == "16.50"
             await pilot.press("enter")  # next customer
@@ -183,14 +110,14 @@ def test_a_refused_scan_shows_the_rule_and_the_input_is_ready_for_the_next(servi
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            await pilot.press(*BARCODE_ICE, "enter")
+            await scan(pilot, BARCODE_ICE)
             await settled(pilot, sale)
             shown = message(sale)
             assert "GSP-06" in shown and "抽检不合格" in shown, shown
-            scan = sale.query_one("#scan", Input)
-            assert scan.has_focus and scan.value == ""
+            entry = sale.query_one("#scan", Input)
+            assert entry.has_focus and entry.value == ""
             # the next scan goes straight in
-            await pilot.press(*BARCODE_VITC, "enter")
+            await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "3.50"
             assert "GSP-06" not in message(sale)
@@ -203,7 +130,7 @@ def test_search_by_pinyin_initials_adds_the_chosen_item(service: str, settings: 
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            await pilot.press(*"wss", "enter")  # 维生素 → wss: not a barcode, so the search opens with it
+            await type_text(pilot, "wss", "enter")  # 维生素 → wss: not a barcode, so the search opens with it
             await popup(pilot, SearchScreen)
             search: SearchScreen = app.screen  # type: ignore[assignment]
             await until(pilot, lambda: bool(search.hits), what="search results")
@@ -222,13 +149,15 @@ def test_the_shift_is_opened_with_the_float_typed_then_a_sale_is_suspended_and_r
     async def body() -> None:
         app = DingdianTill(settings, client=TillClient(service))  # no auto-open: the till asks for the float
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press(*"u_cashier", "enter", *ROLE_PINS["cashier"], "enter")
+            await type_text(pilot, "u_cashier", "enter")
+            await type_text(pilot, ROLE_PINS["cashier"], "enter")
             await popup(pilot, OpenShiftScreen)
-            await pilot.press(*"200", "enter")
+            await type_text(pilot, "200", "enter")
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
             sale: SaleScreen = app.screen  # type: ignore[assignment]
             assert app.shift is not None and app.shift["float_fen"] == 20000
-            await pilot.press(*BARCODE_VITC, "enter", "f5")
+            await scan(pilot, BARCODE_VITC)
+            await pilot.press("f5")
             await settled(pilot, sale)
             assert sale.sale is None and "已挂单" in message(sale)
             await pilot.press("f6")
@@ -246,7 +175,8 @@ def test_quantity_remove_and_void(service: str, settings: Settings, engine: Engi
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot, "pharmacist")  # voiding is a pharmacist's or manager's call
-            await pilot.press(*BARCODE_VITC, "enter", *BARCODE_BULK, "enter")
+            await scan(pilot, BARCODE_VITC)
+            await scan(pilot, BARCODE_BULK)
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "4.70"
             await pilot.press("f7")
@@ -262,7 +192,7 @@ def test_quantity_remove_and_void(service: str, settings: Settings, engine: Engi
             await popup(pilot, VoidScreen)
             await pilot.press("enter")  # no reason: refused on the spot
             assert isinstance(app.screen, VoidScreen)
-            await pilot.press(*"顾客不要了", "enter")
+            await type_text(pilot, "顾客不要了", "enter")
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
             await settled(pilot, sale)
             assert sale.sale is None and "已作废" in message(sale), message(sale)
@@ -272,15 +202,6 @@ def test_quantity_remove_and_void(service: str, settings: Settings, engine: Engi
     asyncio.run(body())
 
 
-async def pay_cash(pilot: Pilot[Any], sale: SaleScreen, tendered: str) -> None:
-    await pilot.press("f2")
-    pay = await popup(pilot, PaymentScreen)
-    await pilot.press(*tendered, "enter")
-    await until(pilot, lambda: pay.done is not None, what="the completion")
-    await pilot.press("enter")  # next customer
-    await until(pilot, lambda: pilot.app.screen is sale, what="back to the sale")
-
-
 def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(service: str, settings: Settings,
                                                                           engine: Engine) -> None:
     async def body() -> None:
@@ -288,13 +209,13 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
             shift_id = app.shift["id"]  # type: ignore[index]
-            await pilot.press(*BARCODE_VITC, "enter")
+            await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             await pay_cash(pilot, sale, "20")
 
             await pilot.press("f12")
             close = await popup(pilot, CloseShiftScreen)
-            await pilot.press(*"3.00", "enter")  # 3.50 expected (float 0 + the sale): 0.50 short
+            await type_text(pilot, "3.00", "enter")  # 3.50 expected (float 0 + the sale): 0.50 short
             await until(pilot, lambda: close.report is not None, what="the Z report")
             report = str(close.query_one("#zreport", Static).render())
             assert "销售笔数：1" in report and "销售金额：3.50" in report, report
@@ -305,16 +226,16 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
             await pilot.press("enter")  # back to the till, closed
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
             assert app.shift is None and "已结班" in message(sale)
-            await pilot.press(*BARCODE_VITC, "enter")  # scanning is refused, nothing is sent
+            await scan(pilot, BARCODE_VITC)  # scanning is refused, nothing is sent
             await settled(pilot, sale)
             assert sale.sale is None and "已结班" in message(sale) and "F12" in message(sale)
 
             await pilot.press("f12")  # F12 now opens a new shift
             await popup(pilot, OpenShiftScreen)
-            await pilot.press(*"100", "enter")
+            await type_text(pilot, "100", "enter")
             await until(pilot, lambda: ready_to_scan(app) and app.shift is not None, what="the new shift")
             assert app.shift["id"] != shift_id and app.shift["float_fen"] == 10000  # type: ignore[index]
-            await pilot.press(*BARCODE_VITC, "enter")
+            await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "3.50"
 
@@ -332,11 +253,11 @@ def test_an_empty_open_sale_closes_with_the_shift(service: str, settings: Settin
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            await pilot.press(*BARCODE_ICE, "enter")  # refused: the sale is open on the service, empty
+            await scan(pilot, BARCODE_ICE)  # refused: the sale is open on the service, empty
             await settled(pilot, sale)
             await pilot.press("f12")
             close = await popup(pilot, CloseShiftScreen)
-            await pilot.press(*"0", "enter")
+            await type_text(pilot, "0", "enter")
             await until(pilot, lambda: close.report is not None, what="the Z report")
 
         with engine.connect() as conn:
@@ -351,10 +272,12 @@ def test_f6_with_an_empty_sale_shows_the_suspended_list(service: str, settings: 
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            await pilot.press(*BARCODE_VITC, "enter", "f5")
+            await scan(pilot, BARCODE_VITC)
+            await pilot.press("f5")
             await settled(pilot, sale)
             assert "已挂单" in message(sale)
-            await pilot.press(*BARCODE_BULK, "enter", "f10")  # a new sale, its only line removed: open, empty
+            await scan(pilot, BARCODE_BULK)  # a new sale, its only line removed: open, empty
+            await pilot.press("f10")
             await settled(pilot, sale)
             assert sale.sale is not None and not sale.sale["lines"]
             empty_id = sale.sale["id"]
@@ -364,7 +287,7 @@ def test_f6_with_an_empty_sale_shows_the_suspended_list(service: str, settings: 
             await until(pilot, lambda: bool(listing.sales), what="the suspended list")
             await pilot.press("escape")  # not now: the next scan goes into the same (empty) sale again
             await until(pilot, lambda: ready_to_scan(app), what="back to the sale")
-            await pilot.press(*BARCODE_BULK, "enter")
+            await scan(pilot, BARCODE_BULK)
             await settled(pilot, sale)
             assert sale.sale is not None and sale.sale["id"] == empty_id and len(sale.sale["lines"]) == 1
             await pilot.press("f10", "f6")

@@ -1,0 +1,294 @@
+"""Returns (退货): find a past sale by its receipt number (typed, or the receipt's barcode scanned), pick the
+lines and quantities to take back, choose quarantine or sellable stock where the store's policy leaves it to
+the pharmacist, give a reason, confirm. The service decides everything — who may (SEC-01: a pharmacist or
+the manager), how much is left, where the stock goes, the refund by the original tender — and the screen
+shows its answer. A return is retried with the same id until the service answers, like a completion.
+
+Steps, each undone by Esc: receipt number → lines → reason → (sent) → the refund shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
+
+from pos.client import ServiceError, TillCallFailed
+from pos.format import local_hhmm, yuan
+from pos.screens.help import RETURN_KEYS, HelpScreen
+from pos.screens.shift import TENDER_LABELS
+from pos.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from pos.app import DingdianTill
+
+NO_RETURN_HINT = {"SEC-01": "（退货须由药师或店长登录办理）"}
+
+
+class ReturnScreen(Screen[dict[str, Any] | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "帮助", key_display="F1"),
+        Binding("f2", "confirm", "确认退货", key_display="F2"),
+        Binding("f5", "toggle_place", "去向", key_display="F5"),
+        Binding("plus,equals_sign", "more", "多退", key_display="+"),
+        Binding("minus", "less", "少退", key_display="-"),
+        Binding("space", "whole", "整行", key_display="空格"),
+        Binding("escape", "back", "返回", key_display="Esc"),
+    ]
+
+    app: DingdianTill  # type: ignore[assignment]
+
+    def __init__(self, sale_no: str = "") -> None:
+        super().__init__()
+        self.initial = sale_no
+        self.found: dict[str, Any] | None = None  # the service's ReturnableSaleOut
+        self.picked: dict[int, int] = {}  # sale line id → quantity to return
+        self.to_quarantine = True  # where the pharmacist's choice is asked, the careful answer first
+        self.busy = False
+        self.done: dict[str, Any] | None = None  # the service's ReturnOut
+
+    # --- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="return-head"):
+            yield Label("退货  小票号", id="receipt-label")
+            yield Input(value=self.initial, placeholder="扫描小票条码或输入小票号，回车", id="receipt", max_length=20)
+        yield Static("", id="return-sale", markup=False)
+        yield DataTable(id="return-lines", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="return-bottom"):
+            with Vertical(id="return-entry"):
+                yield Static("扫描小票条码或输入小票号，回车查找原销售", id="return-message", classes="message",
+                             markup=False)
+                yield Input(placeholder="退货原因（必填），回车提交", id="reason", max_length=200)
+            with Vertical(id="refund-box"):
+                yield Label("退款 (元)", id="refund-label")
+                yield Digits("", id="refund")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#return-lines", DataTable)
+        table.add_columns("#", "品名", "规格", "售出", "可退", "退货", "单价", "去向")
+        self.query_one("#reason", Input).disabled = True
+        self.query_one("#receipt", Input).focus()
+        self.app.refresh_status()
+        if self.initial:
+            self.run_worker(self._find(self.initial), exclusive=True, group="find")
+
+    def say(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#return-message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+
+    # --- step 1: the receipt --------------------------------------------------------------------
+
+    def take_scan(self, code: str) -> None:
+        """A receipt scanned with the serial scanner while this screen is up."""
+        if self.busy or self.done is not None:
+            return
+        self.query_one("#receipt", Input).value = code
+        self.run_worker(self._find(code), exclusive=True, group="find")
+
+    @on(Input.Submitted, "#receipt")
+    def _receipt(self, event: Input.Submitted) -> None:
+        if self.done is not None:  # the refund is shown: Enter goes back to the till
+            self.dismiss(self.done)
+        elif not self.busy:
+            self.run_worker(self._find(event.value), exclusive=True, group="find")
+
+    async def _find(self, sale_no: str) -> None:
+        sale_no = sale_no.strip()
+        if not sale_no:
+            self.say("请输入小票号，例如 20261122-0001", error=True)
+            return
+        self.say(f"正在查找 {sale_no}…")
+        try:
+            found = await self.app.client.returnable(sale_no)
+        except TillCallFailed as exc:
+            self.say(exc.text_zh, error=True)  # the number stays in the input, to correct
+            self.query_one("#receipt", Input).focus()
+            return
+        self.found, self.picked = found, {}
+        self._draw()
+        sale = found["sale"]
+        if sale["status"] != "completed":
+            self.say(f"小票 {sale_no} 的销售未完成，不能退货", error=True)
+            return
+        if not any(ln["returnable_qty"] for ln in found["lines"]):
+            self.say(f"小票 {sale_no} 的商品已全部退货", error=True)
+            return
+        self.query_one("#return-lines", DataTable).focus()
+        self.say("↑↓ 选择商品，+/- 改退货数量，空格 整行，F5 去向，F2 或回车 确认")
+
+    # --- step 2: lines and quantities -------------------------------------------------------------
+
+    def _returnable(self) -> dict[int, dict[str, Any]]:
+        return {ln["sale_line_id"]: ln for ln in self.found["lines"]} if self.found else {}
+
+    def _place(self, line_id: int) -> str:
+        if self._returnable()[line_id]["quarantine_required"]:
+            return "隔离区(制度)"
+        return "隔离区" if self.to_quarantine else "可售库存"
+
+    def _draw(self) -> None:
+        table = self.query_one("#return-lines", DataTable)
+        row = table.cursor_row
+        table.clear()
+        if self.found is None:
+            self.query_one("#return-sale", Static).update("")
+            return
+        sale, left = self.found["sale"], self._returnable()
+        paid = "；".join(f"{TENDER_LABELS.get(t['kind'], t['kind'])} {yuan(t['amount_fen'])}" for t in sale["tenders"])
+        when = local_hhmm(sale["completed_at"], self.app.settings.store.tz) if sale.get("completed_at") else ""
+        self.query_one("#return-sale", Static).update(
+            f"小票 {sale['sale_no']}  {sale.get('business_date') or ''} {when}  合计 {yuan(sale['total_fen'])} 元"
+            f"  支付：{paid or '—'}")
+        for ln in sale["lines"]:
+            back = self.picked.get(ln["id"], 0)
+            table.add_row(str(ln["line_no"]), ln["name"], ln["spec"], f"{ln['qty']}{ln['unit']}",
+                          str(left[ln["id"]]["returnable_qty"]), str(back) if back else "",
+                          yuan(ln["unit_price_fen"]), self._place(ln["id"]) if back else "", key=str(ln["id"]))
+        if sale["lines"]:
+            table.move_cursor(row=min(max(row, 0), len(sale["lines"]) - 1))
+
+    def _line(self) -> dict[str, Any] | None:
+        if self.found is None or not self.found["sale"]["lines"] or self.busy or self.done is not None:
+            return None
+        if not self.query_one("#return-lines", DataTable).has_focus:
+            return None
+        lines = self.found["sale"]["lines"]
+        return lines[min(self.query_one("#return-lines", DataTable).cursor_row, len(lines) - 1)]
+
+    def _set(self, line: dict[str, Any], qty: int) -> None:
+        left = self._returnable()[line["id"]]["returnable_qty"]
+        if qty > left:
+            self.say(f"{line['name']} 最多可退 {left}", error=True)
+            return
+        if qty <= 0:
+            self.picked.pop(line["id"], None)
+        else:
+            self.picked[line["id"]] = qty
+        self._draw()
+        count = sum(self.picked.values())
+        self.say(f"已选退货 {count} 件" if count else "未选择退货商品")
+
+    def action_more(self) -> None:
+        if (line := self._line()) is not None:
+            self._set(line, self.picked.get(line["id"], 0) + 1)
+
+    def action_less(self) -> None:
+        if (line := self._line()) is not None:
+            self._set(line, self.picked.get(line["id"], 0) - 1)
+
+    def action_whole(self) -> None:
+        if (line := self._line()) is not None:
+            left = self._returnable()[line["id"]]["returnable_qty"]
+            self._set(line, 0 if self.picked.get(line["id"]) else left)
+
+    def action_toggle_place(self) -> None:
+        if self.found is None or self.busy or self.done is not None:
+            return
+        self.to_quarantine = not self.to_quarantine
+        self._draw()
+        forced = all(self._returnable()[i]["quarantine_required"] for i in self.picked) if self.picked else False
+        note = "；所选商品按本店制度一律进入隔离区 (GSP-06)" if forced else ""
+        self.say(f"可选去向：{'隔离区（待验收）' if self.to_quarantine else '可售库存'}{note}")
+
+    # --- step 3: the reason, then the service -----------------------------------------------------
+
+    @on(DataTable.RowSelected, "#return-lines")
+    def _enter_on_lines(self) -> None:
+        self.action_confirm()
+
+    def action_confirm(self) -> None:
+        if self.busy or self.done is not None or self.found is None:
+            return
+        if not self.picked:
+            self.say("请先用 + 或空格选择要退的商品", error=True)
+            self.query_one("#return-lines", DataTable).focus()
+            return
+        reason = self.query_one("#reason", Input)
+        reason.disabled = False
+        if not reason.value.strip():
+            reason.focus()
+            self.say("请填写退货原因，回车提交")
+            return
+        self._submit()
+
+    @on(Input.Submitted, "#reason")
+    def _reason(self) -> None:
+        if not self.query_one("#reason", Input).value.strip():
+            self.say("退货必须填写原因", error=True)
+            return
+        self._submit()
+
+    def _submit(self) -> None:
+        if self.busy or self.found is None:
+            return
+        self.busy = True
+        lines = [{"sale_line_id": i, "qty": q} for i, q in self.picked.items()]
+        self.run_worker(self._send(str(uuid.uuid4()), lines, self.query_one("#reason", Input).value.strip()),
+                        exclusive=True, group="send")
+
+    async def _send(self, return_id: str, lines: list[dict[str, int]], reason: str) -> None:
+        def retrying(attempt: int) -> None:
+            self.say(f"连接中断，正在重试确认退货（第 {attempt} 次）… 请勿重复退款", error=True)
+
+        self.say("正在退货…")
+        try:
+            done = await self.app.client.create_return(return_id, self.found["sale"]["id"], lines,  # type: ignore[index]
+                                                       reason, self.to_quarantine, on_retry=retrying)
+        except ServiceError as exc:
+            self.busy = False
+            self.say(f"[{exc.code}] {exc.message_zh}{NO_RETURN_HINT.get(exc.code, '')}", error=True)
+            self.query_one("#return-lines", DataTable).focus()  # the picks and the reason are kept
+            return
+        self.busy = False
+        self.done = done
+        refunds = "；".join(f"{TENDER_LABELS.get(r['kind'], r['kind'])} {yuan(r['amount_fen'])}"
+                           + (f"（{r['reference']}）" if r["reference"] else "") for r in done["refunds"])
+        cash = sum(r["amount_fen"] for r in done["refunds"] if r["kind"] == "cash")
+        place = "隔离区（待验收）" if done["to_quarantine"] else "可售库存"
+        self.query_one("#refund", Digits).update(yuan(done["total_fen"]))
+        self.say(f"退货完成 退款：{refunds}。" + (f"请退还现金 {yuan(cash)} 元。" if cash else "")
+                 + f"商品进入{place}。回车或 Esc 返回收银")
+        self.query_one("#reason", Input).disabled = True
+        self.query_one("#receipt", Input).focus()
+        # Redraw what is left to return now, from the service.
+        try:
+            self.found = await self.app.client.returnable(self.found["sale"]["sale_no"])  # type: ignore[index]
+            self.picked = {}
+            self._draw()
+        except TillCallFailed:
+            pass
+
+    # --- keys -------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(RETURN_KEYS))
+
+    def action_back(self) -> None:
+        """Esc: one step back — reason → lines → receipt number → the sale screen."""
+        if self.busy:
+            self.say("正在退货，请等待服务确认，不要重复退款", error=True)
+            return
+        if self.done is not None:
+            self.dismiss(self.done)
+            return
+        reason = self.query_one("#reason", Input)
+        table = self.query_one("#return-lines", DataTable)
+        if reason.has_focus:
+            reason.disabled = True
+            table.focus()
+            self.say("↑↓ 选择商品，+/- 改退货数量，空格 整行，F5 去向，F2 或回车 确认")
+        elif table.has_focus:
+            self.query_one("#receipt", Input).focus()
+            self.say("扫描小票条码或输入小票号，回车查找原销售")
+        else:
+            self.dismiss(None)
