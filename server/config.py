@@ -6,6 +6,7 @@ was expected (ConfigError); nothing starts half-configured.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from decimal import Decimal
@@ -98,6 +99,30 @@ class DeviceSettings(_Section):
     printer_retry_max_seconds: float = Field(default=10, ge=0.1, le=300)  # longest wait between tries when away
     cash_drawer: bool = True  # open the drawer through the printer on cash sales
     receipt_footer: str = Field(default="谢谢惠顾，请保留小票\n凭小票七日内办理退换", max_length=200)
+    # card reader. pcsc: the reader's name (exact, or the start of it); empty = the first reader found.
+    card_reader_name: str = Field(default="", max_length=200)
+    # sdk: the region's card library (HeaSecReadInfo shape), its Init JSON as the region documents it,
+    # and the encoding of its strings (the libraries speak GBK).
+    card_sdk_library: str = ""
+    card_sdk_init: str = "{}"
+    card_sdk_encoding: Literal["gbk", "utf-8"] = "gbk"
+
+    @field_validator("card_sdk_init")
+    @classmethod
+    def _init_is_json_object(cls, v: str) -> str:
+        try:
+            parsed = json.loads(v)
+        except ValueError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError("must be a JSON object, e.g. {\"IP\": \"10.0.0.1\", \"PORT\": 7020}")
+        return v
+
+    @model_validator(mode="after")
+    def _sdk_needs_library(self) -> DeviceSettings:
+        if self.card_reader == "sdk" and not self.card_sdk_library.strip():
+            raise ValueError("card_reader = \"sdk\" needs card_sdk_library (the region's card library path)")
+        return self
 
     @model_validator(mode="after")
     def _ports_given(self) -> DeviceSettings:
