@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from devices.base import Device, DeviceSink, DeviceStatus, StatusBoard
+from devices.card import DEMO_CARDS, CardReaderDevice, CardRecord, SimulatedCardReader, card_reader_for
+from devices.card.errors import CardError
 from devices.printer import EscposPrinter, PrinterConfig, SimulatedPrinter
 from devices.scanner import SerialScanner, SerialScannerConfig, SimulatedScanner, Suffix
 from server.config import Settings
@@ -85,6 +87,14 @@ def build_scanner(settings: Settings, sink: DeviceSink) -> Device:
     if d.scanner == "hid":
         return HidScanner(sink)
     return SimulatedScanner(sink, Suffix(d.scanner_suffix), d.scanner_max_frame)
+
+
+def build_card_reader(settings: Settings, sink: DeviceSink) -> Device:
+    """The configured card reader; its `card` events carry the masked record only (SEC-06)."""
+    return CardReaderDevice(card_reader_for(settings.devices), sink)
+
+
+register_device("card_reader", build_card_reader)
 
 
 class DeviceManager:
@@ -162,6 +172,52 @@ class DeviceManager:
         if paper is not None:
             self.printer.paper = paper
         self.print_worker.wake()
+
+
+    # --- the card in the till's reader --------------------------------------------------------------
+
+    @property
+    def card_reader(self) -> CardReaderDevice | None:
+        device = self.devices.get("card_reader")
+        return device if isinstance(device, CardReaderDevice) else None
+
+    def current_card(self) -> CardRecord | None:
+        """The card in this till's reader as last read: the whole record (ID number included), for
+        the card-settlement flow only; what the till sees is the masked `card` event."""
+        reader = self.card_reader
+        return reader.current_card() if reader is not None else None
+
+    def insert_demo_card(self, key: str = "employee") -> CardRecord:
+        """The demo's hand: put a demo card (devices.card.demo_cards: employee 310 / resident 390) into
+        the simulated reader; the till gets the same `card` event a real card would give."""
+        reader = self._card_reader_or_409()
+        if not isinstance(reader.reader, SimulatedCardReader):
+            raise _not_simulated("card_reader", "读卡器")
+        try:
+            return reader.insert_demo(key)
+        except KeyError:
+            raise AppError(404, "NOT_FOUND", f"没有演示卡“{key}”", f"no demo card {key!r}",
+                           {"known": sorted(DEMO_CARDS)}) from None
+
+    def remove_demo_card(self) -> bool:
+        reader = self._card_reader_or_409()
+        if not isinstance(reader.reader, SimulatedCardReader):
+            raise _not_simulated("card_reader", "读卡器")
+        return reader.remove_demo()
+
+    def read_card(self) -> CardRecord:
+        """Read the card now (the till's 读卡 key); a reader problem is a 409 naming it in both languages."""
+        reader = self._card_reader_or_409()
+        try:
+            return reader.read_now()
+        except CardError as exc:
+            raise AppError(409, exc.code, exc.message_zh, exc.message_en, exc.details) from None
+
+    def _card_reader_or_409(self) -> CardReaderDevice:
+        reader = self.card_reader
+        if reader is None:
+            raise AppError(409, "CARD_NO_READER", "未配置读卡器", "no card reader is configured", {})
+        return reader
 
 
 def _not_simulated(name: str, zh: str) -> AppError:
