@@ -44,7 +44,13 @@ def _rule(out: Output, char: str = "-") -> None:
 
 
 def _pair(out: Output, left: str, right: str, bold: bool = False) -> None:
-    out.line(gbk.spread(left, right, out.columns), bold=bold)
+    """`left` … `right` on one line; on two (right-aligned below) when they do not fit with a space between."""
+    if gbk.width(left) + 1 + gbk.width(right) <= out.columns:
+        out.line(gbk.spread(left, right, out.columns), bold=bold)
+        return
+    for part in gbk.wrap(left, out.columns):
+        out.line(part, bold=bold)
+    out.line(gbk.pad(right, out.columns, "right"), bold=bold)
 
 
 def _wrapped(out: Output, text: str, indent: int = 0) -> None:

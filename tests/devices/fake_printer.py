@@ -68,6 +68,10 @@ class TcpPrinter(_Status):
 
     def stop(self) -> None:
         if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept(): the port is free at once
+            except OSError:
+                pass
             self._sock.close()
             self._sock = None
         if self._thread is not None:

@@ -1,0 +1,260 @@
+"""The durable print queue against real python-escpos printers: a TCP listener on a free port (network
+printer, port 9100 in a store) and a pty (serial printer). Printing never blocks a sale; a job survives
+a printer that is switched off, runs out of paper or dies mid-job, prints whole when the printer is
+back, and is never printed twice by a retry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from devices.printer import EscposPrinter, PrinterConfig, PrinterUnavailable
+from server.config import Settings
+from server.db.models import AuditEntry, PrintJob
+from server.db.session import read_session, write_session
+from server.services import printing
+from server.services.context import Ctx
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, make_settings
+from tests.devices.escpos_reader import Document, read
+from tests.devices.fake_printer import PtyPrinter, TcpPrinter
+from tests.server.test_duty_cli import _qualify
+from tests.server.test_selling import new_sale, pay_cash, scan
+
+STATUS_QUERIES = (b"\x10\x04\x01", b"\x10\x04\x04")
+
+
+@pytest.fixture
+def backend() -> str:
+    """The queue's claim is a compare-and-set both backends run the same; SQLite keeps these tests quick."""
+    return "sqlite"
+
+
+@pytest.fixture
+def tcp_printer() -> Iterator[TcpPrinter]:
+    printer = TcpPrinter().start()
+    yield printer
+    printer.stop()
+
+
+@pytest.fixture
+def settings(db_url: str, tcp_printer: TcpPrinter) -> Settings:
+    return make_settings(db_url, devices={"printer": "network", "printer_port": tcp_printer.port,
+                                          "printer_columns": 32, "printer_retry_max_seconds": 0.3,
+                                          "printer_timeout_seconds": 2})
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := cond()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def job_doc(raw: bytes) -> Document:
+    """A connection's bytes without the driver's status queries (before and after the job)."""
+    assert raw.startswith(STATUS_QUERIES[0] + STATUS_QUERIES[1]) and raw.endswith(STATUS_QUERIES[0])
+    return read(raw[6:-3])
+
+
+def app_ctx(shop: dict[str, Any]) -> tuple[Engine, Ctx]:
+    state = shop["client"].app.state.dingdian
+    return state.engine, Ctx(state.store_id, state.settings)
+
+
+def sell(shop: dict[str, Any], cash: bool = True) -> dict[str, Any]:
+    c, h = shop["client"], shop["cashier"]
+    sid = new_sale(c, h)
+    scan(c, h, sid, BARCODE_AMOX, 2)
+    scan(c, h, sid, BARCODE_VITC)
+    if cash:
+        r = pay_cash(c, h, sid, 2850, 3000)
+    else:
+        r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "other", "amount_fen": 2850,
+                                                                "reference": "POS-1"}]}, headers=h)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def enqueue(shop: dict[str, Any], sale_id: str) -> int:
+    """What the sale's completion does (the lead wires it): queue the receipt in its own transaction."""
+    engine, ctx = app_ctx(shop)
+    with write_session(engine) as s:
+        return printing.enqueue_receipt(s, ctx, sale_id).id  # type: ignore[return-value]
+
+
+def job(shop: dict[str, Any], job_id: int) -> PrintJob:
+    engine, _ = app_ctx(shop)
+    with read_session(engine) as s:
+        return s.get(PrintJob, job_id)  # type: ignore[return-value]
+
+
+def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+    c = shop["client"]
+    engine, ctx = app_ctx(shop)
+    _qualify(engine, ctx, "u_pharmacist", date.today() + timedelta(days=400))
+    assert c.post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"]).status_code == 201
+    sale = sell(shop)
+    first = enqueue(shop, sale["id"])
+    assert enqueue(shop, sale["id"]) == first  # a replayed completion queues nothing new
+    drawer, receipt = tcp_printer.wait_jobs(2)
+    assert job_doc(drawer).commands("ESC p") and not job_doc(drawer).lines  # the drawer first, nothing printed
+    doc = job_doc(receipt)
+    text = "\n".join(doc.lines)
+    for expected in (sale["sale_no"], "收款机 T01", "收银员 测试cashier", "药师 测试pharmacist", "【处方药】",
+                     "阿莫西林胶囊 0.25g*24粒", "【甲类非处方药】", "维生素C片", "￥28.50", "￥30.00", "找零", "￥1.50",
+                     "谢谢惠顾"):
+        assert expected in text, expected
+    assert [b.data for b in doc.barcodes] == ["{B" + sale["sale_no"]] and len(doc.cuts) == 1
+    assert all(len(raw) <= 32 for raw in doc.raw_lines)
+    wait_for(lambda: job(shop, first).status == "printed", what="the job to be marked printed")
+    listed = c.get("/print-jobs", params={"status": "printed"}, headers=shop["cashier"]).json()
+    assert sorted(j["kind"] for j in listed) == ["drawer", "receipt"]
+    time.sleep(0.5)
+    assert len(tcp_printer.jobs) == 2  # nothing printed twice
+
+
+def test_a_printer_dying_mid_job_keeps_the_job_prints_it_whole_when_back_and_never_twice(
+        shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+    tcp_printer.drop_after = 300  # the printer takes 300 bytes of the receipt and dies
+    sale = sell(shop, cash=False)
+    job_id = enqueue(shop, sale["id"])
+    assert wait_for(lambda: tcp_printer.torn, what="the torn attempt")[0][:6] == STATUS_QUERIES[0] + STATUS_QUERIES[1]
+    (whole,) = tcp_printer.wait_jobs(1)  # the next attempt (automatic, after a short backoff) prints it whole
+    doc = job_doc(whole)
+    assert doc.lines[0].strip() and sale["sale_no"] in "\n".join(doc.lines) and len(doc.cuts) == 1
+    done = wait_for(lambda: (j := job(shop, job_id)).status == "printed" and j, what="printed")
+    assert done.attempts == 2 and done.last_error == ""
+    retry = shop["client"].post(f"/print-jobs/{job_id}/retry", headers=shop["cashier"])
+    assert retry.status_code == 409 and retry.json()["code"] == "PRINT-DONE"
+    time.sleep(0.6)
+    assert len(tcp_printer.jobs) == 1 and len(tcp_printer.torn) == 1
+
+
+def test_a_printer_switched_off_leaves_the_job_pending_and_shown_until_it_is_back(
+        shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+    c, h = shop["client"], shop["cashier"]
+    tcp_printer.stop()
+    sale = sell(shop, cash=False)  # the sale completes whatever the printer does
+    job_id = enqueue(shop, sale["id"])
+    wait_for(lambda: job(shop, job_id).attempts >= 1 and job(shop, job_id).status == "pending", what="a failed try")
+    assert "未连接" in job(shop, job_id).last_error
+    printer = next(d for d in c.get("/devices", headers=h).json() if d["name"] == "printer")
+    assert printer["connected"] is False and "未连接" in printer["last_error"] and printer["detail"]["waiting"] == 1
+    pending = c.get("/print-jobs", params={"status": "pending"}, headers=h).json()
+    assert [j["id"] for j in pending] == [job_id] and pending[0]["status_label"] == "待打印"
+    back = TcpPrinter(tcp_printer.port).start()  # switched on again, same address
+    try:
+        (data,) = back.wait_jobs(1)
+        assert sale["sale_no"] in "\n".join(job_doc(data).lines)
+        wait_for(lambda: job(shop, job_id).status == "printed", what="printed")
+        wait_for(lambda: next(d for d in c.get("/devices", headers=h).json() if d["name"] == "printer")["connected"],
+                 what="the printer shown back")
+    finally:
+        back.stop()
+
+
+def test_out_of_paper_waits_for_paper(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+    tcp_printer.paper = False
+    job_id = enqueue(shop, sell(shop, cash=False)["id"])
+    wait_for(lambda: "缺纸" in job(shop, job_id).last_error, what="the paper-out error")
+    assert tcp_printer.jobs == [] or all(len(j) <= 6 for j in tcp_printer.jobs)  # only the status queries went out
+    tcp_printer.paper = True
+    wait_for(lambda: job(shop, job_id).status == "printed", what="printed after paper")
+
+
+def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: dict[str, Any],
+                                                                       tcp_printer: TcpPrinter) -> None:
+    c, h = shop["client"], shop["cashier"]
+    sale = sell(shop, cash=True)
+    r = c.post(f"/sales/{sale['id']}/receipt", headers=h)
+    assert r.status_code == 201 and r.json()["reprint"] is True
+    (data,) = tcp_printer.wait_jobs(1)  # a reprint never opens the drawer
+    assert "重打" in job_doc(data).lines[0]
+    engine, _ = app_ctx(shop)
+    with read_session(engine) as s:
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "receipt.reprint")).one()
+    assert entry.after["sale_no"] == sale["sale_no"] and entry.actor == "u_cashier"
+    open_sale = new_sale(c, h)
+    refused = c.post(f"/sales/{open_sale}/receipt", headers=h)
+    assert refused.status_code == 409 and refused.json()["code"] == "PRINT-NOT-FINAL"
+    missing = c.post("/sales/00000000-0000-4000-8000-000000000000/receipt", headers=h)
+    assert missing.status_code == 404
+
+
+def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: dict[str, Any],
+                                                                        tcp_printer: TcpPrinter) -> None:
+    c, h = shop["client"], shop["cashier"]
+    engine, ctx = app_ctx(shop)
+    sale = sell(shop, cash=False)
+    with write_session(engine) as s:  # as the database looks after a crash in the middle of a send
+        doc = printing.to_json(printing.receipt_doc(s, ctx, s.get(printing.Sale, sale["id"])))  # type: ignore[arg-type]
+        stuck = PrintJob(store_id=ctx.store_id, till_code="T01", kind="receipt", ref=sale["id"], document=doc,
+                         status="printing", attempts=1)
+        s.add(stuck)
+    with write_session(engine) as s:
+        assert printing.recover_interrupted(s, ctx, "T01") == 1  # what the worker does at start-up
+    time.sleep(0.5)
+    assert job(shop, stuck.id).status == "uncertain" and tcp_printer.jobs == []  # type: ignore[arg-type]
+    r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "pending"
+    tcp_printer.wait_jobs(1)
+    wait_for(lambda: job(shop, stuck.id).status == "printed", what="printed")  # type: ignore[arg-type]
+    with read_session(engine) as s:
+        assert s.exec(select(AuditEntry).where(AuditEntry.action == "print_job.retry")).one().entity_id == str(stuck.id)
+
+
+def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+    tcp_printer.stop()
+    sale = sell(shop, cash=True)
+    enqueue(shop, sale["id"])
+    engine, ctx = app_ctx(shop)
+    with write_session(engine) as s:  # the printer stays away past the drawer's window
+        drawer = s.exec(select(PrintJob).where(PrintJob.kind == "drawer")).one()
+        drawer.expires_at = ctx.now - timedelta(seconds=1)
+        s.add(drawer)
+    back = TcpPrinter(tcp_printer.port).start()
+    try:
+        (data,) = back.wait_jobs(1)
+        assert not job_doc(data).commands("ESC p")  # only the receipt: the drawer does not fly open later
+        assert wait_for(lambda: job(shop, drawer.id).status == "expired", what="expired")  # type: ignore[arg-type]
+    finally:
+        back.stop()
+
+
+def test_the_z_report_prints_and_reprints(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+    c, h = shop["client"], shop["cashier"]
+    sell(shop, cash=False)
+    z = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
+    assert z.status_code == 200
+    engine, ctx = app_ctx(shop)
+    with write_session(engine) as s:  # what closing the shift does (the lead wires it)
+        printing.enqueue_z_report(s, ctx, shop["shift_id"])
+    r = c.post(f"/shifts/{shop['shift_id']}/z-report/print", headers=h)
+    assert r.status_code == 201
+    first, again = tcp_printer.wait_jobs(2)
+    text = "\n".join(job_doc(first).lines)
+    assert "交班报表" in text and "销售 1 笔" in text and "￥28.50" in text and "重打" not in text
+    assert "重打" in job_doc(again).lines[0]
+
+
+def test_a_serial_printer_on_a_pty() -> None:
+    pty = PtyPrinter()
+    try:
+        printer = EscposPrinter(PrinterConfig("serial", columns=32, serial_port=pty.path, timeout_s=1))
+        printer.send(b"\x1b@\x1c&" + "维生素C片 ￥3.50\n".encode("gbk"))
+        wait_for(lambda: pty.received.endswith(STATUS_QUERIES[0]), what="the job on the serial line")
+        assert read(bytes(pty.received)[6:-3]).lines == ["维生素C片 ￥3.50"]
+        pty.paper = False
+        with pytest.raises(PrinterUnavailable) as err:
+            printer.send(b"x\n")
+        assert err.value.reason == "no_paper" and "缺纸" in err.value.zh
+    finally:
+        pty.close()
