@@ -8,16 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from server.api import audit, auth, catalog, devices, events, health, printing, selling, stock, store, till, users
+from server.api import insurance as insurance_api
 from server.config import Settings, get_settings
 from server.db.migrate import require_head
 from server.db.session import make_engine
 from server.devices import DeviceManager
 from server.errors import ErrorBody, install_handlers
+from server.insurance.factory import make_gateway
 from server.services.search import CatalogSearch
 from server.services.store import bootstrap_store
 from server.state import AppState
 
-_ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)}
+_ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     search = CatalogSearch(engine, store_id)
     search.warm_up()
     app.state.dingdian = AppState(settings, engine, store_id, search)
+    app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
     for module in (health, auth, store, users, catalog, stock, selling, till, events, audit, devices, printing):
         app.include_router(module.router)
+    app.include_router(insurance_api.router)
     return app

@@ -120,11 +120,75 @@ def demo(config: ConfigOpt = None,
         return
     base = f"http://{settings.service.host}:{settings.service.port}"
     typer.echo(f"服务 / service: {base}  ·  API 文档 / API docs: {base}/docs")
-    if till if till is not None else sys.stdin.isatty() and sys.stdout.isatty():
-        _serve_in_background_and_open_till(settings, config, base)
-    else:
-        typer.echo("(Ctrl-C 退出 / to stop)")
-        serve(config=config)
+    sandbox = _start_sandbox_centre(settings)
+    try:
+        if till if till is not None else sys.stdin.isatty() and sys.stdout.isatty():
+            _serve_in_background_and_open_till(settings, config, base)
+        else:
+            typer.echo("(Ctrl-C 退出 / to stop)")
+            serve(config=config)
+    finally:
+        _stop_child(sandbox)
+
+
+def _start_sandbox_centre(settings: Settings):  # type: ignore[no-untyped-def]
+    """The sandbox insurance centre in a child process beside the service (gateway = "sandbox")."""
+    import subprocess
+    import time
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from server.config import ROOT
+
+    ins = settings.insurance
+    if ins.gateway != "sandbox":
+        return None
+    url = urlsplit(ins.url)
+    db = Path(ins.sandbox_db) if Path(ins.sandbox_db).is_absolute() else ROOT / ins.sandbox_db
+    log = db.parent / "sandbox-centre.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "server.cli", "sandbox-centre", "--host", url.hostname or "127.0.0.1",
+            "--port", str(url.port or 8601), "--db", str(db), "--path", ins.path]
+    with log.open("ab") as out:
+        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            if httpx.get(f"{ins.url.rstrip('/')}/health", timeout=1).status_code == 200:
+                typer.echo(f"医保沙箱中心 / sandbox insurance centre: {ins.url}  (账本 ledger: {db})")
+                return child
+        except httpx.TransportError:
+            time.sleep(0.1)
+    typer.echo(f"医保沙箱中心未能启动（现金销售不受影响） / the sandbox centre did not start; see {log}", err=True)
+    _stop_child(child)
+    return None
+
+
+def _stop_child(child) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    if child is None or child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+
+
+@app.command("sandbox-centre")
+def sandbox_centre(port: Annotated[int, typer.Option(help="port to listen on")] = 8601,
+                   db: Annotated[Path, typer.Option(help="the sandbox's own ledger (SQLite)")] = Path(
+                       "var/sandbox-centre.db"),
+                   host: Annotated[str, typer.Option(help="address to listen on (loopback by default)")] = "127.0.0.1",
+                   path: Annotated[str, typer.Option(help="the transaction endpoint path")] = "/fsi/api/callService",
+                   ) -> None:
+    """Run the sandbox insurance centre (医保沙箱中心): NHSA transactions, a fund model, its own ledger."""
+    from server.insurance.sandbox.serve import serve_forever
+
+    typer.echo(f"医保沙箱中心 / sandbox insurance centre: http://{host}:{port}{path}  ·  admin: /docs  ·  ledger: {db}")
+    serve_forever(db, host=host, port=port, path=path)
 
 
 def _serve_in_background_and_open_till(settings: Settings, config: Path | None, base: str) -> None:

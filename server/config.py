@@ -138,8 +138,18 @@ class DeviceSettings(_Section):
 class InsuranceSettings(_Section):
     gateway: Literal["sandbox", "http"] = "sandbox"
     url: str = "http://127.0.0.1:8601"
+    path: str = "/fsi/api/callService"  # the province's transaction endpoint under url
     infver: str = "V1.0"
     recer_sys_code: str = "sys01"
+    timeout_seconds: float = Field(default=30, gt=0, le=300)  # a settlement's answer; later = uncertain
+    connect_timeout_seconds: float = Field(default=3, gt=0, le=60)
+    # How messages are signed: none | hmac (API gateway, [HN]) | sm (OAuth2 + SM4/SM2: wired in code)
+    signing: Literal["none", "hmac", "sm"] = "none"
+    access_key: str = ""
+    secret_key: str = ""  # keep it out of the file: DINGDIAN_INSURANCE__SECRET_KEY
+    api_name: str = ""
+    api_version: str = "1.0.0"
+    sandbox_db: str = "var/sandbox-centre.db"  # the sandbox centre's own ledger (make demo)
 
 
 class RuleSettings(_Section):

@@ -42,6 +42,9 @@ class Action(StrEnum):
     SALE_RETURN = "sale.return"  # returns and refunds (special operation, SEC-01)
     SHIFT = "shift.operate"  # open and close the till's shift
     DUTY = "duty.pharmacist"  # go on / off duty as the shift's pharmacist (RX-10)
+    # the insurance centre link
+    INSURANCE_READ = "insurance.read"  # today's sign-in state
+    INSURANCE_SESSION = "insurance.session"  # 9001 sign in / 9002 sign out as the operator who settles
     # devices and printing
     DEVICE_READ = "device.read"  # device states, the print queue
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
@@ -49,17 +52,19 @@ class Action(StrEnum):
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
-             Action.DEVICE_READ}
+             Action.DEVICE_READ, Action.INSURANCE_READ}
 _TILL_DEVICES = {Action.DEVICE_READ, Action.PRINT, Action.DEVICE_DEMO}
+_TILL_INSURANCE = {Action.INSURANCE_READ, Action.INSURANCE_SESSION}  # the operators who settle sign in
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.CASHIER: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
-                             Action.SALE_READ, Action.SHIFT} | _TILL_DEVICES),
+                             Action.SALE_READ, Action.SHIFT} | _TILL_DEVICES | _TILL_INSURANCE),
     # The pharmacist is the shift's supervisor: voids and returns need one (SEC-01: mutually checked).
     Role.PHARMACIST: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
                                 Action.SALE_READ, Action.SHIFT, Action.SALE_VOID, Action.SALE_RETURN, Action.DUTY,
-                                Action.BATCH_STOP} | _TILL_DEVICES),
-    Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ}),
+                                Action.BATCH_STOP} | _TILL_DEVICES | _TILL_INSURANCE),
+    Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
+                                                 Action.INSURANCE_SESSION}),
     # 店长: reads everything; changes the catalog, stock, staff records and freezes leavers.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.SALE_READ, Action.SALE_VOID, Action.SALE_RETURN,
                                          Action.STORE_WRITE, Action.STAFF_WRITE,
@@ -73,7 +78,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 
 # SEC-02: actions a maintainer's account may never hold, whatever the table above says.
 BUSINESS_OPERATIONS: frozenset[Action] = frozenset(
-    {Action.SELL, Action.SALE_VOID, Action.SALE_RETURN, Action.SHIFT, Action.DUTY})
+    {Action.SELL, Action.SALE_VOID, Action.SALE_RETURN, Action.SHIFT, Action.DUTY, Action.INSURANCE_SESSION})
 
 
 def allowed(roles: frozenset[Role] | set[Role], action: Action) -> bool:

@@ -2,6 +2,13 @@
 
 from server.db.models.audit import AuditEntry, AuditHead
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
+from server.db.models.insurance import (
+    InsuranceMessage,
+    InsuranceMsgidCounter,
+    InsuranceSignIn,
+    MessageDirection,
+    MessageOutcome,
+)
 from server.db.models.people import (
     AuthSession,
     Qualification,
@@ -39,7 +46,12 @@ __all__ = [
     "BatchBalance",
     "BatchStatus",
     "DayCounter",
+    "InsuranceMessage",
+    "InsuranceMsgidCounter",
+    "InsuranceSignIn",
     "Item",
+    "MessageDirection",
+    "MessageOutcome",
     "MovementKind",
     "PharmacistDuty",
     "PrintJob",

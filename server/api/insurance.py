@@ -1,0 +1,111 @@
+"""The insurance centre link: sign in (9001), sign out (9002), today's status."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.api.deps import CtxDep, ReadSession, get_state, guarded
+from server.db.session import read_session
+from server.insurance.errors import GatewayError
+from server.insurance.gateway import InsuranceGateway
+from server.permissions import Action
+from server.services import insurance_session
+from server.services.context import Ctx
+from server.services.insurance_session import SignInState
+
+router = APIRouter(tags=["insurance"])
+
+
+class SignInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mac: str | None = Field(default=None, max_length=20, description="签到MAC地址; default: this service's")
+    ip: str | None = Field(default=None, max_length=20, description="签到IP地址; default: the till's")
+
+
+class SignInOut(BaseModel):
+    opter: str
+    opter_name: str
+    sign_no: str
+    sign_time: str
+    business_date: date
+    signed_in_at: datetime
+    signed_out_at: datetime | None
+    sign_out_time: str
+
+
+class InsuranceStatusOut(BaseModel):
+    gateway: str
+    url: str
+    business_date: date
+    signed_in: bool = Field(description="the caller has an open sign-in of today")
+    mine: SignInOut | None
+    operators: list[dict[str, Any]] = Field(description="everyone signed in today (the till's status bar)")
+
+
+def gateway_of(request: Request) -> InsuranceGateway:
+    """The service's gateway (built in create_app from [insurance])."""
+    return request.app.state.insurance  # type: ignore[no-any-return]
+
+
+def _out(st: SignInState) -> SignInOut:
+    return SignInOut(opter=st.opter, opter_name=st.opter_name, sign_no=st.sign_no, sign_time=st.sign_time,
+                     business_date=st.business_date, signed_in_at=st.signed_in_at, signed_out_at=st.signed_out_at,
+                     sign_out_time=st.sign_out_time)
+
+
+def _publish(request: Request, ctx: Ctx) -> None:
+    state = get_state(request)
+    with read_session(state.engine) as s:
+        state.events.set_state(None, "insurance", insurance_session.store_state(s, ctx))
+
+
+def _terminal_ip(request: Request, given: str | None) -> str:
+    if given:
+        return given
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))[:20]
+    except ValueError:
+        return "127.0.0.1"
+
+
+@router.post("/insurance/sign-in", response_model=SignInOut, status_code=201, **guarded(Action.INSURANCE_SESSION))
+def sign_in(request: Request, ctx: CtxDep, body: SignInIn | None = None) -> SignInOut:
+    body = body or SignInIn()
+    mac = body.mac or ":".join(f"{(uuid.getnode() >> s) & 0xFF:02X}" for s in range(40, -1, -8))
+    try:
+        st = insurance_session.sign_in(get_state(request).engine, ctx, gateway_of(request), mac,
+                                       _terminal_ip(request, body.ip))
+    except GatewayError as exc:
+        raise exc.to_app_error() from exc
+    _publish(request, ctx)
+    return _out(st)
+
+
+@router.post("/insurance/sign-out", response_model=SignInOut, **guarded(Action.INSURANCE_SESSION))
+def sign_out(request: Request, ctx: CtxDep) -> SignInOut:
+    try:
+        st = insurance_session.sign_out(get_state(request).engine, ctx, gateway_of(request))
+    except GatewayError as exc:
+        raise exc.to_app_error() from exc
+    _publish(request, ctx)
+    return _out(st)
+
+
+@router.get("/insurance/status", response_model=InsuranceStatusOut, **guarded(Action.INSURANCE_READ))
+def status(request: Request, s: ReadSession, ctx: CtxDep) -> InsuranceStatusOut:
+    settings = get_state(request).settings.insurance
+    mine = insurance_session.current_sign_in(s, ctx)
+    state = insurance_session.store_state(s, ctx)
+    mine_out = None
+    if mine is not None:
+        name = next((o["opter_name"] for o in state["operators"] if o["opter"] == mine.opter), mine.opter)
+        mine_out = _out(SignInState.of(mine, name))
+    return InsuranceStatusOut(gateway=settings.gateway, url=settings.url, business_date=ctx.today,
+                              signed_in=mine is not None, mine=mine_out, operators=state["operators"])

@@ -1,0 +1,34 @@
+"""The gateway the service uses, built from `[insurance]` in config.toml."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from server.config import Settings
+from server.insurance.http_adapter import HttpGateway
+from server.insurance.msgid import MsgidSource
+from server.insurance.msglog import MessageLog
+from server.insurance.signing import HmacGatewaySigner, PlainSigner, Signer
+from server.insurance.transport import HttpxTransport, Transport
+
+
+def make_signer(settings: Settings) -> Signer:
+    ins = settings.insurance
+    if ins.signing == "hmac":
+        return HmacGatewaySigner(ins.access_key, ins.secret_key, ins.api_name, ins.api_version)
+    if ins.signing == "sm":
+        # Token endpoints, grant types and key formats are regional: build SmSigner in code for the
+        # region (server.insurance.signing.SmSigner) and pass it to make_gateway(signer=...).
+        raise ValueError("insurance.signing = \"sm\" needs a region-specific SmSigner passed to make_gateway")
+    return PlainSigner()
+
+
+def make_gateway(settings: Settings, engine: Engine, store_id: int, *, transport: Transport | None = None,
+                 signer: Signer | None = None) -> HttpGateway:
+    ins, store = settings.insurance, settings.store
+    return HttpGateway(
+        url=ins.url.rstrip("/") + ins.path, fixmedins_code=store.fixmedins_code, fixmedins_name=store.name,
+        mdtrtarea_admvs=store.admdvs, tz=store.tz, infver=ins.infver, recer_sys_code=ins.recer_sys_code,
+        log=MessageLog(engine, store_id), msgids=MsgidSource(engine, store_id, store.fixmedins_code, store.tz),
+        transport=transport or HttpxTransport(ins.connect_timeout_seconds),
+        signer=signer or make_signer(settings), timeout=ins.timeout_seconds)

@@ -1,0 +1,85 @@
+"""`InsuranceGateway`: the NHSA transactions a retail pharmacy uses, whatever carries them.
+
+Every call names who makes it (`Caller`: the operator, the sign-in's sign_no, the insured person's
+参保地 for the envelope). Every call may raise a `GatewayError` (server.insurance.errors); its
+`uncertain` flag tells a settlement flow whether the centre may have acted.
+
+Never call a gateway method inside an open database transaction (DESIGN: intent before effect):
+the message log commits on its own, and a slow centre must not hold the store's write lock.
+3501–3507 (进销存 uploads) come with the month-end issue: add them here as `upload_*` methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from server.insurance.dicts import OPTER_TYPE_CLERK
+from server.insurance.messages import (
+    CancelRequest,
+    PersonInfo,
+    PersonQuery,
+    Reconciliation,
+    ReconRequest,
+    ReversalRequest,
+    ReversalResult,
+    Settlement,
+    SettleRequest,
+    SignInResult,
+    SignOutResult,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The envelope's per-call fields: opter, opter_name, opter_type, sign_no, insuplc_admdvs, dev_no."""
+
+    opter: str  # 经办人 code (the user's username)
+    opter_name: str
+    sign_no: str = ""  # from 9001; empty on 9001 itself
+    insuplc_admdvs: str = ""  # 参保地 from 1101's insuinfo; required once psn_no is in the input
+    opter_type: str = OPTER_TYPE_CLERK
+    dev_no: str = ""  # the till's registered device number
+
+    def with_insuplc(self, admdvs: str) -> Caller:
+        return Caller(self.opter, self.opter_name, self.sign_no, admdvs, self.opter_type, self.dev_no)
+
+
+@runtime_checkable
+class InsuranceGateway(Protocol):
+    def new_msgid(self) -> str:
+        """A fresh msgid (its own committed transaction). Prefer server.insurance.msgid.allocate_msgid
+        inside the transaction that records the intent."""
+        ...
+
+    def sign_in(self, caller: Caller, mac: str, ip: str) -> SignInResult:
+        """9001 签到."""
+        ...
+
+    def sign_out(self, caller: Caller) -> SignOutResult:
+        """9002 签退 of caller.sign_no."""
+        ...
+
+    def person_info(self, caller: Caller, query: PersonQuery) -> PersonInfo:
+        """1101 人员信息获取."""
+        ...
+
+    def pre_settle(self, caller: Caller, request: SettleRequest) -> Settlement:
+        """2101 药店预结算: the split, nothing booked."""
+        ...
+
+    def settle(self, caller: Caller, request: SettleRequest, msgid: str) -> Settlement:
+        """2102 药店结算 with a msgid the caller committed as its intent first."""
+        ...
+
+    def cancel(self, caller: Caller, request: CancelRequest, msgid: str | None = None) -> Settlement:
+        """2103 药店结算撤销 (amounts come back negative from live centres; the sandbox does the same)."""
+        ...
+
+    def reverse(self, caller: Caller, request: ReversalRequest, msgid: str | None = None) -> ReversalResult:
+        """2601 冲正 of the message `request.omsgid` (a 2102 or 2103 whose answer was lost)."""
+        ...
+
+    def reconcile(self, caller: Caller, request: ReconRequest) -> Reconciliation:
+        """3201 医药机构费用结算对总账."""
+        ...

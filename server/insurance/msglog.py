@@ -1,0 +1,80 @@
+"""The message log: every message to and from the centre, whole in the database, masked in logs.
+
+Each row commits in its own transaction, never the caller's: the `out` row is on disk before the
+message leaves, and the `in` row records what came back — or that nothing did — even when the
+caller's own transaction is later rolled back. (The caller still writes its intent first; this log
+is the evidence, not the recovery state.)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from server.db.models import InsuranceMessage, MessageDirection, MessageOutcome
+from server.db.session import write_session
+from server.db.types import utcnow
+from server.insurance import wire
+from server.privacy import mask_id
+
+log = logging.getLogger("dingdian.insurance")
+
+# Identity numbers and credentials (SEC-06): certificate numbers, card numbers and card
+# identification codes, e-voucher tokens (mdtrt_cert_no carries whichever the person showed).
+PII_KEYS = frozenset({"certno", "mdtrt_cert_no", "card_sn", "prsc_dr_certno", "phar_certno", "ecToken",
+                      "ec_token", "epc_token", "cert_no", "idcard"})
+
+
+def masked(doc: Any) -> Any:
+    """A copy of a message with every identity number masked (mask_id), for logs and screens."""
+    if isinstance(doc, dict):
+        return {k: (mask_id(wire.to_text(v)) if k in PII_KEYS and v not in (None, "") else masked(v))
+                for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [masked(v) for v in doc]
+    return doc
+
+
+def masked_text(body: str) -> str:
+    """The masked form of a message body; a body that is not JSON is not echoed at all."""
+    if not body:
+        return ""
+    try:
+        return wire.dumps(masked(wire.loads(body)))
+    except (ValueError, wire.WireFormatError):
+        return f"<{len(body)} bytes, not JSON: not logged>"
+
+
+class MessageLog:
+    def __init__(self, engine: Engine, store_id: int) -> None:
+        self._engine = engine
+        self._store_id = store_id
+
+    def sent(self, msgid: str, infno: str, body: str, opter: str = "") -> None:
+        """Before sending: durable, so what left the store is provable whatever happens next."""
+        with write_session(self._engine) as s:
+            s.add(InsuranceMessage(store_id=self._store_id, msgid=msgid, infno=infno,
+                                   direction=MessageDirection.OUT.value, at=utcnow(), body=body,
+                                   outcome=MessageOutcome.SENT.value, opter=opter))
+        log.info("→ %s %s %s", infno, msgid, masked_text(body))
+
+    def received(self, msgid: str, infno: str, body: str, outcome: MessageOutcome, *, err_msg: str = "",
+                 inf_refmsgid: str = "", elapsed_ms: int | None = None, opter: str = "") -> None:
+        """What came back, or why nothing did. (NORMAL sync: the caller's next durable commit carries it.)"""
+        with write_session(self._engine, durable=False) as s:
+            s.add(InsuranceMessage(store_id=self._store_id, msgid=msgid, infno=infno,
+                                   direction=MessageDirection.IN.value, at=utcnow(), body=body,
+                                   outcome=outcome.value, err_msg=err_msg[:500], inf_refmsgid=inf_refmsgid[:40],
+                                   opter=opter, elapsed_ms=elapsed_ms))
+        level = logging.INFO if outcome is MessageOutcome.OK else logging.WARNING
+        log.log(level, "← %s %s %s %s %s", infno, msgid, outcome.value, err_msg, masked_text(body))
+
+
+def messages_for(s: Session, store_id: int, msgid: str) -> list[InsuranceMessage]:
+    """Every row of one exchange, in order (what was sent, what came back)."""
+    return list(s.exec(select(InsuranceMessage)
+                       .where(InsuranceMessage.store_id == store_id, InsuranceMessage.msgid == msgid)
+                       .order_by(InsuranceMessage.id)))  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""A small client for the sandbox's admin endpoints (tests, benchmarks, the demo)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class SandboxAdmin:
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base, timeout=10, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _ok(self, r: httpx.Response) -> Any:
+        r.raise_for_status()
+        return r.json()
+
+    def reset(self) -> None:
+        self._ok(self._http.post("/admin/reset"))
+
+    def settlements(self, fixmedins_code: str = "") -> list[dict[str, Any]]:
+        """The centre's own ledger: one row per 2102 (refd_setl_flag 0) and per 2103 (1, negative amounts);
+        status active | cancelled | reversed."""
+        return self._ok(self._http.get("/admin/ledger", params={"fixmedins_code": fixmedins_code}))["settlements"]
+
+    def reversals(self) -> list[dict[str, Any]]:
+        return self._ok(self._http.get("/admin/ledger"))["reversals"]
+
+    def person(self, psn_no: str) -> dict[str, Any]:
+        return self._ok(self._http.get(f"/admin/persons/{psn_no}"))
+
+    def persons(self) -> list[dict[str, Any]]:
+        return self._ok(self._http.get("/admin/persons"))
+
+    def deliveries(self, msgid: str = "", infno: str = "") -> list[dict[str, Any]]:
+        return self._ok(self._http.get("/admin/deliveries", params={"msgid": msgid, "infno": infno}))
+
+    def sign_ins(self) -> list[dict[str, Any]]:
+        return self._ok(self._http.get("/admin/sign-ins"))
+
+    def inject(self, kind: str, infno: str = "", **more: Any) -> None:
+        """kind: delay (delay_ms) | drop | twice | error (infcode, err_msg) | refuse_sign_in | http_status (status)
+        | garble; `times` (default 1) messages of `infno` ("" = any)."""
+        self._ok(self._http.post("/admin/faults", json={"kind": kind, "infno": infno, **more}))
+
+    def faults(self) -> dict[str, Any]:
+        return self._ok(self._http.get("/admin/faults"))
+
+    def clear_faults(self) -> None:
+        self._ok(self._http.delete("/admin/faults"))
+
+    def set_policy(self, **policy: Any) -> dict[str, Any]:
+        return self._ok(self._http.put("/admin/policy", json=policy))
+
+    def set_settings(self, **settings: Any) -> dict[str, Any]:
+        return self._ok(self._http.put("/admin/settings", json=settings))
+
+    def add_directory(self, entries: dict[str, str]) -> None:
+        """{national code: chrgitm_lv (01/1 甲, 02/2 乙, 03/3 丙)}."""
+        self._ok(self._http.post("/admin/directory", json=[{"code": c, "chrgitm_lv": lv} for c, lv in entries.items()]))
