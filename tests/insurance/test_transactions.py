@@ -109,7 +109,7 @@ def test_another_operator_cannot_use_my_sign_in(gateway: HttpGateway, signed_in:
 def test_person_info_by_each_credential(gateway: HttpGateway, signed_in: Caller, query: m.PersonQuery) -> None:
     person = gateway.person_info(signed_in, query)
     assert person.baseinfo.psn_no == EMPLOYEE.psn_no and person.baseinfo.certno == EMPLOYEE.certno
-    assert person.baseinfo.psn_name == "张建国" and person.baseinfo.age > 40
+    assert person.baseinfo.psn_name == EMPLOYEE.name and person.baseinfo.age > 40
     assert [r.insutype for r in person.insuinfo] == ["310", "330"]
     main = person.insurance("310")
     assert main is not None and main.balc_fen == EMPLOYEE.balance_fen and main.insuplc_admdvs == "440300"
@@ -312,3 +312,13 @@ def test_the_directory_can_be_extended(gateway: HttpGateway, signed_in: Caller, 
     assert gateway.pre_settle(caller, purchase(ELDER, [own])).detlcutinfo[0].category.value == "none"
     sandbox.add_directory({"XA02BCA211A012010100154": "1"})
     assert gateway.pre_settle(caller, purchase(ELDER, [own])).detlcutinfo[0].category.value == "jia"
+
+
+def test_every_demo_card_identifies_its_person(gateway: HttpGateway, signed_in: Caller) -> None:
+    """The simulated reader's cards (devices/card/demo_cards.py) are insured persons of the sandbox."""
+    from devices.card.demo_cards import DEMO_CARDS
+
+    for card in DEMO_CARDS.values():
+        person = gateway.person_info(signed_in, m.PersonQuery(**card.record.person_lookup()))
+        assert person.baseinfo.psn_name == card.record.name and person.baseinfo.certno == card.record.id_number
+        assert person.insuinfo[0].insutype == card.insutype

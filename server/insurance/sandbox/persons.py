@@ -1,8 +1,10 @@
 """The sandbox centre's insured persons (参保人员): 职工 (310) and 居民 (390), with their social
 security cards (card number + 卡识别码), e-voucher tokens and personal-account balances.
 
-The card fields are the ones a card reader yields (devices/card CardRecord: card_no, card_sn,
-name, id_number, region), so a demo card read at the till identifies the same person here.
+The 职工 and 居民 on the demo cards (devices/card/demo_cards.py: the simulated reader's cards) are
+persons here with the same card number, 卡识别码, name and ID number, so a demo card read at the
+till identifies them in 1101; the others cover a low balance, an elderly resident, a person insured
+in another region (异地) and a suspended insurance.
 """
 
 from __future__ import annotations
@@ -48,16 +50,27 @@ def _card_sn(region: str, serial: int) -> str:
     return f"{region}D156000005{serial:016X}"
 
 
+def _from_card(key: str, psn_no: str, psn_type: str, balance_fen: int, ec_token: str, emp_name: str = "",
+               other_insutypes: tuple[str, ...] = ()) -> DemoPerson:
+    """The person behind one of the demo cards (devices/card/demo_cards.py): the simulated reader's
+    card, read at the till, identifies this person in 1101."""
+    from devices.card.demo_cards import DEMO_CARDS
+
+    card = DEMO_CARDS[key]
+    r = card.record
+    born = date(int(r.id_number[6:10]), int(r.id_number[10:12]), int(r.id_number[12:14]))
+    return DemoPerson(psn_no, r.name, int(r.id_number[16]) % 2 == 0, born, r.id_number, r.card_no, r.card_sn,
+                      ec_token, card.insutype, psn_type, balance_fen, insuplc_admdvs=r.region, emp_name=emp_name,
+                      other_insutypes=other_insutypes)
+
+
 DEMO_PERSONS: tuple[DemoPerson, ...] = (
-    DemoPerson("44030000000000000001", "张建国", False, date(1975, 3, 14), _certno("440305", date(1975, 3, 14), 12, False),
-               "A10000001", _card_sn("440300", 0x0050640776EF3192), "EC440300" + "1A2B3C4D5E6F708192A3B4C5", "310",
-               "11", 85640, emp_name="深圳市丁点科技有限公司", other_insutypes=("330",)),
+    _from_card("employee", "44030000000000000001", "11", 85640, "EC440300" + "1A2B3C4D5E6F708192A3B4C5",
+               "深圳市丁点科技有限公司", ("330",)),
     DemoPerson("44030000000000000002", "李秀英", True, date(1958, 9, 2), _certno("440303", date(1958, 9, 2), 31, True),
                "A10000002", _card_sn("440300", 0x0050640776EF3193), "EC440300" + "2B3C4D5E6F708192A3B4C5D6", "310",
                "12", 3520, emp_name="深圳市纺织厂（退休）"),
-    DemoPerson("44030000000000000003", "陈芳", True, date(1990, 6, 21), _certno("440304", date(1990, 6, 21), 45, True),
-               "A10000003", _card_sn("440300", 0x0050640776EF3194), "EC440300" + "3C4D5E6F708192A3B4C5D6E7", "390",
-               "15", 0),
+    _from_card("resident", "44030000000000000003", "15", 0, "EC440300" + "3C4D5E6F708192A3B4C5D6E7"),
     DemoPerson("44030000000000000004", "赵磊", False, date(1949, 11, 30), _certno("440306", date(1949, 11, 30), 7, False),
                "A10000004", _card_sn("440300", 0x0050640776EF3195), "EC440300" + "4D5E6F708192A3B4C5D6E7F8", "390",
                "16", 0),
