@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from devices.card.errors import (
     CardError,
@@ -52,9 +53,11 @@ class PcscCardReader(ReaderBase):
     driver = "pcsc"
 
     def __init__(self, reader_name: str = "", *, poll_ms: int = 1000, retry_min_s: float = 0.2,
-                 retry_max_s: float = 2.0) -> None:
+                 retry_max_s: float = 2.0, context_factory: Callable[[], Context] = Context) -> None:
         super().__init__()
         self.reader_name = reader_name
+        # A seam for what the virtual reader cannot do (vanish from pcscd's list while pcscd runs).
+        self._new_context = context_factory
         self._poll_ms = poll_ms
         self._retry = (retry_min_s, retry_max_s)
         self._stopping = threading.Event()
@@ -84,7 +87,7 @@ class PcscCardReader(ReaderBase):
 
     def read(self) -> CardRecord:
         """Read the card in the reader now, on a context of the caller's thread."""
-        ctx = Context()
+        ctx = self._new_context()
         try:
             return self._read(ctx, ctx.pick(self.reader_name))
         finally:
@@ -105,7 +108,7 @@ class PcscCardReader(ReaderBase):
             reader = self.reader_name
             try:
                 if self._ctx is None:
-                    self._ctx = Context()
+                    self._ctx = self._new_context()
                 reader = self._ctx.pick(self.reader_name)
                 delay = self._retry[0]
                 self._watch(self._ctx, reader)
@@ -125,9 +128,10 @@ class PcscCardReader(ReaderBase):
             self._present_in = ""
         if exc.code == "CARD_PCSCD_DOWN":
             self._release()
-        previous = self.status().error
-        if isinstance(exc, NoReaderError) and isinstance(previous, ReaderGoneError):
-            exc = previous  # "the reader was unplugged" says more than "no reader" while it stays away
+        previous = self.status()
+        if isinstance(exc, NoReaderError) and isinstance(previous.error, ReaderGoneError):
+            # "the reader was unplugged" says more than "no reader" while it stays away
+            exc, reader = previous.error, previous.reader
         self._set_status(connected=False, reader=reader, error=exc)
 
     def _release(self) -> None:
