@@ -15,7 +15,7 @@ SALE_KEYS = """\
 F1 帮助      F2 收款      F3 读卡（即将提供） F4 处方（即将提供）
 F5 挂单      F6 取单      F7 改数量          F8 作废
 F9 查询      F10 删行     F11 退货           F12 班次（结班/开班）
-↑↓ 选择商品行   Ctrl+D 药师在岗/离岗   Esc 返回上一步"""
+↑↓ 选择商品行   Ctrl+G 药师在岗/离岗   Esc 返回上一步"""
 
 RETURN_KEYS = """\
 输入或扫描小票号（如 20261122-0001）回车：查出原销售
@@ -36,5 +36,5 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="help"):
             yield Label("按键说明", classes="dialog-title")
-            yield Static(self.keys, markup=False)
+            yield Static(self.keys, id="keys", markup=False)
         yield Footer(compact=True, show_command_palette=False)

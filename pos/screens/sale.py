@@ -66,7 +66,7 @@ class SaleScreen(Screen[None]):
         Binding("f10", "remove", "删行", key_display="F10"),
         Binding("f11", "returns", "退货", key_display="F11"),
         Binding("f12", "shift", "班次", key_display="F12"),
-        Binding("ctrl+d", "duty", "药师在岗", show=False),  # F1 lists it
+        Binding("ctrl+g", "duty", "药师在岗", show=False),  # 岗 (gang); F1 lists it
         Binding("escape", "back", "返回", show=False),  # Esc backs out everywhere; F1 says so
         Binding("up", "cursor(-1)", "上一行", show=False),
         Binding("down", "cursor(1)", "下一行", show=False),
@@ -285,7 +285,7 @@ class SaleScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
 
-    def _task(self, task: str, title: str) -> None:
+    def _open_task(self, task: str, title: str) -> None:
         """A task screen a later issue adds (app.task_screens); until then the key says so."""
         factory = self.app.task_screens.get(task)
         if factory is None:
@@ -294,16 +294,16 @@ class SaleScreen(Screen[None]):
         self.app.push_screen(factory(), lambda _: self.focus_scan())
 
     def action_card(self) -> None:
-        self._task("card", "F3 读卡")
+        self._open_task("card", "F3 读卡")
 
     def action_prescription(self) -> None:
-        self._task("prescription", "F4 处方")
+        self._open_task("prescription", "F4 处方")
 
     def action_returns(self) -> None:
         self.app.push_screen(ReturnScreen(), lambda _: self.focus_scan())
 
     def action_duty(self) -> None:
-        """Ctrl+D: the logged-in pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who)."""
+        """Ctrl+G: the logged-in pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who)."""
         async def intent() -> None:
             if self.app.shift is None:
                 self.say("未开班，不能登记药师在岗", error=True)
