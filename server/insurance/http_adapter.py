@@ -44,6 +44,7 @@ from server.insurance.messages import (
     SignOutResult,
     StmtInfo,
 )
+from server.insurance.msgid import MsgidSource
 from server.insurance.msglog import MessageLog
 from server.insurance.signing import PlainSigner, Signer
 from server.insurance.transport import Broken, NoAnswer, NotSent, Transport
@@ -54,7 +55,7 @@ DT = "%Y-%m-%d %H:%M:%S"
 
 class HttpGateway:
     def __init__(self, *, url: str, fixmedins_code: str, fixmedins_name: str, mdtrtarea_admvs: str, tz: ZoneInfo,
-                 infver: str, recer_sys_code: str, log: MessageLog, msgids: Callable[[], str], transport: Transport,
+                 infver: str, recer_sys_code: str, log: MessageLog, msgids: MsgidSource, transport: Transport,
                  signer: Signer | None = None, timeout: float = 30.0,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.url = url
@@ -107,11 +108,19 @@ class HttpGateway:
 
         Raises CentreRefused (infcode != 0), CentreUnreachable / TransportRefused (not processed),
         CentreTimeout / AnswerLost (uncertain)."""
-        msgid = msgid or self.new_msgid()
-        plain = self.envelope(infno, msgid, caller, input_doc)
-        sealed, headers = self.signer.seal(plain)
-        body = wire.dumps(sealed)
-        self.log.sent(msgid, infno, wire.dumps(plain), caller.opter)
+        sealed: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+
+        def build(mid: str) -> str:
+            nonlocal sealed, headers
+            plain = self.envelope(infno, mid, caller, input_doc)
+            sealed, headers = self.signer.seal(plain)
+            return wire.dumps(plain)
+
+        # The out row is written before sending, with the msgid allocated in the same commit when the
+        # caller brought none; the log keeps the plain envelope (a sealed one is unreadable in a dispute).
+        msgid, logged = self.log.sent(msgid or self._msgids.allocate, infno, build, caller.opter)
+        body = logged if isinstance(self.signer, PlainSigner) else wire.dumps(sealed)
         started = time.monotonic()
 
         def done(outcome: MessageOutcome, text: str = "", err: str = "", ref: str = "") -> None:

@@ -61,4 +61,8 @@ class MsgidSource:
 
     def __call__(self) -> str:
         with write_session(self._engine, durable=False) as s:
-            return allocate_msgid(s, self._store_id, self._code, self._tz, self._clock())
+            return self.allocate(s)
+
+    def allocate(self, s: Session) -> str:
+        """The next msgid inside an open unit of work (the message log's out row uses it)."""
+        return allocate_msgid(s, self._store_id, self._code, self._tz, self._clock())

@@ -9,6 +9,7 @@ is the evidence, not the recovery state.)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
@@ -53,13 +54,21 @@ class MessageLog:
         self._engine = engine
         self._store_id = store_id
 
-    def sent(self, msgid: str, infno: str, body: str, opter: str = "") -> None:
-        """Before sending: durable, so what left the store is provable whatever happens next."""
+    def sent(self, msgid: str | Callable[[Session], str], infno: str, body: str | Callable[[str], str],
+             opter: str = "") -> tuple[str, str]:
+        """Before sending: durable, so what left the store is provable whatever happens next.
+
+        `msgid` may be an allocator and `body` a function of the msgid: the msgid is then taken in the
+        same transaction as the out row (one durable commit). Returns (msgid, body)."""
         with write_session(self._engine) as s:
+            msgid = msgid if isinstance(msgid, str) else msgid(s)
+            body = body if isinstance(body, str) else body(msgid)
             s.add(InsuranceMessage(store_id=self._store_id, msgid=msgid, infno=infno,
                                    direction=MessageDirection.OUT.value, at=utcnow(), body=body,
                                    outcome=MessageOutcome.SENT.value, opter=opter))
-        log.info("→ %s %s %s", infno, msgid, masked_text(body))
+        if log.isEnabledFor(logging.INFO):  # masking re-reads the body: only when someone listens
+            log.info("→ %s %s %s", infno, msgid, masked_text(body))
+        return msgid, body
 
     def received(self, msgid: str, infno: str, body: str, outcome: MessageOutcome, *, err_msg: str = "",
                  inf_refmsgid: str = "", elapsed_ms: int | None = None, opter: str = "") -> None:
@@ -70,7 +79,8 @@ class MessageLog:
                                    outcome=outcome.value, err_msg=err_msg[:500], inf_refmsgid=inf_refmsgid[:40],
                                    opter=opter, elapsed_ms=elapsed_ms))
         level = logging.INFO if outcome is MessageOutcome.OK else logging.WARNING
-        log.log(level, "← %s %s %s %s %s", infno, msgid, outcome.value, err_msg, masked_text(body))
+        if log.isEnabledFor(level):
+            log.log(level, "← %s %s %s %s %s", infno, msgid, outcome.value, err_msg, masked_text(body))
 
 
 def messages_for(s: Session, store_id: int, msgid: str) -> list[InsuranceMessage]:
