@@ -22,7 +22,7 @@ def _state(label: str, state: dict[str, Any] | None) -> Text:
         return Text(f"{label}?", style="dim")  # not reported (yet): never shown as working
     if state.get("ok"):
         return Text(f"{label}✓", style="green")
-    problem = str(state.get("text") or "故障")
+    problem = str(state.get("text") or "故障").removeprefix(label)  # "打印机缺纸" → 打印机✕缺纸
     return Text(f"{label}✕{problem}", style="bold red")
 
 
