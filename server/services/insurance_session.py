@@ -23,6 +23,7 @@ from server.db.models import InsuranceSignIn, User
 from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.insurance.gateway import Caller, InsuranceGateway
+from server.insurance.msgid import allocate_msgid
 from server.services.context import Ctx
 
 NOT_SIGNED_IN = "INS-SIGNIN"
@@ -88,6 +89,12 @@ def require_signed_in(s: Session, ctx: Ctx) -> str:
                        "not signed in to the insurance centre today (9001): sign in before settling",
                        {"operator": ctx.actor.name, "business_date": ctx.today.isoformat()})
     return row.sign_no
+
+
+def settlement_msgid(s: Session, ctx: Ctx) -> str:
+    """A msgid for a 2102 (or 2103 / 2601), allocated inside the caller's unit of work so it commits
+    with the intent that records it (DESIGN: intent before effect); pass it to gateway.settle."""
+    return allocate_msgid(s, ctx.store_id, ctx.settings.store.fixmedins_code, ctx.settings.store.tz)
 
 
 def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: str) -> SignInState:

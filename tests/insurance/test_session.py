@@ -99,6 +99,11 @@ def test_the_sign_no_is_what_the_centre_expects(client: TestClient, staff: dict[
     gateway = client.app.state.insurance  # type: ignore[attr-defined]
     pre = gateway.pre_settle(for_person(caller, EMPLOYEE), purchase(EMPLOYEE, [line(1, "jia", 1000)]))
     assert pre.setlinfo.medfee_sumamt_fen == 1000
+    with write_session(engine) as s:  # the settlement flow's intent: the msgid commits with it
+        msgid = insurance_session.settlement_msgid(s, me)
+    assert msgid.startswith("P44030000001") and len(msgid) == 30
+    done = gateway.settle(for_person(caller, EMPLOYEE), purchase(EMPLOYEE, [line(1, "jia", 1000)]), msgid)
+    assert done.setlinfo.medins_setl_id == msgid and sandbox.settlements()[0]["msgid"] == msgid
     assert gateway.person_info(caller, m.PersonQuery.by_ec_token(EMPLOYEE.ec_token)).baseinfo.psn_no == EMPLOYEE.psn_no
 
 
