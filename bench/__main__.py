@@ -12,7 +12,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_card, bench_cold_start, bench_devices, bench_search, bench_search_index, bench_selling
+from bench import (
+    bench_card,
+    bench_cold_start,
+    bench_devices,
+    bench_insurance,
+    bench_search,
+    bench_search_index,
+    bench_selling,
+)
 
 BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_search_index", bench_search_index.main),
@@ -20,6 +28,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_cold_start", bench_cold_start.main),
     ("bench_selling", bench_selling.main),
     ("bench_card", bench_card.main),
+    ("bench_insurance", bench_insurance.main),
     ("bench_devices", bench_devices.main),
 ]
 
