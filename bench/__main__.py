@@ -20,6 +20,7 @@ from bench import (
     bench_search,
     bench_search_index,
     bench_selling,
+    bench_till,
 )
 
 BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
@@ -29,6 +30,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_selling", bench_selling.main),
     ("bench_card", bench_card.main),
     ("bench_insurance", bench_insurance.main),
+    ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
 ]
 

@@ -1,0 +1,227 @@
+"""The till's latencies through Textual's Pilot: `python -m bench.bench_till`.
+
+- keystroke → repaint: a key into the sale screen's scan input until the screen's next repaint (the
+  compositor's update handed to the driver) with the character in the input. Floor: the same on a bare
+  Textual app holding one Input.
+- scan → line visible: a 13-digit code and Enter posted as a keyboard-wedge scanner types them, until the
+  repaint that shows the new line. Floor: the same add-line call through the till's API client alone
+  (the service's share of it), from the same run.
+- start → login screen: a fresh process (interpreter, imports, app) until the login screen is up with the
+  focus in the user field. Floor: a fresh process showing a bare Textual app with one Input.
+
+The service runs as `dingdian serve` on a temp store (bench/_service.py). Headless: the terminal write
+itself is not timed. Figures are printed, not asserted. Targets: < 16 ms, < 50 ms, < 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._common import ROOT, clean_env, free_port, p50_p99, rule, running, serve_command
+from bench._service import build_store
+
+KEY_TARGET_MS, SCAN_TARGET_MS, START_TARGET_S = 16.0, 50.0, 1.5
+SIZE = (100, 30)
+
+CHILD_TILL = """
+import asyncio, sys
+from pos.app import DingdianTill
+from pos.client import TillClient
+from pos.screens.login import LoginScreen
+from server.config import load_settings
+
+async def main() -> None:
+    app = DingdianTill(load_settings(sys.argv[1]), client=TillClient(sys.argv[2]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not (isinstance(app.screen, LoginScreen) and app.focused is not None):
+            await asyncio.sleep(0.002)
+        print("READY", flush=True)
+
+asyncio.run(main())
+"""
+CHILD_BARE = """
+import asyncio
+from textual.app import App
+from textual.widgets import Input
+
+class Bare(App[None]):
+    def compose(self):
+        yield Input()
+
+async def main() -> None:
+    app = Bare()
+    async with app.run_test(size=(80, 24)) as pilot:
+        while app.focused is None:
+            await asyncio.sleep(0.002)
+        print("READY", flush=True)
+
+asyncio.run(main())
+"""
+
+
+class RepaintClock:
+    """Wraps the app's display hook: each call with an update is a repaint; waiters see the next one."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.waiter: asyncio.Future[float] | None = None
+        self.condition: Any = None
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is not None and self.waiter is not None and not self.waiter.done() and self.condition():
+                self.waiter.set_result(time.perf_counter())
+
+        app._display = display
+
+    async def after(self, act: Any, condition: Any, timeout: float = 10) -> float:
+        """Seconds from `act()` to the first repaint at which `condition()` holds."""
+        self.waiter, self.condition = asyncio.get_running_loop().create_future(), condition
+        started = time.perf_counter()
+        act()
+        return await asyncio.wait_for(self.waiter, timeout) - started
+
+
+def post_keys(app: Any, text: str) -> None:
+    from textual import events
+
+    for ch in text:
+        app.post_message(events.Key(ch, ch) if ch != "\r" else events.Key("enter", "\r"))
+
+
+async def keystrokes(app: Any, clock: RepaintClock, field: Any, n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        if i % 40 == 0:
+            field.value = ""
+            await asyncio.sleep(0.02)
+        before = len(field.value)
+        out.append(1000 * await clock.after(lambda: post_keys(app, "7"), lambda b=before: len(field.value) > b))
+        await asyncio.sleep(0.005)  # a person's next key comes later than the repaint
+    return out
+
+
+async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict[str, list[float]]:
+    from textual.widgets import DataTable, Input
+
+    from pos.app import DingdianTill
+    from pos.client import TillClient
+    from pos.screens.sale import SaleScreen
+    from server.config import load_settings
+
+    app = DingdianTill(load_settings(store.config), client=TillClient(base), auto_open_float_fen=0)
+    figures: dict[str, list[float]] = {}
+    async with app.run_test(size=SIZE) as pilot:
+        while app.focused is None:
+            await pilot.pause(0.01)
+        await pilot.press(*store.cashiers[0], "enter", *store.pin, "enter")
+        while not (isinstance(app.screen, SaleScreen) and app.focused is not None and app.focused.id == "scan"):
+            await pilot.pause(0.01)
+        sale: Any = app.screen
+        clock = RepaintClock(app)
+        field = sale.query_one("#scan", Input)
+        figures["key"] = await keystrokes(app, clock, field, n_keys)
+        field.value = ""
+        await pilot.pause(0.05)
+        table = sale.query_one("#lines", DataTable)
+        scans = []
+        for i in range(n_scans):
+            code = store.barcodes[i % len(store.barcodes)]
+            rows = table.row_count
+            count = sum(ln["qty"] for ln in sale.sale["lines"]) if sale.sale else 0
+
+            def shown(r: int = rows, c: int = count) -> bool:
+                lines = sale.sale["lines"] if sale.sale else []
+                return table.row_count > r or sum(ln["qty"] for ln in lines) > c
+
+            scans.append(1000 * await clock.after(lambda c=code: post_keys(app, c + "\r"), shown))
+            while sale.pending:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.01)
+        figures["scan"] = scans
+        # the floor of a scan: the same call through the client, no screen
+        client = app.client
+        sale_id = sale.sale["id"]
+        api = []
+        for i in range(n_scans):
+            t = time.perf_counter()
+            await client.add_line(sale_id, barcode=store.barcodes[i % len(store.barcodes)])
+            api.append(1000 * (time.perf_counter() - t))
+        figures["api"] = api
+    return figures
+
+
+async def bare_keys(n: int) -> list[float]:
+    from textual.app import App
+    from textual.widgets import Input
+
+    class Bare(App[None]):
+        def compose(self) -> Any:
+            yield Input(id="field")
+
+    app = Bare()
+    async with app.run_test(size=SIZE) as pilot:
+        while app.focused is None:
+            await pilot.pause(0.01)
+        clock = RepaintClock(app)
+        return await keystrokes(app, clock, app.query_one("#field", Input), n)
+
+
+def start_seconds(script: str, args: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=ROOT, env=clean_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = proc.stdout.readline() if proc.stdout else ""
+        elapsed = time.perf_counter() - started
+        proc.wait(timeout=30)
+        if line.strip() != "READY":
+            raise RuntimeError("the child did not reach its first screen")
+        times.append(elapsed)
+    return times
+
+
+def show(name: str, ms: list[float], floor: list[float], target: float, unit: str = "ms") -> None:
+    p50, p99 = p50_p99(ms)
+    f50, f99 = p50_p99(floor)
+    verdict = "within" if p99 < target else "OVER"
+    print(f"{name:<26} p50 {p50:8.2f}  p99 {p99:8.2f} {unit}   target < {target:g} {unit} ({verdict})   "
+          f"floor p50 {f50:8.2f}  p99 {f99:8.2f} {unit}   (n={len(ms)})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=200, help="keystrokes timed")
+    parser.add_argument("--scans", type=int, default=60, help="scans timed")
+    parser.add_argument("--starts", type=int, default=5, help="process starts timed (each)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp:
+        store = build_store(Path(tmp), tills=1)
+        port = free_port()
+        with running(serve_command(store.config, port), port, "/health", Path(tmp) / "service.log"):
+            base = f"http://127.0.0.1:{port}"
+            figures = asyncio.run(till_figures(store, base, args.keys, args.scans))
+            floor_keys = asyncio.run(bare_keys(args.keys))
+            starts = start_seconds(CHILD_TILL, [str(store.config), base], args.starts)
+            bare_starts = start_seconds(CHILD_BARE, [], args.starts)
+    print("Till latencies through Pilot (headless; the service a subprocess on a temp store)")
+    print(rule())
+    show("keystroke → repaint", figures["key"], floor_keys, KEY_TARGET_MS)
+    show("scan → line visible", figures["scan"], figures["api"], SCAN_TARGET_MS)
+    show("start → login screen", starts, bare_starts, START_TARGET_S, unit="s")
+    print(f"(floors: a bare Textual app with one Input; for the scan, the same add-line call through the API "
+          f"client alone. Start median {statistics.median(starts):.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
