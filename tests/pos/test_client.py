@@ -86,3 +86,53 @@ def test_service_times_are_shown_on_the_store_clock() -> None:
     shanghai = ZoneInfo("Asia/Shanghai")
     assert local_hhmm("2026-11-22T01:26:00", shanghai) == "09:26"  # naive from the service: UTC
     assert local_hhmm("2026-11-22T01:26:00+00:00", shanghai) == "09:26"
+
+
+def test_the_event_stream_is_reopened_after_a_drop_with_the_last_event_id() -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Last-Event-ID"))
+        if len(seen) == 1:  # two events, then the connection drops
+            body = ('retry: 1000\n\nevent: state\ndata: {"name":"printer","ok":false,"text":"缺纸"}\n\n'
+                    'id: 7\nevent: scan\ndata: {"code":"6902345678903","kind":"gtin"}\n\n')
+        else:
+            body = 'id: 8\nevent: scan\ndata: {"code":"6903456789014","kind":"gtin"}\n\n'
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    async def body() -> list[tuple[str, dict[str, object]]]:
+        client = TillClient("http://till.test", transport=httpx.MockTransport(answer))
+        client.token = "t"
+        got = []
+        async for event in client.events(retry_delay=0.01):
+            got.append(event)
+            if len(got) == 3:
+                break
+        await client.aclose()
+        return got
+
+    got = asyncio.run(body())
+    assert [kind for kind, _ in got] == ["state", "scan", "scan"]
+    assert got[0][1] == {"name": "printer", "ok": False, "text": "缺纸"}
+    assert seen == [None, "7"]  # resumed after the last event it had
+
+
+def test_a_lost_token_tells_the_app_once_and_ends_the_event_stream() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"code": "AUTH", "message_zh": "登录已失效，请重新登录", "message_en": "expired"})
+
+    lost: list[bool] = []
+
+    async def body() -> None:
+        client = TillClient("http://till.test", transport=httpx.MockTransport(answer),
+                            on_unauthorized=lambda: lost.append(True))
+        client.token = "t"
+        with pytest.raises(ServiceError) as refused:
+            await client.get_sale(SALE_ID)
+        assert refused.value.code == "AUTH" and client.token is None
+        client.token = "t2"
+        assert [e async for e in client.events(retry_delay=0.01)] == []  # 401 on the stream: it ends
+        await client.aclose()
+
+    asyncio.run(body())
+    assert lost == [True, True]
