@@ -123,13 +123,19 @@ class DingdianTill(App[None]):
 
     async def _follow_events(self) -> None:
         async for kind, data in self.client.events():
-            if kind == "state" and isinstance(data.get("name"), str):
-                self.device_states[data["name"]] = data
-                self.refresh_status()
-            elif kind == "scan" and isinstance(data.get("code"), str):
-                self.take_scan(data["code"])
-            elif kind == "gap":
-                self.notify("与服务的连接中断期间有扫码未能送达，请核对商品行", severity="warning", timeout=8)
+            try:
+                self._on_event(kind, data)
+            except Exception as exc:  # one odd event must not take the till down with it
+                self.log.error(f"event {kind} not handled: {exc!r}")
+
+    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "state" and isinstance(data.get("name"), str):
+            self.device_states[data["name"]] = data
+            self.refresh_status()
+        elif kind == "scan" and isinstance(data.get("code"), str):
+            self.take_scan(data["code"].strip())
+        elif kind == "gap":
+            self.notify("与服务的连接中断期间有扫码未能送达，请核对商品行", severity="warning", timeout=8)
 
     def take_scan(self, code: str) -> None:
         """A code from the serial scanner: where the screen on top takes a typed scan, or refused plainly."""
