@@ -7,7 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from server.api import audit, auth, catalog, devices, events, health, printing, selling, stock, store, till, users
+from server.api import (
+    audit,
+    auth,
+    catalog,
+    devices,
+    events,
+    health,
+    prescriptions,
+    printing,
+    selling,
+    stock,
+    store,
+    till,
+    users,
+)
 from server.api import insurance as insurance_api
 from server.config import Settings, get_settings
 from server.db.migrate import require_head
@@ -45,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dingdian = AppState(settings, engine, store_id, search)
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
-    for module in (health, auth, store, users, catalog, stock, selling, till, events, audit, devices, printing):
+    for module in (health, auth, store, users, catalog, stock, selling, prescriptions, till, events, audit, devices,
+                   printing):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
     return app

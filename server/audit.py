@@ -16,8 +16,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, SQLModel, select
 
 from server.db.models import (
@@ -27,7 +30,11 @@ from server.db.models import (
     Barcode,
     Batch,
     BatchBalance,
+    Doctor,
     Item,
+    MedicalInstitution,
+    Prescription,
+    RxAttachment,
     StaffProfile,
     StockMovement,
     Store,
@@ -46,7 +53,8 @@ GENESIS = "0" * 64
 # (The stock ledger is append-only and is audited by the operation that writes it.)
 ROW_AUDITED: dict[str, type[SQLModel]] = {
     m.__tablename__: m  # type: ignore[misc]
-    for m in (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent)
+    for m in (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
+              MedicalInstitution, Doctor, Prescription, RxAttachment)
 }
 
 
@@ -103,6 +111,16 @@ def ensure_head(session: Session, store_id: int) -> None:
         session.flush()
 
 
+_ENTRY = AuditEntry.__table__  # type: ignore[attr-defined]
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+# Statements built once: appending runs on every business write, so it goes through Core, not the ORM.
+_LOCK_HEAD = sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.store_id == bindparam("sid")).with_for_update()
+_MOVE_HEAD = sa_update(_HEAD).where(_HEAD.c.store_id == bindparam("sid")).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_ADD_HEAD = sa_insert(_HEAD)
+_ADD_ENTRY = sa_insert(_ENTRY)
+
+
 def record(
     session: Session,
     store_id: int,
@@ -116,20 +134,25 @@ def record(
 ) -> AuditEntry:
     """Append one entry to the store's chain, in the caller's transaction."""
     session.flush()  # ids of new rows are known before their image is taken
-    head = session.exec(select(AuditHead).where(AuditHead.store_id == store_id).with_for_update()).first()
+    conn = session.connection()
+    head = conn.execute(_LOCK_HEAD, {"sid": store_id}).first()
     if head is None:
-        ensure_head(session, store_id)
-        head = session.exec(select(AuditHead).where(AuditHead.store_id == store_id).with_for_update()).one()
+        conn.execute(_ADD_HEAD, {"store_id": store_id, "seq": 0, "hash": GENESIS})
+        seq, prev = 0, GENESIS
+    else:
+        seq, prev = head
     entry = AuditEntry(
-        store_id=store_id, seq=head.seq + 1, at=utcnow(), user_id=actor.user_id, actor=actor.name,
+        store_id=store_id, seq=seq + 1, at=utcnow(), user_id=actor.user_id, actor=actor.name,
         action=action, entity=entity, entity_id=str(entity_id), before=_plain(before), after=_plain(after),
-        note=note, prev_hash=head.hash, hash="",
+        note=note, prev_hash=prev, hash="",
     )
     entry.hash = _entry_hash(entry)
-    head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)
-    session.add(head)
+    conn.execute(_ADD_ENTRY, {k: getattr(entry, k) for k in _ENTRY_COLUMNS})
+    conn.execute(_MOVE_HEAD, {"sid": store_id, "new_seq": entry.seq, "new_hash": entry.hash})
     return entry
+
+
+_ENTRY_COLUMNS = tuple(c.name for c in _ENTRY.columns if c.name != "id")
 
 
 def record_row(session: Session, store_id: int, actor: Actor, action: str, row: SQLModel,
@@ -199,6 +222,15 @@ def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> N
                 "en": f"batch #{key[0]} ({key[1]}) holds {kept.get(key, 0)} but its movements add up to {ledger.get(key, 0)}"})
 
 
+def _changed_columns(now: dict[str, Any], image: dict[str, Any]) -> list[str]:
+    """The row's columns that differ from its audited image.
+
+    The image may carry more than the row (a prescription's lines) and, for a row last audited before a
+    migration added a column, less: a column the image never had is not compared.
+    """
+    return sorted(k for k, v in now.items() if k in image and image[k] != v)
+
+
 def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], AuditEntry],
                  report: VerifyReport) -> None:
     for table, model in ROW_AUDITED.items():
@@ -218,8 +250,7 @@ def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], 
                 report.problems.append({"kind": "deleted_row_present", "table": table, "row_id": rid,
                                         "zh": f"{table} #{rid} 已记录删除但仍存在",
                                         "en": f"{table} #{rid} was recorded deleted but exists"})
-            elif snapshot(row) != entry.after:
-                changed = sorted(k for k, v in snapshot(row).items() if entry.after.get(k) != v)
+            elif changed := _changed_columns(snapshot(row), entry.after):
                 report.problems.append({"kind": "altered_row", "table": table, "row_id": rid, "columns": changed,
                                         "zh": f"{table} #{rid} 的 {'、'.join(changed)} 与审计记录不符（疑似直接改库）",
                                         "en": f"{table} #{rid}: {', '.join(changed)} differ from the audited image "

@@ -163,6 +163,7 @@ class RuleSettings(_Section):
     prescriber_profile: Literal["A", "B"] = "A"  # RX-06
     rx_validity_days: int = Field(default=1, ge=1, le=3)  # RX-07
     rx_max_extended_validity_days: int = Field(default=3, ge=1, le=7)  # RX-07
+    require_waipei_seal: bool = False  # RX-02: the region requires the 外配处方专用章 on paper 外配处方
     retention_years: int = Field(default=2, ge=2)  # RX-08: at least 2
     store_24h: bool = False  # RX-10
     personal_account_pays_self_pay: bool = False  # CARD-02 (regional)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from server.auth.principals import PrincipalCache
 from server.config import Settings
 from server.events import EventHub
 from server.services.search import CatalogSearch
@@ -22,4 +23,5 @@ class AppState:
     store_id: int
     search: CatalogSearch
     events: EventHub = field(default_factory=EventHub)
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
     devices: DeviceManager | None = None  # started and stopped with the service (app lifespan)

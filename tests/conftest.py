@@ -216,3 +216,53 @@ def shop(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, Any]:
     assert shift.status_code == 201, shift.text
     return {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
             "shift_id": shift.json()["id"]}
+
+
+def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist") -> None:
+    """A staff record that passes STAFF-01 today: qualified, registered at this store, contract in term."""
+    from datetime import timedelta
+
+    from server.db.session import write_session
+    from server.services.users import find_user, set_staff_profile, staff_profile
+
+    with write_session(engine) as s:
+        user = find_user(s, ctx, username)
+        if staff_profile(s, user.id) is None:  # type: ignore[arg-type]
+            set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+                "qualification": "licensed_pharmacist", "qualification_no": "ZY-0001",
+                "registered_store_code": ctx.settings.store.fixmedins_code,
+                "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})
+
+
+def pharmacist_on_duty(shop: dict[str, Any]) -> None:
+    """The shop's pharmacist qualified and on duty in the shop's shift (RX-10)."""
+    state = shop["client"].app.state.dingdian
+    qualify_pharmacist(state.engine, Ctx(state.store_id, state.settings))
+    on = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
+    assert on.status_code in (200, 201), on.text
+
+
+def prescribe(shop: dict[str, Any], sale_id: str, lines: list[tuple[int, int, bool]], approve: bool = True,
+              **fields: Any) -> dict[str, Any]:
+    """A paper prescription for the shop's sale (item id, qty, split per line), reviewed by the shop's
+    pharmacist on duty and tied to the sale — what RX-01 asks before any Rx line is paid."""
+    from datetime import datetime as _datetime
+    from zoneinfo import ZoneInfo
+
+    c = shop["client"]
+    today = _datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    body = {"rx_no": f"RX-{uuid.uuid4().hex[:10]}", "institution_code": "H44030000001", "institution_name": "示范医院",
+            "doctor_name": "李医生", "issued_on": fields.pop("issued_on", today.isoformat()),
+            "patient_name": "张三", "patient_sex": "男", "patient_age": 40, "diagnosis": "急性支气管炎",
+            "doctor_signed": True,
+            "lines": [{"item_id": item_id, "qty": qty, "split": split, "days": 3, "dosage": "0.5g", "frequency": "tid",
+                       "route": "口服", "dosage_form": "胶囊"} for item_id, qty, split in lines]} | fields
+    rx = c.post("/prescriptions", json=body, headers=shop["cashier"])
+    assert rx.status_code == 201, rx.text
+    if approve:
+        pharmacist_on_duty(shop)
+        ok = c.post(f"/prescriptions/{rx.json()['id']}/review", json={"verdict": "approved"}, headers=shop["pharmacist"])
+        assert ok.status_code == 200, ok.text
+    tied = c.post(f"/sales/{sale_id}/prescription", json={"prescription_id": rx.json()["id"]}, headers=shop["cashier"])
+    assert tied.status_code == 200, tied.text
+    return c.get(f"/prescriptions/{rx.json()['id']}", headers=shop["cashier"]).json()

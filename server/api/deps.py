@@ -15,7 +15,7 @@ from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx
-from server.services.users import Principal, resolve_token
+from server.services.users import Principal, resolve_token, token_hash
 from server.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="登录后获得的令牌 / the token from POST /auth/login")
@@ -33,8 +33,12 @@ def principal(
     if creds is None or not creds.credentials:
         raise AppError(401, "AUTH", "请先登录", "log in first")
     ctx = Ctx(state.store_id, state.settings)
-    with read_session(state.engine) as s:
-        who = resolve_token(s, ctx, creds.credentials)
+
+    def load() -> Principal | None:
+        with read_session(state.engine) as s:
+            return resolve_token(s, ctx, creds.credentials)
+
+    who = state.principals.resolve(token_hash(creds.credentials), ctx.now, lambda p: p.expires_at, load)
     if who is None:
         raise AppError(401, "AUTH", "登录已失效，请重新登录", "the token is invalid, expired or revoked")
     request.state.principal = who

@@ -474,6 +474,7 @@ class SaleOut(BaseModel):
     lines: list[SaleLineOut]
     tenders: list[TenderOut]
     replayed: bool = False
+    prescription_id: int | None = None  # the prescription the Rx lines are dispensed against (RX-01)
 
 
 class VoidIn(Strict):

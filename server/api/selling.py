@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
@@ -27,11 +27,11 @@ from server.api.schemas import (
     TenderOut,
     VoidIn,
 )
-from server.db.models import Item, Sale, SaleReturn
+from server.db.models import Sale, SaleReturn
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
-from server.services import returns, selling, shifts
+from server.services import printing, returns, selling, shifts
 from server.services.context import Ctx
 from server.services.shifts import ZReport
 from server.services.users import Principal
@@ -53,25 +53,26 @@ def till_id_of(who: Principal) -> int:
 
 
 def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOut:
-    lines = selling.lines_of(s, sale.id)
-    items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
     final = sale.status == "completed"  # an open basket has no tenders or returns to look up
-    back = returns.returned_so_far(s, [ln.id for ln in lines]) if final else {}  # type: ignore[misc]
-    out_lines = []
-    for ln in lines:
-        item = items[ln.item_id]
-        out_lines.append(SaleLineOut(
-            id=ln.id, line_no=ln.line_no, item_id=ln.item_id, item_code=item.code, name=item.name, spec=item.spec,  # type: ignore[arg-type]
-            gsp_class=item.gsp_class, gsp_class_label=GspClass(item.gsp_class).label,
-            insurance_label=InsuranceCategory(item.insurance_category).label,
-            unit=(item.split_unit or item.unit) if ln.split else item.unit, split=ln.split, qty=ln.qty,
-            unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, returned_qty=back.get(ln.id, 0)))  # type: ignore[arg-type]
+    lines = selling.line_views(s, sale.id)
+    back = returns.returned_so_far(s, [ln["id"] for ln in lines]) if final else {}
+    out_lines = [SaleLineOut(
+        id=ln["id"], line_no=ln["line_no"], item_id=ln["item_id"], item_code=ln["code"], name=ln["name"],
+        spec=ln["spec"], gsp_class=ln["gsp_class"], gsp_class_label=_CLASS_LABEL[ln["gsp_class"]],
+        insurance_label=_INSURANCE_LABEL[ln["insurance_category"]],
+        unit=(ln["split_unit"] or ln["unit"]) if ln["split"] else ln["unit"], split=ln["split"], qty=ln["qty"],
+        unit_price_fen=ln["unit_price_fen"], amount_fen=ln["amount_fen"], returned_qty=back.get(ln["id"], 0))
+        for ln in lines]
     tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
                for t in selling.tenders_of(s, sale.id)] if final else []
     return SaleOut(id=sale.id, status=sale.status, till_id=sale.till_id, shift_id=sale.shift_id, sale_no=sale.sale_no,
                    business_date=sale.business_date, opened_at=sale.opened_at, completed_at=sale.completed_at,
                    total_fen=sale.total_fen, change_fen=sale.change_fen, void_reason=sale.void_reason,
-                   lines=out_lines, tenders=tenders, replayed=replayed)
+                   lines=out_lines, tenders=tenders, replayed=replayed, prescription_id=sale.prescription_id)
+
+
+_CLASS_LABEL = {c.value: c.label for c in GspClass}
+_INSURANCE_LABEL = {c.value: c.label for c in InsuranceCategory}
 
 
 # --- shifts -----------------------------------------------------------------------------------------
@@ -93,6 +94,7 @@ def current_shift(s: ReadSession, ctx: CtxDep, who: Who) -> ShiftOut:
 def close_shift(shift_id: RowId, body: ShiftCloseIn, request: Request, ctx: CtxDep) -> ZReport:
     with unit_of_work(request) as s:
         shift = shifts.close_shift(s, ctx, shift_id, body.counted_cash_fen)
+        printing.enqueue_z_report(s, ctx, shift.id)  # type: ignore[arg-type]
         return shifts.z_report(s, ctx, shift)
 
 
@@ -141,9 +143,8 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        line = selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
-                                body.item_id)
-        return sale_out(s, ctx, s.get(Sale, line.sale_id))  # type: ignore[arg-type]  # in the session already
+        selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode, body.item_id)
+        return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
@@ -183,6 +184,7 @@ def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep,
                           t.reference) for t in body.tenders]
     with unit_of_work(request) as s:
         done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
+        printing.enqueue_receipt(s, ctx, done.sale.id)  # intent first: the job commits with the sale (idempotent)
         return sale_out(s, ctx, done.sale, replayed=done.replayed)
 
 

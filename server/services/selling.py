@@ -10,24 +10,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from catalog.classes import GspClass
 from server import audit
 from server.db.models import (
+    Barcode,
+    Batch,
+    BatchBalance,
+    BatchStatus,
     DayCounter,
     Item,
+    MovementKind,
     Sale,
     SaleLine,
     SaleStatus,
     Shift,
     ShiftStatus,
     StockMovement,
+    Store,
     Tender,
+    Till,
 )
 from server.errors import AppError, conflict, not_found, refused
+from server.rules.agreement import till_refusals
 from server.rules.tenders import TenderOffer, change_fen, tender_refusals
-from server.services import stock
-from server.services.catalog import find_by_barcode, get_item
+from server.services import prescriptions, stock
+from server.services.catalog import get_item
 from server.services.context import Ctx
 from server.services.shifts import open_shift_for
 from server.services.store import usable_till
@@ -54,6 +64,12 @@ def sale_by_number(s: Session, ctx: Ctx, sale_no: str) -> Sale:
 
 def lines_of(s: Session, sale_id: str) -> list[SaleLine]:
     return list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.line_no)))
+
+
+def line_views(s: Session, sale_id: str) -> list[dict[str, Any]]:
+    """The sale's lines with what the till shows of each item, in one read."""
+    s.flush()
+    return [dict(r) for r in s.connection().execute(_LINE_VIEWS, {"sale": sale_id}).mappings()]
 
 
 def tenders_of(s: Session, sale_id: str) -> list[Tender]:
@@ -119,47 +135,104 @@ def _base_qty(item: Item, split: bool, qty: int) -> int:
     return qty if split else qty * item.split_ratio
 
 
-def _check_available(s: Session, ctx: Ctx, item: Item, need_base: int) -> None:
-    avail = stock.sellable_stock(s, ctx, item)
+def _check_available(s: Session, ctx: Ctx, item: Any, need_base: int) -> None:
+    # The common case answered by one aggregate; the refusal, which names batches and reasons, by the full read.
+    if need_base <= s.connection().execute(_GOOD_STOCK, {"sid": ctx.store_id, "item": item.id, "today": ctx.today,
+                                                         "stopped": BatchStatus.STOPPED.value}).scalar_one():
+        return
+    full = get_item(s, ctx, item.id)
+    avail = stock.sellable_stock(s, ctx, full)
     if need_base > avail.good:
-        raise stock.shortage(item, need_base, avail)
+        raise stock.shortage(full, need_base, avail)
+
+
+# The scan path runs on every keystroke-burst at every till: its statements are built once and run
+# through Core, without the ORM's unit of work (the route's session holds nothing else).
+_SALE, _LINE, _SHIFT = Sale.__table__, SaleLine.__table__, Shift.__table__  # type: ignore[attr-defined]
+_ITEM, _BARCODE = Item.__table__, Barcode.__table__  # type: ignore[attr-defined]
+_BAL, _BATCH = BatchBalance.__table__, Batch.__table__  # type: ignore[attr-defined]
+_BASKET = (sa.select(_SALE.c.status, _SALE.c.till_id, _SHIFT.c.status.label("shift_status"))
+           .join(_SHIFT, _SHIFT.c.id == _SALE.c.shift_id)
+           .where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
+           .with_for_update(of=_SALE))
+_ITEM_COLUMNS = [_ITEM.c[k] for k in ("id", "code", "name", "unit", "active", "price_fen", "split_unit",
+                                      "split_ratio", "split_price_fen", "gsp_class")]
+_ITEM_BY_BARCODE = (sa.select(*_ITEM_COLUMNS).join(_BARCODE, _BARCODE.c.item_id == _ITEM.c.id)
+                    .where(_BARCODE.c.store_id == sa.bindparam("sid"), _BARCODE.c.code == sa.bindparam("code")))
+_ITEM_BY_ID = sa.select(*_ITEM_COLUMNS).where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id == sa.bindparam("id"))
+_BASKET_LINES = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
+                           _LINE.c.unit_price_fen, _LINE.c.added_at)
+                 .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
+_GOOD_STOCK = (sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
+               .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+               .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id == sa.bindparam("item"),
+                      _BAL.c.location == "sellable", _BAL.c.qty > 0, _BATCH.c.expires_on >= sa.bindparam("today"),
+                      _BATCH.c.status != sa.bindparam("stopped")))
+_LINE_VIEWS = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
+                        _LINE.c.unit_price_fen, _LINE.c.amount_fen, _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec,
+                        _ITEM.c.gsp_class, _ITEM.c.insurance_category, _ITEM.c.unit, _ITEM.c.split_unit)
+               .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
+               .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
+_ADD_LINE = sa.insert(_LINE)
+_SET_LINE = (sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
+             .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))
+_ADD_TO_TOTAL = (sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
+                 .values(total_fen=_SALE.c.total_fen + sa.bindparam("delta")))
+
+
+def _basket_row(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
+    """_basket's checks for the scan path, in one locked read."""
+    row = s.connection().execute(_BASKET, {"sale": sale_id, "sid": ctx.store_id}).first()
+    if row is None:
+        raise not_found("销售单", "sale", sale_id=sale_id)
+    if row.status != SaleStatus.OPEN.value or row.till_id != till_id or row.shift_status != ShiftStatus.OPEN.value:
+        _basket(s, ctx, sale_id, till_id)  # the refusal, worded once
+        raise AssertionError("unreachable: _basket refuses what the fast check refused")
 
 
 def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
-             barcode: str | None = None, item_id: int | None = None) -> SaleLine:
-    sale = _basket(s, ctx, sale_id, till_id)
+             barcode: str | None = None, item_id: int | None = None) -> int:
+    """Scan (or pick) an item into the basket: a new line, or more of the same line. Returns the line id."""
     if not 0 < qty <= MAX_LINE_QTY:
         raise AppError(422, "SALE-QTY", f"数量须在 1 到 {MAX_LINE_QTY} 之间", f"quantity must be 1..{MAX_LINE_QTY}",
                        {"qty": qty})
+    _basket_row(s, ctx, sale_id, till_id)
+    conn = s.connection()
     if barcode is not None:
-        item = find_by_barcode(s, ctx, barcode)
+        item = conn.execute(_ITEM_BY_BARCODE, {"sid": ctx.store_id, "code": barcode}).first()
         if item is None:
             raise not_found(f"条码 {barcode} 对应的商品", f"item with barcode {barcode}", barcode=barcode)
     elif item_id is not None:
-        item = get_item(s, ctx, item_id)
+        item = conn.execute(_ITEM_BY_ID, {"sid": ctx.store_id, "id": item_id}).first()
+        if item is None:
+            raise not_found("商品", "item", item_id=item_id)
     else:
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品", "give a barcode or an item id")
     if not item.active:
         raise AppError(422, "SALE-ITEM", f"{item.name} 已停售", f"item {item.code} is inactive", {"item": item.code})
     price = _unit_price(item, split)
-    lines = lines_of(s, sale.id)
+    lines = conn.execute(_BASKET_LINES, {"sale": sale_id}).all()
     line = next((ln for ln in lines if ln.item_id == item.id and ln.split == split), None)
     new_qty = qty + (line.qty if line else 0)
     same_item = sum(_base_qty(item, ln.split, ln.qty) for ln in lines if ln.item_id == item.id and ln is not line)
     _check_available(s, ctx, item, same_item + _base_qty(item, split, new_qty))
-    before = _line_image(line) if line else None
     if line is None:
-        line = SaleLine(store_id=ctx.store_id, sale_id=sale.id, line_no=(lines[-1].line_no + 1) if lines else 1,
-                        item_id=item.id, split=split, qty=new_qty, unit_price_fen=price, amount_fen=new_qty * price,  # type: ignore[arg-type]
-                        added_at=ctx.now)
+        image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1].line_no + 1) if lines else 1,
+                 "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,
+                 "amount_fen": new_qty * price, "added_at": ctx.now}
+        line_id = conn.execute(_ADD_LINE, image).inserted_primary_key[0]  # type: ignore[index]
+        before = None
     else:
-        line.qty, line.amount_fen = new_qty, new_qty * line.unit_price_fen
-    s.add(line)
-    sale.total_fen += qty * (line.unit_price_fen)
-    s.add(sale)
-    s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line.id, before, _line_image(line))
-    return line
+        line_id, price = line.id, line.unit_price_fen
+        before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line.line_no, "item_id": item.id,
+                  "split": split, "qty": line.qty, "unit_price_fen": price, "amount_fen": line.qty * price,
+                  "added_at": line.added_at}
+        image = before | {"qty": new_qty, "amount_fen": new_qty * price}
+        conn.execute(_SET_LINE, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
+    conn.execute(_ADD_TO_TOTAL, {"sale": sale_id, "delta": qty * price})
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
+                 before and {"id": line_id} | before, {"id": line_id} | image)
+    return line_id
 
 
 def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> SaleLine:
@@ -251,105 +324,162 @@ def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Sale:
 @dataclass
 class Completion:
     sale: Sale
-    lines: list[SaleLine]
-    tenders: list[Tender]
     replayed: bool = False
     allocations: list[dict[str, int]] = field(default_factory=list)
 
 
+_TILL = Till.__table__  # type: ignore[attr-defined]
+_STORE, _TENDER = Store.__table__, Tender.__table__  # type: ignore[attr-defined]
+_COUNTER, _MOVEMENT = DayCounter.__table__, StockMovement.__table__  # type: ignore[attr-defined]
+_SELLING_POINT = (sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
+                            _STORE.c.site_code.label("store_site"), _SHIFT.c.id.label("shift_id"))
+                  .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)
+                  .outerjoin(_SHIFT, (_SHIFT.c.till_id == _TILL.c.id) & (_SHIFT.c.status == ShiftStatus.OPEN.value))
+                  .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
+_NEXT_NO = (sa.update(_COUNTER).where(_COUNTER.c.store_id == sa.bindparam("sid"),
+                                      _COUNTER.c.business_date == sa.bindparam("day"))
+            .values(last_no=_COUNTER.c.last_no + 1).returning(_COUNTER.c.last_no))
+_FIRST_NO = sa.insert(_COUNTER)
+_FULL_LINES = sa.select(_LINE).where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no)
+_ITEMS_FOR_STOCK = (sa.select(*_ITEM_COLUMNS).where(_ITEM.c.store_id == sa.bindparam("sid"),
+                                                    _ITEM.c.id.in_(sa.bindparam("ids", expanding=True))))
+_STOCKED = (sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status)
+            .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+            .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id.in_(sa.bindparam("ids", expanding=True)),
+                   _BAL.c.location == "sellable", _BAL.c.qty > 0)
+            # one fixed order for every seller: two tills never wait on each other's locks crosswise
+            .order_by(_BAL.c.item_id, _BATCH.c.expires_on, _BATCH.c.id)
+            .with_for_update(of=_BAL))
+_TAKE = (sa.update(_BAL).where(_BAL.c.batch_id == sa.bindparam("b"), _BAL.c.location == "sellable")
+         .values(qty=_BAL.c.qty - sa.bindparam("take")))
+_ADD_MOVEMENTS = sa.insert(_MOVEMENT)
+_ADD_TENDERS = sa.insert(_TENDER)
+_DISPENSE = sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
+
+
+def _selling_point(s: Session, ctx: Ctx, till_code: str) -> tuple[int, int]:
+    """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
+    row = s.connection().execute(_SELLING_POINT, {"sid": ctx.store_id, "code": till_code}).first()
+    if row is None or till_refusals(row.store_id, row.site_code, row.status, ctx.store_id, row.store_site):
+        usable_till(s, ctx, till_code)  # the refusal, worded once
+    if row.shift_id is None:  # type: ignore[union-attr]
+        open_shift_for(s, ctx, till_code)
+    return row.id, row.shift_id  # type: ignore[union-attr]
+
+
 def _next_number(s: Session, ctx: Ctx) -> tuple[Any, int]:
-    """Gap-free per store and business day: the counter row is locked until the sale commits."""
+    """Gap-free per store and business day: the counter row stays locked until the sale commits."""
     day = ctx.today
-    counter = s.exec(select(DayCounter).where(DayCounter.store_id == ctx.store_id, DayCounter.business_date == day)
-                     .with_for_update()).first()
-    if counter is None:
+    conn = s.connection()
+    no = conn.execute(_NEXT_NO, {"sid": ctx.store_id, "day": day}).scalar()
+    if no is None:  # the day's first sale
         try:
-            with s.begin_nested():
-                s.add(DayCounter(store_id=ctx.store_id, business_date=day, last_no=0))
-        except Exception:  # another till created today's counter first: use theirs
-            pass
-        counter = s.exec(select(DayCounter).where(DayCounter.store_id == ctx.store_id,
-                                                  DayCounter.business_date == day).with_for_update()).one()
-    counter.last_no += 1
-    s.add(counter)
-    return day, counter.last_no
+            with conn.begin_nested():
+                conn.execute(_FIRST_NO, {"store_id": ctx.store_id, "business_date": day, "last_no": 1})
+            no = 1
+        except sa.exc.IntegrityError:  # another till took today's first number: take the next one
+            no = conn.execute(_NEXT_NO, {"sid": ctx.store_id, "day": day}).scalar_one()
+    return day, no
 
 
 def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer]) -> Completion:
+    """Make the sale final: number, stock by batch, tenders, audit — one transaction; a retry replays."""
     sale = get_sale(s, ctx, sale_id, lock=True)
     if sale.status == SaleStatus.COMPLETED.value:
         # A retry from the till that completed it gets the first result; another till is told it lost.
         if usable_till(s, ctx, till_code).id != sale.till_id:
             raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
                            f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
-        return Completion(sale, lines_of(s, sale.id), tenders_of(s, sale.id), replayed=True)
-    till, shift = open_shift_for(s, ctx, till_code)
+        return Completion(sale, replayed=True)
+    till_id, shift_id = _selling_point(s, ctx, till_code)
     if sale.status != SaleStatus.OPEN.value:
         raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能收款", f"the sale is {sale.status}",
                        status=sale.status)
-    if sale.till_id != till.id:
+    if sale.till_id != till_id:
         raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till")
-    if sale.shift_id != shift.id:
+    if sale.shift_id != shift_id:
         raise conflict("SHIFT-CLOSED", "该销售单所属班次已结班，请取单后在本班次收款",
                        "the sale's shift is closed; resume it in the current shift")
-    lines = lines_of(s, sale.id)
+    conn = s.connection()
+    lines = [dict(r) for r in conn.execute(_FULL_LINES, {"sale": sale.id}).mappings()]
     if not lines:
         raise AppError(422, "SALE-EMPTY", "空单不能收款", "an empty sale cannot be completed")
-    total = sum(ln.amount_fen for ln in lines)
+    total = sum(ln["amount_fen"] for ln in lines)
     if problems := tender_refusals(total, offers):
         raise refused(problems)
+    items = {r.id: r for r in conn.execute(_ITEMS_FOR_STOCK, {"sid": ctx.store_id,
+                                                              "ids": sorted({ln["item_id"] for ln in lines})})}
+    dispensing = _prescription_check(s, ctx, sale, lines, items)
     before = audit.snapshot(sale)
-    allocations = _take_stock(s, ctx, sale, lines)
+    allocations = _take_stock(s, ctx, lines, items)
+    if dispensing:
+        conn.execute(_DISPENSE, [{"line": line_id, "rx_line": rx_line_id} for line_id, rx_line_id in dispensing.items()])
+        for ln in lines:
+            ln["rx_line_id"] = dispensing.get(ln["id"], ln["rx_line_id"])
     day, no = _next_number(s, ctx)
     sale.business_date, sale.day_no, sale.sale_no = day, no, f"{day:%Y%m%d}-{no:04d}"
     sale.status, sale.completed_by, sale.completed_at = SaleStatus.COMPLETED.value, ctx.actor.user_id, ctx.now
     sale.total_fen, sale.change_fen = total, change_fen(offers)
     s.add(sale)
-    tenders = [Tender(store_id=ctx.store_id, sale_id=sale.id, kind=o.kind, amount_fen=o.amount_fen,
-                      tendered_fen=o.tendered_fen, reference=o.reference) for o in offers]
-    s.add_all(tenders)
-    s.flush()
+    tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
+                "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
+    conn.execute(_ADD_TENDERS, tenders)
     audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before, audit.snapshot(sale) | {
-        "lines": [_line_image(ln) for ln in lines], "tenders": [audit.snapshot(t) for t in tenders],
-        "allocations": allocations})
-    return Completion(sale, lines, tenders, allocations=allocations)
+        "lines": lines, "tenders": tenders, "allocations": allocations})
+    return Completion(sale, allocations=allocations)
 
 
-def _take_stock(s: Session, ctx: Ctx, sale: Sale, lines: list[SaleLine]) -> list[dict[str, int]]:
-    """Stock leaves by batch, earliest expiry first; expired or stopped batches never (GSP-06)."""
+def _prescription_check(s: Session, ctx: Ctx, sale: Sale, lines: list[dict[str, Any]],
+                        items: dict[int, Any]) -> dict[int, int]:
+    """RX-01 for every tender: Rx lines only against an approved prescription (RX-04, RX-10 with it)."""
+    rx_lines = [prescriptions.RxLineView(ln["id"], ln["item_id"], items[ln["item_id"]].name, ln["qty"], ln["split"],
+                                         items[ln["item_id"]].split_ratio)
+                for ln in lines if items[ln["item_id"]].gsp_class == GspClass.RX.value]
+    plan, problems = prescriptions.completion_refusals(s, ctx, sale, rx_lines)
+    if problems:
+        raise refused(problems)
+    return plan
+
+
+def _take_stock(s: Session, ctx: Ctx, lines: list[dict[str, Any]], items: dict[int, Any]) -> list[dict[str, int]]:
+    """Stock leaves by batch, earliest expiry first; expired or stopped batches never (GSP-06).
+
+    All the sale's items in one locked read, and the movements and balances in two batched writes.
+    """
+    conn = s.connection()
+    item_ids = sorted(items)
+    batches: dict[int, list[list[int]]] = {i: [] for i in item_ids}  # item -> [[batch_id, qty], ...] FEFO
+    blocked: set[int] = set()
+    for r in conn.execute(_STOCKED, {"sid": ctx.store_id, "ids": item_ids}):
+        if r.expires_on < ctx.today or r.status == BatchStatus.STOPPED.value:
+            blocked.add(r.item_id)
+        else:
+            batches[r.item_id].append([r.batch_id, r.qty])
     out: list[dict[str, int]] = []
-    by_item: dict[int, list[SaleLine]] = {}
-    for ln in lines:
-        by_item.setdefault(ln.item_id, []).append(ln)
-    # One query for all the items (get_item then finds them in the session), and the movements go
-    # to the database in one batched INSERT at the next flush rather than one by one.
-    s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.id.in_(list(by_item)))).all()  # type: ignore[attr-defined]
-    with s.no_autoflush:
-        for item_id in sorted(by_item):  # a fixed lock order: two tills never deadlock on two items
-            out.extend(_take_item(s, ctx, get_item(s, ctx, item_id), by_item[item_id]))
-    return out
-
-
-def _take_item(s: Session, ctx: Ctx, item: Item, lines: list[SaleLine]) -> list[dict[str, int]]:
-    """One item's lines, from its sellable batches in FEFO order (locked until the sale commits)."""
-    out: list[dict[str, int]] = []
-    need = sum(_base_qty(item, ln.split, ln.qty) for ln in lines)
-    avail = stock.sellable_stock(s, ctx, item, lock=True)
-    if need > avail.good:
-        raise stock.shortage(item, need, avail)
-    batches = list(avail.good_batches)
-    for ln in lines:
-        remaining = _base_qty(item, ln.split, ln.qty)
-        while remaining:
-            batch, qty = batches[0]
-            take = min(qty, remaining)
-            stock.append_movement(s, ctx, batch, "sale", -take, "sale_line", str(ln.id))
-            out.append({"line_id": ln.id, "batch_id": batch.id, "qty": take})  # type: ignore[dict-item]
-            remaining -= take
-            batches[0] = (batch, qty - take)
-            if batches[0][1] == 0:
-                batches.pop(0)
-    return out
+    for item_id in item_ids:
+        item = items[item_id]
+        mine = [ln for ln in lines if ln["item_id"] == item_id]
+        need = sum(_base_qty(item, ln["split"], ln["qty"]) for ln in mine)
+        if need > sum(q for _, q in batches[item_id]):
+            full = get_item(s, ctx, item_id)  # the refusal names the batches and why they cannot be sold
+            raise stock.shortage(full, need, stock.sellable_stock(s, ctx, full))
+        fefo = batches[item_id]
+        for ln in mine:
+            remaining = _base_qty(item, ln["split"], ln["qty"])
+            while remaining:
+                batch_id, qty = fefo[0]
+                take = min(qty, remaining)
+                out.append({"line_id": ln["id"], "batch_id": batch_id, "qty": take, "item_id": item_id})
+                remaining -= take
+                fefo[0][1] -= take
+                if fefo[0][1] == 0:
+                    fefo.pop(0)
+    conn.execute(_TAKE, [{"b": a["batch_id"], "take": a["qty"]} for a in out])
+    conn.execute(_ADD_MOVEMENTS, [
+        {"store_id": ctx.store_id, "batch_id": a["batch_id"], "item_id": a["item_id"], "kind": MovementKind.SALE.value,
+         "qty": -a["qty"], "location": "sellable", "at": ctx.now, "user_id": ctx.actor.user_id,
+         "ref_type": "sale_line", "ref_id": str(a["line_id"]), "corrects_id": None, "note": ""} for a in out])
+    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out]
 
 
 def stock_moved_for(s: Session, line_ids: list[int]) -> dict[int, list[StockMovement]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -30,6 +30,7 @@ class Principal:
     session_id: int
     till_id: int | None
     till_code: str | None = None  # the registered till this session logged in at (AGR-02)
+    expires_at: datetime | None = None  # the token's
 
     @property
     def actor(self) -> audit.Actor:
@@ -201,5 +202,10 @@ def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     if sess.revoked_at is not None or sess.expires_at <= ctx.now or user.status != UserStatus.ACTIVE.value:
         return None
     roles = frozenset(Role(r) for *_, r in rows if r is not None)
-    return Principal(user.id, user.username, user.display_name, roles, sess.id, sess.till_id, till_code)  # type: ignore[arg-type]
+    return Principal(user.id, user.username, user.display_name, roles, sess.id, sess.till_id, till_code,  # type: ignore[arg-type]
+                     sess.expires_at)
+
+
+def token_hash(token: str) -> str:
+    return _token_hash(token)
 

@@ -20,7 +20,7 @@ from server.db.models import AuditEntry, PrintJob
 from server.db.session import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, make_settings
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, make_settings, prescribe
 from tests.devices.escpos_reader import Document, read
 from tests.devices.fake_printer import PtyPrinter, TcpPrinter
 from tests.server.test_duty_cli import _qualify
@@ -74,6 +74,7 @@ def sell(shop: dict[str, Any], cash: bool = True) -> dict[str, Any]:
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 2)
     scan(c, h, sid, BARCODE_VITC)
+    prescribe(shop, sid, [(shop["items"]["amox"], 2, False)])  # RX-01
     if cash:
         r = pay_cash(c, h, sid, 2850, 3000)
     else:
@@ -173,10 +174,12 @@ def test_out_of_paper_waits_for_paper(shop: dict[str, Any], tcp_printer: TcpPrin
 def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: dict[str, Any],
                                                                        tcp_printer: TcpPrinter) -> None:
     c, h = shop["client"], shop["cashier"]
-    sale = sell(shop, cash=True)
+    sale = sell(shop, cash=False)
+    (first,) = tcp_printer.wait_jobs(1)  # completing the sale queued its receipt
+    assert "重打" not in job_doc(first).lines[0]
     r = c.post(f"/sales/{sale['id']}/receipt", headers=h)
     assert r.status_code == 201 and r.json()["reprint"] is True
-    (data,) = tcp_printer.wait_jobs(1)  # a reprint never opens the drawer
+    _, data = tcp_printer.wait_jobs(2)
     assert "重打" in job_doc(data).lines[0]
     engine, _ = app_ctx(shop)
     with read_session(engine) as s:
@@ -194,6 +197,7 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     c, h = shop["client"], shop["cashier"]
     engine, ctx = app_ctx(shop)
     sale = sell(shop, cash=False)
+    tcp_printer.wait_jobs(1)  # the receipt the completion queued
     with write_session(engine) as s:  # as the database looks after a crash in the middle of a send
         doc = printing.to_json(printing.receipt_doc(s, ctx, s.get(printing.Sale, sale["id"])))  # type: ignore[arg-type]
         stuck = PrintJob(store_id=ctx.store_id, till_code="T01", kind="receipt", ref=sale["id"], document=doc,
@@ -202,10 +206,10 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     with write_session(engine) as s:
         assert printing.recover_interrupted(s, ctx, "T01") == 1  # what the worker does at start-up
     time.sleep(0.5)
-    assert job(shop, stuck.id).status == "uncertain" and tcp_printer.jobs == []  # type: ignore[arg-type]
+    assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1  # type: ignore[arg-type]
     r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)
     assert r.status_code == 200 and r.json()["status"] == "pending"
-    tcp_printer.wait_jobs(1)
+    tcp_printer.wait_jobs(2)
     wait_for(lambda: job(shop, stuck.id).status == "printed", what="printed")  # type: ignore[arg-type]
     with read_session(engine) as s:
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "print_job.retry")).one().entity_id == str(stuck.id)
@@ -232,14 +236,13 @@ def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any
 def test_the_z_report_prints_and_reprints(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
     c, h = shop["client"], shop["cashier"]
     sell(shop, cash=False)
+    tcp_printer.wait_jobs(1)  # the sale's receipt
     z = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
-    assert z.status_code == 200
-    engine, ctx = app_ctx(shop)
-    with write_session(engine) as s:  # what closing the shift does (the lead wires it)
-        printing.enqueue_z_report(s, ctx, shop["shift_id"])
+    assert z.status_code == 200  # closing the shift queued its Z report
+    tcp_printer.wait_jobs(2)
     r = c.post(f"/shifts/{shop['shift_id']}/z-report/print", headers=h)
     assert r.status_code == 201
-    first, again = tcp_printer.wait_jobs(2)
+    _, first, again = tcp_printer.wait_jobs(3)
     text = "\n".join(job_doc(first).lines)
     assert "交班报表" in text and "销售 1 笔" in text and "￥28.50" in text and "重打" not in text
     assert "重打" in job_doc(again).lines[0]

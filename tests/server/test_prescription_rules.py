@@ -486,3 +486,26 @@ def test_base_prescription_passes_every_rule() -> None:
     assert prescriber_limit_refusals(rx, "A") == [] and prescriber_limit_refusals(rx, "B") == []
     assert split_refusals(rx, "", []) == []
     assert patient_refusals(rx.patient_name, "", rx.patient_name, CERT, proxy_recorded=False) == []
+
+
+# --- Known bugs in server/rules/prescriptions.py (uncommitted: these fail until the rule is fixed) -------
+
+
+def test_rx07_split_detected_when_the_earlier_prescription_has_no_patient_id() -> None:
+    """RX-07: a prior prescription recorded by name only is the same patient when the names match, whichever
+    of the two prescriptions carries an id (detection must not depend on which one was entered first)."""
+    assert rules_of(split_refusals(make_rx(), "", [prior(patient_id=CERT)])) == ["RX-07"]  # passes today
+    assert rules_of(split_refusals(make_rx(), CERT, [prior(patient_id="")])) == ["RX-07"]  # fails today
+
+
+def test_rx02_blank_dosage_form_is_missing() -> None:
+    """RX-02: a dosage form of only spaces is missing, like a blank dose or diagnosis."""
+    refusals = content_refusals(with_line(dosage_form="  "), waipei_seal_required=False)
+    assert missing_of(refusals) == ["第1行剂型"]
+
+
+def test_rx04_a_fitting_assignment_is_not_refused() -> None:
+    """RX-04: two lines of one drug with 5 and 3 left can serve sale lines of 3 and 5 (one line each)."""
+    plan, refusals = dispense_plan([sale(1, 10, 3), sale(2, 10, 5)], [left(100, 10, 5), left(101, 10, 3)])
+    assert refusals == []
+    assert plan == {1: 101, 2: 100}

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, till_login
+from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, prescribe, till_login
 
 
 def new_sale(c: TestClient, h: dict[str, str]) -> str:
@@ -36,6 +36,9 @@ def test_a_cash_sale_end_to_end(shop: dict[str, Any]) -> None:
     body = r.json()
     assert body["total_fen"] == 1050 + 6 * 60
     assert body["lines"][1]["unit"] == "粒" and body["lines"][1]["unit_price_fen"] == 60
+    refused = pay_cash(c, h, sid, body["total_fen"], 2000)  # RX-01: an Rx drug, even for cash, needs a prescription
+    assert refused.status_code == 422 and refused.json()["code"] == "RX-01", refused.text
+    prescribe(shop, sid, [(shop["items"]["amox"], 6, True)])
     done = pay_cash(c, h, sid, body["total_fen"], 2000)
     assert done.status_code == 200, done.text
     sale = done.json()

@@ -151,10 +151,12 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.items: dict[int, MItem] = {}
             self.batches: dict[int, MBatch] = {}
             self.sales: list[MSale] = []
-            specs = [  # a split-pack Rx drug, a whole-pack OTC drug, a device (returned to sale, not quarantine)
-                ({"name": "阿莫西林胶囊", "spec": "0.25g*6粒", "approval_no": "国药准字H9", "gsp_class": "rx",
-                  "route": "internal", "price_fen": 600, "split_unit": "粒", "split_ratio": 6, "split_price_fen": 110},
-                 "Z-RX", 6, 110, True),
+            # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
+            # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
+            specs = [
+                ({"name": "布洛芬片", "spec": "0.1g*6片", "approval_no": "国药准字H9", "gsp_class": "otc_a",
+                  "route": "internal", "price_fen": 600, "split_unit": "片", "split_ratio": 6, "split_price_fen": 110},
+                 "Z-OTC", 6, 110, True),
                 ({"name": "维生素C片", "spec": "0.1g*100片", "approval_no": "国药准字H8", "gsp_class": "otc_a",
                   "route": "internal", "price_fen": 350}, "Z-OTC", 1, None, True),
                 ({"name": "医用外科口罩", "spec": "10只", "gsp_class": "device", "price_fen": 990}, "Z-DEV", 1, None, False),
@@ -295,9 +297,9 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 return
             if line is None:
                 price = it.split_price if split else it.price
-                sl.lines.append(MLine(got.id, it.id, split, qty, price))  # type: ignore[arg-type]
+                sl.lines.append(MLine(got, it.id, split, qty, price))
             else:
-                assert got.id == line.id
+                assert got == line.id
                 line.qty += qty
 
         @precondition(lambda self: any(x.lines for x in self._sales("open")))

@@ -55,6 +55,7 @@ class Item(Table, table=True):
     split_unit: str | None = Field(default=None, max_length=10)  # 拆零 unit, e.g. 片
     split_ratio: int = Field(default=1, ge=1)  # split units per unit; stock is kept in split units
     split_price_fen: int | None = Field(default=None, ge=0)
+    pharm_class: str = Field(default="", max_length=30)  # 药理分类, for RX-06's same-class limit
     traced: bool = False  # sold with 药品追溯码 per box
     no_code_stock: bool = False  # 无码库: old stock without trace codes
     zone_id: int | None = Field(default=None, foreign_key="zone.id", index=True)

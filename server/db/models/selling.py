@@ -83,6 +83,8 @@ class Sale(Table, table=True):
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     void_reason: str = Field(default="", max_length=200)
     suspended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The prescription its Rx lines are dispensed against (RX-01); one per sale.
+    prescription_id: int | None = Field(default=None, foreign_key="prescription.id", index=True)
 
 
 class SaleLine(Table, table=True):
@@ -99,6 +101,8 @@ class SaleLine(Table, table=True):
     unit_price_fen: int = Field(ge=0)  # the catalog price at the moment of the line (CARD-03)
     amount_fen: int = Field(ge=0)
     added_at: datetime = created_at()
+    # Set at completion for an Rx line: the prescription line it is dispensed against (RX-04).
+    rx_line_id: int | None = Field(default=None, foreign_key="prescription_line.id", index=True)
 
 
 class TenderKind(StrEnum):

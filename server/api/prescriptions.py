@@ -1,0 +1,161 @@
+"""Prescriptions: the registry, entry and import, scans, the pharmacist's review, the sale's prescription."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlmodel import Session
+
+from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.prescription_schemas import (
+    AttachmentOut,
+    InstitutionOut,
+    RegistryIn,
+    RegistryOut,
+    ReviewIn,
+    ReviewOut,
+    RxIn,
+    RxLineOut,
+    RxOut,
+    SaleRxIn,
+)
+from server.api.schemas import SaleOut
+from server.api.selling import SalePath, sale_out
+from server.db.models import Item, Prescription
+from server.errors import AppError, conflict, not_found
+from server.permissions import Action
+from server.privacy import mask_id
+from server.rules.prescriptions import REJECT_LABELS, RejectReason
+from server.services import prescriptions as rx_service
+from server.services import selling
+
+router = APIRouter(tags=["prescriptions"])
+
+
+def rx_out(s: Session, rx: Prescription) -> RxOut:
+    lines = rx_service.lines_of(s, rx.id)  # type: ignore[arg-type]
+    done = rx_service.dispensed(s, [ln.id for ln in lines])  # type: ignore[misc]
+    ratios = {ln.item_id: s.get(Item, ln.item_id).split_ratio for ln in lines}  # type: ignore[union-attr]
+    return RxOut(
+        id=rx.id, rx_no=rx.rx_no, source=rx.source, for_insurance=rx.for_insurance, status=rx.status,  # type: ignore[arg-type]
+        institution_code=rx.institution_code, institution_name=rx.institution_name, doctor_name=rx.doctor_name,
+        issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
+        patient_age=rx.patient_age, patient_certno_masked=mask_id(rx.patient_certno) if rx.patient_certno else "",
+        diagnosis=rx.diagnosis, course=rx.course, entered_at=rx.entered_at,
+        lines=[RxLineOut(id=ln.id, line_no=ln.line_no, item_id=ln.item_id, drug_name=ln.drug_name, qty=ln.qty,  # type: ignore[arg-type]
+                         dosage_form=ln.dosage_form, split=ln.split, dispensed_base=done.get(ln.id, 0),  # type: ignore[arg-type]
+                         remaining_base=rx_service.base_qty(ln, ratios[ln.item_id]) - done.get(ln.id, 0),  # type: ignore[arg-type]
+                         days=ln.days, dosage=ln.dosage,
+                         frequency=ln.frequency, route=ln.route) for ln in lines],
+        reviews=[ReviewOut(id=r.id, verdict=r.verdict, reason=r.reason,  # type: ignore[arg-type]
+                           reason_label=REJECT_LABELS[RejectReason(r.reason)] if r.reason else "", note=r.note,
+                           referred_to=r.referred_to, pharmacist_id=r.pharmacist_id, dispenser_id=r.dispenser_id,
+                           at=r.at) for r in rx_service.reviews_of(s, rx.id)],  # type: ignore[arg-type]
+        attachments=[AttachmentOut(id=a.id, content_type=a.content_type, sha256=a.sha256, size=a.size,  # type: ignore[arg-type]
+                                   uploaded_at=a.uploaded_at) for a in rx_service.attachments_of(s, rx.id)])  # type: ignore[arg-type]
+
+
+# --- the registry -----------------------------------------------------------------------------------------
+
+@router.put("/institutions", response_model=RegistryOut, **guarded(Action.REGISTRY_WRITE))
+def import_registry(body: RegistryIn, request: Request, ctx: CtxDep) -> RegistryOut:
+    rows = [rx_service.InstitutionIn(i.code, i.name, i.admdvs, i.designated, i.designated_until,
+                                     [rx_service.DoctorIn(d.code, d.name, d.active) for d in i.doctors])
+            for i in body.institutions]
+    with unit_of_work(request) as s:
+        return RegistryOut(**rx_service.import_registry(s, ctx, rows))
+
+
+@router.get("/institutions", response_model=list[InstitutionOut], **guarded(Action.RX_READ))
+def list_institutions(s: ReadSession, ctx: CtxDep) -> list[InstitutionOut]:
+    return [InstitutionOut(code=i.code, name=i.name, admdvs=i.admdvs, designated=i.designated,
+                           designated_until=i.designated_until,
+                           doctors=[{"code": d.code, "name": d.name, "active": d.active} for d in docs])  # type: ignore[misc]
+            for i, docs in rx_service.institutions(s, ctx)]
+
+
+# --- prescriptions ------------------------------------------------------------------------------------------
+
+@router.post("/prescriptions", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
+def enter_prescription(body: RxIn, request: Request, ctx: CtxDep) -> RxOut:
+    data = rx_service.RxIn(**body.model_dump(exclude={"lines"}),
+                           lines=[rx_service.RxLineIn(**ln.model_dump()) for ln in body.lines])
+    with unit_of_work(request) as s:
+        return rx_out(s, rx_service.create(s, ctx, data))
+
+
+@router.post("/prescriptions/electronic", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
+def import_electronic(body: dict[str, Any], request: Request, ctx: CtxDep) -> RxOut:
+    """An electronic 外配处方 as the 7203 download returns it (hi_rxno, fixmedins_code, rxdrugdetail …)."""
+    with unit_of_work(request) as s:
+        return rx_out(s, rx_service.create(s, ctx, rx_service.from_electronic(s, ctx, body)))
+
+
+@router.get("/prescriptions", response_model=list[RxOut], **guarded(Action.RX_READ))
+def search_prescriptions(s: ReadSession, ctx: CtxDep, date_from: Annotated[date | None, Query(alias="from")] = None,
+                         date_to: Annotated[date | None, Query(alias="to")] = None,
+                         patient: Annotated[str | None, Query(max_length=50)] = None,
+                         institution: Annotated[str | None, Query(max_length=100)] = None) -> list[RxOut]:
+    return [rx_out(s, rx) for rx in rx_service.search(s, ctx, date_from, date_to, patient, institution)]
+
+
+@router.get("/prescriptions/{rx_id}", response_model=RxOut, **guarded(Action.RX_READ))
+def get_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> RxOut:
+    return rx_out(s, rx_service.get(s, ctx, rx_id))
+
+
+@router.delete("/prescriptions/{rx_id}", status_code=204, **guarded(Action.RX_ENTER))
+def delete_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> None:
+    rx_service.get(s, ctx, rx_id)
+    raise conflict("RX-08", f"处方及审方记录须保存至少 {ctx.settings.rules.retention_years} 年，不得删除",
+                   f"prescriptions and reviews are kept at least {ctx.settings.rules.retention_years} years",
+                   prescription_id=rx_id)
+
+
+@router.post("/prescriptions/{rx_id}/review", response_model=RxOut, **guarded(Action.RX_REVIEW))
+def review_prescription(rx_id: RowId, body: ReviewIn, request: Request, ctx: CtxDep, who: Who) -> RxOut:
+    with unit_of_work(request) as s:
+        rx_service.review(s, ctx, rx_id, who.roles, body.verdict, body.reason, body.note, body.referred_to,
+                          body.dispenser_id)
+        return rx_out(s, rx_service.get(s, ctx, rx_id))
+
+
+_SCAN_BODY = {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                            for t in sorted(rx_service.ATTACHMENT_TYPES)}}
+
+
+@router.post("/prescriptions/{rx_id}/attachments", response_model=AttachmentOut, status_code=201,
+             **guarded(Action.RX_ENTER, requestBody=_SCAN_BODY))
+async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
+                      content_type: Annotated[str, Header(max_length=100)] = "") -> AttachmentOut:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > rx_service.MAX_ATTACHMENT_BYTES:
+            raise AppError(413, "RX-08", "处方影像过大（上限 8 MB）", "the scan is larger than 8 MB")
+    with unit_of_work(request) as s:
+        att = rx_service.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
+        return AttachmentOut(id=att.id, content_type=att.content_type, sha256=att.sha256, size=att.size,  # type: ignore[arg-type]
+                             uploaded_at=att.uploaded_at)
+
+
+@router.get("/prescriptions/{rx_id}/attachments/{attachment_id}", **guarded(
+    Action.RX_READ, responses={200: {"content": {t: {} for t in sorted(rx_service.ATTACHMENT_TYPES)}}}))
+def get_scan(rx_id: RowId, attachment_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
+    rx_service.get(s, ctx, rx_id)
+    att = next((a for a in rx_service.attachments_of(s, rx_id) if a.id == attachment_id), None)
+    if att is None:
+        raise not_found("处方影像", "scan", attachment_id=attachment_id)
+    return Response(att.data, media_type=att.content_type)
+
+
+# --- the sale's prescription ------------------------------------------------------------------------------
+
+@router.post("/sales/{sale_id}/prescription", response_model=SaleOut, **guarded(Action.RX_ENTER))
+def tie_to_sale(sale_id: SalePath, body: SaleRxIn, request: Request, ctx: CtxDep) -> SaleOut:
+    with unit_of_work(request) as s:
+        sale = selling.get_sale(s, ctx, sale_id.lower(), lock=True)
+        rx_service.attach_to_sale(s, ctx, sale, body.prescription_id)
+        return sale_out(s, ctx, sale)

@@ -1,0 +1,557 @@
+"""Prescriptions: the institutions' registry, entering (or importing) a prescription, the pharmacist's
+review, tying a sale to it, and the check completion makes (RX-01, RX-04, RX-10).
+
+Entry refuses a prescription that is malformed, expired, post-dated or split (RX-02, RX-07) — nothing
+is stored. Review is a pharmacist's, qualified today (STAFF-01) and on duty in an open shift (RX-10);
+approving an over-limit prescription is refused (RX-06: it goes back to the prescriber, RX-05).
+Nothing here deletes a prescription or a review (RX-08).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from catalog.classes import GspClass, Route
+from server import audit
+from server.db.models import (
+    Doctor,
+    Item,
+    MedicalInstitution,
+    PharmacistDuty,
+    Prescription,
+    PrescriptionLine,
+    RxAttachment,
+    RxReview,
+    RxStatus,
+    Sale,
+    SaleLine,
+    SaleStatus,
+    Shift,
+    ShiftStatus,
+    StaffProfile,
+)
+from server.errors import AppError, conflict, not_found, refused
+from server.roles import Role
+from server.rules import prescriptions as rx_rules
+from server.rules.prescriptions import Course, RejectReason
+from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.services.context import Ctx
+
+MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
+ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
+
+
+# --- the registry of institutions and doctors ---------------------------------------------------------
+
+@dataclass
+class DoctorIn:
+    code: str
+    name: str
+    active: bool = True
+
+
+@dataclass
+class InstitutionIn:
+    code: str
+    name: str
+    admdvs: str = ""
+    designated: bool = True
+    designated_until: date | None = None
+    doctors: list[DoctorIn] = field(default_factory=list)
+
+
+def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str, int]:
+    """Create or update institutions and their doctors; each change audited. Doctors not listed stay."""
+    counts = {"institutions_created": 0, "institutions_updated": 0, "doctors_created": 0, "doctors_updated": 0}
+    for row in rows:
+        inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
+                                                       MedicalInstitution.code == row.code)).first()
+        values = {"name": row.name, "admdvs": row.admdvs, "designated": row.designated,
+                  "designated_until": row.designated_until}
+        if inst is None:
+            inst = MedicalInstitution(store_id=ctx.store_id, code=row.code, updated_at=ctx.now, **values)
+            s.add(inst)
+            audit.record_row(s, ctx.store_id, ctx.actor, "institution.create", inst)
+            counts["institutions_created"] += 1
+        elif any(getattr(inst, k) != v for k, v in values.items()):
+            before = audit.snapshot(inst)
+            for k, v in values.items():
+                setattr(inst, k, v)
+            inst.updated_at = ctx.now
+            s.add(inst)
+            audit.record_row(s, ctx.store_id, ctx.actor, "institution.update", inst, before)
+            counts["institutions_updated"] += 1
+        for d in row.doctors:
+            doc = s.exec(select(Doctor).where(Doctor.institution_id == inst.id, Doctor.code == d.code)).first()
+            if doc is None:
+                doc = Doctor(store_id=ctx.store_id, institution_id=inst.id, code=d.code, name=d.name,  # type: ignore[arg-type]
+                             active=d.active)
+                s.add(doc)
+                audit.record_row(s, ctx.store_id, ctx.actor, "doctor.create", doc)
+                counts["doctors_created"] += 1
+            elif (doc.name, doc.active) != (d.name, d.active):
+                before = audit.snapshot(doc)
+                doc.name, doc.active = d.name, d.active
+                s.add(doc)
+                audit.record_row(s, ctx.store_id, ctx.actor, "doctor.update", doc, before)
+                counts["doctors_updated"] += 1
+    return counts
+
+
+def institutions(s: Session, ctx: Ctx) -> list[tuple[MedicalInstitution, list[Doctor]]]:
+    insts = list(s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id)
+                        .order_by(MedicalInstitution.code)))
+    docs: dict[int, list[Doctor]] = {}
+    for d in s.exec(select(Doctor).where(Doctor.store_id == ctx.store_id).order_by(Doctor.code)):
+        docs.setdefault(d.institution_id, []).append(d)
+    return [(i, docs.get(i.id, [])) for i in insts]  # type: ignore[arg-type]
+
+
+# --- entering a prescription ------------------------------------------------------------------------------
+
+@dataclass
+class RxLineIn:
+    item_id: int
+    qty: int
+    days: int
+    dosage: str
+    frequency: str
+    route: str
+    drug_name: str = ""  # as written; the catalog name when blank
+    split: bool = False  # qty counts split units (e.g. 粒) rather than packs
+    dosage_form: str = ""  # 剂型 as written; the catalog's when blank
+
+
+@dataclass
+class RxIn:
+    rx_no: str
+    institution_code: str
+    institution_name: str
+    doctor_name: str
+    issued_on: date
+    patient_name: str
+    patient_sex: str
+    patient_age: int
+    diagnosis: str
+    lines: list[RxLineIn]
+    for_insurance: bool = False
+    source: str = "paper"
+    doctor_code: str = ""
+    doctor_signed: bool = False
+    institution_sealed: bool = False
+    waipei_sealed: bool = False
+    valid_days: int = 1
+    patient_certno: str = ""
+    patient_psn_no: str = ""
+    diagnosis_code: str = ""
+    course: Course = Course.ACUTE
+    original: dict[str, Any] | None = None
+
+
+def _institution_facts(s: Session, ctx: Ctx, rx: RxIn, on: date) -> rx_rules.InstitutionFacts | None:
+    inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
+                                                   MedicalInstitution.code == rx.institution_code)).first()
+    if inst is None:
+        return None
+    designated = inst.designated and (inst.designated_until is None or inst.designated_until >= on)
+    q = select(Doctor).where(Doctor.institution_id == inst.id, Doctor.active)
+    q = q.where(Doctor.code == rx.doctor_code) if rx.doctor_code else q.where(Doctor.name == rx.doctor_name)
+    return rx_rules.InstitutionFacts(inst.code, inst.name, designated, s.exec(q).first() is not None)
+
+
+def _line_facts(items: dict[int, Item], lines: list[RxLineIn]) -> tuple[rx_rules.RxLineFacts, ...]:
+    return tuple(rx_rules.RxLineFacts(
+        item_code=items[ln.item_id].code, drug_name=ln.drug_name or items[ln.item_id].name, qty=ln.qty, days=ln.days,
+        dosage=ln.dosage, frequency=ln.frequency, route=ln.route, dosage_form=ln.dosage_form or items[ln.item_id].dosage_form,
+        pharm_class=items[ln.item_id].pharm_class, injection=items[ln.item_id].route == Route.INJECTION.value,
+        insulin="胰岛素" in (items[ln.item_id].generic_name + items[ln.item_id].name)) for ln in lines)
+
+
+def facts_of(rx: RxIn, inst: rx_rules.InstitutionFacts | None, items: dict[int, Item]) -> rx_rules.RxFacts:
+    return rx_rules.RxFacts(
+        rx_no=rx.rx_no, electronic=rx.source == "electronic", for_insurance=rx.for_insurance, institution=inst,
+        doctor_name=rx.doctor_name, doctor_signed=rx.doctor_signed, institution_sealed=rx.institution_sealed,
+        waipei_sealed=rx.waipei_sealed, issued_on=rx.issued_on, valid_days=rx.valid_days,
+        patient_name=rx.patient_name, patient_sex=rx.patient_sex, patient_age=rx.patient_age,
+        diagnosis=rx.diagnosis, course=rx.course, lines=_line_facts(items, rx.lines))
+
+
+def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
+    found = s.exec(select(Prescription).where(Prescription.store_id == ctx.store_id,
+                                              Prescription.issued_on == rx.issued_on,
+                                              Prescription.doctor_name == rx.doctor_name,
+                                              Prescription.status != RxStatus.REJECTED.value)).all()
+    if not found:
+        return []
+    codes: dict[int, set[str]] = {}
+    for rx_id, code in s.exec(select(PrescriptionLine.prescription_id, Item.code)
+                              .join(Item, Item.id == PrescriptionLine.item_id)  # type: ignore[arg-type]
+                              .where(col(PrescriptionLine.prescription_id).in_([p.id for p in found]))):
+        codes.setdefault(rx_id, set()).add(code)
+    return [rx_rules.PriorRx(p.rx_no, p.patient_name, p.patient_certno or p.patient_psn_no, p.doctor_name, p.issued_on,
+                             frozenset(codes.get(p.id, set()))) for p in found]  # type: ignore[arg-type]
+
+
+# What the columns hold: an electronic prescription is checked against these as a typed one is by the API.
+_TEXT_LIMITS = {"rx_no": 50, "institution_code": 30, "institution_name": 100, "doctor_name": 50, "doctor_code": 30,
+                "patient_name": 50, "patient_certno": 30, "patient_psn_no": 30, "diagnosis": 200, "diagnosis_code": 30}
+_LINE_TEXT_LIMITS = {"drug_name": 100, "dosage": 30, "frequency": 30, "route": 30, "dosage_form": 30}
+
+
+def _shape_refusals(rx: RxIn) -> list[rx_rules.Violation]:
+    bad = [k for k, most in _TEXT_LIMITS.items() if len(getattr(rx, k)) > most]
+    bad += [f"lines[{n}].{k}" for n, ln in enumerate(rx.lines) for k, most in _LINE_TEXT_LIMITS.items()
+            if len(getattr(ln, k)) > most]
+    bad += [f"lines[{n}].{k}" for n, ln in enumerate(rx.lines) for k, (lo, hi) in
+            (("qty", (1, 10_000)), ("days", (1, 366))) if not lo <= getattr(ln, k) <= hi]
+    bad += [k for k, (lo, hi) in (("patient_age", (0, 150)), ("valid_days", (1, 30))) if not lo <= getattr(rx, k) <= hi]
+    if len(rx.lines) > 20:
+        bad.append("lines")
+    return [rx_rules.Violation("RX-02", f"处方字段超出范围或过长：{'、'.join(bad)}", f"fields out of range or too long: {bad}",
+                               {"fields": bad})] if bad else []
+
+
+def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
+    """Record a prescription after the entry checks (RX-02, RX-07); it awaits a pharmacist's review."""
+    if not rx.lines:
+        raise refused([rx_rules.Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
+    if problems := _shape_refusals(rx):
+        raise refused(problems)
+    items = {i.id: i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
+                                                         col(Item.id).in_({ln.item_id for ln in rx.lines})))}
+    for ln in rx.lines:
+        if ln.item_id not in items:
+            raise not_found("处方药品", "prescribed item", item_id=ln.item_id)
+    duplicate = s.exec(select(Prescription.id).where(Prescription.store_id == ctx.store_id,
+                                                     Prescription.institution_code == rx.institution_code,
+                                                     Prescription.rx_no == rx.rx_no)).first()
+    if duplicate is not None:
+        raise conflict("RX-07", f"处方 {rx.rx_no} 已登记过（不得转抄或重复使用处方）",
+                       f"prescription {rx.rx_no} of {rx.institution_code} is already on file", prescription_id=duplicate)
+    rules = ctx.settings.rules
+    facts = facts_of(rx, _institution_facts(s, ctx, rx, ctx.today), items)
+    problems = (rx_rules.content_refusals(facts, rules.require_waipei_seal)
+                + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days)
+                + rx_rules.split_refusals(facts, rx.patient_certno or rx.patient_psn_no, _same_day_others(s, ctx, rx)))
+    if problems:
+        raise refused(problems)
+    inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
+                                                   MedicalInstitution.code == rx.institution_code)).first()
+    row = Prescription(
+        store_id=ctx.store_id, rx_no=rx.rx_no, source=rx.source, for_insurance=rx.for_insurance,
+        institution_id=inst.id if inst else None, institution_code=rx.institution_code,
+        institution_name=rx.institution_name, doctor_code=rx.doctor_code, doctor_name=rx.doctor_name,
+        doctor_signed=rx.doctor_signed, institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed,
+        issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
+        patient_age=rx.patient_age, patient_certno=rx.patient_certno, patient_psn_no=rx.patient_psn_no,
+        diagnosis=rx.diagnosis, diagnosis_code=rx.diagnosis_code, course=rx.course.value, original=rx.original,
+        entered_by=ctx.actor.user_id, entered_at=ctx.now)  # type: ignore[arg-type]
+    s.add(row)
+    s.flush()
+    lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=row.id, line_no=n, item_id=ln.item_id,  # type: ignore[arg-type]
+                              drug_name=ln.drug_name or items[ln.item_id].name, qty=ln.qty, split=ln.split,
+                              dosage_form=ln.dosage_form or items[ln.item_id].dosage_form,
+                              days=ln.days,
+                              dosage=ln.dosage, frequency=ln.frequency, route=ln.route)
+             for n, ln in enumerate(rx.lines, start=1)]
+    s.add_all(lines)
+    s.flush()
+    audit.record(s, ctx.store_id, ctx.actor, "rx.create", "prescription", row.id, None,
+                 audit.snapshot(row) | {"lines": [audit.snapshot(ln) for ln in lines]})
+    return row
+
+
+# --- electronic prescriptions (JSON, field names as the 7203 download returns them) ----------------------
+
+def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
+    """An electronic 外配处方 as JSON → the entry form; drugs found by their 医保 code (med_list_codg)."""
+    def need(key: str, where: dict[str, Any] = doc) -> Any:
+        if where.get(key) in (None, ""):
+            raise AppError(422, "RX-02", f"电子处方缺少字段 {key}", f"the electronic prescription lacks {key}",
+                           {"field": key})
+        return where[key]
+
+    drugs = doc.get("rxdrugdetail")
+    if not isinstance(drugs, list) or not drugs:
+        raise AppError(422, "RX-02", "电子处方没有药品明细 rxdrugdetail", "rxdrugdetail is missing or empty",
+                       {"field": "rxdrugdetail"})
+    lines = []
+    for d in drugs:
+        if not isinstance(d, dict):
+            raise AppError(422, "RX-02", "rxdrugdetail 的每一项须为对象", "each rxdrugdetail entry must be an object")
+        code = need("med_list_codg", d)
+        item = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.nhsa_code == code)).first()
+        if item is None:
+            raise not_found(f"医保编码 {code} 对应的商品", f"item with national code {code}", med_list_codg=code)
+        lines.append(RxLineIn(item_id=item.id, qty=_int(need("drug_cnt", d), "drug_cnt"),  # type: ignore[arg-type]
+                              days=_int(need("prd_days", d), "prd_days"), dosage=str(need("sin_doscnt", d)),
+                              frequency=str(need("used_frquname", d)), route=str(need("medc_way_dscr", d)),
+                              drug_name=str(d.get("drug_genname") or item.name),
+                              dosage_form=str(d.get("drug_dosform") or "")))
+    dise = doc.get("diseinfo") or [{}]
+    first_dise = dise[0] if isinstance(dise, list) and dise and isinstance(dise[0], dict) else {}
+    try:
+        issued = date.fromisoformat(str(need("prsc_time"))[:10])
+    except ValueError:
+        raise AppError(422, "RX-02", "电子处方开具时间 prsc_time 格式错误", "prsc_time is not a date",
+                       {"field": "prsc_time"}) from None
+    return RxIn(rx_no=str(need("hi_rxno")), institution_code=str(need("fixmedins_code")),
+                institution_name=str(need("fixmedins_name")), doctor_name=str(need("prsc_dr_name")),
+                doctor_code=str(doc.get("prsc_dr_code") or ""), issued_on=issued,
+                patient_name=str(need("patn_name")), patient_sex={"1": "男", "2": "女"}.get(str(need("gend")), "未知"),
+                patient_age=_int(need("age"), "age"), diagnosis=str(first_dise.get("diag_name") or ""),
+                diagnosis_code=str(first_dise.get("diag_code") or ""), lines=lines, for_insurance=True,
+                source="electronic", valid_days=_int(doc.get("valid_days") or 1, "valid_days"),
+                patient_certno=str(doc.get("certno") or ""), patient_psn_no=str(doc.get("psn_no") or ""),
+                course=_course(doc.get("course")), original=doc)
+
+
+def _course(value: Any) -> Course:
+    try:
+        return Course(value) if isinstance(value, str) else Course.ACUTE
+    except ValueError:
+        raise AppError(422, "RX-02", f"疗程类别 course 无效：{value}", f"course must be one of {[c.value for c in Course]}",
+                       {"field": "course"}) from None
+
+
+def _int(value: Any, key: str) -> int:
+    try:
+        out = int(str(value).split(".")[0]) if str(value).replace(".", "", 1).isdigit() else int(value)
+    except (TypeError, ValueError):
+        raise AppError(422, "RX-02", f"电子处方字段 {key} 须为数字", f"{key} must be a number", {"field": key}) from None
+    return out
+
+
+# --- attachments -------------------------------------------------------------------------------------------
+
+def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> RxAttachment:
+    rx = get(s, ctx, rx_id)
+    if content_type not in ATTACHMENT_TYPES:
+        raise AppError(415, "RX-08", "处方影像须为 JPEG、PNG 或 PDF", "the scan must be JPEG, PNG or PDF",
+                       {"content_type": content_type})
+    if not data or len(data) > MAX_ATTACHMENT_BYTES:
+        raise AppError(413 if data else 422, "RX-08", f"处方影像须在 1 字节到 {MAX_ATTACHMENT_BYTES // 1048576} MB 之间",
+                       f"the scan must be 1 byte to {MAX_ATTACHMENT_BYTES} bytes", {"size": len(data)})
+    att = RxAttachment(store_id=ctx.store_id, prescription_id=rx.id, content_type=content_type,  # type: ignore[arg-type]
+                       sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data,
+                       uploaded_by=ctx.actor.user_id, uploaded_at=ctx.now)  # type: ignore[arg-type]
+    s.add(att)
+    audit.record_row(s, ctx.store_id, ctx.actor, "rx.attach", att)
+    return att
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+def get(s: Session, ctx: Ctx, rx_id: int) -> Prescription:
+    rx = s.get(Prescription, rx_id)
+    if rx is None or rx.store_id != ctx.store_id:
+        raise not_found("处方", "prescription", prescription_id=rx_id)
+    return rx
+
+
+def lines_of(s: Session, rx_id: int) -> list[PrescriptionLine]:
+    return list(s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx_id)
+                       .order_by(PrescriptionLine.line_no)))
+
+
+def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
+    """What completed sales dispensed against each prescription line, in the item's smallest unit
+    (returns come back off it)."""
+    if not rx_line_ids:
+        return {}
+    from server.services.returns import returned_so_far  # returns import selling; keep the cycle out of import time
+
+    rows = s.exec(select(SaleLine.id, SaleLine.rx_line_id, SaleLine.qty, SaleLine.split, Item.split_ratio)
+                  .join(Sale, Sale.id == SaleLine.sale_id).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
+                  .where(col(SaleLine.rx_line_id).in_(rx_line_ids), Sale.status == SaleStatus.COMPLETED.value)).all()
+    back = returned_so_far(s, [r[0] for r in rows])
+    out: dict[int, int] = {}
+    for line_id, rx_line_id, qty, split, ratio in rows:
+        out[rx_line_id] = out.get(rx_line_id, 0) + (qty - back.get(line_id, 0)) * (1 if split else ratio)  # type: ignore[index]
+    return out
+
+
+def base_qty(line: PrescriptionLine, split_ratio: int) -> int:
+    return line.qty if line.split else line.qty * split_ratio
+
+
+def reviews_of(s: Session, rx_id: int) -> list[RxReview]:
+    return list(s.exec(select(RxReview).where(RxReview.prescription_id == rx_id).order_by(RxReview.id)))
+
+
+def attachments_of(s: Session, rx_id: int) -> list[RxAttachment]:
+    return list(s.exec(select(RxAttachment).where(RxAttachment.prescription_id == rx_id).order_by(RxAttachment.id)))
+
+
+def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, patient: str | None,
+           institution: str | None, limit: int = 200) -> list[Prescription]:
+    """For the inspector: by issue date, patient (name or ID number) and institution (code or name)."""
+    q = select(Prescription).where(Prescription.store_id == ctx.store_id)
+    if date_from:
+        q = q.where(Prescription.issued_on >= date_from)
+    if date_to:
+        q = q.where(Prescription.issued_on <= date_to)
+    if patient:
+        q = q.where((Prescription.patient_name == patient) | (Prescription.patient_certno == patient)
+                    | (Prescription.patient_psn_no == patient))
+    if institution:
+        q = q.where((Prescription.institution_code == institution)
+                    | col(Prescription.institution_name).contains(institution))
+    return list(s.exec(q.order_by(col(Prescription.issued_on).desc(), col(Prescription.id).desc()).limit(limit)))
+
+
+# --- the pharmacist's review -------------------------------------------------------------------------------
+
+def _duty_shift(s: Session, ctx: Ctx) -> Shift | None:
+    """The open shift in which the reviewing pharmacist is on duty now (RX-10)."""
+    return s.exec(select(Shift).join(PharmacistDuty, PharmacistDuty.shift_id == Shift.id)  # type: ignore[arg-type]
+                  .where(Shift.store_id == ctx.store_id, Shift.status == ShiftStatus.OPEN.value,
+                         PharmacistDuty.user_id == ctx.actor.user_id, col(PharmacistDuty.off_at).is_(None))
+                  .order_by(col(PharmacistDuty.on_at).desc())).first()
+
+
+def _qualified(s: Session, ctx: Ctx, roles: frozenset[Role]) -> None:
+    if Role.PHARMACIST not in roles:
+        raise AppError(403, "RX-01", "只有药师可以审核处方", "only a pharmacist may review a prescription")
+    profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
+    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
+                         profile.contract_start, profile.contract_end) if profile else None
+    if problems := pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+                                       ctx.settings.rules.min_contract_years):
+        raise refused(problems, status=403)
+
+
+def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: str, reason: RejectReason | None,
+           note: str, referred_to: str, dispenser_id: int | None) -> RxReview:
+    rx = get(s, ctx, rx_id)
+    _qualified(s, ctx, roles)
+    shift = _duty_shift(s, ctx)
+    if shift is None:
+        raise AppError(403, "RX-10", "审方药师须在本班次登记在岗", "the reviewing pharmacist must be on duty in an open shift")
+    if rx.status != RxStatus.PENDING.value and not (rx.status == RxStatus.REJECTED.value and verdict == "approved"):
+        raise conflict("RX-STATE", f"处方已{_STATUS_ZH[rx.status]}，不能再次审核", f"the prescription is already {rx.status}",
+                       status=rx.status)
+    if verdict == "approved":
+        lines = lines_of(s, rx.id)  # type: ignore[arg-type]
+        items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
+        facts = rx_rules.RxFacts(
+            rx_no=rx.rx_no, electronic=rx.source == "electronic", for_insurance=rx.for_insurance, institution=None,
+            doctor_name=rx.doctor_name, doctor_signed=rx.doctor_signed, institution_sealed=rx.institution_sealed,
+            waipei_sealed=rx.waipei_sealed, issued_on=rx.issued_on, valid_days=rx.valid_days,
+            patient_name=rx.patient_name, patient_sex=rx.patient_sex, patient_age=rx.patient_age,
+            diagnosis=rx.diagnosis, course=Course(rx.course),
+            lines=_line_facts(items, [RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route,  # type: ignore[arg-type]
+                                               ln.drug_name, ln.split, ln.dosage_form) for ln in lines]))
+        rules = ctx.settings.rules
+        problems = (rx_rules.prescriber_limit_refusals(facts, rules.prescriber_profile)
+                    + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days))
+        if problems:
+            raise refused(problems)
+        if reason is not None:
+            raise AppError(422, "RX-05", "通过审核不需要拒绝原因", "an approval takes no refusal reason")
+    else:
+        if reason is None:
+            raise AppError(422, "RX-05", "拒绝调配须从规定原因中选择一项", "a refusal needs a reason from the fixed list",
+                           {"reasons": [r.value for r in RejectReason]})
+        if verdict == "referred" and not referred_to.strip():
+            raise AppError(422, "RX-05", "本店无法调配时须登记转介的定点药店", "record the designated pharmacy the patient was sent to")
+    rev = RxReview(store_id=ctx.store_id, prescription_id=rx.id, verdict=verdict,  # type: ignore[arg-type]
+                   reason=reason.value if reason else "", note=note, referred_to=referred_to.strip(),
+                   pharmacist_id=ctx.actor.user_id, shift_id=shift.id, dispenser_id=dispenser_id, at=ctx.now)  # type: ignore[arg-type]
+    s.add(rev)
+    before = audit.snapshot(rx)
+    rx.status = verdict
+    s.add(rx)
+    s.flush()
+    audit.record(s, ctx.store_id, ctx.actor, f"rx.{verdict}", "prescription", rx.id, before,
+                 audit.snapshot(rx) | {"review": audit.snapshot(rev)}, note=note or (reason.label if reason else ""))
+    return rev
+
+
+_STATUS_ZH = {"pending": "待审核", "approved": "审核通过", "rejected": "被拒绝", "referred": "转介"}
+
+
+# --- the sale ------------------------------------------------------------------------------------------------
+
+def attach_to_sale(s: Session, ctx: Ctx, sale: Sale, rx_id: int) -> Prescription:
+    """Tie the sale's Rx lines to a prescription; refused once paid. Checked in full at completion."""
+    rx = get(s, ctx, rx_id)
+    if sale.status not in (SaleStatus.OPEN.value, SaleStatus.SUSPENDED.value):
+        raise conflict("SALE-STATE", "已结束的销售单不能再关联处方", f"the sale is {sale.status}")
+    if rx.status in (RxStatus.REJECTED.value, RxStatus.REFERRED.value):
+        raise conflict("RX-05", f"处方已{_STATUS_ZH[rx.status]}，不能调配", f"the prescription was {rx.status}")
+    before = audit.snapshot(sale)
+    sale.prescription_id = rx.id
+    s.add(sale)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale.id, before, audit.snapshot(sale))
+    return rx
+
+
+@dataclass
+class RxLineView:
+    sale_line_id: int
+    item_id: int
+    name: str
+    qty: int  # in the sale's units
+    split: bool
+    split_ratio: int
+
+
+def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineView]) -> tuple[dict[int, int], list]:
+    """RX-01 / RX-04 / RX-10 at completion: sale_line_id → prescription line, or why the sale cannot be paid."""
+    if not rx_lines:
+        return {}, []
+    if sale.prescription_id is None:
+        names = "、".join(ln.name for ln in rx_lines)
+        return {}, [rx_rules.Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
+                                       "prescription drugs need a reviewed prescription (whatever the tender)",
+                                       {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
+    rx = get(s, ctx, sale.prescription_id)
+    out: list[rx_rules.Violation] = []
+    if rx.status != RxStatus.APPROVED.value:
+        out.append(rx_rules.Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",
+                                      f"prescription {rx.rx_no} is {rx.status}, not approved by a pharmacist",
+                                      {"prescription_id": rx.id, "status": rx.status}))
+    else:
+        last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
+                      .order_by(col(RxReview.id).desc())).first()
+        still_on = last is not None and s.exec(
+            select(PharmacistDuty.id).join(Shift, Shift.id == PharmacistDuty.shift_id)  # type: ignore[arg-type]
+            .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
+                   Shift.id == sale.shift_id)).first() is not None
+        if not still_on:
+            out.append(rx_rules.Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
+                                          "the approving pharmacist is not on duty in this sale's shift",
+                                          {"prescription_id": rx.id}))
+    last_day = rx.issued_on + timedelta(days=max(1, min(rx.valid_days, ctx.settings.rules.rx_max_extended_validity_days)) - 1)
+    if ctx.today > last_day:
+        out.append(rx_rules.Violation("RX-07", f"处方已过期（有效至 {last_day}）", f"the prescription expired on {last_day}",
+                                      {"valid_until": last_day.isoformat()}))
+    plines = lines_of(s, rx.id)  # type: ignore[arg-type]
+    ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
+    done = dispensed(s, [ln.id for ln in plines])  # type: ignore[misc]
+    left = [rx_rules.RxLineLeft(ln.id, ln.item_id, ln.drug_name, base_qty(ln, ratios[ln.item_id]) - done.get(ln.id, 0))  # type: ignore[arg-type]
+            for ln in plines]
+    plan, problems = rx_rules.dispense_plan(
+        [rx_rules.RxSaleLine(ln.sale_line_id, ln.item_id, ln.name, ln.qty if ln.split else ln.qty * ln.split_ratio)
+         for ln in rx_lines], left)
+    return plan, out + problems
+
+
+def rx_sale_lines(s: Session, sale_id: str) -> list[RxLineView]:
+    """The sale's lines of prescription drugs (GSP class 处方药)."""
+    rows = s.exec(select(SaleLine.id, SaleLine.item_id, Item.name, SaleLine.qty, SaleLine.split, Item.split_ratio)
+                  .join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
+                  .where(SaleLine.sale_id == sale_id, Item.gsp_class == GspClass.RX.value)
+                  .order_by(SaleLine.line_no)).all()
+    return [RxLineView(*r) for r in rows]  # type: ignore[arg-type]
+
+
+def count_pending(s: Session, ctx: Ctx) -> int:
+    return int(s.exec(select(func.count()).select_from(Prescription)
+                      .where(Prescription.store_id == ctx.store_id, Prescription.status == RxStatus.PENDING.value)).one())
