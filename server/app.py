@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from server.api import (
     audit,
     auth,
+    card,
     catalog,
     devices,
     events,
@@ -33,6 +37,22 @@ from server.services.search import CatalogSearch
 from server.services.store import bootstrap_store
 from server.state import AppState
 
+log = logging.getLogger(__name__)
+
+
+def _recover_settlements(engine: Engine, settings: Settings, store_id: int, gateway: object) -> None:
+    from server.audit import SYSTEM
+    from server.services import card_settlement
+    from server.services.context import Ctx
+
+    try:
+        outcome = card_settlement.recover(engine, Ctx(store_id, settings, SYSTEM), gateway)  # type: ignore[arg-type]
+        if outcome:
+            log.warning("unresolved card settlements at start-up: %s", outcome)
+    except Exception:  # the centre may be away: the settlements stay blocked and are resolved by hand or next start
+        log.exception("settlement recovery failed")
+
+
 _ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
 
@@ -47,10 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state: AppState = app.state.dingdian
         state.devices = DeviceManager(settings, state.events, engine, store_id)
         state.devices.start()  # the till's scanner, printer queue and card reader run beside the service
+        # A settlement left as an intent or uncertain (a crash, a lost answer) is resolved before its
+        # sale can be touched again: 2601 by msgid, in the background so a slow centre does not delay start-up.
+        threading.Thread(target=_recover_settlements, args=(engine, settings, store_id, app.state.insurance),
+                         name="settlement-recovery", daemon=True).start()
         try:
             yield
         finally:
             state.devices.stop()
+            app.state.insurance.close()
 
     app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,  # type: ignore[arg-type]
                   lifespan=lifespan)
@@ -59,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dingdian = AppState(settings, engine, store_id, search)
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
-    for module in (health, auth, store, users, catalog, stock, selling, prescriptions, till, events, audit, devices,
+    for module in (health, auth, store, users, catalog, stock, selling, prescriptions, card, till, events, audit, devices,
                    printing):
         app.include_router(module.router)
     app.include_router(insurance_api.router)

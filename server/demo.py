@@ -45,6 +45,9 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
             values = {k: getattr(it, k) for k in catalog_service.ITEM_FIELDS if hasattr(it, k)}
             row = catalog_service.create_item(s, ctx, values, list(it.barcodes), it.zone_code)
             ids[it.code] = row.id  # type: ignore[assignment]
+        # The demo's 甲/乙 mappings have reached the (sandbox) centre, so the card pays them (CARD-07).
+        mapped = [ids[it.code] for it in items if it.nhsa_code and it.insurance_category.value in ("jia", "yi")]
+        catalog_service.mark_mapping_uploaded(s, ctx, mapped, today)
         suppliers = demo_suppliers(DEMO_SEED, today)
         for sup in suppliers:
             stock.add_supplier(s, ctx, sup.name, sup.licence_no, sup.licence_expiry, sup.business_licence_no,

@@ -40,7 +40,17 @@ def _other(t: TenderOffer) -> list[Violation]:
     return out
 
 
-TENDER_RULES: dict[str, Callable[[TenderOffer], list[Violation]]] = {"cash": _cash, "other": _other}
+def _insurance(t: TenderOffer) -> list[Violation]:
+    """The card's part (fund + personal account): what the centre settled, referenced by its setl_id."""
+    if t.tendered_fen != t.amount_fen:
+        return [Violation("TENDER-CHANGE", "只有现金可以找零", "change is given only from cash", {"kind": t.kind})]
+    if not t.reference.strip():
+        return [Violation("CARD-01", "医保支付须有结算号", "an insurance tender needs the centre's setl_id", {"kind": t.kind})]
+    return []
+
+
+TENDER_RULES: dict[str, Callable[[TenderOffer], list[Violation]]] = {"cash": _cash, "other": _other,
+                                                                     "insurance": _insurance}
 
 
 def tender_refusals(total_fen: int, offers: list[TenderOffer]) -> list[Violation]:

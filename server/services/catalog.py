@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, select
@@ -169,6 +170,8 @@ def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> 
     before = audit.snapshot(item)
     for k, v in changes.items():
         setattr(item, k, v)
+    if any(k in MAPPING_FIELDS and before.get(k) != v for k, v in changes.items()):
+        item.mapping_uploaded_on = None  # CARD-07: a changed mapping is self-pay until the centre has it
     if "name" in changes:
         item.mnemonic = search_mnemonic(item.name)
     item.updated_at = ctx.now
@@ -177,6 +180,24 @@ def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> 
     action = "item.mapping" if set(changes) & MAPPING_FIELDS else "item.update"
     audit.record_row(s, ctx.store_id, ctx.actor, action, item, before)
     return item
+
+
+def mark_mapping_uploaded(s: Session, ctx: Ctx, item_ids: list[int], on: date) -> list[Item]:
+    """CARD-07: the items' mappings (national code, 甲/乙) reached the centre on `on`; from then the card
+    may pay them. (The 3501-series uploads will call this when the centre acknowledges.)"""
+    out = []
+    for item_id in item_ids:
+        item = get_item(s, ctx, item_id)
+        if not item.nhsa_code or item.insurance_category not in ("jia", "yi"):
+            raise AppError(422, "CARD-07", f"{item.name} 没有医保编码或不属甲/乙类，无需上传对照",
+                           f"{item.code} has no national code or is not 甲/乙", {"item_id": item_id})
+        before = audit.snapshot(item)
+        item.mapping_uploaded_on, item.updated_at = on, ctx.now
+        item.rev = _bump_rev(s, ctx)
+        s.add(item)
+        audit.record_row(s, ctx.store_id, ctx.actor, "item.mapping_uploaded", item, before)
+        out.append(item)
+    return out
 
 
 def add_barcode(s: Session, ctx: Ctx, item_id: int, code: str) -> Barcode:

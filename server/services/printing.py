@@ -44,6 +44,7 @@ from server.db.models import (
     User,
 )
 from server.errors import conflict, not_found
+from server.privacy import mask_id
 from server.services import shifts
 from server.services.context import Ctx
 
@@ -104,9 +105,18 @@ def _pharmacists_at(s: Session, shift_id: int, at: datetime) -> str:
 
 
 def card_settlement_for(s: Session, ctx: Ctx, sale: Sale) -> CardSettlement | None:
-    """The 医保 settlement of a card sale for its receipt (CARD-05). The card-settlement work fills this in;
-    until then no sale has one."""
-    return None
+    """The 医保 settlement of a card sale for its receipt (CARD-05): what the card paid, the balance left,
+    the insured person with the ID number masked, and the buyer's signature line."""
+    from server.services.card_settlement import insured_of, settled_of
+
+    settled = settled_of(s, sale.id)
+    insured = insured_of(s, sale.id) if settled else None
+    if settled is None or insured is None:
+        return None
+    return CardSettlement(fund_fen=settled.fund_pay_fen, personal_account_fen=settled.acct_pay_fen,
+                          cash_fen=settled.cash_pay_fen, balance_after_fen=settled.balc_fen,
+                          insured_name=insured.psn_name, insured_id_masked=mask_id(insured.certno),
+                          setl_id=settled.setl_id, insurance_region=insured.insuplc_admdvs)
 
 
 def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
@@ -183,6 +193,13 @@ def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, t
     if not reprint and (existing := _first_print(s, ctx, PrintJobKind.RECEIPT, sale.id)) is not None:
         return existing
     till = till_code or (t.code if (t := s.get(Till, sale.till_id)) else ctx.settings.till.code)
+    if not reprint and card is None:
+        # The first print rides on the completion's transaction: it is queued by reference, laid out when
+        # the worker claims it (claim_next), so completing a sale does not wait for the layout.
+        cash = s.exec(select(Tender.id).where(Tender.sale_id == sale.id, Tender.kind == TenderKind.CASH.value)).first()
+        if ctx.settings.devices.cash_drawer and cash is not None:
+            _job(s, ctx, till, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
+        return _job(s, ctx, till, PrintJobKind.RECEIPT, sale.id, {}, reprint)
     doc = receipt_doc(s, ctx, sale, reprint, card)
     if not reprint and ctx.settings.devices.cash_drawer and any(t.kind == TenderKind.CASH.value for t in doc.tenders):
         _job(s, ctx, till, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
@@ -283,7 +300,19 @@ def claim_next(s: Session, ctx: Ctx, till_code: str) -> PrintJob | None:
             claimed_at=None if expired else ctx.now)).rowcount == 1
         s.refresh(job)
         if won and not expired:
+            if job.kind == PrintJobKind.RECEIPT.value and not job.document:
+                _render_receipt(s, ctx, job)
             return job
+
+
+def _render_receipt(s: Session, ctx: Ctx, job: PrintJob) -> None:
+    """A first receipt is queued by reference at completion (the sale is final, so its document is the
+    same later) and laid out when claimed; the document printed is kept with the job."""
+    sale = s.get(Sale, job.ref)
+    if sale is not None:
+        job.document = to_json(receipt_doc(s, ctx, sale, job.reprint))
+        s.add(job)
+        s.flush()
 
 
 def mark_printed(s: Session, ctx: Ctx, job_id: int) -> None:

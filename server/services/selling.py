@@ -31,6 +31,7 @@ from server.db.models import (
     StockMovement,
     Store,
     Tender,
+    TenderKind,
     Till,
 )
 from server.errors import AppError, conflict, not_found, refused
@@ -96,7 +97,7 @@ def _basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
     return sale
 
 
-_STATE_ZH = {"open": "打开", "suspended": "挂单", "completed": "完成", "voided": "作废"}
+_STATE_ZH = {"open": "打开", "suspended": "挂单", "completed": "完成", "voided": "作废", "settling": "在医保结算中"}
 
 
 def _line_image(line: SaleLine) -> dict[str, Any]:
@@ -382,8 +383,13 @@ def _next_number(s: Session, ctx: Ctx) -> tuple[Any, int]:
     return day, no
 
 
-def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer]) -> Completion:
-    """Make the sale final: number, stock by batch, tenders, audit — one transaction; a retry replays."""
+def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer],
+             settling: bool = False) -> Completion:
+    """Make the sale final: number, stock by batch, tenders, audit — one transaction; a retry replays.
+
+    `settling`: called by the card settlement with the centre's answer; only then may an insurance tender
+    pay and a sale marked "settling" complete (CARD-01: the card's part is the centre's, not the client's).
+    """
     sale = get_sale(s, ctx, sale_id, lock=True)
     if sale.status == SaleStatus.COMPLETED.value:
         # A retry from the till that completed it gets the first result; another till is told it lost.
@@ -392,9 +398,12 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
                            f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
         return Completion(sale, replayed=True)
     till_id, shift_id = _selling_point(s, ctx, till_code)
-    if sale.status != SaleStatus.OPEN.value:
-        raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能收款", f"the sale is {sale.status}",
-                       status=sale.status)
+    if sale.status != (SaleStatus.SETTLING if settling else SaleStatus.OPEN).value:
+        raise conflict("SETTLE-UNCERTAIN" if sale.status == SaleStatus.SETTLING.value else "SALE-STATE",
+                       f"销售单已{_STATE_ZH[sale.status]}，不能收款", f"the sale is {sale.status}", status=sale.status)
+    if not settling and any(o.kind == TenderKind.INSURANCE.value for o in offers):
+        raise AppError(422, "CARD-01", "医保支付须经医保结算，不能直接记为收款",
+                       "the insurance tender comes only from a card settlement")
     if sale.till_id != till_id:
         raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till")
     if sale.shift_id != shift_id:

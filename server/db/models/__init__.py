@@ -41,6 +41,7 @@ from server.db.models.selling import (
     Tender,
     TenderKind,
 )
+from server.db.models.settlement import CardSettlement, SaleInsured, SettlementStatus
 from server.db.models.stock import Batch, BatchBalance, BatchStatus, MovementKind, StockMovement
 from server.db.models.store import AgreementEvent, AgreementStatus, Store, Till, TillStatus
 
@@ -54,6 +55,7 @@ __all__ = [
     "Batch",
     "BatchBalance",
     "BatchStatus",
+    "CardSettlement",
     "DayCounter",
     "Doctor",
     "InsuranceMessage",
@@ -76,10 +78,12 @@ __all__ = [
     "RxReview",
     "RxStatus",
     "Sale",
+    "SaleInsured",
     "SaleLine",
     "SaleReturn",
     "SaleReturnLine",
     "SaleStatus",
+    "SettlementStatus",
     "Shift",
     "ShiftStatus",
     "StaffProfile",

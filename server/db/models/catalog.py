@@ -49,6 +49,7 @@ class Item(Table, table=True):
     storage: str = Field(default="normal", max_length=20)  # catalog.classes.Storage (GSP-07)
     nhsa_code: str | None = Field(default=None, max_length=50, index=True)  # 国家统一医保编码 med_list_codg
     insurance_category: str = Field(default="none", max_length=10)  # catalog.classes.InsuranceCategory
+    mapping_uploaded_on: date | None = None  # CARD-07: the day the mapping (code, 甲/乙) reached the centre
     # CARD-03: one price per item. There is deliberately no per-tender price column.
     price_fen: int = Field(ge=0)
     unit: str = Field(default="盒", max_length=10)

@@ -56,6 +56,7 @@ class PharmacistDuty(Table, table=True):
 class SaleStatus(StrEnum):
     OPEN = "open"
     SUSPENDED = "suspended"  # 挂单: resumable on any till of the store
+    SETTLING = "settling"  # a card settlement is under way or uncertain: nothing happens to it until resolved
     COMPLETED = "completed"
     VOIDED = "voided"
 

@@ -1,0 +1,192 @@
+"""Paying with the 医保 card: identify the insured person, the split, 2101 preview, 2102 settle, 2601 resolve."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.insurance import gateway_of
+from server.api.schemas import SaleOut, Strict, TenderIn
+from server.api.selling import SalePath, sale_out, till_of
+from server.db.session import read_session
+from server.errors import AppError
+from server.permissions import Action
+from server.rules.tenders import TenderOffer
+from server.services import card_settlement as card
+from server.services import catalog as catalog_service
+from server.services import selling
+
+router = APIRouter(tags=["card"])
+
+
+class IdentifyIn(Strict):
+    method: Literal["card", "reader", "voucher", "id"] = Field(
+        description="card: number + 卡识别码 typed or from a regional reader; reader: the card in this till's reader; "
+                    "voucher: the scanned 医保电子凭证 token; id: an ID number typed, with the reason")
+    card_no: str = Field(default="", max_length=40)
+    card_sn: str = Field(default="", max_length=40)
+    token: str = Field(default="", max_length=512)
+    certno: str = Field(default="", max_length=30)
+    name: str = Field(default="", max_length=50)
+    reason: str = Field(default="", max_length=200)
+    insutype: str = Field(default="", pattern=r"^(\d{3})?$")
+    buyer_name: str = Field(default="", max_length=50, description="代购: the buyer (RX-11)")
+    buyer_certno: str = Field(default="", max_length=30)
+
+
+class InsuredOut(BaseModel):
+    psn_name: str
+    certno_masked: str
+    insutype: str
+    balc_fen: int
+    insuplc_admdvs: str
+    method: str
+    buyer_name: str
+    buyer_certno_masked: str
+
+
+class SplitLineOut(BaseModel):
+    sale_line_id: int
+    name: str
+    amount_fen: int
+    card: bool
+    reasons: list[dict[str, Any]]
+
+
+class SplitOut(BaseModel):
+    insured: InsuredOut | None
+    card_total_fen: int
+    self_pay_fen: int
+    lines: list[SplitLineOut]
+
+
+class PreviewIn(Strict):
+    line_ids: list[int] | None = Field(default=None, max_length=200, description="the lines to put on the card "
+                                       "(default: every eligible line); a line the card may not pay is refused")
+
+
+class PreviewOut(BaseModel):
+    card_total_fen: int
+    fund_pay_fen: int
+    acct_pay_fen: int
+    cash_pay_fen: int
+    balc_after_fen: int
+    self_pay_fen: int
+    due_otherwise_fen: int
+    self_pay_lines: list[dict[str, Any]]
+    card_line_ids: list[int]
+
+
+class SettleIn(PreviewIn):
+    tenders: list[TenderIn] = Field(default_factory=list, max_length=5,
+                                    description="what pays the rest: the person's cash part and the self-pay lines")
+
+
+class SettlementOut(BaseModel):
+    id: int
+    sale_id: str
+    msgid: str
+    status: str
+    medfee_sumamt_fen: int
+    fund_pay_fen: int
+    acct_pay_fen: int
+    cash_pay_fen: int
+    error: str
+
+
+def _offers(tenders: list[TenderIn]) -> list[TenderOffer]:
+    return [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,
+                        t.reference) for t in tenders]
+
+
+@router.post("/sales/{sale_id}/insured", response_model=InsuredOut, **guarded(Action.SELL))
+async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: CtxDep, who: Who) -> InsuredOut:
+    how = card.Identification(body.method, body.card_no, body.card_sn, body.token, body.certno, body.name, body.reason,
+                              body.insutype, body.buyer_name, body.buyer_certno)
+    if body.method == "reader":  # the card in the till's own reader (the devices issue keeps its whole record)
+        devices = get_state(request).devices
+        record = devices.current_card() if devices is not None else None
+        if record is None:
+            raise AppError(409, "CARD-05", "读卡器中没有社保卡，请插卡", "no social security card in the reader")
+        lookup = record.person_lookup()
+        how = card.Identification("card", lookup["mdtrt_cert_no"], lookup.get("card_sn", ""), insutype=body.insutype,
+                                  buyer_name=body.buyer_name, buyer_certno=body.buyer_certno)
+    state = get_state(request)
+    insured = await run_in_threadpool(card.identify, state.engine, ctx, gateway_of(request), sale_id.lower(),
+                                      till_of(who), how)
+    return InsuredOut(**card.masked(insured))
+
+
+@router.get("/sales/{sale_id}/card/split", response_model=SplitOut, **guarded(Action.SALE_READ))
+def split(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SplitOut:
+    sale = selling.get_sale(s, ctx, sale_id.lower())
+    parts, _ = card.split_of(s, ctx, sale)
+    insured = card.insured_of(s, sale.id)
+    lines = [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=True, reasons=[])
+             for ln in parts.card]
+    lines += [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=False,
+                           reasons=[v.as_dict() for v in vs]) for ln, vs in parts.self_pay]
+    return SplitOut(insured=InsuredOut(**card.masked(insured)) if insured else None,
+                    card_total_fen=parts.card_total_fen, self_pay_fen=parts.self_pay_total_fen,
+                    lines=sorted(lines, key=lambda x: x.sale_line_id))
+
+
+@router.post("/sales/{sale_id}/card/preview", response_model=PreviewOut, **guarded(Action.SELL))
+async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: CtxDep, who: Who) -> PreviewOut:
+    forced = set(body.line_ids) if body.line_ids is not None else None
+    got = await run_in_threadpool(card.preview, get_state(request).engine, ctx, gateway_of(request), sale_id.lower(),
+                                  till_of(who), forced)
+    return PreviewOut(**got.__dict__)
+
+
+@router.post("/sales/{sale_id}/card/settle", response_model=SaleOut, **guarded(Action.SELL))
+async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    state = get_state(request)
+    forced = set(body.line_ids) if body.line_ids is not None else None
+    done = await run_in_threadpool(card.settle, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
+                                   _offers(body.tenders), forced)
+    with read_session(state.engine) as s:
+        return sale_out(s, ctx, selling.get_sale(s, ctx, done.sale.id))
+
+
+def _settlement_out(row: Any) -> SettlementOut:
+    return SettlementOut(id=row.id, sale_id=row.sale_id, msgid=row.msgid, status=row.status,
+                         medfee_sumamt_fen=row.medfee_sumamt_fen, fund_pay_fen=row.fund_pay_fen,
+                         acct_pay_fen=row.acct_pay_fen, cash_pay_fen=row.cash_pay_fen, error=row.error)
+
+
+@router.get("/settlements/unresolved", response_model=list[SettlementOut], **guarded(Action.SALE_READ))
+def unresolved(s: ReadSession, ctx: CtxDep) -> list[SettlementOut]:
+    return [_settlement_out(r) for r in card.unresolved(s, ctx)]
+
+
+@router.post("/settlements/{settlement_id}/resolve", response_model=SettlementOut, **guarded(Action.SELL))
+async def resolve(settlement_id: RowId, request: Request, ctx: CtxDep) -> SettlementOut:
+    state = get_state(request)
+    await run_in_threadpool(card.resolve, state.engine, ctx, gateway_of(request), settlement_id)
+    with read_session(state.engine) as s:
+        from server.db.models import CardSettlement
+
+        row = s.get(CardSettlement, settlement_id)
+        return _settlement_out(row)
+
+
+
+
+class MappingUploadedIn(Strict):
+    item_ids: list[int] = Field(min_length=1, max_length=5000)
+    uploaded_on: date
+
+
+@router.post("/items/mapping-uploaded", response_model=list[int], **guarded(Action.MAPPING_WRITE))
+def mapping_uploaded(body: MappingUploadedIn, request: Request, ctx: CtxDep) -> list[int]:
+    """CARD-07: the 医保 administrator records that these items' mappings reached the centre."""
+    if any(not 0 < i <= 2_147_483_647 for i in body.item_ids):
+        raise AppError(422, "VALIDATION", "商品编号无效", "item ids must be positive 32-bit integers")
+    with unit_of_work(request) as s:
+        return [i.id for i in catalog_service.mark_mapping_uploaded(s, ctx, body.item_ids, body.uploaded_on)]  # type: ignore[misc]

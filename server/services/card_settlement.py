@@ -1,0 +1,419 @@
+"""Paying with the 医保 card: identify the insured person (1101), show the split (2101), settle (2102)
+with the sale's completion, resolve an uncertain settlement (2601), cancel a settled one (2103).
+
+The flow, in one place (DESIGN: "a card sale, end to end"):
+  1. `identify`: card / e-voucher / typed ID number → 1101 → a snapshot on the sale (SaleInsured).
+  2. `split_of`: each line card-eligible or self-pay with the rule that says so (CARD-02, CARD-07, RX-02).
+  3. `preview`: 2101 for the eligible lines → fund, personal account, cash; nothing is recorded.
+  4. `settle`: the checks (AGR-01, CARD-06, sign-in, RX-03/RX-11, the lines forced onto the card), then
+     the msgid is committed as an intent with the sale marked "settling"; 2102 leaves; the answer is
+     recorded with the sale's completion (stock, number, tenders, audit) in one transaction. A refusal
+     puts the sale back to open; a timeout or lost answer leaves it "settlement uncertain" until 2601
+     takes it back — at once if the centre answers, else by `resolve` or `recover` (at start-up).
+No centre call happens inside a database transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from catalog.classes import GspClass, InsuranceCategory
+from server import audit
+from server.db.models import (
+    CardSettlement,
+    Item,
+    Prescription,
+    PrescriptionLine,
+    RxStatus,
+    Sale,
+    SaleInsured,
+    SaleLine,
+    SaleStatus,
+    SettlementStatus,
+    User,
+)
+from server.db.session import read_session, write_session
+from server.errors import AppError, conflict, refused
+from server.insurance import messages as m
+from server.insurance.errors import GatewayError
+from server.insurance.gateway import Caller, InsuranceGateway
+from server.privacy import mask_id
+from server.rules import card as card_rules
+from server.rules.agreement import card_settlement_refusals
+from server.rules.prescriptions import patient_refusals
+from server.rules.tenders import TenderOffer
+from server.services import insurance_session as ins
+from server.services import selling
+from server.services.context import Ctx
+from server.services.store import get_store, standing, usable_till
+
+UNRESOLVED = (SettlementStatus.INTENT.value, SettlementStatus.UNCERTAIN.value)
+CERT_TYPES = {"voucher": "01", "id": "02", "card": "03"}  # mdtrt_cert_type (reference §9)
+
+
+# --- 1. who the card pays for ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Identification:
+    method: str  # card | voucher | id
+    card_no: str = ""
+    card_sn: str = ""
+    token: str = ""
+    certno: str = ""
+    name: str = ""
+    reason: str = ""  # required when an ID number is typed instead of reading a card
+    insutype: str = ""  # which insurance, when the person has several
+    buyer_name: str = ""  # 代购 (RX-11)
+    buyer_certno: str = ""
+
+
+def _query(how: Identification) -> m.PersonQuery:
+    if how.method == "card":
+        if not how.card_no or not how.card_sn:
+            raise AppError(422, "CARD-05", "读卡需要社保卡号和卡识别码", "a card needs its number and identification code")
+        return m.PersonQuery.by_card(how.card_no, how.card_sn)
+    if how.method == "voucher":
+        if not how.token:
+            raise AppError(422, "CARD-05", "请扫描医保电子凭证", "scan the e-voucher QR code")
+        return m.PersonQuery.by_ec_token(how.token)
+    if not how.certno or not how.reason.strip():
+        raise AppError(422, "CARD-05", "手工录入身份证号须同时填写原因", "a typed ID number needs the reason it was typed")
+    return m.PersonQuery.by_id_number(how.certno, how.name)
+
+
+def _open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
+    sale = selling.get_sale(s, ctx, sale_id)
+    till = usable_till(s, ctx, till_code)  # CARD-06
+    if sale.till_id != till.id:
+        raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till")
+    if sale.status == SaleStatus.SETTLING.value:
+        raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，请先处理", "the sale's card settlement is unresolved",
+                       sale_id=sale_id)
+    if sale.status != SaleStatus.OPEN.value:
+        raise conflict("SALE-STATE", "只有未结账的销售单可以医保结算", f"the sale is {sale.status}", status=sale.status)
+    return sale
+
+
+def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
+             how: Identification) -> SaleInsured:
+    query = _query(how)
+    with read_session(engine) as s:
+        _open_sale(s, ctx, sale_id, till_code)
+        caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx))
+    try:
+        person = gateway.person_info(caller, query)
+    except GatewayError as e:
+        raise e.to_app_error() from None
+    if not person.insuinfo:
+        raise AppError(422, "CARD-05", "医保中心未返回参保信息", "the centre returned no insurance for this person")
+    row = person.insurance(how.insutype) if how.insutype else (person.insurance("310") or person.insuinfo[0])
+    if row is None:
+        raise AppError(422, "CARD-05", f"该人员没有险种 {how.insutype} 的参保记录",
+                       f"the person has no insurance of type {how.insutype}", {"insutype": how.insutype})
+    with write_session(engine) as s:
+        sale = _open_sale(s, ctx, sale_id, till_code)
+        existing = s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale.id)).first()
+        before = audit.snapshot(existing) if existing else None
+        snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id)  # type: ignore[call-arg]
+        values = dict(method=how.method, id_reason=how.reason.strip(), mdtrt_cert_type=query.mdtrt_cert_type,
+                      mdtrt_cert_no=query.mdtrt_cert_no, card_sn=query.card_sn, psn_no=person.baseinfo.psn_no,
+                      psn_name=person.baseinfo.psn_name, psn_cert_type=person.baseinfo.psn_cert_type or "01",
+                      certno=person.baseinfo.certno, gend=person.baseinfo.gend, insutype=row.insutype,
+                      psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
+                      buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
+                      identified_by=ctx.actor.user_id, identified_at=ctx.now)
+        for k, v in values.items():
+            setattr(snap, k, v)
+        s.add(snap)
+        audit.record_row(s, ctx.store_id, ctx.actor, "sale.insured", snap, before,
+                         note=f"1101 {person.receipt.msgid}" + (f"；手工录入：{how.reason.strip()}" if how.method == "id" else ""))
+        return snap
+
+
+def insured_of(s: Session, sale_id: str) -> SaleInsured | None:
+    return s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale_id)).first()
+
+
+# --- 2. the split ---------------------------------------------------------------------------------------
+
+@dataclass
+class CardLineView:
+    line: card_rules.CardLine
+    item_code: str
+    nhsa_code: str
+    spec: str
+    qty: int
+    split: bool
+    unit_price_fen: int
+    rx_line: PrescriptionLine | None
+
+
+def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
+    rx: Prescription | None = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
+    rx_ok = rx is not None and rx.status == RxStatus.APPROVED.value and rx.for_insurance
+    rx_lines = {pl.item_id: pl for pl in s.exec(select(PrescriptionLine).where(
+        PrescriptionLine.prescription_id == rx.id))} if rx else {}  # type: ignore[union-attr]
+    out: list[CardLineView] = []
+    for ln, item in s.exec(select(SaleLine, Item).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
+                           .where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)):
+        is_rx = item.gsp_class == GspClass.RX.value
+        out.append(CardLineView(card_rules.CardLine(
+            sale_line_id=ln.id, name=item.name, gsp_class=GspClass(item.gsp_class),  # type: ignore[arg-type]
+            category=InsuranceCategory(item.insurance_category), nhsa_code=item.nhsa_code,
+            mapping_uploaded_on=item.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
+            rx=is_rx, rx_for_insurance=is_rx and rx_ok and item.id in rx_lines),
+            item.code, item.nhsa_code or "", item.spec, ln.qty, ln.split, ln.unit_price_fen,
+            rx_lines.get(item.id) if is_rx else None))
+    return out
+
+
+def split_of(s: Session, ctx: Ctx, sale: Sale) -> tuple[card_rules.Split, list[CardLineView]]:
+    views = _card_lines(s, ctx, sale)
+    return card_rules.split_basket([v.line for v in views], ctx.today), views
+
+
+# --- 3. the checks before the centre is asked --------------------------------------------------------------
+
+def standing_refusals(s: Session, ctx: Ctx) -> list[Any]:
+    return card_settlement_refusals(standing(get_store(s, ctx)), ctx.today)
+
+
+@dataclass
+class Prepared:
+    sale: Sale
+    insured: SaleInsured
+    caller: Caller
+    request: m.SettleRequest
+    card_lines: list[CardLineView]
+    self_pay: list[tuple[card_rules.CardLine, list[Any]]]
+    total_fen: int
+
+
+def _prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | None) -> Prepared:
+    sale = _open_sale(s, ctx, sale_id, till_code)
+    if problems := standing_refusals(s, ctx):  # AGR-01: cash goes on, the card does not
+        raise refused(problems, status=403)
+    sign_no = ins.require_signed_in(s, ctx)
+    insured = insured_of(s, sale.id)
+    if insured is None:
+        raise AppError(422, "CARD-05", "请先读卡或扫描医保电子凭证识别参保人", "identify the insured person first (card or e-voucher)")
+    split, views = split_of(s, ctx, sale)
+    if forced is not None and (problems := card_rules.forced_refusals([v.line for v in views], forced, ctx.today)):
+        raise refused(problems)
+    if not split.card:
+        raise AppError(422, "CARD-02", "本单没有可医保支付的商品，请用现金或其他方式支付",
+                       "no line of this sale may be paid by the card: pay another way",
+                       {"self_pay": [{"sale_line_id": ln.sale_line_id, "reasons": [v.as_dict() for v in vs]}
+                                     for ln, vs in split.self_pay]})
+    eligible = {ln.sale_line_id for ln in split.card}
+    card_views = [v for v in views if v.line.sale_line_id in eligible]
+    rx = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
+    if rx is not None and any(v.line.rx for v in card_views):  # RX-03 / RX-11
+        if problems := patient_refusals(rx.patient_name, rx.patient_certno, insured.psn_name, insured.certno,
+                                        bool(insured.buyer_name and insured.buyer_certno)):
+            raise refused(problems)
+    caller = ins.caller_for(s, ctx, sign_no, insured.insuplc_admdvs, dev_no=till_code)
+    total = sum(v.line.amount_fen for v in card_views)
+    begin = ctx.now.astimezone(ctx.settings.store.tz).replace(tzinfo=None)
+    request = m.SettleRequest(
+        druginfo=m.DrugInfo(psn_no=insured.psn_no, mdtrt_cert_type=insured.mdtrt_cert_type,
+                            mdtrt_cert_no=insured.mdtrt_cert_no, card_sn=insured.card_sn,
+                            psn_cert_type=insured.psn_cert_type, certno=insured.certno, psn_type=insured.psn_type,
+                            psn_name=insured.psn_name, begntime=begin, medfee_sumamt_fen=total,
+                            insutype=insured.insutype, acct_used_flag="1"),
+        # CARD-01: exactly the sale's lines — code, name (the store's own code), quantity, price
+        drugdetail=[m.DrugDetail(feedetl_sn=str(v.line.sale_line_id), fee_ocur_time=begin, med_list_codg=v.nhsa_code,
+                                 medins_list_codg=v.item_code, det_item_fee_sumamt_fen=v.line.amount_fen,
+                                 cnt=Decimal(v.qty), pric_fen=v.unit_price_fen,
+                                 rx_circ_flag="1" if v.rx_line else "0", rxno=rx.rx_no if (rx and v.rx_line) else "",
+                                 sin_dos_dscr=v.rx_line.dosage if v.rx_line else "",
+                                 used_frqu_dscr=v.rx_line.frequency if v.rx_line else "",
+                                 prd_days=Decimal(v.rx_line.days) if v.rx_line else Decimal(0),
+                                 medc_way_dscr=v.rx_line.route if v.rx_line else "",
+                                 bilg_dr_name=rx.doctor_name if (rx and v.rx_line) else "")
+                    for v in card_views])
+    return Prepared(sale, insured, caller, request, card_views, split.self_pay, total)
+
+
+@dataclass
+class Preview:
+    card_total_fen: int
+    fund_pay_fen: int
+    acct_pay_fen: int
+    cash_pay_fen: int  # the insured person's cash part of the card lines
+    balc_after_fen: int
+    self_pay_fen: int  # lines the card does not pay
+    due_otherwise_fen: int  # what the buyer pays in cash or other tender
+    self_pay_lines: list[dict[str, Any]] = field(default_factory=list)
+    card_line_ids: list[int] = field(default_factory=list)
+
+
+def preview(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
+            forced: set[int] | None = None) -> Preview:
+    """2101: the split the pharmacist shows before confirming; nothing is recorded but the message log."""
+    with read_session(engine) as s:
+        prep = _prepare(s, ctx, sale_id, till_code, forced)
+        sale_total = prep.sale.total_fen
+    try:
+        ans = gateway.pre_settle(prep.caller, prep.request)
+    except GatewayError as e:  # the sale stays open and can be paid otherwise
+        raise e.to_app_error() from None
+    info = ans.setlinfo
+    self_pay = sale_total - prep.total_fen
+    return Preview(prep.total_fen, info.fund_pay_sumamt_fen, info.acct_pay_fen, info.cash_fen, info.balc_fen, self_pay,
+                   info.cash_fen + self_pay,
+                   [{"sale_line_id": ln.sale_line_id, "name": ln.name, "amount_fen": ln.amount_fen,
+                     "reasons": [v.as_dict() for v in vs]} for ln, vs in prep.self_pay],
+                   [v.line.sale_line_id for v in prep.card_lines])
+
+
+# --- 4. settle with the completion ---------------------------------------------------------------------------
+
+def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus, error: str = "",
+          reopen: bool = False) -> None:
+    with write_session(engine) as s:
+        row = s.get(CardSettlement, settlement_id)
+        assert row is not None
+        before = audit.snapshot(row)
+        row.status, row.error, row.resolved_at = status.value, error[:300], ctx.now
+        s.add(row)
+        if reopen:
+            sale = selling.get_sale(s, ctx, row.sale_id, lock=True)
+            if sale.status == SaleStatus.SETTLING.value:
+                sale.status = SaleStatus.OPEN.value
+                s.add(sale)
+        audit.record_row(s, ctx.store_id, ctx.actor, f"settlement.{status.value}", row, before, note=error[:300])
+
+
+def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
+           offers: list[TenderOffer], forced: set[int] | None = None) -> selling.Completion:
+    """2102 and the completion. `offers` pay what the card does not (the person's cash part and self-pay lines)."""
+    if any(o.kind == "insurance" for o in offers):
+        raise AppError(422, "CARD-01", "医保支付金额由医保中心结算决定，不能手工填写",
+                       "the card's part comes from the centre's settlement, not from the client")
+    with write_session(engine) as s:
+        prep = _prepare(s, ctx, sale_id, till_code, forced)
+        msgid = ins.settlement_msgid(s, ctx)
+        row = CardSettlement(store_id=ctx.store_id, sale_id=prep.sale.id, msgid=msgid, medfee_sumamt_fen=prep.total_fen,
+                             lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor.user_id,  # type: ignore[arg-type]
+                             created_at=ctx.now)
+        s.add(row)
+        before = audit.snapshot(prep.sale)
+        prep.sale.status = SaleStatus.SETTLING.value  # nothing else happens to the sale until this is resolved
+        s.add(prep.sale)
+        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.intent", row)
+        audit.record(s, ctx.store_id, ctx.actor, "sale.settling", "sale", prep.sale.id, before,
+                     audit.snapshot(prep.sale), note=f"2102 msgid {msgid}")
+        settlement_id, caller, request = row.id, prep.caller, prep.request
+    try:
+        answer = gateway.settle(caller, request, msgid)
+    except GatewayError as e:
+        if not e.uncertain:  # certainly not settled: the sale is open again and can be paid otherwise
+            _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)  # type: ignore[arg-type]
+            raise e.to_app_error() from None
+        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)  # type: ignore[arg-type]
+        outcome = resolve(engine, ctx, gateway, settlement_id)  # type: ignore[arg-type]
+        raise AppError(424, "SETTLE-UNCERTAIN",
+                       "医保结算结果不确定，" + ("已冲正撤销，请重新结算或改用其他方式支付" if outcome == "reversed"
+                                         else "冲正未成功，请稍后在“待确认结算”中处理"),
+                       "the settlement's outcome was uncertain; " + ("it was reversed: settle again or pay otherwise"
+                                                                     if outcome == "reversed" else
+                                                                     "the reversal did not go through yet: resolve it later"),
+                       {"msgid": msgid, "settlement_id": settlement_id, "status": outcome}) from None
+    try:
+        return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)  # type: ignore[arg-type]
+    except AppError as refusal:
+        # Settled at the centre but the sale cannot complete here (tenders, stock): take the settlement
+        # back, so there is never a settlement without its sale.
+        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, refusal.message_en)  # type: ignore[arg-type]
+        resolve(engine, ctx, gateway, settlement_id)  # type: ignore[arg-type]
+        raise
+
+
+def _line_json(d: m.DrugDetail) -> dict[str, Any]:
+    return {"feedetl_sn": d.feedetl_sn, "med_list_codg": d.med_list_codg, "medins_list_codg": d.medins_list_codg,
+            "cnt": str(d.cnt), "pric_fen": d.pric_fen, "det_item_fee_sumamt_fen": d.det_item_fee_sumamt_fen,
+            "rxno": d.rxno}
+
+
+def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m.Settlement, till_code: str,
+                         offers: list[TenderOffer]) -> selling.Completion:
+    info = answer.setlinfo
+    with write_session(engine) as s:
+        row = s.get(CardSettlement, settlement_id)
+        assert row is not None
+        before = audit.snapshot(row)
+        row.status, row.resolved_at = SettlementStatus.SETTLED.value, ctx.now
+        row.fund_pay_fen, row.acct_pay_fen, row.cash_pay_fen = info.fund_pay_sumamt_fen, info.acct_pay_fen, info.cash_fen
+        row.balc_fen, row.setl_id, row.mdtrt_id = info.balc_fen, info.setl_id, info.mdtrt_id
+        row.answer = {k: str(v) if isinstance(v, Decimal) else v  # as received, the ID number left out (SEC-06)
+                      for k, v in answer.receipt.output.get("setlinfo", {}).items() if k != "certno"}
+        s.add(row)
+        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.settled", row, before, note=f"setl_id {info.setl_id}")
+        card_fen = info.fund_pay_sumamt_fen + info.acct_pay_fen
+        done = selling.complete(s, ctx, row.sale_id, till_code,
+                                [TenderOffer("insurance", card_fen, card_fen, info.setl_id), *offers], settling=True)
+        from server.services import printing  # the receipt with the settlement (CARD-05)
+
+        printing.enqueue_receipt(s, ctx, done.sale.id)
+        return done
+
+
+# --- resolving what is uncertain --------------------------------------------------------------------------
+
+def resolve(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: int) -> str:
+    """2601 reversal by msgid of a settlement whose outcome is unknown: afterwards it is certainly not in
+    effect and the sale is open again. Returns the settlement's status after the attempt."""
+    with read_session(engine) as s:
+        row = s.get(CardSettlement, settlement_id)
+        if row is None or row.store_id != ctx.store_id:
+            raise AppError(404, "NOT_FOUND", "结算记录不存在", "settlement not found", {"settlement_id": settlement_id})
+        if row.status not in UNRESOLVED:
+            return row.status
+        insured = insured_of(s, row.sale_id)
+        if ctx.actor.user_id is None:  # recovery at start-up: the reversal goes out as the settling operator
+            creator = s.get(User, row.created_by)
+            ctx = ctx.acting(audit.Actor(row.created_by, creator.username if creator else "system"))
+        sign = ins.current_sign_in(s, ctx)
+        caller = ins.caller_for(s, ctx, sign.sign_no if sign else "", insured.insuplc_admdvs if insured else "")
+        msgid, psn_no = row.msgid, insured.psn_no if insured else ""
+    try:
+        gateway.reverse(caller, m.ReversalRequest(psn_no=psn_no, omsgid=msgid, oinfno="2102"))
+    except GatewayError as e:
+        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, f"2601: {e.message_en}")
+        return SettlementStatus.UNCERTAIN.value
+    _mark(engine, ctx, settlement_id, SettlementStatus.REVERSED, "reversed by 2601", reopen=True)
+    return SettlementStatus.REVERSED.value
+
+
+def unresolved(s: Session, ctx: Ctx) -> list[CardSettlement]:
+    return list(s.exec(select(CardSettlement).where(CardSettlement.store_id == ctx.store_id,
+                                                    col(CardSettlement.status).in_(UNRESOLVED))
+                       .order_by(col(CardSettlement.id))))
+
+
+def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, str]:
+    """At start-up: every settlement left as an intent (a crash between commit and answer) or uncertain
+    is resolved before its sale can be touched again."""
+    with read_session(engine) as s:
+        ids = [r.id for r in unresolved(s, ctx)]
+    return {i: resolve(engine, ctx, gateway, i) for i in ids}  # type: ignore[misc]
+
+
+# --- what the receipt and the till show ---------------------------------------------------------------------
+
+def settled_of(s: Session, sale_id: str) -> CardSettlement | None:
+    return s.exec(select(CardSettlement).where(CardSettlement.sale_id == sale_id,
+                                               CardSettlement.status == SettlementStatus.SETTLED.value)).first()
+
+
+def masked(insured: SaleInsured) -> dict[str, Any]:
+    return {"psn_name": insured.psn_name, "certno_masked": mask_id(insured.certno), "insutype": insured.insutype,
+            "balc_fen": insured.balc_fen, "insuplc_admdvs": insured.insuplc_admdvs, "method": insured.method,
+            "buyer_name": insured.buyer_name, "buyer_certno_masked": mask_id(insured.buyer_certno) if insured.buyer_certno else ""}
+

@@ -1,0 +1,224 @@
+"""A card sale end to end through the service's API against the sandbox centre: identify, split, 2101,
+2102 with the completion, every injected fault, recovery after a crash — checked against the sandbox's
+own ledger: never two settlements for one sale, never a completed sale without its settlement, never a
+settlement without its sale."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from server.audit import SYSTEM, verify
+from server.db.models import CardSettlement, Sale
+from server.db.session import read_session, write_session
+from server.insurance.factory import make_gateway
+from server.insurance.sandbox.client import SandboxAdmin
+from server.services import card_settlement
+from server.services import catalog as catalog_service
+from server.services.context import Ctx
+from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, pharmacist_on_duty
+from tests.insurance.conftest import CODES, EMPLOYEE
+
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+@pytest.fixture
+def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: Ctx) -> dict[str, Any]:
+    """The shop with an active agreement and licence, 甲/乙 mappings uploaded, the cashier signed in (9001)."""
+    c = shop["client"]
+    admin = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
+    r = c.post("/store/agreement-events", json={"status": "active", "effective_on": (TODAY - timedelta(days=30)).isoformat(),
+                                                "ends_on": (TODAY + timedelta(days=300)).isoformat(),
+                                                "agreement_no": "YB-2026-001"}, headers=admin)
+    assert r.status_code == 201, r.text
+    r = c.patch("/store", json={"drug_licence_no": "粤AA0001", "drug_licence_expiry": (TODAY + timedelta(days=900)).isoformat()},
+                headers=shop["manager"])
+    assert r.status_code == 200, r.text
+    items = shop["items"]
+    with write_session(engine) as s:
+        catalog_service.update_item(s, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
+        catalog_service.update_item(s, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]],
+                                                "uploaded_on": TODAY.isoformat()}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
+    return shop | {"admin": admin, "sandbox": sandbox}
+
+
+def sale_with(shop: dict[str, Any], *scans: tuple[str, int]) -> str:
+    c, h = shop["client"], shop["cashier"]
+    sid = str(uuid.uuid4())
+    assert c.post("/sales", json={"id": sid}, headers=h).status_code == 201
+    for barcode, qty in scans:
+        r = c.post(f"/sales/{sid}/lines", json={"barcode": barcode, "qty": qty}, headers=h)
+        assert r.status_code == 201, r.text
+    return sid
+
+
+def identify(shop: dict[str, Any], sid: str, **body: Any) -> Any:
+    body = {"method": "card", "card_no": EMPLOYEE.card_no, "card_sn": EMPLOYEE.card_sn} | body
+    return shop["client"].post(f"/sales/{sid}/insured", json=body, headers=shop["cashier"])
+
+
+def waipei(shop: dict[str, Any], sid: str, qty: int = 1, patient: str = EMPLOYEE.name,
+           certno: str = EMPLOYEE.certno) -> dict[str, Any]:
+    c = shop["client"]
+    r = c.put("/institutions", json={"institutions": [{"code": "H44030000001", "name": "示范医院",
+                                                       "doctors": [{"code": "D001", "name": "李医生"}]}]},
+              headers=shop["manager"])
+    assert r.status_code == 200
+    rx = c.post("/prescriptions", json={
+        "rx_no": f"RX-{uuid.uuid4().hex[:8]}", "institution_code": "H44030000001", "institution_name": "示范医院",
+        "doctor_name": "李医生", "doctor_code": "D001", "issued_on": TODAY.isoformat(), "patient_name": patient,
+        "patient_sex": "男", "patient_age": 50, "patient_certno": certno, "diagnosis": "急性支气管炎",
+        "for_insurance": True, "doctor_signed": True, "institution_sealed": True,
+        "lines": [{"item_id": shop["items"]["amox"], "qty": qty, "days": 3, "dosage": "0.5g", "frequency": "tid",
+                   "route": "口服", "dosage_form": "胶囊"}]}, headers=shop["cashier"])
+    assert rx.status_code == 201, rx.text
+    pharmacist_on_duty(shop)
+    assert c.post(f"/prescriptions/{rx.json()['id']}/review", json={"verdict": "approved"},
+                  headers=shop["pharmacist"]).status_code == 200
+    assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx.json()["id"]},
+                  headers=shop["cashier"]).status_code == 200
+    return rx.json()
+
+
+def settle(shop: dict[str, Any], sid: str, cash_fen: int, **body: Any) -> Any:
+    tenders = [{"kind": "cash", "amount_fen": cash_fen, "tendered_fen": cash_fen}] if cash_fen else []
+    return shop["client"].post(f"/sales/{sid}/card/settle", json={"tenders": tenders} | body, headers=shop["cashier"])
+
+
+def active_in_centre(shop: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in shop["sandbox"].settlements() if r["status"] == "active" and not int(r.get("refd_setl_flag", 0))]
+
+
+def test_a_mixed_basket_is_split_previewed_and_settled_with_the_sale(card_shop: dict[str, Any], engine: Engine,
+                                                                     ctx: Ctx) -> None:
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1), (BARCODE_AMOX, 1))
+    waipei(card_shop, sid)
+    who = identify(card_shop, sid)
+    assert who.status_code == 200, who.text
+    assert who.json()["psn_name"] == EMPLOYEE.name and EMPLOYEE.certno not in who.text
+    split = c.get(f"/sales/{sid}/card/split", headers=h).json()
+    assert split["card_total_fen"] == 700 + 1250 and split["self_pay_fen"] == 990
+    mask = next(ln for ln in split["lines"] if not ln["card"])
+    assert mask["reasons"][0]["code"] == "CARD-02"
+    forced = c.post(f"/sales/{sid}/card/preview", json={"line_ids": [ln["sale_line_id"] for ln in split["lines"]]},
+                    headers=h)
+    assert forced.status_code == 422 and forced.json()["code"] == "CARD-02"  # a device never goes on the card
+    pre = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
+    assert pre.status_code == 200, pre.text
+    p = pre.json()
+    assert p["fund_pay_fen"] + p["acct_pay_fen"] + p["cash_pay_fen"] == 1950
+    assert p["due_otherwise_fen"] == p["cash_pay_fen"] + 990
+    assert active_in_centre(card_shop) == []  # 2101 books nothing
+    short = settle(card_shop, sid, p["due_otherwise_fen"] - 1)
+    assert short.status_code == 422 and short.json()["code"] == "TENDER-SUM"
+    assert active_in_centre(card_shop) == []  # settled, then taken back: the sale could not complete
+    done = settle(card_shop, sid, p["due_otherwise_fen"])
+    assert done.status_code == 200, done.text
+    sale = done.json()
+    assert sale["status"] == "completed"
+    insurance = next(t for t in sale["tenders"] if t["kind"] == "insurance")
+    assert insurance["amount_fen"] == p["fund_pay_fen"] + p["acct_pay_fen"]
+    (booked,) = active_in_centre(card_shop)
+    assert booked["setl_id"] == insurance["reference"] and booked["medfee_fen"] == 1950
+    again = settle(card_shop, sid, p["due_otherwise_fen"])
+    assert again.status_code == 409  # a completed sale is not settled twice
+    assert len(active_in_centre(card_shop)) == 1
+    with read_session(engine) as s:
+        assert verify(s, ctx.store_id).ok
+
+
+def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: dict[str, Any]) -> None:
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_AMOX, 1))
+    identify(card_shop, sid)
+    unapproved = c.get(f"/sales/{sid}/card/split", headers=h).json()
+    assert unapproved["lines"][0]["reasons"][0]["code"] == "RX-02"  # Rx on the card only against a 外配处方
+    waipei(card_shop, sid, patient="路人甲", certno="440301199001010011")
+    mismatch = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
+    assert mismatch.status_code == 422 and mismatch.json()["code"] == "RX-03"
+    proxy = identify(card_shop, sid, buyer_name="路人甲", buyer_certno="440301199001010011")
+    assert proxy.status_code == 200 and proxy.json()["buyer_certno_masked"] != "440301199001010011"
+    assert c.post(f"/sales/{sid}/card/preview", json={}, headers=h).status_code == 200  # RX-11: a recorded proxy
+    c.post("/insurance/sign-out", headers=h)
+    unsigned = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
+    assert unsigned.status_code == 409 and unsigned.json()["code"] == "INS-SIGNIN"
+    c.post("/insurance/sign-in", json={}, headers=h)
+    r = c.post("/store/agreement-events", json={"status": "suspended", "effective_on": TODAY.isoformat(),
+                                                "reason": "违规暂停"}, headers=card_shop["admin"])
+    assert r.status_code == 201, r.text
+    suspended = c.post(f"/sales/{sid}/card/settle", json={"tenders": []}, headers=h)
+    assert suspended.status_code == 403 and suspended.json()["code"] == "AGR-01"
+    assert card_shop["sandbox"].settlements() == []
+    typed = identify(card_shop, sid, method="id", certno=EMPLOYEE.certno, name=EMPLOYEE.name)
+    assert typed.status_code == 422  # a typed ID number needs its reason
+
+
+@pytest.mark.parametrize("fault", [{"kind": "drop"}, {"kind": "delay", "delay_ms": 3000}, {"kind": "twice"},
+                                   {"kind": "error", "err_msg": "参保人状态异常"}])
+def test_faults_never_settle_twice_or_leave_a_settlement_without_its_sale(card_shop: dict[str, Any], fault: dict[str, Any],
+                                                                          engine: Engine, ctx: Ctx) -> None:
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 2))
+    identify(card_shop, sid)
+    due = c.post(f"/sales/{sid}/card/preview", json={}, headers=h).json()["due_otherwise_fen"]
+    card_shop["sandbox"].inject(fault.pop("kind"), "2102", **fault)
+    first = settle(card_shop, sid, due)
+    if first.status_code == 200:  # "twice": the centre got it twice and booked it once
+        assert len(active_in_centre(card_shop)) == 1
+    else:
+        assert first.json()["code"] in ("SETTLE-UNCERTAIN", "INS-REFUSED"), first.text
+        assert active_in_centre(card_shop) == []  # reversed (2601) or never booked
+        sale = c.get(f"/sales/{sid}", headers=h).json()
+        assert sale["status"] == "open"  # the sale can be settled again or paid otherwise
+        retry = settle(card_shop, sid, due)
+        assert retry.status_code == 200, retry.text
+        assert len(active_in_centre(card_shop)) == 1
+    with read_session(engine) as s:
+        completed = s.exec(select(Sale).where(Sale.status == "completed")).all()
+        settled = s.exec(select(CardSettlement).where(CardSettlement.status == "settled")).all()
+    assert [x.sale_id for x in settled] == [x.id for x in completed] == [sid]
+    assert {r["setl_id"] for r in active_in_centre(card_shop)} == {x.setl_id for x in settled}
+
+
+def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, Any], engine: Engine, ctx: Ctx,
+                                                          settings: Any) -> None:
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 1))
+    identify(card_shop, sid)
+    gateway = make_gateway(settings, engine, ctx.store_id)
+
+    class Crash(BaseException):
+        pass
+
+    class DiesAfterSending:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(gateway, name)
+
+        def settle(self, *args: Any) -> Any:
+            gateway.settle(*args)  # the centre books it ...
+            raise Crash  # ... and the service dies before recording the answer
+
+    cashier = c.get("/auth/me", headers=h).json()
+    acting = ctx.acting(type(SYSTEM)(cashier["id"], cashier["username"]))
+    with pytest.raises(Crash):
+        card_settlement.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
+    assert len(active_in_centre(card_shop)) == 1
+    blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
+    assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved
+    assert [x["status"] for x in c.get("/settlements/unresolved", headers=h).json()] == ["intent"]
+    assert card_settlement.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "reversed"}
+    gateway.close()
+    assert active_in_centre(card_shop) == []
+    assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open"
+    with read_session(engine) as s:
+        assert verify(s, ctx.store_id).ok
