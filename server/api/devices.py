@@ -36,6 +36,28 @@ class ScanOut(BaseModel):
     till_code: str
 
 
+class CardInsertIn(BaseModel):
+    key: str = Field(default="employee", min_length=1, max_length=40,
+                     description="which demo card: employee (职工 310) | resident (居民 390)")
+
+
+class CardOut(BaseModel):
+    """The card as the till may see it: the ID number masked, no business string (SEC-06)."""
+    card_no: str
+    card_sn: str
+    name: str
+    id_number_masked: str
+    region: str
+    version: str
+    issued_on: str | None
+    valid_until: str | None
+    source: str
+
+
+class CardRemovedOut(BaseModel):
+    removed: bool  # False: the simulated reader was already empty
+
+
 class PrinterSimIn(BaseModel):
     online: bool | None = None
     paper: bool | None = None
@@ -67,3 +89,21 @@ def simulate_printer(body: PrinterSimIn, request: Request) -> DeviceOut:
     devices = manager(request)
     devices.simulate_printer(body.online, body.paper)
     return DeviceOut(**devices.print_worker.status().as_dict())
+
+
+@router.post("/devices/card/insert", response_model=CardOut, **guarded(Action.DEVICE_DEMO))
+def insert_demo_card(body: CardInsertIn, request: Request) -> CardOut:
+    """Put a demo card into the simulated reader: the till gets the `card` event a real card gives."""
+    return CardOut(**manager(request).insert_demo_card(body.key).public())
+
+
+@router.post("/devices/card/remove", response_model=CardRemovedOut, **guarded(Action.DEVICE_DEMO))
+def remove_demo_card(request: Request) -> CardRemovedOut:
+    """Pull the card out of the simulated reader."""
+    return CardRemovedOut(removed=manager(request).remove_demo_card())
+
+
+@router.post("/devices/card/read", response_model=CardOut, **guarded(Action.DEVICE_READ))
+def read_card(request: Request) -> CardOut:
+    """Read the card in this till's reader again (the 读卡 key); no card or a reader fault is a 409 naming it."""
+    return CardOut(**manager(request).read_card().public())
