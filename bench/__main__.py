@@ -1,7 +1,7 @@
 """`make bench` / `python -m bench`: every benchmark in turn, figures printed, nothing asserted.
 
 Each one also runs alone: `python -m bench.bench_search_index`, `python -m bench.bench_search`,
-`python -m bench.bench_cold_start` (each takes --help).
+`python -m bench.bench_cold_start`, `python -m bench.bench_card_sale` (each takes --help).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bench import (
     bench_card,
+    bench_card_sale,
     bench_cold_start,
     bench_devices,
     bench_insurance,
@@ -29,6 +30,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_cold_start", bench_cold_start.main),
     ("bench_selling", bench_selling.main),
     ("bench_card", bench_card.main),
+    ("bench_card_sale", bench_card_sale.main),
     ("bench_insurance", bench_insurance.main),
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
