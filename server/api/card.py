@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.insurance import gateway_of
-from server.api.schemas import SaleOut, Strict, TenderIn
-from server.api.selling import SalePath, sale_out, till_of
+from server.api.schemas import UUID_PATTERN, ReturnOut, SaleOut, Strict, TenderIn
+from server.api.selling import SalePath, return_out, sale_out, till_of
 from server.db.session import read_session
 from server.errors import AppError
 from server.permissions import Action
@@ -152,6 +152,25 @@ async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDe
                                    _offers(body.tenders), forced)
     with read_session(state.engine) as s:
         return sale_out(s, ctx, selling.get_sale(s, ctx, done.sale.id))
+
+
+class CancelIn(Strict):
+    return_id: str = Field(pattern=UUID_PATTERN, description="the till's UUID for the return (retry-safe)")
+    reason: str = Field(min_length=1, max_length=200)
+    to_quarantine: bool = False
+    confirm_username: str = Field(default="", max_length=30, description="a later-day reversal: the second person")
+    confirm_pin: str = Field(default="", max_length=64)
+
+
+@router.post("/sales/{sale_id}/card/cancel", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
+async def cancel(sale_id: SalePath, body: CancelIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
+    """2103: the whole card-paid sale comes back; the card part to the fund and account, the rest as paid (CARD-04)."""
+    state = get_state(request)
+    ret = await run_in_threadpool(card.cancel, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
+                                  body.return_id.lower(), body.reason, body.to_quarantine, body.confirm_username,
+                                  body.confirm_pin)
+    with read_session(state.engine) as s:
+        return return_out(s, ret)
 
 
 def _settlement_out(row: Any) -> SettlementOut:

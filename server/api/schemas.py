@@ -450,6 +450,7 @@ class SaleLineOut(BaseModel):
     unit_price_fen: int
     amount_fen: int
     returned_qty: int = 0
+    trace_codes: list[str] = Field(default_factory=list)  # 药品追溯码 scanned for this line
 
 
 class TenderOut(BaseModel):

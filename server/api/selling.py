@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from pydantic import Field
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
@@ -24,6 +25,7 @@ from server.api.schemas import (
     ShiftCloseIn,
     ShiftOpenIn,
     ShiftOut,
+    Strict,
     TenderOut,
     VoidIn,
 )
@@ -31,7 +33,7 @@ from server.db.models import Sale, SaleReturn
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
-from server.services import printing, returns, selling, shifts
+from server.services import printing, returns, selling, shifts, trace_codes
 from server.services.context import Ctx
 from server.services.shifts import ZReport
 from server.services.users import Principal
@@ -56,12 +58,14 @@ def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOu
     final = sale.status == "completed"  # an open basket has no tenders or returns to look up
     lines = selling.line_views(s, sale.id)
     back = returns.returned_so_far(s, [ln["id"] for ln in lines]) if final else {}
+    codes = trace_codes.codes_by_line(s, sale.id) if any(ln["traced"] for ln in lines) else {}
     out_lines = [SaleLineOut(
         id=ln["id"], line_no=ln["line_no"], item_id=ln["item_id"], item_code=ln["code"], name=ln["name"],
         spec=ln["spec"], gsp_class=ln["gsp_class"], gsp_class_label=_CLASS_LABEL[ln["gsp_class"]],
         insurance_label=_INSURANCE_LABEL[ln["insurance_category"]],
         unit=(ln["split_unit"] or ln["unit"]) if ln["split"] else ln["unit"], split=ln["split"], qty=ln["qty"],
-        unit_price_fen=ln["unit_price_fen"], amount_fen=ln["amount_fen"], returned_qty=back.get(ln["id"], 0))
+        unit_price_fen=ln["unit_price_fen"], amount_fen=ln["amount_fen"], returned_qty=back.get(ln["id"], 0),
+        trace_codes=codes.get(ln["id"], []))
         for ln in lines]
     tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
                for t in selling.tenders_of(s, sale.id)] if final else []
@@ -158,6 +162,31 @@ def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request
 def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         return sale_out(s, ctx, selling.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
+
+
+class TraceCodeIn(Strict):
+    code: str = Field(min_length=1, max_length=40, description="药品追溯码: 20 digits starting with 8")
+
+
+@router.post("/sales/{sale_id}/lines/{line_id}/trace-codes", response_model=SaleOut, status_code=201,
+             **guarded(Action.SELL))
+def add_trace_code(sale_id: SalePath, line_id: RowId, body: TraceCodeIn, request: Request, ctx: CtxDep,
+                   who: Who) -> SaleOut:
+    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
+        sale = selling.get_sale(s, ctx, sale_id.lower())
+        selling.check_basket(s, ctx, sale.id, till_id_of(who))
+        trace_codes.add_code(s, ctx, sale, line_id, body.code)
+        return sale_out(s, ctx, sale)
+
+
+@router.delete("/sales/{sale_id}/lines/{line_id}/trace-codes/{code}", response_model=SaleOut, **guarded(Action.SELL))
+def remove_trace_code(sale_id: SalePath, line_id: RowId, code: Annotated[str, Path(max_length=40)], request: Request,
+                      ctx: CtxDep, who: Who) -> SaleOut:
+    with unit_of_work(request, durable=False) as s:
+        sale = selling.get_sale(s, ctx, sale_id.lower())
+        selling.check_basket(s, ctx, sale.id, till_id_of(who))
+        trace_codes.remove_code(s, ctx, sale, line_id, code)
+        return sale_out(s, ctx, sale)
 
 
 @router.post("/sales/{sale_id}/suspend", response_model=SaleOut, **guarded(Action.SELL))

@@ -28,6 +28,10 @@ class CardLine:
     rx_for_insurance: bool  # tied to an approved 外配处方 checked for card payment (RX-01, RX-02)
 
 
+_SELF_PAY = {InsuranceCategory.BING: ("丙类药品", "a Class C (丙类) drug"),
+             InsuranceCategory.NONE: ("医保目录外药品", "off the insurance list (目录外)")}
+
+
 def _v(rule: str, zh: str, en: str, line: CardLine) -> Violation:
     return Violation(rule, zh, en, {"sale_line_id": line.sale_line_id, "item": line.name})
 
@@ -42,8 +46,8 @@ def line_refusals(line: CardLine, sale_date: date) -> list[Violation]:
                    f"{line.name} is a gift or free line: never part of a card settlement", line)]
     out: list[Violation] = []
     if line.category not in (InsuranceCategory.JIA, InsuranceCategory.YI):
-        out.append(_v("CARD-02", f"{line.name} 属{line.category.label}，须自费",
-                      f"{line.name} is {line.category.value}: self-pay", line))
+        zh, en = _SELF_PAY.get(line.category, ("非医保目录药品", "not on the insurance list"))
+        out.append(_v("CARD-02", f"{line.name} 属{zh}，须自费", f"{line.name} is {en}: self-pay", line))
     elif not line.nhsa_code:
         out.append(_v("CARD-07", f"{line.name} 无国家医保编码，不能医保结算",
                       f"{line.name} has no national insurance code", line))

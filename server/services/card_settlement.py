@@ -405,6 +405,71 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
     return {i: resolve(engine, ctx, gateway, i) for i in ids}  # type: ignore[misc]
 
 
+# --- cancelling a settled sale (2103): the card part goes back to the fund and the account ----------------
+
+def _confirmer(s: Session, ctx: Ctx, username: str, pin: str) -> User:
+    """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns."""
+    from server.auth.pins import verify_pin
+    from server.permissions import Action, allowed
+    from server.services.users import active_roles
+
+    user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+    if user is None or user.id == ctx.actor.user_id or not verify_pin(pin, user.pin_hash) \
+            or user.status != "active" or not allowed(active_roles(s, user.id), Action.SALE_RETURN):  # type: ignore[arg-type]
+        raise AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
+                       "a later-day reversal needs a second person with return rights to confirm with their PIN")
+    return user
+
+
+def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
+           reason: str, to_quarantine: bool, confirm_username: str = "", confirm_pin: str = "") -> Any:
+    """Return a card-paid sale whole: 2103 cancels the settlement, then the return puts stock back by batch
+    and refunds the cash part in cash; the card part is never refunded as cash (CARD-04)."""
+    from server.services import returns
+
+    if not reason.strip():
+        raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
+    with write_session(engine) as s:
+        sale = selling.get_sale(s, ctx, sale_id, lock=True)
+        row = settled_of(s, sale.id)
+        if row is None:
+            raise conflict("CARD-04", "该销售单没有有效的医保结算", "the sale has no settlement in effect", sale_id=sale_id)
+        confirmer = None
+        if sale.business_date is not None and sale.business_date < ctx.today:
+            confirmer = _confirmer(s, ctx, confirm_username, confirm_pin)
+        insured = insured_of(s, sale.id)
+        caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx), insured.insuplc_admdvs if insured else "")
+        before = audit.snapshot(row)
+        row.cancel_msgid = ins.settlement_msgid(s, ctx)  # intent first: the 2103's msgid is on record
+        s.add(row)
+        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancel_intent", row, before, note=reason)
+        request = m.CancelRequest(setl_id=row.setl_id, mdtrt_id=row.mdtrt_id, psn_no=insured.psn_no if insured else "")
+        settlement_id, cancel_msgid = row.id, row.cancel_msgid
+    try:
+        gateway.cancel(caller, request, msgid=cancel_msgid)
+    except GatewayError as e:
+        if e.uncertain:  # take the 2103 back so the settlement certainly stands, then say so
+            try:
+                gateway.reverse(caller, m.ReversalRequest(psn_no=request.psn_no, omsgid=cancel_msgid, oinfno="2103"))
+            except GatewayError:
+                pass
+        raise e.to_app_error() from None
+    with write_session(engine) as s:
+        row = s.get(CardSettlement, settlement_id)
+        assert row is not None
+        before = audit.snapshot(row)
+        row.status, row.cancel_reason = SettlementStatus.CANCELLED.value, reason.strip()
+        row.cancelled_by, row.cancel_confirmed_by = ctx.actor.user_id, confirmer.id if confirmer else None
+        s.add(row)
+        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancelled", row, before, note=reason)
+        lines = selling.lines_of(s, sale_id)
+        back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+        requests = [returns.ReturnRequest(ln.id, ln.qty - back.get(ln.id, 0)) for ln in lines  # type: ignore[arg-type]
+                    if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
+        return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
+                                     card_cancelled=True)
+
+
 # --- what the receipt and the till show ---------------------------------------------------------------------
 
 def settled_of(s: Session, sale_id: str) -> CardSettlement | None:

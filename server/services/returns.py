@@ -24,9 +24,10 @@ from server.db.models import (
     SaleReturnLine,
     SaleStatus,
     StockMovement,
+    TenderKind,
 )
 from server.errors import AppError, conflict, not_found
-from server.services import stock
+from server.services import stock, trace_codes
 from server.services.catalog import get_item
 from server.services.context import Ctx
 from server.services.selling import get_sale, lines_of, stock_moved_for, tenders_of
@@ -90,7 +91,13 @@ def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, 
 
 
 def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
-                  requests: list[ReturnRequest], reason: str, to_quarantine: bool) -> SaleReturn:
+                  requests: list[ReturnRequest], reason: str, to_quarantine: bool,
+                  card_cancelled: bool = False) -> SaleReturn:
+    """A return of sold lines: stock back by batch (or to quarantine), refunds by the original tenders.
+
+    A card-paid sale comes back only whole and only after its settlement was cancelled with the centre
+    (2103, `card_cancelled`): what the card paid is never refunded as cash (CARD-04).
+    """
     existing = s.get(SaleReturn, return_id)
     if existing is not None:
         if existing.store_id != ctx.store_id or existing.sale_id != sale_id:
@@ -107,6 +114,11 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         raise AppError(422, "RETURN-EMPTY", "请选择要退的商品", "choose the lines to return")
     lines = {ln.id: ln for ln in lines_of(s, sale.id)}
     done = returned_so_far(s, list(lines))  # type: ignore[arg-type]
+    card_paid = any(t.kind == TenderKind.INSURANCE.value for t in tenders_of(s, sale.id))
+    if card_paid and not card_cancelled:
+        raise AppError(409, "CARD-04", "医保结算的销售须先撤销医保结算（2103）后整单退货，医保支付部分不得退现金",
+                       "a card-paid sale is returned whole after its settlement is cancelled (2103): "
+                       "the card's part is never refunded as cash")
     wanted: dict[int, int] = {}
     for r in requests:
         if r.sale_line_id not in lines:
@@ -121,6 +133,8 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
             raise AppError(409, "RETURN-QTY", f"{item.name} 最多还可退 {left}", f"at most {left} of line {line_id} can be returned",
                            {"line_id": line_id, "sold": lines[line_id].qty, "returned": done.get(line_id, 0),
                             "requested": qty})
+    if card_paid and any(wanted.get(i, 0) != ln.qty - done.get(i, 0) for i, ln in lines.items()):
+        raise AppError(409, "CARD-04", "医保结算的销售只能整单退货", "a card-paid sale is returned whole")
     ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
                      created_by=ctx.actor.user_id, created_at=ctx.now, reason=reason, to_quarantine=False)  # type: ignore[arg-type]
     s.add(ret)
@@ -139,6 +153,8 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         quarantined |= to_q
         location = "quarantine" if to_q else "sellable"
         _restock(s, ctx, line, item.split_ratio, qty, moved.get(line_id, []), location, ret.id)
+        if item.traced and not line.split:  # whole boxes back: their codes may be sold again
+            trace_codes.mark_returned(s, line_id, qty, ret.id)
         images.append({"sale_line_id": line_id, "qty": qty, "amount_fen": amount, "location": location})
     ret.total_fen, ret.to_quarantine = total, quarantined
     s.add(ret)

@@ -13,7 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from catalog.classes import GspClass
+from catalog.classes import GspClass, Route, Storage, ZonePurpose
+from catalog.gsp import ItemSpec, ZoneSpec, check_placement
+from catalog.violations import Violation
 from server import audit
 from server.db.models import (
     Barcode,
@@ -33,11 +35,12 @@ from server.db.models import (
     Tender,
     TenderKind,
     Till,
+    Zone,
 )
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
 from server.rules.tenders import TenderOffer, change_fen, tender_refusals
-from server.services import prescriptions, stock
+from server.services import prescriptions, stock, trace_codes
 from server.services.catalog import get_item
 from server.services.context import Ctx
 from server.services.shifts import open_shift_for
@@ -157,10 +160,30 @@ _BASKET = (sa.select(_SALE.c.status, _SALE.c.till_id, _SHIFT.c.status.label("shi
            .where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
            .with_for_update(of=_SALE))
 _ITEM_COLUMNS = [_ITEM.c[k] for k in ("id", "code", "name", "unit", "active", "price_fen", "split_unit",
-                                      "split_ratio", "split_price_fen", "gsp_class")]
-_ITEM_BY_BARCODE = (sa.select(*_ITEM_COLUMNS).join(_BARCODE, _BARCODE.c.item_id == _ITEM.c.id)
+                                      "split_ratio", "split_price_fen", "gsp_class", "traced", "no_code_stock")]
+_ZONE = Zone.__table__  # type: ignore[attr-defined]
+# What the till's GSP check needs: the item's class, route, storage, and the zone it stands in.
+_PLACEMENT_COLUMNS = [_ITEM.c.route, _ITEM.c.storage, _ITEM.c.odour_prone,
+                      _ZONE.c.code.label("zone_code"), _ZONE.c.name.label("zone_name"), _ZONE.c.admits,
+                      _ZONE.c.route_group, _ZONE.c.storage.label("zone_storage"),
+                      _ZONE.c.odour_prone.label("zone_odour_prone"), _ZONE.c.purpose]
+_ITEM_BY_BARCODE = (sa.select(*_ITEM_COLUMNS, *_PLACEMENT_COLUMNS).join(_BARCODE, _BARCODE.c.item_id == _ITEM.c.id)
+                    .outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
                     .where(_BARCODE.c.store_id == sa.bindparam("sid"), _BARCODE.c.code == sa.bindparam("code")))
-_ITEM_BY_ID = sa.select(*_ITEM_COLUMNS).where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id == sa.bindparam("id"))
+_ITEM_BY_ID = (sa.select(*_ITEM_COLUMNS, *_PLACEMENT_COLUMNS).outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
+               .where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id == sa.bindparam("id")))
+
+
+def placement_refusals(item: Any) -> list[Any]:
+    """GSP-01..03 at the till: an item not standing in a zone that admits it is not sold until fixed."""
+    if item.zone_code is None:
+        return [Violation("GSP-02", f"{item.name} 未分配陈列区，须先上架到合规区域才能销售",
+                          f"{item.code} is not placed in any zone: place it before selling it", {"item": item.code})]
+    zone = ZoneSpec(item.zone_code, item.zone_name, frozenset(GspClass(c) for c in item.admits), item.route_group,
+                    Storage(item.zone_storage), item.zone_odour_prone, ZonePurpose(item.purpose))
+    spec = ItemSpec(item.code, item.name, GspClass(item.gsp_class), Route(item.route), Storage(item.storage),
+                    item.odour_prone)
+    return check_placement(spec, zone)
 _BASKET_LINES = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
                            _LINE.c.unit_price_fen, _LINE.c.added_at)
                  .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
@@ -171,7 +194,8 @@ _GOOD_STOCK = (sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
                       _BATCH.c.status != sa.bindparam("stopped")))
 _LINE_VIEWS = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
                         _LINE.c.unit_price_fen, _LINE.c.amount_fen, _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec,
-                        _ITEM.c.gsp_class, _ITEM.c.insurance_category, _ITEM.c.unit, _ITEM.c.split_unit)
+                        _ITEM.c.gsp_class, _ITEM.c.insurance_category, _ITEM.c.unit, _ITEM.c.split_unit,
+                        _ITEM.c.traced)
                .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
 _ADD_LINE = sa.insert(_LINE)
@@ -179,6 +203,11 @@ _SET_LINE = (sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
              .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))
 _ADD_TO_TOTAL = (sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
                  .values(total_fen=_SALE.c.total_fen + sa.bindparam("delta")))
+
+
+def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
+    """The sale can still change: open, on this till, in an open shift (locked for the edit)."""
+    _basket_row(s, ctx, sale_id, till_id)
 
 
 def _basket_row(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
@@ -211,6 +240,8 @@ def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: 
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品", "give a barcode or an item id")
     if not item.active:
         raise AppError(422, "SALE-ITEM", f"{item.name} 已停售", f"item {item.code} is inactive", {"item": item.code})
+    if problems := placement_refusals(item):
+        raise refused(problems)
     price = _unit_price(item, split)
     lines = conn.execute(_BASKET_LINES, {"sale": sale_id}).all()
     line = next((ln for ln in lines if ln.item_id == item.id and ln.split == split), None)
@@ -419,12 +450,19 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     items = {r.id: r for r in conn.execute(_ITEMS_FOR_STOCK, {"sid": ctx.store_id,
                                                               "ids": sorted({ln["item_id"] for ln in lines})})}
     dispensing = _prescription_check(s, ctx, sale, lines, items)
+    traced = any(items[ln["item_id"]].traced for ln in lines)
+    if traced and (missing := trace_codes.completion_refusals(s, sale.id, lines, items)):
+        first = missing[0]
+        raise AppError(first.status, first.code, first.message_zh, first.message_en,
+                       first.details | {"lines": [e.details for e in missing]})
     before = audit.snapshot(sale)
     allocations = _take_stock(s, ctx, lines, items)
     if dispensing:
         conn.execute(_DISPENSE, [{"line": line_id, "rx_line": rx_line_id} for line_id, rx_line_id in dispensing.items()])
         for ln in lines:
             ln["rx_line_id"] = dispensing.get(ln["id"], ln["rx_line_id"])
+    if traced:
+        trace_codes.mark_sold(s, sale.id)
     day, no = _next_number(s, ctx)
     sale.business_date, sale.day_no, sale.sale_no = day, no, f"{day:%Y%m%d}-{no:04d}"
     sale.status, sale.completed_by, sale.completed_at = SaleStatus.COMPLETED.value, ctx.actor.user_id, ctx.now

@@ -222,3 +222,66 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
     assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open"
     with read_session(engine) as s:
         assert verify(s, ctx.store_id).ok
+
+
+def paid_by_card(card_shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1))
+    identify(card_shop, sid)
+    due = c.post(f"/sales/{sid}/card/preview", json={}, headers=h).json()["due_otherwise_fen"]
+    done = settle(card_shop, sid, due)
+    assert done.status_code == 200, done.text
+    return sid, done.json()
+
+
+def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_shop: dict[str, Any], engine: Engine,
+                                                                         ctx: Ctx) -> None:
+    c, ph = card_shop["client"], card_shop["pharmacist"]
+    sid, sale = paid_by_card(card_shop)
+    balance_after = card_shop["sandbox"].person(EMPLOYEE.psn_no)["balc_fen"]
+    part = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "退一盒",
+                                    "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 1}]}, headers=ph)
+    assert part.status_code == 409 and part.json()["code"] == "CARD-04"
+    c.post("/insurance/sign-in", json={}, headers=ph)
+    no_reason = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": ""}, headers=ph)
+    assert no_reason.status_code == 422
+    cashier = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": "患者退药"},
+                     headers=card_shop["cashier"])
+    assert cashier.status_code == 403 and cashier.json()["code"] == "SEC-01"
+    back = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": "患者退药"}, headers=ph)
+    assert back.status_code == 201, back.text
+    refunds = {r["kind"]: r["amount_fen"] for r in back.json()["refunds"]}
+    paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
+    assert refunds == paid  # the card's part back to the card (2103), the cash part in cash
+    (row,) = [r for r in card_shop["sandbox"].settlements() if not int(r.get("refd_setl_flag", 0))]
+    assert row["status"] == "cancelled"
+    assert card_shop["sandbox"].person(EMPLOYEE.psn_no)["balc_fen"] > balance_after  # the account got its part back
+    with read_session(engine) as s:
+        assert verify(s, ctx.store_id).ok
+
+
+def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_shop: dict[str, Any],
+                                                                        engine: Engine) -> None:
+    from sqlalchemy import text
+
+    c, ph = card_shop["client"], card_shop["pharmacist"]
+    sid, _ = paid_by_card(card_shop)
+    with engine.begin() as conn:  # as if the sale was yesterday's
+        conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
+                     {"d": TODAY - timedelta(days=1), "i": sid})
+    c.post("/insurance/sign-in", json={}, headers=ph)
+    body = {"return_id": str(uuid.uuid4()), "reason": "次日退药"}
+    alone = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
+    assert alone.status_code == 403 and alone.json()["code"] == "CARD-04"
+    cashier_ok = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_username": "u_cashier",
+                                                                  "confirm_pin": ROLE_PINS["cashier"]}, headers=ph)
+    assert cashier_ok.status_code == 403  # the second person must be allowed to do returns
+    wrong_pin = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_username": "u_manager",
+                                                                 "confirm_pin": "0000"}, headers=ph)
+    assert wrong_pin.status_code == 403
+    ok = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_username": "u_manager",
+                                                          "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    assert ok.status_code == 201, ok.text
+    with read_session(engine) as s:
+        row = s.exec(select(CardSettlement).where(CardSettlement.sale_id == sid)).one()
+    assert row.status == "cancelled" and row.cancel_confirmed_by is not None and row.cancel_reason == "次日退药"

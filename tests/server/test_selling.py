@@ -208,3 +208,26 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
     assert gone["status"] == "voided" and gone["void_reason"] == "空单，随结班关闭"
     entries = c.get("/audit", params={"limit": 500}, headers=shop["manager"]).json()
     assert any(e["action"] == "sale.void_empty" and e["entity_id"] == empty for e in entries)
+
+
+def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from server.db.session import write_session
+    from server.services import catalog as catalog_service
+    from server.services import stock
+
+    with write_session(engine) as s:
+        item = catalog_service.create_item(s, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
+                                                    "approval_no": "国药准字Z1", "gsp_class": "otc_a",
+                                                    "route": "internal", "price_fen": 1580}, ["6907777777774"], None)
+        stock.add_opening_batch(s, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
+                                ctx.today + timedelta(days=300), 800, 10)
+    c, h = shop["client"], shop["cashier"]
+    sid = new_sale(c, h)
+    unplaced = scan(c, h, sid, "6907777777774")
+    assert unplaced.status_code == 422 and unplaced.json()["code"] == "GSP-02", unplaced.text
+    wrong = c.put(f"/items/{item.id}/zone", json={"zone_code": "Z-FOOD"}, headers=shop["manager"])
+    assert wrong.status_code == 422  # a drug never goes on the food shelf (GSP-01/02)
+    assert c.put(f"/items/{item.id}/zone", json={"zone_code": "Z-OTC"}, headers=shop["manager"]).status_code == 200
+    assert scan(c, h, sid, "6907777777774").status_code == 201

@@ -44,6 +44,7 @@ from server.db.models.selling import (
 from server.db.models.settlement import CardSettlement, SaleInsured, SettlementStatus
 from server.db.models.stock import Batch, BatchBalance, BatchStatus, MovementKind, StockMovement
 from server.db.models.store import AgreementEvent, AgreementStatus, Store, Till, TillStatus
+from server.db.models.trace import SaleTraceCode
 
 __all__ = [
     "AgreementEvent",
@@ -83,6 +84,7 @@ __all__ = [
     "SaleReturn",
     "SaleReturnLine",
     "SaleStatus",
+    "SaleTraceCode",
     "SettlementStatus",
     "Shift",
     "ShiftStatus",

@@ -1,0 +1,122 @@
+"""药品追溯码 at the till: each box of a traced drug is scanned into its sale line.
+
+Refused, each with the reason: a code that is not 20 digits starting with 8 (CODE-TRACE); a code
+already sold as a whole box and not returned — a possible resale or swap (TRACE-SOLD); a box opened
+for 拆零 sold again whole (TRACE-SOLD); the same code twice (TRACE-DUP) or on another open basket
+(TRACE-TAKEN); more codes than boxes (TRACE-COUNT). At completion every traced line carries one code
+per box (a split line: its box's code) unless the item is flagged code-less stock 无码 (TRACE-MISSING).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from catalog.codes import check_trace_code
+from server import audit
+from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
+from server.errors import AppError, conflict, not_found, refused
+from server.services.context import Ctx
+
+
+def codes_by_line(s: Session, sale_id: str) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for line_id, code in s.exec(select(SaleTraceCode.sale_line_id, SaleTraceCode.code)
+                                .where(SaleTraceCode.sale_id == sale_id).order_by(col(SaleTraceCode.id))):
+        out.setdefault(line_id, []).append(code)
+    return out
+
+
+def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleTraceCode:
+    code = code.strip()
+    line = s.get(SaleLine, line_id)
+    if line is None or line.sale_id != sale.id:
+        raise not_found("销售行", "sale line", line_id=line_id)
+    item = s.get(Item, line.item_id)
+    assert item is not None
+    if not item.traced:
+        raise AppError(422, "TRACE-NOT-TRACED", f"{item.name} 不是追溯码管理的药品，无需扫码",
+                       f"{item.code} is not sold with trace codes", {"item": item.code})
+    if problems := check_trace_code(code):
+        raise refused(problems)
+    mine = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == line.id)))
+    if any(t.code == code for t in s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_id == sale.id))):
+        raise conflict("TRACE-DUP", f"追溯码 {code} 已在本单扫描过", f"trace code {code} is already on this sale", code=code)
+    if len(mine) >= (1 if line.split else line.qty):
+        raise AppError(422, "TRACE-COUNT", f"{item.name} 已扫满 {len(mine)} 个追溯码（每盒一个；拆零扫所拆的那一盒）",
+                       f"{item.code} already has its {len(mine)} code(s): one per box, a split line its box's",
+                       {"line_id": line.id, "codes": len(mine)})
+    others = s.exec(select(SaleTraceCode, Sale.status).join(Sale, Sale.id == SaleTraceCode.sale_id)  # type: ignore[arg-type]
+                    .where(SaleTraceCode.store_id == ctx.store_id, SaleTraceCode.code == code,
+                           col(SaleTraceCode.returned_in).is_(None), SaleTraceCode.sale_id != sale.id)).all()
+    for other, status in others:
+        if other.sold and not other.split:
+            raise conflict("TRACE-SOLD", f"追溯码 {code} 已于其他销售单售出且未退回，疑似重复销售或调包，不得再次销售",
+                           f"trace code {code} was already sold and never came back: possible resale or swap",
+                           code=code, sale_id=other.sale_id)
+        if other.sold and other.split and not line.split:
+            raise conflict("TRACE-SOLD", f"追溯码 {code} 对应的这盒已拆零销售，不能再整盒销售",
+                           f"the box {code} was opened for split sales: it cannot be sold whole", code=code)
+        if not other.sold and status in (SaleStatus.OPEN.value, SaleStatus.SUSPENDED.value, SaleStatus.SETTLING.value) \
+                and not (other.split and line.split):
+            raise conflict("TRACE-TAKEN", f"追溯码 {code} 正在另一张未结账的销售单中", f"trace code {code} is on another open sale",
+                           code=code, sale_id=other.sale_id)
+    row = SaleTraceCode(store_id=ctx.store_id, sale_id=sale.id, sale_line_id=line.id, item_id=item.id, code=code,  # type: ignore[arg-type]
+                        split=line.split, scanned_by=ctx.actor.user_id, scanned_at=ctx.now)  # type: ignore[arg-type]
+    s.add(row)
+    s.flush()
+    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code", "sale_line", line.id, None,
+                 {"code": code, "split": line.split, "item": item.code})
+    return row
+
+
+def remove_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> None:
+    row = s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_id == sale.id, SaleTraceCode.sale_line_id == line_id,
+                                             SaleTraceCode.code == code)).first()
+    if row is None:
+        raise not_found("追溯码", "trace code", code=code)
+    s.delete(row)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_line", line_id, {"code": code}, None)
+
+
+def completion_refusals(s: Session, sale_id: str, lines: list[dict[str, Any]], items: dict[int, Any]) -> list[Any]:
+    """Every box of a traced drug carries its code (a split line: its box's), unless the item is 无码 stock."""
+    traced = [ln for ln in lines if items[ln["item_id"]].traced and not items[ln["item_id"]].no_code_stock]
+    if not traced:
+        return []
+    have = codes_by_line(s, sale_id)
+    out = []
+    for ln in traced:
+        need = 1 if ln["split"] else ln["qty"]
+        got = len(have.get(ln["id"], []))
+        if got != need:
+            item = items[ln["item_id"]]
+            out.append(AppError(422, "TRACE-MISSING", f"{item.name} 需扫描 {need} 个追溯码，已扫 {got} 个",
+                                f"{item.code} needs {need} trace code(s); {got} scanned",
+                                {"line_id": ln["id"], "needed": need, "scanned": got}))
+    return out
+
+
+_SOLD = sa.update(SaleTraceCode.__table__).where(SaleTraceCode.__table__.c.sale_id == sa.bindparam("sale")).values(sold=True)  # type: ignore[attr-defined]
+
+
+def mark_sold(s: Session, sale_id: str) -> None:
+    """At completion. The partial unique index refuses a whole box sold twice even if two tills raced."""
+    try:
+        with s.begin_nested():
+            s.connection().execute(_SOLD, {"sale": sale_id})
+    except sa.exc.IntegrityError:
+        raise conflict("TRACE-SOLD", "本单有追溯码刚在其他收款机售出，请核对药盒", "a trace code of this sale was just sold on another till") from None
+
+
+def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> None:
+    """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays."""
+    rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id,
+                                                   col(SaleTraceCode.returned_in).is_(None),
+                                                   SaleTraceCode.split.is_(False))  # type: ignore[attr-defined]
+                       .order_by(col(SaleTraceCode.id).desc()).limit(boxes)))
+    for r in rows:
+        r.returned_in = return_id
+        s.add(r)
