@@ -3,10 +3,12 @@
 It shows the service's state and sends the cashier's intents; it never computes a price, a split or a
 verdict. Screens: login → (open shift) → sale, with modal popups for payment, search, suspended sales,
 void, quantity, help and closing the shift (F12: the counted cash → the Z report), and the returns screen
-(F11, or a scanned receipt). Later issues add their screens to `task_screens` (F3 card, F4 prescription).
+(F11, or a scanned receipt). Task screens are reached by key through `task_screens`: F3 the card (医保结算),
+F4 the prescription (处方登记与审方).
 
 Beside the calls, the till follows its event stream: device and insurance-link states go to the status bar,
-a serial scanner's codes go where a typed scan would. A lost session (401) goes back to the login and keeps
+a serial scanner's codes go where a typed scan would (a 医保电子凭证 to the card flow), a card inserted in the
+till's reader is offered for the card flow, and the operator's 医保 sign-in is shown. A lost session (401) goes back to the login and keeps
 the open sale's id, so the sale resumes after the login.
 """
 
@@ -19,7 +21,9 @@ from textual.app import App
 from textual.screen import Screen
 
 from pos.client import ServiceError, ServiceUnavailable, TillClient
+from pos.screens.card import CardScreen, is_voucher
 from pos.screens.login import LoginScreen
+from pos.screens.prescription import PrescriptionScreen
 from pos.widgets.status import StatusBar
 
 PING_SECONDS = 3.0
@@ -47,8 +51,11 @@ class DingdianTill(App[None]):
         self.on_duty: list[str] | None = None  # None: not known yet
         self.device_states: dict[str, dict[str, Any]] = {}  # name → the service's {ok, text, …}
         self.resume_sale_id: str | None = None  # the open sale to take up again after a new login
-        # Screens of later issues: a key's task → a factory of its screen (F3 "card", F4 "prescription").
-        self.task_screens: dict[str, Callable[[], Screen[Any]]] = {}
+        self.insurance_signed_in: bool | None = None  # the operator's 9001 of today; None: not known
+        self.card_in_reader: dict[str, Any] | None = None  # the masked record of the card last inserted
+        # A key's task → a factory of its screen, given the open sale (F3 "card", F4 "prescription").
+        self.task_screens: dict[str, Callable[..., Screen[Any]]] = {"card": CardScreen,
+                                                                    "prescription": PrescriptionScreen}
 
     def on_mount(self) -> None:
         self.push_screen(LoginScreen())
@@ -64,6 +71,7 @@ class DingdianTill(App[None]):
     def signed_in(self, user_name: str) -> None:
         """After a login: follow this till's events with the new token."""
         self.user_name = user_name
+        self.insurance_signed_in = None
         self.refresh_status()
         self.run_worker(self._follow_events(), group="events", exclusive=True)
         self.run_worker(self.check_service(), group="ping", exclusive=True)
@@ -82,6 +90,7 @@ class DingdianTill(App[None]):
                 self.resume_sale_id = screen.open_sale_id() or self.resume_sale_id
         self.workers.cancel_group(self, "events")
         self.user_name = "未登录"
+        self.insurance_signed_in = None
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(LoginScreen(notice="登录已失效，请重新登录" + ("；未完成的销售已保留" if self.resume_sale_id else "")))
@@ -104,6 +113,22 @@ class DingdianTill(App[None]):
         if status["on_duty"] != self.on_duty:
             self.on_duty = status["on_duty"]
             self.refresh_status()
+
+    async def check_insurance(self) -> None:
+        """The operator's 医保 sign-in of today (9001), for the status bar and the card flow."""
+        try:
+            status = await self.client.insurance_status()
+        except (ServiceError, ServiceUnavailable):
+            return
+        if status["signed_in"] != self.insurance_signed_in:
+            self.insurance_signed_in = bool(status["signed_in"])
+            self.refresh_status()
+
+    async def sign_in_insurance(self) -> dict[str, Any]:
+        """9001 for the logged-in operator; the status bar follows."""
+        out = await self.client.insurance_sign_in()
+        await self.check_insurance()
+        return out  # type: ignore[no-any-return]
 
     def _connection_changed(self, connected: bool) -> None:
         from pos.screens.sale import SaleScreen
@@ -132,8 +157,12 @@ class DingdianTill(App[None]):
         if kind == "state" and isinstance(data.get("name"), str):
             self.device_states[data["name"]] = data
             self.refresh_status()
+            if data["name"] == "insurance":  # someone signed in or out: is it this operator?
+                self.run_worker(self.check_insurance(), group="insurance", exclusive=True)
         elif kind == "scan" and isinstance(data.get("code"), str):
             self.take_scan(data["code"].strip())
+        elif kind == "card":
+            self._card_event(data)
         elif kind == "gap":
             self.notify("与服务的连接中断期间有扫码未能送达，请核对商品行", severity="warning", timeout=8)
 
@@ -141,6 +170,17 @@ class DingdianTill(App[None]):
         """A code from the serial scanner: where the screen on top takes a typed scan, or refused plainly."""
         taker = getattr(self.screen, "take_scan", None)
         if taker is None:
-            self.notify(f"扫码 {code} 未处理：请先关闭当前窗口再扫码", severity="warning")
+            shown = "医保电子凭证" if is_voucher(code) else code  # a voucher token is a credential: never shown
+            self.notify(f"扫码 {shown} 未处理：请先关闭当前窗口再扫码", severity="warning")
             return
         taker(code)
+
+    def _card_event(self, data: dict[str, Any]) -> None:
+        """The till's reader: remember the card (masked) and offer it to the screen on top."""
+        if data.get("event") == "inserted" and isinstance(data.get("card"), dict):
+            self.card_in_reader = data["card"]
+        elif data.get("event") == "removed":
+            self.card_in_reader = None
+        taker = getattr(self.screen, "card_event", None)
+        if taker is not None:
+            taker(data)

@@ -44,7 +44,7 @@ class ServiceError(TillCallFailed):
         self.message_zh = message_zh
         self.message_en = message_en
         self.details = details or {}
-        self.text_zh = f"[{code}] {message_zh}"
+        self.text_zh = _all_zh(code, message_zh, self.details)
 
 
 class ServiceUnavailable(TillCallFailed):
@@ -55,6 +55,14 @@ class ServiceUnavailable(TillCallFailed):
         self.cause = cause
         # A connect error means the request never left: repeating it cannot double anything.
         self.not_sent = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _all_zh(code: str, message_zh: str, details: Json) -> str:
+    """The rule ID and the Chinese message; every violation when the service listed several (e.g. RX-02 + RX-07)."""
+    more = details.get("violations")
+    if isinstance(more, list) and len(more) > 1:
+        return "；".join(f"[{v.get('code', code)}] {v.get('message_zh', '')}" for v in more if isinstance(v, dict))
+    return f"[{code}] {message_zh}"
 
 
 def _error_of(response: httpx.Response) -> ServiceError:
@@ -235,6 +243,62 @@ class TillClient:
 
     async def search(self, q: str, limit: int = 20) -> list[Json]:
         return await self._call("GET", "/items/search", params={"q": q, "limit": limit})
+
+    # --- the insurance centre: sign-in and the card ------------------------------------------------
+
+    async def insurance_status(self) -> Json:
+        """Today's sign-in (9001) of the logged-in operator: `signed_in`, and who else is signed in."""
+        return await self._call("GET", "/insurance/status")
+
+    async def insurance_sign_in(self) -> Json:
+        return await self._call("POST", "/insurance/sign-in", json={})
+
+    async def identify(self, sale_id: str, body: Json) -> Json:
+        """1101: who the card pays for (method card | reader | voucher | id); the snapshot, masked."""
+        return await self._call("POST", f"/sales/{sale_id}/insured", json=body)
+
+    async def card_split(self, sale_id: str) -> Json:
+        return await self._call("GET", f"/sales/{sale_id}/card/split")
+
+    async def card_preview(self, sale_id: str) -> Json:
+        """2101: fund / personal account / cash of the card lines, and what is due otherwise. Books nothing."""
+        return await self._call("POST", f"/sales/{sale_id}/card/preview", json={})
+
+    async def card_settle(self, sale_id: str, tenders: list[Json]) -> Json:
+        """2102 with the completion; `tenders` pay the rest. Not repeated on a lost answer: the caller asks
+        the sale's state instead (a second settle of a completed sale is refused, not replayed)."""
+        return await self._call("POST", f"/sales/{sale_id}/card/settle", json={"tenders": tenders})
+
+    async def unresolved_settlements(self) -> list[Json]:
+        return await self._call("GET", "/settlements/unresolved")
+
+    async def resolve_settlement(self, settlement_id: int) -> Json:
+        """2601 by msgid: afterwards the settlement is certainly not in effect (reversed), or still uncertain."""
+        return await self._call("POST", f"/settlements/{settlement_id}/resolve")
+
+    # --- prescriptions ----------------------------------------------------------------------------
+
+    async def institutions(self) -> list[Json]:
+        return await self._call("GET", "/institutions")
+
+    async def enter_prescription(self, body: Json) -> Json:
+        return await self._call("POST", "/prescriptions", json=body)
+
+    async def find_prescriptions(self, patient: str) -> list[Json]:
+        return await self._call("GET", "/prescriptions", params={"patient": patient})
+
+    async def get_prescription(self, rx_id: int) -> Json:
+        return await self._call("GET", f"/prescriptions/{rx_id}")
+
+    async def review_prescription(self, rx_id: int, body: Json) -> Json:
+        return await self._call("POST", f"/prescriptions/{rx_id}/review", json=body)
+
+    async def tie_prescription(self, sale_id: str, rx_id: int) -> Json:
+        return await self._call("POST", f"/sales/{sale_id}/prescription", json={"prescription_id": rx_id})
+
+    async def reject_reasons(self) -> list[Json]:
+        """RX-05's fixed list of refusal reasons, with the labels the service prints."""
+        return await self._call("GET", "/till/rx-reject-reasons")
 
     # --- the till's event stream ------------------------------------------------------------------
 

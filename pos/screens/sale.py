@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Digits, Footer, Label, Static
 
 from pos.client import ServiceError, ServiceUnavailable
 from pos.format import yuan
+from pos.screens.card import is_voucher
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.qty import QtyScreen
@@ -67,6 +68,7 @@ class SaleScreen(Screen[None]):
         Binding("f11", "returns", "退货", key_display="F11"),
         Binding("f12", "shift", "班次", key_display="F12"),
         Binding("ctrl+g", "duty", "药师在岗", show=False),  # 岗 (gang); F1 lists it
+        Binding("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi); F1 lists it
         Binding("escape", "back", "返回", show=False),  # Esc backs out everywhere; F1 says so
         Binding("up", "cursor(-1)", "上一行", show=False),
         Binding("down", "cursor(1)", "下一行", show=False),
@@ -103,9 +105,16 @@ class SaleScreen(Screen[None]):
         table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
         self.app.refresh_status()
         self.run_worker(self._post_intents(), group="intents")
+        self.send(self._offer_sign_in)  # first: a resumed sale's message is the one left on screen
         if self.app.resume_sale_id is not None:
             self.send(self._resume_after_login)
         self.focus_scan()
+
+    async def _offer_sign_in(self) -> None:
+        """After the login: an operator not signed in to the 医保 centre today is offered the sign-in."""
+        await self.app.check_insurance()
+        if self.app.insurance_signed_in is False:
+            self.say("今日尚未医保签到：按 Ctrl+Y 签到（医保结算前须签到）；请扫码", error=True)
 
     def focus_scan(self) -> None:
         self.query_one("#scan", ScanInput).focus()
@@ -244,7 +253,9 @@ class SaleScreen(Screen[None]):
 
     def take_scan(self, code: str) -> None:
         """A typed code or a scan (keyboard wedge here, serial scanner through the service's events)."""
-        if is_sale_no(code):
+        if is_voucher(code):  # 医保电子凭证: identify the insured person with it (never shown, never logged)
+            self._open_task("card", "F3 医保", voucher=code)
+        elif is_sale_no(code):
             self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
         elif is_barcode(code):
             self.add(barcode=code)
@@ -285,19 +296,61 @@ class SaleScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
 
-    def _open_task(self, task: str, title: str) -> None:
-        """A task screen a later issue adds (app.task_screens); until then the key says so."""
+    def _open_task(self, task: str, title: str, **kwargs: Any) -> None:
+        """A task screen on the open sale (app.task_screens), after every scan before it is answered."""
         factory = self.app.task_screens.get(task)
         if factory is None:
             self.say(f"{title}：即将提供", error=True)
             return
-        self.app.push_screen(factory(), lambda _: self.focus_scan())
+
+        async def intent() -> None:
+            if self.app.screen is not self:  # a popup is open already
+                return
+            if self.sale is None or not self.sale["lines"]:
+                if task == "card" and await self.app.client.unresolved_settlements():
+                    self.app.push_screen(factory(None), self._task_done)  # only the unresolved settlements
+                    return
+                self.say(f"{title}：当前没有商品，请先扫码", error=True)
+                return
+            self.app.push_screen(factory(self.sale, **kwargs), self._task_done)
+        self.send(intent)
+
+    def _task_done(self, result: dict[str, Any] | None) -> None:
+        """Back from F3 / F4: a completed sale shows its change; otherwise the sale is read again from the service."""
+        if result is not None and result.get("status") == "completed":
+            self._paid(result)
+            return
+        self.focus_scan()
+
+        async def intent() -> None:
+            if self.sale is None:
+                return
+            sale = await self.app.client.get_sale(self.sale["id"])
+            self.show_sale(sale)
+            if sale["status"] == "settling":
+                self.say("[SETTLE-UNCERTAIN] 该销售医保结算结果待确认：按 F3 处理（冲正确认）前不能继续", error=True)
+            elif sale.get("prescription_id"):
+                self.say(f"已关联处方 #{sale['prescription_id']}")
+        self.send(intent)
+
+    def card_event(self, data: dict[str, Any]) -> None:
+        """A card inserted in the till's reader while selling: offer the card flow."""
+        if data.get("event") == "inserted":
+            card = data.get("card") or {}
+            self.say(f"读到社保卡：{card.get('name', '')}（{card.get('card_no', '')}），按 F3 医保结算")
 
     def action_card(self) -> None:
-        self._open_task("card", "F3 读卡")
+        self._open_task("card", "F3 医保")
 
     def action_prescription(self) -> None:
         self._open_task("prescription", "F4 处方")
+
+    def action_insurance_sign_in(self) -> None:
+        """Ctrl+Y: the logged-in operator signs in to the 医保 centre for today (9001)."""
+        async def intent() -> None:
+            out = await self.app.sign_in_insurance()
+            self.say(f"医保签到成功：{out.get('opter_name', '')} 签到号 {out.get('sign_no', '')}")
+        self.send(intent)
 
     def action_returns(self) -> None:
         self.app.push_screen(ReturnScreen(), lambda _: self.focus_scan())

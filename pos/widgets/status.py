@@ -2,6 +2,7 @@
 
 One line when it fits, two on a narrow terminal (80 columns): who and where on the first, the links on the
 second. Device and link states are the service's (`state` events: {name, ok, text}); the till only shows them.
+医保 is the logged-in operator's sign-in of today (9001, GET /insurance/status): settling needs it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-DEVICES = (("card_reader", "读卡器"), ("scanner", "扫码枪"), ("printer", "打印机"), ("insurance", "医保"))
+DEVICES = (("card_reader", "读卡器"), ("scanner", "扫码枪"), ("printer", "打印机"))
 SEP = " │ "
 
 
@@ -24,6 +25,14 @@ def _state(label: str, state: dict[str, Any] | None) -> Text:
         return Text(f"{label}✓", style="green")
     problem = str(state.get("text") or "故障").removeprefix(label)  # "打印机缺纸" → 打印机✕缺纸
     return Text(f"{label}✕{problem}", style="bold red")
+
+
+def _insurance(signed_in: bool | None) -> Text:
+    if signed_in is None:
+        return Text("医保?", style="dim")
+    if signed_in:
+        return Text("医保✓已签到", style="green")
+    return Text("医保✕未签到", style="bold red")
 
 
 class StatusBar(Static):
@@ -50,6 +59,8 @@ class StatusBar(Static):
         for name, label in DEVICES:
             links.append_text(_state(label, app.device_states.get(name)))
             links.append(" ")
+        links.append_text(_insurance(app.insurance_signed_in))
+        links.append(" ")
         connected = app.client.connected
         if connected is None:
             links.append("… 正在连接服务", style="bold")

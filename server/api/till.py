@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel
 
 from server.api.deps import CtxDep, ReadSession, Who, guarded
 from server.api.schemas import ReturnableLineOut, ReturnableSaleOut, TillStatusOut
 from server.api.selling import sale_out, till_id_of
 from server.permissions import Action
+from server.rules.prescriptions import REJECT_LABELS, RejectReason
 from server.services import returns, selling, shifts
 
 router = APIRouter(tags=["till"])
@@ -30,3 +32,14 @@ def returnable(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx
                              lines=[ReturnableLineOut(sale_line_id=ln.sale_line_id, returnable_qty=ln.returnable_qty,
                                                       quarantine_required=ln.quarantine_required)
                                     for ln in returns.returnable_lines(s, ctx, sale)])
+
+
+class RejectReasonOut(BaseModel):
+    code: str
+    label: str
+
+
+@router.get("/till/rx-reject-reasons", response_model=list[RejectReasonOut], **guarded(Action.RX_READ))
+def rx_reject_reasons() -> list[RejectReasonOut]:
+    """RX-05's fixed list, for the till's review screen: a refusal is one of these and nothing else."""
+    return [RejectReasonOut(code=r.value, label=REJECT_LABELS[r]) for r in RejectReason]

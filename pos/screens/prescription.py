@@ -1,0 +1,358 @@
+"""F4 处方: the sale's prescription — found by the patient or entered from the paper, tied to the sale, and
+reviewed there by the pharmacist on duty (审方: approve, reject with a reason from RX-05's fixed list, or refer
+the patient to another designated pharmacy). Rx lines cannot be paid before the approval (RX-01): the service
+refuses, and this screen is where the pharmacist gets them through.
+
+Steps, each undone by Esc: home (find by patient, or F2 to enter one) → the entry form → the prescription
+(detail) → a refusal's reason / the referral's pharmacy. The service checks everything; refusals are shown
+with their rule IDs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from pos.client import ServiceError, ServiceUnavailable
+from pos.screens.help import RX_KEYS, HelpScreen
+from pos.screens.search import SearchScreen
+from pos.widgets.rx_form import FormProblem, RxForm
+from pos.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from pos.app import DingdianTill
+
+STATUS_ZH = {"pending": "待审核", "approved": "审核通过", "rejected": "已拒绝", "referred": "已转介"}
+VERDICT_ZH = {"approved": "通过", "rejected": "拒绝", "referred": "转介"}
+STEP_ACTIONS = {"home": {"enter_new", "choose", "cursor"}, "form": {"save", "add_drug", "remove_drug", "cursor"},
+                "detail": {"approve", "reject", "refer", "cursor"}, "reason": set()}
+STEP_BOUND = {"enter_new", "choose", "save", "add_drug", "remove_drug", "approve", "reject", "refer", "cursor"}
+
+
+class PrescriptionScreen(Screen[dict[str, Any] | None]):
+    """Dismissed with the sale as the service has it after the prescription was tied (or None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "帮助", key_display="F1"),
+        Binding("f2", "enter_new", "登记处方", key_display="F2"),
+        Binding("enter", "choose", "关联所选", show=False),
+        Binding("f2", "save", "保存并关联", key_display="F2"),
+        Binding("f9", "add_drug", "加药", key_display="F9"),
+        Binding("f10", "remove_drug", "删药", key_display="F10"),
+        Binding("f5", "approve", "审核通过", key_display="F5"),
+        Binding("f6", "reject", "拒绝", key_display="F6"),
+        Binding("f7", "refer", "转介", key_display="F7"),
+        Binding("up", "cursor(-1)", "上一行", show=False),
+        Binding("down", "cursor(1)", "下一行", show=False),
+        Binding("escape", "back", "返回", key_display="Esc"),
+    ]
+
+    AUTO_FOCUS = "#rx-patient"
+
+    app: DingdianTill  # type: ignore[assignment]
+
+    def __init__(self, sale: dict[str, Any]) -> None:
+        super().__init__()
+        self.sale = sale
+        self.step = "home"
+        self.busy = False
+        self.found: list[dict[str, Any]] = []
+        self.rx: dict[str, Any] | None = None  # the prescription shown in the detail step
+        self.reasons: list[dict[str, str]] = []
+        self.verdict = ""  # rejected | referred, while its reason is asked
+        self.tied: dict[str, Any] | None = None  # the sale after the tie (SaleOut)
+
+    # --- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static("", id="rx-title", markup=False)
+        with Vertical(id="rx-home"):
+            yield Input(placeholder="患者姓名或身份证号，回车查找已登记的处方", id="rx-patient", max_length=50)
+        yield DataTable(id="rx-table", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="rx-reason"):
+            yield OptionList(id="rx-reasons")
+            yield Input(placeholder="转介的定点药店名称（必填），回车提交", id="rx-referred", max_length=100)
+        yield Static("", id="rx-message", classes="message", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#rx-table", DataTable).can_focus = False
+        self.app.refresh_status()
+        self._go("home")
+        rx_names = [f"{ln['name']}×{ln['qty']}" for ln in self.sale["lines"] if ln["gsp_class"] == "rx"]
+        self.say(("本单处方药：" + "、".join(rx_names) if rx_names else "本单没有处方药")
+                 + "\nF2 登记纸质处方；或输入患者姓名/身份证号回车查找")
+        if self.sale.get("prescription_id"):
+            self._work(self._open(int(self.sale["prescription_id"])))
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def say(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#rx-message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+
+    def _work(self, job: Any) -> None:
+        self.run_worker(self._guarded(job), group="rx", exclusive=True)
+
+    async def _guarded(self, job: Any) -> None:
+        self.busy = True
+        try:
+            await job
+        except ServiceError as exc:
+            self.say(exc.text_zh, error=True)
+        except ServiceUnavailable:
+            self.say("无法连接收银服务，请稍后重试（已填写的内容保留）", error=True)
+        finally:
+            self.busy = False
+            self.refresh_bindings()
+
+    def _go(self, step: str) -> None:
+        self.step = step
+        self.query_one("#rx-home").display = step == "home"
+        self.query_one("#rx-table").display = step in ("home", "detail")
+        self.query_one("#rx-reason").display = step == "reason"
+        for form in self.query(RxForm):
+            form.display = step == "form"
+        titles = {"home": "处方：查找或登记", "form": "登记纸质处方（回车下一项，空格勾选，F2 保存）",
+                  "detail": "处方详情", "reason": "审方"}
+        self.query_one("#rx-title", Static).update(titles[step])
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in STEP_BOUND:
+            return True
+        if action not in STEP_ACTIONS[self.step]:
+            return False
+        if action == "choose":  # Enter picks a found prescription once the patient input is left
+            return bool(self.found) and not self.query_one("#rx-patient", Input).has_focus
+        if action in ("approve", "reject", "refer"):
+            return self._may_review() and self.rx is not None and self.rx["status"] == "pending"
+        return True
+
+    def _may_review(self) -> bool:
+        """Offer the review keys to a pharmacist on duty (RX-10); the service decides whether it counts."""
+        user = self.app.client.user or {}
+        return "pharmacist" in (user.get("roles") or []) and user.get("display_name") in (self.app.on_duty or [])
+
+    def take_scan(self, code: str) -> None:
+        self.say("处方登记中不能扫商品，请先按 Esc 返回收银", error=True)
+
+    # --- home: find by patient --------------------------------------------------------------------
+
+    @on(Input.Submitted, "#rx-patient")
+    def _find(self, event: Input.Submitted) -> None:
+        if event.value.strip() and not self.busy:
+            self._work(self._search(event.value.strip()))
+
+    async def _search(self, patient: str) -> None:
+        self.found = await self.app.client.find_prescriptions(patient)
+        table = self.query_one("#rx-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("处方编号", "开具日期", "医疗机构", "医师", "患者", "药品", "状态")
+        for rx in self.found:
+            table.add_row(rx["rx_no"], rx["issued_on"], rx["institution_name"], rx["doctor_name"], rx["patient_name"],
+                          "、".join(ln["drug_name"] for ln in rx["lines"]), STATUS_ZH.get(rx["status"], rx["status"]))
+        if self.found:
+            self.set_focus(None)
+            self.say(f"找到 {len(self.found)} 张处方：↑↓ 选择，回车关联本单；Esc 重新输入")
+        else:
+            self.say(f"没有找到患者“{patient}”的处方：F2 登记纸质处方", error=True)
+        self.refresh_bindings()
+
+    def action_choose(self) -> None:
+        if self.busy or not self.found:
+            return
+        row = self.query_one("#rx-table", DataTable).cursor_row
+        self._work(self._tie(self.found[min(row, len(self.found) - 1)]))
+
+    # --- the entry form ---------------------------------------------------------------------------
+
+    def action_enter_new(self) -> None:
+        form = self.query(RxForm)
+        if not form:
+            today = datetime.now(self.app.settings.store.tz).date()
+            new = RxForm(self.sale, today, id="rx-form")
+            self.mount(new, after=self.query_one("#rx-title"))
+            self._work(self._load_registry(new))
+        self._go("form")
+        self.call_after_refresh(lambda: self.query_one("#rx-rx_no", Input).focus())
+
+    async def _load_registry(self, form: RxForm) -> None:
+        form.institutions = {i["code"]: i["name"] for i in await self.app.client.institutions()}
+
+    def action_add_drug(self) -> None:
+        search = SearchScreen()
+
+        def picked(item_id: int | None) -> None:
+            hit = next((h["item"] for h in search.hits if h["item"]["id"] == item_id), None)
+            if hit is not None:
+                self.query_one(RxForm).add_item(hit)
+                self.say(f"已加入药品：{hit['name']}，请填写数量、天数、剂量、频次、用法")
+        self.app.push_screen(search, picked)
+
+    def action_remove_drug(self) -> None:
+        gone = self.query_one(RxForm).remove_current()
+        self.say(f"已删除药品：{gone}" if gone else "没有药品行", error=gone is None)
+
+    def action_save(self) -> None:
+        if self.busy:
+            return
+        try:
+            body = self.query_one(RxForm).body()
+        except FormProblem as exc:
+            self.say(str(exc), error=True)
+            return
+        self._work(self._save(body))
+
+    async def _save(self, body: dict[str, Any]) -> None:
+        self.say("正在保存处方…")
+        rx = await self.app.client.enter_prescription(body)
+        await self._tie(rx)
+        for form in self.query(RxForm):
+            await form.remove()  # entered: a second F2 starts a new, empty form
+
+    async def _tie(self, rx: dict[str, Any]) -> None:
+        self.tied = await self.app.client.tie_prescription(self.sale["id"], rx["id"])
+        self.sale = self.tied
+        await self._open(rx["id"])
+        self.say(f"处方 {rx['rx_no']} 已关联本单。" + self._next_hint())
+
+    # --- the prescription and its review -------------------------------------------------------------
+
+    async def _open(self, rx_id: int) -> None:
+        self.rx = await self.app.client.get_prescription(rx_id)
+        self._show_rx()
+
+    def _show_rx(self) -> None:
+        rx = self.rx
+        assert rx is not None
+        self._go("detail")
+        self.set_focus(None)
+        self.query_one("#rx-title", Static).update(
+            f"处方 {rx['rx_no']}  {rx['institution_name']}  {rx['doctor_name']}  {rx['issued_on']}  "
+            f"患者 {rx['patient_name']} {rx['patient_sex']} {rx['patient_age']}岁 {rx['patient_certno_masked']}\n"
+            f"诊断 {rx['diagnosis']}  {'外配（医保）' if rx['for_insurance'] else '非外配'}  "
+            f"状态 {STATUS_ZH.get(rx['status'], rx['status'])}")
+        table = self.query_one("#rx-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", "药品", "数量", "天数", "剂量", "频次", "用法", "已发")
+        for ln in rx["lines"]:
+            table.add_row(str(ln["line_no"]), ln["drug_name"], f"{ln['qty']}{'(拆)' if ln['split'] else ''}",
+                          str(ln["days"]), ln["dosage"], ln["frequency"], ln["route"], str(ln["dispensed_base"]))
+        for rev in rx["reviews"]:
+            table.add_row("审", f"{VERDICT_ZH.get(rev['verdict'], rev['verdict'])} {rev['reason_label']}",
+                          rev["referred_to"], "", "", "", "", "")
+        self.refresh_bindings()
+
+    def _next_hint(self) -> str:
+        if self.rx is None or self.rx["status"] != "pending":
+            return "Esc 返回"
+        if self._may_review():
+            return "审方：F5 通过  F6 拒绝  F7 转介"
+        return "待在岗药师审核（药师登录本机、Ctrl+G 在岗后按 F4 审核）"
+
+    def action_approve(self) -> None:
+        if not self.busy and self.rx is not None:
+            self._work(self._review({"verdict": "approved"}))
+
+    def action_reject(self) -> None:
+        self._ask_reason("rejected")
+
+    def action_refer(self) -> None:
+        self._ask_reason("referred")
+
+    def _ask_reason(self, verdict: str) -> None:
+        if self.busy or self.rx is None:
+            return
+        self.verdict = verdict
+        self._work(self._show_reasons())
+
+    async def _show_reasons(self) -> None:
+        if not self.reasons:
+            self.reasons = await self.app.client.reject_reasons()
+        options = self.query_one("#rx-reasons", OptionList)
+        options.clear_options()
+        options.add_options([Option(r["label"], id=r["code"]) for r in self.reasons])
+        if self.verdict == "referred":  # 缺货 is the usual reason a patient is sent elsewhere
+            options.highlighted = next((n for n, r in enumerate(self.reasons) if r["code"] == "out_of_stock"), 0)
+        else:
+            options.highlighted = 0
+        self._go("reason")
+        self.query_one("#rx-referred").display = False
+        options.focus()
+        self.say(("拒绝调配" if self.verdict == "rejected" else "转介其他定点药店") + "：↑↓ 选择原因，回车确认；Esc 返回")
+
+    @on(OptionList.OptionSelected, "#rx-reasons")
+    def _reason_chosen(self, event: OptionList.OptionSelected) -> None:
+        if self.busy:
+            return
+        if self.verdict == "referred":
+            referred = self.query_one("#rx-referred", Input)
+            referred.display = True
+            referred.focus()
+            self.say(f"原因：{event.option.prompt}。请输入转介的定点药店，回车提交")
+            return
+        self._work(self._review({"verdict": "rejected", "reason": event.option.id}))
+
+    @on(Input.Submitted, "#rx-referred")
+    def _referred(self, event: Input.Submitted) -> None:
+        if self.busy:
+            return
+        options = self.query_one("#rx-reasons", OptionList)
+        reason = options.get_option_at_index(options.highlighted or 0).id
+        self._work(self._review({"verdict": "referred", "reason": reason, "referred_to": event.value.strip()}))
+
+    async def _review(self, body: dict[str, Any]) -> None:
+        assert self.rx is not None
+        self.say("正在提交审方…")
+        self.rx = await self.app.client.review_prescription(self.rx["id"], body)
+        self._show_rx()
+        verdict = VERDICT_ZH.get(body["verdict"], body["verdict"])
+        self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银后 F2 收款" if body["verdict"] == "approved"
+                                      else "。本处方的处方药不能调配"), error=body["verdict"] != "approved")
+
+    # --- keys -------------------------------------------------------------------------------------
+
+    def action_cursor(self, step: int) -> None:
+        if self.step == "form":
+            form = self.query_one(RxForm)
+            form.select(form.current + step)
+            return
+        table = self.query_one("#rx-table", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(RX_KEYS))
+
+    def action_back(self) -> None:
+        if self.busy:
+            self.say("正在提交，请稍候", error=True)
+            return
+        if self.step == "reason":
+            referred = self.query_one("#rx-referred", Input)
+            if referred.display and referred.has_focus:
+                referred.display = False
+                self.query_one("#rx-reasons", OptionList).focus()
+                return
+            self._show_rx()
+            self.say(self._next_hint())
+        elif self.step in ("form", "detail"):
+            self._go("home")
+            self.query_one("#rx-patient", Input).focus()
+            self.say("F2 登记纸质处方；或输入患者姓名/身份证号回车查找" + ("（已填写的处方保留）" if self.query(RxForm) else ""))
+        elif self.step == "home" and self.found and not self.query_one("#rx-patient", Input).has_focus:
+            self.query_one("#rx-patient", Input).focus()
+            self.refresh_bindings()
+        else:
+            self.dismiss(self.tied)
