@@ -279,11 +279,10 @@ class CardScreen(Screen[dict[str, Any] | None]):
         self._go("preview")
         self.action_tender("cash")
         due = pre["due_otherwise_fen"]
-        head = (f"医保 {yuan(pre['card_total_fen'])} 元：统筹 {yuan(pre['fund_pay_fen'])} + 个人账户 "
-                f"{yuan(pre['acct_pay_fen'])} + 个人现金 {yuan(pre['cash_pay_fen'])}；自费 {yuan(pre['self_pay_fen'])}；"
-                f"结算后余额 {yuan(pre['balc_after_fen'])}")
-        self.say(head + ("\n还需支付 " + yuan(due) + " 元：输入现金实收后回车确认结算" if due
-                         else "\n无需另付：回车确认结算"))
+        # The figures are the Digits above; the message says what they add up to and what to do next.
+        self.say(f"医保 {yuan(pre['card_total_fen'])} 元 + 自费 {yuan(pre['self_pay_fen'])} 元；"
+                 f"结算后个人账户余额 {yuan(pre['balc_after_fen'])} 元\n"
+                 + (f"还需支付 {yuan(due)} 元：输入现金实收回车确认结算（F3 其他支付）" if due else "无需另付：回车确认结算"))
 
     # --- step 3: pay the rest and settle -------------------------------------------------------------
 

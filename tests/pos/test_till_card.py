@@ -1,0 +1,205 @@
+"""F3 医保结算 at the till against the real service and a real sandbox centre: sign-in from the till, a card
+inserted in the reader offered and used, a mixed basket split (card lines / self-pay with the rule), the 2101
+figures shown before confirming, the rest paid in cash and settled — then the service's ledger and the
+centre's own ledger agree. A scanned e-voucher goes to the card flow and the centre's refusal is shown with its
+code, the token never on screen. One snapshot: the preview at 80×24."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Digits
+
+from pos.screens.card import CardScreen
+from server.config import Settings
+from server.devices import DeviceManager
+from server.insurance.sandbox.client import SandboxAdmin
+from server.insurance.sandbox.serve import start_in_thread
+from server.services.context import Ctx
+from tests.conftest import BARCODE_MASK, BARCODE_VITC, make_settings
+from tests.insurance.conftest import EMPLOYEE
+from tests.pos.card_shop import make_card_ready
+from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, status, till, type_text, until
+from tests.pos.live import LiveService
+
+pytestmark = pytest.mark.slow
+SnapCompare = Callable[..., bool]
+VOUCHER = "ECQR" + "9F8E7D6C5B4A39281706F5E4"  # a well-formed e-voucher scan no insured person holds
+
+
+@pytest.fixture(scope="module")
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base, stop = start_in_thread(tmp_path_factory.mktemp("sandbox") / "centre.db")
+    yield base
+    stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_url: str) -> Iterator[SandboxAdmin]:
+    admin = SandboxAdmin(sandbox_url)
+    admin.reset()  # every test starts from the centre's demo persons and balances
+    yield admin
+    admin.close()
+
+
+@pytest.fixture
+def settings(db_url: str, sandbox_url: str) -> Settings:
+    return make_settings(db_url, insurance={"url": sandbox_url, "timeout_seconds": 2})
+
+
+@pytest.fixture
+def reader(live: LiveService, settings: Settings, engine: Engine, ctx: Ctx) -> Iterator[DeviceManager]:
+    """The till's devices as `dingdian serve` runs them (the in-process service starts without its lifespan)."""
+    state = live.app.state.dingdian
+    devices = state.devices = DeviceManager(settings, state.events, engine, ctx.store_id)
+    devices.start()
+    yield devices
+    devices.stop()
+
+
+def ledger(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return {"sales": conn.execute(text("SELECT id, status, total_fen, change_fen FROM sale")).all(),
+                "tenders": sorted(tuple(r) for r in conn.execute(text("SELECT kind, amount_fen, reference FROM tender"))),
+                "settlements": conn.execute(text("SELECT sale_id, status, medfee_sumamt_fen, fund_pay_fen, acct_pay_fen, "
+                                                 "cash_pay_fen, setl_id FROM card_settlement")).all()}
+
+
+def screen_text(screen: Any) -> str:
+    return " ".join(str(w.render()) for w in screen.query("Static, Label"))
+
+
+def test_a_card_sale_is_identified_by_the_reader_split_previewed_and_settled(
+        live: LiveService, reader: DeviceManager, sandbox: SandboxAdmin, settings: Settings, engine: Engine,
+        ctx: Ctx) -> None:
+    make_card_ready(live.base, engine, ctx)
+
+    async def body() -> None:
+        app = till(settings, live.base)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await settled(pilot, sale)
+            assert "医保✕未签到" in status(app) and "Ctrl+Y" in message(sale)  # the sign-in is offered
+            await pilot.press("ctrl+y")
+            await settled(pilot, sale)
+            await until(pilot, lambda: "医保✓已签到" in status(app), what="the sign-in shown")
+            assert [s["opter"] for s in sandbox.sign_ins()] == ["u_cashier"]
+
+            for code in (BARCODE_VITC, BARCODE_VITC, BARCODE_MASK):
+                await scan(pilot, code)
+            await settled(pilot, sale)
+
+            # A scanned e-voucher opens the card flow with it; the centre knows no one by it: its refusal, coded
+            await scan(pilot, VOUCHER)
+            card: CardScreen = await popup(pilot, CardScreen)
+            await until(pilot, lambda: "INS-REFUSED" in message(card, "#card-message"), what="the centre's refusal")
+            assert VOUCHER not in screen_text(card) and VOUCHER not in screen_text(sale)  # a credential: never shown
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is sale, what="Esc back to the sale")
+
+            reader.insert_demo_card("employee")  # the card reader's event reaches the till: it is offered
+            await until(pilot, lambda: "读到社保卡" in message(sale) and EMPLOYEE.name in message(sale), what="the offer")
+            await pilot.press("f3")
+            card = await popup(pilot, CardScreen)
+            assert "读卡器中" in message(card, "#card-message")
+            await pilot.press("enter")
+            await until(pilot, lambda: card.step == "split", what="the split")
+            head = str(card.query_one("#card-head").render())
+            assert EMPLOYEE.name in head and "职工基本医疗保险" in head and "856.40" in head
+            assert EMPLOYEE.certno not in screen_text(card) and EMPLOYEE.certno[-4:] in head  # masked
+            rows = [[str(c) for c in card.query_one("#card-lines", DataTable).get_row_at(i)] for i in range(2)]
+            assert rows[0][1:4] == ["维生素C片", "7.00", "医保"]
+            assert rows[1][1:4] == ["医用外科口罩", "9.90", "自费"] and rows[1][4].startswith("CARD-02")
+
+            await pilot.press("f2")  # 2101: the figures before anything is booked
+            await until(pilot, lambda: card.step == "preview", what="the preview")
+            pre = card.preview
+            assert pre is not None and sandbox.settlements() == []
+            shown = {k: card.query_one(f"#{k}", Digits).value for k in ("fund", "acct", "cash", "due")}
+            assert shown == {"fund": f"{pre['fund_pay_fen'] / 100:.2f}", "acct": f"{pre['acct_pay_fen'] / 100:.2f}",
+                             "cash": f"{pre['cash_pay_fen'] / 100:.2f}", "due": f"{pre['due_otherwise_fen'] / 100:.2f}"}
+            assert pre["fund_pay_fen"] + pre["acct_pay_fen"] + pre["cash_pay_fen"] == 700
+            assert pre["due_otherwise_fen"] == pre["cash_pay_fen"] + 990 and pre["fund_pay_fen"] > 0
+
+            await pilot.press("escape")  # one step back: the split, nothing booked; then the preview again
+            await until(pilot, lambda: card.step == "split", what="back to the split")
+            await pilot.press("enter")
+            await until(pilot, lambda: card.step == "preview", what="the preview again")
+            await type_text(pilot, "50", "enter")
+            await until(pilot, lambda: card.step == "done", what="the settlement")
+            done = card.done
+            assert done is not None and done["status"] == "completed"
+            change = 5000 - pre["due_otherwise_fen"]
+            assert card.query_one("#due", Digits).value == f"{change / 100:.2f}"
+            await pilot.press("enter")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            assert done["sale_no"] in message(sale) and f"{change / 100:.2f}" in message(sale)
+
+        book = ledger(engine)
+        (row,) = book["sales"]
+        assert (row.status, row.total_fen, row.change_fen) == ("completed", 1690, change)
+        (setl,) = book["settlements"]
+        assert setl.status == "settled" and setl.medfee_sumamt_fen == 700
+        card_fen = setl.fund_pay_fen + setl.acct_pay_fen
+        assert book["tenders"] == sorted([("cash", pre["due_otherwise_fen"], ""), ("insurance", card_fen, setl.setl_id)])
+        (centre,) = [r for r in sandbox.settlements() if r["status"] == "active"]
+        assert centre["setl_id"] == setl.setl_id and centre["medfee_fen"] == 700
+
+    asyncio.run(body())
+
+
+def test_a_basket_the_card_may_not_pay_is_refused_with_its_rule(live: LiveService, sandbox: SandboxAdmin,
+                                                                settings: Settings, engine: Engine, ctx: Ctx) -> None:
+    """CARD-02: a device alone goes to the card flow, the service refuses the preview; cash goes on."""
+    make_card_ready(live.base, engine, ctx, sign_in="cashier")
+
+    async def body() -> None:
+        app = till(settings, live.base)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await scan(pilot, BARCODE_MASK)
+            await settled(pilot, sale)
+            await pilot.press("f3")
+            card: CardScreen = await popup(pilot, CardScreen)
+            await pilot.press("f5")  # typed: card number, then 卡识别码
+            await type_text(pilot, EMPLOYEE.card_no, "enter")
+            await type_text(pilot, EMPLOYEE.card_sn, "enter")
+            await until(pilot, lambda: card.step == "split", what="the split")
+            await pilot.press("f2")
+            await until(pilot, lambda: "CARD-02" in message(card, "#card-message"), what="the refusal")
+            assert card.step == "split" and "[CARD-02]" in message(card, "#card-message")
+            await pilot.press("escape", "escape")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            assert sale.sale is not None and sale.sale["status"] == "open"  # the sale goes on, to be paid otherwise
+        assert sandbox.settlements() == []
+
+    asyncio.run(body())
+
+
+def test_card_preview_screen(snap_compare: SnapCompare, live: LiveService, sandbox: SandboxAdmin, settings: Settings,
+                             engine: Engine, ctx: Ctx) -> None:
+    make_card_ready(live.base, engine, ctx, sign_in="cashier")
+
+    async def previewed(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: pilot.app.client.connected is True, what="the service")  # type: ignore[attr-defined]
+        sale = await log_in(pilot)
+        await until(pilot, lambda: "医保✓" in status(pilot.app), what="the sign-in")
+        for code in (BARCODE_VITC, BARCODE_VITC, BARCODE_MASK):
+            await scan(pilot, code)
+        await settled(pilot, sale)
+        await pilot.press("f3")
+        card: CardScreen = await popup(pilot, CardScreen)
+        await pilot.press("f5")
+        await type_text(pilot, EMPLOYEE.card_no, "enter")
+        await type_text(pilot, EMPLOYEE.card_sn, "enter")
+        await until(pilot, lambda: card.step == "split", what="the split")
+        await pilot.press("f2")
+        await until(pilot, lambda: card.step == "preview", what="the preview")
+        await pilot.pause()
+
+    assert snap_compare(till(settings, live.base), terminal_size=(80, 24), run_before=previewed)
