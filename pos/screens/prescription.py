@@ -185,6 +185,7 @@ class PrescriptionScreen(Screen[dict[str, Any] | None]):
             self.mount(new, after=self.query_one("#rx-title"))
             self._work(self._load_registry(new))
         self._go("form")
+        self.say("填写处方：回车到下一项，空格勾选；F9 加药  F10 删药；F2 保存并关联本单")
         self.call_after_refresh(lambda: self.query_one("#rx-rx_no", Input).focus())
 
     async def _load_registry(self, form: RxForm) -> None:
@@ -288,6 +289,8 @@ class PrescriptionScreen(Screen[dict[str, Any] | None]):
         else:
             options.highlighted = 0
         self._go("reason")
+        self.query_one("#rx-title", Static).update(
+            f"审方 {self.rx['rx_no'] if self.rx else ''}：" + ("拒绝调配" if self.verdict == "rejected" else "转介其他定点药店"))
         self.query_one("#rx-referred").display = False
         options.focus()
         self.say(("拒绝调配" if self.verdict == "rejected" else "转介其他定点药店") + "：↑↓ 选择原因，回车确认；Esc 返回")

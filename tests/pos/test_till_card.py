@@ -203,3 +203,53 @@ def test_card_preview_screen(snap_compare: SnapCompare, live: LiveService, sandb
         await pilot.pause()
 
     assert snap_compare(till(settings, live.base), terminal_size=(80, 24), run_before=previewed)
+
+
+def test_an_uncertain_settlement_is_shown_plainly_resolved_with_f9_and_settled_once(
+        live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx) -> None:
+    """SETTLE-UNCERTAIN: 2102's answer lost and the immediate 2601 refused — the till says so and holds the sale;
+    F9 reverses it, and the sale is then settled once: one active settlement in the centre, one in the service."""
+    make_card_ready(live.base, engine, ctx, sign_in="cashier")
+
+    async def body() -> None:
+        app = till(settings, live.base)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await scan(pilot, BARCODE_VITC)
+            await settled(pilot, sale)
+            await pilot.press("f3")
+            card: CardScreen = await popup(pilot, CardScreen)
+            await pilot.press("f5")
+            await type_text(pilot, EMPLOYEE.card_no, "enter")
+            await type_text(pilot, EMPLOYEE.card_sn, "enter")
+            await until(pilot, lambda: card.step == "split", what="the split")
+            await pilot.press("f2")
+            await until(pilot, lambda: card.step == "preview", what="the preview")
+            due = card.preview["due_otherwise_fen"]  # type: ignore[index]
+            sandbox.inject("drop", "2102")  # booked by the centre, the answer lost ...
+            sandbox.inject("error", "2601", err_msg="中心繁忙")  # ... and the reversal refused once
+            await type_text(pilot, "10", "enter")
+            await until(pilot, lambda: card.step == "uncertain", timeout=20, what="the uncertain state")
+            shown = message(card, "#card-message")
+            assert "SETTLE-UNCERTAIN" in shown and "F9" in shown
+            await pilot.press("escape")  # leaving is not one key away: the sale stays locked until resolved
+            assert card.step == "uncertain" and app.screen is card and "再按 Esc" in message(card, "#card-message")
+            await pilot.press("f9")
+            await until(pilot, lambda: card.step == "split" and "已冲正" in message(card, "#card-message"),
+                        what="the reversal")
+            assert [r["status"] for r in sandbox.settlements()] != ["active"]  # reversed in the centre
+            await pilot.press("f2")
+            await until(pilot, lambda: card.step == "preview", what="the preview again")
+            await type_text(pilot, "10", "enter")
+            await until(pilot, lambda: card.step == "done", what="the settlement")
+            change = 1000 - due if due else 0  # nothing due: no cash taken, no change
+            assert card.query_one("#due", Digits).value == f"{change / 100:.2f}"
+
+        book = ledger(engine)
+        assert [(r.status, r.medfee_sumamt_fen) for r in book["settlements"]] == [("reversed", 350), ("settled", 350)]
+        (settled_row,) = [r for r in book["settlements"] if r.status == "settled"]
+        (centre,) = [r for r in sandbox.settlements() if r["status"] == "active" and not int(r.get("refd_setl_flag", 0))]
+        assert centre["setl_id"] == settled_row.setl_id
+        assert [r.status for r in book["sales"]] == ["completed"]
+
+    asyncio.run(body())
