@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits
 
 from pos.screens.card import CardScreen
+from pos.screens.help import HelpScreen
 from server.config import Settings
 from server.devices import DeviceManager
 from server.insurance.sandbox.client import SandboxAdmin
@@ -166,6 +167,12 @@ def test_a_basket_the_card_may_not_pay_is_refused_with_its_rule(live: LiveServic
             await settled(pilot, sale)
             await pilot.press("f3")
             card: CardScreen = await popup(pilot, CardScreen)
+            await pilot.press("f1")  # the card flow's own keys
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+            keys = app.screen
+            assert "F9 向医保中心冲正确认" in message(keys, "#keys") and "F7 身份证号" in message(keys, "#keys")
+            await pilot.press("escape")
+            await popup(pilot, CardScreen)
             await pilot.press("f5")  # typed: card number, then 卡识别码
             await type_text(pilot, EMPLOYEE.card_no, "enter")
             await type_text(pilot, EMPLOYEE.card_sn, "enter")
