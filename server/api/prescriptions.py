@@ -151,6 +151,14 @@ def get_scan(rx_id: RowId, attachment_id: RowId, s: ReadSession, ctx: CtxDep) ->
     return Response(att.data, media_type=att.content_type)
 
 
+@router.post("/prescriptions/{rx_id}/print", status_code=201, **guarded(Action.RX_READ))
+def print_prescription(rx_id: RowId, request: Request, ctx: CtxDep, who: Who) -> dict[str, int]:
+    """The 处方审核单 on this till's printer (or the store's default till's): for the record and the inspector."""
+    with unit_of_work(request) as s:
+        job = rx_service.print_slip(s, ctx, rx_id, who.till_code or ctx.settings.till.code)
+        return {"print_job_id": job.id}
+
+
 # --- the sale's prescription ------------------------------------------------------------------------------
 
 @router.post("/sales/{sale_id}/prescription", response_model=SaleOut, **guarded(Action.RX_ENTER))

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, json_response, unit_of_work
 from server.api.schemas import (
     UUID_PATTERN,
     CompleteIn,
@@ -148,7 +148,7 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode, body.item_id)
-        return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
+        return json_response(sale_out(s, ctx, selling.sale_header(s, ctx, sale_id.lower())), 201)  # type: ignore[return-value]
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
@@ -214,7 +214,7 @@ def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep,
     with unit_of_work(request) as s:
         done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
         printing.enqueue_receipt(s, ctx, done.sale.id)  # intent first: the job commits with the sale (idempotent)
-        return sale_out(s, ctx, done.sale, replayed=done.replayed)
+        return json_response(sale_out(s, ctx, done.sale, replayed=done.replayed))  # type: ignore[return-value]
 
 
 # --- returns ----------------------------------------------------------------------------------------

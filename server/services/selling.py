@@ -70,6 +70,14 @@ def lines_of(s: Session, sale_id: str) -> list[SaleLine]:
     return list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.line_no)))
 
 
+def sale_header(s: Session, ctx: Ctx, sale_id: str) -> Any:
+    """The sale's own columns as a read-only row (what the till shows above the lines), one Core read."""
+    row = s.connection().execute(_SALE_HEADER, {"sale": sale_id, "sid": ctx.store_id}).first()
+    if row is None:
+        raise not_found("销售单", "sale", sale_id=sale_id)
+    return row
+
+
 def line_views(s: Session, sale_id: str) -> list[dict[str, Any]]:
     """The sale's lines with what the till shows of each item, in one read."""
     s.flush()
@@ -198,6 +206,7 @@ _LINE_VIEWS = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.s
                         _ITEM.c.traced)
                .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
+_SALE_HEADER = sa.select(_SALE).where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
 _ADD_LINE = sa.insert(_LINE)
 _SET_LINE = (sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
              .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))

@@ -336,3 +336,19 @@ def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict
     with read_session(engine) as s:
         report = verify(s, ctx.store_id)
     assert [(p["table"], p["columns"]) for p in report.problems] == [("prescription", ["patient_name"])]
+
+
+def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from server.db.models import PrintJob
+
+    pharmacist_on_duty(shop)
+    rx = enter(shop, patient_certno="110101199003071234").json()
+    review(shop, rx["id"])
+    r = shop["client"].post(f"/prescriptions/{rx['id']}/print", headers=shop["manager"])
+    assert r.status_code == 201, r.text
+    with read_session(engine) as s:
+        job = s.exec(select(PrintJob).where(PrintJob.id == r.json()["print_job_id"])).one()
+    assert job.kind == "rx_slip" and job.document["verdict"] == "审核通过"
+    assert job.document["patient_id_masked"].endswith("1234") and "110101199003071234" not in str(job.document)
