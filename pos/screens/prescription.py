@@ -134,7 +134,7 @@ class PrescriptionScreen(Screen[dict[str, Any] | None]):
         if action not in STEP_ACTIONS[self.step]:
             return False
         if action == "choose":  # Enter picks a found prescription once the patient input is left
-            return bool(self.found) and not self.query_one("#rx-patient", Input).has_focus
+            return bool(self.found) and not any(box.has_focus for box in self.query("#rx-patient"))
         if action in ("approve", "reject", "refer"):
             return self._may_review() and self.rx is not None and self.rx["status"] == "pending"
         return True
