@@ -84,8 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dingdian = AppState(settings, engine, store_id, search)
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
-    for module in (health, auth, store, users, catalog, stock, selling, prescriptions, card, till, events, audit, devices,
-                   printing):
+    # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first.
+    for module in (selling, health, auth, store, users, catalog, stock, prescriptions, card, till, events, audit,
+                   devices, printing):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
     return app
