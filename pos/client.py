@@ -184,6 +184,9 @@ class TillClient:
         body: Json = {"qty": qty} | ({"barcode": barcode} if barcode is not None else {"item_id": item_id})
         return await self._call("POST", f"/sales/{sale_id}/lines", json=body)
 
+    async def add_trace_code(self, sale_id: str, line_id: int, code: str) -> Json:
+        return await self._call("POST", f"/sales/{sale_id}/lines/{line_id}/trace-codes", json={"code": code})
+
     async def set_qty(self, sale_id: str, line_id: int, qty: int) -> Json:
         return await self._call("PATCH", f"/sales/{sale_id}/lines/{line_id}", json={"qty": qty})
 

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Label, Static
 
+from catalog.codes import CodeKind, classify_code
 from pos.client import ServiceError, ServiceUnavailable
 from pos.format import yuan
 from pos.screens.card import is_voucher
@@ -51,6 +52,23 @@ def is_barcode(code: str) -> bool:
 
 def is_sale_no(code: str) -> bool:
     return bool(SALE_NO.match(code))
+
+
+def is_trace_code(code: str) -> bool:
+    """药品追溯码 (20 digits from 8, catalog.codes): it belongs to a box of a traced line, not to the search."""
+    return classify_code(code).kind is CodeKind.TRACE
+
+
+def trace_target(sale: dict[str, Any] | None, selected: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The line a scanned trace code goes to: the selected line if it still needs codes, else the last one that
+    does. The service decides whether the code may be sold; this only picks the line."""
+    def needs(line: dict[str, Any]) -> bool:
+        return bool(line.get("traced")) and len(line.get("trace_codes", [])) < (1 if line["split"] else line["qty"])
+    if sale is None:
+        return None
+    if selected is not None and needs(selected):
+        return selected
+    return next((ln for ln in reversed(sale["lines"]) if needs(ln)), None)
 
 
 class SaleScreen(Screen[None]):
@@ -230,7 +248,10 @@ class SaleScreen(Screen[None]):
         table.clear()
         lines = sale["lines"] if self.sale else []
         for ln in lines:
-            table.add_row(str(ln["line_no"]), ln["name"], ln["spec"], f"{ln['qty']}{ln['unit']}",
+            name = ln["name"]
+            if ln.get("traced"):  # how many of its boxes' trace codes are scanned
+                name += f" 码{len(ln.get('trace_codes', []))}/{1 if ln['split'] else ln['qty']}"
+            table.add_row(str(ln["line_no"]), name, ln["spec"], f"{ln['qty']}{ln['unit']}",
                           yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]), ln["gsp_class_label"],
                           ln["insurance_label"] or "", key=str(ln["id"]))
         if lines:
@@ -257,6 +278,8 @@ class SaleScreen(Screen[None]):
             self._open_task("card", "F3 医保", voucher=code)
         elif is_sale_no(code):
             self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
+        elif is_trace_code(code):
+            self.add_trace_code(code)
         elif is_barcode(code):
             self.add(barcode=code)
         else:
@@ -273,6 +296,19 @@ class SaleScreen(Screen[None]):
             self.show_sale(await self.app.client.add_line(sale_id, barcode=barcode, item_id=item_id))
             last = self.sale["lines"][-1]["name"] if self.sale and self.sale["lines"] else ""
             self.say(f"已加入：{last}")
+        self.send(intent)
+
+    def add_trace_code(self, code: str) -> None:
+        line = trace_target(self.sale, self.selected_line())
+        if line is None:
+            self.say("没有需要扫追溯码的商品行（追溯码须在扫药品条码之后扫）", error=True)
+            self.focus_scan()
+            return
+
+        async def intent() -> None:
+            assert self.sale is not None
+            self.show_sale(await self.app.client.add_trace_code(self.sale["id"], line["id"], code))
+            self.say(f"已记录追溯码：{line['name']}")
         self.send(intent)
 
     def _picked(self, item_id: int | None) -> None:

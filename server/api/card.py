@@ -151,7 +151,7 @@ async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDe
     done = await run_in_threadpool(card.settle, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
                                    _offers(body.tenders), forced)
     with read_session(state.engine) as s:
-        return sale_out(s, ctx, selling.get_sale(s, ctx, done.sale.id))
+        return sale_out(s, ctx, selling.get_sale(s, ctx, done.sale.id), replayed=done.replayed)
 
 
 class CancelIn(Strict):

@@ -450,6 +450,7 @@ class SaleLineOut(BaseModel):
     unit_price_fen: int
     amount_fen: int
     returned_qty: int = 0
+    traced: bool = False  # sold with a 药品追溯码 per box
     trace_codes: list[str] = Field(default_factory=list)  # 药品追溯码 scanned for this line
 
 

@@ -65,7 +65,7 @@ def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOu
         insurance_label=_INSURANCE_LABEL[ln["insurance_category"]],
         unit=(ln["split_unit"] or ln["unit"]) if ln["split"] else ln["unit"], split=ln["split"], qty=ln["qty"],
         unit_price_fen=ln["unit_price_fen"], amount_fen=ln["amount_fen"], returned_qty=back.get(ln["id"], 0),
-        trace_codes=codes.get(ln["id"], []))
+        traced=ln["traced"], trace_codes=codes.get(ln["id"], []))
         for ln in lines]
     tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
                for t in selling.tenders_of(s, sale.id)] if final else []

@@ -296,6 +296,13 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     if any(o.kind == "insurance" for o in offers):
         raise AppError(422, "CARD-01", "医保支付金额由医保中心结算决定，不能手工填写",
                        "the card's part comes from the centre's settlement, not from the client")
+    with read_session(engine) as s:  # a retried settle of a sale it already paid gets the first result
+        sale = selling.get_sale(s, ctx, sale_id)
+        if sale.status == SaleStatus.COMPLETED.value and settled_of(s, sale.id) is not None:
+            if usable_till(s, ctx, till_code).id != sale.till_id:
+                raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
+                               f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
+            return selling.Completion(sale, replayed=True)
     with write_session(engine) as s:
         prep = _prepare(s, ctx, sale_id, till_code, forced)
         msgid = ins.settlement_msgid(s, ctx)

@@ -93,11 +93,14 @@ def demo(tmp_path: Path) -> Iterator[tuple[Tmux, Path]]:
                 os.kill(pid, 15)
 
 
-def a_sellable_barcode(db: Path) -> tuple[str, str]:
-    """A demo OTC item with sellable stock on a batch that is neither expired nor stopped: (barcode, name)."""
+TRACE_CODE = "81000000000000000017"
+
+
+def a_sellable_barcode(db: Path) -> tuple[str, str, bool]:
+    """A demo OTC item with sellable stock on a batch that is neither expired nor stopped: (barcode, name, traced)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         row = conn.execute("""
-            SELECT bc.code, i.name FROM item i JOIN barcode bc ON bc.item_id = i.id
+            SELECT bc.code, i.name, i.traced AND NOT i.no_code_stock FROM item i JOIN barcode bc ON bc.item_id = i.id
             JOIN batch b ON b.item_id = i.id JOIN batch_balance bb ON bb.batch_id = b.id
             WHERE i.gsp_class = 'otc_a' AND i.active AND b.status = 'active' AND b.expires_on > date('now', '+30 day')
               AND bb.location = 'sellable' AND bb.qty > 0 AND length(bc.code) = 13
@@ -105,7 +108,7 @@ def a_sellable_barcode(db: Path) -> tuple[str, str]:
                               WHERE o.item_id = i.id AND ob.qty > 0 AND o.expires_on <= date('now', '+30 day'))
             ORDER BY i.code LIMIT 1""").fetchone()
     assert row is not None, "the demo store has an OTC item to sell"
-    return row[0], row[1]
+    return row[0], row[1], bool(row[2])
 
 
 def test_the_demo_till_logs_in_scans_and_pays_cash_with_the_change_shown(demo: tuple[Tmux, Path]) -> None:
@@ -121,11 +124,16 @@ def test_the_demo_till_logs_in_scans_and_pays_cash_with_the_change_shown(demo: t
         tmux.keys("Enter")
     shown = tmux.wait_for("F2收款")
     assert "营业员" in shown or "cashier1" in shown or "收款机 T01" in shown, shown
-    barcode, name = a_sellable_barcode(db)
+    barcode, name, traced = a_sellable_barcode(db)
     tmux.keys(barcode, literal=True)
     tmux.keys("Enter")
     shown = tmux.wait_for("已加入")
     assert name[:4] in shown, shown
+    if traced:  # the box's 药品追溯码 is scanned after the drug (20 digits from 8)
+        tmux.keys(TRACE_CODE, literal=True)
+        tmux.keys("Enter")
+        shown = tmux.wait_for("已记录追溯码")
+        assert "码1/1" in shown, shown
     tmux.keys("F2")
     tmux.wait_for("现金实收")
     tmux.keys("500", literal=True)
