@@ -27,6 +27,7 @@ from catalog.codes import CodeKind, classify_code
 from pos.client import ServiceError, ServiceUnavailable
 from pos.format import parse_yuan, yuan
 from pos.screens.help import CARD_KEYS, HelpScreen
+from pos.screens.task import TaskSteps
 from pos.widgets.status import StatusBar
 
 if TYPE_CHECKING:
@@ -51,8 +52,11 @@ STEP_BOUND = {"mode", "sign_in", "preview", "tender", "resolve", "cursor", "fini
 SALE_POLL_SECONDS = 1.0
 
 
-class CardScreen(Screen[dict[str, Any] | None]):
+class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
     """Dismissed with the completed sale (SaleOut), or None when the card did not pay."""
+
+    MESSAGE_ID = "card-message"
+    WORKER_GROUP = "card"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "帮助", key_display="F1"),
@@ -131,26 +135,6 @@ class CardScreen(Screen[dict[str, Any] | None]):
             self._work(self._resume())
 
     # --- helpers ----------------------------------------------------------------------------------
-
-    def say(self, text: str, error: bool = False) -> None:
-        message = self.query_one("#card-message", Static)
-        message.update(text)
-        message.set_class(error, "error")
-
-    def _work(self, job: Any) -> None:
-        self.run_worker(self._guarded(job), group="card", exclusive=True)
-
-    async def _guarded(self, job: Any) -> None:
-        self.busy = True
-        try:
-            await job
-        except ServiceError as exc:
-            self.say(exc.text_zh, error=True)
-        except ServiceUnavailable:
-            self.say("无法连接收银服务，请稍后重试", error=True)
-        finally:
-            self.busy = False
-            self.refresh_bindings()
 
     def _go(self, step: str) -> None:
         """Show what this step needs and nothing else; the footer follows (check_action)."""

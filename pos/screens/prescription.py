@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from pos.client import ServiceError, ServiceUnavailable
 from pos.screens.help import RX_KEYS, HelpScreen
 from pos.screens.search import SearchScreen
+from pos.screens.task import TaskSteps
 from pos.widgets.rx_form import FormProblem, RxForm
 from pos.widgets.status import StatusBar
 
@@ -37,8 +37,12 @@ STEP_ACTIONS = {"home": {"enter_new", "choose", "cursor"}, "form": {"save", "add
 STEP_BOUND = {"enter_new", "choose", "save", "add_drug", "remove_drug", "approve", "reject", "refer", "cursor"}
 
 
-class PrescriptionScreen(Screen[dict[str, Any] | None]):
+class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
     """Dismissed with the sale as the service has it after the prescription was tied (or None)."""
+
+    MESSAGE_ID = "rx-message"
+    WORKER_GROUP = "rx"
+    OFFLINE_TEXT = "无法连接收银服务，请稍后重试（已填写的内容保留）"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "帮助", key_display="F1"),
@@ -95,26 +99,6 @@ class PrescriptionScreen(Screen[dict[str, Any] | None]):
             self._work(self._open(int(self.sale["prescription_id"])))
 
     # --- helpers ----------------------------------------------------------------------------------
-
-    def say(self, text: str, error: bool = False) -> None:
-        message = self.query_one("#rx-message", Static)
-        message.update(text)
-        message.set_class(error, "error")
-
-    def _work(self, job: Any) -> None:
-        self.run_worker(self._guarded(job), group="rx", exclusive=True)
-
-    async def _guarded(self, job: Any) -> None:
-        self.busy = True
-        try:
-            await job
-        except ServiceError as exc:
-            self.say(exc.text_zh, error=True)
-        except ServiceUnavailable:
-            self.say("无法连接收银服务，请稍后重试（已填写的内容保留）", error=True)
-        finally:
-            self.busy = False
-            self.refresh_bindings()
 
     def _go(self, step: str) -> None:
         self.step = step

@@ -33,14 +33,13 @@ from server.db.models import (
     SaleStatus,
     Shift,
     ShiftStatus,
-    StaffProfile,
 )
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules import prescriptions as rx_rules
 from server.rules.prescriptions import Course, RejectReason
-from server.rules.staff import StaffRecord, pharmacist_refusals
 from server.services.context import Ctx
+from server.services.shifts import qualification_refusals
 
 MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
 ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
@@ -418,11 +417,7 @@ def _duty_shift(s: Session, ctx: Ctx) -> Shift | None:
 def _qualified(s: Session, ctx: Ctx, roles: frozenset[Role]) -> None:
     if Role.PHARMACIST not in roles:
         raise AppError(403, "RX-01", "只有药师可以审核处方", "only a pharmacist may review a prescription")
-    profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
-    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
-                         profile.contract_start, profile.contract_end) if profile else None
-    if problems := pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
-                                       ctx.settings.rules.min_contract_years):
+    if problems := qualification_refusals(s, ctx):
         raise refused(problems, status=403)
 
 

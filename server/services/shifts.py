@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from catalog.violations import Violation
 from server import audit
 from server.db.models import (
     PharmacistDuty,
@@ -154,6 +155,15 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
 
 # --- pharmacists on duty (RX-10) ---------------------------------------------------------------
 
+def qualification_refusals(s: Session, ctx: Ctx) -> list[Violation]:
+    """STAFF-01 for the acting user today: qualified, registered here, in contract (duty, a review)."""
+    profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
+    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
+                         profile.contract_start, profile.contract_end) if profile else None
+    return pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+                               ctx.settings.rules.min_contract_years)
+
+
 def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> PharmacistDuty:
     """A pharmacist logs in to the pharmacist role at the till: only one qualified today (STAFF-01)."""
     shift = get_shift(s, ctx, shift_id)
@@ -161,11 +171,7 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
         raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is closed", shift_id=shift_id)
     if Role.PHARMACIST not in roles:
         raise AppError(403, "STAFF-01", "只有药师可以登记在岗", "only a pharmacist can go on duty")
-    profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
-    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
-                         profile.contract_start, profile.contract_end) if profile else None
-    if problems := pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
-                                       ctx.settings.rules.min_contract_years):
+    if problems := qualification_refusals(s, ctx):
         raise refused(problems, status=403)
     existing = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
                                                    PharmacistDuty.user_id == ctx.actor.user_id,
