@@ -126,7 +126,9 @@ class PrintWorker:
                 log.warning("print: job %s (%s) kept: %s", job.id, job.kind, exc.en)
                 self._publish(ok=False, error=exc.describe())
                 return False
-            with write_session(self.engine) as s:
+            # Not fsynced on its own: if a crash loses this mark, the job is found "printing" at start-up and
+            # becomes "uncertain" (never resent by itself) — the claim before the send is the durable step.
+            with write_session(self.engine, durable=False) as s:
                 printing.mark_printed(s, self._ctx(), job.id)  # type: ignore[arg-type]
             self.printed += 1
             self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)
