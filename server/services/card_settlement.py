@@ -409,7 +409,8 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
     is resolved before its sale can be touched again."""
     with read_session(engine) as s:
         ids = [r.id for r in unresolved(s, ctx)]
-    return {i: resolve(engine, ctx, gateway, i) for i in ids}  # type: ignore[misc]
+    outcome = {i: resolve(engine, ctx, gateway, i) for i in ids}  # type: ignore[misc]
+    return outcome | recover_cancels(engine, ctx, gateway)
 
 
 # --- cancelling a settled sale (2103): the card part goes back to the fund and the account ----------------
@@ -455,11 +456,10 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     try:
         gateway.cancel(caller, request, msgid=cancel_msgid)
     except GatewayError as e:
-        if e.uncertain:  # take the 2103 back so the settlement certainly stands, then say so
-            try:
-                gateway.reverse(caller, m.ReversalRequest(psn_no=request.psn_no, omsgid=cancel_msgid, oinfno="2103"))
-            except GatewayError:
-                pass
+        # Certainly not cancelled, or an uncertain 2103 taken back by 2601: the settlement stands and the
+        # intent is cleared. An uncertain one that 2601 could not take back stays for `recover`.
+        if not e.uncertain or _reverse_cancel(gateway, caller, request.psn_no, cancel_msgid):
+            _clear_cancel(engine, ctx, settlement_id, e.message_en)  # type: ignore[arg-type]
         raise e.to_app_error() from None
     with write_session(engine) as s:
         row = s.get(CardSettlement, settlement_id)
@@ -475,6 +475,48 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                     if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
         return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
                                      card_cancelled=True)
+
+
+def _reverse_cancel(gateway: InsuranceGateway, caller: Caller, psn_no: str, cancel_msgid: str) -> bool:
+    try:
+        gateway.reverse(caller, m.ReversalRequest(psn_no=psn_no, omsgid=cancel_msgid, oinfno="2103"))
+        return True
+    except GatewayError:
+        return False
+
+
+def _clear_cancel(engine: Engine, ctx: Ctx, settlement_id: int, why: str) -> None:
+    with write_session(engine) as s:
+        row = s.get(CardSettlement, settlement_id)
+        assert row is not None
+        before = audit.snapshot(row)
+        row.cancel_msgid = ""
+        s.add(row)
+        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancel_failed", row, before, note=why[:300])
+
+
+def recover_cancels(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, str]:
+    """A 2103 whose outcome is unknown (its intent left by a crash, or its 2601 failed): take it back
+    with 2601 so the settlement certainly stands; the return can then be made again."""
+    with read_session(engine) as s:
+        rows = list(s.exec(select(CardSettlement).where(CardSettlement.store_id == ctx.store_id,
+                                                        CardSettlement.status == SettlementStatus.SETTLED.value,
+                                                        CardSettlement.cancel_msgid != "")))
+        work = []
+        for row in rows:
+            insured = insured_of(s, row.sale_id)
+            acting = ctx if ctx.actor.user_id is not None else ctx.acting(audit.Actor(row.created_by, "system"))
+            sign = ins.current_sign_in(s, acting)
+            work.append((row.id, row.cancel_msgid, insured.psn_no if insured else "",
+                         ins.caller_for(s, acting, sign.sign_no if sign else "", insured.insuplc_admdvs if insured else "")))
+    out: dict[int, str] = {}
+    for settlement_id, msgid, psn_no, caller in work:
+        if _reverse_cancel(gateway, caller, psn_no, msgid):
+            _clear_cancel(engine, ctx, settlement_id, "2103 of unknown outcome reversed by 2601")  # type: ignore[arg-type]
+            out[settlement_id] = "settled"  # type: ignore[index]
+        else:
+            out[settlement_id] = "cancel_uncertain"  # type: ignore[index]
+    return out
 
 
 # --- what the receipt and the till show ---------------------------------------------------------------------

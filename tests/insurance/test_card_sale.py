@@ -286,3 +286,28 @@ def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_sho
     with read_session(engine) as s:
         row = s.exec(select(CardSettlement).where(CardSettlement.sale_id == sid)).one()
     assert row.status == "cancelled" and row.cancel_confirmed_by is not None and row.cancel_reason == "次日退药"
+
+
+def test_card04_a_2103_of_unknown_outcome_is_taken_back_so_the_settlement_stands(card_shop: dict[str, Any],
+                                                                                  engine: Engine, ctx: Ctx,
+                                                                                  settings: Any) -> None:
+    c, ph = card_shop["client"], card_shop["pharmacist"]
+    sid, _ = paid_by_card(card_shop)
+    c.post("/insurance/sign-in", json={}, headers=ph)
+    card_shop["sandbox"].inject("drop", "2103")  # the centre cancels, the answer is lost ...
+    card_shop["sandbox"].inject("error", "2601", err_msg="系统繁忙")  # ... and the reversal fails at first
+    body = {"return_id": str(uuid.uuid4()), "reason": "患者退药"}
+    lost = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
+    assert lost.status_code == 424 and lost.json()["details"]["uncertain"] is True
+    assert c.get(f"/sales/{sid}", headers=ph).json()["status"] == "completed"  # no return was made
+    gateway = make_gateway(settings, engine, ctx.store_id)
+    try:
+        assert card_settlement.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "settled"}
+    finally:
+        gateway.close()
+    assert len(active_in_centre(card_shop)) == 1  # the cancellation was taken back: the settlement stands
+    again = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
+    assert again.status_code == 201, again.text
+    assert active_in_centre(card_shop) == []
+    with read_session(engine) as s:
+        assert verify(s, ctx.store_id).ok
