@@ -53,10 +53,9 @@ TENDER_RULES: dict[str, Callable[[TenderOffer], list[Violation]]] = {"cash": _ca
                                                                      "insurance": _insurance}
 
 
-def tender_refusals(total_fen: int, offers: list[TenderOffer]) -> list[Violation]:
+def offer_refusals(offers: list[TenderOffer]) -> list[Violation]:
+    """Each tender on its own (kind, sign, change, reference) — what can be checked before the total is known."""
     out: list[Violation] = []
-    if not offers:
-        return [Violation("TENDER-SUM", "请选择支付方式", "no tender given", {"total_fen": total_fen})]
     for t in offers:
         rule = TENDER_RULES.get(t.kind)
         if rule is None:
@@ -67,6 +66,13 @@ def tender_refusals(total_fen: int, offers: list[TenderOffer]) -> list[Violation
             out.append(Violation("TENDER-SUM", "支付金额不能为负", "tender amounts cannot be negative", {"kind": t.kind}))
             continue
         out.extend(rule(t))
+    return out
+
+
+def tender_refusals(total_fen: int, offers: list[TenderOffer]) -> list[Violation]:
+    if not offers:
+        return [Violation("TENDER-SUM", "请选择支付方式", "no tender given", {"total_fen": total_fen})]
+    out = offer_refusals(offers)
     if sum(1 for t in offers if t.kind == "cash") > 1:
         out.append(Violation("TENDER-CASH", "现金只能录入一笔", "give cash as one tender", {}))
     paid = sum(t.amount_fen for t in offers)

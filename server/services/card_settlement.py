@@ -16,6 +16,7 @@ No centre call happens inside a database transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -86,8 +87,8 @@ def _query(how: Identification) -> m.PersonQuery:
     return m.PersonQuery.by_id_number(how.certno, how.name)
 
 
-def _open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
-    sale = selling.get_sale(s, ctx, sale_id)
+def _open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str, lock: bool = False) -> Sale:
+    sale = selling.get_sale(s, ctx, sale_id, lock=lock)
     till = usable_till(s, ctx, till_code)  # CARD-06
     if sale.till_id != till.id:
         raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till")
@@ -194,8 +195,13 @@ class Prepared:
     total_fen: int
 
 
-def _prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | None) -> Prepared:
-    sale = _open_sale(s, ctx, sale_id, till_code)
+def _prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | None,
+             offers: list[TenderOffer] | None = None) -> Prepared:
+    """Everything checked before the centre is asked; `offers` (settling): the sale locked and what the
+    completion would refuse checked too, so a refusal never costs a 2102 and its reversal."""
+    sale = _open_sale(s, ctx, sale_id, till_code, lock=offers is not None)
+    if offers is not None:
+        selling.precheck(s, ctx, sale, till_code, offers)
     if problems := standing_refusals(s, ctx):  # AGR-01: cash goes on, the card does not
         raise refused(problems, status=403)
     sign_no = ins.require_signed_in(s, ctx)
@@ -274,20 +280,34 @@ def preview(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, t
 
 # --- 4. settle with the completion ---------------------------------------------------------------------------
 
+_MAY_BECOME = {  # a settlement's status moves only along these edges (compare-and-set under a row lock)
+    SettlementStatus.UNCERTAIN: {SettlementStatus.INTENT.value, SettlementStatus.UNCERTAIN.value},
+    SettlementStatus.FAILED: {SettlementStatus.INTENT.value},
+    SettlementStatus.REVERSED: {SettlementStatus.INTENT.value, SettlementStatus.UNCERTAIN.value},
+}
+
+
 def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus, error: str = "",
-          reopen: bool = False) -> None:
+          reopen: bool = False) -> bool:
+    """Move the row to `status` if it is still where that may come from; False if someone else moved it first."""
     with write_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id)
+        row = s.get(CardSettlement, settlement_id, with_for_update=True)
         assert row is not None
+        if row.status not in _MAY_BECOME[status]:
+            return False
         before = audit.snapshot(row)
         row.status, row.error, row.resolved_at = status.value, error[:300], ctx.now
         s.add(row)
         if reopen:
             sale = selling.get_sale(s, ctx, row.sale_id, lock=True)
-            if sale.status == SaleStatus.SETTLING.value:
+            live = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == row.sale_id,
+                                                          CardSettlement.id != row.id,
+                                                          col(CardSettlement.status).in_(UNRESOLVED))).first()
+            if sale.status == SaleStatus.SETTLING.value and live is None:
                 sale.status = SaleStatus.OPEN.value
                 s.add(sale)
         audit.record_row(s, ctx.store_id, ctx.actor, f"settlement.{status.value}", row, before, note=error[:300])
+        return True
 
 
 def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
@@ -304,7 +324,7 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
             return selling.Completion(sale, replayed=True)
     with write_session(engine) as s:
-        prep = _prepare(s, ctx, sale_id, till_code, forced)
+        prep = _prepare(s, ctx, sale_id, till_code, forced, offers)
         msgid = ins.settlement_msgid(s, ctx)
         row = CardSettlement(store_id=ctx.store_id, sale_id=prep.sale.id, msgid=msgid, medfee_sumamt_fen=prep.total_fen,
                              lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor.user_id,  # type: ignore[arg-type]
@@ -324,7 +344,7 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)  # type: ignore[arg-type]
             raise e.to_app_error() from None
         _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)  # type: ignore[arg-type]
-        outcome = resolve(engine, ctx, gateway, settlement_id)  # type: ignore[arg-type]
+        outcome = resolve(engine, ctx, gateway, settlement_id, force=True)  # type: ignore[arg-type]
         raise AppError(424, "SETTLE-UNCERTAIN",
                        "医保结算结果不确定，" + ("已冲正撤销，请重新结算或改用其他方式支付" if outcome == "reversed"
                                          else "冲正未成功，请稍后在“待确认结算”中处理"),
@@ -334,11 +354,11 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                        {"msgid": msgid, "settlement_id": settlement_id, "status": outcome}) from None
     try:
         return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)  # type: ignore[arg-type]
-    except AppError as refusal:
-        # Settled at the centre but the sale cannot complete here (tenders, stock): take the settlement
-        # back, so there is never a settlement without its sale.
-        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, refusal.message_en)  # type: ignore[arg-type]
-        resolve(engine, ctx, gateway, settlement_id)  # type: ignore[arg-type]
+    except Exception as exc:
+        # Settled at the centre but the sale cannot complete here (the tenders do not add up, a database
+        # error): take the settlement back, so there is never a settlement without its sale.
+        if _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):  # type: ignore[arg-type]
+            resolve(engine, ctx, gateway, settlement_id, force=True)  # type: ignore[arg-type]
         raise
 
 
@@ -352,8 +372,11 @@ def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m
                          offers: list[TenderOffer]) -> selling.Completion:
     info = answer.setlinfo
     with write_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id)
+        row = s.get(CardSettlement, settlement_id, with_for_update=True)
         assert row is not None
+        if row.status != SettlementStatus.INTENT.value:  # resolved (reversed) while the answer was on its way
+            raise conflict("SETTLE-STALE", "该结算已被冲正处理，本次应答作废", "the settlement was resolved meanwhile",
+                           settlement_id=settlement_id, status=row.status)
         before = audit.snapshot(row)
         row.status, row.resolved_at = SettlementStatus.SETTLED.value, ctx.now
         row.fund_pay_fen, row.acct_pay_fen, row.cash_pay_fen = info.fund_pay_sumamt_fen, info.acct_pay_fen, info.cash_fen
@@ -365,6 +388,8 @@ def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m
         card_fen = info.fund_pay_sumamt_fen + info.acct_pay_fen
         done = selling.complete(s, ctx, row.sale_id, till_code,
                                 [TenderOffer("insurance", card_fen, card_fen, info.setl_id), *offers], settling=True)
+        if done.replayed:  # never two settlements for one sale
+            raise conflict("SALE-STATE", "该销售单已经完成收款", "the sale was already completed")
         from server.services import printing  # the receipt with the settlement (CARD-05)
 
         printing.enqueue_receipt(s, ctx, done.sale.id)
@@ -373,14 +398,20 @@ def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m
 
 # --- resolving what is uncertain --------------------------------------------------------------------------
 
-def resolve(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: int) -> str:
+def resolve(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: int, force: bool = False) -> str:
     """2601 reversal by msgid of a settlement whose outcome is unknown: afterwards it is certainly not in
-    effect and the sale is open again. Returns the settlement's status after the attempt."""
+    effect and the sale is open again. Returns the settlement's status after the attempt.
+
+    An intent younger than twice the centre's timeout may still have its 2102 in flight: it is left
+    alone unless `force` (its own request giving up, or start-up, when nothing is in flight)."""
     with read_session(engine) as s:
         row = s.get(CardSettlement, settlement_id)
         if row is None or row.store_id != ctx.store_id:
             raise AppError(404, "NOT_FOUND", "结算记录不存在", "settlement not found", {"settlement_id": settlement_id})
         if row.status not in UNRESOLVED:
+            return row.status
+        in_flight = timedelta(seconds=2 * ctx.settings.insurance.timeout_seconds)
+        if row.status == SettlementStatus.INTENT.value and not force and ctx.now - row.created_at < in_flight:
             return row.status
         insured = insured_of(s, row.sale_id)
         if ctx.actor.user_id is None:  # recovery at start-up: the reversal goes out as the settling operator
@@ -409,7 +440,7 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
     is resolved before its sale can be touched again."""
     with read_session(engine) as s:
         ids = [r.id for r in unresolved(s, ctx)]
-    outcome = {i: resolve(engine, ctx, gateway, i) for i in ids}  # type: ignore[misc]
+    outcome = {i: resolve(engine, ctx, gateway, i, force=True) for i in ids}  # type: ignore[misc]
     return outcome | recover_cancels(engine, ctx, gateway)
 
 

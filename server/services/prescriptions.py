@@ -284,6 +284,9 @@ def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
         if not isinstance(d, dict):
             raise AppError(422, "RX-02", "rxdrugdetail 的每一项须为对象", "each rxdrugdetail entry must be an object")
         code = need("med_list_codg", d)
+        if not isinstance(code, str) or len(code) > 50:
+            raise AppError(422, "RX-02", "电子处方字段 med_list_codg 须为医保编码文本", "med_list_codg must be a code (text)",
+                           {"field": "med_list_codg"})
         item = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.nhsa_code == code)).first()
         if item is None:
             raise not_found(f"医保编码 {code} 对应的商品", f"item with national code {code}", med_list_codg=code)
@@ -321,7 +324,7 @@ def _course(value: Any) -> Course:
 def _int(value: Any, key: str) -> int:
     try:
         out = int(str(value).split(".")[0]) if str(value).replace(".", "", 1).isdigit() else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AppError(422, "RX-02", f"电子处方字段 {key} 须为数字", f"{key} must be a number", {"field": key}) from None
     return out
 
@@ -428,7 +431,7 @@ def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: st
     shift = _duty_shift(s, ctx)
     if shift is None:
         raise AppError(403, "RX-10", "审方药师须在本班次登记在岗", "the reviewing pharmacist must be on duty in an open shift")
-    if rx.status != RxStatus.PENDING.value and not (rx.status == RxStatus.REJECTED.value and verdict == "approved"):
+    if rx.status != RxStatus.PENDING.value:  # an amended prescription comes back as a new one (RX-05)
         raise conflict("RX-STATE", f"处方已{_STATUS_ZH[rx.status]}，不能再次审核", f"the prescription is already {rx.status}",
                        status=rx.status)
     if verdict == "approved":
@@ -575,8 +578,8 @@ def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool =
         opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",
         reprint=reprint)
     job = printing.enqueue_rx_slip(s, ctx, slip, till_code)
-    audit.record(s, ctx.store_id, ctx.actor, "rx.print", "prescription", rx.id, None,
-                 {"print_job_id": job.id, "till_code": till_code})
+    audit.record(s, ctx.store_id, ctx.actor, "rx.print", "print_job", job.id, None,
+                 {"prescription_id": rx.id, "till_code": till_code})
     return job
 
 

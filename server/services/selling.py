@@ -39,7 +39,7 @@ from server.db.models import (
 )
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
-from server.rules.tenders import TenderOffer, change_fen, tender_refusals
+from server.rules.tenders import TenderOffer, change_fen, offer_refusals, tender_refusals
 from server.services import prescriptions, stock, trace_codes
 from server.services.catalog import get_item
 from server.services.context import Ctx
@@ -289,6 +289,10 @@ def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int,
     others = sum(_base_qty(item, ln.split, ln.qty) for ln in lines if ln.item_id == item.id and ln is not line)
     if qty > line.qty:
         _check_available(s, ctx, item, others + _base_qty(item, line.split, qty))
+    elif not line.split and qty < (scanned := trace_codes.count_for_line(s, line.id)):  # type: ignore[arg-type]
+        raise AppError(422, "TRACE-COUNT", f"已为 {item.name} 扫了 {scanned} 个追溯码，请先删去多余的再减数量",
+                       f"{scanned} trace codes are scanned for {item.code}: remove the extra ones first",
+                       {"line_id": line.id, "codes": scanned, "qty": qty})
     before = _line_image(line)
     sale.total_fen += (qty - line.qty) * line.unit_price_fen
     line.qty, line.amount_fen = qty, qty * line.unit_price_fen
@@ -304,11 +308,13 @@ def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) 
     if line is None or line.sale_id != sale.id:
         raise not_found("销售行", "sale line", line_id=line_id)
     before = _line_image(line)
+    codes = trace_codes.drop_line_codes(s, line.id)  # type: ignore[arg-type]
     sale.total_fen -= line.amount_fen
     s.delete(line)
     s.add(sale)
     # A removed line is the classic way to pocket cash: the log keeps it, whoever removed it.
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id, before, None)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id, before | {"trace_codes": codes},
+                 None)
     return sale
 
 
@@ -349,6 +355,8 @@ def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Sale:
         return sale
     if sale.status == SaleStatus.COMPLETED.value:
         raise conflict("SALE-STATE", "已完成的销售不能作废，请办理退货", "a completed sale cannot be voided; make a return")
+    if sale.status == SaleStatus.SETTLING.value:
+        raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，须先处理结算", "the sale's card settlement is unresolved")
     if not reason.strip():
         raise AppError(422, "SALE-VOID", "作废须填写原因", "a void needs a reason")
     before = audit.snapshot(sale)
@@ -483,6 +491,28 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before, audit.snapshot(sale) | {
         "lines": lines, "tenders": tenders, "allocations": allocations})
     return Completion(sale, allocations=allocations)
+
+
+def precheck(s: Session, ctx: Ctx, sale: Sale, till_code: str, offers: list[TenderOffer]) -> None:
+    """What completion would refuse, checked before a card settlement leaves for the centre: the till and
+    shift, the tenders one by one, RX-01/04/10, trace codes and stock — so a refusal costs no 2102 + 2601."""
+    till_id, shift_id = _selling_point(s, ctx, till_code)
+    if sale.till_id != till_id or sale.shift_id != shift_id:
+        raise conflict("SALE-TILL", "该销售单不在本收款机的当前班次", "the sale is not on this till's current shift")
+    if problems := offer_refusals(offers):
+        raise refused(problems)
+    conn = s.connection()
+    lines = [dict(r) for r in conn.execute(_FULL_LINES, {"sale": sale.id}).mappings()]
+    if not lines:
+        raise AppError(422, "SALE-EMPTY", "空单不能收款", "an empty sale cannot be completed")
+    items = {r.id: r for r in conn.execute(_ITEMS_FOR_STOCK, {"sid": ctx.store_id,
+                                                              "ids": sorted({ln["item_id"] for ln in lines})})}
+    _prescription_check(s, ctx, sale, lines, items)
+    if any(it.traced for it in items.values()) and (missing := trace_codes.completion_refusals(s, sale.id, lines, items)):
+        raise missing[0]
+    for item_id, item in items.items():
+        _check_available(s, ctx, item, sum(_base_qty(item, ln["split"], ln["qty"])
+                                           for ln in lines if ln["item_id"] == item_id))
 
 
 def _prescription_check(s: Session, ctx: Ctx, sale: Sale, lines: list[dict[str, Any]],

@@ -70,6 +70,9 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
     shift = get_shift(s, ctx, shift_id, lock=True)
     if shift.status != ShiftStatus.OPEN.value:
         raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is already closed", shift_id=shift_id)
+    if s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.SETTLING.value)).first():
+        raise conflict("SETTLE-UNCERTAIN", "本班次有医保结算结果待确认的销售单，须先处理再结班",
+                       "a card settlement of this shift is unresolved: resolve it before closing the shift")
     open_sales = list(s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.OPEN.value)))
     # An open sale with no lines is no sale (a refused first scan, every line removed): it closes
     # with the shift, audited, instead of needing a pharmacist's void.

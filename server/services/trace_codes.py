@@ -120,3 +120,17 @@ def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> 
     for r in rows:
         r.returned_in = return_id
         s.add(r)
+
+
+def count_for_line(s: Session, sale_line_id: int) -> int:
+    return len(s.exec(select(SaleTraceCode.id).where(SaleTraceCode.sale_line_id == sale_line_id)).all())
+
+
+def drop_line_codes(s: Session, sale_line_id: int) -> list[str]:
+    """A removed basket line takes its scanned codes with it (the caller audits the removal)."""
+    rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id)))
+    for r in rows:
+        s.delete(r)
+    if rows:
+        s.flush()
+    return [r.code for r in rows]

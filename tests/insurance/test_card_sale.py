@@ -216,6 +216,12 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
     assert len(active_in_centre(card_shop)) == 1
     blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
     assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved
+    void = c.post(f"/sales/{sid}/void", json={"reason": "顾客走了"}, headers=card_shop["pharmacist"])
+    assert void.status_code == 409 and void.json()["code"] == "SETTLE-UNCERTAIN"
+    close = c.post(f"/shifts/{card_shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
+    assert close.status_code == 409 and close.json()["code"] == "SETTLE-UNCERTAIN"
+    early = c.post("/settlements/1/resolve", headers=h)  # its 2102 may still be in flight: left alone
+    assert early.status_code == 200 and early.json()["status"] == "intent"
     assert [x["status"] for x in c.get("/settlements/unresolved", headers=h).json()] == ["intent"]
     assert card_settlement.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "reversed"}
     gateway.close()
@@ -311,3 +317,13 @@ def test_card04_a_2103_of_unknown_outcome_is_taken_back_so_the_settlement_stands
     assert active_in_centre(card_shop) == []
     with read_session(engine) as s:
         assert verify(s, ctx.store_id).ok
+
+
+def test_what_the_completion_would_refuse_is_refused_before_2102_leaves(card_shop: dict[str, Any]) -> None:
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1))
+    identify(card_shop, sid)
+    no_ref = c.post(f"/sales/{sid}/card/settle", json={"tenders": [{"kind": "other", "amount_fen": 990}]}, headers=h)
+    assert no_ref.status_code == 422 and no_ref.json()["code"] == "TENDER-REF"
+    assert card_shop["sandbox"].deliveries(infno="2102") == []  # nothing went to the centre
+    assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open"

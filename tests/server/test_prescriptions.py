@@ -198,6 +198,8 @@ def test_rx06_approving_an_over_limit_prescription_is_refused_with_the_limit_nam
     assert r.status_code == 422 and r.json()["code"] == "RX-06"
     assert r.json()["details"]["limit"] == 7
     assert review(shop, long["id"], "rejected", reason="over_limit", note="请医师修改疗程").status_code == 200
+    amended_here = review(shop, long["id"])  # the prescriber amends: that is a new prescription (RX-05)
+    assert amended_here.status_code == 409 and amended_here.json()["code"] == "RX-STATE"
     chronic = enter(shop, rx_no="RX-1002", course="chronic", line={"days": 15}).json()
     assert review(shop, chronic["id"]).status_code == 200
 

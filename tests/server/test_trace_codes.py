@@ -74,3 +74,22 @@ def test_split_sales_share_the_opened_box_and_code_less_stock_needs_none(shop: d
     plain = new_sale(c, h)
     scan(c, h, plain, BARCODE_VITC, 1)
     assert pay_cash(c, h, plain, 350, 350).status_code == 200
+
+
+def test_a_line_with_codes_is_removed_with_them_and_not_cut_below_them(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+    traced(engine, ctx, shop["items"]["vitc"])
+    c, h = shop["client"], shop["cashier"]
+    sid = new_sale(c, h)
+    line = scan(c, h, sid, BARCODE_VITC, 2).json()["lines"][0]
+    trace(shop, sid, line["id"], CODE1)
+    trace(shop, sid, line["id"], CODE2)
+    cut = c.patch(f"/sales/{sid}/lines/{line['id']}", json={"qty": 1}, headers=h)
+    assert cut.status_code == 422 and cut.json()["code"] == "TRACE-COUNT"
+    gone = c.delete(f"/sales/{sid}/lines/{line['id']}/trace-codes/{CODE2}", headers=h)
+    assert gone.status_code == 200 and gone.json()["lines"][0]["trace_codes"] == [CODE1]
+    assert c.patch(f"/sales/{sid}/lines/{line['id']}", json={"qty": 1}, headers=h).status_code == 200
+    removed = c.delete(f"/sales/{sid}/lines/{line['id']}", headers=h)
+    assert removed.status_code == 200 and removed.json()["lines"] == []
+    other = new_sale(c, h)
+    again = scan(c, h, other, BARCODE_VITC, 1).json()["lines"][0]
+    assert trace(shop, other, again["id"], CODE1).status_code == 201  # the removed line let its code go

@@ -58,6 +58,7 @@ class Prescription(Table, table=True):
     __tablename__ = "prescription"
     __table_args__ = (UniqueConstraint("store_id", "institution_code", "rx_no"),)
     __audit_mask__ = ("patient_certno",)
+    __audit_exclude__ = ("original",)  # the electronic original carries the whole ID number (SEC-06)
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()

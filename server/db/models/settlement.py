@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field
 
 from server.db.models.base import Table, store_fk
@@ -23,7 +23,7 @@ class SaleInsured(Table, table=True):
 
     __tablename__ = "sale_insured"
     __audit_mask__ = ("certno", "buyer_certno")
-    __audit_exclude__ = ("mdtrt_cert_no",)  # a card number or an e-voucher token: never in the log
+    __audit_exclude__ = ("mdtrt_cert_no", "card_sn")  # card numbers, e-voucher tokens: never in the log
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
@@ -59,7 +59,13 @@ class SettlementStatus(StrEnum):
 
 class CardSettlement(Table, table=True):
     __tablename__ = "card_settlement"
-    __table_args__ = (UniqueConstraint("store_id", "msgid"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "msgid"),
+        # Never two live settlements for one sale, whatever two racing requests checked before.
+        Index("ux_card_settlement_live", "sale_id", unique=True,
+              sqlite_where=text("status IN ('intent', 'uncertain', 'settled')"),
+              postgresql_where=text("status IN ('intent', 'uncertain', 'settled')")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
