@@ -222,13 +222,16 @@ def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> N
                 "en": f"batch #{key[0]} ({key[1]}) holds {kept.get(key, 0)} but its movements add up to {ledger.get(key, 0)}"})
 
 
-def _changed_columns(now: dict[str, Any], image: dict[str, Any]) -> list[str]:
+def _changed_columns(model: type[SQLModel], now: dict[str, Any], image: dict[str, Any]) -> list[str]:
     """The row's columns that differ from its audited image.
 
-    The image may carry more than the row (a prescription's lines) and, for a row last audited before a
-    migration added a column, less: a column the image never had is not compared.
+    The image may carry more than the row (a prescription's lines). A column the image lacks counts as
+    changed unless it still holds the model's default: a row last audited before a migration added that
+    column is not flagged, while a value written into it behind the service's back is.
     """
-    return sorted(k for k, v in now.items() if k in image and image[k] != v)
+    fields = model.model_fields
+    return sorted(k for k, v in now.items()
+                  if (image[k] != v if k in image else k in fields and _plain(fields[k].default) != v))
 
 
 def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], AuditEntry],
@@ -250,7 +253,7 @@ def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], 
                 report.problems.append({"kind": "deleted_row_present", "table": table, "row_id": rid,
                                         "zh": f"{table} #{rid} 已记录删除但仍存在",
                                         "en": f"{table} #{rid} was recorded deleted but exists"})
-            elif changed := _changed_columns(snapshot(row), entry.after):
+            elif changed := _changed_columns(model, snapshot(row), entry.after):
                 report.problems.append({"kind": "altered_row", "table": table, "row_id": rid, "columns": changed,
                                         "zh": f"{table} #{rid} 的 {'、'.join(changed)} 与审计记录不符（疑似直接改库）",
                                         "en": f"{table} #{rid}: {', '.join(changed)} differ from the audited image "

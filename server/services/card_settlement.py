@@ -117,7 +117,7 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
         raise AppError(422, "CARD-05", f"该人员没有险种 {how.insutype} 的参保记录",
                        f"the person has no insurance of type {how.insutype}", {"insutype": how.insutype})
     with write_session(engine) as s:
-        sale = _open_sale(s, ctx, sale_id, till_code)
+        sale = _open_sale(s, ctx, sale_id, till_code, lock=True)  # two identifications of one sale: one row
         existing = s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale.id)).first()
         before = audit.snapshot(existing) if existing else None
         snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id)  # type: ignore[call-arg]
@@ -463,49 +463,89 @@ def _confirmer(s: Session, ctx: Ctx, username: str, pin: str) -> User:
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
            reason: str, to_quarantine: bool, confirm_username: str = "", confirm_pin: str = "") -> Any:
     """Return a card-paid sale whole: 2103 cancels the settlement, then the return puts stock back by batch
-    and refunds the cash part in cash; the card part is never refunded as cash (CARD-04)."""
-    from server.services import returns
+    and refunds the cash part in cash; the card part is never refunded as cash (CARD-04).
+
+    The cancellation is committed on its own as soon as the centre confirms it; the return follows. A
+    retry with the same return id gets the first result; a return that failed after a confirmed 2103 is
+    made by the retry without a second 2103.
+    """
+    from server.db.models import SaleReturn
+    from server.services.shifts import open_shift_for
 
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
     with write_session(engine) as s:
+        done = s.get(SaleReturn, return_id)
+        if done is not None:
+            if done.store_id != ctx.store_id or done.sale_id != sale_id:
+                raise conflict("RETURN-ID", "退货单号已被使用", "this return id is already used")
+            return done  # a retried cancellation: the first result, nothing sent again
+        open_shift_for(s, ctx, till_code)  # the return will need the till's open shift: known before 2103
         sale = selling.get_sale(s, ctx, sale_id, lock=True)
-        row = settled_of(s, sale.id)
-        if row is None:
-            raise conflict("CARD-04", "该销售单没有有效的医保结算", "the sale has no settlement in effect", sale_id=sale_id)
-        confirmer = None
-        if sale.business_date is not None and sale.business_date < ctx.today:
-            confirmer = _confirmer(s, ctx, confirm_username, confirm_pin)
-        insured = insured_of(s, sale.id)
-        caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx), insured.insuplc_admdvs if insured else "")
-        before = audit.snapshot(row)
-        row.cancel_msgid = ins.settlement_msgid(s, ctx)  # intent first: the 2103's msgid is on record
-        s.add(row)
-        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancel_intent", row, before, note=reason)
-        request = m.CancelRequest(setl_id=row.setl_id, mdtrt_id=row.mdtrt_id, psn_no=insured.psn_no if insured else "")
-        settlement_id, cancel_msgid = row.id, row.cancel_msgid
-    try:
-        gateway.cancel(caller, request, msgid=cancel_msgid)
-    except GatewayError as e:
-        # Certainly not cancelled, or an uncertain 2103 taken back by 2601: the settlement stands and the
-        # intent is cleared. An uncertain one that 2601 could not take back stays for `recover`.
-        if not e.uncertain or _reverse_cancel(gateway, caller, request.psn_no, cancel_msgid):
-            _clear_cancel(engine, ctx, settlement_id, e.message_en)  # type: ignore[arg-type]
-        raise e.to_app_error() from None
+        if _cancelled_awaiting_return(s, sale.id):
+            settlement_id = None
+        else:
+            row = settled_of(s, sale.id)
+            if row is None:
+                raise conflict("CARD-04", "该销售单没有有效的医保结算", "the sale has no settlement in effect",
+                               sale_id=sale_id)
+            if row.cancel_msgid:
+                raise conflict("CARD-04", "上一次撤销结果待确认，请稍后再试", "a previous 2103 is still being resolved")
+            confirmer = None
+            if sale.business_date is not None and sale.business_date < ctx.today:
+                confirmer = _confirmer(s, ctx, confirm_username, confirm_pin)
+            insured = insured_of(s, sale.id)
+            caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx), insured.insuplc_admdvs if insured else "")
+            before = audit.snapshot(row)
+            row.cancel_msgid = ins.settlement_msgid(s, ctx)  # intent first: the 2103's msgid is on record
+            s.add(row)
+            audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancel_intent", row, before, note=reason)
+            request = m.CancelRequest(setl_id=row.setl_id, mdtrt_id=row.mdtrt_id,
+                                      psn_no=insured.psn_no if insured else "")
+            settlement_id, cancel_msgid = row.id, row.cancel_msgid
+    if settlement_id is not None:
+        try:
+            gateway.cancel(caller, request, msgid=cancel_msgid)
+        except GatewayError as e:
+            # Certainly not cancelled, or an uncertain 2103 taken back by 2601: the settlement stands and the
+            # intent is cleared. An uncertain one that 2601 could not take back stays for `recover`.
+            if not e.uncertain or _reverse_cancel(gateway, caller, request.psn_no, cancel_msgid):
+                _clear_cancel(engine, ctx, settlement_id, e.message_en)
+            raise e.to_app_error() from None
+        with write_session(engine) as s:  # the centre has cancelled: recorded at once, on its own
+            row = s.get(CardSettlement, settlement_id, with_for_update=True)
+            assert row is not None
+            before = audit.snapshot(row)
+            row.status, row.cancel_reason = SettlementStatus.CANCELLED.value, reason.strip()
+            row.cancelled_by, row.cancel_confirmed_by = ctx.actor.user_id, confirmer.id if confirmer else None
+            s.add(row)
+            audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancelled", row, before, note=reason)
     with write_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id)
-        assert row is not None
-        before = audit.snapshot(row)
-        row.status, row.cancel_reason = SettlementStatus.CANCELLED.value, reason.strip()
-        row.cancelled_by, row.cancel_confirmed_by = ctx.actor.user_id, confirmer.id if confirmer else None
-        s.add(row)
-        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancelled", row, before, note=reason)
-        lines = selling.lines_of(s, sale_id)
-        back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-        requests = [returns.ReturnRequest(ln.id, ln.qty - back.get(ln.id, 0)) for ln in lines  # type: ignore[arg-type]
-                    if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
-        return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
-                                     card_cancelled=True)
+        return _return_whole(s, ctx, sale_id, till_code, return_id, reason, to_quarantine)
+
+
+def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
+    from server.services import returns
+
+    cancelled = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == sale_id,
+                                                       CardSettlement.status == SettlementStatus.CANCELLED.value)).first()
+    if cancelled is None or settled_of(s, sale_id) is not None:
+        return False
+    lines = selling.lines_of(s, sale_id)
+    back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+    return any(ln.qty > back.get(ln.id, 0) for ln in lines)  # type: ignore[arg-type]
+
+
+def _return_whole(s: Session, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
+                  to_quarantine: bool) -> Any:
+    from server.services import returns
+
+    lines = selling.lines_of(s, sale_id)
+    back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+    requests = [returns.ReturnRequest(ln.id, ln.qty - back.get(ln.id, 0)) for ln in lines  # type: ignore[arg-type]
+                if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
+    return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
+                                 card_cancelled=True)
 
 
 def _reverse_cancel(gateway: InsuranceGateway, caller: Caller, psn_no: str, cancel_msgid: str) -> bool:

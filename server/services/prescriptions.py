@@ -349,8 +349,8 @@ def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> 
 
 # --- reading ------------------------------------------------------------------------------------------------
 
-def get(s: Session, ctx: Ctx, rx_id: int) -> Prescription:
-    rx = s.get(Prescription, rx_id)
+def get(s: Session, ctx: Ctx, rx_id: int, lock: bool = False) -> Prescription:
+    rx = s.get(Prescription, rx_id, with_for_update=lock or None)
     if rx is None or rx.store_id != ctx.store_id:
         raise not_found("处方", "prescription", prescription_id=rx_id)
     return rx
@@ -426,7 +426,7 @@ def _qualified(s: Session, ctx: Ctx, roles: frozenset[Role]) -> None:
 
 def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: str, reason: RejectReason | None,
            note: str, referred_to: str, dispenser_id: int | None) -> RxReview:
-    rx = get(s, ctx, rx_id)
+    rx = get(s, ctx, rx_id, lock=True)  # two reviews of one prescription: the second sees the first
     _qualified(s, ctx, roles)
     shift = _duty_shift(s, ctx)
     if shift is None:
@@ -509,7 +509,8 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
         return {}, [rx_rules.Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
                                        "prescription drugs need a reviewed prescription (whatever the tender)",
                                        {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
-    rx = get(s, ctx, sale.prescription_id)
+    # Locked until the sale commits: two sales on one prescription never both take its remainder (RX-04).
+    rx = get(s, ctx, sale.prescription_id, lock=True)
     out: list[rx_rules.Violation] = []
     if rx.status != RxStatus.APPROVED.value:
         out.append(rx_rules.Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",

@@ -255,8 +255,12 @@ def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_sho
     cashier = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": "患者退药"},
                      headers=card_shop["cashier"])
     assert cashier.status_code == 403 and cashier.json()["code"] == "SEC-01"
-    back = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": "患者退药"}, headers=ph)
+    body = {"return_id": str(uuid.uuid4()), "reason": "患者退药"}
+    back = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
     assert back.status_code == 201, back.text
+    retried = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)  # the till retries: the first result
+    assert retried.status_code == 201 and retried.json()["id"] == back.json()["id"]
+    assert len(card_shop["sandbox"].deliveries(infno="2103")) == 1
     refunds = {r["kind"]: r["amount_fen"] for r in back.json()["refunds"]}
     paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
     assert refunds == paid  # the card's part back to the card (2103), the cash part in cash

@@ -331,6 +331,7 @@ def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict
     pharmacist_on_duty(shop)
     rx = enter(shop).json()
     review(shop, rx["id"])
+    assert shop["client"].post(f"/prescriptions/{rx['id']}/print", headers=shop["manager"]).status_code == 201
     with read_session(engine) as s:
         assert verify(s, ctx.store_id).ok
     with engine.begin() as conn:
