@@ -446,18 +446,22 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
 
 # --- cancelling a settled sale (2103): the card part goes back to the fund and the account ----------------
 
-def _confirmer(s: Session, ctx: Ctx, username: str, pin: str) -> User:
-    """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns."""
-    from server.auth.pins import verify_pin
+def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
+    """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns —
+    whose PIN is checked with the login's lockout (a wrong one is counted and committed)."""
     from server.permissions import Action, allowed
-    from server.services.users import active_roles
+    from server.services.users import active_roles, check_pin
 
-    user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
-    if user is None or user.id == ctx.actor.user_id or not verify_pin(pin, user.pin_hash) \
-            or user.status != "active" or not allowed(active_roles(s, user.id), Action.SALE_RETURN):  # type: ignore[arg-type]
-        raise AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
+    refusal = AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
                        "a later-day reversal needs a second person with return rights to confirm with their PIN")
-    return user
+    if not username or username == ctx.actor.name:
+        raise refusal
+    with write_session(engine) as s:
+        user = check_pin(s, ctx, username, pin)
+        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, user.id), Action.SALE_RETURN)  # type: ignore[arg-type]
+    if not ok:
+        raise refusal
+    return user  # type: ignore[return-value]
 
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
@@ -474,6 +478,7 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
 
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
+    confirmer = _confirmer(engine, ctx, confirm_username, confirm_pin) if confirm_username else None
     with write_session(engine) as s:
         done = s.get(SaleReturn, return_id)
         if done is not None:
@@ -491,9 +496,9 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                sale_id=sale_id)
             if row.cancel_msgid:
                 raise conflict("CARD-04", "上一次撤销结果待确认，请稍后再试", "a previous 2103 is still being resolved")
-            confirmer = None
-            if sale.business_date is not None and sale.business_date < ctx.today:
-                confirmer = _confirmer(s, ctx, confirm_username, confirm_pin)
+            if sale.business_date is not None and sale.business_date < ctx.today and confirmer is None:
+                raise AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
+                               "a later-day reversal needs a second person with return rights to confirm with their PIN")
             insured = insured_of(s, sale.id)
             caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx), insured.insuplc_admdvs if insured else "")
             before = audit.snapshot(row)

@@ -144,6 +144,23 @@ def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) ->
     A wrong PIN returns None after recording the failure, so the caller commits the counter (and
     the lock) before refusing; raising here would roll the count back.
     """
+    user = check_pin(s, ctx, username, pin)
+    if user is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    session = AuthSession(store_id=ctx.store_id, user_id=user.id, token_hash=_token_hash(token), till_id=till_id,  # type: ignore[arg-type]
+                          created_at=ctx.now,
+                          expires_at=ctx.now + timedelta(minutes=ctx.settings.service.token_ttl_minutes))
+    s.add(session)
+    s.flush()
+    audit.record(s, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", "auth", user.id, None,
+                 {"session_id": session.id, "till_id": till_id})
+    return token, session, user
+
+
+def check_pin(s: Session, ctx: Ctx, username: str, pin: str) -> User | None:
+    """A user's PIN, with the lockout: the user when right; None when wrong, the failure recorded (the
+    caller commits it before refusing). Unknown, frozen and locked users are refused at once."""
     cfg = ctx.settings.service
     user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
     if user is None:
@@ -165,16 +182,10 @@ def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) ->
         audit.record(s, ctx.store_id, audit.Actor(None, username), "auth.login_failed", "auth", user.id,
                      None, {"locked": locked})
         return None
-    user.failed_attempts, user.locked_until = 0, None
-    s.add(user)
-    token = secrets.token_urlsafe(32)
-    session = AuthSession(store_id=ctx.store_id, user_id=user.id, token_hash=_token_hash(token), till_id=till_id,  # type: ignore[arg-type]
-                          created_at=ctx.now, expires_at=ctx.now + timedelta(minutes=cfg.token_ttl_minutes))
-    s.add(session)
-    s.flush()
-    audit.record(s, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", "auth", user.id, None,
-                 {"session_id": session.id, "till_id": till_id})
-    return token, session, user
+    if user.failed_attempts or user.locked_until:
+        user.failed_attempts, user.locked_until = 0, None
+        s.add(user)
+    return user
 
 
 def logout(s: Session, ctx: Ctx, principal: Principal) -> None:

@@ -331,3 +331,20 @@ def test_what_the_completion_would_refuse_is_refused_before_2102_leaves(card_sho
     assert no_ref.status_code == 422 and no_ref.json()["code"] == "TENDER-REF"
     assert card_shop["sandbox"].deliveries(infno="2102") == []  # nothing went to the centre
     assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open"
+
+
+def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[str, Any], engine: Engine,
+                                                               settings: Any) -> None:
+    from sqlalchemy import text
+
+    c, ph = card_shop["client"], card_shop["pharmacist"]
+    sid, _ = paid_by_card(card_shop)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"), {"d": TODAY - timedelta(days=1), "i": sid})
+    c.post("/insurance/sign-in", json={}, headers=ph)
+    body = {"return_id": str(uuid.uuid4()), "reason": "次日退药", "confirm_username": "u_manager"}
+    for _ in range(settings.service.lockout_attempts):
+        assert c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_pin": "0000"}, headers=ph).status_code == 403
+    locked = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    assert locked.status_code == 403 and locked.json()["code"] == "AUTH_LOCKED"  # no guessing a 4-digit PIN
+    assert card_shop["sandbox"].deliveries(infno="2103") == []
