@@ -111,6 +111,10 @@ class PrintWorker:
                 job = printing.claim_next(s, self._ctx(), self.till_code)
             if job is None:
                 return True
+            laid_out = None
+            if not job.document and job.kind != PrintJobKind.DRAWER.value:
+                with read_session(self.engine) as s:
+                    laid_out = job.document = printing.lay_out(s, self._ctx(), job)
             try:
                 data = job_bytes(job, self.columns)
             except Exception as exc:  # a document that cannot be laid out must not block the queue behind it
@@ -129,7 +133,7 @@ class PrintWorker:
             # Not fsynced on its own: if a crash loses this mark, the job is found "printing" at start-up and
             # becomes "uncertain" (never resent by itself) — the claim before the send is the durable step.
             with write_session(self.engine, durable=False) as s:
-                printing.mark_printed(s, self._ctx(), job.id)  # type: ignore[arg-type]
+                printing.mark_printed(s, self._ctx(), job.id, laid_out)  # type: ignore[arg-type]
             self.printed += 1
             self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)
             self._publish(ok=True)

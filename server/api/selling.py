@@ -213,7 +213,8 @@ def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep,
                           t.reference) for t in body.tenders]
     with unit_of_work(request) as s:
         done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
-        printing.enqueue_receipt(s, ctx, done.sale.id)  # intent first: the job commits with the sale (idempotent)
+        if not done.replayed:  # intent first: the receipt's job commits with the sale
+            printing.queue_new_receipt(s, ctx, done.sale, till_of(who), any(o.kind == "cash" for o in offers))
         return json_response(sale_out(s, ctx, done.sale, replayed=done.replayed))  # type: ignore[return-value]
 
 

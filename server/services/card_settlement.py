@@ -392,7 +392,7 @@ def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m
             raise conflict("SALE-STATE", "该销售单已经完成收款", "the sale was already completed")
         from server.services import printing  # the receipt with the settlement (CARD-05)
 
-        printing.enqueue_receipt(s, ctx, done.sale.id)
+        printing.queue_new_receipt(s, ctx, done.sale, till_code, any(o.kind == "cash" for o in offers))
         return done
 
 

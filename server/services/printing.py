@@ -210,6 +210,14 @@ def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, t
     return job
 
 
+def queue_new_receipt(s: Session, ctx: Ctx, sale: Sale, till_code: str, cash: bool) -> PrintJob:
+    """A sale's first receipt, queued by the completion that just made it final (so there is none yet):
+    by reference, with the drawer kick on a cash sale — no reads on the completion's path."""
+    if cash and ctx.settings.devices.cash_drawer:
+        _job(s, ctx, till_code, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
+    return _job(s, ctx, till_code, PrintJobKind.RECEIPT, sale.id, {})
+
+
 def enqueue_z_report(s: Session, ctx: Ctx, shift_id: int, reprint: bool = False,
                      till_code: str | None = None) -> PrintJob:
     """Queue the shift's Z report (on close; again with 重打 on request, audited)."""
@@ -300,24 +308,26 @@ def claim_next(s: Session, ctx: Ctx, till_code: str) -> PrintJob | None:
             claimed_at=None if expired else ctx.now)).rowcount == 1
         s.refresh(job)
         if won and not expired:
-            if job.kind == PrintJobKind.RECEIPT.value and not job.document:
-                _render_receipt(s, ctx, job)
             return job
 
 
-def _render_receipt(s: Session, ctx: Ctx, job: PrintJob) -> None:
-    """A first receipt is queued by reference at completion (the sale is final, so its document is the
-    same later) and laid out when claimed; the document printed is kept with the job."""
-    sale = s.get(Sale, job.ref)
-    if sale is not None:
-        job.document = to_json(receipt_doc(s, ctx, sale, job.reprint))
-        s.add(job)
-        s.flush()
+def lay_out(s: Session, ctx: Ctx, job: PrintJob) -> dict[str, Any]:
+    """A first receipt is queued by reference at completion (the sale is final, so its document is the same
+    later) and laid out by the worker from a read session, outside the writers' lock; other jobs carry theirs."""
+    if job.kind == PrintJobKind.RECEIPT.value and not job.document:
+        sale = s.get(Sale, job.ref)
+        if sale is not None:
+            return to_json(receipt_doc(s, ctx, sale, job.reprint))
+    return job.document
 
 
-def mark_printed(s: Session, ctx: Ctx, job_id: int) -> None:
+def mark_printed(s: Session, ctx: Ctx, job_id: int, document: dict[str, Any] | None = None) -> None:
+    """Printed; `document`: the layout the worker made of a receipt queued by reference, kept with the job."""
+    values: dict[str, Any] = {"status": PrintJobStatus.PRINTED.value, "printed_at": ctx.now, "last_error": ""}
+    if document is not None:
+        values["document"] = document
     s.exec(update(PrintJob).where(PrintJob.id == job_id, PrintJob.status == PrintJobStatus.PRINTING.value)  # type: ignore[call-overload]
-           .values(status=PrintJobStatus.PRINTED.value, printed_at=ctx.now, last_error=""))
+           .values(**values))
 
 
 def mark_failed(s: Session, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:

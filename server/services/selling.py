@@ -7,6 +7,7 @@ the same sale id returns the first result and changes nothing (the till may retr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,11 +188,20 @@ def placement_refusals(item: Any) -> list[Any]:
     if item.zone_code is None:
         return [Violation("GSP-02", f"{item.name} 未分配陈列区，须先上架到合规区域才能销售",
                           f"{item.code} is not placed in any zone: place it before selling it", {"item": item.code})]
-    zone = ZoneSpec(item.zone_code, item.zone_name, frozenset(GspClass(c) for c in item.admits), item.route_group,
-                    Storage(item.zone_storage), item.zone_odour_prone, ZonePurpose(item.purpose))
-    spec = ItemSpec(item.code, item.name, GspClass(item.gsp_class), Route(item.route), Storage(item.storage),
-                    item.odour_prone)
-    return check_placement(spec, zone)
+    return list(_placement_verdict(item.code, item.name, item.gsp_class, item.route, item.storage, item.odour_prone,
+                                   item.zone_code, item.zone_name, tuple(item.admits), item.route_group,
+                                   item.zone_storage, item.zone_odour_prone, item.purpose))
+
+
+@functools.lru_cache(maxsize=4096)
+def _placement_verdict(code: str, name: str, gsp_class: str, route: str, storage: str, odour_prone: bool,
+                       zone_code: str, zone_name: str, admits: tuple[str, ...], route_group: str, zone_storage: str,
+                       zone_odour_prone: bool, purpose: str) -> tuple[Violation, ...]:
+    """The pure GSP check, remembered: the same item in the same zone gets the same verdict on every scan."""
+    zone = ZoneSpec(zone_code, zone_name, frozenset(GspClass(c) for c in admits), route_group, Storage(zone_storage),
+                    zone_odour_prone, ZonePurpose(purpose))
+    spec = ItemSpec(code, name, GspClass(gsp_class), Route(route), Storage(storage), odour_prone)
+    return tuple(check_placement(spec, zone))
 _BASKET_LINES = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
                            _LINE.c.unit_price_fen, _LINE.c.added_at)
                  .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
