@@ -268,15 +268,17 @@ def dispense_plan(sale_lines: list[RxSaleLine], rx_lines: list[RxLineLeft]) -> t
     return plan, out
 
 
-def patient_refusals(rx_patient_name: str, rx_patient_id: str, insured_name: str, insured_certno: str,
-                     proxy_recorded: bool) -> list[Violation]:
-    """RX-03 / RX-11: the prescription's patient is the insured person whose card pays, or a recorded proxy."""
+def patient_refusals(rx_patient_name: str, rx_patient_id: str, insured_name: str, insured_certno: str) -> list[Violation]:
+    """RX-03: the 外配处方's patient is the insured person whose card pays (处方使用人与参保人员身份一致).
+
+    A proxy purchase (代购, RX-11) changes who stands at the counter — the buyer's identity is recorded
+    beside the insured person's — never whose prescription it is (seed 004, 管理制度8 第二十一条).
+    """
     same = (rx_patient_id.upper() == insured_certno.upper() if rx_patient_id and insured_certno
             else bool(rx_patient_name) and rx_patient_name == insured_name)
     if same:
         return []
-    if proxy_recorded:
-        return []
-    return [_v("RX-03", f"处方患者（{rx_patient_name}）与参保人（{insured_name}）不一致；代购须登记购药人身份（RX-11）",
-               "the prescription's patient is not the insured person; a proxy purchase must record the buyer",
-               )]
+    return [_v("RX-03", f"处方使用人（{rx_patient_name}）与参保人（{insured_name}）不一致，不得用其医保结算"
+                        "（代购时由购药人另行登记身份，RX-11）",
+               "the prescription's patient is not the insured person whose card pays; a proxy buyer (RX-11) "
+               "does not change that")]

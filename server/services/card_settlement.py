@@ -219,9 +219,8 @@ def _prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int
     eligible = {ln.sale_line_id for ln in split.card}
     card_views = [v for v in views if v.line.sale_line_id in eligible]
     rx = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
-    if rx is not None and any(v.line.rx for v in card_views):  # RX-03 / RX-11
-        if problems := patient_refusals(rx.patient_name, rx.patient_certno, insured.psn_name, insured.certno,
-                                        bool(insured.buyer_name and insured.buyer_certno)):
+    if rx is not None and any(v.line.rx for v in card_views):  # RX-03: the proxy buyer (RX-11) is recorded apart
+        if problems := patient_refusals(rx.patient_name, rx.patient_certno, insured.psn_name, insured.certno):
             raise refused(problems)
     caller = ins.caller_for(s, ctx, sign_no, insured.insuplc_admdvs, dev_no=till_code)
     total = sum(v.line.amount_fen for v in card_views)

@@ -149,7 +149,12 @@ def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: 
     assert mismatch.status_code == 422 and mismatch.json()["code"] == "RX-03"
     proxy = identify(card_shop, sid, buyer_name="路人甲", buyer_certno="440301199001010011")
     assert proxy.status_code == 200 and proxy.json()["buyer_certno_masked"] != "440301199001010011"
-    assert c.post(f"/sales/{sid}/card/preview", json={}, headers=h).status_code == 200  # RX-11: a recorded proxy
+    still = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)  # a proxy buyer is no other patient
+    assert still.status_code == 422 and still.json()["code"] == "RX-03"
+    sid = sale_with(card_shop, (BARCODE_AMOX, 1))
+    waipei(card_shop, sid)  # the insured person's own prescription, bought by someone else (代购, RX-11)
+    identify(card_shop, sid, buyer_name="路人甲", buyer_certno="440301199001010011")
+    assert c.post(f"/sales/{sid}/card/preview", json={}, headers=h).status_code == 200
     c.post("/insurance/sign-out", headers=h)
     unsigned = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
     assert unsigned.status_code == 409 and unsigned.json()["code"] == "INS-SIGNIN"

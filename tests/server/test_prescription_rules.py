@@ -452,30 +452,29 @@ CERT = "110105194912310021"
 
 def test_rx03_same_person_by_id() -> None:
     # The id decides: a different spelling of the name on the card does not matter.
-    assert patient_refusals("张三", CERT, "张 三", CERT, proxy_recorded=False) == []
+    assert patient_refusals("张三", CERT, "张 三", CERT) == []
 
 
 def test_rx03_same_person_by_name_when_the_prescription_has_no_id() -> None:
-    assert patient_refusals("张三", "", "张三", CERT, proxy_recorded=False) == []
+    assert patient_refusals("张三", "", "张三", CERT) == []
 
 
 def test_rx03_id_mismatch_is_refused_even_with_the_same_name() -> None:
-    refusals = patient_refusals("张三", "110105198001010013", "张三", CERT, proxy_recorded=False)
+    refusals = patient_refusals("张三", "110105198001010013", "张三", CERT)
     assert rules_of(refusals) == ["RX-03"]
 
 
 def test_rx03_name_mismatch_without_id_is_refused_naming_both() -> None:
-    refusals = patient_refusals("李四", "", "张三", CERT, proxy_recorded=False)
+    refusals = patient_refusals("李四", "", "张三", CERT)
     assert rules_of(refusals) == ["RX-03"]
     assert "李四" in refusals[0].message_zh and "张三" in refusals[0].message_zh
-    assert "RX-11" in refusals[0].message_zh
-    assert "proxy" in refusals[0].message_en
+    assert "RX-11" in refusals[0].message_zh and "proxy" in refusals[0].message_en
     assert CERT not in refusals[0].message_zh + refusals[0].message_en
 
 
-def test_rx11_recorded_proxy_purchase_passes() -> None:
-    assert patient_refusals("李四", "", "张三", CERT, proxy_recorded=True) == []
-    assert patient_refusals("李四", "110105198001010013", "张三", CERT, proxy_recorded=True) == []
+def test_rx03_a_proxy_buyer_does_not_make_someone_elses_prescription_the_insured_persons() -> None:
+    """RX-03 / RX-11: 代购 records who buys; the prescription's patient must still be the card's insured person."""
+    assert rules_of(patient_refusals("李四", "110105198001010013", "张三", CERT)) == ["RX-03"]
 
 
 # Keep the fixtures honest: the base prescription really is complete under every check.
@@ -485,7 +484,7 @@ def test_base_prescription_passes_every_rule() -> None:
     assert validity_refusals(rx, ISSUED, MAX_VALID) == []
     assert prescriber_limit_refusals(rx, "A") == [] and prescriber_limit_refusals(rx, "B") == []
     assert split_refusals(rx, "", []) == []
-    assert patient_refusals(rx.patient_name, "", rx.patient_name, CERT, proxy_recorded=False) == []
+    assert patient_refusals(rx.patient_name, "", rx.patient_name, CERT) == []
 
 
 # --- Known bugs in server/rules/prescriptions.py (uncommitted: these fail until the rule is fixed) -------
