@@ -24,7 +24,7 @@ from server.api.prescription_schemas import (
 from server.api.schemas import SaleOut
 from server.api.selling import SalePath, sale_out
 from server.db.models import Item, Prescription
-from server.errors import AppError, conflict, not_found
+from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
@@ -144,10 +144,7 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
 @router.get("/prescriptions/{rx_id}/attachments/{attachment_id}", **guarded(
     Action.RX_READ, responses={200: {"content": {t: {} for t in sorted(rx_service.ATTACHMENT_TYPES)}}}))
 def get_scan(rx_id: RowId, attachment_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
-    rx_service.get(s, ctx, rx_id)
-    att = next((a for a in rx_service.attachments_of(s, rx_id) if a.id == attachment_id), None)
-    if att is None:
-        raise not_found("处方影像", "scan", attachment_id=attachment_id)
+    att = rx_service.attachment(s, ctx, rx_id, attachment_id)
     return Response(att.data, media_type=att.content_type)
 
 

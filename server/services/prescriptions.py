@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -178,6 +178,21 @@ def facts_of(rx: RxIn, inst: rx_rules.InstitutionFacts | None, items: dict[int, 
         waipei_sealed=rx.waipei_sealed, issued_on=rx.issued_on, valid_days=rx.valid_days,
         patient_name=rx.patient_name, patient_sex=rx.patient_sex, patient_age=rx.patient_age,
         diagnosis=rx.diagnosis, course=rx.course, lines=_line_facts(items, rx.lines))
+
+
+def stored_facts(s: Session, rx: Prescription) -> rx_rules.RxFacts:
+    """A prescription on file as the rules see it (the review's RX-06, the completion's RX-07)."""
+    lines = lines_of(s, rx.id)  # type: ignore[arg-type]
+    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
+    data = RxIn(rx_no=rx.rx_no, institution_code=rx.institution_code, institution_name=rx.institution_name,
+                doctor_name=rx.doctor_name, issued_on=rx.issued_on, patient_name=rx.patient_name,
+                patient_sex=rx.patient_sex, patient_age=rx.patient_age, diagnosis=rx.diagnosis,
+                lines=[RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route, ln.drug_name,  # type: ignore[arg-type]
+                                ln.split, ln.dosage_form) for ln in lines],
+                for_insurance=rx.for_insurance, source=rx.source, doctor_signed=rx.doctor_signed,
+                institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed, valid_days=rx.valid_days,
+                course=Course(rx.course))
+    return facts_of(data, None, items)  # type: ignore[arg-type]
 
 
 def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
@@ -386,8 +401,18 @@ def reviews_of(s: Session, rx_id: int) -> list[RxReview]:
     return list(s.exec(select(RxReview).where(RxReview.prescription_id == rx_id).order_by(RxReview.id)))
 
 
-def attachments_of(s: Session, rx_id: int) -> list[RxAttachment]:
-    return list(s.exec(select(RxAttachment).where(RxAttachment.prescription_id == rx_id).order_by(RxAttachment.id)))
+def attachments_of(s: Session, rx_id: int) -> list[Any]:
+    """The scans' descriptions, without their bytes (a search lists many prescriptions)."""
+    return list(s.exec(select(RxAttachment.id, RxAttachment.content_type, RxAttachment.sha256, RxAttachment.size,
+                              RxAttachment.uploaded_at).where(RxAttachment.prescription_id == rx_id)
+                       .order_by(RxAttachment.id)))
+
+
+def attachment(s: Session, ctx: Ctx, rx_id: int, attachment_id: int) -> RxAttachment:
+    att = s.get(RxAttachment, attachment_id)
+    if att is None or att.prescription_id != rx_id or att.store_id != ctx.store_id:
+        raise not_found("处方影像", "scan", attachment_id=attachment_id)
+    return att
 
 
 def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, patient: str | None,
@@ -435,16 +460,7 @@ def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: st
         raise conflict("RX-STATE", f"处方已{_STATUS_ZH[rx.status]}，不能再次审核", f"the prescription is already {rx.status}",
                        status=rx.status)
     if verdict == "approved":
-        lines = lines_of(s, rx.id)  # type: ignore[arg-type]
-        items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
-        facts = rx_rules.RxFacts(
-            rx_no=rx.rx_no, electronic=rx.source == "electronic", for_insurance=rx.for_insurance, institution=None,
-            doctor_name=rx.doctor_name, doctor_signed=rx.doctor_signed, institution_sealed=rx.institution_sealed,
-            waipei_sealed=rx.waipei_sealed, issued_on=rx.issued_on, valid_days=rx.valid_days,
-            patient_name=rx.patient_name, patient_sex=rx.patient_sex, patient_age=rx.patient_age,
-            diagnosis=rx.diagnosis, course=Course(rx.course),
-            lines=_line_facts(items, [RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route,  # type: ignore[arg-type]
-                                               ln.drug_name, ln.split, ln.dosage_form) for ln in lines]))
+        facts = stored_facts(s, rx)
         rules = ctx.settings.rules
         problems = (rx_rules.prescriber_limit_refusals(facts, rules.prescriber_profile)
                     + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days))
@@ -527,10 +543,7 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
             out.append(rx_rules.Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
                                           "the approving pharmacist is not on duty in this sale's shift",
                                           {"prescription_id": rx.id}))
-    last_day = rx.issued_on + timedelta(days=max(1, min(rx.valid_days, ctx.settings.rules.rx_max_extended_validity_days)) - 1)
-    if ctx.today > last_day:
-        out.append(rx_rules.Violation("RX-07", f"处方已过期（有效至 {last_day}）", f"the prescription expired on {last_day}",
-                                      {"valid_until": last_day.isoformat()}))
+    out += rx_rules.validity_refusals(stored_facts(s, rx), ctx.today, ctx.settings.rules.rx_max_extended_validity_days)
     plines = lines_of(s, rx.id)  # type: ignore[arg-type]
     ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
     done = dispensed(s, [ln.id for ln in plines])  # type: ignore[misc]

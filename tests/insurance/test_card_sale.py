@@ -353,3 +353,14 @@ def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[st
     locked = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_pin": ROLE_PINS["manager"]}, headers=ph)
     assert locked.status_code == 403 and locked.json()["code"] == "AUTH_LOCKED"  # no guessing a 4-digit PIN
     assert card_shop["sandbox"].deliveries(infno="2103") == []
+
+
+def test_card06_only_a_session_at_a_registered_till_settles(card_shop: dict[str, Any]) -> None:
+    c = card_shop["client"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 1))
+    identify(card_shop, sid)
+    office = login(c, "u_cashier", ROLE_PINS["cashier"])  # logged in at no till (the back office)
+    for path in ("preview", "settle"):
+        r = c.post(f"/sales/{sid}/card/{path}", json={}, headers=office)
+        assert r.status_code == 403 and r.json()["code"] == "CARD-06", (path, r.text)
+    assert card_shop["sandbox"].deliveries(infno="2102") == []

@@ -355,3 +355,15 @@ def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) 
         job = s.exec(select(PrintJob).where(PrintJob.id == r.json()["print_job_id"])).one()
     assert job.kind == "rx_slip" and job.document["verdict"] == "审核通过"
     assert job.document["patient_id_masked"].endswith("1234") and "110101199003071234" not in str(job.document)
+
+
+def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothing(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
+    c, h = shop["client"], shop["cashier"]
+    sid = new_sale(c, h)
+    scan(c, h, sid, BARCODE_AMOX, 1)
+    rx = prescribe(shop, sid, [(shop["items"]["amox"], 1, False)])
+    with engine.begin() as conn:  # as if it had been approved three days ago and the patient came back today
+        conn.execute(text("UPDATE prescription SET issued_on = :d WHERE id = :i"),
+                     {"d": TODAY - timedelta(days=3), "i": rx["id"]})
+    r = pay_cash(c, h, sid, 1250, 1250)
+    assert r.status_code == 422 and r.json()["code"] == "RX-07" and "已过期" in r.json()["message_zh"]
