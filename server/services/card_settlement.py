@@ -49,7 +49,7 @@ from server.rules.agreement import card_settlement_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
 from server.services import insurance_session as ins
-from server.services import selling
+from server.services import prescriptions, selling
 from server.services.context import Ctx
 from server.services.store import get_store, standing, usable_till
 
@@ -157,19 +157,27 @@ class CardLineView:
 def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
     rx: Prescription | None = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
     rx_ok = rx is not None and rx.status == RxStatus.APPROVED.value and rx.for_insurance
-    rx_lines = {pl.item_id: pl for pl in s.exec(select(PrescriptionLine).where(
-        PrescriptionLine.prescription_id == rx.id))} if rx else {}  # type: ignore[union-attr]
+    rows = list(s.exec(select(SaleLine, Item).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
+                       .where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)))
+    # Each Rx line goes out with the prescription line it will be dispensed against (RX-04's plan), so two
+    # lines of one drug carry their own dosage and days.
+    by_id: dict[int, PrescriptionLine] = {}
+    plan: dict[int, int] = {}
+    if rx is not None:
+        by_id = {pl.id: pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}  # type: ignore[misc]
+        plan, _ = prescriptions.completion_refusals(s, ctx, sale, [
+            prescriptions.RxLineView(ln.id, item.id, item.name, ln.qty, ln.split, item.split_ratio)  # type: ignore[arg-type]
+            for ln, item in rows if item.gsp_class == GspClass.RX.value])
     out: list[CardLineView] = []
-    for ln, item in s.exec(select(SaleLine, Item).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                           .where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)):
+    for ln, item in rows:
         is_rx = item.gsp_class == GspClass.RX.value
+        rx_line = by_id.get(plan.get(ln.id, -1)) if is_rx else None  # type: ignore[arg-type]
         out.append(CardLineView(card_rules.CardLine(
             sale_line_id=ln.id, name=item.name, gsp_class=GspClass(item.gsp_class),  # type: ignore[arg-type]
             category=InsuranceCategory(item.insurance_category), nhsa_code=item.nhsa_code,
             mapping_uploaded_on=item.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
-            rx=is_rx, rx_for_insurance=is_rx and rx_ok and item.id in rx_lines),
-            item.code, item.nhsa_code or "", item.spec, ln.qty, ln.split, ln.unit_price_fen,
-            rx_lines.get(item.id) if is_rx else None))
+            rx=is_rx, rx_for_insurance=is_rx and rx_ok and rx_line is not None),
+            item.code, item.nhsa_code or "", item.spec, ln.qty, ln.split, ln.unit_price_fen, rx_line))
     return out
 
 
