@@ -108,18 +108,18 @@ class HttpGateway:
 
         Raises CentreRefused (infcode != 0), CentreUnreachable / TransportRefused (not processed),
         CentreTimeout / AnswerLost (uncertain)."""
-        sealed: dict[str, Any] = {}
-        headers: dict[str, str] = {}
+        plain: dict[str, Any] = {}
 
         def build(mid: str) -> str:
-            nonlocal sealed, headers
+            nonlocal plain
             plain = self.envelope(infno, mid, caller, input_doc)
-            sealed, headers = self.signer.seal(plain)
             return wire.dumps(plain)
 
         # The out row is written before sending, with the msgid allocated in the same commit when the
         # caller brought none; the log keeps the plain envelope (a sealed one is unreadable in a dispute).
+        # Sealing (an SM signer may fetch a token) happens after that commit, outside the writers' lock.
         msgid, logged = self.log.sent(msgid or self._msgids.allocate, infno, build, caller.opter)
+        sealed, headers = self.signer.seal(plain)
         body = logged if isinstance(self.signer, PlainSigner) else wire.dumps(sealed)
         started = time.monotonic()
 
