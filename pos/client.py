@@ -269,7 +269,8 @@ class TillClient:
 
     async def card_settle(self, sale_id: str, tenders: list[Json]) -> Json:
         """2102 with the completion; `tenders` pay the rest. Not repeated on a lost answer: the caller asks
-        the sale's state instead (a second settle of a completed sale is refused, not replayed)."""
+        the sale's state instead (the service would replay a completed sale's settle, but a sale whose 2102
+        is still in flight is "settling" and a second settle is refused)."""
         return await self._call("POST", f"/sales/{sale_id}/card/settle", json={"tenders": tenders})
 
     async def unresolved_settlements(self) -> list[Json]:

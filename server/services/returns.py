@@ -1,8 +1,8 @@
 """Returns of a completed sale: refer to its lines, at most what is left to return, stock back to the
 same batch (or into quarantine), the refund by the original tender. Retry-safe by the return's id.
 
-The card-paid part of a sale is refunded through the insurance centre (CARD-04, its own issue):
-`_refund_plan` is where that tender will take its share first.
+A card-paid sale comes back only whole, after its settlement was cancelled with the centre (2103,
+server/services/card_settlement.cancel): the card's part is never refunded as cash (CARD-04).
 """
 
 from __future__ import annotations
