@@ -364,3 +364,20 @@ def test_card06_only_a_session_at_a_registered_till_settles(card_shop: dict[str,
         r = c.post(f"/sales/{sid}/card/{path}", json={}, headers=office)
         assert r.status_code == 403 and r.json()["code"] == "CARD-06", (path, r.text)
     assert card_shop["sandbox"].deliveries(infno="2102") == []
+
+
+def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_signature_line(
+        card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    from devices.printer.render import preview
+    from server.services import printing
+
+    sid, sale = paid_by_card(card_shop)
+    with read_session(engine) as s:
+        doc = printing.receipt_doc(s, ctx, s.get(Sale, sid))  # type: ignore[arg-type]
+    assert doc.card is not None
+    paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
+    assert doc.card.fund_fen + doc.card.personal_account_fen == paid["insurance"]
+    assert doc.card.balance_after_fen == card_shop["sandbox"].person(EMPLOYEE.psn_no)["balc_fen"]
+    assert doc.card.insured_name == EMPLOYEE.name and EMPLOYEE.certno not in doc.card.insured_id_masked
+    text = preview(doc, 42)
+    assert "签名" in text and EMPLOYEE.certno not in text
