@@ -20,7 +20,7 @@ test: system venv
 	$(BIN)/ruff check pos server devices catalog reports tests bench
 	$(BIN)/pytest
 
-bench: venv
+bench: system venv  # the card benchmark drives pcscd + vpcd, as the tests do
 	$(BIN)/python -m bench
 
 lint: venv
