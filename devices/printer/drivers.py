@@ -14,13 +14,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serial
-from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
-from escpos.escpos import Escpos
-from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Dummy, Network, Serial, Usb
+
+if TYPE_CHECKING:  # python-escpos loads a large capabilities table: imported where a printer is driven
+    from escpos.escpos import Escpos
 
 log = logging.getLogger("dingdian.devices.printer")
 
@@ -63,6 +62,8 @@ class PrinterUnavailable(Exception):
 
 
 def make_device(cfg: PrinterConfig) -> Escpos:
+    from escpos.printer import Network, Serial, Usb
+
     if cfg.driver == "network":
         return Network(cfg.host, port=cfg.port, timeout=cfg.timeout_s)
     if cfg.driver == "serial":
@@ -73,6 +74,8 @@ def make_device(cfg: PrinterConfig) -> Escpos:
 
 
 def drawer_kick() -> bytes:
+    from escpos.printer import Dummy
+
     dummy = Dummy()
     dummy.cashdraw(2)
     return dummy.output
@@ -87,6 +90,9 @@ class EscposPrinter:
         self._lock = threading.Lock()
 
     def send(self, job: bytes) -> None:
+        from escpos.constants import RT_STATUS_ONLINE
+        from escpos.exceptions import DeviceNotFoundError
+
         cfg = self.config
         with self._lock:
             dev = self._device(cfg)
@@ -113,6 +119,8 @@ class EscposPrinter:
                 _close(dev)
 
     def _ready(self, dev: Escpos) -> None:
+        from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
+
         where = self.config.where
         online = self._status(dev, RT_STATUS_ONLINE)
         if online is None:
@@ -131,6 +139,8 @@ class EscposPrinter:
 
 
 def _read_one(dev: Escpos) -> bytes:
+    from escpos.printer import Network, Serial
+
     device: Any = dev.device
     if isinstance(dev, Network):
         return device.recv(1)

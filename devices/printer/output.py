@@ -8,9 +8,12 @@ preview and the paper agree column for column.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from escpos.escpos import Escpos
+if TYPE_CHECKING:  # python-escpos loads a large capabilities table: only when bytes are made
+    from escpos.escpos import Escpos
+
+from typing import Protocol
 
 from devices.printer import gbk
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from escpos.printer import Dummy
-
 from devices.printer import gbk
 from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc
 from devices.printer.output import EscposOutput, Output, PreviewOutput
@@ -197,6 +195,8 @@ def preview(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, columns: int) -> str:
 
 def escpos_bytes(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, columns: int) -> bytes:
     """The document as the bytes a Chinese-mode ESC/POS printer prints (python-escpos Dummy collects them)."""
+    from escpos.printer import Dummy  # loaded on the first receipt, not at the service's start
+
     dummy = Dummy()
     render(doc, EscposOutput(dummy, columns))
     return dummy.output

