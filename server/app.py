@@ -27,6 +27,7 @@ from server.api import (
     users,
 )
 from server.api import insurance as insurance_api
+from server.api.fast_path import TillFastPath
 from server.config import Settings, get_settings
 from server.db.migrate import require_head
 from server.db.session import make_engine
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    devices, printing):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
+    app.add_middleware(TillFastPath)  # the scan and the payment on their happy path; all else as routed
     return app

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from server.audit import SYSTEM
@@ -30,20 +29,24 @@ def principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    state = get_state(request)
     if creds is None or not creds.credentials:
         raise AppError(401, "AUTH", "请先登录", "log in first")
-    ctx = Ctx(state.store_id, state.settings)
-
-    def load() -> Principal | None:
-        with read_session(state.engine) as s:
-            return resolve_token(s, ctx, creds.credentials)
-
-    who = state.principals.resolve(token_hash(creds.credentials), ctx.now, lambda p: p.expires_at, load)
+    who = caller(get_state(request), creds.credentials)
     if who is None:
         raise AppError(401, "AUTH", "登录已失效，请重新登录", "the token is invalid, expired or revoked")
     request.state.principal = who
     return who
+
+
+def caller(state: AppState, token: str) -> Principal | None:
+    """Whose token this is: from the principal cache, or read (and cached) when it is not there."""
+    ctx = Ctx(state.store_id, state.settings)
+
+    def load() -> Principal | None:
+        with read_session(state.engine) as s:
+            return resolve_token(s, ctx, token)
+
+    return state.principals.resolve(token_hash(token), ctx.now, lambda p: p.expires_at, load)
 
 
 def require(action: Action) -> Callable[..., Principal]:
@@ -86,7 +89,7 @@ Who = Annotated[Principal, Depends(principal)]
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
-def json_response(model: BaseModel, status_code: int = 200) -> Response:
-    """The model as JSON, without FastAPI validating it a second time against the route's response_model
-    (the use case built it as that model already). For the hot paths: a scan, a completion."""
-    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+def json_response_bytes(body: bytes, status_code: int = 200) -> Response:
+    """JSON the use case serialised already, without FastAPI validating it a second time against the route's
+    response_model (it was built as that model). For the hot paths: a scan, a completion."""
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from pydantic import Field
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, json_response, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
 from server.api.schemas import (
     UUID_PATTERN,
     CompleteIn,
@@ -30,6 +31,7 @@ from server.api.schemas import (
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
+from server.db.session import write_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -54,8 +56,11 @@ def till_id_of(who: Principal) -> int:
     return who.till_id  # type: ignore[return-value]
 
 
-def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOut:
-    final = sale.status == "completed"  # an open basket has no tenders or returns to look up
+def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False,
+             just_paid: list[TenderOffer] | None = None) -> SaleOut:
+    """The sale as the till shows it. `just_paid`: the tenders of a completion in this very transaction
+    (nothing can have been returned yet), so neither is read back."""
+    final = sale.status == "completed" and just_paid is None  # an open basket has no tenders or returns either
     lines = selling.line_views(s, sale.id)
     back = returns.returned_so_far(s, [ln["id"] for ln in lines]) if final else {}
     codes = trace_codes.codes_by_line(s, sale.id) if any(ln["traced"] for ln in lines) else {}
@@ -67,8 +72,9 @@ def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False) -> SaleOu
         unit_price_fen=ln["unit_price_fen"], amount_fen=ln["amount_fen"], returned_qty=back.get(ln["id"], 0),
         traced=ln["traced"], trace_codes=codes.get(ln["id"], []))
         for ln in lines]
+    paid = selling.tenders_of(s, sale.id) if final else just_paid or []
     tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
-               for t in selling.tenders_of(s, sale.id)] if final else []
+               for t in paid]
     return SaleOut(id=sale.id, status=sale.status, till_id=sale.till_id, shift_id=sale.shift_id, sale_no=sale.sale_no,
                    business_date=sale.business_date, opened_at=sale.opened_at, completed_at=sale.completed_at,
                    total_fen=sale.total_fen, change_fen=sale.change_fen, void_reason=sale.void_reason,
@@ -144,11 +150,16 @@ def get_sale(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SaleOut:
 
 @router.post("/sales/{sale_id}/lines", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
 def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    return json_response_bytes(scan(get_state(request).engine, ctx, who, sale_id, body), 201)  # type: ignore[return-value]
+
+
+def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn) -> bytes:
+    """A scan (or a pick) into the basket; the basket as the till shows it. Also served by server.api.fast_path."""
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
-    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
+    with write_session(engine, durable=False) as s:  # an unpaid basket's edit
         selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode, body.item_id)
-        return json_response(sale_out(s, ctx, selling.sale_header(s, ctx, sale_id.lower())), 201)  # type: ignore[return-value]
+        return sale_out(s, ctx, selling.sale_header(s, ctx, sale_id.lower())).model_dump_json().encode()
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
@@ -209,13 +220,18 @@ def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> Sale
 
 @router.post("/sales/{sale_id}/complete", response_model=SaleOut, **guarded(Action.SELL))
 def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
+    return json_response_bytes(pay(get_state(request).engine, ctx, who, sale_id, body))  # type: ignore[return-value]
+
+
+def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn) -> bytes:
+    """Complete the sale with its tenders; the final sale. Also served by server.api.fast_path."""
     offers = [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,
                           t.reference) for t in body.tenders]
-    with unit_of_work(request) as s:
+    with write_session(engine) as s:
         done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
         if not done.replayed:  # intent first: the receipt's job commits with the sale
             printing.queue_new_receipt(s, ctx, done.sale, till_of(who), any(o.kind == "cash" for o in offers))
-        return json_response(sale_out(s, ctx, done.sale, replayed=done.replayed))  # type: ignore[return-value]
+        return sale_out(s, ctx, done.sale, done.replayed, None if done.replayed else offers).model_dump_json().encode()
 
 
 # --- returns ----------------------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""The till's two hottest requests, a scan into the basket and the payment, served past the framework.
+
+A scan is a round trip the customer waits for, many times a sale. Measured on the running service
+(py-spy, and the same use case called in-process), FastAPI's part of a scan (routing through the
+included routers, the dependency solver resolving token, caller, permission and context, and its
+middleware) cost more than the use case with its SQL. This ASGI middleware serves the happy path of
+exactly those two requests: a JSON body that validates against the route's own model, a bearer token
+the principal cache resolves, a post allowed to sell. Anything else (no token or an unknown one, a
+post not allowed, a body that does not validate, another content type, a large body) is passed on
+untouched, the body replayed, to the full route, which answers it as it always does. Both call the
+same function (server.api.selling.scan and .pay), so there is one contract and one use case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.api import selling as selling_api
+from server.api.deps import caller
+from server.api.schemas import CompleteIn, LineIn
+from server.errors import AppError, error_response
+from server.permissions import Action, allowed
+from server.services.context import Ctx
+from server.services.users import Principal
+
+# POST /sales/{uuid}/lines and POST /sales/{uuid}/complete; the id as the full route's SalePath admits it.
+_HOT = re.compile(r"^/sales/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+                  r"/(lines|complete)$")
+_MAX_BODY = 16 * 1024  # a scan is ~40 bytes, a payment ~200; anything larger goes the long way
+_JSON = b"application/json"
+
+Handler = Callable[[Engine, Ctx, Principal, str, Any], bytes]
+_ROUTES: dict[str, tuple[type[BaseModel], Handler, int]] = {
+    "lines": (LineIn, selling_api.scan, 201),
+    "complete": (CompleteIn, selling_api.pay, 200),
+}
+
+
+class TillFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not (hot := _HOT.match(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive)
+        if body is None or not await self._serve(scope, send, hot.group(1), hot.group(2), body):
+            await self.app(scope, _replay(messages, receive), send)
+
+    async def _serve(self, scope: Scope, send: Send, sale_id: str, what: str, body: bytes) -> bool:
+        """True when answered here; False (nothing sent, nothing written) to pass the request on."""
+        token, content_type = _headers(scope)
+        if not token or not content_type.startswith(_JSON):
+            return False
+        state = scope["app"].state.dingdian
+        model, handler, status = _ROUTES[what]
+        try:
+            parsed = model.model_validate_json(body)
+        except ValidationError:
+            return False
+        who = caller(state, token)
+        if who is None or not allowed(who.roles, Action.SELL):
+            return False
+        ctx = Ctx(state.store_id, state.settings, who.actor)
+        try:
+            answer = await run_in_threadpool(handler, state.engine, ctx, who, sale_id, parsed)
+        except AppError as exc:  # a refusal: the same body the full route's handler would give
+            await error_response(exc)(scope, _no_body, send)
+            return True
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", _JSON), (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
+        return True
+
+
+def _headers(scope: Scope) -> tuple[str, bytes]:
+    """The bearer token (as HTTPBearer reads it: scheme case-insensitive) and the content type."""
+    token, content_type = "", b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                token = credentials.strip()
+        elif name == b"content-type":
+            content_type = value.lower()
+    return token, content_type
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The messages received, and the body when it came whole and small (None: too large, or the client
+    went away): the messages are replayed as they came if the request is passed on."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > _MAX_BODY:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """The messages already read, in order, then whatever the client sends next."""
+    pending = list(reversed(messages))
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

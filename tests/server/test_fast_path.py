@@ -1,0 +1,130 @@
+"""The till's fast path (server.api.fast_path): it serves the scan and the payment on their happy path with the
+same answers as the full routes, and passes everything else on untouched, to be answered as routed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from server.api import fast_path
+from tests.conftest import BARCODE_VITC, login
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """What the fast path served itself, in order ("lines", "complete")."""
+    seen: list[str] = []
+    for what, (model, handler, status) in list(fast_path._ROUTES.items()):
+        def counted(*args: Any, _what: str = what, _handler: Any = handler) -> bytes:
+            seen.append(_what)
+            return _handler(*args)
+        monkeypatch.setitem(fast_path._ROUTES, what, (model, counted, status))
+    yield seen
+
+
+def open_sale(shop: dict[str, Any]) -> str:
+    sid = str(uuid.uuid4())
+    r = shop["client"].post("/sales", json={"id": sid}, headers=shop["cashier"])
+    assert r.status_code == 201, r.text
+    return sid
+
+
+def test_scan_and_payment_are_served_with_the_full_routes_answers(shop: dict[str, Any], served: list[str]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    sid = open_sale(shop)
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h)
+    assert r.status_code == 201 and r.headers["content-type"] == "application/json"
+    assert r.json() == c.get(f"/sales/{sid}", headers=h).json()  # the basket exactly as the full route reads it
+    assert r.json()["total_fen"] == 700
+    r = c.post(f"/sales/{sid.upper()}/complete",  # the id as the full route admits it: any case
+               json={"tenders": [{"kind": "cash", "amount_fen": 700, "tendered_fen": 1000}]}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "completed" and r.json()["change_fen"] == 300
+    assert r.json() == c.get(f"/sales/{sid}", headers=h).json()
+    assert served == ["lines", "complete"]
+
+
+def test_a_refusal_on_the_fast_path_has_the_canonical_body(shop: dict[str, Any], served: list[str]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    sid = open_sale(shop)
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": "6900000000002"}, headers=h)
+    assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND"
+    assert "6900000000002" in r.json()["message_zh"] and r.json()["details"] == {"barcode": "6900000000002"}
+    r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 1}]}, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "SALE-EMPTY"
+    # logged in away from a till: CARD-06, raised by the shared use case, answered the same way
+    pharmacist_off_till = login(c, "u_pharmacist", "2222")
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC}, headers=pharmacist_off_till)
+    assert r.status_code == 403 and r.json()["code"] == "CARD-06"
+    assert served == ["lines", "complete", "lines"]
+
+
+@pytest.mark.parametrize("case", ["no token", "unknown token", "post may not sell", "invalid body", "extra field",
+                                  "not json", "large body"])
+def test_what_the_fast_path_does_not_serve_is_answered_as_routed(shop: dict[str, Any], served: list[str],
+                                                                 case: str) -> None:
+    c = shop["client"]
+    sid = open_sale(shop)
+    headers = dict(shop["cashier"])
+    body: dict[str, Any] = {"barcode": BARCODE_VITC, "qty": 1}
+    expected = {"no token": (401, "AUTH"), "unknown token": (401, "AUTH"), "post may not sell": (403, "SEC-01"),
+                "invalid body": (422, "VALIDATION"), "extra field": (422, "VALIDATION"),
+                "not json": (422, "VALIDATION"), "large body": (422, "VALIDATION")}[case]
+    if case == "no token":
+        del headers["Authorization"]
+    elif case == "unknown token":
+        headers["Authorization"] = "Bearer " + "x" * 43
+    elif case == "post may not sell":
+        headers = shop["manager"]
+    elif case == "invalid body":
+        body = {"barcode": BARCODE_VITC, "qty": 0}
+    elif case == "extra field":
+        body |= {"unit_price_fen": 1}  # a till never sets a price (CARD-03)
+    elif case == "large body":
+        body |= {"note": "x" * 20_000}
+    if case == "not json":
+        r = c.post(f"/sales/{sid}/lines", content=b'{"barcode": "%s"}' % BARCODE_VITC.encode(),
+                   headers=headers | {"Content-Type": "text/plain"})
+    else:
+        r = c.post(f"/sales/{sid}/lines", json=body, headers=headers)
+    assert (r.status_code, r.json()["code"]) == expected, r.text
+    assert served == []  # answered by the full route
+    assert c.get(f"/sales/{sid}", headers=shop["cashier"]).json()["lines"] == []  # and nothing was written
+
+
+def test_a_body_in_pieces_is_read_whole_and_replayed_as_it_came() -> None:
+    pieces = [{"type": "http.request", "body": b'{"barcode": ', "more_body": True},
+              {"type": "http.request", "body": b'"6902345678903"}', "more_body": False},
+              {"type": "http.disconnect"}]
+    queue = list(pieces)
+
+    async def receive() -> dict[str, Any]:
+        return queue.pop(0)
+
+    async def run() -> tuple[list[Any], bytes | None, list[Any]]:
+        messages, body = await fast_path._read_body(receive)
+        replay = fast_path._replay(messages, receive)
+        return messages, body, [await replay() for _ in range(3)]
+
+    _, body, replayed = asyncio.run(run())
+    assert body == b'{"barcode": "6902345678903"}'
+    assert replayed == pieces  # the two pieces as they came, then what the client sent next
+
+
+def test_a_body_over_the_limit_or_cut_short_is_not_read_as_whole() -> None:
+    async def read(pieces: list[dict[str, Any]]) -> tuple[int, bytes | None]:
+        queue = list(pieces)
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+
+        messages, body = await fast_path._read_body(receive)
+        return len(messages), body
+
+    big = [{"type": "http.request", "body": b"x" * 10_000, "more_body": True}] * 3
+    assert asyncio.run(read(big)) == (2, None)  # stopped reading at the limit; the rest stays with the client
+    assert asyncio.run(read([{"type": "http.request", "body": b"{", "more_body": True},
+                             {"type": "http.disconnect"}])) == (2, None)
