@@ -87,10 +87,16 @@ def snapshot(row: SQLModel) -> dict[str, Any]:
 
 
 def _entry_hash(e: AuditEntry) -> str:
+    return _hash_of(e.store_id, e.seq, e.at, e.user_id, e.actor, e.action, e.entity, e.entity_id, e.before, e.after,
+                    e.note, e.prev_hash)
+
+
+def _hash_of(store_id: int, seq: int, at: datetime, user_id: int | None, actor: str, action: str, entity: str,
+             entity_id: str, before: Any, after: Any, note: str, prev_hash: str) -> str:
     doc = {
-        "store_id": e.store_id, "seq": e.seq, "at": e.at.isoformat(), "user_id": e.user_id, "actor": e.actor,
-        "action": e.action, "entity": e.entity, "entity_id": e.entity_id, "before": e.before, "after": e.after,
-        "note": e.note, "prev_hash": e.prev_hash,
+        "store_id": store_id, "seq": seq, "at": at.isoformat(), "user_id": user_id, "actor": actor,
+        "action": action, "entity": entity, "entity_id": entity_id, "before": before, "after": after,
+        "note": note, "prev_hash": prev_hash,
     }
     raw = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
@@ -131,7 +137,7 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     note: str = "",
-) -> AuditEntry:
+) -> None:
     """Append one entry to the store's chain, in the caller's transaction."""
     session.flush()  # ids of new rows are known before their image is taken
     conn = session.connection()
@@ -141,26 +147,21 @@ def record(
         seq, prev = 0, GENESIS
     else:
         seq, prev = head
-    entry = AuditEntry(
-        store_id=store_id, seq=seq + 1, at=utcnow(), user_id=actor.user_id, actor=actor.name,
-        action=action, entity=entity, entity_id=str(entity_id), before=_plain(before), after=_plain(after),
-        note=note, prev_hash=prev, hash="",
-    )
-    entry.hash = _entry_hash(entry)
-    conn.execute(_ADD_ENTRY, {k: getattr(entry, k) for k in _ENTRY_COLUMNS})
-    conn.execute(_MOVE_HEAD, {"sid": store_id, "new_seq": entry.seq, "new_hash": entry.hash})
-    return entry
-
-
-_ENTRY_COLUMNS = tuple(c.name for c in _ENTRY.columns if c.name != "id")
+    # A plain row, not an AuditEntry: building the model instance cost more than hashing and writing it.
+    row = {"store_id": store_id, "seq": seq + 1, "at": utcnow(), "user_id": actor.user_id, "actor": actor.name,
+           "action": action, "entity": entity, "entity_id": str(entity_id), "before": _plain(before),
+           "after": _plain(after), "note": note, "prev_hash": prev}
+    row["hash"] = _hash_of(**row)
+    conn.execute(_ADD_ENTRY, row)
+    conn.execute(_MOVE_HEAD, {"sid": store_id, "new_seq": row["seq"], "new_hash": row["hash"]})
 
 
 def record_row(session: Session, store_id: int, actor: Actor, action: str, row: SQLModel,
-               before: dict[str, Any] | None = None, note: str = "") -> AuditEntry:
+               before: dict[str, Any] | None = None, note: str = "") -> None:
     """Audit a row written through the ORM: its table and id, the image before, the image now."""
     session.flush()
-    return record(session, store_id, actor, action, row.__tablename__, row.id,  # type: ignore[attr-defined]
-                  before, snapshot(row), note)
+    record(session, store_id, actor, action, row.__tablename__, row.id,  # type: ignore[attr-defined]
+           before, snapshot(row), note)
 
 
 @dataclass
