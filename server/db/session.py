@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 _WRITE = "dingdian_write"
+_SYNCHRONOUS = "dingdian_synchronous"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,7 +32,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (pysqlite's own is DEFERRED).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -40,6 +41,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        record.info[_SYNCHRONOUS] = "durable"
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -48,7 +50,10 @@ def _configure_sqlite(engine: Engine) -> None:
             # FULL: the commit is on disk before it is acknowledged. NORMAL (an open basket's edit):
             # it survives a crash of the service, and the next FULL commit — the sale's completion —
             # puts it on disk too; only a power cut could lose it, and with it nothing paid for.
-            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if mode == 'durable' else 'NORMAL'}")
+            info = conn.connection.info  # the pooled connection's own: the setting stays with it
+            if info.get(_SYNCHRONOUS) != mode:  # set only when it changes: a run of scans pays it once
+                conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if mode == 'durable' else 'NORMAL'}")
+                info[_SYNCHRONOUS] = mode
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode else "BEGIN")
 
 
