@@ -107,6 +107,9 @@ class PrintWorker:
     def drain(self) -> bool:
         """Print every pending job in order; False as soon as the printer fails (the job stays pending)."""
         while not self._stop.is_set():
+            with read_session(self.engine) as s:  # most wake-ups find the queue empty: no writer's lock for that
+                if not printing.has_pending(s, self._ctx(), self.till_code):
+                    return True
             with write_session(self.engine) as s:
                 job = printing.claim_next(s, self._ctx(), self.till_code)
             if job is None:

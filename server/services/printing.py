@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
@@ -210,12 +211,20 @@ def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, t
     return job
 
 
-def queue_new_receipt(s: Session, ctx: Ctx, sale: Sale, till_code: str, cash: bool) -> PrintJob:
+_ADD_JOBS = sa.insert(PrintJob.__table__)  # type: ignore[attr-defined]
+
+
+def queue_new_receipt(s: Session, ctx: Ctx, sale: Sale, till_code: str, cash: bool) -> None:
     """A sale's first receipt, queued by the completion that just made it final (so there is none yet):
-    by reference, with the drawer kick on a cash sale — no reads on the completion's path."""
-    if cash and ctx.settings.devices.cash_drawer:
-        _job(s, ctx, till_code, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
-    return _job(s, ctx, till_code, PrintJobKind.RECEIPT, sale.id, {})
+    by reference, with the drawer kick on a cash sale — no reads, one insert, on the completion's path."""
+    job = {"store_id": ctx.store_id, "till_code": till_code, "ref": sale.id, "reprint": False, "document": {},
+           "status": PrintJobStatus.PENDING.value, "attempts": 0, "last_error": "",
+           "created_by": ctx.actor.user_id, "created_at": ctx.now}
+    jobs = [job | {"kind": PrintJobKind.RECEIPT.value, "expires_at": None}]
+    if cash and ctx.settings.devices.cash_drawer:  # the drawer opens first, as the receipt starts printing
+        jobs.insert(0, job | {"kind": PrintJobKind.DRAWER.value, "expires_at": ctx.now + DRAWER_WINDOW})
+    s.connection().execute(_ADD_JOBS, jobs)
+    _queued(s)
 
 
 def enqueue_z_report(s: Session, ctx: Ctx, shift_id: int, reprint: bool = False,
@@ -290,6 +299,11 @@ def recover_interrupted(s: Session, ctx: Ctx, till_code: str) -> int:
         PrintJob.status == PrintJobStatus.PRINTING.value).values(
         status=PrintJobStatus.UNCERTAIN.value, last_error="打印中断（服务重启），请确认后重打 / cut off by a restart"))
     return int(result.rowcount or 0)
+
+
+def has_pending(s: Session, ctx: Ctx, till_code: str) -> bool:
+    return s.exec(select(PrintJob.id).where(PrintJob.store_id == ctx.store_id, PrintJob.till_code == till_code,
+                                            PrintJob.status == PrintJobStatus.PENDING.value).limit(1)).first() is not None
 
 
 def claim_next(s: Session, ctx: Ctx, till_code: str) -> PrintJob | None:
