@@ -158,8 +158,8 @@ def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn) -
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     with write_session(engine, durable=False) as s:  # an unpaid basket's edit
-        selling.add_line(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode, body.item_id)
-        return sale_out(s, ctx, selling.sale_header(s, ctx, sale_id.lower())).model_dump_json().encode()
+        sale = selling.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode, body.item_id)
+        return sale_out(s, ctx, sale).model_dump_json().encode()
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from catalog.classes import GspClass, Route, Storage, ZonePurpose
@@ -52,9 +54,13 @@ MAX_LINE_QTY = 10_000
 
 # --- reading ----------------------------------------------------------------------------------------
 
+_SALE_BY_ID = select(Sale).where(Sale.id == sa.bindparam("sale"), Sale.store_id == sa.bindparam("sid"))
+_SALE_BY_ID_LOCKED = _SALE_BY_ID.with_for_update()
+
+
 def get_sale(s: Session, ctx: Ctx, sale_id: str, lock: bool = False) -> Sale:
-    q = select(Sale).where(Sale.id == sale_id, Sale.store_id == ctx.store_id)
-    sale = s.exec(q.with_for_update() if lock else q).first()
+    # Built once: on the completion's path, building and keying the statement cost as much as running it.
+    sale = s.exec(_SALE_BY_ID_LOCKED if lock else _SALE_BY_ID, params={"sale": sale_id, "sid": ctx.store_id}).first()
     if sale is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
     return sale
@@ -69,14 +75,6 @@ def sale_by_number(s: Session, ctx: Ctx, sale_no: str) -> Sale:
 
 def lines_of(s: Session, sale_id: str) -> list[SaleLine]:
     return list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.line_no)))
-
-
-def sale_header(s: Session, ctx: Ctx, sale_id: str) -> Any:
-    """The sale's own columns as a read-only row (what the till shows above the lines), one Core read."""
-    row = s.connection().execute(_SALE_HEADER, {"sale": sale_id, "sid": ctx.store_id}).first()
-    if row is None:
-        raise not_found("销售单", "sale", sale_id=sale_id)
-    return row
 
 
 def line_views(s: Session, sale_id: str) -> list[dict[str, Any]]:
@@ -164,7 +162,7 @@ def _check_available(s: Session, ctx: Ctx, item: Any, need_base: int) -> None:
 _SALE, _LINE, _SHIFT = Sale.__table__, SaleLine.__table__, Shift.__table__  # type: ignore[attr-defined]
 _ITEM, _BARCODE = Item.__table__, Barcode.__table__  # type: ignore[attr-defined]
 _BAL, _BATCH = BatchBalance.__table__, Batch.__table__  # type: ignore[attr-defined]
-_BASKET = (sa.select(_SALE.c.status, _SALE.c.till_id, _SHIFT.c.status.label("shift_status"))
+_BASKET = (sa.select(_SALE, _SHIFT.c.status.label("shift_status"))
            .join(_SHIFT, _SHIFT.c.id == _SALE.c.shift_id)
            .where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
            .with_for_update(of=_SALE))
@@ -216,7 +214,6 @@ _LINE_VIEWS = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.s
                         _ITEM.c.traced)
                .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
-_SALE_HEADER = sa.select(_SALE).where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
 _ADD_LINE = sa.insert(_LINE)
 _SET_LINE = (sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
              .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))
@@ -229,22 +226,35 @@ def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
     _basket_row(s, ctx, sale_id, till_id)
 
 
-def _basket_row(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
-    """_basket's checks for the scan path, in one locked read."""
+def _basket_row(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+    """_basket's checks for the scan path, in one locked read; the sale's columns as they were."""
     row = s.connection().execute(_BASKET, {"sale": sale_id, "sid": ctx.store_id}).first()
     if row is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
     if row.status != SaleStatus.OPEN.value or row.till_id != till_id or row.shift_status != ShiftStatus.OPEN.value:
         _basket(s, ctx, sale_id, till_id)  # the refusal, worded once
+    return row
 
 
 def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
              barcode: str | None = None, item_id: int | None = None) -> int:
     """Scan (or pick) an item into the basket: a new line, or more of the same line. Returns the line id."""
+    return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[0]
+
+
+def scan(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+         barcode: str | None = None, item_id: int | None = None) -> Any:
+    """add_line for the till: the sale's own columns after it , without reading
+    the sale again."""
+    return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[1]
+
+
+def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+              barcode: str | None, item_id: int | None) -> tuple[int, Any]:
     if not 0 < qty <= MAX_LINE_QTY:
         raise AppError(422, "SALE-QTY", f"数量须在 1 到 {MAX_LINE_QTY} 之间", f"quantity must be 1..{MAX_LINE_QTY}",
                        {"qty": qty})
-    _basket_row(s, ctx, sale_id, till_id)
+    sale = _basket_row(s, ctx, sale_id, till_id)
     conn = s.connection()
     if barcode is not None:
         item = conn.execute(_ITEM_BY_BARCODE, {"sid": ctx.store_id, "code": barcode}).first()
@@ -282,7 +292,7 @@ def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: 
     conn.execute(_ADD_TO_TOTAL, {"sale": sale_id, "delta": qty * price})
     audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
                  before and {"id": line_id} | before, {"id": line_id} | image)
-    return line_id
+    return line_id, SimpleNamespace(**(dict(sale._mapping) | {"total_fen": sale.total_fen + qty * price}))
 
 
 def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> SaleLine:
@@ -412,6 +422,7 @@ _TAKE = (sa.update(_BAL).where(_BAL.c.batch_id == sa.bindparam("b"), _BAL.c.loca
          .values(qty=_BAL.c.qty - sa.bindparam("take")))
 _ADD_MOVEMENTS = sa.insert(_MOVEMENT)
 _ADD_TENDERS = sa.insert(_TENDER)
+_FINISH = sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
 _DISPENSE = sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
 
 
@@ -490,10 +501,12 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     if traced:
         trace_codes.mark_sold(s, sale.id)
     day, no = _next_number(s, ctx)
-    sale.business_date, sale.day_no, sale.sale_no = day, no, f"{day:%Y%m%d}-{no:04d}"
-    sale.status, sale.completed_by, sale.completed_at = SaleStatus.COMPLETED.value, ctx.actor.user_id, ctx.now
-    sale.total_fen, sale.change_fen = total, change_fen(offers)
-    s.add(sale)
+    final = {"business_date": day, "day_no": no, "sale_no": f"{day:%Y%m%d}-{no:04d}",
+             "status": SaleStatus.COMPLETED.value, "completed_by": ctx.actor.user_id, "completed_at": ctx.now,
+             "total_fen": total, "change_fen": change_fen(offers)}
+    conn.execute(_FINISH, {"sale": sale.id, **final})
+    for key, value in final.items():  # the loaded sale shows what was written, without a second UPDATE at flush
+        set_committed_value(sale, key, value)
     tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
     conn.execute(_ADD_TENDERS, tenders)
