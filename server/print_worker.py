@@ -106,14 +106,17 @@ class PrintWorker:
 
     def drain(self) -> bool:
         """Print every pending job in order; False as soon as the printer fails (the job stays pending)."""
+        printed = 0
         while not self._stop.is_set():
             with read_session(self.engine) as s:  # most wake-ups find the queue empty: no writer's lock for that
                 if not printing.has_pending(s, self._ctx(), self.till_code):
+                    if printed:  # the status bar learns once the queue is empty, not after every job
+                        self._publish(ok=True)
                     return True
             with write_session(self.engine) as s:
                 job = printing.claim_next(s, self._ctx(), self.till_code)
-            if job is None:
-                return True
+            if job is None:  # taken by another worker, or an expired drawer kick: look again
+                continue
             laid_out = None
             if not job.document and job.kind != PrintJobKind.DRAWER.value:
                 with read_session(self.engine) as s:
@@ -138,8 +141,8 @@ class PrintWorker:
             with write_session(self.engine, durable=False) as s:
                 printing.mark_printed(s, self._ctx(), job.id, laid_out)  # type: ignore[arg-type]
             self.printed += 1
+            printed += 1
             self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)
-            self._publish(ok=True)
         return True
 
     def _publish(self, ok: bool | None, error: str | None = None) -> None:

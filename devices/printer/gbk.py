@@ -11,6 +11,7 @@ A double-byte character takes two columns, a single byte one — the printed wid
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 # Characters outside two-byte GBK (or mis-encoded by Python's cp936-based codec) → printable equivalents.
@@ -21,6 +22,7 @@ _MAP = {
 UNPRINTABLE = "?"
 
 
+@functools.lru_cache(maxsize=4096)  # a receipt repeats the store's header, item names and labels
 def normalise(text: str) -> str:
     """The text with every character printable in two-byte GBK (or replaced visibly)."""
     out = []
@@ -29,6 +31,7 @@ def normalise(text: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=8192)
 def _printable(ch: str) -> str:
     if ch in _MAP:
         return _MAP[ch]

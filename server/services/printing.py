@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, func, select
 
 from catalog.classes import GspClass, InsuranceCategory
@@ -315,14 +316,16 @@ def claim_next(s: Session, ctx: Ctx, till_code: str) -> PrintJob | None:
         if job is None:
             return None
         expired = job.expires_at is not None and job.expires_at < ctx.now
-        new = PrintJobStatus.EXPIRED if expired else PrintJobStatus.PRINTING
+        claimed = {"status": (PrintJobStatus.EXPIRED if expired else PrintJobStatus.PRINTING).value,
+                   "attempts": job.attempts + (0 if expired else 1), "claimed_at": None if expired else ctx.now}
         won = s.exec(update(PrintJob).where(  # type: ignore[call-overload]
-            PrintJob.id == job.id, PrintJob.status == PrintJobStatus.PENDING.value).values(
-            status=new.value, attempts=PrintJob.attempts + (0 if expired else 1),
-            claimed_at=None if expired else ctx.now)).rowcount == 1
-        s.refresh(job)
+            PrintJob.id == job.id, PrintJob.status == PrintJobStatus.PENDING.value,
+            PrintJob.attempts == job.attempts).values(**claimed)).rowcount == 1
         if won and not expired:
+            for key, value in claimed.items():  # what was written, without reading the row back
+                set_committed_value(job, key, value)
             return job
+        s.expire(job)  # lost to another claimer: read afresh on the next round
 
 
 def lay_out(s: Session, ctx: Ctx, job: PrintJob) -> dict[str, Any]:
