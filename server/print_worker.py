@@ -143,6 +143,8 @@ class PrintWorker:
             self.printed += 1
             printed += 1
             self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)
+            if not self.board.current.connected:  # back after a failure: say so now, not after the backlog
+                self._publish(ok=True)
         return True
 
     def _publish(self, ok: bool | None, error: str | None = None) -> None:

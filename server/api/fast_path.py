@@ -25,10 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.api import selling as selling_api
 from server.api.deps import caller
 from server.api.schemas import CompleteIn, LineIn
+from server.db.types import utcnow
 from server.errors import AppError, error_response
 from server.permissions import Action, allowed
 from server.services.context import Ctx
-from server.services.users import Principal
+from server.services.users import Principal, token_hash
 
 # POST /sales/{uuid}/lines and POST /sales/{uuid}/complete; the id as the full route's SalePath admits it.
 _HOT = re.compile(r"^/sales/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
@@ -58,7 +59,7 @@ class TillFastPath:
     async def _serve(self, scope: Scope, send: Send, sale_id: str, what: str, body: bytes) -> bool:
         """True when answered here; False (nothing sent, nothing written) to pass the request on."""
         token, content_type = _headers(scope)
-        if not token or not content_type.startswith(_JSON):
+        if not token or content_type.split(b";", 1)[0].strip() != _JSON:
             return False
         state = scope["app"].state.dingdian
         model, handler, status = _ROUTES[what]
@@ -66,7 +67,8 @@ class TillFastPath:
             parsed = model.model_validate_json(body)
         except ValidationError:
             return False
-        who = caller(state, token)
+        # The cache answers on the event loop; a miss reads the database, which belongs in the threadpool.
+        who = state.principals.get(token_hash(token), utcnow()) or await run_in_threadpool(caller, state, token)
         if who is None or not allowed(who.roles, Action.SELL):
             return False
         ctx = Ctx(state.store_id, state.settings, who.actor)
@@ -82,16 +84,17 @@ class TillFastPath:
 
 
 def _headers(scope: Scope) -> tuple[str, bytes]:
-    """The bearer token (as HTTPBearer reads it: scheme case-insensitive) and the content type."""
-    token, content_type = "", b""
+    """The bearer token (as HTTPBearer reads it: scheme case-insensitive) and the content type, each from
+    the header's first occurrence, as Starlette reads them."""
+    authorization: bytes | None = None
+    content_type: bytes | None = None
     for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                token = credentials.strip()
-        elif name == b"content-type":
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"content-type" and content_type is None:
             content_type = value.lower()
-    return token, content_type
+    scheme, _, credentials = (authorization or b"").decode("latin-1").partition(" ")
+    return (credentials.strip() if scheme.lower() == "bearer" else ""), content_type or b""
 
 
 async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:

@@ -63,7 +63,7 @@ def test_a_refusal_on_the_fast_path_has_the_canonical_body(shop: dict[str, Any],
 
 
 @pytest.mark.parametrize("case", ["no token", "unknown token", "post may not sell", "invalid body", "extra field",
-                                  "not json", "large body"])
+                                  "not json", "json lines", "large body", "first authorization not bearer"])
 def test_what_the_fast_path_does_not_serve_is_answered_as_routed(shop: dict[str, Any], served: list[str],
                                                                  case: str) -> None:
     c = shop["client"]
@@ -72,7 +72,8 @@ def test_what_the_fast_path_does_not_serve_is_answered_as_routed(shop: dict[str,
     body: dict[str, Any] = {"barcode": BARCODE_VITC, "qty": 1}
     expected = {"no token": (401, "AUTH"), "unknown token": (401, "AUTH"), "post may not sell": (403, "SEC-01"),
                 "invalid body": (422, "VALIDATION"), "extra field": (422, "VALIDATION"),
-                "not json": (422, "VALIDATION"), "large body": (422, "VALIDATION")}[case]
+                "not json": (422, "VALIDATION"), "json lines": (422, "VALIDATION"), "large body": (422, "VALIDATION"),
+                "first authorization not bearer": (401, "AUTH")}[case]
     if case == "no token":
         del headers["Authorization"]
     elif case == "unknown token":
@@ -85,9 +86,12 @@ def test_what_the_fast_path_does_not_serve_is_answered_as_routed(shop: dict[str,
         body |= {"unit_price_fen": 1}  # a till never sets a price (CARD-03)
     elif case == "large body":
         body |= {"note": "x" * 20_000}
-    if case == "not json":
+    if case in ("not json", "json lines"):
         r = c.post(f"/sales/{sid}/lines", content=b'{"barcode": "%s"}' % BARCODE_VITC.encode(),
-                   headers=headers | {"Content-Type": "text/plain"})
+                   headers=headers | {"Content-Type": "text/plain" if case == "not json" else "application/jsonl"})
+    elif case == "first authorization not bearer":  # the header is read from its first occurrence, as routed
+        r = c.post(f"/sales/{sid}/lines", json=body, headers=[("Authorization", "Basic dTpw"),
+                                                              ("Authorization", headers["Authorization"])])
     else:
         r = c.post(f"/sales/{sid}/lines", json=body, headers=headers)
     assert (r.status_code, r.json()["code"]) == expected, r.text
