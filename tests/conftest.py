@@ -88,6 +88,27 @@ def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
 TEST_PIN_COST = {"pin_hash_memory_kib": 1024, "pin_hash_time_cost": 1}
 
 
+@pytest.fixture(scope="session")
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The sandbox insurance centre, one per test run, served on a thread."""
+    from server.insurance.sandbox.serve import start_in_thread
+
+    base, stop = start_in_thread(tmp_path_factory.mktemp("sandbox") / "centre.db")
+    yield base
+    stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_url: str) -> Iterator[Any]:
+    """Its admin client; every test starts from the centre's demo persons and balances."""
+    from server.insurance.sandbox.client import SandboxAdmin
+
+    admin = SandboxAdmin(sandbox_url)
+    admin.reset()
+    yield admin
+    admin.close()
+
+
 def make_settings(db_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("service", TEST_PIN_COST)
     return load_settings(ROOT / "config.toml", database={"url": db_url}, **overrides)

@@ -17,7 +17,6 @@ from server.insurance.gateway import Caller
 from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.persons import DEMO_PERSONS, DemoPerson
-from server.insurance.sandbox.serve import start_in_thread
 from server.services.context import Ctx
 from tests.conftest import make_settings
 
@@ -28,21 +27,6 @@ EMPLOYEE, RETIREE, RESIDENT, ELDER, NONLOCAL, SUSPENDED = DEMO_PERSONS
 def backend() -> str:
     """The gateway's own tables are checked on both backends in test_msgid / test_msglog; the rest on SQLite."""
     return "sqlite"
-
-
-@pytest.fixture(scope="session")
-def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base, stop = start_in_thread(tmp_path_factory.mktemp("sandbox") / "centre.db")
-    yield base
-    stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_url: str) -> Iterator[SandboxAdmin]:
-    admin = SandboxAdmin(sandbox_url)
-    admin.reset()
-    yield admin
-    admin.close()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from pos.screens.help import HelpScreen
 from server.config import Settings
 from server.devices import DeviceManager
 from server.insurance.sandbox.client import SandboxAdmin
-from server.insurance.sandbox.serve import start_in_thread
 from server.services.context import Ctx
 from tests.conftest import BARCODE_MASK, BARCODE_VITC, make_settings
 from tests.insurance.conftest import EMPLOYEE
@@ -31,21 +30,6 @@ from tests.pos.live import LiveService
 pytestmark = pytest.mark.slow
 SnapCompare = Callable[..., bool]
 VOUCHER = "ECQR" + "9F8E7D6C5B4A39281706F5E4"  # a well-formed e-voucher scan no insured person holds
-
-
-@pytest.fixture(scope="module")
-def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base, stop = start_in_thread(tmp_path_factory.mktemp("sandbox") / "centre.db")
-    yield base
-    stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_url: str) -> Iterator[SandboxAdmin]:
-    admin = SandboxAdmin(sandbox_url)
-    admin.reset()  # every test starts from the centre's demo persons and balances
-    yield admin
-    admin.close()
 
 
 @pytest.fixture
@@ -69,6 +53,14 @@ def ledger(engine: Engine) -> dict[str, Any]:
                 "tenders": sorted(tuple(r) for r in conn.execute(text("SELECT kind, amount_fen, reference FROM tender"))),
                 "settlements": conn.execute(text("SELECT sale_id, status, medfee_sumamt_fen, fund_pay_fen, acct_pay_fen, "
                                                  "cash_pay_fen, setl_id FROM card_settlement")).all()}
+
+
+async def identify_typed(pilot: Pilot[Any], card: CardScreen) -> None:
+    """F5, the 职工's card number and 卡识别码 typed, and the split shown."""
+    await pilot.press("f5")
+    await type_text(pilot, EMPLOYEE.card_no, "enter")
+    await type_text(pilot, EMPLOYEE.card_sn, "enter")
+    await until(pilot, lambda: card.step == "split", what="the split")
 
 
 def screen_text(screen: Any) -> str:
@@ -173,10 +165,7 @@ def test_a_basket_the_card_may_not_pay_is_refused_with_its_rule(live: LiveServic
             assert "F9 向医保中心冲正确认" in message(keys, "#keys") and "F7 身份证号" in message(keys, "#keys")
             await pilot.press("escape")
             await popup(pilot, CardScreen)
-            await pilot.press("f5")  # typed: card number, then 卡识别码
-            await type_text(pilot, EMPLOYEE.card_no, "enter")
-            await type_text(pilot, EMPLOYEE.card_sn, "enter")
-            await until(pilot, lambda: card.step == "split", what="the split")
+            await identify_typed(pilot, card)  # typed: card number, then 卡识别码
             await pilot.press("f2")
             await until(pilot, lambda: "CARD-02" in message(card, "#card-message"), what="the refusal")
             assert card.step == "split" and "[CARD-02]" in message(card, "#card-message")
@@ -201,10 +190,7 @@ def test_card_preview_screen(snap_compare: SnapCompare, live: LiveService, sandb
         await settled(pilot, sale)
         await pilot.press("f3")
         card: CardScreen = await popup(pilot, CardScreen)
-        await pilot.press("f5")
-        await type_text(pilot, EMPLOYEE.card_no, "enter")
-        await type_text(pilot, EMPLOYEE.card_sn, "enter")
-        await until(pilot, lambda: card.step == "split", what="the split")
+        await identify_typed(pilot, card)  # typed: card number, then 卡识别码
         await pilot.press("f2")
         await until(pilot, lambda: card.step == "preview", what="the preview")
         await pilot.pause()
@@ -226,10 +212,7 @@ def test_an_uncertain_settlement_is_shown_plainly_resolved_with_f9_and_settled_o
             await settled(pilot, sale)
             await pilot.press("f3")
             card: CardScreen = await popup(pilot, CardScreen)
-            await pilot.press("f5")
-            await type_text(pilot, EMPLOYEE.card_no, "enter")
-            await type_text(pilot, EMPLOYEE.card_sn, "enter")
-            await until(pilot, lambda: card.step == "split", what="the split")
+            await identify_typed(pilot, card)  # typed: card number, then 卡识别码
             await pilot.press("f2")
             await until(pilot, lambda: card.step == "preview", what="the preview")
             due = card.preview["due_otherwise_fen"]  # type: ignore[index]
