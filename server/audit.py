@@ -44,6 +44,7 @@ from server.db.models import (
     UserRole,
     Zone,
 )
+from server.db.prepared import Prepared
 from server.db.types import utcnow
 from server.privacy import mask_id
 
@@ -120,11 +121,12 @@ def ensure_head(session: Session, store_id: int) -> None:
 _ENTRY = AuditEntry.__table__  # type: ignore[attr-defined]
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 # Statements built once: appending runs on every business write, so it goes through Core, not the ORM.
-_LOCK_HEAD = sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.store_id == bindparam("sid")).with_for_update()
-_MOVE_HEAD = sa_update(_HEAD).where(_HEAD.c.store_id == bindparam("sid")).values(
-    seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-_ADD_HEAD = sa_insert(_HEAD)
-_ADD_ENTRY = sa_insert(_ENTRY)
+_LOCK_HEAD = Prepared(sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.store_id == bindparam("sid")).with_for_update())
+_MOVE_HEAD = Prepared(sa_update(_HEAD).where(_HEAD.c.store_id == bindparam("sid")).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+_ADD_HEAD = Prepared(sa_insert(_HEAD), ["store_id", "seq", "hash"])
+_ADD_ENTRY = Prepared(sa_insert(_ENTRY), ["store_id", "seq", "at", "user_id", "actor", "action", "entity", "entity_id",
+                                          "before", "after", "note", "prev_hash", "hash"])
 
 
 def record(
@@ -141,9 +143,9 @@ def record(
     """Append one entry to the store's chain, in the caller's transaction."""
     session.flush()  # ids of new rows are known before their image is taken
     conn = session.connection()
-    head = conn.execute(_LOCK_HEAD, {"sid": store_id}).first()
+    head = _LOCK_HEAD.first(conn, {"sid": store_id})
     if head is None:
-        conn.execute(_ADD_HEAD, {"store_id": store_id, "seq": 0, "hash": GENESIS})
+        _ADD_HEAD.run(conn, {"store_id": store_id, "seq": 0, "hash": GENESIS})
         seq, prev = 0, GENESIS
     else:
         seq, prev = head
@@ -152,8 +154,8 @@ def record(
            "action": action, "entity": entity, "entity_id": str(entity_id), "before": _plain(before),
            "after": _plain(after), "note": note, "prev_hash": prev}
     row["hash"] = _hash_of(**row)
-    conn.execute(_ADD_ENTRY, row)
-    conn.execute(_MOVE_HEAD, {"sid": store_id, "new_seq": row["seq"], "new_hash": row["hash"]})
+    _ADD_ENTRY.run(conn, row)
+    _MOVE_HEAD.run(conn, {"sid": store_id, "new_seq": row["seq"], "new_hash": row["hash"]})
 
 
 def record_row(session: Session, store_id: int, actor: Actor, action: str, row: SQLModel,

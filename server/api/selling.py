@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import Field
@@ -57,11 +57,13 @@ def till_id_of(who: Principal) -> int:
 
 
 def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False,
-             just_paid: list[TenderOffer] | None = None) -> SaleOut:
+             just_paid: list[TenderOffer] | None = None, lines: list[dict[str, Any]] | None = None) -> SaleOut:
     """The sale as the till shows it. `just_paid`: the tenders of a completion in this very transaction
-    (nothing can have been returned yet), so neither is read back."""
+    (nothing can have been returned yet), so neither is read back. `lines`: the sale's line views, when
+    the use case has them already (a scan)."""
     final = sale.status == "completed" and just_paid is None  # an open basket has no tenders or returns either
-    lines = selling.line_views(s, sale.id)
+    if lines is None:
+        lines = selling.line_views(s, sale.id)
     back = returns.returned_so_far(s, [ln["id"] for ln in lines]) if final else {}
     codes = trace_codes.codes_by_line(s, sale.id) if any(ln["traced"] for ln in lines) else {}
     out_lines = [SaleLineOut(
@@ -158,8 +160,9 @@ def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn) -
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     with write_session(engine, durable=False) as s:  # an unpaid basket's edit
-        sale = selling.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode, body.item_id)
-        return sale_out(s, ctx, sale).model_dump_json().encode()
+        basket = selling.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
+                              body.item_id)
+        return sale_out(s, ctx, basket.sale, lines=basket.lines).model_dump_json().encode()
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))

@@ -40,6 +40,7 @@ from server.db.models import (
     Till,
     Zone,
 )
+from server.db.prepared import Prepared
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
 from server.rules.tenders import TenderOffer, change_fen, offer_refusals, tender_refusals
@@ -80,7 +81,7 @@ def lines_of(s: Session, sale_id: str) -> list[SaleLine]:
 def line_views(s: Session, sale_id: str) -> list[dict[str, Any]]:
     """The sale's lines with what the till shows of each item, in one read."""
     s.flush()
-    return [dict(r) for r in s.connection().execute(_LINE_VIEWS, {"sale": sale_id}).mappings()]
+    return [r._asdict() for r in _LINE_VIEWS.rows(s.connection(), {"sale": sale_id})]
 
 
 def tenders_of(s: Session, sale_id: str) -> list[Tender]:
@@ -148,8 +149,8 @@ def _base_qty(item: Item, split: bool, qty: int) -> int:
 
 def _check_available(s: Session, ctx: Ctx, item: Any, need_base: int) -> None:
     # The common case answered by one aggregate; the refusal, which names batches and reasons, by the full read.
-    if need_base <= s.connection().execute(_GOOD_STOCK, {"sid": ctx.store_id, "item": item.id, "today": ctx.today,
-                                                         "stopped": BatchStatus.STOPPED.value}).scalar_one():
+    if need_base <= _GOOD_STOCK.scalar(s.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today,
+                                                        "stopped": BatchStatus.STOPPED.value}):
         return
     full = get_item(s, ctx, item.id)
     avail = stock.sellable_stock(s, ctx, full)
@@ -158,27 +159,31 @@ def _check_available(s: Session, ctx: Ctx, item: Any, need_base: int) -> None:
 
 
 # The scan path runs on every keystroke-burst at every till: its statements are built once and run
-# through Core, without the ORM's unit of work (the route's session holds nothing else).
+# prepared (server.db.prepared), without the ORM's unit of work (the route's session holds nothing else).
 _SALE, _LINE, _SHIFT = Sale.__table__, SaleLine.__table__, Shift.__table__  # type: ignore[attr-defined]
 _ITEM, _BARCODE = Item.__table__, Barcode.__table__  # type: ignore[attr-defined]
 _BAL, _BATCH = BatchBalance.__table__, Batch.__table__  # type: ignore[attr-defined]
-_BASKET = (sa.select(_SALE, _SHIFT.c.status.label("shift_status"))
-           .join(_SHIFT, _SHIFT.c.id == _SALE.c.shift_id)
-           .where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
-           .with_for_update(of=_SALE))
+_BASKET = Prepared(sa.select(_SALE, _SHIFT.c.status.label("shift_status"))
+                   .join(_SHIFT, _SHIFT.c.id == _SALE.c.shift_id)
+                   .where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
+                   .with_for_update(of=_SALE))
 _ITEM_COLUMNS = [_ITEM.c[k] for k in ("id", "code", "name", "unit", "active", "price_fen", "split_unit",
                                       "split_ratio", "split_price_fen", "gsp_class", "traced", "no_code_stock")]
+# What the till shows of an item on a basket line, besides _ITEM_COLUMNS.
+_SHOWN_COLUMNS = [_ITEM.c.spec, _ITEM.c.insurance_category]
 _ZONE = Zone.__table__  # type: ignore[attr-defined]
 # What the till's GSP check needs: the item's class, route, storage, and the zone it stands in.
 _PLACEMENT_COLUMNS = [_ITEM.c.route, _ITEM.c.storage, _ITEM.c.odour_prone,
                       _ZONE.c.code.label("zone_code"), _ZONE.c.name.label("zone_name"), _ZONE.c.admits,
                       _ZONE.c.route_group, _ZONE.c.storage.label("zone_storage"),
                       _ZONE.c.odour_prone.label("zone_odour_prone"), _ZONE.c.purpose]
-_ITEM_BY_BARCODE = (sa.select(*_ITEM_COLUMNS, *_PLACEMENT_COLUMNS).join(_BARCODE, _BARCODE.c.item_id == _ITEM.c.id)
-                    .outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
-                    .where(_BARCODE.c.store_id == sa.bindparam("sid"), _BARCODE.c.code == sa.bindparam("code")))
-_ITEM_BY_ID = (sa.select(*_ITEM_COLUMNS, *_PLACEMENT_COLUMNS).outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
-               .where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id == sa.bindparam("id")))
+_ITEM_BY_BARCODE = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS, *_PLACEMENT_COLUMNS)
+                            .join(_BARCODE, _BARCODE.c.item_id == _ITEM.c.id)
+                            .outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
+                            .where(_BARCODE.c.store_id == sa.bindparam("sid"), _BARCODE.c.code == sa.bindparam("code")))
+_ITEM_BY_ID = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS, *_PLACEMENT_COLUMNS)
+                       .outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
+                       .where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id == sa.bindparam("id")))
 
 
 def placement_refusals(item: Any) -> list[Any]:
@@ -200,25 +205,25 @@ def _placement_verdict(code: str, name: str, gsp_class: str, route: str, storage
                     zone_odour_prone, ZonePurpose(purpose))
     spec = ItemSpec(code, name, GspClass(gsp_class), Route(route), Storage(storage), odour_prone)
     return tuple(check_placement(spec, zone))
-_BASKET_LINES = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
-                           _LINE.c.unit_price_fen, _LINE.c.added_at)
-                 .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
-_GOOD_STOCK = (sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
-               .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
-               .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id == sa.bindparam("item"),
-                      _BAL.c.location == "sellable", _BAL.c.qty > 0, _BATCH.c.expires_on >= sa.bindparam("today"),
-                      _BATCH.c.status != sa.bindparam("stopped")))
-_LINE_VIEWS = (sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
-                        _LINE.c.unit_price_fen, _LINE.c.amount_fen, _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec,
-                        _ITEM.c.gsp_class, _ITEM.c.insurance_category, _ITEM.c.unit, _ITEM.c.split_unit,
-                        _ITEM.c.traced)
-               .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
-               .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
-_ADD_LINE = sa.insert(_LINE)
-_SET_LINE = (sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
-             .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))
-_ADD_TO_TOTAL = (sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
-                 .values(total_fen=_SALE.c.total_fen + sa.bindparam("delta")))
+_GOOD_STOCK = Prepared(sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
+                       .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+                       .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id == sa.bindparam("item"),
+                              _BAL.c.location == "sellable", _BAL.c.qty > 0,
+                              _BATCH.c.expires_on >= sa.bindparam("today"), _BATCH.c.status != sa.bindparam("stopped")))
+# The basket's lines with what the till shows of each item: read once by a scan, which changes one of
+# them (or adds one) and answers with the list, so the basket is not read again.
+_VIEW_KEYS = ("code", "name", "spec", "gsp_class", "insurance_category", "unit", "split_unit", "traced")
+_LINE_VIEWS = Prepared(sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
+                                 _LINE.c.unit_price_fen, _LINE.c.amount_fen, _LINE.c.added_at,
+                                 *(_ITEM.c[k] for k in _VIEW_KEYS))
+                       .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
+                       .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
+_LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
+_ADD_LINE = Prepared(sa.insert(_LINE).returning(_LINE.c.id), _LINE_KEYS)
+_SET_LINE = Prepared(sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
+                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))
+_ADD_TO_TOTAL = Prepared(sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
+                         .values(total_fen=_SALE.c.total_fen + sa.bindparam("delta")))
 
 
 def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
@@ -228,7 +233,7 @@ def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
 
 def _basket_row(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Any:
     """_basket's checks for the scan path, in one locked read; the sale's columns as they were."""
-    row = s.connection().execute(_BASKET, {"sale": sale_id, "sid": ctx.store_id}).first()
+    row = _BASKET.first(s.connection(), {"sale": sale_id, "sid": ctx.store_id})
     if row is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
     if row.status != SaleStatus.OPEN.value or row.till_id != till_id or row.shift_status != ShiftStatus.OPEN.value:
@@ -242,26 +247,32 @@ def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: 
     return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[0]
 
 
+@dataclass(frozen=True, slots=True)
+class Basket:
+    """An open sale after a scan: its columns, and its lines as line_views gives them."""
+    sale: Any
+    lines: list[dict[str, Any]]
+
+
 def scan(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
-         barcode: str | None = None, item_id: int | None = None) -> Any:
-    """add_line for the till: the sale's own columns after it , without reading
-    the sale again."""
+         barcode: str | None = None, item_id: int | None = None) -> Basket:
+    """add_line for the till: the basket after it, from what the scan read, without reading it again."""
     return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[1]
 
 
 def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
-              barcode: str | None, item_id: int | None) -> tuple[int, Any]:
+              barcode: str | None, item_id: int | None) -> tuple[int, Basket]:
     if not 0 < qty <= MAX_LINE_QTY:
         raise AppError(422, "SALE-QTY", f"数量须在 1 到 {MAX_LINE_QTY} 之间", f"quantity must be 1..{MAX_LINE_QTY}",
                        {"qty": qty})
     sale = _basket_row(s, ctx, sale_id, till_id)
     conn = s.connection()
     if barcode is not None:
-        item = conn.execute(_ITEM_BY_BARCODE, {"sid": ctx.store_id, "code": barcode}).first()
+        item = _ITEM_BY_BARCODE.first(conn, {"sid": ctx.store_id, "code": barcode})
         if item is None:
             raise not_found(f"条码 {barcode} 对应的商品", f"item with barcode {barcode}", barcode=barcode)
     elif item_id is not None:
-        item = conn.execute(_ITEM_BY_ID, {"sid": ctx.store_id, "id": item_id}).first()
+        item = _ITEM_BY_ID.first(conn, {"sid": ctx.store_id, "id": item_id})
         if item is None:
             raise not_found("商品", "item", item_id=item_id)
     else:
@@ -271,28 +282,31 @@ def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split:
     if problems := placement_refusals(item):
         raise refused(problems)
     price = _unit_price(item, split)
-    lines = conn.execute(_BASKET_LINES, {"sale": sale_id}).all()
-    line = next((ln for ln in lines if ln.item_id == item.id and ln.split == split), None)
-    new_qty = qty + (line.qty if line else 0)
-    same_item = sum(_base_qty(item, ln.split, ln.qty) for ln in lines if ln.item_id == item.id and ln is not line)
+    lines = [r._asdict() for r in _LINE_VIEWS.rows(conn, {"sale": sale_id})]
+    line = next((ln for ln in lines if ln["item_id"] == item.id and ln["split"] == split), None)
+    new_qty = qty + (line["qty"] if line else 0)
+    same_item = sum(_base_qty(item, ln["split"], ln["qty"]) for ln in lines
+                    if ln["item_id"] == item.id and ln is not line)
     _check_available(s, ctx, item, same_item + _base_qty(item, split, new_qty))
     if line is None:
-        image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1].line_no + 1) if lines else 1,
+        image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1]["line_no"] + 1) if lines else 1,
                  "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,
                  "amount_fen": new_qty * price, "added_at": ctx.now}
-        line_id = conn.execute(_ADD_LINE, image).inserted_primary_key[0]  # type: ignore[index]
+        line_id = _ADD_LINE.scalar(conn, image)
         before = None
+        lines.append({"id": line_id} | image | {k: getattr(item, k) for k in _VIEW_KEYS})
     else:
-        line_id, price = line.id, line.unit_price_fen
-        before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line.line_no, "item_id": item.id,
-                  "split": split, "qty": line.qty, "unit_price_fen": price, "amount_fen": line.qty * price,
-                  "added_at": line.added_at}
+        line_id, price = line["id"], line["unit_price_fen"]
+        before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line["line_no"], "item_id": item.id,
+                  "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price,
+                  "added_at": line["added_at"]}
         image = before | {"qty": new_qty, "amount_fen": new_qty * price}
-        conn.execute(_SET_LINE, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
-    conn.execute(_ADD_TO_TOTAL, {"sale": sale_id, "delta": qty * price})
+        _SET_LINE.run(conn, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
+        line.update(qty=new_qty, amount_fen=new_qty * price)
+    _ADD_TO_TOTAL.run(conn, {"sale": sale_id, "delta": qty * price})
     audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
                  before and {"id": line_id} | before, {"id": line_id} | image)
-    return line_id, SimpleNamespace(**(dict(sale._mapping) | {"total_fen": sale.total_fen + qty * price}))
+    return line_id, Basket(SimpleNamespace(**(sale._asdict() | {"total_fen": sale.total_fen + qty * price})), lines)
 
 
 def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> SaleLine:
