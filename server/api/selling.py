@@ -155,11 +155,13 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
     return json_response_bytes(scan(get_state(request).engine, ctx, who, sale_id, body), 201)  # type: ignore[return-value]
 
 
-def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn) -> bytes:
-    """A scan (or a pick) into the basket; the basket as the till shows it. Also served by server.api.fast_path."""
+def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, wait: bool = True) -> bytes:
+    """A scan (or a pick) into the basket; the basket as the till shows it. Also served by server.api.fast_path.
+
+    wait=False: raise WriterBusy rather than wait for another writer (server.db.session.write_session)."""
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
-    with write_session(engine, durable=False) as s:  # an unpaid basket's edit
+    with write_session(engine, durable=False, wait=wait) as s:  # an unpaid basket's edit
         basket = selling.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
                               body.item_id)
         return sale_out(s, ctx, basket.sale, lines=basket.lines).model_dump_json().encode()
@@ -234,7 +236,8 @@ def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn
         done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
         if not done.replayed:  # intent first: the receipt's job commits with the sale
             printing.queue_new_receipt(s, ctx, done.sale, till_of(who), any(o.kind == "cash" for o in offers))
-        return sale_out(s, ctx, done.sale, done.replayed, None if done.replayed else offers).model_dump_json().encode()
+        return sale_out(s, ctx, done.sale, done.replayed, None if done.replayed else offers,
+                        done.lines).model_dump_json().encode()
 
 
 # --- returns ----------------------------------------------------------------------------------------

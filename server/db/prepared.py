@@ -105,6 +105,9 @@ def _compile(statement: ClauseElement, dialect: Dialect, columns: list[str]) -> 
     compiled = statement.compile(dialect=dialect, column_keys=columns or None)
     if "POSTCOMPILE" in compiled.string or any(b.expanding for b in compiled.binds.values()):
         raise ValueError(f"not a statement to prepare (values rendered at execution): {compiled.string[:120]}")
+    if prefetch := [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]:
+        # Column defaults SQLAlchemy would compute per execution: the caller must give these values.
+        raise ValueError(f"give the values of {prefetch} to prepare: {compiled.string[:120]}")
     names = compiled.bind_names  # BindParameter -> the name it has in this SQL
     defaults = {names[b]: b.effective_value for b in names if not b.required}
     binders = tuple((name, process) for name, process in compiled._bind_processors.items()

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
+from sqlite3 import SQLITE_BUSY, SQLITE_LOCKED
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 _WRITE = "dingdian_write"
+_WAIT = "dingdian_wait"
 _SYNCHRONOUS = "dingdian_synchronous"
+_BUSY_TIMEOUT = "dingdian_busy_timeout"
+BUSY_TIMEOUT_MS = 30_000
+
+
+class WriterBusy(Exception):
+    """write_session(wait=False) found the writer's lock taken (in this process or by another): nothing was
+    written; the caller does the work where waiting is harmless (a worker thread) instead."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -39,14 +49,21 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
         record.info[_SYNCHRONOUS] = "durable"
+        record.info[_BUSY_TIMEOUT] = BUSY_TIMEOUT_MS
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get(_WRITE)
+        options = conn.get_execution_options()
+        mode = options.get(_WRITE)
         if mode:
+            # A writer that must not wait (wait=False) fails at once on another process's lock.
+            timeout = BUSY_TIMEOUT_MS if options.get(_WAIT, True) else 0
+            if conn.connection.info.get(_BUSY_TIMEOUT) != timeout:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
+                conn.connection.info[_BUSY_TIMEOUT] = timeout
             # FULL: the commit is on disk before it is acknowledged. NORMAL (an open basket's edit):
             # it survives a crash of the service, and the next FULL commit — the sale's completion —
             # puts it on disk too; only a power cut could lose it, and with it nothing paid for.
@@ -67,27 +84,45 @@ _sqlite_writers: dict[str, threading.RLock] = {}
 _registry_lock = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
+def _writer_lock(engine: Engine) -> threading.RLock | None:
     """SQLite takes one writer at a time anyway; queueing them here, in arrival order, replaces its
     busy-wait (sleeps of up to 100 ms between retries) with a fair queue — the tills' p99 drops."""
     if engine.dialect.name != "sqlite":
-        return nullcontext()
+        return None
     key = str(engine.url)
     with _registry_lock:
         return _sqlite_writers.setdefault(key, threading.RLock())
 
 
+def _busy(exc: BaseException) -> bool:
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return isinstance(exc, OperationalError) and code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+
+
 @contextmanager
-def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
+def write_session(engine: Engine, durable: bool = True, wait: bool = True) -> Iterator[Session]:
     """One unit of work: everything inside commits together (audit entry included) or not at all.
 
     durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
+    wait=False (SQLite only): raise WriterBusy, with nothing written, instead of waiting for another writer
+    — for work done on the event loop, which must not block on a lock.
     """
     mode = "durable" if durable else "basket"
-    with _writer_lock(engine), Session(engine.execution_options(**{_WRITE: mode}), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    lock = _writer_lock(engine)
+    if lock is None and not wait:
+        raise ValueError("wait=False is for SQLite: another backend's writer is never run on the event loop")
+    if lock is not None and not lock.acquire(blocking=wait):
+        raise WriterBusy
+    try:
+        with Session(engine.execution_options(**{_WRITE: mode, _WAIT: wait}), expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException as exc:
+                session.rollback()
+                if not wait and _busy(exc):
+                    raise WriterBusy from exc
+                raise
+    finally:
+        if lock is not None:
+            lock.release()

@@ -45,6 +45,7 @@ from server.db.models import (
     Till,
     User,
 )
+from server.db.prepared import Prepared
 from server.errors import conflict, not_found
 from server.privacy import mask_id
 from server.services import shifts
@@ -212,7 +213,9 @@ def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, t
     return job
 
 
-_ADD_JOBS = sa.insert(PrintJob.__table__)  # type: ignore[attr-defined]
+_ADD_JOBS = Prepared(sa.insert(PrintJob.__table__),  # type: ignore[attr-defined]
+                     ("store_id", "till_code", "ref", "reprint", "document", "status", "attempts", "last_error",
+                      "created_by", "created_at", "kind", "expires_at"))
 
 
 def queue_new_receipt(s: Session, ctx: Ctx, sale: Sale, till_code: str, cash: bool) -> None:
@@ -224,7 +227,7 @@ def queue_new_receipt(s: Session, ctx: Ctx, sale: Sale, till_code: str, cash: bo
     jobs = [job | {"kind": PrintJobKind.RECEIPT.value, "expires_at": None}]
     if cash and ctx.settings.devices.cash_drawer:  # the drawer opens first, as the receipt starts printing
         jobs.insert(0, job | {"kind": PrintJobKind.DRAWER.value, "expires_at": ctx.now + DRAWER_WINDOW})
-    s.connection().execute(_ADD_JOBS, jobs)
+    _ADD_JOBS.run_many(s.connection(), jobs)
     _queued(s)
 
 

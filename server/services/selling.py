@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from catalog.classes import GspClass, Route, Storage, ZonePurpose
@@ -212,10 +213,9 @@ _GOOD_STOCK = Prepared(sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
                               _BATCH.c.expires_on >= sa.bindparam("today"), _BATCH.c.status != sa.bindparam("stopped")))
 # The basket's lines with what the till shows of each item: read once by a scan, which changes one of
 # them (or adds one) and answers with the list, so the basket is not read again.
+_LINE_VIEW_KEYS = ("id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
 _VIEW_KEYS = ("code", "name", "spec", "gsp_class", "insurance_category", "unit", "split_unit", "traced")
-_LINE_VIEWS = Prepared(sa.select(_LINE.c.id, _LINE.c.line_no, _LINE.c.item_id, _LINE.c.split, _LINE.c.qty,
-                                 _LINE.c.unit_price_fen, _LINE.c.amount_fen, _LINE.c.added_at,
-                                 *(_ITEM.c[k] for k in _VIEW_KEYS))
+_LINE_VIEWS = Prepared(sa.select(*(_LINE.c[k] for k in _LINE_VIEW_KEYS), *(_ITEM.c[k] for k in _VIEW_KEYS))
                        .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                        .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
 _LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
@@ -405,44 +405,53 @@ def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Sale:
 
 @dataclass
 class Completion:
-    sale: Sale
+    sale: Any  # the sale's columns as committed: a Sale, or the row complete() read and wrote
     replayed: bool = False
     allocations: list[dict[str, int]] = field(default_factory=list)
+    lines: list[dict[str, Any]] | None = None  # the line views (line_views), when the completion has them
 
 
 _TILL = Till.__table__  # type: ignore[attr-defined]
 _STORE, _TENDER = Store.__table__, Tender.__table__  # type: ignore[attr-defined]
 _COUNTER, _MOVEMENT = DayCounter.__table__, StockMovement.__table__  # type: ignore[attr-defined]
-_SELLING_POINT = (sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
+_SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
                             _STORE.c.site_code.label("store_site"), _SHIFT.c.id.label("shift_id"))
                   .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)
                   .outerjoin(_SHIFT, (_SHIFT.c.till_id == _TILL.c.id) & (_SHIFT.c.status == ShiftStatus.OPEN.value))
                   .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
-_NEXT_NO = (sa.update(_COUNTER).where(_COUNTER.c.store_id == sa.bindparam("sid"),
-                                      _COUNTER.c.business_date == sa.bindparam("day"))
-            .values(last_no=_COUNTER.c.last_no + 1).returning(_COUNTER.c.last_no))
+_NEXT_NO = Prepared(sa.update(_COUNTER).where(_COUNTER.c.store_id == sa.bindparam("sid"),
+                                              _COUNTER.c.business_date == sa.bindparam("day"))
+                    .values(last_no=_COUNTER.c.last_no + 1).returning(_COUNTER.c.last_no))
 _FIRST_NO = sa.insert(_COUNTER)
-_FULL_LINES = sa.select(_LINE).where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no)
-_ITEMS_FOR_STOCK = (sa.select(*_ITEM_COLUMNS).where(_ITEM.c.store_id == sa.bindparam("sid"),
-                                                    _ITEM.c.id.in_(sa.bindparam("ids", expanding=True))))
-_STOCKED = (sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status)
-            .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
-            .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id.in_(sa.bindparam("ids", expanding=True)),
-                   _BAL.c.location == "sellable", _BAL.c.qty > 0)
-            # one fixed order for every seller: two tills never wait on each other's locks crosswise
-            .order_by(_BAL.c.item_id, _BATCH.c.expires_on, _BATCH.c.id)
-            .with_for_update(of=_BAL))
-_TAKE = (sa.update(_BAL).where(_BAL.c.batch_id == sa.bindparam("b"), _BAL.c.location == "sellable")
-         .values(qty=_BAL.c.qty - sa.bindparam("take")))
-_ADD_MOVEMENTS = sa.insert(_MOVEMENT)
-_ADD_TENDERS = sa.insert(_TENDER)
-_FINISH = sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
+_SALE_LOCKED = Prepared(sa.select(_SALE).where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
+                        .with_for_update())
+_FULL_LINES = Prepared(sa.select(_LINE).where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
+# The sale's items (with what the till shows of them) and their sellable batches, found through the sale's
+# lines: one statement each, whatever the number of items.
+_SALE_ITEM_IDS = sa.select(_LINE.c.item_id).where(_LINE.c.sale_id == sa.bindparam("sale"))
+_ITEMS_FOR_STOCK = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS)
+                            .where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id.in_(_SALE_ITEM_IDS)))
+_STOCKED = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status)
+                    .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+                    .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id.in_(_SALE_ITEM_IDS),
+                           _BAL.c.location == "sellable", _BAL.c.qty > 0)
+                    # one fixed order for every seller: two tills never wait on each other's locks crosswise
+                    .order_by(_BAL.c.item_id, _BATCH.c.expires_on, _BATCH.c.id)
+                    .with_for_update(of=_BAL))
+_TAKE = Prepared(sa.update(_BAL).where(_BAL.c.batch_id == sa.bindparam("b"), _BAL.c.location == "sellable")
+                 .values(qty=_BAL.c.qty - sa.bindparam("take")))
+_MOVEMENT_KEYS = ("store_id", "batch_id", "item_id", "kind", "qty", "location", "at", "user_id", "ref_type", "ref_id",
+                  "corrects_id", "note")
+_ADD_MOVEMENTS = Prepared(sa.insert(_MOVEMENT), _MOVEMENT_KEYS)
+_ADD_TENDERS = Prepared(sa.insert(_TENDER), ("store_id", "sale_id", "kind", "amount_fen", "tendered_fen", "reference"))
+_FINAL_KEYS = ("business_date", "day_no", "sale_no", "status", "completed_by", "completed_at", "total_fen", "change_fen")
+_FINISH = Prepared(sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale")), _FINAL_KEYS)
 _DISPENSE = sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
 
 
 def _selling_point(s: Session, ctx: Ctx, till_code: str) -> tuple[int, int]:
     """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
-    row = s.connection().execute(_SELLING_POINT, {"sid": ctx.store_id, "code": till_code}).first()
+    row = _SELLING_POINT.first(s.connection(), {"sid": ctx.store_id, "code": till_code})
     if row is None or till_refusals(row.store_id, row.site_code, row.status, ctx.store_id, row.store_site):
         usable_till(s, ctx, till_code)  # the refusal, worded once
     if row.shift_id is None:  # type: ignore[union-attr]
@@ -454,14 +463,14 @@ def _next_number(s: Session, ctx: Ctx) -> tuple[Any, int]:
     """Gap-free per store and business day: the counter row stays locked until the sale commits."""
     day = ctx.today
     conn = s.connection()
-    no = conn.execute(_NEXT_NO, {"sid": ctx.store_id, "day": day}).scalar()
+    no = _NEXT_NO.scalar(conn, {"sid": ctx.store_id, "day": day})
     if no is None:  # the day's first sale
         try:
             with conn.begin_nested():
                 conn.execute(_FIRST_NO, {"store_id": ctx.store_id, "business_date": day, "last_no": 1})
             no = 1
         except sa.exc.IntegrityError:  # another till took today's first number: take the next one
-            no = conn.execute(_NEXT_NO, {"sid": ctx.store_id, "day": day}).scalar_one()
+            no = _NEXT_NO.scalar(conn, {"sid": ctx.store_id, "day": day})
     return day, no
 
 
@@ -472,7 +481,10 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     `settling`: called by the card settlement with the centre's answer; only then may an insurance tender
     pay and a sale marked "settling" complete (CARD-01: the card's part is the centre's, not the client's).
     """
-    sale = get_sale(s, ctx, sale_id, lock=True)
+    conn = s.connection()
+    sale = _SALE_LOCKED.first(conn, {"sale": sale_id, "sid": ctx.store_id})
+    if sale is None:
+        raise not_found("销售单", "sale", sale_id=sale_id)
     if sale.status == SaleStatus.COMPLETED.value:
         # A retry from the till that completed it gets the first result; another till is told it lost.
         if usable_till(s, ctx, till_code).id != sale.till_id:
@@ -491,23 +503,21 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     if sale.shift_id != shift_id:
         raise conflict("SHIFT-CLOSED", "该销售单所属班次已结班，请取单后在本班次收款",
                        "the sale's shift is closed; resume it in the current shift")
-    conn = s.connection()
-    lines = [dict(r) for r in conn.execute(_FULL_LINES, {"sale": sale.id}).mappings()]
+    lines = [r._asdict() for r in _FULL_LINES.rows(conn, {"sale": sale.id})]
     if not lines:
         raise AppError(422, "SALE-EMPTY", "空单不能收款", "an empty sale cannot be completed")
     total = sum(ln["amount_fen"] for ln in lines)
     if problems := tender_refusals(total, offers):
         raise refused(problems)
-    items = {r.id: r for r in conn.execute(_ITEMS_FOR_STOCK, {"sid": ctx.store_id,
-                                                              "ids": sorted({ln["item_id"] for ln in lines})})}
+    items = {r.id: r for r in _ITEMS_FOR_STOCK.rows(conn, {"sid": ctx.store_id, "sale": sale.id})}
     dispensing = _prescription_check(s, ctx, sale, lines, items)
     traced = any(items[ln["item_id"]].traced for ln in lines)
     if traced and (missing := trace_codes.completion_refusals(s, sale.id, lines, items)):
         first = missing[0]
         raise AppError(first.status, first.code, first.message_zh, first.message_en,
                        first.details | {"lines": [e.details for e in missing]})
-    before = audit.snapshot(sale)
-    allocations = _take_stock(s, ctx, lines, items)
+    before = audit.row_image(sale._asdict())
+    allocations = _take_stock(s, ctx, sale.id, lines, items)
     if dispensing:
         conn.execute(_DISPENSE, [{"line": line_id, "rx_line": rx_line_id} for line_id, rx_line_id in dispensing.items()])
         for ln in lines:
@@ -518,15 +528,19 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     final = {"business_date": day, "day_no": no, "sale_no": f"{day:%Y%m%d}-{no:04d}",
              "status": SaleStatus.COMPLETED.value, "completed_by": ctx.actor.user_id, "completed_at": ctx.now,
              "total_fen": total, "change_fen": change_fen(offers)}
-    conn.execute(_FINISH, {"sale": sale.id, **final})
-    for key, value in final.items():  # the loaded sale shows what was written, without a second UPDATE at flush
-        set_committed_value(sale, key, value)
+    _FINISH.run(conn, {"sale": sale.id, **final})
+    done = sale._replace(**final)
+    if (loaded := s.identity_map.get(identity_key(Sale, sale.id))) is not None:
+        for key, value in final.items():  # a Sale this session holds shows what was written (no UPDATE at flush)
+            set_committed_value(loaded, key, value)
     tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
-    conn.execute(_ADD_TENDERS, tenders)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before, audit.snapshot(sale) | {
-        "lines": lines, "tenders": tenders, "allocations": allocations})
-    return Completion(sale, allocations=allocations)
+    _ADD_TENDERS.run_many(conn, tenders)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
+                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders, "allocations": allocations})
+    views = [{k: ln[k] for k in _LINE_VIEW_KEYS} | {k: getattr(items[ln["item_id"]], k) for k in _VIEW_KEYS}
+             for ln in lines]
+    return Completion(done, allocations=allocations, lines=views)
 
 
 def precheck(s: Session, ctx: Ctx, sale: Sale, till_code: str, offers: list[TenderOffer]) -> None:
@@ -538,11 +552,10 @@ def precheck(s: Session, ctx: Ctx, sale: Sale, till_code: str, offers: list[Tend
     if problems := offer_refusals(offers):
         raise refused(problems)
     conn = s.connection()
-    lines = [dict(r) for r in conn.execute(_FULL_LINES, {"sale": sale.id}).mappings()]
+    lines = [r._asdict() for r in _FULL_LINES.rows(conn, {"sale": sale.id})]
     if not lines:
         raise AppError(422, "SALE-EMPTY", "空单不能收款", "an empty sale cannot be completed")
-    items = {r.id: r for r in conn.execute(_ITEMS_FOR_STOCK, {"sid": ctx.store_id,
-                                                              "ids": sorted({ln["item_id"] for ln in lines})})}
+    items = {r.id: r for r in _ITEMS_FOR_STOCK.rows(conn, {"sid": ctx.store_id, "sale": sale.id})}
     _prescription_check(s, ctx, sale, lines, items)
     if any(it.traced for it in items.values()) and (missing := trace_codes.completion_refusals(s, sale.id, lines, items)):
         raise missing[0]
@@ -563,7 +576,8 @@ def _prescription_check(s: Session, ctx: Ctx, sale: Sale, lines: list[dict[str, 
     return plan
 
 
-def _take_stock(s: Session, ctx: Ctx, lines: list[dict[str, Any]], items: dict[int, Any]) -> list[dict[str, int]]:
+def _take_stock(s: Session, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
+                items: dict[int, Any]) -> list[dict[str, int]]:
     """Stock leaves by batch, earliest expiry first; expired or stopped batches never (GSP-06).
 
     All the sale's items in one locked read, and the movements and balances in two batched writes.
@@ -572,7 +586,7 @@ def _take_stock(s: Session, ctx: Ctx, lines: list[dict[str, Any]], items: dict[i
     item_ids = sorted(items)
     batches: dict[int, list[list[int]]] = {i: [] for i in item_ids}  # item -> [[batch_id, qty], ...] FEFO
     blocked: set[int] = set()
-    for r in conn.execute(_STOCKED, {"sid": ctx.store_id, "ids": item_ids}):
+    for r in _STOCKED.rows(conn, {"sid": ctx.store_id, "sale": sale_id}):
         if r.expires_on < ctx.today or r.status == BatchStatus.STOPPED.value:
             blocked.add(r.item_id)
         else:
@@ -596,8 +610,8 @@ def _take_stock(s: Session, ctx: Ctx, lines: list[dict[str, Any]], items: dict[i
                 fefo[0][1] -= take
                 if fefo[0][1] == 0:
                     fefo.pop(0)
-    conn.execute(_TAKE, [{"b": a["batch_id"], "take": a["qty"]} for a in out])
-    conn.execute(_ADD_MOVEMENTS, [
+    _TAKE.run_many(conn, [{"b": a["batch_id"], "take": a["qty"]} for a in out])
+    _ADD_MOVEMENTS.run_many(conn, [
         {"store_id": ctx.store_id, "batch_id": a["batch_id"], "item_id": a["item_id"], "kind": MovementKind.SALE.value,
          "qty": -a["qty"], "location": "sellable", "at": ctx.now, "user_id": ctx.actor.user_id,
          "ref_type": "sale_line", "ref_id": str(a["line_id"]), "corrects_id": None, "note": ""} for a in out])

@@ -4,13 +4,20 @@ same answers as the full routes, and passes everything else on untouched, to be 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
+from server import audit
 from server.api import fast_path
+from server.db.models import AuditEntry
+from server.db.session import read_session, write_session
 from tests.conftest import BARCODE_VITC, login
 
 
@@ -132,3 +139,101 @@ def test_a_body_over_the_limit_or_cut_short_is_not_read_as_whole() -> None:
     assert asyncio.run(read(big)) == (2, None)  # stopped reading at the limit; the rest stays with the client
     assert asyncio.run(read([{"type": "http.request", "body": b"{", "more_body": True},
                              {"type": "http.disconnect"}])) == (2, None)
+
+
+# --- where a scan runs: on the event loop when the writer is free, else in a worker thread ---------------
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The handlers the fast path sent to the threadpool, by name ("scan", "pay")."""
+    sent: list[str] = []
+    real = fast_path.run_in_threadpool
+
+    async def counted(fn: Any, *args: Any) -> Any:
+        sent.append(fn.__name__)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(fast_path, "run_in_threadpool", counted)
+    return sent
+
+
+def _scan_in_background(shop: dict[str, Any], sid: str) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(shop["client"].post(
+        f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=shop["cashier"])))
+    thread.start()
+    return thread, out
+
+
+def _health_while_waiting(shop: dict[str, Any], thread: threading.Thread) -> float:
+    """Seconds GET /health takes while the scan waits for the writer: the event loop is not blocked."""
+    time.sleep(0.2)
+    assert thread.is_alive()  # the scan is still waiting for the lock
+    t0 = time.perf_counter()
+    assert shop["client"].get("/health").status_code == 200
+    return time.perf_counter() - t0
+
+
+def _basket_after_one_scan(shop: dict[str, Any], sid: str, out: list[Any]) -> None:
+    assert out[0].status_code == 201, out[0].text
+    sale = shop["client"].get(f"/sales/{sid}", headers=shop["cashier"]).json()
+    assert [(ln["qty"], ln["amount_fen"]) for ln in sale["lines"]] == [(1, 350)] and sale["total_fen"] == 350
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_scan_runs_on_the_event_loop_and_a_payment_in_a_worker(shop: dict[str, Any], hops: list[str]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    sid = open_sale(shop)
+    assert c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h).status_code == 201
+    assert hops == []  # served where it arrived: no hop to a worker thread and back
+    r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 700}]}, headers=h)
+    assert r.status_code == 200, r.text
+    assert hops == ["pay"]  # a payment's commit waits for the disk: never on the event loop
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_scan_does_not_wait_on_the_event_loop_for_a_writer_of_this_process(shop: dict[str, Any],
+                                                                            hops: list[str]) -> None:
+    state = shop["client"].app.state.dingdian
+    sid = open_sale(shop)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:  # another unit of work of the service, holding the writer's lock for a while
+        with write_session(state.engine):
+            holding.set()
+            release.wait(10)
+
+    held = threading.Thread(target=writer)
+    held.start()
+    assert holding.wait(5)
+    scan, out = _scan_in_background(shop, sid)
+    try:
+        assert _health_while_waiting(shop, scan) < 0.5
+    finally:
+        release.set()
+        held.join(5)
+        scan.join(10)
+    _basket_after_one_scan(shop, sid, out)
+    assert hops == ["scan"]  # it waited for the lock in a worker thread
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_scan_does_not_wait_on_the_event_loop_for_another_process_writing(shop: dict[str, Any],
+                                                                           hops: list[str]) -> None:
+    state = shop["client"].app.state.dingdian
+    sid = open_sale(shop)
+    other = sqlite3.connect(state.engine.url.database, isolation_level=None)  # e.g. a CLI command writing
+    other.execute("BEGIN IMMEDIATE")
+    scan, out = _scan_in_background(shop, sid)
+    try:
+        assert _health_while_waiting(shop, scan) < 0.5
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        scan.join(10)
+    _basket_after_one_scan(shop, sid, out)  # the attempt on the event loop left nothing half-written
+    assert hops == ["scan"]
+    with read_session(state.engine) as s:  # one audit entry for the one line, and the chain holds
+        assert audit.verify(s, state.store_id).ok
+        assert len(s.exec(select(AuditEntry).where(AuditEntry.action == "sale.line_add",
+                                                   AuditEntry.after["sale_id"].as_string() == sid)).all()) == 1
