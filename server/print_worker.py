@@ -18,7 +18,7 @@ from devices.base import DeviceSink, DeviceStatus, StatusBoard, now_iso
 from devices.printer import PrinterUnavailable, drawer_kick, escpos_bytes
 from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
 from server.config import Settings
-from server.db.models import PrintJob, PrintJobKind
+from server.db.models import PrintJobKind
 from server.db.session import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
@@ -34,10 +34,10 @@ class Sender(Protocol):
     def send(self, job: bytes) -> None: ...
 
 
-def job_bytes(job: PrintJob, columns: int) -> bytes:
-    if job.kind == PrintJobKind.DRAWER.value:
+def job_bytes(kind: str, document: dict[str, Any], columns: int) -> bytes:
+    if kind == PrintJobKind.DRAWER.value:
         return drawer_kick()
-    return escpos_bytes(from_json(_DOCS[job.kind], job.document), columns)
+    return escpos_bytes(from_json(_DOCS[kind], document), columns)
 
 
 class PrintWorker:
@@ -117,12 +117,12 @@ class PrintWorker:
                 job = printing.claim_next(s, self._ctx(), self.till_code)
             if job is None:  # taken by another worker, or an expired drawer kick: look again
                 continue
-            laid_out = None
-            if not job.document and job.kind != PrintJobKind.DRAWER.value:
+            laid_out, document = None, job.document
+            if not document and job.kind != PrintJobKind.DRAWER.value:
                 with read_session(self.engine) as s:
-                    laid_out = job.document = printing.lay_out(s, self._ctx(), job)
+                    laid_out = document = printing.lay_out(s, self._ctx(), job)
             try:
-                data = job_bytes(job, self.columns)
+                data = job_bytes(job.kind, document, self.columns)
             except Exception as exc:  # a document that cannot be laid out must not block the queue behind it
                 log.exception("print: job %s cannot be laid out", job.id)
                 with write_session(self.engine) as s:

@@ -94,6 +94,27 @@ def _writer_lock(engine: Engine) -> threading.RLock | None:
         return _sqlite_writers.setdefault(key, threading.RLock())
 
 
+class _Writer:
+    """What write_session needs of an engine, looked up once per engine (a scan pays for every lookup)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.lock = _writer_lock(engine)
+        self._binds = {(durable, wait): engine.execution_options(**{_WRITE: "durable" if durable else "basket",
+                                                                    _WAIT: wait})
+                       for durable in (True, False) for wait in (True, False)}
+
+    def bind(self, durable: bool, wait: bool) -> Engine:
+        return self._binds[durable, wait]
+
+
+def _writer_of(engine: Engine) -> _Writer:
+    writer: _Writer | None = getattr(engine, "_dingdian_writer", None)
+    if writer is None:
+        writer = _Writer(engine)
+        engine._dingdian_writer = writer  # type: ignore[attr-defined]
+    return writer
+
+
 def _busy(exc: BaseException) -> bool:
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     return isinstance(exc, OperationalError) and code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
@@ -107,14 +128,14 @@ def write_session(engine: Engine, durable: bool = True, wait: bool = True) -> It
     wait=False (SQLite only): raise WriterBusy, with nothing written, instead of waiting for another writer
     — for work done on the event loop, which must not block on a lock.
     """
-    mode = "durable" if durable else "basket"
-    lock = _writer_lock(engine)
+    writer = _writer_of(engine)
+    lock = writer.lock
     if lock is None and not wait:
         raise ValueError("wait=False is for SQLite: another backend's writer is never run on the event loop")
     if lock is not None and not lock.acquire(blocking=wait):
         raise WriterBusy
     try:
-        with Session(engine.execution_options(**{_WRITE: mode, _WAIT: wait}), expire_on_commit=False) as session:
+        with Session(writer.bind(durable, wait), expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()

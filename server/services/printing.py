@@ -16,8 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from catalog.classes import GspClass, InsuranceCategory
 from devices.printer.documents import (
@@ -268,11 +267,29 @@ def list_jobs(s: Session, ctx: Ctx, status: PrintJobStatus | None = None, till_c
     return list(s.exec(q.order_by(PrintJob.id.desc()).limit(limit)))  # type: ignore[union-attr]
 
 
+# The worker's queue statements run after every sale: prepared (server.db.prepared), on the queue's index
+# (store_id, till_code, status, id).
+_Q = PrintJob.__table__  # type: ignore[attr-defined]
+_TILLS_JOBS = (_Q.c.store_id == sa.bindparam("sid"), _Q.c.till_code == sa.bindparam("till"))
+_WAITING = Prepared(sa.select(sa.func.count()).select_from(_Q).where(
+    *_TILLS_JOBS, sa.or_(_Q.c.status == PrintJobStatus.PENDING.value, _Q.c.status == PrintJobStatus.UNCERTAIN.value)))
+_NEXT_PENDING = Prepared(sa.select(_Q).where(*_TILLS_JOBS, _Q.c.status == PrintJobStatus.PENDING.value)
+                         .order_by(_Q.c.id).limit(1))
+_CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PENDING.value,
+                                      _Q.c.attempts == sa.bindparam("seen_attempts"))
+                  .values(status=sa.bindparam("new_status"), attempts=sa.bindparam("new_attempts"),
+                          claimed_at=sa.bindparam("at")))
+_PRINTED = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
+                    .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
+_PRINTED_LAID_OUT = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"),
+                                                 _Q.c.status == PrintJobStatus.PRINTING.value)
+                             .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error="",
+                                     document=sa.bindparam("doc", type_=_Q.c.document.type)))
+
+
 def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:
     """Jobs the till still waits for: pending, or cut off and needing a decision."""
-    return int(s.exec(select(func.count()).select_from(PrintJob).where(
-        PrintJob.store_id == ctx.store_id, PrintJob.till_code == till_code,
-        PrintJob.status.in_([PrintJobStatus.PENDING.value, PrintJobStatus.UNCERTAIN.value]))).one())  # type: ignore[attr-defined]
+    return int(_WAITING.scalar(s.connection(), {"sid": ctx.store_id, "till": till_code}))
 
 
 def retry(s: Session, ctx: Ctx, job_id: int) -> PrintJob:
@@ -306,32 +323,28 @@ def recover_interrupted(s: Session, ctx: Ctx, till_code: str) -> int:
 
 
 def has_pending(s: Session, ctx: Ctx, till_code: str) -> bool:
-    return s.exec(select(PrintJob.id).where(PrintJob.store_id == ctx.store_id, PrintJob.till_code == till_code,
-                                            PrintJob.status == PrintJobStatus.PENDING.value).limit(1)).first() is not None
+    return _NEXT_PENDING.first(s.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
 
 
-def claim_next(s: Session, ctx: Ctx, till_code: str) -> PrintJob | None:
-    """The oldest pending job of the till, now `printing` — or None. Compare-and-set: one claimer wins."""
+def claim_next(s: Session, ctx: Ctx, till_code: str) -> Any:
+    """The oldest pending job of the till, now `printing` (its row as written) — or None. Compare-and-set:
+    one claimer wins."""
+    conn = s.connection()
     while True:
-        job = s.exec(select(PrintJob).where(PrintJob.store_id == ctx.store_id, PrintJob.till_code == till_code,
-                                            PrintJob.status == PrintJobStatus.PENDING.value)
-                     .order_by(PrintJob.id).limit(1)).first()  # type: ignore[arg-type]
+        job = _NEXT_PENDING.first(conn, {"sid": ctx.store_id, "till": till_code})
         if job is None:
             return None
         expired = job.expires_at is not None and job.expires_at < ctx.now
         claimed = {"status": (PrintJobStatus.EXPIRED if expired else PrintJobStatus.PRINTING).value,
                    "attempts": job.attempts + (0 if expired else 1), "claimed_at": None if expired else ctx.now}
-        won = s.exec(update(PrintJob).where(  # type: ignore[call-overload]
-            PrintJob.id == job.id, PrintJob.status == PrintJobStatus.PENDING.value,
-            PrintJob.attempts == job.attempts).values(**claimed)).rowcount == 1
+        won = _CLAIM.run(conn, {"id": job.id, "seen_attempts": job.attempts, "new_status": claimed["status"],
+                                "new_attempts": claimed["attempts"], "at": claimed["claimed_at"]}) == 1
         if won and not expired:
-            for key, value in claimed.items():  # what was written, without reading the row back
-                set_committed_value(job, key, value)
-            return job
-        s.expire(job)  # lost to another claimer: read afresh on the next round
+            return job._replace(**claimed)  # what was written, without reading the row back
+        # lost to another claimer, or an expired drawer kick now marked so: look again
 
 
-def lay_out(s: Session, ctx: Ctx, job: PrintJob) -> dict[str, Any]:
+def lay_out(s: Session, ctx: Ctx, job: Any) -> dict[str, Any]:
     """A first receipt is queued by reference at completion (the sale is final, so its document is the same
     later) and laid out by the worker from a read session, outside the writers' lock; other jobs carry theirs."""
     if job.kind == PrintJobKind.RECEIPT.value and not job.document:
@@ -343,11 +356,10 @@ def lay_out(s: Session, ctx: Ctx, job: PrintJob) -> dict[str, Any]:
 
 def mark_printed(s: Session, ctx: Ctx, job_id: int, document: dict[str, Any] | None = None) -> None:
     """Printed; `document`: the layout the worker made of a receipt queued by reference, kept with the job."""
-    values: dict[str, Any] = {"status": PrintJobStatus.PRINTED.value, "printed_at": ctx.now, "last_error": ""}
-    if document is not None:
-        values["document"] = document
-    s.exec(update(PrintJob).where(PrintJob.id == job_id, PrintJob.status == PrintJobStatus.PRINTING.value)  # type: ignore[call-overload]
-           .values(**values))
+    if document is None:
+        _PRINTED.run(s.connection(), {"id": job_id, "at": ctx.now})
+    else:
+        _PRINTED_LAID_OUT.run(s.connection(), {"id": job_id, "at": ctx.now, "doc": document})
 
 
 def mark_failed(s: Session, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:

@@ -213,15 +213,16 @@ _GOOD_STOCK = Prepared(sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
                               _BATCH.c.expires_on >= sa.bindparam("today"), _BATCH.c.status != sa.bindparam("stopped")))
 # The basket's lines with what the till shows of each item: read once by a scan, which changes one of
 # them (or adds one) and answers with the list, so the basket is not read again.
-_LINE_VIEW_KEYS = ("id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
+_LINE_VIEW_KEYS = ("id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen")
 _VIEW_KEYS = ("code", "name", "spec", "gsp_class", "insurance_category", "unit", "split_unit", "traced")
 _LINE_VIEWS = Prepared(sa.select(*(_LINE.c[k] for k in _LINE_VIEW_KEYS), *(_ITEM.c[k] for k in _VIEW_KEYS))
                        .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                        .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
 _LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
 _ADD_LINE = Prepared(sa.insert(_LINE).returning(_LINE.c.id), _LINE_KEYS)
+# Returns the line's added_at, for the audit's image of the line before: read only for the line changed.
 _SET_LINE = Prepared(sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line"))
-                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")))
+                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")).returning(_LINE.c.added_at))
 _ADD_TO_TOTAL = Prepared(sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale"))
                          .values(total_fen=_SALE.c.total_fen + sa.bindparam("delta")))
 
@@ -297,11 +298,11 @@ def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split:
         lines.append({"id": line_id} | image | {k: getattr(item, k) for k in _VIEW_KEYS})
     else:
         line_id, price = line["id"], line["unit_price_fen"]
+        added_at = _SET_LINE.scalar(conn, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
         before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line["line_no"], "item_id": item.id,
                   "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price,
-                  "added_at": line["added_at"]}
+                  "added_at": added_at}
         image = before | {"qty": new_qty, "amount_fen": new_qty * price}
-        _SET_LINE.run(conn, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
         line.update(qty=new_qty, amount_fen=new_qty * price)
     _ADD_TO_TOTAL.run(conn, {"sale": sale_id, "delta": qty * price})
     audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
