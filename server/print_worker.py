@@ -115,7 +115,7 @@ class PrintWorker:
                     return True
             with write_session(self.engine) as s:
                 job = printing.claim_next(s, self._ctx(), self.till_code)
-            if job is None:  # taken by another worker, or an expired drawer kick: look again
+            if job is None:  # the queue emptied meanwhile (another worker, expired drawer kicks): look again
                 continue
             laid_out, document = None, job.document
             if not document and job.kind != PrintJobKind.DRAWER.value:

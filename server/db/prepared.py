@@ -16,12 +16,14 @@ at compile time (they would need SQLAlchemy's own execution).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 Processor = Callable[[Any], Any] | None
@@ -64,12 +66,16 @@ class Prepared:
         for name, process in plan.binders:
             values[name] = process(values[name])
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(plan.sql, tuple(values[n] for n in plan.names) if plan.positional else values)
+        args = tuple(values[n] for n in plan.names) if plan.positional else values
+        with _as_sqlalchemy_error(conn.dialect, plan.sql, args):
+            cursor.execute(plan.sql, args)
         return cursor, plan
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         cursor, plan = self._execute(conn, params)
-        make = plan.row._make  # type: ignore[union-attr]
+        if plan.row is None:
+            raise TypeError(f"the statement returns no rows: {plan.sql[:120]}")
+        make = plan.row._make
         if plan.plain:
             return [make(r) for r in cursor.fetchall()]
         readers = plan.readers
@@ -98,10 +104,24 @@ class Prepared:
             for name, process in plan.binders:
                 values[name] = process(values[name])
             batch.append(tuple(values[n] for n in plan.names) if plan.positional else values)
-        conn.connection.dbapi_connection.cursor().executemany(plan.sql, batch)  # type: ignore[union-attr]
+        with _as_sqlalchemy_error(conn.dialect, plan.sql, batch):
+            conn.connection.dbapi_connection.cursor().executemany(plan.sql, batch)  # type: ignore[union-attr]
+
+
+@contextmanager
+def _as_sqlalchemy_error(dialect: Dialect, sql: str, params: Any) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy raises them (IntegrityError, OperationalError ...), so callers and the
+    service's error handlers see one family of exceptions whichever way a statement ran."""
+    base = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as exc:
+        raise DBAPIError.instance(sql, params, exc, base, dialect=dialect) from exc
 
 
 def _compile(statement: ClauseElement, dialect: Dialect, columns: list[str]) -> _Plan:
+    if isinstance(statement, Insert) and not statement._returning:
+        statement = statement.inline()  # no implicit RETURNING of the new id (PostgreSQL): nobody reads it
     compiled = statement.compile(dialect=dialect, column_keys=columns or None)
     if "POSTCOMPILE" in compiled.string or any(b.expanding for b in compiled.binds.values()):
         raise ValueError(f"not a statement to prepare (values rendered at execution): {compiled.string[:120]}")
@@ -109,11 +129,14 @@ def _compile(statement: ClauseElement, dialect: Dialect, columns: list[str]) -> 
         # Column defaults SQLAlchemy would compute per execution: the caller must give these values.
         raise ValueError(f"give the values of {prefetch} to prepare: {compiled.string[:120]}")
     names = compiled.bind_names  # BindParameter -> the name it has in this SQL
+    if any(b.callable is not None for b in names):
+        raise ValueError(f"not a statement to prepare (a value computed per execution): {compiled.string[:120]}")
     defaults = {names[b]: b.effective_value for b in names if not b.required}
     binders = tuple((name, process) for name, process in compiled._bind_processors.items()
                     if process is not None)
     columns = compiled._result_columns
-    row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else None  # type: ignore[misc]
+    # Not renamed: a column name namedtuple cannot take fails here, not as a wrong key in an audit image.
+    row = namedtuple("Row", [c[0] for c in columns]) if columns else None  # type: ignore[misc]
     readers = tuple(c[3]._cached_result_processor(dialect, None) for c in columns)
     positional = bool(dialect.positional)
     return _Plan(compiled.string, tuple(compiled.positiontup or ()) if positional else (), positional, defaults,

@@ -273,6 +273,7 @@ _Q = PrintJob.__table__  # type: ignore[attr-defined]
 _TILLS_JOBS = (_Q.c.store_id == sa.bindparam("sid"), _Q.c.till_code == sa.bindparam("till"))
 _WAITING = Prepared(sa.select(sa.func.count()).select_from(_Q).where(
     *_TILLS_JOBS, sa.or_(_Q.c.status == PrintJobStatus.PENDING.value, _Q.c.status == PrintJobStatus.UNCERTAIN.value)))
+_ANY_PENDING = Prepared(sa.select(_Q.c.id).where(*_TILLS_JOBS, _Q.c.status == PrintJobStatus.PENDING.value).limit(1))
 _NEXT_PENDING = Prepared(sa.select(_Q).where(*_TILLS_JOBS, _Q.c.status == PrintJobStatus.PENDING.value)
                          .order_by(_Q.c.id).limit(1))
 _CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PENDING.value,
@@ -323,7 +324,7 @@ def recover_interrupted(s: Session, ctx: Ctx, till_code: str) -> int:
 
 
 def has_pending(s: Session, ctx: Ctx, till_code: str) -> bool:
-    return _NEXT_PENDING.first(s.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
+    return _ANY_PENDING.first(s.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
 
 
 def claim_next(s: Session, ctx: Ctx, till_code: str) -> Any:

@@ -470,8 +470,10 @@ def _next_number(s: Session, ctx: Ctx) -> tuple[Any, int]:
             with conn.begin_nested():
                 conn.execute(_FIRST_NO, {"store_id": ctx.store_id, "business_date": day, "last_no": 1})
             no = 1
-        except sa.exc.IntegrityError:  # another till took today's first number: take the next one
+        except sa.exc.IntegrityError as exc:  # another till took today's first number: take the next one
             no = _NEXT_NO.scalar(conn, {"sid": ctx.store_id, "day": day})
+            if no is None:
+                raise RuntimeError(f"the day counter of {day} is missing after another till created it") from exc
     return day, no
 
 
@@ -482,6 +484,7 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     `settling`: called by the card settlement with the centre's answer; only then may an insurance tender
     pay and a sale marked "settling" complete (CARD-01: the card's part is the centre's, not the client's).
     """
+    s.flush()  # the sale is read through the connection: what the caller changed in the session is written first
     conn = s.connection()
     sale = _SALE_LOCKED.first(conn, {"sale": sale_id, "sid": ctx.store_id})
     if sale is None:

@@ -231,7 +231,7 @@ def test_a_scan_does_not_wait_on_the_event_loop_for_another_process_writing(shop
         other.execute("ROLLBACK")
         other.close()
         scan.join(10)
-    _basket_after_one_scan(shop, sid, out)  # the attempt on the event loop left nothing half-written
+    _basket_after_one_scan(shop, sid, out)  # tried on the event loop, refused at once, done once in a worker
     assert hops == ["scan"]
     with read_session(state.engine) as s:  # one audit entry for the one line, and the chain holds
         assert audit.verify(s, state.store_id).ok

@@ -1,17 +1,27 @@
 """Prepared statements (server.db.prepared): the same values in and out as SQLAlchemy Core's own execution,
-on both backends, inside the caller's transaction; statements it cannot run faithfully are refused."""
+on both backends, inside the caller's transaction; statements it cannot run faithfully are refused. And the
+unit of work the event loop uses (write_session(wait=False))."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from server.config import Settings
 from server.db.models import Batch, Item, PrintJob, SaleLine
 from server.db.prepared import Prepared
-from server.db.session import read_session, write_session
+from server.db.session import (
+    BUSY_TIMEOUT_MS,
+    WAL_AUTOCHECKPOINT_PAGES,
+    WriterBusy,
+    make_engine,
+    read_session,
+    write_session,
+)
 from server.services.context import Ctx
 from tests.conftest import seed_shop
 
@@ -79,3 +89,57 @@ def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None
         with pytest.raises(ValueError, match="rendered at execution"):  # an expanding IN list
             Prepared(sa.select(item.c.id).where(item.c.id.in_(sa.bindparam("ids", expanding=True)))).rows(
                 conn, {"ids": [1, 2]})
+        with pytest.raises(ValueError, match="computed per execution"):  # a value SQLAlchemy calls each time
+            Prepared(sa.select(item.c.id).where(item.c.id == sa.bindparam("n", callable_=lambda: 1))).rows(conn, {})
+
+
+def test_a_driver_error_arrives_as_sqlalchemys_and_takes_nothing_with_it(engine: Engine, ctx: Ctx) -> None:
+    values = {"store_id": ctx.store_id + 1000, "till_code": "T01", "kind": "receipt", "ref": "orphan",  # no such store
+              "reprint": False, "document": {}, "status": "pending", "attempts": 0, "last_error": "",
+              "created_by": None, "created_at": ctx.now, "expires_at": None}
+    with pytest.raises(sa.exc.IntegrityError), write_session(engine) as s:
+        ADD_JOB.run(s.connection(), values)
+    with pytest.raises(sa.exc.IntegrityError), write_session(engine) as s:
+        ADD_JOB.run_many(s.connection(), [values])
+    with read_session(engine) as s:
+        assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "orphan")).first() is None
+
+
+# --- write_session(wait=False): the event loop's unit of work (SQLite) ---------------------------------
+
+def _pragmas(engine: Engine) -> tuple[int, int]:
+    with read_session(engine) as s:
+        conn = s.connection()
+        return (conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one(),
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_loops_settings_stay_with_its_unit_of_work(settings: Settings) -> None:
+    one = make_engine(settings.database.url, pool_size=1, max_overflow=0)  # every unit of work on one connection
+    try:
+        assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)
+        with write_session(one, durable=False, wait=False) as s:
+            conn = s.connection()
+            # inside: no waiting for another process's lock, no checkpoint on the event loop
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 0
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+        assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)  # the same connection, as it was
+    finally:
+        one.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_loops_unit_of_work_does_not_wait_for_a_connection(settings: Settings) -> None:
+    one = make_engine(settings.database.url, pool_size=1, max_overflow=0, pool_timeout=5)
+    try:
+        with read_session(one) as reading:
+            reading.connection()  # the pool's only connection is in use
+            t0 = time.perf_counter()
+            with pytest.raises(WriterBusy), write_session(one, durable=False, wait=False):
+                pass
+            assert time.perf_counter() - t0 < 0.5  # refused at once, not after the pool's timeout
+        with write_session(one, durable=False, wait=False) as s:  # free again: taken
+            s.connection()
+    finally:
+        one.dispose()
