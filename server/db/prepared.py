@@ -40,6 +40,13 @@ class _Plan:
     readers: tuple[Processor, ...]  # one per result column
     plain: bool  # no result column needs processing
 
+    def arguments(self, params: Mapping[str, Any]) -> Any:
+        """The values as the driver takes them: with the statement's own, converted, in order if positional."""
+        values = self.defaults | dict(params) if self.defaults else dict(params)
+        for name, process in self.binders:
+            values[name] = process(values[name])
+        return tuple(values[n] for n in self.names) if self.positional else values
+
 
 class Prepared:
     """One Core statement, its compiled form kept per dialect."""
@@ -62,11 +69,8 @@ class Prepared:
 
     def _execute(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
         plan = self._plan(conn.dialect)
-        values = plan.defaults | dict(params) if plan.defaults else dict(params)
-        for name, process in plan.binders:
-            values[name] = process(values[name])
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        args = tuple(values[n] for n in plan.names) if plan.positional else values
+        args = plan.arguments(params)
         with _as_sqlalchemy_error(conn.dialect, plan.sql, args):
             cursor.execute(plan.sql, args)
         return cursor, plan
@@ -98,12 +102,7 @@ class Prepared:
         if not many:
             return
         plan = self._plan(conn.dialect)
-        batch = []
-        for params in many:
-            values = plan.defaults | dict(params) if plan.defaults else dict(params)
-            for name, process in plan.binders:
-                values[name] = process(values[name])
-            batch.append(tuple(values[n] for n in plan.names) if plan.positional else values)
+        batch = [plan.arguments(params) for params in many]
         with _as_sqlalchemy_error(conn.dialect, plan.sql, batch):
             conn.connection.dbapi_connection.cursor().executemany(plan.sql, batch)  # type: ignore[union-attr]
 

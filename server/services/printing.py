@@ -282,10 +282,7 @@ _CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status
                           claimed_at=sa.bindparam("at")))
 _PRINTED = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
                     .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
-_PRINTED_LAID_OUT = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"),
-                                                 _Q.c.status == PrintJobStatus.PRINTING.value)
-                             .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error="",
-                                     document=sa.bindparam("doc", type_=_Q.c.document.type)))
+_PRINTED_LAID_OUT = Prepared(_PRINTED.statement.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
 def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:
