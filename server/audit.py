@@ -45,6 +45,7 @@ from server.db.models import (
     Zone,
 )
 from server.db.prepared import Prepared
+from server.db.session import Unit
 from server.db.types import utcnow
 from server.privacy import mask_id
 
@@ -140,7 +141,7 @@ _ADD_ENTRY = Prepared(sa_insert(_ENTRY), ["store_id", "seq", "at", "user_id", "a
 
 
 def record(
-    session: Session,
+    session: Unit,
     store_id: int,
     actor: Actor,
     action: str,
@@ -150,7 +151,7 @@ def record(
     after: dict[str, Any] | None,
     note: str = "",
 ) -> None:
-    """Append one entry to the store's chain, in the caller's transaction."""
+    """Append one entry to the store's chain, in the caller's transaction (a Session's or the loop's)."""
     session.flush()  # ids of new rows are known before their image is taken
     conn = session.connection()
     head = _LOCK_HEAD.first(conn, {"sid": store_id})

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.api import selling as selling_api
 from server.api.deps import caller
 from server.api.schemas import CompleteIn, LineIn
-from server.db.session import WriterBusy
+from server.db.session import NotOnLoop
 from server.db.types import utcnow
 from server.errors import AppError, error_response
 from server.permissions import Action, allowed
@@ -89,12 +89,13 @@ async def _run(engine: Engine, what: str, handler: Handler, ctx: Ctx, who: Princ
     """A scan on SQLite runs on the event loop when the writer's lock is free: a few statements and a commit
     that does not wait for the disk, cheaper than the hop to a worker thread and back, which measured as
     much as half the scan. If another writer holds the lock (a payment's commit, another process), it is not
-    waited for here: the scan goes to the threadpool like everything else. A payment always does: its commit
+    waited for here, and a refusal that needs the ORM to be worded is not worded here: the scan goes to the
+    threadpool like everything else (NotOnLoop: nothing was written). A payment always does: its commit
     waits for the disk. On PostgreSQL every statement is a network round trip: always the threadpool."""
     if what == "lines" and engine.dialect.name == "sqlite":
         try:
-            return handler(engine, ctx, who, sale_id, parsed, False)  # type: ignore[call-arg]
-        except WriterBusy:
+            return handler(engine, ctx, who, sale_id, parsed, True)  # type: ignore[call-arg]
+        except NotOnLoop:
             pass
     return await run_in_threadpool(handler, engine, ctx, who, sale_id, parsed)
 

@@ -20,18 +20,16 @@ from server.api.schemas import (
     RefundOut,
     ReturnIn,
     ReturnOut,
-    SaleLineOut,
     SaleOpenIn,
     SaleOut,
     ShiftCloseIn,
     ShiftOpenIn,
     ShiftOut,
     Strict,
-    TenderOut,
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
-from server.db.session import write_session
+from server.db.session import Unit, loop_unit, orm, write_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -56,7 +54,7 @@ def till_id_of(who: Principal) -> int:
     return who.till_id  # type: ignore[return-value]
 
 
-def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False,
+def sale_out(s: Unit, ctx: Ctx, sale: Sale, replayed: bool = False,
              just_paid: list[TenderOffer] | None = None, lines: list[dict[str, Any]] | None = None) -> SaleOut:
     """The sale as the till shows it. `just_paid`: the tenders of a completion in this very transaction
     (nothing can have been returned yet), so neither is read back. `lines`: the sale's line views, when
@@ -64,23 +62,25 @@ def sale_out(s: Session, ctx: Ctx, sale: Sale, replayed: bool = False,
     final = sale.status == "completed" and just_paid is None  # an open basket has no tenders or returns either
     if lines is None:
         lines = selling.line_views(s, sale.id)
-    back = returns.returned_so_far(s, [ln["id"] for ln in lines]) if final else {}
+    back = returns.returned_so_far(orm(s), [ln["id"] for ln in lines]) if final else {}
     codes = trace_codes.codes_by_line(s, sale.id) if any(ln["traced"] for ln in lines) else {}
-    out_lines = [SaleLineOut(
-        id=ln["id"], line_no=ln["line_no"], item_id=ln["item_id"], item_code=ln["code"], name=ln["name"],
-        spec=ln["spec"], gsp_class=ln["gsp_class"], gsp_class_label=_CLASS_LABEL[ln["gsp_class"]],
-        insurance_label=_INSURANCE_LABEL[ln["insurance_category"]],
-        unit=(ln["split_unit"] or ln["unit"]) if ln["split"] else ln["unit"], split=ln["split"], qty=ln["qty"],
-        unit_price_fen=ln["unit_price_fen"], amount_fen=ln["amount_fen"], returned_qty=back.get(ln["id"], 0),
-        traced=ln["traced"], trace_codes=codes.get(ln["id"], []))
-        for ln in lines]
-    paid = selling.tenders_of(s, sale.id) if final else just_paid or []
-    tenders = [TenderOut(kind=t.kind, amount_fen=t.amount_fen, tendered_fen=t.tendered_fen, reference=t.reference)
-               for t in paid]
-    return SaleOut(id=sale.id, status=sale.status, till_id=sale.till_id, shift_id=sale.shift_id, sale_no=sale.sale_no,
-                   business_date=sale.business_date, opened_at=sale.opened_at, completed_at=sale.completed_at,
-                   total_fen=sale.total_fen, change_fen=sale.change_fen, void_reason=sale.void_reason,
-                   lines=out_lines, tenders=tenders, replayed=replayed, prescription_id=sale.prescription_id)
+    # Validated in one call, nested dicts and all: building a model per line in Python cost more.
+    return SaleOut.model_validate({
+        "id": sale.id, "status": sale.status, "till_id": sale.till_id, "shift_id": sale.shift_id,
+        "sale_no": sale.sale_no, "business_date": sale.business_date, "opened_at": sale.opened_at,
+        "completed_at": sale.completed_at, "total_fen": sale.total_fen, "change_fen": sale.change_fen,
+        "void_reason": sale.void_reason, "replayed": replayed, "prescription_id": sale.prescription_id,
+        "lines": [{"id": ln["id"], "line_no": ln["line_no"], "item_id": ln["item_id"], "item_code": ln["code"],
+                   "name": ln["name"], "spec": ln["spec"], "gsp_class": ln["gsp_class"],
+                   "gsp_class_label": _CLASS_LABEL[ln["gsp_class"]],
+                   "insurance_label": _INSURANCE_LABEL[ln["insurance_category"]],
+                   "unit": (ln["split_unit"] or ln["unit"]) if ln["split"] else ln["unit"], "split": ln["split"],
+                   "qty": ln["qty"], "unit_price_fen": ln["unit_price_fen"], "amount_fen": ln["amount_fen"],
+                   "returned_qty": back.get(ln["id"], 0), "traced": ln["traced"],
+                   "trace_codes": codes.get(ln["id"], [])} for ln in lines],
+        "tenders": [{"kind": t.kind, "amount_fen": t.amount_fen, "tendered_fen": t.tendered_fen,
+                     "reference": t.reference} for t in (selling.tenders_of(orm(s), sale.id) if final else just_paid or [])],
+    })
 
 
 _CLASS_LABEL = {c.value: c.label for c in GspClass}
@@ -155,13 +155,15 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
     return json_response_bytes(scan(get_state(request).engine, ctx, who, sale_id, body), 201)  # type: ignore[return-value]
 
 
-def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, wait: bool = True) -> bytes:
+def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, on_loop: bool = False) -> bytes:
     """A scan (or a pick) into the basket; the basket as the till shows it. Also served by server.api.fast_path.
 
-    wait=False: raise WriterBusy rather than wait for another writer (server.db.session.write_session)."""
+    on_loop: in the event loop's unit of work (server.db.session.loop_unit), which raises NotOnLoop, with
+    nothing written, rather than wait for another writer or use the ORM."""
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
-    with write_session(engine, durable=False, wait=wait) as s:  # an unpaid basket's edit
+    # an unpaid basket's edit: durable=False
+    with loop_unit(engine) if on_loop else write_session(engine, durable=False) as s:
         basket = selling.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
                               body.item_id)
         return sale_out(s, ctx, basket.sale, lines=basket.lines).model_dump_json().encode()

@@ -26,8 +26,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
-Processor = Callable[[Any], Any] | None
-
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
@@ -37,8 +35,7 @@ class _Plan:
     defaults: dict[str, Any]  # values the statement carries itself (literals compared against)
     binders: tuple[tuple[str, Callable[[Any], Any]], ...]  # bind name -> the type's bind processor
     row: type | None  # named tuple of the result columns (None: the statement returns no rows)
-    readers: tuple[Processor, ...]  # one per result column
-    plain: bool  # no result column needs processing
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column index, result processor) where it has one
 
     def arguments(self, params: Mapping[str, Any]) -> Any:
         """The values as the driver takes them: with the statement's own, converted, in order if positional."""
@@ -79,11 +76,16 @@ class Prepared:
         cursor, plan = self._execute(conn, params)
         if plan.row is None:
             raise TypeError(f"the statement returns no rows: {plan.sql[:120]}")
-        make = plan.row._make
-        if plan.plain:
+        make, readers = plan.row._make, plan.readers
+        if not readers:
             return [make(r) for r in cursor.fetchall()]
-        readers = plan.readers
-        return [make([v if f is None else f(v) for f, v in zip(readers, r, strict=True)]) for r in cursor.fetchall()]
+        rows = []
+        for raw in cursor.fetchall():
+            values = list(raw)
+            for i, process in readers:  # only the columns that need it (a few booleans, times, JSON)
+                values[i] = process(values[i])
+            rows.append(make(values))
+        return rows
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         rows = self.rows(conn, params)
@@ -136,7 +138,8 @@ def _compile(statement: ClauseElement, dialect: Dialect, columns: list[str]) -> 
     columns = compiled._result_columns
     # Not renamed: a column name namedtuple cannot take fails here, not as a wrong key in an audit image.
     row = namedtuple("Row", [c[0] for c in columns]) if columns else None  # type: ignore[misc]
-    readers = tuple(c[3]._cached_result_processor(dialect, None) for c in columns)
+    readers = tuple((i, process) for i, c in enumerate(columns)
+                    if (process := c[3]._cached_result_processor(dialect, None)) is not None)
     positional = bool(dialect.positional)
     return _Plan(compiled.string, tuple(compiled.positiontup or ()) if positional else (), positional, defaults,
-                 binders, row, readers, all(r is None for r in readers))
+                 binders, row, readers)

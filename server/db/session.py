@@ -14,21 +14,52 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 _WRITE = "dingdian_write"
-_WAIT = "dingdian_wait"
 _SYNCHRONOUS = "dingdian_synchronous"
-_ON_LOOP = "dingdian_on_loop"
 BUSY_TIMEOUT_MS = 30_000
 WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 
-class WriterBusy(Exception):
-    """write_session(wait=False) found the writer's lock taken (in this process or by another): nothing was
-    written; the caller does the work where waiting is harmless (a worker thread) instead."""
+class NotOnLoop(Exception):
+    """The work cannot be done in the event loop's unit of work (loop_unit): nothing was written; the caller
+    does it in a write_session in a worker thread instead, where waiting and the ORM are at home."""
+
+
+class WriterBusy(NotOnLoop):
+    """loop_unit found the writer's lock taken (in this process or by another), or would have had to wait."""
+
+
+class LoopUnit:
+    """The event loop's unit of work: one connection in a transaction, for statements run prepared
+    (server.db.prepared), without the ORM. A use case written for a Session runs in it unchanged as long as
+    it only calls connection() and flush(); a path that needs the ORM (a refusal worded from full reads)
+    asks for orm(s), which here raises NotOnLoop: the whole use case is then done again in a worker."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def connection(self) -> Connection:
+        return self._conn
+
+    def flush(self) -> None:
+        """Nothing to flush: no ORM object is held."""
+
+
+Unit = Session | LoopUnit
+
+
+def orm(unit: Unit) -> Session:
+    """The unit of work's ORM session. The loop's has none (see LoopUnit)."""
+    if isinstance(unit, LoopUnit):
+        raise NotOnLoop
+    return unit
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -41,47 +72,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                      wal_autocheckpoint: int = WAL_AUTOCHECKPOINT_PAGES, synchronous: str = "durable") -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (pysqlite's own is DEFERRED).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={_SYNCHRONOUS_LEVEL[synchronous]}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cur.execute(f"PRAGMA wal_autocheckpoint={wal_autocheckpoint}")
         cur.close()
-        record.info[_SYNCHRONOUS] = "durable"
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
-        if dbapi_conn is not None and record.info.pop(_ON_LOOP, False):  # back to what every other user expects
-            dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        record.info[_SYNCHRONOUS] = synchronous
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        options = conn.get_execution_options()
-        mode = options.get(_WRITE)
+        mode = conn.get_execution_options().get(_WRITE)
         if mode:
-            if not options.get(_WAIT, True):
-                # On the event loop (wait=False): fail at once on another process's lock, and leave the WAL's
-                # checkpoint (a copy into the database file and two syncs, ms to tens of ms) to the next
-                # commit made in a worker thread. Both are put back when the connection returns to the pool.
-                raw = conn.connection.dbapi_connection
-                raw.execute("PRAGMA busy_timeout=0")
-                raw.execute("PRAGMA wal_autocheckpoint=0")
-                conn.connection.info[_ON_LOOP] = True
             # FULL: the commit is on disk before it is acknowledged. NORMAL (an open basket's edit):
             # it survives a crash of the service, and the next FULL commit — the sale's completion —
             # puts it on disk too; only a power cut could lose it, and with it nothing paid for.
             info = conn.connection.info  # the pooled connection's own: the setting stays with it
             if info.get(_SYNCHRONOUS) != mode:  # set only when it changes: a run of scans pays it once
-                conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if mode == 'durable' else 'NORMAL'}")
+                conn.exec_driver_sql(f"PRAGMA synchronous={_SYNCHRONOUS_LEVEL[mode]}")
                 info[_SYNCHRONOUS] = mode
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode else "BEGIN")
+
+
+_SYNCHRONOUS_LEVEL = {"durable": "FULL", "basket": "NORMAL"}
 
 
 @contextmanager
@@ -108,13 +128,43 @@ class _Writer:
     """What write_session needs of an engine, looked up once per engine (a scan pays for every lookup)."""
 
     def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.lock = _writer_lock(engine)
-        self._binds = {(durable, wait): engine.execution_options(**{_WRITE: "durable" if durable else "basket",
-                                                                    _WAIT: wait})
-                       for durable in (True, False) for wait in (True, False)}
+        self._binds = {durable: engine.execution_options(**{_WRITE: "durable" if durable else "basket"})
+                       for durable in (True, False)}
+        self._loop: Connection | None = None
+        if self.lock is not None:
+            event.listen(engine, "engine_disposed", lambda _engine: self.close_loop())
 
-    def bind(self, durable: bool, wait: bool) -> Engine:
-        return self._binds[durable, wait]
+    def bind(self, durable: bool) -> Engine:
+        return self._binds[durable]
+
+    def loop_connection(self) -> Connection:
+        """The event loop's own connection, outside the pool; used only by loop_unit, under the writer's lock.
+
+        Set up once, for what is done on the loop: an open basket's edit (synchronous=NORMAL) that fails at
+        once on another process's lock (busy_timeout=0) and leaves the WAL's checkpoint (a copy into the
+        database file and two syncs, ms to tens of ms) to the pool's connections, whose commits are made in
+        worker threads (wal_autocheckpoint=0). Per unit of work it then costs no pool check-out, check-in or
+        setting changed and put back, and the loop never waits for a pool connection another thread holds.
+        """
+        conn = self._loop
+        if conn is None or conn.closed or conn.invalidated:
+            database = self.engine.url.database or ""
+            if database in ("", ":memory:") or "mode=memory" in str(self.engine.url):
+                raise WriterBusy  # a second connection would see another database: the pool's own, in a worker
+            loop_engine = create_engine(self.engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+            _configure_sqlite(loop_engine, busy_timeout_ms=0, wal_autocheckpoint=0, synchronous="basket")
+            conn = self._loop = loop_engine.connect()
+        elif conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # one cut off half-way
+        return conn
+
+    def close_loop(self) -> None:
+        conn, self._loop = self._loop, None
+        if conn is not None:
+            conn.close()
+            conn.engine.dispose()
 
 
 def _writer_of(engine: Engine) -> _Writer:
@@ -125,11 +175,6 @@ def _writer_of(engine: Engine) -> _Writer:
     return writer
 
 
-def _idle_connection(engine: Engine) -> bool:
-    checked_in = getattr(engine.pool, "checkedin", None)
-    return checked_in is None or checked_in() > 0
-
-
 def _busy(exc: BaseException) -> bool:
     """SQLite's "database is locked", as SQLAlchemy or the driver raised it."""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
@@ -138,31 +183,54 @@ def _busy(exc: BaseException) -> bool:
 
 
 @contextmanager
-def write_session(engine: Engine, durable: bool = True, wait: bool = True) -> Iterator[Session]:
+def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
     """One unit of work: everything inside commits together (audit entry included) or not at all.
 
     durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
-    wait=False (SQLite only): raise WriterBusy, with nothing written, instead of waiting for another writer
-    — for work done on the event loop, which must not block on a lock.
     """
     writer = _writer_of(engine)
     lock = writer.lock
-    if lock is None and not wait:
-        raise ValueError("wait=False is for SQLite: another backend's writer is never run on the event loop")
-    if not wait and not _idle_connection(engine):
-        raise WriterBusy  # taking one would wait for the pool: the worker thread can wait, the loop cannot
-    if lock is not None and not lock.acquire(blocking=wait):
-        raise WriterBusy
+    if lock is not None:
+        lock.acquire()
     try:
-        with Session(writer.bind(durable, wait), expire_on_commit=False) as session:
+        with Session(writer.bind(durable), expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
-            except BaseException as exc:
+            except BaseException:
                 session.rollback()
-                if not wait and _busy(exc):
-                    raise WriterBusy from exc
                 raise
     finally:
         if lock is not None:
             lock.release()
+
+
+@contextmanager
+def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
+    """An open basket's edit done on the event loop (SQLite): it never waits. WriterBusy, with nothing
+    written, if the writer's lock is taken here or by another process; NotOnLoop from the work itself if
+    it needs the ORM. Measured on a scan: SQLAlchemy's Session and transaction events around ten prepared
+    statements cost as much as the statements; BEGIN and COMMIT straight on the loop's own connection
+    (_Writer.loop_connection) cost a twentieth of that."""
+    writer = _writer_of(engine)
+    if writer.lock is None:
+        raise ValueError("the event loop's unit of work is SQLite's: another backend's writer runs in a worker")
+    if not writer.lock.acquire(blocking=False):
+        raise WriterBusy
+    try:
+        conn = writer.loop_connection()
+        raw = conn.connection.dbapi_connection
+        try:
+            raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        except sqlite3.OperationalError as exc:
+            raise (WriterBusy() if _busy(exc) else exc) from exc
+        try:
+            yield LoopUnit(conn)
+            raw.commit()  # type: ignore[union-attr]
+        except BaseException as exc:
+            raw.rollback()  # type: ignore[union-attr]
+            if _busy(exc):
+                raise WriterBusy from exc
+            raise
+    finally:
+        writer.lock.release()

@@ -42,6 +42,7 @@ from server.db.models import (
     Zone,
 )
 from server.db.prepared import Prepared
+from server.db.session import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
 from server.rules.tenders import TenderOffer, change_fen, offer_refusals, tender_refusals
@@ -96,17 +97,22 @@ def _basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
     session logged in and is checked again at completion.
     """
     sale = get_sale(s, ctx, sale_id, lock=True)
-    if sale.status != SaleStatus.OPEN.value:
-        raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能修改", f"the sale is {sale.status}",
-                       status=sale.status)
-    if sale.till_id != till_id:
-        raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till",
-                       till_id=sale.till_id)
     shift = s.get(Shift, sale.shift_id)
-    if shift is None or shift.status != ShiftStatus.OPEN.value:
-        raise conflict("SHIFT-CLOSED", "该销售单所属班次已结班，请挂单后在新班次取单",
-                       "the sale's shift is closed; suspend it and resume it in an open shift")
+    if refusal := _basket_refusal(sale.status, sale.till_id, shift.status if shift else None, till_id):
+        raise refusal
     return sale
+
+
+def _basket_refusal(status: str, sale_till_id: int, shift_status: str | None, till_id: int) -> AppError | None:
+    if status != SaleStatus.OPEN.value:
+        return conflict("SALE-STATE", f"销售单已{_STATE_ZH[status]}，不能修改", f"the sale is {status}", status=status)
+    if sale_till_id != till_id:
+        return conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till",
+                        till_id=sale_till_id)
+    if shift_status != ShiftStatus.OPEN.value:
+        return conflict("SHIFT-CLOSED", "该销售单所属班次已结班，请挂单后在新班次取单",
+                        "the sale's shift is closed; suspend it and resume it in an open shift")
+    return None
 
 
 _STATE_ZH = {"open": "打开", "suspended": "挂单", "completed": "完成", "voided": "作废", "settling": "在医保结算中"}
@@ -148,13 +154,15 @@ def _base_qty(item: Item, split: bool, qty: int) -> int:
     return qty if split else qty * item.split_ratio
 
 
-def _check_available(s: Session, ctx: Ctx, item: Any, need_base: int) -> None:
+def _check_available(s: Unit, ctx: Ctx, item: Any, need_base: int, good: int | None = None) -> None:
+    """`good`: the item's sellable stock when the caller read it with the item (_GOOD_STOCK_COLUMN)."""
     # The common case answered by one aggregate; the refusal, which names batches and reasons, by the full read.
-    if need_base <= _GOOD_STOCK.scalar(s.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today,
-                                                        "stopped": BatchStatus.STOPPED.value}):
+    if good is None:
+        good = _GOOD_STOCK.scalar(s.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today})
+    if need_base <= good:
         return
-    full = get_item(s, ctx, item.id)
-    avail = stock.sellable_stock(s, ctx, full)
+    full = get_item(orm(s), ctx, item.id)
+    avail = stock.sellable_stock(orm(s), ctx, full)
     if need_base > avail.good:
         raise stock.shortage(full, need_base, avail)
 
@@ -178,11 +186,25 @@ _PLACEMENT_COLUMNS = [_ITEM.c.route, _ITEM.c.storage, _ITEM.c.odour_prone,
                       _ZONE.c.code.label("zone_code"), _ZONE.c.name.label("zone_name"), _ZONE.c.admits,
                       _ZONE.c.route_group, _ZONE.c.storage.label("zone_storage"),
                       _ZONE.c.odour_prone.label("zone_odour_prone"), _ZONE.c.purpose]
-_ITEM_BY_BARCODE = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS, *_PLACEMENT_COLUMNS)
+
+
+def _good_stock_of(item_id: Any) -> Any:
+    """The item's stock that can be sold today (not expired, not stopped), in split units."""
+    return (sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
+            .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+            .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id == item_id, _BAL.c.location == "sellable",
+                   _BAL.c.qty > 0, _BATCH.c.expires_on >= sa.bindparam("today"),
+                   _BATCH.c.status != BatchStatus.STOPPED.value))
+
+
+# The item as a scan reads it carries what can be sold of it: no separate read for the common case.
+_GOOD_STOCK_COLUMN = _good_stock_of(_ITEM.c.id).scalar_subquery().label("good_stock")
+_GOOD_STOCK = Prepared(_good_stock_of(sa.bindparam("item")))
+_ITEM_BY_BARCODE = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS, *_PLACEMENT_COLUMNS, _GOOD_STOCK_COLUMN)
                             .join(_BARCODE, _BARCODE.c.item_id == _ITEM.c.id)
                             .outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
                             .where(_BARCODE.c.store_id == sa.bindparam("sid"), _BARCODE.c.code == sa.bindparam("code")))
-_ITEM_BY_ID = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS, *_PLACEMENT_COLUMNS)
+_ITEM_BY_ID = Prepared(sa.select(*_ITEM_COLUMNS, *_SHOWN_COLUMNS, *_PLACEMENT_COLUMNS, _GOOD_STOCK_COLUMN)
                        .outerjoin(_ZONE, _ZONE.c.id == _ITEM.c.zone_id)
                        .where(_ITEM.c.store_id == sa.bindparam("sid"), _ITEM.c.id == sa.bindparam("id")))
 
@@ -206,11 +228,7 @@ def _placement_verdict(code: str, name: str, gsp_class: str, route: str, storage
                     zone_odour_prone, ZonePurpose(purpose))
     spec = ItemSpec(code, name, GspClass(gsp_class), Route(route), Storage(storage), odour_prone)
     return tuple(check_placement(spec, zone))
-_GOOD_STOCK = Prepared(sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
-                       .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
-                       .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id == sa.bindparam("item"),
-                              _BAL.c.location == "sellable", _BAL.c.qty > 0,
-                              _BATCH.c.expires_on >= sa.bindparam("today"), _BATCH.c.status != sa.bindparam("stopped")))
+
 # The basket's lines with what the till shows of each item: read once by a scan, which changes one of
 # them (or adds one) and answers with the list, so the basket is not read again.
 _LINE_VIEW_KEYS = ("id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen")
@@ -232,13 +250,13 @@ def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
     _basket_row(s, ctx, sale_id, till_id)
 
 
-def _basket_row(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+def _basket_row(s: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
     """_basket's checks for the scan path, in one locked read; the sale's columns as they were."""
     row = _BASKET.first(s.connection(), {"sale": sale_id, "sid": ctx.store_id})
     if row is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
-    if row.status != SaleStatus.OPEN.value or row.till_id != till_id or row.shift_status != ShiftStatus.OPEN.value:
-        _basket(s, ctx, sale_id, till_id)  # the refusal, worded once
+    if refusal := _basket_refusal(row.status, row.till_id, row.shift_status, till_id):
+        raise refusal
     return row
 
 
@@ -255,13 +273,13 @@ class Basket:
     lines: list[dict[str, Any]]
 
 
-def scan(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+def scan(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
          barcode: str | None = None, item_id: int | None = None) -> Basket:
     """add_line for the till: the basket after it, from what the scan read, without reading it again."""
     return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[1]
 
 
-def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+def _add_line(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
               barcode: str | None, item_id: int | None) -> tuple[int, Basket]:
     if not 0 < qty <= MAX_LINE_QTY:
         raise AppError(422, "SALE-QTY", f"数量须在 1 到 {MAX_LINE_QTY} 之间", f"quantity must be 1..{MAX_LINE_QTY}",
@@ -269,11 +287,11 @@ def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split:
     sale = _basket_row(s, ctx, sale_id, till_id)
     conn = s.connection()
     if barcode is not None:
-        item = _ITEM_BY_BARCODE.first(conn, {"sid": ctx.store_id, "code": barcode})
+        item = _ITEM_BY_BARCODE.first(conn, {"sid": ctx.store_id, "code": barcode, "today": ctx.today})
         if item is None:
             raise not_found(f"条码 {barcode} 对应的商品", f"item with barcode {barcode}", barcode=barcode)
     elif item_id is not None:
-        item = _ITEM_BY_ID.first(conn, {"sid": ctx.store_id, "id": item_id})
+        item = _ITEM_BY_ID.first(conn, {"sid": ctx.store_id, "id": item_id, "today": ctx.today})
         if item is None:
             raise not_found("商品", "item", item_id=item_id)
     else:
@@ -288,7 +306,7 @@ def _add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split:
     new_qty = qty + (line["qty"] if line else 0)
     same_item = sum(_base_qty(item, ln["split"], ln["qty"]) for ln in lines
                     if ln["item_id"] == item.id and ln is not line)
-    _check_available(s, ctx, item, same_item + _base_qty(item, split, new_qty))
+    _check_available(s, ctx, item, same_item + _base_qty(item, split, new_qty), item.good_stock)
     if line is None:
         image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1]["line_no"] + 1) if lines else 1,
                  "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,

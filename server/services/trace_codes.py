@@ -17,14 +17,21 @@ from sqlmodel import Session, col, select
 from catalog.codes import check_trace_code
 from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
+from server.db.prepared import Prepared
+from server.db.session import Unit
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
+_CODES = SaleTraceCode.__table__  # type: ignore[attr-defined]
+# Prepared: a scan into a basket of traced drugs answers with their codes, from the event loop's unit too.
+_CODES_OF_SALE = Prepared(sa.select(_CODES.c.sale_line_id, _CODES.c.code)
+                          .where(_CODES.c.sale_id == sa.bindparam("sale")).order_by(_CODES.c.id))
 
-def codes_by_line(s: Session, sale_id: str) -> dict[int, list[str]]:
+
+def codes_by_line(s: Unit, sale_id: str) -> dict[int, list[str]]:
+    s.flush()  # codes just added through the ORM are read too
     out: dict[int, list[str]] = {}
-    for line_id, code in s.exec(select(SaleTraceCode.sale_line_id, SaleTraceCode.code)
-                                .where(SaleTraceCode.sale_id == sale_id).order_by(col(SaleTraceCode.id))):
+    for line_id, code in _CODES_OF_SALE.rows(s.connection(), {"sale": sale_id}):
         out.setdefault(line_id, []).append(code)
     return out
 

@@ -18,7 +18,8 @@ from server import audit
 from server.api import fast_path
 from server.db.models import AuditEntry
 from server.db.session import read_session, write_session
-from tests.conftest import BARCODE_VITC, login
+from tests.conftest import BARCODE_ICE, BARCODE_VITC, login
+from tests.server.test_trace_codes import CODE1, trace, traced
 
 
 @pytest.fixture
@@ -237,3 +238,40 @@ def test_a_scan_does_not_wait_on_the_event_loop_for_another_process_writing(shop
         assert audit.verify(s, state.store_id).ok
         assert len(s.exec(select(AuditEntry).where(AuditEntry.action == "sale.line_add",
                                                    AuditEntry.after["sale_id"].as_string() == sid)).all()) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_refusal_worded_from_full_reads_is_done_again_in_a_worker(shop: dict[str, Any], hops: list[str]) -> None:
+    """The stock refusal names the batches and what is sellable, read through the ORM, which the event loop's
+    unit of work does not have: that scan is undone on the loop and done once more in a worker thread."""
+    c, h = shop["client"], shop["cashier"]
+    state = c.app.state.dingdian
+    sid = open_sale(shop)
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 10_000}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "STOCK", r.text
+    assert r.json()["details"]["requested"] == 10_000 and 0 < r.json()["details"]["available"] < 10_000
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_ICE}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "GSP-06", r.text  # its only batch is stopped
+    assert hops == ["scan", "scan"]
+    sale = c.get(f"/sales/{sid}", headers=h).json()
+    assert sale["lines"] == [] and sale["total_fen"] == 0  # nothing kept from either try
+    with read_session(state.engine) as s:
+        assert audit.verify(s, state.store_id).ok
+        assert s.exec(select(AuditEntry).where(AuditEntry.action == "sale.line_add",
+                                               AuditEntry.after["sale_id"].as_string() == sid)).all() == []
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h)
+    assert r.status_code == 201 and hops == ["scan", "scan"]  # the happy path stays on the loop
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_scan_into_a_basket_of_traced_drugs_answers_with_their_codes_from_the_loop(shop: dict[str, Any], engine,  # type: ignore[no-untyped-def]
+                                                                                     ctx, hops: list[str]) -> None:
+    traced(engine, ctx, shop["items"]["vitc"])
+    c, h = shop["client"], shop["cashier"]
+    sid = open_sale(shop)
+    line = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h).json()["lines"][0]
+    assert trace(shop, sid, line["id"], CODE1).status_code == 201
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
+    assert r.status_code == 201 and r.json()["lines"][0]["trace_codes"] == [CODE1] and r.json()["lines"][0]["qty"] == 2
+    assert r.json() == c.get(f"/sales/{sid}", headers=h).json()
+    assert hops == []  # both scans on the event loop

@@ -1,9 +1,10 @@
 """Prepared statements (server.db.prepared): the same values in and out as SQLAlchemy Core's own execution,
 on both backends, inside the caller's transaction; statements it cannot run faithfully are refused. And the
-unit of work the event loop uses (write_session(wait=False))."""
+unit of work the event loop uses (loop_unit)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -17,8 +18,11 @@ from server.db.prepared import Prepared
 from server.db.session import (
     BUSY_TIMEOUT_MS,
     WAL_AUTOCHECKPOINT_PAGES,
+    NotOnLoop,
     WriterBusy,
+    loop_unit,
     make_engine,
+    orm,
     read_session,
     write_session,
 )
@@ -68,11 +72,15 @@ def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx) -> None:
         s.rollback()
 
 
+def _job_values(ctx: Ctx, ref: str) -> dict[str, object]:
+    return {"store_id": ctx.store_id, "till_code": "T01", "kind": "receipt", "ref": ref, "reprint": False,
+            "document": {}, "status": "pending", "attempts": 0, "last_error": "", "created_by": None,
+            "created_at": ctx.now, "expires_at": None}
+
+
 def test_a_failed_unit_of_work_takes_the_prepared_writes_with_it(engine: Engine, ctx: Ctx) -> None:
     with pytest.raises(RuntimeError), write_session(engine) as s:
-        ADD_JOB.run(s.connection(), {"store_id": ctx.store_id, "till_code": "T01", "kind": "receipt", "ref": "gone",
-                                     "reprint": False, "document": {}, "status": "pending", "attempts": 0,
-                                     "last_error": "", "created_by": None, "created_at": ctx.now, "expires_at": None})
+        ADD_JOB.run(s.connection(), _job_values(ctx, "gone"))
         raise RuntimeError("the use case refused after writing")
     with read_session(engine) as s:
         assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "gone")).first() is None
@@ -94,9 +102,7 @@ def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None
 
 
 def test_a_driver_error_arrives_as_sqlalchemys_and_takes_nothing_with_it(engine: Engine, ctx: Ctx) -> None:
-    values = {"store_id": ctx.store_id + 1000, "till_code": "T01", "kind": "receipt", "ref": "orphan",  # no such store
-              "reprint": False, "document": {}, "status": "pending", "attempts": 0, "last_error": "",
-              "created_by": None, "created_at": ctx.now, "expires_at": None}
+    values = _job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000}  # no such store
     with pytest.raises(sa.exc.IntegrityError), write_session(engine) as s:
         ADD_JOB.run(s.connection(), values)
     with pytest.raises(sa.exc.IntegrityError), write_session(engine) as s:
@@ -105,7 +111,7 @@ def test_a_driver_error_arrives_as_sqlalchemys_and_takes_nothing_with_it(engine:
         assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "orphan")).first() is None
 
 
-# --- write_session(wait=False): the event loop's unit of work (SQLite) ---------------------------------
+# --- loop_unit: the event loop's unit of work (SQLite) -----------------------------------------------
 
 def _pragmas(engine: Engine) -> tuple[int, int]:
     with read_session(engine) as s:
@@ -115,31 +121,93 @@ def _pragmas(engine: Engine) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_loops_settings_stay_with_its_unit_of_work(settings: Settings) -> None:
-    one = make_engine(settings.database.url, pool_size=1, max_overflow=0)  # every unit of work on one connection
+def test_the_loops_settings_stay_on_its_own_connection(settings: Settings) -> None:
+    one = make_engine(settings.database.url, pool_size=1, max_overflow=0)  # the pool: one connection
     try:
         assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)
-        with write_session(one, durable=False, wait=False) as s:
-            conn = s.connection()
-            # inside: no waiting for another process's lock, no checkpoint on the event loop
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 0
-            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
-        assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)  # the same connection, as it was
+        for _ in range(2):  # the same connection each time, still set up as the loop needs it
+            with loop_unit(one) as s:
+                conn = s.connection()
+                # inside: no waiting for another process's lock, no checkpoint on the event loop, no fsync
+                raw = conn.connection.dbapi_connection
+                assert raw.in_transaction  # BEGIN IMMEDIATE, ours
+                assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
+                assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+                assert raw.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)  # the pool's connection untouched
+        with write_session(one) as s:  # and a durable commit made through the pool is FULL
+            assert s.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
     finally:
         one.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_loops_unit_of_work_does_not_wait_for_a_connection(settings: Settings) -> None:
+def test_the_loops_unit_of_work_needs_no_pool_connection(settings: Settings, ctx: Ctx) -> None:
     one = make_engine(settings.database.url, pool_size=1, max_overflow=0, pool_timeout=5)
     try:
         with read_session(one) as reading:
             reading.connection()  # the pool's only connection is in use
             t0 = time.perf_counter()
-            with pytest.raises(WriterBusy), write_session(one, durable=False, wait=False):
-                pass
-            assert time.perf_counter() - t0 < 0.5  # refused at once, not after the pool's timeout
-        with write_session(one, durable=False, wait=False) as s:  # free again: taken
-            s.connection()
+            with loop_unit(one) as s:
+                ADD_JOB.run(s.connection(), _job_values(ctx, "from the loop"))
+            assert time.perf_counter() - t0 < 0.5  # not after the pool's timeout
+        with read_session(one) as s:
+            assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "from the loop")).first()
     finally:
         one.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_loops_unit_of_work_commits_or_writes_nothing(settings: Settings, ctx: Ctx) -> None:
+    engine = make_engine(settings.database.url)
+    memory = make_engine("sqlite://")
+    try:
+        with pytest.raises(NotOnLoop), loop_unit(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "needs the orm"))
+            orm(s)  # a path that needs the ORM: done again in a worker, nothing kept from here
+        with pytest.raises(sa.exc.IntegrityError), loop_unit(engine) as s:  # SQLAlchemy's error, nothing kept
+            ADD_JOB.run(s.connection(), _job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000})
+        with loop_unit(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "kept"))
+        with read_session(engine) as s:
+            refs = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.ref.in_(["needs the orm", "orphan", "kept"])))
+            assert refs.scalars().all() == ["kept"]
+        with pytest.raises(WriterBusy), loop_unit(memory):
+            pass  # a second connection to ":memory:" is another database: the worker thread's path
+    finally:
+        engine.dispose()
+        memory.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_loops_unit_of_work_never_waits_for_the_lock(settings: Settings, ctx: Ctx) -> None:
+    engine = make_engine(settings.database.url)
+    other = make_engine(settings.database.url)  # stands for another process: its own lock, its own file handle
+    try:
+        with write_session(other) as s:
+            s.connection()  # BEGIN IMMEDIATE: SQLite's writer lock held
+            t0 = time.perf_counter()
+            with pytest.raises(WriterBusy), loop_unit(engine) as s:
+                ADD_JOB.run(s.connection(), _job_values(ctx, "never"))
+            assert time.perf_counter() - t0 < 0.5  # at once, not after the 30 s busy timeout
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # a worker thread of this service in the middle of a unit of work
+            with write_session(engine):
+                holding.set()
+                release.wait(10)
+
+        worker = threading.Thread(target=hold)
+        worker.start()
+        try:
+            assert holding.wait(10)
+            with pytest.raises(WriterBusy), loop_unit(engine):
+                pass
+        finally:
+            release.set()
+            worker.join()
+        with loop_unit(engine) as s:  # free again: taken
+            ADD_JOB.run(s.connection(), _job_values(ctx, "now"))
+    finally:
+        engine.dispose()
+        other.dispose()
