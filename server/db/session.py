@@ -228,7 +228,10 @@ def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
             yield LoopUnit(conn)
             raw.commit()  # type: ignore[union-attr]
         except BaseException as exc:
-            raw.rollback()  # type: ignore[union-attr]
+            try:
+                raw.rollback()  # type: ignore[union-attr]
+            except sqlite3.Error:
+                writer.close_loop()  # a connection that cannot roll back is not used again; closing discards it
             if _busy(exc):
                 raise WriterBusy from exc
             raise
