@@ -68,7 +68,7 @@ class Prepared:
         plan = self._plan(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         args = plan.arguments(params)
-        with _as_sqlalchemy_error(conn.dialect, plan.sql, args):
+        with as_sqlalchemy_error(conn.dialect, plan.sql, args):
             cursor.execute(plan.sql, args)
         return cursor, plan
 
@@ -105,12 +105,12 @@ class Prepared:
             return
         plan = self._plan(conn.dialect)
         batch = [plan.arguments(params) for params in many]
-        with _as_sqlalchemy_error(conn.dialect, plan.sql, batch):
+        with as_sqlalchemy_error(conn.dialect, plan.sql, batch):
             conn.connection.dbapi_connection.cursor().executemany(plan.sql, batch)  # type: ignore[union-attr]
 
 
 @contextmanager
-def _as_sqlalchemy_error(dialect: Dialect, sql: str, params: Any) -> Iterator[None]:
+def as_sqlalchemy_error(dialect: Dialect, sql: str, params: Any) -> Iterator[None]:
     """The driver's errors as SQLAlchemy raises them (IntegrityError, OperationalError ...), so callers and the
     service's error handlers see one family of exceptions whichever way a statement ran."""
     base = dialect.loaded_dbapi.Error

@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from server.db.prepared import as_sqlalchemy_error
+
 _WRITE = "dingdian_write"
 _SYNCHRONOUS = "dingdian_synchronous"
 BUSY_TIMEOUT_MS = 30_000
@@ -72,8 +74,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-                      wal_autocheckpoint: int = WAL_AUTOCHECKPOINT_PAGES, synchronous: str = "durable") -> None:
+def _configure_sqlite(engine: Engine, on_loop: bool = False) -> None:
+    """on_loop: the event loop's own connection (_Writer.loop_connection): an open basket's edit
+    (synchronous=NORMAL) that fails at once on another process's lock (busy_timeout=0) and leaves the WAL's
+    checkpoint (a copy into the database file and two syncs, ms to tens of ms) to the pool's connections,
+    whose commits are made in worker threads (wal_autocheckpoint=0). Its transactions are loop_unit's."""
+    busy_timeout_ms, wal_autocheckpoint = (0, 0) if on_loop else (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)
+    synchronous = "basket" if on_loop else "durable"
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (pysqlite's own is DEFERRED).
@@ -89,6 +97,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if on_loop:  # SQLAlchemy's own execution would BEGIN inside loop_unit's: that work is a worker's
+            raise NotOnLoop
         mode = conn.get_execution_options().get(_WRITE)
         if mode:
             # FULL: the commit is on disk before it is acknowledged. NORMAL (an open basket's edit):
@@ -142,37 +152,52 @@ class _Writer:
     def loop_connection(self) -> Connection:
         """The event loop's own connection, outside the pool; used only by loop_unit, under the writer's lock.
 
-        Set up once, for what is done on the loop: an open basket's edit (synchronous=NORMAL) that fails at
-        once on another process's lock (busy_timeout=0) and leaves the WAL's checkpoint (a copy into the
-        database file and two syncs, ms to tens of ms) to the pool's connections, whose commits are made in
-        worker threads (wal_autocheckpoint=0). Per unit of work it then costs no pool check-out, check-in or
-        setting changed and put back, and the loop never waits for a pool connection another thread holds.
+        Set up once (_configure_sqlite, on_loop): per unit of work it then costs no pool check-out, check-in
+        or setting changed and put back, and the loop never waits for a pool connection another thread holds.
         """
         conn = self._loop
         if conn is None or conn.closed or conn.invalidated:
             database = self.engine.url.database or ""
             if database in ("", ":memory:") or "mode=memory" in str(self.engine.url):
                 raise WriterBusy  # a second connection would see another database: the pool's own, in a worker
-            loop_engine = create_engine(self.engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-            _configure_sqlite(loop_engine, busy_timeout_ms=0, wal_autocheckpoint=0, synchronous="basket")
+            # timeout=0: not even the connection's own set-up waits for another writer on the event loop
+            loop_engine = create_engine(self.engine.url, poolclass=StaticPool,
+                                        connect_args={"check_same_thread": False, "timeout": 0})
+            _configure_sqlite(loop_engine, on_loop=True)
             conn = self._loop = loop_engine.connect()
         elif conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]  # one cut off half-way
+            # Every exit from loop_unit commits, rolls back or closes: units of work must have nested.
+            raise RuntimeError("the event loop's connection is inside a transaction")
         return conn
 
     def close_loop(self) -> None:
-        conn, self._loop = self._loop, None
-        if conn is not None:
-            conn.close()
-            conn.engine.dispose()
+        if self.lock is None:
+            return
+        with self.lock:  # not while a unit of work is using it (the lock is re-entrant for loop_unit's own call)
+            conn, self._loop = self._loop, None
+            if conn is not None:
+                conn.close()
+                conn.engine.dispose()
+
+
+_writer_creation = threading.Lock()
 
 
 def _writer_of(engine: Engine) -> _Writer:
     writer: _Writer | None = getattr(engine, "_dingdian_writer", None)
     if writer is None:
-        writer = _Writer(engine)
-        engine._dingdian_writer = writer  # type: ignore[attr-defined]
+        with _writer_creation:
+            writer = getattr(engine, "_dingdian_writer", None)
+            if writer is None:
+                writer = _Writer(engine)
+                engine._dingdian_writer = writer  # type: ignore[attr-defined]
     return writer
+
+
+# The units of work this thread is inside (write_session's and loop_unit's), to refuse the nestings that the
+# writer's re-entrant lock would let through: a loop_unit inside any unit of work of the same thread, and a
+# write_session (which may wait) inside a loop_unit.
+_this_thread = threading.local()
 
 
 def _busy(exc: BaseException) -> bool:
@@ -188,10 +213,13 @@ def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
 
     durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
     """
+    if getattr(_this_thread, "loop", False):
+        raise RuntimeError("a unit of work that may wait, inside the event loop's")
     writer = _writer_of(engine)
     lock = writer.lock
     if lock is not None:
         lock.acquire()
+    _this_thread.depth = getattr(_this_thread, "depth", 0) + 1
     try:
         with Session(writer.bind(durable), expire_on_commit=False) as session:
             try:
@@ -201,6 +229,7 @@ def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
                 session.rollback()
                 raise
     finally:
+        _this_thread.depth -= 1
         if lock is not None:
             lock.release()
 
@@ -215,25 +244,41 @@ def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
     writer = _writer_of(engine)
     if writer.lock is None:
         raise ValueError("the event loop's unit of work is SQLite's: another backend's writer runs in a worker")
+    if getattr(_this_thread, "depth", 0):  # inside another unit of work of this thread: its lock, not ours
+        raise WriterBusy
     if not writer.lock.acquire(blocking=False):
         raise WriterBusy
+    _this_thread.depth, _this_thread.loop = 1, True
     try:
-        conn = writer.loop_connection()
-        raw = conn.connection.dbapi_connection
-        try:
-            raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-        except sqlite3.OperationalError as exc:
-            raise (WriterBusy() if _busy(exc) else exc) from exc
+        with _busy_as_writer_busy():
+            conn = writer.loop_connection()
+            raw = conn.connection.dbapi_connection
+            with as_sqlalchemy_error(conn.dialect, "BEGIN IMMEDIATE", ()):
+                raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         try:
             yield LoopUnit(conn)
-            raw.commit()  # type: ignore[union-attr]
+            with as_sqlalchemy_error(conn.dialect, "COMMIT", ()):
+                raw.commit()  # type: ignore[union-attr]
         except BaseException as exc:
             try:
                 raw.rollback()  # type: ignore[union-attr]
-            except sqlite3.Error:
+                if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
+                    conn.rollback()
+            except Exception:
                 writer.close_loop()  # a connection that cannot roll back is not used again; closing discards it
             if _busy(exc):
                 raise WriterBusy from exc
             raise
     finally:
+        _this_thread.depth, _this_thread.loop = 0, False
         writer.lock.release()
+
+
+@contextmanager
+def _busy_as_writer_busy() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if _busy(exc):
+            raise WriterBusy from exc
+        raise

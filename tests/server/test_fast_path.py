@@ -243,7 +243,9 @@ def test_a_scan_does_not_wait_on_the_event_loop_for_another_process_writing(shop
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_refusal_worded_from_full_reads_is_done_again_in_a_worker(shop: dict[str, Any], hops: list[str]) -> None:
     """The stock refusal names the batches and what is sellable, read through the ORM, which the event loop's
-    unit of work does not have: that scan is undone on the loop and done once more in a worker thread."""
+    unit of work does not have: that scan is given up on the loop and done once more in a worker thread. (It
+    is refused before anything is written; that a unit given up on the loop keeps nothing is
+    test_prepared's test_the_loops_unit_of_work_commits_or_writes_nothing.)"""
     c, h = shop["client"], shop["cashier"]
     state = c.app.state.dingdian
     sid = open_sale(shop)
@@ -254,7 +256,7 @@ def test_a_refusal_worded_from_full_reads_is_done_again_in_a_worker(shop: dict[s
     assert r.status_code == 409 and r.json()["code"] == "GSP-06", r.text  # its only batch is stopped
     assert hops == ["scan", "scan"]
     sale = c.get(f"/sales/{sid}", headers=h).json()
-    assert sale["lines"] == [] and sale["total_fen"] == 0  # nothing kept from either try
+    assert sale["lines"] == [] and sale["total_fen"] == 0
     with read_session(state.engine) as s:
         assert audit.verify(s, state.store_id).ok
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "sale.line_add",

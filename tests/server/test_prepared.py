@@ -4,6 +4,7 @@ unit of work the event loop uses (loop_unit)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -125,18 +126,28 @@ def test_the_loops_settings_stay_on_its_own_connection(settings: Settings) -> No
     one = make_engine(settings.database.url, pool_size=1, max_overflow=0)  # the pool: one connection
     try:
         assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)
+        seen = []
         for _ in range(2):  # the same connection each time, still set up as the loop needs it
             with loop_unit(one) as s:
                 conn = s.connection()
                 # inside: no waiting for another process's lock, no checkpoint on the event loop, no fsync
                 raw = conn.connection.dbapi_connection
+                seen.append(raw)
                 assert raw.in_transaction  # BEGIN IMMEDIATE, ours
                 assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
                 assert raw.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
                 assert raw.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        assert seen[0] is seen[1] and not seen[0].in_transaction
         assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)  # the pool's connection untouched
         with write_session(one) as s:  # and a durable commit made through the pool is FULL
             assert s.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
+    finally:
+        one.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):  # disposing of the engine closed the loop's connection too
+        seen[0].execute("SELECT 1")
+    try:  # and the next unit of work opens another
+        with loop_unit(one) as s:
+            assert s.connection().connection.dbapi_connection is not seen[0]
     finally:
         one.dispose()
 
@@ -182,14 +193,14 @@ def test_the_loops_unit_of_work_commits_or_writes_nothing(settings: Settings, ct
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_loops_unit_of_work_never_waits_for_the_lock(settings: Settings, ctx: Ctx) -> None:
     engine = make_engine(settings.database.url)
-    other = make_engine(settings.database.url)  # stands for another process: its own lock, its own file handle
+    other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
     try:
-        with write_session(other) as s:
-            s.connection()  # BEGIN IMMEDIATE: SQLite's writer lock held
-            t0 = time.perf_counter()
-            with pytest.raises(WriterBusy), loop_unit(engine) as s:
-                ADD_JOB.run(s.connection(), _job_values(ctx, "never"))
-            assert time.perf_counter() - t0 < 0.5  # at once, not after the 30 s busy timeout
+        other.execute("BEGIN IMMEDIATE")  # SQLite's writer lock held
+        t0 = time.perf_counter()
+        with pytest.raises(WriterBusy), loop_unit(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "never"))
+        assert time.perf_counter() - t0 < 0.5  # at once, not after the 30 s busy timeout
+        other.execute("ROLLBACK")
         holding, release = threading.Event(), threading.Event()
 
         def hold() -> None:  # a worker thread of this service in the middle of a unit of work
@@ -209,5 +220,37 @@ def test_the_loops_unit_of_work_never_waits_for_the_lock(settings: Settings, ctx
         with loop_unit(engine) as s:  # free again: taken
             ADD_JOB.run(s.connection(), _job_values(ctx, "now"))
     finally:
+        other.close()
         engine.dispose()
-        other.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_units_of_work_do_not_nest_into_the_loops(settings: Settings, ctx: Ctx) -> None:
+    """The writer's lock is re-entrant: what it would let through on one thread is refused here instead."""
+    engine = make_engine(settings.database.url)
+    try:
+        with write_session(engine) as s:  # a loop unit inside a unit of work of the same thread: not taken
+            ADD_JOB.run(s.connection(), _job_values(ctx, "outer session"))
+            with pytest.raises(WriterBusy), loop_unit(engine):
+                pass
+        with loop_unit(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop"))
+            with pytest.raises(WriterBusy), loop_unit(engine):  # nor one inside another: the outer stays whole
+                pass
+            ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop, after"))
+        with pytest.raises(RuntimeError), loop_unit(engine) as s:  # a unit that may wait, inside the loop's
+            ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
+            with write_session(engine):
+                pass
+        with pytest.raises(NotOnLoop), loop_unit(engine) as s:  # SQLAlchemy's own execution: a worker's work
+            ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
+            s.connection().execute(sa.select(_JOB.c.id))
+        with loop_unit(engine) as s:  # and the loop's connection is as good as before
+            ADD_JOB.run(s.connection(), _job_values(ctx, "last"))
+        with read_session(engine) as s:
+            refs = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.till_code == "T01").order_by(_JOB.c.id))
+            assert [r for r in refs.scalars() if r in {"outer session", "outer loop", "outer loop, after", "undone",
+                                                      "last"}] == ["outer session", "outer loop", "outer loop, after",
+                                                                   "last"]
+    finally:
+        engine.dispose()
