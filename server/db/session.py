@@ -255,20 +255,18 @@ def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
             raw = conn.connection.dbapi_connection
             with as_sqlalchemy_error(conn.dialect, "BEGIN IMMEDIATE", ()):
                 raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-        try:
-            yield LoopUnit(conn)
-            with as_sqlalchemy_error(conn.dialect, "COMMIT", ()):
-                raw.commit()  # type: ignore[union-attr]
-        except BaseException as exc:
             try:
-                raw.rollback()  # type: ignore[union-attr]
-                if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
-                    conn.rollback()
-            except Exception:
-                writer.close_loop()  # a connection that cannot roll back is not used again; closing discards it
-            if _busy(exc):
-                raise WriterBusy from exc
-            raise
+                yield LoopUnit(conn)
+                with as_sqlalchemy_error(conn.dialect, "COMMIT", ()):
+                    raw.commit()  # type: ignore[union-attr]
+            except BaseException:
+                try:
+                    raw.rollback()  # type: ignore[union-attr]
+                    if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
+                        conn.rollback()
+                except Exception:
+                    writer.close_loop()  # a connection that cannot roll back is not used again: discarded
+                raise
     finally:
         _this_thread.depth, _this_thread.loop = 0, False
         writer.lock.release()
@@ -276,6 +274,7 @@ def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
 
 @contextmanager
 def _busy_as_writer_busy() -> Iterator[None]:
+    """SQLite's "database is locked", from the driver or SQLAlchemy, as WriterBusy: the worker's to do."""
     try:
         yield
     except Exception as exc:
