@@ -78,12 +78,15 @@ class PcscCardReader(ReaderBase):
 
     def stop(self) -> None:
         self._stopping.set()
-        ctx = self._ctx
-        if ctx is not None:
-            ctx.cancel()  # wakes the watcher out of its wait at once
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        thread, deadline = self._thread, time.monotonic() + 5
+        # A cancel wakes only a wait already under way: the watcher may be between its look at
+        # `_stopping` and its next wait (or still making its context), so cancel until it is gone.
+        while thread is not None and thread.is_alive() and time.monotonic() < deadline:
+            ctx = self._ctx
+            if ctx is not None:
+                ctx.cancel()
+            thread.join(timeout=0.05)
+        self._thread = None
 
     def read(self) -> CardRecord:
         """Read the card in the reader now, on a context of the caller's thread."""

@@ -21,6 +21,7 @@ from devices.card.errors import (
 )
 from devices.card.events import CardEvent, CardFailed, CardInserted, CardRemoved, ReaderStatus
 from devices.card.pcsc import PcscCardReader
+from devices.card.pcsc_session import Context
 from tests.devices.pcscd import READER, READER_PREFIX, Pcscd, wait_card
 from tests.devices.vcard import CardFace, VirtualCard
 
@@ -175,6 +176,28 @@ def test_stop_returns_at_once_even_while_waiting(pcscd: Pcscd) -> None:
     events.wait_for(ReaderStatus, where=lambda s: s.connected)
     started = time.monotonic()
     reader.stop()
+    assert time.monotonic() - started < 1.0
+    assert not reader.status().connected
+
+
+class LateContext(Context):
+    """A watcher preempted between its look at the stop flag and its blocking wait."""
+
+    preempted = threading.Event()
+
+    def wait(self, states: list[tuple[str, int]], timeout_ms: int) -> tuple[int, list[tuple[str, int, bytes]]]:
+        if states[0][1]:  # a wait that blocks (the first, from UNAWARE, answers at once)
+            self.preempted.set()
+            time.sleep(0.3)
+        return super().wait(states, timeout_ms)
+
+
+def test_stop_returns_at_once_even_when_it_cancels_before_the_wait(pcscd: Pcscd) -> None:
+    reader = PcscCardReader(READER, poll_ms=60_000, context_factory=LateContext)
+    reader.start(Events())
+    assert LateContext.preempted.wait(5)
+    started = time.monotonic()
+    reader.stop()  # its cancel comes before the wait it must end
     assert time.monotonic() - started < 1.0
     assert not reader.status().connected
 
