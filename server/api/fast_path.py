@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.api import selling as selling_api
 from server.api.deps import caller
 from server.api.schemas import CompleteIn, LineIn
-from server.db.session import NotOnLoop
+from server.db.session import NotOnLoop, loop_may_wait
 from server.db.types import utcnow
 from server.errors import AppError, error_response
 from server.permissions import Action, allowed
@@ -86,13 +86,15 @@ class TillFastPath:
 
 async def _run(engine: Engine, what: str, handler: Handler, ctx: Ctx, who: Principal, sale_id: str,
                parsed: Any) -> bytes:
-    """A scan on SQLite runs on the event loop when the writer's lock is free: a few statements and a commit
-    that does not wait for the disk, cheaper than the hop to a worker thread and back, which measured as
-    much as half the scan. If another writer holds the lock (a payment's commit, another process), it is not
-    waited for here, and a refusal that needs the ORM to be worded is not worded here: the scan goes to the
-    threadpool like everything else (NotOnLoop: nothing was written). A payment always does: its commit
-    waits for the disk. On PostgreSQL every statement is a network round trip: always the threadpool."""
-    if what == "lines" and engine.dialect.name == "sqlite":
+    """On SQLite, a scan and a cash payment run on the event loop when the writer's lock is free: a few
+    statements and a commit, cheaper than the hop to a worker thread and back, which measured as much as
+    half the scan and a sixth of the payment. If another writer holds the lock (a print job's update,
+    another till's payment, another process), it is not waited for here, and work that needs the ORM (a
+    refusal worded from full reads, an Rx sale's checks, a retried payment) is not done here: the request
+    goes to the threadpool like everything else (NotOnLoop: nothing was written). A payment's commit waits
+    for the disk: on the loop only while the disk answers quickly (loop_may_wait). On PostgreSQL every
+    statement is a network round trip: always the threadpool."""
+    if engine.dialect.name == "sqlite" and (what == "lines" or loop_may_wait(engine)):
         try:
             return handler(engine, ctx, who, sale_id, parsed, True)  # type: ignore[call-arg]
         except NotOnLoop:

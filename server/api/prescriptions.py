@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
 from server.api.prescription_schemas import (
@@ -135,10 +136,14 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
         data += chunk
         if len(data) > rx_service.MAX_ATTACHMENT_BYTES:
             raise AppError(413, "RX-08", "处方影像过大（上限 8 MB）", "the scan is larger than 8 MB")
-    with unit_of_work(request) as s:
-        att = rx_service.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
-        return AttachmentOut(id=att.id, content_type=att.content_type, sha256=att.sha256, size=att.size,  # type: ignore[arg-type]
-                             uploaded_at=att.uploaded_at)
+
+    def store() -> AttachmentOut:  # a unit of work may wait for the writer's lock: a worker's, not the event loop's
+        with unit_of_work(request) as s:
+            att = rx_service.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
+            return AttachmentOut(id=att.id, content_type=att.content_type, sha256=att.sha256, size=att.size,  # type: ignore[arg-type]
+                                 uploaded_at=att.uploaded_at)
+
+    return await run_in_threadpool(store)
 
 
 @router.get("/prescriptions/{rx_id}/attachments/{attachment_id}", **guarded(

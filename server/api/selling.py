@@ -29,7 +29,7 @@ from server.api.schemas import (
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
-from server.db.session import Unit, loop_unit, orm, write_session
+from server.db.session import Unit, core_unit, loop_unit, orm, write_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -230,11 +230,15 @@ def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep,
     return json_response_bytes(pay(get_state(request).engine, ctx, who, sale_id, body))  # type: ignore[return-value]
 
 
-def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn) -> bytes:
-    """Complete the sale with its tenders; the final sale. Also served by server.api.fast_path."""
+def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn, on_loop: bool = False) -> bytes:
+    """Complete the sale with its tenders; the final sale. Also served by server.api.fast_path.
+
+    on_loop: in the event loop's unit of work, durable (server.db.session.loop_unit), which raises NotOnLoop,
+    with nothing written, rather than wait for another writer or use the ORM (an Rx sale, a trace code,
+    a retry, a refusal): the worker's core_unit then does it all."""
     offers = [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,
                           t.reference) for t in body.tenders]
-    with write_session(engine) as s:
+    with loop_unit(engine, durable=True) if on_loop else core_unit(engine) as s:
         done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
         if not done.replayed:  # intent first: the receipt's job commits with the sale
             printing.queue_new_receipt(s, ctx, done.sale, till_of(who), any(o.kind == "cash" for o in offers))

@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from server.db.models import AuthSession, Till, User, UserRole
+from server.db.session import on_commit
 
 _WATCHED = (User, UserRole, AuthSession, Till)
 _lock = threading.Lock()
@@ -38,15 +39,15 @@ def _touches_identity(session: Session, *_: Any) -> None:
         _bump()
 
 
-def _after_commit(session: Session) -> None:
+@on_commit  # a Session's commit, or a CoreUnit's whose Session flushed such a change
+def _after_commit(info: dict[str, Any]) -> None:
     # Bumped again at commit: a lookup that read the old rows between the flush and the commit
     # was stored under the flush's epoch, and must not outlive the commit.
-    if session.info.pop("identity_changed", False):
+    if info.pop("identity_changed", False):
         _bump()
 
 
 event.listen(Session, "after_flush", _touches_identity)
-event.listen(Session, "after_commit", _after_commit)
 event.listen(Session, "after_rollback", lambda session: session.info.pop("identity_changed", None))
 
 

@@ -42,7 +42,7 @@ class _Plan:
         values = self.defaults | dict(params) if self.defaults else dict(params)
         for name, process in self.binders:
             values[name] = process(values[name])
-        return tuple(values[n] for n in self.names) if self.positional else values
+        return tuple(map(values.__getitem__, self.names)) if self.positional else values
 
 
 class Prepared:

@@ -9,13 +9,17 @@ matters.
 from __future__ import annotations
 
 import sqlite3
+import statistics
 import threading
-from collections.abc import Iterator
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -36,32 +40,89 @@ class WriterBusy(NotOnLoop):
     """loop_unit found the writer's lock taken (in this process or by another), or would have had to wait."""
 
 
-class LoopUnit:
-    """The event loop's unit of work: one connection in a transaction, for statements run prepared
-    (server.db.prepared), without the ORM. A use case written for a Session runs in it unchanged as long as
-    it only calls connection() and flush(); a path that needs the ORM (a refusal worded from full reads)
-    asks for orm(s), which here raises NotOnLoop: the whole use case is then done again in a worker."""
+class CoreUnit:
+    """A unit of work on one connection in a transaction, for statements run prepared (server.db.prepared)
+    without the ORM. A use case written for a Session runs in it unchanged as long as it only calls
+    connection() and flush(); a path that needs the ORM asks for orm(s), which here makes a Session on the
+    same connection and transaction the first time (made only when asked: a cash sale's payment never is).
 
-    __slots__ = ("_conn",)
+    `info`: flags the work leaves for after the commit (on_commit), as a Session's info."""
+
+    __slots__ = ("_conn", "_session", "info")
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._session: Session | None = None
+        self.info: dict[str, Any] = {}
 
     def connection(self) -> Connection:
         return self._conn
 
     def flush(self) -> None:
-        """Nothing to flush: no ORM object is held."""
+        if self._session is not None:
+            self._session.flush()
+
+    def session(self) -> Session:
+        if self._session is None:
+            # rollback_only: the Session joins the unit's transaction and never ends it; core_unit does
+            self._session = Session(bind=self._conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+        return self._session
+
+    def loaded(self) -> Session | None:
+        """The Session, if a path made one (its identity map may hold rows the unit's statements changed)."""
+        return self._session
+
+    def _close(self) -> dict[str, Any]:
+        """Closes the Session, if any; the flags the unit's work left, its and its Session's."""
+        if self._session is None:
+            return self.info
+        info = self.info | self._session.info
+        self._session.close()
+        return info
 
 
-Unit = Session | LoopUnit
+class LoopUnit(CoreUnit):
+    """The event loop's unit of work (loop_unit): a path that needs the ORM (a refusal worded from full
+    reads) raises NotOnLoop here, and the whole use case is done again in a worker."""
+
+    __slots__ = ()
+
+    def session(self) -> Session:
+        raise NotOnLoop
+
+
+Unit = Session | CoreUnit
 
 
 def orm(unit: Unit) -> Session:
-    """The unit of work's ORM session. The loop's has none (see LoopUnit)."""
-    if isinstance(unit, LoopUnit):
-        raise NotOnLoop
-    return unit
+    """The unit of work's ORM session (made on first ask in a CoreUnit; the loop's has none: NotOnLoop)."""
+    return unit if isinstance(unit, Session) else unit.session()
+
+
+def loaded_session(unit: Unit) -> Session | None:
+    """The unit's ORM session if it has one already: a Session, or the one a CoreUnit's work made."""
+    return unit if isinstance(unit, Session) else unit.loaded()
+
+
+_commit_hooks: list[Callable[[dict[str, Any]], None]] = []
+
+
+def on_commit(hook: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """Call hook(info) after every unit of work commits (a Session's or a CoreUnit's), with the flags its
+    work left in `info`; the hook pops the ones it owns."""
+    _commit_hooks.append(hook)
+    return hook
+
+
+def _committed(info: dict[str, Any]) -> None:
+    if info:
+        for hook in _commit_hooks:
+            hook(info)
+
+
+# Every Session, sqlmodel's or SQLAlchemy's own; after_commit also marks a savepoint's release, which is not one
+event.listen(OrmSession, "after_commit",
+             lambda session: None if session.in_nested_transaction() else _committed(session.info))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -75,10 +136,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine, on_loop: bool = False) -> None:
-    """on_loop: the event loop's own connection (_Writer.loop_connection): an open basket's edit
-    (synchronous=NORMAL) that fails at once on another process's lock (busy_timeout=0) and leaves the WAL's
-    checkpoint (a copy into the database file and two syncs, ms to tens of ms) to the pool's connections,
-    whose commits are made in worker threads (wal_autocheckpoint=0). Its transactions are loop_unit's."""
+    """on_loop: the event loop's own connection (_Writer.loop_connection), for loop_unit's transactions (an
+    open basket's edit at synchronous=NORMAL, a cash payment at FULL): they fail at once on another process's
+    lock (busy_timeout=0) and leave the WAL's checkpoint (a copy into the database file and two syncs, ms to
+    tens of ms) to the pool's connections, whose commits are made in worker threads (wal_autocheckpoint=0)."""
     busy_timeout_ms, wal_autocheckpoint = (0, 0) if on_loop else (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)
     synchronous = "basket" if on_loop else "durable"
 
@@ -104,14 +165,19 @@ def _configure_sqlite(engine: Engine, on_loop: bool = False) -> None:
             # FULL: the commit is on disk before it is acknowledged. NORMAL (an open basket's edit):
             # it survives a crash of the service, and the next FULL commit — the sale's completion —
             # puts it on disk too; only a power cut could lose it, and with it nothing paid for.
-            info = conn.connection.info  # the pooled connection's own: the setting stays with it
-            if info.get(_SYNCHRONOUS) != mode:  # set only when it changes: a run of scans pays it once
-                conn.exec_driver_sql(f"PRAGMA synchronous={_SYNCHRONOUS_LEVEL[mode]}")
-                info[_SYNCHRONOUS] = mode
+            _synchronous(conn.connection, mode, conn.exec_driver_sql)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode else "BEGIN")
 
 
 _SYNCHRONOUS_LEVEL = {"durable": "FULL", "basket": "NORMAL"}
+
+
+def _synchronous(pooled: Any, mode: str, execute: Callable[[str], Any]) -> None:
+    """The connection's synchronous setting for a unit of work of this mode, outside its transaction. Kept in
+    the pooled connection's own info and set only when it changes: a run of scans pays for it once."""
+    if pooled.info.get(_SYNCHRONOUS) != mode:
+        execute(f"PRAGMA synchronous={_SYNCHRONOUS_LEVEL[mode]}")
+        pooled.info[_SYNCHRONOUS] = mode
 
 
 @contextmanager
@@ -143,11 +209,21 @@ class _Writer:
         self._binds = {durable: engine.execution_options(**{_WRITE: "durable" if durable else "basket"})
                        for durable in (True, False)}
         self._loop: Connection | None = None
+        # The last durable commits' durations (SQLite; the loop's and core_unit's): see loop_may_wait
+        self._durable_commits: deque[float] = deque(maxlen=DURABLE_COMMITS_KEPT)
         if self.lock is not None:
             event.listen(engine, "engine_disposed", lambda _engine: self.close_loop())
 
     def bind(self, durable: bool) -> Engine:
         return self._binds[durable]
+
+    def committed_durably(self, seconds: float) -> None:
+        self._durable_commits.append(seconds)
+
+    def durable_commit_s(self) -> float:
+        """Their median: a WAL checkpoint in a pool connection's commit (tens of ms, now and then) does not
+        move it; a disk that stays slow does, within a few commits."""
+        return statistics.median(self._durable_commits) if self._durable_commits else 0.0
 
     def loop_connection(self) -> Connection:
         """The event loop's own connection, outside the pool; used only by loop_unit, under the writer's lock.
@@ -208,11 +284,8 @@ def _busy(exc: BaseException) -> bool:
 
 
 @contextmanager
-def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
-    """One unit of work: everything inside commits together (audit entry included) or not at all.
-
-    durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
-    """
+def _writing(engine: Engine) -> Iterator[_Writer]:
+    """The writer's lock (SQLite), held by this thread for one unit of work that may wait for it."""
     if getattr(_this_thread, "loop", False):
         raise RuntimeError("a unit of work that may wait, inside the event loop's")
     writer = _writer_of(engine)
@@ -221,13 +294,7 @@ def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
         lock.acquire()
     _this_thread.depth = getattr(_this_thread, "depth", 0) + 1
     try:
-        with Session(writer.bind(durable), expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        yield writer
     finally:
         _this_thread.depth -= 1
         if lock is not None:
@@ -235,12 +302,56 @@ def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
 
 
 @contextmanager
-def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
-    """An open basket's edit done on the event loop (SQLite): it never waits. WriterBusy, with nothing
-    written, if the writer's lock is taken here or by another process; NotOnLoop from the work itself if
-    it needs the ORM. Measured on a scan: SQLAlchemy's Session and transaction events around ten prepared
+def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
+    """One unit of work: everything inside commits together (audit entry included) or not at all.
+
+    durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
+    """
+    with _writing(engine) as writer, Session(writer.bind(durable), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def core_unit(engine: Engine, durable: bool = True) -> Iterator[CoreUnit]:
+    """write_session's unit of work for a use case written for prepared statements (see CoreUnit): the
+    same lock, transaction and commit, without a Session's machinery around them unless the work asks for
+    one. Measured on a cash sale's payment: the Session's begin, connection look-ups, commit and close cost
+    about a fifth of the use case."""
+    with _writing(engine) as writer, writer.bind(durable).connect() as conn:
+        unit = CoreUnit(conn)
+        transaction = conn.begin()
+        try:
+            yield unit
+            unit.flush()
+            info = unit._close()
+            started = time.perf_counter()
+            transaction.commit()
+            if durable and writer.lock is not None:
+                writer.committed_durably(time.perf_counter() - started)
+        except BaseException:
+            unit._close()
+            if transaction.is_active:  # a failed flush has rolled it back already (join_transaction_mode)
+                transaction.rollback()
+            raise
+    _committed(info)
+
+
+@contextmanager
+def loop_unit(engine: Engine, durable: bool = False) -> Iterator[LoopUnit]:
+    """A unit of work done on the event loop (SQLite): it never waits for another writer. WriterBusy, with
+    nothing written, if the writer's lock is taken here or by another process; NotOnLoop from the work itself
+    if it needs the ORM. Measured on a scan: SQLAlchemy's Session and transaction events around ten prepared
     statements cost as much as the statements; BEGIN and COMMIT straight on the loop's own connection
-    (_Writer.loop_connection) cost a twentieth of that."""
+    (_Writer.loop_connection) cost a twentieth of that.
+
+    durable=False: an open basket's edit (synchronous=NORMAL, as write_session's). durable=True: a commit on
+    disk before it is acknowledged (FULL), which the loop waits for: only while loop_may_wait says the disk
+    answers quickly."""
     writer = _writer_of(engine)
     if writer.lock is None:
         raise ValueError("the event loop's unit of work is SQLite's: another backend's writer runs in a worker")
@@ -254,11 +365,16 @@ def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
             conn = writer.loop_connection()
             raw = conn.connection.dbapi_connection
             with as_sqlalchemy_error(conn.dialect, "BEGIN IMMEDIATE", ()):
+                _synchronous(conn.connection, "durable" if durable else "basket", raw.execute)  # type: ignore[union-attr]
                 raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            unit = LoopUnit(conn)
             try:
-                yield LoopUnit(conn)
+                yield unit
+                started = time.perf_counter()
                 with as_sqlalchemy_error(conn.dialect, "COMMIT", ()):
                     raw.commit()  # type: ignore[union-attr]
+                if durable:
+                    writer.committed_durably(time.perf_counter() - started)
             except BaseException:
                 try:
                     raw.rollback()  # type: ignore[union-attr]
@@ -270,6 +386,21 @@ def loop_unit(engine: Engine) -> Iterator[LoopUnit]:
     finally:
         _this_thread.depth, _this_thread.loop = 0, False
         writer.lock.release()
+    _committed(unit.info)
+
+
+# A durable commit the event loop may wait for: a local SSD's (about 1 ms measured, most of it the WAL's
+# writes). A slow disk (an SD card, a busy or failing drive) would hold every other request for as long:
+# its payments then commit in a worker thread (core_unit), whose commits keep the median up to date.
+LOOP_DURABLE_COMMIT_LIMIT_S = 0.002
+DURABLE_COMMITS_KEPT = 15
+
+
+def loop_may_wait(engine: Engine) -> bool:
+    """Whether the event loop may take a durable unit of work (loop_unit(durable=True)): SQLite, with the
+    median of the recent durable commits (loop_unit's and core_unit's) under LOOP_DURABLE_COMMIT_LIMIT_S."""
+    writer = _writer_of(engine)
+    return writer.lock is not None and writer.durable_commit_s() < LOOP_DURABLE_COMMIT_LIMIT_S
 
 
 @contextmanager

@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event, update
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from catalog.classes import GspClass, InsuranceCategory
@@ -45,6 +44,7 @@ from server.db.models import (
     User,
 )
 from server.db.prepared import Prepared
+from server.db.session import Unit, on_commit
 from server.errors import conflict, not_found
 from server.privacy import mask_id
 from server.services import shifts
@@ -66,14 +66,14 @@ def on_enqueued(listener: Callable[[], None]) -> Callable[[], None]:
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
-@event.listens_for(OrmSession, "after_commit")
-def _after_commit(session: OrmSession) -> None:
-    if session.info.pop(_FLAG, False):
+@on_commit
+def _after_commit(info: dict[str, Any]) -> None:
+    if info.pop(_FLAG, False):
         for listener in list(_listeners):
             listener()
 
 
-def _queued(s: Session) -> None:
+def _queued(s: Unit) -> None:
     s.info[_FLAG] = True
 
 
@@ -217,7 +217,7 @@ _ADD_JOBS = Prepared(sa.insert(PrintJob.__table__),  # type: ignore[attr-defined
                       "created_by", "created_at", "kind", "expires_at"))
 
 
-def queue_new_receipt(s: Session, ctx: Ctx, sale: Sale, till_code: str, cash: bool) -> None:
+def queue_new_receipt(s: Unit, ctx: Ctx, sale: Any, till_code: str, cash: bool) -> None:
     """A sale's first receipt, queued by the completion that just made it final (so there is none yet):
     by reference, with the drawer kick on a cash sale — no reads, one insert, on the completion's path."""
     job = {"store_id": ctx.store_id, "till_code": till_code, "ref": sale.id, "reprint": False, "document": {},

@@ -13,6 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
@@ -42,7 +44,7 @@ from server.db.models import (
     Zone,
 )
 from server.db.prepared import Prepared
-from server.db.session import Unit, orm
+from server.db.session import Unit, loaded_session, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
 from server.rules.tenders import TenderOffer, change_fen, offer_refusals, tender_refusals
@@ -438,10 +440,18 @@ _SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_c
                   .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)
                   .outerjoin(_SHIFT, (_SHIFT.c.till_id == _TILL.c.id) & (_SHIFT.c.status == ShiftStatus.OPEN.value))
                   .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
-_NEXT_NO = Prepared(sa.update(_COUNTER).where(_COUNTER.c.store_id == sa.bindparam("sid"),
-                                              _COUNTER.c.business_date == sa.bindparam("day"))
-                    .values(last_no=_COUNTER.c.last_no + 1).returning(_COUNTER.c.last_no))
-_FIRST_NO = sa.insert(_COUNTER)
+
+
+def _taking_a_number(insert: Any) -> Prepared:
+    """The day's next number in one statement: the day's row made at its first sale, moved on at the others;
+    the row stays locked until the sale commits, and two first sales at once both get a number (ON CONFLICT)."""
+    first = insert(_COUNTER).values(store_id=sa.bindparam("sid"), business_date=sa.bindparam("day"), last_no=1)
+    return Prepared(first.on_conflict_do_update(index_elements=[_COUNTER.c.store_id, _COUNTER.c.business_date],
+                                                set_={"last_no": _COUNTER.c.last_no + 1})
+                    .returning(_COUNTER.c.last_no))
+
+
+_NEXT_NO = {"sqlite": _taking_a_number(sqlite_dialect.insert), "postgresql": _taking_a_number(postgresql_dialect.insert)}
 _SALE_LOCKED = Prepared(sa.select(_SALE).where(_SALE.c.id == sa.bindparam("sale"), _SALE.c.store_id == sa.bindparam("sid"))
                         .with_for_update())
 _FULL_LINES = Prepared(sa.select(_LINE).where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
@@ -468,34 +478,23 @@ _FINISH = Prepared(sa.update(_SALE).where(_SALE.c.id == sa.bindparam("sale")), _
 _DISPENSE = sa.update(_LINE).where(_LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
 
 
-def _selling_point(s: Session, ctx: Ctx, till_code: str) -> tuple[int, int]:
+def _selling_point(s: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
     """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
     row = _SELLING_POINT.first(s.connection(), {"sid": ctx.store_id, "code": till_code})
     if row is None or till_refusals(row.store_id, row.site_code, row.status, ctx.store_id, row.store_site):
-        usable_till(s, ctx, till_code)  # the refusal, worded once
+        usable_till(orm(s), ctx, till_code)  # the refusal, worded once
     if row.shift_id is None:  # type: ignore[union-attr]
-        open_shift_for(s, ctx, till_code)
+        open_shift_for(orm(s), ctx, till_code)
     return row.id, row.shift_id  # type: ignore[union-attr]
 
 
-def _next_number(s: Session, ctx: Ctx) -> tuple[Any, int]:
+def _next_number(s: Unit, ctx: Ctx) -> tuple[Any, int]:
     """Gap-free per store and business day: the counter row stays locked until the sale commits."""
-    day = ctx.today
     conn = s.connection()
-    no = _NEXT_NO.scalar(conn, {"sid": ctx.store_id, "day": day})
-    if no is None:  # the day's first sale
-        try:
-            with conn.begin_nested():
-                conn.execute(_FIRST_NO, {"store_id": ctx.store_id, "business_date": day, "last_no": 1})
-            no = 1
-        except sa.exc.IntegrityError as exc:  # another till took today's first number: take the next one
-            no = _NEXT_NO.scalar(conn, {"sid": ctx.store_id, "day": day})
-            if no is None:
-                raise RuntimeError(f"the day counter of {day} is missing after another till created it") from exc
-    return day, no
+    return ctx.today, _NEXT_NO[conn.dialect.name].scalar(conn, {"sid": ctx.store_id, "day": ctx.today})
 
 
-def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer],
+def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer],
              settling: bool = False) -> Completion:
     """Make the sale final: number, stock by batch, tenders, audit — one transaction; a retry replays.
 
@@ -509,10 +508,12 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
         raise not_found("销售单", "sale", sale_id=sale_id)
     if sale.status == SaleStatus.COMPLETED.value:
         # A retry from the till that completed it gets the first result; another till is told it lost.
-        if usable_till(s, ctx, till_code).id != sale.till_id:
+        if usable_till(orm(s), ctx, till_code).id != sale.till_id:
             raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
                            f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
         return Completion(sale, replayed=True)
+    if sale.prescription_id is not None:
+        orm(s)  # its checks (RX-01/04/10) read through the ORM: asked for first, before work the loop's unit would undo
     till_id, shift_id = _selling_point(s, ctx, till_code)
     if sale.status != (SaleStatus.SETTLING if settling else SaleStatus.OPEN).value:
         raise conflict("SETTLE-UNCERTAIN" if sale.status == SaleStatus.SETTLING.value else "SALE-STATE",
@@ -534,7 +535,7 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
     items = {r.id: r for r in _ITEMS_FOR_STOCK.rows(conn, {"sid": ctx.store_id, "sale": sale.id})}
     dispensing = _prescription_check(s, ctx, sale, lines, items)
     traced = any(items[ln["item_id"]].traced for ln in lines)
-    if traced and (missing := trace_codes.completion_refusals(s, sale.id, lines, items)):
+    if traced and (missing := trace_codes.completion_refusals(orm(s), sale.id, lines, items)):
         first = missing[0]
         raise AppError(first.status, first.code, first.message_zh, first.message_en,
                        first.details | {"lines": [e.details for e in missing]})
@@ -545,14 +546,15 @@ def complete(s: Session, ctx: Ctx, sale_id: str, till_code: str, offers: list[Te
         for ln in lines:
             ln["rx_line_id"] = dispensing.get(ln["id"], ln["rx_line_id"])
     if traced:
-        trace_codes.mark_sold(s, sale.id)
+        trace_codes.mark_sold(orm(s), sale.id)
     day, no = _next_number(s, ctx)
     final = {"business_date": day, "day_no": no, "sale_no": f"{day:%Y%m%d}-{no:04d}",
              "status": SaleStatus.COMPLETED.value, "completed_by": ctx.actor.user_id, "completed_at": ctx.now,
              "total_fen": total, "change_fen": change_fen(offers)}
     _FINISH.run(conn, {"sale": sale.id, **final})
     done = sale._replace(**final)
-    if (loaded := s.identity_map.get(identity_key(Sale, sale.id))) is not None:
+    session = loaded_session(s)
+    if session is not None and (loaded := session.identity_map.get(identity_key(Sale, sale.id))) is not None:
         for key, value in final.items():  # a Sale this session holds shows what was written (no UPDATE at flush)
             set_committed_value(loaded, key, value)
     tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
@@ -586,19 +588,21 @@ def precheck(s: Session, ctx: Ctx, sale: Sale, till_code: str, offers: list[Tend
                                            for ln in lines if ln["item_id"] == item_id))
 
 
-def _prescription_check(s: Session, ctx: Ctx, sale: Sale, lines: list[dict[str, Any]],
+def _prescription_check(s: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]],
                         items: dict[int, Any]) -> dict[int, int]:
     """RX-01 for every tender: Rx lines only against an approved prescription (RX-04, RX-10 with it)."""
     rx_lines = [prescriptions.RxLineView(ln["id"], ln["item_id"], items[ln["item_id"]].name, ln["qty"], ln["split"],
                                          items[ln["item_id"]].split_ratio)
                 for ln in lines if items[ln["item_id"]].gsp_class == GspClass.RX.value]
-    plan, problems = prescriptions.completion_refusals(s, ctx, sale, rx_lines)
+    if not rx_lines:
+        return {}
+    plan, problems = prescriptions.completion_refusals(orm(s), ctx, sale, rx_lines)
     if problems:
         raise refused(problems)
     return plan
 
 
-def _take_stock(s: Session, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
+def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
                 items: dict[int, Any]) -> list[dict[str, int]]:
     """Stock leaves by batch, earliest expiry first; expired or stopped batches never (GSP-06).
 
@@ -619,8 +623,8 @@ def _take_stock(s: Session, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
         mine = [ln for ln in lines if ln["item_id"] == item_id]
         need = sum(_base_qty(item, ln["split"], ln["qty"]) for ln in mine)
         if need > sum(q for _, q in batches[item_id]):
-            full = get_item(s, ctx, item_id)  # the refusal names the batches and why they cannot be sold
-            raise stock.shortage(full, need, stock.sellable_stock(s, ctx, full))
+            full = get_item(orm(s), ctx, item_id)  # the refusal names the batches and why they cannot be sold
+            raise stock.shortage(full, need, stock.sellable_stock(orm(s), ctx, full))
         fefo = batches[item_id]
         for ln in mine:
             remaining = _base_qty(item, ln["split"], ln["qty"])

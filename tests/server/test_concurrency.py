@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +24,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from server.config import Settings
-from server.db.session import write_session
+from server.db.session import core_unit, write_session
 from server.roles import Role
 from server.services import catalog as catalog_service
-from server.services import stock
+from server.services import selling, stock
 from server.services.context import Ctx
 from server.services.store import register_till
 from server.services.users import add_user
@@ -281,3 +282,38 @@ def test_a_suspended_sale_resumed_and_paid_on_two_tills_at_once_goes_to_one(serv
     with service.engine.connect() as conn:
         done = conn.execute(text("SELECT count(*) FROM sale WHERE status = 'completed'")).scalar_one()
     assert done == rounds
+
+
+def test_the_first_sales_of_a_day_on_two_tills_at_once_are_numbered_one_and_two(engine: Engine, ctx: Ctx) -> None:
+    """The day's counter row is made by its first sale (ON CONFLICT): two first sales at once both get a number,
+    the second after the first commits (the row stays locked until then: PostgreSQL's row lock, SQLite's one
+    writer), and no number is skipped."""
+    day = Ctx(ctx.store_id, ctx.settings, now=ctx.now + timedelta(days=400))  # a day no sale has had yet
+    first_took, numbers, failures = threading.Event(), [], []
+
+    def first() -> None:
+        with core_unit(engine) as u:
+            numbers.append(selling._next_number(u, day)[1])
+            first_took.set()
+            time.sleep(0.3)  # the other till asks meanwhile
+
+    def second() -> None:
+        assert first_took.wait(10)
+        with core_unit(engine) as u:
+            numbers.append(selling._next_number(u, day)[1])
+
+    def guarded(fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # reported below: a thread's failure is not the test's otherwise
+                failures.append(exc)
+        return run
+
+    threads = [threading.Thread(target=guarded(first)), threading.Thread(target=guarded(second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads) and failures == []
+    assert numbers == [1, 2]

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -16,9 +17,10 @@ from sqlmodel import select
 
 from server import audit
 from server.api import fast_path
-from server.db.models import AuditEntry
+from server.db import session as db_session
+from server.db.models import AuditEntry, PrintJob
 from server.db.session import read_session, write_session
-from tests.conftest import BARCODE_ICE, BARCODE_VITC, login
+from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_VITC, login, prescribe
 from tests.server.test_trace_codes import CODE1, trace, traced
 
 
@@ -158,12 +160,35 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-def _scan_in_background(shop: dict[str, Any], sid: str) -> tuple[threading.Thread, list[Any]]:
+def _post_in_background(shop: dict[str, Any], path: str, body: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
     out: list[Any] = []
-    thread = threading.Thread(target=lambda: out.append(shop["client"].post(
-        f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=shop["cashier"])))
+    thread = threading.Thread(target=lambda: out.append(shop["client"].post(path, json=body, headers=shop["cashier"])))
     thread.start()
     return thread, out
+
+
+def _scan_in_background(shop: dict[str, Any], sid: str) -> tuple[threading.Thread, list[Any]]:
+    return _post_in_background(shop, f"/sales/{sid}/lines", {"barcode": BARCODE_VITC, "qty": 1})
+
+
+@contextmanager
+def _another_writer(engine: Any) -> Iterator[None]:
+    """Another unit of work of the service holding the writer's lock until the block ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with write_session(engine):
+            holding.set()
+            release.wait(10)
+
+    held = threading.Thread(target=writer)
+    held.start()
+    assert holding.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        held.join(5)
 
 
 def _health_while_waiting(shop: dict[str, Any], thread: threading.Thread) -> float:
@@ -181,15 +206,96 @@ def _basket_after_one_scan(shop: dict[str, Any], sid: str, out: list[Any]) -> No
     assert [(ln["qty"], ln["amount_fen"]) for ln in sale["lines"]] == [(1, 350)] and sale["total_fen"] == 350
 
 
+def _completions(state: Any, sid: str) -> int:
+    """The sale's completion entries in the audit log (one, whoever served it), the chain verified."""
+    with read_session(state.engine) as s:
+        assert audit.verify(s, state.store_id).ok
+        return len(s.exec(select(AuditEntry).where(AuditEntry.action == "sale.complete",
+                                                   AuditEntry.entity_id == sid)).all())
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_scan_runs_on_the_event_loop_and_a_payment_in_a_worker(shop: dict[str, Any], hops: list[str]) -> None:
+def test_a_scan_and_a_cash_payment_run_on_the_event_loop(shop: dict[str, Any], hops: list[str]) -> None:
     c, h = shop["client"], shop["cashier"]
+    state = c.app.state.dingdian
     sid = open_sale(shop)
     assert c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h).status_code == 201
-    assert hops == []  # served where it arrived: no hop to a worker thread and back
     r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 700}]}, headers=h)
-    assert r.status_code == 200, r.text
-    assert hops == ["pay"]  # a payment's commit waits for the disk: never on the event loop
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert hops == []  # served where they arrived: no hop to a worker thread and back
+    assert r.json() == c.get(f"/sales/{sid}", headers=h).json()
+    assert _completions(state, sid) == 1
+    with read_session(state.engine) as s:  # the drawer's kick and the receipt queued with the sale, as in a worker
+        assert [j.kind for j in s.exec(select(PrintJob).where(PrintJob.ref == sid))] == ["drawer", "receipt"]
+    again = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 700}]}, headers=h)
+    assert again.status_code == 200 and again.json()["replayed"] is True  # a retry: its answer needs the ORM
+    assert hops == ["pay"] and again.json() | {"replayed": False} == r.json()
+    assert _completions(state, sid) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_payment_that_needs_the_orm_is_done_in_a_worker_once(shop: dict[str, Any], engine, ctx,  # type: ignore[no-untyped-def]
+                                                               hops: list[str]) -> None:
+    """An Rx sale's checks (RX-01/04/10) and a traced drug's codes are read through the ORM, which the event
+    loop's unit of work does not have: such a payment is given up on the loop, nothing kept, and done once in
+    a worker."""
+    c, h = shop["client"], shop["cashier"]
+    state = c.app.state.dingdian
+    rx_sale = open_sale(shop)
+    assert c.post(f"/sales/{rx_sale}/lines", json={"barcode": BARCODE_AMOX, "qty": 1}, headers=h).status_code == 201
+    rx = prescribe(shop, rx_sale, [(shop["items"]["amox"], 1, False)])
+    r = c.post(f"/sales/{rx_sale}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 1250}]}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert hops == ["pay"] and _completions(state, rx_sale) == 1
+    assert c.get(f"/prescriptions/{rx['id']}", headers=h).json()["lines"][0]["remaining_base"] == 0
+    traced(engine, ctx, shop["items"]["vitc"])
+    traced_sale = open_sale(shop)
+    line = c.post(f"/sales/{traced_sale}/lines", json={"barcode": BARCODE_VITC}, headers=h).json()["lines"][0]
+    assert trace(shop, traced_sale, line["id"], CODE1).status_code == 201
+    r = c.post(f"/sales/{traced_sale}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 350}]}, headers=h)
+    assert r.status_code == 200 and r.json()["lines"][0]["trace_codes"] == [CODE1], r.text
+    assert hops == ["pay", "pay"] and _completions(state, traced_sale) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_refused_payment_on_the_event_loop_keeps_nothing(shop: dict[str, Any], hops: list[str]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    state = c.app.state.dingdian
+    sid = open_sale(shop)
+    c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h)
+    short = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 600}]}, headers=h)
+    assert short.status_code == 422 and short.json()["code"] == "TENDER-SUM", short.text
+    assert hops == []  # refused on the loop: the tenders are checked from what it read
+    assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open" and _completions(state, sid) == 0
+    r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 700}]}, headers=h)
+    assert r.status_code == 200 and r.json()["sale_no"].endswith("-0001")  # the refusal took no number
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_a_slow_disk_payments_commit_in_a_worker(shop: dict[str, Any], hops: list[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop waits for a durable commit only while the disk answers quickly (loop_may_wait)."""
+    c, h = shop["client"], shop["cashier"]
+    monkeypatch.setattr(db_session, "LOOP_DURABLE_COMMIT_LIMIT_S", 0.0)  # no commit is that quick
+    sid = open_sale(shop)
+    c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC}, headers=h)
+    r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 350}]}, headers=h)
+    assert r.status_code == 200 and hops == ["pay"]  # the scan stays on the loop: its commit does not wait
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_payment_does_not_wait_on_the_event_loop_for_a_writer_of_this_process(shop: dict[str, Any],
+                                                                               hops: list[str]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    state = c.app.state.dingdian
+    sid = open_sale(shop)
+    c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC}, headers=h)
+    with _another_writer(state.engine):
+        pay, out = _post_in_background(shop, f"/sales/{sid}/complete", {"tenders": [{"kind": "cash", "amount_fen": 350}]})
+        assert _health_while_waiting(shop, pay) < 0.5
+    pay.join(10)
+    assert out[0].status_code == 200 and out[0].json()["status"] == "completed", out[0].text
+    assert hops == ["pay"] and _completions(state, sid) == 1
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -197,23 +303,10 @@ def test_a_scan_does_not_wait_on_the_event_loop_for_a_writer_of_this_process(sho
                                                                             hops: list[str]) -> None:
     state = shop["client"].app.state.dingdian
     sid = open_sale(shop)
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:  # another unit of work of the service, holding the writer's lock for a while
-        with write_session(state.engine):
-            holding.set()
-            release.wait(10)
-
-    held = threading.Thread(target=writer)
-    held.start()
-    assert holding.wait(5)
-    scan, out = _scan_in_background(shop, sid)
-    try:
+    with _another_writer(state.engine):
+        scan, out = _scan_in_background(shop, sid)
         assert _health_while_waiting(shop, scan) < 0.5
-    finally:
-        release.set()
-        held.join(5)
-        scan.join(10)
+    scan.join(10)
     _basket_after_one_scan(shop, sid, out)
     assert hops == ["scan"]  # it waited for the lock in a worker thread
 

@@ -1,6 +1,6 @@
 """Prepared statements (server.db.prepared): the same values in and out as SQLAlchemy Core's own execution,
 on both backends, inside the caller's transaction; statements it cannot run faithfully are refused. And the
-unit of work the event loop uses (loop_unit)."""
+units of work made for them: the event loop's (loop_unit) and the worker's (core_unit)."""
 
 from __future__ import annotations
 
@@ -14,19 +14,24 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from server.config import Settings
-from server.db.models import Batch, Item, PrintJob, SaleLine
+from server.db import session as db_session
+from server.db.models import Batch, Item, PrintJob, Sale, SaleLine
 from server.db.prepared import Prepared
 from server.db.session import (
     BUSY_TIMEOUT_MS,
     WAL_AUTOCHECKPOINT_PAGES,
     NotOnLoop,
     WriterBusy,
+    core_unit,
+    loaded_session,
+    loop_may_wait,
     loop_unit,
     make_engine,
     orm,
     read_session,
     write_session,
 )
+from server.services import printing
 from server.services.context import Ctx
 from tests.conftest import seed_shop
 
@@ -169,8 +174,7 @@ def test_the_loops_unit_of_work_needs_no_pool_connection(settings: Settings, ctx
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_loops_unit_of_work_commits_or_writes_nothing(settings: Settings, ctx: Ctx) -> None:
-    engine = make_engine(settings.database.url)
+def test_the_loops_unit_of_work_commits_or_writes_nothing(engine: Engine, ctx: Ctx) -> None:
     memory = make_engine("sqlite://")
     try:
         with pytest.raises(NotOnLoop), loop_unit(engine) as s:
@@ -186,13 +190,11 @@ def test_the_loops_unit_of_work_commits_or_writes_nothing(settings: Settings, ct
         with pytest.raises(WriterBusy), loop_unit(memory):
             pass  # a second connection to ":memory:" is another database: the worker thread's path
     finally:
-        engine.dispose()
         memory.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_loops_unit_of_work_never_waits_for_the_lock(settings: Settings, ctx: Ctx) -> None:
-    engine = make_engine(settings.database.url)
+def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ctx) -> None:
     other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
     try:
         other.execute("BEGIN IMMEDIATE")  # SQLite's writer lock held
@@ -221,36 +223,169 @@ def test_the_loops_unit_of_work_never_waits_for_the_lock(settings: Settings, ctx
             ADD_JOB.run(s.connection(), _job_values(ctx, "now"))
     finally:
         other.close()
-        engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_units_of_work_do_not_nest_into_the_loops(settings: Settings, ctx: Ctx) -> None:
+def test_units_of_work_do_not_nest_into_the_loops(engine: Engine, ctx: Ctx) -> None:
     """The writer's lock is re-entrant: what it would let through on one thread is refused here instead."""
-    engine = make_engine(settings.database.url)
+    with write_session(engine) as s:  # a loop unit inside a unit of work of the same thread: not taken
+        ADD_JOB.run(s.connection(), _job_values(ctx, "outer session"))
+        with pytest.raises(WriterBusy), loop_unit(engine):
+            pass
+    with loop_unit(engine) as s:
+        ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop"))
+        with pytest.raises(WriterBusy), loop_unit(engine):  # nor one inside another: the outer stays whole
+            pass
+        ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop, after"))
+    with pytest.raises(RuntimeError), loop_unit(engine) as s:  # a unit that may wait, inside the loop's
+        ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
+        with write_session(engine):
+            pass
+    with pytest.raises(NotOnLoop), loop_unit(engine) as s:  # SQLAlchemy's own execution: a worker's work
+        ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
+        s.connection().execute(sa.select(_JOB.c.id))
+    with loop_unit(engine) as s:  # and the loop's connection is as good as before
+        ADD_JOB.run(s.connection(), _job_values(ctx, "last"))
+    with read_session(engine) as s:
+        refs = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.till_code == "T01").order_by(_JOB.c.id))
+        assert [r for r in refs.scalars() if r in {"outer session", "outer loop", "outer loop, after", "undone",
+                                                  "last"}] == ["outer session", "outer loop", "outer loop, after",
+                                                               "last"]
+
+
+# --- core_unit: a worker's unit of work for prepared statements, its Session made on first ask --------
+
+def _refs(engine: Engine, *refs: str) -> list[str]:
+    with read_session(engine) as s:
+        rows = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.ref.in_(refs)).order_by(_JOB.c.id))
+        return list(rows.scalars())
+
+
+def test_a_core_unit_commits_its_statements_and_its_sessions_writes_together(engine: Engine, ctx: Ctx) -> None:
+    with core_unit(engine) as u:
+        first = ADD_JOB.scalar(u.connection(), _job_values(ctx, "prepared"))
+        assert loaded_session(u) is None  # no Session until a path asks for one
+        session = orm(u)
+        assert loaded_session(u) is session is orm(u)
+        assert session.get(PrintJob, first).ref == "prepared"  # same connection, same transaction
+        session.add(PrintJob(**_job_values(ctx, "orm")))  # type: ignore[arg-type]
+        u.flush()
+        assert JOB.first(u.connection(), {"id": first}).ref == "prepared"
+    assert _refs(engine, "prepared", "orm") == ["prepared", "orm"]
+    with pytest.raises(RuntimeError), core_unit(engine) as u:  # a refusal after both kinds of writes: neither kept
+        ADD_JOB.run(u.connection(), _job_values(ctx, "prepared, undone"))
+        orm(u).add(PrintJob(**_job_values(ctx, "orm, undone")))  # type: ignore[arg-type]
+        orm(u).flush()
+        raise RuntimeError("the use case refused after writing")
+    with pytest.raises(sa.exc.IntegrityError), core_unit(engine) as u:  # the Session's flush at the commit fails
+        ADD_JOB.run(u.connection(), _job_values(ctx, "prepared, before a bad flush"))
+        orm(u).add(PrintJob(**_job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000}))  # type: ignore[arg-type]
+    assert _refs(engine, "prepared, undone", "orm, undone", "prepared, before a bad flush", "orphan") == []
+    with core_unit(engine) as u:  # the pool's connection is as good as before
+        ADD_JOB.run(u.connection(), _job_values(ctx, "after"))
+    assert _refs(engine, "after") == ["after"]
+
+
+def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine: Engine, ctx: Ctx,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(db_session, "_commit_hooks", [lambda info: seen.append(dict(info))])
+    with core_unit(engine) as u:
+        u.info["mine"] = 1
+        orm(u).info["its session's"] = 2  # e.g. a user changed through the ORM (the principal cache's flag)
+    with pytest.raises(RuntimeError), core_unit(engine) as u:
+        u.info["rolled back"] = 3
+        raise RuntimeError
+    with write_session(engine) as s:
+        s.info["a session's"] = 4
+        with s.begin_nested():  # a savepoint's release is not the commit: the flags wait for it
+            pass
+        assert len(seen) == 1
+    with core_unit(engine) as u:
+        orm(u).info["in a savepoint"] = 5
+        with orm(u).begin_nested():
+            pass
+        assert len(seen) == 2
+    assert seen == [{"mine": 1, "its session's": 2}, {"a session's": 4}, {"in a savepoint": 5}]
+    # And the print worker is woken by a receipt a core unit queued, after its commit, never before
+    woken: list[list[str]] = []
+    stop = printing.on_enqueued(lambda: woken.append(_refs(engine, "queued")))
+    monkeypatch.setattr(db_session, "_commit_hooks", [printing._after_commit])
     try:
-        with write_session(engine) as s:  # a loop unit inside a unit of work of the same thread: not taken
-            ADD_JOB.run(s.connection(), _job_values(ctx, "outer session"))
-            with pytest.raises(WriterBusy), loop_unit(engine):
-                pass
-        with loop_unit(engine) as s:
-            ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop"))
-            with pytest.raises(WriterBusy), loop_unit(engine):  # nor one inside another: the outer stays whole
-                pass
-            ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop, after"))
-        with pytest.raises(RuntimeError), loop_unit(engine) as s:  # a unit that may wait, inside the loop's
-            ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
-            with write_session(engine):
-                pass
-        with pytest.raises(NotOnLoop), loop_unit(engine) as s:  # SQLAlchemy's own execution: a worker's work
-            ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
-            s.connection().execute(sa.select(_JOB.c.id))
-        with loop_unit(engine) as s:  # and the loop's connection is as good as before
-            ADD_JOB.run(s.connection(), _job_values(ctx, "last"))
-        with read_session(engine) as s:
-            refs = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.till_code == "T01").order_by(_JOB.c.id))
-            assert [r for r in refs.scalars() if r in {"outer session", "outer loop", "outer loop, after", "undone",
-                                                      "last"}] == ["outer session", "outer loop", "outer loop, after",
-                                                                   "last"]
+        with core_unit(engine) as u:
+            printing.queue_new_receipt(u, ctx, Sale(id="queued"), "T01", cash=False)
+            assert woken == []
+        with pytest.raises(RuntimeError), core_unit(engine) as u:
+            printing.queue_new_receipt(u, ctx, Sale(id="never"), "T01", cash=False)
+            raise RuntimeError
     finally:
-        engine.dispose()
+        stop()
+    assert woken == [["queued"]]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_core_units_commit_is_durable_and_it_does_not_nest_with_the_loops(engine: Engine, ctx: Ctx) -> None:
+    with core_unit(engine) as u:
+        assert u.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+    with core_unit(engine, durable=False) as u:
+        assert u.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL: a basket
+    with core_unit(engine) as u:
+        ADD_JOB.run(u.connection(), _job_values(ctx, "outer core"))
+        with pytest.raises(WriterBusy), loop_unit(engine):
+            pass
+    with pytest.raises(RuntimeError), loop_unit(engine) as s:  # it may wait: not inside the loop's
+        ADD_JOB.run(s.connection(), _job_values(ctx, "undone by the loop"))
+        with core_unit(engine):
+            pass
+    assert _refs(engine, "outer core", "undone by the loop") == ["outer core"]
+
+
+class _Clock:
+    """time as session.py reads it, each reading `step` seconds after the last: every commit takes `step`."""
+
+    def __init__(self, step: float) -> None:
+        self.step, self.now = step, 0.0
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _synchronous(u: object) -> int:
+    raw = u.connection().connection.dbapi_connection  # type: ignore[attr-defined]
+    return raw.execute("PRAGMA synchronous").fetchone()[0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_loop_waits_for_a_durable_commit_only_while_the_disk_answers_quickly(
+        engine: Engine, ctx: Ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_session, "time", _Clock(0.0005))  # a local SSD: half a millisecond a commit
+    with loop_unit(engine, durable=True) as u:
+        assert _synchronous(u) == 2  # FULL: on disk before it is acknowledged
+        ADD_JOB.run(u.connection(), _job_values(ctx, "paid on the loop"))
+    with loop_unit(engine) as u:
+        assert _synchronous(u) == 1  # an open basket's edit again: NORMAL
+    for _ in range(4):
+        with loop_unit(engine, durable=True):
+            pass
+    assert loop_may_wait(engine)
+    monkeypatch.setattr(db_session, "time", _Clock(0.040))
+    with core_unit(engine):  # one commit that ran a WAL checkpoint: not a slow disk
+        pass
+    for _ in range(10):
+        with loop_unit(engine):  # nor is a basket's commit, which does not wait for the disk
+            pass
+    assert loop_may_wait(engine)
+    monkeypatch.setattr(db_session, "time", _Clock(0.010))  # a disk taking 10 ms a commit
+    slow = 0
+    while loop_may_wait(engine):
+        with loop_unit(engine, durable=True):
+            slow += 1
+    assert slow <= 6  # the loop stops taking them within a few
+    monkeypatch.setattr(db_session, "time", _Clock(0.0005))  # the disk is quick again
+    quick = 0
+    while not loop_may_wait(engine):
+        with core_unit(engine):  # the worker's durable commits keep the median up to date
+            quick += 1
+        assert quick < 20
+    assert _refs(engine, "paid on the loop") == ["paid on the loop"]

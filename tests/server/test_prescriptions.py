@@ -3,10 +3,13 @@ STAFF-01), dispensing against it (RX-01, RX-04), retention (RX-08), electronic i
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -289,6 +292,39 @@ def test_rx08_a_scan_of_the_paper_prescription_is_kept_whole(shop: dict[str, Any
                    headers=shop["cashier"] | {"Content-Type": "image/png"})
     assert empty.status_code == 422
     assert len(c.get(f"/prescriptions/{rx['id']}", headers=shop["manager"]).json()["attachments"]) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's one writer at a time
+def test_rx08_a_scan_waiting_for_the_writer_does_not_hold_up_the_service(shop: dict[str, Any]) -> None:
+    """The upload is read on the event loop and stored in a worker: while another unit of work holds the
+    writer's lock, the service answers everyone else."""
+    c = shop["client"]
+    rx = enter(shop).json()
+    holding, release, out = threading.Event(), threading.Event(), []
+
+    def writer() -> None:
+        with write_session(c.app.state.dingdian.engine):
+            holding.set()
+            release.wait(10)
+
+    held = threading.Thread(target=writer)
+    held.start()
+    assert holding.wait(5)
+    upload = threading.Thread(target=lambda: out.append(c.post(
+        f"/prescriptions/{rx['id']}/attachments", content=b"\x89PNG\r\n\x1a\n" + bytes(64),
+        headers=shop["cashier"] | {"Content-Type": "image/png"})))
+    upload.start()
+    try:
+        time.sleep(0.2)
+        assert upload.is_alive()  # waiting for the lock
+        t0 = time.perf_counter()
+        assert c.get("/health").status_code == 200
+        assert time.perf_counter() - t0 < 0.5
+    finally:
+        release.set()
+        held.join(5)
+        upload.join(10)
+    assert out[0].status_code == 201, out[0].text
 
 
 # --- electronic 外配处方 -----------------------------------------------------------------------------------------
