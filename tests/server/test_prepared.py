@@ -166,7 +166,7 @@ def test_the_loops_unit_of_work_needs_no_pool_connection(settings: Settings, ctx
             t0 = time.perf_counter()
             with loop_unit(one) as s:
                 ADD_JOB.run(s.connection(), _job_values(ctx, "from the loop"))
-            assert time.perf_counter() - t0 < 0.5  # not after the pool's timeout
+            assert time.perf_counter() - t0 < 2.5  # not after the pool's 5 s timeout
         with read_session(one) as s:
             assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "from the loop")).first()
     finally:
@@ -201,7 +201,7 @@ def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ct
         t0 = time.perf_counter()
         with pytest.raises(WriterBusy), loop_unit(engine) as s:
             ADD_JOB.run(s.connection(), _job_values(ctx, "never"))
-        assert time.perf_counter() - t0 < 0.5  # at once, not after the 30 s busy timeout
+        assert time.perf_counter() - t0 < 5  # at once, not after the 30 s busy timeout
         other.execute("ROLLBACK")
         holding, release = threading.Event(), threading.Event()
 
