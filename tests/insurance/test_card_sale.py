@@ -22,10 +22,16 @@ from server.insurance.sandbox.client import SandboxAdmin
 from server.services import card_settlement
 from server.services import catalog as catalog_service
 from server.services.context import Ctx
-from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, pharmacist_on_duty
+from tests.conftest import BACKENDS, BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, pharmacist_on_duty
 from tests.insurance.conftest import CODES, EMPLOYEE
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """A card sale on both backends: a chain's stores settle on PostgreSQL."""
+    return str(request.param)
 
 
 @pytest.fixture
