@@ -13,12 +13,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
 
 from server.db.models import InsuranceMsgidCounter
-from server.db.session import write_session
+from server.db.prepared import Prepared
+from server.db.session import Unit, core_unit
 from server.db.types import utcnow
 
 STAMP = "%Y%m%d%H%M%S"
@@ -34,22 +35,29 @@ def _next(last_stamp: str, last_seq: int, now_stamp: str) -> tuple[str, int]:
     return ahead.strftime(STAMP), 1
 
 
-def allocate_msgid(s: Session, store_id: int, fixmedins_code: str, tz: ZoneInfo,
+# Every gateway call takes one: three prepared statements on the caller's connection, no ORM round.
+_COUNTER = InsuranceMsgidCounter.__table__  # type: ignore[attr-defined]
+_FIRST = {dialect: Prepared(insert(_COUNTER).values(store_id=sa.bindparam("sid"), stamp="0" * 14, seq=0)
+                            .on_conflict_do_nothing())
+          for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))}
+_LAST = Prepared(sa.select(_COUNTER.c.stamp, _COUNTER.c.seq).where(_COUNTER.c.store_id == sa.bindparam("sid"))
+                 .with_for_update())  # PostgreSQL: one allocator at a time; SQLite: the writer's lock is that
+_TAKE = Prepared(_COUNTER.update().where(_COUNTER.c.store_id == sa.bindparam("sid"))
+                 .values(stamp=sa.bindparam("stamp"), seq=sa.bindparam("seq")))
+
+
+def allocate_msgid(s: Unit, store_id: int, fixmedins_code: str, tz: ZoneInfo,
                    now: datetime | None = None) -> str:
     """The next msgid, inside the caller's unit of work (commit it with the intent that uses it)."""
     if len(fixmedins_code) != 12:
         raise ValueError(f"fixmedins_code must be 12 characters: {fixmedins_code!r}")
-    table = InsuranceMsgidCounter.__table__  # type: ignore[attr-defined]
-    dialect = s.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    s.execute(insert.values(store_id=store_id, stamp="0" * 14, seq=0).on_conflict_do_nothing())
-    row = s.exec(select(InsuranceMsgidCounter).where(InsuranceMsgidCounter.store_id == store_id)
-                 .with_for_update()).one()
+    conn = s.connection()
+    _FIRST[conn.dialect.name].run(conn, {"sid": store_id})
+    last = _LAST.first(conn, {"sid": store_id})
     now_stamp = (now or utcnow()).astimezone(tz).strftime(STAMP)
-    row.stamp, row.seq = _next(row.stamp, row.seq, now_stamp)
-    s.add(row)
-    s.flush()
-    return f"{fixmedins_code}{row.stamp}{row.seq:04d}"
+    stamp, seq = _next(last.stamp, last.seq, now_stamp)
+    _TAKE.run(conn, {"sid": store_id, "stamp": stamp, "seq": seq})
+    return f"{fixmedins_code}{stamp}{seq:04d}"
 
 
 class MsgidSource:
@@ -60,9 +68,9 @@ class MsgidSource:
         self._engine, self._store_id, self._code, self._tz, self._clock = engine, store_id, fixmedins_code, tz, clock
 
     def __call__(self) -> str:
-        with write_session(self._engine, durable=False) as s:
+        with core_unit(self._engine, durable=False) as s:
             return self.allocate(s)
 
-    def allocate(self, s: Session) -> str:
+    def allocate(self, s: Unit) -> str:
         """The next msgid inside an open unit of work (the message log's out row uses it)."""
         return allocate_msgid(s, self._store_id, self._code, self._tz, self._clock())

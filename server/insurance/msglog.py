@@ -12,11 +12,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from server.db.models import InsuranceMessage, MessageDirection, MessageOutcome
-from server.db.session import write_session
+from server.db.prepared import Prepared
+from server.db.session import Unit, core_unit
 from server.db.types import utcnow
 from server.insurance import wire
 from server.privacy import mask_id
@@ -49,23 +51,27 @@ def masked_text(body: str) -> str:
         return f"<{len(body)} bytes, not JSON: not logged>"
 
 
+# Two rows per gateway call, each its own commit: written as one prepared insert, without an ORM round.
+_ROW = Prepared(sa.insert(InsuranceMessage.__table__),  # type: ignore[attr-defined]
+                columns=["store_id", "msgid", "infno", "direction", "at", "body", "outcome", "err_msg",
+                         "inf_refmsgid", "opter", "elapsed_ms"])
+
+
 class MessageLog:
     def __init__(self, engine: Engine, store_id: int) -> None:
         self._engine = engine
         self._store_id = store_id
 
-    def sent(self, msgid: str | Callable[[Session], str], infno: str, body: str | Callable[[str], str],
+    def sent(self, msgid: str | Callable[[Unit], str], infno: str, body: str | Callable[[str], str],
              opter: str = "") -> tuple[str, str]:
         """Before sending: durable, so what left the store is provable whatever happens next.
 
         `msgid` may be an allocator and `body` a function of the msgid: the msgid is then taken in the
         same transaction as the out row (one durable commit). Returns (msgid, body)."""
-        with write_session(self._engine) as s:
+        with core_unit(self._engine) as s:
             msgid = msgid if isinstance(msgid, str) else msgid(s)
             body = body if isinstance(body, str) else body(msgid)
-            s.add(InsuranceMessage(store_id=self._store_id, msgid=msgid, infno=infno,
-                                   direction=MessageDirection.OUT.value, at=utcnow(), body=body,
-                                   outcome=MessageOutcome.SENT.value, opter=opter))
+            self._add(s, msgid, infno, MessageDirection.OUT, body, MessageOutcome.SENT, opter=opter)
         if log.isEnabledFor(logging.INFO):  # masking re-reads the body: only when someone listens
             log.info("→ %s %s %s", infno, msgid, masked_text(body))
         return msgid, body
@@ -73,14 +79,19 @@ class MessageLog:
     def received(self, msgid: str, infno: str, body: str, outcome: MessageOutcome, *, err_msg: str = "",
                  inf_refmsgid: str = "", elapsed_ms: int | None = None, opter: str = "") -> None:
         """What came back, or why nothing did. (NORMAL sync: the caller's next durable commit carries it.)"""
-        with write_session(self._engine, durable=False) as s:
-            s.add(InsuranceMessage(store_id=self._store_id, msgid=msgid, infno=infno,
-                                   direction=MessageDirection.IN.value, at=utcnow(), body=body,
-                                   outcome=outcome.value, err_msg=err_msg[:500], inf_refmsgid=inf_refmsgid[:40],
-                                   opter=opter, elapsed_ms=elapsed_ms))
+        with core_unit(self._engine, durable=False) as s:
+            self._add(s, msgid, infno, MessageDirection.IN, body, outcome, err_msg=err_msg[:500],
+                      inf_refmsgid=inf_refmsgid[:40], opter=opter, elapsed_ms=elapsed_ms)
         level = logging.INFO if outcome is MessageOutcome.OK else logging.WARNING
         if log.isEnabledFor(level):
             log.log(level, "← %s %s %s %s %s", infno, msgid, outcome.value, err_msg, masked_text(body))
+
+    def _add(self, s: Unit, msgid: str, infno: str, direction: MessageDirection, body: str, outcome: MessageOutcome,
+             *, err_msg: str = "", inf_refmsgid: str = "", opter: str = "", elapsed_ms: int | None = None) -> None:
+        _ROW.run(s.connection(), {"store_id": self._store_id, "msgid": msgid, "infno": infno,
+                                  "direction": direction.value, "at": utcnow(), "body": body,
+                                  "outcome": outcome.value, "err_msg": err_msg, "inf_refmsgid": inf_refmsgid,
+                                  "opter": opter, "elapsed_ms": elapsed_ms})
 
 
 def messages_for(s: Session, store_id: int, msgid: str) -> list[InsuranceMessage]:
