@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from server.db.models import InsuranceMsgidCounter
 from server.db.prepared import Prepared
-from server.db.session import Unit, core_unit
+from server.db.session import Unit, core_unit, loaded_session
 from server.db.types import utcnow
 
 STAMP = "%Y%m%d%H%M%S"
@@ -51,6 +51,8 @@ def allocate_msgid(s: Unit, store_id: int, fixmedins_code: str, tz: ZoneInfo,
     """The next msgid, inside the caller's unit of work (commit it with the intent that uses it)."""
     if len(fixmedins_code) != 12:
         raise ValueError(f"fixmedins_code must be 12 characters: {fixmedins_code!r}")
+    if (session := loaded_session(s)) is not None:
+        session.flush()  # the caller's pending writes first, as the ORM would: rows are locked in the same order
     conn = s.connection()
     _FIRST[conn.dialect.name].run(conn, {"sid": store_id})
     last = _LAST.first(conn, {"sid": store_id})

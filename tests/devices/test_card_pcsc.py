@@ -193,6 +193,7 @@ class LateContext(Context):
 
 
 def test_stop_returns_at_once_even_when_it_cancels_before_the_wait(pcscd: Pcscd) -> None:
+    LateContext.preempted.clear()
     reader = PcscCardReader(READER, poll_ms=60_000, context_factory=LateContext)
     reader.start(Events())
     assert LateContext.preempted.wait(5)
