@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, prescribe, till_login
@@ -231,3 +234,31 @@ def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(sho
     assert wrong.status_code == 422  # a drug never goes on the food shelf (GSP-01/02)
     assert c.put(f"/items/{item.id}/zone", json={"zone_code": "Z-OTC"}, headers=shop["manager"]).status_code == 200
     assert scan(c, h, sid, "6907777777774").status_code == 201
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledger(shop: dict[str, Any]) -> None:
+    """The ledger grows by every line sold: a return looks up what its line took by index (SQLite's plan)."""
+    c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
+    engine = c.app.state.dingdian.engine
+    sid = new_sale(c, h)
+    sale = scan(c, h, sid, BARCODE_MASK, 2).json()
+    assert pay_cash(c, h, sid, sale["total_fen"], sale["total_fen"]).status_code == 200
+    seen: list[tuple[str, Any]] = []
+
+    def reads(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "stock_movement" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", reads)
+    try:
+        r = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "包装破损",
+                                     "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 1}]}, headers=ph)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", reads)
+    assert r.status_code == 201, r.text
+    assert seen, "the return reads the stock movements of its line"
+    with sqlite3.connect(engine.url.database) as plain:
+        for statement, parameters in seen:
+            plan = " / ".join(row[-1] for row in plain.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "SCAN stock_movement" not in plan, f"{statement}\n→ {plan}"

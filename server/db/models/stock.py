@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk
@@ -57,6 +57,9 @@ class StockMovement(Table, table=True):
     """
 
     __tablename__ = "stock_movement"
+    # A return finds what its sale line took, and what came back already, by reference: without this
+    # the lookup reads the whole ledger, which grows by every line sold.
+    __table_args__ = (Index("ix_stock_movement_ref", "ref_type", "ref_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
