@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -258,7 +259,7 @@ def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledg
         sa.event.remove(engine, "before_cursor_execute", reads)
     assert r.status_code == 201, r.text
     assert seen, "the return reads the stock movements of its line"
-    with sqlite3.connect(engine.url.database) as plain:
+    with closing(sqlite3.connect(engine.url.database)) as plain:  # sqlite3's own `with` would not close it
         for statement, parameters in seen:
             plan = " / ".join(row[-1] for row in plain.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
             assert "SCAN stock_movement" not in plan, f"{statement}\n→ {plan}"
