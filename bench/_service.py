@@ -18,11 +18,11 @@ from server.config import load_settings
 from server.db.migrate import upgrade
 from server.db.session import make_engine, write_session
 from server.roles import Role
-from server.services import catalog as catalog_service
-from server.services import stock
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.store import bootstrap_store, register_till
-from server.services.users import add_user
+from server.services.stock import batches as stock
+from server.services.store.profile import bootstrap_store, register_till
+from server.services.store.users import add_user
 
 STOCK_PER_ITEM = 100_000
 CASHIER_PIN = "8642"

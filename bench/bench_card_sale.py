@@ -42,10 +42,10 @@ from server.db.session import make_engine, write_session
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.persons import DEMO_PERSONS
 from server.roles import Role
-from server.services import catalog as catalog_service
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.store import bootstrap_store
-from server.services.users import add_user
+from server.services.store.profile import bootstrap_store
+from server.services.store.users import add_user
 
 TARGET_RATIO = 2.0
 WARMUP = 10

@@ -32,7 +32,7 @@ from server.insurance import wire
 from server.insurance.factory import make_gateway
 from server.insurance.gateway import Caller
 from server.insurance.sandbox.persons import DEMO_PERSONS
-from server.services.store import bootstrap_store
+from server.services.store.profile import bootstrap_store
 
 
 def _request(codes: list[tuple[str, int]]) -> m.SettleRequest:

@@ -40,11 +40,11 @@ from server.db.models import Barcode, Item, Store, Zone
 from server.db.session import make_engine, write_session
 from server.db.types import utcnow
 from server.roles import Role
-from server.services import catalog as catalog_service
+from server.services.catalog import items as catalog_service
+from server.services.catalog.search import CatalogSearch
 from server.services.context import Ctx
-from server.services.search import CatalogSearch
-from server.services.store import bootstrap_store
-from server.services.users import add_user
+from server.services.store.profile import bootstrap_store
+from server.services.store.users import add_user
 
 TARGET_P99_MS = 5.0
 USERNAME, PIN = "bench_cashier", "8642"

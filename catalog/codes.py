@@ -180,7 +180,7 @@ GS1_AIM_PREFIXES = ("]d2", "]C1", "]Q3", "]e0")
 _GS1_AI01 = re.compile(r"\(?01\)?(\d{14})")  # AI (01) + GTIN-14, bare or in its printed (01) form
 
 # The store's own receipt barcode carries the sale number as the selling service assigns it:
-# business date + "-" + the day's running number (server/services/selling.py), e.g. 20261123-0042.
+# business date + "-" + the day's running number (server/services/sale/selling.py), e.g. 20261123-0042.
 _RECEIPT_NO = re.compile(r"(\d{8})-(\d{4,6})")
 
 # 医保电子凭证: the QR's text format is not public — the NHSA SDK normally drives its own scanner

@@ -3,7 +3,7 @@
 `parse_file(path)` returns every valid row and every error at once, so the user fixes the file in
 one pass. Errors name the row as the user sees it (the header is row 1), the column header as
 written in the file, what is wrong and what is expected, in Chinese and English. The service
-(server/services/catalog_import.py) decides what to apply and checks what needs the database
+(server/services/catalog/importing.py) decides what to apply and checks what needs the database
 (zones exist, barcodes not on another item).
 
 Headers may be the Chinese or the English column name (COLUMNS), in any order. A header problem

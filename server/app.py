@@ -34,8 +34,8 @@ from server.db.migrate import require_head
 from server.db.session import make_engine
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
-from server.services.search import CatalogSearch
-from server.services.store import bootstrap_store
+from server.services.catalog.search import CatalogSearch
+from server.services.store.profile import bootstrap_store
 from server.state import AppState
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def _recover_settlements(engine: Engine, settings: Settings, store_id: int, gateway: object) -> None:
     from server.audit import SYSTEM
-    from server.services import card_settlement
+    from server.services.card import settlement as card_settlement
     from server.services.context import Ctx
 
     try:

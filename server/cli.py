@@ -48,7 +48,7 @@ def _ctx(settings: Settings, engine):  # type: ignore[no-untyped-def]
     from server.audit import Actor
     from server.db.migrate import SchemaOutOfDate, require_head
     from server.services.context import Ctx
-    from server.services.store import bootstrap_store
+    from server.services.store.profile import bootstrap_store
 
     try:
         require_head(engine)
@@ -242,7 +242,7 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="CSV or XLSX file",
                    config: ConfigOpt = None,
                    valid_only: Annotated[bool, typer.Option(help="import the valid rows even if others have errors")] = False) -> None:
     """Import items from a CSV or XLSX file (validated as a whole; re-importing changes nothing)."""
-    from server.services.catalog_import import import_file
+    from server.services.catalog.importing import import_file
 
     settings = _settings(config)
     engine = _engine(settings)
@@ -267,7 +267,7 @@ def user_add(username: str,
     from server.db.session import write_session
     from server.errors import AppError
     from server.roles import Role
-    from server.services.users import add_user
+    from server.services.store.users import add_user
 
     settings = _settings(config)
     engine = _engine(settings)
@@ -291,7 +291,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
     """Freeze a departing or transferred employee's account; its tokens stop at once (SEC-03)."""
     from server.db.session import write_session
     from server.errors import AppError
-    from server.services.users import find_user, freeze_user
+    from server.services.store.users import find_user, freeze_user
 
     settings = _settings(config)
     engine = _engine(settings)
@@ -309,7 +309,7 @@ def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: 
     """Register a till with this store and its site."""
     from server.db.session import write_session
     from server.errors import AppError
-    from server.services.store import register_till
+    from server.services.store.profile import register_till
 
     settings = _settings(config)
     engine = _engine(settings)

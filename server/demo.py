@@ -15,11 +15,11 @@ from catalog.demo_data import default_zones, demo_batches, demo_items, demo_supp
 from server.db.models import AgreementStatus, Item, Supplier
 from server.db.session import write_session
 from server.roles import ROLE_LABELS, Role
-from server.services import catalog as catalog_service
-from server.services import stock
-from server.services import store as store_service
-from server.services import users as user_service
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.stock import batches as stock
+from server.services.store import profile as store_service
+from server.services.store import users as user_service
 
 DEMO_SEED = 20261122
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from server.auth.principals import PrincipalCache
 from server.config import Settings
 from server.events import EventHub
-from server.services.search import CatalogSearch
+from server.services.catalog.search import CatalogSearch
 
 if TYPE_CHECKING:
     from server.devices import DeviceManager

@@ -17,7 +17,7 @@ from server.config import ROOT, Settings, load_settings
 from server.db.migrate import upgrade
 from server.db.session import make_engine
 from server.services.context import Ctx
-from server.services.store import bootstrap_store
+from server.services.store.profile import bootstrap_store
 from tests.pg import Cluster, start_cluster
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -148,7 +148,7 @@ ROLE_PINS = {"cashier": "1111", "pharmacist": "2222", "insurance_admin": "3333",
 def add_role_users(engine: Engine, ctx: Ctx) -> None:
     from server.db.session import write_session
     from server.roles import Role
-    from server.services.users import add_user
+    from server.services.store.users import add_user
 
     with write_session(engine) as s:
         for role, pin in ROLE_PINS.items():
@@ -182,9 +182,9 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
 
     from catalog.classes import GspClass, Storage, ZonePurpose
     from server.db.session import write_session
-    from server.services import catalog as catalog_service
-    from server.services import stock
-    from server.services.store import register_till
+    from server.services.catalog import items as catalog_service
+    from server.services.stock import batches as stock
+    from server.services.store.profile import register_till
 
     today = ctx.today
     ids: dict[str, int] = {}
@@ -244,7 +244,7 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
     from datetime import timedelta
 
     from server.db.session import write_session
-    from server.services.users import find_user, set_staff_profile, staff_profile
+    from server.services.store.users import find_user, set_staff_profile, staff_profile
 
     with write_session(engine) as s:
         user = find_user(s, ctx, username)

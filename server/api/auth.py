@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, Who, unit_of_work
 from server.api.schemas import LoginIn, LoginOut, UserOut
-from server.services import users
-from server.services.store import usable_till
+from server.services.store import users
+from server.services.store.profile import usable_till
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -17,9 +17,9 @@ from server.db.session import read_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
-from server.services import card_settlement as card
-from server.services import catalog as catalog_service
-from server.services import selling
+from server.services.card import settlement as card
+from server.services.catalog import items as catalog_service
+from server.services.sale import selling
 
 router = APIRouter(tags=["card"])
 

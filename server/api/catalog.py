@@ -28,10 +28,10 @@ from server.api.schemas import (
 from server.db.models import Item, Zone
 from server.errors import AppError, not_found
 from server.permissions import Action, allowed
-from server.services import catalog as catalog_service
-from server.services import catalog_import
+from server.services.catalog import importing as catalog_import
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.stock import item_stock
+from server.services.stock.batches import item_stock
 
 router = APIRouter(tags=["catalog"])
 

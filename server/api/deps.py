@@ -15,7 +15,7 @@ from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx
-from server.services.users import Principal, resolve_token, token_hash
+from server.services.store.users import Principal, resolve_token, token_hash
 from server.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="登录后获得的令牌 / the token from POST /auth/login")

@@ -31,7 +31,7 @@ from server.db.types import utcnow
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx
-from server.services.users import Principal, token_hash
+from server.services.store.users import Principal, token_hash
 
 # POST /sales/{uuid}/lines and POST /sales/{uuid}/complete; the id as the full route's SalePath admits it.
 _HOT = re.compile(r"^/sales/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"

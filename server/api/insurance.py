@@ -15,9 +15,9 @@ from server.db.session import read_session
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
 from server.permissions import Action
-from server.services import insurance_session
 from server.services.context import Ctx
-from server.services.insurance_session import SignInState
+from server.services.insurance import sign_in as insurance_session
+from server.services.insurance.sign_in import SignInState
 
 router = APIRouter(tags=["insurance"])
 

@@ -29,8 +29,8 @@ from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
-from server.services import prescriptions as rx_service
-from server.services import selling
+from server.services.rx import prescriptions as rx_service
+from server.services.sale import selling
 
 router = APIRouter(tags=["prescriptions"])
 

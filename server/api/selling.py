@@ -33,10 +33,12 @@ from server.db.session import Unit, core_unit, loop_unit, orm, write_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
-from server.services import printing, returns, selling, shifts, trace_codes
+from server.services import printing
 from server.services.context import Ctx
-from server.services.shifts import ZReport
-from server.services.users import Principal
+from server.services.sale import returns, selling, trace_codes
+from server.services.store import shifts
+from server.services.store.shifts import ZReport
+from server.services.store.users import Principal
 
 router = APIRouter(tags=["selling"])
 SalePath = Annotated[str, Path(pattern=UUID_PATTERN)]

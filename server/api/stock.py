@@ -8,9 +8,9 @@ from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas import BatchOut, OpeningBatchIn, ReasonIn, SupplierIn, SupplierOut
 from server.db.models import Batch, Supplier
 from server.permissions import Action
-from server.services import stock
-from server.services.catalog import get_item
+from server.services.catalog.items import get_item
 from server.services.context import Ctx
+from server.services.stock import batches as stock
 
 router = APIRouter(tags=["stock"])
 

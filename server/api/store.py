@@ -10,8 +10,8 @@ from server.api.schemas import AgreementEventIn, AgreementEventOut, ReasonIn, St
 from server.db.models import Store, Till
 from server.permissions import Action
 from server.rules.agreement import card_settlement_refusals
-from server.services import store as store_service
 from server.services.context import Ctx
+from server.services.store import profile as store_service
 
 router = APIRouter(tags=["store"])
 

@@ -12,7 +12,8 @@ from server.api.schemas import ReturnableLineOut, ReturnableSaleOut, TillStatusO
 from server.api.selling import sale_out, till_id_of
 from server.permissions import Action
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
-from server.services import returns, selling, shifts
+from server.services.sale import returns, selling
+from server.services.store import shifts
 
 router = APIRouter(tags=["till"])
 

@@ -12,8 +12,8 @@ from server.permissions import Action
 from server.privacy import mask_id
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals
-from server.services import users
 from server.services.context import Ctx
+from server.services.store import users
 
 router = APIRouter(prefix="/users", tags=["users"])
 

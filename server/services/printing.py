@@ -47,8 +47,8 @@ from server.db.prepared import Prepared
 from server.db.session import Unit, on_commit
 from server.errors import conflict, not_found
 from server.privacy import mask_id
-from server.services import shifts
 from server.services.context import Ctx
+from server.services.store import shifts
 
 DRAWER_WINDOW = timedelta(seconds=30)  # a drawer that cannot open now must not open minutes later
 TENDER_LABELS = {TenderKind.CASH.value: "现金", TenderKind.OTHER.value: "其他支付", TenderKind.INSURANCE.value: "医保"}
@@ -109,7 +109,7 @@ def _pharmacists_at(s: Session, shift_id: int, at: datetime) -> str:
 def card_settlement_for(s: Session, ctx: Ctx, sale: Sale) -> CardSettlement | None:
     """The 医保 settlement of a card sale for its receipt (CARD-05): what the card paid, the balance left,
     the insured person with the ID number masked, and the buyer's signature line."""
-    from server.services.card_settlement import insured_of, settled_of
+    from server.services.card.settlement import insured_of, settled_of
 
     settled = settled_of(s, sale.id)
     insured = insured_of(s, sale.id) if settled else None

@@ -124,7 +124,7 @@ def test_a_real_reader_cannot_be_driven_from_the_demo(db_url: str, tmp_path: Any
     app = create_app(settings)
     state = app.state.dingdian
     from server.services.context import Ctx
-    from server.services.store import bootstrap_store
+    from server.services.store.profile import bootstrap_store
 
     with TestClient(app) as client:
         add_role_users(state.engine, Ctx(bootstrap_store(state.engine, settings), settings))

@@ -19,8 +19,8 @@ from server.db.models import CardSettlement, Sale
 from server.db.session import read_session, write_session
 from server.insurance.factory import make_gateway
 from server.insurance.sandbox.client import SandboxAdmin
-from server.services import card_settlement
-from server.services import catalog as catalog_service
+from server.services.card import settlement as card_settlement
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from tests.conftest import BACKENDS, BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, pharmacist_on_duty
 from tests.insurance.conftest import CODES, EMPLOYEE

@@ -16,8 +16,8 @@ from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.insurance import messages as m
 from server.insurance.sandbox.client import SandboxAdmin
-from server.services import insurance_session
 from server.services.context import Ctx
+from server.services.insurance import sign_in as insurance_session
 from tests.conftest import ROLE_PINS, add_role_users, login
 from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
 

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from server.db.models import Item
 from server.db.session import read_session, write_session
-from server.services import catalog as catalog_service
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from tests.conftest import ROLE_PINS
 from tests.insurance.conftest import CODES

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 
 from server.config import Settings
 from server.db.session import write_session
-from server.services import catalog as catalog_service
-from server.services import stock
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.stock import batches as stock
 from tests.conftest import add_role_users, seed_shop
 from tests.pos.helpers import BARCODE_BULK
 from tests.pos.live import LiveService

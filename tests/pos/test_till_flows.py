@@ -29,7 +29,7 @@ from pos.screens.void import VoidScreen
 from server.config import Settings
 from server.db.session import write_session
 from server.services.context import Ctx
-from server.services.users import find_user, set_staff_profile
+from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC
 from tests.pos.helpers import (
     SIZE,

@@ -15,9 +15,9 @@ from server.db.models import AuditEntry, Item
 from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.roles import Role
-from server.services import catalog as catalog_service
-from server.services import users
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.store import users
 
 
 def _item(code: str = "YP000001", price: int = 1250) -> dict:
@@ -127,7 +127,7 @@ def test_cli_audit_verify_names_the_row(engine: Engine, ctx: Ctx, settings, tmp_
 
 def test_audit_entries_are_per_store(engine: Engine, ctx: Ctx, settings) -> None:  # type: ignore[no-untyped-def]
     """Chain mode: each store has its own chain; another store's writes never touch this one's."""
-    from server.services.store import bootstrap_store
+    from server.services.store.profile import bootstrap_store
     from tests.conftest import make_settings
 
     _seed(engine, ctx)
@@ -145,7 +145,7 @@ def test_a_stock_balance_edited_behind_the_service_is_named(engine: Engine, ctx:
     """The ledger is the truth: a balance that no longer equals its movements is reported."""
     from datetime import date
 
-    from server.services import stock
+    from server.services.stock import batches as stock
 
     item_id = _seed(engine, ctx)
     with write_session(engine) as s:
@@ -163,7 +163,7 @@ def test_the_database_refuses_negative_stock(engine: Engine, ctx: Ctx) -> None:
 
     from sqlalchemy.exc import IntegrityError
 
-    from server.services import stock
+    from server.services.stock import batches as stock
 
     item_id = _seed(engine, ctx)
     with write_session(engine) as s:

@@ -19,7 +19,7 @@ from catalog.demo_data import default_zones
 from catalog.importer import COLUMN_BY_KEY
 from server.config import ROOT, Settings
 from server.db.session import write_session
-from server.services import catalog as catalog_service
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 
 H = dict[str, dict[str, str]]
@@ -32,7 +32,7 @@ def keeper(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, str]:
     (CARD-07: the mapping columns need the 医保 administrator's post)."""
     from server.db.session import write_session
     from server.roles import Role
-    from server.services.users import add_user
+    from server.services.store.users import add_user
     from tests.conftest import login
 
     with write_session(engine) as s:

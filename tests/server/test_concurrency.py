@@ -26,11 +26,12 @@ from sqlalchemy import Engine, text
 from server.config import Settings
 from server.db.session import core_unit, write_session
 from server.roles import Role
-from server.services import catalog as catalog_service
-from server.services import selling, stock
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.store import register_till
-from server.services.users import add_user
+from server.services.sale import selling
+from server.services.stock import batches as stock
+from server.services.store.profile import register_till
+from server.services.store.users import add_user
 from tests.conftest import ROLE_PINS, add_role_users, seed_shop
 from tests.service import start_service
 

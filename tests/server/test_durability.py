@@ -38,8 +38,8 @@ from server import audit
 from server.config import ROOT, Settings
 from server.db.models import AuditEntry, Item, Sale, SaleLine, StockMovement, Tender
 from server.db.session import make_engine, read_session, write_session
-from server.services import stock
 from server.services.context import Ctx
+from server.services.stock import batches as stock
 from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, add_role_users, seed_shop
 
 pytestmark = pytest.mark.slow

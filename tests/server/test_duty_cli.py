@@ -13,7 +13,7 @@ from server.auth import principals
 from server.config import ROOT, Settings
 from server.db.session import write_session
 from server.services.context import Ctx
-from server.services.users import find_user, set_staff_profile
+from server.services.store.users import find_user, set_staff_profile
 
 
 def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> None:

@@ -116,13 +116,13 @@ def test_rx04_no_more_than_prescribed_no_substitution_no_second_fill(shop: dict[
 
 
 def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
-    from server.services import catalog as catalog_service
+    from server.services.catalog import items as catalog_service
 
     with write_session(engine) as s:
         other = catalog_service.create_item(s, ctx, {"code": "YP0009", "name": "头孢氨苄胶囊", "spec": "0.25g*24粒",
                                                      "approval_no": "国药准字H9", "gsp_class": "rx",
                                                      "route": "internal", "price_fen": 1500}, ["6909999999996"], "Z-RX")
-        from server.services import stock
+        from server.services.stock import batches as stock
         stock.add_opening_batch(s, ctx, other.id, None, "B-CEF", "L9", TODAY - timedelta(days=30),  # type: ignore[arg-type]
                                 TODAY + timedelta(days=300), 700, 48)
     c, h = shop["client"], shop["cashier"]
@@ -340,7 +340,7 @@ def electronic(item_code: str = "XJ01CAA000A000000009001", **over: Any) -> dict[
 
 
 def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
-    from server.services import catalog as catalog_service
+    from server.services.catalog import items as catalog_service
 
     with write_session(engine) as s:
         catalog_service.update_item(s, ctx, shop["items"]["amox"], {"nhsa_code": "XJ01CAA000A000000009001", "insurance_category": "yi"})

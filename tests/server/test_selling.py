@@ -218,8 +218,8 @@ def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(sho
     from datetime import timedelta
 
     from server.db.session import write_session
-    from server.services import catalog as catalog_service
-    from server.services import stock
+    from server.services.catalog import items as catalog_service
+    from server.services.stock import batches as stock
 
     with write_session(engine) as s:
         item = catalog_service.create_item(s, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",

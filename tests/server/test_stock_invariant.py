@@ -40,9 +40,11 @@ from server.db.models import Till, User
 from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.rules.tenders import TenderOffer
-from server.services import catalog as catalog_service
-from server.services import returns, selling, shifts, stock
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.sale import returns, selling
+from server.services.stock import batches as stock
+from server.services.store import shifts
 from tests.conftest import add_role_users, seed_shop
 
 TILL = "T01"

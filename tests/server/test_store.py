@@ -12,8 +12,8 @@ from server.db.models import AgreementStatus
 from server.db.session import write_session
 from server.errors import AppError
 from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
-from server.services import store as store_service
 from server.services.context import Ctx
+from server.services.store import profile as store_service
 
 TODAY = date(2026, 11, 22)
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from server.db.session import write_session
 from server.services.context import Ctx
-from server.services.users import find_user, set_staff_profile
+from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC
 from tests.server.test_selling import new_sale, scan
 

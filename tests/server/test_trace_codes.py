@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from server.db.session import write_session
-from server.services import catalog as catalog_service
+from server.services.catalog import items as catalog_service
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 

@@ -12,8 +12,8 @@ from server.db.session import read_session, write_session
 from server.errors import AppError
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals
-from server.services import users
 from server.services.context import Ctx
+from server.services.store import users
 from tests.conftest import login
 
 

@@ -27,7 +27,7 @@ from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals
 from server.services.context import Ctx
-from server.services.store import usable_till
+from server.services.store.profile import usable_till
 
 
 def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:

@@ -39,7 +39,7 @@ from server.roles import Role
 from server.rules import prescriptions as rx_rules
 from server.rules.prescriptions import Course, RejectReason
 from server.services.context import Ctx
-from server.services.shifts import qualification_refusals
+from server.services.store.shifts import qualification_refusals
 
 MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
 ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
@@ -381,7 +381,9 @@ def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
     (returns come back off it)."""
     if not rx_line_ids:
         return {}
-    from server.services.returns import returned_so_far  # returns import selling; keep the cycle out of import time
+    from server.services.sale.returns import (
+        returned_so_far,  # returns import selling; keep the cycle out of import time
+    )
 
     rows = s.exec(select(SaleLine.id, SaleLine.rx_line_id, SaleLine.qty, SaleLine.split, Item.split_ratio)
                   .join(Sale, Sale.id == SaleLine.sale_id).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]

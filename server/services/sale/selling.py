@@ -48,11 +48,13 @@ from server.db.session import Unit, loaded_session, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
 from server.rules.tenders import TenderOffer, change_fen, offer_refusals, tender_refusals
-from server.services import prescriptions, stock, trace_codes
-from server.services.catalog import get_item
+from server.services.catalog.items import get_item
 from server.services.context import Ctx
-from server.services.shifts import open_shift_for
-from server.services.store import usable_till
+from server.services.rx import prescriptions
+from server.services.sale import trace_codes
+from server.services.stock import batches as stock
+from server.services.store.profile import usable_till
+from server.services.store.shifts import open_shift_for
 
 MAX_LINE_QTY = 10_000
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from catalog.importer import parse_file
 from server.db.session import write_session
-from server.services.catalog import import_rows
+from server.services.catalog.items import import_rows
 from server.services.context import Ctx
 
 

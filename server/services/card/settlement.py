@@ -48,10 +48,11 @@ from server.rules import card as card_rules
 from server.rules.agreement import card_settlement_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
-from server.services import insurance_session as ins
-from server.services import prescriptions, selling
 from server.services.context import Ctx
-from server.services.store import get_store, standing, usable_till
+from server.services.insurance import sign_in as ins
+from server.services.rx import prescriptions
+from server.services.sale import selling
+from server.services.store.profile import get_store, standing, usable_till
 
 UNRESOLVED = (SettlementStatus.INTENT.value, SettlementStatus.UNCERTAIN.value)
 CERT_TYPES = {"voucher": "01", "id": "02", "card": "03"}  # mdtrt_cert_type (reference §9)
@@ -457,7 +458,7 @@ def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
     """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns —
     whose PIN is checked with the login's lockout (a wrong one is counted and committed)."""
     from server.permissions import Action, allowed
-    from server.services.users import active_roles, check_pin
+    from server.services.store.users import active_roles, check_pin
 
     refusal = AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
                        "a later-day reversal needs a second person with return rights to confirm with their PIN")
@@ -481,7 +482,7 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     made by the retry without a second 2103.
     """
     from server.db.models import SaleReturn
-    from server.services.shifts import open_shift_for
+    from server.services.store.shifts import open_shift_for
 
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
@@ -537,7 +538,7 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
 
 
 def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
-    from server.services import returns
+    from server.services.sale import returns
 
     cancelled = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == sale_id,
                                                        CardSettlement.status == SettlementStatus.CANCELLED.value)).first()
@@ -550,7 +551,7 @@ def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
 
 def _return_whole(s: Session, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
                   to_quarantine: bool) -> Any:
-    from server.services import returns
+    from server.services.sale import returns
 
     lines = selling.lines_of(s, sale_id)
     back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]

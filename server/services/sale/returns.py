@@ -2,7 +2,7 @@
 same batch (or into quarantine), the refund by the original tender. Retry-safe by the return's id.
 
 A card-paid sale comes back only whole, after its settlement was cancelled with the centre (2103,
-server/services/card_settlement.cancel): the card's part is never refunded as cash (CARD-04).
+server/services/card/settlement.cancel): the card's part is never refunded as cash (CARD-04).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from server.db.models import (
     TenderKind,
 )
 from server.errors import AppError, conflict, not_found
-from server.services import stock, trace_codes
-from server.services.catalog import get_item
+from server.services.catalog.items import get_item
 from server.services.context import Ctx
-from server.services.selling import get_sale, lines_of, stock_moved_for, tenders_of
-from server.services.shifts import open_shift_for
+from server.services.sale import trace_codes
+from server.services.sale.selling import get_sale, lines_of, stock_moved_for, tenders_of
+from server.services.stock import batches as stock
+from server.services.store.shifts import open_shift_for
 
 
 @dataclass(frozen=True, slots=True)

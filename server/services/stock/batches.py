@@ -18,7 +18,7 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import Batch, BatchBalance, BatchStatus, Item, MovementKind, StockMovement, Supplier, Zone
 from server.errors import AppError, conflict, not_found
-from server.services.catalog import get_item
+from server.services.catalog.items import get_item
 from server.services.context import Ctx
 
 

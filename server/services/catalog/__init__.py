@@ -1,0 +1,1 @@
+"""The catalog wing: items, zones, the import, search."""

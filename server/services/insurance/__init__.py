@@ -1,0 +1,1 @@
+"""The insurance wing: the operator's sign-in with the centre."""

@@ -1,0 +1,1 @@
+"""The prescription wing: the registry, entry, review and the slip."""

@@ -1,0 +1,1 @@
+"""The sale wing: the basket, completion, returns, trace codes."""

@@ -1,0 +1,1 @@
+"""The store wing: the store, its tills and agreement, users, shifts and duty."""
