@@ -29,14 +29,12 @@ from server.db.models import (
     AuditHead,
     Barcode,
     Batch,
-    BatchBalance,
     Doctor,
     Item,
     MedicalInstitution,
     Prescription,
     RxAttachment,
     StaffProfile,
-    StockMovement,
     Store,
     Supplier,
     Till,
@@ -44,6 +42,7 @@ from server.db.models import (
     UserRole,
     Zone,
 )
+from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
 from server.db.session import Unit
 from server.db.types import utcnow

@@ -22,6 +22,7 @@ from server.db.models import PrintJobKind
 from server.db.session import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
+from server.services.sale import receipt
 
 log = logging.getLogger("dingdian.print")
 
@@ -120,7 +121,7 @@ class PrintWorker:
             laid_out, document = None, job.document
             if not document and job.kind != PrintJobKind.DRAWER.value:
                 with read_session(self.engine) as s:
-                    laid_out = document = printing.lay_out(s, self._ctx(), job)
+                    laid_out = document = receipt.lay_out(s, self._ctx(), job)
             try:
                 data = job_bytes(job.kind, document, self.columns)
             except Exception as exc:  # a document that cannot be laid out must not block the queue behind it

@@ -17,9 +17,9 @@ from server.db.session import read_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
+from server.services import records
 from server.services.card import settlement as card
 from server.services.catalog import items as catalog_service
-from server.services.sale import selling
 
 router = APIRouter(tags=["card"])
 
@@ -124,9 +124,9 @@ async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: C
 
 @router.get("/sales/{sale_id}/card/split", response_model=SplitOut, **guarded(Action.SALE_READ))
 def split(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SplitOut:
-    sale = selling.get_sale(s, ctx, sale_id.lower())
+    sale = records.get_sale(s, ctx, sale_id.lower())
     parts, _ = card.split_of(s, ctx, sale)
-    insured = card.insured_of(s, sale.id)
+    insured = records.insured_of(s, sale.id)
     lines = [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=True, reasons=[])
              for ln in parts.card]
     lines += [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=False,
@@ -151,7 +151,7 @@ async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDe
     done = await run_in_threadpool(card.settle, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
                                    _offers(body.tenders), forced)
     with read_session(state.engine) as s:
-        return sale_out(s, ctx, selling.get_sale(s, ctx, done.sale.id), replayed=done.replayed)
+        return sale_out(s, ctx, records.get_sale(s, ctx, done.sale.id), replayed=done.replayed)
 
 
 class CancelIn(Strict):

@@ -31,7 +31,7 @@ from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.stock.batches import item_stock
+from server.services.stock import ledger
 
 router = APIRouter(tags=["catalog"])
 
@@ -39,7 +39,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def items_out(s: Session, ctx: Ctx, items: list[Item]) -> list[ItemOut]:
-    stock = item_stock(s, ctx, [i.id for i in items])  # type: ignore[misc]
+    stock = ledger.sellable_by_item(s, ctx, [i.id for i in items])  # type: ignore[misc]
     zone_ids = {i.zone_id for i in items if i.zone_id}
     zones = {z.id: z.code for z in s.exec(select(Zone).where(Zone.id.in_(zone_ids)))} if zone_ids else {}  # type: ignore[union-attr]
     codes = catalog_service.barcodes_by_item(s, [i.id for i in items])  # type: ignore[misc]

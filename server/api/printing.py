@@ -13,6 +13,8 @@ from server.api.schemas import UUID_PATTERN
 from server.db.models import PrintJob, PrintJobStatus
 from server.permissions import Action
 from server.services import printing
+from server.services.sale import receipt
+from server.services.store import z_report
 
 router = APIRouter(tags=["printing"])
 
@@ -42,7 +44,7 @@ def reprint_receipt(sale_id: Annotated[str, Path(pattern=UUID_PATTERN)], request
                     who: Who) -> PrintJobOut:
     """Print the sale's receipt again, marked 重打 (audited), on this till's printer."""
     with unit_of_work(request) as s:
-        return job_out(printing.enqueue_receipt(s, ctx, sale_id.lower(), reprint=True, till_code=who.till_code))
+        return job_out(receipt.enqueue_receipt(s, ctx, sale_id.lower(), reprint=True, till_code=who.till_code))
 
 
 @router.post("/shifts/{shift_id}/z-report/print", response_model=PrintJobOut, status_code=201,
@@ -50,7 +52,7 @@ def reprint_receipt(sale_id: Annotated[str, Path(pattern=UUID_PATTERN)], request
 def reprint_z_report(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> PrintJobOut:
     """Print the shift's Z report again, marked 重打 (audited)."""
     with unit_of_work(request) as s:
-        return job_out(printing.enqueue_z_report(s, ctx, shift_id, reprint=True, till_code=who.till_code))
+        return job_out(z_report.enqueue_z_report(s, ctx, shift_id, reprint=True, till_code=who.till_code))
 
 
 @router.get("/print-jobs", response_model=list[PrintJobOut], **guarded(Action.DEVICE_READ))

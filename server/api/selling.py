@@ -33,10 +33,11 @@ from server.db.session import Unit, core_unit, loop_unit, orm, write_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
-from server.services import printing
+from server.services import records
 from server.services.context import Ctx
-from server.services.sale import returns, selling, trace_codes
-from server.services.store import shifts
+from server.services.sale import basket, completion, returns, trace_codes
+from server.services.sale.lines import line_views
+from server.services.store import shifts, z_report
 from server.services.store.shifts import ZReport
 from server.services.store.users import Principal
 
@@ -63,8 +64,8 @@ def sale_out(s: Unit, ctx: Ctx, sale: Sale, replayed: bool = False,
     the use case has them already (a scan)."""
     final = sale.status == "completed" and just_paid is None  # an open basket has no tenders or returns either
     if lines is None:
-        lines = selling.line_views(s, sale.id)
-    back = returns.returned_so_far(orm(s), [ln["id"] for ln in lines]) if final else {}
+        lines = line_views(s, sale.id)
+    back = records.returned_so_far(orm(s), [ln["id"] for ln in lines]) if final else {}
     codes = trace_codes.codes_by_line(s, sale.id) if any(ln["traced"] for ln in lines) else {}
     # Validated in one call, nested dicts and all: building a model per line in Python cost more.
     return SaleOut.model_validate({
@@ -81,7 +82,7 @@ def sale_out(s: Unit, ctx: Ctx, sale: Sale, replayed: bool = False,
                    "returned_qty": back.get(ln["id"], 0), "traced": ln["traced"],
                    "trace_codes": codes.get(ln["id"], [])} for ln in lines],
         "tenders": [{"kind": t.kind, "amount_fen": t.amount_fen, "tendered_fen": t.tendered_fen,
-                     "reference": t.reference} for t in (selling.tenders_of(orm(s), sale.id) if final else just_paid or [])],
+                     "reference": t.reference} for t in (records.tenders_of(orm(s), sale.id) if final else just_paid or [])],
     })
 
 
@@ -108,7 +109,7 @@ def current_shift(s: ReadSession, ctx: CtxDep, who: Who) -> ShiftOut:
 def close_shift(shift_id: RowId, body: ShiftCloseIn, request: Request, ctx: CtxDep) -> ZReport:
     with unit_of_work(request) as s:
         shift = shifts.close_shift(s, ctx, shift_id, body.counted_cash_fen)
-        printing.enqueue_z_report(s, ctx, shift.id)  # type: ignore[arg-type]
+        z_report.enqueue_z_report(s, ctx, shift.id)  # type: ignore[arg-type]
         return shifts.z_report(s, ctx, shift)
 
 
@@ -134,22 +135,22 @@ def duty_off(shift_id: RowId, request: Request, ctx: CtxDep) -> DutyOut:
 @router.post("/sales", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
 def open_sale(body: SaleOpenIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, selling.open_sale(s, ctx, body.id.lower(), till_of(who)))
+        return sale_out(s, ctx, basket.open_sale(s, ctx, body.id.lower(), till_of(who)))
 
 
 @router.get("/sales/suspended", response_model=list[SaleOut], **guarded(Action.SALE_READ))
 def suspended(s: ReadSession, ctx: CtxDep) -> list[SaleOut]:
-    return [sale_out(s, ctx, sale) for sale in selling.suspended_sales(s, ctx)]
+    return [sale_out(s, ctx, sale) for sale in basket.suspended_sales(s, ctx)]
 
 
 @router.get("/sales/by-number/{sale_no}", response_model=SaleOut, **guarded(Action.SALE_READ))
 def sale_by_number(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx: CtxDep) -> SaleOut:
-    return sale_out(s, ctx, selling.sale_by_number(s, ctx, sale_no))
+    return sale_out(s, ctx, records.sale_by_number(s, ctx, sale_no))
 
 
 @router.get("/sales/{sale_id}", response_model=SaleOut, **guarded(Action.SALE_READ))
 def get_sale(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SaleOut:
-    return sale_out(s, ctx, selling.get_sale(s, ctx, sale_id.lower()))
+    return sale_out(s, ctx, records.get_sale(s, ctx, sale_id.lower()))
 
 
 @router.post("/sales/{sale_id}/lines", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
@@ -166,22 +167,22 @@ def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, o
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     # an unpaid basket's edit: durable=False
     with loop_unit(engine) if on_loop else write_session(engine, durable=False) as s:
-        basket = selling.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
-                              body.item_id)
-        return sale_out(s, ctx, basket.sale, lines=basket.lines).model_dump_json().encode()
+        after = basket.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
+                            body.item_id)
+        return sale_out(s, ctx, after.sale, lines=after.lines).model_dump_json().encode()
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        line = selling.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
+        line = basket.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
         return sale_out(s, ctx, s.get(Sale, line.sale_id))  # type: ignore[arg-type]  # in the session already
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        return sale_out(s, ctx, selling.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
+        return sale_out(s, ctx, basket.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
 
 
 class TraceCodeIn(Strict):
@@ -193,8 +194,8 @@ class TraceCodeIn(Strict):
 def add_trace_code(sale_id: SalePath, line_id: RowId, body: TraceCodeIn, request: Request, ctx: CtxDep,
                    who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        sale = selling.get_sale(s, ctx, sale_id.lower())
-        selling.check_basket(s, ctx, sale.id, till_id_of(who))
+        sale = records.get_sale(s, ctx, sale_id.lower())
+        basket.check_basket(s, ctx, sale.id, till_id_of(who))
         trace_codes.add_code(s, ctx, sale, line_id, body.code)
         return sale_out(s, ctx, sale)
 
@@ -203,8 +204,8 @@ def add_trace_code(sale_id: SalePath, line_id: RowId, body: TraceCodeIn, request
 def remove_trace_code(sale_id: SalePath, line_id: RowId, code: Annotated[str, Path(max_length=40)], request: Request,
                       ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:
-        sale = selling.get_sale(s, ctx, sale_id.lower())
-        selling.check_basket(s, ctx, sale.id, till_id_of(who))
+        sale = records.get_sale(s, ctx, sale_id.lower())
+        basket.check_basket(s, ctx, sale.id, till_id_of(who))
         trace_codes.remove_code(s, ctx, sale, line_id, code)
         return sale_out(s, ctx, sale)
 
@@ -212,19 +213,19 @@ def remove_trace_code(sale_id: SalePath, line_id: RowId, code: Annotated[str, Pa
 @router.post("/sales/{sale_id}/suspend", response_model=SaleOut, **guarded(Action.SELL))
 def suspend(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, selling.suspend(s, ctx, sale_id.lower(), till_id_of(who)))
+        return sale_out(s, ctx, basket.suspend(s, ctx, sale_id.lower(), till_id_of(who)))
 
 
 @router.post("/sales/{sale_id}/resume", response_model=SaleOut, **guarded(Action.SELL))
 def resume(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, selling.resume(s, ctx, sale_id.lower(), till_of(who)))
+        return sale_out(s, ctx, basket.resume(s, ctx, sale_id.lower(), till_of(who)))
 
 
 @router.post("/sales/{sale_id}/void", response_model=SaleOut, **guarded(Action.SALE_VOID))
 def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, selling.void(s, ctx, sale_id.lower(), body.reason))
+        return sale_out(s, ctx, basket.void(s, ctx, sale_id.lower(), body.reason))
 
 
 @router.post("/sales/{sale_id}/complete", response_model=SaleOut, **guarded(Action.SELL))
@@ -241,9 +242,7 @@ def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn
     offers = [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,
                           t.reference) for t in body.tenders]
     with loop_unit(engine, durable=True) if on_loop else core_unit(engine) as s:
-        done = selling.complete(s, ctx, sale_id.lower(), till_of(who), offers)
-        if not done.replayed:  # intent first: the receipt's job commits with the sale
-            printing.queue_new_receipt(s, ctx, done.sale, till_of(who), any(o.kind == "cash" for o in offers))
+        done = completion.complete(s, ctx, sale_id.lower(), till_of(who), offers)
         return sale_out(s, ctx, done.sale, done.replayed, None if done.replayed else offers,
                         done.lines).model_dump_json().encode()
 

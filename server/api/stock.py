@@ -11,6 +11,7 @@ from server.permissions import Action
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.stock import batches as stock
+from server.services.stock import ledger
 
 router = APIRouter(tags=["stock"])
 
@@ -38,7 +39,7 @@ def add_supplier(body: SupplierIn, request: Request, ctx: CtxDep) -> SupplierOut
 @router.get("/items/{item_id}/batches", response_model=list[BatchOut], **guarded(Action.STOCK_READ))
 def item_batches(item_id: RowId, s: ReadSession, ctx: CtxDep) -> list[BatchOut]:
     get_item(s, ctx, item_id)
-    return [_batch_out(b, q, ctx) for b, q in stock.batch_stock(s, ctx, item_id)]
+    return [_batch_out(b, q, ctx) for b, q in ledger.batch_stock(s, ctx, item_id)]
 
 
 @router.post("/batches/opening", response_model=BatchOut, status_code=201, **guarded(Action.BATCH_WRITE))
@@ -51,7 +52,7 @@ def add_opening_batch(body: OpeningBatchIn, request: Request, ctx: CtxDep) -> Ba
 def _stop(batch_id: int, stopped: bool, body: ReasonIn, request: Request, ctx: Ctx) -> BatchOut:
     with unit_of_work(request) as s:
         batch = stock.set_batch_stop(s, ctx, batch_id, stopped, body.reason)
-        qty = dict((b.id, q) for b, q in stock.batch_stock(s, ctx, batch.item_id))[batch.id]
+        qty = dict((b.id, q) for b, q in ledger.batch_stock(s, ctx, batch.item_id))[batch.id]
         return _batch_out(batch, qty, ctx)
 
 

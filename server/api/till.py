@@ -12,7 +12,8 @@ from server.api.schemas import ReturnableLineOut, ReturnableSaleOut, TillStatusO
 from server.api.selling import sale_out, till_id_of
 from server.permissions import Action
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
-from server.services.sale import returns, selling
+from server.services import records
+from server.services.sale import returns
 from server.services.store import shifts
 
 router = APIRouter(tags=["till"])
@@ -28,7 +29,7 @@ def till_status(s: ReadSession, ctx: CtxDep, who: Who) -> TillStatusOut:
 
 @router.get("/returns/for-sale/{sale_no}", response_model=ReturnableSaleOut, **guarded(Action.SALE_READ))
 def returnable(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx: CtxDep) -> ReturnableSaleOut:
-    sale = selling.sale_by_number(s, ctx, sale_no)
+    sale = records.sale_by_number(s, ctx, sale_no)
     return ReturnableSaleOut(sale=sale_out(s, ctx, sale),
                              lines=[ReturnableLineOut(sale_line_id=ln.sale_line_id, returnable_qty=ln.returnable_qty,
                                                       quarantine_required=ln.quarantine_required)

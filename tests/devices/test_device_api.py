@@ -16,8 +16,8 @@ from server import devices as device_manager
 from server.config import Settings
 from server.db.session import write_session
 from server.events import EventHub
-from server.services import printing
 from server.services.context import Ctx
+from server.services.sale import receipt
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
@@ -66,7 +66,7 @@ def test_the_simulated_printer_offline_and_back(shop: dict[str, Any], settings: 
     assert pay_cash(c, h, sid, 350, 500).status_code == 200
     state = c.app.state.dingdian
     with write_session(state.engine) as s:
-        job_id = printing.enqueue_receipt(s, Ctx(state.store_id, settings), sid).id
+        job_id = receipt.enqueue_receipt(s, Ctx(state.store_id, settings), sid).id
 
     def status_of(jid: int) -> str:
         return next(j["status"] for j in c.get("/print-jobs", headers=h).json() if j["id"] == jid)

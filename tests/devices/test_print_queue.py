@@ -15,11 +15,13 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from devices.printer import EscposPrinter, PrinterConfig, PrinterUnavailable
+from devices.printer.documents import to_json
 from server.config import Settings
-from server.db.models import AuditEntry, PrintJob
+from server.db.models import AuditEntry, PrintJob, Sale
 from server.db.session import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
+from server.services.sale import receipt
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, make_settings, prescribe
 from tests.devices.escpos_reader import Document, read
 from tests.devices.fake_printer import PtyPrinter, TcpPrinter
@@ -88,7 +90,7 @@ def enqueue(shop: dict[str, Any], sale_id: str) -> int:
     """What the sale's completion does (the lead wires it): queue the receipt in its own transaction."""
     engine, ctx = app_ctx(shop)
     with write_session(engine) as s:
-        return printing.enqueue_receipt(s, ctx, sale_id).id  # type: ignore[return-value]
+        return receipt.enqueue_receipt(s, ctx, sale_id).id  # type: ignore[return-value]
 
 
 def job(shop: dict[str, Any], job_id: int) -> PrintJob:
@@ -199,7 +201,7 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     sale = sell(shop, cash=False)
     tcp_printer.wait_jobs(1)  # the receipt the completion queued
     with write_session(engine) as s:  # as the database looks after a crash in the middle of a send
-        doc = printing.to_json(printing.receipt_doc(s, ctx, s.get(printing.Sale, sale["id"])))  # type: ignore[arg-type]
+        doc = to_json(receipt.receipt_doc(s, ctx, s.get(Sale, sale["id"])))  # type: ignore[arg-type]
         stuck = PrintJob(store_id=ctx.store_id, till_code="T01", kind="receipt", ref=sale["id"], document=doc,
                          status="printing", attempts=1)
         s.add(stuck)

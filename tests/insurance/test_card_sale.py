@@ -22,6 +22,7 @@ from server.insurance.sandbox.client import SandboxAdmin
 from server.services.card import settlement as card_settlement
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.sale import receipt
 from tests.conftest import BACKENDS, BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, pharmacist_on_duty
 from tests.insurance.conftest import CODES, EMPLOYEE
 
@@ -376,11 +377,10 @@ def test_card06_only_a_session_at_a_registered_till_settles(card_shop: dict[str,
 def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_signature_line(
         card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     from devices.printer.render import preview
-    from server.services import printing
 
     sid, sale = paid_by_card(card_shop)
     with read_session(engine) as s:
-        doc = printing.receipt_doc(s, ctx, s.get(Sale, sid))  # type: ignore[arg-type]
+        doc = receipt.receipt_doc(s, ctx, s.get(Sale, sid))  # type: ignore[arg-type]
     assert doc.card is not None
     paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
     assert doc.card.fund_fen + doc.card.personal_account_fen == paid["insurance"]

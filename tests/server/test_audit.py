@@ -164,11 +164,12 @@ def test_the_database_refuses_negative_stock(engine: Engine, ctx: Ctx) -> None:
     from sqlalchemy.exc import IntegrityError
 
     from server.services.stock import batches as stock
+    from server.services.stock import ledger
 
     item_id = _seed(engine, ctx)
     with write_session(engine) as s:
         batch = stock.add_opening_batch(s, ctx, item_id, None, "B1", "L1", date(2025, 1, 1), date(2028, 1, 1), 500, 3)
     with pytest.raises(IntegrityError), write_session(engine) as s:
-        stock.append_movement(s, ctx, batch, "sale", -4, "test", "x")
+        ledger.append(s, ctx, [ledger.Move(batch.id, batch.item_id, "sale", -4, "test", "x")])
     with read_session(engine) as s:
-        assert stock.item_stock(s, ctx, [item_id]) == {item_id: 3}
+        assert ledger.sellable_by_item(s, ctx, [item_id]) == {item_id: 3}

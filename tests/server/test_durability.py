@@ -36,7 +36,8 @@ from sqlmodel import select
 
 from server import audit
 from server.config import ROOT, Settings
-from server.db.models import AuditEntry, Item, Sale, SaleLine, StockMovement, Tender
+from server.db.models import AuditEntry, Item, Sale, SaleLine, Tender
+from server.db.models.ledger import StockMovement
 from server.db.session import make_engine, read_session, write_session
 from server.services.context import Ctx
 from server.services.stock import batches as stock
@@ -273,8 +274,10 @@ def _stock_up(engine: Engine, ctx: Ctx, items: dict[str, int]) -> dict[int, int]
         for key, expires in (("vitc", 600), ("mask", 800)):  # later than the seeded batches: FEFO crosses batches
             stock.add_opening_batch(s, ctx, items[key], None, f"B-{key.upper()}-BULK", "L-BULK",
                                     today - timedelta(days=30), today + timedelta(days=expires), 200, BULK)
-    with read_session(engine) as s:
-        return stock.item_stock(s, ctx, list(items.values()))
+    with read_session(engine) as s:  # the book stock on the shelf, expired batches too: what the movements sum to
+        rows = s.execute(text("SELECT item_id, SUM(qty) FROM stock_movement WHERE location = 'sellable' "
+                              "GROUP BY item_id")).all()
+    return {item_id: dict(rows).get(item_id, 0) for item_id in items.values()}
 
 
 def _config(tmp_path: Path, settings: Settings) -> Path:

@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from catalog.classes import GspClass
 from server import audit
-from server.db.models import Batch, Item, StockMovement, Till, User, Zone
+from server.db.models import Batch, Item, Till, User, Zone
+from server.db.models.ledger import StockMovement
 from server.db.session import read_session
 from server.demo import load_demo
 from server.services.context import Ctx

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from server.config import Settings
 from server.db import session as db_session
-from server.db.models import Batch, Item, PrintJob, Sale, SaleLine
+from server.db.models import Batch, Item, PrintJob, SaleLine
 from server.db.prepared import Prepared
 from server.db.session import (
     BUSY_TIMEOUT_MS,
@@ -313,10 +313,10 @@ def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine
     monkeypatch.setattr(db_session, "_commit_hooks", [printing._after_commit])
     try:
         with core_unit(engine) as u:
-            printing.queue_new_receipt(u, ctx, Sale(id="queued"), "T01", cash=False)
+            printing.queue_receipt(u, ctx, "queued", "T01", cash=False)
             assert woken == []
         with pytest.raises(RuntimeError), core_unit(engine) as u:
-            printing.queue_new_receipt(u, ctx, Sale(id="never"), "T01", cash=False)
+            printing.queue_receipt(u, ctx, "never", "T01", cash=False)
             raise RuntimeError
     finally:
         stop()

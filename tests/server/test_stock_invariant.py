@@ -42,8 +42,9 @@ from server.errors import AppError
 from server.rules.tenders import TenderOffer
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.sale import returns, selling
+from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
+from server.services.stock import ledger
 from server.services.store import shifts
 from tests.conftest import add_role_users, seed_shop
 
@@ -244,7 +245,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
 
         def _open(self, scans: list[tuple[int, int, bool, bool]]) -> MSale:
             sl = MSale(str(uuid.uuid4()))
-            self._attempt(lambda s: selling.open_sale(s, shop.cashier, sl.id, TILL), None)
+            self._attempt(lambda s: basket.open_sale(s, shop.cashier, sl.id, TILL), None)
             self.sales.append(sl)
             for scan in scans:
                 self._add(sl, *scan)
@@ -292,7 +293,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             else:
                 new_qty = qty + (line.qty if line else 0)
                 refusal = self._refusal_for(it.id, self._need(sl, it.id, but=line) + it.base(split, new_qty))
-            got = self._attempt(lambda s: selling.add_line(
+            got = self._attempt(lambda s: basket.add_line(
                 s, shop.cashier, sl.id, shop.till_id, qty, split, barcode=it.barcode if by_barcode else None,
                 item_id=None if by_barcode else it.id), refusal)
             if got is None:
@@ -313,7 +314,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             refusal = None
             if qty > ln.qty:
                 refusal = self._refusal_for(it.id, self._need(sl, it.id, but=ln) + it.base(ln.split, qty))
-            if self._attempt(lambda s: selling.set_line_qty(s, shop.cashier, sl.id, shop.till_id, ln.id, qty), refusal):
+            if self._attempt(lambda s: basket.set_line_qty(s, shop.cashier, sl.id, shop.till_id, ln.id, qty), refusal):
                 ln.qty = qty
 
         @precondition(lambda self: any(x.lines for x in self._sales("open")))
@@ -321,14 +322,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
         def remove_line(self, sale: int, line: int) -> None:
             sl: MSale = self._pick([x for x in self._sales("open") if x.lines], sale)
             ln: MLine = self._pick(sl.lines, line)
-            self._attempt(lambda s: selling.remove_line(s, shop.cashier, sl.id, shop.till_id, ln.id), None)
+            self._attempt(lambda s: basket.remove_line(s, shop.cashier, sl.id, shop.till_id, ln.id), None)
             sl.lines.remove(ln)
 
         @precondition(lambda self: self._sales("open"))
         @rule(sale=PICK)
         def suspend(self, sale: int) -> None:
             sl: MSale = self._pick(self._sales("open"), sale)
-            if self._attempt(lambda s: selling.suspend(s, shop.cashier, sl.id, shop.till_id),
+            if self._attempt(lambda s: basket.suspend(s, shop.cashier, sl.id, shop.till_id),
                              None if sl.lines else "SALE-EMPTY"):
                 sl.status = "suspended"
 
@@ -336,7 +337,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
         @rule(sale=PICK)
         def resume(self, sale: int) -> None:
             sl: MSale = self._pick(self._sales("suspended"), sale)
-            self._attempt(lambda s: selling.resume(s, shop.cashier, sl.id, TILL), None)
+            self._attempt(lambda s: basket.resume(s, shop.cashier, sl.id, TILL), None)
             sl.status = "open"
 
         @precondition(lambda self: self._sales("open", "completed"))
@@ -349,7 +350,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             offer = [TenderOffer("cash", sl.total, sl.total)]
             if sl.status == "completed":  # a retry: the first result, nothing changed
                 before = _counts(engine)
-                done = self._attempt(lambda s: selling.complete(s, shop.cashier, sl.id, TILL, offer), None)
+                done = self._attempt(lambda s: completion.complete(s, shop.cashier, sl.id, TILL, offer), None)
                 assert done.replayed and _counts(engine) == before
                 return
             refusal = None if sl.lines else "SALE-EMPTY"
@@ -368,7 +369,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                         good[0][1] -= take
                         if good[0][1] == 0:
                             good.pop(0)
-            done = self._attempt(lambda s: selling.complete(s, shop.cashier, sl.id, TILL, offer), refusal)
+            done = self._attempt(lambda s: completion.complete(s, shop.cashier, sl.id, TILL, offer), refusal)
             if done is None:
                 return
             assert done.sale.total_fen == sl.total and done.sale.change_fen == 0
@@ -385,7 +386,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             sl: MSale = self._pick(self.sales, sale)
             refusal = {"completed": "SALE-STATE", "voided": None}.get(sl.status,
                                                                       None if reason.strip() else "SALE-VOID")
-            if self._attempt(lambda s: selling.void(s, shop.pharmacist, sl.id, reason), refusal):
+            if self._attempt(lambda s: basket.void(s, shop.pharmacist, sl.id, reason), refusal):
                 sl.status = "voided"
 
         @precondition(lambda self: self._sales("completed"))
@@ -458,12 +459,13 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 assert per_batch.get((b.id, "quarantine"), 0) == b.quarantine, ("quarantine", b)  # (c)
                 assert statuses[b.id] == ("stopped" if b.stopped else "active")
             with read_session(engine) as s:
-                service = stock.item_stock(s, shop.ctx, item_ids)
-                for item_id in item_ids:  # (a) service == model == raw SQL
-                    expected = sum(b.sellable for b in self.batches.values() if b.item_id == item_id)
-                    assert service[item_id] == expected == int(raw_item.get(item_id, 0))
+                service = ledger.sellable_by_item(s, shop.ctx, item_ids)
+                for item_id in item_ids:  # (a) the book stock: model == raw SQL; what may be sold: service == model
+                    on_shelf = sum(b.sellable for b in self.batches.values() if b.item_id == item_id)
+                    assert on_shelf == int(raw_item.get(item_id, 0))
                     good, _ = self._fefo(item_id)
-                    avail = stock.sellable_stock(s, shop.ctx, catalog_service.get_item(s, shop.ctx, item_id))
+                    assert service[item_id] == sum(bt.sellable for bt in good)
+                    avail = ledger.availability(s, shop.ctx, catalog_service.get_item(s, shop.ctx, item_id))
                     assert [(bt.id, q) for bt, q in avail.good_batches] == [(bt.id, bt.sellable) for bt in good]
 
         @invariant()

@@ -1,5 +1,6 @@
 """All tables. Importing this module registers every model on SQLModel.metadata (Alembic reads it)."""
 
+from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
 from server.db.models.audit import AuditEntry, AuditHead
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
 from server.db.models.insurance import (
@@ -42,7 +43,7 @@ from server.db.models.selling import (
     TenderKind,
 )
 from server.db.models.settlement import CardSettlement, SaleInsured, SettlementStatus
-from server.db.models.stock import Batch, BatchBalance, BatchStatus, MovementKind, StockMovement
+from server.db.models.stock import Batch, BatchStatus, MovementKind
 from server.db.models.store import AgreementEvent, AgreementStatus, Store, Till, TillStatus
 from server.db.models.trace import SaleTraceCode
 
@@ -54,7 +55,6 @@ __all__ = [
     "AuthSession",
     "Barcode",
     "Batch",
-    "BatchBalance",
     "BatchStatus",
     "CardSettlement",
     "DayCounter",
@@ -89,7 +89,6 @@ __all__ = [
     "Shift",
     "ShiftStatus",
     "StaffProfile",
-    "StockMovement",
     "Store",
     "Supplier",
     "Tender",

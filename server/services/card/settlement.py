@@ -34,6 +34,7 @@ from server.db.models import (
     Sale,
     SaleInsured,
     SaleLine,
+    SaleReturn,
     SaleStatus,
     SettlementStatus,
     User,
@@ -43,16 +44,21 @@ from server.errors import AppError, conflict, refused
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller, InsuranceGateway
+from server.permissions import Action, allowed
 from server.privacy import mask_id
 from server.rules import card as card_rules
 from server.rules.agreement import card_settlement_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
+from server.services import records
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
+from server.services.records import insured_of, settled_of
 from server.services.rx import prescriptions
-from server.services.sale import selling
+from server.services.sale import completion, returns
 from server.services.store.profile import get_store, standing, usable_till
+from server.services.store.shifts import open_shift_for
+from server.services.store.users import active_roles, check_pin
 
 UNRESOLVED = (SettlementStatus.INTENT.value, SettlementStatus.UNCERTAIN.value)
 CERT_TYPES = {"voucher": "01", "id": "02", "card": "03"}  # mdtrt_cert_type (reference §9)
@@ -89,7 +95,7 @@ def _query(how: Identification) -> m.PersonQuery:
 
 
 def _open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str, lock: bool = False) -> Sale:
-    sale = selling.get_sale(s, ctx, sale_id, lock=lock)
+    sale = records.get_sale(s, ctx, sale_id, lock=lock)
     till = usable_till(s, ctx, till_code)  # CARD-06
     if sale.till_id != till.id:
         raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till")
@@ -135,10 +141,6 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
         audit.record_row(s, ctx.store_id, ctx.actor, "sale.insured", snap, before,
                          note=f"1101 {person.receipt.msgid}" + (f"；手工录入：{how.reason.strip()}" if how.method == "id" else ""))
         return snap
-
-
-def insured_of(s: Session, sale_id: str) -> SaleInsured | None:
-    return s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale_id)).first()
 
 
 # --- 2. the split ---------------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def standing_refusals(s: Session, ctx: Ctx) -> list[Any]:
 
 
 @dataclass
-class Prepared:
+class SettlementPlan:
     sale: Sale
     insured: SaleInsured
     caller: Caller
@@ -205,12 +207,12 @@ class Prepared:
 
 
 def _prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | None,
-             offers: list[TenderOffer] | None = None) -> Prepared:
+             offers: list[TenderOffer] | None = None) -> SettlementPlan:
     """Everything checked before the centre is asked; `offers` (settling): the sale locked and what the
     completion would refuse checked too, so a refusal never costs a 2102 and its reversal."""
     sale = _open_sale(s, ctx, sale_id, till_code, lock=offers is not None)
     if offers is not None:
-        selling.precheck(s, ctx, sale, till_code, offers)
+        completion.precheck(s, ctx, sale, till_code, offers)
     if problems := standing_refusals(s, ctx):  # AGR-01: cash goes on, the card does not
         raise refused(problems, status=403)
     sign_no = ins.require_signed_in(s, ctx)
@@ -251,7 +253,7 @@ def _prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int
                                  medc_way_dscr=v.rx_line.route if v.rx_line else "",
                                  bilg_dr_name=rx.doctor_name if (rx and v.rx_line) else "")
                     for v in card_views])
-    return Prepared(sale, insured, caller, request, card_views, split.self_pay, total)
+    return SettlementPlan(sale, insured, caller, request, card_views, split.self_pay, total)
 
 
 @dataclass
@@ -307,7 +309,7 @@ def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus
         row.status, row.error, row.resolved_at = status.value, error[:300], ctx.now
         s.add(row)
         if reopen:
-            sale = selling.get_sale(s, ctx, row.sale_id, lock=True)
+            sale = records.get_sale(s, ctx, row.sale_id, lock=True)
             live = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == row.sale_id,
                                                           CardSettlement.id != row.id,
                                                           col(CardSettlement.status).in_(UNRESOLVED))).first()
@@ -319,18 +321,18 @@ def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus
 
 
 def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
-           offers: list[TenderOffer], forced: set[int] | None = None) -> selling.Completion:
+           offers: list[TenderOffer], forced: set[int] | None = None) -> completion.Completion:
     """2102 and the completion. `offers` pay what the card does not (the person's cash part and self-pay lines)."""
     if any(o.kind == "insurance" for o in offers):
         raise AppError(422, "CARD-01", "医保支付金额由医保中心结算决定，不能手工填写",
                        "the card's part comes from the centre's settlement, not from the client")
     with read_session(engine) as s:  # a retried settle of a sale it already paid gets the first result
-        sale = selling.get_sale(s, ctx, sale_id)
+        sale = records.get_sale(s, ctx, sale_id)
         if sale.status == SaleStatus.COMPLETED.value and settled_of(s, sale.id) is not None:
             if usable_till(s, ctx, till_code).id != sale.till_id:
                 raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
                                f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
-            return selling.Completion(sale, replayed=True)
+            return completion.Completion(sale, replayed=True)
     with write_session(engine) as s:
         prep = _prepare(s, ctx, sale_id, till_code, forced, offers)
         msgid = ins.settlement_msgid(s, ctx)
@@ -377,7 +379,7 @@ def _line_json(d: m.DrugDetail) -> dict[str, Any]:
 
 
 def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m.Settlement, till_code: str,
-                         offers: list[TenderOffer]) -> selling.Completion:
+                         offers: list[TenderOffer]) -> completion.Completion:
     info = answer.setlinfo
     with write_session(engine) as s:
         row = s.get(CardSettlement, settlement_id, with_for_update=True)
@@ -394,13 +396,10 @@ def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m
         s.add(row)
         audit.record_row(s, ctx.store_id, ctx.actor, "settlement.settled", row, before, note=f"setl_id {info.setl_id}")
         card_fen = info.fund_pay_sumamt_fen + info.acct_pay_fen
-        done = selling.complete(s, ctx, row.sale_id, till_code,
+        done = completion.complete(s, ctx, row.sale_id, till_code,
                                 [TenderOffer("insurance", card_fen, card_fen, info.setl_id), *offers], settling=True)
         if done.replayed:  # never two settlements for one sale
             raise conflict("SALE-STATE", "该销售单已经完成收款", "the sale was already completed")
-        from server.services import printing  # the receipt with the settlement (CARD-05)
-
-        printing.queue_new_receipt(s, ctx, done.sale, till_code, any(o.kind == "cash" for o in offers))
         return done
 
 
@@ -457,9 +456,6 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
 def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
     """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns —
     whose PIN is checked with the login's lockout (a wrong one is counted and committed)."""
-    from server.permissions import Action, allowed
-    from server.services.store.users import active_roles, check_pin
-
     refusal = AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
                        "a later-day reversal needs a second person with return rights to confirm with their PIN")
     if not username or username == ctx.actor.name:
@@ -481,9 +477,6 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     retry with the same return id gets the first result; a return that failed after a confirmed 2103 is
     made by the retry without a second 2103.
     """
-    from server.db.models import SaleReturn
-    from server.services.store.shifts import open_shift_for
-
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
     confirmer = _confirmer(engine, ctx, confirm_username, confirm_pin) if confirm_username else None
@@ -494,7 +487,7 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                 raise conflict("RETURN-ID", "退货单号已被使用", "this return id is already used")
             return done  # a retried cancellation: the first result, nothing sent again
         open_shift_for(s, ctx, till_code)  # the return will need the till's open shift: known before 2103
-        sale = selling.get_sale(s, ctx, sale_id, lock=True)
+        sale = records.get_sale(s, ctx, sale_id, lock=True)
         if _cancelled_awaiting_return(s, sale.id):
             settlement_id = None
         else:
@@ -538,23 +531,19 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
 
 
 def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
-    from server.services.sale import returns
-
     cancelled = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == sale_id,
                                                        CardSettlement.status == SettlementStatus.CANCELLED.value)).first()
     if cancelled is None or settled_of(s, sale_id) is not None:
         return False
-    lines = selling.lines_of(s, sale_id)
-    back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+    lines = records.lines_of(s, sale_id)
+    back = records.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
     return any(ln.qty > back.get(ln.id, 0) for ln in lines)  # type: ignore[arg-type]
 
 
 def _return_whole(s: Session, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
                   to_quarantine: bool) -> Any:
-    from server.services.sale import returns
-
-    lines = selling.lines_of(s, sale_id)
-    back = returns.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+    lines = records.lines_of(s, sale_id)
+    back = records.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
     requests = [returns.ReturnRequest(ln.id, ln.qty - back.get(ln.id, 0)) for ln in lines  # type: ignore[arg-type]
                 if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
     return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
@@ -604,11 +593,6 @@ def recover_cancels(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict
 
 
 # --- what the receipt and the till show ---------------------------------------------------------------------
-
-def settled_of(s: Session, sale_id: str) -> CardSettlement | None:
-    return s.exec(select(CardSettlement).where(CardSettlement.sale_id == sale_id,
-                                               CardSettlement.status == SettlementStatus.SETTLED.value)).first()
-
 
 def masked(insured: SaleInsured) -> dict[str, Any]:
     return {"psn_name": insured.psn_name, "certno_masked": mask_id(insured.certno), "insutype": insured.insutype,

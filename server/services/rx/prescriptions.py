@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from catalog.classes import GspClass, Route
+from devices.printer.documents import RxReviewSlip, RxSlipLine
 from server import audit
 from server.db.models import (
     Doctor,
@@ -35,9 +36,11 @@ from server.db.models import (
     ShiftStatus,
 )
 from server.errors import AppError, conflict, not_found, refused
+from server.privacy import mask_id
 from server.roles import Role
 from server.rules import prescriptions as rx_rules
 from server.rules.prescriptions import Course, RejectReason
+from server.services import printing, records
 from server.services.context import Ctx
 from server.services.store.shifts import qualification_refusals
 
@@ -381,14 +384,10 @@ def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
     (returns come back off it)."""
     if not rx_line_ids:
         return {}
-    from server.services.sale.returns import (
-        returned_so_far,  # returns import selling; keep the cycle out of import time
-    )
-
     rows = s.exec(select(SaleLine.id, SaleLine.rx_line_id, SaleLine.qty, SaleLine.split, Item.split_ratio)
                   .join(Sale, Sale.id == SaleLine.sale_id).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
                   .where(col(SaleLine.rx_line_id).in_(rx_line_ids), Sale.status == SaleStatus.COMPLETED.value)).all()
-    back = returned_so_far(s, [r[0] for r in rows])
+    back = records.returned_so_far(s, [r[0] for r in rows])
     out: dict[int, int] = {}
     for line_id, rx_line_id, qty, split, ratio in rows:
         out[rx_line_id] = out.get(rx_line_id, 0) + (qty - back.get(line_id, 0)) * (1 if split else ratio)  # type: ignore[index]
@@ -573,14 +572,10 @@ def count_pending(s: Session, ctx: Ctx) -> int:
 
 def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = False) -> Any:
     """The 处方审核单: the prescription, its lines and the latest review, queued for the till's printer."""
-    from devices.printer.documents import RxReviewSlip, RxSlipLine
-    from server.privacy import mask_id
-    from server.services import printing
-
     rx = get(s, ctx, rx_id)
     last = next(iter(reversed(reviews_of(s, rx.id))), None)  # type: ignore[arg-type]
     items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, rx.id)])))}  # type: ignore[arg-type]
-    names = printing._names(s, [last.pharmacist_id] if last else [])
+    names = records.user_names(s, [last.pharmacist_id] if last else [])
     verdict = {"approved": "审核通过", "rejected": "不予调配", "referred": "转介其他定点药店"}
     slip = RxReviewSlip(
         store=printing.store_header(ctx), till_code=till_code, rx_no=rx.rx_no, patient_name=rx.patient_name,
@@ -590,7 +585,7 @@ def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool =
                           (items[ln.item_id].split_unit or items[ln.item_id].unit) if ln.split else items[ln.item_id].unit,
                           f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, rx.id)],  # type: ignore[arg-type]
         pharmacist=names.get(last.pharmacist_id, "") if last else "", verdict=verdict.get(rx.status, "待审核"),
-        reviewed_at=printing._local(ctx, last.at) if last else "",
+        reviewed_at=printing.local_time(ctx, last.at) if last else "",
         opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",
         reprint=reprint)
     job = printing.enqueue_rx_slip(s, ctx, slip, till_code)

@@ -15,23 +15,22 @@ from sqlmodel import Session, select
 from catalog.classes import GspClass
 from server import audit
 from server.db.models import (
-    Batch,
     Item,
+    MovementKind,
     Refund,
     Sale,
     SaleLine,
     SaleReturn,
     SaleReturnLine,
     SaleStatus,
-    StockMovement,
     TenderKind,
 )
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
+from server.services.records import get_sale, lines_of, returned_so_far, tenders_of
 from server.services.sale import trace_codes
-from server.services.sale.selling import get_sale, lines_of, stock_moved_for, tenders_of
-from server.services.stock import batches as stock
+from server.services.stock import ledger
 from server.services.store.shifts import open_shift_for
 
 
@@ -39,12 +38,6 @@ from server.services.store.shifts import open_shift_for
 class ReturnRequest:
     sale_line_id: int
     qty: int  # in the unit the line was sold in
-
-
-def returned_so_far(s: Session, line_ids: list[int]) -> dict[int, int]:
-    rows = s.exec(select(SaleReturnLine.sale_line_id, func.sum(SaleReturnLine.qty))
-                  .where(SaleReturnLine.sale_line_id.in_(line_ids)).group_by(SaleReturnLine.sale_line_id))  # type: ignore[attr-defined]
-    return {int(i): int(q) for i, q in rows}
 
 
 def quarantine_required(ctx: Ctx, gsp_class: str) -> bool:
@@ -140,7 +133,7 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
                      created_by=ctx.actor.user_id, created_at=ctx.now, reason=reason, to_quarantine=False)  # type: ignore[arg-type]
     s.add(ret)
     s.flush()
-    moved = stock_moved_for(s, list(wanted))
+    moved = ledger.moved_for(s, "sale_line", [str(i) for i in wanted])
     images, total, quarantined = [], 0, False
     for line_id, qty in wanted.items():
         line = lines[line_id]
@@ -152,8 +145,8 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         # Returned drugs are not resold without inspection: store policy or the pharmacist's call.
         to_q = to_quarantine or quarantine_required(ctx, item.gsp_class)
         quarantined |= to_q
-        location = "quarantine" if to_q else "sellable"
-        _restock(s, ctx, line, item.split_ratio, qty, moved.get(line_id, []), location, ret.id)
+        location = ledger.QUARANTINE if to_q else ledger.SELLABLE
+        _restock(s, ctx, line, item.split_ratio, qty, moved.get(str(line_id), []), location, ret.id)
         if item.traced and not line.split:  # whole boxes back: their codes may be sold again
             trace_codes.mark_returned(s, line_id, qty, ret.id)
         images.append({"sale_line_id": line_id, "qty": qty, "amount_fen": amount, "location": location})
@@ -168,20 +161,18 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
     return ret
 
 
-def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[StockMovement],
+def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[ledger.Movement],
              location: str, return_id: str) -> None:
     """Put the quantity back on the batches the line took it from, latest-expiring batch first."""
     base = qty if line.split else qty * ratio
-    back_already = dict(s.exec(select(StockMovement.batch_id, func.sum(StockMovement.qty))
-                               .where(StockMovement.ref_type == "sale_return_line", StockMovement.ref_id == str(line.id))
-                               .group_by(StockMovement.batch_id)).all())
+    back_already = ledger.net_by_batch(s, "sale_return_line", str(line.id))
     for mv in reversed([m for m in taken if m.kind == "sale"]):
-        room = -mv.qty - int(back_already.get(mv.batch_id, 0))
+        room = -mv.qty - back_already.get(mv.batch_id, 0)
         put = min(room, base)
         if put > 0:
-            batch = s.get(Batch, mv.batch_id)
-            stock.append_movement(s, ctx, batch, "sale_return", put, "sale_return_line", str(line.id),  # type: ignore[arg-type]
-                                  location=location, note=f"退货 {return_id}")
+            ledger.append(s, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
+                                               "sale_return_line", str(line.id), location=location,
+                                               note=f"退货 {return_id}")])
             base -= put
         if base == 0:
             return

@@ -1,25 +1,21 @@
-"""Suppliers, batches and the stock ledger (GSP-05/06, ST-02).
-
-Stock is the sum of movements. Each movement also moves its batch's balance (batch_balance) in
-the same transaction, atomically, so reads and sales need not sum the whole history; audit verify
-recomputes the balances from the ledger.
+"""Suppliers and batches (GSP-05/06): who may supply, a store's opening batches, a batch stopped for a
+quality doubt, each batch's stock. Stock itself moves only through the ledger (ledger.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import bindparam, func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from catalog.violations import Violation
 from server import audit
-from server.db.models import Batch, BatchBalance, BatchStatus, Item, MovementKind, StockMovement, Supplier, Zone
+from server.db.models import Batch, BatchStatus, MovementKind, Supplier, Zone
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
+from server.services.stock import ledger
 
 
 def supplier_licence_refusals(supplier: Supplier, on: date) -> list[Violation]:
@@ -87,39 +83,14 @@ def add_opening_batch(s: Session, ctx: Ctx, item_id: int, supplier_id: int | Non
     return batch
 
 
-_BUMP = (update(BatchBalance).where(BatchBalance.batch_id == bindparam("b"), BatchBalance.location == bindparam("loc"))
-         .values(qty=BatchBalance.qty + bindparam("d")).execution_options(synchronize_session=False))
-
-
-def append_movement(s: Session, ctx: Ctx, batch: Batch, kind: str, qty: int, ref_type: str, ref_id: str,
-                    location: str = "sellable", note: str = "") -> StockMovement:
-    """Append one movement to the ledger and move the batch's balance with it.
-
-    The caller audits the operation it belongs to (a sale, a return). The balance changes by an
-    atomic UPDATE (qty = qty + d), so concurrent writers never lose each other's change.
-    """
-    mv = StockMovement(store_id=ctx.store_id, batch_id=batch.id, item_id=batch.item_id, kind=kind, qty=qty,  # type: ignore[arg-type]
-                       at=ctx.now, user_id=ctx.actor.user_id, ref_type=ref_type, ref_id=ref_id, location=location,
-                       note=note)
-    s.add(mv)
-    if s.execute(_BUMP, {"b": batch.id, "loc": location, "d": qty}).rowcount == 0:  # type: ignore[attr-defined]
-        try:
-            with s.begin_nested():
-                s.add(BatchBalance(batch_id=batch.id, location=location, store_id=ctx.store_id,  # type: ignore[arg-type]
-                                   item_id=batch.item_id, qty=qty))
-        except IntegrityError:  # another writer created this balance first: add to theirs
-            s.execute(_BUMP, {"b": batch.id, "loc": location, "d": qty})
-    return mv
-
-
 def move(s: Session, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type: str, ref_id: str,
-         note: str = "") -> StockMovement:
-    """Append one movement on its own and audit it (the ledger row itself is never changed)."""
-    mv = append_movement(s, ctx, batch, kind.value, qty, ref_type, ref_id, note=note)
-    s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", mv.id, None,
-                 audit.snapshot(mv))
-    return mv
+         note: str = "") -> dict[str, Any]:
+    """Append one movement of a batch on its own, through the ledger, and audit it; the row written."""
+    assert batch.id is not None, "the batch is written before its stock moves"
+    row = ledger.append_one(s, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note))
+    audit.record(s, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", row["id"], None,
+                 audit.row_image(row))
+    return row
 
 
 def set_batch_stop(s: Session, ctx: Ctx, batch_id: int, stopped: bool, reason: str) -> Batch:
@@ -136,95 +107,3 @@ def set_batch_stop(s: Session, ctx: Ctx, batch_id: int, stopped: bool, reason: s
     audit.record_row(s, ctx.store_id, ctx.actor, "batch.stop" if stopped else "batch.release", batch, before,
                      note=reason)
     return batch
-
-
-def batch_stock(s: Session, ctx: Ctx, item_id: int, location: str = "sellable") -> list[tuple[Batch, int]]:
-    """Each batch of an item with its stock in one location, earliest expiry first (empty ones too)."""
-    rows = s.exec(
-        select(Batch, func.coalesce(BatchBalance.qty, 0))
-        .join(BatchBalance, (BatchBalance.batch_id == Batch.id) & (BatchBalance.location == location),  # type: ignore[arg-type]
-              isouter=True)
-        .where(Batch.store_id == ctx.store_id, Batch.item_id == item_id)
-        .order_by(Batch.expires_on, Batch.id)
-    ).all()
-    return [(b, int(q)) for b, q in rows]
-
-
-def _stocked_batches(s: Session, ctx: Ctx, item_id: int, lock: bool) -> list[tuple[Batch, int]]:
-    """Batches of an item holding sellable stock, FEFO order; locked for the sale on PostgreSQL."""
-    q = (select(Batch, BatchBalance.qty).join(BatchBalance, BatchBalance.batch_id == Batch.id)  # type: ignore[arg-type]
-         .where(BatchBalance.store_id == ctx.store_id, BatchBalance.item_id == item_id,
-                BatchBalance.location == "sellable", BatchBalance.qty > 0)
-         .order_by(Batch.expires_on, Batch.id))
-    if lock:  # serialise sellers of the same batches (SQLite's writer lock already does)
-        q = q.with_for_update(of=BatchBalance)  # type: ignore[arg-type]
-    return [(b, int(qty)) for b, qty in s.exec(q).all()]
-
-
-def item_stock(s: Session, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
-    """Sellable stock per item (quarantined returns excluded), in split units."""
-    if not item_ids:
-        return {}
-    rows = s.exec(select(BatchBalance.item_id, func.sum(BatchBalance.qty))
-                  .where(BatchBalance.store_id == ctx.store_id, BatchBalance.item_id.in_(item_ids),  # type: ignore[attr-defined]
-                         BatchBalance.location == "sellable")
-                  .group_by(BatchBalance.item_id)).all()
-    found = {int(i): int(q) for i, q in rows}
-    return {i: found.get(i, 0) for i in item_ids}
-
-
-def expiry_refusals(batch: Batch, item: Item, on: date) -> list[Violation]:
-    """GSP-06: an expired or stopped batch is never sold."""
-    out: list[Violation] = []
-    if batch.expires_on < on:
-        out.append(Violation("GSP-06", f"{item.name} 批号 {batch.lot_no} 已于 {batch.expires_on} 过期，不得销售",
-                             f"batch {batch.batch_no} of {item.code} expired on {batch.expires_on}",
-                             {"batch": batch.batch_no, "expires_on": batch.expires_on.isoformat()}))
-    if batch.status == BatchStatus.STOPPED.value:
-        out.append(Violation("GSP-06", f"{item.name} 批号 {batch.lot_no} 因质量问题停售：{batch.stop_reason}",
-                             f"batch {batch.batch_no} of {item.code} is stopped: {batch.stop_reason}",
-                             {"batch": batch.batch_no, "reason": batch.stop_reason}))
-    return out
-
-
-
-
-@dataclass
-class Availability:
-    """What of an item can be sold now: good batches (FEFO order) and the stock that cannot, with why."""
-
-    good: int = 0
-    good_batches: list[tuple[Batch, int]] = field(default_factory=list)
-    blocked: list[tuple[Batch, int, list[Violation]]] = field(default_factory=list)
-
-
-def sellable_stock(s: Session, ctx: Ctx, item: Item, lock: bool = False) -> Availability:
-    out = Availability()
-    for batch, qty in _stocked_batches(s, ctx, item.id, lock):  # type: ignore[arg-type]
-        if problems := expiry_refusals(batch, item, ctx.today):
-            out.blocked.append((batch, qty, problems))
-        else:
-            out.good += qty
-            out.good_batches.append((batch, qty))
-    return out
-
-
-def _units(item: Item, base: int) -> str:
-    if item.split_ratio > 1 and item.split_unit:
-        whole, rest = divmod(base, item.split_ratio)
-        return f"{whole}{item.unit}{rest}{item.split_unit}" if rest else f"{whole}{item.unit}"
-    return f"{base}{item.unit}"
-
-
-def shortage(item: Item, need: int, avail: Availability) -> AppError:
-    """The refusal when stock would go below zero: the item and what is available, or the blocked batches."""
-    if avail.blocked and need <= avail.good + sum(q for _, q, _ in avail.blocked):
-        first = avail.blocked[0][2][0]
-        return AppError(409, "GSP-06", f"{first.message_zh}（可售 {_units(item, avail.good)}）",
-                        f"{first.message_en} (sellable: {avail.good})",
-                        {"item": item.code, "available": avail.good, "requested": need,
-                         "blocked": [{"batch": b.batch_no, "qty": q, "reasons": [v.as_dict() for v in vs]}
-                                     for b, q, vs in avail.blocked]})
-    return AppError(409, "STOCK", f"{item.name} 库存不足：可售 {_units(item, avail.good)}，需要 {_units(item, need)}",
-                    f"not enough stock of {item.code}: {avail.good} available, {need} requested",
-                    {"item": item.code, "available": avail.good, "requested": need})

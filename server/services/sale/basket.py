@@ -1,0 +1,277 @@
+"""The basket: a sale opened with the till's UUID, scanned into, changed, suspended, resumed or voided —
+one use case each. Completing it is complete.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from server import audit
+from server.db.models import Sale, SaleLine, SaleStatus, Shift, ShiftStatus
+from server.db.prepared import Prepared
+from server.db.session import Unit
+from server.errors import AppError, conflict, not_found, refused
+from server.services.catalog.items import get_item
+from server.services.context import Ctx
+from server.services.records import get_sale, lines_of
+from server.services.sale import trace_codes
+from server.services.sale.lines import (
+    ITEM_BY_BARCODE,
+    ITEM_BY_ID,
+    LINE,
+    LINE_VIEWS,
+    SALE,
+    SHIFT,
+    VIEW_KEYS,
+    base_qty,
+    check_available,
+    placement_refusals,
+    qty_refusal,
+    unit_price,
+)
+from server.services.store.shifts import open_shift_for
+
+
+def _basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
+    """A sale that can still change: open, on this till, in a shift still open.
+
+    The scan path checks only this much (two reads); the till's registration was checked when the
+    session logged in and is checked again at completion.
+    """
+    sale = get_sale(s, ctx, sale_id, lock=True)
+    shift = s.get(Shift, sale.shift_id)
+    if refusal := _basket_refusal(sale.status, sale.till_id, shift.status if shift else None, till_id):
+        raise refusal
+    return sale
+
+
+def _basket_refusal(status: str, sale_till_id: int, shift_status: str | None, till_id: int) -> AppError | None:
+    if status != SaleStatus.OPEN.value:
+        return conflict("SALE-STATE", f"销售单已{_STATE_ZH[status]}，不能修改", f"the sale is {status}", status=status)
+    if sale_till_id != till_id:
+        return conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till",
+                        till_id=sale_till_id)
+    if shift_status != ShiftStatus.OPEN.value:
+        return conflict("SHIFT-CLOSED", "该销售单所属班次已结班，请挂单后在新班次取单",
+                        "the sale's shift is closed; suspend it and resume it in an open shift")
+    return None
+
+
+_STATE_ZH = {"open": "打开", "suspended": "挂单", "completed": "完成", "voided": "作废", "settling": "在医保结算中"}
+
+
+def _line_image(line: SaleLine) -> dict[str, Any]:
+    return audit.snapshot(line)
+
+
+# --- the basket -------------------------------------------------------------------------------------
+
+def open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
+    """A sale opened with the till's UUID. Opening the same id again on the same till is a no-op."""
+    till, shift = open_shift_for(s, ctx, till_code)
+    existing = s.get(Sale, sale_id)
+    if existing is not None:
+        if existing.store_id == ctx.store_id and existing.till_id == till.id:
+            return existing
+        raise conflict("SALE-ID", "销售单号已被使用", "this sale id is already used", sale_id=sale_id)
+    sale = Sale(id=sale_id, store_id=ctx.store_id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
+                opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
+    s.add(sale)
+    s.flush()
+    audit.record(s, ctx.store_id, ctx.actor, "sale.open", "sale", sale.id, None, audit.snapshot(sale))
+    return sale
+
+
+# The scan path runs on every keystroke-burst at every till: its statements are built once and run
+# prepared (server.db.prepared), without the ORM's unit of work (the route's session holds nothing else).
+_BASKET = Prepared(sa.select(SALE, SHIFT.c.status.label("shift_status"))
+                   .join(SHIFT, SHIFT.c.id == SALE.c.shift_id)
+                   .where(SALE.c.id == sa.bindparam("sale"), SALE.c.store_id == sa.bindparam("sid"))
+                   .with_for_update(of=SALE))
+_LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
+_ADD_LINE = Prepared(sa.insert(LINE).returning(LINE.c.id), _LINE_KEYS)
+# Returns the line's added_at, for the audit's image of the line before: read only for the line changed.
+_SET_LINE = Prepared(sa.update(LINE).where(LINE.c.id == sa.bindparam("line"))
+                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")).returning(LINE.c.added_at))
+_ADD_TO_TOTAL = Prepared(sa.update(SALE).where(SALE.c.id == sa.bindparam("sale"))
+                         .values(total_fen=SALE.c.total_fen + sa.bindparam("delta")))
+
+
+def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
+    """The sale can still change: open, on this till, in an open shift (locked for the edit)."""
+    _basket_row(s, ctx, sale_id, till_id)
+
+
+def _basket_row(s: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+    """_basket's checks for the scan path, in one locked read; the sale's columns as they were."""
+    row = _BASKET.first(s.connection(), {"sale": sale_id, "sid": ctx.store_id})
+    if row is None:
+        raise not_found("销售单", "sale", sale_id=sale_id)
+    if refusal := _basket_refusal(row.status, row.till_id, row.shift_status, till_id):
+        raise refusal
+    return row
+
+
+def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+             barcode: str | None = None, item_id: int | None = None) -> int:
+    """Scan (or pick) an item into the basket: a new line, or more of the same line. Returns the line id."""
+    return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Basket:
+    """An open sale after a scan: its columns, and its lines as line_views gives them."""
+    sale: Any
+    lines: list[dict[str, Any]]
+
+
+def scan(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+         barcode: str | None = None, item_id: int | None = None) -> Basket:
+    """add_line for the till: the basket after it, from what the scan read, without reading it again."""
+    return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[1]
+
+
+def _add_line(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+              barcode: str | None, item_id: int | None) -> tuple[int, Basket]:
+    if (problem := qty_refusal(qty)) is not None:
+        raise problem
+    sale = _basket_row(s, ctx, sale_id, till_id)
+    conn = s.connection()
+    if barcode is not None:
+        item = ITEM_BY_BARCODE.first(conn, {"sid": ctx.store_id, "code": barcode, "today": ctx.today})
+        if item is None:
+            raise not_found(f"条码 {barcode} 对应的商品", f"item with barcode {barcode}", barcode=barcode)
+    elif item_id is not None:
+        item = ITEM_BY_ID.first(conn, {"sid": ctx.store_id, "id": item_id, "today": ctx.today})
+        if item is None:
+            raise not_found("商品", "item", item_id=item_id)
+    else:
+        raise AppError(422, "VALIDATION", "请扫描条码或选择商品", "give a barcode or an item id")
+    if not item.active:
+        raise AppError(422, "SALE-ITEM", f"{item.name} 已停售", f"item {item.code} is inactive", {"item": item.code})
+    if problems := placement_refusals(item):
+        raise refused(problems)
+    price = unit_price(item, split)
+    lines = [r._asdict() for r in LINE_VIEWS.rows(conn, {"sale": sale_id})]
+    line = next((ln for ln in lines if ln["item_id"] == item.id and ln["split"] == split), None)
+    new_qty = qty + (line["qty"] if line else 0)
+    same_item = sum(base_qty(item, ln["split"], ln["qty"]) for ln in lines
+                    if ln["item_id"] == item.id and ln is not line)
+    check_available(s, ctx, item, same_item + base_qty(item, split, new_qty), item.good_stock)
+    if line is None:
+        image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1]["line_no"] + 1) if lines else 1,
+                 "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,
+                 "amount_fen": new_qty * price, "added_at": ctx.now}
+        line_id = _ADD_LINE.scalar(conn, image)
+        before = None
+        lines.append({"id": line_id} | image | {k: getattr(item, k) for k in VIEW_KEYS})
+    else:
+        line_id, price = line["id"], line["unit_price_fen"]
+        added_at = _SET_LINE.scalar(conn, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
+        before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line["line_no"], "item_id": item.id,
+                  "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price,
+                  "added_at": added_at}
+        image = before | {"qty": new_qty, "amount_fen": new_qty * price}
+        line.update(qty=new_qty, amount_fen=new_qty * price)
+    _ADD_TO_TOTAL.run(conn, {"sale": sale_id, "delta": qty * price})
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
+                 before and {"id": line_id} | before, {"id": line_id} | image)
+    return line_id, Basket(SimpleNamespace(**(sale._asdict() | {"total_fen": sale.total_fen + qty * price})), lines)
+
+
+def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> SaleLine:
+    sale = _basket(s, ctx, sale_id, till_id)
+    if (problem := qty_refusal(qty)) is not None:
+        raise problem
+    lines = lines_of(s, sale.id)
+    line = next((ln for ln in lines if ln.id == line_id), None)
+    if line is None:
+        raise not_found("销售行", "sale line", line_id=line_id)
+    item = get_item(s, ctx, line.item_id)
+    others = sum(base_qty(item, ln.split, ln.qty) for ln in lines if ln.item_id == item.id and ln is not line)
+    if qty > line.qty:
+        check_available(s, ctx, item, others + base_qty(item, line.split, qty))
+    elif not line.split and qty < (scanned := trace_codes.count_for_line(s, line.id)):  # type: ignore[arg-type]
+        raise AppError(422, "TRACE-COUNT", f"已为 {item.name} 扫了 {scanned} 个追溯码，请先删去多余的再减数量",
+                       f"{scanned} trace codes are scanned for {item.code}: remove the extra ones first",
+                       {"line_id": line.id, "codes": scanned, "qty": qty})
+    before = _line_image(line)
+    sale.total_fen += (qty - line.qty) * line.unit_price_fen
+    line.qty, line.amount_fen = qty, qty * line.unit_price_fen
+    s.add(line)
+    s.add(sale)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_qty", "sale_line", line.id, before, _line_image(line))
+    return line
+
+
+def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) -> Sale:
+    sale = _basket(s, ctx, sale_id, till_id)
+    line = s.get(SaleLine, line_id)
+    if line is None or line.sale_id != sale.id:
+        raise not_found("销售行", "sale line", line_id=line_id)
+    before = _line_image(line)
+    codes = trace_codes.drop_line_codes(s, line.id)  # type: ignore[arg-type]
+    sale.total_fen -= line.amount_fen
+    s.delete(line)
+    s.add(sale)
+    # A removed line is the classic way to pocket cash: the log keeps it, whoever removed it.
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id, before | {"trace_codes": codes},
+                 None)
+    return sale
+
+
+def suspend(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
+    sale = _basket(s, ctx, sale_id, till_id)
+    if not lines_of(s, sale.id):
+        raise AppError(422, "SALE-EMPTY", "空单不能挂单", "an empty sale cannot be suspended")
+    before = audit.snapshot(sale)
+    sale.status, sale.suspended_at = SaleStatus.SUSPENDED.value, ctx.now
+    s.add(sale)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.suspend", "sale", sale.id, before, audit.snapshot(sale))
+    return sale
+
+
+def resume(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
+    """挂单 resumed on any till of the store; it moves to that till's current shift. One till wins."""
+    till, shift = open_shift_for(s, ctx, till_code)
+    sale = get_sale(s, ctx, sale_id, lock=True)
+    if sale.status != SaleStatus.SUSPENDED.value:
+        raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能取单", f"the sale is {sale.status}, not suspended",
+                       status=sale.status, till_id=sale.till_id)
+    before = audit.snapshot(sale)
+    sale.status, sale.till_id, sale.shift_id, sale.suspended_at = SaleStatus.OPEN.value, till.id, shift.id, None  # type: ignore[assignment]
+    s.add(sale)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.resume", "sale", sale.id, before, audit.snapshot(sale))
+    return sale
+
+
+def suspended_sales(s: Session, ctx: Ctx) -> list[Sale]:
+    return list(s.exec(select(Sale).where(Sale.store_id == ctx.store_id, Sale.status == SaleStatus.SUSPENDED.value)
+                       .order_by(Sale.suspended_at)))
+
+
+def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Sale:
+    """Void a sale not yet completed (open or suspended), with a reason; the voiding user is recorded."""
+    sale = get_sale(s, ctx, sale_id, lock=True)
+    if sale.status == SaleStatus.VOIDED.value:
+        return sale
+    if sale.status == SaleStatus.COMPLETED.value:
+        raise conflict("SALE-STATE", "已完成的销售不能作废，请办理退货", "a completed sale cannot be voided; make a return")
+    if sale.status == SaleStatus.SETTLING.value:
+        raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，须先处理结算", "the sale's card settlement is unresolved")
+    if not reason.strip():
+        raise AppError(422, "SALE-VOID", "作废须填写原因", "a void needs a reason")
+    before = audit.snapshot(sale)
+    sale.status, sale.voided_by, sale.voided_at, sale.void_reason = (SaleStatus.VOIDED.value, ctx.actor.user_id,
+                                                                     ctx.now, reason)
+    s.add(sale)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.void", "sale", sale.id, before,
+                 audit.snapshot(sale) | {"lines": [_line_image(ln) for ln in lines_of(s, sale.id)]}, note=reason)
+    return sale
+
+

@@ -1,0 +1,260 @@
+"""Completing a sale: the moment it becomes final.
+
+In one transaction: what refuses the completion is asked once (`refusal`, the same for the cash payment
+and for the card's precheck before 2102), the sale number is taken, stock leaves by batch (FEFO, through
+the stock ledger), tenders are recorded, the receipt is queued and the audit entry written. A retried
+completion with the same sale id returns the first result and changes nothing (the till may retry for
+ever).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlmodel import Session
+
+from catalog.classes import GspClass
+from server import audit
+from server.db.models import (
+    DayCounter,
+    MovementKind,
+    SaleStatus,
+    ShiftStatus,
+    Store,
+    Tender,
+    TenderKind,
+    Till,
+)
+from server.db.prepared import Prepared
+from server.db.session import Unit, orm
+from server.errors import AppError, conflict, not_found, refused
+from server.rules.agreement import till_refusals
+from server.rules.completion import CompletionFacts, LineFacts, Refusal, completion_refusal, trace_code_refusal
+from server.rules.tenders import TenderOffer, change_fen
+from server.services import printing
+from server.services.catalog.items import get_item
+from server.services.context import Ctx
+from server.services.rx import prescriptions
+from server.services.sale import trace_codes
+from server.services.sale.lines import (
+    ITEM,
+    ITEM_COLUMNS,
+    LINE,
+    LINE_VIEW_KEYS,
+    SALE,
+    SHIFT,
+    SHOWN_COLUMNS,
+    VIEW_KEYS,
+    base_qty,
+    check_available,
+)
+from server.services.stock import ledger
+from server.services.store.profile import usable_till
+from server.services.store.shifts import open_shift_for
+
+
+@dataclass
+class Completion:
+    sale: Any  # the sale's columns as committed (the row complete() read and wrote), or a Sale on a replay
+    replayed: bool = False
+    allocations: list[dict[str, int]] = field(default_factory=list)
+    lines: list[dict[str, Any]] | None = None  # the line views (lines.line_views), when the completion has them
+
+
+_TILL: sa.Table = Till.__table__  # type: ignore[attr-defined]
+_STORE: sa.Table = Store.__table__  # type: ignore[attr-defined]
+_TENDER: sa.Table = Tender.__table__  # type: ignore[attr-defined]
+_COUNTER: sa.Table = DayCounter.__table__  # type: ignore[attr-defined]
+_SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
+                                    _STORE.c.site_code.label("store_site"), SHIFT.c.id.label("shift_id"))
+                          .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)
+                          .outerjoin(SHIFT, (SHIFT.c.till_id == _TILL.c.id) & (SHIFT.c.status == ShiftStatus.OPEN.value))
+                          .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
+
+
+def _taking_a_number(insert: Any) -> Prepared:
+    """The day's next number in one statement: the day's row made at its first sale, moved on at the others;
+    the row stays locked until the sale commits, and two first sales at once both get a number (ON CONFLICT)."""
+    first = insert(_COUNTER).values(store_id=sa.bindparam("sid"), business_date=sa.bindparam("day"), last_no=1)
+    return Prepared(first.on_conflict_do_update(index_elements=[_COUNTER.c.store_id, _COUNTER.c.business_date],
+                                                set_={"last_no": _COUNTER.c.last_no + 1})
+                    .returning(_COUNTER.c.last_no))
+
+
+_NEXT_NO = {"sqlite": _taking_a_number(sqlite_dialect.insert), "postgresql": _taking_a_number(postgresql_dialect.insert)}
+_SALE_LOCKED = Prepared(sa.select(SALE).where(SALE.c.id == sa.bindparam("sale"), SALE.c.store_id == sa.bindparam("sid"))
+                        .with_for_update())
+_FULL_LINES = Prepared(sa.select(LINE).where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
+# The sale's items (with what the till shows of them), found through the sale's lines: one statement,
+# whatever the number of items.
+_SALE_ITEM_IDS = sa.select(LINE.c.item_id).where(LINE.c.sale_id == sa.bindparam("sale"))
+_ITEMS_FOR_STOCK = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS)
+                            .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id.in_(_SALE_ITEM_IDS)))
+_ADD_TENDERS = Prepared(sa.insert(_TENDER), ("store_id", "sale_id", "kind", "amount_fen", "tendered_fen", "reference"))
+_FINAL_KEYS = ("business_date", "day_no", "sale_no", "status", "completed_by", "completed_at", "total_fen", "change_fen")
+_FINISH = Prepared(sa.update(SALE).where(SALE.c.id == sa.bindparam("sale")), _FINAL_KEYS)
+_DISPENSE = sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
+
+
+def _selling_point(s: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
+    """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
+    row = _SELLING_POINT.first(s.connection(), {"sid": ctx.store_id, "code": till_code})
+    if row is None or till_refusals(row.store_id, row.site_code, row.status, ctx.store_id, row.store_site):
+        usable_till(orm(s), ctx, till_code)  # the refusal, worded once
+    if row.shift_id is None:
+        open_shift_for(orm(s), ctx, till_code)  # the refusal, worded once
+    return int(row.id), int(row.shift_id)
+
+
+def _next_number(s: Unit, ctx: Ctx) -> tuple[Any, int]:
+    """Gap-free per store and business day: the counter row stays locked until the sale commits."""
+    conn = s.connection()
+    return ctx.today, _NEXT_NO[conn.dialect.name].scalar(conn, {"sid": ctx.store_id, "day": ctx.today})
+
+
+def _error(r: Refusal) -> AppError:
+    return AppError(r.status, r.code, r.message_zh, r.message_en, r.details)
+
+
+@dataclass
+class _Checked:
+    """What the checks read, for the completion to go on with: nothing is read twice."""
+
+    lines: list[dict[str, Any]]
+    items: dict[int, Any]
+    dispensing: dict[int, int]  # sale line -> prescription line (RX-04's plan)
+    traced: bool
+
+
+def refusal_check(s: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer], settling: bool,
+                  card_part_pending: bool = False, stock: bool = True) -> _Checked:
+    """Everything that refuses a completion, in one order, for the cash payment and the card's precheck alike:
+    the sale's state, tender, till and shift, lines and tenders (rules.completion); the prescription
+    (RX-01/04/10); the trace codes; the stock (GSP-06). Raises the first refusal.
+
+    `stock=False`: the completion itself, whose locked taking of stock (_take_stock) refuses a shortage with
+    the same body (ledger.shortage) — the stock is not read twice on the payment's path."""
+    till_id, shift_id = _selling_point(s, ctx, till_code)
+    conn = s.connection()
+    lines = [r._asdict() for r in _FULL_LINES.rows(conn, {"sale": sale.id})]
+    items = {r.id: r for r in _ITEMS_FOR_STOCK.rows(conn, {"sid": ctx.store_id, "sale": sale.id})} if lines else {}
+    traced = any(items[ln["item_id"]].traced for ln in lines)
+    codes = trace_codes.codes_by_line(s, sale.id) if traced else {}
+    facts = CompletionFacts(
+        sale_status=sale.status, sale_till_id=sale.till_id, sale_shift_id=sale.shift_id, till_id=till_id,
+        shift_id=shift_id, offers=offers, settling=settling, card_part_pending=card_part_pending,
+        lines=[LineFacts(ln["id"], items[ln["item_id"]].code, items[ln["item_id"]].name, ln["qty"], ln["split"],
+                         ln["amount_fen"], bool(items[ln["item_id"]].traced and not items[ln["item_id"]].no_code_stock),
+                         len(codes.get(ln["id"], ()))) for ln in lines])
+    if (r := completion_refusal(facts)) is not None:
+        raise _error(r)
+    dispensing = _prescription_check(s, ctx, sale, lines, items)
+    if (r := trace_code_refusal(facts.lines)) is not None:
+        raise _error(r)
+    for item_id, item in items.items() if stock else ():
+        check_available(s, ctx, item, sum(base_qty(item, ln["split"], ln["qty"])
+                                          for ln in lines if ln["item_id"] == item_id))
+    return _Checked(lines, items, dispensing, traced)
+
+
+def _prescription_check(s: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]],
+                        items: dict[int, Any]) -> dict[int, int]:
+    """RX-01 for every tender: Rx lines only against an approved prescription (RX-04, RX-10 with it)."""
+    rx_lines = [prescriptions.RxLineView(ln["id"], ln["item_id"], items[ln["item_id"]].name, ln["qty"], ln["split"],
+                                         items[ln["item_id"]].split_ratio)
+                for ln in lines if items[ln["item_id"]].gsp_class == GspClass.RX.value]
+    if not rx_lines:
+        return {}
+    plan, problems = prescriptions.completion_refusals(orm(s), ctx, sale, rx_lines)
+    if problems:
+        raise refused(problems)
+    return plan
+
+
+def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer],
+             settling: bool = False) -> Completion:
+    """Make the sale final: number, stock by batch, tenders, receipt, audit — one transaction; a retry replays.
+
+    `settling`: called by the card settlement with the centre's answer; only then may an insurance tender
+    pay and a sale marked "settling" complete (CARD-01: the card's part is the centre's, not the client's).
+    """
+    s.flush()  # the sale is read through the connection: what the caller changed in the session is written first
+    conn = s.connection()
+    sale = _SALE_LOCKED.first(conn, {"sale": sale_id, "sid": ctx.store_id})
+    if sale is None:
+        raise not_found("销售单", "sale", sale_id=sale_id)
+    if sale.status == SaleStatus.COMPLETED.value:
+        # A retry from the till that completed it gets the first result; another till is told it lost.
+        if usable_till(orm(s), ctx, till_code).id != sale.till_id:
+            raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
+                           f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
+        return Completion(sale, replayed=True)
+    if sale.prescription_id is not None:
+        orm(s)  # its checks (RX-01/04/10) read through the ORM: asked for first, before work the loop's unit would undo
+    checked = refusal_check(s, ctx, sale, till_code, offers, settling, stock=False)
+    lines, items = checked.lines, checked.items
+    before = audit.row_image(sale._asdict())
+    allocations = _take_stock(s, ctx, sale.id, lines, items)
+    if checked.dispensing:
+        conn.execute(_DISPENSE, [{"line": line_id, "rx_line": rx_line_id}
+                                 for line_id, rx_line_id in checked.dispensing.items()])
+        for ln in lines:
+            ln["rx_line_id"] = checked.dispensing.get(ln["id"], ln["rx_line_id"])
+    if checked.traced:
+        trace_codes.mark_sold(orm(s), sale.id)
+    day, no = _next_number(s, ctx)
+    total = sum(ln["amount_fen"] for ln in lines)
+    final = {"business_date": day, "day_no": no, "sale_no": f"{day:%Y%m%d}-{no:04d}",
+             "status": SaleStatus.COMPLETED.value, "completed_by": ctx.actor.user_id, "completed_at": ctx.now,
+             "total_fen": total, "change_fen": change_fen(offers)}
+    _FINISH.run(conn, {"sale": sale.id, **final})
+    done = sale._replace(**final)
+    tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
+                "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
+    _ADD_TENDERS.run_many(conn, tenders)
+    # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
+    printing.queue_receipt(s, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
+    audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
+                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders, "allocations": allocations})
+    views = [{k: ln[k] for k in LINE_VIEW_KEYS} | {k: getattr(items[ln["item_id"]], k) for k in VIEW_KEYS}
+             for ln in lines]
+    return Completion(done, allocations=allocations, lines=views)
+
+
+def precheck(s: Session, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer]) -> None:
+    """What completion would refuse, asked before a card settlement leaves for the centre (the same function,
+    the same bodies), so a refusal costs no 2102 and its reversal. The card's share is not known yet: the
+    tenders are checked one by one, not against the total."""
+    refusal_check(s, ctx, sale, till_code, offers, settling=False, card_part_pending=True)
+
+
+def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
+                items: dict[int, Any]) -> list[dict[str, int]]:
+    """Stock leaves by batch, earliest expiry first, only from batches the ledger calls sellable (GSP-06).
+
+    All the sale's items in one locked read; the movements through the ledger's one writer.
+    """
+    batches = ledger.fefo_for_sale(s, ctx, sale_id)
+    out: list[dict[str, int]] = []
+    for item_id in sorted(items):
+        item = items[item_id]
+        mine = [ln for ln in lines if ln["item_id"] == item_id]
+        need = sum(base_qty(item, ln["split"], ln["qty"]) for ln in mine)
+        fefo = batches.get(item_id, [])
+        if need > sum(q for _, q in fefo):
+            full = get_item(orm(s), ctx, item_id)  # the refusal names the batches and why they cannot be sold
+            raise ledger.shortage(full, need, ledger.availability(orm(s), ctx, full))
+        for ln in mine:
+            for batch_id, take in ledger.fefo([(b, q) for b, q in fefo], base_qty(item, ln["split"], ln["qty"])):
+                out.append({"line_id": ln["id"], "batch_id": batch_id, "qty": take, "item_id": item_id})
+                for held in fefo:
+                    if held[0] == batch_id:
+                        held[1] -= take
+            fefo[:] = [held for held in fefo if held[1] > 0]
+    ledger.append(s, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"], "sale_line",
+                                       str(a["line_id"])) for a in out])
+    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out]

@@ -1,0 +1,302 @@
+"""The stock ledger (ST-02): the one door every stock movement goes through, and what may be sold.
+
+Stock is the sum of movements. `append` writes the movements and moves each batch's balance
+(batch_balance) with them in the same transaction, so reads and sales need not sum the whole history;
+`dingdian audit verify` recomputes the balances from the ledger. A sale, a return, an opening
+inventory — and next the receiving, counts, losses, transfers — all append here; nothing else in the
+service writes `stock_movement` or `batch_balance` (an import contract and a test hold that).
+
+GSP-06 "expired or stopped stock is never sold" is written here once, in two forms that must agree:
+`blocking_reasons` for Python (the refusal names each batch and why) and `sellable_batch` for SQL (the
+scan's stock figure, FEFO, the catalog search, the reports). A test holds the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlmodel import Session, col, select
+
+from catalog.violations import Violation
+from server.db.models import Batch, BatchStatus, Item, SaleLine
+from server.db.models.ledger import BatchBalance, StockMovement
+from server.db.prepared import Prepared
+from server.db.session import Unit
+from server.errors import AppError
+from server.services.context import Ctx
+
+SELLABLE = "sellable"
+QUARANTINE = "quarantine"  # returned goods awaiting inspection: never sold from there
+
+Movement = StockMovement  # a movement as read back (moved_for); written only through append
+_BAL: sa.Table = BatchBalance.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
+_MOVEMENT: sa.Table = StockMovement.__table__  # type: ignore[attr-defined]
+_BATCH: sa.Table = Batch.__table__  # type: ignore[attr-defined]
+
+
+# --- what may be sold (GSP-06) -----------------------------------------------------------------------
+
+class Blocked:
+    EXPIRED = "expired"
+    STOPPED = "stopped"
+
+
+def blocking_reasons(expires_on: date, status: str, today: date) -> list[str]:
+    """Why a batch cannot be sold today (empty: it can): expired before today, or stopped for a quality doubt."""
+    out = []
+    if expires_on < today:
+        out.append(Blocked.EXPIRED)
+    if status == BatchStatus.STOPPED.value:
+        out.append(Blocked.STOPPED)
+    return out
+
+
+def sellable_batch(batch: sa.Table | Any, today: Any) -> sa.ColumnElement[bool]:
+    """The same rule in SQL, over a batch table (or alias) and today's date (a value or a bind parameter)."""
+    return sa.and_(batch.c.expires_on >= today, batch.c.status != BatchStatus.STOPPED.value)
+
+
+def sellable_stock_of(item_id: Any, today: Any) -> sa.Select[Any]:
+    """An item's stock that can be sold today, in split units: its batches' sellable balances that pass
+    `sellable_batch` (for a correlated sub-select, pass the item's id column)."""
+    return (sa.select(sa.func.coalesce(sa.func.sum(_BAL.c.qty), 0))
+            .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+            .where(_BAL.c.item_id == item_id, _BAL.c.location == SELLABLE, _BAL.c.qty > 0,
+                   sellable_batch(_BATCH, today)))
+
+
+def expiry_refusals(batch: Batch, item: Item, on: date) -> list[Violation]:
+    """GSP-06 worded for a batch: why it cannot be sold (`blocking_reasons`), naming the batch."""
+    out: list[Violation] = []
+    for reason in blocking_reasons(batch.expires_on, batch.status, on):
+        if reason == Blocked.EXPIRED:
+            out.append(Violation("GSP-06", f"{item.name} 批号 {batch.lot_no} 已于 {batch.expires_on} 过期，不得销售",
+                                 f"batch {batch.batch_no} of {item.code} expired on {batch.expires_on}",
+                                 {"batch": batch.batch_no, "expires_on": batch.expires_on.isoformat()}))
+        else:
+            out.append(Violation("GSP-06", f"{item.name} 批号 {batch.lot_no} 因质量问题停售：{batch.stop_reason}",
+                                 f"batch {batch.batch_no} of {item.code} is stopped: {batch.stop_reason}",
+                                 {"batch": batch.batch_no, "reason": batch.stop_reason}))
+    return out
+
+
+def sellable_by_item(s: Session, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
+    """Sellable stock per item (expired, stopped and quarantined stock excluded), in split units: the
+    figure the catalog search and the till show."""
+    if not item_ids:
+        return {}
+    rows = s.execute(sa.select(_BAL.c.item_id, sa.func.sum(_BAL.c.qty))
+                     .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+                     .where(_BAL.c.store_id == ctx.store_id, _BAL.c.item_id.in_(item_ids), _BAL.c.location == SELLABLE,
+                            _BAL.c.qty > 0, sellable_batch(_BATCH, ctx.today))
+                     .group_by(_BAL.c.item_id)).all()
+    found = {int(i): int(q) for i, q in rows}
+    return {i: found.get(i, 0) for i in item_ids}
+
+
+@dataclass
+class Availability:
+    """What of an item can be sold now: good batches (FEFO order) and the stock that cannot, with why."""
+
+    good: int = 0
+    good_batches: list[tuple[Batch, int]] = field(default_factory=list)
+    blocked: list[tuple[Batch, int, list[Violation]]] = field(default_factory=list)
+
+
+def availability(s: Session, ctx: Ctx, item: Item) -> Availability:
+    """The item's batches holding sellable stock, each good (FEFO order) or blocked with its reasons."""
+    out = Availability()
+    rows = s.exec(select(Batch, BatchBalance.qty).join(BatchBalance, col(BatchBalance.batch_id) == col(Batch.id))
+                  .where(BatchBalance.store_id == ctx.store_id, BatchBalance.item_id == item.id,
+                         BatchBalance.location == SELLABLE, col(BatchBalance.qty) > 0)
+                  .order_by(col(Batch.expires_on), col(Batch.id))).all()
+    for batch, qty in rows:
+        if problems := expiry_refusals(batch, item, ctx.today):
+            out.blocked.append((batch, int(qty), problems))
+        else:
+            out.good += int(qty)
+            out.good_batches.append((batch, int(qty)))
+    return out
+
+
+def _units(item: Item, base: int) -> str:
+    if item.split_ratio > 1 and item.split_unit:
+        whole, rest = divmod(base, item.split_ratio)
+        return f"{whole}{item.unit}{rest}{item.split_unit}" if rest else f"{whole}{item.unit}"
+    return f"{base}{item.unit}"
+
+
+def shortage(item: Item, need: int, avail: Availability) -> AppError:
+    """The refusal when stock would go below zero: the item and what is available, or the blocked batches."""
+    if avail.blocked and need <= avail.good + sum(q for _, q, _ in avail.blocked):
+        first = avail.blocked[0][2][0]
+        return AppError(409, "GSP-06", f"{first.message_zh}（可售 {_units(item, avail.good)}）",
+                        f"{first.message_en} (sellable: {avail.good})",
+                        {"item": item.code, "available": avail.good, "requested": need,
+                         "blocked": [{"batch": b.batch_no, "qty": q, "reasons": [v.as_dict() for v in vs]}
+                                     for b, q, vs in avail.blocked]})
+    return AppError(409, "STOCK", f"{item.name} 库存不足：可售 {_units(item, avail.good)}，需要 {_units(item, need)}",
+                    f"not enough stock of {item.code}: {avail.good} available, {need} requested",
+                    {"item": item.code, "available": avail.good, "requested": need})
+
+
+def fefo(batches: Sequence[tuple[int, int]], need: int) -> list[tuple[int, int]]:
+    """Takes of `need` from sellable batches (batch id, qty), earliest expiry first (the caller's order):
+    [(batch id, qty taken), ...]. The caller has checked the batches hold enough."""
+    out = []
+    for batch_id, qty in batches:
+        if need == 0:
+            break
+        take = min(qty, need)
+        if take:
+            out.append((batch_id, take))
+            need -= take
+    if need:
+        raise ValueError("fefo: not enough in the batches given")
+    return out
+
+
+# --- reading the ledger --------------------------------------------------------------------------------
+
+def moved_for(s: Session, ref_type: str, ref_ids: list[str]) -> dict[str, list[StockMovement]]:
+    """The movements that reference each document line (a sale line, a return line …), oldest first."""
+    rows = s.exec(select(StockMovement).where(StockMovement.ref_type == ref_type, col(StockMovement.ref_id).in_(ref_ids))
+                  .order_by(col(StockMovement.id))).all()
+    out: dict[str, list[StockMovement]] = {}
+    for mv in rows:
+        out.setdefault(mv.ref_id, []).append(mv)
+    return out
+
+
+def net_by_batch(s: Session, ref_type: str, ref_id: str) -> dict[int, int]:
+    """What the movements of one document line moved, net, per batch."""
+    rows = s.exec(select(StockMovement.batch_id, sa.func.sum(StockMovement.qty))
+                  .where(StockMovement.ref_type == ref_type, StockMovement.ref_id == ref_id)
+                  .group_by(col(StockMovement.batch_id))).all()
+    return {int(b): int(q) for b, q in rows}
+
+
+def batch_stock(s: Session, ctx: Ctx, item_id: int, location: str = SELLABLE) -> list[tuple[Batch, int]]:
+    """Each batch of an item with its stock in one location, earliest expiry first (empty ones too)."""
+    rows = s.exec(
+        select(Batch, sa.func.coalesce(BatchBalance.qty, 0))
+        .join(BatchBalance, (col(BatchBalance.batch_id) == col(Batch.id)) & (col(BatchBalance.location) == location),
+              isouter=True)
+        .where(Batch.store_id == ctx.store_id, Batch.item_id == item_id)
+        .order_by(col(Batch.expires_on), col(Batch.id))
+    ).all()
+    return [(b, int(q)) for b, q in rows]
+
+
+_LINE: sa.Table = SaleLine.__table__  # type: ignore[attr-defined]
+# A sale's items' batches holding stock on the shelf, locked for the taking, found through the sale's lines.
+_STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status)
+                          .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+                          .where(_BAL.c.store_id == sa.bindparam("sid"),
+                                 _BAL.c.item_id.in_(sa.select(_LINE.c.item_id)
+                                                    .where(_LINE.c.sale_id == sa.bindparam("sale"))),
+                                 _BAL.c.location == SELLABLE, _BAL.c.qty > 0)
+                          # one fixed order for every seller: two tills never wait on each other's locks crosswise
+                          .order_by(_BAL.c.item_id, _BATCH.c.expires_on, _BATCH.c.id)
+                          .with_for_update(of=_BAL))
+
+
+def fefo_for_sale(s: Unit, ctx: Ctx, sale_id: str) -> dict[int, list[list[int]]]:
+    """Per item of the sale, its sellable batches [[batch id, qty], …], earliest expiry first, locked until the
+    sale commits; batches the rule blocks (expired, stopped) are left out."""
+    out: dict[int, list[list[int]]] = {}
+    for r in _STOCK_OF_SALE.rows(s.connection(), {"sid": ctx.store_id, "sale": sale_id}):
+        if not blocking_reasons(r.expires_on, r.status, ctx.today):
+            out.setdefault(r.item_id, []).append([r.batch_id, r.qty])
+    return out
+
+
+# --- the one writer ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One change of one batch's stock, in split units (signed: + in, - out)."""
+
+    batch_id: int
+    item_id: int
+    kind: str  # a MovementKind value
+    qty: int
+    ref_type: str
+    ref_id: str
+    location: str = SELLABLE
+    note: str = ""
+    corrects_id: int | None = None
+
+
+_MOVEMENT_KEYS = ("store_id", "batch_id", "item_id", "kind", "qty", "location", "at", "user_id", "ref_type", "ref_id",
+                  "corrects_id", "note")
+_ADD_MOVEMENTS = Prepared(sa.insert(_MOVEMENT), _MOVEMENT_KEYS)
+_ADD_MOVEMENT = Prepared(sa.insert(_MOVEMENT).returning(_MOVEMENT.c.id), _MOVEMENT_KEYS)
+# Stock out: the balance exists (else there was nothing to take) and never goes below zero (the table's CHECK).
+_TAKE = Prepared(sa.update(_BAL).where(_BAL.c.batch_id == sa.bindparam("b"), _BAL.c.location == sa.bindparam("loc"))
+                 .values(qty=_BAL.c.qty + sa.bindparam("d")))
+
+
+def _putting(insert: Any) -> Prepared:
+    """Stock in: the balance made at the batch's first movement into a location, added to at the others, in
+    one statement (two writers at once both land: ON CONFLICT). Only for positive changes: PostgreSQL checks
+    the proposed row's CHECK before it sees the conflict."""
+    row = insert(_BAL).values(batch_id=sa.bindparam("b"), location=sa.bindparam("loc"), store_id=sa.bindparam("sid"),
+                              item_id=sa.bindparam("item"), qty=sa.bindparam("d"))
+    return Prepared(row.on_conflict_do_update(index_elements=[_BAL.c.batch_id, _BAL.c.location],
+                                              set_={"qty": _BAL.c.qty + row.excluded.qty}))
+
+
+_PUT = {"sqlite": _putting(sqlite_dialect.insert), "postgresql": _putting(postgresql_dialect.insert)}
+
+
+def _row(ctx: Ctx, m: Move) -> dict[str, Any]:
+    if m.qty == 0:
+        raise ValueError("a stock movement moves something")
+    return {"store_id": ctx.store_id, "batch_id": m.batch_id, "item_id": m.item_id, "kind": m.kind, "qty": m.qty,
+            "location": m.location, "at": ctx.now, "user_id": ctx.actor.user_id, "ref_type": m.ref_type,
+            "ref_id": m.ref_id, "corrects_id": m.corrects_id, "note": m.note}
+
+
+def _move_balances(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
+    conn = s.connection()
+    outs = [{"b": m.batch_id, "loc": m.location, "d": m.qty} for m in moves if m.qty < 0]
+    ins = [{"b": m.batch_id, "loc": m.location, "sid": ctx.store_id, "item": m.item_id, "d": m.qty}
+           for m in moves if m.qty > 0]
+    if outs:
+        # one by one: each statement's row count tells a batch without a balance (nothing to take) apart
+        if sum(_TAKE.run(conn, o) for o in outs) != len(outs):
+            raise AppError(409, "STOCK", "库存不足：批次没有可出库的库存", "stock out of a batch that holds none",
+                           {"batches": sorted({o["b"] for o in outs})})
+    if ins:
+        _PUT[conn.dialect.name].run_many(conn, ins)
+
+
+def append(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
+    """Append movements to the ledger and move their batches' balances, in the caller's transaction.
+
+    The caller audits the operation they belong to (a sale, a return, a receipt). Balances change by
+    atomic updates (qty = qty + d), so concurrent writers never lose each other's change; stock out of a
+    batch never goes below zero (refused here, and by the database regardless).
+    """
+    if not moves:
+        return
+    s.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
+    _ADD_MOVEMENTS.run_many(s.connection(), [_row(ctx, m) for m in moves])
+    _move_balances(s, ctx, moves)
+
+
+def append_one(s: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
+    """`append` for one movement whose row the caller needs (to audit it, or to correct it later): the row
+    as written, with its id."""
+    s.flush()
+    row = _row(ctx, move)
+    row = {"id": int(_ADD_MOVEMENT.scalar(s.connection(), row))} | row
+    _move_balances(s, ctx, [move])
+    return row
