@@ -21,7 +21,8 @@ from textual.app import App
 from textual.screen import Screen
 
 from pos.client import ServiceError, ServiceUnavailable, TillClient
-from pos.screens.card import CardScreen, is_voucher
+from pos.codes import shown
+from pos.screens.card import CardScreen
 from pos.screens.login import LoginScreen
 from pos.screens.prescription import PrescriptionScreen
 from pos.widgets.status import StatusBar
@@ -170,8 +171,7 @@ class DingdianTill(App[None]):
         """A code from the serial scanner: where the screen on top takes a typed scan, or refused plainly."""
         taker = getattr(self.screen, "take_scan", None)
         if taker is None:
-            shown = "医保电子凭证" if is_voucher(code) else code  # a voucher token is a credential: never shown
-            self.notify(f"扫码 {shown} 未处理：请先关闭当前窗口再扫码", severity="warning")
+            self.notify(f"扫码 {shown(code)} 未处理：请先关闭当前窗口再扫码", severity="warning")
             return
         taker(code)
 

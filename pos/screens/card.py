@@ -23,8 +23,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 
-from catalog.codes import CodeKind, classify_code
 from pos.client import ServiceError, ServiceUnavailable
+from pos.codes import is_voucher
 from pos.format import parse_yuan, yuan
 from pos.screens.help import CARD_KEYS, HelpScreen
 from pos.screens.task import TaskSteps
@@ -191,7 +191,7 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
         if self.busy:
             return
         first = self.query_one(INPUTS[0], Input).value.strip()
-        if first and classify_code(first).kind is CodeKind.VOUCHER:  # a scanned e-voucher, whatever the mode
+        if first and is_voucher(first):  # a scanned e-voucher, whatever the mode
             self.query_one(INPUTS[0], Input).value = ""
             self._work(self._identify({"method": "voucher", "token": first}))
             return
@@ -207,7 +207,7 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     def take_scan(self, code: str) -> None:
         """A code from the serial scanner while this screen is up: an e-voucher identifies; nothing else applies."""
-        if classify_code(code).kind is CodeKind.VOUCHER and self.step == "identify" and not self.busy:
+        if is_voucher(code) and self.step == "identify" and not self.busy:
             self._work(self._identify({"method": "voucher", "token": code}))
         else:
             self.say("医保结算中不能扫商品，请先按 Esc 返回收银", error=True)
@@ -441,9 +441,4 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
 _STATUS_ZH = {"intent": "已发出待确认", "uncertain": "结果不确定", "reversed": "已冲正撤销", "settled": "已结算",
               "failed": "未结算"}
-
-
-def is_voucher(code: str) -> bool:
-    """A scanned code that is a 医保电子凭证 token (catalog.codes): it goes to the card flow, whole, never shown."""
-    return classify_code(code).kind is CodeKind.VOUCHER
 

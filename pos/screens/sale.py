@@ -8,7 +8,6 @@ redrawn from each answer (the service's SaleOut is the truth).
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,10 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Label, Static
 
-from catalog.codes import CodeKind, classify_code
 from pos.client import ServiceError, ServiceUnavailable
+from pos.codes import Scan, route, trace_target
 from pos.format import yuan
-from pos.screens.card import is_voucher
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.qty import QtyScreen
@@ -38,37 +36,8 @@ from pos.widgets.status import StatusBar
 if TYPE_CHECKING:
     from pos.app import DingdianTill
 
-GTIN_LENGTHS = {8, 12, 13, 14}
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
-# A receipt's sale number (YYYYMMDD-NNNN), typed or scanned from the receipt's barcode: a return.
-SALE_NO = re.compile(r"^\d{8}-\d{4,6}$")
-
-
-def is_barcode(code: str) -> bool:
-    """All digits of a GTIN length goes straight to the service as a barcode; anything else is a search."""
-    return code.isdigit() and len(code) in GTIN_LENGTHS
-
-
-def is_sale_no(code: str) -> bool:
-    return bool(SALE_NO.match(code))
-
-
-def is_trace_code(code: str) -> bool:
-    """药品追溯码 (20 digits from 8, catalog.codes): it belongs to a box of a traced line, not to the search."""
-    return classify_code(code).kind is CodeKind.TRACE
-
-
-def trace_target(sale: dict[str, Any] | None, selected: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The line a scanned trace code goes to: the selected line if it still needs codes, else the last one that
-    does. The service decides whether the code may be sold; this only picks the line."""
-    def needs(line: dict[str, Any]) -> bool:
-        return bool(line.get("traced")) and len(line.get("trace_codes", [])) < (1 if line["split"] else line["qty"])
-    if sale is None:
-        return None
-    if selected is not None and needs(selected):
-        return selected
-    return next((ln for ln in reversed(sale["lines"]) if needs(ln)), None)
 
 
 class SaleScreen(Screen[None]):
@@ -274,16 +243,17 @@ class SaleScreen(Screen[None]):
 
     def take_scan(self, code: str) -> None:
         """A typed code or a scan (keyboard wedge here, serial scanner through the service's events)."""
-        if is_voucher(code):  # 医保电子凭证: identify the insured person with it (never shown, never logged)
-            self._open_task("card", "F3 医保", voucher=code)
-        elif is_sale_no(code):
-            self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
-        elif is_trace_code(code):
-            self.add_trace_code(code)
-        elif is_barcode(code):
-            self.add(barcode=code)
-        else:
-            self.app.push_screen(SearchScreen(code), self._picked)
+        match route(code):  # pos/codes.py: what the code is decides where it goes
+            case Scan.VOUCHER:  # identify the insured person with it (never shown, never logged)
+                self._open_task("card", "F3 医保", voucher=code)
+            case Scan.RECEIPT:
+                self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
+            case Scan.TRACE:
+                self.add_trace_code(code)
+            case Scan.BARCODE:
+                self.add(barcode=code)
+            case Scan.SEARCH:
+                self.app.push_screen(SearchScreen(code), self._picked)
 
     def add(self, *, barcode: str | None = None, item_id: int | None = None) -> None:
         if self.app.shift is None:
