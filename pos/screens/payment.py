@@ -15,6 +15,7 @@ from textual.widgets import Digits, Footer, Input, Label, Static
 
 from pos.client import ServiceError
 from pos.format import parse_yuan, yuan
+from pos.state import TillState
 
 
 class PaymentScreen(ModalScreen[dict[str, Any] | None]):
@@ -24,8 +25,9 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "back", "返回", key_display="Esc"),
     ]
 
-    def __init__(self, sale: dict[str, Any]) -> None:
+    def __init__(self, state: TillState, sale: dict[str, Any]) -> None:
         super().__init__()
+        self.client = state.client
         self.sale = sale
         self.mode = "cash"
         self.busy = False
@@ -92,7 +94,7 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
 
         self.say("正在收款…")
         try:
-            done = await self.app.client.complete(self.sale["id"], [tender], on_retry=retrying)  # type: ignore[attr-defined]
+            done = await self.client.complete(self.sale["id"], [tender], on_retry=retrying)
         except ServiceError as exc:
             self.busy = False
             self.say(f"[{exc.code}] {exc.message_zh}", error=True)

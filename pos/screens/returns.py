@@ -10,7 +10,7 @@ Steps, each undone by Esc: receipt number → lines → reason → (sent) → th
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,10 +23,8 @@ from pos.client import ServiceError, TillCallFailed
 from pos.format import local_hhmm, yuan
 from pos.screens.help import RETURN_KEYS, HelpScreen
 from pos.screens.shift import TENDER_LABELS
+from pos.state import TillState
 from pos.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
 
 NO_RETURN_HINT = {"SEC-01": "（退货须由药师或店长登录办理）"}
 
@@ -42,10 +40,10 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         Binding("escape", "back", "返回", key_display="Esc"),
     ]
 
-    app: DingdianTill  # type: ignore[assignment]
-
-    def __init__(self, sale_no: str = "") -> None:
+    def __init__(self, state: TillState, sale_no: str = "") -> None:
         super().__init__()
+        self.state = state
+        self.client = state.client
         self.initial = sale_no
         self.found: dict[str, Any] | None = None  # the service's ReturnableSaleOut
         self.picked: dict[int, int] = {}  # sale line id → quantity to return
@@ -56,7 +54,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         with Horizontal(id="return-head"):
             yield Label("退货  小票号", id="receipt-label")
             yield Input(value=self.initial, placeholder="扫描小票条码或输入小票号，回车", id="receipt", max_length=20)
@@ -77,7 +75,6 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         table.add_columns("#", "品名", "规格", "售出", "可退", "退货", "单价", "去向")
         self.query_one("#reason", Input).disabled = True
         self.query_one("#receipt", Input).focus()
-        self.app.refresh_status()
         if self.initial:
             self.run_worker(self._find(self.initial), exclusive=True, group="find")
 
@@ -109,7 +106,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             return
         self.say(f"正在查找 {sale_no}…")
         try:
-            found = await self.app.client.returnable(sale_no)
+            found = await self.client.returnable(sale_no)
         except TillCallFailed as exc:
             self.say(exc.text_zh, error=True)  # the number stays in the input, to correct
             self.query_one("#receipt", Input).focus()
@@ -145,7 +142,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             return
         sale, left = self.found["sale"], self._returnable()
         paid = "；".join(f"{TENDER_LABELS.get(t['kind'], t['kind'])} {yuan(t['amount_fen'])}" for t in sale["tenders"])
-        when = local_hhmm(sale["completed_at"], self.app.settings.store.tz) if sale.get("completed_at") else ""
+        when = local_hhmm(sale["completed_at"], self.state.tz) if sale.get("completed_at") else ""
         self.query_one("#return-sale", Static).update(
             f"小票 {sale['sale_no']}  {sale.get('business_date') or ''} {when}  合计 {yuan(sale['total_fen'])} 元"
             f"  支付：{paid or '—'}")
@@ -233,17 +230,17 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             return
         self.busy = True
         lines = [{"sale_line_id": i, "qty": q} for i, q in self.picked.items()]
-        self.run_worker(self._send(str(uuid.uuid4()), lines, self.query_one("#reason", Input).value.strip()),
-                        exclusive=True, group="send")
+        reason = self.query_one("#reason", Input).value.strip()
+        self.run_worker(self._send(str(uuid.uuid4()), self.found["sale"], lines, reason), exclusive=True, group="send")
 
-    async def _send(self, return_id: str, lines: list[dict[str, int]], reason: str) -> None:
+    async def _send(self, return_id: str, sale: dict[str, Any], lines: list[dict[str, int]], reason: str) -> None:
         def retrying(attempt: int) -> None:
             self.say(f"连接中断，正在重试确认退货（第 {attempt} 次）… 请勿重复退款", error=True)
 
         self.say("正在退货…")
         try:
-            done = await self.app.client.create_return(return_id, self.found["sale"]["id"], lines,  # type: ignore[index]
-                                                       reason, self.to_quarantine, on_retry=retrying)
+            done = await self.client.create_return(return_id, sale["id"], lines, reason, self.to_quarantine,
+                                                   on_retry=retrying)
         except ServiceError as exc:
             self.busy = False
             self.say(f"[{exc.code}] {exc.message_zh}{NO_RETURN_HINT.get(exc.code, '')}", error=True)
@@ -262,7 +259,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         self.query_one("#receipt", Input).focus()
         # Redraw what is left to return now, from the service.
         try:
-            self.found = await self.app.client.returnable(self.found["sale"]["sale_no"])  # type: ignore[index]
+            self.found = await self.client.returnable(sale["sale_no"])
             self.picked = {}
             self._draw()
         except TillCallFailed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,19 +22,19 @@ from textual.widgets import DataTable, Digits, Footer, Label, Static
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, route, trace_target
 from pos.format import yuan
+from pos.screens.card import CardScreen
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
+from pos.screens.prescription import PrescriptionScreen
 from pos.screens.qty import QtyScreen
 from pos.screens.returns import ReturnScreen
 from pos.screens.search import SearchScreen
 from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
+from pos.state import TillState
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
 
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
@@ -63,10 +63,10 @@ class SaleScreen(Screen[None]):
 
     AUTO_FOCUS = "#scan"
 
-    app: DingdianTill  # type: ignore[assignment]
-
-    def __init__(self) -> None:
+    def __init__(self, state: TillState) -> None:
         super().__init__()
+        self.state = state
+        self.client = state.client
         self.sale: dict[str, Any] | None = None
         self.intents: asyncio.Queue[Intent] = asyncio.Queue()
         self._next_sale_id: str | None = None  # kept across retries of the same open
@@ -75,7 +75,7 @@ class SaleScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="bottom"):
             with Vertical(id="entry"):
@@ -90,17 +90,16 @@ class SaleScreen(Screen[None]):
         table = self.query_one("#lines", DataTable)
         table.add_columns("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
         table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
-        self.app.refresh_status()
         self.run_worker(self._post_intents(), group="intents")
         self.send(self._offer_sign_in)  # first: a resumed sale's message is the one left on screen
-        if self.app.resume_sale_id is not None:
+        if self.state.resume_sale_id is not None:
             self.send(self._resume_after_login)
         self.focus_scan()
 
     async def _offer_sign_in(self) -> None:
         """After the login: an operator not signed in to the 医保 centre today is offered the sign-in."""
-        await self.app.check_insurance()
-        if self.app.insurance_signed_in is False:
+        await self.state.check_insurance()
+        if self.state.insurance_signed_in is False:
             self.say("今日尚未医保签到：按 Ctrl+Y 签到（医保结算前须签到）；请扫码", error=True)
 
     def focus_scan(self) -> None:
@@ -157,7 +156,7 @@ class SaleScreen(Screen[None]):
         if self.sale is None:
             return
         try:
-            self.show_sale(await self.app.client.get_sale(self.sale["id"]))
+            self.show_sale(await self.client.get_sale(self.sale["id"]))
         except (ServiceError, ServiceUnavailable):
             pass
 
@@ -165,7 +164,7 @@ class SaleScreen(Screen[None]):
         """The sale on the service, opened lazily by the first line (an F-key alone never opens one)."""
         while self.sale is None:
             self._next_sale_id = self._next_sale_id or str(uuid.uuid4())
-            self.show_sale(await self.app.client.open_sale(self._next_sale_id))
+            self.show_sale(await self.client.open_sale(self._next_sale_id))
             self._next_sale_id = None  # a reused id no longer open (voided meanwhile) → a fresh one next round
         return str(self.sale["id"])
 
@@ -185,11 +184,11 @@ class SaleScreen(Screen[None]):
         return str(self.sale["id"]) if self.sale is not None else self._next_sale_id
 
     async def _resume_after_login(self) -> None:
-        sale_id = self.app.resume_sale_id
+        sale_id = self.state.resume_sale_id
         if sale_id is None:
             return
-        sale = await self.app.client.get_sale(sale_id)
-        self.app.resume_sale_id = None
+        sale = await self.client.get_sale(sale_id)
+        self.state.update(resume_sale_id=None)
         if sale["status"] == "open":
             self.show_sale(sale)
             self.say(f"已恢复未完成的销售（{sum(ln['qty'] for ln in sale['lines'])} 件），请继续")
@@ -215,7 +214,7 @@ class SaleScreen(Screen[None]):
         table = self.query_one("#lines", DataTable)
         row = table.cursor_row
         table.clear()
-        lines = sale["lines"] if self.sale else []
+        lines = self.sale["lines"] if self.sale else []
         for ln in lines:
             name = ln["name"]
             if ln.get("traced"):  # how many of its boxes' trace codes are scanned
@@ -247,23 +246,23 @@ class SaleScreen(Screen[None]):
             case Scan.VOUCHER:  # identify the insured person with it (never shown, never logged)
                 self._open_task("card", "F3 医保", voucher=code)
             case Scan.RECEIPT:
-                self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
+                self.app.push_screen(ReturnScreen(self.state, code), lambda _: self.focus_scan())
             case Scan.TRACE:
                 self.add_trace_code(code)
             case Scan.BARCODE:
                 self.add(barcode=code)
             case Scan.SEARCH:
-                self.app.push_screen(SearchScreen(code), self._picked)
+                self.app.push_screen(SearchScreen(self.state, code), self._picked)
 
     def add(self, *, barcode: str | None = None, item_id: int | None = None) -> None:
-        if self.app.shift is None:
+        if self.state.shift is None:
             self.say("本班已结班，不能收款。请按 F12 开新班", error=True)
             self.focus_scan()
             return
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.app.client.add_line(sale_id, barcode=barcode, item_id=item_id))
+            self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
             last = self.sale["lines"][-1]["name"] if self.sale and self.sale["lines"] else ""
             self.say(f"已加入：{last}")
         self.send(intent)
@@ -277,7 +276,7 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             assert self.sale is not None
-            self.show_sale(await self.app.client.add_trace_code(self.sale["id"], line["id"], code))
+            self.show_sale(await self.client.add_trace_code(self.sale["id"], line["id"], code))
             self.say(f"已记录追溯码：{line['name']}")
         self.send(intent)
 
@@ -302,23 +301,20 @@ class SaleScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
 
-    def _open_task(self, task: str, title: str, **kwargs: Any) -> None:
-        """A task screen on the open sale (app.task_screens), after every scan before it is answered."""
-        factory = self.app.task_screens.get(task)
-        if factory is None:
-            self.say(f"{title}：即将提供", error=True)
-            return
-
+    def _open_task(self, task: str, title: str, voucher: str | None = None) -> None:
+        """F3 the card or F4 the prescription on the open sale, after every scan before it is answered."""
         async def intent() -> None:
             if self.app.screen is not self:  # a popup is open already
                 return
             if self.sale is None or not self.sale["lines"]:
-                if task == "card" and await self.app.client.unresolved_settlements():
-                    self.app.push_screen(factory(None), self._task_done)  # only the unresolved settlements
+                if task == "card" and await self.client.unresolved_settlements():
+                    self.app.push_screen(CardScreen(self.state, None), self._task_done)  # only the unresolved ones
                     return
                 self.say(f"{title}：当前没有商品，请先扫码", error=True)
                 return
-            self.app.push_screen(factory(self.sale, **kwargs), self._task_done)
+            screen = (CardScreen(self.state, self.sale, voucher=voucher) if task == "card"
+                      else PrescriptionScreen(self.state, self.sale))
+            self.app.push_screen(screen, self._task_done)
         self.send(intent)
 
     def _task_done(self, result: dict[str, Any] | None) -> None:
@@ -331,7 +327,7 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:
             if self.sale is None:
                 return
-            sale = await self.app.client.get_sale(self.sale["id"])
+            sale = await self.client.get_sale(self.sale["id"])
             self.show_sale(sale)
             if sale["status"] == "settling":
                 self.say("[SETTLE-UNCERTAIN] 该销售医保结算结果待确认：按 F3 处理（冲正确认）前不能继续", error=True)
@@ -354,31 +350,32 @@ class SaleScreen(Screen[None]):
     def action_insurance_sign_in(self) -> None:
         """Ctrl+Y: the logged-in operator signs in to the 医保 centre for today (9001)."""
         async def intent() -> None:
-            out = await self.app.sign_in_insurance()
+            out = await self.state.sign_in_insurance()
             self.say(f"医保签到成功：{out.get('opter_name', '')} 签到号 {out.get('sign_no', '')}")
         self.send(intent)
 
     def action_returns(self) -> None:
-        self.app.push_screen(ReturnScreen(), lambda _: self.focus_scan())
+        self.app.push_screen(ReturnScreen(self.state), lambda _: self.focus_scan())
 
     def action_duty(self) -> None:
         """Ctrl+G: the logged-in pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who)."""
         async def intent() -> None:
-            if self.app.shift is None:
+            shift = self.state.shift
+            if shift is None:
                 self.say("未开班，不能登记药师在岗", error=True)
                 return
-            me = (self.app.client.user or {}).get("display_name")
-            if self.app.on_duty and me in self.app.on_duty:
-                await self.app.client.duty_off(self.app.shift["id"])
+            me = (self.client.user or {}).get("display_name")
+            if self.state.on_duty and me in self.state.on_duty:
+                await self.client.duty_off(shift["id"])
                 self.say(f"{me} 已离岗")
             else:
-                await self.app.client.duty_on(self.app.shift["id"])
+                await self.client.duty_on(shift["id"])
                 self.say(f"{me} 已登记在岗")
-            await self.app.check_service()
+            await self.state.check_duty()
         self.send(intent)
 
     def action_search(self) -> None:
-        self.app.push_screen(SearchScreen(self.query_one("#scan", ScanInput).value), self._picked)
+        self.app.push_screen(SearchScreen(self.state, self.query_one("#scan", ScanInput).value), self._picked)
         self.query_one("#scan", ScanInput).value = ""
 
     def action_pay(self) -> None:
@@ -388,7 +385,7 @@ class SaleScreen(Screen[None]):
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需收款", error=True)
                 return
-            self.app.push_screen(PaymentScreen(self.sale), self._paid)
+            self.app.push_screen(PaymentScreen(self.state, self.sale), self._paid)
         self.send(intent)
 
     def _paid(self, done: dict[str, Any] | None) -> None:
@@ -411,7 +408,7 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.app.client.set_qty(sale_id, line["id"], qty))
+            self.show_sale(await self.client.set_qty(sale_id, line["id"], qty))
             self.say(f"已修改数量：{line['name']} × {qty}")
         self.send(intent)
 
@@ -423,7 +420,7 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.app.client.remove_line(sale_id, line["id"]))
+            self.show_sale(await self.client.remove_line(sale_id, line["id"]))
             self.say(f"已删除：{line['name']}")
         self.send(intent)
 
@@ -432,7 +429,7 @@ class SaleScreen(Screen[None]):
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需挂单", error=True)
                 return
-            await self.app.client.suspend(self.sale["id"])
+            await self.client.suspend(self.sale["id"])
             self.show_sale(None)
             self.say("已挂单，可按 F6 取单")
         self.send(intent)
@@ -442,7 +439,7 @@ class SaleScreen(Screen[None]):
         if self.sale is not None:
             self.say("请先收款（F2）或挂单（F5）当前销售，再取单", error=True)
             return
-        self.app.push_screen(SuspendedScreen(), self._resume)
+        self.app.push_screen(SuspendedScreen(self.state), self._resume)
 
     def _resume(self, sale_id: str | None) -> None:
         self.focus_scan()
@@ -450,7 +447,7 @@ class SaleScreen(Screen[None]):
             return
 
         async def intent() -> None:
-            self.show_sale(await self.app.client.resume(sale_id))
+            self.show_sale(await self.client.resume(sale_id))
             self.say("已取单")
         self.send(intent)
 
@@ -468,7 +465,7 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:
             if self.sale is None:
                 return
-            await self.app.client.void(self.sale["id"], reason)
+            await self.client.void(self.sale["id"], reason)
             self.show_sale(None)
             self.say("已作废")
         self.send(intent)
@@ -478,23 +475,23 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:  # queued: after every scan before it is answered
             if self.app.screen is not self:
                 return
-            if self.app.shift is None:
-                self.app.push_screen(OpenShiftScreen(), self._shift_opened)
+            shift = self.state.shift
+            if shift is None:
+                self.app.push_screen(OpenShiftScreen(self.state), self._shift_opened)
                 return
             if self.sale is not None and self.sale["lines"]:
                 self.say("请先收款（F2）或挂单（F5）当前销售，再交班", error=True)
                 return
-            self.app.push_screen(CloseShiftScreen(self.app.shift), self._shift_closed)
+            self.app.push_screen(CloseShiftScreen(self.state, shift), self._shift_closed)
         self.send(intent)
 
     def _shift_closed(self, report: dict[str, Any] | None) -> None:
         self.focus_scan()
         if report is None:
             return
-        self.app.shift = None
+        self.state.update(shift=None)
         self.show_sale(None)
         self._next_sale_id = None
-        self.app.refresh_status()
         self.say(f"已结班（班次 #{report['shift_id']}），不能收款。按 F12 开新班", error=True)
 
     def _shift_opened(self, shift: dict[str, Any] | None) -> None:
@@ -502,6 +499,5 @@ class SaleScreen(Screen[None]):
         if shift is None:
             self.say("未开班，不能收款。按 F12 开新班", error=True)
             return
-        self.app.shift = shift
-        self.app.refresh_status()
+        self.state.update(shift=shift)
         self.say(f"已开班 班次 #{shift.get('id', '?')}，请扫码")

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from pos.client import TillCallFailed
 from pos.format import yuan
+from pos.state import TillState
 
 
 class SearchScreen(ModalScreen[int | None]):
@@ -22,8 +23,9 @@ class SearchScreen(ModalScreen[int | None]):
         Binding("down", "cursor(1)", "下一个", show=False),
     ]
 
-    def __init__(self, query: str = "") -> None:
+    def __init__(self, state: TillState, query: str = "") -> None:
         super().__init__()
+        self.client = state.client
         self.initial = query
         self.hits: list[dict[str, Any]] = []
 
@@ -53,7 +55,7 @@ class SearchScreen(ModalScreen[int | None]):
         hits: list[dict[str, Any]] = []
         if q:
             try:
-                hits = await self.app.client.search(q)  # type: ignore[attr-defined]
+                hits = await self.client.search(q)
             except TillCallFailed as exc:
                 message.update(exc.text_zh)
                 return
