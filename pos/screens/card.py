@@ -18,14 +18,15 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import is_voucher
 from pos.format import parse_yuan, yuan
-from pos.screens.help import CARD_KEYS, HelpScreen
+from pos.screens.help import HelpScreen
 from pos.screens.task import TaskScreen
 from pos.state import TillState
 from pos.widgets.status import StatusBar
@@ -55,23 +56,8 @@ class CardScreen(TaskScreen):
     MESSAGE_ID = "card-message"
     WORKER_GROUP = "card"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "mode('reader')", "读卡器", key_display="F2"),
-        Binding("f5", "mode('card')", "卡号", key_display="F5"),
-        Binding("f6", "mode('voucher')", "电子凭证", key_display="F6"),
-        Binding("f7", "mode('id')", "身份证", key_display="F7"),
-        Binding("f2", "preview", "预结算", key_display="F2"),
-        Binding("enter", "preview", "预结算", show=False),
-        Binding("f2", "tender('cash')", "现金", key_display="F2"),
-        Binding("f3", "tender('other')", "其他支付", key_display="F3"),
-        Binding("f8", "sign_in", "医保签到", key_display="F8"),
-        Binding("f9", "resolve", "处理待确认结算", key_display="F9"),
-        Binding("enter", "finish", "返回收银", show=False),
-        Binding("up", "cursor(-1)", "上一行", show=False),
-        Binding("down", "cursor(1)", "下一行", show=False),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.CARD
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     def __init__(self, state: TillState, sale: dict[str, Any] | None, voucher: str | None = None) -> None:
         super().__init__(state)
@@ -416,7 +402,7 @@ class CardScreen(TaskScreen):
         self.say(f"医保签到成功：{out.get('opter_name', '')} 签到号 {out.get('sign_no', '')}")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(CARD_KEYS))
+        self.app.push_screen(HelpScreen(self.KEYS))
 
     def action_back(self) -> None:
         if self.busy:

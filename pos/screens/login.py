@@ -6,12 +6,13 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.screens.shift import OpenShiftScreen
 from pos.state import TillState
@@ -21,7 +22,8 @@ from pos.widgets.status import StatusBar
 class LoginScreen(Screen[None]):
     """Tells the app (messages): LoggedIn once the service took the PIN, Ready once the shift is known."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回", key_display="Esc")]
+    KEYS = keymap.LOGIN
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     class LoggedIn(Message):
         def __init__(self, user_name: str) -> None:

@@ -8,22 +8,20 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError
 from pos.format import parse_yuan, yuan
 from pos.state import TillState
 
 
 class PaymentScreen(ModalScreen[dict[str, Any] | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "mode('cash')", "现金", key_display="F2"),
-        Binding("f3", "mode('other')", "其他支付", key_display="F3"),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.PAYMENT
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     def __init__(self, state: TillState, sale: dict[str, Any]) -> None:
         super().__init__()

@@ -15,12 +15,13 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from pos.screens.help import RX_KEYS, HelpScreen
+from pos import keymap
+from pos.screens.help import HelpScreen
 from pos.screens.search import SearchScreen
 from pos.screens.task import TaskScreen
 from pos.state import TillState
@@ -41,20 +42,8 @@ class PrescriptionScreen(TaskScreen):
     WORKER_GROUP = "rx"
     OFFLINE_TEXT = "无法连接收银服务，请稍后重试（已填写的内容保留）"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "enter_new", "登记处方", key_display="F2"),
-        Binding("enter", "choose", "关联所选", show=False),
-        Binding("f2", "save", "保存并关联", key_display="F2"),
-        Binding("f9", "add_drug", "加药", key_display="F9"),
-        Binding("f10", "remove_drug", "删药", key_display="F10"),
-        Binding("f5", "approve", "审核通过", key_display="F5"),
-        Binding("f6", "reject", "拒绝", key_display="F6"),
-        Binding("f7", "refer", "转介", key_display="F7"),
-        Binding("up", "cursor(-1)", "上一行", show=False),
-        Binding("down", "cursor(1)", "下一行", show=False),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.PRESCRIPTION
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     AUTO_FOCUS = "#rx-patient"
 
@@ -313,7 +302,7 @@ class PrescriptionScreen(TaskScreen):
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(RX_KEYS))
+        self.app.push_screen(HelpScreen(self.KEYS))
 
     def action_back(self) -> None:
         if self.busy:

@@ -14,14 +14,15 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, TillCallFailed
 from pos.format import local_hhmm, yuan
-from pos.screens.help import RETURN_KEYS, HelpScreen
+from pos.screens.help import HelpScreen
 from pos.screens.shift import TENDER_LABELS
 from pos.state import TillState
 from pos.widgets.status import StatusBar
@@ -30,15 +31,8 @@ NO_RETURN_HINT = {"SEC-01": "（退货须由药师或店长登录办理）"}
 
 
 class ReturnScreen(Screen[dict[str, Any] | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "confirm", "确认退货", key_display="F2"),
-        Binding("f5", "toggle_place", "去向", key_display="F5"),
-        Binding("plus,equals_sign", "more", "多退", key_display="+"),
-        Binding("minus", "less", "少退", key_display="-"),
-        Binding("space", "whole", "整行", key_display="空格"),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.RETURN
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     def __init__(self, state: TillState, sale_no: str = "") -> None:
         super().__init__()
@@ -268,7 +262,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
     # --- keys -------------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(RETURN_KEYS))
+        self.app.push_screen(HelpScreen(self.KEYS))
 
     def action_back(self) -> None:
         """Esc: one step back — reason → lines → receipt number → the sale screen."""

@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, route, trace_target
 from pos.format import yuan
@@ -41,25 +42,8 @@ Intent = Callable[[], Awaitable[None]]
 
 
 class SaleScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "pay", "收款", key_display="F2"),
-        Binding("f3", "card", "读卡", key_display="F3"),
-        Binding("f4", "prescription", "处方", key_display="F4"),
-        Binding("f5", "suspend", "挂单", key_display="F5"),
-        Binding("f6", "resume", "取单", key_display="F6"),
-        Binding("f7", "quantity", "数量", key_display="F7"),
-        Binding("f8", "void", "作废", key_display="F8"),
-        Binding("f9", "search", "查询", key_display="F9"),
-        Binding("f10", "remove", "删行", key_display="F10"),
-        Binding("f11", "returns", "退货", key_display="F11"),
-        Binding("f12", "shift", "班次", key_display="F12"),
-        Binding("ctrl+g", "duty", "药师在岗", show=False),  # 岗 (gang); F1 lists it
-        Binding("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi); F1 lists it
-        Binding("escape", "back", "返回", show=False),  # Esc backs out everywhere; F1 says so
-        Binding("up", "cursor(-1)", "上一行", show=False),
-        Binding("down", "cursor(1)", "下一行", show=False),
-    ]
+    KEYS = keymap.SALE
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     AUTO_FOCUS = "#scan"
 
@@ -299,7 +283,7 @@ class SaleScreen(Screen[None]):
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
+        self.app.push_screen(HelpScreen(self.KEYS), lambda _: self.focus_scan())
 
     def _open_task(self, task: str, title: str, voucher: str | None = None) -> None:
         """F3 the card or F4 the prescription on the open sale, after every scan before it is answered."""

@@ -8,18 +8,20 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable, TillCallFailed
 from pos.format import parse_yuan, yuan
 from pos.state import TillState
 
 
 class OpenShiftScreen(ModalScreen[dict[str, Any] | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回", key_display="Esc")]
+    KEYS = keymap.OPEN_SHIFT
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     def __init__(self, state: TillState) -> None:
         super().__init__()
@@ -90,7 +92,8 @@ class CloseShiftScreen(ModalScreen[dict[str, Any] | None]):
 
     Dismissed with the report once closed (Enter or Esc), or None if the cashier backs out before closing."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "leave", "返回", key_display="Esc")]
+    KEYS = keymap.CLOSE_SHIFT
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     def __init__(self, state: TillState, shift: dict[str, Any]) -> None:
         super().__init__()

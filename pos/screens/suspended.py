@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from pos import keymap
 from pos.client import TillCallFailed
 from pos.format import local_hhmm, yuan
 from pos.state import TillState
 
 
 class SuspendedScreen(ModalScreen[str | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "返回", key_display="Esc"),
-        Binding("enter", "choose", "取单", key_display="Enter"),
-    ]
+    KEYS = keymap.SUSPENDED
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     def __init__(self, state: TillState) -> None:
         super().__init__()
