@@ -332,6 +332,9 @@ def test_a_lost_session_goes_back_to_the_login_and_the_sale_resumes_after_it(
             sale = await log_in(pilot)
             await settled(pilot, sale)
             assert sale.sale is not None and sale.sale["id"] == sale_id, message(sale)
+            assert app.sale_screen is sale  # the app's own reference: the new login's sale screen
+            # The screens left behind stopped following the state: only this screen's status bar does.
+            await until(pilot, lambda: len(app.state._listeners) == 1, what="the old status bars unsubscribed")
             assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # the refused scan was not added
             assert "已恢复" in message(sale)
             await scan(pilot, BARCODE_MASK)
