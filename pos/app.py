@@ -3,62 +3,70 @@
 It shows the service's state and sends the cashier's intents; it never computes a price, a split or a
 verdict. Screens: login → (open shift) → sale, with modal popups for payment, search, suspended sales,
 void, quantity, help and closing the shift (F12: the counted cash → the Z report), and the returns screen
-(F11, or a scanned receipt). Task screens are reached by key through `task_screens`: F3 the card (医保结算),
-F4 the prescription (处方登记与审方).
+(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方).
 
-Beside the calls, the till follows its event stream: device and insurance-link states go to the status bar,
-a serial scanner's codes go where a typed scan would (a 医保电子凭证 to the card flow), a card inserted in the
-till's reader is offered for the card flow, and the operator's 医保 sign-in is shown. A lost session (401) goes back to the login and keeps
-the open sale's id, so the sale resumes after the login.
+The app routes and runs the till's life: it makes the till's state (pos/state.py) and gives it to every screen,
+puts the sale screen up after a login (it keeps that screen, the one it tells when the service is back), and
+goes back to the login when the session is lost — keeping the open sale's id, so the sale resumes after the login.
+
+Beside the calls, the till follows its event stream: device and insurance-link states go into the state (the
+status bar shows them), a serial scanner's codes go where a typed scan would (pos/codes.py routes them on the sale
+screen), a card inserted in the till's reader is offered for the card flow, and the operator's 医保 sign-in is
+checked again when the insurance link changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, Protocol, runtime_checkable
 
 from textual.app import App
-from textual.screen import Screen
 
-from pos.client import ServiceError, ServiceUnavailable, TillClient
-from pos.screens.card import CardScreen, is_voucher
+from pos.client import TillClient
+from pos.codes import shown
 from pos.screens.login import LoginScreen
-from pos.screens.prescription import PrescriptionScreen
-from pos.widgets.status import StatusBar
+from pos.screens.sale import SaleScreen
+from pos.state import TillState
 
 PING_SECONDS = 3.0
+
+
+@runtime_checkable
+class TakesScans(Protocol):
+    """A screen that takes a code from the serial scanner (as if typed into it)."""
+
+    def take_scan(self, code: str) -> None: ...
+
+
+@runtime_checkable
+class TakesCards(Protocol):
+    """A screen that is told of a card inserted in (or removed from) the till's reader."""
+
+    def card_event(self, data: dict[str, Any]) -> None: ...
 
 
 class DingdianTill(App[None]):
     CSS_PATH = "till.tcss"
     TITLE = "丁点药房收银"
     ENABLE_COMMAND_PALETTE = False  # ctrl+p would be one more thing a cashier can stumble into
-    # Twelve F-keys fit 80 columns only without the gaps between them (till.tcss: Screen.-narrow).
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (90, "-wide")]
+    # Twelve F-keys fit 80 columns only without the gaps between them (till.tcss: Screen.-narrow). Not a ClassVar:
+    # Textual's annotation makes it an instance variable for mypy, so ruff's ClassVar rule is waived here.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]  # noqa: RUF012
 
     def __init__(self, settings: Any, client: TillClient | None = None, auto_open_float_fen: int | None = None):
         super().__init__()
-        self.settings = settings
-        self.till_code: str = settings.till.code
-        self.store_name: str = settings.store.name
-        self.client = client or TillClient.for_settings(settings)
-        self.client.on_connection = self._connection_changed
-        self.client.on_unauthorized = self._session_lost
-        # Tests (and a till configured to) open the shift with this float instead of asking.
-        self.auto_open_float_fen = auto_open_float_fen
-        self.user_name = "未登录"
-        self.shift: dict[str, Any] | None = None
-        self.on_duty: list[str] | None = None  # None: not known yet
-        self.device_states: dict[str, dict[str, Any]] = {}  # name → the service's {ok, text, …}
-        self.resume_sale_id: str | None = None  # the open sale to take up again after a new login
-        self.insurance_signed_in: bool | None = None  # the operator's 9001 of today; None: not known
-        self.card_in_reader: dict[str, Any] | None = None  # the masked record of the card last inserted
-        # A key's task → a factory of its screen, given the open sale (F3 "card", F4 "prescription").
-        self.task_screens: dict[str, Callable[..., Screen[Any]]] = {"card": CardScreen,
-                                                                    "prescription": PrescriptionScreen}
+        client = client or TillClient.for_settings(settings)
+        client.on_connection = self._connection_changed
+        client.on_unauthorized = self._session_lost
+        # Tests (and a till configured to) open the shift with auto_open_float_fen instead of asking.
+        self.state = TillState.for_settings(settings, client, auto_open_float_fen)
+        self.sale_screen: SaleScreen | None = None  # the sale screen of this login, once it is up
+
+    @property
+    def client(self) -> TillClient:
+        return self.state.client
 
     def on_mount(self) -> None:
-        self.push_screen(LoginScreen())
+        self.push_screen(LoginScreen(self.state))
         self.set_interval(PING_SECONDS, self._ping)
         self.run_worker(self.check_service(), group="ping")
 
@@ -68,33 +76,33 @@ class DingdianTill(App[None]):
 
     # --- the session ------------------------------------------------------------------------------
 
-    def signed_in(self, user_name: str) -> None:
+    def on_login_screen_logged_in(self, message: LoginScreen.LoggedIn) -> None:
         """After a login: follow this till's events with the new token."""
-        self.user_name = user_name
-        self.insurance_signed_in = None
-        self.refresh_status()
+        self.state.logged_in(message.user_name)
         self.run_worker(self._follow_events(), group="events", exclusive=True)
         self.run_worker(self.check_service(), group="ping", exclusive=True)
+
+    def on_login_screen_ready(self, message: LoginScreen.Ready) -> None:
+        """Logged in and the shift known (or opened): the sale."""
+        self.sale_screen = SaleScreen(self.state)
+        self.switch_screen(self.sale_screen)
 
     def _session_lost(self) -> None:
         """The service refused our token (expired, revoked, account frozen): log in again, keep the sale."""
         self.call_later(self._back_to_login)
 
     def _back_to_login(self) -> None:
-        from pos.screens.sale import SaleScreen
-
         if isinstance(self.screen, LoginScreen):
             return
-        for screen in self.screen_stack:
-            if isinstance(screen, SaleScreen):
-                self.resume_sale_id = screen.open_sale_id() or self.resume_sale_id
+        if self.sale_screen is not None:
+            self.state.update(resume_sale_id=self.sale_screen.open_sale_id() or self.state.resume_sale_id)
+            self.sale_screen = None
         self.workers.cancel_group(self, "events")
-        self.user_name = "未登录"
-        self.insurance_signed_in = None
+        self.state.logged_out()
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.switch_screen(LoginScreen(notice="登录已失效，请重新登录" + ("；未完成的销售已保留" if self.resume_sale_id else "")))
-        self.refresh_status()
+        notice = "登录已失效，请重新登录" + ("；未完成的销售已保留" if self.state.resume_sale_id else "")
+        self.switch_screen(LoginScreen(self.state, notice=notice))
 
     # --- the service's state ----------------------------------------------------------------------
 
@@ -102,47 +110,16 @@ class DingdianTill(App[None]):
         self.run_worker(self.check_service(), group="ping", exclusive=True)
 
     async def check_service(self) -> None:
-        """Connection state (the client reports it through _connection_changed); logged in, the status too."""
+        """Connection state (the client reports it through _connection_changed); logged in, the duty too."""
         if self.client.token is None:
             await self.client.health()
             return
-        try:
-            status = await self.client.till_status()
-        except (ServiceError, ServiceUnavailable):
-            return  # a 401 has sent us to the login already; no answer is shown by the connection state
-        if status["on_duty"] != self.on_duty:
-            self.on_duty = status["on_duty"]
-            self.refresh_status()
-
-    async def check_insurance(self) -> None:
-        """The operator's 医保 sign-in of today (9001), for the status bar and the card flow."""
-        try:
-            status = await self.client.insurance_status()
-        except (ServiceError, ServiceUnavailable):
-            return
-        if status["signed_in"] != self.insurance_signed_in:
-            self.insurance_signed_in = bool(status["signed_in"])
-            self.refresh_status()
-
-    async def sign_in_insurance(self) -> dict[str, Any]:
-        """9001 for the logged-in operator; the status bar follows."""
-        out = await self.client.insurance_sign_in()
-        await self.check_insurance()
-        return out  # type: ignore[no-any-return]
+        await self.state.check_duty()
 
     def _connection_changed(self, connected: bool) -> None:
-        from pos.screens.sale import SaleScreen
-
-        self.refresh_status()
-        if connected:
-            for screen in self.screen_stack:
-                if isinstance(screen, SaleScreen):
-                    screen.service_back()
-
-    def refresh_status(self) -> None:
-        for screen in self.screen_stack:
-            for bar in screen.query(StatusBar):
-                bar.sync()
+        self.state.changed()
+        if connected and self.sale_screen is not None:
+            self.sale_screen.service_back()
 
     # --- the event stream -------------------------------------------------------------------------
 
@@ -155,10 +132,9 @@ class DingdianTill(App[None]):
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "state" and isinstance(data.get("name"), str):
-            self.device_states[data["name"]] = data
-            self.refresh_status()
+            self.state.device_state(data["name"], data)
             if data["name"] == "insurance":  # someone signed in or out: is it this operator?
-                self.run_worker(self.check_insurance(), group="insurance", exclusive=True)
+                self.run_worker(self.state.check_insurance(), group="insurance", exclusive=True)
         elif kind == "scan" and isinstance(data.get("code"), str):
             self.take_scan(data["code"].strip())
         elif kind == "card":
@@ -168,19 +144,16 @@ class DingdianTill(App[None]):
 
     def take_scan(self, code: str) -> None:
         """A code from the serial scanner: where the screen on top takes a typed scan, or refused plainly."""
-        taker = getattr(self.screen, "take_scan", None)
-        if taker is None:
-            shown = "医保电子凭证" if is_voucher(code) else code  # a voucher token is a credential: never shown
-            self.notify(f"扫码 {shown} 未处理：请先关闭当前窗口再扫码", severity="warning")
+        if not isinstance(self.screen, TakesScans):
+            self.notify(f"扫码 {shown(code)} 未处理：请先关闭当前窗口再扫码", severity="warning")
             return
-        taker(code)
+        self.screen.take_scan(code)
 
     def _card_event(self, data: dict[str, Any]) -> None:
         """The till's reader: remember the card (masked) and offer it to the screen on top."""
         if data.get("event") == "inserted" and isinstance(data.get("card"), dict):
-            self.card_in_reader = data["card"]
+            self.state.update(card_in_reader=data["card"])
         elif data.get("event") == "removed":
-            self.card_in_reader = None
-        taker = getattr(self.screen, "card_event", None)
-        if taker is not None:
-            taker(data)
+            self.state.update(card_in_reader=None)
+        if isinstance(self.screen, TakesCards):
+            self.screen.card_event(data)

@@ -14,24 +14,22 @@ A settle whose answer was lost on the way back is never sent again blindly — t
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 
-from catalog.codes import CodeKind, classify_code
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
+from pos.codes import is_voucher
 from pos.format import parse_yuan, yuan
-from pos.screens.help import CARD_KEYS, HelpScreen
-from pos.screens.task import TaskSteps
+from pos.screens.help import HelpScreen
+from pos.screens.task import TaskScreen
+from pos.state import TillState
 from pos.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
 
 INSUTYPES = {"310": "职工基本医疗保险", "320": "公务员医疗补助", "330": "大额医疗费用补助", "340": "离休人员医疗保障",
              "390": "城乡居民基本医疗保险", "392": "城乡居民大病医疗保险", "510": "生育保险"}
@@ -52,40 +50,22 @@ STEP_BOUND = {"mode", "sign_in", "preview", "tender", "resolve", "cursor", "fini
 SALE_POLL_SECONDS = 1.0
 
 
-class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
+class CardScreen(TaskScreen):
     """Dismissed with the completed sale (SaleOut), or None when the card did not pay."""
 
     MESSAGE_ID = "card-message"
     WORKER_GROUP = "card"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "mode('reader')", "读卡器", key_display="F2"),
-        Binding("f5", "mode('card')", "卡号", key_display="F5"),
-        Binding("f6", "mode('voucher')", "电子凭证", key_display="F6"),
-        Binding("f7", "mode('id')", "身份证", key_display="F7"),
-        Binding("f2", "preview", "预结算", key_display="F2"),
-        Binding("enter", "preview", "预结算", show=False),
-        Binding("f2", "tender('cash')", "现金", key_display="F2"),
-        Binding("f3", "tender('other')", "其他支付", key_display="F3"),
-        Binding("f8", "sign_in", "医保签到", key_display="F8"),
-        Binding("f9", "resolve", "处理待确认结算", key_display="F9"),
-        Binding("enter", "finish", "返回收银", show=False),
-        Binding("up", "cursor(-1)", "上一行", show=False),
-        Binding("down", "cursor(1)", "下一行", show=False),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.CARD
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    app: DingdianTill  # type: ignore[assignment]
-
-    def __init__(self, sale: dict[str, Any] | None, voucher: str | None = None) -> None:
-        super().__init__()
-        self.sale = sale
+    def __init__(self, state: TillState, sale: dict[str, Any] | None, voucher: str | None = None) -> None:
+        super().__init__(state)
+        self.sale = sale  # None: opened only for the settlements still to resolve
         self.voucher = voucher  # a scanned e-voucher that opened this screen: identify with it at once
         self.step = "identify" if sale is not None else "unresolved"
         self.mode = "reader"
         self.pay_mode = "cash"
-        self.busy = False
         self.insured: dict[str, Any] | None = None
         self.split: dict[str, Any] | None = None
         self.preview: dict[str, Any] | None = None
@@ -94,10 +74,16 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
         self.unresolved: list[dict[str, Any]] = []
         self._warned_leaving = False
 
+    @property
+    def sale_id(self) -> str:
+        """The sale this screen pays (opened without one, it only resolves settlements and never asks)."""
+        assert self.sale is not None
+        return str(self.sale["id"])
+
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         yield Static("", id="card-head", markup=False)
         with Vertical(id="card-identify"):
             yield Label("", id="id-title")
@@ -118,14 +104,13 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         table = self.query_one("#card-lines", DataTable)
         table.can_focus = False
-        self.app.refresh_status()
         if self.sale is None:
             self._go("unresolved")
             self._work(self._load_unresolved())
             return
         self._go("identify")
         self.action_mode("reader")
-        card = self.app.card_in_reader
+        card = self.state.card_in_reader
         if card is not None:
             self.say(f"读卡器中：{card.get('name', '')}（{card.get('card_no', '')}），回车识别")
         if self.voucher is not None:
@@ -164,13 +149,13 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
     async def _resume(self) -> None:
         """Opened again on a sale already identified: straight to its split (Esc goes back to identify)."""
         await self._check_sign_in()
-        split = await self.app.client.card_split(self.sale["id"])  # type: ignore[index]
+        split = await self.client.card_split(self.sale_id)
         if split.get("insured") is not None and self.step == "identify":
             self._show_split(split)
 
     async def _check_sign_in(self) -> None:
-        await self.app.check_insurance()
-        if self.app.insurance_signed_in is False:
+        await self.state.check_insurance()
+        if self.state.insurance_signed_in is False:
             self.say("今日尚未医保签到（9001），不能医保结算：按 F8 签到", error=True)
 
     def action_mode(self, mode: str) -> None:
@@ -191,7 +176,7 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
         if self.busy:
             return
         first = self.query_one(INPUTS[0], Input).value.strip()
-        if first and classify_code(first).kind is CodeKind.VOUCHER:  # a scanned e-voucher, whatever the mode
+        if first and is_voucher(first):  # a scanned e-voucher, whatever the mode
             self.query_one(INPUTS[0], Input).value = ""
             self._work(self._identify({"method": "voucher", "token": first}))
             return
@@ -207,7 +192,7 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     def take_scan(self, code: str) -> None:
         """A code from the serial scanner while this screen is up: an e-voucher identifies; nothing else applies."""
-        if classify_code(code).kind is CodeKind.VOUCHER and self.step == "identify" and not self.busy:
+        if is_voucher(code) and self.step == "identify" and not self.busy:
             self._work(self._identify({"method": "voucher", "token": code}))
         else:
             self.say("医保结算中不能扫商品，请先按 Esc 返回收银", error=True)
@@ -225,8 +210,8 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _identify(self, body: dict[str, Any]) -> None:
         self.say("正在识别参保人（1101）…")
-        self.insured = await self.app.client.identify(self.sale["id"], body)  # type: ignore[index]
-        self._show_split(await self.app.client.card_split(self.sale["id"]))  # type: ignore[index]
+        self.insured = await self.client.identify(self.sale_id, body)
+        self._show_split(await self.client.card_split(self.sale_id))
 
     # --- step 2: the split -----------------------------------------------------------------------------
 
@@ -257,7 +242,7 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _preview(self) -> None:
         self.say("正在预结算（2101）…")
-        pre = await self.app.client.card_preview(self.sale["id"])  # type: ignore[index]
+        pre = await self.client.card_preview(self.sale_id)
         self.preview = pre
         self._figures(pre["fund_pay_fen"], pre["acct_pay_fen"], pre["cash_pay_fen"], pre["due_otherwise_fen"])
         self._go("preview")
@@ -295,9 +280,9 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _settle(self, tenders: list[dict[str, Any]]) -> None:
         self.say("正在医保结算（2102）… 请勿重复操作")
-        sale_id = self.sale["id"]  # type: ignore[index]
+        sale_id = self.sale_id
         try:
-            sale = await self.app.client.card_settle(sale_id, tenders)
+            sale = await self.client.card_settle(sale_id, tenders)
         except ServiceError as exc:
             if exc.code == "SETTLE-UNCERTAIN":
                 self._uncertain(exc.details, exc.text_zh)
@@ -315,14 +300,14 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
         self.say("未收到结算结果，正在向服务查询该销售的状态… 请勿重复结算", error=True)
         while True:
             try:
-                sale = await self.app.client.get_sale(sale_id)
+                sale = await self.client.get_sale(sale_id)
                 break
             except ServiceUnavailable:
                 await asyncio.sleep(SALE_POLL_SECONDS)
         if sale["status"] == "completed":
             self._done(sale)
         elif sale["status"] == "settling":
-            found = [r for r in await self.app.client.unresolved_settlements() if r["sale_id"] == sale_id]
+            found = [r for r in await self.client.unresolved_settlements() if r["sale_id"] == sale_id]
             self._uncertain({"settlement_id": found[0]["id"], "msgid": found[0]["msgid"], "status": found[0]["status"]}
                             if found else {}, "[SETTLE-UNCERTAIN] 医保结算结果待确认")
         else:
@@ -368,7 +353,7 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _resolve(self, settlement_id: int) -> None:
         self.say("正在向医保中心冲正确认（2601）…")
-        row = await self.app.client.resolve_settlement(settlement_id)
+        row = await self.client.resolve_settlement(settlement_id)
         if self.step == "unresolved":
             await self._load_unresolved()
             self.say(f"结算 #{settlement_id}：{_STATUS_ZH.get(row['status'], row['status'])}", error=row["status"] == "uncertain")
@@ -376,15 +361,15 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
         if row["status"] == "reversed":
             self.uncertain = None
             if self.split is not None:
-                self._show_split(await self.app.client.card_split(self.sale["id"]))  # type: ignore[index]
+                self._show_split(await self.client.card_split(self.sale_id))
             self.say("已冲正（2601）：本笔医保结算已撤销。可按 F2 重新预结算，或 Esc 返回改用其他方式支付", error=True)
         elif row["status"] == "settled":
-            self._done(await self.app.client.get_sale(self.sale["id"]))  # type: ignore[index]
+            self._done(await self.client.get_sale(self.sale_id))
         else:
             self.say(f"[SETTLE-UNCERTAIN] 冲正未成功（{row.get('error') or '医保中心无应答'}）：稍后再按 F9 重试", error=True)
 
     async def _load_unresolved(self) -> None:
-        self.unresolved = await self.app.client.unresolved_settlements()
+        self.unresolved = await self.client.unresolved_settlements()
         table = self.query_one("#card-lines", DataTable)
         table.clear(columns=True)
         table.add_columns("结算", "销售", "消息号", "状态", "说明")
@@ -413,12 +398,11 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _sign_in(self) -> None:
         self.say("正在医保签到（9001）…")
-        out = await self.app.client.insurance_sign_in()
-        await self.app.check_insurance()
+        out = await self.state.sign_in_insurance()
         self.say(f"医保签到成功：{out.get('opter_name', '')} 签到号 {out.get('sign_no', '')}")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(CARD_KEYS))
+        self.app.push_screen(HelpScreen(self.KEYS))
 
     def action_back(self) -> None:
         if self.busy:
@@ -441,9 +425,4 @@ class CardScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
 _STATUS_ZH = {"intent": "已发出待确认", "uncertain": "结果不确定", "reversed": "已冲正撤销", "settled": "已结算",
               "failed": "未结算"}
-
-
-def is_voucher(code: str) -> bool:
-    """A scanned code that is a 医保电子凭证 token (catalog.codes): it goes to the card flow, whole, never shown."""
-    return classify_code(code).kind is CodeKind.VOUCHER
 

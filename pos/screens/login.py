@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.screens.shift import OpenShiftScreen
+from pos.state import TillState
 from pos.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
 
 
 class LoginScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回", key_display="Esc")]
+    """Tells the app (messages): LoggedIn once the service took the PIN, Ready once the shift is known."""
 
-    app: DingdianTill  # type: ignore[assignment]
+    KEYS = keymap.LOGIN
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self, notice: str = "") -> None:
+    class LoggedIn(Message):
+        def __init__(self, user_name: str) -> None:
+            super().__init__()
+            self.user_name = user_name
+
+    class Ready(Message):
+        """Logged in, the shift open: the sale can begin."""
+
+    def __init__(self, state: TillState, notice: str = "") -> None:
         super().__init__()
+        self.state = state
+        self.client = state.client
         self.notice = notice  # why the login is asked again (a lost session), shown until the next attempt
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         with Vertical(id="login-box"):
             yield Label("丁点药房 收银登录", id="login-title")
-            yield Label(f"收款机 {self.app.till_code}", id="login-till")
+            yield Label(f"收款机 {self.state.till_code}", id="login-till")
             yield Input(placeholder="工号", id="username", max_length=30)
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
             yield Static(self.notice, id="login-message", classes="message error" if self.notice else "message",
@@ -40,7 +51,6 @@ class LoginScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.app.refresh_status()
         self.query_one("#username", Input).focus()
 
     def action_back(self) -> None:
@@ -64,10 +74,9 @@ class LoginScreen(Screen[None]):
     async def _sign_in(self) -> None:
         username = self.query_one("#username", Input).value.strip()
         pin_input = self.query_one("#pin", Input)
-        client = self.app.client
         self._say("正在登录…", error=False)
         try:
-            out = await client.login(username, pin_input.value, self.app.till_code)
+            out = await self.client.login(username, pin_input.value, self.state.till_code)
         except ServiceError as exc:
             pin_input.value = ""
             pin_input.focus()
@@ -76,36 +85,33 @@ class LoginScreen(Screen[None]):
         except ServiceUnavailable:
             self._say("无法连接收银服务，请检查服务是否启动（正在自动重试连接）")
             return
-        self.app.signed_in(out["user"]["display_name"])
+        self.post_message(self.LoggedIn(out["user"]["display_name"]))
         await self._join_shift()
 
     async def _join_shift(self) -> None:
-        client = self.app.client
         try:
-            self.app.shift = await client.current_shift()
+            self.state.update(shift=await self.client.current_shift())
         except ServiceError as exc:
             if exc.code != "SHIFT-CLOSED":
                 self._say(f"[{exc.code}] {exc.message_zh}")
                 return
-            if self.app.auto_open_float_fen is not None:
-                self.app.shift = await client.open_shift(self.app.auto_open_float_fen)
+            if self.state.auto_open_float_fen is not None:
+                self.state.update(shift=await self.client.open_shift(self.state.auto_open_float_fen))
             else:
-                self.app.push_screen(OpenShiftScreen(), self._shift_opened)
+                self.app.push_screen(OpenShiftScreen(self.state), self._shift_opened)
                 return
         except ServiceUnavailable:
             self._say("无法连接收银服务，请稍后重试")
             return
         self._to_sale()
 
-    def _shift_opened(self, shift: dict | None) -> None:
+    def _shift_opened(self, shift: dict[str, Any] | None) -> None:
         if shift is None:
             self._say("未开班，不能收款", error=True)
             self.query_one("#pin", Input).focus()
             return
-        self.app.shift = shift
+        self.state.update(shift=shift)
         self._to_sale()
 
     def _to_sale(self) -> None:
-        from pos.screens.sale import SaleScreen
-
-        self.app.switch_screen(SaleScreen())
+        self.post_message(self.Ready())

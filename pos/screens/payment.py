@@ -8,24 +8,24 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError
 from pos.format import parse_yuan, yuan
+from pos.state import TillState
 
 
 class PaymentScreen(ModalScreen[dict[str, Any] | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "mode('cash')", "现金", key_display="F2"),
-        Binding("f3", "mode('other')", "其他支付", key_display="F3"),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.PAYMENT
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self, sale: dict[str, Any]) -> None:
+    def __init__(self, state: TillState, sale: dict[str, Any]) -> None:
         super().__init__()
+        self.client = state.client
         self.sale = sale
         self.mode = "cash"
         self.busy = False
@@ -92,7 +92,7 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
 
         self.say("正在收款…")
         try:
-            done = await self.app.client.complete(self.sale["id"], [tender], on_retry=retrying)  # type: ignore[attr-defined]
+            done = await self.client.complete(self.sale["id"], [tender], on_retry=retrying)
         except ServiceError as exc:
             self.busy = False
             self.say(f"[{exc.code}] {exc.message_zh}", error=True)

@@ -11,24 +11,22 @@ with their rule IDs.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from pos.screens.help import RX_KEYS, HelpScreen
+from pos import keymap
+from pos.screens.help import HelpScreen
 from pos.screens.search import SearchScreen
-from pos.screens.task import TaskSteps
+from pos.screens.task import TaskScreen
+from pos.state import TillState
 from pos.widgets.rx_form import FormProblem, RxForm
 from pos.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
 
 STATUS_ZH = {"pending": "待审核", "approved": "审核通过", "rejected": "已拒绝", "referred": "已转介"}
 VERDICT_ZH = {"approved": "通过", "rejected": "拒绝", "referred": "转介"}
@@ -37,37 +35,22 @@ STEP_ACTIONS = {"home": {"enter_new", "choose", "cursor"}, "form": {"save", "add
 STEP_BOUND = {"enter_new", "choose", "save", "add_drug", "remove_drug", "approve", "reject", "refer", "cursor"}
 
 
-class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
+class PrescriptionScreen(TaskScreen):
     """Dismissed with the sale as the service has it after the prescription was tied (or None)."""
 
     MESSAGE_ID = "rx-message"
     WORKER_GROUP = "rx"
     OFFLINE_TEXT = "无法连接收银服务，请稍后重试（已填写的内容保留）"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "enter_new", "登记处方", key_display="F2"),
-        Binding("enter", "choose", "关联所选", show=False),
-        Binding("f2", "save", "保存并关联", key_display="F2"),
-        Binding("f9", "add_drug", "加药", key_display="F9"),
-        Binding("f10", "remove_drug", "删药", key_display="F10"),
-        Binding("f5", "approve", "审核通过", key_display="F5"),
-        Binding("f6", "reject", "拒绝", key_display="F6"),
-        Binding("f7", "refer", "转介", key_display="F7"),
-        Binding("up", "cursor(-1)", "上一行", show=False),
-        Binding("down", "cursor(1)", "下一行", show=False),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.PRESCRIPTION
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     AUTO_FOCUS = "#rx-patient"
 
-    app: DingdianTill  # type: ignore[assignment]
-
-    def __init__(self, sale: dict[str, Any]) -> None:
-        super().__init__()
+    def __init__(self, state: TillState, sale: dict[str, Any]) -> None:
+        super().__init__(state)
         self.sale = sale
         self.step = "home"
-        self.busy = False
         self.found: list[dict[str, Any]] = []
         self.rx: dict[str, Any] | None = None  # the prescription shown in the detail step
         self.reasons: list[dict[str, str]] = []
@@ -77,7 +60,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         yield Static("", id="rx-title", markup=False)
         with Vertical(id="rx-home"):
             yield Input(placeholder="患者姓名或身份证号，回车查找已登记的处方", id="rx-patient", max_length=50)
@@ -90,7 +73,6 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#rx-table", DataTable).can_focus = False
-        self.app.refresh_status()
         self._go("home")
         rx_names = [f"{ln['name']}×{ln['qty']}" for ln in self.sale["lines"] if ln["gsp_class"] == "rx"]
         self.say(("本单处方药：" + "、".join(rx_names) if rx_names else "本单没有处方药")
@@ -125,8 +107,8 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     def _may_review(self) -> bool:
         """Offer the review keys to a pharmacist on duty (RX-10); the service decides whether it counts."""
-        user = self.app.client.user or {}
-        return "pharmacist" in (user.get("roles") or []) and user.get("display_name") in (self.app.on_duty or [])
+        user = self.client.user or {}
+        return "pharmacist" in (user.get("roles") or []) and user.get("display_name") in (self.state.on_duty or [])
 
     def take_scan(self, code: str) -> None:
         self.say("处方登记中不能扫商品，请先按 Esc 返回收银", error=True)
@@ -139,7 +121,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
             self._work(self._search(event.value.strip()))
 
     async def _search(self, patient: str) -> None:
-        self.found = await self.app.client.find_prescriptions(patient)
+        self.found = await self.client.find_prescriptions(patient)
         table = self.query_one("#rx-table", DataTable)
         table.clear(columns=True)
         table.add_columns("处方编号", "开具日期", "医疗机构", "医师", "患者", "药品", "状态")
@@ -164,7 +146,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
     def action_enter_new(self) -> None:
         form = self.query(RxForm)
         if not form:
-            today = datetime.now(self.app.settings.store.tz).date()
+            today = datetime.now(self.state.tz).date()
             new = RxForm(self.sale, today, id="rx-form")
             self.mount(new, after=self.query_one("#rx-title"))
             self._work(self._load_registry(new))
@@ -173,10 +155,10 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
         self.call_after_refresh(lambda: self.query_one("#rx-rx_no", Input).focus())
 
     async def _load_registry(self, form: RxForm) -> None:
-        form.institutions = {i["code"]: i["name"] for i in await self.app.client.institutions()}
+        form.institutions = {i["code"]: i["name"] for i in await self.client.institutions()}
 
     def action_add_drug(self) -> None:
-        search = SearchScreen()
+        search = SearchScreen(self.state)
 
         def picked(item_id: int | None) -> None:
             hit = next((h["item"] for h in search.hits if h["item"]["id"] == item_id), None)
@@ -201,13 +183,13 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _save(self, body: dict[str, Any]) -> None:
         self.say("正在保存处方…")
-        rx = await self.app.client.enter_prescription(body)
+        rx = await self.client.enter_prescription(body)
         await self._tie(rx)
         for form in self.query(RxForm):
             await form.remove()  # entered: a second F2 starts a new, empty form
 
     async def _tie(self, rx: dict[str, Any]) -> None:
-        self.tied = await self.app.client.tie_prescription(self.sale["id"], rx["id"])
+        self.tied = await self.client.tie_prescription(self.sale["id"], rx["id"])
         self.sale = self.tied
         await self._open(rx["id"])
         self.say(f"处方 {rx['rx_no']} 已关联本单。" + self._next_hint())
@@ -215,7 +197,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
     # --- the prescription and its review -------------------------------------------------------------
 
     async def _open(self, rx_id: int) -> None:
-        self.rx = await self.app.client.get_prescription(rx_id)
+        self.rx = await self.client.get_prescription(rx_id)
         self._show_rx()
 
     def _show_rx(self) -> None:
@@ -264,7 +246,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
 
     async def _show_reasons(self) -> None:
         if not self.reasons:
-            self.reasons = await self.app.client.reject_reasons()
+            self.reasons = await self.client.reject_reasons()
         options = self.query_one("#rx-reasons", OptionList)
         options.clear_options()
         options.add_options([Option(r["label"], id=r["code"]) for r in self.reasons])
@@ -302,7 +284,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
     async def _review(self, body: dict[str, Any]) -> None:
         assert self.rx is not None
         self.say("正在提交审方…")
-        self.rx = await self.app.client.review_prescription(self.rx["id"], body)
+        self.rx = await self.client.review_prescription(self.rx["id"], body)
         self._show_rx()
         verdict = VERDICT_ZH.get(body["verdict"], body["verdict"])
         self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银后 F2 收款" if body["verdict"] == "approved"
@@ -320,7 +302,7 @@ class PrescriptionScreen(TaskSteps, Screen[dict[str, Any] | None]):
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(RX_KEYS))
+        self.app.push_screen(HelpScreen(self.KEYS))
 
     def action_back(self) -> None:
         if self.busy:

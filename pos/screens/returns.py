@@ -10,42 +10,34 @@ Steps, each undone by Esc: receipt number → lines → reason → (sent) → th
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, TillCallFailed
 from pos.format import local_hhmm, yuan
-from pos.screens.help import RETURN_KEYS, HelpScreen
+from pos.screens.help import HelpScreen
 from pos.screens.shift import TENDER_LABELS
+from pos.state import TillState
 from pos.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
 
 NO_RETURN_HINT = {"SEC-01": "（退货须由药师或店长登录办理）"}
 
 
 class ReturnScreen(Screen[dict[str, Any] | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "confirm", "确认退货", key_display="F2"),
-        Binding("f5", "toggle_place", "去向", key_display="F5"),
-        Binding("plus,equals_sign", "more", "多退", key_display="+"),
-        Binding("minus", "less", "少退", key_display="-"),
-        Binding("space", "whole", "整行", key_display="空格"),
-        Binding("escape", "back", "返回", key_display="Esc"),
-    ]
+    KEYS = keymap.RETURN
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    app: DingdianTill  # type: ignore[assignment]
-
-    def __init__(self, sale_no: str = "") -> None:
+    def __init__(self, state: TillState, sale_no: str = "") -> None:
         super().__init__()
+        self.state = state
+        self.client = state.client
         self.initial = sale_no
         self.found: dict[str, Any] | None = None  # the service's ReturnableSaleOut
         self.picked: dict[int, int] = {}  # sale line id → quantity to return
@@ -56,7 +48,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         with Horizontal(id="return-head"):
             yield Label("退货  小票号", id="receipt-label")
             yield Input(value=self.initial, placeholder="扫描小票条码或输入小票号，回车", id="receipt", max_length=20)
@@ -77,7 +69,6 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         table.add_columns("#", "品名", "规格", "售出", "可退", "退货", "单价", "去向")
         self.query_one("#reason", Input).disabled = True
         self.query_one("#receipt", Input).focus()
-        self.app.refresh_status()
         if self.initial:
             self.run_worker(self._find(self.initial), exclusive=True, group="find")
 
@@ -109,7 +100,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             return
         self.say(f"正在查找 {sale_no}…")
         try:
-            found = await self.app.client.returnable(sale_no)
+            found = await self.client.returnable(sale_no)
         except TillCallFailed as exc:
             self.say(exc.text_zh, error=True)  # the number stays in the input, to correct
             self.query_one("#receipt", Input).focus()
@@ -145,7 +136,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             return
         sale, left = self.found["sale"], self._returnable()
         paid = "；".join(f"{TENDER_LABELS.get(t['kind'], t['kind'])} {yuan(t['amount_fen'])}" for t in sale["tenders"])
-        when = local_hhmm(sale["completed_at"], self.app.settings.store.tz) if sale.get("completed_at") else ""
+        when = local_hhmm(sale["completed_at"], self.state.tz) if sale.get("completed_at") else ""
         self.query_one("#return-sale", Static).update(
             f"小票 {sale['sale_no']}  {sale.get('business_date') or ''} {when}  合计 {yuan(sale['total_fen'])} 元"
             f"  支付：{paid or '—'}")
@@ -233,17 +224,17 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             return
         self.busy = True
         lines = [{"sale_line_id": i, "qty": q} for i, q in self.picked.items()]
-        self.run_worker(self._send(str(uuid.uuid4()), lines, self.query_one("#reason", Input).value.strip()),
-                        exclusive=True, group="send")
+        reason = self.query_one("#reason", Input).value.strip()
+        self.run_worker(self._send(str(uuid.uuid4()), self.found["sale"], lines, reason), exclusive=True, group="send")
 
-    async def _send(self, return_id: str, lines: list[dict[str, int]], reason: str) -> None:
+    async def _send(self, return_id: str, sale: dict[str, Any], lines: list[dict[str, int]], reason: str) -> None:
         def retrying(attempt: int) -> None:
             self.say(f"连接中断，正在重试确认退货（第 {attempt} 次）… 请勿重复退款", error=True)
 
         self.say("正在退货…")
         try:
-            done = await self.app.client.create_return(return_id, self.found["sale"]["id"], lines,  # type: ignore[index]
-                                                       reason, self.to_quarantine, on_retry=retrying)
+            done = await self.client.create_return(return_id, sale["id"], lines, reason, self.to_quarantine,
+                                                   on_retry=retrying)
         except ServiceError as exc:
             self.busy = False
             self.say(f"[{exc.code}] {exc.message_zh}{NO_RETURN_HINT.get(exc.code, '')}", error=True)
@@ -262,7 +253,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         self.query_one("#receipt", Input).focus()
         # Redraw what is left to return now, from the service.
         try:
-            self.found = await self.app.client.returnable(self.found["sale"]["sale_no"])  # type: ignore[index]
+            self.found = await self.client.returnable(sale["sale_no"])
             self.picked = {}
             self._draw()
         except TillCallFailed:
@@ -271,7 +262,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
     # --- keys -------------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(RETURN_KEYS))
+        self.app.push_screen(HelpScreen(self.KEYS))
 
     def action_back(self) -> None:
         """Esc: one step back — reason → lines → receipt number → the sale screen."""

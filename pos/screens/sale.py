@@ -8,96 +8,49 @@ redrawn from each answer (the service's SaleOut is the truth).
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Label, Static
 
-from catalog.codes import CodeKind, classify_code
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
+from pos.codes import Scan, route, trace_target
 from pos.format import yuan
-from pos.screens.card import is_voucher
+from pos.screens.card import CardScreen
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
+from pos.screens.prescription import PrescriptionScreen
 from pos.screens.qty import QtyScreen
 from pos.screens.returns import ReturnScreen
 from pos.screens.search import SearchScreen
 from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
+from pos.state import TillState
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
 
-if TYPE_CHECKING:
-    from pos.app import DingdianTill
-
-GTIN_LENGTHS = {8, 12, 13, 14}
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
-# A receipt's sale number (YYYYMMDD-NNNN), typed or scanned from the receipt's barcode: a return.
-SALE_NO = re.compile(r"^\d{8}-\d{4,6}$")
-
-
-def is_barcode(code: str) -> bool:
-    """All digits of a GTIN length goes straight to the service as a barcode; anything else is a search."""
-    return code.isdigit() and len(code) in GTIN_LENGTHS
-
-
-def is_sale_no(code: str) -> bool:
-    return bool(SALE_NO.match(code))
-
-
-def is_trace_code(code: str) -> bool:
-    """药品追溯码 (20 digits from 8, catalog.codes): it belongs to a box of a traced line, not to the search."""
-    return classify_code(code).kind is CodeKind.TRACE
-
-
-def trace_target(sale: dict[str, Any] | None, selected: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The line a scanned trace code goes to: the selected line if it still needs codes, else the last one that
-    does. The service decides whether the code may be sold; this only picks the line."""
-    def needs(line: dict[str, Any]) -> bool:
-        return bool(line.get("traced")) and len(line.get("trace_codes", [])) < (1 if line["split"] else line["qty"])
-    if sale is None:
-        return None
-    if selected is not None and needs(selected):
-        return selected
-    return next((ln for ln in reversed(sale["lines"]) if needs(ln)), None)
 
 
 class SaleScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助", key_display="F1"),
-        Binding("f2", "pay", "收款", key_display="F2"),
-        Binding("f3", "card", "读卡", key_display="F3"),
-        Binding("f4", "prescription", "处方", key_display="F4"),
-        Binding("f5", "suspend", "挂单", key_display="F5"),
-        Binding("f6", "resume", "取单", key_display="F6"),
-        Binding("f7", "quantity", "数量", key_display="F7"),
-        Binding("f8", "void", "作废", key_display="F8"),
-        Binding("f9", "search", "查询", key_display="F9"),
-        Binding("f10", "remove", "删行", key_display="F10"),
-        Binding("f11", "returns", "退货", key_display="F11"),
-        Binding("f12", "shift", "班次", key_display="F12"),
-        Binding("ctrl+g", "duty", "药师在岗", show=False),  # 岗 (gang); F1 lists it
-        Binding("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi); F1 lists it
-        Binding("escape", "back", "返回", show=False),  # Esc backs out everywhere; F1 says so
-        Binding("up", "cursor(-1)", "上一行", show=False),
-        Binding("down", "cursor(1)", "下一行", show=False),
-    ]
+    KEYS = keymap.SALE
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
     AUTO_FOCUS = "#scan"
 
-    app: DingdianTill  # type: ignore[assignment]
-
-    def __init__(self) -> None:
+    def __init__(self, state: TillState) -> None:
         super().__init__()
+        self.state = state
+        self.client = state.client
         self.sale: dict[str, Any] | None = None
         self.intents: asyncio.Queue[Intent] = asyncio.Queue()
         self._next_sale_id: str | None = None  # kept across retries of the same open
@@ -106,7 +59,7 @@ class SaleScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield StatusBar(self.state, id="status")
         yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="bottom"):
             with Vertical(id="entry"):
@@ -121,17 +74,16 @@ class SaleScreen(Screen[None]):
         table = self.query_one("#lines", DataTable)
         table.add_columns("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
         table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
-        self.app.refresh_status()
         self.run_worker(self._post_intents(), group="intents")
         self.send(self._offer_sign_in)  # first: a resumed sale's message is the one left on screen
-        if self.app.resume_sale_id is not None:
+        if self.state.resume_sale_id is not None:
             self.send(self._resume_after_login)
         self.focus_scan()
 
     async def _offer_sign_in(self) -> None:
         """After the login: an operator not signed in to the 医保 centre today is offered the sign-in."""
-        await self.app.check_insurance()
-        if self.app.insurance_signed_in is False:
+        await self.state.check_insurance()
+        if self.state.insurance_signed_in is False:
             self.say("今日尚未医保签到：按 Ctrl+Y 签到（医保结算前须签到）；请扫码", error=True)
 
     def focus_scan(self) -> None:
@@ -188,7 +140,7 @@ class SaleScreen(Screen[None]):
         if self.sale is None:
             return
         try:
-            self.show_sale(await self.app.client.get_sale(self.sale["id"]))
+            self.show_sale(await self.client.get_sale(self.sale["id"]))
         except (ServiceError, ServiceUnavailable):
             pass
 
@@ -196,7 +148,7 @@ class SaleScreen(Screen[None]):
         """The sale on the service, opened lazily by the first line (an F-key alone never opens one)."""
         while self.sale is None:
             self._next_sale_id = self._next_sale_id or str(uuid.uuid4())
-            self.show_sale(await self.app.client.open_sale(self._next_sale_id))
+            self.show_sale(await self.client.open_sale(self._next_sale_id))
             self._next_sale_id = None  # a reused id no longer open (voided meanwhile) → a fresh one next round
         return str(self.sale["id"])
 
@@ -216,11 +168,11 @@ class SaleScreen(Screen[None]):
         return str(self.sale["id"]) if self.sale is not None else self._next_sale_id
 
     async def _resume_after_login(self) -> None:
-        sale_id = self.app.resume_sale_id
+        sale_id = self.state.resume_sale_id
         if sale_id is None:
             return
-        sale = await self.app.client.get_sale(sale_id)
-        self.app.resume_sale_id = None
+        sale = await self.client.get_sale(sale_id)
+        self.state.update(resume_sale_id=None)
         if sale["status"] == "open":
             self.show_sale(sale)
             self.say(f"已恢复未完成的销售（{sum(ln['qty'] for ln in sale['lines'])} 件），请继续")
@@ -246,7 +198,7 @@ class SaleScreen(Screen[None]):
         table = self.query_one("#lines", DataTable)
         row = table.cursor_row
         table.clear()
-        lines = sale["lines"] if self.sale else []
+        lines = self.sale["lines"] if self.sale else []
         for ln in lines:
             name = ln["name"]
             if ln.get("traced"):  # how many of its boxes' trace codes are scanned
@@ -274,26 +226,27 @@ class SaleScreen(Screen[None]):
 
     def take_scan(self, code: str) -> None:
         """A typed code or a scan (keyboard wedge here, serial scanner through the service's events)."""
-        if is_voucher(code):  # 医保电子凭证: identify the insured person with it (never shown, never logged)
-            self._open_task("card", "F3 医保", voucher=code)
-        elif is_sale_no(code):
-            self.app.push_screen(ReturnScreen(code), lambda _: self.focus_scan())
-        elif is_trace_code(code):
-            self.add_trace_code(code)
-        elif is_barcode(code):
-            self.add(barcode=code)
-        else:
-            self.app.push_screen(SearchScreen(code), self._picked)
+        match route(code):  # pos/codes.py: what the code is decides where it goes
+            case Scan.VOUCHER:  # identify the insured person with it (never shown, never logged)
+                self._open_task("card", "F3 医保", voucher=code)
+            case Scan.RECEIPT:
+                self.app.push_screen(ReturnScreen(self.state, code), lambda _: self.focus_scan())
+            case Scan.TRACE:
+                self.add_trace_code(code)
+            case Scan.BARCODE:
+                self.add(barcode=code)
+            case Scan.SEARCH:
+                self.app.push_screen(SearchScreen(self.state, code), self._picked)
 
     def add(self, *, barcode: str | None = None, item_id: int | None = None) -> None:
-        if self.app.shift is None:
+        if self.state.shift is None:
             self.say("本班已结班，不能收款。请按 F12 开新班", error=True)
             self.focus_scan()
             return
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.app.client.add_line(sale_id, barcode=barcode, item_id=item_id))
+            self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
             last = self.sale["lines"][-1]["name"] if self.sale and self.sale["lines"] else ""
             self.say(f"已加入：{last}")
         self.send(intent)
@@ -307,7 +260,7 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             assert self.sale is not None
-            self.show_sale(await self.app.client.add_trace_code(self.sale["id"], line["id"], code))
+            self.show_sale(await self.client.add_trace_code(self.sale["id"], line["id"], code))
             self.say(f"已记录追溯码：{line['name']}")
         self.send(intent)
 
@@ -330,25 +283,22 @@ class SaleScreen(Screen[None]):
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(), lambda _: self.focus_scan())
+        self.app.push_screen(HelpScreen(self.KEYS), lambda _: self.focus_scan())
 
-    def _open_task(self, task: str, title: str, **kwargs: Any) -> None:
-        """A task screen on the open sale (app.task_screens), after every scan before it is answered."""
-        factory = self.app.task_screens.get(task)
-        if factory is None:
-            self.say(f"{title}：即将提供", error=True)
-            return
-
+    def _open_task(self, task: str, title: str, voucher: str | None = None) -> None:
+        """F3 the card or F4 the prescription on the open sale, after every scan before it is answered."""
         async def intent() -> None:
             if self.app.screen is not self:  # a popup is open already
                 return
             if self.sale is None or not self.sale["lines"]:
-                if task == "card" and await self.app.client.unresolved_settlements():
-                    self.app.push_screen(factory(None), self._task_done)  # only the unresolved settlements
+                if task == "card" and await self.client.unresolved_settlements():
+                    self.app.push_screen(CardScreen(self.state, None), self._task_done)  # only the unresolved ones
                     return
                 self.say(f"{title}：当前没有商品，请先扫码", error=True)
                 return
-            self.app.push_screen(factory(self.sale, **kwargs), self._task_done)
+            screen = (CardScreen(self.state, self.sale, voucher=voucher) if task == "card"
+                      else PrescriptionScreen(self.state, self.sale))
+            self.app.push_screen(screen, self._task_done)
         self.send(intent)
 
     def _task_done(self, result: dict[str, Any] | None) -> None:
@@ -361,7 +311,7 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:
             if self.sale is None:
                 return
-            sale = await self.app.client.get_sale(self.sale["id"])
+            sale = await self.client.get_sale(self.sale["id"])
             self.show_sale(sale)
             if sale["status"] == "settling":
                 self.say("[SETTLE-UNCERTAIN] 该销售医保结算结果待确认：按 F3 处理（冲正确认）前不能继续", error=True)
@@ -384,31 +334,32 @@ class SaleScreen(Screen[None]):
     def action_insurance_sign_in(self) -> None:
         """Ctrl+Y: the logged-in operator signs in to the 医保 centre for today (9001)."""
         async def intent() -> None:
-            out = await self.app.sign_in_insurance()
+            out = await self.state.sign_in_insurance()
             self.say(f"医保签到成功：{out.get('opter_name', '')} 签到号 {out.get('sign_no', '')}")
         self.send(intent)
 
     def action_returns(self) -> None:
-        self.app.push_screen(ReturnScreen(), lambda _: self.focus_scan())
+        self.app.push_screen(ReturnScreen(self.state), lambda _: self.focus_scan())
 
     def action_duty(self) -> None:
         """Ctrl+G: the logged-in pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who)."""
         async def intent() -> None:
-            if self.app.shift is None:
+            shift = self.state.shift
+            if shift is None:
                 self.say("未开班，不能登记药师在岗", error=True)
                 return
-            me = (self.app.client.user or {}).get("display_name")
-            if self.app.on_duty and me in self.app.on_duty:
-                await self.app.client.duty_off(self.app.shift["id"])
+            me = (self.client.user or {}).get("display_name")
+            if self.state.on_duty and me in self.state.on_duty:
+                await self.client.duty_off(shift["id"])
                 self.say(f"{me} 已离岗")
             else:
-                await self.app.client.duty_on(self.app.shift["id"])
+                await self.client.duty_on(shift["id"])
                 self.say(f"{me} 已登记在岗")
-            await self.app.check_service()
+            await self.state.check_duty()
         self.send(intent)
 
     def action_search(self) -> None:
-        self.app.push_screen(SearchScreen(self.query_one("#scan", ScanInput).value), self._picked)
+        self.app.push_screen(SearchScreen(self.state, self.query_one("#scan", ScanInput).value), self._picked)
         self.query_one("#scan", ScanInput).value = ""
 
     def action_pay(self) -> None:
@@ -418,7 +369,7 @@ class SaleScreen(Screen[None]):
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需收款", error=True)
                 return
-            self.app.push_screen(PaymentScreen(self.sale), self._paid)
+            self.app.push_screen(PaymentScreen(self.state, self.sale), self._paid)
         self.send(intent)
 
     def _paid(self, done: dict[str, Any] | None) -> None:
@@ -441,7 +392,7 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.app.client.set_qty(sale_id, line["id"], qty))
+            self.show_sale(await self.client.set_qty(sale_id, line["id"], qty))
             self.say(f"已修改数量：{line['name']} × {qty}")
         self.send(intent)
 
@@ -453,7 +404,7 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.app.client.remove_line(sale_id, line["id"]))
+            self.show_sale(await self.client.remove_line(sale_id, line["id"]))
             self.say(f"已删除：{line['name']}")
         self.send(intent)
 
@@ -462,7 +413,7 @@ class SaleScreen(Screen[None]):
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需挂单", error=True)
                 return
-            await self.app.client.suspend(self.sale["id"])
+            await self.client.suspend(self.sale["id"])
             self.show_sale(None)
             self.say("已挂单，可按 F6 取单")
         self.send(intent)
@@ -472,7 +423,7 @@ class SaleScreen(Screen[None]):
         if self.sale is not None:
             self.say("请先收款（F2）或挂单（F5）当前销售，再取单", error=True)
             return
-        self.app.push_screen(SuspendedScreen(), self._resume)
+        self.app.push_screen(SuspendedScreen(self.state), self._resume)
 
     def _resume(self, sale_id: str | None) -> None:
         self.focus_scan()
@@ -480,7 +431,7 @@ class SaleScreen(Screen[None]):
             return
 
         async def intent() -> None:
-            self.show_sale(await self.app.client.resume(sale_id))
+            self.show_sale(await self.client.resume(sale_id))
             self.say("已取单")
         self.send(intent)
 
@@ -498,7 +449,7 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:
             if self.sale is None:
                 return
-            await self.app.client.void(self.sale["id"], reason)
+            await self.client.void(self.sale["id"], reason)
             self.show_sale(None)
             self.say("已作废")
         self.send(intent)
@@ -508,23 +459,23 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:  # queued: after every scan before it is answered
             if self.app.screen is not self:
                 return
-            if self.app.shift is None:
-                self.app.push_screen(OpenShiftScreen(), self._shift_opened)
+            shift = self.state.shift
+            if shift is None:
+                self.app.push_screen(OpenShiftScreen(self.state), self._shift_opened)
                 return
             if self.sale is not None and self.sale["lines"]:
                 self.say("请先收款（F2）或挂单（F5）当前销售，再交班", error=True)
                 return
-            self.app.push_screen(CloseShiftScreen(self.app.shift), self._shift_closed)
+            self.app.push_screen(CloseShiftScreen(self.state, shift), self._shift_closed)
         self.send(intent)
 
     def _shift_closed(self, report: dict[str, Any] | None) -> None:
         self.focus_scan()
         if report is None:
             return
-        self.app.shift = None
+        self.state.update(shift=None)
         self.show_sale(None)
         self._next_sale_id = None
-        self.app.refresh_status()
         self.say(f"已结班（班次 #{report['shift_id']}），不能收款。按 F12 开新班", error=True)
 
     def _shift_opened(self, shift: dict[str, Any] | None) -> None:
@@ -532,6 +483,5 @@ class SaleScreen(Screen[None]):
         if shift is None:
             self.say("未开班，不能收款。按 F12 开新班", error=True)
             return
-        self.app.shift = shift
-        self.app.refresh_status()
+        self.state.update(shift=shift)
         self.say(f"已开班 班次 #{shift.get('id', '?')}，请扫码")

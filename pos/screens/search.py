@@ -6,24 +6,24 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import TillCallFailed
 from pos.format import yuan
+from pos.state import TillState
 
 
 class SearchScreen(ModalScreen[int | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "返回", key_display="Esc"),
-        Binding("up", "cursor(-1)", "上一个", show=False),
-        Binding("down", "cursor(1)", "下一个", show=False),
-    ]
+    KEYS = keymap.SEARCH
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self, query: str = "") -> None:
+    def __init__(self, state: TillState, query: str = "") -> None:
         super().__init__()
+        self.client = state.client
         self.initial = query
         self.hits: list[dict[str, Any]] = []
 
@@ -53,7 +53,7 @@ class SearchScreen(ModalScreen[int | None]):
         hits: list[dict[str, Any]] = []
         if q:
             try:
-                hits = await self.app.client.search(q)  # type: ignore[attr-defined]
+                hits = await self.client.search(q)
             except TillCallFailed as exc:
                 message.update(exc.text_zh)
                 return

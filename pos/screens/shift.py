@@ -8,17 +8,24 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
+from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable, TillCallFailed
 from pos.format import parse_yuan, yuan
+from pos.state import TillState
 
 
-class OpenShiftScreen(ModalScreen[dict | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "返回", key_display="Esc")]
+class OpenShiftScreen(ModalScreen[dict[str, Any] | None]):
+    KEYS = keymap.OPEN_SHIFT
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
+
+    def __init__(self, state: TillState) -> None:
+        super().__init__()
+        self.client = state.client
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -41,7 +48,7 @@ class OpenShiftScreen(ModalScreen[dict | None]):
             message.update("请输入金额，例如 200 或 200.00")
             return
         try:
-            shift = await self.app.client.open_shift(fen)  # type: ignore[attr-defined]
+            shift = await self.client.open_shift(fen)
         except TillCallFailed as exc:
             message.update(exc.text_zh)
             return
@@ -80,15 +87,17 @@ def z_report_text(rep: dict[str, Any]) -> str:
     ])
 
 
-class CloseShiftScreen(ModalScreen[dict | None]):
+class CloseShiftScreen(ModalScreen[dict[str, Any] | None]):
     """交班结账: type the cash counted in the drawer (元), Enter closes the shift and shows the Z report.
 
     Dismissed with the report once closed (Enter or Esc), or None if the cashier backs out before closing."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "leave", "返回", key_display="Esc")]
+    KEYS = keymap.CLOSE_SHIFT
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self, shift: dict[str, Any]) -> None:
+    def __init__(self, state: TillState, shift: dict[str, Any]) -> None:
         super().__init__()
+        self.client = state.client
         self.shift = shift
         self.report: dict[str, Any] | None = None
 
@@ -122,7 +131,7 @@ class CloseShiftScreen(ModalScreen[dict | None]):
             return
         message.update("正在结班…")
         try:
-            report = await self.app.client.close_shift(self.shift["id"], fen)  # type: ignore[attr-defined]
+            report = await self.client.close_shift(self.shift["id"], fen)
         except ServiceError as exc:
             hint = "（Esc 返回）" if exc.code == "SHIFT-OPEN-SALES" else ""
             message.update(f"[{exc.code}] {exc.message_zh}{hint}")

@@ -5,23 +5,24 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from pos import keymap
 from pos.client import TillCallFailed
 from pos.format import local_hhmm, yuan
+from pos.state import TillState
 
 
 class SuspendedScreen(ModalScreen[str | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "返回", key_display="Esc"),
-        Binding("enter", "choose", "取单", key_display="Enter"),
-    ]
+    KEYS = keymap.SUSPENDED
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self) -> None:
+    def __init__(self, state: TillState) -> None:
         super().__init__()
+        self.state = state
         self.sales: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
@@ -40,15 +41,14 @@ class SuspendedScreen(ModalScreen[str | None]):
     async def _load(self) -> None:
         message = self.query_one("#suspended-message", Static)
         try:
-            self.sales = await self.app.client.suspended()  # type: ignore[attr-defined]
+            self.sales = await self.state.client.suspended()
         except TillCallFailed as exc:
             message.update(exc.text_zh)
             return
         table = self.query_one("#sales", DataTable)
         for sale in self.sales:
             names = "、".join(ln["name"] for ln in sale["lines"][:3])
-            table.add_row(local_hhmm(sale["opened_at"], self.app.settings.store.tz),  # type: ignore[attr-defined]
-                           str(sum(ln["qty"] for ln in sale["lines"])),
+            table.add_row(local_hhmm(sale["opened_at"], self.state.tz), str(sum(ln["qty"] for ln in sale["lines"])),
                           yuan(sale["total_fen"]), names, key=sale["id"])
         message.update(f"共 {len(self.sales)} 笔挂单" if self.sales else "没有挂单")
 

@@ -14,6 +14,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.widgets import Checkbox, DataTable, Input, Label
 
 HEADER = (("rx_no", "处方编号"), ("issued_on", "开具日期"), ("institution_code", "机构编码"),
@@ -128,8 +129,8 @@ class RxForm(VerticalScroll):
         self.lines[self.current][key] = event.value
         col = 3 + [k for k, _ in LINE_FIELDS].index(key)
         table = self.query_one("#rx-lines", DataTable)
-        table.update_cell_at((self.current, col), event.value + ("(拆)" if key == "qty" and self.lines[self.current]["split"]
-                                                                  else ""))
+        split = key == "qty" and self.lines[self.current]["split"]
+        table.update_cell_at(Coordinate(self.current, col), event.value + ("(拆)" if split else ""))
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:

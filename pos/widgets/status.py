@@ -7,12 +7,15 @@ second. Device and link states are the service's (`state` events: {name, ok, tex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from pos.state import TillState
 
 DEVICES = (("card_reader", "读卡器"), ("scanner", "扫码枪"), ("printer", "打印机"))
 SEP = " │ "
@@ -36,19 +39,31 @@ def _insurance(signed_in: bool | None) -> Text:
 
 
 class StatusBar(Static):
-    stamp = reactive(0)  # bumped by sync(): the app holds the state, the bar redraws from it
+    """Redrawn from the till's state whenever it changes (it subscribes while mounted)."""
+
+    stamp = reactive(0)  # bumped by sync(): the state is the till's, the bar redraws from it
+
+    def __init__(self, state: TillState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self._unsubscribe: Callable[[], None] | None = None
 
     def on_mount(self) -> None:
+        self._unsubscribe = self.state.subscribe(self.sync)
         self.sync()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
 
     def sync(self) -> None:
         self.stamp += 1
         self.refresh(layout=True)
 
     def parts(self) -> tuple[Text, Text]:
-        app: Any = self.app
-        duty = app.on_duty
-        who = Text.assemble(f" {app.store_name}", SEP, f"收款机 {app.till_code}", SEP, app.user_name, SEP)
+        state = self.state
+        duty = state.on_duty
+        who = Text.assemble(f" {state.store_name}", SEP, f"收款机 {state.till_code}", SEP, state.user_name, SEP)
         if duty is None:
             who.append("药师 —", style="dim")
         elif duty:
@@ -57,11 +72,11 @@ class StatusBar(Static):
             who.append("无在岗药师", style="bold yellow")
         links = Text(" ")
         for name, label in DEVICES:
-            links.append_text(_state(label, app.device_states.get(name)))
+            links.append_text(_state(label, state.device_states.get(name)))
             links.append(" ")
-        links.append_text(_insurance(app.insurance_signed_in))
+        links.append_text(_insurance(state.insurance_signed_in))
         links.append(" ")
-        connected = app.client.connected
+        connected = state.connected
         if connected is None:
             links.append("… 正在连接服务", style="bold")
         elif connected:

@@ -48,7 +48,7 @@ def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engi
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            assert app.shift is not None and app.shift["status"] == "open"
+            assert app.state.shift is not None and app.state.shift["status"] == "open"
             assert "T01" in str(sale.query_one("#status").render())
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
@@ -160,7 +160,7 @@ def test_the_shift_is_opened_with_the_float_typed_then_a_sale_is_suspended_and_r
             await type_text(pilot, "200", "enter")
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
             sale: SaleScreen = app.screen  # type: ignore[assignment]
-            assert app.shift is not None and app.shift["float_fen"] == 20000
+            assert app.state.shift is not None and app.state.shift["float_fen"] == 20000
             await scan(pilot, BARCODE_VITC)
             await pilot.press("f5")
             await settled(pilot, sale)
@@ -213,7 +213,7 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            shift_id = app.shift["id"]  # type: ignore[index]
+            shift_id = app.state.shift["id"]  # type: ignore[index]
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             await pay_cash(pilot, sale, "20")
@@ -230,7 +230,7 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
 
             await pilot.press("enter")  # back to the till, closed
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
-            assert app.shift is None and "已结班" in message(sale)
+            assert app.state.shift is None and "已结班" in message(sale)
             await scan(pilot, BARCODE_VITC)  # scanning is refused, nothing is sent
             await settled(pilot, sale)
             assert sale.sale is None and "已结班" in message(sale) and "F12" in message(sale)
@@ -238,8 +238,8 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
             await pilot.press("f12")  # F12 now opens a new shift
             await popup(pilot, OpenShiftScreen)
             await type_text(pilot, "100", "enter")
-            await until(pilot, lambda: ready_to_scan(app) and app.shift is not None, what="the new shift")
-            assert app.shift["id"] != shift_id and app.shift["float_fen"] == 10000  # type: ignore[index]
+            await until(pilot, lambda: ready_to_scan(app) and app.state.shift is not None, what="the new shift")
+            assert app.state.shift["id"] != shift_id and app.state.shift["float_fen"] == 10000  # type: ignore[index]
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "3.50"

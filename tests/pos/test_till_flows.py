@@ -133,7 +133,7 @@ def test_f1_shows_the_keys_and_esc_backs_out_one_step_on_every_screen(service: s
             await popup(pilot, CloseShiftScreen)
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is sale, what="Esc out of the close")
-            assert app.shift is not None
+            assert app.state.shift is not None
             # F3 / F4 without a sale in progress: nothing to pay by card or prescribe for
             await pilot.press("f3")
             await settled(pilot, sale)
@@ -328,10 +328,13 @@ def test_a_lost_session_goes_back_to_the_login_and_the_sale_resumes_after_it(
             await scan(pilot, BARCODE_MASK)
             login = await popup(pilot, LoginScreen)
             assert "登录已失效" in message(login, "#login-message") and "已保留" in message(login, "#login-message")
-            assert app.resume_sale_id == sale_id
+            assert app.state.resume_sale_id == sale_id
             sale = await log_in(pilot)
             await settled(pilot, sale)
             assert sale.sale is not None and sale.sale["id"] == sale_id, message(sale)
+            assert app.sale_screen is sale  # the app's own reference: the new login's sale screen
+            # The screens left behind stopped following the state: only this screen's status bar does.
+            await until(pilot, lambda: len(app.state._listeners) == 1, what="the old status bars unsubscribed")
             assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # the refused scan was not added
             assert "已恢复" in message(sale)
             await scan(pilot, BARCODE_MASK)

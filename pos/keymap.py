@@ -1,0 +1,196 @@
+"""Every key of the till, declared once: the key, its action, its Chinese words, and the screen it belongs to.
+
+A screen's keys are one `Keymap`. Its entries come in the order the screen's bindings are declared (the footer shows
+them in that order), grouped in sections as the help shows them. A screen takes `KEYS = keymap.SALE` and
+`BINDINGS = KEYS.bindings()`, and F1 opens `HelpScreen(KEYS)`, whose text is generated from the same entries — so the
+help cannot disagree with the keys (tests/pos/test_keymap.py holds every screen to its keymap and its help).
+
+A key has two sets of words: the footer's `label`, short (12 F-keys share 80 columns), and the help's `does`, which
+may say more. What is done without a key of its own — typing into a field and Enter, a scan — is a section's notes.
+Several keys can be one line of the help (↑↓, "F2 或 回车"); one key can do different things in different steps of a
+screen (the card's F2), the screen's check_action deciding which is live.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+from pos.codes import SCAN_HELP
+
+# How a key is named: in the footer (beside its label) and in the help.
+FOOTER_NAMES = {"escape": "Esc", "enter": "Enter", "space": "空格", "plus": "+", "minus": "-"}
+HELP_NAMES = FOOTER_NAMES | {"enter": "回车", "equals_sign": "=", "up": "↑", "down": "↓"}
+_F_KEY = re.compile(r"f\d{1,2}")
+
+
+def key_name(key: str, names: dict[str, str] = HELP_NAMES) -> str:
+    """A Textual key name as the cashier reads it: f2 → F2, ctrl+g → Ctrl+G, escape → Esc, enter → 回车 …"""
+    if _F_KEY.fullmatch(key):
+        return key.upper()
+    if key.startswith("ctrl+"):
+        return "Ctrl+" + key_name(key.removeprefix("ctrl+"), names).upper()
+    return names.get(key, key)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One entry of the help: the key(s) as printed, what it does, and the bindings behind it."""
+
+    shown: str
+    does: str
+    bindings: tuple[Binding, ...]
+
+    def __str__(self) -> str:
+        return f"{self.shown} {self.does}"
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    keys: tuple[Key, ...]
+    notes: tuple[str, ...] = ()  # what is done without a key of its own, in the cashier's words
+
+
+@dataclass(frozen=True)
+class Keymap:
+    screen: str  # the screen's name, as the help's title says it
+    sections: tuple[Section, ...]
+
+    def keys(self) -> Iterator[Key]:
+        for section in self.sections:
+            yield from section.keys
+
+    def bindings(self) -> list[BindingType]:
+        """The screen's BINDINGS, in the order declared here."""
+        return [binding for entry in self.keys() for binding in entry.bindings]
+
+
+def key(keys: str, action: str, label: str, does: str = "", *, show: bool = True) -> Key:
+    """`keys` as Textual names them ("f2", "plus,equals_sign": one binding, either key); `label` the footer's
+    words; `does` the help's when it says more; `show=False` keeps it out of the footer (the help lists it)."""
+    names = keys.split(",")
+    binding = Binding(keys, action, label, show=show, key_display=key_name(names[0], FOOTER_NAMES) if show else None)
+    return Key(" 或 ".join(key_name(k) for k in names), does or label, (binding,))
+
+
+def either(*keys: Key, does: str = "") -> Key:
+    """Several keys that do one thing, as one entry of the help ("F2 或 回车 预结算")."""
+    return Key(" 或 ".join(k.shown for k in keys), does or keys[0].does, tuple(b for k in keys for b in k.bindings))
+
+
+def arrows(does: str, up: str = "上一行", down: str = "下一行") -> Key:
+    """↑↓ move the cursor of the screen's table (its `cursor` action), never shown in the footer."""
+    return Key("↑↓", does, (Binding("up", "cursor(-1)", up, show=False), Binding("down", "cursor(1)", down, show=False)))
+
+
+HELP_KEY = key("f1", "help", "帮助")
+
+
+def back(does: str = "返回上一步", *, show: bool = True, action: str = "back") -> Key:
+    return key("escape", action, "返回", does, show=show)
+
+
+# --- the screens with a help (F1) ------------------------------------------------------------------
+
+SALE = Keymap("收银", (
+    Section("", (), notes=tuple(SCAN_HELP.values())),  # pos/codes.py: where each kind of code goes
+    Section("", (
+        HELP_KEY,
+        key("f2", "pay", "收款"),
+        key("f3", "card", "读卡", "医保结算（读卡）"),
+        key("f4", "prescription", "处方", "处方（登记/审方）"),
+        key("f5", "suspend", "挂单"),
+        key("f6", "resume", "取单"),
+        key("f7", "quantity", "数量", "改数量"),
+        key("f8", "void", "作废"),
+        key("f9", "search", "查询"),
+        key("f10", "remove", "删行"),
+        key("f11", "returns", "退货"),
+        key("f12", "shift", "班次", "班次（结班/开班）"),
+    )),
+    Section("", (
+        key("ctrl+g", "duty", "药师在岗", "药师在岗/离岗", show=False),  # 岗 (gang)
+        key("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi)
+        back(show=False),  # Esc clears what is half typed; it backs out one step everywhere else
+        arrows("选择商品行"),
+    )),
+))
+
+CARD = Keymap("医保结算", (
+    Section("", (HELP_KEY,)),
+    Section("识别参保人", (
+        key("f2", "mode('reader')", "读卡器", "读卡器（插卡后回车）"),
+        key("f5", "mode('card')", "卡号", "社保卡号+卡识别码"),
+        key("f6", "mode('voucher')", "电子凭证", "医保电子凭证（扫码）"),
+        key("f7", "mode('id')", "身份证", "身份证号（须填原因）"),
+        key("f8", "sign_in", "医保签到", "医保签到（今日未签到时）"),
+    ), notes=("医保电子凭证在任何识别方式下都可直接扫描",)),
+    Section("核对明细", (
+        either(key("f2", "preview", "预结算"), key("enter", "preview", "预结算", show=False), does="预结算（2101）"),
+    ), notes=("医保/自费逐行列出及原因；统筹/个人账户/个人现金先显示再确认",)),
+    Section("确认结算", (
+        key("f2", "tender('cash')", "现金", "现金（输入实收，回车）"),
+        key("f3", "tender('other')", "其他支付", "其他支付（输入凭证号，回车）"),
+    )),
+    Section("结算结果待确认（SETTLE-UNCERTAIN）", (
+        key("f9", "resolve", "处理待确认结算", "向医保中心冲正确认（2601）"),
+    )),
+    Section("结算完成", (key("enter", "finish", "返回收银", show=False),)),
+    Section("", (
+        arrows("选择明细行"),
+        back("返回上一步（结算 → 明细 → 识别 → 收银）"),
+    )),
+))
+
+PRESCRIPTION = Keymap("处方", (
+    Section("", (HELP_KEY,)),
+    Section("查找或登记", (
+        key("f2", "enter_new", "登记处方", "登记纸质处方（按本单处方药预填）"),
+        key("enter", "choose", "关联所选", "关联所选处方", show=False),
+    ), notes=("输入患者姓名或身份证号后回车，查找已登记的处方",)),
+    Section("登记表", (
+        key("f2", "save", "保存并关联", "保存并关联本单"),
+        key("f9", "add_drug", "加药", "查询加药"),
+        key("f10", "remove_drug", "删药", "删除药品行"),
+    ), notes=("回车到下一项；空格 勾选（外配/签名/盖章）",)),
+    Section("审方（在岗药师）", (
+        key("f5", "approve", "审核通过", "通过"),
+        key("f6", "reject", "拒绝", "拒绝（选原因）"),
+        key("f7", "refer", "转介", "转介（填写转介药店）"),
+    )),
+    Section("", (
+        arrows("选择处方/药品行"),
+        back("返回上一步（审方 → 处方 → 查找 → 收银）"),
+    )),
+))
+
+RETURN = Keymap("退货", (
+    Section("", (HELP_KEY,), notes=("输入或扫描小票号（如 20261122-0001）回车：查出原销售；↑↓ 选择商品行",)),
+    Section("", (
+        key("f2", "confirm", "确认退货", "确认退货（商品行上回车亦可）：填写原因后回车提交"),
+        key("f5", "toggle_place", "去向", "切换去向（隔离区 / 可售库存；本店制度要求隔离的药品始终进隔离区）"),
+    )),
+    Section("", (
+        key("plus,equals_sign", "more", "多退", "多退一件"),
+        key("minus", "less", "少退", "少退一件"),
+        key("space", "whole", "整行", "整行全退/取消"),
+    )),
+    Section("", (back("返回上一步（原因 → 商品行 → 小票号 → 收银）"),)),
+))
+
+# --- the other screens and popups (no help of their own: their footer shows every key) --------------------------
+
+LOGIN = Keymap("登录", (Section("", (back("返回上一步（密码 → 工号）"),)),))
+HELP = Keymap("按键说明", (Section("", (back(action="dismiss(None)"), key("f1", "dismiss(None)", "关闭"))),))
+SEARCH = Keymap("商品查询", (Section("", (back(action="dismiss(None)"), arrows("选择商品", "上一个", "下一个"))),))
+PAYMENT = Keymap("收款", (Section("", (key("f2", "mode('cash')", "现金"), key("f3", "mode('other')", "其他支付"),
+                                       back())),))
+SUSPENDED = Keymap("挂单列表", (Section("", (back(action="dismiss(None)"), key("enter", "choose", "取单"))),))
+QUANTITY = Keymap("修改数量", (Section("", (back(action="dismiss(None)"),)),))
+VOID = Keymap("作废", (Section("", (back(action="dismiss(None)"),)),))
+OPEN_SHIFT = Keymap("开班", (Section("", (back(action="dismiss(None)"),)),))
+CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))

@@ -1,0 +1,107 @@
+"""The till's state in one object, made by the app and given to every screen.
+
+What the till knows beside the sale on screen: who is logged in, the shift, the pharmacists on duty, the devices'
+and the links' states, the operator's 医保 sign-in, the card in the reader, the sale to take up again after a new
+login — and the client every call goes through. Screens read it and change it here; nothing is kept on the App.
+
+Whoever shows it (the status bar) subscribes and is called after every change: `update()` sets fields and tells
+the subscribers once, if anything changed. The service is the truth: the `check_*` calls read its answer into here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import tzinfo
+from typing import Any
+
+from pos.client import Json, ServiceError, ServiceUnavailable, TillClient
+
+LOGGED_OUT = "未登录"
+Listener = Callable[[], None]
+
+
+@dataclass(eq=False)
+class TillState:
+    client: TillClient
+    store_name: str
+    till_code: str
+    tz: tzinfo  # the store's time zone: times from the service are shown in it
+    auto_open_float_fen: int | None = None  # open the shift with this float instead of asking (tests, a till so set)
+    user_name: str = LOGGED_OUT
+    shift: Json | None = None  # the open shift (ShiftOut); None: closed, or not known before the login
+    on_duty: list[str] | None = None  # the pharmacists on duty; None: not known yet
+    device_states: dict[str, Json] = field(default_factory=dict)  # name → the service's {ok, text, …}
+    insurance_signed_in: bool | None = None  # the operator's 9001 of today; None: not known
+    card_in_reader: Json | None = None  # the masked record of the card last inserted in the till's reader
+    resume_sale_id: str | None = None  # the open sale to take up again after a new login
+    _listeners: list[Listener] = field(default_factory=list, init=False, repr=False)
+
+    @classmethod
+    def for_settings(cls, settings: Any, client: TillClient, auto_open_float_fen: int | None = None) -> TillState:
+        return cls(client=client, store_name=settings.store.name, till_code=settings.till.code, tz=settings.store.tz,
+                   auto_open_float_fen=auto_open_float_fen)
+
+    @property
+    def connected(self) -> bool | None:
+        """The link to the service as the client last saw it (None: not known yet)."""
+        return self.client.connected
+
+    # --- who shows it -----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` after every change; returns the call that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def changed(self) -> None:
+        """Tell the subscribers (also when the client's link state changed: it is read from the client)."""
+        for listener in list(self._listeners):
+            listener()
+
+    def update(self, **changes: Any) -> None:
+        """Set the fields named; the subscribers hear of it once, if a value is new."""
+        known = {f.name for f in fields(self) if f.init}
+        if unknown := set(changes) - known:
+            raise AttributeError(f"TillState has no {', '.join(sorted(unknown))}")
+        new = {name: value for name, value in changes.items() if getattr(self, name) != value}
+        for name, value in new.items():
+            setattr(self, name, value)
+        if new:
+            self.changed()
+
+    def device_state(self, name: str, state: Json) -> None:
+        self.device_states[name] = state
+        self.changed()
+
+    # --- the session ------------------------------------------------------------------------------
+
+    def logged_in(self, user_name: str) -> None:
+        self.update(user_name=user_name, insurance_signed_in=None)
+
+    def logged_out(self) -> None:
+        self.update(user_name=LOGGED_OUT, insurance_signed_in=None)
+
+    # --- what the service says ----------------------------------------------------------------------
+
+    async def check_duty(self) -> None:
+        """The pharmacists on duty (GET /till/status); no answer leaves them as they were."""
+        try:
+            status = await self.client.till_status()
+        except (ServiceError, ServiceUnavailable):
+            return  # a 401 has sent the till to the login already; no answer is shown by the connection state
+        self.update(on_duty=status["on_duty"])
+
+    async def check_insurance(self) -> None:
+        """The operator's 医保 sign-in of today (9001), for the status bar and the card flow."""
+        try:
+            status = await self.client.insurance_status()
+        except (ServiceError, ServiceUnavailable):
+            return
+        self.update(insurance_signed_in=bool(status["signed_in"]))
+
+    async def sign_in_insurance(self) -> Json:
+        """9001 for the logged-in operator; the status bar follows."""
+        out = await self.client.insurance_sign_in()
+        await self.check_insurance()
+        return out
