@@ -68,6 +68,17 @@ def id_check_char(first17: str) -> str:
     return "10X98765432"[total % 11]
 
 
+def mask_id(number: str | None) -> str:
+    """SEC-06, an identity number as shown, printed, exported or logged: 1101**********1234 (the region
+    prefix and the last four stay, everything between is starred)."""
+    if not number:
+        return ""
+    n = number.strip()
+    if len(n) <= 8:
+        return n[:1] + "*" * (len(n) - 1) if n else ""
+    return n[:4] + "*" * (len(n) - 8) + n[-4:]
+
+
 # --- 药品追溯码 (drug traceability code) -----------------------------------------------------------
 # 20 ASCII digits starting with 8: the 医保 check platform drops anything else (nhsa-interface.md §8).
 # The 7-digit 药品标识码 + serial split is unconfirmed, so no check digit is validated here.

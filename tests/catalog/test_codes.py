@@ -16,6 +16,7 @@ from catalog.codes import (
     classify_code,
     gtin_check_digit,
     id_check_char,
+    mask_id,
     org_code_check_char,
     uscc_check_char,
 )
@@ -165,6 +166,17 @@ def test_org_code_check_char_maps_ten_and_eleven_to_x_and_zero() -> None:
     assert org_code_check_char("00000006") == "X"  # 6*2 = 12; 11 - 12 % 11 = 10
     assert org_code_check_char("00000000") == "0"  # 11 - 0 % 11 = 11
     assert org_code_check_char("00000004") == "3"  # 4*2 = 8; 11 - 8 = 3
+
+
+@pytest.mark.parametrize(("number", "masked"), [
+    ("11010519491231002X", "1101**********002X"),
+    (" 440300D1560000050050640776EF3192 ", "4403************************3192"),  # surrounding spaces go
+    ("12345678", "1*******"),  # too short to keep both ends
+    ("", ""),
+    (None, ""),
+])
+def test_mask_id_keeps_the_region_and_the_last_four(number: str | None, masked: str) -> None:
+    assert mask_id(number) == masked
 
 
 def test_id_check_char_matches_the_standard_example() -> None:
