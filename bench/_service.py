@@ -16,6 +16,7 @@ from catalog.classes import GspClass, Storage, ZonePurpose
 from catalog.codes import gtin_check_digit
 from server.config import load_settings
 from server.db.migrate import upgrade
+from server.db.models.base import id_of
 from server.db.session import make_engine, write_session
 from server.roles import Role
 from server.services.catalog import items as catalog_service
@@ -87,7 +88,7 @@ def build_store(directory: Path, tills: int = 4, name: str = "dingdian.db") -> B
                     values |= {"approval_no": f"国药准字H{n:08d}", "route": "internal"}
                 barcode = barcode_for(n)
                 item = catalog_service.create_item(s, ctx, values, [barcode], "Z-OTC" if gsp == "otc_a" else "Z-DEV")
-                stock.add_opening_batch(s, ctx, item.id, None, f"B-{code}", f"L{n:04d}", made,  # type: ignore[arg-type]
+                stock.add_opening_batch(s, ctx, id_of(item), None, f"B-{code}", f"L{n:04d}", made,
                                         today + timedelta(days=700), price // 2, STOCK_PER_ITEM)
                 barcodes.append(barcode)
                 prices[barcode] = price

@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench._common import p50_p99, rule
@@ -47,10 +48,16 @@ class _Latch:
                 self.removed += 1
             self.cond.notify_all()
 
-    def wait(self, check: object, timeout: float = 5.0) -> None:
+    def wait(self, check: Callable[[], bool], timeout: float = 5.0) -> None:
         with self.cond:
-            if not self.cond.wait_for(check, timeout):  # type: ignore[arg-type]
+            if not self.cond.wait_for(check, timeout):
                 raise TimeoutError("the driver did not report the card in time")
+
+    def wait_inserted(self, count: int) -> None:
+        self.wait(lambda: len(self.inserted) >= count)
+
+    def wait_removed(self, count: int) -> None:
+        self.wait(lambda: self.removed >= count)
 
 
 def insertions(cycles: int) -> tuple[list[float], list[float]]:
@@ -64,12 +71,12 @@ def insertions(cycles: int) -> tuple[list[float], list[float]]:
             card = VirtualCard(CHANNEL)
             started = time.perf_counter()
             card.insert()
-            latch.wait(lambda i=i: len(latch.inserted) > i)
+            latch.wait_inserted(i + 1)
             at, event = latch.inserted[i]
             wall.append((at - started) * 1000)
             read.append(event.read_ms)
             card.remove()
-            latch.wait(lambda i=i: latch.removed > i)
+            latch.wait_removed(i + 1)
             wait_card(False)
     finally:
         reader.stop()

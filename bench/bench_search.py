@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, func, insert, select, update
+from sqlmodel import col
 
 from bench._common import HOST, free_port, p50_p99, process_cpu_s, running, serve_command, write_config
 from catalog.codes import GTIN_LENGTHS
@@ -37,6 +38,7 @@ from catalog.demo_data import bulk_items, default_zones
 from server.config import load_settings
 from server.db.migrate import upgrade
 from server.db.models import Barcode, Item, Store, Zone
+from server.db.models.base import table_of
 from server.db.session import make_engine, write_session
 from server.db.types import utcnow
 from server.roles import Role
@@ -82,10 +84,9 @@ def load_catalog(engine: Engine, ctx: Ctx, n: int, seed: int) -> tuple[int, list
     now = utcnow()
     n_barcodes = 0
     with engine.begin() as conn:
-        zones = {code: zid for zid, code in conn.execute(Zone.__table__.select()  # type: ignore[attr-defined]
-                                                         .with_only_columns(Zone.id, Zone.code))}
-        next_id = (conn.execute(Item.__table__.select().with_only_columns(Item.id)  # type: ignore[attr-defined]
-                                .order_by(Item.id.desc()).limit(1)).scalar() or 0) + 1  # type: ignore[union-attr]
+        zone, item = table_of(Zone).c, table_of(Item).c
+        zones = {code: zid for zid, code in conn.execute(select(zone.id, zone.code))}
+        next_id = (conn.execute(select(func.max(item.id))).scalar() or 0) + 1
         items: list[dict[str, object]] = []
         codes: list[dict[str, object]] = []
 
@@ -113,7 +114,7 @@ def load_catalog(engine: Engine, ctx: Ctx, n: int, seed: int) -> tuple[int, list
             if len(items) >= 10_000:
                 flush()
         flush()
-        conn.execute(update(Store).where(Store.id == ctx.store_id).values(catalog_rev=1))  # type: ignore[arg-type]
+        conn.execute(update(Store).where(col(Store.id) == ctx.store_id).values(catalog_rev=1))
     return n_barcodes, samples
 
 

@@ -1,4 +1,5 @@
-"""Code rules: GTIN check digits, 药品追溯码, 国家医保编码. Pure functions."""
+"""Code rules: GTIN check digits, 药品追溯码, 国家医保编码, the check characters of 统一社会信用代码,
+组织机构代码 and 居民身份证号. Pure functions."""
 
 from __future__ import annotations
 
@@ -35,6 +36,47 @@ def check_gtin(code: str) -> list[Violation]:
                           f"barcode {code}: wrong check digit {code[-1]}, expected {expected}",
                           {"code": code, "expected_check_digit": expected, "got": int(code[-1])})]
     return []
+
+
+
+# --- check characters of the registration numbers on suppliers and staff ---------------------------
+# 统一社会信用代码 (a supplier's business licence), its embedded 组织机构代码, and the 居民身份证号.
+
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, S, V, Z
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def uscc_check_char(first17: str) -> str:
+    """The check character of an 18-char 统一社会信用代码 (GB 32100-2015, mod 31)."""
+    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_CHARS[(31 - total % 31) % 31]
+
+
+def org_code_check_char(body: str) -> str:
+    """The check character of a 9-char 组织机构代码 (GB 11714, mod 11) after its 8 body characters
+    (digits, or uppercase letters counted A=10 … Z=35)."""
+    total = sum(int(c, 36) * w for c, w in zip(body, _ORG_CODE_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return {10: "X", 11: "0"}.get(check, str(check))
+
+
+def id_check_char(first17: str) -> str:
+    """The check character of an 18-digit 居民身份证号 (GB 11643, ISO 7064 MOD 11-2)."""
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11]
+
+
+def mask_id(number: str | None) -> str:
+    """SEC-06, an identity number as shown, printed, exported or logged: 1101**********1234 (the region
+    prefix and the last four stay, everything between is starred)."""
+    if not number:
+        return ""
+    n = number.strip()
+    if len(n) <= 8:
+        return n[:1] + "*" * (len(n) - 1) if n else ""
+    return n[:4] + "*" * (len(n) - 8) + n[-4:]
 
 
 # --- 药品追溯码 (drug traceability code) -----------------------------------------------------------

@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from catalog.classes import DRUG_CLASSES, GspClass, InsuranceCategory, Route, Storage, ZonePurpose
-from catalog.codes import gtin_check_digit
+from catalog.codes import gtin_check_digit, id_check_char, org_code_check_char, uscc_check_char
 from catalog.gsp import ItemSpec, ZoneSpec, zones_admitting
 
 RX, OTC_A, OTC_B, HERBAL = GspClass.RX, GspClass.OTC_A, GspClass.OTC_B, GspClass.HERBAL
@@ -807,22 +807,10 @@ class DemoSupplier:
     phone: str
 
 
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, S, V, Z
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def uscc_check_char(first17: str) -> str:
-    """The check character of an 18-char 统一社会信用代码 (GB 32100-2015, mod 31)."""
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return _USCC_CHARS[(31 - total % 31) % 31]
-
-
 def _org_code(rng: random.Random) -> str:
     """A 9-char 组织机构代码 (GB 11714): 8 digits and a mod-11 check char."""
     body = f"{rng.randrange(10**7, 10**8)}"
-    total = sum(int(c) * w for c, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
-    check = 11 - total % 11
-    return body + {10: "X", 11: "0"}.get(check, str(check))
+    return body + org_code_check_char(body)
 
 
 def _uscc(rng: random.Random, division: str) -> str:
@@ -962,15 +950,6 @@ class DemoUser:
     contract_end: date | None
     work_cert_no: str
     work_cert_expiry: date | None
-
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_check_char(first17: str) -> str:
-    """The check character of an 18-digit 居民身份证号 (GB 11643, ISO 7064 MOD 11-2)."""
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11]
 
 
 def _id_number(division: str, born: date, seq: int) -> str:

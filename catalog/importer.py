@@ -644,6 +644,7 @@ assert set(PARSERS) == set(COLUMN_BY_KEY)
 def write_template_xlsx(path: str | Path) -> None:
     """An empty import sheet (Chinese headers) plus a 说明 sheet describing each column."""
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
@@ -653,8 +654,7 @@ def write_template_xlsx(path: str | Path) -> None:
     # Text format for code-like columns, so Excel neither drops leading zeros nor writes 6.9E+12.
     for pos, column in enumerate(COLUMNS, start=1):
         if column.key in ("code", "approval_no", "nhsa_code", "barcodes", "zone"):
-            letter = ws.cell(row=1, column=pos).column_letter
-            ws.column_dimensions[letter].number_format = "@"
+            ws.column_dimensions[get_column_letter(pos)].number_format = "@"
     notes = wb.create_sheet("说明")
     notes.append(["列名", "English", "必填", "说明", "Expected"])
     for column in COLUMNS:

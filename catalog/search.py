@@ -120,6 +120,7 @@ def sort_key(doc: SearchDoc) -> SortKey:
 def matched_field(doc: SearchDoc, query: str, rank: Rank) -> Field | None:
     """The first field, in the rank's field order, that matches the normalised query at that rank."""
     values = doc_values(doc)
+    test: Callable[[str, str], bool]
     if rank == "exact":
         fields, test = EXACT_FIELDS, str.__eq__
     elif rank == "prefix":
@@ -273,8 +274,13 @@ class SearchIndex:
         if len(q) <= 2:
             candidates = self._grams.get(q)  # exactly the docs containing q: no need to verify
         else:  # the rarest bigram's list holds every match; verify each candidate
-            lists = [self._grams.get(q[i:i + 2]) for i in range(len(q) - 1)]
-            candidates = None if None in lists else min(lists, key=len)  # type: ignore[arg-type]
+            lists = []
+            for i in range(len(q) - 1):
+                grams = self._grams.get(q[i:i + 2])
+                if grams is None:  # a bigram no document has: nothing contains q
+                    return []
+                lists.append(grams)
+            candidates = min(lists, key=len)
         if not candidates:
             return []
         out = []

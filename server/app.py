@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -34,6 +35,7 @@ from server.db.migrate import require_head
 from server.db.session import make_engine
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
+from server.insurance.gateway import InsuranceGateway
 from server.services.catalog.search import CatalogSearch
 from server.services.store.profile import bootstrap_store
 from server.state import AppState
@@ -41,20 +43,20 @@ from server.state import AppState
 log = logging.getLogger(__name__)
 
 
-def _recover_settlements(engine: Engine, settings: Settings, store_id: int, gateway: object) -> None:
+def _recover_settlements(engine: Engine, settings: Settings, store_id: int, gateway: InsuranceGateway) -> None:
     from server.audit import SYSTEM
     from server.services.card import settlement as card_settlement
     from server.services.context import Ctx
 
     try:
-        outcome = card_settlement.recover(engine, Ctx(store_id, settings, SYSTEM), gateway)  # type: ignore[arg-type]
+        outcome = card_settlement.recover(engine, Ctx(store_id, settings, SYSTEM), gateway)
         if outcome:
             log.warning("unresolved card settlements at start-up: %s", outcome)
     except Exception:  # the centre may be away: the settlements stay blocked and are resolved by hand or next start
         log.exception("settlement recovery failed")
 
 
-_ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.devices.stop()
             app.state.insurance.close()
 
-    app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,  # type: ignore[arg-type]
+    app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,
                   lifespan=lifespan)
     search = CatalogSearch(engine, store_id)
     search.warm_up()

@@ -21,7 +21,7 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from server.db.models import (
     AgreementEvent,
@@ -42,6 +42,7 @@ from server.db.models import (
     UserRole,
     Zone,
 )
+from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
 from server.db.session import Unit
@@ -53,7 +54,7 @@ GENESIS = "0" * 64
 # Tables whose every row is written through an audited use case, one entry per row change.
 # (The stock ledger is append-only and is audited by the operation that writes it.)
 ROW_AUDITED: dict[str, type[SQLModel]] = {
-    m.__tablename__: m  # type: ignore[misc]
+    table_of(m).name: m
     for m in (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
               MedicalInstitution, Doctor, Prescription, RxAttachment)
 }
@@ -95,7 +96,8 @@ def snapshot(row: SQLModel) -> dict[str, Any]:
 
 def row_image(row: dict[str, Any]) -> dict[str, Any]:
     """snapshot() of a row read through Core, for a table with no column excluded or masked (a sale)."""
-    return _plain(row)  # type: ignore[no-any-return]
+    image: dict[str, Any] = _plain(row)
+    return image
 
 
 def _entry_hash(e: AuditEntry) -> str:
@@ -129,8 +131,8 @@ def ensure_head(session: Session, store_id: int) -> None:
         session.flush()
 
 
-_ENTRY = AuditEntry.__table__  # type: ignore[attr-defined]
-_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_ENTRY = table_of(AuditEntry)
+_HEAD = table_of(AuditHead)
 # Statements built once: appending runs on every business write, so it goes through Core, not the ORM.
 _LOCK_HEAD = Prepared(sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.store_id == bindparam("sid")).with_for_update())
 _MOVE_HEAD = Prepared(sa_update(_HEAD).where(_HEAD.c.store_id == bindparam("sid")).values(
@@ -173,8 +175,7 @@ def record_row(session: Session, store_id: int, actor: Actor, action: str, row: 
                before: dict[str, Any] | None = None, note: str = "") -> None:
     """Audit a row written through the ORM: its table and id, the image before, the image now."""
     session.flush()
-    record(session, store_id, actor, action, row.__tablename__, row.id,  # type: ignore[attr-defined]
-           before, snapshot(row), note)
+    record(session, store_id, actor, action, table_of(type(row)).name, key_of(row), before, snapshot(row), note)
 
 
 @dataclass
@@ -193,7 +194,7 @@ def verify(session: Session, store_id: int) -> VerifyReport:
     report = VerifyReport(store_id)
     prev_hash, expected_seq = GENESIS, 1
     latest: dict[tuple[str, str], AuditEntry] = {}
-    entries = session.exec(select(AuditEntry).where(AuditEntry.store_id == store_id).order_by(AuditEntry.seq))
+    entries = session.exec(select(AuditEntry).where(AuditEntry.store_id == store_id).order_by(col(AuditEntry.seq)))
     for e in entries:
         report.entries += 1
         if e.seq != expected_seq:
@@ -224,7 +225,7 @@ def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> N
     """Every batch balance equals the sum of its ledger movements (ST-02: the ledger is the truth)."""
     ledger = {(b, loc): int(q) for b, loc, q in session.exec(
         select(StockMovement.batch_id, StockMovement.location, func.sum(StockMovement.qty))
-        .where(StockMovement.store_id == store_id).group_by(StockMovement.batch_id, StockMovement.location))}
+        .where(StockMovement.store_id == store_id).group_by(col(StockMovement.batch_id), col(StockMovement.location)))}
     kept = {(b, loc): q for b, loc, q in session.exec(
         select(BatchBalance.batch_id, BatchBalance.location, BatchBalance.qty).where(BatchBalance.store_id == store_id))}
     for key in sorted(set(ledger) | set(kept)):
@@ -251,12 +252,12 @@ def _changed_columns(model: type[SQLModel], now: dict[str, Any], image: dict[str
 def _verify_rows(session: Session, store_id: int, latest: dict[tuple[str, str], AuditEntry],
                  report: VerifyReport) -> None:
     for table, model in ROW_AUDITED.items():
-        key_col = model.id  # type: ignore[attr-defined]
-        scope = model.id == store_id if table == "store" else model.store_id == store_id  # type: ignore[attr-defined]
+        columns = table_of(model).c
+        scope = columns.id == store_id if table == "store" else columns.store_id == store_id
         seen: set[str] = set()
-        for row in session.exec(select(model).where(scope).order_by(key_col)):
+        for row, key in session.exec(select(model, columns.id).where(scope).order_by(columns.id)):
             report.rows_checked += 1
-            rid = str(row.id)  # type: ignore[attr-defined]
+            rid = str(key)
             seen.add(rid)
             entry = latest.get((table, rid))
             if entry is None:

@@ -6,11 +6,18 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from server.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    import subprocess
+
+    from sqlalchemy import Engine
+
+    from server.services.context import Ctx
 
 app = typer.Typer(help="丁点药房收银系统 Dingdian POS — the store's command line.", no_args_is_help=True,
                   add_completion=False)
@@ -36,7 +43,7 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     from server.db.session import make_engine
 
     if path := settings.sqlite_path:
@@ -44,7 +51,7 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     return make_engine(settings.database.url)
 
 
-def _ctx(settings: Settings, engine):  # type: ignore[no-untyped-def]
+def _ctx(settings: Settings, engine: Engine) -> Ctx:
     from server.audit import Actor
     from server.db.migrate import SchemaOutOfDate, require_head
     from server.services.context import Ctx
@@ -131,7 +138,7 @@ def demo(config: ConfigOpt = None,
         _stop_child(sandbox)
 
 
-def _start_sandbox_centre(settings: Settings):  # type: ignore[no-untyped-def]
+def _start_sandbox_centre(settings: Settings) -> subprocess.Popen[bytes] | None:
     """The sandbox insurance centre in a child process beside the service (gateway = "sandbox")."""
     import subprocess
     import time
@@ -165,7 +172,7 @@ def _start_sandbox_centre(settings: Settings):  # type: ignore[no-untyped-def]
     return None
 
 
-def _stop_child(child) -> None:  # type: ignore[no-untyped-def]
+def _stop_child(child: subprocess.Popen[bytes] | None) -> None:
     import subprocess
 
     if child is None or child.poll() is not None:
@@ -289,6 +296,7 @@ def user_add(username: str,
 def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 / 调岗 …")],
                 config: ConfigOpt = None) -> None:
     """Freeze a departing or transferred employee's account; its tokens stop at once (SEC-03)."""
+    from server.db.models.base import id_of
     from server.db.session import write_session
     from server.errors import AppError
     from server.services.store.users import find_user, freeze_user
@@ -298,7 +306,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
     ctx = _ctx(settings, engine)
     try:
         with write_session(engine) as s:
-            freeze_user(s, ctx, find_user(s, ctx, username).id, reason)  # type: ignore[arg-type]
+            freeze_user(s, ctx, id_of(find_user(s, ctx, username)), reason)
     except AppError as exc:
         raise _fail(exc) from exc
     typer.echo(f"已冻结 / frozen: {username}")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -220,7 +221,7 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else ROOT / path
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: ErrorDetails) -> str:
     key = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
     if kind == "missing":

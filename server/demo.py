@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from catalog.demo_data import default_zones, demo_batches, demo_items, demo_suppliers, demo_users
 from server.db.models import AgreementStatus, Item, Supplier
+from server.db.models.base import id_of
 from server.db.session import write_session
 from server.roles import ROLE_LABELS, Role
 from server.services.catalog import items as catalog_service
@@ -44,7 +45,7 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
         for it in items:
             values = {k: getattr(it, k) for k in catalog_service.ITEM_FIELDS if hasattr(it, k)}
             row = catalog_service.create_item(s, ctx, values, list(it.barcodes), it.zone_code)
-            ids[it.code] = row.id  # type: ignore[assignment]
+            ids[it.code] = id_of(row)
         # The demo's 甲/乙 mappings have reached the (sandbox) centre, so the card pays them (CARD-07).
         mapped = [ids[it.code] for it in items if it.nhsa_code and it.insurance_category.value in ("jia", "yi")]
         catalog_service.mark_mapping_uploaded(s, ctx, mapped, today)
@@ -61,7 +62,7 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
         for u in demo_users(ctx.settings.store.fixmedins_code, today):
             roles = {Role(r) for r in u.roles}
             user = user_service.add_user(s, ctx, u.username, u.display_name, u.pin, roles)
-            user_service.set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+            user_service.set_staff_profile(s, ctx, id_of(user), {
                 "id_number": u.id_number, "qualification": u.qualification, "qualification_no": u.qualification_no,
                 "registered_store_code": u.registered_store_code, "contract_start": u.contract_start,
                 "contract_end": u.contract_end, "work_cert_no": u.work_cert_no, "work_cert_expiry": u.work_cert_expiry})

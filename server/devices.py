@@ -154,7 +154,10 @@ class DeviceManager:
 
     @property
     def print_worker(self) -> PrintWorker:
-        return self.devices["printer"]  # type: ignore[return-value]
+        worker = self.devices["printer"]
+        if not isinstance(worker, PrintWorker):
+            raise TypeError(f"the printer device is a {type(worker).__name__}, not the print worker")
+        return worker
 
     # --- the demo's hands on the simulated devices ---------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +84,7 @@ class EventHub:
         with self._lock:
             return self._stream(till_code).seq
 
-    async def subscribe(self, till_code: str, after: int | None = None) -> AsyncIterator[TillEvent]:
+    async def subscribe(self, till_code: str, after: int | None = None) -> AsyncGenerator[TillEvent, None]:
         """The till's events from `after` (exclusive) on; from now if `after` is None. Never ends by itself."""
         sub = _Subscriber(asyncio.get_running_loop(), asyncio.Queue())
         with self._lock:

@@ -127,20 +127,20 @@ class PrintWorker:
             except Exception as exc:  # a document that cannot be laid out must not block the queue behind it
                 log.exception("print: job %s cannot be laid out", job.id)
                 with write_session(self.engine) as s:
-                    printing.mark_failed(s, self._ctx(), job.id, f"无法排版 / cannot lay out: {exc}", final=True)  # type: ignore[arg-type]
+                    printing.mark_failed(s, self._ctx(), job.id, f"无法排版 / cannot lay out: {exc}", final=True)
                 continue
             try:
                 self.printer.send(data)
             except PrinterUnavailable as exc:
                 with write_session(self.engine) as s:
-                    printing.mark_failed(s, self._ctx(), job.id, exc.describe())  # type: ignore[arg-type]
+                    printing.mark_failed(s, self._ctx(), job.id, exc.describe())
                 log.warning("print: job %s (%s) kept: %s", job.id, job.kind, exc.en)
                 self._publish(ok=False, error=exc.describe())
                 return False
             # Not fsynced on its own: if a crash loses this mark, the job is found "printing" at start-up and
             # becomes "uncertain" (never resent by itself) — the claim before the send is the durable step.
             with write_session(self.engine, durable=False) as s:
-                printing.mark_printed(s, self._ctx(), job.id, laid_out)  # type: ignore[arg-type]
+                printing.mark_printed(s, self._ctx(), job.id, laid_out)
             self.printed += 1
             printed += 1
             self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)

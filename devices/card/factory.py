@@ -6,17 +6,30 @@ reader or the regional library does not need pcsc-lite installed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from devices.card.reader import CardReader
 from devices.card.sdk import SdkCardReader
 from devices.card.simulated import SimulatedCardReader
 
-if TYPE_CHECKING:
-    from server.config import DeviceSettings
+
+class CardReaderSettings(Protocol):
+    """What the factory reads of the `[devices]` settings (the service's DeviceSettings: drivers import
+    nothing of the service)."""
+
+    @property
+    def card_reader(self) -> str: ...
+    @property
+    def card_reader_name(self) -> str: ...
+    @property
+    def card_sdk_library(self) -> str: ...
+    @property
+    def card_sdk_init(self) -> str: ...
+    @property
+    def card_sdk_encoding(self) -> str: ...
 
 
-def card_reader_for(devices: DeviceSettings) -> CardReader:
+def card_reader_for(devices: CardReaderSettings) -> CardReader:
     if devices.card_reader == "pcsc":
         from devices.card.pcsc import PcscCardReader
 

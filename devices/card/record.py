@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from catalog.codes import mask_id
 from devices.card.errors import UnreadableCardError
-from server.privacy import mask_id
 
 # 1101 就诊凭证类型: 03 = 社会保障卡
 MDTRT_CERT_TYPE_CARD = "03"

@@ -7,9 +7,12 @@ job prints the same whenever the printer comes back); the renderer lays them out
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,9 @@ def to_json(doc: Any) -> dict[str, Any]:
 
 def from_json(cls: type[T], data: dict[str, Any]) -> T:
     """Rebuild a document (and its nested dataclasses) from its JSON form."""
-    hints = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
+    hints = {f.name: f.type for f in fields(cls)}
     nested = {"store": StoreHeader, "lines": None, "tenders": TenderLine, "card": CardSettlement}
-    line_cls = {ReceiptDoc: ReceiptLine, RxReviewSlip: RxSlipLine}.get(cls)  # type: ignore[call-overload]
+    line_cls = {ReceiptDoc: ReceiptLine, RxReviewSlip: RxSlipLine}.get(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         if name not in hints:
@@ -145,9 +148,9 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
             if target is None or not is_dataclass(target):
                 kwargs[name] = value
             elif isinstance(value, list):
-                kwargs[name] = [target(**v) for v in value]  # type: ignore[operator]
+                kwargs[name] = [target(**v) for v in value]
             else:
-                kwargs[name] = target(**value)  # type: ignore[operator]
+                kwargs[name] = target(**value)
         else:
             kwargs[name] = value
     return cls(**kwargs)

@@ -90,7 +90,9 @@ def pad(text: str, columns: int, align: str = "left") -> str:
 
 def wrap(text: str, columns: int) -> list[str]:
     """Break into lines of at most `columns` printed columns (a long drug name takes two lines)."""
-    lines, line, used = [], [], 0
+    lines: list[str] = []
+    line: list[str] = []
+    used = 0
     for ch in normalise(text):
         w = len(ch.encode("gbk"))
         if used + w > columns:

@@ -180,11 +180,13 @@ def render_rx_slip(doc: RxReviewSlip, out: Output) -> None:
     out.cut()
 
 
-RENDERERS = {ReceiptDoc: render_receipt, ZReportDoc: render_z_report, RxReviewSlip: render_rx_slip}
-
-
 def render(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, out: Output) -> None:
-    RENDERERS[type(doc)](doc, out)  # type: ignore[operator]
+    if isinstance(doc, ReceiptDoc):
+        render_receipt(doc, out)
+    elif isinstance(doc, ZReportDoc):
+        render_z_report(doc, out)
+    else:
+        render_rx_slip(doc, out)
 
 
 def preview(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, columns: int) -> str:

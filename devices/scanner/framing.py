@@ -87,9 +87,9 @@ class FrameSplitter:
         self._overflowing = False
         return out
 
-    def discard(self, reason: str) -> list[Result]:
+    def discard(self, reason: str) -> list[Dropped]:
         """Drop the unterminated tail (the scanner went away mid-code)."""
-        out: list[Result] = []
+        out: list[Dropped] = []
         if self._buf:
             out.append(Dropped(reason, f"{len(self._buf)} bytes without the {self.suffix.value} suffix"))
         self._buf.clear()

@@ -8,6 +8,7 @@ code) is a mis-read and is dropped with its reason, never offered as an item cod
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ class ScanPipeline:
         self.scans = 0
         self.dropped = 0
 
-    def handle(self, results: list[Result]) -> None:
+    def handle(self, results: Sequence[Result]) -> None:
         for result in results:
             if isinstance(result, Dropped):
                 self._drop(result.describe())

@@ -7,7 +7,7 @@ so what the till receives is exactly what a serial scanner would have delivered.
 from __future__ import annotations
 
 from devices.base import DeviceSink, DeviceStatus, StatusBoard
-from devices.scanner.framing import Dropped, FrameSplitter, Suffix
+from devices.scanner.framing import FrameSplitter, Suffix
 from devices.scanner.scan import ScanPipeline
 
 
@@ -36,6 +36,6 @@ class SimulatedScanner:
         results = self.splitter.feed(data)
         if self.suffix is Suffix.NONE:
             results += self.splitter.end_of_frame()
-        results += [Dropped(d.reason, d.detail) for d in self.splitter.discard("partial")]
+        results += self.splitter.discard("partial")
         self.pipeline.handle(results)
         return self.pipeline.scans > before

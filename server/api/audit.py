@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server import audit
 from server.api.deps import CtxDep, ReadSession, guarded
@@ -21,7 +21,7 @@ def list_entries(s: ReadSession, ctx: CtxDep,
                  after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AuditEntryOut]:
     rows = s.exec(select(AuditEntry).where(AuditEntry.store_id == ctx.store_id, AuditEntry.seq > after_seq)
-                  .order_by(AuditEntry.seq).limit(limit))
+                  .order_by(col(AuditEntry.seq)).limit(limit))
     return [AuditEntryOut.model_validate(e.model_dump()) for e in rows]
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, Who, unit_of_work
 from server.api.schemas import LoginIn, LoginOut, UserOut
+from server.db.models.base import id_of
 from server.services.store import users
 from server.services.store.profile import usable_till
 
@@ -21,8 +22,8 @@ def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
         if result is not None:
             token, sess, user = result
             out = LoginOut(token=token, expires_at=sess.expires_at,
-                           user=UserOut(id=user.id, username=user.username, display_name=user.display_name,  # type: ignore[arg-type]
-                                        status=user.status, roles=sorted(users.active_roles(s, user.id))))  # type: ignore[arg-type]
+                           user=UserOut(id=id_of(user), username=user.username, display_name=user.display_name,
+                                        status=user.status, roles=sorted(users.active_roles(s, id_of(user)))))
     if result is None:  # the failure was recorded and committed above
         raise users.BAD_LOGIN
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
@@ -26,6 +26,7 @@ from server.api.schemas import (
     ZoneOut,
 )
 from server.db.models import Item, Zone
+from server.db.models.base import id_of
 from server.errors import AppError, not_found
 from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
@@ -39,18 +40,19 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def items_out(s: Session, ctx: Ctx, items: list[Item]) -> list[ItemOut]:
-    stock = ledger.sellable_by_item(s, ctx, [i.id for i in items])  # type: ignore[misc]
+    ids = [id_of(i) for i in items]
+    stock = ledger.sellable_by_item(s, ctx, ids)
     zone_ids = {i.zone_id for i in items if i.zone_id}
-    zones = {z.id: z.code for z in s.exec(select(Zone).where(Zone.id.in_(zone_ids)))} if zone_ids else {}  # type: ignore[union-attr]
-    codes = catalog_service.barcodes_by_item(s, [i.id for i in items])  # type: ignore[misc]
+    zones = {z.id: z.code for z in s.exec(select(Zone).where(col(Zone.id).in_(zone_ids)))} if zone_ids else {}
+    codes = catalog_service.barcodes_by_item(s, ids)
     out = []
-    for i in items:
+    for i, item_id in zip(items, ids, strict=True):
         out.append(ItemOut.model_validate(i.model_dump() | {
             "gsp_class_label": GspClass(i.gsp_class).label,
             "insurance_label": InsuranceCategory(i.insurance_category).label,
             "zone_code": zones.get(i.zone_id),
-            "barcodes": codes.get(i.id, []),  # type: ignore[arg-type]
-            "stock": stock.get(i.id, 0),  # type: ignore[arg-type]
+            "barcodes": codes.get(item_id, []),
+            "stock": stock.get(item_id, 0),
         }))
     return out
 
@@ -75,7 +77,7 @@ def search_items(request: Request, s: ReadSession, ctx: CtxDep,
     hits = get_state(request).search.search(q, limit)
     if not hits:
         return []
-    rows = {i.id: i for i in s.exec(select(Item).where(Item.id.in_([h.item_id for h in hits])))}  # type: ignore[union-attr]
+    rows = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([h.item_id for h in hits])))}
     ordered = [rows[h.item_id] for h in hits if h.item_id in rows]
     outs = {o.id: o for o in items_out(s, ctx, ordered)}
     return [SearchHitOut(rank=h.rank, matched=h.field, item=outs[h.item_id]) for h in hits if h.item_id in outs]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
@@ -49,7 +49,7 @@ def caller(state: AppState, token: str) -> Principal | None:
     return state.principals.resolve(token_hash(token), ctx.now, lambda p: p.expires_at, load)
 
 
-def require(action: Action) -> Callable[..., Principal]:
+def require(action: Action) -> Callable[..., Awaitable[Principal]]:
     async def _check(who: Annotated[Principal, Depends(principal)]) -> Principal:  # pure CPU: no threadpool hop
         if not allowed(who.roles, action):
             raise AppError(403, "SEC-01", "当前岗位无权执行此操作", f"your post may not do {action.value}",

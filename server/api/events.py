@@ -32,7 +32,7 @@ async def _frames(hub: EventHub, till_code: str, after: int | None, request: Req
     for name, state in hub.states_for(till_code).items():
         body = json.dumps({"name": name, **state}, ensure_ascii=False, separators=(",", ":"))
         yield f"event: state\ndata: {body}\n\n".encode()
-    events = hub.subscribe(till_code, after).__aiter__()
+    events = hub.subscribe(till_code, after)  # an async generator: its own iterator, and aclose()-able
     pending: asyncio.Task[TillEvent] | None = None
     try:
         while not await request.is_disconnected():
@@ -49,7 +49,7 @@ async def _frames(hub: EventHub, till_code: str, after: int | None, request: Req
             # generator that is running raises, and an await here would be cancelled with the request anyway.
             pending.cancel()
         else:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
 
 @router.get("/events", **guarded(Action.SALE_READ, responses={200: {"content": {"text/event-stream": {}}}}))

@@ -50,7 +50,7 @@ class InsuranceStatusOut(BaseModel):
 
 def gateway_of(request: Request) -> InsuranceGateway:
     """The service's gateway (built in create_app from [insurance])."""
-    return request.app.state.insurance  # type: ignore[no-any-return]
+    return request.app.state.insurance
 
 
 def _out(st: SignInState) -> SignInOut:

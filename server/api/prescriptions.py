@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
 from server.api.prescription_schemas import (
     AttachmentOut,
+    DoctorOut,
     InstitutionOut,
     RegistryIn,
     RegistryOut,
@@ -25,6 +26,7 @@ from server.api.prescription_schemas import (
 from server.api.schemas import SaleOut
 from server.api.selling import SalePath, sale_out
 from server.db.models import Item, Prescription
+from server.db.models.base import id_of
 from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
@@ -36,26 +38,28 @@ router = APIRouter(tags=["prescriptions"])
 
 
 def rx_out(s: Session, rx: Prescription) -> RxOut:
-    lines = rx_service.lines_of(s, rx.id)  # type: ignore[arg-type]
-    done = rx_service.dispensed(s, [ln.id for ln in lines])  # type: ignore[misc]
-    ratios = {ln.item_id: s.get(Item, ln.item_id).split_ratio for ln in lines}  # type: ignore[union-attr]
+    rx_id = id_of(rx)
+    lines = rx_service.lines_of(s, rx_id)
+    done = rx_service.dispensed(s, [id_of(ln) for ln in lines])
+    ratios = {item_id: ratio for item_id, ratio in s.exec(
+        select(col(Item.id), Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in lines})))}
     return RxOut(
-        id=rx.id, rx_no=rx.rx_no, source=rx.source, for_insurance=rx.for_insurance, status=rx.status,  # type: ignore[arg-type]
+        id=rx_id, rx_no=rx.rx_no, source=rx.source, for_insurance=rx.for_insurance, status=rx.status,
         institution_code=rx.institution_code, institution_name=rx.institution_name, doctor_name=rx.doctor_name,
         issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
         patient_age=rx.patient_age, patient_certno_masked=mask_id(rx.patient_certno) if rx.patient_certno else "",
         diagnosis=rx.diagnosis, course=rx.course, entered_at=rx.entered_at,
-        lines=[RxLineOut(id=ln.id, line_no=ln.line_no, item_id=ln.item_id, drug_name=ln.drug_name, qty=ln.qty,  # type: ignore[arg-type]
-                         dosage_form=ln.dosage_form, split=ln.split, dispensed_base=done.get(ln.id, 0),  # type: ignore[arg-type]
-                         remaining_base=rx_service.base_qty(ln, ratios[ln.item_id]) - done.get(ln.id, 0),  # type: ignore[arg-type]
+        lines=[RxLineOut(id=id_of(ln), line_no=ln.line_no, item_id=ln.item_id, drug_name=ln.drug_name, qty=ln.qty,
+                         dosage_form=ln.dosage_form, split=ln.split, dispensed_base=done.get(id_of(ln), 0),
+                         remaining_base=rx_service.base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0),
                          days=ln.days, dosage=ln.dosage,
                          frequency=ln.frequency, route=ln.route) for ln in lines],
-        reviews=[ReviewOut(id=r.id, verdict=r.verdict, reason=r.reason,  # type: ignore[arg-type]
+        reviews=[ReviewOut(id=id_of(r), verdict=r.verdict, reason=r.reason,
                            reason_label=REJECT_LABELS[RejectReason(r.reason)] if r.reason else "", note=r.note,
                            referred_to=r.referred_to, pharmacist_id=r.pharmacist_id, dispenser_id=r.dispenser_id,
-                           at=r.at) for r in rx_service.reviews_of(s, rx.id)],  # type: ignore[arg-type]
-        attachments=[AttachmentOut(id=a.id, content_type=a.content_type, sha256=a.sha256, size=a.size,  # type: ignore[arg-type]
-                                   uploaded_at=a.uploaded_at) for a in rx_service.attachments_of(s, rx.id)])  # type: ignore[arg-type]
+                           at=r.at) for r in rx_service.reviews_of(s, rx_id)],
+        attachments=[AttachmentOut(id=id_of(a), content_type=a.content_type, sha256=a.sha256, size=a.size,
+                                   uploaded_at=a.uploaded_at) for a in rx_service.attachments_of(s, rx_id)])
 
 
 # --- the registry -----------------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ def import_registry(body: RegistryIn, request: Request, ctx: CtxDep) -> Registry
 def list_institutions(s: ReadSession, ctx: CtxDep) -> list[InstitutionOut]:
     return [InstitutionOut(code=i.code, name=i.name, admdvs=i.admdvs, designated=i.designated,
                            designated_until=i.designated_until,
-                           doctors=[{"code": d.code, "name": d.name, "active": d.active} for d in docs])  # type: ignore[misc]
+                           doctors=[DoctorOut(code=d.code, name=d.name, active=d.active) for d in docs])
             for i, docs in rx_service.institutions(s, ctx)]
 
 
@@ -140,7 +144,7 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
     def store() -> AttachmentOut:  # a unit of work may wait for the writer's lock: a worker's, not the event loop's
         with unit_of_work(request) as s:
             att = rx_service.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
-            return AttachmentOut(id=att.id, content_type=att.content_type, sha256=att.sha256, size=att.size,  # type: ignore[arg-type]
+            return AttachmentOut(id=id_of(att), content_type=att.content_type, sha256=att.sha256, size=att.size,
                                  uploaded_at=att.uploaded_at)
 
     return await run_in_threadpool(store)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
 from server.api.schemas import UUID_PATTERN
 from server.db.models import PrintJob, PrintJobStatus
+from server.db.models.base import id_of
 from server.permissions import Action
 from server.services import printing
 from server.services.sale import receipt
@@ -34,7 +35,7 @@ class PrintJobOut(BaseModel):
 
 
 def job_out(job: PrintJob) -> PrintJobOut:
-    return PrintJobOut(id=job.id, till_code=job.till_code, kind=job.kind, ref=job.ref, reprint=job.reprint,  # type: ignore[arg-type]
+    return PrintJobOut(id=id_of(job), till_code=job.till_code, kind=job.kind, ref=job.ref, reprint=job.reprint,
                        status=job.status, status_label=PrintJobStatus(job.status).label, attempts=job.attempts,
                        last_error=job.last_error, created_at=job.created_at, printed_at=job.printed_at)
 

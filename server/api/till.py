@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from server.api.deps import CtxDep, ReadSession, Who, guarded
 from server.api.schemas import ReturnableLineOut, ReturnableSaleOut, TillStatusOut
 from server.api.selling import sale_out, till_id_of
+from server.db.models.base import id_of
 from server.permissions import Action
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
 from server.services import records
@@ -24,7 +25,7 @@ def till_status(s: ReadSession, ctx: CtxDep, who: Who) -> TillStatusOut:
     shift = shifts.current_shift(s, ctx, till_id_of(who))
     return TillStatusOut(store_name=ctx.settings.store.name, till_code=who.till_code or "", user=who.display_name,
                          shift_id=shift.id if shift else None, business_date=shift.business_date if shift else None,
-                         on_duty=shifts.on_duty(s, shift.id) if shift else [])  # type: ignore[arg-type]
+                         on_duty=shifts.on_duty(s, id_of(shift)) if shift else [])
 
 
 @router.get("/returns/for-sale/{sale_no}", response_model=ReturnableSaleOut, **guarded(Action.SALE_READ))

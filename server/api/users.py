@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas import ReasonIn, StaffIn, StaffOut, UserIn, UserOut
 from server.db.models import StaffProfile, User
+from server.db.models.base import id_of
 from server.errors import not_found
 from server.permissions import Action
 from server.privacy import mask_id
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 def _user_out(user: User, roles: frozenset[Role]) -> UserOut:
-    return UserOut(id=user.id, username=user.username, display_name=user.display_name, status=user.status,  # type: ignore[arg-type]
+    return UserOut(id=id_of(user), username=user.username, display_name=user.display_name, status=user.status,
                    roles=sorted(roles))
 
 
@@ -42,14 +43,14 @@ def list_users(s: ReadSession, ctx: CtxDep) -> list[UserOut]:
 def add_user(body: UserIn, request: Request, ctx: CtxDep) -> UserOut:
     with unit_of_work(request) as s:
         user = users.add_user(s, ctx, body.username, body.display_name, body.pin, set(body.roles))
-        return _user_out(user, users.active_roles(s, user.id))  # type: ignore[arg-type]
+        return _user_out(user, users.active_roles(s, id_of(user)))
 
 
 @router.post("/{user_id}/freeze", response_model=UserOut, **guarded(Action.USER_FREEZE))
 def freeze_user(user_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> UserOut:
     with unit_of_work(request) as s:
         user = users.freeze_user(s, ctx, user_id, body.reason)
-        return _user_out(user, users.active_roles(s, user.id))  # type: ignore[arg-type]
+        return _user_out(user, users.active_roles(s, id_of(user)))
 
 
 @router.get("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_READ))

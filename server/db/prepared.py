@@ -16,15 +16,17 @@ at compile time (they would need SQLAlchemy's own execution).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.exc import DBAPIError, ResourceClosedError
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,7 @@ class _Plan:
     positional: bool
     defaults: dict[str, Any]  # values the statement carries itself (literals compared against)
     binders: tuple[tuple[str, Callable[[Any], Any]], ...]  # bind name -> the type's bind processor
-    row: type | None  # named tuple of the result columns (None: the statement returns no rows)
+    row: Callable[[Iterable[Any]], Any] | None  # makes the named tuple of a row (None: the statement returns no rows)
     readers: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column index, result processor) where it has one
 
     def arguments(self, params: Mapping[str, Any]) -> Any:
@@ -64,9 +66,9 @@ class Prepared:
             plan = self._plans[key] = _compile(self.statement, dialect, self.columns)
         return plan
 
-    def _execute(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
+    def _execute(self, conn: Connection, params: Mapping[str, Any]) -> tuple[DBAPICursor, _Plan]:
         plan = self._plan(conn.dialect)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn)
         args = plan.arguments(params)
         with as_sqlalchemy_error(conn.dialect, plan.sql, args):
             cursor.execute(plan.sql, args)
@@ -76,7 +78,7 @@ class Prepared:
         cursor, plan = self._execute(conn, params)
         if plan.row is None:
             raise TypeError(f"the statement returns no rows: {plan.sql[:120]}")
-        make, readers = plan.row._make, plan.readers
+        make, readers = plan.row, plan.readers
         if not readers:
             return [make(r) for r in cursor.fetchall()]
         rows = []
@@ -98,7 +100,7 @@ class Prepared:
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """A statement returning no rows; the rows it changed."""
         cursor, _ = self._execute(conn, params)
-        return cursor.rowcount  # type: ignore[no-any-return]
+        return cursor.rowcount
 
     def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
         if not many:
@@ -106,7 +108,14 @@ class Prepared:
         plan = self._plan(conn.dialect)
         batch = [plan.arguments(params) for params in many]
         with as_sqlalchemy_error(conn.dialect, plan.sql, batch):
-            conn.connection.dbapi_connection.cursor().executemany(plan.sql, batch)  # type: ignore[union-attr]
+            _cursor(conn).executemany(plan.sql, batch)
+
+
+def _cursor(conn: Connection) -> DBAPICursor:
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # invalidated (a lost server); Connection.connection reconnects first, so rarely seen
+        raise ResourceClosedError("the connection was invalidated")
+    return dbapi.cursor()
 
 
 @contextmanager
@@ -124,6 +133,8 @@ def _compile(statement: ClauseElement, dialect: Dialect, columns: list[str]) -> 
     if isinstance(statement, Insert) and not statement._returning:
         statement = statement.inline()  # no implicit RETURNING of the new id (PostgreSQL): nobody reads it
     compiled = statement.compile(dialect=dialect, column_keys=columns or None)
+    if not isinstance(compiled, SQLCompiler):  # a DDL statement compiles otherwise
+        raise TypeError(f"not a statement to prepare: {compiled.string[:120]}")
     if "POSTCOMPILE" in compiled.string or any(b.expanding for b in compiled.binds.values()):
         raise ValueError(f"not a statement to prepare (values rendered at execution): {compiled.string[:120]}")
     if prefetch := [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]:
@@ -133,13 +144,18 @@ def _compile(statement: ClauseElement, dialect: Dialect, columns: list[str]) -> 
     if any(b.callable is not None for b in names):
         raise ValueError(f"not a statement to prepare (a value computed per execution): {compiled.string[:120]}")
     defaults = {names[b]: b.effective_value for b in names if not b.required}
-    binders = tuple((name, process) for name, process in compiled._bind_processors.items()
-                    if process is not None)
-    columns = compiled._result_columns
+    binders: list[tuple[str, Callable[[Any], Any]]] = []
+    for name, bind in compiled._bind_processors.items():
+        if isinstance(bind, Sequence):  # a tuple-typed bind: one processor per element
+            raise ValueError(f"not a statement to prepare (a tuple-typed value): {compiled.string[:120]}")
+        if bind is not None:
+            binders.append((name, bind))
+    result = compiled._result_columns
     # Not renamed: a column name namedtuple cannot take fails here, not as a wrong key in an audit image.
-    row = namedtuple("Row", [c[0] for c in columns]) if columns else None  # type: ignore[misc]
-    readers = tuple((i, process) for i, c in enumerate(columns)
-                    if (process := c[3]._cached_result_processor(dialect, None)) is not None)
+    row_type: Any = namedtuple("Row", [c.keyname for c in result]) if result else None  # field names known at run time
+    row = row_type._make if row_type is not None else None
+    readers = tuple((i, process) for i, c in enumerate(result)
+                    if (process := c.type._cached_result_processor(dialect, None)) is not None)
     positional = bool(dialect.positional)
     return _Plan(compiled.string, tuple(compiled.positiontup or ()) if positional else (), positional, defaults,
-                 binders, row, readers)
+                 tuple(binders), row, readers)

@@ -241,7 +241,7 @@ class _Writer:
                                         connect_args={"check_same_thread": False, "timeout": 0})
             _configure_sqlite(loop_engine, on_loop=True)
             conn = self._loop = loop_engine.connect()
-        elif conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        elif _sqlite_of(conn).in_transaction:
             # Every exit from loop_unit commits, rolls back or closes: units of work must have nested.
             raise RuntimeError("the event loop's connection is inside a transaction")
         return conn
@@ -256,17 +256,26 @@ class _Writer:
                 conn.engine.dispose()
 
 
+def _sqlite_of(conn: Connection) -> sqlite3.Connection:
+    """The driver's connection under the event loop's SQLAlchemy one (SQLite only)."""
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection):
+        raise TypeError(f"the event loop's connection is SQLite's, not {type(raw).__name__}")
+    return raw
+
+
 _writer_creation = threading.Lock()
 
 
 def _writer_of(engine: Engine) -> _Writer:
-    writer: _Writer | None = getattr(engine, "_dingdian_writer", None)
+    # Kept on the engine itself, not in a mapping keyed by it: the writer holds its engine, the two go together.
+    attrs = vars(engine)
+    writer: _Writer | None = attrs.get("_dingdian_writer")
     if writer is None:
         with _writer_creation:
-            writer = getattr(engine, "_dingdian_writer", None)
+            writer = attrs.get("_dingdian_writer")
             if writer is None:
-                writer = _Writer(engine)
-                engine._dingdian_writer = writer  # type: ignore[attr-defined]
+                writer = attrs["_dingdian_writer"] = _Writer(engine)
     return writer
 
 
@@ -363,21 +372,21 @@ def loop_unit(engine: Engine, durable: bool = False) -> Iterator[LoopUnit]:
     try:
         with _busy_as_writer_busy():
             conn = writer.loop_connection()
-            raw = conn.connection.dbapi_connection
+            raw = _sqlite_of(conn)
             with as_sqlalchemy_error(conn.dialect, "BEGIN IMMEDIATE", ()):
-                _synchronous(conn.connection, "durable" if durable else "basket", raw.execute)  # type: ignore[union-attr]
-                raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                _synchronous(conn.connection, "durable" if durable else "basket", raw.execute)
+                raw.execute("BEGIN IMMEDIATE")
             unit = LoopUnit(conn)
             try:
                 yield unit
                 started = time.perf_counter()
                 with as_sqlalchemy_error(conn.dialect, "COMMIT", ()):
-                    raw.commit()  # type: ignore[union-attr]
+                    raw.commit()
                 if durable:
                     writer.committed_durably(time.perf_counter() - started)
             except BaseException:
                 try:
-                    raw.rollback()  # type: ignore[union-attr]
+                    raw.rollback()
                     if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
                         conn.rollback()
                 except Exception:

@@ -11,18 +11,24 @@ import dataclasses
 import typing
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from server.insurance.wire import WireFormatError, amount_to_fen, fen_to_amount, to_decimal, to_text
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 DT_FORMAT = "%Y-%m-%d %H:%M:%S"
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
+
+_HINTS: dict[type, dict[str, Any]] = {}  # per record class, read once
 
 
-@cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def wire_name(field_name: str) -> str:
@@ -94,7 +100,7 @@ def from_wire(cls: type[T], doc: Any) -> T:
     hints = _hints(cls)
     known: set[str] = set()
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name == "extra":
             continue
         key = wire_name(f.name)
@@ -102,7 +108,7 @@ def from_wire(cls: type[T], doc: Any) -> T:
         raw = data.get(key)
         tp = _unwrap_optional(hints[f.name])
         values[f.name] = _read(raw, tp, f.name, key)
-    if any(f.name == "extra" for f in dataclasses.fields(cls)):  # type: ignore[arg-type]
+    if any(f.name == "extra" for f in dataclasses.fields(cls)):
         values["extra"] = {k: v for k, v in data.items() if k not in known}
     return cls(**values)
 

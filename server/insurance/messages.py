@@ -80,17 +80,17 @@ class PersonQuery:  # node data
     psn_name: str = ""
 
     @classmethod
-    def by_card(cls, card_no: str, card_sn: str, **more: str) -> PersonQuery:
+    def by_card(cls, card_no: str, card_sn: str, **more: Any) -> PersonQuery:
         """社会保障卡: the card number and the card identification code (卡识别码, required for 03)."""
         return cls(mdtrt_cert_type=MdtrtCertType.SSCARD.value, mdtrt_cert_no=card_no, card_sn=card_sn, **more)
 
     @classmethod
-    def by_ec_token(cls, token: str, **more: str) -> PersonQuery:
+    def by_ec_token(cls, token: str, **more: Any) -> PersonQuery:
         """医保电子凭证: the token scanned from the person's QR."""
         return cls(mdtrt_cert_type=MdtrtCertType.EC_TOKEN.value, mdtrt_cert_no=token, **more)
 
     @classmethod
-    def by_id_number(cls, certno: str, psn_name: str = "", **more: str) -> PersonQuery:
+    def by_id_number(cls, certno: str, psn_name: str = "", **more: Any) -> PersonQuery:
         """居民身份证 typed at the counter (the caller records why)."""
         return cls(mdtrt_cert_type=MdtrtCertType.ID_CARD.value, mdtrt_cert_no=certno, psn_cert_type="01",
                    certno=certno, psn_name=psn_name, **more)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.db.models import InsuranceMsgidCounter
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.session import Unit, core_unit, loaded_session
 from server.db.types import utcnow
@@ -36,7 +37,7 @@ def _next(last_stamp: str, last_seq: int, now_stamp: str) -> tuple[str, int]:
 
 
 # Every gateway call takes one: three prepared statements on the caller's connection, no ORM round.
-_COUNTER = InsuranceMsgidCounter.__table__  # type: ignore[attr-defined]
+_COUNTER = table_of(InsuranceMsgidCounter)
 _FIRST = {dialect: Prepared(insert(_COUNTER).values(store_id=sa.bindparam("sid"), stamp="0" * 14, seq=0)
                             .on_conflict_do_nothing())
           for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))}

@@ -14,9 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.db.models import InsuranceMessage, MessageDirection, MessageOutcome
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.session import Unit, core_unit
 from server.db.types import utcnow
@@ -52,7 +53,7 @@ def masked_text(body: str) -> str:
 
 
 # Two rows per gateway call, each its own commit: written as one prepared insert, without an ORM round.
-_ROW = Prepared(sa.insert(InsuranceMessage.__table__),  # type: ignore[attr-defined]
+_ROW = Prepared(sa.insert(table_of(InsuranceMessage)),
                 columns=["store_id", "msgid", "infno", "direction", "at", "body", "outcome", "err_msg",
                          "inf_refmsgid", "opter", "elapsed_ms"])
 
@@ -98,4 +99,4 @@ def messages_for(s: Session, store_id: int, msgid: str) -> list[InsuranceMessage
     """Every row of one exchange, in order (what was sent, what came back)."""
     return list(s.exec(select(InsuranceMessage)
                        .where(InsuranceMessage.store_id == store_id, InsuranceMessage.msgid == msgid)
-                       .order_by(InsuranceMessage.id)))  # type: ignore[arg-type]
+                       .order_by(col(InsuranceMessage.id))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C-accelerated one
+from json.encoder import encode_basestring  # the C-accelerated one
 from typing import Any
 
 CENT = Decimal("0.01")

@@ -1,4 +1,5 @@
-"""Code rules: GTIN check digits, 药品追溯码, 国家统一医保编码, and classifying a scanned code."""
+"""Code rules: GTIN check digits, 药品追溯码, 国家统一医保编码, the check characters of 统一社会信用代码,
+组织机构代码 and 居民身份证号, and classifying a scanned code."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from catalog.codes import (
+    USCC_CHARS,
     CodeKind,
     check_gtin,
     check_nhsa_code,
     check_trace_code,
     classify_code,
     gtin_check_digit,
+    id_check_char,
+    mask_id,
+    org_code_check_char,
+    uscc_check_char,
 )
 
 GTIN_BODY = st.sampled_from([7, 11, 12, 13]).flatmap(
@@ -138,6 +144,59 @@ def test_malformed_nhsa_codes_refused_with_a_clear_message(code: str, zh: str, e
 def test_lowercase_nhsa_code_is_not_also_blamed_for_its_category_letter() -> None:
     [v] = check_nhsa_code("xa02bca211a012010100154")
     assert "lowercase" in v.message_en
+
+
+# --- 统一社会信用代码 / 组织机构代码 / 居民身份证号 check characters ---------------------------------------
+
+USCC_BODY = st.text(alphabet=USCC_CHARS, min_size=17, max_size=17)
+ID_BODY = st.text(alphabet="0123456789", min_size=17, max_size=17)
+
+
+def test_uscc_check_char_matches_the_standard_example() -> None:
+    assert uscc_check_char("91350100M000100Y4") == "3"  # GB 32100-2015's sample 91350100M000100Y43
+
+
+def test_org_code_check_char_matches_the_code_inside_the_uscc_example() -> None:
+    # The 组织机构代码 is characters 9..17 of a 统一社会信用代码: M000100Y + check 4 in the sample above.
+    assert org_code_check_char("M000100Y") == "4"
+    assert org_code_check_char("12345678") == "8"  # 3+14+27+40+25+48+28+16 = 201; 11 - 201 % 11 = 8
+
+
+def test_org_code_check_char_maps_ten_and_eleven_to_x_and_zero() -> None:
+    assert org_code_check_char("00000006") == "X"  # 6*2 = 12; 11 - 12 % 11 = 10
+    assert org_code_check_char("00000000") == "0"  # 11 - 0 % 11 = 11
+    assert org_code_check_char("00000004") == "3"  # 4*2 = 8; 11 - 8 = 3
+
+
+@pytest.mark.parametrize(("number", "masked"), [
+    ("11010519491231002X", "1101**********002X"),
+    (" 440300D1560000050050640776EF3192 ", "4403************************3192"),  # surrounding spaces go
+    ("12345678", "1*******"),  # too short to keep both ends
+    ("", ""),
+    (None, ""),
+])
+def test_mask_id_keeps_the_region_and_the_last_four(number: str | None, masked: str) -> None:
+    assert mask_id(number) == masked
+
+
+def test_id_check_char_matches_the_standard_example() -> None:
+    assert id_check_char("11010519491231002") == "X"  # GB 11643's sample 11010519491231002X
+
+
+@given(USCC_BODY, st.integers(0, 16), st.sampled_from(USCC_CHARS))
+def test_uscc_check_char_catches_any_single_substitution(body: str, at: int, char: str) -> None:
+    if body[at] == char:
+        return
+    typo = body[:at] + char + body[at + 1:]
+    assert uscc_check_char(typo) != uscc_check_char(body)
+
+
+@given(ID_BODY, st.integers(0, 16), st.sampled_from("0123456789"))
+def test_id_check_char_catches_any_single_substitution(body: str, at: int, digit: str) -> None:
+    if body[at] == digit:
+        return
+    typo = body[:at] + digit + body[at + 1:]
+    assert id_check_char(typo) != id_check_char(body)
 
 
 # --- classify_code ------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
 
     @app.get("/admin/deliveries")
     def deliveries(msgid: str = "", infno: str = "") -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM delivery WHERE 1 = 1", []
+        sql, args = "SELECT * FROM delivery WHERE 1 = 1", list[str]()
         if msgid:
             sql, args = sql + " AND msgid = ?", [*args, msgid]
         if infno:
@@ -193,7 +193,7 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
         for key, value in body.model_dump(exclude_none=True).items():
             current[key] = value
         try:
-            Policy(fund_ratio={k: wire.to_decimal(v) for k, v in current["fund_ratio"].items()},  # type: ignore[union-attr]
+            Policy(fund_ratio={k: wire.to_decimal(v) for k, v in current["fund_ratio"].items()},
                    yi_selfpay_ratio=wire.to_decimal(current["yi_selfpay_ratio"]))
         except wire.WireFormatError as exc:
             raise HTTPException(422, str(exc)) from exc

@@ -73,6 +73,12 @@ def _stringify(doc: Any) -> Any:
     return doc
 
 
+def _object(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    """doc[key] if it is a JSON object, else {} (absent or malformed: _need then names what is missing)."""
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _need(doc: dict[str, Any], *keys: str) -> None:
     for k in keys:
         if to_text(doc.get(k)).strip() == "":
@@ -183,7 +189,7 @@ class Centre:
         if handler is None:
             raise Refuse(f"不支持的交易编号 {infno} / unsupported infno {infno}")
         code, msgid = to_text(req["fixmedins_code"]), to_text(req["msgid"])
-        inp = req.get("input") if isinstance(req.get("input"), dict) else {}
+        inp = _object(req, "input")
         try:
             with self.ledger.transaction() as db:
                 if infno in EFFECTFUL:
@@ -243,7 +249,7 @@ class Centre:
             raise Refuse("经办人与签到人不符 / the operator is not the one who signed in")
 
     def _sign_in(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        data = inp.get("signIn") if isinstance(inp.get("signIn"), dict) else {}
+        data = _object(inp, "signIn")
         _need(data, "opter_no", "mac", "ip")
         seq = Ledger.next_value(db, "sign_no")
         sign_no = f"{to_text(req['mdtrtarea_admvs'])}{now:%Y%m%d%H%M%S}{seq:010d}"
@@ -254,7 +260,7 @@ class Centre:
         return {"signinoutb": {"sign_time": now.strftime(DT), "sign_no": sign_no}}, ""
 
     def _sign_out(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        data = inp.get("signOut") if isinstance(inp.get("signOut"), dict) else {}
+        data = _object(inp, "signOut")
         _need(data, "sign_no", "opter_no")
         if to_text(data["sign_no"]) != to_text(req.get("sign_no")):
             raise Refuse("签退编号与报文头签到编号不符 / signOut.sign_no differs from the envelope's sign_no")
@@ -297,7 +303,7 @@ class Centre:
         return rows
 
     def _person_info(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        data = inp.get("data") if isinstance(inp.get("data"), dict) else {}
+        data = _object(inp, "data")
         _need(data, "mdtrt_cert_type", "mdtrt_cert_no")
         person = self._find(db, to_text(data["mdtrt_cert_type"]), to_text(data["mdtrt_cert_no"]),
                             to_text(data.get("card_sn")))
@@ -314,7 +320,7 @@ class Centre:
 
     def _purchase(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime
                   ) -> tuple[dict[str, Any], sqlite3.Row, dict[str, Any], list[dict[str, Any]], Split]:
-        info = inp.get("druginfo") if isinstance(inp.get("druginfo"), dict) else {}
+        info = _object(inp, "druginfo")
         details = inp.get("drugdetail")
         _need(info, "psn_no", "mdtrt_cert_type", "mdtrt_cert_no", "begntime", "medfee_sumamt", "insutype",
               "acct_used_flag", "med_type")
@@ -448,7 +454,7 @@ class Centre:
         return int(db.execute("SELECT balc_fen FROM person WHERE psn_no = ?", (row["psn_no"],)).fetchone()[0])
 
     def _cancel(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        data = inp.get("data") if isinstance(inp.get("data"), dict) else {}
+        data = _object(inp, "data")
         _need(data, "setl_id", "mdtrt_id", "psn_no")
         code, msgid = to_text(req["fixmedins_code"]), to_text(req["msgid"])
         if db.execute("SELECT 1 FROM reversal WHERE fixmedins_code = ? AND omsgid = ?", (code, msgid)).fetchone():
@@ -485,7 +491,7 @@ class Centre:
         return output, ""
 
     def _reverse(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        data = inp.get("data") if isinstance(inp.get("data"), dict) else {}
+        data = _object(inp, "data")
         _need(data, "psn_no", "omsgid", "oinfno")
         code, omsgid, oinfno = to_text(req["fixmedins_code"]), to_text(data["omsgid"]), to_text(data["oinfno"])
         if oinfno not in ("2102", "2103"):
@@ -513,7 +519,7 @@ class Centre:
     # --- 3201 -----------------------------------------------------------------------------------
 
     def _reconcile(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        data = inp.get("data") if isinstance(inp.get("data"), dict) else {}
+        data = _object(inp, "data")
         _need(data, "insutype", "clr_type", "setl_optins", "stmt_begndate", "stmt_enddate", "medfee_sumamt",
               "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
         if not same_code(data["clr_type"], "41"):

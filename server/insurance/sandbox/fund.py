@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from catalog.classes import InsuranceCategory
 from server.insurance.wire import round_fen
@@ -38,7 +39,7 @@ class Policy:
     acct_pays_self_pay: bool = False  # CARD-02: regional; default the account pays in-scope parts only
     fund_pay_type: dict[str, str] = field(default_factory=lambda: {"310": "310100", "390": "390100"})
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         return {"fund_ratio": {k: str(v) for k, v in self.fund_ratio.items()},
                 "deductible_fen": dict(self.deductible_fen), "yi_selfpay_ratio": str(self.yi_selfpay_ratio),
                 "acct_pays_self_pay": self.acct_pays_self_pay, "fund_pay_type": dict(self.fund_pay_type)}

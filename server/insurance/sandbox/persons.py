@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from catalog.demo_data import id_check_char
+from catalog.codes import id_check_char
 
 
 def _certno(division: str, born: date, seq: int, female: bool) -> str:
