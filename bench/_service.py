@@ -15,9 +15,10 @@ from bench._common import write_config
 from catalog.classes import GspClass, Storage, ZonePurpose
 from catalog.codes import gtin_check_digit
 from server.config import load_settings
+from server.db.engine import make_engine
 from server.db.migrate import upgrade
 from server.db.models.base import id_of
-from server.db.session import make_engine, write_session
+from server.db.uow import write_session
 from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx

@@ -38,7 +38,8 @@ from bench._service import ITEMS, BenchStore, build_store
 from bench.bench_selling import Till, TillError, client
 from catalog.classes import InsuranceCategory
 from server.config import load_settings
-from server.db.session import make_engine, write_session
+from server.db.engine import make_engine
+from server.db.uow import write_session
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.persons import DEMO_PERSONS
 from server.roles import Role

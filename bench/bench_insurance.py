@@ -25,8 +25,8 @@ import httpx
 
 from bench._common import clean_env, dingdian_command, free_port, get_status, p50_p99, rule
 from server.config import ROOT, load_settings
+from server.db.engine import make_engine
 from server.db.migrate import upgrade
-from server.db.session import make_engine
 from server.insurance import messages as m
 from server.insurance import wire
 from server.insurance.factory import make_gateway

@@ -36,11 +36,12 @@ from bench._common import HOST, free_port, p50_p99, process_cpu_s, running, serv
 from catalog.codes import GTIN_LENGTHS
 from catalog.demo_data import bulk_items, default_zones
 from server.config import load_settings
+from server.db.engine import make_engine
 from server.db.migrate import upgrade
 from server.db.models import Barcode, Item, Store, Zone
 from server.db.models.base import table_of
-from server.db.session import make_engine, write_session
 from server.db.types import utcnow
+from server.db.uow import write_session
 from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.catalog.search import CatalogSearch

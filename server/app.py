@@ -31,8 +31,8 @@ from server.api import insurance as insurance_api
 from server.api.errors import ErrorBody, install_handlers
 from server.api.fast_path import TillFastPath
 from server.config import Settings, get_settings
+from server.db.engine import make_engine
 from server.db.migrate import require_head
-from server.db.session import make_engine
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
 from server.insurance.gateway import InsuranceGateway

@@ -45,8 +45,8 @@ from server.db.models import (
 from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
-from server.db.session import Unit
 from server.db.types import utcnow
+from server.db.uow import Unit
 from server.privacy import mask_id
 
 GENESIS = "0" * 64

@@ -44,7 +44,7 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _engine(settings: Settings) -> Engine:
-    from server.db.session import make_engine
+    from server.db.engine import make_engine
 
     if path := settings.sqlite_path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +271,7 @@ def user_add(username: str,
              pin: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
              config: ConfigOpt = None) -> None:
     """Create an account with its posts (a PIN is asked for)."""
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.errors import AppError
     from server.roles import Role
     from server.services.store.users import add_user
@@ -297,7 +297,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
                 config: ConfigOpt = None) -> None:
     """Freeze a departing or transferred employee's account; its tokens stop at once (SEC-03)."""
     from server.db.models.base import id_of
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.errors import AppError
     from server.services.store.users import find_user, freeze_user
 
@@ -315,7 +315,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
 @till_app.command("register")
 def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: ConfigOpt = None) -> None:
     """Register a till with this store and its site."""
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.errors import AppError
     from server.services.store.profile import register_till
 
@@ -335,7 +335,7 @@ def audit_verify(config: ConfigOpt = None,
                  as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False) -> None:
     """Check the audit chain and every audited row against its last audited image."""
     from server import audit
-    from server.db.session import read_session
+    from server.db.uow import read_session
 
     settings = _settings(config)
     engine = _engine(settings)

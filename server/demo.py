@@ -14,7 +14,7 @@ from sqlmodel import select
 from catalog.demo_data import default_zones, demo_batches, demo_items, demo_suppliers, demo_users
 from server.db.models import AgreementStatus, Item, Supplier
 from server.db.models.base import id_of
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.roles import ROLE_LABELS, Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx

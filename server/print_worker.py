@@ -19,7 +19,7 @@ from devices.printer import PrinterUnavailable, drawer_kick, escpos_bytes
 from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
 from server.config import Settings
 from server.db.models import PrintJobKind
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
 from server.services.sale import receipt

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.config import ROOT, Settings, load_settings
+from server.db.engine import make_engine
 from server.db.migrate import upgrade
-from server.db.session import make_engine
 from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
 from tests.pg import Cluster, start_cluster
@@ -146,7 +146,7 @@ ROLE_PINS = {"cashier": "1111", "pharmacist": "2222", "insurance_admin": "3333",
 
 
 def add_role_users(engine: Engine, ctx: Ctx) -> None:
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.roles import Role
     from server.services.store.users import add_user
 
@@ -181,7 +181,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
     from datetime import timedelta
 
     from catalog.classes import GspClass, Storage, ZonePurpose
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.services.catalog import items as catalog_service
     from server.services.stock import batches as stock
     from server.services.store.profile import register_till
@@ -243,7 +243,7 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
     """A staff record that passes STAFF-01 today: qualified, registered at this store, contract in term."""
     from datetime import timedelta
 
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.services.store.users import find_user, set_staff_profile, staff_profile
 
     with write_session(engine) as s:

@@ -13,7 +13,7 @@ from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded,
 from server.api.insurance import gateway_of
 from server.api.schemas import UUID_PATTERN, ReturnOut, SaleOut, Strict, TenderIn
 from server.api.selling import SalePath, return_out, sale_out, till_of
-from server.db.session import read_session
+from server.db.uow import read_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from server.audit import SYSTEM
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx

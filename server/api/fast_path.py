@@ -26,8 +26,9 @@ from server.api import selling as selling_api
 from server.api.deps import caller
 from server.api.errors import error_response
 from server.api.schemas import CompleteIn, LineIn
-from server.db.session import NotOnLoop, loop_may_wait
+from server.db.sqlite import loop_may_wait
 from server.db.types import utcnow
+from server.db.uow import NotOnLoop
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx

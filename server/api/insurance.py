@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.deps import CtxDep, ReadSession, get_state, guarded
-from server.db.session import read_session
+from server.db.uow import read_session
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
 from server.permissions import Action

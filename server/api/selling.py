@@ -29,7 +29,7 @@ from server.api.schemas import (
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
-from server.db.session import Unit, core_unit, loop_unit, orm, write_session
+from server.db.uow import Unit, core_unit, loop_unit, orm, write_session
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -161,7 +161,7 @@ def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who
 def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, on_loop: bool = False) -> bytes:
     """A scan (or a pick) into the basket; the basket as the till shows it. Also served by server.api.fast_path.
 
-    on_loop: in the event loop's unit of work (server.db.session.loop_unit), which raises NotOnLoop, with
+    on_loop: in the event loop's unit of work (server.db.uow.loop_unit), which raises NotOnLoop, with
     nothing written, rather than wait for another writer or use the ORM."""
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
@@ -236,7 +236,7 @@ def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep,
 def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn, on_loop: bool = False) -> bytes:
     """Complete the sale with its tenders; the final sale. Also served by server.api.fast_path.
 
-    on_loop: in the event loop's unit of work, durable (server.db.session.loop_unit), which raises NotOnLoop,
+    on_loop: in the event loop's unit of work, durable (server.db.uow.loop_unit), which raises NotOnLoop,
     with nothing written, rather than wait for another writer or use the ORM (an Rx sale, a trace code,
     a retry, a refusal): the worker's core_unit then does it all."""
     offers = [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,

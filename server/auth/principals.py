@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from server.db.models import AuthSession, Till, User, UserRole
-from server.db.session import on_commit
+from server.db.uow import on_commit
 
 _WATCHED = (User, UserRole, AuthSession, Till)
 _lock = threading.Lock()

@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from server.db.models import InsuranceMsgidCounter
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.session import Unit, core_unit, loaded_session
 from server.db.types import utcnow
+from server.db.uow import Unit, core_unit, loaded_session
 
 STAMP = "%Y%m%d%H%M%S"
 MAX_SEQ = 9999

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 from server.db.models import InsuranceMessage, MessageDirection, MessageOutcome
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.session import Unit, core_unit
 from server.db.types import utcnow
+from server.db.uow import Unit, core_unit
 from server.insurance import wire
 from server.privacy import mask_id
 

@@ -30,7 +30,7 @@ from server.db.models import (
     TenderKind,
 )
 from server.db.prepared import Prepared
-from server.db.session import Unit, on_commit
+from server.db.uow import Unit, on_commit
 from server.errors import conflict, not_found
 from server.services.context import Ctx
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from devices.base import DeviceSink, DeviceStatus, StatusBoard
 from server import devices as device_manager
 from server.config import Settings
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.events import EventHub
 from server.services.context import Ctx
 from server.services.sale import receipt

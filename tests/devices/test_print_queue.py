@@ -18,7 +18,7 @@ from devices.printer import EscposPrinter, PrinterConfig, PrinterUnavailable
 from devices.printer.documents import to_json
 from server.config import Settings
 from server.db.models import AuditEntry, PrintJob, Sale
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
 from server.services.sale import receipt

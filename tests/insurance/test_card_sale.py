@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from server.audit import SYSTEM, verify
 from server.db.models import CardSettlement, Sale
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.insurance.factory import make_gateway
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.card import settlement as card_settlement

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from tests.conftest import BARCODE_VITC

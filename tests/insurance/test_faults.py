@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from server.config import Settings
 from server.db.models import InsuranceMessage
-from server.db.session import read_session
+from server.db.uow import read_session
 from server.insurance import messages as m
 from server.insurance.errors import (
     AnswerLost,

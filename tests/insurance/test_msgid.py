@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from server.db.session import make_engine, write_session
+from server.db.engine import make_engine
+from server.db.uow import write_session
 from server.insurance.msgid import MsgidSource, allocate_msgid
 from server.services.context import Ctx
 from tests.conftest import BACKENDS

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.db.models import InsuranceMessage
-from server.db.session import read_session
+from server.db.uow import read_session
 from server.insurance import messages as m
 from server.insurance import wire
 from server.insurance.gateway import Caller

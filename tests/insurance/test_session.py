@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from server.audit import Actor, verify
 from server.db.models import AuditEntry, InsuranceSignIn, User
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError
 from server.insurance import messages as m
 from server.insurance.sandbox.client import SandboxAdmin

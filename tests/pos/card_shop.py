@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.db.models import Item
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from tests.conftest import ROLE_PINS

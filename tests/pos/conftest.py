@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from server.config import Settings
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock

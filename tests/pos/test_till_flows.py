@@ -27,7 +27,7 @@ from pos.screens.shift import CloseShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC

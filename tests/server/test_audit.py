@@ -12,7 +12,7 @@ from catalog.classes import GspClass, Route, Storage
 from server import audit
 from server.config import ROOT
 from server.db.models import AuditEntry, Item
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError
 from server.roles import Role
 from server.services.catalog import items as catalog_service

@@ -18,7 +18,7 @@ from catalog.codes import gtin_check_digit
 from catalog.demo_data import default_zones
 from catalog.importer import COLUMN_BY_KEY
 from server.config import ROOT, Settings
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 
@@ -30,7 +30,7 @@ NHSA = "XA02BCA211A012010100154"
 def keeper(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, str]:
     """The person who loads a catalog with its 医保 mapping: manager and 医保 administrator in one
     (CARD-07: the mapping columns need the 医保 administrator's post)."""
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.roles import Role
     from server.services.store.users import add_user
     from tests.conftest import login

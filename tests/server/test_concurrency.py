@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from server.config import Settings
-from server.db.session import core_unit, write_session
+from server.db.uow import core_unit, write_session
 from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx

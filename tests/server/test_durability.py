@@ -36,9 +36,10 @@ from sqlmodel import select
 
 from server import audit
 from server.config import ROOT, Settings
+from server.db.engine import make_engine
 from server.db.models import AuditEntry, Item, Sale, SaleLine, Tender
 from server.db.models.ledger import StockMovement
-from server.db.session import make_engine, read_session, write_session
+from server.db.uow import read_session, write_session
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, add_role_users, seed_shop

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from server.auth import principals
 from server.config import ROOT, Settings
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 

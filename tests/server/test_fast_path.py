@@ -17,9 +17,9 @@ from sqlmodel import select
 
 from server import audit
 from server.api import fast_path
-from server.db import session as db_session
+from server.db import sqlite as db_sqlite
 from server.db.models import AuditEntry, PrintJob
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_VITC, login, prescribe
 from tests.server.test_trace_codes import CODE1, trace, traced
 
@@ -151,7 +151,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The handlers the fast path sent to the threadpool, by name ("scan", "pay")."""
     # Where a request runs is asked here, not how fast this machine's disk is: any disk counts as quick
     # (the slow-disk test sets the limit back to nothing).
-    monkeypatch.setattr(db_session, "LOOP_DURABLE_COMMIT_LIMIT_S", 60.0)
+    monkeypatch.setattr(db_sqlite, "LOOP_DURABLE_COMMIT_LIMIT_S", 60.0)
     sent: list[str] = []
     real = fast_path.run_in_threadpool
 
@@ -279,7 +279,7 @@ def test_on_a_slow_disk_payments_commit_in_a_worker(shop: dict[str, Any], hops: 
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The event loop waits for a durable commit only while the disk answers quickly (loop_may_wait)."""
     c, h = shop["client"], shop["cashier"]
-    monkeypatch.setattr(db_session, "LOOP_DURABLE_COMMIT_LIMIT_S", 0.0)  # no commit is that quick
+    monkeypatch.setattr(db_sqlite, "LOOP_DURABLE_COMMIT_LIMIT_S", 0.0)  # no commit is that quick
     sid = open_sale(shop)
     c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC}, headers=h)
     r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 350}]}, headers=h)

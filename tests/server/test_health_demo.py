@@ -10,7 +10,7 @@ from catalog.classes import GspClass
 from server import audit
 from server.db.models import Batch, Item, Till, User, Zone
 from server.db.models.ledger import StockMovement
-from server.db.session import read_session
+from server.db.uow import read_session
 from server.demo import load_demo
 from server.services.context import Ctx
 from tests.conftest import login

@@ -14,23 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from server.config import Settings
-from server.db import session as db_session
+from server.db import sqlite as db_sqlite
+from server.db import uow as db_uow
+from server.db.engine import make_engine
 from server.db.models import Batch, Item, PrintJob, SaleLine
 from server.db.prepared import Prepared
-from server.db.session import (
-    BUSY_TIMEOUT_MS,
-    WAL_AUTOCHECKPOINT_PAGES,
-    NotOnLoop,
-    WriterBusy,
-    core_unit,
-    loaded_session,
-    loop_may_wait,
-    loop_unit,
-    make_engine,
-    orm,
-    read_session,
-    write_session,
-)
+from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
+from server.db.uow import NotOnLoop, WriterBusy, core_unit, loaded_session, loop_unit, orm, read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
 from tests.conftest import seed_shop
@@ -289,7 +279,7 @@ def test_a_core_unit_commits_its_statements_and_its_sessions_writes_together(eng
 def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine: Engine, ctx: Ctx,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, object]] = []
-    monkeypatch.setattr(db_session, "_commit_hooks", [lambda info: seen.append(dict(info))])
+    monkeypatch.setattr(db_uow, "_commit_hooks", [lambda info: seen.append(dict(info))])
     with core_unit(engine) as u:
         u.info["mine"] = 1
         orm(u).info["its session's"] = 2  # e.g. a user changed through the ORM (the principal cache's flag)
@@ -310,7 +300,7 @@ def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine
     # And the print worker is woken by a receipt a core unit queued, after its commit, never before
     woken: list[list[str]] = []
     stop = printing.on_enqueued(lambda: woken.append(_refs(engine, "queued")))
-    monkeypatch.setattr(db_session, "_commit_hooks", [printing._after_commit])
+    monkeypatch.setattr(db_uow, "_commit_hooks", [printing._after_commit])
     try:
         with core_unit(engine) as u:
             printing.queue_receipt(u, ctx, "queued", "T01", cash=False)
@@ -341,7 +331,7 @@ def test_a_core_units_commit_is_durable_and_it_does_not_nest_with_the_loops(engi
 
 
 class _Clock:
-    """time as session.py reads it, each reading `step` seconds after the last: every commit takes `step`."""
+    """time as sqlite.py reads it, each reading `step` seconds after the last: every commit takes `step`."""
 
     def __init__(self, step: float) -> None:
         self.step, self.now = step, 0.0
@@ -359,7 +349,7 @@ def _synchronous(u: object) -> int:
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_loop_waits_for_a_durable_commit_only_while_the_disk_answers_quickly(
         engine: Engine, ctx: Ctx, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(db_session, "time", _Clock(0.0005))  # a local SSD: half a millisecond a commit
+    monkeypatch.setattr(db_sqlite, "time", _Clock(0.0005))  # a local SSD: half a millisecond a commit
     with loop_unit(engine, durable=True) as u:
         assert _synchronous(u) == 2  # FULL: on disk before it is acknowledged
         ADD_JOB.run(u.connection(), _job_values(ctx, "paid on the loop"))
@@ -369,20 +359,20 @@ def test_the_loop_waits_for_a_durable_commit_only_while_the_disk_answers_quickly
         with loop_unit(engine, durable=True):
             pass
     assert loop_may_wait(engine)
-    monkeypatch.setattr(db_session, "time", _Clock(0.040))
+    monkeypatch.setattr(db_sqlite, "time", _Clock(0.040))
     with core_unit(engine):  # one commit that ran a WAL checkpoint: not a slow disk
         pass
     for _ in range(10):
         with loop_unit(engine):  # nor is a basket's commit, which does not wait for the disk
             pass
     assert loop_may_wait(engine)
-    monkeypatch.setattr(db_session, "time", _Clock(0.010))  # a disk taking 10 ms a commit
+    monkeypatch.setattr(db_sqlite, "time", _Clock(0.010))  # a disk taking 10 ms a commit
     slow = 0
     while loop_may_wait(engine):
         with loop_unit(engine, durable=True):
             slow += 1
     assert slow <= 6  # the loop stops taking them within a few
-    monkeypatch.setattr(db_session, "time", _Clock(0.0005))  # the disk is quick again
+    monkeypatch.setattr(db_sqlite, "time", _Clock(0.0005))  # the disk is quick again
     quick = 0
     while not loop_may_wait(engine):
         with core_unit(engine):  # the worker's durable commits keep the median up to date

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from server.audit import verify
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_VITC,

@@ -10,8 +10,8 @@ from sqlmodel import select
 from server.auth import principals
 from server.auth.principals import PrincipalCache
 from server.db.models import Item, User
-from server.db.session import write_session
 from server.db.types import utcnow
+from server.db.uow import write_session
 
 
 def test_a_lookup_overtaken_by_an_identity_write_is_not_served_again() -> None:

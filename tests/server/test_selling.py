@@ -217,7 +217,7 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
 def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from server.db.session import write_session
+    from server.db.uow import write_session
     from server.services.catalog import items as catalog_service
     from server.services.stock import batches as stock
 

@@ -37,7 +37,7 @@ from catalog.codes import gtin_check_digit
 from server import audit
 from server.audit import Actor
 from server.db.models import Till, User
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError
 from server.rules.tenders import TenderOffer
 from server.services.catalog import items as catalog_service

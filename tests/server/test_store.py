@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.db.models import AgreementStatus
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.errors import AppError
 from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
 from server.services.context import Ctx

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC

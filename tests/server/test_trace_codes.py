@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.catalog import items as catalog_service
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan

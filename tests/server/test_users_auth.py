@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals

@@ -39,7 +39,7 @@ from server.db.models import (
     SettlementStatus,
     User,
 )
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError, conflict, refused
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from catalog.importer import parse_file
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.services.catalog.items import import_rows
 from server.services.context import Ctx
 

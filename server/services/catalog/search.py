@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from catalog.search import SearchDoc, SearchHit, SearchIndex
 from server.db.models import Barcode, Item, Store
-from server.db.session import read_session
+from server.db.uow import read_session
 
 _DOC_COLUMNS = (Item.id, Item.code, Item.name, Item.generic_name, Item.mnemonic, Item.nhsa_code, Item.approval_no,
                 Item.active, Item.rev)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import InsuranceSignIn, User
-from server.db.session import read_session, write_session
+from server.db.uow import read_session, write_session
 from server.errors import AppError
 from server.insurance.gateway import Caller, InsuranceGateway
 from server.insurance.msgid import allocate_msgid

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from server import audit
 from server.db.models import Sale, SaleLine, SaleStatus, Shift, ShiftStatus
 from server.db.prepared import Prepared
-from server.db.session import Unit
+from server.db.uow import Unit
 from server.errors import AppError, conflict, not_found, refused
 from server.services.catalog.items import get_item
 from server.services.context import Ctx

@@ -30,7 +30,7 @@ from server.db.models import (
     Till,
 )
 from server.db.prepared import Prepared
-from server.db.session import Unit, orm
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import till_refusals
 from server.rules.completion import CompletionFacts, LineFacts, Refusal, completion_refusal, trace_code_refusal

@@ -18,7 +18,7 @@ from catalog.gsp import ItemSpec, ZoneSpec, check_placement
 from catalog.violations import Violation
 from server.db.models import Barcode, Item, Sale, SaleLine, Shift, Zone
 from server.db.prepared import Prepared
-from server.db.session import Unit, orm
+from server.db.uow import Unit, orm
 from server.errors import AppError
 from server.services.catalog.items import get_item
 from server.services.context import Ctx

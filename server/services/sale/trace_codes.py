@@ -18,7 +18,7 @@ from catalog.codes import check_trace_code
 from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
 from server.db.prepared import Prepared
-from server.db.session import Unit
+from server.db.uow import Unit
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 

@@ -27,7 +27,7 @@ from catalog.violations import Violation
 from server.db.models import Batch, BatchStatus, Item, SaleLine
 from server.db.models.ledger import BatchBalance, StockMovement
 from server.db.prepared import Prepared
-from server.db.session import Unit
+from server.db.uow import Unit
 from server.errors import AppError
 from server.services.context import Ctx
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from server import audit
 from server.config import Settings
 from server.db.models import AgreementEvent, AgreementStatus, Store, Till, TillStatus
-from server.db.session import write_session
+from server.db.uow import write_session
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import StoreStanding, till_refusals
 from server.services.context import Ctx
