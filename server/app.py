@@ -29,7 +29,7 @@ from server.api import (
 )
 from server.api import insurance as insurance_api
 from server.api.errors import ErrorBody, install_handlers
-from server.api.fast_path import TillFastPath
+from server.api.lane import TillLane
 from server.config import Settings, get_settings
 from server.db.engine import make_engine
 from server.db.migrate import require_head
@@ -92,5 +92,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    devices, printing):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
-    app.add_middleware(TillFastPath)  # the scan and the payment on their happy path; all else as routed
+    app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

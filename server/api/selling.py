@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.lane import hot, serve
 from server.api.schemas import (
     UUID_PATTERN,
     CompleteIn,
@@ -153,13 +154,8 @@ def get_sale(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SaleOut:
     return sale_out(s, ctx, records.get_sale(s, ctx, sale_id.lower()))
 
 
-@router.post("/sales/{sale_id}/lines", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
-def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    return json_response_bytes(scan(get_state(request).engine, ctx, who, sale_id, body), 201)  # type: ignore[return-value]
-
-
 def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, on_loop: bool = False) -> bytes:
-    """A scan (or a pick) into the basket; the basket as the till shows it. Also served by server.api.fast_path.
+    """A scan (or a pick) into the basket; the basket as the till shows it (add_line, and the till's hot lane).
 
     on_loop: in the event loop's unit of work (server.db.uow.loop_unit), which raises NotOnLoop, with
     nothing written, rather than wait for another writer or use the ORM."""
@@ -228,13 +224,8 @@ def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> Sale
         return sale_out(s, ctx, basket.void(s, ctx, sale_id.lower(), body.reason))
 
 
-@router.post("/sales/{sale_id}/complete", response_model=SaleOut, **guarded(Action.SELL))
-def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    return json_response_bytes(pay(get_state(request).engine, ctx, who, sale_id, body))  # type: ignore[return-value]
-
-
 def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn, on_loop: bool = False) -> bytes:
-    """Complete the sale with its tenders; the final sale. Also served by server.api.fast_path.
+    """Complete the sale with its tenders; the final sale (complete, and the till's hot lane).
 
     on_loop: in the event loop's unit of work, durable (server.db.uow.loop_unit), which raises NotOnLoop,
     with nothing written, rather than wait for another writer or use the ORM (an Rx sale, a trace code,
@@ -245,6 +236,21 @@ def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn
         done = completion.complete(s, ctx, sale_id.lower(), till_of(who), offers)
         return sale_out(s, ctx, done.sale, done.replayed, None if done.replayed else offers,
                         done.lines).model_dump_json().encode()
+
+
+# The till's two hottest requests: declared here once, served by the hot lane on their happy path
+# (server.api.lane) and by these routes otherwise, both through the same runner (server.api.run).
+
+@router.post("/sales/{sale_id}/lines", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
+@hot(scan, durable=False)  # an unpaid basket's edit
+async def add_line(sale_id: SalePath, body: LineIn, request: Request, ctx: CtxDep, who: Who) -> Response:
+    return await serve(request, ctx, who, sale_id, body)
+
+
+@router.post("/sales/{sale_id}/complete", response_model=SaleOut, **guarded(Action.SELL))
+@hot(pay, durable=True)
+async def complete(sale_id: SalePath, body: CompleteIn, request: Request, ctx: CtxDep, who: Who) -> Response:
+    return await serve(request, ctx, who, sale_id, body)
 
 
 # --- returns ----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The till's fast path (server.api.fast_path): it serves the scan and the payment on their happy path with the
+"""The till's hot lane (server.api.lane): it serves the routes marked @hot — the scan and the payment — on their
+happy path with the
 same answers as the full routes, and passes everything else on untouched, to be answered as routed."""
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 from sqlmodel import select
 
 from server import audit
-from server.api import fast_path
+from server.api import lane
+from server.api import run as runner
 from server.db import sqlite as db_sqlite
 from server.db.models import AuditEntry, PrintJob
 from server.db.uow import read_session, write_session
@@ -26,13 +28,15 @@ from tests.server.test_trace_codes import CODE1, trace, traced
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """What the fast path served itself, in order ("lines", "complete")."""
+    """What the hot lane served itself, in order, by handler ("scan", "pay")."""
     seen: list[str] = []
-    for what, (model, handler, status) in list(fast_path._ROUTES.items()):
-        def counted(*args: Any, _what: str = what, _handler: Any = handler) -> bytes:
-            seen.append(_what)
-            return _handler(*args)
-        monkeypatch.setitem(fast_path._ROUTES, what, (model, counted, status))
+    real = lane._call
+
+    async def counted(hot_lane: Any, *args: Any) -> bytes:
+        seen.append(hot_lane.name)
+        return await real(hot_lane, *args)
+
+    monkeypatch.setattr(lane, "_call", counted)
     yield seen
 
 
@@ -54,7 +58,7 @@ def test_scan_and_payment_are_served_with_the_full_routes_answers(shop: dict[str
                json={"tenders": [{"kind": "cash", "amount_fen": 700, "tendered_fen": 1000}]}, headers=h)
     assert r.status_code == 200 and r.json()["status"] == "completed" and r.json()["change_fen"] == 300
     assert r.json() == c.get(f"/sales/{sid}", headers=h).json()
-    assert served == ["lines", "complete"]
+    assert served == ["scan", "pay"]
 
 
 def test_a_refusal_on_the_fast_path_has_the_canonical_body(shop: dict[str, Any], served: list[str]) -> None:
@@ -69,7 +73,7 @@ def test_a_refusal_on_the_fast_path_has_the_canonical_body(shop: dict[str, Any],
     pharmacist_off_till = login(c, "u_pharmacist", "2222")
     r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC}, headers=pharmacist_off_till)
     assert r.status_code == 403 and r.json()["code"] == "CARD-06"
-    assert served == ["lines", "complete", "lines"]
+    assert served == ["scan", "pay", "scan"]
 
 
 @pytest.mark.parametrize("case", ["no token", "unknown token", "post may not sell", "invalid body", "extra field",
@@ -119,8 +123,8 @@ def test_a_body_in_pieces_is_read_whole_and_replayed_as_it_came() -> None:
         return queue.pop(0)
 
     async def run() -> tuple[list[Any], bytes | None, list[Any]]:
-        messages, body = await fast_path._read_body(receive)
-        replay = fast_path._replay(messages, receive)
+        messages, body = await lane._read_body(receive)
+        replay = lane._replay(messages, receive)
         return messages, body, [await replay() for _ in range(3)]
 
     _, body, replayed = asyncio.run(run())
@@ -135,7 +139,7 @@ def test_a_body_over_the_limit_or_cut_short_is_not_read_as_whole() -> None:
         async def receive() -> dict[str, Any]:
             return queue.pop(0)
 
-        messages, body = await fast_path._read_body(receive)
+        messages, body = await lane._read_body(receive)
         return len(messages), body
 
     big = [{"type": "http.request", "body": b"x" * 10_000, "more_body": True}] * 3
@@ -148,18 +152,18 @@ def test_a_body_over_the_limit_or_cut_short_is_not_read_as_whole() -> None:
 
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The handlers the fast path sent to the threadpool, by name ("scan", "pay")."""
+    """The handlers sent to the threadpool, by name ("scan", "pay"), whichever door they came through."""
     # Where a request runs is asked here, not how fast this machine's disk is: any disk counts as quick
     # (the slow-disk test sets the limit back to nothing).
     monkeypatch.setattr(db_sqlite, "LOOP_DURABLE_COMMIT_LIMIT_S", 60.0)
     sent: list[str] = []
-    real = fast_path.run_in_threadpool
+    real = runner.run_in_threadpool
 
     async def counted(fn: Any, *args: Any) -> Any:
         sent.append(fn.__name__)
         return await real(fn, *args)
 
-    monkeypatch.setattr(fast_path, "run_in_threadpool", counted)
+    monkeypatch.setattr(runner, "run_in_threadpool", counted)
     return sent
 
 
@@ -373,3 +377,26 @@ def test_a_scan_into_a_basket_of_traced_drugs_answers_with_their_codes_from_the_
     assert r.status_code == 201 and r.json()["lines"][0]["trace_codes"] == [CODE1] and r.json()["lines"][0]["qty"] == 2
     assert r.json() == c.get(f"/sales/{sid}", headers=h).json()
     assert hops == []  # both scans on the event loop
+
+
+def test_the_lane_is_read_off_the_routes_marked_hot(shop: dict[str, Any]) -> None:
+    """Path, method, status, permission and models are the routes' own: nothing is declared twice."""
+    from fastapi.routing import APIRoute
+
+    from server.api import selling
+    from server.permissions import Action
+
+    app = shop["client"].app
+    lanes = {x.name: x for x in lane.lanes_of(app.routes)}
+    assert set(lanes) == {"scan", "pay"}
+    routes = {r.endpoint: r for r, _ in lane._api_routes(app.routes) if isinstance(r, APIRoute)}
+    for endpoint, name in ((selling.add_line, "scan"), (selling.complete, "pay")):
+        route, hot_lane = routes[endpoint], lanes[name]
+        assert (hot_lane.method, hot_lane.path, hot_lane.status) == (next(iter(route.methods)), route.path_regex,
+                                                                      route.status_code or 200)
+        assert hot_lane.action is Action.SELL and route.openapi_extra and route.openapi_extra["x-action"] == Action.SELL.value
+    assert (lanes["scan"].status, lanes["pay"].status) == (201, 200)
+    assert (lanes["scan"].hot.durable, lanes["pay"].hot.durable) == (False, True)
+    assert lanes["scan"].path.match("/sales/not-a-uuid/lines")  # the path matches; its parameter does not validate:
+    r = shop["client"].post("/sales/not-a-uuid/lines", json={"barcode": BARCODE_VITC}, headers=shop["cashier"])
+    assert r.status_code == 422 and r.json()["code"] == "VALIDATION"  # ...so the full route answered it
