@@ -31,7 +31,6 @@ from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
-from server.services import records
 from server.services.rx import prescriptions as rx_service
 
 router = APIRouter(tags=["prescriptions"])
@@ -170,6 +169,4 @@ def print_prescription(rx_id: RowId, request: Request, ctx: CtxDep, who: Who) ->
 @router.post("/sales/{sale_id}/prescription", response_model=SaleOut, **guarded(Action.RX_ENTER))
 def tie_to_sale(sale_id: SalePath, body: SaleRxIn, request: Request, ctx: CtxDep) -> SaleOut:
     with unit_of_work(request) as s:
-        sale = records.get_sale(s, ctx, sale_id.lower(), lock=True)
-        rx_service.attach_to_sale(s, ctx, sale, body.prescription_id)
-        return sale_out(s, ctx, sale)
+        return sale_out(s, ctx, rx_service.attach_to_sale(s, ctx, sale_id.lower(), body.prescription_id))

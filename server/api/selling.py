@@ -171,8 +171,7 @@ def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, o
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        line = basket.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty)
-        return sale_out(s, ctx, s.get(Sale, line.sale_id))  # type: ignore[arg-type]  # in the session already
+        return sale_out(s, ctx, basket.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty))
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))

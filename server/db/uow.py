@@ -30,7 +30,7 @@ from server.db.sqlite import (
 )
 
 __all__ = ["CoreUnit", "LoopUnit", "NotOnLoop", "Unit", "WriterBusy", "core_unit", "loaded_session", "loop_unit",
-           "on_commit", "orm", "read_session", "write_session"]
+           "on_commit", "orm", "read_session", "refuse_orm_writes", "write_session"]
 
 class CoreUnit:
     """A unit of work on one connection in a transaction, for statements run prepared (server.db.prepared)
@@ -110,6 +110,27 @@ def _committed(info: dict[str, Any]) -> None:
     if info:
         for hook in _commit_hooks:
             hook(info)
+
+
+_core_only: set[type] = set()
+
+
+def refuse_orm_writes(*models: type) -> None:
+    """One table, one write style: these tables are written by Core statements in their own module only (a
+    ledger). An ORM Session that would insert, change or delete one of their rows refuses to flush."""
+    _core_only.update(models)
+
+
+def _refuse_orm_writes(session: OrmSession, _context: Any, _instances: Any) -> None:
+    if not _core_only:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if type(obj) in _core_only and (obj not in session.dirty or session.is_modified(obj)):
+            raise RuntimeError(f"{type(obj).__name__} is written by Core statements in its own module only, "
+                               "never through the ORM")
+
+
+event.listen(OrmSession, "before_flush", _refuse_orm_writes)
 
 
 # Every Session, sqlmodel's or SQLAlchemy's own; after_commit also marks a savepoint's release, which is not one

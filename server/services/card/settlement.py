@@ -50,7 +50,7 @@ from server.rules import card as card_rules
 from server.rules.agreement import card_settlement_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
-from server.services import records
+from server.services import records, sales_ledger
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
 from server.services.records import insured_of, settled_of
@@ -309,13 +309,12 @@ def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus
         row.status, row.error, row.resolved_at = status.value, error[:300], ctx.now
         s.add(row)
         if reopen:
-            sale = records.get_sale(s, ctx, row.sale_id, lock=True)
+            sale = sales_ledger.sale(s, ctx, row.sale_id, lock=True)
             live = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == row.sale_id,
                                                           CardSettlement.id != row.id,
                                                           col(CardSettlement.status).in_(UNRESOLVED))).first()
             if sale.status == SaleStatus.SETTLING.value and live is None:
-                sale.status = SaleStatus.OPEN.value
-                s.add(sale)
+                sales_ledger.change_sale(s, row.sale_id, status=SaleStatus.OPEN.value)
         audit.record_row(s, ctx.store_id, ctx.actor, f"settlement.{status.value}", row, before, note=error[:300])
         return True
 
@@ -341,11 +340,11 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                              created_at=ctx.now)
         s.add(row)
         before = audit.snapshot(prep.sale)
-        prep.sale.status = SaleStatus.SETTLING.value  # nothing else happens to the sale until this is resolved
-        s.add(prep.sale)
+        # nothing else happens to the sale until this is resolved
+        settling = sales_ledger.change_sale(s, prep.sale.id, status=SaleStatus.SETTLING.value)
         audit.record_row(s, ctx.store_id, ctx.actor, "settlement.intent", row)
         audit.record(s, ctx.store_id, ctx.actor, "sale.settling", "sale", prep.sale.id, before,
-                     audit.snapshot(prep.sale), note=f"2102 msgid {msgid}")
+                     audit.row_image(settling._asdict()), note=f"2102 msgid {msgid}")
         settlement_id, caller, request = row.id, prep.caller, prep.request
     try:
         answer = gateway.settle(caller, request, msgid)

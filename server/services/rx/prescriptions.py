@@ -40,7 +40,7 @@ from server.privacy import mask_id
 from server.roles import Role
 from server.rules import prescriptions as rx_rules
 from server.rules.prescriptions import Course, RejectReason
-from server.services import printing, records
+from server.services import printing, records, sales_ledger
 from server.services.context import Ctx
 from server.services.store.shifts import qualification_refusals
 
@@ -493,18 +493,19 @@ _STATUS_ZH = {"pending": "待审核", "approved": "审核通过", "rejected": "�
 
 # --- the sale ------------------------------------------------------------------------------------------------
 
-def attach_to_sale(s: Session, ctx: Ctx, sale: Sale, rx_id: int) -> Prescription:
-    """Tie the sale's Rx lines to a prescription; refused once paid. Checked in full at completion."""
+def attach_to_sale(s: Session, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
+    """Tie the sale's Rx lines to a prescription; refused once paid. Checked in full at completion. The sale's
+    row after it."""
+    sale = sales_ledger.sale(s, ctx, sale_id, lock=True)
     rx = get(s, ctx, rx_id)
     if sale.status not in (SaleStatus.OPEN.value, SaleStatus.SUSPENDED.value):
         raise conflict("SALE-STATE", "已结束的销售单不能再关联处方", f"the sale is {sale.status}")
     if rx.status in (RxStatus.REJECTED.value, RxStatus.REFERRED.value):
         raise conflict("RX-05", f"处方已{_STATUS_ZH[rx.status]}，不能调配", f"the prescription was {rx.status}")
-    before = audit.snapshot(sale)
-    sale.prescription_id = rx.id
-    s.add(sale)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale.id, before, audit.snapshot(sale))
-    return rx
+    after = sales_ledger.change_sale(s, sale_id, prescription_id=rx.id)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale_id, audit.row_image(sale._asdict()),
+                 audit.row_image(after._asdict()))
+    return after
 
 
 @dataclass

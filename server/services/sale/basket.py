@@ -5,25 +5,24 @@ one use case each. Completing it is complete.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
-from server.db.models import Sale, SaleLine, SaleStatus, Shift, ShiftStatus
+from server.db.models import Sale, SaleStatus, ShiftStatus
+from server.db.models.base import id_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit
 from server.errors import AppError, conflict, not_found, refused
+from server.services import sales_ledger
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
-from server.services.records import get_sale, lines_of
 from server.services.sale import trace_codes
 from server.services.sale.lines import (
     ITEM_BY_BARCODE,
     ITEM_BY_ID,
-    LINE,
     LINE_VIEWS,
     SALE,
     SHIFT,
@@ -37,17 +36,13 @@ from server.services.sale.lines import (
 from server.services.store.shifts import open_shift_for
 
 
-def _basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
-    """A sale that can still change: open, on this till, in a shift still open.
+def _basket(s: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+    """A sale that can still change: open, on this till, in a shift still open; its row, locked for the edit.
 
-    The scan path checks only this much (two reads); the till's registration was checked when the
-    session logged in and is checked again at completion.
+    The scan path checks only this much (one read); the till's registration was checked when the session
+    logged in and is checked again at completion.
     """
-    sale = get_sale(s, ctx, sale_id, lock=True)
-    shift = s.get(Shift, sale.shift_id)
-    if refusal := _basket_refusal(sale.status, sale.till_id, shift.status if shift else None, till_id):
-        raise refusal
-    return sale
+    return _basket_row(s, ctx, sale_id, till_id)
 
 
 def _basket_refusal(status: str, sale_till_id: int, shift_status: str | None, till_id: int) -> AppError | None:
@@ -65,25 +60,18 @@ def _basket_refusal(status: str, sale_till_id: int, shift_status: str | None, ti
 _STATE_ZH = {"open": "打开", "suspended": "挂单", "completed": "完成", "voided": "作废", "settling": "在医保结算中"}
 
 
-def _line_image(line: SaleLine) -> dict[str, Any]:
-    return audit.snapshot(line)
-
-
 # --- the basket -------------------------------------------------------------------------------------
 
-def open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
-    """A sale opened with the till's UUID. Opening the same id again on the same till is a no-op."""
+def open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Any:
+    """A sale opened with the till's UUID; its row. Opening the same id again on the same till is a no-op."""
     till, shift = open_shift_for(s, ctx, till_code)
-    existing = s.get(Sale, sale_id)
+    existing = sales_ledger.find_sale(s, sale_id)
     if existing is not None:
         if existing.store_id == ctx.store_id and existing.till_id == till.id:
             return existing
         raise conflict("SALE-ID", "销售单号已被使用", "this sale id is already used", sale_id=sale_id)
-    sale = Sale(id=sale_id, store_id=ctx.store_id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
-                opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
-    s.add(sale)
-    s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "sale.open", "sale", sale.id, None, audit.snapshot(sale))
+    sale = sales_ledger.open_sale(s, ctx, sale_id, id_of(till), id_of(shift))
+    audit.record(s, ctx.store_id, ctx.actor, "sale.open", "sale", sale.id, None, audit.row_image(sale._asdict()))
     return sale
 
 
@@ -93,13 +81,6 @@ _BASKET = Prepared(sa.select(SALE, SHIFT.c.status.label("shift_status"))
                    .join(SHIFT, SHIFT.c.id == SALE.c.shift_id)
                    .where(SALE.c.id == sa.bindparam("sale"), SALE.c.store_id == sa.bindparam("sid"))
                    .with_for_update(of=SALE))
-_LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
-_ADD_LINE = Prepared(sa.insert(LINE).returning(LINE.c.id), _LINE_KEYS)
-# Returns the line's added_at, for the audit's image of the line before: read only for the line changed.
-_SET_LINE = Prepared(sa.update(LINE).where(LINE.c.id == sa.bindparam("line"))
-                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")).returning(LINE.c.added_at))
-_ADD_TO_TOTAL = Prepared(sa.update(SALE).where(SALE.c.id == sa.bindparam("sale"))
-                         .values(total_fen=SALE.c.total_fen + sa.bindparam("delta")))
 
 
 def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
@@ -167,111 +148,109 @@ def _add_line(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
         image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1]["line_no"] + 1) if lines else 1,
                  "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,
                  "amount_fen": new_qty * price, "added_at": ctx.now}
-        line_id = _ADD_LINE.scalar(conn, image)
+        line_id = sales_ledger.add_line(s, image)
         before = None
         lines.append({"id": line_id} | image | {k: getattr(item, k) for k in VIEW_KEYS})
     else:
         line_id, price = line["id"], line["unit_price_fen"]
-        added_at = _SET_LINE.scalar(conn, {"line": line_id, "qty": new_qty, "amount": new_qty * price})
+        added_at = sales_ledger.set_line(s, line_id, new_qty, new_qty * price)
         before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line["line_no"], "item_id": item.id,
                   "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price,
                   "added_at": added_at}
         image = before | {"qty": new_qty, "amount_fen": new_qty * price}
         line.update(qty=new_qty, amount_fen=new_qty * price)
-    _ADD_TO_TOTAL.run(conn, {"sale": sale_id, "delta": qty * price})
+    sale = sales_ledger.add_to_total(s, sale_id, qty * price)
     audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
                  before and {"id": line_id} | before, {"id": line_id} | image)
-    return line_id, Basket(SimpleNamespace(**(sale._asdict() | {"total_fen": sale.total_fen + qty * price})), lines)
+    return line_id, Basket(sale, lines)
 
 
-def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> SaleLine:
-    sale = _basket(s, ctx, sale_id, till_id)
+def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> Any:
+    """A line's quantity changed; the sale's row after it."""
+    _basket(s, ctx, sale_id, till_id)
     if (problem := qty_refusal(qty)) is not None:
         raise problem
-    lines = lines_of(s, sale.id)
-    line = next((ln for ln in lines if ln.id == line_id), None)
+    lines = sales_ledger.lines(s, sale_id)
+    line = next((ln for ln in lines if ln["id"] == line_id), None)
     if line is None:
         raise not_found("销售行", "sale line", line_id=line_id)
-    item = get_item(s, ctx, line.item_id)
-    others = sum(base_qty(item, ln.split, ln.qty) for ln in lines if ln.item_id == item.id and ln is not line)
-    if qty > line.qty:
-        check_available(s, ctx, item, others + base_qty(item, line.split, qty))
-    elif not line.split and qty < (scanned := trace_codes.count_for_line(s, line.id)):  # type: ignore[arg-type]
+    item = get_item(s, ctx, line["item_id"])
+    others = sum(base_qty(item, ln["split"], ln["qty"]) for ln in lines
+                 if ln["item_id"] == item.id and ln is not line)
+    if qty > line["qty"]:
+        check_available(s, ctx, item, others + base_qty(item, line["split"], qty))
+    elif not line["split"] and qty < (scanned := trace_codes.count_for_line(s, line_id)):
         raise AppError(422, "TRACE-COUNT", f"已为 {item.name} 扫了 {scanned} 个追溯码，请先删去多余的再减数量",
                        f"{scanned} trace codes are scanned for {item.code}: remove the extra ones first",
-                       {"line_id": line.id, "codes": scanned, "qty": qty})
-    before = _line_image(line)
-    sale.total_fen += (qty - line.qty) * line.unit_price_fen
-    line.qty, line.amount_fen = qty, qty * line.unit_price_fen
-    s.add(line)
-    s.add(sale)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_qty", "sale_line", line.id, before, _line_image(line))
-    return line
+                       {"line_id": line_id, "codes": scanned, "qty": qty})
+    price = line["unit_price_fen"]
+    sales_ledger.set_line(s, line_id, qty, qty * price)
+    sale = sales_ledger.add_to_total(s, sale_id, (qty - line["qty"]) * price)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_qty", "sale_line", line_id, audit.row_image(line),
+                 audit.row_image(line | {"qty": qty, "amount_fen": qty * price}))
+    return sale
 
 
-def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) -> Sale:
-    sale = _basket(s, ctx, sale_id, till_id)
-    line = s.get(SaleLine, line_id)
-    if line is None or line.sale_id != sale.id:
+def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) -> Any:
+    """A line taken off the basket; the sale's row after it."""
+    _basket(s, ctx, sale_id, till_id)
+    line = next((ln for ln in sales_ledger.lines(s, sale_id) if ln["id"] == line_id), None)
+    if line is None:
         raise not_found("销售行", "sale line", line_id=line_id)
-    before = _line_image(line)
-    codes = trace_codes.drop_line_codes(s, line.id)  # type: ignore[arg-type]
-    sale.total_fen -= line.amount_fen
-    s.delete(line)
-    s.add(sale)
+    codes = trace_codes.drop_line_codes(s, line_id)
+    sales_ledger.drop_line(s, line_id)
+    sale = sales_ledger.add_to_total(s, sale_id, -line["amount_fen"])
     # A removed line is the classic way to pocket cash: the log keeps it, whoever removed it.
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id, before | {"trace_codes": codes},
-                 None)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id,
+                 audit.row_image(line) | {"trace_codes": codes}, None)
     return sale
 
 
-def suspend(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Sale:
-    sale = _basket(s, ctx, sale_id, till_id)
-    if not lines_of(s, sale.id):
+def suspend(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+    before = _basket(s, ctx, sale_id, till_id)
+    if not sales_ledger.lines(s, sale_id):
         raise AppError(422, "SALE-EMPTY", "空单不能挂单", "an empty sale cannot be suspended")
-    before = audit.snapshot(sale)
-    sale.status, sale.suspended_at = SaleStatus.SUSPENDED.value, ctx.now
-    s.add(sale)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.suspend", "sale", sale.id, before, audit.snapshot(sale))
+    sale = sales_ledger.change_sale(s, sale_id, status=SaleStatus.SUSPENDED.value, suspended_at=ctx.now)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.suspend", "sale", sale_id, _image(before), _image(sale))
     return sale
 
 
-def resume(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
+def _image(sale: Any) -> dict[str, Any]:
+    """The sale's audited image: its columns (a basket read carries its shift's status too: left out)."""
+    return audit.row_image({k: v for k, v in sale._asdict().items() if k != "shift_status"})
+
+
+def resume(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Any:
     """挂单 resumed on any till of the store; it moves to that till's current shift. One till wins."""
     till, shift = open_shift_for(s, ctx, till_code)
-    sale = get_sale(s, ctx, sale_id, lock=True)
-    if sale.status != SaleStatus.SUSPENDED.value:
-        raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能取单", f"the sale is {sale.status}, not suspended",
-                       status=sale.status, till_id=sale.till_id)
-    before = audit.snapshot(sale)
-    sale.status, sale.till_id, sale.shift_id, sale.suspended_at = SaleStatus.OPEN.value, till.id, shift.id, None  # type: ignore[assignment]
-    s.add(sale)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.resume", "sale", sale.id, before, audit.snapshot(sale))
+    before = sales_ledger.sale(s, ctx, sale_id, lock=True)
+    if before.status != SaleStatus.SUSPENDED.value:
+        raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[before.status]}，不能取单",
+                       f"the sale is {before.status}, not suspended", status=before.status, till_id=before.till_id)
+    sale = sales_ledger.change_sale(s, sale_id, status=SaleStatus.OPEN.value, till_id=id_of(till),
+                                    shift_id=id_of(shift), suspended_at=None)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.resume", "sale", sale_id, _image(before), _image(sale))
     return sale
 
 
 def suspended_sales(s: Session, ctx: Ctx) -> list[Sale]:
     return list(s.exec(select(Sale).where(Sale.store_id == ctx.store_id, Sale.status == SaleStatus.SUSPENDED.value)
-                       .order_by(Sale.suspended_at)))
+                       .order_by(col(Sale.suspended_at))))
 
 
-def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Sale:
+def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Any:
     """Void a sale not yet completed (open or suspended), with a reason; the voiding user is recorded."""
-    sale = get_sale(s, ctx, sale_id, lock=True)
-    if sale.status == SaleStatus.VOIDED.value:
-        return sale
-    if sale.status == SaleStatus.COMPLETED.value:
+    before = sales_ledger.sale(s, ctx, sale_id, lock=True)
+    if before.status == SaleStatus.VOIDED.value:
+        return before
+    if before.status == SaleStatus.COMPLETED.value:
         raise conflict("SALE-STATE", "已完成的销售不能作废，请办理退货", "a completed sale cannot be voided; make a return")
-    if sale.status == SaleStatus.SETTLING.value:
+    if before.status == SaleStatus.SETTLING.value:
         raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，须先处理结算", "the sale's card settlement is unresolved")
     if not reason.strip():
         raise AppError(422, "SALE-VOID", "作废须填写原因", "a void needs a reason")
-    before = audit.snapshot(sale)
-    sale.status, sale.voided_by, sale.voided_at, sale.void_reason = (SaleStatus.VOIDED.value, ctx.actor.user_id,
-                                                                     ctx.now, reason)
-    s.add(sale)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.void", "sale", sale.id, before,
-                 audit.snapshot(sale) | {"lines": [_line_image(ln) for ln in lines_of(s, sale.id)]}, note=reason)
+    sale = sales_ledger.change_sale(s, sale_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
+                                    voided_at=ctx.now, void_reason=reason)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.void", "sale", sale_id, _image(before),
+                 _image(sale) | {"lines": [audit.row_image(ln) for ln in sales_ledger.lines(s, sale_id)]}, note=reason)
     return sale
-
-

@@ -13,29 +13,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as postgresql_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlmodel import Session
 
 from catalog.classes import GspClass
 from server import audit
 from server.db.models import (
-    DayCounter,
     MovementKind,
     SaleStatus,
     ShiftStatus,
     Store,
-    Tender,
     TenderKind,
     Till,
 )
 from server.db.prepared import Prepared
 from server.db.uow import Unit, orm
-from server.errors import AppError, conflict, not_found, refused
+from server.errors import AppError, conflict, refused
 from server.rules.agreement import till_refusals
 from server.rules.completion import CompletionFacts, LineFacts, Refusal, completion_refusal, trace_code_refusal
 from server.rules.tenders import TenderOffer, change_fen
-from server.services import printing
+from server.services import printing, sales_ledger
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.rx import prescriptions
@@ -45,7 +41,6 @@ from server.services.sale.lines import (
     ITEM_COLUMNS,
     LINE,
     LINE_VIEW_KEYS,
-    SALE,
     SHIFT,
     SHOWN_COLUMNS,
     VIEW_KEYS,
@@ -67,8 +62,6 @@ class Completion:
 
 _TILL: sa.Table = Till.__table__  # type: ignore[attr-defined]
 _STORE: sa.Table = Store.__table__  # type: ignore[attr-defined]
-_TENDER: sa.Table = Tender.__table__  # type: ignore[attr-defined]
-_COUNTER: sa.Table = DayCounter.__table__  # type: ignore[attr-defined]
 _SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
                                     _STORE.c.site_code.label("store_site"), SHIFT.c.id.label("shift_id"))
                           .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)
@@ -76,30 +69,11 @@ _SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_c
                           .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
 
 
-def _taking_a_number(insert: Any) -> Prepared:
-    """The day's next number in one statement: the day's row made at its first sale, moved on at the others;
-    the row stays locked until the sale commits, and two first sales at once both get a number (ON CONFLICT)."""
-    first = insert(_COUNTER).values(store_id=sa.bindparam("sid"), business_date=sa.bindparam("day"), last_no=1)
-    return Prepared(first.on_conflict_do_update(index_elements=[_COUNTER.c.store_id, _COUNTER.c.business_date],
-                                                set_={"last_no": _COUNTER.c.last_no + 1})
-                    .returning(_COUNTER.c.last_no))
-
-
-_NEXT_NO = {"sqlite": _taking_a_number(sqlite_dialect.insert), "postgresql": _taking_a_number(postgresql_dialect.insert)}
-_SALE_LOCKED = Prepared(sa.select(SALE).where(SALE.c.id == sa.bindparam("sale"), SALE.c.store_id == sa.bindparam("sid"))
-                        .with_for_update())
-_FULL_LINES = Prepared(sa.select(LINE).where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
 # The sale's items (with what the till shows of them), found through the sale's lines: one statement,
 # whatever the number of items.
 _SALE_ITEM_IDS = sa.select(LINE.c.item_id).where(LINE.c.sale_id == sa.bindparam("sale"))
 _ITEMS_FOR_STOCK = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS)
                             .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id.in_(_SALE_ITEM_IDS)))
-_ADD_TENDERS = Prepared(sa.insert(_TENDER), ("store_id", "sale_id", "kind", "amount_fen", "tendered_fen", "reference"))
-_FINAL_KEYS = ("business_date", "day_no", "sale_no", "status", "completed_by", "completed_at", "total_fen", "change_fen")
-_FINISH = Prepared(sa.update(SALE).where(SALE.c.id == sa.bindparam("sale")), _FINAL_KEYS)
-_DISPENSE = sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
-
-
 def _selling_point(s: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
     """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
     row = _SELLING_POINT.first(s.connection(), {"sid": ctx.store_id, "code": till_code})
@@ -108,12 +82,6 @@ def _selling_point(s: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
     if row.shift_id is None:
         open_shift_for(orm(s), ctx, till_code)  # the refusal, worded once
     return int(row.id), int(row.shift_id)
-
-
-def _next_number(s: Unit, ctx: Ctx) -> tuple[Any, int]:
-    """Gap-free per store and business day: the counter row stays locked until the sale commits."""
-    conn = s.connection()
-    return ctx.today, _NEXT_NO[conn.dialect.name].scalar(conn, {"sid": ctx.store_id, "day": ctx.today})
 
 
 def _error(r: Refusal) -> AppError:
@@ -139,9 +107,9 @@ def refusal_check(s: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
     `stock=False`: the completion itself, whose locked taking of stock (_take_stock) refuses a shortage with
     the same body (ledger.shortage) — the stock is not read twice on the payment's path."""
     till_id, shift_id = _selling_point(s, ctx, till_code)
-    conn = s.connection()
-    lines = [r._asdict() for r in _FULL_LINES.rows(conn, {"sale": sale.id})]
-    items = {r.id: r for r in _ITEMS_FOR_STOCK.rows(conn, {"sid": ctx.store_id, "sale": sale.id})} if lines else {}
+    lines = sales_ledger.lines(s, sale.id)
+    items = ({r.id: r for r in _ITEMS_FOR_STOCK.rows(s.connection(), {"sid": ctx.store_id, "sale": sale.id})}
+             if lines else {})
     traced = any(items[ln["item_id"]].traced for ln in lines)
     codes = trace_codes.codes_by_line(s, sale.id) if traced else {}
     facts = CompletionFacts(
@@ -183,10 +151,7 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     pay and a sale marked "settling" complete (CARD-01: the card's part is the centre's, not the client's).
     """
     s.flush()  # the sale is read through the connection: what the caller changed in the session is written first
-    conn = s.connection()
-    sale = _SALE_LOCKED.first(conn, {"sale": sale_id, "sid": ctx.store_id})
-    if sale is None:
-        raise not_found("销售单", "sale", sale_id=sale_id)
+    sale = sales_ledger.sale(s, ctx, sale_id, lock=True)
     if sale.status == SaleStatus.COMPLETED.value:
         # A retry from the till that completed it gets the first result; another till is told it lost.
         if usable_till(orm(s), ctx, till_code).id != sale.till_id:
@@ -200,22 +165,21 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     before = audit.row_image(sale._asdict())
     allocations = _take_stock(s, ctx, sale.id, lines, items)
     if checked.dispensing:
-        conn.execute(_DISPENSE, [{"line": line_id, "rx_line": rx_line_id}
-                                 for line_id, rx_line_id in checked.dispensing.items()])
+        sales_ledger.dispense(s, checked.dispensing)
         for ln in lines:
             ln["rx_line_id"] = checked.dispensing.get(ln["id"], ln["rx_line_id"])
     if checked.traced:
         trace_codes.mark_sold(orm(s), sale.id)
-    day, no = _next_number(s, ctx)
+    day, no = ctx.today, sales_ledger.next_number(s, ctx)
     total = sum(ln["amount_fen"] for ln in lines)
     final = {"business_date": day, "day_no": no, "sale_no": f"{day:%Y%m%d}-{no:04d}",
              "status": SaleStatus.COMPLETED.value, "completed_by": ctx.actor.user_id, "completed_at": ctx.now,
              "total_fen": total, "change_fen": change_fen(offers)}
-    _FINISH.run(conn, {"sale": sale.id, **final})
+    sales_ledger.finish(s, sale.id, final)
     done = sale._replace(**final)
     tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
-    _ADD_TENDERS.run_many(conn, tenders)
+    sales_ledger.add_tenders(s, tenders)
     # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
     printing.queue_receipt(s, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
     audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,

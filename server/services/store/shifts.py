@@ -26,6 +26,7 @@ from server.db.models import (
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.services import sales_ledger
 from server.services.context import Ctx
 from server.services.store.profile import usable_till
 
@@ -78,13 +79,11 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
     # with the shift, audited, instead of needing a pharmacist's void.
     with_lines = set(s.exec(select(SaleLine.sale_id).where(SaleLine.sale_id.in_(open_sales)))) if open_sales else set()  # type: ignore[attr-defined]
     for empty_id in [sid for sid in open_sales if sid not in with_lines]:
-        empty = s.exec(select(Sale).where(Sale.id == empty_id).with_for_update()).one()
-        before = audit.snapshot(empty)
-        empty.status, empty.voided_by, empty.voided_at = SaleStatus.VOIDED.value, ctx.actor.user_id, ctx.now
-        empty.void_reason = "空单，随结班关闭"
-        s.add(empty)
-        audit.record(s, ctx.store_id, ctx.actor, "sale.void_empty", "sale", empty.id, before, audit.snapshot(empty),
-                     note=empty.void_reason)
+        before = sales_ledger.sale(s, ctx, empty_id, lock=True)
+        empty = sales_ledger.change_sale(s, empty_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
+                                         voided_at=ctx.now, void_reason="空单，随结班关闭")
+        audit.record(s, ctx.store_id, ctx.actor, "sale.void_empty", "sale", empty_id, audit.row_image(before._asdict()),
+                     audit.row_image(empty._asdict()), note=empty.void_reason)
     open_sales = [sid for sid in open_sales if sid in with_lines]
     if open_sales:
         raise conflict("SHIFT-OPEN-SALES", f"还有 {len(open_sales)} 笔未完成的销售，请先挂单或作废",
