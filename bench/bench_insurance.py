@@ -17,7 +17,6 @@ import argparse
 import subprocess
 import tempfile
 import time
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from bench._common import clean_env, dingdian_command, free_port, get_status, p5
 from server.config import ROOT, load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
+from server.db.types import utcnow
 from server.insurance import messages as m
 from server.insurance import wire
 from server.insurance.factory import make_gateway
@@ -37,7 +37,8 @@ from server.services.store.profile import bootstrap_store
 
 def _request(codes: list[tuple[str, int]]) -> m.SettleRequest:
     p = DEMO_PERSONS[0]
-    now = datetime.now().replace(microsecond=0)
+    # the store's wall clock, as the service sends begntime (card_settlement), never the machine's zone
+    now = utcnow().astimezone(load_settings(ROOT / "config.toml").store.tz).replace(tzinfo=None, microsecond=0)
     lines = [m.DrugDetail(feedetl_sn=str(i + 1), fee_ocur_time=now, med_list_codg=code, medins_list_codg=f"YP{i:06d}",
                           det_item_fee_sumamt_fen=price, cnt=Decimal(1), pric_fen=price)
              for i, (code, price) in enumerate(codes)]

@@ -4,7 +4,7 @@ and reads what the cashier types (元 with up to two decimals) — it never comp
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 _YUAN = re.compile(r"^\s*(\d{1,7})(?:\.(\d{0,2}))?\s*$")
 
@@ -21,6 +21,12 @@ def parse_yuan(text: str) -> int | None:
     if not m:
         return None
     return int(m.group(1)) * 100 + int((m.group(2) or "").ljust(2, "0"))
+
+
+def store_today(tz: tzinfo) -> date:
+    """The store's date now, for what the till shows or offers by default (a form's date): the store's zone,
+    never the machine's. Whatever depends on the business day is the service's to judge."""
+    return datetime.now(UTC).astimezone(tz).date()
 
 
 def local_hhmm(iso: str, tz: tzinfo) -> str:

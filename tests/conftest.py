@@ -1,26 +1,123 @@
-"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, settings, a service, users."""
+"""Shared fixtures: the one clock, a migrated database on SQLite and on PostgreSQL, settings, a service, users."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.config import ROOT, Settings, load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
+from server.db.types import utcnow
 from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
 from tests.pg import Cluster, start_cluster
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+# --- the one clock ----------------------------------------------------------------------------------
+#
+# The store's business day is the store's zone's date (`[store] timezone`), never the machine's: CI runs in UTC at
+# any hour, and from 16:00 to 24:00 UTC Shanghai is already on the next day. Tests read "now" and "today" from the
+# `clock` fixture only (tests/test_clock.py fails on a machine-clock read).
+#
+# A test marked `business_day` runs once per instant below: at the real now, and frozen at the edges of a store day,
+# a month and a year, and at 16:30 UTC (00:30 the next day in Shanghai). Frozen with time-machine rather than
+# freezegun: time-machine patches the clock functions themselves at the C level (datetime.now, date.today,
+# time.time), so everything sees the frozen instant — every thread (the in-process sandbox centre with its own
+# clock, Starlette's TestClient portal, an in-process uvicorn) and every module however it imported datetime or
+# time — while datetime stays the real class; freezegun swaps in a FakeDatetime subclass by rewriting the globals
+# of every loaded module at each start, which is slow with this many imports and misses references it cannot find.
+# time-machine leaves time.monotonic alone: timeouts and polling keep working (wait with monotonic, not time.time).
+# tick=False: the instant stays put for the whole test (a 23:59:59 test does not drift into the next day).
+# The instants are travelled to in UTC: time-machine also sets the process's zone to a ZoneInfo destination's,
+# which would hide a bug that reads the machine's zone; a UTC destination keeps the machine where CI has it.
+# Tests that start the service in a subprocess (tests/service.py, tmux) are not marked: a freeze does not reach them.
+# The postgres variants of a marked test run at the real now only, unless marked business_day(postgres=True): the
+# business dates are computed in Python and bound as parameters (the database's own clock is never read, which
+# tests/test_clock.py checks), so the frozen runs on SQLite exercise the same code.
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+INSTANTS: dict[str, datetime | None] = {
+    "now": None,
+    "2027-01-31T23:59:59+08": datetime(2027, 1, 31, 23, 59, 59, tzinfo=SHANGHAI),  # a month's last second
+    "2027-02-01T00:00:01+08": datetime(2027, 2, 1, 0, 0, 1, tzinfo=SHANGHAI),  # the next month's first
+    "2026-12-31T23:59:59+08": datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI),  # a year's last second
+    "2027-01-01T00:00:01+08": datetime(2027, 1, 1, 0, 0, 1, tzinfo=SHANGHAI),  # the next year's first
+    "2027-03-10T16:30:00Z": datetime(2027, 3, 10, 16, 30, tzinfo=UTC),  # UTC's 10 March, Shanghai's 11 March 00:30
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("business_day") is not None:
+        metafunc.parametrize("business_instant", list(INSTANTS.values()), indirect=True,
+                             ids=[f"at-{name}" for name in INSTANTS])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above)."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        marker = item.get_closest_marker("business_day")
+        on_pg_frozen = params.get("backend") == "postgres" and params.get("business_instant") is not None
+        (drop if on_pg_frozen and not (marker and marker.kwargs.get("postgres")) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def business_instant(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """The instant a `business_day` test is frozen at (None: the real clock). Autouse, so it is set up before
+    the test's other function fixtures: the seeded data and the Ctx are made at the frozen instant too."""
+    instant: datetime | None = getattr(request, "param", None)
+    if instant is None:
+        yield None
+        return
+    with time_machine.travel(instant.astimezone(UTC), tick=False):
+        yield instant
+
+
+@cache
+def _configured_zone() -> tzinfo:
+    return load_settings(ROOT / "config.toml").store.tz
+
+
+class Clock:
+    """The one clock a test reads: `now` (aware, UTC) and `today` (the store's business day)."""
+
+    def __init__(self, tz: tzinfo, frozen_at: datetime | None) -> None:
+        self.tz, self.frozen_at = tz, frozen_at
+
+    @property
+    def now(self) -> datetime:
+        return utcnow()
+
+    @property
+    def today(self) -> date:
+        # worked out here, not with the service's helper: a test checks the service's business day, not a copy of it
+        return self.now.astimezone(self.tz).date()
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, business_instant: datetime | None) -> Clock:
+    """The store's zone is the test's settings' when the test has settings, else config.toml's."""
+    tz = request.getfixturevalue("settings").store.tz if "settings" in request.fixturenames else _configured_zone()
+    return Clock(tz, business_instant)
 
 
 @pytest.fixture(scope="session")
@@ -178,8 +275,6 @@ BARCODE_ICE = "6904567890125"  # 冰糖雪梨膏, food; its only batch quality-s
 
 def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
     """Zones, four items with batches (expired, stopped, good), a registered till T01. Returns item ids."""
-    from datetime import timedelta
-
     from catalog.classes import GspClass, Storage, ZonePurpose
     from server.db.uow import write_session
     from server.services.catalog import items as catalog_service
@@ -225,9 +320,9 @@ def till_login(client: TestClient, username: str, pin: str, till_code: str = "T0
 
 
 @pytest.fixture
-def shop(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, Any]:
+def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str, Any]:
     """A store ready to sell: items and stock, users per post, the cashier and pharmacist logged in at T01
-    with its shift open and the pharmacist on duty."""
+    with its shift open and the pharmacist on duty; shop["clock"] is the test's clock."""
     items = seed_shop(engine, ctx)
     add_role_users(engine, ctx)
     cashier = till_login(client, "u_cashier", ROLE_PINS["cashier"])
@@ -236,7 +331,7 @@ def shop(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, Any]:
     shift = client.post("/shifts", json={"float_fen": 20000}, headers=cashier)
     assert shift.status_code == 201, shift.text
     return {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
-            "shift_id": shift.json()["id"]}
+            "shift_id": shift.json()["id"], "clock": clock}
 
 
 def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist") -> None:
@@ -267,11 +362,7 @@ def prescribe(shop: dict[str, Any], sale_id: str, lines: list[tuple[int, int, bo
               **fields: Any) -> dict[str, Any]:
     """A paper prescription for the shop's sale (item id, qty, split per line), reviewed by the shop's
     pharmacist on duty and tied to the sale — what RX-01 asks before any Rx line is paid."""
-    from datetime import datetime as _datetime
-    from zoneinfo import ZoneInfo
-
-    c = shop["client"]
-    today = _datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    c, today = shop["client"], shop["clock"].today
     body = {"rx_no": f"RX-{uuid.uuid4().hex[:10]}", "institution_code": "H44030000001", "institution_name": "示范医院",
             "doctor_name": "李医生", "issued_on": fields.pop("issued_on", today.isoformat()),
             "patient_name": "张三", "patient_sex": "男", "patient_age": 40, "diagnosis": "急性支气管炎",

@@ -10,7 +10,6 @@ with their rule IDs.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 from textual import on
@@ -21,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from pos import keymap
+from pos.format import store_today
 from pos.screens.help import HelpScreen
 from pos.screens.search import SearchScreen
 from pos.screens.task import TaskScreen
@@ -146,7 +146,7 @@ class PrescriptionScreen(TaskScreen):
     def action_enter_new(self) -> None:
         form = self.query(RxForm)
         if not form:
-            today = datetime.now(self.state.tz).date()
+            today = store_today(self.state.tz)  # the form's default issue day; the service judges RX-07
             new = RxForm(self.sale, today, id="rx-form")
             self.mount(new, after=self.query_one("#rx-title"))
             self._work(self._load_registry(new))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import JSON, DateTime
@@ -10,7 +10,15 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
+    """The one clock: every "now" the service uses comes from here (tests freeze it with time-machine)."""
     return datetime.now(UTC)
+
+
+def business_day(at: datetime, tz: tzinfo) -> date:
+    """The store's business day at an instant: the date in the store's zone, never the machine's."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given; a business day is judged from an aware instant")
+    return at.astimezone(tz).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from server.audit import SYSTEM, Actor
 from server.config import Settings
-from server.db.types import utcnow
+from server.db.types import business_day, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,7 @@ class Ctx:
     @property
     def today(self) -> date:
         """The store's local date: deadlines and expiries are in the store's time zone."""
-        return self.now.astimezone(self.settings.store.tz).date()
+        return business_day(self.now, self.settings.store.tz)
 
     def acting(self, actor: Actor) -> Ctx:
         return Ctx(self.store_id, self.settings, actor, self.now)

@@ -27,8 +27,9 @@ from catalog.gsp import check_placement, check_zone
 from catalog.items import ItemFacts, check_item
 from server.db.models.people import Qualification
 from server.roles import Role
+from tests.conftest import Clock
 
-TODAY = date(2026, 11, 22)
+DAY = date(2026, 11, 22)  # any day: the same seed gives the same data
 STORE = "H44010600123"
 SEED = 7
 
@@ -38,14 +39,15 @@ def items() -> list[DemoItem]:
     return demo_items()
 
 
-@pytest.fixture(scope="module")
-def suppliers() -> list[DemoSupplier]:
-    return demo_suppliers(SEED, TODAY)
+@pytest.fixture
+def suppliers(clock: Clock) -> list[DemoSupplier]:
+    """As the demo loader makes them: relative to the store's today (server/demo.py passes Ctx.today)."""
+    return demo_suppliers(SEED, clock.today)
 
 
-@pytest.fixture(scope="module")
-def batches(items: list[DemoItem], suppliers: list[DemoSupplier]) -> list[DemoBatch]:
-    return demo_batches(items, suppliers, SEED, TODAY)
+@pytest.fixture
+def batches(items: list[DemoItem], suppliers: list[DemoSupplier], clock: Clock) -> list[DemoBatch]:
+    return demo_batches(items, suppliers, SEED, clock.today)
 
 
 # --- determinism -------------------------------------------------------------------------------------
@@ -53,12 +55,12 @@ def batches(items: list[DemoItem], suppliers: list[DemoSupplier]) -> list[DemoBa
 def test_same_seed_same_data_and_other_seed_other_data(items: list[DemoItem]) -> None:
     assert demo_items() == items
     assert demo_items(seed=1) != items
-    assert demo_suppliers(SEED, TODAY) == demo_suppliers(SEED, TODAY)
-    assert demo_suppliers(SEED, TODAY) != demo_suppliers(SEED + 1, TODAY)
-    sups = demo_suppliers(SEED, TODAY)
-    assert demo_batches(items, sups, SEED, TODAY) == demo_batches(items, sups, SEED, TODAY)
-    assert demo_batches(items, sups, SEED, TODAY) != demo_batches(items, sups, SEED + 1, TODAY)
-    assert demo_users(STORE, TODAY) == demo_users(STORE, TODAY)
+    assert demo_suppliers(SEED, DAY) == demo_suppliers(SEED, DAY)
+    assert demo_suppliers(SEED, DAY) != demo_suppliers(SEED + 1, DAY)
+    sups = demo_suppliers(SEED, DAY)
+    assert demo_batches(items, sups, SEED, DAY) == demo_batches(items, sups, SEED, DAY)
+    assert demo_batches(items, sups, SEED, DAY) != demo_batches(items, sups, SEED + 1, DAY)
+    assert demo_users(STORE, DAY) == demo_users(STORE, DAY)
     assert list(bulk_items(500, seed=3)) == list(bulk_items(500, seed=3))
     assert list(bulk_items(500, seed=3)) != list(bulk_items(500, seed=4))
 
@@ -180,11 +182,13 @@ def test_prices_and_tracing_are_plausible(items: list[DemoItem]) -> None:
 
 # --- suppliers and batches ---------------------------------------------------------------------------
 
-def test_suppliers_include_an_expired_and_an_expiring_licence(suppliers: list[DemoSupplier]) -> None:
+@pytest.mark.business_day
+def test_suppliers_include_an_expired_and_an_expiring_licence(suppliers: list[DemoSupplier], clock: Clock) -> None:
+    today = clock.today
     assert 5 <= len(suppliers) <= 8
     assert len({s.name for s in suppliers}) == len(suppliers)
-    assert sum(s.licence_expiry < TODAY for s in suppliers) == 1
-    assert sum(TODAY <= s.licence_expiry <= TODAY + timedelta(days=30) for s in suppliers) == 1
+    assert sum(s.licence_expiry < today for s in suppliers) == 1
+    assert sum(today <= s.licence_expiry <= today + timedelta(days=30) for s in suppliers) == 1
     for s in suppliers:
         assert re.fullmatch(r"粤AA\d{7}", s.licence_no), s
         assert len(s.business_licence_no) == 18
@@ -192,8 +196,10 @@ def test_suppliers_include_an_expired_and_an_expiring_licence(suppliers: list[De
         assert org_code_check_char(s.business_licence_no[8:16]) == s.business_licence_no[16]
 
 
+@pytest.mark.business_day
 def test_batches_come_from_licensed_suppliers_and_cover_expiry_cases(
-        items: list[DemoItem], suppliers: list[DemoSupplier], batches: list[DemoBatch]) -> None:
+        items: list[DemoItem], suppliers: list[DemoSupplier], batches: list[DemoBatch], clock: Clock) -> None:
+    today = clock.today
     by_code = {i.code: i for i in items}
     licence = {s.name: s.licence_expiry for s in suppliers}
     per_item = Counter(b.item_code for b in batches)
@@ -202,7 +208,7 @@ def test_batches_come_from_licensed_suppliers_and_cover_expiry_cases(
     for b in batches:
         item = by_code[b.item_code]
         assert re.fullmatch(rf"B{b.received_on:%y%m%d}\d{{4}}", b.batch_no)
-        assert b.manufactured_on <= b.received_on <= TODAY < b.expires_on + timedelta(days=400)
+        assert b.manufactured_on <= b.received_on <= today < b.expires_on + timedelta(days=400)
         assert b.manufactured_on < b.expires_on
         # GSP-05: the supplier's licence was valid on the day of receipt (and so at manufacture).
         assert licence[b.supplier_name] >= b.received_on >= b.manufactured_on
@@ -210,20 +216,22 @@ def test_batches_come_from_licensed_suppliers_and_cover_expiry_cases(
         assert b.qty > 0 and b.qty % item.split_ratio == 0
         assert b.zone_code == item.zone_code
         assert b.lot_no
-    expired = [b for b in batches if b.expires_on < TODAY]
-    near = [b for b in batches if TODAY <= b.expires_on < TODAY + timedelta(days=90)]
+    expired = [b for b in batches if b.expires_on < today]
+    near = [b for b in batches if today <= b.expires_on < today + timedelta(days=90)]
     assert 0.01 * len(batches) <= len(expired) <= 0.07 * len(batches)
     assert 0.02 * len(batches) <= len(near) <= 0.10 * len(batches)
-    long_dated = [b for b in batches if b.expires_on >= TODAY + timedelta(days=365)]
+    long_dated = [b for b in batches if b.expires_on >= today + timedelta(days=365)]
     assert len(long_dated) > len(batches) / 2
-    lapsed = next(s for s in suppliers if s.licence_expiry < TODAY)
+    lapsed = next(s for s in suppliers if s.licence_expiry < today)
     assert all(b.received_on <= lapsed.licence_expiry for b in batches if b.supplier_name == lapsed.name)
 
 
 # --- staff -------------------------------------------------------------------------------------------
 
-def test_users_cover_every_post_with_valid_staff_records() -> None:
-    users = demo_users(STORE, TODAY)
+@pytest.mark.business_day
+def test_users_cover_every_post_with_valid_staff_records(clock: Clock) -> None:
+    today = clock.today
+    users = demo_users(STORE, today)
     assert {r for u in users for r in u.roles} == {r.value for r in Role}
     assert len({u.username for u in users}) == len(users)
     qualifications = {q.value for q in Qualification}
@@ -240,13 +248,13 @@ def test_users_cover_every_post_with_valid_staff_records() -> None:
 
     def in_term(u: DemoUser) -> bool:  # a contract of at least a year, running today
         start, end = u.contract_start, u.contract_end
-        return start is not None and end is not None and start <= TODAY <= end and (end - start).days >= 364
+        return start is not None and end is not None and start <= today <= end and (end - start).days >= 364
 
     pharm = by_name["pharm1"]  # STAFF-01
     assert pharm.qualification == Qualification.LICENSED_PHARMACIST.value and pharm.qualification_no
     assert pharm.registered_store_code == STORE and in_term(pharm)
     ended = by_name["pharm2"]
-    assert "pharmacist" in ended.roles and ended.contract_end is not None and ended.contract_end < TODAY
+    assert "pharmacist" in ended.roles and ended.contract_end is not None and ended.contract_end < today
     admins = [u for u in users if "insurance_admin" in u.roles]  # STAFF-02
     assert len(admins) >= 2 and all(in_term(u) for u in admins)
 

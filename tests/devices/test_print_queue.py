@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -102,7 +102,7 @@ def job(shop: dict[str, Any], job_id: int) -> PrintJob:
 def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
     c = shop["client"]
     engine, ctx = app_ctx(shop)
-    _qualify(engine, ctx, "u_pharmacist", date.today() + timedelta(days=400))
+    _qualify(engine, ctx, "u_pharmacist", shop["clock"].today + timedelta(days=400))
     assert c.post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"]).status_code == 201
     sale = sell(shop)
     first = enqueue(shop, sale["id"])
@@ -235,8 +235,9 @@ def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any
         back.stop()
 
 
+@pytest.mark.business_day
 def test_the_z_report_prints_and_reprints(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
-    c, h = shop["client"], shop["cashier"]
+    c, h, today = shop["client"], shop["cashier"], shop["clock"].today.isoformat()
     sell(shop, cash=False)
     tcp_printer.wait_jobs(1)  # the sale's receipt
     z = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
@@ -247,6 +248,9 @@ def test_the_z_report_prints_and_reprints(shop: dict[str, Any], tcp_printer: Tcp
     _, first, again = tcp_printer.wait_jobs(3)
     text = "\n".join(job_doc(first).lines)
     assert "交班报表" in text and "销售 1 笔" in text and "￥28.50" in text and "重打" not in text
+    # the shift's business day and its times are the store's (a shift opened at 00:00:01 is the new day's)
+    assert [ln for ln in job_doc(first).lines if ln.startswith("营业日")] == [f"营业日{today:>{32 - 6}}"]
+    assert any(ln.startswith("开班") and today in ln for ln in job_doc(first).lines)
     assert "重打" in job_doc(again).lines[0]
 
 

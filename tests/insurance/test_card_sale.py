@@ -6,9 +6,8 @@ settlement without its sale."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -23,10 +22,17 @@ from server.services.card import settlement as card_settlement
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale import receipt
-from tests.conftest import BACKENDS, BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, pharmacist_on_duty
+from tests.conftest import (
+    BACKENDS,
+    BARCODE_AMOX,
+    BARCODE_MASK,
+    BARCODE_VITC,
+    ROLE_PINS,
+    Clock,
+    login,
+    pharmacist_on_duty,
+)
 from tests.insurance.conftest import CODES, EMPLOYEE
-
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,15 +42,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: Ctx) -> dict[str, Any]:
+def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str, Any]:
     """The shop with an active agreement and licence, 甲/乙 mappings uploaded, the cashier signed in (9001)."""
-    c = shop["client"]
+    c, today = shop["client"], clock.today
     admin = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
-    r = c.post("/store/agreement-events", json={"status": "active", "effective_on": (TODAY - timedelta(days=30)).isoformat(),
-                                                "ends_on": (TODAY + timedelta(days=300)).isoformat(),
+    r = c.post("/store/agreement-events", json={"status": "active", "effective_on": (today - timedelta(days=30)).isoformat(),
+                                                "ends_on": (today + timedelta(days=300)).isoformat(),
                                                 "agreement_no": "YB-2026-001"}, headers=admin)
     assert r.status_code == 201, r.text
-    r = c.patch("/store", json={"drug_licence_no": "粤AA0001", "drug_licence_expiry": (TODAY + timedelta(days=900)).isoformat()},
+    r = c.patch("/store", json={"drug_licence_no": "粤AA0001", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()},
                 headers=shop["manager"])
     assert r.status_code == 200, r.text
     items = shop["items"]
@@ -52,7 +58,7 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
         catalog_service.update_item(s, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
         catalog_service.update_item(s, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
     r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]],
-                                                "uploaded_on": TODAY.isoformat()}, headers=admin)
+                                                "uploaded_on": today.isoformat()}, headers=admin)
     assert r.status_code == 200, r.text
     assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
     return shop | {"admin": admin, "sandbox": sandbox}
@@ -82,7 +88,7 @@ def waipei(shop: dict[str, Any], sid: str, qty: int = 1, patient: str = EMPLOYEE
     assert r.status_code == 200
     rx = c.post("/prescriptions", json={
         "rx_no": f"RX-{uuid.uuid4().hex[:8]}", "institution_code": "H44030000001", "institution_name": "示范医院",
-        "doctor_name": "李医生", "doctor_code": "D001", "issued_on": TODAY.isoformat(), "patient_name": patient,
+        "doctor_name": "李医生", "doctor_code": "D001", "issued_on": shop["clock"].today.isoformat(), "patient_name": patient,
         "patient_sex": "男", "patient_age": 50, "patient_certno": certno, "diagnosis": "急性支气管炎",
         "for_insurance": True, "doctor_signed": True, "institution_sealed": True,
         "lines": [{"item_id": shop["items"]["amox"], "qty": qty, "days": 3, "dosage": "0.5g", "frequency": "tid",
@@ -105,8 +111,9 @@ def active_in_centre(shop: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in shop["sandbox"].settlements() if r["status"] == "active" and not int(r.get("refd_setl_flag", 0))]
 
 
+@pytest.mark.business_day
 def test_a_mixed_basket_is_split_previewed_and_settled_with_the_sale(card_shop: dict[str, Any], engine: Engine,
-                                                                     ctx: Ctx) -> None:
+                                                                     ctx: Ctx, clock: Clock) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1), (BARCODE_AMOX, 1))
     waipei(card_shop, sid)
@@ -132,11 +139,13 @@ def test_a_mixed_basket_is_split_previewed_and_settled_with_the_sale(card_shop: 
     done = settle(card_shop, sid, p["due_otherwise_fen"])
     assert done.status_code == 200, done.text
     sale = done.json()
-    assert sale["status"] == "completed"
+    assert sale["status"] == "completed" and sale["sale_no"] == f"{clock.today:%Y%m%d}-0001"
+    assert sale["business_date"] == clock.today.isoformat()
     insurance = next(t for t in sale["tenders"] if t["kind"] == "insurance")
     assert insurance["amount_fen"] == p["fund_pay_fen"] + p["acct_pay_fen"]
     (booked,) = active_in_centre(card_shop)
     assert booked["setl_id"] == insurance["reference"] and booked["medfee_fen"] == 1950
+    assert booked["setl_date"] == clock.today.isoformat()  # the centre's day is the store's
     again = settle(card_shop, sid, p["due_otherwise_fen"])  # a retry gets the first result, settles nothing
     assert again.status_code == 200 and again.json()["replayed"] is True
     assert again.json()["sale_no"] == sale["sale_no"]
@@ -166,7 +175,7 @@ def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: 
     unsigned = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
     assert unsigned.status_code == 409 and unsigned.json()["code"] == "INS-SIGNIN"
     c.post("/insurance/sign-in", json={}, headers=h)
-    r = c.post("/store/agreement-events", json={"status": "suspended", "effective_on": TODAY.isoformat(),
+    r = c.post("/store/agreement-events", json={"status": "suspended", "effective_on": card_shop["clock"].today.isoformat(),
                                                 "reason": "违规暂停"}, headers=card_shop["admin"])
     assert r.status_code == 201, r.text
     suspended = c.post(f"/sales/{sid}/card/settle", json={"tenders": []}, headers=h)
@@ -284,15 +293,16 @@ def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_sho
         assert verify(s, ctx.store_id).ok
 
 
+@pytest.mark.business_day
 def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_shop: dict[str, Any],
-                                                                        engine: Engine) -> None:
+                                                                        engine: Engine, clock: Clock) -> None:
     from sqlalchemy import text
 
     c, ph = card_shop["client"], card_shop["pharmacist"]
     sid, _ = paid_by_card(card_shop)
     with engine.begin() as conn:  # as if the sale was yesterday's
         conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
-                     {"d": TODAY - timedelta(days=1), "i": sid})
+                     {"d": clock.today - timedelta(days=1), "i": sid})
     c.post("/insurance/sign-in", json={}, headers=ph)
     body = {"return_id": str(uuid.uuid4()), "reason": "次日退药"}
     alone = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
@@ -353,7 +363,8 @@ def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[st
     c, ph = card_shop["client"], card_shop["pharmacist"]
     sid, _ = paid_by_card(card_shop)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"), {"d": TODAY - timedelta(days=1), "i": sid})
+        conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
+                     {"d": card_shop["clock"].today - timedelta(days=1), "i": sid})
     c.post("/insurance/sign-in", json={}, headers=ph)
     body = {"return_id": str(uuid.uuid4()), "reason": "次日退药", "confirm_username": "u_manager"}
     for _ in range(settings.service.lockout_attempts):

@@ -18,7 +18,7 @@ from server.insurance import messages as m
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.context import Ctx
 from server.services.insurance import sign_in as insurance_session
-from tests.conftest import ROLE_PINS, add_role_users, login
+from tests.conftest import ROLE_PINS, Clock, add_role_users, login
 from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
 
 
@@ -34,8 +34,9 @@ def _as(engine: Engine, ctx: Ctx, username: str) -> Ctx:
     return ctx.acting(Actor(user.id, user.username))
 
 
+@pytest.mark.business_day
 def test_sign_in_status_and_sign_out(client: TestClient, staff: dict[str, dict[str, str]], sandbox: SandboxAdmin,
-                                     engine: Engine, ctx: Ctx) -> None:
+                                     engine: Engine, ctx: Ctx, clock: Clock) -> None:
     cashier = staff["cashier"]
     assert client.get("/insurance/status", headers=cashier).json()["signed_in"] is False
     r = client.post("/insurance/sign-in", headers=cashier, json={"mac": "00:1A:2B:3C:4D:5E", "ip": "10.0.0.8"})
@@ -48,6 +49,8 @@ def test_sign_in_status_and_sign_out(client: TestClient, staff: dict[str, dict[s
 
     status = client.get("/insurance/status", headers=cashier).json()
     assert status["signed_in"] is True and status["mine"]["sign_no"] == signed["sign_no"]
+    # the sign-in is of the store's business day, here and at the centre
+    assert status["business_date"] == status["mine"]["business_date"] == centre_side["sign_date"] == clock.today.isoformat()
     assert [o["opter"] for o in status["operators"]] == ["u_cashier"]
     # the pharmacist has not signed in: the status is per operator
     assert client.get("/insurance/status", headers=staff["pharmacist"]).json()["signed_in"] is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from server.insurance.errors import CentreRefused
 from server.insurance.gateway import Caller
 from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox.client import SandboxAdmin
+from tests.conftest import Clock
 from tests.insurance.conftest import (
     ELDER,
     EMPLOYEE,
@@ -68,9 +69,13 @@ def test_amounts_travel_as_two_place_decimals(gateway: HttpGateway, signed_in: C
     assert pre.setlinfo.medfee_sumamt_fen == 2805
 
 
-def test_sign_in_and_out(gateway: HttpGateway, sandbox: SandboxAdmin) -> None:
+@pytest.mark.business_day
+def test_sign_in_and_out(gateway: HttpGateway, sandbox: SandboxAdmin, clock: Clock) -> None:
     result = gateway.sign_in(OPERATOR, "00:1A:2B:3C:4D:5E", "10.0.0.8")
     assert len(result.sign_no) == 30 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", result.sign_time)
+    # the sign-in is of the store's business day, on both sides; the msgid's stamp is the store's wall clock
+    assert result.sign_time[:10] == sandbox.sign_ins()[0]["sign_date"] == clock.today.isoformat()
+    assert result.receipt.msgid[12:20] == f"{clock.today:%Y%m%d}"
     sent = received(sandbox, result.receipt.msgid)
     assert sent["sign_no"] == "" and sent["input"] == {"signIn": {"opter_no": "cashier1", "mac": "00:1A:2B:3C:4D:5E",
                                                                   "ip": "10.0.0.8"}}
@@ -261,31 +266,34 @@ def test_a_reversed_msgid_arriving_late_is_refused(gateway: HttpGateway, signed_
     assert sandbox.settlements() == []
 
 
-def _recon(gateway: HttpGateway, caller: Caller, medfee: int, fund: int, acct: int, cnt: int,
+def _recon(gateway: HttpGateway, caller: Caller, day: date, medfee: int, fund: int, acct: int, cnt: int,
            refd: str = "") -> m.Reconciliation:
-    today = date.today()
-    return gateway.reconcile(caller, m.ReconRequest(insutype="310", setl_optins="440300", stmt_begndate=today,
-                                                    stmt_enddate=today, medfee_sumamt_fen=medfee,
+    return gateway.reconcile(caller, m.ReconRequest(insutype="310", setl_optins="440300", stmt_begndate=day,
+                                                    stmt_enddate=day, medfee_sumamt_fen=medfee,
                                                     fund_pay_sumamt_fen=fund, acct_pay_fen=acct,
                                                     fixmedins_setl_cnt=cnt, refd_setl_flag=refd))
 
 
-def test_reconciliation_balances_or_names_the_difference(gateway: HttpGateway, signed_in: Caller) -> None:
-    caller = for_person(signed_in, EMPLOYEE)
+@pytest.mark.business_day
+def test_reconciliation_balances_or_names_the_difference(gateway: HttpGateway, signed_in: Caller, clock: Clock) -> None:
+    """The centre books the store's business day (Asia/Shanghai): the statement of "today" is the store's today —
+    at 16:30 UTC too, when the machine's date is still the day before (issue #16)."""
+    caller, today = for_person(signed_in, EMPLOYEE), clock.today
     a = gateway.settle(caller, purchase(EMPLOYEE, [line(1, "jia", 2000)]), gateway.new_msgid()).setlinfo
     b = gateway.settle(caller, purchase(EMPLOYEE, [line(1, "yi", 1500)]), gateway.new_msgid()).setlinfo
     gateway.settle(for_person(signed_in, RESIDENT), purchase(RESIDENT, [line(1, "jia", 900)]), gateway.new_msgid())
-    ours = _recon(gateway, signed_in, a.medfee_sumamt_fen + b.medfee_sumamt_fen,
+    assert _recon(gateway, signed_in, today - timedelta(days=1), 0, 0, 0, 0).balanced  # nothing booked the day before
+    ours = _recon(gateway, signed_in, today, a.medfee_sumamt_fen + b.medfee_sumamt_fen,
                   a.fund_pay_sumamt_fen + b.fund_pay_sumamt_fen, a.acct_pay_fen + b.acct_pay_fen, 2)
     assert ours.balanced and ours.stmtinfo.stmt_rslt == "0" and ours.stmtinfo.setl_optins == "440300"
-    off = _recon(gateway, signed_in, a.medfee_sumamt_fen, a.fund_pay_sumamt_fen, a.acct_pay_fen, 1)
+    off = _recon(gateway, signed_in, today, a.medfee_sumamt_fen, a.fund_pay_sumamt_fen, a.acct_pay_fen, 1)
     assert not off.balanced and off.stmtinfo.stmt_rslt == "1"
     assert "医疗费总额" in off.stmtinfo.stmt_rslt_dscr and "结算笔数 中心2 机构1" in off.stmtinfo.stmt_rslt_dscr
 
     # after a cancellation: with refunds (flag 1/empty) the negative row nets out; without (0) it is left out
     gateway.cancel(caller, m.CancelRequest(setl_id=b.setl_id, mdtrt_id=b.mdtrt_id, psn_no=EMPLOYEE.psn_no))
-    assert _recon(gateway, signed_in, a.medfee_sumamt_fen, a.fund_pay_sumamt_fen, a.acct_pay_fen, 3).balanced
-    assert _recon(gateway, signed_in, a.medfee_sumamt_fen + b.medfee_sumamt_fen,
+    assert _recon(gateway, signed_in, today, a.medfee_sumamt_fen, a.fund_pay_sumamt_fen, a.acct_pay_fen, 3).balanced
+    assert _recon(gateway, signed_in, today, a.medfee_sumamt_fen + b.medfee_sumamt_fen,
                   a.fund_pay_sumamt_fen + b.fund_pay_sumamt_fen, a.acct_pay_fen + b.acct_pay_fen, 2, "0").balanced
 
 

@@ -14,11 +14,13 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from server.config import ROOT
+from tests.conftest import Clock
 from tests.service import free_port
 
 pytestmark = pytest.mark.slow
@@ -96,22 +98,24 @@ def demo(tmp_path: Path) -> Iterator[tuple[Tmux, Path]]:
 TRACE_CODE = "81000000000000000017"
 
 
-def a_sellable_barcode(db: Path) -> tuple[str, str, bool]:
-    """A demo OTC item with sellable stock on a batch that is neither expired nor stopped: (barcode, name, traced)."""
+def a_sellable_barcode(db: Path, today: date) -> tuple[str, str, bool]:
+    """A demo OTC item with sellable stock on a batch that is neither expired nor stopped: (barcode, name, traced).
+    `today` is the store's (the demo runs on the real clock in its own process): a month's margin either way."""
+    soon = (today + timedelta(days=30)).isoformat()
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         row = conn.execute("""
             SELECT bc.code, i.name, i.traced AND NOT i.no_code_stock FROM item i JOIN barcode bc ON bc.item_id = i.id
             JOIN batch b ON b.item_id = i.id JOIN batch_balance bb ON bb.batch_id = b.id
-            WHERE i.gsp_class = 'otc_a' AND i.active AND b.status = 'active' AND b.expires_on > date('now', '+30 day')
+            WHERE i.gsp_class = 'otc_a' AND i.active AND b.status = 'active' AND b.expires_on > :soon
               AND bb.location = 'sellable' AND bb.qty > 0 AND length(bc.code) = 13
               AND NOT EXISTS (SELECT 1 FROM batch o JOIN batch_balance ob ON ob.batch_id = o.id
-                              WHERE o.item_id = i.id AND ob.qty > 0 AND o.expires_on <= date('now', '+30 day'))
-            ORDER BY i.code LIMIT 1""").fetchone()
+                              WHERE o.item_id = i.id AND ob.qty > 0 AND o.expires_on <= :soon)
+            ORDER BY i.code LIMIT 1""", {"soon": soon}).fetchone()
     assert row is not None, "the demo store has an OTC item to sell"
     return row[0], row[1], bool(row[2])
 
 
-def test_the_demo_till_logs_in_scans_and_pays_cash_with_the_change_shown(demo: tuple[Tmux, Path]) -> None:
+def test_the_demo_till_logs_in_scans_and_pays_cash_with_the_change_shown(demo: tuple[Tmux, Path], clock: Clock) -> None:
     tmux, db = demo
     tmux.wait_for("收银登录", timeout=60)
     tmux.keys("cashier1", literal=True)
@@ -124,7 +128,7 @@ def test_the_demo_till_logs_in_scans_and_pays_cash_with_the_change_shown(demo: t
         tmux.keys("Enter")
     shown = tmux.wait_for("F2收款")
     assert "营业员" in shown or "cashier1" in shown or "收款机 T01" in shown, shown
-    barcode, name, traced = a_sellable_barcode(db)
+    barcode, name, traced = a_sellable_barcode(db, clock.today)
     tmux.keys(barcode, literal=True)
     tmux.keys("Enter")
     shown = tmux.wait_for("已加入")
@@ -134,12 +138,14 @@ def test_the_demo_till_logs_in_scans_and_pays_cash_with_the_change_shown(demo: t
         tmux.keys("Enter")
         shown = tmux.wait_for("已记录追溯码")
         assert "码1/1" in shown, shown
+    before = clock.today
     tmux.keys("F2")
     tmux.wait_for("现金实收")
     tmux.keys("500", literal=True)
     tmux.keys("Enter")
     shown = tmux.wait_for("找零")
-    assert re.search(r"单号 \d{8}-0001", shown), shown
+    # the demo's own process reads the real clock: its sale number is of the store's day (either side of midnight)
+    assert any(f"单号 {day:%Y%m%d}-0001" in shown for day in (before, clock.today)), shown
     assert "收款完成" in shown, shown
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         status, total, change = conn.execute("SELECT status, total_fen, change_fen FROM sale").fetchone()

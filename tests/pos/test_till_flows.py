@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -231,7 +231,7 @@ def qualify(engine: Engine, ctx: Ctx, username: str) -> None:
         set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "registered_store_code": ctx.settings.store.fixmedins_code,
-            "contract_start": date.today() - timedelta(days=200), "contract_end": date.today() + timedelta(days=400)})
+            "contract_start": ctx.today - timedelta(days=200), "contract_end": ctx.today + timedelta(days=400)})
 
 
 def test_the_status_bar_and_serial_scans_follow_the_event_stream(live: LiveService, settings: Settings,

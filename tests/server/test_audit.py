@@ -18,6 +18,7 @@ from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.store import users
+from tests.conftest import Clock
 
 
 def _item(code: str = "YP000001", price: int = 1250) -> dict:
@@ -86,13 +87,13 @@ def test_a_business_row_edited_behind_the_service_is_named(engine: Engine, ctx: 
     assert altered[0]["columns"] == ["price_fen"]
 
 
-def test_a_row_inserted_behind_the_service_is_named(engine: Engine, ctx: Ctx) -> None:
+def test_a_row_inserted_behind_the_service_is_named(engine: Engine, ctx: Ctx, clock: Clock) -> None:
     _seed(engine, ctx)
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO app_user (store_id, username, display_name, pin_hash, status, frozen_reason, "
             "failed_attempts, created_at, updated_at) VALUES (:s, 'ghost', 'ghost', 'x', 'active', '', 0, "
-            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"s": ctx.store_id})
+            ":at, :at)"), {"s": ctx.store_id, "at": clock.now})
     report = _verify(engine, ctx)
     assert [p["kind"] for p in report.problems] == ["unaudited_row"]
     assert report.problems[0]["table"] == "app_user"

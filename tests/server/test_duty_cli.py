@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ from server.config import ROOT, Settings
 from server.db.uow import write_session
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
+from tests.conftest import Clock
 
 
 def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> None:
@@ -22,29 +24,33 @@ def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> Non
         set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "registered_store_code": ctx.settings.store.fixmedins_code,
-            "contract_start": date.today() - timedelta(days=200), "contract_end": contract_end})
+            "contract_start": ctx.today - timedelta(days=400), "contract_end": contract_end})
 
 
 def test_a_qualified_pharmacist_goes_on_and_off_duty_and_the_z_report_shows_it(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
     c, ph, sid = shop["client"], shop["pharmacist"], shop["shift_id"]
     refused = c.post(f"/shifts/{sid}/duty", headers=ph)  # no staff record yet
     assert refused.status_code == 403 and refused.json()["code"] == "STAFF-01"
-    _qualify(engine, ctx, "u_pharmacist", date.today() + timedelta(days=400))
+    _qualify(engine, ctx, "u_pharmacist", clock.today + timedelta(days=400))
     on = c.post(f"/shifts/{sid}/duty", headers=ph)
     assert on.status_code == 201 and on.json()["off_at"] is None
     assert c.post(f"/shifts/{sid}/duty", headers=shop["cashier"]).status_code == 403  # not a pharmacist's post
     report = c.get(f"/shifts/{sid}/report", headers=shop["manager"]).json()
-    assert [p["off_at"] for p in report["pharmacists"]] == [None]
+    assert [p["off_at"] for p in report["pharmacists"]] == [None] and report["business_date"] == clock.today.isoformat()
     off = c.delete(f"/shifts/{sid}/duty", headers=ph)
     assert off.status_code == 200 and off.json()["off_at"] is not None
     assert c.delete(f"/shifts/{sid}/duty", headers=ph).status_code == 409
 
 
-def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
-    _qualify(engine, ctx, "u_pharmacist", date.today() - timedelta(days=1))
+@pytest.mark.business_day
+def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+                                                             clock: Clock) -> None:
+    _qualify(engine, ctx, "u_pharmacist", clock.today - timedelta(days=1))  # ended yesterday, store time
     r = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
     assert r.status_code == 403 and r.json()["code"] == "STAFF-01"
+    _qualify(engine, ctx, "u_pharmacist", clock.today)  # its last day is today: still in term
+    assert shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"]).status_code == 201
 
 
 def _config(tmp_path: Path, settings: Settings) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may
 from server.db.uow import NotOnLoop, WriterBusy, core_unit, loaded_session, loop_unit, orm, read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
-from tests.conftest import seed_shop
+from tests.conftest import Clock, seed_shop
 
 _JOB = PrintJob.__table__  # type: ignore[attr-defined]
 _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "status", "attempts", "last_error",
@@ -51,8 +51,10 @@ def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine,
     assert ours.reprint is True and ours.document == {"名称": "维生素C", "lines": [1, 2]} and ours.claimed_at is None
 
 
-def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx) -> None:
+@pytest.mark.business_day
+def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx, clock: Clock) -> None:
     seed_shop(engine, ctx)
+    today = clock.today
     batch = Batch.__table__  # type: ignore[attr-defined]
     fresh = Prepared(sa.select(sa.func.count()).select_from(batch)
                      .where(batch.c.expires_on >= sa.bindparam("today"), batch.c.status != "stopped"))
@@ -60,11 +62,11 @@ def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx) -> None:
     with write_session(engine) as s:
         conn = s.connection()
         core = conn.execute(sa.select(sa.func.count()).select_from(batch).where(
-            batch.c.expires_on >= date.today(), batch.c.status != "stopped")).scalar_one()
-        assert fresh.scalar(conn, {"today": date.today()}) == core > 0
+            batch.c.expires_on >= today, batch.c.status != "stopped")).scalar_one()
+        assert fresh.scalar(conn, {"today": today}) == core > 0
         expired = conn.execute(sa.select(sa.func.count()).select_from(batch).where(
-            batch.c.expires_on < date.today())).scalar_one()
-        assert stop.run(conn, {"today": date.today()}) == expired
+            batch.c.expires_on < today)).scalar_one()
+        assert stop.run(conn, {"today": today}) == expired == 1  # the mask's batch that expired yesterday
         s.rollback()
 
 

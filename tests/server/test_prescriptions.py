@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,14 +22,12 @@ from tests.conftest import (
 )
 from tests.server.test_selling import new_sale, pay_cash, scan
 
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
-
-def rx_body(item_id: int, **fields: Any) -> dict[str, Any]:
+def rx_body(item_id: int, today: date, **fields: Any) -> dict[str, Any]:
     line = {"item_id": item_id, "qty": 2, "days": 3, "dosage": "0.5g", "frequency": "tid", "route": "口服",
             "dosage_form": "胶囊"} | fields.pop("line", {})
     return {"rx_no": fields.pop("rx_no", "RX-1001"), "institution_code": "H44030000001", "institution_name": "示范医院",
-            "doctor_name": "李医生", "doctor_code": "D001", "issued_on": TODAY.isoformat(), "patient_name": "张三",
+            "doctor_name": "李医生", "doctor_code": "D001", "issued_on": today.isoformat(), "patient_name": "张三",
             "patient_sex": "男", "patient_age": 40, "diagnosis": "急性支气管炎", "doctor_signed": True,
             "lines": [line]} | fields
 
@@ -43,7 +40,8 @@ def registry(c: TestClient, h: dict[str, str], designated: bool = True) -> None:
 
 
 def enter(shop: dict[str, Any], **fields: Any) -> Any:
-    return shop["client"].post("/prescriptions", json=rx_body(shop["items"]["amox"], **fields), headers=shop["cashier"])
+    return shop["client"].post("/prescriptions", json=rx_body(shop["items"]["amox"], shop["clock"].today, **fields),
+                               headers=shop["cashier"])
 
 
 def review(shop: dict[str, Any], rx_id: int, verdict: str = "approved", **fields: Any) -> Any:
@@ -123,8 +121,8 @@ def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], en
                                                      "approval_no": "国药准字H9", "gsp_class": "rx",
                                                      "route": "internal", "price_fen": 1500}, ["6909999999996"], "Z-RX")
         from server.services.stock import batches as stock
-        stock.add_opening_batch(s, ctx, other.id, None, "B-CEF", "L9", TODAY - timedelta(days=30),  # type: ignore[arg-type]
-                                TODAY + timedelta(days=300), 700, 48)
+        stock.add_opening_batch(s, ctx, other.id, None, "B-CEF", "L9", ctx.today - timedelta(days=30),  # type: ignore[arg-type]
+                                ctx.today + timedelta(days=300), 700, 48)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, "6909999999996", 1)
@@ -212,10 +210,11 @@ def test_rx06_approving_an_over_limit_prescription_is_refused_with_the_limit_nam
 def test_rx02_incomplete_or_unsigned_prescriptions_are_refused_and_nothing_is_kept(shop: dict[str, Any]) -> None:
     unsigned = enter(shop, doctor_signed=False)
     assert unsigned.status_code == 422 and unsigned.json()["code"] == "RX-02"
-    no_form = shop["client"].post("/prescriptions", json=rx_body(shop["items"]["amox"], line={"dosage_form": ""}),
+    today = shop["clock"].today
+    no_form = shop["client"].post("/prescriptions", json=rx_body(shop["items"]["amox"], today, line={"dosage_form": ""}),
                                   headers=shop["cashier"])
     assert no_form.status_code == 422 and "剂型" in no_form.json()["message_zh"]
-    missing = shop["client"].post("/prescriptions", json={k: v for k, v in rx_body(1).items() if k != "diagnosis"},
+    missing = shop["client"].post("/prescriptions", json={k: v for k, v in rx_body(1, today).items() if k != "diagnosis"},
                                   headers=shop["cashier"])
     assert missing.status_code == 422
     assert count_rx(shop) == 0
@@ -240,12 +239,15 @@ def test_rx02_a_waipei_prescription_needs_a_designated_institution_its_doctor_an
                  headers=shop["cashier"]).status_code == 403
 
 
+@pytest.mark.business_day
 def test_rx07_post_dated_expired_duplicate_and_split_prescriptions_are_refused(shop: dict[str, Any]) -> None:
-    ahead = enter(shop, issued_on=(TODAY + timedelta(days=1)).isoformat())
+    """Issued today (store time) is valid today only; tomorrow's is post-dated, yesterday's expired."""
+    today = shop["clock"].today
+    ahead = enter(shop, issued_on=(today + timedelta(days=1)).isoformat())
     assert ahead.status_code == 422 and ahead.json()["code"] == "RX-07" and "晚于今天" in ahead.json()["message_zh"]
-    stale = enter(shop, issued_on=(TODAY - timedelta(days=1)).isoformat())
+    stale = enter(shop, issued_on=(today - timedelta(days=1)).isoformat())
     assert stale.status_code == 422 and "已过期" in stale.json()["message_zh"]
-    extended = enter(shop, rx_no="RX-EXT", issued_on=(TODAY - timedelta(days=2)).isoformat(), valid_days=3)
+    extended = enter(shop, rx_no="RX-EXT", issued_on=(today - timedelta(days=2)).isoformat(), valid_days=3)
     assert extended.status_code == 201  # the prescriber extended it to three days
     too_long = enter(shop, rx_no="RX-LONG", valid_days=4)
     assert too_long.status_code == 422 and too_long.json()["code"] == "RX-07"
@@ -269,10 +271,11 @@ def test_rx08_prescriptions_are_never_deleted_and_can_be_found_for_an_inspector(
     assert gone.status_code == 409 and gone.json()["code"] == "RX-08"
     assert c.get(f"/prescriptions/{rx['id']}", headers=shop["manager"]).status_code == 200
     enter(shop, rx_no="RX-2", patient_name="李四", institution_code="H2", institution_name="第二医院")
+    today = shop["clock"].today
     by = {q: [x["rx_no"] for x in c.get("/prescriptions", params=p, headers=shop["manager"]).json()]
           for q, p in {"patient": {"patient": "张三"}, "id": {"patient": "110101199003071234"},
-                       "inst": {"institution": "第二"}, "day": {"from": TODAY.isoformat(), "to": TODAY.isoformat()},
-                       "before": {"to": (TODAY - timedelta(days=1)).isoformat()}}.items()}
+                       "inst": {"institution": "第二"}, "day": {"from": today.isoformat(), "to": today.isoformat()},
+                       "before": {"to": (today - timedelta(days=1)).isoformat()}}.items()}
     assert by == {"patient": ["RX-1001"], "id": ["RX-1001"], "inst": ["RX-2"], "day": ["RX-2", "RX-1001"], "before": []}
 
 
@@ -329,9 +332,9 @@ def test_rx08_a_scan_waiting_for_the_writer_does_not_hold_up_the_service(shop: d
 
 # --- electronic 外配处方 -----------------------------------------------------------------------------------------
 
-def electronic(item_code: str = "XJ01CAA000A000000009001", **over: Any) -> dict[str, Any]:
+def electronic(today: date, item_code: str = "XJ01CAA000A000000009001", **over: Any) -> dict[str, Any]:
     return {"hi_rxno": "E20261123001", "fixmedins_code": "H44030000001", "fixmedins_name": "示范医院",
-            "prsc_dr_code": "D001", "prsc_dr_name": "李医生", "prsc_time": f"{TODAY.isoformat()} 09:30:00",
+            "prsc_dr_code": "D001", "prsc_dr_name": "李医生", "prsc_time": f"{today.isoformat()} 09:30:00",
             "patn_name": "张三", "gend": "1", "age": "40", "certno": "110101199003071234",
             "diseinfo": [{"diag_code": "J20.900", "diag_name": "急性支气管炎"}],
             "rxdrugdetail": [{"med_list_codg": item_code, "drug_genname": "阿莫西林胶囊", "drug_dosform": "胶囊",
@@ -344,19 +347,20 @@ def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[
 
     with write_session(engine) as s:
         catalog_service.update_item(s, ctx, shop["items"]["amox"], {"nhsa_code": "XJ01CAA000A000000009001", "insurance_category": "yi"})
-    c = shop["client"]
+    c, today = shop["client"], shop["clock"].today
     registry(c, shop["manager"])
-    ok = c.post("/prescriptions/electronic", json=electronic(), headers=shop["cashier"])
+    ok = c.post("/prescriptions/electronic", json=electronic(today), headers=shop["cashier"])
     assert ok.status_code == 201, ok.text
     body = ok.json()
     assert (body["source"], body["for_insurance"], body["lines"][0]["qty"]) == ("electronic", True, 2)
-    missing = c.post("/prescriptions/electronic", json=electronic(hi_rxno=""), headers=shop["cashier"])
+    missing = c.post("/prescriptions/electronic", json=electronic(today, hi_rxno=""), headers=shop["cashier"])
     assert missing.status_code == 422 and missing.json()["details"]["field"] == "hi_rxno"
-    unknown = c.post("/prescriptions/electronic", json=electronic("XJ01CAA000A000000009999", hi_rxno="E2"), headers=shop["cashier"])
+    unknown = c.post("/prescriptions/electronic", json=electronic(today, "XJ01CAA000A000000009999", hi_rxno="E2"), headers=shop["cashier"])
     assert unknown.status_code == 404
-    for junk in ({"rxdrugdetail": "x"}, {"rxdrugdetail": [1]}, electronic(hi_rxno="E3", age="forty"),
-                 electronic(hi_rxno="E4", prsc_time="yesterday"), electronic(hi_rxno="E5", course=["x"]),
-                 electronic(hi_rxno="E6", rxdrugdetail=[{**electronic()["rxdrugdetail"][0], "drug_cnt": "99999999"}])):
+    for junk in ({"rxdrugdetail": "x"}, {"rxdrugdetail": [1]}, electronic(today, hi_rxno="E3", age="forty"),
+                 electronic(today, hi_rxno="E4", prsc_time="yesterday"), electronic(today, hi_rxno="E5", course=["x"]),
+                 electronic(today, hi_rxno="E6", rxdrugdetail=[{**electronic(today)["rxdrugdetail"][0],
+                                                                "drug_cnt": "99999999"}])):
         r = c.post("/prescriptions/electronic", json=junk, headers=shop["cashier"])
         assert r.status_code == 422, (junk, r.text)
 
@@ -393,6 +397,7 @@ def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) 
     assert job.document["patient_id_masked"].endswith("1234") and "110101199003071234" not in str(job.document)
 
 
+@pytest.mark.business_day
 def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothing(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -400,6 +405,6 @@ def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothin
     rx = prescribe(shop, sid, [(shop["items"]["amox"], 1, False)])
     with engine.begin() as conn:  # as if it had been approved three days ago and the patient came back today
         conn.execute(text("UPDATE prescription SET issued_on = :d WHERE id = :i"),
-                     {"d": TODAY - timedelta(days=3), "i": rx["id"]})
+                     {"d": shop["clock"].today - timedelta(days=3), "i": rx["id"]})
     r = pay_cash(c, h, sid, 1250, 1250)
     assert r.status_code == 422 and r.json()["code"] == "RX-07" and "已过期" in r.json()["message_zh"]

@@ -10,12 +10,12 @@ from sqlmodel import select
 from server.auth import principals
 from server.auth.principals import PrincipalCache
 from server.db.models import Item, User
-from server.db.types import utcnow
 from server.db.uow import write_session
+from tests.conftest import Clock
 
 
-def test_a_lookup_overtaken_by_an_identity_write_is_not_served_again() -> None:
-    cache, now = PrincipalCache(), utcnow()
+def test_a_lookup_overtaken_by_an_identity_write_is_not_served_again(clock: Clock) -> None:
+    cache, now = PrincipalCache(), clock.now
     later = now + timedelta(hours=1)
 
     def load_while_someone_writes() -> str:
@@ -28,8 +28,8 @@ def test_a_lookup_overtaken_by_an_identity_write_is_not_served_again() -> None:
     assert cache.get("t", now) == "fresh"
 
 
-def test_an_expired_token_is_refused_from_memory_too() -> None:
-    cache, now = PrincipalCache(), utcnow()
+def test_an_expired_token_is_refused_from_memory_too(clock: Clock) -> None:
+    cache, now = PrincipalCache(), clock.now
     cache.resolve("t", now, lambda _: now + timedelta(seconds=1), lambda: "who")
     assert cache.get("t", now) == "who"
     assert cache.get("t", now + timedelta(seconds=2)) is None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from contextlib import closing
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, prescribe, till_login
+from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, Clock, prescribe, till_login
 
 
 def new_sale(c: TestClient, h: dict[str, str]) -> str:
@@ -30,7 +31,8 @@ def pay_cash(c: TestClient, h: dict[str, str], sid: str, total: int, tendered: i
                                                                "tendered_fen": tendered}]}, headers=h)
 
 
-def test_a_cash_sale_end_to_end(shop: dict[str, Any]) -> None:
+@pytest.mark.business_day(postgres=True)
+def test_a_cash_sale_end_to_end(shop: dict[str, Any], clock: Clock) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC)
@@ -47,7 +49,8 @@ def test_a_cash_sale_end_to_end(shop: dict[str, Any]) -> None:
     assert done.status_code == 200, done.text
     sale = done.json()
     assert sale["status"] == "completed" and sale["change_fen"] == 2000 - 1410
-    assert sale["sale_no"].endswith("-0001")
+    # numbered in the store's business day (the day counter's row is the store's day), whatever the machine's date
+    assert sale["sale_no"] == f"{clock.today:%Y%m%d}-0001" and sale["business_date"] == clock.today.isoformat()
     # stock left by batch, earliest expiry first: the amoxicillin came from the batch expiring in 30 days
     batches = c.get(f"/items/{shop['items']['amox']}/batches", headers=shop["manager"]).json()
     assert {b["batch_no"]: b["stock"] for b in batches} == {"B-AMOX-2": 48 - 6, "B-AMOX-1": 240}
@@ -89,12 +92,19 @@ def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) ->
     assert mixed.status_code == 200 and mixed.json()["change_fen"] == 300
 
 
-def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any]) -> None:
+@pytest.mark.business_day
+def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine, ctx, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    from server.db.uow import write_session
+    from server.services.stock import batches as stock
+
+    with write_session(engine) as s:  # a batch whose last day is today, store time: still sold today
+        stock.add_opening_batch(s, ctx, shop["items"]["mask"], None, "B-MASK-TODAY", "L7",
+                                clock.today - timedelta(days=700), clock.today, 500, 1)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
-    ok = scan(c, h, sid, BARCODE_MASK, 3)  # the three of the good batch
-    assert ok.status_code == 201
-    expired = scan(c, h, sid, BARCODE_MASK, 1)  # the fourth would come from the expired batch
+    ok = scan(c, h, sid, BARCODE_MASK, 4)  # the one expiring today and the three of the good batch
+    assert ok.status_code == 201, ok.text
+    expired = scan(c, h, sid, BARCODE_MASK, 1)  # the fifth would come from the batch that expired yesterday
     assert expired.status_code == 409 and expired.json()["code"] == "GSP-06"
     assert "B-MASK-OLD" in str(expired.json()["details"]) and "过期" in expired.json()["message_zh"]
     stopped = scan(c, h, sid, BARCODE_ICE, 1)
@@ -170,7 +180,7 @@ def test_returns_by_line_back_to_the_batch_and_by_the_original_tender(shop: dict
     assert {ln["item_code"]: ln["returned_qty"] for ln in after["lines"]} == {"FY0001": 1, "YP0002": 2}
 
 
-def test_shift_close_and_z_report(shop: dict[str, Any]) -> None:
+def test_shift_close_and_z_report(shop: dict[str, Any], clock: Clock) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC, 2)
@@ -185,6 +195,7 @@ def test_shift_close_and_z_report(shop: dict[str, Any]) -> None:
     rep = z.json()
     assert rep["sales_count"] == 1 and rep["by_tender"] == {"cash": 700}
     assert rep["cash_expected_fen"] == 20700 and rep["variance_fen"] == -50
+    assert rep["business_date"] == clock.today.isoformat()  # the shift's day is the store's
     again = new_sale
     r = c.post("/sales", json={"id": str(uuid.uuid4())}, headers=h)
     assert r.status_code == 409 and r.json()["code"] == "SHIFT-CLOSED"  # a closed shift takes no more sales

@@ -14,6 +14,7 @@ from server.errors import AppError
 from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
 from server.services.context import Ctx
 from server.services.store import profile as store_service
+from tests.conftest import Clock
 
 TODAY = date(2026, 11, 22)
 
@@ -42,10 +43,11 @@ def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
     assert refusals and {v.rule for v in refusals} == {"AGR-01"}
 
 
-def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient,
-                                                               headers: dict[str, dict[str, str]]) -> None:
+@pytest.mark.business_day
+def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient, headers: dict[str, dict[str, str]],
+                                                               clock: Clock) -> None:
     h = headers["insurance_admin"]
-    today = date.today()
+    today = clock.today
     assert client.get("/store", headers=h).json()["agreement_status"] == "none"
     no_end = client.post("/store/agreement-events", json={"status": "active", "effective_on": today.isoformat()},
                          headers=h)
@@ -54,6 +56,11 @@ def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClien
         "status": "active", "effective_on": today.isoformat(), "ends_on": (today + timedelta(days=365)).isoformat(),
         "agreement_no": "YB-1", "reason": "签订"}, headers=h)
     assert signed.status_code == 201, signed.text
+    licence = client.patch("/store", json={"drug_licence_no": "粤AA1", "drug_licence_expiry": today.isoformat()},
+                           headers=headers["manager"])
+    assert licence.status_code == 200, licence.text
+    # in force from today, the licence valid to today: the service's business day is the one the test names
+    assert client.get("/store", headers=h).json()["card_settlement_refusals"] == []
     no_reason = client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat()},
                             headers=h)
     assert no_reason.status_code == 422
@@ -119,4 +126,4 @@ def test_profile_updates_are_audited(client: TestClient, headers: dict[str, dict
 
 def test_agreement_status_needs_a_known_value(engine: Engine, ctx: Ctx) -> None:
     with pytest.raises(AppError), write_session(engine) as s:
-        store_service.record_agreement_event(s, ctx, AgreementStatus.SUSPENDED, date.today(), None, None, "x")
+        store_service.record_agreement_event(s, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -11,22 +11,22 @@ from sqlalchemy import Engine
 from server.db.uow import write_session
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
-from tests.conftest import BARCODE_MASK, BARCODE_VITC
+from tests.conftest import BARCODE_MASK, BARCODE_VITC, Clock
 from tests.server.test_selling import new_sale, scan
 
 
 def test_the_status_names_the_till_the_user_the_shift_and_the_pharmacists_on_duty(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     status = c.get("/till/status", headers=h).json()
     assert status == {"store_name": ctx.settings.store.name, "till_code": "T01", "user": "测试cashier",
-                      "shift_id": shop["shift_id"], "business_date": status["business_date"], "on_duty": []}
+                      "shift_id": shop["shift_id"], "business_date": clock.today.isoformat(), "on_duty": []}
     with write_session(engine) as s:
         user = find_user(s, ctx, "u_pharmacist")
         set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "registered_store_code": ctx.settings.store.fixmedins_code,
-            "contract_start": date.today() - timedelta(days=200), "contract_end": date.today() + timedelta(days=400)})
+            "contract_start": clock.today - timedelta(days=200), "contract_end": clock.today + timedelta(days=400)})
     assert c.post(f"/shifts/{shop['shift_id']}/duty", headers=ph).status_code == 201
     assert c.get("/till/status", headers=h).json()["on_duty"] == ["测试pharmacist"]
     assert c.delete(f"/shifts/{shop['shift_id']}/duty", headers=ph).status_code == 200
@@ -39,13 +39,14 @@ def test_the_status_needs_a_registered_till_CARD_06(shop: dict[str, Any]) -> Non
 
 
 def test_a_sale_found_by_its_receipt_number_shows_what_is_left_to_return_and_where_it_goes_GSP_06(
-        shop: dict[str, Any]) -> None:
+        shop: dict[str, Any], clock: Clock) -> None:
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_MASK, 2)  # a device: the pharmacist chooses where a return goes
     scan(c, h, sid, BARCODE_VITC, 1)  # a drug: quarantine by the store's policy
     sale = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": 2330,
                                                                 "tendered_fen": 3000}]}, headers=h).json()
+    assert sale["sale_no"] == f"{clock.today:%Y%m%d}-0001"  # the store's day, whatever the machine's
     mask = next(ln["id"] for ln in sale["lines"] if ln["item_code"] == "FY0001")
     found = c.get(f"/returns/for-sale/{sale['sale_no']}", headers=h)  # a cashier may look it up
     assert found.status_code == 200, found.text

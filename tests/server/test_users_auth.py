@@ -14,7 +14,7 @@ from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals
 from server.services.context import Ctx
 from server.services.store import users
-from tests.conftest import login
+from tests.conftest import Clock, login
 
 
 def test_pins_are_hashed_with_argon2(engine: Engine, ctx: Ctx) -> None:
@@ -92,9 +92,9 @@ def test_user_names_are_unique_per_store(engine: Engine, ctx: Ctx) -> None:
 
 
 def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
-        client: TestClient, headers: dict[str, dict[str, str]], settings) -> None:  # type: ignore[no-untyped-def]
+        client: TestClient, headers: dict[str, dict[str, str]], settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     pharm = client.get("/auth/me", headers=headers["pharmacist"]).json()
-    today = date.today()
+    today = clock.today
     body = {"id_number": "44030519800101123X", "qualification": "licensed_pharmacist",
             "qualification_no": "ZY2019440001", "registered_store_code": settings.store.fixmedins_code,
             "contract_start": (today - timedelta(days=100)).isoformat(),
