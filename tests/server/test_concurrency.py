@@ -26,9 +26,9 @@ from sqlalchemy import Engine, text
 from server.config import Settings
 from server.db.uow import core_unit, write_session
 from server.roles import Role
+from server.services import sales_ledger
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from server.services.sale import completion
 from server.services.stock import batches as stock
 from server.services.store.profile import register_till
 from server.services.store.users import add_user
@@ -294,14 +294,14 @@ def test_the_first_sales_of_a_day_on_two_tills_at_once_are_numbered_one_and_two(
 
     def first() -> None:
         with core_unit(engine) as u:
-            numbers.append(completion._next_number(u, day)[1])
+            numbers.append(sales_ledger.next_number(u, day))
             first_took.set()
             time.sleep(0.3)  # the other till asks meanwhile
 
     def second() -> None:
         assert first_took.wait(10)
         with core_unit(engine) as u:
-            numbers.append(completion._next_number(u, day)[1])
+            numbers.append(sales_ledger.next_number(u, day))
 
     def guarded(fn: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
