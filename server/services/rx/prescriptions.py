@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from catalog.classes import GspClass, Route
+from catalog.violations import Violation
 from devices.printer.documents import RxReviewSlip, RxSlipLine
 from server import audit
 from server.db.models import (
@@ -220,7 +221,7 @@ _TEXT_LIMITS = {"rx_no": 50, "institution_code": 30, "institution_name": 100, "d
 _LINE_TEXT_LIMITS = {"drug_name": 100, "dosage": 30, "frequency": 30, "route": 30, "dosage_form": 30}
 
 
-def _shape_refusals(rx: RxIn) -> list[rx_rules.Violation]:
+def _shape_refusals(rx: RxIn) -> list[Violation]:
     bad = [k for k, most in _TEXT_LIMITS.items() if len(getattr(rx, k)) > most]
     bad += [f"lines[{n}].{k}" for n, ln in enumerate(rx.lines) for k, most in _LINE_TEXT_LIMITS.items()
             if len(getattr(ln, k)) > most]
@@ -229,14 +230,14 @@ def _shape_refusals(rx: RxIn) -> list[rx_rules.Violation]:
     bad += [k for k, (lo, hi) in (("patient_age", (0, 150)), ("valid_days", (1, 30))) if not lo <= getattr(rx, k) <= hi]
     if len(rx.lines) > 20:
         bad.append("lines")
-    return [rx_rules.Violation("RX-02", f"处方字段超出范围或过长：{'、'.join(bad)}", f"fields out of range or too long: {bad}",
-                               {"fields": bad})] if bad else []
+    return [Violation("RX-02", f"处方字段超出范围或过长：{'、'.join(bad)}", f"fields out of range or too long: {bad}",
+                      {"fields": bad})] if bad else []
 
 
 def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
     """Record a prescription after the entry checks (RX-02, RX-07); it awaits a pharmacist's review."""
     if not rx.lines:
-        raise refused([rx_rules.Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
+        raise refused([Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
     if problems := _shape_refusals(rx):
         raise refused(problems)
     items = {i.id: i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
@@ -523,16 +524,16 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
         return {}, []
     if sale.prescription_id is None:
         names = "、".join(ln.name for ln in rx_lines)
-        return {}, [rx_rules.Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
-                                       "prescription drugs need a reviewed prescription (whatever the tender)",
-                                       {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
+        return {}, [Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
+                              "prescription drugs need a reviewed prescription (whatever the tender)",
+                              {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
     # Locked until the sale commits: two sales on one prescription never both take its remainder (RX-04).
     rx = get(s, ctx, sale.prescription_id, lock=True)
-    out: list[rx_rules.Violation] = []
+    out: list[Violation] = []
     if rx.status != RxStatus.APPROVED.value:
-        out.append(rx_rules.Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",
-                                      f"prescription {rx.rx_no} is {rx.status}, not approved by a pharmacist",
-                                      {"prescription_id": rx.id, "status": rx.status}))
+        out.append(Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",
+                             f"prescription {rx.rx_no} is {rx.status}, not approved by a pharmacist",
+                             {"prescription_id": rx.id, "status": rx.status}))
     else:
         last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
                       .order_by(col(RxReview.id).desc())).first()
@@ -541,9 +542,9 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
             .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
                    Shift.id == sale.shift_id)).first() is not None
         if not still_on:
-            out.append(rx_rules.Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
-                                          "the approving pharmacist is not on duty in this sale's shift",
-                                          {"prescription_id": rx.id}))
+            out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
+                                 "the approving pharmacist is not on duty in this sale's shift",
+                                 {"prescription_id": rx.id}))
     out += rx_rules.validity_refusals(stored_facts(s, rx), ctx.today, ctx.settings.rules.rx_max_extended_validity_days)
     plines = lines_of(s, rx.id)  # type: ignore[arg-type]
     ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
