@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from devices.printer.documents import (
     RxReviewSlip,
@@ -90,7 +90,7 @@ def add_job(s: Session, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, 
 
 def first_print(s: Session, ctx: Ctx, kind: PrintJobKind, ref: str) -> PrintJob | None:
     return s.exec(select(PrintJob).where(PrintJob.store_id == ctx.store_id, PrintJob.kind == kind.value,
-                                         PrintJob.ref == ref, PrintJob.reprint.is_(False))).first()  # type: ignore[attr-defined]
+                                         PrintJob.ref == ref, col(PrintJob.reprint).is_(False))).first()
 
 
 _ADD_JOBS = Prepared(sa.insert(PrintJob.__table__),  # type: ignore[attr-defined]
@@ -134,7 +134,7 @@ def list_jobs(s: Session, ctx: Ctx, status: PrintJobStatus | None = None, till_c
         q = q.where(PrintJob.status == status.value)
     if till_code is not None:
         q = q.where(PrintJob.till_code == till_code)
-    return list(s.exec(q.order_by(PrintJob.id.desc()).limit(limit)))  # type: ignore[union-attr]
+    return list(s.exec(q.order_by(col(PrintJob.id).desc()).limit(limit)))
 
 
 # The worker's queue statements run after every sale: prepared (server.db.prepared), on the queue's index
@@ -183,9 +183,9 @@ def retry(s: Session, ctx: Ctx, job_id: int) -> PrintJob:
 
 def recover_interrupted(s: Session, ctx: Ctx, till_code: str) -> int:
     """At start-up: a job left `printing` was cut off mid-send and may have come out — never resent by itself."""
-    result = s.exec(update(PrintJob).where(  # type: ignore[call-overload]
-        PrintJob.store_id == ctx.store_id, PrintJob.till_code == till_code,
-        PrintJob.status == PrintJobStatus.PRINTING.value).values(
+    result = s.exec(update(PrintJob).where(
+        col(PrintJob.store_id) == ctx.store_id, col(PrintJob.till_code) == till_code,
+        col(PrintJob.status) == PrintJobStatus.PRINTING.value).values(
         status=PrintJobStatus.UNCERTAIN.value, last_error="打印中断（服务重启），请确认后重打 / cut off by a restart"))
     return int(result.rowcount or 0)
 
@@ -223,5 +223,5 @@ def mark_printed(s: Session, ctx: Ctx, job_id: int, document: dict[str, Any] | N
 def mark_failed(s: Session, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:
     """Back to pending (the printer was not there); `final` for a job that can never print (bad document)."""
     status = PrintJobStatus.UNCERTAIN if final else PrintJobStatus.PENDING
-    s.exec(update(PrintJob).where(PrintJob.id == job_id, PrintJob.status == PrintJobStatus.PRINTING.value)  # type: ignore[call-overload]
+    s.exec(update(PrintJob).where(col(PrintJob.id) == job_id, col(PrintJob.status) == PrintJobStatus.PRINTING.value)
            .values(status=status.value, last_error=error[:300]))

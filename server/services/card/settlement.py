@@ -160,8 +160,8 @@ class CardLineView:
 def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
     rx: Prescription | None = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
     rx_ok = rx is not None and rx.status == RxStatus.APPROVED.value and rx.for_insurance
-    rows = list(s.exec(select(SaleLine, Item).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                       .where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)))
+    rows = list(s.exec(select(SaleLine, Item).join(Item, col(Item.id) == SaleLine.item_id)
+                       .where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))))
     # Each Rx line goes out with the prescription line it will be dispensed against (RX-04's plan), so two
     # lines of one drug carry their own dosage and days.
     by_id: dict[int, PrescriptionLine] = {}

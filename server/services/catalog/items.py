@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePurpose
 from catalog.codes import GTIN_LENGTHS, check_gtin
@@ -93,15 +93,15 @@ def get_item(s: Session, ctx: Ctx, item_id: int) -> Item:
 
 
 def barcodes_of(s: Session, item_id: int) -> list[str]:
-    return list(s.exec(select(Barcode.code).where(Barcode.item_id == item_id).order_by(Barcode.id)))
+    return list(s.exec(select(Barcode.code).where(Barcode.item_id == item_id).order_by(col(Barcode.id))))
 
 
 def barcodes_by_item(s: Session, item_ids: list[int]) -> dict[int, list[str]]:
     """The barcodes of many items in one query (a search answer shows twenty items at once)."""
     out: dict[int, list[str]] = {}
     if item_ids:
-        for item_id, code in s.exec(select(Barcode.item_id, Barcode.code).where(Barcode.item_id.in_(item_ids))  # type: ignore[attr-defined]
-                                    .order_by(Barcode.id)):
+        for item_id, code in s.exec(select(Barcode.item_id, Barcode.code).where(col(Barcode.item_id).in_(item_ids))
+                                    .order_by(col(Barcode.id))):
             out.setdefault(item_id, []).append(code)
     return out
 
@@ -225,7 +225,7 @@ def place_item(s: Session, ctx: Ctx, item_id: int, zone_code: str) -> Item:
 
 
 def find_by_barcode(s: Session, ctx: Ctx, code: str) -> Item | None:
-    row = s.exec(select(Item).join(Barcode, Barcode.item_id == Item.id)  # type: ignore[arg-type]
+    row = s.exec(select(Item).join(Barcode, col(Barcode.item_id) == Item.id)
                  .where(Barcode.store_id == ctx.store_id, Barcode.code == code)).first()
     return row
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from catalog.classes import GspClass, Route
@@ -208,7 +209,7 @@ def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
         return []
     codes: dict[int, set[str]] = {}
     for rx_id, code in s.exec(select(PrescriptionLine.prescription_id, Item.code)
-                              .join(Item, Item.id == PrescriptionLine.item_id)  # type: ignore[arg-type]
+                              .join(Item, col(Item.id) == PrescriptionLine.item_id)
                               .where(col(PrescriptionLine.prescription_id).in_([p.id for p in found]))):
         codes.setdefault(rx_id, set()).add(code)
     return [rx_rules.PriorRx(p.rx_no, p.patient_name, p.patient_certno or p.patient_psn_no, p.doctor_name, p.issued_on,
@@ -377,7 +378,7 @@ def get(s: Session, ctx: Ctx, rx_id: int, lock: bool = False) -> Prescription:
 
 def lines_of(s: Session, rx_id: int) -> list[PrescriptionLine]:
     return list(s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx_id)
-                       .order_by(PrescriptionLine.line_no)))
+                       .order_by(col(PrescriptionLine.line_no))))
 
 
 def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
@@ -385,13 +386,15 @@ def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
     (returns come back off it)."""
     if not rx_line_ids:
         return {}
-    rows = s.exec(select(SaleLine.id, SaleLine.rx_line_id, SaleLine.qty, SaleLine.split, Item.split_ratio)
-                  .join(Sale, Sale.id == SaleLine.sale_id).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                  .where(col(SaleLine.rx_line_id).in_(rx_line_ids), Sale.status == SaleStatus.COMPLETED.value)).all()
+    rows = s.execute(sa_select(col(SaleLine.id), col(SaleLine.rx_line_id), col(SaleLine.qty), col(SaleLine.split),
+                               col(Item.split_ratio))
+                     .join(Sale, col(Sale.id) == SaleLine.sale_id).join(Item, col(Item.id) == SaleLine.item_id)
+                     .where(col(SaleLine.rx_line_id).in_(rx_line_ids),
+                            col(Sale.status) == SaleStatus.COMPLETED.value)).all()
     back = records.returned_so_far(s, [r[0] for r in rows])
     out: dict[int, int] = {}
     for line_id, rx_line_id, qty, split, ratio in rows:
-        out[rx_line_id] = out.get(rx_line_id, 0) + (qty - back.get(line_id, 0)) * (1 if split else ratio)  # type: ignore[index]
+        out[rx_line_id] = out.get(rx_line_id, 0) + (qty - back.get(line_id, 0)) * (1 if split else ratio)
     return out
 
 
@@ -400,14 +403,14 @@ def base_qty(line: PrescriptionLine, split_ratio: int) -> int:
 
 
 def reviews_of(s: Session, rx_id: int) -> list[RxReview]:
-    return list(s.exec(select(RxReview).where(RxReview.prescription_id == rx_id).order_by(RxReview.id)))
+    return list(s.exec(select(RxReview).where(RxReview.prescription_id == rx_id).order_by(col(RxReview.id))))
 
 
 def attachments_of(s: Session, rx_id: int) -> list[Any]:
     """The scans' descriptions, without their bytes (a search lists many prescriptions)."""
-    return list(s.exec(select(RxAttachment.id, RxAttachment.content_type, RxAttachment.sha256, RxAttachment.size,
-                              RxAttachment.uploaded_at).where(RxAttachment.prescription_id == rx_id)
-                       .order_by(RxAttachment.id)))
+    return list(s.execute(sa_select(col(RxAttachment.id), col(RxAttachment.content_type), col(RxAttachment.sha256),
+                                    col(RxAttachment.size), col(RxAttachment.uploaded_at))
+                          .where(col(RxAttachment.prescription_id) == rx_id).order_by(col(RxAttachment.id))))
 
 
 def attachment(s: Session, ctx: Ctx, rx_id: int, attachment_id: int) -> RxAttachment:
@@ -426,10 +429,10 @@ def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, p
     if date_to:
         q = q.where(Prescription.issued_on <= date_to)
     if patient:
-        q = q.where((Prescription.patient_name == patient) | (Prescription.patient_certno == patient)
-                    | (Prescription.patient_psn_no == patient))
+        q = q.where((col(Prescription.patient_name) == patient) | (col(Prescription.patient_certno) == patient)
+                    | (col(Prescription.patient_psn_no) == patient))
     if institution:
-        q = q.where((Prescription.institution_code == institution)
+        q = q.where((col(Prescription.institution_code) == institution)
                     | col(Prescription.institution_name).contains(institution))
     return list(s.exec(q.order_by(col(Prescription.issued_on).desc(), col(Prescription.id).desc()).limit(limit)))
 
@@ -438,7 +441,7 @@ def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, p
 
 def _duty_shift(s: Session, ctx: Ctx) -> Shift | None:
     """The open shift in which the reviewing pharmacist is on duty now (RX-10)."""
-    return s.exec(select(Shift).join(PharmacistDuty, PharmacistDuty.shift_id == Shift.id)  # type: ignore[arg-type]
+    return s.exec(select(Shift).join(PharmacistDuty, col(PharmacistDuty.shift_id) == Shift.id)
                   .where(Shift.store_id == ctx.store_id, Shift.status == ShiftStatus.OPEN.value,
                          PharmacistDuty.user_id == ctx.actor.user_id, col(PharmacistDuty.off_at).is_(None))
                   .order_by(col(PharmacistDuty.on_at).desc())).first()
@@ -538,7 +541,7 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
         last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
                       .order_by(col(RxReview.id).desc())).first()
         still_on = last is not None and s.exec(
-            select(PharmacistDuty.id).join(Shift, Shift.id == PharmacistDuty.shift_id)  # type: ignore[arg-type]
+            select(PharmacistDuty.id).join(Shift, col(Shift.id) == PharmacistDuty.shift_id)
             .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
                    Shift.id == sale.shift_id)).first() is not None
         if not still_on:
@@ -559,11 +562,12 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
 
 def rx_sale_lines(s: Session, sale_id: str) -> list[RxLineView]:
     """The sale's lines of prescription drugs (GSP class 处方药)."""
-    rows = s.exec(select(SaleLine.id, SaleLine.item_id, Item.name, SaleLine.qty, SaleLine.split, Item.split_ratio)
-                  .join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                  .where(SaleLine.sale_id == sale_id, Item.gsp_class == GspClass.RX.value)
-                  .order_by(SaleLine.line_no)).all()
-    return [RxLineView(*r) for r in rows]  # type: ignore[arg-type]
+    rows = s.execute(sa_select(col(SaleLine.id), col(SaleLine.item_id), col(Item.name), col(SaleLine.qty),
+                               col(SaleLine.split), col(Item.split_ratio))
+                     .join(Item, col(Item.id) == SaleLine.item_id)
+                     .where(col(SaleLine.sale_id) == sale_id, col(Item.gsp_class) == GspClass.RX.value)
+                     .order_by(col(SaleLine.line_no))).all()
+    return [RxLineView(*r) for r in rows]
 
 
 def count_pending(s: Session, ctx: Ctx) -> int:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import Sale, SaleLine, SaleStatus, Shift, ShiftStatus
@@ -252,7 +252,7 @@ def resume(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
 
 def suspended_sales(s: Session, ctx: Ctx) -> list[Sale]:
     return list(s.exec(select(Sale).where(Sale.store_id == ctx.store_id, Sale.status == SaleStatus.SUSPENDED.value)
-                       .order_by(Sale.suspended_at)))
+                       .order_by(col(Sale.suspended_at))))
 
 
 def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Sale:

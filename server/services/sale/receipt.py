@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.classes import GspClass, InsuranceCategory
 from devices.printer.documents import CardSettlement, ReceiptDoc, ReceiptLine, TenderLine, to_json
@@ -36,9 +36,9 @@ def card_settlement_for(s: Session, ctx: Ctx, sale: Sale) -> CardSettlement | No
 
 def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
                 card: CardSettlement | None = None) -> ReceiptDoc:
-    lines = list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)))
-    items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
-    tenders = list(s.exec(select(Tender).where(Tender.sale_id == sale.id).order_by(Tender.id)))
+    lines = list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))))
+    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_({ln.item_id for ln in lines})))} if lines else {}
+    tenders = list(s.exec(select(Tender).where(Tender.sale_id == sale.id).order_by(col(Tender.id))))
     till = s.get(Till, sale.till_id)
     names = user_names(s, [sale.completed_by])
     out_lines = []

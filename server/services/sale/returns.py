@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.classes import GspClass
 from server import audit
@@ -56,7 +56,7 @@ def returnable_lines(s: Session, ctx: Ctx, sale: Sale) -> list[ReturnableLine]:
     """What is left to return of each line of a sale, and where policy sends it (a till picks from this)."""
     lines = lines_of(s, sale.id)
     done = returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
+    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(col(Item.id).in_({ln.item_id for ln in lines})))} if lines else {}
     completed = sale.status == SaleStatus.COMPLETED.value
     return [ReturnableLine(ln.id, ln.qty - done.get(ln.id, 0) if completed else 0,  # type: ignore[arg-type]
                            quarantine_required(ctx, classes[ln.item_id])) for ln in lines]
@@ -68,7 +68,7 @@ def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, 
     for t in tenders_of(s, sale_id):
         paid[(t.kind, t.reference)] = paid.get((t.kind, t.reference), 0) + t.amount_fen
     refunded = s.exec(select(Refund.kind, Refund.reference, func.sum(Refund.amount_fen))
-                      .join(SaleReturn, SaleReturn.id == Refund.return_id)  # type: ignore[arg-type]
+                      .join(SaleReturn, col(SaleReturn.id) == Refund.return_id)
                       .where(SaleReturn.sale_id == sale_id).group_by(Refund.kind, Refund.reference)).all()
     for kind, ref, amt in refunded:
         paid[(kind, ref)] = paid.get((kind, ref), 0) - int(amt)
@@ -181,10 +181,11 @@ def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: 
 
 
 def return_lines(s: Session, return_id: str) -> list[SaleReturnLine]:
-    return list(s.exec(select(SaleReturnLine).where(SaleReturnLine.return_id == return_id).order_by(SaleReturnLine.id)))
+    return list(s.exec(select(SaleReturnLine).where(SaleReturnLine.return_id == return_id)
+                       .order_by(col(SaleReturnLine.id))))
 
 
 def refunds_of(s: Session, return_id: str) -> list[Refund]:
-    return list(s.exec(select(Refund).where(Refund.return_id == return_id).order_by(Refund.id)))
+    return list(s.exec(select(Refund).where(Refund.return_id == return_id).order_by(col(Refund.id))))
 
 

@@ -55,7 +55,7 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
         raise AppError(422, "TRACE-COUNT", f"{item.name} 已扫满 {len(mine)} 个追溯码（每盒一个；拆零扫所拆的那一盒）",
                        f"{item.code} already has its {len(mine)} code(s): one per box, a split line its box's",
                        {"line_id": line.id, "codes": len(mine)})
-    others = s.exec(select(SaleTraceCode, Sale.status).join(Sale, Sale.id == SaleTraceCode.sale_id)  # type: ignore[arg-type]
+    others = s.exec(select(SaleTraceCode, Sale.status).join(Sale, col(Sale.id) == SaleTraceCode.sale_id)
                     .where(SaleTraceCode.store_id == ctx.store_id, SaleTraceCode.code == code,
                            col(SaleTraceCode.returned_in).is_(None), SaleTraceCode.sale_id != sale.id)).all()
     for other, status in others:
@@ -122,7 +122,7 @@ def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> 
     """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays."""
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id,
                                                    col(SaleTraceCode.returned_in).is_(None),
-                                                   SaleTraceCode.split.is_(False))  # type: ignore[attr-defined]
+                                                   col(SaleTraceCode.split).is_(False))
                        .order_by(col(SaleTraceCode.id).desc()).limit(boxes)))
     for r in rows:
         r.returned_in = return_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
@@ -41,7 +41,7 @@ def add_supplier(s: Session, ctx: Ctx, name: str, licence_no: str, licence_expir
 
 
 def list_suppliers(s: Session, ctx: Ctx) -> list[Supplier]:
-    return list(s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id).order_by(Supplier.id)))
+    return list(s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id).order_by(col(Supplier.id))))
 
 
 def _supplier(s: Session, ctx: Ctx, supplier_id: int) -> Supplier:

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.config import Settings
@@ -100,7 +100,7 @@ def record_agreement_event(s: Session, ctx: Ctx, status: AgreementStatus, effect
 
 def agreement_history(s: Session, ctx: Ctx) -> list[AgreementEvent]:
     return list(s.exec(select(AgreementEvent).where(AgreementEvent.store_id == ctx.store_id)
-                       .order_by(AgreementEvent.id)))
+                       .order_by(col(AgreementEvent.id))))
 
 
 def standing(store: Store) -> StoreStanding:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
@@ -76,7 +76,7 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
     open_sales = list(s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.OPEN.value)))
     # An open sale with no lines is no sale (a refused first scan, every line removed): it closes
     # with the shift, audited, instead of needing a pharmacist's void.
-    with_lines = set(s.exec(select(SaleLine.sale_id).where(SaleLine.sale_id.in_(open_sales)))) if open_sales else set()  # type: ignore[attr-defined]
+    with_lines = set(s.exec(select(SaleLine.sale_id).where(col(SaleLine.sale_id).in_(open_sales)))) if open_sales else set()
     for empty_id in [sid for sid in open_sales if sid not in with_lines]:
         empty = s.exec(select(Sale).where(Sale.id == empty_id).with_for_update()).one()
         before = audit.snapshot(empty)
@@ -91,7 +91,7 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
                        f"{len(open_sales)} sale(s) still open: suspend or void them first", sales=list(open_sales))
     before = audit.snapshot(shift)
     for duty in s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
-                                                    PharmacistDuty.off_at.is_(None))):  # type: ignore[union-attr]
+                                                    col(PharmacistDuty.off_at).is_(None))):
         duty.off_at = ctx.now
         s.add(duty)
     shift.status, shift.closed_by, shift.closed_at = ShiftStatus.CLOSED.value, ctx.actor.user_id, ctx.now
@@ -132,7 +132,7 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
     done = SaleStatus.COMPLETED.value
     rep.sales_count, rep.sales_fen = (int(v or 0) for v in s.exec(
         select(func.count(), func.sum(Sale.total_fen)).where(Sale.shift_id == shift.id, Sale.status == done)).one())
-    for kind, amount in s.exec(select(Tender.kind, func.sum(Tender.amount_fen)).join(Sale, Sale.id == Tender.sale_id)  # type: ignore[arg-type]
+    for kind, amount in s.exec(select(Tender.kind, func.sum(Tender.amount_fen)).join(Sale, col(Sale.id) == Tender.sale_id)
                                .where(Sale.shift_id == shift.id, Sale.status == done).group_by(Tender.kind)):
         rep.by_tender[kind] = int(amount)
     rep.voids_count, rep.voids_fen = (int(v or 0) for v in s.exec(
@@ -141,7 +141,7 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
     rep.returns_count, rep.returns_fen = (int(v or 0) for v in s.exec(
         select(func.count(), func.sum(SaleReturn.total_fen)).where(SaleReturn.shift_id == shift.id)).one())
     for kind, amount in s.exec(select(Refund.kind, func.sum(Refund.amount_fen))
-                               .join(SaleReturn, SaleReturn.id == Refund.return_id)  # type: ignore[arg-type]
+                               .join(SaleReturn, col(SaleReturn.id) == Refund.return_id)
                                .where(SaleReturn.shift_id == shift.id).group_by(Refund.kind)):
         rep.refunds_by_tender[kind] = int(amount)
     rep.cash_expected_fen = shift.float_fen + rep.by_tender.get("cash", 0) - rep.refunds_by_tender.get("cash", 0)
@@ -149,8 +149,8 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
         rep.cash_expected_fen = shift.expected_cash_fen if shift.expected_cash_fen is not None else rep.cash_expected_fen
         rep.counted_cash_fen = shift.counted_cash_fen
         rep.variance_fen = (shift.counted_cash_fen or 0) - rep.cash_expected_fen
-    for duty, user in s.exec(select(PharmacistDuty, User).join(User, User.id == PharmacistDuty.user_id)  # type: ignore[arg-type]
-                             .where(PharmacistDuty.shift_id == shift.id).order_by(PharmacistDuty.id)):
+    for duty, user in s.exec(select(PharmacistDuty, User).join(User, col(User.id) == PharmacistDuty.user_id)
+                             .where(PharmacistDuty.shift_id == shift.id).order_by(col(PharmacistDuty.id))):
         rep.pharmacists.append({"name": user.display_name, "on_at": duty.on_at.isoformat(),
                                 "off_at": duty.off_at.isoformat() if duty.off_at else None})
     return rep
@@ -178,7 +178,7 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
         raise refused(problems, status=403)
     existing = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
                                                    PharmacistDuty.user_id == ctx.actor.user_id,
-                                                   PharmacistDuty.off_at.is_(None))).first()  # type: ignore[union-attr]
+                                                   col(PharmacistDuty.off_at).is_(None))).first()
     if existing is not None:
         return existing
     duty = PharmacistDuty(store_id=ctx.store_id, shift_id=shift.id, user_id=ctx.actor.user_id, on_at=ctx.now)  # type: ignore[arg-type]
@@ -190,9 +190,9 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
 
 def on_duty(s: Session, shift_id: int) -> list[str]:
     """The pharmacists on duty in the shift now, by display name, in the order they came on (the till's status bar)."""
-    rows = s.exec(select(User.display_name).join(PharmacistDuty, PharmacistDuty.user_id == User.id)  # type: ignore[arg-type]
-                  .where(PharmacistDuty.shift_id == shift_id, PharmacistDuty.off_at.is_(None))  # type: ignore[union-attr]
-                  .order_by(PharmacistDuty.on_at, PharmacistDuty.id))
+    rows = s.exec(select(User.display_name).join(PharmacistDuty, col(PharmacistDuty.user_id) == User.id)
+                  .where(PharmacistDuty.shift_id == shift_id, col(PharmacistDuty.off_at).is_(None))
+                  .order_by(col(PharmacistDuty.on_at), col(PharmacistDuty.id)))
     return list(rows)
 
 
@@ -200,7 +200,7 @@ def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
     shift = get_shift(s, ctx, shift_id)
     duty = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
                                                PharmacistDuty.user_id == ctx.actor.user_id,
-                                               PharmacistDuty.off_at.is_(None))).first()  # type: ignore[union-attr]
+                                               col(PharmacistDuty.off_at).is_(None))).first()
     if duty is None:
         raise conflict("DUTY", "您不在岗", "you are not on duty in this shift")
     duty.off_at = ctx.now

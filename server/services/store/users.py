@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
@@ -42,7 +42,7 @@ def _token_hash(token: str) -> str:
 
 
 def active_roles(s: Session, user_id: int) -> frozenset[Role]:
-    rows = s.exec(select(UserRole.role).where(UserRole.user_id == user_id, UserRole.revoked_at.is_(None)))  # type: ignore[union-attr]
+    rows = s.exec(select(UserRole.role).where(UserRole.user_id == user_id, col(UserRole.revoked_at).is_(None)))
     return frozenset(Role(r) for r in rows)
 
 
@@ -86,7 +86,7 @@ def freeze_user(s: Session, ctx: Ctx, user_id: int, reason: str) -> User:
     before = audit.snapshot(user)
     user.status, user.frozen_reason, user.frozen_at, user.updated_at = UserStatus.FROZEN.value, reason, ctx.now, ctx.now
     s.add(user)
-    for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))):  # type: ignore[union-attr]
+    for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user.id, col(AuthSession.revoked_at).is_(None))):
         sess.revoked_at = ctx.now
         s.add(sess)
     audit.record_row(s, ctx.store_id, ctx.actor, "user.freeze", user, before, note=reason)
@@ -101,7 +101,7 @@ def find_user(s: Session, ctx: Ctx, username: str) -> User:
 
 
 def list_users(s: Session, ctx: Ctx) -> list[tuple[User, frozenset[Role]]]:
-    users = s.exec(select(User).where(User.store_id == ctx.store_id).order_by(User.id)).all()
+    users = s.exec(select(User).where(User.store_id == ctx.store_id).order_by(col(User.id))).all()
     return [(u, active_roles(s, u.id)) for u in users]  # type: ignore[arg-type]
 
 
@@ -202,9 +202,9 @@ def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     # One round trip: the session, its user, its till and the user's live posts (one row per post).
     rows = s.exec(
         select(AuthSession, User, Till.code, UserRole.role)
-        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
-        .join(Till, Till.id == AuthSession.till_id, isouter=True)  # type: ignore[arg-type]
-        .join(UserRole, (UserRole.user_id == User.id) & UserRole.revoked_at.is_(None), isouter=True)  # type: ignore[union-attr]
+        .join(User, col(User.id) == AuthSession.user_id)
+        .join(Till, col(Till.id) == AuthSession.till_id, isouter=True)
+        .join(UserRole, (col(UserRole.user_id) == User.id) & col(UserRole.revoked_at).is_(None), isouter=True)
         .where(AuthSession.token_hash == _token_hash(token), AuthSession.store_id == ctx.store_id)
     ).all()
     if not rows:
