@@ -29,6 +29,7 @@ from server.db.models import (
     PrintJobStatus,
     TenderKind,
 )
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.session import Unit, on_commit
 from server.errors import conflict, not_found
@@ -93,7 +94,7 @@ def first_print(s: Session, ctx: Ctx, kind: PrintJobKind, ref: str) -> PrintJob 
                                          PrintJob.ref == ref, col(PrintJob.reprint).is_(False))).first()
 
 
-_ADD_JOBS = Prepared(sa.insert(PrintJob.__table__),  # type: ignore[attr-defined]
+_ADD_JOBS = Prepared(sa.insert(table_of(PrintJob)),
                      ("store_id", "till_code", "ref", "reprint", "document", "status", "attempts", "last_error",
                       "created_by", "created_at", "kind", "expires_at"))
 
@@ -139,7 +140,7 @@ def list_jobs(s: Session, ctx: Ctx, status: PrintJobStatus | None = None, till_c
 
 # The worker's queue statements run after every sale: prepared (server.db.prepared), on the queue's index
 # (store_id, till_code, status, id).
-_Q = PrintJob.__table__  # type: ignore[attr-defined]
+_Q = table_of(PrintJob)
 _TILLS_JOBS = (_Q.c.store_id == sa.bindparam("sid"), _Q.c.till_code == sa.bindparam("till"))
 _WAITING = Prepared(sa.select(sa.func.count()).select_from(_Q).where(
     *_TILLS_JOBS, sa.or_(_Q.c.status == PrintJobStatus.PENDING.value, _Q.c.status == PrintJobStatus.UNCERTAIN.value)))
@@ -150,9 +151,10 @@ _CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status
                                       _Q.c.attempts == sa.bindparam("seen_attempts"))
                   .values(status=sa.bindparam("new_status"), attempts=sa.bindparam("new_attempts"),
                           claimed_at=sa.bindparam("at")))
-_PRINTED = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
-                    .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
-_PRINTED_LAID_OUT = Prepared(_PRINTED.statement.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
+_PRINTED_UPDATE = (sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
+                   .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
+_PRINTED = Prepared(_PRINTED_UPDATE)
+_PRINTED_LAID_OUT = Prepared(_PRINTED_UPDATE.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
 def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:

@@ -17,12 +17,13 @@ from sqlmodel import Session, col, select
 from catalog.codes import check_trace_code
 from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.session import Unit
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
-_CODES = SaleTraceCode.__table__  # type: ignore[attr-defined]
+_CODES = table_of(SaleTraceCode)
 # Prepared: a scan into a basket of traced drugs answers with their codes, from the event loop's unit too.
 _CODES_OF_SALE = Prepared(sa.select(_CODES.c.sale_line_id, _CODES.c.code)
                           .where(_CODES.c.sale_id == sa.bindparam("sale")).order_by(_CODES.c.id))
@@ -106,7 +107,7 @@ def completion_refusals(s: Session, sale_id: str, lines: list[dict[str, Any]], i
     return out
 
 
-_SOLD = sa.update(SaleTraceCode.__table__).where(SaleTraceCode.__table__.c.sale_id == sa.bindparam("sale")).values(sold=True)  # type: ignore[attr-defined]
+_SOLD = sa.update(_CODES).where(_CODES.c.sale_id == sa.bindparam("sale")).values(sold=True)
 
 
 def mark_sold(s: Session, sale_id: str) -> None:
