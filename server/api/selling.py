@@ -29,6 +29,7 @@ from server.api.schemas import (
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
+from server.db.models.base import id_of
 from server.db.session import Unit, core_unit, loop_unit, orm, write_session
 from server.errors import AppError
 from server.permissions import Action
@@ -109,7 +110,7 @@ def current_shift(s: ReadSession, ctx: CtxDep, who: Who) -> ShiftOut:
 def close_shift(shift_id: RowId, body: ShiftCloseIn, request: Request, ctx: CtxDep) -> ZReport:
     with unit_of_work(request) as s:
         shift = shifts.close_shift(s, ctx, shift_id, body.counted_cash_fen)
-        z_report.enqueue_z_report(s, ctx, shift.id)  # type: ignore[arg-type]
+        z_report.enqueue_z_report(s, ctx, id_of(shift))
         return shifts.z_report(s, ctx, shift)
 
 

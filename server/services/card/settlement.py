@@ -39,6 +39,7 @@ from server.db.models import (
     SettlementStatus,
     User,
 )
+from server.db.models.base import id_of
 from server.db.session import read_session, write_session
 from server.errors import AppError, conflict, refused
 from server.insurance import messages as m
@@ -167,16 +168,16 @@ def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
     by_id: dict[int, PrescriptionLine] = {}
     plan: dict[int, int] = {}
     if rx is not None:
-        by_id = {pl.id: pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}  # type: ignore[misc]
+        by_id = {id_of(pl): pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}
         plan, _ = prescriptions.completion_refusals(s, ctx, sale, [
-            prescriptions.RxLineView(ln.id, item.id, item.name, ln.qty, ln.split, item.split_ratio)  # type: ignore[arg-type]
+            prescriptions.RxLineView(id_of(ln), id_of(item), item.name, ln.qty, ln.split, item.split_ratio)
             for ln, item in rows if item.gsp_class == GspClass.RX.value])
     out: list[CardLineView] = []
     for ln, item in rows:
         is_rx = item.gsp_class == GspClass.RX.value
-        rx_line = by_id.get(plan.get(ln.id, -1)) if is_rx else None  # type: ignore[arg-type]
+        rx_line = by_id.get(plan.get(id_of(ln), -1)) if is_rx else None
         out.append(CardLineView(card_rules.CardLine(
-            sale_line_id=ln.id, name=item.name, gsp_class=GspClass(item.gsp_class),  # type: ignore[arg-type]
+            sale_line_id=id_of(ln), name=item.name, gsp_class=GspClass(item.gsp_class),
             category=InsuranceCategory(item.insurance_category), nhsa_code=item.nhsa_code,
             mapping_uploaded_on=item.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
             rx=is_rx, rx_for_insurance=is_rx and rx_ok and rx_line is not None),
@@ -346,15 +347,15 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
         audit.record_row(s, ctx.store_id, ctx.actor, "settlement.intent", row)
         audit.record(s, ctx.store_id, ctx.actor, "sale.settling", "sale", prep.sale.id, before,
                      audit.snapshot(prep.sale), note=f"2102 msgid {msgid}")
-        settlement_id, caller, request = row.id, prep.caller, prep.request
+        settlement_id, caller, request = id_of(row), prep.caller, prep.request
     try:
         answer = gateway.settle(caller, request, msgid)
     except GatewayError as e:
         if not e.uncertain:  # certainly not settled: the sale is open again and can be paid otherwise
-            _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)  # type: ignore[arg-type]
+            _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)
             raise e.to_app_error() from None
-        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)  # type: ignore[arg-type]
-        outcome = resolve(engine, ctx, gateway, settlement_id, force=True)  # type: ignore[arg-type]
+        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)
+        outcome = resolve(engine, ctx, gateway, settlement_id, force=True)
         raise AppError(424, "SETTLE-UNCERTAIN",
                        "医保结算结果不确定，" + ("已冲正撤销，请重新结算或改用其他方式支付" if outcome == "reversed"
                                          else "冲正未成功，请稍后在“待确认结算”中处理"),
@@ -363,12 +364,12 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                                                      "the reversal did not go through yet: resolve it later"),
                        {"msgid": msgid, "settlement_id": settlement_id, "status": outcome}) from None
     try:
-        return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)  # type: ignore[arg-type]
+        return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)
     except Exception as exc:
         # Settled at the centre but the sale cannot complete here (the tenders do not add up, a database
         # error): take the settlement back, so there is never a settlement without its sale.
-        if _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):  # type: ignore[arg-type]
-            resolve(engine, ctx, gateway, settlement_id, force=True)  # type: ignore[arg-type]
+        if _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):
+            resolve(engine, ctx, gateway, settlement_id, force=True)
         raise
 
 
@@ -446,8 +447,8 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
     """At start-up: every settlement left as an intent (a crash between commit and answer) or uncertain
     is resolved before its sale can be touched again."""
     with read_session(engine) as s:
-        ids = [r.id for r in unresolved(s, ctx)]
-    outcome = {i: resolve(engine, ctx, gateway, i, force=True) for i in ids}  # type: ignore[misc]
+        ids = [id_of(r) for r in unresolved(s, ctx)]
+    outcome = {i: resolve(engine, ctx, gateway, i, force=True) for i in ids}
     return outcome | recover_cancels(engine, ctx, gateway)
 
 
@@ -462,7 +463,7 @@ def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
         raise refusal
     with write_session(engine) as s:
         user = check_pin(s, ctx, username, pin)
-        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, user.id), Action.SALE_RETURN)  # type: ignore[arg-type]
+        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, id_of(user)), Action.SALE_RETURN)
     if not ok:
         raise refusal
     return user  # type: ignore[return-value]
@@ -536,16 +537,16 @@ def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
     if cancelled is None or settled_of(s, sale_id) is not None:
         return False
     lines = records.lines_of(s, sale_id)
-    back = records.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-    return any(ln.qty > back.get(ln.id, 0) for ln in lines)  # type: ignore[arg-type]
+    back = records.returned_so_far(s, [id_of(ln) for ln in lines])
+    return any(ln.qty > back.get(id_of(ln), 0) for ln in lines)
 
 
 def _return_whole(s: Session, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
                   to_quarantine: bool) -> Any:
     lines = records.lines_of(s, sale_id)
-    back = records.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-    requests = [returns.ReturnRequest(ln.id, ln.qty - back.get(ln.id, 0)) for ln in lines  # type: ignore[arg-type]
-                if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
+    back = records.returned_so_far(s, [id_of(ln) for ln in lines])
+    requests = [returns.ReturnRequest(id_of(ln), ln.qty - back.get(id_of(ln), 0)) for ln in lines
+                if ln.qty - back.get(id_of(ln), 0) > 0]
     return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
                                  card_cancelled=True)
 
@@ -580,15 +581,15 @@ def recover_cancels(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict
             insured = insured_of(s, row.sale_id)
             acting = ctx if ctx.actor.user_id is not None else ctx.acting(audit.Actor(row.created_by, "system"))
             sign = ins.current_sign_in(s, acting)
-            work.append((row.id, row.cancel_msgid, insured.psn_no if insured else "",
+            work.append((id_of(row), row.cancel_msgid, insured.psn_no if insured else "",
                          ins.caller_for(s, acting, sign.sign_no if sign else "", insured.insuplc_admdvs if insured else "")))
     out: dict[int, str] = {}
     for settlement_id, msgid, psn_no, caller in work:
         if _reverse_cancel(gateway, caller, psn_no, msgid):
-            _clear_cancel(engine, ctx, settlement_id, "2103 of unknown outcome reversed by 2601")  # type: ignore[arg-type]
-            out[settlement_id] = "settled"  # type: ignore[index]
+            _clear_cancel(engine, ctx, settlement_id, "2103 of unknown outcome reversed by 2601")
+            out[settlement_id] = "settled"
         else:
-            out[settlement_id] = "cancel_uncertain"  # type: ignore[index]
+            out[settlement_id] = "cancel_uncertain"
     return out
 
 

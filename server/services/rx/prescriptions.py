@@ -37,6 +37,7 @@ from server.db.models import (
     Shift,
     ShiftStatus,
 )
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.privacy import mask_id
 from server.roles import Role
@@ -93,7 +94,7 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
         for d in row.doctors:
             doc = s.exec(select(Doctor).where(Doctor.institution_id == inst.id, Doctor.code == d.code)).first()
             if doc is None:
-                doc = Doctor(store_id=ctx.store_id, institution_id=inst.id, code=d.code, name=d.name,  # type: ignore[arg-type]
+                doc = Doctor(store_id=ctx.store_id, institution_id=id_of(inst), code=d.code, name=d.name,
                              active=d.active)
                 s.add(doc)
                 audit.record_row(s, ctx.store_id, ctx.actor, "doctor.create", doc)
@@ -113,7 +114,7 @@ def institutions(s: Session, ctx: Ctx) -> list[tuple[MedicalInstitution, list[Do
     docs: dict[int, list[Doctor]] = {}
     for d in s.exec(select(Doctor).where(Doctor.store_id == ctx.store_id).order_by(Doctor.code)):
         docs.setdefault(d.institution_id, []).append(d)
-    return [(i, docs.get(i.id, [])) for i in insts]  # type: ignore[arg-type]
+    return [(i, docs.get(id_of(i), [])) for i in insts]
 
 
 # --- entering a prescription ------------------------------------------------------------------------------
@@ -187,8 +188,8 @@ def facts_of(rx: RxIn, inst: rx_rules.InstitutionFacts | None, items: dict[int, 
 
 def stored_facts(s: Session, rx: Prescription) -> rx_rules.RxFacts:
     """A prescription on file as the rules see it (the review's RX-06, the completion's RX-07)."""
-    lines = lines_of(s, rx.id)  # type: ignore[arg-type]
-    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
+    lines = lines_of(s, id_of(rx))
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
     data = RxIn(rx_no=rx.rx_no, institution_code=rx.institution_code, institution_name=rx.institution_name,
                 doctor_name=rx.doctor_name, issued_on=rx.issued_on, patient_name=rx.patient_name,
                 patient_sex=rx.patient_sex, patient_age=rx.patient_age, diagnosis=rx.diagnosis,
@@ -197,7 +198,7 @@ def stored_facts(s: Session, rx: Prescription) -> rx_rules.RxFacts:
                 for_insurance=rx.for_insurance, source=rx.source, doctor_signed=rx.doctor_signed,
                 institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed, valid_days=rx.valid_days,
                 course=Course(rx.course))
-    return facts_of(data, None, items)  # type: ignore[arg-type]
+    return facts_of(data, None, items)
 
 
 def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
@@ -213,7 +214,7 @@ def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
                               .where(col(PrescriptionLine.prescription_id).in_([p.id for p in found]))):
         codes.setdefault(rx_id, set()).add(code)
     return [rx_rules.PriorRx(p.rx_no, p.patient_name, p.patient_certno or p.patient_psn_no, p.doctor_name, p.issued_on,
-                             frozenset(codes.get(p.id, set()))) for p in found]  # type: ignore[arg-type]
+                             frozenset(codes.get(id_of(p), set()))) for p in found]
 
 
 # What the columns hold: an electronic prescription is checked against these as a typed one is by the API.
@@ -241,7 +242,7 @@ def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
         raise refused([Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
     if problems := _shape_refusals(rx):
         raise refused(problems)
-    items = {i.id: i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
+    items = {id_of(i): i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
                                                          col(Item.id).in_({ln.item_id for ln in rx.lines})))}
     for ln in rx.lines:
         if ln.item_id not in items:
@@ -272,7 +273,7 @@ def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
         entered_by=ctx.actor.user_id, entered_at=ctx.now)  # type: ignore[arg-type]
     s.add(row)
     s.flush()
-    lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=row.id, line_no=n, item_id=ln.item_id,  # type: ignore[arg-type]
+    lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=id_of(row), line_no=n, item_id=ln.item_id,
                               drug_name=ln.drug_name or items[ln.item_id].name, qty=ln.qty, split=ln.split,
                               dosage_form=ln.dosage_form or items[ln.item_id].dosage_form,
                               days=ln.days,
@@ -310,7 +311,7 @@ def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
         item = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.nhsa_code == code)).first()
         if item is None:
             raise not_found(f"医保编码 {code} 对应的商品", f"item with national code {code}", med_list_codg=code)
-        lines.append(RxLineIn(item_id=item.id, qty=_int(need("drug_cnt", d), "drug_cnt"),  # type: ignore[arg-type]
+        lines.append(RxLineIn(item_id=id_of(item), qty=_int(need("drug_cnt", d), "drug_cnt"),
                               days=_int(need("prd_days", d), "prd_days"), dosage=str(need("sin_doscnt", d)),
                               frequency=str(need("used_frquname", d)), route=str(need("medc_way_dscr", d)),
                               drug_name=str(d.get("drug_genname") or item.name),
@@ -359,7 +360,7 @@ def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> 
     if not data or len(data) > MAX_ATTACHMENT_BYTES:
         raise AppError(413 if data else 422, "RX-08", f"处方影像须在 1 字节到 {MAX_ATTACHMENT_BYTES // 1048576} MB 之间",
                        f"the scan must be 1 byte to {MAX_ATTACHMENT_BYTES} bytes", {"size": len(data)})
-    att = RxAttachment(store_id=ctx.store_id, prescription_id=rx.id, content_type=content_type,  # type: ignore[arg-type]
+    att = RxAttachment(store_id=ctx.store_id, prescription_id=id_of(rx), content_type=content_type,
                        sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data,
                        uploaded_by=ctx.actor.user_id, uploaded_at=ctx.now)  # type: ignore[arg-type]
     s.add(att)
@@ -479,9 +480,9 @@ def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: st
                            {"reasons": [r.value for r in RejectReason]})
         if verdict == "referred" and not referred_to.strip():
             raise AppError(422, "RX-05", "本店无法调配时须登记转介的定点药店", "record the designated pharmacy the patient was sent to")
-    rev = RxReview(store_id=ctx.store_id, prescription_id=rx.id, verdict=verdict,  # type: ignore[arg-type]
+    rev = RxReview(store_id=ctx.store_id, prescription_id=id_of(rx), verdict=verdict,
                    reason=reason.value if reason else "", note=note, referred_to=referred_to.strip(),
-                   pharmacist_id=ctx.actor.user_id, shift_id=shift.id, dispenser_id=dispenser_id, at=ctx.now)  # type: ignore[arg-type]
+                   pharmacist_id=ctx.actor.user_id, shift_id=id_of(shift), dispenser_id=dispenser_id, at=ctx.now)  # type: ignore[arg-type]
     s.add(rev)
     before = audit.snapshot(rx)
     rx.status = verdict
@@ -549,10 +550,10 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
                                  "the approving pharmacist is not on duty in this sale's shift",
                                  {"prescription_id": rx.id}))
     out += rx_rules.validity_refusals(stored_facts(s, rx), ctx.today, ctx.settings.rules.rx_max_extended_validity_days)
-    plines = lines_of(s, rx.id)  # type: ignore[arg-type]
+    plines = lines_of(s, id_of(rx))
     ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
-    done = dispensed(s, [ln.id for ln in plines])  # type: ignore[misc]
-    left = [rx_rules.RxLineLeft(ln.id, ln.item_id, ln.drug_name, base_qty(ln, ratios[ln.item_id]) - done.get(ln.id, 0))  # type: ignore[arg-type]
+    done = dispensed(s, [id_of(ln) for ln in plines])
+    left = [rx_rules.RxLineLeft(id_of(ln), ln.item_id, ln.drug_name, base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0))
             for ln in plines]
     plan, problems = rx_rules.dispense_plan(
         [rx_rules.RxSaleLine(ln.sale_line_id, ln.item_id, ln.name, ln.qty if ln.split else ln.qty * ln.split_ratio)
@@ -578,8 +579,8 @@ def count_pending(s: Session, ctx: Ctx) -> int:
 def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = False) -> Any:
     """The 处方审核单: the prescription, its lines and the latest review, queued for the till's printer."""
     rx = get(s, ctx, rx_id)
-    last = next(iter(reversed(reviews_of(s, rx.id))), None)  # type: ignore[arg-type]
-    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, rx.id)])))}  # type: ignore[arg-type]
+    last = next(iter(reversed(reviews_of(s, id_of(rx)))), None)
+    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, id_of(rx))])))}
     names = records.user_names(s, [last.pharmacist_id] if last else [])
     verdict = {"approved": "审核通过", "rejected": "不予调配", "referred": "转介其他定点药店"}
     slip = RxReviewSlip(
@@ -588,7 +589,7 @@ def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool =
         institution=rx.institution_name, issued_on=rx.issued_on.isoformat(),
         lines=[RxSlipLine(ln.drug_name, items[ln.item_id].spec, ln.qty,
                           (items[ln.item_id].split_unit or items[ln.item_id].unit) if ln.split else items[ln.item_id].unit,
-                          f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, rx.id)],  # type: ignore[arg-type]
+                          f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, id_of(rx))],
         pharmacist=names.get(last.pharmacist_id, "") if last else "", verdict=verdict.get(rx.status, "待审核"),
         reviewed_at=printing.local_time(ctx, last.at) if last else "",
         opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import Sale, SaleLine, SaleStatus, Shift, ShiftStatus
+from server.db.models.base import id_of
 from server.db.prepared import Prepared
 from server.db.session import Unit
 from server.errors import AppError, conflict, not_found, refused
@@ -79,7 +80,7 @@ def open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
         if existing.store_id == ctx.store_id and existing.till_id == till.id:
             return existing
         raise conflict("SALE-ID", "销售单号已被使用", "this sale id is already used", sale_id=sale_id)
-    sale = Sale(id=sale_id, store_id=ctx.store_id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
+    sale = Sale(id=sale_id, store_id=ctx.store_id, till_id=id_of(till), shift_id=id_of(shift),
                 opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
     s.add(sale)
     s.flush()
@@ -196,7 +197,7 @@ def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int,
     others = sum(base_qty(item, ln.split, ln.qty) for ln in lines if ln.item_id == item.id and ln is not line)
     if qty > line.qty:
         check_available(s, ctx, item, others + base_qty(item, line.split, qty))
-    elif not line.split and qty < (scanned := trace_codes.count_for_line(s, line.id)):  # type: ignore[arg-type]
+    elif not line.split and qty < (scanned := trace_codes.count_for_line(s, id_of(line))):
         raise AppError(422, "TRACE-COUNT", f"已为 {item.name} 扫了 {scanned} 个追溯码，请先删去多余的再减数量",
                        f"{scanned} trace codes are scanned for {item.code}: remove the extra ones first",
                        {"line_id": line.id, "codes": scanned, "qty": qty})
@@ -215,7 +216,7 @@ def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) 
     if line is None or line.sale_id != sale.id:
         raise not_found("销售行", "sale line", line_id=line_id)
     before = _line_image(line)
-    codes = trace_codes.drop_line_codes(s, line.id)  # type: ignore[arg-type]
+    codes = trace_codes.drop_line_codes(s, id_of(line))
     sale.total_fen -= line.amount_fen
     s.delete(line)
     s.add(sale)
@@ -244,7 +245,7 @@ def resume(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
         raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[sale.status]}，不能取单", f"the sale is {sale.status}, not suspended",
                        status=sale.status, till_id=sale.till_id)
     before = audit.snapshot(sale)
-    sale.status, sale.till_id, sale.shift_id, sale.suspended_at = SaleStatus.OPEN.value, till.id, shift.id, None  # type: ignore[assignment]
+    sale.status, sale.till_id, sale.shift_id, sale.suspended_at = SaleStatus.OPEN.value, id_of(till), id_of(shift), None
     s.add(sale)
     audit.record(s, ctx.store_id, ctx.actor, "sale.resume", "sale", sale.id, before, audit.snapshot(sale))
     return sale

@@ -25,6 +25,7 @@ from server.db.models import (
     SaleStatus,
     TenderKind,
 )
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -55,10 +56,10 @@ class ReturnableLine:
 def returnable_lines(s: Session, ctx: Ctx, sale: Sale) -> list[ReturnableLine]:
     """What is left to return of each line of a sale, and where policy sends it (a till picks from this)."""
     lines = lines_of(s, sale.id)
-    done = returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
+    done = returned_so_far(s, [id_of(ln) for ln in lines])
     classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(col(Item.id).in_({ln.item_id for ln in lines})))} if lines else {}
     completed = sale.status == SaleStatus.COMPLETED.value
-    return [ReturnableLine(ln.id, ln.qty - done.get(ln.id, 0) if completed else 0,  # type: ignore[arg-type]
+    return [ReturnableLine(id_of(ln), ln.qty - done.get(id_of(ln), 0) if completed else 0,
                            quarantine_required(ctx, classes[ln.item_id])) for ln in lines]
 
 
@@ -106,8 +107,8 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         raise AppError(422, "RETURN-REASON", "退货须填写原因", "a return needs a reason")
     if not requests:
         raise AppError(422, "RETURN-EMPTY", "请选择要退的商品", "choose the lines to return")
-    lines = {ln.id: ln for ln in lines_of(s, sale.id)}
-    done = returned_so_far(s, list(lines))  # type: ignore[arg-type]
+    lines = {id_of(ln): ln for ln in lines_of(s, sale.id)}
+    done = returned_so_far(s, list(lines))
     card_paid = any(t.kind == TenderKind.INSURANCE.value for t in tenders_of(s, sale.id))
     if card_paid and not card_cancelled:
         raise AppError(409, "CARD-04", "医保结算的销售须先撤销医保结算（2103）后整单退货，医保支付部分不得退现金",
@@ -129,7 +130,7 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
                             "requested": qty})
     if card_paid and any(wanted.get(i, 0) != ln.qty - done.get(i, 0) for i, ln in lines.items()):
         raise AppError(409, "CARD-04", "医保结算的销售只能整单退货", "a card-paid sale is returned whole")
-    ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
+    ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=id_of(till), shift_id=id_of(shift),
                      created_by=ctx.actor.user_id, created_at=ctx.now, reason=reason, to_quarantine=False)  # type: ignore[arg-type]
     s.add(ret)
     s.flush()

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from catalog.codes import check_trace_code
 from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
-from server.db.models.base import table_of
+from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
 from server.db.session import Unit
 from server.errors import AppError, conflict, not_found, refused
@@ -71,7 +71,7 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
                 and not (other.split and line.split):
             raise conflict("TRACE-TAKEN", f"追溯码 {code} 正在另一张未结账的销售单中", f"trace code {code} is on another open sale",
                            code=code, sale_id=other.sale_id)
-    row = SaleTraceCode(store_id=ctx.store_id, sale_id=sale.id, sale_line_id=line.id, item_id=item.id, code=code,  # type: ignore[arg-type]
+    row = SaleTraceCode(store_id=ctx.store_id, sale_id=sale.id, sale_line_id=id_of(line), item_id=id_of(item), code=code,
                         split=line.split, scanned_by=ctx.actor.user_id, scanned_at=ctx.now)  # type: ignore[arg-type]
     s.add(row)
     s.flush()

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from server import audit
 from server.config import Settings
 from server.db.models import AgreementEvent, AgreementStatus, Store, Till, TillStatus
+from server.db.models.base import id_of
 from server.db.session import write_session
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import StoreStanding, till_refusals
@@ -27,9 +28,9 @@ def bootstrap_store(engine: Engine, settings: Settings) -> int:
                           site_code=cfg.site_code, address=cfg.address)
             s.add(store)
             s.flush()
-            audit.ensure_head(s, store.id)  # type: ignore[arg-type]
-            audit.record_row(s, store.id, audit.SYSTEM, "store.create", store)  # type: ignore[arg-type]
-        return store.id  # type: ignore[return-value]
+            audit.ensure_head(s, id_of(store))
+            audit.record_row(s, id_of(store), audit.SYSTEM, "store.create", store)
+        return id_of(store)
 
 
 def get_store(s: Session, ctx: Ctx) -> Store:

@@ -23,6 +23,7 @@ from server.db.models import (
     Till,
     User,
 )
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals
@@ -33,10 +34,10 @@ from server.services.store.profile import usable_till
 def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
     till = usable_till(s, ctx, till_code)
     s.exec(select(Till).where(Till.id == till.id).with_for_update()).one()  # one opener at a time per till
-    if current_shift(s, ctx, till.id) is not None:  # type: ignore[arg-type]
+    if current_shift(s, ctx, id_of(till)) is not None:
         raise conflict("SHIFT-OPEN", f"收款机 {till_code} 已有未结班次", f"till {till_code} already has an open shift",
                        till=till_code)
-    shift = Shift(store_id=ctx.store_id, till_id=till.id, business_date=ctx.today, float_fen=float_fen,  # type: ignore[arg-type]
+    shift = Shift(store_id=ctx.store_id, till_id=id_of(till), business_date=ctx.today, float_fen=float_fen,
                   opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
     s.add(shift)
     audit.record_row(s, ctx.store_id, ctx.actor, "shift.open", shift)
@@ -59,7 +60,7 @@ def get_shift(s: Session, ctx: Ctx, shift_id: int, lock: bool = False) -> Shift:
 def open_shift_for(s: Session, ctx: Ctx, till_code: str) -> tuple[Till, Shift]:
     """The registered till and its open shift — selling needs both (CARD-06; a closed shift takes no sales)."""
     till = usable_till(s, ctx, till_code)
-    shift = current_shift(s, ctx, till.id)  # type: ignore[arg-type]
+    shift = current_shift(s, ctx, id_of(till))
     if shift is None:
         raise conflict("SHIFT-CLOSED", f"收款机 {till_code} 没有未结班次，请先开班", f"till {till_code} has no open shift",
                        till=till_code)
@@ -127,7 +128,7 @@ class ZReport:
 
 def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
     till = s.get(Till, shift.till_id)
-    rep = ZReport(shift.id, till.code if till else "", shift.status, shift.business_date.isoformat(),  # type: ignore[arg-type]
+    rep = ZReport(id_of(shift), till.code if till else "", shift.status, shift.business_date.isoformat(),
                   shift.opened_at.isoformat(), shift.closed_at.isoformat() if shift.closed_at else None, shift.float_fen)
     done = SaleStatus.COMPLETED.value
     rep.sales_count, rep.sales_fen = (int(v or 0) for v in s.exec(
@@ -181,7 +182,7 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
                                                    col(PharmacistDuty.off_at).is_(None))).first()
     if existing is not None:
         return existing
-    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=shift.id, user_id=ctx.actor.user_id, on_at=ctx.now)  # type: ignore[arg-type]
+    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=id_of(shift), user_id=ctx.actor.user_id, on_at=ctx.now)  # type: ignore[arg-type]
     s.add(duty)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, "duty.on", "pharmacist_duty", duty.id, None, audit.snapshot(duty))

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
 from server.db.models import AuthSession, StaffProfile, Till, User, UserRole, UserStatus
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import role_combination_refusals
@@ -67,7 +68,7 @@ def add_user(s: Session, ctx: Ctx, username: str, display_name: str, pin: str, r
     s.add(user)
     audit.record_row(s, ctx.store_id, ctx.actor, "user.create", user)
     for role in sorted(roles):
-        grant = UserRole(store_id=ctx.store_id, user_id=user.id, role=role.value,  # type: ignore[arg-type]
+        grant = UserRole(store_id=ctx.store_id, user_id=id_of(user), role=role.value,
                          granted_by=ctx.actor.user_id)
         s.add(grant)
         audit.record_row(s, ctx.store_id, ctx.actor, "user.grant", grant)
@@ -102,7 +103,7 @@ def find_user(s: Session, ctx: Ctx, username: str) -> User:
 
 def list_users(s: Session, ctx: Ctx) -> list[tuple[User, frozenset[Role]]]:
     users = s.exec(select(User).where(User.store_id == ctx.store_id).order_by(col(User.id))).all()
-    return [(u, active_roles(s, u.id)) for u in users]  # type: ignore[arg-type]
+    return [(u, active_roles(s, id_of(u))) for u in users]
 
 
 STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "registered_store_code", "contract_start",
@@ -148,7 +149,7 @@ def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) ->
     if user is None:
         return None
     token = secrets.token_urlsafe(32)
-    session = AuthSession(store_id=ctx.store_id, user_id=user.id, token_hash=_token_hash(token), till_id=till_id,  # type: ignore[arg-type]
+    session = AuthSession(store_id=ctx.store_id, user_id=id_of(user), token_hash=_token_hash(token), till_id=till_id,
                           created_at=ctx.now,
                           expires_at=ctx.now + timedelta(minutes=ctx.settings.service.token_ttl_minutes))
     s.add(session)
@@ -213,7 +214,7 @@ def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     if sess.revoked_at is not None or sess.expires_at <= ctx.now or user.status != UserStatus.ACTIVE.value:
         return None
     roles = frozenset(Role(r) for *_, r in rows if r is not None)
-    return Principal(user.id, user.username, user.display_name, roles, sess.id, sess.till_id, till_code,  # type: ignore[arg-type]
+    return Principal(id_of(user), user.username, user.display_name, roles, id_of(sess), sess.till_id, till_code,
                      sess.expires_at)
 
 
