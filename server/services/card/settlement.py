@@ -338,7 +338,7 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
         prep = _prepare(s, ctx, sale_id, till_code, forced, offers)
         msgid = ins.settlement_msgid(s, ctx)
         row = CardSettlement(store_id=ctx.store_id, sale_id=prep.sale.id, msgid=msgid, medfee_sumamt_fen=prep.total_fen,
-                             lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor.user_id,  # type: ignore[arg-type]
+                             lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor_id,
                              created_at=ctx.now)
         s.add(row)
         before = audit.snapshot(prep.sale)

@@ -270,7 +270,7 @@ def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
         issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
         patient_age=rx.patient_age, patient_certno=rx.patient_certno, patient_psn_no=rx.patient_psn_no,
         diagnosis=rx.diagnosis, diagnosis_code=rx.diagnosis_code, course=rx.course.value, original=rx.original,
-        entered_by=ctx.actor.user_id, entered_at=ctx.now)  # type: ignore[arg-type]
+        entered_by=ctx.actor_id, entered_at=ctx.now)
     s.add(row)
     s.flush()
     lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=id_of(row), line_no=n, item_id=ln.item_id,
@@ -362,7 +362,7 @@ def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> 
                        f"the scan must be 1 byte to {MAX_ATTACHMENT_BYTES} bytes", {"size": len(data)})
     att = RxAttachment(store_id=ctx.store_id, prescription_id=id_of(rx), content_type=content_type,
                        sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data,
-                       uploaded_by=ctx.actor.user_id, uploaded_at=ctx.now)  # type: ignore[arg-type]
+                       uploaded_by=ctx.actor_id, uploaded_at=ctx.now)
     s.add(att)
     audit.record_row(s, ctx.store_id, ctx.actor, "rx.attach", att)
     return att
@@ -482,7 +482,7 @@ def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: st
             raise AppError(422, "RX-05", "本店无法调配时须登记转介的定点药店", "record the designated pharmacy the patient was sent to")
     rev = RxReview(store_id=ctx.store_id, prescription_id=id_of(rx), verdict=verdict,
                    reason=reason.value if reason else "", note=note, referred_to=referred_to.strip(),
-                   pharmacist_id=ctx.actor.user_id, shift_id=id_of(shift), dispenser_id=dispenser_id, at=ctx.now)  # type: ignore[arg-type]
+                   pharmacist_id=ctx.actor_id, shift_id=id_of(shift), dispenser_id=dispenser_id, at=ctx.now)
     s.add(rev)
     before = audit.snapshot(rx)
     rx.status = verdict

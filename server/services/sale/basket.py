@@ -81,7 +81,7 @@ def open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Sale:
             return existing
         raise conflict("SALE-ID", "销售单号已被使用", "this sale id is already used", sale_id=sale_id)
     sale = Sale(id=sale_id, store_id=ctx.store_id, till_id=id_of(till), shift_id=id_of(shift),
-                opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
+                opened_by=ctx.actor_id, opened_at=ctx.now)
     s.add(sale)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, "sale.open", "sale", sale.id, None, audit.snapshot(sale))

@@ -131,7 +131,7 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
     if card_paid and any(wanted.get(i, 0) != ln.qty - done.get(i, 0) for i, ln in lines.items()):
         raise AppError(409, "CARD-04", "医保结算的销售只能整单退货", "a card-paid sale is returned whole")
     ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=id_of(till), shift_id=id_of(shift),
-                     created_by=ctx.actor.user_id, created_at=ctx.now, reason=reason, to_quarantine=False)  # type: ignore[arg-type]
+                     created_by=ctx.actor_id, created_at=ctx.now, reason=reason, to_quarantine=False)
     s.add(ret)
     s.flush()
     moved = ledger.moved_for(s, "sale_line", [str(i) for i in wanted])

@@ -72,7 +72,7 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
             raise conflict("TRACE-TAKEN", f"追溯码 {code} 正在另一张未结账的销售单中", f"trace code {code} is on another open sale",
                            code=code, sale_id=other.sale_id)
     row = SaleTraceCode(store_id=ctx.store_id, sale_id=sale.id, sale_line_id=id_of(line), item_id=id_of(item), code=code,
-                        split=line.split, scanned_by=ctx.actor.user_id, scanned_at=ctx.now)  # type: ignore[arg-type]
+                        split=line.split, scanned_by=ctx.actor_id, scanned_at=ctx.now)
     s.add(row)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code", "sale_line", line.id, None,

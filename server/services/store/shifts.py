@@ -38,7 +38,7 @@ def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
         raise conflict("SHIFT-OPEN", f"收款机 {till_code} 已有未结班次", f"till {till_code} already has an open shift",
                        till=till_code)
     shift = Shift(store_id=ctx.store_id, till_id=id_of(till), business_date=ctx.today, float_fen=float_fen,
-                  opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
+                  opened_by=ctx.actor_id, opened_at=ctx.now)
     s.add(shift)
     audit.record_row(s, ctx.store_id, ctx.actor, "shift.open", shift)
     return shift
@@ -182,7 +182,7 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
                                                    col(PharmacistDuty.off_at).is_(None))).first()
     if existing is not None:
         return existing
-    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=id_of(shift), user_id=ctx.actor.user_id, on_at=ctx.now)  # type: ignore[arg-type]
+    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=id_of(shift), user_id=ctx.actor_id, on_at=ctx.now)
     s.add(duty)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, "duty.on", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
