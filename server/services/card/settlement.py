@@ -128,14 +128,15 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
         sale = _open_sale(s, ctx, sale_id, till_code, lock=True)  # two identifications of one sale: one row
         existing = s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale.id)).first()
         before = audit.snapshot(existing) if existing else None
-        snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id)  # type: ignore[call-arg]
-        values = dict(method=how.method, id_reason=how.reason.strip(), mdtrt_cert_type=query.mdtrt_cert_type,
-                      mdtrt_cert_no=query.mdtrt_cert_no, card_sn=query.card_sn, psn_no=person.baseinfo.psn_no,
-                      psn_name=person.baseinfo.psn_name, psn_cert_type=person.baseinfo.psn_cert_type or "01",
-                      certno=person.baseinfo.certno, gend=person.baseinfo.gend, insutype=row.insutype,
-                      psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
-                      buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
-                      identified_by=ctx.actor.user_id, identified_at=ctx.now)
+        values: dict[str, Any] = dict(
+            method=how.method, id_reason=how.reason.strip(), mdtrt_cert_type=query.mdtrt_cert_type,
+            mdtrt_cert_no=query.mdtrt_cert_no, card_sn=query.card_sn, psn_no=person.baseinfo.psn_no,
+            psn_name=person.baseinfo.psn_name, psn_cert_type=person.baseinfo.psn_cert_type or "01",
+            certno=person.baseinfo.certno, gend=person.baseinfo.gend, insutype=row.insutype,
+            psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
+            buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
+            identified_by=ctx.actor.user_id, identified_at=ctx.now)
+        snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id, **values)
         for k, v in values.items():
             setattr(snap, k, v)
         s.add(snap)
@@ -464,9 +465,9 @@ def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
     with write_session(engine) as s:
         user = check_pin(s, ctx, username, pin)
         ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, id_of(user)), Action.SALE_RETURN)
-    if not ok:
+    if not ok or user is None:
         raise refusal
-    return user  # type: ignore[return-value]
+    return user
 
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,

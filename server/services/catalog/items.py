@@ -166,7 +166,7 @@ def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> 
         raise refused(problems)
     if item.zone_id is not None:
         probe = Item(**merged)
-        if problems := _placement_problems(probe, s.get(Zone, item.zone_id)):  # type: ignore[arg-type]
+        if problems := _placement_problems(probe, s.get_one(Zone, item.zone_id)):
             raise refused(problems)
     before = audit.snapshot(item)
     for k, v in changes.items():
@@ -287,8 +287,8 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> 
                     update_item(s, ctx, id_of(existing), changes)
                 for code in new_codes:
                     add_barcode(s, ctx, id_of(existing), code)
-                if zone_changed:
-                    place_item(s, ctx, id_of(existing), zone_code)  # type: ignore[arg-type,arg-type]
+                if zone_changed and zone_code is not None:
+                    place_item(s, ctx, id_of(existing), zone_code)
                 out.updated += 1
         except AppError as exc:
             column = "条码" if "barcode" in exc.details or exc.code.startswith(("CODE-GTIN", "CATALOG-BARCODE")) else ""

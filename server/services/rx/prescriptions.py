@@ -76,8 +76,8 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
     for row in rows:
         inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
                                                        MedicalInstitution.code == row.code)).first()
-        values = {"name": row.name, "admdvs": row.admdvs, "designated": row.designated,
-                  "designated_until": row.designated_until}
+        values: dict[str, Any] = {"name": row.name, "admdvs": row.admdvs, "designated": row.designated,
+                                  "designated_until": row.designated_until}
         if inst is None:
             inst = MedicalInstitution(store_id=ctx.store_id, code=row.code, updated_at=ctx.now, **values)
             s.add(inst)
@@ -193,7 +193,7 @@ def stored_facts(s: Session, rx: Prescription) -> rx_rules.RxFacts:
     data = RxIn(rx_no=rx.rx_no, institution_code=rx.institution_code, institution_name=rx.institution_name,
                 doctor_name=rx.doctor_name, issued_on=rx.issued_on, patient_name=rx.patient_name,
                 patient_sex=rx.patient_sex, patient_age=rx.patient_age, diagnosis=rx.diagnosis,
-                lines=[RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route, ln.drug_name,  # type: ignore[arg-type]
+                lines=[RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route, ln.drug_name,
                                 ln.split, ln.dosage_form) for ln in lines],
                 for_insurance=rx.for_insurance, source=rx.source, doctor_signed=rx.doctor_signed,
                 institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed, valid_days=rx.valid_days,

@@ -9,6 +9,7 @@ run prepared (server.db.prepared).
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,7 +46,7 @@ _PLACEMENT_COLUMNS = [ITEM.c.route, ITEM.c.storage, ITEM.c.odour_prone,
                       ZONE.c.route_group, ZONE.c.storage.label("zone_storage"),
                       ZONE.c.odour_prone.label("zone_odour_prone"), ZONE.c.purpose]
 
-_TODAY = sa.bindparam("today")
+_TODAY: sa.BindParameter[date] = sa.bindparam("today")
 # The item as a scan reads it carries what can be sold of it (the ledger's one sellable rule): no separate
 # read for the common case.
 _GOOD_STOCK_COLUMN = ledger.sellable_stock_of(ITEM.c.id, _TODAY).scalar_subquery().label("good_stock")

@@ -53,7 +53,7 @@ def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
     completed = sale.completed_at or ctx.now
     return ReceiptDoc(
         store=store_header(ctx), till_code=till.code if till else "", sale_no=sale.sale_no or "",
-        completed_at=local_time(ctx, completed), cashier=names.get(sale.completed_by or 0, ""),  # type: ignore[arg-type]
+        completed_at=local_time(ctx, completed), cashier=names.get(sale.completed_by or 0, ""),
         pharmacist=pharmacists_at(s, sale.shift_id, completed), lines=out_lines, total_fen=sale.total_fen,
         tenders=[TenderLine(t.kind, TENDER_LABELS.get(t.kind, t.kind), t.amount_fen, t.tendered_fen) for t in tenders],
         change_fen=sale.change_fen, footer=ctx.settings.devices.receipt_footer,

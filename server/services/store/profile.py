@@ -138,6 +138,6 @@ def usable_till(s: Session, ctx: Ctx, code: str) -> Till:
     till = s.exec(select(Till).where(Till.store_id == ctx.store_id, Till.code == code)).first()
     problems = till_refusals(till.store_id if till else None, till.site_code if till else None,
                              till.status if till else None, ctx.store_id, store.site_code)
-    if problems:
+    if problems or till is None:  # a missing till is refused above (CARD-06): None never passes
         raise refused(problems, status=403)
-    return till  # type: ignore[return-value]
+    return till
