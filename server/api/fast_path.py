@@ -14,8 +14,7 @@ same function (server.api.selling.scan and .pay), so there is one contract and o
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
@@ -39,7 +38,14 @@ _HOT = re.compile(r"^/sales/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 _MAX_BODY = 16 * 1024  # a scan is ~40 bytes, a payment ~200; anything larger goes the long way
 _JSON = b"application/json"
 
-Handler = Callable[[Engine, Ctx, Principal, str, Any], bytes]
+
+class Handler(Protocol):
+    """selling_api.scan or selling_api.pay: the parsed body; on_loop, in the event loop's unit of work."""
+
+    def __call__(self, engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: Any, on_loop: bool = False,
+                 /) -> bytes: ...
+
+
 _ROUTES: dict[str, tuple[type[BaseModel], Handler, int]] = {
     "lines": (LineIn, selling_api.scan, 201),
     "complete": (CompleteIn, selling_api.pay, 200),
@@ -97,7 +103,7 @@ async def _run(engine: Engine, what: str, handler: Handler, ctx: Ctx, who: Princ
     statement is a network round trip: always the threadpool."""
     if engine.dialect.name == "sqlite" and (what == "lines" or loop_may_wait(engine)):
         try:
-            return handler(engine, ctx, who, sale_id, parsed, True)  # type: ignore[call-arg]
+            return handler(engine, ctx, who, sale_id, parsed, True)
         except NotOnLoop:
             pass
     return await run_in_threadpool(handler, engine, ctx, who, sale_id, parsed)
