@@ -13,6 +13,7 @@ from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded,
 from server.api.insurance import gateway_of
 from server.api.schemas import UUID_PATTERN, ReturnOut, SaleOut, Strict, TenderIn
 from server.api.selling import SalePath, return_out, sale_out, till_of
+from server.db.models.base import id_of
 from server.db.uow import read_session
 from server.errors import AppError
 from server.permissions import Action
@@ -208,4 +209,4 @@ def mapping_uploaded(body: MappingUploadedIn, request: Request, ctx: CtxDep) -> 
     if any(not 0 < i <= 2_147_483_647 for i in body.item_ids):
         raise AppError(422, "VALIDATION", "商品编号无效", "item ids must be positive 32-bit integers")
     with unit_of_work(request) as s:
-        return [i.id for i in catalog_service.mark_mapping_uploaded(s, ctx, body.item_ids, body.uploaded_on)]  # type: ignore[misc]
+        return [id_of(i) for i in catalog_service.mark_mapping_uploaded(s, ctx, body.item_ids, body.uploaded_on)]

@@ -110,9 +110,10 @@ def lanes_of(routes: Sequence[BaseRoute]) -> list[_Lane]:
             raise TypeError(f"hot route {route.path}: included with a prefix or dependencies the lane cannot see")
         hints = get_type_hints(route.endpoint, include_extras=True)
         action = (route.openapi_extra or {}).get("x-action")
-        if action is None or "body" not in hints or len(route.methods) != 1:
+        methods = route.methods or set()
+        if action is None or "body" not in hints or len(methods) != 1:
             raise TypeError(f"hot route {route.path}: it needs guarded(action), one method and a `body` parameter")
-        out.append(_Lane(marked.handler.__name__, next(iter(route.methods)), route.path_regex,
+        out.append(_Lane(marked.handler.__name__, next(iter(methods)), route.path_regex,
                          route.status_code or 200, Action(action), hints["body"],
                          tuple(TypeAdapter(hints[name]) for name in route.param_convertors), marked))
     return out

@@ -18,6 +18,13 @@ class Ctx:
     now: datetime = field(default_factory=utcnow)
 
     @property
+    def actor_id(self) -> int:
+        """The acting user's id, for a row that records who did it (NOT NULL): a use case a signed-in user runs."""
+        if self.actor.user_id is None:
+            raise ValueError(f"{self.actor.name} acts as no user: this row needs one")
+        return self.actor.user_id
+
+    @property
     def today(self) -> date:
         """The store's local date: deadlines and expiries are in the store's time zone."""
         return business_day(self.now, self.settings.store.tz)

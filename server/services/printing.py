@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from devices.printer.documents import (
     RxReviewSlip,
@@ -29,6 +29,7 @@ from server.db.models import (
     PrintJobStatus,
     TenderKind,
 )
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit, on_commit
 from server.errors import conflict, not_found
@@ -90,10 +91,10 @@ def add_job(s: Session, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, 
 
 def first_print(s: Session, ctx: Ctx, kind: PrintJobKind, ref: str) -> PrintJob | None:
     return s.exec(select(PrintJob).where(PrintJob.store_id == ctx.store_id, PrintJob.kind == kind.value,
-                                         PrintJob.ref == ref, PrintJob.reprint.is_(False))).first()  # type: ignore[attr-defined]
+                                         PrintJob.ref == ref, col(PrintJob.reprint).is_(False))).first()
 
 
-_ADD_JOBS = Prepared(sa.insert(PrintJob.__table__),  # type: ignore[attr-defined]
+_ADD_JOBS = Prepared(sa.insert(table_of(PrintJob)),
                      ("store_id", "till_code", "ref", "reprint", "document", "status", "attempts", "last_error",
                       "created_by", "created_at", "kind", "expires_at"))
 
@@ -134,12 +135,12 @@ def list_jobs(s: Session, ctx: Ctx, status: PrintJobStatus | None = None, till_c
         q = q.where(PrintJob.status == status.value)
     if till_code is not None:
         q = q.where(PrintJob.till_code == till_code)
-    return list(s.exec(q.order_by(PrintJob.id.desc()).limit(limit)))  # type: ignore[union-attr]
+    return list(s.exec(q.order_by(col(PrintJob.id).desc()).limit(limit)))
 
 
 # The worker's queue statements run after every sale: prepared (server.db.prepared), on the queue's index
 # (store_id, till_code, status, id).
-_Q = PrintJob.__table__  # type: ignore[attr-defined]
+_Q = table_of(PrintJob)
 _TILLS_JOBS = (_Q.c.store_id == sa.bindparam("sid"), _Q.c.till_code == sa.bindparam("till"))
 _WAITING = Prepared(sa.select(sa.func.count()).select_from(_Q).where(
     *_TILLS_JOBS, sa.or_(_Q.c.status == PrintJobStatus.PENDING.value, _Q.c.status == PrintJobStatus.UNCERTAIN.value)))
@@ -150,9 +151,10 @@ _CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status
                                       _Q.c.attempts == sa.bindparam("seen_attempts"))
                   .values(status=sa.bindparam("new_status"), attempts=sa.bindparam("new_attempts"),
                           claimed_at=sa.bindparam("at")))
-_PRINTED = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
-                    .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
-_PRINTED_LAID_OUT = Prepared(_PRINTED.statement.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
+_PRINTED_UPDATE = (sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
+                   .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
+_PRINTED = Prepared(_PRINTED_UPDATE)
+_PRINTED_LAID_OUT = Prepared(_PRINTED_UPDATE.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
 def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:
@@ -183,9 +185,9 @@ def retry(s: Session, ctx: Ctx, job_id: int) -> PrintJob:
 
 def recover_interrupted(s: Session, ctx: Ctx, till_code: str) -> int:
     """At start-up: a job left `printing` was cut off mid-send and may have come out — never resent by itself."""
-    result = s.exec(update(PrintJob).where(  # type: ignore[call-overload]
-        PrintJob.store_id == ctx.store_id, PrintJob.till_code == till_code,
-        PrintJob.status == PrintJobStatus.PRINTING.value).values(
+    result = s.exec(update(PrintJob).where(
+        col(PrintJob.store_id) == ctx.store_id, col(PrintJob.till_code) == till_code,
+        col(PrintJob.status) == PrintJobStatus.PRINTING.value).values(
         status=PrintJobStatus.UNCERTAIN.value, last_error="打印中断（服务重启），请确认后重打 / cut off by a restart"))
     return int(result.rowcount or 0)
 
@@ -223,5 +225,5 @@ def mark_printed(s: Session, ctx: Ctx, job_id: int, document: dict[str, Any] | N
 def mark_failed(s: Session, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:
     """Back to pending (the printer was not there); `final` for a job that can never print (bad document)."""
     status = PrintJobStatus.UNCERTAIN if final else PrintJobStatus.PENDING
-    s.exec(update(PrintJob).where(PrintJob.id == job_id, PrintJob.status == PrintJobStatus.PRINTING.value)  # type: ignore[call-overload]
+    s.exec(update(PrintJob).where(col(PrintJob.id) == job_id, col(PrintJob.status) == PrintJobStatus.PRINTING.value)
            .values(status=status.value, last_error=error[:300]))

@@ -17,15 +17,16 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from server.db.models import DayCounter, Sale, SaleLine, SaleStatus, Tender
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit, refuse_orm_writes
 from server.errors import not_found
 from server.services.context import Ctx
 
-SALE: sa.Table = Sale.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
-LINE: sa.Table = SaleLine.__table__  # type: ignore[attr-defined]
-TENDER: sa.Table = Tender.__table__  # type: ignore[attr-defined]
-_COUNTER: sa.Table = DayCounter.__table__  # type: ignore[attr-defined]
+SALE = table_of(Sale)
+LINE = table_of(SaleLine)
+TENDER = table_of(Tender)
+_COUNTER = table_of(DayCounter)
 
 refuse_orm_writes(Sale, SaleLine, Tender, DayCounter)
 

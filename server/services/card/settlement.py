@@ -39,6 +39,7 @@ from server.db.models import (
     SettlementStatus,
     User,
 )
+from server.db.models.base import id_of
 from server.db.uow import read_session, write_session
 from server.errors import AppError, conflict, refused
 from server.insurance import messages as m
@@ -127,14 +128,15 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
         sale = _open_sale(s, ctx, sale_id, till_code, lock=True)  # two identifications of one sale: one row
         existing = s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale.id)).first()
         before = audit.snapshot(existing) if existing else None
-        snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id)  # type: ignore[call-arg]
-        values = dict(method=how.method, id_reason=how.reason.strip(), mdtrt_cert_type=query.mdtrt_cert_type,
-                      mdtrt_cert_no=query.mdtrt_cert_no, card_sn=query.card_sn, psn_no=person.baseinfo.psn_no,
-                      psn_name=person.baseinfo.psn_name, psn_cert_type=person.baseinfo.psn_cert_type or "01",
-                      certno=person.baseinfo.certno, gend=person.baseinfo.gend, insutype=row.insutype,
-                      psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
-                      buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
-                      identified_by=ctx.actor.user_id, identified_at=ctx.now)
+        values: dict[str, Any] = dict(
+            method=how.method, id_reason=how.reason.strip(), mdtrt_cert_type=query.mdtrt_cert_type,
+            mdtrt_cert_no=query.mdtrt_cert_no, card_sn=query.card_sn, psn_no=person.baseinfo.psn_no,
+            psn_name=person.baseinfo.psn_name, psn_cert_type=person.baseinfo.psn_cert_type or "01",
+            certno=person.baseinfo.certno, gend=person.baseinfo.gend, insutype=row.insutype,
+            psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
+            buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
+            identified_by=ctx.actor.user_id, identified_at=ctx.now)
+        snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id, **values)
         for k, v in values.items():
             setattr(snap, k, v)
         s.add(snap)
@@ -160,23 +162,23 @@ class CardLineView:
 def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
     rx: Prescription | None = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
     rx_ok = rx is not None and rx.status == RxStatus.APPROVED.value and rx.for_insurance
-    rows = list(s.exec(select(SaleLine, Item).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                       .where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)))
+    rows = list(s.exec(select(SaleLine, Item).join(Item, col(Item.id) == SaleLine.item_id)
+                       .where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))))
     # Each Rx line goes out with the prescription line it will be dispensed against (RX-04's plan), so two
     # lines of one drug carry their own dosage and days.
     by_id: dict[int, PrescriptionLine] = {}
     plan: dict[int, int] = {}
     if rx is not None:
-        by_id = {pl.id: pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}  # type: ignore[misc]
+        by_id = {id_of(pl): pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}
         plan, _ = prescriptions.completion_refusals(s, ctx, sale, [
-            prescriptions.RxLineView(ln.id, item.id, item.name, ln.qty, ln.split, item.split_ratio)  # type: ignore[arg-type]
+            prescriptions.RxLineView(id_of(ln), id_of(item), item.name, ln.qty, ln.split, item.split_ratio)
             for ln, item in rows if item.gsp_class == GspClass.RX.value])
     out: list[CardLineView] = []
     for ln, item in rows:
         is_rx = item.gsp_class == GspClass.RX.value
-        rx_line = by_id.get(plan.get(ln.id, -1)) if is_rx else None  # type: ignore[arg-type]
+        rx_line = by_id.get(plan.get(id_of(ln), -1)) if is_rx else None
         out.append(CardLineView(card_rules.CardLine(
-            sale_line_id=ln.id, name=item.name, gsp_class=GspClass(item.gsp_class),  # type: ignore[arg-type]
+            sale_line_id=id_of(ln), name=item.name, gsp_class=GspClass(item.gsp_class),
             category=InsuranceCategory(item.insurance_category), nhsa_code=item.nhsa_code,
             mapping_uploaded_on=item.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
             rx=is_rx, rx_for_insurance=is_rx and rx_ok and rx_line is not None),
@@ -336,7 +338,7 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
         prep = _prepare(s, ctx, sale_id, till_code, forced, offers)
         msgid = ins.settlement_msgid(s, ctx)
         row = CardSettlement(store_id=ctx.store_id, sale_id=prep.sale.id, msgid=msgid, medfee_sumamt_fen=prep.total_fen,
-                             lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor.user_id,  # type: ignore[arg-type]
+                             lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor_id,
                              created_at=ctx.now)
         s.add(row)
         before = audit.snapshot(prep.sale)
@@ -345,15 +347,15 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
         audit.record_row(s, ctx.store_id, ctx.actor, "settlement.intent", row)
         audit.record(s, ctx.store_id, ctx.actor, "sale.settling", "sale", prep.sale.id, before,
                      audit.row_image(settling._asdict()), note=f"2102 msgid {msgid}")
-        settlement_id, caller, request = row.id, prep.caller, prep.request
+        settlement_id, caller, request = id_of(row), prep.caller, prep.request
     try:
         answer = gateway.settle(caller, request, msgid)
     except GatewayError as e:
         if not e.uncertain:  # certainly not settled: the sale is open again and can be paid otherwise
-            _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)  # type: ignore[arg-type]
+            _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)
             raise e.to_app_error() from None
-        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)  # type: ignore[arg-type]
-        outcome = resolve(engine, ctx, gateway, settlement_id, force=True)  # type: ignore[arg-type]
+        _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)
+        outcome = resolve(engine, ctx, gateway, settlement_id, force=True)
         raise AppError(424, "SETTLE-UNCERTAIN",
                        "医保结算结果不确定，" + ("已冲正撤销，请重新结算或改用其他方式支付" if outcome == "reversed"
                                          else "冲正未成功，请稍后在“待确认结算”中处理"),
@@ -362,12 +364,12 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                                                      "the reversal did not go through yet: resolve it later"),
                        {"msgid": msgid, "settlement_id": settlement_id, "status": outcome}) from None
     try:
-        return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)  # type: ignore[arg-type]
+        return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)
     except Exception as exc:
         # Settled at the centre but the sale cannot complete here (the tenders do not add up, a database
         # error): take the settlement back, so there is never a settlement without its sale.
-        if _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):  # type: ignore[arg-type]
-            resolve(engine, ctx, gateway, settlement_id, force=True)  # type: ignore[arg-type]
+        if _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):
+            resolve(engine, ctx, gateway, settlement_id, force=True)
         raise
 
 
@@ -445,8 +447,8 @@ def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, st
     """At start-up: every settlement left as an intent (a crash between commit and answer) or uncertain
     is resolved before its sale can be touched again."""
     with read_session(engine) as s:
-        ids = [r.id for r in unresolved(s, ctx)]
-    outcome = {i: resolve(engine, ctx, gateway, i, force=True) for i in ids}  # type: ignore[misc]
+        ids = [id_of(r) for r in unresolved(s, ctx)]
+    outcome = {i: resolve(engine, ctx, gateway, i, force=True) for i in ids}
     return outcome | recover_cancels(engine, ctx, gateway)
 
 
@@ -461,10 +463,10 @@ def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
         raise refusal
     with write_session(engine) as s:
         user = check_pin(s, ctx, username, pin)
-        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, user.id), Action.SALE_RETURN)  # type: ignore[arg-type]
-    if not ok:
+        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, id_of(user)), Action.SALE_RETURN)
+    if not ok or user is None:
         raise refusal
-    return user  # type: ignore[return-value]
+    return user
 
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
@@ -535,16 +537,16 @@ def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
     if cancelled is None or settled_of(s, sale_id) is not None:
         return False
     lines = records.lines_of(s, sale_id)
-    back = records.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-    return any(ln.qty > back.get(ln.id, 0) for ln in lines)  # type: ignore[arg-type]
+    back = records.returned_so_far(s, [id_of(ln) for ln in lines])
+    return any(ln.qty > back.get(id_of(ln), 0) for ln in lines)
 
 
 def _return_whole(s: Session, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
                   to_quarantine: bool) -> Any:
     lines = records.lines_of(s, sale_id)
-    back = records.returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-    requests = [returns.ReturnRequest(ln.id, ln.qty - back.get(ln.id, 0)) for ln in lines  # type: ignore[arg-type]
-                if ln.qty - back.get(ln.id, 0) > 0]  # type: ignore[arg-type]
+    back = records.returned_so_far(s, [id_of(ln) for ln in lines])
+    requests = [returns.ReturnRequest(id_of(ln), ln.qty - back.get(id_of(ln), 0)) for ln in lines
+                if ln.qty - back.get(id_of(ln), 0) > 0]
     return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
                                  card_cancelled=True)
 
@@ -579,15 +581,15 @@ def recover_cancels(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict
             insured = insured_of(s, row.sale_id)
             acting = ctx if ctx.actor.user_id is not None else ctx.acting(audit.Actor(row.created_by, "system"))
             sign = ins.current_sign_in(s, acting)
-            work.append((row.id, row.cancel_msgid, insured.psn_no if insured else "",
+            work.append((id_of(row), row.cancel_msgid, insured.psn_no if insured else "",
                          ins.caller_for(s, acting, sign.sign_no if sign else "", insured.insuplc_admdvs if insured else "")))
     out: dict[int, str] = {}
     for settlement_id, msgid, psn_no, caller in work:
         if _reverse_cancel(gateway, caller, psn_no, msgid):
-            _clear_cancel(engine, ctx, settlement_id, "2103 of unknown outcome reversed by 2601")  # type: ignore[arg-type]
-            out[settlement_id] = "settled"  # type: ignore[index]
+            _clear_cancel(engine, ctx, settlement_id, "2103 of unknown outcome reversed by 2601")
+            out[settlement_id] = "settled"
         else:
-            out[settlement_id] = "cancel_uncertain"  # type: ignore[index]
+            out[settlement_id] = "cancel_uncertain"
     return out
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePurpose
 from catalog.codes import GTIN_LENGTHS, check_gtin
@@ -15,6 +15,7 @@ from catalog.items import ItemFacts, check_item
 from catalog.violations import Violation
 from server import audit
 from server.db.models import Barcode, Item, Store, Zone
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
@@ -93,15 +94,15 @@ def get_item(s: Session, ctx: Ctx, item_id: int) -> Item:
 
 
 def barcodes_of(s: Session, item_id: int) -> list[str]:
-    return list(s.exec(select(Barcode.code).where(Barcode.item_id == item_id).order_by(Barcode.id)))
+    return list(s.exec(select(Barcode.code).where(Barcode.item_id == item_id).order_by(col(Barcode.id))))
 
 
 def barcodes_by_item(s: Session, item_ids: list[int]) -> dict[int, list[str]]:
     """The barcodes of many items in one query (a search answer shows twenty items at once)."""
     out: dict[int, list[str]] = {}
     if item_ids:
-        for item_id, code in s.exec(select(Barcode.item_id, Barcode.code).where(Barcode.item_id.in_(item_ids))  # type: ignore[attr-defined]
-                                    .order_by(Barcode.id)):
+        for item_id, code in s.exec(select(Barcode.item_id, Barcode.code).where(col(Barcode.item_id).in_(item_ids))
+                                    .order_by(col(Barcode.id))):
             out.setdefault(item_id, []).append(code)
     return out
 
@@ -147,7 +148,7 @@ def create_item(s: Session, ctx: Ctx, values: dict[str, Any], barcodes: list[str
 
 
 def _add_barcode_row(s: Session, ctx: Ctx, item: Item, code: str) -> Barcode:
-    bc = Barcode(store_id=ctx.store_id, item_id=item.id, code=code, kind=GTIN_LENGTHS[len(code)])  # type: ignore[arg-type]
+    bc = Barcode(store_id=ctx.store_id, item_id=id_of(item), code=code, kind=GTIN_LENGTHS[len(code)])
     s.add(bc)
     audit.record_row(s, ctx.store_id, ctx.actor, "barcode.add", bc)
     return bc
@@ -165,7 +166,7 @@ def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> 
         raise refused(problems)
     if item.zone_id is not None:
         probe = Item(**merged)
-        if problems := _placement_problems(probe, s.get(Zone, item.zone_id)):  # type: ignore[arg-type]
+        if problems := _placement_problems(probe, s.get_one(Zone, item.zone_id)):
             raise refused(problems)
     before = audit.snapshot(item)
     for k, v in changes.items():
@@ -203,7 +204,7 @@ def mark_mapping_uploaded(s: Session, ctx: Ctx, item_ids: list[int], on: date) -
 def add_barcode(s: Session, ctx: Ctx, item_id: int, code: str) -> Barcode:
     item = get_item(s, ctx, item_id)
     _check_barcodes(s, ctx, [code], item.id)
-    if code in barcodes_of(s, item.id):  # type: ignore[arg-type]
+    if code in barcodes_of(s, id_of(item)):
         raise conflict("DUPLICATE", f"条码 {code} 已在该商品上", f"barcode {code} is already on this item")
     item.rev = _bump_rev(s, ctx)
     s.add(item)
@@ -225,7 +226,7 @@ def place_item(s: Session, ctx: Ctx, item_id: int, zone_code: str) -> Item:
 
 
 def find_by_barcode(s: Session, ctx: Ctx, code: str) -> Item | None:
-    row = s.exec(select(Item).join(Barcode, Barcode.item_id == Item.id)  # type: ignore[arg-type]
+    row = s.exec(select(Item).join(Barcode, col(Barcode.item_id) == Item.id)
                  .where(Barcode.store_id == ctx.store_id, Barcode.code == code)).first()
     return row
 
@@ -277,17 +278,17 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> 
                     out.created += 1
                     continue
                 changes = {k: v for k, v in values.items() if k in ITEM_FIELDS and getattr(existing, k) != v}
-                new_codes = [c for c in row.barcodes if c not in barcodes_of(s, existing.id)]  # type: ignore[arg-type]
+                new_codes = [c for c in row.barcodes if c not in barcodes_of(s, id_of(existing))]
                 zone_changed = zone_code is not None and zones[zone_code].id != existing.zone_id
                 if not changes and not new_codes and not zone_changed:
                     out.unchanged += 1
                     continue
                 if changes:
-                    update_item(s, ctx, existing.id, changes)  # type: ignore[arg-type]
+                    update_item(s, ctx, id_of(existing), changes)
                 for code in new_codes:
-                    add_barcode(s, ctx, existing.id, code)  # type: ignore[arg-type]
-                if zone_changed:
-                    place_item(s, ctx, existing.id, zone_code)  # type: ignore[arg-type,arg-type]
+                    add_barcode(s, ctx, id_of(existing), code)
+                if zone_changed and zone_code is not None:
+                    place_item(s, ctx, id_of(existing), zone_code)
                 out.updated += 1
         except AppError as exc:
             column = "条码" if "barcode" in exc.details or exc.code.startswith(("CODE-GTIN", "CATALOG-BARCODE")) else ""

@@ -12,19 +12,20 @@ import threading
 from collections import defaultdict
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from catalog.search import SearchDoc, SearchHit, SearchIndex
 from server.db.models import Barcode, Item, Store
 from server.db.uow import read_session
 
-_DOC_COLUMNS = (Item.id, Item.code, Item.name, Item.generic_name, Item.mnemonic, Item.nhsa_code, Item.approval_no,
-                Item.active, Item.rev)
+_DOC_COLUMNS = (col(Item.id), col(Item.code), col(Item.name), col(Item.generic_name), col(Item.mnemonic),
+                col(Item.nhsa_code), col(Item.approval_no), col(Item.active), col(Item.rev))
 
 
 def _docs(s: Session, store_id: int, since_rev: int) -> tuple[list[SearchDoc], int]:
     # Plain column rows, not ORM objects: loading 100k full items costs seconds, these a fraction.
-    rows = s.execute(select(*_DOC_COLUMNS).where(Item.store_id == store_id, Item.rev > since_rev)).all()
+    rows = s.execute(sa_select(*_DOC_COLUMNS).where(col(Item.store_id) == store_id, col(Item.rev) > since_rev)).all()
     if not rows:
         return [], since_rev
     ids = [r.id for r in rows]
@@ -32,7 +33,7 @@ def _docs(s: Session, store_id: int, since_rev: int) -> tuple[list[SearchDoc], i
     # Chunked IN lists keep the statement within every backend's parameter limit.
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
-        for item_id, code in s.execute(select(Barcode.item_id, Barcode.code).where(Barcode.item_id.in_(chunk))):  # type: ignore[attr-defined]
+        for item_id, code in s.execute(select(Barcode.item_id, Barcode.code).where(col(Barcode.item_id).in_(chunk))):
             codes[item_id].append(code)
     docs = [SearchDoc(item_id=r.id, code=r.code, name=r.name, generic_name=r.generic_name, mnemonic=r.mnemonic,
                       barcodes=tuple(codes.get(r.id, ())), nhsa_code=r.nhsa_code, approval_no=r.approval_no,

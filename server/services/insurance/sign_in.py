@@ -103,7 +103,7 @@ def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: s
         caller = caller_for(s, ctx)
     result = gateway.sign_in(caller, mac, ip)  # GatewayError propagates: nothing recorded
     with write_session(engine) as s:
-        row = InsuranceSignIn(store_id=ctx.store_id, user_id=ctx.actor.user_id, opter=caller.opter,  # type: ignore[arg-type]
+        row = InsuranceSignIn(store_id=ctx.store_id, user_id=ctx.actor_id, opter=caller.opter,
                               sign_no=result.sign_no, sign_time=result.sign_time[:19], business_date=ctx.today,
                               signed_in_at=ctx.now, mac=mac[:20], ip=ip[:20])
         s.add(row)

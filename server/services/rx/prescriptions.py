@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from catalog.classes import GspClass, Route
+from catalog.violations import Violation
 from devices.printer.documents import RxReviewSlip, RxSlipLine
 from server import audit
 from server.db.models import (
@@ -35,6 +37,7 @@ from server.db.models import (
     Shift,
     ShiftStatus,
 )
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.privacy import mask_id
 from server.roles import Role
@@ -73,8 +76,8 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
     for row in rows:
         inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
                                                        MedicalInstitution.code == row.code)).first()
-        values = {"name": row.name, "admdvs": row.admdvs, "designated": row.designated,
-                  "designated_until": row.designated_until}
+        values: dict[str, Any] = {"name": row.name, "admdvs": row.admdvs, "designated": row.designated,
+                                  "designated_until": row.designated_until}
         if inst is None:
             inst = MedicalInstitution(store_id=ctx.store_id, code=row.code, updated_at=ctx.now, **values)
             s.add(inst)
@@ -91,7 +94,7 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
         for d in row.doctors:
             doc = s.exec(select(Doctor).where(Doctor.institution_id == inst.id, Doctor.code == d.code)).first()
             if doc is None:
-                doc = Doctor(store_id=ctx.store_id, institution_id=inst.id, code=d.code, name=d.name,  # type: ignore[arg-type]
+                doc = Doctor(store_id=ctx.store_id, institution_id=id_of(inst), code=d.code, name=d.name,
                              active=d.active)
                 s.add(doc)
                 audit.record_row(s, ctx.store_id, ctx.actor, "doctor.create", doc)
@@ -111,7 +114,7 @@ def institutions(s: Session, ctx: Ctx) -> list[tuple[MedicalInstitution, list[Do
     docs: dict[int, list[Doctor]] = {}
     for d in s.exec(select(Doctor).where(Doctor.store_id == ctx.store_id).order_by(Doctor.code)):
         docs.setdefault(d.institution_id, []).append(d)
-    return [(i, docs.get(i.id, [])) for i in insts]  # type: ignore[arg-type]
+    return [(i, docs.get(id_of(i), [])) for i in insts]
 
 
 # --- entering a prescription ------------------------------------------------------------------------------
@@ -185,17 +188,17 @@ def facts_of(rx: RxIn, inst: rx_rules.InstitutionFacts | None, items: dict[int, 
 
 def stored_facts(s: Session, rx: Prescription) -> rx_rules.RxFacts:
     """A prescription on file as the rules see it (the review's RX-06, the completion's RX-07)."""
-    lines = lines_of(s, rx.id)  # type: ignore[arg-type]
-    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
+    lines = lines_of(s, id_of(rx))
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
     data = RxIn(rx_no=rx.rx_no, institution_code=rx.institution_code, institution_name=rx.institution_name,
                 doctor_name=rx.doctor_name, issued_on=rx.issued_on, patient_name=rx.patient_name,
                 patient_sex=rx.patient_sex, patient_age=rx.patient_age, diagnosis=rx.diagnosis,
-                lines=[RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route, ln.drug_name,  # type: ignore[arg-type]
+                lines=[RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route, ln.drug_name,
                                 ln.split, ln.dosage_form) for ln in lines],
                 for_insurance=rx.for_insurance, source=rx.source, doctor_signed=rx.doctor_signed,
                 institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed, valid_days=rx.valid_days,
                 course=Course(rx.course))
-    return facts_of(data, None, items)  # type: ignore[arg-type]
+    return facts_of(data, None, items)
 
 
 def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
@@ -207,11 +210,11 @@ def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
         return []
     codes: dict[int, set[str]] = {}
     for rx_id, code in s.exec(select(PrescriptionLine.prescription_id, Item.code)
-                              .join(Item, Item.id == PrescriptionLine.item_id)  # type: ignore[arg-type]
+                              .join(Item, col(Item.id) == PrescriptionLine.item_id)
                               .where(col(PrescriptionLine.prescription_id).in_([p.id for p in found]))):
         codes.setdefault(rx_id, set()).add(code)
     return [rx_rules.PriorRx(p.rx_no, p.patient_name, p.patient_certno or p.patient_psn_no, p.doctor_name, p.issued_on,
-                             frozenset(codes.get(p.id, set()))) for p in found]  # type: ignore[arg-type]
+                             frozenset(codes.get(id_of(p), set()))) for p in found]
 
 
 # What the columns hold: an electronic prescription is checked against these as a typed one is by the API.
@@ -220,7 +223,7 @@ _TEXT_LIMITS = {"rx_no": 50, "institution_code": 30, "institution_name": 100, "d
 _LINE_TEXT_LIMITS = {"drug_name": 100, "dosage": 30, "frequency": 30, "route": 30, "dosage_form": 30}
 
 
-def _shape_refusals(rx: RxIn) -> list[rx_rules.Violation]:
+def _shape_refusals(rx: RxIn) -> list[Violation]:
     bad = [k for k, most in _TEXT_LIMITS.items() if len(getattr(rx, k)) > most]
     bad += [f"lines[{n}].{k}" for n, ln in enumerate(rx.lines) for k, most in _LINE_TEXT_LIMITS.items()
             if len(getattr(ln, k)) > most]
@@ -229,17 +232,17 @@ def _shape_refusals(rx: RxIn) -> list[rx_rules.Violation]:
     bad += [k for k, (lo, hi) in (("patient_age", (0, 150)), ("valid_days", (1, 30))) if not lo <= getattr(rx, k) <= hi]
     if len(rx.lines) > 20:
         bad.append("lines")
-    return [rx_rules.Violation("RX-02", f"处方字段超出范围或过长：{'、'.join(bad)}", f"fields out of range or too long: {bad}",
-                               {"fields": bad})] if bad else []
+    return [Violation("RX-02", f"处方字段超出范围或过长：{'、'.join(bad)}", f"fields out of range or too long: {bad}",
+                      {"fields": bad})] if bad else []
 
 
 def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
     """Record a prescription after the entry checks (RX-02, RX-07); it awaits a pharmacist's review."""
     if not rx.lines:
-        raise refused([rx_rules.Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
+        raise refused([Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
     if problems := _shape_refusals(rx):
         raise refused(problems)
-    items = {i.id: i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
+    items = {id_of(i): i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
                                                          col(Item.id).in_({ln.item_id for ln in rx.lines})))}
     for ln in rx.lines:
         if ln.item_id not in items:
@@ -267,10 +270,10 @@ def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
         issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
         patient_age=rx.patient_age, patient_certno=rx.patient_certno, patient_psn_no=rx.patient_psn_no,
         diagnosis=rx.diagnosis, diagnosis_code=rx.diagnosis_code, course=rx.course.value, original=rx.original,
-        entered_by=ctx.actor.user_id, entered_at=ctx.now)  # type: ignore[arg-type]
+        entered_by=ctx.actor_id, entered_at=ctx.now)
     s.add(row)
     s.flush()
-    lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=row.id, line_no=n, item_id=ln.item_id,  # type: ignore[arg-type]
+    lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=id_of(row), line_no=n, item_id=ln.item_id,
                               drug_name=ln.drug_name or items[ln.item_id].name, qty=ln.qty, split=ln.split,
                               dosage_form=ln.dosage_form or items[ln.item_id].dosage_form,
                               days=ln.days,
@@ -308,7 +311,7 @@ def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
         item = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.nhsa_code == code)).first()
         if item is None:
             raise not_found(f"医保编码 {code} 对应的商品", f"item with national code {code}", med_list_codg=code)
-        lines.append(RxLineIn(item_id=item.id, qty=_int(need("drug_cnt", d), "drug_cnt"),  # type: ignore[arg-type]
+        lines.append(RxLineIn(item_id=id_of(item), qty=_int(need("drug_cnt", d), "drug_cnt"),
                               days=_int(need("prd_days", d), "prd_days"), dosage=str(need("sin_doscnt", d)),
                               frequency=str(need("used_frquname", d)), route=str(need("medc_way_dscr", d)),
                               drug_name=str(d.get("drug_genname") or item.name),
@@ -357,9 +360,9 @@ def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> 
     if not data or len(data) > MAX_ATTACHMENT_BYTES:
         raise AppError(413 if data else 422, "RX-08", f"处方影像须在 1 字节到 {MAX_ATTACHMENT_BYTES // 1048576} MB 之间",
                        f"the scan must be 1 byte to {MAX_ATTACHMENT_BYTES} bytes", {"size": len(data)})
-    att = RxAttachment(store_id=ctx.store_id, prescription_id=rx.id, content_type=content_type,  # type: ignore[arg-type]
+    att = RxAttachment(store_id=ctx.store_id, prescription_id=id_of(rx), content_type=content_type,
                        sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data,
-                       uploaded_by=ctx.actor.user_id, uploaded_at=ctx.now)  # type: ignore[arg-type]
+                       uploaded_by=ctx.actor_id, uploaded_at=ctx.now)
     s.add(att)
     audit.record_row(s, ctx.store_id, ctx.actor, "rx.attach", att)
     return att
@@ -376,7 +379,7 @@ def get(s: Session, ctx: Ctx, rx_id: int, lock: bool = False) -> Prescription:
 
 def lines_of(s: Session, rx_id: int) -> list[PrescriptionLine]:
     return list(s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx_id)
-                       .order_by(PrescriptionLine.line_no)))
+                       .order_by(col(PrescriptionLine.line_no))))
 
 
 def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
@@ -384,13 +387,15 @@ def dispensed(s: Session, rx_line_ids: list[int]) -> dict[int, int]:
     (returns come back off it)."""
     if not rx_line_ids:
         return {}
-    rows = s.exec(select(SaleLine.id, SaleLine.rx_line_id, SaleLine.qty, SaleLine.split, Item.split_ratio)
-                  .join(Sale, Sale.id == SaleLine.sale_id).join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                  .where(col(SaleLine.rx_line_id).in_(rx_line_ids), Sale.status == SaleStatus.COMPLETED.value)).all()
+    rows = s.execute(sa_select(col(SaleLine.id), col(SaleLine.rx_line_id), col(SaleLine.qty), col(SaleLine.split),
+                               col(Item.split_ratio))
+                     .join(Sale, col(Sale.id) == SaleLine.sale_id).join(Item, col(Item.id) == SaleLine.item_id)
+                     .where(col(SaleLine.rx_line_id).in_(rx_line_ids),
+                            col(Sale.status) == SaleStatus.COMPLETED.value)).all()
     back = records.returned_so_far(s, [r[0] for r in rows])
     out: dict[int, int] = {}
     for line_id, rx_line_id, qty, split, ratio in rows:
-        out[rx_line_id] = out.get(rx_line_id, 0) + (qty - back.get(line_id, 0)) * (1 if split else ratio)  # type: ignore[index]
+        out[rx_line_id] = out.get(rx_line_id, 0) + (qty - back.get(line_id, 0)) * (1 if split else ratio)
     return out
 
 
@@ -399,14 +404,14 @@ def base_qty(line: PrescriptionLine, split_ratio: int) -> int:
 
 
 def reviews_of(s: Session, rx_id: int) -> list[RxReview]:
-    return list(s.exec(select(RxReview).where(RxReview.prescription_id == rx_id).order_by(RxReview.id)))
+    return list(s.exec(select(RxReview).where(RxReview.prescription_id == rx_id).order_by(col(RxReview.id))))
 
 
 def attachments_of(s: Session, rx_id: int) -> list[Any]:
     """The scans' descriptions, without their bytes (a search lists many prescriptions)."""
-    return list(s.exec(select(RxAttachment.id, RxAttachment.content_type, RxAttachment.sha256, RxAttachment.size,
-                              RxAttachment.uploaded_at).where(RxAttachment.prescription_id == rx_id)
-                       .order_by(RxAttachment.id)))
+    return list(s.execute(sa_select(col(RxAttachment.id), col(RxAttachment.content_type), col(RxAttachment.sha256),
+                                    col(RxAttachment.size), col(RxAttachment.uploaded_at))
+                          .where(col(RxAttachment.prescription_id) == rx_id).order_by(col(RxAttachment.id))))
 
 
 def attachment(s: Session, ctx: Ctx, rx_id: int, attachment_id: int) -> RxAttachment:
@@ -425,10 +430,10 @@ def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, p
     if date_to:
         q = q.where(Prescription.issued_on <= date_to)
     if patient:
-        q = q.where((Prescription.patient_name == patient) | (Prescription.patient_certno == patient)
-                    | (Prescription.patient_psn_no == patient))
+        q = q.where((col(Prescription.patient_name) == patient) | (col(Prescription.patient_certno) == patient)
+                    | (col(Prescription.patient_psn_no) == patient))
     if institution:
-        q = q.where((Prescription.institution_code == institution)
+        q = q.where((col(Prescription.institution_code) == institution)
                     | col(Prescription.institution_name).contains(institution))
     return list(s.exec(q.order_by(col(Prescription.issued_on).desc(), col(Prescription.id).desc()).limit(limit)))
 
@@ -437,7 +442,7 @@ def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, p
 
 def _duty_shift(s: Session, ctx: Ctx) -> Shift | None:
     """The open shift in which the reviewing pharmacist is on duty now (RX-10)."""
-    return s.exec(select(Shift).join(PharmacistDuty, PharmacistDuty.shift_id == Shift.id)  # type: ignore[arg-type]
+    return s.exec(select(Shift).join(PharmacistDuty, col(PharmacistDuty.shift_id) == Shift.id)
                   .where(Shift.store_id == ctx.store_id, Shift.status == ShiftStatus.OPEN.value,
                          PharmacistDuty.user_id == ctx.actor.user_id, col(PharmacistDuty.off_at).is_(None))
                   .order_by(col(PharmacistDuty.on_at).desc())).first()
@@ -475,9 +480,9 @@ def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: st
                            {"reasons": [r.value for r in RejectReason]})
         if verdict == "referred" and not referred_to.strip():
             raise AppError(422, "RX-05", "本店无法调配时须登记转介的定点药店", "record the designated pharmacy the patient was sent to")
-    rev = RxReview(store_id=ctx.store_id, prescription_id=rx.id, verdict=verdict,  # type: ignore[arg-type]
+    rev = RxReview(store_id=ctx.store_id, prescription_id=id_of(rx), verdict=verdict,
                    reason=reason.value if reason else "", note=note, referred_to=referred_to.strip(),
-                   pharmacist_id=ctx.actor.user_id, shift_id=shift.id, dispenser_id=dispenser_id, at=ctx.now)  # type: ignore[arg-type]
+                   pharmacist_id=ctx.actor_id, shift_id=id_of(shift), dispenser_id=dispenser_id, at=ctx.now)
     s.add(rev)
     before = audit.snapshot(rx)
     rx.status = verdict
@@ -524,32 +529,32 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
         return {}, []
     if sale.prescription_id is None:
         names = "、".join(ln.name for ln in rx_lines)
-        return {}, [rx_rules.Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
-                                       "prescription drugs need a reviewed prescription (whatever the tender)",
-                                       {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
+        return {}, [Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
+                              "prescription drugs need a reviewed prescription (whatever the tender)",
+                              {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
     # Locked until the sale commits: two sales on one prescription never both take its remainder (RX-04).
     rx = get(s, ctx, sale.prescription_id, lock=True)
-    out: list[rx_rules.Violation] = []
+    out: list[Violation] = []
     if rx.status != RxStatus.APPROVED.value:
-        out.append(rx_rules.Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",
-                                      f"prescription {rx.rx_no} is {rx.status}, not approved by a pharmacist",
-                                      {"prescription_id": rx.id, "status": rx.status}))
+        out.append(Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",
+                             f"prescription {rx.rx_no} is {rx.status}, not approved by a pharmacist",
+                             {"prescription_id": rx.id, "status": rx.status}))
     else:
         last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
                       .order_by(col(RxReview.id).desc())).first()
         still_on = last is not None and s.exec(
-            select(PharmacistDuty.id).join(Shift, Shift.id == PharmacistDuty.shift_id)  # type: ignore[arg-type]
+            select(PharmacistDuty.id).join(Shift, col(Shift.id) == PharmacistDuty.shift_id)
             .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
                    Shift.id == sale.shift_id)).first() is not None
         if not still_on:
-            out.append(rx_rules.Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
-                                          "the approving pharmacist is not on duty in this sale's shift",
-                                          {"prescription_id": rx.id}))
+            out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
+                                 "the approving pharmacist is not on duty in this sale's shift",
+                                 {"prescription_id": rx.id}))
     out += rx_rules.validity_refusals(stored_facts(s, rx), ctx.today, ctx.settings.rules.rx_max_extended_validity_days)
-    plines = lines_of(s, rx.id)  # type: ignore[arg-type]
+    plines = lines_of(s, id_of(rx))
     ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
-    done = dispensed(s, [ln.id for ln in plines])  # type: ignore[misc]
-    left = [rx_rules.RxLineLeft(ln.id, ln.item_id, ln.drug_name, base_qty(ln, ratios[ln.item_id]) - done.get(ln.id, 0))  # type: ignore[arg-type]
+    done = dispensed(s, [id_of(ln) for ln in plines])
+    left = [rx_rules.RxLineLeft(id_of(ln), ln.item_id, ln.drug_name, base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0))
             for ln in plines]
     plan, problems = rx_rules.dispense_plan(
         [rx_rules.RxSaleLine(ln.sale_line_id, ln.item_id, ln.name, ln.qty if ln.split else ln.qty * ln.split_ratio)
@@ -559,11 +564,12 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
 
 def rx_sale_lines(s: Session, sale_id: str) -> list[RxLineView]:
     """The sale's lines of prescription drugs (GSP class 处方药)."""
-    rows = s.exec(select(SaleLine.id, SaleLine.item_id, Item.name, SaleLine.qty, SaleLine.split, Item.split_ratio)
-                  .join(Item, Item.id == SaleLine.item_id)  # type: ignore[arg-type]
-                  .where(SaleLine.sale_id == sale_id, Item.gsp_class == GspClass.RX.value)
-                  .order_by(SaleLine.line_no)).all()
-    return [RxLineView(*r) for r in rows]  # type: ignore[arg-type]
+    rows = s.execute(sa_select(col(SaleLine.id), col(SaleLine.item_id), col(Item.name), col(SaleLine.qty),
+                               col(SaleLine.split), col(Item.split_ratio))
+                     .join(Item, col(Item.id) == SaleLine.item_id)
+                     .where(col(SaleLine.sale_id) == sale_id, col(Item.gsp_class) == GspClass.RX.value)
+                     .order_by(col(SaleLine.line_no))).all()
+    return [RxLineView(*r) for r in rows]
 
 
 def count_pending(s: Session, ctx: Ctx) -> int:
@@ -574,8 +580,8 @@ def count_pending(s: Session, ctx: Ctx) -> int:
 def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = False) -> Any:
     """The 处方审核单: the prescription, its lines and the latest review, queued for the till's printer."""
     rx = get(s, ctx, rx_id)
-    last = next(iter(reversed(reviews_of(s, rx.id))), None)  # type: ignore[arg-type]
-    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, rx.id)])))}  # type: ignore[arg-type]
+    last = next(iter(reversed(reviews_of(s, id_of(rx)))), None)
+    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, id_of(rx))])))}
     names = records.user_names(s, [last.pharmacist_id] if last else [])
     verdict = {"approved": "审核通过", "rejected": "不予调配", "referred": "转介其他定点药店"}
     slip = RxReviewSlip(
@@ -584,7 +590,7 @@ def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool =
         institution=rx.institution_name, issued_on=rx.issued_on.isoformat(),
         lines=[RxSlipLine(ln.drug_name, items[ln.item_id].spec, ln.qty,
                           (items[ln.item_id].split_unit or items[ln.item_id].unit) if ln.split else items[ln.item_id].unit,
-                          f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, rx.id)],  # type: ignore[arg-type]
+                          f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, id_of(rx))],
         pharmacist=names.get(last.pharmacist_id, "") if last else "", verdict=verdict.get(rx.status, "待审核"),
         reviewed_at=printing.local_time(ctx, last.at) if last else "",
         opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",

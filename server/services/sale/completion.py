@@ -25,6 +25,7 @@ from server.db.models import (
     TenderKind,
     Till,
 )
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, refused
@@ -60,8 +61,8 @@ class Completion:
     lines: list[dict[str, Any]] | None = None  # the line views (lines.line_views), when the completion has them
 
 
-_TILL: sa.Table = Till.__table__  # type: ignore[attr-defined]
-_STORE: sa.Table = Store.__table__  # type: ignore[attr-defined]
+_TILL: sa.Table = table_of(Till)
+_STORE: sa.Table = table_of(Store)
 _SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
                                     _STORE.c.site_code.label("store_site"), SHIFT.c.id.label("shift_id"))
                           .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)

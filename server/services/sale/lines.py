@@ -9,6 +9,7 @@ run prepared (server.db.prepared).
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from catalog.classes import GspClass, Route, Storage, ZonePurpose
 from catalog.gsp import ItemSpec, ZoneSpec, check_placement
 from catalog.violations import Violation
 from server.db.models import Barcode, Item, Sale, SaleLine, Shift, Zone
+from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit, orm
 from server.errors import AppError
@@ -26,13 +28,13 @@ from server.services.stock import ledger
 
 MAX_LINE_QTY = 10_000
 
-# SQLModel declares __table__ without a type: the Core tables, typed once here.
-SALE: sa.Table = Sale.__table__  # type: ignore[attr-defined]
-LINE: sa.Table = SaleLine.__table__  # type: ignore[attr-defined]
-SHIFT: sa.Table = Shift.__table__  # type: ignore[attr-defined]
-ITEM: sa.Table = Item.__table__  # type: ignore[attr-defined]
-BARCODE: sa.Table = Barcode.__table__  # type: ignore[attr-defined]
-ZONE: sa.Table = Zone.__table__  # type: ignore[attr-defined]
+# The Core tables, once here (table_of: SQLModel declares no typed __table__).
+SALE: sa.Table = table_of(Sale)
+LINE: sa.Table = table_of(SaleLine)
+SHIFT: sa.Table = table_of(Shift)
+ITEM: sa.Table = table_of(Item)
+BARCODE: sa.Table = table_of(Barcode)
+ZONE: sa.Table = table_of(Zone)
 
 ITEM_COLUMNS = [ITEM.c[k] for k in ("id", "code", "name", "unit", "active", "price_fen", "split_unit",
                                     "split_ratio", "split_price_fen", "gsp_class", "traced", "no_code_stock")]
@@ -44,7 +46,7 @@ _PLACEMENT_COLUMNS = [ITEM.c.route, ITEM.c.storage, ITEM.c.odour_prone,
                       ZONE.c.route_group, ZONE.c.storage.label("zone_storage"),
                       ZONE.c.odour_prone.label("zone_odour_prone"), ZONE.c.purpose]
 
-_TODAY = sa.bindparam("today")
+_TODAY: sa.BindParameter[date] = sa.bindparam("today")
 # The item as a scan reads it carries what can be sold of it (the ledger's one sellable rule): no separate
 # read for the common case.
 _GOOD_STOCK_COLUMN = ledger.sellable_stock_of(ITEM.c.id, _TODAY).scalar_subquery().label("good_stock")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.classes import GspClass, InsuranceCategory
 from devices.printer.documents import CardSettlement, ReceiptDoc, ReceiptLine, TenderLine, to_json
@@ -36,9 +36,9 @@ def card_settlement_for(s: Session, ctx: Ctx, sale: Sale) -> CardSettlement | No
 
 def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
                 card: CardSettlement | None = None) -> ReceiptDoc:
-    lines = list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)))
-    items = {i.id: i for i in s.exec(select(Item).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
-    tenders = list(s.exec(select(Tender).where(Tender.sale_id == sale.id).order_by(Tender.id)))
+    lines = list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))))
+    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_({ln.item_id for ln in lines})))} if lines else {}
+    tenders = list(s.exec(select(Tender).where(Tender.sale_id == sale.id).order_by(col(Tender.id))))
     till = s.get(Till, sale.till_id)
     names = user_names(s, [sale.completed_by])
     out_lines = []
@@ -53,7 +53,7 @@ def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
     completed = sale.completed_at or ctx.now
     return ReceiptDoc(
         store=store_header(ctx), till_code=till.code if till else "", sale_no=sale.sale_no or "",
-        completed_at=local_time(ctx, completed), cashier=names.get(sale.completed_by or 0, ""),  # type: ignore[arg-type]
+        completed_at=local_time(ctx, completed), cashier=names.get(sale.completed_by or 0, ""),
         pharmacist=pharmacists_at(s, sale.shift_id, completed), lines=out_lines, total_fen=sale.total_fen,
         tenders=[TenderLine(t.kind, TENDER_LABELS.get(t.kind, t.kind), t.amount_fen, t.tendered_fen) for t in tenders],
         change_fen=sale.change_fen, footer=ctx.settings.devices.receipt_footer,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.classes import GspClass
 from server import audit
@@ -25,6 +25,7 @@ from server.db.models import (
     SaleStatus,
     TenderKind,
 )
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -55,10 +56,10 @@ class ReturnableLine:
 def returnable_lines(s: Session, ctx: Ctx, sale: Sale) -> list[ReturnableLine]:
     """What is left to return of each line of a sale, and where policy sends it (a till picks from this)."""
     lines = lines_of(s, sale.id)
-    done = returned_so_far(s, [ln.id for ln in lines])  # type: ignore[misc]
-    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(Item.id.in_({ln.item_id for ln in lines})))} if lines else {}  # type: ignore[union-attr]
+    done = returned_so_far(s, [id_of(ln) for ln in lines])
+    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(col(Item.id).in_({ln.item_id for ln in lines})))} if lines else {}
     completed = sale.status == SaleStatus.COMPLETED.value
-    return [ReturnableLine(ln.id, ln.qty - done.get(ln.id, 0) if completed else 0,  # type: ignore[arg-type]
+    return [ReturnableLine(id_of(ln), ln.qty - done.get(id_of(ln), 0) if completed else 0,
                            quarantine_required(ctx, classes[ln.item_id])) for ln in lines]
 
 
@@ -68,7 +69,7 @@ def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, 
     for t in tenders_of(s, sale_id):
         paid[(t.kind, t.reference)] = paid.get((t.kind, t.reference), 0) + t.amount_fen
     refunded = s.exec(select(Refund.kind, Refund.reference, func.sum(Refund.amount_fen))
-                      .join(SaleReturn, SaleReturn.id == Refund.return_id)  # type: ignore[arg-type]
+                      .join(SaleReturn, col(SaleReturn.id) == Refund.return_id)
                       .where(SaleReturn.sale_id == sale_id).group_by(Refund.kind, Refund.reference)).all()
     for kind, ref, amt in refunded:
         paid[(kind, ref)] = paid.get((kind, ref), 0) - int(amt)
@@ -106,8 +107,8 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         raise AppError(422, "RETURN-REASON", "退货须填写原因", "a return needs a reason")
     if not requests:
         raise AppError(422, "RETURN-EMPTY", "请选择要退的商品", "choose the lines to return")
-    lines = {ln.id: ln for ln in lines_of(s, sale.id)}
-    done = returned_so_far(s, list(lines))  # type: ignore[arg-type]
+    lines = {id_of(ln): ln for ln in lines_of(s, sale.id)}
+    done = returned_so_far(s, list(lines))
     card_paid = any(t.kind == TenderKind.INSURANCE.value for t in tenders_of(s, sale.id))
     if card_paid and not card_cancelled:
         raise AppError(409, "CARD-04", "医保结算的销售须先撤销医保结算（2103）后整单退货，医保支付部分不得退现金",
@@ -129,8 +130,8 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
                             "requested": qty})
     if card_paid and any(wanted.get(i, 0) != ln.qty - done.get(i, 0) for i, ln in lines.items()):
         raise AppError(409, "CARD-04", "医保结算的销售只能整单退货", "a card-paid sale is returned whole")
-    ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=till.id, shift_id=shift.id,  # type: ignore[arg-type]
-                     created_by=ctx.actor.user_id, created_at=ctx.now, reason=reason, to_quarantine=False)  # type: ignore[arg-type]
+    ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=id_of(till), shift_id=id_of(shift),
+                     created_by=ctx.actor_id, created_at=ctx.now, reason=reason, to_quarantine=False)
     s.add(ret)
     s.flush()
     moved = ledger.moved_for(s, "sale_line", [str(i) for i in wanted])
@@ -181,10 +182,11 @@ def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: 
 
 
 def return_lines(s: Session, return_id: str) -> list[SaleReturnLine]:
-    return list(s.exec(select(SaleReturnLine).where(SaleReturnLine.return_id == return_id).order_by(SaleReturnLine.id)))
+    return list(s.exec(select(SaleReturnLine).where(SaleReturnLine.return_id == return_id)
+                       .order_by(col(SaleReturnLine.id))))
 
 
 def refunds_of(s: Session, return_id: str) -> list[Refund]:
-    return list(s.exec(select(Refund).where(Refund.return_id == return_id).order_by(Refund.id)))
+    return list(s.exec(select(Refund).where(Refund.return_id == return_id).order_by(col(Refund.id))))
 
 

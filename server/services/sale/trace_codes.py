@@ -17,12 +17,13 @@ from sqlmodel import Session, col, select
 from catalog.codes import check_trace_code
 from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
+from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
-_CODES = SaleTraceCode.__table__  # type: ignore[attr-defined]
+_CODES = table_of(SaleTraceCode)
 # Prepared: a scan into a basket of traced drugs answers with their codes, from the event loop's unit too.
 _CODES_OF_SALE = Prepared(sa.select(_CODES.c.sale_line_id, _CODES.c.code)
                           .where(_CODES.c.sale_id == sa.bindparam("sale")).order_by(_CODES.c.id))
@@ -55,7 +56,7 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
         raise AppError(422, "TRACE-COUNT", f"{item.name} 已扫满 {len(mine)} 个追溯码（每盒一个；拆零扫所拆的那一盒）",
                        f"{item.code} already has its {len(mine)} code(s): one per box, a split line its box's",
                        {"line_id": line.id, "codes": len(mine)})
-    others = s.exec(select(SaleTraceCode, Sale.status).join(Sale, Sale.id == SaleTraceCode.sale_id)  # type: ignore[arg-type]
+    others = s.exec(select(SaleTraceCode, Sale.status).join(Sale, col(Sale.id) == SaleTraceCode.sale_id)
                     .where(SaleTraceCode.store_id == ctx.store_id, SaleTraceCode.code == code,
                            col(SaleTraceCode.returned_in).is_(None), SaleTraceCode.sale_id != sale.id)).all()
     for other, status in others:
@@ -70,8 +71,8 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
                 and not (other.split and line.split):
             raise conflict("TRACE-TAKEN", f"追溯码 {code} 正在另一张未结账的销售单中", f"trace code {code} is on another open sale",
                            code=code, sale_id=other.sale_id)
-    row = SaleTraceCode(store_id=ctx.store_id, sale_id=sale.id, sale_line_id=line.id, item_id=item.id, code=code,  # type: ignore[arg-type]
-                        split=line.split, scanned_by=ctx.actor.user_id, scanned_at=ctx.now)  # type: ignore[arg-type]
+    row = SaleTraceCode(store_id=ctx.store_id, sale_id=sale.id, sale_line_id=id_of(line), item_id=id_of(item), code=code,
+                        split=line.split, scanned_by=ctx.actor_id, scanned_at=ctx.now)
     s.add(row)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code", "sale_line", line.id, None,
@@ -106,7 +107,7 @@ def completion_refusals(s: Session, sale_id: str, lines: list[dict[str, Any]], i
     return out
 
 
-_SOLD = sa.update(SaleTraceCode.__table__).where(SaleTraceCode.__table__.c.sale_id == sa.bindparam("sale")).values(sold=True)  # type: ignore[attr-defined]
+_SOLD = sa.update(_CODES).where(_CODES.c.sale_id == sa.bindparam("sale")).values(sold=True)
 
 
 def mark_sold(s: Session, sale_id: str) -> None:
@@ -122,7 +123,7 @@ def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> 
     """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays."""
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id,
                                                    col(SaleTraceCode.returned_in).is_(None),
-                                                   SaleTraceCode.split.is_(False))  # type: ignore[attr-defined]
+                                                   col(SaleTraceCode.split).is_(False))
                        .order_by(col(SaleTraceCode.id).desc()).limit(boxes)))
     for r in rows:
         r.returned_in = return_id

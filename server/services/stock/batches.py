@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
 from server.db.models import Batch, BatchStatus, MovementKind, Supplier, Zone
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -41,7 +42,7 @@ def add_supplier(s: Session, ctx: Ctx, name: str, licence_no: str, licence_expir
 
 
 def list_suppliers(s: Session, ctx: Ctx) -> list[Supplier]:
-    return list(s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id).order_by(Supplier.id)))
+    return list(s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id).order_by(col(Supplier.id))))
 
 
 def _supplier(s: Session, ctx: Ctx, supplier_id: int) -> Supplier:
@@ -73,7 +74,7 @@ def add_opening_batch(s: Session, ctx: Ctx, item_id: int, supplier_id: int | Non
         if zone is None:
             raise not_found(f"区域 {zone_code} ", f"zone {zone_code}")
         zone_id = zone.id
-    batch = Batch(store_id=ctx.store_id, item_id=item.id, supplier_id=supplier_id, batch_no=batch_no,  # type: ignore[arg-type]
+    batch = Batch(store_id=ctx.store_id, item_id=id_of(item), supplier_id=supplier_id, batch_no=batch_no,
                   lot_no=lot_no, manufactured_on=manufactured_on, expires_on=expires_on, cost_fen=cost_fen,
                   zone_id=zone_id, received_at=ctx.now)
     s.add(batch)

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server.db.models import Batch, BatchStatus, Item, SaleLine
+from server.db.models.base import table_of
 from server.db.models.ledger import BatchBalance, StockMovement
 from server.db.prepared import Prepared
 from server.db.uow import Unit, refuse_orm_writes
@@ -36,9 +37,9 @@ QUARANTINE = "quarantine"  # returned goods awaiting inspection: never sold from
 
 refuse_orm_writes(StockMovement, BatchBalance)  # one write style: this module's Core statements
 Movement = StockMovement  # a movement as read back (moved_for); written only through append
-_BAL: sa.Table = BatchBalance.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
-_MOVEMENT: sa.Table = StockMovement.__table__  # type: ignore[attr-defined]
-_BATCH: sa.Table = Batch.__table__  # type: ignore[attr-defined]
+_BAL: sa.Table = table_of(BatchBalance)
+_MOVEMENT: sa.Table = table_of(StockMovement)
+_BATCH: sa.Table = table_of(Batch)
 
 
 # --- what may be sold (GSP-06) -----------------------------------------------------------------------
@@ -195,7 +196,7 @@ def batch_stock(s: Session, ctx: Ctx, item_id: int, location: str = SELLABLE) ->
     return [(b, int(q)) for b, q in rows]
 
 
-_LINE: sa.Table = SaleLine.__table__  # type: ignore[attr-defined]
+_LINE: sa.Table = table_of(SaleLine)
 # A sale's items' batches holding stock on the shelf, locked for the taking, found through the sale's lines.
 _STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status)
                           .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)

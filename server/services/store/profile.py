@@ -6,11 +6,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.config import Settings
 from server.db.models import AgreementEvent, AgreementStatus, Store, Till, TillStatus
+from server.db.models.base import id_of
 from server.db.uow import write_session
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import StoreStanding, till_refusals
@@ -27,9 +28,9 @@ def bootstrap_store(engine: Engine, settings: Settings) -> int:
                           site_code=cfg.site_code, address=cfg.address)
             s.add(store)
             s.flush()
-            audit.ensure_head(s, store.id)  # type: ignore[arg-type]
-            audit.record_row(s, store.id, audit.SYSTEM, "store.create", store)  # type: ignore[arg-type]
-        return store.id  # type: ignore[return-value]
+            audit.ensure_head(s, id_of(store))
+            audit.record_row(s, id_of(store), audit.SYSTEM, "store.create", store)
+        return id_of(store)
 
 
 def get_store(s: Session, ctx: Ctx) -> Store:
@@ -100,7 +101,7 @@ def record_agreement_event(s: Session, ctx: Ctx, status: AgreementStatus, effect
 
 def agreement_history(s: Session, ctx: Ctx) -> list[AgreementEvent]:
     return list(s.exec(select(AgreementEvent).where(AgreementEvent.store_id == ctx.store_id)
-                       .order_by(AgreementEvent.id)))
+                       .order_by(col(AgreementEvent.id))))
 
 
 def standing(store: Store) -> StoreStanding:
@@ -137,6 +138,6 @@ def usable_till(s: Session, ctx: Ctx, code: str) -> Till:
     till = s.exec(select(Till).where(Till.store_id == ctx.store_id, Till.code == code)).first()
     problems = till_refusals(till.store_id if till else None, till.site_code if till else None,
                              till.status if till else None, ctx.store_id, store.site_code)
-    if problems:
+    if problems or till is None:  # a missing till is refused above (CARD-06): None never passes
         raise refused(problems, status=403)
-    return till  # type: ignore[return-value]
+    return till

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
@@ -23,6 +23,7 @@ from server.db.models import (
     Till,
     User,
 )
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals
@@ -34,11 +35,11 @@ from server.services.store.profile import usable_till
 def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
     till = usable_till(s, ctx, till_code)
     s.exec(select(Till).where(Till.id == till.id).with_for_update()).one()  # one opener at a time per till
-    if current_shift(s, ctx, till.id) is not None:  # type: ignore[arg-type]
+    if current_shift(s, ctx, id_of(till)) is not None:
         raise conflict("SHIFT-OPEN", f"收款机 {till_code} 已有未结班次", f"till {till_code} already has an open shift",
                        till=till_code)
-    shift = Shift(store_id=ctx.store_id, till_id=till.id, business_date=ctx.today, float_fen=float_fen,  # type: ignore[arg-type]
-                  opened_by=ctx.actor.user_id, opened_at=ctx.now)  # type: ignore[arg-type]
+    shift = Shift(store_id=ctx.store_id, till_id=id_of(till), business_date=ctx.today, float_fen=float_fen,
+                  opened_by=ctx.actor_id, opened_at=ctx.now)
     s.add(shift)
     audit.record_row(s, ctx.store_id, ctx.actor, "shift.open", shift)
     return shift
@@ -60,7 +61,7 @@ def get_shift(s: Session, ctx: Ctx, shift_id: int, lock: bool = False) -> Shift:
 def open_shift_for(s: Session, ctx: Ctx, till_code: str) -> tuple[Till, Shift]:
     """The registered till and its open shift — selling needs both (CARD-06; a closed shift takes no sales)."""
     till = usable_till(s, ctx, till_code)
-    shift = current_shift(s, ctx, till.id)  # type: ignore[arg-type]
+    shift = current_shift(s, ctx, id_of(till))
     if shift is None:
         raise conflict("SHIFT-CLOSED", f"收款机 {till_code} 没有未结班次，请先开班", f"till {till_code} has no open shift",
                        till=till_code)
@@ -77,7 +78,7 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
     open_sales = list(s.exec(select(Sale.id).where(Sale.shift_id == shift.id, Sale.status == SaleStatus.OPEN.value)))
     # An open sale with no lines is no sale (a refused first scan, every line removed): it closes
     # with the shift, audited, instead of needing a pharmacist's void.
-    with_lines = set(s.exec(select(SaleLine.sale_id).where(SaleLine.sale_id.in_(open_sales)))) if open_sales else set()  # type: ignore[attr-defined]
+    with_lines = set(s.exec(select(SaleLine.sale_id).where(col(SaleLine.sale_id).in_(open_sales)))) if open_sales else set()
     for empty_id in [sid for sid in open_sales if sid not in with_lines]:
         before = sales_ledger.sale(s, ctx, empty_id, lock=True)
         empty = sales_ledger.change_sale(s, empty_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
@@ -90,7 +91,7 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
                        f"{len(open_sales)} sale(s) still open: suspend or void them first", sales=list(open_sales))
     before = audit.snapshot(shift)
     for duty in s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
-                                                    PharmacistDuty.off_at.is_(None))):  # type: ignore[union-attr]
+                                                    col(PharmacistDuty.off_at).is_(None))):
         duty.off_at = ctx.now
         s.add(duty)
     shift.status, shift.closed_by, shift.closed_at = ShiftStatus.CLOSED.value, ctx.actor.user_id, ctx.now
@@ -126,12 +127,12 @@ class ZReport:
 
 def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
     till = s.get(Till, shift.till_id)
-    rep = ZReport(shift.id, till.code if till else "", shift.status, shift.business_date.isoformat(),  # type: ignore[arg-type]
+    rep = ZReport(id_of(shift), till.code if till else "", shift.status, shift.business_date.isoformat(),
                   shift.opened_at.isoformat(), shift.closed_at.isoformat() if shift.closed_at else None, shift.float_fen)
     done = SaleStatus.COMPLETED.value
     rep.sales_count, rep.sales_fen = (int(v or 0) for v in s.exec(
         select(func.count(), func.sum(Sale.total_fen)).where(Sale.shift_id == shift.id, Sale.status == done)).one())
-    for kind, amount in s.exec(select(Tender.kind, func.sum(Tender.amount_fen)).join(Sale, Sale.id == Tender.sale_id)  # type: ignore[arg-type]
+    for kind, amount in s.exec(select(Tender.kind, func.sum(Tender.amount_fen)).join(Sale, col(Sale.id) == Tender.sale_id)
                                .where(Sale.shift_id == shift.id, Sale.status == done).group_by(Tender.kind)):
         rep.by_tender[kind] = int(amount)
     rep.voids_count, rep.voids_fen = (int(v or 0) for v in s.exec(
@@ -140,7 +141,7 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
     rep.returns_count, rep.returns_fen = (int(v or 0) for v in s.exec(
         select(func.count(), func.sum(SaleReturn.total_fen)).where(SaleReturn.shift_id == shift.id)).one())
     for kind, amount in s.exec(select(Refund.kind, func.sum(Refund.amount_fen))
-                               .join(SaleReturn, SaleReturn.id == Refund.return_id)  # type: ignore[arg-type]
+                               .join(SaleReturn, col(SaleReturn.id) == Refund.return_id)
                                .where(SaleReturn.shift_id == shift.id).group_by(Refund.kind)):
         rep.refunds_by_tender[kind] = int(amount)
     rep.cash_expected_fen = shift.float_fen + rep.by_tender.get("cash", 0) - rep.refunds_by_tender.get("cash", 0)
@@ -148,8 +149,8 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
         rep.cash_expected_fen = shift.expected_cash_fen if shift.expected_cash_fen is not None else rep.cash_expected_fen
         rep.counted_cash_fen = shift.counted_cash_fen
         rep.variance_fen = (shift.counted_cash_fen or 0) - rep.cash_expected_fen
-    for duty, user in s.exec(select(PharmacistDuty, User).join(User, User.id == PharmacistDuty.user_id)  # type: ignore[arg-type]
-                             .where(PharmacistDuty.shift_id == shift.id).order_by(PharmacistDuty.id)):
+    for duty, user in s.exec(select(PharmacistDuty, User).join(User, col(User.id) == PharmacistDuty.user_id)
+                             .where(PharmacistDuty.shift_id == shift.id).order_by(col(PharmacistDuty.id))):
         rep.pharmacists.append({"name": user.display_name, "on_at": duty.on_at.isoformat(),
                                 "off_at": duty.off_at.isoformat() if duty.off_at else None})
     return rep
@@ -177,10 +178,10 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
         raise refused(problems, status=403)
     existing = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
                                                    PharmacistDuty.user_id == ctx.actor.user_id,
-                                                   PharmacistDuty.off_at.is_(None))).first()  # type: ignore[union-attr]
+                                                   col(PharmacistDuty.off_at).is_(None))).first()
     if existing is not None:
         return existing
-    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=shift.id, user_id=ctx.actor.user_id, on_at=ctx.now)  # type: ignore[arg-type]
+    duty = PharmacistDuty(store_id=ctx.store_id, shift_id=id_of(shift), user_id=ctx.actor_id, on_at=ctx.now)
     s.add(duty)
     s.flush()
     audit.record(s, ctx.store_id, ctx.actor, "duty.on", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
@@ -189,9 +190,9 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
 
 def on_duty(s: Session, shift_id: int) -> list[str]:
     """The pharmacists on duty in the shift now, by display name, in the order they came on (the till's status bar)."""
-    rows = s.exec(select(User.display_name).join(PharmacistDuty, PharmacistDuty.user_id == User.id)  # type: ignore[arg-type]
-                  .where(PharmacistDuty.shift_id == shift_id, PharmacistDuty.off_at.is_(None))  # type: ignore[union-attr]
-                  .order_by(PharmacistDuty.on_at, PharmacistDuty.id))
+    rows = s.exec(select(User.display_name).join(PharmacistDuty, col(PharmacistDuty.user_id) == User.id)
+                  .where(PharmacistDuty.shift_id == shift_id, col(PharmacistDuty.off_at).is_(None))
+                  .order_by(col(PharmacistDuty.on_at), col(PharmacistDuty.id)))
     return list(rows)
 
 
@@ -199,7 +200,7 @@ def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
     shift = get_shift(s, ctx, shift_id)
     duty = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
                                                PharmacistDuty.user_id == ctx.actor.user_id,
-                                               PharmacistDuty.off_at.is_(None))).first()  # type: ignore[union-attr]
+                                               col(PharmacistDuty.off_at).is_(None))).first()
     if duty is None:
         raise conflict("DUTY", "您不在岗", "you are not on duty in this shift")
     duty.off_at = ctx.now

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
 from server.db.models import AuthSession, StaffProfile, Till, User, UserRole, UserStatus
+from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
 from server.rules.staff import role_combination_refusals
@@ -42,7 +43,7 @@ def _token_hash(token: str) -> str:
 
 
 def active_roles(s: Session, user_id: int) -> frozenset[Role]:
-    rows = s.exec(select(UserRole.role).where(UserRole.user_id == user_id, UserRole.revoked_at.is_(None)))  # type: ignore[union-attr]
+    rows = s.exec(select(UserRole.role).where(UserRole.user_id == user_id, col(UserRole.revoked_at).is_(None)))
     return frozenset(Role(r) for r in rows)
 
 
@@ -67,7 +68,7 @@ def add_user(s: Session, ctx: Ctx, username: str, display_name: str, pin: str, r
     s.add(user)
     audit.record_row(s, ctx.store_id, ctx.actor, "user.create", user)
     for role in sorted(roles):
-        grant = UserRole(store_id=ctx.store_id, user_id=user.id, role=role.value,  # type: ignore[arg-type]
+        grant = UserRole(store_id=ctx.store_id, user_id=id_of(user), role=role.value,
                          granted_by=ctx.actor.user_id)
         s.add(grant)
         audit.record_row(s, ctx.store_id, ctx.actor, "user.grant", grant)
@@ -86,7 +87,7 @@ def freeze_user(s: Session, ctx: Ctx, user_id: int, reason: str) -> User:
     before = audit.snapshot(user)
     user.status, user.frozen_reason, user.frozen_at, user.updated_at = UserStatus.FROZEN.value, reason, ctx.now, ctx.now
     s.add(user)
-    for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))):  # type: ignore[union-attr]
+    for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user.id, col(AuthSession.revoked_at).is_(None))):
         sess.revoked_at = ctx.now
         s.add(sess)
     audit.record_row(s, ctx.store_id, ctx.actor, "user.freeze", user, before, note=reason)
@@ -101,8 +102,8 @@ def find_user(s: Session, ctx: Ctx, username: str) -> User:
 
 
 def list_users(s: Session, ctx: Ctx) -> list[tuple[User, frozenset[Role]]]:
-    users = s.exec(select(User).where(User.store_id == ctx.store_id).order_by(User.id)).all()
-    return [(u, active_roles(s, u.id)) for u in users]  # type: ignore[arg-type]
+    users = s.exec(select(User).where(User.store_id == ctx.store_id).order_by(col(User.id))).all()
+    return [(u, active_roles(s, id_of(u))) for u in users]
 
 
 STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "registered_store_code", "contract_start",
@@ -148,7 +149,7 @@ def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) ->
     if user is None:
         return None
     token = secrets.token_urlsafe(32)
-    session = AuthSession(store_id=ctx.store_id, user_id=user.id, token_hash=_token_hash(token), till_id=till_id,  # type: ignore[arg-type]
+    session = AuthSession(store_id=ctx.store_id, user_id=id_of(user), token_hash=_token_hash(token), till_id=till_id,
                           created_at=ctx.now,
                           expires_at=ctx.now + timedelta(minutes=ctx.settings.service.token_ttl_minutes))
     s.add(session)
@@ -202,9 +203,9 @@ def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     # One round trip: the session, its user, its till and the user's live posts (one row per post).
     rows = s.exec(
         select(AuthSession, User, Till.code, UserRole.role)
-        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
-        .join(Till, Till.id == AuthSession.till_id, isouter=True)  # type: ignore[arg-type]
-        .join(UserRole, (UserRole.user_id == User.id) & UserRole.revoked_at.is_(None), isouter=True)  # type: ignore[union-attr]
+        .join(User, col(User.id) == AuthSession.user_id)
+        .join(Till, col(Till.id) == AuthSession.till_id, isouter=True)
+        .join(UserRole, (col(UserRole.user_id) == User.id) & col(UserRole.revoked_at).is_(None), isouter=True)
         .where(AuthSession.token_hash == _token_hash(token), AuthSession.store_id == ctx.store_id)
     ).all()
     if not rows:
@@ -213,7 +214,7 @@ def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
     if sess.revoked_at is not None or sess.expires_at <= ctx.now or user.status != UserStatus.ACTIVE.value:
         return None
     roles = frozenset(Role(r) for *_, r in rows if r is not None)
-    return Principal(user.id, user.username, user.display_name, roles, sess.id, sess.till_id, till_code,  # type: ignore[arg-type]
+    return Principal(id_of(user), user.username, user.display_name, roles, id_of(sess), sess.till_id, till_code,
                      sess.expires_at)
 
 
