@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
 
 from server.api import (
     audit,
@@ -35,26 +33,10 @@ from server.db.engine import make_engine
 from server.db.migrate import require_head
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
-from server.insurance.gateway import InsuranceGateway
 from server.services.catalog.search import CatalogSearch
 from server.services.store.profile import bootstrap_store
 from server.state import AppState
-
-log = logging.getLogger(__name__)
-
-
-def _recover_settlements(engine: Engine, settings: Settings, store_id: int, gateway: InsuranceGateway) -> None:
-    from server.audit import SYSTEM
-    from server.services.card import settlement as card_settlement
-    from server.services.context import Ctx
-
-    try:
-        outcome = card_settlement.recover(engine, Ctx(store_id, settings, SYSTEM), gateway)
-        if outcome:
-            log.warning("unresolved card settlements at start-up: %s", outcome)
-    except Exception:  # the centre may be away: the settlements stay blocked and are resolved by hand or next start
-        log.exception("settlement recovery failed")
-
+from server.workers.recovery import recover_settlements
 
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
@@ -72,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.devices.start()  # the till's scanner, printer queue and card reader run beside the service
         # A settlement left as an intent or uncertain (a crash, a lost answer) is resolved before its
         # sale can be touched again: 2601 by msgid, in the background so a slow centre does not delay start-up.
-        threading.Thread(target=_recover_settlements, args=(engine, settings, store_id, app.state.insurance),
+        threading.Thread(target=recover_settlements, args=(engine, settings, store_id, app.state.insurance),
                          name="settlement-recovery", daemon=True).start()
         try:
             yield

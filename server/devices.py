@@ -23,7 +23,7 @@ from devices.scanner import SerialScanner, SerialScannerConfig, SimulatedScanner
 from server.config import Settings
 from server.errors import AppError
 from server.events import EventHub
-from server.print_worker import PrintWorker
+from server.workers.printing import PrintWorker
 
 log = logging.getLogger("dingdian.devices")
 
