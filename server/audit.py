@@ -46,7 +46,7 @@ from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
 from server.db.types import utcnow
-from server.db.uow import Unit, refuse_orm_writes
+from server.db.uow import Unit
 from server.privacy import mask_id
 
 GENESIS = "0" * 64
@@ -132,7 +132,6 @@ def ensure_head(session: Session, store_id: int) -> None:
 
 
 _ENTRY = table_of(AuditEntry)
-refuse_orm_writes(AuditEntry)  # appended by record() only, as plain rows
 _HEAD = table_of(AuditHead)
 # Statements built once: appending runs on every business write, so it goes through Core, not the ORM.
 _LOCK_HEAD = Prepared(sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.store_id == bindparam("sid")).with_for_update())

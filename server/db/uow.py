@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from server.db.models import AuditEntry, DayCounter, PrintJob, Sale, SaleLine, Tender
+from server.db.models.ledger import BatchBalance, StockMovement
 from server.db.prepared import as_sqlalchemy_error
 from server.db.sqlite import (
     NotOnLoop,
@@ -112,12 +114,17 @@ def _committed(info: dict[str, Any]) -> None:
             hook(info)
 
 
-_core_only: set[type] = set()
+# The ledger tables (DESIGN: "one table, one write style"), each written by Core statements in its own module:
+# the sales ledger (server.services.sales_ledger), the stock ledger (server.services.stock.ledger), the audit log
+# (server.audit), the print queue (server.services.printing). Listed here, where every unit of work is opened,
+# so the guard holds in any process, whichever use cases it has imported.
+_core_only: set[type] = {Sale, SaleLine, Tender, DayCounter, StockMovement, BatchBalance, AuditEntry, PrintJob}
 
 
 def refuse_orm_writes(*models: type) -> None:
-    """One table, one write style: these tables are written by Core statements in their own module only (a
-    ledger). An ORM Session that would insert, change or delete one of their rows refuses to flush."""
+    """One table, one write style: these tables too are written by Core statements in their own module only (a
+    ledger to come, e.g. the upload outbox). An ORM Session that would insert, change or delete one of their
+    rows refuses to flush."""
     _core_only.update(models)
 
 

@@ -79,12 +79,14 @@ def store_header(ctx: Ctx) -> StoreHeader:
 
 # --- queueing ---------------------------------------------------------------------------------------
 
-def add_job(s: Session, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, document: dict[str, Any],
-         reprint: bool = False, expires_at: datetime | None = None) -> PrintJob:
-    job = PrintJob(store_id=ctx.store_id, till_code=till_code, kind=kind.value, ref=ref, reprint=reprint,
-                   document=document, created_by=ctx.actor.user_id, created_at=ctx.now, expires_at=expires_at)
-    s.add(job)
+def add_job(s: Unit, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, document: dict[str, Any],
+            reprint: bool = False, expires_at: datetime | None = None) -> Any:
+    """One job queued; its row as written."""
     s.flush()
+    job = _ADD_JOB.first(s.connection(), {
+        "store_id": ctx.store_id, "till_code": till_code, "ref": ref, "reprint": reprint, "document": document,
+        "status": PrintJobStatus.PENDING.value, "attempts": 0, "last_error": "", "created_by": ctx.actor.user_id,
+        "created_at": ctx.now, "kind": kind.value, "expires_at": expires_at})
     _queued(s)
     return job
 
@@ -94,9 +96,10 @@ def first_print(s: Session, ctx: Ctx, kind: PrintJobKind, ref: str) -> PrintJob 
                                          PrintJob.ref == ref, col(PrintJob.reprint).is_(False))).first()
 
 
-_ADD_JOBS = Prepared(sa.insert(table_of(PrintJob)),
-                     ("store_id", "till_code", "ref", "reprint", "document", "status", "attempts", "last_error",
-                      "created_by", "created_at", "kind", "expires_at"))
+_JOB_KEYS = ("store_id", "till_code", "ref", "reprint", "document", "status", "attempts", "last_error", "created_by",
+             "created_at", "kind", "expires_at")
+_ADD_JOBS = Prepared(sa.insert(table_of(PrintJob)), _JOB_KEYS)
+_ADD_JOB = Prepared(sa.insert(table_of(PrintJob)).returning(*table_of(PrintJob).c), _JOB_KEYS)
 
 
 def queue_receipt(s: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -> None:
@@ -154,6 +157,9 @@ _CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status
 _PRINTED_UPDATE = (sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
                    .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
 _PRINTED = Prepared(_PRINTED_UPDATE)
+# A job cut off mid-send, back in the queue because the person at the till decided it did not come out whole.
+_BACK_TO_PENDING = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.UNCERTAIN.value)
+                            .values(status=PrintJobStatus.PENDING.value, last_error="").returning(*_Q.c))
 _PRINTED_LAID_OUT = Prepared(_PRINTED_UPDATE.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
@@ -162,7 +168,7 @@ def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:
     return int(_WAITING.scalar(s.connection(), {"sid": ctx.store_id, "till": till_code}))
 
 
-def retry(s: Session, ctx: Ctx, job_id: int) -> PrintJob:
+def retry(s: Session, ctx: Ctx, job_id: int) -> Any:
     """Print a waiting job now. A printed job is never sent again this way (a copy is a reprint)."""
     job = get_job(s, ctx, job_id)
     status = PrintJobStatus(job.status)
@@ -175,10 +181,11 @@ def retry(s: Session, ctx: Ctx, job_id: int) -> PrintJob:
         raise conflict("PRINT-EXPIRED", "钱箱指令已过期，请用钥匙开钱箱",
                        "the drawer kick has expired; open the drawer with its key", job_id=job_id)
     if status is PrintJobStatus.UNCERTAIN:  # the person at the till decided it did not come out whole
-        before = {"status": job.status}
-        job.status, job.last_error = PrintJobStatus.PENDING.value, ""
-        s.add(job)
-        audit.record(s, ctx.store_id, ctx.actor, "print_job.retry", "print_job", job.id, before, {"status": job.status})
+        job = _BACK_TO_PENDING.first(s.connection(), {"id": job.id})
+        if job is None:  # decided on meanwhile, from another till
+            raise conflict("PRINT-BUSY", "该任务已被处理", "this job was dealt with meanwhile", job_id=job_id)
+        audit.record(s, ctx.store_id, ctx.actor, "print_job.retry", "print_job", job.id,
+                     {"status": PrintJobStatus.UNCERTAIN.value}, {"status": job.status})
     _queued(s)
     return job
 

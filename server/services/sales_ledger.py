@@ -3,7 +3,7 @@ statements built once and run prepared (server.db.prepared).
 
 One table, one write style: the basket, the completion, the card settlement and the prescription's tie to
 a sale all change a sale through these functions, so no ORM copy of a row is ever written behind a session
-that holds it (the guard server.db.uow.refuse_orm_writes refuses an ORM write to these tables). Reads
+that holds it (a guard in server.db.uow refuses an ORM write to these tables). Reads
 return the row as written (RETURNING), a named tuple with the table's columns.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from server.db.models import DayCounter, Sale, SaleLine, SaleStatus, Tender
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit, refuse_orm_writes
+from server.db.uow import Unit
 from server.errors import not_found
 from server.services.context import Ctx
 
@@ -27,8 +27,6 @@ SALE = table_of(Sale)
 LINE = table_of(SaleLine)
 TENDER = table_of(Tender)
 _COUNTER = table_of(DayCounter)
-
-refuse_orm_writes(Sale, SaleLine, Tender, DayCounter)
 
 _BY_ID = (SALE.c.id == sa.bindparam("sale"), SALE.c.store_id == sa.bindparam("sid"))
 _SALE = Prepared(sa.select(SALE).where(*_BY_ID))

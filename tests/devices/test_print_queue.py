@@ -11,13 +11,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from devices.printer import EscposPrinter, PrinterConfig, PrinterUnavailable
 from devices.printer.documents import to_json
 from server.config import Settings
-from server.db.models import AuditEntry, PrintJob, Sale
+from server.db.models import AuditEntry, PrintJob, PrintJobKind, Sale
+from server.db.models.base import table_of
 from server.db.uow import read_session, write_session
 from server.services import printing
 from server.services.context import Ctx
@@ -202,9 +204,9 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     tcp_printer.wait_jobs(1)  # the receipt the completion queued
     with write_session(engine) as s:  # as the database looks after a crash in the middle of a send
         doc = to_json(receipt.receipt_doc(s, ctx, s.get(Sale, sale["id"])))  # type: ignore[arg-type]
-        stuck = PrintJob(store_id=ctx.store_id, till_code="T01", kind="receipt", ref=sale["id"], document=doc,
-                         status="printing", attempts=1)
-        s.add(stuck)
+        stuck = printing.add_job(s, ctx, "T01", PrintJobKind.RECEIPT, sale["id"], doc)
+        s.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == stuck.id)
+                               .values(status="printing", attempts=1))
     with write_session(engine) as s:
         assert printing.recover_interrupted(s, ctx, "T01") == 1  # what the worker does at start-up
     time.sleep(0.5)
@@ -224,8 +226,8 @@ def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any
     engine, ctx = app_ctx(shop)
     with write_session(engine) as s:  # the printer stays away past the drawer's window
         drawer = s.exec(select(PrintJob).where(PrintJob.kind == "drawer")).one()
-        drawer.expires_at = ctx.now - timedelta(seconds=1)
-        s.add(drawer)
+        s.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == drawer.id)
+                               .values(expires_at=ctx.now - timedelta(seconds=1)))
     back = TcpPrinter(tcp_printer.port).start()
     try:
         (data,) = back.wait_jobs(1)

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from server.config import Settings
 from server.db import sqlite as db_sqlite
 from server.db import uow as db_uow
 from server.db.engine import make_engine
-from server.db.models import Batch, Item, PrintJob, SaleLine
+from server.db.models import Batch, Item, PrintJob, SaleLine, Supplier
 from server.db.prepared import Prepared
 from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
 from server.db.uow import NotOnLoop, WriterBusy, core_unit, loaded_session, loop_unit, orm, read_session, write_session
@@ -253,6 +254,17 @@ def _refs(engine: Engine, *refs: str) -> list[str]:
         return list(rows.scalars())
 
 
+def _supplier(ctx: Ctx, name: str, store_id: int | None = None) -> Supplier:
+    """A reference row the ORM writes (the print queue, a ledger, refuses ORM writes: server.db.uow)."""
+    return Supplier(store_id=ctx.store_id if store_id is None else store_id, name=name, licence_no="L",
+                    licence_expiry=ctx.today)
+
+
+def _suppliers(engine: Engine, *names: str) -> list[str]:
+    with read_session(engine) as s:
+        return list(s.exec(select(Supplier.name).where(col(Supplier.name).in_(names)).order_by(col(Supplier.id))))
+
+
 def test_a_core_unit_commits_its_statements_and_its_sessions_writes_together(engine: Engine, ctx: Ctx) -> None:
     with core_unit(engine) as u:
         first = ADD_JOB.scalar(u.connection(), _job_values(ctx, "prepared"))
@@ -260,22 +272,47 @@ def test_a_core_unit_commits_its_statements_and_its_sessions_writes_together(eng
         session = orm(u)
         assert loaded_session(u) is session is orm(u)
         assert session.get(PrintJob, first).ref == "prepared"  # same connection, same transaction
-        session.add(PrintJob(**_job_values(ctx, "orm")))  # type: ignore[arg-type]
+        session.add(_supplier(ctx, "orm"))
         u.flush()
         assert JOB.first(u.connection(), {"id": first}).ref == "prepared"
-    assert _refs(engine, "prepared", "orm") == ["prepared", "orm"]
+    assert _refs(engine, "prepared") == ["prepared"] and _suppliers(engine, "orm") == ["orm"]
     with pytest.raises(RuntimeError), core_unit(engine) as u:  # a refusal after both kinds of writes: neither kept
         ADD_JOB.run(u.connection(), _job_values(ctx, "prepared, undone"))
-        orm(u).add(PrintJob(**_job_values(ctx, "orm, undone")))  # type: ignore[arg-type]
+        orm(u).add(_supplier(ctx, "orm, undone"))
         orm(u).flush()
         raise RuntimeError("the use case refused after writing")
     with pytest.raises(sa.exc.IntegrityError), core_unit(engine) as u:  # the Session's flush at the commit fails
         ADD_JOB.run(u.connection(), _job_values(ctx, "prepared, before a bad flush"))
-        orm(u).add(PrintJob(**_job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000}))  # type: ignore[arg-type]
-    assert _refs(engine, "prepared, undone", "orm, undone", "prepared, before a bad flush", "orphan") == []
+        orm(u).add(_supplier(ctx, "orphan", store_id=ctx.store_id + 1000))
+    assert _refs(engine, "prepared, undone", "prepared, before a bad flush") == []
+    assert _suppliers(engine, "orm, undone", "orphan") == []
     with core_unit(engine) as u:  # the pool's connection is as good as before
         ADD_JOB.run(u.connection(), _job_values(ctx, "after"))
     assert _refs(engine, "after") == ["after"]
+
+
+def test_a_ledger_table_refuses_an_orm_write(engine: Engine, ctx: Ctx) -> None:
+    """One table, one write style: the print queue, the sales and stock ledgers and the audit log are written by
+    their own module's Core statements; a Session that would write one of their rows refuses to flush."""
+    from server.db.models import AuditEntry, Sale, Tender
+    from server.db.models.ledger import BatchBalance, StockMovement
+
+    for row in (PrintJob(**_job_values(ctx, "orm")), Sale(id="x", store_id=ctx.store_id, till_id=1, shift_id=1,
+                                                           opened_by=1, opened_at=ctx.now),
+                Tender(store_id=ctx.store_id, sale_id="x", kind="cash", amount_fen=1, tendered_fen=1),
+                StockMovement(store_id=ctx.store_id, batch_id=1, item_id=1, kind="sale", qty=-1, at=ctx.now),
+                BatchBalance(batch_id=1, location="sellable", store_id=ctx.store_id, item_id=1, qty=5),
+                AuditEntry(store_id=ctx.store_id, seq=1, at=ctx.now, actor="x", action="x", entity="x", entity_id="1",
+                           prev_hash="", hash="")):
+        with pytest.raises(RuntimeError, match="written by Core statements"), write_session(engine) as s:
+            s.add(row)
+    with write_session(engine) as s:  # nor may a row read through the ORM be changed and flushed
+        job_id = ADD_JOB.scalar(s.connection(), _job_values(ctx, "read, then changed"))
+    with pytest.raises(RuntimeError, match="written by Core statements"), write_session(engine) as s:
+        loaded = s.get(PrintJob, job_id)
+        assert loaded is not None
+        loaded.status = "printed"
+    assert JOB.first(engine.connect(), {"id": job_id}).status == "pending"
 
 
 def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine: Engine, ctx: Ctx,

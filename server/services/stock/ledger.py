@@ -28,14 +28,13 @@ from server.db.models import Batch, BatchStatus, Item, SaleLine
 from server.db.models.base import table_of
 from server.db.models.ledger import BatchBalance, StockMovement
 from server.db.prepared import Prepared
-from server.db.uow import Unit, refuse_orm_writes
+from server.db.uow import Unit
 from server.errors import AppError
 from server.services.context import Ctx
 
 SELLABLE = "sellable"
 QUARANTINE = "quarantine"  # returned goods awaiting inspection: never sold from there
 
-refuse_orm_writes(StockMovement, BatchBalance)  # one write style: this module's Core statements
 Movement = StockMovement  # a movement as read back (moved_for); written only through append
 _BAL: sa.Table = table_of(BatchBalance)
 _MOVEMENT: sa.Table = table_of(StockMovement)
