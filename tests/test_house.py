@@ -111,3 +111,15 @@ def test_no_wing_takes_a_private_name_from_another() -> None:
                                                                                "basket", "completion", "returns"}:
                 offending.append(f"{module}: {node.value.id}.{node.attr}")
     assert offending == []
+
+
+def test_every_wire_shape_lives_in_the_schemas_package() -> None:
+    """One convention for request and response bodies: server/api/schemas/<area>.py, never inside a router."""
+    declared = []
+    for path in sorted((ROOT / "server" / "api").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and node.name != "ErrorBody" and any(
+                    isinstance(b, ast.Name) and (b.id in ("BaseModel", "Strict", "Patch") or b.id.endswith(("In", "Out")))
+                    for b in node.bases):
+                declared.append(f"{path.name}: {node.name}")
+    assert declared == []

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from server import audit
 from server.api.deps import CtxDep, ReadSession, guarded
-from server.api.schemas import AuditEntryOut, AuditVerifyOut
+from server.api.schemas.audit import AuditEntryOut, AuditVerifyOut
 from server.db.models import AuditEntry
 from server.permissions import Action
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, Who, unit_of_work
-from server.api.schemas import LoginIn, LoginOut, UserOut
+from server.api.schemas.auth import LoginIn, LoginOut, UserOut
 from server.db.models.base import id_of
 from server.services.store import users
 from server.services.store.profile import usable_till

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.insurance import gateway_of
-from server.api.schemas import UUID_PATTERN, ReturnOut, SaleOut, Strict, TenderIn
+from server.api.schemas.card import (
+    CancelIn,
+    IdentifyIn,
+    InsuredOut,
+    MappingUploadedIn,
+    PreviewIn,
+    PreviewOut,
+    SettleIn,
+    SettlementOut,
+    SplitLineOut,
+    SplitOut,
+)
+from server.api.schemas.selling import ReturnOut, SaleOut, TenderIn
 from server.api.selling import SalePath, return_out, sale_out, till_of
 from server.db.models.base import id_of
 from server.db.uow import read_session
@@ -23,81 +33,6 @@ from server.services.card import settlement as card
 from server.services.catalog import items as catalog_service
 
 router = APIRouter(tags=["card"])
-
-
-class IdentifyIn(Strict):
-    method: Literal["card", "reader", "voucher", "id"] = Field(
-        description="card: number + 卡识别码 typed or from a regional reader; reader: the card in this till's reader; "
-                    "voucher: the scanned 医保电子凭证 token; id: an ID number typed, with the reason")
-    card_no: str = Field(default="", max_length=40)
-    card_sn: str = Field(default="", max_length=40)
-    token: str = Field(default="", max_length=512)
-    certno: str = Field(default="", max_length=30)
-    name: str = Field(default="", max_length=50)
-    reason: str = Field(default="", max_length=200)
-    insutype: str = Field(default="", pattern=r"^(\d{3})?$")
-    buyer_name: str = Field(default="", max_length=50, description="代购: the buyer (RX-11)")
-    buyer_certno: str = Field(default="", max_length=30)
-
-
-class InsuredOut(BaseModel):
-    psn_name: str
-    certno_masked: str
-    insutype: str
-    balc_fen: int
-    insuplc_admdvs: str
-    method: str
-    buyer_name: str
-    buyer_certno_masked: str
-
-
-class SplitLineOut(BaseModel):
-    sale_line_id: int
-    name: str
-    amount_fen: int
-    card: bool
-    reasons: list[dict[str, Any]]
-
-
-class SplitOut(BaseModel):
-    insured: InsuredOut | None
-    card_total_fen: int
-    self_pay_fen: int
-    lines: list[SplitLineOut]
-
-
-class PreviewIn(Strict):
-    line_ids: list[int] | None = Field(default=None, max_length=200, description="the lines to put on the card "
-                                       "(default: every eligible line); a line the card may not pay is refused")
-
-
-class PreviewOut(BaseModel):
-    card_total_fen: int
-    fund_pay_fen: int
-    acct_pay_fen: int
-    cash_pay_fen: int
-    balc_after_fen: int
-    self_pay_fen: int
-    due_otherwise_fen: int
-    self_pay_lines: list[dict[str, Any]]
-    card_line_ids: list[int]
-
-
-class SettleIn(PreviewIn):
-    tenders: list[TenderIn] = Field(default_factory=list, max_length=5,
-                                    description="what pays the rest: the person's cash part and the self-pay lines")
-
-
-class SettlementOut(BaseModel):
-    id: int
-    sale_id: str
-    msgid: str
-    status: str
-    medfee_sumamt_fen: int
-    fund_pay_fen: int
-    acct_pay_fen: int
-    cash_pay_fen: int
-    error: str
 
 
 def _offers(tenders: list[TenderIn]) -> list[TenderOffer]:
@@ -155,14 +90,6 @@ async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDe
         return sale_out(s, ctx, records.get_sale(s, ctx, done.sale.id), replayed=done.replayed)
 
 
-class CancelIn(Strict):
-    return_id: str = Field(pattern=UUID_PATTERN, description="the till's UUID for the return (retry-safe)")
-    reason: str = Field(min_length=1, max_length=200)
-    to_quarantine: bool = False
-    confirm_username: str = Field(default="", max_length=30, description="a later-day reversal: the second person")
-    confirm_pin: str = Field(default="", max_length=64)
-
-
 @router.post("/sales/{sale_id}/card/cancel", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
 async def cancel(sale_id: SalePath, body: CancelIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
     """2103: the whole card-paid sale comes back; the card part to the fund and account, the rest as paid (CARD-04)."""
@@ -194,13 +121,6 @@ async def resolve(settlement_id: RowId, request: Request, ctx: CtxDep) -> Settle
 
         row = s.get(CardSettlement, settlement_id)
         return _settlement_out(row)
-
-
-
-
-class MappingUploadedIn(Strict):
-    item_ids: list[int] = Field(min_length=1, max_length=5000)
-    uploaded_on: date
 
 
 @router.post("/items/mapping-uploaded", response_model=list[int], **guarded(Action.MAPPING_WRITE))

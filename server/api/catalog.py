@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from catalog.classes import GspClass, InsuranceCategory
 from catalog.importer import FILE_ROW, HEADER_ROW
 from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
-from server.api.schemas import (
+from server.api.schemas.catalog import (
     BarcodeIn,
     ImportOut,
     ItemIn,

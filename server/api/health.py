@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from server.api.deps import get_state
-from server.api.schemas import HealthOut
+from server.api.schemas.audit import HealthOut
 from server.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])

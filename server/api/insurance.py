@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from datetime import date, datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.deps import CtxDep, ReadSession, get_state, guarded
+from server.api.schemas.insurance import InsuranceStatusOut, SignInIn, SignInOut
 from server.db.uow import read_session
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
@@ -20,32 +18,6 @@ from server.services.insurance import sign_in as insurance_session
 from server.services.insurance.sign_in import SignInState
 
 router = APIRouter(tags=["insurance"])
-
-
-class SignInIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mac: str | None = Field(default=None, max_length=20, description="签到MAC地址; default: this service's")
-    ip: str | None = Field(default=None, max_length=20, description="签到IP地址; default: the till's")
-
-
-class SignInOut(BaseModel):
-    opter: str
-    opter_name: str
-    sign_no: str
-    sign_time: str
-    business_date: date
-    signed_in_at: datetime
-    signed_out_at: datetime | None
-    sign_out_time: str
-
-
-class InsuranceStatusOut(BaseModel):
-    gateway: str
-    url: str
-    business_date: date
-    signed_in: bool = Field(description="the caller has an open sign-in of today")
-    mine: SignInOut | None
-    operators: list[dict[str, Any]] = Field(description="everyone signed in today (the till's status bar)")
 
 
 def gateway_of(request: Request) -> InsuranceGateway:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
-from server.api.prescription_schemas import (
+from server.api.schemas.rx import (
     AttachmentOut,
     DoctorOut,
     InstitutionOut,
@@ -23,7 +23,7 @@ from server.api.prescription_schemas import (
     RxOut,
     SaleRxIn,
 )
-from server.api.schemas import SaleOut
+from server.api.schemas.selling import SaleOut
 from server.api.selling import SalePath, sale_out
 from server.db.models import Item, Prescription
 from server.db.models.base import id_of

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel
 
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
-from server.api.schemas import UUID_PATTERN
+from server.api.schemas.common import UUID_PATTERN
+from server.api.schemas.printing import PrintJobOut
 from server.db.models import PrintJob, PrintJobStatus
 from server.db.models.base import id_of
 from server.permissions import Action
@@ -18,20 +17,6 @@ from server.services.sale import receipt
 from server.services.store import z_report
 
 router = APIRouter(tags=["printing"])
-
-
-class PrintJobOut(BaseModel):
-    id: int
-    till_code: str
-    kind: str
-    ref: str
-    reprint: bool
-    status: str
-    status_label: str
-    attempts: int
-    last_error: str
-    created_at: datetime
-    printed_at: datetime | None
 
 
 def job_out(job: PrintJob) -> PrintJobOut:

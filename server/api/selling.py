@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import Field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
 from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
 from server.api.lane import hot, serve
-from server.api.schemas import (
-    UUID_PATTERN,
+from server.api.schemas.common import UUID_PATTERN
+from server.api.schemas.selling import (
     CompleteIn,
     DutyOut,
     LineIn,
@@ -26,7 +25,7 @@ from server.api.schemas import (
     ShiftCloseIn,
     ShiftOpenIn,
     ShiftOut,
-    Strict,
+    TraceCodeIn,
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
@@ -180,10 +179,6 @@ def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request
 def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
         return sale_out(s, ctx, basket.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
-
-
-class TraceCodeIn(Strict):
-    code: str = Field(min_length=1, max_length=40, description="药品追溯码: 20 digits starting with 8")
 
 
 @router.post("/sales/{sale_id}/lines/{line_id}/trace-codes", response_model=SaleOut, status_code=201,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
-from server.api.schemas import BatchOut, OpeningBatchIn, ReasonIn, SupplierIn, SupplierOut
+from server.api.schemas.stock import BatchOut, OpeningBatchIn, SupplierIn, SupplierOut
+from server.api.schemas.store import ReasonIn
 from server.db.models import Batch, Supplier
 from server.permissions import Action
 from server.services.catalog.items import get_item

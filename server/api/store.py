@@ -6,7 +6,15 @@ from fastapi import APIRouter, Request
 from sqlmodel import select
 
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
-from server.api.schemas import AgreementEventIn, AgreementEventOut, ReasonIn, StoreOut, StoreUpdate, TillIn, TillOut
+from server.api.schemas.store import (
+    AgreementEventIn,
+    AgreementEventOut,
+    ReasonIn,
+    StoreOut,
+    StoreUpdate,
+    TillIn,
+    TillOut,
+)
 from server.db.models import Store, Till
 from server.permissions import Action
 from server.rules.agreement import card_settlement_refusals

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 
 from server.api.deps import CtxDep, ReadSession, Who, guarded
-from server.api.schemas import ReturnableLineOut, ReturnableSaleOut, TillStatusOut
+from server.api.schemas.till import RejectReasonOut, ReturnableLineOut, ReturnableSaleOut, TillStatusOut
 from server.api.selling import sale_out, till_id_of
 from server.db.models.base import id_of
 from server.permissions import Action
@@ -35,11 +34,6 @@ def returnable(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx
                              lines=[ReturnableLineOut(sale_line_id=ln.sale_line_id, returnable_qty=ln.returnable_qty,
                                                       quarantine_required=ln.quarantine_required)
                                     for ln in returns.returnable_lines(s, ctx, sale)])
-
-
-class RejectReasonOut(BaseModel):
-    code: str
-    label: str
 
 
 @router.get("/till/rx-reject-reasons", response_model=list[RejectReasonOut], **guarded(Action.RX_READ))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
-from server.api.schemas import ReasonIn, StaffIn, StaffOut, UserIn, UserOut
+from server.api.schemas.auth import UserOut
+from server.api.schemas.store import ReasonIn
+from server.api.schemas.users import StaffIn, StaffOut, UserIn
 from server.db.models import StaffProfile, User
 from server.db.models.base import id_of
 from server.errors import not_found

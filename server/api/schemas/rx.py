@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.api.schemas import Strict
+from server.api.schemas.common import Strict
 from server.rules.prescriptions import Course, RejectReason
 
 Text30 = Field(min_length=1, max_length=30)

@@ -1,0 +1,139 @@
+"""Items, zones, barcodes, search, the catalog import."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePurpose
+from server.api.schemas.common import Code, Patch, Strict
+
+
+class ZoneIn(Strict):
+    code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str = Field(min_length=1, max_length=50)
+    purpose: ZonePurpose = ZonePurpose.DISPLAY
+    admits: list[GspClass] = Field(min_length=1, max_length=10)
+    route_group: str = Field(pattern=r"^(internal|external|none)$")
+    storage: Storage = Storage.NORMAL
+    odour_prone: bool = False
+
+
+class ZoneOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    purpose: str
+    admits: list[str]
+    route_group: str
+    storage: str
+    odour_prone: bool
+
+
+class ItemBase(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    generic_name: str = Field(default="", max_length=100)
+    spec: str = Field(default="", max_length=100)
+    dosage_form: str = Field(default="", max_length=30)
+    manufacturer: str = Field(default="", max_length=100)
+    approval_no: str = Field(default="", max_length=50)
+    gsp_class: GspClass
+    route: Route = Route.OTHER
+    odour_prone: bool = False
+    storage: Storage = Storage.NORMAL
+    nhsa_code: str | None = Field(default=None, max_length=50)
+    insurance_category: InsuranceCategory = InsuranceCategory.NONE
+    price_fen: int = Field(ge=0, le=100_000_000)
+    unit: str = Field(default="盒", min_length=1, max_length=10)
+    split_unit: str | None = Field(default=None, min_length=1, max_length=10)
+    split_ratio: int = Field(default=1, ge=1, le=10_000)
+    split_price_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    traced: bool = False
+    no_code_stock: bool = False
+
+
+class ItemIn(ItemBase):
+    code: str = Code
+    barcodes: list[str] = Field(default_factory=list, max_length=20)
+    zone_code: str | None = Field(default=None, max_length=20)
+
+
+class ItemPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"nhsa_code", "split_unit", "split_price_fen"})
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    generic_name: str | None = Field(default=None, max_length=100)
+    spec: str | None = Field(default=None, max_length=100)
+    dosage_form: str | None = Field(default=None, max_length=30)
+    manufacturer: str | None = Field(default=None, max_length=100)
+    approval_no: str | None = Field(default=None, max_length=50)
+    gsp_class: GspClass | None = None
+    route: Route | None = None
+    odour_prone: bool | None = None
+    storage: Storage | None = None
+    nhsa_code: str | None = Field(default=None, max_length=50)
+    insurance_category: InsuranceCategory | None = None
+    price_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    unit: str | None = Field(default=None, min_length=1, max_length=10)
+    split_unit: str | None = Field(default=None, min_length=1, max_length=10)
+    split_ratio: int | None = Field(default=None, ge=1, le=10_000)
+    split_price_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    traced: bool | None = None
+    no_code_stock: bool | None = None
+    active: bool | None = None
+
+
+class ItemOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    generic_name: str
+    spec: str
+    dosage_form: str
+    manufacturer: str
+    approval_no: str
+    gsp_class: str
+    gsp_class_label: str
+    route: str
+    odour_prone: bool
+    storage: str
+    nhsa_code: str | None
+    insurance_category: str
+    insurance_label: str
+    price_fen: int
+    unit: str
+    split_unit: str | None
+    split_ratio: int
+    split_price_fen: int | None
+    traced: bool
+    no_code_stock: bool
+    zone_code: str | None
+    mnemonic: str
+    active: bool
+    barcodes: list[str]
+    stock: int  # in split units (= units where the item is not split)
+
+
+class BarcodeIn(Strict):
+    code: str = Field(min_length=1, max_length=14)
+
+
+class PlaceIn(Strict):
+    zone_code: str = Field(min_length=1, max_length=20)
+
+
+class SearchHitOut(BaseModel):
+    rank: str
+    matched: str
+    item: ItemOut
+
+
+class ImportOut(BaseModel):
+    applied: bool
+    rows_total: int
+    rows_valid: int
+    errors: list[dict[str, Any]]
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0

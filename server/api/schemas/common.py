@@ -1,0 +1,35 @@
+"""What every wire shape shares: strict bodies (unknown fields refused), partial updates, codes, ids, money."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Code = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A partial update: absent means unchanged; null is accepted only where the field may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Patch:
+        bad = sorted(k for k in self.model_fields_set if getattr(self, k) is None and k not in self.nullable)
+        if bad:
+            raise ValueError(f"these fields cannot be empty (不能为空): {', '.join(bad)}")
+        return self
+
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+SaleId = Field(pattern=UUID_PATTERN, description="a UUID the till generates; retries send the same one")
+
+
+Fen = Field(ge=0, le=100_000_000)

@@ -1,0 +1,43 @@
+"""Users and their staff records."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from server.api.schemas.common import Strict
+from server.db.models import Qualification
+from server.roles import Role
+
+
+class UserIn(Strict):
+    username: str = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.\-]+$")
+    display_name: str = Field(min_length=1, max_length=50)
+    pin: str = Field(min_length=4, max_length=12, pattern=r"^\d+$")
+    roles: list[Role] = Field(min_length=1, max_length=5)
+
+
+class StaffIn(Strict):
+    id_number: str = Field(default="", max_length=18, pattern=r"^(\d{17}[\dXx])?$")
+    qualification: Qualification = Qualification.NONE
+    qualification_no: str = Field(default="", max_length=50)
+    registered_store_code: str = Field(default="", max_length=12)
+    contract_start: date | None = None
+    contract_end: date | None = None
+    work_cert_no: str = Field(default="", max_length=50)
+    work_cert_expiry: date | None = None
+
+
+class StaffOut(BaseModel):
+    user_id: int
+    id_number_masked: str
+    qualification: str
+    qualification_no: str
+    registered_store_code: str
+    contract_start: date | None
+    contract_end: date | None
+    work_cert_no: str
+    work_cert_expiry: date | None
+    pharmacist_signoff_refusals: list[dict[str, Any]]
