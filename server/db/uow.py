@@ -34,6 +34,7 @@ from server.db.sqlite import (
 __all__ = ["CoreUnit", "LoopUnit", "NotOnLoop", "Unit", "WriterBusy", "core_unit", "loaded_session", "loop_unit",
            "on_commit", "orm", "read_session", "refuse_orm_writes", "write_session"]
 
+
 class CoreUnit:
     """A unit of work on one connection in a transaction, for statements run prepared (server.db.prepared)
     without the ORM. A use case written for a Session runs in it unchanged as long as it only calls

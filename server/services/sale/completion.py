@@ -55,7 +55,7 @@ from server.services.store.shifts import open_shift_for
 
 @dataclass
 class Completion:
-    sale: Any  # the sale's columns as committed (the row complete() read and wrote), or a Sale on a replay
+    sale: Any  # the sale's row as committed (sales_ledger's named tuple: what complete() read and wrote)
     replayed: bool = False
     allocations: list[dict[str, int]] = field(default_factory=list)
     lines: list[dict[str, Any]] | None = None  # the line views (lines.line_views), when the completion has them
@@ -75,6 +75,8 @@ _SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_c
 _SALE_ITEM_IDS = sa.select(LINE.c.item_id).where(LINE.c.sale_id == sa.bindparam("sale"))
 _ITEMS_FOR_STOCK = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS)
                             .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id.in_(_SALE_ITEM_IDS)))
+
+
 def _selling_point(s: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
     """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
     row = _SELLING_POINT.first(s.connection(), {"sid": ctx.store_id, "code": till_code})
