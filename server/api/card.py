@@ -29,7 +29,10 @@ from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
 from server.services import records
-from server.services.card import settlement as card
+from server.services.card import cancel as card_cancel
+from server.services.card import identify as card_identify
+from server.services.card import plan as card_plan
+from server.services.card import settle as card_settle
 from server.services.catalog import items as catalog_service
 
 router = APIRouter(tags=["card"])
@@ -42,7 +45,7 @@ def _offers(tenders: list[TenderIn]) -> list[TenderOffer]:
 
 @router.post("/sales/{sale_id}/insured", response_model=InsuredOut, **guarded(Action.SELL))
 async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: CtxDep, who: Who) -> InsuredOut:
-    how = card.Identification(body.method, body.card_no, body.card_sn, body.token, body.certno, body.name, body.reason,
+    how = card_identify.Identification(body.method, body.card_no, body.card_sn, body.token, body.certno, body.name, body.reason,
                               body.insutype, body.buyer_name, body.buyer_certno)
     if body.method == "reader":  # the card in the till's own reader (the devices issue keeps its whole record)
         devices = get_state(request).devices
@@ -50,24 +53,24 @@ async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: C
         if record is None:
             raise AppError(409, "CARD-05", "读卡器中没有社保卡，请插卡", "no social security card in the reader")
         lookup = record.person_lookup()
-        how = card.Identification("card", lookup["mdtrt_cert_no"], lookup.get("card_sn", ""), insutype=body.insutype,
+        how = card_identify.Identification("card", lookup["mdtrt_cert_no"], lookup.get("card_sn", ""), insutype=body.insutype,
                                   buyer_name=body.buyer_name, buyer_certno=body.buyer_certno)
     state = get_state(request)
-    insured = await run_in_threadpool(card.identify, state.engine, ctx, gateway_of(request), sale_id.lower(),
+    insured = await run_in_threadpool(card_identify.identify, state.engine, ctx, gateway_of(request), sale_id.lower(),
                                       till_of(who), how)
-    return InsuredOut(**card.masked(insured))
+    return InsuredOut(**card_identify.masked(insured))
 
 
 @router.get("/sales/{sale_id}/card/split", response_model=SplitOut, **guarded(Action.SALE_READ))
 def split(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SplitOut:
     sale = records.get_sale(s, ctx, sale_id.lower())
-    parts, _ = card.split_of(s, ctx, sale)
+    parts, _ = card_plan.split_of(s, ctx, sale)
     insured = records.insured_of(s, sale.id)
     lines = [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=True, reasons=[])
              for ln in parts.card]
     lines += [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=False,
                            reasons=[v.as_dict() for v in vs]) for ln, vs in parts.self_pay]
-    return SplitOut(insured=InsuredOut(**card.masked(insured)) if insured else None,
+    return SplitOut(insured=InsuredOut(**card_identify.masked(insured)) if insured else None,
                     card_total_fen=parts.card_total_fen, self_pay_fen=parts.self_pay_total_fen,
                     lines=sorted(lines, key=lambda x: x.sale_line_id))
 
@@ -75,7 +78,7 @@ def split(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SplitOut:
 @router.post("/sales/{sale_id}/card/preview", response_model=PreviewOut, **guarded(Action.SELL))
 async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: CtxDep, who: Who) -> PreviewOut:
     forced = set(body.line_ids) if body.line_ids is not None else None
-    got = await run_in_threadpool(card.preview, get_state(request).engine, ctx, gateway_of(request), sale_id.lower(),
+    got = await run_in_threadpool(card_plan.preview, get_state(request).engine, ctx, gateway_of(request), sale_id.lower(),
                                   till_of(who), forced)
     return PreviewOut(**got.__dict__)
 
@@ -84,7 +87,7 @@ async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: Ctx
 async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
     state = get_state(request)
     forced = set(body.line_ids) if body.line_ids is not None else None
-    done = await run_in_threadpool(card.settle, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
+    done = await run_in_threadpool(card_settle.settle, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
                                    _offers(body.tenders), forced)
     with read_session(state.engine) as s:
         return sale_out(s, ctx, records.get_sale(s, ctx, done.sale.id), replayed=done.replayed)
@@ -94,7 +97,7 @@ async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDe
 async def cancel(sale_id: SalePath, body: CancelIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
     """2103: the whole card-paid sale comes back; the card part to the fund and account, the rest as paid (CARD-04)."""
     state = get_state(request)
-    ret = await run_in_threadpool(card.cancel, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
+    ret = await run_in_threadpool(card_cancel.cancel, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
                                   body.return_id.lower(), body.reason, body.to_quarantine, body.confirm_username,
                                   body.confirm_pin)
     with read_session(state.engine) as s:
@@ -109,13 +112,13 @@ def _settlement_out(row: Any) -> SettlementOut:
 
 @router.get("/settlements/unresolved", response_model=list[SettlementOut], **guarded(Action.SALE_READ))
 def unresolved(s: ReadSession, ctx: CtxDep) -> list[SettlementOut]:
-    return [_settlement_out(r) for r in card.unresolved(s, ctx)]
+    return [_settlement_out(r) for r in card_settle.unresolved(s, ctx)]
 
 
 @router.post("/settlements/{settlement_id}/resolve", response_model=SettlementOut, **guarded(Action.SELL))
 async def resolve(settlement_id: RowId, request: Request, ctx: CtxDep) -> SettlementOut:
     state = get_state(request)
-    await run_in_threadpool(card.resolve, state.engine, ctx, gateway_of(request), settlement_id)
+    await run_in_threadpool(card_settle.resolve, state.engine, ctx, gateway_of(request), settlement_id)
     with read_session(state.engine) as s:
         from server.db.models import CardSettlement
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from server.audit import SYSTEM
 from server.config import Settings
 from server.insurance.gateway import InsuranceGateway
-from server.services.card import settlement as card_settlement
+from server.services.card import settle as card_settle
 from server.services.context import Ctx
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def recover_settlements(engine: Engine, settings: Settings, store_id: int, gateway: InsuranceGateway) -> None:
     try:
-        outcome = card_settlement.recover(engine, Ctx(store_id, settings, SYSTEM), gateway)
+        outcome = card_settle.recover(engine, Ctx(store_id, settings, SYSTEM), gateway)
         if outcome:
             log.warning("unresolved card settlements at start-up: %s", outcome)
     except Exception:  # the centre may be away: the settlements stay blocked and are resolved by hand or next start

@@ -18,7 +18,7 @@ from server.db.models import CardSettlement, Sale
 from server.db.uow import read_session, write_session
 from server.insurance.factory import make_gateway
 from server.insurance.sandbox.client import SandboxAdmin
-from server.services.card import settlement as card_settlement
+from server.services.card import settle as card_settle
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale import receipt
@@ -234,7 +234,7 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
     cashier = c.get("/auth/me", headers=h).json()
     acting = ctx.acting(type(SYSTEM)(cashier["id"], cashier["username"]))
     with pytest.raises(Crash):
-        card_settlement.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
+        card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
     assert len(active_in_centre(card_shop)) == 1
     blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
     assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved
@@ -245,7 +245,7 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
     early = c.post("/settlements/1/resolve", headers=h)  # its 2102 may still be in flight: left alone
     assert early.status_code == 200 and early.json()["status"] == "intent"
     assert [x["status"] for x in c.get("/settlements/unresolved", headers=h).json()] == ["intent"]
-    assert card_settlement.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "reversed"}
+    assert card_settle.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "reversed"}
     gateway.close()
     assert active_in_centre(card_shop) == []
     assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open"
@@ -335,7 +335,7 @@ def test_card04_a_2103_of_unknown_outcome_is_taken_back_so_the_settlement_stands
     assert c.get(f"/sales/{sid}", headers=ph).json()["status"] == "completed"  # no return was made
     gateway = make_gateway(settings, engine, ctx.store_id)
     try:
-        assert card_settlement.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "settled"}
+        assert card_settle.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "settled"}
     finally:
         gateway.close()
     assert len(active_in_centre(card_shop)) == 1  # the cancellation was taken back: the settlement stands

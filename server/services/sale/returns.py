@@ -2,7 +2,7 @@
 same batch (or into quarantine), the refund by the original tender. Retry-safe by the return's id.
 
 A card-paid sale comes back only whole, after its settlement was cancelled with the centre (2103,
-server/services/card/settlement.cancel): the card's part is never refunded as cash (CARD-04).
+server/services/card/cancel.py): the card's part is never refunded as cash (CARD-04).
 """
 
 from __future__ import annotations
