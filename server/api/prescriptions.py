@@ -31,15 +31,19 @@ from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
-from server.services.rx import prescriptions as rx_service
+from server.services.rx import dispensing as rx_dispensing
+from server.services.rx import entry as rx_entry
+from server.services.rx import registry as rx_registry
+from server.services.rx import review as rx_review
+from server.services.rx import slip as rx_slip
 
 router = APIRouter(tags=["prescriptions"])
 
 
 def rx_out(s: Session, rx: Prescription) -> RxOut:
     rx_id = id_of(rx)
-    lines = rx_service.lines_of(s, rx_id)
-    done = rx_service.dispensed(s, [id_of(ln) for ln in lines])
+    lines = rx_entry.lines_of(s, rx_id)
+    done = rx_entry.dispensed(s, [id_of(ln) for ln in lines])
     ratios = {item_id: ratio for item_id, ratio in s.exec(
         select(col(Item.id), Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in lines})))}
     return RxOut(
@@ -50,26 +54,26 @@ def rx_out(s: Session, rx: Prescription) -> RxOut:
         diagnosis=rx.diagnosis, course=rx.course, entered_at=rx.entered_at,
         lines=[RxLineOut(id=id_of(ln), line_no=ln.line_no, item_id=ln.item_id, drug_name=ln.drug_name, qty=ln.qty,
                          dosage_form=ln.dosage_form, split=ln.split, dispensed_base=done.get(id_of(ln), 0),
-                         remaining_base=rx_service.base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0),
+                         remaining_base=rx_entry.base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0),
                          days=ln.days, dosage=ln.dosage,
                          frequency=ln.frequency, route=ln.route) for ln in lines],
         reviews=[ReviewOut(id=id_of(r), verdict=r.verdict, reason=r.reason,
                            reason_label=REJECT_LABELS[RejectReason(r.reason)] if r.reason else "", note=r.note,
                            referred_to=r.referred_to, pharmacist_id=r.pharmacist_id, dispenser_id=r.dispenser_id,
-                           at=r.at) for r in rx_service.reviews_of(s, rx_id)],
+                           at=r.at) for r in rx_entry.reviews_of(s, rx_id)],
         attachments=[AttachmentOut(id=id_of(a), content_type=a.content_type, sha256=a.sha256, size=a.size,
-                                   uploaded_at=a.uploaded_at) for a in rx_service.attachments_of(s, rx_id)])
+                                   uploaded_at=a.uploaded_at) for a in rx_entry.attachments_of(s, rx_id)])
 
 
 # --- the registry -----------------------------------------------------------------------------------------
 
 @router.put("/institutions", response_model=RegistryOut, **guarded(Action.REGISTRY_WRITE))
 def import_registry(body: RegistryIn, request: Request, ctx: CtxDep) -> RegistryOut:
-    rows = [rx_service.InstitutionIn(i.code, i.name, i.admdvs, i.designated, i.designated_until,
-                                     [rx_service.DoctorIn(d.code, d.name, d.active) for d in i.doctors])
+    rows = [rx_registry.InstitutionIn(i.code, i.name, i.admdvs, i.designated, i.designated_until,
+                                     [rx_registry.DoctorIn(d.code, d.name, d.active) for d in i.doctors])
             for i in body.institutions]
     with unit_of_work(request) as s:
-        return RegistryOut(**rx_service.import_registry(s, ctx, rows))
+        return RegistryOut(**rx_registry.import_registry(s, ctx, rows))
 
 
 @router.get("/institutions", response_model=list[InstitutionOut], **guarded(Action.RX_READ))
@@ -77,24 +81,24 @@ def list_institutions(s: ReadSession, ctx: CtxDep) -> list[InstitutionOut]:
     return [InstitutionOut(code=i.code, name=i.name, admdvs=i.admdvs, designated=i.designated,
                            designated_until=i.designated_until,
                            doctors=[DoctorOut(code=d.code, name=d.name, active=d.active) for d in docs])
-            for i, docs in rx_service.institutions(s, ctx)]
+            for i, docs in rx_registry.institutions(s, ctx)]
 
 
 # --- prescriptions ------------------------------------------------------------------------------------------
 
 @router.post("/prescriptions", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
 def enter_prescription(body: RxIn, request: Request, ctx: CtxDep) -> RxOut:
-    data = rx_service.RxIn(**body.model_dump(exclude={"lines"}),
-                           lines=[rx_service.RxLineIn(**ln.model_dump()) for ln in body.lines])
+    data = rx_entry.RxIn(**body.model_dump(exclude={"lines"}),
+                           lines=[rx_entry.RxLineIn(**ln.model_dump()) for ln in body.lines])
     with unit_of_work(request) as s:
-        return rx_out(s, rx_service.create(s, ctx, data))
+        return rx_out(s, rx_entry.create(s, ctx, data))
 
 
 @router.post("/prescriptions/electronic", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
 def import_electronic(body: dict[str, Any], request: Request, ctx: CtxDep) -> RxOut:
     """An electronic 外配处方 as the 7203 download returns it (hi_rxno, fixmedins_code, rxdrugdetail …)."""
     with unit_of_work(request) as s:
-        return rx_out(s, rx_service.create(s, ctx, rx_service.from_electronic(s, ctx, body)))
+        return rx_out(s, rx_entry.create(s, ctx, rx_entry.from_electronic(s, ctx, body)))
 
 
 @router.get("/prescriptions", response_model=list[RxOut], **guarded(Action.RX_READ))
@@ -102,17 +106,17 @@ def search_prescriptions(s: ReadSession, ctx: CtxDep, date_from: Annotated[date 
                          date_to: Annotated[date | None, Query(alias="to")] = None,
                          patient: Annotated[str | None, Query(max_length=50)] = None,
                          institution: Annotated[str | None, Query(max_length=100)] = None) -> list[RxOut]:
-    return [rx_out(s, rx) for rx in rx_service.search(s, ctx, date_from, date_to, patient, institution)]
+    return [rx_out(s, rx) for rx in rx_entry.search(s, ctx, date_from, date_to, patient, institution)]
 
 
 @router.get("/prescriptions/{rx_id}", response_model=RxOut, **guarded(Action.RX_READ))
 def get_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> RxOut:
-    return rx_out(s, rx_service.get(s, ctx, rx_id))
+    return rx_out(s, rx_entry.get(s, ctx, rx_id))
 
 
 @router.delete("/prescriptions/{rx_id}", status_code=204, **guarded(Action.RX_ENTER))
 def delete_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> None:
-    rx_service.get(s, ctx, rx_id)
+    rx_entry.get(s, ctx, rx_id)
     raise conflict("RX-08", f"处方及审方记录须保存至少 {ctx.settings.rules.retention_years} 年，不得删除",
                    f"prescriptions and reviews are kept at least {ctx.settings.rules.retention_years} years",
                    prescription_id=rx_id)
@@ -121,13 +125,13 @@ def delete_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> None:
 @router.post("/prescriptions/{rx_id}/review", response_model=RxOut, **guarded(Action.RX_REVIEW))
 def review_prescription(rx_id: RowId, body: ReviewIn, request: Request, ctx: CtxDep, who: Who) -> RxOut:
     with unit_of_work(request) as s:
-        rx_service.review(s, ctx, rx_id, who.roles, body.verdict, body.reason, body.note, body.referred_to,
+        rx_review.review(s, ctx, rx_id, who.roles, body.verdict, body.reason, body.note, body.referred_to,
                           body.dispenser_id)
-        return rx_out(s, rx_service.get(s, ctx, rx_id))
+        return rx_out(s, rx_entry.get(s, ctx, rx_id))
 
 
 _SCAN_BODY = {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                                            for t in sorted(rx_service.ATTACHMENT_TYPES)}}
+                                            for t in sorted(rx_entry.ATTACHMENT_TYPES)}}
 
 
 @router.post("/prescriptions/{rx_id}/attachments", response_model=AttachmentOut, status_code=201,
@@ -137,12 +141,12 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
-        if len(data) > rx_service.MAX_ATTACHMENT_BYTES:
+        if len(data) > rx_entry.MAX_ATTACHMENT_BYTES:
             raise AppError(413, "RX-08", "处方影像过大（上限 8 MB）", "the scan is larger than 8 MB")
 
     def store() -> AttachmentOut:  # a unit of work may wait for the writer's lock: a worker's, not the event loop's
         with unit_of_work(request) as s:
-            att = rx_service.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
+            att = rx_entry.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
             return AttachmentOut(id=id_of(att), content_type=att.content_type, sha256=att.sha256, size=att.size,
                                  uploaded_at=att.uploaded_at)
 
@@ -150,9 +154,9 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
 
 
 @router.get("/prescriptions/{rx_id}/attachments/{attachment_id}", **guarded(
-    Action.RX_READ, responses={200: {"content": {t: {} for t in sorted(rx_service.ATTACHMENT_TYPES)}}}))
+    Action.RX_READ, responses={200: {"content": {t: {} for t in sorted(rx_entry.ATTACHMENT_TYPES)}}}))
 def get_scan(rx_id: RowId, attachment_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
-    att = rx_service.attachment(s, ctx, rx_id, attachment_id)
+    att = rx_entry.attachment(s, ctx, rx_id, attachment_id)
     return Response(att.data, media_type=att.content_type)
 
 
@@ -160,7 +164,7 @@ def get_scan(rx_id: RowId, attachment_id: RowId, s: ReadSession, ctx: CtxDep) ->
 def print_prescription(rx_id: RowId, request: Request, ctx: CtxDep, who: Who) -> dict[str, int]:
     """The 处方审核单 on this till's printer (or the store's default till's): for the record and the inspector."""
     with unit_of_work(request) as s:
-        job = rx_service.print_slip(s, ctx, rx_id, who.till_code or ctx.settings.till.code)
+        job = rx_slip.print_slip(s, ctx, rx_id, who.till_code or ctx.settings.till.code)
         return {"print_job_id": job.id}
 
 
@@ -169,4 +173,4 @@ def print_prescription(rx_id: RowId, request: Request, ctx: CtxDep, who: Who) ->
 @router.post("/sales/{sale_id}/prescription", response_model=SaleOut, **guarded(Action.RX_ENTER))
 def tie_to_sale(sale_id: SalePath, body: SaleRxIn, request: Request, ctx: CtxDep) -> SaleOut:
     with unit_of_work(request) as s:
-        return sale_out(s, ctx, rx_service.attach_to_sale(s, ctx, sale_id.lower(), body.prescription_id))
+        return sale_out(s, ctx, rx_dispensing.attach_to_sale(s, ctx, sale_id.lower(), body.prescription_id))

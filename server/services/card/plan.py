@@ -35,7 +35,7 @@ from server.services.card.identify import open_card_sale
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
 from server.services.records import insured_of
-from server.services.rx import prescriptions
+from server.services.rx import dispensing as rx_dispensing
 from server.services.sale import completion
 from server.services.store.profile import get_store, standing
 
@@ -63,8 +63,8 @@ def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
     plan: dict[int, int] = {}
     if rx is not None:
         by_id = {id_of(pl): pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}
-        plan, _ = prescriptions.completion_refusals(s, ctx, sale, [
-            prescriptions.RxLineView(id_of(ln), id_of(item), item.name, ln.qty, ln.split, item.split_ratio)
+        plan, _ = rx_dispensing.completion_refusals(s, ctx, sale, [
+            rx_dispensing.RxLineView(id_of(ln), id_of(item), item.name, ln.qty, ln.split, item.split_ratio)
             for ln, item in rows if item.gsp_class == GspClass.RX.value])
     out: list[CardLineView] = []
     for ln, item in rows:

@@ -35,7 +35,7 @@ from server.rules.tenders import TenderOffer, change_fen
 from server.services import printing, sales_ledger
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
-from server.services.rx import prescriptions
+from server.services.rx import dispensing as rx_dispensing
 from server.services.sale import trace_codes
 from server.services.sale.lines import (
     ITEM,
@@ -135,12 +135,12 @@ def refusal_check(s: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
 def _prescription_check(s: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]],
                         items: dict[int, Any]) -> dict[int, int]:
     """RX-01 for every tender: Rx lines only against an approved prescription (RX-04, RX-10 with it)."""
-    rx_lines = [prescriptions.RxLineView(ln["id"], ln["item_id"], items[ln["item_id"]].name, ln["qty"], ln["split"],
+    rx_lines = [rx_dispensing.RxLineView(ln["id"], ln["item_id"], items[ln["item_id"]].name, ln["qty"], ln["split"],
                                          items[ln["item_id"]].split_ratio)
                 for ln in lines if items[ln["item_id"]].gsp_class == GspClass.RX.value]
     if not rx_lines:
         return {}
-    plan, problems = prescriptions.completion_refusals(orm(s), ctx, sale, rx_lines)
+    plan, problems = rx_dispensing.completion_refusals(orm(s), ctx, sale, rx_lines)
     if problems:
         raise refused(problems)
     return plan

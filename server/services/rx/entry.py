@@ -1,31 +1,22 @@
-"""Prescriptions: the institutions' registry, entering (or importing) a prescription, the pharmacist's
-review, tying a sale to it, and the check completion makes (RX-01, RX-04, RX-10).
-
-Entry refuses a prescription that is malformed, expired, post-dated or split (RX-02, RX-07) — nothing
-is stored. Review is a pharmacist's, qualified today (STAFF-01) and on duty in an open shift (RX-10);
-approving an over-limit prescription is refused (RX-06: it goes back to the prescriber, RX-05).
-Nothing here deletes a prescription or a review (RX-08).
-"""
+"""Entering a prescription — paper or an electronic import — with its checks (RX-02, RX-05..07), its attachments, and reading it back."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
-from catalog.classes import GspClass, Route
+from catalog.classes import Route
 from catalog.violations import Violation
-from devices.printer.documents import RxReviewSlip, RxSlipLine
 from server import audit
 from server.db.models import (
     Doctor,
     Item,
     MedicalInstitution,
-    PharmacistDuty,
     Prescription,
     PrescriptionLine,
     RxAttachment,
@@ -34,90 +25,19 @@ from server.db.models import (
     Sale,
     SaleLine,
     SaleStatus,
-    Shift,
-    ShiftStatus,
 )
 from server.db.models.base import id_of
 from server.errors import AppError, conflict, not_found, refused
-from server.privacy import mask_id
-from server.roles import Role
 from server.rules import prescriptions as rx_rules
-from server.rules.prescriptions import Course, RejectReason
-from server.services import printing, records, sales_ledger
+from server.rules.prescriptions import Course
+from server.services import records
 from server.services.context import Ctx
-from server.services.store.shifts import qualification_refusals
 
 MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
+
+
 ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
 
-
-# --- the registry of institutions and doctors ---------------------------------------------------------
-
-@dataclass
-class DoctorIn:
-    code: str
-    name: str
-    active: bool = True
-
-
-@dataclass
-class InstitutionIn:
-    code: str
-    name: str
-    admdvs: str = ""
-    designated: bool = True
-    designated_until: date | None = None
-    doctors: list[DoctorIn] = field(default_factory=list)
-
-
-def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str, int]:
-    """Create or update institutions and their doctors; each change audited. Doctors not listed stay."""
-    counts = {"institutions_created": 0, "institutions_updated": 0, "doctors_created": 0, "doctors_updated": 0}
-    for row in rows:
-        inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
-                                                       MedicalInstitution.code == row.code)).first()
-        values: dict[str, Any] = {"name": row.name, "admdvs": row.admdvs, "designated": row.designated,
-                                  "designated_until": row.designated_until}
-        if inst is None:
-            inst = MedicalInstitution(store_id=ctx.store_id, code=row.code, updated_at=ctx.now, **values)
-            s.add(inst)
-            audit.record_row(s, ctx.store_id, ctx.actor, "institution.create", inst)
-            counts["institutions_created"] += 1
-        elif any(getattr(inst, k) != v for k, v in values.items()):
-            before = audit.snapshot(inst)
-            for k, v in values.items():
-                setattr(inst, k, v)
-            inst.updated_at = ctx.now
-            s.add(inst)
-            audit.record_row(s, ctx.store_id, ctx.actor, "institution.update", inst, before)
-            counts["institutions_updated"] += 1
-        for d in row.doctors:
-            doc = s.exec(select(Doctor).where(Doctor.institution_id == inst.id, Doctor.code == d.code)).first()
-            if doc is None:
-                doc = Doctor(store_id=ctx.store_id, institution_id=id_of(inst), code=d.code, name=d.name,
-                             active=d.active)
-                s.add(doc)
-                audit.record_row(s, ctx.store_id, ctx.actor, "doctor.create", doc)
-                counts["doctors_created"] += 1
-            elif (doc.name, doc.active) != (d.name, d.active):
-                before = audit.snapshot(doc)
-                doc.name, doc.active = d.name, d.active
-                s.add(doc)
-                audit.record_row(s, ctx.store_id, ctx.actor, "doctor.update", doc, before)
-                counts["doctors_updated"] += 1
-    return counts
-
-
-def institutions(s: Session, ctx: Ctx) -> list[tuple[MedicalInstitution, list[Doctor]]]:
-    insts = list(s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id)
-                        .order_by(MedicalInstitution.code)))
-    docs: dict[int, list[Doctor]] = {}
-    for d in s.exec(select(Doctor).where(Doctor.store_id == ctx.store_id).order_by(Doctor.code)):
-        docs.setdefault(d.institution_id, []).append(d)
-    return [(i, docs.get(id_of(i), [])) for i in insts]
-
-
-# --- entering a prescription ------------------------------------------------------------------------------
 
 @dataclass
 class RxLineIn:
@@ -220,6 +140,8 @@ def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
 # What the columns hold: an electronic prescription is checked against these as a typed one is by the API.
 _TEXT_LIMITS = {"rx_no": 50, "institution_code": 30, "institution_name": 100, "doctor_name": 50, "doctor_code": 30,
                 "patient_name": 50, "patient_certno": 30, "patient_psn_no": 30, "diagnosis": 200, "diagnosis_code": 30}
+
+
 _LINE_TEXT_LIMITS = {"drug_name": 100, "dosage": 30, "frequency": 30, "route": 30, "dosage_form": 30}
 
 
@@ -286,8 +208,6 @@ def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
     return row
 
 
-# --- electronic prescriptions (JSON, field names as the 7203 download returns them) ----------------------
-
 def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
     """An electronic 外配处方 as JSON → the entry form; drugs found by their 医保 code (med_list_codg)."""
     def need(key: str, where: dict[str, Any] = doc) -> Any:
@@ -350,8 +270,6 @@ def _int(value: Any, key: str) -> int:
     return out
 
 
-# --- attachments -------------------------------------------------------------------------------------------
-
 def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> RxAttachment:
     rx = get(s, ctx, rx_id)
     if content_type not in ATTACHMENT_TYPES:
@@ -367,8 +285,6 @@ def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> 
     audit.record_row(s, ctx.store_id, ctx.actor, "rx.attach", att)
     return att
 
-
-# --- reading ------------------------------------------------------------------------------------------------
 
 def get(s: Session, ctx: Ctx, rx_id: int, lock: bool = False) -> Prescription:
     rx = s.get(Prescription, rx_id, with_for_update=lock or None)
@@ -436,169 +352,3 @@ def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, p
         q = q.where((col(Prescription.institution_code) == institution)
                     | col(Prescription.institution_name).contains(institution))
     return list(s.exec(q.order_by(col(Prescription.issued_on).desc(), col(Prescription.id).desc()).limit(limit)))
-
-
-# --- the pharmacist's review -------------------------------------------------------------------------------
-
-def _duty_shift(s: Session, ctx: Ctx) -> Shift | None:
-    """The open shift in which the reviewing pharmacist is on duty now (RX-10)."""
-    return s.exec(select(Shift).join(PharmacistDuty, col(PharmacistDuty.shift_id) == Shift.id)
-                  .where(Shift.store_id == ctx.store_id, Shift.status == ShiftStatus.OPEN.value,
-                         PharmacistDuty.user_id == ctx.actor.user_id, col(PharmacistDuty.off_at).is_(None))
-                  .order_by(col(PharmacistDuty.on_at).desc())).first()
-
-
-def _qualified(s: Session, ctx: Ctx, roles: frozenset[Role]) -> None:
-    if Role.PHARMACIST not in roles:
-        raise AppError(403, "RX-01", "只有药师可以审核处方", "only a pharmacist may review a prescription")
-    if problems := qualification_refusals(s, ctx):
-        raise refused(problems, status=403)
-
-
-def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: str, reason: RejectReason | None,
-           note: str, referred_to: str, dispenser_id: int | None) -> RxReview:
-    rx = get(s, ctx, rx_id, lock=True)  # two reviews of one prescription: the second sees the first
-    _qualified(s, ctx, roles)
-    shift = _duty_shift(s, ctx)
-    if shift is None:
-        raise AppError(403, "RX-10", "审方药师须在本班次登记在岗", "the reviewing pharmacist must be on duty in an open shift")
-    if rx.status != RxStatus.PENDING.value:  # an amended prescription comes back as a new one (RX-05)
-        raise conflict("RX-STATE", f"处方已{_STATUS_ZH[rx.status]}，不能再次审核", f"the prescription is already {rx.status}",
-                       status=rx.status)
-    if verdict == "approved":
-        facts = stored_facts(s, rx)
-        rules = ctx.settings.rules
-        problems = (rx_rules.prescriber_limit_refusals(facts, rules.prescriber_profile)
-                    + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days))
-        if problems:
-            raise refused(problems)
-        if reason is not None:
-            raise AppError(422, "RX-05", "通过审核不需要拒绝原因", "an approval takes no refusal reason")
-    else:
-        if reason is None:
-            raise AppError(422, "RX-05", "拒绝调配须从规定原因中选择一项", "a refusal needs a reason from the fixed list",
-                           {"reasons": [r.value for r in RejectReason]})
-        if verdict == "referred" and not referred_to.strip():
-            raise AppError(422, "RX-05", "本店无法调配时须登记转介的定点药店", "record the designated pharmacy the patient was sent to")
-    rev = RxReview(store_id=ctx.store_id, prescription_id=id_of(rx), verdict=verdict,
-                   reason=reason.value if reason else "", note=note, referred_to=referred_to.strip(),
-                   pharmacist_id=ctx.actor_id, shift_id=id_of(shift), dispenser_id=dispenser_id, at=ctx.now)
-    s.add(rev)
-    before = audit.snapshot(rx)
-    rx.status = verdict
-    s.add(rx)
-    s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, f"rx.{verdict}", "prescription", rx.id, before,
-                 audit.snapshot(rx) | {"review": audit.snapshot(rev)}, note=note or (reason.label if reason else ""))
-    return rev
-
-
-_STATUS_ZH = {"pending": "待审核", "approved": "审核通过", "rejected": "被拒绝", "referred": "转介"}
-
-
-# --- the sale ------------------------------------------------------------------------------------------------
-
-def attach_to_sale(s: Session, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
-    """Tie the sale's Rx lines to a prescription; refused once paid. Checked in full at completion. The sale's
-    row after it."""
-    sale = sales_ledger.sale(s, ctx, sale_id, lock=True)
-    rx = get(s, ctx, rx_id)
-    if sale.status not in (SaleStatus.OPEN.value, SaleStatus.SUSPENDED.value):
-        raise conflict("SALE-STATE", "已结束的销售单不能再关联处方", f"the sale is {sale.status}")
-    if rx.status in (RxStatus.REJECTED.value, RxStatus.REFERRED.value):
-        raise conflict("RX-05", f"处方已{_STATUS_ZH[rx.status]}，不能调配", f"the prescription was {rx.status}")
-    after = sales_ledger.change_sale(s, sale_id, prescription_id=rx.id)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale_id, audit.row_image(sale._asdict()),
-                 audit.row_image(after._asdict()))
-    return after
-
-
-@dataclass
-class RxLineView:
-    sale_line_id: int
-    item_id: int
-    name: str
-    qty: int  # in the sale's units
-    split: bool
-    split_ratio: int
-
-
-def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineView]) -> tuple[dict[int, int], list]:
-    """RX-01 / RX-04 / RX-10 at completion: sale_line_id → prescription line, or why the sale cannot be paid."""
-    if not rx_lines:
-        return {}, []
-    if sale.prescription_id is None:
-        names = "、".join(ln.name for ln in rx_lines)
-        return {}, [Violation("RX-01", f"处方药须凭处方并经药师审核后销售：{names}",
-                              "prescription drugs need a reviewed prescription (whatever the tender)",
-                              {"sale_line_ids": [ln.sale_line_id for ln in rx_lines]})]
-    # Locked until the sale commits: two sales on one prescription never both take its remainder (RX-04).
-    rx = get(s, ctx, sale.prescription_id, lock=True)
-    out: list[Violation] = []
-    if rx.status != RxStatus.APPROVED.value:
-        out.append(Violation("RX-01", f"处方 {rx.rx_no} 尚未经药师审核通过（{_STATUS_ZH[rx.status]}），处方药不能收款",
-                             f"prescription {rx.rx_no} is {rx.status}, not approved by a pharmacist",
-                             {"prescription_id": rx.id, "status": rx.status}))
-    else:
-        last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
-                      .order_by(col(RxReview.id).desc())).first()
-        still_on = last is not None and s.exec(
-            select(PharmacistDuty.id).join(Shift, col(Shift.id) == PharmacistDuty.shift_id)
-            .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
-                   Shift.id == sale.shift_id)).first() is not None
-        if not still_on:
-            out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
-                                 "the approving pharmacist is not on duty in this sale's shift",
-                                 {"prescription_id": rx.id}))
-    out += rx_rules.validity_refusals(stored_facts(s, rx), ctx.today, ctx.settings.rules.rx_max_extended_validity_days)
-    plines = lines_of(s, id_of(rx))
-    ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
-    done = dispensed(s, [id_of(ln) for ln in plines])
-    left = [rx_rules.RxLineLeft(id_of(ln), ln.item_id, ln.drug_name, base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0))
-            for ln in plines]
-    plan, problems = rx_rules.dispense_plan(
-        [rx_rules.RxSaleLine(ln.sale_line_id, ln.item_id, ln.name, ln.qty if ln.split else ln.qty * ln.split_ratio)
-         for ln in rx_lines], left)
-    return plan, out + problems
-
-
-def rx_sale_lines(s: Session, sale_id: str) -> list[RxLineView]:
-    """The sale's lines of prescription drugs (GSP class 处方药)."""
-    rows = s.execute(sa_select(col(SaleLine.id), col(SaleLine.item_id), col(Item.name), col(SaleLine.qty),
-                               col(SaleLine.split), col(Item.split_ratio))
-                     .join(Item, col(Item.id) == SaleLine.item_id)
-                     .where(col(SaleLine.sale_id) == sale_id, col(Item.gsp_class) == GspClass.RX.value)
-                     .order_by(col(SaleLine.line_no))).all()
-    return [RxLineView(*r) for r in rows]
-
-
-def count_pending(s: Session, ctx: Ctx) -> int:
-    return int(s.exec(select(func.count()).select_from(Prescription)
-                      .where(Prescription.store_id == ctx.store_id, Prescription.status == RxStatus.PENDING.value)).one())
-
-
-def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = False) -> Any:
-    """The 处方审核单: the prescription, its lines and the latest review, queued for the till's printer."""
-    rx = get(s, ctx, rx_id)
-    last = next(iter(reversed(reviews_of(s, id_of(rx)))), None)
-    items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, id_of(rx))])))}
-    names = records.user_names(s, [last.pharmacist_id] if last else [])
-    verdict = {"approved": "审核通过", "rejected": "不予调配", "referred": "转介其他定点药店"}
-    slip = RxReviewSlip(
-        store=printing.store_header(ctx), till_code=till_code, rx_no=rx.rx_no, patient_name=rx.patient_name,
-        patient_id_masked=mask_id(rx.patient_certno) if rx.patient_certno else "", prescriber=rx.doctor_name,
-        institution=rx.institution_name, issued_on=rx.issued_on.isoformat(),
-        lines=[RxSlipLine(ln.drug_name, items[ln.item_id].spec, ln.qty,
-                          (items[ln.item_id].split_unit or items[ln.item_id].unit) if ln.split else items[ln.item_id].unit,
-                          f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, id_of(rx))],
-        pharmacist=names.get(last.pharmacist_id, "") if last else "", verdict=verdict.get(rx.status, "待审核"),
-        reviewed_at=printing.local_time(ctx, last.at) if last else "",
-        opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",
-        reprint=reprint)
-    job = printing.enqueue_rx_slip(s, ctx, slip, till_code)
-    audit.record(s, ctx.store_id, ctx.actor, "rx.print", "print_job", job.id, None,
-                 {"prescription_id": rx.id, "till_code": till_code})
-    return job
-
-
-REJECT_LABELS_ZH = {r.value: r.label for r in RejectReason}
