@@ -171,7 +171,7 @@ def record(
     _MOVE_HEAD.run(conn, {"sid": store_id, "new_seq": row["seq"], "new_hash": row["hash"]})
 
 
-def record_row(session: Session, store_id: int, actor: Actor, action: str, row: SQLModel,
+def record_row(session: Unit, store_id: int, actor: Actor, action: str, row: SQLModel,
                before: dict[str, Any] | None = None, note: str = "") -> None:
     """Audit a row written through the ORM: its table and id, the image before, the image now."""
     session.flush()
