@@ -49,8 +49,9 @@ def search_mnemonic(name: str) -> str:
     return " ".join(mnemonic_variants(name))[:100]
 
 
-def _bump_rev(s: Session, ctx: Ctx) -> int:
+def _bump_rev(u: Unit, ctx: Ctx) -> int:
     """Tell every search index of this store that the catalog changed (locks the store row briefly)."""
+    s = orm(u)
     store = s.exec(select(Store).where(Store.id == ctx.store_id).with_for_update()).one()
     store.catalog_rev += 1
     s.add(store)
@@ -142,7 +143,7 @@ def create_item(u: Unit, ctx: Ctx, values: dict[str, Any], barcodes: list[str], 
         if problems := _placement_problems(item, zone):
             raise refused(problems)
         item.zone_id = zone.id
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
     audit.record_row(u, ctx.store_id, ctx.actor, "item.create", item)
     for code in barcodes:
@@ -181,7 +182,7 @@ def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> Ite
     if "name" in changes:
         item.mnemonic = search_mnemonic(item.name)
     item.updated_at = ctx.now
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
     action = "item.mapping" if set(changes) & MAPPING_FIELDS else "item.update"
     audit.record_row(u, ctx.store_id, ctx.actor, action, item, before)
@@ -200,7 +201,7 @@ def mark_mapping_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], on: date) -> l
                            f"{item.code} has no national code or is not 甲/乙", {"item_id": item_id})
         before = audit.snapshot(item)
         item.mapping_uploaded_on, item.updated_at = on, ctx.now
-        item.rev = _bump_rev(s, ctx)
+        item.rev = _bump_rev(u, ctx)
         s.add(item)
         audit.record_row(u, ctx.store_id, ctx.actor, "item.mapping_uploaded", item, before)
         out.append(item)
@@ -213,7 +214,7 @@ def add_barcode(u: Unit, ctx: Ctx, item_id: int, code: str) -> Barcode:
     _check_barcodes(s, ctx, [code], item.id)
     if code in barcodes_of(s, id_of(item)):
         raise conflict("DUPLICATE", f"条码 {code} 已在该商品上", f"barcode {code} is already on this item")
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
     return _add_barcode_row(u, ctx, item, code)
 
@@ -227,7 +228,7 @@ def place_item(u: Unit, ctx: Ctx, item_id: int, zone_code: str) -> Item:
         raise refused(problems)
     before = audit.snapshot(item)
     item.zone_id, item.updated_at = zone.id, ctx.now
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
     audit.record_row(u, ctx.store_id, ctx.actor, "item.place", item, before)
     return item
