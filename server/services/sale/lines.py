@@ -68,10 +68,10 @@ LINE_VIEWS = Prepared(sa.select(*(LINE.c[k] for k in LINE_VIEW_KEYS), *(ITEM.c[k
                       .where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
 
 
-def line_views(s: Unit, sale_id: str) -> list[dict[str, Any]]:
+def line_views(u: Unit, sale_id: str) -> list[dict[str, Any]]:
     """The sale's lines with what the till shows of each item, in one read."""
-    s.flush()
-    return [r._asdict() for r in LINE_VIEWS.rows(s.connection(), {"sale": sale_id})]
+    u.flush()
+    return [r._asdict() for r in LINE_VIEWS.rows(u.connection(), {"sale": sale_id})]
 
 
 def qty_refusal(qty: int) -> AppError | None:
@@ -95,16 +95,16 @@ def base_qty(item: Any, split: bool, qty: int) -> int:
     return qty if split else qty * int(item.split_ratio)
 
 
-def check_available(s: Unit, ctx: Ctx, item: Any, need_base: int, good: int | None = None) -> None:
+def check_available(u: Unit, ctx: Ctx, item: Any, need_base: int, good: int | None = None) -> None:
     """GSP-06 and stock: the item's sellable stock covers `need_base`. `good`: that stock when the caller
     read it with the item (ITEM_BY_*)."""
     # The common case answered by one aggregate; the refusal, which names batches and reasons, by the full read.
     if good is None:
-        good = _GOOD_STOCK.scalar(s.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today})
+        good = _GOOD_STOCK.scalar(u.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today})
     if need_base <= good:
         return
-    full = get_item(orm(s), ctx, item.id)
-    avail = ledger.availability(orm(s), ctx, full)
+    full = get_item(orm(u), ctx, item.id)
+    avail = ledger.availability(orm(u), ctx, full)
     if need_base > avail.good:
         raise ledger.shortage(full, need_base, avail)
 

@@ -26,6 +26,7 @@ from server.db.models import (
     TenderKind,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -85,7 +86,7 @@ def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, 
     return plan
 
 
-def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
+def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
                   requests: list[ReturnRequest], reason: str, to_quarantine: bool,
                   card_cancelled: bool = False) -> SaleReturn:
     """A return of sold lines: stock back by batch (or to quarantine), refunds by the original tenders.
@@ -93,6 +94,7 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
     A card-paid sale comes back only whole and only after its settlement was cancelled with the centre
     (2103, `card_cancelled`): what the card paid is never refunded as cash (CARD-04).
     """
+    s = orm(u)
     existing = s.get(SaleReturn, return_id)
     if existing is not None:
         if existing.store_id != ctx.store_id or existing.sale_id != sale_id:
@@ -147,9 +149,9 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         to_q = to_quarantine or quarantine_required(ctx, item.gsp_class)
         quarantined |= to_q
         location = ledger.QUARANTINE if to_q else ledger.SELLABLE
-        _restock(s, ctx, line, item.split_ratio, qty, moved.get(str(line_id), []), location, ret.id)
+        _restock(u, ctx, line, item.split_ratio, qty, moved.get(str(line_id), []), location, ret.id)
         if item.traced and not line.split:  # whole boxes back: their codes may be sold again
-            trace_codes.mark_returned(s, line_id, qty, ret.id)
+            trace_codes.mark_returned(u, line_id, qty, ret.id)
         images.append({"sale_line_id": line_id, "qty": qty, "amount_fen": amount, "location": location})
     ret.total_fen, ret.to_quarantine = total, quarantined
     s.add(ret)
@@ -157,21 +159,22 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
                for k, a, ref in _refund_plan(s, sale.id, total)]
     s.add_all(refunds)
     s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
+    audit.record(u, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
         "lines": images, "refunds": [audit.snapshot(r) for r in refunds]}, note=reason)
     return ret
 
 
-def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[ledger.Movement],
+def _restock(u: Unit, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[ledger.Movement],
              location: str, return_id: str) -> None:
     """Put the quantity back on the batches the line took it from, latest-expiring batch first."""
+    s = orm(u)
     base = qty if line.split else qty * ratio
     back_already = ledger.net_by_batch(s, "sale_return_line", str(line.id))
     for mv in reversed([m for m in taken if m.kind == "sale"]):
         room = -mv.qty - back_already.get(mv.batch_id, 0)
         put = min(room, base)
         if put > 0:
-            ledger.append(s, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
+            ledger.append(u, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
                                                "sale_return_line", str(line.id), location=location,
                                                note=f"退货 {return_id}")])
             base -= put

@@ -208,11 +208,11 @@ _STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty,
                           .with_for_update(of=_BAL))
 
 
-def fefo_for_sale(s: Unit, ctx: Ctx, sale_id: str) -> dict[int, list[list[int]]]:
+def fefo_for_sale(u: Unit, ctx: Ctx, sale_id: str) -> dict[int, list[list[int]]]:
     """Per item of the sale, its sellable batches [[batch id, qty], …], earliest expiry first, locked until the
     sale commits; batches the rule blocks (expired, stopped) are left out."""
     out: dict[int, list[list[int]]] = {}
-    for r in _STOCK_OF_SALE.rows(s.connection(), {"sid": ctx.store_id, "sale": sale_id}):
+    for r in _STOCK_OF_SALE.rows(u.connection(), {"sid": ctx.store_id, "sale": sale_id}):
         if not blocking_reasons(r.expires_on, r.status, ctx.today):
             out.setdefault(r.item_id, []).append([r.batch_id, r.qty])
     return out
@@ -265,8 +265,8 @@ def _row(ctx: Ctx, m: Move) -> dict[str, Any]:
             "ref_id": m.ref_id, "corrects_id": m.corrects_id, "note": m.note}
 
 
-def _move_balances(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
-    conn = s.connection()
+def _move_balances(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
+    conn = u.connection()
     outs = [{"b": m.batch_id, "loc": m.location, "d": m.qty} for m in moves if m.qty < 0]
     ins = [{"b": m.batch_id, "loc": m.location, "sid": ctx.store_id, "item": m.item_id, "d": m.qty}
            for m in moves if m.qty > 0]
@@ -279,7 +279,7 @@ def _move_balances(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
         _PUT[conn.dialect.name].run_many(conn, ins)
 
 
-def append(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
+def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
     """Append movements to the ledger and move their batches' balances, in the caller's transaction.
 
     The caller audits the operation they belong to (a sale, a return, a receipt). Balances change by
@@ -288,16 +288,16 @@ def append(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
     """
     if not moves:
         return
-    s.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
-    _ADD_MOVEMENTS.run_many(s.connection(), [_row(ctx, m) for m in moves])
-    _move_balances(s, ctx, moves)
+    u.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
+    _ADD_MOVEMENTS.run_many(u.connection(), [_row(ctx, m) for m in moves])
+    _move_balances(u, ctx, moves)
 
 
-def append_one(s: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
+def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
     """`append` for one movement whose row the caller needs (to audit it, or to correct it later): the row
     as written, with its id."""
-    s.flush()
+    u.flush()
     row = _row(ctx, move)
-    row = {"id": int(_ADD_MOVEMENT.scalar(s.connection(), row))} | row
-    _move_balances(s, ctx, [move])
+    row = {"id": int(_ADD_MOVEMENT.scalar(u.connection(), row))} | row
+    _move_balances(u, ctx, [move])
     return row
