@@ -23,6 +23,7 @@ from server.db.models import (
     Shift,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import conflict
 from server.rules import prescriptions as rx_rules
 from server.services import sales_ledger
@@ -31,17 +32,17 @@ from server.services.rx.entry import base_qty, dispensed, get, lines_of, stored_
 from server.services.rx.review import STATUS_ZH
 
 
-def attach_to_sale(s: Session, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
+def attach_to_sale(u: Unit, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
     """Tie the sale's Rx lines to a prescription; refused once paid. Checked in full at completion. The sale's
     row after it."""
-    sale = sales_ledger.sale(s, ctx, sale_id, lock=True)
-    rx = get(s, ctx, rx_id)
+    sale = sales_ledger.sale(u, ctx, sale_id, lock=True)
+    rx = get(orm(u), ctx, rx_id)
     if sale.status not in (SaleStatus.OPEN.value, SaleStatus.SUSPENDED.value):
         raise conflict("SALE-STATE", "已结束的销售单不能再关联处方", f"the sale is {sale.status}")
     if rx.status in (RxStatus.REJECTED.value, RxStatus.REFERRED.value):
         raise conflict("RX-05", f"处方已{STATUS_ZH[rx.status]}，不能调配", f"the prescription was {rx.status}")
-    after = sales_ledger.change_sale(s, sale_id, prescription_id=rx.id)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale_id, audit.row_image(sale._asdict()),
+    after = sales_ledger.change_sale(u, sale_id, prescription_id=rx.id)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale_id, audit.row_image(sale._asdict()),
                  audit.row_image(after._asdict()))
     return after
 
