@@ -18,7 +18,7 @@ from server.config import load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
 from server.db.models.base import id_of
-from server.db.uow import write_session
+from server.db.uow import core_unit
 from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -73,14 +73,14 @@ def build_store(directory: Path, tills: int = 4, name: str = "dingdian.db") -> B
         cashiers = [f"bench_c{i:02d}" for i in range(1, tills + 1)]
         barcodes: list[str] = []
         prices: dict[str, int] = {}
-        with write_session(engine) as s:
+        with core_unit(engine) as u:
             for code in till_codes:
-                register_till(s, ctx, code, f"{code} 收款台", "")
+                register_till(u, ctx, code, f"{code} 收款台", "")
             for username in cashiers:
-                add_user(s, ctx, username, f"收银员{username[-2:]}", CASHIER_PIN, {Role.CASHIER})
-            catalog_service.create_zone(s, ctx, "Z-OTC", "非处方药区", ZonePurpose.DISPLAY, {GspClass.OTC_A},
+                add_user(u, ctx, username, f"收银员{username[-2:]}", CASHIER_PIN, {Role.CASHIER})
+            catalog_service.create_zone(u, ctx, "Z-OTC", "非处方药区", ZonePurpose.DISPLAY, {GspClass.OTC_A},
                                         "internal", Storage.NORMAL, False)
-            catalog_service.create_zone(s, ctx, "Z-DEV", "器械区", ZonePurpose.DISPLAY, {GspClass.DEVICE}, "none",
+            catalog_service.create_zone(u, ctx, "Z-DEV", "器械区", ZonePurpose.DISPLAY, {GspClass.DEVICE}, "none",
                                         Storage.NORMAL, False)
             made = today - timedelta(days=200)
             for n, (code, item_name, spec, gsp, price) in enumerate(ITEMS, start=1):
@@ -88,8 +88,8 @@ def build_store(directory: Path, tills: int = 4, name: str = "dingdian.db") -> B
                 if gsp == "otc_a":
                     values |= {"approval_no": f"国药准字H{n:08d}", "route": "internal"}
                 barcode = barcode_for(n)
-                item = catalog_service.create_item(s, ctx, values, [barcode], "Z-OTC" if gsp == "otc_a" else "Z-DEV")
-                stock.add_opening_batch(s, ctx, id_of(item), None, f"B-{code}", f"L{n:04d}", made,
+                item = catalog_service.create_item(u, ctx, values, [barcode], "Z-OTC" if gsp == "otc_a" else "Z-DEV")
+                stock.add_opening_batch(u, ctx, id_of(item), None, f"B-{code}", f"L{n:04d}", made,
                                         today + timedelta(days=700), price // 2, STOCK_PER_ITEM)
                 barcodes.append(barcode)
                 prices[barcode] = price

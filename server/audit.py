@@ -46,7 +46,7 @@ from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
 from server.db.types import utcnow
-from server.db.uow import Unit
+from server.db.uow import Unit, orm
 from server.privacy import mask_id
 
 GENESIS = "0" * 64
@@ -125,9 +125,9 @@ class Actor:
 SYSTEM = Actor(None, "system")
 
 
-def ensure_head(session: Session, store_id: int) -> None:
-    if session.get(AuditHead, store_id) is None:
-        session.add(AuditHead(store_id=store_id, seq=0, hash=GENESIS))
+def ensure_head(session: Unit, store_id: int) -> None:
+    if orm(session).get(AuditHead, store_id) is None:
+        orm(session).add(AuditHead(store_id=store_id, seq=0, hash=GENESIS))
         session.flush()
 
 

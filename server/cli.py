@@ -271,7 +271,7 @@ def user_add(username: str,
              pin: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
              config: ConfigOpt = None) -> None:
     """Create an account with its posts (a PIN is asked for)."""
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.errors import AppError
     from server.roles import Role
     from server.services.store.users import add_user
@@ -285,8 +285,8 @@ def user_add(username: str,
         typer.echo(f"未知岗位 / unknown post: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        with write_session(engine) as s:
-            user = add_user(s, ctx, username, name, pin, roles)
+        with core_unit(engine) as u:
+            user = add_user(u, ctx, username, name, pin, roles)
             typer.echo(f"已创建用户 / created user {user.username} (#{user.id})")
     except AppError as exc:
         raise _fail(exc) from exc
@@ -297,7 +297,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
                 config: ConfigOpt = None) -> None:
     """Freeze a departing or transferred employee's account; its tokens stop at once (SEC-03)."""
     from server.db.models.base import id_of
-    from server.db.uow import write_session
+    from server.db.uow import core_unit, orm
     from server.errors import AppError
     from server.services.store.users import find_user, freeze_user
 
@@ -305,8 +305,8 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
     engine = _engine(settings)
     ctx = _ctx(settings, engine)
     try:
-        with write_session(engine) as s:
-            freeze_user(s, ctx, id_of(find_user(s, ctx, username)), reason)
+        with core_unit(engine) as u:
+            freeze_user(u, ctx, id_of(find_user(orm(u), ctx, username)), reason)
     except AppError as exc:
         raise _fail(exc) from exc
     typer.echo(f"已冻结 / frozen: {username}")
@@ -315,7 +315,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
 @till_app.command("register")
 def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: ConfigOpt = None) -> None:
     """Register a till with this store and its site."""
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.errors import AppError
     from server.services.store.profile import register_till
 
@@ -323,8 +323,8 @@ def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: 
     engine = _engine(settings)
     ctx = _ctx(settings, engine)
     try:
-        with write_session(engine) as s:
-            register_till(s, ctx, code, name, "")
+        with core_unit(engine) as u:
+            register_till(u, ctx, code, name, "")
     except AppError as exc:
         raise _fail(exc) from exc
     typer.echo(f"已登记收款机 / till registered: {code}")

@@ -243,13 +243,13 @@ ROLE_PINS = {"cashier": "1111", "pharmacist": "2222", "insurance_admin": "3333",
 
 
 def add_role_users(engine: Engine, ctx: Ctx) -> None:
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.roles import Role
     from server.services.store.users import add_user
 
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
         for role, pin in ROLE_PINS.items():
-            add_user(s, ctx, f"u_{role}", f"测试{role}", pin, {Role(role)})
+            add_user(u, ctx, f"u_{role}", f"测试{role}", pin, {Role(role)})
 
 
 def login(client: TestClient, username: str, pin: str) -> dict[str, str]:
@@ -276,19 +276,19 @@ BARCODE_ICE = "6904567890125"  # 冰糖雪梨膏, food; its only batch quality-s
 def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
     """Zones, four items with batches (expired, stopped, good), a registered till T01. Returns item ids."""
     from catalog.classes import GspClass, Storage, ZonePurpose
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.services.catalog import items as catalog_service
     from server.services.stock import batches as stock
     from server.services.store.profile import register_till
 
     today = ctx.today
     ids: dict[str, int] = {}
-    with write_session(engine) as s:
-        register_till(s, ctx, ctx.settings.till.code, "1号台", "")
-        register_till(s, ctx, "T02", "2号台", "")
+    with core_unit(engine) as u:
+        register_till(u, ctx, ctx.settings.till.code, "1号台", "")
+        register_till(u, ctx, "T02", "2号台", "")
         for code, admits, route in (("Z-RX", {GspClass.RX}, "internal"), ("Z-OTC", {GspClass.OTC_A}, "internal"),
                                     ("Z-DEV", {GspClass.DEVICE}, "none"), ("Z-FOOD", {GspClass.FOOD}, "none")):
-            catalog_service.create_zone(s, ctx, code, code, ZonePurpose.DISPLAY, admits, route, Storage.NORMAL, False)
+            catalog_service.create_zone(u, ctx, code, code, ZonePurpose.DISPLAY, admits, route, Storage.NORMAL, False)
         specs = [
             ("amox", {"code": "YP0001", "name": "阿莫西林胶囊", "spec": "0.25g*24粒", "approval_no": "国药准字H1",
                       "gsp_class": "rx", "route": "internal", "price_fen": 1250, "split_unit": "粒", "split_ratio": 24,
@@ -301,15 +301,15 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
                      "price_fen": 1800}, BARCODE_ICE, "Z-FOOD"),
         ]
         for key, values, barcode, zone in specs:
-            ids[key] = catalog_service.create_item(s, ctx, values, [barcode], zone).id  # type: ignore[assignment]
+            ids[key] = catalog_service.create_item(u, ctx, values, [barcode], zone).id  # type: ignore[assignment]
         mk = today - timedelta(days=400)
-        stock.add_opening_batch(s, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
-        stock.add_opening_batch(s, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
-        stock.add_opening_batch(s, ctx, ids["vitc"], None, "B-VITC-1", "L3", mk, today + timedelta(days=500), 200, 50)
-        stock.add_opening_batch(s, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
-        stock.add_opening_batch(s, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
-        ice = stock.add_opening_batch(s, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
-        stock.set_batch_stop(s, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
+        stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
+        stock.add_opening_batch(u, ctx, ids["vitc"], None, "B-VITC-1", "L3", mk, today + timedelta(days=500), 200, 50)
+        stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
+        stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
+        ice = stock.add_opening_batch(u, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
+        stock.set_batch_stop(u, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
     return ids
 
 
@@ -338,13 +338,13 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
     """A staff record that passes STAFF-01 today: qualified, registered at this store, contract in term."""
     from datetime import timedelta
 
-    from server.db.uow import write_session
+    from server.db.uow import core_unit, orm
     from server.services.store.users import find_user, set_staff_profile, staff_profile
 
-    with write_session(engine) as s:
-        user = find_user(s, ctx, username)
-        if staff_profile(s, user.id) is None:  # type: ignore[arg-type]
-            set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+    with core_unit(engine) as u:
+        user = find_user(orm(u), ctx, username)
+        if staff_profile(orm(u), user.id) is None:  # type: ignore[arg-type]
+            set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
                 "qualification": "licensed_pharmacist", "qualification_no": "ZY-0001",
                 "registered_store_code": ctx.settings.store.fixmedins_code,
                 "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})

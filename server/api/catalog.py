@@ -27,6 +27,7 @@ from server.api.schemas.catalog import (
 )
 from server.db.models import Item, Zone
 from server.db.models.base import id_of
+from server.db.uow import orm
 from server.errors import AppError, not_found
 from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
@@ -64,8 +65,8 @@ def list_zones(s: ReadSession, ctx: CtxDep) -> list[ZoneOut]:
 
 @router.post("/zones", response_model=ZoneOut, status_code=201, **guarded(Action.ZONE_WRITE))
 def create_zone(body: ZoneIn, request: Request, ctx: CtxDep) -> ZoneOut:
-    with unit_of_work(request) as s:
-        zone = catalog_service.create_zone(s, ctx, body.code, body.name, body.purpose, set(body.admits),
+    with unit_of_work(request) as u:
+        zone = catalog_service.create_zone(u, ctx, body.code, body.name, body.purpose, set(body.admits),
                                            body.route_group, body.storage, body.odour_prone)
         return ZoneOut.model_validate(zone.model_dump())
 
@@ -99,9 +100,9 @@ def get_item(item_id: RowId, s: ReadSession, ctx: CtxDep) -> ItemOut:
 @router.post("/items", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
 def create_item(body: ItemIn, request: Request, ctx: CtxDep) -> ItemOut:
     values = body.model_dump(exclude={"barcodes", "zone_code"})
-    with unit_of_work(request) as s:
-        item = catalog_service.create_item(s, ctx, values, body.barcodes, body.zone_code)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.create_item(u, ctx, values, body.barcodes, body.zone_code)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_WRITE))
@@ -112,9 +113,9 @@ def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, 
         raise AppError(403, "CARD-07", "医保编码与类别只能由医保管理员修改",
                        "only the insurance administrator may change the 医保 code or category",
                        {"action": Action.MAPPING_WRITE.value})
-    with unit_of_work(request) as s:
-        item = catalog_service.update_item(s, ctx, item_id, changes)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.update_item(u, ctx, item_id, changes)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}/mapping", response_model=ItemOut, **guarded(Action.MAPPING_WRITE))
@@ -122,23 +123,23 @@ def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDe
     changes = body.model_dump(exclude_unset=True)
     if set(changes) - catalog_service.MAPPING_FIELDS:
         raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
-    with unit_of_work(request) as s:
-        item = catalog_service.update_item(s, ctx, item_id, changes)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.update_item(u, ctx, item_id, changes)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 @router.post("/items/{item_id}/barcodes", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
 def add_barcode(item_id: RowId, body: BarcodeIn, request: Request, ctx: CtxDep) -> ItemOut:
-    with unit_of_work(request) as s:
-        catalog_service.add_barcode(s, ctx, item_id, body.code)
-        return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
+    with unit_of_work(request) as u:
+        catalog_service.add_barcode(u, ctx, item_id, body.code)
+        return items_out(orm(u), ctx, [catalog_service.get_item(orm(u), ctx, item_id)])[0]
 
 
 @router.put("/items/{item_id}/zone", response_model=ItemOut, **guarded(Action.ZONE_WRITE))
 def place_item(item_id: RowId, body: PlaceIn, request: Request, ctx: CtxDep) -> ItemOut:
-    with unit_of_work(request) as s:
-        item = catalog_service.place_item(s, ctx, item_id, body.zone_code)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.place_item(u, ctx, item_id, body.zone_code)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 _FILE_BODY = {"required": True,

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from server.audit import SYSTEM
-from server.db.uow import read_session, write_session
+from server.db.uow import Unit, core_unit, read_session
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx
@@ -76,9 +76,10 @@ def reader(request: Request) -> Iterator[Session]:
         yield s
 
 
-def unit_of_work(request: Request, durable: bool = True) -> AbstractContextManager[Session]:
-    """Handlers open the unit of work themselves, so the commit happens before the response is sent."""
-    return write_session(get_state(request).engine, durable)
+def unit_of_work(request: Request, durable: bool = True) -> AbstractContextManager[Unit]:
+    """The use case's Unit (server.db.uow.core_unit). Handlers open it themselves, so the commit happens before the
+    response is sent; a read-only handler takes a ReadSession instead (a read is not a unit of work)."""
+    return core_unit(get_state(request).engine, durable)
 
 
 ReadSession = Annotated[Session, Depends(reader)]

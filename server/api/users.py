@@ -10,6 +10,7 @@ from server.api.schemas.store import ReasonIn
 from server.api.schemas.users import StaffIn, StaffOut, UserIn
 from server.db.models import StaffProfile, User
 from server.db.models.base import id_of
+from server.db.uow import orm
 from server.errors import not_found
 from server.permissions import Action
 from server.privacy import mask_id
@@ -43,16 +44,16 @@ def list_users(s: ReadSession, ctx: CtxDep) -> list[UserOut]:
 
 @router.post("", response_model=UserOut, status_code=201, **guarded(Action.USER_WRITE))
 def add_user(body: UserIn, request: Request, ctx: CtxDep) -> UserOut:
-    with unit_of_work(request) as s:
-        user = users.add_user(s, ctx, body.username, body.display_name, body.pin, set(body.roles))
-        return _user_out(user, users.active_roles(s, id_of(user)))
+    with unit_of_work(request) as u:
+        user = users.add_user(u, ctx, body.username, body.display_name, body.pin, set(body.roles))
+        return _user_out(user, users.active_roles(orm(u), id_of(user)))
 
 
 @router.post("/{user_id}/freeze", response_model=UserOut, **guarded(Action.USER_FREEZE))
 def freeze_user(user_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> UserOut:
-    with unit_of_work(request) as s:
-        user = users.freeze_user(s, ctx, user_id, body.reason)
-        return _user_out(user, users.active_roles(s, id_of(user)))
+    with unit_of_work(request) as u:
+        user = users.freeze_user(u, ctx, user_id, body.reason)
+        return _user_out(user, users.active_roles(orm(u), id_of(user)))
 
 
 @router.get("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_READ))
@@ -65,8 +66,8 @@ def get_staff(user_id: RowId, s: ReadSession, ctx: CtxDep) -> StaffOut:
 
 @router.put("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_WRITE))
 def set_staff(user_id: RowId, body: StaffIn, request: Request, ctx: CtxDep) -> StaffOut:
-    with unit_of_work(request) as s:
+    with unit_of_work(request) as u:
         values = body.model_dump()
         values["id_number"] = values["id_number"].upper()
-        profile = users.set_staff_profile(s, ctx, user_id, values)
+        profile = users.set_staff_profile(u, ctx, user_id, values)
         return _staff_out(profile, ctx)

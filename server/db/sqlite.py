@@ -29,7 +29,7 @@ WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 class NotOnLoop(Exception):
     """The work cannot be done in the event loop's unit of work (loop_unit): nothing was written; the caller
-    does it in a write_session in a worker thread instead, where waiting and the ORM are at home."""
+    does it in a core_unit in a worker thread instead, where waiting and the ORM are at home."""
 
 
 class WriterBusy(NotOnLoop):
@@ -96,7 +96,7 @@ def writer_lock(engine: Engine) -> threading.RLock | None:
 
 
 class Writer:
-    """What write_session needs of an engine, looked up once per engine (a scan pays for every lookup)."""
+    """What a unit of work needs of an engine, looked up once per engine (a scan pays for every lookup)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

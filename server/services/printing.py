@@ -30,7 +30,7 @@ from server.db.models import (
 )
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit, on_commit, orm
+from server.db.uow import Reader, Unit, on_commit, orm
 from server.errors import conflict, not_found
 from server.services.context import Ctx
 
@@ -162,9 +162,9 @@ _BACK_TO_PENDING = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _
 _PRINTED_LAID_OUT = Prepared(_PRINTED_UPDATE.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
-def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:
+def waiting_count(r: Reader, ctx: Ctx, till_code: str) -> int:
     """Jobs the till still waits for: pending, or cut off and needing a decision."""
-    return int(_WAITING.scalar(s.connection(), {"sid": ctx.store_id, "till": till_code}))
+    return int(_WAITING.scalar(r.connection(), {"sid": ctx.store_id, "till": till_code}))
 
 
 def retry(u: Unit, ctx: Ctx, job_id: int) -> Any:
@@ -197,8 +197,8 @@ def recover_interrupted(u: Unit, ctx: Ctx, till_code: str) -> int:
     return int(result.rowcount or 0)
 
 
-def has_pending(s: Session, ctx: Ctx, till_code: str) -> bool:
-    return _ANY_PENDING.first(s.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
+def has_pending(r: Reader, ctx: Ctx, till_code: str) -> bool:
+    return _ANY_PENDING.first(r.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
 
 
 def claim_next(u: Unit, ctx: Ctx, till_code: str) -> Any:

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from server.audit import SYSTEM, verify
 from server.db.models import CardSettlement, Sale
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.insurance.factory import make_gateway
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.card import settle as card_settle
@@ -54,9 +54,9 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
                 headers=shop["manager"])
     assert r.status_code == 200, r.text
     items = shop["items"]
-    with write_session(engine) as s:
-        catalog_service.update_item(s, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
-        catalog_service.update_item(s, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
+    with core_unit(engine) as u:
+        catalog_service.update_item(u, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
+        catalog_service.update_item(u, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
     r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]],
                                                 "uploaded_on": today.isoformat()}, headers=admin)
     assert r.status_code == 200, r.text

@@ -12,16 +12,16 @@ from typer.testing import CliRunner
 
 from server.auth import principals
 from server.config import ROOT, Settings
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import Clock
 
 
 def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> None:
-    with write_session(engine) as s:
-        user = find_user(s, ctx, username)
-        set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+    with core_unit(engine) as u:
+        user = find_user(orm(u), ctx, username)
+        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=400), "contract_end": contract_end})

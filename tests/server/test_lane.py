@@ -21,7 +21,7 @@ from server.api import lane
 from server.api import run as runner
 from server.db import sqlite as db_sqlite
 from server.db.models import AuditEntry, PrintJob
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_VITC, login, prescribe
 from tests.server.test_trace_codes import CODE1, trace, traced
 
@@ -184,7 +184,7 @@ def _another_writer(engine: Any) -> Iterator[None]:
     holding, release = threading.Event(), threading.Event()
 
     def writer() -> None:
-        with write_session(engine):
+        with core_unit(engine):
             holding.set()
             release.wait(10)
 

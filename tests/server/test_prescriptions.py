@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from server.audit import verify
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_VITC,
@@ -116,12 +116,12 @@ def test_rx04_no_more_than_prescribed_no_substitution_no_second_fill(shop: dict[
 def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
     from server.services.catalog import items as catalog_service
 
-    with write_session(engine) as s:
-        other = catalog_service.create_item(s, ctx, {"code": "YP0009", "name": "头孢氨苄胶囊", "spec": "0.25g*24粒",
+    with core_unit(engine) as u:
+        other = catalog_service.create_item(u, ctx, {"code": "YP0009", "name": "头孢氨苄胶囊", "spec": "0.25g*24粒",
                                                      "approval_no": "国药准字H9", "gsp_class": "rx",
                                                      "route": "internal", "price_fen": 1500}, ["6909999999996"], "Z-RX")
         from server.services.stock import batches as stock
-        stock.add_opening_batch(s, ctx, other.id, None, "B-CEF", "L9", ctx.today - timedelta(days=30),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, other.id, None, "B-CEF", "L9", ctx.today - timedelta(days=30),  # type: ignore[arg-type]
                                 ctx.today + timedelta(days=300), 700, 48)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -306,7 +306,7 @@ def test_rx08_a_scan_waiting_for_the_writer_does_not_hold_up_the_service(shop: d
     holding, release, out = threading.Event(), threading.Event(), []
 
     def writer() -> None:
-        with write_session(c.app.state.dingdian.engine):
+        with core_unit(c.app.state.dingdian.engine):
             holding.set()
             release.wait(10)
 
@@ -345,8 +345,8 @@ def electronic(today: date, item_code: str = "XJ01CAA000A000000009001", **over: 
 def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
     from server.services.catalog import items as catalog_service
 
-    with write_session(engine) as s:
-        catalog_service.update_item(s, ctx, shop["items"]["amox"], {"nhsa_code": "XJ01CAA000A000000009001", "insurance_category": "yi"})
+    with core_unit(engine) as u:
+        catalog_service.update_item(u, ctx, shop["items"]["amox"], {"nhsa_code": "XJ01CAA000A000000009001", "insurance_category": "yi"})
     c, today = shop["client"], shop["clock"].today
     registry(c, shop["manager"])
     ok = c.post("/prescriptions/electronic", json=electronic(today), headers=shop["cashier"])

@@ -10,7 +10,7 @@ from sqlmodel import select
 from server.auth import principals
 from server.auth.principals import PrincipalCache
 from server.db.models import Item, User
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from tests.conftest import Clock
 
 
@@ -37,13 +37,13 @@ def test_an_expired_token_is_refused_from_memory_too(clock: Clock) -> None:
 
 def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engine, shop) -> None:  # type: ignore[no-untyped-def]
     before = principals.current_epoch()
-    with write_session(engine) as s:
-        item = s.exec(select(Item)).first()
+    with core_unit(engine) as u:
+        item = orm(u).exec(select(Item)).first()
         item.spec = item.spec + " "  # type: ignore[union-attr]
-        s.add(item)
+        orm(u).add(item)
     assert principals.current_epoch() == before
-    with write_session(engine) as s:
-        user = s.exec(select(User)).first()
+    with core_unit(engine) as u:
+        user = orm(u).exec(select(User)).first()
         user.display_name = user.display_name + "·"  # type: ignore[union-attr]
-        s.add(user)
+        orm(u).add(user)
     assert principals.current_epoch() == before + 2  # once at the flush, once at the commit

@@ -94,11 +94,11 @@ def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) ->
 
 @pytest.mark.business_day
 def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine, ctx, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.services.stock import batches as stock
 
-    with write_session(engine) as s:  # a batch whose last day is today, store time: still sold today
-        stock.add_opening_batch(s, ctx, shop["items"]["mask"], None, "B-MASK-TODAY", "L7",
+    with core_unit(engine) as u:  # a batch whose last day is today, store time: still sold today
+        stock.add_opening_batch(u, ctx, shop["items"]["mask"], None, "B-MASK-TODAY", "L7",
                                 clock.today - timedelta(days=700), clock.today, 500, 1)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -228,15 +228,15 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
 def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.services.catalog import items as catalog_service
     from server.services.stock import batches as stock
 
-    with write_session(engine) as s:
-        item = catalog_service.create_item(s, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
+    with core_unit(engine) as u:
+        item = catalog_service.create_item(u, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
                                                     "approval_no": "国药准字Z1", "gsp_class": "otc_a",
                                                     "route": "internal", "price_fen": 1580}, ["6907777777774"], None)
-        stock.add_opening_batch(s, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
                                 ctx.today + timedelta(days=300), 800, 10)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)

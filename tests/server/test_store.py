@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.db.models import AgreementStatus
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.errors import AppError
 from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
 from server.services.context import Ctx
@@ -86,17 +86,17 @@ def test_only_the_insurance_admin_records_agreement_events(client: TestClient,
 
 
 def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> None:
-    with write_session(engine) as s:
-        store_service.register_till(s, ctx, "T01", "1号台", "")
-        assert store_service.usable_till(s, ctx, "T01").code == "T01"
-    with pytest.raises(AppError) as exc, write_session(engine) as s:
-        store_service.usable_till(s, ctx, "T99")
+    with core_unit(engine) as u:
+        store_service.register_till(u, ctx, "T01", "1号台", "")
+        assert store_service.usable_till(orm(u), ctx, "T01").code == "T01"
+    with pytest.raises(AppError) as exc, core_unit(engine) as u:
+        store_service.usable_till(orm(u), ctx, "T99")
     assert exc.value.code == "CARD-06" and exc.value.status == 403
-    with write_session(engine) as s:
-        till = store_service.register_till(s, ctx, "T02", "2号台", "")
-        store_service.retire_till(s, ctx, till.id, "设备报废")  # type: ignore[arg-type]
-    with pytest.raises(AppError) as exc, write_session(engine) as s:
-        store_service.usable_till(s, ctx, "T02")
+    with core_unit(engine) as u:
+        till = store_service.register_till(u, ctx, "T02", "2号台", "")
+        store_service.retire_till(u, ctx, till.id, "设备报废")  # type: ignore[arg-type]
+    with pytest.raises(AppError) as exc, core_unit(engine) as u:
+        store_service.usable_till(orm(u), ctx, "T02")
     assert exc.value.code == "CARD-06"
 
 
@@ -125,5 +125,5 @@ def test_profile_updates_are_audited(client: TestClient, headers: dict[str, dict
 
 
 def test_agreement_status_needs_a_known_value(engine: Engine, ctx: Ctx) -> None:
-    with pytest.raises(AppError), write_session(engine) as s:
-        store_service.record_agreement_event(s, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")
+    with pytest.raises(AppError), core_unit(engine) as u:
+        store_service.record_agreement_event(u, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")

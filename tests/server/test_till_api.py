@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC, Clock
@@ -21,9 +21,9 @@ def test_the_status_names_the_till_the_user_the_shift_and_the_pharmacists_on_dut
     status = c.get("/till/status", headers=h).json()
     assert status == {"store_name": ctx.settings.store.name, "till_code": "T01", "user": "测试cashier",
                       "shift_id": shop["shift_id"], "business_date": clock.today.isoformat(), "on_duty": []}
-    with write_session(engine) as s:
-        user = find_user(s, ctx, "u_pharmacist")
-        set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+    with core_unit(engine) as u:
+        user = find_user(orm(u), ctx, "u_pharmacist")
+        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": clock.today - timedelta(days=200), "contract_end": clock.today + timedelta(days=400)})

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.errors import AppError
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals
@@ -18,8 +18,8 @@ from tests.conftest import Clock, login
 
 
 def test_pins_are_hashed_with_argon2(engine: Engine, ctx: Ctx) -> None:
-    with write_session(engine) as s:
-        users.add_user(s, ctx, "c1", "收银员", "1234", {Role.CASHIER})
+    with core_unit(engine) as u:
+        users.add_user(u, ctx, "c1", "收银员", "1234", {Role.CASHIER})
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT pin_hash FROM app_user WHERE username = 'c1'")).scalar_one()
     cost = ctx.settings.service
@@ -84,10 +84,10 @@ def test_a_maintainer_cannot_also_hold_an_operational_post(client: TestClient,
 
 
 def test_user_names_are_unique_per_store(engine: Engine, ctx: Ctx) -> None:
-    with write_session(engine) as s:
-        users.add_user(s, ctx, "dup", "甲", "1234", {Role.CASHIER})
-    with pytest.raises(AppError) as exc, write_session(engine) as s:
-        users.add_user(s, ctx, "dup", "乙", "1234", {Role.CASHIER})
+    with core_unit(engine) as u:
+        users.add_user(u, ctx, "dup", "甲", "1234", {Role.CASHIER})
+    with pytest.raises(AppError) as exc, core_unit(engine) as u:
+        users.add_user(u, ctx, "dup", "乙", "1234", {Role.CASHIER})
     assert exc.value.status == 409
 
 

@@ -20,7 +20,7 @@ from catalog.violations import Violation
 from server.db.models import Barcode, Item, Sale, SaleLine, Shift, Zone
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit, orm
+from server.db.uow import Reader, Unit, orm
 from server.errors import AppError
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -68,10 +68,10 @@ LINE_VIEWS = Prepared(sa.select(*(LINE.c[k] for k in LINE_VIEW_KEYS), *(ITEM.c[k
                       .where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
 
 
-def line_views(u: Unit, sale_id: str) -> list[dict[str, Any]]:
+def line_views(r: Reader, sale_id: str) -> list[dict[str, Any]]:
     """The sale's lines with what the till shows of each item, in one read."""
-    u.flush()
-    return [r._asdict() for r in LINE_VIEWS.rows(u.connection(), {"sale": sale_id})]
+    r.flush()
+    return [row._asdict() for row in LINE_VIEWS.rows(r.connection(), {"sale": sale_id})]
 
 
 def qty_refusal(qty: int) -> AppError | None:

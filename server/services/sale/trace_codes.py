@@ -17,7 +17,7 @@ from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
 from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit, orm
+from server.db.uow import Reader, Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
@@ -27,10 +27,10 @@ _CODES_OF_SALE = Prepared(sa.select(_CODES.c.sale_line_id, _CODES.c.code)
                           .where(_CODES.c.sale_id == sa.bindparam("sale")).order_by(_CODES.c.id))
 
 
-def codes_by_line(u: Unit, sale_id: str) -> dict[int, list[str]]:
-    u.flush()  # codes just added through the ORM are read too
+def codes_by_line(r: Reader, sale_id: str) -> dict[int, list[str]]:
+    r.flush()  # codes just added through the ORM are read too
     out: dict[int, list[str]] = {}
-    for line_id, code in _CODES_OF_SALE.rows(u.connection(), {"sale": sale_id}):
+    for line_id, code in _CODES_OF_SALE.rows(r.connection(), {"sale": sale_id}):
         out.setdefault(line_id, []).append(code)
     return out
 

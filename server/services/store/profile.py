@@ -29,7 +29,7 @@ def bootstrap_store(engine: Engine, settings: Settings) -> int:
                           site_code=cfg.site_code, address=cfg.address)
             s.add(store)
             s.flush()
-            audit.ensure_head(s, id_of(store))
+            audit.ensure_head(u, id_of(store))
             audit.record_row(u, id_of(store), audit.SYSTEM, "store.create", store)
         return id_of(store)
 
