@@ -65,7 +65,7 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
             user = user_service.add_user(unit, ctx, u.username, u.display_name, u.pin, roles)
             user_service.set_staff_profile(unit, ctx, id_of(user), {
                 "id_number": u.id_number, "qualification": u.qualification, "qualification_no": u.qualification_no,
-                "registered_store_code": u.registered_store_code, "contract_start": u.contract_start,
+                "qualification_expiry": u.qualification_expiry, "registered_store_code": u.registered_store_code, "contract_start": u.contract_start,
                 "contract_end": u.contract_end, "work_cert_no": u.work_cert_no, "work_cert_expiry": u.work_cert_expiry})
             lines.append(f"  {u.username:<12} PIN {u.pin:<6} {'、'.join(ROLE_LABELS[r] for r in sorted(roles))}"
                          f"  {u.display_name}")

@@ -346,7 +346,7 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
         if staff_profile(orm(u), user.id) is None:  # type: ignore[arg-type]
             set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
                 "qualification": "licensed_pharmacist", "qualification_no": "ZY-0001",
-                "registered_store_code": ctx.settings.store.fixmedins_code,
+                "qualification_expiry": ctx.today + timedelta(days=1000), "registered_store_code": ctx.settings.store.fixmedins_code,
                 "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})
 
 

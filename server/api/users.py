@@ -15,7 +15,7 @@ from server.errors import not_found
 from server.permissions import Action
 from server.privacy import mask_id
 from server.roles import Role
-from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.rules.staff import pharmacist_refusals
 from server.services.context import Ctx
 from server.services.store import users
 
@@ -28,11 +28,11 @@ def _user_out(user: User, roles: frozenset[Role]) -> UserOut:
 
 
 def _staff_out(p: StaffProfile, ctx: Ctx) -> StaffOut:
-    record = StaffRecord(p.qualification, p.qualification_no, p.registered_store_code, p.contract_start, p.contract_end)
-    refusals = pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+    refusals = pharmacist_refusals(users.staff_record(p), ctx.settings.store.fixmedins_code, ctx.today,
                                    ctx.settings.rules.min_contract_years)
     return StaffOut(user_id=p.user_id, id_number_masked=mask_id(p.id_number), qualification=p.qualification,
-                    qualification_no=p.qualification_no, registered_store_code=p.registered_store_code,
+                    qualification_no=p.qualification_no, qualification_expiry=p.qualification_expiry,
+                    registered_store_code=p.registered_store_code,
                     contract_start=p.contract_start, contract_end=p.contract_end, work_cert_no=p.work_cert_no,
                     work_cert_expiry=p.work_cert_expiry, pharmacist_signoff_refusals=[v.as_dict() for v in refusals])
 

@@ -230,7 +230,7 @@ def qualify(engine: Engine, ctx: Ctx, username: str) -> None:
         user = find_user(orm(u), ctx, username)
         set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
-            "registered_store_code": ctx.settings.store.fixmedins_code,
+            "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=200), "contract_end": ctx.today + timedelta(days=400)})
 
 

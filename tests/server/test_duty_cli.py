@@ -23,7 +23,7 @@ def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> Non
         user = find_user(orm(u), ctx, username)
         set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
-            "registered_store_code": ctx.settings.store.fixmedins_code,
+            "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=400), "contract_end": contract_end})
 
 

@@ -25,7 +25,7 @@ def test_the_status_names_the_till_the_user_the_shift_and_the_pharmacists_on_dut
         user = find_user(orm(u), ctx, "u_pharmacist")
         set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
-            "registered_store_code": ctx.settings.store.fixmedins_code,
+            "qualification_expiry": clock.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": clock.today - timedelta(days=200), "contract_end": clock.today + timedelta(days=400)})
     assert c.post(f"/shifts/{shop['shift_id']}/duty", headers=ph).status_code == 201
     assert c.get("/till/status", headers=h).json()["on_duty"] == ["测试pharmacist"]

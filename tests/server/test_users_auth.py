@@ -96,7 +96,8 @@ def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
     pharm = client.get("/auth/me", headers=headers["pharmacist"]).json()
     today = clock.today
     body = {"id_number": "44030519800101123X", "qualification": "licensed_pharmacist",
-            "qualification_no": "ZY2019440001", "registered_store_code": settings.store.fixmedins_code,
+            "qualification_no": "ZY2019440001", "qualification_expiry": (today + timedelta(days=900)).isoformat(),
+            "registered_store_code": settings.store.fixmedins_code,
             "contract_start": (today - timedelta(days=100)).isoformat(),
             "contract_end": (today + timedelta(days=600)).isoformat()}
     r = client.put(f"/users/{pharm['id']}/staff", json=body, headers=headers["manager"])
@@ -114,14 +115,14 @@ def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
 
 def test_staff01_refuses_each_missing_condition() -> None:
     today = date(2026, 11, 22)
-    good = StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 1, 1), date(2027, 12, 31))
+    good = StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1))
     assert pharmacist_refusals(good, "P1", today) == []
     cases = {
-        "no qualification": StaffRecord("none", "", "P1", date(2026, 1, 1), date(2027, 12, 31)),
-        "registered elsewhere": StaffRecord("licensed_pharmacist", "ZY1", "P2", date(2026, 1, 1), date(2027, 12, 31)),
-        "contract under a year": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 6, 1), date(2027, 3, 1)),
-        "contract not started": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 12, 1), date(2028, 1, 1)),
-        "no contract": StaffRecord("licensed_pharmacist", "ZY1", "P1", None, None),
+        "no qualification": StaffRecord("none", "", "P1", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1)),
+        "registered elsewhere": StaffRecord("licensed_pharmacist", "ZY1", "P2", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1)),
+        "contract under a year": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 6, 1), date(2027, 3, 1), date(2029, 1, 1)),
+        "contract not started": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 12, 1), date(2028, 1, 1), date(2029, 1, 1)),
+        "no contract": StaffRecord("licensed_pharmacist", "ZY1", "P1", None, None, date(2029, 1, 1)),
     }
     for name, record in cases.items():
         refusals = pharmacist_refusals(record, "P1", today)

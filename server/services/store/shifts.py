@@ -27,10 +27,11 @@ from server.db.models.base import id_of
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
-from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.rules.staff import pharmacist_refusals
 from server.services import sales_ledger
 from server.services.context import Ctx
 from server.services.store.profile import usable_till
+from server.services.store.users import staff_record
 
 
 def open_shift(u: Unit, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
@@ -164,9 +165,7 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
 def qualification_refusals(s: Session, ctx: Ctx) -> list[Violation]:
     """STAFF-01 for the acting user today: qualified, registered here, in contract (duty, a review)."""
     profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
-    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
-                         profile.contract_start, profile.contract_end) if profile else None
-    return pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+    return pharmacist_refusals(staff_record(profile), ctx.settings.store.fixmedins_code, ctx.today,
                                ctx.settings.rules.min_contract_years)
 
 

@@ -17,7 +17,7 @@ from server.db.models.base import id_of
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
-from server.rules.staff import role_combination_refusals
+from server.rules.staff import StaffRecord, role_combination_refusals
 from server.services.context import Ctx
 
 
@@ -109,8 +109,8 @@ def list_users(s: Session, ctx: Ctx) -> list[tuple[User, frozenset[Role]]]:
     return [(u, active_roles(s, id_of(u))) for u in users]
 
 
-STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "registered_store_code", "contract_start",
-                "contract_end", "work_cert_no", "work_cert_expiry")
+STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "qualification_expiry", "registered_store_code",
+                "contract_start", "contract_end", "work_cert_no", "work_cert_expiry")
 
 
 def set_staff_profile(u: Unit, ctx: Ctx, user_id: int, values: dict[str, Any]) -> StaffProfile:
@@ -133,6 +133,14 @@ def set_staff_profile(u: Unit, ctx: Ctx, user_id: int, values: dict[str, Any]) -
 
 def staff_profile(s: Session, user_id: int) -> StaffProfile | None:
     return s.exec(select(StaffProfile).where(StaffProfile.user_id == user_id)).first()
+
+
+def staff_record(profile: StaffProfile | None) -> StaffRecord | None:
+    """What STAFF-01 reads of a staff record."""
+    if profile is None:
+        return None
+    return StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
+                       profile.contract_start, profile.contract_end, profile.qualification_expiry)
 
 
 # --- login ----------------------------------------------------------------------------------------
