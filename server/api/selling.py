@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from pydantic import AwareDatetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -26,6 +28,8 @@ from server.api.schemas.selling import (
     ShiftOpenIn,
     ShiftOut,
     TraceCodeIn,
+    UnattendedOut,
+    UnattendedPeriodOut,
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
@@ -38,7 +42,7 @@ from server.services import records
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns, trace_codes
 from server.services.sale.lines import line_views
-from server.services.store import shifts, z_report
+from server.services.store import presence, shifts, z_report
 from server.services.store.shifts import ZReport
 from server.services.store.users import Principal
 
@@ -130,6 +134,21 @@ def duty_on(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> DutyOut
 def duty_off(shift_id: RowId, request: Request, ctx: CtxDep) -> DutyOut:
     with unit_of_work(request) as u:
         return DutyOut.model_validate(shifts.duty_off(u, ctx, shift_id).model_dump())
+
+
+@router.get("/shifts/unattended", response_model=UnattendedOut, **guarded(Action.STAFF_READ))
+def unattended(s: ReadSession, ctx: CtxDep, start: AwareDatetime | None = None,
+               end: AwareDatetime | None = None) -> UnattendedOut:
+    """RX-10's record: when the store sold without a pharmacist on duty (default: the store's day so far)."""
+    end = end or ctx.now
+    start = start or datetime.combine(ctx.today, time.min, ctx.settings.store.tz)
+    if start >= end:
+        raise AppError(422, "VALIDATION", "开始时间须早于结束时间", "start must be before end",
+                       {"start": start.isoformat(), "end": end.isoformat()})
+    periods = [UnattendedPeriodOut(start=p.start, end=p.end, seconds=p.seconds, sales=p.sales)
+               for p in presence.unattended(s, ctx, start.astimezone(UTC), end.astimezone(UTC))]
+    return UnattendedOut(start=start, end=end, store_24h=ctx.settings.rules.store_24h, periods=periods,
+                         total_seconds=sum(p.seconds for p in periods))
 
 
 # --- sales ------------------------------------------------------------------------------------------

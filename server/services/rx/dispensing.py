@@ -13,14 +13,12 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import (
     Item,
-    PharmacistDuty,
     Prescription,
     RxReview,
     RxStatus,
     Sale,
     SaleLine,
     SaleStatus,
-    Shift,
 )
 from server.db.models.base import id_of
 from server.db.uow import Unit, orm
@@ -30,6 +28,7 @@ from server.services import sales_ledger
 from server.services.context import Ctx
 from server.services.rx.entry import base_qty, dispensed, get, lines_of, stored_facts
 from server.services.rx.review import STATUS_ZH
+from server.services.store import presence
 
 
 def attach_to_sale(u: Unit, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
@@ -76,10 +75,9 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
     else:
         last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
                       .order_by(col(RxReview.id).desc())).first()
-        still_on = last is not None and s.exec(
-            select(PharmacistDuty.id).join(Shift, col(Shift.id) == PharmacistDuty.shift_id)
-            .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
-                   Shift.id == sale.shift_id)).first() is not None
+        # on duty in the sale's shift now, and still counting: not frozen, contract and qualification in term today
+        still_on = last is not None and any(p.user_id == last.pharmacist_id and p.shift_id == sale.shift_id
+                                            for p in presence.present(s, ctx))
         if not still_on:
             out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
                                  "the approving pharmacist is not on duty in this sale's shift",

@@ -30,6 +30,7 @@ from server.services.sale.lines import (
     base_qty,
     check_available,
     placement_refusals,
+    presence_refusals,
     qty_refusal,
     unit_price,
 )
@@ -135,7 +136,7 @@ def _add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品", "give a barcode or an item id")
     if not item.active:
         raise AppError(422, "SALE-ITEM", f"{item.name} 已停售", f"item {item.code} is inactive", {"item": item.code})
-    if problems := placement_refusals(item):
+    if problems := placement_refusals(item) or presence_refusals(u, ctx, [item]):
         raise refused(problems)
     price = unit_price(item, split)
     lines = [r._asdict() for r in LINE_VIEWS.rows(conn, {"sale": sale_id})]

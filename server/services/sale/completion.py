@@ -46,6 +46,7 @@ from server.services.sale.lines import (
     VIEW_KEYS,
     base_qty,
     check_available,
+    presence_refusals,
 )
 from server.services.stock import ledger
 from server.services.store.profile import usable_till
@@ -103,8 +104,9 @@ class _Checked:
 def refusal_check(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer], settling: bool,
                   card_part_pending: bool = False, stock: bool = True) -> _Checked:
     """Everything that refuses a completion, in one order, for the cash payment and the card's precheck alike:
-    the sale's state, tender, till and shift, lines and tenders (rules.completion); the prescription
-    (RX-01/04/10); the trace codes; the stock (GSP-06). Raises the first refusal.
+    the sale's state, tender, till and shift, lines and tenders (rules.completion); a pharmacist on duty for
+    the goods that wait for one (RX-10); the prescription (RX-01/04/10); the trace codes; the stock (GSP-06).
+    Raises the first refusal.
 
     `stock=False`: the completion itself, whose locked taking of stock (_take_stock) refuses a shortage with
     the same body (ledger.shortage) — the stock is not read twice on the payment's path."""
@@ -122,6 +124,8 @@ def refusal_check(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
                          len(codes.get(ln["id"], ()))) for ln in lines])
     if (r := completion_refusal(facts)) is not None:
         raise _error(r)
+    if problems := presence_refusals(u, ctx, items.values()):  # RX-10 again: the pharmacist may have left since the scan
+        raise refused(problems)
     dispensing = _prescription_check(u, ctx, sale, lines, items)
     if (r := trace_code_refusal(facts.lines)) is not None:
         raise _error(r)

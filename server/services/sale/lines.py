@@ -9,6 +9,7 @@ run prepared (server.db.prepared).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -22,9 +23,11 @@ from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.uow import Reader, Unit, orm
 from server.errors import AppError
+from server.rules.staff import NEEDS_PHARMACIST_PRESENT, presence_refusal
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.stock import ledger
+from server.services.store import presence
 
 MAX_LINE_QTY = 10_000
 
@@ -107,6 +110,16 @@ def check_available(u: Unit, ctx: Ctx, item: Any, need_base: int, good: int | No
     avail = ledger.availability(orm(u), ctx, full)
     if need_base > avail.good:
         raise ledger.shortage(full, need_base, avail)
+
+
+def presence_refusals(r: Reader, ctx: Ctx, items: Iterable[Any]) -> list[Violation]:
+    """RX-10: 处方药 and 甲类非处方药 are refused while no pharmacist counts as on duty in the store (presence is read
+    only when such an item is there, so the other scans do not pay for it)."""
+    waiting = [item for item in items if item.gsp_class in NEEDS_PHARMACIST_PRESENT]
+    if not waiting:
+        return []
+    counted = len(presence.present(r, ctx))
+    return [v for item in waiting if (v := presence_refusal(item.gsp_class, item.name, counted)) is not None]
 
 
 def placement_refusals(item: Any) -> list[Violation]:

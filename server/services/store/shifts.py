@@ -30,6 +30,7 @@ from server.roles import Role
 from server.rules.staff import pharmacist_refusals
 from server.services import sales_ledger
 from server.services.context import Ctx
+from server.services.store import presence
 from server.services.store.profile import usable_till
 from server.services.store.users import staff_record
 
@@ -191,12 +192,10 @@ def duty_on(u: Unit, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Pharmac
     return duty
 
 
-def on_duty(s: Session, shift_id: int) -> list[str]:
-    """The pharmacists on duty in the shift now, by display name, in the order they came on (the till's status bar)."""
-    rows = s.exec(select(User.display_name).join(PharmacistDuty, col(PharmacistDuty.user_id) == User.id)
-                  .where(PharmacistDuty.shift_id == shift_id, col(PharmacistDuty.off_at).is_(None))
-                  .order_by(col(PharmacistDuty.on_at), col(PharmacistDuty.id)))
-    return list(rows)
+def on_duty(s: Session, ctx: Ctx, shift_id: int) -> list[str]:
+    """The pharmacists who count as on duty in the shift now (presence.present), by display name, in the order they
+    came on (the till's status bar)."""
+    return [p.name for p in presence.present(s, ctx) if p.shift_id == shift_id]
 
 
 def duty_off(u: Unit, ctx: Ctx, shift_id: int) -> PharmacistDuty:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
-from server.db.models import AuthSession, StaffProfile, Till, User, UserRole, UserStatus
+from server.db.models import AuthSession, PharmacistDuty, StaffProfile, Till, User, UserRole, UserStatus
 from server.db.models.base import id_of
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
@@ -94,6 +94,14 @@ def freeze_user(u: Unit, ctx: Ctx, user_id: int, reason: str) -> User:
         sess.revoked_at = ctx.now
         s.add(sess)
     audit.record_row(u, ctx.store_id, ctx.actor, "user.freeze", user, before, note=reason)
+    # RX-10: a frozen pharmacist's duty ends with the freeze (presence stops counting it at once either way; the
+    # row says when, for the record of the time the store sold without one)
+    for duty in s.exec(select(PharmacistDuty).where(PharmacistDuty.user_id == user.id,
+                                                    col(PharmacistDuty.off_at).is_(None))):
+        duty_before = audit.snapshot(duty)
+        duty.off_at = ctx.now
+        s.add(duty)
+        audit.record_row(u, ctx.store_id, ctx.actor, "duty.off_by_freeze", duty, duty_before, note=reason)
     return user
 
 
