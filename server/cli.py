@@ -354,6 +354,31 @@ def audit_verify(config: ConfigOpt = None,
         raise typer.Exit(1)
 
 
+FamilyArg = Annotated[str | None, typer.Argument(help="one family only: AGR, RX, CARD, GSP, STAFF, ST or SEC")]
+
+
+@app.command("rules")
+def rules_list(family: FamilyArg = None,
+               as_json: Annotated[bool, typer.Option("--json", help="print the rules as JSON")] = False) -> None:
+    """List the rules the system enforces (the register of rules.md): ID, title, source in the regulations."""
+    from server.rules.register import FAMILIES, RULES
+
+    wanted = family.upper() if family else None
+    if wanted is not None and wanted not in FAMILIES:
+        typer.echo(f"未知规则类别 / unknown rule family: {family} ({', '.join(FAMILIES)})", err=True)
+        raise typer.Exit(2)
+    chosen = [r for r in RULES.values() if wanted in (None, r.family)]
+    if as_json:
+        typer.echo(json.dumps([{"id": r.id, "title_zh": r.title_zh, "title_en": r.title_en, "source": r.source}
+                               for r in chosen], ensure_ascii=False, indent=2))
+        return
+    for r in chosen:
+        typer.echo(f"{r.id:<9}{r.title_zh} / {r.title_en}")
+        typer.echo(f"{'':9}来源 / source: {r.source}")
+    typer.echo(f"{len(chosen)} 条规则 / rules. 各规则的拒绝测试 / the tests that show each refusing: `make rules` "
+               "(in the repository)")
+
+
 def main() -> None:  # pragma: no cover
     app(sys.argv[1:])
 

@@ -124,6 +124,7 @@ def test_a_refused_or_failed_sign_in_records_nothing(client: TestClient, staff: 
     assert r.status_code == 409 and r.json()["code"] == "INS-SIGNIN"
 
 
+@pytest.mark.refuses("SEC-01", "SEC-02")
 def test_who_may_sign_in(client: TestClient, staff: dict[str, dict[str, str]]) -> None:
     """SEC-02: the maintainer never settles, so never signs in; the manager reads the state only."""
     assert client.post("/insurance/sign-in", headers=staff["sysadmin"]).status_code == 403

@@ -109,6 +109,7 @@ def test_a_scanner_burst_of_100_codes_2ms_apart_adds_exactly_100(service: str, s
     asyncio.run(body())
 
 
+@pytest.mark.refuses("GSP-06")
 def test_a_refused_scan_shows_the_rule_and_the_input_is_ready_for_the_next(service: str,
                                                                          settings: Settings) -> None:
     async def body() -> None:

@@ -29,6 +29,7 @@ def test_agr01_allows_an_active_agreement_with_a_valid_licence() -> None:
     assert card_settlement_refusals(_standing(), TODAY) == []
 
 
+@pytest.mark.refuses("AGR-01")
 @pytest.mark.parametrize("change", [
     {"agreement_status": "suspended"},
     {"agreement_status": "terminated"},
@@ -43,6 +44,7 @@ def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
     assert refusals and {v.rule for v in refusals} == {"AGR-01"}
 
 
+@pytest.mark.refuses("AGR-01", "AGR-03")
 @pytest.mark.business_day
 def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient, headers: dict[str, dict[str, str]],
                                                                clock: Clock) -> None:
@@ -78,6 +80,7 @@ def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClien
     assert [e["status"] for e in history] == ["active", "suspended", "terminated"]
 
 
+@pytest.mark.refuses("SEC-01")
 def test_only_the_insurance_admin_records_agreement_events(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
     r = client.post("/store/agreement-events", json={"status": "active", "effective_on": "2026-01-01",
@@ -85,6 +88,7 @@ def test_only_the_insurance_admin_records_agreement_events(client: TestClient,
     assert r.status_code == 403
 
 
+@pytest.mark.refuses("CARD-06")
 def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> None:
     with core_unit(engine) as u:
         store_service.register_till(u, ctx, "T01", "1号台", "")
@@ -100,12 +104,14 @@ def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> 
     assert exc.value.code == "CARD-06"
 
 
+@pytest.mark.refuses("AGR-02")
 def test_till_from_another_store_or_site_is_refused() -> None:
     assert till_refusals(2, "SITE-01", "active", 1, "SITE-01")[0].rule == "AGR-02"
     assert till_refusals(1, "SITE-02", "active", 1, "SITE-01")[0].rule == "AGR-02"
     assert till_refusals(1, "SITE-01", "active", 1, "SITE-01") == []
 
 
+@pytest.mark.refuses("SEC-01")
 def test_registering_tills_is_the_maintainers_job(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     ok = client.post("/tills", json={"code": "T05", "name": "5号台"}, headers=headers["sysadmin"])
     assert ok.status_code == 201 and ok.json()["site_code"] == "SITE-01"

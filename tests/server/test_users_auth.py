@@ -54,6 +54,7 @@ def test_wrong_pin_is_refused_and_repeated_failures_lock(client: TestClient, hea
     assert locked.status_code == 403 and locked.json()["code"] == "AUTH_LOCKED"
 
 
+@pytest.mark.refuses("SEC-03")
 def test_a_frozen_account_cannot_log_in_and_its_tokens_die_at_once(client: TestClient,
                                                                    headers: dict[str, dict[str, str]]) -> None:
     cashier = client.get("/auth/me", headers=headers["cashier"]).json()
@@ -66,6 +67,7 @@ def test_a_frozen_account_cannot_log_in_and_its_tokens_die_at_once(client: TestC
     assert again.status_code == 403 and again.json()["code"] == "SEC-03"
 
 
+@pytest.mark.refuses("SEC-01")
 def test_freezing_needs_a_reason_and_not_oneself(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     me = client.get("/auth/me", headers=headers["manager"]).json()
     cashier = client.get("/auth/me", headers=headers["cashier"]).json()
@@ -75,6 +77,7 @@ def test_freezing_needs_a_reason_and_not_oneself(client: TestClient, headers: di
     assert own.status_code == 422 and own.json()["code"] == "SEC-01"
 
 
+@pytest.mark.refuses("SEC-02")
 def test_a_maintainer_cannot_also_hold_an_operational_post(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
     r = client.post("/users", json={"username": "mix", "display_name": "兼岗", "pin": "5555",
@@ -91,6 +94,7 @@ def test_user_names_are_unique_per_store(engine: Engine, ctx: Ctx) -> None:
     assert exc.value.status == 409
 
 
+@pytest.mark.refuses("STAFF-01")
 def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
         client: TestClient, headers: dict[str, dict[str, str]], settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     pharm = client.get("/auth/me", headers=headers["pharmacist"]).json()
@@ -113,6 +117,7 @@ def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
     assert [v["code"] for v in ended["pharmacist_signoff_refusals"]] == ["STAFF-01", "STAFF-01"]
 
 
+@pytest.mark.refuses("STAFF-01")
 def test_staff01_refuses_each_missing_condition() -> None:
     today = date(2026, 11, 22)
     good = StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1))
@@ -130,6 +135,7 @@ def test_staff01_refuses_each_missing_condition() -> None:
     assert pharmacist_refusals(None, "P1", today)[0].rule == "STAFF-01"
 
 
+@pytest.mark.refuses("CARD-06")
 def test_login_records_the_till_and_refuses_an_unknown_one(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
     r = client.post("/auth/login", json={"username": "u_cashier", "pin": "1111", "till_code": "NOPE"})
