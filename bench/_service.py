@@ -14,17 +14,19 @@ from pathlib import Path
 from bench._common import write_config
 from catalog.classes import GspClass, Storage, ZonePurpose
 from catalog.codes import gtin_check_digit
+from server.audit import Actor
 from server.config import load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
 from server.db.models.base import id_of
-from server.db.uow import core_unit
+from server.db.uow import Unit, core_unit
 from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock
+from server.services.store import shifts
 from server.services.store.profile import bootstrap_store, register_till
-from server.services.store.users import add_user
+from server.services.store.users import add_user, set_staff_profile
 
 STOCK_PER_ITEM = 100_000
 CASHIER_PIN = "8642"
@@ -57,6 +59,20 @@ class BenchStore:
     pin: str
     barcodes: list[str]
     price_fen: dict[str, int] = field(default_factory=dict)  # by barcode
+
+
+def _pharmacist_on_duty(u: Unit, ctx: Ctx) -> None:
+    """A qualified pharmacist on duty at a till of their own (RX-10: the store sells 甲类非处方药 only while one is), so
+    the tills' scans of the OTC drugs pay for the presence check as a store's do."""
+    pharmacist = add_user(u, ctx, "bench_ph", "药师", CASHIER_PIN, {Role.PHARMACIST})
+    set_staff_profile(u, ctx, id_of(pharmacist), {
+        "qualification": "licensed_pharmacist", "qualification_no": "ZY-BENCH", "registered_store_code":
+        ctx.settings.store.fixmedins_code, "qualification_expiry": ctx.today + timedelta(days=1000),
+        "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=1000)})
+    register_till(u, ctx, "T99", "药师台", "")
+    as_pharmacist = ctx.acting(Actor(id_of(pharmacist), "bench_ph"))
+    shift = shifts.open_shift(u, as_pharmacist, "T99", 0)
+    shifts.duty_on(u, as_pharmacist, id_of(shift), frozenset({Role.PHARMACIST}))
 
 
 def build_store(directory: Path, tills: int = 4, name: str = "dingdian.db") -> BenchStore:
@@ -93,6 +109,7 @@ def build_store(directory: Path, tills: int = 4, name: str = "dingdian.db") -> B
                                         today + timedelta(days=700), price // 2, STOCK_PER_ITEM)
                 barcodes.append(barcode)
                 prices[barcode] = price
+            _pharmacist_on_duty(u, ctx)
     finally:
         engine.dispose()
     return BenchStore(directory, db_path, url, config, till_codes, cashiers, CASHIER_PIN, barcodes, prices)

@@ -286,7 +286,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
     with core_unit(engine) as u:
         register_till(u, ctx, ctx.settings.till.code, "1号台", "")
         register_till(u, ctx, "T02", "2号台", "")
-        for code, admits, route in (("Z-RX", {GspClass.RX}, "internal"), ("Z-OTC", {GspClass.OTC_A}, "internal"),
+        for code, admits, route in (("Z-RX", {GspClass.RX}, "internal"), ("Z-OTC", {GspClass.OTC_A, GspClass.OTC_B}, "internal"),
                                     ("Z-DEV", {GspClass.DEVICE}, "none"), ("Z-FOOD", {GspClass.FOOD}, "none")):
             catalog_service.create_zone(u, ctx, code, code, ZonePurpose.DISPLAY, admits, route, Storage.NORMAL, False)
         specs = [
@@ -330,8 +330,10 @@ def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str
     manager = login(client, "u_manager", ROLE_PINS["manager"])
     shift = client.post("/shifts", json={"float_fen": 20000}, headers=cashier)
     assert shift.status_code == 201, shift.text
-    return {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
-            "shift_id": shift.json()["id"], "clock": clock}
+    ready = {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
+             "shift_id": shift.json()["id"], "clock": clock}
+    pharmacist_on_duty(ready)  # RX-10: 处方药 and 甲类非处方药 are sold only while a pharmacist is on duty
+    return ready
 
 
 def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist") -> None:

@@ -31,7 +31,7 @@ def seed_till_shop(engine: Engine, ctx: Ctx) -> None:
     today = ctx.today
     with core_unit(engine) as u:
         values = {"code": "YP0099", "name": "复方甘草片", "spec": "100片", "approval_no": "国药准字H9",
-                  "gsp_class": "otc_a", "route": "internal", "price_fen": 120}
+                  "gsp_class": "otc_b", "route": "internal", "price_fen": 120}
         item = catalog_service.create_item(u, ctx, values, [BARCODE_BULK], "Z-OTC")
         u.flush()
         stock.add_opening_batch(u, ctx, item.id, None, "B-BULK-1", "L9", today - timedelta(days=100),  # type: ignore[arg-type]

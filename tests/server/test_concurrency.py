@@ -58,7 +58,7 @@ def _seed(engine: Engine, ctx: Ctx) -> dict[str, Any]:
 
         def item(code: str, name: str) -> int:
             values = {"code": code, "name": name, "spec": "0.1g*100片", "approval_no": "国药准字H7",
-                      "gsp_class": "otc_a", "route": "internal", "price_fen": 100}
+                      "gsp_class": "otc_b", "route": "internal", "price_fen": 100}
             created = catalog_service.create_item(u, ctx, values, [], "Z-OTC")
             u.flush()
             return created.id  # type: ignore[return-value]

@@ -49,7 +49,7 @@ def test_without_a_pharmacist_on_duty_rx_and_class_a_otc_are_refused_at_the_scan
         assert r.status_code == 422 and r.json()["code"] == "RX-10", r.text
         assert "药师不在岗" in r.json()["message_zh"]
     assert scan(c, h, sid, BARCODE_MASK).status_code == 201  # a device needs no pharmacist
-    assert [ln["code"] for ln in c.get(f"/sales/{sid}", headers=h).json()["lines"]] == ["FY0001"]
+    assert [ln["item_code"] for ln in c.get(f"/sales/{sid}", headers=h).json()["lines"]] == ["FY0001"]
     back = c.post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
     assert back.status_code in (200, 201), back.text
     assert scan(c, h, sid, BARCODE_VITC).status_code == 201

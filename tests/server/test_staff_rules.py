@@ -14,8 +14,8 @@ from server.rules.staff import (
     DutyFacts,
     StaffRecord,
     pharmacist_refusals,
-    present_pharmacists,
     presence_refusal,
+    present_pharmacists,
     uncovered,
 )
 

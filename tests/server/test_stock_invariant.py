@@ -157,10 +157,10 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
             # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
             specs = [
-                ({"name": "布洛芬片", "spec": "0.1g*6片", "approval_no": "国药准字H9", "gsp_class": "otc_a",
+                ({"name": "布洛芬片", "spec": "0.1g*6片", "approval_no": "国药准字H9", "gsp_class": "otc_b",
                   "route": "internal", "price_fen": 600, "split_unit": "片", "split_ratio": 6, "split_price_fen": 110},
                  "Z-OTC", 6, 110, True),
-                ({"name": "维生素C片", "spec": "0.1g*100片", "approval_no": "国药准字H8", "gsp_class": "otc_a",
+                ({"name": "维生素C片", "spec": "0.1g*100片", "approval_no": "国药准字H8", "gsp_class": "otc_b",
                   "route": "internal", "price_fen": 350}, "Z-OTC", 1, None, True),
                 ({"name": "医用外科口罩", "spec": "10只", "gsp_class": "device", "price_fen": 990}, "Z-DEV", 1, None, False),
             ]
