@@ -310,7 +310,40 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
         stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
         ice = stock.add_opening_batch(u, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
         stock.set_batch_stop(u, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+        _duty_pharmacist(u, ctx)
     return ids
+
+
+DUTY_PHARMACIST, DUTY_TILL = "u_duty_pharmacist", "T09"
+
+
+def _duty_pharmacist(u: Any, ctx: Ctx) -> None:
+    """A qualified pharmacist on duty at a till of their own for the whole test: RX-10 lets the store sell 处方药 and
+    甲类非处方药 only while one is (server.services.store.presence). The RX-10 tests take them off (nobody_on_duty).
+    Their approvals count only in their own shift, so a sale's prescription still needs the shop's pharmacist."""
+    from server.audit import Actor
+    from server.roles import Role
+    from server.services.store import shifts
+    from server.services.store.profile import register_till
+    from server.services.store.users import add_user, set_staff_profile
+
+    pharmacist = add_user(u, ctx, DUTY_PHARMACIST, "在岗药师", ROLE_PINS["pharmacist"], {Role.PHARMACIST})
+    set_staff_profile(u, ctx, pharmacist.id, {  # type: ignore[arg-type]
+        "qualification": "licensed_pharmacist", "qualification_no": "ZY-DUTY", "registered_store_code":
+        ctx.settings.store.fixmedins_code, "qualification_expiry": ctx.today + timedelta(days=1000),
+        "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=1000)})
+    register_till(u, ctx, DUTY_TILL, "药师台", "")
+    on_duty = ctx.acting(Actor(pharmacist.id, DUTY_PHARMACIST))
+    shift = shifts.open_shift(u, on_duty, DUTY_TILL, 0)
+    shifts.duty_on(u, on_duty, shift.id, frozenset({Role.PHARMACIST}))  # type: ignore[arg-type]
+
+
+def nobody_on_duty(client: TestClient) -> None:
+    """The seeded duty pharmacist goes off duty (the shop's own pharmacist is off unless a test puts them on)."""
+    h = till_login(client, DUTY_PHARMACIST, ROLE_PINS["pharmacist"], DUTY_TILL)
+    shift = client.get("/shifts/current", headers=h).json()
+    off = client.delete(f"/shifts/{shift['id']}/duty", headers=h)
+    assert off.status_code == 200, off.text
 
 
 def till_login(client: TestClient, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
@@ -330,10 +363,8 @@ def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str
     manager = login(client, "u_manager", ROLE_PINS["manager"])
     shift = client.post("/shifts", json={"float_fen": 20000}, headers=cashier)
     assert shift.status_code == 201, shift.text
-    ready = {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
-             "shift_id": shift.json()["id"], "clock": clock}
-    pharmacist_on_duty(ready)  # RX-10: 处方药 and 甲类非处方药 are sold only while a pharmacist is on duty
-    return ready
+    return {"client": client, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
+            "shift_id": shift.json()["id"], "clock": clock}
 
 
 def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist") -> None:

@@ -267,7 +267,7 @@ def test_an_empty_open_sale_closes_with_the_shift(service: str, settings: Settin
             await until(pilot, lambda: close.report is not None, what="the Z report")
 
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT status FROM shift")).scalar_one() == "closed"
+            assert conn.execute(text("SELECT shift.status FROM shift JOIN till ON till.id = shift.till_id WHERE till.code = 'T01'")).scalar_one() == "closed"
             assert conn.execute(text("SELECT status, void_reason FROM sale")).one() == ("voided", "空单，随结班关闭")
 
     asyncio.run(body())

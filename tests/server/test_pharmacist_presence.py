@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, nobody_on_duty, pharmacist_on_duty, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
@@ -20,6 +20,13 @@ def _pharmacist_id(shop: dict[str, Any]) -> int:
 
 def _on_duty(shop: dict[str, Any]) -> list[str]:
     return list(shop["client"].get("/till/status", headers=shop["cashier"]).json()["on_duty"])
+
+
+@pytest.fixture(autouse=True)
+def _only_the_shops_pharmacist(shop: dict[str, Any]) -> None:
+    """The shop's own pharmacist the only one on duty (the seeded duty pharmacist gone off)."""
+    pharmacist_on_duty(shop)
+    nobody_on_duty(shop["client"])
 
 
 def _off_duty(shop: dict[str, Any]) -> None:
