@@ -30,7 +30,7 @@ from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
 from server.config import Settings, get_settings
 from server.db.engine import make_engine
-from server.db.migrate import require_head
+from server.db.revisions import require_head
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
 from server.services.catalog.search import CatalogSearch

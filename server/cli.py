@@ -53,7 +53,7 @@ def _engine(settings: Settings) -> Engine:
 
 def _ctx(settings: Settings, engine: Engine) -> Ctx:
     from server.audit import Actor
-    from server.db.migrate import SchemaOutOfDate, require_head
+    from server.db.revisions import SchemaOutOfDate, require_head
     from server.services.context import Ctx
     from server.services.store.profile import bootstrap_store
 
@@ -84,7 +84,7 @@ def serve(config: ConfigOpt = None,
     import uvicorn
 
     from server.app import create_app
-    from server.db.migrate import SchemaOutOfDate
+    from server.db.revisions import SchemaOutOfDate
 
     settings = _settings(config)
     try:
