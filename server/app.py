@@ -33,6 +33,7 @@ from server.db.engine import make_engine
 from server.db.revisions import require_head
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
+from server.insurance.transport import Deferred
 from server.services.catalog.search import CatalogSearch
 from server.services.store.profile import bootstrap_store
 from server.state import AppState
@@ -56,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # sale can be touched again: 2601 by msgid, in the background so a slow centre does not delay start-up.
         threading.Thread(target=recover_settlements, args=(engine, settings, store_id, app.state.insurance),
                          name="settlement-recovery", daemon=True).start()
+        # The centre link's HTTP stack, loaded off the request path once the service is up.
+        if isinstance(app.state.insurance.transport, Deferred):
+            threading.Thread(target=app.state.insurance.transport.warm_up, name="insurance-transport",
+                             daemon=True).start()
         try:
             yield
         finally:
