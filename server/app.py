@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # sale can be touched again: 2601 by msgid, in the background so a slow centre does not delay start-up.
         threading.Thread(target=recover_settlements, args=(engine, settings, store_id, app.state.insurance),
                          name="settlement-recovery", daemon=True).start()
-        # The centre link's HTTP stack, loaded off the request path once the service is up.
+        # Made off the request path once the service is up (not while it starts, competing for the interpreter):
+        # the catalog's index and the centre link's HTTP stack.
+        state.search.warm_up()
         if isinstance(app.state.insurance.transport, Deferred):
             threading.Thread(target=app.state.insurance.transport.warm_up, name="insurance-transport",
                              daemon=True).start()
@@ -69,9 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,
                   lifespan=lifespan)
-    search = CatalogSearch(engine, store_id)
-    search.warm_up()
-    app.state.dingdian = AppState(settings, engine, store_id, search)
+    app.state.dingdian = AppState(settings, engine, store_id, CatalogSearch(engine, store_id))
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
     # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first.
