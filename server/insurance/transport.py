@@ -3,7 +3,7 @@
 The transport says only what it knows about delivery: NotSent (the request never left: safe to
 retry), NoAnswer (it left, nothing came back in time) or Broken (it left, the answer was cut off).
 The adapter turns those into the gateway's typed errors. The HTTP stack itself is in
-server.insurance.httpx_transport, built on first use (see `Deferred`).
+server.insurance.httpx_transport, built when the first message is sent (see `Deferred`).
 """
 
 from __future__ import annotations
@@ -39,15 +39,16 @@ class Transport(Protocol):
 
 
 class Deferred:
-    """A transport built on its first message, or by warm_up() in the background once the service is up.
+    """A transport built when the first message is sent.
 
     httpx with httpcore and an SSL context take about a tenth of a second to load and build: a service that
-    may send no card message for an hour need not spend it before it answers its first request."""
+    may send no card message for an hour need not spend it before it answers its first request, nor compete
+    with that request to build it in the background. The first message (usually the day's 9001 sign-in)
+    waits for it once."""
 
     def __init__(self, build: Callable[[], Transport]) -> None:
         self._build = build
         self._built: Transport | None = None
-        self._closed = False
         self._lock = threading.Lock()
 
     def _transport(self) -> Transport:
@@ -56,16 +57,10 @@ class Deferred:
                 self._built = self._build()
             return self._built
 
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._built is None and not self._closed:  # a service stopping before it was warm builds nothing
-                self._built = self._build()
-
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
         return (self._built or self._transport()).post(url, body, headers, timeout)
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
             if self._built is not None:
                 self._built.close()
