@@ -19,9 +19,18 @@ from server.db import sqlite as db_sqlite
 from server.db import uow as db_uow
 from server.db.engine import make_engine
 from server.db.models import Batch, Item, PrintJob, SaleLine, Supplier
-from server.db.prepared import Prepared
+from server.db.prepared import Prepared, PreparedIn
 from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
-from server.db.uow import NotOnLoop, WriterBusy, core_unit, loaded_session, loop_unit, orm, read_session, write_session
+from server.db.uow import (
+    NotOnLoop,
+    WriterBusy,
+    core_unit,
+    loaded_session,
+    loop_unit,
+    orm,
+    read_session,
+    write_session,
+)
 from server.services import printing
 from server.services.context import Ctx
 from tests.conftest import Clock, seed_shop
@@ -98,6 +107,36 @@ def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None
                 conn, {"ids": [1, 2]})
         with pytest.raises(ValueError, match="computed per execution"):  # a value SQLAlchemy calls each time
             Prepared(sa.select(item.c.id).where(item.c.id == sa.bindparam("n", callable_=lambda: 1))).rows(conn, {})
+
+
+def test_a_list_of_any_length_reads_as_an_expanding_in_list_does(engine: Engine, ctx: Ctx) -> None:
+    """PreparedIn: one bind per value, compiled for a few lengths, a list padded with its last value or run in
+    chunks — the same rows as SQLAlchemy's own expanding IN, whatever the length, on both backends."""
+    with write_session(engine) as s:
+        ADD_JOB.run_many(s.connection(), [_job_values(ctx, f"in-{n}") for n in range(250)])
+    with read_session(engine) as s:
+        ids = list(s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref.like("in-%"))).scalars())
+    assert len(ids) == 250
+    by_list = PreparedIn(lambda binds: sa.select(_JOB.c.id, _JOB.c.ref, _JOB.c.reprint)
+                         .where(_JOB.c.store_id == sa.bindparam("sid"), _JOB.c.id.in_(binds)))
+    with read_session(engine) as s:
+        conn = s.connection()
+
+        def core(values: list[int], sid: int = ctx.store_id) -> list[tuple[object, ...]]:
+            if not values:
+                return []
+            rows = conn.execute(sa.select(_JOB.c.id, _JOB.c.ref, _JOB.c.reprint)
+                                .where(_JOB.c.store_id == sid, _JOB.c.id.in_(values)))
+            return sorted(tuple(r) for r in rows)
+
+        for n in (0, 1, 2, 4, 5, 19, 20, 21, 99, 100, 101, 250):
+            chosen = ids[::-1][:n]  # not in the table's order
+            got = sorted(tuple(r) for r in by_list.rows(conn, chosen, {"sid": ctx.store_id}))
+            assert got == core(chosen) and len(got) == n, n
+        # a value listed twice, or one matching nothing, reads no row more; the other parameters still apply
+        assert sorted(r.id for r in by_list.rows(conn, [ids[0], ids[0], -1], {"sid": ctx.store_id})) == [ids[0]]
+        assert by_list.rows(conn, ids[:3], {"sid": ctx.store_id + 1000}) == []
+        assert type(by_list.rows(conn, ids[:1], {"sid": ctx.store_id})[0].reprint) is bool  # the types' processors
 
 
 def test_a_driver_error_arrives_as_sqlalchemys_and_takes_nothing_with_it(engine: Engine, ctx: Ctx) -> None:
