@@ -3,7 +3,8 @@
 Three openers over one lock and one commit protocol — write_session (an ORM Session), core_unit (a
 connection for prepared statements, an ORM Session on the same connection made on first ask) and loop_unit
 (core_unit on the event loop's own SQLite connection, which never waits) — and the after-commit hooks every
-one of them runs. Where a call runs (the loop or a worker) is server.api.run's to decide; SQLite's
+one of them runs. Reads need no lock: read_session, read_unit (core_unit's kind, ended by a rollback) and
+loop_read (read_unit's on the event loop's own reading connection). Where a call runs (the loop or a worker) is server.api.run's to decide; SQLite's
 specifics are server.db.sqlite's.
 """
 
@@ -31,8 +32,8 @@ from server.db.sqlite import (
     writer_of,
 )
 
-__all__ = ["CoreUnit", "LoopUnit", "NotOnLoop", "Unit", "WriterBusy", "core_unit", "loaded_session", "loop_unit",
-           "on_commit", "orm", "read_session", "refuse_orm_writes", "write_session"]
+__all__ = ["CoreUnit", "LoopUnit", "NotOnLoop", "Unit", "WriterBusy", "core_unit", "loaded_session", "loop_read",
+           "loop_unit", "on_commit", "orm", "read_session", "read_unit", "refuse_orm_writes", "write_session"]
 
 
 class CoreUnit:
@@ -150,6 +151,45 @@ event.listen(OrmSession, "after_commit",
 def read_session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def read_unit(engine: Engine) -> Iterator[CoreUnit]:
+    """A read for prepared statements (an ORM Session on the same connection if the work asks for one), in one
+    transaction, so its statements see one snapshot; ended by a rollback: nothing is written."""
+    with engine.connect() as conn:
+        unit = CoreUnit(conn)
+        conn.begin()
+        try:
+            yield unit
+        finally:
+            unit._close()
+
+
+@contextmanager
+def loop_read(engine: Engine) -> Iterator[LoopUnit]:
+    """A read done on the event loop (SQLite), for prepared statements: on the loop's own reading connection
+    (Writer.loop_reader), in one read transaction. A reader never waits for SQLite's writer (WAL), and needs no
+    lock: NotOnLoop, nothing read, only where it would wait (SQLite busy, e.g. while the WAL is recovered) or
+    cannot see the database (one in memory), or if the work asks for the ORM. Then a worker reads."""
+    writer = writer_of(engine)
+    if writer.lock is None:
+        raise ValueError("the event loop's read is SQLite's: another backend's reads run in a worker")
+    with busy_as_writer_busy():
+        conn = writer.loop_reader()
+        raw = sqlite_of(conn)
+        with as_sqlalchemy_error(conn.dialect, "BEGIN", ()):
+            raw.execute("BEGIN")
+        try:
+            yield LoopUnit(conn)
+        finally:
+            try:
+                raw.rollback()  # a read transaction: ending it is all there is to do
+                if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
+                    conn.rollback()
+            except Exception:
+                writer.discard_reader()  # a connection that cannot end its transaction is not used again
+                raise
 
 
 # The units of work this thread is inside (write_session's and loop_unit's), to refuse the nestings that the

@@ -26,9 +26,11 @@ from server.db.uow import (
     WriterBusy,
     core_unit,
     loaded_session,
+    loop_read,
     loop_unit,
     orm,
     read_session,
+    read_unit,
     write_session,
 )
 from server.services import printing
@@ -40,6 +42,7 @@ _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "sta
              "created_by", "created_at", "expires_at")
 ADD_JOB = Prepared(sa.insert(_JOB).returning(_JOB.c.id), _JOB_KEYS)
 JOB = Prepared(sa.select(_JOB).where(_JOB.c.id == sa.bindparam("id")))
+JOB_ID_BY_REF = Prepared(sa.select(_JOB.c.id).where(_JOB.c.ref == sa.bindparam("ref")))
 
 
 def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine, ctx: Ctx) -> None:
@@ -283,6 +286,68 @@ def test_units_of_work_do_not_nest_into_the_loops(engine: Engine, ctx: Ctx) -> N
         assert [r for r in refs.scalars() if r in {"outer session", "outer loop", "outer loop, after", "undone",
                                                   "last"}] == ["outer session", "outer loop", "outer loop, after",
                                                                "last"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ctx) -> None:
+    """loop_read: the loop's own reading connection, in one read transaction, beside the writer: another process
+    in the middle of a write, or a worker thread of this service inside its unit of work, does not hold it up."""
+    refs = Prepared(sa.select(_JOB.c.ref).where(_JOB.c.ref.like("read-%")).order_by(_JOB.c.id))
+    memory = make_engine("sqlite://")
+    with write_session(engine) as s:
+        ADD_JOB.run(s.connection(), _job_values(ctx, "read-committed"))
+    other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a worker thread of this service in the middle of a unit of work
+        with write_session(engine):
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=hold)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE print_job SET ref = 'read-uncommitted' WHERE ref = 'read-committed'")
+        t0 = time.perf_counter()
+        with loop_read(engine) as s:
+            raw = s.connection().connection.dbapi_connection
+            assert raw.in_transaction and [r.ref for r in refs.rows(s.connection(), {})] == ["read-committed"]
+            assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
+            assert raw.execute("PRAGMA query_only").fetchone() == (1,)
+        assert time.perf_counter() - t0 < 5 and not raw.in_transaction  # at once, and the transaction ended
+        other.execute("COMMIT")
+        worker.start()
+        assert holding.wait(10)
+        with loop_read(engine) as s:  # the writer's lock taken in this process: a read needs none
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+            assert s.connection().connection.dbapi_connection is raw  # the same connection, kept for the loop
+        release.set()
+        worker.join()
+        with pytest.raises(sa.exc.OperationalError, match="readonly"), loop_read(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "read-written"))  # query_only: nothing written through it
+        with pytest.raises(NotOnLoop), loop_read(engine) as s:
+            orm(s)  # a path that needs the ORM: a worker's read
+        with pytest.raises(NotOnLoop), loop_read(engine) as s:  # SQLAlchemy's own execution: a worker's too
+            s.connection().execute(sa.select(_JOB.c.id))
+        with loop_read(engine) as s:  # and the connection is as good as before
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+        with pytest.raises(WriterBusy), loop_read(memory):
+            pass  # a second connection to ":memory:" is another database: the worker thread's read
+    finally:
+        release.set()
+        if worker.is_alive():
+            worker.join()
+        other.close()
+        memory.dispose()
+
+
+def test_a_read_unit_sees_one_snapshot_and_writes_nothing(engine: Engine, ctx: Ctx) -> None:
+    with read_unit(engine) as u:
+        conn = u.connection()
+        ADD_JOB.run(conn, _job_values(ctx, "in a read"))  # not refused (a read_unit is not the loop's) but not kept
+        assert JOB.first(conn, {"id": JOB_ID_BY_REF.scalar(conn, {"ref": "in a read"})}) is not None
+    with read_unit(engine) as u:
+        assert JOB_ID_BY_REF.scalar(u.connection(), {"ref": "in a read"}) is None
 
 
 # --- core_unit: a worker's unit of work for prepared statements, its Session made on first ask --------
