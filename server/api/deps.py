@@ -33,11 +33,7 @@ async def principal(
 ) -> Principal:
     if creds is None or not creds.credentials:
         raise AppError(401, "AUTH", "请先登录", "log in first")
-    state = get_state(request)
-    # The cache answers on the event loop (every request asks: a hop to a worker thread cost more than the
-    # look-up); a miss reads the database, which belongs in the threadpool.
-    who = (state.principals.get(token_hash(creds.credentials), utcnow())
-           or await run_in_threadpool(caller, state, creds.credentials))
+    who = await caller_on_loop(get_state(request), creds.credentials)
     if who is None:
         raise AppError(401, "AUTH", "登录已失效，请重新登录", "the token is invalid, expired or revoked")
     request.state.principal = who
@@ -53,6 +49,12 @@ def caller(state: AppState, token: str) -> Principal | None:
             return resolve_token(s, ctx, token)
 
     return state.principals.resolve(token_hash(token), ctx.now, lambda p: p.expires_at, load)
+
+
+async def caller_on_loop(state: AppState, token: str) -> Principal | None:
+    """caller(), asked on the event loop (every request asks it, the routes and the hot lane): the cache answers
+    there, a hop to a worker thread costing more than the look-up; a miss reads the database, in the threadpool."""
+    return state.principals.get(token_hash(token), utcnow()) or await run_in_threadpool(caller, state, token)
 
 
 def require(action: Action) -> Callable[..., Awaitable[Principal]]:
