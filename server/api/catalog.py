@@ -7,13 +7,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
 from catalog.importer import FILE_ROW, HEADER_ROW
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
+from server.api.run import run
 from server.api.schemas.catalog import (
     BarcodeIn,
     ImportOut,
@@ -24,14 +26,18 @@ from server.api.schemas.catalog import (
     SearchHitOut,
     ZoneIn,
     ZoneOut,
+    item_fields,
+    search_hits_json,
 )
 from server.db.models import Item, Zone
 from server.db.models.base import id_of
-from server.db.uow import orm
+from server.db.uow import loop_read, orm, read_unit
 from server.errors import AppError, not_found
 from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
 from server.services.catalog import items as catalog_service
+from server.services.catalog import search as catalog_search
+from server.services.catalog.search import CatalogSearch
 from server.services.context import Ctx
 from server.services.stock import ledger
 
@@ -71,17 +77,25 @@ def create_zone(body: ZoneIn, request: Request, ctx: CtxDep) -> ZoneOut:
         return ZoneOut.model_validate(zone.model_dump())
 
 
+def find(engine: Engine, ctx: Ctx, search: CatalogSearch, q: str, limit: int, on_loop: bool = False) -> bytes:
+    """The search's answer, list[SearchHitOut] as JSON: asked on every keystroke at the till, so read with
+    prepared statements and serialised at once, without a model per hit. on_loop: read on the event loop
+    (server.db.uow.loop_read), which raises NotOnLoop, nothing read, rather than wait (server.api.run)."""
+    with loop_read(engine) if on_loop else read_unit(engine) as s:
+        hits = search.hits(s, q, limit, on_loop)
+        shown = catalog_search.shown_items(s, ctx, [h.item_id for h in hits])
+        stock = ledger.sellable_by_item(s, ctx, list(shown))
+    return search_hits_json((h.rank, h.field, item_fields(shown[h.item_id], stock[h.item_id]))
+                            for h in hits if h.item_id in shown)
+
+
 @router.get("/items/search", response_model=list[SearchHitOut], **guarded(Action.CATALOG_READ))
-def search_items(request: Request, s: ReadSession, ctx: CtxDep,
-                 q: Annotated[str, Query(min_length=1, max_length=50)],
-                 limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[SearchHitOut]:
-    hits = get_state(request).search.search(q, limit)
-    if not hits:
-        return []
-    rows = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([h.item_id for h in hits])))}
-    ordered = [rows[h.item_id] for h in hits if h.item_id in rows]
-    outs = {o.id: o for o in items_out(s, ctx, ordered)}
-    return [SearchHitOut(rank=h.rank, matched=h.field, item=outs[h.item_id]) for h in hits if h.item_id in outs]
+async def search_items(request: Request, ctx: CtxDep, q: Annotated[str, Query(min_length=1, max_length=50)],
+                       limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response:
+    state = get_state(request)
+    # async, so the route adds no hop to a worker thread; the runner decides where the read is done (a read:
+    # nothing to make durable)
+    return json_response_bytes(await run(state.engine, False, find, ctx, state.search, q, limit))
 
 
 @router.get("/items/by-barcode/{code}", response_model=ItemOut, **guarded(Action.CATALOG_READ))

@@ -11,8 +11,9 @@ writer) and `loop_unit` (the event loop's, a `LoopUnit` on the loop's own SQLite
 and refuses the ORM with NotOnLoop). Where a call runs is server.api.run's to decide; SQLite's specifics are
 server.db.sqlite's.
 
-A read is not a unit of work: a read-only path opens `read_session` (an ORM Session that never commits), and a
-function typed to take a Session only reads. A read through prepared statements that both a read session and a
+A read is not a unit of work and takes no lock: a read-only path opens `read_session` (an ORM Session that never
+commits), `read_unit` (a Unit for prepared statements in one snapshot, ended by a rollback) or `loop_read` (the same on
+the event loop's own reading connection); a function typed to take a Session only reads. A read through prepared statements that both a read session and a
 unit serve (a sale's lines as the till shows them) takes a `Reader`: what the two have in common.
 """
 
@@ -40,8 +41,8 @@ from server.db.sqlite import (
     writer_of,
 )
 
-__all__ = ["LoopUnit", "NotOnLoop", "Reader", "Unit", "WriterBusy", "core_unit", "loop_unit", "on_commit", "orm",
-           "read_session", "refuse_orm_writes", "write_session"]
+__all__ = ["LoopUnit", "NotOnLoop", "Reader", "Unit", "WriterBusy", "core_unit", "loop_read", "loop_unit", "on_commit",
+           "orm", "read_session", "read_unit", "refuse_orm_writes", "write_session"]
 
 
 class Unit:
@@ -158,6 +159,45 @@ def read_session(engine: Engine) -> Iterator[Session]:
     """A read, not a unit of work: an ORM Session that is never committed (what it saw is all it is for)."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def read_unit(engine: Engine) -> Iterator[Unit]:
+    """A read for prepared statements (an ORM Session on the same connection if the work asks for one), in one
+    transaction, so its statements see one snapshot; ended by a rollback: nothing is written."""
+    with engine.connect() as conn:
+        unit = Unit(conn)
+        conn.begin()
+        try:
+            yield unit
+        finally:
+            unit._close()
+
+
+@contextmanager
+def loop_read(engine: Engine) -> Iterator[LoopUnit]:
+    """A read done on the event loop (SQLite), for prepared statements: on the loop's own reading connection
+    (Writer.loop_reader), in one read transaction. A reader never waits for SQLite's writer (WAL), and needs no
+    lock: NotOnLoop, nothing read, only where it would wait (SQLite busy, e.g. while the WAL is recovered) or
+    cannot see the database (one in memory), or if the work asks for the ORM. Then a worker reads."""
+    writer = writer_of(engine)
+    if writer.lock is None:
+        raise ValueError("the event loop's read is SQLite's: another backend's reads run in a worker")
+    with busy_as_writer_busy():
+        conn = writer.loop_reader()
+        raw = sqlite_of(conn)
+        with as_sqlalchemy_error(conn.dialect, "BEGIN", ()):
+            raw.execute("BEGIN")
+        try:
+            yield LoopUnit(conn)
+        finally:
+            try:
+                raw.rollback()  # a read transaction: ending it is all there is to do
+                if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
+                    conn.rollback()
+            except Exception:
+                writer.discard_reader()  # a connection that cannot end its transaction is not used again
+                raise
 
 
 # The units of work this thread is inside (core_unit's and loop_unit's), to refuse the nestings that the

@@ -19,9 +19,9 @@ from server.db import sqlite as db_sqlite
 from server.db import uow as db_uow
 from server.db.engine import make_engine
 from server.db.models import Batch, Item, PrintJob, SaleLine, Supplier
-from server.db.prepared import Prepared
+from server.db.prepared import Prepared, PreparedIn
 from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
-from server.db.uow import NotOnLoop, WriterBusy, core_unit, loop_unit, orm, read_session
+from server.db.uow import NotOnLoop, WriterBusy, core_unit, loop_read, loop_unit, orm, read_session, read_unit
 from server.services import printing
 from server.services.context import Ctx
 from tests.conftest import Clock, seed_shop
@@ -31,6 +31,7 @@ _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "sta
              "created_by", "created_at", "expires_at")
 ADD_JOB = Prepared(sa.insert(_JOB).returning(_JOB.c.id), _JOB_KEYS)
 JOB = Prepared(sa.select(_JOB).where(_JOB.c.id == sa.bindparam("id")))
+JOB_ID_BY_REF = Prepared(sa.select(_JOB.c.id).where(_JOB.c.ref == sa.bindparam("ref")))
 
 
 def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine, ctx: Ctx) -> None:
@@ -98,6 +99,36 @@ def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None
                 conn, {"ids": [1, 2]})
         with pytest.raises(ValueError, match="computed per execution"):  # a value SQLAlchemy calls each time
             Prepared(sa.select(item.c.id).where(item.c.id == sa.bindparam("n", callable_=lambda: 1))).rows(conn, {})
+
+
+def test_a_list_of_any_length_reads_as_an_expanding_in_list_does(engine: Engine, ctx: Ctx) -> None:
+    """PreparedIn: one bind per value, compiled for a few lengths, a list padded with its last value or run in
+    chunks — the same rows as SQLAlchemy's own expanding IN, whatever the length, on both backends."""
+    with core_unit(engine) as u:
+        ADD_JOB.run_many(u.connection(), [_job_values(ctx, f"in-{n}") for n in range(250)])
+    with read_session(engine) as s:
+        ids = list(s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref.like("in-%"))).scalars())
+    assert len(ids) == 250
+    by_list = PreparedIn(lambda binds: sa.select(_JOB.c.id, _JOB.c.ref, _JOB.c.reprint)
+                         .where(_JOB.c.store_id == sa.bindparam("sid"), _JOB.c.id.in_(binds)))
+    with read_session(engine) as s:
+        conn = s.connection()
+
+        def core(values: list[int], sid: int = ctx.store_id) -> list[tuple[object, ...]]:
+            if not values:
+                return []
+            rows = conn.execute(sa.select(_JOB.c.id, _JOB.c.ref, _JOB.c.reprint)
+                                .where(_JOB.c.store_id == sid, _JOB.c.id.in_(values)))
+            return sorted(tuple(r) for r in rows)
+
+        for n in (0, 1, 2, 4, 5, 19, 20, 21, 99, 100, 101, 250):
+            chosen = ids[::-1][:n]  # not in the table's order
+            got = sorted(tuple(r) for r in by_list.rows(conn, chosen, {"sid": ctx.store_id}))
+            assert got == core(chosen) and len(got) == n, n
+        # a value listed twice, or one matching nothing, reads no row more; the other parameters still apply
+        assert sorted(r.id for r in by_list.rows(conn, [ids[0], ids[0], -1], {"sid": ctx.store_id})) == [ids[0]]
+        assert by_list.rows(conn, ids[:3], {"sid": ctx.store_id + 1000}) == []
+        assert type(by_list.rows(conn, ids[:1], {"sid": ctx.store_id})[0].reprint) is bool  # the types' processors
 
 
 def test_a_driver_error_arrives_as_sqlalchemys_and_takes_nothing_with_it(engine: Engine, ctx: Ctx) -> None:
@@ -244,6 +275,68 @@ def test_units_of_work_do_not_nest_into_the_loops(engine: Engine, ctx: Ctx) -> N
         assert [r for r in refs.scalars() if r in {"outer session", "outer loop", "outer loop, after", "undone",
                                                   "last"}] == ["outer session", "outer loop", "outer loop, after",
                                                                "last"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ctx) -> None:
+    """loop_read: the loop's own reading connection, in one read transaction, beside the writer: another process
+    in the middle of a write, or a worker thread of this service inside its unit of work, does not hold it up."""
+    refs = Prepared(sa.select(_JOB.c.ref).where(_JOB.c.ref.like("read-%")).order_by(_JOB.c.id))
+    memory = make_engine("sqlite://")
+    with core_unit(engine) as u:
+        ADD_JOB.run(u.connection(), _job_values(ctx, "read-committed"))
+    other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a worker thread of this service in the middle of a unit of work
+        with core_unit(engine):
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=hold)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE print_job SET ref = 'read-uncommitted' WHERE ref = 'read-committed'")
+        t0 = time.perf_counter()
+        with loop_read(engine) as s:
+            raw = s.connection().connection.dbapi_connection
+            assert raw.in_transaction and [r.ref for r in refs.rows(s.connection(), {})] == ["read-committed"]
+            assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
+            assert raw.execute("PRAGMA query_only").fetchone() == (1,)
+        assert time.perf_counter() - t0 < 5 and not raw.in_transaction  # at once, and the transaction ended
+        other.execute("COMMIT")
+        worker.start()
+        assert holding.wait(10)
+        with loop_read(engine) as s:  # the writer's lock taken in this process: a read needs none
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+            assert s.connection().connection.dbapi_connection is raw  # the same connection, kept for the loop
+        release.set()
+        worker.join()
+        with pytest.raises(sa.exc.OperationalError, match="readonly"), loop_read(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "read-written"))  # query_only: nothing written through it
+        with pytest.raises(NotOnLoop), loop_read(engine) as s:
+            orm(s)  # a path that needs the ORM: a worker's read
+        with pytest.raises(NotOnLoop), loop_read(engine) as s:  # SQLAlchemy's own execution: a worker's too
+            s.connection().execute(sa.select(_JOB.c.id))
+        with loop_read(engine) as s:  # and the connection is as good as before
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+        with pytest.raises(WriterBusy), loop_read(memory):
+            pass  # a second connection to ":memory:" is another database: the worker thread's read
+    finally:
+        release.set()
+        if worker.is_alive():
+            worker.join()
+        other.close()
+        memory.dispose()
+
+
+def test_a_read_unit_sees_one_snapshot_and_writes_nothing(engine: Engine, ctx: Ctx) -> None:
+    with read_unit(engine) as u:
+        conn = u.connection()
+        ADD_JOB.run(conn, _job_values(ctx, "in a read"))  # not refused (a read_unit is not the loop's) but not kept
+        assert JOB.first(conn, {"id": JOB_ID_BY_REF.scalar(conn, {"ref": "in a read"})}) is not None
+    with read_unit(engine) as u:
+        assert JOB_ID_BY_REF.scalar(u.connection(), {"ref": "in a read"}) is None
 
 
 # --- core_unit: a worker's unit of work for prepared statements, its Session made on first ask --------

@@ -27,8 +27,8 @@ from catalog.violations import Violation
 from server.db.models import Batch, BatchStatus, Item, SaleLine
 from server.db.models.base import table_of
 from server.db.models.ledger import BatchBalance, StockMovement
-from server.db.prepared import Prepared
-from server.db.uow import Unit
+from server.db.prepared import Prepared, PreparedIn
+from server.db.uow import Reader, Unit
 from server.errors import AppError
 from server.services.context import Ctx
 
@@ -87,16 +87,22 @@ def expiry_refusals(batch: Batch, item: Item, on: date) -> list[Violation]:
     return out
 
 
-def sellable_by_item(s: Session, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
+# Prepared: the catalog search asks it for the twenty items of every keystroke's answer.
+_SELLABLE_BY_ITEM = PreparedIn(lambda ids: sa.select(_BAL.c.item_id, sa.func.sum(_BAL.c.qty))
+                               .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+                               .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id.in_(ids),
+                                      _BAL.c.location == SELLABLE, _BAL.c.qty > 0,
+                                      sellable_batch(_BATCH, sa.bindparam("today")))
+                               .group_by(_BAL.c.item_id))
+
+
+def sellable_by_item(s: Reader, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
     """Sellable stock per item (expired, stopped and quarantined stock excluded), in split units: the
     figure the catalog search and the till show."""
     if not item_ids:
         return {}
-    rows = s.execute(sa.select(_BAL.c.item_id, sa.func.sum(_BAL.c.qty))
-                     .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
-                     .where(_BAL.c.store_id == ctx.store_id, _BAL.c.item_id.in_(item_ids), _BAL.c.location == SELLABLE,
-                            _BAL.c.qty > 0, sellable_batch(_BATCH, ctx.today))
-                     .group_by(_BAL.c.item_id)).all()
+    s.flush()
+    rows = _SELLABLE_BY_ITEM.rows(s.connection(), item_ids, {"sid": ctx.store_id, "today": ctx.today})
     found = {int(i): int(q) for i, q in rows}
     return {i: found.get(i, 0) for i in item_ids}
 
