@@ -42,9 +42,11 @@ rules: venv
 	$(BIN)/python -m tests.rules_audit
 
 # The whole suite, after the quick gate: against SQLite and a private PostgreSQL cluster, with the real device stacks.
+# On TEST_WORKERS processes (pytest-xdist; the machine-wide card stack's tests share one, see tests/conftest.py).
+TEST_WORKERS ?= 2
 test: system venv
 	$(MAKE) --no-print-directory check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: system venv  # the card benchmark drives pcscd + vpcd, as the tests do
 	$(BIN)/python -m bench

@@ -67,10 +67,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                              ids=[f"at-{name}" for name in INSTANTS])
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). The card reader's stack is one per
+# machine (one pcscd, one vpcd port): every test that uses it runs on the same worker, one after another.
+MACHINE_WIDE_FIXTURES = {"pcscd": "pcscd"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above)."""
+    """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above); the tests of a
+    machine-wide stack are grouped onto one worker."""
     keep, drop = [], []
     for item in items:
+        for fixture, group in MACHINE_WIDE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
         params = getattr(getattr(item, "callspec", None), "params", {})
         marker = item.get_closest_marker("business_day")
         on_pg_frozen = params.get("backend") == "postgres" and params.get("business_instant") is not None
