@@ -32,7 +32,7 @@ from server.db.sqlite import (
 )
 
 __all__ = ["CoreUnit", "LoopUnit", "NotOnLoop", "Unit", "WriterBusy", "core_unit", "loaded_session", "loop_unit",
-           "on_commit", "orm", "read_session", "refuse_orm_writes", "write_session"]
+           "on_commit", "orm", "read_session", "read_unit", "refuse_orm_writes", "write_session"]
 
 
 class CoreUnit:
@@ -150,6 +150,21 @@ event.listen(OrmSession, "after_commit",
 def read_session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def read_unit(engine: Engine) -> Iterator[CoreUnit]:
+    """A CoreUnit for reading only: one transaction (one snapshot) on a pool connection, without the writer's
+    lock, rolled back at the end. For a use case that reads before it calls the centre (the card's checks)."""
+    with engine.connect() as conn:
+        unit = CoreUnit(conn)
+        transaction = conn.begin()  # SQLite: a deferred BEGIN, so every read sees one snapshot
+        try:
+            yield unit
+        finally:
+            unit._close()
+            if transaction.is_active:
+                transaction.rollback()
 
 
 # The units of work this thread is inside (write_session's and loop_unit's), to refuse the nestings that the

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import InsuranceSignIn, User
-from server.db.uow import read_session, write_session
+from server.db.uow import Unit, read_session, write_session
 from server.errors import AppError
 from server.insurance.gateway import Caller, InsuranceGateway
 from server.insurance.msgid import allocate_msgid
@@ -91,7 +91,7 @@ def require_signed_in(s: Session, ctx: Ctx) -> str:
     return row.sign_no
 
 
-def settlement_msgid(s: Session, ctx: Ctx) -> str:
+def settlement_msgid(s: Unit, ctx: Ctx) -> str:
     """A msgid for a 2102 (or 2103 / 2601), allocated inside the caller's unit of work so it commits
     with the intent that records it (DESIGN: intent before effect); pass it to gateway.settle."""
     return allocate_msgid(s, ctx.store_id, ctx.settings.store.fixmedins_code, ctx.settings.store.tz)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from catalog.classes import GspClass
 from server import audit
@@ -192,7 +191,7 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     return Completion(done, allocations=allocations, lines=views)
 
 
-def precheck(s: Session, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer]) -> None:
+def precheck(s: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer]) -> None:
     """What completion would refuse, asked before a card settlement leaves for the centre (the same function,
     the same bodies), so a refusal costs no 2102 and its reversal. The card's share is not known yet: the
     tenders are checked one by one, not against the total."""
