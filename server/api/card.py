@@ -47,7 +47,7 @@ def _offers(tenders: list[TenderIn]) -> list[TenderOffer]:
 
 
 @router.post("/sales/{sale_id}/insured", response_model=InsuredOut, **guarded(Action.SELL))
-async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: CtxDep, who: Who) -> InsuredOut:
+async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: CtxDep, who: Who) -> Response:
     how = card_identify.Identification(body.method, body.card_no, body.card_sn, body.token, body.certno, body.name, body.reason,
                               body.insutype, body.buyer_name, body.buyer_certno)
     if body.method == "reader":  # the card in the till's own reader (the devices issue keeps its whole record)
@@ -61,7 +61,7 @@ async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: C
     state = get_state(request)
     insured = await run_in_threadpool(card_identify.identify, state.engine, ctx, gateway_of(request), sale_id.lower(),
                                       till_of(who), how)
-    return InsuredOut(**card_identify.masked(insured))
+    return json_response_bytes(InsuredOut(**card_identify.masked(insured)).model_dump_json().encode())
 
 
 @router.get("/sales/{sale_id}/card/split", response_model=SplitOut, **guarded(Action.SALE_READ))
@@ -80,11 +80,11 @@ def split(sale_id: SalePath, request: Request, ctx: CtxDep) -> SplitOut:
 
 
 @router.post("/sales/{sale_id}/card/preview", response_model=PreviewOut, **guarded(Action.SELL))
-async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: CtxDep, who: Who) -> PreviewOut:
+async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: CtxDep, who: Who) -> Response:
     forced = set(body.line_ids) if body.line_ids is not None else None
     got = await run_in_threadpool(card_plan.preview, get_state(request).engine, ctx, gateway_of(request), sale_id.lower(),
                                   till_of(who), forced)
-    return PreviewOut(**got.__dict__)
+    return json_response_bytes(PreviewOut(**got.__dict__).model_dump_json().encode())
 
 
 @router.post("/sales/{sale_id}/card/settle", response_model=SaleOut, **guarded(Action.SELL))
