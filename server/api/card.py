@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -90,16 +91,13 @@ async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: Ctx
 @router.post("/sales/{sale_id}/card/settle", response_model=SaleOut, **guarded(Action.SELL))
 async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDep, who: Who) -> Response:
     forced = set(body.line_ids) if body.line_ids is not None else None
-
-    def answer(u: CoreUnit, done: Completion, paid: list[TenderOffer] | None) -> bytes:
-        return _sale_json(u, ctx, done, paid)
-
-    body_json = await run_in_threadpool(card_settle.settle, get_state(request).engine, ctx, gateway_of(request),
-                                        sale_id.lower(), till_of(who), _offers(body.tenders), forced, answer)
-    return json_response_bytes(body_json)
+    answer = await run_in_threadpool(card_settle.settle, get_state(request).engine, ctx, gateway_of(request),
+                                     sale_id.lower(), till_of(who), _offers(body.tenders), forced,
+                                     partial(_sale_json, ctx))
+    return json_response_bytes(answer)
 
 
-def _sale_json(u: CoreUnit, ctx: Ctx, done: Completion, paid: list[TenderOffer] | None) -> bytes:
+def _sale_json(ctx: Ctx, u: CoreUnit, done: Completion, paid: list[TenderOffer] | None) -> bytes:
     """The completed sale as the till shows it, made in the completion's own unit of work from what it wrote
     (its lines, the tenders just paid): nothing read back."""
     return sale_out(u, ctx, done.sale, done.replayed, paid, done.lines).model_dump_json().encode()

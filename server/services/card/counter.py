@@ -46,7 +46,6 @@ _OPERATOR = Prepared(sa.select(_USER.c.id, _USER.c.store_id, _USER.c.username, _
 @dataclass(frozen=True, slots=True)
 class CardSale:
     sale: Any  # the sale's row (sales_ledger's named tuple)
-    till_id: int
     point: Any  # the till with its store's site and standing (_POINT's row)
 
 
@@ -71,10 +70,10 @@ def open_card_sale(u: CoreUnit, ctx: Ctx, sale_id: str, till_code: str, lock: bo
                        sale_id=sale_id)
     if sale.status != SaleStatus.OPEN.value:
         raise conflict("SALE-STATE", "只有未结账的销售单可以医保结算", f"the sale is {sale.status}", status=sale.status)
-    return CardSale(sale, int(point.id), point)
+    return CardSale(sale, point)
 
 
-def card_refusals(ctx: Ctx, point: Any) -> list[Any]:
+def standing_refusals(ctx: Ctx, point: Any) -> list[Any]:
     """AGR-01: whether the store may settle with the card today (its agreement and licence)."""
     return card_settlement_refusals(standing(point), ctx.today)
 

@@ -104,7 +104,7 @@ def prepare(u: CoreUnit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int
     sale = card_sale.sale
     if offers is not None:
         completion.precheck(u, ctx, sale, till_code, offers)
-    if problems := counter.card_refusals(ctx, card_sale.point):  # AGR-01: cash goes on, the card does not
+    if problems := counter.standing_refusals(ctx, card_sale.point):  # AGR-01: cash goes on, the card does not
         raise refused(problems, status=403)
     caller = counter.caller(u, ctx, dev_no=till_code)  # INS-SIGNIN: not signed in today, no settlement
     insured = rows.insured_of(u, sale.id)
