@@ -72,6 +72,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 MACHINE_WIDE_FIXTURES = {"pcscd": "pcscd"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above); the tests of a
     machine-wide stack are grouped onto one worker."""
