@@ -33,7 +33,7 @@ from server.db.engine import make_engine
 from server.db.revisions import require_head
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
-from server.services.catalog.search import CatalogSearch
+from server.services.catalog.search import index_of
 from server.services.store.profile import bootstrap_store
 from server.state import AppState
 from server.workers.recovery import recover_settlements
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          name="settlement-recovery", daemon=True).start()
         # The catalog's index, loaded off the request path once the service is up (not while it starts, competing
         # for the interpreter).
-        state.search.warm_up()
+        index_of(engine, store_id).warm_up()
         try:
             yield
         finally:
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,
                   lifespan=lifespan)
-    app.state.dingdian = AppState(settings, engine, store_id, CatalogSearch(engine, store_id))
+    app.state.dingdian = AppState(settings, engine, store_id)
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
     # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first, after /health.

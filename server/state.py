@@ -1,4 +1,4 @@
-"""What the running service holds: settings, the engine, its store, the search index."""
+"""What the running service holds: settings, the engine, its store (its search index: services.catalog.search.index_of)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from server.auth.principals import PrincipalCache
 from server.config import Settings
 from server.events import EventHub
-from server.services.catalog.search import CatalogSearch
 
 if TYPE_CHECKING:
     from server.devices import DeviceManager
@@ -21,7 +20,6 @@ class AppState:
     settings: Settings
     engine: Engine
     store_id: int
-    search: CatalogSearch
     events: EventHub = field(default_factory=EventHub)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     devices: DeviceManager | None = None  # started and stopped with the service (app lifespan)

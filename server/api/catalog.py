@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
 from catalog.importer import FILE_ROW, HEADER_ROW
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
-from server.api.run import run
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.lane import hot, serve
 from server.api.schemas.catalog import (
     BarcodeIn,
     ImportOut,
@@ -37,9 +37,9 @@ from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
 from server.services.catalog import items as catalog_service
 from server.services.catalog import search as catalog_search
-from server.services.catalog.search import CatalogSearch
 from server.services.context import Ctx
 from server.services.stock import ledger
+from server.services.store.users import Principal
 
 router = APIRouter(tags=["catalog"])
 
@@ -77,12 +77,13 @@ def create_zone(body: ZoneIn, request: Request, ctx: CtxDep) -> ZoneOut:
         return ZoneOut.model_validate(zone.model_dump())
 
 
-def find(engine: Engine, ctx: Ctx, search: CatalogSearch, q: str, limit: int, on_loop: bool = False) -> bytes:
-    """The search's answer, list[SearchHitOut] as JSON: asked on every keystroke at the till, so read with
-    prepared statements and serialised at once, without a model per hit. on_loop: read on the event loop
-    (server.db.uow.loop_read), which raises NotOnLoop, nothing read, rather than wait (server.api.run)."""
+def find(engine: Engine, ctx: Ctx, _who: Principal, q: str, limit: int, on_loop: bool = False) -> bytes:
+    """The search's answer, list[SearchHitOut] as JSON (search_items, and the till's hot lane): asked on every
+    keystroke at the till, so read with prepared statements and serialised at once, without a model per hit.
+    on_loop: read on the event loop (server.db.uow.loop_read), which raises NotOnLoop, nothing read, rather
+    than wait (server.api.run)."""
     with loop_read(engine) if on_loop else read_unit(engine) as s:
-        hits = search.hits(s, q, limit, on_loop)
+        hits = catalog_search.index_of(engine, ctx.store_id).hits(s, q, limit, on_loop)
         shown = catalog_search.shown_items(s, ctx, [h.item_id for h in hits])
         stock = ledger.sellable_by_item(s, ctx, list(shown))
     return search_hits_json((h.rank, h.field, item_fields(shown[h.item_id], stock[h.item_id]))
@@ -90,12 +91,10 @@ def find(engine: Engine, ctx: Ctx, search: CatalogSearch, q: str, limit: int, on
 
 
 @router.get("/items/search", response_model=list[SearchHitOut], **guarded(Action.CATALOG_READ))
-async def search_items(request: Request, ctx: CtxDep, q: Annotated[str, Query(min_length=1, max_length=50)],
+@hot(find, durable=False)  # a read: nothing to make durable
+async def search_items(request: Request, ctx: CtxDep, who: Who, q: Annotated[str, Query(min_length=1, max_length=50)],
                        limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response:
-    state = get_state(request)
-    # async, so the route adds no hop to a worker thread; the runner decides where the read is done (a read:
-    # nothing to make durable)
-    return json_response_bytes(await run(state.engine, False, find, ctx, state.search, q, limit))
+    return await serve(request, ctx, who, q, limit)
 
 
 @router.get("/items/by-barcode/{code}", response_model=ItemOut, **guarded(Action.CATALOG_READ))

@@ -1,14 +1,16 @@
-"""The till's hot lane: its hottest requests — a scan into the basket, the payment — served past FastAPI.
+"""The till's hot lane: its hottest requests — a scan into the basket, the payment, the catalog search on every
+keystroke — served past FastAPI.
 
 A scan is a round trip the customer waits for, many times a sale. Measured on the running service (py-spy,
 and the same use case called in-process), FastAPI's part of a scan (routing through the included routers,
 the dependency solver resolving token, caller, permission and context, and its middleware) cost more than
-the use case with its SQL. This ASGI middleware serves the happy path of the routes marked @hot: a JSON
-body that validates against the route's own body model, path parameters that validate against the route's
-own annotations, a bearer token the principal cache resolves, a post the route's own permission allows.
-Anything else (no token or an unknown one, a post not allowed, a body or path that does not validate,
-another content type, a large body) is passed on untouched, the body replayed, to the full route, which
-answers it as it always does.
+the use case with its SQL; of a search, two fifths of it. This ASGI middleware serves the happy path of the
+routes marked @hot: a JSON body that validates against the route's own body model (a GET: no body), path
+and query parameters that validate against the route's own annotations, a bearer token the principal cache
+resolves, a post the route's own permission allows. Anything else (no token or an unknown one, a post not
+allowed, a body, path or query that does not validate, a query parameter given twice, another content type,
+a large body) is passed on untouched, the body replayed, to the full route, which answers it as it always
+does.
 
 Built at start-up from the routes themselves: a path, its method, status, permission and models are
 declared once, on the route. Both doors call the same handler through the same runner (server.api.run), so
@@ -20,7 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_origin, get_type_hints
+from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -45,8 +48,9 @@ E = TypeVar("E", bound=Callable[..., Any])
 
 @dataclass(frozen=True, slots=True)
 class Hot:
-    """What a hot route runs: handler(engine, ctx, who, *path parameters, body, on_loop=False) -> the JSON
-    answer; `durable`: its commit is on disk before it answers (see server.api.run)."""
+    """What a hot route runs: handler(engine, ctx, who, *path parameters, *query parameters, body, on_loop=False)
+    -> the JSON answer (body: for a route that reads one; query parameters: those the route declares, in its
+    order); `durable`: its commit is on disk before it answers (see server.api.run)."""
 
     handler: Callable[..., bytes]
     durable: bool
@@ -75,14 +79,25 @@ async def serve(request: Request, ctx: Ctx, who: Principal, *args: Any) -> Respo
 
 
 @dataclass(frozen=True, slots=True)
+class _Query:
+    """A query parameter of the route: its name in the query string, its own annotation, its default."""
+
+    alias: str
+    adapter: TypeAdapter[Any]
+    required: bool
+    default: Any
+
+
+@dataclass(frozen=True, slots=True)
 class _Lane:
     name: str  # the handler's
     method: str
     path: re.Pattern[str]
     status: int
     action: Action
-    body: type[BaseModel]
+    body: type[BaseModel] | None  # None: the route reads no body (a GET)
     params: tuple[TypeAdapter[Any], ...]  # the path parameters' own annotations, in path order
+    query: tuple[_Query, ...]  # the query parameters, in the route's order
     hot: Hot
 
 
@@ -109,12 +124,32 @@ def lanes_of(routes: Sequence[BaseRoute]) -> list[_Lane]:
         hints = get_type_hints(route.endpoint, include_extras=True)
         action = (route.openapi_extra or {}).get("x-action")
         methods = route.methods or set()
-        if action is None or "body" not in hints or len(methods) != 1:
-            raise TypeError(f"hot route {route.path}: it needs guarded(action), one method and a `body` parameter")
+        if action is None or len(methods) != 1 or ("body" in hints) == (methods == {"GET"}):
+            raise TypeError(f"hot route {route.path}: it needs guarded(action), one method and a `body` parameter "
+                            "(a GET: none)")
         out.append(_Lane(marked.handler.__name__, next(iter(methods)), route.path_regex,
-                         route.status_code or 200, Action(action), hints["body"],
-                         tuple(TypeAdapter(hints[name]) for name in route.param_convertors), marked))
+                         route.status_code or 200, Action(action), hints.get("body"),
+                         tuple(TypeAdapter(hints[name]) for name in route.param_convertors),
+                         _query_of(route, hints), marked))
     return out
+
+
+def _query_of(route: APIRoute, hints: dict[str, Any]) -> tuple[_Query, ...]:
+    """The route's own query parameters, each a single value under one name (what the lane reads as the route
+    does); refused here otherwise, or where a dependency of the route reads the query string too."""
+    if _reads_query(route.dependant.dependencies):
+        raise TypeError(f"hot route {route.path}: a dependency reads query parameters the lane would not see")
+    out = []
+    for field in route.dependant.query_params:
+        info = field.field_info
+        if info.validation_alias is not None or get_origin(info.annotation) in (list, tuple, set, frozenset):
+            raise TypeError(f"hot route {route.path}: query parameter {field.name} is not one value under one name")
+        out.append(_Query(field.alias, TypeAdapter(hints[field.name]), info.is_required(), info.default))
+    return tuple(out)
+
+
+def _reads_query(dependants: Sequence[Any]) -> bool:
+    return any(d.query_params or _reads_query(d.dependencies) for d in dependants)
 
 
 class TillLane:
@@ -145,12 +180,22 @@ class TillLane:
 async def _serve(scope: Scope, send: Send, lane: _Lane, raw_args: tuple[str, ...], body: bytes) -> bool:
     """True when answered here; False (nothing sent, nothing written) to pass the request on."""
     token, content_type = _headers(scope)
-    if not token or content_type.split(b";", 1)[0].strip() != _JSON:
+    if not token:
+        return False
+    if lane.body is None:
+        if body:  # a body the route would not read: the long way
+            return False
+    elif content_type.split(b";", 1)[0].strip() != _JSON:
         return False
     state = scope["app"].state.dingdian
     try:
-        parsed = lane.body.model_validate_json(body)
         args = tuple(adapter.validate_python(raw) for adapter, raw in zip(lane.params, raw_args, strict=True))
+        query = _query_values(lane.query, scope["query_string"])
+        if query is None:
+            return False
+        args += query
+        if lane.body is not None:
+            args += (lane.body.model_validate_json(body),)
     except ValidationError:
         return False
     who = await caller_on_loop(state, token)
@@ -158,7 +203,7 @@ async def _serve(scope: Scope, send: Send, lane: _Lane, raw_args: tuple[str, ...
         return False
     ctx = Ctx(state.store_id, state.settings, who.actor)
     try:
-        answer = await _call(lane, state.engine, ctx, who, args, parsed)
+        answer = await _call(lane, state.engine, ctx, who, args)
     except AppError as exc:  # a refusal: the same body the full route's handler would give
         await error_response(exc)(scope, _no_body, send)
         return True
@@ -168,8 +213,32 @@ async def _serve(scope: Scope, send: Send, lane: _Lane, raw_args: tuple[str, ...
     return True
 
 
-async def _call(lane: _Lane, engine: Any, ctx: Ctx, who: Principal, args: tuple[Any, ...], body: Any) -> bytes:
-    return await run(engine, lane.hot.durable, lane.hot.handler, ctx, who, *args, body)
+async def _call(lane: _Lane, engine: Any, ctx: Ctx, who: Principal, args: tuple[Any, ...]) -> bytes:
+    return await run(engine, lane.hot.durable, lane.hot.handler, ctx, who, *args)
+
+
+def _query_values(query: tuple[_Query, ...], raw: bytes) -> tuple[Any, ...] | None:
+    """The query parameters' values, read as the route reads them: the query string parsed as Starlette parses
+    it, each value validated against the parameter's own annotation (ValidationError), its default where the
+    parameter is absent. None (the long way) where the route would refuse it for want of one, or where a
+    parameter is given twice (the route takes one of them; the lane does not guess which)."""
+    if not query:
+        return ()
+    given: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        given.setdefault(key, []).append(value)
+    out = []
+    for param in query:
+        values = given.get(param.alias)
+        if values is None:
+            if param.required:
+                return None
+            out.append(param.default)
+        elif len(values) > 1:
+            return None
+        else:
+            out.append(param.adapter.validate_python(values[0]))
+    return tuple(out)
 
 
 def _headers(scope: Scope) -> tuple[str, bytes]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,16 +14,18 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from server.api import lane
 from server.api.catalog import find, items_out
 from server.api.schemas.catalog import ItemOut, SearchHitOut, item_fields
 from server.db.models import Item
 from server.db.uow import NotOnLoop, core_unit, read_session
 from server.services.catalog import items as catalog_service
-from server.services.catalog.search import CatalogSearch
+from server.services.catalog.search import CatalogSearch, index_of
 from server.services.context import Ctx
-from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, seed_shop
+from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, ROLE_PINS, login, seed_shop
 
 ANSWER = TypeAdapter(list[SearchHitOut])
+NOBODY: Any = None  # the caller, which the search does not need
 
 
 def _extra_items(engine: Engine, ctx: Ctx) -> None:
@@ -68,7 +71,7 @@ def test_the_answer_is_the_one_the_models_give(shop: dict[str, Any], engine: Eng
 
 def test_the_fields_hold_the_models_types_and_order(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     """item_fields builds ItemOut's fields without the model: the model given them changes nothing."""
-    answer = find(engine, ctx, CatalogSearch(engine, ctx.store_id), "YP", 20)
+    answer = find(engine, ctx, NOBODY, "YP", 20)
     for hit in TypeAdapter(list[dict[str, Any]]).validate_json(answer):
         assert list(hit) == list(SearchHitOut.model_fields)
         assert list(hit["item"]) == list(ItemOut.model_fields)
@@ -92,29 +95,85 @@ def test_on_the_loop_it_never_waits(engine: Engine, ctx: Ctx) -> None:
     """find(on_loop=True) answers as a worker's find does, or raises NotOnLoop (nothing read) where it would wait:
     the index not loaded yet or changed since (loading is a worker's), or held by another thread."""
     items = seed_shop(engine, ctx)
-    search = CatalogSearch(engine, ctx.store_id)
-    with pytest.raises(NotOnLoop):
-        find(engine, ctx, search, "YP", 20, on_loop=True)  # the first load (100k items in a store) is a worker's
-    answer = find(engine, ctx, search, "YP", 20)
-    assert find(engine, ctx, search, "YP", 20, on_loop=True) == answer and b"YP0001" in answer
 
-    with search._lock:  # another thread searching, or the start-up load still going
+    def find_(q: str, on_loop: bool = False) -> bytes:
+        return find(engine, ctx, NOBODY, q, 20, on_loop=on_loop)
+
+    with pytest.raises(NotOnLoop):
+        find_("YP", on_loop=True)  # the first load (100k items in a store) is a worker's
+    answer = find_("YP")
+    assert find_("YP", on_loop=True) == answer and b"YP0001" in answer
+
+    with index_of(engine, ctx.store_id)._lock:  # another thread searching, or the start-up load still going
         with pytest.raises(NotOnLoop):
-            find(engine, ctx, search, "YP", 20, on_loop=True)
+            find_("YP", on_loop=True)
 
     with core_unit(engine) as s:  # a catalog change: the worker loads it, then the loop answers with it
         catalog_service.update_item(s, ctx, items["vitc"], {"price_fen": 360})
     with pytest.raises(NotOnLoop):
-        find(engine, ctx, search, "YP0002", 20, on_loop=True)
-    changed = find(engine, ctx, search, "YP0002", 20)
-    assert b'"price_fen":360' in changed and find(engine, ctx, search, "YP0002", 20, on_loop=True) == changed
+        find_("YP0002", on_loop=True)
+    changed = find_("YP0002")
+    assert b'"price_fen":360' in changed and find_("YP0002", on_loop=True) == changed
 
     other = sqlite3.connect(engine.url.database or "", isolation_level=None)  # another process mid-write
     try:
         other.execute("BEGIN IMMEDIATE")
         other.execute("UPDATE item SET price_fen = 1 WHERE code = 'YP0002'")
         t0 = time.perf_counter()
-        assert find(engine, ctx, search, "YP0002", 20, on_loop=True) == changed  # what is committed, at once
+        assert find_("YP0002", on_loop=True) == changed  # what is committed, at once
         assert time.perf_counter() - t0 < 5
     finally:
         other.close()
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """What the hot lane served itself, by handler."""
+    seen: list[str] = []
+    real = lane._call
+
+    async def counted(hot_lane: Any, *args: Any) -> bytes:
+        seen.append(hot_lane.name)
+        return await real(hot_lane, *args)
+
+    monkeypatch.setattr(lane, "_call", counted)
+    yield seen
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_hot_lane_answers_as_the_route_does(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+                                                 served: list[str]) -> None:
+    """The search's happy path is served by the hot lane; whatever it cannot read as the route does goes the long
+    way — and either way the answer is the same."""
+    client, cashier = shop["client"], shop["cashier"]
+    lane_served = [  # query strings the lane reads as the route does
+        "q=YP", "q=YP&limit=2", "q=%E9%98%BF%E8%8E%AB", "q=FY&limit=+1", "q=YP&limit=2.0", "q=YP&other=1&other=2",
+        "q=" + BARCODE_AMOX, "q=%20YP%20", "limit=3&q=yp"]
+    long_way = {  # and those it leaves to the route, with the route's answer
+        "q=YP&q=FY": 200, "q=YP&limit=1&limit=2": 200, "": 422, "q=": 422, "limit=3": 422, "q=" + "x" * 51: 422,
+        "q=YP&limit=0": 422, "q=YP&limit=101": 422, "q=YP&limit=": 422, "q=YP&limit=two": 422}
+    for query in lane_served:
+        before = len(served)
+        r = client.get(f"/items/search?{query}", headers=cashier)
+        assert r.status_code == 200 and served[before:] == ["find"], query
+        assert r.content == _as_the_models_give(engine, ctx, *_q_limit(query)), query
+    for query, status in long_way.items():
+        before = len(served)
+        r = client.get(f"/items/search?{query}", headers=cashier)
+        assert r.status_code == status and served[before:] == [], (query, r.text)
+        if status == 422:
+            assert r.json()["code"] == "VALIDATION"
+    # no token, an unknown one, a post that may not read the catalog, a body: the route answers, as ever
+    for headers, status in (({}, 401), ({"Authorization": "Bearer " + "x" * 43}, 401),
+                            (login(client, "u_sysadmin", ROLE_PINS["sysadmin"]), 403)):
+        r = client.get("/items/search?q=YP", headers=headers)
+        assert r.status_code == status and served == ["find"] * len(lane_served)
+    r = client.request("GET", "/items/search?q=YP", headers=cashier, content=b"{}")
+    assert r.status_code == 200 and served == ["find"] * len(lane_served)
+
+
+def _q_limit(query: str) -> tuple[str, int]:
+    from urllib.parse import parse_qs
+
+    given = parse_qs(query, keep_blank_values=True)
+    return given["q"][0], int(float(given.get("limit", ["20"])[0]))

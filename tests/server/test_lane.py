@@ -11,9 +11,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import Depends, FastAPI, Query, Response
+from pydantic_core import PydanticUndefined
 from sqlmodel import select
 
 from server import audit
@@ -391,7 +393,13 @@ def test_the_lane_is_read_off_the_routes_marked_hot(shop: dict[str, Any]) -> Non
 
     app = shop["client"].app
     lanes = {x.name: x for x in lane.lanes_of(app.routes)}
-    assert set(lanes) == {"scan", "pay"}
+    assert set(lanes) == {"scan", "pay", "find"}
+    find = lanes["find"]  # the catalog search: a GET, no body, its query parameters the route's own
+    assert (find.method, find.status, find.action, find.body, find.hot.durable) == ("GET", 200, Action.CATALOG_READ,
+                                                                                     None, False)
+    assert [(q.alias, q.required, q.default) for q in find.query] == [("q", True, PydanticUndefined),
+                                                                      ("limit", False, 20)]
+    assert lanes["scan"].query == lanes["pay"].query == ()
     routes = {r.endpoint: r for r, _ in lane._api_routes(app.routes) if isinstance(r, APIRoute)}
     for endpoint, name in ((selling.add_line, "scan"), (selling.complete, "pay")):
         route, hot_lane = routes[endpoint], lanes[name]
@@ -403,3 +411,54 @@ def test_the_lane_is_read_off_the_routes_marked_hot(shop: dict[str, Any]) -> Non
     assert lanes["scan"].path.match("/sales/not-a-uuid/lines")  # the path matches; its parameter does not validate:
     r = shop["client"].post("/sales/not-a-uuid/lines", json={"barcode": BARCODE_VITC}, headers=shop["cashier"])
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION"  # ...so the full route answered it
+
+
+def _reads_query(page: int = 1) -> int:
+    return page
+
+
+# Hot routes the lane can read (the first) and those it cannot, refused at start-up (annotations resolved at
+# module level, as the lane reads them).
+async def _get_ok(q: Annotated[str, Query(max_length=5)], n: int = 3) -> Response:
+    raise AssertionError
+
+
+async def _get_with_body(body: dict[str, int]) -> Response:
+    raise AssertionError
+
+
+async def _post_without_body(q: str) -> Response:
+    raise AssertionError
+
+
+async def _get_a_list(q: Annotated[list[str], Query()]) -> Response:
+    raise AssertionError
+
+
+async def _get_by_another_name(q: Annotated[str, Query(validation_alias="query")]) -> Response:
+    raise AssertionError
+
+
+async def _get_reading_the_query_in_a_dependency(page: Annotated[int, Depends(_reads_query)]) -> Response:
+    raise AssertionError
+
+
+def test_a_hot_route_the_lane_could_not_read_as_routed_is_refused_at_start_up() -> None:
+    from server.api.deps import guarded
+    from server.permissions import Action
+
+    def handler(*_: Any, on_loop: bool = False) -> bytes:
+        return b"[]"
+
+    def lanes_of_one(method: str, endpoint: Any) -> list[Any]:
+        app = FastAPI()
+        app.add_api_route("/x", lane.hot(handler, durable=False)(endpoint), methods=[method],
+                          **guarded(Action.CATALOG_READ))
+        return lane.lanes_of(app.routes)
+
+    [ok] = lanes_of_one("GET", _get_ok)
+    assert [(q.alias, q.required, q.default) for q in ok.query] == [("q", True, PydanticUndefined), ("n", False, 3)]
+    for method, endpoint in (("GET", _get_with_body), ("POST", _post_without_body), ("GET", _get_a_list),
+                             ("GET", _get_by_another_name), ("GET", _get_reading_the_query_in_a_dependency)):
+        with pytest.raises(TypeError, match="hot route /x"):
+            lanes_of_one(method, endpoint)

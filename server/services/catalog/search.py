@@ -83,6 +83,22 @@ def shown_items(s: Unit, ctx: Ctx, item_ids: list[int]) -> dict[int, dict[str, A
     return out
 
 
+def index_of(engine: Engine, store_id: int) -> CatalogSearch:
+    """The store's search index on this database, one per process: made on first ask (the service's start-up
+    warms it up). Kept on the engine itself, as its writer is (server.db.sqlite.writer_of): the two go together."""
+    indexes: dict[int, CatalogSearch] = vars(engine).setdefault("_dingdian_search", {})
+    index = indexes.get(store_id)
+    if index is None:
+        with _index_creation:
+            index = indexes.get(store_id)
+            if index is None:
+                index = indexes[store_id] = CatalogSearch(engine, store_id)
+    return index
+
+
+_index_creation = threading.Lock()
+
+
 class CatalogSearch:
     def __init__(self, engine: Engine, store_id: int) -> None:
         self._engine = engine
