@@ -60,7 +60,9 @@ def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus
                                                           CardSettlement.id != row.id,
                                                           col(CardSettlement.status).in_(UNRESOLVED))).first()
             if sale.status == SaleStatus.SETTLING.value and live is None:
-                sales_ledger.change_sale(s, row.sale_id, status=SaleStatus.OPEN.value)
+                opened = sales_ledger.change_sale(s, row.sale_id, status=SaleStatus.OPEN.value)
+                audit.record(s, ctx.store_id, ctx.actor, "sale.reopen", "sale", row.sale_id,
+                             audit.row_image(sale._asdict()), audit.row_image(opened._asdict()), note=status.value)
         audit.record_row(s, ctx.store_id, ctx.actor, f"settlement.{status.value}", row, before, note=error[:300])
         return True
 

@@ -166,7 +166,7 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     checked = refusal_check(s, ctx, sale, till_code, offers, settling, stock=False)
     lines, items = checked.lines, checked.items
     before = audit.row_image(sale._asdict())
-    allocations = _take_stock(s, ctx, sale.id, lines, items)
+    allocations, movements = _take_stock(s, ctx, sale.id, lines, items)
     if checked.dispensing:
         sales_ledger.dispense(s, checked.dispensing)
         for ln in lines:
@@ -184,9 +184,12 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
     sales_ledger.add_tenders(s, tenders)
     # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
-    printing.queue_receipt(s, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
+    jobs = printing.queue_receipt(s, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
+    # Every row the completion wrote is imaged in its entry (audit.NESTED), so audit verify names an edit of any
+    # (the stock taken by line and batch is in the movements: ref_id is the line).
     audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
-                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders, "allocations": allocations})
+                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders, "movements": movements,
+                                                    "print_jobs": jobs})
     views = [{k: ln[k] for k in LINE_VIEW_KEYS} | {k: getattr(items[ln["item_id"]], k) for k in VIEW_KEYS}
              for ln in lines]
     return Completion(done, allocations=allocations, lines=views)
@@ -200,10 +203,11 @@ def precheck(s: Session, ctx: Ctx, sale: Any, till_code: str, offers: list[Tende
 
 
 def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
-                items: dict[int, Any]) -> list[dict[str, int]]:
+                items: dict[int, Any]) -> tuple[list[dict[str, int]], list[dict[str, Any]]]:
     """Stock leaves by batch, earliest expiry first, only from batches the ledger calls sellable (GSP-06).
 
-    All the sale's items in one locked read; the movements through the ledger's one writer.
+    All the sale's items in one locked read; the movements through the ledger's one writer. The takes by line,
+    and the movements as written.
     """
     batches = ledger.fefo_for_sale(s, ctx, sale_id)
     out: list[dict[str, int]] = []
@@ -222,6 +226,6 @@ def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
                     if held[0] == batch_id:
                         held[1] -= take
             fefo[:] = [held for held in fefo if held[1] > 0]
-    ledger.append(s, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"], "sale_line",
-                                       str(a["line_id"])) for a in out])
-    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out]
+    movements = ledger.append(s, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"],
+                                                   "sale_line", str(a["line_id"])) for a in out])
+    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out], movements

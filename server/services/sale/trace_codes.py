@@ -75,8 +75,8 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
                         split=line.split, scanned_by=ctx.actor_id, scanned_at=ctx.now)
     s.add(row)
     s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code", "sale_line", line.id, None,
-                 {"code": code, "split": line.split, "item": item.code})
+    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code", "sale_trace_code", row.id, None,
+                 audit.snapshot(row) | {"item": item.code})
     return row
 
 
@@ -85,8 +85,9 @@ def remove_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> No
                                              SaleTraceCode.code == code)).first()
     if row is None:
         raise not_found("追溯码", "trace code", code=code)
+    before = audit.snapshot(row)
     s.delete(row)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_line", line_id, {"code": code}, None)
+    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_trace_code", row.id, before, None)
 
 
 def completion_refusals(s: Session, sale_id: str, lines: list[dict[str, Any]], items: dict[int, Any]) -> list[Any]:
@@ -119,8 +120,9 @@ def mark_sold(s: Session, sale_id: str) -> None:
         raise conflict("TRACE-SOLD", "本单有追溯码刚在其他收款机售出，请核对药盒", "a trace code of this sale was just sold on another till") from None
 
 
-def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> None:
-    """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays."""
+def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> list[SaleTraceCode]:
+    """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays. The
+    codes freed (the return's entry images them)."""
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id,
                                                    col(SaleTraceCode.returned_in).is_(None),
                                                    col(SaleTraceCode.split).is_(False))
@@ -128,17 +130,20 @@ def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> 
     for r in rows:
         r.returned_in = return_id
         s.add(r)
+    return rows
 
 
 def count_for_line(s: Session, sale_line_id: int) -> int:
     return len(s.exec(select(SaleTraceCode.id).where(SaleTraceCode.sale_line_id == sale_line_id)).all())
 
 
-def drop_line_codes(s: Session, sale_line_id: int) -> list[str]:
-    """A removed basket line takes its scanned codes with it (the caller audits the removal)."""
+def drop_line_codes(s: Session, sale_line_id: int) -> list[dict[str, Any]]:
+    """A removed basket line takes its scanned codes with it; their images, for the caller's entry of the
+    removal (audit.NESTED: the line's "trace_codes")."""
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id)))
+    images = [audit.snapshot(r) for r in rows]
     for r in rows:
         s.delete(r)
     if rows:
         s.flush()
-    return [r.code for r in rows]
+    return images
