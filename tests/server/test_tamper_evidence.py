@@ -279,6 +279,7 @@ _EDITS = [
     ("audit_head", "SELECT max(seq) FROM audit_head", "UPDATE audit_head SET seq = seq - 1 WHERE seq = :i"),
     ("agreement_event", "SELECT min(id) FROM agreement_event", "UPDATE agreement_event SET reason = 'x' WHERE id = :i"),
     ("rx_attachment", "SELECT min(id) FROM rx_attachment", "UPDATE rx_attachment SET data = :b WHERE id = :i"),
+    ("service_start", "SELECT min(id) FROM service_start", "UPDATE service_start SET digest = 'x' WHERE id = :i"),
 ]
 # (the card's tables and the centre's message log: tests/insurance/test_card_tamper.py, where a card sale is made)
 _GUARDED = sorted({t for t, _, _ in _EDITS} - {"insurance_message"} | {"rx_attachment"})
