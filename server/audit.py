@@ -96,7 +96,7 @@ _SINCE_COVERAGE = frozenset(table_of(m).name for m in _RECORDS)
 COVERAGE = "audit.coverage"  # the entry migration 0010 wrote in a store that had data: where verifying began
 
 # Rows an entry images besides its own, by the entity it is about: key of the image -> table of the rows.
-# A list of images (or one) under that key; an image without "id" is matched by content (append-only rows);
+# A list of images (or one, or `compact`'s form) under that key; an image without "id" is matched by content;
 # an entry whose `after` is None deleted its row and the rows imaged under these keys in its `before`.
 NESTED: dict[str, dict[str, str]] = {
     "sale": {"lines": "sale_line", "tenders": "tender", "movements": "stock_movement", "print_jobs": "print_job"},
@@ -346,9 +346,28 @@ class _Images:
         self.by_id[table][rid] = (seq, img if img is None or prev is None or prev[1] is None else prev[1] | img)
 
 
+def compact(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
+    """Images of rows written together, for an entry's NESTED key, with what they share written once:
+    {"same": {...}, "each": [{...}, ...]} (a sale's stock movements share their time, kind, user, location …);
+    fewer than two rows as they are. Smaller to hash and store on the completion's path; read back by verify."""
+    if len(rows) < 2:
+        return rows
+    first = rows[0]
+    try:
+        shared = first.items() & rows[1].items()
+        for r in rows[2:]:
+            shared &= r.items()
+        same = {k: v for k, v in first.items() if (k, v) in shared}
+    except TypeError:  # an unhashable value (a JSON document): as they are
+        return rows
+    return {"same": same, "each": [{k: v for k, v in r.items() if k not in same} for r in rows]}
+
+
 def _listed(value: Any) -> list[dict[str, Any]]:
-    """The images under a NESTED key: a list of them, or one (a prescription's review); other values (an entry
-    written before migration 0010 listed a removed line's codes as strings) carry no image."""
+    """The images under a NESTED key: a list of them, one (a prescription's review), or `compact`'s form; other
+    values (an entry written before migration 0010 listed a removed line's codes as strings) carry no image."""
+    if isinstance(value, dict) and value.keys() == {"same", "each"}:
+        return [value["same"] | e for e in value["each"] if isinstance(e, dict)]
     items = value if isinstance(value, list) else [value]
     return [v for v in items if isinstance(v, dict)]
 

@@ -116,9 +116,15 @@ def queue_receipt(s: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -
     if cash and ctx.settings.devices.cash_drawer:  # the drawer opens first, as the receipt starts printing
         jobs.insert(0, job | {"kind": PrintJobKind.DRAWER.value, "expires_at": ctx.now + DRAWER_WINDOW})
     conn = s.connection()
-    images = [audit.image(PrintJob, {"id": _ADD_JOB_ID.scalar(conn, j)} | j) for j in jobs]
+    # audit.image's result, made directly (on the completion's path): the imaged columns, the empty document's digest
+    images = [{"id": _ADD_JOB_ID.scalar(conn, j)} | {k: j[k] for k in _IMAGED} | {"document": _NO_DOCUMENT}
+              for j in jobs]
     _queued(s)
     return images
+
+
+_IMAGED = tuple(k for k in _JOB_KEYS if k not in PrintJob.__audit_exclude__ and k != "document")
+_NO_DOCUMENT = audit.digest({})
 
 
 def enqueue_rx_slip(s: Session, ctx: Ctx, slip: RxReviewSlip, till_code: str | None = None) -> PrintJob:

@@ -188,8 +188,8 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     # Every row the completion wrote is imaged in its entry (audit.NESTED), so audit verify names an edit of any
     # (the stock taken by line and batch is in the movements: ref_id is the line).
     audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
-                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders, "movements": movements,
-                                                    "print_jobs": jobs})
+                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders,
+                                                    "movements": audit.compact(movements), "print_jobs": jobs})
     views = [{k: ln[k] for k in LINE_VIEW_KEYS} | {k: getattr(items[ln["item_id"]], k) for k in VIEW_KEYS}
              for ln in lines]
     return Completion(done, allocations=allocations, lines=views)
