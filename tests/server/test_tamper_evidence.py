@@ -332,3 +332,34 @@ def test_every_guard_is_in_place_at_the_head_revision(engine: Engine) -> None:
     guarded = [*_GUARDED, "card_settlement", "sale_insured", "insurance_message"]
     assert {f"guard_{t}_{what}" for t in guarded for what in ("update", "delete")} <= names
     assert "guard_insurance_sign_in_delete" in names
+
+
+def test_a_store_upgraded_with_data_verifies_and_its_older_rows_count_as_legacy(engine: Engine, ctx: Ctx,
+                                                                               clock: Any) -> None:
+    """Rows written before migration 0010 by code that did not image them are legacy (counted, not judged);
+    a row slipped in after the upgrade is named."""
+    from alembic import command
+
+    from server.db.migrate import alembic_config, upgrade
+    from tests.conftest import seed_shop
+
+    seed_shop(engine, ctx)
+    insert_job = text("INSERT INTO print_job (store_id, till_code, kind, ref, reprint, document, status, attempts, "
+                      "last_error, created_by, created_at) VALUES (:s, 'T01', 'receipt', :ref, :f, '{}', 'pending', 0, "
+                      "'', NULL, :at)")
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    with engine.begin() as conn:  # as 0009's code queued a receipt: no image of it in the chain
+        conn.execute(insert_job, {"s": ctx.store_id, "ref": "old-sale", "f": False, "at": clock.now})
+    upgrade(engine)
+    report = _verify(engine, ctx)
+    assert report.ok, report.problems
+    assert report.legacy_rows >= 1
+    with read_session(engine) as s:
+        coverage = s.exec(select(AuditEntry).where(AuditEntry.action == audit.COVERAGE)).one()
+    assert coverage.after is not None and coverage.after["tables"]["print_job"] is not None
+    with engine.begin() as conn:  # after the upgrade, the same is tampering
+        conn.execute(insert_job, {"s": ctx.store_id, "ref": "new-sale", "f": False, "at": clock.now})
+    assert _named(_verify(engine, ctx)) == {("unaudited_row", "print_job", ())}
