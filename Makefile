@@ -18,11 +18,12 @@ LINT_PATHS := pos server devices catalog reports tests bench
 # (measured: 33 s wall on the 2-core machine). The one test deselected starts the sandbox centre.
 CHECK_TESTS := tests/catalog \
 	tests/server/test_card_rules.py tests/server/test_prescription_rules.py \
+	tests/server/test_rule_register.py tests/test_rules_audit.py \
 	tests/insurance/test_wire.py tests/insurance/test_signing.py tests/insurance/test_fund.py \
 	tests/devices/test_receipt_layout.py tests/devices/test_card_apdu.py \
 	--deselect tests/insurance/test_signing.py::test_hmac_signed_messages_pass_the_gateway_and_bad_ones_are_turned_away
 
-.PHONY: demo test check bench lint types imports system system-build venv clean-demo
+.PHONY: demo test check rules bench lint types imports system system-build venv clean-demo
 
 demo: venv
 	$(BIN)/dingdian demo
@@ -35,10 +36,17 @@ check: venv
 	$(BIN)/mypy
 	$(BIN)/pytest -q -m "not slow and not postgres and not hardware" $(CHECK_TESTS)
 
+# The rules audit: every rule of the register (server/rules/register.py) with the tests marked
+# @pytest.mark.refuses that show it refusing, then the rules no test shows refusing. Reads the tests, runs none.
+rules: venv
+	$(BIN)/python -m tests.rules_audit
+
 # The whole suite, after the quick gate: against SQLite and a private PostgreSQL cluster, with the real device stacks.
+# On TEST_WORKERS processes (pytest-xdist; the machine-wide card stack's tests share one, see tests/conftest.py).
+TEST_WORKERS ?= 2
 test: system venv
 	$(MAKE) --no-print-directory check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: system venv  # the card benchmark drives pcscd + vpcd, as the tests do
 	$(BIN)/python -m bench

@@ -39,7 +39,7 @@ from bench.bench_selling import Till, TillError, client
 from catalog.classes import InsuranceCategory
 from server.config import load_settings
 from server.db.engine import make_engine
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.persons import DEMO_PERSONS
 from server.roles import Role
@@ -92,20 +92,20 @@ def map_items(store: BenchStore) -> CardStore:
     taken: dict[InsuranceCategory, int] = {}
     try:
         ctx = Ctx(bootstrap_store(engine, settings), settings)
-        with write_session(engine) as s:
-            add_user(s, ctx, "bench_ins", "医保管理员", ADMIN_PIN, {Role.INSURANCE_ADMIN})
-            add_user(s, ctx, "bench_mgr", "店长", MANAGER_PIN, {Role.MANAGER})
+        with core_unit(engine) as u:
+            add_user(u, ctx, "bench_ins", "医保管理员", ADMIN_PIN, {Role.INSURANCE_ADMIN})
+            add_user(u, ctx, "bench_mgr", "店长", MANAGER_PIN, {Role.MANAGER})
             basket, ids = [], []
             codes_in_order = [code for code, *_ in ITEMS]  # build_store's barcodes follow ITEMS
             for code, category in BASKET:
                 barcode = store.barcodes[codes_in_order.index(code)]
                 basket.append(barcode)
-                item = catalog_service.find_by_barcode(s, ctx, barcode)
+                item = catalog_service.find_by_barcode(orm(u), ctx, barcode)
                 assert item is not None and item.id is not None and item.code == code
                 if category is not None:
                     k = taken.get(category, 0)
                     taken[category] = k + 1
-                    catalog_service.update_item(s, ctx, item.id, {"nhsa_code": codes[category][k],
+                    catalog_service.update_item(u, ctx, item.id, {"nhsa_code": codes[category][k],
                                                                   "insurance_category": category.value})
                     if category in (InsuranceCategory.JIA, InsuranceCategory.YI):  # only those are uploaded
                         ids.append(item.id)

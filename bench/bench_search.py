@@ -41,7 +41,7 @@ from server.db.migrate import upgrade
 from server.db.models import Barcode, Item, Store, Zone
 from server.db.models.base import table_of
 from server.db.types import utcnow
-from server.db.uow import write_session
+from server.db.uow import core_unit
 from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.catalog.search import CatalogSearch
@@ -76,9 +76,9 @@ class Loaded:
 
 def load_catalog(engine: Engine, ctx: Ctx, n: int, seed: int) -> tuple[int, list[tuple[str, str, str]]]:
     """Bulk-insert n items and their barcodes with SQLAlchemy core; returns (barcodes, samples)."""
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
         for z in default_zones():  # 16 audited rows: the normal service call is fine here
-            catalog_service.create_zone(s, ctx, z.code, z.name, z.purpose, set(z.admits), z.route_group,
+            catalog_service.create_zone(u, ctx, z.code, z.name, z.purpose, set(z.admits), z.route_group,
                                         z.storage, z.odour_prone)
     mnemonics: dict[str, str] = {}
     samples: list[tuple[str, str, str]] = []
@@ -128,8 +128,8 @@ def build_database(directory: Path, n: int, seed: int) -> Loaded:
         upgrade(engine)
         store_id = bootstrap_store(engine, settings)
         ctx = Ctx(store_id, settings)
-        with write_session(engine) as s:
-            add_user(s, ctx, USERNAME, "压测收银员", PIN, {Role.CASHIER})
+        with core_unit(engine) as u:
+            add_user(u, ctx, USERNAME, "压测收银员", PIN, {Role.CASHIER})
         started = time.perf_counter()
         n_barcodes, samples = load_catalog(engine, ctx, n, seed)
         seconds = time.perf_counter() - started

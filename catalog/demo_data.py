@@ -945,6 +945,7 @@ class DemoUser:
     id_number: str
     qualification: str  # server.db.models.people.Qualification values
     qualification_no: str
+    qualification_expiry: date | None
     registered_store_code: str
     contract_start: date | None
     contract_end: date | None
@@ -968,7 +969,9 @@ def demo_users(store_code: str, today: date) -> list[DemoUser]:
     def user(username: str, name: str, pin: str, roles: tuple[str, ...], id_no: str, *,
              contract: tuple[date, date], qualification: str = "none", qualification_no: str = "",
              registered: str = "", cert: str = "") -> DemoUser:
-        return DemoUser(username, name, pin, roles, id_no, qualification, qualification_no, registered,
+        # a 执业药师's registration renewed 3 years ago runs 5 (STAFF-01 reads its expiry); a 职称 does not lapse
+        expiry = _add_months(today, 24) if qualification == "licensed_pharmacist" else None
+        return DemoUser(username, name, pin, roles, id_no, qualification, qualification_no, expiry, registered,
                         contract[0], contract[1], cert, _add_months(today, 24) if cert else None)
 
     return [

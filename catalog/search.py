@@ -99,17 +99,21 @@ def normalise(text: str) -> str:
     return text.upper() if text.isascii() else text.translate(_ASCII_UPPER)
 
 
+def field_values(doc: SearchDoc, field: Field) -> list[str]:
+    """The doc's normalised values of one field, empty ones left out."""
+    if field == "mnemonic":
+        return normalise(doc.mnemonic).split()
+    raws = doc.barcodes if field == "barcode" else (getattr(doc, field) or "",)
+    return [value for raw in raws if (value := normalise(raw))]
+
+
+# doc_values' order: every field once
+_VALUE_FIELDS: tuple[Field, ...] = ("mnemonic", "name", "generic_name", "code", "nhsa_code", "approval_no", "barcode")
+
+
 def doc_values(doc: SearchDoc) -> list[tuple[Field, str]]:
     """The doc's searchable (field, normalised value) pairs, empty values left out."""
-    out: list[tuple[Field, str]] = [("mnemonic", m) for m in normalise(doc.mnemonic).split()]
-    singles: tuple[tuple[Field, str], ...] = (
-        ("name", doc.name), ("generic_name", doc.generic_name), ("code", doc.code),
-        ("nhsa_code", doc.nhsa_code or ""), ("approval_no", doc.approval_no),
-    )
-    for field, raw in singles + tuple(("barcode", b) for b in doc.barcodes):
-        if value := normalise(raw):
-            out.append((field, value))
-    return out
+    return [(field, value) for field in _VALUE_FIELDS for value in field_values(doc, field)]
 
 
 def sort_key(doc: SearchDoc) -> SortKey:
@@ -119,7 +123,6 @@ def sort_key(doc: SearchDoc) -> SortKey:
 
 def matched_field(doc: SearchDoc, query: str, rank: Rank) -> Field | None:
     """The first field, in the rank's field order, that matches the normalised query at that rank."""
-    values = doc_values(doc)
     test: Callable[[str, str], bool]
     if rank == "exact":
         fields, test = EXACT_FIELDS, str.__eq__
@@ -127,8 +130,10 @@ def matched_field(doc: SearchDoc, query: str, rank: Rank) -> Field | None:
         fields, test = PREFIX_FIELDS, str.startswith
     else:
         fields, test = CONTAINS_FIELDS, lambda value, q: q in value
+    # Field by field, stopping at the first that matches: named for every hit of every keystroke, and most
+    # hits match on their rank's first field, so the others are not normalised for nothing.
     for field in fields:
-        if any(f == field and test(v, query) for f, v in values):
+        if any(test(v, query) for v in field_values(doc, field)):
             return field
     return None
 

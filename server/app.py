@@ -30,7 +30,7 @@ from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
 from server.config import Settings, get_settings
 from server.db.engine import make_engine
-from server.db.migrate import require_head
+from server.db.revisions import require_head
 from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
 from server.services.catalog.search import CatalogSearch
@@ -58,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # sale can be touched again: 2601 by msgid, in the background so a slow centre does not delay start-up.
         threading.Thread(target=recover_settlements, args=(engine, settings, store_id, app.state.insurance),
                          name="settlement-recovery", daemon=True).start()
+        # The catalog's index, loaded off the request path once the service is up (not while it starts, competing
+        # for the interpreter).
+        state.search.warm_up()
         try:
             yield
         finally:
@@ -66,13 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="丁点药房收银服务 Dingdian POS service", version="0.1.0", responses=_ERRORS,
                   lifespan=lifespan)
-    search = CatalogSearch(engine, store_id)
-    search.warm_up()
-    app.state.dingdian = AppState(settings, engine, store_id, search)
+    app.state.dingdian = AppState(settings, engine, store_id, CatalogSearch(engine, store_id))
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
-    # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first.
-    for module in (selling, health, auth, store, users, catalog, stock, prescriptions, card, till, events, audit,
+    # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first, after /health.
+    # FastAPI builds an included router's routes on the first request that reaches it (~0.1 s for selling's): the
+    # first thing a starting service is asked, /health (by a supervisor, `dingdian demo`, the till), does not wait
+    # for them; a scan pays one more regex, when the hot lane (TillLane) has not answered it already.
+    for module in (health, selling, auth, store, users, catalog, stock, prescriptions, card, till, events, audit,
                    devices, printing):
         app.include_router(module.router)
     app.include_router(insurance_api.router)

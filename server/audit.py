@@ -76,7 +76,7 @@ from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
 from server.db.types import utcnow
-from server.db.uow import Unit
+from server.db.uow import Reader, Unit, orm
 
 GENESIS = "0" * 64
 
@@ -200,9 +200,9 @@ class Actor:
 SYSTEM = Actor(None, "system")
 
 
-def ensure_head(session: Session, store_id: int) -> None:
-    if session.get(AuditHead, store_id) is None:
-        session.add(AuditHead(store_id=store_id, seq=0, hash=GENESIS))
+def ensure_head(session: Unit, store_id: int) -> None:
+    if orm(session).get(AuditHead, store_id) is None:
+        orm(session).add(AuditHead(store_id=store_id, seq=0, hash=GENESIS))
         session.flush()
 
 
@@ -246,7 +246,7 @@ def record(
     _MOVE_HEAD.run(conn, {"sid": store_id, "new_seq": row["seq"], "new_hash": row["hash"]})
 
 
-def record_row(session: Session, store_id: int, actor: Actor, action: str, row: SQLModel,
+def record_row(session: Unit, store_id: int, actor: Actor, action: str, row: SQLModel,
                before: dict[str, Any] | None = None, note: str = "") -> None:
     """Audit a row written through the ORM: its table and id, the image before, the image now."""
     session.flush()
@@ -279,7 +279,7 @@ class Anchor:
         return cls(int(m.group(1)), m.group(2).lower())
 
 
-def head(session: Unit, store_id: int) -> Anchor:
+def head(session: Reader, store_id: int) -> Anchor:
     """The store's chain head as the caller's transaction sees it: what the Z report prints, and what a backup
     keeps beside the database (issue #22: the backup calls this)."""
     row = session.connection().execute(sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.store_id == store_id)).first()

@@ -14,7 +14,7 @@ from sqlmodel import select
 from catalog.demo_data import default_zones, demo_batches, demo_items, demo_suppliers, demo_users
 from server.db.models import AgreementStatus, Item, Supplier
 from server.db.models.base import id_of
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.roles import ROLE_LABELS, Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -26,45 +26,46 @@ DEMO_SEED = 20261122
 
 
 def load_demo(engine: Engine, ctx: Ctx) -> str:
-    with write_session(engine) as s:
+    with core_unit(engine) as unit:
+        s = orm(unit)
         if s.exec(select(func.count()).select_from(Item).where(Item.store_id == ctx.store_id)).one():
             return "演示数据已存在，未重复加载 / demo data already present; nothing loaded"
         today = ctx.today
-        store_service.update_profile(s, ctx, {
+        store_service.update_profile(unit, ctx, {
             "legal_representative": "李明", "person_in_charge": "王芳", "business_scope": "处方药、非处方药、中药饮片、保健食品、医疗器械",
             "drug_licence_no": "粤AA7550001", "drug_licence_expiry": today + timedelta(days=3 * 365),
             "business_licence_no": "91440300MA5F000001", "business_licence_expiry": None})
-        store_service.record_agreement_event(s, ctx, AgreementStatus.ACTIVE, today - timedelta(days=200),
+        store_service.record_agreement_event(unit, ctx, AgreementStatus.ACTIVE, today - timedelta(days=200),
                                              today + timedelta(days=165), "YB-440300-2026-0001", "签订医保服务协议")
-        store_service.register_till(s, ctx, ctx.settings.till.code, "1号收银台", "DEMO-TILL-01")
+        store_service.register_till(unit, ctx, ctx.settings.till.code, "1号收银台", "DEMO-TILL-01")
         for z in default_zones():
-            catalog_service.create_zone(s, ctx, z.code, z.name, z.purpose, set(z.admits), z.route_group, z.storage,
+            catalog_service.create_zone(unit, ctx, z.code, z.name, z.purpose, set(z.admits), z.route_group, z.storage,
                                         z.odour_prone)
         items = demo_items(DEMO_SEED)
         ids: dict[str, int] = {}
         for it in items:
             values = {k: getattr(it, k) for k in catalog_service.ITEM_FIELDS if hasattr(it, k)}
-            row = catalog_service.create_item(s, ctx, values, list(it.barcodes), it.zone_code)
+            row = catalog_service.create_item(unit, ctx, values, list(it.barcodes), it.zone_code)
             ids[it.code] = id_of(row)
         # The demo's 甲/乙 mappings have reached the (sandbox) centre, so the card pays them (CARD-07).
         mapped = [ids[it.code] for it in items if it.nhsa_code and it.insurance_category.value in ("jia", "yi")]
-        catalog_service.mark_mapping_uploaded(s, ctx, mapped, today)
+        catalog_service.mark_mapping_uploaded(unit, ctx, mapped, today)
         suppliers = demo_suppliers(DEMO_SEED, today)
         for sup in suppliers:
-            stock.add_supplier(s, ctx, sup.name, sup.licence_no, sup.licence_expiry, sup.business_licence_no,
+            stock.add_supplier(unit, ctx, sup.name, sup.licence_no, sup.licence_expiry, sup.business_licence_no,
                                sup.contact, sup.phone)
         sup_ids = {x.name: x.id for x in s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id))}
         batches = demo_batches(items, suppliers, DEMO_SEED, today)
         for b in batches:
-            stock.add_opening_batch(s, ctx, ids[b.item_code], sup_ids.get(b.supplier_name), b.batch_no, b.lot_no,
+            stock.add_opening_batch(unit, ctx, ids[b.item_code], sup_ids.get(b.supplier_name), b.batch_no, b.lot_no,
                                     b.manufactured_on, b.expires_on, b.cost_fen, b.qty, b.zone_code)
         lines = []
         for u in demo_users(ctx.settings.store.fixmedins_code, today):
             roles = {Role(r) for r in u.roles}
-            user = user_service.add_user(s, ctx, u.username, u.display_name, u.pin, roles)
-            user_service.set_staff_profile(s, ctx, id_of(user), {
+            user = user_service.add_user(unit, ctx, u.username, u.display_name, u.pin, roles)
+            user_service.set_staff_profile(unit, ctx, id_of(user), {
                 "id_number": u.id_number, "qualification": u.qualification, "qualification_no": u.qualification_no,
-                "registered_store_code": u.registered_store_code, "contract_start": u.contract_start,
+                "qualification_expiry": u.qualification_expiry, "registered_store_code": u.registered_store_code, "contract_start": u.contract_start,
                 "contract_end": u.contract_end, "work_cert_no": u.work_cert_no, "work_cert_expiry": u.work_cert_expiry})
             lines.append(f"  {u.username:<12} PIN {u.pin:<6} {'、'.join(ROLE_LABELS[r] for r in sorted(roles))}"
                          f"  {u.display_name}")

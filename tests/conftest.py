@@ -67,10 +67,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                              ids=[f"at-{name}" for name in INSTANTS])
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). The card reader's stack is one per
+# machine (one pcscd, one vpcd port): every test that uses it runs on the same worker, one after another.
+MACHINE_WIDE_FIXTURES = {"pcscd": "pcscd"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above)."""
+    """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above); the tests of a
+    machine-wide stack are grouped onto one worker."""
     keep, drop = [], []
     for item in items:
+        for fixture, group in MACHINE_WIDE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
         params = getattr(getattr(item, "callspec", None), "params", {})
         marker = item.get_closest_marker("business_day")
         on_pg_frozen = params.get("backend") == "postgres" and params.get("business_instant") is not None
@@ -243,13 +252,13 @@ ROLE_PINS = {"cashier": "1111", "pharmacist": "2222", "insurance_admin": "3333",
 
 
 def add_role_users(engine: Engine, ctx: Ctx) -> None:
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.roles import Role
     from server.services.store.users import add_user
 
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
         for role, pin in ROLE_PINS.items():
-            add_user(s, ctx, f"u_{role}", f"测试{role}", pin, {Role(role)})
+            add_user(u, ctx, f"u_{role}", f"测试{role}", pin, {Role(role)})
 
 
 def login(client: TestClient, username: str, pin: str) -> dict[str, str]:
@@ -276,19 +285,19 @@ BARCODE_ICE = "6904567890125"  # 冰糖雪梨膏, food; its only batch quality-s
 def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
     """Zones, four items with batches (expired, stopped, good), a registered till T01. Returns item ids."""
     from catalog.classes import GspClass, Storage, ZonePurpose
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.services.catalog import items as catalog_service
     from server.services.stock import batches as stock
     from server.services.store.profile import register_till
 
     today = ctx.today
     ids: dict[str, int] = {}
-    with write_session(engine) as s:
-        register_till(s, ctx, ctx.settings.till.code, "1号台", "")
-        register_till(s, ctx, "T02", "2号台", "")
-        for code, admits, route in (("Z-RX", {GspClass.RX}, "internal"), ("Z-OTC", {GspClass.OTC_A}, "internal"),
+    with core_unit(engine) as u:
+        register_till(u, ctx, ctx.settings.till.code, "1号台", "")
+        register_till(u, ctx, "T02", "2号台", "")
+        for code, admits, route in (("Z-RX", {GspClass.RX}, "internal"), ("Z-OTC", {GspClass.OTC_A, GspClass.OTC_B}, "internal"),
                                     ("Z-DEV", {GspClass.DEVICE}, "none"), ("Z-FOOD", {GspClass.FOOD}, "none")):
-            catalog_service.create_zone(s, ctx, code, code, ZonePurpose.DISPLAY, admits, route, Storage.NORMAL, False)
+            catalog_service.create_zone(u, ctx, code, code, ZonePurpose.DISPLAY, admits, route, Storage.NORMAL, False)
         specs = [
             ("amox", {"code": "YP0001", "name": "阿莫西林胶囊", "spec": "0.25g*24粒", "approval_no": "国药准字H1",
                       "gsp_class": "rx", "route": "internal", "price_fen": 1250, "split_unit": "粒", "split_ratio": 24,
@@ -301,16 +310,49 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
                      "price_fen": 1800}, BARCODE_ICE, "Z-FOOD"),
         ]
         for key, values, barcode, zone in specs:
-            ids[key] = catalog_service.create_item(s, ctx, values, [barcode], zone).id  # type: ignore[assignment]
+            ids[key] = catalog_service.create_item(u, ctx, values, [barcode], zone).id  # type: ignore[assignment]
         mk = today - timedelta(days=400)
-        stock.add_opening_batch(s, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
-        stock.add_opening_batch(s, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
-        stock.add_opening_batch(s, ctx, ids["vitc"], None, "B-VITC-1", "L3", mk, today + timedelta(days=500), 200, 50)
-        stock.add_opening_batch(s, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
-        stock.add_opening_batch(s, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
-        ice = stock.add_opening_batch(s, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
-        stock.set_batch_stop(s, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
+        stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
+        stock.add_opening_batch(u, ctx, ids["vitc"], None, "B-VITC-1", "L3", mk, today + timedelta(days=500), 200, 50)
+        stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
+        stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
+        ice = stock.add_opening_batch(u, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
+        stock.set_batch_stop(u, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+        _duty_pharmacist(u, ctx)
     return ids
+
+
+DUTY_PHARMACIST, DUTY_TILL = "u_duty_pharmacist", "T09"
+
+
+def _duty_pharmacist(u: Any, ctx: Ctx) -> None:
+    """A qualified pharmacist on duty at a till of their own for the whole test: RX-10 lets the store sell 处方药 and
+    甲类非处方药 only while one is (server.services.store.presence). The RX-10 tests take them off (nobody_on_duty).
+    Their approvals count only in their own shift, so a sale's prescription still needs the shop's pharmacist."""
+    from server.audit import Actor
+    from server.roles import Role
+    from server.services.store import shifts
+    from server.services.store.profile import register_till
+    from server.services.store.users import add_user, set_staff_profile
+
+    pharmacist = add_user(u, ctx, DUTY_PHARMACIST, "在岗药师", ROLE_PINS["pharmacist"], {Role.PHARMACIST})
+    set_staff_profile(u, ctx, pharmacist.id, {  # type: ignore[arg-type]
+        "qualification": "licensed_pharmacist", "qualification_no": "ZY-DUTY", "registered_store_code":
+        ctx.settings.store.fixmedins_code, "qualification_expiry": ctx.today + timedelta(days=1000),
+        "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=1000)})
+    register_till(u, ctx, DUTY_TILL, "药师台", "")
+    on_duty = ctx.acting(Actor(pharmacist.id, DUTY_PHARMACIST))
+    shift = shifts.open_shift(u, on_duty, DUTY_TILL, 0)
+    shifts.duty_on(u, on_duty, shift.id, frozenset({Role.PHARMACIST}))  # type: ignore[arg-type]
+
+
+def nobody_on_duty(client: TestClient) -> None:
+    """The seeded duty pharmacist goes off duty (the shop's own pharmacist is off unless a test puts them on)."""
+    h = till_login(client, DUTY_PHARMACIST, ROLE_PINS["pharmacist"], DUTY_TILL)
+    shift = client.get("/shifts/current", headers=h).json()
+    off = client.delete(f"/shifts/{shift['id']}/duty", headers=h)
+    assert off.status_code == 200, off.text
 
 
 def till_login(client: TestClient, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
@@ -338,15 +380,15 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
     """A staff record that passes STAFF-01 today: qualified, registered at this store, contract in term."""
     from datetime import timedelta
 
-    from server.db.uow import write_session
+    from server.db.uow import core_unit, orm
     from server.services.store.users import find_user, set_staff_profile, staff_profile
 
-    with write_session(engine) as s:
-        user = find_user(s, ctx, username)
-        if staff_profile(s, user.id) is None:  # type: ignore[arg-type]
-            set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+    with core_unit(engine) as u:
+        user = find_user(orm(u), ctx, username)
+        if staff_profile(orm(u), user.id) is None:  # type: ignore[arg-type]
+            set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
                 "qualification": "licensed_pharmacist", "qualification_no": "ZY-0001",
-                "registered_store_code": ctx.settings.store.fixmedins_code,
+                "qualification_expiry": ctx.today + timedelta(days=1000), "registered_store_code": ctx.settings.store.fixmedins_code,
                 "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from server.api.deps import CtxDep, Who, unit_of_work
 from server.api.schemas.auth import LoginIn, LoginOut, UserOut
 from server.db.models.base import id_of
+from server.db.uow import orm
 from server.services.store import users
 from server.services.store.profile import usable_till
 
@@ -15,15 +16,15 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/login", response_model=LoginOut, openapi_extra={"x-action": "public"})
 def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
-    with unit_of_work(request) as s:
+    with unit_of_work(request) as u:
         # A till session only from a registered, active till bound to this store's site (AGR-02, CARD-06).
-        till_id = usable_till(s, ctx, body.till_code).id if body.till_code else None
-        result = users.login(s, ctx, body.username, body.pin, till_id)
+        till_id = usable_till(orm(u), ctx, body.till_code).id if body.till_code else None
+        result = users.login(u, ctx, body.username, body.pin, till_id)
         if result is not None:
             token, sess, user = result
             out = LoginOut(token=token, expires_at=sess.expires_at,
                            user=UserOut(id=id_of(user), username=user.username, display_name=user.display_name,
-                                        status=user.status, roles=sorted(users.active_roles(s, id_of(user)))))
+                                        status=user.status, roles=sorted(users.active_roles(orm(u), id_of(user)))))
     if result is None:  # the failure was recorded and committed above
         raise users.BAD_LOGIN
     return out
@@ -31,8 +32,8 @@ def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
 
 @router.post("/logout", status_code=204, openapi_extra={"x-action": "authenticated"})
 def logout(request: Request, who: Who, ctx: CtxDep) -> None:
-    with unit_of_work(request) as s:
-        users.logout(s, ctx, who)
+    with unit_of_work(request) as u:
+        users.logout(u, ctx, who)
 
 
 @router.get("/me", response_model=UserOut, openapi_extra={"x-action": "authenticated"})

@@ -7,13 +7,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
 from catalog.importer import FILE_ROW, HEADER_ROW
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
+from server.api.run import run
 from server.api.schemas.catalog import (
     BarcodeIn,
     ImportOut,
@@ -24,13 +26,18 @@ from server.api.schemas.catalog import (
     SearchHitOut,
     ZoneIn,
     ZoneOut,
+    item_fields,
+    search_hits_json,
 )
 from server.db.models import Item, Zone
 from server.db.models.base import id_of
+from server.db.uow import loop_read, orm, read_unit
 from server.errors import AppError, not_found
 from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
 from server.services.catalog import items as catalog_service
+from server.services.catalog import search as catalog_search
+from server.services.catalog.search import CatalogSearch
 from server.services.context import Ctx
 from server.services.stock import ledger
 
@@ -64,23 +71,31 @@ def list_zones(s: ReadSession, ctx: CtxDep) -> list[ZoneOut]:
 
 @router.post("/zones", response_model=ZoneOut, status_code=201, **guarded(Action.ZONE_WRITE))
 def create_zone(body: ZoneIn, request: Request, ctx: CtxDep) -> ZoneOut:
-    with unit_of_work(request) as s:
-        zone = catalog_service.create_zone(s, ctx, body.code, body.name, body.purpose, set(body.admits),
+    with unit_of_work(request) as u:
+        zone = catalog_service.create_zone(u, ctx, body.code, body.name, body.purpose, set(body.admits),
                                            body.route_group, body.storage, body.odour_prone)
         return ZoneOut.model_validate(zone.model_dump())
 
 
+def find(engine: Engine, ctx: Ctx, search: CatalogSearch, q: str, limit: int, on_loop: bool = False) -> bytes:
+    """The search's answer, list[SearchHitOut] as JSON: asked on every keystroke at the till, so read with
+    prepared statements and serialised at once, without a model per hit. on_loop: read on the event loop
+    (server.db.uow.loop_read), which raises NotOnLoop, nothing read, rather than wait (server.api.run)."""
+    with loop_read(engine) if on_loop else read_unit(engine) as s:
+        hits = search.hits(s, q, limit, on_loop)
+        shown = catalog_search.shown_items(s, ctx, [h.item_id for h in hits])
+        stock = ledger.sellable_by_item(s, ctx, list(shown))
+    return search_hits_json((h.rank, h.field, item_fields(shown[h.item_id], stock[h.item_id]))
+                            for h in hits if h.item_id in shown)
+
+
 @router.get("/items/search", response_model=list[SearchHitOut], **guarded(Action.CATALOG_READ))
-def search_items(request: Request, s: ReadSession, ctx: CtxDep,
-                 q: Annotated[str, Query(min_length=1, max_length=50)],
-                 limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[SearchHitOut]:
-    hits = get_state(request).search.search(q, limit)
-    if not hits:
-        return []
-    rows = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([h.item_id for h in hits])))}
-    ordered = [rows[h.item_id] for h in hits if h.item_id in rows]
-    outs = {o.id: o for o in items_out(s, ctx, ordered)}
-    return [SearchHitOut(rank=h.rank, matched=h.field, item=outs[h.item_id]) for h in hits if h.item_id in outs]
+async def search_items(request: Request, ctx: CtxDep, q: Annotated[str, Query(min_length=1, max_length=50)],
+                       limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response:
+    state = get_state(request)
+    # async, so the route adds no hop to a worker thread; the runner decides where the read is done (a read:
+    # nothing to make durable)
+    return json_response_bytes(await run(state.engine, False, find, ctx, state.search, q, limit))
 
 
 @router.get("/items/by-barcode/{code}", response_model=ItemOut, **guarded(Action.CATALOG_READ))
@@ -99,9 +114,9 @@ def get_item(item_id: RowId, s: ReadSession, ctx: CtxDep) -> ItemOut:
 @router.post("/items", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
 def create_item(body: ItemIn, request: Request, ctx: CtxDep) -> ItemOut:
     values = body.model_dump(exclude={"barcodes", "zone_code"})
-    with unit_of_work(request) as s:
-        item = catalog_service.create_item(s, ctx, values, body.barcodes, body.zone_code)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.create_item(u, ctx, values, body.barcodes, body.zone_code)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_WRITE))
@@ -112,9 +127,9 @@ def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, 
         raise AppError(403, "CARD-07", "医保编码与类别只能由医保管理员修改",
                        "only the insurance administrator may change the 医保 code or category",
                        {"action": Action.MAPPING_WRITE.value})
-    with unit_of_work(request) as s:
-        item = catalog_service.update_item(s, ctx, item_id, changes)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.update_item(u, ctx, item_id, changes)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}/mapping", response_model=ItemOut, **guarded(Action.MAPPING_WRITE))
@@ -122,23 +137,23 @@ def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDe
     changes = body.model_dump(exclude_unset=True)
     if set(changes) - catalog_service.MAPPING_FIELDS:
         raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
-    with unit_of_work(request) as s:
-        item = catalog_service.update_item(s, ctx, item_id, changes)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.update_item(u, ctx, item_id, changes)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 @router.post("/items/{item_id}/barcodes", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
 def add_barcode(item_id: RowId, body: BarcodeIn, request: Request, ctx: CtxDep) -> ItemOut:
-    with unit_of_work(request) as s:
-        catalog_service.add_barcode(s, ctx, item_id, body.code)
-        return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
+    with unit_of_work(request) as u:
+        catalog_service.add_barcode(u, ctx, item_id, body.code)
+        return items_out(orm(u), ctx, [catalog_service.get_item(orm(u), ctx, item_id)])[0]
 
 
 @router.put("/items/{item_id}/zone", response_model=ItemOut, **guarded(Action.ZONE_WRITE))
 def place_item(item_id: RowId, body: PlaceIn, request: Request, ctx: CtxDep) -> ItemOut:
-    with unit_of_work(request) as s:
-        item = catalog_service.place_item(s, ctx, item_id, body.zone_code)
-        return items_out(s, ctx, [item])[0]
+    with unit_of_work(request) as u:
+        item = catalog_service.place_item(u, ctx, item_id, body.zone_code)
+        return items_out(orm(u), ctx, [item])[0]
 
 
 _FILE_BODY = {"required": True,

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from server.audit import SYSTEM
-from server.db.uow import read_session, write_session
+from server.db.types import utcnow
+from server.db.uow import Unit, core_unit, read_session
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx
@@ -25,13 +27,13 @@ def get_state(request: Request) -> AppState:
     return request.app.state.dingdian
 
 
-def principal(
+async def principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if creds is None or not creds.credentials:
         raise AppError(401, "AUTH", "请先登录", "log in first")
-    who = caller(get_state(request), creds.credentials)
+    who = await caller_on_loop(get_state(request), creds.credentials)
     if who is None:
         raise AppError(401, "AUTH", "登录已失效，请重新登录", "the token is invalid, expired or revoked")
     request.state.principal = who
@@ -47,6 +49,12 @@ def caller(state: AppState, token: str) -> Principal | None:
             return resolve_token(s, ctx, token)
 
     return state.principals.resolve(token_hash(token), ctx.now, lambda p: p.expires_at, load)
+
+
+async def caller_on_loop(state: AppState, token: str) -> Principal | None:
+    """caller(), asked on the event loop (every request asks it, the routes and the hot lane): the cache answers
+    there, a hop to a worker thread costing more than the look-up; a miss reads the database, in the threadpool."""
+    return state.principals.get(token_hash(token), utcnow()) or await run_in_threadpool(caller, state, token)
 
 
 def require(action: Action) -> Callable[..., Awaitable[Principal]]:
@@ -76,9 +84,10 @@ def reader(request: Request) -> Iterator[Session]:
         yield s
 
 
-def unit_of_work(request: Request, durable: bool = True) -> AbstractContextManager[Session]:
-    """Handlers open the unit of work themselves, so the commit happens before the response is sent."""
-    return write_session(get_state(request).engine, durable)
+def unit_of_work(request: Request, durable: bool = True) -> AbstractContextManager[Unit]:
+    """The use case's Unit (server.db.uow.core_unit). Handlers open it themselves, so the commit happens before the
+    response is sent; a read-only handler takes a ReadSession instead (a read is not a unit of work)."""
+    return core_unit(get_state(request).engine, durable)
 
 
 ReadSession = Annotated[Session, Depends(reader)]

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from server.api.deps import get_state
 from server.api.schemas.audit import HealthOut
-from server.db.migrate import current_revision, head_revision
+from server.db.revisions import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 

@@ -25,18 +25,16 @@ from typing import Any, TypeVar, get_type_hints
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.api.deps import caller, get_state
+from server.api.deps import caller_on_loop, get_state
 from server.api.errors import error_response
 from server.api.run import run
-from server.db.types import utcnow
 from server.errors import AppError
 from server.permissions import Action, allowed
 from server.services.context import Ctx
-from server.services.store.users import Principal, token_hash
+from server.services.store.users import Principal
 
 _MAX_BODY = 16 * 1024  # a scan is ~40 bytes, a payment ~200; anything larger goes the long way
 _JSON = b"application/json"
@@ -155,8 +153,7 @@ async def _serve(scope: Scope, send: Send, lane: _Lane, raw_args: tuple[str, ...
         args = tuple(adapter.validate_python(raw) for adapter, raw in zip(lane.params, raw_args, strict=True))
     except ValidationError:
         return False
-    # The cache answers on the event loop; a miss reads the database, which belongs in the threadpool.
-    who = state.principals.get(token_hash(token), utcnow()) or await run_in_threadpool(caller, state, token)
+    who = await caller_on_loop(state, token)
     if who is None or not allowed(who.roles, lane.action):
         return False
     ctx = Ctx(state.store_id, state.settings, who.actor)

@@ -27,6 +27,7 @@ from server.api.schemas.selling import SaleOut
 from server.api.selling import SalePath, sale_out
 from server.db.models import Item, Prescription
 from server.db.models.base import id_of
+from server.db.uow import orm
 from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
@@ -72,8 +73,8 @@ def import_registry(body: RegistryIn, request: Request, ctx: CtxDep) -> Registry
     rows = [rx_registry.InstitutionIn(i.code, i.name, i.admdvs, i.designated, i.designated_until,
                                      [rx_registry.DoctorIn(d.code, d.name, d.active) for d in i.doctors])
             for i in body.institutions]
-    with unit_of_work(request) as s:
-        return RegistryOut(**rx_registry.import_registry(s, ctx, rows))
+    with unit_of_work(request) as u:
+        return RegistryOut(**rx_registry.import_registry(u, ctx, rows))
 
 
 @router.get("/institutions", response_model=list[InstitutionOut], **guarded(Action.RX_READ))
@@ -90,15 +91,15 @@ def list_institutions(s: ReadSession, ctx: CtxDep) -> list[InstitutionOut]:
 def enter_prescription(body: RxIn, request: Request, ctx: CtxDep) -> RxOut:
     data = rx_entry.RxIn(**body.model_dump(exclude={"lines"}),
                            lines=[rx_entry.RxLineIn(**ln.model_dump()) for ln in body.lines])
-    with unit_of_work(request) as s:
-        return rx_out(s, rx_entry.create(s, ctx, data))
+    with unit_of_work(request) as u:
+        return rx_out(orm(u), rx_entry.create(u, ctx, data))
 
 
 @router.post("/prescriptions/electronic", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
 def import_electronic(body: dict[str, Any], request: Request, ctx: CtxDep) -> RxOut:
     """An electronic 外配处方 as the 7203 download returns it (hi_rxno, fixmedins_code, rxdrugdetail …)."""
-    with unit_of_work(request) as s:
-        return rx_out(s, rx_entry.create(s, ctx, rx_entry.from_electronic(s, ctx, body)))
+    with unit_of_work(request) as u:
+        return rx_out(orm(u), rx_entry.create(u, ctx, rx_entry.from_electronic(orm(u), ctx, body)))
 
 
 _WHY = Query(max_length=200, description="why the record is read (SEC-06: logged with the read)")
@@ -133,10 +134,10 @@ def delete_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> None:
 
 @router.post("/prescriptions/{rx_id}/review", response_model=RxOut, **guarded(Action.RX_REVIEW))
 def review_prescription(rx_id: RowId, body: ReviewIn, request: Request, ctx: CtxDep, who: Who) -> RxOut:
-    with unit_of_work(request) as s:
-        rx_review.review(s, ctx, rx_id, who.roles, body.verdict, body.reason, body.note, body.referred_to,
+    with unit_of_work(request) as u:
+        rx_review.review(u, ctx, rx_id, who.roles, body.verdict, body.reason, body.note, body.referred_to,
                           body.dispenser_id)
-        return rx_out(s, rx_entry.get(s, ctx, rx_id))
+        return rx_out(orm(u), rx_entry.get(orm(u), ctx, rx_id))
 
 
 _SCAN_BODY = {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
@@ -154,8 +155,8 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
             raise AppError(413, "RX-08", "处方影像过大（上限 8 MB）", "the scan is larger than 8 MB")
 
     def store() -> AttachmentOut:  # a unit of work may wait for the writer's lock: a worker's, not the event loop's
-        with unit_of_work(request) as s:
-            att = rx_entry.attach(s, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
+        with unit_of_work(request) as u:
+            att = rx_entry.attach(u, ctx, rx_id, content_type.split(";")[0].strip().lower(), bytes(data))
             return AttachmentOut(id=id_of(att), content_type=att.content_type, sha256=att.sha256, size=att.size,
                                  uploaded_at=att.uploaded_at)
 
@@ -175,8 +176,8 @@ def get_scan(rx_id: RowId, attachment_id: RowId, request: Request, s: ReadSessio
 @router.post("/prescriptions/{rx_id}/print", status_code=201, **guarded(Action.RX_READ))
 def print_prescription(rx_id: RowId, request: Request, ctx: CtxDep, who: Who) -> dict[str, int]:
     """The 处方审核单 on this till's printer (or the store's default till's): for the record and the inspector."""
-    with unit_of_work(request) as s:
-        job = rx_slip.print_slip(s, ctx, rx_id, who.till_code or ctx.settings.till.code)
+    with unit_of_work(request) as u:
+        job = rx_slip.print_slip(u, ctx, rx_id, who.till_code or ctx.settings.till.code)
         return {"print_job_id": job.id}
 
 
@@ -184,5 +185,5 @@ def print_prescription(rx_id: RowId, request: Request, ctx: CtxDep, who: Who) ->
 
 @router.post("/sales/{sale_id}/prescription", response_model=SaleOut, **guarded(Action.RX_ENTER))
 def tie_to_sale(sale_id: SalePath, body: SaleRxIn, request: Request, ctx: CtxDep) -> SaleOut:
-    with unit_of_work(request) as s:
-        return sale_out(s, ctx, rx_dispensing.attach_to_sale(s, ctx, sale_id.lower(), body.prescription_id))
+    with unit_of_work(request) as u:
+        return sale_out(u, ctx, rx_dispensing.attach_to_sale(u, ctx, sale_id.lower(), body.prescription_id))

@@ -29,16 +29,16 @@ def job_out(job: PrintJob) -> PrintJobOut:
 def reprint_receipt(sale_id: Annotated[str, Path(pattern=UUID_PATTERN)], request: Request, ctx: CtxDep,
                     who: Who) -> PrintJobOut:
     """Print the sale's receipt again, marked 重打 (audited), on this till's printer."""
-    with unit_of_work(request) as s:
-        return job_out(receipt.enqueue_receipt(s, ctx, sale_id.lower(), reprint=True, till_code=who.till_code))
+    with unit_of_work(request) as u:
+        return job_out(receipt.enqueue_receipt(u, ctx, sale_id.lower(), reprint=True, till_code=who.till_code))
 
 
 @router.post("/shifts/{shift_id}/z-report/print", response_model=PrintJobOut, status_code=201,
              **guarded(Action.PRINT))
 def reprint_z_report(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> PrintJobOut:
     """Print the shift's Z report again, marked 重打 (audited)."""
-    with unit_of_work(request) as s:
-        return job_out(z_report.enqueue_z_report(s, ctx, shift_id, reprint=True, till_code=who.till_code))
+    with unit_of_work(request) as u:
+        return job_out(z_report.enqueue_z_report(u, ctx, shift_id, reprint=True, till_code=who.till_code))
 
 
 @router.get("/print-jobs", response_model=list[PrintJobOut], **guarded(Action.DEVICE_READ))
@@ -52,5 +52,5 @@ def print_jobs(s: ReadSession, ctx: CtxDep, status: Annotated[PrintJobStatus | N
 @router.post("/print-jobs/{job_id}/retry", response_model=PrintJobOut, **guarded(Action.PRINT))
 def retry_job(job_id: RowId, request: Request, ctx: CtxDep) -> PrintJobOut:
     """Print a waiting job now (a printed one is refused: ask for a reprint instead)."""
-    with unit_of_work(request) as s:
-        return job_out(printing.retry(s, ctx, job_id))
+    with unit_of_work(request) as u:
+        return job_out(printing.retry(u, ctx, job_id))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from pydantic import AwareDatetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -26,11 +28,13 @@ from server.api.schemas.selling import (
     ShiftOpenIn,
     ShiftOut,
     TraceCodeIn,
+    UnattendedOut,
+    UnattendedPeriodOut,
     VoidIn,
 )
 from server.db.models import Sale, SaleReturn
 from server.db.models.base import id_of
-from server.db.uow import Unit, core_unit, loop_unit, orm, write_session
+from server.db.uow import Reader, core_unit, loop_unit, orm
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -38,7 +42,7 @@ from server.services import records
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns, trace_codes
 from server.services.sale.lines import line_views
-from server.services.store import shifts, z_report
+from server.services.store import presence, shifts, z_report
 from server.services.store.shifts import ZReport
 from server.services.store.users import Principal
 
@@ -59,16 +63,16 @@ def till_id_of(who: Principal) -> int:
     return who.till_id
 
 
-def sale_out(s: Unit, ctx: Ctx, sale: Sale, replayed: bool = False,
+def sale_out(r: Reader, ctx: Ctx, sale: Sale, replayed: bool = False,
              just_paid: list[TenderOffer] | None = None, lines: list[dict[str, Any]] | None = None) -> SaleOut:
-    """The sale as the till shows it. `just_paid`: the tenders of a completion in this very transaction
-    (nothing can have been returned yet), so neither is read back. `lines`: the sale's line views, when
-    the use case has them already (a scan)."""
+    """The sale as the till shows it, read from a read session or from the unit that just changed it.
+    `just_paid`: the tenders of a completion in this very transaction (nothing can have been returned yet),
+    so neither is read back. `lines`: the sale's line views, when the use case has them already (a scan)."""
     final = sale.status == "completed" and just_paid is None  # an open basket has no tenders or returns either
     if lines is None:
-        lines = line_views(s, sale.id)
-    back = records.returned_so_far(orm(s), [ln["id"] for ln in lines]) if final else {}
-    codes = trace_codes.codes_by_line(s, sale.id) if any(ln["traced"] for ln in lines) else {}
+        lines = line_views(r, sale.id)
+    back = records.returned_so_far(r, [ln["id"] for ln in lines]) if final else {}
+    codes = trace_codes.codes_by_line(r, sale.id) if any(ln["traced"] for ln in lines) else {}
     # Validated in one call, nested dicts and all: building a model per line in Python cost more.
     return SaleOut.model_validate({
         "id": sale.id, "status": sale.status, "till_id": sale.till_id, "shift_id": sale.shift_id,
@@ -84,7 +88,7 @@ def sale_out(s: Unit, ctx: Ctx, sale: Sale, replayed: bool = False,
                    "returned_qty": back.get(ln["id"], 0), "traced": ln["traced"],
                    "trace_codes": codes.get(ln["id"], [])} for ln in lines],
         "tenders": [{"kind": t.kind, "amount_fen": t.amount_fen, "tendered_fen": t.tendered_fen,
-                     "reference": t.reference} for t in (records.tenders_of(orm(s), sale.id) if final else just_paid or [])],
+                     "reference": t.reference} for t in (records.tenders_of(r, sale.id) if final else just_paid or [])],
     })
 
 
@@ -96,8 +100,8 @@ _INSURANCE_LABEL = {c.value: c.label for c in InsuranceCategory}
 
 @router.post("/shifts", response_model=ShiftOut, status_code=201, **guarded(Action.SHIFT))
 def open_shift(body: ShiftOpenIn, request: Request, ctx: CtxDep, who: Who) -> ShiftOut:
-    with unit_of_work(request) as s:
-        return ShiftOut.model_validate(shifts.open_shift(s, ctx, till_of(who), body.float_fen).model_dump())
+    with unit_of_work(request) as u:
+        return ShiftOut.model_validate(shifts.open_shift(u, ctx, till_of(who), body.float_fen).model_dump())
 
 
 @router.get("/shifts/current", response_model=ShiftOut, **guarded(Action.SALE_READ))
@@ -109,10 +113,10 @@ def current_shift(s: ReadSession, ctx: CtxDep, who: Who) -> ShiftOut:
 # The Z report is the use case's own dataclass: one definition of its fields, served as it is.
 @router.post("/shifts/{shift_id}/close", response_model=ZReport, **guarded(Action.SHIFT))
 def close_shift(shift_id: RowId, body: ShiftCloseIn, request: Request, ctx: CtxDep) -> ZReport:
-    with unit_of_work(request) as s:
-        shift = shifts.close_shift(s, ctx, shift_id, body.counted_cash_fen)
-        z_report.enqueue_z_report(s, ctx, id_of(shift))
-        return shifts.z_report(s, ctx, shift)
+    with unit_of_work(request) as u:
+        shift = shifts.close_shift(u, ctx, shift_id, body.counted_cash_fen)
+        z_report.enqueue_z_report(u, ctx, id_of(shift))
+        return shifts.z_report(orm(u), ctx, shift)
 
 
 @router.get("/shifts/{shift_id}/report", response_model=ZReport, **guarded(Action.SALE_READ))
@@ -122,22 +126,37 @@ def shift_report(shift_id: RowId, s: ReadSession, ctx: CtxDep) -> ZReport:
 
 @router.post("/shifts/{shift_id}/duty", response_model=DutyOut, status_code=201, **guarded(Action.DUTY))
 def duty_on(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> DutyOut:
-    with unit_of_work(request) as s:
-        return DutyOut.model_validate(shifts.duty_on(s, ctx, shift_id, who.roles).model_dump())
+    with unit_of_work(request) as u:
+        return DutyOut.model_validate(shifts.duty_on(u, ctx, shift_id, who.roles).model_dump())
 
 
 @router.delete("/shifts/{shift_id}/duty", response_model=DutyOut, **guarded(Action.DUTY))
 def duty_off(shift_id: RowId, request: Request, ctx: CtxDep) -> DutyOut:
-    with unit_of_work(request) as s:
-        return DutyOut.model_validate(shifts.duty_off(s, ctx, shift_id).model_dump())
+    with unit_of_work(request) as u:
+        return DutyOut.model_validate(shifts.duty_off(u, ctx, shift_id).model_dump())
+
+
+@router.get("/shifts/unattended", response_model=UnattendedOut, **guarded(Action.STAFF_READ))
+def unattended(s: ReadSession, ctx: CtxDep, start: AwareDatetime | None = None,
+               end: AwareDatetime | None = None) -> UnattendedOut:
+    """RX-10's record: when the store sold without a pharmacist on duty (default: the store's day so far)."""
+    end = end or ctx.now
+    start = start or datetime.combine(ctx.today, time.min, ctx.settings.store.tz)
+    if start >= end:
+        raise AppError(422, "VALIDATION", "开始时间须早于结束时间", "start must be before end",
+                       {"start": start.isoformat(), "end": end.isoformat()})
+    periods = [UnattendedPeriodOut(start=p.start, end=p.end, seconds=p.seconds, sales=p.sales)
+               for p in presence.unattended(s, ctx, start.astimezone(UTC), end.astimezone(UTC))]
+    return UnattendedOut(start=start, end=end, store_24h=ctx.settings.rules.store_24h, periods=periods,
+                         total_seconds=sum(p.seconds for p in periods))
 
 
 # --- sales ------------------------------------------------------------------------------------------
 
 @router.post("/sales", response_model=SaleOut, status_code=201, **guarded(Action.SELL))
 def open_sale(body: SaleOpenIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request) as s:
-        return sale_out(s, ctx, basket.open_sale(s, ctx, body.id.lower(), till_of(who)))
+    with unit_of_work(request) as u:
+        return sale_out(u, ctx, basket.open_sale(u, ctx, body.id.lower(), till_of(who)))
 
 
 @router.get("/sales/suspended", response_model=list[SaleOut], **guarded(Action.SALE_READ))
@@ -163,61 +182,61 @@ def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, o
     if (body.barcode is None) == (body.item_id is None):
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品（二选一）", "give either a barcode or an item id")
     # an unpaid basket's edit: durable=False
-    with loop_unit(engine) if on_loop else write_session(engine, durable=False) as s:
-        after = basket.scan(s, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
+    with loop_unit(engine) if on_loop else core_unit(engine, durable=False) as u:
+        after = basket.scan(u, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
                             body.item_id)
-        return sale_out(s, ctx, after.sale, lines=after.lines).model_dump_json().encode()
+        return sale_out(u, ctx, after.sale, lines=after.lines).model_dump_json().encode()
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def set_qty(sale_id: SalePath, line_id: RowId, body: LineQtyIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        return sale_out(s, ctx, basket.set_line_qty(s, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty))
+    with unit_of_work(request, durable=False) as u:  # an unpaid basket's edit
+        return sale_out(u, ctx, basket.set_line_qty(u, ctx, sale_id.lower(), till_id_of(who), line_id, body.qty))
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))
 def remove_line(sale_id: SalePath, line_id: RowId, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        return sale_out(s, ctx, basket.remove_line(s, ctx, sale_id.lower(), till_id_of(who), line_id))
+    with unit_of_work(request, durable=False) as u:  # an unpaid basket's edit
+        return sale_out(u, ctx, basket.remove_line(u, ctx, sale_id.lower(), till_id_of(who), line_id))
 
 
 @router.post("/sales/{sale_id}/lines/{line_id}/trace-codes", response_model=SaleOut, status_code=201,
              **guarded(Action.SELL))
 def add_trace_code(sale_id: SalePath, line_id: RowId, body: TraceCodeIn, request: Request, ctx: CtxDep,
                    who: Who) -> SaleOut:
-    with unit_of_work(request, durable=False) as s:  # an unpaid basket's edit
-        sale = records.get_sale(s, ctx, sale_id.lower())
-        basket.check_basket(s, ctx, sale.id, till_id_of(who))
-        trace_codes.add_code(s, ctx, sale, line_id, body.code)
-        return sale_out(s, ctx, sale)
+    with unit_of_work(request, durable=False) as u:  # an unpaid basket's edit
+        sale = records.get_sale(orm(u), ctx, sale_id.lower())
+        basket.check_basket(u, ctx, sale.id, till_id_of(who))
+        trace_codes.add_code(u, ctx, sale, line_id, body.code)
+        return sale_out(u, ctx, sale)
 
 
 @router.delete("/sales/{sale_id}/lines/{line_id}/trace-codes/{code}", response_model=SaleOut, **guarded(Action.SELL))
 def remove_trace_code(sale_id: SalePath, line_id: RowId, code: Annotated[str, Path(max_length=40)], request: Request,
                       ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request, durable=False) as s:
-        sale = records.get_sale(s, ctx, sale_id.lower())
-        basket.check_basket(s, ctx, sale.id, till_id_of(who))
-        trace_codes.remove_code(s, ctx, sale, line_id, code)
-        return sale_out(s, ctx, sale)
+    with unit_of_work(request, durable=False) as u:
+        sale = records.get_sale(orm(u), ctx, sale_id.lower())
+        basket.check_basket(u, ctx, sale.id, till_id_of(who))
+        trace_codes.remove_code(u, ctx, sale, line_id, code)
+        return sale_out(u, ctx, sale)
 
 
 @router.post("/sales/{sale_id}/suspend", response_model=SaleOut, **guarded(Action.SELL))
 def suspend(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request) as s:
-        return sale_out(s, ctx, basket.suspend(s, ctx, sale_id.lower(), till_id_of(who)))
+    with unit_of_work(request) as u:
+        return sale_out(u, ctx, basket.suspend(u, ctx, sale_id.lower(), till_id_of(who)))
 
 
 @router.post("/sales/{sale_id}/resume", response_model=SaleOut, **guarded(Action.SELL))
 def resume(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    with unit_of_work(request) as s:
-        return sale_out(s, ctx, basket.resume(s, ctx, sale_id.lower(), till_of(who)))
+    with unit_of_work(request) as u:
+        return sale_out(u, ctx, basket.resume(u, ctx, sale_id.lower(), till_of(who)))
 
 
 @router.post("/sales/{sale_id}/void", response_model=SaleOut, **guarded(Action.SALE_VOID))
 def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> SaleOut:
-    with unit_of_work(request) as s:
-        return sale_out(s, ctx, basket.void(s, ctx, sale_id.lower(), body.reason))
+    with unit_of_work(request) as u:
+        return sale_out(u, ctx, basket.void(u, ctx, sale_id.lower(), body.reason))
 
 
 def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn, on_loop: bool = False) -> bytes:
@@ -228,9 +247,9 @@ def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn
     a retry, a refusal): the worker's core_unit then does it all."""
     offers = [TenderOffer(t.kind, t.amount_fen, t.tendered_fen if t.tendered_fen is not None else t.amount_fen,
                           t.reference) for t in body.tenders]
-    with loop_unit(engine, durable=True) if on_loop else core_unit(engine) as s:
-        done = completion.complete(s, ctx, sale_id.lower(), till_of(who), offers)
-        return sale_out(s, ctx, done.sale, done.replayed, None if done.replayed else offers,
+    with loop_unit(engine, durable=True) if on_loop else core_unit(engine) as u:
+        done = completion.complete(u, ctx, sale_id.lower(), till_of(who), offers)
+        return sale_out(u, ctx, done.sale, done.replayed, None if done.replayed else offers,
                         done.lines).model_dump_json().encode()
 
 
@@ -263,8 +282,8 @@ def return_out(s: Session, ret: SaleReturn) -> ReturnOut:
 
 @router.post("/returns", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
 def create_return(body: ReturnIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
-    with unit_of_work(request) as s:
-        ret = returns.create_return(s, ctx, body.id.lower(), body.sale_id.lower(), till_of(who),
+    with unit_of_work(request) as u:
+        ret = returns.create_return(u, ctx, body.id.lower(), body.sale_id.lower(), till_of(who),
                                     [returns.ReturnRequest(ln.sale_line_id, ln.qty) for ln in body.lines],
                                     body.reason, body.to_quarantine)
-        return return_out(s, ret)
+        return return_out(orm(u), ret)

@@ -8,6 +8,7 @@ from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas.stock import BatchOut, OpeningBatchIn, SupplierIn, SupplierOut
 from server.api.schemas.store import ReasonIn
 from server.db.models import Batch, Supplier
+from server.db.uow import orm
 from server.permissions import Action
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -33,8 +34,8 @@ def list_suppliers(s: ReadSession, ctx: CtxDep) -> list[SupplierOut]:
 
 @router.post("/suppliers", response_model=SupplierOut, status_code=201, **guarded(Action.SUPPLIER_WRITE))
 def add_supplier(body: SupplierIn, request: Request, ctx: CtxDep) -> SupplierOut:
-    with unit_of_work(request) as s:
-        return _supplier_out(stock.add_supplier(s, ctx, **body.model_dump()), ctx)
+    with unit_of_work(request) as u:
+        return _supplier_out(stock.add_supplier(u, ctx, **body.model_dump()), ctx)
 
 
 @router.get("/items/{item_id}/batches", response_model=list[BatchOut], **guarded(Action.STOCK_READ))
@@ -45,15 +46,15 @@ def item_batches(item_id: RowId, s: ReadSession, ctx: CtxDep) -> list[BatchOut]:
 
 @router.post("/batches/opening", response_model=BatchOut, status_code=201, **guarded(Action.BATCH_WRITE))
 def add_opening_batch(body: OpeningBatchIn, request: Request, ctx: CtxDep) -> BatchOut:
-    with unit_of_work(request) as s:
-        batch = stock.add_opening_batch(s, ctx, **body.model_dump())
+    with unit_of_work(request) as u:
+        batch = stock.add_opening_batch(u, ctx, **body.model_dump())
         return _batch_out(batch, body.qty, ctx)
 
 
 def _stop(batch_id: int, stopped: bool, body: ReasonIn, request: Request, ctx: Ctx) -> BatchOut:
-    with unit_of_work(request) as s:
-        batch = stock.set_batch_stop(s, ctx, batch_id, stopped, body.reason)
-        qty = dict((b.id, q) for b, q in ledger.batch_stock(s, ctx, batch.item_id))[batch.id]
+    with unit_of_work(request) as u:
+        batch = stock.set_batch_stop(u, ctx, batch_id, stopped, body.reason)
+        qty = dict((b.id, q) for b, q in ledger.batch_stock(orm(u), ctx, batch.item_id))[batch.id]
         return _batch_out(batch, qty, ctx)
 
 

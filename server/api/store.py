@@ -36,8 +36,8 @@ def get_store(s: ReadSession, ctx: CtxDep) -> StoreOut:
 
 @router.patch("/store", response_model=StoreOut, **guarded(Action.STORE_WRITE))
 def update_store(body: StoreUpdate, request: Request, ctx: CtxDep) -> StoreOut:
-    with unit_of_work(request) as s:
-        store = store_service.update_profile(s, ctx, body.model_dump(exclude_unset=True))
+    with unit_of_work(request) as u:
+        store = store_service.update_profile(u, ctx, body.model_dump(exclude_unset=True))
         return _store_out(store, ctx)
 
 
@@ -49,8 +49,8 @@ def agreement_events(s: ReadSession, ctx: CtxDep) -> list[AgreementEventOut]:
 @router.post("/store/agreement-events", response_model=AgreementEventOut, status_code=201,
              **guarded(Action.AGREEMENT_WRITE))
 def add_agreement_event(body: AgreementEventIn, request: Request, ctx: CtxDep) -> AgreementEventOut:
-    with unit_of_work(request) as s:
-        ev = store_service.record_agreement_event(s, ctx, body.status, body.effective_on, body.ends_on,
+    with unit_of_work(request) as u:
+        ev = store_service.record_agreement_event(u, ctx, body.status, body.effective_on, body.ends_on,
                                                   body.agreement_no, body.reason)
         return AgreementEventOut.model_validate(ev.model_dump())
 
@@ -63,13 +63,13 @@ def list_tills(s: ReadSession, ctx: CtxDep) -> list[TillOut]:
 
 @router.post("/tills", response_model=TillOut, status_code=201, **guarded(Action.TILL_WRITE))
 def register_till(body: TillIn, request: Request, ctx: CtxDep) -> TillOut:
-    with unit_of_work(request) as s:
-        till = store_service.register_till(s, ctx, body.code, body.name, body.device_no)
+    with unit_of_work(request) as u:
+        till = store_service.register_till(u, ctx, body.code, body.name, body.device_no)
         return TillOut.model_validate(till.model_dump())
 
 
 @router.post("/tills/{till_id}/retire", response_model=TillOut, **guarded(Action.TILL_WRITE))
 def retire_till(till_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> TillOut:
-    with unit_of_work(request) as s:
-        till = store_service.retire_till(s, ctx, till_id, body.reason)
+    with unit_of_work(request) as u:
+        till = store_service.retire_till(u, ctx, till_id, body.reason)
         return TillOut.model_validate(till.model_dump())

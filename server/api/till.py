@@ -24,7 +24,7 @@ def till_status(s: ReadSession, ctx: CtxDep, who: Who) -> TillStatusOut:
     shift = shifts.current_shift(s, ctx, till_id_of(who))
     return TillStatusOut(store_name=ctx.settings.store.name, till_code=who.till_code or "", user=who.display_name,
                          shift_id=shift.id if shift else None, business_date=shift.business_date if shift else None,
-                         on_duty=shifts.on_duty(s, id_of(shift)) if shift else [])
+                         on_duty=shifts.on_duty(s, ctx, id_of(shift)) if shift else [])
 
 
 @router.get("/returns/for-sale/{sale_no}", response_model=ReturnableSaleOut, **guarded(Action.SALE_READ))

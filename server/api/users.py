@@ -10,11 +10,12 @@ from server.api.schemas.store import ReasonIn
 from server.api.schemas.users import StaffIn, StaffOut, UserIn
 from server.db.models import StaffProfile, User
 from server.db.models.base import id_of
+from server.db.uow import orm
 from server.errors import not_found
 from server.permissions import Action
 from server.privacy import mask_id
 from server.roles import Role
-from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.rules.staff import pharmacist_refusals
 from server.services.context import Ctx
 from server.services.store import users
 
@@ -27,11 +28,11 @@ def _user_out(user: User, roles: frozenset[Role]) -> UserOut:
 
 
 def _staff_out(p: StaffProfile, ctx: Ctx) -> StaffOut:
-    record = StaffRecord(p.qualification, p.qualification_no, p.registered_store_code, p.contract_start, p.contract_end)
-    refusals = pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+    refusals = pharmacist_refusals(users.staff_record(p), ctx.settings.store.fixmedins_code, ctx.today,
                                    ctx.settings.rules.min_contract_years)
     return StaffOut(user_id=p.user_id, id_number_masked=mask_id(p.id_number), qualification=p.qualification,
-                    qualification_no=p.qualification_no, registered_store_code=p.registered_store_code,
+                    qualification_no=p.qualification_no, qualification_expiry=p.qualification_expiry,
+                    registered_store_code=p.registered_store_code,
                     contract_start=p.contract_start, contract_end=p.contract_end, work_cert_no=p.work_cert_no,
                     work_cert_expiry=p.work_cert_expiry, pharmacist_signoff_refusals=[v.as_dict() for v in refusals])
 
@@ -43,16 +44,16 @@ def list_users(s: ReadSession, ctx: CtxDep) -> list[UserOut]:
 
 @router.post("", response_model=UserOut, status_code=201, **guarded(Action.USER_WRITE))
 def add_user(body: UserIn, request: Request, ctx: CtxDep) -> UserOut:
-    with unit_of_work(request) as s:
-        user = users.add_user(s, ctx, body.username, body.display_name, body.pin, set(body.roles))
-        return _user_out(user, users.active_roles(s, id_of(user)))
+    with unit_of_work(request) as u:
+        user = users.add_user(u, ctx, body.username, body.display_name, body.pin, set(body.roles))
+        return _user_out(user, users.active_roles(orm(u), id_of(user)))
 
 
 @router.post("/{user_id}/freeze", response_model=UserOut, **guarded(Action.USER_FREEZE))
 def freeze_user(user_id: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> UserOut:
-    with unit_of_work(request) as s:
-        user = users.freeze_user(s, ctx, user_id, body.reason)
-        return _user_out(user, users.active_roles(s, id_of(user)))
+    with unit_of_work(request) as u:
+        user = users.freeze_user(u, ctx, user_id, body.reason)
+        return _user_out(user, users.active_roles(orm(u), id_of(user)))
 
 
 @router.get("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_READ))
@@ -65,8 +66,8 @@ def get_staff(user_id: RowId, s: ReadSession, ctx: CtxDep) -> StaffOut:
 
 @router.put("/{user_id}/staff", response_model=StaffOut, **guarded(Action.STAFF_WRITE))
 def set_staff(user_id: RowId, body: StaffIn, request: Request, ctx: CtxDep) -> StaffOut:
-    with unit_of_work(request) as s:
+    with unit_of_work(request) as u:
         values = body.model_dump()
         values["id_number"] = values["id_number"].upper()
-        profile = users.set_staff_profile(s, ctx, user_id, values)
+        profile = users.set_staff_profile(u, ctx, user_id, values)
         return _staff_out(profile, ctx)

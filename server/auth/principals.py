@@ -39,7 +39,7 @@ def _touches_identity(session: Session, *_: Any) -> None:
         _bump()
 
 
-@on_commit  # a Session's commit, or a CoreUnit's whose Session flushed such a change
+@on_commit  # a unit of work's commit whose Session flushed such a change
 def _after_commit(info: dict[str, Any]) -> None:
     # Bumped again at commit: a lookup that read the old rows between the flush and the commit
     # was stored under the flush's epoch, and must not outlive the commit.

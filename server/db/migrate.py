@@ -1,4 +1,7 @@
-"""Alembic, driven from code: the demo, the tests and a store's upgrade all build the schema this way."""
+"""Alembic, driven from code: the demo, the tests and a store's upgrade all build the schema this way.
+
+Where the database stands (its revision, the head, the start-up check) is read without Alembic in
+server.db.revisions; its names are here too, where callers have always found them."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from server.db.revisions import SchemaOutOfDate, current_revision, head_revision, require_head
+
+__all__ = ["MIGRATIONS", "SchemaOutOfDate", "alembic_config", "alembic_current", "alembic_head", "current_revision",
+           "head_revision", "require_head", "upgrade"]
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database is not at the migrations head: the service refuses to start on it."""
 
 
 def alembic_config(url: str) -> Config:
@@ -31,17 +35,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def head_revision() -> str:
+def alembic_head() -> str:
+    """The head as Alembic computes it, running the scripts (server.db.revisions reads their lines)."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
 
 
-def current_revision(engine: Engine) -> str | None:
+def alembic_current(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-def require_head(engine: Engine) -> None:
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise SchemaOutOfDate(f"数据库结构不是最新版本（{current} ≠ {head}），请先运行 dingdian db upgrade / "
-                              f"the database schema is at {current}, not {head}: run `dingdian db upgrade` first")

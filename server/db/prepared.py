@@ -10,7 +10,8 @@ booleans, JSON). They run on the DBAPI connection under the caller's SQLAlchemy 
 commit or roll back with everything else in the unit of work.
 
 Not for every statement: ones with expanding IN lists or values rendered at execution time are refused
-at compile time (they would need SQLAlchemy's own execution).
+at compile time (they would need SQLAlchemy's own execution). A statement over a list of values is
+written with one bind per value instead (PreparedIn).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Insert
+from sqlalchemy import BindParameter, Connection, Insert, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import DBAPIError, ResourceClosedError
@@ -109,6 +110,44 @@ class Prepared:
         batch = [plan.arguments(params) for params in many]
         with as_sqlalchemy_error(conn.dialect, plan.sql, batch):
             _cursor(conn).executemany(plan.sql, batch)
+
+
+class PreparedIn:
+    """A statement over a list of values (`column IN (...)`, e.g. the items of a search answer), prepared.
+
+    An IN list bound value by value has its length in the SQL, so the statement is compiled for a few
+    lengths: a list is padded to the next one with its own last value (a repeat matches nothing more) and
+    one longer than the longest runs in chunks. `build(binds)` makes the statement around the list's
+    bind parameters; the other parameters are passed to rows() as to Prepared's.
+
+    Chunks are separate statements: a caller grouping or ordering must do so within each value (per item,
+    say), not across the whole list."""
+
+    LENGTHS = (1, 4, 20, 100)
+
+    __slots__ = ("_build", "_by_length")
+
+    def __init__(self, build: Callable[[list[BindParameter[Any]]], ClauseElement]) -> None:
+        self._build = build
+        self._by_length: dict[int, Prepared] = {}
+
+    def _prepared(self, length: int) -> Prepared:
+        prepared = self._by_length.get(length)
+        if prepared is None:
+            binds: list[BindParameter[Any]] = [bindparam(f"in_{i}") for i in range(length)]
+            prepared = self._by_length[length] = Prepared(self._build(binds))
+        return prepared
+
+    def rows(self, conn: Connection, values: Sequence[Any], params: Mapping[str, Any]) -> list[Any]:
+        longest = self.LENGTHS[-1]
+        out: list[Any] = []
+        for start in range(0, len(values), longest):
+            chunk = values[start:start + longest]
+            length = next(n for n in self.LENGTHS if n >= len(chunk))
+            last = len(chunk) - 1
+            listed = {f"in_{i}": chunk[min(i, last)] for i in range(length)}
+            out.extend(self._prepared(length).rows(conn, {**params, **listed}))
+        return out
 
 
 def _cursor(conn: Connection) -> DBAPICursor:

@@ -1,5 +1,5 @@
-"""SQLite, and only SQLite: the connection's settings, the writers' queue, the event loop's own connection and
-the disk-speed policy that says when the loop may wait for a durable commit.
+"""SQLite, and only SQLite: the connection's settings, the writers' queue, the event loop's own connections (one
+to write, one to read) and the disk-speed policy that says when the loop may wait for a durable commit.
 
 WAL with synchronous=FULL (an acknowledged commit survives a power cut), foreign keys on, and write
 transactions opened with BEGIN IMMEDIATE so two writers queue on the lock instead of failing
@@ -29,7 +29,7 @@ WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 class NotOnLoop(Exception):
     """The work cannot be done in the event loop's unit of work (loop_unit): nothing was written; the caller
-    does it in a write_session in a worker thread instead, where waiting and the ORM are at home."""
+    does it in a core_unit in a worker thread instead, where waiting and the ORM are at home."""
 
 
 class WriterBusy(NotOnLoop):
@@ -96,7 +96,7 @@ def writer_lock(engine: Engine) -> threading.RLock | None:
 
 
 class Writer:
-    """What write_session needs of an engine, looked up once per engine (a scan pays for every lookup)."""
+    """What a unit of work needs of an engine, looked up once per engine (a scan pays for every lookup)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -104,6 +104,7 @@ class Writer:
         self._binds = {durable: engine.execution_options(**{_WRITE: "durable" if durable else "basket"})
                        for durable in (True, False)}
         self._loop: Connection | None = None
+        self._reader: Connection | None = None
         # The last durable commits' durations (SQLite; the loop's and core_unit's): see loop_may_wait
         self._durable_commits: deque[float] = deque(maxlen=DURABLE_COMMITS_KEPT)
         if self.lock is not None:
@@ -132,27 +133,50 @@ class Writer:
         """
         conn = self._loop
         if conn is None or conn.closed or conn.invalidated:
-            database = self.engine.url.database or ""
-            if database in ("", ":memory:") or "mode=memory" in str(self.engine.url):
-                raise WriterBusy  # a second connection would see another database: the pool's own, in a worker
-            # timeout=0: not even the connection's own set-up waits for another writer on the event loop
-            loop_engine = create_engine(self.engine.url, poolclass=StaticPool,
-                                        connect_args={"check_same_thread": False, "timeout": 0})
-            configure_sqlite(loop_engine, on_loop=True)
-            conn = self._loop = loop_engine.connect()
+            conn = self._loop = self._connect_for_loop()
         elif sqlite_of(conn).in_transaction:
             # Every exit from loop_unit commits, rolls back or closes: units of work must have nested.
             raise RuntimeError("the event loop's connection is inside a transaction")
         return conn
 
+    def loop_reader(self) -> Connection:
+        """The event loop's own connection for reads (loop_read), beside loop_connection's for writes: a read
+        needs neither the writer's lock nor a pool connection, and in WAL mode never waits for the writer.
+        It is query_only: nothing is ever written through it."""
+        conn = self._reader
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._reader = self._connect_for_loop()
+            sqlite_of(conn).execute("PRAGMA query_only=ON")
+        elif sqlite_of(conn).in_transaction:
+            raise RuntimeError("the event loop's reading connection is inside a transaction")
+        return conn
+
+    def discard_reader(self) -> None:
+        """Close the loop's reading connection (the next read opens another). No lock: only the loop uses it."""
+        conn, self._reader = self._reader, None
+        if conn is not None:
+            conn.close()
+            conn.engine.dispose()
+
+    def _connect_for_loop(self) -> Connection:
+        database = self.engine.url.database or ""
+        if database in ("", ":memory:") or "mode=memory" in str(self.engine.url):
+            raise WriterBusy  # a second connection would see another database: the pool's own, in a worker
+        # timeout=0: not even the connection's own set-up waits for another writer on the event loop
+        loop_engine = create_engine(self.engine.url, poolclass=StaticPool,
+                                    connect_args={"check_same_thread": False, "timeout": 0})
+        configure_sqlite(loop_engine, on_loop=True)
+        return loop_engine.connect()
+
     def close_loop(self) -> None:
         if self.lock is None:
             return
         with self.lock:  # not while a unit of work is using it (the lock is re-entrant for loop_unit's own call)
-            conn, self._loop = self._loop, None
-            if conn is not None:
-                conn.close()
-                conn.engine.dispose()
+            conns, self._loop, self._reader = (self._loop, self._reader), None, None
+            for conn in conns:
+                if conn is not None:
+                    conn.close()
+                    conn.engine.dispose()
 
 
 def sqlite_of(conn: Connection) -> sqlite3.Connection:

@@ -1,10 +1,20 @@
-"""Units of work: everything inside one commits together (its audit entry included) or not at all.
+"""The unit of work: everything inside commits together (its audit entry included) or not at all.
 
-Three openers over one lock and one commit protocol — write_session (an ORM Session), core_unit (a
-connection for prepared statements, an ORM Session on the same connection made on first ask) and loop_unit
-(core_unit on the event loop's own SQLite connection, which never waits) — and the after-commit hooks every
-one of them runs. Where a call runs (the loop or a worker) is server.api.run's to decide; SQLite's
-specifics are server.db.sqlite's.
+One `Unit`: a connection in a transaction, for the statements run prepared (server.db.prepared), with an ORM
+Session on the same connection and transaction made the first time the work asks for it (`orm(unit)`), and
+the after-commit hooks (`on_commit`). Every use case that writes takes a Unit: the ledger tables through Core
+statements in their own module, the reference tables (items, users, the store …) through `orm(unit)`. A cash
+sale's payment never asks for the Session, so it never pays for one.
+
+Two openers over one lock and one commit protocol: `core_unit` (a worker thread's; it may wait for SQLite's
+writer) and `loop_unit` (the event loop's, a `LoopUnit` on the loop's own SQLite connection, which never waits
+and refuses the ORM with NotOnLoop). Where a call runs is server.api.run's to decide; SQLite's specifics are
+server.db.sqlite's.
+
+A read is not a unit of work and takes no lock: a read-only path opens `read_session` (an ORM Session that never
+commits), `read_unit` (a Unit for prepared statements in one snapshot, ended by a rollback) or `loop_read` (the same on
+the event loop's own reading connection); a function typed to take a Session only reads. A read through prepared statements that both a read session and a
+unit serve (a sale's lines as the till shows them) takes a `Reader`: what the two have in common.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session as OrmSession
@@ -31,17 +41,16 @@ from server.db.sqlite import (
     writer_of,
 )
 
-__all__ = ["CoreUnit", "LoopUnit", "NotOnLoop", "Unit", "WriterBusy", "core_unit", "loaded_session", "loop_unit",
-           "on_commit", "orm", "read_session", "refuse_orm_writes", "write_session"]
+__all__ = ["LoopUnit", "NotOnLoop", "Reader", "Unit", "WriterBusy", "core_unit", "loop_read", "loop_unit", "on_commit",
+           "orm", "read_session", "read_unit", "refuse_orm_writes", "write_session"]
 
 
-class CoreUnit:
-    """A unit of work on one connection in a transaction, for statements run prepared (server.db.prepared)
-    without the ORM. A use case written for a Session runs in it unchanged as long as it only calls
-    connection() and flush(); a path that needs the ORM asks for orm(s), which here makes a Session on the
-    same connection and transaction the first time (made only when asked: a cash sale's payment never is).
+class Unit:
+    """A unit of work on one connection in a transaction: statements run prepared (server.db.prepared) on
+    connection(); a path that works through the ORM asks for orm(unit), a Session on the same connection and
+    transaction, made the first time it is asked for (a cash sale's payment never is).
 
-    `info`: flags the work leaves for after the commit (on_commit), as a Session's info."""
+    `info`: flags the work leaves for after the commit (on_commit); its Session's are added to them."""
 
     __slots__ = ("_conn", "_session", "info")
 
@@ -54,12 +63,13 @@ class CoreUnit:
         return self._conn
 
     def flush(self) -> None:
+        """What the work changed through the ORM written to the connection, so a statement run on it reads it."""
         if self._session is not None:
             self._session.flush()
 
     def session(self) -> Session:
         if self._session is None:
-            # rollback_only: the Session joins the unit's transaction and never ends it; core_unit does
+            # rollback_only: the Session joins the unit's transaction and never ends it; the opener does
             self._session = Session(bind=self._conn, expire_on_commit=False, join_transaction_mode="rollback_only")
         return self._session
 
@@ -76,7 +86,7 @@ class CoreUnit:
         return info
 
 
-class LoopUnit(CoreUnit):
+class LoopUnit(Unit):
     """The event loop's unit of work (loop_unit): a path that needs the ORM (a refusal worded from full
     reads) raises NotOnLoop here, and the whole use case is done again in a worker."""
 
@@ -86,25 +96,28 @@ class LoopUnit(CoreUnit):
         raise NotOnLoop
 
 
-Unit = Session | CoreUnit
-
-
 def orm(unit: Unit) -> Session:
-    """The unit of work's ORM session (made on first ask in a CoreUnit; the loop's has none: NotOnLoop)."""
-    return unit if isinstance(unit, Session) else unit.session()
+    """The unit of work's ORM Session (made on first ask; the loop's unit has none: NotOnLoop)."""
+    if isinstance(unit, Session):  # the card wing's write_session, until it takes the Unit (see write_session)
+        return unit
+    return unit.session()
 
 
-def loaded_session(unit: Unit) -> Session | None:
-    """The unit's ORM session if it has one already: a Session, or the one a CoreUnit's work made."""
-    return unit if isinstance(unit, Session) else unit.loaded()
+class Reader(Protocol):
+    """Where a read through prepared statements runs: a Unit, or a read session. flush() first, so what the
+    unit's work changed through the ORM is read too (a read session has nothing to flush)."""
+
+    def flush(self) -> None: ...
+
+    def connection(self) -> Connection: ...
 
 
 _commit_hooks: list[Callable[[dict[str, Any]], None]] = []
 
 
 def on_commit(hook: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
-    """Call hook(info) after every unit of work commits (a Session's or a CoreUnit's), with the flags its
-    work left in `info`; the hook pops the ones it owns."""
+    """Call hook(info) after every unit of work commits, with the flags its work (and its Session's) left in
+    `info`; the hook pops the ones it owns."""
     _commit_hooks.append(hook)
     return hook
 
@@ -141,20 +154,55 @@ def _refuse_orm_writes(session: OrmSession, _context: Any, _instances: Any) -> N
 event.listen(OrmSession, "before_flush", _refuse_orm_writes)
 
 
-# Every Session, sqlmodel's or SQLAlchemy's own; after_commit also marks a savepoint's release, which is not one
-event.listen(OrmSession, "after_commit",
-             lambda session: None if session.in_nested_transaction() else _committed(session.info))
-
-
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
+    """A read, not a unit of work: an ORM Session that is never committed (what it saw is all it is for)."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
 
 
-# The units of work this thread is inside (write_session's and loop_unit's), to refuse the nestings that the
+@contextmanager
+def read_unit(engine: Engine) -> Iterator[Unit]:
+    """A read for prepared statements (an ORM Session on the same connection if the work asks for one), in one
+    transaction, so its statements see one snapshot; ended by a rollback: nothing is written."""
+    with engine.connect() as conn:
+        unit = Unit(conn)
+        conn.begin()
+        try:
+            yield unit
+        finally:
+            unit._close()
+
+
+@contextmanager
+def loop_read(engine: Engine) -> Iterator[LoopUnit]:
+    """A read done on the event loop (SQLite), for prepared statements: on the loop's own reading connection
+    (Writer.loop_reader), in one read transaction. A reader never waits for SQLite's writer (WAL), and needs no
+    lock: NotOnLoop, nothing read, only where it would wait (SQLite busy, e.g. while the WAL is recovered) or
+    cannot see the database (one in memory), or if the work asks for the ORM. Then a worker reads."""
+    writer = writer_of(engine)
+    if writer.lock is None:
+        raise ValueError("the event loop's read is SQLite's: another backend's reads run in a worker")
+    with busy_as_writer_busy():
+        conn = writer.loop_reader()
+        raw = sqlite_of(conn)
+        with as_sqlalchemy_error(conn.dialect, "BEGIN", ()):
+            raw.execute("BEGIN")
+        try:
+            yield LoopUnit(conn)
+        finally:
+            try:
+                raw.rollback()  # a read transaction: ending it is all there is to do
+                if conn.in_transaction():  # SQLAlchemy began one (refused: NotOnLoop): not carried over
+                    conn.rollback()
+            except Exception:
+                writer.discard_reader()  # a connection that cannot end its transaction is not used again
+                raise
+
+
+# The units of work this thread is inside (core_unit's and loop_unit's), to refuse the nestings that the
 # writer's re-entrant lock would let through: a loop_unit inside any unit of work of the same thread, and a
-# write_session (which may wait) inside a loop_unit.
+# core_unit (which may wait) inside a loop_unit.
 _this_thread = threading.local()
 
 
@@ -177,28 +225,15 @@ def _writing(engine: Engine) -> Iterator[Writer]:
 
 
 @contextmanager
-def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
-    """One unit of work: everything inside commits together (audit entry included) or not at all.
+def core_unit(engine: Engine, durable: bool = True) -> Iterator[Unit]:
+    """A unit of work in a worker thread (the routes', the CLI's, the workers'): it waits for SQLite's writer
+    if another holds it. No Session around the connection unless the work asks for one (orm): measured on a
+    cash sale's payment, a Session's begin, connection look-ups, commit and close cost about a fifth of it.
 
-    durable=False is for an open basket's edits only (see _on_begin); on PostgreSQL it changes nothing.
-    """
-    with _writing(engine) as writer, Session(writer.bind(durable), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
-@contextmanager
-def core_unit(engine: Engine, durable: bool = True) -> Iterator[CoreUnit]:
-    """write_session's unit of work for a use case written for prepared statements (see CoreUnit): the
-    same lock, transaction and commit, without a Session's machinery around them unless the work asks for
-    one. Measured on a cash sale's payment: the Session's begin, connection look-ups, commit and close cost
-    about a fifth of the use case."""
+    durable=False is for an open basket's edits only (server.db.sqlite: synchronous=NORMAL); on PostgreSQL
+    it changes nothing."""
     with _writing(engine) as writer, writer.bind(durable).connect() as conn:
-        unit = CoreUnit(conn)
+        unit = Unit(conn)
         transaction = conn.begin()
         try:
             yield unit
@@ -221,7 +256,7 @@ def loop_unit(engine: Engine, durable: bool = False) -> Iterator[LoopUnit]:
     statements cost as much as the statements; BEGIN and COMMIT straight on the loop's own connection
     (Writer.loop_connection) cost a twentieth of that.
 
-    durable=False: an open basket's edit (synchronous=NORMAL, as write_session's). durable=True: a commit on
+    durable=False: an open basket's edit (synchronous=NORMAL, as core_unit's). durable=True: a commit on
     disk before it is acknowledged (FULL), which the loop waits for: only while loop_may_wait says the disk
     answers quickly."""
     writer = writer_of(engine)
@@ -256,3 +291,12 @@ def loop_unit(engine: Engine, durable: bool = False) -> Iterator[LoopUnit]:
         _this_thread.depth, _this_thread.loop = 0, False
         writer.lock.release()
     _committed(unit.info)
+
+
+@contextmanager
+def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
+    """The card wing's opener (server.services.card), until it takes the Unit like every other use case (issue
+    16): a core_unit's Session, so its work commits, and its hooks run, as a Unit's. Nothing else opens one
+    (tests/test_house.py); removed when the card wing no longer does."""
+    with core_unit(engine, durable) as unit:
+        yield unit.session()

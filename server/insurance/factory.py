@@ -9,7 +9,7 @@ from server.insurance.http_adapter import HttpGateway
 from server.insurance.msgid import MsgidSource
 from server.insurance.msglog import MessageLog
 from server.insurance.signing import HmacGatewaySigner, PlainSigner, Signer
-from server.insurance.transport import HttpxTransport, Transport
+from server.insurance.transport import Deferred, Transport
 
 
 def make_signer(settings: Settings) -> Signer:
@@ -23,6 +23,12 @@ def make_signer(settings: Settings) -> Signer:
     return PlainSigner()
 
 
+def httpx_transport(connect_timeout: float) -> Transport:
+    from server.insurance.httpx_transport import HttpxTransport  # the HTTP stack, loaded on first use (Deferred)
+
+    return HttpxTransport(connect_timeout)
+
+
 def make_gateway(settings: Settings, engine: Engine, store_id: int, *, transport: Transport | None = None,
                  signer: Signer | None = None) -> HttpGateway:
     ins, store = settings.insurance, settings.store
@@ -30,5 +36,5 @@ def make_gateway(settings: Settings, engine: Engine, store_id: int, *, transport
         url=ins.url.rstrip("/") + ins.path, fixmedins_code=store.fixmedins_code, fixmedins_name=store.name,
         mdtrtarea_admvs=store.admdvs, tz=store.tz, infver=ins.infver, recer_sys_code=ins.recer_sys_code,
         log=MessageLog(engine, store_id), msgids=MsgidSource(engine, store_id, store.fixmedins_code, store.tz),
-        transport=transport or HttpxTransport(ins.connect_timeout_seconds),
+        transport=transport or Deferred(lambda: httpx_transport(ins.connect_timeout_seconds)),
         signer=signer or make_signer(settings), timeout=ins.timeout_seconds)

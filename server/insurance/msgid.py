@@ -21,7 +21,7 @@ from server.db.models import InsuranceMsgidCounter
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.types import utcnow
-from server.db.uow import Unit, core_unit, loaded_session
+from server.db.uow import Unit, core_unit
 
 STAMP = "%Y%m%d%H%M%S"
 MAX_SEQ = 9999
@@ -47,14 +47,13 @@ _TAKE = Prepared(_COUNTER.update().where(_COUNTER.c.store_id == sa.bindparam("si
                  .values(stamp=sa.bindparam("stamp"), seq=sa.bindparam("seq")))
 
 
-def allocate_msgid(s: Unit, store_id: int, fixmedins_code: str, tz: ZoneInfo,
+def allocate_msgid(u: Unit, store_id: int, fixmedins_code: str, tz: ZoneInfo,
                    now: datetime | None = None) -> str:
     """The next msgid, inside the caller's unit of work (commit it with the intent that uses it)."""
     if len(fixmedins_code) != 12:
         raise ValueError(f"fixmedins_code must be 12 characters: {fixmedins_code!r}")
-    if (session := loaded_session(s)) is not None:
-        session.flush()  # the caller's pending writes first, as the ORM would: rows are locked in the same order
-    conn = s.connection()
+    u.flush()  # the caller's pending ORM writes first, as the ORM would: rows are locked in the same order
+    conn = u.connection()
     _FIRST[conn.dialect.name].run(conn, {"sid": store_id})
     last = _LAST.first(conn, {"sid": store_id})
     now_stamp = (now or utcnow()).astimezone(tz).strftime(STAMP)

@@ -2,15 +2,16 @@
 
 The transport says only what it knows about delivery: NotSent (the request never left: safe to
 retry), NoAnswer (it left, nothing came back in time) or Broken (it left, the answer was cut off).
-The adapter turns those into the gateway's typed errors.
+The adapter turns those into the gateway's typed errors. The HTTP stack itself is in
+server.insurance.httpx_transport, built when the first message is sent (see `Deferred`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
-
-import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,25 +38,29 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class HttpxTransport:
-    """Plain HTTP(S) with httpx; one pooled client per gateway."""
+class Deferred:
+    """A transport built when the first message is sent.
 
-    def __init__(self, connect_timeout: float = 3.0, verify: bool | str = True) -> None:
-        self._connect_timeout = connect_timeout
-        self._client = httpx.Client(verify=verify, trust_env=False)
+    httpx with httpcore and an SSL context take about a tenth of a second to load and build: a service that
+    may send no card message for an hour need not spend it before it answers its first request, nor compete
+    with that request to build it in the background. The first message (usually the day's 9001 sign-in)
+    waits for it once."""
+
+    def __init__(self, build: Callable[[], Transport]) -> None:
+        self._build = build
+        self._built: Transport | None = None
+        self._lock = threading.Lock()
+
+    def _transport(self) -> Transport:
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+            return self._built
 
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
-        limits = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout), pool=self._connect_timeout)
-        try:
-            r = self._client.post(url, content=body, headers=headers, timeout=limits)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol,
-                httpx.InvalidURL) as exc:
-            raise NotSent(f"{type(exc).__name__}: {exc}") from exc
-        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            raise NoAnswer(f"{type(exc).__name__}") from exc
-        except httpx.TransportError as exc:  # RemoteProtocolError, ReadError, WriteError: cut off mid-way
-            raise Broken(f"{type(exc).__name__}: {exc}") from exc
-        return Reply(r.status_code, r.content)
+        return (self._built or self._transport()).post(url, body, headers, timeout)
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._built is not None:
+                self._built.close()

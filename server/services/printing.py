@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from devices.printer.documents import (
@@ -31,7 +30,7 @@ from server.db.models import (
 )
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit, on_commit
+from server.db.uow import Reader, Unit, on_commit, orm
 from server.errors import conflict, not_found
 from server.services.context import Ctx
 
@@ -58,8 +57,8 @@ def _after_commit(info: dict[str, Any]) -> None:
             listener()
 
 
-def _queued(s: Unit) -> None:
-    s.info[_FLAG] = True
+def _queued(u: Unit) -> None:
+    u.info[_FLAG] = True
 
 
 # --- what every printed document carries -----------------------------------------------------------
@@ -79,17 +78,17 @@ def store_header(ctx: Ctx) -> StoreHeader:
 
 # --- queueing ---------------------------------------------------------------------------------------
 
-def add_job(s: Unit, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, document: dict[str, Any],
+def add_job(u: Unit, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, document: dict[str, Any],
             reprint: bool = False, expires_at: datetime | None = None) -> Any:
     """One job queued, audited (the receipt stub is a record, RX-08); its row as written."""
-    s.flush()
-    job = _ADD_JOB.first(s.connection(), {
+    u.flush()
+    job = _ADD_JOB.first(u.connection(), {
         "store_id": ctx.store_id, "till_code": till_code, "ref": ref, "reprint": reprint, "document": document,
         "status": PrintJobStatus.PENDING.value, "attempts": 0, "last_error": "", "created_by": ctx.actor.user_id,
         "created_at": ctx.now, "kind": kind.value, "expires_at": expires_at})
-    audit.record(s, ctx.store_id, ctx.actor, "print_job.queue", "print_job", job.id, None,
+    audit.record(u, ctx.store_id, ctx.actor, "print_job.queue", "print_job", job.id, None,
                  audit.image(PrintJob, job._asdict()))
-    _queued(s)
+    _queued(u)
     return job
 
 
@@ -104,7 +103,7 @@ _ADD_JOB_ID = Prepared(sa.insert(table_of(PrintJob)).returning(table_of(PrintJob
 _ADD_JOB = Prepared(sa.insert(table_of(PrintJob)).returning(*table_of(PrintJob).c), _JOB_KEYS)
 
 
-def queue_receipt(s: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -> list[dict[str, Any]]:
+def queue_receipt(u: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -> list[dict[str, Any]]:
     """A sale's first receipt, queued by the completion that just made it final (so there is none yet):
     by reference (laid out by the worker when it prints), with the drawer kick on a cash sale — no reads,
     an insert each, on the completion's path. Their audited images, with their ids, for the completion's
@@ -115,11 +114,11 @@ def queue_receipt(s: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -
     jobs = [job | {"kind": PrintJobKind.RECEIPT.value, "expires_at": None}]
     if cash and ctx.settings.devices.cash_drawer:  # the drawer opens first, as the receipt starts printing
         jobs.insert(0, job | {"kind": PrintJobKind.DRAWER.value, "expires_at": ctx.now + DRAWER_WINDOW})
-    conn = s.connection()
+    conn = u.connection()
     # audit.image's result, made directly (on the completion's path): the imaged columns, the empty document's digest
     images = [{"id": _ADD_JOB_ID.scalar(conn, j)} | {k: j[k] for k in _IMAGED} | {"document": _NO_DOCUMENT}
               for j in jobs]
-    _queued(s)
+    _queued(u)
     return images
 
 
@@ -127,9 +126,9 @@ _IMAGED = tuple(k for k in _JOB_KEYS if k not in PrintJob.__audit_exclude__ and 
 _NO_DOCUMENT = audit.digest({})
 
 
-def enqueue_rx_slip(s: Session, ctx: Ctx, slip: RxReviewSlip, till_code: str | None = None) -> PrintJob:
+def enqueue_rx_slip(u: Unit, ctx: Ctx, slip: RxReviewSlip, till_code: str | None = None) -> PrintJob:
     """Queue a prescription review slip (the prescription work builds the slip)."""
-    return add_job(s, ctx, till_code or slip.till_code or ctx.settings.till.code, PrintJobKind.RX_SLIP, slip.rx_no,
+    return add_job(u, ctx, till_code or slip.till_code or ctx.settings.till.code, PrintJobKind.RX_SLIP, slip.rx_no,
                 to_json(slip), slip.reprint)
 
 
@@ -174,14 +173,14 @@ _BACK_TO_PENDING = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _
 _PRINTED_LAID_OUT = Prepared(_PRINTED_UPDATE.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
-def waiting_count(s: Session, ctx: Ctx, till_code: str) -> int:
+def waiting_count(r: Reader, ctx: Ctx, till_code: str) -> int:
     """Jobs the till still waits for: pending, or cut off and needing a decision."""
-    return int(_WAITING.scalar(s.connection(), {"sid": ctx.store_id, "till": till_code}))
+    return int(_WAITING.scalar(r.connection(), {"sid": ctx.store_id, "till": till_code}))
 
 
-def retry(s: Session, ctx: Ctx, job_id: int) -> Any:
+def retry(u: Unit, ctx: Ctx, job_id: int) -> Any:
     """Print a waiting job now. A printed job is never sent again this way (a copy is a reprint)."""
-    job = get_job(s, ctx, job_id)
+    job = get_job(orm(u), ctx, job_id)
     status = PrintJobStatus(job.status)
     if status is PrintJobStatus.PRINTED:
         raise conflict("PRINT-DONE", "该任务已打印；如需再打一张，请用重打小票",
@@ -192,32 +191,31 @@ def retry(s: Session, ctx: Ctx, job_id: int) -> Any:
         raise conflict("PRINT-EXPIRED", "钱箱指令已过期，请用钥匙开钱箱",
                        "the drawer kick has expired; open the drawer with its key", job_id=job_id)
     if status is PrintJobStatus.UNCERTAIN:  # the person at the till decided it did not come out whole
-        job = _BACK_TO_PENDING.first(s.connection(), {"id": job.id})
+        job = _BACK_TO_PENDING.first(u.connection(), {"id": job.id})
         if job is None:  # decided on meanwhile, from another till
             raise conflict("PRINT-BUSY", "该任务已被处理", "this job was dealt with meanwhile", job_id=job_id)
-        audit.record(s, ctx.store_id, ctx.actor, "print_job.retry", "print_job", job.id,
+        audit.record(u, ctx.store_id, ctx.actor, "print_job.retry", "print_job", job.id,
                      {"status": PrintJobStatus.UNCERTAIN.value}, {"status": job.status})
-    _queued(s)
+    _queued(u)
     return job
 
 
-def recover_interrupted(s: Session, ctx: Ctx, till_code: str) -> int:
+def recover_interrupted(u: Unit, ctx: Ctx, till_code: str) -> int:
     """At start-up: a job left `printing` was cut off mid-send and may have come out — never resent by itself."""
-    result = s.exec(update(PrintJob).where(
-        col(PrintJob.store_id) == ctx.store_id, col(PrintJob.till_code) == till_code,
-        col(PrintJob.status) == PrintJobStatus.PRINTING.value).values(
+    result = u.connection().execute(sa.update(_Q).where(
+        _Q.c.store_id == ctx.store_id, _Q.c.till_code == till_code, _Q.c.status == PrintJobStatus.PRINTING.value).values(
         status=PrintJobStatus.UNCERTAIN.value, last_error="打印中断（服务重启），请确认后重打 / cut off by a restart"))
     return int(result.rowcount or 0)
 
 
-def has_pending(s: Session, ctx: Ctx, till_code: str) -> bool:
-    return _ANY_PENDING.first(s.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
+def has_pending(r: Reader, ctx: Ctx, till_code: str) -> bool:
+    return _ANY_PENDING.first(r.connection(), {"sid": ctx.store_id, "till": till_code}) is not None
 
 
-def claim_next(s: Session, ctx: Ctx, till_code: str) -> Any:
+def claim_next(u: Unit, ctx: Ctx, till_code: str) -> Any:
     """The oldest pending job of the till, now `printing` (its row as written) — or None. Compare-and-set:
     one claimer wins."""
-    conn = s.connection()
+    conn = u.connection()
     while True:
         job = _NEXT_PENDING.first(conn, {"sid": ctx.store_id, "till": till_code})
         if job is None:
@@ -232,19 +230,19 @@ def claim_next(s: Session, ctx: Ctx, till_code: str) -> Any:
         # lost to another claimer, or an expired drawer kick now marked so: look again
 
 
-def mark_printed(s: Session, ctx: Ctx, job_id: int, document: dict[str, Any] | None = None) -> None:
+def mark_printed(u: Unit, ctx: Ctx, job_id: int, document: dict[str, Any] | None = None) -> None:
     """Printed; `document`: the layout the worker made of a receipt queued by reference, kept with the job —
     the receipt stub (RX-08), audited by its digest."""
     if document is None:
-        _PRINTED.run(s.connection(), {"id": job_id, "at": ctx.now})
+        _PRINTED.run(u.connection(), {"id": job_id, "at": ctx.now})
     else:
-        _PRINTED_LAID_OUT.run(s.connection(), {"id": job_id, "at": ctx.now, "doc": document})
-        audit.record(s, ctx.store_id, ctx.actor, "print_job.laid_out", "print_job", job_id, None,
+        _PRINTED_LAID_OUT.run(u.connection(), {"id": job_id, "at": ctx.now, "doc": document})
+        audit.record(u, ctx.store_id, ctx.actor, "print_job.laid_out", "print_job", job_id, None,
                      audit.image(PrintJob, {"document": document}))
 
 
-def mark_failed(s: Session, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:
+def mark_failed(u: Unit, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:
     """Back to pending (the printer was not there); `final` for a job that can never print (bad document)."""
     status = PrintJobStatus.UNCERTAIN if final else PrintJobStatus.PENDING
-    s.exec(update(PrintJob).where(col(PrintJob.id) == job_id, col(PrintJob.status) == PrintJobStatus.PRINTING.value)
-           .values(status=status.value, last_error=error[:300]))
+    u.connection().execute(sa.update(_Q).where(_Q.c.id == job_id, _Q.c.status == PrintJobStatus.PRINTING.value)
+                           .values(status=status.value, last_error=error[:300]))

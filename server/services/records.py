@@ -8,6 +8,7 @@ the wings never import each other in a circle.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -23,6 +24,8 @@ from server.db.models import (
     Tender,
     User,
 )
+from server.db.models.base import table_of
+from server.db.uow import Reader
 from server.errors import not_found
 from server.services.context import Ctx
 
@@ -49,14 +52,25 @@ def lines_of(s: Session, sale_id: str) -> list[SaleLine]:
     return list(s.exec(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(col(SaleLine.line_no))))
 
 
-def tenders_of(s: Session, sale_id: str) -> list[Tender]:
-    return list(s.exec(select(Tender).where(Tender.sale_id == sale_id).order_by(col(Tender.id))))
+# The two reads a sale as the till shows it needs (server.api.selling.sale_out), from a read session or from
+# the unit that just changed the sale: through its connection, as the sale's lines are read.
+_TENDER = table_of(Tender)
+_RETURNED = table_of(SaleReturnLine)
 
 
-def returned_so_far(s: Session, line_ids: list[int]) -> dict[int, int]:
+def tenders_of(r: Reader, sale_id: str) -> list[Any]:
+    """The sale's tenders as written (rows with the table's columns), in the order they were paid."""
+    r.flush()
+    return list(r.connection().execute(sa.select(_TENDER).where(_TENDER.c.sale_id == sale_id).order_by(_TENDER.c.id)))
+
+
+def returned_so_far(r: Reader, line_ids: list[int]) -> dict[int, int]:
     """How much of each sale line came back already, in the unit the line was sold in."""
-    rows = s.exec(select(SaleReturnLine.sale_line_id, sa.func.sum(SaleReturnLine.qty))
-                  .where(col(SaleReturnLine.sale_line_id).in_(line_ids)).group_by(col(SaleReturnLine.sale_line_id)))
+    if not line_ids:
+        return {}
+    r.flush()
+    rows = r.connection().execute(sa.select(_RETURNED.c.sale_line_id, sa.func.sum(_RETURNED.c.qty))
+                                  .where(_RETURNED.c.sale_line_id.in_(line_ids)).group_by(_RETURNED.c.sale_line_id))
     return {int(i): int(q) for i, q in rows}
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from server.db.models import DayCounter, Sale, SaleLine, SaleStatus, Tender
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit
+from server.db.uow import Reader, Unit
 from server.errors import not_found
 from server.services.context import Ctx
 
@@ -35,19 +35,19 @@ _SALE_KEYS = tuple(c.key for c in SALE.c)
 _OPEN = Prepared(sa.insert(SALE).returning(*SALE.c), _SALE_KEYS)
 
 
-def sale(u: Unit, ctx: Ctx, sale_id: str, lock: bool = False) -> Any:
+def sale(r: Reader, ctx: Ctx, sale_id: str, lock: bool = False) -> Any:
     """The sale's row (locked until the unit commits, when `lock`), or NOT_FOUND."""
-    u.flush()
-    row = (_SALE_LOCKED if lock else _SALE).first(u.connection(), {"sale": sale_id, "sid": ctx.store_id})
+    r.flush()
+    row = (_SALE_LOCKED if lock else _SALE).first(r.connection(), {"sale": sale_id, "sid": ctx.store_id})
     if row is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
     return row
 
 
-def find_sale(u: Unit, sale_id: str) -> Any:
+def find_sale(r: Reader, sale_id: str) -> Any:
     """The sale's row whatever its store (to tell an id already used elsewhere), or None."""
-    u.flush()
-    return _ANY_SALE.first(u.connection(), {"sale": sale_id})
+    r.flush()
+    return _ANY_SALE.first(r.connection(), {"sale": sale_id})
 
 
 _ANY_SALE = Prepared(sa.select(SALE).where(SALE.c.id == sa.bindparam("sale")))
@@ -90,10 +90,10 @@ _LINES = Prepared(sa.select(LINE).where(LINE.c.sale_id == sa.bindparam("sale")).
 _DISPENSE = sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
 
 
-def lines(u: Unit, sale_id: str) -> list[dict[str, Any]]:
+def lines(r: Reader, sale_id: str) -> list[dict[str, Any]]:
     """The sale's lines as written, in order."""
-    u.flush()
-    return [r._asdict() for r in _LINES.rows(u.connection(), {"sale": sale_id})]
+    r.flush()
+    return [row._asdict() for row in _LINES.rows(r.connection(), {"sale": sale_id})]
 
 
 def add_line(u: Unit, values: dict[str, Any]) -> int:

@@ -19,7 +19,7 @@ from devices.printer import PrinterUnavailable, drawer_kick, escpos_bytes
 from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
 from server.config import Settings
 from server.db.models import PrintJobKind
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.services import printing
 from server.services.context import Ctx
 from server.services.sale import receipt
@@ -69,8 +69,8 @@ class PrintWorker:
         return self.board.current
 
     def start(self) -> None:
-        with write_session(self.engine) as s:
-            cut_off = printing.recover_interrupted(s, self._ctx(), self.till_code)
+        with core_unit(self.engine) as u:
+            cut_off = printing.recover_interrupted(u, self._ctx(), self.till_code)
         if cut_off:
             log.warning("print: %d job(s) were cut off by a restart; marked uncertain (reprint by hand)", cut_off)
         self._unsubscribe = printing.on_enqueued(self.wake)
@@ -114,8 +114,8 @@ class PrintWorker:
                     if printed:  # the status bar learns once the queue is empty, not after every job
                         self._publish(ok=True)
                     return True
-            with write_session(self.engine) as s:
-                job = printing.claim_next(s, self._ctx(), self.till_code)
+            with core_unit(self.engine) as u:
+                job = printing.claim_next(u, self._ctx(), self.till_code)
             if job is None:  # the queue emptied meanwhile (another worker, expired drawer kicks): look again
                 continue
             laid_out, document = None, job.document
@@ -126,21 +126,21 @@ class PrintWorker:
                 data = job_bytes(job.kind, document, self.columns)
             except Exception as exc:  # a document that cannot be laid out must not block the queue behind it
                 log.exception("print: job %s cannot be laid out", job.id)
-                with write_session(self.engine) as s:
-                    printing.mark_failed(s, self._ctx(), job.id, f"无法排版 / cannot lay out: {exc}", final=True)
+                with core_unit(self.engine) as u:
+                    printing.mark_failed(u, self._ctx(), job.id, f"无法排版 / cannot lay out: {exc}", final=True)
                 continue
             try:
                 self.printer.send(data)
             except PrinterUnavailable as exc:
-                with write_session(self.engine) as s:
-                    printing.mark_failed(s, self._ctx(), job.id, exc.describe())
+                with core_unit(self.engine) as u:
+                    printing.mark_failed(u, self._ctx(), job.id, exc.describe())
                 log.warning("print: job %s (%s) kept: %s", job.id, job.kind, exc.en)
                 self._publish(ok=False, error=exc.describe())
                 return False
             # Not fsynced on its own: if a crash loses this mark, the job is found "printing" at start-up and
             # becomes "uncertain" (never resent by itself) — the claim before the send is the durable step.
-            with write_session(self.engine, durable=False) as s:
-                printing.mark_printed(s, self._ctx(), job.id, laid_out)
+            with core_unit(self.engine, durable=False) as u:
+                printing.mark_printed(u, self._ctx(), job.id, laid_out)
             self.printed += 1
             printed += 1
             self.board.event(f"{job.kind} #{job.id} printed", printed=self.printed)

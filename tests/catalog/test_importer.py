@@ -259,6 +259,7 @@ def test_missing_price_refused(tmp_path: Path) -> None:
     assert err.column == "price" and "required" in err.message_en and "不能为空" in err.message_zh
 
 
+@pytest.mark.refuses("CARD-02")
 def test_non_drug_with_jia_refused_citing_card_02(tmp_path: Path) -> None:
     report = parse_rows(tmp_path, [["code", "name", "gsp_class", "price", "医保类别"],
                                    ["F1", "蜂蜜", "普通食品", "30", "甲"]])
@@ -268,6 +269,7 @@ def test_non_drug_with_jia_refused_citing_card_02(tmp_path: Path) -> None:
     assert report.rows == []
 
 
+@pytest.mark.refuses("CARD-02")
 @pytest.mark.parametrize("cls", ["保健食品", "日化用品", "化妆品", "health_food", "food"])
 def test_non_drugs_never_yi_either(tmp_path: Path, cls: str) -> None:
     err = only_error(parse_rows(tmp_path, [["code", "name", "gsp_class", "price", "insurance_category"],
@@ -282,12 +284,14 @@ def test_non_drug_may_be_bing_or_off_list(tmp_path: Path) -> None:
     assert [r.insurance_category for r in report.rows] == [InsuranceCategory.BING, InsuranceCategory.NONE]
 
 
+@pytest.mark.refuses("CARD-02")
 def test_non_drug_with_insurance_drug_code_refused(tmp_path: Path) -> None:
     err = only_error(parse_rows(tmp_path, [["code", "name", "gsp_class", "price", "nhsa_code"],
                                            ["F1", "蜂蜜", "food", "30", NHSA]]))
     assert (err.column, err.rule) == ("nhsa_code", "CARD-02")
 
 
+@pytest.mark.refuses("CARD-07")
 def test_jia_drug_without_nhsa_code_refused(tmp_path: Path) -> None:
     err = only_error(parse_rows(tmp_path, [[*HEADER, "医保类别"], [*AMOXICILLIN, "甲"]]))
     # The column is absent from the file, so the error names it by its Chinese header.
@@ -308,6 +312,7 @@ def test_drug_without_approval_number_refused(tmp_path: Path) -> None:
     assert "批准文号" in err.message_zh and "approval number" in err.message_en
 
 
+@pytest.mark.refuses("GSP-01")
 @pytest.mark.parametrize("route", ["", "其他", "other"])
 def test_drug_without_route_refused(tmp_path: Path, route: str) -> None:
     row = [*AMOXICILLIN]

@@ -100,6 +100,7 @@ def test_an_unknown_demo_card_is_refused_naming_the_known_ones(
     assert card_events(client) == []
 
 
+@pytest.mark.refuses("SEC-01")
 def test_only_posts_allowed_to_drive_the_demo_may_insert(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     """SEC-01: the system administrator may look at the reader but not drive the demo."""
     refused = client.post("/devices/card/insert", json={"key": "employee"}, headers=headers["sysadmin"])

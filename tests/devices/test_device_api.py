@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from devices.base import DeviceSink, DeviceStatus, StatusBoard
 from server import devices as device_manager
 from server.config import Settings
-from server.db.uow import write_session
+from server.db.uow import core_unit
 from server.events import EventHub
 from server.services.context import Ctx
 from server.services.sale import receipt
@@ -65,8 +65,8 @@ def test_the_simulated_printer_offline_and_back(shop: dict[str, Any], settings: 
     scan(c, h, sid, "6902345678903")
     assert pay_cash(c, h, sid, 350, 500).status_code == 200
     state = c.app.state.dingdian
-    with write_session(state.engine) as s:
-        job_id = receipt.enqueue_receipt(s, Ctx(state.store_id, settings), sid).id
+    with core_unit(state.engine) as u:
+        job_id = receipt.enqueue_receipt(u, Ctx(state.store_id, settings), sid).id
 
     def status_of(jid: int) -> str:
         return next(j["status"] for j in c.get("/print-jobs", headers=h).json() if j["id"] == jid)

@@ -20,7 +20,7 @@ from devices.printer.documents import to_json
 from server.config import Settings
 from server.db.models import AuditEntry, PrintJob, PrintJobKind, Sale
 from server.db.models.base import table_of
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, orm, read_session
 from server.services import printing
 from server.services.context import Ctx
 from server.services.sale import receipt
@@ -92,8 +92,8 @@ def sell(shop: dict[str, Any], cash: bool = True) -> dict[str, Any]:
 def enqueue(shop: dict[str, Any], sale_id: str) -> int:
     """What the sale's completion does (the lead wires it): queue the receipt in its own transaction."""
     engine, ctx = app_ctx(shop)
-    with write_session(engine) as s:
-        return receipt.enqueue_receipt(s, ctx, sale_id).id  # type: ignore[return-value]
+    with core_unit(engine) as u:
+        return receipt.enqueue_receipt(u, ctx, sale_id).id  # type: ignore[return-value]
 
 
 def job(shop: dict[str, Any], job_id: int) -> PrintJob:
@@ -203,13 +203,13 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     engine, ctx = app_ctx(shop)
     sale = sell(shop, cash=False)
     tcp_printer.wait_jobs(1)  # the receipt the completion queued
-    with write_session(engine) as s:  # as the database looks after a crash in the middle of a send
-        doc = to_json(receipt.receipt_doc(s, ctx, s.get(Sale, sale["id"])))  # type: ignore[arg-type]
-        stuck = printing.add_job(s, ctx, "T01", PrintJobKind.RECEIPT, sale["id"], doc)
-        s.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == stuck.id)
+    with core_unit(engine) as u:  # as the database looks after a crash in the middle of a send
+        doc = to_json(receipt.receipt_doc(orm(u), ctx, orm(u).get(Sale, sale["id"])))  # type: ignore[arg-type]
+        stuck = printing.add_job(u, ctx, "T01", PrintJobKind.RECEIPT, sale["id"], doc)
+        u.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == stuck.id)
                                .values(status="printing", attempts=1))
-    with write_session(engine) as s:
-        assert printing.recover_interrupted(s, ctx, "T01") == 1  # what the worker does at start-up
+    with core_unit(engine) as u:
+        assert printing.recover_interrupted(u, ctx, "T01") == 1  # what the worker does at start-up
     time.sleep(0.5)
     assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1  # type: ignore[arg-type]
     r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)

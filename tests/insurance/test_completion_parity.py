@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from tests.conftest import BARCODE_VITC
@@ -27,8 +27,8 @@ def _settle_card(shop: dict[str, Any], sid: str) -> Any:
 
 def test_a_missing_trace_code_is_refused_with_the_same_body_for_cash_and_card(
         card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:  # noqa: F811
-    with write_session(engine) as s:
-        catalog_service.update_item(s, ctx, card_shop["items"]["vitc"], {"traced": True})
+    with core_unit(engine) as u:
+        catalog_service.update_item(u, ctx, card_shop["items"]["vitc"], {"traced": True})
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
     assert identify(card_shop, sid).status_code == 200
     deliveries = len(card_shop["sandbox"].deliveries(infno="2102"))
@@ -52,13 +52,13 @@ def test_a_sale_moved_off_the_tills_shift_is_refused_with_the_same_body_for_cash
 
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
     assert identify(card_shop, sid).status_code == 200
-    with write_session(engine) as s:  # another shift of the same till: the sale's shift is no longer the open one
-        sale = s.exec(select(Sale).where(Sale.id == sid)).one()
-        old = s.get(Shift, sale.shift_id)
+    with core_unit(engine) as u:  # another shift of the same till: the sale's shift is no longer the open one
+        sale = orm(u).exec(select(Sale).where(Sale.id == sid)).one()
+        old = orm(u).get(Shift, sale.shift_id)
         assert old is not None
         old.status = "closed"
-        s.add(old)
-        s.add(Shift(store_id=old.store_id, till_id=old.till_id, business_date=old.business_date, float_fen=0,
+        orm(u).add(old)
+        orm(u).add(Shift(store_id=old.store_id, till_id=old.till_id, business_date=old.business_date, float_fen=0,
                     opened_by=old.opened_by, opened_at=old.opened_at))
 
     card = _settle_card(card_shop, sid)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from server.db.engine import make_engine
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.insurance.msgid import MsgidSource, allocate_msgid
 from server.services.context import Ctx
 from tests.conftest import BACKENDS
@@ -52,16 +52,16 @@ def test_unique_and_rising_across_restarts_and_a_clock_stepped_back(settings, ct
 
 def test_past_9999_in_one_second_the_stamp_moves_ahead(engine: Engine, ctx: Ctx) -> None:
     at = datetime(2026, 3, 2, 2, 30, 5, tzinfo=UTC)
-    with write_session(engine) as s:
-        allocate_msgid(s, ctx.store_id, CODE, CN, at)
+    with core_unit(engine) as u:
+        allocate_msgid(u, ctx.store_id, CODE, CN, at)
         from server.db.models import InsuranceMsgidCounter
 
-        row = s.get(InsuranceMsgidCounter, ctx.store_id)
+        row = orm(u).get(InsuranceMsgidCounter, ctx.store_id)
         assert row is not None
         row.seq = 9999
-        s.add(row)
-    with write_session(engine) as s:
-        assert allocate_msgid(s, ctx.store_id, CODE, CN, at) == f"{CODE}202603021030060001"
+        orm(u).add(row)
+    with core_unit(engine) as u:
+        assert allocate_msgid(u, ctx.store_id, CODE, CN, at) == f"{CODE}202603021030060001"
 
 
 def test_concurrent_callers_never_share_a_msgid(engine: Engine, ctx: Ctx) -> None:
@@ -85,13 +85,13 @@ def test_concurrent_callers_never_share_a_msgid(engine: Engine, ctx: Ctx) -> Non
 def test_a_msgid_allocated_in_a_rolled_back_intent_is_not_handed_out(engine: Engine, ctx: Ctx) -> None:
     """The caller allocates inside its intent's unit of work; if that rolls back, so does the counter."""
     at = datetime(2026, 3, 2, 2, 30, 5, tzinfo=UTC)
-    with pytest.raises(RuntimeError), write_session(engine) as s:
-        allocate_msgid(s, ctx.store_id, CODE, CN, at)
+    with pytest.raises(RuntimeError), core_unit(engine) as u:
+        allocate_msgid(u, ctx.store_id, CODE, CN, at)
         raise RuntimeError("the intent could not be written")
-    with write_session(engine) as s:
-        assert allocate_msgid(s, ctx.store_id, CODE, CN, at) == f"{CODE}202603021030050001"
+    with core_unit(engine) as u:
+        assert allocate_msgid(u, ctx.store_id, CODE, CN, at) == f"{CODE}202603021030050001"
 
 
 def test_a_fixmedins_code_of_the_wrong_length_is_refused(engine: Engine, ctx: Ctx) -> None:
-    with pytest.raises(ValueError, match="12 characters"), write_session(engine) as s:
-        allocate_msgid(s, ctx.store_id, "P4403", CN)
+    with pytest.raises(ValueError, match="12 characters"), core_unit(engine) as u:
+        allocate_msgid(u, ctx.store_id, "P4403", CN)

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from server.audit import Actor, verify
 from server.db.models import AuditEntry, InsuranceSignIn, User
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
 from server.insurance import messages as m
 from server.insurance.sandbox.client import SandboxAdmin
@@ -102,8 +102,8 @@ def test_the_sign_no_is_what_the_centre_expects(client: TestClient, staff: dict[
     gateway = client.app.state.insurance  # type: ignore[attr-defined]
     pre = gateway.pre_settle(for_person(caller, EMPLOYEE), purchase(EMPLOYEE, [line(1, "jia", 1000)]))
     assert pre.setlinfo.medfee_sumamt_fen == 1000
-    with write_session(engine) as s:  # the settlement flow's intent: the msgid commits with it
-        msgid = insurance_session.settlement_msgid(s, me)
+    with core_unit(engine) as u:  # the settlement flow's intent: the msgid commits with it
+        msgid = insurance_session.settlement_msgid(u, me)
     assert msgid.startswith("P44030000001") and len(msgid) == 30
     done = gateway.settle(for_person(caller, EMPLOYEE), purchase(EMPLOYEE, [line(1, "jia", 1000)]), msgid)
     assert done.setlinfo.medins_setl_id == msgid and sandbox.settlements()[0]["msgid"] == msgid
@@ -124,6 +124,7 @@ def test_a_refused_or_failed_sign_in_records_nothing(client: TestClient, staff: 
     assert r.status_code == 409 and r.json()["code"] == "INS-SIGNIN"
 
 
+@pytest.mark.refuses("SEC-01", "SEC-02")
 def test_who_may_sign_in(client: TestClient, staff: dict[str, dict[str, str]]) -> None:
     """SEC-02: the maintainer never settles, so never signs in; the manager reads the state only."""
     assert client.post("/insurance/sign-in", headers=staff["sysadmin"]).status_code == 403
@@ -141,5 +142,5 @@ def test_the_system_actor_cannot_sign_in(engine: Engine, ctx: Ctx, sandbox: Sand
         insurance_session.sign_in(engine, ctx, gw, "00:00:00:00:00:00", "127.0.0.1")
     gw.close()
     assert refused.value.code == "INS-OPERATOR" and sandbox.sign_ins() == []
-    with write_session(engine) as s:
-        assert s.exec(select(InsuranceSignIn)).all() == []
+    with core_unit(engine) as u:
+        assert orm(u).exec(select(InsuranceSignIn)).all() == []

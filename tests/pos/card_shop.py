@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.db.models import Item
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from tests.conftest import ROLE_PINS
@@ -44,9 +44,9 @@ def make_card_ready(base: str, engine: Engine, ctx: Ctx, sign_in: str | None = N
         r = http.patch("/store", headers=headers(http, "manager"), json={
             "drug_licence_no": "粤AA0001", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()})
         assert r.status_code == 200, r.text
-        with write_session(engine) as s:
-            catalog_service.update_item(s, ctx, ids["YP0002"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
-            catalog_service.update_item(s, ctx, ids["YP0001"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
+        with core_unit(engine) as u:
+            catalog_service.update_item(u, ctx, ids["YP0002"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
+            catalog_service.update_item(u, ctx, ids["YP0001"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
         r = http.post("/items/mapping-uploaded", headers=admin,
                       json={"item_ids": [ids["YP0002"], ids["YP0001"]], "uploaded_on": today.isoformat()})
         assert r.status_code == 200, r.text

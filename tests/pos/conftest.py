@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from server.config import Settings
-from server.db.uow import write_session
+from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock
@@ -29,12 +29,12 @@ def seed_till_shop(engine: Engine, ctx: Ctx) -> None:
     seed_shop(engine, ctx)
     add_role_users(engine, ctx)
     today = ctx.today
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
         values = {"code": "YP0099", "name": "复方甘草片", "spec": "100片", "approval_no": "国药准字H9",
-                  "gsp_class": "otc_a", "route": "internal", "price_fen": 120}
-        item = catalog_service.create_item(s, ctx, values, [BARCODE_BULK], "Z-OTC")
-        s.flush()
-        stock.add_opening_batch(s, ctx, item.id, None, "B-BULK-1", "L9", today - timedelta(days=100),  # type: ignore[arg-type]
+                  "gsp_class": "otc_b", "route": "internal", "price_fen": 120}
+        item = catalog_service.create_item(u, ctx, values, [BARCODE_BULK], "Z-OTC")
+        u.flush()
+        stock.add_opening_batch(u, ctx, item.id, None, "B-BULK-1", "L9", today - timedelta(days=100),  # type: ignore[arg-type]
                                 today + timedelta(days=400), 50, 500)
 
 

@@ -106,7 +106,7 @@ def a_sellable_barcode(db: Path, today: date) -> tuple[str, str, bool]:
         row = conn.execute("""
             SELECT bc.code, i.name, i.traced AND NOT i.no_code_stock FROM item i JOIN barcode bc ON bc.item_id = i.id
             JOIN batch b ON b.item_id = i.id JOIN batch_balance bb ON bb.batch_id = b.id
-            WHERE i.gsp_class = 'otc_a' AND i.active AND b.status = 'active' AND b.expires_on > :soon
+            WHERE i.gsp_class = 'otc_b' AND i.active AND b.status = 'active' AND b.expires_on > :soon
               AND bb.location = 'sellable' AND bb.qty > 0 AND length(bc.code) = 13
               AND NOT EXISTS (SELECT 1 FROM batch o JOIN batch_balance ob ON ob.batch_id = o.id
                               WHERE o.item_id = i.id AND ob.qty > 0 AND o.expires_on <= :soon)

@@ -27,7 +27,7 @@ from pos.screens.shift import CloseShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC
@@ -198,6 +198,7 @@ def test_a_return_found_by_the_receipt_number_goes_back_by_line_to_quarantine_or
     asyncio.run(body())
 
 
+@pytest.mark.refuses("SEC-01")
 def test_a_cashier_may_look_a_receipt_up_but_the_return_is_refused_SEC_01(
         service: str, settings: Settings, engine: Engine) -> None:
     async def body() -> None:
@@ -226,14 +227,15 @@ def test_a_cashier_may_look_a_receipt_up_but_the_return_is_refused_SEC_01(
 
 
 def qualify(engine: Engine, ctx: Ctx, username: str) -> None:
-    with write_session(engine) as s:
-        user = find_user(s, ctx, username)
-        set_staff_profile(s, ctx, user.id, {  # type: ignore[arg-type]
+    with core_unit(engine) as u:
+        user = find_user(orm(u), ctx, username)
+        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
-            "registered_store_code": ctx.settings.store.fixmedins_code,
+            "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=200), "contract_end": ctx.today + timedelta(days=400)})
 
 
+@pytest.mark.refuses("STAFF-01")
 def test_the_status_bar_and_serial_scans_follow_the_event_stream(live: LiveService, settings: Settings,
                                                                   engine: Engine, ctx: Ctx) -> None:
     async def body() -> None:

@@ -41,6 +41,7 @@ def reviews(engine: Engine) -> list[Any]:
             "JOIN prescription p ON p.id = r.prescription_id ORDER BY r.id")).all())
 
 
+@pytest.mark.refuses("RX-01", "RX-02")
 def test_the_pharmacist_enters_and_approves_the_prescription_and_the_rx_sale_is_paid(
         service: str, settings: Settings, engine: Engine, ctx: Ctx) -> None:
     qualify_pharmacist(engine, ctx)
@@ -105,6 +106,7 @@ def paper(ids: dict[str, int], rx_no: str, doctor: str) -> dict[str, Any]:
                                               "frequency": "tid", "route": "口服", "dosage_form": "胶囊"}]}
 
 
+@pytest.mark.refuses("RX-05")
 def test_prescriptions_found_by_patient_are_referred_and_rejected_and_rx05_refuses_the_referred_one(
         service: str, settings: Settings, engine: Engine, ctx: Ctx) -> None:
     qualify_pharmacist(engine, ctx)

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from server.config import Settings
-from server.db.uow import core_unit, write_session
+from server.db.uow import core_unit
 from server.roles import Role
 from server.services import sales_ledger
 from server.services.catalog import items as catalog_service
@@ -50,34 +50,34 @@ def _seed(engine: Engine, ctx: Ctx) -> dict[str, Any]:
     items: dict[str, Any] = seed_shop(engine, ctx)
     add_role_users(engine, ctx)
     today, made = ctx.today, ctx.today - timedelta(days=400)
-    with write_session(engine) as s:
-        register_till(s, ctx, "T03", "3号台", "")
-        register_till(s, ctx, "T04", "4号台", "")
+    with core_unit(engine) as u:
+        register_till(u, ctx, "T03", "3号台", "")
+        register_till(u, ctx, "T04", "4号台", "")
         for till in ("T02", "T03", "T04"):
-            add_user(s, ctx, CASHIERS[till][0], f"收银员{till}", CASHIER_PIN, {Role.CASHIER})
+            add_user(u, ctx, CASHIERS[till][0], f"收银员{till}", CASHIER_PIN, {Role.CASHIER})
 
         def item(code: str, name: str) -> int:
             values = {"code": code, "name": name, "spec": "0.1g*100片", "approval_no": "国药准字H7",
-                      "gsp_class": "otc_a", "route": "internal", "price_fen": 100}
-            created = catalog_service.create_item(s, ctx, values, [], "Z-OTC")
-            s.flush()
+                      "gsp_class": "otc_b", "route": "internal", "price_fen": 100}
+            created = catalog_service.create_item(u, ctx, values, [], "Z-OTC")
+            u.flush()
             return created.id  # type: ignore[return-value]
 
         items["last"] = []
         for n in range(LAST_ROUNDS):  # exactly one unit each
             items["last"].append(item(f"LAST{n}", f"最后一盒{n}"))
-            stock.add_opening_batch(s, ctx, items["last"][-1], None, f"B-LAST-{n}", "L", made,
+            stock.add_opening_batch(u, ctx, items["last"][-1], None, f"B-LAST-{n}", "L", made,
                                     today + timedelta(days=100), 50, 1)
         items["load"] = item("LOAD01", "限量片")
-        soon = stock.add_opening_batch(s, ctx, items["load"], None, "B-LOAD-SOON", "L", made,
+        soon = stock.add_opening_batch(u, ctx, items["load"], None, "B-LOAD-SOON", "L", made,
                                        today + timedelta(days=20), 50, LOAD_STOCK[0])
-        late = stock.add_opening_batch(s, ctx, items["load"], None, "B-LOAD-LATE", "L", made,
+        late = stock.add_opening_batch(u, ctx, items["load"], None, "B-LOAD-LATE", "L", made,
                                        today + timedelta(days=600), 50, LOAD_STOCK[1])
         items["load_batches"] = (soon.id, late.id)
         items["own"] = {}
         for till in CASHIERS:  # an item each till sells alone: its completions then contend for nothing
             items["own"][till] = item(f"OWN{till}", f"常备片{till}")  # but the receipt number
-            stock.add_opening_batch(s, ctx, items["own"][till], None, f"B-OWN-{till}", "L", made,
+            stock.add_opening_batch(u, ctx, items["own"][till], None, f"B-OWN-{till}", "L", made,
                                     today + timedelta(days=300), 50, OWN_STOCK)
     return items
 

@@ -37,6 +37,7 @@ def test_a_missing_key_is_named(tmp_path: Path) -> None:
     assert "store.fixmedins_code" in str(exc.value) and str(path) in str(exc.value) and "缺少" in str(exc.value)
 
 
+@pytest.mark.refuses("ST-04")
 def test_the_report_deadline_has_no_default(tmp_path: Path) -> None:
     """ST-04: the seeds set no deadline, so the store must set it."""
     path = _write(tmp_path, BASE.replace("report_deadline_day = 10", ""))
@@ -45,6 +46,7 @@ def test_the_report_deadline_has_no_default(tmp_path: Path) -> None:
     assert "rules.report_deadline_day" in str(exc.value)
 
 
+@pytest.mark.refuses("RX-08")
 @pytest.mark.parametrize(("old", "new", "key"), [
     ('admdvs = "440300"', 'admdvs = "44030"', "store.admdvs"),
     ('fixmedins_code = "P44030000001"', 'fixmedins_code = "p4403"', "store.fixmedins_code"),

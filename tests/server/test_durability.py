@@ -39,7 +39,7 @@ from server.config import ROOT, Settings
 from server.db.engine import make_engine
 from server.db.models import AuditEntry, Item, Sale, SaleLine, Tender
 from server.db.models.ledger import StockMovement
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, add_role_users, seed_shop
@@ -271,9 +271,9 @@ def _check_store(engine: Engine, ctx: Ctx, acked: dict[str, dict[str, Any]], ope
 
 def _stock_up(engine: Engine, ctx: Ctx, items: dict[str, int]) -> dict[int, int]:
     today = ctx.today
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
         for key, expires in (("vitc", 600), ("mask", 800)):  # later than the seeded batches: FEFO crosses batches
-            stock.add_opening_batch(s, ctx, items[key], None, f"B-{key.upper()}-BULK", "L-BULK",
+            stock.add_opening_batch(u, ctx, items[key], None, f"B-{key.upper()}-BULK", "L-BULK",
                                     today - timedelta(days=30), today + timedelta(days=expires), 200, BULK)
     with read_session(engine) as s:  # the book stock on the shelf, expired batches too: what the movements sum to
         rows = s.execute(text("SELECT item_id, SUM(qty) FROM stock_movement WHERE location = 'sellable' "
@@ -385,8 +385,8 @@ def test_the_durability_setting_is_what_we_claim(backend: str, settings: Setting
                 with eng.connect() as conn:
                     assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
                     assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2
-                with write_session(eng) as s:
-                    assert s.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
+                with core_unit(eng) as u:
+                    assert u.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
             else:
                 with eng.connect() as conn:
                     for name in ("fsync", "synchronous_commit", "full_page_writes"):

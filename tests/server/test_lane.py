@@ -21,7 +21,7 @@ from server.api import lane
 from server.api import run as runner
 from server.db import sqlite as db_sqlite
 from server.db.models import AuditEntry, PrintJob
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_VITC, login, prescribe
 from tests.server.test_trace_codes import CODE1, trace, traced
 
@@ -61,6 +61,7 @@ def test_scan_and_payment_are_served_with_the_full_routes_answers(shop: dict[str
     assert served == ["scan", "pay"]
 
 
+@pytest.mark.refuses("CARD-06")
 def test_a_refusal_on_the_fast_path_has_the_canonical_body(shop: dict[str, Any], served: list[str]) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = open_sale(shop)
@@ -76,6 +77,7 @@ def test_a_refusal_on_the_fast_path_has_the_canonical_body(shop: dict[str, Any],
     assert served == ["scan", "pay", "scan"]
 
 
+@pytest.mark.refuses("SEC-01", "CARD-03")
 @pytest.mark.parametrize("case", ["no token", "unknown token", "post may not sell", "invalid body", "extra field",
                                   "not json", "json lines", "large body", "first authorization not bearer"])
 def test_what_the_fast_path_does_not_serve_is_answered_as_routed(shop: dict[str, Any], served: list[str],
@@ -184,7 +186,7 @@ def _another_writer(engine: Any) -> Iterator[None]:
     holding, release = threading.Event(), threading.Event()
 
     def writer() -> None:
-        with write_session(engine):
+        with core_unit(engine):
             holding.set()
             release.wait(10)
 
@@ -340,6 +342,7 @@ def test_a_scan_does_not_wait_on_the_event_loop_for_another_process_writing(shop
                                                    AuditEntry.after["sale_id"].as_string() == sid)).all()) == 1
 
 
+@pytest.mark.refuses("GSP-06")
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_refusal_worded_from_full_reads_is_done_again_in_a_worker(shop: dict[str, Any], hops: list[str]) -> None:
     """The stock refusal names the batches and what is sellable, read through the ORM, which the event loop's

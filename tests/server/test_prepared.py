@@ -19,9 +19,9 @@ from server.db import sqlite as db_sqlite
 from server.db import uow as db_uow
 from server.db.engine import make_engine
 from server.db.models import Batch, Item, PrintJob, SaleLine, Supplier
-from server.db.prepared import Prepared
+from server.db.prepared import Prepared, PreparedIn
 from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
-from server.db.uow import NotOnLoop, WriterBusy, core_unit, loaded_session, loop_unit, orm, read_session, write_session
+from server.db.uow import NotOnLoop, WriterBusy, core_unit, loop_read, loop_unit, orm, read_session, read_unit
 from server.services import printing
 from server.services.context import Ctx
 from tests.conftest import Clock, seed_shop
@@ -31,6 +31,7 @@ _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "sta
              "created_by", "created_at", "expires_at")
 ADD_JOB = Prepared(sa.insert(_JOB).returning(_JOB.c.id), _JOB_KEYS)
 JOB = Prepared(sa.select(_JOB).where(_JOB.c.id == sa.bindparam("id")))
+JOB_ID_BY_REF = Prepared(sa.select(_JOB.c.id).where(_JOB.c.ref == sa.bindparam("ref")))
 
 
 def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine, ctx: Ctx) -> None:
@@ -38,8 +39,8 @@ def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine,
     values = {"store_id": ctx.store_id, "till_code": "T01", "kind": "receipt", "ref": "x", "reprint": True,
               "document": {"名称": "维生素C", "lines": [1, 2]}, "status": "pending", "attempts": 0, "last_error": "",
               "created_by": None, "created_at": at, "expires_at": at + timedelta(minutes=2)}
-    with write_session(engine) as s:
-        conn = s.connection()
+    with core_unit(engine) as u:
+        conn = u.connection()
         mine = ADD_JOB.scalar(conn, values)
         core = conn.execute(sa.insert(_JOB).returning(_JOB.c.id), values).scalar_one()
         ours = JOB.first(conn, {"id": mine})  # read inside the transaction that wrote it
@@ -60,15 +61,15 @@ def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx, clock: Clock) ->
     fresh = Prepared(sa.select(sa.func.count()).select_from(batch)
                      .where(batch.c.expires_on >= sa.bindparam("today"), batch.c.status != "stopped"))
     stop = Prepared(sa.update(batch).where(batch.c.expires_on < sa.bindparam("today")).values(status="stopped"))
-    with write_session(engine) as s:
-        conn = s.connection()
+    with pytest.raises(RuntimeError, match="undone"), core_unit(engine) as u:
+        conn = u.connection()
         core = conn.execute(sa.select(sa.func.count()).select_from(batch).where(
             batch.c.expires_on >= today, batch.c.status != "stopped")).scalar_one()
         assert fresh.scalar(conn, {"today": today}) == core > 0
         expired = conn.execute(sa.select(sa.func.count()).select_from(batch).where(
             batch.c.expires_on < today)).scalar_one()
         assert stop.run(conn, {"today": today}) == expired == 1  # the mask's batch that expired yesterday
-        s.rollback()
+        raise RuntimeError("undone: the batches stay as the shop has them")
 
 
 def _job_values(ctx: Ctx, ref: str) -> dict[str, object]:
@@ -78,8 +79,8 @@ def _job_values(ctx: Ctx, ref: str) -> dict[str, object]:
 
 
 def test_a_failed_unit_of_work_takes_the_prepared_writes_with_it(engine: Engine, ctx: Ctx) -> None:
-    with pytest.raises(RuntimeError), write_session(engine) as s:
-        ADD_JOB.run(s.connection(), _job_values(ctx, "gone"))
+    with pytest.raises(RuntimeError), core_unit(engine) as u:
+        ADD_JOB.run(u.connection(), _job_values(ctx, "gone"))
         raise RuntimeError("the use case refused after writing")
     with read_session(engine) as s:
         assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "gone")).first() is None
@@ -100,12 +101,42 @@ def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None
             Prepared(sa.select(item.c.id).where(item.c.id == sa.bindparam("n", callable_=lambda: 1))).rows(conn, {})
 
 
+def test_a_list_of_any_length_reads_as_an_expanding_in_list_does(engine: Engine, ctx: Ctx) -> None:
+    """PreparedIn: one bind per value, compiled for a few lengths, a list padded with its last value or run in
+    chunks — the same rows as SQLAlchemy's own expanding IN, whatever the length, on both backends."""
+    with core_unit(engine) as u:
+        ADD_JOB.run_many(u.connection(), [_job_values(ctx, f"in-{n}") for n in range(250)])
+    with read_session(engine) as s:
+        ids = list(s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref.like("in-%"))).scalars())
+    assert len(ids) == 250
+    by_list = PreparedIn(lambda binds: sa.select(_JOB.c.id, _JOB.c.ref, _JOB.c.reprint)
+                         .where(_JOB.c.store_id == sa.bindparam("sid"), _JOB.c.id.in_(binds)))
+    with read_session(engine) as s:
+        conn = s.connection()
+
+        def core(values: list[int], sid: int = ctx.store_id) -> list[tuple[object, ...]]:
+            if not values:
+                return []
+            rows = conn.execute(sa.select(_JOB.c.id, _JOB.c.ref, _JOB.c.reprint)
+                                .where(_JOB.c.store_id == sid, _JOB.c.id.in_(values)))
+            return sorted(tuple(r) for r in rows)
+
+        for n in (0, 1, 2, 4, 5, 19, 20, 21, 99, 100, 101, 250):
+            chosen = ids[::-1][:n]  # not in the table's order
+            got = sorted(tuple(r) for r in by_list.rows(conn, chosen, {"sid": ctx.store_id}))
+            assert got == core(chosen) and len(got) == n, n
+        # a value listed twice, or one matching nothing, reads no row more; the other parameters still apply
+        assert sorted(r.id for r in by_list.rows(conn, [ids[0], ids[0], -1], {"sid": ctx.store_id})) == [ids[0]]
+        assert by_list.rows(conn, ids[:3], {"sid": ctx.store_id + 1000}) == []
+        assert type(by_list.rows(conn, ids[:1], {"sid": ctx.store_id})[0].reprint) is bool  # the types' processors
+
+
 def test_a_driver_error_arrives_as_sqlalchemys_and_takes_nothing_with_it(engine: Engine, ctx: Ctx) -> None:
     values = _job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000}  # no such store
-    with pytest.raises(sa.exc.IntegrityError), write_session(engine) as s:
-        ADD_JOB.run(s.connection(), values)
-    with pytest.raises(sa.exc.IntegrityError), write_session(engine) as s:
-        ADD_JOB.run_many(s.connection(), [values])
+    with pytest.raises(sa.exc.IntegrityError), core_unit(engine) as u:
+        ADD_JOB.run(u.connection(), values)
+    with pytest.raises(sa.exc.IntegrityError), core_unit(engine) as u:
+        ADD_JOB.run_many(u.connection(), [values])
     with read_session(engine) as s:
         assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "orphan")).first() is None
 
@@ -126,8 +157,8 @@ def test_the_loops_settings_stay_on_its_own_connection(settings: Settings) -> No
         assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)
         seen = []
         for _ in range(2):  # the same connection each time, still set up as the loop needs it
-            with loop_unit(one) as s:
-                conn = s.connection()
+            with loop_unit(one) as u:
+                conn = u.connection()
                 # inside: no waiting for another process's lock, no checkpoint on the event loop, no fsync
                 raw = conn.connection.dbapi_connection
                 seen.append(raw)
@@ -137,15 +168,15 @@ def test_the_loops_settings_stay_on_its_own_connection(settings: Settings) -> No
                 assert raw.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
         assert seen[0] is seen[1] and not seen[0].in_transaction
         assert _pragmas(one) == (BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES)  # the pool's connection untouched
-        with write_session(one) as s:  # and a durable commit made through the pool is FULL
-            assert s.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
+        with core_unit(one) as u:  # and a durable commit made through the pool is FULL
+            assert u.connection().exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
     finally:
         one.dispose()
     with pytest.raises(sqlite3.ProgrammingError):  # disposing of the engine closed the loop's connection too
         seen[0].execute("SELECT 1")
     try:  # and the next unit of work opens another
-        with loop_unit(one) as s:
-            assert s.connection().connection.dbapi_connection is not seen[0]
+        with loop_unit(one) as u:
+            assert u.connection().connection.dbapi_connection is not seen[0]
     finally:
         one.dispose()
 
@@ -157,8 +188,8 @@ def test_the_loops_unit_of_work_needs_no_pool_connection(settings: Settings, ctx
         with read_session(one) as reading:
             reading.connection()  # the pool's only connection is in use
             t0 = time.perf_counter()
-            with loop_unit(one) as s:
-                ADD_JOB.run(s.connection(), _job_values(ctx, "from the loop"))
+            with loop_unit(one) as u:
+                ADD_JOB.run(u.connection(), _job_values(ctx, "from the loop"))
             assert time.perf_counter() - t0 < 2.5  # not after the pool's 5 s timeout
         with read_session(one) as s:
             assert s.connection().execute(sa.select(_JOB.c.id).where(_JOB.c.ref == "from the loop")).first()
@@ -170,13 +201,13 @@ def test_the_loops_unit_of_work_needs_no_pool_connection(settings: Settings, ctx
 def test_the_loops_unit_of_work_commits_or_writes_nothing(engine: Engine, ctx: Ctx) -> None:
     memory = make_engine("sqlite://")
     try:
-        with pytest.raises(NotOnLoop), loop_unit(engine) as s:
-            ADD_JOB.run(s.connection(), _job_values(ctx, "needs the orm"))
-            orm(s)  # a path that needs the ORM: done again in a worker, nothing kept from here
-        with pytest.raises(sa.exc.IntegrityError), loop_unit(engine) as s:  # SQLAlchemy's error, nothing kept
-            ADD_JOB.run(s.connection(), _job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000})
-        with loop_unit(engine) as s:
-            ADD_JOB.run(s.connection(), _job_values(ctx, "kept"))
+        with pytest.raises(NotOnLoop), loop_unit(engine) as u:
+            ADD_JOB.run(u.connection(), _job_values(ctx, "needs the orm"))
+            orm(u)  # a path that needs the ORM: done again in a worker, nothing kept from here
+        with pytest.raises(sa.exc.IntegrityError), loop_unit(engine) as u:  # SQLAlchemy's error, nothing kept
+            ADD_JOB.run(u.connection(), _job_values(ctx, "orphan") | {"store_id": ctx.store_id + 1000})
+        with loop_unit(engine) as u:
+            ADD_JOB.run(u.connection(), _job_values(ctx, "kept"))
         with read_session(engine) as s:
             refs = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.ref.in_(["needs the orm", "orphan", "kept"])))
             assert refs.scalars().all() == ["kept"]
@@ -192,14 +223,14 @@ def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ct
     try:
         other.execute("BEGIN IMMEDIATE")  # SQLite's writer lock held
         t0 = time.perf_counter()
-        with pytest.raises(WriterBusy), loop_unit(engine) as s:
-            ADD_JOB.run(s.connection(), _job_values(ctx, "never"))
+        with pytest.raises(WriterBusy), loop_unit(engine) as u:
+            ADD_JOB.run(u.connection(), _job_values(ctx, "never"))
         assert time.perf_counter() - t0 < 5  # at once, not after the 30 s busy timeout
         other.execute("ROLLBACK")
         holding, release = threading.Event(), threading.Event()
 
         def hold() -> None:  # a worker thread of this service in the middle of a unit of work
-            with write_session(engine):
+            with core_unit(engine):
                 holding.set()
                 release.wait(10)
 
@@ -212,8 +243,8 @@ def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ct
         finally:
             release.set()
             worker.join()
-        with loop_unit(engine) as s:  # free again: taken
-            ADD_JOB.run(s.connection(), _job_values(ctx, "now"))
+        with loop_unit(engine) as u:  # free again: taken
+            ADD_JOB.run(u.connection(), _job_values(ctx, "now"))
     finally:
         other.close()
 
@@ -221,29 +252,91 @@ def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ct
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_units_of_work_do_not_nest_into_the_loops(engine: Engine, ctx: Ctx) -> None:
     """The writer's lock is re-entrant: what it would let through on one thread is refused here instead."""
-    with write_session(engine) as s:  # a loop unit inside a unit of work of the same thread: not taken
-        ADD_JOB.run(s.connection(), _job_values(ctx, "outer session"))
+    with core_unit(engine) as u:  # a loop unit inside a unit of work of the same thread: not taken
+        ADD_JOB.run(u.connection(), _job_values(ctx, "outer session"))
         with pytest.raises(WriterBusy), loop_unit(engine):
             pass
-    with loop_unit(engine) as s:
-        ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop"))
+    with loop_unit(engine) as u:
+        ADD_JOB.run(u.connection(), _job_values(ctx, "outer loop"))
         with pytest.raises(WriterBusy), loop_unit(engine):  # nor one inside another: the outer stays whole
             pass
-        ADD_JOB.run(s.connection(), _job_values(ctx, "outer loop, after"))
-    with pytest.raises(RuntimeError), loop_unit(engine) as s:  # a unit that may wait, inside the loop's
-        ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
-        with write_session(engine):
+        ADD_JOB.run(u.connection(), _job_values(ctx, "outer loop, after"))
+    with pytest.raises(RuntimeError), loop_unit(engine) as u:  # a unit that may wait, inside the loop's
+        ADD_JOB.run(u.connection(), _job_values(ctx, "undone"))
+        with core_unit(engine):
             pass
-    with pytest.raises(NotOnLoop), loop_unit(engine) as s:  # SQLAlchemy's own execution: a worker's work
-        ADD_JOB.run(s.connection(), _job_values(ctx, "undone"))
-        s.connection().execute(sa.select(_JOB.c.id))
-    with loop_unit(engine) as s:  # and the loop's connection is as good as before
-        ADD_JOB.run(s.connection(), _job_values(ctx, "last"))
+    with pytest.raises(NotOnLoop), loop_unit(engine) as u:  # SQLAlchemy's own execution: a worker's work
+        ADD_JOB.run(u.connection(), _job_values(ctx, "undone"))
+        u.connection().execute(sa.select(_JOB.c.id))
+    with loop_unit(engine) as u:  # and the loop's connection is as good as before
+        ADD_JOB.run(u.connection(), _job_values(ctx, "last"))
     with read_session(engine) as s:
         refs = s.connection().execute(sa.select(_JOB.c.ref).where(_JOB.c.till_code == "T01").order_by(_JOB.c.id))
         assert [r for r in refs.scalars() if r in {"outer session", "outer loop", "outer loop, after", "undone",
                                                   "last"}] == ["outer session", "outer loop", "outer loop, after",
                                                                "last"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ctx) -> None:
+    """loop_read: the loop's own reading connection, in one read transaction, beside the writer: another process
+    in the middle of a write, or a worker thread of this service inside its unit of work, does not hold it up."""
+    refs = Prepared(sa.select(_JOB.c.ref).where(_JOB.c.ref.like("read-%")).order_by(_JOB.c.id))
+    memory = make_engine("sqlite://")
+    with core_unit(engine) as u:
+        ADD_JOB.run(u.connection(), _job_values(ctx, "read-committed"))
+    other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a worker thread of this service in the middle of a unit of work
+        with core_unit(engine):
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=hold)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE print_job SET ref = 'read-uncommitted' WHERE ref = 'read-committed'")
+        t0 = time.perf_counter()
+        with loop_read(engine) as s:
+            raw = s.connection().connection.dbapi_connection
+            assert raw.in_transaction and [r.ref for r in refs.rows(s.connection(), {})] == ["read-committed"]
+            assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
+            assert raw.execute("PRAGMA query_only").fetchone() == (1,)
+        assert time.perf_counter() - t0 < 5 and not raw.in_transaction  # at once, and the transaction ended
+        other.execute("COMMIT")
+        worker.start()
+        assert holding.wait(10)
+        with loop_read(engine) as s:  # the writer's lock taken in this process: a read needs none
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+            assert s.connection().connection.dbapi_connection is raw  # the same connection, kept for the loop
+        release.set()
+        worker.join()
+        with pytest.raises(sa.exc.OperationalError, match="readonly"), loop_read(engine) as s:
+            ADD_JOB.run(s.connection(), _job_values(ctx, "read-written"))  # query_only: nothing written through it
+        with pytest.raises(NotOnLoop), loop_read(engine) as s:
+            orm(s)  # a path that needs the ORM: a worker's read
+        with pytest.raises(NotOnLoop), loop_read(engine) as s:  # SQLAlchemy's own execution: a worker's too
+            s.connection().execute(sa.select(_JOB.c.id))
+        with loop_read(engine) as s:  # and the connection is as good as before
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+        with pytest.raises(WriterBusy), loop_read(memory):
+            pass  # a second connection to ":memory:" is another database: the worker thread's read
+    finally:
+        release.set()
+        if worker.is_alive():
+            worker.join()
+        other.close()
+        memory.dispose()
+
+
+def test_a_read_unit_sees_one_snapshot_and_writes_nothing(engine: Engine, ctx: Ctx) -> None:
+    with read_unit(engine) as u:
+        conn = u.connection()
+        ADD_JOB.run(conn, _job_values(ctx, "in a read"))  # not refused (a read_unit is not the loop's) but not kept
+        assert JOB.first(conn, {"id": JOB_ID_BY_REF.scalar(conn, {"ref": "in a read"})}) is not None
+    with read_unit(engine) as u:
+        assert JOB_ID_BY_REF.scalar(u.connection(), {"ref": "in a read"}) is None
 
 
 # --- core_unit: a worker's unit of work for prepared statements, its Session made on first ask --------
@@ -268,9 +361,9 @@ def _suppliers(engine: Engine, *names: str) -> list[str]:
 def test_a_core_unit_commits_its_statements_and_its_sessions_writes_together(engine: Engine, ctx: Ctx) -> None:
     with core_unit(engine) as u:
         first = ADD_JOB.scalar(u.connection(), _job_values(ctx, "prepared"))
-        assert loaded_session(u) is None  # no Session until a path asks for one
+        assert u.loaded() is None  # no Session until a path asks for one
         session = orm(u)
-        assert loaded_session(u) is session is orm(u)
+        assert u.loaded() is session is orm(u)
         assert session.get(PrintJob, first).ref == "prepared"  # same connection, same transaction
         session.add(_supplier(ctx, "orm"))
         u.flush()
@@ -304,12 +397,12 @@ def test_a_ledger_table_refuses_an_orm_write(engine: Engine, ctx: Ctx) -> None:
                 BatchBalance(batch_id=1, location="sellable", store_id=ctx.store_id, item_id=1, qty=5),
                 AuditEntry(store_id=ctx.store_id, seq=1, at=ctx.now, actor="x", action="x", entity="x", entity_id="1",
                            prev_hash="", hash="")):
-        with pytest.raises(RuntimeError, match="written by Core statements"), write_session(engine) as s:
-            s.add(row)
-    with write_session(engine) as s:  # nor may a row read through the ORM be changed and flushed
-        job_id = ADD_JOB.scalar(s.connection(), _job_values(ctx, "read, then changed"))
-    with pytest.raises(RuntimeError, match="written by Core statements"), write_session(engine) as s:
-        loaded = s.get(PrintJob, job_id)
+        with pytest.raises(RuntimeError, match="written by Core statements"), core_unit(engine) as u:
+            orm(u).add(row)
+    with core_unit(engine) as u:  # nor may a row read through the ORM be changed and flushed
+        job_id = ADD_JOB.scalar(u.connection(), _job_values(ctx, "read, then changed"))
+    with pytest.raises(RuntimeError, match="written by Core statements"), core_unit(engine) as u:
+        loaded = orm(u).get(PrintJob, job_id)
         assert loaded is not None
         loaded.status = "printed"
     assert JOB.first(engine.connect(), {"id": job_id}).status == "pending"
@@ -325,9 +418,9 @@ def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine
     with pytest.raises(RuntimeError), core_unit(engine) as u:
         u.info["rolled back"] = 3
         raise RuntimeError
-    with write_session(engine) as s:
-        s.info["a session's"] = 4
-        with s.begin_nested():  # a savepoint's release is not the commit: the flags wait for it
+    with core_unit(engine) as u:
+        u.info["past a savepoint"] = 4
+        with orm(u).begin_nested():  # a savepoint's release is not the commit: the flags wait for it
             pass
         assert len(seen) == 1
     with core_unit(engine) as u:
@@ -335,7 +428,7 @@ def test_what_a_unit_leaves_for_after_its_commit_is_done_after_it_commits(engine
         with orm(u).begin_nested():
             pass
         assert len(seen) == 2
-    assert seen == [{"mine": 1, "its session's": 2}, {"a session's": 4}, {"in a savepoint": 5}]
+    assert seen == [{"mine": 1, "its session's": 2}, {"past a savepoint": 4}, {"in a savepoint": 5}]
     # And the print worker is woken by a receipt a core unit queued, after its commit, never before
     woken: list[list[str]] = []
     stop = printing.on_enqueued(lambda: woken.append(_refs(engine, "queued")))
@@ -362,8 +455,8 @@ def test_a_core_units_commit_is_durable_and_it_does_not_nest_with_the_loops(engi
         ADD_JOB.run(u.connection(), _job_values(ctx, "outer core"))
         with pytest.raises(WriterBusy), loop_unit(engine):
             pass
-    with pytest.raises(RuntimeError), loop_unit(engine) as s:  # it may wait: not inside the loop's
-        ADD_JOB.run(s.connection(), _job_values(ctx, "undone by the loop"))
+    with pytest.raises(RuntimeError), loop_unit(engine) as u:  # it may wait: not inside the loop's
+        ADD_JOB.run(u.connection(), _job_values(ctx, "undone by the loop"))
         with core_unit(engine):
             pass
     assert _refs(engine, "outer core", "undone by the loop") == ["outer core"]

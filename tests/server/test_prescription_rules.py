@@ -76,6 +76,7 @@ def test_rx02_complete_prescription_passes(for_insurance: bool, electronic: bool
     assert content_refusals(rx, waipei_seal_required=False) == []
 
 
+@pytest.mark.refuses("RX-02")
 @pytest.mark.parametrize(("change", "missing"), [
     (dict(patient_name=""), "患者姓名"),
     (dict(patient_name="   "), "患者姓名"),
@@ -97,6 +98,7 @@ def test_rx02_each_missing_header_item_is_refused_by_name(change: dict, missing:
     assert "1 item(s)" in refusals[0].message_en
 
 
+@pytest.mark.refuses("RX-02")
 @pytest.mark.parametrize(("change", "missing"), [
     (dict(dosage_form=""), "剂型"),
     (dict(dosage=""), "剂量"),
@@ -116,6 +118,7 @@ def test_rx02_each_missing_line_item_is_refused_naming_the_line(change: dict, mi
     assert f"第2行{missing}" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_several_missing_items_are_all_named_in_one_refusal() -> None:
     rx = make_rx(patient_age=None, diagnosis="", lines=(rx_line("X01", days=0),))
     refusals = content_refusals(rx, waipei_seal_required=False)
@@ -127,6 +130,7 @@ def test_rx02_infant_age_zero_is_present() -> None:
     assert content_refusals(make_rx(patient_age=0), waipei_seal_required=False) == []
 
 
+@pytest.mark.refuses("RX-02")
 @pytest.mark.parametrize("for_insurance", [True, False])
 def test_rx02_unsigned_paper_prescription_is_refused(for_insurance: bool) -> None:
     refusals = content_refusals(make_rx(doctor_signed=False, for_insurance=for_insurance), waipei_seal_required=False)
@@ -140,17 +144,20 @@ def test_rx02_electronic_prescription_needs_no_signature_or_seals() -> None:
     assert content_refusals(rx, waipei_seal_required=True) == []
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_insurance_institution_missing_from_registry_is_refused() -> None:
     refusals = content_refusals(make_rx(institution=None), waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
     assert "名录" in refusals[0].message_zh and "registry" in refusals[0].message_en
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_electronic_insurance_prescription_still_needs_a_registered_institution() -> None:
     refusals = content_refusals(make_rx(electronic=True, institution=None), waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_insurance_institution_not_designated_is_refused() -> None:
     refusals = content_refusals(make_rx(institution=institution(designated=False)), waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
@@ -158,6 +165,7 @@ def test_rx02_insurance_institution_not_designated_is_refused() -> None:
     assert "不是定点医疗机构" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_insurance_doctor_not_registered_is_refused() -> None:
     refusals = content_refusals(make_rx(institution=institution(doctor_registered=False)), waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
@@ -165,6 +173,7 @@ def test_rx02_insurance_doctor_not_registered_is_refused() -> None:
     assert refusals[0].details == {"institution": "H11010001"}
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_insurance_paper_prescription_without_institution_seal_is_refused() -> None:
     refusals = content_refusals(make_rx(institution_sealed=False), waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
@@ -177,6 +186,7 @@ def test_rx02_non_insurance_prescription_skips_registry_and_seal_checks() -> Non
     assert content_refusals(rx, waipei_seal_required=True) == []
 
 
+@pytest.mark.refuses("RX-02")
 @pytest.mark.parametrize(("required", "sealed", "refused"), [
     (True, False, True), (True, True, False), (False, False, False), (False, True, False),
 ])
@@ -192,6 +202,7 @@ def test_rx02_waipei_seal_only_where_the_region_requires_it(required: bool, seal
 # --- validity_refusals (RX-07) -------------------------------------------------------------------------
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_issue_day_is_day_one() -> None:
     rx = make_rx(valid_days=1)
     assert validity_refusals(rx, ISSUED, MAX_VALID) == []
@@ -201,6 +212,7 @@ def test_rx07_issue_day_is_day_one() -> None:
     assert "过期" in expired[0].message_zh and "expired" in expired[0].message_en
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_post_dated_prescription_is_refused() -> None:
     refusals = validity_refusals(make_rx(valid_days=3), ISSUED - timedelta(days=1), MAX_VALID)
     assert rules_of(refusals) == ["RX-07"]
@@ -208,6 +220,7 @@ def test_rx07_post_dated_prescription_is_refused() -> None:
     assert "post-dated" in refusals[0].message_en
 
 
+@pytest.mark.refuses("RX-07")
 @pytest.mark.parametrize("valid_days", [1, 2, 3])
 def test_rx07_extended_validity_up_to_the_maximum_ends_exactly(valid_days: int) -> None:
     rx = make_rx(valid_days=valid_days)
@@ -218,6 +231,7 @@ def test_rx07_extended_validity_up_to_the_maximum_ends_exactly(valid_days: int) 
     assert after[0].details["valid_until"] == last.isoformat()
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_validity_beyond_the_maximum_is_refused_even_on_the_issue_day() -> None:
     refusals = validity_refusals(make_rx(valid_days=MAX_VALID + 1), ISSUED, MAX_VALID)
     assert rules_of(refusals) == ["RX-07"]
@@ -225,6 +239,7 @@ def test_rx07_validity_beyond_the_maximum_is_refused_even_on_the_issue_day() -> 
     assert f"最长 {MAX_VALID} 天" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_configured_maximum_is_honoured() -> None:
     rx = make_rx(valid_days=5)
     assert validity_refusals(rx, ISSUED + timedelta(days=4), 5) == []
@@ -232,6 +247,7 @@ def test_rx07_configured_maximum_is_honoured() -> None:
     assert rules_of(validity_refusals(rx, ISSUED, 4)) == ["RX-07"]
 
 
+@pytest.mark.refuses("RX-07")
 @settings(max_examples=300, deadline=None)
 @given(issued=st.dates(date(2000, 1, 1), date(2099, 12, 31)), offset=st.integers(-10, 10),
        valid_days=st.integers(1, 10), max_valid=st.integers(1, 7))
@@ -256,6 +272,7 @@ def prior(**kw: object) -> PriorRx:
     return PriorRx(**base)  # type: ignore[arg-type]
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_split_same_patient_doctor_day_and_drug_is_refused() -> None:
     rx = make_rx(lines=(rx_line("X01"), rx_line("X02")))
     refusals = split_refusals(rx, "", [prior(item_codes=frozenset({"X01", "X09"}))])
@@ -264,6 +281,7 @@ def test_rx07_split_same_patient_doctor_day_and_drug_is_refused() -> None:
     assert "分解" in refusals[0].message_zh and "RX000" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_split_each_other_prescription_is_named() -> None:
     others = [prior(rx_no="RX000"), prior(rx_no="RX002"), prior(rx_no="RX003", doctor_name="王医生")]
     refusals = split_refusals(make_rx(), "", others)
@@ -281,6 +299,7 @@ def test_rx07_split_differing_day_doctor_drug_or_patient_passes(change: dict) ->
     assert split_refusals(make_rx(), "", [prior(**change)]) == []
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_split_patient_matched_by_id_when_given() -> None:
     rx = make_rx()
     # Same id, different spelling of the name: the same patient.
@@ -290,6 +309,7 @@ def test_rx07_split_patient_matched_by_id_when_given() -> None:
     assert split_refusals(rx, "110105194912310021", [prior(patient_id="110105198001010013")]) == []
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_split_patient_matched_by_name_without_id() -> None:
     rx = make_rx()
     assert rules_of(split_refusals(rx, "", [prior()])) == ["RX-07"]
@@ -303,6 +323,7 @@ def test_rx07_same_rx_no_is_not_a_split_of_itself() -> None:
 # --- prescriber_limit_refusals (RX-06) -----------------------------------------------------------------
 
 
+@pytest.mark.refuses("RX-06")
 @pytest.mark.parametrize(("profile", "course", "limit"), [
     ("A", Course.ACUTE, 7), ("A", Course.CHRONIC, 15), ("A", Course.LONG_TERM, 30),
     ("B", Course.ACUTE, 3), ("B", Course.ORDINARY, 7), ("B", Course.CHRONIC, 15),
@@ -317,6 +338,7 @@ def test_rx06_supply_days_limit_is_exact(profile: str, course: Course, limit: in
     assert f"{course.label}处方限量 {limit} 天" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-06")
 def test_rx06_profile_a_at_most_two_of_the_same_class() -> None:
     two = (rx_line("X01", pharm_class="ACEI"), rx_line("X02", pharm_class="ACEI"), rx_line("X03", pharm_class="CCB"))
     assert prescriber_limit_refusals(make_rx(lines=two), "A") == []
@@ -332,6 +354,7 @@ def test_rx06_unclassified_drugs_do_not_count_as_one_class() -> None:
     assert prescriber_limit_refusals(make_rx(lines=lines), "A") == []
 
 
+@pytest.mark.refuses("RX-06")
 def test_rx06_profile_a_no_injections_except_insulin() -> None:
     insulin = make_rx(lines=(rx_line("X01", injection=True, insulin=True, dosage_form="注射剂"),))
     assert prescriber_limit_refusals(insulin, "A") == []
@@ -342,6 +365,7 @@ def test_rx06_profile_a_no_injections_except_insulin() -> None:
     assert "注射剂" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-06")
 def test_rx06_profile_b_at_most_five_drugs() -> None:
     five = tuple(rx_line(f"X0{n}") for n in range(1, 6))
     assert prescriber_limit_refusals(make_rx(lines=five), "B") == []
@@ -378,6 +402,7 @@ def test_rx04_sale_line_maps_to_the_prescription_line_of_the_same_drug() -> None
     assert plan == {1: 101, 2: 100}
 
 
+@pytest.mark.refuses("RX-04")
 def test_rx04_substitution_is_refused() -> None:
     plan, refusals = dispense_plan([sale(1, 30, 1)], [left(100, 10, 5)])
     assert plan == {}
@@ -386,6 +411,7 @@ def test_rx04_substitution_is_refused() -> None:
     assert "不在处方上" in refusals[0].message_zh and "substitution" in refusals[0].message_en
 
 
+@pytest.mark.refuses("RX-04")
 def test_rx04_more_than_remaining_is_refused_naming_the_remaining() -> None:
     assert dispense_plan([sale(1, 10, 4)], [left(100, 10, 4)]) == ({1: 100}, [])
     plan, refusals = dispense_plan([sale(1, 10, 5)], [left(100, 10, 4)])
@@ -395,6 +421,7 @@ def test_rx04_more_than_remaining_is_refused_naming_the_remaining() -> None:
     assert "剩余数量 4" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-04")
 def test_rx04_second_fill_is_refused() -> None:
     plan, refusals = dispense_plan([sale(1, 10, 1)], [left(100, 10, 0)])
     assert plan == {}
@@ -403,6 +430,7 @@ def test_rx04_second_fill_is_refused() -> None:
     assert "不得重复调配" in refusals[0].message_zh
 
 
+@pytest.mark.refuses("RX-04")
 def test_rx04_two_sale_lines_share_one_prescription_lines_remaining() -> None:
     plan, refusals = dispense_plan([sale(1, 10, 3), sale(2, 10, 2)], [left(100, 10, 5)])
     assert (plan, refusals) == ({1: 100, 2: 100}, [])
@@ -423,6 +451,7 @@ def dispense_case(draw: st.DrawFn) -> tuple[list[RxSaleLine], list[RxLineLeft]]:
     return [sale(n + 1, item, qty) for n, (item, qty) in enumerate(sale_items)], rx_lines
 
 
+@pytest.mark.refuses("RX-04")
 @settings(max_examples=300, deadline=None)
 @given(dispense_case())
 def test_rx04_plan_never_exceeds_remaining_and_every_line_is_planned_xor_refused(
@@ -459,11 +488,13 @@ def test_rx03_same_person_by_name_when_the_prescription_has_no_id() -> None:
     assert patient_refusals("张三", "", "张三", CERT) == []
 
 
+@pytest.mark.refuses("RX-03")
 def test_rx03_id_mismatch_is_refused_even_with_the_same_name() -> None:
     refusals = patient_refusals("张三", "110105198001010013", "张三", CERT)
     assert rules_of(refusals) == ["RX-03"]
 
 
+@pytest.mark.refuses("RX-03")
 def test_rx03_name_mismatch_without_id_is_refused_naming_both() -> None:
     refusals = patient_refusals("李四", "", "张三", CERT)
     assert rules_of(refusals) == ["RX-03"]
@@ -472,6 +503,7 @@ def test_rx03_name_mismatch_without_id_is_refused_naming_both() -> None:
     assert CERT not in refusals[0].message_zh + refusals[0].message_en
 
 
+@pytest.mark.refuses("RX-03")
 def test_rx03_a_proxy_buyer_does_not_make_someone_elses_prescription_the_insured_persons() -> None:
     """RX-03 / RX-11: 代购 records who buys; the prescription's patient must still be the card's insured person."""
     assert rules_of(patient_refusals("李四", "110105198001010013", "张三", CERT)) == ["RX-03"]
@@ -490,6 +522,7 @@ def test_base_prescription_passes_every_rule() -> None:
 # --- Known bugs in server/rules/prescriptions.py (uncommitted: these fail until the rule is fixed) -------
 
 
+@pytest.mark.refuses("RX-07")
 def test_rx07_split_detected_when_the_earlier_prescription_has_no_patient_id() -> None:
     """RX-07: a prior prescription recorded by name only is the same patient when the names match, whichever
     of the two prescriptions carries an id (detection must not depend on which one was entered first)."""
@@ -497,6 +530,7 @@ def test_rx07_split_detected_when_the_earlier_prescription_has_no_patient_id() -
     assert rules_of(split_refusals(make_rx(), CERT, [prior(patient_id="")])) == ["RX-07"]  # fails today
 
 
+@pytest.mark.refuses("RX-02")
 def test_rx02_blank_dosage_form_is_missing() -> None:
     """RX-02: a dosage form of only spaces is missing, like a blank dose or diagnosis."""
     refusals = content_refusals(with_line(dosage_form="  "), waipei_seal_required=False)

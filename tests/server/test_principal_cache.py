@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.auth import principals
 from server.auth.principals import PrincipalCache
 from server.db.models import Item, User
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from tests.conftest import Clock
 
 
@@ -37,13 +40,36 @@ def test_an_expired_token_is_refused_from_memory_too(clock: Clock) -> None:
 
 def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engine, shop) -> None:  # type: ignore[no-untyped-def]
     before = principals.current_epoch()
-    with write_session(engine) as s:
-        item = s.exec(select(Item)).first()
+    with core_unit(engine) as u:
+        item = orm(u).exec(select(Item)).first()
         item.spec = item.spec + " "  # type: ignore[union-attr]
-        s.add(item)
+        orm(u).add(item)
     assert principals.current_epoch() == before
-    with write_session(engine) as s:
-        user = s.exec(select(User)).first()
+    with core_unit(engine) as u:
+        user = orm(u).exec(select(User)).first()
         user.display_name = user.display_name + "·"  # type: ignore[union-attr]
-        s.add(user)
+        orm(u).add(user)
     assert principals.current_epoch() == before + 2  # once at the flush, once at the commit
+
+
+def test_a_cached_caller_is_answered_on_the_event_loop(shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every guarded request asks who calls: a token in the cache is answered on the event loop, without a hop to
+    a worker thread; one not in it is read from the database in a worker, and an unknown one still refused."""
+    from server.api import deps
+
+    reads: list[str] = []
+    real = deps.run_in_threadpool
+
+    async def counted(fn: Callable[..., Any], state: Any, token: str) -> Any:
+        reads.append(token)
+        return await real(fn, state, token)
+
+    monkeypatch.setattr(deps, "run_in_threadpool", counted)
+    client, cashier = shop["client"], shop["cashier"]
+    assert client.get("/auth/me", headers=cashier).status_code == 200  # cached now, if it was not
+    before = len(reads)
+    for _ in range(3):
+        assert client.get("/auth/me", headers=cashier).status_code == 200
+    assert len(reads) == before
+    assert client.get("/auth/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+    assert reads[before:] == ["not-a-token"]

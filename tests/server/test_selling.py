@@ -31,6 +31,7 @@ def pay_cash(c: TestClient, h: dict[str, str], sid: str, total: int, tendered: i
                                                                "tendered_fen": tendered}]}, headers=h)
 
 
+@pytest.mark.refuses("RX-01")
 @pytest.mark.business_day(postgres=True)
 def test_a_cash_sale_end_to_end(shop: dict[str, Any], clock: Clock) -> None:
     c, h = shop["client"], shop["cashier"]
@@ -73,6 +74,7 @@ def test_a_retried_completion_returns_the_first_result_and_changes_nothing(shop:
     assert taken.status_code == 409 and taken.json()["code"] == "SALE-TAKEN"
 
 
+@pytest.mark.refuses("CARD-01")
 def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -92,13 +94,14 @@ def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) ->
     assert mixed.status_code == 200 and mixed.json()["change_fen"] == 300
 
 
+@pytest.mark.refuses("GSP-06")
 @pytest.mark.business_day
 def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine, ctx, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.services.stock import batches as stock
 
-    with write_session(engine) as s:  # a batch whose last day is today, store time: still sold today
-        stock.add_opening_batch(s, ctx, shop["items"]["mask"], None, "B-MASK-TODAY", "L7",
+    with core_unit(engine) as u:  # a batch whose last day is today, store time: still sold today
+        stock.add_opening_batch(u, ctx, shop["items"]["mask"], None, "B-MASK-TODAY", "L7",
                                 clock.today - timedelta(days=700), clock.today, 500, 1)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -115,6 +118,7 @@ def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine
     assert too_many.json()["details"]["available"] == 50
 
 
+@pytest.mark.refuses("SEC-01")
 def test_quantity_change_remove_suspend_resume_void(shop: dict[str, Any]) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -144,6 +148,7 @@ def test_quantity_change_remove_suspend_resume_void(shop: dict[str, Any]) -> Non
     assert pay_cash(c, t2, sid, 1400, 1400).status_code == 409
 
 
+@pytest.mark.refuses("SEC-01")
 def test_returns_by_line_back_to_the_batch_and_by_the_original_tender(shop: dict[str, Any]) -> None:
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     sid = new_sale(c, h)
@@ -203,6 +208,7 @@ def test_shift_close_and_z_report(shop: dict[str, Any], clock: Clock) -> None:
     assert c.get(f"/shifts/{shop['shift_id']}/report", headers=shop["manager"]).json() == rep
 
 
+@pytest.mark.refuses("CARD-06")
 def test_selling_needs_a_registered_till(shop: dict[str, Any]) -> None:
     from tests.conftest import login
 
@@ -225,18 +231,19 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
     assert any(e["action"] == "sale.void_empty" and e["entity_id"] == empty for e in entries)
 
 
+@pytest.mark.refuses("GSP-02")
 def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from server.db.uow import write_session
+    from server.db.uow import core_unit
     from server.services.catalog import items as catalog_service
     from server.services.stock import batches as stock
 
-    with write_session(engine) as s:
-        item = catalog_service.create_item(s, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
+    with core_unit(engine) as u:
+        item = catalog_service.create_item(u, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
                                                     "approval_no": "国药准字Z1", "gsp_class": "otc_a",
                                                     "route": "internal", "price_fen": 1580}, ["6907777777774"], None)
-        stock.add_opening_batch(s, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
                                 ctx.today + timedelta(days=300), 800, 10)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)

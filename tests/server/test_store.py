@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.db.models import AgreementStatus
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 from server.errors import AppError
 from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
 from server.services.context import Ctx
@@ -29,6 +29,7 @@ def test_agr01_allows_an_active_agreement_with_a_valid_licence() -> None:
     assert card_settlement_refusals(_standing(), TODAY) == []
 
 
+@pytest.mark.refuses("AGR-01")
 @pytest.mark.parametrize("change", [
     {"agreement_status": "suspended"},
     {"agreement_status": "terminated"},
@@ -43,6 +44,7 @@ def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
     assert refusals and {v.rule for v in refusals} == {"AGR-01"}
 
 
+@pytest.mark.refuses("AGR-01", "AGR-03")
 @pytest.mark.business_day
 def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient, headers: dict[str, dict[str, str]],
                                                                clock: Clock) -> None:
@@ -78,6 +80,7 @@ def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClien
     assert [e["status"] for e in history] == ["active", "suspended", "terminated"]
 
 
+@pytest.mark.refuses("SEC-01")
 def test_only_the_insurance_admin_records_agreement_events(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
     r = client.post("/store/agreement-events", json={"status": "active", "effective_on": "2026-01-01",
@@ -85,27 +88,30 @@ def test_only_the_insurance_admin_records_agreement_events(client: TestClient,
     assert r.status_code == 403
 
 
+@pytest.mark.refuses("CARD-06")
 def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> None:
-    with write_session(engine) as s:
-        store_service.register_till(s, ctx, "T01", "1号台", "")
-        assert store_service.usable_till(s, ctx, "T01").code == "T01"
-    with pytest.raises(AppError) as exc, write_session(engine) as s:
-        store_service.usable_till(s, ctx, "T99")
+    with core_unit(engine) as u:
+        store_service.register_till(u, ctx, "T01", "1号台", "")
+        assert store_service.usable_till(orm(u), ctx, "T01").code == "T01"
+    with pytest.raises(AppError) as exc, core_unit(engine) as u:
+        store_service.usable_till(orm(u), ctx, "T99")
     assert exc.value.code == "CARD-06" and exc.value.status == 403
-    with write_session(engine) as s:
-        till = store_service.register_till(s, ctx, "T02", "2号台", "")
-        store_service.retire_till(s, ctx, till.id, "设备报废")  # type: ignore[arg-type]
-    with pytest.raises(AppError) as exc, write_session(engine) as s:
-        store_service.usable_till(s, ctx, "T02")
+    with core_unit(engine) as u:
+        till = store_service.register_till(u, ctx, "T02", "2号台", "")
+        store_service.retire_till(u, ctx, till.id, "设备报废")  # type: ignore[arg-type]
+    with pytest.raises(AppError) as exc, core_unit(engine) as u:
+        store_service.usable_till(orm(u), ctx, "T02")
     assert exc.value.code == "CARD-06"
 
 
+@pytest.mark.refuses("AGR-02")
 def test_till_from_another_store_or_site_is_refused() -> None:
     assert till_refusals(2, "SITE-01", "active", 1, "SITE-01")[0].rule == "AGR-02"
     assert till_refusals(1, "SITE-02", "active", 1, "SITE-01")[0].rule == "AGR-02"
     assert till_refusals(1, "SITE-01", "active", 1, "SITE-01") == []
 
 
+@pytest.mark.refuses("SEC-01")
 def test_registering_tills_is_the_maintainers_job(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     ok = client.post("/tills", json={"code": "T05", "name": "5号台"}, headers=headers["sysadmin"])
     assert ok.status_code == 201 and ok.json()["site_code"] == "SITE-01"
@@ -125,5 +131,5 @@ def test_profile_updates_are_audited(client: TestClient, headers: dict[str, dict
 
 
 def test_agreement_status_needs_a_known_value(engine: Engine, ctx: Ctx) -> None:
-    with pytest.raises(AppError), write_session(engine) as s:
-        store_service.record_agreement_event(s, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")
+    with pytest.raises(AppError), core_unit(engine) as u:
+        store_service.record_agreement_event(u, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")

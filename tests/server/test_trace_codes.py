@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from server.db.uow import write_session
+from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
@@ -20,8 +20,8 @@ def trace(shop: dict[str, Any], sid: str, line_id: int, code: str) -> Any:
 
 
 def traced(engine, ctx, item_id: int, **more: Any) -> None:  # type: ignore[no-untyped-def]
-    with write_session(engine) as s:
-        catalog_service.update_item(s, ctx, item_id, {"traced": True} | more)
+    with core_unit(engine) as u:
+        catalog_service.update_item(u, ctx, item_id, {"traced": True} | more)
 
 
 def test_each_box_carries_one_valid_code_and_a_sold_box_is_never_sold_again(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]

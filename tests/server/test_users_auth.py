@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.errors import AppError
 from server.roles import Role
 from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals
@@ -18,8 +18,8 @@ from tests.conftest import Clock, login
 
 
 def test_pins_are_hashed_with_argon2(engine: Engine, ctx: Ctx) -> None:
-    with write_session(engine) as s:
-        users.add_user(s, ctx, "c1", "收银员", "1234", {Role.CASHIER})
+    with core_unit(engine) as u:
+        users.add_user(u, ctx, "c1", "收银员", "1234", {Role.CASHIER})
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT pin_hash FROM app_user WHERE username = 'c1'")).scalar_one()
     cost = ctx.settings.service
@@ -54,6 +54,7 @@ def test_wrong_pin_is_refused_and_repeated_failures_lock(client: TestClient, hea
     assert locked.status_code == 403 and locked.json()["code"] == "AUTH_LOCKED"
 
 
+@pytest.mark.refuses("SEC-03")
 def test_a_frozen_account_cannot_log_in_and_its_tokens_die_at_once(client: TestClient,
                                                                    headers: dict[str, dict[str, str]]) -> None:
     cashier = client.get("/auth/me", headers=headers["cashier"]).json()
@@ -66,6 +67,7 @@ def test_a_frozen_account_cannot_log_in_and_its_tokens_die_at_once(client: TestC
     assert again.status_code == 403 and again.json()["code"] == "SEC-03"
 
 
+@pytest.mark.refuses("SEC-01")
 def test_freezing_needs_a_reason_and_not_oneself(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     me = client.get("/auth/me", headers=headers["manager"]).json()
     cashier = client.get("/auth/me", headers=headers["cashier"]).json()
@@ -75,6 +77,7 @@ def test_freezing_needs_a_reason_and_not_oneself(client: TestClient, headers: di
     assert own.status_code == 422 and own.json()["code"] == "SEC-01"
 
 
+@pytest.mark.refuses("SEC-02")
 def test_a_maintainer_cannot_also_hold_an_operational_post(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
     r = client.post("/users", json={"username": "mix", "display_name": "兼岗", "pin": "5555",
@@ -84,19 +87,21 @@ def test_a_maintainer_cannot_also_hold_an_operational_post(client: TestClient,
 
 
 def test_user_names_are_unique_per_store(engine: Engine, ctx: Ctx) -> None:
-    with write_session(engine) as s:
-        users.add_user(s, ctx, "dup", "甲", "1234", {Role.CASHIER})
-    with pytest.raises(AppError) as exc, write_session(engine) as s:
-        users.add_user(s, ctx, "dup", "乙", "1234", {Role.CASHIER})
+    with core_unit(engine) as u:
+        users.add_user(u, ctx, "dup", "甲", "1234", {Role.CASHIER})
+    with pytest.raises(AppError) as exc, core_unit(engine) as u:
+        users.add_user(u, ctx, "dup", "乙", "1234", {Role.CASHIER})
     assert exc.value.status == 409
 
 
+@pytest.mark.refuses("STAFF-01")
 def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
         client: TestClient, headers: dict[str, dict[str, str]], settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     pharm = client.get("/auth/me", headers=headers["pharmacist"]).json()
     today = clock.today
     body = {"id_number": "44030519800101123X", "qualification": "licensed_pharmacist",
-            "qualification_no": "ZY2019440001", "registered_store_code": settings.store.fixmedins_code,
+            "qualification_no": "ZY2019440001", "qualification_expiry": (today + timedelta(days=900)).isoformat(),
+            "registered_store_code": settings.store.fixmedins_code,
             "contract_start": (today - timedelta(days=100)).isoformat(),
             "contract_end": (today + timedelta(days=600)).isoformat()}
     r = client.put(f"/users/{pharm['id']}/staff", json=body, headers=headers["manager"])
@@ -112,16 +117,17 @@ def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
     assert [v["code"] for v in ended["pharmacist_signoff_refusals"]] == ["STAFF-01", "STAFF-01"]
 
 
+@pytest.mark.refuses("STAFF-01")
 def test_staff01_refuses_each_missing_condition() -> None:
     today = date(2026, 11, 22)
-    good = StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 1, 1), date(2027, 12, 31))
+    good = StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1))
     assert pharmacist_refusals(good, "P1", today) == []
     cases = {
-        "no qualification": StaffRecord("none", "", "P1", date(2026, 1, 1), date(2027, 12, 31)),
-        "registered elsewhere": StaffRecord("licensed_pharmacist", "ZY1", "P2", date(2026, 1, 1), date(2027, 12, 31)),
-        "contract under a year": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 6, 1), date(2027, 3, 1)),
-        "contract not started": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 12, 1), date(2028, 1, 1)),
-        "no contract": StaffRecord("licensed_pharmacist", "ZY1", "P1", None, None),
+        "no qualification": StaffRecord("none", "", "P1", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1)),
+        "registered elsewhere": StaffRecord("licensed_pharmacist", "ZY1", "P2", date(2026, 1, 1), date(2027, 12, 31), date(2029, 1, 1)),
+        "contract under a year": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 6, 1), date(2027, 3, 1), date(2029, 1, 1)),
+        "contract not started": StaffRecord("licensed_pharmacist", "ZY1", "P1", date(2026, 12, 1), date(2028, 1, 1), date(2029, 1, 1)),
+        "no contract": StaffRecord("licensed_pharmacist", "ZY1", "P1", None, None, date(2029, 1, 1)),
     }
     for name, record in cases.items():
         refusals = pharmacist_refusals(record, "P1", today)
@@ -129,6 +135,7 @@ def test_staff01_refuses_each_missing_condition() -> None:
     assert pharmacist_refusals(None, "P1", today)[0].rule == "STAFF-01"
 
 
+@pytest.mark.refuses("CARD-06")
 def test_login_records_the_till_and_refuses_an_unknown_one(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
     r = client.post("/auth/login", json={"username": "u_cashier", "pin": "1111", "till_code": "NOPE"})

@@ -37,6 +37,23 @@ class DutyOut(BaseModel):
     off_at: datetime | None
 
 
+class UnattendedPeriodOut(BaseModel):
+    """A period the store sold with no pharmacist counting as on duty (RX-10), and the sales completed in it."""
+
+    start: datetime
+    end: datetime
+    seconds: int
+    sales: list[str]
+
+
+class UnattendedOut(BaseModel):
+    start: datetime
+    end: datetime
+    store_24h: bool  # the whole range is selling time, not only the open shifts
+    periods: list[UnattendedPeriodOut]
+    total_seconds: int
+
+
 class SaleOpenIn(Strict):
     id: str = SaleId
 

@@ -23,6 +23,7 @@ class StaffIn(Strict):
     id_number: str = Field(default="", max_length=18, pattern=r"^(\d{17}[\dXx])?$")
     qualification: Qualification = Qualification.NONE
     qualification_no: str = Field(default="", max_length=50)
+    qualification_expiry: date | None = None  # required for a 执业药师 (the registration's 有效期至)
     registered_store_code: str = Field(default="", max_length=12)
     contract_start: date | None = None
     contract_end: date | None = None
@@ -35,6 +36,7 @@ class StaffOut(BaseModel):
     id_number_masked: str
     qualification: str
     qualification_no: str
+    qualification_expiry: date | None
     registered_store_code: str
     contract_start: date | None
     contract_end: date | None

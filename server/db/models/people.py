@@ -82,6 +82,7 @@ class StaffProfile(Table, table=True):
     id_number: str = Field(default="", max_length=18)  # whole here; masked wherever shown (SEC-06)
     qualification: str = Field(default=Qualification.NONE.value, max_length=30)
     qualification_no: str = Field(default="", max_length=50)  # 执业资格证号 phar_prac_cert_no
+    qualification_expiry: date | None = None  # 执业药师注册证 有效期至 (STAFF-01; a 职称 does not lapse)
     registered_store_code: str = Field(default="", max_length=12)  # 注册执业单位 (STAFF-01)
     contract_start: date | None = None
     contract_end: date | None = None

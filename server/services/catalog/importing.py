@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from catalog.importer import parse_file
-from server.db.uow import write_session
+from server.db.uow import core_unit
 from server.services.catalog.items import import_rows
 from server.services.context import Ctx
 
@@ -38,8 +38,8 @@ def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool, may_map:
     if (errors and not valid_only) or not report.rows:
         return out
     try:
-        with write_session(engine) as s:
-            outcome = import_rows(s, ctx, report.rows, may_map)
+        with core_unit(engine) as u:
+            outcome = import_rows(u, ctx, report.rows, may_map)
             out.errors = errors + outcome.refused
             out.created, out.updated, out.unchanged = outcome.created, outcome.updated, outcome.unchanged
             if outcome.refused and not valid_only:

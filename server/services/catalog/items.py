@@ -16,6 +16,7 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import Barcode, Item, Store, Zone
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
@@ -48,8 +49,9 @@ def search_mnemonic(name: str) -> str:
     return " ".join(mnemonic_variants(name))[:100]
 
 
-def _bump_rev(s: Session, ctx: Ctx) -> int:
+def _bump_rev(u: Unit, ctx: Ctx) -> int:
     """Tell every search index of this store that the catalog changed (locks the store row briefly)."""
+    s = orm(u)
     store = s.exec(select(Store).where(Store.id == ctx.store_id).with_for_update()).one()
     store.catalog_rev += 1
     s.add(store)
@@ -58,8 +60,9 @@ def _bump_rev(s: Session, ctx: Ctx) -> int:
 
 # --- zones ------------------------------------------------------------------------------------------
 
-def create_zone(s: Session, ctx: Ctx, code: str, name: str, purpose: ZonePurpose, admits: set[GspClass],
+def create_zone(u: Unit, ctx: Ctx, code: str, name: str, purpose: ZonePurpose, admits: set[GspClass],
                 route_group: str, storage: Storage, odour_prone: bool) -> Zone:
+    s = orm(u)
     spec = ZoneSpec(code, name, frozenset(admits), route_group, storage, odour_prone, purpose)
     if problems := check_zone(spec):
         raise refused(problems)
@@ -69,7 +72,7 @@ def create_zone(s: Session, ctx: Ctx, code: str, name: str, purpose: ZonePurpose
                 admits=sorted(c.value for c in admits), route_group=route_group, storage=storage.value,
                 odour_prone=odour_prone)
     s.add(zone)
-    audit.record_row(s, ctx.store_id, ctx.actor, "zone.create", zone)
+    audit.record_row(u, ctx.store_id, ctx.actor, "zone.create", zone)
     return zone
 
 
@@ -125,7 +128,8 @@ def _check_barcodes(s: Session, ctx: Ctx, codes: list[str], item_id: int | None)
                            item_id=owner.item_id)
 
 
-def create_item(s: Session, ctx: Ctx, values: dict[str, Any], barcodes: list[str], zone_code: str | None) -> Item:
+def create_item(u: Unit, ctx: Ctx, values: dict[str, Any], barcodes: list[str], zone_code: str | None) -> Item:
+    s = orm(u)
     if problems := check_item(item_facts(values)):
         raise refused(problems)
     if s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.code == values["code"])).first():
@@ -139,22 +143,24 @@ def create_item(s: Session, ctx: Ctx, values: dict[str, Any], barcodes: list[str
         if problems := _placement_problems(item, zone):
             raise refused(problems)
         item.zone_id = zone.id
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
-    audit.record_row(s, ctx.store_id, ctx.actor, "item.create", item)
+    audit.record_row(u, ctx.store_id, ctx.actor, "item.create", item)
     for code in barcodes:
-        _add_barcode_row(s, ctx, item, code)
+        _add_barcode_row(u, ctx, item, code)
     return item
 
 
-def _add_barcode_row(s: Session, ctx: Ctx, item: Item, code: str) -> Barcode:
+def _add_barcode_row(u: Unit, ctx: Ctx, item: Item, code: str) -> Barcode:
+    s = orm(u)
     bc = Barcode(store_id=ctx.store_id, item_id=id_of(item), code=code, kind=GTIN_LENGTHS[len(code)])
     s.add(bc)
-    audit.record_row(s, ctx.store_id, ctx.actor, "barcode.add", bc)
+    audit.record_row(u, ctx.store_id, ctx.actor, "barcode.add", bc)
     return bc
 
 
-def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> Item:
+def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> Item:
+    s = orm(u)
     item = get_item(s, ctx, item_id)
     unknown = set(changes) - set(ITEM_FIELDS) - {"code"}
     if unknown:
@@ -176,16 +182,17 @@ def update_item(s: Session, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> 
     if "name" in changes:
         item.mnemonic = search_mnemonic(item.name)
     item.updated_at = ctx.now
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
     action = "item.mapping" if set(changes) & MAPPING_FIELDS else "item.update"
-    audit.record_row(s, ctx.store_id, ctx.actor, action, item, before)
+    audit.record_row(u, ctx.store_id, ctx.actor, action, item, before)
     return item
 
 
-def mark_mapping_uploaded(s: Session, ctx: Ctx, item_ids: list[int], on: date) -> list[Item]:
+def mark_mapping_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], on: date) -> list[Item]:
     """CARD-07: the items' mappings (national code, 甲/乙) reached the centre on `on`; from then the card
     may pay them. (The 3501-series uploads will call this when the centre acknowledges.)"""
+    s = orm(u)
     out = []
     for item_id in item_ids:
         item = get_item(s, ctx, item_id)
@@ -194,34 +201,36 @@ def mark_mapping_uploaded(s: Session, ctx: Ctx, item_ids: list[int], on: date) -
                            f"{item.code} has no national code or is not 甲/乙", {"item_id": item_id})
         before = audit.snapshot(item)
         item.mapping_uploaded_on, item.updated_at = on, ctx.now
-        item.rev = _bump_rev(s, ctx)
+        item.rev = _bump_rev(u, ctx)
         s.add(item)
-        audit.record_row(s, ctx.store_id, ctx.actor, "item.mapping_uploaded", item, before)
+        audit.record_row(u, ctx.store_id, ctx.actor, "item.mapping_uploaded", item, before)
         out.append(item)
     return out
 
 
-def add_barcode(s: Session, ctx: Ctx, item_id: int, code: str) -> Barcode:
+def add_barcode(u: Unit, ctx: Ctx, item_id: int, code: str) -> Barcode:
+    s = orm(u)
     item = get_item(s, ctx, item_id)
     _check_barcodes(s, ctx, [code], item.id)
     if code in barcodes_of(s, id_of(item)):
         raise conflict("DUPLICATE", f"条码 {code} 已在该商品上", f"barcode {code} is already on this item")
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
-    return _add_barcode_row(s, ctx, item, code)
+    return _add_barcode_row(u, ctx, item, code)
 
 
-def place_item(s: Session, ctx: Ctx, item_id: int, zone_code: str) -> Item:
+def place_item(u: Unit, ctx: Ctx, item_id: int, zone_code: str) -> Item:
     """Put an item in a display zone — refused with the rule ID where GSP keeps them apart."""
+    s = orm(u)
     item = get_item(s, ctx, item_id)
     zone = zone_by_code(s, ctx, zone_code)
     if problems := _placement_problems(item, zone):
         raise refused(problems)
     before = audit.snapshot(item)
     item.zone_id, item.updated_at = zone.id, ctx.now
-    item.rev = _bump_rev(s, ctx)
+    item.rev = _bump_rev(u, ctx)
     s.add(item)
-    audit.record_row(s, ctx.store_id, ctx.actor, "item.place", item, before)
+    audit.record_row(u, ctx.store_id, ctx.actor, "item.place", item, before)
     return item
 
 
@@ -250,11 +259,12 @@ def _mapping_refusal(existing: Item | None, values: dict[str, Any]) -> str | Non
     return "医保编码/类别" if changed else None
 
 
-def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> ImportOutcome:
+def import_rows(u: Unit, ctx: Ctx, rows: list[Any], may_map: bool = True) -> ImportOutcome:
     """Apply validated rows: new codes are created, changed ones updated, equal ones left alone.
 
     Re-importing the same file therefore changes nothing (no audit entries, no revision bump).
     """
+    s = orm(u)
     out = ImportOutcome()
     zones = {z.code: z for z in list_zones(s, ctx)}
     for row in rows:
@@ -274,7 +284,7 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> 
         try:
             with s.begin_nested():
                 if existing is None:
-                    create_item(s, ctx, values, list(row.barcodes), zone_code)
+                    create_item(u, ctx, values, list(row.barcodes), zone_code)
                     out.created += 1
                     continue
                 changes = {k: v for k, v in values.items() if k in ITEM_FIELDS and getattr(existing, k) != v}
@@ -284,11 +294,11 @@ def import_rows(s: Session, ctx: Ctx, rows: list[Any], may_map: bool = True) -> 
                     out.unchanged += 1
                     continue
                 if changes:
-                    update_item(s, ctx, id_of(existing), changes)
+                    update_item(u, ctx, id_of(existing), changes)
                 for code in new_codes:
-                    add_barcode(s, ctx, id_of(existing), code)
+                    add_barcode(u, ctx, id_of(existing), code)
                 if zone_changed and zone_code is not None:
-                    place_item(s, ctx, id_of(existing), zone_code)
+                    place_item(u, ctx, id_of(existing), zone_code)
                 out.updated += 1
         except AppError as exc:
             column = "条码" if "barcode" in exc.details or exc.code.startswith(("CODE-GTIN", "CATALOG-BARCODE")) else ""

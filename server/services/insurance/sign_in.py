@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import InsuranceSignIn, User
-from server.db.uow import read_session, write_session
+from server.db.uow import Unit, core_unit, orm, read_session
 from server.errors import AppError
 from server.insurance.gateway import Caller, InsuranceGateway
 from server.insurance.msgid import allocate_msgid
@@ -91,10 +91,10 @@ def require_signed_in(s: Session, ctx: Ctx) -> str:
     return row.sign_no
 
 
-def settlement_msgid(s: Session, ctx: Ctx) -> str:
+def settlement_msgid(u: Unit, ctx: Ctx) -> str:
     """A msgid for a 2102 (or 2103 / 2601), allocated inside the caller's unit of work so it commits
     with the intent that records it (DESIGN: intent before effect); pass it to gateway.settle."""
-    return allocate_msgid(s, ctx.store_id, ctx.settings.store.fixmedins_code, ctx.settings.store.tz)
+    return allocate_msgid(u, ctx.store_id, ctx.settings.store.fixmedins_code, ctx.settings.store.tz)
 
 
 def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: str) -> SignInState:
@@ -102,12 +102,12 @@ def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: s
     with read_session(engine) as s:
         caller = caller_for(s, ctx)
     result = gateway.sign_in(caller, mac, ip)  # GatewayError propagates: nothing recorded
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
         row = InsuranceSignIn(store_id=ctx.store_id, user_id=ctx.actor_id, opter=caller.opter,
                               sign_no=result.sign_no, sign_time=result.sign_time[:19], business_date=ctx.today,
                               signed_in_at=ctx.now, mac=mac[:20], ip=ip[:20])
-        s.add(row)
-        audit.record_row(s, ctx.store_id, ctx.actor, "insurance.sign_in", row,
+        orm(u).add(row)
+        audit.record_row(u, ctx.store_id, ctx.actor, "insurance.sign_in", row,
                          note=f"9001 msgid {result.receipt.msgid}")
         return SignInState.of(row, caller.opter_name)
 
@@ -121,14 +121,15 @@ def sign_out(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> SignInState
         caller = caller_for(s, ctx, row.sign_no)
         row_id = row.id
     result = gateway.sign_out(caller)
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
+        s = orm(u)
         row = s.get(InsuranceSignIn, row_id)
         assert row is not None
         before = audit.snapshot(row)
         row.signed_out_at = ctx.now
         row.sign_out_time = result.sign_time[:19]
         s.add(row)
-        audit.record_row(s, ctx.store_id, ctx.actor, "insurance.sign_out", row, before,
+        audit.record_row(u, ctx.store_id, ctx.actor, "insurance.sign_out", row, before,
                          note=f"9002 msgid {result.receipt.msgid}")
         return SignInState.of(row, caller.opter_name)
 

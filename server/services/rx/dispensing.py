@@ -13,35 +13,35 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import (
     Item,
-    PharmacistDuty,
     Prescription,
     RxReview,
     RxStatus,
     Sale,
     SaleLine,
     SaleStatus,
-    Shift,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import conflict
 from server.rules import prescriptions as rx_rules
 from server.services import sales_ledger
 from server.services.context import Ctx
 from server.services.rx.entry import base_qty, dispensed, get, lines_of, stored_facts
 from server.services.rx.review import STATUS_ZH
+from server.services.store import presence
 
 
-def attach_to_sale(s: Session, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
+def attach_to_sale(u: Unit, ctx: Ctx, sale_id: str, rx_id: int) -> Any:
     """Tie the sale's Rx lines to a prescription; refused once paid. Checked in full at completion. The sale's
     row after it."""
-    sale = sales_ledger.sale(s, ctx, sale_id, lock=True)
-    rx = get(s, ctx, rx_id)
+    sale = sales_ledger.sale(u, ctx, sale_id, lock=True)
+    rx = get(orm(u), ctx, rx_id)
     if sale.status not in (SaleStatus.OPEN.value, SaleStatus.SUSPENDED.value):
         raise conflict("SALE-STATE", "已结束的销售单不能再关联处方", f"the sale is {sale.status}")
     if rx.status in (RxStatus.REJECTED.value, RxStatus.REFERRED.value):
         raise conflict("RX-05", f"处方已{STATUS_ZH[rx.status]}，不能调配", f"the prescription was {rx.status}")
-    after = sales_ledger.change_sale(s, sale_id, prescription_id=rx.id)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale_id, audit.row_image(sale._asdict()),
+    after = sales_ledger.change_sale(u, sale_id, prescription_id=rx.id)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.prescription", "sale", sale_id, audit.row_image(sale._asdict()),
                  audit.row_image(after._asdict()))
     return after
 
@@ -75,10 +75,9 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
     else:
         last = s.exec(select(RxReview).where(RxReview.prescription_id == rx.id, RxReview.verdict == "approved")
                       .order_by(col(RxReview.id).desc())).first()
-        still_on = last is not None and s.exec(
-            select(PharmacistDuty.id).join(Shift, col(Shift.id) == PharmacistDuty.shift_id)
-            .where(PharmacistDuty.user_id == last.pharmacist_id, col(PharmacistDuty.off_at).is_(None),
-                   Shift.id == sale.shift_id)).first() is not None
+        # on duty in the sale's shift now, and still counting: not frozen, contract and qualification in term today
+        still_on = last is not None and any(p.user_id == last.pharmacist_id and p.shift_id == sale.shift_id
+                                            for p in presence.present(s, ctx))
         if not still_on:
             out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
                                  "the approving pharmacist is not on duty in this sale's shift",

@@ -27,7 +27,7 @@ from server.db.models import (
     SaleStatus,
 )
 from server.db.models.base import id_of
-from server.db.uow import Unit
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.privacy import record_read
 from server.rules import prescriptions as rx_rules
@@ -160,8 +160,9 @@ def _shape_refusals(rx: RxIn) -> list[Violation]:
                       {"fields": bad})] if bad else []
 
 
-def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
+def create(u: Unit, ctx: Ctx, rx: RxIn) -> Prescription:
     """Record a prescription after the entry checks (RX-02, RX-07); it awaits a pharmacist's review."""
+    s = orm(u)
     if not rx.lines:
         raise refused([Violation("RX-02", "处方没有药品", "the prescription has no drug lines")])
     if problems := _shape_refusals(rx):
@@ -205,7 +206,7 @@ def create(s: Session, ctx: Ctx, rx: RxIn) -> Prescription:
              for n, ln in enumerate(rx.lines, start=1)]
     s.add_all(lines)
     s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "rx.create", "prescription", row.id, None,
+    audit.record(u, ctx.store_id, ctx.actor, "rx.create", "prescription", row.id, None,
                  audit.snapshot(row) | {"lines": [audit.snapshot(ln) for ln in lines]})
     return row
 
@@ -272,7 +273,8 @@ def _int(value: Any, key: str) -> int:
     return out
 
 
-def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> RxAttachment:
+def attach(u: Unit, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> RxAttachment:
+    s = orm(u)
     rx = get(s, ctx, rx_id)
     if content_type not in ATTACHMENT_TYPES:
         raise AppError(415, "RX-08", "处方影像须为 JPEG、PNG 或 PDF", "the scan must be JPEG, PNG or PDF",
@@ -284,7 +286,7 @@ def attach(s: Session, ctx: Ctx, rx_id: int, content_type: str, data: bytes) -> 
                        sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data,
                        uploaded_by=ctx.actor_id, uploaded_at=ctx.now)
     s.add(att)
-    audit.record_row(s, ctx.store_id, ctx.actor, "rx.attach", att)
+    audit.record_row(u, ctx.store_id, ctx.actor, "rx.attach", att)
     return att
 
 

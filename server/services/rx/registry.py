@@ -14,6 +14,7 @@ from server.db.models import (
     MedicalInstitution,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.services.context import Ctx
 
 
@@ -34,8 +35,9 @@ class InstitutionIn:
     doctors: list[DoctorIn] = field(default_factory=list)
 
 
-def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str, int]:
+def import_registry(u: Unit, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str, int]:
     """Create or update institutions and their doctors; each change audited. Doctors not listed stay."""
+    s = orm(u)
     counts = {"institutions_created": 0, "institutions_updated": 0, "doctors_created": 0, "doctors_updated": 0}
     for row in rows:
         inst = s.exec(select(MedicalInstitution).where(MedicalInstitution.store_id == ctx.store_id,
@@ -45,7 +47,7 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
         if inst is None:
             inst = MedicalInstitution(store_id=ctx.store_id, code=row.code, updated_at=ctx.now, **values)
             s.add(inst)
-            audit.record_row(s, ctx.store_id, ctx.actor, "institution.create", inst)
+            audit.record_row(u, ctx.store_id, ctx.actor, "institution.create", inst)
             counts["institutions_created"] += 1
         elif any(getattr(inst, k) != v for k, v in values.items()):
             before = audit.snapshot(inst)
@@ -53,7 +55,7 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
                 setattr(inst, k, v)
             inst.updated_at = ctx.now
             s.add(inst)
-            audit.record_row(s, ctx.store_id, ctx.actor, "institution.update", inst, before)
+            audit.record_row(u, ctx.store_id, ctx.actor, "institution.update", inst, before)
             counts["institutions_updated"] += 1
         for d in row.doctors:
             doc = s.exec(select(Doctor).where(Doctor.institution_id == inst.id, Doctor.code == d.code)).first()
@@ -61,13 +63,13 @@ def import_registry(s: Session, ctx: Ctx, rows: list[InstitutionIn]) -> dict[str
                 doc = Doctor(store_id=ctx.store_id, institution_id=id_of(inst), code=d.code, name=d.name,
                              active=d.active)
                 s.add(doc)
-                audit.record_row(s, ctx.store_id, ctx.actor, "doctor.create", doc)
+                audit.record_row(u, ctx.store_id, ctx.actor, "doctor.create", doc)
                 counts["doctors_created"] += 1
             elif (doc.name, doc.active) != (d.name, d.active):
                 before = audit.snapshot(doc)
                 doc.name, doc.active = d.name, d.active
                 s.add(doc)
-                audit.record_row(s, ctx.store_id, ctx.actor, "doctor.update", doc, before)
+                audit.record_row(u, ctx.store_id, ctx.actor, "doctor.update", doc, before)
                 counts["doctors_updated"] += 1
     return counts
 

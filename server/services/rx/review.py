@@ -13,6 +13,7 @@ from server.db.models import (
     ShiftStatus,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, refused
 from server.roles import Role
 from server.rules import prescriptions as rx_rules
@@ -37,8 +38,9 @@ def _qualified(s: Session, ctx: Ctx, roles: frozenset[Role]) -> None:
         raise refused(problems, status=403)
 
 
-def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: str, reason: RejectReason | None,
+def review(u: Unit, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: str, reason: RejectReason | None,
            note: str, referred_to: str, dispenser_id: int | None) -> RxReview:
+    s = orm(u)
     rx = get(s, ctx, rx_id, lock=True)  # two reviews of one prescription: the second sees the first
     _qualified(s, ctx, roles)
     shift = _duty_shift(s, ctx)
@@ -70,7 +72,7 @@ def review(s: Session, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: st
     rx.status = verdict
     s.add(rx)
     s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, f"rx.{verdict}", "prescription", rx.id, before,
+    audit.record(u, ctx.store_id, ctx.actor, f"rx.{verdict}", "prescription", rx.id, before,
                  audit.snapshot(rx) | {"review": audit.snapshot(rev)}, note=note or (reason.label if reason else ""))
     return rev
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from devices.printer.documents import RxReviewSlip, RxSlipLine
 from server import audit
@@ -12,6 +12,7 @@ from server.db.models import (
     Item,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.privacy import mask_id
 from server.rules.prescriptions import RejectReason
 from server.services import printing, records
@@ -19,8 +20,9 @@ from server.services.context import Ctx
 from server.services.rx.entry import get, lines_of, reviews_of
 
 
-def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = False) -> Any:
+def print_slip(u: Unit, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = False) -> Any:
     """The 处方审核单: the prescription, its lines and the latest review, queued for the till's printer."""
+    s = orm(u)
     rx = get(s, ctx, rx_id)
     last = next(iter(reversed(reviews_of(s, id_of(rx)))), None)
     items = {i.id: i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines_of(s, id_of(rx))])))}
@@ -37,8 +39,8 @@ def print_slip(s: Session, ctx: Ctx, rx_id: int, till_code: str, reprint: bool =
         reviewed_at=printing.local_time(ctx, last.at) if last else "",
         opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",
         reprint=reprint)
-    job = printing.enqueue_rx_slip(s, ctx, slip, till_code)
-    audit.record(s, ctx.store_id, ctx.actor, "rx.print", "print_job", job.id, None,
+    job = printing.enqueue_rx_slip(u, ctx, slip, till_code)
+    audit.record(u, ctx.store_id, ctx.actor, "rx.print", "print_job", job.id, None,
                  {"prescription_id": rx.id, "till_code": till_code})
     return job
 

@@ -14,7 +14,7 @@ from server import audit
 from server.db.models import Sale, SaleStatus, ShiftStatus
 from server.db.models.base import id_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.services import sales_ledger
 from server.services.catalog.items import get_item
@@ -30,19 +30,20 @@ from server.services.sale.lines import (
     base_qty,
     check_available,
     placement_refusals,
+    presence_refusals,
     qty_refusal,
     unit_price,
 )
 from server.services.store.shifts import open_shift_for
 
 
-def _basket(s: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+def _basket(u: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
     """A sale that can still change: open, on this till, in a shift still open; its row, locked for the edit.
 
     The scan path checks only this much (one read); the till's registration was checked when the session
     logged in and is checked again at completion.
     """
-    return _basket_row(s, ctx, sale_id, till_id)
+    return _basket_row(u, ctx, sale_id, till_id)
 
 
 def _basket_refusal(status: str, sale_till_id: int, shift_status: str | None, till_id: int) -> AppError | None:
@@ -62,16 +63,16 @@ _STATE_ZH = {"open": "打开", "suspended": "挂单", "completed": "完成", "vo
 
 # --- the basket -------------------------------------------------------------------------------------
 
-def open_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Any:
+def open_sale(u: Unit, ctx: Ctx, sale_id: str, till_code: str) -> Any:
     """A sale opened with the till's UUID; its row. Opening the same id again on the same till is a no-op."""
-    till, shift = open_shift_for(s, ctx, till_code)
-    existing = sales_ledger.find_sale(s, sale_id)
+    till, shift = open_shift_for(orm(u), ctx, till_code)
+    existing = sales_ledger.find_sale(u, sale_id)
     if existing is not None:
         if existing.store_id == ctx.store_id and existing.till_id == till.id:
             return existing
         raise conflict("SALE-ID", "销售单号已被使用", "this sale id is already used", sale_id=sale_id)
-    sale = sales_ledger.open_sale(s, ctx, sale_id, id_of(till), id_of(shift))
-    audit.record(s, ctx.store_id, ctx.actor, "sale.open", "sale", sale.id, None, audit.row_image(sale._asdict()))
+    sale = sales_ledger.open_sale(u, ctx, sale_id, id_of(till), id_of(shift))
+    audit.record(u, ctx.store_id, ctx.actor, "sale.open", "sale", sale.id, None, audit.row_image(sale._asdict()))
     return sale
 
 
@@ -83,14 +84,14 @@ _BASKET = Prepared(sa.select(SALE, SHIFT.c.status.label("shift_status"))
                    .with_for_update(of=SALE))
 
 
-def check_basket(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> None:
+def check_basket(u: Unit, ctx: Ctx, sale_id: str, till_id: int) -> None:
     """The sale can still change: open, on this till, in an open shift (locked for the edit)."""
-    _basket_row(s, ctx, sale_id, till_id)
+    _basket_row(u, ctx, sale_id, till_id)
 
 
-def _basket_row(s: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+def _basket_row(u: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
     """_basket's checks for the scan path, in one locked read; the sale's columns as they were."""
-    row = _BASKET.first(s.connection(), {"sale": sale_id, "sid": ctx.store_id})
+    row = _BASKET.first(u.connection(), {"sale": sale_id, "sid": ctx.store_id})
     if row is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
     if refusal := _basket_refusal(row.status, row.till_id, row.shift_status, till_id):
@@ -98,10 +99,10 @@ def _basket_row(s: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
     return row
 
 
-def add_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+def add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
              barcode: str | None = None, item_id: int | None = None) -> int:
     """Scan (or pick) an item into the basket: a new line, or more of the same line. Returns the line id."""
-    return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[0]
+    return _add_line(u, ctx, sale_id, till_id, qty, split, barcode, item_id)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +112,18 @@ class Basket:
     lines: list[dict[str, Any]]
 
 
-def scan(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+def scan(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
          barcode: str | None = None, item_id: int | None = None) -> Basket:
     """add_line for the till: the basket after it, from what the scan read, without reading it again."""
-    return _add_line(s, ctx, sale_id, till_id, qty, split, barcode, item_id)[1]
+    return _add_line(u, ctx, sale_id, till_id, qty, split, barcode, item_id)[1]
 
 
-def _add_line(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
+def _add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
               barcode: str | None, item_id: int | None) -> tuple[int, Basket]:
     if (problem := qty_refusal(qty)) is not None:
         raise problem
-    sale = _basket_row(s, ctx, sale_id, till_id)
-    conn = s.connection()
+    sale = _basket_row(u, ctx, sale_id, till_id)
+    conn = u.connection()
     if barcode is not None:
         item = ITEM_BY_BARCODE.first(conn, {"sid": ctx.store_id, "code": barcode, "today": ctx.today})
         if item is None:
@@ -135,7 +136,7 @@ def _add_line(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
         raise AppError(422, "VALIDATION", "请扫描条码或选择商品", "give a barcode or an item id")
     if not item.active:
         raise AppError(422, "SALE-ITEM", f"{item.name} 已停售", f"item {item.code} is inactive", {"item": item.code})
-    if problems := placement_refusals(item):
+    if problems := placement_refusals(item) or presence_refusals(u, ctx, [item]):
         raise refused(problems)
     price = unit_price(item, split)
     lines = [r._asdict() for r in LINE_VIEWS.rows(conn, {"sale": sale_id})]
@@ -143,75 +144,75 @@ def _add_line(s: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
     new_qty = qty + (line["qty"] if line else 0)
     same_item = sum(base_qty(item, ln["split"], ln["qty"]) for ln in lines
                     if ln["item_id"] == item.id and ln is not line)
-    check_available(s, ctx, item, same_item + base_qty(item, split, new_qty), item.good_stock)
+    check_available(u, ctx, item, same_item + base_qty(item, split, new_qty), item.good_stock)
     if line is None:
         image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1]["line_no"] + 1) if lines else 1,
                  "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,
                  "amount_fen": new_qty * price, "added_at": ctx.now}
-        line_id = sales_ledger.add_line(s, image)
+        line_id = sales_ledger.add_line(u, image)
         before = None
         lines.append({"id": line_id} | image | {k: getattr(item, k) for k in VIEW_KEYS})
     else:
         line_id, price = line["id"], line["unit_price_fen"]
-        added_at = sales_ledger.set_line(s, line_id, new_qty, new_qty * price)
+        added_at = sales_ledger.set_line(u, line_id, new_qty, new_qty * price)
         before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line["line_no"], "item_id": item.id,
                   "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price,
                   "added_at": added_at}
         image = before | {"qty": new_qty, "amount_fen": new_qty * price}
         line.update(qty=new_qty, amount_fen=new_qty * price)
-    sale = sales_ledger.add_to_total(s, sale_id, qty * price)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
+    sale = sales_ledger.add_to_total(u, sale_id, qty * price)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
                  before and {"id": line_id} | before, {"id": line_id} | image)
     return line_id, Basket(sale, lines)
 
 
-def set_line_qty(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> Any:
+def set_line_qty(u: Unit, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> Any:
     """A line's quantity changed; the sale's row after it."""
-    _basket(s, ctx, sale_id, till_id)
+    _basket(u, ctx, sale_id, till_id)
     if (problem := qty_refusal(qty)) is not None:
         raise problem
-    lines = sales_ledger.lines(s, sale_id)
+    lines = sales_ledger.lines(u, sale_id)
     line = next((ln for ln in lines if ln["id"] == line_id), None)
     if line is None:
         raise not_found("销售行", "sale line", line_id=line_id)
-    item = get_item(s, ctx, line["item_id"])
+    item = get_item(orm(u), ctx, line["item_id"])
     others = sum(base_qty(item, ln["split"], ln["qty"]) for ln in lines
                  if ln["item_id"] == item.id and ln is not line)
     if qty > line["qty"]:
-        check_available(s, ctx, item, others + base_qty(item, line["split"], qty))
-    elif not line["split"] and qty < (scanned := trace_codes.count_for_line(s, line_id)):
+        check_available(u, ctx, item, others + base_qty(item, line["split"], qty))
+    elif not line["split"] and qty < (scanned := trace_codes.count_for_line(orm(u), line_id)):
         raise AppError(422, "TRACE-COUNT", f"已为 {item.name} 扫了 {scanned} 个追溯码，请先删去多余的再减数量",
                        f"{scanned} trace codes are scanned for {item.code}: remove the extra ones first",
                        {"line_id": line_id, "codes": scanned, "qty": qty})
     price = line["unit_price_fen"]
-    sales_ledger.set_line(s, line_id, qty, qty * price)
-    sale = sales_ledger.add_to_total(s, sale_id, (qty - line["qty"]) * price)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_qty", "sale_line", line_id, audit.row_image(line),
+    sales_ledger.set_line(u, line_id, qty, qty * price)
+    sale = sales_ledger.add_to_total(u, sale_id, (qty - line["qty"]) * price)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.line_qty", "sale_line", line_id, audit.row_image(line),
                  audit.row_image(line | {"qty": qty, "amount_fen": qty * price}))
     return sale
 
 
-def remove_line(s: Session, ctx: Ctx, sale_id: str, till_id: int, line_id: int) -> Any:
+def remove_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, line_id: int) -> Any:
     """A line taken off the basket; the sale's row after it."""
-    _basket(s, ctx, sale_id, till_id)
-    line = next((ln for ln in sales_ledger.lines(s, sale_id) if ln["id"] == line_id), None)
+    _basket(u, ctx, sale_id, till_id)
+    line = next((ln for ln in sales_ledger.lines(u, sale_id) if ln["id"] == line_id), None)
     if line is None:
         raise not_found("销售行", "sale line", line_id=line_id)
-    codes = trace_codes.drop_line_codes(s, line_id)
-    sales_ledger.drop_line(s, line_id)
-    sale = sales_ledger.add_to_total(s, sale_id, -line["amount_fen"])
+    codes = trace_codes.drop_line_codes(u, line_id)
+    sales_ledger.drop_line(u, line_id)
+    sale = sales_ledger.add_to_total(u, sale_id, -line["amount_fen"])
     # A removed line is the classic way to pocket cash: the log keeps it, whoever removed it.
-    audit.record(s, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id,
+    audit.record(u, ctx.store_id, ctx.actor, "sale.line_remove", "sale_line", line_id,
                  audit.row_image(line) | {"trace_codes": codes}, None)
     return sale
 
 
-def suspend(s: Session, ctx: Ctx, sale_id: str, till_id: int) -> Any:
-    before = _basket(s, ctx, sale_id, till_id)
-    if not sales_ledger.lines(s, sale_id):
+def suspend(u: Unit, ctx: Ctx, sale_id: str, till_id: int) -> Any:
+    before = _basket(u, ctx, sale_id, till_id)
+    if not sales_ledger.lines(u, sale_id):
         raise AppError(422, "SALE-EMPTY", "空单不能挂单", "an empty sale cannot be suspended")
-    sale = sales_ledger.change_sale(s, sale_id, status=SaleStatus.SUSPENDED.value, suspended_at=ctx.now)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.suspend", "sale", sale_id, _image(before), _image(sale))
+    sale = sales_ledger.change_sale(u, sale_id, status=SaleStatus.SUSPENDED.value, suspended_at=ctx.now)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.suspend", "sale", sale_id, _image(before), _image(sale))
     return sale
 
 
@@ -220,16 +221,16 @@ def _image(sale: Any) -> dict[str, Any]:
     return audit.row_image({k: v for k, v in sale._asdict().items() if k != "shift_status"})
 
 
-def resume(s: Session, ctx: Ctx, sale_id: str, till_code: str) -> Any:
+def resume(u: Unit, ctx: Ctx, sale_id: str, till_code: str) -> Any:
     """挂单 resumed on any till of the store; it moves to that till's current shift. One till wins."""
-    till, shift = open_shift_for(s, ctx, till_code)
-    before = sales_ledger.sale(s, ctx, sale_id, lock=True)
+    till, shift = open_shift_for(orm(u), ctx, till_code)
+    before = sales_ledger.sale(u, ctx, sale_id, lock=True)
     if before.status != SaleStatus.SUSPENDED.value:
         raise conflict("SALE-STATE", f"销售单已{_STATE_ZH[before.status]}，不能取单",
                        f"the sale is {before.status}, not suspended", status=before.status, till_id=before.till_id)
-    sale = sales_ledger.change_sale(s, sale_id, status=SaleStatus.OPEN.value, till_id=id_of(till),
+    sale = sales_ledger.change_sale(u, sale_id, status=SaleStatus.OPEN.value, till_id=id_of(till),
                                     shift_id=id_of(shift), suspended_at=None)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.resume", "sale", sale_id, _image(before), _image(sale))
+    audit.record(u, ctx.store_id, ctx.actor, "sale.resume", "sale", sale_id, _image(before), _image(sale))
     return sale
 
 
@@ -238,9 +239,9 @@ def suspended_sales(s: Session, ctx: Ctx) -> list[Sale]:
                        .order_by(col(Sale.suspended_at))))
 
 
-def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Any:
+def void(u: Unit, ctx: Ctx, sale_id: str, reason: str) -> Any:
     """Void a sale not yet completed (open or suspended), with a reason; the voiding user is recorded."""
-    before = sales_ledger.sale(s, ctx, sale_id, lock=True)
+    before = sales_ledger.sale(u, ctx, sale_id, lock=True)
     if before.status == SaleStatus.VOIDED.value:
         return before
     if before.status == SaleStatus.COMPLETED.value:
@@ -249,8 +250,8 @@ def void(s: Session, ctx: Ctx, sale_id: str, reason: str) -> Any:
         raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，须先处理结算", "the sale's card settlement is unresolved")
     if not reason.strip():
         raise AppError(422, "SALE-VOID", "作废须填写原因", "a void needs a reason")
-    sale = sales_ledger.change_sale(s, sale_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
+    sale = sales_ledger.change_sale(u, sale_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
                                     voided_at=ctx.now, void_reason=reason)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.void", "sale", sale_id, _image(before),
-                 _image(sale) | {"lines": [audit.row_image(ln) for ln in sales_ledger.lines(s, sale_id)]}, note=reason)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.void", "sale", sale_id, _image(before),
+                 _image(sale) | {"lines": [audit.row_image(ln) for ln in sales_ledger.lines(u, sale_id)]}, note=reason)
     return sale

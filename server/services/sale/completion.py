@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from catalog.classes import GspClass
 from server import audit
@@ -47,6 +46,7 @@ from server.services.sale.lines import (
     VIEW_KEYS,
     base_qty,
     check_available,
+    presence_refusals,
 )
 from server.services.stock import ledger
 from server.services.store.profile import usable_till
@@ -77,13 +77,13 @@ _ITEMS_FOR_STOCK = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS)
                             .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id.in_(_SALE_ITEM_IDS)))
 
 
-def _selling_point(s: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
+def _selling_point(u: Unit, ctx: Ctx, till_code: str) -> tuple[int, int]:
     """The registered till and its open shift, in one read: CARD-06 / AGR-02, and a closed shift takes no sale."""
-    row = _SELLING_POINT.first(s.connection(), {"sid": ctx.store_id, "code": till_code})
+    row = _SELLING_POINT.first(u.connection(), {"sid": ctx.store_id, "code": till_code})
     if row is None or till_refusals(row.store_id, row.site_code, row.status, ctx.store_id, row.store_site):
-        usable_till(orm(s), ctx, till_code)  # the refusal, worded once
+        usable_till(orm(u), ctx, till_code)  # the refusal, worded once
     if row.shift_id is None:
-        open_shift_for(orm(s), ctx, till_code)  # the refusal, worded once
+        open_shift_for(orm(u), ctx, till_code)  # the refusal, worded once
     return int(row.id), int(row.shift_id)
 
 
@@ -101,20 +101,21 @@ class _Checked:
     traced: bool
 
 
-def refusal_check(s: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer], settling: bool,
+def refusal_check(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer], settling: bool,
                   card_part_pending: bool = False, stock: bool = True) -> _Checked:
     """Everything that refuses a completion, in one order, for the cash payment and the card's precheck alike:
-    the sale's state, tender, till and shift, lines and tenders (rules.completion); the prescription
-    (RX-01/04/10); the trace codes; the stock (GSP-06). Raises the first refusal.
+    the sale's state, tender, till and shift, lines and tenders (rules.completion); a pharmacist on duty for
+    the goods that wait for one (RX-10); the prescription (RX-01/04/10); the trace codes; the stock (GSP-06).
+    Raises the first refusal.
 
     `stock=False`: the completion itself, whose locked taking of stock (_take_stock) refuses a shortage with
     the same body (ledger.shortage) — the stock is not read twice on the payment's path."""
-    till_id, shift_id = _selling_point(s, ctx, till_code)
-    lines = sales_ledger.lines(s, sale.id)
-    items = ({r.id: r for r in _ITEMS_FOR_STOCK.rows(s.connection(), {"sid": ctx.store_id, "sale": sale.id})}
+    till_id, shift_id = _selling_point(u, ctx, till_code)
+    lines = sales_ledger.lines(u, sale.id)
+    items = ({r.id: r for r in _ITEMS_FOR_STOCK.rows(u.connection(), {"sid": ctx.store_id, "sale": sale.id})}
              if lines else {})
     traced = any(items[ln["item_id"]].traced for ln in lines)
-    codes = trace_codes.codes_by_line(s, sale.id) if traced else {}
+    codes = trace_codes.codes_by_line(u, sale.id) if traced else {}
     facts = CompletionFacts(
         sale_status=sale.status, sale_till_id=sale.till_id, sale_shift_id=sale.shift_id, till_id=till_id,
         shift_id=shift_id, offers=offers, settling=settling, card_part_pending=card_part_pending,
@@ -123,16 +124,18 @@ def refusal_check(s: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
                          len(codes.get(ln["id"], ()))) for ln in lines])
     if (r := completion_refusal(facts)) is not None:
         raise _error(r)
-    dispensing = _prescription_check(s, ctx, sale, lines, items)
+    if problems := presence_refusals(u, ctx, items.values()):  # RX-10 again: the pharmacist may have left since the scan
+        raise refused(problems)
+    dispensing = _prescription_check(u, ctx, sale, lines, items)
     if (r := trace_code_refusal(facts.lines)) is not None:
         raise _error(r)
     for item_id, item in items.items() if stock else ():
-        check_available(s, ctx, item, sum(base_qty(item, ln["split"], ln["qty"])
+        check_available(u, ctx, item, sum(base_qty(item, ln["split"], ln["qty"])
                                           for ln in lines if ln["item_id"] == item_id))
     return _Checked(lines, items, dispensing, traced)
 
 
-def _prescription_check(s: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]],
+def _prescription_check(u: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]],
                         items: dict[int, Any]) -> dict[int, int]:
     """RX-01 for every tender: Rx lines only against an approved prescription (RX-04, RX-10 with it)."""
     rx_lines = [rx_dispensing.RxLineView(ln["id"], ln["item_id"], items[ln["item_id"]].name, ln["qty"], ln["split"],
@@ -140,54 +143,54 @@ def _prescription_check(s: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]
                 for ln in lines if items[ln["item_id"]].gsp_class == GspClass.RX.value]
     if not rx_lines:
         return {}
-    plan, problems = rx_dispensing.completion_refusals(orm(s), ctx, sale, rx_lines)
+    plan, problems = rx_dispensing.completion_refusals(orm(u), ctx, sale, rx_lines)
     if problems:
         raise refused(problems)
     return plan
 
 
-def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer],
+def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[TenderOffer],
              settling: bool = False) -> Completion:
     """Make the sale final: number, stock by batch, tenders, receipt, audit — one transaction; a retry replays.
 
     `settling`: called by the card settlement with the centre's answer; only then may an insurance tender
     pay and a sale marked "settling" complete (CARD-01: the card's part is the centre's, not the client's).
     """
-    s.flush()  # the sale is read through the connection: what the caller changed in the session is written first
-    sale = sales_ledger.sale(s, ctx, sale_id, lock=True)
+    u.flush()  # the sale is read through the connection: what the caller changed in the session is written first
+    sale = sales_ledger.sale(u, ctx, sale_id, lock=True)
     if sale.status == SaleStatus.COMPLETED.value:
         # A retry from the till that completed it gets the first result; another till is told it lost.
-        if usable_till(orm(s), ctx, till_code).id != sale.till_id:
+        if usable_till(orm(u), ctx, till_code).id != sale.till_id:
             raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
                            f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
         return Completion(sale, replayed=True)
     if sale.prescription_id is not None:
-        orm(s)  # its checks (RX-01/04/10) read through the ORM: asked for first, before work the loop's unit would undo
-    checked = refusal_check(s, ctx, sale, till_code, offers, settling, stock=False)
+        orm(u)  # its checks (RX-01/04/10) read through the ORM: asked for first, before work the loop's unit would undo
+    checked = refusal_check(u, ctx, sale, till_code, offers, settling, stock=False)
     lines, items = checked.lines, checked.items
     before = audit.row_image(sale._asdict())
-    allocations, movements = _take_stock(s, ctx, sale.id, lines, items)
+    allocations, movements = _take_stock(u, ctx, sale.id, lines, items)
     if checked.dispensing:
-        sales_ledger.dispense(s, checked.dispensing)
+        sales_ledger.dispense(u, checked.dispensing)
         for ln in lines:
             ln["rx_line_id"] = checked.dispensing.get(ln["id"], ln["rx_line_id"])
     if checked.traced:
-        trace_codes.mark_sold(orm(s), sale.id)
-    day, no = ctx.today, sales_ledger.next_number(s, ctx)
+        trace_codes.mark_sold(u, sale.id)
+    day, no = ctx.today, sales_ledger.next_number(u, ctx)
     total = sum(ln["amount_fen"] for ln in lines)
     final = {"business_date": day, "day_no": no, "sale_no": f"{day:%Y%m%d}-{no:04d}",
              "status": SaleStatus.COMPLETED.value, "completed_by": ctx.actor.user_id, "completed_at": ctx.now,
              "total_fen": total, "change_fen": change_fen(offers)}
-    sales_ledger.finish(s, sale.id, final)
+    sales_ledger.finish(u, sale.id, final)
     done = sale._replace(**final)
     tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
-    sales_ledger.add_tenders(s, tenders)
+    sales_ledger.add_tenders(u, tenders)
     # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
-    jobs = printing.queue_receipt(s, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
+    jobs = printing.queue_receipt(u, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
     # Every row the completion wrote is imaged in its entry (audit.NESTED), so audit verify names an edit of any
     # (the stock taken by line and batch is in the movements: ref_id is the line).
-    audit.record(s, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
+    audit.record(u, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
                  audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders,
                                                     "movements": audit.compact(movements), "print_jobs": jobs})
     views = [{k: ln[k] for k in LINE_VIEW_KEYS} | {k: getattr(items[ln["item_id"]], k) for k in VIEW_KEYS}
@@ -195,21 +198,21 @@ def complete(s: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     return Completion(done, allocations=allocations, lines=views)
 
 
-def precheck(s: Session, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer]) -> None:
+def precheck(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer]) -> None:
     """What completion would refuse, asked before a card settlement leaves for the centre (the same function,
     the same bodies), so a refusal costs no 2102 and its reversal. The card's share is not known yet: the
     tenders are checked one by one, not against the total."""
-    refusal_check(s, ctx, sale, till_code, offers, settling=False, card_part_pending=True)
+    refusal_check(u, ctx, sale, till_code, offers, settling=False, card_part_pending=True)
 
 
-def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
+def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
                 items: dict[int, Any]) -> tuple[list[dict[str, int]], list[dict[str, Any]]]:
     """Stock leaves by batch, earliest expiry first, only from batches the ledger calls sellable (GSP-06).
 
     All the sale's items in one locked read; the movements through the ledger's one writer. The takes by line,
     and the movements as written.
     """
-    batches = ledger.fefo_for_sale(s, ctx, sale_id)
+    batches = ledger.fefo_for_sale(u, ctx, sale_id)
     out: list[dict[str, int]] = []
     for item_id in sorted(items):
         item = items[item_id]
@@ -217,8 +220,8 @@ def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
         need = sum(base_qty(item, ln["split"], ln["qty"]) for ln in mine)
         fefo = batches.get(item_id, [])
         if need > sum(q for _, q in fefo):
-            full = get_item(orm(s), ctx, item_id)  # the refusal names the batches and why they cannot be sold
-            raise ledger.shortage(full, need, ledger.availability(orm(s), ctx, full))
+            full = get_item(orm(u), ctx, item_id)  # the refusal names the batches and why they cannot be sold
+            raise ledger.shortage(full, need, ledger.availability(orm(u), ctx, full))
         for ln in mine:
             for batch_id, take in ledger.fefo([(b, q) for b, q in fefo], base_qty(item, ln["split"], ln["qty"])):
                 out.append({"line_id": ln["id"], "batch_id": batch_id, "qty": take, "item_id": item_id})
@@ -226,6 +229,6 @@ def _take_stock(s: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
                     if held[0] == batch_id:
                         held[1] -= take
             fefo[:] = [held for held in fefo if held[1] > 0]
-    movements = ledger.append(s, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"],
+    movements = ledger.append(u, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"],
                                                    "sale_line", str(a["line_id"])) for a in out])
     return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out], movements

@@ -9,6 +9,7 @@ run prepared (server.db.prepared).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -20,11 +21,13 @@ from catalog.violations import Violation
 from server.db.models import Barcode, Item, Sale, SaleLine, Shift, Zone
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit, orm
+from server.db.uow import Reader, Unit, orm
 from server.errors import AppError
+from server.rules.staff import NEEDS_PHARMACIST_PRESENT, presence_refusal
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.stock import ledger
+from server.services.store import presence
 
 MAX_LINE_QTY = 10_000
 
@@ -68,10 +71,10 @@ LINE_VIEWS = Prepared(sa.select(*(LINE.c[k] for k in LINE_VIEW_KEYS), *(ITEM.c[k
                       .where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
 
 
-def line_views(s: Unit, sale_id: str) -> list[dict[str, Any]]:
+def line_views(r: Reader, sale_id: str) -> list[dict[str, Any]]:
     """The sale's lines with what the till shows of each item, in one read."""
-    s.flush()
-    return [r._asdict() for r in LINE_VIEWS.rows(s.connection(), {"sale": sale_id})]
+    r.flush()
+    return [row._asdict() for row in LINE_VIEWS.rows(r.connection(), {"sale": sale_id})]
 
 
 def qty_refusal(qty: int) -> AppError | None:
@@ -95,18 +98,28 @@ def base_qty(item: Any, split: bool, qty: int) -> int:
     return qty if split else qty * int(item.split_ratio)
 
 
-def check_available(s: Unit, ctx: Ctx, item: Any, need_base: int, good: int | None = None) -> None:
+def check_available(u: Unit, ctx: Ctx, item: Any, need_base: int, good: int | None = None) -> None:
     """GSP-06 and stock: the item's sellable stock covers `need_base`. `good`: that stock when the caller
     read it with the item (ITEM_BY_*)."""
     # The common case answered by one aggregate; the refusal, which names batches and reasons, by the full read.
     if good is None:
-        good = _GOOD_STOCK.scalar(s.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today})
+        good = _GOOD_STOCK.scalar(u.connection(), {"sid": ctx.store_id, "item": item.id, "today": ctx.today})
     if need_base <= good:
         return
-    full = get_item(orm(s), ctx, item.id)
-    avail = ledger.availability(orm(s), ctx, full)
+    full = get_item(orm(u), ctx, item.id)
+    avail = ledger.availability(orm(u), ctx, full)
     if need_base > avail.good:
         raise ledger.shortage(full, need_base, avail)
+
+
+def presence_refusals(r: Reader, ctx: Ctx, items: Iterable[Any]) -> list[Violation]:
+    """RX-10: 处方药 and 甲类非处方药 are refused while no pharmacist counts as on duty in the store (presence is read
+    only when such an item is there, so the other scans do not pay for it)."""
+    waiting = [item for item in items if item.gsp_class in NEEDS_PHARMACIST_PRESENT]
+    if not waiting:
+        return []
+    counted = len(presence.present(r, ctx))
+    return [v for item in waiting if (v := presence_refusal(item.gsp_class, item.name, counted)) is not None]
 
 
 def placement_refusals(item: Any) -> list[Violation]:

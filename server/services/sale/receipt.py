@@ -14,6 +14,7 @@ from catalog.classes import GspClass, InsuranceCategory
 from devices.printer.documents import CardSettlement, ReceiptDoc, ReceiptLine, TenderLine, to_json
 from server import audit
 from server.db.models import Item, PrintJob, PrintJobKind, Sale, SaleLine, SaleStatus, Tender, TenderKind, Till
+from server.db.uow import Unit, orm
 from server.errors import conflict, not_found
 from server.privacy import mask_id
 from server.services.context import Ctx
@@ -60,7 +61,7 @@ def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
         card=card if card is not None else card_settlement_for(s, ctx, sale), reprint=reprint)
 
 
-def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, till_code: str | None = None,
+def enqueue_receipt(u: Unit, ctx: Ctx, sale_id: str, reprint: bool = False, till_code: str | None = None,
                     card: CardSettlement | None = None) -> PrintJob:
     """Queue the sale's receipt (and, on a cash sale's first print, the drawer kick).
 
@@ -68,6 +69,7 @@ def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, t
     job already queued. `reprint=True` queues a new job marked 重打, audited. `till_code` is the till
     whose printer prints it (default: the sale's own).
     """
+    s = orm(u)
     sale = s.exec(select(Sale).where(Sale.id == sale_id, Sale.store_id == ctx.store_id)).first()
     if sale is None:
         raise not_found("销售单", "sale", sale_id=sale_id)
@@ -82,14 +84,14 @@ def enqueue_receipt(s: Session, ctx: Ctx, sale_id: str, reprint: bool = False, t
         # the worker claims it (claim_next), so completing a sale does not wait for the layout.
         cash = s.exec(select(Tender.id).where(Tender.sale_id == sale.id, Tender.kind == TenderKind.CASH.value)).first()
         if ctx.settings.devices.cash_drawer and cash is not None:
-            add_job(s, ctx, till, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
-        return add_job(s, ctx, till, PrintJobKind.RECEIPT, sale.id, {}, reprint)
+            add_job(u, ctx, till, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
+        return add_job(u, ctx, till, PrintJobKind.RECEIPT, sale.id, {}, reprint)
     doc = receipt_doc(s, ctx, sale, reprint, card)
     if not reprint and ctx.settings.devices.cash_drawer and any(t.kind == TenderKind.CASH.value for t in doc.tenders):
-        add_job(s, ctx, till, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
-    job = add_job(s, ctx, till, PrintJobKind.RECEIPT, sale.id, to_json(doc), reprint)
+        add_job(u, ctx, till, PrintJobKind.DRAWER, sale.id, {}, expires_at=ctx.now + DRAWER_WINDOW)
+    job = add_job(u, ctx, till, PrintJobKind.RECEIPT, sale.id, to_json(doc), reprint)
     if reprint:  # a second copy of a receipt is a special operation: who, when, which sale
-        audit.record(s, ctx.store_id, ctx.actor, "receipt.reprint", "print_job", job.id, None,
+        audit.record(u, ctx.store_id, ctx.actor, "receipt.reprint", "print_job", job.id, None,
                      {"sale_id": sale.id, "sale_no": sale.sale_no, "till_code": till})
     return job
 

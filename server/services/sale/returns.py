@@ -28,6 +28,7 @@ from server.db.models import (
     TenderKind,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -87,7 +88,7 @@ def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, 
     return plan
 
 
-def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
+def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
                   requests: list[ReturnRequest], reason: str, to_quarantine: bool,
                   card_cancelled: bool = False) -> SaleReturn:
     """A return of sold lines: stock back by batch (or to quarantine), refunds by the original tenders.
@@ -95,6 +96,7 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
     A card-paid sale comes back only whole and only after its settlement was cancelled with the centre
     (2103, `card_cancelled`): what the card paid is never refunded as cash (CARD-04).
     """
+    s = orm(u)
     existing = s.get(SaleReturn, return_id)
     if existing is not None:
         if existing.store_id != ctx.store_id or existing.sale_id != sale_id:
@@ -154,24 +156,25 @@ def create_return(s: Session, ctx: Ctx, return_id: str, sale_id: str, till_code:
         rl = SaleReturnLine(store_id=ctx.store_id, return_id=ret.id, sale_line_id=id_of(line), qty=qty, amount_fen=amount)
         s.add(rl)
         written.append((rl, location))
-        movements += _restock(s, ctx, line, item.split_ratio, qty, moved.get(str(line.id), []), location, ret.id)
+        movements += _restock(u, ctx, line, item.split_ratio, qty, moved.get(str(line.id), []), location, ret.id)
         if item.traced and not line.split:  # whole boxes back: their codes may be sold again
-            freed += trace_codes.mark_returned(s, id_of(line), qty, ret.id)
+            freed += trace_codes.mark_returned(u, id_of(line), qty, ret.id)
     refunds = [Refund(store_id=ctx.store_id, return_id=ret.id, kind=k, amount_fen=a, reference=ref)
                for k, a, ref in _refund_plan(s, sale.id, total)]
     s.add_all(refunds)
     s.flush()
     # Every row the return wrote or changed is imaged in its entry (audit.NESTED).
-    audit.record(s, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
+    audit.record(u, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
         "lines": [audit.snapshot(rl) | {"location": location} for rl, location in written],
         "refunds": [audit.snapshot(r) for r in refunds], "movements": movements,
         "trace_codes": [audit.snapshot(c) for c in freed]}, note=reason)
     return ret
 
 
-def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[ledger.Movement],
+def _restock(u: Unit, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[ledger.Movement],
              location: str, return_id: str) -> list[dict[str, Any]]:
     """Put the quantity back on the batches the line took it from, latest-expiring batch first; the movements."""
+    s = orm(u)
     base = qty if line.split else qty * ratio
     back_already = ledger.net_by_batch(s, "sale_return_line", str(line.id))
     out: list[dict[str, Any]] = []
@@ -179,7 +182,7 @@ def _restock(s: Session, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: 
         room = -mv.qty - back_already.get(mv.batch_id, 0)
         put = min(room, base)
         if put > 0:
-            out += ledger.append(s, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
+            out += ledger.append(u, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
                                                       "sale_return_line", str(line.id), location=location,
                                                       note=f"退货 {return_id}")])
             base -= put

@@ -19,7 +19,7 @@ from server import audit
 from server.db.models import Item, Sale, SaleLine, SaleStatus, SaleTraceCode
 from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
-from server.db.uow import Unit
+from server.db.uow import Reader, Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.services.context import Ctx
 
@@ -29,15 +29,16 @@ _CODES_OF_SALE = Prepared(sa.select(_CODES.c.sale_line_id, _CODES.c.code)
                           .where(_CODES.c.sale_id == sa.bindparam("sale")).order_by(_CODES.c.id))
 
 
-def codes_by_line(s: Unit, sale_id: str) -> dict[int, list[str]]:
-    s.flush()  # codes just added through the ORM are read too
+def codes_by_line(r: Reader, sale_id: str) -> dict[int, list[str]]:
+    r.flush()  # codes just added through the ORM are read too
     out: dict[int, list[str]] = {}
-    for line_id, code in _CODES_OF_SALE.rows(s.connection(), {"sale": sale_id}):
+    for line_id, code in _CODES_OF_SALE.rows(r.connection(), {"sale": sale_id}):
         out.setdefault(line_id, []).append(code)
     return out
 
 
-def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleTraceCode:
+def add_code(u: Unit, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleTraceCode:
+    s = orm(u)
     code = code.strip()
     line = s.get(SaleLine, line_id)
     if line is None or line.sale_id != sale.id:
@@ -75,44 +76,28 @@ def add_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleT
                         split=line.split, scanned_by=ctx.actor_id, scanned_at=ctx.now)
     s.add(row)
     s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code", "sale_trace_code", row.id, None,
+    audit.record(u, ctx.store_id, ctx.actor, "sale.trace_code", "sale_trace_code", row.id, None,
                  audit.snapshot(row) | {"item": item.code})
     return row
 
 
-def remove_code(s: Session, ctx: Ctx, sale: Sale, line_id: int, code: str) -> None:
+def remove_code(u: Unit, ctx: Ctx, sale: Sale, line_id: int, code: str) -> None:
+    s = orm(u)
     row = s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_id == sale.id, SaleTraceCode.sale_line_id == line_id,
                                              SaleTraceCode.code == code)).first()
     if row is None:
         raise not_found("追溯码", "trace code", code=code)
     before = audit.snapshot(row)
     s.delete(row)
-    audit.record(s, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_trace_code", row.id, before, None)
-
-
-def completion_refusals(s: Session, sale_id: str, lines: list[dict[str, Any]], items: dict[int, Any]) -> list[Any]:
-    """Every box of a traced drug carries its code (a split line: its box's), unless the item is 无码 stock."""
-    traced = [ln for ln in lines if items[ln["item_id"]].traced and not items[ln["item_id"]].no_code_stock]
-    if not traced:
-        return []
-    have = codes_by_line(s, sale_id)
-    out = []
-    for ln in traced:
-        need = 1 if ln["split"] else ln["qty"]
-        got = len(have.get(ln["id"], []))
-        if got != need:
-            item = items[ln["item_id"]]
-            out.append(AppError(422, "TRACE-MISSING", f"{item.name} 需扫描 {need} 个追溯码，已扫 {got} 个",
-                                f"{item.code} needs {need} trace code(s); {got} scanned",
-                                {"line_id": ln["id"], "needed": need, "scanned": got}))
-    return out
+    audit.record(u, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_trace_code", row.id, before, None)
 
 
 _SOLD = sa.update(_CODES).where(_CODES.c.sale_id == sa.bindparam("sale")).values(sold=True)
 
 
-def mark_sold(s: Session, sale_id: str) -> None:
+def mark_sold(u: Unit, sale_id: str) -> None:
     """At completion. The partial unique index refuses a whole box sold twice even if two tills raced."""
+    s = orm(u)
     try:
         with s.begin_nested():
             s.connection().execute(_SOLD, {"sale": sale_id})
@@ -120,9 +105,10 @@ def mark_sold(s: Session, sale_id: str) -> None:
         raise conflict("TRACE-SOLD", "本单有追溯码刚在其他收款机售出，请核对药盒", "a trace code of this sale was just sold on another till") from None
 
 
-def mark_returned(s: Session, sale_line_id: int, boxes: int, return_id: str) -> list[SaleTraceCode]:
+def mark_returned(u: Unit, sale_line_id: int, boxes: int, return_id: str) -> list[SaleTraceCode]:
     """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays. The
     codes freed (the return's entry images them)."""
+    s = orm(u)
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id,
                                                    col(SaleTraceCode.returned_in).is_(None),
                                                    col(SaleTraceCode.split).is_(False))
@@ -137,9 +123,10 @@ def count_for_line(s: Session, sale_line_id: int) -> int:
     return len(s.exec(select(SaleTraceCode.id).where(SaleTraceCode.sale_line_id == sale_line_id)).all())
 
 
-def drop_line_codes(s: Session, sale_line_id: int) -> list[dict[str, Any]]:
+def drop_line_codes(u: Unit, sale_line_id: int) -> list[dict[str, Any]]:
     """A removed basket line takes its scanned codes with it; their images, for the caller's entry of the
     removal (audit.NESTED: the line's "trace_codes")."""
+    s = orm(u)
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id)))
     images = [audit.snapshot(r) for r in rows]
     for r in rows:

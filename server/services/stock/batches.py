@@ -13,6 +13,7 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import Batch, BatchStatus, MovementKind, Supplier, Zone
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -30,14 +31,15 @@ def supplier_licence_refusals(supplier: Supplier, on: date) -> list[Violation]:
     return []
 
 
-def add_supplier(s: Session, ctx: Ctx, name: str, licence_no: str, licence_expiry: date,
+def add_supplier(u: Unit, ctx: Ctx, name: str, licence_no: str, licence_expiry: date,
                  business_licence_no: str = "", contact: str = "", phone: str = "") -> Supplier:
+    s = orm(u)
     if s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id, Supplier.name == name)).first():
         raise conflict("DUPLICATE", f"供应商 {name} 已存在", f"supplier {name} exists")
     sup = Supplier(store_id=ctx.store_id, name=name, licence_no=licence_no, licence_expiry=licence_expiry,
                    business_licence_no=business_licence_no, contact=contact, phone=phone)
     s.add(sup)
-    audit.record_row(s, ctx.store_id, ctx.actor, "supplier.create", sup)
+    audit.record_row(u, ctx.store_id, ctx.actor, "supplier.create", sup)
     return sup
 
 
@@ -52,13 +54,14 @@ def _supplier(s: Session, ctx: Ctx, supplier_id: int) -> Supplier:
     return sup
 
 
-def add_opening_batch(s: Session, ctx: Ctx, item_id: int, supplier_id: int | None, batch_no: str, lot_no: str,
+def add_opening_batch(u: Unit, ctx: Ctx, item_id: int, supplier_id: int | None, batch_no: str, lot_no: str,
                       manufactured_on: date, expires_on: date, cost_fen: int, qty: int,
                       zone_code: str | None = None) -> Batch:
     """期初: a batch already on the shelf when the store starts using the system, with its stock.
 
     Goods received from suppliers later go through stock-in (GSP-05 inspection and approval).
     """
+    s = orm(u)
     item = get_item(s, ctx, item_id)
     if qty < 0:
         raise AppError(422, "VALIDATION", "期初数量不能为负", "opening quantity cannot be negative", {"qty": qty})
@@ -78,24 +81,25 @@ def add_opening_batch(s: Session, ctx: Ctx, item_id: int, supplier_id: int | Non
                   lot_no=lot_no, manufactured_on=manufactured_on, expires_on=expires_on, cost_fen=cost_fen,
                   zone_id=zone_id, received_at=ctx.now)
     s.add(batch)
-    audit.record_row(s, ctx.store_id, ctx.actor, "batch.create", batch)
+    audit.record_row(u, ctx.store_id, ctx.actor, "batch.create", batch)
     if qty:
-        move(s, ctx, batch, MovementKind.OPENING, qty, "opening", str(batch.id))
+        move(u, ctx, batch, MovementKind.OPENING, qty, "opening", str(batch.id))
     return batch
 
 
-def move(s: Session, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type: str, ref_id: str,
+def move(u: Unit, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type: str, ref_id: str,
          note: str = "") -> dict[str, Any]:
     """Append one movement of a batch on its own, through the ledger, and audit it; the row written."""
     assert batch.id is not None, "the batch is written before its stock moves"
-    row = ledger.append_one(s, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note))
-    audit.record(s, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", row["id"], None,
+    row = ledger.append_one(u, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note))
+    audit.record(u, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", row["id"], None,
                  audit.row_image(row))
     return row
 
 
-def set_batch_stop(s: Session, ctx: Ctx, batch_id: int, stopped: bool, reason: str) -> Batch:
+def set_batch_stop(u: Unit, ctx: Ctx, batch_id: int, stopped: bool, reason: str) -> Batch:
     """GSP-06: a batch with a quality doubt is stopped from sale until cleared; both need a reason."""
+    s = orm(u)
     batch = s.get(Batch, batch_id)
     if batch is None or batch.store_id != ctx.store_id:
         raise not_found("批次", "batch", batch_id=batch_id)
@@ -105,6 +109,6 @@ def set_batch_stop(s: Session, ctx: Ctx, batch_id: int, stopped: bool, reason: s
     batch.status = BatchStatus.STOPPED.value if stopped else BatchStatus.ACTIVE.value
     batch.stop_reason = reason if stopped else ""
     s.add(batch)
-    audit.record_row(s, ctx.store_id, ctx.actor, "batch.stop" if stopped else "batch.release", batch, before,
+    audit.record_row(u, ctx.store_id, ctx.actor, "batch.stop" if stopped else "batch.release", batch, before,
                      note=reason)
     return batch

@@ -27,8 +27,8 @@ from catalog.violations import Violation
 from server.db.models import Batch, BatchStatus, Item, SaleLine
 from server.db.models.base import table_of
 from server.db.models.ledger import BatchBalance, StockMovement
-from server.db.prepared import Prepared
-from server.db.uow import Unit
+from server.db.prepared import Prepared, PreparedIn
+from server.db.uow import Reader, Unit
 from server.errors import AppError
 from server.services.context import Ctx
 
@@ -87,16 +87,22 @@ def expiry_refusals(batch: Batch, item: Item, on: date) -> list[Violation]:
     return out
 
 
-def sellable_by_item(s: Session, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
+# Prepared: the catalog search asks it for the twenty items of every keystroke's answer.
+_SELLABLE_BY_ITEM = PreparedIn(lambda ids: sa.select(_BAL.c.item_id, sa.func.sum(_BAL.c.qty))
+                               .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+                               .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id.in_(ids),
+                                      _BAL.c.location == SELLABLE, _BAL.c.qty > 0,
+                                      sellable_batch(_BATCH, sa.bindparam("today")))
+                               .group_by(_BAL.c.item_id))
+
+
+def sellable_by_item(s: Reader, ctx: Ctx, item_ids: list[int]) -> dict[int, int]:
     """Sellable stock per item (expired, stopped and quarantined stock excluded), in split units: the
     figure the catalog search and the till show."""
     if not item_ids:
         return {}
-    rows = s.execute(sa.select(_BAL.c.item_id, sa.func.sum(_BAL.c.qty))
-                     .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
-                     .where(_BAL.c.store_id == ctx.store_id, _BAL.c.item_id.in_(item_ids), _BAL.c.location == SELLABLE,
-                            _BAL.c.qty > 0, sellable_batch(_BATCH, ctx.today))
-                     .group_by(_BAL.c.item_id)).all()
+    s.flush()
+    rows = _SELLABLE_BY_ITEM.rows(s.connection(), item_ids, {"sid": ctx.store_id, "today": ctx.today})
     found = {int(i): int(q) for i, q in rows}
     return {i: found.get(i, 0) for i in item_ids}
 
@@ -208,11 +214,11 @@ _STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty,
                           .with_for_update(of=_BAL))
 
 
-def fefo_for_sale(s: Unit, ctx: Ctx, sale_id: str) -> dict[int, list[list[int]]]:
+def fefo_for_sale(u: Unit, ctx: Ctx, sale_id: str) -> dict[int, list[list[int]]]:
     """Per item of the sale, its sellable batches [[batch id, qty], …], earliest expiry first, locked until the
     sale commits; batches the rule blocks (expired, stopped) are left out."""
     out: dict[int, list[list[int]]] = {}
-    for r in _STOCK_OF_SALE.rows(s.connection(), {"sid": ctx.store_id, "sale": sale_id}):
+    for r in _STOCK_OF_SALE.rows(u.connection(), {"sid": ctx.store_id, "sale": sale_id}):
         if not blocking_reasons(r.expires_on, r.status, ctx.today):
             out.setdefault(r.item_id, []).append([r.batch_id, r.qty])
     return out
@@ -265,8 +271,8 @@ def _row(ctx: Ctx, m: Move) -> dict[str, Any]:
             "ref_id": m.ref_id, "corrects_id": m.corrects_id, "note": m.note}
 
 
-def _move_balances(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
-    conn = s.connection()
+def _move_balances(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
+    conn = u.connection()
     outs = [{"b": m.batch_id, "loc": m.location, "d": m.qty} for m in moves if m.qty < 0]
     ins = [{"b": m.batch_id, "loc": m.location, "sid": ctx.store_id, "item": m.item_id, "d": m.qty}
            for m in moves if m.qty > 0]
@@ -279,7 +285,7 @@ def _move_balances(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
         _PUT[conn.dialect.name].run_many(conn, ins)
 
 
-def append(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
+def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
     """Append movements to the ledger and move their batches' balances, in the caller's transaction; the rows
     as written (without their ids), for the caller's audit entry to image (audit.NESTED "movements").
 
@@ -289,18 +295,18 @@ def append(s: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
     """
     if not moves:
         return []
-    s.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
+    u.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
     rows = [_row(ctx, m) for m in moves]
-    _ADD_MOVEMENTS.run_many(s.connection(), rows)
-    _move_balances(s, ctx, moves)
+    _ADD_MOVEMENTS.run_many(u.connection(), rows)
+    _move_balances(u, ctx, moves)
     return rows
 
 
-def append_one(s: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
+def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
     """`append` for one movement whose row the caller needs (to audit it, or to correct it later): the row
     as written, with its id."""
-    s.flush()
+    u.flush()
     row = _row(ctx, move)
-    row = {"id": int(_ADD_MOVEMENT.scalar(s.connection(), row))} | row
-    _move_balances(s, ctx, [move])
+    row = {"id": int(_ADD_MOVEMENT.scalar(u.connection(), row))} | row
+    _move_balances(u, ctx, [move])
     return row

@@ -12,7 +12,7 @@ from server import audit
 from server.config import Settings
 from server.db.models import AgreementEvent, AgreementStatus, Store, Till, TillStatus
 from server.db.models.base import id_of
-from server.db.uow import write_session
+from server.db.uow import Unit, core_unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.rules.agreement import StoreStanding, till_refusals
 from server.services.context import Ctx
@@ -20,7 +20,8 @@ from server.services.context import Ctx
 
 def bootstrap_store(engine: Engine, settings: Settings) -> int:
     """The store row for the configured 定点编号: created once from config.toml, then owned by the data."""
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
+        s = orm(u)
         store = s.exec(select(Store).where(Store.code == settings.store.fixmedins_code)).first()
         if store is None:
             cfg = settings.store
@@ -28,8 +29,8 @@ def bootstrap_store(engine: Engine, settings: Settings) -> int:
                           site_code=cfg.site_code, address=cfg.address)
             s.add(store)
             s.flush()
-            audit.ensure_head(s, id_of(store))
-            audit.record_row(s, id_of(store), audit.SYSTEM, "store.create", store)
+            audit.ensure_head(u, id_of(store))
+            audit.record_row(u, id_of(store), audit.SYSTEM, "store.create", store)
         return id_of(store)
 
 
@@ -44,7 +45,8 @@ PROFILE_FIELDS = ("name", "address", "legal_representative", "person_in_charge",
                   "drug_licence_no", "drug_licence_expiry", "business_licence_no", "business_licence_expiry")
 
 
-def update_profile(s: Session, ctx: Ctx, changes: dict[str, Any]) -> Store:
+def update_profile(u: Unit, ctx: Ctx, changes: dict[str, Any]) -> Store:
+    s = orm(u)
     store = get_store(s, ctx)
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
@@ -55,7 +57,7 @@ def update_profile(s: Session, ctx: Ctx, changes: dict[str, Any]) -> Store:
         setattr(store, k, v)
     store.updated_at = ctx.now
     s.add(store)
-    audit.record_row(s, ctx.store_id, ctx.actor, "store.update", store, before)
+    audit.record_row(u, ctx.store_id, ctx.actor, "store.update", store, before)
     return store
 
 
@@ -67,9 +69,10 @@ _TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def record_agreement_event(s: Session, ctx: Ctx, status: AgreementStatus, effective_on: date,
+def record_agreement_event(u: Unit, ctx: Ctx, status: AgreementStatus, effective_on: date,
                            ends_on: date | None, agreement_no: str | None, reason: str) -> AgreementEvent:
     """Every status change of the 医保协议 is one append-only event; the store row holds the current state."""
+    s = orm(u)
     store = get_store(s, ctx)
     if status.value not in _TRANSITIONS or store.agreement_status not in _TRANSITIONS[status.value]:
         raise conflict("AGR-01", f"医保协议不能从「{AgreementStatus(store.agreement_status).label}」变为「{status.label}」",
@@ -86,7 +89,7 @@ def record_agreement_event(s: Session, ctx: Ctx, status: AgreementStatus, effect
     event = AgreementEvent(store_id=ctx.store_id, status=status.value, effective_on=effective_on, ends_on=ends_on,
                            reason=reason, recorded_by=ctx.actor.user_id, recorded_at=ctx.now)
     s.add(event)
-    audit.record_row(s, ctx.store_id, ctx.actor, f"agreement.{status.value}", event)
+    audit.record_row(u, ctx.store_id, ctx.actor, f"agreement.{status.value}", event)
     if status is AgreementStatus.ACTIVE and store.agreement_status in ("none", "active"):
         store.agreement_start = store.agreement_start if store.agreement_status == "active" else effective_on
         store.agreement_end = ends_on
@@ -95,7 +98,7 @@ def record_agreement_event(s: Session, ctx: Ctx, status: AgreementStatus, effect
     store.agreement_status = status.value
     store.updated_at = ctx.now
     s.add(store)
-    audit.record_row(s, ctx.store_id, ctx.actor, "store.agreement", store, before)
+    audit.record_row(u, ctx.store_id, ctx.actor, "store.agreement", store, before)
     return event
 
 
@@ -111,24 +114,26 @@ def standing(store: Store) -> StoreStanding:
 
 # --- tills (AGR-02, CARD-06) -------------------------------------------------------------------
 
-def register_till(s: Session, ctx: Ctx, code: str, name: str, device_no: str) -> Till:
+def register_till(u: Unit, ctx: Ctx, code: str, name: str, device_no: str) -> Till:
+    s = orm(u)
     store = get_store(s, ctx)
     if s.exec(select(Till).where(Till.store_id == ctx.store_id, Till.code == code)).first():
         raise conflict("DUPLICATE", f"收款机 {code} 已登记", f"till {code} is already registered", code=code)
     till = Till(store_id=ctx.store_id, code=code, name=name, site_code=store.site_code, device_no=device_no)
     s.add(till)
-    audit.record_row(s, ctx.store_id, ctx.actor, "till.register", till)
+    audit.record_row(u, ctx.store_id, ctx.actor, "till.register", till)
     return till
 
 
-def retire_till(s: Session, ctx: Ctx, till_id: int, reason: str) -> Till:
+def retire_till(u: Unit, ctx: Ctx, till_id: int, reason: str) -> Till:
+    s = orm(u)
     till = s.get(Till, till_id)
     if till is None or till.store_id != ctx.store_id:
         raise not_found("收款机", "till", till_id=till_id)
     before = audit.snapshot(till)
     till.status = TillStatus.RETIRED.value
     s.add(till)
-    audit.record_row(s, ctx.store_id, ctx.actor, "till.retire", till, before, note=reason)
+    audit.record_row(u, ctx.store_id, ctx.actor, "till.retire", till, before, note=reason)
     return till
 
 

@@ -24,15 +24,19 @@ from server.db.models import (
     User,
 )
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
-from server.rules.staff import StaffRecord, pharmacist_refusals
+from server.rules.staff import pharmacist_refusals
 from server.services import sales_ledger
 from server.services.context import Ctx
+from server.services.store import presence
 from server.services.store.profile import usable_till
+from server.services.store.users import staff_record
 
 
-def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
+def open_shift(u: Unit, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
+    s = orm(u)
     till = usable_till(s, ctx, till_code)
     s.exec(select(Till).where(Till.id == till.id).with_for_update()).one()  # one opener at a time per till
     if current_shift(s, ctx, id_of(till)) is not None:
@@ -41,7 +45,7 @@ def open_shift(s: Session, ctx: Ctx, till_code: str, float_fen: int) -> Shift:
     shift = Shift(store_id=ctx.store_id, till_id=id_of(till), business_date=ctx.today, float_fen=float_fen,
                   opened_by=ctx.actor_id, opened_at=ctx.now)
     s.add(shift)
-    audit.record_row(s, ctx.store_id, ctx.actor, "shift.open", shift)
+    audit.record_row(u, ctx.store_id, ctx.actor, "shift.open", shift)
     return shift
 
 
@@ -68,7 +72,8 @@ def open_shift_for(s: Session, ctx: Ctx, till_code: str) -> tuple[Till, Shift]:
     return till, shift
 
 
-def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> Shift:
+def close_shift(u: Unit, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> Shift:
+    s = orm(u)
     shift = get_shift(s, ctx, shift_id, lock=True)
     if shift.status != ShiftStatus.OPEN.value:
         raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is already closed", shift_id=shift_id)
@@ -80,10 +85,10 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
     # with the shift, audited, instead of needing a pharmacist's void.
     with_lines = set(s.exec(select(SaleLine.sale_id).where(col(SaleLine.sale_id).in_(open_sales)))) if open_sales else set()
     for empty_id in [sid for sid in open_sales if sid not in with_lines]:
-        before = sales_ledger.sale(s, ctx, empty_id, lock=True)
-        empty = sales_ledger.change_sale(s, empty_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
+        before = sales_ledger.sale(u, ctx, empty_id, lock=True)
+        empty = sales_ledger.change_sale(u, empty_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
                                          voided_at=ctx.now, void_reason="空单，随结班关闭")
-        audit.record(s, ctx.store_id, ctx.actor, "sale.void_empty", "sale", empty_id, audit.row_image(before._asdict()),
+        audit.record(u, ctx.store_id, ctx.actor, "sale.void_empty", "sale", empty_id, audit.row_image(before._asdict()),
                      audit.row_image(empty._asdict()), note=empty.void_reason)
     open_sales = [sid for sid in open_sales if sid in with_lines]
     if open_sales:
@@ -95,13 +100,13 @@ def close_shift(s: Session, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> S
         duty.off_at = ctx.now
         s.add(duty)
         s.flush()
-        audit.record(s, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty),
+        audit.record(u, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty),
                      note="随结班下岗 / off duty with the shift's close")
     expected = z_report(s, ctx, shift).cash_expected_fen  # read while open: a closed shift's row is final
     shift.status, shift.closed_by, shift.closed_at = ShiftStatus.CLOSED.value, ctx.actor.user_id, ctx.now
     shift.counted_cash_fen, shift.expected_cash_fen = counted_cash_fen, expected
     s.add(shift)
-    audit.record_row(s, ctx.store_id, ctx.actor, "shift.close", shift, before)
+    audit.record_row(u, ctx.store_id, ctx.actor, "shift.close", shift, before)
     return shift
 
 
@@ -164,14 +169,13 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
 def qualification_refusals(s: Session, ctx: Ctx) -> list[Violation]:
     """STAFF-01 for the acting user today: qualified, registered here, in contract (duty, a review)."""
     profile = s.exec(select(StaffProfile).where(StaffProfile.user_id == ctx.actor.user_id)).first()
-    record = StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
-                         profile.contract_start, profile.contract_end) if profile else None
-    return pharmacist_refusals(record, ctx.settings.store.fixmedins_code, ctx.today,
+    return pharmacist_refusals(staff_record(profile), ctx.settings.store.fixmedins_code, ctx.today,
                                ctx.settings.rules.min_contract_years)
 
 
-def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> PharmacistDuty:
+def duty_on(u: Unit, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> PharmacistDuty:
     """A pharmacist logs in to the pharmacist role at the till: only one qualified today (STAFF-01)."""
+    s = orm(u)
     shift = get_shift(s, ctx, shift_id)
     if shift.status != ShiftStatus.OPEN.value:
         raise conflict("SHIFT-CLOSED", "该班次已结班", "this shift is closed", shift_id=shift_id)
@@ -187,19 +191,18 @@ def duty_on(s: Session, ctx: Ctx, shift_id: int, roles: frozenset[Role]) -> Phar
     duty = PharmacistDuty(store_id=ctx.store_id, shift_id=id_of(shift), user_id=ctx.actor_id, on_at=ctx.now)
     s.add(duty)
     s.flush()
-    audit.record(s, ctx.store_id, ctx.actor, "duty.on", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
+    audit.record(u, ctx.store_id, ctx.actor, "duty.on", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
     return duty
 
 
-def on_duty(s: Session, shift_id: int) -> list[str]:
-    """The pharmacists on duty in the shift now, by display name, in the order they came on (the till's status bar)."""
-    rows = s.exec(select(User.display_name).join(PharmacistDuty, col(PharmacistDuty.user_id) == User.id)
-                  .where(PharmacistDuty.shift_id == shift_id, col(PharmacistDuty.off_at).is_(None))
-                  .order_by(col(PharmacistDuty.on_at), col(PharmacistDuty.id)))
-    return list(rows)
+def on_duty(s: Session, ctx: Ctx, shift_id: int) -> list[str]:
+    """The pharmacists who count as on duty in the shift now (presence.present), by display name, in the order they
+    came on (the till's status bar)."""
+    return [p.name for p in presence.present(s, ctx) if p.shift_id == shift_id]
 
 
-def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
+def duty_off(u: Unit, ctx: Ctx, shift_id: int) -> PharmacistDuty:
+    s = orm(u)
     shift = get_shift(s, ctx, shift_id)
     duty = s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
                                                PharmacistDuty.user_id == ctx.actor.user_id,
@@ -208,6 +211,6 @@ def duty_off(s: Session, ctx: Ctx, shift_id: int) -> PharmacistDuty:
         raise conflict("DUTY", "您不在岗", "you are not on duty in this shift")
     duty.off_at = ctx.now
     s.add(duty)
-    audit.record(s, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
+    audit.record(u, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty))
     return duty
 

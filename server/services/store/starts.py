@@ -25,7 +25,7 @@ from server import audit
 from server.config import Settings
 from server.db.models import ServiceStart
 from server.db.types import utcnow
-from server.db.uow import write_session
+from server.db.uow import core_unit, orm
 
 _SECRET = re.compile(r"secret|password|passwd|token|private", re.IGNORECASE)
 
@@ -66,7 +66,8 @@ def record_start(engine: Engine, settings: Settings, store_id: int, started_by: 
     file_digest = _digest(source.read_bytes()) if source is not None and source.is_file() else ""
     overrides = sorted(k for k in os.environ if k.upper().startswith("DINGDIAN_"))
     by = started_by or who_started()
-    with write_session(engine) as s:
+    with core_unit(engine) as u:
+        s = orm(u)
         last = s.exec(select(ServiceStart).where(ServiceStart.store_id == store_id)
                       .order_by(col(ServiceStart.id).desc()).limit(1)).first()
         changed = [] if last is None else sorted(k for k in values.keys() | last.settings.keys()
@@ -78,5 +79,5 @@ def record_start(engine: Engine, settings: Settings, store_id: int, started_by: 
         s.add(row)
         note = ("首次记录的启动 / first recorded start" if last is None else
                 f"配置变更 / settings changed: {', '.join(changed)}" if changed else "配置未变 / settings unchanged")
-        audit.record_row(s, store_id, audit.Actor(None, by), "config.start", row, note=note[:500])
+        audit.record_row(u, store_id, audit.Actor(None, by), "config.start", row, note=note[:500])
         return row

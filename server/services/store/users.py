@@ -12,11 +12,12 @@ from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
-from server.db.models import AuthSession, StaffProfile, Till, User, UserRole, UserStatus
+from server.db.models import AuthSession, PharmacistDuty, StaffProfile, Till, User, UserRole, UserStatus
 from server.db.models.base import id_of
+from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
-from server.rules.staff import role_combination_refusals
+from server.rules.staff import StaffRecord, role_combination_refusals
 from server.services.context import Ctx
 
 
@@ -54,7 +55,8 @@ def _user(s: Session, ctx: Ctx, user_id: int) -> User:
     return user
 
 
-def add_user(s: Session, ctx: Ctx, username: str, display_name: str, pin: str, roles: set[Role]) -> User:
+def add_user(u: Unit, ctx: Ctx, username: str, display_name: str, pin: str, roles: set[Role]) -> User:
+    s = orm(u)
     if not PIN_PATTERN.match(pin):
         raise AppError(422, "VALIDATION", "PIN 须为 4–12 位数字", "the PIN must be 4 to 12 digits")
     if not roles:
@@ -66,17 +68,18 @@ def add_user(s: Session, ctx: Ctx, username: str, display_name: str, pin: str, r
     user = User(store_id=ctx.store_id, username=username, display_name=display_name, pin_hash=hash_pin(pin, ctx.settings.service.pin_hash_memory_kib,
                                                                    ctx.settings.service.pin_hash_time_cost))
     s.add(user)
-    audit.record_row(s, ctx.store_id, ctx.actor, "user.create", user)
+    audit.record_row(u, ctx.store_id, ctx.actor, "user.create", user)
     for role in sorted(roles):
         grant = UserRole(store_id=ctx.store_id, user_id=id_of(user), role=role.value,
                          granted_by=ctx.actor.user_id)
         s.add(grant)
-        audit.record_row(s, ctx.store_id, ctx.actor, "user.grant", grant)
+        audit.record_row(u, ctx.store_id, ctx.actor, "user.grant", grant)
     return user
 
 
-def freeze_user(s: Session, ctx: Ctx, user_id: int, reason: str) -> User:
+def freeze_user(u: Unit, ctx: Ctx, user_id: int, reason: str) -> User:
     """SEC-03: a departing or transferred employee's account is frozen; its tokens die at once."""
+    s = orm(u)
     user = _user(s, ctx, user_id)
     if not reason.strip():
         raise AppError(422, "SEC-03", "冻结账号须填写原因（离职/调岗）", "freezing an account needs a reason")
@@ -90,7 +93,15 @@ def freeze_user(s: Session, ctx: Ctx, user_id: int, reason: str) -> User:
     for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user.id, col(AuthSession.revoked_at).is_(None))):
         sess.revoked_at = ctx.now
         s.add(sess)
-    audit.record_row(s, ctx.store_id, ctx.actor, "user.freeze", user, before, note=reason)
+    audit.record_row(u, ctx.store_id, ctx.actor, "user.freeze", user, before, note=reason)
+    # RX-10: a frozen pharmacist's duty ends with the freeze (presence stops counting it at once either way; the
+    # row says when, for the record of the time the store sold without one)
+    for duty in s.exec(select(PharmacistDuty).where(PharmacistDuty.user_id == user.id,
+                                                    col(PharmacistDuty.off_at).is_(None))):
+        duty_before = audit.snapshot(duty)
+        duty.off_at = ctx.now
+        s.add(duty)
+        audit.record_row(u, ctx.store_id, ctx.actor, "duty.off_by_freeze", duty, duty_before, note=reason)
     return user
 
 
@@ -106,11 +117,12 @@ def list_users(s: Session, ctx: Ctx) -> list[tuple[User, frozenset[Role]]]:
     return [(u, active_roles(s, id_of(u))) for u in users]
 
 
-STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "registered_store_code", "contract_start",
-                "contract_end", "work_cert_no", "work_cert_expiry")
+STAFF_FIELDS = ("id_number", "qualification", "qualification_no", "qualification_expiry", "registered_store_code",
+                "contract_start", "contract_end", "work_cert_no", "work_cert_expiry")
 
 
-def set_staff_profile(s: Session, ctx: Ctx, user_id: int, values: dict[str, Any]) -> StaffProfile:
+def set_staff_profile(u: Unit, ctx: Ctx, user_id: int, values: dict[str, Any]) -> StaffProfile:
+    s = orm(u)
     _user(s, ctx, user_id)
     if values.get("contract_start") and values.get("contract_end") and values["contract_end"] < values["contract_start"]:
         raise AppError(422, "VALIDATION", "合同截止日期早于开始日期", "the contract ends before it starts")
@@ -123,12 +135,20 @@ def set_staff_profile(s: Session, ctx: Ctx, user_id: int, values: dict[str, Any]
             setattr(profile, k, v)
     profile.updated_at = ctx.now
     s.add(profile)
-    audit.record_row(s, ctx.store_id, ctx.actor, "staff.update" if before else "staff.create", profile, before)
+    audit.record_row(u, ctx.store_id, ctx.actor, "staff.update" if before else "staff.create", profile, before)
     return profile
 
 
 def staff_profile(s: Session, user_id: int) -> StaffProfile | None:
     return s.exec(select(StaffProfile).where(StaffProfile.user_id == user_id)).first()
+
+
+def staff_record(profile: StaffProfile | None) -> StaffRecord | None:
+    """What STAFF-01 reads of a staff record."""
+    if profile is None:
+        return None
+    return StaffRecord(profile.qualification, profile.qualification_no, profile.registered_store_code,
+                       profile.contract_start, profile.contract_end, profile.qualification_expiry)
 
 
 # --- login ----------------------------------------------------------------------------------------
@@ -139,13 +159,14 @@ _BAD_LOGIN = ("用户名或 PIN 错误", "wrong username or PIN")
 BAD_LOGIN = AppError(401, "AUTH", *_BAD_LOGIN)
 
 
-def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) -> tuple[str, AuthSession, User] | None:
+def login(u: Unit, ctx: Ctx, username: str, pin: str, till_id: int | None) -> tuple[str, AuthSession, User] | None:
     """Check the PIN; lock the account after repeated failures; issue an expiring bearer token.
 
     A wrong PIN returns None after recording the failure, so the caller commits the counter (and
     the lock) before refusing; raising here would roll the count back.
     """
-    user = check_pin(s, ctx, username, pin)
+    s = orm(u)
+    user = check_pin(u, ctx, username, pin)
     if user is None:
         return None
     token = secrets.token_urlsafe(32)
@@ -154,14 +175,15 @@ def login(s: Session, ctx: Ctx, username: str, pin: str, till_id: int | None) ->
                           expires_at=ctx.now + timedelta(minutes=ctx.settings.service.token_ttl_minutes))
     s.add(session)
     s.flush()
-    audit.record(s, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", "auth", user.id, None,
+    audit.record(u, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", "auth", user.id, None,
                  {"session_id": session.id, "till_id": till_id})
     return token, session, user
 
 
-def check_pin(s: Session, ctx: Ctx, username: str, pin: str) -> User | None:
+def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
     """A user's PIN, with the lockout: the user when right; None when wrong, the failure recorded (the
     caller commits it before refusing). Unknown, frozen and locked users are refused at once."""
+    s = orm(u)
     cfg = ctx.settings.service
     user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
     if user is None:
@@ -180,7 +202,7 @@ def check_pin(s: Session, ctx: Ctx, username: str, pin: str) -> User | None:
             user.locked_until = ctx.now + timedelta(minutes=cfg.lockout_minutes)
             user.failed_attempts = 0
         s.add(user)
-        audit.record(s, ctx.store_id, audit.Actor(None, username), "auth.login_failed", "auth", user.id,
+        audit.record(u, ctx.store_id, audit.Actor(None, username), "auth.login_failed", "auth", user.id,
                      None, {"locked": locked})
         return None
     if user.failed_attempts or user.locked_until:
@@ -189,12 +211,13 @@ def check_pin(s: Session, ctx: Ctx, username: str, pin: str) -> User | None:
     return user
 
 
-def logout(s: Session, ctx: Ctx, principal: Principal) -> None:
+def logout(u: Unit, ctx: Ctx, principal: Principal) -> None:
+    s = orm(u)
     sess = s.get(AuthSession, principal.session_id)
     if sess is not None and sess.revoked_at is None:
         sess.revoked_at = ctx.now
         s.add(sess)
-        audit.record(s, ctx.store_id, principal.actor, "auth.logout", "auth", principal.user_id, None,
+        audit.record(u, ctx.store_id, principal.actor, "auth.logout", "auth", principal.user_id, None,
                      {"session_id": sess.id})
 
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from devices.printer.documents import ZReportDoc, to_json
 from server import audit
 from server.db.models import PrintJob, PrintJobKind
+from server.db.uow import Unit, orm
 from server.services.context import Ctx
 from server.services.printing import add_job, first_print, local_time, store_header
 from server.services.store import shifts
@@ -28,13 +29,14 @@ def z_report_doc(s: Session, ctx: Ctx, shift_id: int, reprint: bool = False) -> 
         printed_at=local_time(ctx, ctx.now), reprint=reprint, audit_anchor=str(audit.head(s, ctx.store_id)))
 
 
-def enqueue_z_report(s: Session, ctx: Ctx, shift_id: int, reprint: bool = False,
+def enqueue_z_report(u: Unit, ctx: Ctx, shift_id: int, reprint: bool = False,
                      till_code: str | None = None) -> PrintJob:
     """Queue the shift's Z report (on close; again with 重打 on request, audited)."""
+    s = orm(u)
     if not reprint and (existing := first_print(s, ctx, PrintJobKind.Z_REPORT, str(shift_id))) is not None:
         return existing
     doc = z_report_doc(s, ctx, shift_id, reprint)
-    job = add_job(s, ctx, till_code or doc.till_code, PrintJobKind.Z_REPORT, str(shift_id), to_json(doc), reprint)
+    job = add_job(u, ctx, till_code or doc.till_code, PrintJobKind.Z_REPORT, str(shift_id), to_json(doc), reprint)
     if reprint:
-        audit.record(s, ctx.store_id, ctx.actor, "z_report.reprint", "print_job", job.id, None, {"shift_id": shift_id})
+        audit.record(u, ctx.store_id, ctx.actor, "z_report.reprint", "print_job", job.id, None, {"shift_id": shift_id})
     return job

@@ -170,13 +170,13 @@ _COVERED = ("sale_line", "tender", "sale_return_line", "refund", "card_settlemen
 def _coverage() -> None:
     """In each store that already has an audit chain: where row-by-row verifying began (an entry of its own)."""
     from server.audit import COVERAGE, SYSTEM, record
-    from server.db.uow import CoreUnit
+    from server.db.uow import Unit
 
     bind = op.get_bind()
     for (store_id,) in bind.execute(sa.text("SELECT store_id FROM audit_head ORDER BY store_id")).all():
         tables = {t: bind.execute(sa.text(f"SELECT max(id) FROM {t} WHERE store_id = :s"), {"s": store_id}).scalar()
                   for t in _COVERED}
-        record(CoreUnit(bind), store_id, SYSTEM, COVERAGE, "audit_head", store_id, None, {"tables": tables},
+        record(Unit(bind), store_id, SYSTEM, COVERAGE, "audit_head", store_id, None, {"tables": tables},
                note="0010: rows written before are legacy (not verified row by row) / 此前写入的记录为存量，不逐行核验")
 
 
