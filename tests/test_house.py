@@ -125,9 +125,6 @@ def test_every_wire_shape_lives_in_the_schemas_package() -> None:
     assert declared == []
 
 
-# The card wing still opens its own write_session until it takes the Unit like the other wings (issue 16): the
-# last of these exceptions, removed with it.
-_NOT_ON_THE_UNIT_YET = ("server/services/card/",)
 _ORM_WRITES = frozenset({"add", "add_all", "delete", "merge"})
 
 
@@ -138,7 +135,7 @@ def test_a_use_case_writes_through_the_unit_and_a_session_parameter_only_reads()
     offending = []
     for path in sorted((ROOT / "server").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel == "server/db/uow.py" or rel.startswith(_NOT_ON_THE_UNIT_YET):
+        if rel == "server/db/uow.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
 from server.api.insurance import gateway_of
 from server.api.schemas.card import (
     CancelIn,
@@ -24,16 +25,19 @@ from server.api.schemas.card import (
 from server.api.schemas.selling import ReturnOut, SaleOut, TenderIn
 from server.api.selling import SalePath, return_out, sale_out, till_of
 from server.db.models.base import id_of
-from server.db.uow import read_session
+from server.db.uow import Unit, read_session, read_unit
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
-from server.services import records
+from server.services import sales_ledger
 from server.services.card import cancel as card_cancel
 from server.services.card import identify as card_identify
 from server.services.card import plan as card_plan
+from server.services.card import rows as card_rows
 from server.services.card import settle as card_settle
 from server.services.catalog import items as catalog_service
+from server.services.context import Ctx
+from server.services.sale.completion import Completion
 
 router = APIRouter(tags=["card"])
 
@@ -44,7 +48,7 @@ def _offers(tenders: list[TenderIn]) -> list[TenderOffer]:
 
 
 @router.post("/sales/{sale_id}/insured", response_model=InsuredOut, **guarded(Action.SELL))
-async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: CtxDep, who: Who) -> InsuredOut:
+async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: CtxDep, who: Who) -> Response:
     how = card_identify.Identification(body.method, body.card_no, body.card_sn, body.token, body.certno, body.name, body.reason,
                               body.insutype, body.buyer_name, body.buyer_certno)
     if body.method == "reader":  # the card in the till's own reader (the devices issue keeps its whole record)
@@ -58,14 +62,15 @@ async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: C
     state = get_state(request)
     insured = await run_in_threadpool(card_identify.identify, state.engine, ctx, gateway_of(request), sale_id.lower(),
                                       till_of(who), how)
-    return InsuredOut(**card_identify.masked(insured))
+    return json_response_bytes(InsuredOut(**card_identify.masked(insured)).model_dump_json().encode())
 
 
 @router.get("/sales/{sale_id}/card/split", response_model=SplitOut, **guarded(Action.SALE_READ))
-def split(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SplitOut:
-    sale = records.get_sale(s, ctx, sale_id.lower())
-    parts, _ = card_plan.split_of(s, ctx, sale)
-    insured = records.insured_of(s, sale.id)
+def split(sale_id: SalePath, request: Request, ctx: CtxDep) -> SplitOut:
+    with read_unit(get_state(request).engine) as u:
+        sale = sales_ledger.sale(u, ctx, sale_id.lower())
+        parts, _ = card_plan.split_of(u, ctx, sale)
+        insured = card_rows.insured_of(u, sale.id)
     lines = [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=True, reasons=[])
              for ln in parts.card]
     lines += [SplitLineOut(sale_line_id=ln.sale_line_id, name=ln.name, amount_fen=ln.amount_fen, card=False,
@@ -76,21 +81,26 @@ def split(sale_id: SalePath, s: ReadSession, ctx: CtxDep) -> SplitOut:
 
 
 @router.post("/sales/{sale_id}/card/preview", response_model=PreviewOut, **guarded(Action.SELL))
-async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: CtxDep, who: Who) -> PreviewOut:
+async def preview(sale_id: SalePath, body: PreviewIn, request: Request, ctx: CtxDep, who: Who) -> Response:
     forced = set(body.line_ids) if body.line_ids is not None else None
     got = await run_in_threadpool(card_plan.preview, get_state(request).engine, ctx, gateway_of(request), sale_id.lower(),
                                   till_of(who), forced)
-    return PreviewOut(**got.__dict__)
+    return json_response_bytes(PreviewOut(**got.__dict__).model_dump_json().encode())
 
 
 @router.post("/sales/{sale_id}/card/settle", response_model=SaleOut, **guarded(Action.SELL))
-async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDep, who: Who) -> SaleOut:
-    state = get_state(request)
+async def settle(sale_id: SalePath, body: SettleIn, request: Request, ctx: CtxDep, who: Who) -> Response:
     forced = set(body.line_ids) if body.line_ids is not None else None
-    done = await run_in_threadpool(card_settle.settle, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
-                                   _offers(body.tenders), forced)
-    with read_session(state.engine) as s:
-        return sale_out(s, ctx, records.get_sale(s, ctx, done.sale.id), replayed=done.replayed)
+    answer = await run_in_threadpool(card_settle.settle, get_state(request).engine, ctx, gateway_of(request),
+                                     sale_id.lower(), till_of(who), _offers(body.tenders), forced,
+                                     partial(_sale_json, ctx))
+    return json_response_bytes(answer)
+
+
+def _sale_json(ctx: Ctx, u: Unit, done: Completion, paid: list[TenderOffer] | None) -> bytes:
+    """The completed sale as the till shows it, made in the completion's own unit of work from what it wrote
+    (its lines, the tenders just paid): nothing read back."""
+    return sale_out(u, ctx, done.sale, done.replayed, paid, done.lines).model_dump_json().encode()
 
 
 @router.post("/sales/{sale_id}/card/cancel", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
@@ -111,19 +121,17 @@ def _settlement_out(row: Any) -> SettlementOut:
 
 
 @router.get("/settlements/unresolved", response_model=list[SettlementOut], **guarded(Action.SALE_READ))
-def unresolved(s: ReadSession, ctx: CtxDep) -> list[SettlementOut]:
-    return [_settlement_out(r) for r in card_settle.unresolved(s, ctx)]
+def unresolved(request: Request, ctx: CtxDep) -> list[SettlementOut]:
+    with read_unit(get_state(request).engine) as u:
+        return [_settlement_out(r) for r in card_settle.unresolved(u, ctx)]
 
 
 @router.post("/settlements/{settlement_id}/resolve", response_model=SettlementOut, **guarded(Action.SELL))
 async def resolve(settlement_id: RowId, request: Request, ctx: CtxDep) -> SettlementOut:
     state = get_state(request)
     await run_in_threadpool(card_settle.resolve, state.engine, ctx, gateway_of(request), settlement_id)
-    with read_session(state.engine) as s:
-        from server.db.models import CardSettlement
-
-        row = s.get(CardSettlement, settlement_id)
-        return _settlement_out(row)
+    with read_unit(state.engine) as u:
+        return _settlement_out(card_rows.settlement(u, settlement_id))
 
 
 @router.post("/items/mapping-uploaded", response_model=list[int], **guarded(Action.MAPPING_WRITE))

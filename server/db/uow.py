@@ -42,7 +42,7 @@ from server.db.sqlite import (
 )
 
 __all__ = ["LoopUnit", "NotOnLoop", "Reader", "Unit", "WriterBusy", "core_unit", "loop_read", "loop_unit", "on_commit",
-           "orm", "read_session", "read_unit", "refuse_orm_writes", "write_session"]
+           "orm", "read_session", "read_unit", "refuse_orm_writes"]
 
 
 class Unit:
@@ -98,8 +98,6 @@ class LoopUnit(Unit):
 
 def orm(unit: Unit) -> Session:
     """The unit of work's ORM Session (made on first ask; the loop's unit has none: NotOnLoop)."""
-    if isinstance(unit, Session):  # the card wing's write_session, until it takes the Unit (see write_session)
-        return unit
     return unit.session()
 
 
@@ -291,12 +289,3 @@ def loop_unit(engine: Engine, durable: bool = False) -> Iterator[LoopUnit]:
         _this_thread.depth, _this_thread.loop = 0, False
         writer.lock.release()
     _committed(unit.info)
-
-
-@contextmanager
-def write_session(engine: Engine, durable: bool = True) -> Iterator[Session]:
-    """The card wing's opener (server.services.card), until it takes the Unit like every other use case (issue
-    16): a core_unit's Session, so its work commits, and its hooks run, as a Unit's. Nothing else opens one
-    (tests/test_house.py); removed when the card wing no longer does."""
-    with core_unit(engine, durable) as unit:
-        yield unit.session()

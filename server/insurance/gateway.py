@@ -69,7 +69,9 @@ class InsuranceGateway(Protocol):
         ...
 
     def settle(self, caller: Caller, request: SettleRequest, msgid: str) -> Settlement:
-        """2102 药店结算 with a msgid the caller committed as its intent first."""
+        """2102 药店结算 with a msgid the caller committed as its intent first. Nothing leaves before a durable
+        commit of the message's out row (the message log): the card settlement's intent, committed just
+        before without a sync of its own, reaches the disk with it (server.services.card.settle)."""
         ...
 
     def cancel(self, caller: Caller, request: CancelRequest, msgid: str | None = None) -> Settlement:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.audit import SYSTEM, verify
 from server.db.models import CardSettlement, Sale
-from server.db.uow import core_unit, read_session
+from server.db.uow import core_unit, orm, read_session
 from server.insurance.factory import make_gateway
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.card import settle as card_settle
@@ -406,3 +406,84 @@ def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_si
     assert doc.card.insured_name == EMPLOYEE.name and EMPLOYEE.certno not in doc.card.insured_id_masked
     text = preview(doc, 42)
     assert "签名" in text and EMPLOYEE.certno not in text
+
+
+def test_the_card_rows_are_written_by_their_own_module_and_audited_with_identity_numbers_masked(
+        card_shop: dict[str, Any], engine: Engine) -> None:
+    """sale_insured and card_settlement are written by Core statements in the card wing (card/rows.py): their
+    audit images are the ORM snapshot's (card numbers left out, ID numbers masked: SEC-06), and an ORM Session
+    that would change one of their rows refuses to flush, so a settlement's status never moves behind a copy."""
+    import json
+
+    from server.db.models import AuditEntry
+    from server.privacy import mask_id
+
+    sid, _ = paid_by_card(card_shop)
+    with read_session(engine) as s:
+        entries = {e.action: e for e in s.exec(select(AuditEntry).where(
+            col(AuditEntry.entity).in_(("sale_insured", "card_settlement"))))}
+    identified = entries["sale.insured"]
+    assert identified.before is None and identified.after is not None
+    assert identified.after["certno"] == mask_id(EMPLOYEE.certno) and identified.after["sale_id"] == sid
+    assert not {"mdtrt_cert_no", "card_sn"} & set(identified.after)
+    assert EMPLOYEE.certno not in json.dumps(identified.after) and EMPLOYEE.card_no not in json.dumps(identified.after)
+    intent, settled = entries["settlement.intent"], entries["settlement.settled"]
+    assert intent.after is not None and intent.after["status"] == "intent" and intent.after["lines"]
+    assert settled.before == intent.after  # the row as the intent left it, then as the answer made it
+    assert settled.after is not None and settled.after["status"] == "settled" and settled.after["setl_id"]
+    assert "certno" not in settled.after["answer"]
+    with pytest.raises(RuntimeError, match="written by Core statements"), core_unit(engine) as u:
+        s = orm(u)
+        row = s.exec(select(CardSettlement).where(CardSettlement.sale_id == sid)).one()
+        row.status = "cancelled"
+    with read_session(engine) as s:
+        assert s.exec(select(CardSettlement.status).where(CardSettlement.sale_id == sid)).one() == "settled"
+
+
+def test_the_intent_is_committed_and_synced_before_2102_leaves(card_shop: dict[str, Any], engine: Engine,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intent first: when 2102 is posted, its settlement is on record as an intent with the sale settling, and on
+    disk: a durable commit lies between the intent's writing and the post (the intent's own commit is not
+    synced; the message log's out row, committed durably before anything leaves, carries it: SQLite's one WAL)."""
+    import json
+    import threading
+
+    from sqlalchemy import text
+
+    from server.db import sqlite as db_sqlite
+    from server.insurance import httpx_transport as transport
+    from server.services.card import rows as card_rows
+
+    c, h = card_shop["client"], card_shop["cashier"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 2))
+    identify(card_shop, sid)
+    due = c.post(f"/sales/{sid}/card/preview", json={}, headers=h).json()["due_otherwise_fen"]
+    events: list[tuple[int, str]] = []  # (thread, what): the settle's own, not another thread's commits
+    at_2102: list[tuple[list[str], Any]] = []
+    commit, post, add_intent = db_sqlite.Writer.commit, transport.HttpxTransport.post, card_rows.add_intent
+
+    def committing(self: Any, fn: Any, durable: bool) -> None:
+        commit(self, fn, durable)
+        events.append((threading.get_ident(), "durable" if durable else "not synced"))
+
+    def intent(*args: Any) -> Any:
+        events.append((threading.get_ident(), "intent"))
+        return add_intent(*args)
+
+    def posting(self: Any, url: str, body: bytes, headers: Any, timeout: float) -> Any:
+        if json.loads(body)["infno"] == "2102":
+            with engine.connect() as conn:
+                mine = [what for thread, what in events if thread == threading.get_ident()]
+                at_2102.append((mine, conn.execute(text(
+                    "SELECT s.status, sale.status FROM card_settlement s JOIN sale ON sale.id = s.sale_id "
+                    "WHERE s.sale_id = :sid"), {"sid": sid}).all()))
+        return post(self, url, body, headers, timeout)
+
+    monkeypatch.setattr(db_sqlite.Writer, "commit", committing)
+    monkeypatch.setattr(transport.HttpxTransport, "post", posting)
+    monkeypatch.setattr(card_rows, "add_intent", intent)
+    assert settle(card_shop, sid, due).status_code == 200
+    ((seen, stored),) = at_2102
+    since_intent = seen[len(seen) - 1 - seen[::-1].index("intent"):]
+    assert "durable" in since_intent[1:]  # the intent's own commit, or one after it: synced before 2102 left
+    assert [tuple(r) for r in stored] == [("intent", "settling")]

@@ -25,6 +25,7 @@ from tests.tamper import behind_the_guard
 backend, card_shop = card.backend, card.card_shop  # the card sale's fixtures: both backends, the sandbox centre
 
 
+@pytest.mark.refuses("ST-02", "SEC-04")
 def test_a_card_sales_rows_refuse_edits_and_an_edit_behind_the_guard_is_named(card_shop: dict[str, Any],
                                                                                engine: Engine, ctx: Ctx) -> None:
     sid, _ = paid_by_card(card_shop)
@@ -43,6 +44,7 @@ def test_a_card_sales_rows_refuse_edits_and_an_edit_behind_the_guard_is_named(ca
         ("altered_row", "card_settlement", ["fund_pay_fen"])]
 
 
+@pytest.mark.refuses("SEC-06")
 def test_a_look_up_by_typed_id_number_is_logged_masked(card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
     r = identify(card_shop, sid, method="id", certno=EMPLOYEE.certno, name=EMPLOYEE.name, reason="卡片损坏")

@@ -10,6 +10,10 @@ The flow, in one place (DESIGN: "a card sale, end to end"):
      recorded with the sale's completion (stock, number, tenders, audit) in one transaction. A refusal
      puts the sale back to open; a timeout or lost answer leaves it "settlement uncertain" until 2601
      takes it back — at once if the centre answers, else by `resolve` or `recover` (at start-up).
-No centre call happens inside a database transaction.
+No centre call happens inside a database transaction: each step reads (read_unit) or writes (core_unit)
+before and after its call, with prepared statements as the cash payment does; the ORM only for the
+reference rows that need it (a prescription, a user's PIN) and to word a refusal.
 
-In this package: identify.py (1), plan.py (2, 3), settle.py (4 and resolving), cancel.py (2103)."""
+In this package: identify.py (1), plan.py (2, 3), settle.py (4 and resolving), cancel.py (2103); below them
+counter.py (the till, the store's standing and the operator every step checks) and rows.py (sale_insured
+and card_settlement, written there only)."""

@@ -6,26 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from server import audit
-from server.db.models import (
-    CardSettlement,
-    SaleReturn,
-    SettlementStatus,
-    User,
-)
+from server.db.models import CardSettlement, SaleReturn, SettlementStatus, User
 from server.db.models.base import id_of
-from server.db.uow import read_session, write_session
+from server.db.uow import Unit, core_unit, orm, read_unit
 from server.errors import AppError, conflict
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller, InsuranceGateway
 from server.permissions import Action, allowed
-from server.services import records
+from server.services import records, sales_ledger
+from server.services.card import counter, rows
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
-from server.services.records import insured_of, settled_of
 from server.services.sale import returns
 from server.services.store.shifts import open_shift_for
 from server.services.store.users import active_roles, check_pin
@@ -38,9 +32,10 @@ def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
                        "a later-day reversal needs a second person with return rights to confirm with their PIN")
     if not username or username == ctx.actor.name:
         raise refusal
-    with write_session(engine) as s:
-        user = check_pin(s, ctx, username, pin)
-        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(s, id_of(user)), Action.SALE_RETURN)
+    with core_unit(engine) as u:  # users are reference rows: the ORM's
+        user = check_pin(u, ctx, username, pin)
+        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(orm(u), id_of(user)),
+                                                                           Action.SALE_RETURN)
     if not ok or user is None:
         raise refusal
     return user
@@ -58,18 +53,18 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
     confirmer = _confirmer(engine, ctx, confirm_username, confirm_pin) if confirm_username else None
-    with write_session(engine) as s:
-        done = s.get(SaleReturn, return_id)
+    with core_unit(engine) as u:
+        done = orm(u).get(SaleReturn, return_id)
         if done is not None:
             if done.store_id != ctx.store_id or done.sale_id != sale_id:
                 raise conflict("RETURN-ID", "退货单号已被使用", "this return id is already used")
             return done  # a retried cancellation: the first result, nothing sent again
-        open_shift_for(s, ctx, till_code)  # the return will need the till's open shift: known before 2103
-        sale = records.get_sale(s, ctx, sale_id, lock=True)
-        if _cancelled_awaiting_return(s, sale.id):
+        open_shift_for(orm(u), ctx, till_code)  # the return will need the till's open shift: known before 2103
+        sale = sales_ledger.sale(u, ctx, sale_id, lock=True)
+        if _cancelled_awaiting_return(u, sale.id):
             settlement_id = None
         else:
-            row = settled_of(s, sale.id)
+            row = rows.settled_of(u, sale.id)
             if row is None:
                 raise conflict("CARD-04", "该销售单没有有效的医保结算", "the sale has no settlement in effect",
                                sale_id=sale_id)
@@ -78,15 +73,15 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             if sale.business_date is not None and sale.business_date < ctx.today and confirmer is None:
                 raise AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
                                "a later-day reversal needs a second person with return rights to confirm with their PIN")
-            insured = insured_of(s, sale.id)
-            caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx), insured.insuplc_admdvs if insured else "")
-            before = audit.snapshot(row)
-            row.cancel_msgid = ins.settlement_msgid(s, ctx)  # intent first: the 2103's msgid is on record
-            s.add(row)
-            audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancel_intent", row, before, note=reason)
+            insured = rows.insured_of(u, sale.id)
+            caller = counter.caller(u, ctx, insured.insuplc_admdvs if insured else "")
+            # intent first: the 2103's msgid is on record
+            after = rows.change(u, row.id, cancel_msgid=ins.settlement_msgid(u, ctx))
+            audit.record(u, ctx.store_id, ctx.actor, "settlement.cancel_intent", "card_settlement", row.id,
+                         rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=reason)
             request = m.CancelRequest(setl_id=row.setl_id, mdtrt_id=row.mdtrt_id,
                                       psn_no=insured.psn_no if insured else "")
-            settlement_id, cancel_msgid = row.id, row.cancel_msgid
+            settlement_id, cancel_msgid = int(row.id), str(after.cancel_msgid)
     if settlement_id is not None:
         try:
             gateway.cancel(caller, request, msgid=cancel_msgid)
@@ -96,35 +91,32 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             if not e.uncertain or _reverse_cancel(gateway, caller, request.psn_no, cancel_msgid):
                 _clear_cancel(engine, ctx, settlement_id, e.message_en)
             raise e.to_app_error() from None
-        with write_session(engine) as s:  # the centre has cancelled: recorded at once, on its own
-            row = s.get(CardSettlement, settlement_id, with_for_update=True)
+        with core_unit(engine) as u:  # the centre has cancelled: recorded at once, on its own
+            row = rows.settlement(u, settlement_id, lock=True)
             assert row is not None
-            before = audit.snapshot(row)
-            row.status, row.cancel_reason = SettlementStatus.CANCELLED.value, reason.strip()
-            row.cancelled_by, row.cancel_confirmed_by = ctx.actor.user_id, confirmer.id if confirmer else None
-            s.add(row)
-            audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancelled", row, before, note=reason)
-    with write_session(engine) as s:
-        return _return_whole(s, ctx, sale_id, till_code, return_id, reason, to_quarantine)
+            after = rows.change(u, settlement_id, status=SettlementStatus.CANCELLED.value, cancel_reason=reason.strip(),
+                                cancelled_by=ctx.actor.user_id, cancel_confirmed_by=confirmer.id if confirmer else None)
+            audit.record(u, ctx.store_id, ctx.actor, "settlement.cancelled", "card_settlement", settlement_id,
+                         rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=reason)
+    with core_unit(engine) as u:
+        return _return_whole(u, ctx, sale_id, till_code, return_id, reason, to_quarantine)
 
 
-def _cancelled_awaiting_return(s: Session, sale_id: str) -> bool:
-    cancelled = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == sale_id,
-                                                       CardSettlement.status == SettlementStatus.CANCELLED.value)).first()
-    if cancelled is None or settled_of(s, sale_id) is not None:
+def _cancelled_awaiting_return(u: Unit, sale_id: str) -> bool:
+    if rows.cancelled_of(u, sale_id) is None or rows.settled_of(u, sale_id) is not None:
         return False
-    lines = records.lines_of(s, sale_id)
-    back = records.returned_so_far(s, [id_of(ln) for ln in lines])
-    return any(ln.qty > back.get(id_of(ln), 0) for ln in lines)
+    lines = sales_ledger.lines(u, sale_id)
+    back = records.returned_so_far(u, [ln["id"] for ln in lines])
+    return any(ln["qty"] > back.get(ln["id"], 0) for ln in lines)
 
 
-def _return_whole(s: Session, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
+def _return_whole(u: Unit, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
                   to_quarantine: bool) -> Any:
-    lines = records.lines_of(s, sale_id)
-    back = records.returned_so_far(s, [id_of(ln) for ln in lines])
-    requests = [returns.ReturnRequest(id_of(ln), ln.qty - back.get(id_of(ln), 0)) for ln in lines
-                if ln.qty - back.get(id_of(ln), 0) > 0]
-    return returns.create_return(s, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
+    lines = sales_ledger.lines(u, sale_id)
+    back = records.returned_so_far(u, [ln["id"] for ln in lines])
+    requests = [returns.ReturnRequest(ln["id"], ln["qty"] - back.get(ln["id"], 0)) for ln in lines
+                if ln["qty"] - back.get(ln["id"], 0) > 0]
+    return returns.create_return(u, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
                                  card_cancelled=True)
 
 
@@ -137,29 +129,24 @@ def _reverse_cancel(gateway: InsuranceGateway, caller: Caller, psn_no: str, canc
 
 
 def _clear_cancel(engine: Engine, ctx: Ctx, settlement_id: int, why: str) -> None:
-    with write_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id)
+    with core_unit(engine) as u:
+        row = rows.settlement(u, settlement_id, lock=True)
         assert row is not None
-        before = audit.snapshot(row)
-        row.cancel_msgid = ""
-        s.add(row)
-        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.cancel_failed", row, before, note=why[:300])
+        after = rows.change(u, settlement_id, cancel_msgid="")
+        audit.record(u, ctx.store_id, ctx.actor, "settlement.cancel_failed", "card_settlement", settlement_id,
+                     rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=why[:300])
 
 
 def recover_cancels(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, str]:
     """A 2103 whose outcome is unknown (its intent left by a crash, or its 2601 failed): take it back
     with 2601 so the settlement certainly stands; the return can then be made again."""
-    with read_session(engine) as s:
-        rows = list(s.exec(select(CardSettlement).where(CardSettlement.store_id == ctx.store_id,
-                                                        CardSettlement.status == SettlementStatus.SETTLED.value,
-                                                        CardSettlement.cancel_msgid != "")))
+    with read_unit(engine) as u:
         work = []
-        for row in rows:
-            insured = insured_of(s, row.sale_id)
+        for row in rows.cancels_pending(u, ctx.store_id):
+            insured = rows.insured_of(u, row.sale_id)
             acting = ctx if ctx.actor.user_id is not None else ctx.acting(audit.Actor(row.created_by, "system"))
-            sign = ins.current_sign_in(s, acting)
-            work.append((id_of(row), row.cancel_msgid, insured.psn_no if insured else "",
-                         ins.caller_for(s, acting, sign.sign_no if sign else "", insured.insuplc_admdvs if insured else "")))
+            work.append((int(row.id), str(row.cancel_msgid), insured.psn_no if insured else "",
+                         counter.caller(u, acting, insured.insuplc_admdvs if insured else "", signed_in=False)))
     out: dict[int, str] = {}
     for settlement_id, msgid, psn_no, caller in work:
         if _reverse_cancel(gateway, caller, psn_no, msgid):

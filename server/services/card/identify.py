@@ -7,24 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from server import audit
-from server.db.models import (
-    Sale,
-    SaleInsured,
-    SaleStatus,
-)
-from server.db.uow import read_session, write_session
-from server.errors import AppError, conflict
+from server.db.models import SaleInsured
+from server.db.uow import core_unit, read_unit
+from server.errors import AppError
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
 from server.privacy import mask_id, record_read
-from server.services import records
+from server.services.card import counter, rows
+from server.services.card.counter import open_card_sale
 from server.services.context import Ctx
-from server.services.insurance import sign_in as ins
-from server.services.store.profile import usable_till
 
 CERT_TYPES = {"voucher": "01", "id": "02", "card": "03"}  # mdtrt_cert_type (reference §9)
 
@@ -57,32 +51,20 @@ def _query(how: Identification) -> m.PersonQuery:
     return m.PersonQuery.by_id_number(how.certno, how.name)
 
 
-def open_card_sale(s: Session, ctx: Ctx, sale_id: str, till_code: str, lock: bool = False) -> Sale:
-    sale = records.get_sale(s, ctx, sale_id, lock=lock)
-    till = usable_till(s, ctx, till_code)  # CARD-06
-    if sale.till_id != till.id:
-        raise conflict("SALE-TILL", "该销售单正在其他收款机上处理", "the sale is open on another till")
-    if sale.status == SaleStatus.SETTLING.value:
-        raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，请先处理", "the sale's card settlement is unresolved",
-                       sale_id=sale_id)
-    if sale.status != SaleStatus.OPEN.value:
-        raise conflict("SALE-STATE", "只有未结账的销售单可以医保结算", f"the sale is {sale.status}", status=sale.status)
-    return sale
-
-
 def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
-             how: Identification) -> SaleInsured:
+             how: Identification) -> Any:
+    """1101 for the sale's insured person; the snapshot (sale_insured's row) as recorded."""
     query = _query(how)
-    with read_session(engine) as s:
-        open_card_sale(s, ctx, sale_id, till_code)
-        caller = ins.caller_for(s, ctx, ins.require_signed_in(s, ctx))
+    with read_unit(engine) as u:
+        open_card_sale(u, ctx, sale_id, till_code)
+        caller = counter.caller(u, ctx)
     try:
         person = gateway.person_info(caller, query)
     except GatewayError as e:
         raise e.to_app_error() from None
     if how.method == "id":  # SEC-06: a look-up by the full ID number read the person's record: logged
-        with write_session(engine) as s:
-            record_read(s, ctx.store_id, ctx.actor, how.certno, person.baseinfo.psn_name, "1101 person info",
+        with core_unit(engine) as u:
+            record_read(u, ctx.store_id, ctx.actor, how.certno, person.baseinfo.psn_name, "1101 person info",
                         how.reason.strip())
     if not person.insuinfo:
         raise AppError(422, "CARD-05", "医保中心未返回参保信息", "the centre returned no insurance for this person")
@@ -90,10 +72,11 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
     if row is None:
         raise AppError(422, "CARD-05", f"该人员没有险种 {how.insutype} 的参保记录",
                        f"the person has no insurance of type {how.insutype}", {"insutype": how.insutype})
-    with write_session(engine) as s:
-        sale = open_card_sale(s, ctx, sale_id, till_code, lock=True)  # two identifications of one sale: one row
-        existing = s.exec(select(SaleInsured).where(SaleInsured.sale_id == sale.id)).first()
-        before = audit.snapshot(existing) if existing else None
+    # An open basket's edit (durable=False, as a scan): the settlement's intent, committed on disk before
+    # 2102 leaves, carries it there too; a power cut before that loses an identification, nothing paid for.
+    with core_unit(engine, durable=False) as u:
+        sale = open_card_sale(u, ctx, sale_id, till_code, lock=True).sale  # two identifications of one sale: one row
+        existing = rows.insured_of(u, sale.id)
         values: dict[str, Any] = dict(
             method=how.method, id_reason=how.reason.strip(), mdtrt_cert_type=query.mdtrt_cert_type,
             mdtrt_cert_no=query.mdtrt_cert_no, card_sn=query.card_sn, psn_no=person.baseinfo.psn_no,
@@ -102,16 +85,15 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
             psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
             buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
             identified_by=ctx.actor.user_id, identified_at=ctx.now)
-        snap = existing or SaleInsured(store_id=ctx.store_id, sale_id=sale.id, **values)
-        for k, v in values.items():
-            setattr(snap, k, v)
-        s.add(snap)
-        audit.record_row(s, ctx.store_id, ctx.actor, "sale.insured", snap, before,
-                         note=f"1101 {person.receipt.msgid}" + (f"；手工录入：{how.reason.strip()}" if how.method == "id" else ""))
+        snap = rows.put_insured(u, existing, ctx.store_id, sale.id, values)
+        audit.record(u, ctx.store_id, ctx.actor, "sale.insured", "sale_insured", snap.id,
+                     rows.image(SaleInsured, existing), rows.image(SaleInsured, snap),
+                     note=f"1101 {person.receipt.msgid}" + (f"；手工录入：{how.reason.strip()}" if how.method == "id" else ""))
         return snap
 
 
-def masked(insured: SaleInsured) -> dict[str, Any]:
+def masked(insured: Any) -> dict[str, Any]:
+    """The insured person as the till shows them (SEC-06); `insured`: sale_insured's row."""
     return {"psn_name": insured.psn_name, "certno_masked": mask_id(insured.certno), "insutype": insured.insutype,
             "balc_fen": insured.balc_fen, "insuplc_admdvs": insured.insuplc_admdvs, "method": insured.method,
             "buyer_name": insured.buyer_name, "buyer_certno_masked": mask_id(insured.buyer_certno) if insured.buyer_certno else ""}

@@ -8,36 +8,36 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import select
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.db.models import (
-    Item,
-    Prescription,
-    PrescriptionLine,
-    RxStatus,
-    Sale,
-    SaleInsured,
-    SaleLine,
-)
-from server.db.models.base import id_of
-from server.db.uow import read_session
+from server.db.models import Item, Prescription, PrescriptionLine, RxStatus, SaleLine
+from server.db.models.base import id_of, table_of
+from server.db.prepared import Prepared
+from server.db.uow import Unit, orm, read_unit
 from server.errors import AppError, refused
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller, InsuranceGateway
 from server.rules import card as card_rules
-from server.rules.agreement import card_settlement_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
-from server.services.card.identify import open_card_sale
+from server.services.card import counter, rows
+from server.services.card.counter import open_card_sale
 from server.services.context import Ctx
-from server.services.insurance import sign_in as ins
-from server.services.records import insured_of
 from server.services.rx import dispensing as rx_dispensing
 from server.services.sale import completion
-from server.services.store.profile import get_store, standing
+
+_LINE, _ITEM = table_of(SaleLine), table_of(Item)
+# The sale's lines with what the card asks of each item, in one read.
+_CARD_LINES = Prepared(sa.select(_LINE.c.id, _LINE.c.item_id, _LINE.c.qty, _LINE.c.split, _LINE.c.unit_price_fen,
+                                 _LINE.c.amount_fen, _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec, _ITEM.c.gsp_class,
+                                 _ITEM.c.insurance_category, _ITEM.c.nhsa_code, _ITEM.c.mapping_uploaded_on,
+                                 _ITEM.c.split_ratio)
+                       .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
+                       .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
 
 
 @dataclass
@@ -52,46 +52,43 @@ class CardLineView:
     rx_line: PrescriptionLine | None
 
 
-def _card_lines(s: Session, ctx: Ctx, sale: Sale) -> list[CardLineView]:
-    rx: Prescription | None = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
-    rx_ok = rx is not None and rx.status == RxStatus.APPROVED.value and rx.for_insurance
-    rows = list(s.exec(select(SaleLine, Item).join(Item, col(Item.id) == SaleLine.item_id)
-                       .where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))))
+def _card_lines(u: Unit, ctx: Ctx, sale: Any) -> list[CardLineView]:
+    lines = _CARD_LINES.rows(u.connection(), {"sale": sale.id})
     # Each Rx line goes out with the prescription line it will be dispensed against (RX-04's plan), so two
-    # lines of one drug carry their own dosage and days.
+    # lines of one drug carry their own dosage and days. A prescription is a reference row: the ORM's.
+    rx = orm(u).get(Prescription, sale.prescription_id) if sale.prescription_id else None
+    rx_ok = rx is not None and rx.status == RxStatus.APPROVED.value and rx.for_insurance
     by_id: dict[int, PrescriptionLine] = {}
     plan: dict[int, int] = {}
     if rx is not None:
+        s = orm(u)
         by_id = {id_of(pl): pl for pl in s.exec(select(PrescriptionLine).where(PrescriptionLine.prescription_id == rx.id))}
         plan, _ = rx_dispensing.completion_refusals(s, ctx, sale, [
-            rx_dispensing.RxLineView(id_of(ln), id_of(item), item.name, ln.qty, ln.split, item.split_ratio)
-            for ln, item in rows if item.gsp_class == GspClass.RX.value])
+            rx_dispensing.RxLineView(ln.id, ln.item_id, ln.name, ln.qty, ln.split, ln.split_ratio)
+            for ln in lines if ln.gsp_class == GspClass.RX.value])
     out: list[CardLineView] = []
-    for ln, item in rows:
-        is_rx = item.gsp_class == GspClass.RX.value
-        rx_line = by_id.get(plan.get(id_of(ln), -1)) if is_rx else None
+    for ln in lines:
+        is_rx = ln.gsp_class == GspClass.RX.value
+        rx_line = by_id.get(plan.get(ln.id, -1)) if is_rx else None
         out.append(CardLineView(card_rules.CardLine(
-            sale_line_id=id_of(ln), name=item.name, gsp_class=GspClass(item.gsp_class),
-            category=InsuranceCategory(item.insurance_category), nhsa_code=item.nhsa_code,
-            mapping_uploaded_on=item.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
+            sale_line_id=ln.id, name=ln.name, gsp_class=GspClass(ln.gsp_class),
+            category=InsuranceCategory(ln.insurance_category), nhsa_code=ln.nhsa_code,
+            mapping_uploaded_on=ln.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
             rx=is_rx, rx_for_insurance=is_rx and rx_ok and rx_line is not None),
-            item.code, item.nhsa_code or "", item.spec, ln.qty, ln.split, ln.unit_price_fen, rx_line))
+            ln.code, ln.nhsa_code or "", ln.spec, ln.qty, ln.split, ln.unit_price_fen, rx_line))
     return out
 
 
-def split_of(s: Session, ctx: Ctx, sale: Sale) -> tuple[card_rules.Split, list[CardLineView]]:
-    views = _card_lines(s, ctx, sale)
+def split_of(u: Unit, ctx: Ctx, sale: Any) -> tuple[card_rules.Split, list[CardLineView]]:
+    """Each line of the sale card-eligible or self-pay with its reasons; `sale`: the sale's row."""
+    views = _card_lines(u, ctx, sale)
     return card_rules.split_basket([v.line for v in views], ctx.today), views
-
-
-def standing_refusals(s: Session, ctx: Ctx) -> list[Any]:
-    return card_settlement_refusals(standing(get_store(s, ctx)), ctx.today)
 
 
 @dataclass
 class SettlementPlan:
-    sale: Sale
-    insured: SaleInsured
+    sale: Any  # the sale's row (sales_ledger's named tuple)
+    insured: Any  # sale_insured's row
     caller: Caller
     request: m.SettleRequest
     card_lines: list[CardLineView]
@@ -99,20 +96,21 @@ class SettlementPlan:
     total_fen: int
 
 
-def prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | None,
-             offers: list[TenderOffer] | None = None) -> SettlementPlan:
+def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | None,
+            offers: list[TenderOffer] | None = None) -> SettlementPlan:
     """Everything checked before the centre is asked; `offers` (settling): the sale locked and what the
     completion would refuse checked too, so a refusal never costs a 2102 and its reversal."""
-    sale = open_card_sale(s, ctx, sale_id, till_code, lock=offers is not None)
+    card_sale = open_card_sale(u, ctx, sale_id, till_code, lock=offers is not None)
+    sale = card_sale.sale
     if offers is not None:
-        completion.precheck(s, ctx, sale, till_code, offers)
-    if problems := standing_refusals(s, ctx):  # AGR-01: cash goes on, the card does not
+        completion.precheck(u, ctx, sale, till_code, offers)
+    if problems := counter.standing_refusals(ctx, card_sale.point):  # AGR-01: cash goes on, the card does not
         raise refused(problems, status=403)
-    sign_no = ins.require_signed_in(s, ctx)
-    insured = insured_of(s, sale.id)
+    caller = counter.caller(u, ctx, dev_no=till_code)  # INS-SIGNIN: not signed in today, no settlement
+    insured = rows.insured_of(u, sale.id)
     if insured is None:
         raise AppError(422, "CARD-05", "请先读卡或扫描医保电子凭证识别参保人", "identify the insured person first (card or e-voucher)")
-    split, views = split_of(s, ctx, sale)
+    split, views = split_of(u, ctx, sale)
     if forced is not None and (problems := card_rules.forced_refusals([v.line for v in views], forced, ctx.today)):
         raise refused(problems)
     if not split.card:
@@ -122,11 +120,11 @@ def prepare(s: Session, ctx: Ctx, sale_id: str, till_code: str, forced: set[int]
                                      for ln, vs in split.self_pay]})
     eligible = {ln.sale_line_id for ln in split.card}
     card_views = [v for v in views if v.line.sale_line_id in eligible]
-    rx = s.get(Prescription, sale.prescription_id) if sale.prescription_id else None
+    rx = orm(u).get(Prescription, sale.prescription_id) if sale.prescription_id else None
     if rx is not None and any(v.line.rx for v in card_views):  # RX-03: the proxy buyer (RX-11) is recorded apart
         if problems := patient_refusals(rx.patient_name, rx.patient_certno, insured.psn_name, insured.certno):
             raise refused(problems)
-    caller = ins.caller_for(s, ctx, sign_no, insured.insuplc_admdvs, dev_no=till_code)
+    caller = caller.with_insuplc(insured.insuplc_admdvs)
     total = sum(v.line.amount_fen for v in card_views)
     begin = ctx.now.astimezone(ctx.settings.store.tz).replace(tzinfo=None)
     request = m.SettleRequest(
@@ -165,8 +163,8 @@ class Preview:
 def preview(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
             forced: set[int] | None = None) -> Preview:
     """2101: the split the pharmacist shows before confirming; nothing is recorded but the message log."""
-    with read_session(engine) as s:
-        prep = prepare(s, ctx, sale_id, till_code, forced)
+    with read_unit(engine) as u:
+        prep = prepare(u, ctx, sale_id, till_code, forced)
         sale_total = prep.sale.total_fen
     try:
         ans = gateway.pre_settle(prep.caller, prep.request)

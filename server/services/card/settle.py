@@ -3,35 +3,37 @@ status moves only along its edges; at start-up every intent or uncertain one is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
 from server import audit
-from server.db.models import (
-    CardSettlement,
-    SaleStatus,
-    SettlementStatus,
-    User,
-)
-from server.db.models.base import id_of
-from server.db.uow import read_session, write_session
+from server.db.models import CardSettlement, SaleStatus, SettlementStatus, User
+from server.db.uow import Unit, core_unit, orm, read_unit
 from server.errors import AppError, conflict
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
 from server.rules.tenders import TenderOffer
-from server.services import records, sales_ledger
+from server.services import sales_ledger
+from server.services.card import counter, rows
 from server.services.card.cancel import recover_cancels
 from server.services.card.plan import prepare
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
-from server.services.records import insured_of, settled_of
 from server.services.sale import completion
-from server.services.store.profile import usable_till
+
+# What the caller makes of the completed (or replayed) sale, inside its unit of work: (unit, the completion,
+# the tenders just paid — None for a replay, whose tenders are the sale's own).
+Answer = Callable[[Unit, completion.Completion, list[TenderOffer] | None], Any]
+
+
+def _as_is(_u: Unit, done: completion.Completion, _paid: list[TenderOffer] | None) -> completion.Completion:
+    return done
+
 
 UNRESOLVED = (SettlementStatus.INTENT.value, SettlementStatus.UNCERTAIN.value)
 
@@ -46,56 +48,58 @@ _MAY_BECOME = {  # a settlement's status moves only along these edges (compare-a
 def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus, error: str = "",
           reopen: bool = False) -> bool:
     """Move the row to `status` if it is still where that may come from; False if someone else moved it first."""
-    with write_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id, with_for_update=True)
+    with core_unit(engine) as u:
+        row = rows.settlement(u, settlement_id, lock=True)
         assert row is not None
         if row.status not in _MAY_BECOME[status]:
             return False
-        before = audit.snapshot(row)
-        row.status, row.error, row.resolved_at = status.value, error[:300], ctx.now
-        s.add(row)
+        after = rows.change(u, settlement_id, status=status.value, error=error[:300], resolved_at=ctx.now)
         if reopen:
-            sale = sales_ledger.sale(s, ctx, row.sale_id, lock=True)
-            live = s.exec(select(CardSettlement.id).where(CardSettlement.sale_id == row.sale_id,
-                                                          CardSettlement.id != row.id,
-                                                          col(CardSettlement.status).in_(UNRESOLVED))).first()
-            if sale.status == SaleStatus.SETTLING.value and live is None:
-                opened = sales_ledger.change_sale(s, row.sale_id, status=SaleStatus.OPEN.value)
-                audit.record(s, ctx.store_id, ctx.actor, "sale.reopen", "sale", row.sale_id,
+            sale = sales_ledger.sale(u, ctx, row.sale_id, lock=True)
+            if sale.status == SaleStatus.SETTLING.value and not rows.live_beside(u, row.sale_id, settlement_id):
+                opened = sales_ledger.change_sale(u, row.sale_id, status=SaleStatus.OPEN.value)
+                audit.record(u, ctx.store_id, ctx.actor, "sale.reopen", "sale", row.sale_id,
                              audit.row_image(sale._asdict()), audit.row_image(opened._asdict()), note=status.value)
-        audit.record_row(s, ctx.store_id, ctx.actor, f"settlement.{status.value}", row, before, note=error[:300])
+        audit.record(u, ctx.store_id, ctx.actor, f"settlement.{status.value}", "card_settlement", settlement_id,
+                     rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=error[:300])
         return True
 
 
 def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
-           offers: list[TenderOffer], forced: set[int] | None = None) -> completion.Completion:
-    """2102 and the completion. `offers` pay what the card does not (the person's cash part and self-pay lines)."""
+           offers: list[TenderOffer], forced: set[int] | None = None, answer: Answer = _as_is) -> Any:
+    """2102 and the completion. `offers` pay what the card does not (the person's cash part and self-pay lines).
+    Returns answer(unit, completion, tenders paid), made inside the completion's unit of work (default: the
+    completion)."""
     if any(o.kind == "insurance" for o in offers):
         raise AppError(422, "CARD-01", "医保支付金额由医保中心结算决定，不能手工填写",
                        "the card's part comes from the centre's settlement, not from the client")
-    with read_session(engine) as s:  # a retried settle of a sale it already paid gets the first result
-        sale = records.get_sale(s, ctx, sale_id)
-        if sale.status == SaleStatus.COMPLETED.value and settled_of(s, sale.id) is not None:
-            if usable_till(s, ctx, till_code).id != sale.till_id:
+    # The intent is on disk before 2102 leaves, by the message log's out row: the gateway commits it durably
+    # (synchronous=FULL, server.insurance.msglog) before anything is sent, and on SQLite that sync of the
+    # WAL carries every commit before it, this one too; a power cut before it loses an intent whose 2102
+    # never left. So this commit is not synced on its own (durable=False: one fsync fewer on every card
+    # sale, about 4 ms here); on PostgreSQL every commit is durable anyway.
+    with core_unit(engine, durable=False) as u:
+        sale = sales_ledger.sale(u, ctx, sale_id)
+        if sale.status == SaleStatus.COMPLETED.value and rows.settled_of(u, sale.id) is not None:
+            # a retried settle of a sale it already paid gets the first result
+            if counter.point_of(u, ctx, till_code).id != sale.till_id:
                 raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
                                f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
-            return completion.Completion(sale, replayed=True)
-    with write_session(engine) as s:
-        prep = prepare(s, ctx, sale_id, till_code, forced, offers)
-        msgid = ins.settlement_msgid(s, ctx)
-        row = CardSettlement(store_id=ctx.store_id, sale_id=prep.sale.id, msgid=msgid, medfee_sumamt_fen=prep.total_fen,
-                             lines=[_line_json(d) for d in prep.request.drugdetail], created_by=ctx.actor_id,
-                             created_at=ctx.now)
-        s.add(row)
-        before = audit.snapshot(prep.sale)
+            return answer(u, completion.Completion(sale, replayed=True), None)
+        prep = prepare(u, ctx, sale_id, till_code, forced, offers)
+        msgid = ins.settlement_msgid(u, ctx)
+        row = rows.add_intent(u, {"store_id": ctx.store_id, "sale_id": prep.sale.id, "msgid": msgid,
+                                  "medfee_sumamt_fen": prep.total_fen, "created_by": ctx.actor_id,
+                                  "created_at": ctx.now, "lines": [_line_json(d) for d in prep.request.drugdetail]})
         # nothing else happens to the sale until this is resolved
-        settling = sales_ledger.change_sale(s, prep.sale.id, status=SaleStatus.SETTLING.value)
-        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.intent", row)
-        audit.record(s, ctx.store_id, ctx.actor, "sale.settling", "sale", prep.sale.id, before,
+        settling = sales_ledger.change_sale(u, prep.sale.id, status=SaleStatus.SETTLING.value)
+        audit.record(u, ctx.store_id, ctx.actor, "settlement.intent", "card_settlement", row.id, None,
+                     rows.image(CardSettlement, row))
+        audit.record(u, ctx.store_id, ctx.actor, "sale.settling", "sale", prep.sale.id, audit.row_image(prep.sale._asdict()),
                      audit.row_image(settling._asdict()), note=f"2102 msgid {msgid}")
-        settlement_id, caller, request = id_of(row), prep.caller, prep.request
+        settlement_id, caller, request = int(row.id), prep.caller, prep.request
     try:
-        answer = gateway.settle(caller, request, msgid)
+        settled = gateway.settle(caller, request, msgid)
     except GatewayError as e:
         if not e.uncertain:  # certainly not settled: the sale is open again and can be paid otherwise
             _mark(engine, ctx, settlement_id, SettlementStatus.FAILED, e.message_en, reopen=True)
@@ -110,7 +114,7 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                                                      "the reversal did not go through yet: resolve it later"),
                        {"msgid": msgid, "settlement_id": settlement_id, "status": outcome}) from None
     try:
-        return _record_and_complete(engine, ctx, settlement_id, answer, till_code, offers)
+        return _record_and_complete(engine, ctx, settlement_id, settled, till_code, offers, answer)
     except Exception as exc:
         # Settled at the centre but the sale cannot complete here (the tenders do not add up, a database
         # error): take the settlement back, so there is never a settlement without its sale.
@@ -125,29 +129,29 @@ def _line_json(d: m.DrugDetail) -> dict[str, Any]:
             "rxno": d.rxno}
 
 
-def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, answer: m.Settlement, till_code: str,
-                         offers: list[TenderOffer]) -> completion.Completion:
-    info = answer.setlinfo
-    with write_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id, with_for_update=True)
+def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, settled: m.Settlement, till_code: str,
+                         offers: list[TenderOffer], answer: Answer) -> Any:
+    info = settled.setlinfo
+    with core_unit(engine) as u:
+        row = rows.settlement(u, settlement_id, lock=True)
         assert row is not None
         if row.status != SettlementStatus.INTENT.value:  # resolved (reversed) while the answer was on its way
             raise conflict("SETTLE-STALE", "该结算已被冲正处理，本次应答作废", "the settlement was resolved meanwhile",
                            settlement_id=settlement_id, status=row.status)
-        before = audit.snapshot(row)
-        row.status, row.resolved_at = SettlementStatus.SETTLED.value, ctx.now
-        row.fund_pay_fen, row.acct_pay_fen, row.cash_pay_fen = info.fund_pay_sumamt_fen, info.acct_pay_fen, info.cash_fen
-        row.balc_fen, row.setl_id, row.mdtrt_id = info.balc_fen, info.setl_id, info.mdtrt_id
-        row.answer = {k: str(v) if isinstance(v, Decimal) else v  # as received, the ID number left out (SEC-06)
-                      for k, v in answer.receipt.output.get("setlinfo", {}).items() if k != "certno"}
-        s.add(row)
-        audit.record_row(s, ctx.store_id, ctx.actor, "settlement.settled", row, before, note=f"setl_id {info.setl_id}")
+        after = rows.change(
+            u, settlement_id, status=SettlementStatus.SETTLED.value, resolved_at=ctx.now,
+            fund_pay_fen=info.fund_pay_sumamt_fen, acct_pay_fen=info.acct_pay_fen, cash_pay_fen=info.cash_fen,
+            balc_fen=info.balc_fen, setl_id=info.setl_id, mdtrt_id=info.mdtrt_id,
+            answer={k: str(v) if isinstance(v, Decimal) else v  # as received, the ID number left out (SEC-06)
+                    for k, v in settled.receipt.output.get("setlinfo", {}).items() if k != "certno"})
+        audit.record(u, ctx.store_id, ctx.actor, "settlement.settled", "card_settlement", settlement_id,
+                     rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=f"setl_id {info.setl_id}")
         card_fen = info.fund_pay_sumamt_fen + info.acct_pay_fen
-        done = completion.complete(s, ctx, row.sale_id, till_code,
-                                [TenderOffer("insurance", card_fen, card_fen, info.setl_id), *offers], settling=True)
+        paid = [TenderOffer("insurance", card_fen, card_fen, info.setl_id), *offers]
+        done = completion.complete(u, ctx, row.sale_id, till_code, paid, settling=True)
         if done.replayed:  # never two settlements for one sale
             raise conflict("SALE-STATE", "该销售单已经完成收款", "the sale was already completed")
-        return done
+        return answer(u, done, paid)
 
 
 def resolve(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: int, force: bool = False) -> str:
@@ -156,21 +160,20 @@ def resolve(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: 
 
     An intent younger than twice the centre's timeout may still have its 2102 in flight: it is left
     alone unless `force` (its own request giving up, or start-up, when nothing is in flight)."""
-    with read_session(engine) as s:
-        row = s.get(CardSettlement, settlement_id)
+    with read_unit(engine) as u:
+        row = rows.settlement(u, settlement_id)
         if row is None or row.store_id != ctx.store_id:
             raise AppError(404, "NOT_FOUND", "结算记录不存在", "settlement not found", {"settlement_id": settlement_id})
         if row.status not in UNRESOLVED:
-            return row.status
+            return str(row.status)
         in_flight = timedelta(seconds=2 * ctx.settings.insurance.timeout_seconds)
         if row.status == SettlementStatus.INTENT.value and not force and ctx.now - row.created_at < in_flight:
-            return row.status
-        insured = insured_of(s, row.sale_id)
+            return str(row.status)
+        insured = rows.insured_of(u, row.sale_id)
         if ctx.actor.user_id is None:  # recovery at start-up: the reversal goes out as the settling operator
-            creator = s.get(User, row.created_by)
+            creator = orm(u).get(User, row.created_by)
             ctx = ctx.acting(audit.Actor(row.created_by, creator.username if creator else "system"))
-        sign = ins.current_sign_in(s, ctx)
-        caller = ins.caller_for(s, ctx, sign.sign_no if sign else "", insured.insuplc_admdvs if insured else "")
+        caller = counter.caller(u, ctx, insured.insuplc_admdvs if insured else "", signed_in=False)
         msgid, psn_no = row.msgid, insured.psn_no if insured else ""
     try:
         gateway.reverse(caller, m.ReversalRequest(psn_no=psn_no, omsgid=msgid, oinfno="2102"))
@@ -181,16 +184,15 @@ def resolve(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: 
     return SettlementStatus.REVERSED.value
 
 
-def unresolved(s: Session, ctx: Ctx) -> list[CardSettlement]:
-    return list(s.exec(select(CardSettlement).where(CardSettlement.store_id == ctx.store_id,
-                                                    col(CardSettlement.status).in_(UNRESOLVED))
-                       .order_by(col(CardSettlement.id))))
+def unresolved(u: Unit, ctx: Ctx) -> list[Any]:
+    """The store's settlements whose outcome is not known yet (card_settlement's rows), oldest first."""
+    return rows.unresolved(u, ctx.store_id)
 
 
 def recover(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> dict[int, str]:
     """At start-up: every settlement left as an intent (a crash between commit and answer) or uncertain
     is resolved before its sale can be touched again."""
-    with read_session(engine) as s:
-        ids = [id_of(r) for r in unresolved(s, ctx)]
+    with read_unit(engine) as u:
+        ids = [int(r.id) for r in unresolved(u, ctx)]
     outcome = {i: resolve(engine, ctx, gateway, i, force=True) for i in ids}
     return outcome | recover_cancels(engine, ctx, gateway)
