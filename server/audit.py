@@ -83,7 +83,7 @@ GENESIS = "0" * 64
 # The reference tables: written through the ORM, one entry per row change (record_row).
 _REFERENCE = (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
               MedicalInstitution, Doctor, Prescription, RxAttachment)
-# The business records, verified row by row since migration 0010: the sales ledger, returns, the card's
+# The business records, verified row by row since migration 0011: the sales ledger, returns, the card's
 # settlement and snapshot, reviews, prescription lines, shifts and duties, the receipt stubs, trace codes,
 # the stock ledger, the centre sign-ins, the service's starts. A row written before that migration and
 # not imaged since is "legacy": counted, not judged (the migration's audit.coverage entry says which).
@@ -93,7 +93,7 @@ _RECORDS = (Sale, SaleLine, Tender, SaleReturn, SaleReturnLine, Refund, CardSett
 # Every table whose rows verify compares with the log (all keyed by one `id` column).
 ROW_AUDITED: dict[str, type[SQLModel]] = {table_of(m).name: m for m in (*_REFERENCE, *_RECORDS)}
 _SINCE_COVERAGE = frozenset(table_of(m).name for m in _RECORDS)
-COVERAGE = "audit.coverage"  # the entry migration 0010 wrote in a store that had data: where verifying began
+COVERAGE = "audit.coverage"  # the entry migration 0011 wrote in a store that had data: where verifying began
 
 # Rows an entry images besides its own, by the entity it is about: key of the image -> table of the rows.
 # A list of images (or one, or `compact`'s form) under that key; an image without "id" is matched by content;
@@ -293,7 +293,7 @@ class VerifyReport:
     store_id: int
     entries: int = 0
     rows_checked: int = 0
-    legacy_rows: int = 0  # rows written before migration 0010 and not imaged since: not judged
+    legacy_rows: int = 0  # rows written before migration 0011 and not imaged since: not judged
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -308,8 +308,8 @@ class _Images:
 
     by_id: dict[str, dict[str, tuple[int, dict[str, Any] | None]]] = field(default_factory=lambda: defaultdict(dict))
     by_content: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=lambda: defaultdict(list))
-    coverage_seq: int = 0  # the audit.coverage entry's seq (0: the store had no data before migration 0010)
-    covered_from: dict[str, int] = field(default_factory=dict)  # table -> its last id before migration 0010
+    coverage_seq: int = 0  # the audit.coverage entry's seq (0: the store had no data before migration 0011)
+    covered_from: dict[str, int] = field(default_factory=dict)  # table -> its last id before migration 0011
 
     def legacy(self, table: str, seq: int) -> bool:
         """An image older than the coverage: of a table not verified row by row then (not judged)."""
@@ -321,7 +321,7 @@ class _Images:
             self.covered_from = {str(t): int(i) for t, i in (e.after.get("tables") or {}).items() if i is not None}
             return
         if e.entity == "sale_line" and e.action.startswith("sale.trace_code"):
-            return  # before migration 0010 a trace code's entry named its sale line, with the code's fields
+            return  # before migration 0011 a trace code's entry named its sale line, with the code's fields
         nested = NESTED.get(e.entity, {})
         if e.after is None:
             if e.entity in ROW_AUDITED:
@@ -365,7 +365,7 @@ def compact(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]
 
 def _listed(value: Any) -> list[dict[str, Any]]:
     """The images under a NESTED key: a list of them, one (a prescription's review), or `compact`'s form; other
-    values (an entry written before migration 0010 listed a removed line's codes as strings) carry no image."""
+    values (an entry written before migration 0011 listed a removed line's codes as strings) carry no image."""
     if isinstance(value, dict) and value.keys() == {"same", "each"}:
         return [value["same"] | e for e in value["each"] if isinstance(e, dict)]
     items = value if isinstance(value, list) else [value]

@@ -1,6 +1,6 @@
 """Editing the ledger behind the service's back, as a determined user with the database's keys would.
 
-The ledger's tables refuse UPDATE and DELETE at the database (migration 0010's guard triggers). Whoever owns
+The ledger's tables refuse UPDATE and DELETE at the database (migration 0011's guard triggers). Whoever owns
 the database can lift that guard first; `behind_the_guard` does so for the tables named, for one transaction,
 and puts it back. Tests use it to show that `audit verify` still names the edit, and (a few) to set up a
 state no use case makes, such as a sale dated yesterday.

@@ -347,7 +347,7 @@ def test_every_guard_is_in_place_at_the_head_revision(engine: Engine) -> None:
 @pytest.mark.refuses("ST-02", "SEC-04")
 def test_a_store_upgraded_with_data_verifies_and_its_older_rows_count_as_legacy(engine: Engine, ctx: Ctx,
                                                                                clock: Any) -> None:
-    """Rows written before migration 0010 by code that did not image them are legacy (counted, not judged);
+    """Rows written before migration 0011 by code that did not image them are legacy (counted, not judged);
     a row slipped in after the upgrade is named."""
     from alembic import command
 
@@ -361,8 +361,8 @@ def test_a_store_upgraded_with_data_verifies_and_its_older_rows_count_as_legacy(
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0009")
-    with engine.begin() as conn:  # as 0009's code queued a receipt: no image of it in the chain
+        command.downgrade(cfg, "0010")
+    with engine.begin() as conn:  # as the code before 0011 queued a receipt: no image of it
         conn.execute(insert_job, {"s": ctx.store_id, "ref": "old-sale", "f": False, "at": clock.now})
     upgrade(engine)
     report = _verify(engine, ctx)

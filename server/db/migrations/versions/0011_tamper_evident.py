@@ -1,7 +1,7 @@
 """tamper-evident records: the ledger's guard triggers, the service's starts, where row-by-row verifying began
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-24
 
 ST-02, SEC-04, RX-08: the ledger tables refuse UPDATE and DELETE at the database, on SQLite and PostgreSQL
@@ -26,8 +26,8 @@ from alembic import op
 
 import server.db.types
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
@@ -177,7 +177,7 @@ def _coverage() -> None:
         tables = {t: bind.execute(sa.text(f"SELECT max(id) FROM {t} WHERE store_id = :s"), {"s": store_id}).scalar()
                   for t in _COVERED}
         record(Unit(bind), store_id, SYSTEM, COVERAGE, "audit_head", store_id, None, {"tables": tables},
-               note="0010: rows written before are legacy (not verified row by row) / 此前写入的记录为存量，不逐行核验")
+               note="0011: rows written before are legacy (not verified row by row) / 此前写入的记录为存量，不逐行核验")
 
 
 def upgrade() -> None:
