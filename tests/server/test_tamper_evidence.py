@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from server import audit
 from server.db.models import AgreementStatus, AuditEntry, PrintJob, SaleStatus
-from server.db.uow import read_session, write_session
+from server.db.uow import core_unit, read_session
 from server.services.context import Ctx
 from server.services.store.profile import record_agreement_event
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
@@ -63,8 +63,8 @@ def busy_day(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, Any]:
     """The day's normal work, every kind of business row written once at least."""
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     traced(engine, ctx, shop["items"]["vitc"])
-    with write_session(engine) as s:  # the 医保协议 signed (an append-only history)
-        record_agreement_event(s, ctx, AgreementStatus.ACTIVE, ctx.today, ctx.today + timedelta(days=365), "XY-1",
+    with core_unit(engine) as u:  # the 医保协议 signed (an append-only history)
+        record_agreement_event(u, ctx, AgreementStatus.ACTIVE, ctx.today, ctx.today + timedelta(days=365), "XY-1",
                                "签订")
     # a cash sale: an Rx line under a reviewed prescription, a traced line with its codes
     paid = new_sale(c, h)
