@@ -35,6 +35,7 @@ from server.devices import DeviceManager
 from server.insurance.factory import make_gateway
 from server.services.catalog.search import index_of
 from server.services.store.profile import bootstrap_store
+from server.services.store.starts import record_start
 from server.state import AppState
 from server.workers.recovery import recover_settlements
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database.url)
     require_head(engine)
     store_id = bootstrap_store(engine, settings)
+    record_start(engine, settings, store_id)  # SEC-04: the settings it starts with, audited
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -342,24 +342,40 @@ def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: 
 
 @audit_app.command("verify")
 def audit_verify(config: ConfigOpt = None,
-                 as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False) -> None:
-    """Check the audit chain and every audited row against its last audited image."""
+                 as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+                 anchor: Annotated[list[str] | None, typer.Option(
+                     "--anchor", help="a chain head written down earlier (seq:hash, as the Z report prints it, "
+                                      "at least 16 hex digits); repeatable")] = None,
+                 head: Annotated[bool, typer.Option("--head", help="print the chain's head (an anchor) and stop")]
+                 = False) -> None:
+    """Check the audit chain, every business row against its last audited image, and the anchors given."""
     from server import audit
     from server.db.uow import read_session
 
+    try:
+        anchors = [audit.Anchor.parse(a) for a in anchor or []]
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
     settings = _settings(config)
     engine = _engine(settings)
     ctx = _ctx(settings, engine)
     with read_session(engine) as s:
-        report = audit.verify(s, ctx.store_id)
+        if head:
+            typer.echo(str(audit.head(s, ctx.store_id)))
+            return
+        report = audit.verify(s, ctx.store_id, anchors)
     if as_json:
         typer.echo(json.dumps({"ok": report.ok, "entries": report.entries, "rows_checked": report.rows_checked,
-                               "problems": report.problems}, ensure_ascii=False, indent=2))
+                               "legacy_rows": report.legacy_rows, "problems": report.problems},
+                              ensure_ascii=False, indent=2, default=str))
     else:
         for p in report.problems:
             typer.echo(f"✗ {p['zh']} / {p['en']}")
+        legacy = f", {report.legacy_rows} legacy rows (before migration 0011)" if report.legacy_rows else ""
         typer.echo(f"{'审计链完整' if report.ok else '发现问题'} / {'audit chain intact' if report.ok else 'problems found'}: "
-                   f"{report.entries} entries, {report.rows_checked} rows checked, {len(report.problems)} problems")
+                   f"{report.entries} entries, {report.rows_checked} rows checked{legacy}, "
+                   f"{len(anchors)} anchors, {len(report.problems)} problems")
     if not report.ok:
         raise typer.Exit(1)
 

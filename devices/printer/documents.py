@@ -98,6 +98,9 @@ class ZReportDoc:
     pharmacists: list[dict[str, str | None]] = field(default_factory=list)
     printed_at: str = ""
     reprint: bool = False
+    # The audit chain's head when the report was laid out ("seq:hash"): kept on paper, outside the database,
+    # it shows a later rewrite of the whole chain (`dingdian audit verify --anchor`).
+    audit_anchor: str = ""
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,10 @@ def render_z_report(doc: ZReportDoc, out: Output) -> None:
     _pair(out, "实点现金", "—" if doc.counted_cash_fen is None else yuan(doc.counted_cash_fen, sign=True))
     _pair(out, "差额", "—" if doc.variance_fen is None else yuan(doc.variance_fen, sign=True), bold=True)
     _rule(out)
+    if doc.audit_anchor:  # whole, in lines of the paper's width: typed back to `audit verify --anchor`
+        out.line("审计链锚点 audit anchor")
+        for start in range(0, len(doc.audit_anchor), out.columns):
+            out.line(doc.audit_anchor[start:start + out.columns])
     if doc.printed_at:
         out.line(f"打印时间 {doc.printed_at}")
     out.line()

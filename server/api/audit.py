@@ -11,6 +11,7 @@ from server import audit
 from server.api.deps import CtxDep, ReadSession, guarded
 from server.api.schemas.audit import AuditEntryOut, AuditVerifyOut
 from server.db.models import AuditEntry
+from server.errors import AppError
 from server.permissions import Action
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -26,7 +27,14 @@ def list_entries(s: ReadSession, ctx: CtxDep,
 
 
 @router.get("/verify", response_model=AuditVerifyOut, **guarded(Action.AUDIT_READ))
-def verify(s: ReadSession, ctx: CtxDep) -> AuditVerifyOut:
-    report = audit.verify(s, ctx.store_id)
+def verify(s: ReadSession, ctx: CtxDep,
+           anchor: Annotated[list[str] | None, Query(max_length=90, description="seq:hash as the Z report prints it")]
+           = None) -> AuditVerifyOut:
+    try:
+        anchors = [audit.Anchor.parse(a) for a in anchor or []]
+    except ValueError as exc:
+        raise AppError(422, "VALIDATION", "审计锚点格式应为 序号:哈希（至少 16 位十六进制）",
+                       "an anchor is seq:hash with at least 16 hex digits", {"anchor": anchor}) from exc
+    report = audit.verify(s, ctx.store_id, anchors)
     return AuditVerifyOut(ok=report.ok, entries=report.entries, rows_checked=report.rows_checked,
                           problems=report.problems)

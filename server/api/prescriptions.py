@@ -102,12 +102,21 @@ def import_electronic(body: dict[str, Any], request: Request, ctx: CtxDep) -> Rx
         return rx_out(orm(u), rx_entry.create(u, ctx, rx_entry.from_electronic(orm(u), ctx, body)))
 
 
+_WHY = Query(max_length=200, description="why the record is read (SEC-06: logged with the read)")
+
+
 @router.get("/prescriptions", response_model=list[RxOut], **guarded(Action.RX_READ))
-def search_prescriptions(s: ReadSession, ctx: CtxDep, date_from: Annotated[date | None, Query(alias="from")] = None,
+def search_prescriptions(request: Request, s: ReadSession, ctx: CtxDep,
+                         date_from: Annotated[date | None, Query(alias="from")] = None,
                          date_to: Annotated[date | None, Query(alias="to")] = None,
                          patient: Annotated[str | None, Query(max_length=50)] = None,
-                         institution: Annotated[str | None, Query(max_length=100)] = None) -> list[RxOut]:
-    return [rx_out(s, rx) for rx in rx_entry.search(s, ctx, date_from, date_to, patient, institution)]
+                         institution: Annotated[str | None, Query(max_length=100)] = None,
+                         reason: Annotated[str, _WHY] = "") -> list[RxOut]:
+    found = rx_entry.search(s, ctx, date_from, date_to, patient, institution)
+    if patient and rx_entry.found_by_number(found, patient):  # SEC-06: a look-up by identity number, logged
+        with unit_of_work(request) as u:
+            rx_entry.record_search_read(u, ctx, patient, found, reason)
+    return [rx_out(s, rx) for rx in found]
 
 
 @router.get("/prescriptions/{rx_id}", response_model=RxOut, **guarded(Action.RX_READ))
@@ -156,8 +165,11 @@ async def attach_scan(rx_id: RowId, request: Request, ctx: CtxDep,
 
 @router.get("/prescriptions/{rx_id}/attachments/{attachment_id}", **guarded(
     Action.RX_READ, responses={200: {"content": {t: {} for t in sorted(rx_entry.ATTACHMENT_TYPES)}}}))
-def get_scan(rx_id: RowId, attachment_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
+def get_scan(rx_id: RowId, attachment_id: RowId, request: Request, s: ReadSession, ctx: CtxDep,
+             reason: Annotated[str, _WHY] = "") -> Response:
     att = rx_entry.attachment(s, ctx, rx_id, attachment_id)
+    with unit_of_work(request) as u:  # SEC-06: the scan shows the whole record: its download is logged
+        rx_entry.record_scan_read(u, ctx, rx_entry.get(s, ctx, rx_id), att, reason)
     return Response(att.data, media_type=att.content_type)
 
 

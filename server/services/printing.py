@@ -80,12 +80,14 @@ def store_header(ctx: Ctx) -> StoreHeader:
 
 def add_job(u: Unit, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, document: dict[str, Any],
             reprint: bool = False, expires_at: datetime | None = None) -> Any:
-    """One job queued; its row as written."""
+    """One job queued, audited (the receipt stub is a record, RX-08); its row as written."""
     u.flush()
     job = _ADD_JOB.first(u.connection(), {
         "store_id": ctx.store_id, "till_code": till_code, "ref": ref, "reprint": reprint, "document": document,
         "status": PrintJobStatus.PENDING.value, "attempts": 0, "last_error": "", "created_by": ctx.actor.user_id,
         "created_at": ctx.now, "kind": kind.value, "expires_at": expires_at})
+    audit.record(u, ctx.store_id, ctx.actor, "print_job.queue", "print_job", job.id, None,
+                 audit.image(PrintJob, job._asdict()))
     _queued(u)
     return job
 
@@ -97,22 +99,31 @@ def first_print(s: Session, ctx: Ctx, kind: PrintJobKind, ref: str) -> PrintJob 
 
 _JOB_KEYS = ("store_id", "till_code", "ref", "reprint", "document", "status", "attempts", "last_error", "created_by",
              "created_at", "kind", "expires_at")
-_ADD_JOBS = Prepared(sa.insert(table_of(PrintJob)), _JOB_KEYS)
+_ADD_JOB_ID = Prepared(sa.insert(table_of(PrintJob)).returning(table_of(PrintJob).c.id), _JOB_KEYS)
 _ADD_JOB = Prepared(sa.insert(table_of(PrintJob)).returning(*table_of(PrintJob).c), _JOB_KEYS)
 
 
-def queue_receipt(u: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -> None:
+def queue_receipt(u: Unit, ctx: Ctx, sale_id: str, till_code: str, cash: bool) -> list[dict[str, Any]]:
     """A sale's first receipt, queued by the completion that just made it final (so there is none yet):
     by reference (laid out by the worker when it prints), with the drawer kick on a cash sale — no reads,
-    one insert, on the completion's path."""
+    an insert each, on the completion's path. Their audited images, with their ids, for the completion's
+    entry (the worker's layout later audits the stub by id)."""
     job = {"store_id": ctx.store_id, "till_code": till_code, "ref": sale_id, "reprint": False, "document": {},
            "status": PrintJobStatus.PENDING.value, "attempts": 0, "last_error": "",
            "created_by": ctx.actor.user_id, "created_at": ctx.now}
     jobs = [job | {"kind": PrintJobKind.RECEIPT.value, "expires_at": None}]
     if cash and ctx.settings.devices.cash_drawer:  # the drawer opens first, as the receipt starts printing
         jobs.insert(0, job | {"kind": PrintJobKind.DRAWER.value, "expires_at": ctx.now + DRAWER_WINDOW})
-    _ADD_JOBS.run_many(u.connection(), jobs)
+    conn = u.connection()
+    # audit.image's result, made directly (on the completion's path): the imaged columns, the empty document's digest
+    images = [{"id": _ADD_JOB_ID.scalar(conn, j)} | {k: j[k] for k in _IMAGED} | {"document": _NO_DOCUMENT}
+              for j in jobs]
     _queued(u)
+    return images
+
+
+_IMAGED = tuple(k for k in _JOB_KEYS if k not in PrintJob.__audit_exclude__ and k != "document")
+_NO_DOCUMENT = audit.digest({})
 
 
 def enqueue_rx_slip(u: Unit, ctx: Ctx, slip: RxReviewSlip, till_code: str | None = None) -> PrintJob:
@@ -220,11 +231,14 @@ def claim_next(u: Unit, ctx: Ctx, till_code: str) -> Any:
 
 
 def mark_printed(u: Unit, ctx: Ctx, job_id: int, document: dict[str, Any] | None = None) -> None:
-    """Printed; `document`: the layout the worker made of a receipt queued by reference, kept with the job."""
+    """Printed; `document`: the layout the worker made of a receipt queued by reference, kept with the job —
+    the receipt stub (RX-08), audited by its digest."""
     if document is None:
         _PRINTED.run(u.connection(), {"id": job_id, "at": ctx.now})
     else:
         _PRINTED_LAID_OUT.run(u.connection(), {"id": job_id, "at": ctx.now, "doc": document})
+        audit.record(u, ctx.store_id, ctx.actor, "print_job.laid_out", "print_job", job_id, None,
+                     audit.image(PrintJob, {"document": document}))
 
 
 def mark_failed(u: Unit, ctx: Ctx, job_id: int, error: str, final: bool = False) -> None:

@@ -29,6 +29,7 @@ from tests.devices.escpos_reader import Document, read
 from tests.devices.fake_printer import PtyPrinter, TcpPrinter
 from tests.server.test_duty_cli import _qualify
 from tests.server.test_selling import new_sale, pay_cash, scan
+from tests.tamper import behind_the_guard
 
 STATUS_QUERIES = (b"\x10\x04\x01", b"\x10\x04\x04")
 
@@ -224,10 +225,11 @@ def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any
     sale = sell(shop, cash=True)
     enqueue(shop, sale["id"])
     engine, ctx = app_ctx(shop)
-    with core_unit(engine) as u:  # the printer stays away past the drawer's window
-        drawer = orm(u).exec(select(PrintJob).where(PrintJob.kind == "drawer")).one()
-        u.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == drawer.id)
-                               .values(expires_at=ctx.now - timedelta(seconds=1)))
+    with read_session(engine) as s:
+        drawer = s.exec(select(PrintJob).where(PrintJob.kind == "drawer")).one()
+    with behind_the_guard(engine, "print_job") as conn:  # the printer stays away past the drawer's window
+        conn.execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == drawer.id)
+                     .values(expires_at=ctx.now - timedelta(seconds=1)))
     back = TcpPrinter(tcp_printer.port).start()
     try:
         (data,) = back.wait_jobs(1)

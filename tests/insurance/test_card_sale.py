@@ -33,6 +33,7 @@ from tests.conftest import (
     pharmacist_on_duty,
 )
 from tests.insurance.conftest import CODES, EMPLOYEE
+from tests.tamper import behind_the_guard
 
 
 @pytest.fixture(params=BACKENDS)
@@ -304,7 +305,7 @@ def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_sho
 
     c, ph = card_shop["client"], card_shop["pharmacist"]
     sid, _ = paid_by_card(card_shop)
-    with engine.begin() as conn:  # as if the sale was yesterday's
+    with behind_the_guard(engine, "sale") as conn:  # as if the sale was yesterday's
         conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
                      {"d": clock.today - timedelta(days=1), "i": sid})
     c.post("/insurance/sign-in", json={}, headers=ph)
@@ -367,7 +368,7 @@ def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[st
 
     c, ph = card_shop["client"], card_shop["pharmacist"]
     sid, _ = paid_by_card(card_shop)
-    with engine.begin() as conn:
+    with behind_the_guard(engine, "sale") as conn:
         conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
                      {"d": card_shop["clock"].today - timedelta(days=1), "i": sid})
     c.post("/insurance/sign-in", json={}, headers=ph)

@@ -19,6 +19,7 @@ from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.store import users
 from tests.conftest import Clock
+from tests.tamper import behind_the_guard
 
 
 def _item(code: str = "YP000001", price: int = 1250) -> dict:
@@ -71,7 +72,7 @@ def test_a_refused_write_leaves_neither_change_nor_entry(engine: Engine, ctx: Ct
 @pytest.mark.refuses("ST-02", "SEC-04")
 def test_an_altered_audit_entry_is_named(engine: Engine, ctx: Ctx) -> None:
     _seed(engine, ctx)
-    with engine.begin() as conn:
+    with behind_the_guard(engine, "audit_entry") as conn:
         seq = conn.execute(text("SELECT seq FROM audit_entry WHERE action = 'item.update'")).scalar_one()
         conn.execute(text("UPDATE audit_entry SET note = 'nothing to see' WHERE seq = :seq"), {"seq": seq})
     report = _verify(engine, ctx)
@@ -106,7 +107,7 @@ def test_a_row_inserted_behind_the_service_is_named(engine: Engine, ctx: Ctx, cl
 @pytest.mark.refuses("ST-02", "SEC-04")
 def test_a_removed_tail_is_detected(engine: Engine, ctx: Ctx) -> None:
     _seed(engine, ctx)
-    with engine.begin() as conn:
+    with behind_the_guard(engine, "audit_entry") as conn:
         top = conn.execute(text("SELECT max(seq) FROM audit_entry")).scalar_one()
         conn.execute(text("DELETE FROM audit_entry WHERE seq = :seq"), {"seq": top})
     kinds = {p["kind"] for p in _verify(engine, ctx).problems}

@@ -80,11 +80,12 @@ def test_a_history_its_lines_cannot_settle_is_left_to_alembic(tmp_path: Path, mo
     """A merge whose down_revision spans lines reads as two heads: the answer is then Alembic's, never a guess."""
     versions = tmp_path / "versions"
     shutil.copytree(revisions.VERSIONS, versions)
-    (versions / "0099_merge.py").write_text("revision = '0099'\ndown_revision = (\n    '0009',\n    '0010',\n)\n",
+    head = revisions.head_revision()  # the merge joins the real head (whichever migration it is) and a branch
+    (versions / "0099_merge.py").write_text(f"revision = '0099'\ndown_revision = (\n    '{head}',\n    'b0010',\n)\n",
                                             encoding="utf-8")
-    (versions / "0010_branch.py").write_text("revision = '0010'\ndown_revision = '0008'\n", encoding="utf-8")
+    (versions / "b0010_branch.py").write_text("revision = 'b0010'\ndown_revision = '0008'\n", encoding="utf-8")
     monkeypatch.setattr(revisions, "VERSIONS", versions)
     monkeypatch.setattr(migrate, "alembic_head", lambda: "alembic's answer")
     assert revisions.head_revision() == "alembic's answer"
-    (versions / "0099_merge.py").write_text("revision = '0099'\ndown_revision = ('0009', '0010')\n", encoding="utf-8")
+    (versions / "0099_merge.py").write_text(f"revision = '0099'\ndown_revision = ('{head}', 'b0010')\n", encoding="utf-8")
     assert revisions.head_revision() == "0099"  # on one line it is read as Alembic would

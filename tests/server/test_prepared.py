@@ -296,7 +296,10 @@ def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ct
     worker = threading.Thread(target=hold)
     try:
         other.execute("BEGIN IMMEDIATE")
-        other.execute("UPDATE print_job SET ref = 'read-uncommitted' WHERE ref = 'read-committed'")
+        # (a row added, not the committed one changed: the print queue's rows refuse that, migration 0011)
+        other.execute("INSERT INTO print_job (store_id, till_code, kind, ref, reprint, document, status, attempts, "
+                      "last_error, created_at) SELECT store_id, till_code, kind, 'read-uncommitted', reprint, document, "
+                      "status, attempts, last_error, created_at FROM print_job WHERE ref = 'read-committed'")
         t0 = time.perf_counter()
         with loop_read(engine) as s:
             raw = s.connection().connection.dbapi_connection
@@ -308,7 +311,7 @@ def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ct
         worker.start()
         assert holding.wait(10)
         with loop_read(engine) as s:  # the writer's lock taken in this process: a read needs none
-            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-committed", "read-uncommitted"]
             assert s.connection().connection.dbapi_connection is raw  # the same connection, kept for the loop
         release.set()
         worker.join()
@@ -319,7 +322,7 @@ def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ct
         with pytest.raises(NotOnLoop), loop_read(engine) as s:  # SQLAlchemy's own execution: a worker's too
             s.connection().execute(sa.select(_JOB.c.id))
         with loop_read(engine) as s:  # and the connection is as good as before
-            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-uncommitted"]
+            assert [r.ref for r in refs.rows(s.connection(), {})] == ["read-committed", "read-uncommitted"]
         with pytest.raises(WriterBusy), loop_read(memory):
             pass  # a second connection to ":memory:" is another database: the worker thread's read
     finally:

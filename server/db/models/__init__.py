@@ -1,7 +1,7 @@
 """All tables. Importing this module registers every model on SQLModel.metadata (Alembic reads it)."""
 
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
-from server.db.models.audit import AuditEntry, AuditHead
+from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
 from server.db.models.insurance import (
     InsuranceMessage,
@@ -85,6 +85,7 @@ __all__ = [
     "SaleReturnLine",
     "SaleStatus",
     "SaleTraceCode",
+    "ServiceStart",
     "SettlementStatus",
     "Shift",
     "ShiftStatus",

@@ -40,3 +40,21 @@ class AuditHead(Table, table=True):
     store_id: int = Field(foreign_key="store.id", primary_key=True)
     seq: int = 0
     hash: str = Field(default="0" * 64, max_length=64)
+
+
+class ServiceStart(Table, table=True):
+    """A start of the service and the configuration it started with (SEC-04: a change of the settings is a
+    maintenance change, logged with who, when and what). Append-only; each row is audited as it is written."""
+
+    __tablename__ = "service_start"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    at: datetime = Field(sa_type=UTCDateTime)
+    started_by: str = Field(max_length=80)  # who started it: the OS user, until the CLI's named login (#17)
+    digest: str = Field(max_length=64)  # of the settings in force
+    source_file: str = Field(default="", max_length=300)
+    file_digest: str = Field(default="", max_length=64)  # of config.toml's bytes
+    overrides: list[str] = Field(default_factory=list, sa_type=JSONDoc)  # the DINGDIAN_* variables set
+    settings: dict[str, str] = Field(default_factory=dict, sa_type=JSONDoc)  # key -> value (a secret: its digest)
+    changed: list[str] = Field(default_factory=list, sa_type=JSONDoc)  # keys that differ from the last start's

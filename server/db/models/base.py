@@ -61,7 +61,11 @@ class Table(SQLModel):
     data (a failed-PIN counter, a password hash that must never be copied into the log).
 
     __audit_mask__: identity numbers kept whole in the row but masked in the log (SEC-06).
+
+    __audit_digest__: bulky columns (a printed document) the log keeps as a SHA-256 digest, not whole: the
+    chain still covers them, the log stays small.
     """
 
     __audit_exclude__: tuple[str, ...] = ()
     __audit_mask__: tuple[str, ...] = ()
+    __audit_digest__: tuple[str, ...] = ()

@@ -42,6 +42,10 @@ class PrintJobStatus(StrEnum):
 
 class PrintJob(Table, table=True):
     __tablename__ = "print_job"
+    # The queue's own state changes with every attempt and is not business data: the database's guard
+    # (migration 0011) keeps it to its edges. The document is the receipt stub (RX-08): in the log by its digest.
+    __audit_exclude__ = ("status", "attempts", "last_error", "claimed_at", "printed_at")
+    __audit_digest__ = ("document",)
     __table_args__ = (Index("ix_print_job_queue", "store_id", "till_code", "status", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)

@@ -15,7 +15,7 @@ from server.errors import AppError
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
-from server.privacy import mask_id
+from server.privacy import mask_id, record_read
 from server.services.card import counter, rows
 from server.services.card.counter import open_card_sale
 from server.services.context import Ctx
@@ -62,6 +62,10 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
         person = gateway.person_info(caller, query)
     except GatewayError as e:
         raise e.to_app_error() from None
+    if how.method == "id":  # SEC-06: a look-up by the full ID number read the person's record: logged
+        with core_unit(engine) as u:
+            record_read(u, ctx.store_id, ctx.actor, how.certno, person.baseinfo.psn_name, "1101 person info",
+                        how.reason.strip())
     if not person.insuinfo:
         raise AppError(422, "CARD-05", "医保中心未返回参保信息", "the centre returned no insurance for this person")
     row = person.insurance(how.insutype) if how.insutype else (person.insurance("310") or person.insuinfo[0])

@@ -57,7 +57,9 @@ def _mark(engine: Engine, ctx: Ctx, settlement_id: int, status: SettlementStatus
         if reopen:
             sale = sales_ledger.sale(u, ctx, row.sale_id, lock=True)
             if sale.status == SaleStatus.SETTLING.value and not rows.live_beside(u, row.sale_id, settlement_id):
-                sales_ledger.change_sale(u, row.sale_id, status=SaleStatus.OPEN.value)
+                opened = sales_ledger.change_sale(u, row.sale_id, status=SaleStatus.OPEN.value)
+                audit.record(u, ctx.store_id, ctx.actor, "sale.reopen", "sale", row.sale_id,
+                             audit.row_image(sale._asdict()), audit.row_image(opened._asdict()), note=status.value)
         audit.record(u, ctx.store_id, ctx.actor, f"settlement.{status.value}", "card_settlement", settlement_id,
                      rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=error[:300])
         return True

@@ -29,6 +29,7 @@ from server.db.models import (
 from server.db.models.base import id_of
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.privacy import record_read
 from server.rules import prescriptions as rx_rules
 from server.rules.prescriptions import Course
 from server.services import records
@@ -355,3 +356,27 @@ def search(s: Session, ctx: Ctx, date_from: date | None, date_to: date | None, p
         q = q.where((col(Prescription.institution_code) == institution)
                     | col(Prescription.institution_name).contains(institution))
     return list(s.exec(q.order_by(col(Prescription.issued_on).desc(), col(Prescription.id).desc()).limit(limit)))
+
+
+# --- SEC-06: reads of a person's full record are logged ---------------------------------------------------
+
+def found_by_number(found: list[Prescription], patient: str | None) -> list[Prescription]:
+    """The prescriptions a search found by the person's identity number (ID or 医保 number), not by name."""
+    key = (patient or "").strip()
+    return [rx for rx in found if key and key in (rx.patient_certno, rx.patient_psn_no)]
+
+
+def record_search_read(u: Unit, ctx: Ctx, patient: str, found: list[Prescription], reason: str = "") -> None:
+    """A search by a person's full identity number read their prescriptions: logged, the number masked."""
+    mine = found_by_number(found, patient)
+    if mine:
+        record_read(u, ctx.store_id, ctx.actor, patient.strip(), mine[0].patient_name,
+                    ("prescriptions " + ", ".join(rx.rx_no for rx in mine))[:300],
+                    reason.strip() or "处方查询（按证件号）/ prescription search by identity number")
+
+
+def record_scan_read(u: Unit, ctx: Ctx, rx: Prescription, att: RxAttachment, reason: str = "") -> None:
+    """A prescription's scan downloaded: the paper shows the whole record (ID number included): logged."""
+    record_read(u, ctx.store_id, ctx.actor, rx.patient_certno or rx.patient_psn_no, rx.patient_name,
+                f"scan #{att.id} of prescription {rx.rx_no}",
+                reason.strip() or "处方影像下载 / prescription scan download")

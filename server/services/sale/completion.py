@@ -169,7 +169,7 @@ def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     checked = refusal_check(u, ctx, sale, till_code, offers, settling, stock=False)
     lines, items = checked.lines, checked.items
     before = audit.row_image(sale._asdict())
-    allocations = _take_stock(u, ctx, sale.id, lines, items)
+    allocations, movements = _take_stock(u, ctx, sale.id, lines, items)
     if checked.dispensing:
         sales_ledger.dispense(u, checked.dispensing)
         for ln in lines:
@@ -187,9 +187,12 @@ def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
     sales_ledger.add_tenders(u, tenders)
     # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
-    printing.queue_receipt(u, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
+    jobs = printing.queue_receipt(u, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
+    # Every row the completion wrote is imaged in its entry (audit.NESTED), so audit verify names an edit of any
+    # (the stock taken by line and batch is in the movements: ref_id is the line).
     audit.record(u, ctx.store_id, ctx.actor, "sale.complete", "sale", sale.id, before,
-                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders, "allocations": allocations})
+                 audit.row_image(done._asdict()) | {"lines": lines, "tenders": tenders,
+                                                    "movements": audit.compact(movements), "print_jobs": jobs})
     views = [{k: ln[k] for k in LINE_VIEW_KEYS} | {k: getattr(items[ln["item_id"]], k) for k in VIEW_KEYS}
              for ln in lines]
     return Completion(done, allocations=allocations, lines=views)
@@ -203,10 +206,11 @@ def precheck(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOf
 
 
 def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
-                items: dict[int, Any]) -> list[dict[str, int]]:
+                items: dict[int, Any]) -> tuple[list[dict[str, int]], list[dict[str, Any]]]:
     """Stock leaves by batch, earliest expiry first, only from batches the ledger calls sellable (GSP-06).
 
-    All the sale's items in one locked read; the movements through the ledger's one writer.
+    All the sale's items in one locked read; the movements through the ledger's one writer. The takes by line,
+    and the movements as written.
     """
     batches = ledger.fefo_for_sale(u, ctx, sale_id)
     out: list[dict[str, int]] = []
@@ -225,6 +229,6 @@ def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
                     if held[0] == batch_id:
                         held[1] -= take
             fefo[:] = [held for held in fefo if held[1] > 0]
-    ledger.append(u, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"], "sale_line",
-                                       str(a["line_id"])) for a in out])
-    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out]
+    movements = ledger.append(u, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"],
+                                                   "sale_line", str(a["line_id"])) for a in out])
+    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out], movements

@@ -8,6 +8,7 @@ server/services/card/cancel.py): the card's part is never refunded as cash (CARD
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -23,6 +24,7 @@ from server.db.models import (
     SaleReturn,
     SaleReturnLine,
     SaleStatus,
+    SaleTraceCode,
     TenderKind,
 )
 from server.db.models.base import id_of
@@ -132,54 +134,60 @@ def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: st
                             "requested": qty})
     if card_paid and any(wanted.get(i, 0) != ln.qty - done.get(i, 0) for i, ln in lines.items()):
         raise AppError(409, "CARD-04", "医保结算的销售只能整单退货", "a card-paid sale is returned whole")
+    # Worked out first, so the return's row is written once, whole (the database refuses an edit of it, ST-02).
+    plan = []
+    for line_id, qty in wanted.items():
+        item = get_item(s, ctx, lines[line_id].item_id)
+        # Returned drugs are not resold without inspection: store policy or the pharmacist's call.
+        to_q = to_quarantine or quarantine_required(ctx, item.gsp_class)
+        plan.append((lines[line_id], item, qty, qty * lines[line_id].unit_price_fen,
+                     ledger.QUARANTINE if to_q else ledger.SELLABLE))
+    total = sum(amount for _, _, _, amount, _ in plan)
     ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=id_of(till), shift_id=id_of(shift),
-                     created_by=ctx.actor_id, created_at=ctx.now, reason=reason, to_quarantine=False)
+                     created_by=ctx.actor_id, created_at=ctx.now, reason=reason, total_fen=total,
+                     to_quarantine=any(location == ledger.QUARANTINE for *_, location in plan))
     s.add(ret)
     s.flush()
     moved = ledger.moved_for(s, "sale_line", [str(i) for i in wanted])
-    images, total, quarantined = [], 0, False
-    for line_id, qty in wanted.items():
-        line = lines[line_id]
-        item = get_item(s, ctx, line.item_id)
-        amount = qty * line.unit_price_fen
-        total += amount
-        rl = SaleReturnLine(store_id=ctx.store_id, return_id=ret.id, sale_line_id=line_id, qty=qty, amount_fen=amount)
+    written: list[tuple[SaleReturnLine, str]] = []
+    movements: list[dict[str, Any]] = []
+    freed: list[SaleTraceCode] = []
+    for line, item, qty, amount, location in plan:
+        rl = SaleReturnLine(store_id=ctx.store_id, return_id=ret.id, sale_line_id=id_of(line), qty=qty, amount_fen=amount)
         s.add(rl)
-        # Returned drugs are not resold without inspection: store policy or the pharmacist's call.
-        to_q = to_quarantine or quarantine_required(ctx, item.gsp_class)
-        quarantined |= to_q
-        location = ledger.QUARANTINE if to_q else ledger.SELLABLE
-        _restock(u, ctx, line, item.split_ratio, qty, moved.get(str(line_id), []), location, ret.id)
+        written.append((rl, location))
+        movements += _restock(u, ctx, line, item.split_ratio, qty, moved.get(str(line.id), []), location, ret.id)
         if item.traced and not line.split:  # whole boxes back: their codes may be sold again
-            trace_codes.mark_returned(u, line_id, qty, ret.id)
-        images.append({"sale_line_id": line_id, "qty": qty, "amount_fen": amount, "location": location})
-    ret.total_fen, ret.to_quarantine = total, quarantined
-    s.add(ret)
+            freed += trace_codes.mark_returned(u, id_of(line), qty, ret.id)
     refunds = [Refund(store_id=ctx.store_id, return_id=ret.id, kind=k, amount_fen=a, reference=ref)
                for k, a, ref in _refund_plan(s, sale.id, total)]
     s.add_all(refunds)
     s.flush()
+    # Every row the return wrote or changed is imaged in its entry (audit.NESTED).
     audit.record(u, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
-        "lines": images, "refunds": [audit.snapshot(r) for r in refunds]}, note=reason)
+        "lines": [audit.snapshot(rl) | {"location": location} for rl, location in written],
+        "refunds": [audit.snapshot(r) for r in refunds], "movements": movements,
+        "trace_codes": [audit.snapshot(c) for c in freed]}, note=reason)
     return ret
 
 
 def _restock(u: Unit, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: list[ledger.Movement],
-             location: str, return_id: str) -> None:
-    """Put the quantity back on the batches the line took it from, latest-expiring batch first."""
+             location: str, return_id: str) -> list[dict[str, Any]]:
+    """Put the quantity back on the batches the line took it from, latest-expiring batch first; the movements."""
     s = orm(u)
     base = qty if line.split else qty * ratio
     back_already = ledger.net_by_batch(s, "sale_return_line", str(line.id))
+    out: list[dict[str, Any]] = []
     for mv in reversed([m for m in taken if m.kind == "sale"]):
         room = -mv.qty - back_already.get(mv.batch_id, 0)
         put = min(room, base)
         if put > 0:
-            ledger.append(u, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
-                                               "sale_return_line", str(line.id), location=location,
-                                               note=f"退货 {return_id}")])
+            out += ledger.append(u, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
+                                                      "sale_return_line", str(line.id), location=location,
+                                                      note=f"退货 {return_id}")])
             base -= put
         if base == 0:
-            return
+            return out
     raise AppError(409, "RETURN-STOCK", "退货数量超过原出库数量", "more returned than the sale took from stock",
                    {"line_id": line.id})
 

@@ -9,6 +9,8 @@ per box (a split line: its box's code) unless the item is flagged code-less stoc
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -74,8 +76,8 @@ def add_code(u: Unit, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleTrac
                         split=line.split, scanned_by=ctx.actor_id, scanned_at=ctx.now)
     s.add(row)
     s.flush()
-    audit.record(u, ctx.store_id, ctx.actor, "sale.trace_code", "sale_line", line.id, None,
-                 {"code": code, "split": line.split, "item": item.code})
+    audit.record(u, ctx.store_id, ctx.actor, "sale.trace_code", "sale_trace_code", row.id, None,
+                 audit.snapshot(row) | {"item": item.code})
     return row
 
 
@@ -85,8 +87,9 @@ def remove_code(u: Unit, ctx: Ctx, sale: Sale, line_id: int, code: str) -> None:
                                              SaleTraceCode.code == code)).first()
     if row is None:
         raise not_found("追溯码", "trace code", code=code)
+    before = audit.snapshot(row)
     s.delete(row)
-    audit.record(u, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_line", line_id, {"code": code}, None)
+    audit.record(u, ctx.store_id, ctx.actor, "sale.trace_code_remove", "sale_trace_code", row.id, before, None)
 
 
 _SOLD = sa.update(_CODES).where(_CODES.c.sale_id == sa.bindparam("sale")).values(sold=True)
@@ -102,8 +105,9 @@ def mark_sold(u: Unit, sale_id: str) -> None:
         raise conflict("TRACE-SOLD", "本单有追溯码刚在其他收款机售出，请核对药盒", "a trace code of this sale was just sold on another till") from None
 
 
-def mark_returned(u: Unit, sale_line_id: int, boxes: int, return_id: str) -> None:
-    """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays."""
+def mark_returned(u: Unit, sale_line_id: int, boxes: int, return_id: str) -> list[SaleTraceCode]:
+    """Whole boxes that came back free their codes (the last scanned first); an opened box's code stays. The
+    codes freed (the return's entry images them)."""
     s = orm(u)
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id,
                                                    col(SaleTraceCode.returned_in).is_(None),
@@ -112,18 +116,21 @@ def mark_returned(u: Unit, sale_line_id: int, boxes: int, return_id: str) -> Non
     for r in rows:
         r.returned_in = return_id
         s.add(r)
+    return rows
 
 
 def count_for_line(s: Session, sale_line_id: int) -> int:
     return len(s.exec(select(SaleTraceCode.id).where(SaleTraceCode.sale_line_id == sale_line_id)).all())
 
 
-def drop_line_codes(u: Unit, sale_line_id: int) -> list[str]:
-    """A removed basket line takes its scanned codes with it (the caller audits the removal)."""
+def drop_line_codes(u: Unit, sale_line_id: int) -> list[dict[str, Any]]:
+    """A removed basket line takes its scanned codes with it; their images, for the caller's entry of the
+    removal (audit.NESTED: the line's "trace_codes")."""
     s = orm(u)
     rows = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == sale_line_id)))
+    images = [audit.snapshot(r) for r in rows]
     for r in rows:
         s.delete(r)
     if rows:
         s.flush()
-    return [r.code for r in rows]
+    return images

@@ -285,18 +285,21 @@ def _move_balances(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
         _PUT[conn.dialect.name].run_many(conn, ins)
 
 
-def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> None:
-    """Append movements to the ledger and move their batches' balances, in the caller's transaction.
+def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
+    """Append movements to the ledger and move their batches' balances, in the caller's transaction; the rows
+    as written (without their ids), for the caller's audit entry to image (audit.NESTED "movements").
 
     The caller audits the operation they belong to (a sale, a return, a receipt). Balances change by
     atomic updates (qty = qty + d), so concurrent writers never lose each other's change; stock out of a
     batch never goes below zero (refused here, and by the database regardless).
     """
     if not moves:
-        return
+        return []
     u.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
-    _ADD_MOVEMENTS.run_many(u.connection(), [_row(ctx, m) for m in moves])
+    rows = [_row(ctx, m) for m in moves]
+    _ADD_MOVEMENTS.run_many(u.connection(), rows)
     _move_balances(u, ctx, moves)
+    return rows
 
 
 def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:

@@ -95,13 +95,16 @@ def close_shift(u: Unit, ctx: Ctx, shift_id: int, counted_cash_fen: int) -> Shif
         raise conflict("SHIFT-OPEN-SALES", f"还有 {len(open_sales)} 笔未完成的销售，请先挂单或作废",
                        f"{len(open_sales)} sale(s) still open: suspend or void them first", sales=list(open_sales))
     before = audit.snapshot(shift)
-    for duty in s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
-                                                    col(PharmacistDuty.off_at).is_(None))):
+    for duty in list(s.exec(select(PharmacistDuty).where(PharmacistDuty.shift_id == shift.id,
+                                                         col(PharmacistDuty.off_at).is_(None)))):
         duty.off_at = ctx.now
         s.add(duty)
+        s.flush()
+        audit.record(u, ctx.store_id, ctx.actor, "duty.off", "pharmacist_duty", duty.id, None, audit.snapshot(duty),
+                     note="随结班下岗 / off duty with the shift's close")
+    expected = z_report(s, ctx, shift).cash_expected_fen  # read while open: a closed shift's row is final
     shift.status, shift.closed_by, shift.closed_at = ShiftStatus.CLOSED.value, ctx.actor.user_id, ctx.now
-    shift.counted_cash_fen = counted_cash_fen
-    shift.expected_cash_fen = z_report(s, ctx, shift).cash_expected_fen
+    shift.counted_cash_fen, shift.expected_cash_fen = counted_cash_fen, expected
     s.add(shift)
     audit.record_row(u, ctx.store_id, ctx.actor, "shift.close", shift, before)
     return shift

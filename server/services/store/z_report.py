@@ -26,7 +26,7 @@ def z_report_doc(s: Session, ctx: Ctx, shift_id: int, reprint: bool = False) -> 
         cash_expected_fen=rep.cash_expected_fen, counted_cash_fen=rep.counted_cash_fen, variance_fen=rep.variance_fen,
         pharmacists=[{"name": p["name"], "on_at": local_time(ctx, p["on_at"])[11:16],
                       "off_at": local_time(ctx, p["off_at"])[11:16] if p["off_at"] else None} for p in rep.pharmacists],
-        printed_at=local_time(ctx, ctx.now), reprint=reprint)
+        printed_at=local_time(ctx, ctx.now), reprint=reprint, audit_anchor=str(audit.head(s, ctx.store_id)))
 
 
 def enqueue_z_report(u: Unit, ctx: Ctx, shift_id: int, reprint: bool = False,
