@@ -27,9 +27,11 @@ from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_MASK,
     BARCODE_VITC,
+    CONFIRM_MAPPING,
     ROLE_PINS,
     Clock,
     login,
+    mapping_approval,
     pharmacist_on_duty,
 )
 from tests.insurance.conftest import CODES, EMPLOYEE
@@ -55,11 +57,14 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
                 headers=shop["manager"])
     assert r.status_code == 200, r.text
     items = shop["items"]
+    approval = mapping_approval(engine, ctx)
     with core_unit(engine) as u:
-        catalog_service.update_item(u, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
-        catalog_service.update_item(u, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]],
-                                                "uploaded_on": today.isoformat()}, headers=admin)
+        catalog_service.update_item(u, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"},
+                                    approval)
+        catalog_service.update_item(u, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"},
+                                    approval)
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]]} | CONFIRM_MAPPING,
+               headers=admin)
     assert r.status_code == 200, r.text
     assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
     return shop | {"admin": admin, "sandbox": sandbox}
