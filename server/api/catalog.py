@@ -140,11 +140,14 @@ def create_item(body: ItemIn, request: Request, ctx: CtxDep, who: Who) -> ItemOu
 def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
     """A loosening change of the item's class (处方药 to anything, 甲类 OTC to 乙类 …) names a pharmacist who
     approves it with their PIN, and a reason (RX-01)."""
-    changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS))
+    changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS) | {"zone_code"})
     _mapping_refusal(changes, who)
+    if body.zone_code is not None and not allowed(who.roles, Action.ZONE_WRITE):
+        raise AppError(403, "SEC-01", "无权调整陈列区域", "moving items between zones is not this post's",
+                       {"action": Action.ZONE_WRITE.value})
     approval = _approval(request, ctx, body)
     with unit_of_work(request) as u:
-        item = catalog_service.update_item(u, ctx, item_id, changes, approval)
+        item = catalog_service.update_item(u, ctx, item_id, changes, approval, body.zone_code)
         return items_out(orm(u), ctx, [item])[0]
 
 
@@ -153,7 +156,7 @@ def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDe
     """A loosening mapping change (a new national code, a category made 甲/乙 or turned from one into the other)
     names the other 医保 administrator, who approves it with their PIN, and a reason (CARD-07)."""
     changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS))
-    if set(changes) - catalog_service.MAPPING_FIELDS:
+    if set(changes) - catalog_service.MAPPING_FIELDS or body.zone_code is not None:
         raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
     approval = _approval(request, ctx, body)
     with unit_of_work(request) as u:

@@ -84,6 +84,8 @@ class ItemPatch(Patch, SecondPerson):
     traced: bool | None = None
     no_code_stock: bool | None = None
     active: bool | None = None
+    zone_code: str | None = Field(default=None, min_length=1, max_length=20,
+                                  description="where the changed item stands from now (a reclassified drug moves too)")
 
 
 class ItemOut(BaseModel):

@@ -230,10 +230,12 @@ def _add_barcode_row(u: Unit, ctx: Ctx, item: Item, code: str) -> Barcode:
     return bc
 
 
-def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any], approval: Approval | None = None) -> Item:
+def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any], approval: Approval | None = None,
+                zone_code: str | None = None) -> Item:
     """Change an item. Its controlled facts (class, 医保 category, national code) change as server.rules.controlled
     says: a loosening change with a second person's approval and a reason; any change of them sends the mapping
-    back to "not uploaded", so the card waits for the centre to have the new one (CARD-07)."""
+    back to "not uploaded", so the card waits for the centre to have the new one (CARD-07). `zone_code`: where the
+    changed item stands from now (a reclassified drug moves in the same change: no zone admits both classes)."""
     s = orm(u)
     item = get_item(s, ctx, item_id)
     unknown = set(changes) - set(ITEM_FIELDS) - {"code"}
@@ -247,14 +249,17 @@ def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any], approv
         raise refused(problems)
     was, will = controlled_facts(current), controlled_facts(merged)
     needed = _approve(ctx, was, will, approval)
-    moved = any(merged[k] != current[k] for k in PLACEMENT_FIELDS)
-    if item.zone_id is not None and moved:
+    zone = zone_by_code(s, ctx, zone_code) if zone_code else None
+    moved = (zone is not None and zone.id != item.zone_id) or any(merged[k] != current[k] for k in PLACEMENT_FIELDS)
+    zone_id = zone.id if zone is not None else item.zone_id
+    if zone_id is not None and moved:
         probe = Item(**merged)
-        if problems := _placement_problems(probe, s.get_one(Zone, item.zone_id)):
+        if problems := _placement_problems(probe, zone or s.get_one(Zone, zone_id)):
             raise refused(problems)
     before = audit.snapshot(item)
     for k, v in changes.items():
         setattr(item, k, v)
+    item.zone_id = zone_id
     if resets_mapping_upload(was, will):
         item.mapping_uploaded_on = None  # CARD-07: the centre's mapping no longer describes the item
     if "name" in changes:
@@ -393,11 +398,11 @@ def import_rows(u: Unit, ctx: Ctx, rows: list[Any], may_map: bool = True,
                 if not changes and not new_codes and not zone_changed:
                     out.unchanged += 1
                     continue
-                if changes:
-                    update_item(u, ctx, id_of(existing), changes, approval)
+                if changes:  # with the zone the row names: a reclassified item moves in the same change
+                    update_item(u, ctx, id_of(existing), changes, approval, zone_code if zone_changed else None)
                 for code in new_codes:
                     add_barcode(u, ctx, id_of(existing), code)
-                if zone_changed and zone_code is not None:
+                if zone_changed and zone_code is not None and not changes:
                     place_item(u, ctx, id_of(existing), zone_code)
                 out.updated += 1
         except AppError as exc:
