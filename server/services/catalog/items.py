@@ -286,13 +286,15 @@ def mapping_upload_refusals(ctx: Ctx, approval: Approval | None) -> list[Violati
 def mark_mapping_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], approval: Approval | None) -> list[Item]:
     """CARD-07: the items' mappings (national code, 甲/乙) reached the centre today; from then the card may pay
     them. The day is the store's today, never given: an upload cannot be typed in for another day. (The
-    3501-series uploads will call `_mark_uploaded` when the centre acknowledges.)"""
+    3501-series uploads will call `record_mapping_upload` when the centre acknowledges.)"""
     if problems := mapping_upload_refusals(ctx, approval):
         raise refused(problems, 403)
-    return _mark_uploaded(u, ctx, item_ids, approval)
+    return record_mapping_upload(u, ctx, item_ids, approval)
 
 
-def _mark_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], approval: Approval | None) -> list[Item]:
+def record_mapping_upload(u: Unit, ctx: Ctx, item_ids: list[int], approval: Approval | None) -> list[Item]:
+    """The mappings reached the centre today: what the upload's acknowledgement records (no person confirms it then),
+    and what mark_mapping_uploaded records once the other 医保 administrator has confirmed."""
     s = orm(u)
     on: date = ctx.today
     out = []
