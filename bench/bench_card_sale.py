@@ -46,11 +46,11 @@ from server.roles import Role
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
-from server.services.store.users import add_user
+from server.services.store.users import add_user, second_person
 
 TARGET_RATIO = 2.0
 WARMUP = 10
-ADMIN_PIN, MANAGER_PIN = "7531", "9753"
+ADMIN_PIN, MANAGER_PIN, ADMIN2_PIN = "7531", "9753", "7532"
 # item code → 医保 category of the bench basket; FY9001 (a device) stays unmapped: non-drug goods
 BASKET = [("YP9001", InsuranceCategory.JIA), ("YP9002", InsuranceCategory.YI), ("YP9003", InsuranceCategory.JIA),
           ("YP9004", InsuranceCategory.BING), ("FY9001", None)]
@@ -94,7 +94,12 @@ def map_items(store: BenchStore) -> CardStore:
         ctx = Ctx(bootstrap_store(engine, settings), settings)
         with core_unit(engine) as u:
             add_user(u, ctx, "bench_ins", "医保管理员", ADMIN_PIN, {Role.INSURANCE_ADMIN})
+            add_user(u, ctx, "bench_ins2", "医保管理员", ADMIN2_PIN, {Role.INSURANCE_ADMIN})
             add_user(u, ctx, "bench_mgr", "店长", MANAGER_PIN, {Role.MANAGER})
+            # CARD-07: a new 医保 code is approved by the other 医保 administrator
+            approver = second_person(u, ctx, "bench_ins2", ADMIN2_PIN)
+            assert approver is not None
+            approval = catalog_service.Approval(approver, "基准测试对照")
             basket, ids = [], []
             codes_in_order = [code for code, *_ in ITEMS]  # build_store's barcodes follow ITEMS
             for code, category in BASKET:
@@ -106,7 +111,7 @@ def map_items(store: BenchStore) -> CardStore:
                     k = taken.get(category, 0)
                     taken[category] = k + 1
                     catalog_service.update_item(u, ctx, item.id, {"nhsa_code": codes[category][k],
-                                                                  "insurance_category": category.value})
+                                                                  "insurance_category": category.value}, approval)
                     if category in (InsuranceCategory.JIA, InsuranceCategory.YI):  # only those are uploaded
                         ids.append(item.id)
         today = ctx.today.isoformat()
@@ -132,7 +137,8 @@ def ready_for_cards(port: int, cs: CardStore) -> None:
               "ends_on": (today + timedelta(days=300)).isoformat(), "agreement_no": "YB-BENCH-001"}),
             ("PATCH", "/store", manager, 200,
              {"drug_licence_no": "粤AA0001", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()}),
-            ("POST", "/items/mapping-uploaded", admin, 200, {"item_ids": cs.item_ids, "uploaded_on": cs.today}),
+            ("POST", "/items/mapping-uploaded", admin, 200,
+             {"item_ids": cs.item_ids, "confirm_username": "bench_ins2", "confirm_pin": ADMIN2_PIN}),
         ]
         for method, path, headers, status, body in steps:
             r = http.request(method, path, json=body, headers=headers)

@@ -1,6 +1,6 @@
 """GSP classified and separated display (GSP-01, -02, -03, -07): which zone may hold which item.
 
-Pure functions over plain data. A zone admits a set of classes, one route group (internal /
+Pure functions over plain data. A zone admits the classes of one display area (ZoneKind), one route group (internal /
 external for drugs, none for non-drugs), one storage condition, and is odour-prone or not.
 """
 
@@ -8,9 +8,54 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from catalog.classes import DRUG_CLASSES, GspClass, Route, Storage, ZonePurpose
 from catalog.violations import Violation
+
+
+class ZoneKind(StrEnum):
+    """GSP-02's display areas, and the further zones a store keeps (rules.md): a display or storage zone admits
+    the classes of one of them. A 拆零专柜 is a zone of the 处方药 or the 非处方药 kind; 待验/不合格 is a zone's
+    purpose (quarantine), which holds any class and displays none."""
+
+    RX = "rx"  # 处方药区
+    OTC = "otc"  # 非处方药区
+    HERBAL = "herbal"  # 中药饮片区
+    HEALTH_FOOD = "health_food"  # 保健食品区
+    FOOD = "food"  # 普通食品区
+    DAILY_CHEMICAL = "daily_chemical"  # 日化用品区 (cosmetics and other sundries, e.g. 消毒用品, stand here too)
+    DEVICE = "device"  # 医疗器械区
+
+    @property
+    def label(self) -> str:
+        return ZONE_KIND_LABELS[self]
+
+
+ZONE_KIND_LABELS: dict[ZoneKind, str] = {
+    ZoneKind.RX: "处方药区", ZoneKind.OTC: "非处方药区", ZoneKind.HERBAL: "中药饮片区", ZoneKind.HEALTH_FOOD: "保健食品区",
+    ZoneKind.FOOD: "普通食品区", ZoneKind.DAILY_CHEMICAL: "日化用品区", ZoneKind.DEVICE: "医疗器械区",
+}
+
+# Which classes each kind admits. 处方药 admits nothing else (RX-01: a prescription drug never stands where goods
+# sold without one do, so reclassifying it cannot happen by moving it there first).
+ZONE_KIND_ADMITS: dict[ZoneKind, frozenset[GspClass]] = {
+    ZoneKind.RX: frozenset({GspClass.RX}),
+    ZoneKind.OTC: frozenset({GspClass.OTC_A, GspClass.OTC_B}),
+    ZoneKind.HERBAL: frozenset({GspClass.HERBAL}),
+    ZoneKind.HEALTH_FOOD: frozenset({GspClass.HEALTH_FOOD}),
+    ZoneKind.FOOD: frozenset({GspClass.FOOD}),
+    ZoneKind.DAILY_CHEMICAL: frozenset({GspClass.DAILY_CHEMICAL, GspClass.COSMETIC, GspClass.OTHER}),
+    ZoneKind.DEVICE: frozenset({GspClass.DEVICE}),
+}
+
+
+def zone_kind(admits: Iterable[GspClass]) -> ZoneKind | None:
+    """The one display area whose classes include all these (None: none does, or nothing is admitted)."""
+    wanted = frozenset(admits)
+    if not wanted:
+        return None
+    return next((k for k, classes in ZONE_KIND_ADMITS.items() if wanted <= classes), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +113,15 @@ def check_zone(zone: ZoneSpec) -> list[Violation]:
             "GSP-01", f"非药品区域 {zone.name} 不分内服外用",
             f"non-drug zone {zone.code} has no route group",
             {"zone": zone.code, "route_group": zone.route_group}))
-    if GspClass.RX in zone.admits and zone.admits & {GspClass.OTC_A, GspClass.OTC_B}:
+    if zone_kind(zone.admits) is None:
+        rx_with_others = GspClass.RX in zone.admits
         out.append(Violation(
-            "GSP-02", f"区域 {zone.name} 不能同时陈列处方药与非处方药",
-            f"zone {zone.code} may not admit prescription and OTC drugs together",
-            {"zone": zone.code}))
+            "GSP-02",
+            f"区域 {zone.name} 不能将处方药与其他类别同区陈列" if rx_with_others else
+            f"区域 {zone.name} 只能陈列一个分区的商品（{'、'.join(k.label for k in ZoneKind)}）",
+            f"zone {zone.code} may not admit prescription drugs with any other class" if rx_with_others else
+            f"zone {zone.code} must admit the classes of one display area ({', '.join(ZoneKind)})",
+            {"zone": zone.code, "admits": sorted(c.value for c in zone.admits)}))
     if zone.odour_prone and others:
         out.append(Violation(
             "GSP-03", f"易串味区域 {zone.name} 只陈列易串味药品",

@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from catalog.classes import DRUG_CLASSES, GspClass, InsuranceCategory, Route
 from catalog.violations import Violation
 
+# The category letter a drug's 国家统一医保编码 starts with (nhsa-interface.md §6): 西药 X or 中成药 Z for the
+# drugs with an approval number, 中药饮片 T. A code of another kind on an item names some other goods: an Rx
+# drug relabelled 中药饮片 keeps its X code and is refused here.
+NHSA_PREFIX_BY_CLASS: dict[GspClass, tuple[str, ...]] = {
+    GspClass.RX: ("X", "Z"), GspClass.OTC_A: ("X", "Z"), GspClass.OTC_B: ("X", "Z"), GspClass.HERBAL: ("T",),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ItemFacts:
@@ -43,6 +50,14 @@ def check_item(f: ItemFacts) -> list[Violation]:
                 "CARD-02", "非药品不能对照医保药品编码", "non-drug goods cannot carry an insurance drug code",
                 {"item": f.code}))
         out.extend(check_nhsa_code(f.nhsa_code))
+        expected = NHSA_PREFIX_BY_CLASS.get(f.gsp_class)
+        if is_drug and expected and f.nhsa_code[:1] not in expected:
+            out.append(Violation(
+                "CARD-07", f"医保编码 {f.nhsa_code} 的类别字母 {f.nhsa_code[:1]} 与{f.gsp_class.label}不符，应为 "
+                           f"{'/'.join(expected)}",
+                f"national code {f.nhsa_code} starts with {f.nhsa_code[:1]!r}, not a {f.gsp_class.value} code "
+                f"({'/'.join(expected)})",
+                {"item": f.code, "class": f.gsp_class.value, "expected_first": list(expected)}))
     if f.gsp_class in (GspClass.RX, GspClass.OTC_A, GspClass.OTC_B) and not f.approval_no.strip():
         out.append(Violation("CATALOG-APPROVAL", "药品须填写批准文号", "a drug needs its approval number (批准文号)",
                              {"item": f.code}))

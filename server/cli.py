@@ -257,13 +257,35 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 @catalog_app.command("import")
 def catalog_import(file: Annotated[Path, typer.Argument(help="CSV or XLSX file", exists=True, dir_okay=False)],
                    config: ConfigOpt = None,
-                   valid_only: Annotated[bool, typer.Option(help="import the valid rows even if others have errors")] = False) -> None:
-    """Import items from a CSV or XLSX file (validated as a whole; re-importing changes nothing)."""
+                   valid_only: Annotated[bool, typer.Option(help="import the valid rows even if others have errors")] = False,
+                   confirm_user: Annotated[str, typer.Option(help="the second person approving rows that loosen an "
+                                                                  "item's class or 医保 mapping (their PIN is asked for)")] = "",
+                   reason: Annotated[str, typer.Option(help="why those rows loosen control")] = "") -> None:
+    """Import items from a CSV or XLSX file (validated as a whole; re-importing changes nothing). A row that loosens
+    an item's controlled facts (RX-01, CARD-07) is refused unless a second person of the right post approves."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
     from server.services.catalog.importing import import_file
+    from server.services.catalog.items import Approval
+    from server.services.store.users import second_person
 
     settings = _settings(config)
     engine = _engine(settings)
-    result = import_file(engine, _ctx(settings, engine), file, valid_only)
+    ctx = _ctx(settings, engine)
+    approval = None
+    if confirm_user:
+        pin = typer.prompt(f"{confirm_user} 的 PIN / PIN", hide_input=True)
+        try:
+            with core_unit(engine) as u:  # committed: a wrong PIN counts towards the lockout
+                approver = second_person(u, ctx, confirm_user, pin)
+        except AppError as exc:
+            typer.echo(f"{exc.message_zh} / {exc.message_en}", err=True)
+            raise typer.Exit(1) from exc
+        if approver is None:
+            typer.echo("用户名或 PIN 错误 / wrong username or PIN", err=True)
+            raise typer.Exit(1)
+        approval = Approval(approver, reason)
+    result = import_file(engine, ctx, file, valid_only, approval=approval)
     for err in result.errors:
         typer.echo(f"第 {err.get('row')} 行 [{err.get('column', '')}] {err.get('message_zh')} / {err.get('message_en')}",
                    err=True)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CtxDep, RowId, Who, get_state, guarded, json_response_bytes, unit_of_work
+from server.api.deps import CtxDep, RowId, Who, approval_of, get_state, guarded, json_response_bytes, unit_of_work
 from server.api.insurance import gateway_of
 from server.api.schemas.card import (
     CancelIn,
@@ -136,8 +136,10 @@ async def resolve(settlement_id: RowId, request: Request, ctx: CtxDep) -> Settle
 
 @router.post("/items/mapping-uploaded", response_model=list[int], **guarded(Action.MAPPING_WRITE))
 def mapping_uploaded(body: MappingUploadedIn, request: Request, ctx: CtxDep) -> list[int]:
-    """CARD-07: the 医保 administrator records that these items' mappings reached the centre."""
+    """CARD-07: a 医保 administrator records, with the other one's PIN, that these items' mappings reached the centre
+    today (until the 3501 uploads record it themselves)."""
     if any(not 0 < i <= 2_147_483_647 for i in body.item_ids):
         raise AppError(422, "VALIDATION", "商品编号无效", "item ids must be positive 32-bit integers")
+    approval = approval_of(request, ctx, body.confirm_username, body.confirm_pin, body.reason)
     with unit_of_work(request) as s:
-        return [id_of(i) for i in catalog_service.mark_mapping_uploaded(s, ctx, body.item_ids, body.uploaded_on)]
+        return [id_of(i) for i in catalog_service.mark_mapping_uploaded(s, ctx, body.item_ids, approval)]

@@ -7,14 +7,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from catalog.classes import GspClass, InsuranceCategory
 from catalog.importer import FILE_ROW, HEADER_ROW
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from catalog.items import check_item
+from server.api.deps import CtxDep, ReadSession, RowId, Who, approval_of, get_state, guarded, unit_of_work
 from server.api.lane import hot, serve
 from server.api.schemas.catalog import (
     BarcodeIn,
@@ -29,10 +30,11 @@ from server.api.schemas.catalog import (
     item_fields,
     search_hits_json,
 )
+from server.api.schemas.common import SECOND_PERSON_FIELDS, SecondPerson
 from server.db.models import Item, Zone
 from server.db.models.base import id_of
 from server.db.uow import loop_read, orm, read_unit
-from server.errors import AppError, not_found
+from server.errors import AppError, not_found, refused
 from server.permissions import Action, allowed
 from server.services.catalog import importing as catalog_import
 from server.services.catalog import items as catalog_service
@@ -110,34 +112,55 @@ def get_item(item_id: RowId, s: ReadSession, ctx: CtxDep) -> ItemOut:
     return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
 
 
+def _approval(request: Request, ctx: Ctx, body: SecondPerson) -> catalog_service.Approval | None:
+    return approval_of(request, ctx, body.confirm_username, body.confirm_pin, body.reason)
+
+
+def _mapping_refusal(values: dict[str, object], who: Principal) -> None:
+    """CARD-07: the 医保 mapping is the 医保 administrator's to set, not the catalog clerk's."""
+    if set(values) & catalog_service.MAPPING_FIELDS and not allowed(who.roles, Action.MAPPING_WRITE):
+        raise AppError(403, "CARD-07", "医保编码与类别只能由医保管理员修改",
+                       "only the insurance administrator may change the 医保 code or category",
+                       {"action": Action.MAPPING_WRITE.value})
+
+
 @router.post("/items", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
-def create_item(body: ItemIn, request: Request, ctx: CtxDep) -> ItemOut:
-    values = body.model_dump(exclude={"barcodes", "zone_code"})
+def create_item(body: ItemIn, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
+    values = body.model_dump(exclude={"barcodes", "zone_code"} | SECOND_PERSON_FIELDS)
+    if problems := check_item(catalog_service.item_facts(values)):  # what is wrong with the item, before who may
+        raise refused(problems)
+    _mapping_refusal({k: v for k, v in values.items() if v not in (None, "none")}, who)
+    approval = _approval(request, ctx, body)
     with unit_of_work(request) as u:
-        item = catalog_service.create_item(u, ctx, values, body.barcodes, body.zone_code)
+        item = catalog_service.create_item(u, ctx, values, body.barcodes, body.zone_code, approval)
         return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_WRITE))
 def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
-    changes = body.model_dump(exclude_unset=True)
-    # CARD-07: the 医保 mapping is the 医保 administrator's to change, not the catalog clerk's.
-    if set(changes) & catalog_service.MAPPING_FIELDS and not allowed(who.roles, Action.MAPPING_WRITE):
-        raise AppError(403, "CARD-07", "医保编码与类别只能由医保管理员修改",
-                       "only the insurance administrator may change the 医保 code or category",
-                       {"action": Action.MAPPING_WRITE.value})
+    """A loosening change of the item's class (处方药 to anything, 甲类 OTC to 乙类 …) names a pharmacist who
+    approves it with their PIN, and a reason (RX-01)."""
+    changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS) | {"zone_code"})
+    _mapping_refusal(changes, who)
+    if body.zone_code is not None and not allowed(who.roles, Action.ZONE_WRITE):
+        raise AppError(403, "SEC-01", "无权调整陈列区域", "moving items between zones is not this post's",
+                       {"action": Action.ZONE_WRITE.value})
+    approval = _approval(request, ctx, body)
     with unit_of_work(request) as u:
-        item = catalog_service.update_item(u, ctx, item_id, changes)
+        item = catalog_service.update_item(u, ctx, item_id, changes, approval, body.zone_code)
         return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}/mapping", response_model=ItemOut, **guarded(Action.MAPPING_WRITE))
 def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep) -> ItemOut:
-    changes = body.model_dump(exclude_unset=True)
-    if set(changes) - catalog_service.MAPPING_FIELDS:
+    """A loosening mapping change (a new national code, a category made 甲/乙 or turned from one into the other)
+    names the other 医保 administrator, who approves it with their PIN, and a reason (CARD-07)."""
+    changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS))
+    if set(changes) - catalog_service.MAPPING_FIELDS or body.zone_code is not None:
         raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
+    approval = _approval(request, ctx, body)
     with unit_of_work(request) as u:
-        item = catalog_service.update_item(u, ctx, item_id, changes)
+        item = catalog_service.update_item(u, ctx, item_id, changes, approval)
         return items_out(orm(u), ctx, [item])[0]
 
 
@@ -162,7 +185,13 @@ _FILE_BODY = {"required": True,
 @router.post("/catalog/import", response_model=ImportOut, **guarded(Action.CATALOG_WRITE, requestBody=_FILE_BODY))
 async def import_catalog(request: Request, ctx: CtxDep, who: Who,
                          format: Annotated[str, Query(pattern="^(csv|xlsx)$")],
-                         valid_only: bool = False) -> ImportOut:
+                         valid_only: bool = False,
+                         confirm_username: Annotated[str, Query(max_length=30)] = "",
+                         reason: Annotated[str, Query(max_length=200)] = "",
+                         confirm_pin: Annotated[str, Header(alias="X-Confirm-Pin", max_length=64)] = "") -> ImportOut:
+    """A row that loosens an item's controlled facts (a class 处方药 no more, a new 医保 code …) is refused unless
+    the file comes with a second person's approval of the post it needs: their username and the reason as query
+    parameters, their PIN in the X-Confirm-Pin header (never in a URL, which is logged)."""
     data = bytearray()
     async for chunk in request.stream():  # stop reading at the limit instead of buffering any size
         data += chunk
@@ -171,11 +200,12 @@ async def import_catalog(request: Request, ctx: CtxDep, who: Who,
     if not data:
         raise AppError(422, "IMPORT", "导入文件为空", "the uploaded file is empty")
     may_map = allowed(who.roles, Action.MAPPING_WRITE)  # CARD-07: only the 医保 administrator maps
+    approval = await run_in_threadpool(approval_of, request, ctx, confirm_username, confirm_pin, reason)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload.{format}"
         path.write_bytes(bytes(data))
         result = await run_in_threadpool(catalog_import.import_file, get_state(request).engine, ctx, path, valid_only,
-                                         may_map)
+                                         may_map, approval)
     if not result.rows_valid and result.errors and all(e.get("row") in (FILE_ROW, HEADER_ROW) for e in result.errors):
         # The file as a whole is unusable (unreadable, empty, no usable header): a 4xx like an empty body,
         # not a report about rows.

@@ -16,8 +16,9 @@ from server.db.types import utcnow
 from server.db.uow import Unit, core_unit, read_session
 from server.errors import AppError
 from server.permissions import Action, allowed
+from server.services.catalog.items import Approval
 from server.services.context import Ctx
-from server.services.store.users import Principal, resolve_token, token_hash
+from server.services.store.users import BAD_LOGIN, Principal, resolve_token, second_person, token_hash
 from server.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="登录后获得的令牌 / the token from POST /auth/login")
@@ -102,3 +103,16 @@ def json_response_bytes(body: bytes, status_code: int = 200) -> Response:
     """JSON the use case serialised already, without FastAPI validating it a second time against the route's
     response_model (it was built as that model). For the hot paths: a scan, a completion."""
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+def approval_of(request: Request, ctx: Ctx, username: str, pin: str, reason: str) -> Approval | None:
+    """The second person named in a request that loosens an item's controlled facts (RX-01, CARD-07), their PIN
+    checked in a unit of its own so a wrong one is counted towards the lockout even though the request is refused.
+    None when nobody is named: the use case then refuses what needs one."""
+    if not username:
+        return None
+    with unit_of_work(request) as u:
+        approver = second_person(u, ctx, username, pin)
+    if approver is None:
+        raise BAD_LOGIN
+    return Approval(approver, reason)

@@ -27,9 +27,12 @@ from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_MASK,
     BARCODE_VITC,
+    CONFIRM_MAPPING,
+    DUTY_PHARMACIST,
     ROLE_PINS,
     Clock,
     login,
+    mapping_approval,
     pharmacist_on_duty,
 )
 from tests.insurance.conftest import CODES, EMPLOYEE
@@ -55,11 +58,14 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
                 headers=shop["manager"])
     assert r.status_code == 200, r.text
     items = shop["items"]
+    approval = mapping_approval(engine, ctx)
     with core_unit(engine) as u:
-        catalog_service.update_item(u, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
-        catalog_service.update_item(u, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]],
-                                                "uploaded_on": today.isoformat()}, headers=admin)
+        catalog_service.update_item(u, ctx, items["vitc"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"},
+                                    approval)
+        catalog_service.update_item(u, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"},
+                                    approval)
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]]} | CONFIRM_MAPPING,
+               headers=admin)
     assert r.status_code == 200, r.text
     assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
     return shop | {"admin": admin, "sandbox": sandbox}
@@ -110,6 +116,26 @@ def settle(shop: dict[str, Any], sid: str, cash_fen: int, **body: Any) -> Any:
 
 def active_in_centre(shop: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in shop["sandbox"].settlements() if r["status"] == "active" and not int(r.get("refd_setl_flag", 0))]
+
+
+@pytest.mark.refuses("CARD-07", "RX-01")
+def test_card07_a_reclassified_drug_waits_for_its_mapping_to_be_uploaded_again(card_shop: dict[str, Any]) -> None:
+    """The laundering route of issue #17: a 处方药 mapped 乙 and uploaded, reclassified as non-prescription, would be
+    paid by the card without a 外配处方 if its "uploaded" state survived. A pharmacist approves the reclassification;
+    the mapping waits for the centre again, so the card does not pay it until the two administrators record that."""
+    c, h, amox = card_shop["client"], card_shop["cashier"], card_shop["items"]["amox"]
+    r = c.patch(f"/items/{amox}", json={"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转为甲类非处方药",
+                                        "confirm_username": DUTY_PHARMACIST, "confirm_pin": ROLE_PINS["pharmacist"]},
+                headers=card_shop["manager"])
+    assert r.status_code == 200, r.text
+    sid = sale_with(card_shop, (BARCODE_AMOX, 1))
+    assert identify(card_shop, sid).status_code == 200
+    [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
+    assert not line["card"] and "CARD-07" in {x["code"] for x in line["reasons"]}, line
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING, headers=card_shop["admin"])
+    assert r.status_code == 200, r.text
+    [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
+    assert line["card"] and line["reasons"] == [], line
 
 
 @pytest.mark.refuses("CARD-02")

@@ -15,7 +15,7 @@ from server.db.models import Item
 from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from tests.conftest import ROLE_PINS
+from tests.conftest import CONFIRM_MAPPING, ROLE_PINS, mapping_approval
 from tests.insurance.conftest import CODES
 
 
@@ -44,11 +44,14 @@ def make_card_ready(base: str, engine: Engine, ctx: Ctx, sign_in: str | None = N
         r = http.patch("/store", headers=headers(http, "manager"), json={
             "drug_licence_no": "粤AA0001", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()})
         assert r.status_code == 200, r.text
+        approval = mapping_approval(engine, ctx)
         with core_unit(engine) as u:
-            catalog_service.update_item(u, ctx, ids["YP0002"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"})
-            catalog_service.update_item(u, ctx, ids["YP0001"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"})
+            catalog_service.update_item(u, ctx, ids["YP0002"], {"nhsa_code": CODES["jia"], "insurance_category": "jia"},
+                                        approval)
+            catalog_service.update_item(u, ctx, ids["YP0001"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"},
+                                        approval)
         r = http.post("/items/mapping-uploaded", headers=admin,
-                      json={"item_ids": [ids["YP0002"], ids["YP0001"]], "uploaded_on": today.isoformat()})
+                      json={"item_ids": [ids["YP0002"], ids["YP0001"]]} | CONFIRM_MAPPING)
         assert r.status_code == 200, r.text
         if sign_in is not None:
             r = http.post("/insurance/sign-in", json={}, headers=headers(http, sign_in, "T01"))

@@ -17,6 +17,7 @@ from catalog.demo_data import default_zones
 from catalog.gsp import ZoneSpec
 from server.config import Settings
 from server.services.context import Ctx
+from tests.conftest import CONFIRM_MAPPING, mapping_approval
 
 H = dict[str, dict[str, str]]
 ERROR_KEYS = {"code", "message_zh", "message_en", "details"}
@@ -169,8 +170,11 @@ def test_item_creation_checks_barcodes_classes_and_mapping(client: TestClient, h
     # CARD-07: a 甲 drug carries its national code; with it, the drug is accepted
     error(client.post("/items", json=drug("YP0005", "二甲双胍片", insurance_category="jia"), headers=m),
           422, "CARD-07")
-    met = create(client, m, drug("YP0005", "二甲双胍片", insurance_category="jia", nhsa_code=NHSA))
-    assert (met["insurance_category"], met["insurance_label"], met["nhsa_code"]) == ("jia", "甲", NHSA)
+    # ... which only the 医保 administrator sets (CARD-07): the manager creates the item without it
+    error(client.post("/items", json=drug("YP0005", "二甲双胍片", insurance_category="jia", nhsa_code=NHSA), headers=m),
+          403, "CARD-07")
+    met = create(client, m, drug("YP0005", "二甲双胍片"))
+    assert (met["insurance_category"], met["insurance_label"], met["nhsa_code"]) == ("none", "—", None)
     food = create(client, m, goods("FY0001", "苏打饼干", zone_code="Z-FOOD"))
     assert (food["insurance_category"], food["zone_code"]) == ("none", "Z-FOOD")
 
@@ -277,8 +281,9 @@ def test_one_price_for_every_tender(client: TestClient, headers: H) -> None:
 # --- CARD-07: the 医保 mapping ----------------------------------------------------------------------
 
 @pytest.mark.refuses("CARD-07", "CARD-02", "SEC-01")
-def test_mapping_is_the_insurance_admins_and_audited(client: TestClient, headers: H) -> None:
+def test_mapping_is_the_insurance_admins_and_audited(client: TestClient, headers: H, engine: Engine, ctx: Ctx) -> None:
     m, ins = headers["manager"], headers["insurance_admin"]
+    mapping_approval(engine, ctx)  # the other 医保 administrator
     item = create(client, m, drug("YP0301", "阿莫西林胶囊"))
     path = f"/items/{item['id']}"
 
@@ -301,7 +306,11 @@ def test_mapping_is_the_insurance_admins_and_audited(client: TestClient, headers
     unchanged = client.get(path, headers=m).json()
     assert (unchanged["insurance_category"], unchanged["nhsa_code"]) == ("none", None)
 
-    mapped = client.patch(f"{path}/mapping", json={"insurance_category": "jia", "nhsa_code": NHSA}, headers=ins)
+    # a new code makes the card pay: the other 医保 administrator approves it with their PIN, and a reason is given
+    error(client.patch(f"{path}/mapping", json={"insurance_category": "jia", "nhsa_code": NHSA}, headers=ins),
+          403, "CARD-07")
+    mapped = client.patch(f"{path}/mapping", json={"insurance_category": "jia", "nhsa_code": NHSA} | CONFIRM_MAPPING,
+                          headers=ins)
     assert mapped.status_code == 200, mapped.text
     assert (mapped.json()["insurance_category"], mapped.json()["nhsa_code"]) == ("jia", NHSA)
     assert client.get(path, headers=headers["cashier"]).json()["insurance_label"] == "甲"
@@ -315,6 +324,8 @@ def test_mapping_is_the_insurance_admins_and_audited(client: TestClient, headers
     assert entry["actor"] == "u_insurance_admin"
     assert (entry["before"]["insurance_category"], entry["before"]["nhsa_code"]) == ("none", None)
     assert (entry["after"]["insurance_category"], entry["after"]["nhsa_code"]) == ("jia", NHSA)
+    assert entry["after"]["approved_by"]["username"] == CONFIRM_MAPPING["confirm_username"]
+    assert entry["note"] == CONFIRM_MAPPING["reason"]
     error(client.get("/audit", headers=headers["cashier"]), 403, "SEC-01")
     audit_ok(client, m)
 

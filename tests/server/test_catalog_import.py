@@ -22,6 +22,7 @@ from server.config import ROOT, Settings
 from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from tests.conftest import CONFIRM_MAPPING, mapping_approval
 
 H = dict[str, dict[str, str]]
 NHSA = "XA02BCA211A012010100154"
@@ -38,6 +39,7 @@ def keeper(client: TestClient, engine: Engine, ctx: Ctx) -> dict[str, str]:
 
     with core_unit(engine) as u:
         add_user(u, ctx, "u_keeper", "目录维护", "5555", {Role.MANAGER, Role.INSURANCE_ADMIN})
+    mapping_approval(engine, ctx)  # the other 医保 administrator, who approves the file's new mappings
     return login(client, "u_keeper", "5555")
 
 def gtin(body: str) -> str:
@@ -102,12 +104,17 @@ def setup_zones(engine: Engine, ctx: Ctx) -> None:
                                         z.odour_prone)
 
 
-def upload(client: TestClient, h: dict[str, str], data: bytes, fmt: str = "csv", valid_only: bool = False) -> Any:
+def upload(client: TestClient, h: dict[str, str], data: bytes, fmt: str = "csv", valid_only: bool = False,
+           confirmed: bool = True) -> Any:
+    """confirmed: the file comes with the other 医保 administrator's approval (its new 医保 codes loosen control)."""
     params: dict[str, Any] = {"format": fmt}
+    extra = {"Content-Type": "application/octet-stream"}
     if valid_only:
         params["valid_only"] = "true"
-    return client.post("/catalog/import", params=params, content=data,
-                       headers=h | {"Content-Type": "application/octet-stream"})
+    if confirmed:
+        params |= {"confirm_username": CONFIRM_MAPPING["confirm_username"], "reason": CONFIRM_MAPPING["reason"]}
+        extra["X-Confirm-Pin"] = CONFIRM_MAPPING["confirm_pin"]
+    return client.post("/catalog/import", params=params, content=data, headers=h | extra)
 
 
 def imported(client: TestClient, h: dict[str, str], data: bytes, fmt: str = "csv",
@@ -362,7 +369,12 @@ def test_cli_import(client: TestClient, headers: H, engine: Engine, ctx: Ctx, se
 
     good_file = tmp_path / "items.xlsx"
     good_file.write_bytes(xlsx_bytes(ROWS))
-    ok = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config)])
+    unconfirmed = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config)])
+    assert unconfirmed.exit_code == 1 and "须由另一位医保管理员" in unconfirmed.output and "nothing imported" in unconfirmed.output
+    assert found_codes(client, m, CODES) == set()
+    confirm = ["--confirm-user", CONFIRM_MAPPING["confirm_username"], "--reason", CONFIRM_MAPPING["reason"]]
+    ok = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config), *confirm],
+                       input=CONFIRM_MAPPING["confirm_pin"] + "\n")
     assert ok.exit_code == 0, ok.output
     assert "applied" in ok.output and "created 5" in ok.output
     # the running service sees what the CLI wrote on its next search
@@ -385,7 +397,7 @@ def test_the_mapping_columns_need_the_insurance_administrator(client: TestClient
                                                                ctx: Ctx) -> None:
     """CARD-07: a manager's file may not set or change the 医保 code or category."""
     setup_zones(engine, ctx)
-    r = upload(client, headers["manager"], csv_bytes(ROWS))
+    r = upload(client, headers["manager"], csv_bytes(ROWS), confirmed=False)
     body = r.json()
     assert r.status_code == 200 and body["applied"] is False
     assert {e["code"] for e in body["errors"] if e.get("code")} == {"CARD-07"}

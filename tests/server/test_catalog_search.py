@@ -22,7 +22,7 @@ from server.db.uow import NotOnLoop, core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.catalog.search import CatalogSearch, index_of
 from server.services.context import Ctx
-from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, ROLE_PINS, login, seed_shop
+from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, ROLE_PINS, login, mapping_approval, seed_shop
 
 ANSWER = TypeAdapter(list[SearchHitOut])
 NOBODY: Any = None  # the caller, which the search does not need
@@ -30,12 +30,14 @@ NOBODY: Any = None  # the caller, which the search does not need
 
 def _extra_items(engine: Engine, ctx: Ctx) -> None:
     """What the shop's items do not show: no zone, two barcodes, a 医保 code, a split price; an inactive item."""
+    approval = mapping_approval(engine, ctx)
     with core_unit(engine) as s:
         catalog_service.create_item(s, ctx, {"code": "YP0901", "name": "板蓝根颗粒", "spec": "10g*20袋",
                                              "approval_no": "国药准字Z1", "gsp_class": "otc_a", "route": "internal",
                                              "nhsa_code": "ZA04BAB0088010102140", "insurance_category": "jia",
                                              "price_fen": 1590, "split_unit": "袋", "split_ratio": 20,
-                                             "split_price_fen": 80}, ["6905678901236", "6905678901243"], None)
+                                             "split_price_fen": 80}, ["6905678901236", "6905678901243"], None,
+                                    approval)
         gone = catalog_service.create_item(s, ctx, {"code": "YP0902", "name": "板蓝根片", "gsp_class": "otc_a",
                                                     "route": "internal", "approval_no": "国药准字Z2",
                                                     "price_fen": 990}, [], None)

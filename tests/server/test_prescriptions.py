@@ -356,9 +356,12 @@ def electronic(today: date, item_code: str = "XJ01CAA000A000000009001", **over: 
 
 def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
     from server.services.catalog import items as catalog_service
+    from tests.conftest import mapping_approval
 
+    approval = mapping_approval(engine, ctx)
     with core_unit(engine) as u:
-        catalog_service.update_item(u, ctx, shop["items"]["amox"], {"nhsa_code": "XJ01CAA000A000000009001", "insurance_category": "yi"})
+        catalog_service.update_item(u, ctx, shop["items"]["amox"], {"nhsa_code": "XJ01CAA000A000000009001",
+                                                                    "insurance_category": "yi"}, approval)
     c, today = shop["client"], shop["clock"].today
     registry(c, shop["manager"])
     ok = c.post("/prescriptions/electronic", json=electronic(today), headers=shop["cashier"])

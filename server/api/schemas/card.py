@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from server.api.schemas.common import UUID_PATTERN, Strict
+from server.api.schemas.common import UUID_PATTERN, SecondPerson, Strict
 from server.api.schemas.selling import TenderIn
 
 
@@ -94,6 +93,8 @@ class CancelIn(Strict):
     confirm_pin: str = Field(default="", max_length=64)
 
 
-class MappingUploadedIn(Strict):
+class MappingUploadedIn(SecondPerson):
+    """The mapping reached the centre today (never another day: no date is taken), confirmed by the other 医保
+    administrator (CARD-07)."""
+
     item_ids: list[int] = Field(min_length=1, max_length=5000)
-    uploaded_on: date

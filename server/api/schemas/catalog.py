@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
 from catalog.classes import GspClass, InsuranceCategory, Route, Storage, ZonePurpose
-from server.api.schemas.common import Code, Patch, Strict
+from server.api.schemas.common import Code, Patch, SecondPerson, Strict
 
 
 class ZoneIn(Strict):
@@ -55,13 +55,13 @@ class ItemBase(Strict):
     no_code_stock: bool = False
 
 
-class ItemIn(ItemBase):
+class ItemIn(ItemBase, SecondPerson):
     code: str = Code
     barcodes: list[str] = Field(default_factory=list, max_length=20)
     zone_code: str | None = Field(default=None, max_length=20)
 
 
-class ItemPatch(Patch):
+class ItemPatch(Patch, SecondPerson):
     nullable: ClassVar[frozenset[str]] = frozenset({"nhsa_code", "split_unit", "split_price_fen"})
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -84,6 +84,8 @@ class ItemPatch(Patch):
     traced: bool | None = None
     no_code_stock: bool | None = None
     active: bool | None = None
+    zone_code: str | None = Field(default=None, min_length=1, max_length=20,
+                                  description="where the changed item stands from now (a reclassified drug moves too)")
 
 
 class ItemOut(BaseModel):

@@ -33,3 +33,14 @@ SaleId = Field(pattern=UUID_PATTERN, description="a UUID the till generates; ret
 
 
 Fen = Field(ge=0, le=100_000_000)
+
+
+class SecondPerson(Strict):
+    """A change that loosens an item's controlled facts (RX-01, CARD-07): who approves it with their PIN, and why."""
+
+    confirm_username: str = Field(default="", max_length=30, description="the second person approving the change")
+    confirm_pin: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=200)
+
+
+SECOND_PERSON_FIELDS = frozenset(SecondPerson.model_fields)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from catalog.importer import parse_file
 from server.db.uow import core_unit
-from server.services.catalog.items import import_rows
+from server.services.catalog.items import Approval, import_rows
 from server.services.context import Ctx
 
 
@@ -30,7 +30,8 @@ class ImportResult:
     unchanged: int = 0
 
 
-def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool, may_map: bool = True) -> ImportResult:
+def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool, may_map: bool = True,
+                approval: Approval | None = None) -> ImportResult:
     report = parse_file(path)
     errors: list[dict[str, Any]] = [asdict(e) for e in report.errors]
     out = ImportResult(applied=False, rows_total=len(report.rows) + len({e["row"] for e in errors if e.get("row")}),
@@ -39,7 +40,7 @@ def import_file(engine: Engine, ctx: Ctx, path: Path, valid_only: bool, may_map:
         return out
     try:
         with core_unit(engine) as u:
-            outcome = import_rows(u, ctx, report.rows, may_map)
+            outcome = import_rows(u, ctx, report.rows, may_map, approval)
             out.errors = errors + outcome.refused
             out.created, out.updated, out.unchanged = outcome.created, outcome.updated, outcome.unchanged
             if outcome.refused and not valid_only:

@@ -18,12 +18,30 @@ from server.db.models import Barcode, Item, Store, Zone
 from server.db.models.base import id_of
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.roles import Role
+from server.rules.controlled import (
+    Approver,
+    ControlledFacts,
+    approval_refusals,
+    approvals_needed,
+    resets_mapping_upload,
+)
 from server.services.context import Ctx
 
 ITEM_FIELDS = ("code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "approval_no", "gsp_class",
                "route", "odour_prone", "storage", "nhsa_code", "insurance_category", "price_fen", "unit",
                "split_unit", "split_ratio", "split_price_fen", "traced", "no_code_stock", "active")
 MAPPING_FIELDS = frozenset({"nhsa_code", "insurance_category"})  # CARD-07: 医保 mapping changes
+CONTROLLED_FIELDS = MAPPING_FIELDS | {"gsp_class"}  # server.rules.controlled
+PLACEMENT_FIELDS = frozenset({"gsp_class", "route", "storage", "odour_prone"})  # what check_placement reads
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A second person's approval of a change that loosens control, their PIN checked just now, and why."""
+
+    approver: Approver
+    reason: str
 
 
 def zone_spec(z: Zone) -> ZoneSpec:
@@ -39,6 +57,50 @@ def item_facts(v: dict[str, Any]) -> ItemFacts:
     return ItemFacts(v["code"], GspClass(v["gsp_class"]), Route(v.get("route", "other")), v.get("approval_no", ""),
                      v.get("nhsa_code") or None, InsuranceCategory(v.get("insurance_category", "none")),
                      v["price_fen"], v.get("split_unit") or None, v.get("split_ratio", 1), v.get("split_price_fen"))
+
+
+def controlled_facts(v: dict[str, Any]) -> ControlledFacts:
+    return ControlledFacts(GspClass(v["gsp_class"]), InsuranceCategory(v.get("insurance_category", "none")),
+                           v.get("nhsa_code") or None)
+
+
+def _approve(ctx: Ctx, before: ControlledFacts | None, after: ControlledFacts,
+             approval: Approval | None) -> dict[Role, str]:
+    """RX-01 / CARD-07: a change that loosens an item's controlled facts goes through only with a second person of
+    the right post and a reason. Returns the posts that approved (empty: the change needed none)."""
+    needed = approvals_needed(before, after)
+    if problems := approval_refusals(needed, ctx.actor.user_id, approval.approver if approval else None,
+                                     approval.reason if approval else "", ctx.settings.store.fixmedins_code,
+                                     ctx.today, ctx.settings.rules.min_contract_years):
+        raise refused(problems, 403)
+    return needed
+
+
+def _audit_item(u: Unit, ctx: Ctx, action: str, item: Item, before: dict[str, Any] | None,
+                needed: dict[Role, str], approval: Approval | None) -> None:
+    """The item's entry; a controlled change's names who approved it, for which post, and carries the reason."""
+    if not needed or approval is None:
+        audit.record_row(u, ctx.store_id, ctx.actor, action, item, before)
+        return
+    u.flush()
+    a = approval.approver
+    after = audit.snapshot(item) | {"approved_by": {"user_id": a.user_id, "username": a.username,
+                                                    "posts": sorted(r.value for r in needed),
+                                                    "rules": sorted(set(needed.values()))}}
+    audit.record(u, ctx.store_id, ctx.actor, action, "item", id_of(item), before, after, note=approval.reason.strip())
+
+
+def _check_code_unique(s: Session, ctx: Ctx, code: str | None, item_id: int | None) -> None:
+    """CARD-07: a national code names one item of the store (whatever its state: to reuse a code, take it off the
+    other item first). Checked under the store's catalog lock (_bump_rev), so two writers cannot both pass."""
+    if not code:
+        return
+    other = s.exec(select(Item.id, Item.code).where(Item.store_id == ctx.store_id, Item.nhsa_code == code,
+                                                    Item.id != (item_id or 0))).first()
+    if other is not None:
+        raise conflict("CARD-07", f"医保编码 {code} 已对照到商品 {other[1]}，一个医保编码只能对应一个商品",
+                       f"national code {code} is already mapped to item {other[1]}; a code names one item",
+                       nhsa_code=code, item_id=other[0])
 
 
 def search_mnemonic(name: str) -> str:
@@ -111,7 +173,10 @@ def barcodes_by_item(s: Session, item_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _placement_problems(item: Item, zone: Zone) -> list[Violation]:
-    return check_placement(item_spec(item), zone_spec(zone))
+    """Where GSP keeps the item out of the zone — and a zone defined before GSP-02's display areas were enforced that
+    mixes what they keep apart (处方药 with anything else) takes no item."""
+    spec = zone_spec(zone)
+    return check_zone(spec) + check_placement(item_spec(item), spec)
 
 
 def _check_barcodes(s: Session, ctx: Ctx, codes: list[str], item_id: int | None) -> None:
@@ -128,10 +193,14 @@ def _check_barcodes(s: Session, ctx: Ctx, codes: list[str], item_id: int | None)
                            item_id=owner.item_id)
 
 
-def create_item(u: Unit, ctx: Ctx, values: dict[str, Any], barcodes: list[str], zone_code: str | None) -> Item:
+def create_item(u: Unit, ctx: Ctx, values: dict[str, Any], barcodes: list[str], zone_code: str | None,
+                approval: Approval | None = None) -> Item:
+    """A new item; a 医保 mapping given with it (a national code, 甲/乙) is a loosening change from none and needs
+    the other 医保 administrator's approval (CARD-07)."""
     s = orm(u)
     if problems := check_item(item_facts(values)):
         raise refused(problems)
+    needed = _approve(ctx, None, controlled_facts(values), approval)
     if s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.code == values["code"])).first():
         raise conflict("DUPLICATE", f"商品编码 {values['code']} 已存在", f"item code {values['code']} exists",
                        code=values["code"])
@@ -143,9 +212,11 @@ def create_item(u: Unit, ctx: Ctx, values: dict[str, Any], barcodes: list[str], 
         if problems := _placement_problems(item, zone):
             raise refused(problems)
         item.zone_id = zone.id
+    item.mapping_uploaded_on = None  # CARD-07: set by the upload, never given
     item.rev = _bump_rev(u, ctx)
+    _check_code_unique(s, ctx, item.nhsa_code, None)
     s.add(item)
-    audit.record_row(u, ctx.store_id, ctx.actor, "item.create", item)
+    _audit_item(u, ctx, "item.create", item, None, needed, approval)
     for code in barcodes:
         _add_barcode_row(u, ctx, item, code)
     return item
@@ -159,7 +230,12 @@ def _add_barcode_row(u: Unit, ctx: Ctx, item: Item, code: str) -> Barcode:
     return bc
 
 
-def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> Item:
+def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any], approval: Approval | None = None,
+                zone_code: str | None = None) -> Item:
+    """Change an item. Its controlled facts (class, 医保 category, national code) change as server.rules.controlled
+    says: a loosening change with a second person's approval and a reason; any change of them sends the mapping
+    back to "not uploaded", so the card waits for the centre to have the new one (CARD-07). `zone_code`: where the
+    changed item stands from now (a reclassified drug moves in the same change: no zone admits both classes)."""
     s = orm(u)
     item = get_item(s, ctx, item_id)
     unknown = set(changes) - set(ITEM_FIELDS) - {"code"}
@@ -167,32 +243,60 @@ def update_item(u: Unit, ctx: Ctx, item_id: int, changes: dict[str, Any]) -> Ite
         raise AppError(422, "VALIDATION", f"未知字段：{'、'.join(sorted(unknown))}", f"unknown fields: {sorted(unknown)}")
     if "code" in changes and changes["code"] != item.code:
         raise AppError(422, "VALIDATION", "商品编码不能修改", "the item code cannot change (it is the 医保 mapping key)")
-    merged = {k: getattr(item, k) for k in ITEM_FIELDS} | changes
+    current = {k: getattr(item, k) for k in ITEM_FIELDS}
+    merged = current | changes
     if problems := check_item(item_facts(merged)):
         raise refused(problems)
-    if item.zone_id is not None:
+    was, will = controlled_facts(current), controlled_facts(merged)
+    needed = _approve(ctx, was, will, approval)
+    zone = zone_by_code(s, ctx, zone_code) if zone_code else None
+    moved = (zone is not None and zone.id != item.zone_id) or any(merged[k] != current[k] for k in PLACEMENT_FIELDS)
+    zone_id = zone.id if zone is not None else item.zone_id
+    if zone_id is not None and moved:
         probe = Item(**merged)
-        if problems := _placement_problems(probe, s.get_one(Zone, item.zone_id)):
+        if problems := _placement_problems(probe, zone or s.get_one(Zone, zone_id)):
             raise refused(problems)
     before = audit.snapshot(item)
     for k, v in changes.items():
         setattr(item, k, v)
-    if any(k in MAPPING_FIELDS and before.get(k) != v for k, v in changes.items()):
-        item.mapping_uploaded_on = None  # CARD-07: a changed mapping is self-pay until the centre has it
+    item.zone_id = zone_id
+    if resets_mapping_upload(was, will):
+        item.mapping_uploaded_on = None  # CARD-07: the centre's mapping no longer describes the item
     if "name" in changes:
         item.mnemonic = search_mnemonic(item.name)
     item.updated_at = ctx.now
     item.rev = _bump_rev(u, ctx)
+    if will.nhsa_code != was.nhsa_code:
+        _check_code_unique(s, ctx, will.nhsa_code, item_id)
     s.add(item)
-    action = "item.mapping" if set(changes) & MAPPING_FIELDS else "item.update"
-    audit.record_row(u, ctx.store_id, ctx.actor, action, item, before)
+    action = ("item.class" if was.gsp_class != will.gsp_class else
+              "item.mapping" if set(changes) & MAPPING_FIELDS else "item.update")
+    _audit_item(u, ctx, action, item, before, needed, approval)
     return item
 
 
-def mark_mapping_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], on: date) -> list[Item]:
-    """CARD-07: the items' mappings (national code, 甲/乙) reached the centre on `on`; from then the card
-    may pay them. (The 3501-series uploads will call this when the centre acknowledges.)"""
+def mapping_upload_refusals(ctx: Ctx, approval: Approval | None) -> list[Violation]:
+    """Until the 3501-series uploads exist, a person records that a mapping reached the centre: a 医保 administrator,
+    confirmed by the other one (CARD-07); never the one who records it alone."""
+    return approval_refusals({Role.INSURANCE_ADMIN: "CARD-07"}, ctx.actor.user_id,
+                             approval.approver if approval else None, "-",  # the upload itself is the reason
+                             ctx.settings.store.fixmedins_code, ctx.today)
+
+
+def mark_mapping_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], approval: Approval | None) -> list[Item]:
+    """CARD-07: the items' mappings (national code, 甲/乙) reached the centre today; from then the card may pay
+    them. The day is the store's today, never given: an upload cannot be typed in for another day. (The
+    3501-series uploads will call `record_mapping_upload` when the centre acknowledges.)"""
+    if problems := mapping_upload_refusals(ctx, approval):
+        raise refused(problems, 403)
+    return record_mapping_upload(u, ctx, item_ids, approval)
+
+
+def record_mapping_upload(u: Unit, ctx: Ctx, item_ids: list[int], approval: Approval | None) -> list[Item]:
+    """The mappings reached the centre today: what the upload's acknowledgement records (no person confirms it then),
+    and what mark_mapping_uploaded records once the other 医保 administrator has confirmed."""
     s = orm(u)
+    on: date = ctx.today
     out = []
     for item_id in item_ids:
         item = get_item(s, ctx, item_id)
@@ -203,7 +307,7 @@ def mark_mapping_uploaded(u: Unit, ctx: Ctx, item_ids: list[int], on: date) -> l
         item.mapping_uploaded_on, item.updated_at = on, ctx.now
         item.rev = _bump_rev(u, ctx)
         s.add(item)
-        audit.record_row(u, ctx.store_id, ctx.actor, "item.mapping_uploaded", item, before)
+        _audit_item(u, ctx, "item.mapping_uploaded", item, before, {Role.INSURANCE_ADMIN: "CARD-07"}, approval)
         out.append(item)
     return out
 
@@ -259,10 +363,13 @@ def _mapping_refusal(existing: Item | None, values: dict[str, Any]) -> str | Non
     return "医保编码/类别" if changed else None
 
 
-def import_rows(u: Unit, ctx: Ctx, rows: list[Any], may_map: bool = True) -> ImportOutcome:
+def import_rows(u: Unit, ctx: Ctx, rows: list[Any], may_map: bool = True,
+                approval: Approval | None = None) -> ImportOutcome:
     """Apply validated rows: new codes are created, changed ones updated, equal ones left alone.
 
-    Re-importing the same file therefore changes nothing (no audit entries, no revision bump).
+    Re-importing the same file therefore changes nothing (no audit entries, no revision bump). A row that loosens
+    an item's controlled facts is held to the same rule as the catalog's own route: without a second person's
+    approval (given with the file), of the post the row needs, it is refused.
     """
     s = orm(u)
     out = ImportOutcome()
@@ -284,7 +391,7 @@ def import_rows(u: Unit, ctx: Ctx, rows: list[Any], may_map: bool = True) -> Imp
         try:
             with s.begin_nested():
                 if existing is None:
-                    create_item(u, ctx, values, list(row.barcodes), zone_code)
+                    create_item(u, ctx, values, list(row.barcodes), zone_code, approval)
                     out.created += 1
                     continue
                 changes = {k: v for k, v in values.items() if k in ITEM_FIELDS and getattr(existing, k) != v}
@@ -293,15 +400,16 @@ def import_rows(u: Unit, ctx: Ctx, rows: list[Any], may_map: bool = True) -> Imp
                 if not changes and not new_codes and not zone_changed:
                     out.unchanged += 1
                     continue
-                if changes:
-                    update_item(u, ctx, id_of(existing), changes)
+                if changes:  # with the zone the row names: a reclassified item moves in the same change
+                    update_item(u, ctx, id_of(existing), changes, approval, zone_code if zone_changed else None)
                 for code in new_codes:
                     add_barcode(u, ctx, id_of(existing), code)
-                if zone_changed and zone_code is not None:
+                if zone_changed and zone_code is not None and not changes:
                     place_item(u, ctx, id_of(existing), zone_code)
                 out.updated += 1
         except AppError as exc:
-            column = "条码" if "barcode" in exc.details or exc.code.startswith(("CODE-GTIN", "CATALOG-BARCODE")) else ""
+            column = ("条码" if "barcode" in exc.details or exc.code.startswith(("CODE-GTIN", "CATALOG-BARCODE")) else
+                      "医保编码" if exc.code == "CARD-07" else "经营类别" if exc.code in ("RX-01", "STAFF-01") else "")
             out.refused.append({"row": row.row, "column": column, "message_zh": exc.message_zh,
                                 "message_en": exc.message_en, "code": exc.code})
     return out

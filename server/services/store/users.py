@@ -17,6 +17,7 @@ from server.db.models.base import id_of
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.roles import Role
+from server.rules.controlled import Approver
 from server.rules.staff import StaffRecord, role_combination_refusals
 from server.services.context import Ctx
 
@@ -209,6 +210,17 @@ def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
         user.failed_attempts, user.locked_until = 0, None
         s.add(user)
     return user
+
+
+def second_person(u: Unit, ctx: Ctx, username: str, pin: str) -> Approver | None:
+    """The second person of a controlled change (RX-01, CARD-07): their PIN checked with the login's lockout,
+    their posts and staff record as of now, for the rule to judge (server.rules.controlled). None when the PIN is
+    wrong, the failure recorded (the caller commits it before refusing); a frozen or locked account is refused."""
+    user = check_pin(u, ctx, username, pin)
+    if user is None:
+        return None
+    s = orm(u)
+    return Approver(id_of(user), user.username, active_roles(s, id_of(user)), staff_record(staff_profile(s, id_of(user))))
 
 
 def logout(u: Unit, ctx: Ctx, principal: Principal) -> None:
