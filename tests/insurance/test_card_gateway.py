@@ -184,3 +184,23 @@ def test_an_answer_with_three_decimals_is_booked_half_up_kept_as_received_and_no
         (answer,) = [x for x in messages_for(s, ctx.store_id, row.msgid) if x.direction == MessageDirection.IN.value]
         assert answer.outcome == "ok" and '"fund_pay_sumamt":4.895' in answer.body  # the message log: as received
         assert verify(s, ctx.store_id).ok
+
+
+def test_a_cancellation_reversed_on_its_own_says_the_settlement_stands(card_shop: dict[str, Any]) -> None:
+    """2103 sent, its answer lost, taken back at once by 2601: the pharmacist is told plainly that nothing went back
+    to the card and no return was made — and the return can be made again."""
+    c, ph, sandbox = card_shop["client"], card_shop["pharmacist"], card_shop["sandbox"]
+    sid = sale_with(card_shop, (BARCODE_VITC, 2))
+    identify(card_shop, sid)
+    due = c.post(f"/sales/{sid}/card/preview", json={}, headers=card_shop["cashier"]).json()["due_otherwise_fen"]
+    assert settle(card_shop, sid, due).status_code == 200
+    c.post("/insurance/sign-in", json={}, headers=ph)
+    sandbox.inject("drop", "2103")
+    body = {"return_id": str(uuid.uuid4()), "reason": "患者退药"}
+    lost = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
+    assert lost.status_code == 424 and lost.json()["code"] == "CANCEL-REVERSED", lost.text
+    assert "原医保结算仍然有效" in lost.json()["message_zh"] and "没有退回医保卡" in lost.json()["message_zh"]
+    assert len(active_in_centre(card_shop)) == 1 and c.get(f"/sales/{sid}", headers=ph).json()["status"] == "completed"
+    again = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
+    assert again.status_code == 201, again.text
+    assert active_in_centre(card_shop) == []
