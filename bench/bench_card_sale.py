@@ -58,12 +58,13 @@ PERSON = DEMO_PERSONS[0]  # the demo 职工 (310) on the simulated reader's "emp
 
 
 def directory_codes() -> dict[InsuranceCategory, list[str]]:
-    """National codes the sandbox's directory classifies (it is built from the demo catalog)."""
+    """National codes the sandbox's directory classifies (it is built from the demo catalog), of products sold
+    without trace codes: the bench store scans none, and the centre refuses a traced product without them."""
     from catalog.demo_data import demo_items
 
     out: dict[InsuranceCategory, list[str]] = {}
     for item in demo_items():
-        if item.nhsa_code and item.nhsa_code not in out.setdefault(item.insurance_category, []):
+        if item.nhsa_code and not item.traced and item.nhsa_code not in out.setdefault(item.insurance_category, []):
             out[item.insurance_category].append(item.nhsa_code)
     return out
 

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from catalog.demo_data import demo_items
 
-    codes = [(i.nhsa_code, i.price_fen) for i in demo_items() if i.nhsa_code][:5]
+    # products sold without trace codes: the purchases here carry none, and the centre refuses a traced one without
+    codes = [(i.nhsa_code, i.price_fen) for i in demo_items() if i.nhsa_code and not i.traced][:5]
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         sandbox = subprocess.Popen([*dingdian_command(), "sandbox-centre", "--port", str(port), "--db",

@@ -6,8 +6,10 @@ Steps, each undone by Esc: identify the insured person (the card in the reader, 
 account and the person's cash shown large before the pharmacist confirms → the rest paid in cash (change
 shown) or by another tender, and 2102 settles with the sale's completion.
 
-The till computes none of it: every figure is the service's answer. A settlement whose outcome the service
-could not learn (SETTLE-UNCERTAIN) is said plainly, and F9 asks the service to resolve it (2601 reversal).
+The till computes none of it: every figure is the service's answer. A settlement the service took back on its
+own (SETTLE-REVERSED) is said plainly — reversed, nothing taken from the card, what to do next — and the split is
+shown again; one whose outcome it could not learn (SETTLE-UNCERTAIN) too, and F9 asks the service to resolve it
+(2601 reversal).
 A settle whose answer was lost on the way back is never sent again blindly — the till asks the sale's state.
 """
 
@@ -284,7 +286,7 @@ class CardScreen(TaskScreen):
         try:
             sale = await self.client.card_settle(sale_id, tenders)
         except ServiceError as exc:
-            if exc.code == "SETTLE-UNCERTAIN":
+            if exc.code in ("SETTLE-UNCERTAIN", "SETTLE-REVERSED"):
                 self._uncertain(exc.details, exc.text_zh)
                 return
             raise
@@ -329,6 +331,7 @@ class CardScreen(TaskScreen):
     def _uncertain(self, details: dict[str, Any], text: str) -> None:
         self.uncertain = details
         if details.get("status") == "reversed":  # taken back at once by 2601: the sale is open again
+            self.preview = None
             if self.split is not None:
                 self._show_split(self.split)
             self.say(text + "\n可按 F2 重新预结算，或 Esc 返回改用其他方式支付", error=True)

@@ -1,8 +1,9 @@
 """Typed records ⇄ the centre's JSON nodes, field by field, by the records' own type hints.
 
 Naming: a field named `<wire>_fen` is money kept in integer fen and sent as the wire field `<wire>`
-with 2 decimal places; every other field carries its wire name unchanged. `extra` keeps keys the
-record does not know (live centres add them; reference §1.3) so nothing received is lost.
+with 2 decimal places (read back rounded half up to the fen when a centre answers with more); every
+other field carries its wire name unchanged. `extra` keeps keys the record does not know (live
+centres add them; reference §1.3) so nothing received is lost.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from server.insurance.wire import WireFormatError, amount_to_fen, fen_to_amount, to_decimal, to_text
+from server.insurance.wire import WireFormatError, answer_amount_to_fen, fen_to_amount, to_decimal, to_text
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -114,8 +115,8 @@ def from_wire(cls: type[T], doc: Any) -> T:
 
 
 def _read(raw: Any, tp: Any, name: str, key: str) -> Any:
-    if name.endswith("_fen"):
-        return amount_to_fen(raw, key)
+    if name.endswith("_fen"):  # records read are answers: a third place is rounded half up, never refused
+        return answer_amount_to_fen(raw, key)
     origin = typing.get_origin(tp)
     if origin in (list, tuple):
         (inner,) = typing.get_args(tp)[:1]

@@ -43,6 +43,12 @@ MED_TYPE_CHRONIC = "14"  # 门诊慢特病
 CLR_TYPE_PHARMACY = "41"  # 清算类别: 药店购药
 OPTER_TYPE_CLERK = "1"  # 经办人类别: 经办人
 
+# drug_trac_info (reference §8): 拆零标志 trdn_flag (0 否 / 1 是, [JX] 表315) and min_prcunt_type. The latter has no
+# dictionary in the copies found: "2" is "by the smallest package" (the one implementation seen sends it for a box
+# scanned whole); "1", by the smallest dose unit, is inferred for a 拆零 line. Confirm with the province's spec.
+TRDN_WHOLE, TRDN_SPLIT = "0", "1"
+MIN_PRCUNT_DOSE, MIN_PRCUNT_PACKAGE = "1", "2"
+
 FUND_PAY_TYPE_LABELS = {
     "310100": "职工基本医疗保险统筹基金", "310200": "职工基本医疗保险个人账户基金", "320100": "公务员医疗补助基金",
     "330100": "职工大额医疗费用补助基金", "390100": "城乡居民基本医疗保险基金", "390200": "城乡居民大病医疗保险基金",

@@ -37,7 +37,8 @@ class Caller:
     opter: str  # 经办人 code (the user's username)
     opter_name: str
     sign_no: str = ""  # from 9001; empty on 9001 itself
-    insuplc_admdvs: str = ""  # 参保地 from 1101's insuinfo; required once psn_no is in the input
+    insuplc_admdvs: str = ""  # 参保地 from 1101's insuinfo once psn_no is in the input; 9001 and 1101 send the
+    # store's own 统筹区 when it is empty (the gateway fills it: the header always carries one there)
     opter_type: str = OPTER_TYPE_CLERK
     dev_no: str = ""  # the till's registered device number
 

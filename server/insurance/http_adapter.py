@@ -179,9 +179,14 @@ class HttpGateway:
 
     # --- the transactions -----------------------------------------------------------------------
 
+    def _local(self, caller: Caller) -> str:
+        """insuplc_admdvs where no insured person is known yet (9001, 1101): the caller's if it has one, else the
+        store's own 统筹区 — the header must carry one (reference §1.1), and the centre routes by it."""
+        return caller.insuplc_admdvs or self.mdtrtarea_admvs
+
     def sign_in(self, caller: Caller, mac: str, ip: str) -> SignInResult:
         signin = SignInInput(opter_no=caller.opter, mac=mac, ip=ip)
-        receipt, out = self.call("9001", Caller(caller.opter, caller.opter_name, "", caller.insuplc_admdvs,
+        receipt, out = self.call("9001", Caller(caller.opter, caller.opter_name, "", self._local(caller),
                                                 caller.opter_type, caller.dev_no),
                                  {"signIn": codec.to_wire(signin)},
                                  read=lambda o: codec.from_wire(SignInOutb, o.get("signinoutb", o)))
@@ -203,7 +208,8 @@ class HttpGateway:
                               idetinfo=[codec.from_wire(IdetInfo, r) for r in codec.rows(o.get("idetinfo"))],
                               receipt=Receipt(infno="1101", msgid=""))
 
-        receipt, out = self.call("1101", caller, {"data": codec.to_wire(query)}, read=read)
+        receipt, out = self.call("1101", caller.with_insuplc(self._local(caller)), {"data": codec.to_wire(query)},
+                                 read=read)
         assert out is not None
         return PersonInfo(baseinfo=out.baseinfo, insuinfo=out.insuinfo, idetinfo=out.idetinfo, receipt=receipt)
 

@@ -188,14 +188,28 @@ class DrugDetail:  # node drugdetail, one per sold line (CARD-01: exactly the sa
 
 
 @dataclass(frozen=True, kw_only=True)
+class DrugTracInfo:  # node drug_trac_info, one per trace code scanned into a settled line (reference §8)
+    feedetl_sn: str  # the drugdetail row the box was sold in
+    drug_trac_codg: str  # 药品追溯码: 20 digits, the first 8
+    trdn_flag: str  # 拆零标志: "1" when the line sells pieces of the opened box, whose one code it carries
+    min_prcunt_type: str  # how the line is priced: by the package or by the piece (dicts.MIN_PRCUNT_*)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SettleRequest:
     druginfo: DrugInfo
     drugdetail: list[DrugDetail]
+    # The boxes' codes go with the settlement itself, not only later in 3505 ("无码不结算"); a purchase
+    # without traced drugs sends no node, as the settlement-side implementations do.
+    drug_trac_info: list[DrugTracInfo] = field(default_factory=list)
 
     def input(self) -> dict[str, Any]:
         from server.insurance.codec import to_wire
 
-        return {"druginfo": to_wire(self.druginfo), "drugdetail": [to_wire(d) for d in self.drugdetail]}
+        doc = {"druginfo": to_wire(self.druginfo), "drugdetail": [to_wire(d) for d in self.drugdetail]}
+        if self.drug_trac_info:
+            doc["drug_trac_info"] = [to_wire(t) for t in self.drug_trac_info]
+        return doc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,6 +308,28 @@ class DetlCutInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Shares:
+    """Who pays what of a settlement, in whole fen, as the store books it.
+
+    Each amount is the centre's rounded half up to the fen — the total, the fund, the card's part (fund and
+    account together) — and the account's part is the card's less the fund's, the person's cash the total less
+    the card's. So the parts always add up to the total, also when the centre answered with a third place and
+    rounding each part on its own would not (4.895 + 2.105 = 7.000: 4.90 + 2.11 ≠ 7.00): a good settlement is
+    never taken back for half a fen."""
+
+    medfee_fen: int
+    fund_fen: int
+    acct_fen: int
+    cash_fen: int
+    balc_fen: int  # the personal account's balance after
+
+    @property
+    def card_fen(self) -> int:
+        """What the card pays: the insurance tender."""
+        return self.fund_fen + self.acct_fen
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settlement:
     """The answer of 2101, 2102 and 2103."""
 
@@ -301,6 +337,41 @@ class Settlement:
     setldetail: list[SetlDetail]
     detlcutinfo: list[DetlCutInfo]
     receipt: Receipt
+
+    def shares(self) -> Shares:
+        """The split as booked (see Shares), from setlinfo as received (the fen fields when nothing was)."""
+        from server.insurance.codec import node
+        from server.insurance.wire import round_fen, to_decimal
+
+        raw = node(self.receipt.output.get("setlinfo"))
+        if not raw:
+            info = self.setlinfo
+            return Shares(medfee_fen=info.medfee_sumamt_fen, fund_fen=info.fund_pay_sumamt_fen,
+                          acct_fen=info.acct_pay_fen, cash_fen=info.medfee_sumamt_fen - info.fund_pay_sumamt_fen
+                          - info.acct_pay_fen, balc_fen=info.balc_fen)
+
+        def exact(key: str) -> Decimal:
+            return to_decimal(raw.get(key), key) * 100
+
+        medfee, fund = round_fen(exact("medfee_sumamt")), round_fen(exact("fund_pay_sumamt"))
+        card = round_fen(exact("fund_pay_sumamt") + exact("acct_pay"))
+        return Shares(medfee_fen=medfee, fund_fen=fund, acct_fen=card - fund, cash_fen=medfee - card,
+                      balc_fen=round_fen(exact("balc")))
+
+    def parts_exact(self) -> tuple[Decimal, Decimal]:
+        """(the total, the sum of its parts: fund + account + the person's cash), in yuan as the centre wrote them."""
+        from server.insurance.codec import node
+        from server.insurance.wire import fen_to_amount, to_decimal
+
+        raw = node(self.receipt.output.get("setlinfo"))
+        if not raw:
+            info = self.setlinfo
+            return (fen_to_amount(info.medfee_sumamt_fen),
+                    fen_to_amount(info.fund_pay_sumamt_fen + info.acct_pay_fen + info.cash_fen))
+        cash = raw.get("psn_cash_pay", raw.get("cash_payamt"))
+        return (to_decimal(raw.get("medfee_sumamt"), "medfee_sumamt"),
+                to_decimal(raw.get("fund_pay_sumamt"), "fund_pay_sumamt") + to_decimal(raw.get("acct_pay"), "acct_pay")
+                + to_decimal(cash, "psn_cash_pay"))
 
 
 # --- 2103 cancel, 2601 reversal --------------------------------------------------------------------

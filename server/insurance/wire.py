@@ -80,12 +80,20 @@ def fen_to_amount(fen: int) -> Decimal:
 
 
 def amount_to_fen(raw: Any, field: str = "amount") -> int:
-    """A wire amount (number, numeric string, null/"" = 0) → integer fen; more than 2 places is refused."""
+    """A wire amount (number, numeric string, null/"" = 0) → integer fen; more than 2 places is refused.
+    Strict: what a sender must keep to (N16,2), as the centre reads the pharmacy's amounts."""
     value = to_decimal(raw, field)
     fen = value * 100
     if fen != fen.to_integral_value():
         raise WireFormatError(f"{field}: {raw!r} has more than 2 decimal places")
     return int(fen)
+
+
+def answer_amount_to_fen(raw: Any, field: str = "amount") -> int:
+    """An amount in the centre's answer → integer fen, rounded half up. Live centres answer with three places
+    now and then (e.g. 4.895): the value is valid, and refusing it would make a good settlement look lost.
+    The answer itself is kept as received (the message log); only the money booked is rounded."""
+    return round_fen(to_decimal(raw, field) * 100)
 
 
 def to_decimal(raw: Any, field: str = "value") -> Decimal:

@@ -53,14 +53,16 @@ def signed_in(gateway: HttpGateway) -> Caller:
 
 # --- a purchase ------------------------------------------------------------------------------------
 
-# Codes the sandbox's directory classifies (the demo catalog's 甲 / 乙 / 丙 items) and one off-list code.
-def demo_codes() -> dict[str, str]:
+# Codes the sandbox's directory classifies (the demo catalog's 甲 / 乙 / 丙 items) and one off-list code. The
+# centre wants the trace codes of a traced product: CODES are of products without (the test shop's items carry
+# none unless a test says so); TRACED_CODES of products with (the demo catalog's traced ones).
+def demo_codes(traced: bool = False) -> dict[str, str]:
     from catalog.classes import InsuranceCategory
     from catalog.demo_data import demo_items
 
     out: dict[str, str] = {}
     for item in demo_items():
-        if item.nhsa_code and item.insurance_category.value not in out:
+        if item.nhsa_code and item.traced is traced and item.insurance_category.value not in out:
             out[item.insurance_category.value] = item.nhsa_code
     assert set(out) == {InsuranceCategory.JIA.value, InsuranceCategory.YI.value, InsuranceCategory.BING.value}
     out["none"] = "XZ99ZZZ999A999999999999"  # no such code: off-list
@@ -68,6 +70,7 @@ def demo_codes() -> dict[str, str]:
 
 
 CODES = demo_codes()
+TRACED_CODES = demo_codes(traced=True)
 SALE_TIME = datetime(2026, 3, 2, 10, 30, 0)
 
 

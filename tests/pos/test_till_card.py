@@ -245,3 +245,35 @@ def test_an_uncertain_settlement_is_shown_plainly_resolved_with_f9_and_settled_o
         assert [r.status for r in book["sales"]] == ["completed"]
 
     asyncio.run(body())
+
+
+def test_a_settlement_reversed_on_its_own_is_told_to_the_cashier_in_plain_words(
+        live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx) -> None:
+    """2102 booked by the centre, its answer lost; the service takes it back at once (2601). The till says so in
+    words: reversed, nothing taken from the card, and what to do next — the split shown again, the sale open."""
+    make_card_ready(live.base, engine, ctx, sign_in="cashier")
+
+    async def body() -> None:
+        app = till(settings, live.base)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await scan(pilot, BARCODE_VITC)
+            await settled(pilot, sale)
+            await pilot.press("f3")
+            card: CardScreen = await popup(pilot, CardScreen)
+            await identify_typed(pilot, card)
+            await pilot.press("f2")
+            await until(pilot, lambda: card.step == "preview", what="the preview")
+            sandbox.inject("drop", "2102")  # booked, the answer cut off: the service reverses it (2601 answers)
+            await type_text(pilot, "10", "enter")
+            await until(pilot, lambda: "已自动冲正" in message(card, "#card-message"), timeout=20, what="the reversal said")
+            shown = message(card, "#card-message")
+            assert "医保卡没有扣款" in shown and "重新预结算" in shown and "其他方式支付" in shown, shown
+            assert card.step == "split" and card.preview is None  # back to the split: nothing to confirm
+            assert sale.sale is not None and sale.sale["status"] == "open"
+
+        assert [r["status"] for r in sandbox.settlements()] == ["reversed"]
+        assert [r.status for r in ledger(engine)["settlements"]] == ["reversed"]
+        assert [r.status for r in ledger(engine)["sales"]] == ["open"]
+
+    asyncio.run(body())

@@ -72,7 +72,8 @@ class TransactionEndpoint:
             return
         if fault and fault.kind == "delay":
             await anyio.sleep(fault.delay_ms / 1000)
-        text = await anyio.to_thread.run_sync(self.centre.handle, body, kind)
+        misstate = fault.offset_fen if fault and fault.kind == "misstate" else 0
+        text = await anyio.to_thread.run_sync(self.centre.handle, body, kind, misstate)
         if fault and fault.kind == "twice":
             text = await anyio.to_thread.run_sync(self.centre.handle, body, "twice (second delivery)")
         if fault and fault.kind == "drop":
@@ -94,13 +95,14 @@ class TransactionEndpoint:
 
 
 class FaultIn(BaseModel):
-    kind: str = Field(description="delay | drop | twice | error | refuse_sign_in | http_status | garble")
+    kind: str = Field(description="delay | drop | twice | error | refuse_sign_in | http_status | garble | misstate")
     infno: str = ""
     times: int = Field(default=1, ge=1, le=1000)
     delay_ms: int = Field(default=0, ge=0, le=600_000)
     infcode: int = -1
     err_msg: str = "模拟错误 / injected error"
     status: int = Field(default=502, ge=400, le=599)
+    offset_fen: int = Field(default=0, ge=-10**8, le=10**8)
 
 
 class PolicyIn(BaseModel):
@@ -113,12 +115,14 @@ class PolicyIn(BaseModel):
 class SettingsIn(BaseModel):
     wire_style: str | None = Field(default=None, pattern="^(live|spec)$")
     chrgitm_lv_style: str | None = Field(default=None, pattern="^(2digit|1digit)$")
+    amount_places: int | None = Field(default=None, ge=2, le=3, description="3: 2101/2102 amounts to the mill")
     hmac_secrets: dict[str, str] | None = None  # access key → secret; {} turns checking off
 
 
 class DirectoryEntry(BaseModel):
     code: str = Field(min_length=1, max_length=50)
     chrgitm_lv: str = Field(description="甲乙丙: 01/1, 02/2, 03/3 (either spelling)")
+    traced: bool | None = Field(default=None, description="sold with 药品追溯码 (false: the store's 无码库 stock)")
 
 
 def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI:
@@ -205,7 +209,7 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
         for key, value in body.model_dump(exclude_none=True).items():
             ledger.set_setting(key, value)
         return {"wire_style": centre.wire_style, "chrgitm_lv_style": centre.chrgitm_lv_style,
-                "hmac": bool(ledger.setting("hmac_secrets", {}))}
+                "amount_places": centre.amount_places, "hmac": bool(ledger.setting("hmac_secrets", {}))}
 
     @app.post("/admin/directory", status_code=201)
     def add_directory(entries: list[DirectoryEntry]) -> dict[str, Any]:
@@ -215,8 +219,10 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
                 if category is InsuranceCategory.NONE:
                     raise HTTPException(422, f"chrgitm_lv {e.chrgitm_lv!r}: use 01/1 甲, 02/2 乙, 03/3 丙")
                 db.execute("INSERT OR REPLACE INTO directory (code, category) VALUES (?, ?)", (e.code, category.value))
+                if e.traced is not None:
+                    db.execute("INSERT OR REPLACE INTO directory_trace (code, traced) VALUES (?, ?)", (e.code, int(e.traced)))
         for e in entries:
-            directory.add(e.code, chrgitm_lv_category(e.chrgitm_lv))
+            directory.add(e.code, chrgitm_lv_category(e.chrgitm_lv), e.traced)
         return {"added": len(entries)}
 
     @app.post("/admin/reset")

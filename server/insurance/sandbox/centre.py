@@ -1,6 +1,15 @@
 """The sandbox centre's transactions: the envelope checked, the sign-in required, the fund model
 applied, the ledger written — the way a regional platform answers a pharmacy (reference §1–§5).
 
+Trace codes (reference §8) travel with 2101/2102 in `drug_trac_info`: a product the directory lists as
+traced needs one code per box sold whole (trdn_flag 0) or its opened box's one code when sold split
+(trdn_flag 1); a box already sold whole here, or sold split and now sent whole, is refused. The codes of a
+settlement are free again once it is cancelled or reversed.
+
+Test knobs (admin): `amount_places` 3 answers 2101/2102 amounts with three places, the fund's share written
+to the mill as live centres do (the figures still add up); the `misstate` fault answers a total off by
+`offset_fen` (a centre's slip the pharmacy must catch).
+
 Every message is processed in one ledger transaction. Effectful messages (2102, 2103, 2601) keep
 their answer under their msgid: the same msgid with the same input gets the same answer again and
 changes nothing (a repeated msgid is never settled twice); the same msgid with a different input
@@ -14,6 +23,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +31,14 @@ from zoneinfo import ZoneInfo
 
 from catalog.classes import InsuranceCategory
 from server.insurance import wire
-from server.insurance.dicts import FUND_PAY_TYPE_LABELS, ChrgitmLvStyle, chrgitm_lv_code, same_code
+from server.insurance.dicts import (
+    FUND_PAY_TYPE_LABELS,
+    TRDN_SPLIT,
+    TRDN_WHOLE,
+    ChrgitmLvStyle,
+    chrgitm_lv_code,
+    same_code,
+)
 from server.insurance.sandbox.directory import Directory
 from server.insurance.sandbox.fund import FundError, Line, Policy, Split, split
 from server.insurance.sandbox.ledger import Ledger
@@ -36,6 +53,13 @@ ENVELOPE_REQUIRED = ("infno", "msgid", "mdtrtarea_admvs", "recer_sys_code", "inf
 SETL_MONEY = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
               "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay",
               "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "acct_mulaid_pay")
+
+
+@dataclass(frozen=True)
+class Trace:
+    feedetl_sn: str
+    code: str
+    flag: str  # trdn_flag
 
 
 class Refuse(Exception):
@@ -96,6 +120,8 @@ class Centre:
         self.clock = clock
         for row in ledger.query("SELECT code, category FROM directory"):
             directory.add(row["code"], InsuranceCategory(row["category"]))
+        for row in ledger.query("SELECT code, traced FROM directory_trace"):
+            directory.set_traced(row["code"], bool(row["traced"]))
 
     # --- settings the admin endpoint changes ----------------------------------------------------
 
@@ -118,10 +144,15 @@ class Centre:
     def chrgitm_lv_style(self) -> ChrgitmLvStyle:
         return "1digit" if self.ledger.setting("chrgitm_lv_style", "2digit") == "1digit" else "2digit"
 
+    @property
+    def amount_places(self) -> int:
+        return 3 if self.ledger.setting("amount_places", 2) == 3 else 2
+
     # --- one message ----------------------------------------------------------------------------
 
-    def handle(self, body: bytes, fault: str = "") -> str:
-        """The answer's text for one delivered message (recorded in the delivery log)."""
+    def handle(self, body: bytes, fault: str = "", misstate_fen: int = 0) -> str:
+        """The answer's text for one delivered message (recorded in the delivery log); `misstate_fen`: the
+        answer's total is off by that much (the 'misstate' fault)."""
         now = self.clock().astimezone(CN)
         req: dict[str, Any] = {}
         try:
@@ -129,7 +160,7 @@ class Centre:
             if not isinstance(parsed, dict):
                 raise Refuse("报文不是JSON对象 / the message is not a JSON object")
             req = parsed
-            text = self._process(req, now)
+            text = self._process(req, now, misstate_fen)
         except Refuse as r:
             text = self.render(req, now, -1, r.err_msg, None, "")
         except (ValueError, wire.WireFormatError) as exc:
@@ -182,7 +213,7 @@ class Centre:
             answer["warn_msg"] = warn
         return wire.dumps(answer if live else _stringify(answer))
 
-    def _process(self, req: dict[str, Any], now: datetime) -> str:
+    def _process(self, req: dict[str, Any], now: datetime, misstate_fen: int = 0) -> str:
         self._check_envelope(req)
         infno = to_text(req["infno"])
         handler = self._handlers().get(infno)
@@ -202,6 +233,8 @@ class Centre:
                 if infno != "9001":
                     self._require_sign_in(db, req, now.date())
                 output, warn = handler(db, req, inp, now)
+                if infno in ("2101", "2102"):
+                    output = self._as_answered(output, misstate_fen)
                 text = self.render(req, now, 0, "", output, warn, db)
                 if infno in EFFECTFUL:
                     db.execute("INSERT INTO answer (fixmedins_code, msgid, infno, digest, answer) VALUES (?, ?, ?, ?, ?)",
@@ -213,6 +246,29 @@ class Centre:
     def _handlers(self) -> dict[str, Callable[..., tuple[Any, str]]]:
         return {"9001": self._sign_in, "9002": self._sign_out, "1101": self._person_info, "2101": self._pre_settle,
                 "2102": self._settle, "2103": self._cancel, "2601": self._reverse, "3201": self._reconcile}
+
+    def _as_answered(self, output: dict[str, Any], misstate_fen: int) -> dict[str, Any]:
+        """The knobs: a total misstated, and amounts with three places (the fund's share to the mill, as a live
+        centre computes it: half a fen less for the fund, half a fen more for the person's part, the balance
+        following the account; every identity of §3.3 still holds at three places)."""
+        info = dict(output["setlinfo"])
+        if misstate_fen:
+            info["medfee_sumamt"] = fen_to_amount(amount_to_fen(info["medfee_sumamt"]) + misstate_fen)
+        if self.amount_places == 3:
+            mill, half = Decimal("0.001"), Decimal("0.005")
+            for k in (*SETL_MONEY, "balc"):
+                info[k] = to_decimal(info[k]).quantize(mill)
+            if info["fund_pay_sumamt"] > 0:
+                part = "acct_pay" if info["acct_pay"] > 0 else "psn_cash_pay"
+                info["fund_pay_sumamt"] -= half
+                info["hifp_pay"] -= half
+                info[part] += half
+                info["psn_part_amt"] += half
+                if part == "acct_pay":
+                    info["balc"] -= half
+                output = {**output, "setldetail": [{**d, "fund_payamt": to_decimal(d["fund_payamt"]).quantize(mill)
+                                                    - half} for d in output["setldetail"]]}
+        return {**output, "setlinfo": info}
 
     # --- envelope and sign-in -------------------------------------------------------------------
 
@@ -248,9 +304,19 @@ class Centre:
         if row["opter"] != to_text(req["opter"]):
             raise Refuse("经办人与签到人不符 / the operator is not the one who signed in")
 
+    @staticmethod
+    def _insuplc(req: dict[str, Any]) -> str:
+        """The header's 参保地: where no person is known yet (9001, 1101) it must still be there (§1.1)."""
+        admdvs = to_text(req.get("insuplc_admdvs"))
+        if not (len(admdvs) == 6 and admdvs.isdigit()):
+            raise Refuse("参保地医保区划insuplc_admdvs不能为空，应为6位区划 / insuplc_admdvs is required: 6 digits")
+        return admdvs
+
     def _sign_in(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
         data = _object(inp, "signIn")
         _need(data, "opter_no", "mac", "ip")
+        if self._insuplc(req) != to_text(req["mdtrtarea_admvs"]):
+            raise Refuse("签到的参保地医保区划应为本统筹区 / a sign-in's insuplc_admdvs is the pharmacy's own region")
         seq = Ledger.next_value(db, "sign_no")
         sign_no = f"{to_text(req['mdtrtarea_admvs'])}{now:%Y%m%d%H%M%S}{seq:010d}"
         db.execute("INSERT INTO sign_in (sign_no, fixmedins_code, opter, sign_time, sign_date, mac, ip) "
@@ -305,10 +371,14 @@ class Centre:
     def _person_info(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
         data = _object(inp, "data")
         _need(data, "mdtrt_cert_type", "mdtrt_cert_no")
+        admdvs = self._insuplc(req)
         person = self._find(db, to_text(data["mdtrt_cert_type"]), to_text(data["mdtrt_cert_no"]),
                             to_text(data.get("card_sn")))
         if to_text(data.get("certno")) and to_text(data["certno"]).upper() != person["certno"]:
             raise Refuse("证件号码与就诊凭证不符 / the certificate number does not match the credential")
+        if admdvs not in (to_text(req["mdtrtarea_admvs"]), person["insuplc_admdvs"]):  # routed to neither platform
+            raise Refuse("参保地医保区划insuplc_admdvs既非本统筹区也非人员参保地 / insuplc_admdvs is neither this "
+                         "region nor the person's")
         _, row = self._person(db, person["psn_no"])
         born = date.fromisoformat(person["brdy"])
         age = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
@@ -319,7 +389,7 @@ class Centre:
     # --- 2101 / 2102 ----------------------------------------------------------------------------
 
     def _purchase(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime
-                  ) -> tuple[dict[str, Any], sqlite3.Row, dict[str, Any], list[dict[str, Any]], Split]:
+                  ) -> tuple[dict[str, Any], sqlite3.Row, dict[str, Any], list[dict[str, Any]], Split, list[Trace]]:
         info = _object(inp, "druginfo")
         details = inp.get("drugdetail")
         _need(info, "psn_no", "mdtrt_cert_type", "mdtrt_cert_no", "begntime", "medfee_sumamt", "insutype",
@@ -367,6 +437,7 @@ class Centre:
             lines.append(Line(sn, amount, self.directory.category(to_text(d["med_list_codg"]))))
         if sum(ln.amount_fen for ln in lines) != amount_to_fen(info["medfee_sumamt"], "medfee_sumamt"):
             raise Refuse("医疗费总额与明细合计不符 / medfee_sumamt is not the sum of the lines")
+        traces = self._traces(db, to_text(req["fixmedins_code"]), details, inp.get("drug_trac_info"))
         policy = self.policy
         year_used = row["dedc_used_fen"] if row["dedc_year"] == now.year else 0
         left = max(0, policy.deductible_fen.get(insutype, 0) - year_used)
@@ -375,7 +446,59 @@ class Centre:
                            acct_used=flag == "1", policy=policy)
         except FundError as exc:
             raise Refuse(str(exc)) from exc
-        return person, row, info, details, result
+        return person, row, info, details, result, traces
+
+    def _traces(self, db: sqlite3.Connection, code: str, details: list[dict[str, Any]], node: Any) -> list[Trace]:
+        """drug_trac_info checked as a centre checks it (reference §8): well-formed rows naming sold lines; every
+        line of a traced product with its codes, one per box sold whole or the opened box's one when split; no
+        box sold whole here before, none sold split before now sent whole."""
+        if node in (None, ""):
+            node = []
+        if not isinstance(node, list) or not all(isinstance(t, dict) for t in node):
+            raise Refuse("追溯码节点drug_trac_info格式错误 / drug_trac_info must be a list of objects")
+        by_sn: dict[str, list[Trace]] = {}
+        sns = {to_text(d["feedetl_sn"]): d for d in details}
+        for t in node:
+            _need(t, "feedetl_sn", "drug_trac_codg", "trdn_flag", "min_prcunt_type")
+            sn, trace, flag = to_text(t["feedetl_sn"]), to_text(t["drug_trac_codg"]), to_text(t["trdn_flag"])
+            if sn not in sns:
+                raise Refuse(f"追溯码所属费用明细{sn}不存在 / trace code for no drugdetail row {sn}")
+            if not (len(trace) == 20 and trace.isdigit() and trace.startswith("8")):
+                raise Refuse(f"药品追溯码{trace}格式错误（应为8开头的20位数字） / malformed trace code {trace}")
+            if flag not in (TRDN_WHOLE, TRDN_SPLIT):
+                raise Refuse(f"拆零标志trdn_flag应为0或1：{flag} / trdn_flag must be 0 or 1")
+            by_sn.setdefault(sn, []).append(Trace(sn, trace, flag))
+        whole_codes = [t.code for ts in by_sn.values() for t in ts if t.flag == TRDN_WHOLE]
+        if len(whole_codes) != len(set(whole_codes)):
+            raise Refuse("同一追溯码整盒销售了两次 / one trace code sold whole twice in one purchase")
+        for sn, d in sns.items():
+            mine = by_sn.get(sn, [])
+            if not mine:
+                if self.directory.traced(to_text(d["med_list_codg"])):
+                    raise Refuse(f"明细{sn}药品追溯码缺失，无码不结算 / line {sn}: the drug's trace codes are missing")
+                continue
+            flags = {t.flag for t in mine}
+            if len(flags) > 1:
+                raise Refuse(f"明细{sn}的拆零标志不一致 / line {sn}: trdn_flag differs between its codes")
+            cnt = to_decimal(d["cnt"], "cnt")
+            if flags == {TRDN_WHOLE} and Decimal(len(mine)) != cnt:
+                raise Refuse(f"明细{sn}整盒销售（拆零标志0）应每盒一个追溯码：数量{cnt}，追溯码{len(mine)}个；拆零销售应标记"
+                             f"拆零标志1 / line {sn}: sold whole, one code per box ({cnt} boxes, {len(mine)} codes)")
+            if flags == {TRDN_SPLIT} and len(mine) != 1:
+                raise Refuse(f"明细{sn}拆零销售（拆零标志1）应只带所拆那一盒的追溯码 / line {sn}: a split line carries "
+                             "its opened box's one code")
+        for ts in by_sn.values():
+            for t in ts:
+                sold = {r["trdn_flag"] for r in db.execute(
+                    "SELECT t.trdn_flag FROM trace_sale t JOIN settlement s ON s.setl_id = t.setl_id "
+                    "WHERE t.fixmedins_code = ? AND t.code = ? AND s.status = 'active'", (code, t.code))}
+                if TRDN_WHOLE in sold:
+                    raise Refuse(f"药品追溯码{t.code}已有整盒销售记录，疑似重复销售（回流药/串换） / trace code {t.code} "
+                                 "was already sold whole")
+                if sold and t.flag == TRDN_WHOLE:
+                    raise Refuse(f"药品追溯码{t.code}所在药盒已拆零销售，拆零标志应为1 / the box {t.code} was sold "
+                                 "split: trdn_flag must be 1")
+        return [t for ts in by_sn.values() for t in ts]
 
     def _output(self, person: dict[str, Any], info: dict[str, Any], details: list[dict[str, Any]], s: Split,
                 setl_id: str, mdtrt_id: str, now: datetime, msgid: str) -> dict[str, Any]:
@@ -422,14 +545,14 @@ class Centre:
                 f"{admdvs}{now:%Y%m%d%H%M%S}{Ledger.next_value(db, 'mdtrt_id'):010d}")
 
     def _pre_settle(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
-        person, _, info, details, s = self._purchase(db, req, inp, now)
+        person, _, info, details, s, _ = self._purchase(db, req, inp, now)
         return self._output(person, info, details, s, "", "", now, to_text(req["msgid"])), ""
 
     def _settle(self, db: sqlite3.Connection, req: dict[str, Any], inp: dict[str, Any], now: datetime) -> tuple[Any, str]:
         code, msgid = to_text(req["fixmedins_code"]), to_text(req["msgid"])
         if db.execute("SELECT 1 FROM reversal WHERE fixmedins_code = ? AND omsgid = ?", (code, msgid)).fetchone():
             raise Refuse(f"该报文已冲正，不能再结算：{msgid} / this msgid was reversed; settle with a new msgid")
-        person, row, info, details, s = self._purchase(db, req, inp, now)
+        person, row, info, details, s, traces = self._purchase(db, req, inp, now)
         setl_id, mdtrt_id = self._ids(db, req, now)
         output = self._output(person, info, details, s, setl_id, mdtrt_id, now, msgid)
         used = (row["dedc_used_fen"] if row["dedc_year"] == now.year else 0) + s.act_pay_dedc_fen
@@ -442,6 +565,8 @@ class Centre:
                     person["insuplc_admdvs"], now.strftime(DT), now.date().isoformat(), s.medfee_fen,
                     s.fund_pay_sumamt_fen, s.acct_pay_fen, s.psn_cash_pay_fen, s.act_pay_dedc_fen, "0", None, "active",
                     wire.dumps(output)))
+        db.executemany("INSERT INTO trace_sale (fixmedins_code, code, setl_id, feedetl_sn, trdn_flag) VALUES (?,?,?,?,?)",
+                       [(code, t.code, setl_id, t.feedetl_sn, t.flag) for t in traces])
         return output, ""
 
     # --- 2103 / 2601 ----------------------------------------------------------------------------

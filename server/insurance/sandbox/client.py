@@ -44,7 +44,7 @@ class SandboxAdmin:
 
     def inject(self, kind: str, infno: str = "", **more: Any) -> None:
         """kind: delay (delay_ms) | drop | twice | error (infcode, err_msg) | refuse_sign_in | http_status (status)
-        | garble; `times` (default 1) messages of `infno` ("" = any)."""
+        | garble | misstate (offset_fen); `times` (default 1) messages of `infno` ("" = any)."""
         self._ok(self._http.post("/admin/faults", json={"kind": kind, "infno": infno, **more}))
 
     def faults(self) -> dict[str, Any]:
@@ -59,6 +59,7 @@ class SandboxAdmin:
     def set_settings(self, **settings: Any) -> dict[str, Any]:
         return self._ok(self._http.put("/admin/settings", json=settings))
 
-    def add_directory(self, entries: dict[str, str]) -> None:
-        """{national code: chrgitm_lv (01/1 甲, 02/2 乙, 03/3 丙)}."""
-        self._ok(self._http.post("/admin/directory", json=[{"code": c, "chrgitm_lv": lv} for c, lv in entries.items()]))
+    def add_directory(self, entries: dict[str, str], traced: bool | None = None) -> None:
+        """{national code: chrgitm_lv (01/1 甲, 02/2 乙, 03/3 丙)}; `traced`: whether they carry trace codes."""
+        self._ok(self._http.post("/admin/directory", json=[{"code": c, "chrgitm_lv": lv, "traced": traced}
+                                                           for c, lv in entries.items()]))

@@ -8,6 +8,7 @@ of one transaction (or of any, when infno is empty):
 - refuse_sign_in:  9001 answers infcode -1 (the sign-in is refused)
 - http_status:     the gateway answers with an HTTP status (e.g. 502, 401) without processing
 - garble:          process and commit, then answer 200 with a body that is not JSON
+- misstate:        process and commit, but answer a 2101/2102 total (medfee_sumamt) off by `offset_fen`
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-FaultKind = Literal["delay", "drop", "twice", "error", "refuse_sign_in", "http_status", "garble"]
-KINDS: tuple[str, ...] = ("delay", "drop", "twice", "error", "refuse_sign_in", "http_status", "garble")
+FaultKind = Literal["delay", "drop", "twice", "error", "refuse_sign_in", "http_status", "garble", "misstate"]
+KINDS: tuple[str, ...] = ("delay", "drop", "twice", "error", "refuse_sign_in", "http_status", "garble", "misstate")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Fault:
     infcode: int = -1
     err_msg: str = "模拟错误 / injected error"
     status: int = 502
+    offset_fen: int = 0  # misstate
 
     def matches(self, infno: str) -> bool:
         if self.kind == "refuse_sign_in":

@@ -1,6 +1,6 @@
 """The sandbox centre's own books (SQLite): persons and their accounts, sign-ins, settlements
-and cancellations, reversal tombstones, the answers of effectful messages (so a repeated msgid is
-answered, not settled again) and every delivery received.
+and cancellations, the trace codes each settlement carried, reversal tombstones, the answers of
+effectful messages (so a repeated msgid is answered, not settled again) and every delivery received.
 
 One lock serialises the centre's transactions; each `transaction()` commits or rolls back whole.
 """
@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS delivery (
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS directory (code TEXT PRIMARY KEY, category TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS directory_trace (code TEXT PRIMARY KEY, traced INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS trace_sale (
+    fixmedins_code TEXT NOT NULL, code TEXT NOT NULL, setl_id TEXT NOT NULL, feedetl_sn TEXT NOT NULL,
+    trdn_flag TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_trace_sale_code ON trace_sale (fixmedins_code, code);
 """
 
 
@@ -97,7 +102,7 @@ class Ledger:
         """Back to the demo persons and nothing else (tests call it between cases)."""
         with self.transaction() as db:
             for table in ("person", "sign_in", "settlement", "reversal", "answer", "delivery", "counter", "setting",
-                          "directory"):
+                          "directory", "directory_trace", "trace_sale"):
                 db.execute(f"DELETE FROM {table}")
         self.seed()
 

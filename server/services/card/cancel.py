@@ -88,8 +88,19 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
         except GatewayError as e:
             # Certainly not cancelled, or an uncertain 2103 taken back by 2601: the settlement stands and the
             # intent is cleared. An uncertain one that 2601 could not take back stays for `recover`.
-            if not e.uncertain or _reverse_cancel(gateway, caller, request.psn_no, cancel_msgid):
+            if not e.uncertain:
                 _clear_cancel(engine, ctx, settlement_id, e.message_en)
+            elif _reverse_cancel(gateway, caller, request.psn_no, cancel_msgid):
+                _clear_cancel(engine, ctx, settlement_id, e.message_en)
+                cause = e.to_app_error()  # said plainly: taken back, so nothing went back to the card
+                raise AppError(cause.status, "CANCEL-REVERSED",
+                               f"医保撤销（2103）结果不确定，已自动冲正：原医保结算仍然有效，没有退回医保卡，也没有办理退货。"
+                               f"原因：{cause.message_zh}。请稍后重新办理退货",
+                               f"the 2103's outcome was uncertain and it was reversed automatically: the settlement "
+                               f"stands, nothing went back to the card and no return was made ({cause.message_en}); "
+                               "make the return again later",
+                               {"msgid": cancel_msgid, "settlement_id": settlement_id, "status": "settled",
+                                "cause": cause.body()}) from None
             raise e.to_app_error() from None
         with core_unit(engine) as u:  # the centre has cancelled: recorded at once, on its own
             row = rows.settlement(u, settlement_id, lock=True)

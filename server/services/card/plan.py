@@ -1,6 +1,7 @@
 """What the card may pay and what it would: each line card-eligible or self-pay with its rule (CARD-02, CARD-07,
 RX-02), every check before the centre is asked (AGR-01, CARD-06, sign-in, RX-03/RX-11, the completion's own
-refusals), the 2101/2102 request, and the 2101 preview."""
+refusals), the 2101/2102 request with the boxes' trace codes, and the 2101 preview — refused when the centre's
+answer does not settle exactly the sale (CARD-01)."""
 
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ from server.db.prepared import Prepared
 from server.db.uow import Unit, orm, read_unit
 from server.errors import AppError, refused
 from server.insurance import messages as m
+from server.insurance.dicts import MIN_PRCUNT_DOSE, MIN_PRCUNT_PACKAGE, TRDN_SPLIT, TRDN_WHOLE
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller, InsuranceGateway
 from server.rules import card as card_rules
+from server.rules.card_answer import answer_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
 from server.services.card import counter, rows
 from server.services.card.counter import open_card_sale
 from server.services.context import Ctx
 from server.services.rx import dispensing as rx_dispensing
-from server.services.sale import completion
+from server.services.sale import completion, trace_codes
 
 _LINE, _ITEM = table_of(SaleLine), table_of(Item)
 # The sale's lines with what the card asks of each item, in one read.
@@ -127,6 +130,7 @@ def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | 
     caller = caller.with_insuplc(insured.insuplc_admdvs)
     total = sum(v.line.amount_fen for v in card_views)
     begin = ctx.now.astimezone(ctx.settings.store.tz).replace(tzinfo=None)
+    codes = trace_codes.codes_by_line(u, sale.id)
     request = m.SettleRequest(
         druginfo=m.DrugInfo(psn_no=insured.psn_no, mdtrt_cert_type=insured.mdtrt_cert_type,
                             mdtrt_cert_no=insured.mdtrt_cert_no, card_sn=insured.card_sn,
@@ -143,7 +147,12 @@ def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | 
                                  prd_days=Decimal(v.rx_line.days) if v.rx_line else Decimal(0),
                                  medc_way_dscr=v.rx_line.route if v.rx_line else "",
                                  bilg_dr_name=rx.doctor_name if (rx and v.rx_line) else "")
-                    for v in card_views])
+                    for v in card_views],
+        # CARD-01 too: the boxes sold, by their codes — a split line its opened box's, flagged 拆零
+        drug_trac_info=[m.DrugTracInfo(feedetl_sn=str(v.line.sale_line_id), drug_trac_codg=code,
+                                       trdn_flag=TRDN_SPLIT if v.split else TRDN_WHOLE,
+                                       min_prcunt_type=MIN_PRCUNT_DOSE if v.split else MIN_PRCUNT_PACKAGE)
+                        for v in card_views for code in codes.get(v.line.sale_line_id, [])])
     return SettlementPlan(sale, insured, caller, request, card_views, split.self_pay, total)
 
 
@@ -170,10 +179,12 @@ def preview(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, t
         ans = gateway.pre_settle(prep.caller, prep.request)
     except GatewayError as e:  # the sale stays open and can be paid otherwise
         raise e.to_app_error() from None
-    info = ans.setlinfo
+    shares = ans.shares()
+    if problems := answer_refusals(prep.total_fen, shares.medfee_fen, *ans.parts_exact(), "2101"):
+        raise refused(problems)  # shown before anything is confirmed: nothing was booked
     self_pay = sale_total - prep.total_fen
-    return Preview(prep.total_fen, info.fund_pay_sumamt_fen, info.acct_pay_fen, info.cash_fen, info.balc_fen, self_pay,
-                   info.cash_fen + self_pay,
+    return Preview(prep.total_fen, shares.fund_fen, shares.acct_fen, shares.cash_fen, shares.balc_fen, self_pay,
+                   shares.cash_fen + self_pay,
                    [{"sale_line_id": ln.sale_line_id, "name": ln.name, "amount_fen": ln.amount_fen,
                      "reasons": [v.as_dict() for v in vs]} for ln, vs in prep.self_pay],
                    [v.line.sale_line_id for v in prep.card_lines])

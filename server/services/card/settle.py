@@ -1,8 +1,13 @@
 """Settling (2102) with the completion, intent first, and resolving what is uncertain (2601): the settlement's
-status moves only along its edges; at start-up every intent or uncertain one is resolved (`recover`)."""
+status moves only along its edges; at start-up every intent or uncertain one is resolved (`recover`).
+
+A settlement taken back on its own (its answer lost, or settled but the sale could not complete with it) is told
+to the cashier in plain words (SETTLE-REVERSED: nothing was taken from the card, and what to do next), or, when
+the reversal did not go through yet, that it waits to be resolved (SETTLE-UNCERTAIN)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -13,10 +18,11 @@ from sqlalchemy import Engine
 from server import audit
 from server.db.models import CardSettlement, SaleStatus, SettlementStatus, User
 from server.db.uow import Unit, core_unit, orm, read_unit
-from server.errors import AppError, conflict
+from server.errors import AppError, conflict, refused
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
+from server.rules.card_answer import answer_refusals
 from server.rules.tenders import TenderOffer
 from server.services import sales_ledger
 from server.services.card import counter, rows
@@ -25,6 +31,8 @@ from server.services.card.plan import prepare
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
 from server.services.sale import completion
+
+log = logging.getLogger("dingdian.card")
 
 # What the caller makes of the completed (or replayed) sale, inside its unit of work: (unit, the completion,
 # the tenders just paid — None for a replay, whose tenders are the sale's own).
@@ -90,7 +98,8 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
         msgid = ins.settlement_msgid(u, ctx)
         row = rows.add_intent(u, {"store_id": ctx.store_id, "sale_id": prep.sale.id, "msgid": msgid,
                                   "medfee_sumamt_fen": prep.total_fen, "created_by": ctx.actor_id,
-                                  "created_at": ctx.now, "lines": [_line_json(d) for d in prep.request.drugdetail]})
+                                  "created_at": ctx.now,
+                                  "lines": [_line_json(d, prep.request.drug_trac_info) for d in prep.request.drugdetail]})
         # nothing else happens to the sale until this is resolved
         settling = sales_ledger.change_sale(u, prep.sale.id, status=SaleStatus.SETTLING.value)
         audit.record(u, ctx.store_id, ctx.actor, "settlement.intent", "card_settlement", row.id, None,
@@ -106,48 +115,67 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             raise e.to_app_error() from None
         _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, e.message_en)
         outcome = resolve(engine, ctx, gateway, settlement_id, force=True)
-        raise AppError(424, "SETTLE-UNCERTAIN",
-                       "医保结算结果不确定，" + ("已冲正撤销，请重新结算或改用其他方式支付" if outcome == "reversed"
-                                         else "冲正未成功，请稍后在“待确认结算”中处理"),
-                       "the settlement's outcome was uncertain; " + ("it was reversed: settle again or pay otherwise"
-                                                                     if outcome == "reversed" else
-                                                                     "the reversal did not go through yet: resolve it later"),
-                       {"msgid": msgid, "settlement_id": settlement_id, "status": outcome}) from None
+        raise taken_back(outcome, msgid, settlement_id, e.to_app_error()) from None
     try:
         return _record_and_complete(engine, ctx, settlement_id, settled, till_code, offers, answer)
     except Exception as exc:
-        # Settled at the centre but the sale cannot complete here (the tenders do not add up, a database
-        # error): take the settlement back, so there is never a settlement without its sale.
-        if _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):
-            resolve(engine, ctx, gateway, settlement_id, force=True)
-        raise
+        # Settled at the centre but the sale cannot complete here (the answer is not the sale's, the tenders do
+        # not add up, a database error): take the settlement back, so there is never a settlement without its sale.
+        if not _mark(engine, ctx, settlement_id, SettlementStatus.UNCERTAIN, str(getattr(exc, "message_en", exc))):
+            raise  # resolved meanwhile by someone else: their outcome stands
+        if not isinstance(exc, AppError):
+            log.exception("settlement %s: the sale could not complete; taking the settlement back", msgid)
+        cause = exc if isinstance(exc, AppError) else AppError(
+            500, "INTERNAL", "系统内部错误，销售未能完成", "an internal error: the sale could not complete")
+        raise taken_back(resolve(engine, ctx, gateway, settlement_id, force=True), msgid, settlement_id,
+                         cause) from None
 
 
-def _line_json(d: m.DrugDetail) -> dict[str, Any]:
+def taken_back(outcome: str, msgid: str, settlement_id: int, cause: AppError) -> AppError:
+    """What the cashier is told when a settlement was taken back on its own (2601) — or could not be yet."""
+    details = {"msgid": msgid, "settlement_id": settlement_id, "status": outcome, "cause": cause.body()}
+    if outcome == SettlementStatus.REVERSED.value:
+        return AppError(cause.status, "SETTLE-REVERSED",
+                        f"医保结算已自动冲正撤销，医保卡没有扣款（统筹基金和个人账户都未支付）。原因：{cause.message_zh}。"
+                        "本单仍未收款：请重新预结算后再确认，或改用现金等其他方式支付",
+                        f"the card settlement was reversed automatically: nothing was taken from the card "
+                        f"(cause: {cause.message_en}). The sale is still unpaid: preview and settle again, or pay "
+                        "another way", details | {"card_charged": False})
+    return AppError(424, "SETTLE-UNCERTAIN",
+                    f"医保结算结果待确认：{cause.message_zh}。自动冲正尚未成功，不能确定医保卡是否扣款；"
+                    "请稍后在“待确认结算”中冲正确认，处理前该销售不能继续",
+                    f"the settlement's outcome is not known ({cause.message_en}); the reversal did not go through "
+                    "yet: resolve it before the sale goes on", details)
+
+
+def _line_json(d: m.DrugDetail, traces: list[m.DrugTracInfo]) -> dict[str, Any]:
+    mine = [t for t in traces if t.feedetl_sn == d.feedetl_sn]
     return {"feedetl_sn": d.feedetl_sn, "med_list_codg": d.med_list_codg, "medins_list_codg": d.medins_list_codg,
             "cnt": str(d.cnt), "pric_fen": d.pric_fen, "det_item_fee_sumamt_fen": d.det_item_fee_sumamt_fen,
-            "rxno": d.rxno}
+            "rxno": d.rxno} | ({"trace_codes": [t.drug_trac_codg for t in mine], "trdn_flag": mine[0].trdn_flag}
+                               if mine else {})
 
 
 def _record_and_complete(engine: Engine, ctx: Ctx, settlement_id: int, settled: m.Settlement, till_code: str,
                          offers: list[TenderOffer], answer: Answer) -> Any:
-    info = settled.setlinfo
+    info, shares = settled.setlinfo, settled.shares()  # booked in fen, half up; the answer kept as received
     with core_unit(engine) as u:
         row = rows.settlement(u, settlement_id, lock=True)
         assert row is not None
         if row.status != SettlementStatus.INTENT.value:  # resolved (reversed) while the answer was on its way
             raise conflict("SETTLE-STALE", "该结算已被冲正处理，本次应答作废", "the settlement was resolved meanwhile",
                            settlement_id=settlement_id, status=row.status)
+        if problems := answer_refusals(row.medfee_sumamt_fen, shares.medfee_fen, *settled.parts_exact(), "2102"):
+            raise refused(problems)  # CARD-01: never completed with other figures than the sale's
         after = rows.change(
             u, settlement_id, status=SettlementStatus.SETTLED.value, resolved_at=ctx.now,
-            fund_pay_fen=info.fund_pay_sumamt_fen, acct_pay_fen=info.acct_pay_fen, cash_pay_fen=info.cash_fen,
-            balc_fen=info.balc_fen, setl_id=info.setl_id, mdtrt_id=info.mdtrt_id,
+            fund_pay_fen=shares.fund_fen, acct_pay_fen=shares.acct_fen, cash_pay_fen=shares.cash_fen,
+            balc_fen=shares.balc_fen, setl_id=info.setl_id, mdtrt_id=info.mdtrt_id,
             answer={k: str(v) if isinstance(v, Decimal) else v  # as received, the ID number left out (SEC-06)
                     for k, v in settled.receipt.output.get("setlinfo", {}).items() if k != "certno"})
         audit.record(u, ctx.store_id, ctx.actor, "settlement.settled", "card_settlement", settlement_id,
                      rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=f"setl_id {info.setl_id}")
-        card_fen = info.fund_pay_sumamt_fen + info.acct_pay_fen
-        paid = [TenderOffer("insurance", card_fen, card_fen, info.setl_id), *offers]
+        paid = [TenderOffer("insurance", shares.card_fen, shares.card_fen, info.setl_id), *offers]
         done = completion.complete(u, ctx, row.sale_id, till_code, paid, settling=True)
         if done.replayed:  # never two settlements for one sale
             raise conflict("SALE-STATE", "该销售单已经完成收款", "the sale was already completed")
