@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -245,7 +246,7 @@ def test_faults_never_settle_twice_or_leave_a_settlement_without_its_sale(card_s
 
 
 def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, Any], engine: Engine, ctx: Ctx,
-                                                          settings: Any) -> None:
+                                                          settings: Any, clock: Clock) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
     identify(card_shop, sid)
@@ -264,17 +265,20 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
 
     cashier = c.get("/auth/me", headers=h).json()
     acting = ctx.acting(type(SYSTEM)(cashier["id"], cashier["username"]))
-    with pytest.raises(Crash):
-        card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
-    assert len(active_in_centre(card_shop)) == 1
-    blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
-    assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved
-    void = c.post(f"/sales/{sid}/void", json={"reason": "顾客走了"}, headers=card_shop["pharmacist"])
-    assert void.status_code == 409 and void.json()["code"] == "SETTLE-UNCERTAIN"
-    close = c.post(f"/shifts/{card_shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
-    assert close.status_code == 409 and close.json()["code"] == "SETTLE-UNCERTAIN"
-    early = c.post("/settlements/1/resolve", headers=h)  # its 2102 may still be in flight: left alone
-    assert early.status_code == 200 and early.json()["status"] == "intent"
+    # The clock stands still until the early resolve: "still in flight" is a matter of seconds, which a loaded
+    # machine would otherwise spend between the crash and the ask.
+    with time_machine.travel(clock.now, tick=False):
+        with pytest.raises(Crash):
+            card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
+        assert len(active_in_centre(card_shop)) == 1
+        blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
+        assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved
+        void = c.post(f"/sales/{sid}/void", json={"reason": "顾客走了"}, headers=card_shop["pharmacist"])
+        assert void.status_code == 409 and void.json()["code"] == "SETTLE-UNCERTAIN"
+        close = c.post(f"/shifts/{card_shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
+        assert close.status_code == 409 and close.json()["code"] == "SETTLE-UNCERTAIN"
+        early = c.post("/settlements/1/resolve", headers=h)  # its 2102 may still be in flight: left alone
+        assert early.status_code == 200 and early.json()["status"] == "intent"
     assert [x["status"] for x in c.get("/settlements/unresolved", headers=h).json()] == ["intent"]
     assert card_settle.recover(engine, ctx.acting(SYSTEM), gateway) == {1: "reversed"}
     gateway.close()
