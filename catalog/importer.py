@@ -88,6 +88,8 @@ COLUMNS: tuple[Column, ...] = (
            "a whole number of at least 2 (split units per unit); required with a split unit"),
     Column("split_price", "拆零价", False, "金额（元），最多两位小数；填写拆零单位时必填",
            "amount in yuan, at most 2 decimals; required with a split unit"),
+    Column("pharm_class", "药理分类", False, "最多 30 个字符，如 青霉素类；一张处方同类药品有限量（RX-06）",
+           "at most 30 characters, e.g. 青霉素类; a prescription's drugs of one class are limited (RX-06)"),
     Column("traced", "追溯码管理", False, "是/否（Y/N、1/0、true/false），默认否",
            "yes/no (Y/N, 1/0, true/false), default no"),
     Column("barcodes", "条码", False, "GTIN-8/12/13/14 条码，多个用 ; , 、 或空格分隔，文件内不重复",
@@ -147,6 +149,7 @@ class ItemRow:
     split_unit: str | None = None
     split_ratio: int = 1
     split_price_fen: int | None = None
+    pharm_class: str = ""
     traced: bool = False
     mnemonic: str = ""
     barcodes: tuple[str, ...] = ()
@@ -170,7 +173,7 @@ COLUMN_FIELDS = {"price": "price_fen", "split_price": "split_price_fen"}
 ITEM_FIELDS: tuple[str, ...] = (
     "code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "approval_no", "gsp_class",
     "route", "odour_prone", "storage", "nhsa_code", "insurance_category", "price_fen", "unit",
-    "split_unit", "split_ratio", "split_price_fen", "traced", "mnemonic",
+    "split_unit", "split_ratio", "split_price_fen", "pharm_class", "traced", "mnemonic",
 )
 
 
@@ -386,7 +389,8 @@ class _RowParser:
             manufacturer=v["manufacturer"], approval_no=v["approval_no"], route=v["route"],
             odour_prone=v["odour_prone"], storage=v["storage"], nhsa_code=v["nhsa_code"] or None,
             insurance_category=v["insurance_category"], unit=v["unit"], split_unit=v["split_unit"] or None,
-            split_ratio=v["split_ratio"] or 1, split_price_fen=v["split_price"], traced=v["traced"],
+            split_ratio=v["split_ratio"] or 1, split_price_fen=v["split_price"],
+            pharm_class=v["pharm_class"], traced=v["traced"],
             mnemonic=_mnemonic(v["name"])[:100], barcodes=v["barcodes"], zone_code=v["zone"] or None,
             given=self._given())
 
@@ -631,6 +635,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "split_unit": _text_max(10),
     "split_ratio": _whole,
     "split_price": _money,
+    "pharm_class": _text_max(30),
     "traced": _bool,
     "barcodes": _barcodes,
     "zone": _text_max(20),

@@ -425,6 +425,12 @@ def pharmacist_on_duty(shop: dict[str, Any]) -> None:
     assert on.status_code in (200, 201), on.text
 
 
+def _generic_name(c: TestClient, shop: dict[str, Any], item_id: int) -> str:
+    """The drug as the prescriber wrote it: the item's generic name (RX-04 compares them at review)."""
+    item = c.get(f"/items/{item_id}", headers=shop["manager"]).json()
+    return str(item["generic_name"] or item["name"])
+
+
 def prescribe(shop: dict[str, Any], sale_id: str, lines: list[tuple[int, int, bool]], approve: bool = True,
               **fields: Any) -> dict[str, Any]:
     """A paper prescription for the shop's sale (item id, qty, split per line), reviewed by the shop's
@@ -434,8 +440,9 @@ def prescribe(shop: dict[str, Any], sale_id: str, lines: list[tuple[int, int, bo
             "doctor_name": "李医生", "issued_on": fields.pop("issued_on", today.isoformat()),
             "patient_name": "张三", "patient_sex": "男", "patient_age": 40, "diagnosis": "急性支气管炎",
             "doctor_signed": True,
-            "lines": [{"item_id": item_id, "qty": qty, "split": split, "days": 3, "dosage": "0.5g", "frequency": "tid",
-                       "route": "口服", "dosage_form": "胶囊"} for item_id, qty, split in lines]} | fields
+            "lines": [{"item_id": item_id, "qty": qty, "split": split, "dosage": "0.5g", "frequency": "qid",
+                       "route": "口服", "dosage_form": "胶囊", "drug_name": _generic_name(c, shop, item_id)}
+                      for item_id, qty, split in lines]} | fields
     rx = c.post("/prescriptions", json=body, headers=shop["cashier"])
     assert rx.status_code == 201, rx.text
     if approve:

@@ -212,19 +212,24 @@ class PrescriptionScreen(TaskScreen):
             f"状态 {STATUS_ZH.get(rx['status'], rx['status'])}")
         table = self.query_one("#rx-table", DataTable)
         table.clear(columns=True)
-        table.add_columns("#", "药品", "数量", "天数", "剂量", "频次", "用法", "已发")
+        # The written name beside the dispensed item's generic name: a substitution is seen before F5 (RX-04).
+        table.add_columns("#", "处方药名", "调配药品（通用名）", "数量", "天数", "剂量", "频次", "用法", "已发")
         for ln in rx["lines"]:
-            table.add_row(str(ln["line_no"]), ln["drug_name"], f"{ln['qty']}{'(拆)' if ln['split'] else ''}",
-                          str(ln["days"]), ln["dosage"], ln["frequency"], ln["route"], str(ln["dispensed_base"]))
+            table.add_row(str(ln["line_no"]), ln["drug_name"],
+                          ln["generic_name"] if ln["name_matches"] else f"≠ {ln['generic_name']}",
+                          f"{ln['qty']}{'(拆)' if ln['split'] else ''}", str(ln["days"]), ln["dosage"], ln["frequency"],
+                          ln["route"], str(ln["dispensed_base"]))
         for rev in rx["reviews"]:
             table.add_row("审", f"{VERDICT_ZH.get(rev['verdict'], rev['verdict'])} {rev['reason_label']}",
-                          rev["referred_to"], "", "", "", "", "")
+                          rev["referred_to"], "", "", "", "", "", "")
         self.refresh_bindings()
 
     def _next_hint(self) -> str:
         if self.rx is None or self.rx["status"] != "pending":
             return "Esc 返回"
         if self._may_review():
+            if any(not ln["name_matches"] for ln in self.rx["lines"]):
+                return "处方药名与调配药品通用名不符（≠，RX-04）：不能通过。F6 拒绝  F7 转介"
             return "审方：F5 通过  F6 拒绝  F7 转介"
         return "待在岗药师审核（药师登录本机、Ctrl+G 在岗后按 F4 审核）"
 
@@ -265,11 +270,11 @@ class PrescriptionScreen(TaskScreen):
     def _reason_chosen(self, event: OptionList.OptionSelected) -> None:
         if self.busy:
             return
-        if self.verdict == "referred":
+        if self.verdict == "referred" or event.option.id == "out_of_stock":  # RX-05: the pharmacy arranged is named
             referred = self.query_one("#rx-referred", Input)
             referred.display = True
             referred.focus()
-            self.say(f"原因：{event.option.prompt}。请输入转介的定点药店，回车提交")
+            self.say(f"原因：{event.option.prompt}。请输入为患者安排的其他定点药店，回车提交")
             return
         self._work(self._review({"verdict": "rejected", "reason": event.option.id}))
 
@@ -279,7 +284,7 @@ class PrescriptionScreen(TaskScreen):
             return
         options = self.query_one("#rx-reasons", OptionList)
         reason = options.get_option_at_index(options.highlighted or 0).id
-        self._work(self._review({"verdict": "referred", "reason": reason, "referred_to": event.value.strip()}))
+        self._work(self._review({"verdict": self.verdict, "reason": reason, "referred_to": event.value.strip()}))
 
     async def _review(self, body: dict[str, Any]) -> None:
         assert self.rx is not None

@@ -1,6 +1,8 @@
 """The paper prescription's entry form (处方登记): the header fields, the 外配 / signature / seal boxes, and the
-drug lines — prefilled from the sale's prescription drugs, more added by search (F9), each line's quantity,
-days, dosage, frequency, route and form typed in the editor under the table.
+drug lines — prefilled from the sale's prescription drugs, more added by search (F9), each line's drug name as
+the prescription writes it, quantity, dosage, frequency, route and form typed in the editor under the table. The
+days' supply is not typed: the service computes it from quantity, dose and frequency (RX-06), and compares the
+written name with the item's generic name (RX-04).
 
 Keyboard-first: Enter moves to the next field, space ticks a box, ↑↓ choose the line being edited. The form
 only collects what the pharmacist typed into the body of POST /prescriptions; every check is the service's.
@@ -23,8 +25,9 @@ HEADER = (("rx_no", "处方编号"), ("issued_on", "开具日期"), ("institutio
 BOXES = (("for_insurance", "外配处方（医保）"), ("doctor_signed", "医师已签名"), ("institution_sealed", "机构已盖章"),
          ("waipei_sealed", "外配章"))
 SEXES = {"男": "男", "1": "男", "m": "男", "女": "女", "2": "女", "f": "女"}  # typed without an IME: 1/2 or m/f
-LINE_FIELDS = (("qty", "数量"), ("days", "天数"), ("dosage", "单次剂量"), ("frequency", "频次"), ("route", "用法"),
-               ("dosage_form", "剂型"))
+LINE_FIELDS = (("drug_name", "处方药名"), ("qty", "数量"), ("dosage", "单次剂量"), ("frequency", "频次"),
+               ("route", "用法"), ("dosage_form", "剂型"))
+FIELD_LENGTH = {"drug_name": 100}  # the others: 30, as the service takes them
 
 
 class FormProblem(Exception):
@@ -56,7 +59,7 @@ class RxForm(VerticalScroll):
         # The sale's prescription drugs, as the form's first lines (the quantity the sale holds).
         self.lines: list[dict[str, Any]] = [
             {"item_id": ln["item_id"], "name": ln["name"], "spec": ln["spec"], "qty": str(ln["qty"]),
-             "split": ln["split"], "days": "", "dosage": "", "frequency": "", "route": "", "dosage_form": ""}
+             "split": ln["split"], "drug_name": "", "dosage": "", "frequency": "", "route": "", "dosage_form": ""}
             for ln in sale["lines"] if ln["gsp_class"] == "rx"]
         self.current = 0
         self._loading = False
@@ -75,7 +78,7 @@ class RxForm(VerticalScroll):
         with Horizontal(id="rx-editor"):
             for key, label in LINE_FIELDS:
                 yield Label(label)
-                yield Input(id=f"ln-{key}", compact=True, max_length=30)
+                yield Input(id=f"ln-{key}", compact=True, max_length=FIELD_LENGTH.get(key, 30))
 
     def on_mount(self) -> None:
         table = self.query_one("#rx-lines", DataTable)
@@ -108,10 +111,11 @@ class RxForm(VerticalScroll):
 
     def add_item(self, item: dict[str, Any]) -> None:
         self.lines.append({"item_id": item["id"], "name": item["name"], "spec": item["spec"], "qty": "1",
-                           "split": False, "days": "", "dosage": "", "frequency": "", "route": "", "dosage_form": ""})
+                           "split": False, "drug_name": "", "dosage": "", "frequency": "", "route": "",
+                           "dosage_form": ""})
         self.redraw()
         self.select(len(self.lines) - 1)
-        self.query_one("#ln-qty", Input).focus()
+        self.query_one("#ln-drug_name", Input).focus()
 
     def remove_current(self) -> str | None:
         if not self.lines:
@@ -142,7 +146,7 @@ class RxForm(VerticalScroll):
                 box.value = name
         if event.input.id == "ln-dosage_form" and self.current < len(self.lines) - 1:
             self.select(self.current + 1)  # the last field of a line: on to the next line
-            self.query_one("#ln-qty", Input).focus()
+            self.query_one("#ln-drug_name", Input).focus()
             return
         self.screen.focus_next()
 
@@ -159,8 +163,7 @@ class RxForm(VerticalScroll):
             raise FormProblem("处方没有药品：按 F9 查询加入药品")
         body["lines"] = []
         for n, ln in enumerate(self.lines, start=1):
-            line = {k: ln[k].strip() for k in ("dosage", "frequency", "route", "dosage_form")}
-            line |= {"item_id": ln["item_id"], "split": ln["split"], "drug_name": ln["name"][:100],
-                     "qty": _int(ln["qty"], f"第{n}行数量"), "days": _int(ln["days"], f"第{n}行天数")}
+            line = {k: ln[k].strip() for k in ("drug_name", "dosage", "frequency", "route", "dosage_form")}
+            line |= {"item_id": ln["item_id"], "split": ln["split"], "qty": _int(ln["qty"], f"第{n}行数量")}
             body["lines"].append(line)
         return body

@@ -31,6 +31,7 @@ from server.db.uow import orm
 from server.errors import AppError, conflict
 from server.permissions import Action
 from server.privacy import mask_id
+from server.rules.drug_names import same_drug
 from server.rules.prescriptions import REJECT_LABELS, RejectReason
 from server.services.rx import dispensing as rx_dispensing
 from server.services.rx import entry as rx_entry
@@ -45,17 +46,18 @@ def rx_out(s: Session, rx: Prescription) -> RxOut:
     rx_id = id_of(rx)
     lines = rx_entry.lines_of(s, rx_id)
     done = rx_entry.dispensed(s, [id_of(ln) for ln in lines])
-    ratios = {item_id: ratio for item_id, ratio in s.exec(
-        select(col(Item.id), Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in lines})))}
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({ln.item_id for ln in lines})))}
     return RxOut(
         id=rx_id, rx_no=rx.rx_no, source=rx.source, for_insurance=rx.for_insurance, status=rx.status,
         institution_code=rx.institution_code, institution_name=rx.institution_name, doctor_name=rx.doctor_name,
         issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
         patient_age=rx.patient_age, patient_certno_masked=mask_id(rx.patient_certno) if rx.patient_certno else "",
         diagnosis=rx.diagnosis, course=rx.course, entered_at=rx.entered_at,
-        lines=[RxLineOut(id=id_of(ln), line_no=ln.line_no, item_id=ln.item_id, drug_name=ln.drug_name, qty=ln.qty,
+        lines=[RxLineOut(id=id_of(ln), line_no=ln.line_no, item_id=ln.item_id, drug_name=ln.drug_name,
+                         generic_name=rx_entry.generic_name(items[ln.item_id]),
+                         name_matches=same_drug(ln.drug_name, rx_entry.generic_name(items[ln.item_id])), qty=ln.qty,
                          dosage_form=ln.dosage_form, split=ln.split, dispensed_base=done.get(id_of(ln), 0),
-                         remaining_base=rx_entry.base_qty(ln, ratios[ln.item_id]) - done.get(id_of(ln), 0),
+                         remaining_base=rx_entry.base_qty(ln, items[ln.item_id].split_ratio) - done.get(id_of(ln), 0),
                          days=ln.days, dosage=ln.dosage,
                          frequency=ln.frequency, route=ln.route) for ln in lines],
         reviews=[ReviewOut(id=id_of(r), verdict=r.verdict, reason=r.reason,
@@ -89,8 +91,8 @@ def list_institutions(s: ReadSession, ctx: CtxDep) -> list[InstitutionOut]:
 
 @router.post("/prescriptions", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
 def enter_prescription(body: RxIn, request: Request, ctx: CtxDep) -> RxOut:
-    data = rx_entry.RxIn(**body.model_dump(exclude={"lines"}),
-                           lines=[rx_entry.RxLineIn(**ln.model_dump()) for ln in body.lines])
+    data = rx_entry.RxIn(**body.model_dump(exclude={"lines"}),  # a typed days' supply is not taken (RX-06)
+                           lines=[rx_entry.RxLineIn(**ln.model_dump(exclude={"days"})) for ln in body.lines])
     with unit_of_work(request) as u:
         return rx_out(orm(u), rx_entry.create(u, ctx, data))
 

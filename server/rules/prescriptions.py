@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from catalog.violations import Violation
+from server.rules.drug_names import plain, same_drug
 
 
 class Course(StrEnum):
@@ -72,9 +73,9 @@ class InstitutionFacts:
 @dataclass(frozen=True, slots=True)
 class RxLineFacts:
     item_code: str
-    drug_name: str
+    drug_name: str  # as written on the prescription
     qty: int
-    days: int
+    days: int  # computed from quantity, dose and frequency (server.rules.supply), never typed
     dosage: str  # 单次剂量, e.g. "0.5g"
     frequency: str  # 频次, e.g. "tid"
     route: str  # 用法 / 给药途径
@@ -82,6 +83,7 @@ class RxLineFacts:
     pharm_class: str = ""  # 药理分类, for the same-class limit
     injection: bool = False
     insulin: bool = False
+    generic_name: str = ""  # the dispensed item's 通用名 (its name where the catalog has none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ class RxFacts:
     institution_sealed: bool
     waipei_sealed: bool
     issued_on: date | None
-    valid_days: int
+    valid_days: int  # as the prescriber extended it; 0: not written, the store's rx_validity_days holds
     patient_name: str
     patient_sex: str
     patient_age: int | None
@@ -116,9 +118,9 @@ def content_refusals(rx: RxFacts, waipei_seal_required: bool) -> list[Violation]
                                  ("诊断", rx.diagnosis.strip()), ("处方医师", rx.doctor_name.strip()),
                                  ("药品", rx.lines)) if not ok]
     for n, ln in enumerate(rx.lines, start=1):
-        missing += [f"第{n}行{zh}" for zh, ok in (("剂型", ln.dosage_form.strip()), ("剂量", ln.dosage.strip()),
-                                                 ("数量", ln.qty > 0), ("用法", ln.frequency.strip() and ln.route.strip()),
-                                                 ("天数", ln.days > 0)) if not ok]
+        missing += [f"第{n}行{zh}" for zh, ok in (("药品名称", ln.drug_name.strip()), ("剂型", ln.dosage_form.strip()), ("剂量", ln.dosage.strip()),
+                                                 ("数量", ln.qty > 0), ("用法", ln.frequency.strip() and ln.route.strip()))
+                     if not ok]
     if missing:
         out.append(_v("RX-02", f"处方内容不全：缺少{'、'.join(missing)}",
                       f"the prescription lacks required content: {len(missing)} item(s)", missing=missing))
@@ -142,8 +144,9 @@ def content_refusals(rx: RxFacts, waipei_seal_required: bool) -> list[Violation]
     return out
 
 
-def validity_refusals(rx: RxFacts, today: date, max_valid_days: int) -> list[Violation]:
-    """RX-07: not post-dated, not expired (issue day = day 1; the prescriber may extend to the maximum)."""
+def validity_refusals(rx: RxFacts, today: date, max_valid_days: int, *, default_valid_days: int) -> list[Violation]:
+    """RX-07: not post-dated, not expired. Issue day = day 1; valid for the store's `rx_validity_days` unless the
+    prescriber wrote another validity, which may not exceed `rx_max_extended_validity_days`."""
     if rx.issued_on is None:
         return []
     out: list[Violation] = []
@@ -153,7 +156,8 @@ def validity_refusals(rx: RxFacts, today: date, max_valid_days: int) -> list[Vio
     if rx.valid_days > max_valid_days:
         out.append(_v("RX-07", f"处方有效期最长 {max_valid_days} 天（本处方写 {rx.valid_days} 天）",
                       f"validity may be extended to at most {max_valid_days} days", valid_days=rx.valid_days))
-    last_day = rx.issued_on + timedelta(days=max(1, min(rx.valid_days, max_valid_days)) - 1)
+    written = rx.valid_days if rx.valid_days > 0 else default_valid_days
+    last_day = rx.issued_on + timedelta(days=max(1, min(written, max_valid_days)) - 1)
     if today > last_day:
         out.append(_v("RX-07", f"处方已过期（{rx.issued_on} 开具，有效至 {last_day}）",
                       f"the prescription expired on {last_day}", issued_on=rx.issued_on.isoformat(),
@@ -204,10 +208,13 @@ def prescriber_limit_refusals(rx: RxFacts, profile: str) -> list[Violation]:
                       f"at most {most} drugs per prescription", drugs=len(rx.lines), limit=most))
     if (same := MAX_SAME_CLASS[profile]) is not None:
         by_class: dict[str, list[str]] = {}
+        shown: dict[str, str] = {}
         for ln in rx.lines:
-            if ln.pharm_class:
-                by_class.setdefault(ln.pharm_class, []).append(ln.drug_name)
-        for cls, names in by_class.items():
+            if key := plain(ln.pharm_class):  # "ACEI", "ａｃｅｉ " are one class
+                by_class.setdefault(key, []).append(ln.drug_name)
+                shown.setdefault(key, ln.pharm_class.strip())
+        for key, names in by_class.items():
+            cls = shown[key]
             if len(names) > same:
                 out.append(_v("RX-06", f"同类药品（{cls}）不得超过 {same} 种：{'、'.join(names)}",
                               f"at most {same} drugs of one class ({cls})", pharm_class=cls, drugs=names))
@@ -217,6 +224,34 @@ def prescriber_limit_refusals(rx: RxFacts, profile: str) -> list[Violation]:
                 out.append(_v("RX-06", f"外配处方不得开具注射剂（胰岛素除外）：{ln.drug_name}",
                               f"no injections except insulin: {ln.item_code}", item=ln.item_code))
     return out
+
+
+def written_name_refusals(rx: RxFacts) -> list[Violation]:
+    """RX-04: the drug written on the prescription is the item dispensed — the same generic name, read as
+    server.rules.drug_names reads it. The pharmacist sees both at review; a mismatch is a substitution."""
+    out: list[Violation] = []
+    for n, ln in enumerate(rx.lines, start=1):
+        if ln.drug_name.strip() and not same_drug(ln.drug_name, ln.generic_name):
+            out.append(_v("RX-04", f"第{n}行处方写「{ln.drug_name}」，调配的是「{ln.generic_name}」：通用名不符，不得替换",
+                          f"line {n}: written {ln.drug_name!r}, dispensed {ln.generic_name!r}: not the same generic "
+                          "name (no substitution)", line_no=n, item=ln.item_code, written=ln.drug_name,
+                          generic_name=ln.generic_name))
+    return out
+
+
+def review_reason_refusals(verdict: str, reason: RejectReason | None, referred_to: str) -> list[Violation]:
+    """RX-05: a refusal takes a reason from the fixed list; a 缺货 refusal, or a referral, names the other
+    designated pharmacy arranged for the patient; an approval takes no reason."""
+    if verdict == "approved":
+        return [] if reason is None else [_v("RX-05", "通过审核不需要拒绝原因", "an approval takes no refusal reason")]
+    if reason is None:
+        return [_v("RX-05", "拒绝调配须从规定原因中选择一项", "a refusal needs a reason from the fixed list",
+                   reasons=[r.value for r in RejectReason])]
+    if (verdict == "referred" or reason is RejectReason.OUT_OF_STOCK) and not referred_to.strip():
+        return [_v("RX-05", "本店缺货或无法调配时，须登记为患者安排的其他定点药店",
+                   "out of stock or unable to fill: name the other designated pharmacy arranged for the patient",
+                   reason=reason.value)]
+    return []
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ def test_full_row_with_chinese_headers(tmp_path: Path) -> None:
            "剂型": "胶囊剂", "生产企业": "某某制药", "批准文号": "国药准字H20003263", "经营类别": "处方药",
            "给药途径": "内服", "易串味": "否", "贮藏条件": "阴凉", "医保编码": NHSA, "医保类别": "甲",
            "零售价": "12.50", "单位": "盒", "拆零单位": "粒", "拆零系数": "24", "拆零价": "0.60",
-           "追溯码管理": "是", "条码": f"{EAN_A}; {EAN_B}、{EAN8}", "陈列区域": "RX-IN"}
+           "药理分类": "青霉素类", "追溯码管理": "是", "条码": f"{EAN_A}; {EAN_B}、{EAN8}", "陈列区域": "RX-IN"}
     report = parse_rows(tmp_path, [header, [row[h] for h in header]])
     assert report.ok, [e.message_en for e in report.errors]
     [item] = report.rows
@@ -78,7 +78,7 @@ def test_full_row_with_chinese_headers(tmp_path: Path) -> None:
         "dosage_form": "胶囊剂", "manufacturer": "某某制药", "approval_no": "国药准字H20003263",
         "gsp_class": "rx", "route": "internal", "odour_prone": False, "storage": "cool", "nhsa_code": NHSA,
         "insurance_category": "jia", "price_fen": 1250, "unit": "盒", "split_unit": "粒", "split_ratio": 24,
-        "split_price_fen": 60, "traced": True, "mnemonic": "AMXLJN"}
+        "split_price_fen": 60, "pharm_class": "青霉素类", "traced": True, "mnemonic": "AMXLJN"}
     assert item.barcodes == (EAN_A, EAN_B, EAN8)
     assert item.zone_code == "RX-IN"
 

@@ -99,7 +99,8 @@ def waipei(shop: dict[str, Any], sid: str, qty: int = 1, patient: str = EMPLOYEE
         "doctor_name": "李医生", "doctor_code": "D001", "issued_on": shop["clock"].today.isoformat(), "patient_name": patient,
         "patient_sex": "男", "patient_age": 50, "patient_certno": certno, "diagnosis": "急性支气管炎",
         "for_insurance": True, "doctor_signed": True, "institution_sealed": True,
-        "lines": [{"item_id": shop["items"]["amox"], "qty": qty, "days": 3, "dosage": "0.5g", "frequency": "tid",
+        "lines": [{"item_id": shop["items"]["amox"], "qty": qty, "dosage": "0.5g", "frequency": "qid",
+                   "drug_name": "阿莫西林胶囊",
                    "route": "口服", "dosage_form": "胶囊"}]}, headers=shop["cashier"])
     assert rx.status_code == 201, rx.text
     pharmacist_on_duty(shop)

@@ -68,10 +68,11 @@ def test_the_pharmacist_enters_and_approves_the_prescription_and_the_rx_sale_is_
             for value in ("RX-2026-0001", "", "H44030000001", "示范医院", "李医生", "急性支气管炎", "张三", "", "1", "40"):
                 await type_text(pilot, value, "enter")  # Enter goes field to field; the date is today's already
             lines = rx.query_one("#rx-lines", DataTable)
-            assert [str(c) for c in lines.get_row_at(0)][1:4] == ["阿莫西林胶囊", "0.25g*24粒", "1"]  # from the sale
+            # from the sale: the catalog's name and spec, the quantity; the name as written is the pharmacist's to type
+            assert [str(c) for c in lines.get_row_at(0)][1:5] == ["阿莫西林胶囊", "0.25g*24粒", "", "1"]
             await pilot.press("tab", "tab", "tab", "tab")  # past the boxes (the doctor's signature left unticked)
-            assert app.focused is not None and app.focused.id == "ln-qty"
-            for value in ("", "3", "0.5g", "tid", "口服", "胶囊"):
+            assert app.focused is not None and app.focused.id == "ln-drug_name"
+            for value in ("阿莫西林胶囊", "", "0.5g", "tid", "口服", "胶囊"):  # the name as written; no days typed
                 await type_text(pilot, value, "enter")
             await pilot.press("f2")
             await until(pilot, lambda: "RX-02" in message(rx, "#rx-message"), what="the RX-02 refusal")
@@ -93,16 +94,17 @@ def test_the_pharmacist_enters_and_approves_the_prescription_and_the_rx_sale_is_
 
         assert [tuple(r) for r in reviews(engine)] == [("RX-2026-0001", "approved", "approved", "", "")]
         with engine.connect() as conn:
-            line = conn.execute(text("SELECT days, dosage, frequency, route, dosage_form, qty FROM prescription_line")).one()
-        assert tuple(line) == (3, "0.5g", "tid", "口服", "胶囊", 1)
+            line = conn.execute(text("SELECT drug_name, days, dosage, frequency, route, dosage_form, qty "
+                                     "FROM prescription_line")).one()
+        assert tuple(line) == ("阿莫西林胶囊", 4, "0.5g", "tid", "口服", "胶囊", 1)  # 24 capsules, 6 a day: 4 days
 
     asyncio.run(body())
 
 
-def paper(ids: dict[str, int], rx_no: str, doctor: str) -> dict[str, Any]:
+def paper(ids: dict[str, int], rx_no: str, doctor: str, drug_name: str = "阿莫西林胶囊") -> dict[str, Any]:
     return {"rx_no": rx_no, "institution_code": "H44030000001", "institution_name": "示范医院", "doctor_name": doctor,
             "issued_on": None, "patient_name": "王五", "patient_sex": "男", "patient_age": 52, "diagnosis": "咽炎",
-            "doctor_signed": True, "lines": [{"item_id": ids["YP0001"], "qty": 1, "days": 3, "dosage": "0.5g",
+            "doctor_signed": True, "lines": [{"item_id": ids["YP0001"], "qty": 1, "dosage": "0.5g", "drug_name": drug_name,
                                               "frequency": "tid", "route": "口服", "dosage_form": "胶囊"}]}
 
 
@@ -160,3 +162,47 @@ def test_prescriptions_found_by_patient_are_referred_and_rejected_and_rx05_refus
 
     asyncio.run(body())
 
+
+@pytest.mark.refuses("RX-04", "RX-05")
+def test_the_pharmacist_sees_the_written_name_beside_the_generic_name_and_an_out_of_stock_refusal_names_the_pharmacy(
+        service: str, settings: Settings, engine: Engine, ctx: Ctx) -> None:
+    """A paper prescription written for 头孢氨苄胶囊 tied to amoxicillin: shown ≠ at the till, F5 refused (RX-04);
+    rejected for 缺货, the till asks for the other designated pharmacy before it sends the refusal (RX-05)."""
+    qualify_pharmacist(engine, ctx)
+    ids = item_ids(engine)
+    with httpx.Client(base_url=service) as http:
+        r = http.post("/prescriptions", headers=headers(http, "cashier", "T01"),
+                      json=paper(ids, "RX-C", "郑医生", "头孢氨苄胶囊") | {"issued_on": ctx.today.isoformat()})
+        assert r.status_code == 201, r.text
+
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot, "pharmacist")
+            await on_duty(pilot, sale)
+            await scan(pilot, BARCODE_AMOX)
+            await settled(pilot, sale)
+            await pilot.press("f4")
+            rx: PrescriptionScreen = await popup(pilot, PrescriptionScreen)
+            await type_text(pilot, "王五", "enter")
+            await until(pilot, lambda: len(rx.found) == 1, what="the patient's prescription")
+            await pilot.press("enter")
+            await until(pilot, lambda: rx.step == "detail" and "RX-C" in title(rx), what="RX-C")
+            row = [str(c) for c in rx.query_one("#rx-table", DataTable).get_row_at(0)]
+            assert row[1:3] == ["头孢氨苄胶囊", "≠ 阿莫西林胶囊"]
+            assert "RX-04" in message(rx, "#rx-message")
+            await pilot.press("f5")
+            await until(pilot, lambda: "RX-04" in message(rx, "#rx-message") and "通用名不符" in message(rx, "#rx-message")
+                        and not rx.busy, what="the RX-04 refusal")
+            assert "待审核" in title(rx)
+            await pilot.press("f6")
+            await until(pilot, lambda: rx.step == "reason", what="the reasons")
+            out_of_stock = [r["code"] for r in rx.reasons].index("out_of_stock")
+            await pilot.press(*["down"] * out_of_stock, "enter")
+            await until(pilot, lambda: app.focused is not None and app.focused.id == "rx-referred", what="the pharmacy")
+            await type_text(pilot, "康民大药房", "enter")
+            await until(pilot, lambda: "已拒绝" in title(rx), what="the rejection")
+
+        assert [tuple(r) for r in reviews(engine)] == [("RX-C", "rejected", "rejected", "out_of_stock", "康民大药房")]
+
+    asyncio.run(body())

@@ -107,10 +107,12 @@ def test_rx02_each_missing_header_item_is_refused_by_name(change: dict, missing:
     (dict(qty=-1), "数量"),
     (dict(frequency=""), "用法"),
     (dict(route=""), "用法"),
-    (dict(days=0), "天数"),
+    (dict(drug_name=""), "药品名称"),
+    (dict(drug_name=" "), "药品名称"),
 ])
 def test_rx02_each_missing_line_item_is_refused_naming_the_line(change: dict, missing: str) -> None:
-    """RX-02: per-line dosage form, dose, quantity, usage and days; the line number is named."""
+    """RX-02: per-line drug name as written, dosage form, dose, quantity and usage; the line number is named.
+    (The days' supply is computed, not written: server.rules.supply.)"""
     rx = make_rx(lines=(rx_line("X01"), rx_line("X02", **change)))
     refusals = content_refusals(rx, waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
@@ -120,10 +122,10 @@ def test_rx02_each_missing_line_item_is_refused_naming_the_line(change: dict, mi
 
 @pytest.mark.refuses("RX-02")
 def test_rx02_several_missing_items_are_all_named_in_one_refusal() -> None:
-    rx = make_rx(patient_age=None, diagnosis="", lines=(rx_line("X01", days=0),))
+    rx = make_rx(patient_age=None, diagnosis="", lines=(rx_line("X01", drug_name=""),))
     refusals = content_refusals(rx, waipei_seal_required=False)
     assert rules_of(refusals) == ["RX-02"]
-    assert missing_of(refusals) == ["年龄", "诊断", "第1行天数"]
+    assert missing_of(refusals) == ["年龄", "诊断", "第1行药品名称"]
 
 
 def test_rx02_infant_age_zero_is_present() -> None:
@@ -205,8 +207,8 @@ def test_rx02_waipei_seal_only_where_the_region_requires_it(required: bool, seal
 @pytest.mark.refuses("RX-07")
 def test_rx07_issue_day_is_day_one() -> None:
     rx = make_rx(valid_days=1)
-    assert validity_refusals(rx, ISSUED, MAX_VALID) == []
-    expired = validity_refusals(rx, ISSUED + timedelta(days=1), MAX_VALID)
+    assert validity_refusals(rx, ISSUED, MAX_VALID, default_valid_days=1) == []
+    expired = validity_refusals(rx, ISSUED + timedelta(days=1), MAX_VALID, default_valid_days=1)
     assert rules_of(expired) == ["RX-07"]
     assert expired[0].details["valid_until"] == ISSUED.isoformat()
     assert "过期" in expired[0].message_zh and "expired" in expired[0].message_en
@@ -214,7 +216,7 @@ def test_rx07_issue_day_is_day_one() -> None:
 
 @pytest.mark.refuses("RX-07")
 def test_rx07_post_dated_prescription_is_refused() -> None:
-    refusals = validity_refusals(make_rx(valid_days=3), ISSUED - timedelta(days=1), MAX_VALID)
+    refusals = validity_refusals(make_rx(valid_days=3), ISSUED - timedelta(days=1), MAX_VALID, default_valid_days=1)
     assert rules_of(refusals) == ["RX-07"]
     assert refusals[0].details == {"issued_on": ISSUED.isoformat()}
     assert "post-dated" in refusals[0].message_en
@@ -225,15 +227,15 @@ def test_rx07_post_dated_prescription_is_refused() -> None:
 def test_rx07_extended_validity_up_to_the_maximum_ends_exactly(valid_days: int) -> None:
     rx = make_rx(valid_days=valid_days)
     last = ISSUED + timedelta(days=valid_days - 1)
-    assert validity_refusals(rx, last, MAX_VALID) == []
-    after = validity_refusals(rx, last + timedelta(days=1), MAX_VALID)
+    assert validity_refusals(rx, last, MAX_VALID, default_valid_days=1) == []
+    after = validity_refusals(rx, last + timedelta(days=1), MAX_VALID, default_valid_days=1)
     assert rules_of(after) == ["RX-07"]
     assert after[0].details["valid_until"] == last.isoformat()
 
 
 @pytest.mark.refuses("RX-07")
 def test_rx07_validity_beyond_the_maximum_is_refused_even_on_the_issue_day() -> None:
-    refusals = validity_refusals(make_rx(valid_days=MAX_VALID + 1), ISSUED, MAX_VALID)
+    refusals = validity_refusals(make_rx(valid_days=MAX_VALID + 1), ISSUED, MAX_VALID, default_valid_days=1)
     assert rules_of(refusals) == ["RX-07"]
     assert refusals[0].details == {"valid_days": MAX_VALID + 1}
     assert f"最长 {MAX_VALID} 天" in refusals[0].message_zh
@@ -242,9 +244,9 @@ def test_rx07_validity_beyond_the_maximum_is_refused_even_on_the_issue_day() -> 
 @pytest.mark.refuses("RX-07")
 def test_rx07_configured_maximum_is_honoured() -> None:
     rx = make_rx(valid_days=5)
-    assert validity_refusals(rx, ISSUED + timedelta(days=4), 5) == []
-    assert rules_of(validity_refusals(rx, ISSUED + timedelta(days=5), 5)) == ["RX-07"]
-    assert rules_of(validity_refusals(rx, ISSUED, 4)) == ["RX-07"]
+    assert validity_refusals(rx, ISSUED + timedelta(days=4), 5, default_valid_days=1) == []
+    assert rules_of(validity_refusals(rx, ISSUED + timedelta(days=5), 5, default_valid_days=1)) == ["RX-07"]
+    assert rules_of(validity_refusals(rx, ISSUED, 4, default_valid_days=1)) == ["RX-07"]
 
 
 @pytest.mark.refuses("RX-07")
@@ -257,7 +259,7 @@ def test_rx07_valid_iff_within_window_and_not_over_maximum(issued: date, offset:
     today = issued + timedelta(days=offset)
     expected_valid = (issued <= today <= issued + timedelta(days=min(valid_days, max_valid) - 1)
                       and valid_days <= max_valid)
-    refusals = validity_refusals(make_rx(issued_on=issued, valid_days=valid_days), today, max_valid)
+    refusals = validity_refusals(make_rx(issued_on=issued, valid_days=valid_days), today, max_valid, default_valid_days=1)
     assert (refusals == []) == expected_valid
     assert all(v.rule == "RX-07" for v in refusals)
 
@@ -513,7 +515,7 @@ def test_rx03_a_proxy_buyer_does_not_make_someone_elses_prescription_the_insured
 def test_base_prescription_passes_every_rule() -> None:
     rx = make_rx()
     assert content_refusals(rx, waipei_seal_required=True) == []
-    assert validity_refusals(rx, ISSUED, MAX_VALID) == []
+    assert validity_refusals(rx, ISSUED, MAX_VALID, default_valid_days=1) == []
     assert prescriber_limit_refusals(rx, "A") == [] and prescriber_limit_refusals(rx, "B") == []
     assert split_refusals(rx, "", []) == []
     assert patient_refusals(rx.patient_name, "", rx.patient_name, CERT) == []

@@ -25,8 +25,8 @@ from tests.tamper import behind_the_guard
 
 
 def rx_body(item_id: int, today: date, **fields: Any) -> dict[str, Any]:
-    line = {"item_id": item_id, "qty": 2, "days": 3, "dosage": "0.5g", "frequency": "tid", "route": "口服",
-            "dosage_form": "胶囊"} | fields.pop("line", {})
+    line = {"item_id": item_id, "qty": 2, "dosage": "0.5g", "frequency": "qid", "route": "口服",
+            "dosage_form": "胶囊", "drug_name": "阿莫西林胶囊"} | fields.pop("line", {})
     return {"rx_no": fields.pop("rx_no", "RX-1001"), "institution_code": "H44030000001", "institution_name": "示范医院",
             "doctor_name": "李医生", "doctor_code": "D001", "issued_on": today.isoformat(), "patient_name": "张三",
             "patient_sex": "男", "patient_age": 40, "diagnosis": "急性支气管炎", "doctor_signed": True,
@@ -202,14 +202,15 @@ def test_rx05_a_refusal_needs_a_listed_reason_and_a_referral_names_the_pharmacy(
 @pytest.mark.refuses("RX-06")
 def test_rx06_approving_an_over_limit_prescription_is_refused_with_the_limit_named(shop: dict[str, Any]) -> None:
     pharmacist_on_duty(shop)
-    long = enter(shop, line={"days": 8}).json()  # profile A: acute at most 7 days
+    long = enter(shop, line={"qty": 3}).json()  # 72 capsules at 8 a day: 9 days; profile A: acute at most 7
+    assert long["lines"][0]["days"] == 9
     r = review(shop, long["id"])
     assert r.status_code == 422 and r.json()["code"] == "RX-06"
     assert r.json()["details"]["limit"] == 7
     assert review(shop, long["id"], "rejected", reason="over_limit", note="请医师修改疗程").status_code == 200
     amended_here = review(shop, long["id"])  # the prescriber amends: that is a new prescription (RX-05)
     assert amended_here.status_code == 409 and amended_here.json()["code"] == "RX-STATE"
-    chronic = enter(shop, rx_no="RX-1002", course="chronic", line={"days": 15}).json()
+    chronic = enter(shop, rx_no="RX-1002", course="chronic", line={"qty": 5}).json()  # 120 capsules: 15 days
     assert review(shop, chronic["id"]).status_code == 200
 
 

@@ -51,6 +51,7 @@ class ItemBase(Strict):
     split_unit: str | None = Field(default=None, min_length=1, max_length=10)
     split_ratio: int = Field(default=1, ge=1, le=10_000)
     split_price_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    pharm_class: str = Field(default="", max_length=30, description="药理分类（RX-06 同类药品限量）")
     traced: bool = False
     no_code_stock: bool = False
 
@@ -81,6 +82,7 @@ class ItemPatch(Patch, SecondPerson):
     split_unit: str | None = Field(default=None, min_length=1, max_length=10)
     split_ratio: int | None = Field(default=None, ge=1, le=10_000)
     split_price_fen: int | None = Field(default=None, ge=0, le=100_000_000)
+    pharm_class: str | None = Field(default=None, max_length=30)
     traced: bool | None = None
     no_code_stock: bool | None = None
     active: bool | None = None
@@ -110,6 +112,7 @@ class ItemOut(BaseModel):
     split_unit: str | None
     split_ratio: int
     split_price_fen: int | None
+    pharm_class: str
     traced: bool
     no_code_stock: bool
     zone_code: str | None

@@ -58,11 +58,12 @@ class RxLineIn(Strict):
     item_id: int = Field(ge=1, le=2_147_483_647)
     qty: int = Field(ge=1, le=10_000, description="数量（整盒；拆零时为拆零单位）")
     split: bool = False
-    days: int = Field(ge=1, le=366)
+    days: int | None = Field(default=None, ge=1, le=366,
+                             description="不采用：用药天数由数量、单次剂量和频次计算（RX-06）/ ignored: computed")
     dosage: str = Field(min_length=1, max_length=30, description="单次剂量")
     frequency: str = Field(min_length=1, max_length=30, description="频次")
     route: str = Field(min_length=1, max_length=30, description="用法")
-    drug_name: str = Field(default="", max_length=100)
+    drug_name: str = Field(default="", max_length=100, description="药品名称，按处方书写（纸质处方必填）")
     dosage_form: str = Field(default="", max_length=30, description="剂型（不填则取商品目录）")
 
 
@@ -73,7 +74,8 @@ class RxIn(Strict):
     doctor_name: str = Field(min_length=1, max_length=50)
     doctor_code: str = Field(default="", max_length=30)
     issued_on: date
-    valid_days: int = Field(default=1, ge=1, le=30)
+    valid_days: int | None = Field(default=None, ge=1, le=30,
+                                   description="医师注明的有效天数；不填则按本店 rules.rx_validity_days（RX-07）")
     patient_name: str = Field(min_length=1, max_length=50)
     patient_sex: Literal["男", "女"]
     patient_age: int = Field(ge=0, le=150)
@@ -105,13 +107,15 @@ class RxLineOut(BaseModel):
     id: int
     line_no: int
     item_id: int
-    drug_name: str
+    drug_name: str  # as written on the prescription
+    generic_name: str  # the dispensed item's 通用名, shown beside it at review
+    name_matches: bool  # False: a substitution, refused at review (RX-04)
     dosage_form: str
     qty: int
     split: bool
     dispensed_base: int  # in the item's smallest unit (split units)
     remaining_base: int
-    days: int
+    days: int  # computed from quantity, dose and frequency
     dosage: str
     frequency: str
     route: str
@@ -147,7 +151,7 @@ class RxOut(BaseModel):
     institution_name: str
     doctor_name: str
     issued_on: date
-    valid_days: int
+    valid_days: int  # as the prescriber extended it; 0: the store's rx_validity_days
     patient_name: str
     patient_sex: str
     patient_age: int

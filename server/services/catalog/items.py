@@ -30,7 +30,7 @@ from server.services.context import Ctx
 
 ITEM_FIELDS = ("code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "approval_no", "gsp_class",
                "route", "odour_prone", "storage", "nhsa_code", "insurance_category", "price_fen", "unit",
-               "split_unit", "split_ratio", "split_price_fen", "traced", "no_code_stock", "active")
+               "split_unit", "split_ratio", "split_price_fen", "pharm_class", "traced", "no_code_stock", "active")
 MAPPING_FIELDS = frozenset({"nhsa_code", "insurance_category"})  # CARD-07: 医保 mapping changes
 CONTROLLED_FIELDS = MAPPING_FIELDS | {"gsp_class"}  # server.rules.controlled
 PLACEMENT_FIELDS = frozenset({"gsp_class", "route", "storage", "odour_prone"})  # what check_placement reads

@@ -40,7 +40,8 @@ _CATALOG_REV = Prepared(sa.select(STORE.c.catalog_rev).where(STORE.c.id == sa.bi
 # stock wing's: ledger.sellable_by_item.)
 SHOWN_COLUMNS = ("id", "code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "approval_no",
                  "gsp_class", "route", "odour_prone", "storage", "nhsa_code", "insurance_category", "price_fen", "unit",
-                 "split_unit", "split_ratio", "split_price_fen", "traced", "no_code_stock", "mnemonic", "active")
+                 "split_unit", "split_ratio", "split_price_fen", "pharm_class", "traced", "no_code_stock", "mnemonic",
+                 "active")
 _SHOWN = PreparedIn(lambda ids: sa.select(*(ITEM.c[k] for k in SHOWN_COLUMNS), ZONE.c.code.label("zone_code"))
                     .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                     .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id.in_(ids)))

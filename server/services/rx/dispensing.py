@@ -82,7 +82,10 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
             out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
                                  "the approving pharmacist is not on duty in this sale's shift",
                                  {"prescription_id": rx.id}))
-    out += rx_rules.validity_refusals(stored_facts(s, rx), ctx.today, ctx.settings.rules.rx_max_extended_validity_days)
+    facts, rules = stored_facts(s, rx), ctx.settings.rules
+    out += rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days,
+                                      default_valid_days=rules.rx_validity_days)
+    out += rx_rules.written_name_refusals(facts)  # the catalog's generic name may have changed since the review
     plines = lines_of(s, id_of(rx))
     ratios = dict(s.exec(select(Item.id, Item.split_ratio).where(col(Item.id).in_({ln.item_id for ln in plines}))).all())
     done = dispensed(s, [id_of(ln) for ln in plines])

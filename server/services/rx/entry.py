@@ -31,6 +31,7 @@ from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
 from server.privacy import record_read
 from server.rules import prescriptions as rx_rules
+from server.rules import supply
 from server.rules.prescriptions import Course
 from server.services import records
 from server.services.context import Ctx
@@ -45,11 +46,10 @@ ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
 class RxLineIn:
     item_id: int
     qty: int
-    days: int
     dosage: str
     frequency: str
     route: str
-    drug_name: str = ""  # as written; the catalog name when blank
+    drug_name: str = ""  # as written on the prescription (a paper one must carry it, RX-02)
     split: bool = False  # qty counts split units (e.g. 粒) rather than packs
     dosage_form: str = ""  # 剂型 as written; the catalog's when blank
 
@@ -72,7 +72,7 @@ class RxIn:
     doctor_signed: bool = False
     institution_sealed: bool = False
     waipei_sealed: bool = False
-    valid_days: int = 1
+    valid_days: int | None = None  # as the prescriber extended it; None: the store's rx_validity_days
     patient_certno: str = ""
     patient_psn_no: str = ""
     diagnosis_code: str = ""
@@ -91,36 +91,63 @@ def _institution_facts(s: Session, ctx: Ctx, rx: RxIn, on: date) -> rx_rules.Ins
     return rx_rules.InstitutionFacts(inst.code, inst.name, designated, s.exec(q).first() is not None)
 
 
-def _line_facts(items: dict[int, Item], lines: list[RxLineIn]) -> tuple[rx_rules.RxLineFacts, ...]:
+def generic_name(item: Item) -> str:
+    """What a written drug name is matched against (RX-04): the 通用名, the item's name where it has none."""
+    return item.generic_name.strip() or item.name
+
+
+def pack_of(item: Item) -> supply.PackFacts:
+    return supply.PackFacts(item.unit, item.split_unit, item.split_ratio, item.spec)
+
+
+def supply_days(items: dict[int, Item], lines: list[RxLineIn]) -> tuple[list[int], list[Violation]]:
+    """Each line's days' supply from its quantity, dose and frequency (RX-06), or why it cannot be computed."""
+    days: list[int] = []
+    problems: list[Violation] = []
+    for n, ln in enumerate(lines, start=1):
+        got = supply.supply_days(ln.qty, ln.split, ln.dosage, ln.frequency, pack_of(items[ln.item_id]),
+                                 f"第{n}行 {ln.drug_name or items[ln.item_id].name}：")
+        if isinstance(got, Violation):
+            problems.append(got)
+            days.append(0)
+        else:
+            days.append(got)
+    return days, problems
+
+
+def _line_facts(items: dict[int, Item], lines: list[RxLineIn], days: list[int]) -> tuple[rx_rules.RxLineFacts, ...]:
     return tuple(rx_rules.RxLineFacts(
-        item_code=items[ln.item_id].code, drug_name=ln.drug_name or items[ln.item_id].name, qty=ln.qty, days=ln.days,
+        item_code=items[ln.item_id].code, drug_name=ln.drug_name, qty=ln.qty, days=d,
         dosage=ln.dosage, frequency=ln.frequency, route=ln.route, dosage_form=ln.dosage_form or items[ln.item_id].dosage_form,
         pharm_class=items[ln.item_id].pharm_class, injection=items[ln.item_id].route == Route.INJECTION.value,
-        insulin="胰岛素" in (items[ln.item_id].generic_name + items[ln.item_id].name)) for ln in lines)
+        insulin="胰岛素" in (items[ln.item_id].generic_name + items[ln.item_id].name),
+        generic_name=generic_name(items[ln.item_id])) for ln, d in zip(lines, days, strict=True))
 
 
-def facts_of(rx: RxIn, inst: rx_rules.InstitutionFacts | None, items: dict[int, Item]) -> rx_rules.RxFacts:
+def facts_of(rx: RxIn, inst: rx_rules.InstitutionFacts | None, items: dict[int, Item],
+             days: list[int]) -> rx_rules.RxFacts:
     return rx_rules.RxFacts(
         rx_no=rx.rx_no, electronic=rx.source == "electronic", for_insurance=rx.for_insurance, institution=inst,
         doctor_name=rx.doctor_name, doctor_signed=rx.doctor_signed, institution_sealed=rx.institution_sealed,
-        waipei_sealed=rx.waipei_sealed, issued_on=rx.issued_on, valid_days=rx.valid_days,
+        waipei_sealed=rx.waipei_sealed, issued_on=rx.issued_on, valid_days=rx.valid_days or 0,
         patient_name=rx.patient_name, patient_sex=rx.patient_sex, patient_age=rx.patient_age,
-        diagnosis=rx.diagnosis, course=rx.course, lines=_line_facts(items, rx.lines))
+        diagnosis=rx.diagnosis, course=rx.course, lines=_line_facts(items, rx.lines, days))
 
 
 def stored_facts(s: Session, rx: Prescription) -> rx_rules.RxFacts:
-    """A prescription on file as the rules see it (the review's RX-06, the completion's RX-07)."""
+    """A prescription on file as the rules see it (the review's RX-06, the completion's RX-07): the days' supply
+    as computed at entry, the written names against the items' generic names as the catalog has them now."""
     lines = lines_of(s, id_of(rx))
     items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_([ln.item_id for ln in lines])))}
     data = RxIn(rx_no=rx.rx_no, institution_code=rx.institution_code, institution_name=rx.institution_name,
                 doctor_name=rx.doctor_name, issued_on=rx.issued_on, patient_name=rx.patient_name,
                 patient_sex=rx.patient_sex, patient_age=rx.patient_age, diagnosis=rx.diagnosis,
-                lines=[RxLineIn(ln.item_id, ln.qty, ln.days, ln.dosage, ln.frequency, ln.route, ln.drug_name,
+                lines=[RxLineIn(ln.item_id, ln.qty, ln.dosage, ln.frequency, ln.route, ln.drug_name,
                                 ln.split, ln.dosage_form) for ln in lines],
                 for_insurance=rx.for_insurance, source=rx.source, doctor_signed=rx.doctor_signed,
                 institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed, valid_days=rx.valid_days,
                 course=Course(rx.course))
-    return facts_of(data, None, items)
+    return facts_of(data, None, items, [ln.days for ln in lines])
 
 
 def _same_day_others(s: Session, ctx: Ctx, rx: RxIn) -> list[rx_rules.PriorRx]:
@@ -151,9 +178,9 @@ def _shape_refusals(rx: RxIn) -> list[Violation]:
     bad = [k for k, most in _TEXT_LIMITS.items() if len(getattr(rx, k)) > most]
     bad += [f"lines[{n}].{k}" for n, ln in enumerate(rx.lines) for k, most in _LINE_TEXT_LIMITS.items()
             if len(getattr(ln, k)) > most]
-    bad += [f"lines[{n}].{k}" for n, ln in enumerate(rx.lines) for k, (lo, hi) in
-            (("qty", (1, 10_000)), ("days", (1, 366))) if not lo <= getattr(ln, k) <= hi]
-    bad += [k for k, (lo, hi) in (("patient_age", (0, 150)), ("valid_days", (1, 30))) if not lo <= getattr(rx, k) <= hi]
+    bad += [f"lines[{n}].qty" for n, ln in enumerate(rx.lines) if not 1 <= ln.qty <= 10_000]
+    bad += [k for k, (lo, hi) in (("patient_age", (0, 150)), ("valid_days", (1, 30)))
+            if getattr(rx, k) is not None and not lo <= getattr(rx, k) <= hi]
     if len(rx.lines) > 20:
         bad.append("lines")
     return [Violation("RX-02", f"处方字段超出范围或过长：{'、'.join(bad)}", f"fields out of range or too long: {bad}",
@@ -179,9 +206,11 @@ def create(u: Unit, ctx: Ctx, rx: RxIn) -> Prescription:
         raise conflict("RX-07", f"处方 {rx.rx_no} 已登记过（不得转抄或重复使用处方）",
                        f"prescription {rx.rx_no} of {rx.institution_code} is already on file", prescription_id=duplicate)
     rules = ctx.settings.rules
-    facts = facts_of(rx, _institution_facts(s, ctx, rx, ctx.today), items)
-    problems = (rx_rules.content_refusals(facts, rules.require_waipei_seal)
-                + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days)
+    days, unreadable = supply_days(items, rx.lines)
+    facts = facts_of(rx, _institution_facts(s, ctx, rx, ctx.today), items, days)
+    problems = (unreadable + rx_rules.content_refusals(facts, rules.require_waipei_seal)
+                + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days,
+                                             default_valid_days=rules.rx_validity_days)
                 + rx_rules.split_refusals(facts, rx.patient_certno or rx.patient_psn_no, _same_day_others(s, ctx, rx)))
     if problems:
         raise refused(problems)
@@ -192,18 +221,18 @@ def create(u: Unit, ctx: Ctx, rx: RxIn) -> Prescription:
         institution_id=inst.id if inst else None, institution_code=rx.institution_code,
         institution_name=rx.institution_name, doctor_code=rx.doctor_code, doctor_name=rx.doctor_name,
         doctor_signed=rx.doctor_signed, institution_sealed=rx.institution_sealed, waipei_sealed=rx.waipei_sealed,
-        issued_on=rx.issued_on, valid_days=rx.valid_days, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
+        issued_on=rx.issued_on, valid_days=rx.valid_days or 0, patient_name=rx.patient_name, patient_sex=rx.patient_sex,
         patient_age=rx.patient_age, patient_certno=rx.patient_certno, patient_psn_no=rx.patient_psn_no,
         diagnosis=rx.diagnosis, diagnosis_code=rx.diagnosis_code, course=rx.course.value, original=rx.original,
         entered_by=ctx.actor_id, entered_at=ctx.now)
     s.add(row)
     s.flush()
     lines = [PrescriptionLine(store_id=ctx.store_id, prescription_id=id_of(row), line_no=n, item_id=ln.item_id,
-                              drug_name=ln.drug_name or items[ln.item_id].name, qty=ln.qty, split=ln.split,
+                              drug_name=ln.drug_name, qty=ln.qty, split=ln.split,
                               dosage_form=ln.dosage_form or items[ln.item_id].dosage_form,
-                              days=ln.days,
+                              days=d,
                               dosage=ln.dosage, frequency=ln.frequency, route=ln.route)
-             for n, ln in enumerate(rx.lines, start=1)]
+             for n, (ln, d) in enumerate(zip(rx.lines, days, strict=True), start=1)]
     s.add_all(lines)
     s.flush()
     audit.record(u, ctx.store_id, ctx.actor, "rx.create", "prescription", row.id, None,
@@ -234,8 +263,11 @@ def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
         item = s.exec(select(Item).where(Item.store_id == ctx.store_id, Item.nhsa_code == code)).first()
         if item is None:
             raise not_found(f"医保编码 {code} 对应的商品", f"item with national code {code}", med_list_codg=code)
-        lines.append(RxLineIn(item_id=id_of(item), qty=_int(need("drug_cnt", d), "drug_cnt"),
-                              days=_int(need("prd_days", d), "prd_days"), dosage=str(need("sin_doscnt", d)),
+        # prd_days is the prescriber's figure: kept in the original, the days' supply is computed (RX-06).
+        dose = str(need("sin_doscnt", d))
+        if d.get("sin_dosunt") and not dose.rstrip().endswith(str(d["sin_dosunt"])):
+            dose += str(d["sin_dosunt"])  # 7203 may give the amount and its unit apart
+        lines.append(RxLineIn(item_id=id_of(item), qty=_int(need("drug_cnt", d), "drug_cnt"), dosage=dose,
                               frequency=str(need("used_frquname", d)), route=str(need("medc_way_dscr", d)),
                               drug_name=str(d.get("drug_genname") or item.name),
                               dosage_form=str(d.get("drug_dosform") or "")))
@@ -252,7 +284,8 @@ def from_electronic(s: Session, ctx: Ctx, doc: dict[str, Any]) -> RxIn:
                 patient_name=str(need("patn_name")), patient_sex={"1": "男", "2": "女"}.get(str(need("gend")), "未知"),
                 patient_age=_int(need("age"), "age"), diagnosis=str(first_dise.get("diag_name") or ""),
                 diagnosis_code=str(first_dise.get("diag_code") or ""), lines=lines, for_insurance=True,
-                source="electronic", valid_days=_int(doc.get("valid_days") or 1, "valid_days"),
+                source="electronic",
+                valid_days=_int(doc["valid_days"], "valid_days") if doc.get("valid_days") not in (None, "") else None,
                 patient_certno=str(doc.get("certno") or ""), patient_psn_no=str(doc.get("psn_no") or ""),
                 course=_course(doc.get("course")), original=doc)
 

@@ -49,21 +49,17 @@ def review(u: Unit, ctx: Ctx, rx_id: int, roles: frozenset[Role], verdict: str, 
     if rx.status != RxStatus.PENDING.value:  # an amended prescription comes back as a new one (RX-05)
         raise conflict("RX-STATE", f"处方已{STATUS_ZH[rx.status]}，不能再次审核", f"the prescription is already {rx.status}",
                        status=rx.status)
+    if problems := rx_rules.review_reason_refusals(verdict, reason, referred_to):
+        raise refused(problems)
     if verdict == "approved":
         facts = stored_facts(s, rx)
         rules = ctx.settings.rules
         problems = (rx_rules.prescriber_limit_refusals(facts, rules.prescriber_profile)
-                    + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days))
+                    + rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days,
+                                                 default_valid_days=rules.rx_validity_days)
+                    + rx_rules.written_name_refusals(facts))
         if problems:
             raise refused(problems)
-        if reason is not None:
-            raise AppError(422, "RX-05", "通过审核不需要拒绝原因", "an approval takes no refusal reason")
-    else:
-        if reason is None:
-            raise AppError(422, "RX-05", "拒绝调配须从规定原因中选择一项", "a refusal needs a reason from the fixed list",
-                           {"reasons": [r.value for r in RejectReason]})
-        if verdict == "referred" and not referred_to.strip():
-            raise AppError(422, "RX-05", "本店无法调配时须登记转介的定点药店", "record the designated pharmacy the patient was sent to")
     rev = RxReview(store_id=ctx.store_id, prescription_id=id_of(rx), verdict=verdict,
                    reason=reason.value if reason else "", note=note, referred_to=referred_to.strip(),
                    pharmacist_id=ctx.actor_id, shift_id=id_of(shift), dispenser_id=dispenser_id, at=ctx.now)

@@ -37,7 +37,8 @@ def print_slip(u: Unit, ctx: Ctx, rx_id: int, till_code: str, reprint: bool = Fa
                           f"{ln.dosage} {ln.frequency} {ln.route} {ln.days}天") for ln in lines_of(s, id_of(rx))],
         pharmacist=names.get(last.pharmacist_id, "") if last else "", verdict=verdict.get(rx.status, "待审核"),
         reviewed_at=printing.local_time(ctx, last.at) if last else "",
-        opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else "")) if last else "",
+        opinion=(last.note or (REJECT_LABELS_ZH.get(last.reason, "") if last.reason else ""))
+        + (f"（已安排：{last.referred_to}）" if last.referred_to else "") if last else "",  # RX-05: which pharmacy
         reprint=reprint)
     job = printing.enqueue_rx_slip(u, ctx, slip, till_code)
     audit.record(u, ctx.store_id, ctx.actor, "rx.print", "print_job", job.id, None,
