@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from catalog.importer import COLUMN_BY_KEY
 from server.config import Settings
 from server.db.uow import core_unit
-from tests.conftest import BARCODE_AMOX, ROLE_PINS, make_settings, pharmacist_on_duty, till_login
+from tests.conftest import BARCODE_AMOX, ROLE_PINS, make_settings, mapping_approval, pharmacist_on_duty, till_login
 from tests.server.test_prescriptions import electronic, enter, registry, review, rx_body
 from tests.server.test_selling import new_sale, pay_cash, scan
 
@@ -233,14 +233,10 @@ def test_an_electronic_prescriptions_days_and_drug_name_are_checked_as_a_paper_o
     from server.services.catalog import items as catalog_service
 
     code = "XJ01CAA000A000000009001"
-    try:  # main since the controlled facts (#17): the mapping is approved by the other 医保 administrator
-        from tests.conftest import mapping_approval  # type: ignore[attr-defined,unused-ignore]
-        approval: tuple[Any, ...] = (mapping_approval(engine, ctx),)
-    except ImportError:  # this branch's base: the manager's fixture maps it alone
-        approval = ()
+    approval = mapping_approval(engine, ctx)  # the other 医保 administrator's, checked in a unit of its own
     with core_unit(engine) as u:
         catalog_service.update_item(u, ctx, shop["items"]["amox"], {"nhsa_code": code, "insurance_category": "yi"},
-                                    *approval)
+                                    approval)
     c, today = shop["client"], shop["clock"].today
     registry(c, shop["manager"])
     pharmacist_on_duty(shop)
