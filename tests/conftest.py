@@ -262,6 +262,21 @@ def add_role_users(engine: Engine, ctx: Ctx) -> None:
             add_user(u, ctx, f"u_{role}", f"测试{role}", pin, {Role(role)})
 
 
+SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN = "u_insurance_admin2", "3334"
+
+
+def add_second_insurance_admin(engine: Engine, ctx: Ctx) -> dict[str, str]:
+    """The store's other 医保 administrator, who confirms the agency's decisions (AGR-01); the body's fields
+    that name them."""
+    from server.db.uow import core_unit
+    from server.roles import Role
+    from server.services.store.users import add_user
+
+    with core_unit(engine) as u:
+        add_user(u, ctx, SECOND_INSURANCE_ADMIN, "第二医保管理员", SECOND_INSURANCE_PIN, {Role.INSURANCE_ADMIN})
+    return {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN}
+
+
 def login(client: TestClient, username: str, pin: str) -> dict[str, str]:
     r = client.post("/auth/login", json={"username": username, "pin": pin})
     assert r.status_code == 200, r.text

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
 from server.db.models import AuthSession, PharmacistDuty, StaffProfile, Till, User, UserRole, UserStatus
 from server.db.models.base import id_of
-from server.db.uow import Unit, orm
+from server.db.uow import Unit, core_unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.permissions import Action, allowed
 from server.roles import Role
 from server.rules.staff import StaffRecord, role_combination_refusals
 from server.services.context import Ctx
@@ -208,6 +210,20 @@ def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
     if user.failed_attempts or user.locked_until:
         user.failed_attempts, user.locked_until = 0, None
         s.add(user)
+    return user
+
+
+def second_person(engine: Engine, ctx: Ctx, username: str, pin: str, action: Action, refusal: AppError) -> User:
+    """A second person confirms with their PIN (a later-day reversal, the agency's decision on the agreement):
+    another user than the one acting, whose post allows `action`. The PIN is checked with the login's lockout in
+    a unit of its own, so a wrong one is counted and committed before `refusal` is raised."""
+    if not username or username == ctx.actor.name:
+        raise refusal
+    with core_unit(engine) as u:
+        user = check_pin(u, ctx, username, pin)
+        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(orm(u), id_of(user)), action)
+    if not ok or user is None:
+        raise refusal
     return user
 
 
