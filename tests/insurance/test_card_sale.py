@@ -36,7 +36,6 @@ from tests.conftest import (
 from tests.insurance.conftest import CODES, EMPLOYEE
 from tests.tamper import behind_the_guard
 
-
 PROXY_CERTNO = "440301199001010012"  # a 居民身份证号 with its check character (RX-11)
 
 
