@@ -128,11 +128,13 @@ def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | 
                        "no line of this sale may be paid by the card: pay another way",
                        {"self_pay": [{"sale_line_id": ln.sale_line_id, "reasons": [v.as_dict() for v in vs]}
                                      for ln, vs in split.self_pay]})
-    # CARD-05: the purchase list, as it is now, signed (where the store records signatures)
-    listed = card_rules.lines_digest([(v.line.sale_line_id, v.qty, v.line.amount_fen) for v in views])
-    if problems := card_rules.signature_refusals(ctx.settings.rules.card_signature_required, insured.signed_lines,
-                                                 listed):
-        raise refused(problems)
+    # CARD-05, settling: the purchase list, as it is now, signed (where the store records signatures); the
+    # preview comes first, so the person signs for the split they were shown
+    if offers is not None:
+        listed = card_rules.lines_digest([(v.line.sale_line_id, v.qty, v.line.amount_fen) for v in views])
+        if problems := card_rules.signature_refusals(ctx.settings.rules.card_signature_required,
+                                                     insured.signed_lines, listed):
+            raise refused(problems)
     eligible = {ln.sale_line_id for ln in split.card}
     card_views = [v for v in views if v.line.sale_line_id in eligible]
     rx = orm(u).get(Prescription, sale.prescription_id) if sale.prescription_id else None
