@@ -11,7 +11,14 @@ from sqlalchemy import Engine
 from server.db.models import AgreementStatus
 from server.db.uow import core_unit, orm
 from server.errors import AppError
-from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
+from server.rules.agreement import (
+    AgreementStep,
+    StoreStanding,
+    card_settlement_refusals,
+    span_refusals,
+    standing_on,
+    till_refusals,
+)
 from server.services.context import Ctx
 from server.services.store import profile as store_service
 from tests.conftest import ROLE_PINS, Clock, add_second_insurance_admin, login
@@ -194,3 +201,36 @@ def test_profile_updates_are_audited(client: TestClient, headers: dict[str, dict
 def test_agreement_status_needs_a_known_value(engine: Engine, ctx: Ctx) -> None:
     with pytest.raises(AppError), core_unit(engine) as u:
         store_service.record_agreement_event(u, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")
+
+
+# --- the agreement over time: the effective date decides, the sale's own time counts (AGR-01) ---------------
+
+D = TODAY
+SIGNED = AgreementStep("active", D - timedelta(days=100), D + timedelta(days=265))
+
+
+def _span(history: list[AgreementStep], first: date, last: date = D) -> list[str]:
+    return [v.message_en for v in span_refusals(history, first, last, "粤AA1", D + timedelta(days=900))]
+
+
+def test_agr01_standing_follows_the_events_by_their_effective_date() -> None:
+    suspended = AgreementStep("suspended", D + timedelta(days=7), None)  # decided ahead of time
+    assert standing_on([SIGNED, suspended], D, "粤AA1", None).agreement_status == "active"
+    assert standing_on([SIGNED, suspended], D + timedelta(days=7), "粤AA1", None).agreement_status == "suspended"
+    renewed = AgreementStep("active", D, D + timedelta(days=600))
+    on = standing_on([SIGNED, renewed], D, "粤AA1", None)
+    assert (on.agreement_start, on.agreement_end) == (SIGNED.effective_on, D + timedelta(days=600))
+
+
+@pytest.mark.refuses("AGR-01")
+def test_agr01_a_cost_incurred_during_a_suspension_is_never_settled() -> None:
+    suspended = AgreementStep("suspended", D - timedelta(days=3), None)
+    lifted = AgreementStep("active", D - timedelta(days=1), None)
+    history = [SIGNED, suspended, lifted]
+    assert _span(history, D) == []  # bought today, after the reinstatement
+    assert _span(history, D - timedelta(days=2))  # opened during the suspension, settled after it: refused
+    assert "opened on" in _span(history, D - timedelta(days=2))[0]
+    assert _span(history, D - timedelta(days=5))  # open across the suspension: refused too
+    same_day = [SIGNED, AgreementStep("suspended", D, None), AgreementStep("active", D, None)]
+    assert _span(same_day, D)  # suspended and lifted the same day: that day's sales are not settled
+    assert _span([SIGNED, AgreementStep("suspended", D, None)], D)
