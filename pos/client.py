@@ -267,6 +267,10 @@ class TillClient:
         """2101: fund / personal account / cash of the card lines, and what is due otherwise. Books nothing."""
         return await self._call("POST", f"/sales/{sale_id}/card/preview", json={})
 
+    async def card_signature(self, sale_id: str, how: str = "key") -> Json:
+        """CARD-05: the insured person (or the proxy buyer) signed the purchase list shown; the snapshot, masked."""
+        return await self._call("POST", f"/sales/{sale_id}/card/signature", json={"how": how})
+
     async def card_settle(self, sale_id: str, tenders: list[Json]) -> Json:
         """2102 with the completion; `tenders` pay the rest. Not repeated on a lost answer: the caller asks
         the sale's state instead (the service would replay a completed sale's settle, but a sale whose 2102

@@ -135,6 +135,7 @@ CARD = Keymap("医保结算", (
     Section("确认结算", (
         key("f2", "tender('cash')", "现金", "现金（输入实收，回车）"),
         key("f3", "tender('other')", "其他支付", "其他支付（输入凭证号，回车）"),
+        key("f4", "sign", "已签字", "参保人（或代购人）已在购药清单上签字：记录签字"),
     )),
     Section("结算结果待确认（SETTLE-UNCERTAIN）", (
         key("f9", "resolve", "处理待确认结算", "向医保中心冲正确认（2601）"),

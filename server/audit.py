@@ -527,7 +527,7 @@ def _altered(table: str, rid: str, changed: list[str], seq: int | None = None) -
 # --- what derives from other rows ----------------------------------------------------------------------------
 
 _SALE, _LINE, _CODE, _COUNTER = table_of(Sale), table_of(SaleLine), table_of(SaleTraceCode), table_of(DayCounter)
-_SCAN = table_of(RxAttachment)
+_SCAN, _INSURED = table_of(RxAttachment), table_of(SaleInsured)
 
 
 def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> None:
@@ -566,6 +566,13 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
                                            .where(_SCAN.c.store_id == store_id)):
         if hashlib.sha256(data).hexdigest() != sha:
             report.problems.append(_altered("rx_attachment", str(scan_id), ["data"]))
+    # A signed purchase list's pad image is the bytes its audited digest names (CARD-05, RX-08).
+    for insured_id, data, sha in conn.execute(
+            sa_select(_INSURED.c.id, _INSURED.c.signature_image, _INSURED.c.signature_sha256)
+            .where(_INSURED.c.store_id == store_id,
+                   (_INSURED.c.signature_image.is_not(None)) | (_INSURED.c.signature_sha256 != ""))):
+        if data is None or hashlib.sha256(data).hexdigest() != sha:
+            report.problems.append(_altered("sale_insured", str(insured_id), ["signature_image"]))
 
 
 def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> None:

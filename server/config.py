@@ -168,6 +168,10 @@ class RuleSettings(_Section):
     retention_years: int = Field(default=2, ge=2)  # RX-08: at least 2
     store_24h: bool = False  # RX-10
     personal_account_pays_self_pay: bool = False  # CARD-02 (regional)
+    # CARD-05: the service asks for the record of the insured person's signature on the purchase list (a key at
+    # the till, or a signature pad's image) before a card sale settles. Off by default: the paper list is signed
+    # at the counter either way; a store that records it turns this on.
+    card_signature_required: bool = False
     statement_period: Literal["monthly", "bimonthly", "quarterly"] = "monthly"  # ST-03
     # ST-04: the seeds give no deadline, so there is no default: the store must set it.
     report_deadline_day: int = Field(ge=1, le=28)

@@ -262,28 +262,45 @@ def add_role_users(engine: Engine, ctx: Ctx) -> None:
             add_user(u, ctx, f"u_{role}", f"测试{role}", pin, {Role(role)})
 
 
-# CARD-07: a loosening 医保 mapping change is approved by the other 医保 administrator (server.rules.controlled).
+# The store's other 医保 administrator: approves a loosening 医保 mapping change (CARD-07, server.rules.controlled)
+# and confirms the agency's decisions on the agreement (AGR-01).
 SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN = "u_insurance_admin2", "3334"
 CONFIRM_MAPPING = {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN,
                    "reason": "医保目录对照"}
 
 
-def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
-    """The second 医保 administrator (made once) as the approval of a mapping set in a test's fixture."""
+def _second_insurance_admin(u: Any, ctx: Ctx) -> None:
     from sqlmodel import select
 
     from server.db.models import User
-    from server.db.uow import core_unit, orm
+    from server.db.uow import orm
     from server.roles import Role
+    from server.services.store.users import add_user
+
+    if orm(u).exec(select(User).where(User.store_id == ctx.store_id,
+                                      User.username == SECOND_INSURANCE_ADMIN)).first() is None:
+        add_user(u, ctx, SECOND_INSURANCE_ADMIN, "第二医保管理员", SECOND_INSURANCE_PIN, {Role.INSURANCE_ADMIN})
+
+
+def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
+    """The second 医保 administrator (made once) as the approval of a mapping set in a test's fixture."""
+    from server.db.uow import core_unit
     from server.services.catalog.items import Approval
-    from server.services.store.users import add_user, second_person
+    from server.services.store.users import second_person
 
     with core_unit(engine) as u:
-        if orm(u).exec(select(User).where(User.store_id == ctx.store_id,
-                                          User.username == SECOND_INSURANCE_ADMIN)).first() is None:
-            add_user(u, ctx, SECOND_INSURANCE_ADMIN, "第二医保管理员", SECOND_INSURANCE_PIN, {Role.INSURANCE_ADMIN})
+        _second_insurance_admin(u, ctx)
         approver = second_person(u, ctx, SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN)
     return Approval(approver, CONFIRM_MAPPING["reason"])
+
+
+def add_second_insurance_admin(engine: Engine, ctx: Ctx) -> dict[str, str]:
+    """The store's other 医保 administrator (made once); the body's fields that name them as the confirmer."""
+    from server.db.uow import core_unit
+
+    with core_unit(engine) as u:
+        _second_insurance_admin(u, ctx)
+    return {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN}
 
 
 def login(client: TestClient, username: str, pin: str) -> dict[str, str]:

@@ -56,6 +56,9 @@ class CardSettlement:
     setl_id: str = ""  # 结算 ID from the centre
     insurance_region: str = ""  # 参保地
     signature_line: bool = True  # the buyer signs the merchant's copy
+    buyer_name: str = ""  # 代购 (RX-11): who bought for the insured person
+    buyer_id_masked: str = ""  # their identity document, masked (SEC-06)
+    signed: str = ""  # CARD-05: how the signature was recorded ("" unrecorded), e.g. "签名板 2026-12-07 10:30:00"
 
 
 @dataclass(frozen=True)

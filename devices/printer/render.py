@@ -107,6 +107,11 @@ def render_receipt(doc: ReceiptDoc, out: Output) -> None:
             _pair(out, "个人账户余额", yuan(card.balance_after_fen, sign=True))
         if card.setl_id:
             _pair(out, "结算号", card.setl_id)
+        if card.buyer_name:  # RX-11: the proxy buyer and their document
+            _pair(out, "代购人", card.buyer_name)
+            _pair(out, "代购人证件", card.buyer_id_masked)
+        if card.signed:
+            _pair(out, "签字确认", card.signed)
         if card.signature_line:  # CARD-05: the buyer signs for a card purchase
             out.line()
             out.line(gbk.fit("购药人签名：" + "_" * c, c))

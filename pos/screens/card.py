@@ -3,8 +3,9 @@
 Steps, each undone by Esc: identify the insured person (the card in the reader, a typed card number +
 卡识别码, a scanned 医保电子凭证, or an ID number typed with its reason) → the split the service makes
 (card lines and self-pay lines with the rule that keeps each off the card) → 2101 preview: fund, personal
-account and the person's cash shown large before the pharmacist confirms → the rest paid in cash (change
-shown) or by another tender, and 2102 settles with the sale's completion.
+account and the person's cash shown large before the pharmacist confirms → F4 records that the insured person
+signed the purchase list (CARD-05) → the rest paid in cash (change shown) or by another tender, and 2102 settles
+with the sale's completion.
 
 The till computes none of it: every figure is the service's answer. A settlement the service took back on its
 own (SETTLE-REVERSED) is said plainly — reversed, nothing taken from the card, what to do next — and the split is
@@ -46,9 +47,9 @@ MODES: dict[str, tuple[str, list[tuple[str, str]]]] = {
            [("certno", "身份证号"), ("name", "姓名"), ("reason", "手工录入原因（如：未带卡）")]),
 }
 INPUTS = ("#ida", "#idb", "#idc")
-STEP_ACTIONS = {"identify": {"mode", "sign_in"}, "split": {"preview", "sign_in", "cursor"}, "preview": {"tender"},
+STEP_ACTIONS = {"identify": {"mode", "sign_in"}, "split": {"preview", "sign_in", "cursor"}, "preview": {"tender", "sign"},
                 "uncertain": {"resolve"}, "unresolved": {"resolve", "cursor"}, "done": {"finish"}}
-STEP_BOUND = {"mode", "sign_in", "preview", "tender", "resolve", "cursor", "finish"}
+STEP_BOUND = {"mode", "sign_in", "preview", "tender", "sign", "resolve", "cursor", "finish"}
 SALE_POLL_SECONDS = 1.0
 
 
@@ -263,6 +264,17 @@ class CardScreen(TaskScreen):
         tendered = self.query_one("#tendered", Input)
         tendered.value = ""
         tendered.focus()
+
+    def action_sign(self) -> None:
+        """CARD-05: the insured person (or the proxy buyer) has signed the purchase list shown: recorded on the
+        sale; where the store requires it, the settle is refused without it."""
+        if not self.busy and self.step == "preview":
+            self._work(self._sign())
+
+    async def _sign(self) -> None:
+        await self.client.card_signature(self.sale_id)
+        self.say("已记录参保人签字确认（购药清单）：输入现金实收回车确认结算")
+        self.query_one("#tendered", Input).focus()
 
     @on(Input.Submitted, "#tendered")
     def _confirm(self, event: Input.Submitted) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import partial
 from typing import Any
 
@@ -19,6 +21,7 @@ from server.api.schemas.card import (
     PreviewOut,
     SettleIn,
     SettlementOut,
+    SignatureIn,
     SplitLineOut,
     SplitOut,
 )
@@ -63,6 +66,19 @@ async def identify(sale_id: SalePath, body: IdentifyIn, request: Request, ctx: C
     insured = await run_in_threadpool(card_identify.identify, state.engine, ctx, gateway_of(request), sale_id.lower(),
                                       till_of(who), how)
     return json_response_bytes(InsuredOut(**card_identify.masked(insured)).model_dump_json().encode())
+
+
+@router.post("/sales/{sale_id}/card/signature", response_model=InsuredOut, **guarded(Action.SELL))
+def signature(sale_id: SalePath, body: SignatureIn, request: Request, ctx: CtxDep, who: Who) -> InsuredOut:
+    """CARD-05: the insured person (or the proxy buyer) signed the purchase list shown — the till's key, or the
+    signature pad's image; recorded on the sale for the list as it is now."""
+    try:
+        image = base64.b64decode(body.image_b64, validate=True) if body.image_b64 else None
+    except binascii.Error:
+        raise AppError(422, "VALIDATION", "签名图像不是有效的 base64", "image_b64 is not valid base64") from None
+    with unit_of_work(request, durable=False) as u:  # an open basket's edit, as an identification
+        insured = card_identify.sign(u, ctx, sale_id.lower(), till_of(who), body.how, image)
+        return InsuredOut(**card_identify.masked(insured))
 
 
 @router.get("/sales/{sale_id}/card/split", response_model=SplitOut, **guarded(Action.SALE_READ))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, get_state, guarded, unit_of_work
 from server.api.schemas.store import (
     AgreementEventIn,
     AgreementEventOut,
@@ -16,29 +16,37 @@ from server.api.schemas.store import (
     TillOut,
 )
 from server.db.models import Store, Till
+from server.db.uow import orm
+from server.errors import AppError
 from server.permissions import Action
 from server.rules.agreement import card_settlement_refusals
 from server.services.context import Ctx
 from server.services.store import profile as store_service
+from server.services.store.users import confirmed_by
 
 router = APIRouter(tags=["store"])
 
 
-def _store_out(store: Store, ctx: Ctx) -> StoreOut:
-    refusals = card_settlement_refusals(store_service.standing(store), ctx.today)
-    return StoreOut.model_validate(store.model_dump() | {"card_settlement_refusals": [v.as_dict() for v in refusals]})
+def _store_out(s: Session, store: Store, ctx: Ctx) -> StoreOut:
+    """The store as it stands today: its agreement as the events in force today make it (a decision recorded
+    ahead of its effective date is not in force yet), with what refuses the card today."""
+    today = store_service.standing(s, ctx, store)
+    refusals = card_settlement_refusals(today, ctx.today)
+    return StoreOut.model_validate(store.model_dump() | {
+        "agreement_status": today.agreement_status, "agreement_start": today.agreement_start,
+        "agreement_end": today.agreement_end, "card_settlement_refusals": [v.as_dict() for v in refusals]})
 
 
 @router.get("/store", response_model=StoreOut, **guarded(Action.STORE_READ))
 def get_store(s: ReadSession, ctx: CtxDep) -> StoreOut:
-    return _store_out(store_service.get_store(s, ctx), ctx)
+    return _store_out(s, store_service.get_store(s, ctx), ctx)
 
 
 @router.patch("/store", response_model=StoreOut, **guarded(Action.STORE_WRITE))
 def update_store(body: StoreUpdate, request: Request, ctx: CtxDep) -> StoreOut:
     with unit_of_work(request) as u:
         store = store_service.update_profile(u, ctx, body.model_dump(exclude_unset=True))
-        return _store_out(store, ctx)
+        return _store_out(orm(u), store, ctx)
 
 
 @router.get("/store/agreement-events", response_model=list[AgreementEventOut], **guarded(Action.STORE_READ))
@@ -49,9 +57,17 @@ def agreement_events(s: ReadSession, ctx: CtxDep) -> list[AgreementEventOut]:
 @router.post("/store/agreement-events", response_model=AgreementEventOut, status_code=201,
              **guarded(Action.AGREEMENT_WRITE))
 def add_agreement_event(body: AgreementEventIn, request: Request, ctx: CtxDep) -> AgreementEventOut:
+    """The agency's decision (a suspension, its lifting, a termination) is confirmed by a second 医保
+    administrator's PIN (AGR-01), checked first in a unit of its own (a wrong PIN is counted)."""
+    confirmer = None
+    if body.confirm_username:
+        confirmer = confirmed_by(get_state(request).engine, ctx, body.confirm_username, body.confirm_pin,
+                                  Action.AGREEMENT_WRITE, AppError(
+                                      403, "AGR-01", "确认人须为另一位医保管理员，且 PIN 正确",
+                                      "the confirming person must be another insurance administrator, with their PIN"))
     with unit_of_work(request) as u:
         ev = store_service.record_agreement_event(u, ctx, body.status, body.effective_on, body.ends_on,
-                                                  body.agreement_no, body.reason)
+                                                  body.agreement_no, body.reason, confirmer)
         return AgreementEventOut.model_validate(ev.model_dump())
 
 

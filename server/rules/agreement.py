@@ -45,6 +45,65 @@ def card_settlement_refusals(s: StoreStanding, on: date) -> list[Violation]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementStep:
+    """One event of the agreement's history: the status it moves to, from its effective date (not the day it
+    was recorded), and the end date it sets (a signing, a renewal)."""
+
+    status: str
+    effective_on: date
+    ends_on: date | None
+
+
+def _after(state: tuple[str, date | None, date | None], e: AgreementStep) -> tuple[str, date | None, date | None]:
+    status, start, end = state
+    if e.status == "active" and status in ("none", "terminated"):
+        return "active", e.effective_on, e.ends_on
+    if e.status == "active":  # a renewal, or the suspension lifted: the term runs on (a renewal moves its end)
+        return "active", start, e.ends_on or end
+    return e.status, start, end
+
+
+def standing_on(history: list[AgreementStep], day: date, licence_no: str, licence_expiry: date | None) -> StoreStanding:
+    """The store's standing on `day`: every event effective by then, in the order they take effect (`history`
+    sorted by effective date, then as recorded)."""
+    state: tuple[str, date | None, date | None] = ("none", None, None)
+    for e in history:
+        if e.effective_on > day:
+            break
+        state = _after(state, e)
+    return StoreStanding(state[0], state[1], state[2], licence_no, licence_expiry)
+
+
+def span_refusals(history: list[AgreementStep], first: date, last: date, licence_no: str,
+                  licence_expiry: date | None) -> list[Violation]:
+    """AGR-01 over a sale's whole time, from the day it was opened (`first`) to the day it is settled (`last`):
+    a cost incurred while the agreement was not in force is never settled, not even after it is back in force.
+    A day on which an event put the agreement out of force counts whole (a suspension lifted the same day
+    does not make that day's sales settleable)."""
+    out: list[Violation] = []
+    seen: set[str] = set()
+
+    def add(found: list[Violation], day: date) -> None:
+        for v in found:
+            if v.message_en not in seen:
+                seen.add(v.message_en)
+                out.append(v if day == last else Violation(
+                    v.rule, f"本单于 {first} 开单，期间（{day}）{v.message_zh}；暂停期间发生的费用不予结算",
+                    f"the sale was opened on {first}; on {day}: {v.message_en} — a cost incurred then is never settled",
+                    v.details | {"on": day.isoformat(), "sale_opened_on": first.isoformat()}))
+
+    add(card_settlement_refusals(standing_on(history, last, licence_no, licence_expiry), last), last)
+    add(card_settlement_refusals(standing_on(history, first, licence_no, licence_expiry), first), first)
+    state: tuple[str, date | None, date | None] = ("none", None, None)
+    for e in history:
+        state = _after(state, e)
+        if first <= e.effective_on <= last and state[0] != "active":
+            add(card_settlement_refusals(StoreStanding(state[0], state[1], state[2], licence_no, licence_expiry),
+                                         e.effective_on), e.effective_on)
+    return out
+
+
 def till_refusals(till_store_id: int | None, till_site: str | None, till_status: str | None,
                   store_id: int, store_site: str) -> list[Violation]:
     """AGR-02 / CARD-06: only a registered, active till bound to this store and its site."""

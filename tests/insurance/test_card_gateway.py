@@ -58,7 +58,8 @@ def split_waipei(shop: dict[str, Any], sid: str, capsules: int) -> None:
         "patient_name": EMPLOYEE.name, "patient_sex": "男", "patient_age": 50, "patient_certno": EMPLOYEE.certno,
         "diagnosis": "急性支气管炎", "for_insurance": True, "doctor_signed": True, "institution_sealed": True,
         "lines": [{"item_id": shop["items"]["amox"], "qty": capsules, "split": True, "days": 2, "dosage": "0.5g",
-                   "frequency": "tid", "route": "口服", "dosage_form": "胶囊"}]}, headers=shop["cashier"])
+                   "frequency": "tid", "route": "口服", "dosage_form": "胶囊", "drug_name": "阿莫西林胶囊"}]},
+        headers=shop["cashier"])
     assert rx.status_code == 201, rx.text
     pharmacist_on_duty(shop)
     assert c.post(f"/prescriptions/{rx.json()['id']}/review", json={"verdict": "approved"},

@@ -32,12 +32,15 @@ from tests.conftest import (
     DUTY_PHARMACIST,
     ROLE_PINS,
     Clock,
+    add_second_insurance_admin,
     login,
     mapping_approval,
     pharmacist_on_duty,
 )
 from tests.insurance.conftest import CODES, EMPLOYEE
 from tests.tamper import behind_the_guard
+
+PROXY_CERTNO = "440301199001010012"  # a 居民身份证号 with its check character (RX-11)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -69,7 +72,8 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
                headers=admin)
     assert r.status_code == 200, r.text
     assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
-    return shop | {"admin": admin, "sandbox": sandbox}
+    second = add_second_insurance_admin(engine, ctx)  # confirms the agency's decisions (AGR-01)
+    return shop | {"admin": admin, "sandbox": sandbox, "second": second}
 
 
 def sale_with(shop: dict[str, Any], *scans: tuple[str, int]) -> str:
@@ -193,23 +197,23 @@ def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: 
     identify(card_shop, sid)
     unapproved = c.get(f"/sales/{sid}/card/split", headers=h).json()
     assert unapproved["lines"][0]["reasons"][0]["code"] == "RX-02"  # Rx on the card only against a 外配处方
-    waipei(card_shop, sid, patient="路人甲", certno="440301199001010011")
+    waipei(card_shop, sid, patient="路人甲", certno=PROXY_CERTNO)
     mismatch = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
     assert mismatch.status_code == 422 and mismatch.json()["code"] == "RX-03"
-    proxy = identify(card_shop, sid, buyer_name="路人甲", buyer_certno="440301199001010011")
-    assert proxy.status_code == 200 and proxy.json()["buyer_certno_masked"] != "440301199001010011"
+    proxy = identify(card_shop, sid, buyer_name="路人甲", buyer_certno=PROXY_CERTNO)
+    assert proxy.status_code == 200 and proxy.json()["buyer_certno_masked"] != PROXY_CERTNO
     still = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)  # a proxy buyer is no other patient
     assert still.status_code == 422 and still.json()["code"] == "RX-03"
     sid = sale_with(card_shop, (BARCODE_AMOX, 1))
     waipei(card_shop, sid)  # the insured person's own prescription, bought by someone else (代购, RX-11)
-    identify(card_shop, sid, buyer_name="路人甲", buyer_certno="440301199001010011")
+    identify(card_shop, sid, buyer_name="路人甲", buyer_certno=PROXY_CERTNO)
     assert c.post(f"/sales/{sid}/card/preview", json={}, headers=h).status_code == 200
     c.post("/insurance/sign-out", headers=h)
     unsigned = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
     assert unsigned.status_code == 409 and unsigned.json()["code"] == "INS-SIGNIN"
     c.post("/insurance/sign-in", json={}, headers=h)
     r = c.post("/store/agreement-events", json={"status": "suspended", "effective_on": card_shop["clock"].today.isoformat(),
-                                                "reason": "违规暂停"}, headers=card_shop["admin"])
+                                                "reason": "违规暂停"} | card_shop["second"], headers=card_shop["admin"])
     assert r.status_code == 201, r.text
     suspended = c.post(f"/sales/{sid}/card/settle", json={"tenders": []}, headers=h)
     assert suspended.status_code == 403 and suspended.json()["code"] == "AGR-01"

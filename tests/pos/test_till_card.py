@@ -124,6 +124,8 @@ def test_a_card_sale_is_identified_by_the_reader_split_previewed_and_settled(
             await until(pilot, lambda: card.step == "split", what="back to the split")
             await pilot.press("enter")
             await until(pilot, lambda: card.step == "preview", what="the preview again")
+            await pilot.press("f4")  # CARD-05: the insured person signed the paper purchase list
+            await until(pilot, lambda: "签字确认" in message(card, "#card-message"), what="the signature recorded")
             await type_text(pilot, "50", "enter")
             await until(pilot, lambda: card.step == "done", what="the settlement")
             done = card.done
@@ -139,6 +141,8 @@ def test_a_card_sale_is_identified_by_the_reader_split_previewed_and_settled(
         assert (row.status, row.total_fen, row.change_fen) == ("completed", 1690, change)
         (setl,) = book["settlements"]
         assert setl.status == "settled" and setl.medfee_sumamt_fen == 700
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT signed_how FROM sale_insured")).scalar() == "key"
         card_fen = setl.fund_pay_fen + setl.acct_pay_fen
         assert book["tenders"] == sorted([("cash", pre["due_otherwise_fen"], ""), ("insurance", card_fen, setl.setl_id)])
         (centre,) = [r for r in sandbox.settlements() if r["status"] == "active"]

@@ -13,7 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog.classes import DRUG_CLASSES, GspClass, InsuranceCategory
-from server.rules.card import CardLine, forced_refusals, line_refusals, split_basket
+from server.rules.card import (
+    CardLine,
+    PricedLine,
+    disguise_refusals,
+    forced_refusals,
+    line_refusals,
+    lines_digest,
+    proxy_refusals,
+    signature_refusals,
+    split_basket,
+)
 
 SALE_DAY = date(2026, 11, 22)
 NON_DRUG_CLASSES = [c for c in GspClass if not c.is_drug]
@@ -214,3 +224,50 @@ def test_the_line_record_is_frozen() -> None:
     """A classified line cannot be edited after the split (the settlement sends what was classified)."""
     with pytest.raises(dataclasses.FrozenInstanceError):
         line().amount_fen = 0  # type: ignore[misc]
+
+
+# --- the sale as a whole (CARD-02/03), who buys (RX-11), the signed list (CARD-05) -------------------------
+
+def priced(line_id: int, gsp_class: GspClass, unit: int, catalog: int, qty: int = 1) -> PricedLine:
+    return PricedLine(line_id, f"商品{line_id}", gsp_class, unit, unit * qty, catalog)
+
+
+@pytest.mark.refuses("CARD-02", "CARD-03")
+@pytest.mark.parametrize(("lines", "rule"), [
+    ([priced(1, GspClass.OTC_A, 1250, 1250), priced(2, GspClass.FOOD, 0, 0)], "CARD-02"),  # a gift at 0
+    ([priced(1, GspClass.OTC_A, 1250, 1250), priced(2, GspClass.OTC_B, 0, 0)], "CARD-02"),  # a "free" drug too
+    ([priced(1, GspClass.OTC_A, 1250, 1250), priced(2, GspClass.DEVICE, 1, 990)], "CARD-02"),  # a token-price bundle
+    ([priced(1, GspClass.OTC_A, 1500, 1250)], "CARD-03"),  # a drug above its one price
+])
+def test_a_card_sale_carrying_a_gift_or_an_underpriced_line_is_refused_whole(lines: list[PricedLine], rule: str) -> None:
+    got = disguise_refusals(lines)
+    assert [v.rule for v in got] == [rule] and got[0].details["sale_line_id"] == lines[-1].sale_line_id
+
+
+def test_a_card_sale_at_its_one_prices_is_no_disguise() -> None:
+    assert disguise_refusals([priced(1, GspClass.OTC_A, 1250, 1250, 2), priced(2, GspClass.DEVICE, 990, 990)]) == []
+
+
+@pytest.mark.refuses("RX-11")
+@pytest.mark.parametrize(("name", "doc"), [("路人甲", ""), ("", "440301199001010012"), ("路人甲", "440301199001010011"),
+                                           ("路人甲", "12-34"), ("  ", "440301199001010012")])
+def test_rx11_a_proxy_buyer_needs_name_and_a_valid_document(name: str, doc: str) -> None:
+    assert [v.rule for v in proxy_refusals(name, doc)] == ["RX-11"]
+
+
+def test_rx11_no_proxy_or_a_complete_one_passes() -> None:
+    assert proxy_refusals("", "") == []
+    assert proxy_refusals("路人甲", "440301199001010012") == []
+    assert proxy_refusals("路人甲", "11010519491231002x") == []  # GB 11643's sample, check character X
+    assert proxy_refusals("Jane Roe", "E12345678") == []  # a passport
+
+
+@pytest.mark.refuses("CARD-05")
+def test_card05_the_list_paid_is_the_list_signed() -> None:
+    listed = lines_digest([(1, 2, 700), (2, 1, 990)])
+    assert listed == lines_digest([(2, 1, 990), (1, 2, 700)])  # the order lines are listed in does not matter
+    assert signature_refusals(False, "", listed) == []  # the store does not record signatures
+    assert [v.rule for v in signature_refusals(True, "", listed)] == ["CARD-05"]
+    assert signature_refusals(True, listed, listed) == []
+    more = lines_digest([(1, 3, 1050), (2, 1, 990)])
+    assert "重新签字" in signature_refusals(True, listed, more)[0].message_zh

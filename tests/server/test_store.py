@@ -11,10 +11,17 @@ from sqlalchemy import Engine
 from server.db.models import AgreementStatus
 from server.db.uow import core_unit, orm
 from server.errors import AppError
-from server.rules.agreement import StoreStanding, card_settlement_refusals, till_refusals
+from server.rules.agreement import (
+    AgreementStep,
+    StoreStanding,
+    card_settlement_refusals,
+    span_refusals,
+    standing_on,
+    till_refusals,
+)
 from server.services.context import Ctx
 from server.services.store import profile as store_service
-from tests.conftest import Clock
+from tests.conftest import ROLE_PINS, Clock, add_second_insurance_admin, login
 
 TODAY = date(2026, 11, 22)
 
@@ -47,8 +54,9 @@ def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
 @pytest.mark.refuses("AGR-01", "AGR-03")
 @pytest.mark.business_day
 def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient, headers: dict[str, dict[str, str]],
-                                                               clock: Clock) -> None:
+                                                               clock: Clock, engine: Engine, ctx: Ctx) -> None:
     h = headers["insurance_admin"]
+    second = add_second_insurance_admin(engine, ctx)
     today = clock.today
     assert client.get("/store", headers=h).json()["agreement_status"] == "none"
     no_end = client.post("/store/agreement-events", json={"status": "active", "effective_on": today.isoformat()},
@@ -67,17 +75,77 @@ def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClien
                             headers=h)
     assert no_reason.status_code == 422
     client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat(),
-                                                 "reason": "经办机构中止协议"}, headers=h)
+                                                 "reason": "经办机构中止协议"} | second, headers=h)
     store = client.get("/store", headers=h).json()
     assert store["agreement_status"] == "suspended"
     assert store["card_settlement_refusals"][0]["code"] == "AGR-01"
     client.post("/store/agreement-events", json={"status": "terminated", "effective_on": today.isoformat(),
-                                                 "reason": "解除"}, headers=h)
+                                                 "reason": "解除"} | second, headers=h)
     back = client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat(),
-                                                        "reason": "x"}, headers=h)
+                                                        "reason": "x"} | second, headers=h)
     assert back.status_code == 409 and back.json()["code"] == "AGR-01"
     history = client.get("/store/agreement-events", headers=headers["manager"]).json()
     assert [e["status"] for e in history] == ["active", "suspended", "terminated"]
+
+
+@pytest.mark.refuses("AGR-01")
+@pytest.mark.business_day
+def test_the_agencys_decision_needs_a_second_insurance_administrator(client: TestClient,
+                                                                     headers: dict[str, dict[str, str]],
+                                                                     engine: Engine, ctx: Ctx, clock: Clock) -> None:
+    """A suspension, its lifting and a termination are recorded by one 医保 administrator and confirmed by
+    another with their PIN: alone, naming themselves, with a wrong PIN or a person of another post — refused."""
+    h, today = headers["insurance_admin"], clock.today
+    second = add_second_insurance_admin(engine, ctx)
+    signed = client.post("/store/agreement-events", json={  # signing needs no second person
+        "status": "active", "effective_on": (today - timedelta(days=10)).isoformat(),
+        "ends_on": (today + timedelta(days=300)).isoformat()}, headers=h)
+    assert signed.status_code == 201, signed.text
+    suspension = {"status": "suspended", "effective_on": today.isoformat(), "reason": "经办机构中止协议"}
+    for body in (suspension, suspension | {"confirm_username": "u_insurance_admin", "confirm_pin": "3333"},
+                 suspension | {"confirm_username": second["confirm_username"], "confirm_pin": "0000"},
+                 suspension | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]}):
+        alone = client.post("/store/agreement-events", json=body, headers=h)
+        assert alone.status_code == 403 and alone.json()["code"] == "AGR-01", alone.text
+    assert client.get("/store", headers=h).json()["agreement_status"] == "active"
+    confirmed = client.post("/store/agreement-events", json=suspension | second, headers=h)
+    assert confirmed.status_code == 201 and confirmed.json()["confirmed_by"] is not None
+    lifted = {"status": "active", "effective_on": today.isoformat(), "reason": "恢复协议"}
+    assert client.post("/store/agreement-events", json=lifted, headers=h).status_code == 403  # reinstatement too
+    # the second administrator records it and the first confirms: two people, whichever way round
+    other = login(client, second["confirm_username"], second["confirm_pin"])
+    back = client.post("/store/agreement-events", json=lifted | {"confirm_username": "u_insurance_admin",
+                                                                 "confirm_pin": ROLE_PINS["insurance_admin"]},
+                       headers=other)
+    assert back.status_code == 201, back.text
+    assert client.get("/store", headers=h).json()["agreement_status"] == "active"
+
+
+@pytest.mark.refuses("AGR-01")
+@pytest.mark.business_day
+def test_agreement_events_take_effect_on_their_effective_date(client: TestClient, headers: dict[str, dict[str, str]],
+                                                              engine: Engine, ctx: Ctx, clock: Clock) -> None:
+    """A suspension decided for next week is not in force today; a decision recorded late counts from its own date;
+    none may be slipped in before the last one on record."""
+    h, today = headers["insurance_admin"], clock.today
+    second = add_second_insurance_admin(engine, ctx)
+    client.patch("/store", json={"drug_licence_no": "粤AA1", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()},
+                 headers=headers["manager"])
+    assert client.post("/store/agreement-events", json={
+        "status": "active", "effective_on": (today - timedelta(days=30)).isoformat(),
+        "ends_on": (today + timedelta(days=300)).isoformat()}, headers=h).status_code == 201
+    ahead = client.post("/store/agreement-events", json={"status": "suspended", "reason": "下周起中止",
+                                                         "effective_on": (today + timedelta(days=7)).isoformat()} | second,
+                        headers=h)
+    assert ahead.status_code == 201, ahead.text
+    store = client.get("/store", headers=h).json()
+    assert store["agreement_status"] == "active" and store["card_settlement_refusals"] == []
+    earlier = client.post("/store/agreement-events", json={"status": "terminated", "reason": "倒签",
+                                                           "effective_on": today.isoformat()} | second, headers=h)
+    assert earlier.status_code == 409 and earlier.json()["code"] == "AGR-01"
+    with core_unit(engine) as u:
+        assert store_service.standing(orm(u), ctx, store_service.get_store(orm(u), ctx),
+                                      today + timedelta(days=7)).agreement_status == "suspended"
 
 
 @pytest.mark.refuses("SEC-01")
@@ -133,3 +201,36 @@ def test_profile_updates_are_audited(client: TestClient, headers: dict[str, dict
 def test_agreement_status_needs_a_known_value(engine: Engine, ctx: Ctx) -> None:
     with pytest.raises(AppError), core_unit(engine) as u:
         store_service.record_agreement_event(u, ctx, AgreementStatus.SUSPENDED, ctx.today, None, None, "x")
+
+
+# --- the agreement over time: the effective date decides, the sale's own time counts (AGR-01) ---------------
+
+D = TODAY
+SIGNED = AgreementStep("active", D - timedelta(days=100), D + timedelta(days=265))
+
+
+def _span(history: list[AgreementStep], first: date, last: date = D) -> list[str]:
+    return [v.message_en for v in span_refusals(history, first, last, "粤AA1", D + timedelta(days=900))]
+
+
+def test_agr01_standing_follows_the_events_by_their_effective_date() -> None:
+    suspended = AgreementStep("suspended", D + timedelta(days=7), None)  # decided ahead of time
+    assert standing_on([SIGNED, suspended], D, "粤AA1", None).agreement_status == "active"
+    assert standing_on([SIGNED, suspended], D + timedelta(days=7), "粤AA1", None).agreement_status == "suspended"
+    renewed = AgreementStep("active", D, D + timedelta(days=600))
+    on = standing_on([SIGNED, renewed], D, "粤AA1", None)
+    assert (on.agreement_start, on.agreement_end) == (SIGNED.effective_on, D + timedelta(days=600))
+
+
+@pytest.mark.refuses("AGR-01")
+def test_agr01_a_cost_incurred_during_a_suspension_is_never_settled() -> None:
+    suspended = AgreementStep("suspended", D - timedelta(days=3), None)
+    lifted = AgreementStep("active", D - timedelta(days=1), None)
+    history = [SIGNED, suspended, lifted]
+    assert _span(history, D) == []  # bought today, after the reinstatement
+    assert _span(history, D - timedelta(days=2))  # opened during the suspension, settled after it: refused
+    assert "opened on" in _span(history, D - timedelta(days=2))[0]
+    assert _span(history, D - timedelta(days=5))  # open across the suspension: refused too
+    same_day = [SIGNED, AgreementStep("suspended", D, None), AgreementStep("active", D, None)]
+    assert _span(same_day, D)  # suspended and lifted the same day: that day's sales are not settled
+    assert _span([SIGNED, AgreementStep("suspended", D, None)], D)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -25,6 +26,12 @@ class IdentifyIn(Strict):
     buyer_certno: str = Field(default="", max_length=30)
 
 
+class SignatureIn(Strict):
+    how: Literal["key", "pad"] = Field(description="key: the insured person (or the proxy buyer) signed the paper "
+                                       "purchase list, confirmed at the till; pad: the signature pad's image")
+    image_b64: str = Field(default="", max_length=350_000, description="pad: the image (PNG or JPEG), base64")
+
+
 class InsuredOut(BaseModel):
     psn_name: str
     certno_masked: str
@@ -34,6 +41,8 @@ class InsuredOut(BaseModel):
     method: str
     buyer_name: str
     buyer_certno_masked: str
+    signed_how: str = ""  # CARD-05: "" unsigned, key, pad
+    signed_at: datetime | None = None
 
 
 class SplitLineOut(BaseModel):

@@ -53,6 +53,9 @@ class AgreementEventIn(Strict):
     ends_on: date | None = None
     agreement_no: str | None = Field(default=None, max_length=50)
     reason: str = Field(default="", max_length=500)
+    confirm_username: str = Field(default="", max_length=30, description="the agency's decision (suspension, "
+                                  "reinstatement, termination): the second 医保 administrator who confirms")
+    confirm_pin: str = Field(default="", max_length=64)
 
 
 class AgreementEventOut(BaseModel):
@@ -63,6 +66,7 @@ class AgreementEventOut(BaseModel):
     reason: str
     recorded_by: int | None
     recorded_at: datetime
+    confirmed_by: int | None = None
 
 
 class TillIn(Strict):

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field
 
 from server.db.models.base import Table, store_fk
@@ -23,7 +23,9 @@ class SaleInsured(Table, table=True):
 
     __tablename__ = "sale_insured"
     __audit_mask__ = ("certno", "buyer_certno")
-    __audit_exclude__ = ("mdtrt_cert_no", "card_sn")  # card numbers, e-voucher tokens: never in the log
+    # card numbers, e-voucher tokens: never in the log; a signature-pad image by its digest (signature_sha256,
+    # which audit verify checks against the bytes)
+    __audit_exclude__ = ("mdtrt_cert_no", "card_sn", "signature_image")
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
@@ -46,6 +48,16 @@ class SaleInsured(Table, table=True):
     buyer_certno: str = Field(default="", max_length=50)
     identified_by: int = Field(foreign_key="app_user.id")
     identified_at: datetime = Field(sa_type=UTCDateTime)
+    # CARD-05: the purchase list confirmed by the insured person's (or the proxy buyer's) signature, as given:
+    # how (key: signed on paper, confirmed at the till by the operator; pad: the signature pad's image), who
+    # recorded it, when, and which list (the digest of its lines: a list changed after signing is signed again).
+    # A new identification starts unsigned. (No foreign key on signed_by: SQLite would rebuild the guarded table.)
+    signed_how: str = Field(default="", max_length=8)
+    signed_by: int | None = None
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    signed_lines: str = Field(default="", max_length=64)
+    signature_image: bytes | None = Field(default=None, sa_type=LargeBinary)
+    signature_sha256: str = Field(default="", max_length=64)
 
 
 class SettlementStatus(StrEnum):

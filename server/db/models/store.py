@@ -66,6 +66,9 @@ class AgreementEvent(Table, table=True):
     reason: str = Field(default="", max_length=500)
     recorded_by: int | None = Field(default=None, foreign_key="app_user.id")
     recorded_at: datetime = Field(sa_type=UTCDateTime)
+    # The agency's decision (a suspension, its lifting, a termination) is confirmed by a second 医保 administrator
+    # (no foreign key: SQLite would rebuild the guarded table to add one).
+    confirmed_by: int | None = None
 
 
 class TillStatus(StrEnum):

@@ -8,37 +8,29 @@ from typing import Any
 from sqlalchemy import Engine
 
 from server import audit
-from server.db.models import CardSettlement, SaleReturn, SettlementStatus, User
-from server.db.models.base import id_of
+from server.db.models import CardSettlement, SaleReturn, SettlementStatus
 from server.db.uow import Unit, core_unit, orm, read_unit
 from server.errors import AppError, conflict
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller, InsuranceGateway
-from server.permissions import Action, allowed
+from server.permissions import Action
+from server.rules.controlled import Approver
 from server.services import records, sales_ledger
 from server.services.card import counter, rows
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
 from server.services.sale import returns
 from server.services.store.shifts import open_shift_for
-from server.services.store.users import active_roles, check_pin
+from server.services.store.users import confirmed_by
 
 
-def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> User:
+def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> Approver:
     """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns —
     whose PIN is checked with the login's lockout (a wrong one is counted and committed)."""
-    refusal = AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
-                       "a later-day reversal needs a second person with return rights to confirm with their PIN")
-    if not username or username == ctx.actor.name:
-        raise refusal
-    with core_unit(engine) as u:  # users are reference rows: the ORM's
-        user = check_pin(u, ctx, username, pin)
-        ok = user is not None and user.id != ctx.actor.user_id and allowed(active_roles(orm(u), id_of(user)),
-                                                                           Action.SALE_RETURN)
-    if not ok or user is None:
-        raise refusal
-    return user
+    return confirmed_by(engine, ctx, username, pin, Action.SALE_RETURN, AppError(
+        403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
+        "a later-day reversal needs a second person with return rights to confirm with their PIN"))
 
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
@@ -106,7 +98,7 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             row = rows.settlement(u, settlement_id, lock=True)
             assert row is not None
             after = rows.change(u, settlement_id, status=SettlementStatus.CANCELLED.value, cancel_reason=reason.strip(),
-                                cancelled_by=ctx.actor.user_id, cancel_confirmed_by=confirmer.id if confirmer else None)
+                                cancelled_by=ctx.actor.user_id, cancel_confirmed_by=confirmer.user_id if confirmer else None)
             audit.record(u, ctx.store_id, ctx.actor, "settlement.cancelled", "card_settlement", settlement_id,
                          rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=reason)
     with core_unit(engine) as u:

@@ -6,32 +6,37 @@ asked, read by prepared statements (a few rows, no ORM). A refusal is worded by 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from server.db.models import InsuranceSignIn, SaleStatus, Store, Till, User
+from server.db.models import AgreementEvent, InsuranceSignIn, SaleStatus, Store, Till, User
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit, orm
 from server.errors import conflict
 from server.insurance.gateway import Caller
-from server.rules.agreement import card_settlement_refusals, till_refusals
+from server.rules.agreement import AgreementStep, span_refusals, till_refusals
 from server.services import sales_ledger
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
-from server.services.store.profile import standing, usable_till
+from server.services.store.profile import usable_till
 
-_TILL, _STORE = table_of(Till), table_of(Store)
+_TILL, _STORE, _EVENT = table_of(Till), table_of(Store), table_of(AgreementEvent)
 _SIGN_IN, _USER = table_of(InsuranceSignIn), table_of(User)
 
-# The till a terminal says it is, with its store's site and standing (AGR-01/02) in the same row.
+# The till a terminal says it is, with its store's site and licence (AGR-01/02) in the same row.
 _POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_code, _TILL.c.status,
-                            _STORE.c.site_code.label("store_site"), _STORE.c.agreement_status,
-                            _STORE.c.agreement_start, _STORE.c.agreement_end, _STORE.c.drug_licence_no,
+                            _STORE.c.site_code.label("store_site"), _STORE.c.drug_licence_no,
                             _STORE.c.drug_licence_expiry)
                   .select_from(_TILL).join(_STORE, _STORE.c.id == _TILL.c.store_id)
                   .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
+
+# The agreement's history in the order its events take effect (AGR-01: the effective date decides).
+_HISTORY = Prepared(sa.select(_EVENT.c.status, _EVENT.c.effective_on, _EVENT.c.ends_on)
+                    .where(_EVENT.c.store_id == sa.bindparam("sid"))
+                    .order_by(_EVENT.c.effective_on, _EVENT.c.id))
 
 # The operator with the sign_no of their newest open sign-in of today (ins.current_sign_in's row), if any.
 _SIGN_NO = (sa.select(_SIGN_IN.c.sign_no)
@@ -73,9 +78,14 @@ def open_card_sale(u: Unit, ctx: Ctx, sale_id: str, till_code: str, lock: bool =
     return CardSale(sale, point)
 
 
-def standing_refusals(ctx: Ctx, point: Any) -> list[Any]:
-    """AGR-01: whether the store may settle with the card today (its agreement and licence)."""
-    return card_settlement_refusals(standing(point), ctx.today)
+def standing_refusals(u: Unit, ctx: Ctx, point: Any, opened_at: datetime) -> list[Any]:
+    """AGR-01: whether the store may settle this sale with the card — its agreement (each event from its
+    effective date) and licence in force today and all through the sale's own time since it was opened
+    (`opened_at`): a cost incurred during a suspension is never settled, whenever the sale is paid."""
+    history = [AgreementStep(r.status, r.effective_on, r.ends_on) for r in _HISTORY.rows(u.connection(),
+                                                                                         {"sid": ctx.store_id})]
+    opened_on = min(opened_at.astimezone(ctx.settings.store.tz).date(), ctx.today)
+    return span_refusals(history, opened_on, ctx.today, point.drug_licence_no, point.drug_licence_expiry)
 
 
 def caller(u: Unit, ctx: Ctx, insuplc_admdvs: str = "", dev_no: str = "", signed_in: bool = True) -> Caller:

@@ -3,6 +3,7 @@ by 1101, kept as a snapshot on the sale; and how they are shown (masked)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,12 +11,15 @@ from sqlalchemy import Engine
 
 from server import audit
 from server.db.models import SaleInsured
-from server.db.uow import core_unit, read_unit
-from server.errors import AppError
+from server.db.uow import Unit, core_unit, read_unit
+from server.errors import AppError, refused
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import InsuranceGateway
 from server.privacy import mask_id, record_read
+from server.rules import card as card_rules
+from server.rules.card import proxy_refusals
+from server.services import sales_ledger
 from server.services.card import counter, rows
 from server.services.card.counter import open_card_sale
 from server.services.context import Ctx
@@ -53,7 +57,10 @@ def _query(how: Identification) -> m.PersonQuery:
 
 def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str,
              how: Identification) -> Any:
-    """1101 for the sale's insured person; the snapshot (sale_insured's row) as recorded."""
+    """1101 for the sale's insured person; the snapshot (sale_insured's row) as recorded. A proxy buyer (代购)
+    is recorded with their name and identity document, or not at all (RX-11)."""
+    if problems := proxy_refusals(how.buyer_name, how.buyer_certno):
+        raise refused(problems)
     query = _query(how)
     with read_unit(engine) as u:
         open_card_sale(u, ctx, sale_id, till_code)
@@ -83,8 +90,8 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
             psn_name=person.baseinfo.psn_name, psn_cert_type=person.baseinfo.psn_cert_type or "01",
             certno=person.baseinfo.certno, gend=person.baseinfo.gend, insutype=row.insutype,
             psn_type=row.psn_type, balc_fen=row.balc_fen, insuplc_admdvs=row.insuplc_admdvs,
-            buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip(),
-            identified_by=ctx.actor.user_id, identified_at=ctx.now)
+            buyer_name=how.buyer_name.strip(), buyer_certno=how.buyer_certno.strip().upper(),
+            identified_by=ctx.actor.user_id, identified_at=ctx.now) | rows.UNSIGNED  # a new person signs anew
         snap = rows.put_insured(u, existing, ctx.store_id, sale.id, values)
         audit.record(u, ctx.store_id, ctx.actor, "sale.insured", "sale_insured", snap.id,
                      rows.image(SaleInsured, existing), rows.image(SaleInsured, snap),
@@ -92,8 +99,38 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
         return snap
 
 
+MAX_SIGNATURE_BYTES = 256 * 1024
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG: what signature pads hand over
+
+
+def sign(u: Unit, ctx: Ctx, sale_id: str, till_code: str, how: str, image: bytes | None) -> Any:
+    """CARD-05: the insured person (or the proxy buyer) signed the purchase list, as given — `key`: on the paper
+    list, confirmed at the till by the operator; `pad`: the signature pad's image. Recorded on the sale's
+    snapshot with who and when, for the list as it is now (a list changed afterwards is signed again)."""
+    if how not in ("key", "pad"):
+        raise AppError(422, "VALIDATION", "签字方式须为 key 或 pad", "how: key or pad")
+    if how == "pad" and not (image and len(image) <= MAX_SIGNATURE_BYTES and image.startswith(_IMAGE_MAGIC)):
+        raise AppError(422, "CARD-05", "签名板签字须附签名图像（PNG/JPEG，不超过 256 KB）",
+                       "a signature-pad signature needs its image (PNG or JPEG, at most 256 KB)")
+    if how == "key" and image:
+        raise AppError(422, "VALIDATION", "键盘确认不附图像", "a key confirmation carries no image")
+    sale = open_card_sale(u, ctx, sale_id, till_code, lock=True).sale
+    before = rows.insured_of(u, sale.id)
+    if before is None:
+        raise AppError(422, "CARD-05", "请先识别参保人，再签字确认购药清单", "identify the insured person before the list is signed")
+    listed = card_rules.lines_digest([(ln["id"], ln["qty"], ln["amount_fen"]) for ln in sales_ledger.lines(u, sale.id)])
+    after = rows.sign(u, before.id, {"signed_how": how, "signed_by": ctx.actor.user_id, "signed_at": ctx.now,
+                                     "signed_lines": listed, "signature_image": image if how == "pad" else None,
+                                     "signature_sha256": hashlib.sha256(image).hexdigest() if how == "pad" and image
+                                     else ""})
+    audit.record(u, ctx.store_id, ctx.actor, "sale.signed", "sale_insured", after.id,
+                 rows.image(SaleInsured, before), rows.image(SaleInsured, after), note=f"CARD-05 {how}")
+    return after
+
+
 def masked(insured: Any) -> dict[str, Any]:
     """The insured person as the till shows them (SEC-06); `insured`: sale_insured's row."""
     return {"psn_name": insured.psn_name, "certno_masked": mask_id(insured.certno), "insutype": insured.insutype,
             "balc_fen": insured.balc_fen, "insuplc_admdvs": insured.insuplc_admdvs, "method": insured.method,
-            "buyer_name": insured.buyer_name, "buyer_certno_masked": mask_id(insured.buyer_certno) if insured.buyer_certno else ""}
+            "buyer_name": insured.buyer_name, "buyer_certno_masked": mask_id(insured.buyer_certno) if insured.buyer_certno else "",
+            "signed_how": insured.signed_how, "signed_at": insured.signed_at}

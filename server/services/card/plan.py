@@ -38,7 +38,7 @@ _LINE, _ITEM = table_of(SaleLine), table_of(Item)
 _CARD_LINES = Prepared(sa.select(_LINE.c.id, _LINE.c.item_id, _LINE.c.qty, _LINE.c.split, _LINE.c.unit_price_fen,
                                  _LINE.c.amount_fen, _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec, _ITEM.c.gsp_class,
                                  _ITEM.c.insurance_category, _ITEM.c.nhsa_code, _ITEM.c.mapping_uploaded_on,
-                                 _ITEM.c.split_ratio)
+                                 _ITEM.c.split_ratio, _ITEM.c.price_fen, _ITEM.c.split_price_fen)
                        .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                        .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
 
@@ -53,6 +53,7 @@ class CardLineView:
     split: bool
     unit_price_fen: int
     rx_line: PrescriptionLine | None
+    catalog_price_fen: int  # the item's one price now (CARD-03), the line's unit (split or whole)
 
 
 def _card_lines(u: Unit, ctx: Ctx, sale: Any) -> list[CardLineView]:
@@ -78,7 +79,8 @@ def _card_lines(u: Unit, ctx: Ctx, sale: Any) -> list[CardLineView]:
             category=InsuranceCategory(ln.insurance_category), nhsa_code=ln.nhsa_code,
             mapping_uploaded_on=ln.mapping_uploaded_on, unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen,
             rx=is_rx, rx_for_insurance=is_rx and rx_ok and rx_line is not None),
-            ln.code, ln.nhsa_code or "", ln.spec, ln.qty, ln.split, ln.unit_price_fen, rx_line))
+            ln.code, ln.nhsa_code or "", ln.spec, ln.qty, ln.split, ln.unit_price_fen, rx_line,
+            int((ln.split_price_fen or 0) if ln.split else ln.price_fen)))
     return out
 
 
@@ -107,13 +109,21 @@ def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | 
     sale = card_sale.sale
     if offers is not None:
         completion.precheck(u, ctx, sale, till_code, offers)
-    if problems := counter.standing_refusals(ctx, card_sale.point):  # AGR-01: cash goes on, the card does not
+    # AGR-01 over the sale's own time, from its opening to now: cash goes on, the card does not
+    if problems := counter.standing_refusals(u, ctx, card_sale.point, sale.opened_at):
         raise refused(problems, status=403)
     caller = counter.caller(u, ctx, dev_no=till_code)  # INS-SIGNIN: not signed in today, no settlement
     insured = rows.insured_of(u, sale.id)
     if insured is None:
         raise AppError(422, "CARD-05", "请先读卡或扫描医保电子凭证识别参保人", "identify the insured person first (card or e-voucher)")
+    if problems := card_rules.proxy_refusals(insured.buyer_name, insured.buyer_certno):  # RX-11
+        raise refused(problems)
     split, views = split_of(u, ctx, sale)
+    # CARD-02/03: no gift, free or under-priced (bundled, discounted) line rides inside a card sale
+    if problems := card_rules.disguise_refusals([
+            card_rules.PricedLine(v.line.sale_line_id, v.line.name, v.line.gsp_class, v.line.unit_price_fen,
+                                  v.line.amount_fen, v.catalog_price_fen) for v in views]):
+        raise refused(problems)
     if forced is not None and (problems := card_rules.forced_refusals([v.line for v in views], forced, ctx.today)):
         raise refused(problems)
     if not split.card:
@@ -121,6 +131,13 @@ def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | 
                        "no line of this sale may be paid by the card: pay another way",
                        {"self_pay": [{"sale_line_id": ln.sale_line_id, "reasons": [v.as_dict() for v in vs]}
                                      for ln, vs in split.self_pay]})
+    # CARD-05, settling: the purchase list, as it is now, signed (where the store records signatures); the
+    # preview comes first, so the person signs for the split they were shown
+    if offers is not None:
+        listed = card_rules.lines_digest([(v.line.sale_line_id, v.qty, v.line.amount_fen) for v in views])
+        if problems := card_rules.signature_refusals(ctx.settings.rules.card_signature_required,
+                                                     insured.signed_lines, listed):
+            raise refused(problems)
     eligible = {ln.sale_line_id for ln in split.card}
     card_views = [v for v in views if v.line.sale_line_id in eligible]
     rx = orm(u).get(Prescription, sale.prescription_id) if sale.prescription_id else None

@@ -47,6 +47,13 @@ _SET_INSURED = Prepared(sa.update(INSURED).where(INSURED.c.id == sa.bindparam("i
                         .returning(*INSURED.c))
 
 
+SIGNATURE_KEYS = ("signed_how", "signed_by", "signed_at", "signed_lines", "signature_image", "signature_sha256")
+UNSIGNED: dict[str, Any] = {"signed_how": "", "signed_by": None, "signed_at": None, "signed_lines": "",
+                            "signature_image": None, "signature_sha256": ""}
+_SIGN = Prepared(sa.update(INSURED).where(INSURED.c.id == sa.bindparam("id_"))
+                 .values({k: sa.bindparam(k) for k in SIGNATURE_KEYS}).returning(*INSURED.c))
+
+
 def insured_of(u: Unit, sale_id: str) -> Any:
     """The insured person the sale was identified for, or None."""
     u.flush()
@@ -59,6 +66,11 @@ def put_insured(u: Unit, existing: Any, store_id: int, sale_id: str, values: dic
     if existing is None:
         return _ADD_INSURED.first(u.connection(), {"store_id": store_id, "sale_id": sale_id, **values})
     return _SET_INSURED.first(u.connection(), {"id_": existing.id, **values})
+
+
+def sign(u: Unit, insured_id: int, values: dict[str, Any]) -> Any:
+    """The purchase list's signature recorded on the snapshot (CARD-05; values: SIGNATURE_KEYS); the row now."""
+    return _SIGN.first(u.connection(), {"id_": insured_id, **values})
 
 
 # --- the settlement ---------------------------------------------------------------------------------------

@@ -24,15 +24,22 @@ from server.services.records import insured_of, pharmacists_at, settled_of, user
 
 def card_settlement_for(s: Session, ctx: Ctx, sale: Sale) -> CardSettlement | None:
     """The 医保 settlement of a card sale for its receipt (CARD-05): what the card paid, the balance left,
-    the insured person with the ID number masked, and the buyer's signature line."""
+    the insured person with the ID number masked, a proxy buyer with theirs (RX-11), the signature as recorded
+    and the buyer's signature line."""
     settled = settled_of(s, sale.id)
     insured = insured_of(s, sale.id) if settled else None
     if settled is None or insured is None:
         return None
+    signed = (f"{SIGNED_HOW.get(insured.signed_how, insured.signed_how)} {local_time(ctx, insured.signed_at)}"
+              if insured.signed_how else "")
     return CardSettlement(fund_fen=settled.fund_pay_fen, personal_account_fen=settled.acct_pay_fen,
                           cash_fen=settled.cash_pay_fen, balance_after_fen=settled.balc_fen,
                           insured_name=insured.psn_name, insured_id_masked=mask_id(insured.certno),
-                          setl_id=settled.setl_id, insurance_region=insured.insuplc_admdvs)
+                          setl_id=settled.setl_id, insurance_region=insured.insuplc_admdvs,
+                          buyer_name=insured.buyer_name, buyer_id_masked=mask_id(insured.buyer_certno), signed=signed)
+
+
+SIGNED_HOW = {"key": "已签字（收银确认）", "pad": "已签字（签名板）"}  # CARD-05: how the purchase list was signed
 
 
 def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,

@@ -14,7 +14,8 @@ from server.db.models import AgreementEvent, AgreementStatus, Store, Till, TillS
 from server.db.models.base import id_of
 from server.db.uow import Unit, core_unit, orm
 from server.errors import AppError, conflict, not_found, refused
-from server.rules.agreement import StoreStanding, till_refusals
+from server.rules.agreement import AgreementStep, StoreStanding, standing_on, till_refusals
+from server.rules.controlled import Approver
 from server.services.context import Ctx
 
 
@@ -69,9 +70,18 @@ _TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+def needs_confirmation(current: str, status: AgreementStatus) -> bool:
+    """The agency's decision — a suspension, its lifting, a termination — is recorded by one 医保 administrator
+    and confirmed by another (AGR-01: it decides when the card may settle); a signing or a renewal is not."""
+    return status is not AgreementStatus.ACTIVE or current == AgreementStatus.SUSPENDED.value
+
+
 def record_agreement_event(u: Unit, ctx: Ctx, status: AgreementStatus, effective_on: date,
-                           ends_on: date | None, agreement_no: str | None, reason: str) -> AgreementEvent:
-    """Every status change of the 医保协议 is one append-only event; the store row holds the current state."""
+                           ends_on: date | None, agreement_no: str | None, reason: str,
+                           confirmer: Approver | None = None) -> AgreementEvent:
+    """Every status change of the 医保协议 is one append-only event, in force from its effective date (the card
+    reads the history, server.rules.agreement.standing_on); the store row holds the state after the last event
+    on record. An event may be recorded late (back-dated), never before the last one on record."""
     s = orm(u)
     store = get_store(s, ctx)
     if status.value not in _TRANSITIONS or store.agreement_status not in _TRANSITIONS[status.value]:
@@ -85,13 +95,28 @@ def record_agreement_event(u: Unit, ctx: Ctx, status: AgreementStatus, effective
         raise AppError(422, "VALIDATION", "截止日期早于生效日期", "the end date is before the effective date")
     if status is AgreementStatus.SUSPENDED and not reason.strip():
         raise AppError(422, "AGR-03", "中止医保协议须填写原因", "a suspension needs a reason")
+    last = s.exec(select(AgreementEvent).where(AgreementEvent.store_id == ctx.store_id)
+                  .order_by(col(AgreementEvent.effective_on).desc(), col(AgreementEvent.id).desc())).first()
+    if last is not None and effective_on < last.effective_on:
+        raise conflict("AGR-01", f"生效日期不能早于上一条协议记录的生效日期 {last.effective_on}",
+                       f"an event cannot take effect before the last one on record ({last.effective_on})",
+                       last_effective_on=last.effective_on.isoformat())
+    if needs_confirmation(store.agreement_status, status) and (
+            confirmer is None or confirmer.user_id == ctx.actor.user_id):
+        raise AppError(403, "AGR-01", "记录经办机构的中止、恢复或解除决定须由另一位医保管理员输入 PIN 确认",
+                       "recording the agency's suspension, reinstatement or termination needs a second insurance "
+                       "administrator to confirm with their PIN")
     before = audit.snapshot(store)
     event = AgreementEvent(store_id=ctx.store_id, status=status.value, effective_on=effective_on, ends_on=ends_on,
-                           reason=reason, recorded_by=ctx.actor.user_id, recorded_at=ctx.now)
+                           reason=reason, recorded_by=ctx.actor.user_id, recorded_at=ctx.now,
+                           confirmed_by=confirmer.user_id if confirmer is not None else None)
     s.add(event)
-    audit.record_row(u, ctx.store_id, ctx.actor, f"agreement.{status.value}", event)
+    audit.record_row(u, ctx.store_id, ctx.actor, f"agreement.{status.value}", event,
+                     note=f"confirmed by {confirmer.username}" if confirmer is not None else "")
     if status is AgreementStatus.ACTIVE and store.agreement_status in ("none", "active"):
         store.agreement_start = store.agreement_start if store.agreement_status == "active" else effective_on
+        store.agreement_end = ends_on
+    elif status is AgreementStatus.ACTIVE and ends_on is not None:  # lifted with a new end: the term runs to it
         store.agreement_end = ends_on
     if agreement_no:
         store.agreement_no = agreement_no
@@ -107,9 +132,12 @@ def agreement_history(s: Session, ctx: Ctx) -> list[AgreementEvent]:
                        .order_by(col(AgreementEvent.id))))
 
 
-def standing(store: Store) -> StoreStanding:
-    return StoreStanding(store.agreement_status, store.agreement_start, store.agreement_end,
-                         store.drug_licence_no, store.drug_licence_expiry)
+def standing(s: Session, ctx: Ctx, store: Store, on: date | None = None) -> StoreStanding:
+    """The store's standing on a day (default: today), its agreement read from the events in force by then."""
+    steps = [AgreementStep(e.status, e.effective_on, e.ends_on) for e in
+             s.exec(select(AgreementEvent).where(AgreementEvent.store_id == ctx.store_id)
+                    .order_by(col(AgreementEvent.effective_on), col(AgreementEvent.id)))]
+    return standing_on(steps, on or ctx.today, store.drug_licence_no, store.drug_licence_expiry)
 
 
 # --- tills (AGR-02, CARD-06) -------------------------------------------------------------------

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
 from server.db.models import AuthSession, PharmacistDuty, StaffProfile, Till, User, UserRole, UserStatus
 from server.db.models.base import id_of
-from server.db.uow import Unit, orm
+from server.db.uow import Unit, core_unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.permissions import Action, allowed
 from server.roles import Role
 from server.rules.controlled import Approver
 from server.rules.staff import StaffRecord, role_combination_refusals
@@ -221,6 +223,19 @@ def second_person(u: Unit, ctx: Ctx, username: str, pin: str) -> Approver | None
         return None
     s = orm(u)
     return Approver(id_of(user), user.username, active_roles(s, id_of(user)), staff_record(staff_profile(s, id_of(user))))
+
+
+def confirmed_by(engine: Engine, ctx: Ctx, username: str, pin: str, action: Action, refusal: AppError) -> Approver:
+    """A second person confirms with their PIN (a later-day reversal, the agency's decision on the agreement):
+    another user than the one acting, whose post allows `action`. The PIN is checked by `second_person` in a unit
+    of its own, so a wrong one is counted and committed before `refusal` is raised."""
+    if not username or username == ctx.actor.name:
+        raise refusal
+    with core_unit(engine) as u:
+        approver = second_person(u, ctx, username, pin)
+    if approver is None or approver.user_id == ctx.actor.user_id or not allowed(approver.roles, action):
+        raise refusal
+    return approver
 
 
 def logout(u: Unit, ctx: Ctx, principal: Principal) -> None:
