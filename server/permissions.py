@@ -77,6 +77,8 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.CATALOG_WRITE: "approval: a first-time item (首营品种) is approved by the person in charge (GSP)",
     Action.SUPPLIER_WRITE: "approval: a first-time supplier (首营企业) is approved by the person in charge (GSP)",
     Action.ZONE_WRITE: "sign-off: the store's display areas and what each admits (GSP-02)",
+    Action.BATCH_STOP: "approval: a quality stop is lifted on the person in charge's review (GSP-06); a stop only "
+                       "keeps a batch from sale",
     Action.BATCH_WRITE: "count sign-off: receiving and stock counts are signed off by the person in charge",
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
