@@ -164,8 +164,9 @@ def add_user(u: Unit, ctx: Ctx, username: str, display_name: str, pin: str, role
         s.add(profile)
         audit.record_row(u, ctx.store_id, ctx.actor, "staff.create", profile)
     for role in sorted(roles):
+        # live at once, approved by nobody: the audit entry says it was provisioned
         grant = UserRole(store_id=ctx.store_id, user_id=id_of(user), role=role.value,
-                         granted_by=ctx.actor.user_id, granted_at=ctx.now, approved_at=ctx.now)
+                         granted_by=ctx.actor.user_id, granted_at=ctx.now)
         s.add(grant)
         audit.record_row(u, ctx.store_id, ctx.actor, "user.grant", grant, note="provisioned")
     code = issue_code(u, ctx, user)

@@ -26,11 +26,19 @@ branch_labels = None
 depends_on = None
 
 
+# Columns that name an account. SQLite can drop such a column only by copying its table, which the ledger's
+# guard triggers (0011) and the rows that refer to the table refuse: on SQLite a downgrade leaves them in place
+# (NULL-able, unread by older code) and an upgrade again finds them there.
+_REFERENCES = (('user_role', 'revoked_by'), ('sale', 'void_confirmed_by'), ('sale_return', 'confirmed_by'))
+
+
 def _add_reference(table: str, column: str) -> None:
-    """A nullable column naming an account. Added in place (ALTER TABLE … ADD COLUMN … REFERENCES), never by
-    SQLite's batch copy: copying a ledger table would drop its guard triggers (0011)."""
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER REFERENCES app_user (id)")
+    """A nullable column naming an account, added in place (ALTER TABLE … ADD COLUMN … REFERENCES), never by
+    SQLite's batch copy."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        if column not in {c["name"] for c in sa.inspect(bind).get_columns(table)}:
+            op.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER REFERENCES app_user (id)")
     else:
         op.add_column(table, sa.Column(column, sa.Integer(), sa.ForeignKey('app_user.id'), nullable=True))
 
@@ -41,14 +49,18 @@ def upgrade() -> None:
     op.add_column('app_user', sa.Column('one_time_code_expires_at', server.db.types.UTCDateTime(), nullable=True))
     op.add_column('user_role', sa.Column('pending', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column('user_role', sa.Column('approved_at', server.db.types.UTCDateTime(), nullable=True))
-    _add_reference('user_role', 'revoked_by')
-    _add_reference('sale', 'void_confirmed_by')
-    _add_reference('sale_return', 'confirmed_by')
+    for table, column in _REFERENCES:
+        _add_reference(table, column)
 
 
 def downgrade() -> None:
-    for table, column in (('sale_return', 'confirmed_by'), ('sale', 'void_confirmed_by'), ('user_role', 'revoked_by'),
-                          ('user_role', 'approved_at'), ('user_role', 'pending'),
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if not sqlite:
+        for table, column in _REFERENCES:
+            op.drop_column(table, column)
+    for table, column in (('user_role', 'approved_at'), ('user_role', 'pending'),
                           ('app_user', 'one_time_code_expires_at'), ('app_user', 'one_time_code_hash')):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column(column)
+        if sqlite:  # a plain column: dropped in place (SQLite 3.35+), no copy of the table
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        else:
+            op.drop_column(table, column)
