@@ -291,3 +291,25 @@ def test_sec01_the_second_person_rule() -> None:
     assert second_person_refusal("SEC-01", "id:A", SecondPerson("id:B", False, False)) is not None
     assert second_person_refusal("SEC-01", "id:A", SecondPerson("id:B", False, True)) is None
     assert person_key("11010119770707003x", 1) == person_key("11010119770707003X", 2)
+
+
+@pytest.mark.refuses("SEC-01")
+@pytest.mark.business_day
+def test_sec01_a_later_day_refund_needs_a_second_person_whatever_its_amount(shop: dict[str, Any],
+                                                                            engine: Engine) -> None:
+    from datetime import timedelta
+
+    from tests.tamper import behind_the_guard
+
+    c, ph = shop["client"], shop["pharmacist"]
+    sale = _paid(shop, (BARCODE_MASK, 1))  # 990 fen: below the amount
+    with behind_the_guard(engine, "sale") as conn:  # as if the sale was yesterday's, store time
+        conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
+                     {"d": shop["clock"].today - timedelta(days=1), "i": sale["id"]})
+    body = {"id": str(uuid.uuid4()), "sale_id": sale["id"], "reason": "次日退货",
+            "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 1}]}
+    alone = c.post("/returns", json=body, headers=ph)
+    assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
+    ok = c.post("/returns", json=body | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]},
+                headers=ph)
+    assert ok.status_code == 201 and ok.json()["confirmed_by"] is not None, ok.text
