@@ -202,8 +202,11 @@ class TillClient:
     async def suspended(self) -> list[Json]:
         return await self._call("GET", "/sales/suspended")
 
-    async def void(self, sale_id: str, reason: str) -> Json:
-        return await self._call("POST", f"/sales/{sale_id}/void", json={"reason": reason})
+    async def void(self, sale_id: str, reason: str, confirm_username: str = "", confirm_pin: str = "") -> Json:
+        """Above the store's amount a void needs a second person's username and PIN (SEC-01)."""
+        body = {"reason": reason} | ({"confirm_username": confirm_username, "confirm_pin": confirm_pin}
+                                     if confirm_username else {})
+        return await self._call("POST", f"/sales/{sale_id}/void", json=body)
 
     async def complete(self, sale_id: str, tenders: list[Json], *, retry_delay: float = 0.5,
                        max_delay: float = 5.0, on_retry: Callable[[int], None] | None = None) -> Json:
@@ -237,9 +240,13 @@ class TillClient:
 
     async def create_return(self, return_id: str, sale_id: str, lines: list[Json], reason: str, to_quarantine: bool,
                             *, retry_delay: float = 0.5, max_delay: float = 5.0,
-                            on_retry: Callable[[int], None] | None = None) -> Json:
-        """A return (a refund) is retried with the same return id until answered, like a completion."""
+                            on_retry: Callable[[int], None] | None = None, confirm_username: str = "",
+                            confirm_pin: str = "") -> Json:
+        """A return (a refund) is retried with the same return id until answered, like a completion. On a later
+        day, or above the store's amount, it needs a second person's username and PIN (SEC-01)."""
         body = {"id": return_id, "sale_id": sale_id, "lines": lines, "reason": reason, "to_quarantine": to_quarantine}
+        if confirm_username:
+            body |= {"confirm_username": confirm_username, "confirm_pin": confirm_pin}
         return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry)
 
     # --- catalog ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # imported where used: a command loads only what it needs
 
     from sqlalchemy import Engine
 
+    from server.roles import Role
     from server.services.context import Ctx
 
 app = typer.Typer(help="丁点药房收银系统 Dingdian POS — the store's command line.", no_args_is_help=True,
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(till_app, name="till")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config.toml to use (default: ./config.toml)")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="who runs the command: your username (your PIN is asked)")]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -65,6 +67,36 @@ def _ctx(settings: Settings, engine: Engine) -> Ctx:
         raise typer.Exit(2) from exc
     store_id = bootstrap_store(engine, settings)
     return Ctx(store_id, settings, Actor(None, f"cli:{getpass.getuser()}"))
+
+
+def _acting(engine: Engine, ctx: Ctx, as_user: str | None, action: str) -> Ctx:
+    """SEC-01: a command that changes the store acts as a named person who authenticates with their PIN (the
+    login's lockout counts a wrong one), never as "system", and only within that person's posts."""
+    from server.audit import Actor
+    from server.db.models.base import id_of
+    from server.db.uow import core_unit, orm
+    from server.errors import AppError
+    from server.permissions import Action, allowed
+    from server.services.store.users import active_roles, check_pin
+
+    if not as_user:
+        typer.echo("[SEC-01] 命令行须以具名人员身份执行，请用 --as 用户名 / the command line acts as a named person: "
+                   "--as USERNAME", err=True)
+        raise typer.Exit(2)
+    pin = typer.prompt(f"{as_user} 的 PIN / PIN", hide_input=True)
+    try:
+        with core_unit(engine) as u:
+            user = check_pin(u, ctx, as_user, pin)
+            roles = active_roles(orm(u), id_of(user)) if user is not None else frozenset()
+    except AppError as exc:
+        raise _fail(exc) from exc
+    if user is None:  # the failure was counted and committed
+        typer.echo("[AUTH] 用户名或 PIN 错误 / wrong username or PIN", err=True)
+        raise typer.Exit(1)
+    if not allowed(roles, Action(action)):
+        typer.echo(f"[SEC-01] 当前岗位无权执行此操作 / your post may not do {action}", err=True)
+        raise typer.Exit(1)
+    return ctx.acting(Actor(id_of(user), user.username))
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -260,7 +292,8 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="CSV or XLSX file",
                    valid_only: Annotated[bool, typer.Option(help="import the valid rows even if others have errors")] = False,
                    confirm_user: Annotated[str, typer.Option(help="the second person approving rows that loosen an "
                                                                   "item's class or 医保 mapping (their PIN is asked for)")] = "",
-                   reason: Annotated[str, typer.Option(help="why those rows loosen control")] = "") -> None:
+                   reason: Annotated[str, typer.Option(help="why those rows loosen control")] = "",
+                   as_user: AsOpt = None) -> None:
     """Import items from a CSV or XLSX file (validated as a whole; re-importing changes nothing). A row that loosens
     an item's controlled facts (RX-01, CARD-07) is refused unless a second person of the right post approves."""
     from server.db.uow import core_unit
@@ -271,7 +304,7 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="CSV or XLSX file",
 
     settings = _settings(config)
     engine = _engine(settings)
-    ctx = _ctx(settings, engine)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "catalog.write")
     approval = None
     if confirm_user:
         pin = typer.prompt(f"{confirm_user} 的 PIN / PIN", hide_input=True)
@@ -296,37 +329,96 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="CSV or XLSX file",
         raise typer.Exit(1)
 
 
+def _roles(role: list[str]) -> set[Role]:
+    from server.roles import Role
+
+    try:
+        return {Role(r) for r in role}
+    except ValueError as exc:
+        typer.echo(f"未知岗位 / unknown post: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @user_app.command("add")
 def user_add(username: str,
              name: Annotated[str, typer.Option(help="display name")],
              role: Annotated[list[str], typer.Option(help="post: cashier, pharmacist, insurance_admin, manager, sysadmin")],
-             pin: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
-             config: ConfigOpt = None) -> None:
-    """Create an account with its posts (a PIN is asked for)."""
+             id_number: Annotated[str, typer.Option("--id-number", help="the owner's 身份证号: an account belongs to a person")],
+             config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """Create an account for a person. Its posts are requests until someone else approves them (`user approve`);
+    the approval gives the one-time code with which the owner sets their own PIN. A fresh store, with nobody
+    yet who could approve, is bootstrapped instead: the person at the keyboard creates their own account and
+    chooses their own PIN."""
     from server.db.uow import core_unit
     from server.errors import AppError
-    from server.roles import Role
-    from server.services.store.users import add_user
+    from server.services.store.users import add_user, create_account
 
     settings = _settings(config)
     engine = _engine(settings)
     ctx = _ctx(settings, engine)
+    roles = _roles(role)
     try:
-        roles = {Role(r) for r in role}
-    except ValueError as exc:
-        typer.echo(f"未知岗位 / unknown post: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    try:
+        if as_user is None and _fresh(engine, ctx):
+            from server.audit import Actor
+
+            typer.echo("新门店尚无可批准授权的人员：由本人建立自己的账号并设置 PIN / a fresh store: you create your own "
+                       "account and choose your own PIN")
+            pin = typer.prompt(f"{username} 的 PIN（本人设置） / your PIN", hide_input=True, confirmation_prompt=True)
+            boot = ctx.acting(Actor(None, f"bootstrap:{getpass.getuser()}"))
+            with core_unit(engine) as u:
+                user = add_user(u, boot, username, name, pin, roles, id_number)
+                typer.echo(f"已创建用户 / created user {user.username} (#{user.id})")
+            return
+        acting = _acting(engine, ctx, as_user, "user.write")
         with core_unit(engine) as u:
-            user = add_user(u, ctx, username, name, pin, roles)
-            typer.echo(f"已创建用户 / created user {user.username} (#{user.id})")
+            user = create_account(u, acting, username, name, id_number, roles)
+            typer.echo(f"已创建用户 / created user {user.username} (#{user.id}); 岗位待他人批准，批准时发放一次性码 / "
+                       "its posts await someone else's approval, which gives the one-time code")
     except AppError as exc:
         raise _fail(exc) from exc
 
 
+def _fresh(engine: Engine, ctx: Ctx) -> bool:
+    """A store nobody could approve a grant in yet: no live account holds a post that approves."""
+    from sqlmodel import col, select
+
+    from server.db.models import User, UserRole, UserStatus
+    from server.db.uow import read_session
+    from server.permissions import Action, allowed
+    from server.roles import Role
+    from server.services.store.users import live_grant
+
+    with read_session(engine) as s:
+        rows = s.exec(select(UserRole.role).join(User, col(User.id) == UserRole.user_id)
+                      .where(User.store_id == ctx.store_id, User.status == UserStatus.ACTIVE.value, User.pin_hash != "",
+                             live_grant())).all()
+    return not any(allowed({Role(r)}, Action.GRANT_APPROVE) for r in rows)
+
+
+@user_app.command("approve")
+def user_approve(grant_id: int, config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """Approve a post request (SEC-01: not the grantee's, not the requester's); a new account's one-time code is
+    printed for its owner's hands only."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.store.grants import approve
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "user.approve")
+    try:
+        with core_unit(engine) as u:
+            done = approve(u, ctx, grant_id)
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"已批准 / approved: #{grant_id} {done.grant.role}")
+    if done.one_time_code:
+        typer.echo(f"一次性码（仅交本人，用于设置 PIN） / one-time code, for the owner only: {done.one_time_code}")
+
+
 @user_app.command("freeze")
 def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 / 调岗 …")],
-                config: ConfigOpt = None) -> None:
+                config: ConfigOpt = None, as_user: AsOpt = None) -> None:
     """Freeze a departing or transferred employee's account; its tokens stop at once (SEC-03)."""
     from server.db.models.base import id_of
     from server.db.uow import core_unit, orm
@@ -335,7 +427,7 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
 
     settings = _settings(config)
     engine = _engine(settings)
-    ctx = _ctx(settings, engine)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "user.freeze")
     try:
         with core_unit(engine) as u:
             freeze_user(u, ctx, id_of(find_user(orm(u), ctx, username)), reason)
@@ -345,7 +437,8 @@ def user_freeze(username: str, reason: Annotated[str, typer.Option(help="离职 
 
 
 @till_app.command("register")
-def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: ConfigOpt = None) -> None:
+def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: ConfigOpt = None,
+                  as_user: AsOpt = None) -> None:
     """Register a till with this store and its site."""
     from server.db.uow import core_unit
     from server.errors import AppError
@@ -353,7 +446,7 @@ def till_register(code: str, name: Annotated[str, typer.Option()] = "", config: 
 
     settings = _settings(config)
     engine = _engine(settings)
-    ctx = _ctx(settings, engine)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "till.write")
     try:
         with core_unit(engine) as u:
             register_till(u, ctx, code, name, "")

@@ -68,6 +68,7 @@ class ServiceSettings(_Section):
     token_ttl_minutes: int = Field(default=720, ge=1, le=7 * 24 * 60)
     lockout_attempts: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    one_time_code_hours: int = Field(default=72, ge=1, le=30 * 24)  # SEC-01: a new account's first-PIN code
     # argon2id cost for PINs (OWASP's floor is 19 MiB, 2 passes; the default is pwdlib's recommendation)
     pin_hash_memory_kib: int = Field(default=65536, ge=1024, le=1048576)
     pin_hash_time_cost: int = Field(default=3, ge=1, le=10)
@@ -182,6 +183,8 @@ class RuleSettings(_Section):
     min_insurance_admins: int = Field(default=2, ge=1)  # STAFF-02
     near_expiry_days: int = Field(default=90, ge=0)  # GSP-06
     returned_drugs_to_quarantine: bool = True  # GSP-06: returned drugs are not resold without inspection
+    # SEC-01: a same-day refund or void above this (in fen) needs a second person's PIN; later-day ones always do
+    second_person_above_fen: int = Field(default=20000, ge=0)
 
 
 class Settings(BaseSettings):

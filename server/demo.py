@@ -47,7 +47,8 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
         staff: dict[str, User] = {}
         for u in demo_users(ctx.settings.store.fixmedins_code, today):
             roles = {Role(r) for r in u.roles}
-            user = user_service.add_user(unit, ctx, u.username, u.display_name, u.pin, roles)
+            # demo data: the demo's people, their PINs the README's (set through the one-time code, as an owner would)
+            user = user_service.add_user(unit, ctx, u.username, u.display_name, u.pin, roles, u.id_number)
             user_service.set_staff_profile(unit, ctx, id_of(user), {
                 "id_number": u.id_number, "qualification": u.qualification, "qualification_no": u.qualification_no,
                 "qualification_expiry": u.qualification_expiry, "registered_store_code": u.registered_store_code, "contract_start": u.contract_start,

@@ -32,7 +32,7 @@ from pos.screens.returns import ReturnScreen
 from pos.screens.search import SearchScreen
 from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
-from pos.screens.void import VoidScreen
+from pos.screens.void import VoidRequest, VoidScreen
 from pos.state import TillState
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
@@ -441,15 +441,15 @@ class SaleScreen(Screen[None]):
             return
         self.app.push_screen(VoidScreen(), self._void)
 
-    def _void(self, reason: str | None) -> None:
+    def _void(self, asked: VoidRequest | None) -> None:
         self.focus_scan()
-        if reason is None:
+        if asked is None:
             return
 
         async def intent() -> None:
             if self.sale is None:
                 return
-            await self.client.void(self.sale["id"], reason)
+            await self.client.void(self.sale["id"], asked.reason, asked.confirm_username, asked.confirm_pin)
             self.show_sale(None)
             self.say("已作废")
         self.send(intent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, Who, unit_of_work
-from server.api.schemas.auth import LoginIn, LoginOut, UserOut
+from server.api.schemas.auth import FirstPinIn, LoginIn, LoginOut, UserOut
 from server.db.models.base import id_of
 from server.db.uow import orm
 from server.services.store import users
@@ -28,6 +28,16 @@ def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
     if result is None:  # the failure was recorded and committed above
         raise users.BAD_LOGIN
     return out
+
+
+@router.post("/first-pin", status_code=204, openapi_extra={"x-action": "public"})
+def first_pin(body: FirstPinIn, request: Request, ctx: CtxDep) -> None:
+    """SEC-01: the owner of a new account sets their first PIN with the one-time code handed to them; then they
+    log in. A wrong code counts like a wrong PIN (the lockout)."""
+    with unit_of_work(request) as u:
+        done = users.set_first_pin(u, ctx, body.username, body.code, body.pin)
+    if done is None:  # the failure was recorded and committed above
+        raise users.BAD_CODE
 
 
 @router.post("/logout", status_code=204, openapi_extra={"x-action": "authenticated"})

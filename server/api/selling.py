@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.lane import hot, serve
 from server.api.schemas.common import UUID_PATTERN
 from server.api.schemas.selling import (
@@ -42,7 +42,7 @@ from server.services import records
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns, trace_codes
 from server.services.sale.lines import line_views
-from server.services.store import presence, shifts, z_report
+from server.services.store import presence, second_person, shifts, z_report
 from server.services.store.shifts import ZReport
 from server.services.store.users import Principal
 
@@ -235,8 +235,9 @@ def resume(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOu
 
 @router.post("/sales/{sale_id}/void", response_model=SaleOut, **guarded(Action.SALE_VOID))
 def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> SaleOut:
+    second = second_person.confirm(get_state(request).engine, ctx, "SEC-01", body.confirm_username, body.confirm_pin)
     with unit_of_work(request) as u:
-        return sale_out(u, ctx, basket.void(u, ctx, sale_id.lower(), body.reason))
+        return sale_out(u, ctx, basket.void(u, ctx, sale_id.lower(), body.reason, second))
 
 
 def pay(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: CompleteIn, on_loop: bool = False) -> bytes:
@@ -274,6 +275,7 @@ def return_out(s: Session, ret: SaleReturn) -> ReturnOut:
     sale = s.get(Sale, ret.sale_id)
     return ReturnOut(id=ret.id, sale_id=ret.sale_id, sale_no=sale.sale_no if sale else None, created_at=ret.created_at,
                      reason=ret.reason, to_quarantine=ret.to_quarantine, total_fen=ret.total_fen,
+                     confirmed_by=ret.confirmed_by,
                      lines=[{"sale_line_id": rl.sale_line_id, "qty": rl.qty, "amount_fen": rl.amount_fen}
                             for rl in returns.return_lines(s, ret.id)],
                      refunds=[RefundOut(kind=r.kind, amount_fen=r.amount_fen, reference=r.reference)
@@ -282,8 +284,9 @@ def return_out(s: Session, ret: SaleReturn) -> ReturnOut:
 
 @router.post("/returns", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
 def create_return(body: ReturnIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
+    second = second_person.confirm(get_state(request).engine, ctx, "SEC-01", body.confirm_username, body.confirm_pin)
     with unit_of_work(request) as u:
         ret = returns.create_return(u, ctx, body.id.lower(), body.sale_id.lower(), till_of(who),
                                     [returns.ReturnRequest(ln.sale_line_id, ln.qty) for ln in body.lines],
-                                    body.reason, body.to_quarantine)
+                                    body.reason, body.to_quarantine, confirmation=second)
         return return_out(orm(u), ret)

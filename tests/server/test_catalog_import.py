@@ -4,7 +4,6 @@ nothing is written from a file with errors unless valid_only; re-importing chang
 from __future__ import annotations
 
 import csv
-import getpass
 import io
 from pathlib import Path
 from typing import Any
@@ -361,7 +360,8 @@ def test_cli_import(client: TestClient, headers: H, engine: Engine, ctx: Ctx, se
     right = gtin_check_digit(B_FYJ[:-1])
     bad_file = tmp_path / "bad.csv"
     bad_file.write_bytes(csv_bytes(with_(1, barcodes=B_FYJ[:-1] + str((right + 1) % 10))))
-    bad = runner.invoke(app, ["catalog", "import", str(bad_file), "--config", str(config)])
+    bad = runner.invoke(app, ["catalog", "import", str(bad_file), "--config", str(config), "--as", "u_keeper"],
+                        input="5555\n")
     assert bad.exit_code == 1, bad.output
     assert "第 3 行 [条码]" in bad.output and f"应为 {right}" in bad.output
     assert "nothing imported" in bad.output
@@ -369,26 +369,33 @@ def test_cli_import(client: TestClient, headers: H, engine: Engine, ctx: Ctx, se
 
     good_file = tmp_path / "items.xlsx"
     good_file.write_bytes(xlsx_bytes(ROWS))
-    unconfirmed = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config)])
+    anonymous = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config)])
+    assert anonymous.exit_code == 2 and "SEC-01" in anonymous.output  # the command line acts as a named person
+    unconfirmed = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config), "--as", "u_keeper"],
+                                input="5555\n")
     assert unconfirmed.exit_code == 1 and "须由另一位医保管理员" in unconfirmed.output and "nothing imported" in unconfirmed.output
     assert found_codes(client, m, CODES) == set()
     confirm = ["--confirm-user", CONFIRM_MAPPING["confirm_username"], "--reason", CONFIRM_MAPPING["reason"]]
-    ok = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config), *confirm],
-                       input=CONFIRM_MAPPING["confirm_pin"] + "\n")
+    ok = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config), "--as", "u_keeper", *confirm],
+                       input="5555\n" + CONFIRM_MAPPING["confirm_pin"] + "\n")
     assert ok.exit_code == 0, ok.output
     assert "applied" in ok.output and "created 5" in ok.output
     # the running service sees what the CLI wrote on its next search
     assert found_codes(client, m, CODES) == set(CODES)
-    again = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config)])
+    again = runner.invoke(app, ["catalog", "import", str(good_file), "--config", str(config), "--as", "u_keeper"],
+                        input="5555\n")
     assert again.exit_code == 0 and "unchanged 5" in again.output
 
-    partial = runner.invoke(app, ["catalog", "import", str(bad_file), "--config", str(config), "--valid-only"])
+    partial = runner.invoke(app, ["catalog", "import", str(bad_file), "--config", str(config), "--valid-only",
+                                  "--as", "u_keeper"], input="5555\n")
     assert partial.exit_code == 0, partial.output
     assert "第 3 行" in partial.output and "unchanged 4" in partial.output
-    missing = runner.invoke(app, ["catalog", "import", str(tmp_path / "none.csv"), "--config", str(config)])
+    missing = runner.invoke(app, ["catalog", "import", str(tmp_path / "none.csv"), "--config", str(config),
+                                  "--as", "u_keeper"], input="5555\n")
     assert missing.exit_code == 2
     r = client.get("/audit", params={"limit": 500}, headers=m)
-    assert {e["actor"] for e in r.json() if e["action"] == "item.create"} == {f"cli:{getpass.getuser()}"}
+    # the command line acts as the named person who authenticated (SEC-01), never as "system"
+    assert {e["actor"] for e in r.json() if e["action"] == "item.create"} == {"u_keeper"}
     audit_count(client, m)
 
 

@@ -62,30 +62,66 @@ def _config(tmp_path: Path, settings: Settings) -> Path:
     return path
 
 
-@pytest.mark.refuses("SEC-02", "SEC-03")
-def test_cli_user_add_and_freeze(client, engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.refuses("SEC-01", "SEC-02", "SEC-03")
+def test_cli_acts_as_a_named_person_who_authenticates(client, engine: Engine, ctx: Ctx, settings: Settings,  # type: ignore[no-untyped-def]
+                                                      tmp_path: Path) -> None:
     from server.cli import app
 
     config = _config(tmp_path, settings)
     runner = CliRunner()
-    added = runner.invoke(app, ["user", "add", "li", "--name", "李四", "--role", "cashier", "--config", str(config)],
-                          input="2468\n2468\n")
+
+    def cli(*args: str, pin: str = "") -> Any:
+        return runner.invoke(app, [*args, "--config", str(config)], input=pin)
+
+    # a fresh store, nobody yet who could approve: the first administrator and the first manager each create their
+    # own account at the keyboard and choose their own PIN (the bootstrap)
+    boot = cli("user", "add", "admin", "--name", "管理员", "--role", "sysadmin", "--id-number", "110101198001010011",
+               pin="9876\n9876\n")
+    assert boot.exit_code == 0, boot.output
+    boss = cli("user", "add", "boss", "--name", "店长", "--role", "manager", "--id-number", "110101198002020022",
+               pin="5678\n5678\n")
+    assert boss.exit_code == 0, boss.output
+    # from now on: no command without a named person who authenticates
+    li = ("user", "add", "li", "--name", "李四", "--role", "cashier", "--id-number", "110101199003030033")
+    anonymous = cli(*li, pin="2468\n2468\n")
+    assert anonymous.exit_code == 2 and "SEC-01" in anonymous.output
+    assert cli("user", "freeze", "boss", "--reason", "x").exit_code == 2
+    assert cli("till", "register", "T05").exit_code == 2
+    wrong = cli(*li, "--as", "admin", pin="0000\n")
+    assert wrong.exit_code == 1 and "AUTH" in wrong.output
+    not_his_post = cli(*li, "--as", "boss", pin="5678\n")  # the manager keeps no accounts
+    assert not_his_post.exit_code == 1 and "SEC-01" in not_his_post.output
+    added = cli(*li, "--as", "admin", pin="9876\n")
     assert added.exit_code == 0, added.output
+    assert client.post("/auth/login", json={"username": "li", "pin": "2468"}).json()["code"] == "AUTH_FIRST_PIN"
+    with engine.connect() as conn:
+        gid = conn.execute(text("SELECT r.id FROM user_role r JOIN app_user u ON u.id = r.user_id "
+                                "WHERE u.username = 'li'")).scalar_one()
+    by_requester = cli("user", "approve", str(gid), "--as", "admin", pin="9876\n")
+    assert by_requester.exit_code == 1 and "SEC-01" in by_requester.output
+    approved = cli("user", "approve", str(gid), "--as", "boss", pin="5678\n")
+    assert approved.exit_code == 0, approved.output
+    code = approved.output.strip().rsplit(" ", 1)[-1]
+    assert client.post("/auth/first-pin", json={"username": "li", "code": code, "pin": "2468"}).status_code == 204
     token = client.post("/auth/login", json={"username": "li", "pin": "2468"})
     assert token.status_code == 200
     h = {"Authorization": f"Bearer {token.json()['token']}"}
-    bad_role = runner.invoke(app, ["user", "add", "wang", "--name", "王五", "--role", "boss", "--config", str(config)],
-                             input="2468\n2468\n")
+    bad_role = cli("user", "add", "wang", "--name", "王五", "--role", "boss", "--id-number", "110101199004040044",
+                   "--as", "admin", pin="9876\n")
     assert bad_role.exit_code == 2 and "boss" in bad_role.output
-    mixed = runner.invoke(app, ["user", "add", "zhao", "--name", "赵六", "--role", "sysadmin", "--role", "cashier",
-                                "--config", str(config)], input="2468\n2468\n")
+    mixed = cli("user", "add", "zhao", "--name", "赵六", "--role", "sysadmin", "--role", "cashier", "--id-number",
+                "110101199005050055", "--as", "admin", pin="9876\n")
     assert mixed.exit_code == 1 and "SEC-02" in mixed.output
-    frozen = runner.invoke(app, ["user", "freeze", "li", "--reason", "离职", "--config", str(config)])
+    frozen = cli("user", "freeze", "li", "--reason", "离职", "--as", "boss", pin="5678\n")
     assert frozen.exit_code == 0, frozen.output
     assert client.get("/auth/me", headers=h).status_code == 401  # the live token died at once
     assert client.post("/auth/login", json={"username": "li", "pin": "2468"}).json()["code"] == "SEC-03"
-    missing = runner.invoke(app, ["user", "freeze", "nobody", "--reason", "x", "--config", str(config)])
+    missing = cli("user", "freeze", "nobody", "--reason", "x", "--as", "boss", pin="5678\n")
     assert missing.exit_code == 1
+    with engine.connect() as conn:  # each change is attributed to the person who made it, never "system"
+        actors = dict(conn.execute(text("SELECT action, actor FROM audit_entry WHERE action IN "
+                                        "('user.grant_requested', 'user.grant_approved', 'user.freeze')")).all())
+    assert actors == {"user.grant_requested": "admin", "user.grant_approved": "boss", "user.freeze": "boss"}
 
 
 def test_an_expired_token_stops_working(client, headers: dict[str, dict[str, str]], engine: Engine) -> None:  # type: ignore[no-untyped-def]

@@ -92,3 +92,21 @@ def test_the_manager_reads_everything_but_does_not_maintain_the_system() -> None
     assert reads <= PERMISSIONS[Role.MANAGER]
     assert Action.USER_WRITE not in PERMISSIONS[Role.MANAGER]
     assert Action.TILL_WRITE not in PERMISSIONS[Role.MANAGER]
+
+
+@pytest.mark.refuses("SEC-01")
+def test_every_write_the_manager_keeps_has_its_reason_and_none_operates_the_counter() -> None:
+    """SEC-01: managers query. Each write left to the 店长 is an approval, a sign-off or an attestation, named in
+    MANAGER_WRITES; the counter's operations (selling, voids, refunds, reviews, settling) are not among them —
+    the manager checks a refund or a void as the second person instead."""
+    from server.permissions import MANAGER_WRITES
+
+    reads = {a for a in Action if a.value.endswith(".read")}
+    assert PERMISSIONS[Role.MANAGER] - reads == set(MANAGER_WRITES)
+    assert all(reason.strip() for reason in MANAGER_WRITES.values())
+    counter = {Action.SELL, Action.SALE_VOID, Action.SALE_RETURN, Action.SHIFT, Action.DUTY, Action.RX_ENTER,
+               Action.RX_REVIEW, Action.INSURANCE_SESSION}
+    assert not PERMISSIONS[Role.MANAGER] & counter
+    assert allowed({Role.MANAGER}, Action.SALE_CHECK) and allowed({Role.MANAGER}, Action.GRANT_APPROVE)
+    # the maintainer who keeps the accounts never approves a post, nor checks a refund
+    assert not allowed({Role.SYSADMIN}, Action.GRANT_APPROVE) and not allowed({Role.SYSADMIN}, Action.SALE_CHECK)

@@ -14,6 +14,7 @@ from server.auth import principals
 from server.auth.principals import PrincipalCache
 from server.db.models import Item, User
 from server.db.uow import core_unit, orm
+from server.services.context import Ctx
 from tests.conftest import Clock
 
 
@@ -73,3 +74,29 @@ def test_a_cached_caller_is_answered_on_the_event_loop(shop: dict[str, Any], mon
     assert len(reads) == before
     assert client.get("/auth/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
     assert reads[before:] == ["not-a-token"]
+
+
+@pytest.mark.refuses("SEC-03")
+def test_a_revoked_or_transferred_persons_rights_leave_the_cache_at_once(shop: dict[str, Any], engine: Engine,
+                                                                         ctx: Ctx) -> None:
+    """SEC-03: a post revoked, or its holder transferred, through the service: the cached caller is forgotten at
+    the flush, so the very next request of the old session is refused."""
+    from server.audit import Actor
+    from server.roles import Role
+    from server.services.store import grants
+    from server.services.store.users import token_hash
+
+    client, state = shop["client"], shop["client"].app.state.dingdian
+    manager = client.get("/auth/me", headers=shop["manager"]).json()
+    by_manager = ctx.acting(Actor(manager["id"], manager["username"]))
+    for who, change in (("cashier", lambda u, uid: grants.revoke(u, by_manager, uid, Role.CASHIER, "调岗")),
+                        ("pharmacist", lambda u, uid: grants.transfer(u, by_manager, uid, {Role.CASHIER}, "调岗"))):
+        h = shop[who]
+        me = client.get("/auth/me", headers=h).json()  # read, and cached
+        assert me["roles"] == [who]
+        key = token_hash(h["Authorization"].removeprefix("Bearer "))
+        assert state.principals.get(key, ctx.now) is not None
+        with core_unit(engine) as u:
+            change(u, me["id"])
+            assert state.principals.get(key, ctx.now) is None  # forgotten at the flush, before the commit
+        assert client.get("/auth/me", headers=h).status_code == 401

@@ -80,7 +80,7 @@ def test_freezing_needs_a_reason_and_not_oneself(client: TestClient, headers: di
 @pytest.mark.refuses("SEC-02")
 def test_a_maintainer_cannot_also_hold_an_operational_post(client: TestClient,
                                                            headers: dict[str, dict[str, str]]) -> None:
-    r = client.post("/users", json={"username": "mix", "display_name": "兼岗", "pin": "5555",
+    r = client.post("/users", json={"username": "mix", "display_name": "兼岗", "id_number": "110101199003074514",
                                     "roles": ["sysadmin", "cashier"]}, headers=headers["sysadmin"])
     assert r.status_code == 422 and r.json()["code"] == "SEC-02"
     assert role_combination_refusals({Role.SYSADMIN}) == []

@@ -125,7 +125,14 @@ class SaleOut(BaseModel):
     prescription_id: int | None = None  # the prescription the Rx lines are dispensed against (RX-01)
 
 
-class VoidIn(Strict):
+class SecondPersonIn(Strict):
+    """The second person of a refund or a void (SEC-01): on a later day, or above the store's amount."""
+
+    confirm_username: str = Field(default="", max_length=30, description="the second person, when one is needed")
+    confirm_pin: str = Field(default="", max_length=64)
+
+
+class VoidIn(SecondPersonIn):
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -134,7 +141,7 @@ class ReturnLineIn(Strict):
     qty: int = Field(ge=1, le=10_000)
 
 
-class ReturnIn(Strict):
+class ReturnIn(SecondPersonIn):
     id: str = SaleId
     sale_id: str = SaleId
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=200)
@@ -158,6 +165,7 @@ class ReturnOut(BaseModel):
     total_fen: int
     lines: list[dict[str, int]]
     refunds: list[RefundOut]
+    confirmed_by: int | None = None  # the second person who checked it (SEC-01)
 
 
 class TraceCodeIn(Strict):

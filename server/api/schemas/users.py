@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,10 +13,38 @@ from server.roles import Role
 
 
 class UserIn(Strict):
+    """A new account for a person: no PIN here — its owner sets it with the one-time code (SEC-01); the posts are
+    requests until someone else approves them."""
+
     username: str = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.\-]+$")
     display_name: str = Field(min_length=1, max_length=50)
-    pin: str = Field(min_length=4, max_length=12, pattern=r"^\d+$")
+    id_number: str = Field(max_length=18, pattern=r"^\d{17}[\dXx]$", description="the owner's 身份证号")
     roles: list[Role] = Field(min_length=1, max_length=5)
+
+
+class PostRequestIn(Strict):
+    role: Role
+    note: str = Field(default="", max_length=200)
+
+
+class TransferIn(Strict):
+    roles: list[Role] = Field(min_length=1, max_length=5)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class GrantOut(BaseModel):
+    id: int
+    user_id: int
+    role: Role
+    pending: bool
+    granted_by: int | None
+    approved_by: int | None
+    revoked_at: datetime | None
+
+
+class ApprovedOut(BaseModel):
+    grant: GrantOut
+    one_time_code: str | None = Field(description="the new account's first-PIN code: hand it to its owner only")
 
 
 class StaffIn(Strict):

@@ -20,25 +20,30 @@ class UserStatus(StrEnum):
 class User(Table, table=True):
     __tablename__ = "app_user"
     __table_args__ = (UniqueConstraint("store_id", "username"),)
-    # The hash never goes into the audit log; lockout counters are not business data.
-    __audit_exclude__ = ("pin_hash", "failed_attempts", "locked_until")
+    # The hashes never go into the audit log; lockout counters are not business data.
+    __audit_exclude__ = ("pin_hash", "failed_attempts", "locked_until", "one_time_code_hash",
+                         "one_time_code_expires_at")
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
     username: str = Field(max_length=30)  # opter / 经办人 code
     display_name: str = Field(max_length=50)  # opter_name
-    pin_hash: str = Field(max_length=255)
+    pin_hash: str = Field(max_length=255)  # "" until the owner sets their first PIN with the one-time code
     status: str = Field(default=UserStatus.ACTIVE.value, max_length=20)
     frozen_reason: str = Field(default="", max_length=200)
     frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failed_attempts: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # SEC-01: the owner sets the first PIN with a one-time code handed to them in person; only its hash is kept
+    one_time_code_hash: str = Field(default="", max_length=255)
+    one_time_code_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 
 
 class UserRole(Table, table=True):
-    """A post granted to a user. Revoking sets revoked_at; grants are never deleted."""
+    """A post granted to a user. A grant starts as a request (pending) and lives once someone other than the
+    grantee and the requester approves it (SEC-01); revoking sets revoked_at; grants are never deleted."""
 
     __tablename__ = "user_role"
 
@@ -48,8 +53,12 @@ class UserRole(Table, table=True):
     role: str = Field(max_length=30)
     granted_by: int | None = Field(default=None, foreign_key="app_user.id")
     granted_at: datetime = created_at()
-    approved_by: int | None = Field(default=None, foreign_key="app_user.id")  # SEC-01: ≠ grantee
+    approved_by: int | None = Field(default=None, foreign_key="app_user.id")  # SEC-01: ≠ grantee, ≠ requester
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A request not yet approved gives no right. False by default: the grants made before requests existed live on.
+    pending: bool = False
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: int | None = Field(default=None, foreign_key="app_user.id")
 
 
 class Qualification(StrEnum):

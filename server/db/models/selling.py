@@ -83,6 +83,7 @@ class Sale(Table, table=True):
     voided_by: int | None = Field(default=None, foreign_key="app_user.id")
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     void_reason: str = Field(default="", max_length=200)
+    void_confirmed_by: int | None = Field(default=None, foreign_key="app_user.id")  # the second person (SEC-01)
     suspended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The prescription its Rx lines are dispensed against (RX-01); one per sale.
     prescription_id: int | None = Field(default=None, foreign_key="prescription.id", index=True)
@@ -141,6 +142,7 @@ class SaleReturn(Table, table=True):
     reason: str = Field(max_length=200)
     to_quarantine: bool = False
     total_fen: int = 0
+    confirmed_by: int | None = Field(default=None, foreign_key="app_user.id")  # the second person (SEC-01)
 
 
 class SaleReturnLine(Table, table=True):

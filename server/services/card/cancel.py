@@ -1,5 +1,5 @@
 """Cancelling a settled sale (2103): the card part goes back to the fund and the account, never as cash
-(CARD-04); a later-day reversal needs a second person; a 2103 of unknown outcome is taken back (2601)."""
+(CARD-04); a later-day reversal, or one above the store's amount, needs a second person (SEC-01); a 2103 of unknown outcome is taken back (2601)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,13 @@ from server.errors import AppError, conflict
 from server.insurance import messages as m
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller, InsuranceGateway
-from server.permissions import Action
-from server.rules.controlled import Approver
 from server.services import records, sales_ledger
 from server.services.card import counter, rows
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
 from server.services.sale import returns
+from server.services.store import second_person
 from server.services.store.shifts import open_shift_for
-from server.services.store.users import confirmed_by
-
-
-def _confirmer(engine: Engine, ctx: Ctx, username: str, pin: str) -> Approver:
-    """CARD-04: a reversal on a later day needs a second person — another user allowed to do returns —
-    whose PIN is checked with the login's lockout (a wrong one is counted and committed)."""
-    return confirmed_by(engine, ctx, username, pin, Action.SALE_RETURN, AppError(
-        403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
-        "a later-day reversal needs a second person with return rights to confirm with their PIN"))
 
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
@@ -44,7 +34,8 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     """
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
-    confirmer = _confirmer(engine, ctx, confirm_username, confirm_pin) if confirm_username else None
+    confirmation = second_person.confirm(engine, ctx, "CARD-04", confirm_username, confirm_pin)
+    confirmed_by: int | None = None
     with core_unit(engine) as u:
         done = orm(u).get(SaleReturn, return_id)
         if done is not None:
@@ -62,9 +53,9 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                sale_id=sale_id)
             if row.cancel_msgid:
                 raise conflict("CARD-04", "上一次撤销结果待确认，请稍后再试", "a previous 2103 is still being resolved")
-            if sale.business_date is not None and sale.business_date < ctx.today and confirmer is None:
-                raise AppError(403, "CARD-04", "隔日撤销须由另一位有退货权限的人员输入 PIN 确认",
-                               "a later-day reversal needs a second person with return rights to confirm with their PIN")
+            # a later-day reversal, or one above the store's amount, is checked by a second person (SEC-01)
+            later_day = sale.business_date is not None and sale.business_date < ctx.today
+            confirmed_by = second_person.require(u, ctx, "CARD-04", sale.total_fen, later_day, confirmation)
             insured = rows.insured_of(u, sale.id)
             caller = counter.caller(u, ctx, insured.insuplc_admdvs if insured else "")
             # intent first: the 2103's msgid is on record
@@ -98,11 +89,11 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             row = rows.settlement(u, settlement_id, lock=True)
             assert row is not None
             after = rows.change(u, settlement_id, status=SettlementStatus.CANCELLED.value, cancel_reason=reason.strip(),
-                                cancelled_by=ctx.actor.user_id, cancel_confirmed_by=confirmer.user_id if confirmer else None)
+                                cancelled_by=ctx.actor.user_id, cancel_confirmed_by=confirmed_by)
             audit.record(u, ctx.store_id, ctx.actor, "settlement.cancelled", "card_settlement", settlement_id,
                          rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=reason)
     with core_unit(engine) as u:
-        return _return_whole(u, ctx, sale_id, till_code, return_id, reason, to_quarantine)
+        return _return_whole(u, ctx, sale_id, till_code, return_id, reason, to_quarantine, confirmation)
 
 
 def _cancelled_awaiting_return(u: Unit, sale_id: str) -> bool:
@@ -114,13 +105,13 @@ def _cancelled_awaiting_return(u: Unit, sale_id: str) -> bool:
 
 
 def _return_whole(u: Unit, ctx: Ctx, sale_id: str, till_code: str, return_id: str, reason: str,
-                  to_quarantine: bool) -> Any:
+                  to_quarantine: bool, confirmation: second_person.Confirmation | None) -> Any:
     lines = sales_ledger.lines(u, sale_id)
     back = records.returned_so_far(u, [ln["id"] for ln in lines])
     requests = [returns.ReturnRequest(ln["id"], ln["qty"] - back.get(ln["id"], 0)) for ln in lines
                 if ln["qty"] - back.get(ln["id"], 0) > 0]
     return returns.create_return(u, ctx, return_id, sale_id, till_code, requests, reason, to_quarantine,
-                                 card_cancelled=True)
+                                 card_cancelled=True, confirmation=confirmation, rule_id="CARD-04")
 
 
 def _reverse_cancel(gateway: InsuranceGateway, caller: Caller, psn_no: str, cancel_msgid: str) -> bool:

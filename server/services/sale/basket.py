@@ -34,6 +34,7 @@ from server.services.sale.lines import (
     qty_refusal,
     unit_price,
 )
+from server.services.store import second_person
 from server.services.store.shifts import open_shift_for
 
 
@@ -239,8 +240,9 @@ def suspended_sales(s: Session, ctx: Ctx) -> list[Sale]:
                        .order_by(col(Sale.suspended_at))))
 
 
-def void(u: Unit, ctx: Ctx, sale_id: str, reason: str) -> Any:
-    """Void a sale not yet completed (open or suspended), with a reason; the voiding user is recorded."""
+def void(u: Unit, ctx: Ctx, sale_id: str, reason: str, confirmation: second_person.Confirmation | None = None) -> Any:
+    """Void a sale not yet completed (open or suspended), with a reason; the voiding user is recorded, and the
+    second person who checked a void above the store's amount (SEC-01)."""
     before = sales_ledger.sale(u, ctx, sale_id, lock=True)
     if before.status == SaleStatus.VOIDED.value:
         return before
@@ -250,8 +252,9 @@ def void(u: Unit, ctx: Ctx, sale_id: str, reason: str) -> Any:
         raise conflict("SETTLE-UNCERTAIN", "该销售单医保结算结果待确认，须先处理结算", "the sale's card settlement is unresolved")
     if not reason.strip():
         raise AppError(422, "SALE-VOID", "作废须填写原因", "a void needs a reason")
+    confirmed_by = second_person.require(u, ctx, "SEC-01", before.total_fen, False, confirmation)
     sale = sales_ledger.change_sale(u, sale_id, status=SaleStatus.VOIDED.value, voided_by=ctx.actor.user_id,
-                                    voided_at=ctx.now, void_reason=reason)
+                                    voided_at=ctx.now, void_reason=reason, void_confirmed_by=confirmed_by)
     audit.record(u, ctx.store_id, ctx.actor, "sale.void", "sale", sale_id, _image(before),
                  _image(sale) | {"lines": [audit.row_image(ln) for ln in sales_ledger.lines(u, sale_id)]}, note=reason)
     return sale

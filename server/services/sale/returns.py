@@ -35,6 +35,7 @@ from server.services.context import Ctx
 from server.services.records import get_sale, lines_of, returned_so_far, tenders_of
 from server.services.sale import trace_codes
 from server.services.stock import ledger
+from server.services.store import second_person
 from server.services.store.shifts import open_shift_for
 
 
@@ -90,11 +91,13 @@ def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, 
 
 def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: str,
                   requests: list[ReturnRequest], reason: str, to_quarantine: bool,
-                  card_cancelled: bool = False) -> SaleReturn:
+                  card_cancelled: bool = False, confirmation: second_person.Confirmation | None = None,
+                  rule_id: str = "SEC-01") -> SaleReturn:
     """A return of sold lines: stock back by batch (or to quarantine), refunds by the original tenders.
 
     A card-paid sale comes back only whole and only after its settlement was cancelled with the centre
-    (2103, `card_cancelled`): what the card paid is never refunded as cash (CARD-04).
+    (2103, `card_cancelled`): what the card paid is never refunded as cash (CARD-04). A refund on a later day
+    than the sale, or above the store's amount, is checked by a second person (`confirmation`, SEC-01).
     """
     s = orm(u)
     existing = s.get(SaleReturn, return_id)
@@ -143,9 +146,12 @@ def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: st
         plan.append((lines[line_id], item, qty, qty * lines[line_id].unit_price_fen,
                      ledger.QUARANTINE if to_q else ledger.SELLABLE))
     total = sum(amount for _, _, _, amount, _ in plan)
+    later_day = sale.business_date is not None and sale.business_date < ctx.today
+    confirmed_by = second_person.require(u, ctx, rule_id, total, later_day, confirmation)
     ret = SaleReturn(id=return_id, store_id=ctx.store_id, sale_id=sale.id, till_id=id_of(till), shift_id=id_of(shift),
                      created_by=ctx.actor_id, created_at=ctx.now, reason=reason, total_fen=total,
-                     to_quarantine=any(location == ledger.QUARANTINE for *_, location in plan))
+                     to_quarantine=any(location == ledger.QUARANTINE for *_, location in plan),
+                     confirmed_by=confirmed_by)
     s.add(ret)
     s.flush()
     moved = ledger.moved_for(s, "sale_line", [str(i) for i in wanted])
