@@ -95,8 +95,8 @@ _LINES = Prepared(sa.select(LINE).where(LINE.c.sale_id == sa.bindparam("sale")).
 # At completion, every line at once: what it keeps of its item as the completion's rules judged it, what its
 # stock cost, and (an Rx line) the prescription line it is dispensed against.
 FINAL_LINE_KEYS = (*SNAPSHOT_KEYS, "cost_fen", "rx_line_id")
-_FINISH_LINES = sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(
-    {k: sa.bindparam(f"new_{k}") for k in FINAL_LINE_KEYS})
+_FINISH_LINES = Prepared(sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(
+    {k: sa.bindparam(f"new_{k}", type_=LINE.c[k].type) for k in FINAL_LINE_KEYS}))
 
 
 def lines(r: Reader, sale_id: str) -> list[dict[str, Any]]:
@@ -128,8 +128,8 @@ def add_to_total(u: Unit, sale_id: str, delta_fen: int) -> Any:
 
 def finish_lines(u: Unit, lines: Sequence[dict[str, Any]]) -> None:
     """The lines made final with their sale (each: its id and FINAL_LINE_KEYS), in one statement run for all."""
-    u.connection().execute(_FINISH_LINES, [{"line": ln["id"]} | {f"new_{k}": ln[k] for k in FINAL_LINE_KEYS}
-                                           for ln in lines])
+    _FINISH_LINES.run_many(u.connection(), [{"line": ln["id"]} | {f"new_{k}": ln[k] for k in FINAL_LINE_KEYS}
+                                            for ln in lines])
 
 
 # --- completion ----------------------------------------------------------------------------------------------
