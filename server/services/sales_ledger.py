@@ -78,16 +78,25 @@ def change_sale(u: Unit, sale_id: str, **changes: Any) -> Any:
 
 # --- lines -----------------------------------------------------------------------------------------------
 
-_LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at")
+# What a line keeps of its item when sold (SaleLine's comment): written with the line, again at completion.
+SNAPSHOT_KEYS = ("gsp_class", "insurance_category", "nhsa_code", "mapping_uploaded_on", "zone_id", "storage")
+_LINE_KEYS = ("store_id", "sale_id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen", "added_at",
+              *SNAPSHOT_KEYS)
 _ADD_LINE = Prepared(sa.insert(LINE).returning(LINE.c.id), _LINE_KEYS)
-# Returns the line's added_at, for the audit's image of the line before: read only for the line changed.
+# Returns the line's added_at and what it keeps of its item, for the audit's images of the line: read only for
+# the line changed.
 _SET_LINE = Prepared(sa.update(LINE).where(LINE.c.id == sa.bindparam("line"))
-                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount")).returning(LINE.c.added_at))
+                     .values(qty=sa.bindparam("qty"), amount_fen=sa.bindparam("amount"))
+                     .returning(LINE.c.added_at, *(LINE.c[k] for k in SNAPSHOT_KEYS)))
 _DROP_LINE = Prepared(sa.delete(LINE).where(LINE.c.id == sa.bindparam("line")))
 _ADD_TO_TOTAL = Prepared(sa.update(SALE).where(SALE.c.id == sa.bindparam("sale"))
                          .values(total_fen=SALE.c.total_fen + sa.bindparam("delta")).returning(*SALE.c))
 _LINES = Prepared(sa.select(LINE).where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
-_DISPENSE = sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(rx_line_id=sa.bindparam("rx_line"))
+# At completion, every line at once: what it keeps of its item as the completion's rules judged it, what its
+# stock cost, and (an Rx line) the prescription line it is dispensed against.
+FINAL_LINE_KEYS = (*SNAPSHOT_KEYS, "cost_fen", "rx_line_id")
+_FINISH_LINES = Prepared(sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(
+    {k: sa.bindparam(f"new_{k}", type_=LINE.c[k].type) for k in FINAL_LINE_KEYS}))
 
 
 def lines(r: Reader, sale_id: str) -> list[dict[str, Any]]:
@@ -102,8 +111,9 @@ def add_line(u: Unit, values: dict[str, Any]) -> int:
 
 
 def set_line(u: Unit, line_id: int, qty: int, amount_fen: int) -> Any:
-    """A line's new quantity and amount; the line's added_at (for the audit's image before)."""
-    return _SET_LINE.scalar(u.connection(), {"line": line_id, "qty": qty, "amount": amount_fen})
+    """A line's new quantity and amount; the line's added_at and what it keeps of its item (SNAPSHOT_KEYS), for
+    the audit's images."""
+    return _SET_LINE.first(u.connection(), {"line": line_id, "qty": qty, "amount": amount_fen})
 
 
 def drop_line(u: Unit, line_id: int) -> None:
@@ -116,9 +126,10 @@ def add_to_total(u: Unit, sale_id: str, delta_fen: int) -> Any:
     return _ADD_TO_TOTAL.first(u.connection(), {"sale": sale_id, "delta": delta_fen})
 
 
-def dispense(u: Unit, plan: dict[int, int]) -> None:
-    """Each Rx line tied to the prescription line it is dispensed against (RX-04's plan)."""
-    u.connection().execute(_DISPENSE, [{"line": line_id, "rx_line": rx_line_id} for line_id, rx_line_id in plan.items()])
+def finish_lines(u: Unit, lines: Sequence[dict[str, Any]]) -> None:
+    """The lines made final with their sale (each: its id and FINAL_LINE_KEYS), in one statement run for all."""
+    _FINISH_LINES.run_many(u.connection(), [{"line": ln["id"]} | {f"new_{k}": ln[k] for k in FINAL_LINE_KEYS}
+                                            for ln in lines])
 
 
 # --- completion ----------------------------------------------------------------------------------------------

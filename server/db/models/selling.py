@@ -105,6 +105,19 @@ class SaleLine(Table, table=True):
     added_at: datetime = created_at()
     # Set at completion for an Rx line: the prescription line it is dispensed against (RX-04).
     rx_line_id: int | None = Field(default=None, foreign_key="prescription_line.id", index=True)
+    # What was true of the item when it was sold (the month-end reports and the checklist read these, never
+    # today's catalog): written at the scan from what the scan read, written again at completion from what the
+    # completion's rules judged, kept from then on (the guard of migration 0013). NULL on a line sold before
+    # that migration: nobody knows any more what was true then.
+    gsp_class: str | None = Field(default=None, max_length=20)  # catalog.classes.GspClass
+    insurance_category: str | None = Field(default=None, max_length=10)  # catalog.classes.InsuranceCategory
+    nhsa_code: str | None = Field(default=None, max_length=50)  # 国家统一医保编码, as mapped then
+    mapping_uploaded_on: date | None = None  # CARD-07: the mapping's upload day as known then (None: not uploaded)
+    zone_id: int | None = Field(default=None, foreign_key="zone.id")  # the zone the placement check judged
+    storage: str | None = Field(default=None, max_length=20)  # catalog.classes.Storage
+    # At completion: what the stock taken cost, at each batch's cost (per unit, so a split take is its share),
+    # rounded half up to the fen once per line.
+    cost_fen: int | None = Field(default=None, ge=0)
 
 
 class TenderKind(StrEnum):

@@ -32,6 +32,7 @@ from server.services.sale.lines import (
     placement_refusals,
     presence_refusals,
     qty_refusal,
+    snapshot_of,
     unit_price,
 )
 from server.services.store import second_person
@@ -147,18 +148,19 @@ def _add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
                     if ln["item_id"] == item.id and ln is not line)
     check_available(u, ctx, item, same_item + base_qty(item, split, new_qty), item.good_stock)
     if line is None:
+        # The line keeps what the scan read of its item (the completion writes what its own rules judged).
         image = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": (lines[-1]["line_no"] + 1) if lines else 1,
                  "item_id": item.id, "split": split, "qty": new_qty, "unit_price_fen": price,
-                 "amount_fen": new_qty * price, "added_at": ctx.now}
+                 "amount_fen": new_qty * price, "added_at": ctx.now} | snapshot_of(item)
         line_id = sales_ledger.add_line(u, image)
         before = None
         lines.append({"id": line_id} | image | {k: getattr(item, k) for k in VIEW_KEYS})
     else:
+        # More of a line: its price and what it keeps of its item stay as first scanned.
         line_id, price = line["id"], line["unit_price_fen"]
-        added_at = sales_ledger.set_line(u, line_id, new_qty, new_qty * price)
+        kept = sales_ledger.set_line(u, line_id, new_qty, new_qty * price)._asdict()
         before = {"store_id": ctx.store_id, "sale_id": sale_id, "line_no": line["line_no"], "item_id": item.id,
-                  "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price,
-                  "added_at": added_at}
+                  "split": split, "qty": line["qty"], "unit_price_fen": price, "amount_fen": line["qty"] * price} | kept
         image = before | {"qty": new_qty, "amount_fen": new_qty * price}
         line.update(qty=new_qty, amount_fen=new_qty * price)
     sale = sales_ledger.add_to_total(u, sale_id, qty * price)

@@ -41,12 +41,17 @@ from server.services.sale.lines import (
     ITEM_COLUMNS,
     LINE,
     LINE_VIEW_KEYS,
+    PLACEMENT_COLUMNS,
     SHIFT,
     SHOWN_COLUMNS,
+    SNAPSHOT_ONLY,
     VIEW_KEYS,
+    ZONE,
     base_qty,
     check_available,
+    placement_refusals,
     presence_refusals,
+    snapshot_of,
 )
 from server.services.stock import ledger
 from server.services.store.profile import usable_till
@@ -70,10 +75,12 @@ _SELLING_POINT = Prepared(sa.select(_TILL.c.id, _TILL.c.store_id, _TILL.c.site_c
                           .where(_TILL.c.store_id == sa.bindparam("sid"), _TILL.c.code == sa.bindparam("code")))
 
 
-# The sale's items (with what the till shows of them), found through the sale's lines: one statement,
-# whatever the number of items.
+# The sale's items as the catalog has them now (with what the till shows of them, their placement, and what a
+# line keeps of them), found through the sale's lines: one statement, whatever the number of items. The
+# completion's rules judge by these, and the lines keep exactly these.
 _SALE_ITEM_IDS = sa.select(LINE.c.item_id).where(LINE.c.sale_id == sa.bindparam("sale"))
-_ITEMS_FOR_STOCK = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS)
+_ITEMS_FOR_STOCK = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY)
+                            .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                             .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id.in_(_SALE_ITEM_IDS)))
 
 
@@ -124,6 +131,10 @@ def refusal_check(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
                          len(codes.get(ln["id"], ()))) for ln in lines])
     if (r := completion_refusal(facts)) is not None:
         raise _error(r)
+    # The catalog may have changed since the scan (a class, a zone): its placement judged again, as the line
+    # will keep it (GSP-01..03).
+    if problems := [v for item in items.values() for v in placement_refusals(item)]:
+        raise refused(problems)
     if problems := presence_refusals(u, ctx, items.values()):  # RX-10 again: the pharmacist may have left since the scan
         raise refused(problems)
     dispensing = _prescription_check(u, ctx, sale, lines, items)
@@ -169,11 +180,13 @@ def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     checked = refusal_check(u, ctx, sale, till_code, offers, settling, stock=False)
     lines, items = checked.lines, checked.items
     before = audit.row_image(sale._asdict())
-    allocations, movements = _take_stock(u, ctx, sale.id, lines, items)
-    if checked.dispensing:
-        sales_ledger.dispense(u, checked.dispensing)
-        for ln in lines:
-            ln["rx_line_id"] = checked.dispensing.get(ln["id"], ln["rx_line_id"])
+    allocations, movements, costs = _take_stock(u, ctx, sale.id, lines, items)
+    # Each line keeps what the checks above judged of its item (not what its scan saw), what its stock cost,
+    # and an Rx line its prescription line: all lines in one statement.
+    for ln in lines:
+        ln.update(snapshot_of(items[ln["item_id"]]), cost_fen=costs[ln["id"]],
+                  rx_line_id=checked.dispensing.get(ln["id"], ln["rx_line_id"]))
+    sales_ledger.finish_lines(u, lines)
     if checked.traced:
         trace_codes.mark_sold(u, sale.id)
     day, no = ctx.today, sales_ledger.next_number(u, ctx)
@@ -206,13 +219,14 @@ def precheck(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOf
 
 
 def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
-                items: dict[int, Any]) -> tuple[list[dict[str, int]], list[dict[str, Any]]]:
+                items: dict[int, Any]) -> tuple[list[dict[str, int]], list[dict[str, Any]], dict[int, int]]:
     """Stock leaves by batch, earliest expiry first, only from batches the ledger calls sellable (GSP-06).
 
     All the sale's items in one locked read; the movements through the ledger's one writer. The takes by line,
-    and the movements as written.
+    the movements as written, and what each line's stock cost (at its batches' costs).
     """
-    batches = ledger.fefo_for_sale(u, ctx, sale_id)
+    stock = ledger.fefo_for_sale(u, ctx, sale_id)
+    batches = stock.batches
     out: list[dict[str, int]] = []
     for item_id in sorted(items):
         item = items[item_id]
@@ -231,4 +245,8 @@ def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
             fefo[:] = [held for held in fefo if held[1] > 0]
     movements = ledger.append(u, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"],
                                                    "sale_line", str(a["line_id"])) for a in out])
-    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out], movements
+    takes: dict[int, list[tuple[int, int]]] = {ln["id"]: [] for ln in lines}
+    for a in out:
+        takes[a["line_id"]].append((a["qty"], stock.cost_fen[a["batch_id"]]))
+    costs = {ln["id"]: ledger.cost_of(takes[ln["id"]], int(items[ln["item_id"]].split_ratio)) for ln in lines}
+    return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out], movements, costs

@@ -26,6 +26,7 @@ from server.errors import AppError
 from server.rules.staff import NEEDS_PHARMACIST_PRESENT, presence_refusal
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
+from server.services.sales_ledger import SNAPSHOT_KEYS
 from server.services.stock import ledger
 from server.services.store import presence
 
@@ -44,21 +45,32 @@ ITEM_COLUMNS = [ITEM.c[k] for k in ("id", "code", "name", "unit", "active", "pri
 # What the till shows of an item on a basket line, besides ITEM_COLUMNS.
 SHOWN_COLUMNS = [ITEM.c.spec, ITEM.c.insurance_category]
 # What the till's GSP check needs: the item's class, route, storage, and the zone it stands in.
-_PLACEMENT_COLUMNS = [ITEM.c.route, ITEM.c.storage, ITEM.c.odour_prone,
+PLACEMENT_COLUMNS = [ITEM.c.route, ITEM.c.storage, ITEM.c.odour_prone,
                       ZONE.c.code.label("zone_code"), ZONE.c.name.label("zone_name"), ZONE.c.admits,
                       ZONE.c.route_group, ZONE.c.storage.label("zone_storage"),
                       ZONE.c.odour_prone.label("zone_odour_prone"), ZONE.c.purpose]
+
+# What a sale line keeps of its item (SaleLine's columns of the same names): read with the item by the scan and
+# by the completion, so keeping them costs no read of its own.
+SNAPSHOT_ONLY = [ITEM.c.nhsa_code, ITEM.c.mapping_uploaded_on, ITEM.c.zone_id]  # the others are read already
+
+
+def snapshot_of(item: Any) -> dict[str, Any]:
+    """What a line keeps of its item as read (ITEM_BY_*, or the completion's read)."""
+    return {k: getattr(item, k) for k in SNAPSHOT_KEYS}
+
 
 _TODAY: sa.BindParameter[date] = sa.bindparam("today")
 # The item as a scan reads it carries what can be sold of it (the ledger's one sellable rule): no separate
 # read for the common case.
 _GOOD_STOCK_COLUMN = ledger.sellable_stock_of(ITEM.c.id, _TODAY).scalar_subquery().label("good_stock")
 _GOOD_STOCK = Prepared(ledger.sellable_stock_of(sa.bindparam("item"), _TODAY))
-ITEM_BY_BARCODE = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *_PLACEMENT_COLUMNS, _GOOD_STOCK_COLUMN)
+ITEM_BY_BARCODE = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY,
+                                     _GOOD_STOCK_COLUMN)
                            .join(BARCODE, BARCODE.c.item_id == ITEM.c.id)
                            .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                            .where(BARCODE.c.store_id == sa.bindparam("sid"), BARCODE.c.code == sa.bindparam("code")))
-ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *_PLACEMENT_COLUMNS, _GOOD_STOCK_COLUMN)
+ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY, _GOOD_STOCK_COLUMN)
                       .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                       .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id == sa.bindparam("id")))
 
@@ -66,7 +78,12 @@ ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *_PLACEMENT_COLUM
 # them (or adds one) and answers with the list, so the basket is not read again.
 LINE_VIEW_KEYS = ("id", "line_no", "item_id", "split", "qty", "unit_price_fen", "amount_fen")
 VIEW_KEYS = ("code", "name", "spec", "gsp_class", "insurance_category", "unit", "split_unit", "traced")
-LINE_VIEWS = Prepared(sa.select(*(LINE.c[k] for k in LINE_VIEW_KEYS), *(ITEM.c[k] for k in VIEW_KEYS))
+# The class and 医保 category shown are the line's own (what it was scanned or sold under); a line sold before
+# migration 0013 kept none: the catalog's.
+_KEPT = {"gsp_class", "insurance_category"}
+LINE_VIEWS = Prepared(sa.select(*(LINE.c[k] for k in LINE_VIEW_KEYS),
+                                *(sa.func.coalesce(LINE.c[k], ITEM.c[k]).label(k) if k in _KEPT else ITEM.c[k]
+                                  for k in VIEW_KEYS))
                       .join(ITEM, ITEM.c.id == LINE.c.item_id)
                       .where(LINE.c.sale_id == sa.bindparam("sale")).order_by(LINE.c.line_no))
 

@@ -52,11 +52,14 @@ def receipt_doc(s: Session, ctx: Ctx, sale: Sale, reprint: bool = False,
     out_lines = []
     for ln in lines:
         item = items[ln.item_id]
-        category = InsuranceCategory(item.insurance_category)
+        # The class and 医保 mark the line was sold under (a reprint prints them, whatever the catalog says now);
+        # a line sold before migration 0013 kept none: the catalog's.
+        gsp_class = ln.gsp_class or item.gsp_class
+        category = InsuranceCategory(ln.insurance_category or item.insurance_category)
         out_lines.append(ReceiptLine(
             name=item.name, spec=item.spec, qty=ln.qty, unit=(item.split_unit or item.unit) if ln.split else item.unit,
-            unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, gsp_class=item.gsp_class,
-            gsp_class_label=GspClass(item.gsp_class).label,
+            unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, gsp_class=gsp_class,
+            gsp_class_label=GspClass(gsp_class).label,
             insurance_mark="" if category is InsuranceCategory.NONE else category.label))
     completed = sale.completed_at or ctx.now
     return ReceiptDoc(

@@ -61,10 +61,18 @@ def returnable_lines(s: Session, ctx: Ctx, sale: Sale) -> list[ReturnableLine]:
     """What is left to return of each line of a sale, and where policy sends it (a till picks from this)."""
     lines = lines_of(s, sale.id)
     done = returned_so_far(s, [id_of(ln) for ln in lines])
-    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(col(Item.id).in_({ln.item_id for ln in lines})))} if lines else {}
+    unknown = {ln.item_id for ln in lines if ln.gsp_class is None}  # sold before migration 0013: the catalog's
+    classes = {i: c for i, c in s.exec(select(Item.id, Item.gsp_class).where(col(Item.id).in_(unknown)))
+               if i is not None} if unknown else {}
     completed = sale.status == SaleStatus.COMPLETED.value
     return [ReturnableLine(id_of(ln), ln.qty - done.get(id_of(ln), 0) if completed else 0,
-                           quarantine_required(ctx, classes[ln.item_id])) for ln in lines]
+                           quarantine_required(ctx, sold_class(ln, classes))) for ln in lines]
+
+
+def sold_class(line: SaleLine, catalog: dict[int, str]) -> str:
+    """The class a line was sold under (a return judges by it, not by today's catalog); a line sold before
+    migration 0013 kept none: the catalog's (`catalog`: item -> class)."""
+    return line.gsp_class if line.gsp_class is not None else catalog[line.item_id]
 
 
 def _refund_plan(s: Session, sale_id: str, amount: int) -> list[tuple[str, int, str]]:
@@ -141,8 +149,9 @@ def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: st
     plan = []
     for line_id, qty in wanted.items():
         item = get_item(s, ctx, lines[line_id].item_id)
-        # Returned drugs are not resold without inspection: store policy or the pharmacist's call.
-        to_q = to_quarantine or quarantine_required(ctx, item.gsp_class)
+        # Returned drugs are not resold without inspection: store policy or the pharmacist's call — by the class
+        # the line was sold under (a class changed since does not let a drug back on the shelf uninspected).
+        to_q = to_quarantine or quarantine_required(ctx, sold_class(lines[line_id], {id_of(item): item.gsp_class}))
         plan.append((lines[line_id], item, qty, qty * lines[line_id].unit_price_fen,
                      ledger.QUARANTINE if to_q else ledger.SELLABLE))
     total = sum(amount for _, _, _, amount, _ in plan)

@@ -203,7 +203,8 @@ def batch_stock(s: Session, ctx: Ctx, item_id: int, location: str = SELLABLE) ->
 
 _LINE: sa.Table = table_of(SaleLine)
 # A sale's items' batches holding stock on the shelf, locked for the taking, found through the sale's lines.
-_STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status)
+_STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty, _BATCH.c.expires_on, _BATCH.c.status,
+                                    _BATCH.c.cost_fen)
                           .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
                           .where(_BAL.c.store_id == sa.bindparam("sid"),
                                  _BAL.c.item_id.in_(sa.select(_LINE.c.item_id)
@@ -214,14 +215,31 @@ _STOCK_OF_SALE = Prepared(sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.qty,
                           .with_for_update(of=_BAL))
 
 
-def fefo_for_sale(u: Unit, ctx: Ctx, sale_id: str) -> dict[int, list[list[int]]]:
+@dataclass
+class SaleStock:
+    """A sale's items' sellable batches as `fefo_for_sale` found them, and each batch's cost per unit."""
+
+    batches: dict[int, list[list[int]]]  # item -> [[batch id, qty], …], earliest expiry first
+    cost_fen: dict[int, int]  # batch -> its cost per unit (not per split unit)
+
+
+def fefo_for_sale(u: Unit, ctx: Ctx, sale_id: str) -> SaleStock:
     """Per item of the sale, its sellable batches [[batch id, qty], …], earliest expiry first, locked until the
-    sale commits; batches the rule blocks (expired, stopped) are left out."""
-    out: dict[int, list[list[int]]] = {}
+    sale commits; batches the rule blocks (expired, stopped) are left out. With their costs, read in the same
+    statement (the line keeps what its stock cost)."""
+    out = SaleStock({}, {})
     for r in _STOCK_OF_SALE.rows(u.connection(), {"sid": ctx.store_id, "sale": sale_id}):
         if not blocking_reasons(r.expires_on, r.status, ctx.today):
-            out.setdefault(r.item_id, []).append([r.batch_id, r.qty])
+            out.batches.setdefault(r.item_id, []).append([r.batch_id, r.qty])
+            out.cost_fen[r.batch_id] = r.cost_fen
     return out
+
+
+def cost_of(takes: Sequence[tuple[int, int]], split_ratio: int) -> int:
+    """What stock taken cost, in fen: takes of (qty in split units, the batch's cost per unit); a split unit
+    costs its share of the unit. Exact in integers, rounded half up once, at the end."""
+    numerator = sum(qty * cost for qty, cost in takes)
+    return (2 * numerator + split_ratio) // (2 * split_ratio)
 
 
 # --- the one writer ------------------------------------------------------------------------------------
