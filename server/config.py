@@ -21,6 +21,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -221,6 +222,13 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else ROOT / path
 
 
+def env_variable(loc: tuple[int | str, ...]) -> str | None:
+    """The DINGDIAN_* variable that set the value at `loc`, if one did (names are matched as pydantic-settings
+    matches them: case-insensitively)."""
+    wanted = ("DINGDIAN_" + "__".join(str(p) for p in loc)).upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)
+
+
 def _describe(err: ErrorDetails) -> str:
     key = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
@@ -229,7 +237,36 @@ def _describe(err: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return f"key '{key}' is not a known setting (未知配置项)"
     got = err.get("input")
+    if variable := env_variable(err["loc"]):  # the file is not where the value came from
+        return f"环境变量 {variable} 取值无效 / environment variable {variable} ({key}): {err['msg']} (got {got!r})"
     return f"key '{key}': {err['msg']} (got {got!r}) (配置项取值无效)"
+
+
+def _read_toml(file: Path) -> None:
+    """The file as TOML, or a ConfigError saying in one line what is wrong with it: tomllib reads UTF-8 only, and
+    an editor on Windows may save the file in GBK or with a byte-order mark."""
+    raw = file.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(f"配置文件带有 UTF-8 BOM，请另存为无 BOM 的 UTF-8 / config file {file} starts with a UTF-8 "
+                          "byte-order mark: save it as UTF-8 without BOM")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        guess = "（疑似 GBK 编码）" if _is_gbk(raw) else ""
+        raise ConfigError(f"配置文件不是 UTF-8 编码{guess}，请另存为 UTF-8 / config file {file} is not UTF-8 "
+                          f"({'GBK?' if guess else f'byte {exc.start}'}): save it as UTF-8") from None
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"配置文件格式错误 / config file {file} is not valid TOML: {exc}") from exc
+
+
+def _is_gbk(raw: bytes) -> bool:
+    try:
+        raw.decode("gbk")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -237,18 +274,18 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     file = Path(path) if path is not None else Path(os.environ.get("DINGDIAN_CONFIG", str(DEFAULT_CONFIG)))
     if not file.is_file():
         raise ConfigError(f"配置文件不存在 / config file not found: {file}")
-    try:
-        with file.open("rb") as fh:
-            tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"配置文件格式错误 / config file {file} is not valid TOML: {exc}") from exc
+    _read_toml(file)
     previous = os.environ.get("DINGDIAN_CONFIG")
     os.environ["DINGDIAN_CONFIG"] = str(file)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(_describe(e) for e in exc.errors())
+        if all(env_variable(e["loc"]) for e in exc.errors()):
+            raise ConfigError(f"配置无效 / invalid configuration: {problems}") from exc
         raise ConfigError(f"配置无效 / invalid configuration in {file}: {problems}") from exc
+    except SettingsError as exc:  # a DINGDIAN_* value that is not the JSON a whole section needs
+        raise ConfigError(f"环境变量取值无效 / invalid DINGDIAN_* environment value: {exc}") from exc
     finally:
         if previous is None:
             os.environ.pop("DINGDIAN_CONFIG", None)
