@@ -137,6 +137,27 @@ class DeviceSettings(_Section):
         return self
 
 
+class TillPrinterSettings(_Section):
+    """`[printers.<till code>]`: that till's receipt printer. A key left out is the `[devices]` key of the same
+    name (the till of `[till] code` prints on `[devices]`' printer unless it has a section of its own)."""
+
+    printer: Literal["simulated", "network", "usb", "serial"] | None = None
+    printer_columns: int | None = Field(default=None, ge=24, le=64)
+    printer_host: str | None = None
+    printer_port: int | None = Field(default=None, ge=1, le=65535)
+    printer_serial_port: str | None = None
+    printer_serial_baud: int | None = Field(default=None, ge=300, le=921600)
+    printer_usb_vendor: int | None = Field(default=None, ge=0, le=0xFFFF)
+    printer_usb_product: int | None = Field(default=None, ge=0, le=0xFFFF)
+    printer_timeout_seconds: float | None = Field(default=None, gt=0, le=60)
+    printer_status_check: bool | None = None
+
+    def over(self, devices: DeviceSettings) -> DeviceSettings:
+        """`[devices]` with this till's printer keys in place (validated as `[devices]` is)."""
+        given = self.model_dump(exclude_none=True)
+        return DeviceSettings.model_validate(devices.model_dump() | given) if given else devices
+
+
 class InsuranceSettings(_Section):
     gateway: Literal["sandbox", "http"] = "sandbox"
     url: str = "http://127.0.0.1:8601"
@@ -196,6 +217,7 @@ class Settings(BaseSettings):
     devices: DeviceSettings = DeviceSettings()
     insurance: InsuranceSettings = InsuranceSettings()
     rules: RuleSettings
+    printers: dict[str, TillPrinterSettings] = Field(default_factory=dict)  # a printer per till, by till code
 
     # Set by load_settings; where the values came from, for messages and /health.
     source_file: str = Field(default="", exclude=True)
@@ -211,6 +233,24 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = os.environ.get("DINGDIAN_CONFIG", str(DEFAULT_CONFIG))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @model_validator(mode="after")
+    def _till_printers_complete(self) -> Settings:
+        for code, printer in self.printers.items():
+            try:
+                printer.over(self.devices)
+            except ValidationError as exc:
+                raise ValueError(f"printers.{code}: {exc.errors()[0]['msg']}") from None
+        return self
+
+    def till_devices(self, till_code: str) -> DeviceSettings:
+        """The device settings a till's printer uses: `[printers.<code>]` over `[devices]`."""
+        printer = self.printers.get(till_code)
+        return printer.over(self.devices) if printer is not None else self.devices
+
+    def printing_tills(self) -> list[str]:
+        """The tills this service prints for: its own (`[till] code`) and every till with a `[printers]` section."""
+        return [self.till.code, *sorted(code for code in self.printers if code != self.till.code)]
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -237,6 +277,8 @@ def _describe(err: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return f"key '{key}' is not a known setting (未知配置项)"
     got = err.get("input")
+    if isinstance(got, dict):  # a whole section's check: the section is no help in the message
+        return f"{key or 'config'}: {err['msg']} (配置项取值无效)"
     if variable := env_variable(err["loc"]):  # the file is not where the value came from
         return f"环境变量 {variable} 取值无效 / environment variable {variable} ({key}): {err['msg']} (got {got!r})"
     return f"key '{key}': {err['msg']} (got {got!r}) (配置项取值无效)"
