@@ -76,8 +76,9 @@ class PrintWorker:
     def start(self) -> None:
         with core_unit(self.engine) as u:
             cut_off = printing.recover_interrupted(u, self._ctx(), self.till_code)
-        if cut_off:
-            log.warning("print: %d job(s) were cut off by a restart; marked uncertain (reprint by hand)", cut_off)
+        if cut_off:  # the till shows them at once (the printer's state carries the count) and offers the reprint
+            log.warning("print: %d job(s) of till %s were cut off by a restart; marked uncertain until the cashier "
+                        "decides", cut_off, self.till_code)
         self._unsubscribe = printing.on_enqueued(self.wake)
         self._thread = threading.Thread(target=self._run, name=f"print-worker-{self.till_code}", daemon=True)
         self._thread.start()
@@ -185,11 +186,14 @@ class PrintWorker:
     def _publish(self, ok: bool, error: str | None = None) -> None:
         with read_session(self.engine) as s:
             waiting = printing.waiting_count(s, self._ctx(), self.till_code)
-        detail = {**(self.board.current.detail or {}), "waiting": waiting}
+            uncertain = printing.uncertain_count(s, self._ctx(), self.till_code)
+        detail = {**(self.board.current.detail or {}), "waiting": waiting, "uncertain": uncertain}
         if not ok:
             self.board.update(connected=False, text=f"打印机不可用，{waiting} 张待打印", last_error=error,
                               last_error_at=self.board.current.last_error_at if error == self.board.current.last_error
                               else now_iso(), detail=detail)
         else:
             text = "打印机就绪" if waiting == 0 else f"打印机就绪，{waiting} 张待处理"
+            if uncertain:
+                text += f"（{uncertain} 张可能未打印完整，请确认）"
             self.board.update(connected=True, text=text, last_error=None, last_error_at=None, detail=detail)

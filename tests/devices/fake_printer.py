@@ -53,6 +53,10 @@ class TcpPrinter(_Status):
         self.torn: list[bytes] = []  # connections cut by drop_after
         self.probes: list[bytes] = []  # connections that only asked the printer's status
         self.drop_after: int | None = None
+        # Once a connection has carried these bytes, the printer goes silent (a jam, a printer hung mid-job): it
+        # keeps the connection and reads on, but answers no status query — the driver waits on it.
+        self.hang_on: bytes | None = None
+        self.hung: list[bytes] = []  # what each hung connection had received when it ended
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -89,7 +93,7 @@ class TcpPrinter(_Status):
 
     def _serve(self, conn: socket.socket) -> None:
         data, pending = bytearray(), bytearray()
-        drop = self.drop_after
+        drop, hang, hung = self.drop_after, self.hang_on, False
         with conn:
             while True:
                 try:
@@ -108,8 +112,15 @@ class TcpPrinter(_Status):
                 data += chunk
                 pending += chunk
                 reply = _answers(pending, self)
+                hung = hung or (hang is not None and hang in data)
+                if hung:
+                    continue
                 if reply:
                     conn.sendall(reply)
+        if hung:
+            with self._lock:
+                self.hung.append(bytes(data))
+            return
         with self._lock:  # a connection that only asked the status is the driver looking (a probe), not a job
             (self.jobs if bytes(data).replace(DLE_EOT + b"\x01", b"").replace(DLE_EOT + b"\x04", b"")
              else self.probes).append(bytes(data))

@@ -226,12 +226,17 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
         assert printing.recover_interrupted(u, ctx, "T01") == 1  # what the worker does at start-up
     time.sleep(0.5)
     assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1  # type: ignore[arg-type]
-    r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)
-    assert r.status_code == 200 and r.json()["status"] == "pending"
-    tcp_printer.wait_jobs(2)
-    wait_for(lambda: job(shop, stuck.id).status == "printed", what="printed")  # type: ignore[arg-type]
+    r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)  # sent again as it was: a second copy without 重打
+    assert r.status_code == 409 and r.json()["code"] == "PRINT-UNCERTAIN"
+    r = c.post(f"/print-jobs/{stuck.id}/resolve", json={"reprint": True}, headers=h)
+    assert r.status_code == 200 and r.json()["resolved"]["status"] == "resolved"
+    _, again = tcp_printer.wait_jobs(2)
+    assert "重打" in job_doc(again).lines[0] and sale["sale_no"] in "\n".join(job_doc(again).lines)
+    wait_for(lambda: job(shop, r.json()["reprint"]["id"]).status == "printed", what="printed")
+    assert job(shop, stuck.id).status == "resolved"  # type: ignore[arg-type]
     with read_session(engine) as s:
-        assert s.exec(select(AuditEntry).where(AuditEntry.action == "print_job.retry")).one().entity_id == str(stuck.id)
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "print_job.resolve")).one()
+        assert entry.entity_id == str(stuck.id) and entry.after["reprint_job_id"] == r.json()["reprint"]["id"]
 
 
 def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
