@@ -3,7 +3,8 @@
 It shows the service's state and sends the cashier's intents; it never computes a price, a split or a
 verdict. Screens: login → (open shift) → sale, with modal popups for payment, search, suspended sales,
 void, quantity, help and closing the shift (F12: the counted cash → the Z report), and the returns screen
-(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方).
+(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方), and Ctrl+P the
+receipts (pos/screens/prints.py: put up at once when a crash of the service cut a print job off).
 
 The app routes and runs the till's life: it makes the till's state (pos/state.py) and gives it to every screen,
 puts the sale screen up after a login (it keeps that screen, the one it tells when the service is back), and
@@ -21,9 +22,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from textual.app import App
 
-from pos.client import TillClient
+from pos.client import TillCallFailed, TillClient
 from pos.codes import shown
 from pos.screens.login import LoginScreen
+from pos.screens.prints import PrintsScreen
 from pos.screens.sale import SaleScreen
 from pos.state import TillState
 
@@ -86,6 +88,25 @@ class DingdianTill(App[None]):
         """Logged in and the shift known (or opened): the sale."""
         self.sale_screen = SaleScreen(self.state)
         self.switch_screen(self.sale_screen)
+        self.run_worker(self.check_prints(), group="prints", exclusive=True)
+
+    # --- printing ---------------------------------------------------------------------------------
+
+    def action_prints(self) -> None:
+        """Ctrl+P: the receipts printed (as text, on the demo's printer) and the jobs a crash cut off."""
+        if self.sale_screen is not None and not isinstance(self.screen, PrintsScreen):
+            self.push_screen(PrintsScreen(self.state))
+
+    async def check_prints(self) -> None:
+        """Jobs a crash of the service cut off mid-print are shown to the cashier at once (to reprint, or not)."""
+        if self.sale_screen is None or isinstance(self.screen, PrintsScreen):
+            return
+        try:
+            cut_off = await self.client.uncertain_prints()
+        except TillCallFailed:
+            return
+        if cut_off and self.sale_screen is not None and not isinstance(self.screen, PrintsScreen):
+            self.push_screen(PrintsScreen(self.state))
 
     def _session_lost(self) -> None:
         """The service refused our token (expired, revoked, account frozen): log in again, keep the sale."""
@@ -120,6 +141,7 @@ class DingdianTill(App[None]):
         self.state.changed()
         if connected and self.sale_screen is not None:
             self.sale_screen.service_back()
+            self.run_worker(self.check_prints(), group="prints", exclusive=True)  # a crash may have cut a job off
 
     # --- the event stream -------------------------------------------------------------------------
 
@@ -133,6 +155,8 @@ class DingdianTill(App[None]):
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "state" and isinstance(data.get("name"), str):
             self.state.device_state(data["name"], data)
+            if data["name"] == "printer" and (data.get("detail") or {}).get("uncertain"):
+                self.run_worker(self.check_prints(), group="prints", exclusive=True)
             if data["name"] == "insurance":  # someone signed in or out: is it this operator?
                 self.run_worker(self.state.check_insurance(), group="insurance", exclusive=True)
         elif kind == "scan" and isinstance(data.get("code"), str):

@@ -291,6 +291,23 @@ class TillClient:
         """2601 by msgid: afterwards the settlement is certainly not in effect (reversed), or still uncertain."""
         return await self._call("POST", f"/settlements/{settlement_id}/resolve")
 
+    # --- printing ---------------------------------------------------------------------------------
+
+    async def uncertain_prints(self) -> list[Json]:
+        """This till's print jobs a crash of the service cut off (each with `what` it is)."""
+        return await self._call("GET", "/print-jobs/uncertain")
+
+    async def resolve_print(self, job_id: int, reprint: bool) -> Json:
+        """The cashier's decision on a cut-off job: reprint it marked 重打, or not (it came out whole)."""
+        return await self._call("POST", f"/print-jobs/{job_id}/resolve", json={"reprint": reprint})
+
+    async def printed_paper(self, limit: int = 20) -> list[Json]:
+        """What this till's simulated printer printed, newest first, as text (409 on a real printer)."""
+        return await self._call("GET", "/devices/printer/paper", params={"limit": limit})
+
+    async def reprint_receipt(self, sale_id: str) -> Json:
+        return await self._call("POST", f"/sales/{sale_id}/receipt")
+
     # --- prescriptions ----------------------------------------------------------------------------
 
     async def institutions(self) -> list[Json]:

@@ -115,6 +115,7 @@ SALE = Keymap("收银", (
     Section("", (
         key("ctrl+g", "duty", "药师在岗", "药师在岗/离岗", show=False),  # 岗 (gang)
         key("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi)
+        key("ctrl+p", "app.prints", "小票", "小票/重打", show=False),  # 票 (piao): pos/screens/prints.py
         back(show=False),  # Esc clears what is half typed; it backs out one step everywhere else
         arrows("选择商品行"),
     )),
@@ -190,6 +191,10 @@ HELP = Keymap("按键说明", (Section("", (back(action="dismiss(None)"), key("f
 SEARCH = Keymap("商品查询", (Section("", (back(action="dismiss(None)"), arrows("选择商品", "上一个", "下一个"))),))
 PAYMENT = Keymap("收款", (Section("", (key("f2", "mode('cash')", "现金"), key("f3", "mode('other')", "其他支付"),
                                        back())),))
+PRINTS = Keymap("小票", (Section("", (back(action="dismiss(None)"), key("f2", "reprint", "重打"),
+                                      key("f3", "keep", "已打好"), key("f5", "paper(1)", "上一张"),
+                                      key("f6", "paper(-1)", "下一张"), key("f7", "reprint_shown", "重打此票"),
+                                      arrows("选择打印任务"))),))
 SUSPENDED = Keymap("挂单列表", (Section("", (back(action="dismiss(None)"), key("enter", "choose", "取单"))),))
 QUANTITY = Keymap("修改数量", (Section("", (back(action="dismiss(None)"),)),))
 VOID = Keymap("作废", (Section("", (back(action="dismiss(None)"),)),))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import getpass
 import json
+import logging
+import os
+import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
@@ -112,30 +116,102 @@ def _fail(exc: Exception) -> typer.Exit:
 @app.command()
 def serve(config: ConfigOpt = None,
           host: Annotated[str | None, typer.Option(help="override service.host")] = None,
-          port: Annotated[int | None, typer.Option(help="override service.port")] = None) -> None:
+          port: Annotated[int | None, typer.Option(help="override service.port")] = None,
+          log_file: Annotated[Path | None, typer.Option(
+              "--log-file", help="the service's log (default: service.log beside the SQLite database, else var/)")]
+          = None) -> None:
     """Run the service (FastAPI) on the configured host and port."""
+    settings = _settings(config)
+    host, port = host or settings.service.host, port or settings.service.port
+    if (db := settings.sqlite_path) is not None and not db.parent.is_dir():
+        _stop(f"数据库目录不存在：{db.parent}（先运行 dingdian db upgrade 或 dingdian demo） / the SQLite database's "
+              f"directory does not exist: {db.parent} (run `dingdian db upgrade` or `dingdian demo` first)")
+    log = service_log(settings, log_file)
+    listener = _listen(host, port)  # before the slow part: a port already taken is said at once
     # Start-up allocates some 200k objects that live as long as the service (modules, classes, routes, the
     # models' metadata) and next to no garbage: the collector walked them over and over while they were made
     # (~0.2 s of the cold start). It waits until they are made, and then no longer sees them (gc.freeze).
     gc.disable()
     try:
         import uvicorn
+        from sqlalchemy.exc import OperationalError
 
         from server.app import create_app
         from server.db.revisions import SchemaOutOfDate
 
-        settings = _settings(config)
         try:
             application = create_app(settings)
         except SchemaOutOfDate as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from exc
+            _stop(str(exc))
+        except OperationalError as exc:
+            _stop(f"数据库无法打开 / the database cannot be opened: {str(exc.orig).splitlines()[0]}")
         gc.freeze()
     finally:
         gc.enable()
+    where = f"http://{host}:{port}"
+    typer.echo(f"服务已启动 / service listening on {where}  ·  API 文档 / docs: {where}/docs  ·  日志 / log: {log}")
+    logging.getLogger("dingdian").info("service listening on %s (pid %d)", where, os.getpid())
     # ws="none": the service serves no WebSocket (the till's live events are SSE), so uvicorn need not load one.
-    uvicorn.run(application, host=host or settings.service.host, port=port or settings.service.port,
-                log_level="warning", ws="none")
+    # log_config=None: uvicorn's loggers go to the service's log (service_log), not to handlers of its own.
+    uvicorn.Server(uvicorn.Config(application, log_config=None, log_level="warning", access_log=False,
+                                  ws="none")).run(sockets=[listener])
+
+
+def _stop(message: str) -> NoReturn:
+    """One line, in both languages, and exit 2: a start-up problem the person can fix is not a traceback."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def service_log(settings: Settings, path: Path | None = None) -> Path:
+    """Send the service's log (every `logging` record from INFO up, uvicorn's included) to its file; warnings also
+    to stderr unless stderr is that very file (`dingdian demo` sends the child's output there)."""
+    import logging.handlers
+
+    from server.config import ROOT
+
+    log = path or (settings.sqlite_path.parent if settings.sqlite_path else ROOT / "var") / "service.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log, encoding="utf-8")
+    except OSError as exc:
+        _stop(f"无法写入日志文件 / cannot write the log file {log}: {exc.strerror}")
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    if not _same_file(sys.stderr, log):
+        console = logging.StreamHandler()
+        console.setLevel(logging.WARNING)
+        console.setFormatter(formatter)
+        root.addHandler(console)
+    return log
+
+
+def _same_file(stream: TextIO, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(path))
+    except (OSError, AttributeError, ValueError):  # no file behind the stream (pytest's capture, a closed stream)
+        return False
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's listening socket, bound here so that a port already in use is one line, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart may reuse the port at once
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            _stop(f"端口 {port} 已被占用（服务是否已在运行？） / port {port} on {host} is already in use "
+                  "(is the service already running?)")
+        _stop(f"无法在 {host}:{port} 上监听 / cannot listen on {host}:{port}: {exc.strerror}")
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()

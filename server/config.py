@@ -21,6 +21,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -137,6 +138,27 @@ class DeviceSettings(_Section):
         return self
 
 
+class TillPrinterSettings(_Section):
+    """`[printers.<till code>]`: that till's receipt printer. A key left out is the `[devices]` key of the same
+    name (the till of `[till] code` prints on `[devices]`' printer unless it has a section of its own)."""
+
+    printer: Literal["simulated", "network", "usb", "serial"] | None = None
+    printer_columns: int | None = Field(default=None, ge=24, le=64)
+    printer_host: str | None = None
+    printer_port: int | None = Field(default=None, ge=1, le=65535)
+    printer_serial_port: str | None = None
+    printer_serial_baud: int | None = Field(default=None, ge=300, le=921600)
+    printer_usb_vendor: int | None = Field(default=None, ge=0, le=0xFFFF)
+    printer_usb_product: int | None = Field(default=None, ge=0, le=0xFFFF)
+    printer_timeout_seconds: float | None = Field(default=None, gt=0, le=60)
+    printer_status_check: bool | None = None
+
+    def over(self, devices: DeviceSettings) -> DeviceSettings:
+        """`[devices]` with this till's printer keys in place (validated as `[devices]` is)."""
+        given = self.model_dump(exclude_none=True)
+        return DeviceSettings.model_validate(devices.model_dump() | given) if given else devices
+
+
 class InsuranceSettings(_Section):
     gateway: Literal["sandbox", "http"] = "sandbox"
     url: str = "http://127.0.0.1:8601"
@@ -202,6 +224,7 @@ class Settings(BaseSettings):
     devices: DeviceSettings = DeviceSettings()
     insurance: InsuranceSettings = InsuranceSettings()
     rules: RuleSettings
+    printers: dict[str, TillPrinterSettings] = Field(default_factory=dict)  # a printer per till, by till code
 
     # Set by load_settings; where the values came from, for messages and /health.
     source_file: str = Field(default="", exclude=True)
@@ -218,6 +241,24 @@ class Settings(BaseSettings):
         toml_file = os.environ.get("DINGDIAN_CONFIG", str(DEFAULT_CONFIG))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
+    @model_validator(mode="after")
+    def _till_printers_complete(self) -> Settings:
+        for code, printer in self.printers.items():
+            try:
+                printer.over(self.devices)
+            except ValidationError as exc:
+                raise ValueError(f"printers.{code}: {exc.errors()[0]['msg']}") from None
+        return self
+
+    def till_devices(self, till_code: str) -> DeviceSettings:
+        """The device settings a till's printer uses: `[printers.<code>]` over `[devices]`."""
+        printer = self.printers.get(till_code)
+        return printer.over(self.devices) if printer is not None else self.devices
+
+    def printing_tills(self) -> list[str]:
+        """The tills this service prints for: its own (`[till] code`) and every till with a `[printers]` section."""
+        return [self.till.code, *sorted(code for code in self.printers if code != self.till.code)]
+
     @property
     def sqlite_path(self) -> Path | None:
         url = self.database.url
@@ -228,6 +269,13 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else ROOT / path
 
 
+def env_variable(loc: tuple[int | str, ...]) -> str | None:
+    """The DINGDIAN_* variable that set the value at `loc`, if one did (names are matched as pydantic-settings
+    matches them: case-insensitively)."""
+    wanted = ("DINGDIAN_" + "__".join(str(p) for p in loc)).upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)
+
+
 def _describe(err: ErrorDetails) -> str:
     key = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
@@ -236,7 +284,38 @@ def _describe(err: ErrorDetails) -> str:
     if kind == "extra_forbidden":
         return f"key '{key}' is not a known setting (未知配置项)"
     got = err.get("input")
+    if isinstance(got, dict):  # a whole section's check: the section is no help in the message
+        return f"{key or 'config'}: {err['msg']} (配置项取值无效)"
+    if variable := env_variable(err["loc"]):  # the file is not where the value came from
+        return f"环境变量 {variable} 取值无效 / environment variable {variable} ({key}): {err['msg']} (got {got!r})"
     return f"key '{key}': {err['msg']} (got {got!r}) (配置项取值无效)"
+
+
+def _read_toml(file: Path) -> None:
+    """The file as TOML, or a ConfigError saying in one line what is wrong with it: tomllib reads UTF-8 only, and
+    an editor on Windows may save the file in GBK or with a byte-order mark."""
+    raw = file.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(f"配置文件带有 UTF-8 BOM，请另存为无 BOM 的 UTF-8 / config file {file} starts with a UTF-8 "
+                          "byte-order mark: save it as UTF-8 without BOM")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        guess = "（疑似 GBK 编码）" if _is_gbk(raw) else ""
+        raise ConfigError(f"配置文件不是 UTF-8 编码{guess}，请另存为 UTF-8 / config file {file} is not UTF-8 "
+                          f"({'GBK?' if guess else f'byte {exc.start}'}): save it as UTF-8") from None
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"配置文件格式错误 / config file {file} is not valid TOML: {exc}") from exc
+
+
+def _is_gbk(raw: bytes) -> bool:
+    try:
+        raw.decode("gbk")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -244,18 +323,18 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     file = Path(path) if path is not None else Path(os.environ.get("DINGDIAN_CONFIG", str(DEFAULT_CONFIG)))
     if not file.is_file():
         raise ConfigError(f"配置文件不存在 / config file not found: {file}")
-    try:
-        with file.open("rb") as fh:
-            tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"配置文件格式错误 / config file {file} is not valid TOML: {exc}") from exc
+    _read_toml(file)
     previous = os.environ.get("DINGDIAN_CONFIG")
     os.environ["DINGDIAN_CONFIG"] = str(file)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(_describe(e) for e in exc.errors())
+        if all(env_variable(e["loc"]) for e in exc.errors()):
+            raise ConfigError(f"配置无效 / invalid configuration: {problems}") from exc
         raise ConfigError(f"配置无效 / invalid configuration in {file}: {problems}") from exc
+    except SettingsError as exc:  # a DINGDIAN_* value that is not the JSON a whole section needs
+        raise ConfigError(f"环境变量取值无效 / invalid DINGDIAN_* environment value: {exc}") from exc
     finally:
         if previous is None:
             os.environ.pop("DINGDIAN_CONFIG", None)

@@ -69,8 +69,9 @@ class HidScanner:
         return self.board.current
 
 
-def printer_config(settings: Settings) -> PrinterConfig:
-    d = settings.devices
+def printer_config(settings: Settings, till_code: str | None = None) -> PrinterConfig:
+    """A till's printer (`[printers.<code>]` over `[devices]`); the service's own till's by default."""
+    d = settings.till_devices(till_code or settings.till.code)
     return PrinterConfig(driver=d.printer, columns=d.printer_columns, host=d.printer_host, port=d.printer_port,
                          timeout_s=d.printer_timeout_seconds, serial_port=d.printer_serial_port,
                          serial_baudrate=d.printer_serial_baud, usb_vendor=d.printer_usb_vendor,
@@ -105,13 +106,19 @@ class DeviceManager:
         self.sink = HubSink(hub, settings.till.code)
         self.devices: dict[str, Device] = {}
         self.started = False
-        cfg = printer_config(settings)
-        self.printer: SimulatedPrinter | EscposPrinter = (
-            SimulatedPrinter(cfg) if cfg.driver == "simulated" else EscposPrinter(cfg))
         self.add(build_scanner(settings, self.sink))
         retry_max = settings.devices.printer_retry_max_seconds
         options = {"backoff_min_s": min(1.0, retry_max), "backoff_max_s": retry_max, **(worker_options or {})}
-        self.add(PrintWorker(engine, settings, store_id, self.printer, cfg.driver, self.sink, **options))
+        # Each printing till's worker on that till's printer, reporting to that till's status bar; the service's
+        # own till's is its "printer" device, the others' run beside it (started and stopped with it).
+        self.printers: dict[str, PrintWorker] = {}
+        for code in settings.printing_tills():
+            cfg = printer_config(settings, code)
+            printer = SimulatedPrinter(cfg) if cfg.driver == "simulated" else EscposPrinter(cfg)
+            sink = self.sink if code == settings.till.code else HubSink(hub, code)
+            self.printers[code] = PrintWorker(engine, settings, store_id, printer, cfg.driver, sink, till_code=code,
+                                              **options)
+        self.add(self.printers[settings.till.code])
         for name, builder in _BUILDERS.items():
             try:
                 device = builder(settings, self.sink)
@@ -131,6 +138,11 @@ class DeviceManager:
         self.started = True
         for device in self.devices.values():
             self._start(device)
+        for worker in self._other_printers():
+            self._start(worker)
+
+    def _other_printers(self) -> list[PrintWorker]:
+        return [w for code, w in self.printers.items() if code != self.settings.till.code]
 
     def _start(self, device: Device) -> None:
         try:
@@ -142,15 +154,18 @@ class DeviceManager:
                                           last_error=f"设备启动失败 / the device did not start: {exc}"))
 
     def stop(self) -> None:
-        for device in reversed(list(self.devices.values())):
+        for device in [*self._other_printers(), *reversed(list(self.devices.values()))]:
             try:
                 device.stop()
             except Exception:
                 log.exception("devices: %s did not stop cleanly", device.name)
         self.started = False
 
-    def statuses(self) -> list[DeviceStatus]:
-        return [device.status() for device in self.devices.values()]
+    def statuses(self, till_code: str | None = None) -> list[DeviceStatus]:
+        """The devices as `till_code` sees them: the service's own, with that till's printer in place of its own."""
+        worker = self.printers.get(till_code or self.settings.till.code)
+        return [worker.status() if name == "printer" and worker is not None else device.status()
+                for name, device in self.devices.items()]
 
     @property
     def print_worker(self) -> PrintWorker:
@@ -167,14 +182,26 @@ class DeviceManager:
             raise _not_simulated("scanner", "扫码枪")
         return scanner.scan(code)
 
-    def simulate_printer(self, online: bool | None, paper: bool | None) -> None:
-        if not isinstance(self.printer, SimulatedPrinter):
+    def simulated_printer(self, till_code: str | None = None) -> SimulatedPrinter:
+        """A till's printer when it is the simulated one (the demo's hands, the paper it keeps); else a 409."""
+        worker = self.printers.get(till_code or self.settings.till.code)
+        if worker is None:
+            raise AppError(409, "PRINTER-NONE", f"收款机 {till_code} 未配置打印机（config.toml [printers.{till_code}]）",
+                           f"till {till_code} has no printer configured ([printers.{till_code}] in config.toml)",
+                           {"till_code": till_code})
+        if not isinstance(worker.printer, SimulatedPrinter):
             raise _not_simulated("printer", "打印机")
+        return worker.printer
+
+    def simulate_printer(self, online: bool | None, paper: bool | None, till_code: str | None = None) -> PrintWorker:
+        printer = self.simulated_printer(till_code)
         if online is not None:
-            self.printer.online = online
+            printer.online = online
         if paper is not None:
-            self.printer.paper = paper
-        self.print_worker.wake()
+            printer.paper = paper
+        worker = self.printers[till_code or self.settings.till.code]
+        worker.look()
+        return worker
 
 
     # --- the card in the till's reader --------------------------------------------------------------

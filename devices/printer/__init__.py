@@ -10,9 +10,16 @@ from devices.printer.documents import (
     TenderLine,
     ZReportDoc,
 )
-from devices.printer.drivers import EscposPrinter, PrinterConfig, PrinterUnavailable, SimulatedPrinter, drawer_kick
+from devices.printer.drivers import (
+    EscposPrinter,
+    PrinterConfig,
+    PrinterUnavailable,
+    SimulatedPrinter,
+    Slip,
+    drawer_kick,
+)
 from devices.printer.render import escpos_bytes, preview, render
 
 __all__ = ["CardSettlement", "EscposPrinter", "PrinterConfig", "PrinterUnavailable", "ReceiptDoc", "ReceiptLine",
-           "RxReviewSlip", "RxSlipLine", "SimulatedPrinter", "StoreHeader", "TenderLine", "ZReportDoc",
+           "RxReviewSlip", "RxSlipLine", "SimulatedPrinter", "Slip", "StoreHeader", "TenderLine", "ZReportDoc",
            "drawer_kick", "escpos_bytes", "preview", "render"]

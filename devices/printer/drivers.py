@@ -118,6 +118,13 @@ class EscposPrinter:
             finally:
                 _close(dev)
 
+    def check(self) -> None:
+        """Is the printer there, online, with paper? (asked once when the service starts, so that an idle printer
+        is shown as it is). Without status queries (printer_status_check off) it cannot be asked: assumed there."""
+        if not self.config.status_check:
+            return
+        self.send(b"")
+
     def _ready(self, dev: Escpos) -> None:
         from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 
@@ -156,19 +163,50 @@ def _close(dev: Escpos) -> None:
         log.debug("printer: close failed: %s", exc)
 
 
-class SimulatedPrinter:
-    """The demo's printer: keeps what it printed (as bytes); can be switched offline or out of paper."""
+@dataclass(frozen=True, slots=True)
+class Slip:
+    """One document as the simulated printer put it on paper: its text (the renderer's preview)."""
 
-    def __init__(self, config: PrinterConfig) -> None:
+    job_id: int
+    kind: str  # receipt | z_report | rx_slip
+    ref: str
+    reprint: bool
+    text: str
+    printed_at: str
+
+
+class SimulatedPrinter:
+    """The demo's printer: keeps what it printed as text (the last 50 slips, for the till's 小票 screen); can be
+    switched offline or out of paper. It is given text, not ESC/POS bytes: nobody reads its bytes."""
+
+    def __init__(self, config: PrinterConfig, keep: int = 50) -> None:
         self.config = config
         self.online = True
         self.paper = True
-        self.printed: list[bytes] = []
+        self.keep = keep
+        self.slips: list[Slip] = []
+        self.drawer_kicks = 0
+        self._lock = threading.Lock()
 
-    def send(self, job: bytes) -> None:
+    def check(self) -> None:
         if not self.online:
             raise PrinterUnavailable("offline", "模拟打印机离线", "the simulated printer is offline")
         if not self.paper:
             raise PrinterUnavailable("no_paper", "模拟打印机缺纸", "the simulated printer is out of paper")
-        self.printed.append(job)
-        del self.printed[:-50]
+
+    def send(self, job: bytes) -> None:
+        """Raw bytes (a drawer kick): nothing to keep but the count."""
+        self.check()
+        with self._lock:
+            self.drawer_kicks += 1
+
+    def print_slip(self, slip: Slip) -> None:
+        self.check()
+        with self._lock:
+            self.slips.append(slip)
+            del self.slips[:-self.keep]
+
+    def recent(self, limit: int = 20) -> list[Slip]:
+        """The slips printed last, newest first."""
+        with self._lock:
+            return self.slips[::-1][:limit]

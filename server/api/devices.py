@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from dataclasses import asdict
+from typing import Annotated
 
-from server.api.deps import get_state, guarded
-from server.api.schemas.devices import CardInsertIn, CardOut, CardRemovedOut, DeviceOut, PrinterSimIn, ScanIn, ScanOut
+from fastapi import APIRouter, Query, Request
+
+from server.api.deps import Who, get_state, guarded
+from server.api.schemas.devices import (
+    CardInsertIn,
+    CardOut,
+    CardRemovedOut,
+    DeviceOut,
+    PrinterSimIn,
+    ScanIn,
+    ScanOut,
+    SlipOut,
+)
 from server.devices import DeviceManager
 from server.errors import AppError
 from server.permissions import Action
@@ -21,9 +33,9 @@ def manager(request: Request) -> DeviceManager:
 
 
 @router.get("/devices", response_model=list[DeviceOut], **guarded(Action.DEVICE_READ))
-def list_devices(request: Request) -> list[DeviceOut]:
-    """Each device of this till: connected, what it last did, its last error."""
-    return [DeviceOut(**s.as_dict()) for s in manager(request).statuses()]
+def list_devices(request: Request, who: Who) -> list[DeviceOut]:
+    """Each device of this till (its own printer): connected, what it last did, its last error."""
+    return [DeviceOut(**s.as_dict()) for s in manager(request).statuses(who.till_code)]
 
 
 @router.post("/devices/scanner/scan", response_model=ScanOut, **guarded(Action.DEVICE_DEMO))
@@ -34,11 +46,17 @@ def simulated_scan(body: ScanIn, request: Request) -> ScanOut:
 
 
 @router.post("/devices/printer/simulate", response_model=DeviceOut, **guarded(Action.DEVICE_DEMO))
-def simulate_printer(body: PrinterSimIn, request: Request) -> DeviceOut:
-    """Take the simulated printer offline / out of paper and back, to watch jobs wait and print."""
-    devices = manager(request)
-    devices.simulate_printer(body.online, body.paper)
-    return DeviceOut(**devices.print_worker.status().as_dict())
+def simulate_printer(body: PrinterSimIn, request: Request, who: Who) -> DeviceOut:
+    """Take this till's simulated printer offline / out of paper and back, to watch jobs wait and print."""
+    worker = manager(request).simulate_printer(body.online, body.paper, who.till_code)
+    return DeviceOut(**worker.status().as_dict())
+
+
+@router.get("/devices/printer/paper", response_model=list[SlipOut], **guarded(Action.DEVICE_READ))
+def simulated_paper(request: Request, who: Who,
+                    limit: Annotated[int, Query(ge=1, le=50)] = 20) -> list[SlipOut]:
+    """What this till's simulated printer printed, newest first, as text (the demo's paper: the till's 小票 key)."""
+    return [SlipOut(**asdict(slip)) for slip in manager(request).simulated_printer(who.till_code).recent(limit)]
 
 
 @router.post("/devices/card/insert", response_model=CardOut, **guarded(Action.DEVICE_DEMO))

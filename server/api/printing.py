@@ -1,14 +1,15 @@
-"""Printing: reprint a receipt or a Z report, see the print queue, retry a waiting job."""
+"""Printing: reprint a receipt or a Z report, see the print queue, retry a waiting job, decide on a job a crash
+cut off (reprint marked 重打, or not)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.schemas.common import UUID_PATTERN
-from server.api.schemas.printing import PrintJobOut
+from server.api.schemas.printing import PrintJobOut, ResolvedOut, ResolveIn, UncertainJobOut
 from server.db.models import PrintJob, PrintJobStatus
 from server.db.models.base import id_of
 from server.permissions import Action
@@ -47,6 +48,30 @@ def print_jobs(s: ReadSession, ctx: CtxDep, status: Annotated[PrintJobStatus | N
                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PrintJobOut]:
     """The print queue, newest first: `status=pending` is what waits for the printer."""
     return [job_out(j) for j in printing.list_jobs(s, ctx, status, till_code, limit)]
+
+
+@router.get("/print-jobs/uncertain", response_model=list[UncertainJobOut], **guarded(Action.DEVICE_READ))
+def uncertain_jobs(s: ReadSession, ctx: CtxDep, who: Who,
+                   till_code: Annotated[str | None, Query(max_length=20)] = None) -> list[UncertainJobOut]:
+    """This till's jobs a crash of the service cut off mid-print (oldest first): the till shows them at once."""
+    return [UncertainJobOut(**_out(j)) for j in printing.uncertain(s, ctx, till_code or who.till_code or
+                                                                   ctx.settings.till.code)]
+
+
+def _out(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"status_label": PrintJobStatus(row["status"]).label}
+
+
+@router.post("/print-jobs/{job_id}/resolve", response_model=ResolvedOut, **guarded(Action.PRINT))
+def resolve_job(job_id: RowId, body: ResolveIn, request: Request, ctx: CtxDep) -> ResolvedOut:
+    """Decide on a job a crash cut off: `reprint: true` prints it again marked 重打 on the same till's printer;
+    `false`: it came out whole. Either way it is resolved (final), audited. A drawer kick is never sent again."""
+    with unit_of_work(request) as u:
+        resolved, again = printing.resolve(u, ctx, job_id, body.reprint)
+    if (devices := get_state(request).devices) is not None and (worker := devices.printers.get(resolved.till_code)):
+        worker.look()  # the till's status bar: one fewer to decide on
+    return ResolvedOut(resolved=PrintJobOut(**_out(resolved._asdict())),
+                       reprint=PrintJobOut(**_out(again._asdict())) if again is not None else None)
 
 
 @router.post("/print-jobs/{job_id}/retry", response_model=PrintJobOut, **guarded(Action.PRINT))

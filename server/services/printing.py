@@ -26,6 +26,7 @@ from server.db.models import (
     PrintJob,
     PrintJobKind,
     PrintJobStatus,
+    Sale,
     TenderKind,
 )
 from server.db.models.base import table_of
@@ -157,6 +158,8 @@ _Q = table_of(PrintJob)
 _TILLS_JOBS = (_Q.c.store_id == sa.bindparam("sid"), _Q.c.till_code == sa.bindparam("till"))
 _WAITING = Prepared(sa.select(sa.func.count()).select_from(_Q).where(
     *_TILLS_JOBS, sa.or_(_Q.c.status == PrintJobStatus.PENDING.value, _Q.c.status == PrintJobStatus.UNCERTAIN.value)))
+_UNCERTAIN = Prepared(sa.select(sa.func.count()).select_from(_Q).where(
+    *_TILLS_JOBS, _Q.c.status == PrintJobStatus.UNCERTAIN.value))
 _ANY_PENDING = Prepared(sa.select(_Q.c.id).where(*_TILLS_JOBS, _Q.c.status == PrintJobStatus.PENDING.value).limit(1))
 _NEXT_PENDING = Prepared(sa.select(_Q).where(*_TILLS_JOBS, _Q.c.status == PrintJobStatus.PENDING.value)
                          .order_by(_Q.c.id).limit(1))
@@ -167,9 +170,6 @@ _CLAIM = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status
 _PRINTED_UPDATE = (sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.PRINTING.value)
                    .values(status=PrintJobStatus.PRINTED.value, printed_at=sa.bindparam("at"), last_error=""))
 _PRINTED = Prepared(_PRINTED_UPDATE)
-# A job cut off mid-send, back in the queue because the person at the till decided it did not come out whole.
-_BACK_TO_PENDING = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.UNCERTAIN.value)
-                            .values(status=PrintJobStatus.PENDING.value, last_error="").returning(*_Q.c))
 _PRINTED_LAID_OUT = Prepared(_PRINTED_UPDATE.values(document=sa.bindparam("doc", type_=_Q.c.document.type)))
 
 
@@ -190,22 +190,81 @@ def retry(u: Unit, ctx: Ctx, job_id: int) -> Any:
     if status is PrintJobStatus.EXPIRED:
         raise conflict("PRINT-EXPIRED", "钱箱指令已过期，请用钥匙开钱箱",
                        "the drawer kick has expired; open the drawer with its key", job_id=job_id)
-    if status is PrintJobStatus.UNCERTAIN:  # the person at the till decided it did not come out whole
-        job = _BACK_TO_PENDING.first(u.connection(), {"id": job.id})
-        if job is None:  # decided on meanwhile, from another till
-            raise conflict("PRINT-BUSY", "该任务已被处理", "this job was dealt with meanwhile", job_id=job_id)
-        audit.record(u, ctx.store_id, ctx.actor, "print_job.retry", "print_job", job.id,
-                     {"status": PrintJobStatus.UNCERTAIN.value}, {"status": job.status})
+    if status is PrintJobStatus.UNCERTAIN:  # it may have come out: sent again, it would be a copy without 重打
+        raise conflict("PRINT-UNCERTAIN", "该任务可能已打印，请确认后重打（标记重打）",
+                       "this job may have printed: resolve it, with a reprint marked 重打 if it did not come out",
+                       job_id=job_id)
+    if status is PrintJobStatus.RESOLVED:
+        raise conflict("PRINT-DONE", "该任务已处理；如需再打一张，请用重打小票",
+                       "this job was resolved; ask for a reprint to get another copy", job_id=job_id)
     _queued(u)
     return job
 
 
+_CUT_OFF = "打印中断（服务重启），请确认后重打 / cut off by a restart of the service"
+
+
 def recover_interrupted(u: Unit, ctx: Ctx, till_code: str) -> int:
-    """At start-up: a job left `printing` was cut off mid-send and may have come out — never resent by itself."""
-    result = u.connection().execute(sa.update(_Q).where(
+    """At start-up: a job left `printing` was cut off mid-send and may have come out — never resent by itself;
+    uncertain until the cashier decides (resolve), audited, shown to the till (the printer's `uncertain`)."""
+    cut = list(u.connection().execute(sa.update(_Q).where(
         _Q.c.store_id == ctx.store_id, _Q.c.till_code == till_code, _Q.c.status == PrintJobStatus.PRINTING.value).values(
-        status=PrintJobStatus.UNCERTAIN.value, last_error="打印中断（服务重启），请确认后重打 / cut off by a restart"))
-    return int(result.rowcount or 0)
+        status=PrintJobStatus.UNCERTAIN.value, last_error=_CUT_OFF).returning(_Q.c.id, _Q.c.kind, _Q.c.ref)))
+    for job in cut:
+        audit.record(u, ctx.store_id, ctx.actor, "print_job.uncertain", "print_job", job.id,
+                     {"status": PrintJobStatus.PRINTING.value}, {"status": PrintJobStatus.UNCERTAIN.value},
+                     note=_CUT_OFF)
+    return len(cut)
+
+
+_RESOLVE = Prepared(sa.update(_Q).where(_Q.c.id == sa.bindparam("id"), _Q.c.status == PrintJobStatus.UNCERTAIN.value)
+                    .values(status=PrintJobStatus.RESOLVED.value).returning(*_Q.c))
+
+
+def resolve(u: Unit, ctx: Ctx, job_id: int, reprint: bool) -> tuple[Any, Any | None]:
+    """The cashier's decision on a job a crash cut off: printed again marked 重打 (a new job on the same till's
+    printer: a receipt queued by reference is laid out again by the worker) or not (it came out whole). The
+    uncertain job is resolved either way, audited with the decision. A drawer kick is never sent again: the
+    drawer opens with its key. Returns the resolved job and the reprint (or None)."""
+    job = get_job(orm(u), ctx, job_id)
+    if job.status != PrintJobStatus.UNCERTAIN.value:
+        raise conflict("PRINT-NOT-UNCERTAIN", "该任务不是待确认的打印任务", "this job is not waiting for a decision",
+                       job_id=job_id, status=job.status)
+    if reprint and job.kind == PrintJobKind.DRAWER.value:
+        raise conflict("PRINT-DRAWER", "钱箱指令不重发，请用钥匙开钱箱",
+                       "a drawer kick is not sent again: open the drawer with its key", job_id=job_id)
+    resolved = _RESOLVE.first(u.connection(), {"id": job.id})
+    if resolved is None:  # decided on meanwhile, from another till
+        raise conflict("PRINT-BUSY", "该任务已被处理", "this job was dealt with meanwhile", job_id=job_id)
+    again = None
+    if reprint:
+        document = {**job.document, "reprint": True} if job.document else {}
+        again = add_job(u, ctx, job.till_code, PrintJobKind(job.kind), job.ref, document, reprint=True)
+    audit.record(u, ctx.store_id, ctx.actor, "print_job.resolve", "print_job", job.id,
+                 {"status": PrintJobStatus.UNCERTAIN.value},
+                 {"status": resolved.status, "reprint_job_id": again.id if again is not None else None},
+                 note="重打 / reprinted" if reprint else "已确认打印完整，不重打 / came out whole: no reprint")
+    return resolved, again
+
+
+def uncertain(r: Reader, ctx: Ctx, till_code: str) -> list[dict[str, Any]]:
+    """A till's jobs a crash cut off, oldest first, each with what it is in the cashier's words."""
+    conn = r.connection()
+    jobs = list(conn.execute(sa.select(_Q).where(_Q.c.store_id == ctx.store_id, _Q.c.till_code == till_code,
+                                                 _Q.c.status == PrintJobStatus.UNCERTAIN.value).order_by(_Q.c.id)))
+    sale_ids = [j.ref for j in jobs if j.kind in (PrintJobKind.RECEIPT.value, PrintJobKind.DRAWER.value)]
+    sale = table_of(Sale)
+    numbers = dict(conn.execute(sa.select(sale.c.id, sale.c.sale_no).where(sale.c.id.in_(sale_ids))).all()) if sale_ids else {}
+    out = []
+    for j in jobs:
+        what = {"receipt": f"小票 {numbers.get(j.ref) or j.ref}", "drawer": f"钱箱（小票 {numbers.get(j.ref) or j.ref}）",
+                "z_report": f"交班报表 班次 #{j.ref}", "rx_slip": f"处方审核单 {j.ref}"}.get(j.kind, j.kind)
+        out.append(j._asdict() | {"what": what})
+    return out
+
+
+def uncertain_count(r: Reader, ctx: Ctx, till_code: str) -> int:
+    return int(_UNCERTAIN.scalar(r.connection(), {"sid": ctx.store_id, "till": till_code}))
 
 
 def has_pending(r: Reader, ctx: Ctx, till_code: str) -> bool:

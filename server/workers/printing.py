@@ -1,6 +1,7 @@
-"""The till's print worker: takes pending jobs in order and sends them to the printer.
+"""A till's print worker: takes the till's pending jobs in order and sends them to its printer.
 
-One thread per service, for the jobs of the till it runs beside (settings.till.code). A job is claimed
+One thread per printing till (settings.printing_tills: the service's own till and each `[printers.<code>]`),
+each on its own printer, so one till's printer away holds up no other till's receipts. A job is claimed
 (pending → printing, committed) before a byte is sent, and marked printed only after the printer
 confirmed it, so a retry never prints it twice; a printer that is not there sends the job back to
 pending and the worker waits (with backoff) — the order of the queue is kept. Enqueuing wakes it.
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from devices.base import DeviceSink, DeviceStatus, StatusBoard, now_iso
-from devices.printer import PrinterUnavailable, drawer_kick, escpos_bytes
+from devices.printer import PrinterUnavailable, SimulatedPrinter, Slip, drawer_kick, escpos_bytes, preview
 from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
 from server.config import Settings
 from server.db.models import PrintJobKind
@@ -34,6 +35,8 @@ _KIND_ZH = {"receipt": "小票", "z_report": "交班报表", "rx_slip": "处方�
 class Sender(Protocol):
     def send(self, job: bytes) -> None: ...
 
+    def check(self) -> None: ...
+
 
 def job_bytes(kind: str, document: dict[str, Any], columns: int) -> bytes:
     if kind == PrintJobKind.DRAWER.value:
@@ -45,19 +48,21 @@ class PrintWorker:
     name = "printer"
 
     def __init__(self, engine: Engine, settings: Settings, store_id: int, printer: Sender, driver: str,
-                 sink: DeviceSink, poll_s: float = 2.0, backoff_min_s: float = 1.0, backoff_max_s: float = 15.0) -> None:
+                 sink: DeviceSink, poll_s: float = 2.0, backoff_min_s: float = 1.0, backoff_max_s: float = 15.0,
+                 till_code: str | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.store_id = store_id
-        self.till_code = settings.till.code
+        self.till_code = till_code or settings.till.code
         self.printer = printer
-        self.columns = settings.devices.printer_columns
+        self.columns = settings.till_devices(self.till_code).printer_columns
         self.board = StatusBoard(self.name, driver, sink)
         self.poll_s = poll_s
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._look = threading.Event()
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
         self.printed = 0
@@ -71,10 +76,11 @@ class PrintWorker:
     def start(self) -> None:
         with core_unit(self.engine) as u:
             cut_off = printing.recover_interrupted(u, self._ctx(), self.till_code)
-        if cut_off:
-            log.warning("print: %d job(s) were cut off by a restart; marked uncertain (reprint by hand)", cut_off)
+        if cut_off:  # the till shows them at once (the printer's state carries the count) and offers the reprint
+            log.warning("print: %d job(s) of till %s were cut off by a restart; marked uncertain until the cashier "
+                        "decides", cut_off, self.till_code)
         self._unsubscribe = printing.on_enqueued(self.wake)
-        self._thread = threading.Thread(target=self._run, name="print-worker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"print-worker-{self.till_code}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -88,11 +94,30 @@ class PrintWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def look(self) -> None:
+        """Ask the printer how it is now (and show it) before the next drain: the demo switched it off or on."""
+        self._look.set()
+        self._wake.set()
+
+    def _check(self) -> None:
+        """An idle printer is shown as it is (ready, or why not), not as unknown until the next job."""
+        self._look.clear()
+        try:
+            self.printer.check()
+            self._publish(ok=True)
+        except PrinterUnavailable as exc:
+            self._publish(ok=False, error=exc.describe())
+
     def _run(self) -> None:
         delay = self.backoff_min_s
-        self._publish(ok=None)
+        self._look.set()
         while not self._stop.is_set():
             self._wake.clear()
+            if self._look.is_set():
+                try:
+                    self._check()
+                except Exception:  # the database away for a moment (the waiting count) must not end the worker
+                    log.exception("print: printer check failed")
             try:
                 healthy = self.drain()
             except Exception:  # the database away for a moment must not end the worker
@@ -123,14 +148,17 @@ class PrintWorker:
                 with read_session(self.engine) as s:
                     laid_out = document = receipt.lay_out(s, self._ctx(), job)
             try:
-                data = job_bytes(job.kind, document, self.columns)
+                out = self._render(job, document)
             except Exception as exc:  # a document that cannot be laid out must not block the queue behind it
                 log.exception("print: job %s cannot be laid out", job.id)
                 with core_unit(self.engine) as u:
                     printing.mark_failed(u, self._ctx(), job.id, f"无法排版 / cannot lay out: {exc}", final=True)
                 continue
             try:
-                self.printer.send(data)
+                if isinstance(out, bytes):
+                    self.printer.send(out)
+                elif isinstance(self.printer, SimulatedPrinter):
+                    self.printer.print_slip(out)
             except PrinterUnavailable as exc:
                 with core_unit(self.engine) as u:
                     printing.mark_failed(u, self._ctx(), job.id, exc.describe())
@@ -148,17 +176,24 @@ class PrintWorker:
                 self._publish(ok=True)
         return True
 
-    def _publish(self, ok: bool | None, error: str | None = None) -> None:
+    def _render(self, job: Any, document: dict[str, Any]) -> bytes | Slip:
+        """What the printer takes: ESC/POS bytes, or for the simulated printer the text as it would come out."""
+        if not isinstance(self.printer, SimulatedPrinter) or job.kind == PrintJobKind.DRAWER.value:
+            return job_bytes(job.kind, document, self.columns)
+        text = preview(from_json(_DOCS[job.kind], document), self.columns)
+        return Slip(job.id, job.kind, job.ref, job.reprint, text, now_iso())
+
+    def _publish(self, ok: bool, error: str | None = None) -> None:
         with read_session(self.engine) as s:
             waiting = printing.waiting_count(s, self._ctx(), self.till_code)
-        detail = {**(self.board.current.detail or {}), "waiting": waiting}
-        if ok is False:
+            uncertain = printing.uncertain_count(s, self._ctx(), self.till_code)
+        detail = {**(self.board.current.detail or {}), "waiting": waiting, "uncertain": uncertain}
+        if not ok:
             self.board.update(connected=False, text=f"打印机不可用，{waiting} 张待打印", last_error=error,
                               last_error_at=self.board.current.last_error_at if error == self.board.current.last_error
                               else now_iso(), detail=detail)
         else:
             text = "打印机就绪" if waiting == 0 else f"打印机就绪，{waiting} 张待处理"
-            if ok is None:
-                text = "打印机待命" if waiting == 0 else f"打印机待命，{waiting} 张待打印"
-            self.board.update(connected=ok is not None or self.board.current.connected, text=text, last_error=None,
-                              last_error_at=None, detail=detail)
+            if uncertain:
+                text += f"（{uncertain} 张可能未打印完整，请确认）"
+            self.board.update(connected=True, text=text, last_error=None, last_error_at=None, detail=detail)

@@ -4,7 +4,8 @@ far end of a pty that behaves like a serial one.
 Both keep every byte they receive (per connection) and answer DLE EOT status queries the way a printer
 does: online 0x16 (0x1E when offline), paper 0x12 (0x72 when out of paper). A TCP printer can be told
 to drop the next job's connection after N bytes (a printer that dies mid-job), or be stopped and
-started again on the same port (switched off and on).
+started again on the same port (switched off and on). A connection that only asks the status (the driver
+looking whether the printer is there) is a probe, not a job.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ class TcpPrinter(_Status):
         self.port = port
         self.jobs: list[bytes] = []  # the bytes of each finished connection, in order
         self.torn: list[bytes] = []  # connections cut by drop_after
+        self.probes: list[bytes] = []  # connections that only asked the printer's status
         self.drop_after: int | None = None
+        # Once a connection has carried these bytes, the printer goes silent (a jam, a printer hung mid-job): it
+        # keeps the connection and reads on, but answers no status query — the driver waits on it.
+        self.hang_on: bytes | None = None
+        self.hung: list[bytes] = []  # what each hung connection had received when it ended
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -87,7 +93,7 @@ class TcpPrinter(_Status):
 
     def _serve(self, conn: socket.socket) -> None:
         data, pending = bytearray(), bytearray()
-        drop = self.drop_after
+        drop, hang, hung = self.drop_after, self.hang_on, False
         with conn:
             while True:
                 try:
@@ -106,10 +112,18 @@ class TcpPrinter(_Status):
                 data += chunk
                 pending += chunk
                 reply = _answers(pending, self)
+                hung = hung or (hang is not None and hang in data)
+                if hung:
+                    continue
                 if reply:
                     conn.sendall(reply)
-        with self._lock:
-            self.jobs.append(bytes(data))
+        if hung:
+            with self._lock:
+                self.hung.append(bytes(data))
+            return
+        with self._lock:  # a connection that only asked the status is the driver looking (a probe), not a job
+            (self.jobs if bytes(data).replace(DLE_EOT + b"\x01", b"").replace(DLE_EOT + b"\x04", b"")
+             else self.probes).append(bytes(data))
 
     def wait_jobs(self, n: int, timeout: float = 10) -> list[bytes]:
         deadline = time.monotonic() + timeout

@@ -44,6 +44,12 @@ def test_devices_are_listed_and_a_demo_scan_reaches_the_owning_till(shop: dict[s
     listed = {d["name"]: d for d in c.get("/devices", headers=h).json()}
     assert listed["scanner"]["driver"] == "simulated" and listed["scanner"]["connected"] is True
     assert listed["printer"]["driver"] == "simulated"
+    deadline = time.monotonic() + 10  # an idle printer is ready (✓ on the status bar), not unknown until a receipt
+    while not (printer := c.get("/devices", headers=h).json()[1])["connected"]:
+        assert time.monotonic() < deadline, printer
+        time.sleep(0.05)
+    assert printer["text"] == "打印机就绪" and printer["last_error"] is None
+    assert c.app.state.dingdian.events.states_for("T01")["printer"]["ok"] is True
     r = c.post("/devices/scanner/scan", json={"code": "6901234567892"}, headers=h)
     assert r.status_code == 200 and r.json() == {"delivered": True, "till_code": "T01"}
     junk = c.post("/devices/scanner/scan", json={"code": "\x00\x1b[A"}, headers=h)
@@ -80,7 +86,9 @@ def test_the_simulated_printer_offline_and_back(shop: dict[str, Any], settings: 
     while status_of(job_id) != "printed":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert any("20" in b.decode("gbk", "replace") for b in state.devices.printer.printed)
+    slips = c.get("/devices/printer/paper", headers=h).json()  # the demo's paper: the receipt as text
+    assert slips[0]["job_id"] == job_id and slips[0]["kind"] == "receipt" and "销售小票" in slips[0]["text"]
+    assert state.devices.simulated_printer().drawer_kicks == 1  # the cash sale's drawer
 
 
 def test_another_device_family_plugs_in_through_register_device(settings: Settings) -> None:

@@ -16,13 +16,15 @@ import uvicorn
 
 from server.app import create_app
 from server.config import Settings
+from server.devices import DeviceManager
 from server.events import EventHub
 from tests.service import free_port
 
 
 class LiveService:
-    def __init__(self, settings: Settings, port: int | None = None) -> None:
+    def __init__(self, settings: Settings, port: int | None = None, devices: bool = False) -> None:
         self.settings = settings
+        self.devices = devices  # run the device manager too (the simulated printer, its print workers)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.app: Any = None
@@ -35,6 +37,10 @@ class LiveService:
 
     def start(self, timeout: float = 20) -> LiveService:
         self.app = create_app(self.settings)
+        if self.devices:  # what the lifespan (off here) would start
+            state = self.app.state.dingdian
+            state.devices = DeviceManager(self.settings, state.events, state.engine, state.store_id)
+            state.devices.start()
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name=f"service-{self.port}", daemon=True)
@@ -52,5 +58,7 @@ class LiveService:
         self._server.should_exit = True
         self._server.force_exit = True  # an open event stream would otherwise hold the shutdown
         self._thread.join(timeout=15)
+        if self.app.state.dingdian.devices is not None:
+            self.app.state.dingdian.devices.stop()
         self.app.state.dingdian.engine.dispose()
         self._server = self._thread = None

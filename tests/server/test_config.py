@@ -97,3 +97,18 @@ def test_the_service_does_not_start_half_configured(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 2
     assert "store.admdvs" in done.stderr and str(path) in done.stderr
+
+
+def test_a_printer_per_till(tmp_path: Path) -> None:
+    text = BASE + '\n[printers.T02]\nprinter = "network"\nprinter_host = "192.168.1.52"\nprinter_columns = 32\n'
+    s = load_settings(_write(tmp_path, text))
+    assert s.printing_tills() == ["T01", "T02"]
+    t02, t01 = s.till_devices("T02"), s.till_devices("T01")
+    assert (t02.printer, t02.printer_host, t02.printer_port, t02.printer_columns) == ("network", "192.168.1.52", 9100, 32)
+    assert t01 == s.devices and t01.printer == "simulated"  # the service's own till: [devices]
+    with pytest.raises(ConfigError) as exc:  # a till's printer is checked as [devices]' is
+        load_settings(_write(tmp_path, BASE + '\n[printers.T03]\nprinter = "serial"\n'))
+    assert "printers.T03" in str(exc.value) and "printer_serial_port" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_write(tmp_path, BASE + '\n[printers.T03]\nprinter_colour = "red"\n'))
+    assert "printers.T03.printer_colour" in str(exc.value)

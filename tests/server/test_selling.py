@@ -223,8 +223,12 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
     c, h = shop["client"], shop["cashier"]
     empty = new_sale(c, h)
     assert scan(c, h, empty, BARCODE_ICE).status_code == 409  # refused: the sale stays open and empty
+    voided = new_sale(c, h)  # a real void: a line on it, voided by the pharmacist
+    scan(c, h, voided, BARCODE_VITC)
+    assert c.post(f"/sales/{voided}/void", json={"reason": "顾客不要了"}, headers=shop["pharmacist"]).status_code == 200
     z = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000}, headers=h)
     assert z.status_code == 200, z.text
+    assert (z.json()["voids_count"], z.json()["voids_fen"]) == (1, 350)  # the empty sale is no void on the Z report
     gone = c.get(f"/sales/{empty}", headers=h).json()
     assert gone["status"] == "voided" and gone["void_reason"] == "空单，随结班关闭"
     entries = c.get("/audit", params={"limit": 500}, headers=shop["manager"]).json()

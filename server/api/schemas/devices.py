@@ -53,3 +53,13 @@ class CardRemovedOut(BaseModel):
 class PrinterSimIn(BaseModel):
     online: bool | None = None
     paper: bool | None = None
+
+
+class SlipOut(BaseModel):
+    """A document as the simulated printer printed it: its text, for the till's 小票 screen."""
+    job_id: int
+    kind: str
+    ref: str
+    reprint: bool
+    text: str
+    printed_at: str

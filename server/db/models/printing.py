@@ -31,13 +31,14 @@ class PrintJobStatus(StrEnum):
     PENDING = "pending"
     PRINTING = "printing"
     PRINTED = "printed"
-    UNCERTAIN = "uncertain"  # cut off mid-send by a crash: may have printed; reprint by hand
+    UNCERTAIN = "uncertain"  # cut off mid-send by a crash: may have printed; the cashier decides (never resent)
     EXPIRED = "expired"  # a drawer kick that could not be done at once
+    RESOLVED = "resolved"  # an uncertain job the cashier decided on (a reprint marked 重打, or none): final
 
     @property
     def label(self) -> str:
         return {"pending": "待打印", "printing": "打印中", "printed": "已打印", "uncertain": "可能未打印完整",
-                "expired": "已过期"}[self.value]
+                "expired": "已过期", "resolved": "已处理"}[self.value]
 
 
 class PrintJob(Table, table=True):

@@ -143,9 +143,11 @@ def z_report(s: Session, ctx: Ctx, shift: Shift) -> ZReport:
     for kind, amount in s.exec(select(Tender.kind, func.sum(Tender.amount_fen)).join(Sale, col(Sale.id) == Tender.sale_id)
                                .where(Sale.shift_id == shift.id, Sale.status == done).group_by(Tender.kind)):
         rep.by_tender[kind] = int(amount)
+    # An empty sale closed with the shift (or voided with no line on it) sold nothing and voided nothing: not a void.
+    had_lines = select(SaleLine.id).where(SaleLine.sale_id == Sale.id).exists()
     rep.voids_count, rep.voids_fen = (int(v or 0) for v in s.exec(
         select(func.count(), func.sum(Sale.total_fen)).where(Sale.shift_id == shift.id,
-                                                             Sale.status == SaleStatus.VOIDED.value)).one())
+                                                             Sale.status == SaleStatus.VOIDED.value, had_lines)).one())
     rep.returns_count, rep.returns_fen = (int(v or 0) for v in s.exec(
         select(func.count(), func.sum(SaleReturn.total_fen)).where(SaleReturn.shift_id == shift.id)).one())
     for kind, amount in s.exec(select(Refund.kind, func.sum(Refund.amount_fen))
