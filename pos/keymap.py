@@ -192,5 +192,6 @@ PAYMENT = Keymap("收款", (Section("", (key("f2", "mode('cash')", "现金"), ke
 SUSPENDED = Keymap("挂单列表", (Section("", (back(action="dismiss(None)"), key("enter", "choose", "取单"))),))
 QUANTITY = Keymap("修改数量", (Section("", (back(action="dismiss(None)"),)),))
 VOID = Keymap("作废", (Section("", (back(action="dismiss(None)"),)),))
+CONFIRM = Keymap("确认", (Section("", (key("enter", "confirm", "确认"), back("取消", action="dismiss(False)"))),))
 OPEN_SHIFT = Keymap("开班", (Section("", (back(action="dismiss(None)"),)),))
 CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))

@@ -24,6 +24,7 @@ from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, route, trace_target
 from pos.format import yuan
 from pos.screens.card import CardScreen
+from pos.screens.confirm import ConfirmScreen
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.prescription import PrescriptionScreen
@@ -39,6 +40,17 @@ from pos.widgets.status import StatusBar
 
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
+_COLUMNS = ("no", "name", "spec", "qty", "price", "amount", "class", "insurance")
+_LABELS = ("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
+
+
+def _cells(n: int, ln: dict[str, Any]) -> tuple[str, ...]:
+    """A line's cells as the table shows them; `n` its place in the sale (1..n, not the service's line_no)."""
+    name = ln["name"]
+    if ln.get("traced"):  # how many of its boxes' trace codes are scanned
+        name += f" 码{len(ln.get('trace_codes', []))}/{1 if ln['split'] else ln['qty']}"
+    return (str(n), name, ln["spec"], f"{ln['qty']}{ln['unit']}", yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]),
+            ln["gsp_class_label"], ln["insurance_label"] or "")
 
 
 class SaleScreen(Screen[None]):
@@ -72,7 +84,8 @@ class SaleScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#lines", DataTable)
-        table.add_columns("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
+        for column, label in zip(_COLUMNS, _LABELS, strict=True):
+            table.add_column(label, key=column)
         table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
         self.run_worker(self._post_intents(), group="intents")
         self.send(self._offer_sign_in)  # first: a resumed sale's message is the one left on screen
@@ -194,20 +207,39 @@ class SaleScreen(Screen[None]):
     # --- showing the service's sale ---------------------------------------------------------------
 
     def show_sale(self, sale: dict[str, Any] | None) -> None:
+        """Show the service's sale. Only what changed is redrawn: a scan adds or changes one row, and a whole
+        table's redraw after each scan was most of the till's time per scan. The cursor follows the line just
+        added or changed (F7 and F10 act on it); the rows are numbered 1..n as they stand (the service's line
+        ids are the keys)."""
+        before = {ln["id"]: ln for ln in self.sale["lines"]} if self.sale else {}
         self.sale = sale if sale is not None and sale["status"] == "open" else None
-        table = self.query_one("#lines", DataTable)
-        row = table.cursor_row
-        table.clear()
         lines = self.sale["lines"] if self.sale else []
-        for ln in lines:
-            name = ln["name"]
-            if ln.get("traced"):  # how many of its boxes' trace codes are scanned
-                name += f" 码{len(ln.get('trace_codes', []))}/{1 if ln['split'] else ln['qty']}"
-            table.add_row(str(ln["line_no"]), name, ln["spec"], f"{ln['qty']}{ln['unit']}",
-                          yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]), ln["gsp_class_label"],
-                          ln["insurance_label"] or "", key=str(ln["id"]))
+        table = self.query_one("#lines", DataTable)
+        shown = [str(ln["id"]) for ln in lines]
+        keys = [str(row.key.value) for row in table.ordered_rows]
+        kept = [k for k in keys if k in set(shown)]
+        if kept == shown[:len(kept)]:  # rows removed, changed or added at the end: those rows only
+            gone = [k for k in keys if k not in set(shown)]
+            for k in gone:
+                table.remove_row(k)
+            for n, ln in enumerate(lines, 1):
+                cells = _cells(n, ln)
+                key = str(ln["id"])
+                if key not in table.rows:
+                    table.add_row(*cells, key=key)
+                elif ln != before.get(ln["id"]) or gone:
+                    for column, value in zip(_COLUMNS, cells, strict=True):
+                        if table.get_cell(key, column) != value:
+                            table.update_cell(key, column, value)
+        else:  # another sale, or the lines reordered: drawn afresh
+            table.clear()
+            for n, ln in enumerate(lines, 1):
+                table.add_row(*_cells(n, ln), key=str(ln["id"]))
         if lines:
-            table.move_cursor(row=min(max(row, 0), len(lines) - 1))
+            touched = next((i for i, ln in enumerate(lines) if ln != before.get(ln["id"])), None)
+            row = touched if touched is not None else min(max(table.cursor_row, 0), len(lines) - 1)
+            if row != table.cursor_row:
+                table.move_cursor(row=row)
         count = sum(ln["qty"] for ln in lines)
         self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件")
         self.query_one("#total", Digits).update(yuan(self.sale["total_fen"]) if self.sale else "0.00")
@@ -379,11 +411,15 @@ class SaleScreen(Screen[None]):
         self.focus_scan()
 
     def action_quantity(self) -> None:
-        line = self.selected_line()
-        if line is None:
-            self.say("没有可修改的商品行", error=True)
-            return
-        self.app.push_screen(QtyScreen(line), lambda qty: self._set_qty(line, qty))
+        async def intent() -> None:  # queued: it acts on the line a scan before it added, once that is shown
+            if self.app.screen is not self:
+                return
+            line = self.selected_line()
+            if line is None:
+                self.say("没有可修改的商品行", error=True)
+                return
+            self.app.push_screen(QtyScreen(line), lambda qty: self._set_qty(line, qty))
+        self.send(intent)
 
     def _set_qty(self, line: dict[str, Any], qty: int | None) -> None:
         self.focus_scan()
@@ -397,9 +433,23 @@ class SaleScreen(Screen[None]):
         self.send(intent)
 
     def action_remove(self) -> None:
-        line = self.selected_line()
-        if line is None:
-            self.say("没有可删除的商品行", error=True)
+        """F10: the line under the cursor (the one just scanned, unless the arrows moved), named and confirmed."""
+        async def intent() -> None:  # queued, as F7
+            if self.app.screen is not self:
+                return
+            line = self.selected_line()
+            if line is None:
+                self.say("没有可删除的商品行", error=True)
+                return
+            n = self.sale["lines"].index(line) + 1 if self.sale else 0
+            question = f"删除第 {n} 行：{line['name']} {line['spec']} × {line['qty']}{line['unit']}？"
+            self.app.push_screen(ConfirmScreen(question), lambda yes: self._remove(line, bool(yes)))
+        self.send(intent)
+
+    def _remove(self, line: dict[str, Any], confirmed: bool) -> None:
+        self.focus_scan()
+        if not confirmed:
+            self.say(f"未删除：{line['name']}")
             return
 
         async def intent() -> None:
