@@ -15,8 +15,8 @@ code as a receipt number; the card screen only a voucher). The code checks are c
 service's scanner driver uses too, so the two scan paths agree on what a voucher and a trace code are. The till
 imports catalog's pure code rules and nothing of the service (DESIGN, "Who imports whom").
 
-The code is routed as it arrived (trimmed, not normalised): a full-width barcode typed with a Chinese IME is sent to
-the service as typed, as it always was.
+The code arrives read as ASCII (pos.format.halfwidth: a full-width barcode typed with a Chinese IME on is the same
+barcode), so each rule below sees what a scanner would have sent.
 """
 
 from __future__ import annotations

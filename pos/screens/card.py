@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import is_voucher
-from pos.format import parse_yuan, yuan
+from pos.format import halfwidth, parse_yuan, yuan
 from pos.screens.help import HelpScreen
 from pos.screens.task import TaskScreen
 from pos.state import TillState
@@ -175,7 +175,7 @@ class CardScreen(TaskScreen):
     def _identify_submitted(self, event: Input.Submitted) -> None:
         if self.busy:
             return
-        first = self.query_one(INPUTS[0], Input).value.strip()
+        first = halfwidth(self.query_one(INPUTS[0], Input).value)
         if first and is_voucher(first):  # a scanned e-voucher, whatever the mode
             self.query_one(INPUTS[0], Input).value = ""
             self._work(self._identify({"method": "voucher", "token": first}))
@@ -187,7 +187,7 @@ class CardScreen(TaskScreen):
             shown[position + 1].focus()
             return
         body: dict[str, Any] = {"method": self.mode}
-        body |= {name: box.value.strip() for (name, _), box in zip(fields, shown, strict=True) if name}
+        body |= {name: halfwidth(box.value) for (name, _), box in zip(fields, shown, strict=True) if name}
         self._work(self._identify(body))
 
     def take_scan(self, code: str) -> None:

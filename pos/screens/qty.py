@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
 from pos import keymap
+from pos.format import halfwidth
 
 
 class QtyScreen(ModalScreen[int | None]):
@@ -34,8 +35,8 @@ class QtyScreen(ModalScreen[int | None]):
 
     @on(Input.Submitted, "#qty")
     def _confirm(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not text.isdigit() or int(text) < 1:
+        text = halfwidth(event.value)
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
             self.query_one("#qty-message", Static).update("数量须为正整数；删除整行请按 F10")
             return
         self.dismiss(int(text))

@@ -150,7 +150,7 @@ def test_search_by_pinyin_initials_adds_the_chosen_item(service: str, settings: 
             search: SearchScreen = app.screen  # type: ignore[assignment]
             await until(pilot, lambda: bool(search.hits), what="search results")
             assert search.hits[0]["item"]["name"] == "维生素C片"
-            assert "50" in [str(c) for c in search.query_one("#hits", DataTable).get_row_at(0)][4]  # stock shown
+            assert "50" in [str(c) for c in search.query_one("#hits", DataTable).get_row_at(0)][6]  # stock shown
             await pilot.press("enter")
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
             await settled(pilot, sale)
