@@ -179,6 +179,10 @@ class TillClient:
     async def get_sale(self, sale_id: str) -> Json:
         return await self._call("GET", f"/sales/{sale_id}")
 
+    async def readiness(self, sale_id: str) -> Json:
+        """May the sale be paid now: `ready`, and `missing`, every refusal its completion would give."""
+        return await self._call("GET", f"/sales/{sale_id}/readiness")
+
     async def add_line(self, sale_id: str, *, barcode: str | None = None, item_id: int | None = None,
                        qty: int = 1) -> Json:
         body: Json = {"qty": qty} | ({"barcode": barcode} if barcode is not None else {"item_id": item_id})

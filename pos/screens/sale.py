@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Digits, Footer, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
-from pos.codes import Scan, route, trace_target
+from pos.codes import Scan, codes_needed, route, trace_target
 from pos.format import yuan
 from pos.screens.card import CardScreen
 from pos.screens.confirm import ConfirmScreen
@@ -44,11 +44,34 @@ _COLUMNS = ("no", "name", "spec", "qty", "price", "amount", "class", "insurance"
 _LABELS = ("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
 
 
+def added_words(ln: dict[str, Any]) -> str:
+    """What the cashier is told when a line is added or grows: the line, and at once what it will need before
+    the money (the service refuses the payment without it): a prescription reviewed by a pharmacist (F4) for a
+    处方药, the 追溯码 of each box of a traced drug (scanned into the same input)."""
+    words = [f"已加入：{ln['name']} × {ln['qty']}{ln['unit']}"]
+    if ln.get("gsp_class") == "rx":
+        words.append("处方药：须登记处方并经在岗药师审核，按 F4")
+    if (short := codes_needed(ln) - len(ln.get("trace_codes", []))) > 0:
+        words.append(f"需扫追溯码 {short} 个（每盒一个），直接扫入本输入框")
+    return "；".join(words)
+
+
+# Where the cashier goes to supply what a refusal says is missing (the rule IDs are the service's).
+_WHERE = {"RX-01": "按 F4 处方", "RX-04": "按 F4 处方", "RX-10": "药师 Ctrl+G 在岗", "TRACE-MISSING": "扫入追溯码",
+          "GSP-06": "F7 改数量或 F10 删行"}
+
+
+def missing_words(m: dict[str, Any]) -> str:
+    """One refusal as the message line lists it: the rule, what it says, and the key that mends it."""
+    where = _WHERE.get(m.get("code", ""))
+    return f"[{m.get('code')}] {m.get('message_zh', '')}" + (f"（{where}）" if where else "")
+
+
 def _cells(n: int, ln: dict[str, Any]) -> tuple[str, ...]:
     """A line's cells as the table shows them; `n` its place in the sale (1..n, not the service's line_no)."""
     name = ln["name"]
     if ln.get("traced"):  # how many of its boxes' trace codes are scanned
-        name += f" 码{len(ln.get('trace_codes', []))}/{1 if ln['split'] else ln['qty']}"
+        name += f" 码{len(ln.get('trace_codes', []))}/{codes_needed(ln)}"
     return (str(n), name, ln["spec"], f"{ln['qty']}{ln['unit']}", yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]),
             ln["gsp_class_label"], ln["insurance_label"] or "")
 
@@ -206,7 +229,7 @@ class SaleScreen(Screen[None]):
 
     # --- showing the service's sale ---------------------------------------------------------------
 
-    def show_sale(self, sale: dict[str, Any] | None) -> None:
+    def show_sale(self, sale: dict[str, Any] | None) -> dict[str, Any] | None:
         """Show the service's sale. Only what changed is redrawn: a scan adds or changes one row, and a whole
         table's redraw after each scan was most of the till's time per scan. The cursor follows the line just
         added or changed (F7 and F10 act on it); the rows are numbered 1..n as they stand (the service's line
@@ -235,14 +258,15 @@ class SaleScreen(Screen[None]):
             table.clear()
             for n, ln in enumerate(lines, 1):
                 table.add_row(*_cells(n, ln), key=str(ln["id"]))
+        touched = next((i for i, ln in enumerate(lines) if ln != before.get(ln["id"])), None)
         if lines:
-            touched = next((i for i, ln in enumerate(lines) if ln != before.get(ln["id"])), None)
             row = touched if touched is not None else min(max(table.cursor_row, 0), len(lines) - 1)
             if row != table.cursor_row:
                 table.move_cursor(row=row)
         count = sum(ln["qty"] for ln in lines)
         self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件")
         self.query_one("#total", Digits).update(yuan(self.sale["total_fen"]) if self.sale else "0.00")
+        return lines[touched] if touched is not None else None
 
     def selected_line(self) -> dict[str, Any] | None:
         if self.sale is None or not self.sale["lines"]:
@@ -278,9 +302,9 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
-            last = self.sale["lines"][-1]["name"] if self.sale and self.sale["lines"] else ""
-            self.say(f"已加入：{last}")
+            line = self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
+            if line is not None:
+                self.say(added_words(line))
         self.send(intent)
 
     def add_trace_code(self, code: str) -> None:
@@ -292,8 +316,10 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             assert self.sale is not None
-            self.show_sale(await self.client.add_trace_code(self.sale["id"], line["id"], code))
-            self.say(f"已记录追溯码：{line['name']}")
+            now = self.show_sale(await self.client.add_trace_code(self.sale["id"], line["id"], code)) or line
+            have, need = len(now.get("trace_codes", [])), codes_needed(now)
+            more = f"，还需扫 {need - have} 个" if have < need else "，已扫齐"
+            self.say(f"已记录追溯码：{now['name']}（{have}/{need}）{more}")
         self.send(intent)
 
     def _picked(self, item_id: int | None) -> None:
@@ -400,6 +426,13 @@ class SaleScreen(Screen[None]):
                 return
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需收款", error=True)
+                return
+            try:  # the service's own answer: the completion's refusals, asked before any money is taken
+                ready = await self.client.readiness(self.sale["id"])
+            except ServiceError:
+                ready = {"ready": True, "missing": []}  # a service without the question: the payment will say
+            if not ready["ready"]:
+                self.say("不能收款：" + "；".join(missing_words(m) for m in ready["missing"]), error=True)
                 return
             self.app.push_screen(PaymentScreen(self.state, self.sale), self._paid)
         self.send(intent)

@@ -11,14 +11,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.lane import hot, serve
 from server.api.schemas.common import UUID_PATTERN
 from server.api.schemas.selling import (
     CompleteIn,
     DutyOut,
+    ErrorOut,
     LineIn,
     LineQtyIn,
+    ReadinessOut,
     RefundOut,
     ReturnIn,
     ReturnOut,
@@ -34,7 +36,7 @@ from server.api.schemas.selling import (
 )
 from server.db.models import Sale, SaleReturn
 from server.db.models.base import id_of
-from server.db.uow import Reader, core_unit, loop_unit, orm
+from server.db.uow import Reader, core_unit, loop_unit, orm, read_unit
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -167,6 +169,16 @@ def suspended(s: ReadSession, ctx: CtxDep) -> list[SaleOut]:
 @router.get("/sales/by-number/{sale_no}", response_model=SaleOut, **guarded(Action.SALE_READ))
 def sale_by_number(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx: CtxDep) -> SaleOut:
     return sale_out(s, ctx, records.sale_by_number(s, ctx, sale_no))
+
+
+@router.get("/sales/{sale_id}/readiness", response_model=ReadinessOut, **guarded(Action.SALE_READ))
+def readiness(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> ReadinessOut:
+    """May the sale be paid now? Every refusal its completion would give before a tender is offered (the same
+    checks: server.services.sale.completion.missing), so the till offers payment only when there is none, and
+    lists what is missing otherwise. Reads only."""
+    with read_unit(get_state(request).engine) as u:
+        found = completion.missing(u, ctx, sale_id.lower(), till_of(who))
+    return ReadinessOut(ready=not found, missing=[ErrorOut.model_validate(e.body()) for e in found])
 
 
 @router.get("/sales/{sale_id}", response_model=SaleOut, **guarded(Action.SALE_READ))

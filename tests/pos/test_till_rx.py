@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Engine, text
 from textual.widgets import Checkbox, DataTable, Input, OptionList
 
-from pos.screens.payment import PaymentScreen
 from pos.screens.prescription import PrescriptionScreen
 from server.config import Settings
 from server.services.context import Ctx
@@ -53,12 +52,11 @@ def test_the_pharmacist_enters_and_approves_the_prescription_and_the_rx_sale_is_
             await on_duty(pilot, sale)
             await scan(pilot, BARCODE_AMOX)
             await settled(pilot, sale)
+            assert "处方药：须登记处方并经在岗药师审核，按 F4" in message(sale)  # said at once, before any money
             await pilot.press("f2")  # RX-01: no Rx line is paid before a pharmacist approved its prescription
-            pay = await popup(pilot, PaymentScreen)
-            await type_text(pilot, "20", "enter")
-            await until(pilot, lambda: "RX-01" in message(pay, "#pay-message"), what="the RX-01 refusal")
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            await settled(pilot, sale)
+            assert app.screen is sale, "the payment is not offered"
+            assert "不能收款" in message(sale) and "RX-01" in message(sale) and "F4" in message(sale), message(sale)
 
             await pilot.press("f4")
             rx: PrescriptionScreen = await popup(pilot, PrescriptionScreen)
