@@ -184,8 +184,10 @@ class TillClient:
         return await self._call("GET", f"/sales/{sale_id}/readiness")
 
     async def add_line(self, sale_id: str, *, barcode: str | None = None, item_id: int | None = None,
-                       qty: int = 1) -> Json:
+                       qty: int = 1, split: bool = False) -> Json:
         body: Json = {"qty": qty} | ({"barcode": barcode} if barcode is not None else {"item_id": item_id})
+        if split:  # 拆零: qty in the item's split unit
+            body["split"] = True
         return await self._call("POST", f"/sales/{sale_id}/lines", json=body)
 
     async def add_trace_code(self, sale_id: str, line_id: int, code: str) -> Json:

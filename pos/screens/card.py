@@ -138,10 +138,15 @@ class CardScreen(TaskScreen):
             return action in STEP_ACTIONS[self.step] and not (self.busy and action != "resolve")
         return True
 
+    def _cash_label(self, self_pay_fen: int) -> None:
+        self.query_one("#cash-label", Label).update(f"个人现金（含自费 {yuan(self_pay_fen)}）" if self_pay_fen else "个人现金")
+
     def _figures(self, fund: int | None, acct: int | None, cash: int | None, due: int | None,
                  due_label: str = "还需支付") -> None:
         for key, fen in (("fund", fund), ("acct", acct), ("cash", cash), ("due", due)):
             self.query_one(f"#{key}", Digits).update("" if fen is None else yuan(fen))
+        if cash is None:
+            self._cash_label(0)
         self.query_one("#due-label", Label).update(due_label)
 
     # --- step 1: who the card pays for ---------------------------------------------------------------
@@ -244,7 +249,10 @@ class CardScreen(TaskScreen):
         self.say("正在预结算（2101）…")
         pre = await self.client.card_preview(self.sale_id)
         self.preview = pre
-        self._figures(pre["fund_pay_fen"], pre["acct_pay_fen"], pre["cash_pay_fen"], pre["due_otherwise_fen"])
+        # 个人现金 is all the buyer pays beside the card: the card lines' cash part and the self-pay lines (the
+        # service's due_otherwise), so it never reads 0.00 beside a sum still to pay.
+        self._figures(pre["fund_pay_fen"], pre["acct_pay_fen"], pre["due_otherwise_fen"], pre["due_otherwise_fen"])
+        self._cash_label(pre["self_pay_fen"])
         self._go("preview")
         self.action_tender("cash")
         due = pre["due_otherwise_fen"]
@@ -318,8 +326,8 @@ class CardScreen(TaskScreen):
         self.done = sale
         card = sum(t["amount_fen"] for t in sale.get("tenders", []) if t["kind"] == "insurance")
         pre = self.preview or {}
-        self._figures(pre.get("fund_pay_fen"), pre.get("acct_pay_fen"), pre.get("cash_pay_fen"),
-                      sale.get("change_fen", 0), due_label="找零")
+        paid = sum(t["amount_fen"] for t in sale.get("tenders", []) if t["kind"] != "insurance")  # as paid, not planned
+        self._figures(pre.get("fund_pay_fen"), pre.get("acct_pay_fen"), paid, sale.get("change_fen", 0), due_label="找零")
         self._go("done")
         self.say(f"医保结算完成  单号 {sale.get('sale_no')}  医保支付 {yuan(card)} 元  找零 "
                  f"{yuan(sale.get('change_fen', 0))} 元\n回车或 Esc 返回收银")

@@ -19,14 +19,16 @@ class QtyScreen(ModalScreen[int | None]):
     KEYS = keymap.QUANTITY
     BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self, line: dict[str, Any]) -> None:
+    def __init__(self, line: dict[str, Any], title: str = "") -> None:
         super().__init__()
         self.line = line
+        self.heading = title or f"修改数量：{line['name']} {line['spec']}"
+        self.initial = "" if title else str(line["qty"])
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"修改数量：{self.line['name']} {self.line['spec']}", classes="dialog-title")
-            yield Input(value=str(self.line["qty"]), id="qty", max_length=5, type="integer")
+            yield Label(self.heading, classes="dialog-title", markup=False)
+            yield Input(value=self.initial, id="qty", max_length=5, type="integer")
             yield Static("", id="qty-message", classes="message error", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Digits, Footer, Label, Static
+from textual.widgets import Digits, Footer, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
@@ -35,13 +35,15 @@ from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from pos.state import TillState
+from pos.widgets.sale_lines import SaleLines
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
 
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
-_COLUMNS = ("no", "name", "spec", "qty", "price", "amount", "class", "insurance")
-_LABELS = ("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
+# The lines' columns: the header and the width in cells (the name takes what the others leave). The input keeps
+# the focus; the arrows move the row cursor from there.
+_COLUMNS = (("#", 3), ("品名", 0), ("规格", 12), ("数量", 7), ("单价", 8), ("金额", 9), ("类别", 12), ("医保", 4))
 
 
 def added_words(ln: dict[str, Any]) -> str:
@@ -95,7 +97,7 @@ class SaleScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.state, id="status")
-        yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+        yield SaleLines(_COLUMNS, right=(3, 4, 5), id="lines")
         with Horizontal(id="bottom"):
             with Vertical(id="entry"):
                 yield Static("请扫码或输入编码/拼音首字母，回车", id="message", classes="message", markup=False)
@@ -106,10 +108,6 @@ class SaleScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        table = self.query_one("#lines", DataTable)
-        for column, label in zip(_COLUMNS, _LABELS, strict=True):
-            table.add_column(label, key=column)
-        table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
         self.run_worker(self._post_intents(), group="intents")
         self.send(self._offer_sign_in)  # first: a resumed sale's message is the one left on screen
         if self.state.resume_sale_id is not None:
@@ -237,9 +235,9 @@ class SaleScreen(Screen[None]):
         before = {ln["id"]: ln for ln in self.sale["lines"]} if self.sale else {}
         self.sale = sale if sale is not None and sale["status"] == "open" else None
         lines = self.sale["lines"] if self.sale else []
-        table = self.query_one("#lines", DataTable)
+        table = self.query_one("#lines", SaleLines)
         shown = [str(ln["id"]) for ln in lines]
-        keys = [str(row.key.value) for row in table.ordered_rows]
+        keys = table.keys()
         kept = [k for k in keys if k in set(shown)]
         if kept == shown[:len(kept)]:  # rows removed, changed or added at the end: those rows only
             gone = [k for k in keys if k not in set(shown)]
@@ -248,12 +246,10 @@ class SaleScreen(Screen[None]):
             for n, ln in enumerate(lines, 1):
                 cells = _cells(n, ln)
                 key = str(ln["id"])
-                if key not in table.rows:
+                if key not in keys:
                     table.add_row(*cells, key=key)
                 elif ln != before.get(ln["id"]) or gone:
-                    for column, value in zip(_COLUMNS, cells, strict=True):
-                        if table.get_cell(key, column) != value:
-                            table.update_cell(key, column, value)
+                    table.update_row(key, *cells)  # redrawn only if a cell changed
         else:  # another sale, or the lines reordered: drawn afresh
             table.clear()
             for n, ln in enumerate(lines, 1):
@@ -271,7 +267,7 @@ class SaleScreen(Screen[None]):
     def selected_line(self) -> dict[str, Any] | None:
         if self.sale is None or not self.sale["lines"]:
             return None
-        table = self.query_one("#lines", DataTable)
+        table = self.query_one("#lines", SaleLines)
         return self.sale["lines"][min(table.cursor_row, len(self.sale["lines"]) - 1)]
 
     # --- scanning and searching -------------------------------------------------------------------
@@ -336,7 +332,7 @@ class SaleScreen(Screen[None]):
         self.focus_scan()
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one("#lines", DataTable)
+        table = self.query_one("#lines", SaleLines)
         if table.row_count:
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
@@ -429,8 +425,10 @@ class SaleScreen(Screen[None]):
                 return
             try:  # the service's own answer: the completion's refusals, asked before any money is taken
                 ready = await self.client.readiness(self.sale["id"])
-            except ServiceError:
-                ready = {"ready": True, "missing": []}  # a service without the question: the payment will say
+            except (ServiceError, ServiceUnavailable):
+                # No answer (the service away, or one without the question): the payment opens as before, and its
+                # completion, retried until answered, is refused the same way if something is missing.
+                ready = {"ready": True, "missing": []}
             if not ready["ready"]:
                 self.say("不能收款：" + "；".join(missing_words(m) for m in ready["missing"]), error=True)
                 return
@@ -452,6 +450,44 @@ class SaleScreen(Screen[None]):
                 self.say("没有可修改的商品行", error=True)
                 return
             self.app.push_screen(QtyScreen(line), lambda qty: self._set_qty(line, qty))
+        self.send(intent)
+
+    def action_split(self) -> None:
+        """Ctrl+L 拆零: the selected line's item sold by its split unit (粒, 片) instead of the box, where the item
+        may be; the box scanned is taken off (one box less) and the split quantity asked."""
+        async def intent() -> None:  # queued, as F7: it acts on the line just scanned
+            if self.app.screen is not self:
+                return
+            line = self.selected_line()
+            if line is None:
+                self.say("拆零：请先扫描要拆零的药品", error=True)
+            elif line["split"]:
+                self.say(f"{line['name']} 已是拆零行：按 F7 改数量", error=True)
+            elif not line.get("split_unit"):
+                self.say(f"{line['name']} 不可拆零销售", error=True)
+            else:
+                title = f"拆零：{line['name']} {line['spec']}，按{line['split_unit']}卖，数量（{line['split_unit']}）"
+                self.app.push_screen(QtyScreen(line, title), lambda qty: self._split(line, qty))
+        self.send(intent)
+
+    def _split(self, box: dict[str, Any], qty: int | None) -> None:
+        self.focus_scan()
+        if qty is None:
+            return
+
+        async def intent() -> None:
+            sale_id = await self._ensure_sale()
+            # The split line first: refused (stock, the rules), the box stays as it was.
+            self.show_sale(await self.client.add_line(sale_id, item_id=box["item_id"], qty=qty, split=True))
+            if box["qty"] > 1:
+                self.show_sale(await self.client.set_qty(sale_id, box["id"], box["qty"] - 1))
+            else:
+                self.show_sale(await self.client.remove_line(sale_id, box["id"]))
+            lines = self.sale["lines"] if self.sale else []
+            at = next((n for n, ln in enumerate(lines) if ln["item_id"] == box["item_id"] and ln["split"]), None)
+            if at is not None:
+                self.query_one("#lines", SaleLines).move_cursor(row=at)
+                self.say(added_words(lines[at]).replace("已加入", "已拆零"))
         self.send(intent)
 
     def _set_qty(self, line: dict[str, Any], qty: int | None) -> None:

@@ -24,6 +24,7 @@ from pos.screens.search import SearchScreen
 from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
+from pos.widgets.sale_lines import SaleLines
 from server.config import Settings
 from tests.conftest import BARCODE_ICE, BARCODE_VITC, ROLE_PINS
 from tests.pos.helpers import (
@@ -61,7 +62,7 @@ def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engi
             assert "T01" in str(sale.query_one("#status").render())
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
-            table = sale.query_one("#lines", DataTable)
+            table = sale.query_one("#lines", SaleLines)
             assert table.row_count == 1, message(sale)
             row = [str(c) for c in table.get_row_at(0)]
             assert "维生素C片" in row and "3.50" in row
@@ -345,7 +346,7 @@ def test_the_cursor_follows_the_line_just_scanned_f10_names_it_and_the_lines_are
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            table = sale.query_one("#lines", DataTable)
+            table = sale.query_one("#lines", SaleLines)
             await scan(pilot, BARCODE_VITC)
             await scan(pilot, BARCODE_BULK)
             await settled(pilot, sale)

@@ -476,3 +476,17 @@ def test_a_hot_route_the_lane_could_not_read_as_routed_is_refused_at_start_up() 
                              ("GET", _get_by_another_name), ("GET", _get_reading_the_query_in_a_dependency)):
         with pytest.raises(TypeError, match="hot route /x"):
             lanes_of_one(method, endpoint)
+
+
+def test_a_refused_input_is_said_in_chinese_and_malformed_json_names_no_offset_as_a_field(shop: dict[str, Any]) -> None:
+    c, h = shop["client"], shop["cashier"]
+    sid = open_sale(shop)
+    r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 0}, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "VALIDATION"
+    assert r.json()["message_zh"] == "输入有误：数量不能小于 1", r.json()
+    assert r.json()["details"]["errors"][0]["field"] == "qty"  # the field's own name stays for a program
+    r = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": "x"}]}, headers=h)
+    assert r.json()["message_zh"] == "输入有误：支付方式第1项的金额须为整数", r.json()
+    r = c.post(f"/sales/{sid}/lines", content=b'{"barcode": "69', headers=h | {"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["details"]["errors"][0]["field"] == "body"
+    assert r.json()["message_zh"].startswith("输入有误：请求内容不是有效的 JSON（第 "), r.json()

@@ -93,6 +93,7 @@ class SaleLineOut(BaseModel):
     insurance_label: str
     unit: str
     split: bool
+    split_unit: str | None = None  # the unit the item is also sold by (拆零: 粒, 片), where it may be
     qty: int
     unit_price_fen: int
     amount_fen: int
