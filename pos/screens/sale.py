@@ -1,8 +1,9 @@
 """The sale screen: the lines, a large total, one input for scans and typed codes, and the F-keys.
 
 Every change to the sale goes through one queue consumed by one worker, so intents reach the service in
-the order the cashier made them — 100 scans 2 ms apart arrive as 100 adds, in order — and the table is
-redrawn from each answer (the service's SaleOut is the truth).
+the order the cashier made them — 100 scans 2 ms apart arrive as 100 adds, in order — and the lines are
+shown from each answer (the service's SaleOut is the truth), only the rows that changed redrawn. The cursor
+follows the line just added or changed; F7, F10 and Ctrl+L are queued behind the scans, so they act on it.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class SaleScreen(Screen[None]):
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#message", Static)
-        message.update(text)
+        message.update(text, layout=False)  # its box is fixed (two lines): no layout of the screen per scan
         message.set_class(error, "error")
 
     def show_error(self, exc: Exception) -> None:
@@ -260,7 +261,7 @@ class SaleScreen(Screen[None]):
             if row != table.cursor_row:
                 table.move_cursor(row=row)
         count = sum(ln["qty"] for ln in lines)
-        self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件")
+        self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件", layout=False)  # one line, fixed box
         self.query_one("#total", Digits).update(yuan(self.sale["total_fen"]) if self.sale else "0.00")
         return lines[touched] if touched is not None else None
 
