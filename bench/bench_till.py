@@ -111,11 +111,12 @@ async def keystrokes(app: Any, clock: RepaintClock, field: Any, n: int) -> list[
 
 
 async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict[str, list[float]]:
-    from textual.widgets import DataTable, Input
+    from textual.widgets import Input
 
     from pos.app import DingdianTill
     from pos.client import TillClient
     from pos.screens.sale import SaleScreen
+    from pos.widgets.sale_lines import SaleLines
     from server.config import load_settings
 
     app = DingdianTill(load_settings(store.config), client=TillClient(base), auto_open_float_fen=0)
@@ -132,7 +133,7 @@ async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict
         figures["key"] = await keystrokes(app, clock, field, n_keys)
         field.value = ""
         await pilot.pause(0.05)
-        table = sale.query_one("#lines", DataTable)
+        table = sale.query_one("#lines", SaleLines)
         scans = []
         for i in range(n_scans):
             code = store.barcodes[i % len(store.barcodes)]

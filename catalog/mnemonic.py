@@ -60,9 +60,9 @@ PHARMACY_PHRASES: dict[str, str] = {
 
 # For a character no phrase claims: the reading a drug name means, where pypinyin's default differs.
 PREFERRED_READINGS: dict[str, str] = {
-    "参": "s",  # 参麦, 参附, 参苓, 参芪 … (参加, 参考 are phrases and keep can)
-    "炔": "q",  # 炔诺酮, 炔雌醇: que (alkyne)
-    "芎": "x",
+    "参": "shen",  # 参麦, 参附, 参苓, 参芪 … (参加, 参考 are phrases and keep can)
+    "炔": "que",  # 炔诺酮, 炔雌醇 (alkyne)
+    "芎": "xiong",
 }
 
 # Characters whose other initial a user may type when no phrase settles the reading.
@@ -87,7 +87,7 @@ _load_phrases()  # once, at import: it also retrains pypinyin's segmenter
 def _char_initial(char: str) -> str:
     """The initial of a character on its own (no phrase around it); '' if it has no pinyin."""
     if char in PREFERRED_READINGS:
-        return PREFERRED_READINGS[char].upper()
+        return PREFERRED_READINGS[char][0].upper()
     readings = PINYIN_DICT.get(ord(char))
     return _initial(readings.split(",")[0]) if readings else ""
 
@@ -149,3 +149,79 @@ def mnemonic_variants(text: str, limit: int = 4) -> list[str]:
                     spelling[n] = initial
                 out.append("".join(spelling))
     return out
+
+
+# --- full pinyin (全拼): ganmao finds 感冒灵颗粒 as GM does ------------------------------------------------
+
+def _toneless(reading: str) -> str:
+    """'lǜ' -> 'LV', 'shēn' -> 'SHEN': the letters a user types for a reading (ü typed as v)."""
+    decomposed = unicodedata.normalize("NFD", reading).replace("u\u0308", "v")  # ǜ is u, diaeresis, tone
+    return "".join(c for c in decomposed if c.isascii()).upper()
+
+
+@lru_cache(maxsize=65536)
+def _segment_spelled(segment: str) -> str:
+    if not RE_HANS.match(segment):
+        return "".join(c.upper() for c in segment if c.isascii() and c.isalnum())
+    if len(segment) > 1 and segment in PHRASES_DICT:
+        return "".join(_toneless(r[0]) for r in PHRASES_DICT[segment])
+    return "".join(map(_char_spelled, segment))
+
+
+@cache
+def _char_spelled(char: str) -> str:
+    if char in PREFERRED_READINGS:
+        return PREFERRED_READINGS[char].upper()
+    readings = PINYIN_DICT.get(ord(char))
+    return _toneless(readings.split(",")[0]) if readings else ""
+
+
+@lru_cache(maxsize=131072)
+def spelled(text: str) -> str:
+    """The full pinyin of text, uppercase, no separators, read as mnemonic() reads it (the same phrases and
+    preferred readings): 感冒灵颗粒 -> GANMAOLINGKELI, 维生素C片 -> WEISHENGSUCPIAN, 绿药膏 -> LVYAOGAO."""
+    return "".join(_segment_spelled(s) for s in seg(_normalise(text)))
+
+
+# Readings that are a consonant alone (呣 m, 嗯 n/ng, 哼 hm/hng): never a piece of a typed spelling, or
+# nearly any string of initials would read as pinyin.
+_NOT_TYPED = {"M", "N", "NG", "HM", "HNG"}
+
+
+@cache
+def _syllables() -> frozenset[str]:
+    """Every toneless syllable pypinyin knows, as typed (ü as v; after j q x y it is written u anyway)."""
+    out = {_toneless(r) for readings in PINYIN_DICT.values() for r in readings.split(",")}
+    return frozenset(s for s in out if s.isalpha() and s not in _NOT_TYPED)
+
+
+@cache
+def _syllable_prefixes() -> frozenset[str]:
+    return frozenset(s[:n] for s in _syllables() for n in range(1, len(s) + 1))
+
+
+def pinyin_initials(query: str, limit: int = 4) -> list[str]:
+    """The initials of `query` read as full pinyin typed so far (two syllables or more, the last maybe not
+    finished): GANMAO -> GM, GANMAOL -> GML, XIAN -> XA (xi'an; xian alone is one syllable). Where the spelling
+    splits more than one way, the readings with the fewest syllables first (at most `limit`); [] if it is not
+    pinyin (initials such as GMKL, a code, a name)."""
+    q = query.upper()
+    if len(q) < 3 or not (q.isascii() and q.isalpha()):
+        return []
+    syllables, prefixes = _syllables(), _syllable_prefixes()
+    out: list[str] = []
+
+    def walk(at: int, initials: str) -> None:
+        if len(out) >= 8 * limit:  # enough to choose the shortest from
+            return
+        if at == len(q):
+            if len(initials) >= 2 and initials not in out:
+                out.append(initials)
+            return
+        for end in range(min(len(q), at + 6), at, -1):  # the longest syllable first (zhuang: 6 letters)
+            piece = q[at:end]
+            if piece in syllables or (end == len(q) and piece in prefixes):
+                walk(end, initials + piece[0])
+
+    walk(0, "")
+    return sorted(out, key=len)[:limit]

@@ -8,6 +8,11 @@ Ranking (see `SearchIndex.search`):
   exact    — the query equals a barcode, 国家医保编码, 批准文号 or item code;
   prefix   — a mnemonic variant, name, generic name or any of those codes starts with the query;
   contains — the query occurs inside the name, generic name or a mnemonic variant.
+Then, only while the list is short and the query reads as full pinyin (全拼: GANMAO, GANMAOLING), the items
+whose name or generic name is spelled so — from the start (prefix) or inside (contains), field "pinyin". The
+index holds no full spellings: the query's initials (GM) find the candidates, as a mnemonic query would, and
+each candidate's spelling (catalog.mnemonic.spelled, cached) decides; so the index's size, its build and every
+other query cost what they did.
 Each item appears once, at its best rank. Within a rank: shorter name, then item code, then item id.
 
 Structures (kept consistent by `_index`/`_unindex`; writes are queued and applied by the next search
@@ -46,8 +51,10 @@ from dataclasses import dataclass
 from itertools import compress, islice, repeat
 from typing import Literal
 
+from catalog.mnemonic import pinyin_initials, spelled
+
 Rank = Literal["exact", "prefix", "contains"]
-Field = Literal["barcode", "nhsa_code", "approval_no", "code", "mnemonic", "name", "generic_name"]
+Field = Literal["barcode", "nhsa_code", "approval_no", "code", "mnemonic", "name", "generic_name", "pinyin"]
 SortKey = tuple[int, str, int]
 
 # Which fields take part in each rank, in the order used to name the matched field of a hit.
@@ -181,6 +188,8 @@ class SearchIndex:
     # rebuild (~3 s at 100k); fewer are applied one by one (~1-1.5 ms each).
     REBUILD_MIN = 512
     REBUILD_FRACTION = 40
+    # A full-pinyin query checks at most this many candidates' spellings (~20 us each the first time).
+    PINYIN_BUDGET = 4096
 
     def __init__(self, docs: Iterable[SearchDoc] = ()) -> None:
         self._docs: dict[int, SearchDoc] = {d.item_id: d for d in docs}
@@ -232,13 +241,17 @@ class SearchIndex:
             ranked.append(("prefix", prefix))
             found += len(prefix)
         if found < limit:
-            ranked.append(("contains", self._contains_ids(q, limit - found)))
+            contains = self._contains_ids(q, limit - found)
+            ranked.append(("contains", contains))
+            found += len(contains)
         hits = []
         for rank, ids in ranked:
             for item_id in ids:
                 field = matched_field(self._docs[item_id], q, rank)
                 assert field is not None, (item_id, q, rank)
                 hits.append(SearchHit(item_id, rank, field))
+        if found < limit and q.isascii() and q.isalpha():
+            hits += self._pinyin_hits(q, limit - found, {h.item_id for h in hits})
         return hits
 
     # -- ranks ---------------------------------------------------------------------------------------
@@ -296,6 +309,38 @@ class SearchIndex:
                 if len(out) == needed:
                     break
         return out
+
+    def _pinyin_hits(self, q: str, needed: int, exclude: set[int]) -> list[SearchHit]:
+        """Items whose name (or generic name) is spelled q in full pinyin: those it begins, then those it is
+        inside, each in rank order. The candidates are the items holding the initials q reads as."""
+        starts: list[int] = []
+        inside: list[int] = []
+        seen = set(exclude)
+        budget = self.PINYIN_BUDGET
+        for initials in pinyin_initials(q):
+            candidates = self._grams.get(initials[:2])
+            if not candidates:
+                continue
+            for item_id in _matching(candidates, self._contains_blob, initials):
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                doc = self._docs[item_id]
+                spellings = (spelled(doc.name), spelled(doc.generic_name))
+                if any(s.startswith(q) for s in spellings):
+                    starts.append(item_id)
+                elif any(q in s for s in spellings):
+                    inside.append(item_id)
+                budget -= 1
+                if len(starts) >= needed or not budget:
+                    break
+            if len(starts) >= needed or not budget:
+                break
+        rank_of = self._sortkeys.__getitem__
+        prefix: Rank = "prefix"
+        contains: Rank = "contains"
+        found = [(i, prefix) for i in sorted(starts, key=rank_of)] + [(i, contains) for i in sorted(inside, key=rank_of)]
+        return [SearchHit(i, rank, "pinyin") for i, rank in found[:needed]]
 
     # -- maintenance ---------------------------------------------------------------------------------
 

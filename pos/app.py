@@ -24,6 +24,7 @@ from textual.app import App
 
 from pos.client import TillCallFailed, TillClient
 from pos.codes import shown
+from pos.format import halfwidth
 from pos.screens.login import LoginScreen
 from pos.screens.prints import PrintsScreen
 from pos.screens.sale import SaleScreen
@@ -160,7 +161,7 @@ class DingdianTill(App[None]):
             if data["name"] == "insurance":  # someone signed in or out: is it this operator?
                 self.run_worker(self.state.check_insurance(), group="insurance", exclusive=True)
         elif kind == "scan" and isinstance(data.get("code"), str):
-            self.take_scan(data["code"].strip())
+            self.take_scan(halfwidth(data["code"]))
         elif kind == "card":
             self._card_event(data)
         elif kind == "gap":

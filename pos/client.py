@@ -179,9 +179,15 @@ class TillClient:
     async def get_sale(self, sale_id: str) -> Json:
         return await self._call("GET", f"/sales/{sale_id}")
 
+    async def readiness(self, sale_id: str) -> Json:
+        """May the sale be paid now: `ready`, and `missing`, every refusal its completion would give."""
+        return await self._call("GET", f"/sales/{sale_id}/readiness")
+
     async def add_line(self, sale_id: str, *, barcode: str | None = None, item_id: int | None = None,
-                       qty: int = 1) -> Json:
+                       qty: int = 1, split: bool = False) -> Json:
         body: Json = {"qty": qty} | ({"barcode": barcode} if barcode is not None else {"item_id": item_id})
+        if split:  # 拆零: qty in the item's split unit
+            body["split"] = True
         return await self._call("POST", f"/sales/{sale_id}/lines", json=body)
 
     async def add_trace_code(self, sale_id: str, line_id: int, code: str) -> Json:

@@ -15,8 +15,8 @@ code as a receipt number; the card screen only a voucher). The code checks are c
 service's scanner driver uses too, so the two scan paths agree on what a voucher and a trace code are. The till
 imports catalog's pure code rules and nothing of the service (DESIGN, "Who imports whom").
 
-The code is routed as it arrived (trimmed, not normalised): a full-width barcode typed with a Chinese IME is sent to
-the service as typed, as it always was.
+The code arrives read as ASCII (pos.format.halfwidth: a full-width barcode typed with a Chinese IME on is the same
+barcode), so each rule below sees what a scanner would have sent.
 """
 
 from __future__ import annotations
@@ -90,11 +90,16 @@ def shown(code: str) -> str:
     return VOUCHER_SHOWN if is_voucher(code) else code
 
 
+def codes_needed(line: dict[str, Any]) -> int:
+    """追溯码 a traced line carries: one per box; a split line, its opened box's one; an untraced line none."""
+    return (1 if line["split"] else int(line["qty"])) if line.get("traced") else 0
+
+
 def trace_target(sale: dict[str, Any] | None, selected: dict[str, Any] | None) -> dict[str, Any] | None:
     """The line a scanned trace code goes to: the selected line if it still needs codes, else the last one that
     does. The service decides whether the code may be sold; this only picks the line."""
     def needs(line: dict[str, Any]) -> bool:
-        return bool(line.get("traced")) and len(line.get("trace_codes", [])) < (1 if line["split"] else line["qty"])
+        return len(line.get("trace_codes", [])) < codes_needed(line)
     if sale is None:
         return None
     if selected is not None and needs(selected):

@@ -4,9 +4,16 @@ and reads what the cashier types (元 with up to two decimals) — it never comp
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, tzinfo
 
-_YUAN = re.compile(r"^\s*(\d{1,7})(?:\.(\d{0,2}))?\s*$")
+_YUAN = re.compile(r"^\s*(\d{1,7})(?:\.(\d{0,2}))?\s*$", re.ASCII)
+
+
+def halfwidth(text: str) -> str:
+    """What was typed, with full-width digits and letters (a Chinese IME's １２３、ＡＢＣ) read as ASCII, trimmed:
+    a code, an amount, a number typed either way is the same."""
+    return (text if text.isascii() else unicodedata.normalize("NFKC", text)).strip()
 
 
 def yuan(fen: int) -> str:
@@ -17,7 +24,7 @@ def yuan(fen: int) -> str:
 
 def parse_yuan(text: str) -> int | None:
     """'20', '20.5', '20.50' → fen; anything else → None."""
-    m = _YUAN.match(text)
+    m = _YUAN.match(halfwidth(text))
     if not m:
         return None
     return int(m.group(1)) * 100 + int((m.group(2) or "").ljust(2, "0"))

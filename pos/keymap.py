@@ -116,6 +116,7 @@ SALE = Keymap("收银", (
         key("ctrl+g", "duty", "药师在岗", "药师在岗/离岗", show=False),  # 岗 (gang)
         key("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi)
         key("ctrl+p", "app.prints", "小票", "小票/重打", show=False),  # 票 (piao): pos/screens/prints.py
+        key("ctrl+l", "split", "拆零", "拆零（所选药品按粒/片卖）", show=False),  # 零 (ling)
         back(show=False),  # Esc clears what is half typed; it backs out one step everywhere else
         arrows("选择商品行"),
     )),
@@ -151,14 +152,14 @@ CARD = Keymap("医保结算", (
 PRESCRIPTION = Keymap("处方", (
     Section("", (HELP_KEY,)),
     Section("查找或登记", (
-        key("f2", "enter_new", "登记处方", "登记纸质处方（按本单处方药预填）"),
+        key("f3", "enter_new", "登记处方", "登记纸质处方（按本单处方药预填）"),
         key("enter", "choose", "关联所选", "关联所选处方", show=False),
     ), notes=("输入患者姓名或身份证号后回车，查找已登记的处方",)),
     Section("登记表", (
         key("f2", "save", "保存并关联", "保存并关联本单"),
         key("f9", "add_drug", "加药", "查询加药"),
         key("f10", "remove_drug", "删药", "删除药品行"),
-    ), notes=("回车到下一项；空格 勾选（外配/签名/盖章）",)),
+    ), notes=("回车到下一项（勾选框上也是）；空格 勾选（外配/签名/盖章），勾上显示 ✓",)),
     Section("审方（在岗药师）", (
         key("f5", "approve", "审核通过", "通过"),
         key("f6", "reject", "拒绝", "拒绝（选原因）"),
@@ -198,5 +199,6 @@ PRINTS = Keymap("小票", (Section("", (back(action="dismiss(None)"), key("f2", 
 SUSPENDED = Keymap("挂单列表", (Section("", (back(action="dismiss(None)"), key("enter", "choose", "取单"))),))
 QUANTITY = Keymap("修改数量", (Section("", (back(action="dismiss(None)"),)),))
 VOID = Keymap("作废", (Section("", (back(action="dismiss(None)"),)),))
+CONFIRM = Keymap("确认", (Section("", (key("enter", "confirm", "确认"), back("取消", action="dismiss(False)"))),))
 OPEN_SHIFT = Keymap("开班", (Section("", (back(action="dismiss(None)"),)),))
 CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))

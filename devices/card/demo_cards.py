@@ -33,7 +33,7 @@ def _card(card_no: str, serial: str, name: str, id_number: str, issued: date) ->
 DEMO_CARDS: dict[str, DemoCard] = {
     card.key: card
     for card in (
-        DemoCard("employee", "310", "职工医保 · 李建国", _card("D44030001", "7E21A4C0019B3F52", "李建国",
+        DemoCard("employee", "310", "职工医保 · 周德明", _card("D44030001", "7E21A4C0019B3F52", "周德明",
                                                          "440305197806152030", date(2018, 9, 12))),
         DemoCard("resident", "390", "居民医保 · 王秀英", _card("D44030002", "5C08D3E14A6F2B90", "王秀英",
                                                          "440306199202283545", date(2021, 3, 4))),

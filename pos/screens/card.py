@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import is_voucher
-from pos.format import parse_yuan, yuan
+from pos.format import halfwidth, parse_yuan, yuan
 from pos.screens.help import HelpScreen
 from pos.screens.task import TaskScreen
 from pos.state import TillState
@@ -141,10 +141,15 @@ class CardScreen(TaskScreen):
             return action in STEP_ACTIONS[self.step] and not (self.busy and action != "resolve")
         return True
 
+    def _cash_label(self, self_pay_fen: int) -> None:
+        self.query_one("#cash-label", Label).update(f"个人现金（含自费 {yuan(self_pay_fen)}）" if self_pay_fen else "个人现金")
+
     def _figures(self, fund: int | None, acct: int | None, cash: int | None, due: int | None,
                  due_label: str = "还需支付") -> None:
         for key, fen in (("fund", fund), ("acct", acct), ("cash", cash), ("due", due)):
             self.query_one(f"#{key}", Digits).update("" if fen is None else yuan(fen))
+        if cash is None:
+            self._cash_label(0)
         self.query_one("#due-label", Label).update(due_label)
 
     # --- step 1: who the card pays for ---------------------------------------------------------------
@@ -178,7 +183,7 @@ class CardScreen(TaskScreen):
     def _identify_submitted(self, event: Input.Submitted) -> None:
         if self.busy:
             return
-        first = self.query_one(INPUTS[0], Input).value.strip()
+        first = halfwidth(self.query_one(INPUTS[0], Input).value)
         if first and is_voucher(first):  # a scanned e-voucher, whatever the mode
             self.query_one(INPUTS[0], Input).value = ""
             self._work(self._identify({"method": "voucher", "token": first}))
@@ -190,7 +195,7 @@ class CardScreen(TaskScreen):
             shown[position + 1].focus()
             return
         body: dict[str, Any] = {"method": self.mode}
-        body |= {name: box.value.strip() for (name, _), box in zip(fields, shown, strict=True) if name}
+        body |= {name: halfwidth(box.value) for (name, _), box in zip(fields, shown, strict=True) if name}
         self._work(self._identify(body))
 
     def take_scan(self, code: str) -> None:
@@ -247,7 +252,10 @@ class CardScreen(TaskScreen):
         self.say("正在预结算（2101）…")
         pre = await self.client.card_preview(self.sale_id)
         self.preview = pre
-        self._figures(pre["fund_pay_fen"], pre["acct_pay_fen"], pre["cash_pay_fen"], pre["due_otherwise_fen"])
+        # 个人现金 is all the buyer pays beside the card: the card lines' cash part and the self-pay lines (the
+        # service's due_otherwise), so it never reads 0.00 beside a sum still to pay.
+        self._figures(pre["fund_pay_fen"], pre["acct_pay_fen"], pre["due_otherwise_fen"], pre["due_otherwise_fen"])
+        self._cash_label(pre["self_pay_fen"])
         self._go("preview")
         self.action_tender("cash")
         due = pre["due_otherwise_fen"]
@@ -332,8 +340,8 @@ class CardScreen(TaskScreen):
         self.done = sale
         card = sum(t["amount_fen"] for t in sale.get("tenders", []) if t["kind"] == "insurance")
         pre = self.preview or {}
-        self._figures(pre.get("fund_pay_fen"), pre.get("acct_pay_fen"), pre.get("cash_pay_fen"),
-                      sale.get("change_fen", 0), due_label="找零")
+        paid = sum(t["amount_fen"] for t in sale.get("tenders", []) if t["kind"] != "insurance")  # as paid, not planned
+        self._figures(pre.get("fund_pay_fen"), pre.get("acct_pay_fen"), paid, sale.get("change_fen", 0), due_label="找零")
         self._go("done")
         self.say(f"医保结算完成  单号 {sale.get('sale_no')}  医保支付 {yuan(card)} 元  找零 "
                  f"{yuan(sale.get('change_fen', 0))} 元\n回车或 Esc 返回收银")

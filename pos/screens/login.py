@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
+from pos.format import halfwidth
 from pos.screens.shift import OpenShiftScreen
 from pos.state import TillState
 from pos.widgets.status import StatusBar
@@ -72,11 +73,11 @@ class LoginScreen(Screen[None]):
         message.set_class(error, "error")
 
     async def _sign_in(self) -> None:
-        username = self.query_one("#username", Input).value.strip()
+        username = halfwidth(self.query_one("#username", Input).value)
         pin_input = self.query_one("#pin", Input)
         self._say("正在登录…", error=False)
         try:
-            out = await self.client.login(username, pin_input.value, self.state.till_code)
+            out = await self.client.login(username, halfwidth(pin_input.value), self.state.till_code)
         except ServiceError as exc:
             pin_input.value = ""
             pin_input.focus()

@@ -36,7 +36,7 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
             yield Label("收款", classes="dialog-title")
             yield Label("应收 (元)")
             yield Digits(yuan(self.sale["total_fen"]), id="due")
-            yield Label("现金实收 (元)，回车确认", id="tender-label")
+            yield Label("现金实收 (元)，回车确认（不输入直接回车：收应收金额）", id="tender-label")
             yield Input(id="tendered", max_length=20)
             yield Label("", id="change-label")
             yield Digits("", id="change")
@@ -56,7 +56,7 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
             return
         self.mode = mode
         self.query_one("#tender-label", Label).update(
-            "现金实收 (元)，回车确认" if mode == "cash" else "其他支付：输入凭证号/交易号，回车确认（金额为应收）")
+            "现金实收 (元)，回车确认（不输入直接回车：收应收金额）" if mode == "cash" else "其他支付：输入凭证号/交易号，回车确认（金额为应收）")
         tendered = self.query_one("#tendered", Input)
         tendered.value = ""
         tendered.focus()
@@ -76,7 +76,8 @@ class PaymentScreen(ModalScreen[dict[str, Any] | None]):
             return
         total = self.sale["total_fen"]
         if self.mode == "cash":
-            tendered = parse_yuan(event.value)
+            # Enter on an empty field: the exact amount (the customer handed what is due, or the cashier checks it)
+            tendered = total if not event.value.strip() else parse_yuan(event.value)
             if tendered is None:
                 self.say("请输入实收金额，例如 20 或 20.00", error=True)
                 return

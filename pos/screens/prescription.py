@@ -3,7 +3,8 @@ reviewed there by the pharmacist on duty (审方: approve, reject with a reason 
 the patient to another designated pharmacy). Rx lines cannot be paid before the approval (RX-01): the service
 refuses, and this screen is where the pharmacist gets them through.
 
-Steps, each undone by Esc: home (find by patient, or F2 to enter one) → the entry form → the prescription
+Steps, each undone by Esc: home (find by patient, or F3 to enter one; F2 is
+only ever 保存, so an F2 meant for the payment never opens a blank form) → the entry form → the prescription
 (detail) → a refusal's reason / the referral's pharmacy. The service checks everything; refusals are shown
 with their rule IDs.
 """
@@ -76,7 +77,7 @@ class PrescriptionScreen(TaskScreen):
         self._go("home")
         rx_names = [f"{ln['name']}×{ln['qty']}" for ln in self.sale["lines"] if ln["gsp_class"] == "rx"]
         self.say(("本单处方药：" + "、".join(rx_names) if rx_names else "本单没有处方药")
-                 + "\nF2 登记纸质处方；或输入患者姓名/身份证号回车查找")
+                 + "\nF3 登记纸质处方；或输入患者姓名/身份证号回车查找")
         if self.sale.get("prescription_id"):
             self._work(self._open(int(self.sale["prescription_id"])))
 
@@ -132,7 +133,7 @@ class PrescriptionScreen(TaskScreen):
             self.set_focus(None)
             self.say(f"找到 {len(self.found)} 张处方：↑↓ 选择，回车关联本单；Esc 重新输入")
         else:
-            self.say(f"没有找到患者“{patient}”的处方：F2 登记纸质处方", error=True)
+            self.say(f"没有找到患者“{patient}”的处方：F3 登记纸质处方", error=True)
         self.refresh_bindings()
 
     def action_choose(self) -> None:
@@ -292,7 +293,7 @@ class PrescriptionScreen(TaskScreen):
         self.rx = await self.client.review_prescription(self.rx["id"], body)
         self._show_rx()
         verdict = VERDICT_ZH.get(body["verdict"], body["verdict"])
-        self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银后 F2 收款" if body["verdict"] == "approved"
+        self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银，F2 收款" if body["verdict"] == "approved"
                                       else "。本处方的处方药不能调配"), error=body["verdict"] != "approved")
 
     # --- keys -------------------------------------------------------------------------------------
@@ -321,10 +322,12 @@ class PrescriptionScreen(TaskScreen):
                 return
             self._show_rx()
             self.say(self._next_hint())
+        elif self.step == "detail" and self.tied is not None and self.rx is not None and self.rx["status"] == "approved":
+            self.dismiss(self.tied)  # tied and approved: nothing is left to do here, back to the sale to be paid
         elif self.step in ("form", "detail"):
             self._go("home")
             self.query_one("#rx-patient", Input).focus()
-            self.say("F2 登记纸质处方；或输入患者姓名/身份证号回车查找" + ("（已填写的处方保留）" if self.query(RxForm) else ""))
+            self.say("F3 登记纸质处方；或输入患者姓名/身份证号回车查找" + ("（已填写的处方保留）" if self.query(RxForm) else ""))
         elif self.step == "home" and self.found and not self.query_one("#rx-patient", Input).has_focus:
             self.query_one("#rx-patient", Input).focus()
             self.refresh_bindings()

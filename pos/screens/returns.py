@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, TillCallFailed
-from pos.format import local_hhmm, yuan
+from pos.format import halfwidth, local_hhmm, yuan
 from pos.screens.help import HelpScreen
 from pos.screens.shift import TENDER_LABELS
 from pos.state import TillState
@@ -94,7 +94,7 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
             self.run_worker(self._find(event.value), exclusive=True, group="find")
 
     async def _find(self, sale_no: str) -> None:
-        sale_no = sale_no.strip()
+        sale_no = halfwidth(sale_no)
         if not sale_no:
             self.say("请输入小票号，例如 20261122-0001", error=True)
             return

@@ -1,8 +1,9 @@
 """The sale screen: the lines, a large total, one input for scans and typed codes, and the F-keys.
 
 Every change to the sale goes through one queue consumed by one worker, so intents reach the service in
-the order the cashier made them — 100 scans 2 ms apart arrive as 100 adds, in order — and the table is
-redrawn from each answer (the service's SaleOut is the truth).
+the order the cashier made them — 100 scans 2 ms apart arrive as 100 adds, in order — and the lines are
+shown from each answer (the service's SaleOut is the truth), only the rows that changed redrawn. The cursor
+follows the line just added or changed; F7, F10 and Ctrl+L are queued behind the scans, so they act on it.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Digits, Footer, Label, Static
+from textual.widgets import Digits, Footer, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
-from pos.codes import Scan, route, trace_target
+from pos.codes import Scan, codes_needed, route, trace_target
 from pos.format import yuan
 from pos.screens.card import CardScreen
+from pos.screens.confirm import ConfirmScreen
 from pos.screens.help import HelpScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.prescription import PrescriptionScreen
@@ -34,11 +36,47 @@ from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidRequest, VoidScreen
 from pos.state import TillState
+from pos.widgets.sale_lines import SaleLines
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
 
 RETRY_SECONDS = 1.0
 Intent = Callable[[], Awaitable[None]]
+# The lines' columns: the header and the width in cells (the name takes what the others leave). The input keeps
+# the focus; the arrows move the row cursor from there.
+_COLUMNS = (("#", 3), ("品名", 0), ("规格", 12), ("数量", 7), ("单价", 8), ("金额", 9), ("类别", 12), ("医保", 4))
+
+
+def added_words(ln: dict[str, Any]) -> str:
+    """What the cashier is told when a line is added or grows: the line, and at once what it will need before
+    the money (the service refuses the payment without it): a prescription reviewed by a pharmacist (F4) for a
+    处方药, the 追溯码 of each box of a traced drug (scanned into the same input)."""
+    words = [f"已加入：{ln['name']} × {ln['qty']}{ln['unit']}"]
+    if ln.get("gsp_class") == "rx":
+        words.append("处方药：须登记处方并经在岗药师审核，按 F4")
+    if (short := codes_needed(ln) - len(ln.get("trace_codes", []))) > 0:
+        words.append(f"需扫追溯码 {short} 个（每盒一个），直接扫入本输入框")
+    return "；".join(words)
+
+
+# Where the cashier goes to supply what a refusal says is missing (the rule IDs are the service's).
+_WHERE = {"RX-01": "按 F4 处方", "RX-04": "按 F4 处方", "RX-10": "药师 Ctrl+G 在岗", "TRACE-MISSING": "扫入追溯码",
+          "GSP-06": "F7 改数量或 F10 删行"}
+
+
+def missing_words(m: dict[str, Any]) -> str:
+    """One refusal as the message line lists it: the rule, what it says, and the key that mends it."""
+    where = _WHERE.get(m.get("code", ""))
+    return f"[{m.get('code')}] {m.get('message_zh', '')}" + (f"（{where}）" if where else "")
+
+
+def _cells(n: int, ln: dict[str, Any]) -> tuple[str, ...]:
+    """A line's cells as the table shows them; `n` its place in the sale (1..n, not the service's line_no)."""
+    name = ln["name"]
+    if ln.get("traced"):  # how many of its boxes' trace codes are scanned
+        name += f" 码{len(ln.get('trace_codes', []))}/{codes_needed(ln)}"
+    return (str(n), name, ln["spec"], f"{ln['qty']}{ln['unit']}", yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]),
+            ln["gsp_class_label"], ln["insurance_label"] or "")
 
 
 class SaleScreen(Screen[None]):
@@ -60,7 +98,7 @@ class SaleScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.state, id="status")
-        yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+        yield SaleLines(_COLUMNS, right=(3, 4, 5), id="lines")
         with Horizontal(id="bottom"):
             with Vertical(id="entry"):
                 yield Static("请扫码或输入编码/拼音首字母，回车", id="message", classes="message", markup=False)
@@ -71,9 +109,6 @@ class SaleScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        table = self.query_one("#lines", DataTable)
-        table.add_columns("#", "品名", "规格", "数量", "单价", "金额", "类别", "医保")
-        table.can_focus = False  # the input keeps the focus; arrows move the row cursor from there
         self.run_worker(self._post_intents(), group="intents")
         self.send(self._offer_sign_in)  # first: a resumed sale's message is the one left on screen
         if self.state.resume_sale_id is not None:
@@ -98,7 +133,7 @@ class SaleScreen(Screen[None]):
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#message", Static)
-        message.update(text)
+        message.update(text, layout=False)  # its box is fixed (two lines): no layout of the screen per scan
         message.set_class(error, "error")
 
     def show_error(self, exc: Exception) -> None:
@@ -193,29 +228,47 @@ class SaleScreen(Screen[None]):
 
     # --- showing the service's sale ---------------------------------------------------------------
 
-    def show_sale(self, sale: dict[str, Any] | None) -> None:
+    def show_sale(self, sale: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Show the service's sale. Only what changed is redrawn: a scan adds or changes one row, and a whole
+        table's redraw after each scan was most of the till's time per scan. The cursor follows the line just
+        added or changed (F7 and F10 act on it); the rows are numbered 1..n as they stand (the service's line
+        ids are the keys)."""
+        before = {ln["id"]: ln for ln in self.sale["lines"]} if self.sale else {}
         self.sale = sale if sale is not None and sale["status"] == "open" else None
-        table = self.query_one("#lines", DataTable)
-        row = table.cursor_row
-        table.clear()
         lines = self.sale["lines"] if self.sale else []
-        for ln in lines:
-            name = ln["name"]
-            if ln.get("traced"):  # how many of its boxes' trace codes are scanned
-                name += f" 码{len(ln.get('trace_codes', []))}/{1 if ln['split'] else ln['qty']}"
-            table.add_row(str(ln["line_no"]), name, ln["spec"], f"{ln['qty']}{ln['unit']}",
-                          yuan(ln["unit_price_fen"]), yuan(ln["amount_fen"]), ln["gsp_class_label"],
-                          ln["insurance_label"] or "", key=str(ln["id"]))
+        table = self.query_one("#lines", SaleLines)
+        shown = [str(ln["id"]) for ln in lines]
+        keys = table.keys()
+        kept = [k for k in keys if k in set(shown)]
+        if kept == shown[:len(kept)]:  # rows removed, changed or added at the end: those rows only
+            gone = [k for k in keys if k not in set(shown)]
+            for k in gone:
+                table.remove_row(k)
+            for n, ln in enumerate(lines, 1):
+                cells = _cells(n, ln)
+                key = str(ln["id"])
+                if key not in keys:
+                    table.add_row(*cells, key=key)
+                elif ln != before.get(ln["id"]) or gone:
+                    table.update_row(key, *cells)  # redrawn only if a cell changed
+        else:  # another sale, or the lines reordered: drawn afresh
+            table.clear()
+            for n, ln in enumerate(lines, 1):
+                table.add_row(*_cells(n, ln), key=str(ln["id"]))
+        touched = next((i for i, ln in enumerate(lines) if ln != before.get(ln["id"])), None)
         if lines:
-            table.move_cursor(row=min(max(row, 0), len(lines) - 1))
+            row = touched if touched is not None else min(max(table.cursor_row, 0), len(lines) - 1)
+            if row != table.cursor_row:
+                table.move_cursor(row=row)
         count = sum(ln["qty"] for ln in lines)
-        self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件")
+        self.query_one("#total-label", Label).update(f"合计 (元)  共 {count} 件", layout=False)  # one line, fixed box
         self.query_one("#total", Digits).update(yuan(self.sale["total_fen"]) if self.sale else "0.00")
+        return lines[touched] if touched is not None else None
 
     def selected_line(self) -> dict[str, Any] | None:
         if self.sale is None or not self.sale["lines"]:
             return None
-        table = self.query_one("#lines", DataTable)
+        table = self.query_one("#lines", SaleLines)
         return self.sale["lines"][min(table.cursor_row, len(self.sale["lines"]) - 1)]
 
     # --- scanning and searching -------------------------------------------------------------------
@@ -246,9 +299,9 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
-            last = self.sale["lines"][-1]["name"] if self.sale and self.sale["lines"] else ""
-            self.say(f"已加入：{last}")
+            line = self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
+            if line is not None:
+                self.say(added_words(line))
         self.send(intent)
 
     def add_trace_code(self, code: str) -> None:
@@ -260,8 +313,10 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             assert self.sale is not None
-            self.show_sale(await self.client.add_trace_code(self.sale["id"], line["id"], code))
-            self.say(f"已记录追溯码：{line['name']}")
+            now = self.show_sale(await self.client.add_trace_code(self.sale["id"], line["id"], code)) or line
+            have, need = len(now.get("trace_codes", [])), codes_needed(now)
+            more = f"，还需扫 {need - have} 个" if have < need else "，已扫齐"
+            self.say(f"已记录追溯码：{now['name']}（{have}/{need}）{more}")
         self.send(intent)
 
     def _picked(self, item_id: int | None) -> None:
@@ -278,7 +333,7 @@ class SaleScreen(Screen[None]):
         self.focus_scan()
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one("#lines", DataTable)
+        table = self.query_one("#lines", SaleLines)
         if table.row_count:
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
@@ -369,6 +424,15 @@ class SaleScreen(Screen[None]):
             if self.sale is None or not self.sale["lines"]:
                 self.say("当前没有商品，无需收款", error=True)
                 return
+            try:  # the service's own answer: the completion's refusals, asked before any money is taken
+                ready = await self.client.readiness(self.sale["id"])
+            except (ServiceError, ServiceUnavailable):
+                # No answer (the service away, or one without the question): the payment opens as before, and its
+                # completion, retried until answered, is refused the same way if something is missing.
+                ready = {"ready": True, "missing": []}
+            if not ready["ready"]:
+                self.say("不能收款：" + "；".join(missing_words(m) for m in ready["missing"]), error=True)
+                return
             self.app.push_screen(PaymentScreen(self.state, self.sale), self._paid)
         self.send(intent)
 
@@ -379,11 +443,53 @@ class SaleScreen(Screen[None]):
         self.focus_scan()
 
     def action_quantity(self) -> None:
-        line = self.selected_line()
-        if line is None:
-            self.say("没有可修改的商品行", error=True)
+        async def intent() -> None:  # queued: it acts on the line a scan before it added, once that is shown
+            if self.app.screen is not self:
+                return
+            line = self.selected_line()
+            if line is None:
+                self.say("没有可修改的商品行", error=True)
+                return
+            self.app.push_screen(QtyScreen(line), lambda qty: self._set_qty(line, qty))
+        self.send(intent)
+
+    def action_split(self) -> None:
+        """Ctrl+L 拆零: the selected line's item sold by its split unit (粒, 片) instead of the box, where the item
+        may be; the box scanned is taken off (one box less) and the split quantity asked."""
+        async def intent() -> None:  # queued, as F7: it acts on the line just scanned
+            if self.app.screen is not self:
+                return
+            line = self.selected_line()
+            if line is None:
+                self.say("拆零：请先扫描要拆零的药品", error=True)
+            elif line["split"]:
+                self.say(f"{line['name']} 已是拆零行：按 F7 改数量", error=True)
+            elif not line.get("split_unit"):
+                self.say(f"{line['name']} 不可拆零销售", error=True)
+            else:
+                title = f"拆零：{line['name']} {line['spec']}，按{line['split_unit']}卖，数量（{line['split_unit']}）"
+                self.app.push_screen(QtyScreen(line, title), lambda qty: self._split(line, qty))
+        self.send(intent)
+
+    def _split(self, box: dict[str, Any], qty: int | None) -> None:
+        self.focus_scan()
+        if qty is None:
             return
-        self.app.push_screen(QtyScreen(line), lambda qty: self._set_qty(line, qty))
+
+        async def intent() -> None:
+            sale_id = await self._ensure_sale()
+            # The split line first: refused (stock, the rules), the box stays as it was.
+            self.show_sale(await self.client.add_line(sale_id, item_id=box["item_id"], qty=qty, split=True))
+            if box["qty"] > 1:
+                self.show_sale(await self.client.set_qty(sale_id, box["id"], box["qty"] - 1))
+            else:
+                self.show_sale(await self.client.remove_line(sale_id, box["id"]))
+            lines = self.sale["lines"] if self.sale else []
+            at = next((n for n, ln in enumerate(lines) if ln["item_id"] == box["item_id"] and ln["split"]), None)
+            if at is not None:
+                self.query_one("#lines", SaleLines).move_cursor(row=at)
+                self.say(added_words(lines[at]).replace("已加入", "已拆零"))
+        self.send(intent)
 
     def _set_qty(self, line: dict[str, Any], qty: int | None) -> None:
         self.focus_scan()
@@ -397,9 +503,23 @@ class SaleScreen(Screen[None]):
         self.send(intent)
 
     def action_remove(self) -> None:
-        line = self.selected_line()
-        if line is None:
-            self.say("没有可删除的商品行", error=True)
+        """F10: the line under the cursor (the one just scanned, unless the arrows moved), named and confirmed."""
+        async def intent() -> None:  # queued, as F7
+            if self.app.screen is not self:
+                return
+            line = self.selected_line()
+            if line is None:
+                self.say("没有可删除的商品行", error=True)
+                return
+            n = self.sale["lines"].index(line) + 1 if self.sale else 0
+            question = f"删除第 {n} 行：{line['name']} {line['spec']} × {line['qty']}{line['unit']}？"
+            self.app.push_screen(ConfirmScreen(question), lambda yes: self._remove(line, bool(yes)))
+        self.send(intent)
+
+    def _remove(self, line: dict[str, Any], confirmed: bool) -> None:
+        self.focus_scan()
+        if not confirmed:
+            self.say(f"未删除：{line['name']}")
             return
 
         async def intent() -> None:

@@ -1,4 +1,7 @@
-"""Item search popup: pinyin initials, name or code; arrows choose, Enter adds it to the sale."""
+"""Item search popup: pinyin initials, full pinyin, name or code; arrows choose, Enter adds it to the sale.
+
+A row tells one box from another of the same name: the maker, Rx/OTC, the 医保 mark, and the stock that can be
+sold today (the service's figure: expired and stopped batches left out)."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class SearchScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="search"):
-            yield Label("商品查询（拼音首字母 / 品名 / 编码），↑↓ 选择，回车加入", classes="dialog-title")
+            yield Label("商品查询（拼音首字母 / 全拼 / 品名 / 编码），↑↓ 选择，回车加入", classes="dialog-title")
             yield Input(value=self.initial, id="query", max_length=50)
             yield DataTable(id="hits", cursor_type="row", zebra_stripes=True)
             yield Static("", id="search-message", classes="message", markup=False)
@@ -37,7 +40,7 @@ class SearchScreen(ModalScreen[int | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#hits", DataTable)
-        table.add_columns("编码", "品名", "规格", "单价", "库存", "医保")
+        table.add_columns("品名", "规格", "厂家", "类别", "医保", "单价", "可售", "编码")
         table.can_focus = False
         self.query_one("#query", Input).focus()
         if self.initial:
@@ -63,8 +66,9 @@ class SearchScreen(ModalScreen[int | None]):
         for hit in hits:
             item = hit["item"]
             stock = f"{item['stock']}{item['split_unit'] or item['unit']}"
-            table.add_row(item["code"], item["name"], item["spec"], yuan(item["price_fen"]), stock,
-                          item["insurance_label"] or "", key=str(item["id"]))
+            table.add_row(item["name"], item["spec"], item["manufacturer"] or "—", item["gsp_class_label"],
+                          item["insurance_label"] or "—", yuan(item["price_fen"]), stock, item["code"],
+                          key=str(item["id"]))
         message.update(f"找到 {len(hits)} 个商品" if q else "")
 
     def action_cursor(self, step: int) -> None:

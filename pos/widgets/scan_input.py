@@ -13,6 +13,8 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Input
 
+from pos.format import halfwidth
+
 
 class ScanInput(Input):
     class Scanned(Message):
@@ -32,7 +34,7 @@ class ScanInput(Input):
         self._take_code()
 
     def _take_code(self) -> None:
-        code = self.value.strip()
+        code = halfwidth(self.value)  # a code typed with a Chinese IME on: full-width digits are the same code
         self.value = ""
         if code:
             self.post_message(self.Scanned(code))

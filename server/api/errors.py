@@ -37,9 +37,56 @@ _STATUS_TEXT = {
 }
 
 
-def _field(loc: tuple[Any, ...]) -> str:
+def _field(loc: tuple[Any, ...], kind: str = "") -> str:
+    if kind == "json_invalid":  # its loc is ("body", offset): the offset is where, not a field
+        return "body"
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+# The fields a till or an office user sends most, in their words; any other is shown by its name.
+_FIELD_ZH = {
+    "body": "请求内容", "qty": "数量", "barcode": "条码", "item_id": "商品", "split": "拆零", "tenders": "支付方式",
+    "kind": "支付方式", "amount_fen": "金额", "tendered_fen": "实收金额", "reference": "凭证号", "reason": "原因",
+    "username": "工号", "pin": "密码", "till_code": "收款机", "id": "单号", "sale_id": "销售单号", "code": "编码",
+    "float_fen": "备用金", "counted_cash_fen": "实点现金", "lines": "商品行", "sale_line_id": "商品行", "q": "查询内容",
+    "limit": "条数", "name": "名称", "price_fen": "价格", "spec": "规格", "to_quarantine": "去向",
+    "prescription_id": "处方", "patient_name": "患者姓名", "verdict": "审方结论", "zone_code": "区域",
+}
+
+
+def field_zh(field: str) -> str:
+    """tenders.0.amount_fen -> 支付方式第1项的金额; an unknown name stays as it is."""
+    words = []
+    for part in field.split("."):
+        if part.isdigit():
+            words.append(f"第{int(part) + 1}项")
+        else:
+            words.append(("的" if words else "") + _FIELD_ZH.get(part, part))
+    return "".join(words)
+
+
+def problem_zh(error: Any) -> str:
+    """What is wrong with one value, in Chinese (pydantic's error type and its limits); the English is pydantic's."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    limit = next((ctx[k] for k in ("ge", "gt", "le", "lt", "min_length", "max_length") if k in ctx), "")
+    words = {
+        "missing": "必须填写", "extra_forbidden": "不应出现", "json_invalid": "不是有效的 JSON",
+        "greater_than_equal": f"不能小于 {limit}", "greater_than": f"须大于 {limit}",
+        "less_than_equal": f"不能大于 {limit}", "less_than": f"须小于 {limit}",
+        "string_too_short": f"至少 {limit} 个字符", "string_too_long": f"最多 {limit} 个字符",
+        "too_short": f"至少 {limit} 项", "too_long": f"最多 {limit} 项",
+        "int_parsing": "须为整数", "int_type": "须为整数", "int_from_float": "须为整数",
+        "bool_parsing": "须为是或否", "bool_type": "须为是或否", "string_type": "须为文字",
+        "string_pattern_mismatch": "格式不对", "list_type": "须为列表", "model_attributes_type": "须为对象",
+        "dict_type": "须为对象", "date_from_datetime_parsing": "须为日期", "date_parsing": "须为日期",
+        "datetime_parsing": "须为时间", "enum": "不是可选的值", "literal_error": "不是可选的值",
+        "uuid_parsing": "格式不对",
+    }.get(kind, "无效")
+    if kind == "json_invalid":
+        where = next((p for p in error.get("loc", ()) if isinstance(p, int)), None)
+        return words + (f"（第 {where} 个字符附近）" if where is not None else "")
+    return words
 
 
 def error_response(exc: AppError) -> JSONResponse:
@@ -54,11 +101,11 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
-        names = "、".join(dict.fromkeys(e["field"] for e in errors))
+        errors = [{"field": _field(tuple(e.get("loc", ())), e.get("type", "")), "problem": e.get("msg", ""),
+                   "problem_zh": problem_zh(e), "type": e.get("type", "")} for e in exc.errors()]
+        said = "；".join(dict.fromkeys(f"{field_zh(e['field'])}{e['problem_zh']}" for e in errors))
         return JSONResponse(
-            {"code": "VALIDATION", "message_zh": f"输入有误：{names}",
+            {"code": "VALIDATION", "message_zh": f"输入有误：{said}",
              "message_en": f"invalid input: {', '.join(dict.fromkeys(e['field'] for e in errors))}",
              "details": {"errors": errors}},
             status_code=422,

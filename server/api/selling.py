@@ -17,8 +17,10 @@ from server.api.schemas.common import UUID_PATTERN
 from server.api.schemas.selling import (
     CompleteIn,
     DutyOut,
+    ErrorOut,
     LineIn,
     LineQtyIn,
+    ReadinessOut,
     RefundOut,
     ReturnIn,
     ReturnOut,
@@ -34,7 +36,7 @@ from server.api.schemas.selling import (
 )
 from server.db.models import Sale, SaleReturn
 from server.db.models.base import id_of
-from server.db.uow import Reader, core_unit, loop_unit, orm
+from server.db.uow import Reader, core_unit, loop_unit, orm, read_unit
 from server.errors import AppError
 from server.permissions import Action
 from server.rules.tenders import TenderOffer
@@ -84,6 +86,7 @@ def sale_out(r: Reader, ctx: Ctx, sale: Sale, replayed: bool = False,
                    "gsp_class_label": _CLASS_LABEL[ln["gsp_class"]],
                    "insurance_label": _INSURANCE_LABEL[ln["insurance_category"]],
                    "unit": (ln["split_unit"] or ln["unit"]) if ln["split"] else ln["unit"], "split": ln["split"],
+                   "split_unit": ln["split_unit"],
                    "qty": ln["qty"], "unit_price_fen": ln["unit_price_fen"], "amount_fen": ln["amount_fen"],
                    "returned_qty": back.get(ln["id"], 0), "traced": ln["traced"],
                    "trace_codes": codes.get(ln["id"], [])} for ln in lines],
@@ -167,6 +170,16 @@ def suspended(s: ReadSession, ctx: CtxDep) -> list[SaleOut]:
 @router.get("/sales/by-number/{sale_no}", response_model=SaleOut, **guarded(Action.SALE_READ))
 def sale_by_number(sale_no: Annotated[str, Path(max_length=20)], s: ReadSession, ctx: CtxDep) -> SaleOut:
     return sale_out(s, ctx, records.sale_by_number(s, ctx, sale_no))
+
+
+@router.get("/sales/{sale_id}/readiness", response_model=ReadinessOut, **guarded(Action.SALE_READ))
+def readiness(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> ReadinessOut:
+    """May the sale be paid now? Every refusal its completion would give before a tender is offered (the same
+    checks: server.services.sale.completion.missing), so the till offers payment only when there is none, and
+    lists what is missing otherwise. Reads only."""
+    with read_unit(get_state(request).engine) as u:
+        found = completion.missing(u, ctx, sale_id.lower(), till_of(who))
+    return ReadinessOut(ready=not found, missing=[ErrorOut.model_validate(e.body()) for e in found])
 
 
 @router.get("/sales/{sale_id}", response_model=SaleOut, **guarded(Action.SALE_READ))

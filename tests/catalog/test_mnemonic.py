@@ -113,3 +113,23 @@ def test_variants_leave_phrases_alone() -> None:
     assert mnemonic_variants("人参") == ["RS"]
     assert mnemonic_variants("银行") == ["YH"]
     assert mnemonic_variants("六味地黄丸") == ["LWDHW"]
+
+
+def test_spelled_is_the_full_pinyin_read_as_the_mnemonic_reads() -> None:
+    from catalog.mnemonic import spelled
+
+    assert spelled("感冒灵颗粒") == "GANMAOLINGKELI"
+    assert spelled("维生素C片") == "WEISHENGSUCPIAN"
+    assert spelled("绿药膏") == "LVYAOGAO"  # ü as it is typed
+    assert spelled("参麦注射液").startswith("SHENMAI") and spelled("玄参") == "XUANSHEN"  # the pharmacy's readings
+
+
+def test_pinyin_initials_reads_a_typed_spelling_and_refuses_what_is_not_one() -> None:
+    from catalog.mnemonic import pinyin_initials
+
+    assert pinyin_initials("ganmao")[0] == "GM"
+    assert pinyin_initials("ganmaoling")[0] == "GML"
+    assert pinyin_initials("ganm") == ["GM"]  # the last syllable not finished
+    assert "BLG" in pinyin_initials("banlangen")
+    assert pinyin_initials("GMKL") == [] and pinyin_initials("WSS") == [] and pinyin_initials("ga") == []
+    assert pinyin_initials("阿莫") == [] and pinyin_initials("6901234") == []

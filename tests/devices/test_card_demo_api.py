@@ -69,7 +69,7 @@ def test_a_demo_card_inserted_from_the_demo_reaches_the_till_masked(
 
 def test_read_again_then_remove_then_nothing_to_read(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
     h = headers["cashier"]
-    assert client.post("/devices/card/insert", json={}, headers=h).json()["name"] == "李建国"  # employee by default
+    assert client.post("/devices/card/insert", json={}, headers=h).json()["name"] == "周德明"  # employee by default (not a pharmacist's name)
     again = client.post("/devices/card/read", headers=h)
     assert again.status_code == 200 and again.json()["card_no"] == DEMO_CARDS["employee"].record.card_no
     # inserting another card takes the first one out, as a hand would

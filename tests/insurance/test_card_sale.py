@@ -439,10 +439,14 @@ def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_si
     assert doc.card is not None
     paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
     assert doc.card.fund_fen + doc.card.personal_account_fen == paid["insurance"]
+    # 现金支付 is the cash the buyer actually paid: the self-pay 口罩 included, not the card lines' cash part alone
+    assert paid["cash"] >= 990 and doc.card.cash_fen == paid["cash"]
+    assert doc.card.fund_fen + doc.card.personal_account_fen + doc.card.cash_fen == sale["total_fen"]
     assert doc.card.balance_after_fen == card_shop["sandbox"].person(EMPLOYEE.psn_no)["balc_fen"]
     assert doc.card.insured_name == EMPLOYEE.name and EMPLOYEE.certno not in doc.card.insured_id_masked
     text = preview(doc, 42)
     assert "签名" in text and EMPLOYEE.certno not in text
+    assert f"{paid['cash'] // 100}.{paid['cash'] % 100:02d}" in text.split("医保结算")[1].split("个人账户余额")[0]
 
 
 def test_the_card_rows_are_written_by_their_own_module_and_audited_with_identity_numbers_masked(

@@ -112,3 +112,15 @@ def test_the_help_screen_shows_the_generated_text(screen: type[Screen]) -> None:
             assert not isinstance(app.screen, HelpScreen)
 
     asyncio.run(body())
+
+
+def test_the_readme_names_the_sale_keys_as_the_footer_does() -> None:
+    """README and footer agree: every key of the sale screen appears in the README with its footer label."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for entry in keymap.SALE.keys():
+        for b in entry.bindings:
+            if b.key in ("up", "down", "escape"):
+                continue
+            assert f"{keymap.key_name(b.key.split(',')[0])} {b.description}" in readme, (b.key, b.description)

@@ -7,6 +7,7 @@ size close to a real till's terminal. The service, not the screen, is the judge 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Digits, Input, Static
 
 from pos.app import DingdianTill
 from pos.client import TillClient
+from pos.screens.confirm import ConfirmScreen
 from pos.screens.payment import PaymentScreen
 from pos.screens.qty import QtyScreen
 from pos.screens.sale import SaleScreen
@@ -22,6 +24,7 @@ from pos.screens.search import SearchScreen
 from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
+from pos.widgets.sale_lines import SaleLines
 from server.config import Settings
 from tests.conftest import BARCODE_ICE, BARCODE_VITC, ROLE_PINS
 from tests.pos.helpers import (
@@ -43,6 +46,13 @@ from tests.pos.helpers import (
 pytestmark = pytest.mark.slow
 
 
+async def confirming(pilot: Any) -> ConfirmScreen:
+    """The yes/no question is up (it has no field to focus: Enter and Esc are its keys)."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
+    await pilot.pause()
+    return pilot.app.screen  # type: ignore[return-value]
+
+
 def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engine) -> None:
     async def body() -> None:
         app = till(settings, service)
@@ -52,7 +62,7 @@ def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engi
             assert "T01" in str(sale.query_one("#status").render())
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
-            table = sale.query_one("#lines", DataTable)
+            table = sale.query_one("#lines", SaleLines)
             assert table.row_count == 1, message(sale)
             row = [str(c) for c in table.get_row_at(0)]
             assert "维生素C片" in row and "3.50" in row
@@ -141,7 +151,7 @@ def test_search_by_pinyin_initials_adds_the_chosen_item(service: str, settings: 
             search: SearchScreen = app.screen  # type: ignore[assignment]
             await until(pilot, lambda: bool(search.hits), what="search results")
             assert search.hits[0]["item"]["name"] == "维生素C片"
-            assert "50" in [str(c) for c in search.query_one("#hits", DataTable).get_row_at(0)][4]  # stock shown
+            assert "50" in [str(c) for c in search.query_one("#hits", DataTable).get_row_at(0)][6]  # stock shown
             await pilot.press("enter")
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
             await settled(pilot, sale)
@@ -185,12 +195,14 @@ def test_quantity_remove_and_void(service: str, settings: Settings, engine: Engi
             await scan(pilot, BARCODE_BULK)
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "4.70"
-            await pilot.press("f7")
+            await pilot.press("up", "f7")  # the cursor followed the last scan (line 2): up to line 1
             await popup(pilot, QtyScreen)
-            await pilot.press("backspace", "3", "enter")  # line 1 (the cursor's) → 3 boxes
+            await pilot.press("backspace", "3", "enter")  # line 1 → 3 boxes
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "11.70"
-            await pilot.press("down", "f10")  # remove line 2
+            await pilot.press("down", "f10")  # remove line 2, named and confirmed
+            await confirming(pilot)
+            await pilot.press("enter")
             await settled(pilot, sale)
             assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # type: ignore[index]
             assert sale.query_one("#total", Digits).value == "10.50"
@@ -284,6 +296,8 @@ def test_f6_with_an_empty_sale_shows_the_suspended_list(service: str, settings: 
             assert "已挂单" in message(sale)
             await scan(pilot, BARCODE_BULK)  # a new sale, its only line removed: open, empty
             await pilot.press("f10")
+            await confirming(pilot)
+            await pilot.press("enter")
             await settled(pilot, sale)
             assert sale.sale is not None and not sale.sale["lines"]
             empty_id = sale.sale["id"]
@@ -296,7 +310,11 @@ def test_f6_with_an_empty_sale_shows_the_suspended_list(service: str, settings: 
             await scan(pilot, BARCODE_BULK)
             await settled(pilot, sale)
             assert sale.sale is not None and sale.sale["id"] == empty_id and len(sale.sale["lines"]) == 1
-            await pilot.press("f10", "f6")
+            await pilot.press("f10")
+            await confirming(pilot)
+            await pilot.press("enter")
+            await settled(pilot, sale)
+            await pilot.press("f6")
             await popup(pilot, SuspendedScreen)
             await until(pilot, lambda: bool(getattr(app.screen, "sales", None)), what="the suspended list")
             await pilot.press("enter")
@@ -317,5 +335,48 @@ def test_a_service_that_is_down_is_reported(settings: Settings) -> None:
             await pilot.press(*"u_cashier", "enter", "1", "enter")
             await until(pilot, lambda: "无法连接" in message(app.screen, "#login-message"), what="the message")
             assert "未连接" in str(app.screen.query_one("#status").render())
+
+    asyncio.run(body())
+
+
+def test_the_cursor_follows_the_line_just_scanned_f10_names_it_and_the_lines_are_renumbered(
+        service: str, settings: Settings, engine: Engine) -> None:
+    """板蓝根 then 阿莫西林 scanned: F10 is meant for 阿莫西林 (the line just scanned), says so, and Esc keeps it."""
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            table = sale.query_one("#lines", SaleLines)
+            await scan(pilot, BARCODE_VITC)
+            await scan(pilot, BARCODE_BULK)
+            await settled(pilot, sale)
+            assert table.cursor_row == 1  # on the line just added, not on row 1
+            await scan(pilot, BARCODE_VITC)  # more of line 1: the cursor goes back to it
+            await settled(pilot, sale)
+            assert table.cursor_row == 0 and sale.sale["lines"][0]["qty"] == 2  # type: ignore[index]
+            await scan(pilot, BARCODE_BULK)
+            await pilot.press("f10")  # pressed before the scan is answered: it still means the line scanned
+            confirm = await confirming(pilot)
+            question = str(confirm.query_one("#question").render())
+            assert "第 2 行" in question and "复方甘草片" in question and "× 2" in question, question
+            await pilot.press("escape")  # not removed
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            await settled(pilot, sale)
+            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片", "复方甘草片"]  # type: ignore[index]
+            assert "未删除" in message(sale)
+
+            await pilot.press("up", "f10")  # now the first line, chosen with the arrows
+            confirm = await confirming(pilot)
+            assert "维生素C片" in str(confirm.query_one("#question").render())
+            await pilot.press("enter")
+            await settled(pilot, sale)
+            assert [ln["name"] for ln in sale.sale["lines"]] == ["复方甘草片"]  # type: ignore[index]
+            # the sale shows 1..n; the service keeps its own line numbers
+            assert [str(c) for c in table.get_row_at(0)][:2] == ["1", "复方甘草片"]
+            assert sale.sale["lines"][0]["line_no"] == 2  # type: ignore[index]
+            await scan(pilot, BARCODE_VITC)
+            await settled(pilot, sale)
+            assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["1", "2"]
+            assert table.cursor_row == 1
 
     asyncio.run(body())

@@ -116,7 +116,9 @@ def test_a_card_sale_is_identified_by_the_reader_split_previewed_and_settled(
             assert pre is not None and sandbox.settlements() == []
             shown = {k: card.query_one(f"#{k}", Digits).value for k in ("fund", "acct", "cash", "due")}
             assert shown == {"fund": f"{pre['fund_pay_fen'] / 100:.2f}", "acct": f"{pre['acct_pay_fen'] / 100:.2f}",
-                             "cash": f"{pre['cash_pay_fen'] / 100:.2f}", "due": f"{pre['due_otherwise_fen'] / 100:.2f}"}
+                             "cash": f"{pre['due_otherwise_fen'] / 100:.2f}", "due": f"{pre['due_otherwise_fen'] / 100:.2f}"}
+            # the self-pay 口罩 is inside 个人现金, and said so
+            assert str(card.query_one("#cash-label").render()) == "个人现金（含自费 9.90）"
             assert pre["fund_pay_fen"] + pre["acct_pay_fen"] + pre["cash_pay_fen"] == 700
             assert pre["due_otherwise_fen"] == pre["cash_pay_fen"] + 990 and pre["fund_pay_fen"] > 0
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, text
 from textual.widgets import Checkbox, DataTable, Input, OptionList
 
-from pos.screens.payment import PaymentScreen
 from pos.screens.prescription import PrescriptionScreen
+from pos.widgets.rx_form import RxForm
 from server.config import Settings
 from server.services.context import Ctx
 from tests.conftest import BARCODE_AMOX, qualify_pharmacist
@@ -53,39 +53,46 @@ def test_the_pharmacist_enters_and_approves_the_prescription_and_the_rx_sale_is_
             await on_duty(pilot, sale)
             await scan(pilot, BARCODE_AMOX)
             await settled(pilot, sale)
+            assert "处方药：须登记处方并经在岗药师审核，按 F4" in message(sale)  # said at once, before any money
             await pilot.press("f2")  # RX-01: no Rx line is paid before a pharmacist approved its prescription
-            pay = await popup(pilot, PaymentScreen)
-            await type_text(pilot, "20", "enter")
-            await until(pilot, lambda: "RX-01" in message(pay, "#pay-message"), what="the RX-01 refusal")
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+            await settled(pilot, sale)
+            assert app.screen is sale, "the payment is not offered"
+            assert "不能收款" in message(sale) and "RX-01" in message(sale) and "F4" in message(sale), message(sale)
 
             await pilot.press("f4")
             rx: PrescriptionScreen = await popup(pilot, PrescriptionScreen)
             assert "阿莫西林胶囊×1" in message(rx, "#rx-message")
-            await pilot.press("f2")
+            await pilot.press("f2")  # F2 is 保存 here, never a blank form: nothing happens at the search
+            await pilot.pause()
+            assert rx.step == "home" and not rx.query(RxForm)
+            await pilot.press("f3")
             await until(pilot, lambda: app.focused is not None and app.focused.id == "rx-rx_no", what="the form")
             for value in ("RX-2026-0001", "", "H44030000001", "示范医院", "李医生", "急性支气管炎", "张三", "", "1", "40"):
                 await type_text(pilot, value, "enter")  # Enter goes field to field; the date is today's already
             lines = rx.query_one("#rx-lines", DataTable)
             # from the sale: the catalog's name and spec, the quantity; the name as written is the pharmacist's to type
             assert [str(c) for c in lines.get_row_at(0)][1:5] == ["阿莫西林胶囊", "0.25g*24粒", "", "1"]
-            await pilot.press("tab", "tab", "tab", "tab")  # past the boxes (the doctor's signature left unticked)
+            await pilot.press("enter", "enter", "enter", "enter")  # Enter goes past the boxes too, ticking none
             assert app.focused is not None and app.focused.id == "ln-drug_name"
+            assert not any(box.value for box in rx.query(Checkbox))
             for value in ("阿莫西林胶囊", "", "0.5g", "tid", "口服", "胶囊"):  # the name as written; no days typed
                 await type_text(pilot, value, "enter")
             await pilot.press("f2")
             await until(pilot, lambda: "RX-02" in message(rx, "#rx-message"), what="the RX-02 refusal")
             assert "医师签名" in message(rx, "#rx-message") and rx.step == "form"
             assert rx.query_one("#rx-patient_name", Input).value == "张三"  # nothing typed is lost
-            rx.query_one("#rx-doctor_signed", Checkbox).focus()
+            signed = rx.query_one("#rx-doctor_signed", Checkbox)
+            signed.focus()
+            assert "✓" not in str(signed.render())
             await pilot.press("space")
+            await pilot.pause()
+            assert signed.value and "✓" in str(signed.render())  # ticked, visible without colour
             await pilot.press("f2")
             await until(pilot, lambda: rx.step == "detail", what="the prescription saved and tied")
             assert "RX-2026-0001" in title(rx) and "待审核" in title(rx) and "F5 通过" in message(rx, "#rx-message")
             await pilot.press("f5")
             await until(pilot, lambda: "审核通过" in title(rx), what="the approval")
-            await pilot.press("escape", "escape")  # the prescription → find/enter → the sale
+            await pilot.press("escape")  # approved and tied: Esc is back at the sale, where F2 pays
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
             await settled(pilot, sale)
             assert "已关联处方" in message(sale)

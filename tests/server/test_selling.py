@@ -285,3 +285,33 @@ def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledg
         for statement, parameters in seen:
             plan = " / ".join(row[-1] for row in plain.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
             assert "SCAN stock_movement" not in plan, f"{statement}\n→ {plan}"
+
+
+@pytest.mark.refuses("RX-01")
+def test_readiness_lists_every_refusal_the_completion_would_give_and_nothing_once_it_may_be_paid(
+        shop: dict[str, Any], engine: Any, ctx: Any) -> None:
+    from tests.server.test_trace_codes import CODE1, CODE2, trace, traced
+
+    traced(engine, ctx, shop["items"]["vitc"])
+    c, h = shop["client"], shop["cashier"]
+    sid = new_sale(c, h)
+    r = c.get(f"/sales/{sid}/readiness", headers=h)
+    assert r.status_code == 200 and r.json()["ready"] is False
+    assert [m["code"] for m in r.json()["missing"]] == ["SALE-EMPTY"]  # the sale's own refusal is alone
+    scan(c, h, sid, BARCODE_AMOX)
+    line = scan(c, h, sid, BARCODE_VITC, qty=2).json()["lines"][1]
+    missing = c.get(f"/sales/{sid}/readiness", headers=h).json()["missing"]
+    assert [m["code"] for m in missing] == ["RX-01", "TRACE-MISSING"]  # both, in the completion's order
+    assert "维生素C片 需扫描 2 个追溯码" in missing[1]["message_zh"]
+    refusal = pay_cash(c, h, sid, 1250 + 700, 5000)  # the completion refuses with the first, the same body
+    assert refusal.status_code == 422 and {k: refusal.json()[k] for k in ("code", "message_zh")} == {
+        k: missing[0][k] for k in ("code", "message_zh")}
+    assert c.get(f"/sales/{sid}", headers=h).json()["status"] == "open"  # asking changed nothing
+
+    prescribe(shop, sid, [(shop["items"]["amox"], 1, False)])
+    for code in (CODE1, CODE2):
+        assert trace(shop, sid, line["id"], code).status_code == 201
+    assert c.get(f"/sales/{sid}/readiness", headers=h).json() == {"ready": True, "missing": []}
+    assert pay_cash(c, h, sid, 1250 + 700, 5000).status_code == 200
+    r = c.get(f"/sales/{sid}/readiness", headers=h).json()
+    assert r["ready"] is False and r["missing"][0]["code"] == "SALE-STATE"  # paid: nothing more to pay

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -92,6 +93,7 @@ class SaleLineOut(BaseModel):
     insurance_label: str
     unit: str
     split: bool
+    split_unit: str | None = None  # the unit the item is also sold by (拆零: 粒, 片), where it may be
     qty: int
     unit_price_fen: int
     amount_fen: int
@@ -123,6 +125,22 @@ class SaleOut(BaseModel):
     tenders: list[TenderOut]
     replayed: bool = False
     prescription_id: int | None = None  # the prescription the Rx lines are dispensed against (RX-01)
+
+
+class ErrorOut(BaseModel):
+    """A refusal as the service answers one (server.api.errors): the rule ID, both messages, the details."""
+
+    code: str
+    message_zh: str
+    message_en: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReadinessOut(BaseModel):
+    """May the sale be paid now: `missing` lists every refusal its completion would give (empty when ready)."""
+
+    ready: bool
+    missing: list[ErrorOut]
 
 
 class SecondPersonIn(Strict):

@@ -4,12 +4,14 @@ one use case each. Completing it is complete.py.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from catalog.codes import GTIN_LENGTHS, check_gtin
 from server import audit
 from server.db.models import Sale, SaleStatus, ShiftStatus
 from server.db.models.base import id_of
@@ -127,8 +129,12 @@ def _add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
     sale = _basket_row(u, ctx, sale_id, till_id)
     conn = u.connection()
     if barcode is not None:
+        if not barcode.isascii():  # full-width digits from a Chinese IME are the same code
+            barcode = unicodedata.normalize("NFKC", barcode).strip()
         item = ITEM_BY_BARCODE.first(conn, {"sid": ctx.store_id, "code": barcode, "today": ctx.today})
         if item is None:
+            if barcode.isdigit() and len(barcode) in GTIN_LENGTHS and (problems := check_gtin(barcode)):
+                raise refused(problems)  # a mistyped code: its check digit is wrong, and the right one is named
             raise not_found(f"条码 {barcode} 对应的商品", f"item with barcode {barcode}", barcode=barcode)
     elif item_id is not None:
         item = ITEM_BY_ID.first(conn, {"sid": ctx.store_id, "id": item_id, "today": ctx.today})

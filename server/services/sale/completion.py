@@ -117,6 +117,24 @@ def refusal_check(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
 
     `stock=False`: the completion itself, whose locked taking of stock (_take_stock) refuses a shortage with
     the same body (ledger.shortage) — the stock is not read twice on the payment's path."""
+    checked, found = _refusals(u, ctx, sale, till_code, offers, settling, card_part_pending, stock, every=False)
+    if found:
+        raise found[0]
+    assert checked is not None
+    return checked
+
+
+def missing(u: Unit, ctx: Ctx, sale_id: str, till_code: str) -> list[AppError]:
+    """What stands between the sale and its payment now, every refusal the completion would give (refusal_check,
+    the same checks in the same order) before any tender is offered: empty when it may be paid. A refusal of
+    the sale itself (its state, till, shift, no lines) is alone: the rest is not asked. Reads only."""
+    sale = sales_ledger.sale(u, ctx, sale_id)
+    return _refusals(u, ctx, sale, till_code, [], settling=False, card_part_pending=True, stock=True, every=True)[1]
+
+
+def _refusals(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[TenderOffer], settling: bool,
+              card_part_pending: bool, stock: bool, every: bool) -> tuple[_Checked | None, list[AppError]]:
+    """refusal_check's checks: the first refusal (every=False), or every one after the sale's own (every=True)."""
     till_id, shift_id = _selling_point(u, ctx, till_code)
     lines = sales_ledger.lines(u, sale.id)
     items = ({r.id: r for r in _ITEMS_FOR_STOCK.rows(u.connection(), {"sid": ctx.store_id, "sale": sale.id})}
@@ -130,20 +148,36 @@ def refusal_check(u: Unit, ctx: Ctx, sale: Any, till_code: str, offers: list[Ten
                          ln["amount_fen"], bool(items[ln["item_id"]].traced and not items[ln["item_id"]].no_code_stock),
                          len(codes.get(ln["id"], ()))) for ln in lines])
     if (r := completion_refusal(facts)) is not None:
-        raise _error(r)
+        return None, [_error(r)]
+    found: list[AppError] = []
+    dispensing: dict[int, int] = {}
     # The catalog may have changed since the scan (a class, a zone): its placement judged again, as the line
     # will keep it (GSP-01..03).
     if problems := [v for item in items.values() for v in placement_refusals(item)]:
-        raise refused(problems)
+        found.append(refused(problems))
     if problems := presence_refusals(u, ctx, items.values()):  # RX-10 again: the pharmacist may have left since the scan
-        raise refused(problems)
-    dispensing = _prescription_check(u, ctx, sale, lines, items)
+        found.append(refused(problems))
+    if found and not every:
+        return None, found
+    try:
+        dispensing = _prescription_check(u, ctx, sale, lines, items)
+    except AppError as exc:
+        found.append(exc)
+        if not every:
+            return None, found
     if (r := trace_code_refusal(facts.lines)) is not None:
-        raise _error(r)
+        found.append(_error(r))
+        if not every:
+            return None, found
     for item_id, item in items.items() if stock else ():
-        check_available(u, ctx, item, sum(base_qty(item, ln["split"], ln["qty"])
-                                          for ln in lines if ln["item_id"] == item_id))
-    return _Checked(lines, items, dispensing, traced)
+        try:
+            check_available(u, ctx, item, sum(base_qty(item, ln["split"], ln["qty"])
+                                              for ln in lines if ln["item_id"] == item_id))
+        except AppError as exc:
+            found.append(exc)
+            if not every:
+                return None, found
+    return _Checked(lines, items, dispensing, traced), found
 
 
 def _prescription_check(u: Unit, ctx: Ctx, sale: Any, lines: list[dict[str, Any]],

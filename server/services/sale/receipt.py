@@ -19,21 +19,24 @@ from server.errors import conflict, not_found
 from server.privacy import mask_id
 from server.services.context import Ctx
 from server.services.printing import DRAWER_WINDOW, TENDER_LABELS, add_job, first_print, local_time, store_header
-from server.services.records import insured_of, pharmacists_at, settled_of, user_names
+from server.services.records import insured_of, pharmacists_at, settled_of, tenders_of, user_names
 
 
 def card_settlement_for(s: Session, ctx: Ctx, sale: Sale) -> CardSettlement | None:
     """The 医保 settlement of a card sale for its receipt (CARD-05): what the card paid, the balance left,
     the insured person with the ID number masked, a proxy buyer with theirs (RX-11), the signature as recorded
-    and the buyer's signature line."""
+    and the buyer's signature line. 现金支付 is what the buyer
+    actually paid beside the card (their tenders: the card lines' own cash part and the self-pay lines), not the
+    centre's cash part of the card lines alone, which left a self-pay line's cash off the block."""
     settled = settled_of(s, sale.id)
     insured = insured_of(s, sale.id) if settled else None
     if settled is None or insured is None:
         return None
     signed = (f"{SIGNED_HOW.get(insured.signed_how, insured.signed_how)} {local_time(ctx, insured.signed_at)}"
               if insured.signed_how else "")
+    paid = sum(t.amount_fen for t in tenders_of(s, sale.id) if t.kind != TenderKind.INSURANCE.value)
     return CardSettlement(fund_fen=settled.fund_pay_fen, personal_account_fen=settled.acct_pay_fen,
-                          cash_fen=settled.cash_pay_fen, balance_after_fen=settled.balc_fen,
+                          cash_fen=paid, balance_after_fen=settled.balc_fen,
                           insured_name=insured.psn_name, insured_id_masked=mask_id(insured.certno),
                           setl_id=settled.setl_id, insurance_region=insured.insuplc_admdvs,
                           buyer_name=insured.buyer_name, buyer_id_masked=mask_id(insured.buyer_certno), signed=signed)
