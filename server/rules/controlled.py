@@ -82,6 +82,7 @@ class Approver:
     username: str
     roles: frozenset[Role]
     record: StaffRecord | None
+    requesters_person: bool = False  # an account of the requester's own person (their ID number), not another one
 
 
 def approval_refusals(needed: dict[Role, str], actor_id: int | None, approver: Approver | None, reason: str,
@@ -100,7 +101,7 @@ def approval_refusals(needed: dict[Role, str], actor_id: int | None, approver: A
     out: list[Violation] = []
     if not reason.strip():
         out.append(Violation(first, "放宽管控的修改须填写原因", "a change that loosens control needs a reason", {}))
-    if approver.user_id == actor_id:
+    if approver.user_id == actor_id or approver.requesters_person:
         out.append(Violation(first, "申请人不能核准自己的修改", "the requester cannot approve their own change",
                              {"approver": approver.username}))
     for role, rule in needed.items():

@@ -147,6 +147,23 @@ def test_a_pharmacist_who_requests_a_class_change_cannot_approve_it(shop: dict[s
     assert (entry["before"]["gsp_class"], entry["after"]["gsp_class"]) == ("rx", "otc_a")
 
 
+@pytest.mark.refuses("RX-01", "SEC-02")
+def test_the_requesters_other_account_is_the_requester(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    """Accounts belong to a person: a second account of the requester's own person (their ID number), qualified
+    and holding the post, approves nothing the first one asked for."""
+    c, amox = shop["client"], shop["items"]["amox"]
+    pharmacist(engine, ctx, "u_mgr_ph", {Role.MANAGER, Role.PHARMACIST})
+    pharmacist(engine, ctx, "u_ph_alt", {Role.PHARMACIST}, pin="7777")
+    with core_unit(engine) as u:  # both accounts are one person's
+        for name in ("u_mgr_ph", "u_ph_alt"):
+            set_staff_profile(u, ctx, find_user(orm(u), ctx, name).id, {"id_number": "110101199003070011"})
+    change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "国家药监局转为甲类非处方药",
+              "confirm_username": "u_ph_alt", "confirm_pin": "7777"}
+    body = error(c.patch(f"/items/{amox}", json=change, headers=login(c, "u_mgr_ph", "6666")), 403, "RX-01")
+    assert "申请人不能核准" in body["message_zh"]
+    assert item(shop, "amox")["gsp_class"] == "rx"
+
+
 @pytest.mark.refuses("RX-01", "SEC-03")
 def test_a_frozen_pharmacists_approval_does_not_count(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     c, m, amox = shop["client"], shop["manager"], shop["items"]["amox"]

@@ -64,6 +64,8 @@ def test_an_approval_counts_only_from_another_person_of_the_right_post_with_a_re
     assert approval_refusals(needed, 1, both, "转类", STORE, TODAY) == []
     assert [v.rule for v in approval_refusals(needed, 1, None, "", STORE, TODAY)] == ["RX-01"]
     assert [v.rule for v in approval_refusals(needed, 2, both, "转类", STORE, TODAY)] == ["RX-01"]  # oneself
+    other_account = Approver(3, "both2", frozenset({Role.PHARMACIST, Role.INSURANCE_ADMIN}), QUALIFIED, True)
+    assert [v.rule for v in approval_refusals(needed, 1, other_account, "转类", STORE, TODAY)] == ["RX-01"]  # ditto
     assert [v.rule for v in approval_refusals(needed, 1, both, " ", STORE, TODAY)] == ["RX-01"]  # no reason
     ph = Approver(2, "ph", frozenset({Role.PHARMACIST}), QUALIFIED)
     assert [v.rule for v in approval_refusals(needed, 1, ph, "转类", STORE, TODAY)] == ["CARD-07"]

@@ -400,8 +400,10 @@ def second_person(u: Unit, ctx: Ctx, username: str, pin: str) -> Approver | None
     user = check_pin(u, ctx, username, pin)
     if user is None:
         return None
-    s = orm(u)
-    return Approver(id_of(user), user.username, active_roles(s, id_of(user)), staff_record(staff_profile(s, id_of(user))))
+    s, uid = orm(u), id_of(user)
+    # Another account of the requester's own person is the requester (SEC-02: accounts belong to a person).
+    requester = ctx.actor.user_id is not None and person_of(s, uid) == person_of(s, ctx.actor.user_id)
+    return Approver(uid, user.username, active_roles(s, uid), staff_record(staff_profile(s, uid)), requester)
 
 
 def confirmed_by(engine: Engine, ctx: Ctx, username: str, pin: str, action: Action, refusal: AppError) -> Approver:
