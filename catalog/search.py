@@ -51,8 +51,6 @@ from dataclasses import dataclass
 from itertools import compress, islice, repeat
 from typing import Literal
 
-from catalog.mnemonic import pinyin_initials, spelled
-
 Rank = Literal["exact", "prefix", "contains"]
 Field = Literal["barcode", "nhsa_code", "approval_no", "code", "mnemonic", "name", "generic_name", "pinyin"]
 SortKey = tuple[int, str, int]
@@ -313,6 +311,10 @@ class SearchIndex:
     def _pinyin_hits(self, q: str, needed: int, exclude: set[int]) -> list[SearchHit]:
         """Items whose name (or generic name) is spelled q in full pinyin: those it begins, then those it is
         inside, each in rank order. The candidates are the items holding the initials q reads as."""
+        # Imported on the first full-pinyin query: pypinyin's dictionaries cost half a second the service's start
+        # need not pay (tests/server/test_start_up.py holds it to that).
+        from catalog.mnemonic import pinyin_initials, spelled
+
         starts: list[int] = []
         inside: list[int] = []
         seen = set(exclude)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from functools import partial
 from typing import Any
 
@@ -74,7 +73,7 @@ def signature(sale_id: SalePath, body: SignatureIn, request: Request, ctx: CtxDe
     signature pad's image; recorded on the sale for the list as it is now."""
     try:
         image = base64.b64decode(body.image_b64, validate=True) if body.image_b64 else None
-    except binascii.Error:
+    except ValueError:  # binascii.Error (bad padding) is one
         raise AppError(422, "VALIDATION", "签名图像不是有效的 base64", "image_b64 is not valid base64") from None
     with unit_of_work(request, durable=False) as u:  # an open basket's edit, as an identification
         insured = card_identify.sign(u, ctx, sale_id.lower(), till_of(who), body.how, image)

@@ -223,6 +223,9 @@ class TestTheSignedPurchaseList:
                                                                "image_b64": base64.b64encode(b"scribble").decode()},
                          headers=h)
         assert bad_pad.status_code == 422 and bad_pad.json()["code"] == "CARD-05"
+        for junk in ("签名", "iVBOR w0KGgo=", "abc"):  # not base64 at all; a space inside; bad padding
+            not_b64 = c.post(f"/sales/{sid}/card/signature", json={"how": "pad", "image_b64": junk}, headers=h)
+            assert not_b64.status_code == 422 and "image_b64" in not_b64.json()["message_en"], (junk, not_b64.text)
         pad = c.post(f"/sales/{sid}/card/signature", json={"how": "pad", "image_b64": base64.b64encode(PNG).decode()},
                      headers=h)
         assert pad.status_code == 200, pad.text

@@ -18,7 +18,7 @@ from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock
-from tests.conftest import BARCODE_VITC
+from tests.conftest import BARCODE_VITC, mapping_approval
 from tests.insurance.conftest import CODES
 from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, till, type_text, until
 
@@ -31,13 +31,15 @@ def two_makers(engine: Engine, ctx: Ctx) -> None:
     """小柴胡颗粒 10g*10袋 from two makers: one OTC and 医保甲, the other Rx and outside the list; and every batch
     of a third box expired."""
     mk = ctx.today - timedelta(days=300)
+    approval = mapping_approval(engine, ctx)  # the 医保 mapping is a controlled fact (CARD-07)
     with core_unit(engine) as u:
         for code, maker, gsp, zone, mapping in (
                 ("YP0101", "太极集团", "otc_a", "Z-OTC", {"nhsa_code": CODES["jia"], "insurance_category": "jia"}),
                 ("YP0102", "白云山", "rx", "Z-RX", {})):
             item = catalog_service.create_item(u, ctx, {
                 "code": code, "name": "小柴胡颗粒", "spec": "10g*10袋", "manufacturer": maker, "approval_no": f"国药准字Z{code}",
-                "gsp_class": gsp, "route": "internal", "price_fen": 1800} | mapping, [], zone)
+                "gsp_class": gsp, "route": "internal", "price_fen": 1800} | mapping, [], zone,
+                approval if mapping else None)
             u.flush()
             stock.add_opening_batch(u, ctx, item.id, None, f"B-{code}", "L1", mk, ctx.today + timedelta(days=300),  # type: ignore[arg-type]
                                     900, 12)

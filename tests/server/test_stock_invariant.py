@@ -45,8 +45,8 @@ from server.services.context import Ctx
 from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
 from server.services.stock import ledger
-from server.services.store import shifts
-from tests.conftest import add_role_users, seed_shop
+from server.services.store import second_person, shifts
+from tests.conftest import ROLE_PINS, add_role_users, seed_shop
 
 TILL = "T01"
 PICK = st.integers(min_value=0, max_value=10_000)
@@ -112,6 +112,7 @@ class Shop:
     cashier: Ctx
     pharmacist: Ctx
     till_id: int
+    checker: second_person.Confirmation  # the manager, who checks voids and refunds above the store's amount
     serial: Any = field(default_factory=itertools.count)
 
 
@@ -125,7 +126,9 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
     pharmacist = ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     with core_unit(engine) as u:
         shifts.open_shift(u, cashier, TILL, 20000)
-    return Shop(engine, ctx, cashier, pharmacist, till_id)  # type: ignore[arg-type]
+    checker = second_person.confirm(engine, ctx, "SEC-01", "u_manager", ROLE_PINS["manager"])
+    assert checker is not None
+    return Shop(engine, ctx, cashier, pharmacist, till_id, checker)  # type: ignore[arg-type]
 
 
 def _ean13(n: int) -> str:
@@ -154,6 +157,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.items: dict[int, MItem] = {}
             self.batches: dict[int, MBatch] = {}
             self.sales: list[MSale] = []
+            self.above = shop.ctx.settings.rules.second_person_above_fen
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
             # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
             specs = [
@@ -274,7 +278,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             assert first.status == "completed"
             self._complete(second)
             assert second.status == "open"  # refused: STOCK, or GSP-06 when stopped or expired stock remains
-            self.void(self.sales.index(second), "顾客不要了")
+            self.void(self.sales.index(second), "顾客不要了", True)
 
         @precondition(lambda self: self.sales)
         @rule(sale=PICK, scan=SCAN, closed=st.booleans())
@@ -381,18 +385,24 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             sl.status = "completed"
 
         @precondition(lambda self: self.sales)
-        @rule(sale=PICK, reason=st.sampled_from(["顾客不要了", " "]))
-        def void(self, sale: int, reason: str) -> None:
+        @rule(sale=PICK, reason=st.sampled_from(["顾客不要了", " "]), checked=st.booleans())
+        def void(self, sale: int, reason: str, checked: bool) -> None:
+            """Void a sale; above the store's amount only with the manager's check (SEC-01)."""
             sl: MSale = self._pick(self.sales, sale)
             refusal = {"completed": "SALE-STATE", "voided": None}.get(sl.status,
                                                                       None if reason.strip() else "SALE-VOID")
-            if self._attempt(lambda s: basket.void(s, shop.pharmacist, sl.id, reason), refusal):
+            if refusal is None and sl.status != "voided" and not checked and sl.total > self.above:
+                refusal = "SEC-01"
+            check = shop.checker if checked else None
+            if self._attempt(lambda s: basket.void(s, shop.pharmacist, sl.id, reason, check), refusal):
                 sl.status = "voided"
 
         @precondition(lambda self: self._sales("completed"))
         @rule(sale=PICK, to_quarantine=st.booleans(),
-              picks=st.lists(st.tuples(PICK, st.integers(1, 2) | st.integers(1, 12)), min_size=1, max_size=3))
-        def return_lines(self, sale: int, picks: list[tuple[int, int]], to_quarantine: bool) -> None:
+              picks=st.lists(st.tuples(PICK, st.integers(1, 2) | st.integers(1, 12)), min_size=1, max_size=3),
+              checked=st.booleans())
+        def return_lines(self, sale: int, picks: list[tuple[int, int]], to_quarantine: bool, checked: bool) -> None:
+            """Return lines of a completed sale; a refund above the store's amount only with the manager's check."""
             sl: MSale = self._pick(self._sales("completed"), sale)
             wanted: dict[int, int] = {}
             for p, q in picks:
@@ -400,9 +410,13 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 wanted[ln.id] = wanted.get(ln.id, 0) + q
             by_id = {ln.id: ln for ln in sl.lines}
             refusal = "RETURN-QTY" if any(q > by_id[i].qty - by_id[i].returned for i, q in wanted.items()) else None
+            if refusal is None and not checked and sum(q * by_id[i].price for i, q in wanted.items()) > self.above:
+                refusal = "SEC-01"
             reqs = [returns.ReturnRequest(self._pick(sl.lines, p).id, q) for p, q in picks]
+            check = shop.checker if checked else None
             ret = self._attempt(lambda s: returns.create_return(s, shop.pharmacist, str(uuid.uuid4()), sl.id, TILL,
-                                                                reqs, "包装破损", to_quarantine), refusal)
+                                                                reqs, "包装破损", to_quarantine, confirmation=check),
+                                refusal)
             if ret is None:
                 return
             assert ret.total_fen == sum(q * by_id[i].price for i, q in wanted.items())

@@ -29,7 +29,7 @@ class IdentifyIn(Strict):
 class SignatureIn(Strict):
     how: Literal["key", "pad"] = Field(description="key: the insured person (or the proxy buyer) signed the paper "
                                        "purchase list, confirmed at the till; pad: the signature pad's image")
-    image_b64: str = Field(default="", max_length=350_000, description="pad: the image (PNG or JPEG), base64")
+    image_b64: str = Field(default="", max_length=350_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$", description="pad: the image (PNG or JPEG), base64")
 
 
 class InsuredOut(BaseModel):
