@@ -36,11 +36,12 @@ def verify_pin(pin: str, pin_hash: str) -> bool:
         return False
 
 
-_DUMMY: list[str] = []
+@lru_cache(maxsize=4)
+def _dummy(memory_kib: int, time_cost: int) -> str:
+    return hash_pin("000000", memory_kib, time_cost)
 
 
-def burn_time(pin: str) -> None:
-    """Spend a verification's time for an unknown user, so timing does not reveal usernames."""
-    if not _DUMMY:
-        _DUMMY.append(hash_pin("000000"))
-    verify_pin(pin, _DUMMY[0])
+def burn_time(pin: str, memory_kib: int = 65536, time_cost: int = 3) -> None:
+    """Spend a verification's time for an unknown user, so timing does not reveal usernames: at the cost the
+    store's PINs are hashed with (a dummy at any other cost would answer faster or slower than a real one)."""
+    verify_pin(pin, _dummy(memory_kib, time_cost))

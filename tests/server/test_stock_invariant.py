@@ -511,8 +511,10 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     assert moved == -sum(self.items[ln.item_id].base(ln.split, ln.qty - ln.returned)
                                          for ln in sl.lines)
 
-        @invariant()
-        def audit_chain_verifies(self) -> None:
+        def teardown(self) -> None:
+            """The audit chain verifies — checked once a run, not after every step: the chain is append-only, so
+            an entry written wrong at any step is still wrong at the end, and verifying the whole chain at every
+            step made the test quadratic."""
             with read_session(engine) as s:
                 report = audit.verify(s, shop.ctx.store_id)
             assert report.ok, report.problems[:3]
@@ -523,5 +525,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
 
 
 @pytest.mark.refuses("GSP-06")
-def test_the_stock_ledger_always_agrees_with_a_model(engine: Engine, ctx: Ctx) -> None:
-    run_machine(_open_shop(engine, ctx), examples=15, steps=25)
+def test_the_stock_ledger_always_agrees_with_a_model(engine: Engine, ctx: Ctx, backend: str) -> None:
+    # PostgreSQL runs the same model with fewer examples: the search for odd sequences is SQLite's, the chain's
+    # backend is checked on the paths that differ (locks, the guards, the balances' upsert).
+    run_machine(_open_shop(engine, ctx), examples=15 if backend == "sqlite" else 6, steps=25)

@@ -27,6 +27,32 @@ def test_pins_are_hashed_with_argon2(engine: Engine, ctx: Ctx) -> None:
     assert "1234" not in stored
 
 
+def test_an_unknown_user_costs_what_a_real_pin_check_costs(engine: Engine, ctx: Ctx,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """SEC-03: a login for a name that does not exist spends a verification at the store's own argon2 cost, so the
+    answer's time does not tell which usernames exist (a dummy at another cost would answer faster or slower)."""
+    from server.auth import pins
+
+    verified: list[str] = []
+    real = pins.verify_pin
+    def recorded(pin: str, stored: str) -> bool:
+        verified.append(stored)
+        return real(pin, stored)
+
+    monkeypatch.setattr(pins, "verify_pin", recorded)  # burn_time's
+    monkeypatch.setattr(users, "verify_pin", recorded)  # the real check's
+    with core_unit(engine) as u:
+        users.add_user(u, ctx, "c1", "收银员", "1234", {Role.CASHIER})
+    verified.clear()
+    with pytest.raises(AppError), core_unit(engine) as u:
+        users.check_pin(u, ctx, "nobody", "1234")
+    [dummy] = verified
+    with core_unit(engine) as u:
+        assert users.check_pin(u, ctx, "c1", "9999") is None
+    real_hash = verified[-1]
+    assert dummy.split("$")[3] == real_hash.split("$")[3]  # m=…,t=…,p=…: the same cost
+
+
 def test_the_shipped_pin_cost_is_strong() -> None:
     from server.config import load_settings
 

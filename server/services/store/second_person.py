@@ -22,7 +22,7 @@ from server.errors import AppError, refused
 from server.permissions import Action, allowed
 from server.rules.duties import SecondPerson, needs_second_person, second_person_refusal
 from server.services.context import Ctx
-from server.services.store.users import active_roles, check_pin, person_of
+from server.services.store.users import active_roles, check_pin, person_of, pin_cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +46,10 @@ def confirm(engine: Engine, ctx: Ctx, rule_id: str, username: str, pin: str) -> 
         s = orm(u)
         user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
         if user is None:
-            burn_time(pin)
+            burn_time(pin, *pin_cost(ctx))
             raise wrong
         if user.status != UserStatus.ACTIVE.value:  # judged below, with the rule's words
-            burn_time(pin)
+            burn_time(pin, *pin_cost(ctx))
             return Confirmation(id_of(user), SecondPerson(person_of(s, id_of(user)), True, False))
         checked = check_pin(u, ctx, username, pin)
         if checked is not None:

@@ -187,8 +187,7 @@ def issue_code(u: Unit, ctx: Ctx, user: User) -> str:
         raise conflict("SEC-01", "该账号已设置 PIN", "this account has its PIN already")
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     before = audit.snapshot(user)
-    user.one_time_code_hash = hash_pin(code, ctx.settings.service.pin_hash_memory_kib,
-                                       ctx.settings.service.pin_hash_time_cost)
+    user.one_time_code_hash = hash_pin(code, *pin_cost(ctx))
     user.one_time_code_expires_at = ctx.now + timedelta(hours=ctx.settings.service.one_time_code_hours)
     user.updated_at = ctx.now
     orm(u).add(user)
@@ -208,7 +207,7 @@ def set_first_pin(u: Unit, ctx: Ctx, username: str, code: str, pin: str) -> User
         raise AppError(422, "VALIDATION", "PIN 须为 4–12 位数字", "the PIN must be 4 to 12 digits")
     user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
     if user is None or user.pin_hash or not user.one_time_code_hash:
-        burn_time(code)
+        burn_time(code, *pin_cost(ctx))
         raise BAD_CODE
     if user.status != UserStatus.ACTIVE.value:
         raise AppError(403, "SEC-03", "账号已冻结", "this account is frozen")
@@ -220,7 +219,7 @@ def set_first_pin(u: Unit, ctx: Ctx, username: str, code: str, pin: str) -> User
         _count_failure(u, ctx, user, username, "auth.code_failed")
         return None
     before = audit.snapshot(user)
-    user.pin_hash = hash_pin(pin, ctx.settings.service.pin_hash_memory_kib, ctx.settings.service.pin_hash_time_cost)
+    user.pin_hash = hash_pin(pin, *pin_cost(ctx))
     user.one_time_code_hash, user.one_time_code_expires_at = "", None
     user.failed_attempts, user.locked_until, user.updated_at = 0, None, ctx.now
     s.add(user)
@@ -366,18 +365,23 @@ def login(u: Unit, ctx: Ctx, username: str, pin: str, till_id: int | None) -> tu
     return token, session, user
 
 
+def pin_cost(ctx: Ctx) -> tuple[int, int]:
+    """The argon2 cost the store's PINs are hashed with (memory in KiB, passes)."""
+    return ctx.settings.service.pin_hash_memory_kib, ctx.settings.service.pin_hash_time_cost
+
+
 def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
     """A user's PIN, with the lockout: the user when right; None when wrong, the failure recorded (the
     caller commits it before refusing). Unknown, frozen and locked users are refused at once."""
     s = orm(u)
     user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
     if user is None:
-        burn_time(pin)
+        burn_time(pin, *pin_cost(ctx))
         raise AppError(401, "AUTH", *_BAD_LOGIN)
     if user.status != UserStatus.ACTIVE.value:
         raise AppError(403, "SEC-03", "账号已冻结，不能登录", "this account is frozen")
     if not user.pin_hash:
-        burn_time(pin)
+        burn_time(pin, *pin_cost(ctx))
         raise AppError(403, "AUTH_FIRST_PIN", "该账号尚未设置 PIN：请用发给本人的一次性码设置",
                        "this account has no PIN yet: its owner sets it with the one-time code")
     if user.locked_until and user.locked_until > ctx.now:
