@@ -51,6 +51,8 @@ def write_config(directory: Path, db_url: str) -> Path:
 
 
 def dingdian_command() -> list[str]:
+    # this checkout's code, also from a git worktree sharing the venv (whose editable install points elsewhere)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     script = Path(sys.executable).with_name("dingdian")
     if script.exists():
         return [str(script)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,11 @@ from server.services.store.profile import bootstrap_store
 from tests.pg import Cluster, start_cluster
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+# The service, the demo and the CLI that tests start as subprocesses (the venv's `dingdian` script) run this
+# checkout's code: the venv's editable install points at the checkout it was made in, which a git worktree sharing
+# that venv is not.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 
 # --- the one clock ----------------------------------------------------------------------------------
