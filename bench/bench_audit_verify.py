@@ -12,6 +12,7 @@ Figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 import uuid
@@ -25,8 +26,8 @@ from server import audit
 from server.audit import Actor
 from server.config import load_settings
 from server.db.engine import make_engine
-from server.db.models.base import id_of
 from server.db.models import MessageOutcome, Store
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.insurance.msglog import MessageLog
 from server.rules.tenders import TenderOffer
@@ -35,8 +36,11 @@ from server.services.sale import basket, completion
 from server.services.store import shifts
 from server.services.store.users import find_user
 
-ANSWER = ('{"infcode":0,"output":{"setlinfo":{"setl_id":"S%06d","medfee_sumamt":"35.00","fund_pay_sumamt":"20.00",'
-          '"acct_pay":"15.00","psn_cash_pay":"0.00","balc":"100.00"}}}')
+
+def _answer(n: int) -> str:
+    return json.dumps({"infcode": 0, "output": {"setlinfo": {
+        "setl_id": f"S{n:06d}", "medfee_sumamt": "35.00", "fund_pay_sumamt": "20.00", "acct_pay": "15.00",
+        "psn_cash_pay": "0.00", "balc": "100.00"}}})
 
 
 def _sell(engine: sa.Engine, ctx: Ctx, till: str, barcodes: list[str], prices: dict[str, int], sales: int) -> None:
@@ -58,8 +62,8 @@ def _exchanges(engine: sa.Engine, ctx: Ctx, count: int) -> None:
     log = MessageLog(engine, ctx.store_id)
     for n in range(count):
         msgid = f"{ctx.settings.store.fixmedins_code}20261207{n // 9999 + 100000:06d}{n % 9999 + 1:04d}"
-        log.sent(msgid, "2102", '{"infno":"2102","input":{"druginfo":{"psn_no":"P%06d"}}}' % n, opter="bench_c01")
-        log.received(msgid, "2102", ANSWER % n, MessageOutcome.OK, elapsed_ms=40, opter="bench_c01")
+        log.sent(msgid, "2102", json.dumps({"infno": "2102", "input": {"druginfo": {"psn_no": f"P{n:06d}"}}}), opter="bench_c01")
+        log.received(msgid, "2102", _answer(n), MessageOutcome.OK, elapsed_ms=40, opter="bench_c01")
 
 
 def _floor(engine: sa.Engine, store_id: int) -> int:
