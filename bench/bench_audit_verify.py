@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         engine = make_engine(store.db_url)
         try:
             with read_session(engine) as s:
-                store_id = s.exec(select(Store.id)).one()
+                store_id = int(s.exec(select(Store.id)).one() or 0)
             ctx = Ctx(store_id, settings)
             with core_unit(engine) as u:
                 cashier = find_user(orm(u), ctx, store.cashiers[0])
