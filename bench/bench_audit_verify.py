@@ -2,7 +2,8 @@
 
 A temp SQLite store (bench._service) sells --sales cash sales of 3 lines through the ordinary use cases (open,
 scan, complete: every row audited as the till's are), and logs --exchanges message exchanges with the centre
-(an out row and an in row each, through the message log as the gateway writes them). Then `audit.verify` runs
+(an out row and an in row each, through the message log as the gateway writes them, the msgid taken from the
+counter in the out row's transaction). Then `audit.verify` runs
 over the store, best of --repeat; beside it, in the same run, its floor: every row of every table of the store
 read once (a plain SELECT each, rows fetched, nothing compared) — what any check of every row costs at least.
 
@@ -29,6 +30,7 @@ from server.db.engine import make_engine
 from server.db.models import MessageOutcome, Store
 from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
+from server.insurance.msgid import MsgidSource
 from server.insurance.msglog import MessageLog
 from server.rules.tenders import TenderOffer
 from server.services.context import Ctx
@@ -60,9 +62,10 @@ def _sell(engine: sa.Engine, ctx: Ctx, till: str, barcodes: list[str], prices: d
 
 def _exchanges(engine: sa.Engine, ctx: Ctx, count: int) -> None:
     log = MessageLog(engine, ctx.store_id)
+    msgids = MsgidSource(engine, ctx.store_id, ctx.settings.store.fixmedins_code, ctx.settings.store.tz)
     for n in range(count):
-        msgid = f"{ctx.settings.store.fixmedins_code}20261207{n // 9999 + 100000:06d}{n % 9999 + 1:04d}"
-        log.sent(msgid, "2102", json.dumps({"infno": "2102", "input": {"druginfo": {"psn_no": f"P{n:06d}"}}}), opter="bench_c01")
+        request = json.dumps({"infno": "2102", "input": {"druginfo": {"psn_no": f"P{n:06d}"}}})
+        msgid, _ = log.sent(msgids.allocate, "2102", request, opter="bench_c01")
         log.received(msgid, "2102", _answer(n), MessageOutcome.OK, elapsed_ms=40, opter="bench_c01")
 
 

@@ -265,7 +265,7 @@ class VerifyReport:
     store_id: int
     entries: int = 0
     rows_checked: int = 0
-    legacy_rows: int = 0  # rows written before migration 0011 and not imaged since: not judged
+    legacy_rows: int = 0  # rows written before their table was verified row by row (0011, 0016), not imaged since
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
