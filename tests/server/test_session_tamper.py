@@ -99,3 +99,22 @@ def test_the_days_sale_counter_set_back_or_deleted_is_refused_and_named(shop: di
     with behind_the_guard(engine, "day_counter") as conn:
         conn.execute(text("DELETE FROM day_counter"))
     assert _named(_verify(engine, ctx)) == {("counter_mismatch", "day_counter", ())}
+
+
+@pytest.mark.refuses("SEC-03", "SEC-04")
+def test_the_sessions_a_freeze_ended_stay_ended(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    """A freeze ends every live session of the account in the chain too: one revived by hand is refused by the
+    database, and, behind the guard, named."""
+    c = shop["client"]
+    cashier = c.get("/auth/me", headers=shop["cashier"]).json()
+    r = c.post(f"/users/{cashier['id']}/freeze", json={"reason": "离职"}, headers=shop["manager"])
+    assert r.status_code == 200, r.text
+    assert _verify(engine, ctx).ok  # each ended session imaged as ended
+    ended = _one(engine, "SELECT max(id) FROM auth_session WHERE user_id = :u AND revoked_at IS NOT NULL",
+                 u=cashier["id"])
+    with pytest.raises(IntegrityError, match="auth_session"), engine.begin() as conn:
+        conn.execute(text("UPDATE auth_session SET revoked_at = NULL WHERE id = :i"), {"i": ended})
+    with behind_the_guard(engine, "auth_session") as conn:
+        conn.execute(text("UPDATE auth_session SET revoked_at = NULL WHERE id = :i"), {"i": ended})
+    report = _verify(engine, ctx)
+    assert _named(report) == {("altered_row", "auth_session", ("revoked_at",))}
