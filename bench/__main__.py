@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from bench import (
+    bench_audit_verify,
     bench_card,
     bench_card_sale,
     bench_cold_start,
@@ -34,6 +35,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_insurance", bench_insurance.main),
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
+    ("bench_audit_verify", bench_audit_verify.main),
 ]
 
 

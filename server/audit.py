@@ -33,44 +33,22 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.main import default_registry
 
 from catalog.codes import mask_id  # (server.privacy's rule; it logs reads through this module)
+from server import evidence
 from server.db.models import (
-    AgreementEvent,
     AuditEntry,
     AuditHead,
-    Barcode,
-    Batch,
-    CardSettlement,
     DayCounter,
-    Doctor,
-    InsuranceSignIn,
-    Item,
-    MedicalInstitution,
-    PharmacistDuty,
-    Prescription,
-    PrescriptionLine,
-    PrintJob,
-    Refund,
+    InsuranceMessage,
+    InsuranceMsgidCounter,
     RxAttachment,
-    RxReview,
     Sale,
     SaleInsured,
     SaleLine,
-    SaleReturn,
-    SaleReturnLine,
     SaleStatus,
     SaleTraceCode,
-    ServiceStart,
-    Shift,
-    StaffProfile,
-    Store,
-    Supplier,
-    Tender,
-    Till,
-    User,
-    UserRole,
-    Zone,
 )
 from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
@@ -80,20 +58,14 @@ from server.db.uow import Reader, Unit, orm
 
 GENESIS = "0" * 64
 
-# The reference tables: written through the ORM, one entry per row change (record_row).
-_REFERENCE = (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
-              MedicalInstitution, Doctor, Prescription, RxAttachment)
-# The business records, verified row by row since migration 0011: the sales ledger, returns, the card's
-# settlement and snapshot, reviews, prescription lines, shifts and duties, the receipt stubs, trace codes,
-# the stock ledger, the centre sign-ins, the service's starts. A row written before that migration and
-# not imaged since is "legacy": counted, not judged (the migration's audit.coverage entry says which).
-_RECORDS = (Sale, SaleLine, Tender, SaleReturn, SaleReturnLine, Refund, CardSettlement, SaleInsured, RxReview,
-            PrescriptionLine, Shift, PharmacistDuty, PrintJob, SaleTraceCode, StockMovement, InsuranceSignIn,
-            ServiceStart)
-# Every table whose rows verify compares with the log (all keyed by one `id` column).
-ROW_AUDITED: dict[str, type[SQLModel]] = {table_of(m).name: m for m in (*_REFERENCE, *_RECORDS)}
-_SINCE_COVERAGE = frozenset(table_of(m).name for m in _RECORDS)
-COVERAGE = "audit.coverage"  # the entry migration 0011 wrote in a store that had data: where verifying began
+# Every table whose rows verify compares with the log (all keyed by one `id` column): server.evidence says which
+# (the reference tables, written through the ORM, one entry per row change; the business records, verified row by
+# row since the revision their `since` names). A row written before that revision and not imaged since is
+# "legacy": counted, not judged (the revision's audit.coverage entry says which).
+_MODELS: dict[str, type[SQLModel]] = {table_of(m.class_).name: m.class_ for m in default_registry.mappers}
+ROW_AUDITED: dict[str, type[SQLModel]] = {t: _MODELS[t] for t in evidence.tables(evidence.Verified.ROWS)}
+_SINCE: dict[str, str] = {t: e.since for t, e in evidence.TABLES.items() if e.since}
+COVERAGE = "audit.coverage"  # the entry a migration (0011, 0016) wrote in a store that had data: where verifying began
 
 # Rows an entry images besides its own, by the entity it is about: key of the image -> table of the rows.
 # A list of images (or one, or `compact`'s form) under that key; an image without "id" is matched by content;
@@ -293,7 +265,7 @@ class VerifyReport:
     store_id: int
     entries: int = 0
     rows_checked: int = 0
-    legacy_rows: int = 0  # rows written before migration 0011 and not imaged since: not judged
+    legacy_rows: int = 0  # rows written before their table was verified row by row (0011, 0016), not imaged since
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -308,17 +280,21 @@ class _Images:
 
     by_id: dict[str, dict[str, tuple[int, dict[str, Any] | None]]] = field(default_factory=lambda: defaultdict(dict))
     by_content: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=lambda: defaultdict(list))
-    coverage_seq: int = 0  # the audit.coverage entry's seq (0: the store had no data before migration 0011)
-    covered_from: dict[str, int] = field(default_factory=dict)  # table -> its last id before migration 0011
+    # table -> the seq of the audit.coverage entry of the revision from which it is verified row by row (absent:
+    # the store had no data before that revision)
+    coverage_seq: dict[str, int] = field(default_factory=dict)
+    covered_from: dict[str, int] = field(default_factory=dict)  # table -> its last id before that revision
 
     def legacy(self, table: str, seq: int) -> bool:
         """An image older than the coverage: of a table not verified row by row then (not judged)."""
-        return seq < self.coverage_seq and table in _SINCE_COVERAGE
+        return seq < self.coverage_seq.get(table, 0)
 
     def add(self, e: AuditEntry) -> None:
         if e.action == COVERAGE and e.after:
-            self.coverage_seq = e.seq
-            self.covered_from = {str(t): int(i) for t, i in (e.after.get("tables") or {}).items() if i is not None}
+            revision = str(e.after.get("revision", "0011"))  # 0011's entry names no revision
+            self.coverage_seq.update({t: e.seq for t, since in _SINCE.items() if since == revision})
+            self.covered_from.update({str(t): int(i) for t, i in (e.after.get("tables") or {}).items()
+                                      if i is not None})
             return
         if e.entity == "sale_line" and e.action.startswith("sale.trace_code"):
             return  # before migration 0011 a trace code's entry named its sale line, with the code's fields
@@ -528,6 +504,8 @@ def _altered(table: str, rid: str, changed: list[str], seq: int | None = None) -
 
 _SALE, _LINE, _CODE, _COUNTER = table_of(Sale), table_of(SaleLine), table_of(SaleTraceCode), table_of(DayCounter)
 _SCAN, _INSURED = table_of(RxAttachment), table_of(SaleInsured)
+_MESSAGE, _MSGID = table_of(InsuranceMessage), table_of(InsuranceMsgidCounter)
+MSGID_LENGTH = 30  # fixmedins_code(12) + yyyyMMddHHmmss(14) + 顺序号(4): server.insurance.msgid
 
 
 def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> None:
@@ -561,6 +539,7 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
                 "last_no": counters.get(day), "sales": count, "highest_no": top,
                 "zh": f"{day} 的销售单号计数 {counters.get(day)} 与当日 {count} 笔销售（最大号 {top}）不符",
                 "en": f"the sale numbers of {day}: counter at {counters.get(day)}, {count} sales numbered up to {top}"})
+    _verify_msgid_counter(conn, store_id, report)
     # A prescription's scan is the bytes its audited digest names (RX-08).
     for scan_id, data, sha in conn.execute(sa_select(_SCAN.c.id, _SCAN.c.data, _SCAN.c.sha256)
                                            .where(_SCAN.c.store_id == store_id)):
@@ -573,6 +552,26 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
                    (_INSURED.c.signature_image.is_not(None)) | (_INSURED.c.signature_sha256 != ""))):
         if data is None or hashlib.sha256(data).hexdigest() != sha:
             report.problems.append(_altered("sale_insured", str(insured_id), ["signature_image"]))
+
+
+def _verify_msgid_counter(conn: Any, store_id: int, report: VerifyReport) -> None:
+    """The msgid counter is at or past every msgid the message log holds (their stamp and sequence, fixed widths:
+    the string order is the numeric order). A counter set back, or deleted, would hand out a msgid again — and a
+    reversal (2601) names the settlement it undoes by msgid."""
+    logged = conn.execute(sa_select(func.max(func.substr(_MESSAGE.c.msgid, 13)))
+                          .where(_MESSAGE.c.store_id == store_id, func.length(_MESSAGE.c.msgid) == MSGID_LENGTH)
+                          ).scalar()
+    if logged is None:
+        return
+    row = conn.execute(sa_select(_MSGID.c.stamp, _MSGID.c.seq).where(_MSGID.c.store_id == store_id)).first()
+    counter = None if row is None else f"{row.stamp}{int(row.seq):04d}"
+    if counter is None or counter < logged:
+        report.problems.append({
+            "kind": "counter_mismatch", "table": "insurance_msgid_counter", "row_id": str(store_id),
+            "counter": counter, "highest_logged": logged,
+            "zh": f"报文流水号计数器（{counter or '缺失'}）落后于报文日志中已用的 {logged}（疑似直接改库）",
+            "en": f"the msgid counter ({counter or 'missing'}) is behind the message log's {logged} "
+                  "(set back behind the service's back)"})
 
 
 def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> None:

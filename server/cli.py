@@ -563,7 +563,8 @@ def audit_verify(config: ConfigOpt = None,
     else:
         for p in report.problems:
             typer.echo(f"✗ {p['zh']} / {p['en']}")
-        legacy = f", {report.legacy_rows} legacy rows (before migration 0011)" if report.legacy_rows else ""
+        legacy = (f", {report.legacy_rows} legacy rows (written before their table was verified row by row: "
+                  "migrations 0011, 0016)" if report.legacy_rows else "")
         typer.echo(f"{'审计链完整' if report.ok else '发现问题'} / {'audit chain intact' if report.ok else 'problems found'}: "
                    f"{report.entries} entries, {report.rows_checked} rows checked{legacy}, "
                    f"{len(anchors)} anchors, {len(report.problems)} problems")

@@ -3,7 +3,9 @@
 Each row commits in its own transaction, never the caller's: the `out` row is on disk before the
 message leaves, and the `in` row records what came back — or that nothing did — even when the
 caller's own transaction is later rolled back. (The caller still writes its intent first; this log
-is the evidence, not the recovery state.)
+is the evidence, not the recovery state.) Being evidence in a dispute with the centre, each row is
+imaged in the audit chain in its own transaction (the body by digest), so `audit verify` names a row
+edited, deleted or slipped in behind the service's back (ST-02); the database refuses UPDATE and DELETE.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from server import audit
 from server.db.models import InsuranceMessage, MessageDirection, MessageOutcome
 from server.db.models.base import table_of
 from server.db.prepared import Prepared
@@ -53,7 +56,8 @@ def masked_text(body: str) -> str:
 
 
 # Two rows per gateway call, each its own commit: written as one prepared insert, without an ORM round.
-_ROW = Prepared(sa.insert(table_of(InsuranceMessage)),
+_MESSAGE = table_of(InsuranceMessage)
+_ROW = Prepared(sa.insert(_MESSAGE).returning(_MESSAGE.c.id),
                 columns=["store_id", "msgid", "infno", "direction", "at", "body", "outcome", "err_msg",
                          "inf_refmsgid", "opter", "elapsed_ms"])
 
@@ -89,10 +93,13 @@ class MessageLog:
 
     def _add(self, s: Unit, msgid: str, infno: str, direction: MessageDirection, body: str, outcome: MessageOutcome,
              *, err_msg: str = "", inf_refmsgid: str = "", opter: str = "", elapsed_ms: int | None = None) -> None:
-        _ROW.run(s.connection(), {"store_id": self._store_id, "msgid": msgid, "infno": infno,
-                                  "direction": direction.value, "at": utcnow(), "body": body,
-                                  "outcome": outcome.value, "err_msg": err_msg, "inf_refmsgid": inf_refmsgid,
-                                  "opter": opter, "elapsed_ms": elapsed_ms})
+        row = {"store_id": self._store_id, "msgid": msgid, "infno": infno, "direction": direction.value,
+               "at": utcnow(), "body": body, "outcome": outcome.value, "err_msg": err_msg,
+               "inf_refmsgid": inf_refmsgid, "opter": opter, "elapsed_ms": elapsed_ms}
+        row["id"] = _ROW.scalar(s.connection(), row)
+        # The operator is the one the envelope names (the user's username); the log knows no user id.
+        audit.record(s, self._store_id, audit.Actor(None, opter or audit.SYSTEM.name), f"insurance.message.{direction.value}",
+                     "insurance_message", row["id"], None, audit.image(InsuranceMessage, row))
 
 
 def messages_for(s: Session, store_id: int, msgid: str) -> list[InsuranceMessage]:

@@ -95,6 +95,21 @@ _LINES = Prepared(sa.select(LINE).where(LINE.c.sale_id == sa.bindparam("sale")).
 # At completion, every line at once: what it keeps of its item as the completion's rules judged it, what its
 # stock cost, and (an Rx line) the prescription line it is dispensed against.
 FINAL_LINE_KEYS = (*SNAPSHOT_KEYS, "cost_fen", "rx_line_id")
+# What the card settles a line by (2101/2102 and the sale line's final image): what was sold, not today's catalog.
+CARD_KEYS = ("gsp_class", "insurance_category", "nhsa_code", "mapping_uploaded_on")
+
+
+def card_facts(line: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The line's class, 医保 category, national code and mapping upload day as kept when it was scanned (issue
+    #17: a catalog change after the scan, even an approved one, does not change what is settled). A line kept
+    nothing (scanned before migration 0014): the catalog's. The upload day is of the code sold: a mapping
+    recorded uploaded after the scan counts when it is that same code (CARD-07: the centre has it now)."""
+    if line["gsp_class"] is None:
+        return {k: item[k] for k in CARD_KEYS}
+    facts = {k: line[k] for k in CARD_KEYS}
+    if facts["mapping_uploaded_on"] is None and facts["nhsa_code"] and item["nhsa_code"] == facts["nhsa_code"]:
+        facts["mapping_uploaded_on"] = item["mapping_uploaded_on"]
+    return facts
 _FINISH_LINES = Prepared(sa.update(LINE).where(LINE.c.id == sa.bindparam("line")).values(
     {k: sa.bindparam(f"new_{k}", type_=LINE.c[k].type) for k in FINAL_LINE_KEYS}))
 

@@ -36,6 +36,9 @@ class MessageOutcome(StrEnum):
 class InsuranceMessage(Table, table=True):
     __tablename__ = "insurance_message"
     __table_args__ = (Index("ix_insurance_message_store_msgid", "store_id", "msgid"),)
+    # Each row is imaged in the audit chain as it is written (ST-02): the body by digest, so the log shown to
+    # managers carries no identity number (SEC-06) and an edit of a single character is still named.
+    __audit_digest__ = ("body",)
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()

@@ -104,6 +104,9 @@ class AuthSession(Table, table=True):
     """A live bearer token (stored hashed). Freezing the user kills it at once: every request checks."""
 
     __tablename__ = "auth_session"
+    # The chain names a session written or revived behind the service's back (SEC-04); the token's hash is the
+    # key a bearer is looked up by, so the log keeps only a digest of it.
+    __audit_digest__ = ("token_hash",)
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()

@@ -27,6 +27,7 @@ from server.rules import card as card_rules
 from server.rules.card_answer import answer_refusals
 from server.rules.prescriptions import patient_refusals
 from server.rules.tenders import TenderOffer
+from server.services import sales_ledger
 from server.services.card import counter, rows
 from server.services.card.counter import open_card_sale
 from server.services.context import Ctx
@@ -34,13 +35,21 @@ from server.services.rx import dispensing as rx_dispensing
 from server.services.sale import completion, trace_codes
 
 _LINE, _ITEM = table_of(SaleLine), table_of(Item)
-# The sale's lines with what the card asks of each item, in one read.
+# The sale's lines with what the card asks of each: what the line kept of its item when scanned (card_facts), the
+# catalog's beside it (a line that kept nothing; a mapping recorded uploaded since), in one read.
 _CARD_LINES = Prepared(sa.select(_LINE.c.id, _LINE.c.item_id, _LINE.c.qty, _LINE.c.split, _LINE.c.unit_price_fen,
-                                 _LINE.c.amount_fen, _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec, _ITEM.c.gsp_class,
-                                 _ITEM.c.insurance_category, _ITEM.c.nhsa_code, _ITEM.c.mapping_uploaded_on,
+                                 _LINE.c.amount_fen, *(_LINE.c[k] for k in sales_ledger.CARD_KEYS),
+                                 *(_ITEM.c[k].label(f"item_{k}") for k in sales_ledger.CARD_KEYS),
+                                 _ITEM.c.code, _ITEM.c.name, _ITEM.c.spec,
                                  _ITEM.c.split_ratio, _ITEM.c.price_fen, _ITEM.c.split_price_fen)
                        .join(_ITEM, _ITEM.c.id == _LINE.c.item_id)
                        .where(_LINE.c.sale_id == sa.bindparam("sale")).order_by(_LINE.c.line_no))
+
+
+def _sold(row: Any) -> Any:
+    """The row with the card's facts as sold (sales_ledger.card_facts) in place of the catalog's."""
+    values = row._asdict()
+    return row._replace(**sales_ledger.card_facts(values, {k: values[f"item_{k}"] for k in sales_ledger.CARD_KEYS}))
 
 
 @dataclass
@@ -57,7 +66,7 @@ class CardLineView:
 
 
 def _card_lines(u: Unit, ctx: Ctx, sale: Any) -> list[CardLineView]:
-    lines = _CARD_LINES.rows(u.connection(), {"sale": sale.id})
+    lines = [_sold(row) for row in _CARD_LINES.rows(u.connection(), {"sale": sale.id})]
     # Each Rx line goes out with the prescription line it will be dispensed against (RX-04's plan), so two
     # lines of one drug carry their own dosage and days. A prescription is a reference row: the ORM's.
     rx = orm(u).get(Prescription, sale.prescription_id) if sale.prescription_id else None

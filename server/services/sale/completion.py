@@ -217,9 +217,15 @@ def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     allocations, movements, costs = _take_stock(u, ctx, sale.id, lines, items)
     # Each line keeps what the checks above judged of its item (not what its scan saw), what its stock cost,
     # and an Rx line its prescription line: all lines in one statement.
+    # A card sale's lines keep what the centre settled them by (the line's own 医保 facts, sales_ledger.card_facts),
+    # so the line and the settlement never disagree; the class stays the one the checks above judged.
     for ln in lines:
-        ln.update(snapshot_of(items[ln["item_id"]]), cost_fen=costs[ln["id"]],
-                  rx_line_id=checked.dispensing.get(ln["id"], ln["rx_line_id"]))
+        item = items[ln["item_id"]]
+        sold = snapshot_of(item)
+        if settling:
+            card = sales_ledger.card_facts(ln, sold)
+            sold |= {k: card[k] for k in sales_ledger.CARD_KEYS if k != "gsp_class"}
+        ln.update(sold, cost_fen=costs[ln["id"]], rx_line_id=checked.dispensing.get(ln["id"], ln["rx_line_id"]))
     sales_ledger.finish_lines(u, lines)
     if checked.traced:
         trace_codes.mark_sold(u, sale.id)

@@ -243,8 +243,11 @@ def end_sessions(u: Unit, ctx: Ctx, user_id: int) -> None:
     """Every live token of the account dies at once (SEC-03): a freeze, a revoked post, a transfer."""
     s = orm(u)
     for sess in s.exec(select(AuthSession).where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None))):
+        before = audit.snapshot(sess)
         sess.revoked_at = ctx.now
         s.add(sess)
+        # each session's image moves on in the chain (audit verify names a session revived behind the service)
+        audit.record_row(u, ctx.store_id, ctx.actor, "auth.session_ended", sess, before)
 
 
 def end_duty(u: Unit, ctx: Ctx, user_id: int, action: str, reason: str) -> None:
@@ -359,9 +362,8 @@ def login(u: Unit, ctx: Ctx, username: str, pin: str, till_id: int | None) -> tu
                           created_at=ctx.now,
                           expires_at=ctx.now + timedelta(minutes=ctx.settings.service.token_ttl_minutes))
     s.add(session)
-    s.flush()
-    audit.record(u, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", "auth", user.id, None,
-                 {"session_id": session.id, "till_id": till_id})
+    # The session's own image (SEC-04): audit verify names a session slipped in, or revived, behind the service.
+    audit.record_row(u, ctx.store_id, audit.Actor(user.id, user.username), "auth.login", session)
     return token, session, user
 
 
@@ -430,10 +432,10 @@ def logout(u: Unit, ctx: Ctx, principal: Principal) -> None:
     s = orm(u)
     sess = s.get(AuthSession, principal.session_id)
     if sess is not None and sess.revoked_at is None:
+        before = audit.snapshot(sess)
         sess.revoked_at = ctx.now
         s.add(sess)
-        audit.record(u, ctx.store_id, principal.actor, "auth.logout", "auth", principal.user_id, None,
-                     {"session_id": sess.id})
+        audit.record_row(u, ctx.store_id, principal.actor, "auth.logout", sess, before)
 
 
 def resolve_token(s: Session, ctx: Ctx, token: str) -> Principal | None:
