@@ -86,10 +86,36 @@ class DingdianTill(App[None]):
         self.run_worker(self.check_service(), group="ping", exclusive=True)
 
     def on_login_screen_ready(self, message: LoginScreen.Ready) -> None:
-        """Logged in and the shift known (or opened): the sale."""
-        self.sale_screen = SaleScreen(self.state)
-        self.switch_screen(self.sale_screen)
+        """Logged in and the shift known (or opened): the sale — after a change of hands, the same sale screen
+        with the same open sale, the new person acting from now on."""
+        if self.sale_screen is not None and isinstance(self.screen, LoginScreen) and self.screen.locked:
+            self.pop_screen()
+            self.sale_screen.hands_changed(message.note)
+        else:
+            self.sale_screen = SaleScreen(self.state)
+            self.switch_screen(self.sale_screen)
+            if message.note:
+                self.sale_screen.announce(message.note)
         self.run_worker(self.check_prints(), group="prints", exclusive=True)
+
+    def on_sale_screen_lock(self, _: SaleScreen.Lock) -> None:
+        self.run_worker(self.lock(), group="lock", exclusive=True)
+
+    async def lock(self) -> None:
+        """Ctrl+S: the person at the till leaves it. Their session ends at the service (nothing more is done in
+        their name) and the till locks to a login over the sale screen, which keeps the open sale and the shift;
+        whoever logs in next (or the same person) finds the sale as it was."""
+        if self.sale_screen is None or isinstance(self.screen, LoginScreen):
+            return
+        who = self.state.user_name
+        self.workers.cancel_group(self, "events")
+        try:
+            await self.client.logout()
+        except TillCallFailed:
+            pass  # the token is forgotten all the same; the service lets it expire
+        self.state.logged_out()
+        kept = "；未完成的销售和本班次已保留" if self.sale_screen.open_sale_id() else "；本班次继续"
+        self.push_screen(LoginScreen(self.state, notice=f"{who} 已离开收款机{kept}。请登录", locked=True))
 
     # --- printing ---------------------------------------------------------------------------------
 

@@ -82,6 +82,16 @@ class TillState:
     def logged_out(self) -> None:
         self.update(user_name=LOGGED_OUT, insurance_signed_in=None)
 
+    # --- the logged-in post's rights (the service's, from the login: refuse early, name who may) --------------
+
+    def may(self, action: str) -> bool:
+        """Whether the logged-in post may do `action` (permissions.Action's value) itself."""
+        return action in ((self.client.user or {}).get("actions") or [])
+
+    def who_may(self, action: str) -> str:
+        """The posts that may, as the till says them ("药师"), for what the logged-in post may not do."""
+        return str(((self.client.user or {}).get("in_place") or {}).get(action, "有权人员"))
+
     # --- what the service says ----------------------------------------------------------------------
 
     async def check_duty(self) -> None:

@@ -32,18 +32,24 @@ class LoginScreen(Screen[None]):
             self.user_name = user_name
 
     class Ready(Message):
-        """Logged in, the shift open: the sale can begin."""
+        """Logged in, the shift open: the sale can begin (or go on, after a change of hands). `note`: what the
+        cashier is told of the shift (one another person opened: it is the till's, and goes on)."""
 
-    def __init__(self, state: TillState, notice: str = "") -> None:
+        def __init__(self, note: str = "") -> None:
+            super().__init__()
+            self.note = note
+
+    def __init__(self, state: TillState, notice: str = "", locked: bool = False) -> None:
         super().__init__()
         self.state = state
         self.client = state.client
         self.notice = notice  # why the login is asked again (a lost session), shown until the next attempt
+        self.locked = locked  # Ctrl+S: over the sale screen, which comes back as it was after the login
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.state, id="status")
         with Vertical(id="login-box"):
-            yield Label("丁点药房 收银登录", id="login-title")
+            yield Label("丁点药房 收银已锁定 — 换人登录" if self.locked else "丁点药房 收银登录", id="login-title")
             yield Label(f"收款机 {self.state.till_code}", id="login-till")
             yield Input(placeholder="工号", id="username", max_length=30)
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
@@ -115,4 +121,13 @@ class LoginScreen(Screen[None]):
         self._to_sale()
 
     def _to_sale(self) -> None:
-        self.post_message(self.Ready())
+        self.post_message(self.Ready(self._shift_note()))
+
+    def _shift_note(self) -> str:
+        """The shift is the till's: a cashier logging in where another opened it goes on in it, and is told so
+        (the cash counted at F12 is the drawer's, whoever sold into it)."""
+        shift, me = self.state.shift or {}, self.client.user or {}
+        if not shift or shift.get("opened_by") in (None, me.get("id")):
+            return ""
+        by = shift.get("opened_by_name") or "他人"
+        return f"本机班次 #{shift.get('id')} 由 {by} 开班：班次属于收款机，您接着在本班次收款（交班按 F12 清点钱箱）"

@@ -24,7 +24,8 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.store.users import active_roles, check_pin, person_of
 
-WRONG = AppError(401, "AUTH", "授权人工号或 PIN 错误", "the authoriser's username or PIN is wrong")
+# 403, not 401: the caller's own session is sound (a 401 would send the till back to its login)
+WRONG = AppError(403, "AUTH", "授权人工号或 PIN 错误", "the authoriser's username or PIN is wrong")
 
 
 def _refusal(rule: str, zh: str, en: str, action: Action, **details: object) -> AppError:
