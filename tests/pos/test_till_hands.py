@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Input
 from pos.screens.authorise import AuthoriseScreen
 from pos.screens.login import LoginScreen
 from pos.screens.prescription import PrescriptionScreen
+from pos.screens.qty import QtyScreen
 from pos.screens.returns import ReturnScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
@@ -26,7 +27,20 @@ from server.services.context import Ctx
 from server.services.store.users import add_user
 from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, ROLE_PINS, qualify_pharmacist
 from tests.pos.card_shop import headers, item_ids
-from tests.pos.helpers import SIZE, log_in, message, pay_cash, popup, scan, settled, status, till, type_text, until
+from tests.pos.helpers import (
+    BARCODE_BULK,
+    SIZE,
+    log_in,
+    message,
+    pay_cash,
+    popup,
+    scan,
+    settled,
+    status,
+    till,
+    type_text,
+    until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -249,5 +263,44 @@ def test_at_a_cashiers_till_the_pharmacist_goes_on_duty_reviews_in_place_and_goe
             audit = conn.execute(text("SELECT user_id, after FROM audit_entry WHERE action = 'rx.approved'")).one()
         assert tuple(review) == ("approved", ids["u_pharmacist"])
         assert audit.user_id == ids["u_pharmacist"] and f'"till_user_id": {ids["u_cashier"]}' in str(audit.after)
+
+    asyncio.run(body())
+
+
+@pytest.mark.refuses("SEC-01")
+def test_a_void_above_the_stores_amount_asks_the_second_person_in_the_same_dialog(
+        service: str, settings: Settings, engine: Engine) -> None:
+    async def body() -> None:
+        app = till(settings, service)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await scan(pilot, BARCODE_BULK)
+            await settled(pilot, sale)
+            await pilot.press("f7")
+            await popup(pilot, QtyScreen)
+            await pilot.press("backspace")
+            await type_text(pilot, "200", "enter")  # 240.00 元: above the store's 200.00
+            await settled(pilot, sale)
+            await pilot.press("f8")
+            await authorise(pilot, "u_pharmacist", ROLE_PINS["pharmacist"])
+            await popup(pilot, VoidScreen)
+            await type_text(pilot, "整单取消", "enter")
+            second = await popup(pilot, AuthoriseScreen)  # the service asked for a second person
+            assert "须另一位有权人员复核" in str(second.query_one("#authorise-title").render())
+            await type_text(pilot, "u_pharmacist", "enter")  # the authoriser again: not a second person
+            await type_text(pilot, ROLE_PINS["pharmacist"], "enter")
+            await until(pilot, lambda: app.screen is sale and "SEC-01" in message(sale), what="the refusal")
+            assert sale.sale is not None  # nothing voided
+            await pilot.press("f8")
+            await authorise(pilot, "u_pharmacist", ROLE_PINS["pharmacist"])
+            await popup(pilot, VoidScreen)
+            await type_text(pilot, "整单取消", "enter")
+            await authorise(pilot, "u_manager", ROLE_PINS["manager"])
+            await until(pilot, lambda: "已作废" in message(sale), what="the void")
+
+        ids = user_ids(engine)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, total_fen, voided_by, void_confirmed_by FROM sale")).one()
+        assert tuple(row) == ("voided", 24000, ids["u_pharmacist"], ids["u_manager"])
 
     asyncio.run(body())
