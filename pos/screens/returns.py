@@ -248,6 +248,21 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
     def _submit(self) -> None:
         if self.busy or self.found is None:
             return
+        sale = self.found["sale"]
+        if not self.state.may(RETURN) and (self.grant is None or self.grant_sale != sale["id"]):
+            # the authorisation expired, or was spent by an earlier return of this receipt: asked again, the
+            # picks and the reason kept
+            who = self.state.who_may(RETURN)
+
+            def given(out: dict[str, Any] | None) -> None:
+                if out is None:
+                    self.say(f"退货须由{who}授权：未授权，未退货", error=True)
+                    return
+                self.grant, self.grant_sale, self.authoriser = out["grant"], sale["id"], out["user"]["display_name"]
+                self._submit()
+            self.app.push_screen(AuthoriseScreen(self.state, f"退货（小票 {sale['sale_no']}）：须由{who}授权", RETURN,
+                                                 sale["id"], note=f"请{who}在此输入本人工号和 PIN"), given)
+            return
         self.busy = True
         lines = [{"sale_line_id": i, "qty": q} for i, q in self.picked.items()]
         reason = self.query_one("#reason", Input).value.strip()
