@@ -100,8 +100,8 @@ class DingdianTill(App[None]):
         """Logged in and the shift known (or opened): the sale — after a change of hands, the same sale screen
         with the same open sale, the new person acting from now on."""
         if self.sale_screen is not None and isinstance(self.screen, LoginScreen) and self.screen.locked:
+            self.sale_screen.hands_changed()  # its calls first: they go out while the screen is popped
             self.pop_screen()
-            self.sale_screen.hands_changed(message.note)
             self.set_timer(HOUSEKEEPING_DELAY, lambda: self.run_worker(self.check_prints(), group="prints",
                                                                        exclusive=True))
             return

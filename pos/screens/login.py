@@ -93,6 +93,9 @@ class LoginScreen(Screen[None]):
             self._say("无法连接收银服务，请检查服务是否启动（正在自动重试连接）")
             return
         self.post_message(self.LoggedIn(out["user"]["display_name"]))
+        if self.locked:  # the till's shift is known: the sale screen asks it again beside the sale, not before
+            self.post_message(self.Ready())
+            return
         await self._join_shift()
 
     async def _join_shift(self) -> None:
@@ -121,13 +124,4 @@ class LoginScreen(Screen[None]):
         self._to_sale()
 
     def _to_sale(self) -> None:
-        self.post_message(self.Ready(self._shift_note()))
-
-    def _shift_note(self) -> str:
-        """The shift is the till's: a cashier logging in where another opened it goes on in it, and is told so
-        (the cash counted at F12 is the drawer's, whoever sold into it)."""
-        shift, me = self.state.shift or {}, self.client.user or {}
-        if not shift or shift.get("opened_by") in (None, me.get("id")):
-            return ""
-        by = shift.get("opened_by_name") or "他人"
-        return f"本机班次 #{shift.get('id')} 由 {by} 开班：班次属于收款机，您接着在本班次收款（交班按 F12 清点钱箱）"
+        self.post_message(self.Ready(self.state.shift_note()))

@@ -241,21 +241,31 @@ class SaleScreen(Screen[None]):
                 self.post_message(self.Lock())
         self.send(intent)
 
-    def hands_changed(self, note: str = "") -> None:
+    def hands_changed(self) -> None:
         """Another person (or the same one) logged in over the locked till: the open sale as the service has it,
-        the new operator's 医保 sign-in, and the new person named."""
-        self.focus_scan()
+        the till's shift (whoever opened it), the new operator's 医保 sign-in — asked side by side — and the new
+        person named."""
+        async def shift() -> None:
+            try:
+                self.state.update(shift=await self.client.current_shift())
+            except ServiceError as exc:
+                if exc.code != "SHIFT-CLOSED":
+                    raise
+                self.state.update(shift=None)  # closed meanwhile (elsewhere): F12 opens the next
 
         async def intent() -> None:
-            await asyncio.gather(self._refresh(), self.state.check_insurance())  # side by side: one wait, not two
+            await asyncio.gather(self._refresh(), shift(), self.state.check_insurance())
             words = [f"{self.state.user_name} 已登录"]
             if self.sale is not None:
                 words.append(f"继续未完成的销售（{sum(ln['qty'] for ln in self.sale['lines'])} 件）")
-            if note:
+            if self.state.shift is None:
+                words.append("本班已结班，不能收款。按 F12 开新班")
+            elif note := self.state.shift_note():
                 words.append(note)
             if self.state.insurance_signed_in is False:
                 words.append("今日尚未医保签到：按 Ctrl+Y 签到")
             self.say("；".join(words))
+            self.focus_scan()
         self.send(intent)
 
     def announce(self, text: str) -> None:
