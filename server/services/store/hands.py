@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.auth.grants import Authoriser
-from server.auth.pins import burn_time
 from server.db.models import User, UserStatus
 from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
@@ -41,17 +40,17 @@ def authorise(engine: Engine, ctx: Ctx, till_user_id: int, username: str, pin: s
     words = IN_PLACE[action]
     may = who_may_zh(action)
     with core_unit(engine) as u:  # the PIN's own unit: a wrong one is counted and committed
-        s = orm(u)
-        user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
-        if user is None:
-            burn_time(pin)
-            raise WRONG
-        if user.status != UserStatus.ACTIVE.value:
-            burn_time(pin)
-            raise _refusal("SEC-03", f"授权人 {user.display_name} 的账号已冻结，不能授权；{words}须由在职的{may}授权",
-                           f"the authoriser's account is frozen; {action.value} needs a live {may}", action,
-                           frozen=True)
-        checked = check_pin(u, ctx, username, pin)
+        user = orm(u).exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+        try:  # the login's own check: an unknown user spends a verification's time, a frozen one is refused
+            checked = check_pin(u, ctx, username, pin)
+        except AppError as exc:
+            if exc.code == "SEC-03" and user is not None:
+                raise _refusal("SEC-03", f"授权人 {user.display_name} 的账号已冻结，不能授权；{words}须由在职的{may}授权",
+                               f"the authoriser's account is frozen; {action.value} needs a live {may}", action,
+                               frozen=True) from exc
+            if exc.status == 401:
+                raise WRONG from exc
+            raise
     if checked is None:  # the failure was counted and committed above
         raise WRONG
     with read_session(engine) as r:
