@@ -8,6 +8,12 @@
   (the service's share of it), from the same run.
 - start → login screen: a fresh process (interpreter, imports, app) until the login screen is up with the
   focus in the user field. Floor: a fresh process showing a bare Textual app with one Input.
+- switch user → sale screen ready: at the till locked by Ctrl+S over an open sale, from the next person's Enter
+  on their PIN until the repaint that shows the same sale screen again, the sale read back from the service and
+  the new person named. Floor: the calls it makes through the API client alone (the login; then the till's shift,
+  the sale and the 医保 state side by side), from the same run.
+- authorisation in place: at a cashier's F8, from the pharmacist's Enter on their PIN in the dialog until the
+  repaint that shows the void's reason dialog. Floor: POST /auth/authorise through the API client alone.
 
 The service runs as `dingdian serve` on a temp store (bench/_service.py). Headless: the terminal write
 itself is not timed. Figures are printed, not asserted. Targets: < 16 ms, < 50 ms, < 1.5 s.
@@ -29,6 +35,7 @@ from bench._common import ROOT, clean_env, free_port, p50_p99, rule, running, se
 from bench._service import build_store
 
 KEY_TARGET_MS, SCAN_TARGET_MS, START_TARGET_S = 16.0, 50.0, 1.5
+SWITCH_TARGET_MS, AUTHORISE_TARGET_MS = 300.0, 300.0
 SIZE = (100, 30)
 
 CHILD_TILL = """
@@ -93,9 +100,11 @@ class RepaintClock:
 
 def post_keys(app: Any, text: str) -> None:
     from textual import events
+    from textual.keys import _character_to_key
 
     for ch in text:
-        app.post_message(events.Key(ch, ch) if ch != "\r" else events.Key("enter", "\r"))
+        app.post_message(events.Key("enter", "\r") if ch == "\r" else
+                         events.Key(ch if ch.isalnum() else _character_to_key(ch), ch))
 
 
 async def keystrokes(app: Any, clock: RepaintClock, field: Any, n: int) -> list[float]:
@@ -158,7 +167,78 @@ async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict
             await client.add_line(sale_id, barcode=store.barcodes[i % len(store.barcodes)])
             api.append(1000 * (time.perf_counter() - t))
         figures["api"] = api
+        await hands(app, pilot, clock, sale, store, figures)
     return figures
+
+
+async def hands(app: Any, pilot: Any, clock: RepaintClock, sale: Any, store: Any, figures: dict[str, list[float]],
+                n: int = 15) -> None:
+    """Switch user (Ctrl+S, the next person's login) and the in-place authorisation, each beside its API calls."""
+    from pos.screens.authorise import AuthoriseScreen
+    from pos.screens.login import LoginScreen
+    from pos.screens.void import VoidScreen
+
+    people = [store.cashiers[0], "bench_ph"]  # the bench store's pharmacist has the cashiers' PIN
+
+    async def until(ready: Any) -> None:
+        while not ready():
+            await asyncio.sleep(0.002)
+
+    async def type_in(username: str, pin_id: str) -> None:
+        """The username and Enter, then the PIN (its Enter is the one timed)."""
+        post_keys(app, username + "\r")
+        await until(lambda: app.focused is not None and app.focused.id == pin_id)
+        post_keys(app, store.pin)
+        await until(lambda: app.focused is not None and getattr(app.focused, "value", "") == store.pin)
+
+    switch = []
+    for i in range(n):
+        while sale.pending:
+            await asyncio.sleep(0.001)
+        await pilot.press("ctrl+s")
+        await until(lambda: isinstance(app.screen, LoginScreen) and app.focused is not None
+                    and app.focused.id == "username")
+        await type_in(people[(i + 1) % 2], "pin")
+
+        def ready() -> bool:
+            return (app.screen is sale and sale.pending == 0 and app.focused is not None and app.focused.id == "scan"
+                    and "已登录" in str(sale.query_one("#message").render()))
+        switch.append(1000 * await clock.after(lambda: post_keys(app, "\r"), ready))
+    figures["switch"] = switch
+    client, sale_id = app.client, sale.sale["id"]
+    api = []
+    for i in range(n):
+        t = time.perf_counter()
+        await client.login(people[i % 2], store.pin, app.state.till_code)
+        await asyncio.gather(client.current_shift(), client.get_sale(sale_id), client.insurance_status())
+        api.append(1000 * (time.perf_counter() - t))
+    figures["switch_api"] = api
+    # The till's own session again (the calls above logged in behind its back): lock and log the cashier in.
+    await pilot.press("ctrl+s")
+    await until(lambda: isinstance(app.screen, LoginScreen) and app.focused is not None)
+    await type_in(store.cashiers[0], "pin")
+    post_keys(app, "\r")
+    await until(lambda: app.screen is sale and sale.pending == 0 and app.focused is not None)
+    auth = []
+    for _ in range(n):
+        await pilot.press("f8")
+        await until(lambda: isinstance(app.screen, AuthoriseScreen) and app.focused is not None)
+        await type_in("bench_ph", "auth-pin")
+        dialog = app.screen
+        try:
+            auth.append(1000 * await clock.after(lambda: post_keys(app, "\r"),
+                                                 lambda: isinstance(app.screen, VoidScreen) and app.focused is not None))
+        except TimeoutError:
+            raise RuntimeError(f"not authorised: {dialog.query_one('#authorise-message').render()}") from None
+        await pilot.press("escape")
+        await until(lambda: app.screen is sale)
+    figures["authorise"] = auth
+    api = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await client.authorise("bench_ph", store.pin, "sale.void", sale_id)
+        api.append(1000 * (time.perf_counter() - t))
+    figures["authorise_api"] = api
 
 
 async def bare_keys(n: int) -> list[float]:
@@ -220,8 +300,11 @@ def main(argv: list[str] | None = None) -> None:
     show("keystroke → repaint", figures["key"], floor_keys, KEY_TARGET_MS)
     show("scan → line visible", figures["scan"], figures["api"], SCAN_TARGET_MS)
     show("start → login screen", starts, bare_starts, START_TARGET_S, unit="s")
+    show("switch user → sale ready", figures["switch"], figures["switch_api"], SWITCH_TARGET_MS)
+    show("authorise in place", figures["authorise"], figures["authorise_api"], AUTHORISE_TARGET_MS)
     print(f"(floors: a bare Textual app with one Input; for the scan, the same add-line call through the API "
-          f"client alone. Start median {statistics.median(starts):.2f} s)")
+          f"client alone; for the switch, the login then the shift, the sale and the 医保 state through the client alone; for the "
+          f"authorisation, POST /auth/authorise alone. Start median {statistics.median(starts):.2f} s)")
 
 
 if __name__ == "__main__":

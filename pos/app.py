@@ -31,6 +31,9 @@ from pos.screens.sale import SaleScreen
 from pos.state import TillState
 
 PING_SECONDS = 3.0
+# After a change of hands the sale comes back first; the event stream, the duty and the print queue are asked
+# this much later, so their calls do not queue before the sale's on the service (switch user → sale < 300 ms).
+HOUSEKEEPING_DELAY = 0.3
 
 
 @runtime_checkable
@@ -82,14 +85,53 @@ class DingdianTill(App[None]):
     def on_login_screen_logged_in(self, message: LoginScreen.LoggedIn) -> None:
         """After a login: follow this till's events with the new token."""
         self.state.logged_in(message.user_name)
+        if isinstance(self.screen, LoginScreen) and self.screen.locked:  # the sale first
+            self.set_timer(HOUSEKEEPING_DELAY, self._housekeeping)
+            return
+        self._housekeeping()
+
+    def _housekeeping(self) -> None:
+        if self.client.token is None or not self.screen_stack:  # logged out again, or the till closing meanwhile
+            return
         self.run_worker(self._follow_events(), group="events", exclusive=True)
         self.run_worker(self.check_service(), group="ping", exclusive=True)
 
     def on_login_screen_ready(self, message: LoginScreen.Ready) -> None:
-        """Logged in and the shift known (or opened): the sale."""
+        """Logged in and the shift known (or opened): the sale — after a change of hands, the same sale screen
+        with the same open sale, the new person acting from now on."""
+        if self.sale_screen is not None and isinstance(self.screen, LoginScreen) and self.screen.locked:
+            self.sale_screen.hands_changed()  # its calls first: they go out while the screen is popped
+            self.pop_screen()
+            self.set_timer(HOUSEKEEPING_DELAY, lambda: self.run_worker(self.check_prints(), group="prints",
+                                                                       exclusive=True))
+            return
         self.sale_screen = SaleScreen(self.state)
         self.switch_screen(self.sale_screen)
+        if message.note:
+            self.sale_screen.announce(message.note)
         self.run_worker(self.check_prints(), group="prints", exclusive=True)
+
+    def on_sale_screen_lock(self, _: SaleScreen.Lock) -> None:
+        self.run_worker(self.lock(), group="lock", exclusive=True)
+
+    async def lock(self) -> None:
+        """Ctrl+S: the person at the till leaves it. Their session ends at the service (nothing more is done in
+        their name) and the till locks to a login over the sale screen, which keeps the open sale and the shift;
+        whoever logs in next (or the same person) finds the sale as it was."""
+        if self.sale_screen is None or isinstance(self.screen, LoginScreen):
+            return
+        who = self.state.user_name
+        self.workers.cancel_group(self, "events")
+        # What the scanner sent while the till was locked went nowhere: the next person's stream starts afresh
+        # (the device states come first on every connect), instead of replaying those scans into their sale.
+        self.client.last_event_id = None
+        try:
+            await self.client.logout()
+        except TillCallFailed:
+            pass  # the token is forgotten all the same; the service lets it expire
+        self.state.logged_out()
+        kept = "；未完成的销售和本班次已保留" if self.sale_screen.open_sale_id() else "；本班次继续"
+        self.push_screen(LoginScreen(self.state, notice=f"{who} 已离开收款机{kept}。请登录", locked=True))
 
     # --- printing ---------------------------------------------------------------------------------
 
@@ -100,13 +142,13 @@ class DingdianTill(App[None]):
 
     async def check_prints(self) -> None:
         """Jobs a crash of the service cut off mid-print are shown to the cashier at once (to reprint, or not)."""
-        if self.sale_screen is None or isinstance(self.screen, PrintsScreen):
+        if self.sale_screen is None or not self.screen_stack or isinstance(self.screen, PrintsScreen):
             return
         try:
             cut_off = await self.client.uncertain_prints()
         except TillCallFailed:
             return
-        if cut_off and self.sale_screen is not None and not isinstance(self.screen, PrintsScreen):
+        if cut_off and self.sale_screen is not None and self.screen_stack and not isinstance(self.screen, PrintsScreen):
             self.push_screen(PrintsScreen(self.state))
 
     def _session_lost(self) -> None:

@@ -21,6 +21,12 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 Json = dict[str, Any]
+GRANT_HEADER = "X-Grant"  # an authorisation in place (POST /auth/authorise), for the one request it was given for
+
+
+def _granted(grant: str | None) -> dict[str, Any]:
+    """The call's extra keyword: the grant's header, when someone authorised the call in place."""
+    return {"headers": {GRANT_HEADER: grant}} if grant else {}
 
 # Gateways in front of the service answer these while it restarts; nothing was done, so a retry is safe.
 RETRYABLE_STATUS = {502, 503, 504}
@@ -147,6 +153,22 @@ class TillClient:
         self.user = out["user"]
         return out
 
+    async def logout(self) -> None:
+        """End this session at the service (the till is locked or changes hands); the token is forgotten whatever
+        the answer, so nothing more is done in the name of the person who left."""
+        try:
+            if self.token is not None:
+                await self._call("POST", "/auth/logout")
+        finally:
+            self.token, self.user = None, None
+            self._http.headers.pop("Authorization", None)
+
+    async def authorise(self, username: str, pin: str, action: str, subject: str) -> Json:
+        """Another post's holder authorises one action on one thing at this till (SEC-01): their username and
+        PIN → a grant for that one request (`grant`), and who they are (`user`)."""
+        return await self._call("POST", "/auth/authorise", json={"username": username, "pin": pin, "action": action,
+                                                                 "subject": subject})
+
     async def till_status(self) -> Json:
         """The shift and the pharmacists on duty, for the status bar."""
         return await self._call("GET", "/till/status")
@@ -164,11 +186,11 @@ class TillClient:
     async def shift_report(self, shift_id: int) -> Json:
         return await self._call("GET", f"/shifts/{shift_id}/report")
 
-    async def duty_on(self, shift_id: int) -> Json:
-        return await self._call("POST", f"/shifts/{shift_id}/duty")
+    async def duty_on(self, shift_id: int, grant: str | None = None) -> Json:
+        return await self._call("POST", f"/shifts/{shift_id}/duty", **_granted(grant))
 
-    async def duty_off(self, shift_id: int) -> Json:
-        return await self._call("DELETE", f"/shifts/{shift_id}/duty")
+    async def duty_off(self, shift_id: int, grant: str | None = None) -> Json:
+        return await self._call("DELETE", f"/shifts/{shift_id}/duty", **_granted(grant))
 
     # --- the sale ---------------------------------------------------------------------------------
 
@@ -208,11 +230,13 @@ class TillClient:
     async def suspended(self) -> list[Json]:
         return await self._call("GET", "/sales/suspended")
 
-    async def void(self, sale_id: str, reason: str, confirm_username: str = "", confirm_pin: str = "") -> Json:
-        """Above the store's amount a void needs a second person's username and PIN (SEC-01)."""
+    async def void(self, sale_id: str, reason: str, confirm_username: str = "", confirm_pin: str = "",
+                   grant: str | None = None) -> Json:
+        """Above the store's amount a void needs a second person's username and PIN (SEC-01); `grant`: a
+        pharmacist authorised it in place."""
         body = {"reason": reason} | ({"confirm_username": confirm_username, "confirm_pin": confirm_pin}
                                      if confirm_username else {})
-        return await self._call("POST", f"/sales/{sale_id}/void", json=body)
+        return await self._call("POST", f"/sales/{sale_id}/void", json=body, **_granted(grant))
 
     async def complete(self, sale_id: str, tenders: list[Json], *, retry_delay: float = 0.5,
                        max_delay: float = 5.0, on_retry: Callable[[int], None] | None = None) -> Json:
@@ -225,12 +249,12 @@ class TillClient:
                                           retry_delay, max_delay, on_retry)
 
     async def _until_answered(self, method: str, path: str, body: Json, retry_delay: float, max_delay: float,
-                              on_retry: Callable[[int], None] | None) -> Any:
+                              on_retry: Callable[[int], None] | None, grant: str | None = None) -> Any:
         attempt = 0
         delay = retry_delay
         while True:
-            try:
-                return await self._call(method, path, json=body)
+            try:  # a retry carries the same grant: the service answers the request that spent it with its result
+                return await self._call(method, path, json=body, **_granted(grant))
             except ServiceUnavailable:
                 attempt += 1
                 if on_retry is not None:
@@ -247,13 +271,13 @@ class TillClient:
     async def create_return(self, return_id: str, sale_id: str, lines: list[Json], reason: str, to_quarantine: bool,
                             *, retry_delay: float = 0.5, max_delay: float = 5.0,
                             on_retry: Callable[[int], None] | None = None, confirm_username: str = "",
-                            confirm_pin: str = "") -> Json:
+                            confirm_pin: str = "", grant: str | None = None) -> Json:
         """A return (a refund) is retried with the same return id until answered, like a completion. On a later
         day, or above the store's amount, it needs a second person's username and PIN (SEC-01)."""
         body = {"id": return_id, "sale_id": sale_id, "lines": lines, "reason": reason, "to_quarantine": to_quarantine}
         if confirm_username:
             body |= {"confirm_username": confirm_username, "confirm_pin": confirm_pin}
-        return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry)
+        return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry, grant)
 
     # --- catalog ----------------------------------------------------------------------------------
 
@@ -328,8 +352,8 @@ class TillClient:
     async def get_prescription(self, rx_id: int) -> Json:
         return await self._call("GET", f"/prescriptions/{rx_id}")
 
-    async def review_prescription(self, rx_id: int, body: Json) -> Json:
-        return await self._call("POST", f"/prescriptions/{rx_id}/review", json=body)
+    async def review_prescription(self, rx_id: int, body: Json, grant: str | None = None) -> Json:
+        return await self._call("POST", f"/prescriptions/{rx_id}/review", json=body, **_granted(grant))
 
     async def tie_prescription(self, sale_id: str, rx_id: int) -> Json:
         return await self._call("POST", f"/sales/{sale_id}/prescription", json={"prescription_id": rx_id})

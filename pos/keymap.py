@@ -117,6 +117,8 @@ SALE = Keymap("收银", (
         key("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi)
         key("ctrl+p", "app.prints", "小票", "小票/重打", show=False),  # 票 (piao): pos/screens/prints.py
         key("ctrl+l", "split", "拆零", "拆零（所选药品按粒/片卖）", show=False),  # 零 (ling)
+        # 锁 (suo). Out of the footer: at 80 columns the twelve F-keys fill it (a thirteenth was cut to "Ctrl+").
+        key("ctrl+s", "lock", "换人", "锁屏换人（保留未完成的销售和班次，换人或本人重新登录）", show=False),
         back(show=False),  # Esc clears what is half typed; it backs out one step everywhere else
         arrows("选择商品行"),
     )),
@@ -199,6 +201,7 @@ PRINTS = Keymap("小票", (Section("", (back(action="dismiss(None)"), key("f2", 
 SUSPENDED = Keymap("挂单列表", (Section("", (back(action="dismiss(None)"), key("enter", "choose", "取单"))),))
 QUANTITY = Keymap("修改数量", (Section("", (back(action="dismiss(None)"),)),))
 VOID = Keymap("作废", (Section("", (back(action="dismiss(None)"),)),))
+AUTHORISE = Keymap("授权", (Section("", (back("取消"),)),))
 CONFIRM = Keymap("确认", (Section("", (key("enter", "confirm", "确认"), back("取消", action="dismiss(False)"))),))
 OPEN_SHIFT = Keymap("开班", (Section("", (back(action="dismiss(None)"),)),))
 CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))

@@ -82,6 +82,25 @@ class TillState:
     def logged_out(self) -> None:
         self.update(user_name=LOGGED_OUT, insurance_signed_in=None)
 
+    def shift_note(self) -> str:
+        """The shift is the till's: a cashier logging in where another opened it goes on in it, and is told so
+        (the cash counted at F12 is the drawer's, whoever sold into it)."""
+        shift, me = self.shift or {}, self.client.user or {}
+        if not shift or shift.get("opened_by") in (None, me.get("id")):
+            return ""
+        by = shift.get("opened_by_name") or "他人"
+        return f"本机班次 #{shift.get('id')} 由 {by} 开班：班次属于收款机，您接着在本班次收款（交班按 F12 清点钱箱）"
+
+    # --- the logged-in post's rights (the service's, from the login: refuse early, name who may) --------------
+
+    def may(self, action: str) -> bool:
+        """Whether the logged-in post may do `action` (permissions.Action's value) itself."""
+        return action in ((self.client.user or {}).get("actions") or [])
+
+    def who_may(self, action: str) -> str:
+        """The posts that may, as the till says them ("药师"), for what the logged-in post may not do."""
+        return str(((self.client.user or {}).get("in_place") or {}).get(action, "有权人员"))
+
     # --- what the service says ----------------------------------------------------------------------
 
     async def check_duty(self) -> None:

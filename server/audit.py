@@ -167,6 +167,18 @@ def _hash_of(store_id: int, seq: int, at: datetime, user_id: int | None, actor: 
 class Actor:
     user_id: int | None
     name: str  # username, or "system" for migrations and the demo loader
+    # Authorised in place: the person logged in at the till where this actor typed their PIN (SEC-01). Every
+    # entry the actor writes then names both (`in_place` in its image after).
+    till_user: Actor | None = None
+
+
+def _in_place(actor: Actor, after: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The image after, with who authorised and who was logged in at the till, when they are not one person.
+    A key that is no column: verify compares a row's columns only, so the image stays the row's."""
+    if actor.till_user is None or after is None:
+        return after
+    return after | {"in_place": {"authorised_by_id": actor.user_id, "authorised_by": actor.name,
+                                 "till_user_id": actor.till_user.user_id, "till_user": actor.till_user.name}}
 
 
 SYSTEM = Actor(None, "system")
@@ -212,7 +224,7 @@ def record(
     # A plain row, not an AuditEntry: building the model instance cost more than hashing and writing it.
     row = {"store_id": store_id, "seq": seq + 1, "at": utcnow(), "user_id": actor.user_id, "actor": actor.name,
            "action": action, "entity": entity, "entity_id": str(entity_id), "before": _plain(before),
-           "after": _plain(after), "note": note, "prev_hash": prev}
+           "after": _plain(_in_place(actor, after)), "note": note, "prev_hash": prev}
     row["hash"] = _hash_of(**row)
     _ADD_ENTRY.run(conn, row)
     _MOVE_HEAD.run(conn, {"sid": store_id, "new_seq": row["seq"], "new_hash": row["hash"]})

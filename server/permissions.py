@@ -114,3 +114,30 @@ def allowed(roles: frozenset[Role] | set[Role], action: Action) -> bool:
     if Role.SYSADMIN in roles and action in BUSINESS_OPERATIONS:
         return False
     return any(action in PERMISSIONS[r] for r in roles)
+
+
+# --- authorisation in place: another post's holder types their username and PIN at this till ----------------
+
+# The actions a till may have authorised in place by someone else (a review, a void, a return, a pharmacist's
+# duty), each in the till's words: the authoriser performs the action at the logged-in person's till.
+IN_PLACE: dict[Action, str] = {
+    Action.RX_REVIEW: "审核处方",
+    Action.SALE_VOID: "作废销售",
+    Action.SALE_RETURN: "办理退货",
+    Action.DUTY: "登记药师在岗/离岗",
+}
+
+
+def who_may(action: Action) -> list[Role]:
+    """The posts whose holders may do `action` (a maintainer never holds a business operation)."""
+    return [r for r in Role if allowed(frozenset({r}), action)]
+
+
+def who_may_zh(action: Action) -> str:
+    """"药师" / "药师或店长": the posts that may, as the till says them."""
+    return "或".join(r.label for r in who_may(action)) or "（无）"
+
+
+def actions_of(roles: frozenset[Role] | set[Role]) -> list[str]:
+    """Every action the posts allow, for the till to know its rights up front."""
+    return sorted(a.value for a in Action if allowed(roles, a))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from server.auth.grants import Grants
 from server.auth.principals import PrincipalCache
 from server.config import Settings
 from server.events import EventHub
@@ -22,4 +23,5 @@ class AppState:
     store_id: int
     events: EventHub = field(default_factory=EventHub)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
+    grants: Grants = field(default_factory=Grants)  # authorisations in place (server.auth.grants)
     devices: DeviceManager | None = None  # started and stopped with the service (app lifespan)

@@ -32,18 +32,24 @@ class LoginScreen(Screen[None]):
             self.user_name = user_name
 
     class Ready(Message):
-        """Logged in, the shift open: the sale can begin."""
+        """Logged in, the shift open: the sale can begin (or go on, after a change of hands). `note`: what the
+        cashier is told of the shift (one another person opened: it is the till's, and goes on)."""
 
-    def __init__(self, state: TillState, notice: str = "") -> None:
+        def __init__(self, note: str = "") -> None:
+            super().__init__()
+            self.note = note
+
+    def __init__(self, state: TillState, notice: str = "", locked: bool = False) -> None:
         super().__init__()
         self.state = state
         self.client = state.client
         self.notice = notice  # why the login is asked again (a lost session), shown until the next attempt
+        self.locked = locked  # Ctrl+S: over the sale screen, which comes back as it was after the login
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.state, id="status")
         with Vertical(id="login-box"):
-            yield Label("丁点药房 收银登录", id="login-title")
+            yield Label("丁点药房 收银已锁定 — 换人登录" if self.locked else "丁点药房 收银登录", id="login-title")
             yield Label(f"收款机 {self.state.till_code}", id="login-till")
             yield Input(placeholder="工号", id="username", max_length=30)
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
@@ -87,6 +93,9 @@ class LoginScreen(Screen[None]):
             self._say("无法连接收银服务，请检查服务是否启动（正在自动重试连接）")
             return
         self.post_message(self.LoggedIn(out["user"]["display_name"]))
+        if self.locked:  # the till's shift is known: the sale screen asks it again beside the sale, not before
+            self.post_message(self.Ready())
+            return
         await self._join_shift()
 
     async def _join_shift(self) -> None:
@@ -115,4 +124,4 @@ class LoginScreen(Screen[None]):
         self._to_sale()
 
     def _to_sale(self) -> None:
-        self.post_message(self.Ready())
+        self.post_message(self.Ready(self.state.shift_note()))

@@ -21,7 +21,9 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from pos import keymap
+from pos.client import ServiceError
 from pos.format import store_today
+from pos.screens.authorise import AuthoriseScreen
 from pos.screens.help import HelpScreen
 from pos.screens.search import SearchScreen
 from pos.screens.task import TaskScreen
@@ -56,7 +58,10 @@ class PrescriptionScreen(TaskScreen):
         self.rx: dict[str, Any] | None = None  # the prescription shown in the detail step
         self.reasons: list[dict[str, str]] = []
         self.verdict = ""  # rejected | referred, while its reason is asked
-        self.tied: dict[str, Any] | None = None  # the sale after the tie (SaleOut)
+        # the sale after the tie (SaleOut): a sale opened here tied already is one (Esc after its approval: the sale)
+        self.tied: dict[str, Any] | None = sale if sale.get("prescription_id") else None
+        # A pharmacist's authorisation in place of the review of the prescription shown (grant, who, which rx).
+        self.grant: dict[str, Any] | None = None
 
     # --- layout -----------------------------------------------------------------------------------
 
@@ -102,14 +107,41 @@ class PrescriptionScreen(TaskScreen):
             return False
         if action == "choose":  # Enter picks a found prescription once the patient input is left
             return bool(self.found) and not any(box.has_focus for box in self.query("#rx-patient"))
-        if action in ("approve", "reject", "refer"):
-            return self._may_review() and self.rx is not None and self.rx["status"] == "pending"
+        if action in ("approve", "reject", "refer"):  # whoever is logged in: a pharmacist may authorise in place
+            return self.rx is not None and self.rx["status"] == "pending"
         return True
 
     def _may_review(self) -> bool:
-        """Offer the review keys to a pharmacist on duty (RX-10); the service decides whether it counts."""
+        """The logged-in person reviews: a pharmacist on duty (RX-10); the service decides whether it counts."""
         user = self.client.user or {}
-        return "pharmacist" in (user.get("roles") or []) and user.get("display_name") in (self.state.on_duty or [])
+        return self.state.may("rx.review") and user.get("display_name") in (self.state.on_duty or [])
+
+    def _granted(self) -> str | None:
+        """The grant for the prescription shown, if a pharmacist authorised its review in place."""
+        if self.grant is not None and self.rx is not None and self.grant["subject"] == str(self.rx["id"]):
+            return str(self.grant["grant"])
+        return None
+
+    def _reviewer(self, then: Any) -> None:
+        """Go on with the review as the logged-in pharmacist on duty, or once a pharmacist on duty has typed
+        their username and PIN here (before any reason is asked)."""
+        if self.rx is None or self.busy:
+            return
+        if self._may_review() or self._granted():
+            then()
+            return
+        on_duty = "、".join(self.state.on_duty or []) or "无"
+        note = f"审方须由在岗药师当场输入本人工号和 PIN（当前在岗：{on_duty}；不在岗的药师先按 Ctrl+G 在岗）"
+
+        def given(out: dict[str, Any] | None) -> None:
+            if out is None:
+                self.say("未授权，未审方。" + self._next_hint(), error=True)
+                return
+            self.grant = out
+            self.say(f"{out['user']['display_name']} 审方")
+            then()
+        self.app.push_screen(AuthoriseScreen(self.state, f"审核处方 {self.rx['rx_no']}", "rx.review",
+                                             str(self.rx["id"]), note=note), given)
 
     def take_scan(self, code: str) -> None:
         self.say("处方登记中不能扫商品，请先按 Esc 返回收银", error=True)
@@ -228,21 +260,19 @@ class PrescriptionScreen(TaskScreen):
     def _next_hint(self) -> str:
         if self.rx is None or self.rx["status"] != "pending":
             return "Esc 返回"
-        if self._may_review():
-            if any(not ln["name_matches"] for ln in self.rx["lines"]):
-                return "处方药名与调配药品通用名不符（≠，RX-04）：不能通过。F6 拒绝  F7 转介"
-            return "审方：F5 通过  F6 拒绝  F7 转介"
-        return "待在岗药师审核（药师登录本机、Ctrl+G 在岗后按 F4 审核）"
+        here = "" if self._may_review() else "（在岗药师当场输入工号和 PIN）"
+        if any(not ln["name_matches"] for ln in self.rx["lines"]):
+            return f"处方药名与调配药品通用名不符（≠，RX-04）：不能通过。F6 拒绝  F7 转介{here}"
+        return f"审方：F5 通过  F6 拒绝  F7 转介{here}"
 
     def action_approve(self) -> None:
-        if not self.busy and self.rx is not None:
-            self._work(self._review({"verdict": "approved"}))
+        self._reviewer(lambda: self._work(self._review({"verdict": "approved"})))
 
     def action_reject(self) -> None:
-        self._ask_reason("rejected")
+        self._reviewer(lambda: self._ask_reason("rejected"))
 
     def action_refer(self) -> None:
-        self._ask_reason("referred")
+        self._reviewer(lambda: self._ask_reason("referred"))
 
     def _ask_reason(self, verdict: str) -> None:
         if self.busy or self.rx is None:
@@ -290,7 +320,13 @@ class PrescriptionScreen(TaskScreen):
     async def _review(self, body: dict[str, Any]) -> None:
         assert self.rx is not None
         self.say("正在提交审方…")
-        self.rx = await self.client.review_prescription(self.rx["id"], body)
+        try:
+            self.rx = await self.client.review_prescription(self.rx["id"], body, self._granted())
+        except ServiceError as exc:
+            if exc.details.get("grant") == "refused":  # expired or used: the next F5 asks again
+                self.grant = None
+            raise
+        self.grant = None  # spent
         self._show_rx()
         verdict = VERDICT_ZH.get(body["verdict"], body["verdict"])
         self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银，F2 收款" if body["verdict"] == "approved"

@@ -22,12 +22,13 @@ from textual.widgets import DataTable, Digits, Footer, Input, Label, Static
 from pos import keymap
 from pos.client import ServiceError, TillCallFailed
 from pos.format import halfwidth, local_hhmm, yuan
+from pos.screens.authorise import AuthoriseScreen
 from pos.screens.help import HelpScreen
 from pos.screens.shift import TENDER_LABELS
 from pos.state import TillState
 from pos.widgets.status import StatusBar
 
-NO_RETURN_HINT = {"SEC-01": "（退货须由药师或店长登录办理）"}
+RETURN = "sale.return"
 
 
 class ReturnScreen(Screen[dict[str, Any] | None]):
@@ -44,6 +45,10 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         self.to_quarantine = True  # where the pharmacist's choice is asked, the careful answer first
         self.busy = False
         self.done: dict[str, Any] | None = None  # the service's ReturnOut
+        # An authorisation in place for the sale found (a cashier's till): the grant, and who gave it.
+        self.grant: str | None = None
+        self.grant_sale = ""
+        self.authoriser = ""
 
     # --- layout -----------------------------------------------------------------------------------
 
@@ -69,6 +74,9 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         table.add_columns("#", "品名", "规格", "售出", "可退", "退货", "单价", "去向")
         self.query_one("#reason", Input).disabled = True
         self.query_one("#receipt", Input).focus()
+        if not self.state.may(RETURN):  # said at once: who may, and when they will be asked
+            who = self.state.who_may(RETURN)
+            self.say(f"退货须由{who}授权：找到原销售后请{who}输入工号和 PIN；扫描小票条码或输入小票号，回车")
         if self.initial:
             self.run_worker(self._find(self.initial), exclusive=True, group="find")
 
@@ -114,8 +122,26 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         if not any(ln["returnable_qty"] for ln in found["lines"]):
             self.say(f"小票 {sale_no} 的商品已全部退货", error=True)
             return
+        if self.state.may(RETURN) or (self.grant is not None and self.grant_sale == sale["id"]):
+            self._to_lines()
+            return
+        who = self.state.who_may(RETURN)  # before any line is picked: who may, asked here and now
+        self.app.push_screen(AuthoriseScreen(self.state, f"退货（小票 {sale['sale_no']}）：须由{who}授权", RETURN,
+                                             sale["id"], note=f"当前岗位不能办理退货；请{who}在此输入本人工号和 PIN"),
+                             lambda out: self._authorised(sale, out))
+
+    def _authorised(self, sale: dict[str, Any], out: dict[str, Any] | None) -> None:
+        if out is None:
+            self.query_one("#receipt", Input).focus()
+            self.say(f"退货须由{self.state.who_may(RETURN)}授权：未授权，不能选择退货商品。回车重新授权", error=True)
+            return
+        self.grant, self.grant_sale, self.authoriser = out["grant"], sale["id"], out["user"]["display_name"]
+        self._to_lines()
+
+    def _to_lines(self) -> None:
         self.query_one("#return-lines", DataTable).focus()
-        self.say("↑↓ 选择商品，+/- 改退货数量，空格 整行，F5 去向，F2 或回车 确认")
+        by = f"{self.authoriser} 已授权退货；" if self.grant else ""
+        self.say(by + "↑↓ 选择商品，+/- 改退货数量，空格 整行，F5 去向，F2 或回车 确认")
 
     # --- step 2: lines and quantities -------------------------------------------------------------
 
@@ -222,25 +248,58 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
     def _submit(self) -> None:
         if self.busy or self.found is None:
             return
+        sale = self.found["sale"]
+        if not self.state.may(RETURN) and (self.grant is None or self.grant_sale != sale["id"]):
+            # the authorisation expired, or was spent by an earlier return of this receipt: asked again, the
+            # picks and the reason kept
+            who = self.state.who_may(RETURN)
+
+            def given(out: dict[str, Any] | None) -> None:
+                if out is None:
+                    self.say(f"退货须由{who}授权：未授权，未退货", error=True)
+                    return
+                self.grant, self.grant_sale, self.authoriser = out["grant"], sale["id"], out["user"]["display_name"]
+                self._submit()
+            self.app.push_screen(AuthoriseScreen(self.state, f"退货（小票 {sale['sale_no']}）：须由{who}授权", RETURN,
+                                                 sale["id"], note=f"请{who}在此输入本人工号和 PIN"), given)
+            return
         self.busy = True
         lines = [{"sale_line_id": i, "qty": q} for i, q in self.picked.items()]
         reason = self.query_one("#reason", Input).value.strip()
         self.run_worker(self._send(str(uuid.uuid4()), self.found["sale"], lines, reason), exclusive=True, group="send")
 
-    async def _send(self, return_id: str, sale: dict[str, Any], lines: list[dict[str, int]], reason: str) -> None:
+    async def _send(self, return_id: str, sale: dict[str, Any], lines: list[dict[str, int]], reason: str,
+                    second: dict[str, Any] | None = None) -> None:
         def retrying(attempt: int) -> None:
             self.say(f"连接中断，正在重试确认退货（第 {attempt} 次）… 请勿重复退款", error=True)
 
         self.say("正在退货…")
+        second = second or {}
         try:
             done = await self.client.create_return(return_id, sale["id"], lines, reason, self.to_quarantine,
-                                                   on_retry=retrying)
+                                                   on_retry=retrying, confirm_username=second.get("username", ""),
+                                                   confirm_pin=second.get("pin", ""), grant=self.grant)
         except ServiceError as exc:
             self.busy = False
-            self.say(f"[{exc.code}] {exc.message_zh}{NO_RETURN_HINT.get(exc.code, '')}", error=True)
+            self.say(exc.text_zh, error=True)
             self.query_one("#return-lines", DataTable).focus()  # the picks and the reason are kept
+            if exc.code == "SEC-01" and exc.details.get("missing") and not second:
+                # a later day, or above the store's amount: a second person, in the same dialog; the same
+                # return id again (the refusal wrote nothing)
+                def given(who: dict[str, Any] | None) -> None:
+                    if who is None:
+                        self.say("未复核，未退货", error=True)
+                        return
+                    self.busy = True
+                    self.run_worker(self._send(return_id, sale, lines, reason, who), exclusive=True, group="send")
+                self.app.push_screen(AuthoriseScreen(self.state, f"退货 {sale['sale_no']}：须另一位有权人员复核",
+                                                     note=f"{exc.message_zh}；请复核人（店长或另一位药师）输入工号和 PIN"),
+                                     given)
+            elif exc.details.get("grant") == "refused":  # expired or used: asked again at the next Enter
+                self.grant = None
             return
         self.busy = False
+        self.grant = None  # spent
         self.done = done
         refunds = "；".join(f"{TENDER_LABELS.get(r['kind'], r['kind'])} {yuan(r['amount_fen'])}"
                            + (f"（{r['reference']}）" if r["reference"] else "") for r in done["refunds"])

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Digits, Footer, Label, Static
 
@@ -24,6 +26,7 @@ from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, codes_needed, route, trace_target
 from pos.format import yuan
+from pos.screens.authorise import AuthoriseScreen
 from pos.screens.card import CardScreen
 from pos.screens.confirm import ConfirmScreen
 from pos.screens.help import HelpScreen
@@ -82,6 +85,9 @@ def _cells(n: int, ln: dict[str, Any]) -> tuple[str, ...]:
 class SaleScreen(Screen[None]):
     KEYS = keymap.SALE
     BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
+
+    class Lock(Message):
+        """Ctrl+S: the person at the till leaves it (the app locks the till over this screen)."""
 
     AUTO_FOCUS = "#scan"
 
@@ -224,6 +230,48 @@ class SaleScreen(Screen[None]):
                 self.say("服务已恢复，当前销售已从服务重新读取")
             else:
                 self.say("服务已恢复")
+        self.send(intent)
+
+    # --- change of hands ------------------------------------------------------------------------------
+
+    def action_lock(self) -> None:
+        """Ctrl+S: lock the till for a change of hands, once every scan before it is answered."""
+        async def intent() -> None:
+            if self.app.screen is self:
+                self.post_message(self.Lock())
+        self.send(intent)
+
+    def hands_changed(self) -> None:
+        """Another person (or the same one) logged in over the locked till: the open sale as the service has it,
+        the till's shift (whoever opened it), the new operator's 医保 sign-in — asked side by side — and the new
+        person named."""
+        async def shift() -> None:
+            try:
+                self.state.update(shift=await self.client.current_shift())
+            except ServiceError as exc:
+                if exc.code != "SHIFT-CLOSED":
+                    raise
+                self.state.update(shift=None)  # closed meanwhile (elsewhere): F12 opens the next
+
+        async def intent() -> None:
+            await asyncio.gather(self._refresh(), shift(), self.state.check_insurance())
+            words = [f"{self.state.user_name} 已登录"]
+            if self.sale is not None:
+                words.append(f"继续未完成的销售（{sum(ln['qty'] for ln in self.sale['lines'])} 件）")
+            if self.state.shift is None:
+                words.append("本班已结班，不能收款。按 F12 开新班")
+            elif note := self.state.shift_note():
+                words.append(note)
+            if self.state.insurance_signed_in is False:
+                words.append("今日尚未医保签到：按 Ctrl+Y 签到")
+            self.say("；".join(words))
+            self.focus_scan()
+        self.send(intent)
+
+    def announce(self, text: str) -> None:
+        """Say `text` once what is queued before it is done (its message is the one left on screen)."""
+        async def intent() -> None:
+            self.say(text)
         self.send(intent)
 
     # --- showing the service's sale ---------------------------------------------------------------
@@ -397,21 +445,37 @@ class SaleScreen(Screen[None]):
         self.app.push_screen(ReturnScreen(self.state), lambda _: self.focus_scan())
 
     def action_duty(self) -> None:
-        """Ctrl+G: the logged-in pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who)."""
-        async def intent() -> None:
-            shift = self.state.shift
-            if shift is None:
-                self.say("未开班，不能登记药师在岗", error=True)
-                return
-            me = (self.client.user or {}).get("display_name")
-            if self.state.on_duty and me in self.state.on_duty:
-                await self.client.duty_off(shift["id"])
-                self.say(f"{me} 已离岗")
-            else:
-                await self.client.duty_on(shift["id"])
-                self.say(f"{me} 已登记在岗")
-            await self.state.check_duty()
-        self.send(intent)
+        """Ctrl+G: a pharmacist goes on duty in this shift, or off it (RX-10; STAFF-01 decides who) — the one
+        logged in, or, from any till, a pharmacist who types their own username and PIN here."""
+        shift = self.state.shift
+        if shift is None:
+            self.say("未开班，不能登记药师在岗", error=True)
+            return
+        if self.state.may("duty.pharmacist"):
+            me = (self.client.user or {}).get("display_name", "")
+            self.send(lambda: self._duty(shift["id"], me, None))
+            return
+        who = self.state.who_may("duty.pharmacist")
+        self.app.push_screen(AuthoriseScreen(self.state, "药师在岗/离岗", "duty.pharmacist", str(shift["id"]),
+                                             note=f"请{who}输入本人工号和 PIN：在岗则离岗，未在岗则登记在岗"),
+                             lambda out: self._duty_authorised(shift["id"], out))
+
+    def _duty_authorised(self, shift_id: int, out: dict[str, Any] | None) -> None:
+        self.focus_scan()
+        if out is None:
+            self.say("未登记药师在岗/离岗")
+            return
+        self.send(lambda: self._duty(shift_id, out["user"]["display_name"], out["grant"]))
+
+    async def _duty(self, shift_id: int, name: str, grant: str | None) -> None:
+        await self.state.check_duty()
+        if self.state.on_duty and name in self.state.on_duty:
+            await self.client.duty_off(shift_id, grant)
+            self.say(f"{name} 已离岗")
+        else:
+            await self.client.duty_on(shift_id, grant)
+            self.say(f"{name} 已登记在岗")
+        await self.state.check_duty()
 
     def action_search(self) -> None:
         self.app.push_screen(SearchScreen(self.state, self.query_one("#scan", ScanInput).value), self._picked)
@@ -556,12 +620,29 @@ class SaleScreen(Screen[None]):
         self.send(intent)
 
     def action_void(self) -> None:
+        """F8: the reason asked at once where the post may void; otherwise the in-place authorisation first,
+        saying who may (before any reason is typed)."""
         if self.sale is None:
             self.say("当前没有销售可作废", error=True)
             return
-        self.app.push_screen(VoidScreen(), self._void)
+        if self.state.may("sale.void"):
+            self.app.push_screen(VoidScreen(), lambda asked: self._void(asked, None))
+            return
+        who = self.state.who_may("sale.void")
+        self.say(f"作废须由{who}授权：请{who}输入工号和 PIN")
+        self.app.push_screen(AuthoriseScreen(self.state, f"作废当前销售：须由{who}授权", "sale.void", str(self.sale["id"]),
+                                             note=f"当前岗位不能作废；请{who}在此输入本人工号和 PIN"),
+                             self._void_authorised)
 
-    def _void(self, asked: VoidRequest | None) -> None:
+    def _void_authorised(self, out: dict[str, Any] | None) -> None:
+        if out is None:
+            self.focus_scan()
+            self.say("未授权，销售未作废")
+            return
+        self.app.push_screen(VoidScreen(f"{out['user']['display_name']} 已授权"),
+                             lambda asked: self._void(asked, out["grant"]))
+
+    def _void(self, asked: VoidRequest | None, grant: str | None) -> None:
         self.focus_scan()
         if asked is None:
             return
@@ -569,10 +650,33 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:
             if self.sale is None:
                 return
-            await self.client.void(self.sale["id"], asked.reason, asked.confirm_username, asked.confirm_pin)
+            try:
+                await self.client.void(self.sale["id"], asked.reason, asked.confirm_username, asked.confirm_pin,
+                                       grant)
+            except ServiceError as exc:
+                if exc.code == "SEC-01" and exc.details.get("missing") and not asked.confirm_username:
+                    self._ask_second_person(f"作废 {yuan(self.sale['total_fen'])} 元", exc,
+                                            lambda who: self._void(replace(asked, confirm_username=who["username"],
+                                                                           confirm_pin=who["pin"]), grant))
+                    return
+                raise
             self.show_sale(None)
             self.say("已作废")
         self.send(intent)
+
+    def _ask_second_person(self, what: str, exc: ServiceError, then: Callable[[dict[str, Any]], None]) -> None:
+        """The service asks for a second person (SEC-01: above the store's amount, or a later day): the same
+        dialog, their username and PIN carried by the request sent again."""
+        self.say(exc.text_zh, error=True)
+
+        def given(who: dict[str, Any] | None) -> None:
+            if who is None:
+                self.focus_scan()
+                self.say("未复核，未办理", error=True)
+                return
+            then(who)
+        self.app.push_screen(AuthoriseScreen(self.state, f"{what}：须另一位有权人员复核",
+                                             note="请复核人（店长或另一位药师）输入工号和 PIN"), given)
 
     def action_shift(self) -> None:
         """F12: close the shift (count the cash → Z report); once closed, open a new one."""

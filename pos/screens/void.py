@@ -1,5 +1,5 @@
 """Voiding the current sale (作废): a reason is required; the service checks who may, and above the store's
-amount asks for a second person (SEC-01), who types their username and PIN here."""
+amount asks for a second person (SEC-01), who types their username and PIN in the authorisation dialog."""
 
 from __future__ import annotations
 
@@ -24,15 +24,21 @@ class VoidRequest:
 
 
 class VoidScreen(ModalScreen[VoidRequest | None]):
+    """The reason only: who may void was settled before it opens (the post, or an authorisation in place), and a
+    second person, when the service asks for one, is asked in the authorisation dialog (pos/screens/authorise.py)."""
+
     KEYS = keymap.VOID
     BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
+    def __init__(self, authorised: str = "") -> None:
+        super().__init__()
+        self.authorised = authorised  # "张药师 已授权", when someone authorised the void in place
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("作废当前销售：请输入原因，回车确认", classes="dialog-title")
+            yield Label("作废当前销售：请输入原因，回车确认" + (f"（{self.authorised}）" if self.authorised else ""),
+                        classes="dialog-title")
             yield Input(placeholder="作废原因", id="reason", max_length=200)
-            yield Input(placeholder="复核人用户名（超过限额时，Tab 切换）", id="confirm-user", max_length=30)
-            yield Input(placeholder="复核人 PIN", id="confirm-pin", password=True, max_length=12)
             yield Static("", id="void-message", classes="message error", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -46,5 +52,4 @@ class VoidScreen(ModalScreen[VoidRequest | None]):
             self.query_one("#void-message", Static).update("作废必须填写原因")
             self.query_one("#reason", Input).focus()
             return
-        self.dismiss(VoidRequest(reason, self.query_one("#confirm-user", Input).value.strip(),
-                                 self.query_one("#confirm-pin", Input).value))
+        self.dismiss(VoidRequest(reason))

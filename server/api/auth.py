@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CtxDep, Who, unit_of_work
-from server.api.schemas.auth import FirstPinIn, LoginIn, LoginOut, UserOut
+from server.api.deps import CtxDep, Who, get_state, unit_of_work
+from server.api.schemas.auth import AuthoriseIn, AuthoriseOut, AuthoriserOut, FirstPinIn, LoginIn, LoginOut, UserOut
 from server.db.models.base import id_of
 from server.db.uow import orm
-from server.services.store import users
+from server.permissions import IN_PLACE, actions_of, allowed, who_may_zh
+from server.roles import Role
+from server.services.store import hands, users
 from server.services.store.profile import usable_till
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def user_out(user_id: int, username: str, display_name: str, status: str, roles: frozenset[Role]) -> UserOut:
+    """The user with their rights: what the posts may (`actions`), and who may authorise in place what they
+    may not (`in_place`), so the till refuses early and names who may."""
+    return UserOut(id=user_id, username=username, display_name=display_name, status=status, roles=sorted(roles),
+                   actions=actions_of(roles),
+                   in_place={a.value: who_may_zh(a) for a in IN_PLACE if not allowed(roles, a)})
 
 
 @router.post("/login", response_model=LoginOut, openapi_extra={"x-action": "public"})
@@ -22,9 +33,9 @@ def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
         result = users.login(u, ctx, body.username, body.pin, till_id)
         if result is not None:
             token, sess, user = result
+            roles = users.active_roles(orm(u), id_of(user))
             out = LoginOut(token=token, expires_at=sess.expires_at,
-                           user=UserOut(id=id_of(user), username=user.username, display_name=user.display_name,
-                                        status=user.status, roles=sorted(users.active_roles(orm(u), id_of(user)))))
+                           user=user_out(id_of(user), user.username, user.display_name, user.status, roles))
     if result is None:  # the failure was recorded and committed above
         raise users.BAD_LOGIN
     return out
@@ -48,5 +59,18 @@ def logout(request: Request, who: Who, ctx: CtxDep) -> None:
 
 @router.get("/me", response_model=UserOut, openapi_extra={"x-action": "authenticated"})
 def me(who: Who) -> UserOut:
-    return UserOut(id=who.user_id, username=who.username, display_name=who.display_name, status="active",
-                   roles=sorted(who.roles))
+    return user_out(who.user_id, who.username, who.display_name, "active", who.roles)
+
+
+@router.post("/authorise", response_model=AuthoriseOut, openapi_extra={"x-action": "authenticated"})
+async def authorise(body: AuthoriseIn, request: Request, ctx: CtxDep, who: Who) -> AuthoriseOut:
+    """SEC-01 in place: the holder of a post that may do `action` types their username and PIN at this till; the
+    answer is a grant for that one action on `subject`, at this till's session, for a short while, once. The PIN
+    goes through the login's lockout; the authoriser is another person than the one logged in, their account
+    live, their post one that may (the refusal names the posts that do)."""
+    state = get_state(request)
+    by = await run_in_threadpool(hands.authorise, state.engine, ctx, who.user_id, body.username, body.pin, body.action)
+    grant, expires_at = state.grants.issue(who.session_id, who.user_id, by, body.action.value, body.subject, ctx.now)
+    return AuthoriseOut(grant=grant, expires_at=expires_at, action=body.action, subject=body.subject.lower(),
+                        user=AuthoriserOut(id=by.user_id, username=by.username, display_name=by.display_name,
+                                           roles=sorted(by.roles)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
@@ -12,12 +14,14 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.audit import SYSTEM
+from server.auth import grants as grant_store
 from server.db.types import utcnow
 from server.db.uow import Unit, core_unit, read_session
 from server.errors import AppError
-from server.permissions import Action, allowed
+from server.permissions import IN_PLACE, Action, allowed, who_may, who_may_zh
 from server.services.catalog.items import Approval
 from server.services.context import Ctx
+from server.services.store import hands
 from server.services.store.users import BAD_LOGIN, Principal, resolve_token, second_person, token_hash
 from server.state import AppState
 
@@ -58,14 +62,78 @@ async def caller_on_loop(state: AppState, token: str) -> Principal | None:
     return state.principals.get(token_hash(token), utcnow()) or await run_in_threadpool(caller, state, token)
 
 
-def require(action: Action) -> Callable[..., Awaitable[Principal]]:
-    async def _check(who: Annotated[Principal, Depends(principal)]) -> Principal:  # pure CPU: no threadpool hop
-        if not allowed(who.roles, action):
-            raise AppError(403, "SEC-01", "当前岗位无权执行此操作", f"your post may not do {action.value}",
-                           {"action": action.value, "roles": sorted(r.value for r in who.roles)})
-        return who
+def require(action: Action) -> Callable[..., AsyncIterator[Principal]]:
+    async def _check(request: Request, who: Annotated[Principal, Depends(principal)]) -> AsyncIterator[Principal]:
+        token = request.headers.get(grant_store.HEADER)
+        if not token:
+            if not allowed(who.roles, action):  # pure CPU: no threadpool hop
+                in_place = f"：可由{who_may_zh(action)}当场输入工号和 PIN 授权" if action in IN_PLACE else ""
+                raise AppError(403, "SEC-01", f"当前岗位无权执行此操作{in_place}", f"your post may not do {action.value}",
+                               {"action": action.value, "roles": sorted(r.value for r in who.roles),
+                                "who_may": [r.value for r in who_may(action)], "who_may_zh": who_may_zh(action),
+                                "in_place": action in IN_PLACE})
+            yield who
+            return
+        # Authorised in place: the authoriser's posts decide, and they act (server.auth.grants). The grant is
+        # spent when the request succeeds and given back when it is refused (nothing was written).
+        grants = get_state(request).grants
+        grant, replay, key, by = await _claim(request, who, action, token)
+        try:
+            yield by
+        except BaseException:
+            if not replay:
+                grants.give_back(grant)
+            raise
+        if not replay:
+            grants.spend(grant, key)
 
     return _check
+
+
+# Where a grant's subject is read: the path's id of the thing acted on, or a return's sale in its body.
+_SUBJECT_PARAMS = ("sale_id", "rx_id", "shift_id")
+_REPLAY_KEYS = ("id", "return_id")  # a request's idempotency key: a retry of the one that spent the grant
+
+
+async def _body_json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+async def _claim(request: Request, who: Principal, action: Action,
+                 token: str) -> tuple[grant_store.Grant, bool, str, Principal]:
+    """The grant claimed for this request (whether it repeats the request that spent it, and its key), and
+    the authoriser as the request's acting principal; refused with nothing claimed."""
+    state = get_state(request)
+    ctx = Ctx(state.store_id, state.settings)
+    params = request.path_params
+    body = await _body_json(request) if request.method != "GET" else {}
+    subject = next((str(params[k]) for k in _SUBJECT_PARAMS if k in params), str(body.get("sale_id", "")))
+    key = next((str(body[k]).lower() for k in _REPLAY_KEYS if body.get(k)), "")
+    try:
+        grant, replay = state.grants.claim(token, who.session_id, action.value, subject, key, ctx.now)
+    except grant_store.GrantRefused as exc:
+        raise AppError(403, "SEC-01", exc.zh, exc.en, {"action": action.value, "grant": "refused"}) from exc
+    try:
+        roles = await run_in_threadpool(hands.still_authorised, state.engine, ctx, grant.authoriser, action)
+    except BaseException:
+        if not replay:
+            state.grants.give_back(grant)
+        raise
+    a = grant.authoriser
+    by = dataclasses.replace(who, user_id=a.user_id, username=a.username, display_name=a.display_name, roles=roles)
+    request.state.acting = by
+    return grant, replay, key, by
+
+
+def acting(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    """Who performs the request: the authoriser where one authorised it in place, else the caller. The till
+    (who.till_code, the session) stays the caller's."""
+    found: Principal | None = getattr(request.state, "acting", None)
+    return found or who
 
 
 def guarded(action: Action, **openapi: Any) -> dict[str, Any]:
@@ -77,6 +145,9 @@ async def ctx_for(request: Request) -> Ctx:
     """The use case's context; the actor is the caller the permission check resolved (none on public routes)."""
     state = get_state(request)
     who: Principal | None = getattr(request.state, "principal", None)
+    by: Principal | None = getattr(request.state, "acting", None)
+    if who is not None and by is not None:  # authorised in place: the authoriser acts, the till's person beside
+        return Ctx(state.store_id, state.settings, dataclasses.replace(by.actor, till_user=who.actor))
     return Ctx(state.store_id, state.settings, who.actor if who else SYSTEM)
 
 
@@ -94,6 +165,7 @@ def unit_of_work(request: Request, durable: bool = True) -> AbstractContextManag
 ReadSession = Annotated[Session, Depends(reader)]
 CtxDep = Annotated[Ctx, Depends(ctx_for)]
 Who = Annotated[Principal, Depends(principal)]
+Acting = Annotated[Principal, Depends(acting)]
 
 # Row ids in paths: positive and within a 32-bit integer, so no backend overflows on a wild value.
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
+from server.api.deps import Acting, CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
 from server.api.schemas.rx import (
     AttachmentOut,
     DoctorOut,
@@ -135,9 +135,11 @@ def delete_prescription(rx_id: RowId, s: ReadSession, ctx: CtxDep) -> None:
 
 
 @router.post("/prescriptions/{rx_id}/review", response_model=RxOut, **guarded(Action.RX_REVIEW))
-def review_prescription(rx_id: RowId, body: ReviewIn, request: Request, ctx: CtxDep, who: Who) -> RxOut:
+def review_prescription(rx_id: RowId, body: ReviewIn, request: Request, ctx: CtxDep, by: Acting) -> RxOut:
+    """The reviewing pharmacist: the one logged in, or the one who authorised the review in place at this till
+    (X-Grant; the audit entry names the till's person beside them)."""
     with unit_of_work(request) as u:
-        rx_review.review(u, ctx, rx_id, who.roles, body.verdict, body.reason, body.note, body.referred_to,
+        rx_review.review(u, ctx, rx_id, by.roles, body.verdict, body.reason, body.note, body.referred_to,
                           body.dispenser_id)
         return rx_out(orm(u), rx_entry.get(orm(u), ctx, rx_id))
 

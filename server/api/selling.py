@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.deps import Acting, CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
 from server.api.lane import hot, serve
 from server.api.schemas.common import UUID_PATTERN
 from server.api.schemas.selling import (
@@ -34,7 +34,7 @@ from server.api.schemas.selling import (
     UnattendedPeriodOut,
     VoidIn,
 )
-from server.db.models import Sale, SaleReturn
+from server.db.models import Sale, SaleReturn, User
 from server.db.models.base import id_of
 from server.db.uow import Reader, core_unit, loop_unit, orm, read_unit
 from server.errors import AppError
@@ -109,8 +109,11 @@ def open_shift(body: ShiftOpenIn, request: Request, ctx: CtxDep, who: Who) -> Sh
 
 @router.get("/shifts/current", response_model=ShiftOut, **guarded(Action.SALE_READ))
 def current_shift(s: ReadSession, ctx: CtxDep, who: Who) -> ShiftOut:
+    """The till's open shift: the till's, not the person's — whoever logs in at the till joins it (and closes it
+    with F12, counting the drawer); the name of who opened it comes with it, for the till to say so."""
     _, shift = shifts.open_shift_for(s, ctx, till_of(who))
-    return ShiftOut.model_validate(shift.model_dump())
+    opener = s.get(User, shift.opened_by)
+    return ShiftOut.model_validate(shift.model_dump() | {"opened_by_name": opener.display_name if opener else ""})
 
 
 # The Z report is the use case's own dataclass: one definition of its fields, served as it is.
@@ -128,9 +131,10 @@ def shift_report(shift_id: RowId, s: ReadSession, ctx: CtxDep) -> ZReport:
 
 
 @router.post("/shifts/{shift_id}/duty", response_model=DutyOut, status_code=201, **guarded(Action.DUTY))
-def duty_on(shift_id: RowId, request: Request, ctx: CtxDep, who: Who) -> DutyOut:
+def duty_on(shift_id: RowId, request: Request, ctx: CtxDep, by: Acting) -> DutyOut:
+    """The pharmacist logged in, or one who typed their PIN at this till (X-Grant): any till will do (RX-10)."""
     with unit_of_work(request) as u:
-        return DutyOut.model_validate(shifts.duty_on(u, ctx, shift_id, who.roles).model_dump())
+        return DutyOut.model_validate(shifts.duty_on(u, ctx, shift_id, by.roles).model_dump())
 
 
 @router.delete("/shifts/{shift_id}/duty", response_model=DutyOut, **guarded(Action.DUTY))

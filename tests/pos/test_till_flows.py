@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 from textual.widgets import DataTable, Digits, Input
 
+from pos.screens.authorise import AuthoriseScreen
 from pos.screens.card import CardScreen
 from pos.screens.help import HelpScreen
 from pos.screens.login import LoginScreen
@@ -208,17 +209,18 @@ def test_a_cashier_may_look_a_receipt_up_but_the_return_is_refused_SEC_01(
             sale_no = await sell(pilot, sale, BARCODE_MASK)
             await pilot.press("f11")
             ret: ReturnScreen = await popup(pilot, ReturnScreen)
+            assert "退货须由药师授权" in message(ret, "#return-message")  # at once, before the receipt
             await type_text(pilot, "20990101-0001", "enter")
             await until(pilot, lambda: "20990101-0001" in message(ret, "#return-message"), what="not found")
             assert ret.query_one("#receipt", Input).value == "20990101-0001"  # kept, to correct
             ret.query_one("#receipt", Input).value = ""
             await type_text(pilot, sale_no, "enter")
-            await until(pilot, lambda: ret.found is not None, what="the sale")
+            await popup(pilot, AuthoriseScreen)  # found: the pharmacist is asked before any line is picked
+            await pilot.press("escape")  # nobody authorises
+            await until(pilot, lambda: app.screen is ret, what="back to the return")
+            assert "SEC-01" not in message(ret, "#return-message") and "须由药师授权" in message(ret, "#return-message")
             await pilot.press("space", "f2")
-            await type_text(pilot, "包装破损", "enter")
-            await until(pilot, lambda: "SEC-01" in message(ret, "#return-message"), what="the refusal")
-            assert "药师或店长" in message(ret, "#return-message") and ret.done is None
-            assert ret.picked and ret.query_one("#reason", Input).value == "包装破损"  # nothing typed is lost
+            assert not ret.picked and ret.done is None
 
         with engine.connect() as conn:
             assert conn.execute(text("SELECT COUNT(*) FROM sale_return")).scalar_one() == 0

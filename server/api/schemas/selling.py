@@ -28,6 +28,7 @@ class ShiftOut(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     counted_cash_fen: int | None
+    opened_by_name: str = ""  # who opened it: the shift is the till's, and whoever logs in after joins it
 
 
 class DutyOut(BaseModel):
