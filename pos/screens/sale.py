@@ -284,7 +284,10 @@ class SaleScreen(Screen[None]):
         before = {ln["id"]: ln for ln in self.sale["lines"]} if self.sale else {}
         self.sale = sale if sale is not None and sale["status"] == "open" else None
         lines = self.sale["lines"] if self.sale else []
-        table = self.query_one("#lines", SaleLines)
+        found = self.query("#lines").results(SaleLines)
+        table = next(found, None)
+        if table is None:  # an answer that came back while the screen was being taken down (the till closing)
+            return None
         shown = [str(ln["id"]) for ln in lines]
         keys = table.keys()
         kept = [k for k in keys if k in set(shown)]
