@@ -94,6 +94,9 @@ _RECORDS = (Sale, SaleLine, Tender, SaleReturn, SaleReturnLine, Refund, CardSett
 ROW_AUDITED: dict[str, type[SQLModel]] = {table_of(m).name: m for m in (*_REFERENCE, *_RECORDS)}
 _SINCE_COVERAGE = frozenset(table_of(m).name for m in _RECORDS)
 COVERAGE = "audit.coverage"  # the entry migration 0011 wrote in a store that had data: where verifying began
+# The entry migration 0017 wrote where it backfilled the stock ledger's new columns: each movement's image as it
+# is now, by id; an image of the row from before (without its id, so matched by content) is its old self.
+REVALUE = "stock.revalue"
 
 # Rows an entry images besides its own, by the entity it is about: key of the image -> table of the rows.
 # A list of images (or one, or `compact`'s form) under that key; an image without "id" is matched by content;
@@ -310,6 +313,8 @@ class _Images:
     by_content: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=lambda: defaultdict(list))
     coverage_seq: int = 0  # the audit.coverage entry's seq (0: the store had no data before migration 0011)
     covered_from: dict[str, int] = field(default_factory=dict)  # table -> its last id before migration 0011
+    # table -> (seq, the row's image now, the columns the revision filled): REVALUE's rows
+    revalued: dict[str, list[tuple[int, dict[str, Any], list[str]]]] = field(default_factory=lambda: defaultdict(list))
 
     def legacy(self, table: str, seq: int) -> bool:
         """An image older than the coverage: of a table not verified row by row then (not judged)."""
@@ -319,6 +324,12 @@ class _Images:
         if e.action == COVERAGE and e.after:
             self.coverage_seq = e.seq
             self.covered_from = {str(t): int(i) for t, i in (e.after.get("tables") or {}).items() if i is not None}
+            return
+        if e.action == REVALUE and e.after:
+            columns = [str(c) for c in e.after.get("columns") or ()]
+            for img in _listed(e.after.get("movements")):
+                self._set("stock_movement", str(img["id"]), e.seq, img)
+                self.revalued["stock_movement"].append((e.seq, img, columns))
             return
         if e.entity == "sale_line" and e.action.startswith("sale.trace_code"):
             return  # before migration 0011 a trace code's entry named its sale line, with the code's fields
@@ -463,6 +474,12 @@ def _verify_table(session: Session, store_id: int, table: str, model: type[SQLMo
     pool: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for seq, img in images.by_content.get(table, ()):
         pool[_content_key(model, img)].append((seq, img))
+    for _, img, filled in images.revalued.get(table, ()):
+        # the same row imaged before the revision filled its new columns (by content): it is this one
+        for key in (_content_key(model, {k: v for k, v in img.items() if k not in filled}), _content_key(model, img)):
+            if old := pool.get(key):
+                old.pop()
+                break
     drift = _DRIFT.get(table)
     last_before = images.covered_from.get(table)
     seen: set[str] = set()
@@ -576,16 +593,26 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
 
 
 def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> None:
-    """Every batch balance equals the sum of its ledger movements (ST-02: the ledger is the truth)."""
-    ledger = {(b, loc): int(q) for b, loc, q in session.exec(
-        select(StockMovement.batch_id, StockMovement.location, func.sum(StockMovement.qty))
+    """Every batch balance equals the sum of its ledger movements, in quantity and in cost on hand (ST-02: the
+    ledger is the truth)."""
+    ledger = {(b, loc): (int(q), int(c)) for b, loc, q, c in session.exec(
+        select(StockMovement.batch_id, StockMovement.location, func.sum(StockMovement.qty),
+               func.sum(StockMovement.cost_fen))
         .where(StockMovement.store_id == store_id).group_by(col(StockMovement.batch_id), col(StockMovement.location)))}
-    kept = {(b, loc): q for b, loc, q in session.exec(
-        select(BatchBalance.batch_id, BatchBalance.location, BatchBalance.qty).where(BatchBalance.store_id == store_id))}
+    kept = {(b, loc): (q, c) for b, loc, q, c in session.exec(
+        select(BatchBalance.batch_id, BatchBalance.location, BatchBalance.qty, BatchBalance.cost_fen)
+        .where(BatchBalance.store_id == store_id))}
     for key in sorted(set(ledger) | set(kept)):
-        if ledger.get(key, 0) != kept.get(key, 0):
+        (lq, lc), (kq, kc) = ledger.get(key, (0, 0)), kept.get(key, (0, 0))
+        if lq != kq:
             report.problems.append({
                 "kind": "balance_mismatch", "table": "batch_balance", "row_id": f"{key[0]}/{key[1]}",
-                "ledger": ledger.get(key, 0), "balance": kept.get(key, 0),
-                "zh": f"批次 #{key[0]}（{key[1]}）库存 {kept.get(key, 0)} 与流水合计 {ledger.get(key, 0)} 不符",
-                "en": f"batch #{key[0]} ({key[1]}) holds {kept.get(key, 0)} but its movements add up to {ledger.get(key, 0)}"})
+                "ledger": lq, "balance": kq,
+                "zh": f"批次 #{key[0]}（{key[1]}）库存 {kq} 与流水合计 {lq} 不符",
+                "en": f"batch #{key[0]} ({key[1]}) holds {kq} but its movements add up to {lq}"})
+        if lc != kc:
+            report.problems.append({
+                "kind": "balance_cost_mismatch", "table": "batch_balance", "row_id": f"{key[0]}/{key[1]}",
+                "ledger": lc, "balance": kc,
+                "zh": f"批次 #{key[0]}（{key[1]}）库存成本 {kc} 分与流水成本合计 {lc} 分不符",
+                "en": f"batch #{key[0]} ({key[1]}) holds stock costing {kc} fen but its movements' cost adds up to {lc}"})

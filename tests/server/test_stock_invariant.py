@@ -483,6 +483,29 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     assert [(bt.id, q) for bt, q in avail.good_batches] == [(bt.id, bt.sellable) for bt in good]
 
         @invariant()
+        def cost_on_hand_is_the_sum_of_its_movements(self) -> None:
+            with engine.connect() as conn:
+                summed = {(int(b), loc): (int(q), int(c)) for b, loc, q, c in conn.execute(text(
+                    "SELECT batch_id, location, SUM(qty), SUM(cost_fen) FROM stock_movement WHERE store_id = :store "
+                    "GROUP BY batch_id, location"), {"store": shop.ctx.store_id}).all()}
+                kept = {(int(b), loc): (int(q), int(c)) for b, loc, q, c in conn.execute(text(
+                    "SELECT batch_id, location, qty, cost_fen FROM batch_balance WHERE store_id = :store"),
+                    {"store": shop.ctx.store_id}).all()}
+                lines = conn.execute(text(
+                    "SELECT l.id, l.cost_fen FROM sale_line l JOIN sale s ON s.id = l.sale_id "
+                    "WHERE s.store_id = :store AND s.status = 'completed'"), {"store": shop.ctx.store_id}).all()
+                taken = dict(conn.execute(text(
+                    "SELECT ref_id, -SUM(cost_fen) FROM stock_movement WHERE ref_type = 'sale_line' "
+                    "AND store_id = :store GROUP BY ref_id"), {"store": shop.ctx.store_id}).all())
+            assert {k: v for k, v in kept.items() if v != (0, 0)} == {k: v for k, v in summed.items() if v != (0, 0)}
+            for (qty, cost) in summed.values():
+                assert cost >= 0  # never negative
+                assert qty > 0 or cost == 0  # stock at zero costs zero: the rounding stayed in the ledger
+            # a completed line's cost snapshot is what its movements took
+            for line_id, cost in lines:
+                assert int(cost) == int(taken[str(line_id)]), line_id
+
+        @invariant()
         def sales_account_for_their_stock(self) -> None:
             with engine.connect() as conn:
                 for sl in self.sales:
@@ -510,6 +533,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     # (d) minus the lines' base quantity, plus what came back (sellable or quarantine)
                     assert moved == -sum(self.items[ln.item_id].base(ln.split, ln.qty - ln.returned)
                                          for ln in sl.lines)
+                    # a line returned whole has put back exactly the cost its sale took
+                    back = [str(ln.id) for ln in sl.lines if ln.returned == ln.qty]
+                    if back:
+                        net_cost = conn.execute(text(
+                            "SELECT COALESCE(SUM(cost_fen), 0) FROM stock_movement "
+                            "WHERE ref_type IN ('sale_line', 'sale_return_line') AND ref_id IN :ids").bindparams(
+                            bindparam("ids", expanding=True)), {"ids": back}).scalar_one()
+                        assert net_cost == 0, back
 
         @invariant()
         def audit_chain_verifies(self) -> None:

@@ -83,15 +83,24 @@ def add_opening_batch(u: Unit, ctx: Ctx, item_id: int, supplier_id: int | None, 
     s.add(batch)
     audit.record_row(u, ctx.store_id, ctx.actor, "batch.create", batch)
     if qty:
-        move(u, ctx, batch, MovementKind.OPENING, qty, "opening", str(batch.id))
+        move(u, ctx, batch, MovementKind.OPENING, qty, "opening", str(batch.id),
+             cost_fen=unit_cost(cost_fen, item.split_ratio, qty), retail_fen=ledger.retail_of(item, qty))
     return batch
 
 
+def unit_cost(cost_per_unit: int, split_ratio: int, qty: int) -> int:
+    """What `qty` split units cost at a price per whole unit, in fen, rounded half up once."""
+    ratio = max(int(split_ratio), 1)
+    return (2 * cost_per_unit * qty + ratio) // (2 * ratio)
+
+
 def move(u: Unit, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type: str, ref_id: str,
-         note: str = "") -> dict[str, Any]:
-    """Append one movement of a batch on its own, through the ledger, and audit it; the row written."""
+         note: str = "", cost_fen: int | None = None, retail_fen: int = 0) -> dict[str, Any]:
+    """Append one movement of a batch on its own, through the ledger, and audit it; the row written. Stock in
+    says what it cost; stock out takes its share of the batch's cost on hand (ledger.share)."""
     assert batch.id is not None, "the batch is written before its stock moves"
-    row = ledger.append_one(u, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note))
+    row = ledger.append_one(u, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note,
+                                                cost_fen=cost_fen, retail_fen=retail_fen))
     audit.record(u, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", row["id"], None,
                  audit.row_image(row))
     return row
