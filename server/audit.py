@@ -51,6 +51,9 @@ from server.db.models import (
     Prescription,
     PrescriptionLine,
     PrintJob,
+    Receipt,
+    ReceiptLine,
+    ReceiptTraceCode,
     Refund,
     RxAttachment,
     RxReview,
@@ -66,6 +69,7 @@ from server.db.models import (
     StaffProfile,
     Store,
     Supplier,
+    SupplierItem,
     Tender,
     Till,
     User,
@@ -82,7 +86,8 @@ GENESIS = "0" * 64
 
 # The reference tables: written through the ORM, one entry per row change (record_row).
 _REFERENCE = (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
-              MedicalInstitution, Doctor, Prescription, RxAttachment)
+              MedicalInstitution, Doctor, Prescription, RxAttachment, SupplierItem, Receipt, ReceiptLine,
+              ReceiptTraceCode)
 # The business records, verified row by row since migration 0011: the sales ledger, returns, the card's
 # settlement and snapshot, reviews, prescription lines, shifts and duties, the receipt stubs, trace codes,
 # the stock ledger, the centre sign-ins, the service's starts. A row written before that migration and
@@ -107,6 +112,8 @@ NESTED: dict[str, dict[str, str]] = {
     "sale_return": {"lines": "sale_return_line", "refunds": "refund", "movements": "stock_movement",
                     "trace_codes": "sale_trace_code"},
     "prescription": {"lines": "prescription_line", "review": "rx_review"},
+    "receipt": {"lines": "receipt_line", "trace_codes": "receipt_trace_code", "batches": "batch",
+                "movements": "stock_movement"},
 }
 
 

@@ -36,6 +36,8 @@ class Action(StrEnum):
     # stock
     BATCH_WRITE = "batch.write"
     BATCH_STOP = "batch.stop"  # quality stop / release (GSP-06)
+    RECEIPT_WRITE = "receipt.write"  # enter a delivery (采购入库单) or count the first inventory
+    RECEIPT_INSPECT = "receipt.inspect"  # 验收: the named inspector's verdict per line (GSP-05)
     # selling
     SELL = "sale.sell"  # open a sale, scan, suspend, resume, take payment
     SALE_READ = "sale.read"
@@ -79,7 +81,8 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.ZONE_WRITE: "sign-off: the store's display areas and what each admits (GSP-02)",
     Action.BATCH_STOP: "approval: a quality stop is lifted on the person in charge's review (GSP-06); a stop only "
                        "keeps a batch from sale",
-    Action.BATCH_WRITE: "count sign-off: receiving and stock counts are signed off by the person in charge",
+    Action.BATCH_WRITE: "count sign-off: receiving and stock counts are signed off by the person in charge (GSP-05: "
+                        "the approver of a receipt is not its inspector)",
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
     Action.DEVICE_DEMO: "the demo's simulated devices only (answers 409 on real ones)",
@@ -93,7 +96,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.PHARMACIST: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
                                 Action.SALE_READ, Action.SHIFT, Action.SALE_VOID, Action.SALE_RETURN,
                                 Action.SALE_CHECK, Action.DUTY, Action.BATCH_STOP, Action.RX_READ, Action.RX_ENTER,
-                                Action.RX_REVIEW}
+                                Action.RX_REVIEW, Action.RECEIPT_WRITE, Action.RECEIPT_INSPECT}
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE}),

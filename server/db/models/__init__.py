@@ -28,6 +28,7 @@ from server.db.models.prescriptions import (
     RxStatus,
 )
 from server.db.models.printing import PrintJob, PrintJobKind, PrintJobStatus
+from server.db.models.receiving import Receipt, ReceiptLine, ReceiptTraceCode, SupplierItem
 from server.db.models.selling import (
     DayCounter,
     PharmacistDuty,
@@ -74,6 +75,9 @@ __all__ = [
     "PrintJobKind",
     "PrintJobStatus",
     "Qualification",
+    "Receipt",
+    "ReceiptLine",
+    "ReceiptTraceCode",
     "Refund",
     "RxAttachment",
     "RxReview",
@@ -92,6 +96,7 @@ __all__ = [
     "StaffProfile",
     "Store",
     "Supplier",
+    "SupplierItem",
     "Tender",
     "TenderKind",
     "Till",

@@ -19,7 +19,7 @@ from catalog.classes import GspClass, Route, Storage, ZonePurpose
 from catalog.gsp import ItemSpec, ZoneSpec, check_placement
 from catalog.violations import Violation
 from server.db.models import Barcode, Item, Sale, SaleLine, Shift, Zone
-from server.db.models.base import table_of
+from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
 from server.db.uow import Reader, Unit, orm
 from server.errors import AppError
@@ -27,7 +27,7 @@ from server.rules.staff import NEEDS_PHARMACIST_PRESENT, presence_refusal
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.sales_ledger import SNAPSHOT_KEYS
-from server.services.stock import ledger
+from server.services.stock import ledger, receiving
 from server.services.store import presence
 
 MAX_LINE_QTY = 10_000
@@ -126,6 +126,14 @@ def check_available(u: Unit, ctx: Ctx, item: Any, need_base: int, good: int | No
     full = get_item(orm(u), ctx, item.id)
     avail = ledger.availability(orm(u), ctx, full)
     if need_base > avail.good:
+        if not avail.blocked and (waiting := receiving.pending_qty(orm(u), ctx, id_of(full))):
+            # GSP-05: what would cover it is on a receipt not yet inspected and approved — not for sale yet
+            ids = "、".join(str(r) for r, _ in waiting)
+            raise AppError(409, "GSP-05", f"{full.name} 库存不足：入库单 {ids} 尚未验收审核，审核前不得销售（可售 {avail.good}）",
+                           f"{full.code}: receipt(s) {ids} not yet inspected and approved; their goods cannot be "
+                           f"sold before (sellable: {avail.good})",
+                           {"item": full.code, "available": avail.good, "requested": need_base,
+                            "receipts": [{"receipt_id": r, "qty": q} for r, q in waiting]})
         raise ledger.shortage(full, need_base, avail)
 
 

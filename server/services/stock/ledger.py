@@ -409,6 +409,12 @@ def split_amount(total: int, parts: Sequence[int]) -> list[int]:
     return out
 
 
+def unit_cost(cost_per_unit: int, split_ratio: int, qty: int) -> int:
+    """What `qty` split units cost at a price per whole unit, in fen, rounded half up once (stock in)."""
+    ratio = max(int(split_ratio), 1)
+    return (2 * cost_per_unit * qty + ratio) // (2 * ratio)
+
+
 def retail_of(item: Item, qty: int) -> int:
     """Stock's worth at the item's price today (price per unit; qty in split units), rounded half up."""
     ratio = max(int(item.split_ratio), 1)

@@ -1,4 +1,5 @@
-"""the ledger's foundation: every movement's cost, retail worth and business date; each balance's cost on hand
+"""the ledger's foundation (every movement's cost, retail worth and business date; each balance's cost on hand);
+suppliers' scope and 首营 approval; receipts with their lines, inspection and trace codes; 首营品种
 
 Revision ID: 0017
 Revises: 0015
@@ -16,6 +17,11 @@ What cannot be derived: the price of an item when stock moved if it has changed 
 non-sale movements), and a sale line's cost_fen snapshot written before this revision (kept as it was: it
 was computed at the batch's unit cost per line, and may differ by rounding from what the backfilled
 movements took). The balances' cost is set to the sum of their movements' cost.
+
+Suppliers gain their business scope (经营范围) and their 首营 approval (who, when). Existing suppliers get an
+empty scope and no approval: neither can be derived, and a supplier delivers nothing until both are recorded.
+New tables: receipt (a delivery or the store's one first inventory), receipt_line, receipt_trace_code,
+supplier_item (首营品种).
 
 The movements' guard (0011) refuses any UPDATE: it is lifted for the backfill and put back as it was. Each
 store with an audit chain gets one entry ("stock.revalue", server.audit) imaging the backfilled rows, so
@@ -137,8 +143,108 @@ def _backfill(bind: sa.Connection) -> None:
                note="0017: 库存流水补记成本、零售额与营业日 / the ledger's cost, retail and business date backfilled")
 
 
+def _receiving_tables() -> None:
+    from server.db.types import UTCDateTime
+
+    string = sa.String
+    with op.batch_alter_table('supplier', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('scope', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('first_approved_by', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('first_approved_at', UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_foreign_key('fk_supplier_first_approved_by', 'app_user', ['first_approved_by'], ['id'])
+    op.create_table('receipt',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('store_id', sa.Integer(), nullable=False),
+        sa.Column('kind', string(length=20), nullable=False),
+        sa.Column('supplier_id', sa.Integer(), nullable=True),
+        sa.Column('dynt_no', string(length=50), nullable=False),
+        sa.Column('purc_invo_no', string(length=50), nullable=False),
+        sa.Column('business_date', sa.Date(), nullable=False),
+        sa.Column('status', string(length=20), nullable=False),
+        sa.Column('note', string(length=200), nullable=False),
+        sa.Column('created_by', sa.Integer(), nullable=True),
+        sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+        sa.Column('inspected_by', sa.Integer(), nullable=True),
+        sa.Column('inspected_at', UTCDateTime(timezone=True), nullable=True),
+        sa.Column('approved_by', sa.Integer(), nullable=True),
+        sa.Column('approved_at', UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['store_id'], ['store.id']),
+        sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id']),
+        sa.ForeignKeyConstraint(['created_by'], ['app_user.id']),
+        sa.ForeignKeyConstraint(['inspected_by'], ['app_user.id']),
+        sa.ForeignKeyConstraint(['approved_by'], ['app_user.id']),
+        sa.PrimaryKeyConstraint('id'))
+    op.create_index('ix_receipt_store_id', 'receipt', ['store_id'])
+    op.create_index('ix_receipt_supplier_id', 'receipt', ['supplier_id'])
+    op.create_index('ix_receipt_business_date', 'receipt', ['business_date'])
+    op.create_index('uq_receipt_one_opening', 'receipt', ['store_id'], unique=True,
+                    sqlite_where=sa.text("kind = 'opening'"), postgresql_where=sa.text("kind = 'opening'"))
+    op.create_table('receipt_line',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('store_id', sa.Integer(), nullable=False),
+        sa.Column('receipt_id', sa.Integer(), nullable=False),
+        sa.Column('line_no', sa.Integer(), nullable=False),
+        sa.Column('item_id', sa.Integer(), nullable=False),
+        sa.Column('lot_no', string(length=30), nullable=False),
+        sa.Column('manufactured_on', sa.Date(), nullable=False),
+        sa.Column('expires_on', sa.Date(), nullable=False),
+        sa.Column('qty', sa.Integer(), nullable=False),
+        sa.Column('loose', sa.Integer(), nullable=False),
+        sa.Column('unit_cost_fen', sa.Integer(), nullable=False),
+        sa.Column('zone_id', sa.Integer(), nullable=True),
+        sa.Column('outcome', string(length=20), nullable=False),
+        sa.Column('reason', string(length=200), nullable=False),
+        sa.Column('batch_id', sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(['store_id'], ['store.id']),
+        sa.ForeignKeyConstraint(['receipt_id'], ['receipt.id']),
+        sa.ForeignKeyConstraint(['item_id'], ['item.id']),
+        sa.ForeignKeyConstraint(['zone_id'], ['zone.id']),
+        sa.ForeignKeyConstraint(['batch_id'], ['batch.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('receipt_id', 'line_no'))
+    for column in ('store_id', 'receipt_id', 'item_id'):
+        op.create_index(f'ix_receipt_line_{column}', 'receipt_line', [column])
+    op.create_table('receipt_trace_code',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('store_id', sa.Integer(), nullable=False),
+        sa.Column('line_id', sa.Integer(), nullable=False),
+        sa.Column('code', string(length=30), nullable=False),
+        sa.ForeignKeyConstraint(['store_id'], ['store.id']),
+        sa.ForeignKeyConstraint(['line_id'], ['receipt_line.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('store_id', 'code'))
+    op.create_index('ix_receipt_trace_code_store_id', 'receipt_trace_code', ['store_id'])
+    op.create_index('ix_receipt_trace_code_line_id', 'receipt_trace_code', ['line_id'])
+    op.create_table('supplier_item',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('store_id', sa.Integer(), nullable=False),
+        sa.Column('supplier_id', sa.Integer(), nullable=False),
+        sa.Column('item_id', sa.Integer(), nullable=False),
+        sa.Column('approved_by', sa.Integer(), nullable=True),
+        sa.Column('approved_at', UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['store_id'], ['store.id']),
+        sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id']),
+        sa.ForeignKeyConstraint(['item_id'], ['item.id']),
+        sa.ForeignKeyConstraint(['approved_by'], ['app_user.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('supplier_id', 'item_id'))
+    for column in ('store_id', 'supplier_id', 'item_id'):
+        op.create_index(f'ix_supplier_item_{column}', 'supplier_item', [column])
+
+
+def _drop_receiving_tables() -> None:
+    for table in ('supplier_item', 'receipt_trace_code', 'receipt_line', 'receipt'):
+        op.drop_table(table)
+    with op.batch_alter_table('supplier', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_supplier_first_approved_by', type_='foreignkey')
+        batch_op.drop_column('first_approved_at')
+        batch_op.drop_column('first_approved_by')
+        batch_op.drop_column('scope')
+
+
 def upgrade() -> None:
     bind = op.get_bind()
+    _receiving_tables()
     with op.batch_alter_table('stock_movement', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cost_fen', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('retail_fen', sa.Integer(), nullable=False, server_default='0'))
@@ -171,6 +277,7 @@ def _triggers_kept(bind: sa.Connection, table: str) -> Iterator[None]:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    _drop_receiving_tables()
     if bind.dialect.name == "postgresql":
         for name, _ in _CHECKS:
             op.drop_constraint(name, 'batch_balance', type_='check')
