@@ -319,3 +319,51 @@ def test_a_supplier_s_credit_code_is_checked(shop: dict[str, Any]) -> None:
     assert c.post("/suppliers", json={"name": "范围不明", "licence_no": "X", "licence_expiry": "2030-01-01",
                                       "scope": ["weapons"]}, headers=mg).status_code == 422
     assert ROLE_PINS  # (the posts' PINs are the fixture's)
+
+
+@pytest.mark.refuses("GSP-05")
+def test_the_command_line_receives_as_the_api_does(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+                                                   settings: Any, tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from server.cli import app
+    from tests.server.test_duty_cli import _config
+
+    items, today = shop["items"], shop["clock"].today
+    config = _config(tmp_path, settings)
+    runner = CliRunner()
+
+    def cli(*args: str, pin: str = "") -> Any:
+        return runner.invoke(app, [*args, "--config", str(config)], input=pin)
+
+    manager, pharmacist = ("--as", "u_manager"), ("--as", "u_pharmacist")
+    added = cli("supplier", "add", "华润医药", "--licence-no", "京AA001", "--licence-expiry",
+                (today + timedelta(days=90)).isoformat(), "--scope", "drugs", "--credit-code", USCC, *manager,
+                pin="4444\n")
+    assert added.exit_code == 0, added.output
+    with engine.connect() as conn:
+        sup = int(conn.execute(text("SELECT id FROM supplier WHERE name = '华润医药'")).scalar_one())
+    delivery = tmp_path / "delivery.json"
+    delivery.write_text(json.dumps({"supplier_id": sup, "dynt_no": "SH-1", "purc_invo_no": "FP-1",
+                                    "lines": [_line(items["vitc"], "Z-OTC", 4, 150, today=today),
+                                              _line(items["vitc"], "Z-OTC", 2, 150, "L-X", today=today)]}),
+                        encoding="utf-8")
+    not_approved = cli("receipt", "create", str(delivery), *pharmacist, pin="2222\n")
+    assert not_approved.exit_code == 1 and "GSP-05" in not_approved.output  # no 首营 yet
+    assert cli("supplier", "approve", str(sup), *manager, pin="4444\n").exit_code == 0
+    assert cli("supplier", "approve", str(sup), "--item", str(items["vitc"]), *manager, pin="4444\n").exit_code == 0
+    made = cli("receipt", "create", str(delivery), *pharmacist, pin="2222\n")
+    assert made.exit_code == 0, made.output
+    with engine.connect() as conn:
+        rid = int(conn.execute(text("SELECT max(id) FROM receipt")).scalar_one())
+    inspected = cli("receipt", "inspect", str(rid), "--accept", "1", "--reject", "2:包装破损", *pharmacist,
+                    pin="2222\n")
+    assert inspected.exit_code == 0 and "rejected 包装破损" in inspected.output, inspected.output
+    stock = _sellable(engine, ctx, items["vitc"])
+    assert cli("receipt", "approve", str(rid), *pharmacist, pin="2222\n").exit_code == 1  # not the person in charge
+    approved = cli("receipt", "approve", str(rid), *manager, pin="4444\n")
+    assert approved.exit_code == 0 and "approved" in approved.output, approved.output
+    assert _sellable(engine, ctx, items["vitc"]) == stock + 4
+    assert cli("receipt", "show", str(rid)).exit_code == 0
