@@ -18,6 +18,7 @@ from bench import (
     bench_cold_start,
     bench_devices,
     bench_insurance,
+    bench_receiving,
     bench_search,
     bench_search_index,
     bench_selling,
@@ -32,6 +33,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_card", bench_card.main),
     ("bench_card_sale", bench_card_sale.main),
     ("bench_insurance", bench_insurance.main),
+    ("bench_receiving", bench_receiving.main),
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
 ]
