@@ -32,7 +32,7 @@ from server.errors import AppError, not_found, refused
 from server.rules import stock as rules
 from server.rules.duties import person_key
 from server.rules.movements import MovementKind
-from server.services.catalog.items import get_item, item_spec, zone_spec
+from server.services.catalog.items import item_spec, zone_spec
 from server.services.context import Ctx
 from server.services.stock import ledger, suppliers
 
@@ -64,6 +64,16 @@ def _person(s: Session, user_id: int) -> str:
     """Who an account belongs to (server.rules.duties: persons, not accounts)."""
     number = s.exec(select(StaffProfile.id_number).where(StaffProfile.user_id == user_id)).first() or ""
     return person_key(number, user_id)
+
+
+def _items(s: Session, ctx: Ctx, ids: Sequence[int]) -> dict[int, Item]:
+    """The items of a receipt's lines, read at once (a delivery has hundreds)."""
+    found = {id_of(i): i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id,
+                                                            col(Item.id).in_(sorted(set(ids)))))}
+    for i in ids:
+        if i not in found:
+            raise not_found("商品", "item", item_id=i)
+    return found
 
 
 def _zones(s: Session, ctx: Ctx) -> dict[str, Zone]:
@@ -134,7 +144,8 @@ def create(u: Unit, ctx: Ctx, kind: str, supplier_id: int | None, dynt_no: str, 
                        {"business_date": on.isoformat()})
     if not lines:
         raise AppError(422, "VALIDATION", "入库单至少一行", "a receipt has at least one line")
-    items = [get_item(s, ctx, ln.item_id) for ln in lines]
+    by_id = _items(s, ctx, [ln.item_id for ln in lines])
+    items = [by_id[ln.item_id] for ln in lines]
     zones = _zones(s, ctx)
     problems: list[Violation] = []
     if kind == OPENING:
@@ -166,14 +177,15 @@ def create(u: Unit, ctx: Ctx, kind: str, supplier_id: int | None, dynt_no: str, 
         receipt.status, receipt.inspected_by, receipt.inspected_at = INSPECTED, ctx.actor.user_id, ctx.now
     s.add(receipt)
     s.flush()
-    for n, ln in enumerate(lines, start=1):
-        row = ReceiptLine(store_id=ctx.store_id, receipt_id=id_of(receipt), line_no=n, item_id=ln.item_id,
-                          lot_no=ln.lot_no, manufactured_on=ln.manufactured_on, expires_on=ln.expires_on, qty=ln.qty,
-                          loose=ln.loose, unit_cost_fen=ln.unit_cost_fen, zone_id=zones[ln.zone_code].id,
-                          outcome=rules.Outcome.ACCEPTED.value if kind == OPENING else rules.Outcome.PENDING.value)
-        s.add(row)
-        s.flush()
-        s.add_all([ReceiptTraceCode(store_id=ctx.store_id, line_id=id_of(row), code=c.strip()) for c in ln.trace_codes])
+    rows = [ReceiptLine(store_id=ctx.store_id, receipt_id=id_of(receipt), line_no=n, item_id=ln.item_id,
+                        lot_no=ln.lot_no, manufactured_on=ln.manufactured_on, expires_on=ln.expires_on, qty=ln.qty,
+                        loose=ln.loose, unit_cost_fen=ln.unit_cost_fen, zone_id=zones[ln.zone_code].id,
+                        outcome=rules.Outcome.ACCEPTED.value if kind == OPENING else rules.Outcome.PENDING.value)
+            for n, ln in enumerate(lines, start=1)]
+    s.add_all(rows)
+    s.flush()
+    s.add_all([ReceiptTraceCode(store_id=ctx.store_id, line_id=id_of(row), code=c.strip())
+               for row, ln in zip(rows, lines, strict=True) for c in ln.trace_codes])
     s.flush()
     audit.record(u, ctx.store_id, ctx.actor, f"receipt.create_{kind}", "receipt", id_of(receipt), None,
                  _image(s, receipt), note=note)
@@ -230,8 +242,7 @@ def inspect(u: Unit, ctx: Ctx, receipt_id: int, verdicts: Sequence[Verdict], not
         raise refused(problems)
     before = _image(s, receipt)
     for n, ln in lines.items():
-        ln.outcome, ln.reason = given[n].outcome, given[n].reason.strip()
-        s.add(ln)
+        ln.outcome, ln.reason = given[n].outcome, given[n].reason.strip()  # (persistent rows: tracked)
     receipt.status, receipt.inspected_by, receipt.inspected_at = INSPECTED, ctx.actor.user_id, ctx.now
     s.add(receipt)
     s.flush()
@@ -253,7 +264,7 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
     if v := rules.approver_refusal(approver, inspector):
         raise refused([v], status=403 if inspector else 409)
     lines = lines_of(s, receipt_id)
-    items = {ln.item_id: get_item(s, ctx, ln.item_id) for ln in lines}
+    items = _items(s, ctx, [ln.item_id for ln in lines])
     if receipt.kind == PURCHASE:
         assert receipt.supplier_id is not None
         sup = suppliers.get_supplier(s, ctx, receipt.supplier_id)
@@ -263,27 +274,22 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
         raise refused([v], status=409)
     before = _image(s, receipt)
     kind = MovementKind.OPENING if receipt.kind == OPENING else MovementKind.PURCHASE
+    taken = [ln for ln in lines if ln.outcome != rules.Outcome.REJECTED.value]
+    batches = [Batch(store_id=ctx.store_id, item_id=ln.item_id, supplier_id=receipt.supplier_id,
+                     batch_no=f"R{receipt_id:06d}-{ln.line_no:03d}", lot_no=ln.lot_no,
+                     manufactured_on=ln.manufactured_on, expires_on=ln.expires_on, cost_fen=ln.unit_cost_fen,
+                     zone_id=ln.zone_id, received_at=ctx.now) for ln in taken]
+    s.add_all(batches)
+    s.flush()
     moves: list[ledger.Move] = []
-    batches: list[Batch] = []
-    for ln in lines:
-        if ln.outcome == rules.Outcome.REJECTED.value:
-            continue
+    for ln, batch in zip(taken, batches, strict=True):
         item = items[ln.item_id]
-        batch = Batch(store_id=ctx.store_id, item_id=ln.item_id, supplier_id=receipt.supplier_id,
-                      batch_no=f"R{receipt_id:06d}-{ln.line_no:03d}", lot_no=ln.lot_no,
-                      manufactured_on=ln.manufactured_on, expires_on=ln.expires_on, cost_fen=ln.unit_cost_fen,
-                      zone_id=ln.zone_id, received_at=ctx.now)
-        s.add(batch)
-        s.flush()
         ln.batch_id = batch.id
-        s.add(ln)
-        batches.append(batch)
         base = ln.qty * item.split_ratio + ln.loose
         held = ln.outcome == rules.Outcome.QUARANTINE.value
         moves.append(ledger.Move(id_of(batch), ln.item_id, kind.value, base, "receipt_line", str(id_of(ln)),
-                                 location=ledger.QUARANTINE if held else ledger.SELLABLE,
-                                 note=ln.reason if held else "", cost_fen=ledger.unit_cost(ln.unit_cost_fen, item.split_ratio,
-                                                                                    base),
+                                 location=ledger.QUARANTINE if held else ledger.SELLABLE, note=ln.reason if held else "",
+                                 cost_fen=ledger.unit_cost(ln.unit_cost_fen, item.split_ratio, base),
                                  retail_fen=ledger.retail_of(item, base)))
     receipt.status, receipt.approved_by, receipt.approved_at = APPROVED, ctx.actor.user_id, ctx.now
     s.add(receipt)
