@@ -1,5 +1,6 @@
 """All tables. Importing this module registers every model on SQLModel.metadata (Alembic reads it)."""
 
+from server.db.models import care as _care  # noqa: F401  (registers stock care's documents; see care.py)
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
