@@ -419,3 +419,62 @@ def retail_of(item: Item, qty: int) -> int:
     """Stock's worth at the item's price today (price per unit; qty in split units), rounded half up."""
     ratio = max(int(item.split_ratio), 1)
     return (2 * int(item.price_fen) * qty + ratio) // (2 * ratio)
+
+
+# --- what counts and care read of the ledger (server.services.stock.counts, care) ----------------------------
+
+def last_movement_id(s: Reader, ctx: Ctx) -> int:
+    """The store's latest movement: a count's snapshot (movements after it happened after the snapshot)."""
+    s.flush()
+    q = sa.select(sa.func.coalesce(sa.func.max(_MOVEMENT.c.id), 0)).where(_MOVEMENT.c.store_id == ctx.store_id)
+    return int(s.connection().execute(q).scalar_one())
+
+
+def book_at(s: Reader, ctx: Ctx, movement_id: int, zone_id: int | None = None,
+            batch_ids: Sequence[int] | None = None) -> dict[int, tuple[int, int]]:
+    """Sellable stock per batch as the ledger stood at `movement_id` (Σ of its movements up to it): {batch id:
+    (item id, qty)}, batches of one zone (None: the whole store) or the ones named, those ever moved."""
+    q = (sa.select(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, sa.func.sum(_MOVEMENT.c.qty))
+         .join(_BATCH, _BATCH.c.id == _MOVEMENT.c.batch_id)
+         .where(_MOVEMENT.c.store_id == ctx.store_id, _MOVEMENT.c.location == SELLABLE, _MOVEMENT.c.id <= movement_id)
+         .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id))
+    if zone_id is not None:
+        q = q.where(_BATCH.c.zone_id == zone_id)
+    if batch_ids is not None:
+        q = q.where(_MOVEMENT.c.batch_id.in_(list(batch_ids)))
+    s.flush()
+    return {int(b): (int(i), int(n)) for b, i, n in s.connection().execute(q)}
+
+
+def on_hand(s: Reader, batch_ids: Sequence[int], location: str = SELLABLE, lock: bool = False) -> dict[int, tuple[int, int]]:
+    """Each batch's stock and cost on hand in one location now: {batch id: (qty, cost_fen)} (absent: none ever)."""
+    if not batch_ids:
+        return {}
+    q = sa.select(_BAL.c.batch_id, _BAL.c.qty, _BAL.c.cost_fen).where(_BAL.c.batch_id.in_(sorted(set(batch_ids))),
+                                                                       _BAL.c.location == location)
+    s.flush()
+    rows = s.connection().execute(q.with_for_update(of=_BAL) if lock else q)
+    return {int(b): (int(n), int(c)) for b, n, c in rows}
+
+
+def stock_by_batch(s: Reader, ctx: Ctx) -> list[Any]:
+    """Every batch holding stock in any location: rows of (batch id, item id, location, qty, zone id, expires_on,
+    lot_no, batch_no, status) — the near-expiry pull list and the upkeep's batches read this."""
+    q = (sa.select(_BAL.c.batch_id, _BAL.c.item_id, _BAL.c.location, _BAL.c.qty, _BATCH.c.zone_id,
+                   _BATCH.c.expires_on, _BATCH.c.lot_no, _BATCH.c.batch_no, _BATCH.c.status)
+         .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
+         .where(_BAL.c.store_id == ctx.store_id, _BAL.c.qty > 0)
+         .order_by(_BATCH.c.zone_id, _BATCH.c.expires_on, _BATCH.c.id))
+    s.flush()
+    return list(s.connection().execute(q))
+
+
+def sold_from(s: Reader, ctx: Ctx, batch_id: int) -> list[Any]:
+    """What sales took from a batch and what came back to it: rows of (kind, ref_type, ref_id, qty), oldest first
+    (a recall's list of buyers)."""
+    q = (sa.select(_MOVEMENT.c.kind, _MOVEMENT.c.ref_type, _MOVEMENT.c.ref_id, _MOVEMENT.c.qty)
+         .where(_MOVEMENT.c.store_id == ctx.store_id, _MOVEMENT.c.batch_id == batch_id,
+                _MOVEMENT.c.kind.in_([movements.MovementKind.SALE.value, movements.MovementKind.SALE_RETURN.value]))
+         .order_by(_MOVEMENT.c.id))
+    s.flush()
+    return list(s.connection().execute(q))
