@@ -77,6 +77,7 @@ from server.db.models import (
     Zone,
 )
 from server.db.models.base import key_of, table_of
+from server.db.models.care import CARE_DOCUMENTS
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.prepared import Prepared
 from server.db.types import utcnow
@@ -87,7 +88,7 @@ GENESIS = "0" * 64
 # The reference tables: written through the ORM, one entry per row change (record_row).
 _REFERENCE = (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
               MedicalInstitution, Doctor, Prescription, RxAttachment, SupplierItem, Receipt, ReceiptLine,
-              ReceiptTraceCode)
+              ReceiptTraceCode, *CARE_DOCUMENTS)
 # The business records, verified row by row since migration 0011: the sales ledger, returns, the card's
 # settlement and snapshot, reviews, prescription lines, shifts and duties, the receipt stubs, trace codes,
 # the stock ledger, the centre sign-ins, the service's starts. A row written before that migration and
@@ -114,6 +115,9 @@ NESTED: dict[str, dict[str, str]] = {
     "prescription": {"lines": "prescription_line", "review": "rx_review"},
     "receipt": {"lines": "receipt_line", "trace_codes": "receipt_trace_code", "batches": "batch",
                 "movements": "stock_movement"},
+    "count_sheet": {"lines": "count_line", "movements": "stock_movement"},
+    "stock_loss": {"lines": "stock_loss_line", "movements": "stock_movement"},
+    "upkeep": {"lines": "upkeep_line"},
 }
 
 

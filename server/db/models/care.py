@@ -131,3 +131,7 @@ class UpkeepLine(Table, table=True):
     cleared_by: int | None = Field(default=None, foreign_key="app_user.id")
     cleared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cleared_reason: str = Field(default="", max_length=200)
+
+
+# Stock care's documents, written through the ORM and audited row by row (server.audit's reference tables).
+CARE_DOCUMENTS = (CountSheet, CountLine, Recall, Loss, LossLine, Upkeep, UpkeepLine)

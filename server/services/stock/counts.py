@@ -63,7 +63,8 @@ def create_sheet(u: Unit, ctx: Ctx, zone_code: str | None, blind: bool = False, 
                for b, (i, q) in sorted(book.items()) if q > 0])
     s.flush()
     audit.record(u, ctx.store_id, ctx.actor, "count.create", "count_sheet", id_of(sheet), None,
-                 audit.snapshot(sheet) | {"lines": len([q for _, q in book.values() if q > 0])}, note=note)
+                 audit.snapshot(sheet) | {"lines": [audit.snapshot(ln) for ln in lines_of(s, id_of(sheet))]},
+                 note=note)
     return sheet
 
 
@@ -228,7 +229,8 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
     s.add(sheet)
     written = ledger.append(u, ctx, moves)
     audit.record(u, ctx.store_id, ctx.actor, "count.post", "count_sheet", sheet_id, before,
-                 audit.snapshot(sheet) | {"movements": audit.compact(written)}, note=note)
+                 audit.snapshot(sheet) | {"lines": [audit.snapshot(ln) for ln in lines if ln.reason],
+                                          "movements": audit.compact(written)}, note=note)
     return written
 
 
