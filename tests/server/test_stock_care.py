@@ -16,7 +16,7 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from server.services.store import users
-from tests.conftest import BARCODE_VITC, ROLE_PINS, login
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, ROLE_PINS, login
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 ID_A = "110101199003070011"
@@ -197,3 +197,24 @@ def test_the_near_expiry_pull_list_follows_the_configured_days(shop: dict[str, A
     assert listed["B-NEAR"]["days_left"] == 60 and listed["B-NEAR"]["zone"] == "Z-OTC"
     assert listed["B-MASK-OLD"]["expired"] and not listed["B-NEAR"]["expired"]
     assert [r["batch_no"] for r in c.get("/near-expiry", params={"zone": "Z-OTC"}, headers=mg).json()] == ["B-NEAR"]
+
+
+def test_a_scan_warns_when_the_batch_sold_first_is_near_expiry(shop: dict[str, Any], engine: Engine) -> None:
+    """GSP-06: the scan's answer carries a warning (not a refusal) when the batch FEFO takes first expires within
+    near_expiry_days: 阿莫西林's B-AMOX-2 expires in 30 days; 维生素C's only batch in 500."""
+    c, cashier, today = shop["client"], shop["cashier"], shop["clock"].today
+    sid = new_sale(c, cashier)
+    amox = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_AMOX, "qty": 1}, headers=cashier)
+    assert amox.status_code == 201, amox.text
+    [warning] = amox.json()["warnings"]
+    assert warning["code"] == "GSP-06" and "近效期" in warning["message_zh"] and "L2" in warning["message_zh"]
+    assert warning["details"] == {"lot_no": "L2", "expires_on": (today + timedelta(days=30)).isoformat(),
+                                  "days_left": 30}
+    vitc = scan(c, cashier, sid, BARCODE_VITC, 1)
+    assert vitc.status_code == 201 and vitc.json()["warnings"] == []
+    # once the near batch is gone (written off), the batch taken first is the far one: no warning
+    with engine.connect() as conn:
+        near = conn.execute(text("SELECT id FROM batch WHERE batch_no = 'B-AMOX-2'")).scalar_one()
+    assert _loss(c, shop["pharmacist"], "damage", near, 48, reason="受潮").status_code == 201
+    again = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_AMOX, "qty": 1}, headers=cashier)
+    assert again.status_code == 201 and again.json()["warnings"] == []

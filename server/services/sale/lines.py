@@ -64,13 +64,16 @@ _TODAY: sa.BindParameter[date] = sa.bindparam("today")
 # The item as a scan reads it carries what can be sold of it (the ledger's one sellable rule): no separate
 # read for the common case.
 _GOOD_STOCK_COLUMN = ledger.sellable_stock_of(ITEM.c.id, _TODAY).scalar_subquery().label("good_stock")
+# The expiry of the batch the sale takes first: the scan warns when it is near (GSP-06, near_expiry_days).
+_NEXT_EXPIRY_COLUMN = ledger.next_expiry_of(ITEM.c.id, _TODAY).scalar_subquery().label("next_expiry")
 _GOOD_STOCK = Prepared(ledger.sellable_stock_of(sa.bindparam("item"), _TODAY))
 ITEM_BY_BARCODE = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY,
-                                     _GOOD_STOCK_COLUMN)
+                                     _GOOD_STOCK_COLUMN, _NEXT_EXPIRY_COLUMN)
                            .join(BARCODE, BARCODE.c.item_id == ITEM.c.id)
                            .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                            .where(BARCODE.c.store_id == sa.bindparam("sid"), BARCODE.c.code == sa.bindparam("code")))
-ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY, _GOOD_STOCK_COLUMN)
+ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY, _GOOD_STOCK_COLUMN,
+                                _NEXT_EXPIRY_COLUMN)
                       .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                       .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id == sa.bindparam("id")))
 

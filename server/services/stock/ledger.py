@@ -88,6 +88,26 @@ def expiry_refusals(batch: Batch, item: Item, on: date) -> list[Violation]:
     return out
 
 
+def next_expiry_of(item_id: Any, today: Any) -> sa.Select[Any]:
+    """The expiry of the batch a sale of the item takes first (FEFO: the earliest sellable one holding stock), for
+    the scan's near-expiry warning (a correlated sub-select over the item's id column)."""
+    return (sa.select(sa.func.min(_BATCH.c.expires_on))
+            .join(_BAL, _BATCH.c.id == _BAL.c.batch_id)
+            .where(_BAL.c.item_id == item_id, _BAL.c.location == SELLABLE, _BAL.c.qty > 0,
+                   sellable_batch(_BATCH, today)))
+
+
+_FIRST_LOT = Prepared(sa.select(_BATCH.c.lot_no).join(_BAL, _BATCH.c.id == _BAL.c.batch_id)
+                     .where(_BAL.c.store_id == sa.bindparam("sid"), _BAL.c.item_id == sa.bindparam("item"),
+                            _BAL.c.location == SELLABLE, _BAL.c.qty > 0, sellable_batch(_BATCH, sa.bindparam("today")))
+                     .order_by(_BATCH.c.expires_on, _BATCH.c.id).limit(1))
+
+
+def first_batch_lot(s: Reader, ctx: Ctx, item_id: int) -> str:
+    """The lot number (批号) of the batch a sale of the item takes first (FEFO), for the warning's words."""
+    return str(_FIRST_LOT.scalar(s.connection(), {"sid": ctx.store_id, "item": item_id, "today": ctx.today}) or "")
+
+
 # Prepared: the catalog search asks it for the twenty items of every keystroke's answer.
 _SELLABLE_BY_ITEM = PreparedIn(lambda ids: sa.select(_BAL.c.item_id, sa.func.sum(_BAL.c.qty))
                                .join(_BATCH, _BATCH.c.id == _BAL.c.batch_id)
