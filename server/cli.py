@@ -781,5 +781,9 @@ def main() -> None:  # pragma: no cover
     app(sys.argv[1:])
 
 
+from server.cli_care import register as _register_care  # noqa: E402  (count, loss, recall, upkeep, near-expiry)
+
+_register_care(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
