@@ -16,6 +16,7 @@ from bench import (
     bench_card,
     bench_card_sale,
     bench_cold_start,
+    bench_counts,
     bench_devices,
     bench_insurance,
     bench_receiving,
@@ -34,6 +35,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_card_sale", bench_card_sale.main),
     ("bench_insurance", bench_insurance.main),
     ("bench_receiving", bench_receiving.main),
+    ("bench_counts", bench_counts.main),
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
 ]
