@@ -13,16 +13,17 @@ when the store is quiet enough for that not to matter, and a recount is a new sh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
 from server.db.models import Batch, Item
-from server.db.models.base import id_of
+from server.db.models.base import id_of, table_of
 from server.db.models.care import CountLine, CountSheet
 from server.db.uow import Unit, orm
 from server.errors import AppError, not_found, refused
@@ -166,12 +167,20 @@ def _batch_nos(s: Session, ids: Sequence[int]) -> dict[int, str]:
     return {int(i or 0): n for i, n in s.exec(select(Batch.id, Batch.batch_no).where(col(Batch.id).in_(sorted(set(ids)))))}
 
 
-def counters(s: Session, sheet: CountSheet, lines: Sequence[CountLine]) -> set[str]:
+def counters(s: Session, sheet: CountSheet, counted_by: Iterable[int | None]) -> set[str]:
     """The persons who counted the sheet: who typed or scanned a line, and who submitted it."""
-    users = {ln.counted_by for ln in lines if ln.counted_by is not None}
+    users = {uid for uid in counted_by if uid is not None}
     if sheet.submitted_by is not None:
         users.add(sheet.submitted_by)
     return {person_of(s, uid) for uid in users}
+
+
+_LINE, _BATCH = table_of(CountLine), table_of(Batch)
+# A sheet's lines with what the posting needs of their batches, in one read (a whole store's count has thousands).
+_POSTING = (sa.select(_LINE.c.id, _LINE.c.batch_id, _LINE.c.item_id, _LINE.c.book_qty, _LINE.c.counted_qty,
+                      _LINE.c.reason, _LINE.c.counted_by, _BATCH.c.batch_no, _BATCH.c.cost_fen)
+            .join(_BATCH, _BATCH.c.id == _LINE.c.batch_id).where(_LINE.c.sheet_id == sa.bindparam("sheet"))
+            .order_by(_LINE.c.id))
 
 
 def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int, str] | None = None
@@ -186,42 +195,46 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
     sheet = get_sheet(s, ctx, sheet_id, lock=True)
     if v := rules.count_posting_refusal(sheet_id, sheet.status):
         raise refused([v], status=409)
-    lines = lines_of(s, sheet_id)
-    if v := rules.count_approver_refusal(actor_person(s, ctx), counters(s, sheet, lines)):
+    u.flush()
+    lines = [r._asdict() for r in u.connection().execute(_POSTING, {"sheet": sheet_id})]
+    if v := rules.count_approver_refusal(actor_person(s, ctx), counters(s, sheet, (r["counted_by"] for r in lines))):
         raise refused([v], status=403)
-    for ln in lines:
-        if (why := (reasons or {}).get(ln.batch_id, "").strip()):
-            ln.reason = why
-            s.add(ln)
-    nos = _batch_nos(s, [ln.batch_id for ln in lines])
-    if problems := rules.variance_refusals([(nos[ln.batch_id], ln.book_qty, ln.counted_qty, ln.reason)
-                                            for ln in lines]):
+    given: list[CountLine] = []
+    for r in lines:
+        if (why := (reasons or {}).get(r["batch_id"], "").strip()) and why != r["reason"]:
+            row = s.get(CountLine, r["id"])
+            assert row is not None
+            row.reason = r["reason"] = why
+            s.add(row)
+            given.append(row)
+    if problems := rules.variance_refusals([(r["batch_no"], r["book_qty"], r["counted_qty"], r["reason"])
+                                            for r in lines]):
         raise refused(problems)
-    moving = [ln for ln in lines if ln.counted_qty is not None and ln.counted_qty != ln.book_qty]
-    batch_ids = [ln.batch_id for ln in moving]
-    now = ledger.on_hand(s, batch_ids, lock=True)
-    batches = {id_of(b): b for b in s.exec(select(Batch).where(col(Batch.id).in_(batch_ids)))} if batch_ids else {}
-    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({b.item_id for b in batches.values()})))
-             } if batches else {}
+    moving = [r for r in lines if r["counted_qty"] is not None and r["counted_qty"] != r["book_qty"]]
+    now = ledger.on_hand(s, [r["batch_id"] for r in moving], lock=True)
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({r["item_id"] for r in moving})))
+             } if moving else {}
     short: list[Violation] = []
     moves: list[ledger.Move] = []
-    for ln in moving:
-        variance = int(ln.counted_qty or 0) - ln.book_qty
-        qty, cost = now.get(ln.batch_id, (0, 0))
-        batch, item = batches[ln.batch_id], items[ln.item_id]
+    for r in moving:
+        variance = int(r["counted_qty"]) - int(r["book_qty"])
+        qty, cost = now.get(r["batch_id"], (0, 0))
+        item, ref = items[r["item_id"]], str(r["id"])
         if variance > 0:
-            moves.append(ledger.Move(ln.batch_id, ln.item_id, MovementKind.COUNT_GAIN.value, variance, "count_line",
-                                     str(id_of(ln)), note=ln.reason,
-                                     cost_fen=rules.gain_cost(cost, qty, variance, batch.cost_fen, item.split_ratio),
+            moves.append(ledger.Move(r["batch_id"], r["item_id"], MovementKind.COUNT_GAIN.value, variance,
+                                     "count_line", ref, note=r["reason"],
+                                     cost_fen=rules.gain_cost(cost, qty, variance, r["cost_fen"], item.split_ratio),
                                      retail_fen=ledger.retail_of(item, variance)))
         elif qty < -variance:
-            short.append(Violation("STOCK", f"批次 {batch.batch_no} 盘亏 {-variance}，但账面现存仅 {qty}（盘点后已售出）："
-                                   "请重新盘点", f"batch {batch.batch_no}: a loss of {-variance} but only {qty} is on "
-                                   "the book now (sold since the snapshot): count it again",
-                                   {"batch": batch.batch_no, "variance": variance, "book_now": qty}))
+            no = r["batch_no"]
+            short.append(Violation("STOCK", f"批次 {no} 盘亏 {-variance}，但账面现存仅 {qty}（盘点后已售出）：请重新盘点",
+                                   f"batch {no}: a loss of {-variance} but only {qty} is on the book now (sold since "
+                                   "the snapshot): count it again", {"batch": no, "variance": variance,
+                                                                     "book_now": qty}))
         else:
-            moves.append(ledger.Move(ln.batch_id, ln.item_id, MovementKind.COUNT_LOSS.value, variance, "count_line",
-                                     str(id_of(ln)), note=ln.reason, retail_fen=-ledger.retail_of(item, -variance)))
+            moves.append(ledger.Move(r["batch_id"], r["item_id"], MovementKind.COUNT_LOSS.value, variance,
+                                     "count_line", ref, note=r["reason"],
+                                     retail_fen=-ledger.retail_of(item, -variance)))
     if short:
         raise refused(short, status=409)
     before = audit.snapshot(sheet)
@@ -229,7 +242,7 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
     s.add(sheet)
     written = ledger.append(u, ctx, moves)
     audit.record(u, ctx.store_id, ctx.actor, "count.post", "count_sheet", sheet_id, before,
-                 audit.snapshot(sheet) | {"lines": [audit.snapshot(ln) for ln in lines if ln.reason],
+                 audit.snapshot(sheet) | {"lines": [audit.snapshot(ln) for ln in given],
                                           "movements": audit.compact(written)}, note=note)
     return written
 
