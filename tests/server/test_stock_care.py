@@ -177,6 +177,14 @@ def test_the_monthly_upkeep_records_each_batch_and_a_doubt_stops_it_until_cleare
     assert _batch(engine, "B-Z-2")["status"] == "active"
     again = c.post(f"/upkeep/lines/{doubt['id']}/clear", json={"reason": "再次"}, headers=mg)
     assert again.status_code == 409
+    # a doubt on a batch that is then recalled: clearing the doubt does not lift the recall's stop
+    rec2 = c.post("/upkeep", json={"zone_code": "Z-OTC", "checks": [
+        {"batch_id": z1["id"], "outcome": "doubt", "note": "包装渗漏"} | seen]}, headers=ph)
+    assert rec2.status_code == 201, rec2.text
+    assert c.post("/recalls", json={"batch_id": z1["id"], "reason": "企业召回"}, headers=ph).status_code == 201
+    line = rec2.json()["lines"][0]
+    assert c.post(f"/upkeep/lines/{line['id']}/clear", json={"reason": "渗漏为外包装"}, headers=mg).status_code == 200
+    assert _batch(engine, "B-Z-1")["status"] == "stopped"
     _verifies(engine, ctx)
 
 
