@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, event
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -44,7 +44,7 @@ from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
-from server.services.stock import ledger
+from server.services.stock import care, counts, ledger
 from server.services.store import second_person, shifts
 from tests.conftest import ROLE_PINS, add_role_users, seed_shop
 
@@ -148,6 +148,10 @@ def _counts(engine: Engine) -> tuple[int, ...]:
 
 def run_machine(shop: Shop, examples: int, steps: int) -> None:
     engine, today = shop.engine, shop.ctx.today
+    with read_session(engine) as s:  # who posts a count: the manager (the counter may not)
+        ids = {u.username: u.id for u in s.exec(select(User).where(User.store_id == shop.ctx.store_id))}
+    manager = shop.ctx.acting(Actor(ids["u_manager"], "u_manager"))
+    counter = shop.ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     drugs_to_quarantine = shop.ctx.settings.rules.returned_drugs_to_quarantine  # the store's policy
 
     class StockMachine(RuleBasedStateMachine):
@@ -158,6 +162,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.batches: dict[int, MBatch] = {}
             self.sales: list[MSale] = []
             self.above = shop.ctx.settings.rules.second_person_above_fen
+            self.count: tuple[int, dict[int, int]] | None = None  # a sheet counting: its id, the model at its snapshot
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
             # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
             specs = [
@@ -445,6 +450,70 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                              None if reason else "GSP-06"):
                 b.stopped = stop
 
+        # --- counts and losses (server.services.stock.counts, care) -------------------------------------
+
+        @precondition(lambda self: self.count is None)
+        @rule()
+        def start_count(self) -> None:
+            """A whole-store count sheet at a snapshot; the store keeps selling until it is posted."""
+            sheet = self._attempt(lambda s: counts.create_sheet(s, shop.pharmacist, None), None)
+            self.count = (sheet.id, {b.id: b.sellable for b in self.batches.values()})
+
+        @precondition(lambda self: self.count is not None)
+        @rule(deltas=st.lists(st.integers(-6, 4), min_size=1, max_size=6), by_counter=st.booleans())
+        def post_count(self, deltas: list[int], by_counter: bool) -> None:
+            """Count the sheet (this run's batches off their book at the snapshot by the deltas, the rest as
+            booked), submit it, and post it: by the counter (SEC-01: refused), else by the manager — refused whole
+            (STOCK) when a loss is more than the book holds now, else each variance moves the stock now."""
+            assert self.count is not None
+            sheet_id, snap = self.count
+            with read_session(engine) as s:
+                booked = {ln["batch_id"]: ln["book_qty"] for ln in counts.view(s, shop.ctx, sheet_id)["lines"]}
+            counted = {b: q for b, q in booked.items()}
+            for k, b in enumerate(sorted(snap)):
+                counted[b] = max(0, snap[b] + deltas[k % len(deltas)])
+            entries = [counts.Entry(batch_id=b, loose=q, reason="盘点差异") for b, q in sorted(counted.items())]
+            self._attempt(lambda s: counts.enter(s, shop.pharmacist, sheet_id, entries), None)
+            self._attempt(lambda s: counts.submit(s, shop.pharmacist, sheet_id), None)
+            if by_counter:
+                self._attempt(lambda s: counts.post(s, counter, sheet_id), "SEC-01")
+            variance = {b: counted[b] - snap[b] for b in snap if counted[b] != snap[b]}
+            short = any(self.batches[b].sellable < -v for b, v in variance.items() if v < 0)
+            self.count = None
+            event("count: " + ("refused, a loss beyond the book now" if short else f"posted, {len(variance)} variances"
+                                                                                   if variance else "posted, none"))
+            if self._attempt(lambda s: counts.post(s, manager, sheet_id), "STOCK" if short else None) is None:
+                return
+            for b, v in variance.items():
+                self.batches[b].sellable += v
+            # a second posting of the same sheet: refused, nothing changed
+            self._attempt(lambda s: counts.post(s, manager, sheet_id), "ST-02")
+
+        @precondition(lambda self: self.batches)
+        @rule(batch=PICK, qty=QTY, kind=st.sampled_from(["damage", "damage", "expiry_writeoff"]),
+              quarantined=st.sampled_from([False, False, True]), reason=st.sampled_from(["破损", "破损", "破损", " "]))
+        def write_off(self, batch: int, qty: int, kind: str, quarantined: bool, reason: str) -> None:
+            """报损 or 过期报损 of a batch, off the shelf or out of quarantine: refused without a reason (ST-01), an
+            expiry write-off of a batch not expired (GSP-06), more than is there (STOCK)."""
+            b: MBatch = self._pick(list(self.batches.values()), batch)
+            where = ledger.QUARANTINE if quarantined else ledger.SELLABLE
+            held = b.quarantine if quarantined else b.sellable
+            refusal = None
+            if not reason.strip():
+                refusal = "ST-01"
+            elif kind == "expiry_writeoff" and b.expires_on >= today:
+                refusal = "GSP-06"
+            elif qty > held:
+                refusal = "STOCK"
+            line = care.LossLineIn(b.id, qty, where)
+            event(f"write-off: {refusal or 'written'}")
+            if self._attempt(lambda s: care.write_off(s, shop.pharmacist, kind, reason, [line]), refusal) is None:
+                return
+            if quarantined:
+                b.quarantine -= qty
+            else:
+                b.sellable -= qty
+
         # --- invariants ---------------------------------------------------------------------------
 
         @invariant()
@@ -483,6 +552,29 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     assert [(bt.id, q) for bt, q in avail.good_batches] == [(bt.id, bt.sellable) for bt in good]
 
         @invariant()
+        def cost_on_hand_is_the_sum_of_its_movements(self) -> None:
+            with engine.connect() as conn:
+                summed = {(int(b), loc): (int(q), int(c)) for b, loc, q, c in conn.execute(text(
+                    "SELECT batch_id, location, SUM(qty), SUM(cost_fen) FROM stock_movement WHERE store_id = :store "
+                    "GROUP BY batch_id, location"), {"store": shop.ctx.store_id}).all()}
+                kept = {(int(b), loc): (int(q), int(c)) for b, loc, q, c in conn.execute(text(
+                    "SELECT batch_id, location, qty, cost_fen FROM batch_balance WHERE store_id = :store"),
+                    {"store": shop.ctx.store_id}).all()}
+                lines = conn.execute(text(
+                    "SELECT l.id, l.cost_fen FROM sale_line l JOIN sale s ON s.id = l.sale_id "
+                    "WHERE s.store_id = :store AND s.status = 'completed'"), {"store": shop.ctx.store_id}).all()
+                taken = dict(conn.execute(text(
+                    "SELECT ref_id, -SUM(cost_fen) FROM stock_movement WHERE ref_type = 'sale_line' "
+                    "AND store_id = :store GROUP BY ref_id"), {"store": shop.ctx.store_id}).all())
+            assert {k: v for k, v in kept.items() if v != (0, 0)} == {k: v for k, v in summed.items() if v != (0, 0)}
+            for (qty, cost) in summed.values():
+                assert cost >= 0  # never negative
+                assert qty > 0 or cost == 0  # stock at zero costs zero: the rounding stayed in the ledger
+            # a completed line's cost snapshot is what its movements took
+            for line_id, cost in lines:
+                assert int(cost) == int(taken[str(line_id)]), line_id
+
+        @invariant()
         def sales_account_for_their_stock(self) -> None:
             with engine.connect() as conn:
                 for sl in self.sales:
@@ -510,6 +602,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     # (d) minus the lines' base quantity, plus what came back (sellable or quarantine)
                     assert moved == -sum(self.items[ln.item_id].base(ln.split, ln.qty - ln.returned)
                                          for ln in sl.lines)
+                    # a line returned whole has put back exactly the cost its sale took
+                    back = [str(ln.id) for ln in sl.lines if ln.returned == ln.qty]
+                    if back:
+                        net_cost = conn.execute(text(
+                            "SELECT COALESCE(SUM(cost_fen), 0) FROM stock_movement "
+                            "WHERE ref_type IN ('sale_line', 'sale_return_line') AND ref_id IN :ids").bindparams(
+                            bindparam("ids", expanding=True)), {"ids": back}).scalar_one()
+                        assert net_cost == 0, back
 
         def teardown(self) -> None:
             """The audit chain verifies — checked once a run, not after every step: the chain is append-only, so

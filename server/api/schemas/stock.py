@@ -1,8 +1,8 @@
-"""Suppliers and batches."""
+"""Suppliers, batches and receipts (采购入库, the first inventory)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -16,6 +16,18 @@ class SupplierIn(Strict):
     business_licence_no: str = Field(default="", max_length=50)
     contact: str = Field(default="", max_length=50)
     phone: str = Field(default="", max_length=30)
+    scope: list[str] = Field(default_factory=list, max_length=10)  # server.rules.stock.Scope values (经营范围)
+
+
+class SupplierUpdateIn(Strict):
+    licence_expiry: date | None = None
+    scope: list[str] | None = Field(default=None, max_length=10)
+    active: bool | None = None
+    note: str = Field(default="", max_length=200)
+
+
+class NoteIn(Strict):
+    note: str = Field(default="", max_length=200)
 
 
 class SupplierOut(BaseModel):
@@ -27,7 +39,91 @@ class SupplierOut(BaseModel):
     contact: str
     phone: str
     active: bool
+    scope: list[str]
+    first_approved_by: int | None
+    first_approved_at: datetime | None
     licence_valid_today: bool
+
+
+class SupplierItemOut(BaseModel):
+    id: int
+    supplier_id: int
+    item_id: int
+    approved_by: int | None
+    approved_at: datetime
+
+
+class ReceiptLineIn(Strict):
+    item_id: int = Field(ge=1, le=2_147_483_647)
+    lot_no: str = Field(min_length=1, max_length=30)
+    manufactured_on: date
+    expires_on: date
+    qty: int = Field(ge=0, le=1_000_000)  # whole packs
+    loose: int = Field(default=0, ge=0, le=100_000)  # split units beyond the packs (first inventory only)
+    unit_cost_fen: int = Field(ge=0, le=100_000_000)  # per pack
+    zone_code: str = Field(min_length=1, max_length=20)
+    trace_codes: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class ReceiptIn(Strict):
+    supplier_id: int = Field(ge=1, le=2_147_483_647)
+    dynt_no: str = Field(default="", max_length=50)  # 随货同行单号
+    purc_invo_no: str = Field(default="", max_length=50)  # 采购发票号
+    business_date: date | None = None  # the day the goods came (default today)
+    note: str = Field(default="", max_length=200)
+    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=5_000)
+
+
+class FirstInventoryIn(Strict):
+    business_date: date | None = None
+    note: str = Field(default="", max_length=200)
+    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=50_000)
+
+
+class VerdictIn(Strict):
+    line_no: int = Field(ge=1, le=100_000)
+    outcome: str = Field(pattern=r"^(accepted|rejected|quarantine)$")
+    reason: str = Field(default="", max_length=200)
+
+
+class InspectionIn(Strict):
+    verdicts: list[VerdictIn] = Field(min_length=1, max_length=50_000)
+    note: str = Field(default="", max_length=200)
+
+
+class ReceiptLineOut(BaseModel):
+    id: int
+    line_no: int
+    item_id: int
+    lot_no: str
+    manufactured_on: date
+    expires_on: date
+    qty: int
+    loose: int
+    unit_cost_fen: int
+    zone_id: int | None
+    outcome: str
+    reason: str
+    batch_id: int | None
+    trace_codes: list[str]
+
+
+class ReceiptOut(BaseModel):
+    id: int
+    kind: str
+    supplier_id: int | None
+    dynt_no: str
+    purc_invo_no: str
+    business_date: date
+    status: str
+    note: str
+    created_by: int | None
+    created_at: datetime
+    inspected_by: int | None
+    inspected_at: datetime | None
+    approved_by: int | None
+    approved_at: datetime | None
+    lines: list[ReceiptLineOut]
 
 
 class OpeningBatchIn(Strict):
