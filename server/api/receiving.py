@@ -19,6 +19,7 @@ from server.db.models import Receipt, ReceiptTraceCode
 from server.db.models.base import id_of
 from server.db.uow import orm
 from server.permissions import Action
+from server.services.context import Ctx
 from server.services.stock import receiving
 from server.services.stock import suppliers as supplier_service
 
@@ -36,8 +37,10 @@ def receipt_out(s: Session, r: Receipt) -> ReceiptOut:
         ReceiptLineOut.model_validate(ln.model_dump() | {"trace_codes": codes.get(id_of(ln), [])}) for ln in lines]})
 
 
-def _lines(body: ReceiptIn | FirstInventoryIn) -> list[receiving.LineIn]:
-    return [receiving.LineIn(**ln.model_dump()) for ln in body.lines]
+def _lines(s: Session, ctx: Ctx, body: ReceiptIn | FirstInventoryIn) -> list[receiving.LineIn]:
+    return [receiving.LineIn(**ln.model_dump(exclude={"item_id", "barcode"}),
+                             item_id=ln.item_id if ln.item_id is not None else receiving.scanned(s, ctx, ln.barcode or ""))
+            for ln in body.lines]
 
 
 @router.post("/suppliers/{supplier_id}/approve", response_model=None, **guarded(Action.SUPPLIER_WRITE))
@@ -69,14 +72,14 @@ def get_receipt(receipt_id: RowId, s: ReadSession, ctx: CtxDep) -> ReceiptOut:
 def create_receipt(body: ReceiptIn, request: Request, ctx: CtxDep) -> ReceiptOut:
     with unit_of_work(request) as u:
         r = receiving.create(u, ctx, receiving.PURCHASE, body.supplier_id, body.dynt_no, body.purc_invo_no,
-                             _lines(body), body.business_date, body.note)
+                             _lines(orm(u), ctx, body), body.business_date, body.note)
         return receipt_out(orm(u), r)
 
 
 @router.post("/first-inventory", response_model=ReceiptOut, status_code=201, **guarded(Action.RECEIPT_WRITE))
 def create_first_inventory(body: FirstInventoryIn, request: Request, ctx: CtxDep) -> ReceiptOut:
     with unit_of_work(request) as u:
-        r = receiving.create(u, ctx, receiving.OPENING, None, "", "", _lines(body), body.business_date, body.note)
+        r = receiving.create(u, ctx, receiving.OPENING, None, "", "", _lines(orm(u), ctx, body), body.business_date, body.note)
         return receipt_out(orm(u), r)
 
 

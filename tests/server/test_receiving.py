@@ -18,7 +18,7 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.stock import ledger
 from server.services.store import users
-from tests.conftest import ROLE_PINS, login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, login
 from tests.server.test_selling import new_sale, scan
 
 ID_A, ID_B = "110101199003070011", "110101198505050022"
@@ -81,7 +81,9 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
     sup = _supplier(c, mg, "国药控股北京", today + timedelta(days=365), ["drugs"], [items["vitc"], items["amox"]])
     before_vitc, before_amox = _sellable(engine, ctx, items["vitc"]), _sellable(engine, ctx, items["amox"])
     codes = ["81234567890123456781", "81234567890123456782"]
-    made = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 10, 180, today=today, codes=codes),
+    scanned = {k: v for k, v in _line(items["vitc"], "Z-OTC", 10, 180, today=today, codes=codes).items()
+               if k != "item_id"} | {"barcode": BARCODE_VITC}  # the box's barcode finds the item
+    made = _receipt(c, ph, sup, [scanned,
                                  _line(items["amox"], "Z-RX", 2, 800, "L-AMX", today=today),
                                  _line(items["vitc"], "Z-OTC", 5, 180, "L-BAD", today=today)])
     assert made.status_code == 201, made.text

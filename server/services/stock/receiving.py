@@ -32,7 +32,7 @@ from server.errors import AppError, not_found, refused
 from server.rules import stock as rules
 from server.rules.duties import person_key
 from server.rules.movements import MovementKind
-from server.services.catalog.items import item_spec, zone_spec
+from server.services.catalog.items import find_by_barcode, item_spec, zone_spec
 from server.services.context import Ctx
 from server.services.stock import ledger, suppliers
 
@@ -74,6 +74,15 @@ def _items(s: Session, ctx: Ctx, ids: Sequence[int]) -> dict[int, Item]:
         if i not in found:
             raise not_found("商品", "item", item_id=i)
     return found
+
+
+def scanned(s: Session, ctx: Ctx, barcode: str) -> int:
+    """The item a box's barcode names (scanning at receipt saves typing); refused when the catalog has none."""
+    item = find_by_barcode(s, ctx, barcode.strip())
+    if item is None:
+        raise AppError(422, "VALIDATION", f"条码 {barcode} 不在商品目录中：请先建档（首营品种）",
+                       f"barcode {barcode} is in no catalog item: add the item first", {"barcode": barcode})
+    return id_of(item)
 
 
 def _zones(s: Session, ctx: Ctx) -> dict[str, Zone]:
