@@ -369,3 +369,18 @@ def test_the_command_line_receives_as_the_api_does(shop: dict[str, Any], engine:
     assert approved.exit_code == 0 and "approved" in approved.output, approved.output
     assert _sellable(engine, ctx, items["vitc"]) == stock + 4
     assert cli("receipt", "show", str(rid)).exit_code == 0
+
+
+def test_a_trace_code_is_received_once_and_amounts_fit_the_ledger(shop: dict[str, Any], engine: Engine) -> None:
+    c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
+    sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"]])
+    code = "81234567890123456789"
+    assert _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today, codes=[code])]).status_code == 201
+    counts = _counts(engine)
+    again = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today, codes=[code])])
+    assert again.status_code == 422 and again.json()["code"] == "CODE-TRACE", again.text
+    twice = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today, codes=["81234567890123456788"] * 2)])
+    assert twice.status_code == 422 and twice.json()["code"] == "CODE-TRACE"
+    huge = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 1_000_000, 100_000_000, today=today)])
+    assert huge.status_code == 422 and huge.json()["code"] == "VALIDATION"
+    assert _counts(engine) == counts

@@ -89,6 +89,26 @@ def _zones(s: Session, ctx: Ctx) -> dict[str, Zone]:
     return {z.code: z for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
 
 
+_MOST = 2_000_000_000  # a line's quantity (split units) and amounts (fen) fit the ledger's integer columns
+
+
+def _trace_refusals(s: Session, ctx: Ctx, lines: Sequence[LineIn]) -> list[Violation]:
+    """A trace code names one box: scanned once in a receipt, and received once in the store."""
+    codes = [c.strip() for ln in lines for c in ln.trace_codes]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    known = sorted(set(s.exec(select(ReceiptTraceCode.code).where(ReceiptTraceCode.store_id == ctx.store_id,
+                                                                  col(ReceiptTraceCode.code).in_(sorted(set(codes)))))
+                       .all())) if codes else []
+    out = []
+    if twice:
+        out.append(Violation("CODE-TRACE", f"追溯码重复扫描：{'、'.join(twice)}", f"trace codes scanned twice: {twice}",
+                             {"codes": twice}))
+    if known:
+        out.append(Violation("CODE-TRACE", f"追溯码已入过库：{'、'.join(known)}", f"trace codes received before: {known}",
+                             {"codes": known}))
+    return out
+
+
 def _line_refusals(n: int, ln: LineIn, item: Item, zone: Zone | None, on: date, kind: str) -> list[Violation]:
     out: list[Violation] = []
     where = f"第 {n} 行（{item.name}）"
@@ -98,6 +118,10 @@ def _line_refusals(n: int, ln: LineIn, item: Item, zone: Zone | None, on: date, 
     if ln.loose and (kind != OPENING or ln.loose >= item.split_ratio):
         out.append(Violation("VALIDATION", f"{where}拆零数量只用于期初盘点，且须少于一整件",
                              f"line {n}: loose units belong to the first inventory, fewer than a pack", {"line": n}))
+    if ln.qty * item.split_ratio + ln.loose > _MOST or ln.qty * ln.unit_cost_fen > _MOST or \
+            ln.qty * item.price_fen > _MOST:
+        out.append(Violation("VALIDATION", f"{where}数量或金额过大", f"line {n}: quantity or amount too large",
+                             {"line": n, "most": _MOST}))
     if ln.unit_cost_fen < 0:
         out.append(Violation("VALIDATION", f"{where}单价不能为负", f"line {n}: the unit cost cannot be negative",
                              {"line": n}))
@@ -176,6 +200,7 @@ def create(u: Unit, ctx: Ctx, kind: str, supplier_id: int | None, dynt_no: str, 
         raise AppError(422, "VALIDATION", f"入库类型 {kind} 不认识", f"unknown receipt kind {kind}")
     for n, (ln, item) in enumerate(zip(lines, items, strict=True), start=1):
         problems += _line_refusals(n, ln, item, zones.get(ln.zone_code), on, kind)
+    problems += _trace_refusals(s, ctx, lines)
     if problems:
         gsp = [p for p in problems if p.rule.startswith("GSP")]
         raise refused(gsp + [p for p in problems if p not in gsp], status=409 if gsp else 422)
@@ -281,6 +306,11 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
             raise refused(problems, status=409)
     elif v := rules.opening_refusal(*_opening_closed(s, ctx)):
         raise refused([v], status=409)
+    # each batch lands where the zone admits it as the zone is now (its admissions may have changed since entry)
+    zones = {z.id: z for z in _zones(s, ctx).values()}
+    if placed := [v for ln in lines if ln.outcome != rules.Outcome.REJECTED.value and ln.zone_id in zones
+                  for v in check_placement(item_spec(items[ln.item_id]), zone_spec(zones[ln.zone_id]))]:
+        raise refused(placed, status=409)
     before = _image(s, receipt)
     kind = MovementKind.OPENING if receipt.kind == OPENING else MovementKind.PURCHASE
     taken = [ln for ln in lines if ln.outcome != rules.Outcome.REJECTED.value]
