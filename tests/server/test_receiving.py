@@ -384,3 +384,27 @@ def test_a_trace_code_is_received_once_and_amounts_fit_the_ledger(shop: dict[str
     huge = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 1_000_000, 100_000_000, today=today)])
     assert huge.status_code == 422 and huge.json()["code"] == "VALIDATION"
     assert _counts(engine) == counts
+
+
+def test_a_line_at_no_cost_is_a_gift_and_the_first_inventory_counts_expired_goods_unsold(
+        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
+    old = _line(items["mask"], "Z-DEV", 2, 500, "L-OLD", today=today) | {
+        "manufactured_on": (today - timedelta(days=900)).isoformat(),
+        "expires_on": (today - timedelta(days=3)).isoformat()}
+    first = c.post("/first-inventory", json={"lines": [old]}, headers=ph)
+    assert first.status_code == 201, first.text
+    mask = _sellable(engine, ctx, items["mask"])
+    assert c.post(f"/receipts/{first.json()['id']}/approve", json={}, headers=mg).status_code == 200
+    assert _sellable(engine, ctx, items["mask"]) == mask  # counted in, expired: never sold (GSP-06)
+    sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"]])
+    expired = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today) | {
+        "expires_on": (today - timedelta(days=1)).isoformat()}])
+    assert expired.status_code == 409 and expired.json()["code"] == "GSP-06"  # a delivery of an expired lot
+    rid = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 2, 0, "L-GIFT", today=today)]).json()["id"]
+    c.post(f"/receipts/{rid}/inspection", json={"verdicts": [{"line_no": 1, "outcome": "accepted"}]}, headers=ph)
+    assert c.post(f"/receipts/{rid}/approve", json={}, headers=mg).status_code == 200
+    with engine.connect() as conn:
+        kinds = conn.execute(text("SELECT kind, qty, cost_fen FROM stock_movement WHERE ref_type = 'receipt_line' "
+                                  "ORDER BY id")).all()
+    assert [tuple(k) for k in kinds] == [("opening", 2, 1000), ("gift_in", 2, 0)]

@@ -128,7 +128,7 @@ def _line_refusals(n: int, ln: LineIn, item: Item, zone: Zone | None, on: date, 
     if ln.expires_on <= ln.manufactured_on:
         out.append(Violation("VALIDATION", f"{where}有效期止须晚于生产日期",
                              f"line {n}: expiry must be after the manufacture date", {"line": n}))
-    if ln.expires_on < on:
+    if ln.expires_on < on and kind != OPENING:  # (the first inventory counts what is there; GSP-06 keeps it off sale)
         out.append(Violation("GSP-06", f"{where}批号 {ln.lot_no} 已于 {ln.expires_on} 过期，不得入库",
                              f"line {n}: lot {ln.lot_no} expired on {ln.expires_on}", {"line": n}))
     if zone is None:
@@ -312,7 +312,7 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
                   for v in check_placement(item_spec(items[ln.item_id]), zone_spec(zones[ln.zone_id]))]:
         raise refused(placed, status=409)
     before = _image(s, receipt)
-    kind = MovementKind.OPENING if receipt.kind == OPENING else MovementKind.PURCHASE
+    opening = receipt.kind == OPENING
     taken = [ln for ln in lines if ln.outcome != rules.Outcome.REJECTED.value]
     batches = [Batch(store_id=ctx.store_id, item_id=ln.item_id, supplier_id=receipt.supplier_id,
                      batch_no=f"R{receipt_id:06d}-{ln.line_no:03d}", lot_no=ln.lot_no,
@@ -326,6 +326,9 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
         ln.batch_id = batch.id
         base = ln.qty * item.split_ratio + ln.loose
         held = ln.outcome == rules.Outcome.QUARANTINE.value
+        # a delivered line at no cost is a gift (赠品入库: 3503 with prod_geay_flag 1)
+        kind = MovementKind.OPENING if opening else MovementKind.GIFT_IN if ln.unit_cost_fen == 0 else \
+            MovementKind.PURCHASE
         moves.append(ledger.Move(id_of(batch), ln.item_id, kind.value, base, "receipt_line", str(id_of(ln)),
                                  location=ledger.QUARANTINE if held else ledger.SELLABLE, note=ln.reason if held else "",
                                  cost_fen=ledger.unit_cost(ln.unit_cost_fen, item.split_ratio, base),
