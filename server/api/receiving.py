@@ -15,6 +15,7 @@ from server.api.schemas.stock import (
     ReceiptOut,
     SupplierItemOut,
 )
+from server.api.schemas.store import ReasonIn
 from server.db.models import Receipt, ReceiptTraceCode
 from server.db.models.base import id_of
 from server.db.uow import orm
@@ -94,3 +95,12 @@ def inspect_receipt(receipt_id: RowId, body: InspectionIn, request: Request, ctx
 def approve_receipt(receipt_id: RowId, body: NoteIn, request: Request, ctx: CtxDep) -> ReceiptOut:
     with unit_of_work(request) as u:
         return receipt_out(orm(u), receiving.approve(u, ctx, receipt_id, body.note))
+
+
+@router.post("/receipts/{receipt_id}/lines/{line_no}/release", response_model=ReceiptOut,
+             **guarded(Action.RECEIPT_INSPECT))
+def release_line(receipt_id: RowId, line_no: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> ReceiptOut:
+    """待验放行: a line held in quarantine, fit on re-inspection, to the shelf."""
+    with unit_of_work(request) as u:
+        receiving.release(u, ctx, receipt_id, line_no, body.reason)
+        return receipt_out(orm(u), receiving.get_receipt(orm(u), ctx, receipt_id))

@@ -113,6 +113,17 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
                                               ("purchase", 48, "quarantine", 1600, 2500)]
     assert {str(r[5]) for r in moved} == {today.isoformat()}
     assert [(r[6], r[7]) for r in moved] == [(zones["Z-OTC"], "L2601"), (zones["Z-RX"], "L-AMX")]
+    # the held line, fit on re-inspection, to the shelf at the cost it holds; a rejected one has nothing to release
+    assert c.post(f"/receipts/{rid}/lines/3/release", json={"reason": "复检合格"}, headers=ph).json()["code"] == "GSP-05"
+    released = c.post(f"/receipts/{rid}/lines/2/release", json={"reason": "复检合格"}, headers=ph)
+    assert released.status_code == 200, released.text
+    assert _sellable(engine, ctx, items["amox"]) == before_amox + 48
+    assert c.post(f"/receipts/{rid}/lines/2/release", json={"reason": "再放一次"}, headers=ph).status_code == 409
+    with engine.connect() as conn:
+        pair = conn.execute(text("SELECT kind, qty, location, cost_fen FROM stock_movement WHERE kind = "
+                                 "'quarantine_out' ORDER BY id")).all()
+    assert [tuple(p) for p in pair] == [("quarantine_out", -48, "quarantine", -1600),
+                                        ("quarantine_out", 48, "sellable", 1600)]
     _verifies(engine, ctx)
 
 

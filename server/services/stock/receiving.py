@@ -342,6 +342,29 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
     return receipt
 
 
+def release(u: Unit, ctx: Ctx, receipt_id: int, line_no: int, reason: str) -> list[dict[str, Any]]:
+    """待验放行: a line held in quarantine at approval, found fit on re-inspection, goes to the shelf (quarantine_out,
+    at the cost it holds there). Only an approved receipt's held line, with a reason; the movements written."""
+    s = orm(u)
+    receipt = get_receipt(s, ctx, receipt_id, lock=True)
+    line = next((ln for ln in lines_of(s, receipt_id) if ln.line_no == line_no), None)
+    if line is None:
+        raise not_found("入库单行", "receipt line", receipt_id=receipt_id, line_no=line_no)
+    if not reason.strip():
+        raise AppError(422, "GSP-05", "待验放行须填写复检结论", "a release from quarantine needs the re-inspection's finding")
+    held = ledger.held_in(u, line.batch_id, ledger.QUARANTINE) if line.batch_id is not None else 0
+    if receipt.status != APPROVED or line.outcome != rules.Outcome.QUARANTINE.value or held <= 0:
+        raise AppError(409, "GSP-05", f"入库单 {receipt_id} 第 {line_no} 行没有待验库存可放行",
+                       f"line {line_no} of receipt {receipt_id} holds nothing in quarantine to release",
+                       {"status": receipt.status, "outcome": line.outcome, "held": held})
+    assert line.batch_id is not None
+    moved = ledger.relocate(u, ctx, line.batch_id, line.item_id, held, ledger.QUARANTINE, ledger.SELLABLE,
+                            MovementKind.QUARANTINE_OUT.value, "receipt_line", str(id_of(line)), note=reason.strip())
+    audit.record(u, ctx.store_id, ctx.actor, "receipt.release", "receipt", receipt_id, None,
+                 {"line_no": line_no, "movements": moved}, note=reason.strip())
+    return moved
+
+
 def list_receipts(s: Session, ctx: Ctx, status: str | None = None) -> list[Receipt]:
     q = select(Receipt).where(Receipt.store_id == ctx.store_id)
     if status:
