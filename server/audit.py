@@ -70,6 +70,8 @@ from server.db.models import (
     Store,
     Supplier,
     SupplierItem,
+    SupplierReturn,
+    SupplierReturnLine,
     Tender,
     Till,
     User,
@@ -87,7 +89,7 @@ GENESIS = "0" * 64
 # The reference tables: written through the ORM, one entry per row change (record_row).
 _REFERENCE = (Store, Till, User, UserRole, StaffProfile, Item, Barcode, Zone, Supplier, Batch, AgreementEvent,
               MedicalInstitution, Doctor, Prescription, RxAttachment, SupplierItem, Receipt, ReceiptLine,
-              ReceiptTraceCode)
+              ReceiptTraceCode, SupplierReturn, SupplierReturnLine)
 # The business records, verified row by row since migration 0011: the sales ledger, returns, the card's
 # settlement and snapshot, reviews, prescription lines, shifts and duties, the receipt stubs, trace codes,
 # the stock ledger, the centre sign-ins, the service's starts. A row written before that migration and
@@ -114,6 +116,7 @@ NESTED: dict[str, dict[str, str]] = {
     "prescription": {"lines": "prescription_line", "review": "rx_review"},
     "receipt": {"lines": "receipt_line", "trace_codes": "receipt_trace_code", "batches": "batch",
                 "movements": "stock_movement"},
+    "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
 }
 
 

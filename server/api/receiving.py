@@ -14,6 +14,9 @@ from server.api.schemas.stock import (
     ReceiptLineOut,
     ReceiptOut,
     SupplierItemOut,
+    SupplierReturnIn,
+    SupplierReturnLineOut,
+    SupplierReturnOut,
 )
 from server.api.schemas.store import ReasonIn
 from server.db.models import Receipt, ReceiptTraceCode
@@ -21,7 +24,7 @@ from server.db.models.base import id_of
 from server.db.uow import orm
 from server.permissions import Action
 from server.services.context import Ctx
-from server.services.stock import receiving
+from server.services.stock import receiving, supplier_returns
 from server.services.stock import suppliers as supplier_service
 
 router = APIRouter(tags=["receiving"])
@@ -104,3 +107,16 @@ def release_line(receipt_id: RowId, line_no: RowId, body: ReasonIn, request: Req
     with unit_of_work(request) as u:
         receiving.release(u, ctx, receipt_id, line_no, body.reason)
         return receipt_out(orm(u), receiving.get_receipt(orm(u), ctx, receipt_id))
+
+
+@router.post("/receipts/{receipt_id}/returns", response_model=SupplierReturnOut, status_code=201,
+             **guarded(Action.BATCH_WRITE))
+def return_to_supplier(receipt_id: RowId, body: SupplierReturnIn, request: Request, ctx: CtxDep) -> SupplierReturnOut:
+    """购进退出: goods of an approved delivery back to its supplier, by line, from the shelf or quarantine."""
+    with unit_of_work(request) as u:
+        ret = supplier_returns.return_to_supplier(
+            u, ctx, receipt_id, [supplier_returns.ReturnLine(x.line_no, x.qty, x.location) for x in body.lines],
+            body.reason, body.purc_invo_no)
+        rows = supplier_returns.return_lines(orm(u), id_of(ret))
+        return SupplierReturnOut.model_validate(ret.model_dump() | {
+            "lines": [SupplierReturnLineOut.model_validate(r.model_dump()) for r in rows]})

@@ -419,3 +419,40 @@ def test_a_line_at_no_cost_is_a_gift_and_the_first_inventory_counts_expired_good
         kinds = conn.execute(text("SELECT kind, qty, cost_fen FROM stock_movement WHERE ref_type = 'receipt_line' "
                                   "ORDER BY id")).all()
     assert [tuple(k) for k in kinds] == [("opening", 2, 1000), ("gift_in", 2, 0)]
+
+
+def test_goods_go_back_to_the_supplier_by_line_at_their_share_of_the_cost(shop: dict[str, Any], engine: Engine,
+                                                                          ctx: Ctx) -> None:
+    c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
+    sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"], items["amox"]])
+    rid = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 3, 101, today=today),
+                                _line(items["amox"], "Z-RX", 1, 800, "L-AMX", today=today),
+                                _line(items["vitc"], "Z-OTC", 2, 100, "L-REJ", today=today)]).json()["id"]
+    c.post(f"/receipts/{rid}/inspection", json={"verdicts": [
+        {"line_no": 1, "outcome": "accepted"}, {"line_no": 2, "outcome": "quarantine", "reason": "待复检"},
+        {"line_no": 3, "outcome": "rejected", "reason": "破损"}]}, headers=ph)
+    assert c.post(f"/receipts/{rid}/approve", json={}, headers=mg).status_code == 200
+    counts = _counts(engine)
+    for lines, code in (([{"line_no": 3, "qty": 1}], "GSP-05"),  # rejected: never entered stock
+                        ([{"line_no": 1, "qty": 4}], "STOCK"),  # more than the line brought in
+                        ([{"line_no": 2, "qty": 1}], "STOCK")):  # it is in quarantine, not on the shelf
+        wrong = c.post(f"/receipts/{rid}/returns", json={"reason": "质量问题", "lines": lines}, headers=mg)
+        assert wrong.status_code == 409 and wrong.json()["code"] == code, wrong.text
+    assert c.post(f"/receipts/{rid}/returns", json={"reason": "x", "lines": [{"line_no": 1, "qty": 1}]},
+                  headers=ph).status_code == 403  # the person in charge sends goods back
+    assert _counts(engine) == counts
+    stock = _sellable(engine, ctx, items["vitc"])
+    back = c.post(f"/receipts/{rid}/returns", json={"reason": "近效期退货", "lines": [
+        {"line_no": 1, "qty": 1}, {"line_no": 2, "qty": 24, "location": "quarantine"}]}, headers=mg)
+    assert back.status_code == 201, back.text
+    assert back.json()["purc_invo_no"] == "FP-0001" and _sellable(engine, ctx, items["vitc"]) == stock - 1
+    again = c.post(f"/receipts/{rid}/returns", json={"reason": "再退", "lines": [{"line_no": 1, "qty": 3}]}, headers=mg)
+    assert again.status_code == 409 and again.json()["details"]["returned"] == 1  # 2 left of the 3
+    assert c.post(f"/receipts/{rid}/returns", json={"reason": "再退", "lines": [{"line_no": 1, "qty": 2}]},
+                  headers=mg).status_code == 201
+    with engine.connect() as conn:
+        costs = conn.execute(text("SELECT qty, cost_fen, location FROM stock_movement WHERE kind = 'purchase_return' "
+                                  "ORDER BY id")).all()
+    # 303 fen of 3 on hand: 101, then the last two take the rest; the whole box of 24 from quarantine: all 800
+    assert [tuple(r) for r in costs] == [(-1, -101, "sellable"), (-24, -800, "quarantine"), (-2, -202, "sellable")]
+    _verifies(engine, ctx)

@@ -158,3 +158,35 @@ class BatchOut(BaseModel):
     stop_reason: str
     stock: int
     expired: bool
+
+
+class ReturnLineIn(Strict):
+    line_no: int = Field(ge=1, le=100_000)  # the receipt's line
+    qty: int = Field(ge=1, le=100_000_000)  # split units
+    location: str = Field(default="sellable", pattern=r"^(sellable|quarantine)$")
+
+
+class SupplierReturnIn(Strict):
+    reason: str = Field(min_length=1, max_length=200)
+    purc_invo_no: str = Field(default="", max_length=50)
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=5_000)
+
+
+class SupplierReturnLineOut(BaseModel):
+    id: int
+    receipt_line_id: int
+    batch_id: int
+    qty: int
+    location: str
+
+
+class SupplierReturnOut(BaseModel):
+    id: int
+    receipt_id: int
+    supplier_id: int
+    purc_invo_no: str
+    business_date: date
+    reason: str
+    created_by: int | None
+    created_at: datetime
+    lines: list[SupplierReturnLineOut]
