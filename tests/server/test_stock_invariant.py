@@ -45,7 +45,7 @@ from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
-from server.services.stock import ledger, receiving, suppliers
+from server.services.stock import ledger, receiving, supplier_returns, suppliers
 from server.services.store import second_person, shifts
 from tests.conftest import ROLE_PINS, add_role_users, seed_shop
 
@@ -176,6 +176,8 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.items: dict[int, MItem] = {}
             self.batches: dict[int, MBatch] = {}
             self.sales: list[MSale] = []
+            self.delivered: list[tuple[int, int, int]] = []  # (receipt id, batch id, split units it brought in)
+            self.sent_back: dict[int, int] = {}  # batch id -> split units returned to the supplier
             self.above = shop.ctx.settings.rules.second_person_above_fen
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
             # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
@@ -281,6 +283,27 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             base = packs * it.ratio
             self.batches[batch_id] = MBatch(batch_id, it.id, expires, sellable=base if outcome == "accepted" else 0,
                                             quarantine=base if outcome == "quarantine" else 0)
+            self.delivered.append((rid, batch_id, base))
+
+        @precondition(lambda self: self.delivered)
+        @rule(pick=PICK, qty=st.integers(1, 30), from_quarantine=st.booleans())
+        def return_to_supplier(self, pick: int, qty: int, from_quarantine: bool) -> None:
+            """购进退出: part of a delivery back to its supplier, from the shelf or quarantine; more than the batch
+            holds there, or than the line brought in less what went back, is refused and writes nothing."""
+            rid, batch_id, brought = self._pick(self.delivered, pick)
+            b = self.batches[batch_id]
+            held = b.quarantine if from_quarantine else b.sellable
+            left = brought - self.sent_back.get(batch_id, 0)
+            where = ledger.QUARANTINE if from_quarantine else ledger.SELLABLE
+            done = self._attempt(lambda s: supplier_returns.return_to_supplier(
+                s, shop.manager, rid, [supplier_returns.ReturnLine(1, qty, where)], "近效期退货", "FP-1"),
+                None if qty <= min(held, left) else "STOCK")
+            if done is not None:
+                self.sent_back[batch_id] = self.sent_back.get(batch_id, 0) + qty
+                if from_quarantine:
+                    b.quarantine -= qty
+                else:
+                    b.sellable -= qty
 
         @precondition(lambda self: len(self._sales("open")) < 3)
         @rule(scans=st.lists(SCAN, min_size=1, max_size=3))
