@@ -84,6 +84,7 @@ NESTED: dict[str, dict[str, str]] = {
     "count_sheet": {"lines": "count_line", "movements": "stock_movement"},
     "stock_loss": {"lines": "stock_loss_line", "movements": "stock_movement"},
     "upkeep": {"lines": "upkeep_line"},
+    "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
 }
 
 

@@ -656,7 +656,7 @@ def receipt_create(file: Annotated[Path, typer.Argument(help="JSON: the API's bo
     from pydantic import ValidationError
 
     from server.api.schemas.stock import FirstInventoryIn, ReceiptIn
-    from server.db.uow import core_unit
+    from server.db.uow import core_unit, orm
     from server.errors import AppError
     from server.services.stock import receiving
 
@@ -666,8 +666,10 @@ def receipt_create(file: Annotated[Path, typer.Argument(help="JSON: the API's bo
     try:
         raw = file.read_text(encoding="utf-8")
         body = FirstInventoryIn.model_validate_json(raw) if first_inventory else ReceiptIn.model_validate_json(raw)
-        lines = [receiving.LineIn(**ln.model_dump()) for ln in body.lines]
         with core_unit(engine) as u:
+            lines = [receiving.LineIn(**ln.model_dump(exclude={"item_id", "barcode"}), item_id=ln.item_id
+                                      if ln.item_id is not None else receiving.scanned(orm(u), ctx, ln.barcode or ""))
+                     for ln in body.lines]
             if isinstance(body, ReceiptIn):
                 r = receiving.create(u, ctx, receiving.PURCHASE, body.supplier_id, body.dynt_no, body.purc_invo_no,
                                      lines, body.business_date, body.note)

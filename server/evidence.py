@@ -53,6 +53,7 @@ TABLES: dict[str, Evidence] = {
     # stock in and stock care: documents that move through states (draft, inspected, approved, posted) in place;
     # what they moved is in the stock ledger, guarded
     "supplier_item": _R, "receipt": _R, "receipt_line": _R, "receipt_trace_code": _R,
+    "supplier_return": _R, "supplier_return_line": _R,
     "count_sheet": _R, "count_line": _R, "stock_loss": _R, "stock_loss_line": _R, "recall": _R, "upkeep": _R,
     "upkeep_line": _R,
     "agreement_event": Evidence(Verified.ROWS, BOTH),

@@ -14,12 +14,17 @@ from server.api.schemas.stock import (
     ReceiptLineOut,
     ReceiptOut,
     SupplierItemOut,
+    SupplierReturnIn,
+    SupplierReturnLineOut,
+    SupplierReturnOut,
 )
+from server.api.schemas.store import ReasonIn
 from server.db.models import Receipt, ReceiptTraceCode
 from server.db.models.base import id_of
 from server.db.uow import orm
 from server.permissions import Action
-from server.services.stock import receiving
+from server.services.context import Ctx
+from server.services.stock import receiving, supplier_returns
 from server.services.stock import suppliers as supplier_service
 
 router = APIRouter(tags=["receiving"])
@@ -36,8 +41,10 @@ def receipt_out(s: Session, r: Receipt) -> ReceiptOut:
         ReceiptLineOut.model_validate(ln.model_dump() | {"trace_codes": codes.get(id_of(ln), [])}) for ln in lines]})
 
 
-def _lines(body: ReceiptIn | FirstInventoryIn) -> list[receiving.LineIn]:
-    return [receiving.LineIn(**ln.model_dump()) for ln in body.lines]
+def _lines(s: Session, ctx: Ctx, body: ReceiptIn | FirstInventoryIn) -> list[receiving.LineIn]:
+    return [receiving.LineIn(**ln.model_dump(exclude={"item_id", "barcode"}),
+                             item_id=ln.item_id if ln.item_id is not None else receiving.scanned(s, ctx, ln.barcode or ""))
+            for ln in body.lines]
 
 
 @router.post("/suppliers/{supplier_id}/approve", response_model=None, **guarded(Action.SUPPLIER_WRITE))
@@ -69,14 +76,14 @@ def get_receipt(receipt_id: RowId, s: ReadSession, ctx: CtxDep) -> ReceiptOut:
 def create_receipt(body: ReceiptIn, request: Request, ctx: CtxDep) -> ReceiptOut:
     with unit_of_work(request) as u:
         r = receiving.create(u, ctx, receiving.PURCHASE, body.supplier_id, body.dynt_no, body.purc_invo_no,
-                             _lines(body), body.business_date, body.note)
+                             _lines(orm(u), ctx, body), body.business_date, body.note)
         return receipt_out(orm(u), r)
 
 
 @router.post("/first-inventory", response_model=ReceiptOut, status_code=201, **guarded(Action.RECEIPT_WRITE))
 def create_first_inventory(body: FirstInventoryIn, request: Request, ctx: CtxDep) -> ReceiptOut:
     with unit_of_work(request) as u:
-        r = receiving.create(u, ctx, receiving.OPENING, None, "", "", _lines(body), body.business_date, body.note)
+        r = receiving.create(u, ctx, receiving.OPENING, None, "", "", _lines(orm(u), ctx, body), body.business_date, body.note)
         return receipt_out(orm(u), r)
 
 
@@ -91,3 +98,25 @@ def inspect_receipt(receipt_id: RowId, body: InspectionIn, request: Request, ctx
 def approve_receipt(receipt_id: RowId, body: NoteIn, request: Request, ctx: CtxDep) -> ReceiptOut:
     with unit_of_work(request) as u:
         return receipt_out(orm(u), receiving.approve(u, ctx, receipt_id, body.note))
+
+
+@router.post("/receipts/{receipt_id}/lines/{line_no}/release", response_model=ReceiptOut,
+             **guarded(Action.RECEIPT_INSPECT))
+def release_line(receipt_id: RowId, line_no: RowId, body: ReasonIn, request: Request, ctx: CtxDep) -> ReceiptOut:
+    """待验放行: a line held in quarantine, fit on re-inspection, to the shelf."""
+    with unit_of_work(request) as u:
+        receiving.release(u, ctx, receipt_id, line_no, body.reason)
+        return receipt_out(orm(u), receiving.get_receipt(orm(u), ctx, receipt_id))
+
+
+@router.post("/receipts/{receipt_id}/returns", response_model=SupplierReturnOut, status_code=201,
+             **guarded(Action.BATCH_WRITE))
+def return_to_supplier(receipt_id: RowId, body: SupplierReturnIn, request: Request, ctx: CtxDep) -> SupplierReturnOut:
+    """购进退出: goods of an approved delivery back to its supplier, by line, from the shelf or quarantine."""
+    with unit_of_work(request) as u:
+        ret = supplier_returns.return_to_supplier(
+            u, ctx, receipt_id, [supplier_returns.ReturnLine(x.line_no, x.qty, x.location) for x in body.lines],
+            body.reason, body.purc_invo_no)
+        rows = supplier_returns.return_lines(orm(u), id_of(ret))
+        return SupplierReturnOut.model_validate(ret.model_dump() | {
+            "lines": [SupplierReturnLineOut.model_validate(r.model_dump()) for r in rows]})

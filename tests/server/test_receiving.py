@@ -18,7 +18,7 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.stock import ledger
 from server.services.store import users
-from tests.conftest import ROLE_PINS, login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, login
 from tests.server.test_selling import new_sale, scan
 
 ID_A, ID_B = "110101199003070011", "110101198505050022"
@@ -81,7 +81,9 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
     sup = _supplier(c, mg, "国药控股北京", today + timedelta(days=365), ["drugs"], [items["vitc"], items["amox"]])
     before_vitc, before_amox = _sellable(engine, ctx, items["vitc"]), _sellable(engine, ctx, items["amox"])
     codes = ["81234567890123456781", "81234567890123456782"]
-    made = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 10, 180, today=today, codes=codes),
+    scanned = {k: v for k, v in _line(items["vitc"], "Z-OTC", 10, 180, today=today, codes=codes).items()
+               if k != "item_id"} | {"barcode": BARCODE_VITC}  # the box's barcode finds the item
+    made = _receipt(c, ph, sup, [scanned,
                                  _line(items["amox"], "Z-RX", 2, 800, "L-AMX", today=today),
                                  _line(items["vitc"], "Z-OTC", 5, 180, "L-BAD", today=today)])
     assert made.status_code == 201, made.text
@@ -111,6 +113,17 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
                                               ("purchase", 48, "quarantine", 1600, 2500)]
     assert {str(r[5]) for r in moved} == {today.isoformat()}
     assert [(r[6], r[7]) for r in moved] == [(zones["Z-OTC"], "L2601"), (zones["Z-RX"], "L-AMX")]
+    # the held line, fit on re-inspection, to the shelf at the cost it holds; a rejected one has nothing to release
+    assert c.post(f"/receipts/{rid}/lines/3/release", json={"reason": "复检合格"}, headers=ph).json()["code"] == "GSP-05"
+    released = c.post(f"/receipts/{rid}/lines/2/release", json={"reason": "复检合格"}, headers=ph)
+    assert released.status_code == 200, released.text
+    assert _sellable(engine, ctx, items["amox"]) == before_amox + 48
+    assert c.post(f"/receipts/{rid}/lines/2/release", json={"reason": "再放一次"}, headers=ph).status_code == 409
+    with engine.connect() as conn:
+        pair = conn.execute(text("SELECT kind, qty, location, cost_fen FROM stock_movement WHERE kind = "
+                                 "'quarantine_out' ORDER BY id")).all()
+    assert [tuple(p) for p in pair] == [("quarantine_out", -48, "quarantine", -1600),
+                                        ("quarantine_out", 48, "sellable", 1600)]
     _verifies(engine, ctx)
 
 
@@ -367,3 +380,79 @@ def test_the_command_line_receives_as_the_api_does(shop: dict[str, Any], engine:
     assert approved.exit_code == 0 and "approved" in approved.output, approved.output
     assert _sellable(engine, ctx, items["vitc"]) == stock + 4
     assert cli("receipt", "show", str(rid)).exit_code == 0
+
+
+def test_a_trace_code_is_received_once_and_amounts_fit_the_ledger(shop: dict[str, Any], engine: Engine) -> None:
+    c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
+    sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"]])
+    code = "81234567890123456789"
+    assert _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today, codes=[code])]).status_code == 201
+    counts = _counts(engine)
+    again = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today, codes=[code])])
+    assert again.status_code == 422 and again.json()["code"] == "CODE-TRACE", again.text
+    twice = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today, codes=["81234567890123456788"] * 2)])
+    assert twice.status_code == 422 and twice.json()["code"] == "CODE-TRACE"
+    huge = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 1_000_000, 100_000_000, today=today)])
+    assert huge.status_code == 422 and huge.json()["code"] == "VALIDATION"
+    assert _counts(engine) == counts
+
+
+def test_a_line_at_no_cost_is_a_gift_and_the_first_inventory_counts_expired_goods_unsold(
+        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
+    old = _line(items["mask"], "Z-DEV", 2, 500, "L-OLD", today=today) | {
+        "manufactured_on": (today - timedelta(days=900)).isoformat(),
+        "expires_on": (today - timedelta(days=3)).isoformat()}
+    first = c.post("/first-inventory", json={"lines": [old]}, headers=ph)
+    assert first.status_code == 201, first.text
+    mask = _sellable(engine, ctx, items["mask"])
+    assert c.post(f"/receipts/{first.json()['id']}/approve", json={}, headers=mg).status_code == 200
+    assert _sellable(engine, ctx, items["mask"]) == mask  # counted in, expired: never sold (GSP-06)
+    sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"]])
+    expired = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", today=today) | {
+        "expires_on": (today - timedelta(days=1)).isoformat()}])
+    assert expired.status_code == 409 and expired.json()["code"] == "GSP-06"  # a delivery of an expired lot
+    rid = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 2, 0, "L-GIFT", today=today)]).json()["id"]
+    c.post(f"/receipts/{rid}/inspection", json={"verdicts": [{"line_no": 1, "outcome": "accepted"}]}, headers=ph)
+    assert c.post(f"/receipts/{rid}/approve", json={}, headers=mg).status_code == 200
+    with engine.connect() as conn:
+        kinds = conn.execute(text("SELECT kind, qty, cost_fen FROM stock_movement WHERE ref_type = 'receipt_line' "
+                                  "ORDER BY id")).all()
+    assert [tuple(k) for k in kinds] == [("opening", 2, 1000), ("gift_in", 2, 0)]
+
+
+def test_goods_go_back_to_the_supplier_by_line_at_their_share_of_the_cost(shop: dict[str, Any], engine: Engine,
+                                                                          ctx: Ctx) -> None:
+    c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
+    sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"], items["amox"]])
+    rid = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 3, 101, today=today),
+                                _line(items["amox"], "Z-RX", 1, 800, "L-AMX", today=today),
+                                _line(items["vitc"], "Z-OTC", 2, 100, "L-REJ", today=today)]).json()["id"]
+    c.post(f"/receipts/{rid}/inspection", json={"verdicts": [
+        {"line_no": 1, "outcome": "accepted"}, {"line_no": 2, "outcome": "quarantine", "reason": "待复检"},
+        {"line_no": 3, "outcome": "rejected", "reason": "破损"}]}, headers=ph)
+    assert c.post(f"/receipts/{rid}/approve", json={}, headers=mg).status_code == 200
+    counts = _counts(engine)
+    for lines, code in (([{"line_no": 3, "qty": 1}], "GSP-05"),  # rejected: never entered stock
+                        ([{"line_no": 1, "qty": 4}], "STOCK"),  # more than the line brought in
+                        ([{"line_no": 2, "qty": 1}], "STOCK")):  # it is in quarantine, not on the shelf
+        wrong = c.post(f"/receipts/{rid}/returns", json={"reason": "质量问题", "lines": lines}, headers=mg)
+        assert wrong.status_code == 409 and wrong.json()["code"] == code, wrong.text
+    assert c.post(f"/receipts/{rid}/returns", json={"reason": "x", "lines": [{"line_no": 1, "qty": 1}]},
+                  headers=ph).status_code == 403  # the person in charge sends goods back
+    assert _counts(engine) == counts
+    stock = _sellable(engine, ctx, items["vitc"])
+    back = c.post(f"/receipts/{rid}/returns", json={"reason": "近效期退货", "lines": [
+        {"line_no": 1, "qty": 1}, {"line_no": 2, "qty": 24, "location": "quarantine"}]}, headers=mg)
+    assert back.status_code == 201, back.text
+    assert back.json()["purc_invo_no"] == "FP-0001" and _sellable(engine, ctx, items["vitc"]) == stock - 1
+    again = c.post(f"/receipts/{rid}/returns", json={"reason": "再退", "lines": [{"line_no": 1, "qty": 3}]}, headers=mg)
+    assert again.status_code == 409 and again.json()["details"]["returned"] == 1  # 2 left of the 3
+    assert c.post(f"/receipts/{rid}/returns", json={"reason": "再退", "lines": [{"line_no": 1, "qty": 2}]},
+                  headers=mg).status_code == 201
+    with engine.connect() as conn:
+        costs = conn.execute(text("SELECT qty, cost_fen, location FROM stock_movement WHERE kind = 'purchase_return' "
+                                  "ORDER BY id")).all()
+    # 303 fen of 3 on hand: 101, then the last two take the rest; the whole box of 24 from quarantine: all 800
+    assert [tuple(r) for r in costs] == [(-1, -101, "sellable"), (-24, -800, "quarantine"), (-2, -202, "sellable")]
+    _verifies(engine, ctx)

@@ -36,15 +36,16 @@ from sqlmodel import select
 from catalog.codes import gtin_check_digit
 from server import audit
 from server.audit import Actor
-from server.db.models import Till, User
-from server.db.uow import core_unit, read_session
+from server.db.models import Batch, MovementKind, Till, User
+from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
+from server.rules.stock import Scope
 from server.rules.tenders import TenderOffer
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
-from server.services.stock import care, counts, ledger
+from server.services.stock import care, counts, ledger, receiving, supplier_returns, suppliers
 from server.services.store import second_person, shifts
 from tests.conftest import ROLE_PINS, add_role_users, seed_shop
 
@@ -113,6 +114,8 @@ class Shop:
     pharmacist: Ctx
     till_id: int
     checker: second_person.Confirmation  # the manager, who checks voids and refunds above the store's amount
+    manager: Ctx  # approves deliveries (GSP-05: not the inspector, who is the pharmacist)
+    supplier_id: int
     serial: Any = field(default_factory=itertools.count)
 
 
@@ -128,7 +131,23 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
         shifts.open_shift(u, cashier, TILL, 20000)
     checker = second_person.confirm(engine, ctx, "SEC-01", "u_manager", ROLE_PINS["manager"])
     assert checker is not None
-    return Shop(engine, ctx, cashier, pharmacist, till_id, checker)  # type: ignore[arg-type]
+    manager = ctx.acting(Actor(ids["u_manager"], "u_manager"))
+    with core_unit(engine) as u:  # the wholesaler every delivery comes from, approved (首营) for all it supplies
+        sup = suppliers.add_supplier(u, manager, "国药控股", "京AA0000001", ctx.today + timedelta(days=3650),
+                                     scope=[x.value for x in Scope])
+        suppliers.approve_supplier(u, manager, sup.id)  # type: ignore[arg-type]
+    return Shop(engine, ctx, cashier, pharmacist, till_id, checker, manager, sup.id)  # type: ignore[arg-type]
+
+
+def _seed_batch(u: Any, ctx: Ctx, item_id: int, batch_no: str, expires: date, qty: int, cost: int) -> Batch:
+    """Fixture-only: a batch already on the shelf (expired ones too, which no delivery brings), its stock in the
+    ledger as other_in at its cost — how the machine gets stock a receipt would refuse."""
+    batch = Batch(store_id=ctx.store_id, item_id=item_id, batch_no=batch_no, lot_no="L",
+                  manufactured_on=expires - timedelta(days=900), expires_on=expires, cost_fen=cost, received_at=ctx.now)
+    orm(u).add(batch)
+    audit.record_row(u, ctx.store_id, ctx.actor, "batch.create", batch)
+    stock.move(u, ctx, batch, MovementKind.OTHER_IN, qty, "test", batch_no, cost_fen=qty * cost)
+    return batch
 
 
 def _ean13(n: int) -> str:
@@ -161,6 +180,8 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.items: dict[int, MItem] = {}
             self.batches: dict[int, MBatch] = {}
             self.sales: list[MSale] = []
+            self.delivered: list[tuple[int, int, int]] = []  # (receipt id, batch id, split units it brought in)
+            self.sent_back: dict[int, int] = {}  # batch id -> split units returned to the supplier
             self.above = shop.ctx.settings.rules.second_person_above_fen
             self.count: tuple[int, dict[int, int]] | None = None  # a sheet counting: its id, the model at its snapshot
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
@@ -181,6 +202,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     item_id: int = item.id  # type: ignore[assignment]
                     self.items[item_id] = MItem(item_id, code, barcode, values["price_fen"], ratio, split_price,
                                                 is_drug)
+                    suppliers.approve_item(u, shop.manager, shop.supplier_id, item_id)  # 首营品种
 
         # --- what the model expects ---------------------------------------------------------------
 
@@ -228,23 +250,65 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             """Each item starts on the shelf, so selling can begin at the first step; a few units of the drugs
             expire sooner, so they are sold first and a line often takes from two batches."""
             rx, otc, device = self.items.values()
-            self._receive(rx, qty * rx.ratio, far)
-            self._receive(rx, few, near)
-            self._receive(otc, qty, far)
-            self._receive(otc, few, near)
-            self._receive(device, qty, far)
-            self._receive(device, 5, -1)  # expired yesterday: never sold
+            self._deliver(rx, qty, far, "accepted")
+            self._deliver(rx, few, near, "accepted")
+            self._deliver(otc, qty, far, "accepted")
+            self._deliver(otc, few, near, "accepted")
+            self._deliver(device, qty, far, "accepted")
+            with core_unit(engine) as u:  # expired yesterday: on the shelf, never sold (no delivery brings it)
+                old = _seed_batch(u, shop.ctx, device.id, f"HX{self.run}", today - timedelta(days=1), 5, 400)
+            self.batches[old.id] = MBatch(old.id, device.id, today - timedelta(days=1), sellable=5)  # type: ignore[index]
 
-        @rule(item=PICK, qty=st.integers(0, 40), expires_in=st.integers(-30, 400))
-        def receive(self, item: int, qty: int, expires_in: int) -> None:
-            self._receive(self._pick(list(self.items.values()), item), qty, expires_in)
+        @rule(item=PICK, packs=st.integers(0, 12), expires_in=st.integers(-30, 400),
+              outcome=st.sampled_from(["accepted", "accepted", "quarantine", "rejected"]))
+        def receive(self, item: int, packs: int, expires_in: int, outcome: str) -> None:
+            self._deliver(self._pick(list(self.items.values()), item), packs, expires_in, outcome)
 
-        def _receive(self, it: MItem, qty: int, expires_in: int) -> None:
+        def _deliver(self, it: MItem, packs: int, expires_in: int, outcome: str) -> None:
+            """A delivery through receiving (GSP-05): entered and inspected by the pharmacist, approved by the
+            manager; an expired lot or nothing delivered is refused at entry and writes nothing."""
             expires = today + timedelta(days=expires_in)
-            batch = self._attempt(lambda s: stock.add_opening_batch(
-                s, shop.ctx, it.id, None, f"HB{self.run}-{len(self.batches)}", "L", today - timedelta(days=900),
-                expires, 100, qty), None)
-            self.batches[batch.id] = MBatch(batch.id, it.id, expires, sellable=qty)
+            line = receiving.LineIn(it.id, f"L{self.run}-{len(self.batches)}", today - timedelta(days=900), expires,
+                                    packs, 100, "Z-OTC" if it.is_drug else "Z-DEV")
+            refusal = "GSP-06" if expires < today else "VALIDATION" if packs == 0 else None
+            made = self._attempt(lambda s: receiving.create(s, shop.pharmacist, receiving.PURCHASE, shop.supplier_id,
+                                                            f"SH{self.run}", "", [line]), refusal)
+            if made is None:
+                return
+            rid = made.id
+            reason = "" if outcome == "accepted" else "外观待复检"
+            self._attempt(lambda s: receiving.inspect(s, shop.pharmacist, rid, [receiving.Verdict(1, outcome, reason)]),
+                          None)
+            self._attempt(lambda s: receiving.approve(s, shop.manager, rid), None)
+            if outcome == "rejected":
+                return
+            with read_session(engine) as s:
+                batch_id = receiving.lines_of(s, rid)[0].batch_id
+            assert batch_id is not None
+            base = packs * it.ratio
+            self.batches[batch_id] = MBatch(batch_id, it.id, expires, sellable=base if outcome == "accepted" else 0,
+                                            quarantine=base if outcome == "quarantine" else 0)
+            self.delivered.append((rid, batch_id, base))
+
+        @precondition(lambda self: self.delivered)
+        @rule(pick=PICK, qty=st.integers(1, 30), from_quarantine=st.booleans())
+        def return_to_supplier(self, pick: int, qty: int, from_quarantine: bool) -> None:
+            """购进退出: part of a delivery back to its supplier, from the shelf or quarantine; more than the batch
+            holds there, or than the line brought in less what went back, is refused and writes nothing."""
+            rid, batch_id, brought = self._pick(self.delivered, pick)
+            b = self.batches[batch_id]
+            held = b.quarantine if from_quarantine else b.sellable
+            left = brought - self.sent_back.get(batch_id, 0)
+            where = ledger.QUARANTINE if from_quarantine else ledger.SELLABLE
+            done = self._attempt(lambda s: supplier_returns.return_to_supplier(
+                s, shop.manager, rid, [supplier_returns.ReturnLine(1, qty, where)], "近效期退货", "FP-1"),
+                None if qty <= min(held, left) else "STOCK")
+            if done is not None:
+                self.sent_back[batch_id] = self.sent_back.get(batch_id, 0) + qty
+                if from_quarantine:
+                    b.quarantine -= qty
+                else:
+                    b.sellable -= qty
 
         @precondition(lambda self: len(self._sales("open")) < 3)
         @rule(scans=st.lists(SCAN, min_size=1, max_size=3))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from server.api.schemas.common import Code, Strict
 
@@ -54,7 +54,9 @@ class SupplierItemOut(BaseModel):
 
 
 class ReceiptLineIn(Strict):
-    item_id: int = Field(ge=1, le=2_147_483_647)
+    # the item, by id or by the barcode scanned off the box (one of the two)
+    item_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    barcode: str | None = Field(default=None, min_length=1, max_length=64)
     lot_no: str = Field(min_length=1, max_length=30)
     manufactured_on: date
     expires_on: date
@@ -63,6 +65,12 @@ class ReceiptLineIn(Strict):
     unit_cost_fen: int = Field(ge=0, le=100_000_000)  # per pack
     zone_code: str = Field(min_length=1, max_length=20)
     trace_codes: list[str] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_item(self) -> ReceiptLineIn:
+        if (self.item_id is None) == (self.barcode is None):
+            raise ValueError("give item_id or barcode (one of the two) / 商品编号与条码二选一")
+        return self
 
 
 class ReceiptIn(Strict):
@@ -150,3 +158,35 @@ class BatchOut(BaseModel):
     stop_reason: str
     stock: int
     expired: bool
+
+
+class ReturnLineIn(Strict):
+    line_no: int = Field(ge=1, le=100_000)  # the receipt's line
+    qty: int = Field(ge=1, le=100_000_000)  # split units
+    location: str = Field(default="sellable", pattern=r"^(sellable|quarantine)$")
+
+
+class SupplierReturnIn(Strict):
+    reason: str = Field(min_length=1, max_length=200)
+    purc_invo_no: str = Field(default="", max_length=50)
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=5_000)
+
+
+class SupplierReturnLineOut(BaseModel):
+    id: int
+    receipt_line_id: int
+    batch_id: int
+    qty: int
+    location: str
+
+
+class SupplierReturnOut(BaseModel):
+    id: int
+    receipt_id: int
+    supplier_id: int
+    purc_invo_no: str
+    business_date: date
+    reason: str
+    created_by: int | None
+    created_at: datetime
+    lines: list[SupplierReturnLineOut]

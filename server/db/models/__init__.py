@@ -29,7 +29,14 @@ from server.db.models.prescriptions import (
     RxStatus,
 )
 from server.db.models.printing import PrintJob, PrintJobKind, PrintJobStatus
-from server.db.models.receiving import Receipt, ReceiptLine, ReceiptTraceCode, SupplierItem
+from server.db.models.receiving import (
+    Receipt,
+    ReceiptLine,
+    ReceiptTraceCode,
+    SupplierItem,
+    SupplierReturn,
+    SupplierReturnLine,
+)
 from server.db.models.selling import (
     DayCounter,
     PharmacistDuty,
@@ -98,6 +105,8 @@ __all__ = [
     "Store",
     "Supplier",
     "SupplierItem",
+    "SupplierReturn",
+    "SupplierReturnLine",
     "Tender",
     "TenderKind",
     "Till",

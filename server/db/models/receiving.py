@@ -84,3 +84,31 @@ class SupplierItem(Table, table=True):
     item_id: int = Field(foreign_key="item.id", index=True)
     approved_by: int | None = Field(default=None, foreign_key="app_user.id")
     approved_at: datetime = created_at()
+
+
+class SupplierReturn(Table, table=True):
+    """购进退出: goods of an approved delivery sent back to its supplier (3504), with the reason."""
+
+    __tablename__ = "supplier_return"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    receipt_id: int = Field(foreign_key="receipt.id", index=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    purc_invo_no: str = Field(max_length=50)  # 3504 requires it: the delivery's invoice, or the one given
+    business_date: date = Field(index=True)
+    reason: str = Field(max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at()
+
+
+class SupplierReturnLine(Table, table=True):
+    __tablename__ = "supplier_return_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    return_id: int = Field(foreign_key="supplier_return.id", index=True)
+    receipt_line_id: int = Field(foreign_key="receipt_line.id", index=True)
+    batch_id: int = Field(foreign_key="batch.id")
+    qty: int = Field(gt=0)  # split units
+    location: str = Field(max_length=12)  # sellable | quarantine: where the goods were taken from

@@ -403,6 +403,13 @@ def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
     return row
 
 
+def held_in(u: Unit, batch_id: int, location: str) -> int:
+    """What one batch holds in one location now (its balance)."""
+    u.flush()
+    return int(u.connection().execute(sa.select(_BAL.c.qty).where(_BAL.c.batch_id == batch_id,
+                                                                  _BAL.c.location == location)).scalar() or 0)
+
+
 def relocate(u: Unit, ctx: Ctx, batch_id: int, item_id: int, qty: int, source: str, target: str, kind: str,
              ref_type: str, ref_id: str, note: str = "") -> list[dict[str, Any]]:
     """Move `qty` of a batch between locations within the store (into or out of quarantine, 待验): out of one at

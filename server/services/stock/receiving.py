@@ -32,7 +32,7 @@ from server.errors import AppError, not_found, refused
 from server.rules import stock as rules
 from server.rules.duties import person_key
 from server.rules.movements import MovementKind
-from server.services.catalog.items import item_spec, zone_spec
+from server.services.catalog.items import find_by_barcode, item_spec, zone_spec
 from server.services.context import Ctx
 from server.services.stock import ledger, suppliers
 
@@ -76,8 +76,37 @@ def _items(s: Session, ctx: Ctx, ids: Sequence[int]) -> dict[int, Item]:
     return found
 
 
+def scanned(s: Session, ctx: Ctx, barcode: str) -> int:
+    """The item a box's barcode names (scanning at receipt saves typing); refused when the catalog has none."""
+    item = find_by_barcode(s, ctx, barcode.strip())
+    if item is None:
+        raise AppError(422, "VALIDATION", f"条码 {barcode} 不在商品目录中：请先建档（首营品种）",
+                       f"barcode {barcode} is in no catalog item: add the item first", {"barcode": barcode})
+    return id_of(item)
+
+
 def _zones(s: Session, ctx: Ctx) -> dict[str, Zone]:
     return {z.code: z for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+
+
+_MOST = 2_000_000_000  # a line's quantity (split units) and amounts (fen) fit the ledger's integer columns
+
+
+def _trace_refusals(s: Session, ctx: Ctx, lines: Sequence[LineIn]) -> list[Violation]:
+    """A trace code names one box: scanned once in a receipt, and received once in the store."""
+    codes = [c.strip() for ln in lines for c in ln.trace_codes]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    known = sorted(set(s.exec(select(ReceiptTraceCode.code).where(ReceiptTraceCode.store_id == ctx.store_id,
+                                                                  col(ReceiptTraceCode.code).in_(sorted(set(codes)))))
+                       .all())) if codes else []
+    out = []
+    if twice:
+        out.append(Violation("CODE-TRACE", f"追溯码重复扫描：{'、'.join(twice)}", f"trace codes scanned twice: {twice}",
+                             {"codes": twice}))
+    if known:
+        out.append(Violation("CODE-TRACE", f"追溯码已入过库：{'、'.join(known)}", f"trace codes received before: {known}",
+                             {"codes": known}))
+    return out
 
 
 def _line_refusals(n: int, ln: LineIn, item: Item, zone: Zone | None, on: date, kind: str) -> list[Violation]:
@@ -89,13 +118,17 @@ def _line_refusals(n: int, ln: LineIn, item: Item, zone: Zone | None, on: date, 
     if ln.loose and (kind != OPENING or ln.loose >= item.split_ratio):
         out.append(Violation("VALIDATION", f"{where}拆零数量只用于期初盘点，且须少于一整件",
                              f"line {n}: loose units belong to the first inventory, fewer than a pack", {"line": n}))
+    if ln.qty * item.split_ratio + ln.loose > _MOST or ln.qty * ln.unit_cost_fen > _MOST or \
+            ln.qty * item.price_fen > _MOST:
+        out.append(Violation("VALIDATION", f"{where}数量或金额过大", f"line {n}: quantity or amount too large",
+                             {"line": n, "most": _MOST}))
     if ln.unit_cost_fen < 0:
         out.append(Violation("VALIDATION", f"{where}单价不能为负", f"line {n}: the unit cost cannot be negative",
                              {"line": n}))
     if ln.expires_on <= ln.manufactured_on:
         out.append(Violation("VALIDATION", f"{where}有效期止须晚于生产日期",
                              f"line {n}: expiry must be after the manufacture date", {"line": n}))
-    if ln.expires_on < on:
+    if ln.expires_on < on and kind != OPENING:  # (the first inventory counts what is there; GSP-06 keeps it off sale)
         out.append(Violation("GSP-06", f"{where}批号 {ln.lot_no} 已于 {ln.expires_on} 过期，不得入库",
                              f"line {n}: lot {ln.lot_no} expired on {ln.expires_on}", {"line": n}))
     if zone is None:
@@ -167,6 +200,7 @@ def create(u: Unit, ctx: Ctx, kind: str, supplier_id: int | None, dynt_no: str, 
         raise AppError(422, "VALIDATION", f"入库类型 {kind} 不认识", f"unknown receipt kind {kind}")
     for n, (ln, item) in enumerate(zip(lines, items, strict=True), start=1):
         problems += _line_refusals(n, ln, item, zones.get(ln.zone_code), on, kind)
+    problems += _trace_refusals(s, ctx, lines)
     if problems:
         gsp = [p for p in problems if p.rule.startswith("GSP")]
         raise refused(gsp + [p for p in problems if p not in gsp], status=409 if gsp else 422)
@@ -272,8 +306,13 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
             raise refused(problems, status=409)
     elif v := rules.opening_refusal(*_opening_closed(s, ctx)):
         raise refused([v], status=409)
+    # each batch lands where the zone admits it as the zone is now (its admissions may have changed since entry)
+    zones = {z.id: z for z in _zones(s, ctx).values()}
+    if placed := [v for ln in lines if ln.outcome != rules.Outcome.REJECTED.value and ln.zone_id in zones
+                  for v in check_placement(item_spec(items[ln.item_id]), zone_spec(zones[ln.zone_id]))]:
+        raise refused(placed, status=409)
     before = _image(s, receipt)
-    kind = MovementKind.OPENING if receipt.kind == OPENING else MovementKind.PURCHASE
+    opening = receipt.kind == OPENING
     taken = [ln for ln in lines if ln.outcome != rules.Outcome.REJECTED.value]
     batches = [Batch(store_id=ctx.store_id, item_id=ln.item_id, supplier_id=receipt.supplier_id,
                      batch_no=f"R{receipt_id:06d}-{ln.line_no:03d}", lot_no=ln.lot_no,
@@ -287,6 +326,9 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
         ln.batch_id = batch.id
         base = ln.qty * item.split_ratio + ln.loose
         held = ln.outcome == rules.Outcome.QUARANTINE.value
+        # a delivered line at no cost is a gift (赠品入库: 3503 with prod_geay_flag 1)
+        kind = MovementKind.OPENING if opening else MovementKind.GIFT_IN if ln.unit_cost_fen == 0 else \
+            MovementKind.PURCHASE
         moves.append(ledger.Move(id_of(batch), ln.item_id, kind.value, base, "receipt_line", str(id_of(ln)),
                                  location=ledger.QUARANTINE if held else ledger.SELLABLE, note=ln.reason if held else "",
                                  cost_fen=ledger.unit_cost(ln.unit_cost_fen, item.split_ratio, base),
@@ -298,6 +340,29 @@ def approve(u: Unit, ctx: Ctx, receipt_id: int, note: str = "") -> Receipt:
                  _image(s, receipt) | {"batches": [audit.snapshot(b) for b in batches],
                                        "movements": audit.compact(movements)}, note=note)
     return receipt
+
+
+def release(u: Unit, ctx: Ctx, receipt_id: int, line_no: int, reason: str) -> list[dict[str, Any]]:
+    """待验放行: a line held in quarantine at approval, found fit on re-inspection, goes to the shelf (quarantine_out,
+    at the cost it holds there). Only an approved receipt's held line, with a reason; the movements written."""
+    s = orm(u)
+    receipt = get_receipt(s, ctx, receipt_id, lock=True)
+    line = next((ln for ln in lines_of(s, receipt_id) if ln.line_no == line_no), None)
+    if line is None:
+        raise not_found("入库单行", "receipt line", receipt_id=receipt_id, line_no=line_no)
+    if not reason.strip():
+        raise AppError(422, "GSP-05", "待验放行须填写复检结论", "a release from quarantine needs the re-inspection's finding")
+    held = ledger.held_in(u, line.batch_id, ledger.QUARANTINE) if line.batch_id is not None else 0
+    if receipt.status != APPROVED or line.outcome != rules.Outcome.QUARANTINE.value or held <= 0:
+        raise AppError(409, "GSP-05", f"入库单 {receipt_id} 第 {line_no} 行没有待验库存可放行",
+                       f"line {line_no} of receipt {receipt_id} holds nothing in quarantine to release",
+                       {"status": receipt.status, "outcome": line.outcome, "held": held})
+    assert line.batch_id is not None
+    moved = ledger.relocate(u, ctx, line.batch_id, line.item_id, held, ledger.QUARANTINE, ledger.SELLABLE,
+                            MovementKind.QUARANTINE_OUT.value, "receipt_line", str(id_of(line)), note=reason.strip())
+    audit.record(u, ctx.store_id, ctx.actor, "receipt.release", "receipt", receipt_id, None,
+                 {"line_no": line_no, "movements": moved}, note=reason.strip())
+    return moved
 
 
 def list_receipts(s: Session, ctx: Ctx, status: str | None = None) -> list[Receipt]:

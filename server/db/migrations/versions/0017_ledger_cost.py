@@ -21,7 +21,7 @@ movements took). The balances' cost is set to the sum of their movements' cost.
 Suppliers gain their business scope (经营范围) and their 首营 approval (who, when). Existing suppliers get an
 empty scope and no approval: neither can be derived, and a supplier delivers nothing until both are recorded.
 New tables: receipt (a delivery or the store's one first inventory), receipt_line, receipt_trace_code,
-supplier_item (首营品种).
+supplier_item (首营品种), supplier_return and supplier_return_line (购进退出).
 
 The movements' guard (0011) refuses any UPDATE: it is lifted for the backfill and put back as it was. Each
 store with an audit chain gets one entry ("stock.revalue", server.audit) imaging the backfilled rows, so
@@ -230,10 +230,43 @@ def _receiving_tables() -> None:
         sa.UniqueConstraint('supplier_id', 'item_id'))
     for column in ('store_id', 'supplier_id', 'item_id'):
         op.create_index(f'ix_supplier_item_{column}', 'supplier_item', [column])
+    op.create_table('supplier_return',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('store_id', sa.Integer(), nullable=False),
+        sa.Column('receipt_id', sa.Integer(), nullable=False),
+        sa.Column('supplier_id', sa.Integer(), nullable=False),
+        sa.Column('purc_invo_no', string(length=50), nullable=False),
+        sa.Column('business_date', sa.Date(), nullable=False),
+        sa.Column('reason', string(length=200), nullable=False),
+        sa.Column('created_by', sa.Integer(), nullable=True),
+        sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['store_id'], ['store.id']),
+        sa.ForeignKeyConstraint(['receipt_id'], ['receipt.id']),
+        sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id']),
+        sa.ForeignKeyConstraint(['created_by'], ['app_user.id']),
+        sa.PrimaryKeyConstraint('id'))
+    for column in ('store_id', 'receipt_id', 'supplier_id', 'business_date'):
+        op.create_index(f'ix_supplier_return_{column}', 'supplier_return', [column])
+    op.create_table('supplier_return_line',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('store_id', sa.Integer(), nullable=False),
+        sa.Column('return_id', sa.Integer(), nullable=False),
+        sa.Column('receipt_line_id', sa.Integer(), nullable=False),
+        sa.Column('batch_id', sa.Integer(), nullable=False),
+        sa.Column('qty', sa.Integer(), nullable=False),
+        sa.Column('location', string(length=12), nullable=False),
+        sa.ForeignKeyConstraint(['store_id'], ['store.id']),
+        sa.ForeignKeyConstraint(['return_id'], ['supplier_return.id']),
+        sa.ForeignKeyConstraint(['receipt_line_id'], ['receipt_line.id']),
+        sa.ForeignKeyConstraint(['batch_id'], ['batch.id']),
+        sa.PrimaryKeyConstraint('id'))
+    for column in ('store_id', 'return_id', 'receipt_line_id'):
+        op.create_index(f'ix_supplier_return_line_{column}', 'supplier_return_line', [column])
 
 
 def _drop_receiving_tables() -> None:
-    for table in ('supplier_item', 'receipt_trace_code', 'receipt_line', 'receipt'):
+    for table in ('supplier_return_line', 'supplier_return', 'supplier_item', 'receipt_trace_code', 'receipt_line',
+                  'receipt'):
         op.drop_table(table)
     with op.batch_alter_table('supplier', schema=None) as batch_op:
         batch_op.drop_constraint('fk_supplier_first_approved_by', type_='foreignkey')
