@@ -91,17 +91,30 @@ def batch_identities(conn: Connection, store_id: int) -> Sequence[Any]:
     return conn.execute(q).all()
 
 
-def batch_movements(conn: Connection, store_id: int, end: date, batch_ids: Sequence[int] | None = None,
-                    ) -> Sequence[Any]:
-    """The movements up to `end` in the order they were written (id), per batch: for the checks that walk a
+def opening_by_location(conn: Connection, store_id: int, start: date) -> Sequence[Any]:
+    """What each batch held in each location before `start` (sellable, quarantine): where a walk through the
+    period's movements starts."""
+    mv = _MV.c
+    q = (sa.select(mv.batch_id, mv.location, sa.func.sum(mv.qty).label("qty"))
+         .where(mv.store_id == store_id, mv.business_date < start)
+         .group_by(mv.batch_id, mv.location))
+    return conn.execute(q).all()
+
+
+def period_movements(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """The period's movements in the order they were written (per batch, by id): for the checks that walk a
     batch's stock through the period (sales never beyond what was there). Only the columns the walk needs."""
     mv = _MV.c
-    q = (sa.select(mv.batch_id, mv.item_id, mv.kind, mv.qty, mv.location, mv.business_date, mv.ref_type, mv.ref_id)
-         .where(mv.store_id == store_id, mv.business_date <= end)
+    q = (sa.select(mv.id, mv.batch_id, mv.kind, mv.qty, mv.location, mv.business_date, mv.ref_type, mv.ref_id)
+         .where(mv.store_id == store_id, mv.business_date >= start, mv.business_date <= end)
          .order_by(mv.batch_id, mv.id))
-    if batch_ids is not None:
-        q = q.where(mv.batch_id.in_(list(batch_ids)))
     return conn.execute(q).all()
+
+
+def item_units(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Each item's code and how many split units a whole unit holds (a card line's cnt is in the unit sold)."""
+    i = _ITEM.c
+    return conn.execute(sa.select(i.id, i.code, i.split_ratio).where(i.store_id == store_id)).all()
 
 
 def refs_of_kinds(conn: Connection, store_id: int, start: date, end: date, kinds: Sequence[str]) -> Sequence[Any]:
@@ -121,12 +134,21 @@ def table_exists(conn: Connection, name: str) -> bool:
     return sa.inspect(conn).has_table(name)
 
 
-def rows_by_id(conn: Connection, table: str, ids: Sequence[str], columns: Sequence[str]) -> Sequence[Any]:
-    """Rows of a table by id, for a report that names documents by their ref (the table's own columns)."""
-    if not ids:
+def count_lines(conn: Connection, line_ids: Sequence[str]) -> Sequence[Any] | None:
+    """The count documents (盘点单, stock care's count_line and count_sheet) that count movements name by ref, or
+    None where this database has no count documents yet (they come with stock care, migration 0019)."""
+    if not (table_exists(conn, "count_line") and table_exists(conn, "count_sheet")):
+        return None
+    if not line_ids:
         return []
-    t = sa.table(table, *[sa.column(c) for c in ("id", *columns)])
-    return conn.execute(sa.select(*t.c).where(sa.cast(t.c.id, sa.String).in_(list(ids)))).all()
+    ln = sa.table("count_line", *[sa.column(c) for c in ("id", "sheet_id", "batch_id", "book_qty", "counted_qty",
+                                                          "reason")])
+    sh = sa.table("count_sheet", *[sa.column(c) for c in ("id", "status", "business_date", "posted_by")])
+    q = (sa.select(ln.c.id, ln.c.sheet_id, ln.c.batch_id, ln.c.book_qty, ln.c.counted_qty, ln.c.reason,
+                   sh.c.status, sh.c.business_date, sh.c.posted_by)
+         .select_from(ln.join(sh, ln.c.sheet_id == sh.c.id))
+         .where(ln.c.id.in_([int(x) for x in line_ids if x.isdigit()])))
+    return conn.execute(q).all()
 
 
 def settled_card_sales(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
