@@ -204,3 +204,32 @@ def flat(report: LedgerReport, rows: Sequence[LedgerRow]) -> list[list[Any]]:
             line += [fig.qty, fig.cost, fig.retail]
         out.append(line)
     return out
+
+
+def as_dict(report: LedgerReport) -> dict[str, Any]:
+    """The report as plain data (the API's answer, `dingdian report ledger --json`): figures in fen, outs
+    positive, every row with its `balanced` flag; the checks with their verdicts."""
+    lay = report.layout
+
+    def row(r: LedgerRow) -> dict[str, Any]:
+        def fig(f: Figure) -> dict[str, int]:
+            return {"qty": f.qty, "cost_fen": f.cost, "retail_fen": f.retail}
+
+        ident = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.identity.items()}
+        return {"item_id": r.item_id, "batch_id": r.batch_id, "label": r.label, "identity": ident,
+                "gsp_class": r.gsp_class, "insurance_category": r.insurance_category, "opening": fig(r.opening),
+                "columns": {c.key: fig(r.col(c.key)) for c in lay.columns}, "closing": fig(r.closing),
+                "balanced": r.balanced(lay)}
+
+    checks = report.checks
+    return {
+        "from": report.start.isoformat(), "to": report.end.isoformat(), "layout": lay.name,
+        "columns": [{"key": c.key, "zh": c.zh, "en": c.en, "side": "in" if c.inflow else "out"} for c in lay.columns],
+        "identity": [{"key": f.key, "zh": f.zh, "en": f.en} for f in lay.identity],
+        "batches": [row(r) for r in report.batches], "items": [row(r) for r in report.items],
+        "by_gsp_class": [row(r) for r in report.by_gsp_class],
+        "by_insurance_category": [row(r) for r in report.by_insurance_category], "total": row(report.total),
+        "checks": None if checks is None else {
+            "verdicts": checks.verdicts(), "count_documents": checks.count_documents,
+            "lines": [{"check": a, "verdict": b, "subject": c, "detail": d} for a, b, c, d in checks.lines()]},
+    }

@@ -20,6 +20,7 @@ from server.api import (
     prescriptions,
     printing,
     receiving,
+    reports,
     selling,
     stock,
     store,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # first thing a starting service is asked, /health (by a supervisor, `dingdian demo`, the till), does not wait
     # for them; a scan pays one more regex, when the hot lane (TillLane) has not answered it already.
     for module in (health, selling, auth, store, users, catalog, stock, receiving, prescriptions, card, till, events,
-                   audit, devices, printing):
+                   audit, devices, printing, reports):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
