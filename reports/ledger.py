@@ -111,31 +111,47 @@ def _identity(b: Any) -> dict[str, Any]:
             "batch_no": b.batch_no, "lot_no": b.lot_no, "expires_on": b.expires_on, "unit": smallest}
 
 
+def _plus(acc: list[int], qty: Any, cost: Any, retail: Any) -> None:
+    acc[0] += int(qty)
+    acc[1] += int(cost)
+    acc[2] += int(retail)
+
+
 def build(sums: Iterable[Any], identities: Iterable[Any], store_id: int, start: date, end: date,
           layout: LedgerLayout = DEFAULT) -> LedgerReport:
     """The report from plain facts: `sums` as queries.movement_sums gives them (per batch and kind), `identities`
     as queries.batch_identities. Pure: the property tests call it on generated facts."""
     column_of = layout.column_of()
     ident = {int(b.batch_id): b for b in identities}
-    rows: dict[int, LedgerRow] = {}
+    # summed as plain ints first (a year's rows are many), made Figures once per row at the end
+    acc: dict[int, dict[str, list[int]]] = {}
+    items_of: dict[int, int] = {}
+    place: dict[str, tuple[str, int]] = {}  # kind -> (column key or "" for a move within the store, sign)
     for s in sums:
         bid = int(s.batch_id)
-        row = rows.get(bid)
-        if row is None:
-            b = ident.get(bid)
-            row = rows[bid] = LedgerRow(int(s.item_id), bid, _identity(b) if b else {"code": f"#{s.item_id}"},
-                                        b.gsp_class if b else "", b.insurance_category if b else "")
-        row.opening += Figure(int(s.open_qty), int(s.open_cost), int(s.open_retail))
-        row.closing += Figure(int(s.close_qty), int(s.close_cost), int(s.close_retail))
-        moved = Figure(int(s.qty), int(s.cost), int(s.retail))
-        if not moved:
+        a = acc.get(bid)
+        if a is None:
+            a = acc[bid] = {"opening": [0, 0, 0], "closing": [0, 0, 0]}
+            items_of[bid] = int(s.item_id)
+        _plus(a["opening"], s.open_qty, s.open_cost, s.open_retail)
+        _plus(a["closing"], s.close_qty, s.close_cost, s.close_retail)
+        if not (s.qty or s.cost or s.retail):
             continue
-        t = type_of(s.kind)
-        if t.column is None:
-            row.unplaced += moved
-            continue
-        key = column_of[t.column]
-        row.columns[key] = row.col(key) + (moved if t.column.value.startswith("in_") else -moved)
+        if s.kind not in place:
+            t = type_of(s.kind)
+            place[s.kind] = ("", 1) if t.column is None else (column_of[t.column],
+                                                              1 if t.column.value.startswith("in_") else -1)
+        key, sign = place[s.kind]
+        _plus(a.setdefault(key or "unplaced", [0, 0, 0]), sign * s.qty, sign * s.cost, sign * s.retail)
+    rows: dict[int, LedgerRow] = {}
+    for bid, a in acc.items():
+        b = ident.get(bid)
+        item_id = items_of[bid]
+        rows[bid] = LedgerRow(item_id, bid, _identity(b) if b else {"code": f"#{item_id}"},
+                              b.gsp_class if b else "", b.insurance_category if b else "",
+                              Figure(*a.pop("opening")), closing=Figure(*a.pop("closing")),
+                              unplaced=Figure(*a.pop("unplaced", [0, 0, 0])),
+                              columns={k: Figure(*v) for k, v in a.items()})
     batches = sorted((r for r in rows.values() if r.opening or r.closing or r.columns or r.unplaced),
                      key=lambda r: (r.identity.get("code", ""), str(r.identity.get("expires_on", "")),
                                     r.identity.get("batch_no", ""), r.batch_id))

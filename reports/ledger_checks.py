@@ -102,8 +102,7 @@ class Checks:
 
 def run(conn: Connection, report: LedgerReport) -> Checks:
     checks = Checks()
-    checks.shortfalls = shortfalls(queries.opening_by_location(conn, report.store_id, report.start),
-                                   queries.period_movements(conn, report.store_id, report.start, report.end))
+    checks.shortfalls = shortfalls(queries.below_zero(conn, report.store_id, report.start, report.end))
     checks.card = card_quantities(queries.settled_card_sales(conn, report.store_id, report.start, report.end),
                                   queries.sale_lines_taken(conn, report.store_id, report.start, report.end),
                                   queries.item_units(conn, report.store_id))
@@ -115,19 +114,16 @@ def run(conn: Connection, report: LedgerReport) -> Checks:
     return checks
 
 
-def shortfalls(opening: Any, movements: Any) -> list[Shortfall]:
-    """Walk each batch's locations from the opening through the period's movements (in the order written): the
-    first point each went below zero."""
-    held: dict[tuple[int, str], int] = {(int(o.batch_id), o.location): int(o.qty) for o in opening}
+def shortfalls(points: Any) -> list[Shortfall]:
+    """The first point each batch and location went below zero in the period (queries.below_zero walks them)."""
     out: list[Shortfall] = []
-    flagged: set[tuple[int, str]] = set()
-    for m in movements:
+    seen: set[tuple[int, str]] = set()
+    for m in points:
         key = (int(m.batch_id), m.location)
-        held[key] = held.get(key, 0) + int(m.qty)
-        if held[key] < 0 and key not in flagged:
-            flagged.add(key)
+        if key not in seen:
+            seen.add(key)
             out.append(Shortfall(key[0], key[1], int(m.id), m.business_date, m.kind, f"{m.ref_type}:{m.ref_id}",
-                                 held[key]))
+                                 int(m.held)))
     return out
 
 

@@ -91,23 +91,16 @@ def batch_identities(conn: Connection, store_id: int) -> Sequence[Any]:
     return conn.execute(q).all()
 
 
-def opening_by_location(conn: Connection, store_id: int, start: date) -> Sequence[Any]:
-    """What each batch held in each location before `start` (sellable, quarantine): where a walk through the
-    period's movements starts."""
+def below_zero(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Every movement of the period after which its batch's stock in its location was below zero: each batch and
+    location walked from its first movement, in the order written (id), by the database (a window), so only the
+    offending points come back."""
     mv = _MV.c
-    q = (sa.select(mv.batch_id, mv.location, sa.func.sum(mv.qty).label("qty"))
-         .where(mv.store_id == store_id, mv.business_date < start)
-         .group_by(mv.batch_id, mv.location))
-    return conn.execute(q).all()
-
-
-def period_movements(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
-    """The period's movements in the order they were written (per batch, by id): for the checks that walk a
-    batch's stock through the period (sales never beyond what was there). Only the columns the walk needs."""
-    mv = _MV.c
-    q = (sa.select(mv.id, mv.batch_id, mv.kind, mv.qty, mv.location, mv.business_date, mv.ref_type, mv.ref_id)
-         .where(mv.store_id == store_id, mv.business_date >= start, mv.business_date <= end)
-         .order_by(mv.batch_id, mv.id))
+    walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
+                      sa.func.sum(mv.qty).over(partition_by=(mv.batch_id, mv.location), order_by=mv.id).label("held"))
+            .where(mv.store_id == store_id, mv.business_date <= end).subquery())
+    q = (sa.select(walk).where(walk.c.held < 0, walk.c.business_date >= start)
+         .order_by(walk.c.batch_id, walk.c.location, walk.c.id))
     return conn.execute(q).all()
 
 
