@@ -22,6 +22,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,9 @@ def _run(engine: Any, ctx: Ctx, args: argparse.Namespace, label: str) -> None:
     month = ledger.month_of(year_end)
     year = (year_end - timedelta(days=364), year_end)
     for name, (start, end) in (("month", month), ("year", year)):
-        bare_ms, groups = _timed(lambda e=end: _bare(engine, ctx.store_id, e), args.rounds)
+        bare_ms, groups = _timed(partial(_bare, engine, ctx.store_id, end), args.rounds)
         tracemalloc.start()
-        report_ms, report = _timed(lambda s=start, e=end: ledger.ledger_report(engine, ctx.store_id, s, e),
-                                   args.rounds)
+        report_ms, report = _timed(partial(ledger.ledger_report, engine, ctx.store_id, start, end), args.rounds)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert not report.unbalanced()
@@ -129,7 +129,7 @@ def _run(engine: Any, ctx: Ctx, args: argparse.Namespace, label: str) -> None:
               f"-> ratio {report_ms / bare_ms:.1f}x; Python peak {peak / 2**20:.1f} MB (median of {args.rounds})")
         if name == "month":
             with tempfile.TemporaryDirectory() as tmp:
-                xlsx_ms, _ = _timed(lambda r=report, d=tmp: xlsx.write(r, Path(d) / "m.xlsx"), 1)
+                xlsx_ms, _ = _timed(partial(xlsx.write, report, Path(tmp) / "m.xlsx"), 1)
             print(f"  the month's XLSX: {xlsx_ms:.0f} ms")
     print(f"  process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
