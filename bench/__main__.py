@@ -18,6 +18,7 @@ from bench import (
     bench_cold_start,
     bench_devices,
     bench_insurance,
+    bench_ledger_report,
     bench_receiving,
     bench_search,
     bench_search_index,
@@ -34,6 +35,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_card_sale", bench_card_sale.main),
     ("bench_insurance", bench_insurance.main),
     ("bench_receiving", bench_receiving.main),
+    ("bench_ledger_report", bench_ledger_report.main),
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
 ]
