@@ -22,7 +22,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 MAX_DAYS = 3 * 366  # a report spans at most three years: a longer one is a mistake, not a request
 
-_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8"}
+_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
 
 
 def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
@@ -41,7 +41,9 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
     return start, end
 
 
-@router.get("/ledger", **guarded(Action.REPORT_READ))
+@router.get("/ledger", **guarded(Action.REPORT_READ),
+            responses={200: {"description": "the report (JSON), or its file with ?format=xlsx|csv",
+                             "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {}}}})
 def ledger_report(request: Request, ctx: CtxDep,
                   start: Annotated[date | None, Query(alias="from", description="first business date (default: "
                                                       "this month's first)")] = None,
