@@ -112,3 +112,8 @@ def layout_from(spec: Mapping[str, Any], base: LedgerLayout = DEFAULT) -> Ledger
         columns = tuple(ReportColumn(c["key"], c["zh"], c.get("en", c["key"]),
                                      tuple(Column(s) for s in c["sources"])) for c in spec["columns"])
     return LedgerLayout(str(spec.get("name", base.name)), tuple(identity), columns)
+
+
+def configured(spec: Mapping[str, Any]) -> LedgerLayout:
+    """The store's layout: `[reports] ledger_layout` in config.toml, or the default when it names none."""
+    return layout_from(spec) if spec else DEFAULT

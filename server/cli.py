@@ -796,6 +796,7 @@ def report_ledger(start: Annotated[str | None, typer.Option("--from", help="firs
     from reports import ledger
     from reports.export import csv as csv_export
     from reports.export import xlsx
+    from reports.layout import configured
     from server.api.reports import period
     from server.errors import AppError
 
@@ -808,7 +809,7 @@ def report_ledger(start: Annotated[str | None, typer.Option("--from", help="firs
     except (ValueError, AppError) as exc:
         raise _fail(exc if isinstance(exc, AppError) else AppError(
             422, "VALIDATION", "日期格式应为 YYYY-MM-DD", "dates are YYYY-MM-DD")) from exc
-    report = ledger.ledger_report(engine, ctx.store_id, first, last)
+    report = ledger.ledger_report(engine, ctx.store_id, first, last, configured(settings.reports.ledger_layout))
     if xlsx_path:
         xlsx.write(report, xlsx_path)
     if csv_path:

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from reports import ledger
 from reports.export import csv as csv_export
 from reports.export import xlsx
+from reports.layout import configured
 from server.api.deps import CtxDep, get_state, guarded
 from server.errors import AppError
 from server.permissions import Action
@@ -52,7 +53,8 @@ def ledger_report(request: Request, ctx: CtxDep,
     """进销存 (ST-01): per item × batch and per item, opening, in and out by type, closing, totals by GSP class and
     医保 category, and the inspector's checks."""
     first, last = period(start, end, ctx.today)
-    report = ledger.ledger_report(get_state(request).engine, ctx.store_id, first, last)
+    report = ledger.ledger_report(get_state(request).engine, ctx.store_id, first, last,
+                                  configured(ctx.settings.reports.ledger_layout))
     if format == "json":
         return ledger.as_dict(report)
     with tempfile.TemporaryDirectory() as tmp:

@@ -189,3 +189,28 @@ def test_a_report_cannot_write(engine: Engine, ctx: Ctx) -> None:
         conn.execute(ledger_data.INSERT, row)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM stock_movement WHERE kind = 'other_in'")).scalar() == 0
+
+
+def test_a_provinces_layout_is_configuration(engine: Engine, ctx: Ctx) -> None:
+    """A province that merges count gains into other receipts and keeps fewer identity fields: a mapping in
+    config.toml ([reports] ledger_layout), checked at load; a layout that leaves a movement column out is refused."""
+    from reports.layout import configured, layout_from
+    from server.config import Settings
+
+    spec = {"name": "merged", "identity": ["code", "generic_name", "lot_no"],
+            "columns": [{"key": "in_all", "zh": "入库", "sources": ["in_purchase", "in_sale_return", "in_count_gain",
+                                                                  "in_transfer", "in_other"]},
+                        {"key": "out_sale", "zh": "销售", "sources": ["out_sale"]},
+                        {"key": "out_rest", "zh": "其他出库", "sources": ["out_purchase_return", "out_count_loss",
+                                                                       "out_damage", "out_transfer", "out_other"]}]}
+    merged = layout_from(spec)
+    assert configured({}) is DEFAULT and [c.key for c in merged.ins] == ["in_all"]
+    seed_shop(engine, ctx)
+    report = ledger.ledger_report(engine, ctx.store_id, ctx.today, ctx.today, merged)
+    assert report.total.col("in_all").qty == report.total.closing.qty > 0 and not report.unbalanced()
+    with pytest.raises(ValueError):
+        layout_from({"columns": spec["columns"][:2]})  # the outs other than sales land nowhere
+    settings = ctx.settings.model_dump()
+    with pytest.raises(ValueError):
+        Settings.model_validate(settings | {"reports": {"ledger_layout": {"columns": spec["columns"][:2]}}})
+    assert Settings.model_validate(settings | {"reports": {"ledger_layout": spec}}).reports.ledger_layout == spec
