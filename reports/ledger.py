@@ -127,22 +127,23 @@ def build(sums: Iterable[Any], identities: Iterable[Any], store_id: int, start: 
     acc: dict[int, dict[str, list[int]]] = {}
     items_of: dict[int, int] = {}
     place: dict[str, tuple[str, int]] = {}  # kind -> (column key or "" for a move within the store, sign)
-    for s in sums:
-        bid = int(s.batch_id)
+    # unpacked by position (queries.movement_sums' column order): a Row's attribute access costs more than the sums
+    for batch_id, item_id, kind, oq, oc, orr, q, c, r, cq, cc, cr in sums:
+        bid = int(batch_id)
         a = acc.get(bid)
         if a is None:
             a = acc[bid] = {"opening": [0, 0, 0], "closing": [0, 0, 0]}
-            items_of[bid] = int(s.item_id)
-        _plus(a["opening"], s.open_qty, s.open_cost, s.open_retail)
-        _plus(a["closing"], s.close_qty, s.close_cost, s.close_retail)
-        if not (s.qty or s.cost or s.retail):
+            items_of[bid] = int(item_id)
+        _plus(a["opening"], oq, oc, orr)
+        _plus(a["closing"], cq, cc, cr)
+        if not (q or c or r):
             continue
-        if s.kind not in place:
-            t = type_of(s.kind)
-            place[s.kind] = ("", 1) if t.column is None else (column_of[t.column],
-                                                              1 if t.column.value.startswith("in_") else -1)
-        key, sign = place[s.kind]
-        _plus(a.setdefault(key or "unplaced", [0, 0, 0]), sign * s.qty, sign * s.cost, sign * s.retail)
+        if kind not in place:
+            t = type_of(kind)
+            place[kind] = ("", 1) if t.column is None else (column_of[t.column],
+                                                            1 if t.column.value.startswith("in_") else -1)
+        key, sign = place[kind]
+        _plus(a.setdefault(key or "unplaced", [0, 0, 0]), sign * q, sign * c, sign * r)
     rows: dict[int, LedgerRow] = {}
     for bid, a in acc.items():
         b = ident.get(bid)
