@@ -15,7 +15,7 @@ visible in `unplaced`, and the row is not balanced).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -207,20 +207,6 @@ def ledger_report(engine: Engine, store_id: int, start: date, end: date, layout:
         if checks:
             report.checks = ledger_checks.run(conn, report)
     return report
-
-
-def flat(report: LedgerReport, rows: Sequence[LedgerRow]) -> list[list[Any]]:
-    """Rows as the exports write them: identity fields, then opening, every column, closing, each as qty, cost
-    and retail (fen). The headers are `headers(layout)`."""
-    lay = report.layout
-    out = []
-    for r in rows:
-        line: list[Any] = [r.label or r.identity.get(f.key, "") if i == 0 else r.identity.get(f.key, "")
-                           for i, f in enumerate(lay.identity)]
-        for fig in (r.opening, *(r.col(c.key) for c in lay.columns), r.closing):
-            line += [fig.qty, fig.cost, fig.retail]
-        out.append(line)
-    return out
 
 
 def as_dict(report: LedgerReport) -> dict[str, Any]:
