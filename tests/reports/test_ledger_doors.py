@@ -18,7 +18,8 @@ from server.config import ROOT, Settings
 from server.permissions import PERMISSIONS, Action
 from server.roles import Role
 from server.services.context import Ctx
-from tests.conftest import ROLE_PINS, login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, login
+from tests.server.test_selling import new_sale, pay_cash, scan
 
 
 def test_who_may_read_the_reports() -> None:
@@ -29,6 +30,9 @@ def test_who_may_read_the_reports() -> None:
 @pytest.mark.refuses("SEC-01")
 def test_the_ledger_over_the_api(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     c, today = shop["client"], shop["clock"].today
+    sid = new_sale(c, shop["cashier"])  # a cash sale through the service: 3 × 维生素C at 3.50
+    assert scan(c, shop["cashier"], sid, BARCODE_VITC, qty=3).status_code == 201
+    assert pay_cash(c, shop["cashier"], sid, 1050, 1050).status_code == 200
     q = {"from": (today - timedelta(days=3)).isoformat(), "to": today.isoformat()}
     for role in ("cashier", "pharmacist"):  # the counter's posts: refused, whatever the format
         for fmt in ("json", "xlsx"):
@@ -39,9 +43,13 @@ def test_the_ledger_over_the_api(shop: dict[str, Any], engine: Engine, ctx: Ctx)
     admin = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
     body = c.get("/reports/ledger", params=q, headers=admin).json()
     assert body["from"] == q["from"] and body["to"] == q["to"]
-    # the seeded shop's first inventory is in the period: six batches in, nothing out, all balanced
+    # the seeded shop's first inventory is in the period (six batches in), and the sale out, all balanced
     assert len(body["batches"]) == 6 and all(r["balanced"] for r in body["batches"] + body["items"])
-    assert body["total"]["columns"]["in_other"]["qty"] == body["total"]["closing"]["qty"] > 0
+    total = body["total"]
+    assert total["columns"]["in_other"]["qty"] - total["columns"]["out_sale"]["qty"] == total["closing"]["qty"] > 0
+    vitc = next(r for r in body["items"] if r["item_id"] == shop["items"]["vitc"])
+    # 3 of the batch's 50 at 2.00 each: 6.00 at cost; at retail what was paid
+    assert vitc["columns"]["out_sale"] == {"qty": 3, "cost_fen": 600, "retail_fen": 1050}
     assert body["checks"]["verdicts"]["stock"] == "合格"
     month = c.get("/reports/ledger", headers=shop["manager"]).json()
     assert month["from"].endswith("-01") and month["from"][:7] == today.isoformat()[:7]
