@@ -20,6 +20,7 @@ from server.api import (
     prescriptions,
     printing,
     receiving,
+    reports,
     selling,
     stock,
     store,
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # first thing a starting service is asked, /health (by a supervisor, `dingdian demo`, the till), does not wait
     # for them; a scan pays one more regex, when the hot lane (TillLane) has not answered it already.
     for module in (health, selling, auth, store, users, catalog, stock, receiving, prescriptions, card, till, events,
-                   audit, devices, printing):
+                   audit, devices, printing, reports):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
     app.include_router(care_api.router)

@@ -42,6 +42,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(till_app, name="till")
 app.add_typer(supplier_app, name="supplier")
 app.add_typer(receipt_app, name="receipt")
+report_app = typer.Typer(help="Month-end reports from the ledger (进销存 …), read-only.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config.toml to use (default: ./config.toml)")]
 AsOpt = Annotated[str | None, typer.Option("--as", help="who runs the command: your username (your PIN is asked)")]
@@ -778,6 +780,62 @@ def rules_list(family: FamilyArg = None,
         typer.echo(f"{'':9}来源 / source: {r.source}")
     typer.echo(f"{len(chosen)} 条规则 / rules. 各规则的拒绝测试 / the tests that show each refusing: `make rules` "
                "(in the repository)")
+
+
+@report_app.command("ledger")
+def report_ledger(start: Annotated[str | None, typer.Option("--from", help="first business date YYYY-MM-DD "
+                                                                    "(default: this month's first)")] = None,
+                  end: Annotated[str | None, typer.Option("--to", help="last business date YYYY-MM-DD")] = None,
+                  xlsx_path: Annotated[Path | None, typer.Option("--xlsx", help="write the workbook here")] = None,
+                  csv_path: Annotated[Path | None, typer.Option("--csv", help="write the CSV (UTF-8, BOM) here")] = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="print the whole report as JSON")] = False,
+                  config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """进销存 (ST-01) of a period: per item × batch and per item, with the inspector's checks; exits 1 when a check
+    fails, so a store can run it from cron."""
+    from datetime import date
+
+    from reports import ledger
+    from reports.export import csv as csv_export
+    from reports.export import xlsx
+    from reports.layout import configured
+    from server.api.reports import period
+    from server.errors import AppError
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "report.read")
+    try:
+        first, last = period(date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None,
+                             ctx.today)
+    except (ValueError, AppError) as exc:
+        raise _fail(exc if isinstance(exc, AppError) else AppError(
+            422, "VALIDATION", "日期格式应为 YYYY-MM-DD", "dates are YYYY-MM-DD")) from exc
+    report = ledger.ledger_report(engine, ctx.store_id, first, last, configured(settings.reports.ledger_layout))
+    if xlsx_path:
+        xlsx.write(report, xlsx_path)
+    if csv_path:
+        csv_export.write(report, csv_path)
+    verdicts = report.checks.verdicts() if report.checks else {}
+    if as_json:
+        typer.echo(json.dumps(ledger.as_dict(report), ensure_ascii=False, indent=2))
+    else:
+        t = report.total
+        typer.echo(f"进销存 {first.isoformat()} — {last.isoformat()}: {len(report.items)} 个品种, "
+                   f"{len(report.batches)} 个批次")
+        typer.echo(f"期初 {t.opening.qty} / 成本 {t.opening.cost / 100:.2f} 元; 入库 {t.total_in(report.layout).qty}; "
+                   f"出库 {t.total_out(report.layout).qty}; 期末 {t.closing.qty} / 成本 {t.closing.cost / 100:.2f} 元")
+        names = {"stock": "批次销售不超过期初+入库", "card": "医保销售数量=医保结算数量", "counts": "账实差异与盘点单"}
+        typer.echo("核查: " + "; ".join(f"{names[k]} {v}" for k, v in verdicts.items()))
+        for line in report.checks.lines() if report.checks else []:
+            if line[1] != "合格" and not line[2].endswith(("处", "个品种", "笔盘盈盘亏")):
+                typer.echo(" · ".join(line))
+        if report.unbalanced():
+            typer.echo(f"不平: {len(report.unbalanced())} 行 (期初+入库−出库≠期末)")
+        for p in (xlsx_path, csv_path):
+            if p:
+                typer.echo(f"已写入 / written: {p}")
+    if report.unbalanced() or "不合格" in verdicts.values():
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover

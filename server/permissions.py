@@ -61,6 +61,8 @@ class Action(StrEnum):
     DEVICE_READ = "device.read"  # device states, the print queue
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
+    # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
+    REPORT_READ = "report.read"  # the 进销存 and its exports
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -105,9 +107,10 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                 Action.STOCK_LOSS, Action.STOCK_UPKEEP}
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
-                                                 Action.INSURANCE_SESSION, Action.REGISTRY_WRITE}),
+                                                 Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
+                                                 Action.REPORT_READ}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
-    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ} | set(MANAGER_WRITES)),
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
                               Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ}),
