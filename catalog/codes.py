@@ -54,6 +54,20 @@ def uscc_check_char(first17: str) -> str:
     return USCC_CHARS[(31 - total % 31) % 31]
 
 
+def check_uscc(code: str) -> list[Violation]:
+    """A supplier's 统一社会信用代码 (GSP-05: who the supplier is): 18 characters of GB 32100's set, the last its
+    check character."""
+    text = code.strip().upper()
+    if len(text) != 18 or any(c not in USCC_CHARS for c in text):
+        return [Violation("GSP-05", f"统一社会信用代码 {code} 格式不对：应为 18 位数字或大写字母（不含 I O S V Z）",
+                          f"unified social credit code {code}: 18 characters of GB 32100's set expected",
+                          {"code": code})]
+    if uscc_check_char(text[:17]) != text[17]:
+        return [Violation("GSP-05", f"统一社会信用代码 {code} 校验位不对", f"unified social credit code {code}: "
+                          "wrong check character", {"code": code, "expected": uscc_check_char(text[:17])})]
+    return []
+
+
 def org_code_check_char(body: str) -> str:
     """The check character of a 9-char 组织机构代码 (GB 11714, mod 11) after its 8 body characters
     (digits, or uppercase letters counted A=10 … Z=35)."""

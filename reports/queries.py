@@ -3,9 +3,169 @@
 Every report (进销存, the card-purchase and 外配处方 statements, receivables, the inspection export,
 the compliance checklist) reads through functions defined here, never through server.db itself, and
 none of them writes. The import contract "reports reach the database only through reports.queries"
-(pyproject.toml, [tool.importlinter]) holds the rest of reports/ to it.
+(pyproject.toml, [tool.importlinter]) holds the rest of reports/ to it; `reading` holds this module to it in
+the database too: one snapshot, ended by a rollback, and on PostgreSQL a READ ONLY transaction that refuses
+any write.
 
-Empty for now: the first report brings its first query.
+The queries return plain rows (named tuples of ints, strings and dates), never models: what a report makes of
+them is pure code over plain facts.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from server.db.models import Batch, CardSettlement, Item, Sale, SaleLine
+from server.db.models.ledger import StockMovement
+
+_MV = sa.table(StockMovement.__tablename__, *[sa.column(c.name) for c in StockMovement.__table__.columns])  # type: ignore[attr-defined]
+_BATCH = Batch.__table__  # type: ignore[attr-defined]
+_ITEM = Item.__table__  # type: ignore[attr-defined]
+_SALE = Sale.__table__  # type: ignore[attr-defined]
+_LINE = SaleLine.__table__  # type: ignore[attr-defined]
+_SETL = CardSettlement.__table__  # type: ignore[attr-defined]
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """One read-only snapshot for a whole report: every query of it sees the same ledger (a sale completing
+    meanwhile is in all of its figures or in none), and nothing can be written through it."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # the connection goes back to the pool as it came: query_only is per connection
+            conn.exec_driver_sql("PRAGMA query_only = ON")
+            conn.commit()
+        conn.begin()
+        try:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            elif sqlite:  # a read transaction now, so every query of the report sees one snapshot (WAL)
+                conn.exec_driver_sql("SELECT 1 FROM stock_movement LIMIT 1")
+            yield conn
+        finally:
+            conn.rollback()
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA query_only = OFF")
+                conn.commit()
+
+
+def movement_sums(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Per batch and kind, the movements' sums (qty, cost_fen, retail_fen) before `start` (the opening) and within
+    [start, end] (the period), and over everything up to `end` (the closing, summed on its own so that the
+    report's identity opening + in − out = closing is a check, not an arithmetic consequence).
+
+    Grouped by kind, not by report column: which column a kind lands in is server.rules.movements' to say."""
+    mv = _MV.c
+    before = mv.business_date < start
+    within = mv.business_date >= start
+
+    def part(cond: Any, column: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, column), else_=0)), 0)
+
+    q = (sa.select(mv.batch_id, mv.item_id, mv.kind,
+                   part(before, mv.qty).label("open_qty"), part(before, mv.cost_fen).label("open_cost"),
+                   part(before, mv.retail_fen).label("open_retail"),
+                   part(within, mv.qty).label("qty"), part(within, mv.cost_fen).label("cost"),
+                   part(within, mv.retail_fen).label("retail"),
+                   sa.func.sum(mv.qty).label("close_qty"), sa.func.sum(mv.cost_fen).label("close_cost"),
+                   sa.func.sum(mv.retail_fen).label("close_retail"))
+         .where(mv.store_id == store_id, mv.business_date <= end)
+         .group_by(mv.batch_id, mv.item_id, mv.kind))
+    return conn.execute(q).all()
+
+
+def batch_identities(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Every batch of the store with its item's identity as the 进销存 names it (the report keeps those it needs)."""
+    b, i = _BATCH.c, _ITEM.c
+    q = (sa.select(b.id.label("batch_id"), b.batch_no, b.lot_no, b.expires_on, i.id.label("item_id"),
+                   i.code, i.nhsa_code, i.name, i.generic_name, i.spec, i.dosage_form, i.manufacturer, i.approval_no,
+                   i.unit, i.split_unit, i.split_ratio, i.gsp_class, i.insurance_category)
+         .select_from(_BATCH.join(_ITEM, b.item_id == i.id))
+         .where(b.store_id == store_id))
+    return conn.execute(q).all()
+
+
+def below_zero(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Every movement of the period after which its batch's stock in its location was below zero: each batch and
+    location walked from its first movement, in the order written (id), by the database (a window), so only the
+    offending points come back."""
+    mv = _MV.c
+    walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
+                      sa.func.sum(mv.qty).over(partition_by=(mv.batch_id, mv.location), order_by=mv.id).label("held"))
+            .where(mv.store_id == store_id, mv.business_date <= end).subquery())
+    q = (sa.select(walk).where(walk.c.held < 0, walk.c.business_date >= start)
+         .order_by(walk.c.batch_id, walk.c.location, walk.c.id))
+    return conn.execute(q).all()
+
+
+def item_units(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Each item's code and how many split units a whole unit holds (a card line's cnt is in the unit sold)."""
+    i = _ITEM.c
+    return conn.execute(sa.select(i.id, i.code, i.split_ratio).where(i.store_id == store_id)).all()
+
+
+def refs_of_kinds(conn: Connection, store_id: int, start: date, end: date, kinds: Sequence[str]) -> Sequence[Any]:
+    """Movements of the given kinds within the period with the document they name (ref_type, ref_id), per batch:
+    e.g. the count gains and losses with their count documents."""
+    mv = _MV.c
+    q = (sa.select(mv.batch_id, mv.item_id, mv.kind, mv.ref_type, mv.ref_id,
+                   sa.func.sum(mv.qty).label("qty"), sa.func.sum(mv.cost_fen).label("cost"))
+         .where(mv.store_id == store_id, mv.business_date >= start, mv.business_date <= end, mv.kind.in_(list(kinds)))
+         .group_by(mv.batch_id, mv.item_id, mv.kind, mv.ref_type, mv.ref_id)
+         .order_by(mv.batch_id, mv.ref_type, mv.ref_id))
+    return conn.execute(q).all()
+
+
+def table_exists(conn: Connection, name: str) -> bool:
+    """Whether a table another part of the project brings (e.g. the count documents) exists yet here."""
+    return sa.inspect(conn).has_table(name)
+
+
+def count_lines(conn: Connection, line_ids: Sequence[str]) -> Sequence[Any] | None:
+    """The count documents (盘点单, stock care's count_line and count_sheet) that count movements name by ref, or
+    None where this database has no count documents yet (they come with stock care, migration 0019)."""
+    if not (table_exists(conn, "count_line") and table_exists(conn, "count_sheet")):
+        return None
+    if not line_ids:
+        return []
+    ln = sa.table("count_line", *[sa.column(c) for c in ("id", "sheet_id", "batch_id", "book_qty", "counted_qty",
+                                                          "reason")])
+    sh = sa.table("count_sheet", *[sa.column(c) for c in ("id", "status", "business_date", "posted_by")])
+    q = (sa.select(ln.c.id, ln.c.sheet_id, ln.c.batch_id, ln.c.book_qty, ln.c.counted_qty, ln.c.reason,
+                   sh.c.status, sh.c.business_date, sh.c.posted_by)
+         .select_from(ln.join(sh, ln.c.sheet_id == sh.c.id))
+         .where(ln.c.id.in_([int(x) for x in line_ids if x.isdigit()])))
+    return conn.execute(q).all()
+
+
+def settled_card_sales(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """The card settlements standing at the end (status settled) of the sales of the period (the sale's business
+    date), with the lines the centre settled as they were sent (CardSettlement.lines: feedetl_sn = our sale line)."""
+    s, st = _SALE.c, _SETL.c
+    q = (sa.select(st.id, st.sale_id, st.lines)
+         .select_from(_SETL.join(_SALE, st.sale_id == s.id))
+         .where(st.store_id == store_id, st.status == "settled", s.business_date >= start, s.business_date <= end))
+    return conn.execute(q).all()
+
+
+def sale_lines_taken(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Per sale line of the period's sales that has a live card settlement: the stock its movements took (split
+    units, positive), what it sold and its 医保 snapshot."""
+    mv, ln, s, st = _MV.c, _LINE.c, _SALE.c, _SETL.c
+    taken = (sa.select(mv.ref_id, sa.func.sum(-mv.qty).label("taken"))
+             .where(mv.store_id == store_id, mv.kind == "sale", mv.ref_type == "sale_line",
+                    mv.business_date >= start, mv.business_date <= end)
+             .group_by(mv.ref_id).subquery())
+    q = (sa.select(ln.id, ln.item_id, ln.sale_id, ln.qty, ln.split, ln.insurance_category, ln.nhsa_code,
+                   sa.func.coalesce(taken.c.taken, 0).label("taken"))
+         .select_from(_LINE.join(_SALE, ln.sale_id == s.id)
+                      .join(_SETL, sa.and_(st.sale_id == s.id, st.status == "settled"))
+                      .outerjoin(taken, taken.c.ref_id == sa.cast(ln.id, sa.String)))
+         .where(s.store_id == store_id, s.business_date >= start, s.business_date <= end))
+    return conn.execute(q).all()

@@ -19,12 +19,15 @@ from server.api import (
     health,
     prescriptions,
     printing,
+    receiving,
+    reports,
     selling,
     stock,
     store,
     till,
     users,
 )
+from server.api import care as care_api
 from server.api import insurance as insurance_api
 from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
@@ -76,9 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI builds an included router's routes on the first request that reaches it (~0.1 s for selling's): the
     # first thing a starting service is asked, /health (by a supervisor, `dingdian demo`, the till), does not wait
     # for them; a scan pays one more regex, when the hot lane (TillLane) has not answered it already.
-    for module in (health, selling, auth, store, users, catalog, stock, prescriptions, card, till, events, audit,
-                   devices, printing):
+    for module in (health, selling, auth, store, users, catalog, stock, receiving, prescriptions, card, till, events,
+                   audit, devices, printing, reports):
         app.include_router(module.router)
     app.include_router(insurance_api.router)
+    app.include_router(care_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

@@ -66,6 +66,9 @@ _MODELS: dict[str, type[SQLModel]] = {table_of(m.class_).name: m.class_ for m in
 ROW_AUDITED: dict[str, type[SQLModel]] = {t: _MODELS[t] for t in evidence.tables(evidence.Verified.ROWS)}
 _SINCE: dict[str, str] = {t: e.since for t, e in evidence.TABLES.items() if e.since}
 COVERAGE = "audit.coverage"  # the entry a migration (0011, 0016) wrote in a store that had data: where verifying began
+# The entry migration 0017 wrote where it backfilled the stock ledger's new columns: each movement's image as it
+# is now, by id; an image of the row from before (without its id, so matched by content) is its old self.
+REVALUE = "stock.revalue"
 
 # Rows an entry images besides its own, by the entity it is about: key of the image -> table of the rows.
 # A list of images (or one, or `compact`'s form) under that key; an image without "id" is matched by content;
@@ -76,6 +79,12 @@ NESTED: dict[str, dict[str, str]] = {
     "sale_return": {"lines": "sale_return_line", "refunds": "refund", "movements": "stock_movement",
                     "trace_codes": "sale_trace_code"},
     "prescription": {"lines": "prescription_line", "review": "rx_review"},
+    "receipt": {"lines": "receipt_line", "trace_codes": "receipt_trace_code", "batches": "batch",
+                "movements": "stock_movement"},
+    "count_sheet": {"lines": "count_line", "movements": "stock_movement"},
+    "stock_loss": {"lines": "stock_loss_line", "movements": "stock_movement"},
+    "upkeep": {"lines": "upkeep_line"},
+    "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
 }
 
 
@@ -296,6 +305,8 @@ class _Images:
     # the store had no data before that revision)
     coverage_seq: dict[str, int] = field(default_factory=dict)
     covered_from: dict[str, int] = field(default_factory=dict)  # table -> its last id before that revision
+    # table -> (seq, the row's image now, the columns the revision filled): REVALUE's rows
+    revalued: dict[str, list[tuple[int, dict[str, Any], list[str]]]] = field(default_factory=lambda: defaultdict(list))
 
     def legacy(self, table: str, seq: int) -> bool:
         """An image older than the coverage: of a table not verified row by row then (not judged)."""
@@ -307,6 +318,12 @@ class _Images:
             self.coverage_seq.update({t: e.seq for t, since in _SINCE.items() if since == revision})
             self.covered_from.update({str(t): int(i) for t, i in (e.after.get("tables") or {}).items()
                                       if i is not None})
+            return
+        if e.action == REVALUE and e.after:
+            columns = [str(c) for c in e.after.get("columns") or ()]
+            for img in _listed(e.after.get("movements")):
+                self._set("stock_movement", str(img["id"]), e.seq, img)
+                self.revalued["stock_movement"].append((e.seq, img, columns))
             return
         if e.entity == "sale_line" and e.action.startswith("sale.trace_code"):
             return  # before migration 0011 a trace code's entry named its sale line, with the code's fields
@@ -451,6 +468,12 @@ def _verify_table(session: Session, store_id: int, table: str, model: type[SQLMo
     pool: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for seq, img in images.by_content.get(table, ()):
         pool[_content_key(model, img)].append((seq, img))
+    for _, img, filled in images.revalued.get(table, ()):
+        # the same row imaged before the revision filled its new columns (by content): it is this one
+        for key in (_content_key(model, {k: v for k, v in img.items() if k not in filled}), _content_key(model, img)):
+            if old := pool.get(key):
+                old.pop()
+                break
     drift = _DRIFT.get(table)
     last_before = images.covered_from.get(table)
     seen: set[str] = set()
@@ -587,16 +610,26 @@ def _verify_msgid_counter(conn: Any, store_id: int, report: VerifyReport) -> Non
 
 
 def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> None:
-    """Every batch balance equals the sum of its ledger movements (ST-02: the ledger is the truth)."""
-    ledger = {(b, loc): int(q) for b, loc, q in session.exec(
-        select(StockMovement.batch_id, StockMovement.location, func.sum(StockMovement.qty))
+    """Every batch balance equals the sum of its ledger movements, in quantity and in cost on hand (ST-02: the
+    ledger is the truth)."""
+    ledger = {(b, loc): (int(q), int(c)) for b, loc, q, c in session.exec(
+        select(StockMovement.batch_id, StockMovement.location, func.sum(StockMovement.qty),
+               func.sum(StockMovement.cost_fen))
         .where(StockMovement.store_id == store_id).group_by(col(StockMovement.batch_id), col(StockMovement.location)))}
-    kept = {(b, loc): q for b, loc, q in session.exec(
-        select(BatchBalance.batch_id, BatchBalance.location, BatchBalance.qty).where(BatchBalance.store_id == store_id))}
+    kept = {(b, loc): (q, c) for b, loc, q, c in session.exec(
+        select(BatchBalance.batch_id, BatchBalance.location, BatchBalance.qty, BatchBalance.cost_fen)
+        .where(BatchBalance.store_id == store_id))}
     for key in sorted(set(ledger) | set(kept)):
-        if ledger.get(key, 0) != kept.get(key, 0):
+        (lq, lc), (kq, kc) = ledger.get(key, (0, 0)), kept.get(key, (0, 0))
+        if lq != kq:
             report.problems.append({
                 "kind": "balance_mismatch", "table": "batch_balance", "row_id": f"{key[0]}/{key[1]}",
-                "ledger": ledger.get(key, 0), "balance": kept.get(key, 0),
-                "zh": f"批次 #{key[0]}（{key[1]}）库存 {kept.get(key, 0)} 与流水合计 {ledger.get(key, 0)} 不符",
-                "en": f"batch #{key[0]} ({key[1]}) holds {kept.get(key, 0)} but its movements add up to {ledger.get(key, 0)}"})
+                "ledger": lq, "balance": kq,
+                "zh": f"批次 #{key[0]}（{key[1]}）库存 {kq} 与流水合计 {lq} 不符",
+                "en": f"batch #{key[0]} ({key[1]}) holds {kq} but its movements add up to {lq}"})
+        if lc != kc:
+            report.problems.append({
+                "kind": "balance_cost_mismatch", "table": "batch_balance", "row_id": f"{key[0]}/{key[1]}",
+                "ledger": lc, "balance": kc,
+                "zh": f"批次 #{key[0]}（{key[1]}）库存成本 {kc} 分与流水成本合计 {lc} 分不符",
+                "en": f"batch #{key[0]} ({key[1]}) holds stock costing {kc} fen but its movements' cost adds up to {lc}"})

@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -32,11 +32,18 @@ catalog_app = typer.Typer(help="Catalog upkeep.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts and posts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 till_app = typer.Typer(help="Registered tills (AGR-02).", no_args_is_help=True)
+supplier_app = typer.Typer(help="Suppliers: scope, 首营 approvals (GSP-05).", no_args_is_help=True)
+receipt_app = typer.Typer(help="Receiving (采购入库) and the first inventory: enter, inspect, approve (GSP-05).",
+                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(till_app, name="till")
+app.add_typer(supplier_app, name="supplier")
+app.add_typer(receipt_app, name="receipt")
+report_app = typer.Typer(help="Month-end reports from the ledger (进销存 …), read-only.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config.toml to use (default: ./config.toml)")]
 AsOpt = Annotated[str | None, typer.Option("--as", help="who runs the command: your username (your PIN is asked)")]
@@ -572,6 +579,184 @@ def audit_verify(config: ConfigOpt = None,
         raise typer.Exit(1)
 
 
+@supplier_app.command("add")
+def supplier_add(name: str,
+                 licence_no: Annotated[str, typer.Option("--licence-no", help="药品经营许可证号 …")],
+                 licence_expiry: Annotated[str, typer.Option("--licence-expiry", help="YYYY-MM-DD")],
+                 scope: Annotated[list[str], typer.Option("--scope", help="drugs, devices, health_food, food, "
+                                                                          "cosmetics, sundries; repeatable")],
+                 credit_code: Annotated[str, typer.Option("--credit-code", help="统一社会信用代码")] = "",
+                 config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """Add a supplier with its licence, 统一社会信用代码 and business scope (经营范围)."""
+    from datetime import date
+
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.stock.suppliers import add_supplier
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "supplier.write")
+    try:
+        with core_unit(engine) as u:
+            sup = add_supplier(u, ctx, name, licence_no, date.fromisoformat(licence_expiry), credit_code, scope=scope)
+            sid = sup.id
+    except (AppError, ValueError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"已添加供应商 / supplier added: #{sid} {name}（待首营审核 / awaiting first-time approval）")
+
+
+@supplier_app.command("approve")
+def supplier_approve(supplier_id: int,
+                     item: Annotated[list[int] | None, typer.Option("--item", help="an item id approved from this "
+                                                                                   "supplier (首营品种); repeatable")]
+                     = None,
+                     note: Annotated[str, typer.Option()] = "", config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """首营: approve a first-time supplier, or (with --item) first-time items from it."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.stock import suppliers
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "supplier.write")
+    try:
+        with core_unit(engine) as u:
+            if item:
+                for item_id in item:
+                    suppliers.approve_item(u, ctx, supplier_id, item_id, note)
+            else:
+                suppliers.approve_supplier(u, ctx, supplier_id, note)
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"已审核 / approved: supplier #{supplier_id}" + (f" items {item}" if item else ""))
+
+
+def _receipt_text(receipt_id: int, settings: Settings, engine: Engine) -> str:
+    from server.db.uow import read_session
+    from server.services.stock import receiving
+
+    ctx = _ctx(settings, engine)
+    with read_session(engine) as s:
+        r = receiving.get_receipt(s, ctx, receipt_id)
+        rows = [f"入库单 / receipt #{r.id} {r.kind} {r.status} {r.business_date} 随货同行单 {r.dynt_no or '-'} "
+                f"发票 {r.purc_invo_no or '-'}"]
+        rows += [f"  {ln.line_no:>3} item #{ln.item_id} 批号 {ln.lot_no} 有效期 {ln.expires_on} {ln.qty} 件"
+                 f"{f'+{ln.loose}' if ln.loose else ''} @ {ln.unit_cost_fen} 分  {ln.outcome} {ln.reason}"
+                 for ln in receiving.lines_of(s, receipt_id)]
+    return "\n".join(rows)
+
+
+@receipt_app.command("create")
+def receipt_create(file: Annotated[Path, typer.Argument(help="JSON: the API's body of POST /receipts (or of POST "
+                                                              "/first-inventory with --first-inventory)",
+                                                         exists=True, dir_okay=False)],
+                   first_inventory: Annotated[bool, typer.Option("--first-inventory", help="the store's first "
+                                                                                          "inventory (期初)")] = False,
+                   config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """Enter a delivery (or the first inventory) from a JSON file; refused whole, every problem named."""
+    from pydantic import ValidationError
+
+    from server.api.schemas.stock import FirstInventoryIn, ReceiptIn
+    from server.db.uow import core_unit, orm
+    from server.errors import AppError
+    from server.services.stock import receiving
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "receipt.write")
+    try:
+        raw = file.read_text(encoding="utf-8")
+        body = FirstInventoryIn.model_validate_json(raw) if first_inventory else ReceiptIn.model_validate_json(raw)
+        with core_unit(engine) as u:
+            lines = [receiving.LineIn(**ln.model_dump(exclude={"item_id", "barcode"}), item_id=ln.item_id
+                                      if ln.item_id is not None else receiving.scanned(orm(u), ctx, ln.barcode or ""))
+                     for ln in body.lines]
+            if isinstance(body, ReceiptIn):
+                r = receiving.create(u, ctx, receiving.PURCHASE, body.supplier_id, body.dynt_no, body.purc_invo_no,
+                                     lines, body.business_date, body.note)
+            else:
+                r = receiving.create(u, ctx, receiving.OPENING, None, "", "", lines, body.business_date, body.note)
+            rid = int(r.id or 0)
+    except AppError as exc:
+        if violations := exc.details.get("violations"):
+            for v in violations:
+                typer.echo(f"✗ [{v['code']}] {v['message_zh']} / {v['message_en']}", err=True)
+        raise _fail(exc) from exc
+    except ValidationError as exc:
+        raise _fail(exc) from exc
+    typer.echo(_receipt_text(rid, settings, engine))
+
+
+def _verdicts(accept: list[int], reject: list[str], hold: list[str]) -> list[Any]:
+    from server.services.stock.receiving import Verdict
+
+    out = [Verdict(n, "accepted") for n in accept]
+    for outcome, given in (("rejected", reject), ("quarantine", hold)):
+        for g in given:
+            no, _, reason = g.partition(":")
+            if not no.strip().isdigit():
+                typer.echo(f"行号:原因 / LINE:REASON expected, got {g!r}", err=True)
+                raise typer.Exit(2)
+            out.append(Verdict(int(no), outcome, reason))
+    return out
+
+
+@receipt_app.command("inspect")
+def receipt_inspect(receipt_id: int,
+                    accept: Annotated[list[int] | None, typer.Option("--accept", help="line no. 合格; repeatable")]
+                    = None,
+                    reject: Annotated[list[str] | None, typer.Option("--reject", help="LINE:原因 拒收; repeatable")]
+                    = None,
+                    hold: Annotated[list[str] | None, typer.Option("--hold", help="LINE:原因 待验; repeatable")] = None,
+                    config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """验收: the caller's verdict on every line (合格 / 拒收 with a reason / 待验 with a reason)."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.stock import receiving
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "receipt.inspect")
+    try:
+        with core_unit(engine) as u:
+            receiving.inspect(u, ctx, receipt_id, _verdicts(accept or [], reject or [], hold or []))
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(_receipt_text(receipt_id, settings, engine))
+
+
+@receipt_app.command("approve")
+def receipt_approve(receipt_id: int, note: Annotated[str, typer.Option()] = "", config: ConfigOpt = None,
+                    as_user: AsOpt = None) -> None:
+    """The person in charge (not the inspector) approves: the receipt's stock enters the ledger."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.stock import receiving
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "batch.write")
+    try:
+        with core_unit(engine) as u:
+            receiving.approve(u, ctx, receipt_id, note)
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(_receipt_text(receipt_id, settings, engine))
+
+
+@receipt_app.command("show")
+def receipt_show(receipt_id: int, config: ConfigOpt = None) -> None:
+    """A receipt and its lines with the inspection's verdicts."""
+    from server.errors import AppError
+
+    settings = _settings(config)
+    try:
+        typer.echo(_receipt_text(receipt_id, settings, _engine(settings)))
+    except AppError as exc:
+        raise _fail(exc) from exc
+
+
 FamilyArg = Annotated[str | None, typer.Argument(help="one family only: AGR, RX, CARD, GSP, STAFF, ST or SEC")]
 
 
@@ -597,9 +782,69 @@ def rules_list(family: FamilyArg = None,
                "(in the repository)")
 
 
+@report_app.command("ledger")
+def report_ledger(start: Annotated[str | None, typer.Option("--from", help="first business date YYYY-MM-DD "
+                                                                    "(default: this month's first)")] = None,
+                  end: Annotated[str | None, typer.Option("--to", help="last business date YYYY-MM-DD")] = None,
+                  xlsx_path: Annotated[Path | None, typer.Option("--xlsx", help="write the workbook here")] = None,
+                  csv_path: Annotated[Path | None, typer.Option("--csv", help="write the CSV (UTF-8, BOM) here")] = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="print the whole report as JSON")] = False,
+                  config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """进销存 (ST-01) of a period: per item × batch and per item, with the inspector's checks; exits 1 when a check
+    fails, so a store can run it from cron."""
+    from datetime import date
+
+    from reports import ledger
+    from reports.export import csv as csv_export
+    from reports.export import xlsx
+    from reports.layout import configured
+    from server.api.reports import period
+    from server.errors import AppError
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _acting(engine, _ctx(settings, engine), as_user, "report.read")
+    try:
+        first, last = period(date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None,
+                             ctx.today)
+    except (ValueError, AppError) as exc:
+        raise _fail(exc if isinstance(exc, AppError) else AppError(
+            422, "VALIDATION", "日期格式应为 YYYY-MM-DD", "dates are YYYY-MM-DD")) from exc
+    report = ledger.ledger_report(engine, ctx.store_id, first, last, configured(settings.reports.ledger_layout))
+    if xlsx_path:
+        xlsx.write(report, xlsx_path)
+    if csv_path:
+        csv_export.write(report, csv_path)
+    verdicts = report.checks.verdicts() if report.checks else {}
+    if as_json:
+        typer.echo(json.dumps(ledger.as_dict(report), ensure_ascii=False, indent=2))
+    else:
+        t = report.total
+        typer.echo(f"进销存 {first.isoformat()} — {last.isoformat()}: {len(report.items)} 个品种, "
+                   f"{len(report.batches)} 个批次")
+        typer.echo(f"期初 {t.opening.qty} / 成本 {t.opening.cost / 100:.2f} 元; 入库 {t.total_in(report.layout).qty}; "
+                   f"出库 {t.total_out(report.layout).qty}; 期末 {t.closing.qty} / 成本 {t.closing.cost / 100:.2f} 元")
+        names = {"stock": "批次销售不超过期初+入库", "card": "医保销售数量=医保结算数量", "counts": "账实差异与盘点单"}
+        typer.echo("核查: " + "; ".join(f"{names[k]} {v}" for k, v in verdicts.items()))
+        for line in report.checks.lines() if report.checks else []:
+            if line[1] != "合格" and not line[2].endswith(("处", "个品种", "笔盘盈盘亏")):
+                typer.echo(" · ".join(line))
+        if report.unbalanced():
+            typer.echo(f"不平: {len(report.unbalanced())} 行 (期初+入库−出库≠期末)")
+        for p in (xlsx_path, csv_path):
+            if p:
+                typer.echo(f"已写入 / written: {p}")
+    if report.unbalanced() or "不合格" in verdicts.values():
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app(sys.argv[1:])
 
+
+from server.cli_care import register as _register_care  # noqa: E402  (count, loss, recall, upkeep, near-expiry)
+
+_register_care(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

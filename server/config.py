@@ -209,6 +209,26 @@ class RuleSettings(_Section):
     second_person_above_fen: int = Field(default=20000, ge=0)
 
 
+class ReportSettings(_Section):
+    """The month-end reports (issue #20). `ledger_layout`: a province's 进销存 columns, as reports.layout.layout_from
+    reads them ({name, identity: [keys], columns: [{key, zh, en, sources: [movement columns]}]}); empty: the
+    default layout."""
+
+    ledger_layout: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ledger_layout")
+    @classmethod
+    def _a_whole_layout(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if v:
+            from reports.layout import layout_from  # pure data over server.rules: checked at load, not at month end
+
+            try:
+                layout_from(v)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ValueError(f"not a 进销存 layout: {exc}") from None
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DINGDIAN_",
@@ -225,6 +245,7 @@ class Settings(BaseSettings):
     insurance: InsuranceSettings = InsuranceSettings()
     rules: RuleSettings
     printers: dict[str, TillPrinterSettings] = Field(default_factory=dict)  # a printer per till, by till code
+    reports: ReportSettings = ReportSettings()
 
     # Set by load_settings; where the values came from, for messages and /health.
     source_file: str = Field(default="", exclude=True)

@@ -18,9 +18,11 @@ from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.roles import ROLE_LABELS, Role
 from server.rules.controlled import Approver
+from server.rules.stock import Scope
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock
+from server.services.stock import suppliers as supplier_service
 from server.services.store import profile as store_service
 from server.services.store import users as user_service
 
@@ -73,9 +75,11 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
         mapped = [ids[it.code] for it in items if it.nhsa_code and it.insurance_category.value in ("jia", "yi")]
         catalog_service.mark_mapping_uploaded(unit, mapping_ctx, mapped, approval)
         suppliers = demo_suppliers(DEMO_SEED, today)
-        for sup in suppliers:
-            stock.add_supplier(unit, ctx, sup.name, sup.licence_no, sup.licence_expiry, sup.business_licence_no,
-                               sup.contact, sup.phone)
+        for sup in suppliers:  # the demo's wholesalers: every scope, approved as first-time suppliers (首营)
+            added = supplier_service.add_supplier(unit, ctx, sup.name, sup.licence_no, sup.licence_expiry,
+                                                  sup.business_licence_no, sup.contact, sup.phone,
+                                                  scope=[x.value for x in Scope])
+            supplier_service.approve_supplier(unit, ctx, id_of(added), "演示数据")
         sup_ids = {x.name: x.id for x in s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id))}
         batches = demo_batches(items, suppliers, DEMO_SEED, today)
         for b in batches:

@@ -50,6 +50,12 @@ TABLES: dict[str, Evidence] = {
     # reference tables: audited row by row, changed in place
     "store": _R, "till": _R, "app_user": _R, "user_role": _R, "staff_profile": _R, "item": _R, "barcode": _R,
     "zone": _R, "supplier": _R, "batch": _R, "medical_institution": _R, "doctor": _R,
+    # stock in and stock care: documents that move through states (draft, inspected, approved, posted) in place;
+    # what they moved is in the stock ledger, guarded
+    "supplier_item": _R, "receipt": _R, "receipt_line": _R, "receipt_trace_code": _R,
+    "supplier_return": _R, "supplier_return_line": _R,
+    "count_sheet": _R, "count_line": _R, "stock_loss": _R, "stock_loss_line": _R, "recall": _R, "upkeep": _R,
+    "upkeep_line": _R,
     "agreement_event": Evidence(Verified.ROWS, BOTH),
     "prescription": Evidence(Verified.ROWS, BOTH),
     "rx_attachment": Evidence(Verified.ROWS, BOTH),  # the scan's bytes: against their audited digest too

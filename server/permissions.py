@@ -36,6 +36,11 @@ class Action(StrEnum):
     # stock
     BATCH_WRITE = "batch.write"
     BATCH_STOP = "batch.stop"  # quality stop / release (GSP-06)
+    RECEIPT_WRITE = "receipt.write"  # enter a delivery (采购入库单) or count the first inventory
+    RECEIPT_INSPECT = "receipt.inspect"  # 验收: the named inspector's verdict per line (GSP-05)
+    STOCK_COUNT = "stock.count"  # 盘点: make a count sheet, type or scan counts, submit it (posted under BATCH_WRITE)
+    STOCK_LOSS = "stock.loss"  # 报损, 过期报损, 销毁 (two witnesses), recalled stock returned
+    STOCK_UPKEEP = "stock.upkeep"  # 养护: the monthly upkeep inspection of a zone (GSP-06)
     # selling
     SELL = "sale.sell"  # open a sale, scan, suspend, resume, take payment
     SALE_READ = "sale.read"
@@ -56,6 +61,8 @@ class Action(StrEnum):
     DEVICE_READ = "device.read"  # device states, the print queue
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
+    # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
+    REPORT_READ = "report.read"  # the 进销存 and its exports
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -79,7 +86,10 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.ZONE_WRITE: "sign-off: the store's display areas and what each admits (GSP-02)",
     Action.BATCH_STOP: "approval: a quality stop is lifted on the person in charge's review (GSP-06); a stop only "
                        "keeps a batch from sale",
-    Action.BATCH_WRITE: "count sign-off: receiving and stock counts are signed off by the person in charge",
+    Action.BATCH_WRITE: "count sign-off: receiving and stock counts are signed off by the person in charge (GSP-05: "
+                        "the approver of a receipt is not its inspector)",
+    Action.STOCK_COUNT: "count: the person in charge counts beside the staff (盘点); a sheet they counted is posted "
+                        "by another person (SEC-01)",
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
     Action.DEVICE_DEMO: "the demo's simulated devices only (answers 409 on real ones)",
@@ -93,12 +103,14 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.PHARMACIST: frozenset({Action.CATALOG_READ, Action.STOCK_READ, Action.STORE_READ, Action.SELL,
                                 Action.SALE_READ, Action.SHIFT, Action.SALE_VOID, Action.SALE_RETURN,
                                 Action.SALE_CHECK, Action.DUTY, Action.BATCH_STOP, Action.RX_READ, Action.RX_ENTER,
-                                Action.RX_REVIEW}
+                                Action.RX_REVIEW, Action.RECEIPT_WRITE, Action.RECEIPT_INSPECT, Action.STOCK_COUNT,
+                                Action.STOCK_LOSS, Action.STOCK_UPKEEP}
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
-                                                 Action.INSURANCE_SESSION, Action.REGISTRY_WRITE}),
+                                                 Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
+                                                 Action.REPORT_READ}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
-    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ} | set(MANAGER_WRITES)),
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
                               Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ}),

@@ -50,7 +50,7 @@ Intent = Callable[[], Awaitable[None]]
 _COLUMNS = (("#", 3), ("品名", 0), ("规格", 12), ("数量", 7), ("单价", 8), ("金额", 9), ("类别", 12), ("医保", 4))
 
 
-def added_words(ln: dict[str, Any]) -> str:
+def added_words(ln: dict[str, Any], warnings: list[dict[str, Any]] | None = None) -> str:
     """What the cashier is told when a line is added or grows: the line, and at once what it will need before
     the money (the service refuses the payment without it): a prescription reviewed by a pharmacist (F4) for a
     处方药, the 追溯码 of each box of a traced drug (scanned into the same input)."""
@@ -59,6 +59,7 @@ def added_words(ln: dict[str, Any]) -> str:
         words.append("处方药：须登记处方并经在岗药师审核，按 F4")
     if (short := codes_needed(ln) - len(ln.get("trace_codes", []))) > 0:
         words.append(f"需扫追溯码 {short} 个（每盒一个），直接扫入本输入框")
+    words += [f"⚠ {w.get('message_zh', '')}" for w in warnings or []]  # the scan's warnings (GSP-06 near expiry)
     return "；".join(words)
 
 
@@ -350,9 +351,10 @@ class SaleScreen(Screen[None]):
 
         async def intent() -> None:
             sale_id = await self._ensure_sale()
-            line = self.show_sale(await self.client.add_line(sale_id, barcode=barcode, item_id=item_id))
+            answer = await self.client.add_line(sale_id, barcode=barcode, item_id=item_id)
+            line = self.show_sale(answer)
             if line is not None:
-                self.say(added_words(line))
+                self.say(added_words(line, (answer or {}).get("warnings", [])))
         self.send(intent)
 
     def add_trace_code(self, code: str) -> None:

@@ -202,7 +202,10 @@ def scan(engine: Engine, ctx: Ctx, who: Principal, sale_id: str, body: LineIn, o
     with loop_unit(engine) if on_loop else core_unit(engine, durable=False) as u:
         after = basket.scan(u, ctx, sale_id.lower(), till_id_of(who), body.qty, body.split, body.barcode,
                             body.item_id)
-        return sale_out(u, ctx, after.sale, lines=after.lines).model_dump_json().encode()
+        out = sale_out(u, ctx, after.sale, lines=after.lines)
+        if after.warnings:  # GSP-06: the batch the sale takes first is near expiry (the till's message line)
+            out.warnings = [ErrorOut.model_validate(v.as_dict()) for v in after.warnings]
+        return out.model_dump_json().encode()
 
 
 @router.patch("/sales/{sale_id}/lines/{line_id}", response_model=SaleOut, **guarded(Action.SELL))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
-from server.api.schemas.stock import BatchOut, OpeningBatchIn, SupplierIn, SupplierOut
+from server.api.schemas.stock import BatchOut, OpeningBatchIn, SupplierIn, SupplierOut, SupplierUpdateIn
 from server.api.schemas.store import ReasonIn
 from server.db.models import Batch, Supplier
 from server.db.uow import orm
@@ -14,13 +14,14 @@ from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from server.services.stock import ledger
+from server.services.stock import suppliers as supplier_service
 
 router = APIRouter(tags=["stock"])
 
 
 def _supplier_out(sup: Supplier, ctx: Ctx) -> SupplierOut:
     return SupplierOut.model_validate(sup.model_dump() | {
-        "licence_valid_today": not stock.supplier_licence_refusals(sup, ctx.today)})
+        "licence_valid_today": not supplier_service.supplier_licence_refusals(sup, ctx.today)})
 
 
 def _batch_out(b: Batch, qty: int, ctx: Ctx) -> BatchOut:
@@ -29,13 +30,19 @@ def _batch_out(b: Batch, qty: int, ctx: Ctx) -> BatchOut:
 
 @router.get("/suppliers", response_model=list[SupplierOut], **guarded(Action.CATALOG_READ))
 def list_suppliers(s: ReadSession, ctx: CtxDep) -> list[SupplierOut]:
-    return [_supplier_out(x, ctx) for x in stock.list_suppliers(s, ctx)]
+    return [_supplier_out(x, ctx) for x in supplier_service.list_suppliers(s, ctx)]
 
 
 @router.post("/suppliers", response_model=SupplierOut, status_code=201, **guarded(Action.SUPPLIER_WRITE))
 def add_supplier(body: SupplierIn, request: Request, ctx: CtxDep) -> SupplierOut:
     with unit_of_work(request) as u:
-        return _supplier_out(stock.add_supplier(u, ctx, **body.model_dump()), ctx)
+        return _supplier_out(supplier_service.add_supplier(u, ctx, **body.model_dump()), ctx)
+
+
+@router.patch("/suppliers/{supplier_id}", response_model=SupplierOut, **guarded(Action.SUPPLIER_WRITE))
+def update_supplier(supplier_id: RowId, body: SupplierUpdateIn, request: Request, ctx: CtxDep) -> SupplierOut:
+    with unit_of_work(request) as u:
+        return _supplier_out(supplier_service.update_supplier(u, ctx, supplier_id, **body.model_dump()), ctx)
 
 
 @router.get("/items/{item_id}/batches", response_model=list[BatchOut], **guarded(Action.STOCK_READ))

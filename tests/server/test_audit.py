@@ -178,7 +178,12 @@ def test_the_database_refuses_negative_stock(engine: Engine, ctx: Ctx) -> None:
     item_id = _seed(engine, ctx)
     with core_unit(engine) as u:
         batch = stock.add_opening_batch(u, ctx, item_id, None, "B1", "L1", date(2025, 1, 1), date(2028, 1, 1), 500, 3)
-    with pytest.raises(IntegrityError), core_unit(engine) as u:
+    with pytest.raises(AppError) as refused, core_unit(engine) as u:  # the ledger refuses first
         ledger.append(u, ctx, [ledger.Move(batch.id, batch.item_id, "sale", -4, "test", "x")])
+    assert refused.value.code == "STOCK"
+    # and the database regardless: below zero, a negative cost on hand, cost left at zero stock
+    for change in ("qty = qty - 4", "cost_fen = -1", "qty = 0"):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(f"UPDATE batch_balance SET {change} WHERE batch_id = :b"), {"b": batch.id})
     with read_session(engine) as s:
         assert ledger.sellable_by_item(s, ctx, [item_id]) == {item_id: 3}

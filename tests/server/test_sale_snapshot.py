@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from server import audit
 from server.db.uow import read_session
 from server.services.context import Ctx
-from server.services.stock.ledger import cost_of
+from server.services.stock.ledger import share
 from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 from tests.tamper import behind_the_guard
@@ -64,13 +64,18 @@ def _mapped_vitc(engine: Engine, shop: dict[str, Any], clock: Any) -> None:
              mapping_uploaded_on=clock.today - timedelta(days=10))
 
 
-def test_the_cost_of_a_line_is_exact_and_rounded_once() -> None:
-    assert cost_of([(2, 200)], 1) == 400
-    assert cost_of([(5, 800)], 24) == 167  # 5 of 24 capsules of an 8.00 box: 1.6667
-    assert cost_of([(3, 800)], 24) == 100  # 1.00 exactly
-    assert cost_of([(1, 100), (1, 101)], 2) == 101  # 100.5: half up, once for the line (not 50 + 51 = 101 by luck)
-    assert cost_of([(1, 1)], 4) == 0 and cost_of([(2, 1)], 4) == 1  # 0.25 down, 0.5 up
-    assert cost_of([], 24) == 0
+def test_an_outflow_takes_its_share_of_the_cost_on_hand_and_the_last_unit_the_rest() -> None:
+    assert share(400, 2, 2) == 400
+    assert share(800, 24, 5) == 167  # 5 of 24 capsules of an 8.00 box: 1.6667
+    assert share(800, 24, 3) == 100  # 1.00 exactly
+    assert share(201, 2, 1) == 101  # 100.5: half up
+    assert share(1, 4, 1) == 0 and share(1, 4, 2) == 1  # 0.25 down, 0.5 up
+    # taken one by one, the shares add up to the cost on hand: nothing lost to rounding, nothing left at zero
+    cost, qty, taken = 1000, 7, 0
+    while qty:
+        part = share(cost, qty, 1)
+        cost, qty, taken = cost - part, qty - 1, taken + part
+    assert (cost, taken) == (0, 1000)
 
 
 def test_a_completed_line_keeps_what_was_true_when_sold(shop: dict[str, Any], engine: Engine, clock: Any) -> None:

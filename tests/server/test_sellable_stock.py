@@ -46,10 +46,8 @@ def test_the_python_and_the_sql_form_of_the_rule_agree_at_the_days_boundary(engi
                                                     today - timedelta(days=400), today + timedelta(days=days), 100, qty)
                     assert batch.id is not None
                     if quarantined:  # moved whole into quarantine: none of it is on the shelf
-                        ledger.append(u, ctx, [
-                            ledger.Move(batch.id, item.id, MovementKind.CORRECTION.value, -qty, "test", str(n)),
-                            ledger.Move(batch.id, item.id, MovementKind.CORRECTION.value, qty, "test", str(n),
-                                        location=ledger.QUARANTINE)])
+                        ledger.relocate(u, ctx, batch.id, item.id, qty, ledger.SELLABLE, ledger.QUARANTINE,
+                                        MovementKind.QUARANTINE_IN.value, "test", str(n))
                     if stopped:
                         stock.set_batch_stop(u, ctx, batch.id, True, "外观异常")
                     if not quarantined and not ledger.blocking_reasons(batch.expires_on, batch.status, today):

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, event
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -36,15 +36,16 @@ from sqlmodel import select
 from catalog.codes import gtin_check_digit
 from server import audit
 from server.audit import Actor
-from server.db.models import Till, User
-from server.db.uow import core_unit, read_session
+from server.db.models import Batch, MovementKind, Till, User
+from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
+from server.rules.stock import Scope
 from server.rules.tenders import TenderOffer
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
-from server.services.stock import ledger
+from server.services.stock import care, counts, ledger, receiving, supplier_returns, suppliers
 from server.services.store import second_person, shifts
 from tests.conftest import ROLE_PINS, add_role_users, seed_shop
 
@@ -113,6 +114,8 @@ class Shop:
     pharmacist: Ctx
     till_id: int
     checker: second_person.Confirmation  # the manager, who checks voids and refunds above the store's amount
+    manager: Ctx  # approves deliveries (GSP-05: not the inspector, who is the pharmacist)
+    supplier_id: int
     serial: Any = field(default_factory=itertools.count)
 
 
@@ -128,7 +131,23 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
         shifts.open_shift(u, cashier, TILL, 20000)
     checker = second_person.confirm(engine, ctx, "SEC-01", "u_manager", ROLE_PINS["manager"])
     assert checker is not None
-    return Shop(engine, ctx, cashier, pharmacist, till_id, checker)  # type: ignore[arg-type]
+    manager = ctx.acting(Actor(ids["u_manager"], "u_manager"))
+    with core_unit(engine) as u:  # the wholesaler every delivery comes from, approved (首营) for all it supplies
+        sup = suppliers.add_supplier(u, manager, "国药控股", "京AA0000001", ctx.today + timedelta(days=3650),
+                                     scope=[x.value for x in Scope])
+        suppliers.approve_supplier(u, manager, sup.id)  # type: ignore[arg-type]
+    return Shop(engine, ctx, cashier, pharmacist, till_id, checker, manager, sup.id)  # type: ignore[arg-type]
+
+
+def _seed_batch(u: Any, ctx: Ctx, item_id: int, batch_no: str, expires: date, qty: int, cost: int) -> Batch:
+    """Fixture-only: a batch already on the shelf (expired ones too, which no delivery brings), its stock in the
+    ledger as other_in at its cost — how the machine gets stock a receipt would refuse."""
+    batch = Batch(store_id=ctx.store_id, item_id=item_id, batch_no=batch_no, lot_no="L",
+                  manufactured_on=expires - timedelta(days=900), expires_on=expires, cost_fen=cost, received_at=ctx.now)
+    orm(u).add(batch)
+    audit.record_row(u, ctx.store_id, ctx.actor, "batch.create", batch)
+    stock.move(u, ctx, batch, MovementKind.OTHER_IN, qty, "test", batch_no, cost_fen=qty * cost)
+    return batch
 
 
 def _ean13(n: int) -> str:
@@ -148,6 +167,10 @@ def _counts(engine: Engine) -> tuple[int, ...]:
 
 def run_machine(shop: Shop, examples: int, steps: int) -> None:
     engine, today = shop.engine, shop.ctx.today
+    with read_session(engine) as s:  # who posts a count: the manager (the counter may not)
+        ids = {u.username: u.id for u in s.exec(select(User).where(User.store_id == shop.ctx.store_id))}
+    manager = shop.ctx.acting(Actor(ids["u_manager"], "u_manager"))
+    counter = shop.ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     drugs_to_quarantine = shop.ctx.settings.rules.returned_drugs_to_quarantine  # the store's policy
 
     class StockMachine(RuleBasedStateMachine):
@@ -157,7 +180,10 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.items: dict[int, MItem] = {}
             self.batches: dict[int, MBatch] = {}
             self.sales: list[MSale] = []
+            self.delivered: list[tuple[int, int, int]] = []  # (receipt id, batch id, split units it brought in)
+            self.sent_back: dict[int, int] = {}  # batch id -> split units returned to the supplier
             self.above = shop.ctx.settings.rules.second_person_above_fen
+            self.count: tuple[int, dict[int, int]] | None = None  # a sheet counting: its id, the model at its snapshot
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
             # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
             specs = [
@@ -176,6 +202,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     item_id: int = item.id  # type: ignore[assignment]
                     self.items[item_id] = MItem(item_id, code, barcode, values["price_fen"], ratio, split_price,
                                                 is_drug)
+                    suppliers.approve_item(u, shop.manager, shop.supplier_id, item_id)  # 首营品种
 
         # --- what the model expects ---------------------------------------------------------------
 
@@ -223,23 +250,65 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             """Each item starts on the shelf, so selling can begin at the first step; a few units of the drugs
             expire sooner, so they are sold first and a line often takes from two batches."""
             rx, otc, device = self.items.values()
-            self._receive(rx, qty * rx.ratio, far)
-            self._receive(rx, few, near)
-            self._receive(otc, qty, far)
-            self._receive(otc, few, near)
-            self._receive(device, qty, far)
-            self._receive(device, 5, -1)  # expired yesterday: never sold
+            self._deliver(rx, qty, far, "accepted")
+            self._deliver(rx, few, near, "accepted")
+            self._deliver(otc, qty, far, "accepted")
+            self._deliver(otc, few, near, "accepted")
+            self._deliver(device, qty, far, "accepted")
+            with core_unit(engine) as u:  # expired yesterday: on the shelf, never sold (no delivery brings it)
+                old = _seed_batch(u, shop.ctx, device.id, f"HX{self.run}", today - timedelta(days=1), 5, 400)
+            self.batches[old.id] = MBatch(old.id, device.id, today - timedelta(days=1), sellable=5)  # type: ignore[index]
 
-        @rule(item=PICK, qty=st.integers(0, 40), expires_in=st.integers(-30, 400))
-        def receive(self, item: int, qty: int, expires_in: int) -> None:
-            self._receive(self._pick(list(self.items.values()), item), qty, expires_in)
+        @rule(item=PICK, packs=st.integers(0, 12), expires_in=st.integers(-30, 400),
+              outcome=st.sampled_from(["accepted", "accepted", "quarantine", "rejected"]))
+        def receive(self, item: int, packs: int, expires_in: int, outcome: str) -> None:
+            self._deliver(self._pick(list(self.items.values()), item), packs, expires_in, outcome)
 
-        def _receive(self, it: MItem, qty: int, expires_in: int) -> None:
+        def _deliver(self, it: MItem, packs: int, expires_in: int, outcome: str) -> None:
+            """A delivery through receiving (GSP-05): entered and inspected by the pharmacist, approved by the
+            manager; an expired lot or nothing delivered is refused at entry and writes nothing."""
             expires = today + timedelta(days=expires_in)
-            batch = self._attempt(lambda s: stock.add_opening_batch(
-                s, shop.ctx, it.id, None, f"HB{self.run}-{len(self.batches)}", "L", today - timedelta(days=900),
-                expires, 100, qty), None)
-            self.batches[batch.id] = MBatch(batch.id, it.id, expires, sellable=qty)
+            line = receiving.LineIn(it.id, f"L{self.run}-{len(self.batches)}", today - timedelta(days=900), expires,
+                                    packs, 100, "Z-OTC" if it.is_drug else "Z-DEV")
+            refusal = "GSP-06" if expires < today else "VALIDATION" if packs == 0 else None
+            made = self._attempt(lambda s: receiving.create(s, shop.pharmacist, receiving.PURCHASE, shop.supplier_id,
+                                                            f"SH{self.run}", "", [line]), refusal)
+            if made is None:
+                return
+            rid = made.id
+            reason = "" if outcome == "accepted" else "外观待复检"
+            self._attempt(lambda s: receiving.inspect(s, shop.pharmacist, rid, [receiving.Verdict(1, outcome, reason)]),
+                          None)
+            self._attempt(lambda s: receiving.approve(s, shop.manager, rid), None)
+            if outcome == "rejected":
+                return
+            with read_session(engine) as s:
+                batch_id = receiving.lines_of(s, rid)[0].batch_id
+            assert batch_id is not None
+            base = packs * it.ratio
+            self.batches[batch_id] = MBatch(batch_id, it.id, expires, sellable=base if outcome == "accepted" else 0,
+                                            quarantine=base if outcome == "quarantine" else 0)
+            self.delivered.append((rid, batch_id, base))
+
+        @precondition(lambda self: self.delivered)
+        @rule(pick=PICK, qty=st.integers(1, 30), from_quarantine=st.booleans())
+        def return_to_supplier(self, pick: int, qty: int, from_quarantine: bool) -> None:
+            """购进退出: part of a delivery back to its supplier, from the shelf or quarantine; more than the batch
+            holds there, or than the line brought in less what went back, is refused and writes nothing."""
+            rid, batch_id, brought = self._pick(self.delivered, pick)
+            b = self.batches[batch_id]
+            held = b.quarantine if from_quarantine else b.sellable
+            left = brought - self.sent_back.get(batch_id, 0)
+            where = ledger.QUARANTINE if from_quarantine else ledger.SELLABLE
+            done = self._attempt(lambda s: supplier_returns.return_to_supplier(
+                s, shop.manager, rid, [supplier_returns.ReturnLine(1, qty, where)], "近效期退货", "FP-1"),
+                None if qty <= min(held, left) else "STOCK")
+            if done is not None:
+                self.sent_back[batch_id] = self.sent_back.get(batch_id, 0) + qty
+                if from_quarantine:
+                    b.quarantine -= qty
+                else:
+                    b.sellable -= qty
 
         @precondition(lambda self: len(self._sales("open")) < 3)
         @rule(scans=st.lists(SCAN, min_size=1, max_size=3))
@@ -445,6 +514,70 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                              None if reason else "GSP-06"):
                 b.stopped = stop
 
+        # --- counts and losses (server.services.stock.counts, care) -------------------------------------
+
+        @precondition(lambda self: self.count is None)
+        @rule()
+        def start_count(self) -> None:
+            """A whole-store count sheet at a snapshot; the store keeps selling until it is posted."""
+            sheet = self._attempt(lambda s: counts.create_sheet(s, shop.pharmacist, None), None)
+            self.count = (sheet.id, {b.id: b.sellable for b in self.batches.values()})
+
+        @precondition(lambda self: self.count is not None)
+        @rule(deltas=st.lists(st.integers(-6, 4), min_size=1, max_size=6), by_counter=st.booleans())
+        def post_count(self, deltas: list[int], by_counter: bool) -> None:
+            """Count the sheet (this run's batches off their book at the snapshot by the deltas, the rest as
+            booked), submit it, and post it: by the counter (SEC-01: refused), else by the manager — refused whole
+            (STOCK) when a loss is more than the book holds now, else each variance moves the stock now."""
+            assert self.count is not None
+            sheet_id, snap = self.count
+            with read_session(engine) as s:
+                booked = {ln["batch_id"]: ln["book_qty"] for ln in counts.view(s, shop.ctx, sheet_id)["lines"]}
+            counted = {b: q for b, q in booked.items()}
+            for k, b in enumerate(sorted(snap)):
+                counted[b] = max(0, snap[b] + deltas[k % len(deltas)])
+            entries = [counts.Entry(batch_id=b, loose=q, reason="盘点差异") for b, q in sorted(counted.items())]
+            self._attempt(lambda s: counts.enter(s, shop.pharmacist, sheet_id, entries), None)
+            self._attempt(lambda s: counts.submit(s, shop.pharmacist, sheet_id), None)
+            if by_counter:
+                self._attempt(lambda s: counts.post(s, counter, sheet_id), "SEC-01")
+            variance = {b: counted[b] - snap[b] for b in snap if counted[b] != snap[b]}
+            short = any(self.batches[b].sellable < -v for b, v in variance.items() if v < 0)
+            self.count = None
+            event("count: " + ("refused, a loss beyond the book now" if short else f"posted, {len(variance)} variances"
+                                                                                   if variance else "posted, none"))
+            if self._attempt(lambda s: counts.post(s, manager, sheet_id), "STOCK" if short else None) is None:
+                return
+            for b, v in variance.items():
+                self.batches[b].sellable += v
+            # a second posting of the same sheet: refused, nothing changed
+            self._attempt(lambda s: counts.post(s, manager, sheet_id), "ST-02")
+
+        @precondition(lambda self: self.batches)
+        @rule(batch=PICK, qty=QTY, kind=st.sampled_from(["damage", "damage", "expiry_writeoff"]),
+              quarantined=st.sampled_from([False, False, True]), reason=st.sampled_from(["破损", "破损", "破损", " "]))
+        def write_off(self, batch: int, qty: int, kind: str, quarantined: bool, reason: str) -> None:
+            """报损 or 过期报损 of a batch, off the shelf or out of quarantine: refused without a reason (ST-01), an
+            expiry write-off of a batch not expired (GSP-06), more than is there (STOCK)."""
+            b: MBatch = self._pick(list(self.batches.values()), batch)
+            where = ledger.QUARANTINE if quarantined else ledger.SELLABLE
+            held = b.quarantine if quarantined else b.sellable
+            refusal = None
+            if not reason.strip():
+                refusal = "ST-01"
+            elif kind == "expiry_writeoff" and b.expires_on >= today:
+                refusal = "GSP-06"
+            elif qty > held:
+                refusal = "STOCK"
+            line = care.LossLineIn(b.id, qty, where)
+            event(f"write-off: {refusal or 'written'}")
+            if self._attempt(lambda s: care.write_off(s, shop.pharmacist, kind, reason, [line]), refusal) is None:
+                return
+            if quarantined:
+                b.quarantine -= qty
+            else:
+                b.sellable -= qty
+
         # --- invariants ---------------------------------------------------------------------------
 
         @invariant()
@@ -483,6 +616,29 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     assert [(bt.id, q) for bt, q in avail.good_batches] == [(bt.id, bt.sellable) for bt in good]
 
         @invariant()
+        def cost_on_hand_is_the_sum_of_its_movements(self) -> None:
+            with engine.connect() as conn:
+                summed = {(int(b), loc): (int(q), int(c)) for b, loc, q, c in conn.execute(text(
+                    "SELECT batch_id, location, SUM(qty), SUM(cost_fen) FROM stock_movement WHERE store_id = :store "
+                    "GROUP BY batch_id, location"), {"store": shop.ctx.store_id}).all()}
+                kept = {(int(b), loc): (int(q), int(c)) for b, loc, q, c in conn.execute(text(
+                    "SELECT batch_id, location, qty, cost_fen FROM batch_balance WHERE store_id = :store"),
+                    {"store": shop.ctx.store_id}).all()}
+                lines = conn.execute(text(
+                    "SELECT l.id, l.cost_fen FROM sale_line l JOIN sale s ON s.id = l.sale_id "
+                    "WHERE s.store_id = :store AND s.status = 'completed'"), {"store": shop.ctx.store_id}).all()
+                taken = dict(conn.execute(text(
+                    "SELECT ref_id, -SUM(cost_fen) FROM stock_movement WHERE ref_type = 'sale_line' "
+                    "AND store_id = :store GROUP BY ref_id"), {"store": shop.ctx.store_id}).all())
+            assert {k: v for k, v in kept.items() if v != (0, 0)} == {k: v for k, v in summed.items() if v != (0, 0)}
+            for (qty, cost) in summed.values():
+                assert cost >= 0  # never negative
+                assert qty > 0 or cost == 0  # stock at zero costs zero: the rounding stayed in the ledger
+            # a completed line's cost snapshot is what its movements took
+            for line_id, cost in lines:
+                assert int(cost) == int(taken[str(line_id)]), line_id
+
+        @invariant()
         def sales_account_for_their_stock(self) -> None:
             with engine.connect() as conn:
                 for sl in self.sales:
@@ -510,6 +666,14 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     # (d) minus the lines' base quantity, plus what came back (sellable or quarantine)
                     assert moved == -sum(self.items[ln.item_id].base(ln.split, ln.qty - ln.returned)
                                          for ln in sl.lines)
+                    # a line returned whole has put back exactly the cost its sale took
+                    back = [str(ln.id) for ln in sl.lines if ln.returned == ln.qty]
+                    if back:
+                        net_cost = conn.execute(text(
+                            "SELECT COALESCE(SUM(cost_fen), 0) FROM stock_movement "
+                            "WHERE ref_type IN ('sale_line', 'sale_return_line') AND ref_id IN :ids").bindparams(
+                            bindparam("ids", expanding=True)), {"ids": back}).scalar_one()
+                        assert net_cost == 0, back
 
         def teardown(self) -> None:
             """The audit chain verifies — checked once a run, not after every step: the chain is append-only, so

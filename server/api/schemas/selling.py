@@ -126,6 +126,7 @@ class SaleOut(BaseModel):
     tenders: list[TenderOut]
     replayed: bool = False
     prescription_id: int | None = None  # the prescription the Rx lines are dispensed against (RX-01)
+    warnings: list[ErrorOut] = Field(default_factory=list)  # a scan's warnings (GSP-06 near expiry): not refusals
 
 
 class ErrorOut(BaseModel):

@@ -1,5 +1,6 @@
 """All tables. Importing this module registers every model on SQLModel.metadata (Alembic reads it)."""
 
+from server.db.models import care as _care  # noqa: F401  (registers stock care's documents; see care.py)
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
@@ -28,6 +29,14 @@ from server.db.models.prescriptions import (
     RxStatus,
 )
 from server.db.models.printing import PrintJob, PrintJobKind, PrintJobStatus
+from server.db.models.receiving import (
+    Receipt,
+    ReceiptLine,
+    ReceiptTraceCode,
+    SupplierItem,
+    SupplierReturn,
+    SupplierReturnLine,
+)
 from server.db.models.selling import (
     DayCounter,
     PharmacistDuty,
@@ -74,6 +83,9 @@ __all__ = [
     "PrintJobKind",
     "PrintJobStatus",
     "Qualification",
+    "Receipt",
+    "ReceiptLine",
+    "ReceiptTraceCode",
     "Refund",
     "RxAttachment",
     "RxReview",
@@ -92,6 +104,9 @@ __all__ = [
     "StaffProfile",
     "Store",
     "Supplier",
+    "SupplierItem",
+    "SupplierReturn",
+    "SupplierReturnLine",
     "Tender",
     "TenderKind",
     "Till",

@@ -8,7 +8,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk, updated_at
-from server.db.types import JSONDoc
+from server.db.types import JSONDoc, UTCDateTime
 
 
 class Zone(Table, table=True):
@@ -91,8 +91,13 @@ class Supplier(Table, table=True):
     name: str = Field(max_length=200)
     licence_no: str = Field(max_length=50)  # 药品经营许可证号 spler_pmtno
     licence_expiry: date
-    business_licence_no: str = Field(default="", max_length=50)
+    business_licence_no: str = Field(default="", max_length=50)  # 统一社会信用代码 (check character validated)
     contact: str = Field(default="", max_length=50)
     phone: str = Field(default="", max_length=30)
     active: bool = True
     created_at: datetime = created_at()
+    # 经营范围: what its licences let it supply (server.rules.stock.Scope values)
+    scope: list[str] = Field(default_factory=list, sa_type=JSONDoc)
+    # 首营企业审核: who approved it as a first-time supplier, and when (no goods from it before)
+    first_approved_by: int | None = Field(default=None, foreign_key="app_user.id")
+    first_approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

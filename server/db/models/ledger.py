@@ -8,7 +8,7 @@ module of the service that imports them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field
@@ -18,7 +18,8 @@ from server.db.types import UTCDateTime
 
 
 class StockMovement(Table, table=True):
-    """One change of one batch's stock, in split units (the smallest unit the item is sold in).
+    """One change of one batch's stock, in split units (the smallest unit the item is sold in), with what it
+    cost and what it is worth at retail, in fen, signed like the quantity (server.rules.movements: the kinds).
 
     Never updated or deleted: a correction is a new row pointing at what it corrects.
     """
@@ -42,6 +43,12 @@ class StockMovement(Table, table=True):
     ref_id: str = Field(default="", max_length=40)
     corrects_id: int | None = Field(default=None, foreign_key="stock_movement.id")
     note: str = Field(default="", max_length=200)
+    # What the stock moved cost (the batch's cost on hand taken or added: ledger.py says how) and its retail
+    # value, both signed like qty; the store's business date (the 进销存 period it belongs to). Rows written
+    # before migration 0017: see there for what could be derived.
+    cost_fen: int = 0
+    retail_fen: int = 0
+    business_date: date | None = Field(default=None, index=True)
 
 
 class BatchBalance(Table, table=True):
@@ -54,10 +61,14 @@ class BatchBalance(Table, table=True):
 
     __tablename__ = "batch_balance"
     # Stock never goes below zero: the use cases refuse first; the database refuses regardless.
-    __table_args__ = (CheckConstraint("qty >= 0", name="ck_batch_balance_not_negative"),)
+    # Its cost on hand likewise, and stock at zero costs zero (the rounding stays in the ledger).
+    __table_args__ = (CheckConstraint("qty >= 0", name="ck_batch_balance_not_negative"),
+                      CheckConstraint("cost_fen >= 0", name="ck_batch_balance_cost_not_negative"),
+                      CheckConstraint("qty > 0 OR cost_fen = 0", name="ck_batch_balance_no_cost_without_stock"))
 
     batch_id: int = Field(foreign_key="batch.id", primary_key=True)
     location: str = Field(primary_key=True, max_length=12)
     store_id: int = store_fk()
     item_id: int = Field(foreign_key="item.id", index=True)
     qty: int = 0
+    cost_fen: int = 0  # what the stock on hand cost: the sum of its movements' cost_fen

@@ -9,6 +9,9 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk
+from server.rules.movements import MovementKind  # the one list of kinds (re-exported for the models' users)
+
+__all__ = ["Batch", "BatchStatus", "MovementKind"]
 
 
 class BatchStatus(StrEnum):
@@ -33,17 +36,3 @@ class Batch(Table, table=True):
     status: str = Field(default=BatchStatus.ACTIVE.value, max_length=20)
     stop_reason: str = Field(default="", max_length=200)
     received_at: datetime = created_at()
-
-
-class MovementKind(StrEnum):
-    OPENING = "opening"  # 期初
-    PURCHASE = "purchase"  # 采购入库 (3503)
-    PURCHASE_RETURN = "purchase_return"  # 采购退货 (3504)
-    SALE = "sale"  # 销售 (3505)
-    SALE_RETURN = "sale_return"  # 销售退货 (3506)
-    COUNT_GAIN = "count_gain"  # 盘盈 (3502: 103)
-    COUNT_LOSS = "count_loss"  # 盘损 (3502: 104)
-    LOSS = "loss"  # 报损 / 销毁 (3502: 105)
-    TRANSFER_IN = "transfer_in"  # 调拨入库 (3502: 101)
-    TRANSFER_OUT = "transfer_out"  # 调拨出库 (3502: 102)
-    CORRECTION = "correction"  # a later entry that corrects an earlier one (corrects_id)

@@ -5,19 +5,21 @@ one use case each. Completing it is complete.py.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from catalog.codes import GTIN_LENGTHS, check_gtin
+from catalog.violations import Violation
 from server import audit
 from server.db.models import Sale, SaleStatus, ShiftStatus
 from server.db.models.base import id_of
 from server.db.prepared import Prepared
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.rules import care as care_rules
 from server.services import sales_ledger
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
@@ -37,6 +39,7 @@ from server.services.sale.lines import (
     snapshot_of,
     unit_price,
 )
+from server.services.stock import ledger
 from server.services.store import second_person
 from server.services.store.shifts import open_shift_for
 
@@ -111,9 +114,11 @@ def add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: boo
 
 @dataclass(frozen=True, slots=True)
 class Basket:
-    """An open sale after a scan: its columns, and its lines as line_views gives them."""
+    """An open sale after a scan: its columns, its lines as line_views gives them, and what the till should warn
+    of (the batch the sale takes first is near expiry: GSP-06, a warning, not a refusal)."""
     sale: Any
     lines: list[dict[str, Any]]
+    warnings: list[Violation] = field(default_factory=list)
 
 
 def scan(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bool,
@@ -172,7 +177,12 @@ def _add_line(u: Unit, ctx: Ctx, sale_id: str, till_id: int, qty: int, split: bo
     sale = sales_ledger.add_to_total(u, sale_id, qty * price)
     audit.record(u, ctx.store_id, ctx.actor, "sale.line_add", "sale_line", line_id,
                  before and {"id": line_id} | before, {"id": line_id} | image)
-    return line_id, Basket(sale, lines)
+    warnings = []
+    if item.next_expiry is not None and care_rules.near_expiry(item.next_expiry, ctx.today,
+                                                               ctx.settings.rules.near_expiry_days):
+        lot = ledger.first_batch_lot(u, ctx, item.id)
+        warnings.append(care_rules.near_expiry_warning(item.name, lot, item.next_expiry, ctx.today))
+    return line_id, Basket(sale, lines, warnings)
 
 
 def set_line_qty(u: Unit, ctx: Ctx, sale_id: str, till_id: int, line_id: int, qty: int) -> Any:

@@ -263,10 +263,9 @@ def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
     """Stock leaves by batch, earliest expiry first, only from batches the ledger calls sellable (GSP-06).
 
     All the sale's items in one locked read; the movements through the ledger's one writer. The takes by line,
-    the movements as written, and what each line's stock cost (at its batches' costs).
+    the movements as written, and what each line's stock cost (what its movements took of their batches' cost).
     """
-    stock = ledger.fefo_for_sale(u, ctx, sale_id)
-    batches = stock.batches
+    batches = ledger.fefo_for_sale(u, ctx, sale_id)
     out: list[dict[str, int]] = []
     for item_id in sorted(items):
         item = items[item_id]
@@ -283,10 +282,20 @@ def _take_stock(u: Unit, ctx: Ctx, sale_id: str, lines: list[dict[str, Any]],
                     if held[0] == batch_id:
                         held[1] -= take
             fefo[:] = [held for held in fefo if held[1] > 0]
+    # Each take's retail worth: its share of the line's amount (the last take of a line the remainder).
+    by_line: dict[int, list[int]] = {}
+    for n, a in enumerate(out):
+        by_line.setdefault(a["line_id"], []).append(n)
+    retail = [0] * len(out)
+    amounts = {ln["id"]: int(ln["amount_fen"]) for ln in lines}
+    for line_id, idx in by_line.items():
+        for n, r in zip(idx, ledger.split_amount(amounts[line_id], [out[n]["qty"] for n in idx]), strict=True):
+            retail[n] = r
     movements = ledger.append(u, ctx, [ledger.Move(a["batch_id"], a["item_id"], MovementKind.SALE.value, -a["qty"],
-                                                   "sale_line", str(a["line_id"])) for a in out])
-    takes: dict[int, list[tuple[int, int]]] = {ln["id"]: [] for ln in lines}
-    for a in out:
-        takes[a["line_id"]].append((a["qty"], stock.cost_fen[a["batch_id"]]))
-    costs = {ln["id"]: ledger.cost_of(takes[ln["id"]], int(items[ln["item_id"]].split_ratio)) for ln in lines}
+                                                   "sale_line", str(a["line_id"]), retail_fen=-r)
+                                       for a, r in zip(out, retail, strict=True)])
+    # The line keeps what its stock cost: the cost its movements took, so the snapshot and the ledger agree.
+    costs = {ln["id"]: 0 for ln in lines}
+    for mv in movements:
+        costs[int(mv["ref_id"])] -= int(mv["cost_fen"])
     return [{"line_id": a["line_id"], "batch_id": a["batch_id"], "qty": a["qty"]} for a in out], movements, costs

@@ -19,7 +19,7 @@ from catalog.classes import GspClass, Route, Storage, ZonePurpose
 from catalog.gsp import ItemSpec, ZoneSpec, check_placement
 from catalog.violations import Violation
 from server.db.models import Barcode, Item, Sale, SaleLine, Shift, Zone
-from server.db.models.base import table_of
+from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
 from server.db.uow import Reader, Unit, orm
 from server.errors import AppError
@@ -27,7 +27,7 @@ from server.rules.staff import NEEDS_PHARMACIST_PRESENT, presence_refusal
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.sales_ledger import SNAPSHOT_KEYS
-from server.services.stock import ledger
+from server.services.stock import ledger, receiving
 from server.services.store import presence
 
 MAX_LINE_QTY = 10_000
@@ -64,13 +64,16 @@ _TODAY: sa.BindParameter[date] = sa.bindparam("today")
 # The item as a scan reads it carries what can be sold of it (the ledger's one sellable rule): no separate
 # read for the common case.
 _GOOD_STOCK_COLUMN = ledger.sellable_stock_of(ITEM.c.id, _TODAY).scalar_subquery().label("good_stock")
+# The expiry of the batch the sale takes first: the scan warns when it is near (GSP-06, near_expiry_days).
+_NEXT_EXPIRY_COLUMN = ledger.next_expiry_of(ITEM.c.id, _TODAY).scalar_subquery().label("next_expiry")
 _GOOD_STOCK = Prepared(ledger.sellable_stock_of(sa.bindparam("item"), _TODAY))
 ITEM_BY_BARCODE = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY,
-                                     _GOOD_STOCK_COLUMN)
+                                     _GOOD_STOCK_COLUMN, _NEXT_EXPIRY_COLUMN)
                            .join(BARCODE, BARCODE.c.item_id == ITEM.c.id)
                            .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                            .where(BARCODE.c.store_id == sa.bindparam("sid"), BARCODE.c.code == sa.bindparam("code")))
-ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY, _GOOD_STOCK_COLUMN)
+ITEM_BY_ID = Prepared(sa.select(*ITEM_COLUMNS, *SHOWN_COLUMNS, *PLACEMENT_COLUMNS, *SNAPSHOT_ONLY, _GOOD_STOCK_COLUMN,
+                                _NEXT_EXPIRY_COLUMN)
                       .outerjoin(ZONE, ZONE.c.id == ITEM.c.zone_id)
                       .where(ITEM.c.store_id == sa.bindparam("sid"), ITEM.c.id == sa.bindparam("id")))
 
@@ -126,6 +129,14 @@ def check_available(u: Unit, ctx: Ctx, item: Any, need_base: int, good: int | No
     full = get_item(orm(u), ctx, item.id)
     avail = ledger.availability(orm(u), ctx, full)
     if need_base > avail.good:
+        if not avail.blocked and (waiting := receiving.pending_qty(orm(u), ctx, id_of(full))):
+            # GSP-05: what would cover it is on a receipt not yet inspected and approved — not for sale yet
+            ids = "、".join(str(r) for r, _ in waiting)
+            raise AppError(409, "GSP-05", f"{full.name} 库存不足：入库单 {ids} 尚未验收审核，审核前不得销售（可售 {avail.good}）",
+                           f"{full.code}: receipt(s) {ids} not yet inspected and approved; their goods cannot be "
+                           f"sold before (sellable: {avail.good})",
+                           {"item": full.code, "available": avail.good, "requested": need_base,
+                            "receipts": [{"receipt_id": r, "qty": q} for r, q in waiting]})
         raise ledger.shortage(full, need_base, avail)
 
 

@@ -193,14 +193,23 @@ def _restock(u: Unit, ctx: Ctx, line: SaleLine, ratio: int, qty: int, taken: lis
     base = qty if line.split else qty * ratio
     back_already = ledger.net_by_batch(s, "sale_return_line", str(line.id))
     out: list[dict[str, Any]] = []
+    amount = qty * int(line.unit_price_fen)
+    whole = base
     for mv in reversed([m for m in taken if m.kind == "sale"]):
-        room = -mv.qty - back_already.get(mv.batch_id, 0)
+        back_qty, back_cost = back_already.get(mv.batch_id, (0, 0))
+        room = -mv.qty - back_qty
         put = min(room, base)
         if put > 0:
+            # The cost comes back as its sale took it: the share of what this movement took and is not back yet
+            # (all of it, once the whole line is back); the retail as the return's amount, spread by quantity.
+            cost = ledger.share(-mv.cost_fen - back_cost, room, put)
+            retail = amount if put == base else (2 * amount * put + whole) // (2 * whole)
             out += ledger.append(u, ctx, [ledger.Move(mv.batch_id, mv.item_id, MovementKind.SALE_RETURN.value, put,
                                                       "sale_return_line", str(line.id), location=location,
-                                                      note=f"退货 {return_id}")])
+                                                      note=f"退货 {return_id}", cost_fen=cost, retail_fen=retail)])
             base -= put
+            amount -= retail
+            whole -= put
         if base == 0:
             return out
     raise AppError(409, "RETURN-STOCK", "退货数量超过原出库数量", "more returned than the sale took from stock",

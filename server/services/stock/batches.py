@@ -1,5 +1,5 @@
-"""Suppliers and batches (GSP-05/06): who may supply, a store's opening batches, a batch stopped for a
-quality doubt, each batch's stock. Stock itself moves only through the ledger (ledger.py).
+"""Batches (GSP-05/06): a store's opening batches (its first inventory, until that is closed), a batch stopped for
+a quality doubt. Suppliers are in suppliers.py, receiving in receiving.py; stock moves only through the ledger.
 """
 
 from __future__ import annotations
@@ -7,51 +7,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from catalog.violations import Violation
 from server import audit
 from server.db.models import Batch, BatchStatus, MovementKind, Supplier, Zone
 from server.db.models.base import id_of
 from server.db.uow import Unit, orm
-from server.errors import AppError, conflict, not_found
+from server.errors import AppError, conflict, not_found, refused
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
-from server.services.stock import ledger
-
-
-def supplier_licence_refusals(supplier: Supplier, on: date) -> list[Violation]:
-    """GSP-05: goods come only from a supplier whose licence is valid that day."""
-    if not supplier.active:
-        return [Violation("GSP-05", f"供应商 {supplier.name} 已停用", f"supplier {supplier.name} is inactive", {})]
-    if supplier.licence_expiry < on:
-        return [Violation("GSP-05", f"供应商 {supplier.name} 的许可证已于 {supplier.licence_expiry} 过期",
-                          f"supplier {supplier.name}'s licence expired on {supplier.licence_expiry}",
-                          {"supplier": supplier.name, "licence_expiry": supplier.licence_expiry.isoformat()})]
-    return []
-
-
-def add_supplier(u: Unit, ctx: Ctx, name: str, licence_no: str, licence_expiry: date,
-                 business_licence_no: str = "", contact: str = "", phone: str = "") -> Supplier:
-    s = orm(u)
-    if s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id, Supplier.name == name)).first():
-        raise conflict("DUPLICATE", f"供应商 {name} 已存在", f"supplier {name} exists")
-    sup = Supplier(store_id=ctx.store_id, name=name, licence_no=licence_no, licence_expiry=licence_expiry,
-                   business_licence_no=business_licence_no, contact=contact, phone=phone)
-    s.add(sup)
-    audit.record_row(u, ctx.store_id, ctx.actor, "supplier.create", sup)
-    return sup
-
-
-def list_suppliers(s: Session, ctx: Ctx) -> list[Supplier]:
-    return list(s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id).order_by(col(Supplier.id))))
+from server.services.stock import ledger, receiving, suppliers
 
 
 def _supplier(s: Session, ctx: Ctx, supplier_id: int) -> Supplier:
-    sup = s.get(Supplier, supplier_id)
-    if sup is None or sup.store_id != ctx.store_id:
-        raise not_found("供应商", "supplier", supplier_id=supplier_id)
-    return sup
+    return suppliers.get_supplier(s, ctx, supplier_id)
 
 
 def add_opening_batch(u: Unit, ctx: Ctx, item_id: int, supplier_id: int | None, batch_no: str, lot_no: str,
@@ -62,6 +31,8 @@ def add_opening_batch(u: Unit, ctx: Ctx, item_id: int, supplier_id: int | None, 
     Goods received from suppliers later go through stock-in (GSP-05 inspection and approval).
     """
     s = orm(u)
+    if v := receiving.opening_refusal(s, ctx):  # only until the first inventory or the first delivery is approved
+        raise refused([v], status=409)
     item = get_item(s, ctx, item_id)
     if qty < 0:
         raise AppError(422, "VALIDATION", "期初数量不能为负", "opening quantity cannot be negative", {"qty": qty})
@@ -83,15 +54,18 @@ def add_opening_batch(u: Unit, ctx: Ctx, item_id: int, supplier_id: int | None, 
     s.add(batch)
     audit.record_row(u, ctx.store_id, ctx.actor, "batch.create", batch)
     if qty:
-        move(u, ctx, batch, MovementKind.OPENING, qty, "opening", str(batch.id))
+        move(u, ctx, batch, MovementKind.OPENING, qty, "opening", str(batch.id),
+             cost_fen=ledger.unit_cost(cost_fen, item.split_ratio, qty), retail_fen=ledger.retail_of(item, qty))
     return batch
 
 
 def move(u: Unit, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type: str, ref_id: str,
-         note: str = "") -> dict[str, Any]:
-    """Append one movement of a batch on its own, through the ledger, and audit it; the row written."""
+         note: str = "", cost_fen: int | None = None, retail_fen: int = 0) -> dict[str, Any]:
+    """Append one movement of a batch on its own, through the ledger, and audit it; the row written. Stock in
+    says what it cost; stock out takes its share of the batch's cost on hand (ledger.share)."""
     assert batch.id is not None, "the batch is written before its stock moves"
-    row = ledger.append_one(u, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note))
+    row = ledger.append_one(u, ctx, ledger.Move(batch.id, batch.item_id, kind.value, qty, ref_type, ref_id, note=note,
+                                                cost_fen=cost_fen, retail_fen=retail_fen))
     audit.record(u, ctx.store_id, ctx.actor, f"stock.{kind.value}", "stock_movement", row["id"], None,
                  audit.row_image(row))
     return row

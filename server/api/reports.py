@@ -1,0 +1,65 @@
+"""The month-end reports (issue #20), read-only over the ledger: GET /reports/ledger, the 进销存 of a period as JSON,
+XLSX or CSV (for the manager and the 医保 administrator: Action.REPORT_READ)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from reports import ledger
+from reports.export import csv as csv_export
+from reports.export import xlsx
+from reports.layout import configured
+from server.api.deps import CtxDep, get_state, guarded
+from server.errors import AppError
+from server.permissions import Action
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+MAX_DAYS = 3 * 366  # a report spans at most three years: a longer one is a mistake, not a request
+
+_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
+
+
+def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The period asked for: the month of today when neither end is given, either end alone the month it is in."""
+    if start is None and end is None:
+        return ledger.month_of(today)
+    if start is None or end is None:
+        first, last = ledger.month_of(start or end)  # type: ignore[arg-type]
+        return start or first, end or last
+    if end < start:
+        raise AppError(422, "VALIDATION", "报表期间的截止日期早于起始日期", "the period ends before it starts",
+                       {"from": start.isoformat(), "to": end.isoformat()})
+    if (end - start).days > MAX_DAYS:
+        raise AppError(422, "VALIDATION", "报表期间最长三年", "a report spans at most three years",
+                       {"from": start.isoformat(), "to": end.isoformat()})
+    return start, end
+
+
+@router.get("/ledger", **guarded(Action.REPORT_READ),
+            responses={200: {"description": "the report (JSON), or its file with ?format=xlsx|csv",
+                             "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {}}}})
+def ledger_report(request: Request, ctx: CtxDep,
+                  start: Annotated[date | None, Query(alias="from", description="first business date (default: "
+                                                      "this month's first)")] = None,
+                  end: Annotated[date | None, Query(alias="to", description="last business date")] = None,
+                  format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
+    """进销存 (ST-01): per item × batch and per item, opening, in and out by type, closing, totals by GSP class and
+    医保 category, and the inspector's checks."""
+    first, last = period(start, end, ctx.today)
+    report = ledger.ledger_report(get_state(request).engine, ctx.store_id, first, last,
+                                  configured(ctx.settings.reports.ledger_layout))
+    if format == "json":
+        return ledger.as_dict(report)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"jxc.{format}"
+        (xlsx.write if format == "xlsx" else csv_export.write)(report, path)
+        body = path.read_bytes()
+    name = f"jxc-{first.isoformat()}-{last.isoformat()}.{format}"
+    return Response(body, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
