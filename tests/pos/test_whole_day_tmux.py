@@ -315,6 +315,7 @@ def test_a_whole_one_till_day(day: tuple[Terminal, Path], clock: Clock) -> None:
     tmux.login("cashier2", "1112", "黄丽 已登录")
     shown = tmux.wait_for("继续未完成的销售（1 件）")
     assert re.search(r"本机班次 #\d+ 由 王芳[^开]*开班", shown), shown  # the till's shift, opened by the first cashier
+    assert "按 Ctrl+Y 签到" in shown, shown  # and the 医保 sign-in the second cashier has not made (not cut off)
     fourth = pay_cash()
     cash += otc.price_fen
 
