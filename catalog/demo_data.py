@@ -8,6 +8,7 @@ loader's job.
 Demo PINs (for the demo store only — never for a real deployment):
 
     cashier1  营业员      1111
+    cashier2  营业员      1112   (the second cashier: a change of hands mid-shift)
     pharm1    药师        2222   (执业药师, registered at the store, contract in term)
     pharm2    药师        2223   (contract ended: for STAFF-01 tests; not a valid reviewer)
     ins1      医保管理员  3333
@@ -959,8 +960,8 @@ def _id_number(division: str, born: date, seq: int) -> str:
 
 
 def demo_users(store_code: str, today: date) -> list[DemoUser]:
-    """One account per post (see the module docstring for the PINs), plus a second pharmacist whose
-    contract ended 30 days ago and a second 医保管理员 (STAFF-02 wants two)."""
+    """One account per post (see the module docstring for the PINs), plus a second cashier (a change of hands), a
+    second pharmacist whose contract ended 30 days ago and a second 医保管理员 (STAFF-02 wants two)."""
 
     def term(start_days_ago: int, years: int) -> tuple[date, date]:
         start = today - timedelta(days=start_days_ago)
@@ -977,6 +978,9 @@ def demo_users(store_code: str, today: date) -> list[DemoUser]:
     return [
         user("cashier1", "王芳", "1111", ("cashier",), _id_number("440106", date(1995, 4, 18), 262),
              contract=term(300, 3), cert="粤药上岗字2024-0163"),
+        # The afternoon's cashier: a change of hands at one till (Ctrl+S) finds the open sale and the shift.
+        user("cashier2", "黄丽", "1112", ("cashier",), _id_number("440103", date(1998, 12, 9), 284),
+             contract=term(120, 2), cert="粤药上岗字2025-0208"),
         user("pharm1", "李建国", "2222", ("pharmacist",), _id_number("440104", date(1982, 9, 3), 415),
              contract=term(200, 3), qualification="licensed_pharmacist", qualification_no="44202107160823",
              registered=store_code),

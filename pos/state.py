@@ -89,7 +89,9 @@ class TillState:
         if not shift or shift.get("opened_by") in (None, me.get("id")):
             return ""
         by = shift.get("opened_by_name") or "他人"
-        return f"本机班次 #{shift.get('id')} 由 {by} 开班：班次属于收款机，您接着在本班次收款（交班按 F12 清点钱箱）"
+        # Short: after a change of hands it shares the sale's two-line message with the sale kept and the 医保 sign-in
+        # (at 120 columns the longer words cut the sign-in off)
+        return f"本机班次 #{shift.get('id')} 由 {by} 开班（班次属于收款机，F12 交班）"
 
     # --- the logged-in post's rights (the service's, from the login: refuse early, name who may) --------------
 

@@ -243,8 +243,9 @@ def test_users_cover_every_post_with_valid_staff_records(clock: Clock) -> None:
         if "sysadmin" in u.roles:
             assert u.roles == ("sysadmin",)  # SEC-02
     by_name = {u.username: u for u in users}
-    assert {by_name[n].pin for n in ("cashier1", "pharm1", "ins1", "ins2", "manager1", "admin1")} == {
-        "1111", "2222", "3333", "3334", "4444", "9999"}
+    assert {by_name[n].pin for n in ("cashier1", "cashier2", "pharm1", "ins1", "ins2", "manager1", "admin1")} == {
+        "1111", "1112", "2222", "3333", "3334", "4444", "9999"}
+    assert len([u for u in users if u.roles == ("cashier",)]) == 2  # a change of hands at one till (Ctrl+S)
 
     def in_term(u: DemoUser) -> bool:  # a contract of at least a year, running today
         start, end = u.contract_start, u.contract_end

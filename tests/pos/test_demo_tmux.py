@@ -75,7 +75,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Tmux, Path]]:
     assert shutil.which("tmux"), "tmux is installed by `make test` (APT_PACKAGES)"
     db = tmp_path / "dingdian.db"
     env = {"DINGDIAN_DATABASE__URL": f"sqlite:///{db}", "DINGDIAN_SERVICE__PORT": str(free_port()),
-           # cheap PIN hashing: the demo's seven accounts are made at start
+           # cheap PIN hashing: the demo's eight accounts are made at start
            "DINGDIAN_SERVICE__PIN_HASH_MEMORY_KIB": "1024", "DINGDIAN_SERVICE__PIN_HASH_TIME_COST": "1"}
     command = " ".join(["env", *(f"{k}={v}" for k, v in env.items()), "TERM=xterm-256color",
                         str(ROOT / ".venv" / "bin" / "dingdian"), "demo", "--till"])
