@@ -12,8 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from reports import ledger
-from reports.export import csv as csv_export
-from reports.export import xlsx
 from reports.layout import configured
 from server.api.deps import CtxDep, get_state, guarded
 from server.errors import AppError
@@ -57,6 +55,11 @@ def ledger_report(request: Request, ctx: CtxDep,
                                   configured(ctx.settings.reports.ledger_layout))
     if format == "json":
         return ledger.as_dict(report)
+    # Imported here: openpyxl (and lxml) cost the service's start what only an export needs
+    # (tests/server/test_start_up.py holds the start to that).
+    from reports.export import csv as csv_export
+    from reports.export import xlsx
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"jxc.{format}"
         (xlsx.write if format == "xlsx" else csv_export.write)(report, path)
