@@ -20,6 +20,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,8 +129,9 @@ class Product:
     traced: bool
 
 
-def on_the_shelf(db: Path, gsp_class: str, *, traced: bool | None = None, insured: bool = False) -> Product:
-    """A product of this class with sellable stock a month from expiry on every batch (the demo's own clock)."""
+def on_the_shelf(db: Path, today: date, gsp_class: str, *, traced: bool | None = None,
+                 insured: bool = False) -> Product:
+    """A product of this class with sellable stock a month from expiry on every batch (`today`: the store's)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         row = conn.execute(f"""
             SELECT bc.code, i.name, i.price_fen, i.traced AND NOT i.no_code_stock FROM item i
@@ -139,10 +141,11 @@ def on_the_shelf(db: Path, gsp_class: str, *, traced: bool | None = None, insure
               {"AND i.insurance_category IN ('jia', 'yi') AND i.mapping_uploaded_on IS NOT NULL" if insured else ""}
               AND EXISTS (SELECT 1 FROM batch b JOIN batch_balance bb ON bb.batch_id = b.id
                           WHERE b.item_id = i.id AND b.status = 'active' AND bb.location = 'sellable' AND bb.qty > 3
-                            AND b.expires_on > date('now', '+30 day'))
+                            AND b.expires_on > :soon)
               AND NOT EXISTS (SELECT 1 FROM batch o JOIN batch_balance ob ON ob.batch_id = o.id
-                              WHERE o.item_id = i.id AND ob.qty > 0 AND o.expires_on <= date('now', '+30 day'))
-            ORDER BY i.code LIMIT 1""", {"cls": gsp_class, "traced": traced}).fetchone()
+                              WHERE o.item_id = i.id AND ob.qty > 0 AND o.expires_on <= :soon)
+            ORDER BY i.code LIMIT 1""", {"cls": gsp_class, "traced": traced,
+                                                                      "soon": (today + timedelta(days=30)).isoformat()}).fetchone()
     assert row is not None, f"the demo store has a {gsp_class} product to sell"
     return Product(row[0], row[1], row[2], bool(row[3]))
 
@@ -189,10 +192,10 @@ def yuan(fen: int) -> str:
 def test_a_whole_one_till_day(day: tuple[Terminal, Path], clock: Clock) -> None:
     tmux, db = day
     tmux.wait_for("收银登录", timeout=90)  # the demo store is loaded first
-    otc = on_the_shelf(db, "otc_b")
-    rx = on_the_shelf(db, "rx", traced=False)
-    otc_a = on_the_shelf(db, "otc_a", traced=False, insured=True)
-    cheap = on_the_shelf(db, "device", traced=False)
+    otc = on_the_shelf(db, clock.today, "otc_b")
+    rx = on_the_shelf(db, clock.today, "rx", traced=False)
+    otc_a = on_the_shelf(db, clock.today, "otc_a", traced=False, insured=True)
+    cheap = on_the_shelf(db, clock.today, "device", traced=False)
 
     def sell_otc() -> None:
         tmux.enter(otc.barcode, "已加入")
