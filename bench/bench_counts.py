@@ -21,40 +21,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench._common import write_config
-from catalog.classes import GspClass, Storage, ZonePurpose
-from server.audit import Actor
-from server.config import load_settings
-from server.db.engine import make_engine
-from server.db.migrate import upgrade
+from bench._stock_store import otc_store
 from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
-from server.roles import Role
-from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import counts, receiving
-from server.services.store.profile import bootstrap_store
-from server.services.store.users import add_user
 
 LOTS = 50  # lots per item: 5,000 lines are 100 items × 50 lots
 
 
 def _store(directory: Path, n_lines: int) -> tuple[Any, Ctx, Ctx]:
-    url = f"sqlite:///{directory / 'counts.db'}"
-    settings = load_settings(write_config(directory, url))
-    engine = make_engine(url)
-    upgrade(engine)
-    ctx = Ctx(bootstrap_store(engine, settings), settings)
-    with core_unit(engine) as u:
-        catalog_service.create_zone(u, ctx, "Z-OTC", "非处方药区", ZonePurpose.DISPLAY, {GspClass.OTC_A}, "internal",
-                                    Storage.NORMAL, False)
-        ph = add_user(u, ctx, "bench_ph", "盘点药师", "8642", {Role.PHARMACIST})
-        mg = add_user(u, ctx, "bench_mg", "店长", "8642", {Role.MANAGER})
-        items = [id_of(catalog_service.create_item(u, ctx, {
-            "code": f"YP{n:05d}", "name": f"测试药品{n}", "spec": "0.1g*24片", "gsp_class": "otc_a", "price_fen": 500,
-            "approval_no": f"国药准字H{n:08d}", "route": "internal", "split_unit": "片", "split_ratio": 24,
-            "split_price_fen": 30}, [], "Z-OTC")) for n in range(1, n_lines // LOTS + 1)]
-    as_ph, as_mg = ctx.acting(Actor(id_of(ph), "bench_ph")), ctx.acting(Actor(id_of(mg), "bench_mg"))
+    engine, ctx, as_ph, as_mg, items = otc_store(directory, "counts", n_lines // LOTS, "盘点药师")
     lines = [receiving.LineIn(item, f"L{n:05d}", ctx.today - timedelta(days=30), ctx.today + timedelta(days=700),
                               10, 240, "Z-OTC") for n, item in enumerate(i for i in items for _ in range(LOTS))]
     with core_unit(engine) as u:  # the first inventory: counted by the pharmacist, approved by the manager

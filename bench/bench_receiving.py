@@ -19,43 +19,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench._common import write_config
-from catalog.classes import GspClass, Storage, ZonePurpose
-from server.audit import Actor
-from server.config import load_settings
-from server.db.engine import make_engine
-from server.db.migrate import upgrade
+from bench._stock_store import otc_store
 from server.db.models.base import id_of
 from server.db.uow import core_unit
-from server.roles import Role
-from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import receiving, suppliers
-from server.services.store.profile import bootstrap_store
-from server.services.store.users import add_user
 
 
 def _store(directory: Path, n_items: int) -> tuple[Any, Ctx, Ctx, Ctx, int, list[int]]:
-    url = f"sqlite:///{directory / 'receiving.db'}"
-    settings = load_settings(write_config(directory, url))
-    engine = make_engine(url)
-    upgrade(engine)
-    ctx = Ctx(bootstrap_store(engine, settings), settings)
+    engine, ctx, as_ph, as_mg, items = otc_store(directory, "receiving", n_items, "验收药师")
     with core_unit(engine) as u:
-        catalog_service.create_zone(u, ctx, "Z-OTC", "非处方药区", ZonePurpose.DISPLAY, {GspClass.OTC_A}, "internal",
-                                    Storage.NORMAL, False)
-        ph = add_user(u, ctx, "bench_ph", "验收药师", "8642", {Role.PHARMACIST})
-        mg = add_user(u, ctx, "bench_mg", "店长", "8642", {Role.MANAGER})
-        items = [id_of(catalog_service.create_item(u, ctx, {
-            "code": f"YP{n:05d}", "name": f"测试药品{n}", "spec": "0.1g*24片", "gsp_class": "otc_a", "price_fen": 500,
-            "approval_no": f"国药准字H{n:08d}", "route": "internal", "split_unit": "片", "split_ratio": 24,
-            "split_price_fen": 30}, [], "Z-OTC")) for n in range(1, n_items + 1)]
         sup = suppliers.add_supplier(u, ctx, "国药控股", "京AA0000001", ctx.today + timedelta(days=365),
                                      scope=["drugs"])
         suppliers.approve_supplier(u, ctx, id_of(sup))
         for item in items:
             suppliers.approve_item(u, ctx, id_of(sup), item)
-        as_ph, as_mg = ctx.acting(Actor(id_of(ph), "bench_ph")), ctx.acting(Actor(id_of(mg), "bench_mg"))
         sid = id_of(sup)
     return engine, ctx, as_ph, as_mg, sid, items
 
