@@ -43,10 +43,12 @@ rules: venv
 
 # The whole suite, after the quick gate: against SQLite and a private PostgreSQL cluster, with the real device stacks.
 # On TEST_WORKERS processes (pytest-xdist; the machine-wide card stack's tests share one, see tests/conftest.py).
+# The fast tests `make check` has just run are left out of the suite (tests/conftest.py, _already_checked), so
+# none runs twice; the slowest tests are listed at the end, to keep the run inside CI's 15 minutes.
 TEST_WORKERS ?= 2
 test: system venv
 	$(MAKE) --no-print-directory check
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	DINGDIAN_ALREADY_CHECKED='$(CHECK_TESTS)' $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20
 
 bench: system venv  # the card benchmark drives pcscd + vpcd, as the tests do
 	$(BIN)/python -m bench

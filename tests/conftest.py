@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
@@ -83,7 +83,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above); the tests of a
     machine-wide stack are grouped onto one worker."""
     keep, drop = [], []
+    checked = _already_checked()
     for item in items:
+        if checked(item):
+            drop.append(item)
+            continue
         for fixture, group in MACHINE_WIDE_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
@@ -94,6 +98,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def _already_checked() -> Callable[[pytest.Item], bool]:
+    """`make test` runs `make check` first and then the suite: the suite leaves out the fast tests the check has
+    just run (DINGDIAN_ALREADY_CHECKED holds the check's test arguments, the Makefile's CHECK_TESTS), so none runs
+    twice inside CI's time budget. Unset, as in any other run, nothing is left out."""
+    spec = os.environ.get("DINGDIAN_ALREADY_CHECKED", "").split()
+    if not spec:
+        return lambda item: False
+    deselected = {spec[i + 1] for i, arg in enumerate(spec[:-1]) if arg == "--deselect"}
+    paths = tuple(arg.rstrip("/") for i, arg in enumerate(spec)
+                  if not arg.startswith("--") and (i == 0 or spec[i - 1] != "--deselect"))
+
+    def checked(item: pytest.Item) -> bool:
+        path = item.nodeid.split("::", 1)[0]
+        if not any(path == p or path.startswith(p + "/") for p in paths) or item.nodeid in deselected:
+            return False
+        return not any(item.get_closest_marker(m) for m in ("slow", "postgres", "hardware"))
+    return checked
 
 
 @pytest.fixture(autouse=True)
