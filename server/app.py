@@ -40,6 +40,7 @@ from server.services.catalog.search import index_of
 from server.services.store.profile import bootstrap_store
 from server.services.store.starts import record_start
 from server.state import AppState
+from server.workers.backup import BackupWorker
 from server.workers.recovery import recover_settlements
 
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
@@ -64,9 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The catalog's index, loaded off the request path once the service is up (not while it starts, competing
         # for the interpreter).
         index_of(engine, store_id).warm_up()
+        backups = BackupWorker(engine, settings, store_id)
+        backups.start()
         try:
             yield
         finally:
+            backups.stop()
             state.devices.stop()
             app.state.insurance.close()
 

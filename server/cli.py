@@ -846,5 +846,9 @@ from server.cli_care import register as _register_care  # noqa: E402  (count, lo
 
 _register_care(app)
 
+from server.cli_backup import register as _register_backup  # noqa: E402  (backup, restore)
+
+_register_backup(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

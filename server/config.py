@@ -209,6 +209,17 @@ class RuleSettings(_Section):
     second_person_above_fen: int = Field(default=20000, ge=0)
 
 
+class BackupSettings(_Section):
+    """SEC-05: where the daily backup goes (a directory on another device than the database; empty: none is
+    taken, and the checklist says so), when, what is kept, and how often a restore must be drilled."""
+
+    dir: str = ""
+    daily_at: str = Field(default="02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # store time
+    keep_days: int = Field(default=14, ge=1)
+    keep_months: int = Field(default=12, ge=0)
+    drill_every_days: int = Field(default=90, ge=1)
+
+
 class ReportSettings(_Section):
     """The month-end reports (issue #20). `ledger_layout`: a province's 进销存 columns, as reports.layout.layout_from
     reads them ({name, identity: [keys], columns: [{key, zh, en, sources: [movement columns]}]}); empty: the
@@ -246,6 +257,7 @@ class Settings(BaseSettings):
     rules: RuleSettings
     printers: dict[str, TillPrinterSettings] = Field(default_factory=dict)  # a printer per till, by till code
     reports: ReportSettings = ReportSettings()
+    backup: BackupSettings = BackupSettings()
 
     # Set by load_settings; where the values came from, for messages and /health.
     source_file: str = Field(default="", exclude=True)

@@ -89,6 +89,9 @@ TABLES: dict[str, Evidence] = {
     "auth_session": Evidence(Verified.ROWS, BOTH, since="0016"),
     # the service's starts with the configuration's digest (issue #17)
     "service_start": Evidence(Verified.ROWS, BOTH, since="0011"),
+    # the backups and restore drills the checklist reads (SEC-05)
+    "backup_run": Evidence(Verified.ROWS, BOTH),
+    "restore_drill": Evidence(Verified.ROWS, BOTH),
 }
 
 

@@ -26,6 +26,7 @@ class Action(StrEnum):
     USER_WRITE = "user.write"  # create an account (no PIN: its owner sets it), request and transfer posts
     USER_FREEZE = "user.freeze"  # freeze an account, revoke a post: rights only ever taken away (SEC-03)
     GRANT_APPROVE = "user.approve"  # approve or refuse a post request; hand a new account's one-time code over
+    BACKUP_DRILL = "backup.drill"  # restore a backup into a new database and record the drill (SEC-05)
     # staff records (STAFF-01/02)
     STAFF_WRITE = "staff.write"
     # catalog upkeep
@@ -93,6 +94,8 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
     Action.DEVICE_DEMO: "the demo's simulated devices only (answers 409 on real ones)",
+    Action.BACKUP_DRILL: "attestation: the restore drill the agency's checklist asks for (SEC-05) is the person in "
+                         "charge's to answer for; it restores into a new database and changes nothing of the store's",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -113,7 +116,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
-                              Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ}),
+                              Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ, Action.BACKUP_DRILL}),
 }
 
 # SEC-02: actions a maintainer's account may never hold, whatever the table above says.

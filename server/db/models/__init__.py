@@ -3,6 +3,7 @@
 from server.db.models import care as _care  # noqa: F401  (registers stock care's documents; see care.py)
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
+from server.db.models.backup import BackupRun, RestoreDrill
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
 from server.db.models.insurance import (
     InsuranceMessage,
@@ -62,6 +63,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "AuthSession",
+    "BackupRun",
     "Barcode",
     "Batch",
     "BatchStatus",
@@ -87,6 +89,7 @@ __all__ = [
     "ReceiptLine",
     "ReceiptTraceCode",
     "Refund",
+    "RestoreDrill",
     "RxAttachment",
     "RxReview",
     "RxStatus",
