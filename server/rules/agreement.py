@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from catalog.violations import Violation
+
+
+class AgreementStatus(StrEnum):
+    ACTIVE = "active"  # 正常
+    SUSPENDED = "suspended"  # 中止
+    TERMINATED = "terminated"  # 解除
+    NONE = "none"  # 尚未签订
+
+    @property
+    def label(self) -> str:
+        return {"active": "正常", "suspended": "中止", "terminated": "解除", "none": "未签订"}[self.value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from catalog.classes import GspClass
 from catalog.violations import Violation
 from server.roles import OPERATIONAL_ROLES, Role
+
+
+class Qualification(StrEnum):
+    LICENSED_PHARMACIST = "licensed_pharmacist"  # 执业药师
+    PHARMACIST = "pharmacist"  # 药师 (专业技术职称)
+    SENIOR_PHARMACIST = "senior_pharmacist"  # 主管药师及以上
+    ASSISTANT_PHARMACIST = "assistant_pharmacist"  # 药士
+    NONE = "none"
+
+    @property
+    def label(self) -> str:
+        return {
+            "licensed_pharmacist": "执业药师",
+            "pharmacist": "药师",
+            "senior_pharmacist": "主管药师",
+            "assistant_pharmacist": "药士",
+            "none": "无",
+        }[self.value]
 
 PHARMACIST_QUALIFICATIONS = frozenset({"licensed_pharmacist", "pharmacist", "senior_pharmacist"})
 # A 执业药师's registration (注册证) runs for five years and must be renewed; a professional title (职称) does not

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from server.api.schemas.common import Patch, Strict
-from server.db.models import AgreementStatus
+from server.rules.agreement import AgreementStatus
 
 
 class StoreOut(BaseModel):

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from server.api.schemas.common import Strict
-from server.db.models import Qualification
 from server.roles import Role
+from server.rules.staff import Qualification
 
 
 class UserIn(Strict):

@@ -10,6 +10,7 @@ from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk, updated_at
 from server.db.types import UTCDateTime
+from server.rules.staff import Qualification  # the vocabulary is the rules'; kept importable here
 
 
 class UserStatus(StrEnum):
@@ -61,22 +62,6 @@ class UserRole(Table, table=True):
     revoked_by: int | None = Field(default=None, foreign_key="app_user.id")
 
 
-class Qualification(StrEnum):
-    LICENSED_PHARMACIST = "licensed_pharmacist"  # 执业药师
-    PHARMACIST = "pharmacist"  # 药师 (专业技术职称)
-    SENIOR_PHARMACIST = "senior_pharmacist"  # 主管药师及以上
-    ASSISTANT_PHARMACIST = "assistant_pharmacist"  # 药士
-    NONE = "none"
-
-    @property
-    def label(self) -> str:
-        return {
-            "licensed_pharmacist": "执业药师",
-            "pharmacist": "药师",
-            "senior_pharmacist": "主管药师",
-            "assistant_pharmacist": "药士",
-            "none": "无",
-        }[self.value]
 
 
 class StaffProfile(Table, table=True):

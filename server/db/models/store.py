@@ -10,17 +10,7 @@ from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk, updated_at
 from server.db.types import UTCDateTime
-
-
-class AgreementStatus(StrEnum):
-    ACTIVE = "active"  # 正常
-    SUSPENDED = "suspended"  # 中止
-    TERMINATED = "terminated"  # 解除
-    NONE = "none"  # 尚未签订
-
-    @property
-    def label(self) -> str:
-        return {"active": "正常", "suspended": "中止", "terminated": "解除", "none": "未签订"}[self.value]
+from server.rules.agreement import AgreementStatus  # the vocabulary is the rules'; kept importable here
 
 
 class Store(Table, table=True):
