@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -169,3 +169,143 @@ def sale_lines_taken(conn: Connection, store_id: int, start: date, end: date) ->
                       .outerjoin(taken, taken.c.ref_id == sa.cast(ln.id, sa.String)))
          .where(s.store_id == store_id, s.business_date >= start, s.business_date <= end))
     return conn.execute(q).all()
+
+
+# --- the compliance checklist (reports.checklist) -------------------------------------------------------------
+
+def _t(name: str) -> sa.Table:
+    from sqlmodel import SQLModel
+
+    return SQLModel.metadata.tables[name]
+
+
+def store_row(conn: Connection, store_id: int) -> Any:
+    """The store's profile: its 医保协议 now and its licences (AGR-01/03)."""
+    return conn.execute(sa.select(_t("store")).where(_t("store").c.id == store_id)).one()
+
+
+def agreement_history(conn: Connection, store_id: int) -> Sequence[Any]:
+    ev = _t("agreement_event").c
+    return conn.execute(sa.select(ev.status, ev.effective_on, ev.ends_on, ev.reason)
+                        .where(ev.store_id == store_id).order_by(ev.effective_on, ev.id)).all()
+
+
+def card_settlements_in(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """The period's card settlements that reached the centre (settled, or later cancelled), with their sale's days,
+    till and the cancellation's facts (CARD-04)."""
+    st, s, tl = _SETL.c, _SALE.c, _t("till").c
+    q = (sa.select(st.id, st.sale_id, st.status, st.setl_id, st.created_at, st.resolved_at, st.answer,
+                   st.cancel_msgid, st.cancel_reason, st.cancelled_by, st.cancel_confirmed_by,
+                   s.business_date, s.opened_at, s.till_id, tl.store_id.label("till_store_id"),
+                   tl.site_code.label("till_site"), tl.status.label("till_status"))
+         .select_from(_SETL.join(_SALE, st.sale_id == s.id).outerjoin(_t("till"), tl.id == s.till_id))
+         .where(st.store_id == store_id, st.status.in_(("settled", "cancelled")),
+                s.business_date >= start, s.business_date <= end)
+         .order_by(st.id))
+    return conn.execute(q).all()
+
+
+def backup_runs(conn: Connection, store_id: int) -> Sequence[Any]:
+    b = _t("backup_run").c
+    return conn.execute(sa.select(b.id, b.finished_at, b.business_date, b.ok, b.file_name, b.directory, b.error)
+                        .where(b.store_id == store_id).order_by(b.id)).all()
+
+
+def restore_drills(conn: Connection, store_id: int) -> Sequence[Any]:
+    d = _t("restore_drill").c
+    return conn.execute(sa.select(d.id, d.at, d.business_date, d.ok, d.backup_file, d.drilled_by)
+                        .where(d.store_id == store_id).order_by(d.id)).all()
+
+
+def accounts(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Every account with its staff record (STAFF-01/02, SEC-03)."""
+    u, p = _t("app_user").c, _t("staff_profile").c
+    q = (sa.select(u.id, u.username, u.display_name, u.status, u.frozen_at, p.qualification, p.qualification_no,
+                   p.qualification_expiry, p.registered_store_code, p.contract_start, p.contract_end,
+                   p.work_cert_no, p.work_cert_expiry)
+         .select_from(_t("app_user").outerjoin(_t("staff_profile"), p.user_id == u.id))
+         .where(u.store_id == store_id).order_by(u.id))
+    return conn.execute(q).all()
+
+
+def role_grants(conn: Connection, store_id: int) -> Sequence[Any]:
+    r = _t("user_role").c
+    return conn.execute(sa.select(r.id, r.user_id, r.role, r.granted_by, r.granted_at, r.approved_by, r.revoked_at,
+                                  r.pending).where(r.store_id == store_id).order_by(r.id)).all()
+
+
+def sold_past_expiry(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Sale movements of the period dated after their batch's expiry (GSP-06)."""
+    mv, b, i = _MV.c, _BATCH.c, _ITEM.c
+    q = (sa.select(mv.id, mv.business_date, mv.ref_id, -mv.qty, b.batch_no, b.expires_on, i.name)
+         .select_from(_MV.join(_BATCH, b.id == mv.batch_id).join(_ITEM, i.id == mv.item_id))
+         .where(mv.store_id == store_id, mv.kind == "sale", mv.business_date >= start, mv.business_date <= end,
+                mv.business_date > b.expires_on)
+         .order_by(mv.id))
+    return conn.execute(q).all()
+
+
+def receipts_in(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Purchase receipts of the period with their supplier's licence (GSP-05)."""
+    r, sp = _t("receipt").c, _t("supplier").c
+    q = (sa.select(r.id, r.business_date, r.status, r.inspected_by, r.approved_by, r.dynt_no, r.purc_invo_no,
+                   sp.name.label("supplier"), sp.licence_expiry, sp.first_approved_by)
+         .select_from(_t("receipt").outerjoin(_t("supplier"), sp.id == r.supplier_id))
+         .where(r.store_id == store_id, r.kind == "purchase", r.business_date >= start, r.business_date <= end)
+         .order_by(r.id))
+    return conn.execute(q).all()
+
+
+def rx_lines_sold(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Completed sales' prescription-drug lines (the class as sold) with their prescription and its last review
+    (RX-01/05/07)."""
+    ln, s, pl, rv = _LINE.c, _SALE.c, _t("prescription_line").c, _t("rx_review").c
+    last_review = (sa.select(rv.prescription_id, sa.func.max(rv.id).label("review_id"))
+                   .where(rv.store_id == store_id).group_by(rv.prescription_id).subquery())
+    q = (sa.select(ln.id, ln.sale_id, s.business_date, ln.item_id, ln.rx_line_id, pl.prescription_id,
+                   rv.verdict, rv.pharmacist_id)
+         .select_from(_LINE.join(_SALE, s.id == ln.sale_id)
+                      .outerjoin(_t("prescription_line"), pl.id == ln.rx_line_id)
+                      .outerjoin(last_review, last_review.c.prescription_id == pl.prescription_id)
+                      .outerjoin(_t("rx_review"), rv.id == last_review.c.review_id))
+         .where(s.store_id == store_id, s.status == "completed", ln.gsp_class == "rx",
+                s.business_date >= start, s.business_date <= end)
+         .order_by(s.business_date, ln.id))
+    return conn.execute(q).all()
+
+
+def line_prices(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Per completed sale line: its item, day, unit price, split or not, and whether a card settlement paid for its
+    sale (CARD-03: one price, card or cash)."""
+    ln, s, st = _LINE.c, _SALE.c, _SETL.c
+    carded = sa.exists().where(st.sale_id == s.id, st.status.in_(("settled", "cancelled")))
+    q = (sa.select(ln.item_id, s.business_date, ln.split, ln.unit_price_fen, carded.label("card"), ln.sale_id)
+         .select_from(_LINE.join(_SALE, s.id == ln.sale_id))
+         .where(s.store_id == store_id, s.status == "completed", s.business_date >= start, s.business_date <= end))
+    return conn.execute(q).all()
+
+
+def documents_printed(conn: Connection, store_id: int, since: datetime, until: datetime) -> Sequence[Any]:
+    """Every print job's document written in [since, until) (UTC): receipts, slips, Z reports — what left on paper."""
+    pj = _t("print_job").c
+    return conn.execute(sa.select(pj.id, pj.kind, pj.document).where(
+        pj.store_id == store_id, pj.created_at >= since, pj.created_at < until).order_by(pj.id)).all()
+
+
+def audit_texts(conn: Connection, store_id: int, since: datetime, until: datetime) -> Sequence[Any]:
+    """The audit log's entries of [since, until): the log an inspector reads, which must show no whole ID number."""
+    e = _t("audit_entry").c
+    return conn.execute(sa.select(e.seq, e.action, e.entity, e.before, e.after, e.note).where(
+        e.store_id == store_id, e.at >= since, e.at < until).order_by(e.seq)).all()
+
+
+def attestations(conn: Connection, store_id: int) -> Sequence[Any]:
+    a = _t("attestation").c
+    return conn.execute(sa.select(a.id, a.topic, a.confirmed_by, a.confirmed_at, a.business_date, a.valid_until,
+                                  a.note).where(a.store_id == store_id).order_by(a.id)).all()
+
+
+def trainings(conn: Connection, store_id: int) -> Sequence[Any]:
+    t = _t("training_session").c
+    return conn.execute(sa.select(t.id, t.held_on, t.topic, t.attendees).where(t.store_id == store_id)
+                        .order_by(t.held_on)).all()

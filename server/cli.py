@@ -850,5 +850,9 @@ from server.cli_backup import register as _register_backup  # noqa: E402  (backu
 
 _register_backup(app)
 
+from server.cli_checklist import register as _register_checklist  # noqa: E402  (checklist, attest, training)
+
+_register_checklist(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -220,6 +220,13 @@ class BackupSettings(_Section):
     drill_every_days: int = Field(default=90, ge=1)
 
 
+class ChecklistSettings(_Section):
+    """The compliance checklist (issue #22): how long an attestation (the written systems, the sign, SEC-07's
+    network …) stands before it must be confirmed again."""
+
+    attestation_valid_days: int = Field(default=365, ge=1, le=3 * 366)
+
+
 class ReportSettings(_Section):
     """The month-end reports (issue #20). `ledger_layout`: a province's 进销存 columns, as reports.layout.layout_from
     reads them ({name, identity: [keys], columns: [{key, zh, en, sources: [movement columns]}]}); empty: the
@@ -258,6 +265,7 @@ class Settings(BaseSettings):
     printers: dict[str, TillPrinterSettings] = Field(default_factory=dict)  # a printer per till, by till code
     reports: ReportSettings = ReportSettings()
     backup: BackupSettings = BackupSettings()
+    checklist: ChecklistSettings = ChecklistSettings()
 
     # Set by load_settings; where the values came from, for messages and /health.
     source_file: str = Field(default="", exclude=True)

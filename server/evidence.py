@@ -92,6 +92,10 @@ TABLES: dict[str, Evidence] = {
     # the backups and restore drills the checklist reads (SEC-05)
     "backup_run": Evidence(Verified.ROWS, BOTH),
     "restore_drill": Evidence(Verified.ROWS, BOTH),
+    # what the manager attests and records for the checklist, and its runs (issue #22)
+    "attestation": Evidence(Verified.ROWS, BOTH),
+    "training_session": Evidence(Verified.ROWS, BOTH),
+    "checklist_run": Evidence(Verified.ROWS, BOTH),
 }
 
 

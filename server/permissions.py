@@ -64,6 +64,7 @@ class Action(StrEnum):
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
     # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
     REPORT_READ = "report.read"  # the 进销存 and its exports
+    ATTEST = "checklist.attest"  # confirm what no data proves (CHECK 13, 26) and record training held (STAFF-02)
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -94,6 +95,8 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
     Action.DEVICE_DEMO: "the demo's simulated devices only (answers 409 on real ones)",
+    Action.ATTEST: "attestation: the written systems, the sign, the network and the training held are the person "
+                   "in charge's to confirm (CHECK 13, 16, 26)",
     Action.BACKUP_DRILL: "attestation: the restore drill the agency's checklist asks for (SEC-05) is the person in "
                          "charge's to answer for; it restores into a new database and changes nothing of the store's",
 }

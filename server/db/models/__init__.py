@@ -5,6 +5,7 @@ from server.db.models import ledger as _ledger  # noqa: F401  (registers the led
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
 from server.db.models.backup import BackupRun, RestoreDrill
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
+from server.db.models.checklist import Attestation, AttestationTopic, ChecklistRun, TrainingSession
 from server.db.models.insurance import (
     InsuranceMessage,
     InsuranceMsgidCounter,
@@ -60,6 +61,8 @@ from server.db.models.trace import SaleTraceCode
 __all__ = [
     "AgreementEvent",
     "AgreementStatus",
+    "Attestation",
+    "AttestationTopic",
     "AuditEntry",
     "AuditHead",
     "AuthSession",
@@ -68,6 +71,7 @@ __all__ = [
     "Batch",
     "BatchStatus",
     "CardSettlement",
+    "ChecklistRun",
     "DayCounter",
     "Doctor",
     "InsuranceMessage",
@@ -114,6 +118,7 @@ __all__ = [
     "TenderKind",
     "Till",
     "TillStatus",
+    "TrainingSession",
     "User",
     "UserRole",
     "UserStatus",

@@ -1,0 +1,38 @@
+"""The checklist for a period: its facts read through reports.queries in one read-only snapshot, every item judged."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from reports import queries
+from reports.checklist.facts import AuditFacts, Facts, Policy
+from reports.checklist.items import evaluate
+from reports.checklist.verdict import Checklist
+
+
+def gather(conn: Any, store_id: int, first: date, last: date, today: date, policy: Policy,
+           audit: AuditFacts | None, extra: dict[str, Any] | None = None) -> Facts:
+    f = Facts(store_id=store_id, first=first, last=last, today=today, policy=policy,
+              store=queries.store_row(conn, store_id), agreement=queries.agreement_history(conn, store_id),
+              settlements=queries.card_settlements_in(conn, store_id, first, last),
+              backups=queries.backup_runs(conn, store_id), drills=queries.restore_drills(conn, store_id),
+              accounts=queries.accounts(conn, store_id), grants=queries.role_grants(conn, store_id),
+              past_expiry=queries.sold_past_expiry(conn, store_id, first, last),
+              receipts=queries.receipts_in(conn, store_id, first, last),
+              rx_lines=queries.rx_lines_sold(conn, store_id, first, last),
+              prices=queries.line_prices(conn, store_id, first, last), printed=(), logged=(),
+              attestations=queries.attestations(conn, store_id), trainings=queries.trainings(conn, store_id),
+              audit=audit, extra=extra or {})
+    since, until = f.utc_bounds()
+    return Facts(**{**f.__dict__, "printed": queries.documents_printed(conn, store_id, since, until),
+                    "logged": queries.audit_texts(conn, store_id, since, until)})
+
+
+def checklist(engine: Engine, store_id: int, first: date, last: date, today: date, policy: Policy,
+              audit: AuditFacts | None, extra: dict[str, Any] | None = None) -> Checklist:
+    with queries.reading(engine) as conn:
+        facts = gather(conn, store_id, first, last, today, policy, audit, extra)
+    return Checklist(policy.store_code, first, last, today, tuple(evaluate(facts)))
