@@ -59,7 +59,7 @@ def field_zh(field: str) -> str:
     """tenders.0.amount_fen -> 支付方式第1项的金额; an unknown name stays as it is."""
     words = []
     for part in field.split("."):
-        if part.isdigit():
+        if part.isascii() and part.isdigit():  # a list index; "¹" is a digit to str.isdigit, not to int()
             words.append(f"第{int(part) + 1}项")
         else:
             words.append(("的" if words else "") + _FIELD_ZH.get(part, part))
