@@ -1,0 +1,67 @@
+"""The month-close seam (ST-07): what keeps a month from closing on the reconciliation's account.
+
+`month_blockers(u, store_id, first_day, last_day)` — the close (another wing) calls it and refuses with the
+violations it returns: a day × clearing group whose settlements were never reconciled, changed since, or came out
+不平 without the 医保 administrator's acknowledgment. Only a daily run of that very day and group counts: a balanced
+month run, or a later day's, hides nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from catalog.violations import Violation
+from server.db.models import Store
+from server.db.models.base import table_of
+from server.db.models.recon import run_figures
+from server.db.uow import Unit
+from server.insurance.clearing import ClearingGroup
+from server.rules.recon import DayGroup, LatestRun, month_refusals
+from server.services.recon import books, runs
+
+_STORE = table_of(Store)
+
+
+def _group(r: object) -> ClearingGroup:
+    return ClearingGroup(r.insutype, r.clr_type, r.clr_optins, bool(r.away))  # type: ignore[attr-defined]
+
+
+def day_groups(u: Unit, store_id: int, first_day: date, last_day: date) -> list[DayGroup]:
+    """Each day × group with settlements or daily runs in [first_day, last_day], as the rules judge it."""
+    store = u.connection().execute(sa.select(_STORE.c.admdvs, _STORE.c.timezone)
+                                   .where(_STORE.c.id == store_id)).one()
+    ours = books.booked(u, store_id, ZoneInfo(store.timezone), store.admdvs, first_day, last_day)
+    by_key: dict[tuple[date, ClearingGroup], list[books.Booked]] = defaultdict(list)
+    for b in ours:
+        by_key[(b.day, b.group)].append(b)
+    daily = [r for r in runs.runs_between(u, store_id, first_day, last_day, "day") if r.stmt_begndate == r.stmt_enddate]
+    latest: dict[tuple[date, ClearingGroup], object] = {}
+    history: dict[tuple[date, ClearingGroup], list[object]] = defaultdict(list)
+    for r in daily:  # oldest first: the last one stands
+        latest[(r.stmt_begndate, _group(r))] = r
+        history[(r.stmt_begndate, _group(r))].append(r)
+    acks = runs.acks_of(u, [r.id for r in daily])
+    out: list[DayGroup] = []
+    for key in sorted(set(by_key) | set(latest)):
+        run = latest.get(key)
+        if run is None:
+            t = books.totals(books.counted(by_key[key], books.REFUNDS_INCLUDED))
+            out.append(DayGroup(key[0], key[1].label_zh, tuple(b.setl_id for b in by_key[key]), t.figures(), None))
+            continue
+        flag = run.refd_setl_flag  # type: ignore[attr-defined]
+        counted = books.counted(by_key[key], flag)
+        figures = run_figures(run)
+        acked = any(acks[h.id] and run_figures(h) == figures for h in history[key])  # type: ignore[attr-defined]
+        out.append(DayGroup(key[0], key[1].label_zh, tuple(b.setl_id for b in counted), books.totals(counted).figures(),
+                            LatestRun(run.id, run.result, run.result_dscr,  # type: ignore[attr-defined]
+                                      tuple(run.setl_ids or ()), figures[:5], acked)))  # type: ignore[attr-defined]
+    return out
+
+
+def month_blockers(u: Unit, store_id: int, first_day: date, last_day: date) -> list[Violation]:
+    """ST-07: the reasons the period [first_day, last_day] may not close (empty: the reconciliation allows it)."""
+    return month_refusals(day_groups(u, store_id, first_day, last_day))
