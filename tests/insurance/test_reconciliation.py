@@ -1,0 +1,190 @@
+"""ST-07: the daily and monthly reconciliation with the sandbox centre, whose own ledger is the other side. Each
+kind of difference is made (a settlement the store lost, one the centre lost, an amount off by a fen, a refund on
+one side only, a settlement at 23:59:59 Shanghai time) and shown named; the repair goes through 2601 with a second
+person, what stays is acknowledged with a note; the month close's seam names what keeps a month open. Walked
+around the way someone would: a cashier reconciling, an acknowledgment without a note, a 不平 day hidden by
+re-running a later balanced day."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+
+from server.audit import verify
+from server.db.models import CardSettlement
+from server.db.models.recon import ReconAck, ReconRun
+from server.db.uow import read_session, read_unit
+from server.insurance import messages as m
+from server.insurance.gateway import Caller
+from server.insurance.http_adapter import HttpGateway
+from server.services.context import Ctx
+from server.services.recon.blockers import month_blockers
+from tests.conftest import BARCODE_VITC, ROLE_PINS, Clock
+from tests.insurance import test_card_sale as card
+from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
+from tests.insurance.test_card_sale import identify, sale_with, settle
+
+card_shop = card.card_shop  # the card sale's shop against the sandbox centre (SQLite: this module's backend)
+MANAGER = {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]}
+
+
+def paid_by_card(shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A card sale of one box (the shop's stock lasts the module's sales)."""
+    sid = sale_with(shop, (BARCODE_VITC, 1))
+    assert identify(shop, sid).status_code == 200
+    due = shop["client"].post(f"/sales/{sid}/card/preview", json={}, headers=shop["cashier"]).json()
+    done = settle(shop, sid, due["due_otherwise_fen"])
+    assert done.status_code == 200, done.text
+    return sid, done.json()
+
+
+def _settlement(engine: Engine, sid: str) -> CardSettlement:
+    with read_session(engine) as s:
+        return s.exec(select(CardSettlement).where(CardSettlement.sale_id == sid)).one()
+
+
+def _signed_in(shop: dict[str, Any]) -> None:
+    assert shop["client"].post("/insurance/sign-in", json={}, headers=shop["admin"]).status_code == 201
+
+
+def _run_day(shop: dict[str, Any], day: Any) -> list[dict[str, Any]]:
+    r = shop["client"].post(f"/reconciliation/days/{day}", headers=shop["admin"])
+    assert r.status_code == 201, r.text
+    return list(r.json())
+
+
+def _runs(engine: Engine) -> int:
+    with read_session(engine) as s:
+        return int(s.exec(select(func.count()).select_from(ReconRun)).one())
+
+
+def _cancelled(shop: dict[str, Any]) -> str:
+    """A card sale returned whole (2103) by the pharmacist."""
+    c, ph = shop["client"], shop["pharmacist"]
+    sid, _ = paid_by_card(shop)
+    c.post("/insurance/sign-in", json={}, headers=ph)
+    r = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": "患者退药"}, headers=ph)
+    assert r.status_code == 201, r.text
+    return sid
+
+
+@pytest.mark.refuses("ST-07", "SEC-01")
+def test_each_difference_is_named_repaired_by_2601_or_acknowledged_and_the_month_then_closes(
+        card_shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock, gateway: HttpGateway,
+        signed_in: Caller) -> None:
+    c, admin, sandbox = card_shop["client"], card_shop["admin"], card_shop["sandbox"]
+    today = clock.today
+    lost_by_centre, off_by_a_fen, refunded_there = (paid_by_card(card_shop)[0] for _ in range(3))
+    refunded_here = _cancelled(card_shop)
+    _signed_in(card_shop)
+    (run,) = _run_day(card_shop, today)
+    assert run["result"] == "0" and run["result_zh"] == "平" and run["setl_cnt"] == 5  # 4 settlements + 1 refund
+    assert run["refd_setl_flag"] == "1" and run["items"] == []
+    with read_unit(engine) as u:
+        assert month_blockers(u, ctx.store_id, today, today) == []
+
+    # the differences, each made the way it happens
+    a, b = _settlement(engine, lost_by_centre), _settlement(engine, off_by_a_fen)
+    sandbox.recon_fault("lose", a.setl_id)
+    sandbox.recon_fault("offset", b.setl_id, offset_fen=1)
+    sandbox.recon_fault("unrefund", _settlement(engine, refunded_here).setl_id)
+    stray = gateway.settle(for_person(signed_in, EMPLOYEE), purchase(EMPLOYEE, [line(1, "jia", 1200)]),
+                           gateway.new_msgid())  # a settlement whose sale the store lost
+    there = _settlement(engine, refunded_there)
+    cancel_there = gateway.cancel(for_person(signed_in, EMPLOYEE),
+                                  m.CancelRequest(setl_id=there.setl_id, mdtrt_id=there.mdtrt_id, psn_no=EMPLOYEE.psn_no))
+
+    (run,) = _run_day(card_shop, today)
+    assert run["result"] == "1" and run["result_zh"] == "不平" and run["detail_msgid"]
+    named = {i["setl_id"]: i for i in run["items"] if i["stmt_rslt"] == "1"}
+    assert "中心无此结算" in named[a.setl_id]["memo"] and named[a.setl_id]["ours"]
+    ours_fee = Decimal(str(b.answer["medfee_sumamt"])) if b.answer else Decimal(0)
+    assert f"医疗费总额 中心{ours_fee + Decimal('0.01'):.2f} 机构{ours_fee:.2f}" in named[b.setl_id]["memo"]
+    assert named[stray.setlinfo.setl_id]["msgid"] == stray.receipt.msgid and not named[stray.setlinfo.setl_id]["ours"]
+    assert named[cancel_there.setlinfo.setl_id]["refd_setl_flag"] == "1"
+    assert not named[cancel_there.setlinfo.setl_id]["ours"]
+    refund_here = [i for i in named.values() if i["ours"] and i["refd_setl_flag"] == "1"]
+    assert len(refund_here) == 1 and "中心无此结算" in refund_here[0]["memo"]
+    assert len(named) == 5
+    statuses = {s["setl_id"]: s["status"] for s in c.get("/reconciliation/settlements", headers=admin,
+                                                         params={"first": str(today), "last": str(today)}).json()}
+    assert statuses[a.setl_id] == "不平" and statuses[_settlement(engine, refunded_there).setl_id] == "平"
+    with read_unit(engine) as u:
+        (blocker,) = month_blockers(u, ctx.store_id, today, today)
+    assert blocker.rule == "ST-07" and blocker.details["reason"] == "unbalanced"
+
+    # the repair: 2601 of what only the centre holds, checked by a second person; never of what our books hold
+    by_id = {i["setl_id"]: i["id"] for i in run["items"]}
+    alone = c.post(f"/reconciliation/items/{by_id[stray.setlinfo.setl_id]}/reverse", json={}, headers=admin)
+    assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
+    ours = c.post(f"/reconciliation/items/{by_id[a.setl_id]}/reverse", json=MANAGER, headers=admin)
+    assert ours.status_code == 422 and ours.json()["code"] == "ST-07"
+    assert sandbox.deliveries(infno="2601") == []  # nothing reached the centre
+    for setl_id in (stray.setlinfo.setl_id, cancel_there.setlinfo.setl_id):
+        done = c.post(f"/reconciliation/items/{by_id[setl_id]}/reverse", json=MANAGER, headers=admin)
+        assert done.status_code == 201, done.text
+    (run,) = _run_day(card_shop, today)
+    still = {i["setl_id"] for i in run["items"] if i["stmt_rslt"] == "1"}
+    assert still == {a.setl_id, b.setl_id, refund_here[0]["setl_id"]}  # what 2601 cannot mend
+
+    # what stays is acknowledged by the 医保 administrator, with a note; a cashier may not, nor without one
+    cashier = c.post(f"/reconciliation/runs/{run['id']}/ack", json={"note": "中心确认差额核销"},
+                     headers=card_shop["cashier"])
+    assert cashier.status_code == 403
+    bare = c.post(f"/reconciliation/runs/{run['id']}/ack", json={"note": " "}, headers=admin)
+    assert bare.status_code == 422 and bare.json()["code"] == "ST-07"
+    with read_session(engine) as s:
+        assert s.exec(select(func.count()).select_from(ReconAck)).one() == 0
+    ok = c.post(f"/reconciliation/runs/{run['id']}/ack", json={"note": "中心漏记一笔、差一分，已报经办机构核销"},
+                headers=admin)
+    assert ok.status_code == 201, ok.text
+    with read_unit(engine) as u:
+        assert month_blockers(u, ctx.store_id, today, today) == []
+    days = c.get("/reconciliation/days", headers=admin, params={"first": str(today), "last": str(today)}).json()
+    assert [(d["status"], d["acknowledged"], d["blocker"]) for d in days] == [("不平", True, None)]
+    with read_session(engine) as s:
+        assert verify(s, ctx.store_id).ok
+
+
+@pytest.mark.refuses("ST-07", "SEC-01")
+def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hides_no_unbalanced_one(
+        card_shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
+    c, admin, sandbox = card_shop["client"], card_shop["admin"], card_shop["sandbox"]
+    today = clock.today
+    yesterday = today - timedelta(days=1)
+    # the cashier reconciling: refused, nothing asked of the centre, nothing written
+    cashier = c.post(f"/reconciliation/days/{today}", headers=card_shop["cashier"])
+    assert cashier.status_code == 403 and cashier.json()["code"] == "SEC-01"
+    assert sandbox.deliveries(infno="3201") == [] and _runs(engine) == 0
+
+    sandbox.pin_clock(f"{yesterday} 23:59:59")  # the centre's clock: the last second of yesterday, ours is today
+    assert c.post("/insurance/sign-in", json={}, headers=card_shop["cashier"]).status_code == 201
+    late, _ = paid_by_card(card_shop)
+    sandbox.pin_clock(None)
+    assert c.post("/insurance/sign-in", json={}, headers=card_shop["cashier"]).status_code == 201
+    today_sale, _ = paid_by_card(card_shop)
+    late_id = _settlement(engine, late).setl_id
+    _signed_in(card_shop)
+    (run,) = _run_day(card_shop, yesterday)
+    assert run["result"] == "0" and run["setl_ids"] == [late_id]  # named on the centre's day
+    (run_today,) = _run_day(card_shop, today)
+    assert run_today["result"] == "0" and run_today["setl_ids"] == [_settlement(engine, today_sale).setl_id]
+
+    sandbox.recon_fault("offset", late_id, offset_fen=-1)
+    (bad,) = _run_day(card_shop, yesterday)
+    assert bad["result"] == "1" and [i["setl_id"] for i in bad["items"] if i["stmt_rslt"] == "1"] == [late_id]
+    _run_day(card_shop, today)  # a later day, balanced, run again after it: yesterday stays 不平
+    with read_unit(engine) as u:
+        (blocker,) = month_blockers(u, ctx.store_id, yesterday, today)
+    assert blocker.details["day"] == str(yesterday) and blocker.details["reason"] == "unbalanced"
+    older = c.post(f"/reconciliation/runs/{run['id']}/ack", json={"note": "旧的一次已平"}, headers=admin)
+    assert older.status_code == 422  # the earlier balanced run of the day acknowledges nothing
+    with read_session(engine) as s:
+        assert s.exec(select(func.count()).select_from(ReconAck)).one() == 0
+        assert s.exec(select(func.count()).select_from(ReconRun).where(col(ReconRun.result) == "1")).one() == 1
