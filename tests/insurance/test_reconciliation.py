@@ -7,25 +7,31 @@ re-running a later balanced day."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
+from typer.testing import CliRunner
 
-from server.audit import verify
-from server.db.models import CardSettlement
+from server.audit import Actor, verify
+from server.cli import app
+from server.config import Settings
+from server.db.models import CardSettlement, User
 from server.db.models.recon import ReconAck, ReconRun
 from server.db.uow import read_session, read_unit
 from server.insurance import messages as m
 from server.insurance.gateway import Caller
 from server.insurance.http_adapter import HttpGateway
 from server.services.context import Ctx
+from server.services.recon import reconcile
 from server.services.recon.blockers import month_blockers
-from tests.conftest import BARCODE_VITC, ROLE_PINS, Clock
+from tests.conftest import BARCODE_VITC, ROLE_PINS, ROOT, Clock
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
 from tests.insurance.test_card_sale import identify, sale_with, settle
@@ -47,6 +53,13 @@ def paid_by_card(shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def _settlement(engine: Engine, sid: str) -> CardSettlement:
     with read_session(engine) as s:
         return s.exec(select(CardSettlement).where(CardSettlement.sale_id == sid)).one()
+
+
+def _as_admin(engine: Engine, ctx: Ctx, clock: Clock, **insurance: Any) -> Ctx:
+    with read_session(engine) as s:
+        admin = s.exec(select(User).where(User.username == "u_insurance_admin")).one()
+    settings = ctx.settings.model_copy(update={"insurance": ctx.settings.insurance.model_copy(update=insurance)})
+    return Ctx(ctx.store_id, settings, Actor(admin.id, admin.username), clock.now)
 
 
 def _signed_in(shop: dict[str, Any]) -> None:
@@ -86,6 +99,10 @@ def test_each_difference_is_named_repaired_by_2601_or_acknowledged_and_the_month
     (run,) = _run_day(card_shop, today)
     assert run["result"] == "0" and run["result_zh"] == "平" and run["setl_cnt"] == 5  # 4 settlements + 1 refund
     assert run["refd_setl_flag"] == "1" and run["items"] == []
+    # the other refund policy, both sides counting alike: the original settlements only, the cancelled one too
+    (originals,) = reconcile.reconcile(engine, _as_admin(engine, ctx, clock, recon_refd_setl_flag="0"), gateway, "day",
+                                       today, today).runs
+    assert (originals.result, originals.setl_cnt, originals.refd_setl_flag) == ("0", 4, "0")
     with read_unit(engine) as u:
         assert month_blockers(u, ctx.store_id, today, today) == []
 
@@ -154,7 +171,7 @@ def test_each_difference_is_named_repaired_by_2601_or_acknowledged_and_the_month
 
 @pytest.mark.refuses("ST-07", "SEC-01")
 def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hides_no_unbalanced_one(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
+        card_shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock, settings: Settings, tmp_path: Path) -> None:
     c, admin, sandbox = card_shop["client"], card_shop["admin"], card_shop["sandbox"]
     today = clock.today
     yesterday = today - timedelta(days=1)
@@ -188,3 +205,32 @@ def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hide
     with read_session(engine) as s:
         assert s.exec(select(func.count()).select_from(ReconAck)).one() == 0
         assert s.exec(select(func.count()).select_from(ReconRun).where(col(ReconRun.result) == "1")).one() == 1
+
+    # the same from the command line, as a named person with their PIN
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8")
+                      .replace('url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"')
+                      .replace('url = "http://127.0.0.1:8601"', f'url = "{settings.insurance.url}"'), encoding="utf-8")
+    runner = CliRunner()
+
+    def cli(*args: str, pin: str = "") -> Any:
+        return runner.invoke(app, [*args, "--config", str(config)], input=pin)
+
+    month = f"{yesterday:%Y-%m}"
+    shown = cli("reconcile", "status", month)
+    assert shown.exit_code == 1 and f"{yesterday}" in shown.output and "不平" in shown.output, shown.output
+    as_cashier = cli("reconcile", "day", str(yesterday), "--as", "u_cashier", pin=f"{ROLE_PINS['cashier']}\n")
+    assert as_cashier.exit_code == 1 and "SEC-01" in as_cashier.output
+    again = cli("reconcile", "day", str(yesterday), "--as", "u_insurance_admin", pin=f"{ROLE_PINS['insurance_admin']}\n")
+    assert again.exit_code == 1 and "不平" in again.output, again.output
+    found = re.search(r"#(\d+) day", again.output)
+    assert found is not None
+    admin_pin = f"{ROLE_PINS['insurance_admin']}\n"
+    bare = cli("reconcile", "ack", found.group(1), "--as", "u_insurance_admin", pin=admin_pin)
+    assert bare.exit_code == 1 and "ST-07" in bare.output
+    acked = cli("reconcile", "ack", found.group(1), "--note", "中心多算一分，已书面确认", "--as", "u_insurance_admin",
+                pin=admin_pin)
+    assert acked.exit_code == 0, acked.output
+    assert cli("reconcile", "status", month).exit_code == 0
+    with read_unit(engine) as u:
+        assert month_blockers(u, ctx.store_id, yesterday, today) == []
