@@ -61,6 +61,15 @@ def month_refusals(facts: Sequence[DayGroup]) -> list[Violation]:
     return [v for f in sorted(facts, key=lambda f: (f.day, f.group)) if (v := day_group_refusal(f)) is not None]
 
 
+def unresolved_refusals(msgids: Sequence[str]) -> list[Violation]:
+    """ST-07: a settlement whose outcome is unknown is neither in our books nor out of them: resolved first."""
+    if not msgids:
+        return []
+    return [Violation("ST-07", f"有{len(msgids)}笔医保结算结果未确认（待冲正处理），须先处理再结账",
+                      f"{len(msgids)} settlement(s) of unknown outcome: resolve them (2601) before the close",
+                      {"reason": "unresolved", "msgids": list(msgids)})]
+
+
 def ack_refusals(note: str, result: str, is_latest: bool, already: bool) -> list[Violation]:
     """ST-07: a difference is acknowledged with a note, on the latest run of its day × group, once."""
     out: list[Violation] = []

@@ -16,7 +16,14 @@ from sqlmodel import select
 from server.audit import SYSTEM, verify
 from server.db.models import User
 from server.db.uow import core_unit, read_session
-from server.rules.recon import DayGroup, LatestRun, ack_refusals, month_refusals, repair_refusals
+from server.rules.recon import (
+    DayGroup,
+    LatestRun,
+    ack_refusals,
+    month_refusals,
+    repair_refusals,
+    unresolved_refusals,
+)
 from server.services.context import Ctx
 from server.services.recon import runs
 from tests.conftest import add_role_users
@@ -111,3 +118,4 @@ def test_an_acknowledgment_needs_a_note_and_the_latest_unbalanced_run_and_a_repa
     assert repair_refusals("1", True, "M")  # ours: 2601 would unbalance it
     assert repair_refusals("0", False, "M") and repair_refusals("1", False, "")
     assert repair_refusals("1", False, "M") == []
+    assert unresolved_refusals([]) == [] and unresolved_refusals(["M1"])[0].details["msgids"] == ["M1"]

@@ -9,21 +9,22 @@ month run, or a later day's, hides nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from catalog.violations import Violation
-from server.db.models import Store
+from server.db.models import CardSettlement, Store
+from server.db.models import SettlementStatus as S
 from server.db.models.base import table_of
 from server.db.models.recon import run_figures
 from server.db.uow import Unit
 from server.insurance.clearing import ClearingGroup
-from server.rules.recon import DayGroup, LatestRun, month_refusals
+from server.rules.recon import DayGroup, LatestRun, month_refusals, unresolved_refusals
 from server.services.recon import books, runs
 
-_STORE = table_of(Store)
+_STORE, _SETL = table_of(Store), table_of(CardSettlement)
 
 
 def _group(r: object) -> ClearingGroup:
@@ -62,6 +63,19 @@ def day_groups(u: Unit, store_id: int, first_day: date, last_day: date) -> list[
     return out
 
 
+def unresolved(u: Unit, store_id: int, first_day: date, last_day: date) -> list[str]:
+    """The msgids of settlements begun in the period whose outcome is still unknown (intent, uncertain): the centre
+    may hold them, our books do not yet say (server.services.card.settle.resolve decides them by 2601)."""
+    store = u.connection().execute(sa.select(_STORE.c.timezone).where(_STORE.c.id == store_id)).one()
+    tz = ZoneInfo(store.timezone)
+    lo, hi = datetime.combine(first_day, time(), tz), datetime.combine(last_day + timedelta(days=1), time(), tz)
+    q = (sa.select(_SETL.c.msgid).where(_SETL.c.store_id == store_id, _SETL.c.created_at >= lo, _SETL.c.created_at < hi,
+                                        _SETL.c.status.in_([S.INTENT.value, S.UNCERTAIN.value]))
+         .order_by(_SETL.c.id))
+    return list(u.connection().execute(q).scalars())
+
+
 def month_blockers(u: Unit, store_id: int, first_day: date, last_day: date) -> list[Violation]:
     """ST-07: the reasons the period [first_day, last_day] may not close (empty: the reconciliation allows it)."""
-    return month_refusals(day_groups(u, store_id, first_day, last_day))
+    return unresolved_refusals(unresolved(u, store_id, first_day, last_day)) + month_refusals(
+        day_groups(u, store_id, first_day, last_day))
