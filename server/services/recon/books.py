@@ -112,9 +112,9 @@ def _cancel_answers(u: Unit, store_id: int, msgids: Sequence[str]) -> dict[str, 
 
 def booked(u: Unit, store_id: int, tz: ZoneInfo, store_admdvs: str, first: date, last: date) -> list[Booked]:
     """Every settlement (and cancellation) of ours whose centre day is within [first, last]."""
-    # The centre's time and ours differ by seconds: read a margin of two days either side, then keep by its day.
-    lo = datetime.combine(first - timedelta(days=2), time(), tz)
-    hi = datetime.combine(last + timedelta(days=3), time(), tz)
+    # The centre's time and ours differ by seconds: read a day's margin either side, then keep by the centre's day.
+    lo = datetime.combine(first - timedelta(days=1), time(), tz)
+    hi = datetime.combine(last + timedelta(days=2), time(), tz)
     q = (sa.select(_SETL.c.msgid, _SETL.c.status, _SETL.c.answer, _SETL.c.resolved_at, _SETL.c.cancel_msgid,
                    _INSURED.c.insuplc_admdvs, _INSURED.c.psn_no)
          .select_from(_SETL.outerjoin(_INSURED, _INSURED.c.sale_id == _SETL.c.sale_id))
