@@ -199,6 +199,10 @@ def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hide
     assert c.post("/insurance/sign-in", json={}, headers=card_shop["cashier"]).status_code == 201
     today_sale, _ = paid_by_card(card_shop)
     late_id = _settlement(engine, late).setl_id
+    before = c.get("/reconciliation/settlements", headers=admin,
+                   params={"first": str(yesterday), "last": str(today)}).json()
+    assert [(s["setl_id"], s["day"], s["status"]) for s in before] == [
+        (late_id, str(yesterday), "未对账"), (_settlement(engine, today_sale).setl_id, str(today), "未对账")]
     _signed_in(card_shop)
     (run,) = _run_day(card_shop, yesterday)
     assert run["result"] == "0" and run["setl_ids"] == [late_id]  # named on the centre's day

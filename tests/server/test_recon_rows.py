@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from server.audit import SYSTEM, verify
 from server.db.models import User
-from server.db.uow import core_unit, read_session
+from server.db.uow import core_unit, read_session, read_unit
 from server.rules.recon import (
     DayGroup,
     LatestRun,
@@ -26,10 +26,19 @@ from server.rules.recon import (
 )
 from server.services.context import Ctx
 from server.services.recon import runs
+from server.services.recon.blockers import day_groups, month_blockers
 from tests.conftest import add_role_users
 from tests.tamper import behind_the_guard
 
 D = date(2026, 12, 31)
+
+
+def _run_values(ctx: Ctx, admin_id: int | None, **values: Any) -> dict[str, Any]:
+    return {"store_id": ctx.store_id, "kind": "day", "stmt_begndate": D, "stmt_enddate": D, "insutype": "310",
+            "clr_type": "41", "clr_optins": "440300", "away": False, "refd_setl_flag": "1", "medfee_fen": 1234,
+            "fund_fen": 800, "acct_fen": 300, "cash_fen": 134, "setl_cnt": 1, "setl_ids": ["S1"], "result": "1",
+            "result_dscr": "医疗费总额 中心12.35 机构12.34", "msgid": "M" * 30, "detail_msgid": "", "detail_error": "",
+            "ran_by": admin_id, "ran_at": ctx.now} | values
 
 
 def _rows(engine: Engine, ctx: Ctx) -> dict[str, int]:
@@ -37,12 +46,7 @@ def _rows(engine: Engine, ctx: Ctx) -> dict[str, int]:
     with read_session(engine) as s:
         admin = s.exec(select(User).where(User.username == "u_insurance_admin")).one()
     with core_unit(engine) as u:
-        run = runs.add_run(u, SYSTEM, {
-            "store_id": ctx.store_id, "kind": "day", "stmt_begndate": D, "stmt_enddate": D, "insutype": "310",
-            "clr_type": "41", "clr_optins": "440300", "away": False, "refd_setl_flag": "1", "medfee_fen": 1234,
-            "fund_fen": 800, "acct_fen": 300, "cash_fen": 134, "setl_cnt": 1, "setl_ids": ["S1"], "result": "1",
-            "result_dscr": "医疗费总额 中心12.35 机构12.34", "msgid": "M" * 30, "detail_msgid": "", "detail_error": "",
-            "ran_by": admin.id, "ran_at": ctx.now})
+        run = runs.add_run(u, SYSTEM, _run_values(ctx, admin.id))
         item = runs.add_item(u, SYSTEM, {"store_id": ctx.store_id, "run_id": run.id, "setl_id": "S1", "mdtrt_id": "T1",
                                          "psn_no": "P1", "msgid": "", "refd_setl_flag": "0", "stmt_rslt": "1",
                                          "memo": "金额不符", "ours": True})
@@ -81,6 +85,24 @@ def test_the_database_refuses_to_rewrite_a_reconciliation_and_verify_names_an_ed
     with read_session(engine) as s:
         report = verify(s, ctx.store_id)
     assert [(p["table"], p.get("columns")) for p in report.problems] == [("recon_run", ["result"])]
+
+
+@pytest.mark.refuses("ST-07")
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_refund_difference_is_not_hidden_by_running_the_day_again_without_refunds(engine: Engine, ctx: Ctx) -> None:
+    """The refund policy is the region's (config); a run under the other one, balanced because it leaves the refund
+    out, stands beside the 不平 one: the month still waits for the difference to be acknowledged."""
+    with core_unit(engine) as u:
+        unbalanced = runs.add_run(u, SYSTEM, _run_values(ctx, None, setl_ids=[], setl_cnt=0, medfee_fen=0, fund_fen=0,
+                                                         acct_fen=0, cash_fen=0))
+        runs.add_run(u, SYSTEM, _run_values(ctx, None, refd_setl_flag="0", setl_ids=[], setl_cnt=0, medfee_fen=0,
+                                            fund_fen=0, acct_fen=0, cash_fen=0, result="0", result_dscr="对账平"))
+    with read_unit(engine) as u:
+        shown = [f.latest.result for f in day_groups(u, ctx.store_id, D, D) if f.latest]
+        (blocker,) = month_blockers(u, ctx.store_id, D, D)
+    assert shown == ["0"]  # the day's screen shows its latest run
+    assert blocker.details == {"day": str(D), "group": "310/41/440300/本地", "reason": "unbalanced",
+                               "run_id": unbalanced.id}
 
 
 def _fact(setl_ids: tuple[str, ...] = ("S1",), figures: tuple[int, ...] = (100, 60, 20, 20, 1),
