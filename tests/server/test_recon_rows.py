@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from server.audit import SYSTEM, verify
+from server.audit import SYSTEM, Actor, verify
 from server.db.models import User
 from server.db.uow import core_unit, read_session, read_unit
 from server.rules.recon import (
@@ -25,7 +25,7 @@ from server.rules.recon import (
     unresolved_refusals,
 )
 from server.services.context import Ctx
-from server.services.recon import runs
+from server.services.recon import reconcile, runs
 from server.services.recon.blockers import day_groups, month_blockers
 from tests.conftest import add_role_users
 from tests.tamper import behind_the_guard
@@ -39,6 +39,13 @@ def _run_values(ctx: Ctx, admin_id: int | None, **values: Any) -> dict[str, Any]
             "fund_fen": 800, "acct_fen": 300, "cash_fen": 134, "setl_cnt": 1, "setl_ids": ["S1"], "result": "1",
             "result_dscr": "医疗费总额 中心12.35 机构12.34", "msgid": "M" * 30, "detail_msgid": "", "detail_error": "",
             "ran_by": admin_id, "ran_at": ctx.now} | values
+
+
+def admin_id(engine: Engine) -> int:
+    with read_session(engine) as s:
+        admin = s.exec(select(User).where(User.username == "u_insurance_admin")).one()
+    assert admin.id is not None
+    return admin.id
 
 
 def _rows(engine: Engine, ctx: Ctx) -> dict[str, int]:
@@ -90,6 +97,7 @@ def test_the_database_refuses_to_rewrite_a_reconciliation_and_verify_names_an_ed
 @pytest.mark.refuses("ST-07")
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_refund_difference_is_not_hidden_by_running_the_day_again_without_refunds(engine: Engine, ctx: Ctx) -> None:
+    add_role_users(engine, ctx)
     """The refund policy is the region's (config); a run under the other one, balanced because it leaves the refund
     out, stands beside the 不平 one: the month still waits for the difference to be acknowledged."""
     with core_unit(engine) as u:
@@ -103,6 +111,11 @@ def test_a_refund_difference_is_not_hidden_by_running_the_day_again_without_refu
     assert shown == ["0"]  # the day's screen shows its latest run
     assert blocker.details == {"day": str(D), "group": "310/41/440300/本地", "reason": "unbalanced",
                                "run_id": unbalanced.id}
+    with core_unit(engine) as u:  # the difference under its own policy is what the administrator acknowledges
+        reconcile.acknowledge(u, ctx.acting(Actor(admin_id(engine), "u_insurance_admin")), unbalanced.id,
+                              "退费未到中心，已报经办机构")
+    with read_unit(engine) as u:
+        assert month_blockers(u, ctx.store_id, D, D) == []
 
 
 def _fact(setl_ids: tuple[str, ...] = ("S1",), figures: tuple[int, ...] = (100, 60, 20, 20, 1),

@@ -140,9 +140,11 @@ def acknowledge(u: Unit, ctx: Ctx, run_id: int, note: str) -> Any:
     run = runs.run(u, ctx.store_id, run_id)
     if run is None:
         raise AppError(404, "NOT_FOUND", "对账记录不存在", "no such reconciliation run", {"run_id": run_id})
+    # the same day (or month) × group under the same refund policy: the month close judges each policy's latest
     same = [r for r in runs.runs_between(u, ctx.store_id, run.stmt_begndate, run.stmt_enddate, run.kind)
-            if (r.stmt_begndate, r.stmt_enddate, r.insutype, r.clr_type, r.clr_optins, r.away)
-            == (run.stmt_begndate, run.stmt_enddate, run.insutype, run.clr_type, run.clr_optins, run.away)]
+            if (r.stmt_begndate, r.stmt_enddate, r.insutype, r.clr_type, r.clr_optins, r.away, r.refd_setl_flag)
+            == (run.stmt_begndate, run.stmt_enddate, run.insutype, run.clr_type, run.clr_optins, run.away,
+                run.refd_setl_flag)]
     acks = runs.acks_of(u, [r.id for r in same])
     already = any(acks[r.id] and run_figures(r) == run_figures(run) for r in same)
     if problems := ack_refusals(note, run.result, same[-1].id == run.id, already):
