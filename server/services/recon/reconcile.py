@@ -111,8 +111,10 @@ def reconcile(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, kind: str, fi
         if not answer.balanced:
             try:
                 detail_msgid, items = _detail(gateway, caller, group, first, last, flag, ours)
-            except GatewayError as exc:
+            except GatewayError as exc:  # the 3201's 不平 is recorded all the same; 3202 can be asked again
                 detail_error = exc.to_app_error().message_zh[:300]
+            except AppError as exc:  # a result file we cannot read
+                detail_error = exc.message_zh[:300]
         mine = {b.setl_id for b in ours}
         with core_unit(engine) as u:
             run = runs.add_run(u, ctx.actor, {
