@@ -212,6 +212,9 @@ def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hide
     sandbox.recon_fault("offset", late_id, offset_fen=-1)
     (bad,) = _run_day(card_shop, yesterday)
     assert bad["result"] == "1" and [i["setl_id"] for i in bad["items"] if i["stmt_rslt"] == "1"] == [late_id]
+    sandbox.inject("error", "3202", err_msg="明细对账服务繁忙 / busy")
+    (no_list,) = _run_day(card_shop, yesterday)  # the 不平 is recorded all the same, with why there is no list
+    assert no_list["result"] == "1" and no_list["items"] == [] and "busy" in no_list["detail_error"]
     _run_day(card_shop, today)  # a later day, balanced, run again after it: yesterday stays 不平
     with read_unit(engine) as u:
         (blocker,) = month_blockers(u, ctx.store_id, yesterday, today)
@@ -220,7 +223,7 @@ def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hide
     assert older.status_code == 422  # the earlier balanced run of the day acknowledges nothing
     with read_session(engine) as s:
         assert s.exec(select(func.count()).select_from(ReconAck)).one() == 0
-        assert s.exec(select(func.count()).select_from(ReconRun).where(col(ReconRun.result) == "1")).one() == 1
+        assert s.exec(select(func.count()).select_from(ReconRun).where(col(ReconRun.result) == "1")).one() == 2
 
     # the same from the command line, as a named person with their PIN
     config = tmp_path / "config.toml"
