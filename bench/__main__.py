@@ -22,6 +22,7 @@ from bench import (
     bench_insurance,
     bench_ledger_report,
     bench_receiving,
+    bench_recon,
     bench_search,
     bench_search_index,
     bench_selling,
@@ -42,6 +43,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
     ("bench_audit_verify", bench_audit_verify.main),
+    ("bench_recon", bench_recon.main),
 ]
 
 

@@ -845,6 +845,9 @@ def main() -> None:  # pragma: no cover
 from server.cli_care import register as _register_care  # noqa: E402  (count, loss, recall, upkeep, near-expiry)
 
 _register_care(app)
+from server.cli_recon import register as _register_recon  # noqa: E402  (reconcile day|month|ack|status)
+
+_register_recon(app)
 
 from server.cli_backup import register as _register_backup  # noqa: E402  (backup, restore)
 

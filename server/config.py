@@ -174,6 +174,9 @@ class InsuranceSettings(_Section):
     api_name: str = ""
     api_version: str = "1.0.0"
     sandbox_db: str = "var/sandbox-centre.db"  # the sandbox centre's own ledger (make demo)
+    # ST-07: the refund policy of 3201/3202 (refd_setl_flag): "1" the totals include cancellations (2103, negative),
+    # "0" the original settlements only. The region's agency says which; both sides must count alike.
+    recon_refd_setl_flag: Literal["0", "1"] = "1"
 
 
 class RuleSettings(_Section):

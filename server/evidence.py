@@ -83,6 +83,10 @@ TABLES: dict[str, Evidence] = {
     # the link with the centre: evidence in a dispute with the agency
     "insurance_message": Evidence(Verified.ROWS, BOTH, since="0016"),
     "insurance_msgid_counter": Evidence(Verified.DERIVED, BOTH),  # at or past every msgid the message log holds
+    # the reconciliation with the centre (ST-07): each 3201 run, the settlements 3202 named, the acknowledgments
+    "recon_run": Evidence(Verified.ROWS, BOTH),
+    "recon_item": Evidence(Verified.ROWS, BOTH),
+    "recon_ack": Evidence(Verified.ROWS, BOTH),
     "insurance_sign_in": Evidence(Verified.ROWS, ("delete",), since="0011",
                                   why="the sign-out (9002) is written on the row: verify names any other edit"),
     # who was signed in where: a forged or revived session acts as another person (SEC-03, SEC-04)

@@ -65,6 +65,10 @@ class Action(StrEnum):
     # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
     REPORT_READ = "report.read"  # the 进销存 and its exports
     ATTEST = "checklist.attest"  # confirm what no data proves (CHECK 13, 26) and record training held (STAFF-02)
+    # the reconciliation with the centre (ST-07)
+    RECONCILE_READ = "recon.read"  # by day and month, per settlement, what keeps a month open
+    RECONCILE = "recon.run"  # 3201/3202 for a day or a month; the 2601 repair (a second person checks it)
+    RECONCILE_ACK = "recon.ack"  # acknowledge a 不平 day × group with a note (a write-off, audited)
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -114,9 +118,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
-                                                 Action.REPORT_READ}),
+                                                 Action.REPORT_READ, Action.RECONCILE_READ, Action.RECONCILE,
+                                                 Action.RECONCILE_ACK}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
-    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ}
+                            | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
                               Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ, Action.BACKUP_DRILL}),

@@ -43,6 +43,8 @@ def settled_at(answer: Mapping[str, Any], tz: ZoneInfo) -> datetime | None:
     if not text:
         return None
     try:
+        if len(text) == 19 and text[10] == " " and text[13] == text[16] == ":":  # the spec's form: fromisoformat is ~20x faster
+            return datetime.fromisoformat(text).replace(tzinfo=tz)  # than strptime, which a month's close reads
         return datetime.strptime(text, SETL_TIME_FORMAT).replace(tzinfo=tz)
     except ValueError:
         return None

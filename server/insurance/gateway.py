@@ -17,9 +17,11 @@ from typing import Protocol, runtime_checkable
 from server.insurance.dicts import OPTER_TYPE_CLERK
 from server.insurance.messages import (
     CancelRequest,
+    FileInfo,
     PersonInfo,
     PersonQuery,
     Reconciliation,
+    ReconDetailRequest,
     ReconRequest,
     ReversalRequest,
     ReversalResult,
@@ -85,4 +87,16 @@ class InsuranceGateway(Protocol):
 
     def reconcile(self, caller: Caller, request: ReconRequest) -> Reconciliation:
         """3201 医药机构费用结算对总账."""
+        ...
+
+    def upload_file(self, caller: Caller, filename: str, content: bytes) -> FileInfo:
+        """9101 文件上传 (a ZIP of TAB-separated UTF-8 text): the centre's file_qury_no for the file."""
+        ...
+
+    def download_file(self, caller: Caller, file_qury_no: str, filename: str) -> bytes:
+        """9102 文件下载: the file's bytes."""
+        ...
+
+    def reconcile_detail(self, caller: Caller, request: ReconDetailRequest) -> FileInfo:
+        """3202 医药机构费用结算对明细账 of the file uploaded by 9101: the result file to fetch by 9102."""
         ...

@@ -9,6 +9,7 @@ Every exchange goes through the message log: the out row before sending, the in 
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,12 +25,14 @@ from server.insurance.messages import (
     BaseInfo,
     CancelRequest,
     DetlCutInfo,
+    FileInfo,
     IdetInfo,
     InsuInfo,
     PersonInfo,
     PersonQuery,
     Receipt,
     Reconciliation,
+    ReconDetailRequest,
     ReconRequest,
     ReversalRequest,
     ReversalResult,
@@ -243,3 +246,36 @@ class HttpGateway:
                                  read=lambda o: codec.from_wire(StmtInfo, o.get("stmtinfo")))
         assert out is not None
         return Reconciliation(stmtinfo=out, receipt=receipt)
+
+    # --- files (9101 / 9102) and 3202 ----------------------------------------------------------------------
+    # The byte array of 9101/9102 travels as base64 text in the JSON envelope (a Java byte[] as Jackson writes it).
+
+    def upload_file(self, caller: Caller, filename: str, content: bytes) -> FileInfo:
+        doc = {"fsUploadIn": {"in": base64.b64encode(content).decode("ascii"), "filename": filename,
+                              "fixmedins_code": self.fixmedins_code}}
+        _, out = self.call("9101", caller, doc, read=lambda o: codec.from_wire(FileInfo, o.get("fsUploadOut", o)))
+        assert out is not None
+        if not out.file_qury_no:
+            raise wire.WireFormatError("9101: the answer carries no file_qury_no")
+        return out
+
+    def download_file(self, caller: Caller, file_qury_no: str, filename: str) -> bytes:
+        doc = {"fsDownloadIn": {"file_qury_no": file_qury_no, "filename": filename,
+                                "fixmedins_code": self.fixmedins_code}}
+
+        def read(o: dict[str, Any]) -> bytes:
+            text = wire.to_text(o.get("out", o.get("data", "")))
+            try:
+                return base64.b64decode(text, validate=True)
+            except ValueError as exc:
+                raise wire.WireFormatError(f"9102: the file is not base64: {exc}") from exc
+
+        _, out = self.call("9102", caller, doc, read=read)
+        assert out is not None
+        return out
+
+    def reconcile_detail(self, caller: Caller, request: ReconDetailRequest) -> FileInfo:
+        _, out = self.call("3202", caller, {"data": codec.to_wire(request)},
+                           read=lambda o: codec.from_wire(FileInfo, o.get("fileinfo")))
+        assert out is not None
+        return out

@@ -429,3 +429,31 @@ class Reconciliation:
     @property
     def balanced(self) -> bool:
         return self.stmtinfo.stmt_rslt.strip() == "0"
+
+
+# --- 9101 / 9102 files and 3202 detail reconciliation (reference §1.6, §5.2) ----------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileInfo:
+    """9101's answer (file_qury_no to quote in 3202) and 3202's node fileinfo (the result file to fetch by 9102)."""
+
+    file_qury_no: str = ""
+    filename: str = ""
+    fixmedins_code: str = ""
+    dld_endtime: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconDetailRequest:  # 3202 node data
+    setl_optins: str
+    file_qury_no: str
+    stmt_begndate: date
+    stmt_enddate: date
+    medfee_sumamt_fen: int
+    fund_pay_sumamt_fen: int
+    cash_payamt_fen: int
+    fixmedins_setl_cnt: int
+    clr_type: str = "41"
+    refd_setl_flag: str = ""

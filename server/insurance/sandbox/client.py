@@ -63,3 +63,15 @@ class SandboxAdmin:
         """{national code: chrgitm_lv (01/1 甲, 02/2 乙, 03/3 丙)}; `traced`: whether they carry trace codes."""
         self._ok(self._http.post("/admin/directory", json=[{"code": c, "chrgitm_lv": lv, "traced": traced}
                                                            for c, lv in entries.items()]))
+
+    # --- the reconciliation's knobs (server.insurance.sandbox.statements) ------------------------------------
+
+    def recon_fault(self, kind: str, setl_id: str, offset_fen: int = 1) -> None:
+        """lose (the centre loses the settlement) | offset (its amount off by offset_fen) | unrefund (the centre
+        loses its cancellation)."""
+        self._ok(self._http.post("/admin/recon-faults", json={"kind": kind, "setl_id": setl_id,
+                                                              "offset_fen": offset_fen}))
+
+    def pin_clock(self, at: str | None) -> None:
+        """The centre's clock pinned at `at` (yyyy-MM-dd HH:mm:ss, its own time), or the real clock again (None)."""
+        self._ok(self._http.put("/admin/clock", json={"at": at}))

@@ -1,7 +1,7 @@
 """backups and restore drills (SEC-05)
 
 Revision ID: 0027
-Revises: 0019
+Revises: 0026
 Create Date: 2026-12-07
 
 New tables only: backup_run (each backup: file, size, SHA-256, schema head, the audit chain's head) and
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0027'
-down_revision = '0019'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
