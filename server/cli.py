@@ -870,5 +870,9 @@ from server.cli_care import register as _register_care  # noqa: E402  (count, lo
 
 _register_care(app)
 
+from server.cli_pdf import register as _register_pdf  # noqa: E402  (pdf receipt, count-sheet, count-result, loss)
+
+_register_pdf(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
