@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
-from PIL import Image, ImageChops, ImageFont, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 POPPLER = all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdffonts"))
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils (pdftoppm, pdftotext) not installed: make test "
