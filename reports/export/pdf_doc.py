@@ -40,6 +40,7 @@ class Col:
     align: Literal["L", "R", "C"] = "L"
     keep: bool = False  # repeated in every part of a table split across the page's width
     wrap: float = 0.0  # mm: text wider than this wraps onto more lines (0: never wraps, the column widens)
+    width: float = 0.0  # mm at least (a blank to write in by hand)
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class Table:
     rows: Sequence[Sequence[str]]
     totals: Sequence[Sequence[str]] = ()  # shaded rows after the rows (合计)
     note: str = ""  # a line under the title (e.g. "金额单位：元；空白为零")
+    row_height: float = 0.0  # mm at least (room to write by hand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +203,11 @@ class Document:
         self.pdf.ln(3)
         for role, name, when in people:
             y = self.pdf.get_y()
-            self.pdf.text(MARGIN, y + 5, f"{role}：{name or '—'}")
+            said = f"{role}：{name or '—'}"
+            self.pdf.text(MARGIN, y + 5, said)
             if when:
                 self.pdf.set_text_color(90)
-                self.pdf.text(MARGIN + self.width * 0.38, y + 5, when)
+                self.pdf.text(MARGIN + max(self.width * 0.38, self.measure(said) + 4), y + 5, when)
                 self.pdf.set_text_color(0)
             x = MARGIN + self.width * 0.62
             self.pdf.text(x, y + 5, "签字：")
@@ -227,7 +230,7 @@ class Document:
             head = max((self.measure(w) for w in _header_words(c.title)), default=0.0)
             body = max((self.measure(r[i]) for r in [*t.rows, *t.totals] if r[i]), default=0.0)
             w = max(head, min(body, c.wrap) if c.wrap else body) + 2 * PAD
-            out.append(min(w, self.width / 2))
+            out.append(max(min(w, self.width / 2), c.width))
         return out
 
     def _part(self, t: Table, title: str, cols: list[int], widths: list[float], progress: Progress | None) -> None:
@@ -257,7 +260,7 @@ class Document:
                 cells = [r[i] for i in cols]
                 lines = [self.wrap(v, w - 2 * PAD) if c.wrap and self.measure(v) > w - 2 * PAD else [v]
                          for v, c, w in zip(cells, columns, widths, strict=True)]
-                h = lh * max(len(x) for x in lines) + 2 * PAD
+                h = max(lh * max(len(x) for x in lines) + 2 * PAD, t.row_height)
                 if pdf.get_y() + h > self.bottom:
                     page_top(False)
                 self._row(columns, widths, lines, lh, h, shaded)

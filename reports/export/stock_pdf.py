@@ -42,7 +42,7 @@ def receipt(d: ReceiptDoc, store: str, generated_at: datetime, tz: tzinfo) -> Do
     opening = d.kind == "opening"
     title = "期初盘点入库单" if opening else "药品采购入库验收单"
     doc = Document(f"{title} #{d.id}", Footer(store, f"到货日期 {d.business_date.isoformat()}", generated_at, tz),
-                   font_size=7.5)
+                   landscape=True, font_size=7.5)  # a 验收 record has many columns: one part across, not two
     doc.heading(f"{title}（#{d.id}）")
     pairs = [("单号", str(d.id)), ("状态", RECEIPT_STATUS.get(d.status, d.status)),
              ("到货日期", d.business_date.isoformat())]
@@ -81,11 +81,11 @@ def count_sheet(d: CountDoc, store: str, generated_at: datetime, tz: tzinfo) -> 
     doc.fields([("盘点单号", str(d.id)), ("盘点区域", d.zone), ("快照时间", _when(d.snapshot_at, tz)),
                 ("方式", "盲盘" if d.blind else "明盘（打印表不显示账面数）"), ("备注", d.note or "—")])
     cols = [Col("序", align="R", keep=True), *GOODS_COLS, Col("批次号"), Col("批号"), Col("有效期至"), Col("单位"),
-            Col("实盘数量　　　　"), Col("备注　　　　　")]
+            Col("实盘数量", width=26), Col("备注", width=36)]
     rows = [[str(n), *_goods(ln.goods), ln.goods.batch_no, ln.goods.lot_no,
              ln.goods.expires_on.isoformat() if ln.goods.expires_on else "", ln.goods.unit, "", ""]
             for n, ln in enumerate(d.lines, start=1)]
-    doc.table(Table("盘点明细", cols, rows, (), "实盘数量按最小销售单位填写"))
+    doc.table(Table("盘点明细", cols, rows, (), "实盘数量按最小销售单位填写", row_height=7))
     doc.signatures([("盘点人", "", ""), ("复核人", "", "")])
     return doc
 
@@ -98,7 +98,7 @@ def count_result(d: CountDoc, store: str, generated_at: datetime, tz: tzinfo) ->
                 ("快照时间", _when(d.snapshot_at, tz)), ("方式", "盲盘" if d.blind else "明盘"), ("备注", d.note or "—")])
     cols = [*GOODS_COLS, Col("批次号", keep=True), Col("批号"), Col("有效期至"), Col("单位"), Col("账面数量", align="R"),
             Col("实盘数量", align="R"), Col("差异", align="R"), Col("差异成本(元)", align="R"), Col("原因", wrap=26),
-            Col("盘点人", wrap=20)]
+            Col("盘点人", wrap=36)]
 
     def num(v: int | None) -> str:
         return "—" if v is None else f"{v:,}"
