@@ -30,9 +30,11 @@ class FontMissing(RuntimeError):
         super().__init__(f"{self.message_zh} / {self.message_en}")
 
 
-def cjk_font(candidates: tuple[tuple[Path, int], ...] = CANDIDATES) -> tuple[Path, int]:
-    """The CJK font's path and its index in a collection; FontMissing when none is installed."""
-    for path, index in candidates:
+def cjk_font(candidates: tuple[tuple[Path, int], ...] | None = None) -> tuple[Path, int]:
+    """The CJK font's path and its index in a collection (of CANDIDATES unless given); FontMissing when none is
+    installed."""
+    looked = CANDIDATES if candidates is None else candidates
+    for path, index in looked:
         if path.is_file():
             return path, index
-    raise FontMissing(candidates)
+    raise FontMissing(looked)

@@ -204,6 +204,14 @@ def test_the_ledger_pdf_from_the_command_line_and_the_api(shop: dict[str, Any], 
                              input=ROLE_PINS["manager"] + "\n")
     assert bad.exit_code == 1 and "docx" in bad.output
     c = shop["client"]
+    with pytest.MonkeyPatch.context() as mp:  # a machine without the font: said in both languages, no PDF of boxes
+        mp.setattr(fonts, "CANDIDATES", ((tmp_path / "none.ttc", 0),))
+        no_font = c.get("/reports/ledger", params={"format": "pdf"}, headers=shop["manager"])
+        assert no_font.status_code == 503 and no_font.json()["code"] == "FONT", no_font.text
+        assert fonts.PACKAGE in no_font.json()["message_zh"] and fonts.PACKAGE in no_font.json()["message_en"]
+        gone = tmp_path / "none.pdf"
+        failed = CliRunner().invoke(app, [*args[:9], str(gone), *args[10:]], input=ROLE_PINS["manager"] + "\n")
+        assert failed.exit_code == 1 and fonts.PACKAGE in failed.output and not gone.exists()
     got = c.get("/reports/ledger", params={"format": "pdf"}, headers=shop["manager"])
     assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
     assert "attachment" in got.headers["content-disposition"] and got.content.startswith(b"%PDF")
