@@ -6,7 +6,7 @@ its Chinese drawn from the embedded font, its figures read back by pdftotext equ
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,8 +17,10 @@ from sqlalchemy import Engine, text
 from reports import ledger
 from reports.export import fonts, pdf
 from reports.export.pdf_doc import Col, Document, Footer, Table, split
+from reports.layout import layout_from
 from server.cli_progress import progress
 from server.config import ROOT, Settings
+from server.rules.movements import Column
 from server.services.context import Ctx
 from tests.conftest import ROLE_PINS, seed_shop
 from tests.reports import ledger_data
@@ -109,6 +111,22 @@ def test_chinese_is_drawn_from_the_font_not_as_tofu(tmp_path: Path) -> None:
     assert inked(images["tofu"]) == 0
     assert missing_glyphs(embedded_font(tmp_path / "known.pdf"), known) == []
     assert missing_glyphs(embedded_font(tmp_path / "tofu.pdf"), tofu) == list(sorted(tofu))
+
+
+@needs_poppler
+def test_a_province_s_layout_prints_its_own_columns(tmp_path: Path) -> None:
+    ins = [c.value for c in Column if c.value.startswith("in_")]
+    outs = [c.value for c in Column if c.value.startswith("out_") and c != Column.OUT_SALE]
+    variant = layout_from({"name": "某省", "identity": ["code", "generic_name", "spec", "unit"], "columns": [
+        {"key": "in_all", "zh": "本期入库", "sources": ins}, {"key": "sold", "zh": "本期销售", "sources": ["out_sale"]},
+        {"key": "out_rest", "zh": "其他减少", "sources": outs}]})
+    report = ledger.build([], [], 1, date(2026, 3, 1), date(2026, 3, 31), variant)
+    cols = pdf.columns(report, batches=False)
+    assert [c.title for c in cols if not c.group] == ["商品编码", "通用名", "规格", "单位"]
+    assert list(dict.fromkeys(c.group for c in cols if c.group)) == ["期初", "本期入库", "本期销售", "其他减少", "期末"]
+    assert pdf.sales_column(report) == "sold"
+    words = pdf_text(pdf.write(report, tmp_path / "variant.pdf", "丁点大药房", AT, SHANGHAI))
+    assert "本期入库" in words and "其他减少" in words and "购进入库" not in words
 
 
 def test_the_progress_bar_is_silent_unless_stdout_is_a_terminal() -> None:
