@@ -1,4 +1,4 @@
-"""The printable stock documents (issue #19) through the API and the command line: a receipt with its 验收 record,
+"""The printable stock documents (issue #19) and the 进销存's PDF through the API and the command line: a receipt with its 验收 record,
 a count sheet to count on (no book) and its result, a destruction record with its two witnesses — each PDF's pages
 rendered and not blank, its Chinese drawn from the embedded font, and what it says read back: the people, the
 outcomes, and the amounts the ledger's movements carry."""
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from reports.export import fonts
 from reports.export.pdf import money
 from server.cli import app
 from server.config import ROOT, Settings
@@ -99,7 +100,8 @@ def test_the_receipt_count_and_destruction_documents_print_what_was_done(shop: d
         assert said in loss, said
 
 
-def test_the_documents_from_the_command_line(shop: dict[str, Any], settings: Settings, tmp_path: Path) -> None:
+def test_the_documents_and_the_ledger_pdf_from_the_command_line_and_the_api(shop: dict[str, Any], settings: Settings,
+                                                                          tmp_path: Path) -> None:
     c, ph = shop["client"], shop["pharmacist"]
     config = tmp_path / "config.toml"
     config.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
@@ -115,3 +117,27 @@ def test_the_documents_from_the_command_line(shop: dict[str, Any], settings: Set
     missing = runner.invoke(app, ["pdf", "loss", "999999", "--out", str(tmp_path / "x.pdf"), "--config", str(config),
                                   "--as", "u_cashier"], input=ROLE_PINS["cashier"] + "\n")
     assert missing.exit_code == 1 and not (tmp_path / "x.pdf").exists()
+    # the 进销存 as PDF: dingdian report ledger --format pdf, and GET /reports/ledger?format=pdf
+    today = shop["clock"].today
+    out = tmp_path / "jxc.pdf"
+    args = ["report", "ledger", "--from", (today - timedelta(days=1)).isoformat(), "--to", today.isoformat(),
+            "--format", "pdf", "--out", str(out), "--config", str(config), "--as", "u_manager"]
+    ok = runner.invoke(app, args, input=ROLE_PINS["manager"] + "\n")
+    assert ok.exit_code == 0, ok.output
+    assert f"已写入 / written: {out}" in ok.output and "━" not in ok.output  # not a terminal: no bar drawn
+    assert out.read_bytes().startswith(b"%PDF") and "6 个批次" in ok.output
+    assert "6 个批次" in pdf_text(out).split("\f")[0]
+    bad = runner.invoke(app, [*args[:-2], "--format", "docx", "--as", "u_manager"], input=ROLE_PINS["manager"] + "\n")
+    assert bad.exit_code == 1 and "docx" in bad.output
+    with pytest.MonkeyPatch.context() as mp:  # a machine without the font: said in both languages, no PDF of boxes
+        mp.setattr(fonts, "CANDIDATES", ((tmp_path / "none.ttc", 0),))
+        no_font = c.get("/reports/ledger", params={"format": "pdf"}, headers=shop["manager"])
+        assert no_font.status_code == 503 and no_font.json()["code"] == "FONT", no_font.text
+        assert fonts.PACKAGE in no_font.json()["message_zh"] and fonts.PACKAGE in no_font.json()["message_en"]
+        gone = tmp_path / "none.pdf"
+        failed = runner.invoke(app, [*args[:9], str(gone), *args[10:]], input=ROLE_PINS["manager"] + "\n")
+        assert failed.exit_code == 1 and fonts.PACKAGE in failed.output and not gone.exists()
+    got = c.get("/reports/ledger", params={"format": "pdf"}, headers=shop["manager"])
+    assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+    assert "attachment" in got.headers["content-disposition"] and got.content.startswith(b"%PDF")
+    assert c.get("/reports/ledger", params={"format": "pdf"}, headers=shop["cashier"]).status_code == 403
