@@ -1,11 +1,19 @@
 """The printable stock documents' facts (issue #19): a receipt with its 验收 record, a count sheet and its result,
 a loss or destruction record — as plain values, gathered by server.services.stock.documents from the documents
-the stock wing keeps and printed by reports.export.stock_pdf. Nothing here reads or writes the database."""
+the stock wing keeps and printed by reports.export.stock_pdf. Nothing here reads or writes the database.
+
+Each printed document carries its 核验码 (`fingerprint`): a digest of what it says, not of when it was printed,
+so a paper copy is checked against the store's records by printing the document again (or `dingdian pdf … `)
+and comparing the two codes: the same code, the same document; a document changed since (a count handed in and
+posted) prints another code."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +127,14 @@ class LossDoc:
     created: Signed
     witnesses: list[Signed] = field(default_factory=list)
     lines: list[LossLineDoc] = field(default_factory=list)
+
+
+def fingerprint(doc: ReceiptDoc | CountDoc | LossDoc) -> str:
+    """The document's 核验码: SHA-256 over its facts as canonical JSON, the first 16 hex digits in groups of four."""
+    def plain(v: Any) -> Any:
+        return v.isoformat() if isinstance(v, date | datetime) else str(v)
+
+    facts = json.dumps({"type": type(doc).__name__, **asdict(doc)}, sort_keys=True, ensure_ascii=False,
+                       default=plain)
+    digest = hashlib.sha256(facts.encode("utf-8")).hexdigest()[:16].upper()
+    return "-".join(digest[i:i + 4] for i in range(0, 16, 4))

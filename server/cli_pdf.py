@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,7 +29,10 @@ def register(root: typer.Typer) -> None:
 
 
 def _write(config: Path | None, as_user: str | None, out: Path | None, name: str,
-           make: Callable[[Session, Ctx], Document]) -> None:
+           gather: Callable[[Session, Ctx], Any], render: Callable[..., Document]) -> None:
+    """The document's facts gathered as the named person, printed to `out`; its 核验码 said, to compare with a paper
+    copy's."""
+    from reports.documents import fingerprint
     from server import cli
     from server.db.uow import read_session
     from server.errors import AppError
@@ -40,13 +43,13 @@ def _write(config: Path | None, as_user: str | None, out: Path | None, name: str
     path = out or Path(f"{name}.pdf")
     try:
         with read_session(engine) as s:
-            doc = make(s, ctx)
-        doc.save(path)
+            facts = gather(s, ctx)
+        render(facts, settings.store.name, ctx.now, settings.store.tz).save(path)
     except AppError as exc:
         raise cli._fail(exc) from exc
     except RuntimeError as exc:  # reports.export.fonts.FontMissing: its message says what to install
         raise cli._fail(exc) from exc
-    typer.echo(f"已写入 / written: {path}")
+    typer.echo(f"已写入 / written: {path}  核验码 / fingerprint: {fingerprint(facts)}")
 
 
 @pdf_app.command("receipt")
@@ -55,8 +58,8 @@ def receipt(receipt_id: int, out: OutOpt = None, config: ConfigOpt = None, as_us
     from reports.export import stock_pdf
     from server.services.stock import documents
 
-    _write(config, as_user, out, f"receipt-{receipt_id}", lambda s, ctx: stock_pdf.receipt(
-        documents.receipt_doc(s, ctx, receipt_id), ctx.settings.store.name, ctx.now, ctx.settings.store.tz))
+    _write(config, as_user, out, f"receipt-{receipt_id}", lambda s, ctx: documents.receipt_doc(s, ctx, receipt_id),
+           stock_pdf.receipt)
 
 
 @pdf_app.command("count-sheet")
@@ -65,8 +68,8 @@ def count_sheet(sheet_id: int, out: OutOpt = None, config: ConfigOpt = None, as_
     from reports.export import stock_pdf
     from server.services.stock import documents
 
-    _write(config, as_user, out, f"count-sheet-{sheet_id}", lambda s, ctx: stock_pdf.count_sheet(
-        documents.count_doc(s, ctx, sheet_id, result=False), ctx.settings.store.name, ctx.now, ctx.settings.store.tz))
+    _write(config, as_user, out, f"count-sheet-{sheet_id}",
+           lambda s, ctx: documents.count_doc(s, ctx, sheet_id, result=False), stock_pdf.count_sheet)
 
 
 @pdf_app.command("count-result")
@@ -76,8 +79,8 @@ def count_result(sheet_id: int, out: OutOpt = None, config: ConfigOpt = None, as
     from reports.export import stock_pdf
     from server.services.stock import documents
 
-    _write(config, as_user, out, f"count-result-{sheet_id}", lambda s, ctx: stock_pdf.count_result(
-        documents.count_doc(s, ctx, sheet_id, result=True), ctx.settings.store.name, ctx.now, ctx.settings.store.tz))
+    _write(config, as_user, out, f"count-result-{sheet_id}",
+           lambda s, ctx: documents.count_doc(s, ctx, sheet_id, result=True), stock_pdf.count_result)
 
 
 @pdf_app.command("loss")
@@ -86,5 +89,5 @@ def loss(loss_id: int, out: OutOpt = None, config: ConfigOpt = None, as_user: As
     from reports.export import stock_pdf
     from server.services.stock import documents
 
-    _write(config, as_user, out, f"loss-{loss_id}", lambda s, ctx: stock_pdf.loss(
-        documents.loss_doc(s, ctx, loss_id), ctx.settings.store.name, ctx.now, ctx.settings.store.tz))
+    _write(config, as_user, out, f"loss-{loss_id}", lambda s, ctx: documents.loss_doc(s, ctx, loss_id),
+           stock_pdf.loss)

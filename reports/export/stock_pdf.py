@@ -1,13 +1,14 @@
 """The printable stock documents (issue #19) on the shared PDF writer (pdf_doc), A4 upright, in Chinese: the
 receipt with its 验收 record, the count sheet to count on (blind: no book, a blank to write the count in), the
 count's result, and the loss / destruction record with its witnesses. Each says who did each step (from the
-document) beside a line to sign by hand; times in the store's time zone."""
+document) beside a line to sign by hand, and its 核验码 (reports.documents.fingerprint); times in the store's
+time zone."""
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from reports.documents import CountDoc, Goods, LossDoc, ReceiptDoc, Signed
+from reports.documents import CountDoc, Goods, LossDoc, ReceiptDoc, Signed, fingerprint
 from reports.export.pdf import money, qty
 from reports.export.pdf_doc import Col, Document, Footer, Table
 
@@ -51,7 +52,7 @@ def receipt(d: ReceiptDoc, store: str, generated_at: datetime, tz: tzinfo) -> Do
                   ("统一社会信用代码", d.supplier_credit_code), ("随货同行单号", d.dynt_no), ("发票号", d.purc_invo_no)]
     if d.note:
         pairs.append(("备注", d.note))
-    doc.fields(pairs)
+    doc.fields([*pairs, ("核验码", fingerprint(d))])
     cols = [Col("行", align="R", keep=True), *GOODS_COLS, Col("批准文号"), Col("批号"), Col("生产日期"),
             Col("有效期至"), Col("数量", align="R"), Col("单位"), Col("单价(元)", align="R"), Col("金额(元)", align="R"),
             Col("库区"), Col("验收结论"), Col("原因", wrap=28), Col("批次号"), Col("追溯码", align="R")]
@@ -79,7 +80,8 @@ def count_sheet(d: CountDoc, store: str, generated_at: datetime, tz: tzinfo) -> 
     doc = Document(f"盘点表 #{d.id}", Footer(store, f"快照 {_when(d.snapshot_at, tz)}", generated_at, tz), font_size=8)
     doc.heading(f"盘点表（#{d.id}）")
     doc.fields([("盘点单号", str(d.id)), ("盘点区域", d.zone), ("快照时间", _when(d.snapshot_at, tz)),
-                ("方式", "盲盘" if d.blind else "明盘（打印表不显示账面数）"), ("备注", d.note or "—")])
+                ("方式", "盲盘" if d.blind else "明盘（打印表不显示账面数）"), ("备注", d.note or "—"),
+                ("核验码", fingerprint(d))])
     cols = [Col("序", align="R", keep=True), *GOODS_COLS, Col("批次号"), Col("批号"), Col("有效期至"), Col("单位"),
             Col("实盘数量", width=26), Col("备注", width=36)]
     rows = [[str(n), *_goods(ln.goods), ln.goods.batch_no, ln.goods.lot_no,
@@ -95,7 +97,8 @@ def count_result(d: CountDoc, store: str, generated_at: datetime, tz: tzinfo) ->
                    font_size=7.5)
     doc.heading(f"盘点结果（盘盈盘亏）表（#{d.id}）")
     doc.fields([("盘点单号", str(d.id)), ("状态", COUNT_STATUS.get(d.status, d.status)), ("盘点区域", d.zone),
-                ("快照时间", _when(d.snapshot_at, tz)), ("方式", "盲盘" if d.blind else "明盘"), ("备注", d.note or "—")])
+                ("快照时间", _when(d.snapshot_at, tz)), ("方式", "盲盘" if d.blind else "明盘"), ("备注", d.note or "—"),
+                ("核验码", fingerprint(d))])
     cols = [*GOODS_COLS, Col("批次号", keep=True), Col("批号"), Col("有效期至"), Col("单位"), Col("账面数量", align="R"),
             Col("实盘数量", align="R"), Col("差异", align="R"), Col("差异成本(元)", align="R"), Col("原因", wrap=26),
             Col("盘点人", wrap=36)]
@@ -128,7 +131,7 @@ def loss(d: LossDoc, store: str, generated_at: datetime, tz: tzinfo) -> Document
         pairs.append(("销毁方式", d.method))
     if d.recall:
         pairs.append(("召回", d.recall))
-    doc.fields(pairs)
+    doc.fields([*pairs, ("核验码", fingerprint(d))])
     cols = [*GOODS_COLS, Col("批次号", keep=True), Col("批号"), Col("有效期至"), Col("数量", align="R"), Col("单位"),
             Col("库位"), Col("成本(元)", align="R"), Col("零售(元)", align="R")]
     rows = [[*_goods(ln.goods), ln.goods.batch_no, ln.goods.lot_no,

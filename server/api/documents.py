@@ -5,7 +5,6 @@ JSON is). The 进销存's PDF is GET /reports/ledger?format=pdf; `ledger_pdf` is
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,9 @@ if TYPE_CHECKING:
     from reports.ledger import LedgerReport
 
 router = APIRouter(tags=["documents"])
-_PDF: dict[int | str, dict[str, Any]] = {200: {"description": "the document as PDF (A4, Chinese)", "content": {"application/pdf": {}}}}
+_PDF: dict[int | str, dict[str, Any]] = {200: {
+    "description": "the document as PDF (A4, Chinese); its 核验码 in X-Document-Fingerprint",
+    "content": {"application/pdf": {}}, "headers": {"X-Document-Fingerprint": {"schema": {"type": "string"}}}}}
 
 
 def font_missing(exc: Exception) -> AppError:
@@ -40,18 +41,17 @@ def ledger_pdf(report: LedgerReport, path: Path, ctx: Ctx) -> Path:
         raise font_missing(exc) from exc
 
 
-def _send(make: Callable[[], Document], name: str) -> Response:
+def _send(facts: Any, render: Callable[..., Document], name: str, ctx: Ctx) -> Response:
+    """The document printed now; its 核验码 (a digest of what it says) in X-Document-Fingerprint too."""
+    from reports.documents import fingerprint
     from reports.export import fonts
 
     try:
-        body = make().bytes()
+        body = render(facts, ctx.settings.store.name, ctx.now, ctx.settings.store.tz).bytes()
     except fonts.FontMissing as exc:
         raise font_missing(exc) from exc
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
-
-
-def _now(ctx: Ctx) -> tuple[str, datetime, tzinfo]:
-    return ctx.settings.store.name, ctx.now, ctx.settings.store.tz
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"', "X-Document-Fingerprint": fingerprint(facts)})
 
 
 @router.get("/receipts/{receipt_id}/pdf", response_class=Response, responses=_PDF, **guarded(Action.STOCK_READ))
@@ -59,8 +59,7 @@ def receipt_pdf(receipt_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
     """入库验收单: the delivery, each line's 验收 outcome, the inspector and the approver."""
     from reports.export import stock_pdf
 
-    d = documents.receipt_doc(s, ctx, receipt_id)
-    return _send(lambda: stock_pdf.receipt(d, *_now(ctx)), f"receipt-{receipt_id}.pdf")
+    return _send(documents.receipt_doc(s, ctx, receipt_id), stock_pdf.receipt, f"receipt-{receipt_id}.pdf", ctx)
 
 
 @router.get("/counts/{sheet_id}/sheet.pdf", response_class=Response, responses=_PDF, **guarded(Action.STOCK_READ))
@@ -68,17 +67,19 @@ def count_sheet_pdf(sheet_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
     """盘点表 to count on: no book quantities, a blank for each count."""
     from reports.export import stock_pdf
 
-    d = documents.count_doc(s, ctx, sheet_id, result=False)
-    return _send(lambda: stock_pdf.count_sheet(d, *_now(ctx)), f"count-sheet-{sheet_id}.pdf")
+    return _send(documents.count_doc(s, ctx, sheet_id, result=False), stock_pdf.count_sheet,
+                 f"count-sheet-{sheet_id}.pdf", ctx)
 
 
-@router.get("/counts/{sheet_id}/result.pdf", response_class=Response, responses=_PDF | {409: {"description": "a blind sheet not yet handed in (ST-02)"}}, **guarded(Action.STOCK_READ))
+@router.get("/counts/{sheet_id}/result.pdf", response_class=Response,
+            responses=_PDF | {409: {"description": "a blind sheet not yet handed in (ST-02)"}},
+            **guarded(Action.STOCK_READ))
 def count_result_pdf(sheet_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
     """盘点结果: book, counted, variance with its reason and cost, who counted, submitted and posted."""
     from reports.export import stock_pdf
 
-    d = documents.count_doc(s, ctx, sheet_id, result=True)
-    return _send(lambda: stock_pdf.count_result(d, *_now(ctx)), f"count-result-{sheet_id}.pdf")
+    return _send(documents.count_doc(s, ctx, sheet_id, result=True), stock_pdf.count_result,
+                 f"count-result-{sheet_id}.pdf", ctx)
 
 
 @router.get("/losses/{loss_id}/pdf", response_class=Response, responses=_PDF, **guarded(Action.STOCK_READ))
@@ -86,5 +87,4 @@ def loss_pdf(loss_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
     """报损单 / 销毁记录: the lines at cost, the reason, the method and the two witnesses."""
     from reports.export import stock_pdf
 
-    d = documents.loss_doc(s, ctx, loss_id)
-    return _send(lambda: stock_pdf.loss(d, *_now(ctx)), f"loss-{loss_id}.pdf")
+    return _send(documents.loss_doc(s, ctx, loss_id), stock_pdf.loss, f"loss-{loss_id}.pdf", ctx)

@@ -48,8 +48,12 @@ def test_the_receipt_count_and_destruction_documents_print_what_was_done(shop: d
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     # a blind count: the sheet to count on never shows the book; its result only once handed in
     sheet = c.post("/counts", json={"blind": True, "note": "月末盘点"}, headers=ph).json()
-    blank = _read(tmp_path, "sheet", c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=ph).content)
+    printed = c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=ph)
+    blank = _read(tmp_path, "sheet", printed.content)
     assert "盘点表" in blank and "实盘数量" in blank and "账面" not in blank
+    code = printed.headers["x-document-fingerprint"]
+    assert "核验码" in blank and code in blank  # what it says, not when: printed again, the same code
+    assert c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=mg).headers["x-document-fingerprint"] == code
     assert all(no in blank for no in BOOK)
     early = c.get(f"/counts/{sheet['id']}/result.pdf", headers=mg)
     assert early.status_code == 409 and early.json()["code"] == "ST-02"
@@ -58,6 +62,7 @@ def test_the_receipt_count_and_destruction_documents_print_what_was_done(shop: d
     ids = {ln["batch_no"]: ln["batch_id"] for ln in sheet["lines"]}
     reasons = {str(ids["B-VITC-1"]): "破损未登记", str(ids["B-AMOX-2"]): "上次盘点漏点"}
     assert c.post(f"/counts/{sheet['id']}/post", json={"reasons": reasons}, headers=mg).status_code == 200
+    assert c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=ph).headers["x-document-fingerprint"] != code  # posted
     result = _read(tmp_path, "result", c.get(f"/counts/{sheet['id']}/result.pdf", headers=mg).content)
     cost = _scalar(engine, "SELECT SUM(cost_fen) FROM stock_movement WHERE ref_type = 'count_line'")
     assert cost != 0
@@ -113,6 +118,8 @@ def test_the_documents_and_the_ledger_pdf_from_the_command_line_and_the_api(shop
     assert runner.invoke(app, args).exit_code == 2  # SEC-01: as a named person
     ok = runner.invoke(app, [*args, "--as", "u_cashier"], input=ROLE_PINS["cashier"] + "\n")
     assert ok.exit_code == 0 and f"已写入 / written: {out}" in ok.output, ok.output
+    code = c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=ph).headers["x-document-fingerprint"]
+    assert f"核验码 / fingerprint: {code}" in ok.output  # the paper from the command line checks against the API's
     assert "B-AMOX-1" in _read(tmp_path, "cli-sheet", out.read_bytes())
     missing = runner.invoke(app, ["pdf", "loss", "999999", "--out", str(tmp_path / "x.pdf"), "--config", str(config),
                                   "--as", "u_cashier"], input=ROLE_PINS["cashier"] + "\n")
