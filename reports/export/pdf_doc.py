@@ -11,6 +11,17 @@ generated (in the store's time) and "第 x/y 页". A `Table` has a header (colum
 heading, e.g. 期初 over 数量 / 成本 / 零售) repeated on every page, its rows and its totals rows (shaded). A
 table wider than the page is split across parts, never squeezed unreadable: each part repeats the columns
 marked `keep` (the code and name that say whose row it is) and takes whole groups, left to right, as many as fit.
+
+Another report prints with it in a few lines (cells are the text to show, formatted by the caller):
+
+    doc = Document("刷卡购药明细", Footer(store_name, "2026-12-01 至 2026-12-31", ctx.now, settings.store.tz),
+                   landscape=True)
+    doc.heading("刷卡购药明细表")
+    doc.fields([("清算类别", "…"), ("期间", "…")])
+    doc.table(Table("明细", [Col("结算时间", keep=True), Col("姓名"), Col("统筹", group="基金支付", align="R"), …],
+                    rows, totals=[["合计", "", "1,234.00", …]], note="金额单位：元"), progress=step)
+    doc.signatures([("制表人", name, when)])
+    doc.save(path)
 """
 
 from __future__ import annotations
