@@ -7,7 +7,7 @@ delivery, a year of sales spread over the batches and days, and now and then a s
 a count gain or loss and a damage write-off. The report is reports.ledger.ledger_report with the inspector's checks
 (the batch walk, the card check, the count documents); the bare aggregate is one GROUP BY batch, kind over the
 rows the report reads (everything up to the period's end). The ratio is the figure; the month's XLSX is timed
-too, and the peak memory (Python's, tracemalloc; and the process's maxrss) is printed. SQLite by default; a
+too, and its PDF beside it, and the peak memory (Python's, tracemalloc; and the process's maxrss) is printed. SQLite by default; a
 PostgreSQL URL runs the same on an empty database there (the bench creates its schema).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import resource
 import statistics
 import tempfile
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 
 from bench._common import write_config
 from reports import ledger
-from reports.export import xlsx
+from reports.export import pdf, xlsx
 from server.config import load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
@@ -137,7 +138,12 @@ def _run(engine: Any, ctx: Ctx, args: argparse.Namespace, label: str) -> None:
         if name == "month":
             with tempfile.TemporaryDirectory() as tmp:
                 xlsx_ms, _, xlsx_cpu = _timed(partial(xlsx.write, report, Path(tmp) / "m.xlsx"), 1)
-            print(f"  the month's XLSX: {xlsx_ms:.0f} ms (CPU {xlsx_cpu:.0f} ms)")
+                pdf_ms, made, pdf_cpu = _timed(partial(pdf.write, report, Path(tmp) / "m.pdf", "基准药房",
+                                                       datetime.now(UTC), UTC), 1)
+                pages = len(re.findall(rb"/Type\s*/Page\b", made.read_bytes()))
+            print(f"  the month's XLSX: {xlsx_ms:.0f} ms (CPU {xlsx_cpu:.0f} ms); its PDF beside it, same run: "
+                  f"{pdf_ms:.0f} ms (CPU {pdf_cpu:.0f} ms, {pages} pages, {pdf.rows(report)} table rows) -> "
+                  f"{pdf_ms / max(xlsx_ms, 1):.1f}x the XLSX")
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     print(f"  CPU used by the process so far: {cpu.ru_utime + cpu.ru_stime:.1f} s (the machine is shared: wall times "
           "above include waiting)")

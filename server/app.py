@@ -29,6 +29,7 @@ from server.api import (
 )
 from server.api import care as care_api
 from server.api import checklist as checklist_api
+from server.api import documents as documents_api
 from server.api import insurance as insurance_api
 from server.api import reconciliation as reconciliation_api
 from server.api.errors import ErrorBody, install_handlers
@@ -92,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(care_api.router)
     app.include_router(checklist_api.router)
     app.include_router(reconciliation_api.router)
+    app.include_router(documents_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

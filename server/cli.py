@@ -789,9 +789,14 @@ def report_ledger(start: Annotated[str | None, typer.Option("--from", help="firs
                   xlsx_path: Annotated[Path | None, typer.Option("--xlsx", help="write the workbook here")] = None,
                   csv_path: Annotated[Path | None, typer.Option("--csv", help="write the CSV (UTF-8, BOM) here")] = None,
                   as_json: Annotated[bool, typer.Option("--json", help="print the whole report as JSON")] = False,
+                  fmt: Annotated[str | None, typer.Option("--format", help="write the report as a file: pdf, xlsx "
+                                                                           "or csv (to --out)")] = None,
+                  out: Annotated[Path | None, typer.Option("--out", "-o", help="the file --format writes "
+                                                                               "(default: jxc-FROM-TO.EXT here)")]
+                  = None,
                   config: ConfigOpt = None, as_user: AsOpt = None) -> None:
     """进销存 (ST-01) of a period: per item × batch and per item, with the inspector's checks; exits 1 when a check
-    fails, so a store can run it from cron."""
+    fails, so a store can run it from cron. A progress bar while it runs, on a terminal only."""
     from datetime import date
 
     from reports import ledger
@@ -799,6 +804,7 @@ def report_ledger(start: Annotated[str | None, typer.Option("--from", help="firs
     from reports.export import xlsx
     from reports.layout import configured
     from server.api.reports import period
+    from server.cli_progress import progress
     from server.errors import AppError
 
     settings = _settings(config)
@@ -810,7 +816,25 @@ def report_ledger(start: Annotated[str | None, typer.Option("--from", help="firs
     except (ValueError, AppError) as exc:
         raise _fail(exc if isinstance(exc, AppError) else AppError(
             422, "VALIDATION", "日期格式应为 YYYY-MM-DD", "dates are YYYY-MM-DD")) from exc
-    report = ledger.ledger_report(engine, ctx.store_id, first, last, configured(settings.reports.ledger_layout))
+    if fmt is not None and fmt not in ("pdf", "xlsx", "csv"):
+        raise _fail(AppError(422, "VALIDATION", f"不支持的格式 {fmt}：pdf、xlsx 或 csv",
+                             f"unknown format {fmt}: pdf, xlsx or csv"))
+    with progress("读取账本 / reading the ledger"):
+        report = ledger.ledger_report(engine, ctx.store_id, first, last, configured(settings.reports.ledger_layout))
+    path = (out or Path(f"jxc-{first.isoformat()}-{last.isoformat()}.{fmt}")) if fmt else None
+    if fmt == "xlsx":
+        xlsx_path = path
+    elif fmt == "csv":
+        csv_path = path
+    pdf_path = path if fmt == "pdf" else None
+    if pdf_path:
+        from reports.export import fonts, pdf
+
+        try:
+            with progress("生成 PDF / writing the PDF", pdf.rows(report)) as step:
+                pdf.write(report, pdf_path, settings.store.name, ctx.now, settings.store.tz, step)
+        except fonts.FontMissing as exc:
+            raise _fail(AppError(500, "FONT", exc.message_zh, exc.message_en)) from exc
     if xlsx_path:
         xlsx.write(report, xlsx_path)
     if csv_path:
@@ -831,7 +855,7 @@ def report_ledger(start: Annotated[str | None, typer.Option("--from", help="firs
                 typer.echo(" · ".join(line))
         if report.unbalanced():
             typer.echo(f"不平: {len(report.unbalanced())} 行 (期初+入库−出库≠期末)")
-        for p in (xlsx_path, csv_path):
+        for p in (xlsx_path, csv_path, pdf_path):
             if p:
                 typer.echo(f"已写入 / written: {p}")
     if report.unbalanced() or "不合格" in verdicts.values():
@@ -856,6 +880,10 @@ _register_backup(app)
 from server.cli_checklist import register as _register_checklist  # noqa: E402  (checklist, attest, training)
 
 _register_checklist(app)
+
+from server.cli_pdf import register as _register_pdf  # noqa: E402  (pdf receipt, count-sheet, count-result, loss)
+
+_register_pdf(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

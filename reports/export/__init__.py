@@ -1,5 +1,6 @@
-"""The reports' files: XLSX (openpyxl), CSV (UTF-8 with BOM, so Excel opens it); PDF not yet (no CJK PDF library in
-the project). One table shape for all of them: `table` gives the headers and rows of a 进销存 sheet."""
+"""The reports' files: XLSX (openpyxl), CSV (UTF-8 with BOM, so Excel opens it), PDF (fpdf2 and a CJK font:
+pdf.py, on the shared writer pdf_doc.py). One table shape for all of them: `sheets` gives the tables of a 进销存,
+`headers` and `values` a sheet's header and rows."""
 
 from __future__ import annotations
 

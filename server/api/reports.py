@@ -1,5 +1,5 @@
 """The month-end reports (issue #20), read-only over the ledger: GET /reports/ledger, the 进销存 of a period as JSON,
-XLSX or CSV (for the manager and the 医保 administrator: Action.REPORT_READ)."""
+XLSX, CSV or PDF (for the manager and the 医保 administrator: Action.REPORT_READ)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 MAX_DAYS = 3 * 366  # a report spans at most three years: a longer one is a mistake, not a request
 
-_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
+_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
+          "pdf": "application/pdf"}
 
 
 def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
@@ -41,13 +42,14 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
 
 
 @router.get("/ledger", **guarded(Action.REPORT_READ),
-            responses={200: {"description": "the report (JSON), or its file with ?format=xlsx|csv",
-                             "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {}}}})
+            responses={200: {"description": "the report (JSON), or its file with ?format=xlsx|csv|pdf",
+                             "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {},
+                                         "application/pdf": {}}}})
 def ledger_report(request: Request, ctx: CtxDep,
                   start: Annotated[date | None, Query(alias="from", description="first business date (default: "
                                                       "this month's first)")] = None,
                   end: Annotated[date | None, Query(alias="to", description="last business date")] = None,
-                  format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
+                  format: Annotated[Literal["json", "xlsx", "csv", "pdf"], Query()] = "json") -> Any:
     """进销存 (ST-01): per item × batch and per item, opening, in and out by type, closing, totals by GSP class and
     医保 category, and the inspector's checks."""
     first, last = period(start, end, ctx.today)
@@ -62,7 +64,12 @@ def ledger_report(request: Request, ctx: CtxDep,
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"jxc.{format}"
-        (xlsx.write if format == "xlsx" else csv_export.write)(report, path)
+        if format == "pdf":
+            from server.api.documents import ledger_pdf
+
+            ledger_pdf(report, path, ctx)
+        else:
+            (xlsx.write if format == "xlsx" else csv_export.write)(report, path)
         body = path.read_bytes()
     name = f"jxc-{first.isoformat()}-{last.isoformat()}.{format}"
     return Response(body, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
