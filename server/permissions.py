@@ -63,6 +63,9 @@ class Action(StrEnum):
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
     # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
     REPORT_READ = "report.read"  # the 进销存 and its exports
+    PERIOD_CLOSE = "period.close"  # 月结: close a month (snapshot and lock; never reopened, ST-01/ST-02)
+    INSPECTION_EXPORT = "inspection.read"  # ST-08: the inspection archive (a read of the records), identity numbers masked (audited)
+    INSPECTION_AGENCY = "inspection.agency"  # ST-08: the archive for the agency, identity numbers in full (audited)
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -93,6 +96,8 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
     Action.DEVICE_DEMO: "the demo's simulated devices only (answers 409 on real ones)",
+    Action.PERIOD_CLOSE: "sign-off: the person in charge closes the month's books (月结, ST-01); it only locks and "
+                         "snapshots what the ledger holds",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -108,9 +113,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
-                                                 Action.REPORT_READ}),
+                                                 Action.REPORT_READ, Action.INSPECTION_EXPORT,
+                                                 Action.INSPECTION_AGENCY}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
-    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.INSPECTION_EXPORT}
+                            | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,
                               Action.USER_WRITE, Action.USER_FREEZE, Action.DEVICE_READ}),
