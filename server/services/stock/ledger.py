@@ -362,10 +362,11 @@ def closed_to(u: Reader, store_id: int) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def refuse_closed(u: Reader, ctx: Ctx, what: str = "stock movement") -> None:
-    """ST-02: today (the business date every movement carries) must lie after the last closed period — a clock
-    set back is refused here with words, and by the database's trigger (migration 0024) regardless."""
-    if problems := dated_in_closed(ctx.today, closed_to(u, ctx.store_id), what):
+def refuse_closed(u: Reader, ctx: Ctx, what: str = "stock movement", day: date | None = None) -> None:
+    """ST-02: a record's date (default today, the business date every movement carries) must lie after the last
+    closed period — a back-dated document or a clock set back is refused here with words, and by the database's
+    trigger (migration 0024) regardless."""
+    if problems := dated_in_closed(day or ctx.today, closed_to(u, ctx.store_id), what):
         v = problems[0]
         raise AppError(409, v.rule, v.message_zh, v.message_en, v.details)
 
