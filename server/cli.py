@@ -846,5 +846,9 @@ from server.cli_care import register as _register_care  # noqa: E402  (count, lo
 
 _register_care(app)
 
+from server.cli_inspection import register as _register_inspection  # noqa: E402  (inspection export, verify)
+
+_register_inspection(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
