@@ -252,3 +252,4 @@ def test_a_month_must_have_ended_and_close_in_order(engine: Engine, ctx: Ctx, cl
     with core_unit(engine) as u:
         close.close_month(u, manager, f"{m1:%Y-%m}")
     assert _count(engine, "period_close") == 2
+
