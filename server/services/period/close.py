@@ -1,7 +1,8 @@
 """Close a month (月结, ST-01): the stock snapshot and the lock, refused while the month has anything half done.
 
 Tryton's stock period is the model: a close records, per batch, the sums of every movement dated on or before
-its last day (quantity, cost, retail), and from then on nothing can be dated on or before that day — the ledger
+its last day (quantity, cost, retail) — the last close's snapshot plus the month's movements, so a close reads a
+month, not the history — and from then on nothing can be dated on or before that day — the ledger
 refuses (server.services.stock.ledger.refuse_closed) and so does the database (migration 0024). The next
 period's 进销存 opens from the snapshot (reports.queries.movement_sums) instead of replaying the whole history.
 
@@ -30,6 +31,7 @@ from server.services.period import blockers
 from server.services.stock import ledger
 
 _SNAPSHOT = table_of(PeriodSnapshot)
+_CLOSE = table_of(PeriodClose)
 _EARLIEST = date(1, 1, 1)
 
 
@@ -52,7 +54,7 @@ def close_month(u: Unit, ctx: Ctx, month: str, note: str = "") -> PeriodClose:
     since = _EARLIEST if closed is None else date.fromordinal(closed.toordinal() + 1)
     if problems := blockers.blocking(u, ctx.store_id, since, last):
         raise refused(problems, 409)
-    stock, last_movement = ledger.stock_through(u, ctx.store_id, last)
+    stock, last_movement = _stock_at(u, ctx.store_id, closed, last)
     row = PeriodClose(store_id=ctx.store_id, first_day=first, last_day=last,
                       closed_by=ctx.actor.user_id, closed_at=ctx.now, last_movement_id=last_movement,
                       batches=len(stock), note=note)
@@ -71,6 +73,28 @@ def close_month(u: Unit, ctx: Ctx, month: str, note: str = "") -> PeriodClose:
                  audit.snapshot(row) | {"snapshot": audit.compact(images)},
                  note=f"月结 {month} / period closed: {len(stock)} batches")
     return row
+
+
+def _stock_at(u: Unit, store_id: int, closed: date | None, last: date) -> tuple[list[tuple[int, int, int, int, int]],
+                                                                             int]:
+    """Each batch's stock at the end of `last`: the last close's snapshot plus the movements dated after it (the
+    lock keeps anything from being dated inside it since), or the whole history at a store's first close; the
+    batches whose sums are all zero left out."""
+    moved, last_movement = ledger.stock_through(u, store_id, last, after=closed)
+    acc: dict[int, list[int]] = {}
+    if closed is not None:
+        c = _SNAPSHOT.c
+        previous = (sa.select(c.batch_id, c.item_id, c.qty, c.cost_fen, c.retail_fen)
+                    .join(_CLOSE, _CLOSE.c.id == c.close_id)
+                    .where(_CLOSE.c.store_id == store_id, _CLOSE.c.last_day == closed))
+        for b, i, q, cost, r in u.connection().execute(previous):
+            acc[int(b)] = [int(i), int(q), int(cost), int(r)]
+    for b, i, q, cost, r in moved:
+        a = acc.setdefault(b, [i, 0, 0, 0])
+        a[1] += q
+        a[2] += cost
+        a[3] += r
+    return [(b, i, q, cost, r) for b, (i, q, cost, r) in sorted(acc.items()) if q or cost or r], last_movement
 
 
 def reopen(month: str) -> None:

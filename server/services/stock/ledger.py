@@ -532,11 +532,17 @@ def sold_from(s: Reader, ctx: Ctx, batch_id: int) -> list[Any]:
 
 # --- the period close (月结): the stock a closed period ends with --------------------------------------------
 
+_STOCK_SUMS = (_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, sa.func.sum(_MOVEMENT.c.qty),
+               sa.func.sum(_MOVEMENT.c.cost_fen), sa.func.sum(_MOVEMENT.c.retail_fen))
 _STOCK_THROUGH = Prepared(
-    sa.select(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, sa.func.sum(_MOVEMENT.c.qty), sa.func.sum(_MOVEMENT.c.cost_fen),
-              sa.func.sum(_MOVEMENT.c.retail_fen))
+    sa.select(*_STOCK_SUMS)
     .where(_MOVEMENT.c.store_id == sa.bindparam("sid"), _MOVEMENT.c.business_date <= sa.bindparam("day"))
-    .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id).order_by(_MOVEMENT.c.batch_id))
+    .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id))
+_STOCK_BETWEEN = Prepared(
+    sa.select(*_STOCK_SUMS)
+    .where(_MOVEMENT.c.store_id == sa.bindparam("sid"), _MOVEMENT.c.business_date > sa.bindparam("after"),
+           _MOVEMENT.c.business_date <= sa.bindparam("day"))
+    .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id))
 _LAST_MOVEMENT = Prepared(sa.select(sa.func.max(_MOVEMENT.c.id)).where(_MOVEMENT.c.store_id == sa.bindparam("sid")))
 
 
@@ -549,11 +555,14 @@ def hold_still(u: Unit) -> None:
         conn.exec_driver_sql(f"LOCK TABLE {_MOVEMENT.name} IN SHARE MODE")
 
 
-def stock_through(u: Reader, store_id: int, day: date) -> tuple[list[tuple[int, int, int, int, int]], int]:
-    """Per batch, the sums of its movements (all locations) dated on or before `day`: (batch, item, qty, cost,
-    retail), those not all zero; and the ledger's last movement id now."""
+def stock_through(u: Reader, store_id: int, day: date, after: date | None = None
+                  ) -> tuple[list[tuple[int, int, int, int, int]], int]:
+    """Per batch, the sums of its movements (all locations) dated on or before `day` — only those after `after`
+    when given (a close adds the month to the last close's snapshot instead of summing the whole history):
+    (batch, item, qty, cost, retail); and the ledger's last movement id now."""
     conn = u.connection()
-    rows = [(int(b), int(i), int(q or 0), int(c or 0), int(r or 0))
-            for b, i, q, c, r in _STOCK_THROUGH.rows(conn, {"sid": store_id, "day": day})]
+    query, params = ((_STOCK_THROUGH, {"sid": store_id, "day": day}) if after is None
+                     else (_STOCK_BETWEEN, {"sid": store_id, "day": day, "after": after}))
+    rows = [(int(b), int(i), int(q or 0), int(c or 0), int(r or 0)) for b, i, q, c, r in query.rows(conn, params)]
     last = int(_LAST_MOVEMENT.scalar(conn, {"sid": store_id}) or 0)
-    return [r for r in rows if r[2] or r[3] or r[4]], last
+    return rows, last
