@@ -67,3 +67,5 @@ def verify(archive_path: Annotated[Path, typer.Argument(metavar="ARCHIVE", help=
     m = checked.manifest or {}
     typer.echo(f"✓ {len(m.get('files', []))} 个文件与清单一致 / files match the manifest: {m.get('from')} — "
                f"{m.get('to')}, 审计链头 / audit head #{m.get('audit_head', {}).get('seq')}")
+    typer.echo(f"清单摘要 / manifest SHA-256: {checked.manifest_sha256} (与审计日志 inspection.export 记录核对 / compare "
+               "with the export's audit entry)")

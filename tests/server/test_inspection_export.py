@@ -16,10 +16,12 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from catalog.codes import mask_id
 from server import audit
 from server.cli import app
 from server.db.uow import read_session
 from server.services.context import Ctx
+from server.services.inspection import archive
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
 from tests.server.test_duty_cli import _config
 from tests.server.test_selling import new_sale, pay_cash, scan
@@ -82,13 +84,22 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
 
     period = ("--from", today.replace(day=1).isoformat(), "--to", today.isoformat())
     masked = tmp_path / "masked.zip"
-    made = cli("inspection", "export", *period, "--out", str(masked), "--as", "u_manager", pin="4444\n")
+
+    def statement(conn: Any, ctx_: Any, first: Any, last: Any, mask: bool) -> list[archive.Entry]:  # another wing's
+        return [archive.Entry("statements/card.csv", f"\ufeff身份证号\n{mask_id(INSURED_ID) if mask else INSURED_ID}\n"
+                              .encode(), 1)]
+
+    archive.register_part("card_statement", statement)
+    try:
+        made = cli("inspection", "export", *period, "--out", str(masked), "--as", "u_manager", pin="4444\n")
+    finally:
+        archive.PARTS.pop("card_statement")
     assert made.exit_code == 0, made.output
     files = _unpacked(masked, tmp_path / "masked")
     names = {str(p.relative_to(tmp_path / "masked")) for p in files}
     assert {"manifest.json", "dispensing/sales.csv", "dispensing/sale_lines.csv", "prescriptions/prescriptions.csv",
             "prescriptions/reviews.csv", "purchases/receipts.csv", "receipt_stubs/print_jobs.csv",
-            "settlements/insured.csv", "ledger/进销存.xlsx", "audit/audit_log.jsonl"} <= names
+            "settlements/insured.csv", "ledger/进销存.xlsx", "audit/audit_log.jsonl", "statements/card.csv"} <= names
     assert [n for n in names if n.startswith("prescriptions/images/")] and \
         (tmp_path / "masked" / next(n for n in names if n.startswith("prescriptions/images/"))).read_bytes() == PNG
     # no identity number whole anywhere in the archive (SEC-06), the masked form where they were
@@ -103,7 +114,8 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     assert set(listed) == names - {"manifest.json"}
     assert listed["prescriptions/prescriptions.csv"]["rows"] == 1 and listed["dispensing/sales.csv"]["rows"] == 1
     assert manifest["identity_numbers"] == "masked" and manifest["audit_head"]["seq"] > 0
-    assert verify(masked).exit_code == 0
+    checked = verify(masked)
+    assert checked.exit_code == 0, checked.output
     # for the agency: not the manager's to make (nothing written); the 医保 administrator's, IDs whole
     agency = tmp_path / "agency.zip"
     refused = cli("inspection", "export", *period, "--for-agency", "--out", str(agency), "--as", "u_manager",
@@ -118,8 +130,9 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     with engine.connect() as conn:
         made_by = conn.execute(text("SELECT actor, after FROM audit_entry WHERE action = 'inspection.export' "
                                     "ORDER BY seq")).all()
-    assert [(a, json.loads(x)["for_agency"] if isinstance(x, str) else x["for_agency"]) for a, x in made_by] == \
-        [("u_manager", False), ("u_insurance_admin", True)]
+    images = [(a, json.loads(x) if isinstance(x, str) else x) for a, x in made_by]
+    assert [(a, x["for_agency"]) for a, x in images] == [("u_manager", False), ("u_insurance_admin", True)]
+    assert images[0][1]["manifest_sha256"] in checked.output  # the archive is the one the log says was made
     # verify names a changed, a missing and an added file, each
     tampered = _rewritten(masked, tmp_path / "tampered.zip",
                           {"dispensing/sales.csv": b"\xef\xbb\xbfid\nforged\n", "audit/audit_log.jsonl": None},

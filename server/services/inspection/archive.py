@@ -22,7 +22,7 @@ import json
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -67,6 +67,17 @@ ID_SHAPE = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0
                       r"[0-9]{3}[0-9Xx](?![0-9])")
 _IMAGE_EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "application/pdf": ".pdf",
               "image/tiff": ".tif", "image/webp": ".webp"}
+
+
+# Files other wings add to the archive (the card-purchase and 外配处方 statements, the uploads' receipts …): name ->
+# fn(connection, ctx, first, last, mask) -> entries; registered at import by their module, listed in the manifest
+# like the rest. The seam for what this branch does not write itself.
+Part = Callable[[Connection, Ctx, date, date, bool], list["Entry"]]
+PARTS: dict[str, Part] = {}
+
+
+def register_part(name: str, part: Part) -> None:
+    PARTS[name] = part
 
 
 def masked_text(text: str) -> str:
@@ -200,6 +211,8 @@ def _collect(conn: Connection, ctx: Ctx, first: date, last: date, mask: bool, wo
                    for e in entries)
     out.append(Entry("audit/audit_log.jsonl", (masked_text(text) if mask else text).encode("utf-8"), len(entries)))
     out.append(_ledger_xlsx(conn.engine, ctx, first, last, workdir))
+    for part in list(PARTS.values()):
+        out.extend(part(conn, ctx, first, last, mask))
     return out
 
 
@@ -269,6 +282,7 @@ class Checked:
     ok: bool
     problems: list[dict[str, str]]
     manifest: dict[str, Any] | None
+    manifest_sha256: str = ""  # to compare with the export's audit entry (inspection.export: manifest_sha256)
 
 
 def verify(path: Path) -> Checked:
@@ -284,7 +298,8 @@ def verify(path: Path) -> Checked:
         if MANIFEST not in names:
             return Checked(False, [{"kind": "missing", "file": MANIFEST, "zh": "缺少清单 manifest.json",
                                     "en": "manifest.json is missing"}], None)
-        manifest = json.loads(z.read(MANIFEST))
+        body = z.read(MANIFEST)
+        manifest = json.loads(body)
         listed = {f["name"]: f for f in manifest.get("files", [])}
         for name in names:
             if name == MANIFEST:
@@ -302,4 +317,4 @@ def verify(path: Path) -> Checked:
             if name not in names:
                 problems.append({"kind": "missing", "file": name, "zh": f"文件缺失：{name}",
                                  "en": f"a listed file is missing: {name}"})
-    return Checked(not problems, problems, manifest)
+    return Checked(not problems, problems, manifest, _digest(body))
