@@ -99,7 +99,8 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     names = {str(p.relative_to(tmp_path / "masked")) for p in files}
     assert {"manifest.json", "dispensing/sales.csv", "dispensing/sale_lines.csv", "prescriptions/prescriptions.csv",
             "prescriptions/reviews.csv", "purchases/receipts.csv", "receipt_stubs/print_jobs.csv",
-            "settlements/insured.csv", "ledger/进销存.xlsx", "audit/audit_log.jsonl", "statements/card.csv"} <= names
+            "settlements/insured.csv", "ledger/进销存.xlsx", "audit/audit_log.jsonl", "statements/card.csv",
+            "people/staff.csv"} <= names
     assert [n for n in names if n.startswith("prescriptions/images/")] and \
         (tmp_path / "masked" / next(n for n in names if n.startswith("prescriptions/images/"))).read_bytes() == PNG
     # no identity number whole anywhere in the archive (SEC-06), the masked form where they were
@@ -108,6 +109,8 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     rx_rows = list(csv.DictReader(io.StringIO((tmp_path / "masked/prescriptions/prescriptions.csv")
                                               .read_text(encoding="utf-8-sig"))))
     assert [r["patient_certno"] for r in rx_rows] == ["1101**********1234"]
+    staff = (tmp_path / "masked/people/staff.csv").read_text(encoding="utf-8-sig")
+    assert "u_pharmacist" in staff and "argon2" not in staff and "pin_hash" not in staff
     # the manifest: every file, its size, digest and rows; the audit head when it was made
     manifest = json.loads((tmp_path / "masked/manifest.json").read_text(encoding="utf-8"))
     listed = {f["name"]: f for f in manifest["files"]}

@@ -1,7 +1,8 @@
 """The inspection export (ST-08): for any period, one zip an inspector can take away and check.
 
 Inside: the dispensing records (sales, their lines, tenders, returns), the prescriptions with their scans and
-reviews, the purchase lists signed by their inspector and approver (receipts, their lines, supplier returns),
+reviews, the purchase lists signed by their inspector and approver (receipts, their lines, supplier returns;
+people/staff.csv names whom the ids point at),
 the receipt stubs (the print queue's documents), the card settlements with who they were for, the 进销存 (XLSX,
 reports.export.xlsx), and the audit log of the period — each file listed in manifest.json with its size, SHA-256
 and row count, beside the audit chain's head when the archive was made (the anchor: a rewrite of the chain
@@ -53,6 +54,7 @@ from server.db.models import (
     SupplierReturn,
     SupplierReturnLine,
     Tender,
+    User,
 )
 from server.db.models.base import table_of
 from server.db.uow import core_unit
@@ -202,6 +204,12 @@ def _collect(conn: Connection, ctx: Ctx, first: date, last: date, mask: bool, wo
         st.sale_id.in_(sale_ids) | ((st.created_at >= start) & (st.created_at < end))))
     add("settlements/insured.csv", SaleInsured,
         table_of(SaleInsured).c.sale_id.in_(sorted({*sale_ids, *_ids(settlements, "sale_id")})))
+    # who is who: the ids the records above name (the signer of a purchase list, the reviewing pharmacist …) —
+    # names and posts' status only, never a PIN's or a code's hash
+    u = table_of(User).c
+    people = conn.execute(sa.select(u.id, u.username, u.display_name, u.status).where(u.store_id == sid)
+                          .order_by(u.id)).all()
+    out.append(_csv("people/staff.csv", ["id", "username", "display_name", "status"], people, mask))
     # the audit log of the period, one entry a line, as chained (images already masked by the log itself)
     ae = table_of(AuditEntry).c
     entries = conn.execute(sa.select(table_of(AuditEntry)).where(ae.store_id == sid, ae.at >= start, ae.at < end)
