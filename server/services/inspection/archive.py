@@ -143,10 +143,6 @@ def _table(conn: Connection, name: str, model: type[SQLModel], where: Any, mask:
     return _csv(name, [c.name for c in cols], rows, mask), rows
 
 
-def _ids(rows: Sequence[Any], key: str = "id") -> list[Any]:
-    return [getattr(r, key) for r in rows]
-
-
 def _collect(conn: Connection, ctx: Ctx, first: date, last: date, mask: bool, workdir: Path) -> list[Entry]:
     sid = ctx.store_id
     start, end = _bounds(ctx, first, last)
@@ -157,53 +153,58 @@ def _collect(conn: Connection, ctx: Ctx, first: date, last: date, mask: bool, wo
         out.append(entry)
         return rows
 
+    # Each table's rows are chosen by a sub-select of the rows they belong to, not by a list of ids: a year's
+    # archive names more sales than a statement may carry bound values.
     sale, line = table_of(Sale).c, table_of(SaleLine).c
     # dispensing records: the sales completed in the period (their business date), what they sold and how paid
-    sales = add("dispensing/sales.csv", Sale, (sale.store_id == sid) & (sale.business_date >= first)
-                & (sale.business_date <= last))
-    sale_ids = _ids(sales)
-    lines = add("dispensing/sale_lines.csv", SaleLine, line.sale_id.in_(sale_ids))
-    add("dispensing/tenders.csv", Tender, table_of(Tender).c.sale_id.in_(sale_ids))
+    in_period = (sale.store_id == sid) & (sale.business_date >= first) & (sale.business_date <= last)
+    sales_q = sa.select(sale.id).where(in_period)
+    add("dispensing/sales.csv", Sale, in_period)
+    add("dispensing/sale_lines.csv", SaleLine, line.sale_id.in_(sales_q))
+    add("dispensing/tenders.csv", Tender, table_of(Tender).c.sale_id.in_(sales_q))
     ret = table_of(SaleReturn).c
-    returns = add("dispensing/returns.csv", SaleReturn, (ret.store_id == sid) & (ret.created_at >= start)
-                  & (ret.created_at < end))
-    return_ids = _ids(returns)
-    add("dispensing/return_lines.csv", SaleReturnLine, table_of(SaleReturnLine).c.return_id.in_(return_ids))
-    add("dispensing/refunds.csv", Refund, table_of(Refund).c.return_id.in_(return_ids))
+    returned = (ret.store_id == sid) & (ret.created_at >= start) & (ret.created_at < end)
+    returns_q = sa.select(ret.id).where(returned)
+    add("dispensing/returns.csv", SaleReturn, returned)
+    add("dispensing/return_lines.csv", SaleReturnLine, table_of(SaleReturnLine).c.return_id.in_(returns_q))
+    add("dispensing/refunds.csv", Refund, table_of(Refund).c.return_id.in_(returns_q))
     # prescriptions: entered in the period or dispensed by its sales; their lines, reviews and scans
     rx, rxl = table_of(Prescription).c, table_of(PrescriptionLine).c
-    dispensed = sa.select(rxl.prescription_id).where(rxl.id.in_([r.rx_line_id for r in lines if r.rx_line_id]))
-    prescriptions = add("prescriptions/prescriptions.csv", Prescription, (rx.store_id == sid) & (
-        ((rx.entered_at >= start) & (rx.entered_at < end)) | rx.id.in_(dispensed)))
-    rx_ids = _ids(prescriptions)
-    add("prescriptions/prescription_lines.csv", PrescriptionLine, rxl.prescription_id.in_(rx_ids))
-    add("prescriptions/reviews.csv", RxReview, table_of(RxReview).c.prescription_id.in_(rx_ids))
+    dispensed = sa.select(rxl.prescription_id).where(rxl.id.in_(
+        sa.select(line.rx_line_id).where(line.sale_id.in_(sales_q), line.rx_line_id.is_not(None))))
+    chosen = (rx.store_id == sid) & (((rx.entered_at >= start) & (rx.entered_at < end)) | rx.id.in_(dispensed))
+    rx_q = sa.select(rx.id).where(chosen)
+    add("prescriptions/prescriptions.csv", Prescription, chosen)
+    add("prescriptions/prescription_lines.csv", PrescriptionLine, rxl.prescription_id.in_(rx_q))
+    add("prescriptions/reviews.csv", RxReview, table_of(RxReview).c.prescription_id.in_(rx_q))
     att = table_of(RxAttachment)
-    attachments = add("prescriptions/images.csv", RxAttachment, att.c.prescription_id.in_(rx_ids), skip=("data",))
+    attachments = add("prescriptions/images.csv", RxAttachment, att.c.prescription_id.in_(rx_q), skip=("data",))
     for a in attachments:
         data = conn.execute(sa.select(att.c.data).where(att.c.id == a.id)).scalar_one()
         out.append(Entry(f"prescriptions/images/{a.prescription_id}-{a.id}{_IMAGE_EXT.get(a.content_type, '.bin')}",
                          bytes(data)))
     # purchases: the receipts (采购入库单) with who inspected and who approved them; goods sent back
     rc = table_of(Receipt).c
-    receipts = add("purchases/receipts.csv", Receipt, (rc.store_id == sid) & (rc.business_date >= first)
-                   & (rc.business_date <= last))
-    add("purchases/receipt_lines.csv", ReceiptLine, table_of(ReceiptLine).c.receipt_id.in_(_ids(receipts)))
+    received = (rc.store_id == sid) & (rc.business_date >= first) & (rc.business_date <= last)
+    add("purchases/receipts.csv", Receipt, received)
+    add("purchases/receipt_lines.csv", ReceiptLine,
+        table_of(ReceiptLine).c.receipt_id.in_(sa.select(rc.id).where(received)))
     sr = table_of(SupplierReturn).c
-    back = add("purchases/supplier_returns.csv", SupplierReturn, (sr.store_id == sid) & (sr.business_date >= first)
-               & (sr.business_date <= last))
+    sent_back = (sr.store_id == sid) & (sr.business_date >= first) & (sr.business_date <= last)
+    add("purchases/supplier_returns.csv", SupplierReturn, sent_back)
     add("purchases/supplier_return_lines.csv", SupplierReturnLine,
-        table_of(SupplierReturnLine).c.return_id.in_(_ids(back)))
+        table_of(SupplierReturnLine).c.return_id.in_(sa.select(sr.id).where(sent_back)))
     # the receipt stubs: what the printers were given to print in the period (RX-08)
     pj = table_of(PrintJob).c
     add("receipt_stubs/print_jobs.csv", PrintJob, (pj.store_id == sid) & (pj.created_at >= start)
         & (pj.created_at < end))
     # settlements: of the period's sales, or made in the period (a cancellation of an earlier one)
     st = table_of(CardSettlement).c
-    settlements = add("settlements/card_settlements.csv", CardSettlement, (st.store_id == sid) & (
-        st.sale_id.in_(sale_ids) | ((st.created_at >= start) & (st.created_at < end))))
+    settled = (st.store_id == sid) & (st.sale_id.in_(sales_q) | ((st.created_at >= start) & (st.created_at < end)))
+    add("settlements/card_settlements.csv", CardSettlement, settled)
+    si = table_of(SaleInsured).c
     add("settlements/insured.csv", SaleInsured,
-        table_of(SaleInsured).c.sale_id.in_(sorted({*sale_ids, *_ids(settlements, "sale_id")})))
+        si.sale_id.in_(sales_q) | si.sale_id.in_(sa.select(st.sale_id).where(settled)))
     # who is who: the ids the records above name (the signer of a purchase list, the reviewing pharmacist …) —
     # names and posts' status only, never a PIN's or a code's hash
     u = table_of(User).c
