@@ -24,6 +24,7 @@ from server.db.uow import core_unit, read_session
 from server.errors import AppError
 from server.services.context import Ctx
 from server.services.period import blockers, close
+from server.services.stock import ledger
 from tests.conftest import BARCODE_VITC, ROLE_PINS, SHANGHAI, login, seed_shop, till_login
 from tests.reports import ledger_data
 from tests.server.test_receiving import _line, _receipt, _supplier
@@ -53,7 +54,8 @@ def _verifies(engine: Engine, ctx: Ctx) -> None:
 @SQLITE
 @pytest.mark.refuses("ST-01", "ST-02")
 def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: dict[str, Any], engine: Engine,
-                                                                       ctx: Ctx) -> None:
+                                                                       ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+                                                                       ) -> None:
     c, h, today = shop["client"], shop["cashier"], shop["clock"].today
     month = f"{today:%Y-%m}"
     sid = new_sale(c, h)
@@ -87,6 +89,13 @@ def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: dic
         receipts = _count(engine, "receipt")
         back = _receipt(c, ph, sup, [_line(shop["items"]["vitc"], "Z-OTC", today=today)], on=last)
         assert back.status_code == 409 and back.json()["code"] == "ST-02", back.text
+        assert _count(engine, "receipt") == receipts
+        # the service's check taken away (as a path that forgot it would be): the database refuses, the API says
+        # why with the same code — not a 500
+        with monkeypatch.context() as m:
+            m.setattr(ledger, "refuse_closed", lambda *a, **k: None)
+            forgot = _receipt(c, ph, sup, [_line(shop["items"]["vitc"], "Z-OTC", today=today)], on=last)
+        assert forgot.status_code == 409 and forgot.json()["code"] == "ST-02", forgot.text
         assert _count(engine, "receipt") == receipts
         # a late return of a sale from the closed month: allowed, dated today, referencing its sale
         ret = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "买错了",
