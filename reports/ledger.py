@@ -208,7 +208,7 @@ def ledger_report(engine: Engine, store_id: int, start: date, end: date, layout:
                        queries.batch_identities(conn, store_id),
                        store_id, start, end, layout)
         if checks:
-            report.checks = ledger_checks.run(conn, report)
+            report.checks = ledger_checks.run(conn, report, from_snapshot)
     return report
 
 

@@ -115,14 +115,27 @@ def batch_identities(conn: Connection, store_id: int) -> Sequence[Any]:
     return conn.execute(q).all()
 
 
-def below_zero(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+def below_zero(conn: Connection, store_id: int, start: date, end: date, from_snapshot: bool = True) -> Sequence[Any]:
     """Every movement of the period after which its batch's stock in its location was below zero: each batch and
-    location walked from its first movement, in the order written (id), by the database (a window), so only the
-    offending points come back."""
+    location walked in the order written (id), by the database (a window), so only the offending points come
+    back — from its first movement, or, after a period close (月结) before `start`, from the close's snapshot of
+    it on (what it held then, plus the movements dated after)."""
     mv = _MV.c
-    walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
-                      sa.func.sum(mv.qty).over(partition_by=(mv.batch_id, mv.location), order_by=mv.id).label("held"))
-            .where(mv.store_id == store_id, mv.business_date <= end).subquery())
+    close = close_before(conn, store_id, start) if from_snapshot else None
+    running = sa.func.sum(mv.qty).over(partition_by=(mv.batch_id, mv.location), order_by=mv.id)
+    if close is None:
+        walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
+                          running.label("held"))
+                .where(mv.store_id == store_id, mv.business_date <= end).subquery())
+    else:
+        sn = _SNAP.c
+        held_then = (sa.select(sn.batch_id, sn.location, sn.qty).where(sn.close_id == close.id).subquery())
+        walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
+                          (running + sa.func.coalesce(held_then.c.qty, 0)).label("held"))
+                .select_from(_MV.outerjoin(held_then, sa.and_(held_then.c.batch_id == mv.batch_id,
+                                                              held_then.c.location == mv.location)))
+                .where(mv.store_id == store_id, mv.business_date > close.last_day, mv.business_date <= end)
+                .subquery())
     q = (sa.select(walk).where(walk.c.held < 0, walk.c.business_date >= start)
          .order_by(walk.c.batch_id, walk.c.location, walk.c.id))
     return conn.execute(q).all()

@@ -76,7 +76,7 @@ def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: dic
         assert done.json()["month"] == month and done.json()["batches"] >= 5
         with engine.connect() as conn:
             vitc = conn.execute(text("SELECT s.qty FROM period_snapshot s JOIN batch b ON b.id = s.batch_id "
-                                     "WHERE b.batch_no = 'B-VITC-1'")).scalar_one()
+                                     "WHERE b.batch_no = 'B-VITC-1' AND s.location = 'sellable'")).scalar_one()
         assert vitc == 48
         # once: not again, not reopened
         again = c.post("/period/close", json={"month": month}, headers=mg)
@@ -224,25 +224,54 @@ def test_the_next_period_opens_from_the_snapshot_as_if_replayed_from_the_start(e
         with core_unit(engine) as u:
             close.close_month(u, manager, f"{m:%Y-%m}")
     with engine.connect() as conn:
-        snap = {(int(cid), int(b)): (int(q), int(c), int(r)) for cid, b, q, c, r in conn.execute(
-            text("SELECT close_id, batch_id, qty, cost_fen, retail_fen FROM period_snapshot"))}
+        snap = {(int(cid), int(b), str(loc)): (int(q), int(c), int(r)) for cid, b, loc, q, c, r in conn.execute(
+            text("SELECT close_id, batch_id, location, qty, cost_fen, retail_fen FROM period_snapshot"))}
         closes = dict(conn.execute(text("SELECT id, last_day FROM period_close")).all())
     for cid, last in closes.items():
         day = last if isinstance(last, date) else date.fromisoformat(last)
-        raw: dict[int, list[int]] = {}
+        raw: dict[tuple[int, str], list[int]] = {}
         for r in rows:
             if r["business_date"] <= day:
-                acc = raw.setdefault(r["batch_id"], [0, 0, 0])
+                acc = raw.setdefault((r["batch_id"], r["location"]), [0, 0, 0])
                 acc[0] += r["qty"]
                 acc[1] += r["cost_fen"]
                 acc[2] += r["retail_fen"]
-        assert {b: tuple(v) for (c, b), v in snap.items() if c == cid} == \
-            {b: tuple(v) for b, v in raw.items() if any(v)}
+        assert {(b, loc): v for (c, b, loc), v in snap.items() if c == cid} == \
+            {k: tuple(v) for k, v in raw.items() if any(v)}
     end3 = month_of(m3)[1]
     for start, end in ((m3, end3), (m3 + timedelta(days=10), end3), (m2, month_of(m2)[1]), (m2, end3),
                        (m1, end3)):
         assert as_dict(ledger_report(engine, ctx.store_id, start, end, checks=False)) == \
             as_dict(ledger_report(engine, ctx.store_id, start, end, checks=False, from_snapshot=False)), (start, end)
+
+
+@SQLITE
+def test_the_inspector_s_walk_goes_on_from_the_snapshot(engine: Engine, ctx: Ctx, clock: Any) -> None:
+    """A batch below zero in the last open month is found walking on from the snapshot as from the first
+    movement; one below zero only inside a closed month is that month's, not the next's."""
+    seed_shop(engine, ctx)
+    with engine.connect() as conn:
+        batch, item = conn.execute(text("SELECT id, item_id FROM batch WHERE batch_no = 'B-VITC-1'")).one()
+    m3 = month_of(month_of(clock.today)[0] - timedelta(days=1))[0]
+    m2 = month_of(m3 - timedelta(days=1))[0]
+    m1 = month_of(m2 - timedelta(days=1))[0]
+
+    def mv(kind: str, qty: int, day: date) -> dict[str, Any]:
+        return ledger_data.movement(ctx.store_id, batch, item, kind, qty, 10 * qty, 35 * qty, day)
+
+    ledger_data.write(engine, [mv("sale", -60, m1 + timedelta(days=3)), mv("purchase", 100, m2 + timedelta(days=3)),
+                               mv("sale", -30, m3 + timedelta(days=3)), mv("sale", -20, m3 + timedelta(days=4))])
+    manager = ctx.acting(Actor(None, "u_manager"))
+    for m in (m1, m2):
+        with core_unit(engine) as u:
+            close.close_month(u, manager, f"{m:%Y-%m}")
+
+    def short(start: date, snapshot: bool) -> list[tuple[int, str, str]]:
+        checks = ledger_report(engine, ctx.store_id, start, month_of(start)[1], from_snapshot=snapshot).checks
+        return [(s.batch_id, s.location, str(s.business_date)) for s in checks.shortfalls]
+
+    assert short(m3, True) == short(m3, False) == [(batch, "sellable", str(m3 + timedelta(days=4)))]
+    assert short(m2, True) == short(m2, False) == []
 
 
 @SQLITE

@@ -35,16 +35,18 @@ class PeriodClose(Table, table=True):
 
 
 class PeriodSnapshot(Table, table=True):
-    """A batch's stock at a close: the sums of its movements (all locations) dated on or before the last day."""
+    """A batch's stock in one location (sellable, quarantine) at a close: the sums of its movements there dated on
+    or before the last day (the report sums the locations; the inspector's walk goes on from each)."""
 
     __tablename__ = "period_snapshot"
-    __table_args__ = (UniqueConstraint("close_id", "batch_id"),)
+    __table_args__ = (UniqueConstraint("close_id", "batch_id", "location"),)
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
     close_id: int = Field(foreign_key="period_close.id", index=True)
     batch_id: int = Field(foreign_key="batch.id")
     item_id: int = Field(foreign_key="item.id")
+    location: str = Field(default="sellable", max_length=12)
     qty: int = 0
     cost_fen: int = 0
     retail_fen: int = 0

@@ -57,12 +57,12 @@ def close_month(u: Unit, ctx: Ctx, month: str, note: str = "") -> PeriodClose:
     stock, last_movement = _stock_at(u, ctx.store_id, closed, last)
     row = PeriodClose(store_id=ctx.store_id, first_day=first, last_day=last,
                       closed_by=ctx.actor.user_id, closed_at=ctx.now, last_movement_id=last_movement,
-                      batches=len(stock), note=note)
+                      batches=len({b for b, *_ in stock}), note=note)
     orm(u).add(row)
     u.flush()
     close_id = id_of(row)
-    values = [{"store_id": ctx.store_id, "close_id": close_id, "batch_id": b, "item_id": i, "qty": q, "cost_fen": c,
-               "retail_fen": r} for b, i, q, c, r in stock]
+    values = [{"store_id": ctx.store_id, "close_id": close_id, "batch_id": b, "item_id": i, "location": loc, "qty": q,
+               "cost_fen": c, "retail_fen": r} for b, i, loc, q, c, r in stock]
     conn = u.connection()
     if values:
         conn.execute(sa.insert(_SNAPSHOT), values)
@@ -71,30 +71,31 @@ def close_month(u: Unit, ctx: Ctx, month: str, note: str = "") -> PeriodClose:
     images = [audit.image(PeriodSnapshot, dict(r._mapping)) for r in written]
     audit.record(u, ctx.store_id, ctx.actor, "period.close", "period_close", close_id, None,
                  audit.snapshot(row) | {"snapshot": audit.compact(images)},
-                 note=f"月结 {month} / period closed: {len(stock)} batches")
+                 note=f"月结 {month} / period closed: {len(stock)} batch × location rows")
     return row
 
 
-def _stock_at(u: Unit, store_id: int, closed: date | None, last: date) -> tuple[list[tuple[int, int, int, int, int]],
-                                                                             int]:
-    """Each batch's stock at the end of `last`: the last close's snapshot plus the movements dated after it (the
-    lock keeps anything from being dated inside it since), or the whole history at a store's first close; the
-    batches whose sums are all zero left out."""
+def _stock_at(u: Unit, store_id: int, closed: date | None, last: date
+              ) -> tuple[list[tuple[int, int, str, int, int, int]], int]:
+    """Each batch's stock per location at the end of `last`: the last close's snapshot plus the movements dated
+    after it (the lock keeps anything from being dated inside it since), or the whole history at a store's first
+    close; those whose sums are all zero left out."""
     moved, last_movement = ledger.stock_through(u, store_id, last, after=closed)
-    acc: dict[int, list[int]] = {}
+    acc: dict[tuple[int, str], list[int]] = {}
     if closed is not None:
         c = _SNAPSHOT.c
-        previous = (sa.select(c.batch_id, c.item_id, c.qty, c.cost_fen, c.retail_fen)
+        previous = (sa.select(c.batch_id, c.item_id, c.location, c.qty, c.cost_fen, c.retail_fen)
                     .join(_CLOSE, _CLOSE.c.id == c.close_id)
                     .where(_CLOSE.c.store_id == store_id, _CLOSE.c.last_day == closed))
-        for b, i, q, cost, r in u.connection().execute(previous):
-            acc[int(b)] = [int(i), int(q), int(cost), int(r)]
-    for b, i, q, cost, r in moved:
-        a = acc.setdefault(b, [i, 0, 0, 0])
+        for b, i, loc, q, cost, r in u.connection().execute(previous):
+            acc[(int(b), str(loc))] = [int(i), int(q), int(cost), int(r)]
+    for b, i, loc, q, cost, r in moved:
+        a = acc.setdefault((b, loc), [i, 0, 0, 0])
         a[1] += q
         a[2] += cost
         a[3] += r
-    return [(b, i, q, cost, r) for b, (i, q, cost, r) in sorted(acc.items()) if q or cost or r], last_movement
+    return [(b, i, loc, q, cost, r) for (b, loc), (i, q, cost, r) in sorted(acc.items()) if q or cost or r], \
+        last_movement
 
 
 def reopen(month: str) -> None:

@@ -532,17 +532,18 @@ def sold_from(s: Reader, ctx: Ctx, batch_id: int) -> list[Any]:
 
 # --- the period close (月结): the stock a closed period ends with --------------------------------------------
 
-_STOCK_SUMS = (_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, sa.func.sum(_MOVEMENT.c.qty),
+_STOCK_SUMS = (_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, _MOVEMENT.c.location, sa.func.sum(_MOVEMENT.c.qty),
                sa.func.sum(_MOVEMENT.c.cost_fen), sa.func.sum(_MOVEMENT.c.retail_fen))
+_STOCK_KEYS = (_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, _MOVEMENT.c.location)
 _STOCK_THROUGH = Prepared(
     sa.select(*_STOCK_SUMS)
     .where(_MOVEMENT.c.store_id == sa.bindparam("sid"), _MOVEMENT.c.business_date <= sa.bindparam("day"))
-    .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id))
+    .group_by(*_STOCK_KEYS))
 _STOCK_BETWEEN = Prepared(
     sa.select(*_STOCK_SUMS)
     .where(_MOVEMENT.c.store_id == sa.bindparam("sid"), _MOVEMENT.c.business_date > sa.bindparam("after"),
            _MOVEMENT.c.business_date <= sa.bindparam("day"))
-    .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id))
+    .group_by(*_STOCK_KEYS))
 _LAST_MOVEMENT = Prepared(sa.select(sa.func.max(_MOVEMENT.c.id)).where(_MOVEMENT.c.store_id == sa.bindparam("sid")))
 
 
@@ -556,13 +557,14 @@ def hold_still(u: Unit) -> None:
 
 
 def stock_through(u: Reader, store_id: int, day: date, after: date | None = None
-                  ) -> tuple[list[tuple[int, int, int, int, int]], int]:
-    """Per batch, the sums of its movements (all locations) dated on or before `day` — only those after `after`
+                  ) -> tuple[list[tuple[int, int, str, int, int, int]], int]:
+    """Per batch and location, the sums of its movements dated on or before `day` — only those after `after`
     when given (a close adds the month to the last close's snapshot instead of summing the whole history):
-    (batch, item, qty, cost, retail); and the ledger's last movement id now."""
+    (batch, item, location, qty, cost, retail); and the ledger's last movement id now."""
     conn = u.connection()
     query, params = ((_STOCK_THROUGH, {"sid": store_id, "day": day}) if after is None
                      else (_STOCK_BETWEEN, {"sid": store_id, "day": day, "after": after}))
-    rows = [(int(b), int(i), int(q or 0), int(c or 0), int(r or 0)) for b, i, q, c, r in query.rows(conn, params)]
+    rows = [(int(b), int(i), str(loc), int(q or 0), int(c or 0), int(r or 0))
+            for b, i, loc, q, c, r in query.rows(conn, params)]
     last = int(_LAST_MOVEMENT.scalar(conn, {"sid": store_id}) or 0)
     return rows, last

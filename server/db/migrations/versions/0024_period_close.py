@@ -5,7 +5,7 @@ Revises: 0019
 Create Date: 2026-12-07
 
 ST-01, ST-02: period_close (one row per closed period) and period_snapshot (each batch's quantity, cost and
-retail at the close) are written once and never changed (guards as 0011's: no reopening). From a store's first
+retail per location at the close) are written once and never changed (guards as 0011's: no reopening). From a store's first
 close, the database refuses any stock movement, sale, receipt, count, loss or supplier return dated on or before
 its last closed day (a movement without a date too): the service refuses first with words (the ledger's one
 door); the trigger stops a raw INSERT or a clock set back in a tool that goes around it. The conditions are
@@ -114,10 +114,11 @@ def upgrade() -> None:
         sa.Column('close_id', sa.Integer(), sa.ForeignKey('period_close.id'), nullable=False),
         sa.Column('batch_id', sa.Integer(), sa.ForeignKey('batch.id'), nullable=False),
         sa.Column('item_id', sa.Integer(), sa.ForeignKey('item.id'), nullable=False),
+        sa.Column('location', sa.String(length=12), nullable=False),
         sa.Column('qty', sa.Integer(), nullable=False),
         sa.Column('cost_fen', sa.Integer(), nullable=False),
         sa.Column('retail_fen', sa.Integer(), nullable=False),
-        sa.UniqueConstraint('close_id', 'batch_id'))
+        sa.UniqueConstraint('close_id', 'batch_id', 'location'))
     op.create_index('ix_period_snapshot_store_id', 'period_snapshot', ['store_id'])
     op.create_index('ix_period_snapshot_close_id', 'period_snapshot', ['close_id'])
     _create(op.get_bind().dialect.name)
