@@ -850,5 +850,9 @@ from server.cli_inspection import register as _register_inspection  # noqa: E402
 
 _register_inspection(app)
 
+from server.cli_period import register as _register_period  # noqa: E402  (period close, closes, reopen)
+
+_register_period(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

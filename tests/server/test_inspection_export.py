@@ -145,6 +145,12 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     for kind, name in (("changed", "dispensing/sales.csv"), ("missing", "audit/audit_log.jsonl"),
                        ("added", "dispensing/extra.csv")):
         assert f"[{kind}]" in checked.output and name in checked.output, checked.output
+    # the period close from the command line, as through the API: this month has not ended; no reopening
+    early = cli("period", "close", f"{today:%Y-%m}", "--as", "u_manager", pin="4444\n")
+    assert early.exit_code == 1 and "[ST-01]" in early.output, early.output
+    assert cli("period", "close", f"{today:%Y-%m}", "--as", "u_pharmacist", pin="2222\n").exit_code != 0  # SEC-01
+    never = runner.invoke(app, ["period", "reopen", f"{today:%Y-%m}"])
+    assert never.exit_code == 1 and "[ST-02]" in never.output
     with read_session(engine) as s:  # the exports' entries keep the chain whole: only the row slipped in above is named
         problems = audit.verify(s, ctx.store_id).problems
     assert [(p["kind"], p["table"]) for p in problems] == [("unaudited_row", "sale_insured")]
