@@ -136,6 +136,9 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     images = [(a, json.loads(x) if isinstance(x, str) else x) for a, x in made_by]
     assert [(a, x["for_agency"]) for a, x in images] == [("u_manager", False), ("u_insurance_admin", True)]
     assert images[0][1]["manifest_sha256"] in checked.output  # the archive is the one the log says was made
+    with read_session(engine) as s:  # what the compliance checklist (item 8) reads
+        assert [(e["by"], e["for_agency"]) for e in archive.exports(s, ctx.store_id)] == \
+            [("u_insurance_admin", True), ("u_manager", False)]
     # verify names a changed, a missing and an added file, each
     tampered = _rewritten(masked, tmp_path / "tampered.zip",
                           {"dispensing/sales.csv": b"\xef\xbb\xbfid\nforged\n", "audit/audit_log.jsonl": None},

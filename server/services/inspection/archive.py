@@ -31,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from catalog.codes import mask_id
 from server import audit
@@ -327,3 +327,18 @@ def verify(path: Path) -> Checked:
                 problems.append({"kind": "missing", "file": name, "zh": f"文件缺失：{name}",
                                  "en": f"a listed file is missing: {name}"})
     return Checked(not problems, problems, manifest, _digest(body))
+
+
+def exports(s: Session, store_id: int) -> list[dict[str, Any]]:
+    """The inspection exports made, latest first, as the audit log records them (who, when, which period, for
+    whom, the manifest's digest): what the compliance checklist's item 8 (ST-08) reads; `verify` of an archive
+    prints the digest to compare."""
+    ae = table_of(AuditEntry).c
+    rows = s.connection().execute(sa.select(ae.seq, ae.at, ae.actor, ae.after)
+                                  .where(ae.store_id == store_id, ae.action == "inspection.export")
+                                  .order_by(ae.seq.desc())).all()
+    out = []
+    for seq, at, actor, after in rows:
+        doc = json.loads(after) if isinstance(after, str) else dict(after or {})
+        out.append({"seq": int(seq), "at": at, "by": actor} | doc)
+    return out
