@@ -196,16 +196,19 @@ def month_of(day: date) -> tuple[date, date]:
 
 
 def ledger_report(engine: Engine, store_id: int, start: date, end: date, layout: LedgerLayout = DEFAULT,
-                  checks: bool = True) -> LedgerReport:
+                  checks: bool = True, from_snapshot: bool = True) -> LedgerReport:
     """The 进销存 of [start, end] (business dates, both included), read in one snapshot; with the inspector's
-    checks (reports.ledger_checks) unless asked not to."""
+    checks (reports.ledger_checks) unless asked not to. Its opening comes from the last period close before
+    `start` (月结: the snapshot plus what was dated after it), unless `from_snapshot` is False (the whole
+    history replayed: what a test compares it with)."""
     if end < start:
         raise ValueError("the period ends before it starts")
     with queries.reading(engine) as conn:
-        report = build(queries.movement_sums(conn, store_id, start, end), queries.batch_identities(conn, store_id),
+        report = build(queries.movement_sums(conn, store_id, start, end, from_snapshot),
+                       queries.batch_identities(conn, store_id),
                        store_id, start, end, layout)
         if checks:
-            report.checks = ledger_checks.run(conn, report)
+            report.checks = ledger_checks.run(conn, report, from_snapshot)
     return report
 
 

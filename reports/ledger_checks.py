@@ -100,9 +100,10 @@ class Checks:
         return out
 
 
-def run(conn: Connection, report: LedgerReport) -> Checks:
+def run(conn: Connection, report: LedgerReport, from_snapshot: bool = True) -> Checks:
     checks = Checks()
-    checks.shortfalls = shortfalls(queries.below_zero(conn, report.store_id, report.start, report.end))
+    checks.shortfalls = shortfalls(queries.below_zero(conn, report.store_id, report.start, report.end,
+                                                      from_snapshot))
     checks.card = card_quantities(queries.settled_card_sales(conn, report.store_id, report.start, report.end),
                                   queries.sale_lines_taken(conn, report.store_id, report.start, report.end),
                                   queries.item_units(conn, report.store_id))

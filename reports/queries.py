@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from server.db.models import Batch, CardSettlement, Item, Sale, SaleLine
 from server.db.models.ledger import StockMovement
+from server.db.models.period import PeriodClose, PeriodSnapshot
 
 _MV = sa.table(StockMovement.__tablename__, *[sa.column(c.name) for c in StockMovement.__table__.columns])  # type: ignore[attr-defined]
 _BATCH = Batch.__table__  # type: ignore[attr-defined]
@@ -30,6 +31,9 @@ _ITEM = Item.__table__  # type: ignore[attr-defined]
 _SALE = Sale.__table__  # type: ignore[attr-defined]
 _LINE = SaleLine.__table__  # type: ignore[attr-defined]
 _SETL = CardSettlement.__table__  # type: ignore[attr-defined]
+_CLOSE = PeriodClose.__table__  # type: ignore[attr-defined]
+_SNAP = PeriodSnapshot.__table__  # type: ignore[attr-defined]
+SNAPSHOT_KIND = "period_snapshot"  # the pseudo-kind of a close's snapshot row in movement_sums: opening only
 
 
 @contextmanager
@@ -55,13 +59,26 @@ def reading(engine: Engine) -> Iterator[Connection]:
                 conn.commit()
 
 
-def movement_sums(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+def close_before(conn: Connection, store_id: int, start: date) -> Any:
+    """The store's latest period close (月结) whose last day is before `start` (id, last_day), or None."""
+    c = _CLOSE.c
+    return conn.execute(sa.select(c.id, c.last_day).where(c.store_id == store_id, c.last_day < start)
+                        .order_by(c.last_day.desc()).limit(1)).first()
+
+
+def movement_sums(conn: Connection, store_id: int, start: date, end: date, from_snapshot: bool = True) -> Sequence[Any]:
     """Per batch and kind, the movements' sums (qty, cost_fen, retail_fen) before `start` (the opening) and within
     [start, end] (the period), and over everything up to `end` (the closing, summed on its own so that the
     report's identity opening + in − out = closing is a check, not an arithmetic consequence).
 
-    Grouped by kind, not by report column: which column a kind lands in is server.rules.movements' to say."""
+    Grouped by kind, not by report column: which column a kind lands in is server.rules.movements' to say.
+
+    With a period closed before `start` (and `from_snapshot`), the history up to its last day is not replayed:
+    its snapshot comes as one row per batch of kind SNAPSHOT_KIND (in the opening and the closing, nothing in
+    the period), and only the movements dated after it are summed — the lock (migration 0024) keeps anything
+    from being dated inside it afterwards, so the two agree (a test holds them equal)."""
     mv = _MV.c
+    close = close_before(conn, store_id, start) if from_snapshot else None
     before = mv.business_date < start
     within = mv.business_date >= start
 
@@ -77,7 +94,14 @@ def movement_sums(conn: Connection, store_id: int, start: date, end: date) -> Se
                    sa.func.sum(mv.retail_fen).label("close_retail"))
          .where(mv.store_id == store_id, mv.business_date <= end)
          .group_by(mv.batch_id, mv.item_id, mv.kind))
-    return conn.execute(q).all()
+    if close is None:
+        return conn.execute(q).all()
+    q = q.where(mv.business_date > close.last_day)
+    sn = _SNAP.c
+    snap = sa.select(sn.batch_id, sn.item_id, sa.literal(SNAPSHOT_KIND).label("kind"), sn.qty, sn.cost_fen,
+                     sn.retail_fen, sa.literal(0), sa.literal(0), sa.literal(0), sn.qty, sn.cost_fen,
+                     sn.retail_fen).where(sn.close_id == close.id)
+    return [*conn.execute(snap).all(), *conn.execute(q).all()]
 
 
 def batch_identities(conn: Connection, store_id: int) -> Sequence[Any]:
@@ -91,14 +115,27 @@ def batch_identities(conn: Connection, store_id: int) -> Sequence[Any]:
     return conn.execute(q).all()
 
 
-def below_zero(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+def below_zero(conn: Connection, store_id: int, start: date, end: date, from_snapshot: bool = True) -> Sequence[Any]:
     """Every movement of the period after which its batch's stock in its location was below zero: each batch and
-    location walked from its first movement, in the order written (id), by the database (a window), so only the
-    offending points come back."""
+    location walked in the order written (id), by the database (a window), so only the offending points come
+    back — from its first movement, or, after a period close (月结) before `start`, from the close's snapshot of
+    it on (what it held then, plus the movements dated after)."""
     mv = _MV.c
-    walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
-                      sa.func.sum(mv.qty).over(partition_by=(mv.batch_id, mv.location), order_by=mv.id).label("held"))
-            .where(mv.store_id == store_id, mv.business_date <= end).subquery())
+    close = close_before(conn, store_id, start) if from_snapshot else None
+    running = sa.func.sum(mv.qty).over(partition_by=(mv.batch_id, mv.location), order_by=mv.id)
+    if close is None:
+        walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
+                          running.label("held"))
+                .where(mv.store_id == store_id, mv.business_date <= end).subquery())
+    else:
+        sn = _SNAP.c
+        held_then = (sa.select(sn.batch_id, sn.location, sn.qty).where(sn.close_id == close.id).subquery())
+        walk = (sa.select(mv.id, mv.batch_id, mv.location, mv.kind, mv.business_date, mv.ref_type, mv.ref_id,
+                          (running + sa.func.coalesce(held_then.c.qty, 0)).label("held"))
+                .select_from(_MV.outerjoin(held_then, sa.and_(held_then.c.batch_id == mv.batch_id,
+                                                              held_then.c.location == mv.location)))
+                .where(mv.store_id == store_id, mv.business_date > close.last_day, mv.business_date <= end)
+                .subquery())
     q = (sa.select(walk).where(walk.c.held < 0, walk.c.business_date >= start)
          .order_by(walk.c.batch_id, walk.c.location, walk.c.id))
     return conn.execute(q).all()

@@ -85,6 +85,7 @@ NESTED: dict[str, dict[str, str]] = {
     "stock_loss": {"lines": "stock_loss_line", "movements": "stock_movement"},
     "upkeep": {"lines": "upkeep_line"},
     "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
+    "period_close": {"snapshot": "period_snapshot"},
 }
 
 

@@ -885,5 +885,13 @@ from server.cli_pdf import register as _register_pdf  # noqa: E402  (pdf receipt
 
 _register_pdf(app)
 
+from server.cli_inspection import register as _register_inspection  # noqa: E402  (inspection export, verify)
+
+_register_inspection(app)
+
+from server.cli_period import register as _register_period  # noqa: E402  (period close, closes, reopen)
+
+_register_period(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -91,6 +91,9 @@ TABLES: dict[str, Evidence] = {
                                   why="the sign-out (9002) is written on the row: verify names any other edit"),
     # who was signed in where: a forged or revived session acts as another person (SEC-03, SEC-04)
     "auth_session": Evidence(Verified.ROWS, BOTH, since="0016"),
+    # the period close (月结): a closed period and its stock at the close, written once; never reopened (0024)
+    "period_close": Evidence(Verified.ROWS, BOTH),
+    "period_snapshot": Evidence(Verified.ROWS, BOTH),  # imaged with its close (audit.NESTED "snapshot")
     # the service's starts with the configuration's digest (issue #17)
     "service_start": Evidence(Verified.ROWS, BOTH, since="0011"),
     # the backups and restore drills the checklist reads (SEC-05)

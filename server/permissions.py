@@ -69,6 +69,9 @@ class Action(StrEnum):
     RECONCILE_READ = "recon.read"  # by day and month, per settlement, what keeps a month open
     RECONCILE = "recon.run"  # 3201/3202 for a day or a month; the 2601 repair (a second person checks it)
     RECONCILE_ACK = "recon.ack"  # acknowledge a 不平 day × group with a note (a write-off, audited)
+    PERIOD_CLOSE = "period.close"  # 月结: close a month (snapshot and lock; never reopened, ST-01/ST-02)
+    INSPECTION_EXPORT = "inspection.read"  # ST-08: the inspection archive (a read of the records), identity numbers masked (audited)
+    INSPECTION_AGENCY = "inspection.agency"  # ST-08: the archive for the agency, identity numbers in full (audited)
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -103,6 +106,8 @@ MANAGER_WRITES: dict[Action, str] = {
                    "in charge's to confirm (CHECK 13, 16, 26)",
     Action.BACKUP_DRILL: "attestation: the restore drill the agency's checklist asks for (SEC-05) is the person in "
                          "charge's to answer for; it restores into a new database and changes nothing of the store's",
+    Action.PERIOD_CLOSE: "sign-off: the person in charge closes the month's books (月结, ST-01); it only locks and "
+                         "snapshots what the ledger holds",
 }
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -119,9 +124,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
                                                  Action.REPORT_READ, Action.RECONCILE_READ, Action.RECONCILE,
-                                                 Action.RECONCILE_ACK}),
+                                                 Action.RECONCILE_ACK, Action.INSPECTION_EXPORT,
+                                                 Action.INSPECTION_AGENCY}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
-    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ}
+    Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ,
+                                         Action.INSPECTION_EXPORT}
                             | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,

@@ -18,6 +18,7 @@ from reports import ledger
 from reports.layout import DEFAULT
 from server.db.models import Batch, Item
 from server.db.models.ledger import StockMovement
+from server.db.models.period import PeriodClose, PeriodSnapshot
 from server.rules.movements import TYPES, Direction
 from server.services.context import Ctx
 from tests.conftest import seed_shop
@@ -123,12 +124,13 @@ _SCHEMA: dict[str, Engine] = {}
 
 
 def _memory_engine() -> Engine:
-    """One in-memory database with the three tables the report reads (no foreign keys enforced); each example
-    writes under a store id of its own."""
+    """One in-memory database with the tables the report reads (no foreign keys enforced; the period close's
+    stay empty: no snapshot to open from); each example writes under a store id of its own."""
     if "e" not in _SCHEMA:
         eng = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
                                connect_args={"check_same_thread": False})
-        tables = [Item.__table__, Batch.__table__, StockMovement.__table__]  # type: ignore[attr-defined]
+        tables = [Item.__table__, Batch.__table__, StockMovement.__table__,  # type: ignore[attr-defined]
+                  PeriodClose.__table__, PeriodSnapshot.__table__]  # type: ignore[attr-defined]
         for t in tables:
             t.create(eng)
         _SCHEMA["e"] = eng

@@ -31,6 +31,7 @@ from server.services.card.plan import prepare
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins
 from server.services.sale import completion
+from server.services.stock import ledger
 
 log = logging.getLogger("dingdian.card")
 
@@ -94,6 +95,7 @@ def settle(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                 raise conflict("SALE-TAKEN", f"该销售单已在其他收款机完成（小票号 {sale.sale_no}）",
                                f"the sale was completed on another till ({sale.sale_no})", sale_no=sale.sale_no)
             return answer(u, completion.Completion(sale, replayed=True), None)
+        ledger.refuse_closed(u, ctx, "card settlement")  # ST-02: before 2102 leaves, not after (月结)
         prep = prepare(u, ctx, sale_id, till_code, forced, offers)
         msgid = ins.settlement_msgid(u, ctx)
         row = rows.add_intent(u, {"store_id": ctx.store_id, "sale_id": prep.sale.id, "msgid": msgid,

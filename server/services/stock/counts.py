@@ -53,6 +53,7 @@ class Entry:
 def create_sheet(u: Unit, ctx: Ctx, zone_code: str | None, blind: bool = False, note: str = "") -> CountSheet:
     """A count sheet for a zone (or the whole store) with a line per batch that held sellable stock at the snapshot."""
     s = orm(u)
+    ledger.refuse_closed(u, ctx, "count sheet")  # ST-02: a clock set back into a closed month (月结)
     zone_id = id_of(zone_by_code(s, ctx, zone_code)) if zone_code else None
     snap = ledger.last_movement_id(s, ctx)
     sheet = CountSheet(store_id=ctx.store_id, zone_id=zone_id, blind=blind, status=OPEN, snapshot_at=ctx.now,

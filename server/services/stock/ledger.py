@@ -27,10 +27,12 @@ from catalog.violations import Violation
 from server.db.models import Batch, BatchStatus, Item, SaleLine
 from server.db.models.base import table_of
 from server.db.models.ledger import BatchBalance, StockMovement
+from server.db.models.period import PeriodClose
 from server.db.prepared import Prepared, PreparedIn
 from server.db.uow import Reader, Unit
 from server.errors import AppError
 from server.rules import movements
+from server.rules.period import dated_in_closed
 from server.services.context import Ctx
 
 SELLABLE = "sellable"
@@ -350,6 +352,25 @@ def _costed(u: Unit, moves: Sequence[Move]) -> tuple[list[int], dict[tuple[int, 
     return costs, net, existing
 
 
+_PERIOD = table_of(PeriodClose)
+_CLOSED_TO = Prepared(sa.select(sa.func.max(_PERIOD.c.last_day)).where(_PERIOD.c.store_id == sa.bindparam("sid")))
+
+
+def closed_to(u: Reader, store_id: int) -> date | None:
+    """The store's last closed day (月结), or None: nothing may be dated on or before it."""
+    value = _CLOSED_TO.scalar(u.connection(), {"sid": store_id})
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def refuse_closed(u: Reader, ctx: Ctx, what: str = "stock movement", day: date | None = None) -> None:
+    """ST-02: a record's date (default today, the business date every movement carries) must lie after the last
+    closed period — a back-dated document or a clock set back is refused here with words, and by the database's
+    trigger (migration 0024) regardless."""
+    if problems := dated_in_closed(day or ctx.today, closed_to(u, ctx.store_id), what):
+        v = problems[0]
+        raise AppError(409, v.rule, v.message_zh, v.message_en, v.details)
+
+
 def _row(ctx: Ctx, m: Move, cost: int) -> dict[str, Any]:
     return {"store_id": ctx.store_id, "batch_id": m.batch_id, "item_id": m.item_id, "kind": m.kind, "qty": m.qty,
             "location": m.location, "at": ctx.now, "user_id": ctx.actor.user_id, "ref_type": m.ref_type,
@@ -385,6 +406,7 @@ def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
     if not moves:
         return []
     u.flush()  # an ORM caller's pending rows (the batch a movement points at) are written first
+    refuse_closed(u, ctx)
     costs, net, existing = _costed(u, moves)
     rows = [_row(ctx, m, c) for m, c in zip(moves, costs, strict=True)]
     _ADD_MOVEMENTS.run_many(u.connection(), rows)
@@ -396,6 +418,7 @@ def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
     """`append` for one movement whose row the caller needs (to audit it, or to correct it later): the row
     as written, with its id."""
     u.flush()
+    refuse_closed(u, ctx)
     costs, net, existing = _costed(u, [move])
     row = _row(ctx, move, costs[0])
     row = {"id": int(_ADD_MOVEMENT.scalar(u.connection(), row))} | row
@@ -505,3 +528,43 @@ def sold_from(s: Reader, ctx: Ctx, batch_id: int) -> list[Any]:
          .order_by(_MOVEMENT.c.id))
     s.flush()
     return list(s.connection().execute(q))
+
+
+# --- the period close (月结): the stock a closed period ends with --------------------------------------------
+
+_STOCK_SUMS = (_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, _MOVEMENT.c.location, sa.func.sum(_MOVEMENT.c.qty),
+               sa.func.sum(_MOVEMENT.c.cost_fen), sa.func.sum(_MOVEMENT.c.retail_fen))
+_STOCK_KEYS = (_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, _MOVEMENT.c.location)
+_STOCK_THROUGH = Prepared(
+    sa.select(*_STOCK_SUMS)
+    .where(_MOVEMENT.c.store_id == sa.bindparam("sid"), _MOVEMENT.c.business_date <= sa.bindparam("day"))
+    .group_by(*_STOCK_KEYS))
+_STOCK_BETWEEN = Prepared(
+    sa.select(*_STOCK_SUMS)
+    .where(_MOVEMENT.c.store_id == sa.bindparam("sid"), _MOVEMENT.c.business_date > sa.bindparam("after"),
+           _MOVEMENT.c.business_date <= sa.bindparam("day"))
+    .group_by(*_STOCK_KEYS))
+_LAST_MOVEMENT = Prepared(sa.select(sa.func.max(_MOVEMENT.c.id)).where(_MOVEMENT.c.store_id == sa.bindparam("sid")))
+
+
+def hold_still(u: Unit) -> None:
+    """No movement is written by anyone else until the caller commits, and those under way have committed (a
+    close's snapshot must see them all). PostgreSQL: SHARE lock (writers wait, readers do not); SQLite has one
+    writer already."""
+    conn = u.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"LOCK TABLE {_MOVEMENT.name} IN SHARE MODE")
+
+
+def stock_through(u: Reader, store_id: int, day: date, after: date | None = None
+                  ) -> tuple[list[tuple[int, int, str, int, int, int]], int]:
+    """Per batch and location, the sums of its movements dated on or before `day` — only those after `after`
+    when given (a close adds the month to the last close's snapshot instead of summing the whole history):
+    (batch, item, location, qty, cost, retail); and the ledger's last movement id now."""
+    conn = u.connection()
+    query, params = ((_STOCK_THROUGH, {"sid": store_id, "day": day}) if after is None
+                     else (_STOCK_BETWEEN, {"sid": store_id, "day": day, "after": after}))
+    rows = [(int(b), int(i), str(loc), int(q or 0), int(c or 0), int(r or 0))
+            for b, i, loc, q, c, r in query.rows(conn, params)]
+    last = int(_LAST_MOVEMENT.scalar(conn, {"sid": store_id}) or 0)
+    return rows, last

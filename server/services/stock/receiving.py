@@ -175,6 +175,7 @@ def create(u: Unit, ctx: Ctx, kind: str, supplier_id: int | None, dynt_no: str, 
     if on > ctx.today:
         raise AppError(422, "VALIDATION", "入库日期不能晚于今天", "a receipt cannot be dated in the future",
                        {"business_date": on.isoformat()})
+    ledger.refuse_closed(u, ctx, "receipt", on)  # ST-02: not back-dated into a closed month (月结)
     if not lines:
         raise AppError(422, "VALIDATION", "入库单至少一行", "a receipt has at least one line")
     by_id = _items(s, ctx, [ln.item_id for ln in lines])
