@@ -38,9 +38,14 @@ class Lead:
     broken: bool = False
     detail: tuple[tuple[str, Any], ...] = ()
 
-    def row(self) -> dict[str, Any]:
-        return {"analysis": self.analysis, "zh": self.zh, "en": self.en, "sales": list(self.sale_ids),
-                **dict(self.detail)}
+    def row(self, sale_nos: dict[str, str] | None = None) -> dict[str, Any]:
+        """The finding as the checklist shows it: the sales by id and by their receipt number (小票号), which the
+        Chinese line names too so a printed checklist leads to the receipts."""
+        nos = [(sale_nos or {}).get(s, "") for s in self.sale_ids]
+        named = [n for n in nos if n]
+        shown = f"（小票号 {'、'.join(named[:5])}{' 等' if len(named) > 5 else ''}）" if named else ""
+        return {"analysis": self.analysis, "zh": self.zh + shown, "en": self.en, "sales": list(self.sale_ids),
+                "sale_nos": nos, **dict(self.detail)}
 
 
 def settled_lines(lines: Sequence[Any]) -> list[Any]:
@@ -236,9 +241,10 @@ def self_inspection(f: Facts, it: Any) -> Finding:
     """不合格 when a finding is a rule broken (a trace code sold twice), 需人工确认 with the findings when they need a
     person's judgement, 合格 when the analyses find nothing."""
     leads = analyses(f)
-    rows = [x.row() for x in leads]
+    nos = {str(r.sale_id): str(r.sale_no or "") for r in (*f.purchases, *f.card_lines, *f.traces_again)}
+    rows = [x.row(nos) for x in leads]
     kinds = sorted({x.analysis for x in leads})
-    broken = [x.row() for x in leads if x.broken]
+    broken = [x.row(nos) for x in leads if x.broken]
     if broken:
         return failed(it.no, it.title_zh, it.rules, f"{len(broken)} 个追溯码重复售出；另有 {len(leads) - len(broken)} 条待核查",
                       f"{len(broken)} trace code(s) sold twice; {len(leads) - len(broken)} other finding(s) to judge",

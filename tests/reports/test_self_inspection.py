@@ -212,6 +212,10 @@ def test_the_same_insured_person_buying_again_and_again_is_to_be_confirmed_on_it
     (lead,) = found[17].evidence
     assert lead["analysis"] == "repeat_buyer" and lead["psn_no"] == PERSON_A
     assert set(lead["sales"]) == {*busy_store["sales"][:2], *more}
+    with engine.connect() as conn:  # the receipts it leads to, by the number printed on them
+        numbers = conn.execute(text("SELECT id, sale_no FROM sale")).all()
+    assert set(lead["sale_nos"]) == {no for sid, no in numbers if sid in lead["sales"]}
+    assert all(no in lead["zh"] for no in lead["sale_nos"])
 
 
 @pytest.mark.refuses("CARD-02")
