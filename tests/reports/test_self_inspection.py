@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,11 +26,14 @@ from sqlmodel import select
 
 from reports.checklist.verdict import Verdict
 from server import audit
+from server.audit import Actor
+from server.config import Settings
 from server.db.engine import make_engine
 from server.db.models import CardSettlement, Item, SaleInsured, SaleTraceCode, Zone
 from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.errors import AppError
+from server.roles import Role
 from server.rules.tenders import TenderOffer
 from server.services.card import rows
 from server.services.catalog import items as catalog
@@ -38,8 +41,9 @@ from server.services.context import Ctx
 from server.services.sale import basket, completion
 from server.services.stock import batches
 from server.services.store import compliance, shifts
-from server.services.store.profile import bootstrap_store
-from tests.conftest import make_settings, mapping_approval
+from server.services.store.profile import bootstrap_store, register_till
+from server.services.store.users import add_user, find_user, set_staff_profile
+from tests.conftest import DUTY_PHARMACIST, make_settings, mapping_approval
 from tests.reports.test_checklist import BY_HAND, NOT_YET_IN_THE_DATA, PASSING, _acting, _clean_store
 
 # Mid-morning in the store's zone, ticking: every test of the module runs on one business day, inside opening hours
@@ -308,3 +312,34 @@ def test_an_item_standing_in_a_zone_that_does_not_admit_it_fails_item_24(engine:
     found = _findings(engine, manager)
     assert _moved(found) == {24}
     assert found[24].evidence[0]["item"] == VITC and found[24].evidence[0]["rule"] == "GSP-02"
+
+
+def test_a_pharmacist_on_duty_here_and_at_another_store_of_the_chain_is_to_be_confirmed_on_item_17(
+        engine: Engine, ctx: Ctx, settings: Settings) -> None:
+    """A chain's stores share one database. The pharmacist on duty here all day is given an account at the second
+    store too, registered there, and goes on duty there while still on duty here: one person (their identity
+    number, server.rules.duties: persons, not accounts) at two stores at once, listed for a person to judge."""
+    number = "440301199001010012"
+    manager = _acting(engine, ctx, "u_manager")
+    with core_unit(engine) as u:
+        set_staff_profile(u, manager, id_of(find_user(orm(u), ctx, DUTY_PHARMACIST)), {"id_number": number})
+    code_b = "P44030000002"
+    other = make_settings(settings.database.url, store=settings.store.model_dump() | {
+        "fixmedins_code": code_b, "name": "丁点大药房（二店）", "site_code": "SITE-B"})
+    store_b = Ctx(bootstrap_store(engine, other), other)
+    with core_unit(engine) as u:
+        twin = add_user(u, store_b, "b_pharmacist", "二店药师", "2468", {Role.PHARMACIST}, id_number=number)
+        set_staff_profile(u, store_b, id_of(twin), {
+            "qualification": "licensed_pharmacist", "qualification_no": "ZY-DUTY", "registered_store_code": code_b,
+            "qualification_expiry": ctx.today + timedelta(days=900), "contract_start": ctx.today - timedelta(days=30),
+            "contract_end": ctx.today + timedelta(days=700)})
+        register_till(u, store_b, "T01", "二店1号台", "")
+    there = store_b.acting(Actor(id_of(twin), "b_pharmacist"))
+    with core_unit(engine) as u:
+        shift = shifts.open_shift(u, there, "T01", 0)
+        shifts.duty_on(u, there, id_of(shift), frozenset({Role.PHARMACIST}))
+    found = _findings(engine, manager)
+    assert _moved(found) == {17}
+    (lead,) = found[17].evidence
+    assert lead["analysis"] == "two_stores" and lead["accounts"] == [DUTY_PHARMACIST, "b_pharmacist"]
+    assert lead["id_number"] == "4403**********0012" and number not in str(found[17])
