@@ -74,6 +74,7 @@ class Facts:
     # CHECK 17, 19, 21, 24: the card purchases and their lines, trace codes sold in more than one sale, stock
     # received per item, pharmacist duties of this store's people at any store, items with their zones
     purchases: Sequence[Any] = ()
+    purchases_before: Sequence[Any] = ()  # the repeat window's days before the period: a window may straddle it
     card_lines: Sequence[Any] = ()
     traces_again: Sequence[Any] = ()
     received: Sequence[Any] = ()

@@ -63,9 +63,10 @@ def _split_units(ln: Any) -> int:
     return int(ln.qty) if ln.split else int(ln.qty) * int(ln.split_ratio or 1)
 
 
-def repeat_buyers(purchases: Sequence[Any], p: FundUsePolicy) -> list[Lead]:
+def repeat_buyers(purchases: Sequence[Any], p: FundUsePolicy, since: date | None = None) -> list[Lead]:
     """The same insured person (psn_no) with more than repeat_max_sales card sales inside any window of
-    repeat_window_days days: the busiest such window per person."""
+    repeat_window_days days: the busiest such window per person. `since`: the period's first day, when the rows
+    reach back before it (a window may straddle the period's start); only windows with a sale of the period count."""
     by_person: dict[str, list[Any]] = defaultdict(list)
     for x in purchases:
         if x.psn_no:
@@ -76,6 +77,8 @@ def repeat_buyers(purchases: Sequence[Any], p: FundUsePolicy) -> list[Lead]:
         best: list[Any] = []
         for i, first in enumerate(rows):
             window = [r for r in rows[i:] if (r.business_date - first.business_date).days < p.repeat_window_days]
+            if since is not None and window[-1].business_date < since:
+                continue
             if len(window) > len(best):
                 best = window
         if len(best) > p.repeat_max_sales:
@@ -231,7 +234,8 @@ def two_stores_at_once(duties: Sequence[Any], store_id: int) -> list[Lead]:
 def analyses(f: Facts) -> list[Lead]:
     p = f.policy.fund_use
     lines = settled_lines(f.card_lines)
-    return [*trace_codes_twice(f.traces_again, f.first, f.last), *repeat_buyers(f.purchases, p),
+    return [*trace_codes_twice(f.traces_again, f.first, f.last),
+            *repeat_buyers([*f.purchases_before, *f.purchases], p, f.first),
             *over_supply(lines, f.first, f.last, p), *odd_hours(f.purchases, f.policy.tz, p), *boundary(lines),
             *settled_beyond_received(lines, f.received), *two_stores_at_once(f.duties, f.store_id)]
 
@@ -241,7 +245,8 @@ def self_inspection(f: Facts, it: Any) -> Finding:
     """不合格 when a finding is a rule broken (a trace code sold twice), 需人工确认 with the findings when they need a
     person's judgement, 合格 when the analyses find nothing."""
     leads = analyses(f)
-    nos = {str(r.sale_id): str(r.sale_no or "") for r in (*f.purchases, *f.card_lines, *f.traces_again)}
+    nos = {str(r.sale_id): str(r.sale_no or "")
+           for r in (*f.purchases_before, *f.purchases, *f.card_lines, *f.traces_again)}
     rows = [x.row(nos) for x in leads]
     kinds = sorted({x.analysis for x in leads})
     broken = [x.row(nos) for x in leads if x.broken]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -31,6 +31,9 @@ def gather(conn: Any, store_id: int, first: date, last: date, today: date, polic
     return Facts(**{**f.__dict__, "printed": queries.documents_printed(conn, store_id, since, until),
                     "logged": queries.audit_texts(conn, store_id, since, until),
                     "purchases": queries.card_purchases(conn, store_id, first, last),
+                    "purchases_before": queries.card_purchases(
+                        conn, store_id, first - timedelta(days=policy.fund_use.repeat_window_days - 1),
+                        first - timedelta(days=1)),
                     "card_lines": queries.card_settled_lines(conn, store_id, first, last),
                     "traces_again": queries.trace_codes_sold_again(conn, store_id),
                     "received": queries.received_per_item(conn, store_id, last, RECEIVED_KINDS),

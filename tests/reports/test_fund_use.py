@@ -45,6 +45,10 @@ def test_a_repeat_buyer_is_named_with_the_sales_of_the_busiest_window_and_a_spre
     (lead,) = repeat_buyers(often + spread, POLICY)
     assert lead.detail[0] == ("psn_no", "P1") and lead.sale_ids == ("s0", "s1", "s2", "s3")
     assert repeat_buyers(often[:3], POLICY) == []  # three is the limit, not over it
+    # a weekly checklist from the third day on: the window reaching back before the period still counts …
+    assert [x.sale_ids for x in repeat_buyers(often, POLICY, since=DAY + timedelta(days=2))] == [lead.sale_ids]
+    # … but not a window wholly before it (the earlier period's checklist listed it)
+    assert repeat_buyers(often, POLICY, since=DAY + timedelta(days=10)) == []
 
 
 @settings(max_examples=20, deadline=None)
