@@ -346,3 +346,85 @@ def trainings(conn: Connection, store_id: int) -> Sequence[Any]:
     t = _t("training_session").c
     return conn.execute(sa.select(t.id, t.held_on, t.topic, t.attendees).where(t.store_id == store_id)
                         .order_by(t.held_on)).all()
+
+
+# --- the fund-use self-inspection and the settled lines (checklist items 17, 19, 21, 24) -------------------------
+
+def card_purchases(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """The period's card settlements standing settled, each with who the card paid for (sale_insured: psn_no, the
+    name) and when the sale was made (opened and completed, UTC): the repeat-buyer and odd-hour analyses."""
+    st, s, ins = _SETL.c, _SALE.c, _t("sale_insured").c
+    q = (sa.select(st.id, st.sale_id, st.setl_id, st.medfee_sumamt_fen, st.fund_pay_fen, st.acct_pay_fen,
+                   s.business_date, s.sale_no, s.opened_at, s.completed_at, ins.psn_no, ins.psn_name)
+         .select_from(_SETL.join(_SALE, st.sale_id == s.id).outerjoin(_t("sale_insured"), ins.sale_id == s.id))
+         .where(st.store_id == store_id, st.status == "settled", s.business_date >= start, s.business_date <= end)
+         .order_by(s.business_date, st.id))
+    return conn.execute(q).all()
+
+
+def card_settled_lines(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+    """Every sale line of the period's settled card sales, with its snapshot as sold (class, 医保 category, national
+    code, the mapping's upload day), the item's class today, the prescription line's days where one was dispensed,
+    the insured person, and the settlement's `lines` (what the centre settled: feedetl_sn = the sale line's id)."""
+    ln, s, st, i, ins, pl = _LINE.c, _SALE.c, _SETL.c, _ITEM.c, _t("sale_insured").c, _t("prescription_line").c
+    q = (sa.select(ln.id, ln.sale_id, ln.item_id, ln.qty, ln.split, ln.amount_fen, ln.gsp_class,
+                   ln.insurance_category, ln.nhsa_code, ln.mapping_uploaded_on, s.business_date, s.sale_no,
+                   st.id.label("settlement_id"), st.setl_id, st.lines.label("settled"),
+                   i.code, i.name, i.split_ratio, i.gsp_class.label("class_now"), ins.psn_no, pl.days.label("rx_days"))
+         .select_from(_LINE.join(_SALE, ln.sale_id == s.id)
+                      .join(_SETL, sa.and_(st.sale_id == s.id, st.status == "settled"))
+                      .join(_ITEM, i.id == ln.item_id)
+                      .outerjoin(_t("sale_insured"), ins.sale_id == s.id)
+                      .outerjoin(_t("prescription_line"), pl.id == ln.rx_line_id))
+         .where(s.store_id == store_id, s.business_date >= start, s.business_date <= end)
+         .order_by(s.business_date, ln.id))
+    return conn.execute(q).all()
+
+
+def trace_codes_sold_again(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Every sold, not returned, row of a 追溯码 that was sold in more than one sale of the store, with its sale's
+    day: a box leaves the store once (拆零 shares the opened box's code among split sales, which the analysis
+    allows)."""
+    tc, s = _t("sale_trace_code").c, _SALE.c
+    again = (sa.select(tc.code).where(tc.store_id == store_id, tc.sold == sa.true(), tc.returned_in.is_(None))
+             .group_by(tc.code).having(sa.func.count(sa.distinct(tc.sale_id)) > 1))
+    q = (sa.select(tc.id, tc.code, tc.sale_id, tc.sale_line_id, tc.item_id, tc.split, s.business_date, s.sale_no)
+         .select_from(_t("sale_trace_code").join(_SALE, s.id == tc.sale_id))
+         .where(tc.store_id == store_id, tc.sold == sa.true(), tc.returned_in.is_(None), tc.code.in_(again))
+         .order_by(tc.code, tc.id))
+    return conn.execute(q).all()
+
+
+def received_per_item(conn: Connection, store_id: int, end: date, kinds: Sequence[str]) -> Sequence[Any]:
+    """Per item, the stock that came in (split units) by the given kinds up to `end` (server.rules.movements names
+    which kinds bring stock from outside the store)."""
+    mv = _MV.c
+    return conn.execute(sa.select(mv.item_id, sa.func.sum(mv.qty).label("qty"))
+                        .where(mv.store_id == store_id, mv.business_date <= end, mv.kind.in_(list(kinds)))
+                        .group_by(mv.item_id)).all()
+
+
+def pharmacist_duties_of_people(conn: Connection, store_id: int, since: datetime, until: datetime) -> Sequence[Any]:
+    """Every pharmacist duty in [since, until) (UTC) at ANY store of this database, of the persons (identity number
+    on their staff record) who hold an account at this store: a chain's pharmacist on duty at two stores at once."""
+    d, p, u = _t("pharmacist_duty").c, _t("staff_profile").c, _t("app_user").c
+    ours = sa.select(p.id_number).where(p.store_id == store_id, p.id_number != "")
+    q = (sa.select(d.id, d.store_id, d.user_id, d.on_at, d.off_at, p.id_number, u.username)
+         .select_from(_t("pharmacist_duty").join(_t("staff_profile"), p.user_id == d.user_id)
+                      .join(_t("app_user"), u.id == d.user_id))
+         .where(p.id_number.in_(ours), d.on_at < until, sa.or_(d.off_at.is_(None), d.off_at >= since))
+         .order_by(p.id_number, d.on_at))
+    return conn.execute(q).all()
+
+
+def placements(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Every active item of the store with the zone it stands in (GSP-01..03, GSP-07): the item's class, route,
+    storage, odour, and the zone's purpose, classes, route group, storage, odour."""
+    i, z = _ITEM.c, _t("zone").c
+    q = (sa.select(i.id, i.code, i.name, i.gsp_class, i.route, i.storage, i.odour_prone,
+                   z.code.label("zone_code"), z.name.label("zone_name"), z.purpose, z.admits, z.route_group,
+                   z.storage.label("zone_storage"), z.odour_prone.label("zone_odour_prone"))
+         .select_from(_ITEM.join(_t("zone"), z.id == i.zone_id))
+         .where(i.store_id == store_id, i.active == sa.true())
+         .order_by(i.code))
+    return conn.execute(q).all()

@@ -228,6 +228,20 @@ class ChecklistSettings(_Section):
     network …) stands before it must be confirmed again."""
 
     attestation_valid_days: int = Field(default=365, ge=1, le=3 * 366)
+    # CHECK 17, the fund-use self-inspection: what the agency's own analyses look for. None of these is a rule
+    # broken by itself (a chronic patient may lawfully buy often); a finding asks a person to judge it.
+    # The same insured person buying repeatedly: more than repeat_max_sales card sales within repeat_window_days.
+    repeat_window_days: int = Field(default=7, ge=1, le=92)
+    repeat_max_sales: int = Field(default=3, ge=1)
+    # Quantities beyond the days' supply: prescribed days bought by one person of one drug beyond the period's days
+    # by more than this (a 长处方 is at most 12 weeks); without a prescription, more than max_units_per_drug whole
+    # units (boxes) of one drug for one person in the period.
+    max_days_supply: int = Field(default=30, ge=1, le=90)
+    max_units_per_drug: int = Field(default=10, ge=1)
+    # Card sales at odd hours: outside the store's opening hours (store time, "HH:MM-HH:MM"); a 24-hour store
+    # (rules.store_24h) is asked about its late-night window instead.
+    opening_hours: str = Field(default="08:00-22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+    late_night: str = Field(default="00:00-05:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
 class ReportSettings(_Section):

@@ -11,6 +11,21 @@ from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
+class FundUsePolicy:
+    """CHECK 17's thresholds (config.toml [checklist]): when an analysis lists a finding for a person to judge."""
+
+    repeat_window_days: int = 7
+    repeat_max_sales: int = 3
+    max_days_supply: int = 30
+    max_units_per_drug: int = 10
+    open_from: time = time(8)
+    open_until: time = time(22)
+    store_24h: bool = False
+    late_from: time = time(0)
+    late_until: time = time(5)
+
+
+@dataclass(frozen=True)
 class Policy:
     store_code: str
     site_code: str
@@ -19,6 +34,7 @@ class Policy:
     min_insurance_admins: int
     drill_every_days: int
     backup_dir: str
+    fund_use: FundUsePolicy = FundUsePolicy()
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,15 @@ class Facts:
     # wings not yet in the data (uploads, submissions, receivables, the inspection export): what they return, once
     # they exist, is registered here by name; absent, their items say 需人工确认 and what is missing
     extra: dict[str, Any] = field(default_factory=dict)
+    # CHECK 17, 19, 21, 24: the card purchases and their lines, trace codes sold in more than one sale, stock
+    # received per item, pharmacist duties of this store's people at any store, items with their zones
+    purchases: Sequence[Any] = ()
+    purchases_before: Sequence[Any] = ()  # the repeat window's days before the period: a window may straddle it
+    card_lines: Sequence[Any] = ()
+    traces_again: Sequence[Any] = ()
+    received: Sequence[Any] = ()
+    duties: Sequence[Any] = ()
+    placements: Sequence[Any] = ()
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """The period in UTC instants: from the first day's start to the day after the last, in the store's zone."""

@@ -17,6 +17,8 @@ from typing import Any
 
 from catalog.codes import id_check_char, mask_id
 from reports.checklist.facts import Facts
+from reports.checklist.fund_use import self_inspection
+from reports.checklist.settled import card_lines, mapped, placement
 from reports.checklist.verdict import Countdown, Finding, failed, manual, passed
 from server.roles import Role
 from server.rules.agreement import AgreementStep, card_settlement_refusals, standing_on, till_refusals
@@ -413,18 +415,14 @@ ITEMS: tuple[Item, ...] = (
     Item(14, "隐私：小票、导出、日志中无完整身份证号", ("SEC-06",), privacy),
     Item(15, "药师资质、注册、合同；处方药销售时在岗", ("STAFF-01", "RX-10"), pharmacists),
     Item(16, "医保管理员不少于 2 名；柜台人员持证；培训", ("STAFF-02",), insurance_staff),
-    Item(17, "基金使用定期自查", (),
-         _from_extra("self_inspection", "本版本尚未提供基金使用自查分析", "the fund-use self-inspection is not built yet")),
+    Item(17, "基金使用定期自查", (), self_inspection),
     Item(18, "处方药凭处方销售并经审核；外配处方完整；拒配有理由", ("RX-01", "RX-02", "RX-05", "RX-07"), rx_sales),
-    Item(19, "无非药品或不符合条件的项目刷卡", ("CARD-02",),
-         _from_extra("card_lines", "本版本尚未逐行核对刷卡明细", "the settled lines are not checked line by line yet")),
+    Item(19, "无非药品或不符合条件的项目刷卡", ("CARD-02",), card_lines),
     Item(20, "一物一价：刷卡与现金同价", ("CARD-03",), one_price),
-    Item(21, "结算品种均已对码并有标签", ("CARD-07", "GSP-04"),
-         _from_extra("labels", "本版本尚未记录价签打印", "shelf labels are not recorded yet")),
+    Item(21, "结算品种均已对码并有标签", ("CARD-07", "GSP-04"), mapped),
     Item(22, "隔日冲销有原因并经第二人确认", ("CARD-04",), reversals),
     Item(23, "过期、停售批号未销售；近效期管理", ("GSP-06",), expiry),
-    Item(24, "商品按类别与储存条件分区陈列", ("GSP-01", "GSP-02", "GSP-03", "GSP-07"),
-         _from_extra("zones", "本版本尚未核对陈列分区（上架时已强制）", "placement is enforced at shelving; not re-checked yet")),
+    Item(24, "商品按类别与储存条件分区陈列", ("GSP-01", "GSP-02", "GSP-03", "GSP-07"), placement),
     Item(25, "供应商证照有效；收货经验收并审批", ("GSP-05",), receiving),
     Item(26, "五项制度、定点标牌、投诉电话、宣传栏（确认）", (), written),
 )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from reports import queries
 from reports.checklist.facts import AuditFacts, Facts, Policy
+from reports.checklist.fund_use import RECEIVED_KINDS
 from reports.checklist.items import evaluate
 from reports.checklist.verdict import Checklist
 
@@ -28,7 +29,16 @@ def gather(conn: Any, store_id: int, first: date, last: date, today: date, polic
               audit=audit, extra=extra or {})
     since, until = f.utc_bounds()
     return Facts(**{**f.__dict__, "printed": queries.documents_printed(conn, store_id, since, until),
-                    "logged": queries.audit_texts(conn, store_id, since, until)})
+                    "logged": queries.audit_texts(conn, store_id, since, until),
+                    "purchases": queries.card_purchases(conn, store_id, first, last),
+                    "purchases_before": queries.card_purchases(
+                        conn, store_id, first - timedelta(days=policy.fund_use.repeat_window_days - 1),
+                        first - timedelta(days=1)),
+                    "card_lines": queries.card_settled_lines(conn, store_id, first, last),
+                    "traces_again": queries.trace_codes_sold_again(conn, store_id),
+                    "received": queries.received_per_item(conn, store_id, last, RECEIVED_KINDS),
+                    "duties": queries.pharmacist_duties_of_people(conn, store_id, since, until),
+                    "placements": queries.placements(conn, store_id)})
 
 
 def checklist(engine: Engine, store_id: int, first: date, last: date, today: date, policy: Policy,

@@ -35,9 +35,11 @@ from tests.conftest import (
 )
 
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-PASSING = {1, 2, 7, 9, 10, 11, 13, 14, 15, 16, 18, 20, 22, 23, 25, 26}
-NOT_YET_IN_THE_DATA = {3, 4, 5, 6, 8, 17, 19, 21, 24}  # their wings register a judge; until then 需人工确认
-BY_HAND = {12}  # transfers are not recorded: the item says so even when no account is past its contract
+PASSING = {1, 2, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24, 25, 26}
+NOT_YET_IN_THE_DATA = {3, 4, 5, 6, 8}  # their wings register a judge; until then 需人工确认
+# 12: transfers are not recorded: the item says so even when no account is past its contract; 21: the mapping is
+# checked line by line, shelf labels (GSP-04) are not recorded yet
+BY_HAND = {12, 21}
 COUNTER = ("u_cashier", "u_pharmacist", DUTY_PHARMACIST)
 
 

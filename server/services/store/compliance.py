@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from reports.checklist.facts import AuditFacts, Policy
+from reports.checklist.facts import AuditFacts, FundUsePolicy, Policy
 from reports.checklist.run import checklist
 from reports.checklist.verdict import Checklist
 from server import audit
@@ -28,11 +28,22 @@ from server.services.context import Ctx
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 
 
+def _hours(span: str) -> tuple[time, time]:
+    start, end = span.split("-")
+    return time.fromisoformat(start), time.fromisoformat(end)
+
+
 def policy_of(settings: Settings) -> Policy:
-    r = settings.rules
+    r, c = settings.rules, settings.checklist
+    (open_from, open_until), (late_from, late_until) = _hours(c.opening_hours), _hours(c.late_night)
+    fund_use = FundUsePolicy(repeat_window_days=c.repeat_window_days, repeat_max_sales=c.repeat_max_sales,
+                             max_days_supply=c.max_days_supply, max_units_per_drug=c.max_units_per_drug,
+                             open_from=open_from, open_until=open_until, store_24h=r.store_24h,
+                             late_from=late_from, late_until=late_until)
     return Policy(store_code=settings.store.fixmedins_code, site_code=settings.store.site_code, tz=settings.store.tz,
                   min_contract_years=r.min_contract_years, min_insurance_admins=r.min_insurance_admins,
-                  drill_every_days=settings.backup.drill_every_days, backup_dir=settings.backup.dir)
+                  drill_every_days=settings.backup.drill_every_days, backup_dir=settings.backup.dir,
+                  fund_use=fund_use)
 
 
 @dataclass(frozen=True)
