@@ -87,6 +87,15 @@ TABLES: dict[str, Evidence] = {
                                   why="the sign-out (9002) is written on the row: verify names any other edit"),
     # who was signed in where: a forged or revived session acts as another person (SEC-03, SEC-04)
     "auth_session": Evidence(Verified.ROWS, BOTH, since="0016"),
+    # money from the fund and the reports handed in (issue #20, migration 0023): the calendar is reference data;
+    # declarations, payments, write-offs and assessments are written once; a submission moves draft -> submitted
+    # -> accepted | rejected and its file is never replaced once submitted
+    "holiday_day": _R,
+    "declaration": Evidence(Verified.ROWS, BOTH),
+    "receivable_payment": Evidence(Verified.ROWS, BOTH),
+    "receivable_write_off": Evidence(Verified.ROWS, BOTH),
+    "reserve_assessment": Evidence(Verified.ROWS, BOTH),
+    "report_submission": Evidence(Verified.ROWS, BOTH),
     # the service's starts with the configuration's digest (issue #17)
     "service_start": Evidence(Verified.ROWS, BOTH, since="0011"),
 }
