@@ -845,6 +845,9 @@ def main() -> None:  # pragma: no cover
 from server.cli_care import register as _register_care  # noqa: E402  (count, loss, recall, upkeep, near-expiry)
 
 _register_care(app)
+from server.cli_money import register as _register_money  # noqa: E402  (receivables, submission)
+
+_register_money(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
