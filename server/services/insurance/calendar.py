@@ -12,19 +12,17 @@ from server import audit
 from server.db.models.money import HolidayDay
 from server.db.uow import Unit, orm
 from server.errors import not_found, refused
-from server.rules.receivables import DAY_KINDS, HOLIDAY, WORKDAY, Calendar
+from server.rules.receivables import DAY_KINDS, WORKDAY, Calendar
 from server.services.context import Ctx
 
 
 def set_day(u: Unit, ctx: Ctx, day: date, kind: str, name: str = "") -> HolidayDay:
-    """List a day as a holiday (a weekday off) or a make-up working day (a weekend worked); a day listed again is
-    changed in place."""
+    """List a day as a holiday or a make-up working day (a weekend worked); a day listed again is changed in place.
+    A holiday may fall on a weekend (the notice gives whole ranges): it changes nothing there."""
     problems: list[Violation] = []
     if kind not in DAY_KINDS:
         problems.append(Violation("ST-05", f"未知的日历类型 {kind}（holiday 节假日 / workday 调休上班）",
                                   f"unknown calendar kind {kind!r} (holiday / workday)", {"kind": kind}))
-    elif kind == HOLIDAY and day.weekday() >= 5:
-        problems.append(Violation("ST-05", f"{day} 是周末，本来就不上班", f"{day} is a weekend: it is off anyway"))
     elif kind == WORKDAY and day.weekday() < 5:
         problems.append(Violation("ST-05", f"{day} 是工作日，不是调休上班日", f"{day} is a weekday: it is worked anyway"))
     if problems:
