@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, exc, text
 from sqlmodel import select
 
+from server import audit
 from server.audit import Actor
 from server.config import Settings
 from server.db.engine import make_engine
@@ -193,3 +194,15 @@ def test_a_file_altered_behind_the_guard_is_never_handed_out(engine: Engine, ctx
         with pytest.raises(AppError) as refused:
             submissions.checked(altered)
     assert refused.value.code == "ST-02"
+    with read_session(engine) as s:  # and `dingdian audit verify` names it
+        problems = audit.verify(s, ctx.store_id).problems
+    assert {(p["table"], p["row_id"], tuple(p["columns"])) for p in problems
+            if p.get("table") == "report_submission"} == {("report_submission", str(rid), ("content",))}
+
+
+def test_every_submission_verifies_against_its_audit_image(shop: Shop) -> None:
+    ctx = shop.at(2026, 7, 2)
+    _do(shop, lambda u: submissions.draft(u, ctx, "rx_statement", date(2026, 6, 1), "", b"june"))
+    with read_session(shop.engine) as s:
+        report = audit.verify(s, shop.store_id)
+    assert [p for p in report.problems if p.get("table") == "report_submission"] == []
