@@ -10,11 +10,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import CardSettlement, SaleInsured, SettlementStatus
+from server.db.models.base import table_of
 from server.db.models.money import Declaration
 from server.db.uow import Unit, orm
 from server.errors import not_found, refused
@@ -36,15 +38,14 @@ class Derived:
     groups: list[dict[str, Any]]
 
 
-def cancel_day(row: CardSettlement, tz: ZoneInfo) -> date:
+def cancel_day(cancel_msgid: str, fallback: datetime, tz: ZoneInfo) -> date:
     """The day a cancellation (2103) was made: its msgid's stamp, which is the store's local time when it was sent
     (the centre books the refund then). A seam: the reconciliation may come to read the centre's own time."""
-    stamp = row.cancel_msgid[-18:-4] if len(row.cancel_msgid) >= 18 else ""
+    stamp = cancel_msgid[-18:-4] if len(cancel_msgid) >= 18 else ""
     try:
         return datetime.strptime(stamp, STAMP).date()
     except ValueError:
-        when = row.resolved_at or row.created_at
-        return when.astimezone(tz).date()
+        return fallback.astimezone(tz).date()
 
 
 def derive(s: Session, ctx: Ctx, period: Period) -> Derived:
@@ -52,26 +53,30 @@ def derive(s: Session, ctx: Ctx, period: Period) -> Derived:
     tz = ctx.settings.store.tz
     lo = datetime.combine(period.start, time.min, tz) - _SLACK
     hi = datetime.combine(period.end + timedelta(days=1), time.min, tz) + _SLACK
-    stamp_day = func.substr(CardSettlement.cancel_msgid, func.length(CardSettlement.cancel_msgid) - 17, 8)
-    rows = s.exec(
-        select(CardSettlement, SaleInsured.insuplc_admdvs)
-        .join(SaleInsured, col(SaleInsured.sale_id) == col(CardSettlement.sale_id), isouter=True)
-        .where(CardSettlement.store_id == ctx.store_id, col(CardSettlement.status).in_(_SETTLED),
-               or_(col(CardSettlement.created_at).between(lo, hi),
-                   and_(col(CardSettlement.status) == SettlementStatus.CANCELLED.value,
+    cs, si = table_of(CardSettlement), table_of(SaleInsured)
+    stamp_day = func.substr(cs.c.cancel_msgid, func.length(cs.c.cancel_msgid) - 17, 8)
+    cancelled = SettlementStatus.CANCELLED.value
+    # Core and the columns needed only: a month is tens of thousands of rows, each read once
+    rows = s.connection().execute(
+        core_select(cs.c.fund_pay_fen, cs.c.status, cs.c.answer, cs.c.cancel_msgid, cs.c.created_at,
+                    cs.c.resolved_at, si.c.insuplc_admdvs)
+        .select_from(cs.outerjoin(si, si.c.sale_id == cs.c.sale_id))
+        .where(cs.c.store_id == ctx.store_id, cs.c.status.in_(_SETTLED),
+               or_(cs.c.created_at.between(lo, hi),
+                   and_(cs.c.status == cancelled,
                         stamp_day.between(f"{period.start:%Y%m%d}", f"{period.end:%Y%m%d}"))))).all()
     store_admdvs = ctx.settings.store.admdvs
     totals: dict[ClearingGroup, list[int]] = defaultdict(lambda: [0, 0, 0])  # fund_fen, settlements, refunds
     count = 0
-    for row, admdvs in rows:
-        answer = row.answer or {}
+    for fund, status, answer, cancel_msgid, created_at, resolved_at, admdvs in rows:
+        answer = answer or {}
         group = group_of(answer, insuplc_admdvs=admdvs or "", store_admdvs=store_admdvs)
-        if period.holds(centre_day(answer, tz, row.resolved_at or row.created_at)):
-            totals[group][0] += row.fund_pay_fen
+        if period.holds(centre_day(answer, tz, resolved_at or created_at)):
+            totals[group][0] += fund
             totals[group][1] += 1
             count += 1
-        if row.status == SettlementStatus.CANCELLED.value and period.holds(cancel_day(row, tz)):
-            totals[group][0] -= row.fund_pay_fen
+        if status == cancelled and period.holds(cancel_day(cancel_msgid, resolved_at or created_at, tz)):
+            totals[group][0] -= fund
             totals[group][2] += 1
             count += 1
     groups: list[dict[str, Any]] = [{"insutype": g.insutype, "clr_type": g.clr_type, "clr_optins": g.clr_optins, "nonlocal": g.nonlocal_,
