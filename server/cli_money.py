@@ -208,6 +208,8 @@ def view(year: YearOpt = None, config: ConfigOpt = None, as_user: AsOpt = None) 
         typer.echo(f"{d['year']} 保证金: 留存 {_yuan(d['held_fen'])} 扣除 {_yuan(d['deducted_fen'])} "
                    f"返还 {_yuan(d['returned_fen'])} 尚留 {_yuan(d['still_held_fen'])}"
                    f"{' 已考核' if d['assessed'] else ' 未考核'}")
+    if v["undeclared"]:
+        typer.echo(f"⚠ 已结束未申报的期间 / ended, not declared: {', '.join(v['undeclared'])}")
     for y in v["calendar_missing_years"]:
         typer.echo(f"⚠ {y} 年的节假日日历未录入，到期日只按周末计算 / no calendar for {y}: weekends only")
 

@@ -196,6 +196,9 @@ def test_overdue_on_the_working_day_calendar_and_the_store_clock(money: Money) -
             row = next(r for r in receivables.view(s, money.at(when))["declarations"] if r["declaration_id"] == feb)
         assert row["due_on"] == date(2026, 4, 15)
         assert row["overdue"] is overdue, when
+    with read_session(money.engine) as s:  # March ended on the store's clock and is not declared yet
+        assert receivables.view(s, money.at(_sh(2026, 4, 1, 0, 0, 1)), 2026)["undeclared"] == ["2026-03"]
+        assert receivables.view(s, money.at(_sh(2026, 3, 31, 23, 59, 59)), 2026)["undeclared"] == []
 
 
 @pytest.mark.refuses("ST-05", "ST-07")

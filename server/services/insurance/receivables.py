@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -128,7 +128,8 @@ _FIGURES = ("declared_fen", "written_off_fen", "approved_fen", "interim_due_fen"
 
 def view(s: Session, ctx: Ctx, year: int | None = None) -> dict[str, Any]:
     """Per declaration (period): declared, paid, reserve held, written off, outstanding, due back, overdue; totals;
-    the deposits per year; and the years the calendar lists no day of (due dates there count weekends only)."""
+    the deposits per year; the years the calendar lists no day of (due dates there count weekends only); and the
+    ended periods of the year not declared yet."""
     decls = declarations.all_of(s, ctx, year)
     table = standings(s, ctx, decls)
     rows: list[dict[str, Any]] = []
@@ -143,9 +144,23 @@ def view(s: Session, ctx: Ctx, year: int | None = None) -> dict[str, Any]:
     deposits = [asdict(dep) | {"still_held_fen": dep.still_held_fen, "due_back_fen": dep.due_back_fen}
                 for dep in (deposit(s, ctx, y) for y in years)]
     listed = {d.day.year for d in calendars.days(s, ctx)}
+    undeclared = _undeclared(ctx, year or ctx.today.year, {d.period_start for d in decls})
     due_years = sorted({r["declared_on"].year for r in rows} | {r["due_on"].year for r in rows})
     return {"today": ctx.today, "declarations": rows, "totals": totals | {"overdue": sum(r["overdue"] for r in rows)},
-            "deposits": deposits, "calendar_missing_years": [y for y in due_years if y not in listed]}
+            "deposits": deposits, "calendar_missing_years": [y for y in due_years if y not in listed],
+            "undeclared": undeclared}
+
+
+def _undeclared(ctx: Ctx, year: int, declared: set[date]) -> list[str]:
+    """The year's statement periods that have ended with no declaration (the store's clock)."""
+    every = ctx.settings.rules.statement_period
+    out: list[str] = []
+    p = rules.period_of(date(year, 1, 1), every)
+    while p.start.year == year and p.end < ctx.today:
+        if p.start not in declared:
+            out.append(p.label)
+        p = rules.period_of(p.end + timedelta(days=1), every)
+    return out
 
 
 def history(s: Session, ctx: Ctx, declaration_id: int) -> dict[str, Any]:
