@@ -12,12 +12,14 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from catalog.violations import Violation
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
 from server.api.schemas.money import (
+    FIRST_DAY,
+    LAST_DAY,
     AssessmentIn,
     CalendarDayIn,
     DecisionIn,
@@ -37,6 +39,8 @@ from server.services.store import submissions
 router = APIRouter(tags=["receivables and submissions"])
 
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
+PathDay = Annotated[date, Path(ge=FIRST_DAY, le=LAST_DAY)]
+QueryDay = Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY)]
 
 
 @router.get("/calendar", **guarded(Action.RECEIVABLE_READ))
@@ -45,20 +49,20 @@ def list_calendar(s: ReadSession, ctx: CtxDep, year: Year = None) -> list[dict[s
 
 
 @router.put("/calendar/{day}", **guarded(Action.CALENDAR_WRITE))
-def set_calendar_day(day: date, body: CalendarDayIn, request: Request, ctx: CtxDep) -> dict[str, Any]:
+def set_calendar_day(day: PathDay, body: CalendarDayIn, request: Request, ctx: CtxDep) -> dict[str, Any]:
     with unit_of_work(request) as u:
         return calendar.set_day(u, ctx, day, body.kind, body.name).model_dump()
 
 
 @router.delete("/calendar/{day}", status_code=204, **guarded(Action.CALENDAR_WRITE))
-def remove_calendar_day(day: date, request: Request, ctx: CtxDep) -> Response:
+def remove_calendar_day(day: PathDay, request: Request, ctx: CtxDep) -> Response:
     with unit_of_work(request) as u:
         calendar.remove_day(u, ctx, day)
     return Response(status_code=204)
 
 
 @router.get("/declarations/preview", **guarded(Action.RECEIVABLE_READ))
-def preview_declaration(s: ReadSession, ctx: CtxDep, period_start: date) -> dict[str, Any]:
+def preview_declaration(s: ReadSession, ctx: CtxDep, period_start: QueryDay) -> dict[str, Any]:
     """What a declaration of the period would say, derived now (nothing written)."""
     period = declarations.period_at(ctx, period_start)
     if period is None:
@@ -141,7 +145,9 @@ def get_submission(submission_id: RowId, s: ReadSession, ctx: CtxDep) -> dict[st
     return submissions.describe(submissions.get(s, ctx, submission_id))
 
 
-@router.get("/submissions/{submission_id}/file", **guarded(Action.REPORT_READ))
+@router.get("/submissions/{submission_id}/file", **guarded(Action.REPORT_READ), response_class=Response,
+            responses={200: {"description": "the file as submitted, its SHA-256 re-verified",
+                             "content": {"application/octet-stream": {}}}})
 def submission_file(submission_id: RowId, s: ReadSession, ctx: CtxDep) -> Response:
     row = submissions.get(s, ctx, submission_id)
     body = submissions.checked(row)
