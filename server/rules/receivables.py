@@ -11,7 +11,7 @@ is money the store owes back, returned from the next payment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -145,19 +145,27 @@ class Standing:
     duplicates: list[int] = field(default_factory=list)
 
 
+def reference_key(reference: str) -> str:
+    """A notice's number as compared for duplicates: spaces and case ignored."""
+    return "".join(reference.split()).upper()
+
+
 def standing(declared_fen: int, ratio: Decimal, declared_on: date, payment_working_days: int, calendar: Calendar,
-             today: date, payments: Iterable[PaymentFact], written_off_fen: int) -> Standing:
-    """The declaration's standing on `today`. A payment repeating an earlier one's reference is a duplicate: the
-    whole of it is due back; interim payments beyond the interim share are due back too (returned from the next
-    payment, ST-07). Outstanding never counts a written-off amount."""
+             today: date, payments: Iterable[PaymentFact], written_off_fen: int,
+             first_elsewhere: Mapping[str, int] | None = None) -> Standing:
+    """The declaration's standing on `today`. A payment repeating an earlier one's reference — on this declaration,
+    or recorded earlier on another (`first_elsewhere`: reference -> the first payment id that used it) — is a
+    duplicate: the whole of it is due back; interim payments beyond the interim share are due back too (returned
+    from the next payment, ST-07). Outstanding never counts a written-off amount."""
+    elsewhere = first_elsewhere or {}
     approved = max(declared_fen - written_off_fen, 0)
     interim_due = interim_share(approved, ratio)
     seen: set[str] = set()
     duplicates: list[int] = []
     paid_interim = paid_reserve = duplicate = 0
     for p in sorted(payments, key=lambda p: (p.received_on, p.id)):
-        ref = p.reference.strip().upper()
-        if ref in seen:
+        ref = reference_key(p.reference)
+        if ref in seen or elsewhere.get(ref, p.id) < p.id:
             duplicates.append(p.id)
             duplicate += p.amount_fen
             continue

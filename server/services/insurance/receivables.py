@@ -103,13 +103,32 @@ def _facts(s: Session, ids: list[int]) -> tuple[dict[int, list[rules.PaymentFact
     return payments, written
 
 
+def _first_uses(s: Session, ctx: Ctx) -> dict[str, list[tuple[int, int]]]:
+    """Every notice reference the store has recorded: its payments as (id, declaration), first first."""
+    uses: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for pid, decl_id, ref in s.exec(select(ReceivablePayment.id, ReceivablePayment.declaration_id,
+                                           ReceivablePayment.reference)
+                                    .where(ReceivablePayment.store_id == ctx.store_id)
+                                    .order_by(col(ReceivablePayment.id))):
+        uses[rules.reference_key(ref)].append((int(pid or 0), decl_id))
+    return uses
+
+
 def standings(s: Session, ctx: Ctx, decls: list[Declaration]) -> dict[int, rules.Standing]:
+    """Each declaration's standing; a notice recorded first against another declaration makes a later use of it a
+    duplicate here too."""
     cal = calendars.calendar(s, ctx)
     n = ctx.settings.rules.payment_working_days
     payments, written = _facts(s, [id_of(d) for d in decls])
-    return {id_of(d): rules.standing(d.declared_fen, Decimal(d.interim_ratio), d.declared_on, n, cal, ctx.today,
-                                     payments[id_of(d)], written[id_of(d)])
-            for d in decls}
+    uses = _first_uses(s, ctx)
+    out: dict[int, rules.Standing] = {}
+    for d in decls:
+        did = id_of(d)
+        elsewhere = {ref: min(pid for pid, other in used if other != did) for ref, used in uses.items()
+                     if any(other != did for _, other in used)}
+        out[did] = rules.standing(d.declared_fen, Decimal(d.interim_ratio), d.declared_on, n, cal, ctx.today,
+                                  payments[did], written[did], elsewhere)
+    return out
 
 
 def deposit(s: Session, ctx: Ctx, year: int) -> rules.YearDeposit:
