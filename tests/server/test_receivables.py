@@ -199,6 +199,10 @@ def test_overdue_on_the_working_day_calendar_and_the_store_clock(money: Money) -
             row = next(r for r in receivables.view(s, money.at(when))["declarations"] if r["declaration_id"] == feb)
         assert row["due_on"] == date(2026, 4, 15)
         assert row["overdue"] is overdue, when
+    with read_session(money.engine) as s:  # what the checklist's items 5 and 6 are given
+        facts = receivables.checklist_facts(s, money.at(_sh(2026, 4, 16, 0, 0, 1)))
+    assert ("2026-02", date(2026, 4, 15)) in [(o["period"], o["due_on"]) for o in facts["overdue"]]
+    assert facts["undeclared"] == ["2026-03"] and facts["deposits"][0]["year"] == 2026
     with read_session(money.engine) as s:  # March ended on the store's clock and is not declared yet
         assert receivables.view(s, money.at(_sh(2026, 4, 1, 0, 0, 1)), 2026)["undeclared"] == ["2026-03"]
         assert receivables.view(s, money.at(_sh(2026, 3, 31, 23, 59, 59)), 2026)["undeclared"] == []

@@ -134,6 +134,10 @@ def test_an_overdue_report_is_visible_and_an_unset_deadline_refused(shop: Shop) 
     assert board(ctx)["2026-01"]["overdue"] is False
     _do(shop, lambda u: submissions.decide(u, shop.at(2026, 2, 12), row["id"], False, "缺少签章"))
     assert board(shop.at(2026, 2, 12))["2026-01"]["overdue"] is True
+    with read_session(shop.engine) as s:  # what the checklist's item 4 is given
+        facts = submissions.checklist_facts(s, shop.at(2026, 2, 12))
+    assert ("card_statement", "2026-01", "rejected") in {(o["kind"], o["period"], o["status"]) for o in facts["overdue"]}
+    assert [u["details"]["kind"] for u in facts["unset"]] == ["declaration"]
     with pytest.raises(AppError) as unset, read_session(shop.engine) as s:
         submissions.board(s, ctx, 2026, "declaration")
     assert unset.value.code == "ST-04" and "deadline_days.declaration" in unset.value.message_zh

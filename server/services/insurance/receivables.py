@@ -194,3 +194,20 @@ def history(s: Session, ctx: Ctx, declaration_id: int) -> dict[str, Any]:
     return {"declaration": decl.model_dump(), "standing": asdict(st),
             "payments": [p.model_dump() | {"duplicate": id_of(p) in dup} for p in pays],
             "write_offs": [w.model_dump() for w in offs]}
+
+
+def checklist_facts(s: Session, ctx: Ctx) -> dict[str, Any]:
+    """What the compliance checklist's items 5 and 6 judge (ST-05, ST-07), as plain rows: the declarations overdue
+    on the store's clock, the money due back to the fund, what was written off, the ended periods not declared,
+    and each year's deposit. A seam for reports.checklist (Facts.extra "receivables" and "reserve")."""
+    view_now = view(s, ctx)
+    every = view_now["declarations"]
+    return {
+        "overdue": [{"period": r["period"], "due_on": r["due_on"], "outstanding_fen": r["outstanding_fen"]}
+                    for r in every if r["overdue"]],
+        "due_back": [{"period": r["period"], "due_back_fen": r["due_back_fen"]} for r in every if r["due_back_fen"]],
+        "written_off_fen": sum(r["written_off_fen"] for r in every),
+        "undeclared": view_now["undeclared"],
+        "deposits": view_now["deposits"],
+        "calendar_missing_years": view_now["calendar_missing_years"],
+    }
