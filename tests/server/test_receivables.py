@@ -261,6 +261,14 @@ def test_the_reserve_is_held_until_the_year_end_assessment(money: Money) -> None
 
 
 def test_every_money_row_verifies_against_its_audit_image(money: Money) -> None:
+    ctx = money.at(_sh(2026, 9, 1, 9))
+    with core_unit(money.engine) as u:  # a day listed by mistake and taken off again: both audited
+        calendar.set_day(u, ctx, date(2026, 9, 26), WORKDAY, "误录")
+    with core_unit(money.engine) as u:
+        calendar.remove_day(u, ctx, date(2026, 9, 26))
+    with pytest.raises(AppError) as weekday, core_unit(money.engine) as u:
+        calendar.set_day(u, ctx, date(2026, 9, 25), WORKDAY)  # a Friday is worked anyway
+    assert weekday.value.code == "ST-05"
     with read_session(money.engine) as s:
         report = audit.verify(s, money.store_id)
     mine = {"holiday_day", "declaration", "receivable_payment", "receivable_write_off", "reserve_assessment"}
