@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as core_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from server import audit
@@ -19,7 +20,7 @@ from server.db.models import CardSettlement, SaleInsured, SettlementStatus
 from server.db.models.base import table_of
 from server.db.models.money import Declaration
 from server.db.uow import Unit, orm
-from server.errors import not_found, refused
+from server.errors import conflict, not_found, refused
 from server.insurance.clearing import ClearingGroup, centre_day, group_of
 from server.insurance.msgid import STAMP
 from server.rules import receivables as rules
@@ -106,6 +107,11 @@ def declare(u: Unit, ctx: Ctx, period_start: date) -> Declaration:
                       interim_ratio=str(ctx.settings.rules.interim_payment_ratio), declared_on=ctx.today,
                       declared_by=ctx.actor_id, declared_at=ctx.now)
     s.add(row)
+    try:
+        s.flush()
+    except IntegrityError:  # declared at the same moment by another session: its declaration stands
+        raise conflict("ST-05", f"期间 {period.label} 已申报", f"period {period.label} is already declared",
+                       period=period.label) from None
     audit.record_row(u, ctx.store_id, ctx.actor, "declaration.declare", row, note=period.label)
     return row
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
 from server.db.models.money import ReportSubmission
 from server.db.uow import Unit, orm
-from server.errors import AppError, not_found, refused
+from server.errors import AppError, conflict, not_found, refused
 from server.rules import submissions as rules
 from server.rules.receivables import Period, period_of, period_starting, report_due
 from server.services.context import Ctx
@@ -97,6 +98,11 @@ def draft(u: Unit, ctx: Ctx, kind: str, period_start: date | None, file_name: st
                            sha256=hashlib.sha256(content).hexdigest(), size=len(content), created_by=ctx.actor_id,
                            created_at=ctx.now)
     s.add(row)
+    try:
+        s.flush()
+    except IntegrityError:  # another session drafted this version at the same moment: theirs stands
+        raise conflict("ST-04", "该报表此版本已由他人同时创建", "this version of the report was just created by another",
+                       kind=kind, period=period.label, version=version) from None
     audit.record_row(u, ctx.store_id, ctx.actor, "submission.draft", row, note=f"{kind} {period.label} v{version}")
     return row
 
