@@ -15,7 +15,8 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from server.config import Settings
-from tests.conftest import Clock
+from server.services.context import Ctx
+from tests.conftest import Clock, add_role_users
 from tests.server.test_duty_cli import _config
 
 
@@ -85,9 +86,10 @@ def test_a_report_handed_in_through_the_api_comes_back_as_kept(client: TestClien
 
 @pytest.mark.refuses("SEC-01")
 def test_the_command_line_as_the_insurance_administrator_not_a_cashier(
-        engine: Engine, headers: dict[str, dict[str, str]], settings: Settings, clock: Clock, tmp_path: Path) -> None:
+        engine: Engine, ctx: Ctx, settings: Settings, clock: Clock, tmp_path: Path) -> None:
     from server.cli import app
 
+    add_role_users(engine, ctx)
     config = _config(tmp_path, settings)
     runner = CliRunner()
 
