@@ -206,7 +206,7 @@ def view(year: YearOpt = None, config: ConfigOpt = None, as_user: AsOpt = None) 
                f"逾期 {t['overdue']}")
     for d in v["deposits"]:
         typer.echo(f"{d['year']} 保证金: 留存 {_yuan(d['held_fen'])} 扣除 {_yuan(d['deducted_fen'])} "
-                   f"返还 {_yuan(d['returned_fen'])} 尚留 {_yuan(d['still_held_fen'])}"
+                   f"应返还 {_yuan(d['released_fen'])} 已返还 {_yuan(d['returned_fen'])} 尚留 {_yuan(d['still_held_fen'])}"
                    f"{' 已考核' if d['assessed'] else ' 未考核'}")
     if v["undeclared"]:
         typer.echo(f"⚠ 已结束未申报的期间 / ended, not declared: {', '.join(v['undeclared'])}")

@@ -193,6 +193,11 @@ class YearDeposit:
     assessed: bool
 
     @property
+    def released_fen(self) -> int:
+        """What the assessment releases back to the store: the reserve less its deduction (0 before it)."""
+        return max(self.held_fen - self.deducted_fen, 0) if self.assessed else 0
+
+    @property
     def still_held_fen(self) -> int:
         return max(self.held_fen - self.deducted_fen - self.returned_fen, 0)
 

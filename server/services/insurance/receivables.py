@@ -160,7 +160,8 @@ def view(s: Session, ctx: Ctx, year: int | None = None) -> dict[str, Any]:
                     | asdict(st))
     totals = {k: sum(r[k] for r in rows) for k in _FIGURES}
     years = sorted({d.period_start.year for d in decls})
-    deposits = [asdict(dep) | {"still_held_fen": dep.still_held_fen, "due_back_fen": dep.due_back_fen}
+    deposits = [asdict(dep) | {"released_fen": dep.released_fen, "still_held_fen": dep.still_held_fen,
+                               "due_back_fen": dep.due_back_fen}
                 for dep in (deposit(s, ctx, y) for y in years)]
     listed = {d.day.year for d in calendars.days(s, ctx)}
     undeclared = _undeclared(ctx, year or ctx.today.year, {d.period_start for d in decls})
