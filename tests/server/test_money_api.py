@@ -78,6 +78,11 @@ def test_a_report_handed_in_through_the_api_comes_back_as_kept(client: TestClien
     assert (swap.status_code, swap.json()["code"]) == (409, "ST-04")
     got = client.get(f"/submissions/{sid}/file", headers=manager)
     assert got.content == content and got.headers["x-content-sha256"] == hashlib.sha256(content).hexdigest()
+    made = client.post("/submissions", headers=manager,  # the 进销存 with no file given: made from the ledger
+                       json={"kind": "ledger", "period_start": clock.today.replace(day=1).isoformat()})
+    assert made.status_code == 201 and made.json()["file_name"].endswith(".xlsx"), made.text
+    xlsx = client.get(f"/submissions/{made.json()['id']}/file", headers=manager).content
+    assert xlsx[:2] == b"PK" and hashlib.sha256(xlsx).hexdigest() == made.json()["sha256"]
     board = client.get("/submissions/board", headers=manager).json()
     assert [u["details"]["kind"] for u in board["unset"]] == ["declaration"]
     unset = client.get("/submissions/board", params={"kind": "declaration"}, headers=manager)

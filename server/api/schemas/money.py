@@ -58,7 +58,8 @@ class SubmissionIn(Strict):
     period_start: date | None = Field(default=None, ge=FIRST_DAY, le=LAST_DAY)
     previous_id: int | None = Field(default=None, ge=1, le=2_147_483_647)  # the rejected one this resubmits
     file_name: str = Field(default="", max_length=200)
-    content_b64: str = Field(max_length=MAX_FILE_B64)  # the file, base64
+    # the file, base64; empty for the 进销存 (kind ledger): its XLSX is made from the ledger, as GET /reports/ledger
+    content_b64: str = Field(default="", max_length=MAX_FILE_B64)
 
 
 class SubmissionFileIn(Strict):
