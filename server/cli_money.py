@@ -224,15 +224,28 @@ def _line(r: dict[str, Any]) -> str:
 @submission_app.command("draft")
 def draft(kind: Annotated[str, typer.Argument(help="ledger, card_statement, rx_statement or declaration")],
           period_start: Annotated[str, typer.Argument(help="the period's first day, YYYY-MM-DD")],
-          file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+          file: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                      help="the file; none for the 进销存: made from the ledger")]
+          = None,
           previous: Annotated[int | None, typer.Option("--previous", help="the rejected submission this resubmits")]
           = None, config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    from server.db.uow import core_unit
+    from server.errors import AppError
     from server.services.store import submissions
 
-    content = file.read_bytes()
-    row = _write(config, as_user, "submission.write",
-                 lambda u, ctx: submissions.describe(submissions.draft(u, ctx, kind, date.fromisoformat(period_start),
-                                                                       file.name, content, previous)))
+    start = date.fromisoformat(period_start)
+    engine, ctx = _as(config, as_user, "submission.write")
+    try:
+        if file is not None:
+            name, content = file.name, file.read_bytes()
+        elif kind == "ledger":  # made from the ledger before the unit opens: a read, then the one write
+            name, content = submissions.ledger_file(engine, ctx, start)
+        else:
+            name, content = "", b""  # refused below: a report with no file
+        with core_unit(engine) as u:
+            row = submissions.describe(submissions.draft(u, ctx, kind, start, name, content, previous))
+    except AppError as exc:
+        raise _fail_on(exc) from exc
     typer.echo(_line(row))
 
 

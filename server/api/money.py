@@ -33,7 +33,6 @@ from server.db.models.base import id_of
 from server.db.uow import orm
 from server.errors import refused
 from server.permissions import Action
-from server.services.context import Ctx
 from server.services.insurance import calendar, declarations, receivables
 from server.services.store import submissions
 
@@ -133,30 +132,12 @@ def submission_board(s: ReadSession, ctx: CtxDep, kind: str | None = None, year:
             "unset": [v.as_dict() for v in board.unset]}
 
 
-def _ledger_xlsx(request: Request, ctx: Ctx, start: date) -> tuple[str, bytes]:
-    """The month's 进销存 as its XLSX, made from the ledger now (what is handed in is derived, never typed)."""
-    import tempfile
-    from pathlib import Path as FilePath
-
-    from reports import ledger
-    from reports.export import xlsx  # imported here: openpyxl costs the service's start what only an export needs
-    from reports.layout import configured
-
-    first, last = ledger.month_of(start)
-    report = ledger.ledger_report(get_state(request).engine, ctx.store_id, first, last,
-                                  configured(ctx.settings.reports.ledger_layout))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = FilePath(tmp) / "jxc.xlsx"
-        xlsx.write(report, path)
-        return f"jxc-{first.isoformat()}-{last.isoformat()}.xlsx", path.read_bytes()
-
-
 @router.post("/submissions", status_code=201, **guarded(Action.SUBMISSION_WRITE))
 def draft_submission(body: SubmissionIn, request: Request, ctx: CtxDep) -> dict[str, Any]:
     """A draft with the file given, or — for the 进销存 with none given — the period's XLSX made from the ledger."""
     name, content = body.file_name, _bytes(body.content_b64)
     if not content and body.kind == "ledger" and body.previous_id is None and body.period_start is not None:
-        made, content = _ledger_xlsx(request, ctx, body.period_start)
+        made, content = submissions.ledger_file(get_state(request).engine, ctx, body.period_start)
         name = name or made
     with unit_of_work(request) as u:
         return submissions.describe(submissions.draft(u, ctx, body.kind or "", body.period_start, name,

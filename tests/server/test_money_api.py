@@ -117,5 +117,7 @@ def test_the_command_line_as_the_insurance_administrator_not_a_cashier(
     report.write_bytes(b"card statement")
     drafted = cli("submission", "draft", "card_statement", start, str(report), "--as", "u_manager", pin="4444\n")
     assert drafted.exit_code == 0 and "v1 draft" in drafted.output, drafted.output
+    ledger = cli("submission", "draft", "ledger", start, "--as", "u_insurance_admin", pin="3333\n")
+    assert ledger.exit_code == 0 and ".xlsx" in ledger.output and "校验通过" in ledger.output, ledger.output
     board = cli("submission", "board", "--kind", "declaration", "--as", "u_manager", pin="4444\n")
     assert board.exit_code == 1 and "deadline_days.declaration" in board.output, board.output

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -105,6 +106,23 @@ def draft(u: Unit, ctx: Ctx, kind: str, period_start: date | None, file_name: st
                        kind=kind, period=period.label, version=version) from None
     audit.record_row(u, ctx.store_id, ctx.actor, "submission.draft", row, note=f"{kind} {period.label} v{version}")
     return row
+
+
+def ledger_file(engine: Engine, ctx: Ctx, start: date) -> tuple[str, bytes]:
+    """The month's 进销存 as its XLSX, made from the ledger now: what is handed in is derived, never typed."""
+    import tempfile
+    from pathlib import Path
+
+    from reports import ledger
+    from reports.export import xlsx  # imported here: openpyxl costs the service's start what only an export needs
+    from reports.layout import configured
+
+    first, last = ledger.month_of(start)
+    report = ledger.ledger_report(engine, ctx.store_id, first, last, configured(ctx.settings.reports.ledger_layout))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "jxc.xlsx"
+        xlsx.write(report, path)
+        return f"jxc-{first.isoformat()}-{last.isoformat()}.xlsx", path.read_bytes()
 
 
 def replace_draft(u: Unit, ctx: Ctx, submission_id: int, file_name: str, content: bytes) -> ReportSubmission:
