@@ -147,6 +147,13 @@ def test_an_overdue_report_is_visible_and_an_unset_deadline_refused(shop: Shop) 
         set_now = make_settings(shop.settings.database.url, reports={"deadline_days": {"declaration": 15}})
         declared = submissions.board(s, shop.at(2026, 2, 16, settings=set_now), 2026, "declaration")
     assert {r["period"]: r["overdue"] for r in declared.rows}["2026-01"] is True
+    with shop.engine.begin() as conn:  # nothing is owed from before the 医保 agreement began
+        conn.execute(text("UPDATE store SET agreement_start = '2026-01-01' WHERE id = :s"), {"s": shop.store_id})
+    try:
+        assert "2025-12" not in board(shop.at(2026, 2, 12)) and "2026-01" in board(shop.at(2026, 2, 12))
+    finally:
+        with shop.engine.begin() as conn:
+            conn.execute(text("UPDATE store SET agreement_start = NULL WHERE id = :s"), {"s": shop.store_id})
 
 
 @pytest.mark.refuses("ST-04", "ST-02")

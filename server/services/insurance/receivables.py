@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from server import audit
+from server.db.models import Store
 from server.db.models.base import id_of
 from server.db.models.money import Declaration, ReceivablePayment, ReceivableWriteOff, ReserveAssessment
 from server.db.uow import Unit, orm
@@ -164,20 +165,23 @@ def view(s: Session, ctx: Ctx, year: int | None = None) -> dict[str, Any]:
                                "due_back_fen": dep.due_back_fen}
                 for dep in (deposit(s, ctx, y) for y in years)]
     listed = {d.day.year for d in calendars.days(s, ctx)}
-    undeclared = _undeclared(ctx, year or ctx.today.year, {d.period_start for d in decls})
+    store = s.get(Store, ctx.store_id)
+    undeclared = _undeclared(ctx, year or ctx.today.year, {d.period_start for d in decls},
+                             store.agreement_start if store is not None else None)
     due_years = sorted({r["declared_on"].year for r in rows} | {r["due_on"].year for r in rows})
     return {"today": ctx.today, "declarations": rows, "totals": totals | {"overdue": sum(r["overdue"] for r in rows)},
             "deposits": deposits, "calendar_missing_years": [y for y in due_years if y not in listed],
             "undeclared": undeclared}
 
 
-def _undeclared(ctx: Ctx, year: int, declared: set[date]) -> list[str]:
-    """The year's statement periods that have ended with no declaration (the store's clock)."""
+def _undeclared(ctx: Ctx, year: int, declared: set[date], since: date | None) -> list[str]:
+    """The year's statement periods that have ended with no declaration (the store's clock), from the 医保
+    agreement's start when the store has one."""
     every = ctx.settings.rules.statement_period
     out: list[str] = []
     p = rules.period_of(date(year, 1, 1), every)
     while p.start.year == year and p.end < ctx.today:
-        if p.start not in declared:
+        if p.start not in declared and (since is None or p.end >= since):
             out.append(p.label)
         p = rules.period_of(p.end + timedelta(days=1), every)
     return out

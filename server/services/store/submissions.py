@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
+from server.db.models import Store
 from server.db.models.money import ReportSubmission
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
@@ -208,8 +209,8 @@ class Board:
 
 
 def board(s: Session, ctx: Ctx, year: int | None = None, kind: str | None = None) -> Board:
-    """Every period of every report that has ended in the year (and the last of the year before, due in this one):
-    when it is due, where its latest version stands, whether it is overdue on the store's clock. Asked for one
+    """Every period of every report that has ended in the year (and the last of the year before, due in this one),
+    from the 医保 agreement's start when the store has one: when it is due, where its latest version stands, whether it is overdue on the store's clock. Asked for one
     report whose deadline is unset, it refuses (ST-04: no default)."""
     year = year or ctx.today.year
     if kind is not None and kind not in rules.KINDS:
@@ -221,6 +222,8 @@ def board(s: Session, ctx: Ctx, year: int | None = None, kind: str | None = None
     out: list[dict[str, Any]] = []
     unset: list[Violation] = []
     last = min(ctx.today - timedelta(days=1), date(year, 12, 31))
+    store = s.get(Store, ctx.store_id)
+    since = store.agreement_start if store is not None else None  # nothing is owed before the agreement began
     for k in kinds:
         day, setting = deadline_day(ctx, k)
         refusal = rules.overdue_refusal(k, day, setting)
@@ -232,6 +235,9 @@ def board(s: Session, ctx: Ctx, year: int | None = None, kind: str | None = None
         # the periods ending from the last day of the year before up to yesterday
         p = period_of(date(year - 1, 12, 31), period_kind(ctx, k))
         while p.end <= last:
+            if since is not None and p.end < since:
+                p = period_of(p.end + timedelta(days=1), period_kind(ctx, k))
+                continue
             due = report_due(p, day)
             assert due is not None
             statuses = latest.get((k, p.start), [])
@@ -241,7 +247,6 @@ def board(s: Session, ctx: Ctx, year: int | None = None, kind: str | None = None
                         "deadline_setting": setting})
             p = period_of(p.end + timedelta(days=1), period_kind(ctx, k))
     return Board(out, unset)
-
 
 
 def checklist_facts(s: Session, ctx: Ctx) -> dict[str, Any]:
