@@ -52,6 +52,7 @@ from server.db.models import (
 )
 from server.db.models.base import key_of, table_of
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
+from server.db.models.money import ReportSubmission  # audit verify checks a submitted file against its sha256
 from server.db.prepared import Prepared
 from server.db.types import utcnow
 from server.db.uow import Reader, Unit, orm
@@ -540,6 +541,7 @@ def _altered(table: str, rid: str, changed: list[str], seq: int | None = None) -
 
 _SALE, _LINE, _CODE, _COUNTER = table_of(Sale), table_of(SaleLine), table_of(SaleTraceCode), table_of(DayCounter)
 _SCAN, _INSURED = table_of(RxAttachment), table_of(SaleInsured)
+_SUBMISSION = table_of(ReportSubmission)
 _MESSAGE, _MSGID = table_of(InsuranceMessage), table_of(InsuranceMsgidCounter)
 MSGID_LENGTH = 30  # fixmedins_code(12) + yyyyMMddHHmmss(14) + 顺序号(4): server.insurance.msgid
 
@@ -588,6 +590,11 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
                    (_INSURED.c.signature_image.is_not(None)) | (_INSURED.c.signature_sha256 != ""))):
         if data is None or hashlib.sha256(data).hexdigest() != sha:
             report.problems.append(_altered("sale_insured", str(insured_id), ["signature_image"]))
+    # A report handed in is the bytes its audited sha256 names (ST-04).
+    for sub_id, data, sha in conn.execute(sa_select(_SUBMISSION.c.id, _SUBMISSION.c.content, _SUBMISSION.c.sha256)
+                                          .where(_SUBMISSION.c.store_id == store_id)):
+        if hashlib.sha256(data).hexdigest() != sha:
+            report.problems.append(_altered("report_submission", str(sub_id), ["content"]))
 
 
 def _verify_msgid_counter(conn: Any, store_id: int, report: VerifyReport) -> None:

@@ -892,6 +892,9 @@ _register_inspection(app)
 from server.cli_period import register as _register_period  # noqa: E402  (period close, closes, reopen)
 
 _register_period(app)
+from server.cli_money import register as _register_money  # noqa: E402  (receivables, submission)
+
+_register_money(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

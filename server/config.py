@@ -250,6 +250,21 @@ class ReportSettings(_Section):
     default layout."""
 
     ledger_layout: dict[str, Any] = Field(default_factory=dict)
+    # ST-04: the deadline day of the month after the period, per report handed in (server.rules.submissions.KINDS).
+    # The monthly reports fall back to [rules] report_deadline_day; the declaration has no default.
+    deadline_days: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("deadline_days")
+    @classmethod
+    def _known_reports(cls, v: dict[str, int]) -> dict[str, int]:
+        from server.rules.submissions import KINDS  # pure data: checked at load
+
+        for kind, day in v.items():
+            if kind not in KINDS:
+                raise ValueError(f"unknown report {kind!r} (one of {', '.join(KINDS)})")
+            if not 1 <= day <= 28:
+                raise ValueError(f"{kind}: a deadline day is 1..28 (got {day})")
+        return v
 
     @field_validator("ledger_layout")
     @classmethod

@@ -94,6 +94,15 @@ TABLES: dict[str, Evidence] = {
     # the period close (月结): a closed period and its stock at the close, written once; never reopened (0024)
     "period_close": Evidence(Verified.ROWS, BOTH),
     "period_snapshot": Evidence(Verified.ROWS, BOTH),  # imaged with its close (audit.NESTED "snapshot")
+    # money from the fund and the reports handed in (issue #20, migration 0023): the calendar is reference data;
+    # declarations, payments, write-offs and assessments are written once; a submission moves draft -> submitted
+    # -> accepted | rejected and its file is never replaced once submitted
+    "holiday_day": _R,
+    "declaration": Evidence(Verified.ROWS, BOTH),
+    "receivable_payment": Evidence(Verified.ROWS, BOTH),
+    "receivable_write_off": Evidence(Verified.ROWS, BOTH),
+    "reserve_assessment": Evidence(Verified.ROWS, BOTH),
+    "report_submission": Evidence(Verified.ROWS, BOTH),
     # the service's starts with the configuration's digest (issue #17)
     "service_start": Evidence(Verified.ROWS, BOTH, since="0011"),
     # the backups and restore drills the checklist reads (SEC-05)

@@ -63,7 +63,11 @@ class Action(StrEnum):
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
     # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
-    REPORT_READ = "report.read"  # the 进销存 and its exports
+    REPORT_READ = "report.read"  # the 进销存 and its exports; the reports handed in and their deadlines (ST-04)
+    RECEIVABLE_READ = "receivable.read"  # declarations, payments, write-offs, the reserve per year (ST-05, ST-07)
+    RECEIVABLE_WRITE = "receivable.write"  # declare a period; record payments, write-offs, the year-end assessment
+    CALENDAR_WRITE = "calendar.write"  # the working-day calendar: public holidays and 调休 working days (ST-05)
+    SUBMISSION_WRITE = "submission.write"  # a report handed in: its file, submitted, the agency's verdict (ST-04)
     ATTEST = "checklist.attest"  # confirm what no data proves (CHECK 13, 26) and record training held (STAFF-02)
     # the reconciliation with the centre (ST-07)
     RECONCILE_READ = "recon.read"  # by day and month, per settlement, what keeps a month open
@@ -100,6 +104,8 @@ MANAGER_WRITES: dict[Action, str] = {
     Action.STOCK_COUNT: "count: the person in charge counts beside the staff (盘点); a sheet they counted is posted "
                         "by another person (SEC-01)",
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",
+    Action.SUBMISSION_WRITE: "sign-off: the person in charge hands in the monthly reports the store answers for "
+                             "(ST-04); a submitted file is never replaced",
     Action.PRINT: "a reprint of a receipt or a Z report (audited); prints nothing new",
     Action.DEVICE_DEMO: "the demo's simulated devices only (answers 409 on real ones)",
     Action.ATTEST: "attestation: the written systems, the sign, the network and the training held are the person "
@@ -125,10 +131,12 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
                                                  Action.REPORT_READ, Action.RECONCILE_READ, Action.RECONCILE,
                                                  Action.RECONCILE_ACK, Action.INSPECTION_EXPORT,
-                                                 Action.INSPECTION_AGENCY}),
+                                                 Action.INSPECTION_AGENCY, Action.RECEIVABLE_READ,
+                                                 Action.RECEIVABLE_WRITE, Action.CALENDAR_WRITE,
+                                                 Action.SUBMISSION_WRITE}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ,
-                                         Action.INSPECTION_EXPORT}
+                                         Action.INSPECTION_EXPORT, Action.RECEIVABLE_READ}
                             | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
     Role.SYSADMIN: frozenset({Action.STORE_READ, Action.STAFF_READ, Action.AUDIT_READ, Action.TILL_WRITE,

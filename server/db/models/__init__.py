@@ -2,6 +2,7 @@
 
 from server.db.models import care as _care  # noqa: F401  (registers stock care's documents; see care.py)
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
+from server.db.models import money as _money  # noqa: F401  (declarations, receivables, submissions; see money.py)
 from server.db.models import period as _period  # noqa: F401  (registers the period close's tables; see period.py)
 from server.db.models import recon as _recon  # noqa: F401  (registers the reconciliation with the centre; see recon.py)
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart

@@ -1,7 +1,7 @@
 """the period close (月结): closed periods, their stock snapshot, and the lock on dating anything inside them
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0023
 Create Date: 2026-12-07
 
 ST-01, ST-02: period_close (one row per closed period) and period_snapshot (each batch's quantity, cost and
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0024'
-down_revision = '0019'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
