@@ -43,7 +43,7 @@ def checklist(start: Annotated[str | None, typer.Option("--from", help="first da
     from server.api.reports import period
     from server.audit import Actor
     from server.errors import AppError
-    from server.services.store.compliance import run
+    from server.services.compliance.checklist import run
 
     settings = _settings(config)
     engine = _engine(settings)
@@ -91,7 +91,7 @@ def attest(topic: Annotated[str, typer.Argument(help="system_drugs | system_fina
     """Confirm what no data proves (CHECK 13, 26): who, when, a note, a photo."""
     from server.errors import AppError
     from server.permissions import Action
-    from server.services.store.compliance import attest as record
+    from server.services.compliance.checklist import attest as record
 
     settings = _settings(config)
     engine = _engine(settings)
@@ -112,7 +112,7 @@ def training(held_on: Annotated[str, typer.Option("--on", help="the day it was h
     """Record a training held (STAFF-02) and who attended."""
     from server.errors import AppError
     from server.permissions import Action
-    from server.services.store.compliance import record_training
+    from server.services.compliance.checklist import record_training
 
     settings = _settings(config)
     engine = _engine(settings)

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from catalog.codes import id_check_char, mask_id
+from reports.checklist import money
 from reports.checklist.facts import Facts
 from reports.checklist.fund_use import self_inspection
 from reports.checklist.settled import card_lines, mapped, placement
@@ -393,20 +394,26 @@ def _from_extra(key: str, missing_zh: str, missing_en: str) -> Callable[[Facts, 
     return judge
 
 
+def _wing(judge: Callable[[Facts, int, str, tuple[str, ...]], Finding]) -> Callable[[Facts, Item], Finding]:
+    def run(f: Facts, it: Item) -> Finding:
+        return judge(f, it.no, it.title_zh, it.rules)
+    return run
+
+
 ITEMS: tuple[Item, ...] = (
     Item(1, "医保协议有效、证照齐全，期限提醒", ("AGR-01", "AGR-03"), agreement),
     Item(2, "无协议外或未登记收款机的医保结算", ("AGR-01", "AGR-02", "CARD-06"), card_outside_standing),
     Item(3, "进销存及医保数据按时完整上传", ("ST-01", "ST-06"),
          _from_extra("uploads", "本版本尚未记录 3501–3507 上传", "uploads 3501–3507 are not recorded yet")),
     Item(4, "月度报表按时报送", ("ST-03", "ST-04", "RX-09"),
-         _from_extra("submissions", "本版本尚未记录报表报送", "report submissions are not recorded yet")),
+         _wing(money.submissions)),
     Item(5, "医保回款在 30 个工作日内；对账；核销；重复支付", ("ST-05", "ST-07"),
-         _from_extra("receivables", "本版本尚未记录申报与回款", "declarations and payments are not recorded yet")),
+         _wing(money.receivables)),
     Item(6, "质量保证金留存、扣减、返还", ("ST-05",),
-         _from_extra("reserve", "本版本尚未记录保证金", "the reserve is not recorded yet")),
+         _wing(money.reserve)),
     Item(7, "外配处方、购药清单、小票存根保存 2 年以上且未删改", ("RX-08",), retention),
     Item(8, "检查数据导出可运行并通过校验", ("ST-08",),
-         _from_extra("inspection", "本版本尚无检查数据导出", "the inspection export does not exist yet")),
+         _wing(money.inspection)),
     Item(9, "每日异地备份，恢复演练", ("SEC-05",), backups),
     Item(10, "审计链完整，无直接改库", ("ST-02", "SEC-04"), audit_chain),
     Item(11, "最小权限；授权经批准；维护与业务分离", ("SEC-01", "SEC-02"), privileges),

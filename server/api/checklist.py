@@ -24,7 +24,7 @@ from server.api.schemas.checklist import (
 from server.db.models.base import id_of
 from server.errors import AppError
 from server.permissions import Action
-from server.services.store import compliance
+from server.services.compliance import checklist as compliance
 
 router = APIRouter(tags=["checklist"])
 

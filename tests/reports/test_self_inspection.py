@@ -37,10 +37,11 @@ from server.roles import Role
 from server.rules.tenders import TenderOffer
 from server.services.card import rows
 from server.services.catalog import items as catalog
+from server.services.compliance import checklist as compliance
 from server.services.context import Ctx
 from server.services.sale import basket, completion
 from server.services.stock import batches
-from server.services.store import compliance, shifts
+from server.services.store import shifts
 from server.services.store.profile import bootstrap_store, register_till
 from server.services.store.users import add_user, find_user, set_staff_profile
 from tests.conftest import DUTY_PHARMACIST, make_settings, mapping_approval
@@ -156,10 +157,18 @@ def _findings(engine: Engine, ctx: Ctx) -> dict[int, Any]:
     return {f.no: f for f in compliance.run(engine, ctx, ctx.today, ctx.today).checklist.findings}
 
 
+# This store's card rows are written without the centre (see the module's docstring), so no day of it can be
+# reconciled: item 5 rightly fails on every test here, on the reconciliation alone. It is left out of the comparison;
+# tests/reports/test_checklist.py and tests/insurance/test_reconciliation.py show item 5 either way.
+UNRECONCILED = 5
+
+
 def _moved(found: dict[int, Any]) -> set[int]:
     """Items whose verdict is not the clean store's."""
     clean_manual = NOT_YET_IN_THE_DATA | BY_HAND
-    return {n for n, f in found.items() if (f.verdict is not Verdict.PASS if n in PASSING else
+    assert found[UNRECONCILED].verdict is Verdict.FAIL
+    assert all(e.get("rule") == "ST-07" for e in found[UNRECONCILED].evidence), found[UNRECONCILED].evidence
+    return {n for n, f in found.items() if n != UNRECONCILED and (f.verdict is not Verdict.PASS if n in PASSING else
                                             f.verdict is not Verdict.MANUAL if n in clean_manual else True)}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -24,6 +25,10 @@ from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
 from server.services.context import Ctx
+from server.services.inspection import archive
+from server.services.insurance import receivables
+from server.services.recon.blockers import month_blockers
+from server.services.store import submissions
 
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 
@@ -46,6 +51,23 @@ def policy_of(settings: Settings) -> Policy:
                   fund_use=fund_use)
 
 
+def wings(engine: Engine, ctx: Ctx, first: date, last: date) -> dict[str, Any]:
+    """What the other wings keep for items 4, 5, 6 and 8 (reports.checklist.money), as plain rows. A wing that
+    cannot answer (a refusal: a setting missing) is left out, and its items say 需人工确认."""
+    out: dict[str, Any] = {}
+    with read_session(engine) as s:
+        for key, read in (("submissions", lambda: submissions.checklist_facts(s, ctx)),
+                          ("receivables", lambda: receivables.checklist_facts(s, ctx)),
+                          ("inspection", lambda: archive.exports(s, ctx.store_id))):
+            try:
+                out[key] = read()
+            except AppError:
+                continue
+    with core_unit(engine) as u:  # read only: the unit is the reconciliation's reader, and nothing is written
+        out["reconciliation"] = [v.as_dict() for v in month_blockers(u, ctx.store_id, first, last)]
+    return out
+
+
 @dataclass(frozen=True)
 class Run:
     checklist: Checklist
@@ -63,7 +85,8 @@ def run(engine: Engine, ctx: Ctx, first: date, last: date, verify: bool = True) 
         with read_session(engine) as s:
             report = audit.verify(s, ctx.store_id)
         found = AuditFacts(report.entries, tuple(report.problems))
-    result = checklist(engine, ctx.store_id, first, last, ctx.today, policy_of(ctx.settings), found)
+    result = checklist(engine, ctx.store_id, first, last, ctx.today, policy_of(ctx.settings), found,
+                       wings(engine, ctx, first, last))
     with core_unit(engine) as u:
         s = orm(u)
         before = s.exec(select(ChecklistRun).where(ChecklistRun.store_id == ctx.store_id,
