@@ -846,5 +846,9 @@ from server.cli_care import register as _register_care  # noqa: E402  (count, lo
 
 _register_care(app)
 
+from server.cli_statements import register as _register_statements  # noqa: E402  (report card-statement, rx-statement)
+
+_register_statements(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -62,7 +62,8 @@ class Action(StrEnum):
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
     # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
-    REPORT_READ = "report.read"  # the 进销存 and its exports
+    REPORT_READ = "report.read"  # the 进销存 and its exports, the card and 外配处方 statements (identity numbers masked)
+    REPORT_AGENCY_EXPORT = "report.agency"  # ST-03: the card statement for the agency, identity numbers whole (audited)
 
 
 _READ_ALL = {Action.CATALOG_READ, Action.STORE_READ, Action.STAFF_READ, Action.STOCK_READ, Action.SALE_READ,
@@ -108,7 +109,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
-                                                 Action.REPORT_READ}),
+                                                 Action.REPORT_READ, Action.REPORT_AGENCY_EXPORT}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
