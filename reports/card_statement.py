@@ -45,8 +45,11 @@ class Money:
     acct: int = 0  # 个人账户
     cash: int = 0  # 现金
 
-    def __add__(self, o: Money) -> Money:
-        return Money(*(getattr(self, f.name) + getattr(o, f.name) for f in fields(self)))
+    def __add__(self, o: Money) -> Money:  # spelled out: a year's statement adds three times per settlement
+        return Money(self.medfee + o.medfee, self.fulamt_ownpay + o.fulamt_ownpay,
+                     self.overlmt_selfpay + o.overlmt_selfpay, self.preselfpay + o.preselfpay, self.hifp + o.hifp,
+                     self.other_funds + o.other_funds, self.fund + o.fund, self.psn_part + o.psn_part,
+                     self.acct + o.acct, self.cash + o.cash)
 
     def __neg__(self) -> Money:
         return Money(*(-getattr(self, f.name) for f in fields(self)))
@@ -212,20 +215,23 @@ def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, 
     rows: list[StatementRow] = []
     for r in settled:
         answer = r.answer or {}
-        day = centre_day(answer, tz, r.resolved_at)
+        when = settled_at(answer, tz)  # parsed once: centre_day only when the answer carries no readable time
+        day = when.date() if when is not None else centre_day(answer, tz, r.resolved_at)
         if start <= day <= end:
-            rows.append(_row(r, "2102", day, settled_at(answer, tz), r.setl_id, money_of(r, answer),
+            rows.append(_row(r, "2102", day, when, r.setl_id, money_of(r, answer),
                              group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs), names))
     for r in cancelled:
         answer, info = r.answer or {}, setlinfo_of(r.cancel_body)
-        day = centre_day(info, tz, r.cancel_at)
+        when = settled_at(info, tz)
+        day = when.date() if when is not None else centre_day(info, tz, r.cancel_at)
         if start <= day <= end:
             # what the 2103 takes back is the settlement as booked: its money negated, its group the settlement's
-            rows.append(_row(r, "2103", day, settled_at(info, tz), str(info.get("setl_id", "")),
+            rows.append(_row(r, "2103", day, when, str(info.get("setl_id", "")),
                              -money_of(r, answer),
                              group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs),
                              names, original=r.setl_id))
-    rows.sort(key=lambda x: (x.day, x.setl_time or datetime.min.replace(tzinfo=tz), x.settlement_id, x.kind))
+    earliest = datetime.min.replace(tzinfo=tz)
+    rows.sort(key=lambda x: (x.day, x.setl_time or earliest, x.settlement_id, x.kind))
     groups: dict[ClearingGroup, Subtotal] = {}
     days: dict[tuple[date, ClearingGroup], Subtotal] = {}
     total = Subtotal("合计")

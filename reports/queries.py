@@ -236,7 +236,7 @@ def card_cancellations(conn: Connection, store_id: int, lo: datetime, hi: dateti
                    .label("cancel_at"))
          .select_from(_settlement_from().outerjoin(answered, answered.c.msgid == st.cancel_msgid)
                       .outerjoin(returned, returned.c.sale_id == st.sale_id))
-         .where(st.store_id == store_id, st.status == "cancelled")
+         .where(st.store_id == store_id, st.status == "cancelled", st.resolved_at < hi)  # cancelled after settled
          .order_by(st.id))
     rows = conn.execute(q).all()
     return [r for r in rows if r.cancel_at is not None and lo <= _aware(r.cancel_at) < hi]
