@@ -44,12 +44,14 @@ from tests.conftest import (
     make_settings,
     till_login,
 )
-from tests.insurance.test_card_sale import card_shop, identify, sale_with, settle, waipei  # noqa: F401
+from tests.insurance import test_card_sale
+from tests.insurance.test_card_sale import identify, sale_with, settle, waipei
 from tests.server.test_duty_cli import _config
 
 EMPLOYEE, NONLOCAL = DEMO_PERSONS[0], DEMO_PERSONS[4]
 WHOLE_ID = re.compile(rb"(?<!\d)\d{17}[\dXx](?!\d)")  # an 18-digit 居民身份证号, unmasked
 SUM = re.compile(r"^=SUM\(([A-Z]+)(\d+):([A-Z]+)(\d+)\)$")
+card_shop = test_card_sale.card_shop  # the shop with its agreement, uploaded mappings and the cashier signed in
 
 
 @pytest.fixture
@@ -95,20 +97,24 @@ def busy(shop: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     c = shop["client"]
     d = shop["clock"].today
     nxt = d + timedelta(days=1)
+    def signed_in(*who: str) -> None:
+        """Logged in again at the travelled-to time (a session lives hours, not days) and signed in with the centre."""
+        for w in who:
+            shop[w] = till_login(c, f"u_{w}", ROLE_PINS[w])
+            assert c.post("/insurance/sign-in", json={}, headers=shop[w]).status_code == 201
+
     with at(tz, d, time(10)):
-        for who in ("cashier", "pharmacist"):
-            assert c.post("/insurance/sign-in", json={}, headers=shop[who]).status_code == 201
+        signed_in("cashier", "pharmacist")
         refunded = card_sale(shop, (BARCODE_VITC, 2))
         rx = card_sale(shop, (BARCODE_AMOX, 1), rx=True)
         nonlocal_ = card_sale(shop, (BARCODE_VITC, 1), person=NONLOCAL)
         reversed_ = card_sale(shop, (BARCODE_VITC, 1), (BARCODE_MASK, 1))
         cancel(shop, refunded, "患者退药")
     with at(tz, nxt, time(10)):
-        assert c.post("/insurance/sign-in", json={}, headers=shop["pharmacist"]).status_code == 201
+        signed_in("pharmacist")
         cancel(shop, reversed_, "次日退药", confirm_username="u_manager", confirm_pin=ROLE_PINS["manager"])
     with at(tz, nxt, time(23, 59, 59), tick=False):
-        shop["cashier"] = till_login(c, "u_cashier", ROLE_PINS["cashier"])  # the day's tokens have expired
-        assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
+        signed_in("cashier")
         late = card_sale(shop, (BARCODE_VITC, 1))
     return {"d": d, "nxt": nxt, "refunded": refunded, "rx": rx, "nonlocal": nonlocal_, "reversed": reversed_,
             "late": late}
@@ -261,7 +267,7 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     assert _sheet_totals(rwb["外配处方明细"])["基金支付(元)"] == _yuan(centre_rx["fund_fen"])
     assert _sheet_totals(rwb["按开方机构汇总"])["处方数"] == 1
     # the period when none is given: the store's statement period today is in (monthly by default)
-    first, last = card_statement.period_of(card_shop["clock"].today, "monthly")
+    first, _ = card_statement.period_of(card_shop["clock"].today, "monthly")
     assert c.get("/reports/card-statement", headers=manager).json()["from"] == first.isoformat()
 
     # the agency's file: identity numbers whole, and the export named in the audit log by its digest
