@@ -173,6 +173,14 @@ def setlinfo_of(body: str | None) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def cancellation_day(r: Any, tz: ZoneInfo) -> tuple[date, datetime | None]:
+    """The centre's day and time of a cancellation (a queries.card_cancellations row): its 2103 answer's, or when
+    the answer is not there, the time it was recorded."""
+    info = setlinfo_of(r.cancel_body)
+    when = settled_at(info, tz)
+    return (when.date() if when is not None else centre_day(info, tz, r.cancel_at)), when
+
+
 def money_of(r: Any, answer: Mapping[str, Any]) -> Money:
     """The row's money: what the store booked, and the centre's breakdown of it from its answer."""
     fund = int(r.fund_pay_fen)
@@ -222,8 +230,7 @@ def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, 
                              group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs), names))
     for r in cancelled:
         answer, info = r.answer or {}, setlinfo_of(r.cancel_body)
-        when = settled_at(info, tz)
-        day = when.date() if when is not None else centre_day(info, tz, r.cancel_at)
+        day, when = cancellation_day(r, tz)
         if start <= day <= end:
             # what the 2103 takes back is the settlement as booked: its money negated, its group the settlement's
             rows.append(_row(r, "2103", day, when, str(info.get("setl_id", "")),
@@ -243,14 +250,20 @@ def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, 
                          [(d, g, s) for (d, g), s in sorted(days.items())], total)
 
 
+def window(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants to read for a period of centre days: a day either side, as the centre's clock and ours differ
+    by seconds and a centre day is the store zone's."""
+    return (datetime.combine(start - timedelta(days=1), datetime.min.time(), tz),
+            datetime.combine(end + timedelta(days=2), datetime.min.time(), tz))
+
+
 def card_statement(engine: Engine, store_id: int, start: date, end: date, tz: ZoneInfo,
                    store_admdvs: str) -> CardStatement:
     """The statement of [start, end] (the centre's days, both included), read in one snapshot."""
     if end < start:
         raise ValueError("the period ends before it starts")
     # a centre day is the store zone's: a day either side of the UTC window holds every settlement that can be in it
-    lo = datetime.combine(start - timedelta(days=1), datetime.min.time(), tz)
-    hi = datetime.combine(end + timedelta(days=2), datetime.min.time(), tz)
+    lo, hi = window(start, end, tz)
     with queries.reading(engine) as conn:
         settled = queries.card_settlements(conn, store_id, lo, hi)
         cancelled = queries.card_cancellations(conn, store_id, lo, hi)

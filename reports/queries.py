@@ -259,10 +259,11 @@ def line_names(conn: Connection, line_ids: Sequence[int]) -> dict[int, Any]:
     return out
 
 
-def waipei_dispensed(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
-    """Every completed sale of the period (business dates) that dispensed a 外配处方 (a prescription for the card),
-    with the prescription, its prescriber, the patient, and the sale's card settlement (the 2102 it made, settled or
-    since cancelled; none when it was not paid by the card)."""
+def waipei_dispensed(conn: Connection, store_id: int, start: date | None = None, end: date | None = None,
+                     sale_ids: Sequence[str] | None = None) -> Sequence[Any]:
+    """Every completed sale of the period (business dates), or of the sales named, that dispensed a 外配处方 (a
+    prescription for the card), with the prescription, its prescriber, the patient, and the sale's card settlement
+    (the 2102 it made, settled or since cancelled; none when it was not paid by the card)."""
     s, rx, st = _SALE.c, _RX.c, _SETL.c
     q = (sa.select(s.id.label("sale_id"), s.sale_no, s.business_date, s.completed_at, rx.id.label("rx_id"), rx.rx_no,
                    rx.institution_code, rx.institution_name, rx.doctor_code, rx.doctor_name, rx.issued_on,
@@ -270,10 +271,16 @@ def waipei_dispensed(conn: Connection, store_id: int, start: date, end: date) ->
                    st.medfee_sumamt_fen, st.fund_pay_fen, st.acct_pay_fen, st.cash_pay_fen)
          .select_from(_SALE.join(_RX, rx.id == s.prescription_id)
                       .outerjoin(_SETL, sa.and_(st.sale_id == s.id, st.status.in_(("settled", "cancelled")))))
-         .where(s.store_id == store_id, s.status == "completed", rx.for_insurance == sa.true(),
-                s.business_date >= start, s.business_date <= end)
+         .where(s.store_id == store_id, s.status == "completed", rx.for_insurance == sa.true())
          .order_by(rx.institution_code, s.business_date, s.sale_no))
-    return conn.execute(q).all()
+    if sale_ids is not None:
+        out: list[Any] = []
+        ids = sorted(set(sale_ids))
+        for n in range(0, len(ids), _CHUNK):
+            out.extend(conn.execute(q.where(s.id.in_(ids[n:n + _CHUNK]))).all())
+        return out
+    assert start is not None and end is not None
+    return conn.execute(q.where(s.business_date >= start, s.business_date <= end)).all()
 
 
 def rx_lines_sold(conn: Connection, sale_ids: Sequence[str]) -> Sequence[Any]:

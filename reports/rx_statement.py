@@ -5,8 +5,9 @@ reviewed it, the items, the amount, of which fund / account / cash from the sale
 with totals per prescribing institution.
 
 Status: 已结算 (the card settlement stands), 已撤销 (cancelled by 2103 since), 未医保结算 (dispensed without the card).
-A cancelled one is followed by its own negative row (撤销冲减), as on the card statement, so every total — and every
-SUM in the workbook — is the net the fund paid. Read only through reports.queries.
+A cancellation is a negative row of its own (撤销冲减), as on the card statement, in the period of the centre's day
+of the 2103 (reports.card_statement.cancellation_day): a period's statement stays what it was when handed in, and
+every total — and every SUM in the workbook — is the net the fund paid. Read only through reports.queries.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from catalog.codes import mask_id
-from reports import queries
+from reports import card_statement, queries
 
 STATUS_ZH = {"settled": "已结算", "cancelled": "已撤销", "": "未医保结算"}
 
@@ -44,11 +46,15 @@ class RxRow:
     acct: int
     cash: int
     status: str  # settled | cancelled | ""
-    reversal: bool = False  # the negative row that takes a cancelled one's money back
+    reversed_on: date | None = None  # on the negative row that takes a cancelled one back: the centre's day of it
 
-    def negated(self) -> RxRow:
+    @property
+    def reversal(self) -> bool:
+        return self.reversed_on is not None
+
+    def negated(self, day: date) -> RxRow:
         return replace(self, items=tuple((n, q, -a) for n, q, a in self.items), amount=-self.amount,
-                       medfee=-self.medfee, fund=-self.fund, acct=-self.acct, cash=-self.cash, reversal=True)
+                       medfee=-self.medfee, fund=-self.fund, acct=-self.acct, cash=-self.cash, reversed_on=day)
 
     @property
     def status_zh(self) -> str:
@@ -88,26 +94,28 @@ class RxStatement:
     total: RxTotal = field(default_factory=lambda: RxTotal("合计"))
 
 
-def build(dispensed: Iterable[Any], lines: Iterable[Any], approvals: Mapping[int, Any], store_id: int, start: date,
-          end: date) -> RxStatement:
-    """The statement from plain facts (reports.queries: waipei_dispensed, rx_lines_sold, rx_approvals)."""
+def _row(d: Any, items: Mapping[str, list[tuple[str, str, int]]], approvals: Mapping[int, Any]) -> RxRow:
+    approved = approvals.get(int(d.rx_id))
+    mine = tuple(items.get(d.sale_id, ()))
+    return RxRow(d.sale_id, d.sale_no or "", d.rx_no, d.institution_code, d.institution_name, d.doctor_name,
+                 d.issued_on, d.patient_name, d.patient_certno or "", d.business_date,
+                 (approved.display_name if approved else ""), mine, sum(a for *_, a in mine),
+                 int(d.medfee_sumamt_fen or 0), int(d.fund_pay_fen or 0), int(d.acct_pay_fen or 0),
+                 int(d.cash_pay_fen or 0), d.setl_status or "")
+
+
+def build(dispensed: Iterable[Any], taken_back: Iterable[tuple[Any, date]], lines: Iterable[Any],
+          approvals: Mapping[int, Any], store_id: int, start: date, end: date) -> RxStatement:
+    """The statement from plain facts (reports.queries: waipei_dispensed, rx_lines_sold, rx_approvals): the
+    dispensed of the period, and the cancelled ones (as waipei_dispensed gives them) with the day of their 2103."""
     items: dict[str, list[tuple[str, str, int]]] = {}
     for ln in lines:
         unit = (ln.split_unit or ln.unit) if ln.split else ln.unit
         items.setdefault(ln.sale_id, []).append((f"{ln.name} {ln.spec}".strip(), f"{ln.qty}{unit}",
                                                  int(ln.amount_fen)))
-    rows: list[RxRow] = []
-    for d in dispensed:
-        approved = approvals.get(int(d.rx_id))
-        mine = tuple(items.get(d.sale_id, ()))
-        rows.append(RxRow(d.sale_id, d.sale_no or "", d.rx_no, d.institution_code, d.institution_name,
-                          d.doctor_name, d.issued_on, d.patient_name, d.patient_certno or "", d.business_date,
-                          (approved.display_name if approved else ""), mine, sum(a for *_, a in mine),
-                          int(d.medfee_sumamt_fen or 0), int(d.fund_pay_fen or 0), int(d.acct_pay_fen or 0),
-                          int(d.cash_pay_fen or 0), d.setl_status or ""))
-        if rows[-1].status == "cancelled":
-            rows.append(rows[-1].negated())
-    rows.sort(key=lambda r: (r.institution_code, r.dispensed_on, r.sale_no, r.reversal))
+    rows = [_row(d, items, approvals) for d in dispensed]
+    rows += [_row(d, items, approvals).negated(day) for d, day in taken_back]
+    rows.sort(key=lambda r: (r.institution_code, r.reversed_on or r.dispensed_on, r.sale_no, r.reversal))
     per: dict[str, RxTotal] = {}
     total = RxTotal("合计")
     for r in rows:
@@ -116,14 +124,22 @@ def build(dispensed: Iterable[Any], lines: Iterable[Any], approvals: Mapping[int
     return RxStatement(store_id, start, end, rows, [per[k] for k in sorted(per)], total)
 
 
-def rx_statement(engine: Engine, store_id: int, start: date, end: date) -> RxStatement:
+def rx_statement(engine: Engine, store_id: int, start: date, end: date, tz: ZoneInfo) -> RxStatement:
     if end < start:
         raise ValueError("the period ends before it starts")
+    lo, hi = card_statement.window(start, end, tz)
     with queries.reading(engine) as conn:
         dispensed = queries.waipei_dispensed(conn, store_id, start, end)
-        lines = queries.rx_lines_sold(conn, [d.sale_id for d in dispensed])
-        approvals = queries.rx_approvals(conn, [int(d.rx_id) for d in dispensed])
-    return build(dispensed, lines, approvals, store_id, start, end)
+        days: dict[str, date] = {}
+        for r in queries.card_cancellations(conn, store_id, lo, hi):
+            day, _ = card_statement.cancellation_day(r, tz)
+            if r.rx_no and start <= day <= end:
+                days[r.sale_id] = day
+        back = queries.waipei_dispensed(conn, store_id, sale_ids=list(days)) if days else []
+        sales = [d.sale_id for d in (*dispensed, *back)]
+        lines = queries.rx_lines_sold(conn, sales)
+        approvals = queries.rx_approvals(conn, [int(d.rx_id) for d in (*dispensed, *back)])
+    return build(dispensed, [(d, days[d.sale_id]) for d in back], lines, approvals, store_id, start, end)
 
 
 def as_dict(st: RxStatement) -> dict[str, Any]:
@@ -139,6 +155,7 @@ def as_dict(st: RxStatement) -> dict[str, Any]:
                   "sale_no": r.sale_no, "pharmacist": r.pharmacist,
                   "items": [{"name": n, "qty": q, "amount_fen": a} for n, q, a in r.items], "amount_fen": r.amount,
                   "medfee_fen": r.medfee, "fund_fen": r.fund, "acct_fen": r.acct, "cash_fen": r.cash,
-                  "status": r.status or "none", "reversal": r.reversal, "status_zh": r.status_zh} for r in st.rows],
+                  "status": r.status or "none", "reversed_on": r.reversed_on.isoformat() if r.reversed_on else None,
+                  "status_zh": r.status_zh} for r in st.rows],
         "by_institution": [total(t) for t in st.by_institution], "total": total(st.total),
     }

@@ -101,7 +101,7 @@ def rx_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousOpt
     from reports import rx_statement as rs
     from reports.export import statements
 
-    st = rs.rx_statement(engine, ctx.store_id, first, last)
+    st = rs.rx_statement(engine, ctx.store_id, first, last, settings.store.tz)
     for path, fmt in ((xlsx_path, "xlsx"), (csv_path, "csv")):
         if path:
             statements.write_rx(st, path, fmt)

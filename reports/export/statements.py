@@ -59,6 +59,7 @@ def card_tables(st: CardStatement, unmasked: bool = False) -> list[Table]:
 RX_COLUMNS = (
     Col("处方号", width=18), Col("开方机构", width=20), Col("机构编码", width=16), Col("开方医师", width=10),
     Col("处方日期", width=12), Col("患者", width=10), Col("证件号码", width=22), Col("调剂日期", width=12),
+    Col("撤销日期", width=12),
     Col("销售单号", width=16), Col("审方药师", width=10), Col("药品（品名 数量 金额）", width=50),
     Col("处方药品金额(元)", "money", 12), Col("医疗费总额(元)", "money", 12), Col("基金支付(元)", "money", 12),
     Col("个人账户(元)", "money", 12), Col("现金(元)", "money", 12), Col("状态", width=10))
@@ -69,7 +70,8 @@ RX_TOTAL_COLUMNS = (Col("开方机构", width=30), Col("处方数", "count", 10)
 
 def rx_row(r: RxRow) -> list[object]:
     return [r.rx_no, r.institution_name, r.institution_code, r.doctor, r.issued_on.isoformat(), r.patient_name,
-            mask_id(r.patient_certno), r.dispensed_on.isoformat(), r.sale_no, r.pharmacist,
+            mask_id(r.patient_certno), r.dispensed_on.isoformat(), r.reversed_on.isoformat() if r.reversed_on else "",
+            r.sale_no, r.pharmacist,
             "；".join(f"{n} {q} {a / 100:.2f}元" for n, q, a in r.items), r.amount, r.medfee, r.fund, r.acct, r.cash,
             r.status_zh]
 
@@ -81,7 +83,7 @@ def _rx_total(t: RxTotal) -> list[object]:
 def rx_tables(st: RxStatement) -> list[Table]:
     t = st.total
     rows = Table("外配处方明细", RX_COLUMNS, [rx_row(r) for r in st.rows],
-                 ["合计", *[None] * 10, t.amount, t.medfee, t.fund, t.acct, t.cash, None])
+                 ["合计", *[None] * 11, t.amount, t.medfee, t.fund, t.acct, t.cash, None])
     per = Table("按开方机构汇总", RX_TOTAL_COLUMNS, [_rx_total(x) for x in st.by_institution], _rx_total(t))
     return [rows, per]
 

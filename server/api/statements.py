@@ -97,7 +97,7 @@ def rx_statement_report(request: Request, ctx: CtxDep, start: From = None, end: 
                         format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
     """外配处方费用统计表 (RX-09): one row per 外配处方 dispensed, totals per prescribing institution."""
     first, last = statement_period(start, end, period, ctx)
-    st = rx_statement.rx_statement(get_state(request).engine, ctx.store_id, first, last)
+    st = rx_statement.rx_statement(get_state(request).engine, ctx.store_id, first, last, ctx.settings.store.tz)
     if format == "json":
         return rx_statement.as_dict(st)
     from reports.export import statements

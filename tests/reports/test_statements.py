@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -48,7 +49,7 @@ from tests.insurance import test_card_sale
 from tests.insurance.test_card_sale import identify, sale_with, settle, waipei
 from tests.server.test_duty_cli import _config
 
-EMPLOYEE, NONLOCAL = DEMO_PERSONS[0], DEMO_PERSONS[4]
+EMPLOYEE, RETIREE, NONLOCAL = DEMO_PERSONS[0], DEMO_PERSONS[1], DEMO_PERSONS[4]
 WHOLE_ID = re.compile(rb"(?<!\d)\d{17}[\dXx](?!\d)")  # an 18-digit 居民身份证号, unmasked
 SUM = re.compile(r"^=SUM\(([A-Z]+)(\d+):([A-Z]+)(\d+)\)$")
 card_shop = test_card_sale.card_shop  # the shop with its agreement, uploaded mappings and the cashier signed in
@@ -71,7 +72,7 @@ def card_sale(shop: dict[str, Any], *scans: tuple[str, int], person: DemoPerson 
     r = identify(shop, sid, card_no=person.card_no, card_sn=person.card_sn)
     assert r.status_code == 200, r.text
     if rx:
-        waipei(shop, sid)
+        waipei(shop, sid, patient=person.name, certno=person.certno)
     pv = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
     assert pv.status_code == 200, pv.text
     done = settle(shop, sid, pv.json()["due_otherwise_fen"])
@@ -92,8 +93,8 @@ def at(tz: ZoneInfo, day: date, hms: time, tick: bool = True) -> Iterator[None]:
 
 
 def busy(shop: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    """Day D at 10:00: four card sales (one of them a 外配处方, one a non-local person) and a same-day refund; D+1 at
-    10:00 the reversal of a D sale; D+1 at 23:59:59 Shanghai a last sale."""
+    """Day D at 10:00: four card sales (two of them 外配处方, one a non-local person, one a retiree) and a same-day refund; D+1 at
+    10:00 the reversal of a D sale (a 外配处方); D+1 at 23:59:59 Shanghai a last sale."""
     c = shop["client"]
     d = shop["clock"].today
     nxt = d + timedelta(days=1)
@@ -108,7 +109,7 @@ def busy(shop: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
         refunded = card_sale(shop, (BARCODE_VITC, 2))
         rx = card_sale(shop, (BARCODE_AMOX, 1), rx=True)
         nonlocal_ = card_sale(shop, (BARCODE_VITC, 1), person=NONLOCAL)
-        reversed_ = card_sale(shop, (BARCODE_VITC, 1), (BARCODE_MASK, 1))
+        reversed_ = card_sale(shop, (BARCODE_AMOX, 1), (BARCODE_MASK, 1), person=RETIREE, rx=True)
         cancel(shop, refunded, "患者退药")
     with at(tz, nxt, time(10)):
         signed_in("pharmacist")
@@ -222,22 +223,33 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     assert {r.kind for r in day_one.rows if r.setl_id == rev.original_setl_id} == {"2102"}
     assert [r.kind for r in day_one.rows].count("2103") == 1  # the same-day refund
 
-    # the 外配处方 statement: the one dispensed, with the card's figures for its sale, per institution
-    rs = rx_statement.rx_statement(engine, 1, d, nxt)
-    (rx,) = rs.rows
-    rx_raw = _sql(engine, "SELECT p.rx_no, p.institution_code, p.doctor_name, s.sale_no, c.setl_id "
+    # the 外配处方 statement: the two dispensed on D with the card's figures for their sales, and on D+1 the
+    # reversal of one of them, its own negative row; per institution the net
+    tz_rx = partial(rx_statement.rx_statement, engine, 1, tz=tz)
+    rs, rs_d, rs_nxt = tz_rx(d, nxt), tz_rx(d, d), tz_rx(nxt, nxt)
+    rx_raw = _sql(engine, "SELECT p.rx_no, p.institution_code, p.doctor_name, s.sale_no, c.setl_id, s.id "
                           "FROM sale s JOIN prescription p ON p.id = s.prescription_id "
-                          "JOIN card_settlement c ON c.sale_id = s.id WHERE p.for_insurance")
-    assert len(rx_raw) == 1
-    rx_no, inst, doctor, sale_no, setl_id = rx_raw[0]
-    (centre_rx,) = [r for r in centre if r["setl_id"] == setl_id]
-    assert (rx.rx_no, rx.institution_code, rx.doctor, rx.sale_no) == (rx_no, inst, doctor, sale_no)
-    assert (rx.medfee, rx.fund, rx.acct, rx.cash) == (centre_rx["medfee_fen"], centre_rx["fund_fen"],
-                                                       centre_rx["acct_fen"], centre_rx["cash_fen"])
-    assert rx.pharmacist and rx.status == "settled" and "*" in rx_statement.as_dict(rs)["rows"][0]["patient_certno"]
-    assert by_setl[setl_id].rx_no == rx_no
+                          "JOIN card_settlement c ON c.sale_id = s.id WHERE p.for_insurance ORDER BY s.sale_no")
+    assert [r[5] for r in rx_raw] == [b["rx"], b["reversed"]]
+    centre_of = {r["setl_id"]: r for r in centre}
+    assert [r.sale_no for r in rs_d.rows] == [r[3] for r in rx_raw] and not any(r.reversal for r in rs_d.rows)
+    for row, (rx_no, inst, doctor, sale_no, setl_id, _) in zip(rs_d.rows, rx_raw, strict=True):
+        c2102 = centre_of[setl_id]
+        assert (row.rx_no, row.institution_code, row.doctor, row.sale_no) == (rx_no, inst, doctor, sale_no)
+        assert (row.medfee, row.fund, row.acct, row.cash) == (c2102["medfee_fen"], c2102["fund_fen"],
+                                                               c2102["acct_fen"], c2102["cash_fen"])
+        assert row.pharmacist and by_setl[setl_id].rx_no == rx_no
+    assert [r.status for r in rs_d.rows] == ["settled", "cancelled"]
+    (back,) = rs_nxt.rows
+    (c2103,) = [r for r in centre if r["infno"] == "2103" and r["ref_setl_id"] == rx_raw[1][4]]
+    assert back.reversal and back.reversed_on == nxt and back.sale_no == rx_raw[1][3]
+    assert (back.medfee, back.fund, back.acct, back.cash) == (c2103["medfee_fen"], c2103["fund_fen"],
+                                                               c2103["acct_fen"], c2103["cash_fen"])
+    kept = centre_of[rx_raw[0][4]]
     (per,) = rs.by_institution
-    assert (per.prescriptions, per.fund, per.acct) == (1, rx.fund, rx.acct) == (1, rs.total.fund, rs.total.acct)
+    assert (per.prescriptions, per.cancelled, per.fund, per.acct) == (2, 1, kept["fund_fen"], kept["acct_fen"])
+    assert (rs.total.fund, rs.total.medfee) == (kept["fund_fen"], kept["medfee_fen"])
+    assert all("*" in r["patient_certno"] for r in rx_statement.as_dict(rs)["rows"])
 
     # the files through the API: masked, reopened, their totals the statement's
     c, manager = card_shop["client"], card_shop["manager"]
@@ -264,8 +276,8 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     rx_file = c.get("/reports/rx-statement", params=q | {"format": "xlsx"}, headers=manager)
     assert rx_file.status_code == 200 and not WHOLE_ID.search(rx_file.content)
     rwb = load_workbook(io.BytesIO(rx_file.content))
-    assert _sheet_totals(rwb["外配处方明细"])["基金支付(元)"] == _yuan(centre_rx["fund_fen"])
-    assert _sheet_totals(rwb["按开方机构汇总"])["处方数"] == 1
+    assert _sheet_totals(rwb["外配处方明细"])["基金支付(元)"] == _yuan(kept["fund_fen"])
+    assert _sheet_totals(rwb["按开方机构汇总"])["处方数"] == 2
     # the period when none is given: the store's statement period today is in (monthly by default)
     first, _ = card_statement.period_of(card_shop["clock"].today, "monthly")
     assert c.get("/reports/card-statement", headers=manager).json()["from"] == first.isoformat()
