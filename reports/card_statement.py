@@ -192,15 +192,15 @@ def money_of(r: Any, answer: Mapping[str, Any]) -> Money:
                  cash=int(r.cash_pay_fen))
 
 
-def _lines(r: Any, names: Mapping[int, Any]) -> tuple[Line, ...]:
+def _lines(r: Any, names: Mapping[int, Any], labels: dict[Any, Any]) -> tuple[Line, ...]:
     out = []
     for d in r.lines or []:
         sn = str(d.get("feedetl_sn", ""))
         ln = names.get(int(sn)) if sn.isdigit() else None
         if ln is not None:
             unit = (ln.split_unit or ln.unit) if ln.split else ln.unit
-            out.append(Line(f"{ln.name} {ln.spec}".strip(), f"{ln.qty}{unit}", int(d.get("det_item_fee_sumamt_fen",
-                                                                                          ln.amount_fen))))
+            label = labels.setdefault((ln.name, ln.spec), f"{ln.name} {ln.spec}".strip())  # one string per drug
+            out.append(Line(label, f"{ln.qty}{unit}", int(d.get("det_item_fee_sumamt_fen", ln.amount_fen))))
         else:
             out.append(Line(str(d.get("med_list_codg", sn)), str(d.get("cnt", "")),
                             int(d.get("det_item_fee_sumamt_fen", 0))))
@@ -208,12 +208,13 @@ def _lines(r: Any, names: Mapping[int, Any]) -> tuple[Line, ...]:
 
 
 def _row(r: Any, kind: str, day: date, when: datetime | None, setl_id: str, money: Money, group: ClearingGroup,
-         names: Mapping[int, Any], original: str = "") -> StatementRow:
+         names: Mapping[int, Any], labels: dict[Any, Any], original: str = "") -> StatementRow:
     answer = r.answer or {}
+    group = labels.setdefault(group, group)  # one object per group, not one per row
     return StatementRow(int(r.id), kind, day, when, setl_id, original, r.sale_no or "", r.psn_no or "",
                         r.psn_name or str(answer.get("psn_name", "")), r.certno or "",
                         r.insutype or str(answer.get("insutype", "")), r.psn_type or str(answer.get("psn_type", "")),
-                        group, money, _lines(r, names), r.rx_no or "", tuple(money.problems()))
+                        group, money, _lines(r, names, labels), r.rx_no or "", tuple(money.problems()))
 
 
 def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, Any], store_id: int, start: date,
@@ -221,13 +222,15 @@ def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, 
     """The statement from plain facts, as reports.queries gives them (card_settlements, card_cancellations,
     line_names): the rows whose centre day falls in [start, end], in the centre's order, and the subtotals."""
     rows: list[StatementRow] = []
+    labels: dict[Any, Any] = {}  # the drugs' labels and the groups, each made once
     for r in settled:
         answer = r.answer or {}
         when = settled_at(answer, tz)  # parsed once: centre_day only when the answer carries no readable time
         day = when.date() if when is not None else centre_day(answer, tz, r.resolved_at)
         if start <= day <= end:
             rows.append(_row(r, "2102", day, when, r.setl_id, money_of(r, answer),
-                             group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs), names))
+                             group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs), names,
+                             labels))
     for r in cancelled:
         answer, info = r.answer or {}, setlinfo_of(r.cancel_body)
         day, when = cancellation_day(r, tz)
@@ -236,7 +239,7 @@ def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, 
             rows.append(_row(r, "2103", day, when, str(info.get("setl_id", "")),
                              -money_of(r, answer),
                              group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs),
-                             names, original=r.setl_id))
+                             names, labels, original=r.setl_id))
     earliest = datetime.min.replace(tzinfo=tz)
     rows.sort(key=lambda x: (x.day, x.setl_time or earliest, x.settlement_id, x.kind))
     groups: dict[ClearingGroup, Subtotal] = {}
@@ -265,12 +268,14 @@ def card_statement(engine: Engine, store_id: int, start: date, end: date, tz: Zo
     # a centre day is the store zone's: a day either side of the UTC window holds every settlement that can be in it
     lo, hi = window(start, end, tz)
     with queries.reading(engine) as conn:
-        settled = queries.card_settlements(conn, store_id, lo, hi)
         cancelled = queries.card_cancellations(conn, store_id, lo, hi)
-        ids = [int(d["feedetl_sn"]) for r in (*settled, *cancelled) for d in (r.lines or [])
-               if str(d.get("feedetl_sn", "")).isdigit()]
-        names = queries.line_names(conn, ids)
-    return build(settled, cancelled, names, store_id, start, end, tz, store_admdvs)
+        names = queries.settled_line_names(conn, store_id, lo, hi)
+        # a cancellation of a settlement made before the window names lines the join above did not read
+        names.update(queries.line_names(conn, [int(d["feedetl_sn"]) for r in cancelled for d in (r.lines or [])
+                                               if str(d.get("feedetl_sn", "")).isdigit()
+                                               and int(d["feedetl_sn"]) not in names]))
+        return build(queries.card_settlements(conn, store_id, lo, hi), cancelled, names, store_id, start, end, tz,
+                     store_admdvs)
 
 
 def as_dict(st: CardStatement, unmasked: bool = False) -> dict[str, Any]:
