@@ -365,3 +365,12 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
                             "u_insurance_admin", "--config", str(config)], input=f"{ROLE_PINS['insurance_admin']}\n")
     assert r.exit_code == 0 and out.exists(), r.output
     assert _sql(engine, exports)[0][0] == 2
+    # the manager's own, from the command line: masked, and the 外配处方 statement beside it
+    masked_cli = runner.invoke(app, ["report", "card-statement", "--json", "--as", "u_manager", "--config",
+                                     str(config)], input=f"{ROLE_PINS['manager']}\n")
+    assert masked_cli.exit_code == 0 and '"kind": "2102"' in masked_cli.output, masked_cli.output
+    assert EMPLOYEE.certno not in masked_cli.output
+    rx_csv = tmp_path / "rx.csv"
+    r = runner.invoke(app, ["report", "rx-statement", "--previous", "--csv", str(rx_csv), "--as", "u_manager",
+                            "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
+    assert r.exit_code == 0 and rx_csv.read_bytes().startswith(b"\xef\xbb\xbf"), r.output
