@@ -94,6 +94,7 @@ class StatementRow:
     money: Money
     lines: tuple[Line, ...]
     rx_no: str
+    rx_institution: str = ""  # the 外配处方's prescribing institution (ST-03 names it)
     problems: tuple[str, ...] = ()
 
     def certno_shown(self, unmasked: bool = False) -> str:
@@ -214,7 +215,8 @@ def _row(r: Any, kind: str, day: date, when: datetime | None, setl_id: str, mone
     return StatementRow(int(r.id), kind, day, when, setl_id, original, r.sale_no or "", r.psn_no or "",
                         r.psn_name or str(answer.get("psn_name", "")), r.certno or "",
                         r.insutype or str(answer.get("insutype", "")), r.psn_type or str(answer.get("psn_type", "")),
-                        group, money, _lines(r, names, labels), r.rx_no or "", tuple(money.problems()))
+                        group, money, _lines(r, names, labels), r.rx_no or "",
+                        getattr(r, "rx_institution", None) or "", tuple(money.problems()))
 
 
 def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, Any], store_id: int, start: date,
@@ -300,7 +302,8 @@ def as_dict(st: CardStatement, unmasked: bool = False) -> dict[str, Any]:
                   "certno": r.certno_shown(unmasked), "insutype": r.insutype, "psn_type": r.psn_type,
                   "nonlocal": r.group.nonlocal_, "group": group(r.group), "money": money(r.money),
                   "lines": [{"name": ln.name, "qty": ln.qty, "amount_fen": ln.amount} for ln in r.lines],
-                  "rx_no": r.rx_no, "problems": list(r.problems)} for r in st.rows],
+                  "rx_no": r.rx_no, "rx_institution": r.rx_institution, "problems": list(r.problems)}
+                 for r in st.rows],
         "by_group": [group(g) | sub(s) for g, s in st.by_group],
         "by_day_group": [{"day": d.isoformat()} | group(g) | sub(s) for d, g, s in st.by_day_group],
         "total": sub(st.total),

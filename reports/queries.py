@@ -199,7 +199,8 @@ def _settlement_columns() -> list[Any]:
     return [st.id, st.sale_id, st.status, st.medfee_sumamt_fen, st.fund_pay_fen, st.acct_pay_fen, st.cash_pay_fen,
             st.setl_id, st.mdtrt_id, st.answer, st.resolved_at, st.lines, st.cancel_msgid, s.sale_no,
             s.business_date, ins.psn_no, ins.psn_name, ins.certno, ins.insutype, ins.psn_type, ins.insuplc_admdvs,
-            sa.case((rx.for_insurance == sa.true(), rx.rx_no), else_=sa.null()).label("rx_no")]
+            sa.case((rx.for_insurance == sa.true(), rx.rx_no), else_=sa.null()).label("rx_no"),
+            sa.case((rx.for_insurance == sa.true(), rx.institution_name), else_=sa.null()).label("rx_institution")]
 
 
 def _settlement_from() -> Any:

@@ -17,7 +17,7 @@ CARD_ROW_COLUMNS = (
     Col("原结算流水号", width=30), Col("销售单号", width=16), Col("姓名", width=10), Col("证件号码", width=22),
     Col("险种", width=8), Col("人员类别", width=8), Col("本地/异地", width=8), Col("清算类别", width=8),
     Col("清算经办机构", width=12), *_MONEY, Col("药品明细（品名 数量 金额）", width=50), Col("外配处方号", width=18),
-    Col("核对", width=30))
+    Col("开方机构", width=20), Col("核对", width=30))
 GROUP_COLUMNS = (Col("清算分组", width=28), Col("险种", width=8), Col("清算类别", width=8), Col("清算经办机构", width=12),
                  Col("本地/异地", width=8), Col("结算笔数", "count", 10), Col("撤销笔数", "count", 10), *_MONEY)
 DAY_COLUMNS = (Col("清算日期", width=12), *GROUP_COLUMNS)
@@ -36,7 +36,7 @@ def card_row(r: StatementRow, unmasked: bool = False) -> list[object]:
     return [r.setl_time.strftime("%Y-%m-%d %H:%M:%S") if r.setl_time else r.day.isoformat(),
             "结算" if r.kind == "2102" else "撤销", r.setl_id, r.original_setl_id, r.sale_no, r.psn_name,
             r.certno_shown(unmasked), r.insutype, r.psn_type, "异地" if g.nonlocal_ else "本地", g.clr_type,
-            g.clr_optins, *_money(r.money), _lines_text(r), r.rx_no, "；".join(r.problems) or "平"]
+            g.clr_optins, *_money(r.money), _lines_text(r), r.rx_no, r.rx_institution, "；".join(r.problems) or "平"]
 
 
 def _sub(s: Subtotal) -> list[object]:
@@ -46,7 +46,7 @@ def _sub(s: Subtotal) -> list[object]:
 def card_tables(st: CardStatement, unmasked: bool = False) -> list[Table]:
     total = st.total
     rows = Table("结算明细", CARD_ROW_COLUMNS, [card_row(r, unmasked) for r in st.rows],
-                 ["合计", *[None] * 11, *_money(total.money), None, None, None])
+                 ["合计", *[None] * 11, *_money(total.money), None, None, None, None])
     groups = Table("清算分组汇总", GROUP_COLUMNS,
                    [[g.label_zh, g.insutype, g.clr_type, g.clr_optins, "异地" if g.nonlocal_ else "本地", *_sub(s)]
                     for g, s in st.by_group], ["合计", None, None, None, None, *_sub(total)])

@@ -239,6 +239,7 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
         assert (row.medfee, row.fund, row.acct, row.cash) == (c2102["medfee_fen"], c2102["fund_fen"],
                                                                c2102["acct_fen"], c2102["cash_fen"])
         assert row.pharmacist and by_setl[setl_id].rx_no == rx_no
+        assert by_setl[setl_id].rx_institution == row.institution_name
     assert [r.status for r in rs_d.rows] == ["settled", "cancelled"]
     (back,) = rs_nxt.rows
     (c2103,) = [r for r in centre if r["infno"] == "2103" and r["ref_setl_id"] == rx_raw[1][4]]
