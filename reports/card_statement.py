@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -30,8 +30,8 @@ from server.insurance.clearing import ClearingGroup, centre_day, group_of, settl
 PERIODS = {"monthly": 1, "bimonthly": 2, "quarterly": 3}
 
 
-@dataclass(frozen=True, slots=True)
-class Money:
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__, and a year's
+class Money:               # statement makes one per settlement and adds three times per settlement
     """A settlement's money in fen, in the columns the statement shows."""
 
     medfee: int = 0  # 医疗费总额
@@ -45,7 +45,7 @@ class Money:
     acct: int = 0  # 个人账户
     cash: int = 0  # 现金
 
-    def __add__(self, o: Money) -> Money:  # spelled out: a year's statement adds three times per settlement
+    def __add__(self, o: Money) -> Money:  # spelled out, not over fields(): the same reason
         return Money(self.medfee + o.medfee, self.fulamt_ownpay + o.fulamt_ownpay,
                      self.overlmt_selfpay + o.overlmt_selfpay, self.preselfpay + o.preselfpay, self.hifp + o.hifp,
                      self.other_funds + o.other_funds, self.fund + o.fund, self.psn_part + o.psn_part,
@@ -69,14 +69,13 @@ MONEY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("acct", "个人账户"), ("cash", "现金"))
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     name: str
     qty: str  # with its unit: "2盒", "12粒"
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Money: one per settlement
 class StatementRow:
     settlement_id: int
     kind: str  # "2102" a settlement, "2103" its cancellation (negative)
@@ -154,6 +153,12 @@ def fen(answer: Mapping[str, Any], key: str) -> int:
     raw = answer.get(key)
     if raw is None or raw == "" or isinstance(raw, bool):
         return 0
+    if isinstance(raw, str):  # the common case, "12.34" / "-3.5": whole fen without Decimal (a year is 5 per row)
+        text = raw.strip()
+        whole, _, frac = text.lstrip("+-").partition(".")
+        if whole.isdigit() and len(frac) <= 2 and (not frac or frac.isdigit()):
+            whole_fen = int(whole) * 100 + int((frac + "00")[:2])
+            return -whole_fen if text.startswith("-") else whole_fen
     try:
         value = Decimal(raw) if isinstance(raw, (int, Decimal)) else Decimal(str(raw).strip())
     except InvalidOperation:
