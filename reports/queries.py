@@ -15,13 +15,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from server.db.models import Batch, CardSettlement, Item, Sale, SaleLine
+from server.db.models import (
+    Batch,
+    CardSettlement,
+    InsuranceMessage,
+    Item,
+    Prescription,
+    RxReview,
+    Sale,
+    SaleInsured,
+    SaleLine,
+    SaleReturn,
+    User,
+)
 from server.db.models.ledger import StockMovement
 from server.db.models.period import PeriodClose, PeriodSnapshot
 
@@ -293,7 +305,7 @@ def receipts_in(conn: Connection, store_id: int, start: date, end: date) -> Sequ
     return conn.execute(q).all()
 
 
-def rx_lines_sold(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
+def rx_lines_reviewed(conn: Connection, store_id: int, start: date, end: date) -> Sequence[Any]:
     """Completed sales' prescription-drug lines (the class as sold) with their prescription and its last review
     (RX-01/05/07)."""
     ln, s, pl, rv = _LINE.c, _SALE.c, _t("prescription_line").c, _t("rx_review").c
@@ -428,3 +440,142 @@ def placements(conn: Connection, store_id: int) -> Sequence[Any]:
          .where(i.store_id == store_id, i.active == sa.true())
          .order_by(i.code))
     return conn.execute(q).all()
+# --- the card-purchase statement (ST-03) and the 外配处方 statement (RX-09) ------------------------------------
+
+_INSURED = SaleInsured.__table__  # type: ignore[attr-defined]
+_RX = Prescription.__table__  # type: ignore[attr-defined]
+_REVIEW = RxReview.__table__  # type: ignore[attr-defined]
+_USER = User.__table__  # type: ignore[attr-defined]
+_MSG = InsuranceMessage.__table__  # type: ignore[attr-defined]
+_RETURN = SaleReturn.__table__  # type: ignore[attr-defined]
+_CHUNK = 500  # ids per IN list: well under every backend's limit of bound parameters
+
+
+def _settlement_columns() -> list[Any]:
+    st, s, ins, rx = _SETL.c, _SALE.c, _INSURED.c, _RX.c
+    return [st.id, st.sale_id, st.status, st.medfee_sumamt_fen, st.fund_pay_fen, st.acct_pay_fen, st.cash_pay_fen,
+            st.setl_id, st.mdtrt_id, st.answer, st.resolved_at, st.lines, st.cancel_msgid, s.sale_no,
+            s.business_date, ins.psn_no, ins.psn_name, ins.certno, ins.insutype, ins.psn_type, ins.insuplc_admdvs,
+            sa.case((rx.for_insurance == sa.true(), rx.rx_no), else_=sa.null()).label("rx_no"),
+            sa.case((rx.for_insurance == sa.true(), rx.institution_name), else_=sa.null()).label("rx_institution")]
+
+
+def _settlement_from() -> Any:
+    st, s, ins, rx = _SETL.c, _SALE.c, _INSURED.c, _RX.c
+    return (_SETL.join(_SALE, st.sale_id == s.id).outerjoin(_INSURED, ins.sale_id == s.id)
+            .outerjoin(_RX, rx.id == s.prescription_id))
+
+
+def card_settlements(conn: Connection, store_id: int, lo: datetime, hi: datetime) -> Iterator[Any]:
+    """The settlements the centre made (2102: settled, or settled and later cancelled) recorded in [lo, hi) (UTC,
+    resolved_at), with the sale, the insured person (1101 as identified) and the 外配处方 number, if any. The caller
+    widens the window by a day either side and keeps those whose centre day falls in its period.
+
+    Streamed, in batches, while the snapshot is open: a year's stored answers held at once cost hundreds of MB."""
+    st = _SETL.c
+    q = (sa.select(*_settlement_columns()).select_from(_settlement_from())
+         .where(st.store_id == store_id, st.status.in_(("settled", "cancelled")), st.resolved_at >= lo,
+                st.resolved_at < hi)
+         .order_by(st.resolved_at, st.id))
+    yield from conn.execution_options(yield_per=2000).execute(q)
+
+
+def settled_line_names(conn: Connection, store_id: int, lo: datetime, hi: datetime) -> dict[int, Any]:
+    """The lines of the sales whose settlements card_settlements gives for the same window, by id, with the item's
+    name as sold: what those settlements' lines (feedetl_sn) name, read in one join instead of by id."""
+    ln, i, st = _LINE.c, _ITEM.c, _SETL.c
+    q = (sa.select(ln.id, ln.qty, ln.split, ln.amount_fen, i.name, i.spec, i.unit, i.split_unit)
+         .select_from(_LINE.join(_ITEM, ln.item_id == i.id).join(_SETL, st.sale_id == ln.sale_id))
+         .where(st.store_id == store_id, st.status.in_(("settled", "cancelled")), st.resolved_at >= lo,
+                st.resolved_at < hi))
+    return {int(r.id): r for r in conn.execute(q)}
+
+
+def card_cancellations(conn: Connection, store_id: int, lo: datetime, hi: datetime) -> Sequence[Any]:
+    """The settlements cancelled (2103) whose cancellation was answered in [lo, hi) (UTC): each with the 2103 answer
+    as received (`cancel_body`, the message log's in row) and when it came (`cancel_at`); where the log has no
+    answer (a database restored without it), the return that followed the cancellation dates it instead."""
+    st, msg, ret = _SETL.c, _MSG.c, _RETURN.c
+    answered = (sa.select(msg.msgid, sa.func.max(msg.id).label("id"))
+                .where(msg.store_id == store_id, msg.infno == "2103", msg.direction == "in", msg.outcome == "ok")
+                .group_by(msg.msgid).subquery())
+    returned = (sa.select(ret.sale_id, sa.func.min(ret.created_at).label("at"))
+                .where(ret.store_id == store_id).group_by(ret.sale_id).subquery())
+    body = sa.select(msg.body).where(msg.id == answered.c.id).scalar_subquery()
+    at = sa.select(msg.at).where(msg.id == answered.c.id).scalar_subquery()
+    q = (sa.select(*_settlement_columns(), body.label("cancel_body"), sa.func.coalesce(at, returned.c.at)
+                   .label("cancel_at"))
+         .select_from(_settlement_from().outerjoin(answered, answered.c.msgid == st.cancel_msgid)
+                      .outerjoin(returned, returned.c.sale_id == st.sale_id))
+         .where(st.store_id == store_id, st.status == "cancelled", st.resolved_at < hi)  # cancelled after settled
+         .order_by(st.id))
+    rows = conn.execute(q).all()
+    return [r for r in rows if r.cancel_at is not None and lo <= _aware(r.cancel_at) < hi]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def line_names(conn: Connection, line_ids: Sequence[int]) -> dict[int, Any]:
+    """Sale lines by id with the item's name as sold: what a settlement's lines (feedetl_sn) name."""
+    ln, i = _LINE.c, _ITEM.c
+    out: dict[int, Any] = {}
+    ids = sorted({int(x) for x in line_ids})
+    for n in range(0, len(ids), _CHUNK):
+        q = (sa.select(ln.id, ln.sale_id, ln.qty, ln.split, ln.amount_fen, ln.rx_line_id, i.code, i.name, i.spec,
+                       i.unit, i.split_unit)
+             .select_from(_LINE.join(_ITEM, ln.item_id == i.id)).where(ln.id.in_(ids[n:n + _CHUNK])))
+        out.update({int(r.id): r for r in conn.execute(q)})
+    return out
+
+
+def waipei_dispensed(conn: Connection, store_id: int, start: date | None = None, end: date | None = None,
+                     sale_ids: Sequence[str] | None = None) -> Sequence[Any]:
+    """Every completed sale of the period (business dates), or of the sales named, that dispensed a 外配处方 (a
+    prescription for the card), with the prescription, its prescriber, the patient, and the sale's card settlement
+    (the 2102 it made, settled or since cancelled; none when it was not paid by the card)."""
+    s, rx, st = _SALE.c, _RX.c, _SETL.c
+    q = (sa.select(s.id.label("sale_id"), s.sale_no, s.business_date, s.completed_at, rx.id.label("rx_id"), rx.rx_no,
+                   rx.institution_code, rx.institution_name, rx.doctor_code, rx.doctor_name, rx.issued_on,
+                   rx.patient_name, rx.patient_certno, st.status.label("setl_status"), st.setl_id,
+                   st.medfee_sumamt_fen, st.fund_pay_fen, st.acct_pay_fen, st.cash_pay_fen)
+         .select_from(_SALE.join(_RX, rx.id == s.prescription_id)
+                      .outerjoin(_SETL, sa.and_(st.sale_id == s.id, st.status.in_(("settled", "cancelled")))))
+         .where(s.store_id == store_id, s.status == "completed", rx.for_insurance == sa.true())
+         .order_by(rx.institution_code, s.business_date, s.sale_no))
+    if sale_ids is not None:
+        out: list[Any] = []
+        ids = sorted(set(sale_ids))
+        for n in range(0, len(ids), _CHUNK):
+            out.extend(conn.execute(q.where(s.id.in_(ids[n:n + _CHUNK]))).all())
+        return out
+    assert start is not None and end is not None
+    return conn.execute(q.where(s.business_date >= start, s.business_date <= end)).all()
+
+
+def rx_lines_sold(conn: Connection, sale_ids: Sequence[str]) -> Sequence[Any]:
+    """The lines of these sales dispensed against a prescription line, with the drug as sold."""
+    ln, i = _LINE.c, _ITEM.c
+    out: list[Any] = []
+    ids = sorted(set(sale_ids))
+    for n in range(0, len(ids), _CHUNK):
+        q = (sa.select(ln.sale_id, ln.line_no, ln.qty, ln.split, ln.amount_fen, i.name, i.spec, i.unit, i.split_unit)
+             .select_from(_LINE.join(_ITEM, ln.item_id == i.id))
+             .where(ln.sale_id.in_(ids[n:n + _CHUNK]), ln.rx_line_id.is_not(None)).order_by(ln.sale_id, ln.line_no))
+        out.extend(conn.execute(q).all())
+    return out
+
+
+def rx_approvals(conn: Connection, rx_ids: Sequence[int]) -> dict[int, Any]:
+    """Each prescription's last approving review: the pharmacist who signed it off (RX-01), and when."""
+    rv, u = _REVIEW.c, _USER.c
+    out: dict[int, Any] = {}
+    ids = sorted({int(x) for x in rx_ids})
+    for n in range(0, len(ids), _CHUNK):
+        q = (sa.select(rv.prescription_id, rv.at, u.display_name, u.username)
+             .select_from(_REVIEW.join(_USER, u.id == rv.pharmacist_id))
+             .where(rv.prescription_id.in_(ids[n:n + _CHUNK]), rv.verdict == "approved")
+             .order_by(rv.prescription_id, rv.at, rv.id))
+        out.update({int(r.prescription_id): r for r in conn.execute(q)})  # the last one wins
+    return out

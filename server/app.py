@@ -34,6 +34,7 @@ from server.api import insurance as insurance_api
 from server.api import money as money_api  # receivables and the reserve, reports handed in (#20)
 from server.api import period as period_api
 from server.api import reconciliation as reconciliation_api
+from server.api import statements as statements_api
 from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
 from server.config import Settings, get_settings
@@ -98,5 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents_api.router)
     period_api.install(app)  # the period close's routes, and the closed period's refusal as a 409
     app.include_router(money_api.router)
+    app.include_router(statements_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

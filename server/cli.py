@@ -896,5 +896,9 @@ from server.cli_money import register as _register_money  # noqa: E402  (receiva
 
 _register_money(app)
 
+from server.cli_statements import register as _register_statements  # noqa: E402  (report card-statement, rx-statement)
+
+_register_statements(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

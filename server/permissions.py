@@ -63,7 +63,8 @@ class Action(StrEnum):
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
     DEVICE_DEMO = "device.demo"  # drive the simulated scanner / printer (the demo without hardware)
     # the month end (issue #20): reports derived from the ledger, handed in by the manager and the 医保 administrator
-    REPORT_READ = "report.read"  # the 进销存 and its exports; the reports handed in and their deadlines (ST-04)
+    REPORT_READ = "report.read"  # the 进销存 and its exports, the card and 外配处方 statements (identity numbers masked)
+    REPORT_AGENCY_EXPORT = "report.agency"  # ST-03: the card statement for the agency, identity numbers whole (audited)
     RECEIVABLE_READ = "receivable.read"  # declarations, payments, write-offs, the reserve per year (ST-05, ST-07)
     RECEIVABLE_WRITE = "receivable.write"  # declare a period; record payments, write-offs, the year-end assessment
     CALENDAR_WRITE = "calendar.write"  # the working-day calendar: public holidays and 调休 working days (ST-05)
@@ -133,7 +134,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                                  Action.RECONCILE_ACK, Action.INSPECTION_EXPORT,
                                                  Action.INSPECTION_AGENCY, Action.RECEIVABLE_READ,
                                                  Action.RECEIVABLE_WRITE, Action.CALENDAR_WRITE,
-                                                 Action.SUBMISSION_WRITE}),
+                                                 Action.SUBMISSION_WRITE, Action.REPORT_AGENCY_EXPORT}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ,
                                          Action.INSPECTION_EXPORT, Action.RECEIVABLE_READ}

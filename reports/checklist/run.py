@@ -23,7 +23,7 @@ def gather(conn: Any, store_id: int, first: date, last: date, today: date, polic
               accounts=queries.accounts(conn, store_id), grants=queries.role_grants(conn, store_id),
               past_expiry=queries.sold_past_expiry(conn, store_id, first, last),
               receipts=queries.receipts_in(conn, store_id, first, last),
-              rx_lines=queries.rx_lines_sold(conn, store_id, first, last),
+              rx_lines=queries.rx_lines_reviewed(conn, store_id, first, last),
               prices=queries.line_prices(conn, store_id, first, last), printed=(), logged=(),
               attestations=queries.attestations(conn, store_id), trainings=queries.trainings(conn, store_id),
               audit=audit, extra=extra or {})

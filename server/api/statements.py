@@ -1,0 +1,106 @@
+"""The card-purchase statement (ST-03) and the 外配处方 statement (RX-09), read-only over the ledger:
+GET /reports/card-statement and /reports/rx-statement as JSON, XLSX or CSV with identity numbers masked (the manager
+and the 医保 administrator: Action.REPORT_READ); GET /reports/card-statement/agency, the file for the agency with
+identity numbers whole (the 医保 administrator only: Action.REPORT_AGENCY_EXPORT), audited before it is handed over.
+
+The period: `from`/`to` (any range), or, with neither, the statement period (`[rules] statement_period`: monthly,
+bimonthly, quarterly) that today is in — or the one before it with `period=previous`."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from reports import card_statement, rx_statement
+from server.api.deps import CtxDep, get_state, guarded
+from server.api.reports import period as ranged
+from server.permissions import Action
+from server.services import agency_export
+from server.services.context import Ctx
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
+_FILES: dict[int | str, dict[str, Any]] = {200: {"description": "the statement (JSON), or its file with ?format=xlsx|csv",
+                "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {}}}}
+
+From = Annotated[date | None, Query(alias="from", description="first day (default: the statement period's first)")]
+To = Annotated[date | None, Query(alias="to", description="last day")]
+Which = Annotated[Literal["current", "previous"], Query(description="with no from/to: the statement period today is "
+                                                                    "in, or the one before it")]
+
+
+def statement_period(start: date | None, end: date | None, which: str, ctx: Ctx) -> tuple[date, date]:
+    """The period asked for: a range as given (checked as the 进销存's), else the store's statement period."""
+    if start is None and end is None:
+        setting = ctx.settings.rules.statement_period
+        return (card_statement.period_of if which == "current" else card_statement.previous_period)(ctx.today, setting)
+    return ranged(start, end, ctx.today)
+
+
+def card_of(request: Request, ctx: Ctx, start: date | None, end: date | None,
+            which: str) -> card_statement.CardStatement:
+    first, last = statement_period(start, end, which, ctx)
+    return card_statement.card_statement(get_state(request).engine, ctx.store_id, first, last,
+                                         ctx.settings.store.tz, ctx.settings.store.admdvs)
+
+
+def _file(body: bytes, name: str, fmt: str) -> Response:
+    return Response(body, media_type=_MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _written(write: Any, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"statement.{fmt}"
+        write(path)
+        return path.read_bytes()
+
+
+@router.get("/card-statement", **guarded(Action.REPORT_READ), responses=_FILES)
+def card_statement_report(request: Request, ctx: CtxDep, start: From = None, end: To = None,
+                          period: Which = "current",
+                          format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
+    """刷卡购药结算对账单 (ST-03): one row per settlement (a 2103 its own negative row), subtotals by the clearing
+    groups the reconciliation uses, each row dated by the centre's settlement time; identity numbers masked."""
+    st = card_of(request, ctx, start, end, period)
+    if format == "json":
+        return card_statement.as_dict(st)
+    from reports.export import statements  # openpyxl only when a file is asked for (tests/server/test_start_up.py)
+
+    body = _written(lambda p: statements.write_card(st, p, format), format)
+    return _file(body, f"card-statement-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
+
+
+@router.get("/card-statement/agency", **guarded(Action.REPORT_AGENCY_EXPORT), responses=_FILES)
+def card_statement_for_agency(request: Request, ctx: CtxDep, start: From = None, end: To = None,
+                              period: Which = "current",
+                              format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx") -> Any:
+    """The card statement for the agency, identity numbers whole: the 医保 administrator's, audited (who, period,
+    rows, the file's SHA-256) before the file is handed over."""
+    st = card_of(request, ctx, start, end, period)
+    from reports.export import statements
+
+    body = _written(lambda p: statements.write_card(st, p, format, unmasked=True), format)
+    agency_export.record(get_state(request).engine, ctx, "card_statement", st.start, st.end, format, body,
+                         len(st.rows), len({r.psn_no or r.certno for r in st.rows}))
+    return _file(body, f"card-statement-agency-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
+
+
+@router.get("/rx-statement", **guarded(Action.REPORT_READ), responses=_FILES)
+def rx_statement_report(request: Request, ctx: CtxDep, start: From = None, end: To = None,
+                        period: Which = "current",
+                        format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
+    """外配处方费用统计表 (RX-09): one row per 外配处方 dispensed, totals per prescribing institution."""
+    first, last = statement_period(start, end, period, ctx)
+    st = rx_statement.rx_statement(get_state(request).engine, ctx.store_id, first, last, ctx.settings.store.tz)
+    if format == "json":
+        return rx_statement.as_dict(st)
+    from reports.export import statements
+
+    body = _written(lambda p: statements.write_rx(st, p, format), format)
+    return _file(body, f"rx-statement-{first.isoformat()}-{last.isoformat()}.{format}", format)
