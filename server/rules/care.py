@@ -102,6 +102,17 @@ def destruction_refusals(actor: str, witnesses: Sequence[str], method: str) -> l
     return out
 
 
+def recall_release_refusal(batch_no: str, recalls: Sequence[str]) -> Violation | None:
+    """GSP-06: a recalled batch stays stopped. A recall (召回) has no lifting: its stock leaves by a loss document of
+    kind recall, never back to the shelf — so no path lifts its stop (a released stop, an upkeep doubt cleared, a
+    second stop with another reason lifted), whoever asks, whenever. `recalls`: the batch's recalls (notice or id)."""
+    if not recalls:
+        return None
+    return Violation("GSP-06", f"批次 {batch_no} 已召回（{'、'.join(recalls)}），不能解除停售",
+                     f"batch {batch_no} is recalled ({', '.join(recalls)}): its stop cannot be lifted",
+                     {"batch": batch_no, "recalls": list(recalls)})
+
+
 # --- upkeep -----------------------------------------------------------------------------------------------------
 
 UPKEEP_OK, UPKEEP_DOUBT = "ok", "doubt"
