@@ -1,0 +1,89 @@
+"""stock in, what was left (issue #19): approved receipts guarded in the database
+
+Revision ID: 0021
+Revises: 0019
+Create Date: 2026-12-07
+
+GSP-05, ST-02: an approved receipt is final — its stock entered the ledger from it, and the 3503 upload, a
+supplier return and a recall read it. The service never changes one (`audit verify` names an edit behind its
+back); from this revision the database refuses it too, on SQLite and PostgreSQL alike: an UPDATE or DELETE of an
+approved receipt, of one of its lines (but for the batch the approval makes of a line, set once), of a trace code
+scanned on one of its lines. A draft or inspected receipt still moves in place (the inspection's verdicts).
+The conditions are written out as they are at this revision (a later change is a new revision).
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = '0021'
+down_revision = '0019'
+branch_labels = None
+depends_on = None
+
+_LINE_KEPT = ('id', 'store_id', 'receipt_id', 'line_no', 'item_id', 'lot_no', 'manufactured_on', 'expires_on', 'qty',
+              'loose', 'unit_cost_fen', 'zone_id', 'outcome', 'reason')
+_APPROVED_OF_LINE = "(SELECT status FROM receipt WHERE receipt.id = OLD.receipt_id) = 'approved'"
+_APPROVED_OF_CODE = ("(SELECT r.status FROM receipt r JOIN receipt_line l ON l.receipt_id = r.id "
+                     "WHERE l.id = OLD.line_id) = 'approved'")
+
+
+def _changed(dialect: str, columns: tuple[str, ...]) -> str:
+    op_ = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    return "(" + " OR ".join(f"OLD.{c} {op_} NEW.{c}" for c in columns) + ")"
+
+
+def _rules(d: str) -> dict[str, tuple[str, str]]:
+    """table -> (when an UPDATE is refused, when a DELETE is refused), as at this revision."""
+    return {
+        # approved is the last state: nothing of the receipt changes after it
+        "receipt": ("OLD.status = 'approved'", "OLD.status = 'approved'"),
+        # a line of an approved receipt: only its batch, set once by the approval (NULL -> the batch made);
+        # moved into an approved receipt is the same as changed in one
+        "receipt_line": (f"({_APPROVED_OF_LINE} AND ({_changed(d, _LINE_KEPT)} OR (OLD.batch_id IS NOT NULL AND "
+                         f"{_changed(d, ('batch_id',))}))) OR ({_changed(d, ('receipt_id',))} AND "
+                         "(SELECT status FROM receipt WHERE receipt.id = NEW.receipt_id) = 'approved')",
+                         _APPROVED_OF_LINE),
+        "receipt_trace_code": (_APPROVED_OF_CODE, _APPROVED_OF_CODE),
+    }
+
+
+def _message(table: str, what: str) -> str:
+    return (f"{table}: 已审核入库单不可{'修改' if what == 'update' else '删除'}，更正须另开单据 / "
+            f"the database refuses this {what.upper()} of {table}: an approved receipt is final (GSP-05, ST-02)")
+
+
+def _create(dialect: str) -> None:
+    bind = op.get_bind()
+    for table, (on_update, on_delete) in _rules(dialect).items():
+        for what, when in (("update", on_update), ("delete", on_delete)):
+            name = f"guard_{table}_{what}"
+            if dialect == "postgresql":
+                bind.exec_driver_sql(
+                    f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $guard$ BEGIN "
+                    f"IF {when} THEN RAISE EXCEPTION USING ERRCODE = 'restrict_violation', "
+                    f"MESSAGE = '{_message(table, what)}'; "
+                    f"END IF; RETURN {'NEW' if what == 'update' else 'OLD'}; END $guard$")
+                bind.exec_driver_sql(f"CREATE TRIGGER {name} BEFORE {what.upper()} ON {table} "
+                                     f"FOR EACH ROW EXECUTE FUNCTION {name}()")
+            else:
+                bind.exec_driver_sql(f"CREATE TRIGGER {name} BEFORE {what.upper()} ON {table} FOR EACH ROW "
+                                     f"WHEN {when} BEGIN SELECT RAISE(ABORT, '{_message(table, what)}'); END")
+
+
+def _drop(dialect: str) -> None:
+    bind = op.get_bind()
+    for table in _rules(dialect):
+        for what in ("update", "delete"):
+            name = f"guard_{table}_{what}"
+            bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if dialect == "postgresql" else ""))
+            if dialect == "postgresql":
+                bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+def upgrade() -> None:
+    _create(op.get_bind().dialect.name)
+
+
+def downgrade() -> None:
+    _drop(op.get_bind().dialect.name)
