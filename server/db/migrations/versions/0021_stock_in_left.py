@@ -1,4 +1,4 @@
-"""stock in, what was left (issue #19): approved receipts guarded in the database
+"""stock in, what was left (issue #19): approved receipts guarded in the database; counts of quarantine stock
 
 Revision ID: 0021
 Revises: 0019
@@ -10,10 +10,15 @@ back); from this revision the database refuses it too, on SQLite and PostgreSQL 
 approved receipt, of one of its lines (but for the batch the approval makes of a line, set once), of a trace code
 scanned on one of its lines. A draft or inspected receipt still moves in place (the inspection's verdicts).
 The conditions are written out as they are at this revision (a later change is a new revision).
+
+Counts of 待验 stock: count_sheet gains `quarantine` (the sheet counts stock held in quarantine too), count_line
+gains `location` (sellable | quarantine), and a batch may have a line per location (the unique key becomes sheet ×
+batch × location). Existing sheets counted the shelf only: false and sellable.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0021'
@@ -81,9 +86,37 @@ def _drop(dialect: str) -> None:
                 bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
 
 
+_OLD_KEY = "uq_count_line_sheet_id"  # (sheet_id, batch_id): unnamed in 0019, named here by the convention below
+_KEY = "uq_count_line_batch_location"
+
+
+def _count_lines(dialect: str, to_new: bool) -> None:
+    new = ("sheet_id", "batch_id", "location") if to_new else ("sheet_id", "batch_id")
+    if dialect == "postgresql":
+        op.drop_constraint("count_line_sheet_id_batch_id_key" if to_new else _KEY, "count_line", type_="unique")
+        op.create_unique_constraint(_KEY if to_new else "count_line_sheet_id_batch_id_key", "count_line", list(new))
+        return
+    # SQLite: the table is rebuilt; the convention names 0019's unnamed key so that it can be dropped
+    with op.batch_alter_table("count_line", recreate="always",
+                              naming_convention={"uq": "uq_%(table_name)s_%(column_0_name)s"}) as batch:
+        batch.drop_constraint(_OLD_KEY if to_new else _KEY, type_="unique")
+        batch.create_unique_constraint(_KEY if to_new else _OLD_KEY, list(new))
+
+
 def upgrade() -> None:
-    _create(op.get_bind().dialect.name)
+    dialect = op.get_bind().dialect.name
+    _create(dialect)
+    op.add_column("count_sheet", sa.Column("quarantine", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("count_line", sa.Column("location", sa.String(length=20), nullable=False,
+                                          server_default="sellable"))
+    _count_lines(dialect, to_new=True)
 
 
 def downgrade() -> None:
-    _drop(op.get_bind().dialect.name)
+    dialect = op.get_bind().dialect.name
+    _count_lines(dialect, to_new=False)
+    with op.batch_alter_table("count_line") as batch:
+        batch.drop_column("location")
+    with op.batch_alter_table("count_sheet") as batch:
+        batch.drop_column("quarantine")
+    _drop(dialect)
