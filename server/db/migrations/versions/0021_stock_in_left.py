@@ -13,7 +13,8 @@ The conditions are written out as they are at this revision (a later change is a
 
 Counts of 待验 stock: count_sheet gains `quarantine` (the sheet counts stock held in quarantine too), count_line
 gains `location` (sellable | quarantine), and a batch may have a line per location (the unique key becomes sheet ×
-batch × location). Existing sheets counted the shelf only: false and sellable.
+batch × location). Existing sheets counted the shelf only: false and sellable. receipt_line.batch_id is indexed:
+the trace codes received are found per batch (the 3505 upload, server.services.stock.trace_codes).
 """
 
 from __future__ import annotations
@@ -110,10 +111,12 @@ def upgrade() -> None:
     op.add_column("count_line", sa.Column("location", sa.String(length=20), nullable=False,
                                           server_default="sellable"))
     _count_lines(dialect, to_new=True)
+    op.create_index("ix_receipt_line_batch_id", "receipt_line", ["batch_id"])
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.drop_index("ix_receipt_line_batch_id", "receipt_line")
     _count_lines(dialect, to_new=False)
     with op.batch_alter_table("count_line") as batch:
         batch.drop_column("location")
