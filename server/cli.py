@@ -845,6 +845,9 @@ def main() -> None:  # pragma: no cover
 from server.cli_care import register as _register_care  # noqa: E402  (count, loss, recall, upkeep, near-expiry)
 
 _register_care(app)
+from server.cli_stock_in import register as _register_stock_in  # noqa: E402  (receipt import, transfer)
+
+_register_stock_in(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
