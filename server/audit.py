@@ -85,6 +85,8 @@ NESTED: dict[str, dict[str, str]] = {
     "stock_loss": {"lines": "stock_loss_line", "movements": "stock_movement"},
     "upkeep": {"lines": "upkeep_line"},
     "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
+    "stock_transfer": {"lines": "stock_transfer_line", "movements": "stock_movement"},
+    "transfer_receipt": {"lines": "transfer_receipt_line", "batches": "batch", "movements": "stock_movement"},
 }
 
 

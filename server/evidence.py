@@ -61,6 +61,9 @@ TABLES: dict[str, Evidence] = {
     "receipt_line": Evidence(Verified.ROWS, BOTH, why=_APPROVED),
     "receipt_trace_code": Evidence(Verified.ROWS, BOTH, why=_APPROVED),
     "supplier_return": _R, "supplier_return_line": _R,
+    # transfers between a chain's stores (0021): each side written once, whole, in its own store's chain
+    "stock_transfer": Evidence(Verified.ROWS, BOTH), "stock_transfer_line": Evidence(Verified.ROWS, BOTH),
+    "transfer_receipt": Evidence(Verified.ROWS, BOTH), "transfer_receipt_line": Evidence(Verified.ROWS, BOTH),
     "count_sheet": _R, "count_line": _R, "stock_loss": _R, "stock_loss_line": _R, "recall": _R, "upkeep": _R,
     "upkeep_line": _R,
     "agreement_event": Evidence(Verified.ROWS, BOTH),

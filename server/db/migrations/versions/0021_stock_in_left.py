@@ -1,4 +1,4 @@
-"""stock in, what was left (issue #19): approved receipts guarded in the database; counts of quarantine stock
+"""stock in, what was left (issue #19): approved receipts guarded; counts of quarantine stock; transfers in a chain
 
 Revision ID: 0021
 Revises: 0019
@@ -15,6 +15,10 @@ Counts of 待验 stock: count_sheet gains `quarantine` (the sheet counts stock h
 gains `location` (sellable | quarantine), and a batch may have a line per location (the unique key becomes sheet ×
 batch × location). Existing sheets counted the shelf only: false and sellable. receipt_line.batch_id is indexed:
 the trace codes received are found per batch (the 3505 upload, server.services.stock.trace_codes).
+
+Transfers between the stores of a chain: store gains `chain_code` (existing stores: "", in no chain); new tables
+stock_transfer and stock_transfer_line (the sender's 调拨出库), transfer_receipt and transfer_receipt_line (the
+receiver's 调拨入库 with its 验收). Each is written once, whole: the database refuses any UPDATE or DELETE of them.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ _APPROVED_OF_CODE = ("(SELECT r.status FROM receipt r JOIN receipt_line l ON l.r
                      "WHERE l.id = OLD.line_id) = 'approved'")
 
 
+_TRANSFER_TABLES = ("stock_transfer", "stock_transfer_line", "transfer_receipt", "transfer_receipt_line")
+
+
 def _changed(dialect: str, columns: tuple[str, ...]) -> str:
     op_ = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
     return "(" + " OR ".join(f"OLD.{c} {op_} NEW.{c}" for c in columns) + ")"
@@ -51,10 +58,15 @@ def _rules(d: str) -> dict[str, tuple[str, str]]:
                          "(SELECT status FROM receipt WHERE receipt.id = NEW.receipt_id) = 'approved')",
                          _APPROVED_OF_LINE),
         "receipt_trace_code": (_APPROVED_OF_CODE, _APPROVED_OF_CODE),
+        # transfers: each side written once, whole
+        **{t: ("1 = 1", "1 = 1") for t in _TRANSFER_TABLES},
     }
 
 
 def _message(table: str, what: str) -> str:
+    if table in _TRANSFER_TABLES:
+        return (f"{table}: 调拨单据不可{'修改' if what == 'update' else '删除'}，更正须另开单据 / "
+                f"the database refuses this {what.upper()} of {table}: a transfer is written once (ST-02)")
     return (f"{table}: 已审核入库单不可{'修改' if what == 'update' else '删除'}，更正须另开单据 / "
             f"the database refuses this {what.upper()} of {table}: an approved receipt is final (GSP-05, ST-02)")
 
@@ -104,8 +116,48 @@ def _count_lines(dialect: str, to_new: bool) -> None:
         batch.create_unique_constraint(_KEY if to_new else _OLD_KEY, list(new))
 
 
+def _transfer_tables() -> None:
+    from server.db.types import UTCDateTime
+
+    i, d, s = sa.Integer, sa.Date, sa.String
+    ts = UTCDateTime(timezone=True)
+
+    def fk(name: str, target: str, nullable: bool = False) -> sa.Column[int]:
+        return sa.Column(name, i(), sa.ForeignKey(target), nullable=nullable)
+
+    op.add_column("store", sa.Column("chain_code", s(length=30), nullable=False, server_default=""))
+    op.create_table("stock_transfer",
+        sa.Column("id", i(), primary_key=True), fk("store_id", "store.id"), fk("to_store_id", "store.id"),
+        sa.Column("business_date", d(), nullable=False), sa.Column("note", s(length=200), nullable=False),
+        fk("sent_by", "app_user.id", True), sa.Column("sent_at", ts, nullable=False))
+    op.create_table("stock_transfer_line",
+        sa.Column("id", i(), primary_key=True), fk("store_id", "store.id"), fk("transfer_id", "stock_transfer.id"),
+        sa.Column("line_no", i(), nullable=False), fk("item_id", "item.id"),
+        sa.Column("item_code", s(length=30), nullable=False), fk("batch_id", "batch.id"),
+        sa.Column("lot_no", s(length=30), nullable=False), sa.Column("manufactured_on", d(), nullable=False),
+        sa.Column("expires_on", d(), nullable=False), sa.Column("qty", i(), nullable=False),
+        sa.Column("cost_fen", i(), nullable=False), sa.UniqueConstraint("transfer_id", "line_no"))
+    op.create_table("transfer_receipt",
+        sa.Column("id", i(), primary_key=True), fk("store_id", "store.id"), fk("transfer_id", "stock_transfer.id"),
+        sa.Column("business_date", d(), nullable=False), sa.Column("note", s(length=200), nullable=False),
+        fk("inspected_by", "app_user.id", True), sa.Column("inspected_at", ts, nullable=False),
+        sa.UniqueConstraint("transfer_id"))
+    op.create_table("transfer_receipt_line",
+        sa.Column("id", i(), primary_key=True), fk("store_id", "store.id"), fk("receipt_id", "transfer_receipt.id"),
+        fk("transfer_line_id", "stock_transfer_line.id"), fk("item_id", "item.id"), fk("batch_id", "batch.id"),
+        sa.Column("outcome", s(length=20), nullable=False), sa.Column("reason", s(length=200), nullable=False))
+    indexed = {"stock_transfer": ["store_id", "to_store_id", "business_date"],
+               "stock_transfer_line": ["store_id", "transfer_id", "batch_id"],
+               "transfer_receipt": ["store_id", "business_date"],
+               "transfer_receipt_line": ["store_id", "receipt_id", "transfer_line_id"]}
+    for table, columns in indexed.items():
+        for column in columns:
+            op.create_index(f"ix_{table}_{column}", table, [column])
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    _transfer_tables()
     _create(dialect)
     op.add_column("count_sheet", sa.Column("quarantine", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column("count_line", sa.Column("location", sa.String(length=20), nullable=False,
@@ -118,8 +170,10 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.drop_index("ix_receipt_line_batch_id", "receipt_line")
     _count_lines(dialect, to_new=False)
-    with op.batch_alter_table("count_line") as batch:
-        batch.drop_column("location")
-    with op.batch_alter_table("count_sheet") as batch:
-        batch.drop_column("quarantine")
+    # (plain ALTER: SQLite ≥ 3.35 drops a column in place; a batch rebuild of a referenced table would trip its keys)
+    op.execute("ALTER TABLE count_line DROP COLUMN location")
+    op.execute("ALTER TABLE count_sheet DROP COLUMN quarantine")
     _drop(dialect)
+    for table in reversed(_TRANSFER_TABLES):
+        op.drop_table(table)
+    op.execute("ALTER TABLE store DROP COLUMN chain_code")
