@@ -62,8 +62,86 @@ def _run(config: Path | None, as_user: str | None, action: str, work: Callable[[
         raise _fail(exc) from exc
 
 
+transfer_app = typer.Typer(help="Transfers (调拨) between the stores of a chain: send, see in transit, receive with 验收.",
+                           no_args_is_help=True)
+
+
+def _transfer_text(config: Path | None, transfer_id: int) -> str:
+    from server.db.uow import read_session
+    from server.services.stock import transfers
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    with read_session(engine) as s:
+        ctx = _ctx(settings, engine)
+        return _describe(transfers.view(s, transfers.get_transfer(s, ctx, transfer_id)))
+
+
+def _describe(t: dict[str, Any]) -> str:
+    rows = [f"调拨单 / transfer #{t['id']} {t['from_store']} → {t['to_store']} {t['status']} {t['business_date']}"]
+    rows += [f"  {ln['line_no']:>3} {ln['item_code']} 批号 {ln['lot_no']} 有效期 {ln['expires_on']} {ln['qty']} "
+             f"成本 {ln['cost_fen']} 分" for ln in t["lines"]]
+    return "\n".join(rows)
+
+
+@transfer_app.command("send")
+def transfer_send(to: Annotated[str, typer.Option("--to", help="the receiving store's 定点编号")],
+                  batch: Annotated[list[str], typer.Option("--batch", help="BATCH_ID=QTY in split units; repeatable")],
+                  note: Annotated[str, typer.Option()] = "", config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """调拨出库: send stock to another store of the chain, at cost; it is in transit until received."""
+    from server.services.stock import transfers
+
+    lines = []
+    for b in batch:
+        key, _, qty = b.partition("=")
+        if not key.strip().isdigit() or not qty.strip().isdigit():
+            typer.echo(f"BATCH_ID=QTY expected, got {b!r}", err=True)
+            raise typer.Exit(2)
+        lines.append(transfers.Send(int(key), int(qty)))
+    tid = _run(config, as_user, "stock.transfer", lambda u, ctx: int(transfers.send(u, ctx, to, lines, note).id or 0))
+    typer.echo(_transfer_text(config, tid))
+
+
+@transfer_app.command("in-transit")
+def transfer_in_transit(config: ConfigOpt = None) -> None:
+    """What this store sent and what is coming to it, not yet received."""
+    from server.db.uow import read_session
+    from server.services.stock import transfers
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    with read_session(engine) as s:
+        shown = [_describe(t) for t in transfers.in_transit(s, _ctx(settings, engine))]
+    typer.echo("\n".join(shown) or "无在途调拨 / nothing in transit")
+
+
+@transfer_app.command("receive")
+def transfer_receive(transfer_id: int,
+                     hold: Annotated[list[str] | None, typer.Option("--hold", help="LINE:原因 待验; repeatable "
+                                                                                  "(other lines: 合格)")] = None,
+                     note: Annotated[str, typer.Option()] = "", config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """调拨入库: the caller's 验收 of every line (合格, or 待验 with a reason); the stock enters at its cost."""
+    from server.db.uow import read_session
+    from server.services.stock import transfers
+
+    held: dict[int, str] = {}
+    for h in hold or []:
+        no, _, reason = h.partition(":")
+        if not no.strip().isdigit():
+            typer.echo(f"行号:原因 / LINE:REASON expected, got {h!r}", err=True)
+            raise typer.Exit(2)
+        held[int(no)] = reason
+    settings = _settings(config)
+    with read_session(_engine(settings)) as s:
+        numbers = [ln.line_no for ln in transfers.lines_of(s, transfer_id)]
+    takes = [transfers.Take(n, "quarantine", held[n]) if n in held else transfers.Take(n) for n in numbers]
+    _run(config, as_user, "receipt.inspect", lambda u, ctx: transfers.receive(u, ctx, transfer_id, takes, note))
+    typer.echo(_transfer_text(config, transfer_id))
+
+
 def register(root: typer.Typer) -> None:
-    """Adds the commands to the root command line (server.cli): `import` under `receipt`."""
+    """Adds the commands to the root command line (server.cli): `import` under `receipt`, and `transfer`."""
     for group in root.registered_groups:
         if group.name == "receipt" and group.typer_instance is not None:
             group.typer_instance.command("import")(receipt_import)
+    root.add_typer(transfer_app, name="transfer")

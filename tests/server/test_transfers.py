@@ -124,3 +124,47 @@ def test_a_transfer_leaves_one_store_and_enters_another_of_its_chain_at_the_same
         with pytest.raises(IntegrityError) as guarded, engine.begin() as conn:
             conn.execute(text(sql))
         assert re.search("调拨单据不可", str(guarded.value)), sql
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.refuses("GSP-05")
+def test_the_api_sends_and_the_other_store_receives_on_its_command_line(shop: dict[str, Any], engine: Engine,
+                                                                         ctx: Ctx, settings: Any,
+                                                                         tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from server.cli import app
+    from server.roles import Role
+    from server.services.store.users import add_user
+    from tests.server.test_duty_cli import _config
+
+    c, mg = shop["client"], shop["manager"]
+    with core_unit(engine) as u:
+        update_profile(u, ctx, {"chain_code": CHAIN, "business_scope": "处方药、非处方药"})
+    b = _store(engine, settings, "P44030000012", CHAIN, "非处方药")
+    _store(engine, settings, "P44030000014", "LS-0002", "非处方药")
+    with core_unit(engine) as u:
+        add_user(u, b, "u_b_pharmacist", "分店药师", "2323", {Role.PHARMACIST})
+    vitc = int(c.get(f"/items/{shop['items']['vitc']}/batches", headers=mg).json()[0]["id"])
+    before = _written(engine)
+    away = c.post("/transfers", json={"to_store_code": "P44030000014", "lines": [{"batch_id": vitc, "qty": 3}]},
+                  headers=mg)
+    assert away.status_code == 409 and away.json()["code"] == "GSP-05", away.text
+    assert _written(engine) == before
+    sent = c.post("/transfers", json={"to_store_code": "P44030000012", "lines": [{"batch_id": vitc, "qty": 3}]},
+                  headers=mg)
+    assert sent.status_code == 201, sent.text
+    tid = sent.json()["id"]
+    assert (sent.json()["status"], sent.json()["lines"][0]["cost_fen"]) == ("in_transit", 600)
+    assert [t["id"] for t in c.get("/transfers/in-transit", headers=shop["pharmacist"]).json()] == [tid]
+    # the other store, on its own command line: sees it coming, receives it with its 验收
+    config = tmp_path / "b.toml"
+    config.write_text(_config(tmp_path, settings).read_text(encoding="utf-8").replace(
+        'fixmedins_code = "P44030000001"', 'fixmedins_code = "P44030000012"'), encoding="utf-8")
+    runner = CliRunner()
+    shown = runner.invoke(app, ["transfer", "in-transit", "--config", str(config)])
+    assert shown.exit_code == 0 and f"#{tid}" in shown.output and "in_transit" in shown.output, shown.output
+    got = runner.invoke(app, ["transfer", "receive", str(tid), "--as", "u_b_pharmacist", "--config", str(config)],
+                        input="2323\n")
+    assert got.exit_code == 0 and "received" in got.output, got.output
+    assert c.get(f"/transfers/{tid}", headers=mg).json()["status"] == "received"
