@@ -673,3 +673,14 @@ def _mnemonic(name: str) -> str:
     from catalog.mnemonic import mnemonic
 
     return mnemonic(name)
+
+
+# --- shared with the delivery import (catalog.delivery): one reading of XLSX files and of money and whole cells ---
+
+CellError = _Bad
+Unreadable = _Unreadable
+read_xlsx = _read_xlsx
+money_cell = _money
+whole_cell = _whole
+text_cell = _text
+blank_row = _is_blank_row

@@ -35,6 +35,7 @@ from server.api import money as money_api  # receivables and the reserve, report
 from server.api import period as period_api
 from server.api import reconciliation as reconciliation_api
 from server.api import statements as statements_api
+from server.api import stock_in as stock_in_api
 from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
 from server.config import Settings, get_settings
@@ -100,5 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     period_api.install(app)  # the period close's routes, and the closed period's refusal as a 409
     app.include_router(money_api.router)
     app.include_router(statements_api.router)
+    app.include_router(stock_in_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

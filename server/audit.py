@@ -87,6 +87,8 @@ NESTED: dict[str, dict[str, str]] = {
     "upkeep": {"lines": "upkeep_line"},
     "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
     "period_close": {"snapshot": "period_snapshot"},
+    "stock_transfer": {"lines": "stock_transfer_line", "movements": "stock_movement"},
+    "transfer_receipt": {"lines": "transfer_receipt_line", "batches": "batch", "movements": "stock_movement"},
 }
 
 

@@ -899,6 +899,9 @@ _register_money(app)
 from server.cli_statements import register as _register_statements  # noqa: E402  (report card-statement, rx-statement)
 
 _register_statements(app)
+from server.cli_stock_in import register as _register_stock_in  # noqa: E402  (receipt import, transfer)
+
+_register_stock_in(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

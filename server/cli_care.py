@@ -87,7 +87,7 @@ def _sheet_text(config: Path | None, sheet_id: int) -> str:
         v = counts.view(s, _ctx(settings, engine), sheet_id)
     rows = [f"盘点单 / count sheet #{v['id']} {v['status']}{' 盲盘/blind' if v['blind'] else ''} "
             f"快照 {v['snapshot_at']:%Y-%m-%d %H:%M}Z"]
-    rows += [f"  {ln['batch_no']:<14} {ln['item_name']} 批号 {ln['lot_no']}  账面 "
+    rows += [f"  {ln['batch_no']:<14}{' 待验' if ln['location'] == 'quarantine' else ''} {ln['item_name']} 批号 {ln['lot_no']}  账面 "
              f"{'-' if ln['book_qty'] is None else ln['book_qty']}  实盘 "
              f"{'-' if ln['counted_qty'] is None else ln['counted_qty']}  差异 "
              f"{'-' if ln['variance'] is None else ln['variance']} {ln['reason']}" for ln in v["lines"]]
@@ -110,11 +110,13 @@ def _pairs(given: list[str], what: str) -> list[tuple[str, int, str]]:
 @count_app.command("create")
 def count_create(zone: Annotated[str | None, typer.Option("--zone", help="a zone's code (default: the whole store)")]
                  = None, blind: Annotated[bool, typer.Option("--blind", help="盲盘: hide the book")] = False,
+                 quarantine: Annotated[bool, typer.Option("--quarantine", help="include 待验 stock")] = False,
                  note: Annotated[str, typer.Option()] = "", config: ConfigOpt = None, as_user: AsOpt = None) -> None:
-    """A count sheet at this moment's snapshot, a line per batch holding sellable stock."""
+    """A count sheet at this moment's snapshot, a line per batch holding sellable stock (and 待验 stock)."""
     from server.services.stock import counts
 
-    sheet_id = _run(config, as_user, "stock.count", lambda u, ctx: counts.create_sheet(u, ctx, zone, blind, note).id)
+    sheet_id = _run(config, as_user, "stock.count",
+                    lambda u, ctx: counts.create_sheet(u, ctx, zone, blind, note, quarantine).id)
     typer.echo(_sheet_text(config, sheet_id))
 
 
@@ -122,11 +124,14 @@ def count_create(zone: Annotated[str | None, typer.Option("--zone", help="a zone
 def count_enter(sheet_id: int,
                 line: Annotated[list[str], typer.Option("--line", help="BATCH_NO=QTY[:原因] in split units; "
                                                                        "repeatable")],
+                quarantine: Annotated[bool, typer.Option("--quarantine", help="the lines count 待验 stock")] = False,
                 config: ConfigOpt = None, as_user: AsOpt = None) -> None:
     """Counted quantities by batch number (as on the batch label)."""
-    from server.services.stock import counts
+    from server.services.stock import counts, ledger
 
-    entries = [counts.Entry(batch_no=no, loose=qty, reason=why) for no, qty, why in _pairs(line, "BATCH_NO")]
+    where = ledger.QUARANTINE if quarantine else ledger.SELLABLE
+    entries = [counts.Entry(batch_no=no, location=where, loose=qty, reason=why)
+               for no, qty, why in _pairs(line, "BATCH_NO")]
     _run(config, as_user, "stock.count", lambda u, ctx: counts.enter(u, ctx, sheet_id, entries))
     typer.echo(_sheet_text(config, sheet_id))
 

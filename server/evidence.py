@@ -8,7 +8,7 @@ does the database refuse an UPDATE or DELETE of it? A table is
 - verified DERIVED: against the rows it derives from (a balance is the sum of its movements);
 - verified CHAIN: the audit chain itself (links, numbering, head; the anchor outside the database);
 - guarded: the database refuses UPDATE and/or DELETE except the lawful transitions (migrations 0011, 0014,
-  0015, 0016 write the triggers; a correction is a new row).
+  0015, 0016, 0021 write the triggers; a correction is a new row).
 
 A table that is not guarded, or not verified, says why (`why`). tests/server/test_evidence.py fails when a
 table is added to the schema without a line here, and checks each line against what verify reads and the
@@ -42,6 +42,8 @@ class Evidence:
 _REFERENCE = ("reference data, changed in place by the service (one audit entry per change, the image of the row): "
               "an edit behind the service is named by verify, a guard would refuse the lawful edits")
 _R = Evidence(Verified.ROWS, why=_REFERENCE)
+_APPROVED = ("a document changed in place while a draft (the inspection's verdicts): the database refuses an UPDATE "
+             "or DELETE once it is approved, verify names an edit before")
 
 TABLES: dict[str, Evidence] = {
     # the chain
@@ -52,8 +54,16 @@ TABLES: dict[str, Evidence] = {
     "zone": _R, "supplier": _R, "batch": _R, "medical_institution": _R, "doctor": _R,
     # stock in and stock care: documents that move through states (draft, inspected, approved, posted) in place;
     # what they moved is in the stock ledger, guarded
-    "supplier_item": _R, "receipt": _R, "receipt_line": _R, "receipt_trace_code": _R,
+    "supplier_item": _R,
+    # a receipt moves in place until approved; approved, it is final (0021: the receipt, its lines but for the
+    # batch the approval sets once, its trace codes)
+    "receipt": Evidence(Verified.ROWS, BOTH, why=_APPROVED),
+    "receipt_line": Evidence(Verified.ROWS, BOTH, why=_APPROVED),
+    "receipt_trace_code": Evidence(Verified.ROWS, BOTH, why=_APPROVED),
     "supplier_return": _R, "supplier_return_line": _R,
+    # transfers between a chain's stores (0021): each side written once, whole, in its own store's chain
+    "stock_transfer": Evidence(Verified.ROWS, BOTH), "stock_transfer_line": Evidence(Verified.ROWS, BOTH),
+    "transfer_receipt": Evidence(Verified.ROWS, BOTH), "transfer_receipt_line": Evidence(Verified.ROWS, BOTH),
     "count_sheet": _R, "count_line": _R, "stock_loss": _R, "stock_loss_line": _R, "recall": _R, "upkeep": _R,
     "upkeep_line": _R,
     "agreement_event": Evidence(Verified.ROWS, BOTH),

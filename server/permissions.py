@@ -42,6 +42,7 @@ class Action(StrEnum):
     STOCK_COUNT = "stock.count"  # 盘点: make a count sheet, type or scan counts, submit it (posted under BATCH_WRITE)
     STOCK_LOSS = "stock.loss"  # 报损, 过期报损, 销毁 (two witnesses), recalled stock returned
     STOCK_UPKEEP = "stock.upkeep"  # 养护: the monthly upkeep inspection of a zone (GSP-06)
+    TRANSFER_SEND = "stock.transfer"  # 调拨出库: send stock to another store of the chain (received under RECEIPT_INSPECT)
     # selling
     SELL = "sale.sell"  # open a sale, scan, suspend, resume, take payment
     SALE_READ = "sale.read"
@@ -102,6 +103,8 @@ MANAGER_WRITES: dict[Action, str] = {
                        "keeps a batch from sale",
     Action.BATCH_WRITE: "count sign-off: receiving and stock counts are signed off by the person in charge (GSP-05: "
                         "the approver of a receipt is not its inspector)",
+    Action.TRANSFER_SEND: "approval: stock leaves for another store of the chain (调拨出库) on the person in charge's "
+                          "word; the other store's inspector receives it (GSP-05)",
     Action.STOCK_COUNT: "count: the person in charge counts beside the staff (盘点); a sheet they counted is posted "
                         "by another person (SEC-01)",
     Action.REGISTRY_WRITE: "approval: whose prescriptions the store accepts (the designated institutions, RX-02)",

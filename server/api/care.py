@@ -40,7 +40,7 @@ def sheet_out(s: Session, ctx: Ctx, sheet_id: int) -> CountSheetOut:
 @router.post("/counts", response_model=CountSheetOut, status_code=201, **guarded(Action.STOCK_COUNT))
 def create_count(body: CountSheetIn, request: Request, ctx: CtxDep) -> CountSheetOut:
     with unit_of_work(request) as u:
-        sheet = counts.create_sheet(u, ctx, body.zone_code, body.blind, body.note)
+        sheet = counts.create_sheet(u, ctx, body.zone_code, body.blind, body.note, body.quarantine)
         return sheet_out(orm(u), ctx, id_of(sheet))
 
 

@@ -53,6 +53,17 @@ def variance_refusals(lines: Sequence[tuple[str, int, int | None, str]], need_re
     return out
 
 
+def quarantine_gain_refusal(batch_no: str, location: str, variance: int, unreleased: int) -> Violation | None:
+    """GSP-05: stock held in quarantine (待验) reaches the shelf only by re-inspection (放行), never by a count. A batch
+    with stock that came into quarantine and was never released — held there now, or gone from there otherwise —
+    gains on the shelf by no count: goods of it found are counted into quarantine, and released if found fit."""
+    if location != "sellable" or variance <= 0 or unreleased <= 0:
+        return None
+    return Violation("GSP-05", f"批次 {batch_no} 有 {unreleased} 未经复检放行的待验库存：盘盈只能记入待验区，复检放行后方可销售",
+                     f"batch {batch_no} has {unreleased} in quarantine never released: a count gain goes to quarantine, "
+                     "and the shelf only by re-inspection", {"batch": batch_no, "unreleased": unreleased})
+
+
 def gain_cost(cost_on_hand: int, qty_on_hand: int, gain: int, receipt_unit_cost: int, split_ratio: int) -> int:
     """What a count gain (盘盈) of `gain` split units is worth: at the batch's current unit cost — its cost on hand
     over its stock, half up — or, when the batch is at zero, at its receipt cost (the pack's cost over the
@@ -100,6 +111,17 @@ def destruction_refusals(actor: str, witnesses: Sequence[str], method: str) -> l
         out.append(Violation("GSP-06", "两名监督人须为不同的人", "the two witnesses are two different persons",
                              {"same_witness": True}))
     return out
+
+
+def recall_release_refusal(batch_no: str, recalls: Sequence[str]) -> Violation | None:
+    """GSP-06: a recalled batch stays stopped. A recall (召回) has no lifting: its stock leaves by a loss document of
+    kind recall, never back to the shelf — so no path lifts its stop (a released stop, an upkeep doubt cleared, a
+    second stop with another reason lifted), whoever asks, whenever. `recalls`: the batch's recalls (notice or id)."""
+    if not recalls:
+        return None
+    return Violation("GSP-06", f"批次 {batch_no} 已召回（{'、'.join(recalls)}），不能解除停售",
+                     f"batch {batch_no} is recalled ({', '.join(recalls)}): its stop cannot be lifted",
+                     {"batch": batch_no, "recalls": list(recalls)})
 
 
 # --- upkeep -----------------------------------------------------------------------------------------------------

@@ -136,3 +136,20 @@ def opening_refusal(first_inventory_approved: bool, purchases_approved: bool) ->
     return Violation("GSP-05", f"{why}，不能再做期初入库：商品只能经采购验收入库",
                      "the store's first inventory is closed: goods enter only through an inspected, approved receipt",
                      {"first_inventory_approved": first_inventory_approved, "purchases_approved": purchases_approved})
+
+
+def received_code_refusal(code: str, item: str, scanned_item_id: int, received_item_id: int, approved: bool,
+                          on_shelf: int) -> Violation | None:
+    """A 追溯码 received into this store names one box of one item: sold only as that item, and only once the box is
+    on the shelf — its receipt approved and its line accepted (not rejected, not still held 待验), its batch holding
+    sellable stock (not all sent back, written off or in quarantine). `on_shelf`: the batch's sellable stock.
+    ST-01 (truthful 进销存) when the box was received as another item (a swap); GSP-05 when it is not on the shelf."""
+    if scanned_item_id != received_item_id:
+        return Violation("ST-01", f"追溯码 {code} 入库时属于另一商品，不是 {item}：疑似串换",
+                         f"trace code {code} was received as another item, not {item}: a possible swap",
+                         {"code": code})
+    if not approved or on_shelf <= 0:
+        return Violation("GSP-05", f"追溯码 {code} 这盒尚未合格入库上架（未审核、拒收、待验或已退出），不得销售",
+                         f"the box {code} is not on the shelf (receipt not approved, rejected, held or gone back): "
+                         "it cannot be sold", {"code": code, "approved": approved, "on_shelf": on_shelf})
+    return None

@@ -12,12 +12,14 @@ from server.api.schemas.common import Strict
 class CountSheetIn(Strict):
     zone_code: str | None = Field(default=None, min_length=1, max_length=20)  # None: the whole store
     blind: bool = False  # 盲盘: the counter does not see the book
+    quarantine: bool = False  # the count includes stock held in quarantine (待验), on lines of their own
     note: str = Field(default="", max_length=200)
 
 
 class CountEntryIn(Strict):
     batch_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     batch_no: str | None = Field(default=None, min_length=1, max_length=30)  # as scanned off the batch label
+    location: str = Field(default="sellable", pattern=r"^(sellable|quarantine)$")  # quarantine: 待验 stock
     qty: int = Field(default=0, ge=0, le=1_000_000)  # whole packs
     loose: int = Field(default=0, ge=0, le=1_000_000)  # split units beyond the packs
     add: bool = False  # a scan adds to what is counted already
@@ -36,6 +38,7 @@ class CountPostIn(Strict):
 class CountLineOut(BaseModel):
     id: int
     batch_id: int
+    location: str
     batch_no: str
     lot_no: str
     expires_on: date
@@ -52,6 +55,7 @@ class CountSheetOut(BaseModel):
     id: int
     zone_id: int | None
     blind: bool
+    quarantine: bool
     status: str
     snapshot_at: datetime
     business_date: date

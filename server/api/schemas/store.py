@@ -22,6 +22,7 @@ class StoreOut(BaseModel):
     legal_representative: str
     person_in_charge: str
     business_scope: str
+    chain_code: str
     agreement_no: str
     agreement_start: date | None
     agreement_end: date | None
@@ -41,6 +42,7 @@ class StoreUpdate(Patch):
     legal_representative: str | None = Field(default=None, max_length=50)
     person_in_charge: str | None = Field(default=None, max_length=50)
     business_scope: str | None = Field(default=None, max_length=500)
+    chain_code: str | None = Field(default=None, max_length=30)  # the chain's code: transfers stay within it
     drug_licence_no: str | None = Field(default=None, max_length=50)
     drug_licence_expiry: date | None = None
     business_licence_no: str | None = Field(default=None, max_length=50)

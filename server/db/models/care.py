@@ -25,6 +25,7 @@ class CountSheet(Table, table=True):
     store_id: int = store_fk()
     zone_id: int | None = Field(default=None, foreign_key="zone.id")  # None: the whole store
     blind: bool = False  # 盲盘: the sheet given to the counter hides the book quantities
+    quarantine: bool = False  # the count includes stock held in quarantine (待验), each batch's on its own line
     status: str = Field(default="open", max_length=20)  # open | submitted | posted
     snapshot_at: datetime = created_at()
     snapshot_movement_id: int = 0  # the ledger's last movement at the snapshot: later ones are after it
@@ -39,14 +40,15 @@ class CountSheet(Table, table=True):
 
 class CountLine(Table, table=True):
     __tablename__ = "count_line"
-    __table_args__ = (UniqueConstraint("sheet_id", "batch_id"),)
+    __table_args__ = (UniqueConstraint("sheet_id", "batch_id", "location", name="uq_count_line_batch_location"),)
 
     id: int | None = Field(default=None, primary_key=True)
     store_id: int = store_fk()
     sheet_id: int = Field(foreign_key="count_sheet.id", index=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     item_id: int = Field(foreign_key="item.id")
-    book_qty: int  # split units in sellable stock at the snapshot
+    location: str = Field(default="sellable", max_length=20)  # sellable | quarantine (待验): where it is counted
+    book_qty: int  # split units in that location at the snapshot
     counted_qty: int | None = Field(default=None, ge=0)  # split units found; None: not counted yet
     reason: str = Field(default="", max_length=200)  # why it differs (盘盈/盘亏原因)
     counted_by: int | None = Field(default=None, foreign_key="app_user.id")

@@ -57,7 +57,7 @@ class ReceiptLine(Table, table=True):
     zone_id: int | None = Field(default=None, foreign_key="zone.id")  # where the batch will be kept
     outcome: str = Field(default="pending", max_length=20)  # server.rules.stock.Outcome
     reason: str = Field(default="", max_length=200)  # why rejected or held (拒收 / 待验 原因)
-    batch_id: int | None = Field(default=None, foreign_key="batch.id")  # the batch made at approval
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)  # the batch made at approval
 
 
 class ReceiptTraceCode(Table, table=True):

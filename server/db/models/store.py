@@ -28,6 +28,8 @@ class Store(Table, table=True):
     legal_representative: str = Field(default="", max_length=50)
     person_in_charge: str = Field(default="", max_length=50)
     business_scope: str = Field(default="", max_length=500)
+    # The chain the store belongs to (连锁总部的编码): stock is transferred only between stores of one chain. "": none.
+    chain_code: str = Field(default="", max_length=30)
     # 医保协议: the current state; every change is an AgreementEvent (the audited history).
     agreement_no: str = Field(default="", max_length=50)
     agreement_start: date | None = None

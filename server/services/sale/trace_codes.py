@@ -3,7 +3,8 @@
 Refused, each with the reason: a code that is not 20 digits starting with 8 (CODE-TRACE); a code
 already sold as a whole box and not returned — a possible resale or swap (TRACE-SOLD); a box opened
 for 拆零 sold again whole (TRACE-SOLD); the same code twice (TRACE-DUP) or on another open basket
-(TRACE-TAKEN); more codes than boxes (TRACE-COUNT). At completion every traced line carries one code
+(TRACE-TAKEN); more codes than boxes (TRACE-COUNT); a code received into this store as another item, or
+whose box is not on the shelf (ST-01, GSP-05: server.services.stock.trace_codes). At completion every traced line carries one code
 per box (a split line: its box's code) unless the item is flagged code-less stock 无码 (TRACE-MISSING).
 """
 
@@ -21,7 +22,9 @@ from server.db.models.base import id_of, table_of
 from server.db.prepared import Prepared
 from server.db.uow import Reader, Unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.rules.stock import received_code_refusal
 from server.services.context import Ctx
+from server.services.stock import trace_codes as stock_codes
 
 _CODES = table_of(SaleTraceCode)
 # Prepared: a scan into a basket of traced drugs answers with their codes, from the event loop's unit too.
@@ -50,6 +53,9 @@ def add_code(u: Unit, ctx: Ctx, sale: Sale, line_id: int, code: str) -> SaleTrac
                        f"{item.code} is not sold with trace codes", {"item": item.code})
     if problems := check_trace_code(code):
         raise refused(problems)
+    if (box := stock_codes.received(s, ctx, code)) and (v := received_code_refusal(
+            code, item.name, id_of(item), box.item_id, box.approved, box.on_shelf)):
+        raise refused([v], status=409)
     mine = list(s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_line_id == line.id)))
     if any(t.code == code for t in s.exec(select(SaleTraceCode).where(SaleTraceCode.sale_id == sale.id))):
         raise conflict("TRACE-DUP", f"追溯码 {code} 已在本单扫描过", f"trace code {code} is already on this sale", code=code)

@@ -7,13 +7,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server import audit
 from server.db.models import Batch, BatchStatus, MovementKind, Supplier, Zone
 from server.db.models.base import id_of
+from server.db.models.care import Recall
 from server.db.uow import Unit, orm
 from server.errors import AppError, conflict, not_found, refused
+from server.rules import care as care_rules
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.stock import ledger, receiving, suppliers
@@ -71,14 +73,23 @@ def move(u: Unit, ctx: Ctx, batch: Batch, kind: MovementKind, qty: int, ref_type
     return row
 
 
+def recalls_of(s: Session, batch_id: int) -> list[str]:
+    """A batch's recalls, each by its notice number (or its id when none was given): a recalled batch stays stopped."""
+    return [r.notice_no or f"#{r.id}" for r in s.exec(select(Recall).where(Recall.batch_id == batch_id)
+                                                      .order_by(col(Recall.id)))]
+
+
 def set_batch_stop(u: Unit, ctx: Ctx, batch_id: int, stopped: bool, reason: str) -> Batch:
-    """GSP-06: a batch with a quality doubt is stopped from sale until cleared; both need a reason."""
+    """GSP-06: a batch with a quality doubt is stopped from sale until cleared; both need a reason. Every lifting of a
+    stop comes here (the route, the CLI, an upkeep doubt cleared), so a recalled batch's stop is refused here once."""
     s = orm(u)
     batch = s.get(Batch, batch_id)
     if batch is None or batch.store_id != ctx.store_id:
         raise not_found("批次", "batch", batch_id=batch_id)
     if not reason.strip():
         raise AppError(422, "GSP-06", "停售或解除停售须填写原因", "stopping or releasing a batch needs a reason")
+    if not stopped and (v := care_rules.recall_release_refusal(batch.batch_no, recalls_of(s, batch_id))):
+        raise refused([v], status=409)
     before = audit.snapshot(batch)
     batch.status = BatchStatus.STOPPED.value if stopped else BatchStatus.ACTIVE.value
     batch.stop_reason = reason if stopped else ""

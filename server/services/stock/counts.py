@@ -5,8 +5,11 @@ did not count it (SEC-01, by person), as one document of 盘盈/盘亏 movements
 The snapshot is the ledger's last movement when the sheet is made: each line's book is the batch's sellable
 stock as the ledger stood then (Σ of its movements up to it). What was sold or received after the snapshot is
 the book's to account for, not the counter's: the variance is counted − book at the snapshot, and it is posted
-against the book as it stands at posting (a sale after the snapshot is neither counted nor lost twice). Counts
-are of sellable stock (the shelf); quarantined stock is the receiving's and care's. On PostgreSQL a movement
+against the book as it stands at posting (a sale after the snapshot is neither counted nor lost twice). A count
+is of sellable stock (the shelf) and, when the sheet says so, of stock held in quarantine (待验) too: a batch's
+quarantine stock is a line of its own, its variance posted against the quarantine location, where it stays —
+quarantine stock reaches the shelf only by re-inspection, never by a count (GSP-05: a batch with unreleased
+quarantine stock gains nothing on the shelf, server.rules.care.quarantine_gain_refusal). On PostgreSQL a movement
 whose transaction commits after the snapshot with an earlier id would be read as before it: counts are made
 when the store is quiet enough for that not to matter, and a recount is a new sheet.
 """
@@ -44,25 +47,34 @@ class Entry:
 
     batch_id: int | None = None
     batch_no: str | None = None
+    location: str = ledger.SELLABLE  # or ledger.QUARANTINE, on a sheet that includes it
     qty: int = 0  # whole packs
     loose: int = 0  # split units beyond the packs
     add: bool = False
     reason: str = ""
 
 
-def create_sheet(u: Unit, ctx: Ctx, zone_code: str | None, blind: bool = False, note: str = "") -> CountSheet:
-    """A count sheet for a zone (or the whole store) with a line per batch that held sellable stock at the snapshot."""
+def _locations(sheet: CountSheet) -> tuple[str, ...]:
+    return (ledger.SELLABLE, ledger.QUARANTINE) if sheet.quarantine else (ledger.SELLABLE,)
+
+
+def create_sheet(u: Unit, ctx: Ctx, zone_code: str | None, blind: bool = False, note: str = "",
+                 quarantine: bool = False) -> CountSheet:
+    """A count sheet for a zone (or the whole store) with a line per batch that held sellable stock at the snapshot,
+    and, if `quarantine`, a line per batch that held stock in quarantine (待验)."""
     s = orm(u)
     ledger.refuse_closed(u, ctx, "count sheet")  # ST-02: a clock set back into a closed month (月结)
     zone_id = id_of(zone_by_code(s, ctx, zone_code)) if zone_code else None
     snap = ledger.last_movement_id(s, ctx)
-    sheet = CountSheet(store_id=ctx.store_id, zone_id=zone_id, blind=blind, status=OPEN, snapshot_at=ctx.now,
-                       snapshot_movement_id=snap, business_date=ctx.today, note=note, created_by=ctx.actor.user_id)
+    sheet = CountSheet(store_id=ctx.store_id, zone_id=zone_id, blind=blind, quarantine=quarantine, status=OPEN,
+                       snapshot_at=ctx.now, snapshot_movement_id=snap, business_date=ctx.today, note=note,
+                       created_by=ctx.actor.user_id)
     s.add(sheet)
     s.flush()
-    book = ledger.book_at(s, ctx, snap, zone_id)
-    s.add_all([CountLine(store_id=ctx.store_id, sheet_id=id_of(sheet), batch_id=b, item_id=i, book_qty=q)
-               for b, (i, q) in sorted(book.items()) if q > 0])
+    for location in _locations(sheet):
+        book = ledger.book_at(s, ctx, snap, zone_id, location=location)
+        s.add_all([CountLine(store_id=ctx.store_id, sheet_id=id_of(sheet), batch_id=b, item_id=i, location=location,
+                             book_qty=q) for b, (i, q) in sorted(book.items()) if q > 0])
     s.flush()
     audit.record(u, ctx.store_id, ctx.actor, "count.create", "count_sheet", id_of(sheet), None,
                  audit.snapshot(sheet) | {"lines": [audit.snapshot(ln) for ln in lines_of(s, id_of(sheet))]},
@@ -105,7 +117,7 @@ def enter(u: Unit, ctx: Ctx, sheet_id: int, entries: Sequence[Entry]) -> CountSh
         raise AppError(409, "ST-02", f"盘点单 {sheet_id} 已提交（{sheet.status}），不能再录入",
                        f"count sheet {sheet_id} is {sheet.status}: no more counts", {"status": sheet.status})
     batches = _batches(s, ctx, entries)
-    lines = {ln.batch_id: ln for ln in lines_of(s, sheet_id)}
+    lines = {(ln.batch_id, ln.location): ln for ln in lines_of(s, sheet_id)}
     before = {b: audit.snapshot(ln) for b, ln in lines.items()}
     items: dict[int, Item] = {}
     for e in entries:
@@ -115,6 +127,10 @@ def enter(u: Unit, ctx: Ctx, sheet_id: int, entries: Sequence[Entry]) -> CountSh
         if sheet.zone_id is not None and batch.zone_id != sheet.zone_id:
             raise AppError(422, "VALIDATION", f"批次 {batch.batch_no} 不在本盘点区域",
                            f"batch {batch.batch_no} is not kept in this sheet's zone", {"batch": batch.batch_no})
+        if e.location not in _locations(sheet):
+            raise AppError(422, "VALIDATION", f"本盘点单不盘 {e.location} 库存（待验库存须在含待验的盘点单上盘）",
+                           f"this sheet does not count {e.location} stock (quarantine: a sheet that includes it)",
+                           {"batch": batch.batch_no, "location": e.location})
         item = items.get(batch.item_id) or s.get(Item, batch.item_id)
         assert item is not None
         items[batch.item_id] = item
@@ -122,12 +138,13 @@ def enter(u: Unit, ctx: Ctx, sheet_id: int, entries: Sequence[Entry]) -> CountSh
         if e.qty < 0 or e.loose < 0 or (e.add and counted == 0):
             raise AppError(422, "VALIDATION", "盘点数量不能为负", "a counted quantity cannot be negative",
                            {"batch": batch.batch_no})
-        line = lines.get(id_of(batch))
+        key = (id_of(batch), e.location)
+        line = lines.get(key)
         if line is None:
-            book = ledger.book_at(s, ctx, sheet.snapshot_movement_id, batch_ids=[id_of(batch)])
+            book = ledger.book_at(s, ctx, sheet.snapshot_movement_id, batch_ids=[id_of(batch)], location=e.location)
             line = CountLine(store_id=ctx.store_id, sheet_id=sheet_id, batch_id=id_of(batch), item_id=batch.item_id,
-                             book_qty=book.get(id_of(batch), (0, 0))[1])
-            lines[id_of(batch)] = line
+                             location=e.location, book_qty=book.get(id_of(batch), (0, 0))[1])
+            lines[key] = line
         line.counted_qty = (line.counted_qty or 0) + counted if e.add else counted
         if e.reason.strip():
             line.reason = e.reason.strip()
@@ -178,7 +195,8 @@ def counters(s: Session, sheet: CountSheet, counted_by: Iterable[int | None]) ->
 
 _LINE, _BATCH = table_of(CountLine), table_of(Batch)
 # A sheet's lines with what the posting needs of their batches, in one read (a whole store's count has thousands).
-_POSTING = (sa.select(_LINE.c.id, _LINE.c.batch_id, _LINE.c.item_id, _LINE.c.book_qty, _LINE.c.counted_qty,
+_POSTING = (sa.select(_LINE.c.id, _LINE.c.batch_id, _LINE.c.item_id, _LINE.c.location, _LINE.c.book_qty,
+                      _LINE.c.counted_qty,
                       _LINE.c.reason, _LINE.c.counted_by, _BATCH.c.batch_no, _BATCH.c.cost_fen)
             .join(_BATCH, _BATCH.c.id == _LINE.c.batch_id).where(_LINE.c.sheet_id == sa.bindparam("sheet"))
             .order_by(_LINE.c.id))
@@ -191,7 +209,9 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
     book now. A loss takes its share of the batch's cost on hand (ledger.share); a gain comes in at the batch's
     current unit cost (cost on hand / stock), or at its receipt cost (batch.cost_fen over the split ratio) when
     the batch is at zero (server.rules.care.gain_cost). `reasons` (by batch id) gives or replaces a line's reason
-    (a blind count's are the approver's); every variance has one. The movements written."""
+    (a blind count's are the approver's); every variance has one. Each line's variance is posted in its location
+    (sellable or quarantine); a batch with quarantine stock never released gains nothing on the shelf (GSP-05).
+    The movements written."""
     s = orm(u)
     sheet = get_sheet(s, ctx, sheet_id, lock=True)
     if v := rules.count_posting_refusal(sheet_id, sheet.status):
@@ -212,18 +232,24 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
                                             for r in lines]):
         raise refused(problems)
     moving = [r for r in lines if r["counted_qty"] is not None and r["counted_qty"] != r["book_qty"]]
-    now = ledger.on_hand(s, [r["batch_id"] for r in moving], lock=True)
+    gains = [r["batch_id"] for r in moving if r["location"] == ledger.SELLABLE and r["counted_qty"] > r["book_qty"]]
+    held = ledger.unreleased(s, gains)
+    if problems := [v for r in moving if (v := rules.quarantine_gain_refusal(
+            r["batch_no"], r["location"], int(r["counted_qty"]) - int(r["book_qty"]), held.get(r["batch_id"], 0)))]:
+        raise refused(problems, status=409)
+    now = {loc: ledger.on_hand(s, [r["batch_id"] for r in moving if r["location"] == loc], location=loc, lock=True)
+           for loc in _locations(sheet)}
     items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({r["item_id"] for r in moving})))
              } if moving else {}
     short: list[Violation] = []
     moves: list[ledger.Move] = []
     for r in moving:
         variance = int(r["counted_qty"]) - int(r["book_qty"])
-        qty, cost = now.get(r["batch_id"], (0, 0))
+        qty, cost = now[r["location"]].get(r["batch_id"], (0, 0))
         item, ref = items[r["item_id"]], str(r["id"])
         if variance > 0:
             moves.append(ledger.Move(r["batch_id"], r["item_id"], MovementKind.COUNT_GAIN.value, variance,
-                                     "count_line", ref, note=r["reason"],
+                                     "count_line", ref, location=r["location"], note=r["reason"],
                                      cost_fen=rules.gain_cost(cost, qty, variance, r["cost_fen"], item.split_ratio),
                                      retail_fen=ledger.retail_of(item, variance)))
         elif qty < -variance:
@@ -234,7 +260,7 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
                                                                      "book_now": qty}))
         else:
             moves.append(ledger.Move(r["batch_id"], r["item_id"], MovementKind.COUNT_LOSS.value, variance,
-                                     "count_line", ref, note=r["reason"],
+                                     "count_line", ref, location=r["location"], note=r["reason"],
                                      retail_fen=-ledger.retail_of(item, -variance)))
     if short:
         raise refused(short, status=409)
@@ -259,7 +285,8 @@ def view(s: Session, ctx: Ctx, sheet_id: int) -> dict[str, Any]:
     out = []
     for ln in lines:
         batch, item = info[ln.batch_id]
-        out.append({"id": ln.id, "batch_id": ln.batch_id, "batch_no": batch.batch_no, "lot_no": batch.lot_no,
+        out.append({"id": ln.id, "batch_id": ln.batch_id, "location": ln.location, "batch_no": batch.batch_no,
+                    "lot_no": batch.lot_no,
                     "expires_on": batch.expires_on, "item_id": ln.item_id, "item_name": item.name,
                     "spec": item.spec, "book_qty": None if hide else ln.book_qty, "counted_qty": ln.counted_qty,
                     "variance": None if hide or ln.counted_qty is None else ln.counted_qty - ln.book_qty,

@@ -481,12 +481,13 @@ def last_movement_id(s: Reader, ctx: Ctx) -> int:
 
 
 def book_at(s: Reader, ctx: Ctx, movement_id: int, zone_id: int | None = None,
-            batch_ids: Sequence[int] | None = None) -> dict[int, tuple[int, int]]:
-    """Sellable stock per batch as the ledger stood at `movement_id` (Σ of its movements up to it): {batch id:
-    (item id, qty)}, batches of one zone (None: the whole store) or the ones named, those ever moved."""
+            batch_ids: Sequence[int] | None = None, location: str = SELLABLE) -> dict[int, tuple[int, int]]:
+    """Stock per batch in one location (default: sellable) as the ledger stood at `movement_id` (Σ of its movements
+    up to it): {batch id: (item id, qty)}, batches of one zone (None: the whole store) or the ones named, those ever
+    moved."""
     q = (sa.select(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id, sa.func.sum(_MOVEMENT.c.qty))
          .join(_BATCH, _BATCH.c.id == _MOVEMENT.c.batch_id)
-         .where(_MOVEMENT.c.store_id == ctx.store_id, _MOVEMENT.c.location == SELLABLE, _MOVEMENT.c.id <= movement_id)
+         .where(_MOVEMENT.c.store_id == ctx.store_id, _MOVEMENT.c.location == location, _MOVEMENT.c.id <= movement_id)
          .group_by(_MOVEMENT.c.batch_id, _MOVEMENT.c.item_id))
     if zone_id is not None:
         q = q.where(_BATCH.c.zone_id == zone_id)
@@ -505,6 +506,21 @@ def on_hand(s: Reader, batch_ids: Sequence[int], location: str = SELLABLE, lock:
     s.flush()
     rows = s.connection().execute(q.with_for_update(of=_BAL) if lock else q)
     return {int(b): (int(n), int(c)) for b, n, c in rows}
+
+
+def unreleased(s: Reader, batch_ids: Sequence[int]) -> dict[int, int]:
+    """What of each batch came into quarantine (待验: a held receipt line, a returned box, a count found there) and was
+    never released to the shelf by re-inspection (quarantine_out): {batch id: units} for those with any. Stock
+    that left quarantine otherwise (back to the supplier, written off, counted short) was not found fit."""
+    if not batch_ids:
+        return {}
+    out_of_q = sa.and_(_MOVEMENT.c.kind == movements.MovementKind.QUARANTINE_OUT.value, _MOVEMENT.c.qty < 0)
+    q = (sa.select(_MOVEMENT.c.batch_id,
+                   sa.func.sum(sa.case((_MOVEMENT.c.qty > 0, _MOVEMENT.c.qty), (out_of_q, _MOVEMENT.c.qty), else_=0)))
+         .where(_MOVEMENT.c.batch_id.in_(sorted(set(batch_ids))), _MOVEMENT.c.location == QUARANTINE)
+         .group_by(_MOVEMENT.c.batch_id))
+    s.flush()
+    return {int(b): int(n) for b, n in s.connection().execute(q) if int(n) > 0}
 
 
 def stock_by_batch(s: Reader, ctx: Ctx) -> list[Any]:

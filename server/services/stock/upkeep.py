@@ -16,7 +16,7 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import Batch, Zone
 from server.db.models.base import id_of
-from server.db.models.care import Recall, Upkeep, UpkeepLine
+from server.db.models.care import Upkeep, UpkeepLine
 from server.db.uow import Unit, orm
 from server.errors import AppError, not_found, refused
 from server.rules import care as rules
@@ -91,8 +91,7 @@ def clear(u: Unit, ctx: Ctx, line_id: int, reason: str) -> UpkeepLine:
     s.flush()
     audit.record(u, ctx.store_id, ctx.actor, "upkeep.clear", "upkeep_line", line_id, before, audit.snapshot(line),
                  note=reason)
-    recalled = s.exec(select(Recall.id).where(Recall.batch_id == line.batch_id)).first()
-    if recalled is None:  # a recalled batch stays stopped: the doubt is cleared, the recall is not
+    if not batch_service.recalls_of(s, line.batch_id):  # a recalled batch stays stopped: the doubt is cleared, the recall is not
         batch_service.set_batch_stop(u, ctx, line.batch_id, False, reason.strip())
     return line
 

@@ -42,7 +42,7 @@ def get_store(s: Session, ctx: Ctx) -> Store:
     return store
 
 
-PROFILE_FIELDS = ("name", "address", "legal_representative", "person_in_charge", "business_scope",
+PROFILE_FIELDS = ("name", "address", "legal_representative", "person_in_charge", "business_scope", "chain_code",
                   "drug_licence_no", "drug_licence_expiry", "business_licence_no", "business_licence_expiry")
 
 

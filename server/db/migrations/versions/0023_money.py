@@ -2,7 +2,7 @@
 write-offs (拒付, 扣款, 罚款), the reserve's year-end assessment (ST-05, ST-07), report submissions (ST-04)
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-07
 
 New tables only. The database refuses an UPDATE or DELETE of a declaration, a payment, a write-off or an
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0023'
-down_revision = '0019'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
