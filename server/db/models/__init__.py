@@ -2,6 +2,7 @@
 
 from server.db.models import care as _care  # noqa: F401  (registers stock care's documents; see care.py)
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
+from server.db.models import uploads as _uploads  # noqa: F401  (registers the uploads' outbox; see uploads.py)
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
 from server.db.models.catalog import Barcode, Item, Supplier, Zone
 from server.db.models.insurance import (

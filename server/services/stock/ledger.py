@@ -31,6 +31,7 @@ from server.db.prepared import Prepared, PreparedIn
 from server.db.uow import Reader, Unit
 from server.errors import AppError
 from server.rules import movements
+from server.services import outbox
 from server.services.context import Ctx
 
 SELLABLE = "sellable"
@@ -388,6 +389,7 @@ def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
     costs, net, existing = _costed(u, moves)
     rows = [_row(ctx, m, c) for m, c in zip(moves, costs, strict=True)]
     _ADD_MOVEMENTS.run_many(u.connection(), rows)
+    outbox.from_ledger(u, ctx, moves, _MOVEMENT)  # what the centre must hear of, in the same transaction (ST-06)
     _move_balances(u, ctx, moves, net, existing)
     return rows
 
@@ -399,6 +401,7 @@ def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
     costs, net, existing = _costed(u, [move])
     row = _row(ctx, move, costs[0])
     row = {"id": int(_ADD_MOVEMENT.scalar(u.connection(), row))} | row
+    outbox.from_ledger(u, ctx, [move], _MOVEMENT)
     _move_balances(u, ctx, [move], net, existing)
     return row
 
