@@ -41,6 +41,7 @@ from server.services.store.profile import bootstrap_store
 from server.services.store.starts import record_start
 from server.state import AppState
 from server.workers.recovery import recover_settlements
+from server.workers.uploads import start_uploads
 
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
@@ -64,9 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The catalog's index, loaded off the request path once the service is up (not while it starts, competing
         # for the interpreter).
         index_of(engine, store_id).warm_up()
+        uploader = start_uploads(engine, settings, store_id, app.state.insurance)  # the outbox's sender (ST-06)
         try:
             yield
         finally:
+            if uploader is not None:
+                uploader.stop()
             state.devices.stop()
             app.state.insurance.close()
 

@@ -174,6 +174,11 @@ class InsuranceSettings(_Section):
     api_name: str = ""
     api_version: str = "1.0.0"
     sandbox_db: str = "var/sandbox-centre.db"  # the sandbox centre's own ledger (make demo)
+    # The uploads' outbox (3501–3507, ST-06): the service sends it in the background; a transport failure waits
+    # upload_retry_min_seconds, doubling each time up to upload_retry_max_seconds.
+    uploads_worker: bool = True
+    upload_retry_min_seconds: float = Field(default=5, gt=0, le=3600)
+    upload_retry_max_seconds: float = Field(default=900, gt=0, le=86400)
 
 
 class RuleSettings(_Section):
