@@ -25,6 +25,7 @@ from server.insurance.sandbox.directory import Directory
 from server.insurance.sandbox.faults import Fault, Faults
 from server.insurance.sandbox.fund import Policy
 from server.insurance.sandbox.ledger import Ledger
+from server.insurance.sandbox.uploads import admin_router as uploads_admin
 from server.insurance.signing import verify_hmac
 
 DEFAULT_PATH = "/fsi/api/callService"
@@ -133,6 +134,7 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
     app = FastAPI(title="医保沙箱中心 Sandbox insurance centre", version="0.1.0")
     app.state.centre, app.state.faults = centre, faults
     app.router.routes.append(Route(path, endpoint=TransactionEndpoint(centre, faults), methods=["POST"]))
+    app.include_router(uploads_admin(centre.uploads))  # /admin/uploads: 3501–3507 held, the completeness query
 
     @app.get("/health")
     def health() -> dict[str, Any]:
