@@ -27,6 +27,7 @@ from catalog.violations import Violation
 from server import audit
 from server.db.models import InsuranceSignIn, User
 from server.db.models.uploads import UploadState
+from server.db.types import utcnow
 from server.db.uow import Reader, Unit, core_unit, orm, read_unit
 from server.errors import AppError, not_found
 from server.insurance import uploads as wire_uploads
@@ -86,8 +87,9 @@ def backoff_of(ctx: Ctx) -> Backoff:
 
 def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
              clock: Callable[[], datetime] | None = None) -> Sent:
-    """One step: up to `batch` due rows claimed, sent and answered. `clock` (default: ctx.now) times the step."""
-    now = (clock or (lambda: ctx.now))()
+    """One step: up to `batch` due rows claimed, sent and answered. `clock` (default: the service's clock, read now)
+    times the step."""
+    now = (clock or utcnow)()
     ctx = Ctx(ctx.store_id, ctx.settings, ctx.actor, now)
     done = Sent()
     with core_unit(engine) as u:

@@ -1,0 +1,137 @@
+"""The uploads' outbox against the sandbox centre (ST-01, ST-06, issue #21): every 进销存 fact is written with its
+event, sent by the worker, read at both levels, never held twice, and what the centre holds per batch is the
+store's ledger after every scenario."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from server.audit import Actor
+from server.db.models import Item, User
+from server.db.uow import core_unit, read_session, read_unit
+from server.insurance.http_adapter import HttpGateway
+from server.insurance.sandbox.client import SandboxAdmin
+from server.insurance.sandbox.uploads_client import CentreUploads
+from server.rules.movements import MovementKind
+from server.services.context import Ctx
+from server.services.insurance import sign_in as ins_sign_in
+from server.services.insurance import uploads
+from server.services.stock import batches as stock
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Clock, mapping_approval, prescribe
+
+NATIONAL = {"amox": "XJ01CAA040A001010100001", "vitc": "XA11GAA000A001010100002"}
+
+
+def _map(engine: Engine, ctx: Ctx, items: dict[str, int]) -> None:
+    from server.services.catalog.items import update_item
+
+    approval = mapping_approval(engine, ctx)
+    with core_unit(engine) as u:
+        for key, code in NATIONAL.items():
+            update_item(u, ctx, items[key], {"nhsa_code": code, "insurance_category": "yi"}, approval)
+
+
+def _sign_in(engine: Engine, ctx: Ctx, gateway: HttpGateway) -> None:
+    with read_session(engine) as s:
+        user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == "u_insurance_admin")).one()
+    ins_sign_in.sign_in(engine, ctx.acting(Actor(user.id, user.username)), gateway, "00:1A:2B:3C:4D:5E", "127.0.0.1")
+
+
+@pytest.fixture
+def store(shop: dict[str, Any], engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin,
+          settings: Any) -> Any:
+    """The shop with two items mapped, fresh batches of them (the first inventory: 3501 and its 3502), a cash sale
+    of a whole box and of split capsules on a prescription (3505 ×2), a return (3506); signed in to the centre."""
+    _map(engine, ctx, shop["items"])
+    with read_unit(engine) as r:  # the ledger before the mapping is not the centre's (it knew no such items)
+        cut = int(r.connection().execute(sa.text("SELECT coalesce(max(id), 0) FROM stock_movement")).scalar_one())
+    today = shop["clock"].today
+    with core_unit(engine) as u:
+        stock.add_opening_batch(u, ctx, shop["items"]["vitc"], None, "S-VITC-9", "MANU-LOT-77", today - timedelta(days=90),
+                                today + timedelta(days=400), 200, 20)
+        stock.add_opening_batch(u, ctx, shop["items"]["amox"], None, "S-AMOX-9", "MANU-LOT-88", today - timedelta(days=90),
+                                today + timedelta(days=20), 800, 24)
+    c, h = shop["client"], shop["cashier"]
+    sid = str(uuid.uuid4())
+    assert c.post("/sales", json={"id": sid}, headers=h).status_code == 201
+    c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 3}, headers=h)
+    body = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_AMOX, "qty": 6, "split": True}, headers=h).json()
+    prescribe(shop, sid, [(shop["items"]["amox"], 6, True)])
+    done = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": body["total_fen"],
+                                                               "tendered_fen": body["total_fen"]}]}, headers=h)
+    assert done.status_code == 200, done.text
+    vitc = next(ln for ln in done.json()["lines"] if ln["item_code"] == "YP0002")
+    back = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "买错了",
+                                    "lines": [{"sale_line_id": vitc["id"], "qty": 1}]}, headers=shop["pharmacist"])
+    assert back.status_code == 201, back.text
+    _sign_in(engine, ctx, gateway)
+    centre = CentreUploads(settings.insurance.url, settings.store.fixmedins_code)
+    yield {"shop": shop, "centre": centre, "sale": sid, "cut": cut}
+    centre.close()
+
+
+def _outbox(engine: Engine) -> list[Any]:
+    with read_unit(engine) as r:
+        return list(r.connection().execute(sa.text("SELECT * FROM upload_outbox ORDER BY id")))
+
+
+def _ledger_by_batch(engine: Engine, cut: int) -> Counter[tuple[str, str]]:
+    """The store's ledger as the centre should hold it: per (batch serial, transaction) the number of facts, from
+    the stock movements of mapped items (the kinds' one list), corrections netted."""
+    from server.rules.movements import TYPES
+
+    txn_of = {k.value: t.upload.txn for k, t in TYPES.items() if t.upload}
+    with read_unit(engine) as r:
+        rows = r.connection().execute(sa.text(
+            "SELECT b.batch_no, m.kind, m.id, m.corrects_id FROM stock_movement m JOIN batch b ON b.id = m.batch_id "
+            "JOIN item i ON i.id = m.item_id WHERE i.nhsa_code IS NOT NULL AND m.id > :cut ORDER BY m.id"),
+            {"cut": cut}).all()
+    cancelled = {r.corrects_id for r in rows if r.corrects_id} | {r.id for r in rows if r.corrects_id}
+    out: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        if r.kind in txn_of and r.id not in cancelled:
+            out[(r.batch_no, txn_of[r.kind])] += 1
+            if r.kind == MovementKind.OPENING.value:
+                out[(r.batch_no, "3502")] += 1
+    return out
+
+
+def _assert_centre_is_the_ledger(engine: Engine, store: Any) -> None:
+    held = Counter((f["bchno"], f["txn"]) for f in store["centre"].held())
+    assert held == _ledger_by_batch(engine, store["cut"])
+
+
+def test_each_fact_goes_out_once_with_its_event_and_the_centre_holds_the_ledger(store: Any, engine: Engine,
+                                                                                ctx: Ctx, gateway: HttpGateway,
+                                                                                clock: Clock) -> None:
+    rows = _outbox(engine)
+    # written with the events, before anything was sent: the first inventories (3501 and the 3502 106 with each),
+    # the sale's two lines, the return; the unmapped items (the seed's batches) are not the centre's
+    assert Counter(r.txn for r in rows) == {"3501": 2, "3502": 2, "3505": 2, "3506": 1}
+    assert {r.state for r in rows} == {"pending"}
+    sent = uploads.drain(engine, ctx, gateway)
+    assert (sent.accepted, sent.rejected, sent.failed) == (7, 0, 0)
+    assert {r.state for r in _outbox(engine)} == {"accepted"}
+    _assert_centre_is_the_ledger(engine, store)
+    held = {f["txn"]: f["row"] for f in store["centre"].held("S-AMOX-9")}
+    sale = held["3505"]
+    # the store's own batch serial, never the manufacturer's lot; 拆零 flagged, counted in the units sold
+    assert sale["fixmedins_bchno"] == "S-AMOX-9" and sale["manu_lotnum"] == "MANU-LOT-88"
+    assert (sale["trdn_flag"], sale["sel_retn_cnt"]) == ("1", "6") and sale["prsc_dr_name"] == "李医生"
+    assert Decimal(sale["finl_trns_pric"]) * 6 == Decimal("3.60")
+    vitc = {f["txn"]: f["row"] for f in store["centre"].held("S-VITC-9")}
+    assert (vitc["3505"]["trdn_flag"], vitc["3505"]["sel_retn_cnt"], vitc["3506"]["sel_retn_cnt"]) == ("0", "3", "1")
+    assert vitc["3502"]["inv_chg_type"] == "106" and vitc["3501"]["inv_cnt"] == "20.00"
+    # the completeness query agrees with the store, day by day
+    proof = uploads.prove(engine, ctx, clock.today, clock.today, store["centre"])
+    assert proof["complete"] and proof["facts"] == 7, proof
+    assert uploads.drain(engine, ctx, gateway).total == 0  # nothing left, nothing sent again
