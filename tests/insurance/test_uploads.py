@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.audit import Actor
-from server.db.models import Item, User
+from server.db.models import User
 from server.db.uow import core_unit, read_session, read_unit
 from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox.client import SandboxAdmin
