@@ -29,6 +29,7 @@ from server.api import (
 )
 from server.api import care as care_api
 from server.api import insurance as insurance_api
+from server.api import uploads as uploads_api
 from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
 from server.config import Settings, get_settings
@@ -88,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(insurance_api.router)
     app.include_router(care_api.router)
+    app.include_router(uploads_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

@@ -845,6 +845,9 @@ def main() -> None:  # pragma: no cover
 from server.cli_care import register as _register_care  # noqa: E402  (count, loss, recall, upkeep, near-expiry)
 
 _register_care(app)
+from server.cli_uploads import register as _register_uploads  # noqa: E402  (uploads status|send|retry|replay)
+
+_register_uploads(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -57,6 +57,7 @@ class Action(StrEnum):
     # the insurance centre link
     INSURANCE_READ = "insurance.read"  # today's sign-in state
     INSURANCE_SESSION = "insurance.session"  # 9001 sign in / 9002 sign out as the operator who settles
+    UPLOADS_WRITE = "uploads.write"  # 3501–3507 outbox: retry, correct a rejected row, replay (audited, ST-06)
     # devices and printing
     DEVICE_READ = "device.read"  # device states, the print queue
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
@@ -108,7 +109,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
-                                                 Action.REPORT_READ}),
+                                                 Action.REPORT_READ, Action.UPLOADS_WRITE}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ} | set(MANAGER_WRITES)),
     # 系统管理员: accounts and tills, the audit log; never sells, refunds, reviews or settles (SEC-02).
