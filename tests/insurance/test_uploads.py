@@ -22,11 +22,12 @@ from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.uploads_client import CentreUploads
 from server.rules.movements import MovementKind
+from server.services import outbox
 from server.services.context import Ctx
 from server.services.insurance import sign_in as ins_sign_in
 from server.services.insurance import uploads
 from server.services.stock import batches as stock
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Clock, mapping_approval, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, ROLE_PINS, Clock, login, mapping_approval, prescribe
 
 NATIONAL = {"amox": "XJ01CAA040A001010100001", "vitc": "XA11GAA000A001010100002"}
 
@@ -81,7 +82,7 @@ def store(shop: dict[str, Any], engine: Engine, ctx: Ctx, gateway: HttpGateway, 
 
 def _outbox(engine: Engine) -> list[Any]:
     with read_unit(engine) as r:
-        return list(r.connection().execute(sa.text("SELECT * FROM upload_outbox ORDER BY id")))
+        return list(r.connection().execute(sa.select(outbox.OUT).order_by(outbox.OUT.c.id)))
 
 
 def _ledger_by_batch(engine: Engine, cut: int) -> Counter[tuple[str, str]]:
@@ -135,3 +136,126 @@ def test_each_fact_goes_out_once_with_its_event_and_the_centre_holds_the_ledger(
     proof = uploads.prove(engine, ctx, clock.today, clock.today, store["centre"])
     assert proof["complete"] and proof["facts"] == 7, proof
     assert uploads.drain(engine, ctx, gateway).total == 0  # nothing left, nothing sent again
+
+
+def _states(engine: Engine) -> dict[str, str]:
+    return {r.key: r.state for r in _outbox(engine)}
+
+
+def test_transport_failures_are_retried_with_backoff_and_a_refusal_waits_for_a_person(
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin, clock: Clock) -> None:
+    sandbox.inject("drop", "3505")  # processed and committed, the answer cut off: sent again, held once
+    sandbox.inject("twice", "3506")  # delivered twice: held once
+    sandbox.inject("http_status", "3501", status=502)  # not processed: sent again
+    sandbox.inject("error", "3502", err_msg="库存变更类型与目录不符")  # the centre refuses the content
+    now = clock.now
+
+    first = uploads.drain(engine, ctx, gateway, clock=lambda: now)
+    assert (first.accepted, first.rejected, first.failed) == (4, 1, 2)
+    failed = [r for r in _outbox(engine) if r.state == "failed"]
+    assert {r.txn for r in failed} == {"3505", "3501"}
+    assert all(r.attempts == 1 and r.last_error and r.next_at > now for r in failed)
+    rejected = [r for r in _outbox(engine) if r.state == "rejected"]
+    assert [(r.txn, r.centre_message) for r in rejected] == [("3502", "库存变更类型与目录不符")]
+    # a failure waits its turn (doubling: 5 s, 10 s …); the refusal is never sent again by itself
+    assert uploads.drain(engine, ctx, gateway, clock=lambda: now + timedelta(seconds=1)).total == 0
+    later = uploads.drain(engine, ctx, gateway, clock=lambda: now + timedelta(minutes=1))
+    assert (later.accepted, later.rejected, later.failed) == (2, 0, 0)
+    assert sorted(r.attempts for r in _outbox(engine) if r.txn in ("3505", "3501") and r.attempts > 1) == [2, 2]
+    # the same msgid went twice for the dropped one, and the centre holds it once
+    dropped = next(r for r in _outbox(engine) if r.txn == "3505" and r.attempts == 2)
+    assert len([d for d in sandbox.deliveries(msgid=dropped.msgid)]) == 2
+    # the backlog names the refused 3502; the month cannot close while it stands (ST-06)
+    with read_unit(engine) as r:
+        lag = uploads.backlog(r, ctx.store_id, now + timedelta(hours=30))
+        blockers = uploads.month_blockers(r, ctx.store_id, clock.today.replace(day=1), clock.today)
+    assert [(b.txn, b.count, b.rejected) for b in lag] == [("3502", 1, 1)]
+    from server.rules.uploads import backlog_refusals
+
+    assert [v.rule for v in backlog_refusals(lag, 24)] == ["ST-06"] and not backlog_refusals(lag, 48)
+    assert [(v.rule, v.details["txn"]) for v in blockers] == [("ST-06", "3502")]
+    # the 医保 administrator sends it again once the centre's side is fixed
+    with core_unit(engine) as u:
+        assert uploads.retry(u, ctx, [rejected[0].id]) == 1
+    assert uploads.drain(engine, ctx, gateway, clock=lambda: now + timedelta(minutes=2)).accepted == 1
+    assert set(_states(engine).values()) == {"accepted"}
+    _assert_centre_is_the_ledger(engine, store)
+    with read_unit(engine) as r:
+        assert uploads.month_blockers(r, ctx.store_id, clock.today.replace(day=1), clock.today) == []
+
+
+@pytest.mark.refuses("ST-02")
+def test_a_rejected_row_is_corrected_by_a_person_but_never_its_ledger_facts(
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin, clock: Clock) -> None:
+    """Both levels read: with the centre answering its business result in the output (infcode 0), a malformed row is
+    still a rejection; a person corrects what the centre objects to, never a quantity or a batch."""
+    store["centre"].result_in_output(True)
+    sandbox.inject("error", "3506", err_msg="sel_retn_opter_name不能为空")
+    uploads.drain(engine, ctx, gateway)
+    row = next(r for r in _outbox(engine) if r.state == "rejected")
+    c = store["shop"]["client"]
+    admin = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
+    # the walk-arounds: a quantity changed through the API, by the 医保 administrator or by a cashier
+    before = _outbox(engine)
+    r = c.post(f"/uploads/{row.id}/correct", json={"fields": {"sel_retn_cnt": "9"}, "note": "改数量"}, headers=admin)
+    assert r.status_code == 422 and r.json()["code"] == "ST-02", r.text
+    r = c.post(f"/uploads/{row.id}/correct", json={"fields": {"fixmedins_bchno": "L3"}, "note": "换批号"}, headers=admin)
+    assert r.status_code == 422 and r.json()["code"] == "ST-02", r.text
+    cashier = c.post(f"/uploads/{row.id}/correct", json={"fields": {"memo": "x"}, "note": "x"},
+                     headers=store["shop"]["cashier"])
+    assert cashier.status_code == 403
+    assert _outbox(engine) == before  # nothing written
+    # a wrong time format: the centre answers infcode 0 with a failed business result — still rejected
+    bad = c.post(f"/uploads/{row.id}/correct", json={"fields": {"sel_retn_time": "2026/12/07"}, "note": "补录"},
+                 headers=admin)
+    assert bad.status_code == 200, bad.text
+    assert uploads.drain(engine, ctx, gateway).rejected == 1
+    again = next(r for r in _outbox(engine) if r.id == row.id)
+    assert again.state == "rejected" and "sel_retn_time" in again.centre_message
+    good = c.post(f"/uploads/{row.id}/correct", json={"fields": {"sel_retn_time": row.payload["sel_retn_time"],
+                                                                 "sel_retn_opter_name": "王药师"}, "note": "补录经办人"},
+                  headers=admin)
+    assert good.status_code == 200
+    assert uploads.drain(engine, ctx, gateway).accepted == 1
+    held = {f["txn"]: f["row"] for f in store["centre"].held("S-VITC-9")}
+    assert held["3506"]["sel_retn_opter_name"] == "王药师"
+    status = c.get("/uploads", headers=admin).json()
+    assert status["rejected"] == [] and status["backlog"] == []
+    _assert_centre_is_the_ledger(engine, store)
+
+
+def test_a_corrected_movement_goes_out_as_3507_then_the_batch_sent_again(
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway) -> None:
+    from server.services.stock import ledger
+
+    uploads.drain(engine, ctx, gateway)
+    with read_unit(engine) as r:
+        sold = r.connection().execute(sa.text(
+            "SELECT m.* FROM stock_movement m JOIN batch b ON b.id = m.batch_id "
+            "WHERE b.batch_no = 'S-VITC-9' AND m.kind = 'sale'")).one()
+    with core_unit(engine) as u:  # the sale's movement was wrong: a correcting row, opposite sign
+        ledger.append(u, ctx, [ledger.Move(sold.batch_id, sold.item_id, sold.kind, -sold.qty, sold.ref_type,
+                                           sold.ref_id, corrects_id=sold.id, cost_fen=-sold.cost_fen,
+                                           note="更正")])
+    queued = [r for r in _outbox(engine) if r.state == "pending"]
+    assert [r.txn for r in queued] == ["3507", "3506"]  # the deletion first, then what still stands of the batch
+    assert queued[0].inv_data_type == "4" and queued[1].after_id == queued[0].id
+    assert uploads.drain(engine, ctx, gateway).accepted == 2
+    assert [(d["bchno"], d["inv_data_type"], d["deleted"]) for d in store["centre"].deletions()] == [
+        ("S-VITC-9", "4", 2)]
+    _assert_centre_is_the_ledger(engine, store)
+
+
+def test_replay_after_a_reinstall_sends_what_the_centre_lacks_and_proves_each_day(
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin, clock: Clock) -> None:
+    uploads.drain(engine, ctx, gateway)
+    day = clock.today
+    lost = store["centre"].forget(day, every=2)  # the centre holds a part
+    assert lost == 4
+    assert not uploads.prove(engine, ctx, day, day, store["centre"])["complete"]
+    found = uploads.replay(engine, ctx, day - timedelta(days=3), day, store["centre"])
+    assert {d["txn"] for d in found["differences"]} and found["requeued"] >= lost
+    uploads.drain(engine, ctx, gateway)
+    proof = uploads.prove(engine, ctx, day - timedelta(days=3), day, store["centre"])
+    assert proof["complete"] and proof["facts"] == 7, proof
+    _assert_centre_is_the_ledger(engine, store)  # what it kept was not held twice
