@@ -4,10 +4,17 @@ store's ledger after every scenario."""
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.audit import Actor
+from server.config import ROOT
 from server.db.models import User
 from server.db.uow import core_unit, read_session, read_unit
 from server.insurance.http_adapter import HttpGateway
@@ -259,3 +267,43 @@ def test_replay_after_a_reinstall_sends_what_the_centre_lacks_and_proves_each_da
     proof = uploads.prove(engine, ctx, day - timedelta(days=3), day, store["centre"])
     assert proof["complete"] and proof["facts"] == 7, proof
     _assert_centre_is_the_ledger(engine, store)  # what it kept was not held twice
+
+
+@pytest.mark.slow
+def test_nothing_is_lost_or_held_twice_across_kill_9_of_the_sender(
+        store: Any, engine: Engine, ctx: Ctx, sandbox: SandboxAdmin, settings: Any, tmp_path: Path,
+        clock: Clock) -> None:
+    """The sender (`dingdian uploads send`, the worker's step in its own process) is killed with SIGKILL while it
+    sends — claimed rows committed, answers on their way — three times, then run to the end: every fact is held
+    by the centre exactly once and the store's outbox says so."""
+    config = tmp_path / "config.toml"
+    source = (ROOT / "config.toml").read_text(encoding="utf-8")
+    config.write_text(source.replace('url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"')
+                      .replace('url = "http://127.0.0.1:8601"', f'url = "{settings.insurance.url}"'), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")}
+    command = [str(Path(sys.executable).parent / "dingdian"), "uploads", "send", "--config", str(config)]
+    rng = random.Random(21)
+    kills = 0
+    for _ in range(3):
+        sandbox.inject("delay", "", times=3, delay_ms=250)  # slow answers: the kill lands mid-send
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(r.state == "sent" for r in _outbox(engine)):
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=30)
+    assert kills >= 1
+    sandbox.clear_faults()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert set(_states(engine).values()) == {"accepted"}
+    assert any(r.attempts > 1 for r in _outbox(engine))  # cut off mid-send, sent again with its msgid
+    held = store["centre"].held()
+    assert len(held) == 7 == len({(f["txn"], f["row"]["memo"]) for f in held})  # every fact, once
+    _assert_centre_is_the_ledger(engine, store)
+    assert uploads.prove(engine, ctx, clock.today, clock.today, store["centre"])["complete"]
