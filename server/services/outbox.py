@@ -68,33 +68,43 @@ class MovementLike(Protocol):
 
 # --- written with the event ----------------------------------------------------------------------------------
 
+def _lit(text: str) -> Any:
+    """A constant rendered in the SQL itself: the statement runs with every sale, and a bound parameter per WHEN
+    and THEN costs more than the rows it writes."""
+    return sa.literal_column("'" + text.replace("'", "''") + "'", sa.String)
+
+
 def _from_movements(m: sa.Table, also: bool) -> PreparedIn:
     """INSERT … SELECT of the outbox rows of the movements of one document (ref_type, the ref ids listed) that have
     none yet: the transaction by kind (server.rules.movements, the one list), `also`: the first inventory's extra
     3502 (106)."""
     uploads = {k: u for k, u in _UPLOADED.items() if not also or u.also_3502}
-    txn = sa.case({k: ("3502" if also else u.txn) for k, u in uploads.items()}, value=m.c.kind)
-    chg = sa.case({k: ((u.also_3502 if also else u.inv_chg_type) or "") for k, u in uploads.items()}, value=m.c.kind,
-                  else_="")
-    by_retail = sa.case({k: 1 for k, u in uploads.items() if not also and u.txn in RETAIL_TXNS}, value=m.c.kind,
-                        else_=0) if not also else sa.literal(0)
-    by_cost = sa.case({k: 1 for k, u in uploads.items() if also or u.txn in COST_TXNS}, value=m.c.kind, else_=0)
-    amount = by_retail * sa.func.abs(m.c.retail_fen) + by_cost * sa.func.abs(m.c.cost_fen)
-    key = sa.literal("m") + sa.cast(m.c.id, sa.String) + sa.literal(":") + txn
+
+    def by_kind(values: dict[str, str], default: str | None) -> Any:
+        return sa.case(*((m.c.kind == _lit(k), _lit(v)) for k, v in values.items()),
+                       else_=_lit(default) if default is not None else sa.null())
+
+    txn = by_kind({k: ("3502" if also else u.txn) for k, u in uploads.items()}, None)
+    chg = by_kind({k: ((u.also_3502 if also else u.inv_chg_type) or "") for k, u in uploads.items()}, "")
+    retail = [k for k, u in uploads.items() if not also and u.txn in RETAIL_TXNS]
+    amount = sa.case(*((m.c.kind == _lit(k), sa.func.abs(m.c.retail_fen)) for k in retail),
+                     else_=sa.func.abs(m.c.cost_fen)) if retail else sa.func.abs(m.c.cost_fen)
+    amount = sa.case((txn == _lit("3501"), sa.literal_column("0")), else_=amount)
+    key = _lit("m") + sa.cast(m.c.id, sa.String) + _lit(":") + txn
     done = sa.exists().where(OUT.c.movement_id == m.c.id, OUT.c.txn == txn)
     columns = ["store_id", "key", "txn", "inv_chg_type", "inv_data_type", "movement_id", "ref_type", "ref_id",
                "batch_id", "item_id", "qty", "amount_fen", "business_date", "created_at", "state", "attempts",
                "next_at", "msgid", "payload", "last_error", "centre_message"]
 
     def build(binds: list[Any]) -> Any:
-        rows = (sa.select(m.c.store_id, key, txn, chg, sa.literal(""), m.c.id, m.c.ref_type, m.c.ref_id, m.c.batch_id,
+        rows = (sa.select(m.c.store_id, key, txn, chg, _lit(""), m.c.id, m.c.ref_type, m.c.ref_id, m.c.batch_id,
                           m.c.item_id, sa.func.abs(m.c.qty), amount, m.c.business_date, m.c.at,
-                          sa.literal(UploadState.PENDING.value), sa.literal(0), m.c.at, sa.literal(""),
-                          sa.literal_column("'{}'"), sa.literal(""), sa.literal(""))
+                          _lit(UploadState.PENDING.value), sa.literal_column("0"), m.c.at, _lit(""),
+                          _lit("{}"), _lit(""), _lit(""))
                 .join(_ITEM, _ITEM.c.id == m.c.item_id)
                 .where(m.c.store_id == sa.bindparam("sid"), m.c.ref_type == sa.bindparam("rt"), m.c.ref_id.in_(binds),
                        m.c.corrects_id.is_(None), txn.is_not(None), _ITEM.c.nhsa_code.is_not(None),
-                       _ITEM.c.nhsa_code != "", ~done))
+                       _ITEM.c.nhsa_code != _lit(""), ~done))
         return sa.insert(OUT).from_select(columns, rows)
 
     return PreparedIn(build)

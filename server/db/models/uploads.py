@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field
 
-from server.db.models.base import Table, store_fk
+from server.db.models.base import Table
 from server.db.types import JSONDoc, UTCDateTime
 
 
@@ -40,7 +40,8 @@ class UploadOutbox(Table, table=True):
                       Index("ix_upload_outbox_day", "store_id", "business_date", "txn"))
 
     id: int | None = Field(default=None, primary_key=True)
-    store_id: int = store_fk()
+    # Few indexes: every sale writes rows here (the queue's, the day's and the key's lead with the store).
+    store_id: int = Field(foreign_key="store.id", nullable=False)
     # The idempotency key: the document line the fact comes from (a stock movement: "m<id>:<txn>"; a count
     # line: "c<id>"; a deletion or a re-send after one: named after what it deletes) — one fact, one row.
     key: str = Field(max_length=80)
@@ -50,11 +51,11 @@ class UploadOutbox(Table, table=True):
     movement_id: int | None = Field(default=None, foreign_key="stock_movement.id", index=True)
     ref_type: str = Field(default="", max_length=30)  # the document line (as the stock movement names it)
     ref_id: str = Field(default="", max_length=40)
-    batch_id: int = Field(foreign_key="batch.id", index=True)  # fixmedins_bchno: the store's batch serial
+    batch_id: int = Field(foreign_key="batch.id")  # fixmedins_bchno: the store's batch serial
     item_id: int = Field(foreign_key="item.id")
     qty: int = 0  # split units, unsigned (the transaction says the direction)
     amount_fen: int = 0  # unsigned: what the centre sums (3505/3506 retail, 3502–3504 cost; 3501/3507 none)
-    business_date: date = Field(index=True)  # the store's day of the fact: the completeness query's day
+    business_date: date  # the store's day of the fact: the completeness query's day
     created_at: datetime = Field(sa_type=UTCDateTime)
     after_id: int | None = Field(default=None, foreign_key="upload_outbox.id")  # sent only once that is accepted
     replaces_id: int | None = Field(default=None, foreign_key="upload_outbox.id")  # a re-send after a 3507

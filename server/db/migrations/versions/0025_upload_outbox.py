@@ -81,8 +81,7 @@ def upgrade() -> None:
         sa.Column('answered_at', ts, nullable=True),
         sa.UniqueConstraint('store_id', 'key'),
     )
-    for column in ('store_id', 'movement_id', 'batch_id', 'business_date'):
-        op.create_index(f'ix_upload_outbox_{column}', 'upload_outbox', [column])
+    op.create_index('ix_upload_outbox_movement_id', 'upload_outbox', ['movement_id'])
     op.create_index('ix_upload_outbox_queue', 'upload_outbox', ['store_id', 'state', 'next_at'])
     op.create_index('ix_upload_outbox_day', 'upload_outbox', ['store_id', 'business_date', 'txn'])
     _guard(create=True)
