@@ -4,7 +4,9 @@ Stock is the sum of movements. `append` writes the movements and moves each batc
 (batch_balance) with them in the same transaction, so reads and sales need not sum the whole history;
 `dingdian audit verify` recomputes the balances from the ledger. A sale, a return, an opening
 inventory — and next the receiving, counts, losses, transfers — all append here; nothing else in the
-service writes `stock_movement` or `batch_balance` (an import contract and a test hold that).
+service writes `stock_movement` or `batch_balance` (an import contract and a test hold that). What the insurance
+centre must hear of each movement (3501–3507) is written to the uploads' outbox in the same transaction, here
+(server.services.outbox.from_ledger): one hook for every path that moves stock.
 
 GSP-06 "expired or stopped stock is never sold" is written here once, in two forms that must agree:
 `blocking_reasons` for Python (the refusal names each batch and why) and `sellable_batch` for SQL (the
