@@ -254,19 +254,38 @@ def test_a_corrected_movement_goes_out_as_3507_then_the_batch_sent_again(
     _assert_centre_is_the_ledger(engine, store)
 
 
+def _config(tmp_path: Path, settings: Any) -> Path:
+    config = tmp_path / "config.toml"
+    source = (ROOT / "config.toml").read_text(encoding="utf-8")
+    config.write_text(source.replace('url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"')
+                      .replace('url = "http://127.0.0.1:8601"', f'url = "{settings.insurance.url}"'), encoding="utf-8")
+    return config
+
+
 def test_replay_after_a_reinstall_sends_what_the_centre_lacks_and_proves_each_day(
-        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin, clock: Clock) -> None:
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, settings: Any, clock: Clock,
+        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from server.cli import app
+
     uploads.drain(engine, ctx, gateway)
     day = clock.today
     lost = store["centre"].forget(day, every=2)  # the centre holds a part
     assert lost == 4
     assert not uploads.prove(engine, ctx, day, day, store["centre"])["complete"]
-    found = uploads.replay(engine, ctx, day - timedelta(days=3), day, store["centre"])
-    assert {d["txn"] for d in found["differences"]} and found["requeued"] >= lost
-    uploads.drain(engine, ctx, gateway)
+    config, runner = _config(tmp_path, settings), CliRunner()
+    nobody = runner.invoke(app, ["uploads", "replay", "--from", (day - timedelta(days=3)).isoformat(),
+                                 "--config", str(config)])
+    assert nobody.exit_code == 2 and _states(engine) and set(_states(engine).values()) == {"accepted"}  # SEC-01
+    done = runner.invoke(app, ["uploads", "replay", "--from", (day - timedelta(days=3)).isoformat(), "--config",
+                               str(config), "--as", "u_insurance_admin"], input=ROLE_PINS["insurance_admin"] + "\n")
+    assert done.exit_code == 0 and "✓ complete" in done.output and "7 facts" in done.output, done.output
     proof = uploads.prove(engine, ctx, day - timedelta(days=3), day, store["centre"])
     assert proof["complete"] and proof["facts"] == 7, proof
     _assert_centre_is_the_ledger(engine, store)  # what it kept was not held twice
+    status = runner.invoke(app, ["uploads", "status", "--json", "--config", str(config)])
+    assert status.exit_code == 0 and '"backlog": []' in status.output, status.output
 
 
 @pytest.mark.slow
@@ -276,10 +295,7 @@ def test_nothing_is_lost_or_held_twice_across_kill_9_of_the_sender(
     """The sender (`dingdian uploads send`, the worker's step in its own process) is killed with SIGKILL while it
     sends — claimed rows committed, answers on their way — three times, then run to the end: every fact is held
     by the centre exactly once and the store's outbox says so."""
-    config = tmp_path / "config.toml"
-    source = (ROOT / "config.toml").read_text(encoding="utf-8")
-    config.write_text(source.replace('url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"')
-                      .replace('url = "http://127.0.0.1:8601"', f'url = "{settings.insurance.url}"'), encoding="utf-8")
+    config = _config(tmp_path, settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")}
     command = [str(Path(sys.executable).parent / "dingdian"), "uploads", "send", "--config", str(config)]
     rng = random.Random(21)
