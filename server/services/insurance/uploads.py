@@ -88,42 +88,49 @@ def backoff_of(ctx: Ctx) -> Backoff:
 def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
              clock: Callable[[], datetime] | None = None) -> Sent:
     """One step: up to `batch` due rows claimed, sent and answered. `clock` (default: the service's clock, read now)
-    times the step."""
+    times the step.
+
+    The rows and their payloads are read without the writer's lock (a till's scan never waits for them); the claim
+    is one short durable commit; the answers of the step are recorded together (a stop before that leaves them
+    `sent`: sent again at the next start, the centre deduplicating)."""
     now = (clock or utcnow)()
     ctx = Ctx(ctx.store_id, ctx.settings, ctx.actor, now)
     done = Sent()
-    with core_unit(engine) as u:
-        rows = outbox.due(u, ctx.store_id, now, batch)
+    with read_unit(engine) as r:
+        rows = outbox.due(r, ctx.store_id, now, batch)
         if not rows:
             return done
-        caller = uploads_caller(orm(u), ctx)
+        caller = uploads_caller(orm(r), ctx)
         if caller is None:
             done.waiting = NOT_SIGNED_IN
             return done
-        claimed = []
-        for r in rows:
-            payload = r.payload or upload_rows.build(orm(u), ctx, r)
-            msgid = r.msgid or allocate_msgid(u, ctx.store_id, ctx.settings.store.fixmedins_code,
+        payloads = {x.id: x.payload or upload_rows.build(orm(r), ctx, x) for x in rows}
+    claimed = []
+    with core_unit(engine) as u:
+        for x in rows:
+            msgid = x.msgid or allocate_msgid(u, ctx.store_id, ctx.settings.store.fixmedins_code,
                                               ctx.settings.store.tz)
-            if outbox.claim(u, r.id, msgid, payload, now):
-                claimed.append((r, msgid, payload))
+            if outbox.claim(u, x.id, msgid, payloads[x.id], now):
+                claimed.append((x, msgid, payloads[x.id]))
     pace = backoff_of(ctx)
-    for r, msgid, payload in claimed:
+    answers: list[tuple[int, UploadState, dict[str, Any]]] = []
+    for x, msgid, payload in claimed:
         try:
-            outcome = wire_uploads.send(centre, caller, r.txn, payload, msgid)
+            outcome = wire_uploads.send(centre, caller, x.txn, payload, msgid)
         except GatewayError as exc:
-            wait = outbox.backoff(int(r.attempts) + 1, pace.least, pace.most)
-            with core_unit(engine, durable=False) as u:
-                outbox.answered(u, r.id, UploadState.FAILED, now, error=exc.message_zh, next_at=now + wait)
+            wait = outbox.backoff(int(x.attempts) + 1, pace.least, pace.most)
+            answers.append((x.id, UploadState.FAILED, {"error": exc.message_zh, "next_at": now + wait}))
             done.failed += 1
             continue
-        with core_unit(engine, durable=False) as u:  # a lost answer leaves it `sent`: sent again, deduplicated
-            if outcome.accepted:
-                outbox.answered(u, r.id, UploadState.ACCEPTED, now, error=outcome.message if outcome.duplicate else "")
-                done.accepted += 1
-            else:
-                outbox.answered(u, r.id, UploadState.REJECTED, now, centre_message=outcome.message)
-                done.rejected += 1
+        if outcome.accepted:
+            answers.append((x.id, UploadState.ACCEPTED, {"error": outcome.message if outcome.duplicate else ""}))
+            done.accepted += 1
+        else:
+            answers.append((x.id, UploadState.REJECTED, {"centre_message": outcome.message}))
+            done.rejected += 1
+    with core_unit(engine, durable=False) as u:
+        for row_id, state, more in answers:
+            outbox.answered(u, row_id, state, now, **more)
     return done
 
 
