@@ -55,30 +55,52 @@ def _sign_in(engine: Engine, ctx: Ctx, gateway: HttpGateway) -> None:
     ins_sign_in.sign_in(engine, ctx.acting(Actor(user.id, user.username)), gateway, "00:1A:2B:3C:4D:5E", "127.0.0.1")
 
 
+BARCODE_BLG = "6905678901236"  # 板蓝根颗粒: OTC, 10 bags a box, sold split too (made here, mapped)
+
+
+def _split_otc(engine: Engine, ctx: Ctx) -> int:
+    from catalog.codes import gtin_check_digit
+    from server.db.models.base import id_of
+    from server.services.catalog import items as catalog_service
+
+    assert BARCODE_BLG[-1] == str(gtin_check_digit(BARCODE_BLG[:-1]))
+    approval = mapping_approval(engine, ctx)
+    with core_unit(engine) as u:
+        return id_of(catalog_service.create_item(u, ctx, {
+            "code": "YP0009", "name": "板蓝根颗粒", "spec": "10g*10袋", "approval_no": "国药准字Z9", "gsp_class": "otc_a",
+            "route": "internal", "price_fen": 1500, "split_unit": "袋", "split_ratio": 10, "split_price_fen": 160,
+            "nhsa_code": "ZA01BAB0001010100009", "insurance_category": "jia"}, [BARCODE_BLG], "Z-OTC", approval))
+
+
+def _pay(shop: dict[str, Any], sid: str, total: int) -> Any:
+    done = shop["client"].post(f"/sales/{sid}/complete", json={"tenders": [
+        {"kind": "cash", "amount_fen": total, "tendered_fen": total}]}, headers=shop["cashier"])
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
 @pytest.fixture
 def store(shop: dict[str, Any], engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin,
           settings: Any) -> Any:
-    """The shop with two items mapped, fresh batches of them (the first inventory: 3501 and its 3502), a cash sale
-    of a whole box and of split capsules on a prescription (3505 ×2), a return (3506); signed in to the centre."""
+    """The shop with items mapped, fresh batches (the first inventory: 3501 and its 3502), a cash sale of whole boxes
+    and of split bags (3505 ×2), a return (3506); signed in to the centre. Nothing sent yet."""
     _map(engine, ctx, shop["items"])
     with read_unit(engine) as r:  # the ledger before the mapping is not the centre's (it knew no such items)
         cut = int(r.connection().execute(sa.text("SELECT coalesce(max(id), 0) FROM stock_movement")).scalar_one())
+    blg = _split_otc(engine, ctx)
     today = shop["clock"].today
     with core_unit(engine) as u:
-        stock.add_opening_batch(u, ctx, shop["items"]["vitc"], None, "S-VITC-9", "MANU-LOT-77", today - timedelta(days=90),
-                                today + timedelta(days=400), 200, 20)
-        stock.add_opening_batch(u, ctx, shop["items"]["amox"], None, "S-AMOX-9", "MANU-LOT-88", today - timedelta(days=90),
-                                today + timedelta(days=20), 800, 24)
+        stock.add_opening_batch(u, ctx, shop["items"]["vitc"], None, "S-VITC-9", "MANU-LOT-77",
+                                today - timedelta(days=90), today + timedelta(days=400), 200, 20)
+        stock.add_opening_batch(u, ctx, blg, None, "S-BLG-9", "MANU-LOT-99", today - timedelta(days=90),
+                                today + timedelta(days=300), 900, 50)
     c, h = shop["client"], shop["cashier"]
     sid = str(uuid.uuid4())
     assert c.post("/sales", json={"id": sid}, headers=h).status_code == 201
     c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 3}, headers=h)
-    body = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_AMOX, "qty": 6, "split": True}, headers=h).json()
-    prescribe(shop, sid, [(shop["items"]["amox"], 6, True)])
-    done = c.post(f"/sales/{sid}/complete", json={"tenders": [{"kind": "cash", "amount_fen": body["total_fen"],
-                                                               "tendered_fen": body["total_fen"]}]}, headers=h)
-    assert done.status_code == 200, done.text
-    vitc = next(ln for ln in done.json()["lines"] if ln["item_code"] == "YP0002")
+    body = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_BLG, "qty": 3, "split": True}, headers=h).json()
+    sale = _pay(shop, sid, body["total_fen"])
+    vitc = next(ln for ln in sale["lines"] if ln["item_code"] == "YP0002")
     back = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "买错了",
                                     "lines": [{"sale_line_id": vitc["id"], "qty": 1}]}, headers=shop["pharmacist"])
     assert back.status_code == 201, back.text
@@ -122,27 +144,40 @@ def _assert_centre_is_the_ledger(engine: Engine, store: Any) -> None:
 def test_each_fact_goes_out_once_with_its_event_and_the_centre_holds_the_ledger(store: Any, engine: Engine,
                                                                                 ctx: Ctx, gateway: HttpGateway,
                                                                                 clock: Clock) -> None:
+    shop = store["shop"]
+    with core_unit(engine) as u:  # and a prescription drug, sold split on a prescription
+        stock.add_opening_batch(u, ctx, shop["items"]["amox"], None, "S-AMOX-9", "MANU-LOT-88",
+                                clock.today - timedelta(days=90), clock.today + timedelta(days=20), 800, 24)
+    c, h = shop["client"], shop["cashier"]
+    sid = str(uuid.uuid4())
+    assert c.post("/sales", json={"id": sid}, headers=h).status_code == 201
+    body = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_AMOX, "qty": 6, "split": True}, headers=h).json()
+    prescribe(shop, sid, [(shop["items"]["amox"], 6, True)])
+    _pay(shop, sid, body["total_fen"])
     rows = _outbox(engine)
     # written with the events, before anything was sent: the first inventories (3501 and the 3502 106 with each),
-    # the sale's two lines, the return; the unmapped items (the seed's batches) are not the centre's
-    assert Counter(r.txn for r in rows) == {"3501": 2, "3502": 2, "3505": 2, "3506": 1}
+    # the sales' lines, the return; the unmapped items (the seed's batches before the mapping) are not the centre's
+    assert Counter(r.txn for r in rows) == {"3501": 3, "3502": 3, "3505": 3, "3506": 1}
     assert {r.state for r in rows} == {"pending"}
     sent = uploads.drain(engine, ctx, gateway)
-    assert (sent.accepted, sent.rejected, sent.failed) == (7, 0, 0)
+    assert (sent.accepted, sent.rejected, sent.failed) == (10, 0, 0)
     assert {r.state for r in _outbox(engine)} == {"accepted"}
     _assert_centre_is_the_ledger(engine, store)
     held = {f["txn"]: f["row"] for f in store["centre"].held("S-AMOX-9")}
     sale = held["3505"]
     # the store's own batch serial, never the manufacturer's lot; 拆零 flagged, counted in the units sold
     assert sale["fixmedins_bchno"] == "S-AMOX-9" and sale["manu_lotnum"] == "MANU-LOT-88"
-    assert (sale["trdn_flag"], sale["sel_retn_cnt"]) == ("1", "6") and sale["prsc_dr_name"] == "李医生"
+    assert (sale["trdn_flag"], sale["sel_retn_cnt"], sale["rx_flag"]) == ("1", "6", "1")
+    assert sale["prsc_dr_name"] == "李医生" and sale["hi_feesetl_type"] == "0"
     assert Decimal(sale["finl_trns_pric"]) * 6 == Decimal("3.60")
     vitc = {f["txn"]: f["row"] for f in store["centre"].held("S-VITC-9")}
     assert (vitc["3505"]["trdn_flag"], vitc["3505"]["sel_retn_cnt"], vitc["3506"]["sel_retn_cnt"]) == ("0", "3", "1")
     assert vitc["3502"]["inv_chg_type"] == "106" and vitc["3501"]["inv_cnt"] == "20.00"
+    blg = {f["txn"]: f["row"] for f in store["centre"].held("S-BLG-9")}
+    assert (blg["3505"]["trdn_flag"], blg["3505"]["sel_retn_cnt"], blg["3501"]["inv_cnt"]) == ("1", "3", "5.00")
     # the completeness query agrees with the store, day by day
     proof = uploads.prove(engine, ctx, clock.today, clock.today, store["centre"])
-    assert proof["complete"] and proof["facts"] == 7, proof
+    assert proof["complete"] and proof["facts"] == 10, proof
     assert uploads.drain(engine, ctx, gateway).total == 0  # nothing left, nothing sent again
 
 
