@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+# Row ids: positive and within a 32-bit integer (as server.api.deps.RowId), so no backend overflows on a wild value.
+UploadId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class UploadRowOut(BaseModel):
@@ -30,7 +33,7 @@ class UploadsOut(BaseModel):
 
 
 class RetryIn(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=10_000)
+    ids: list[UploadId] = Field(min_length=1, max_length=10_000)
 
 
 class RetryOut(BaseModel):
@@ -38,7 +41,8 @@ class RetryOut(BaseModel):
 
 
 class CorrectIn(BaseModel):
-    fields: dict[str, str | int | list[dict[str, str]]] = Field(min_length=1)
+    fields: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]] = Field(
+        min_length=1, max_length=40)
     note: str = Field(min_length=1, max_length=200)
 
 
