@@ -48,7 +48,9 @@ class UploadOutbox(Table, table=True):
     txn: str = Field(max_length=4)  # 3501 … 3507
     inv_chg_type: str = Field(default="", max_length=6)  # 3502 only
     inv_data_type: str = Field(default="", max_length=2)  # 3507 only: 1 盘存 2 库存变更 3 采购 4 销售
-    movement_id: int | None = Field(default=None, foreign_key="stock_movement.id", index=True)
+    # the stock movement the fact is (no foreign key: only the stock ledger names its tables; neither row is ever
+    # deleted, and audit verify checks the pair)
+    movement_id: int | None = Field(default=None, index=True)
     ref_type: str = Field(default="", max_length=30)  # the document line (as the stock movement names it)
     ref_id: str = Field(default="", max_length=40)
     batch_id: int = Field(foreign_key="batch.id")  # fixmedins_bchno: the store's batch serial

@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column('txn', s(4), nullable=False),
         sa.Column('inv_chg_type', s(6), nullable=False),
         sa.Column('inv_data_type', s(2), nullable=False),
-        sa.Column('movement_id', i(), sa.ForeignKey('stock_movement.id'), nullable=True),
+        sa.Column('movement_id', i(), nullable=True),
         sa.Column('ref_type', s(30), nullable=False),
         sa.Column('ref_id', s(40), nullable=False),
         sa.Column('batch_id', i(), sa.ForeignKey('batch.id'), nullable=False),
