@@ -126,6 +126,10 @@ def _ledger_by_batch(engine: Engine, cut: int) -> Counter[tuple[str, str]]:
             "SELECT b.batch_no, m.kind, m.id, m.corrects_id FROM stock_movement m JOIN batch b ON b.id = m.batch_id "
             "JOIN item i ON i.id = m.item_id WHERE i.nhsa_code IS NOT NULL AND m.id > :cut ORDER BY m.id"),
             {"cut": cut}).all()
+        counted = r.connection().execute(sa.text(
+            "SELECT b.batch_no FROM count_line cl JOIN count_sheet cs ON cs.id = cl.sheet_id JOIN batch b ON "
+            "b.id = cl.batch_id JOIN item i ON i.id = cl.item_id WHERE cs.status = 'posted' AND "
+            "cl.counted_qty IS NOT NULL AND i.nhsa_code IS NOT NULL")).scalars().all()
     cancelled = {r.corrects_id for r in rows if r.corrects_id} | {r.id for r in rows if r.corrects_id}
     out: Counter[tuple[str, str]] = Counter()
     for r in rows:
@@ -133,6 +137,8 @@ def _ledger_by_batch(engine: Engine, cut: int) -> Counter[tuple[str, str]]:
             out[(r.batch_no, txn_of[r.kind])] += 1
             if r.kind == MovementKind.OPENING.value:
                 out[(r.batch_no, "3502")] += 1
+    for batch_no in counted:  # a count's 盘存 (3501), batch by batch
+        out[(batch_no, "3501")] += 1
     return out
 
 
@@ -286,6 +292,31 @@ def test_a_corrected_movement_goes_out_as_3507_then_the_batch_sent_again(
     assert uploads.drain(engine, ctx, gateway).accepted == 2
     assert [(d["bchno"], d["inv_data_type"], d["deleted"]) for d in store["centre"].deletions()] == [
         ("S-VITC-9", "4", 2)]
+    _assert_centre_is_the_ledger(engine, store)
+
+
+def test_a_count_goes_out_as_3501_per_batch_and_its_difference_as_3502(
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway) -> None:
+    shop = store["shop"]
+    c, ph, mg = shop["client"], shop["pharmacist"], shop["manager"]
+    sheet = c.post("/counts", json={"note": "月末盘点"}, headers=ph).json()  # the whole store
+    book = {ln["batch_no"]: ln["book_qty"] for ln in sheet["lines"]}
+    assert {"B-VITC-1", "S-VITC-9", "S-BLG-9", "B-AMOX-1"} <= set(book)  # the mapped items' and the others'
+    entries = [{"batch_no": no, "loose": qty - (no == "S-VITC-9"), "reason": "破损" if no == "S-VITC-9" else ""}
+               for no, qty in book.items()]
+    assert c.post(f"/counts/{sheet['id']}/entries", json={"entries": entries}, headers=ph).status_code == 200
+    assert c.post(f"/counts/{sheet['id']}/submit", json={}, headers=ph).status_code == 200
+    lost = next(ln["batch_id"] for ln in sheet["lines"] if ln["batch_no"] == "S-VITC-9")
+    posted = c.post(f"/counts/{sheet['id']}/post", json={"reasons": {str(lost): "破损"}}, headers=mg)
+    assert posted.status_code == 200, posted.text
+    counted = [r for r in _outbox(engine) if r.ref_type == "count_line"]
+    # one 3501 per batch of a mapped item (amox ×2, vitc ×2, the split OTC), the loss as 3502 盘损 (104)
+    assert sorted((r.txn, r.inv_chg_type) for r in counted) == [("3501", "")] * 5 + [("3502", "104")]
+    uploads.drain(engine, ctx, gateway)
+    assert set(_states(engine).values()) == {"accepted"}
+    held = {(f["bchno"], f["txn"]): f["row"] for f in store["centre"].held() if f["row"].get("memo", "").startswith(
+        "dd:c")}
+    assert held[("S-VITC-9", "3501")]["inv_cnt"] == f"{book['S-VITC-9'] - 1}.00"
     _assert_centre_is_the_ledger(engine, store)
 
 
