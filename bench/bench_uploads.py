@@ -4,7 +4,7 @@
                 stock ledger in one unit of work on a temp SQLite store (bench._service, the items mapped), the
                 outbox's INSERT … SELECT timed inside, and the whole unit (append + commit) timed with the hook and,
                 interleaved in the same run, with the hook replaced by nothing. Target: the write < 0.3 ms median.
-  a busy day    `dingdian serve` (a subprocess) and the sandbox centre (a thread here): --sales cash sales of 3
+  a busy day    `dingdian serve` and `dingdian sandbox-centre` (subprocesses): --sales cash sales of 3
                 lines at till T01 (not signed in: nothing leaves), then the cashier signs in (9001) and the
                 service's own uploads worker sends the day (3,000 rows of 3505); the time until the centre has
                 accepted every row. Meanwhile till T02 scans (POST /sales/{id}/lines); its latency is printed
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import free_port, p50_p99, running, serve_command
+from bench._common import dingdian_command, free_port, p50_p99, running, serve_command
 from bench._service import build_store
 from bench.bench_selling import Till
 
@@ -90,71 +90,73 @@ def outbox_write(directory: Path, rounds: int) -> None:
 
 
 def busy_day(directory: Path, sales: int) -> None:
-    from server.insurance.sandbox.serve import start_in_thread
+    centre_port = free_port()
+    sandbox = f"http://127.0.0.1:{centre_port}"
+    centre = [*dingdian_command(), "sandbox-centre", "--port", str(centre_port), "--db", str(directory / "centre.db")]
+    with running(centre, centre_port, "/health", directory / "centre.log"):
+        _busy_day(directory, sales, sandbox)
 
-    sandbox, stop_sandbox = start_in_thread(directory / "centre.db")
+
+def _busy_day(directory: Path, sales: int, sandbox: str) -> None:
     store = build_store(directory, tills=2)
     _map_items(store.db_path)
     text = store.config.read_text(encoding="utf-8").replace('url = "http://127.0.0.1:8601"', f'url = "{sandbox}"')
     store.config.write_text(text, encoding="utf-8")
     port = free_port()
-    try:
-        with running(serve_command(store.config, port), port, "/health", directory / "service.log"):
-            seller = Till(port, store.cashiers[0], store.pin, store.tills[0])
-            scanner = Till(port, store.cashiers[1], store.pin, store.tills[1])
-            t0 = time.perf_counter()
-            for n in range(sales):
-                sale = seller.open_sale()
-                total = 0
-                for k in range(3):
-                    total = seller.scan(sale, store.barcodes[(n + k) % 5])
-                seller.pay_cash(sale, total)
-            made = time.perf_counter() - t0
-            print(f"a busy day: {sales} cash sales of 3 lines made in {made:.1f} s")
+    with running(serve_command(store.config, port), port, "/health", directory / "service.log"):
+        seller = Till(port, store.cashiers[0], store.pin, store.tills[0])
+        scanner = Till(port, store.cashiers[1], store.pin, store.tills[1])
+        t0 = time.perf_counter()
+        for n in range(sales):
+            sale = seller.open_sale()
+            total = 0
+            for k in range(3):
+                total = seller.scan(sale, store.barcodes[(n + k) % 5])
+            seller.pay_cash(sale, total)
+        made = time.perf_counter() - t0
+        print(f"a busy day: {sales} cash sales of 3 lines made in {made:.1f} s")
 
-            def scans(count: int, stop: threading.Event | None = None) -> list[float]:
-                out: list[float] = []
-                sale = scanner.open_sale()
-                while (stop is None and len(out) < count) or (stop is not None and not stop.is_set()):
-                    if len(out) % 50 == 49:
-                        sale = scanner.open_sale()
-                    t = time.perf_counter()
-                    scanner.scan(sale, store.barcodes[len(out) % 5])
-                    out.append((time.perf_counter() - t) * 1000)
-                    if stop is not None:
-                        time.sleep(0.01)  # a cashier's pace, not a flood
-                return out
+        def scans(count: int, stop: threading.Event | None = None) -> list[float]:
+            out: list[float] = []
+            sale = scanner.open_sale()
+            while (stop is None and len(out) < count) or (stop is not None and not stop.is_set()):
+                if len(out) % 50 == 49:
+                    sale = scanner.open_sale()
+                t = time.perf_counter()
+                scanner.scan(sale, store.barcodes[len(out) % 5])
+                out.append((time.perf_counter() - t) * 1000)
+                if stop is not None:
+                    time.sleep(0.01)  # a cashier's pace, not a flood
+            return out
 
-            idle = scans(300)
-            done = threading.Event()
-            during: list[float] = []
-            worker = threading.Thread(target=lambda: during.extend(scans(0, done)))
-            r = seller.http.post("/insurance/sign-in", json={"mac": "00:1A:2B:3C:4D:5E", "ip": "127.0.0.1"})
-            if r.status_code != 201:
-                raise RuntimeError(f"sign-in: {r.status_code} {r.text[:300]}")
-            t1 = time.perf_counter()
-            worker.start()
-            with sqlite3.connect(store.db_path) as db:
-                total_rows = db.execute("SELECT count(*) FROM upload_outbox").fetchone()[0]
-                while True:
-                    left = db.execute("SELECT count(*) FROM upload_outbox WHERE state <> 'accepted'").fetchone()[0]
-                    if left == 0 or time.perf_counter() - t1 > 1800:
-                        break
-                    time.sleep(0.25)
-            uploaded = time.perf_counter() - t1
-            done.set()
-            worker.join()
-            i50, i99 = p50_p99(idle)
-            d50, d99 = p50_p99(during) if during else (float("nan"), float("nan"))
-            print(f"  uploaded {total_rows} rows (left {left}) in {uploaded:.1f} s "
-                  f"({total_rows / uploaded:.0f} rows/s) through the service's worker against the sandbox centre")
-            print(f"  scan at T02 idle            p50 {i50:.2f} ms  p99 {i99:.2f} ms  ({len(idle)} scans)")
-            print(f"  scan at T02 while uploading p50 {d50:.2f} ms  p99 {d99:.2f} ms  ({len(during)} scans)  "
-                  f"ratio p50 {d50 / i50:.2f}x (target <= {TARGET_SCAN_RATIO}x)")
-            seller.close()
-            scanner.close()
-    finally:
-        stop_sandbox()
+        idle = scans(300)
+        done = threading.Event()
+        during: list[float] = []
+        worker = threading.Thread(target=lambda: during.extend(scans(0, done)))
+        r = seller.http.post("/insurance/sign-in", json={"mac": "00:1A:2B:3C:4D:5E", "ip": "127.0.0.1"})
+        if r.status_code != 201:
+            raise RuntimeError(f"sign-in: {r.status_code} {r.text[:300]}")
+        t1 = time.perf_counter()
+        worker.start()
+        with sqlite3.connect(store.db_path) as db:
+            total_rows = db.execute("SELECT count(*) FROM upload_outbox").fetchone()[0]
+            while True:
+                left = db.execute("SELECT count(*) FROM upload_outbox WHERE state <> 'accepted'").fetchone()[0]
+                if left == 0 or time.perf_counter() - t1 > 1800:
+                    break
+                time.sleep(0.25)
+        uploaded = time.perf_counter() - t1
+        done.set()
+        worker.join()
+        i50, i99 = p50_p99(idle)
+        d50, d99 = p50_p99(during) if during else (float("nan"), float("nan"))
+        print(f"  uploaded {total_rows} rows (left {left}) in {uploaded:.1f} s "
+              f"({total_rows / uploaded:.0f} rows/s) through the service's worker against the sandbox centre")
+        print(f"  scan at T02 idle            p50 {i50:.2f} ms  p99 {i99:.2f} ms  ({len(idle)} scans)")
+        print(f"  scan at T02 while uploading p50 {d50:.2f} ms  p99 {d99:.2f} ms  ({len(during)} scans)  "
+              f"ratio p50 {d50 / i50:.2f}x (target <= {TARGET_SCAN_RATIO}x)")
+        seller.close()
+        scanner.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -179,6 +179,7 @@ class InsuranceSettings(_Section):
     uploads_worker: bool = True
     upload_retry_min_seconds: float = Field(default=5, gt=0, le=3600)
     upload_retry_max_seconds: float = Field(default=900, gt=0, le=86400)
+    upload_pause_ms: int = Field(default=20, ge=0, le=10_000)  # between two uploads: the tills' scans go first
 
 
 class RuleSettings(_Section):

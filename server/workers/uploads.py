@@ -62,7 +62,8 @@ class UploadWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                step = uploads.send_due(self.engine, self._ctx(), self.centre, clock=self.clock)
+                step = uploads.send_due(self.engine, self._ctx(), self.centre, clock=self.clock,
+                                        pause_s=self.settings.insurance.upload_pause_ms / 1000)
             except Exception:  # the database or the centre away for a moment must not end the worker
                 log.exception("uploads: a step failed")
                 step = uploads.Sent()

@@ -14,6 +14,7 @@ nothing is sent and the backlog says why.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -86,13 +87,14 @@ def backoff_of(ctx: Ctx) -> Backoff:
 
 
 def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
-             clock: Callable[[], datetime] | None = None) -> Sent:
+             clock: Callable[[], datetime] | None = None, pause_s: float = 0.0) -> Sent:
     """One step: up to `batch` due rows claimed, sent and answered. `clock` (default: the service's clock, read now)
     times the step.
 
     The rows and their payloads are read without the writer's lock (a till's scan never waits for them); the claim
     is one short durable commit; the answers of the step are recorded together (a stop before that leaves them
-    `sent`: sent again at the next start, the centre deduplicating)."""
+    `sent`: sent again at the next start, the centre deduplicating). `pause_s` between messages: the worker shares
+    the service's interpreter and writer with the tills, and a day's backlog is not worth a slower scan."""
     now = (clock or utcnow)()
     ctx = Ctx(ctx.store_id, ctx.settings, ctx.actor, now)
     done = Sent()
@@ -114,7 +116,9 @@ def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
                 claimed.append((x, msgid, payloads[x.id]))
     pace = backoff_of(ctx)
     answers: list[tuple[int, UploadState, dict[str, Any]]] = []
-    for x, msgid, payload in claimed:
+    for n, (x, msgid, payload) in enumerate(claimed):
+        if n and pause_s:
+            time.sleep(pause_s)
         try:
             outcome = wire_uploads.send(centre, caller, x.txn, payload, msgid)
         except GatewayError as exc:
