@@ -36,6 +36,7 @@ from server.api import period as period_api
 from server.api import reconciliation as reconciliation_api
 from server.api import statements as statements_api
 from server.api import stock_in as stock_in_api
+from server.api import uploads as uploads_api
 from server.api.errors import ErrorBody, install_handlers
 from server.api.lane import TillLane
 from server.config import Settings, get_settings
@@ -49,6 +50,7 @@ from server.services.store.starts import record_start
 from server.state import AppState
 from server.workers.backup import BackupWorker
 from server.workers.recovery import recover_settlements
+from server.workers.uploads import start_uploads
 
 _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
@@ -74,9 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         index_of(engine, store_id).warm_up()
         backups = BackupWorker(engine, settings, store_id)
         backups.start()
+        uploader = start_uploads(engine, settings, store_id, app.state.insurance)  # the outbox's sender (ST-06)
         try:
             yield
         finally:
+            if uploader is not None:
+                uploader.stop()
             backups.stop()
             state.devices.stop()
             app.state.insurance.close()
@@ -102,5 +107,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(money_api.router)
     app.include_router(statements_api.router)
     app.include_router(stock_in_api.router)
+    app.include_router(uploads_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

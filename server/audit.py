@@ -550,6 +550,7 @@ MSGID_LENGTH = 30  # fixmedins_code(12) + yyyyMMddHHmmss(14) + 顺序号(4): ser
 
 def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> None:
     _verify_balances(session, store_id, report)
+    _verify_uploads(session, store_id, report)
     conn = session.connection()
     # A sale's total is the sum of its lines (an open basket's moves with each scan; a final one never).
     lines_sum = (sa_select(func.coalesce(func.sum(_LINE.c.amount_fen), 0)).where(_LINE.c.sale_id == _SALE.c.id)
@@ -617,6 +618,23 @@ def _verify_msgid_counter(conn: Any, store_id: int, report: VerifyReport) -> Non
             "zh": f"报文流水号计数器（{counter or '缺失'}）落后于报文日志中已用的 {logged}（疑似直接改库）",
             "en": f"the msgid counter ({counter or 'missing'}) is behind the message log's {logged} "
                   "(set back behind the service's back)"})
+
+
+def _verify_uploads(session: Session, store_id: int, report: VerifyReport) -> None:
+    """Each row of the uploads' outbox that comes from a stock movement says what its movement says: the batch, the
+    item and the quantity (ST-06: what the centre is told is the ledger, not an edit of it)."""
+    from server.db.models.uploads import UploadOutbox
+
+    out, mv = table_of(UploadOutbox), table_of(StockMovement)
+    for row_id, in session.connection().execute(
+            sa_select(out.c.id).join(mv, mv.c.id == out.c.movement_id)
+            .where(out.c.store_id == store_id,
+                   (out.c.batch_id != mv.c.batch_id) | (out.c.item_id != mv.c.item_id)
+                   | (out.c.qty != func.abs(mv.c.qty)))):
+        report.problems.append({
+            "kind": "upload_mismatch", "table": "upload_outbox", "row_id": str(row_id),
+            "zh": f"上传队列 #{row_id} 与其库存流水不符（疑似直接改库）",
+            "en": f"upload_outbox #{row_id} does not say what its stock movement says"})
 
 
 def _verify_balances(session: Session, store_id: int, report: VerifyReport) -> None:

@@ -902,6 +902,9 @@ _register_statements(app)
 from server.cli_stock_in import register as _register_stock_in  # noqa: E402  (receipt import, transfer)
 
 _register_stock_in(app)
+from server.cli_uploads import register as _register_uploads  # noqa: E402  (uploads status|send|retry|replay)
+
+_register_uploads(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

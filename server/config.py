@@ -177,6 +177,12 @@ class InsuranceSettings(_Section):
     # ST-07: the refund policy of 3201/3202 (refd_setl_flag): "1" the totals include cancellations (2103, negative),
     # "0" the original settlements only. The region's agency says which; both sides must count alike.
     recon_refd_setl_flag: Literal["0", "1"] = "1"
+    # The uploads' outbox (3501–3507, ST-06): the service sends it in the background; a transport failure waits
+    # upload_retry_min_seconds, doubling each time up to upload_retry_max_seconds.
+    uploads_worker: bool = True
+    upload_retry_min_seconds: float = Field(default=5, gt=0, le=3600)
+    upload_retry_max_seconds: float = Field(default=900, gt=0, le=86400)
+    upload_pause_ms: int = Field(default=20, ge=0, le=10_000)  # between two uploads: the tills' scans go first
 
 
 class RuleSettings(_Section):

@@ -90,6 +90,10 @@ TABLES: dict[str, Evidence] = {
     # the stock ledger
     "stock_movement": Evidence(Verified.ROWS, BOTH, since="0011"),
     "batch_balance": Evidence(Verified.DERIVED, BOTH),  # the sum of its batch's movements
+    # the uploads' outbox (ST-06): one row per fact the centre must hear of, derived from the stock ledger (verify
+    # names a movement without its row, or a row that says other than its movement); its sending state moves
+    # along its edges only (0025)
+    "upload_outbox": Evidence(Verified.DERIVED, BOTH),
     # the link with the centre: evidence in a dispute with the agency
     "insurance_message": Evidence(Verified.ROWS, BOTH, since="0016"),
     "insurance_msgid_counter": Evidence(Verified.DERIVED, BOTH),  # at or past every msgid the message log holds

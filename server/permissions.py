@@ -59,6 +59,7 @@ class Action(StrEnum):
     # the insurance centre link
     INSURANCE_READ = "insurance.read"  # today's sign-in state
     INSURANCE_SESSION = "insurance.session"  # 9001 sign in / 9002 sign out as the operator who settles
+    UPLOADS_WRITE = "uploads.write"  # 3501–3507 outbox: retry, correct a rejected row, replay (audited, ST-06)
     # devices and printing
     DEVICE_READ = "device.read"  # device states, the print queue
     PRINT = "print.operate"  # reprint a receipt or a Z report, retry a waiting print job (audited)
@@ -137,7 +138,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                                  Action.RECONCILE_ACK, Action.INSPECTION_EXPORT,
                                                  Action.INSPECTION_AGENCY, Action.RECEIVABLE_READ,
                                                  Action.RECEIVABLE_WRITE, Action.CALENDAR_WRITE,
-                                                 Action.SUBMISSION_WRITE, Action.REPORT_AGENCY_EXPORT}),
+                                                 Action.SUBMISSION_WRITE, Action.REPORT_AGENCY_EXPORT, Action.UPLOADS_WRITE}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ,
                                          Action.INSPECTION_EXPORT, Action.RECEIVABLE_READ}

@@ -247,6 +247,9 @@ def sandbox(sandbox_url: str) -> Iterator[Any]:
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("service", TEST_PIN_COST)
+    # The uploads worker sends in the background of an in-process service: off unless a test asks for it, so a
+    # test counting the centre's deliveries or the message log sees only its own.
+    overrides["insurance"] = {"uploads_worker": False, **overrides.get("insurance", {})}
     return load_settings(ROOT / "config.toml", database={"url": db_url}, **overrides)
 
 

@@ -404,7 +404,7 @@ ITEMS: tuple[Item, ...] = (
     Item(1, "医保协议有效、证照齐全，期限提醒", ("AGR-01", "AGR-03"), agreement),
     Item(2, "无协议外或未登记收款机的医保结算", ("AGR-01", "AGR-02", "CARD-06"), card_outside_standing),
     Item(3, "进销存及医保数据按时完整上传", ("ST-01", "ST-06"),
-         _from_extra("uploads", "本版本尚未记录 3501–3507 上传", "uploads 3501–3507 are not recorded yet")),
+         _wing(money.uploads)),
     Item(4, "月度报表按时报送", ("ST-03", "ST-04", "RX-09"),
          _wing(money.submissions)),
     Item(5, "医保回款在 30 个工作日内；对账；核销；重复支付", ("ST-05", "ST-07"),

@@ -17,6 +17,24 @@ def _rows(found: Any, key: str) -> list[dict[str, Any]]:
     return [dict(r) if isinstance(r, dict) else {"period": r} for r in value]
 
 
+def uploads(f: Facts, no: int, title: str, rules: tuple[str, ...]) -> Finding:
+    """ST-06, ST-01: every fact the centre must hear of accepted in time; a rejected row waits for a person."""
+    found = f.extra.get("uploads")
+    if not isinstance(found, dict):
+        return manual(no, title, rules, "未能读取上传记录", "the uploads could not be read")
+    late, rejected = _rows(found, "late"), [b for b in _rows(found, "backlog") if b.get("rejected")]
+    bad = ([{"zh": r.get("message_zh", ""), "en": r.get("message_en", ""), "rule": r.get("code")} for r in late]
+           + [{"zh": f"{b.get('txn')} 有 {b.get('rejected')} 条被中心拒收，待人工更正", "txn": b.get("txn")}
+              for b in rejected])
+    if bad:
+        return failed(no, title, rules, f"{len(bad)} 类上传逾期或被拒收", f"{len(bad)} upload backlog(s) late or "
+                      "rejected", bad)
+    waiting = _rows(found, "backlog")
+    return passed(no, title, rules, "上传及时完整" + (f"（{sum(int(b.get('count', 0)) for b in waiting)} 条在途，未超时）"
+                                                  if waiting else ""),
+                  "uploads complete and on time", waiting)
+
+
 def submissions(f: Facts, no: int, title: str, rules: tuple[str, ...]) -> Finding:
     found = f.extra.get("submissions")
     if found is None:

@@ -149,6 +149,18 @@ class PreparedIn:
             out.extend(self._prepared(length).rows(conn, {**params, **listed}))
         return out
 
+    def run(self, conn: Connection, values: Sequence[Any], params: Mapping[str, Any]) -> int:
+        """The statement (returning no rows) over the list, chunk by chunk; the rows it changed."""
+        longest = self.LENGTHS[-1]
+        changed = 0
+        for start in range(0, len(values), longest):
+            chunk = values[start:start + longest]
+            length = next(n for n in self.LENGTHS if n >= len(chunk))
+            last = len(chunk) - 1
+            listed = {f"in_{i}": chunk[min(i, last)] for i in range(length)}
+            changed += self._prepared(length).run(conn, {**params, **listed})
+        return changed
+
 
 def _cursor(conn: Connection) -> DBAPICursor:
     dbapi = conn.connection.dbapi_connection

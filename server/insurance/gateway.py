@@ -6,7 +6,8 @@ Every call names who makes it (`Caller`: the operator, the sign-in's sign_no, th
 
 Never call a gateway method inside an open database transaction (DESIGN: intent before effect):
 the message log commits on its own, and a slow centre must not hold the store's write lock.
-3501–3507 (进销存 uploads) come with the month-end issue: add them here as `upload_*` methods.
+3501–3507 (进销存 uploads) go through the same envelope (`HttpGateway.call`) from server.insurance.uploads,
+sent by the uploads worker from the outbox (server.services.outbox), never inline.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from server.db.models import money as _money  # noqa: F401  (declarations, recei
 from server.db.models import period as _period  # noqa: F401  (registers the period close's tables; see period.py)
 from server.db.models import recon as _recon  # noqa: F401  (registers the reconciliation with the centre; see recon.py)
 from server.db.models import transfer as _transfer  # noqa: F401  (registers the transfers between stores)
+from server.db.models import uploads as _uploads  # noqa: F401  (registers the uploads' outbox; see uploads.py)
 from server.db.models.audit import AuditEntry, AuditHead, ServiceStart
 from server.db.models.backup import BackupRun, RestoreDrill
 from server.db.models.catalog import Barcode, Item, Supplier, Zone

@@ -26,6 +26,7 @@ from server.insurance.sandbox.directory import Directory
 from server.insurance.sandbox.faults import Fault, Faults
 from server.insurance.sandbox.fund import Policy
 from server.insurance.sandbox.ledger import Ledger
+from server.insurance.sandbox.uploads import admin_router as uploads_admin
 from server.insurance.signing import verify_hmac
 
 DEFAULT_PATH = "/fsi/api/callService"
@@ -135,6 +136,7 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
     app.state.centre, app.state.faults = centre, faults
     statements.install(app, centre)  # 9101, 9102, 3202 and the reconciliation's knobs
     app.router.routes.append(Route(path, endpoint=TransactionEndpoint(centre, faults), methods=["POST"]))
+    app.include_router(uploads_admin(centre.uploads))  # /admin/uploads: 3501–3507 held, the completeness query
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -42,6 +42,7 @@ from server.insurance.dicts import (
 from server.insurance.sandbox.directory import Directory
 from server.insurance.sandbox.fund import FundError, Line, Policy, Split, split
 from server.insurance.sandbox.ledger import Ledger
+from server.insurance.sandbox.uploads import Uploads
 from server.insurance.wire import amount_to_fen, fen_to_amount, to_decimal, to_text
 
 CN = ZoneInfo("Asia/Shanghai")
@@ -119,6 +120,7 @@ class Centre:
         self.directory = directory
         self.clock = clock
         self.more_handlers: dict[str, Callable[..., tuple[Any, str]]] = {}  # other modules' transactions (statements)
+        self.uploads = Uploads(ledger)  # 3501–3507 (server.insurance.sandbox.uploads)
         for row in ledger.query("SELECT code, category FROM directory"):
             directory.add(row["code"], InsuranceCategory(row["category"]))
         for row in ledger.query("SELECT code, traced FROM directory_trace"):
@@ -247,7 +249,7 @@ class Centre:
     def _handlers(self) -> dict[str, Callable[..., tuple[Any, str]]]:
         return {"9001": self._sign_in, "9002": self._sign_out, "1101": self._person_info, "2101": self._pre_settle,
                 "2102": self._settle, "2103": self._cancel, "2601": self._reverse, "3201": self._reconcile,
-                **self.more_handlers}
+                **self.more_handlers, **self.uploads.handlers()}
 
     def _as_answered(self, output: dict[str, Any], misstate_fen: int) -> dict[str, Any]:
         """The knobs: a total misstated, and amounts with three places (the fund's share to the mill, as a live

@@ -69,6 +69,7 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self.lock = threading.RLock()
+        self.extra_tables: list[str] = []  # tables another part of the centre keeps (its own schema): reset clears them
         with self.lock:
             self._db.executescript(SCHEMA)
             if self._db.execute("SELECT COUNT(*) FROM person").fetchone()[0] == 0:
@@ -88,6 +89,11 @@ class Ledger:
                 raise
             self._db.execute("COMMIT")
 
+    def script(self, sql: str) -> None:
+        """Another part of the centre's schema (CREATE … IF NOT EXISTS), outside any transaction."""
+        with self.lock:
+            self._db.executescript(sql)
+
     def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(r) for r in self._db.execute(sql, args).fetchall()]
@@ -102,7 +108,7 @@ class Ledger:
         """Back to the demo persons and nothing else (tests call it between cases)."""
         with self.transaction() as db:
             for table in ("person", "sign_in", "settlement", "reversal", "answer", "delivery", "counter", "setting",
-                          "directory", "directory_trace", "trace_sale"):
+                          "directory", "directory_trace", "trace_sale", *self.extra_tables):
                 db.execute(f"DELETE FROM {table}")
         self.seed()
 

@@ -24,9 +24,10 @@ from server.db.models import Attestation, AttestationTopic, ChecklistRun, Traini
 from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
+from server.rules.uploads import backlog_refusals
 from server.services.context import Ctx
 from server.services.inspection import archive
-from server.services.insurance import receivables
+from server.services.insurance import receivables, uploads
 from server.services.recon.blockers import month_blockers
 from server.services.store import submissions
 
@@ -65,6 +66,10 @@ def wings(engine: Engine, ctx: Ctx, first: date, last: date) -> dict[str, Any]:
                 continue
     with core_unit(engine) as u:  # read only: the unit is the reconciliation's reader, and nothing is written
         out["reconciliation"] = [v.as_dict() for v in month_blockers(u, ctx.store_id, first, last)]
+        found = uploads.backlog(u, ctx.store_id, ctx.now)
+        out["uploads"] = {"backlog": [b.as_dict() for b in found],
+                          "late": [v.as_dict() for v in backlog_refusals(found, ctx.settings.rules.upload_backlog_max_hours)],
+                          "period": [v.as_dict() for v in uploads.month_blockers(u, ctx.store_id, first, last)]}
     return out
 
 

@@ -135,3 +135,8 @@ def _reconciliation(u: Reader, store_id: int, first_day: date, last_day: date) -
 
 
 register("reconciliation", _reconciliation)
+
+# The uploads (3501–3507, ST-06, issue #21): a month closes only once the centre accepted every fact of it.
+from server.services.insurance.uploads import month_blockers as _uploads  # noqa: E402
+
+register("uploads", _uploads)

@@ -32,6 +32,7 @@ from server.db.uow import Unit, orm
 from server.errors import AppError, not_found, refused
 from server.rules import care as rules
 from server.rules.movements import MovementKind
+from server.services import outbox
 from server.services.catalog.items import zone_by_code
 from server.services.context import Ctx
 from server.services.stock import ledger
@@ -268,6 +269,9 @@ def post(u: Unit, ctx: Ctx, sheet_id: int, note: str = "", reasons: Mapping[int,
     sheet.status, sheet.posted_by, sheet.posted_at = POSTED, ctx.actor.user_id, ctx.now
     s.add(sheet)
     written = ledger.append(u, ctx, moves)
+    # 3501 盘存: what the count found, batch by batch (its differences went out as 3502 with the movements)
+    outbox.inventory(u, ctx, [(str(r["id"]), int(r["batch_id"]), int(r["item_id"]), int(r["counted_qty"]))
+                              for r in lines if r["counted_qty"] is not None])
     audit.record(u, ctx.store_id, ctx.actor, "count.post", "count_sheet", sheet_id, before,
                  audit.snapshot(sheet) | {"lines": [audit.snapshot(ln) for ln in given],
                                           "movements": audit.compact(written)}, note=note)

@@ -4,7 +4,9 @@ Stock is the sum of movements. `append` writes the movements and moves each batc
 (batch_balance) with them in the same transaction, so reads and sales need not sum the whole history;
 `dingdian audit verify` recomputes the balances from the ledger. A sale, a return, an opening
 inventory — and next the receiving, counts, losses, transfers — all append here; nothing else in the
-service writes `stock_movement` or `batch_balance` (an import contract and a test hold that).
+service writes `stock_movement` or `batch_balance` (an import contract and a test hold that). What the insurance
+centre must hear of each movement (3501–3507) is written to the uploads' outbox in the same transaction, here
+(server.services.outbox.from_ledger): one hook for every path that moves stock.
 
 GSP-06 "expired or stopped stock is never sold" is written here once, in two forms that must agree:
 `blocking_reasons` for Python (the refusal names each batch and why) and `sellable_batch` for SQL (the
@@ -33,6 +35,7 @@ from server.db.uow import Reader, Unit
 from server.errors import AppError
 from server.rules import movements
 from server.rules.period import dated_in_closed
+from server.services import outbox
 from server.services.context import Ctx
 
 SELLABLE = "sellable"
@@ -410,6 +413,7 @@ def append(u: Unit, ctx: Ctx, moves: Sequence[Move]) -> list[dict[str, Any]]:
     costs, net, existing = _costed(u, moves)
     rows = [_row(ctx, m, c) for m, c in zip(moves, costs, strict=True)]
     _ADD_MOVEMENTS.run_many(u.connection(), rows)
+    outbox.from_ledger(u, ctx, moves, _MOVEMENT)  # what the centre must hear of, in the same transaction (ST-06)
     _move_balances(u, ctx, moves, net, existing)
     return rows
 
@@ -422,6 +426,7 @@ def append_one(u: Unit, ctx: Ctx, move: Move) -> dict[str, Any]:
     costs, net, existing = _costed(u, [move])
     row = _row(ctx, move, costs[0])
     row = {"id": int(_ADD_MOVEMENT.scalar(u.connection(), row))} | row
+    outbox.from_ledger(u, ctx, [move], _MOVEMENT)
     _move_balances(u, ctx, [move], net, existing)
     return row
 

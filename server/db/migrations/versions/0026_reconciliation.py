@@ -2,7 +2,7 @@
 centre's 3202 named, the 医保 administrator's acknowledgments of a difference
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-07
 
 New tables only: recon_run, recon_item, recon_ack. Evidence in a dispute with the agency, so append-only: the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0026'
-down_revision = '0024'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 

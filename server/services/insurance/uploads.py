@@ -1,0 +1,318 @@
+"""Sending the uploads' outbox (ST-01, ST-06), and what the store sees of it: the backlog, a person's retry and
+correction, the month's blockers, the replay after a reinstall.
+
+`send_due` is the worker's step (server.workers.uploads) and the CLI's: it claims a few due rows — their payload
+built and frozen, their msgid allocated, state `sent`, in one durable commit — then sends each outside any
+transaction, and records each answer: accepted, rejected (the centre refused the content: a person must look;
+nothing is sent again by itself) or failed (transport: sent again after a doubling wait). A row left `sent` by a
+stop is sent again at the next start with the same msgid and payload: the centre deduplicates, so a fact is
+never held twice, and none is lost.
+
+Uploads need a sign-in of today (reference §1.4): the store's newest open 9001 sign-in is used; without one,
+nothing is sent and the backlog says why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from catalog.violations import Violation
+from server import audit
+from server.db.models import InsuranceSignIn, User
+from server.db.models.uploads import UploadState
+from server.db.types import utcnow
+from server.db.uow import Reader, Unit, core_unit, orm, read_unit
+from server.errors import AppError, not_found
+from server.insurance import uploads as wire_uploads
+from server.insurance.errors import GatewayError
+from server.insurance.gateway import Caller
+from server.insurance.msgid import allocate_msgid
+from server.rules import uploads as rules
+from server.services import outbox
+from server.services.context import Ctx
+from server.services.insurance import upload_rows
+from server.services.insurance.sign_in import opter_code
+
+NOT_SIGNED_IN = "未医保签到（9001），进销存数据暂不上传 / not signed in today (9001): uploads wait"
+
+
+class Centre(Protocol):
+    """Where uploads go: the gateway's envelope (`HttpGateway.call`)."""
+
+    def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
+             read: Any = None) -> tuple[Any, Any]: ...
+
+
+@dataclass
+class Sent:
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    waiting: str = ""  # why nothing could be sent (no sign-in)
+
+    @property
+    def total(self) -> int:
+        return self.accepted + self.rejected + self.failed
+
+
+def uploads_caller(s: Session, ctx: Ctx) -> Caller | None:
+    """The envelope's operator for uploads: the store's newest open sign-in of today (None: no one signed in)."""
+    found = s.exec(select(InsuranceSignIn, User).join(User, col(User.id) == InsuranceSignIn.user_id)
+                   .where(InsuranceSignIn.store_id == ctx.store_id, InsuranceSignIn.business_date == ctx.today,
+                          col(InsuranceSignIn.signed_out_at).is_(None))
+                   .order_by(col(InsuranceSignIn.id).desc())).first()
+    if found is None:
+        return None
+    sign_in, user = found
+    return Caller(opter_code(user), user.display_name, sign_in.sign_no)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    least: timedelta
+    most: timedelta
+
+
+def backoff_of(ctx: Ctx) -> Backoff:
+    ins = ctx.settings.insurance
+    return Backoff(timedelta(seconds=ins.upload_retry_min_seconds), timedelta(seconds=ins.upload_retry_max_seconds))
+
+
+def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
+             clock: Callable[[], datetime] | None = None, pause_s: float = 0.0) -> Sent:
+    """One step: up to `batch` due rows claimed, sent and answered. `clock` (default: the service's clock, read now)
+    times the step.
+
+    The rows and their payloads are read without the writer's lock (a till's scan never waits for them); the claim
+    is one short durable commit; the answers of the step are recorded together (a stop before that leaves them
+    `sent`: sent again at the next start, the centre deduplicating). `pause_s` between messages: the worker shares
+    the service's interpreter and writer with the tills, and a day's backlog is not worth a slower scan."""
+    now = (clock or utcnow)()
+    ctx = Ctx(ctx.store_id, ctx.settings, ctx.actor, now)
+    done = Sent()
+    with read_unit(engine) as r:
+        rows = outbox.due(r, ctx.store_id, now, batch)
+        if not rows:
+            return done
+        caller = uploads_caller(orm(r), ctx)
+        if caller is None:
+            done.waiting = NOT_SIGNED_IN
+            return done
+        payloads = {x.id: x.payload or upload_rows.build(orm(r), ctx, x) for x in rows}
+    claimed = []
+    with core_unit(engine) as u:
+        for x in rows:
+            msgid = x.msgid or allocate_msgid(u, ctx.store_id, ctx.settings.store.fixmedins_code,
+                                              ctx.settings.store.tz)
+            if outbox.claim(u, x.id, msgid, payloads[x.id], now):
+                claimed.append((x, msgid, payloads[x.id]))
+    pace = backoff_of(ctx)
+    answers: list[tuple[int, UploadState, dict[str, Any]]] = []
+    for n, (x, msgid, payload) in enumerate(claimed):
+        if n and pause_s:
+            time.sleep(pause_s)
+        try:
+            outcome = wire_uploads.send(centre, caller, x.txn, payload, msgid)
+        except GatewayError as exc:
+            wait = outbox.backoff(int(x.attempts) + 1, pace.least, pace.most)
+            answers.append((x.id, UploadState.FAILED, {"error": exc.message_zh, "next_at": now + wait}))
+            done.failed += 1
+            continue
+        if outcome.accepted:
+            answers.append((x.id, UploadState.ACCEPTED, {"error": outcome.message if outcome.duplicate else ""}))
+            done.accepted += 1
+        else:
+            answers.append((x.id, UploadState.REJECTED, {"centre_message": outcome.message}))
+            done.rejected += 1
+    with core_unit(engine, durable=False) as u:
+        for row_id, state, more in answers:
+            outbox.answered(u, row_id, state, now, **more)
+    return done
+
+
+def drain(engine: Engine, ctx: Ctx, centre: Centre, clock: Callable[[], datetime] | None = None,
+          most: int = 100_000) -> Sent:
+    """Send until nothing is due now (the CLI's replay, tests, the benchmark). Rows that failed wait their turn."""
+    total = Sent()
+    while total.total < most:
+        step = send_due(engine, ctx, centre, clock=clock)
+        total.accepted += step.accepted
+        total.rejected += step.rejected
+        total.failed += step.failed
+        total.waiting = step.waiting
+        if step.total == 0:
+            break
+    return total
+
+
+def recover(engine: Engine, ctx: Ctx) -> int:
+    """At start-up: rows cut off mid-send go out again."""
+    with core_unit(engine) as u:
+        return outbox.recover_interrupted(u, ctx.store_id, ctx.now)
+
+
+# --- what the store sees ---------------------------------------------------------------------------------------
+
+_O = outbox.OUT
+
+
+def backlog(u: Reader, store_id: int, now: datetime) -> list[rules.Backlog]:
+    """Per transaction, what the centre has not accepted yet: how many, how many rejected, the oldest's age (the till's
+    status bar and the checklist read this, ST-06)."""
+    u.flush()
+    q = (sa.select(_O.c.txn, sa.func.count(), sa.func.min(_O.c.created_at),
+                   sa.func.sum(sa.case((_O.c.state == UploadState.REJECTED.value, 1), else_=0)))
+         .where(_O.c.store_id == store_id, _O.c.state != UploadState.ACCEPTED.value)
+         .group_by(_O.c.txn).order_by(_O.c.txn))
+    out = []
+    for txn, n, oldest, rejected in u.connection().execute(q):
+        oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
+        out.append(rules.Backlog(txn, int(n), int(rejected or 0), max(0.0, (now - oldest_at).total_seconds() / 3600)))
+    return out
+
+
+def month_blockers(u: Reader, store_id: int, first_day: date, last_day: date) -> list[Violation]:
+    """What stops the month's close (ST-06): each transaction with facts of the month the centre has not accepted."""
+    u.flush()
+    q = (sa.select(_O.c.txn, sa.func.count(), sa.func.sum(sa.case((_O.c.state == UploadState.REJECTED.value, 1),
+                                                                  else_=0)))
+         .where(_O.c.store_id == store_id, _O.c.business_date >= first_day, _O.c.business_date <= last_day,
+                _O.c.state != UploadState.ACCEPTED.value)
+         .group_by(_O.c.txn).order_by(_O.c.txn))
+    return rules.month_refusals(first_day, last_day, [(t, int(n), int(r or 0)) for t, n, r in u.connection().execute(q)])
+
+
+def status(engine: Engine, ctx: Ctx) -> dict[str, Any]:
+    """GET /uploads, `dingdian uploads status`: per transaction and state, the backlog's age, the rejected rows with
+    the centre's words."""
+    with read_unit(engine) as u:
+        conn = u.connection()
+        counts = conn.execute(sa.select(_O.c.txn, _O.c.state, sa.func.count()).where(_O.c.store_id == ctx.store_id)
+                              .group_by(_O.c.txn, _O.c.state)).all()
+        rejected = conn.execute(sa.select(_O).where(_O.c.store_id == ctx.store_id,
+                                                    _O.c.state == UploadState.REJECTED.value)
+                                .order_by(_O.c.id).limit(200)).all()
+        lag = backlog(u, ctx.store_id, ctx.now)
+        waiting = uploads_caller(orm(u), ctx) is None
+    by_txn: dict[str, dict[str, int]] = {}
+    for txn, state, n in counts:
+        by_txn.setdefault(txn, {})[state] = int(n)
+    limit = ctx.settings.rules.upload_backlog_max_hours
+    return {
+        "by_txn": [{"txn": t, "name_zh": outbox.TXN_ZH.get(t, t), "states": by_txn[t]} for t in sorted(by_txn)],
+        "backlog": [b.as_dict() for b in lag],
+        "overdue": [v.as_dict() for v in rules.backlog_refusals(lag, limit)],
+        "backlog_max_hours": limit,
+        "signed_in": not waiting,
+        "rejected": [_public(r) for r in rejected],
+    }
+
+
+def _public(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "txn": r.txn, "key": r.key, "state": r.state, "attempts": r.attempts,
+            "business_date": r.business_date.isoformat(), "centre_message": r.centre_message,
+            "last_error": r.last_error, "msgid": r.msgid, "payload": audit_masked(r.payload)}
+
+
+def audit_masked(payload: dict[str, Any]) -> dict[str, Any]:
+    """A payload as shown: identity numbers masked (SEC-06)."""
+    from server.insurance.msglog import masked
+
+    return dict(masked(payload or {}))
+
+
+# --- a person's hand (the 医保 administrator) --------------------------------------------------------------------
+
+def retry(u: Unit, ctx: Ctx, ids: Sequence[int]) -> int:
+    """Rejected or failed rows sent again now, as they are (the centre's problem was fixed on its side, or the
+    mapping was uploaded since). Audited. The rows."""
+    n = outbox.requeue(u, ctx.store_id, list(ids), ctx.now, [UploadState.REJECTED, UploadState.FAILED])
+    audit.record(u, ctx.store_id, ctx.actor, "uploads.retry", "upload_outbox", ",".join(map(str, ids))[:60], None,
+                 {"ids": list(ids), "requeued": n})
+    return n
+
+
+def correct(u: Unit, ctx: Ctx, row_id: int, fields: dict[str, Any], note: str) -> dict[str, Any]:
+    """A rejected row corrected by a person (fields of its payload, e.g. a prescriber's name the centre wants) and
+    sent again. What a row says of the ledger (batch, quantity, amount) is not the person's to change: those
+    fields are refused — a wrong quantity is a stock correction, which sends 3507 and the corrected row."""
+    r = outbox.row(u, ctx.store_id, row_id)
+    if r is None:
+        raise not_found("上传记录", "upload", row_id=row_id)
+    if r.state != UploadState.REJECTED.value:
+        raise AppError(409, "UPLOAD-STATE", "只有被中心拒绝的记录可以更正", "only a rejected upload can be corrected",
+                       {"state": r.state})
+    if locked := sorted(set(fields) & rules.LEDGER_FIELDS):
+        raise AppError(422, "ST-02", f"数量、金额、批次来自库存账，不能在上传中修改：{', '.join(locked)}",
+                       f"quantities, amounts and batches come from the stock ledger: {', '.join(locked)}",
+                       {"fields": locked})
+    if not note.strip():
+        raise AppError(422, "VALIDATION", "更正须说明原因", "a correction needs a note")
+    before = dict(r.payload or {})
+    after = before | fields
+    outbox.set_payload(u, ctx.store_id, row_id, after, ctx.now)
+    audit.record(u, ctx.store_id, ctx.actor, "uploads.correct", "upload_outbox", row_id,
+                 {"payload": audit_masked(before)}, {"payload": audit_masked(after)}, note=note)
+    return after
+
+
+# --- the replay after a reinstall ----------------------------------------------------------------------------
+
+class Completeness(Protocol):
+    """The centre's count and amount per transaction and day (sandbox: its completeness query)."""
+
+    def __call__(self, first: date, last: date) -> dict[tuple[date, str], tuple[int, int]]: ...
+
+
+def ours(u: Reader, store_id: int, first: date, last: date) -> dict[tuple[date, str], tuple[int, int]]:
+    """What the centre should hold per (day, transaction): the standing facts' count and amount (fen, as the
+    centre sums count × price)."""
+    out: dict[tuple[date, str], tuple[int, int]] = {}
+    for r in outbox.standing(u, store_id, first, last):
+        n, amount = out.get((r.business_date, r.txn), (0, 0))
+        out[(r.business_date, r.txn)] = (n + 1, amount + (int(r.amount_fen) if r.txn != "3501" else 0))
+    return out
+
+
+def compare(mine: dict[tuple[date, str], tuple[int, int]],
+            theirs: dict[tuple[date, str], tuple[int, int]]) -> list[dict[str, Any]]:
+    """Each (day, transaction) where the centre's count or amount is not ours."""
+    return [{"day": d.isoformat(), "txn": t, "ours": list(mine.get((d, t), (0, 0))),
+             "centre": list(theirs.get((d, t), (0, 0)))}
+            for d, t in sorted(set(mine) | set(theirs)) if mine.get((d, t), (0, 0)) != theirs.get((d, t), (0, 0))]
+
+
+def replay(engine: Engine, ctx: Ctx, first: date, last: date, centre_holds: Completeness) -> dict[str, Any]:
+    """After a reinstall or a restore: each day and transaction the centre does not hold as we do has its standing
+    facts sent again (the centre deduplicates what it had). Audited. The differences found and the rows re-queued;
+    `prove` after the worker has drained tells whether the days are complete."""
+    with read_unit(engine) as r:
+        mine = ours(r, ctx.store_id, first, last)
+        rows = outbox.standing(r, ctx.store_id, first, last)
+    differences = compare(mine, centre_holds(first, last))
+    short = {(d["day"], d["txn"]) for d in differences}
+    ids = [int(x.id) for x in rows if (x.business_date.isoformat(), x.txn) in short]
+    with core_unit(engine) as u:
+        n = outbox.requeue(u, ctx.store_id, ids, ctx.now, [UploadState.ACCEPTED, UploadState.FAILED,
+                                                          UploadState.PENDING])
+        audit.record(u, ctx.store_id, ctx.actor, "uploads.replay", "upload_outbox", f"{first}..{last}", None,
+                     {"from": first.isoformat(), "to": last.isoformat(), "differences": differences, "requeued": n})
+    return {"differences": differences, "requeued": n}
+
+
+def prove(engine: Engine, ctx: Ctx, first: date, last: date, centre_holds: Completeness) -> dict[str, Any]:
+    """Completeness per day: ours against the centre's count and amount per transaction; complete when none differ."""
+    with read_unit(engine) as r:
+        mine = ours(r, ctx.store_id, first, last)
+    differences = compare(mine, centre_holds(first, last))
+    return {"complete": not differences, "differences": differences,
+            "days": sorted({d.isoformat() for d, _ in mine}),
+            "facts": sum(n for n, _ in mine.values())}
