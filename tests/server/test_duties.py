@@ -21,7 +21,16 @@ from server.roles import Role
 from server.rules.duties import SecondPerson, grant_approval_refusal, person_key, second_person_refusal
 from server.services.context import Ctx
 from server.services.store import users
-from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, make_settings, till_login
+from tests.conftest import (
+    BARCODE_MASK,
+    BARCODE_VITC,
+    ROLE_PINS,
+    login,
+    make_settings,
+    second,
+    second_asked,
+    till_login,
+)
 
 THRESHOLD = 1000  # fen
 ID_A, ID_B, ID_C = "110101199003070011", "110101198505050022", "11010119770707003X"
@@ -237,14 +246,15 @@ def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: dict[str, Any
     alone = c.post(f"/sales/{sid}/void", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
     for who, pin, why in (("u_pharmacist", ROLE_PINS["pharmacist"], "same_person"), ("ph_alt", "3131", "same_person"),
-                          ("m_gone", "4141", "frozen"), ("u_cashier", ROLE_PINS["cashier"], "may_confirm")):
-        r = c.post(f"/sales/{sid}/void", json=body | {"confirm_username": who, "confirm_pin": pin}, headers=ph)
+                          ("u_cashier", ROLE_PINS["cashier"], "may_confirm")):
+        r = c.post(f"/sales/{sid}/void", json=body, headers=second(c, ph, who, pin, "sale.void", sid))
         assert r.status_code == 403 and r.json()["code"] == "SEC-01" and why in r.json()["details"], (who, r.text)
-    wrong = c.post(f"/sales/{sid}/void", json=body | {"confirm_username": "u_manager", "confirm_pin": "0000"},
-                   headers=ph)
-    assert wrong.status_code == 403
-    ok = c.post(f"/sales/{sid}/void", json=body | {"confirm_username": "u_manager",
-                                                   "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    gone = second_asked(c, ph, "m_gone", "4141", "sale.void", sid)  # a frozen account is refused as it types
+    assert gone.status_code == 403 and gone.json()["code"] == "SEC-03" and gone.json()["details"]["frozen"], gone.text
+    wrong = second_asked(c, ph, "u_manager", "0000", "sale.void", sid)
+    assert wrong.status_code == 403 and "grant" not in wrong.json()
+    ok = c.post(f"/sales/{sid}/void", json=body, headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.void",
+                                                               sid))
     assert ok.status_code == 200 and ok.json()["status"] == "voided", ok.text
     manager = _me(c, shop["manager"])
     with engine.connect() as conn:
@@ -270,12 +280,13 @@ def test_sec01_a_same_day_refund_above_the_amount_needs_a_second_person(shop: di
             "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 3}]}
     alone = c.post("/returns", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
-    for who, pin, why in (("u_pharmacist", ROLE_PINS["pharmacist"], "same_person"), ("ph_alt", "3131", "same_person"),
-                          ("m_gone", "4141", "frozen")):
-        r = c.post("/returns", json=body | {"confirm_username": who, "confirm_pin": pin}, headers=ph)
+    for who, pin, why in (("u_pharmacist", ROLE_PINS["pharmacist"], "same_person"), ("ph_alt", "3131", "same_person")):
+        r = c.post("/returns", json=body, headers=second(c, ph, who, pin, "sale.return", sale["id"]))
         assert r.status_code == 403 and why in r.json()["details"], (who, r.text)
-    ok = c.post("/returns", json=body | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]},
-                headers=ph)
+    gone = second_asked(c, ph, "m_gone", "4141", "sale.return", sale["id"])
+    assert gone.status_code == 403 and gone.json()["details"]["frozen"], gone.text
+    ok = c.post("/returns", json=body, headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return",
+                                                      sale["id"]))
     assert ok.status_code == 201, ok.text
     assert ok.json()["confirmed_by"] == _me(c, shop["manager"])["id"] and ok.json()["total_fen"] == 1050
     with read_session(engine) as s:
@@ -310,6 +321,6 @@ def test_sec01_a_later_day_refund_needs_a_second_person_whatever_its_amount(shop
             "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 1}]}
     alone = c.post("/returns", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
-    ok = c.post("/returns", json=body | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]},
-                headers=ph)
+    ok = c.post("/returns", json=body, headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return",
+                                                      sale["id"]))
     assert ok.status_code == 201 and ok.json()["confirmed_by"] is not None, ok.text
