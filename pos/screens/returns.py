@@ -269,16 +269,14 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         self.run_worker(self._send(str(uuid.uuid4()), self.found["sale"], lines, reason), exclusive=True, group="send")
 
     async def _send(self, return_id: str, sale: dict[str, Any], lines: list[dict[str, int]], reason: str,
-                    second: dict[str, Any] | None = None) -> None:
+                    second: str | None = None) -> None:
         def retrying(attempt: int) -> None:
             self.say(f"连接中断，正在重试确认退货（第 {attempt} 次）… 请勿重复退款", error=True)
 
         self.say("正在退货…")
-        second = second or {}
         try:
             done = await self.client.create_return(return_id, sale["id"], lines, reason, self.to_quarantine,
-                                                   on_retry=retrying, confirm_username=second.get("username", ""),
-                                                   confirm_pin=second.get("pin", ""), grant=self.grant)
+                                                   on_retry=retrying, grant=self.grant, second=second)
         except ServiceError as exc:
             self.busy = False
             self.say(exc.text_zh, error=True)
@@ -291,8 +289,10 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
                         self.say("未复核，未退货", error=True)
                         return
                     self.busy = True
-                    self.run_worker(self._send(return_id, sale, lines, reason, who), exclusive=True, group="send")
-                self.app.push_screen(AuthoriseScreen(self.state, f"退货 {sale['sale_no']}：须另一位有权人员复核",
+                    self.run_worker(self._send(return_id, sale, lines, reason, who["grant"]), exclusive=True,
+                                    group="send")
+                self.app.push_screen(AuthoriseScreen(self.state, f"退货 {sale['sale_no']}：须另一位有权人员复核", RETURN,
+                                                     sale["id"], second=True,
                                                      note=f"{exc.message_zh}；请复核人（店长或另一位药师）输入工号和 PIN"),
                                      given)
             elif exc.details.get("grant") == "refused":  # expired or used: asked again at the next Enter

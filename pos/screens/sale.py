@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual import on
@@ -647,7 +646,7 @@ class SaleScreen(Screen[None]):
         self.app.push_screen(VoidScreen(f"{out['user']['display_name']} 已授权"),
                              lambda asked: self._void(asked, out["grant"]))
 
-    def _void(self, asked: VoidRequest | None, grant: str | None) -> None:
+    def _void(self, asked: VoidRequest | None, grant: str | None, second: str | None = None) -> None:
         self.focus_scan()
         if asked is None:
             return
@@ -656,22 +655,21 @@ class SaleScreen(Screen[None]):
             if self.sale is None:
                 return
             try:
-                await self.client.void(self.sale["id"], asked.reason, asked.confirm_username, asked.confirm_pin,
-                                       grant)
+                await self.client.void(self.sale["id"], asked.reason, grant, second)
             except ServiceError as exc:
-                if exc.code == "SEC-01" and exc.details.get("missing") and not asked.confirm_username:
-                    self._ask_second_person(f"作废 {yuan(self.sale['total_fen'])} 元", exc,
-                                            lambda who: self._void(replace(asked, confirm_username=who["username"],
-                                                                           confirm_pin=who["pin"]), grant))
+                if exc.code == "SEC-01" and exc.details.get("missing") and not second:
+                    self._ask_second_person(f"作废 {yuan(self.sale['total_fen'])} 元", exc, "sale.void",
+                                            str(self.sale["id"]), lambda out: self._void(asked, grant, out["grant"]))
                     return
                 raise
             self.show_sale(None)
             self.say("已作废")
         self.send(intent)
 
-    def _ask_second_person(self, what: str, exc: ServiceError, then: Callable[[dict[str, Any]], None]) -> None:
+    def _ask_second_person(self, what: str, exc: ServiceError, action: str, subject: str,
+                           then: Callable[[dict[str, Any]], None]) -> None:
         """The service asks for a second person (SEC-01: above the store's amount, or a later day): the same
-        dialog, their username and PIN carried by the request sent again."""
+        dialog; the service checks their PIN and answers with a grant the request sent again carries."""
         self.say(exc.text_zh, error=True)
 
         def given(who: dict[str, Any] | None) -> None:
@@ -680,8 +678,8 @@ class SaleScreen(Screen[None]):
                 self.say("未复核，未办理", error=True)
                 return
             then(who)
-        self.app.push_screen(AuthoriseScreen(self.state, f"{what}：须另一位有权人员复核",
-                                             note="请复核人（店长或另一位药师）输入工号和 PIN"), given)
+        self.app.push_screen(AuthoriseScreen(self.state, f"{what}：须另一位有权人员复核", action, subject,
+                                             note="请复核人（店长或另一位药师）输入工号和 PIN", second=True), given)
 
     def action_shift(self) -> None:
         """F12: close the shift (count the cash → Z report); once closed, open a new one."""

@@ -263,6 +263,41 @@ def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: dict[str, Any
 
 
 @pytest.mark.refuses("SEC-01")
+def test_sec01_a_second_persons_pin_never_travels_in_a_request_and_their_grant_serves_once(
+        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    """The old way — the second person's username and PIN in the void's body — is refused by name, nothing
+    written; their grant (X-Second) serves one request on the sale it was asked for, once, and never as an
+    authorisation to act (X-Grant)."""
+    c, ph, cashier = shop["client"], shop["pharmacist"], shop["cashier"]
+    sid = _basket(shop, (BARCODE_VITC, 3))  # 1050 fen: above the amount
+    old = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了", "confirm_username": "u_manager",
+                                             "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    assert old.status_code == 422 and old.json()["code"] == "VALIDATION", old.text
+    said = old.json()
+    assert {e["field"] for e in said["details"]["errors"]} == {"confirm_username", "confirm_pin"}
+    assert "confirm_pin" in said["message_en"] and "复核人 PIN" in said["message_zh"]
+    assert "X-Second" in said["message_zh"]
+    old_return = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "x", "lines": [
+        {"sale_line_id": 1, "qty": 1}], "confirm_pin": "1"}, headers=ph)
+    assert old_return.status_code == 422 and "confirm_pin" in old_return.json()["message_en"]
+    other = _basket(shop, (BARCODE_VITC, 3))
+    grant = second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.void", sid)
+    elsewhere = c.post(f"/sales/{other}/void", json={"reason": "顾客不要了"}, headers=grant)  # another sale
+    assert elsewhere.status_code == 403 and elsewhere.json()["details"]["grant"] == "refused", elsewhere.text
+    as_authority = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了"},  # a check is no right to act
+                          headers=cashier | {"X-Grant": grant["X-Second"]})
+    assert as_authority.status_code == 403 and as_authority.json()["details"]["grant"] == "refused"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sale WHERE status = 'voided'")).scalar_one() == 0
+    ok = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了"}, headers=grant)
+    assert ok.status_code == 200 and ok.json()["status"] == "voided", ok.text
+    again = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了"}, headers=grant)
+    assert again.status_code == 403 and "已使用过一次" in again.json()["message_zh"], again.text
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM sale WHERE id = :i"), {"i": other}).scalar_one() == "open"
+
+
+@pytest.mark.refuses("SEC-01")
 def test_sec01_a_same_day_refund_above_the_amount_needs_a_second_person(shop: dict[str, Any], engine: Engine,
                                                                         ctx: Ctx) -> None:
     c, ph = shop["client"], shop["pharmacist"]
