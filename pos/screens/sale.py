@@ -19,7 +19,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Digits, Footer, Label, Static
+from textual.widgets import Digits, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
@@ -38,6 +38,7 @@ from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidRequest, VoidScreen
 from pos.state import TillState
+from pos.widgets.footer import TillFooter
 from pos.widgets.sale_lines import SaleLines
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
@@ -108,11 +109,11 @@ class SaleScreen(Screen[None]):
         with Horizontal(id="bottom"):
             with Vertical(id="entry"):
                 yield Static("请扫码或输入编码/拼音首字母，回车", id="message", classes="message", markup=False)
-                yield ScanInput(placeholder="扫码 / 编码 / 拼音", id="scan", max_length=50)
+                yield ScanInput(placeholder="扫码 / 编码 / 拼音   F1 帮助", id="scan", max_length=50)
             with Vertical(id="total-box"):
                 yield Label("合计 (元)  共 0 件", id="total-label")
                 yield Digits("0.00", id="total")
-        yield Footer(compact=True, show_command_palette=False)
+        yield TillFooter(narrow_hidden={"f1"})  # 80 columns: F2..F12 and Ctrl+S 换人; F1 in the placeholder
 
     def on_mount(self) -> None:
         self.run_worker(self._post_intents(), group="intents")
