@@ -283,3 +283,44 @@ def test_a_settlement_reversed_on_its_own_is_told_to_the_cashier_in_plain_words(
         assert [r.status for r in ledger(engine)["sales"]] == ["open"]
 
     asyncio.run(body())
+
+
+def test_f5_is_taken_while_the_first_card_check_is_still_out(live: LiveService, sandbox: SandboxAdmin,
+                                                             settings: Settings, engine: Engine, ctx: Ctx) -> None:
+    """The check on opening the card screen (signed in? identified before?) is still with the service when the
+    cashier presses F5 and types the card number: F5 switches the mode at once and the number lands in its
+    field; the late check does not take the screen from them."""
+    make_card_ready(live.base, engine, ctx, sign_in="cashier")
+
+    async def body() -> None:
+        app = till(settings, live.base)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await scan(pilot, BARCODE_MASK)
+            await settled(pilot, sale)
+            answer = asyncio.Event()
+            split = app.client.card_split
+
+            answered: list[Any] = []
+
+            async def slow_split(sale_id: str) -> Any:  # the first check's call, held until the test lets it go
+                await answer.wait()
+                answered.append(await split(sale_id))
+                return answered[-1]
+
+            app.client.card_split = slow_split  # type: ignore[method-assign]
+            await pilot.press("f3")
+            card: CardScreen = await popup(pilot, CardScreen)
+            await pilot.press("f5")
+            assert card.mode == "card" and app.focused is not None and app.focused.id == "ida"
+            await type_text(pilot, EMPLOYEE.card_no)
+            answer.set()  # the check comes back: the sale was not identified before, nothing moves
+            await until(pilot, lambda: bool(answered), what="the check")
+            await pilot.pause()
+            assert card.mode == "card" and card.step == "identify"
+            assert card.query_one("#ida").value == EMPLOYEE.card_no  # type: ignore[attr-defined]
+            await type_text(pilot, "", "enter")
+            await type_text(pilot, EMPLOYEE.card_sn, "enter")
+            await until(pilot, lambda: card.step == "split", what="the split")
+
+    asyncio.run(body())
