@@ -75,8 +75,9 @@ class DingdianTill(App[None]):
         if isinstance(event, events.Key) and not event.is_forwarded:
             if self.typeahead.holding(event):
                 return
+            focused = self.focused
             await super().on_event(event)
-            self.typeahead.after(event)
+            self.typeahead.after(event, focused)
             return
         await super().on_event(event)
 

@@ -6,9 +6,13 @@ only once its Submitted message has been handled (a screen pushed, a field focus
 Enter would land in the field being left: a PIN typed into the username box, in clear. The app therefore holds the
 keys that follow a key that may move the focus (Enter, Tab, Esc, an F-key, a Ctrl key) until the focus has
 settled: moved, or still where it was after a few refreshes. Then they are posted again, in order, and reach
-whatever has the focus then (a key that moves the focus again holds the rest behind it). A dialog that closes
+whatever has the focus then (a key that moves the focus again holds the rest behind it); while a screen comes up
+with no focus yet, they wait for it. A dialog that closes
 while they are held (its service call still out) hands them to the screen under it, or they are dropped by a
 widget that does not take keys; never into another field than the one focused when they are delivered.
+
+A field that takes its Enter itself and keeps the focus (the scan field: `KEEPS_FOCUS_ON_ENTER`) holds nothing
+behind its Enter, so a scanner's burst of codes goes straight on.
 """
 
 from __future__ import annotations
@@ -44,9 +48,12 @@ class TypeAhead:
         self.held.append(event)
         return True
 
-    def after(self, event: events.Key) -> None:
-        """`event` was handled: if it may move the focus, hold what follows until the focus settles."""
+    def after(self, event: events.Key, focused: Any) -> None:
+        """`event` was handled (`focused` had the focus when it came): if it may move the focus, hold what follows
+        until the focus settles."""
         if not may_move_focus(event):
+            return
+        if event.key == "enter" and getattr(focused, "KEEPS_FOCUS_ON_ENTER", False):
             return
         self.held, self._round = [], 0
         self._generation += 1
@@ -59,7 +66,10 @@ class TypeAhead:
         if generation != self._generation or self.held is None:
             return
         self._round += 1
-        if (self.app.screen, self.app.focused) != self._where or self._round >= SETTLE_REFRESHES:
+        focused = self.app.focused
+        moved = focused is not None and (self.app.screen, focused) != self._where  # landed somewhere new
+        unmoved = (self.app.screen, focused) == self._where and self._round >= SETTLE_REFRESHES
+        if moved or unmoved:  # else: a screen is coming up, its focus not set yet (or the timer lets go)
             self._release(generation)
         else:
             self.app.call_after_refresh(self._settle, generation)

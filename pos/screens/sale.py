@@ -24,7 +24,7 @@ from textual.widgets import Digits, Label, Static
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, codes_needed, route, trace_target
-from pos.format import yuan
+from pos.format import wrapped_lines, yuan
 from pos.screens.authorise import AuthoriseScreen
 from pos.screens.card import CardScreen
 from pos.screens.confirm import ConfirmScreen
@@ -140,7 +140,13 @@ class SaleScreen(Screen[None]):
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#message", Static)
-        message.update(text, layout=False)  # its box is fixed (two lines): no layout of the screen per scan
+        # Two lines, fixed, so a scan's message needs no layout of the screen; a longer one (80 columns, a
+        # refusal with its rule) grows the box to its lines, the sale's table giving them up, and nothing is cut.
+        lines = max(2, wrapped_lines(text, message.content_size.width))
+        grows = message.styles.height is None or lines != message.styles.height.value
+        message.update(text, layout=grows)
+        if grows:
+            message.styles.height = lines
         message.set_class(error, "error")
 
     def show_error(self, exc: Exception) -> None:

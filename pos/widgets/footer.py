@@ -33,3 +33,4 @@ class TillFooter(Footer):
     def on_resize(self, _: Resize) -> None:
         if self._narrow is not None and self.screen.has_class(NARROW) != self._narrow:
             self.call_after_refresh(self.recompose)
+
