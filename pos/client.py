@@ -279,6 +279,16 @@ class TillClient:
         body = {"id": return_id, "sale_id": sale_id, "lines": lines, "reason": reason, "to_quarantine": to_quarantine}
         return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry, grant, second)
 
+    async def card_cancel(self, sale_id: str, return_id: str, reason: str, to_quarantine: bool, *,
+                          retry_delay: float = 0.5, max_delay: float = 5.0,
+                          on_retry: Callable[[int], None] | None = None, grant: str | None = None,
+                          second: str | None = None) -> Json:
+        """A card-paid sale back whole (CARD-04): 2103 cancels its settlement, then the return; retried with the
+        same return id like a return. A later-day reversal needs a second person's check (`second`)."""
+        body = {"return_id": return_id, "reason": reason, "to_quarantine": to_quarantine}
+        return await self._until_answered("POST", f"/sales/{sale_id}/card/cancel", body, retry_delay, max_delay,
+                                          on_retry, grant, second)
+
     # --- catalog ----------------------------------------------------------------------------------
 
     async def search(self, q: str, limit: int = 20) -> list[Json]:
