@@ -286,47 +286,6 @@ def test_a_settlement_reversed_on_its_own_is_told_to_the_cashier_in_plain_words(
     asyncio.run(body())
 
 
-def test_f5_is_taken_while_the_first_card_check_is_still_out(live: LiveService, sandbox: SandboxAdmin,
-                                                             settings: Settings, engine: Engine, ctx: Ctx) -> None:
-    """The check on opening the card screen (signed in? identified before?) is still with the service when the
-    cashier presses F5 and types the card number: F5 switches the mode at once and the number lands in its
-    field; the late check does not take the screen from them."""
-    make_card_ready(live.base, engine, ctx, sign_in="cashier")
-
-    async def body() -> None:
-        app = till(settings, live.base)
-        async with app.run_test(size=SIZE) as pilot:
-            sale = await log_in(pilot)
-            await scan(pilot, BARCODE_MASK)
-            await settled(pilot, sale)
-            answer = asyncio.Event()
-            split = app.client.card_split
-
-            answered: list[Any] = []
-
-            async def slow_split(sale_id: str) -> Any:  # the first check's call, held until the test lets it go
-                await answer.wait()
-                answered.append(await split(sale_id))
-                return answered[-1]
-
-            app.client.card_split = slow_split  # type: ignore[method-assign]
-            await pilot.press("f3")
-            card: CardScreen = await popup(pilot, CardScreen)
-            await pilot.press("f5")
-            assert card.mode == "card" and app.focused is not None and app.focused.id == "ida"
-            await type_text(pilot, EMPLOYEE.card_no)
-            answer.set()  # the check comes back: the sale was not identified before, nothing moves
-            await until(pilot, lambda: bool(answered), what="the check")
-            await pilot.pause()
-            assert card.mode == "card" and card.step == "identify"
-            assert card.query_one("#ida").value == EMPLOYEE.card_no  # type: ignore[attr-defined]
-            await type_text(pilot, "", "enter")
-            await type_text(pilot, EMPLOYEE.card_sn, "enter")
-            await until(pilot, lambda: card.step == "split", what="the split")
-
-    asyncio.run(body())
-
-
 def _card_sale_yesterday(base: str, engine: Engine, clock_today: Any) -> dict[str, Any]:
     """A sale the card paid (with its cash part), made through the service at T01, then dated yesterday (store
     time) behind the ledger's guard, as a sale of the day before is."""
@@ -358,11 +317,16 @@ def _card_sale_yesterday(base: str, engine: Engine, clock_today: Any) -> dict[st
 
 
 @pytest.mark.refuses("CARD-04", "SEC-01", "SEC-03")
-def test_a_later_day_card_reversal_at_the_till_is_authorised_and_checked_in_place(
+def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorised_in_place(
         live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx) -> None:
-    """F11 and yesterday's card receipt at a cashier's till: the return itself is the pharmacist's (asked at
-    once), the sale comes back whole by 2103, and a later day needs a second person — the cashier alone, or a
-    frozen manager, is refused in the dialog with nothing sent to the centre; the live manager confirms."""
+    """One cashier's till (one service for both, a till test's service costs seconds):
+
+    - F3 on today's sale: the check on opening the card screen (signed in? identified before?) is still with the
+      service when F5 is pressed and the card number typed: F5 switches the mode at once, the number lands in
+      its field, and the late check does not take the screen from the cashier.
+    - F11 and yesterday's card receipt: the return itself is the pharmacist's (asked at once), the sale comes
+      back whole by 2103, and a later day needs a second person — the cashier alone, or a frozen manager, is
+      refused in the dialog with nothing sent to the centre; the live manager confirms."""
     from pos.screens.authorise import AuthoriseScreen
     from pos.screens.returns import ReturnScreen
     from server.db.uow import core_unit
@@ -385,6 +349,31 @@ def test_a_later_day_card_reversal_at_the_till_is_authorised_and_checked_in_plac
         app = till(settings, live.base)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
+            await scan(pilot, BARCODE_MASK)
+            await settled(pilot, sale)
+            answer, answered = asyncio.Event(), []
+            split = app.client.card_split
+
+            async def slow_split(sale_id: str) -> Any:  # the first check's call, held until the test lets it go
+                await answer.wait()
+                answered.append(await split(sale_id))
+                return answered[-1]
+
+            app.client.card_split = slow_split  # type: ignore[method-assign]
+            await pilot.press("f3")
+            card: CardScreen = await popup(pilot, CardScreen)
+            await pilot.press("f5")
+            assert card.mode == "card" and app.focused is not None and app.focused.id == "ida"
+            await type_text(pilot, EMPLOYEE.card_no)
+            answer.set()  # the check comes back: the sale was not identified before, nothing moves
+            await until(pilot, lambda: bool(answered), what="the check")
+            await pilot.pause()
+            assert card.mode == "card" and card.step == "identify"
+            assert card.query_one("#ida").value == EMPLOYEE.card_no  # type: ignore[attr-defined]
+            app.client.card_split = split  # type: ignore[method-assign]
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+
             await pilot.press("f11")
             returns: ReturnScreen = await popup(pilot, ReturnScreen)
             await type_text(pilot, paid["sale_no"], "enter")

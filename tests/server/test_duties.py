@@ -263,6 +263,7 @@ def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: dict[str, Any
 
 
 @pytest.mark.refuses("SEC-01")
+@pytest.mark.parametrize("backend", ["sqlite"])  # a check of the wire and the grants' memory: no database guard
 def test_sec01_a_second_persons_pin_never_travels_in_a_request_and_their_grant_serves_once(
         shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     """The old way — the second person's username and PIN in the void's body — is refused by name, nothing
