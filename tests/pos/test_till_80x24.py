@@ -69,9 +69,11 @@ def test_typing_ahead_and_reading_every_message_at_80_by_24(service: str, settin
             await pilot.pause()
             assert wrapped_lines(long, message.content_region.width) > 2 and unreadable(message) == ""
             assert sale.query_one("#scan").region.bottom <= FLOOR
+            lines = sale.query_one("#lines")  # the sale's lines keep the rest: the header and the line shown
+            assert lines.region.height >= 8 and lines.region.y <= 3, lines.region
             sale.say("请扫码")  # a short one again: two lines, the table gets the rest back
             await pilot.pause()
-            assert message.content_region.height == 2
+            assert message.content_region.height == 2 and lines.region.height >= 10, lines.region
             # the footer: Ctrl+S 换人 shown whole, every key inside the screen
             keys = list(sale.query(FooterKey))
             assert any(k.key == "ctrl+s" and k.description == "换人" for k in keys)
