@@ -132,14 +132,20 @@ def ready_for_cards(port: int, cs: CardStore) -> None:
             return {"Authorization": f"Bearer {r.json()['token']}"}
 
         admin, manager = login("bench_ins", ADMIN_PIN), login("bench_mgr", MANAGER_PIN)
+        # the other 医保 administrator confirms the uploads in place: their grant travels as X-Second, not their PIN
+        r = http.post("/auth/authorise", headers=admin, json={"username": "bench_ins2", "pin": ADMIN2_PIN,
+                                                               "action": "mapping.write", "subject": "",
+                                                               "second": True})
+        if r.status_code != 200:
+            raise TillError(f"authorise bench_ins2: {r.status_code} {r.text[:200]}")
+        confirmed = admin | {"X-Second": r.json()["grant"]}
         steps = [
             ("POST", "/store/agreement-events", admin, 201,
              {"status": "active", "effective_on": (today - timedelta(days=30)).isoformat(),
               "ends_on": (today + timedelta(days=300)).isoformat(), "agreement_no": "YB-BENCH-001"}),
             ("PATCH", "/store", manager, 200,
              {"drug_licence_no": "粤AA0001", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()}),
-            ("POST", "/items/mapping-uploaded", admin, 200,
-             {"item_ids": cs.item_ids, "confirm_username": "bench_ins2", "confirm_pin": ADMIN2_PIN}),
+            ("POST", "/items/mapping-uploaded", confirmed, 200, {"item_ids": cs.item_ids}),
         ]
         for method, path, headers, status, body in steps:
             r = http.request(method, path, json=body, headers=headers)

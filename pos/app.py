@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from textual import events
 from textual.app import App
 
 from pos.client import TillCallFailed, TillClient
@@ -29,6 +30,7 @@ from pos.screens.login import LoginScreen
 from pos.screens.prints import PrintsScreen
 from pos.screens.sale import SaleScreen
 from pos.state import TillState
+from pos.typeahead import TypeAhead
 
 PING_SECONDS = 3.0
 # After a change of hands the sale comes back first; the event stream, the duty and the print queue are asked
@@ -66,6 +68,18 @@ class DingdianTill(App[None]):
         # Tests (and a till configured to) open the shift with auto_open_float_fen instead of asking.
         self.state = TillState.for_settings(settings, client, auto_open_float_fen)
         self.sale_screen: SaleScreen | None = None  # the sale screen of this login, once it is up
+        self.typeahead = TypeAhead(self)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed behind one that moves the focus wait for it to land (pos/typeahead.py)."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self.typeahead.holding(event):
+                return
+            focused = self.focused
+            await super().on_event(event)
+            self.typeahead.after(event, focused)
+            return
+        await super().on_event(event)
 
     @property
     def client(self) -> TillClient:

@@ -22,11 +22,14 @@ from httpx_sse import SSEError, aconnect_sse
 
 Json = dict[str, Any]
 GRANT_HEADER = "X-Grant"  # an authorisation in place (POST /auth/authorise), for the one request it was given for
+SECOND_HEADER = "X-Second"  # a second person's check (POST /auth/authorise, second): their PIN never in a request
 
 
-def _granted(grant: str | None) -> dict[str, Any]:
-    """The call's extra keyword: the grant's header, when someone authorised the call in place."""
-    return {"headers": {GRANT_HEADER: grant}} if grant else {}
+def _granted(grant: str | None, second: str | None = None) -> dict[str, Any]:
+    """The call's extra keyword: the grants' headers, when someone authorised the call in place (`grant`) or
+    checked it as the second person (`second`)."""
+    headers = ({GRANT_HEADER: grant} if grant else {}) | ({SECOND_HEADER: second} if second else {})
+    return {"headers": headers} if headers else {}
 
 # Gateways in front of the service answer these while it restarts; nothing was done, so a retry is safe.
 RETRYABLE_STATUS = {502, 503, 504}
@@ -163,11 +166,12 @@ class TillClient:
             self.token, self.user = None, None
             self._http.headers.pop("Authorization", None)
 
-    async def authorise(self, username: str, pin: str, action: str, subject: str) -> Json:
+    async def authorise(self, username: str, pin: str, action: str, subject: str, second: bool = False) -> Json:
         """Another post's holder authorises one action on one thing at this till (SEC-01): their username and
-        PIN → a grant for that one request (`grant`), and who they are (`user`)."""
+        PIN → a grant for that one request (`grant`), and who they are (`user`). `second`: they check the action
+        as its second person (the grant then travels as X-Second)."""
         return await self._call("POST", "/auth/authorise", json={"username": username, "pin": pin, "action": action,
-                                                                 "subject": subject})
+                                                                 "subject": subject, "second": second})
 
     async def till_status(self) -> Json:
         """The shift and the pharmacists on duty, for the status bar."""
@@ -230,13 +234,10 @@ class TillClient:
     async def suspended(self) -> list[Json]:
         return await self._call("GET", "/sales/suspended")
 
-    async def void(self, sale_id: str, reason: str, confirm_username: str = "", confirm_pin: str = "",
-                   grant: str | None = None) -> Json:
-        """Above the store's amount a void needs a second person's username and PIN (SEC-01); `grant`: a
-        pharmacist authorised it in place."""
-        body = {"reason": reason} | ({"confirm_username": confirm_username, "confirm_pin": confirm_pin}
-                                     if confirm_username else {})
-        return await self._call("POST", f"/sales/{sale_id}/void", json=body, **_granted(grant))
+    async def void(self, sale_id: str, reason: str, grant: str | None = None, second: str | None = None) -> Json:
+        """`grant`: a pharmacist authorised the void in place; `second`: above the store's amount, the second
+        person's check (SEC-01)."""
+        return await self._call("POST", f"/sales/{sale_id}/void", json={"reason": reason}, **_granted(grant, second))
 
     async def complete(self, sale_id: str, tenders: list[Json], *, retry_delay: float = 0.5,
                        max_delay: float = 5.0, on_retry: Callable[[int], None] | None = None) -> Json:
@@ -249,12 +250,13 @@ class TillClient:
                                           retry_delay, max_delay, on_retry)
 
     async def _until_answered(self, method: str, path: str, body: Json, retry_delay: float, max_delay: float,
-                              on_retry: Callable[[int], None] | None, grant: str | None = None) -> Any:
+                              on_retry: Callable[[int], None] | None, grant: str | None = None,
+                              second: str | None = None) -> Any:
         attempt = 0
         delay = retry_delay
         while True:
             try:  # a retry carries the same grant: the service answers the request that spent it with its result
-                return await self._call(method, path, json=body, **_granted(grant))
+                return await self._call(method, path, json=body, **_granted(grant, second))
             except ServiceUnavailable:
                 attempt += 1
                 if on_retry is not None:
@@ -270,14 +272,22 @@ class TillClient:
 
     async def create_return(self, return_id: str, sale_id: str, lines: list[Json], reason: str, to_quarantine: bool,
                             *, retry_delay: float = 0.5, max_delay: float = 5.0,
-                            on_retry: Callable[[int], None] | None = None, confirm_username: str = "",
-                            confirm_pin: str = "", grant: str | None = None) -> Json:
+                            on_retry: Callable[[int], None] | None = None, grant: str | None = None,
+                            second: str | None = None) -> Json:
         """A return (a refund) is retried with the same return id until answered, like a completion. On a later
-        day, or above the store's amount, it needs a second person's username and PIN (SEC-01)."""
+        day, or above the store's amount, it needs a second person's check (SEC-01): their grant, `second`."""
         body = {"id": return_id, "sale_id": sale_id, "lines": lines, "reason": reason, "to_quarantine": to_quarantine}
-        if confirm_username:
-            body |= {"confirm_username": confirm_username, "confirm_pin": confirm_pin}
-        return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry, grant)
+        return await self._until_answered("POST", "/returns", body, retry_delay, max_delay, on_retry, grant, second)
+
+    async def card_cancel(self, sale_id: str, return_id: str, reason: str, to_quarantine: bool, *,
+                          retry_delay: float = 0.5, max_delay: float = 5.0,
+                          on_retry: Callable[[int], None] | None = None, grant: str | None = None,
+                          second: str | None = None) -> Json:
+        """A card-paid sale back whole (CARD-04): 2103 cancels its settlement, then the return; retried with the
+        same return id like a return. A later-day reversal needs a second person's check (`second`)."""
+        body = {"return_id": return_id, "reason": reason, "to_quarantine": to_quarantine}
+        return await self._until_answered("POST", f"/sales/{sale_id}/card/cancel", body, retry_delay, max_delay,
+                                          on_retry, grant, second)
 
     # --- catalog ----------------------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, tzinfo
 
+from rich.console import Console
+from rich.text import Text
+
 _YUAN = re.compile(r"^\s*(\d{1,7})(?:\.(\d{0,2}))?\s*$", re.ASCII)
 
 
@@ -42,3 +45,17 @@ def local_hhmm(iso: str, tz: tzinfo) -> str:
     if at.tzinfo is None:  # the service stores UTC; a naive value is UTC
         at = at.replace(tzinfo=UTC)
     return at.astimezone(tz).strftime("%H:%M")
+
+
+_CONSOLE: Console | None = None
+
+
+def wrapped_lines(text: str, width: int) -> int:
+    """How many lines `text` takes wrapped at `width` cells (CJK two cells each), as a Static wraps it; 2 while
+    the widget has no width yet."""
+    global _CONSOLE
+    if width <= 0:
+        return 2
+    if _CONSOLE is None:
+        _CONSOLE = Console(width=200, legacy_windows=False)
+    return len(Text(text).wrap(_CONSOLE, width))

@@ -117,8 +117,8 @@ SALE = Keymap("收银", (
         key("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi)
         key("ctrl+p", "app.prints", "小票", "小票/重打", show=False),  # 票 (piao): pos/screens/prints.py
         key("ctrl+l", "split", "拆零", "拆零（所选药品按粒/片卖）", show=False),  # 零 (ling)
-        # 锁 (suo). Out of the footer: at 80 columns the twelve F-keys fill it (a thirteenth was cut to "Ctrl+").
-        key("ctrl+s", "lock", "换人", "锁屏换人（保留未完成的销售和班次，换人或本人重新登录）", show=False),
+        # 锁 (suo). In the footer, last: at 80 columns it takes F1's place (till.tcss), F1 said in the scan field.
+        key("ctrl+s", "lock", "换人", "锁屏换人（保留未完成的销售和班次，换人或本人重新登录）"),
         back(show=False),  # Esc clears what is half typed; it backs out one step everywhere else
         arrows("选择商品行"),
     )),
@@ -174,7 +174,9 @@ PRESCRIPTION = Keymap("处方", (
 ))
 
 RETURN = Keymap("退货", (
-    Section("", (HELP_KEY,), notes=("输入或扫描小票号（如 20261122-0001）回车：查出原销售；↑↓ 选择商品行",)),
+    Section("", (HELP_KEY,), notes=("输入或扫描小票号（如 20261122-0001）回车：查出原销售；↑↓ 选择商品行",
+                                    "医保结算的小票：整单撤销医保结算（2103）后退货，医保支付部分退回基金和账户；"
+                                    "次日及以后须另一位有权人员当场复核")),
     Section("", (
         key("f2", "confirm", "确认退货", "确认退货（商品行上回车亦可）：填写原因后回车提交"),
         key("f5", "toggle_place", "去向", "切换去向（隔离区 / 可售库存；本店制度要求隔离的药品始终进隔离区）"),

@@ -171,6 +171,18 @@ IN_PLACE: dict[Action, str] = {
     Action.DUTY: "登记药师在岗/离岗",
 }
 
+# The actions whose request may need a second person's check (SEC-01 voids and refunds above the store's amount
+# or on a later day, CARD-04 a later-day reversal, RX-01/CARD-07 a loosened item, AGR-01 the agency's decision):
+# the second person types their username and PIN at the till (POST /auth/authorise with `second`), and the
+# request carries the grant (header X-Second), never their PIN. Their right is judged by the rule at the use.
+SECOND_PERSON: dict[Action, str] = {
+    Action.SALE_VOID: "复核作废",
+    Action.SALE_RETURN: "复核退货或撤销医保结算",
+    Action.CATALOG_WRITE: "批准放宽商品管控",
+    Action.MAPPING_WRITE: "确认医保对照",
+    Action.AGREEMENT_WRITE: "确认医保协议变更",
+}
+
 
 def who_may(action: Action) -> list[Role]:
     """The posts whose holders may do `action` (a maintainer never holds a business operation)."""

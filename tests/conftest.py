@@ -297,8 +297,7 @@ def add_role_users(engine: Engine, ctx: Ctx) -> None:
 # The store's other 医保 administrator: approves a loosening 医保 mapping change (CARD-07, server.rules.controlled)
 # and confirms the agency's decisions on the agreement (AGR-01).
 SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN = "u_insurance_admin2", "3334"
-CONFIRM_MAPPING = {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN,
-                   "reason": "医保目录对照"}
+CONFIRM_MAPPING = {"reason": "医保目录对照"}  # the body's reason; the other administrator confirms by grant (X-Second)
 
 
 def _second_insurance_admin(u: Any, ctx: Ctx) -> None:
@@ -327,12 +326,35 @@ def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
 
 
 def add_second_insurance_admin(engine: Engine, ctx: Ctx) -> dict[str, str]:
-    """The store's other 医保 administrator (made once); the body's fields that name them as the confirmer."""
+    """The store's other 医保 administrator (made once): their username and PIN, as they type them to confirm."""
     from server.db.uow import core_unit
 
     with core_unit(engine) as u:
         _second_insurance_admin(u, ctx)
     return {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN}
+
+
+def second_asked(client: Any, headers: dict[str, str], username: str, pin: str, action: str,
+                 subject: str = "") -> Any:
+    """The second person types their username and PIN at the caller's till (POST /auth/authorise, second): the
+    answer (a grant, or the refusal of a wrong PIN or a frozen account)."""
+    return client.post("/auth/authorise", json={"username": username, "pin": pin, "action": action,
+                                                "subject": subject, "second": True}, headers=headers)
+
+
+def by_second_admin(client: Any, headers: dict[str, str], action: str = "agreement.write",
+                    subject: str = "") -> dict[str, str]:
+    """The caller's headers with the other 医保 administrator's grant (they confirm a mapping, CARD-07, or the
+    agency's decision, AGR-01); add_second_insurance_admin made them."""
+    return second(client, headers, SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN, action, subject)
+
+
+def second(client: Any, headers: dict[str, str], username: str, pin: str, action: str,
+           subject: str = "") -> dict[str, str]:
+    """The caller's headers with a second person's grant (X-Second), asked as the till asks it."""
+    r = second_asked(client, headers, username, pin, action, subject)
+    assert r.status_code == 200, r.text
+    return headers | {"X-Second": r.json()["grant"]}
 
 
 def login(client: TestClient, username: str, pin: str) -> dict[str, str]:

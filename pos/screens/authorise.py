@@ -6,9 +6,9 @@ Two uses, one widget:
   action on that one thing. The service checks the PIN (a wrong one counts towards the lockout), the account, the
   person (not the one logged in) and the post, and answers with a grant for that one request; the dialog is
   dismissed with the service's answer (`grant`, `user`). A refusal is shown here, in the service's words.
-- **the second person** (`action` None): above the store's amount, or on a later day, a void or a return is checked
-  by another person; the dialog returns their username and PIN for the request itself to carry (the service judges
-  them with it).
+- **the second person** (`second`): above the store's amount, or on a later day, a void, a return or a card
+  reversal is checked by another person; the service checks their PIN (the lockout) and account and answers with a
+  grant the request carries (X-Second) — their PIN never travels in the request; the request's rule judges them.
 Esc closes it, nothing done.
 """
 
@@ -33,22 +33,24 @@ class AuthoriseScreen(ModalScreen[dict[str, Any] | None]):
     KEYS = keymap.AUTHORISE
     BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
 
-    def __init__(self, state: TillState, title: str, action: str | None = None, subject: str = "",
-                 note: str = "") -> None:
+    def __init__(self, state: TillState, title: str, action: str, subject: str = "", note: str = "",
+                 second: bool = False) -> None:
         super().__init__()
         self.state = state
         self.title_text = title
         self.action = action
         self.subject = subject
         self.note = note
+        self.second = second
         self.busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="authorise"):
             yield Label(self.title_text, classes="dialog-title", id="authorise-title")
             yield Static(self.note, id="authorise-note", markup=False)
-            yield Input(placeholder="授权人工号", id="auth-user", max_length=30)
-            yield Input(placeholder="授权人密码 (PIN)", id="auth-pin", password=True, max_length=64)
+            who = "复核人" if self.second else "授权人"
+            yield Input(placeholder=f"{who}工号", id="auth-user", max_length=30)
+            yield Input(placeholder=f"{who}密码 (PIN)", id="auth-pin", password=True, max_length=64)
             yield Static("", id="authorise-message", classes="message error", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -73,17 +75,14 @@ class AuthoriseScreen(ModalScreen[dict[str, Any] | None]):
             self.query_one("#auth-user", Input).focus()
             self.say("请输入授权人工号")
             return
-        if self.action is None:  # the second person: the request carries them, the service judges them there
-            self.dismiss({"username": username, "pin": pin})
-        elif not self.busy:
+        if not self.busy:
             self.busy = True
             self.run_worker(self._authorise(username, pin), exclusive=True, group="authorise")
 
     async def _authorise(self, username: str, pin: str) -> None:
-        assert self.action is not None
         self.say("正在核对…")
         try:
-            out = await self.state.client.authorise(username, pin, self.action, self.subject)
+            out = await self.state.client.authorise(username, pin, self.action, self.subject, self.second)
         except ServiceError as exc:
             self.busy = False
             pin_box = self.query_one("#auth-pin", Input)

@@ -17,6 +17,7 @@ A settle whose answer was lost on the way back is never sent again blindly — t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 
 from textual import on
@@ -51,6 +52,7 @@ STEP_ACTIONS = {"identify": {"mode", "sign_in"}, "split": {"preview", "sign_in",
                 "uncertain": {"resolve"}, "unresolved": {"resolve", "cursor"}, "done": {"finish"}}
 STEP_BOUND = {"mode", "sign_in", "preview", "tender", "sign", "resolve", "cursor", "finish"}
 SALE_POLL_SECONDS = 1.0
+RESUME_GROUP = "card-resume"  # the check on opening (signed in? identified before?): never blocks a key
 
 
 class CardScreen(TaskScreen):
@@ -120,7 +122,9 @@ class CardScreen(TaskScreen):
             token, self.voucher = self.voucher, None
             self._work(self._identify({"method": "voucher", "token": token}))
         else:
-            self._work(self._resume())
+            # Not a busy job: the sign-in check and a sale identified before are asked behind the cashier's
+            # back, who may choose the mode (F5 …) and type meanwhile; what they send first cancels it.
+            self.run_worker(self._quietly(self._resume()), group=RESUME_GROUP, exclusive=True)
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -153,6 +157,15 @@ class CardScreen(TaskScreen):
         self.query_one("#due-label", Label).update(due_label)
 
     # --- step 1: who the card pays for ---------------------------------------------------------------
+
+    async def _quietly(self, job: Awaitable[Any]) -> None:
+        """A check the cashier does not wait for: its refusal is said, the screen never busy for it."""
+        try:
+            await job
+        except ServiceError as exc:
+            self.say(exc.text_zh, error=True)
+        except ServiceUnavailable:
+            self.say(self.OFFLINE_TEXT, error=True)
 
     async def _resume(self) -> None:
         """Opened again on a sale already identified: straight to its split (Esc goes back to identify)."""
@@ -217,6 +230,7 @@ class CardScreen(TaskScreen):
             self.say("社保卡已拔出")
 
     async def _identify(self, body: dict[str, Any]) -> None:
+        self.workers.cancel_group(self, RESUME_GROUP)  # the cashier's own identification comes first
         self.say("正在识别参保人（1101）…")
         self.insured = await self.client.identify(self.sale_id, body)
         self._show_split(await self.client.card_split(self.sale_id))

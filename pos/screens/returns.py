@@ -5,6 +5,11 @@ the manager), how much is left, where the stock goes, the refund by the original
 shows its answer. A return is retried with the same id until the service answers, like a completion.
 
 Steps, each undone by Esc: receipt number → lines → reason → (sent) → the refund shown.
+
+A sale the card paid (医保) comes back only whole, through the cancellation of its settlement with the centre
+(2103, CARD-04): its lines are all picked and stay so, the reason is asked at once, and the service refunds the
+card's part to the fund and the account, the rest as it was paid. On a later day it needs a second person, who
+confirms in the same dialog as an authorisation; a cashier's till has the return itself authorised first.
 """
 
 from __future__ import annotations
@@ -138,9 +143,23 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         self.grant, self.grant_sale, self.authoriser = out["grant"], sale["id"], out["user"]["display_name"]
         self._to_lines()
 
+    @property
+    def card_paid(self) -> bool:
+        """The sale found was paid (in part) by the 医保 card: it comes back whole, by 2103 (CARD-04)."""
+        return self.found is not None and any(t["kind"] == "insurance" for t in self.found["sale"]["tenders"])
+
     def _to_lines(self) -> None:
         self.query_one("#return-lines", DataTable).focus()
         by = f"{self.authoriser} 已授权退货；" if self.grant else ""
+        if self.card_paid:
+            self.picked = {i: ln["returnable_qty"] for i, ln in self._returnable().items() if ln["returnable_qty"]}
+            self._draw()
+            reason = self.query_one("#reason", Input)
+            reason.disabled = False
+            reason.focus()
+            self.say(by + "医保结算的销售：整单撤销医保结算（2103）后退货，医保支付部分退回统筹基金和个人账户，"
+                     "不退现金。F5 去向；填写原因后回车")
+            return
         self.say(by + "↑↓ 选择商品，+/- 改退货数量，空格 整行，F5 去向，F2 或回车 确认")
 
     # --- step 2: lines and quantities -------------------------------------------------------------
@@ -183,6 +202,9 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         return lines[min(self.query_one("#return-lines", DataTable).cursor_row, len(lines) - 1)]
 
     def _set(self, line: dict[str, Any], qty: int) -> None:
+        if self.card_paid:
+            self.say("医保结算的销售只能整单退货（撤销医保结算）", error=True)
+            return
         left = self._returnable()[line["id"]]["returnable_qty"]
         if qty > left:
             self.say(f"{line['name']} 最多可退 {left}", error=True)
@@ -269,21 +291,23 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
         self.run_worker(self._send(str(uuid.uuid4()), self.found["sale"], lines, reason), exclusive=True, group="send")
 
     async def _send(self, return_id: str, sale: dict[str, Any], lines: list[dict[str, int]], reason: str,
-                    second: dict[str, Any] | None = None) -> None:
+                    second: str | None = None) -> None:
         def retrying(attempt: int) -> None:
             self.say(f"连接中断，正在重试确认退货（第 {attempt} 次）… 请勿重复退款", error=True)
 
         self.say("正在退货…")
-        second = second or {}
         try:
-            done = await self.client.create_return(return_id, sale["id"], lines, reason, self.to_quarantine,
-                                                   on_retry=retrying, confirm_username=second.get("username", ""),
-                                                   confirm_pin=second.get("pin", ""), grant=self.grant)
+            if self.card_paid:  # whole, by 2103 (CARD-04)
+                done = await self.client.card_cancel(sale["id"], return_id, reason, self.to_quarantine,
+                                                     on_retry=retrying, grant=self.grant, second=second)
+            else:
+                done = await self.client.create_return(return_id, sale["id"], lines, reason, self.to_quarantine,
+                                                       on_retry=retrying, grant=self.grant, second=second)
         except ServiceError as exc:
             self.busy = False
             self.say(exc.text_zh, error=True)
             self.query_one("#return-lines", DataTable).focus()  # the picks and the reason are kept
-            if exc.code == "SEC-01" and exc.details.get("missing") and not second:
+            if exc.code in ("SEC-01", "CARD-04") and exc.details.get("missing") and not second:
                 # a later day, or above the store's amount: a second person, in the same dialog; the same
                 # return id again (the refusal wrote nothing)
                 def given(who: dict[str, Any] | None) -> None:
@@ -291,8 +315,10 @@ class ReturnScreen(Screen[dict[str, Any] | None]):
                         self.say("未复核，未退货", error=True)
                         return
                     self.busy = True
-                    self.run_worker(self._send(return_id, sale, lines, reason, who), exclusive=True, group="send")
-                self.app.push_screen(AuthoriseScreen(self.state, f"退货 {sale['sale_no']}：须另一位有权人员复核",
+                    self.run_worker(self._send(return_id, sale, lines, reason, who["grant"]), exclusive=True,
+                                    group="send")
+                self.app.push_screen(AuthoriseScreen(self.state, f"退货 {sale['sale_no']}：须另一位有权人员复核", RETURN,
+                                                     sale["id"], second=True,
                                                      note=f"{exc.message_zh}；请复核人（店长或另一位药师）输入工号和 PIN"),
                                      given)
             elif exc.details.get("grant") == "refused":  # expired or used: asked again at the next Enter

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual import on
@@ -20,12 +19,12 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Digits, Footer, Label, Static
+from textual.widgets import Digits, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, codes_needed, route, trace_target
-from pos.format import yuan
+from pos.format import wrapped_lines, yuan
 from pos.screens.authorise import AuthoriseScreen
 from pos.screens.card import CardScreen
 from pos.screens.confirm import ConfirmScreen
@@ -39,6 +38,7 @@ from pos.screens.shift import CloseShiftScreen, OpenShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidRequest, VoidScreen
 from pos.state import TillState
+from pos.widgets.footer import TillFooter
 from pos.widgets.sale_lines import SaleLines
 from pos.widgets.scan_input import ScanInput
 from pos.widgets.status import StatusBar
@@ -109,11 +109,11 @@ class SaleScreen(Screen[None]):
         with Horizontal(id="bottom"):
             with Vertical(id="entry"):
                 yield Static("请扫码或输入编码/拼音首字母，回车", id="message", classes="message", markup=False)
-                yield ScanInput(placeholder="扫码 / 编码 / 拼音", id="scan", max_length=50)
+                yield ScanInput(placeholder="扫码 / 编码 / 拼音   F1 帮助", id="scan", max_length=50)
             with Vertical(id="total-box"):
                 yield Label("合计 (元)  共 0 件", id="total-label")
                 yield Digits("0.00", id="total")
-        yield Footer(compact=True, show_command_palette=False)
+        yield TillFooter(narrow_hidden={"f1"})  # 80 columns: F2..F12 and Ctrl+S 换人; F1 in the placeholder
 
     def on_mount(self) -> None:
         self.run_worker(self._post_intents(), group="intents")
@@ -140,7 +140,13 @@ class SaleScreen(Screen[None]):
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#message", Static)
-        message.update(text, layout=False)  # its box is fixed (two lines): no layout of the screen per scan
+        # Two lines, fixed, so a scan's message needs no layout of the screen; a longer one (80 columns, a
+        # refusal with its rule) grows the box to its lines, the sale's table giving them up, and nothing is cut.
+        lines = max(2, wrapped_lines(text, message.content_size.width))
+        grows = message.styles.height is None or lines != message.styles.height.value
+        message.update(text, layout=grows)
+        if grows:
+            message.styles.height = lines
         message.set_class(error, "error")
 
     def show_error(self, exc: Exception) -> None:
@@ -647,7 +653,7 @@ class SaleScreen(Screen[None]):
         self.app.push_screen(VoidScreen(f"{out['user']['display_name']} 已授权"),
                              lambda asked: self._void(asked, out["grant"]))
 
-    def _void(self, asked: VoidRequest | None, grant: str | None) -> None:
+    def _void(self, asked: VoidRequest | None, grant: str | None, second: str | None = None) -> None:
         self.focus_scan()
         if asked is None:
             return
@@ -656,22 +662,21 @@ class SaleScreen(Screen[None]):
             if self.sale is None:
                 return
             try:
-                await self.client.void(self.sale["id"], asked.reason, asked.confirm_username, asked.confirm_pin,
-                                       grant)
+                await self.client.void(self.sale["id"], asked.reason, grant, second)
             except ServiceError as exc:
-                if exc.code == "SEC-01" and exc.details.get("missing") and not asked.confirm_username:
-                    self._ask_second_person(f"作废 {yuan(self.sale['total_fen'])} 元", exc,
-                                            lambda who: self._void(replace(asked, confirm_username=who["username"],
-                                                                           confirm_pin=who["pin"]), grant))
+                if exc.code == "SEC-01" and exc.details.get("missing") and not second:
+                    self._ask_second_person(f"作废 {yuan(self.sale['total_fen'])} 元", exc, "sale.void",
+                                            str(self.sale["id"]), lambda out: self._void(asked, grant, out["grant"]))
                     return
                 raise
             self.show_sale(None)
             self.say("已作废")
         self.send(intent)
 
-    def _ask_second_person(self, what: str, exc: ServiceError, then: Callable[[dict[str, Any]], None]) -> None:
+    def _ask_second_person(self, what: str, exc: ServiceError, action: str, subject: str,
+                           then: Callable[[dict[str, Any]], None]) -> None:
         """The service asks for a second person (SEC-01: above the store's amount, or a later day): the same
-        dialog, their username and PIN carried by the request sent again."""
+        dialog; the service checks their PIN and answers with a grant the request sent again carries."""
         self.say(exc.text_zh, error=True)
 
         def given(who: dict[str, Any] | None) -> None:
@@ -680,8 +685,8 @@ class SaleScreen(Screen[None]):
                 self.say("未复核，未办理", error=True)
                 return
             then(who)
-        self.app.push_screen(AuthoriseScreen(self.state, f"{what}：须另一位有权人员复核",
-                                             note="请复核人（店长或另一位药师）输入工号和 PIN"), given)
+        self.app.push_screen(AuthoriseScreen(self.state, f"{what}：须另一位有权人员复核", action, subject,
+                                             note="请复核人（店长或另一位药师）输入工号和 PIN", second=True), given)
 
     def action_shift(self) -> None:
         """F12: close the shift (count the cash → Z report); once closed, open a new one."""

@@ -1,5 +1,6 @@
 """Voiding the current sale (作废): a reason is required; the service checks who may, and above the store's
-amount asks for a second person (SEC-01), who types their username and PIN in the authorisation dialog."""
+amount asks for a second person (SEC-01), who types their username and PIN in the authorisation dialog (the
+request then carries their grant, never their PIN)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from pos import keymap
 @dataclass(frozen=True, slots=True)
 class VoidRequest:
     reason: str
-    confirm_username: str = ""  # the second person, above the store's amount
-    confirm_pin: str = ""
 
 
 class VoidScreen(ModalScreen[VoidRequest | None]):

@@ -17,6 +17,7 @@ from pos.format import halfwidth
 
 
 class ScanInput(Input):
+    KEEPS_FOCUS_ON_ENTER = True  # pos/typeahead.py: the next scan's keys are not held behind this Enter
     class Scanned(Message):
         def __init__(self, code: str) -> None:
             super().__init__()

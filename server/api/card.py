@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import base64
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CtxDep, RowId, Who, approval_of, get_state, guarded, json_response_bytes, unit_of_work
+from server.api.deps import (
+    CtxDep,
+    RowId,
+    Who,
+    approval_of,
+    get_state,
+    guarded,
+    json_response_bytes,
+    second_of,
+    unit_of_work,
+)
 from server.api.insurance import gateway_of
 from server.api.schemas.card import (
     CancelIn,
@@ -26,6 +36,7 @@ from server.api.schemas.card import (
 )
 from server.api.schemas.selling import ReturnOut, SaleOut, TenderIn
 from server.api.selling import SalePath, return_out, sale_out, till_of
+from server.auth.grants import Authoriser
 from server.db.models.base import id_of
 from server.db.uow import Unit, read_session, read_unit
 from server.errors import AppError
@@ -40,6 +51,7 @@ from server.services.card import settle as card_settle
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale.completion import Completion
+from server.services.store import second_person
 
 router = APIRouter(tags=["card"])
 
@@ -119,12 +131,14 @@ def _sale_json(ctx: Ctx, u: Unit, done: Completion, paid: list[TenderOffer] | No
 
 
 @router.post("/sales/{sale_id}/card/cancel", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
-async def cancel(sale_id: SalePath, body: CancelIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
-    """2103: the whole card-paid sale comes back; the card part to the fund and account, the rest as paid (CARD-04)."""
+async def cancel(sale_id: SalePath, body: CancelIn, request: Request, ctx: CtxDep, who: Who,
+                 by: Annotated[Authoriser | None, Depends(second_of(Action.SALE_RETURN))]) -> ReturnOut:
+    """2103: the whole card-paid sale comes back; the card part to the fund and account, the rest as paid (CARD-04).
+    A later-day reversal's second person confirmed at the till: their grant in the header X-Second."""
     state = get_state(request)
+    confirmation = await run_in_threadpool(second_person.confirmation_of, state.engine, by)
     ret = await run_in_threadpool(card_cancel.cancel, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
-                                  body.return_id.lower(), body.reason, body.to_quarantine, body.confirm_username,
-                                  body.confirm_pin)
+                                  body.return_id.lower(), body.reason, body.to_quarantine, confirmation)
     with read_session(state.engine) as s:
         return return_out(s, ret)
 
@@ -150,11 +164,12 @@ async def resolve(settlement_id: RowId, request: Request, ctx: CtxDep) -> Settle
 
 
 @router.post("/items/mapping-uploaded", response_model=list[int], **guarded(Action.MAPPING_WRITE))
-def mapping_uploaded(body: MappingUploadedIn, request: Request, ctx: CtxDep) -> list[int]:
+def mapping_uploaded(body: MappingUploadedIn, request: Request, ctx: CtxDep,
+                     by: Annotated[Authoriser | None, Depends(second_of(Action.MAPPING_WRITE))]) -> list[int]:
     """CARD-07: a 医保 administrator records, with the other one's PIN, that these items' mappings reached the centre
     today (until the 3501 uploads record it themselves)."""
     if any(not 0 < i <= 2_147_483_647 for i in body.item_ids):
         raise AppError(422, "VALIDATION", "商品编号无效", "item ids must be positive 32-bit integers")
-    approval = approval_of(request, ctx, body.confirm_username, body.confirm_pin, body.reason)
+    approval = approval_of(request, ctx, by, body.reason)
     with unit_of_work(request) as s:
         return [id_of(i) for i in catalog_service.mark_mapping_uploaded(s, ctx, body.item_ids, approval)]

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from catalog.classes import GspClass, InsuranceCategory
 from catalog.importer import FILE_ROW, HEADER_ROW
 from catalog.items import check_item
-from server.api.deps import CtxDep, ReadSession, RowId, Who, approval_of, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, approval_of, get_state, guarded, second_of, unit_of_work
 from server.api.lane import hot, serve
 from server.api.schemas.catalog import (
     BarcodeIn,
@@ -31,6 +31,7 @@ from server.api.schemas.catalog import (
     search_hits_json,
 )
 from server.api.schemas.common import SECOND_PERSON_FIELDS, SecondPerson
+from server.auth.grants import Authoriser
 from server.db.models import Item, Zone
 from server.db.models.base import id_of
 from server.db.uow import loop_read, orm, read_unit
@@ -112,8 +113,14 @@ def get_item(item_id: RowId, s: ReadSession, ctx: CtxDep) -> ItemOut:
     return items_out(s, ctx, [catalog_service.get_item(s, ctx, item_id)])[0]
 
 
-def _approval(request: Request, ctx: Ctx, body: SecondPerson) -> catalog_service.Approval | None:
-    return approval_of(request, ctx, body.confirm_username, body.confirm_pin, body.reason)
+def _approval(request: Request, ctx: Ctx, by: Authoriser | None, body: SecondPerson) -> catalog_service.Approval | None:
+    return approval_of(request, ctx, by, body.reason)
+
+
+# The second person of a loosening change confirmed in place (X-Second): a pharmacist (RX-01), the other 医保
+# administrator (CARD-07).
+SecondForCatalog = Annotated[Authoriser | None, Depends(second_of(Action.CATALOG_WRITE))]
+SecondForMapping = Annotated[Authoriser | None, Depends(second_of(Action.MAPPING_WRITE))]
 
 
 def _mapping_refusal(values: dict[str, object], who: Principal) -> None:
@@ -125,19 +132,20 @@ def _mapping_refusal(values: dict[str, object], who: Principal) -> None:
 
 
 @router.post("/items", response_model=ItemOut, status_code=201, **guarded(Action.CATALOG_WRITE))
-def create_item(body: ItemIn, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
+def create_item(body: ItemIn, request: Request, ctx: CtxDep, who: Who, by: SecondForCatalog) -> ItemOut:
     values = body.model_dump(exclude={"barcodes", "zone_code"} | SECOND_PERSON_FIELDS)
     if problems := check_item(catalog_service.item_facts(values)):  # what is wrong with the item, before who may
         raise refused(problems)
     _mapping_refusal({k: v for k, v in values.items() if v not in (None, "none")}, who)
-    approval = _approval(request, ctx, body)
+    approval = _approval(request, ctx, by, body)
     with unit_of_work(request) as u:
         item = catalog_service.create_item(u, ctx, values, body.barcodes, body.zone_code, approval)
         return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut, **guarded(Action.CATALOG_WRITE))
-def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, who: Who) -> ItemOut:
+def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, who: Who,
+                by: SecondForCatalog) -> ItemOut:
     """A loosening change of the item's class (处方药 to anything, 甲类 OTC to 乙类 …) names a pharmacist who
     approves it with their PIN, and a reason (RX-01)."""
     changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS) | {"zone_code"})
@@ -145,20 +153,20 @@ def update_item(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, 
     if body.zone_code is not None and not allowed(who.roles, Action.ZONE_WRITE):
         raise AppError(403, "SEC-01", "无权调整陈列区域", "moving items between zones is not this post's",
                        {"action": Action.ZONE_WRITE.value})
-    approval = _approval(request, ctx, body)
+    approval = _approval(request, ctx, by, body)
     with unit_of_work(request) as u:
         item = catalog_service.update_item(u, ctx, item_id, changes, approval, body.zone_code)
         return items_out(orm(u), ctx, [item])[0]
 
 
 @router.patch("/items/{item_id}/mapping", response_model=ItemOut, **guarded(Action.MAPPING_WRITE))
-def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep) -> ItemOut:
+def update_mapping(item_id: RowId, body: ItemPatch, request: Request, ctx: CtxDep, by: SecondForMapping) -> ItemOut:
     """A loosening mapping change (a new national code, a category made 甲/乙 or turned from one into the other)
     names the other 医保 administrator, who approves it with their PIN, and a reason (CARD-07)."""
     changes = body.model_dump(exclude_unset=True, exclude=set(SECOND_PERSON_FIELDS))
     if set(changes) - catalog_service.MAPPING_FIELDS or body.zone_code is not None:
         raise AppError(422, "VALIDATION", "此处只能修改医保编码与类别", "only nhsa_code and insurance_category here")
-    approval = _approval(request, ctx, body)
+    approval = _approval(request, ctx, by, body)
     with unit_of_work(request) as u:
         item = catalog_service.update_item(u, ctx, item_id, changes, approval)
         return items_out(orm(u), ctx, [item])[0]
@@ -183,15 +191,13 @@ _FILE_BODY = {"required": True,
 
 
 @router.post("/catalog/import", response_model=ImportOut, **guarded(Action.CATALOG_WRITE, requestBody=_FILE_BODY))
-async def import_catalog(request: Request, ctx: CtxDep, who: Who,
+async def import_catalog(request: Request, ctx: CtxDep, who: Who, by: SecondForCatalog,
                          format: Annotated[str, Query(pattern="^(csv|xlsx)$")],
                          valid_only: bool = False,
-                         confirm_username: Annotated[str, Query(max_length=30)] = "",
-                         reason: Annotated[str, Query(max_length=200)] = "",
-                         confirm_pin: Annotated[str, Header(alias="X-Confirm-Pin", max_length=64)] = "") -> ImportOut:
+                         reason: Annotated[str, Query(max_length=200)] = "") -> ImportOut:
     """A row that loosens an item's controlled facts (a class 处方药 no more, a new 医保 code …) is refused unless
-    the file comes with a second person's approval of the post it needs: their username and the reason as query
-    parameters, their PIN in the X-Confirm-Pin header (never in a URL, which is logged)."""
+    the file comes with a second person's approval of the post it needs: the reason as a query parameter, the
+    second person's grant (POST /auth/authorise with `second`, action catalog.write) in the X-Second header."""
     data = bytearray()
     async for chunk in request.stream():  # stop reading at the limit instead of buffering any size
         data += chunk
@@ -200,7 +206,7 @@ async def import_catalog(request: Request, ctx: CtxDep, who: Who,
     if not data:
         raise AppError(422, "IMPORT", "导入文件为空", "the uploaded file is empty")
     may_map = allowed(who.roles, Action.MAPPING_WRITE)  # CARD-07: only the 医保 administrator maps
-    approval = await run_in_threadpool(approval_of, request, ctx, confirm_username, confirm_pin, reason)
+    approval = await run_in_threadpool(approval_of, request, ctx, by, reason)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload.{format}"
         path.write_bytes(bytes(data))

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.audit import SYSTEM
 from server.auth import grants as grant_store
+from server.auth.grants import Authoriser
 from server.db.types import utcnow
 from server.db.uow import Unit, core_unit, read_session
 from server.errors import AppError
@@ -22,7 +23,7 @@ from server.permissions import IN_PLACE, Action, allowed, who_may, who_may_zh
 from server.services.catalog.items import Approval
 from server.services.context import Ctx
 from server.services.store import hands
-from server.services.store.users import BAD_LOGIN, Principal, resolve_token, second_person, token_hash
+from server.services.store.users import Principal, approver_of, resolve_token, token_hash
 from server.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="登录后获得的令牌 / the token from POST /auth/login")
@@ -91,7 +92,7 @@ def require(action: Action) -> Callable[..., AsyncIterator[Principal]]:
 
 
 # Where a grant's subject is read: the path's id of the thing acted on, or a return's sale in its body.
-_SUBJECT_PARAMS = ("sale_id", "rx_id", "shift_id")
+_SUBJECT_PARAMS = ("sale_id", "rx_id", "shift_id", "item_id")
 _REPLAY_KEYS = ("id", "return_id")  # a request's idempotency key: a retry of the one that spent the grant
 
 
@@ -109,14 +110,7 @@ async def _claim(request: Request, who: Principal, action: Action,
     the authoriser as the request's acting principal; refused with nothing claimed."""
     state = get_state(request)
     ctx = Ctx(state.store_id, state.settings)
-    params = request.path_params
-    body = await _body_json(request) if request.method != "GET" else {}
-    subject = next((str(params[k]) for k in _SUBJECT_PARAMS if k in params), str(body.get("sale_id", "")))
-    key = next((str(body[k]).lower() for k in _REPLAY_KEYS if body.get(k)), "")
-    try:
-        grant, replay = state.grants.claim(token, who.session_id, action.value, subject, key, ctx.now)
-    except grant_store.GrantRefused as exc:
-        raise AppError(403, "SEC-01", exc.zh, exc.en, {"action": action.value, "grant": "refused"}) from exc
+    grant, replay, key = await _claim_grant(request, who, action, action.value, token)
     try:
         roles = await run_in_threadpool(hands.still_authorised, state.engine, ctx, grant.authoriser, action)
     except BaseException:
@@ -127,6 +121,46 @@ async def _claim(request: Request, who: Principal, action: Action,
     by = dataclasses.replace(who, user_id=a.user_id, username=a.username, display_name=a.display_name, roles=roles)
     request.state.acting = by
     return grant, replay, key, by
+
+
+async def _claim_grant(request: Request, who: Principal, action: Action, grant_action: str,
+                       token: str) -> tuple[grant_store.Grant, bool, str]:
+    """The grant for `grant_action` on this request's subject claimed (whether the request repeats the one that
+    spent it, and its idempotency key); refused with nothing claimed."""
+    state = get_state(request)
+    params = request.path_params
+    body = await _body_json(request) if request.method != "GET" else {}
+    subject = next((str(params[k]) for k in _SUBJECT_PARAMS if k in params), str(body.get("sale_id", "")))
+    key = next((str(body[k]).lower() for k in _REPLAY_KEYS if body.get(k)), "")
+    try:
+        grant, replay = state.grants.claim(token, who.session_id, grant_action, subject, key, utcnow())
+    except grant_store.GrantRefused as exc:
+        raise AppError(403, "SEC-01", exc.zh, exc.en, {"action": action.value, "grant": "refused"}) from exc
+    return grant, replay, key
+
+
+def second_of(action: Action) -> Callable[..., AsyncIterator[Authoriser | None]]:
+    """The second person who confirmed this request at the till (header X-Second: a grant asked with `second`),
+    or None when none was sent; the route's rule judges them. Spent when the request succeeds, given back when it
+    is refused (nothing was written), like the in-place grant."""
+    async def _second(request: Request, who: Annotated[Principal, Depends(principal)]
+                      ) -> AsyncIterator[Authoriser | None]:
+        token = request.headers.get(grant_store.SECOND_HEADER)
+        if not token:
+            yield None
+            return
+        grants = get_state(request).grants
+        grant, replay, key = await _claim_grant(request, who, action, grant_store.second_action(action.value), token)
+        try:
+            yield grant.authoriser
+        except BaseException:
+            if not replay:
+                grants.give_back(grant)
+            raise
+        if not replay:
+            grants.spend(grant, key)
+
+    return _second
 
 
 def acting(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
@@ -177,14 +211,11 @@ def json_response_bytes(body: bytes, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-def approval_of(request: Request, ctx: Ctx, username: str, pin: str, reason: str) -> Approval | None:
-    """The second person named in a request that loosens an item's controlled facts (RX-01, CARD-07), their PIN
-    checked in a unit of its own so a wrong one is counted towards the lockout even though the request is refused.
-    None when nobody is named: the use case then refuses what needs one."""
-    if not username:
+def approval_of(request: Request, ctx: Ctx, by: Authoriser | None, reason: str) -> Approval | None:
+    """The second person of a request that loosens an item's controlled facts (RX-01, CARD-07): who confirmed in
+    place (their grant, X-Second; their PIN checked when it was asked), as they are now. None when nobody did: the
+    use case then refuses what needs one."""
+    if by is None:
         return None
-    with unit_of_work(request) as u:
-        approver = second_person(u, ctx, username, pin)
-    if approver is None:
-        raise BAD_LOGIN
-    return Approval(approver, reason)
+    with read_session(get_state(request).engine) as s:
+        return Approval(approver_of(s, ctx, by.user_id), reason)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server.api.schemas.common import PIN_FIELDS
 from server.errors import AppError
 
 log = logging.getLogger("dingdian")
@@ -52,6 +53,7 @@ _FIELD_ZH = {
     "float_fen": "备用金", "counted_cash_fen": "实点现金", "lines": "商品行", "sale_line_id": "商品行", "q": "查询内容",
     "limit": "条数", "name": "名称", "price_fen": "价格", "spec": "规格", "to_quarantine": "去向",
     "prescription_id": "处方", "patient_name": "患者姓名", "verdict": "审方结论", "zone_code": "区域",
+    "confirm_username": "复核人工号 confirm_username", "confirm_pin": "复核人 PIN confirm_pin",
 }
 
 
@@ -66,8 +68,21 @@ def field_zh(field: str) -> str:
     return "".join(words)
 
 
+# A second person's username or PIN in a business request's body (as requests once sent them): what to do instead.
+_PIN_IN_BODY = ("不应随请求发送：复核人须在收款机上当场输入工号和 PIN（POST /auth/authorise，second），"
+                "请求以 X-Second 头携带其授权", "a second person's PIN never travels in a request: they confirm in "
+                "place (POST /auth/authorise with second) and the request carries the grant in the X-Second header")
+
+
+def _pin_in_body(error: Any) -> bool:
+    loc = tuple(error.get("loc", ()))
+    return error.get("type") == "extra_forbidden" and bool(loc) and loc[-1] in PIN_FIELDS
+
+
 def problem_zh(error: Any) -> str:
     """What is wrong with one value, in Chinese (pydantic's error type and its limits); the English is pydantic's."""
+    if _pin_in_body(error):
+        return _PIN_IN_BODY[0]
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
     limit = next((ctx[k] for k in ("ge", "gt", "le", "lt", "min_length", "max_length") if k in ctx), "")
     words = {
@@ -101,7 +116,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ())), e.get("type", "")), "problem": e.get("msg", ""),
+        errors = [{"field": _field(tuple(e.get("loc", ())), e.get("type", "")),
+                   "problem": _PIN_IN_BODY[1] if _pin_in_body(e) else e.get("msg", ""),
                    "problem_zh": problem_zh(e), "type": e.get("type", "")} for e in exc.errors()]
         said = "；".join(dict.fromkeys(f"{field_zh(e['field'])}{e['problem_zh']}" for e in errors))
         return JSONResponse(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.classes import GspClass, InsuranceCategory
-from server.api.deps import Acting, CtxDep, ReadSession, RowId, Who, get_state, guarded, unit_of_work
+from server.api.deps import Acting, CtxDep, ReadSession, RowId, Who, get_state, guarded, second_of, unit_of_work
 from server.api.lane import hot, serve
 from server.api.schemas.common import UUID_PATTERN
 from server.api.schemas.selling import (
@@ -34,6 +34,7 @@ from server.api.schemas.selling import (
     UnattendedPeriodOut,
     VoidIn,
 )
+from server.auth.grants import Authoriser
 from server.db.models import Sale, SaleReturn, User
 from server.db.models.base import id_of
 from server.db.uow import Reader, core_unit, loop_unit, orm, read_unit
@@ -254,8 +255,9 @@ def resume(sale_id: SalePath, request: Request, ctx: CtxDep, who: Who) -> SaleOu
 
 
 @router.post("/sales/{sale_id}/void", response_model=SaleOut, **guarded(Action.SALE_VOID))
-def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep) -> SaleOut:
-    second = second_person.confirm(get_state(request).engine, ctx, "SEC-01", body.confirm_username, body.confirm_pin)
+def void(sale_id: SalePath, body: VoidIn, request: Request, ctx: CtxDep,
+         by: Annotated[Authoriser | None, Depends(second_of(Action.SALE_VOID))]) -> SaleOut:
+    second = second_person.confirmation_of(get_state(request).engine, by)
     with unit_of_work(request) as u:
         return sale_out(u, ctx, basket.void(u, ctx, sale_id.lower(), body.reason, second))
 
@@ -303,8 +305,9 @@ def return_out(s: Session, ret: SaleReturn) -> ReturnOut:
 
 
 @router.post("/returns", response_model=ReturnOut, status_code=201, **guarded(Action.SALE_RETURN))
-def create_return(body: ReturnIn, request: Request, ctx: CtxDep, who: Who) -> ReturnOut:
-    second = second_person.confirm(get_state(request).engine, ctx, "SEC-01", body.confirm_username, body.confirm_pin)
+def create_return(body: ReturnIn, request: Request, ctx: CtxDep, who: Who,
+                  by: Annotated[Authoriser | None, Depends(second_of(Action.SALE_RETURN))]) -> ReturnOut:
+    second = second_person.confirmation_of(get_state(request).engine, by)
     with unit_of_work(request) as u:
         ret = returns.create_return(u, ctx, body.id.lower(), body.sale_id.lower(), till_of(who),
                                     [returns.ReturnRequest(ln.sale_line_id, ln.qty) for ln in body.lines],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, select
 
-from server.api.deps import CtxDep, ReadSession, RowId, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, get_state, guarded, second_of, unit_of_work
 from server.api.schemas.store import (
     AgreementEventIn,
     AgreementEventOut,
@@ -15,6 +17,7 @@ from server.api.schemas.store import (
     TillIn,
     TillOut,
 )
+from server.auth.grants import Authoriser
 from server.db.models import Store, Till
 from server.db.uow import orm
 from server.errors import AppError
@@ -56,12 +59,15 @@ def agreement_events(s: ReadSession, ctx: CtxDep) -> list[AgreementEventOut]:
 
 @router.post("/store/agreement-events", response_model=AgreementEventOut, status_code=201,
              **guarded(Action.AGREEMENT_WRITE))
-def add_agreement_event(body: AgreementEventIn, request: Request, ctx: CtxDep) -> AgreementEventOut:
+def add_agreement_event(body: AgreementEventIn, request: Request, ctx: CtxDep,
+                        by: Annotated[Authoriser | None, Depends(second_of(Action.AGREEMENT_WRITE))]
+                        ) -> AgreementEventOut:
     """The agency's decision (a suspension, its lifting, a termination) is confirmed by a second 医保
-    administrator's PIN (AGR-01), checked first in a unit of its own (a wrong PIN is counted)."""
+    administrator (AGR-01), who typed their PIN in place (POST /auth/authorise with `second`): their grant in the
+    header X-Second."""
     confirmer = None
-    if body.confirm_username:
-        confirmer = confirmed_by(get_state(request).engine, ctx, body.confirm_username, body.confirm_pin,
+    if by is not None:
+        confirmer = confirmed_by(get_state(request).engine, ctx, by.user_id,
                                   Action.AGREEMENT_WRITE, AppError(
                                       403, "AGR-01", "确认人须为另一位医保管理员，且 PIN 正确",
                                       "the confirming person must be another insurance administrator, with their PIN"))

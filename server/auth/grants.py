@@ -12,6 +12,11 @@ and given back when the request is refused (nothing was written, so the till can
 second person — and send it again). A request that repeats a spent one's idempotency key (the same return id)
 passes, so a retry of a lost answer gets the first result instead of a refusal. Kept in the service's memory:
 a restart forgets them, and the till asks again.
+
+A second person (SEC-01's mutual check, CARD-04, RX-01, CARD-07, AGR-01) is a grant too, asked with `second`:
+its action is `second_action(action)`, it travels in the header `X-Second`, and it names who confirmed — the
+request's rule judges them at the use (another person than the one acting, live, holding the post). Their PIN
+never travels in a business request.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ from server.roles import Role
 
 GRANT_SECONDS = 120  # long enough to type a reason or pick the lines, short enough not to be kept for later
 HEADER = "X-Grant"
+SECOND_HEADER = "X-Second"
+
+
+def second_action(action: str) -> str:
+    """The grant's action for a second person's check of `action` (never usable as an in-place grant)."""
+    return f"second:{action}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,16 @@ from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock
-from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, Clock, login, make_settings, till_login
+from tests.conftest import (
+    BARCODE_MASK,
+    BARCODE_VITC,
+    ROLE_PINS,
+    Clock,
+    by_second_admin,
+    login,
+    make_settings,
+    till_login,
+)
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import EMPLOYEE
 from tests.insurance.test_card_sale import PROXY_CERTNO, identify, sale_with, settle
@@ -100,8 +109,9 @@ def test_card02_a_discounted_bundle_hiding_a_non_drug_is_refused_the_card(card_s
 
 
 def _agreement(shop: dict[str, Any], status: str, on: Any, headers: dict[str, str] | None = None) -> Any:
-    body = {"status": status, "effective_on": on.isoformat(), "reason": "经办机构决定"} | shop["second"]
-    return shop["client"].post("/store/agreement-events", json=body, headers=headers or shop["admin"])
+    body = {"status": status, "effective_on": on.isoformat(), "reason": "经办机构决定"}
+    return shop["client"].post("/store/agreement-events", json=body,
+                               headers=by_second_admin(shop["client"], headers or shop["admin"]))
 
 
 @pytest.mark.refuses("AGR-01")

@@ -33,9 +33,12 @@ from tests.conftest import (
     ROLE_PINS,
     Clock,
     add_second_insurance_admin,
+    by_second_admin,
     login,
     mapping_approval,
     pharmacist_on_duty,
+    second,
+    second_asked,
 )
 from tests.insurance.conftest import CODES, EMPLOYEE
 from tests.tamper import behind_the_guard
@@ -68,12 +71,13 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
                                     approval)
         catalog_service.update_item(u, ctx, items["amox"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"},
                                     approval)
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]]} | CONFIRM_MAPPING,
-               headers=admin)
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [items["vitc"], items["amox"]],
+                                                "reason": CONFIRM_MAPPING["reason"]},
+               headers=by_second_admin(c, admin, "mapping.write"))
     assert r.status_code == 200, r.text
     assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
-    second = add_second_insurance_admin(engine, ctx)  # confirms the agency's decisions (AGR-01)
-    return shop | {"admin": admin, "sandbox": sandbox, "second": second}
+    add_second_insurance_admin(engine, ctx)  # confirms the agency's decisions (AGR-01)
+    return shop | {"admin": admin, "sandbox": sandbox}
 
 
 def sale_with(shop: dict[str, Any], *scans: tuple[str, int]) -> str:
@@ -130,15 +134,16 @@ def test_card07_a_reclassified_drug_waits_for_its_mapping_to_be_uploaded_again(c
     paid by the card without a 外配处方 if its "uploaded" state survived. A pharmacist approves the reclassification;
     the mapping waits for the centre again, so the card does not pay it until the two administrators record that."""
     c, h, amox = card_shop["client"], card_shop["cashier"], card_shop["items"]["amox"]
-    r = c.patch(f"/items/{amox}", json={"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转为甲类非处方药",
-                                        "confirm_username": DUTY_PHARMACIST, "confirm_pin": ROLE_PINS["pharmacist"]},
-                headers=card_shop["manager"])
+    r = c.patch(f"/items/{amox}", json={"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转为甲类非处方药"},
+                headers=second(c, card_shop["manager"], DUTY_PHARMACIST, ROLE_PINS["pharmacist"], "catalog.write",
+                               str(amox)))
     assert r.status_code == 200, r.text
     sid = sale_with(card_shop, (BARCODE_AMOX, 1))
     assert identify(card_shop, sid).status_code == 200
     [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
     assert not line["card"] and "CARD-07" in {x["code"] for x in line["reasons"]}, line
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING, headers=card_shop["admin"])
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING,
+               headers=by_second_admin(c, card_shop["admin"], "mapping.write"))
     assert r.status_code == 200, r.text
     [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
     assert line["card"] and line["reasons"] == [], line
@@ -213,7 +218,7 @@ def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: 
     assert unsigned.status_code == 409 and unsigned.json()["code"] == "INS-SIGNIN"
     c.post("/insurance/sign-in", json={}, headers=h)
     r = c.post("/store/agreement-events", json={"status": "suspended", "effective_on": card_shop["clock"].today.isoformat(),
-                                                "reason": "违规暂停"} | card_shop["second"], headers=card_shop["admin"])
+                                                "reason": "违规暂停"}, headers=by_second_admin(c, card_shop["admin"]))
     assert r.status_code == 201, r.text
     suspended = c.post(f"/sales/{sid}/card/settle", json={"tenders": []}, headers=h)
     assert suspended.status_code == 403 and suspended.json()["code"] == "AGR-01"
@@ -349,14 +354,13 @@ def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_sho
     body = {"return_id": str(uuid.uuid4()), "reason": "次日退药"}
     alone = c.post(f"/sales/{sid}/card/cancel", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "CARD-04"
-    cashier_ok = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_username": "u_cashier",
-                                                                  "confirm_pin": ROLE_PINS["cashier"]}, headers=ph)
+    cashier_ok = c.post(f"/sales/{sid}/card/cancel", json=body,
+                        headers=second(c, ph, "u_cashier", ROLE_PINS["cashier"], "sale.return", sid))
     assert cashier_ok.status_code == 403  # the second person must be allowed to do returns
-    wrong_pin = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_username": "u_manager",
-                                                                 "confirm_pin": "0000"}, headers=ph)
+    wrong_pin = second_asked(c, ph, "u_manager", "0000", "sale.return", sid)
     assert wrong_pin.status_code == 403
-    ok = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_username": "u_manager",
-                                                          "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    ok = c.post(f"/sales/{sid}/card/cancel", json=body,
+                headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return", sid))
     assert ok.status_code == 201, ok.text
     with read_session(engine) as s:
         row = s.exec(select(CardSettlement).where(CardSettlement.sale_id == sid)).one()
@@ -409,10 +413,9 @@ def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[st
         conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
                      {"d": card_shop["clock"].today - timedelta(days=1), "i": sid})
     c.post("/insurance/sign-in", json={}, headers=ph)
-    body = {"return_id": str(uuid.uuid4()), "reason": "次日退药", "confirm_username": "u_manager"}
     for _ in range(settings.service.lockout_attempts):
-        assert c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_pin": "0000"}, headers=ph).status_code == 403
-    locked = c.post(f"/sales/{sid}/card/cancel", json=body | {"confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+        assert second_asked(c, ph, "u_manager", "0000", "sale.return", sid).status_code == 403
+    locked = second_asked(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return", sid)
     assert locked.status_code == 403 and locked.json()["code"] == "AUTH_LOCKED"  # no guessing a 4-digit PIN
     assert card_shop["sandbox"].deliveries(infno="2103") == []
 

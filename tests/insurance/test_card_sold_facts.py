@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from server import audit
 from server.db.uow import read_session
 from server.services.context import Ctx
-from tests.conftest import BARCODE_VITC, CONFIRM_MAPPING
+from tests.conftest import BARCODE_VITC, CONFIRM_MAPPING, by_second_admin
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import CODES, TRACED_CODES
 from tests.insurance.test_card_sale import identify, sale_with, settle
@@ -37,9 +37,10 @@ def test_a_remapping_after_the_scan_does_not_change_what_is_settled(card_shop: d
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
     # the catalog changes after the scan, as it may: two 医保 administrators, a reason, then recorded uploaded
     r = c.patch(f"/items/{vitc}/mapping", json={"nhsa_code": NEW_CODE, "insurance_category": "yi"} | CONFIRM_MAPPING,
-                headers=admin)
+                headers=by_second_admin(c, admin, "mapping.write", str(vitc)))
     assert r.status_code == 200, r.text
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [vitc]} | CONFIRM_MAPPING, headers=admin)
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [vitc]} | CONFIRM_MAPPING,
+               headers=by_second_admin(c, admin, "mapping.write"))
     assert r.status_code == 200, r.text
     assert identify(card_shop, sid).status_code == 200
     [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
@@ -67,13 +68,14 @@ def test_a_mapping_uploaded_after_the_scan_counts_for_the_code_sold(card_shop: d
     the centre has it; for another code, it does not make the line's code known to the centre."""
     c, h, admin, vitc = card_shop["client"], card_shop["cashier"], card_shop["admin"], card_shop["items"]["vitc"]
     r = c.patch(f"/items/{vitc}/mapping", json={"nhsa_code": NEW_CODE, "insurance_category": "yi"} | CONFIRM_MAPPING,
-                headers=admin)
+                headers=by_second_admin(c, admin, "mapping.write", str(vitc)))
     assert r.status_code == 200, r.text  # a new code: its upload waits for the centre (CARD-07)
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
     assert identify(card_shop, sid).status_code == 200
     [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
     assert not line["card"] and "CARD-07" in {x["code"] for x in line["reasons"]}, line
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [vitc]} | CONFIRM_MAPPING, headers=admin)
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [vitc]} | CONFIRM_MAPPING,
+               headers=by_second_admin(c, admin, "mapping.write"))
     assert r.status_code == 200, r.text
     [line] = c.get(f"/sales/{sid}/card/split", headers=h).json()["lines"]
     assert line["card"], line  # the same code, uploaded now

@@ -15,7 +15,7 @@ from server.db.models import Item
 from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from tests.conftest import CONFIRM_MAPPING, ROLE_PINS, mapping_approval
+from tests.conftest import CONFIRM_MAPPING, ROLE_PINS, by_second_admin, mapping_approval
 from tests.insurance.conftest import CODES
 
 
@@ -50,7 +50,7 @@ def make_card_ready(base: str, engine: Engine, ctx: Ctx, sign_in: str | None = N
                                         approval)
             catalog_service.update_item(u, ctx, ids["YP0001"], {"nhsa_code": CODES["yi"], "insurance_category": "yi"},
                                         approval)
-        r = http.post("/items/mapping-uploaded", headers=admin,
+        r = http.post("/items/mapping-uploaded", headers=by_second_admin(http, admin, "mapping.write"),
                       json={"item_ids": [ids["YP0002"], ids["YP0001"]]} | CONFIRM_MAPPING)
         assert r.status_code == 200, r.text
         if sign_in is not None:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 from textual.pilot import Pilot
@@ -21,7 +22,7 @@ from server.config import Settings
 from server.devices import DeviceManager
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.context import Ctx
-from tests.conftest import BARCODE_MASK, BARCODE_VITC, make_settings
+from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, make_settings
 from tests.insurance.conftest import EMPLOYEE
 from tests.pos.card_shop import make_card_ready
 from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, status, till, type_text, until
@@ -281,5 +282,140 @@ def test_a_settlement_reversed_on_its_own_is_told_to_the_cashier_in_plain_words(
         assert [r["status"] for r in sandbox.settlements()] == ["reversed"]
         assert [r.status for r in ledger(engine)["settlements"]] == ["reversed"]
         assert [r.status for r in ledger(engine)["sales"]] == ["open"]
+
+    asyncio.run(body())
+
+
+def _card_sale_yesterday(base: str, engine: Engine, clock_today: Any) -> dict[str, Any]:
+    """A sale the card paid (with its cash part), made through the service at T01, then dated yesterday (store
+    time) behind the ledger's guard, as a sale of the day before is."""
+    import uuid
+    from datetime import timedelta
+
+    from tests.pos.card_shop import headers
+    from tests.tamper import behind_the_guard
+
+    with httpx.Client(base_url=base, timeout=10) as http:
+        h = headers(http, "cashier", "T01")
+        http.post("/shifts", json={"float_fen": 0}, headers=h)
+        sid = str(uuid.uuid4())
+        assert http.post("/sales", json={"id": sid}, headers=h).status_code == 201
+        assert http.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h).status_code == 201
+        r = http.post(f"/sales/{sid}/insured", json={"method": "card", "card_no": EMPLOYEE.card_no,
+                                                     "card_sn": EMPLOYEE.card_sn}, headers=h)
+        assert r.status_code == 200, r.text
+        due = http.post(f"/sales/{sid}/card/preview", json={}, headers=h).json()["due_otherwise_fen"]
+        tenders = [{"kind": "cash", "amount_fen": due, "tendered_fen": due}] if due else []
+        done = http.post(f"/sales/{sid}/card/settle", json={"tenders": tenders}, headers=h)
+        assert done.status_code == 200, done.text
+        # The pharmacist who will authorise the reversal acts with the centre: signed in today (9001) too.
+        assert http.post("/insurance/sign-in", json={}, headers=headers(http, "pharmacist", "T01")).status_code == 201
+    with behind_the_guard(engine, "sale") as conn:
+        conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
+                     {"d": clock_today - timedelta(days=1), "i": sid})
+    return dict(done.json())
+
+
+@pytest.mark.refuses("CARD-04", "SEC-01", "SEC-03")
+def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorised_in_place(
+        live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx) -> None:
+    """One cashier's till (one service for both, a till test's service costs seconds):
+
+    - F3 on today's sale: the check on opening the card screen (signed in? identified before?) is still with the
+      service when F5 is pressed and the card number typed: F5 switches the mode at once, the number lands in
+      its field, and the late check does not take the screen from the cashier.
+    - F11 and yesterday's card receipt: the return itself is the pharmacist's (asked at once), the sale comes
+      back whole by 2103, and a later day needs a second person — the cashier alone, or a frozen manager, is
+      refused in the dialog with nothing sent to the centre; the live manager confirms."""
+    from pos.screens.authorise import AuthoriseScreen
+    from pos.screens.returns import ReturnScreen
+    from server.db.uow import core_unit
+    from server.roles import Role
+    from server.services.store.users import add_user, freeze_user
+
+    make_card_ready(live.base, engine, ctx, sign_in="cashier")
+    with core_unit(engine) as u:
+        gone = add_user(u, ctx, "u_mgr_gone", "离职店长", "4141", {Role.MANAGER})
+        freeze_user(u, ctx, gone.id, "离职")  # type: ignore[arg-type]
+    paid = _card_sale_yesterday(live.base, engine, ctx.today)
+
+    async def in_dialog(pilot: Pilot[Any], username: str, pin: str) -> AuthoriseScreen:
+        dialog: AuthoriseScreen = await popup(pilot, AuthoriseScreen)
+        await type_text(pilot, username, "enter")
+        await type_text(pilot, pin, "enter")
+        return dialog
+
+    async def body() -> None:
+        app = till(settings, live.base)
+        async with app.run_test(size=SIZE) as pilot:
+            sale = await log_in(pilot)
+            await scan(pilot, BARCODE_MASK)
+            await settled(pilot, sale)
+            answer, answered = asyncio.Event(), []
+            split = app.client.card_split
+
+            async def slow_split(sale_id: str) -> Any:  # the first check's call, held until the test lets it go
+                await answer.wait()
+                answered.append(await split(sale_id))
+                return answered[-1]
+
+            app.client.card_split = slow_split  # type: ignore[method-assign]
+            await pilot.press("f3")
+            card: CardScreen = await popup(pilot, CardScreen)
+            await pilot.press("f5")
+            assert card.mode == "card" and app.focused is not None and app.focused.id == "ida"
+            await type_text(pilot, EMPLOYEE.card_no)
+            answer.set()  # the check comes back: the sale was not identified before, nothing moves
+            await until(pilot, lambda: bool(answered), what="the check")
+            await pilot.pause()
+            assert card.mode == "card" and card.step == "identify"
+            assert card.query_one("#ida").value == EMPLOYEE.card_no  # type: ignore[attr-defined]
+            app.client.card_split = split  # type: ignore[method-assign]
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+
+            await pilot.press("f11")
+            returns: ReturnScreen = await popup(pilot, ReturnScreen)
+            await type_text(pilot, paid["sale_no"], "enter")
+            first = await popup(pilot, AuthoriseScreen)  # the cashier alone may not: asked before anything
+            assert "须由药师" in str(first.query_one("#authorise-title").render())
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is returns and "未授权" in message(returns, "#return-message"))
+            await pilot.press("enter")  # on the receipt again: asked again
+            await in_dialog(pilot, "u_pharmacist", ROLE_PINS["pharmacist"])
+            await until(pilot, lambda: app.screen is returns and returns.card_paid and returns.picked, what="whole")
+            assert "2103" in message(returns, "#return-message")
+            assert sum(returns.picked.values()) == 2  # the whole sale, picked and kept
+            await pilot.press("minus")
+            assert sum(returns.picked.values()) == 2
+            returns.query_one("#reason").focus()
+            await type_text(pilot, "次日退药", "enter")
+            second = await popup(pilot, AuthoriseScreen)  # a later day: the second person
+            assert "复核" in str(second.query_one("#authorise-title").render())
+            await type_text(pilot, "u_cashier", "enter")  # the cashier checks it: no post that checks
+            await type_text(pilot, ROLE_PINS["cashier"], "enter")
+            await until(pilot, lambda: app.screen is returns and "CARD-04" in message(returns, "#return-message"),
+                        what="the cashier refused as the second person")
+            assert returns.done is None and sandbox.deliveries(infno="2103") == []
+            await pilot.press("f2")  # again: a frozen manager types their PIN
+            frozen = await in_dialog(pilot, "u_mgr_gone", "4141")
+            await until(pilot, lambda: "冻结" in message(frozen, "#authorise-message"), what="the frozen refusal")
+            assert app.screen is frozen and sandbox.deliveries(infno="2103") == []
+            frozen.query_one("#auth-user").value = ""  # type: ignore[attr-defined]
+            frozen.query_one("#auth-user").focus()
+            await type_text(pilot, "u_manager", "enter")
+            await type_text(pilot, ROLE_PINS["manager"], "enter")
+            try:
+                await until(pilot, lambda: returns.done is not None, what="the reversal")
+            except AssertionError:
+                raise AssertionError(message(returns, "#return-message")) from None
+            assert "退货完成" in message(returns, "#return-message")
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is sale, what="back to the sale")
+
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, cancelled_by, cancel_confirmed_by FROM card_settlement")).one()
+            ids = {r.username: r.id for r in conn.execute(text("SELECT id, username FROM app_user"))}
+        assert tuple(row) == ("cancelled", ids["u_pharmacist"], ids["u_manager"])
 
     asyncio.run(body())

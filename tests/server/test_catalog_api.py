@@ -17,7 +17,7 @@ from catalog.demo_data import default_zones
 from catalog.gsp import ZoneSpec
 from server.config import Settings
 from server.services.context import Ctx
-from tests.conftest import CONFIRM_MAPPING, mapping_approval
+from tests.conftest import CONFIRM_MAPPING, SECOND_INSURANCE_ADMIN, by_second_admin, mapping_approval
 
 H = dict[str, dict[str, str]]
 ERROR_KEYS = {"code", "message_zh", "message_en", "details"}
@@ -310,7 +310,7 @@ def test_mapping_is_the_insurance_admins_and_audited(client: TestClient, headers
     error(client.patch(f"{path}/mapping", json={"insurance_category": "jia", "nhsa_code": NHSA}, headers=ins),
           403, "CARD-07")
     mapped = client.patch(f"{path}/mapping", json={"insurance_category": "jia", "nhsa_code": NHSA} | CONFIRM_MAPPING,
-                          headers=ins)
+                          headers=by_second_admin(client, ins, "mapping.write", str(item["id"])))
     assert mapped.status_code == 200, mapped.text
     assert (mapped.json()["insurance_category"], mapped.json()["nhsa_code"]) == ("jia", NHSA)
     assert client.get(path, headers=headers["cashier"]).json()["insurance_label"] == "甲"
@@ -324,7 +324,7 @@ def test_mapping_is_the_insurance_admins_and_audited(client: TestClient, headers
     assert entry["actor"] == "u_insurance_admin"
     assert (entry["before"]["insurance_category"], entry["before"]["nhsa_code"]) == ("none", None)
     assert (entry["after"]["insurance_category"], entry["after"]["nhsa_code"]) == ("jia", NHSA)
-    assert entry["after"]["approved_by"]["username"] == CONFIRM_MAPPING["confirm_username"]
+    assert entry["after"]["approved_by"]["username"] == SECOND_INSURANCE_ADMIN
     assert entry["note"] == CONFIRM_MAPPING["reason"]
     error(client.get("/audit", headers=headers["cashier"]), 403, "SEC-01")
     audit_ok(client, m)

@@ -23,15 +23,28 @@ from tests.conftest import (
     CONFIRM_MAPPING,
     DUTY_PHARMACIST,
     ROLE_PINS,
+    SECOND_INSURANCE_ADMIN,
+    by_second_admin,
     login,
     mapping_approval,
     qualify_pharmacist,
+    second,
+    second_asked,
 )
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 NHSA_AMOX = "XJ01CAA000A000000009001"
 NHSA_VITC = "XA11GAA001A001010100001"
-PHARMACIST = {"confirm_username": DUTY_PHARMACIST, "confirm_pin": ROLE_PINS["pharmacist"]}
+
+
+def by_pharmacist(c: Any, h: dict[str, str], item_id: int | str = "") -> dict[str, str]:
+    """The duty pharmacist confirms at the caller's desk (RX-01): the caller's headers with their grant."""
+    return second(c, h, DUTY_PHARMACIST, ROLE_PINS["pharmacist"], "catalog.write", str(item_id))
+
+
+def by_admin2(c: Any, h: dict[str, str], item_id: int | str = "") -> dict[str, str]:
+    """The other 医保 administrator confirms a mapping (CARD-07)."""
+    return by_second_admin(c, h, "mapping.write", str(item_id))
 
 
 def error(r: Any, status: int, code: str) -> dict[str, Any]:
@@ -75,9 +88,10 @@ def map_items(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, str]:
     mapping_approval(engine, ctx)
     ins = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
     r = c.patch(f"/items/{shop['items']['amox']}/mapping", json={"nhsa_code": NHSA_AMOX, "insurance_category": "yi"}
-                | CONFIRM_MAPPING, headers=ins)
+                | CONFIRM_MAPPING, headers=by_admin2(c, ins, shop["items"]["amox"]))
     assert r.status_code == 200, r.text
-    r = c.post("/items/mapping-uploaded", json={"item_ids": [shop["items"]["amox"]]} | CONFIRM_MAPPING, headers=ins)
+    r = c.post("/items/mapping-uploaded", json={"item_ids": [shop["items"]["amox"]]} | CONFIRM_MAPPING,
+               headers=by_admin2(c, ins))
     assert r.status_code == 200, r.text
     assert uploaded_on(engine, shop["items"]["amox"]) == ctx.today
     return ins
@@ -99,14 +113,14 @@ def test_a_manager_alone_cannot_launder_a_prescription_drug(shop: dict[str, Any]
     assert herb.status_code == 201, herb.text
     error(c.put(f"/items/{amox}/zone", json={"zone_code": "Z-HERB"}, headers=m), 422, "GSP-02")
     # 3. its class changed to 中药饮片 by the manager alone, with or without a reason, or naming themselves
-    for extra in ({}, {"reason": "饮片"}, {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"],
-                                           "reason": "饮片"}):
-        error(c.patch(f"/items/{amox}", json={"gsp_class": "herbal", "zone_code": "Z-HERB"} | extra, headers=m),
+    for extra, h in (({}, m), ({"reason": "饮片"}, m),
+                     ({"reason": "饮片"}, second(c, m, "u_manager", ROLE_PINS["manager"], "catalog.write", str(amox)))):
+        error(c.patch(f"/items/{amox}", json={"gsp_class": "herbal", "zone_code": "Z-HERB"} | extra, headers=h),
               403, "RX-01")
     # ... or naming a cashier as the second person (not a pharmacist)
-    body = error(c.patch(f"/items/{amox}", json={"gsp_class": "herbal", "zone_code": "Z-HERB", "reason": "饮片",
-                                                 "confirm_username": "u_cashier", "confirm_pin": ROLE_PINS["cashier"]},
-                         headers=m), 403, "RX-01")
+    body = error(c.patch(f"/items/{amox}", json={"gsp_class": "herbal", "zone_code": "Z-HERB", "reason": "饮片"},
+                         headers=second(c, m, "u_cashier", ROLE_PINS["cashier"], "catalog.write", str(amox))),
+                 403, "RX-01")
     assert body["details"]["needs"] == "pharmacist"
     after = item(shop, "amox")
     assert (after["gsp_class"], after["zone_code"]) == ("rx", "Z-RX")
@@ -126,18 +140,17 @@ def test_a_pharmacist_who_requests_a_class_change_cannot_approve_it(shop: dict[s
     pharmacist(engine, ctx, "u_mgr_ph", {Role.MANAGER, Role.PHARMACIST})
     both = login(c, "u_mgr_ph", "6666")
     change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "国家药监局转为甲类非处方药"}
-    body = error(c.patch(f"/items/{amox}", json=change | {"confirm_username": "u_mgr_ph", "confirm_pin": "6666"},
-                         headers=both), 403, "RX-01")
+    body = error(c.patch(f"/items/{amox}", json=change,
+                         headers=second(c, both, "u_mgr_ph", "6666", "catalog.write", str(amox))), 403, "RX-01")
     assert "申请人不能核准" in body["message_zh"] and "cannot approve their own" in body["message_en"]
     # a pharmacist whose sign-off does not count under STAFF-01 (no qualification on record) cannot approve either
-    error(c.patch(f"/items/{amox}", json=change | {"confirm_username": "u_pharmacist",
-                                                   "confirm_pin": ROLE_PINS["pharmacist"]}, headers=both),
-          403, "STAFF-01")
+    unqualified = second(c, both, "u_pharmacist", ROLE_PINS["pharmacist"], "catalog.write", str(amox))
+    error(c.patch(f"/items/{amox}", json=change, headers=unqualified), 403, "STAFF-01")
     assert item(shop, "amox")["gsp_class"] == "rx"
     # another pharmacist, qualified: the change goes through, audited with the approver and the reason
     qualify_pharmacist(engine, ctx)
-    ok = c.patch(f"/items/{amox}", json=change | {"confirm_username": "u_pharmacist",
-                                                  "confirm_pin": ROLE_PINS["pharmacist"]}, headers=both)
+    ok = c.patch(f"/items/{amox}", json=change,
+                 headers=second(c, both, "u_pharmacist", ROLE_PINS["pharmacist"], "catalog.write", str(amox)))
     assert ok.status_code == 200, ok.text
     assert (ok.json()["gsp_class"], ok.json()["zone_code"]) == ("otc_a", "Z-OTC")
     [entry] = audit_entries(shop, "item.class")
@@ -157,9 +170,10 @@ def test_the_requesters_other_account_is_the_requester(shop: dict[str, Any], eng
     with core_unit(engine) as u:  # both accounts are one person's
         for name in ("u_mgr_ph", "u_ph_alt"):
             set_staff_profile(u, ctx, find_user(orm(u), ctx, name).id, {"id_number": "110101199003070011"})
-    change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "国家药监局转为甲类非处方药",
-              "confirm_username": "u_ph_alt", "confirm_pin": "7777"}
-    body = error(c.patch(f"/items/{amox}", json=change, headers=login(c, "u_mgr_ph", "6666")), 403, "RX-01")
+    change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "国家药监局转为甲类非处方药"}
+    body = error(c.patch(f"/items/{amox}", json=change, headers=second(c, login(c, "u_mgr_ph", "6666"), "u_ph_alt",
+                                                                       "7777", "catalog.write", str(amox))),
+                 403, "RX-01")
     assert "申请人不能核准" in body["message_zh"]
     assert item(shop, "amox")["gsp_class"] == "rx"
 
@@ -170,12 +184,11 @@ def test_a_frozen_pharmacists_approval_does_not_count(shop: dict[str, Any], engi
     pharmacist(engine, ctx, "u_leaver", {Role.PHARMACIST})
     with core_unit(engine) as u:
         freeze_user(u, ctx, find_user(orm(u), ctx, "u_leaver").id, "离职")  # type: ignore[arg-type]
-    change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药",
-              "confirm_username": "u_leaver", "confirm_pin": "6666"}
-    error(c.patch(f"/items/{amox}", json=change, headers=m), 403, "SEC-03")
+    change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药"}
+    error(second_asked(c, m, "u_leaver", "6666", "catalog.write", str(amox)), 403, "SEC-03")
     # a wrong PIN is refused and counted as a failed login of that person
-    error(c.patch(f"/items/{amox}", json=change | {"confirm_username": DUTY_PHARMACIST, "confirm_pin": "0000"},
-                  headers=m), 401, "AUTH")
+    error(second_asked(c, m, DUTY_PHARMACIST, "0000", "catalog.write", str(amox)), 403, "AUTH")
+    error(c.patch(f"/items/{amox}", json=change, headers=m), 403, "RX-01")  # and nobody confirmed
     assert [e["entity_id"] for e in audit_entries(shop, "auth.login_failed")]
     assert item(shop, "amox")["gsp_class"] == "rx"
 
@@ -184,14 +197,16 @@ def test_a_frozen_pharmacists_approval_does_not_count(shop: dict[str, Any], engi
 def test_the_import_is_no_way_around(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     c, m = shop["client"], shop["manager"]
 
-    def upload(rows: list[dict[str, str]], h: dict[str, str] = m, **confirm: str) -> dict[str, Any]:
+    def upload(rows: list[dict[str, str]], h: dict[str, str] = m, who: tuple[str, str] | None = None,
+               reason: str = "") -> dict[str, Any]:
         keys = list(rows[0])
         buf = io.StringIO()
         csv.writer(buf).writerows([[COLUMN_BY_KEY[k].zh for k in keys], *([r[k] for k in keys] for r in rows)])
-        params = {"format": "csv"} | {k: v for k, v in confirm.items() if k != "confirm_pin"}
-        pin = {"X-Confirm-Pin": confirm["confirm_pin"]} if "confirm_pin" in confirm else {}
+        params = {"format": "csv"} | ({"reason": reason} if reason else {})
+        if who is not None:
+            h = second(c, h, *who, "catalog.write")
         r = c.post("/catalog/import", params=params, content=buf.getvalue().encode("utf-8-sig"),
-                   headers=h | pin | {"Content-Type": "application/octet-stream"})
+                   headers=h | {"Content-Type": "application/octet-stream"})
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
         return body
@@ -201,7 +216,7 @@ def test_the_import_is_no_way_around(shop: dict[str, Any], engine: Engine, ctx: 
     refused = upload(to_otc)
     assert refused["applied"] is False and [e["code"] for e in refused["errors"]] == ["RX-01"]
     assert refused["errors"][0]["column"] == "经营类别"
-    refused = upload(to_otc, confirm_username="u_cashier", confirm_pin=ROLE_PINS["cashier"], reason="转类")
+    refused = upload(to_otc, who=("u_cashier", ROLE_PINS["cashier"]), reason="转类")
     assert refused["applied"] is False and [e["code"] for e in refused["errors"]] == ["RX-01"]
     assert item(shop, "amox")["gsp_class"] == "rx"
     # a new 医保 code by file: refused without the other 医保 administrator, even from one who holds the post
@@ -212,7 +227,7 @@ def test_the_import_is_no_way_around(shop: dict[str, Any], engine: Engine, ctx: 
     assert mapped["applied"] is False and [e["code"] for e in mapped["errors"]] == ["CARD-07"]
     assert item(shop, "amox")["nhsa_code"] is None
     # with the pharmacist's approval the reclassification goes through, moved to the OTC zone in the same change
-    done = upload(to_otc, **PHARMACIST, reason="国家药监局转为甲类非处方药")
+    done = upload(to_otc, who=(DUTY_PHARMACIST, ROLE_PINS["pharmacist"]), reason="国家药监局转为甲类非处方药")
     assert done["applied"] is True and done["updated"] == 1, done
     assert (item(shop, "amox")["gsp_class"], item(shop, "amox")["zone_code"]) == ("otc_a", "Z-OTC")
 
@@ -221,8 +236,8 @@ def test_the_import_is_no_way_around(shop: dict[str, Any], engine: Engine, ctx: 
 def test_a_class_change_resets_the_uploaded_mapping(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     c, amox = shop["client"], shop["items"]["amox"]
     map_items(shop, engine, ctx)
-    ok = c.patch(f"/items/{amox}", json={"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药"}
-                 | PHARMACIST, headers=shop["manager"])
+    ok = c.patch(f"/items/{amox}", json={"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药"},
+                 headers=by_pharmacist(c, shop["manager"], amox))
     assert ok.status_code == 200, ok.text
     assert (ok.json()["nhsa_code"], ok.json()["insurance_category"]) == (NHSA_AMOX, "yi")  # the mapping stays …
     assert uploaded_on(engine, amox) is None  # … but the card waits for the centre to have it again (CARD-07)
@@ -234,7 +249,7 @@ def test_the_uploaded_state_is_not_typed_nor_back_dated(shop: dict[str, Any], en
     mapping_approval(engine, ctx)
     ins = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
     r = c.patch(f"/items/{amox}/mapping", json={"nhsa_code": NHSA_AMOX, "insurance_category": "yi"} | CONFIRM_MAPPING,
-                headers=ins)
+                headers=by_admin2(c, ins, amox))
     assert r.status_code == 200, r.text
     yesterday = (ctx.today - timedelta(days=1)).isoformat()
     # typed onto the item: no such field, on either route
@@ -243,21 +258,20 @@ def test_the_uploaded_state_is_not_typed_nor_back_dated(shop: dict[str, Any], en
           422, "VALIDATION")
     # back-dated, or recorded alone, by oneself or with the manager
     error(c.post("/items/mapping-uploaded", json={"item_ids": [amox], "uploaded_on": yesterday} | CONFIRM_MAPPING,
-                 headers=ins), 422, "VALIDATION")
+                 headers=by_admin2(c, ins)), 422, "VALIDATION")
     error(c.post("/items/mapping-uploaded", json={"item_ids": [amox]}, headers=ins), 403, "CARD-07")
-    error(c.post("/items/mapping-uploaded", json={"item_ids": [amox], "confirm_username": "u_insurance_admin",
-                                                  "confirm_pin": ROLE_PINS["insurance_admin"]}, headers=ins),
-          403, "CARD-07")
-    error(c.post("/items/mapping-uploaded", json={"item_ids": [amox], "confirm_username": "u_manager",
-                                                  "confirm_pin": ROLE_PINS["manager"]}, headers=ins), 403, "CARD-07")
-    error(c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING, headers=shop["manager"]),
-          403, "SEC-01")
+    error(c.post("/items/mapping-uploaded", json={"item_ids": [amox]}, headers=second(
+        c, ins, "u_insurance_admin", ROLE_PINS["insurance_admin"], "mapping.write")), 403, "CARD-07")
+    error(c.post("/items/mapping-uploaded", json={"item_ids": [amox]}, headers=second(
+        c, ins, "u_manager", ROLE_PINS["manager"], "mapping.write")), 403, "CARD-07")
+    error(c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING,
+                 headers=by_admin2(c, shop["manager"])), 403, "SEC-01")
     assert uploaded_on(engine, amox) is None
-    ok = c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING, headers=ins)
+    ok = c.post("/items/mapping-uploaded", json={"item_ids": [amox]} | CONFIRM_MAPPING, headers=by_admin2(c, ins))
     assert ok.status_code == 200, ok.text
     assert uploaded_on(engine, amox) == ctx.today  # the store's today, whatever was asked
     [entry] = audit_entries(shop, "item.mapping_uploaded")
-    assert entry["after"]["approved_by"]["username"] == CONFIRM_MAPPING["confirm_username"]
+    assert entry["after"]["approved_by"]["username"] == SECOND_INSURANCE_ADMIN
 
 
 @pytest.mark.refuses("CARD-07")
@@ -266,18 +280,19 @@ def test_a_national_code_is_one_items_and_well_formed(shop: dict[str, Any], engi
     ins = map_items(shop, engine, ctx)
     vitc = f"/items/{shop['items']['vitc']}/mapping"
     body = error(c.patch(vitc, json={"nhsa_code": NHSA_AMOX, "insurance_category": "jia"} | CONFIRM_MAPPING,
-                         headers=ins), 409, "CARD-07")
+                         headers=by_admin2(c, ins, shop["items"]["vitc"])), 409, "CARD-07")
     assert body["details"]["item_id"] == shop["items"]["amox"]
-    error(c.patch(vitc, json={"nhsa_code": "XA11", "insurance_category": "jia"} | CONFIRM_MAPPING, headers=ins),
-          422, "CODE-NHSA")
+    error(c.patch(vitc, json={"nhsa_code": "XA11", "insurance_category": "jia"} | CONFIRM_MAPPING,
+                  headers=by_admin2(c, ins, shop["items"]["vitc"])), 422, "CODE-NHSA")
     error(c.patch(vitc, json={"nhsa_code": NHSA_VITC.lower(), "insurance_category": "jia"} | CONFIRM_MAPPING,
-                  headers=ins), 422, "CODE-NHSA")
+                  headers=by_admin2(c, ins, shop["items"]["vitc"])), 422, "CODE-NHSA")
     # a 中药饮片 code (T…) on an OTC drug names other goods
     body = error(c.patch(vitc, json={"nhsa_code": "T" + NHSA_VITC[1:], "insurance_category": "jia"} | CONFIRM_MAPPING,
-                         headers=ins), 422, "CARD-07")
+                         headers=by_admin2(c, ins, shop["items"]["vitc"])), 422, "CARD-07")
     assert body["details"]["expected_first"] == ["X", "Z"]
     assert item(shop, "vitc")["nhsa_code"] is None
-    ok = c.patch(vitc, json={"nhsa_code": NHSA_VITC, "insurance_category": "jia"} | CONFIRM_MAPPING, headers=ins)
+    ok = c.patch(vitc, json={"nhsa_code": NHSA_VITC, "insurance_category": "jia"} | CONFIRM_MAPPING,
+                 headers=by_admin2(c, ins, shop["items"]["vitc"]))
     assert ok.status_code == 200, ok.text
     # the item's own mapping changed to another 甲/乙 is again the other administrator's to approve
     error(c.patch(vitc, json={"insurance_category": "yi"}, headers=ins), 403, "CARD-07")

@@ -21,7 +21,16 @@ from server.roles import Role
 from server.rules.duties import SecondPerson, grant_approval_refusal, person_key, second_person_refusal
 from server.services.context import Ctx
 from server.services.store import users
-from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, login, make_settings, till_login
+from tests.conftest import (
+    BARCODE_MASK,
+    BARCODE_VITC,
+    ROLE_PINS,
+    login,
+    make_settings,
+    second,
+    second_asked,
+    till_login,
+)
 
 THRESHOLD = 1000  # fen
 ID_A, ID_B, ID_C = "110101199003070011", "110101198505050022", "11010119770707003X"
@@ -237,19 +246,56 @@ def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: dict[str, Any
     alone = c.post(f"/sales/{sid}/void", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
     for who, pin, why in (("u_pharmacist", ROLE_PINS["pharmacist"], "same_person"), ("ph_alt", "3131", "same_person"),
-                          ("m_gone", "4141", "frozen"), ("u_cashier", ROLE_PINS["cashier"], "may_confirm")):
-        r = c.post(f"/sales/{sid}/void", json=body | {"confirm_username": who, "confirm_pin": pin}, headers=ph)
+                          ("u_cashier", ROLE_PINS["cashier"], "may_confirm")):
+        r = c.post(f"/sales/{sid}/void", json=body, headers=second(c, ph, who, pin, "sale.void", sid))
         assert r.status_code == 403 and r.json()["code"] == "SEC-01" and why in r.json()["details"], (who, r.text)
-    wrong = c.post(f"/sales/{sid}/void", json=body | {"confirm_username": "u_manager", "confirm_pin": "0000"},
-                   headers=ph)
-    assert wrong.status_code == 403
-    ok = c.post(f"/sales/{sid}/void", json=body | {"confirm_username": "u_manager",
-                                                   "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    gone = second_asked(c, ph, "m_gone", "4141", "sale.void", sid)  # a frozen account is refused as it types
+    assert gone.status_code == 403 and gone.json()["code"] == "SEC-03" and gone.json()["details"]["frozen"], gone.text
+    wrong = second_asked(c, ph, "u_manager", "0000", "sale.void", sid)
+    assert wrong.status_code == 403 and "grant" not in wrong.json()
+    ok = c.post(f"/sales/{sid}/void", json=body, headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.void",
+                                                               sid))
     assert ok.status_code == 200 and ok.json()["status"] == "voided", ok.text
     manager = _me(c, shop["manager"])
     with engine.connect() as conn:
         confirmed = conn.execute(text("SELECT void_confirmed_by FROM sale WHERE id = :i"), {"i": sid}).scalar_one()
     assert confirmed == manager["id"]
+
+
+@pytest.mark.refuses("SEC-01")
+@pytest.mark.parametrize("backend", ["sqlite"])  # a check of the wire and the grants' memory: no database guard
+def test_sec01_a_second_persons_pin_never_travels_in_a_request_and_their_grant_serves_once(
+        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+    """The old way — the second person's username and PIN in the void's body — is refused by name, nothing
+    written; their grant (X-Second) serves one request on the sale it was asked for, once, and never as an
+    authorisation to act (X-Grant)."""
+    c, ph, cashier = shop["client"], shop["pharmacist"], shop["cashier"]
+    sid = _basket(shop, (BARCODE_VITC, 3))  # 1050 fen: above the amount
+    old = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了", "confirm_username": "u_manager",
+                                             "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+    assert old.status_code == 422 and old.json()["code"] == "VALIDATION", old.text
+    said = old.json()
+    assert {e["field"] for e in said["details"]["errors"]} == {"confirm_username", "confirm_pin"}
+    assert "confirm_pin" in said["message_en"] and "复核人 PIN" in said["message_zh"]
+    assert "X-Second" in said["message_zh"]
+    old_return = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "x", "lines": [
+        {"sale_line_id": 1, "qty": 1}], "confirm_pin": "1"}, headers=ph)
+    assert old_return.status_code == 422 and "confirm_pin" in old_return.json()["message_en"]
+    other = _basket(shop, (BARCODE_VITC, 3))
+    grant = second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.void", sid)
+    elsewhere = c.post(f"/sales/{other}/void", json={"reason": "顾客不要了"}, headers=grant)  # another sale
+    assert elsewhere.status_code == 403 and elsewhere.json()["details"]["grant"] == "refused", elsewhere.text
+    as_authority = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了"},  # a check is no right to act
+                          headers=cashier | {"X-Grant": grant["X-Second"]})
+    assert as_authority.status_code == 403 and as_authority.json()["details"]["grant"] == "refused"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sale WHERE status = 'voided'")).scalar_one() == 0
+    ok = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了"}, headers=grant)
+    assert ok.status_code == 200 and ok.json()["status"] == "voided", ok.text
+    again = c.post(f"/sales/{sid}/void", json={"reason": "顾客不要了"}, headers=grant)
+    assert again.status_code == 403 and "已使用过一次" in again.json()["message_zh"], again.text
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM sale WHERE id = :i"), {"i": other}).scalar_one() == "open"
 
 
 @pytest.mark.refuses("SEC-01")
@@ -270,12 +316,13 @@ def test_sec01_a_same_day_refund_above_the_amount_needs_a_second_person(shop: di
             "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 3}]}
     alone = c.post("/returns", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
-    for who, pin, why in (("u_pharmacist", ROLE_PINS["pharmacist"], "same_person"), ("ph_alt", "3131", "same_person"),
-                          ("m_gone", "4141", "frozen")):
-        r = c.post("/returns", json=body | {"confirm_username": who, "confirm_pin": pin}, headers=ph)
+    for who, pin, why in (("u_pharmacist", ROLE_PINS["pharmacist"], "same_person"), ("ph_alt", "3131", "same_person")):
+        r = c.post("/returns", json=body, headers=second(c, ph, who, pin, "sale.return", sale["id"]))
         assert r.status_code == 403 and why in r.json()["details"], (who, r.text)
-    ok = c.post("/returns", json=body | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]},
-                headers=ph)
+    gone = second_asked(c, ph, "m_gone", "4141", "sale.return", sale["id"])
+    assert gone.status_code == 403 and gone.json()["details"]["frozen"], gone.text
+    ok = c.post("/returns", json=body, headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return",
+                                                      sale["id"]))
     assert ok.status_code == 201, ok.text
     assert ok.json()["confirmed_by"] == _me(c, shop["manager"])["id"] and ok.json()["total_fen"] == 1050
     with read_session(engine) as s:
@@ -310,6 +357,6 @@ def test_sec01_a_later_day_refund_needs_a_second_person_whatever_its_amount(shop
             "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 1}]}
     alone = c.post("/returns", json=body, headers=ph)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
-    ok = c.post("/returns", json=body | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]},
-                headers=ph)
+    ok = c.post("/returns", json=body, headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return",
+                                                      sale["id"]))
     assert ok.status_code == 201 and ok.json()["confirmed_by"] is not None, ok.text

@@ -36,6 +36,7 @@ from sqlmodel import select
 from catalog.codes import gtin_check_digit
 from server import audit
 from server.audit import Actor
+from server.auth.grants import Authoriser
 from server.db.models import Batch, MovementKind, Till, User
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
@@ -47,7 +48,7 @@ from server.services.sale import basket, completion, returns
 from server.services.stock import batches as stock
 from server.services.stock import care, counts, ledger, receiving, supplier_returns, suppliers
 from server.services.store import second_person, shifts
-from tests.conftest import ROLE_PINS, add_role_users, seed_shop
+from tests.conftest import add_role_users, seed_shop
 
 TILL = "T01"
 PICK = st.integers(min_value=0, max_value=10_000)
@@ -130,7 +131,7 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
     pharmacist = ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     with core_unit(engine) as u:
         shifts.open_shift(u, cashier, TILL, 20000)
-    checker = second_person.confirm(engine, ctx, "SEC-01", "u_manager", ROLE_PINS["manager"])
+    checker = second_person.confirmation_of(engine, Authoriser(ids["u_manager"], "u_manager", "店长", frozenset()))
     assert checker is not None
     manager = ctx.acting(Actor(ids["u_manager"], "u_manager"))
     with core_unit(engine) as u:  # the wholesaler every delivery comes from, approved (首营) for all it supplies

@@ -21,7 +21,15 @@ from server.rules.agreement import (
 )
 from server.services.context import Ctx
 from server.services.store import profile as store_service
-from tests.conftest import ROLE_PINS, Clock, add_second_insurance_admin, login
+from tests.conftest import (
+    ROLE_PINS,
+    Clock,
+    add_second_insurance_admin,
+    by_second_admin,
+    login,
+    second,
+    second_asked,
+)
 
 TODAY = date(2026, 11, 22)
 
@@ -56,7 +64,7 @@ def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
 def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClient, headers: dict[str, dict[str, str]],
                                                                clock: Clock, engine: Engine, ctx: Ctx) -> None:
     h = headers["insurance_admin"]
-    second = add_second_insurance_admin(engine, ctx)
+    add_second_insurance_admin(engine, ctx)
     today = clock.today
     assert client.get("/store", headers=h).json()["agreement_status"] == "none"
     no_end = client.post("/store/agreement-events", json={"status": "active", "effective_on": today.isoformat()},
@@ -75,14 +83,14 @@ def test_agreement_history_is_kept_and_transitions_are_checked(client: TestClien
                             headers=h)
     assert no_reason.status_code == 422
     client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat(),
-                                                 "reason": "经办机构中止协议"} | second, headers=h)
+                                                 "reason": "经办机构中止协议"}, headers=by_second_admin(client, h))
     store = client.get("/store", headers=h).json()
     assert store["agreement_status"] == "suspended"
     assert store["card_settlement_refusals"][0]["code"] == "AGR-01"
     client.post("/store/agreement-events", json={"status": "terminated", "effective_on": today.isoformat(),
-                                                 "reason": "解除"} | second, headers=h)
+                                                 "reason": "解除"}, headers=by_second_admin(client, h))
     back = client.post("/store/agreement-events", json={"status": "suspended", "effective_on": today.isoformat(),
-                                                        "reason": "x"} | second, headers=h)
+                                                        "reason": "x"}, headers=by_second_admin(client, h))
     assert back.status_code == 409 and back.json()["code"] == "AGR-01"
     history = client.get("/store/agreement-events", headers=headers["manager"]).json()
     assert [e["status"] for e in history] == ["active", "suspended", "terminated"]
@@ -96,27 +104,28 @@ def test_the_agencys_decision_needs_a_second_insurance_administrator(client: Tes
     """A suspension, its lifting and a termination are recorded by one 医保 administrator and confirmed by
     another with their PIN: alone, naming themselves, with a wrong PIN or a person of another post — refused."""
     h, today = headers["insurance_admin"], clock.today
-    second = add_second_insurance_admin(engine, ctx)
+    other_admin = add_second_insurance_admin(engine, ctx)
     signed = client.post("/store/agreement-events", json={  # signing needs no second person
         "status": "active", "effective_on": (today - timedelta(days=10)).isoformat(),
         "ends_on": (today + timedelta(days=300)).isoformat()}, headers=h)
     assert signed.status_code == 201, signed.text
     suspension = {"status": "suspended", "effective_on": today.isoformat(), "reason": "经办机构中止协议"}
-    for body in (suspension, suspension | {"confirm_username": "u_insurance_admin", "confirm_pin": "3333"},
-                 suspension | {"confirm_username": second["confirm_username"], "confirm_pin": "0000"},
-                 suspension | {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]}):
-        alone = client.post("/store/agreement-events", json=body, headers=h)
+    for asked in (h, second(client, h, "u_insurance_admin", ROLE_PINS["insurance_admin"], "agreement.write"),
+                  second(client, h, "u_manager", ROLE_PINS["manager"], "agreement.write")):
+        alone = client.post("/store/agreement-events", json=suspension, headers=asked)
         assert alone.status_code == 403 and alone.json()["code"] == "AGR-01", alone.text
+    wrong = second_asked(client, h, other_admin["confirm_username"], "0000", "agreement.write")
+    assert wrong.status_code == 403 and "grant" not in wrong.json()
     assert client.get("/store", headers=h).json()["agreement_status"] == "active"
-    confirmed = client.post("/store/agreement-events", json=suspension | second, headers=h)
+    confirmed = client.post("/store/agreement-events", json=suspension, headers=second(
+        client, h, other_admin["confirm_username"], other_admin["confirm_pin"], "agreement.write"))
     assert confirmed.status_code == 201 and confirmed.json()["confirmed_by"] is not None
     lifted = {"status": "active", "effective_on": today.isoformat(), "reason": "恢复协议"}
     assert client.post("/store/agreement-events", json=lifted, headers=h).status_code == 403  # reinstatement too
     # the second administrator records it and the first confirms: two people, whichever way round
-    other = login(client, second["confirm_username"], second["confirm_pin"])
-    back = client.post("/store/agreement-events", json=lifted | {"confirm_username": "u_insurance_admin",
-                                                                 "confirm_pin": ROLE_PINS["insurance_admin"]},
-                       headers=other)
+    other = login(client, other_admin["confirm_username"], other_admin["confirm_pin"])
+    back = client.post("/store/agreement-events", json=lifted, headers=second(
+        client, other, "u_insurance_admin", ROLE_PINS["insurance_admin"], "agreement.write"))
     assert back.status_code == 201, back.text
     assert client.get("/store", headers=h).json()["agreement_status"] == "active"
 
@@ -128,20 +137,20 @@ def test_agreement_events_take_effect_on_their_effective_date(client: TestClient
     """A suspension decided for next week is not in force today; a decision recorded late counts from its own date;
     none may be slipped in before the last one on record."""
     h, today = headers["insurance_admin"], clock.today
-    second = add_second_insurance_admin(engine, ctx)
+    add_second_insurance_admin(engine, ctx)
     client.patch("/store", json={"drug_licence_no": "粤AA1", "drug_licence_expiry": (today + timedelta(days=900)).isoformat()},
                  headers=headers["manager"])
     assert client.post("/store/agreement-events", json={
         "status": "active", "effective_on": (today - timedelta(days=30)).isoformat(),
         "ends_on": (today + timedelta(days=300)).isoformat()}, headers=h).status_code == 201
     ahead = client.post("/store/agreement-events", json={"status": "suspended", "reason": "下周起中止",
-                                                         "effective_on": (today + timedelta(days=7)).isoformat()} | second,
-                        headers=h)
+                                                         "effective_on": (today + timedelta(days=7)).isoformat()},
+                        headers=by_second_admin(client, h))
     assert ahead.status_code == 201, ahead.text
     store = client.get("/store", headers=h).json()
     assert store["agreement_status"] == "active" and store["card_settlement_refusals"] == []
     earlier = client.post("/store/agreement-events", json={"status": "terminated", "reason": "倒签",
-                                                           "effective_on": today.isoformat()} | second, headers=h)
+                                                           "effective_on": today.isoformat()}, headers=by_second_admin(client, h))
     assert earlier.status_code == 409 and earlier.json()["code"] == "AGR-01"
     with core_unit(engine) as u:
         assert store_service.standing(orm(u), ctx, store_service.get_store(orm(u), ctx),

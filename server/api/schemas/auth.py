@@ -52,6 +52,8 @@ class AuthoriseIn(Strict):
     pin: str = Field(min_length=1, max_length=64)
     action: Action
     subject: str = Field(max_length=60, description="the sale id, prescription id or shift id acted on")
+    second: bool = Field(default=False, description="a second person's check of `action` (sent as X-Second), "
+                                                    "not the action itself (X-Grant)")
 
 
 class AuthoriserOut(BaseModel):

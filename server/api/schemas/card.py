@@ -97,9 +97,7 @@ class SettlementOut(BaseModel):
 class CancelIn(Strict):
     return_id: str = Field(pattern=UUID_PATTERN, description="the till's UUID for the return (retry-safe)")
     reason: str = Field(min_length=1, max_length=200)
-    to_quarantine: bool = False
-    confirm_username: str = Field(default="", max_length=30, description="a later-day reversal: the second person")
-    confirm_pin: str = Field(default="", max_length=64)
+    to_quarantine: bool = False  # a later-day reversal's second person: their grant in the header X-Second
 
 
 class MappingUploadedIn(SecondPerson):

@@ -145,14 +145,10 @@ class ReadinessOut(BaseModel):
     missing: list[ErrorOut]
 
 
-class SecondPersonIn(Strict):
-    """The second person of a refund or a void (SEC-01): on a later day, or above the store's amount."""
+class VoidIn(Strict):
+    """The second person of a void or a refund (SEC-01: on a later day, or above the store's amount) is not in the
+    body: they confirm at the till and the request carries their grant (header X-Second)."""
 
-    confirm_username: str = Field(default="", max_length=30, description="the second person, when one is needed")
-    confirm_pin: str = Field(default="", max_length=64)
-
-
-class VoidIn(SecondPersonIn):
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -161,7 +157,7 @@ class ReturnLineIn(Strict):
     qty: int = Field(ge=1, le=10_000)
 
 
-class ReturnIn(SecondPersonIn):
+class ReturnIn(Strict):
     id: str = SaleId
     sale_id: str = SaleId
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=200)

@@ -54,10 +54,8 @@ class AgreementEventIn(Strict):
     effective_on: date
     ends_on: date | None = None
     agreement_no: str | None = Field(default=None, max_length=50)
-    reason: str = Field(default="", max_length=500)
-    confirm_username: str = Field(default="", max_length=30, description="the agency's decision (suspension, "
-                                  "reinstatement, termination): the second 医保 administrator who confirms")
-    confirm_pin: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=500)  # the agency's decision: the second 医保 administrator's
+    # confirmation is their grant in the header X-Second (POST /auth/authorise with `second`), never their PIN
 
 
 class AgreementEventOut(BaseModel):

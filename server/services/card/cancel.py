@@ -24,7 +24,7 @@ from server.services.store.shifts import open_shift_for
 
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
-           reason: str, to_quarantine: bool, confirm_username: str = "", confirm_pin: str = "") -> Any:
+           reason: str, to_quarantine: bool, confirmation: second_person.Confirmation | None = None) -> Any:
     """Return a card-paid sale whole: 2103 cancels the settlement, then the return puts stock back by batch
     and refunds the cash part in cash; the card part is never refunded as cash (CARD-04).
 
@@ -34,7 +34,6 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
     """
     if not reason.strip():
         raise AppError(422, "CARD-04", "撤销医保结算须填写原因", "cancelling a card settlement needs a reason")
-    confirmation = second_person.confirm(engine, ctx, "CARD-04", confirm_username, confirm_pin)
     confirmed_by: int | None = None
     with core_unit(engine) as u:
         done = orm(u).get(SaleReturn, return_id)

@@ -18,13 +18,14 @@ from server.db.models import User, UserStatus
 from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
-from server.permissions import IN_PLACE, Action, allowed, who_may, who_may_zh
+from server.permissions import IN_PLACE, SECOND_PERSON, Action, allowed, who_may, who_may_zh
 from server.roles import Role
 from server.services.context import Ctx
 from server.services.store.users import active_roles, check_pin, person_of
 
 # 403, not 401: the caller's own session is sound (a 401 would send the till back to its login)
 WRONG = AppError(403, "AUTH", "授权人工号或 PIN 错误", "the authoriser's username or PIN is wrong")
+SECOND_WRONG = AppError(403, "AUTH", "复核人工号或 PIN 错误", "the second person's username or PIN is wrong")
 
 
 def _refusal(rule: str, zh: str, en: str, action: Action, **details: object) -> AppError:
@@ -79,3 +80,30 @@ def still_authorised(engine: Engine, ctx: Ctx, authoriser: Authoriser, action: A
                        f"授权人 {authoriser.display_name} 已无权{IN_PLACE.get(action, action.value)}（账号冻结或岗位变更）",
                        "the authoriser no longer holds the post (frozen or revoked since)", action)
     return roles
+
+
+def second(engine: Engine, ctx: Ctx, username: str, pin: str, action: Action) -> Authoriser:
+    """The second person of `action`'s check (SEC-01, CARD-04, RX-01, CARD-07, AGR-01), their PIN checked with the
+    login's lockout (a wrong one counted and committed). Whether they may confirm this request — another person
+    than the one acting, a post that checks it — is the request's rule's to judge at the use, in its own words."""
+    if action not in SECOND_PERSON:
+        raise AppError(422, "SEC-01", "此操作无须复核人", f"{action.value} has no second person",
+                       {"action": action.value})
+    with core_unit(engine) as u:  # the PIN's own unit: a wrong one is counted and committed
+        user = orm(u).exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+        try:
+            checked = check_pin(u, ctx, username, pin)
+        except AppError as exc:
+            if exc.code == "SEC-03" and user is not None:
+                raise AppError(403, "SEC-03", f"复核人 {user.display_name} 的账号已冻结，不能复核",
+                               "the second person's account is frozen", {"action": action.value, "frozen": True}
+                               ) from exc
+            if exc.status == 401:
+                raise SECOND_WRONG from exc
+            raise
+    if checked is None:  # the failure was counted and committed above
+        raise SECOND_WRONG
+    with read_session(engine) as r:
+        uid = id_of(checked)
+        roles = active_roles(r, uid)
+    return Authoriser(uid, checked.username, checked.display_name, roles)

@@ -1,10 +1,11 @@
 """The second person of a special operation (SEC-01: refunds and reversals mutually checked; CARD-04).
 
 One mechanism for every operation that needs one — a later-day card reversal, a refund or a void on a later
-day or above `rules.second_person_above_fen`: another person types their username and PIN at the till. The
-PIN is checked with the login's lockout in a unit of its own (a wrong one is counted and committed even
-though the operation is refused); who they are is judged by server.rules.duties (another person, not another
-account of the same one; their account live; their post one that checks refunds and voids).
+day or above `rules.second_person_above_fen`: another person types their username and PIN at the till, which
+asks POST /auth/authorise for a second person's grant (their PIN checked there with the login's lockout) and
+sends it with the request (header X-Second, server.api.deps.second_of); the PIN never travels in the
+request. Who they are is judged here at the use, as they are now, by server.rules.duties (another person,
+not another account of the same one; their account live; their post one that checks refunds and voids).
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import select
 
-from server.auth.pins import burn_time
+from server.auth.grants import Authoriser
 from server.db.models import User, UserStatus
-from server.db.models.base import id_of
-from server.db.uow import Unit, core_unit, orm
+from server.db.uow import Unit, orm, read_session
 from server.errors import AppError, refused
 from server.permissions import Action, allowed
 from server.rules.duties import SecondPerson, needs_second_person, second_person_refusal
 from server.services.context import Ctx
-from server.services.store.users import active_roles, check_pin, person_of, pin_cost
+from server.services.store.users import active_roles, person_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,27 +36,16 @@ def _refusal(rule_id: str, zh: str, en: str) -> AppError:
     return AppError(403, rule_id, zh, en)
 
 
-def confirm(engine: Engine, ctx: Ctx, rule_id: str, username: str, pin: str) -> Confirmation | None:
-    """Check the second person's PIN before the operation's own unit opens. None when nobody was named."""
-    if not username:
+def confirmation_of(engine: Engine, by: Authoriser | None) -> Confirmation | None:
+    """The second person who confirmed at the till (their grant's account), as they are now, for `require` to
+    judge. None when nobody confirmed."""
+    if by is None:
         return None
-    wrong = _refusal(rule_id, "确认人用户名或 PIN 错误", "the second person's username or PIN is wrong")
-    with core_unit(engine) as u:  # users are reference rows: the ORM's
-        s = orm(u)
-        user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
-        if user is None:
-            burn_time(pin, *pin_cost(ctx))
-            raise wrong
-        if user.status != UserStatus.ACTIVE.value:  # judged below, with the rule's words
-            burn_time(pin, *pin_cost(ctx))
-            return Confirmation(id_of(user), SecondPerson(person_of(s, id_of(user)), True, False))
-        checked = check_pin(u, ctx, username, pin)
-        if checked is not None:
-            facts = SecondPerson(person_of(s, id_of(user)), False,
-                                 allowed(active_roles(s, id_of(user)), Action.SALE_CHECK))
-    if checked is None:  # the failure was counted and committed above
-        raise wrong
-    return Confirmation(id_of(checked), facts)
+    with read_session(engine) as s:
+        user = s.get(User, by.user_id)
+        frozen = user is None or user.status != UserStatus.ACTIVE.value
+        may = not frozen and allowed(active_roles(s, by.user_id), Action.SALE_CHECK)
+        return Confirmation(by.user_id, SecondPerson(person_of(s, by.user_id), frozen, may))
 
 
 def require(u: Unit, ctx: Ctx, rule_id: str, amount_fen: int, later_day: bool,

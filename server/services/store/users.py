@@ -17,7 +17,7 @@ from server import audit
 from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
 from server.db.models import AuthSession, PharmacistDuty, StaffProfile, Till, User, UserRole, UserStatus
 from server.db.models.base import id_of
-from server.db.uow import Unit, core_unit, orm
+from server.db.uow import Unit, orm, read_session
 from server.errors import AppError, conflict, not_found, refused
 from server.permissions import Action, allowed
 from server.roles import Role
@@ -412,18 +412,28 @@ def second_person(u: Unit, ctx: Ctx, username: str, pin: str) -> Approver | None
     return Approver(uid, user.username, active_roles(s, uid), staff_record(staff_profile(s, uid)), requester)
 
 
-def confirmed_by(engine: Engine, ctx: Ctx, username: str, pin: str, action: Action, refusal: AppError) -> Approver:
-    """A second person confirms with their PIN (a later-day reversal, the agency's decision on the agreement):
-    another user than the one acting, whose post allows `action`. The PIN is checked by `second_person` in a unit
-    of its own, so a wrong one is counted and committed before `refusal` is raised."""
-    if not username or username == ctx.actor.name:
-        raise refusal
-    with core_unit(engine) as u:
-        approver = second_person(u, ctx, username, pin)
-        # another person, not another account of the same one (SEC-02: accounts belong to a person)
-        same = approver is not None and ctx.actor.user_id is not None and (
-            person_of(orm(u), approver.user_id) == person_of(orm(u), ctx.actor.user_id))
-    if approver is None or same or not allowed(approver.roles, action):
+def approver_of(s: Session, ctx: Ctx, user_id: int) -> Approver:
+    """The second person who confirmed at the till or the office (their grant's account, their PIN checked when it
+    was asked), as they are now: their posts and staff record, for the rule to judge. Frozen since: refused."""
+    user = s.get(User, user_id)
+    if user is None or user.store_id != ctx.store_id or user.status != UserStatus.ACTIVE.value:
+        raise AppError(403, "SEC-03", "复核人的账号已冻结", "the second person's account is frozen")
+    # Another account of the requester's own person is the requester (SEC-02: accounts belong to a person).
+    requester = ctx.actor.user_id is not None and person_of(s, user_id) == person_of(s, ctx.actor.user_id)
+    return Approver(user_id, user.username, active_roles(s, user_id), staff_record(staff_profile(s, user_id)),
+                    requester)
+
+
+def confirmed_by(engine: Engine, ctx: Ctx, user_id: int, action: Action, refusal: AppError) -> Approver:
+    """A second person who confirmed in place (the agency's decision on the agreement): another person than the
+    one acting (not another account of theirs, SEC-02), live, whose post allows `action`; `refusal` otherwise."""
+    with read_session(engine) as s:
+        user = s.get(User, user_id)
+        if user is None or user.status != UserStatus.ACTIVE.value:
+            raise refusal
+        approver = approver_of(s, ctx, user_id)
+        same = ctx.actor.user_id is not None and person_of(s, user_id) == person_of(s, ctx.actor.user_id)
+    if same or not allowed(approver.roles, action):
         raise refusal
     return approver
 
