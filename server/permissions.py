@@ -181,6 +181,7 @@ SECOND_PERSON: dict[Action, str] = {
     Action.CATALOG_WRITE: "批准放宽商品管控",
     Action.MAPPING_WRITE: "确认医保对照",
     Action.AGREEMENT_WRITE: "确认医保协议变更",
+    Action.RECONCILE: "复核对账冲正（2601）",
 }
 
 

@@ -4,26 +4,27 @@ day or a month (3201, 3202 on 不平), acknowledge a difference, repair by 2601.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from server.api.deps import CtxDep, RowId, get_state, guarded, unit_of_work
+from server.api.deps import CtxDep, RowId, get_state, guarded, second_of, unit_of_work
 from server.api.insurance import gateway_of
 from server.api.schemas.recon import (
     AckIn,
     AckOut,
     BlockersOut,
     DayGroupOut,
-    RepairIn,
     RepairOut,
     RunOut,
     SettlementStatusOut,
 )
+from server.auth.grants import Authoriser
 from server.db.uow import read_unit
 from server.errors import AppError
 from server.permissions import Action
 from server.services.recon import blockers, reconcile, views
+from server.services.store import second_person
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -95,6 +96,9 @@ def acknowledge(run_id: RowId, body: AckIn, request: Request, ctx: CtxDep) -> An
 
 @router.post("/reconciliation/items/{item_id}/reverse", response_model=RepairOut, status_code=201,
              **guarded(Action.RECONCILE))
-def repair(item_id: RowId, body: RepairIn, request: Request, ctx: CtxDep) -> Any:
-    return reconcile.repair(get_state(request).engine, ctx, gateway_of(request), item_id, body.confirm_username,
-                            body.confirm_pin)
+def repair(item_id: RowId, request: Request, ctx: CtxDep,
+           by: Annotated[Authoriser | None, Depends(second_of(Action.RECONCILE))]) -> Any:
+    """The 2601 repair; its second person (SEC-01) confirmed in place, their grant in the X-Second header."""
+    engine = get_state(request).engine
+    return reconcile.repair(engine, ctx, gateway_of(request), item_id,
+                            second_person.confirmation_of(engine, by))

@@ -31,13 +31,12 @@ from server.insurance.http_adapter import HttpGateway
 from server.services.context import Ctx
 from server.services.recon import reconcile
 from server.services.recon.blockers import month_blockers
-from tests.conftest import BARCODE_VITC, ROLE_PINS, ROOT, Clock
+from tests.conftest import BARCODE_VITC, ROLE_PINS, ROOT, Clock, second
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
 from tests.insurance.test_card_sale import identify, sale_with, settle
 
 card_shop = card.card_shop  # the card sale's shop against the sandbox centre (SQLite: this module's backend)
-MANAGER = {"confirm_username": "u_manager", "confirm_pin": ROLE_PINS["manager"]}
 
 
 def paid_by_card(shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -138,13 +137,16 @@ def test_each_difference_is_named_repaired_by_2601_or_acknowledged_and_the_month
 
     # the repair: 2601 of what only the centre holds, checked by a second person; never of what our books hold
     by_id = {i["setl_id"]: i["id"] for i in run["items"]}
-    alone = c.post(f"/reconciliation/items/{by_id[stray.setlinfo.setl_id]}/reverse", json={}, headers=admin)
+    alone = c.post(f"/reconciliation/items/{by_id[stray.setlinfo.setl_id]}/reverse", headers=admin)
     assert alone.status_code == 403 and alone.json()["code"] == "SEC-01"
-    ours = c.post(f"/reconciliation/items/{by_id[a.setl_id]}/reverse", json=MANAGER, headers=admin)
+    def checked(item: str) -> dict[str, str]:  # the manager confirms at the administrator's till (X-Second)
+        return second(c, admin, "u_manager", ROLE_PINS["manager"], "recon.run", item)
+
+    ours = c.post(f"/reconciliation/items/{by_id[a.setl_id]}/reverse", headers=checked(str(by_id[a.setl_id])))
     assert ours.status_code == 422 and ours.json()["code"] == "ST-07"
     assert sandbox.deliveries(infno="2601") == []  # nothing reached the centre
     for setl_id in (stray.setlinfo.setl_id, cancel_there.setlinfo.setl_id):
-        done = c.post(f"/reconciliation/items/{by_id[setl_id]}/reverse", json=MANAGER, headers=admin)
+        done = c.post(f"/reconciliation/items/{by_id[setl_id]}/reverse", headers=checked(str(by_id[setl_id])))
         assert done.status_code == 201, done.text
     (run,) = _run_day(card_shop, today)
     still = {i["setl_id"] for i in run["items"] if i["stmt_rslt"] == "1"}

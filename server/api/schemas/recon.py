@@ -14,11 +14,6 @@ class AckIn(Strict):
     note: str = Field(default="", max_length=500)  # required by the rule (ST-07), said in its words when missing
 
 
-class RepairIn(Strict):
-    confirm_username: str = Field(default="", max_length=50)  # the second person (SEC-01)
-    confirm_pin: str = Field(default="", max_length=32)
-
-
 class ItemOut(BaseModel):
     id: int
     setl_id: str

@@ -155,12 +155,12 @@ def acknowledge(u: Unit, ctx: Ctx, run_id: int, note: str) -> Any:
                                        "acked_by": ctx.actor_id, "acked_at": ctx.now})
 
 
-def repair(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, item_id: int, confirm_username: str = "",
-           confirm_pin: str = "") -> Any:
+def repair(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, item_id: int,
+           confirmation: second_person.Confirmation | None = None) -> Any:
     """2601 of a settlement (or a cancellation) the centre holds and our books do not — the store lost it, or it was
     made behind the store's back — by the message id the centre's 3202 gave. A reversal: a second person checks it
-    (SEC-01). The run is not changed: reconcile the day again to see it 平."""
-    confirmation = second_person.confirm(engine, ctx, "SEC-01", confirm_username, confirm_pin)
+    (SEC-01), confirmed in place (X-Second; server.services.store.second_person.confirmation_of). The run is not
+    changed: reconcile the day again to see it 平."""
     with read_unit(engine) as u:
         row = runs.item(u, ctx.store_id, item_id)
         if row is None:
