@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from server.api.deps import CtxDep, RowId, get_state, guarded, second_of, unit_of_work
 from server.api.insurance import gateway_of
+from server.api.schemas.common import in_era
 from server.api.schemas.recon import (
     AckIn,
     AckOut,
@@ -30,6 +31,7 @@ router = APIRouter(tags=["reconciliation"])
 
 
 def _period(first: date | None, last: date | None, today: date) -> tuple[date, date]:
+    in_era(first=first, last=last)
     first, last = first or today.replace(day=1), last or today
     if last < first or (last - first).days > 366:
         raise AppError(422, "RECON-PERIOD", "对账期间无效（至多一年）", "the period is invalid (a year at most)")
@@ -73,6 +75,7 @@ def _ran(request: Request, ctx: Any, outcome: reconcile.Outcome) -> list[Any]:
 @router.post("/reconciliation/days/{day}", response_model=list[RunOut], status_code=201,
              **guarded(Action.RECONCILE))
 def reconcile_day(day: date, request: Request, ctx: CtxDep) -> Any:
+    in_era(day=day)
     if day > ctx.today:
         raise AppError(422, "RECON-PERIOD", "不能对未来的日期对账", "a day to come cannot be reconciled")
     return _ran(request, ctx, reconcile.reconcile(get_state(request).engine, ctx, gateway_of(request), "day", day,

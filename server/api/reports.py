@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from reports import ledger
 from reports.layout import configured
 from server.api.deps import CtxDep, get_state, guarded
+from server.api.schemas.common import in_era
 from server.errors import AppError
 from server.permissions import Action
 
@@ -27,6 +28,7 @@ _MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 
 def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     """The period asked for: the month of today when neither end is given, either end alone the month it is in."""
+    in_era(**{"from": start, "to": end})
     if start is None and end is None:
         return ledger.month_of(today)
     if start is None or end is None:

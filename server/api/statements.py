@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from reports import card_statement, rx_statement
 from server.api.deps import CtxDep, get_state, guarded
 from server.api.reports import period as ranged
+from server.api.schemas.common import in_era
 from server.permissions import Action
 from server.services import agency_export
 from server.services.context import Ctx
@@ -37,6 +38,7 @@ Which = Annotated[Literal["current", "previous"], Query(description="with no fro
 
 def statement_period(start: date | None, end: date | None, which: str, ctx: Ctx) -> tuple[date, date]:
     """The period asked for: a range as given (checked as the 进销存's), else the store's statement period."""
+    in_era(**{"from": start, "to": end})
     if start is None and end is None:
         setting = ctx.settings.rules.statement_period
         return (card_statement.period_of if which == "current" else card_statement.previous_period)(ctx.today, setting)

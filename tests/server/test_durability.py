@@ -4,7 +4,7 @@ The real service (`dingdian serve`) is killed with SIGKILL in the middle of a st
 restarted on the same database, and the store is checked: every sale the till saw acknowledged is
 there and whole (lines, tenders, stock movements, audit entry exactly as acknowledged), no sale is
 partial, stock equals opening minus sold, sale numbers have no gap and the audit chain verifies.
-Twenty kills per backend.
+Ten kills per backend in each run (each at a random instant of a stream; CI's runs add up to more).
 
 What a SIGKILL proves and what it does not: the process dies at any instruction, but the kernel keeps
 what it was given, so this shows atomicity and that the acknowledgement comes only after the commit.
@@ -46,7 +46,7 @@ from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, add_role_users
 
 pytestmark = pytest.mark.slow
 
-ROUNDS = 20  # kills per backend
+ROUNDS = 10  # kills per backend: each costs a service start (~4 s on CI), and the suite has 15 minutes
 KILL_AFTER_MS = (50, 400)  # how long the stream runs, once warm (one sale acknowledged), before the kill
 BULK = 100_000  # units of stock added so that no completion is ever refused for stock
 DINGDIAN = ROOT / ".venv" / "bin" / "dingdian"
@@ -368,7 +368,7 @@ def test_acknowledged_completions_survive_sigkill(backend: str, engine: Engine, 
     print(f"\n[{backend}] {tally} in {elapsed:.1f}s; service startup "
           f"min {min(startups):.2f}s / mean {sum(startups) / len(startups):.2f}s / max {max(startups):.2f}s; "
           f"request median {sorted(latencies)[len(latencies) // 2] * 1000:.0f}ms")
-    assert tally["kills"] >= 20
+    assert tally["kills"] >= ROUNDS
     assert tally["acked"] > 0
 
 

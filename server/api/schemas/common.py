@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,6 +39,20 @@ SaleId = Field(pattern=UUID_PATTERN, description="a UUID the till generates; ret
 
 
 Fen = Field(ge=0, le=100_000_000)
+
+# The days a business date may fall on: a report's period, a reconciled day, a payment. Far outside them a date is
+# a typing mistake (0001-01-01), and would overflow the conversion to the store's time zone.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def in_era(**days: date | None) -> None:
+    """Refuses (422, naming the field) a business date outside [FIRST_DAY, LAST_DAY]."""
+    from server.errors import AppError
+
+    for name, day in days.items():
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise AppError(422, "VALIDATION", f"日期 {name} 超出范围（{FIRST_DAY} 至 {LAST_DAY}）：{day}",
+                           f"{name} is outside {FIRST_DAY}..{LAST_DAY}: {day}", {"field": name, "value": str(day)})
 
 
 class SecondPerson(Strict):

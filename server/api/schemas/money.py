@@ -7,11 +7,10 @@ from typing import Any
 
 from pydantic import Field
 
-from server.api.schemas.common import Strict
+from server.api.schemas.common import FIRST_DAY, LAST_DAY, Strict
 
 MAX_FEN = 2_000_000_000
 # Dates a store's books can hold: the arithmetic of periods and deadlines never runs off the calendar's end
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def Day() -> Any:  # a Field factory, named as the type it bounds

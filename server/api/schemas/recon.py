@@ -14,7 +14,7 @@ class AckIn(Strict):
     note: str = Field(default="", max_length=500)  # required by the rule (ST-07), said in its words when missing
 
 
-class ItemOut(BaseModel):
+class ReconItemOut(BaseModel):
     id: int
     setl_id: str
     mdtrt_id: str
@@ -58,7 +58,7 @@ class RunOut(BaseModel):
     detail_error: str
     ran_by: int | None
     ran_at: datetime
-    items: list[ItemOut] = []
+    items: list[ReconItemOut] = []
     acks: list[AckOut] = []
 
 

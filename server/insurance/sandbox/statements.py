@@ -143,8 +143,7 @@ class ClockIn(BaseModel):
 def install(app: FastAPI, centre: Centre) -> None:
     """Adds 9101, 9102 and 3202 to the centre, its clock knob, and the admin endpoints of the knobs."""
     ledger = centre.ledger
-    with ledger.lock:
-        ledger._db.executescript(SCHEMA)
+    ledger.script(SCHEMA)
     centre.more_handlers.update({"9101": _upload, "9102": _download, "3202": _detail})
     real: Callable[[], datetime] = centre.clock
 
