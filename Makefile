@@ -47,7 +47,8 @@ rules: venv
 # On TEST_WORKERS processes (pytest-xdist; the machine-wide card stack's tests share one, see tests/conftest.py).
 # The fast tests `make check` has just run are left out of the suite (tests/conftest.py, _already_checked), so
 # none runs twice; the slowest tests are listed at the end, to keep the run inside CI's 15 minutes.
-TEST_WORKERS ?= 2
+# Three on two cores: a third worker runs while the others wait on a service starting, a tmux pane, the centre.
+TEST_WORKERS ?= 3
 test: system venv
 	$(MAKE) --no-print-directory check
 	DINGDIAN_ALREADY_CHECKED='$(CHECK_TESTS)' $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20

@@ -21,7 +21,7 @@ SHOWN_REFUSING = frozenset({
     "CARD-01", "CARD-02", "CARD-03", "CARD-04", "CARD-05", "CARD-06", "CARD-07",
     "GSP-01", "GSP-02", "GSP-03", "GSP-05", "GSP-06", "GSP-07",
     "STAFF-01", "STAFF-02",
-    "ST-01", "ST-02", "ST-04",
+    "ST-01", "ST-02", "ST-04", "ST-05", "ST-06", "ST-07", "ST-08",
     "SEC-01", "SEC-02", "SEC-03", "SEC-04", "SEC-05", "SEC-06",
 })
 

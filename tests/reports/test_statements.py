@@ -43,6 +43,7 @@ from tests.conftest import (
     SECOND_INSURANCE_PIN,
     login,
     make_settings,
+    second,
     till_login,
 )
 from tests.insurance import test_card_sale
@@ -80,9 +81,11 @@ def card_sale(shop: dict[str, Any], *scans: tuple[str, int], person: DemoPerson 
     return sid
 
 
-def cancel(shop: dict[str, Any], sid: str, reason: str, **confirm: str) -> None:
-    r = shop["client"].post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": reason}
-                            | confirm, headers=shop["pharmacist"])
+def cancel(shop: dict[str, Any], sid: str, reason: str, by: tuple[str, str] | None = None) -> None:
+    """A card reversal at the pharmacist's till; a later-day one confirmed in place by `by` (username, PIN)."""
+    c, ph = shop["client"], shop["pharmacist"]
+    headers = second(c, ph, *by, "sale.return", sid) if by else ph
+    r = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": reason}, headers=headers)
     assert r.status_code == 201, r.text
 
 
@@ -113,7 +116,7 @@ def busy(shop: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
         cancel(shop, refunded, "患者退药")
     with at(tz, nxt, time(10)):
         signed_in("pharmacist")
-        cancel(shop, reversed_, "次日退药", confirm_username="u_manager", confirm_pin=ROLE_PINS["manager"])
+        cancel(shop, reversed_, "次日退药", by=("u_manager", ROLE_PINS["manager"]))
     with at(tz, nxt, time(23, 59, 59), tick=False):
         signed_in("cashier")
         late = card_sale(shop, (BARCODE_VITC, 1))

@@ -25,7 +25,7 @@ from server.errors import AppError
 from server.services.context import Ctx
 from server.services.period import blockers, close
 from server.services.stock import ledger
-from tests.conftest import BARCODE_VITC, ROLE_PINS, SHANGHAI, login, seed_shop, till_login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, SHANGHAI, login, second, seed_shop, till_login
 from tests.reports import ledger_data
 from tests.server.test_receiving import _line, _receipt, _supplier
 from tests.server.test_selling import new_sale, pay_cash, scan
@@ -99,8 +99,8 @@ def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: dic
         assert _count(engine, "receipt") == receipts
         # a late return of a sale from the closed month: allowed, dated today, referencing its sale
         ret = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "买错了",
-                                       "lines": [{"sale_line_id": line_id, "qty": 1}], "confirm_username": "u_manager",
-                                       "confirm_pin": ROLE_PINS["manager"]}, headers=ph)
+                                       "lines": [{"sale_line_id": line_id, "qty": 1}]},
+                     headers=second(c, ph, "u_manager", ROLE_PINS["manager"], "sale.return", sid))
         assert ret.status_code == 201, ret.text
         with engine.connect() as conn:
             moved = conn.execute(text("SELECT m.business_date FROM stock_movement m JOIN sale_return_line l "
