@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from pos.screens.payment import PaymentScreen
 from pos.screens.search import SearchScreen
@@ -23,9 +24,16 @@ pytestmark = pytest.mark.slow
 SnapCompare = Callable[..., bool]
 
 
+async def steady(pilot: Pilot[Any]) -> None:
+    """A blinking cursor is caught on or off by the clock (a loaded machine shifts it): held on for the picture."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 async def connected(pilot: Pilot[Any]) -> None:
     await until(pilot, lambda: pilot.app.client.connected is True, what="the service")  # type: ignore[attr-defined]
-    await pilot.pause()
+    await steady(pilot)
 
 
 async def sale_with_two_lines(pilot: Pilot[Any]) -> None:
@@ -35,6 +43,7 @@ async def sale_with_two_lines(pilot: Pilot[Any]) -> None:
     await scan(pilot, BARCODE_MASK)
     await scan(pilot, BARCODE_MASK)
     await settled(pilot, sale)
+    await steady(pilot)
 
 
 def test_login_screen(snap_compare: SnapCompare, service: str, settings: Settings) -> None:
@@ -51,7 +60,7 @@ def test_search_popup(snap_compare: SnapCompare, service: str, settings: Setting
         await type_text(pilot, "wss", "enter")
         search = await popup(pilot, SearchScreen)
         await until(pilot, lambda: bool(search.hits), what="the hits")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(till(settings, service), terminal_size=(80, 24), run_before=searched)
 
@@ -62,5 +71,6 @@ def test_payment_popup(snap_compare: SnapCompare, service: str, settings: Settin
         await pilot.press("f2")
         await popup(pilot, PaymentScreen)
         await type_text(pilot, "50")
+        await steady(pilot)
 
     assert snap_compare(till(settings, service), terminal_size=(80, 24), run_before=paying)
