@@ -69,7 +69,7 @@ def test_no_server_error_and_responses_match_the_schema(fuzz_app: dict[str, Any]
               examples=STREAM_EXAMPLES if operation.path in STREAMS else EXAMPLES)
 
 
-EXAMPLES = 10  # per operation (~200 of them): what the suite's 15 minutes allow beside everything else
+EXAMPLES = 8  # per operation (~200 of them): what the suite's 15 minutes allow beside everything else
 # A stream answers a valid call by streaming until its idle timeout (seconds a call): a few examples reach its
 # validation; the stream itself is tested in tests/server/test_events.py.
 STREAMS = {"/events"}
