@@ -41,6 +41,18 @@ def _acting(engine: Engine, ctx: Ctx, as_user: str | None, action: str) -> Ctx:
     return cli._acting(engine, ctx, as_user, action)
 
 
+def keyed(options: list[str] | None, sep: str, shape: str) -> dict[int, str]:
+    """Repeated `--opt N<sep>text` options as {N: text}; exits 2 naming the shape expected when one is not."""
+    found: dict[int, str] = {}
+    for option in options or []:
+        key, _, text = option.partition(sep)
+        if not key.strip().isdigit():
+            typer.echo(f"{shape} expected, got {option!r}", err=True)
+            raise typer.Exit(2)
+        found[int(key)] = text
+    return found
+
+
 def _fail(exc: Exception) -> typer.Exit:
     from server import cli
     return cli._fail(exc)
@@ -153,13 +165,7 @@ def count_post(sheet_id: int,
     """The person in charge, who did not count it, posts the variances (盘盈/盘亏)."""
     from server.services.stock import counts
 
-    reasons: dict[int, str] = {}
-    for r in reason or []:
-        key, _, why = r.partition("=")
-        if not key.strip().isdigit():
-            typer.echo(f"BATCH_ID=原因 expected, got {r!r}", err=True)
-            raise typer.Exit(2)
-        reasons[int(key)] = why
+    reasons = keyed(reason, "=", "BATCH_ID=原因")
     _run(config, as_user, "batch.write", lambda u, ctx: counts.post(u, ctx, sheet_id, note, reasons))
     typer.echo(_sheet_text(config, sheet_id))
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from server.cli_care import AsOpt, ConfigOpt, _acting, _ctx, _engine, _fail, _settings
+from server.cli_care import AsOpt, ConfigOpt, _acting, _ctx, _engine, _fail, _settings, keyed
 
 if TYPE_CHECKING:
     from server.db.uow import Unit
@@ -124,13 +124,7 @@ def transfer_receive(transfer_id: int,
     from server.db.uow import read_session
     from server.services.stock import transfers
 
-    held: dict[int, str] = {}
-    for h in hold or []:
-        no, _, reason = h.partition(":")
-        if not no.strip().isdigit():
-            typer.echo(f"行号:原因 / LINE:REASON expected, got {h!r}", err=True)
-            raise typer.Exit(2)
-        held[int(no)] = reason
+    held = keyed(hold, ":", "行号:原因 / LINE:REASON")
     settings = _settings(config)
     with read_session(_engine(settings)) as s:
         numbers = [ln.line_no for ln in transfers.lines_of(s, transfer_id)]
