@@ -49,6 +49,6 @@ async def _closed_period(request: Request, exc: Exception) -> JSONResponse:
         "details": {}})
 
 
-def install(app: FastAPI) -> None:
-    app.include_router(router)
+def install_handler(app: FastAPI) -> None:
+    """A write dated inside a closed period, refused by the database's guard, answered as ST-02's 409."""
     app.add_exception_handler(DBAPIError, _closed_period)
