@@ -72,6 +72,11 @@ class Footer:
     period: str
     generated_at: datetime  # aware (UTC in the ledger); shown in the store's time zone
     tz: tzinfo
+    pages_in_full: bool = False  # "第 x 页 共 y 页", as a paper submission to the agency is numbered
+
+    def pages(self, page: int) -> str:
+        """The page's number; {nb} is the page count, put in by the PDF library when the document is written."""
+        return f"第 {page} 页 共 {{nb}} 页" if self.pages_in_full else f"第 {page}/{{nb}} 页"
 
     def text(self) -> str:
         local = self.generated_at.astimezone(self.tz)
@@ -109,7 +114,7 @@ class _Pdf(FPDF):
         self.text(MARGIN, y, self.foot.text())
         # a cell, not text(): the PDF library puts the page count in for {nb} in what cells write
         self.set_xy(self.w - MARGIN - 40, y - 2.6)
-        self.cell(40, 3.5, f"第 {self.page_no()}/{{nb}} 页", align="R")
+        self.cell(40, 3.5, self.foot.pages(self.page_no()), align="R")
         self.set_text_color(0)
 
 
