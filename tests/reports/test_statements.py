@@ -48,6 +48,8 @@ from tests.conftest import (
 )
 from tests.insurance import test_card_sale
 from tests.insurance.test_card_sale import identify, sale_with, settle, waipei
+from tests.reports.pdf_check import POPPLER
+from tests.reports.pdf_check import text as pdf_text
 from tests.server.test_duty_cli import _config
 
 EMPLOYEE, RETIREE, NONLOCAL = DEMO_PERSONS[0], DEMO_PERSONS[1], DEMO_PERSONS[4]
@@ -166,7 +168,7 @@ def _yuan(fen: int) -> Decimal:
 
 
 def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
-        card_shop: dict[str, Any], engine: Engine, settings: Settings) -> None:
+        card_shop: dict[str, Any], engine: Engine, settings: Settings, tmp_path: Path) -> None:
     tz, admdvs = settings.store.tz, settings.store.admdvs
     b = busy(card_shop, tz)
     d, nxt = b["d"], b["nxt"]
@@ -291,6 +293,18 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     assert agency.status_code == 200 and EMPLOYEE.certno.encode() in agency.content
     (entry,) = _sql(engine, "SELECT after FROM audit_entry WHERE action = 'report.agency_export'")
     assert hashlib.sha256(agency.content).hexdigest() in str(entry[0])  # text on SQLite, JSON on PostgreSQL
+    # … and its paper submission: the PDF, audited the same way, its totals the centre's ledger's
+    paper = c.get("/reports/card-statement/agency", params=q | {"format": "pdf"}, headers=card_shop["admin"])
+    assert paper.status_code == 200 and paper.content.startswith(b"%PDF")
+    entries = _sql(engine, "SELECT after FROM audit_entry WHERE action = 'report.agency_export' ORDER BY seq")
+    assert len(entries) == 2 and hashlib.sha256(paper.content).hexdigest() in str(entries[1][0])
+    if POPPLER:
+        path = tmp_path / "agency.pdf"
+        path.write_bytes(paper.content)
+        flat = re.sub(r"\s+", "", pdf_text(path))
+        assert EMPLOYEE.certno in flat and "经办机构审核人：" in flat
+        for label, key in (("医疗费总额", "medfee_fen"), ("基金支付", "fund_fen"), ("个人账户", "acct_fen")):
+            assert f"{label}：{_yuan(sum(r[key] for r in centre)):,}元" in flat, label
 
 
 @pytest.mark.business_day
