@@ -302,7 +302,7 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
         path = tmp_path / "agency.pdf"
         path.write_bytes(paper.content)
         flat = re.sub(r"\s+", "", pdf_text(path))
-        assert EMPLOYEE.certno in flat and "经办机构审核人：" in flat
+        assert EMPLOYEE.certno in flat and "（报经办机构）" in flat and "经办机构审核人：" in flat
         for label, key in (("医疗费总额", "medfee_fen"), ("基金支付", "fund_fen"), ("个人账户", "acct_fen")):
             assert f"{label}：{_yuan(sum(r[key] for r in centre)):,}元" in flat, label
 
