@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from catalog.codes import mask_ids_in
@@ -88,7 +88,17 @@ def summary(doc: ChecklistFile) -> list[tuple[str, str]]:
     return [("门店", clean(doc.store)), ("定点医药机构编码", c.store_code), ("自查期间", doc.period),
             ("自查日期", c.today.isoformat()), ("运行时间", doc.when(doc.run_at)), ("运行人", clean(doc.run_by)),
             ("结论", f"合格 {n[Verdict.PASS]} 项，不合格 {n[Verdict.FAIL]} 项，需人工确认 {n[Verdict.MANUAL]} 项"),
-            ("与上次比较", (f"上次 {doc.previous_at}：" + (changed or "无变化")) if doc.previous_at else "本期首次自查")]
+            ("与上次比较", (f"上次 {doc.when(_instant(doc.previous_at))}：" + (changed or "无变化"))
+             if doc.previous_at else "本期首次自查")]
+
+
+def _instant(iso: str) -> datetime | None:
+    """A run's time as the history keeps it (ISO, UTC)."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _label(verdict: str) -> str:

@@ -38,7 +38,7 @@ def write(doc: ChecklistFile, path: Path) -> Path:
     deadlines = countdown_rows(c)
     if deadlines:
         out.table(Table("期限提醒", [Col(h, wrap=90.0 if h == "事项" else 0.0) for h in COUNTDOWN_HEADERS], deadlines))
-    out.table(Table("人工确认事项（有效期内的确认）", [Col(h, wrap=70.0 if h == "说明" else 0.0) for h in ATTESTED_HEADERS],
+    out.table(Table("人工确认事项（各事项最近一次确认）", [Col(h, wrap=70.0 if h == "说明" else 0.0) for h in ATTESTED_HEADERS],
                     attested_rows(doc)))
     out.paragraph(DECLARATION)
     out.signatures([(role, "", "日期：") for role in SIGNERS])
