@@ -30,6 +30,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from catalog.codes import mask_id
 from reports import card_statement, rx_statement
 from reports.export.tables import FORMULA_LABEL, VALUE_LABEL
 from server.config import Settings
@@ -370,10 +371,10 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
     from server.cli import app
 
     for user, pin in (("u_manager", ROLE_PINS["manager"]), (SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN)):
-        out = tmp_path / f"{user}.csv"
-        r = runner.invoke(app, ["report", "card-statement", "--for-agency", "--csv", str(out), "--as", user,
-                                "--config", str(config)], input=f"{pin}\n")
-        assert r.exit_code == 1 and not out.exists(), r.output
+        out, paper = tmp_path / f"{user}.csv", tmp_path / f"{user}.pdf"
+        r = runner.invoke(app, ["report", "card-statement", "--for-agency", "--csv", str(out), "--pdf", str(paper),
+                                "--as", user, "--config", str(config)], input=f"{pin}\n")
+        assert r.exit_code == 1 and not out.exists() and not paper.exists(), r.output
     assert _sql(engine, exports)[0][0] == 0
 
     ok = c.get("/reports/card-statement/agency", params={"format": "csv"}, headers=card_shop["admin"])
@@ -384,10 +385,16 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
     assert r.exit_code == 0 and out.exists(), r.output
     assert _sql(engine, exports)[0][0] == 2
     # the manager's own, from the command line: masked, and the 外配处方 statement beside it
-    masked_cli = runner.invoke(app, ["report", "card-statement", "--json", "--as", "u_manager", "--config",
-                                     str(config)], input=f"{ROLE_PINS['manager']}\n")
+    paper = tmp_path / "manager.pdf"
+    masked_cli = runner.invoke(app, ["report", "card-statement", "--json", "--pdf", str(paper), "--as", "u_manager",
+                                     "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
     assert masked_cli.exit_code == 0 and '"kind": "2102"' in masked_cli.output, masked_cli.output
     assert EMPLOYEE.certno not in masked_cli.output
+    assert paper.read_bytes().startswith(b"%PDF") and _sql(engine, exports)[0][0] == 2  # the manager's: not audited
+    if POPPLER:
+        seen = pdf_text(paper)
+        assert not WHOLE_ID.search(seen.encode()) and mask_id(EMPLOYEE.certno) in seen and "证件号码：已打码" in \
+            re.sub(r"\s+", "", seen)
     rx_csv = tmp_path / "rx.csv"
     r = runner.invoke(app, ["report", "rx-statement", "--previous", "--csv", str(rx_csv), "--as", "u_manager",
                             "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
