@@ -25,13 +25,14 @@ from typer.testing import CliRunner
 from catalog.codes import id_check_char, mask_ids_in
 from server.config import Settings
 from server.db.uow import core_unit
+from server.rules.agreement import AgreementStatus
 from server.services.compliance import checklist as compliance
 from server.services.context import Ctx
-from server.services.store.profile import update_profile
-from tests.conftest import ROLE_PINS, login
+from server.services.store.profile import record_agreement_event
+from tests.conftest import ROLE_PINS, add_role_users, login
 from tests.reports.pdf_check import POPPLER, inked
 from tests.reports.pdf_check import text as pdf_text
-from tests.reports.test_checklist import _clean_store
+from tests.reports.test_checklist import _acting
 
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 WHOLE_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
@@ -74,7 +75,10 @@ def test_the_checklists_files_carry_the_recorded_verdicts_masked_and_the_history
         engine: Engine, ctx: Ctx, settings: Settings, client: Any, tmp_path: Path) -> None:
     from server.cli import app
 
-    manager = _clean_store(engine, ctx)
+    # a store as it starts, with no agreement on record yet (item 1 需人工确认): what the files show is what was
+    # recorded, whatever it is; the clean store of test_checklist would cost this test seconds and prove nothing more
+    add_role_users(engine, ctx)
+    manager = _acting(engine, ctx, "u_manager")
     compliance.attest(engine, manager, "sign", f"标牌已悬挂，核对人身份证 {TYPED}")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO print_job (store_id, till_code, kind, ref, reprint, document, status, attempts, "
@@ -92,10 +96,10 @@ def test_the_checklists_files_carry_the_recorded_verdicts_masked_and_the_history
     pdf, xlsx = tmp_path / "checklist.pdf", tmp_path / "checklist.xlsx"
     first = runner.invoke(app, ["checklist", "--from", day, "--to", day, "--pdf", str(pdf), "--xlsx", str(xlsx),
                                 "--config", str(config)])
-    assert first.exit_code == 1, first.output  # item 14: the whole number in the receipt
+    assert first.exit_code == 1, first.output  # item 14 among others: the whole number in the receipt
     assert f"已写入 / written: {pdf}" in first.output
     (recorded,) = _recorded(engine)
-    assert recorded[14] == "fail" and len(recorded) == 26
+    assert recorded[14] == "fail" and recorded[1] == "manual" and len(recorded) == 26
     wb = load_workbook(xlsx)
     assert wb.sheetnames == ["自查概况", "逐项结论", "证据明细", "期限提醒", "人工确认事项", "签字确认"]
     assert _verdicts_in_xlsx(wb) == {no: ZH[v] for no, v in recorded.items()}
@@ -121,9 +125,10 @@ def test_the_checklists_files_carry_the_recorded_verdicts_masked_and_the_history
                         str(tmp_path / "p1")], check=True, timeout=60)
         assert inked(Image.open(tmp_path / "p1.png").convert("L")) > 1000
 
-    # the licence lapses; the API's file is a run of its own, and says what changed since the one before
+    # the agreement is recorded; the API's file is a run of its own, and says what changed since the one before
     with core_unit(engine) as u:
-        update_profile(u, manager, {"drug_licence_expiry": ctx.today - timedelta(days=1)})
+        record_agreement_event(u, manager, AgreementStatus.ACTIVE, ctx.today, ctx.today + timedelta(days=365), "XY-1",
+                               "签订")
     manager_h, cashier_h = login(client, "u_manager", ROLE_PINS["manager"]), login(client, "u_cashier",
                                                                                    ROLE_PINS["cashier"])
     q = {"from": day, "to": day}
@@ -133,18 +138,19 @@ def test_the_checklists_files_carry_the_recorded_verdicts_masked_and_the_history
     assert got.status_code == 200, got.text
     _no_whole_id_in_xlsx(got.content)
     then, now = _recorded(engine)
-    assert (then[1], now[1]) == ("pass", "fail")
+    assert then[1] == "manual" and now[1] != "manual"
     rows = {int(r[0]): r for r in _sheet(load_workbook(io.BytesIO(got.content)), "逐项结论")[1:]}
-    assert rows[1][3] == "不合格" and rows[1][8] == "合格→不合格"
+    assert rows[1][3] == ZH[now[1]] and rows[1][8] == f"需人工确认→{ZH[now[1]]}"
     assert not any(r[8] for no, r in rows.items() if then[no] == now[no])
 
     # the history, newest first, from the command line and the API
     history = runner.invoke(app, ["checklist-history", "--config", str(config)])
     assert history.exit_code == 0, history.output
-    assert history.output.index("第 1 项：pass → fail") < history.output.rindex(f"{day} 至 {day}")
+    assert history.output.index(f"第 1 项：manual → {now[1]}") < history.output.rindex(f"{day} 至 {day}")
     runs = client.get("/checklist/runs", params=q, headers=manager_h)
     assert runs.status_code == 200, runs.text
     latest, earlier = runs.json()
-    assert latest["changes"] == {"1": ["pass", "fail"]} and earlier["changes"] == {}
-    assert latest["failed"] == Counter(now.values())["fail"] and 1 in latest["failed_items"]
+    changed = {str(no): [then[no], v] for no, v in now.items() if then[no] != v}
+    assert latest["changes"] == changed and "1" in changed and earlier["changes"] == {}
+    assert latest["failed"] == Counter(now.values())["fail"] and 14 in latest["failed_items"]
     assert client.get("/checklist/runs", headers=cashier_h).status_code == 403
