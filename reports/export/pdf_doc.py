@@ -244,7 +244,7 @@ class Document:
         out = []
         for i, c in enumerate(t.columns):
             head = max((self.measure(w) for w in _header_words(c.title)), default=0.0)
-            body = max((self.measure(r[i]) for r in [*t.rows, *t.totals] if r[i]), default=0.0)
+            body = max((max(map(self.measure, r[i].split("\n"))) for r in [*t.rows, *t.totals] if r[i]), default=0.0)
             w = max(head, min(body, c.wrap) if c.wrap else body) + 2 * PAD
             out.append(max(min(w, self.width / 2), c.width))
         return out
@@ -274,7 +274,9 @@ class Document:
         for rows, shaded in ((t.rows, False), (t.totals, True)):
             for r in rows:
                 cells = [r[i] for i in cols]
-                lines = [self.wrap(v, w - 2 * PAD) if c.wrap and self.measure(v) > w - 2 * PAD else [v]
+                # a line break in a cell is kept (a sale's drugs one to a line), never drawn as a glyph
+                lines = [self.wrap(v, w - 2 * PAD) if c.wrap and self.measure(v) > w - 2 * PAD
+                         else (v.split("\n") if "\n" in v else [v])
                          for v, c, w in zip(cells, columns, widths, strict=True)]
                 h = max(lh * max(len(x) for x in lines) + 2 * PAD, t.row_height)
                 if pdf.get_y() + h > self.bottom:
