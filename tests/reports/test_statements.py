@@ -388,7 +388,11 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
                                      str(config)], input=f"{ROLE_PINS['manager']}\n")
     assert masked_cli.exit_code == 0 and '"kind": "2102"' in masked_cli.output, masked_cli.output
     assert EMPLOYEE.certno not in masked_cli.output
-    rx_csv = tmp_path / "rx.csv"
-    r = runner.invoke(app, ["report", "rx-statement", "--previous", "--csv", str(rx_csv), "--as", "u_manager",
-                            "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
+    rx_csv, rx_pdf = tmp_path / "rx.csv", tmp_path / "rx.pdf"
+    r = runner.invoke(app, ["report", "rx-statement", "--previous", "--csv", str(rx_csv), "--pdf", str(rx_pdf), "--as",
+                            "u_manager", "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
     assert r.exit_code == 0 and rx_csv.read_bytes().startswith(b"\xef\xbb\xbf"), r.output
+    assert rx_pdf.read_bytes().startswith(b"%PDF") and f"已写入 / written: {rx_pdf}" in r.output
+    if POPPLER:
+        seen = pdf_text(rx_pdf)
+        assert "基本医疗保险外配处方费用统计表" in seen and not WHOLE_ID.search(seen.encode())
