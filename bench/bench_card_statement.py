@@ -7,7 +7,7 @@ a year of completed sales of one to three lines, a card settlement on `--card-sh
 answer as the service stores it (setlinfo, ~40 fields) and its lines, the insured person, and 1 % of them cancelled
 (2103) with the answer in the message log. The report is reports.card_statement.card_statement (rows, the clearing
 groups, the daily groups); the bare aggregate is one GROUP BY over the same settlements and window. The ratio is
-the figure; the month's XLSX is timed, and the peak memory (tracemalloc) printed. SQLite by default; a PostgreSQL
+the figure; the month's XLSX and its PDF (reports.export.card_pdf) are timed, and the peak memory (tracemalloc) printed. SQLite by default; a PostgreSQL
 URL runs the same on an empty database there.
 """
 
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from bench._common import write_config
 from bench.bench_ledger_report import _generate as _items
 from reports import card_statement
-from reports.export import statements
+from reports.export import card_pdf, statements
 from server.audit import Actor
 from server.config import load_settings
 from server.db.engine import make_engine
@@ -189,8 +189,12 @@ def _run(engine: Any, ctx: Ctx, args: argparse.Namespace, label: str) -> None:
               f"Python peak {peak / 2**20:.1f} MB")
         if name == "month":
             with tempfile.TemporaryDirectory() as tmp:
-                x_ms, _, _ = _timed(partial(statements.write_card, st, Path(tmp) / "m.xlsx", "xlsx"), 1)
-            print(f"  the month's XLSX: {x_ms:.0f} ms")
+                x_ms, _, x_cpu = _timed(partial(statements.write_card, st, Path(tmp) / "m.xlsx", "xlsx"), 1)
+                p_ms, _, p_cpu = _timed(partial(card_pdf.write, st, Path(tmp) / "m.pdf", "压测药房", "P44030000001",
+                                                datetime.now(UTC), TZ), 1)
+                pages = (Path(tmp) / "m.pdf").read_bytes().count(b"/Type /Page\n")
+            print(f"  the month's XLSX: {x_ms:.0f} ms (CPU {x_cpu:.0f} ms); its PDF for the paper file: {p_ms:.0f} ms "
+                  f"(CPU {p_cpu:.0f} ms, {pages} pages) -> PDF/XLSX {p_ms / x_ms:.1f}x, same run")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -93,6 +93,19 @@ def mask_id(number: str | None) -> str:
     return n[:4] + "*" * (len(n) - 8) + n[-4:]
 
 
+_WHOLE_ID = re.compile(r"(?<!\d)(\d{17}[\dXx])(?!\d)")
+
+
+def mask_ids_in(text: str) -> str:
+    """SEC-06 over free text (a note, a finding's evidence): every whole 18-digit 居民身份证号 in it (its check
+    character valid, so a setl_id or a licence number of 18 digits is left alone) masked as mask_id does."""
+    def masked(m: re.Match[str]) -> str:
+        n = m.group(1).upper()
+        return mask_id(n) if id_check_char(n[:17]) == n[17] else m.group(1)
+
+    return _WHOLE_ID.sub(masked, text)
+
+
 # --- 药品追溯码 (drug traceability code) -----------------------------------------------------------
 # 20 ASCII digits starting with 8: the 医保 check platform drops anything else (nhsa-interface.md §8).
 # The 7-digit 药品标识码 + serial split is unconfirmed, so no check digit is validated here.

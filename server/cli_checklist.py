@@ -1,6 +1,8 @@
-"""`dingdian checklist`, `dingdian attest`, `dingdian training`: the store manager's compliance checklist from the
-command line (issue #22). `checklist` prints every item's verdict and exits 1 when one fails, so a store can run it
-from cron (no PIN asked: it reads, and records who ran it); `attest` and `training` act as a named person (--as)."""
+"""`dingdian checklist`, `dingdian checklist-history`, `dingdian attest`, `dingdian training`: the store manager's
+compliance checklist from the command line (issue #22). `checklist` prints every item's verdict (and writes it as PDF
+or XLSX with --pdf / --xlsx, identity numbers masked) and exits 1 when one fails, so a store can run it from cron (no
+PIN asked: it reads, and records who ran it); `checklist-history` lists the runs kept and what changed between them;
+`attest` and `training` act as a named person (--as)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD")]
 
 def register(root: typer.Typer) -> None:
     root.command("checklist")(checklist)
+    root.command("checklist-history")(checklist_history)
     root.command("attest")(attest)
     root.command("training")(training)
 
@@ -38,11 +41,15 @@ def checklist(start: Annotated[str | None, typer.Option("--from", help="first da
               = None,
               end: Annotated[str | None, typer.Option("--to", help="last day YYYY-MM-DD")] = None,
               as_json: Annotated[bool, typer.Option("--json", help="print every finding as JSON")] = False,
+              pdf_path: Annotated[Path | None, typer.Option("--pdf", help="write the checklist as a PDF here")] = None,
+              xlsx_path: Annotated[Path | None, typer.Option("--xlsx", help="write the checklist as an XLSX here")]
+              = None,
               config: ConfigOpt = None) -> None:
     """The compliance checklist for a period: 合格 / 不合格 / 需人工确认 per item, with evidence and deadlines."""
     from server.api.reports import period
     from server.audit import Actor
     from server.errors import AppError
+    from server.services.compliance import export
     from server.services.compliance.checklist import run
 
     settings = _settings(config)
@@ -52,6 +59,11 @@ def checklist(start: Annotated[str | None, typer.Option("--from", help="first da
     try:
         first, last = period(_day(start, "--from"), _day(end, "--to"), ctx.today)
         done = run(engine, ctx, first, last)
+        if pdf_path or xlsx_path:
+            doc = export.document(engine, ctx, done)
+            for path, fmt in ((pdf_path, "pdf"), (xlsx_path, "xlsx")):
+                if path:
+                    export.write(doc, path, fmt)
     except AppError as exc:
         raise _fail(exc) from exc
     finally:
@@ -77,8 +89,45 @@ def checklist(start: Annotated[str | None, typer.Option("--from", help="first da
             typer.echo(f"与上次（{done.previous_at}）相比有变化 / changed since the last run:")
             for no, (then, now) in sorted(done.changes.items()):
                 typer.echo(f"  第 {no} 项：{then} → {now}")
+    for path in (pdf_path, xlsx_path):
+        if path and not as_json:
+            typer.echo(f"已写入 / written: {path}")
     if result.failed:
         raise typer.Exit(1)
+
+
+def checklist_history(start: Annotated[str | None, typer.Option("--from", help="only runs of the period starting "
+                                                                               "this day, YYYY-MM-DD")] = None,
+                      end: Annotated[str | None, typer.Option("--to", help="only runs of the period ending this day")]
+                      = None,
+                      limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="at most this many runs")]
+                      = 20,
+                      as_json: Annotated[bool, typer.Option("--json", help="print the runs as JSON")] = False,
+                      config: ConfigOpt = None) -> None:
+    """The checklist runs kept, newest first: period, when, who, the counts, and what changed since the run before."""
+    from server.services.compliance.history import runs
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    ctx = _ctx(settings, engine)
+    try:
+        found = runs(engine, ctx.store_id, _day(start, "--from"), _day(end, "--to"), limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([{"id": r.id, "from": r.first.isoformat(), "to": r.last.isoformat(),
+                                "at": r.at.isoformat(), "run_by": r.run_by, "verdicts": r.verdicts,
+                                "changes": r.changes} for r in found], ensure_ascii=False, indent=1))
+        return
+    if not found:
+        typer.echo("尚无自查记录 / no checklist run yet")
+    tz = settings.store.tz
+    for r in found:
+        typer.echo(f"#{r.id} {r.first} 至 {r.last}  {r.at.astimezone(tz):%Y-%m-%d %H:%M}  {r.run_by}  合格 "
+                   f"{r.count('pass')} / 不合格 {r.count('fail')} / 需人工确认 {r.count('manual')}"
+                   + (f"  不合格项：{'、'.join(map(str, r.failed))}" if r.failed else ""))
+        for no, (then, now) in sorted(r.changes.items()):
+            typer.echo(f"    第 {no} 项：{then} → {now}")
 
 
 def attest(topic: Annotated[str, typer.Argument(help="system_drugs | system_finance | system_staff | "

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +20,7 @@ PreviousOpt = Annotated[bool, typer.Option("--previous", help="with no --from/--
                                                              "one ([rules] statement_period)")]
 XlsxOpt = Annotated[Path | None, typer.Option("--xlsx", help="write the workbook here")]
 CsvOpt = Annotated[Path | None, typer.Option("--csv", help="write the CSV (UTF-8, BOM) here")]
+PdfOpt = Annotated[Path | None, typer.Option("--pdf", help="write the PDF for the paper file or submission here")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the whole statement as JSON")]
 
 if TYPE_CHECKING:
@@ -38,8 +40,20 @@ def _period(ctx: Ctx, start: str | None, end: str | None, previous: bool) -> tup
             422, "VALIDATION", "日期格式应为 YYYY-MM-DD", "dates are YYYY-MM-DD")) from exc
 
 
+def _pdf(write: Callable[[], Path]) -> None:
+    """Writes a PDF; no CJK font on this machine is a clear error naming the package, never a PDF of boxes."""
+    from reports.export.fonts import FontMissing
+    from server import cli
+    from server.errors import AppError
+
+    try:
+        write()
+    except FontMissing as exc:
+        raise cli._fail(AppError(500, "FONT", exc.message_zh, exc.message_en)) from exc
+
+
 def card_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousOpt = False, xlsx_path: XlsxOpt = None,
-                   csv_path: CsvOpt = None, as_json: JsonOpt = False,
+                   csv_path: CsvOpt = None, pdf_path: PdfOpt = None, as_json: JsonOpt = False,
                    for_agency: Annotated[bool, typer.Option(
                        "--for-agency", help="identity numbers whole in the files (the 医保 administrator only; "
                                             "recorded in the audit log)")] = False,
@@ -48,8 +62,9 @@ def card_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousO
     identities (医疗费总额 = 基金支付 + 个人负担; 个人负担 = 个人账户 + 现金) fail."""
     from server import cli
 
-    if for_agency and not (xlsx_path or csv_path):
-        typer.echo("--for-agency 须配合 --xlsx 或 --csv / --for-agency writes a file: give --xlsx or --csv", err=True)
+    if for_agency and not (xlsx_path or csv_path or pdf_path):
+        typer.echo("--for-agency 须配合 --xlsx、--csv 或 --pdf / --for-agency writes a file: give --xlsx, --csv or "
+                   "--pdf", err=True)
         raise typer.Exit(2)
     settings = cli._settings(config)
     engine = cli._engine(settings)
@@ -62,10 +77,16 @@ def card_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousO
     from server.services import agency_export
 
     st = cs.card_statement(engine, ctx.store_id, first, last, settings.store.tz, settings.store.admdvs)
-    for path, fmt in ((xlsx_path, "xlsx"), (csv_path, "csv")):
-        if path:
+    store = settings.store
+    if pdf_path:
+        from reports.export import card_pdf
+
+        _pdf(lambda: card_pdf.write(st, pdf_path, store.name, store.fixmedins_code, ctx.now, store.tz,
+                                    unmasked=for_agency))
+    for path, fmt in ((xlsx_path, "xlsx"), (csv_path, "csv"), (pdf_path, "pdf")):
+        if path and fmt != "pdf":
             statements.write_card(st, path, fmt, unmasked=for_agency)
-            if for_agency:
+        if path and for_agency:
                 agency_export.record(engine, ctx, "card_statement", first, last, fmt, path.read_bytes(), len(st.rows),
                                      len({r.psn_no or r.certno for r in st.rows}))
     if as_json:
@@ -80,7 +101,7 @@ def card_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousO
                        f"{s.money.medfee / 100:.2f}, 基金 {s.money.fund / 100:.2f}, 个人账户 {s.money.acct / 100:.2f}")
         for r in st.problems():
             typer.echo(f"不平 {r.setl_id}: {'；'.join(r.problems)}")
-        for p in (xlsx_path, csv_path):
+        for p in (xlsx_path, csv_path, pdf_path):
             if p:
                 typer.echo(f"已写入 / written: {p}" + (" (证件号码不打码，已记入审计日志)" if for_agency else ""))
     if st.problems():
@@ -88,7 +109,7 @@ def card_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousO
 
 
 def rx_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousOpt = False, xlsx_path: XlsxOpt = None,
-                 csv_path: CsvOpt = None, as_json: JsonOpt = False, config: ConfigOpt = None,
+                 csv_path: CsvOpt = None, pdf_path: PdfOpt = None, as_json: JsonOpt = False, config: ConfigOpt = None,
                  as_user: AsOpt = None) -> None:
     """外配处方费用统计表 (RX-09): one row per 外配处方 dispensed, totals per prescribing institution."""
     from server import cli
@@ -105,6 +126,11 @@ def rx_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousOpt
     for path, fmt in ((xlsx_path, "xlsx"), (csv_path, "csv")):
         if path:
             statements.write_rx(st, path, fmt)
+    if pdf_path:
+        from reports.export import rx_pdf
+
+        store = settings.store
+        _pdf(lambda: rx_pdf.write(st, pdf_path, store.name, store.fixmedins_code, ctx.now, store.tz))
     if as_json:
         typer.echo(json.dumps(rs.as_dict(st), ensure_ascii=False, indent=2))
         return
@@ -114,7 +140,7 @@ def rx_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousOpt
                f"现金 {t.cash / 100:.2f}")
     for x in st.by_institution:
         typer.echo(f"  {x.label}: {x.prescriptions} 张, 基金 {x.fund / 100:.2f} 元")
-    for p in (xlsx_path, csv_path):
+    for p in (xlsx_path, csv_path, pdf_path):
         if p:
             typer.echo(f"已写入 / written: {p}")
 

@@ -72,6 +72,11 @@ class Footer:
     period: str
     generated_at: datetime  # aware (UTC in the ledger); shown in the store's time zone
     tz: tzinfo
+    pages_in_full: bool = False  # "第 x 页 共 y 页", as a paper submission to the agency is numbered
+
+    def pages(self, page: int) -> str:
+        """The page's number; {nb} is the page count, put in by the PDF library when the document is written."""
+        return f"第 {page} 页 共 {{nb}} 页" if self.pages_in_full else f"第 {page}/{{nb}} 页"
 
     def text(self) -> str:
         local = self.generated_at.astimezone(self.tz)
@@ -109,7 +114,7 @@ class _Pdf(FPDF):
         self.text(MARGIN, y, self.foot.text())
         # a cell, not text(): the PDF library puts the page count in for {nb} in what cells write
         self.set_xy(self.w - MARGIN - 40, y - 2.6)
-        self.cell(40, 3.5, f"第 {self.page_no()}/{{nb}} 页", align="R")
+        self.cell(40, 3.5, self.foot.pages(self.page_no()), align="R")
         self.set_text_color(0)
 
 
@@ -239,7 +244,7 @@ class Document:
         out = []
         for i, c in enumerate(t.columns):
             head = max((self.measure(w) for w in _header_words(c.title)), default=0.0)
-            body = max((self.measure(r[i]) for r in [*t.rows, *t.totals] if r[i]), default=0.0)
+            body = max((max(map(self.measure, r[i].split("\n"))) for r in [*t.rows, *t.totals] if r[i]), default=0.0)
             w = max(head, min(body, c.wrap) if c.wrap else body) + 2 * PAD
             out.append(max(min(w, self.width / 2), c.width))
         return out
@@ -269,7 +274,9 @@ class Document:
         for rows, shaded in ((t.rows, False), (t.totals, True)):
             for r in rows:
                 cells = [r[i] for i in cols]
-                lines = [self.wrap(v, w - 2 * PAD) if c.wrap and self.measure(v) > w - 2 * PAD else [v]
+                # a line break in a cell is kept (a sale's drugs one to a line), never drawn as a glyph
+                lines = [self.wrap(v, w - 2 * PAD) if c.wrap and self.measure(v) > w - 2 * PAD
+                         else (v.split("\n") if "\n" in v else [v])
                          for v, c, w in zip(cells, columns, widths, strict=True)]
                 h = max(lh * max(len(x) for x in lines) + 2 * PAD, t.row_height)
                 if pdf.get_y() + h > self.bottom:

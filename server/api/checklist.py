@@ -1,14 +1,16 @@
-"""The store manager's compliance checklist (issue #22): GET /checklist for a period; POST /attestations and
-/trainings for what no data proves."""
+"""The store manager's compliance checklist (issue #22): GET /checklist for a period, GET /checklist/export as PDF or
+XLSX for the file (identity numbers masked: the store's own record), GET /checklist/runs for the history of runs;
+POST /attestations and /trainings for what no data proves."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from server.api.deps import CtxDep, get_state, guarded
 from server.api.reports import period
@@ -16,6 +18,7 @@ from server.api.schemas.checklist import (
     AttestationIn,
     AttestationOut,
     ChecklistOut,
+    ChecklistRunOut,
     CountdownOut,
     FindingOut,
     TrainingIn,
@@ -25,6 +28,7 @@ from server.db.models.base import id_of
 from server.errors import AppError
 from server.permissions import Action
 from server.services.compliance import checklist as compliance
+from server.services.compliance import export, history
 
 router = APIRouter(tags=["checklist"])
 
@@ -46,6 +50,38 @@ def checklist(request: Request, ctx: CtxDep,
                                              countdowns=[CountdownOut(what_zh=x.what_zh, due=x.due,
                                                                       days_left=x.days_left) for x in f.countdowns])
                                   for f in c.findings])
+
+
+_MEDIA = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/checklist/export", **guarded(Action.REPORT_READ),
+            responses={200: {"description": "the checklist's file", "content": {m: {} for m in _MEDIA.values()}}})
+def checklist_file(request: Request, ctx: CtxDep,
+                   start: Annotated[date | None, Query(alias="from", description="first day (default: this month)")]
+                   = None,
+                   end: Annotated[date | None, Query(alias="to", description="last day")] = None,
+                   format: Annotated[Literal["pdf", "xlsx"], Query()] = "pdf") -> Response:
+    """The checklist run now for the period (recorded as any run) as a PDF or XLSX for the store's file: each item's
+    verdict, evidence and rule IDs, the deadlines, the attestations on record, the signature lines."""
+    first, last = period(start, end, ctx.today)
+    body, _ = export.export(get_state(request).engine, ctx, first, last, format)
+    name = f"checklist-{first.isoformat()}-{last.isoformat()}.{format}"
+    return Response(body, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/checklist/runs", response_model=list[ChecklistRunOut], **guarded(Action.REPORT_READ))
+def checklist_runs(request: Request, ctx: CtxDep,
+                   start: Annotated[date | None, Query(alias="from", description="only runs of the period starting "
+                                                                                 "this day")] = None,
+                   end: Annotated[date | None, Query(alias="to", description="only runs of the period ending this "
+                                                                             "day")] = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[ChecklistRunOut]:
+    """The history of checklist runs, newest first, each with what changed against the run before it of its period."""
+    return [ChecklistRunOut(id=r.id, first=r.first, last=r.last, at=r.at, run_by=r.run_by, passed=r.count("pass"),
+                            failed=r.count("fail"), manual=r.count("manual"), failed_items=r.failed,
+                            verdicts=r.verdicts, changes={no: list(pair) for no, pair in r.changes.items()})
+            for r in history.runs(get_state(request).engine, ctx.store_id, start, end, limit)]
 
 
 @router.post("/attestations", response_model=AttestationOut, status_code=201, **guarded(Action.ATTEST))

@@ -1,5 +1,5 @@
 """The card-purchase statement (ST-03) and the 外配处方 statement (RX-09), read-only over the ledger:
-GET /reports/card-statement and /reports/rx-statement as JSON, XLSX or CSV with identity numbers masked (the manager
+GET /reports/card-statement and /reports/rx-statement as JSON, XLSX, CSV or PDF with identity numbers masked (the manager
 and the 医保 administrator: Action.REPORT_READ); GET /reports/card-statement/agency, the file for the agency with
 identity numbers whole (the 医保 administrator only: Action.REPORT_AGENCY_EXPORT), audited before it is handed over.
 
@@ -20,15 +20,18 @@ from reports import card_statement, rx_statement
 from server.api.deps import CtxDep, get_state, guarded
 from server.api.reports import period as ranged
 from server.api.schemas.common import in_era
+from server.errors import AppError
 from server.permissions import Action
 from server.services import agency_export
 from server.services.context import Ctx
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
-_FILES: dict[int | str, dict[str, Any]] = {200: {"description": "the statement (JSON), or its file with ?format=xlsx|csv",
-                "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {}}}}
+_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
+          "pdf": "application/pdf"}
+_FILES: dict[int | str, dict[str, Any]] = {200: {"description": "the statement (JSON), or its file with "
+                                                                "?format=xlsx|csv|pdf",
+                "content": {"application/json": {}, _MEDIA["xlsx"]: {}, "text/csv": {}, "application/pdf": {}}}}
 
 From = Annotated[date | None, Query(alias="from", description="first day (default: the statement period's first)")]
 To = Annotated[date | None, Query(alias="to", description="last day")]
@@ -57,37 +60,52 @@ def _file(body: bytes, name: str, fmt: str) -> Response:
 
 
 def _written(write: Any, fmt: str) -> bytes:
+    from reports.export.fonts import FontMissing
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"statement.{fmt}"
-        write(path)
+        try:
+            write(path)
+        except FontMissing as exc:  # the machine lacks the CJK font: say which package, never a PDF of boxes
+            raise AppError(503, "FONT", exc.message_zh, exc.message_en) from exc
         return path.read_bytes()
+
+
+def _card_file(st: card_statement.CardStatement, ctx: Ctx, fmt: str, unmasked: bool = False) -> bytes:
+    """The statement's file: XLSX or CSV (reports.export.statements), or the PDF for the paper file."""
+    if fmt == "pdf":
+        from reports.export import card_pdf
+
+        store = ctx.settings.store
+        return _written(lambda p: card_pdf.write(st, p, store.name, store.fixmedins_code, ctx.now, store.tz,
+                                                 unmasked=unmasked), fmt)
+    from reports.export import statements  # openpyxl only when a file is asked for (tests/server/test_start_up.py)
+
+    return _written(lambda p: statements.write_card(st, p, fmt, unmasked=unmasked), fmt)
 
 
 @router.get("/card-statement", **guarded(Action.REPORT_READ), responses=_FILES)
 def card_statement_report(request: Request, ctx: CtxDep, start: From = None, end: To = None,
                           period: Which = "current",
-                          format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
+                          format: Annotated[Literal["json", "xlsx", "csv", "pdf"], Query()] = "json") -> Any:
     """刷卡购药结算对账单 (ST-03): one row per settlement (a 2103 its own negative row), subtotals by the clearing
     groups the reconciliation uses, each row dated by the centre's settlement time; identity numbers masked."""
     st = card_of(request, ctx, start, end, period)
     if format == "json":
         return card_statement.as_dict(st)
-    from reports.export import statements  # openpyxl only when a file is asked for (tests/server/test_start_up.py)
-
-    body = _written(lambda p: statements.write_card(st, p, format), format)
+    body = _card_file(st, ctx, format)
     return _file(body, f"card-statement-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
 
 
 @router.get("/card-statement/agency", **guarded(Action.REPORT_AGENCY_EXPORT), responses=_FILES)
 def card_statement_for_agency(request: Request, ctx: CtxDep, start: From = None, end: To = None,
                               period: Which = "current",
-                              format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx") -> Any:
+                              format: Annotated[Literal["xlsx", "csv", "pdf"], Query()] = "xlsx") -> Any:
     """The card statement for the agency, identity numbers whole: the 医保 administrator's, audited (who, period,
-    rows, the file's SHA-256) before the file is handed over."""
+    rows, the file's SHA-256) before the file is handed over; as a PDF, the paper submission with its signature
+    lines."""
     st = card_of(request, ctx, start, end, period)
-    from reports.export import statements
-
-    body = _written(lambda p: statements.write_card(st, p, format, unmasked=True), format)
+    body = _card_file(st, ctx, format, unmasked=True)
     agency_export.record(get_state(request).engine, ctx, "card_statement", st.start, st.end, format, body,
                          len(st.rows), len({r.psn_no or r.certno for r in st.rows}))
     return _file(body, f"card-statement-agency-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
@@ -96,13 +114,20 @@ def card_statement_for_agency(request: Request, ctx: CtxDep, start: From = None,
 @router.get("/rx-statement", **guarded(Action.REPORT_READ), responses=_FILES)
 def rx_statement_report(request: Request, ctx: CtxDep, start: From = None, end: To = None,
                         period: Which = "current",
-                        format: Annotated[Literal["json", "xlsx", "csv"], Query()] = "json") -> Any:
-    """外配处方费用统计表 (RX-09): one row per 外配处方 dispensed, totals per prescribing institution."""
+                        format: Annotated[Literal["json", "xlsx", "csv", "pdf"], Query()] = "json") -> Any:
+    """外配处方费用统计表 (RX-09): one row per 外配处方 dispensed, totals per prescribing institution; the patient's
+    identity number masked in every format, the PDF for the submission included (reports.export.rx_pdf says why)."""
     first, last = statement_period(start, end, period, ctx)
     st = rx_statement.rx_statement(get_state(request).engine, ctx.store_id, first, last, ctx.settings.store.tz)
     if format == "json":
         return rx_statement.as_dict(st)
-    from reports.export import statements
+    if format == "pdf":
+        from reports.export import rx_pdf
 
-    body = _written(lambda p: statements.write_rx(st, p, format), format)
+        store = ctx.settings.store
+        body = _written(lambda p: rx_pdf.write(st, p, store.name, store.fixmedins_code, ctx.now, store.tz), format)
+    else:
+        from reports.export import statements
+
+        body = _written(lambda p: statements.write_rx(st, p, format), format)
     return _file(body, f"rx-statement-{first.isoformat()}-{last.isoformat()}.{format}", format)

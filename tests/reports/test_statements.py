@@ -48,6 +48,8 @@ from tests.conftest import (
 )
 from tests.insurance import test_card_sale
 from tests.insurance.test_card_sale import identify, sale_with, settle, waipei
+from tests.reports.pdf_check import POPPLER
+from tests.reports.pdf_check import text as pdf_text
 from tests.server.test_duty_cli import _config
 
 EMPLOYEE, RETIREE, NONLOCAL = DEMO_PERSONS[0], DEMO_PERSONS[1], DEMO_PERSONS[4]
@@ -166,7 +168,7 @@ def _yuan(fen: int) -> Decimal:
 
 
 def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
-        card_shop: dict[str, Any], engine: Engine, settings: Settings) -> None:
+        card_shop: dict[str, Any], engine: Engine, settings: Settings, tmp_path: Path) -> None:
     tz, admdvs = settings.store.tz, settings.store.admdvs
     b = busy(card_shop, tz)
     d, nxt = b["d"], b["nxt"]
@@ -291,6 +293,18 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     assert agency.status_code == 200 and EMPLOYEE.certno.encode() in agency.content
     (entry,) = _sql(engine, "SELECT after FROM audit_entry WHERE action = 'report.agency_export'")
     assert hashlib.sha256(agency.content).hexdigest() in str(entry[0])  # text on SQLite, JSON on PostgreSQL
+    # … and its paper submission: the PDF, audited the same way, its totals the centre's ledger's
+    paper = c.get("/reports/card-statement/agency", params=q | {"format": "pdf"}, headers=card_shop["admin"])
+    assert paper.status_code == 200 and paper.content.startswith(b"%PDF")
+    entries = _sql(engine, "SELECT after FROM audit_entry WHERE action = 'report.agency_export' ORDER BY seq")
+    assert len(entries) == 2 and hashlib.sha256(paper.content).hexdigest() in str(entries[1][0])
+    if POPPLER:
+        path = tmp_path / "agency.pdf"
+        path.write_bytes(paper.content)
+        flat = re.sub(r"\s+", "", pdf_text(path))
+        assert EMPLOYEE.certno in flat and "（报经办机构）" in flat and "经办机构审核人：" in flat
+        for label, key in (("医疗费总额", "medfee_fen"), ("基金支付", "fund_fen"), ("个人账户", "acct_fen")):
+            assert f"{label}：{_yuan(sum(r[key] for r in centre)):,}元" in flat, label
 
 
 @pytest.mark.business_day
@@ -356,10 +370,10 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
     from server.cli import app
 
     for user, pin in (("u_manager", ROLE_PINS["manager"]), (SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN)):
-        out = tmp_path / f"{user}.csv"
-        r = runner.invoke(app, ["report", "card-statement", "--for-agency", "--csv", str(out), "--as", user,
-                                "--config", str(config)], input=f"{pin}\n")
-        assert r.exit_code == 1 and not out.exists(), r.output
+        out, paper = tmp_path / f"{user}.csv", tmp_path / f"{user}.pdf"
+        r = runner.invoke(app, ["report", "card-statement", "--for-agency", "--csv", str(out), "--pdf", str(paper),
+                                "--as", user, "--config", str(config)], input=f"{pin}\n")
+        assert r.exit_code == 1 and not out.exists() and not paper.exists(), r.output
     assert _sql(engine, exports)[0][0] == 0
 
     ok = c.get("/reports/card-statement/agency", params={"format": "csv"}, headers=card_shop["admin"])
@@ -374,7 +388,11 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
                                      str(config)], input=f"{ROLE_PINS['manager']}\n")
     assert masked_cli.exit_code == 0 and '"kind": "2102"' in masked_cli.output, masked_cli.output
     assert EMPLOYEE.certno not in masked_cli.output
-    rx_csv = tmp_path / "rx.csv"
-    r = runner.invoke(app, ["report", "rx-statement", "--previous", "--csv", str(rx_csv), "--as", "u_manager",
-                            "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
+    rx_csv, rx_pdf = tmp_path / "rx.csv", tmp_path / "rx.pdf"
+    r = runner.invoke(app, ["report", "rx-statement", "--previous", "--csv", str(rx_csv), "--pdf", str(rx_pdf), "--as",
+                            "u_manager", "--config", str(config)], input=f"{ROLE_PINS['manager']}\n")
     assert r.exit_code == 0 and rx_csv.read_bytes().startswith(b"\xef\xbb\xbf"), r.output
+    assert rx_pdf.read_bytes().startswith(b"%PDF") and f"已写入 / written: {rx_pdf}" in r.output
+    if POPPLER:
+        seen = pdf_text(rx_pdf)
+        assert "基本医疗保险外配处方费用统计表" in seen and not WHOLE_ID.search(seen.encode())

@@ -66,7 +66,7 @@ def test_no_server_error_and_responses_match_the_schema(fuzz_app: dict[str, Any]
         if operation.path == "/auth/logout":
             continue  # logging out would end the token the other operations use
         _fuzz(operation, _headers_for(fuzz_app, operation.method.upper(), operation.path),
-              examples=STREAM_EXAMPLES if operation.path in STREAMS else EXAMPLES)
+              examples=STREAM_EXAMPLES if operation.path in STREAMS else HEAVY.get(operation.path, EXAMPLES))
 
 
 EXAMPLES = 8  # per operation (~200 of them): what the suite's 15 minutes allow beside everything else
@@ -74,6 +74,9 @@ EXAMPLES = 8  # per operation (~200 of them): what the suite's 15 minutes allow 
 # validation; the stream itself is tested in tests/server/test_events.py.
 STREAMS = {"/events"}
 STREAM_EXAMPLES = 3
+# A valid call runs the whole checklist and writes its file (seconds a call): a few examples reach its validation;
+# the files themselves are tested in tests/reports/test_checklist_files.py.
+HEAVY = {"/checklist/export": 3}
 
 
 def _fuzz(operation: Any, headers: dict[str, str], examples: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -67,3 +67,20 @@ class TrainingOut(BaseModel):
     topic: str
     trainer: str
     attendees: list[int]
+
+
+class ChecklistRunOut(BaseModel):
+    """One past run (checklist_run): its period, when and by whom, its verdicts, and what changed against the run
+    before it of the same period."""
+
+    id: int
+    first: date
+    last: date
+    at: datetime
+    run_by: str
+    passed: int
+    failed: int
+    manual: int
+    failed_items: list[int]
+    verdicts: dict[int, str]  # item no -> pass | fail | manual
+    changes: dict[int, list[str]]  # item no -> [then, now]
