@@ -26,9 +26,9 @@ from server.insurance.gateway import Caller
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.eprx import HOSPITAL
 from server.services import outbox
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.insurance import uploads
-from server.services.catalog import items as catalog_service
 from tests.conftest import (
     BARCODE_AMOX,
     CONFIRM_MAPPING,
