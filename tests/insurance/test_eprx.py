@@ -24,7 +24,7 @@ from server.insurance import uploads as wire_uploads
 from server.insurance.factory import make_gateway
 from server.insurance.gateway import Caller
 from server.insurance.sandbox.client import SandboxAdmin
-from server.insurance.sandbox.eprx import HOSPITAL
+from server.insurance.sandbox.eprx_demo import HOSPITAL
 from server.services import outbox
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx

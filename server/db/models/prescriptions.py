@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlalchemy import LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk
@@ -163,7 +163,7 @@ class EprxDownload(Table, table=True):
     signdata: str = Field(default="", max_length=300)
     sign_verified: bool = False
     sha256: str = Field(max_length=64)
-    body: str  # the 7203 output, JSON as received
+    body: str = Field(sa_type=Text)  # the 7203 output, JSON as received
     received_by: int = Field(foreign_key="app_user.id")
     received_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from server.insurance import eprx as wire_eprx
 from server.insurance.sandbox.centre import CN, DT, Centre, Refuse, _need, _object
+from server.insurance.sandbox.eprx_demo import DEMO_CODES, DEMO_DRUGS, HOSPITAL
 from server.insurance.sandbox.ledger import Ledger
 from server.insurance.sandbox.persons import DEMO_PERSONS
 from server.insurance.wire import to_decimal, to_text
@@ -37,8 +38,6 @@ from server.insurance.wire import to_decimal, to_text
 PRIVATE_KEY = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8"
 PUBLIC_KEY = ("09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020"
               "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13")
-HOSPITAL: dict[str, Any] = {"code": "H44030500017", "name": "深圳市丁点示范医院", "admdvs": "440300",
-                            "doctors": [{"code": "D0001", "name": "王建国"}, {"code": "D0002", "name": "陈静"}]}
 EFFECTFUL = ("7204", "7206", "7207", "7208")
 
 SCHEMA = """
@@ -256,17 +255,6 @@ def _cancel(db: sqlite3.Connection, req: dict[str, Any], data: dict[str, Any], i
         raise Refuse("未找到该销售的核销记录 / no write-off of that sale to cancel")
     db.execute("UPDATE eprx_sale SET cancelled_by = ? WHERE id = ?", (to_text(req["msgid"]), found["id"]))
     return {"data": {"hi_rxno": found["hi_rxno"], "rx_stas": "cancelled"}}, ""
-
-
-DEMO_DRUGS = (  # the demo catalog's 处方药 without trace codes (the demo fills them without a scanner)
-    {"med_list_codg": "XC09CAA012A002000103278", "drug_genname": "氯沙坦钾片", "drug_dosform": "片剂",
-     "sin_doscnt": "50", "sin_dosunt": "mg", "used_frquname": "qd", "medc_way_dscr": "口服", "drug_cnt": "2",
-     "prd_days": "14"},
-    {"med_list_codg": "XC10AAA015A002000116922", "drug_genname": "瑞舒伐他汀钙片", "drug_dosform": "片剂",
-     "sin_doscnt": "10", "sin_dosunt": "mg", "used_frquname": "qn", "medc_way_dscr": "口服", "drug_cnt": "2",
-     "prd_days": "14"},
-)
-DEMO_CODES = ("EPRX44030020260101000000001", "EPRX44030020260101000000002", "EPRX44030020260101000000003")
 
 
 def seed_demo(centre: Centre) -> list[dict[str, str]]:
