@@ -45,6 +45,7 @@ from tests.conftest import (
 )
 from tests.insurance.conftest import CODES, ELDER, EMPLOYEE, RESIDENT, RETIREE
 from tests.insurance.test_card_sale import identify, sale_with, settle
+from tests.server.test_selling import pay_cash
 
 AMOX = {"med_list_codg": CODES["yi"], "drug_genname": "阿莫西林胶囊", "drug_cnt": 1, "sin_doscnt": "0.5",
         "sin_dosunt": "g", "used_frquname": "qid", "medc_way_dscr": "口服", "drug_dosform": "胶囊"}
@@ -326,6 +327,30 @@ def test_a_rejection_is_uploaded_with_rx05s_reason_and_cannot_be_dispensed(eshop
     sid = sale_with(eshop, (BARCODE_AMOX, 1))
     tied = c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]}, headers=eshop["cashier"])
     assert tied.status_code == 409 and tied.json()["code"] == "RX-05"
+
+
+@pytest.mark.refuses("RX-01")
+def test_reviewed_in_place_and_not_dispensed_until_the_platform_took_the_review(eshop: dict[str, Any]) -> None:
+    """The pharmacist authorises the review at the cashier's till (X-Grant); the platform does not take it: the
+    review stands, the sale is refused even in cash (RX-01), until the review is uploaded again."""
+    c, h = eshop["client"], eshop["cashier"]
+    rx = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX])["qr"]).json()["prescription"]
+    grant = c.post("/auth/authorise", json={"username": "u_pharmacist", "pin": ROLE_PINS["pharmacist"],
+                                           "action": "rx.review", "subject": str(rx["id"])}, headers=h)
+    assert grant.status_code == 200, grant.text
+    eshop["sandbox"].inject("error", "7204", err_msg="审方服务繁忙 / busy")
+    r = c.post(f"/eprx/prescriptions/{rx['id']}/review", json={"verdict": "approved"},
+               headers=h | {"X-Grant": grant.json()["grant"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["prescription"]["status"] == "approved" and not r.json()["platform"]["review_uploaded"]
+    assert r.json()["upload_error"]["code"] == "EPRX-REFUSED" and "busy" in r.json()["upload_error"]["message_en"]
+    sid = sale_with(eshop, (BARCODE_AMOX, 1))
+    assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]}, headers=h).status_code == 200
+    cash = pay_cash(c, h, sid, 1250, 1250)
+    assert cash.status_code == 422 and cash.json()["code"] == "RX-01", cash.text
+    again = c.post(f"/eprx/prescriptions/{rx['id']}/review-upload", headers=eshop["pharmacist"])
+    assert again.status_code == 200 and again.json()["platform"]["review_uploaded"], again.text
+    assert again.json()["platform"]["rx_chk_biz_sn"] == on_platform(eshop, rx["rx_no"])["rx_chk_biz_sn"]
 
 
 def test_a_crash_between_settlement_and_report_is_recovered(eshop: dict[str, Any]) -> None:
