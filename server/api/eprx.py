@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.api.deps import Acting, CtxDep, ReadSession, RowId, Who, get_state, guarded
 from server.api.prescriptions import rx_out
@@ -21,9 +22,10 @@ from server.api.schemas.eprx import (
     UploadErrorOut,
 )
 from server.api.schemas.rx import ReviewIn
+from server.db.models import Sale
 from server.db.uow import read_session
 from server.errors import AppError, conflict
-from server.insurance.eprx import Carrier
+from server.insurance.eprx import PLATFORM_TXNS, Carrier
 from server.permissions import Action
 from server.services import outbox
 from server.services.rx import entry as rx_entry
@@ -49,14 +51,11 @@ def platform_out(s: Session, store_id: int, rx_id: int) -> PlatformOut:
         raise conflict("EPRX-PAPER", "该处方不是从医保电子处方平台下载的", "the prescription did not come from the platform")
     up = platform.uploaded_review(s, rx_id)
     out = outbox.OUT
-    sale_ids = [str(r[0]) for r in s.connection().execute(
-        out.select().with_only_columns(out.c.ref_id).where(out.c.store_id == store_id, out.c.ref_type == "sale",
-                                                           out.c.txn.in_(["7206", "7207"])))]
-    keys = [report_key(sid) for sid in sale_ids]
-    rows = s.connection().execute(out.select().where(out.c.store_id == store_id)
-                                  .where(out.c.txn.in_(["7206", "7207", "7208"]))).all()
-    mine = [r for r in rows if any(r.key == k or r.key.startswith(k + "/") for k in keys)
-            and (r.payload or {}).get("data", {}).get("hi_rxno") == dl.hi_rxno]
+    keys = [report_key(sid) for sid in s.exec(select(Sale.id).where(Sale.store_id == store_id,
+                                                                   Sale.prescription_id == rx_id))]
+    mine = list(s.connection().execute(
+        out.select().where(out.c.store_id == store_id, out.c.txn.in_(PLATFORM_TXNS),
+                           sa.or_(*(out.c.key.startswith(k) for k in keys))).order_by(out.c.id))) if keys else []
     return PlatformOut(hi_rxno=dl.hi_rxno, sign_verified=dl.sign_verified, variant=dl.variant,
                        received_at=dl.received_at, review_uploaded=up is not None,
                        rx_chk_biz_sn=up.rx_chk_biz_sn if up else "",

@@ -258,18 +258,24 @@ def _cancel(db: sqlite3.Connection, req: dict[str, Any], data: dict[str, Any], i
 
 
 def seed_demo(centre: Centre) -> list[dict[str, str]]:
-    """Three prescriptions for the demo card's 职工 (chronic, 14 days), their codes valid 30 days from now: what
-    `dingdian demo` shows for a new user to fill end to end."""
+    """Three prescriptions for the demo card's 职工 (chronic, 14 days), issued today and valid three days, their codes
+    the fixed DEMO_CODES: what `dingdian demo` shows for a new user to fill end to end. A demo prescription not of
+    today that nobody holds is issued again under its code at the sandbox's start (the demo on a later day)."""
     now = centre.clock().astimezone(CN)
     employee = DEMO_PERSONS[0].psn_no
     out = []
     with centre.ledger.transaction() as db:
-        if db.execute("SELECT COUNT(*) FROM eprx_rx").fetchone()[0]:
-            return [dict(r) for r in db.execute("SELECT hi_rxno, qr FROM eprx_rx WHERE qr IN (?, ?, ?)", DEMO_CODES)]
         for n, qr in enumerate(DEMO_CODES):
+            row = db.execute("SELECT * FROM eprx_rx WHERE qr = ?", (qr,)).fetchone()
+            if row is not None and (row["pharmacy"] or str(row["issued_at"])[:10] == now.strftime("%Y-%m-%d")):
+                out.append({"hi_rxno": row["hi_rxno"], "qr": qr})
+                continue
+            if row is not None:  # stale and free: the demo's again, today
+                for table in ("eprx_review", "eprx_sale", "eprx_rx"):
+                    db.execute(f"DELETE FROM {table} WHERE hi_rxno = ?", (row["hi_rxno"],))
             drugs = [dict(DEMO_DRUGS[n % 2])] if n < 2 else [dict(d) for d in DEMO_DRUGS]
-            out.append(issue(db, now, employee, drugs, ("I10.x00", "原发性高血压"), code_hours=30 * 24,
-                             doctor=n % 2, course="chronic", qr=qr))
+            out.append(issue(db, now, employee, drugs, ("I10.x00", "原发性高血压"), valid_days=3,
+                             code_hours=3 * 24, doctor=n % 2, course="chronic", qr=qr))
     return out
 
 

@@ -1,8 +1,8 @@
 """The sandbox platform's demo hospital and the demo's electronic 外配处方 (issue #23): shared by the sandbox, which
 issues them, and `dingdian demo`, which registers the hospital at the demo store and shows the codes to scan.
 
-The codes are fixed, so the demo's guide can print them (or show them as QR on screen); each is valid 30 days from
-the sandbox's first start. The drugs are the demo catalog's 处方药 that carry no trace code (the demo fills them
+The codes are fixed, so the demo's guide can print them (or show them as QR on screen); each prescription is
+issued again at the sandbox's start when it is not of today and nobody holds it (valid three days). The drugs are the demo catalog's 处方药 that carry no trace code (the demo fills them
 without a code scanner); the prescriptions are for the demo card's 职工 (周德明)."""
 
 from __future__ import annotations

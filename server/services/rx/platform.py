@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from catalog.violations import Violation
 from server import audit
 from server.db.models import EprxDownload, EprxReviewUpload, Prescription, RxReview, User
 from server.db.models.base import id_of
@@ -31,6 +32,7 @@ from server.services.insurance import sign_in as ins
 from server.services.insurance.uploads import uploads_caller
 from server.services.rx import entry as rx_entry
 from server.services.rx import review as rx_review
+from server.services.store.users import staff_profile
 
 DT = "%Y-%m-%d %H:%M:%S"
 
@@ -151,8 +153,6 @@ def uploaded_review(s: Session, rx_id: int) -> EprxReviewUpload | None:
 def _review_doc(s: Session, ctx: Ctx, dl: EprxDownload, rev: RxReview) -> dict[str, Any]:
     pharmacist = s.get(User, rev.pharmacist_id)
     dispenser = s.get(User, rev.dispenser_id) if rev.dispenser_id else None
-    from server.services.store.users import staff_profile  # the qualification number the platform asks for
-
     profile = staff_profile(s, rev.pharmacist_id)
     opinion = rev.note or (RejectReason(rev.reason).label if rev.reason else "")
     return {"hi_rxno": dl.hi_rxno, "rx_chk_stas_codg": "1" if rev.verdict == "approved" else "2",
@@ -225,10 +225,8 @@ def review(engine: Engine, ctx: Ctx, gateway: eprx.Carrier, rx_id: int, roles: f
         return rx, up, err
 
 
-def dispense_refusals(s: Session, rx: Prescription) -> list[Any]:
+def dispense_refusals(s: Session, rx: Prescription) -> list[Violation]:
     """RX-01 for a platform prescription: dispensed only once the platform took its approving review (7204)."""
-    from catalog.violations import Violation
-
     if download_of(s, rx.store_id, id_of(rx)) is None:
         return []
     up = uploaded_review(s, id_of(rx))
