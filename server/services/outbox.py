@@ -306,12 +306,13 @@ def backoff(attempts: int, least: timedelta, most: timedelta) -> timedelta:
 
 def standing(r: Reader, store_id: int, first: date, last: date) -> list[Any]:
     """The facts that stand, day by day (what the centre should hold): no 3507, no row a re-send replaced, no fact
-    of a movement that was corrected (a re-send of a standing fact stands in its place)."""
+    of a movement that was corrected (a re-send of a standing fact stands in its place). 进销存 facts only: the
+    platform's prescription reports (72xx) are not the centre's to count."""
     r.flush()
     replaced = sa.select(OUT.c.replaces_id).where(OUT.c.store_id == store_id, OUT.c.replaces_id.is_not(None))
     cancelled = sa.select(OUT.c.ref_id).where(OUT.c.store_id == store_id, OUT.c.txn == DELETE)
     q = (sa.select(OUT).where(OUT.c.store_id == store_id, OUT.c.business_date >= first, OUT.c.business_date <= last,
-                              OUT.c.txn != DELETE, OUT.c.id.not_in(replaced),
+                              OUT.c.txn != DELETE, OUT.c.txn.in_(TXNS), OUT.c.id.not_in(replaced),
                               sa.or_(OUT.c.movement_id.is_(None),
                                      sa.cast(OUT.c.movement_id, sa.String).not_in(cancelled)))
          .order_by(OUT.c.id))

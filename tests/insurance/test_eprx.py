@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription
-from server.db.uow import core_unit, read_session
+from server.db.uow import core_unit, read_session, read_unit
 from server.insurance import eprx, wire
 from server.insurance import uploads as wire_uploads
 from server.insurance.factory import make_gateway
@@ -209,6 +209,9 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
     drain(eshop)
     (sold,) = on_platform(eshop, issued["hi_rxno"])["sales"]
     assert sold["cancelled_by"]
+    with read_unit(engine) as r:  # the platform's reports are no 进销存 fact the centre's completeness counts
+        day = eshop["clock"].today
+        assert not {t for _, t in uploads.ours(r, ctx_of(eshop).store_id, day, day)} & set(eprx.PLATFORM_TXNS)
     view = c.get(f"/eprx/prescriptions/{rx['id']}", headers=eshop["cashier"]).json()
     assert [(r["txn"], r["state"]) for r in view["reports"]] == [("7207", "accepted"), ("7208", "accepted")]
 
