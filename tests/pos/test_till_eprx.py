@@ -12,12 +12,14 @@ from sqlalchemy import Engine, text
 
 from pos.screens.prescription import PrescriptionScreen
 from server.config import Settings
+from server.db.uow import core_unit
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.eprx_demo import HOSPITAL
+from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from tests.conftest import BARCODE_VITC, make_settings, qualify_pharmacist
+from tests.conftest import BARCODE_VITC, make_settings, mapping_approval, qualify_pharmacist
 from tests.insurance.conftest import CODES, EMPLOYEE
-from tests.pos.card_shop import headers, make_card_ready
+from tests.pos.card_shop import headers, item_ids
 from tests.pos.helpers import SIZE, log_in, message, pay_cash, popup, scan, settled, till, type_text, until
 from tests.pos.live import LiveService
 from tests.pos.test_till_rx import on_duty, title
@@ -33,11 +35,15 @@ def settings(db_url: str, sandbox_url: str) -> Settings:
 def test_the_prescription_code_scanned_in_f4_downloads_ties_and_is_reviewed_and_uploaded(
         live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx) -> None:
     qualify_pharmacist(engine, ctx)
-    make_card_ready(live.base, engine, ctx, sign_in="pharmacist")
+    approval, amox = mapping_approval(engine, ctx), item_ids(engine)["YP0001"]
+    with core_unit(engine) as u:  # the platform names its drugs by their 医保 code: 阿莫西林's here (paid in cash)
+        catalog_service.update_item(u, ctx, amox, {"nhsa_code": CODES["yi"], "insurance_category": "yi"}, approval)
     with httpx.Client(base_url=live.base, timeout=10) as http:
         r = http.put("/institutions", headers=headers(http, "manager"), json={"institutions": [
             {"code": HOSPITAL["code"], "name": HOSPITAL["name"], "doctors": HOSPITAL["doctors"]}]})
         assert r.status_code == 200, r.text
+        r = http.post("/insurance/sign-in", json={}, headers=headers(http, "pharmacist", "T01"))
+        assert r.status_code == 201, r.text
     issued = sandbox.issue_eprx(EMPLOYEE.psn_no, [{
         "med_list_codg": CODES["yi"], "drug_genname": "阿莫西林胶囊", "drug_cnt": 1, "sin_doscnt": "0.5",
         "sin_dosunt": "g", "used_frquname": "qid", "medc_way_dscr": "口服", "drug_dosform": "胶囊"}])
