@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
+from server.audit import verify
 from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription
 from server.db.uow import core_unit, read_session, read_unit
 from server.insurance import eprx, wire
@@ -46,6 +48,7 @@ from tests.conftest import (
 from tests.insurance.conftest import CODES, ELDER, EMPLOYEE, RESIDENT, RETIREE
 from tests.insurance.test_card_sale import identify, sale_with, settle
 from tests.server.test_selling import pay_cash
+from tests.tamper import behind_the_guard
 
 AMOX = {"med_list_codg": CODES["yi"], "drug_genname": "阿莫西林胶囊", "drug_cnt": 1, "sin_doscnt": "0.5",
         "sin_dosunt": "g", "used_frquname": "qid", "medc_way_dscr": "口服", "drug_dosform": "胶囊"}
@@ -214,6 +217,9 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
         assert not {t for _, t in uploads.ours(r, ctx_of(eshop).store_id, day, day)} & set(eprx.PLATFORM_TXNS)
     view = c.get(f"/eprx/prescriptions/{rx['id']}", headers=eshop["cashier"]).json()
     assert [(r["txn"], r["state"]) for r in view["reports"]] == [("7207", "accepted"), ("7208", "accepted")]
+    with read_session(engine) as s:  # the download and the review upload are imaged in the audit chain, as written
+        report = verify(s, ctx_of(eshop).store_id)
+        assert report.ok, report.problems
 
 
 @pytest.mark.refuses("RX-03")
@@ -281,6 +287,7 @@ def test_rx07_an_expired_prescription_or_code_is_refused(eshop: dict[str, Any]) 
     assert counts(engine) == before
 
 
+@pytest.mark.refuses("ST-02")
 def test_a_tampered_download_is_refused_and_kept_out(eshop: dict[str, Any]) -> None:
     engine = eshop["engine"]
     sandbox = eshop["sandbox"]
@@ -297,6 +304,17 @@ def test_a_tampered_download_is_refused_and_kept_out(eshop: dict[str, Any]) -> N
             EprxDownload.hi_rxno == clean.json()["platform"]["hi_rxno"])).scalars()
         output = wire.loads(kept.body)
         assert eprx.verify(output, eshop["client"].app.state.dingdian.settings.eprx.platform_public_key)
+    # the copy kept (RX-08): the database refuses its edit; one made behind the guard is named by audit verify
+    edit = text("UPDATE eprx_download SET body = :b WHERE id = :i")
+    with pytest.raises(DBAPIError), core_unit(engine) as u:
+        u.connection().execute(edit, {"b": kept.body.replace('"drug_cnt":"1"', '"drug_cnt":"2"'), "i": kept.id})
+    with behind_the_guard(engine, "eprx_download") as conn:
+        conn.execute(edit, {"b": kept.body.replace('"drug_cnt":"1"', '"drug_cnt":"2"'), "i": kept.id})
+    with read_session(engine) as s:
+        named = verify(s, ctx_of(eshop).store_id).problems
+    with behind_the_guard(engine, "eprx_download") as conn:  # put back: the module's other tests verify the store
+        conn.execute(edit, {"b": kept.body, "i": kept.id})
+    assert any(p["table"] == "eprx_download" and p["row_id"] == str(kept.id) for p in named), named
 
 
 def test_the_platform_away_is_said_plainly_and_a_paper_prescription_still_goes(eshop: dict[str, Any]) -> None:
