@@ -396,24 +396,27 @@ def test_a_crash_between_settlement_and_report_is_recovered(eshop: dict[str, Any
     assert len(sandbox.deliveries(msgid=row.msgid)) == 2
 
 
-def test_the_shenzhen_variant_writes_off_by_7206_and_cancels_by_7206(eshop: dict[str, Any]) -> None:
+def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_cancels(eshop: dict[str, Any]) -> None:
     sandbox, settings = eshop["sandbox"], eshop["settings"]
-    issued = sandbox.issue_eprx(EMPLOYEE.psn_no, [AMOX])
+    issued = sandbox.issue_eprx(EMPLOYEE.psn_no, [AMOX | {"drug_cnt": 2}])
     gw, caller = other_pharmacy(settings, eshop["engine"], ctx_of(eshop))
     eprx.download(gw, caller, auth_rxno=issued["auth_rxno"])
     sn, _ = eprx.upload_review(gw, caller, {"hi_rxno": issued["hi_rxno"], "rx_chk_stas_codg": "1",
                                             "rx_chk_time": "2026-01-01 10:00:00", "phar_name": "药师",
                                             "phar_prac_cert_no": "ZY-9"})
-    data = {"hi_rxno": issued["hi_rxno"], "rx_chk_biz_sn": sn, "medins_sale_sn": "S1", "sel_time": "2026-01-01 10:05:00",
-            "sel_retn_flag": "0"}
-    sale = {"data": data, "selinfo": [{"med_list_codg": CODES["yi"], "sel_cnt": "1"}]}
+
+    def sale(sn_: str, flag: str = "0") -> dict[str, Any]:
+        return {"data": {"hi_rxno": issued["hi_rxno"], "rx_chk_biz_sn": sn, "medins_sale_sn": sn_,
+                         "sel_time": "2026-01-01 10:05:00", "sel_retn_flag": flag},
+                "selinfo": [{"med_list_codg": CODES["yi"], "sel_cnt": "1"}]}
+
     msgid = gw.new_msgid()
-    assert wire_uploads.send(gw, caller, "7206", sale, msgid).accepted
-    assert wire_uploads.send(gw, caller, "7206", sale, msgid).accepted  # a retry: answered alike, once
-    more = {"data": {**data, "medins_sale_sn": "S2"}, "selinfo": sale["selinfo"]}
-    assert not wire_uploads.send(gw, caller, "7206", more, gw.new_msgid()).accepted  # more than prescribed
+    assert wire_uploads.send(gw, caller, "7206", sale("S1"), msgid).accepted  # one box of two: a partial fill
+    assert wire_uploads.send(gw, caller, "7206", sale("S1"), msgid).accepted  # a retry: answered alike, once
+    assert wire_uploads.send(gw, caller, "7206", sale("S2"), gw.new_msgid()).accepted  # the rest
+    assert not wire_uploads.send(gw, caller, "7206", sale("S3"), gw.new_msgid()).accepted  # more than prescribed
     back = {"data": {"hi_rxno": issued["hi_rxno"], "medins_sale_sn": "S1", "sel_retn_flag": "1"}}
     assert wire_uploads.send(gw, caller, "7206", back, gw.new_msgid()).accepted
-    (held,) = [p for p in sandbox.eprx() if p["hi_rxno"] == issued["hi_rxno"]]
-    assert len(held["sales"]) == 1 and held["sales"][0]["cancelled_by"]
+    sales = on_platform(eshop, issued["hi_rxno"])["sales"]
+    assert [(x["sale_sn"], bool(x["cancelled_by"])) for x in sales] == [("S1", True), ("S2", False)]
     gw.close()
