@@ -368,6 +368,14 @@ class TillClient:
     async def tie_prescription(self, sale_id: str, rx_id: int) -> Json:
         return await self._call("POST", f"/sales/{sale_id}/prescription", json={"prescription_id": rx_id})
 
+    async def download_eprx(self, qr: str) -> Json:
+        """The patient's electronic prescription code → the platform's prescription, on file (DownloadOut)."""
+        return await self._call("POST", "/eprx/download", json={"qr": qr})
+
+    async def review_eprx(self, rx_id: int, body: Json, grant: str | None = None) -> Json:
+        """The review of a platform prescription, uploaded to it (EprxReviewOut: prescription, upload_error)."""
+        return await self._call("POST", f"/eprx/prescriptions/{rx_id}/review", json=body, **_granted(grant))
+
     async def reject_reasons(self) -> list[Json]:
         """RX-05's fixed list of refusal reasons, with the labels the service prints."""
         return await self._call("GET", "/till/rx-reject-reasons")

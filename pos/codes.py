@@ -31,6 +31,13 @@ GTIN_LENGTHS = {8, 12, 13, 14}
 # A receipt's sale number (YYYYMMDD-NNNN), typed or scanned from the receipt's barcode: a return.
 SALE_NO = re.compile(r"^\d{8}-\d{4,6}$")
 VOUCHER_SHOWN = "医保电子凭证"  # what a notice shows in place of a voucher's token
+# The patient's electronic 外配处方 code (epc_qrcd, 27 characters; the sandbox platform's begin EPRX): taken in F4.
+RX_CODE = re.compile(r"^EPRX[0-9A-Z]{23}$")
+
+
+def is_rx_code(code: str) -> bool:
+    """Whether a scanned or typed code is a prescription code the platform decodes (7201)."""
+    return bool(RX_CODE.match(code.strip().upper()))
 
 
 class Scan(StrEnum):

@@ -41,6 +41,7 @@ from server.db.models import (
     AuditEntry,
     AuditHead,
     DayCounter,
+    EprxDownload,
     InsuranceMessage,
     InsuranceMsgidCounter,
     RxAttachment,
@@ -544,6 +545,7 @@ def _altered(table: str, rid: str, changed: list[str], seq: int | None = None) -
 _SALE, _LINE, _CODE, _COUNTER = table_of(Sale), table_of(SaleLine), table_of(SaleTraceCode), table_of(DayCounter)
 _SCAN, _INSURED = table_of(RxAttachment), table_of(SaleInsured)
 _SUBMISSION = table_of(ReportSubmission)
+_EPRX = table_of(EprxDownload)
 _MESSAGE, _MSGID = table_of(InsuranceMessage), table_of(InsuranceMsgidCounter)
 MSGID_LENGTH = 30  # fixmedins_code(12) + yyyyMMddHHmmss(14) + 顺序号(4): server.insurance.msgid
 
@@ -586,6 +588,11 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
                                            .where(_SCAN.c.store_id == store_id)):
         if hashlib.sha256(data).hexdigest() != sha:
             report.problems.append(_altered("rx_attachment", str(scan_id), ["data"]))
+    # An electronic prescription's download is the text its audited digest names (RX-08, issue #23).
+    for dl_id, body, sha in conn.execute(sa_select(_EPRX.c.id, _EPRX.c.body, _EPRX.c.sha256)
+                                         .where(_EPRX.c.store_id == store_id)):
+        if hashlib.sha256(body.encode("utf-8")).hexdigest() != sha:
+            report.problems.append(_altered("eprx_download", str(dl_id), ["body"]))
     # A signed purchase list's pad image is the bytes its audited digest names (CARD-05, RX-08).
     for insured_id, data, sha in conn.execute(
             sa_select(_INSURED.c.id, _INSURED.c.signature_image, _INSURED.c.signature_sha256)

@@ -185,6 +185,23 @@ class InsuranceSettings(_Section):
     upload_pause_ms: int = Field(default=20, ge=0, le=10_000)  # between two uploads: the tills' scans go first
 
 
+class EprxSettings(_Section):
+    """Electronic 外配处方 from the insurance platform (电子处方流转, reference §7; issue #23).
+
+    `variant` is the region's transaction set for reporting the sale (the rest, 7201 decode, 7202 query, 7203
+    download, 7204 review, are common): "national" reports the sales detail by 7207 and cancels it by 7208 on a
+    return ([KSOA]); "shenzhen" writes the prescription off by 7206 ([BZ] CFHX7206) and cancels by 7206 again with
+    the return flag (sel_retn_flag 1: the Shenzhen copy names no separate cancel — confirm with the region)."""
+
+    enabled: bool = True
+    variant: Literal["national", "shenzhen"] = "national"
+    # Where the platform signs the download (SM2 with SM3): the platform's public key (128 hex digits, x‖y); the
+    # default is the sandbox centre's demo key. Empty: the region does not sign, nothing to verify.
+    platform_public_key: str = Field(default=(
+        "09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020"
+        "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13"), pattern=r"^([0-9a-fA-F]{128})?$")
+
+
 class RuleSettings(_Section):
     """Every limit rules.md marks configurable, with the rule it belongs to."""
 
@@ -299,6 +316,7 @@ class Settings(BaseSettings):
     till: TillSettings
     devices: DeviceSettings = DeviceSettings()
     insurance: InsuranceSettings = InsuranceSettings()
+    eprx: EprxSettings = EprxSettings()
     rules: RuleSettings
     printers: dict[str, TillPrinterSettings] = Field(default_factory=dict)  # a printer per till, by till code
     reports: ReportSettings = ReportSettings()

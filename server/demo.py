@@ -16,11 +16,13 @@ from server.audit import Actor
 from server.db.models import AgreementStatus, Item, Supplier, User
 from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
+from server.insurance.sandbox.eprx_demo import HOSPITAL, demo_guide
 from server.roles import ROLE_LABELS, Role
 from server.rules.controlled import Approver
 from server.rules.stock import Scope
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.rx import registry as rx_registry
 from server.services.stock import batches as stock
 from server.services.stock import suppliers as supplier_service
 from server.services.store import profile as store_service
@@ -81,9 +83,13 @@ def load_demo(engine: Engine, ctx: Ctx) -> str:
                                                   scope=[x.value for x in Scope])
             supplier_service.approve_supplier(unit, ctx, id_of(added), "演示数据")
         sup_ids = {x.name: x.id for x in s.exec(select(Supplier).where(Supplier.store_id == ctx.store_id))}
+        # the sandbox platform's demo hospital and doctors: its electronic 外配处方 pass RX-02 here (issue #23)
+        rx_registry.import_registry(unit, ctx, [rx_registry.InstitutionIn(
+            HOSPITAL["code"], HOSPITAL["name"], HOSPITAL["admdvs"],
+            doctors=[rx_registry.DoctorIn(d["code"], d["name"]) for d in HOSPITAL["doctors"]])])
         batches = demo_batches(items, suppliers, DEMO_SEED, today)
         for b in batches:
             stock.add_opening_batch(unit, ctx, ids[b.item_code], sup_ids.get(b.supplier_name), b.batch_no, b.lot_no,
                                     b.manufactured_on, b.expires_on, b.cost_fen, b.qty, b.zone_code)
     return (f"演示门店已就绪 / demo store ready: {len(items)} 商品 items, {len(batches)} 批次 batches, "
-            f"{len(suppliers)} 供应商 suppliers\n演示用户 / demo users:\n" + "\n".join(lines))
+            f"{len(suppliers)} 供应商 suppliers\n演示用户 / demo users:\n" + "\n".join(lines) + "\n" + demo_guide())

@@ -69,6 +69,10 @@ TABLES: dict[str, Evidence] = {
     "agreement_event": Evidence(Verified.ROWS, BOTH),
     "prescription": Evidence(Verified.ROWS, BOTH),
     "rx_attachment": Evidence(Verified.ROWS, BOTH),  # the scan's bytes: against their audited digest too
+    # electronic 外配处方 (issue #23, 0029): the platform's download as received (its body against its audited
+    # digest too), and each review as the platform took it — written once
+    "eprx_download": Evidence(Verified.ROWS, BOTH),
+    "eprx_review_upload": Evidence(Verified.ROWS, BOTH),
     # the sales ledger
     "sale": Evidence(Verified.ROWS, BOTH, since="0011"),
     "sale_line": Evidence(Verified.ROWS, BOTH, since="0011"),

@@ -3,6 +3,10 @@ reviewed there by the pharmacist on duty (审方: approve, reject with a reason 
 the patient to another designated pharmacy). Rx lines cannot be paid before the approval (RX-01): the service
 refuses, and this screen is where the pharmacist gets them through.
 
+An electronic 外配处方 from the insurance platform: the patient's prescription code scanned here (or typed into the
+patient box) downloads it (the service verifies the platform's signature), puts its drugs on the sale, ties it
+and shows it for the review, which the service uploads to the platform (issue #23).
+
 Steps, each undone by Esc: home (find by patient, or F3 to enter one; F2 is
 only ever 保存, so an F2 meant for the payment never opens a blank form) → the entry form → the prescription
 (detail) → a refusal's reason / the referral's pharmacy. The service checks everything; refusals are shown
@@ -22,6 +26,7 @@ from textual.widgets.option_list import Option
 
 from pos import keymap
 from pos.client import ServiceError
+from pos.codes import is_rx_code
 from pos.format import store_today
 from pos.screens.authorise import AuthoriseScreen
 from pos.screens.help import HelpScreen
@@ -144,6 +149,9 @@ class PrescriptionScreen(TaskScreen):
                                              str(self.rx["id"]), note=note), given)
 
     def take_scan(self, code: str) -> None:
+        if is_rx_code(code) and self.step == "home" and not self.busy:
+            self._work(self._download(code.strip()))
+            return
         self.say("处方登记中不能扫商品，请先按 Esc 返回收银", error=True)
 
     # --- home: find by patient --------------------------------------------------------------------
@@ -151,7 +159,21 @@ class PrescriptionScreen(TaskScreen):
     @on(Input.Submitted, "#rx-patient")
     def _find(self, event: Input.Submitted) -> None:
         if event.value.strip() and not self.busy:
-            self._work(self._search(event.value.strip()))
+            value = event.value.strip()
+            self._work(self._download(value) if is_rx_code(value) else self._search(value))
+
+    async def _download(self, code: str) -> None:
+        """The platform's prescription: downloaded, its drugs put on the sale (those not on it yet), tied."""
+        self.say("正在从医保电子处方平台下载处方…")
+        got = await self.client.download_eprx(code)
+        rx = got["prescription"]
+        on_sale = {ln["item_id"] for ln in self.sale["lines"]}
+        for ln in rx["lines"]:
+            if ln["item_id"] not in on_sale:
+                self.sale = await self.client.add_line(self.sale["id"], item_id=ln["item_id"], qty=ln["qty"],
+                                                       split=ln["split"])
+        await self._tie(rx)
+        self.say(f"电子处方 {rx['rx_no']} 已下载（平台签名已验证），药品已加入本单。" + self._next_hint())
 
     async def _search(self, patient: str) -> None:
         self.found = await self.client.find_prescriptions(patient)
@@ -320,8 +342,13 @@ class PrescriptionScreen(TaskScreen):
     async def _review(self, body: dict[str, Any]) -> None:
         assert self.rx is not None
         self.say("正在提交审方…")
+        upload_error: dict[str, Any] | None = None
         try:
-            self.rx = await self.client.review_prescription(self.rx["id"], body, self._granted())
+            if self.rx["source"] == "electronic":  # from the platform: the review is uploaded to it too
+                out = await self.client.review_eprx(self.rx["id"], body, self._granted())
+                self.rx, upload_error = out["prescription"], out["upload_error"]
+            else:
+                self.rx = await self.client.review_prescription(self.rx["id"], body, self._granted())
         except ServiceError as exc:
             if exc.details.get("grant") == "refused":  # expired or used: the next F5 asks again
                 self.grant = None
@@ -329,6 +356,10 @@ class PrescriptionScreen(TaskScreen):
         self.grant = None  # spent
         self._show_rx()
         verdict = VERDICT_ZH.get(body["verdict"], body["verdict"])
+        if upload_error is not None:  # the review stands; the platform has not got it: nothing is dispensed yet
+            self.say(f"审方已记录：{verdict}，但未能上传医保平台：{upload_error['message_zh']}（稍后重传后才能调配）",
+                     error=True)
+            return
         self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银，F2 收款" if body["verdict"] == "approved"
                                       else "。本处方的处方药不能调配"), error=body["verdict"] != "approved")
 

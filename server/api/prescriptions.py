@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlmodel import Session, col, select
@@ -97,11 +97,8 @@ def enter_prescription(body: RxIn, request: Request, ctx: CtxDep) -> RxOut:
         return rx_out(orm(u), rx_entry.create(u, ctx, data))
 
 
-@router.post("/prescriptions/electronic", response_model=RxOut, status_code=201, **guarded(Action.RX_ENTER))
-def import_electronic(body: dict[str, Any], request: Request, ctx: CtxDep) -> RxOut:
-    """An electronic 外配处方 as the 7203 download returns it (hi_rxno, fixmedins_code, rxdrugdetail …)."""
-    with unit_of_work(request) as u:
-        return rx_out(orm(u), rx_entry.create(u, ctx, rx_entry.from_electronic(orm(u), ctx, body)))
+# An electronic 外配处方 comes from the insurance platform only (server.api.eprx: downloaded, its signature
+# verified): no route takes one a client built.
 
 
 _WHY = Query(max_length=200, description="why the record is read (SEC-06: logged with the read)")

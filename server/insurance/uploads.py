@@ -55,9 +55,10 @@ def business_result(output: dict[str, Any]) -> tuple[bool, str, bool]:
 def send(gateway: Carrier, caller: Caller, txn: str, row: dict[str, Any], msgid: str) -> Outcome:
     """One upload with the msgid its outbox row keeps (every retry the same). A transport error (unreachable,
     timeout, lost answer) propagates: its outcome is unknown or nothing was done, and the row is sent again."""
-    node = NODE[txn]
+    # 3501–3507 carry one row under their node; the platform's 72xx reports carry their whole input (data, selinfo)
+    doc = {NODE[txn]: row} if txn in NODE else row
     try:
-        receipt, _ = gateway.call(txn, caller, {node: row}, msgid)
+        receipt, _ = gateway.call(txn, caller, doc, msgid)
     except CentreRefused as exc:
         return Outcome(False, exc.err_msg or f"infcode {exc.infcode}", None)
     accepted, message, duplicate = business_result(receipt.output)

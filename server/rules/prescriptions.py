@@ -303,14 +303,17 @@ def dispense_plan(sale_lines: list[RxSaleLine], rx_lines: list[RxLineLeft]) -> t
     return plan, out
 
 
-def patient_refusals(rx_patient_name: str, rx_patient_id: str, insured_name: str, insured_certno: str) -> list[Violation]:
+def patient_refusals(rx_patient_name: str, rx_patient_id: str, insured_name: str, insured_certno: str,
+                     rx_psn_no: str = "", insured_psn_no: str = "") -> list[Violation]:
     """RX-03: the 外配处方's patient is the insured person whose card pays (处方使用人与参保人员身份一致).
 
     A proxy purchase (代购, RX-11) changes who stands at the counter — the buyer's identity is recorded
-    beside the insured person's — never whose prescription it is (seed 004, 管理制度8 第二十一条).
+    beside the insured person's — never whose prescription it is (seed 004, 管理制度8 第二十一条). A prescription
+    from the insurance platform names its insured person by 人员编号 (psn_no) as well: both must match.
     """
     same = (rx_patient_id.upper() == insured_certno.upper() if rx_patient_id and insured_certno
             else bool(rx_patient_name) and rx_patient_name == insured_name)
+    same = same and (not rx_psn_no or rx_psn_no == insured_psn_no)
     if same:
         return []
     return [_v("RX-03", f"处方使用人（{rx_patient_name}）与参保人（{insured_name}）不一致，不得用其医保结算"

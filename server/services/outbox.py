@@ -46,7 +46,8 @@ COST_TXNS = ("3502", "3503", "3504")  # summed at cost
 DATA_TYPE = {"3501": "1", "3502": "2", "3503": "3", "3504": "3", "3505": "4", "3506": "4"}  # 3507 inv_data_type
 TXNS_OF = {"1": ("3501",), "2": ("3502",), "3": ("3503", "3504"), "4": ("3505", "3506")}
 TXN_ZH = {"3501": "商品盘存", "3502": "库存变更", "3503": "商品采购", "3504": "采购退货", "3505": "商品销售",
-          "3506": "销售退货", "3507": "商品信息删除"}
+          "3506": "销售退货", "3507": "商品信息删除", "7206": "电子处方核销", "7207": "电子处方销售出库明细",
+          "7208": "电子处方销售出库撤销"}
 
 _UPLOADED: dict[str, Upload] = {k.value: t.upload for k, t in TYPES.items() if t.upload is not None}
 
@@ -175,6 +176,20 @@ def inventory(u: Unit, ctx: Ctx, counted: Sequence[tuple[str, int, int, int]], r
     return len(rows)
 
 
+def platform(u: Unit, ctx: Ctx, key: str, txn: str, batch_id: int, item_id: int, ref_type: str, ref_id: str,
+             qty: int, amount_fen: int, payload: dict[str, Any]) -> int | None:
+    """An electronic prescription's sale reported to the platform (7206/7207; 7208 or 7206 flagged on a return,
+    issue #23), written with the sale's completion or its return: the message's whole input frozen now (the
+    worker sends a row's payload as is), so a crash after the commit loses nothing and a retry sends the same. The
+    batch and item are the first dispensed line's (the row's columns want one; 3507 never touches these rows).
+    None when the row is already there (a retried completion)."""
+    conn = u.connection()
+    if conn.execute(sa.select(OUT.c.id).where(OUT.c.store_id == ctx.store_id, OUT.c.key == key)).first() is not None:
+        return None
+    return int(_ADD.scalar(conn, _row(ctx, key, txn, batch_id, item_id, ref_type=ref_type, ref_id=ref_id, qty=qty,
+                                      amount_fen=amount_fen, payload=payload)))
+
+
 def after_correction(u: Unit, ctx: Ctx, mv: MovementLike, movement: sa.Table) -> int | None:
     """A corrected movement: 3507 for its batch and data type, then each fact of that batch and type that still
     stands (not the corrected movements', not already replaced) re-sent after it. The 3507's row id."""
@@ -291,12 +306,13 @@ def backoff(attempts: int, least: timedelta, most: timedelta) -> timedelta:
 
 def standing(r: Reader, store_id: int, first: date, last: date) -> list[Any]:
     """The facts that stand, day by day (what the centre should hold): no 3507, no row a re-send replaced, no fact
-    of a movement that was corrected (a re-send of a standing fact stands in its place)."""
+    of a movement that was corrected (a re-send of a standing fact stands in its place). 进销存 facts only: the
+    platform's prescription reports (72xx) are not the centre's to count."""
     r.flush()
     replaced = sa.select(OUT.c.replaces_id).where(OUT.c.store_id == store_id, OUT.c.replaces_id.is_not(None))
     cancelled = sa.select(OUT.c.ref_id).where(OUT.c.store_id == store_id, OUT.c.txn == DELETE)
     q = (sa.select(OUT).where(OUT.c.store_id == store_id, OUT.c.business_date >= first, OUT.c.business_date <= last,
-                              OUT.c.txn != DELETE, OUT.c.id.not_in(replaced),
+                              OUT.c.txn != DELETE, OUT.c.txn.in_(TXNS), OUT.c.id.not_in(replaced),
                               sa.or_(OUT.c.movement_id.is_(None),
                                      sa.cast(OUT.c.movement_id, sa.String).not_in(cancelled)))
          .order_by(OUT.c.id))

@@ -24,7 +24,7 @@ from catalog.importer import COLUMN_BY_KEY
 from server.config import Settings
 from server.db.uow import core_unit
 from tests.conftest import BARCODE_AMOX, ROLE_PINS, make_settings, mapping_approval, pharmacist_on_duty, till_login
-from tests.server.test_prescriptions import electronic, enter, registry, review, rx_body
+from tests.server.test_prescriptions import electronic, enter, import_electronic, registry, review, rx_body
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
@@ -246,9 +246,8 @@ def test_an_electronic_prescriptions_days_and_drug_name_are_checked_as_a_paper_o
 
     def send(rxno: str, **over: Any) -> Any:  # each for another patient: no split (RX-07) among them
         sent.append(rxno)
-        return c.post("/prescriptions/electronic", headers=shop["cashier"],
-                      json=electronic(today, hi_rxno=rxno, patn_name=f"患者{len(sent)}",
-                                      certno=f"11010119900307{len(sent):04d}", rxdrugdetail=[drug | over]))
+        return import_electronic(shop, electronic(today, hi_rxno=rxno, patn_name=f"患者{len(sent)}",
+                                                  certno=f"11010119900307{len(sent):04d}", rxdrugdetail=[drug | over]))
 
     long = send("E-LONG", drug_cnt="10", prd_days="3")
     assert long.status_code == 201 and long.json()["lines"][0]["days"] == 40

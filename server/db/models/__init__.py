@@ -28,6 +28,8 @@ from server.db.models.people import (
 )
 from server.db.models.prescriptions import (
     Doctor,
+    EprxDownload,
+    EprxReviewUpload,
     MedicalInstitution,
     Prescription,
     PrescriptionLine,
@@ -79,6 +81,8 @@ __all__ = [
     "ChecklistRun",
     "DayCounter",
     "Doctor",
+    "EprxDownload",
+    "EprxReviewUpload",
     "InsuranceMessage",
     "InsuranceMsgidCounter",
     "InsuranceSignIn",

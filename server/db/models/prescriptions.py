@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlalchemy import LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field
 
 from server.db.models.base import Table, created_at, store_fk
@@ -140,3 +140,46 @@ class RxAttachment(Table, table=True):
     data: bytes = Field(sa_type=LargeBinary)
     uploaded_by: int = Field(foreign_key="app_user.id")
     uploaded_at: datetime = created_at()
+
+
+class EprxDownload(Table, table=True):
+    """An electronic 外配处方 as the insurance platform's 7203 download gave it (issue #23): kept whole, as received
+    (the output's JSON, numbers as sent), with the platform's SM2 signature and whether it verified. Written once
+    with the prescription it became; never changed (RX-08). The body carries the whole ID number: left out of the
+    audit image (SEC-06), its sha256 kept there instead."""
+
+    __tablename__ = "eprx_download"
+    __table_args__ = (UniqueConstraint("store_id", "hi_rxno"),)
+    __audit_exclude__ = ("body",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    hi_rxno: str = Field(max_length=50)  # the platform's 医保处方编号
+    scanned: str = Field(max_length=60)  # what found it: the patient's code (epc_qrcd) or the auth_rxno
+    msgid: str = Field(max_length=30)  # the 7203 message (the message log keeps the exchange's bytes)
+    variant: str = Field(max_length=12)  # [eprx] variant at download: how its sale is reported
+    signtype: str = Field(default="", max_length=10)
+    signdata: str = Field(default="", max_length=300)
+    sign_verified: bool = False
+    sha256: str = Field(max_length=64)
+    body: str = Field(sa_type=Text)  # the 7203 output, JSON as received
+    received_by: int = Field(foreign_key="app_user.id")
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EprxReviewUpload(Table, table=True):
+    """A pharmacist's review of an electronic 外配处方 as the platform took it (7204): its rx_chk_biz_sn, which the
+    sale's report (7206/7207) names. Written once when the platform answers."""
+
+    __tablename__ = "eprx_review_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: int = store_fk()
+    prescription_id: int = Field(foreign_key="prescription.id", index=True)
+    review_id: int = Field(foreign_key="rx_review.id", unique=True)
+    verdict: str = Field(max_length=12)
+    msgid: str = Field(max_length=30)
+    rx_chk_biz_sn: str = Field(max_length=40)
+    uploaded_by: int = Field(foreign_key="app_user.id")
+    uploaded_at: datetime = Field(sa_type=UTCDateTime)

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from catalog.classes import InsuranceCategory
 from server.insurance import wire
 from server.insurance.dicts import chrgitm_lv_category
-from server.insurance.sandbox import statements
+from server.insurance.sandbox import eprx, statements
 from server.insurance.sandbox.centre import Centre
 from server.insurance.sandbox.directory import Directory
 from server.insurance.sandbox.faults import Fault, Faults
@@ -135,6 +135,8 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
     app = FastAPI(title="医保沙箱中心 Sandbox insurance centre", version="0.1.0")
     app.state.centre, app.state.faults = centre, faults
     statements.install(app, centre)  # 9101, 9102, 3202 and the reconciliation's knobs
+    eprx.install(app, centre)  # 7201–7208: the prescription circulation platform and its knobs
+    eprx.seed_demo(centre)
     app.router.routes.append(Route(path, endpoint=TransactionEndpoint(centre, faults), methods=["POST"]))
     app.include_router(uploads_admin(centre.uploads))  # /admin/uploads: 3501–3507 held, the completeness query
 

@@ -121,6 +121,7 @@ class Centre:
         self.clock = clock
         self.more_handlers: dict[str, Callable[..., tuple[Any, str]]] = {}  # other modules' transactions (statements)
         self.uploads = Uploads(ledger)  # 3501–3507 (server.insurance.sandbox.uploads)
+        self.effectful = set(EFFECTFUL)  # answered once per msgid; other modules add theirs (eprx: 7204, 7206–7208)
         for row in ledger.query("SELECT code, category FROM directory"):
             directory.add(row["code"], InsuranceCategory(row["category"]))
         for row in ledger.query("SELECT code, traced FROM directory_trace"):
@@ -226,7 +227,7 @@ class Centre:
         inp = _object(req, "input")
         try:
             with self.ledger.transaction() as db:
-                if infno in EFFECTFUL:
+                if infno in self.effectful:
                     stored = db.execute("SELECT digest, answer FROM answer WHERE fixmedins_code = ? AND msgid = ?",
                                         (code, msgid)).fetchone()
                     if stored is not None:
@@ -239,7 +240,7 @@ class Centre:
                 if infno in ("2101", "2102"):
                     output = self._as_answered(output, misstate_fen)
                 text = self.render(req, now, 0, "", output, warn, db)
-                if infno in EFFECTFUL:
+                if infno in self.effectful:
                     db.execute("INSERT INTO answer (fixmedins_code, msgid, infno, digest, answer) VALUES (?, ?, ?, ?, ?)",
                                (code, msgid, infno, _digest(inp), text))
                 return text

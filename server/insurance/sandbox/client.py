@@ -75,3 +75,18 @@ class SandboxAdmin:
     def pin_clock(self, at: str | None) -> None:
         """The centre's clock pinned at `at` (yyyy-MM-dd HH:mm:ss, its own time), or the real clock again (None)."""
         self._ok(self._http.put("/admin/clock", json={"at": at}))
+
+    # --- the prescription circulation platform (server.insurance.sandbox.eprx) -------------------------------
+
+    def issue_eprx(self, psn_no: str, drugs: list[dict[str, Any]], **more: Any) -> dict[str, str]:
+        """A prescription from the demo hospital: its hi_rxno, qr (the patient's code), epc_token, auth_rxno.
+        `more`: days_ago, valid_days, code_hours (negative: already expired), doctor, course, diag_code/name."""
+        return self._ok(self._http.post("/admin/eprx", json={"psn_no": psn_no, "drugs": drugs, **more}))
+
+    def eprx(self) -> list[dict[str, Any]]:
+        """Every prescription with its reviews and sales (cancelled_by set once cancelled)."""
+        return self._ok(self._http.get("/admin/eprx"))
+
+    def tamper_eprx(self, times: int = 1) -> None:
+        """The next `times` downloads are changed after the platform signed them."""
+        self._ok(self._http.put("/admin/eprx/tamper", json={"times": times}))

@@ -151,7 +151,8 @@ def prepare(u: Unit, ctx: Ctx, sale_id: str, till_code: str, forced: set[int] | 
     card_views = [v for v in views if v.line.sale_line_id in eligible]
     rx = orm(u).get(Prescription, sale.prescription_id) if sale.prescription_id else None
     if rx is not None and any(v.line.rx for v in card_views):  # RX-03: the proxy buyer (RX-11) is recorded apart
-        if problems := patient_refusals(rx.patient_name, rx.patient_certno, insured.psn_name, insured.certno):
+        if problems := patient_refusals(rx.patient_name, rx.patient_certno, insured.psn_name, insured.certno,
+                                        rx.patient_psn_no if rx.source == "electronic" else "", insured.psn_no):
             raise refused(problems)
     caller = caller.with_insuplc(insured.insuplc_admdvs)
     total = sum(v.line.amount_fen for v in card_views)

@@ -26,6 +26,7 @@ from server.errors import conflict
 from server.rules import prescriptions as rx_rules
 from server.services import sales_ledger
 from server.services.context import Ctx
+from server.services.rx import platform
 from server.services.rx.entry import base_qty, dispensed, get, lines_of, stored_facts
 from server.services.rx.review import STATUS_ZH
 from server.services.store import presence
@@ -82,6 +83,7 @@ def completion_refusals(s: Session, ctx: Ctx, sale: Sale, rx_lines: list[RxLineV
             out.append(Violation("RX-10", "审方药师不在本班次岗位上，处方药不能收款",
                                  "the approving pharmacist is not on duty in this sale's shift",
                                  {"prescription_id": rx.id}))
+    out += platform.dispense_refusals(s, rx)  # a platform prescription: its review uploaded (7204) first
     facts, rules = stored_facts(s, rx), ctx.settings.rules
     out += rx_rules.validity_refusals(facts, ctx.today, rules.rx_max_extended_validity_days,
                                       default_valid_days=rules.rx_validity_days)

@@ -35,6 +35,7 @@ from server.services import printing, sales_ledger
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.rx import dispensing as rx_dispensing
+from server.services.rx import platform_sale
 from server.services.sale import trace_codes
 from server.services.sale.lines import (
     ITEM,
@@ -239,6 +240,8 @@ def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
     tenders = [{"store_id": ctx.store_id, "sale_id": sale.id, "kind": o.kind, "amount_fen": o.amount_fen,
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
     sales_ledger.add_tenders(u, tenders)
+    if sale.prescription_id is not None:  # a platform prescription's sale is reported to it, with the sale (#23)
+        platform_sale.on_complete(u, ctx, sale, lines, offers, movements)
     # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
     jobs = printing.queue_receipt(u, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
     # Every row the completion wrote is imaged in its entry (audit.NESTED), so audit verify names an edit of any

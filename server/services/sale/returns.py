@@ -33,6 +33,7 @@ from server.errors import AppError, conflict, not_found
 from server.services.catalog.items import get_item
 from server.services.context import Ctx
 from server.services.records import get_sale, lines_of, returned_so_far, tenders_of
+from server.services.rx import platform_sale
 from server.services.sale import trace_codes
 from server.services.stock import ledger
 from server.services.store import second_person
@@ -178,6 +179,7 @@ def create_return(u: Unit, ctx: Ctx, return_id: str, sale_id: str, till_code: st
                for k, a, ref in _refund_plan(s, sale.id, total)]
     s.add_all(refunds)
     s.flush()
+    platform_sale.on_return(u, ctx, sale.id, ret.id, reason)  # a platform prescription's report cancelled (#23)
     # Every row the return wrote or changed is imaged in its entry (audit.NESTED).
     audit.record(u, ctx.store_id, ctx.actor, "sale.return", "sale_return", ret.id, None, audit.snapshot(ret) | {
         "lines": [audit.snapshot(rl) | {"location": location} for rl, location in written],
