@@ -31,6 +31,7 @@ from server.api import care as care_api
 from server.api import checklist as checklist_api
 from server.api import documents as documents_api
 from server.api import insurance as insurance_api
+from server.api import labels as labels_api
 from server.api import money as money_api  # receivables and the reserve, reports handed in (#20)
 from server.api import period as period_api
 from server.api import reconciliation as reconciliation_api
@@ -108,5 +109,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(statements_api.router)
     app.include_router(stock_in_api.router)
     app.include_router(uploads_api.router)
+    app.include_router(labels_api.router)
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

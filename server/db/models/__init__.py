@@ -18,6 +18,7 @@ from server.db.models.insurance import (
     MessageDirection,
     MessageOutcome,
 )
+from server.db.models.labels import LabelRun, ShelfLabel
 from server.db.models.people import (
     AuthSession,
     Qualification,
@@ -83,6 +84,7 @@ __all__ = [
     "InsuranceMsgidCounter",
     "InsuranceSignIn",
     "Item",
+    "LabelRun",
     "MedicalInstitution",
     "MessageDirection",
     "MessageOutcome",
@@ -111,6 +113,7 @@ __all__ = [
     "SaleTraceCode",
     "ServiceStart",
     "SettlementStatus",
+    "ShelfLabel",
     "Shift",
     "ShiftStatus",
     "StaffProfile",
