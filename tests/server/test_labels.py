@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -108,6 +109,18 @@ def _written(shop: Shop) -> tuple[int, int, int]:
             " (SELECT count(*) FROM audit_entry)")).one())
 
 
+def _item_21(shop: Shop) -> Any:
+    from reports import queries
+    from reports.checklist.run import gather
+    from reports.checklist.settled import mapped
+    from server.services.compliance.checklist import policy_of
+
+    today = shop.ctx.today
+    with queries.reading(shop.engine) as conn:
+        facts = gather(conn, shop.ctx.store_id, today, today, today, policy_of(shop.settings), None)
+    return mapped(facts, SimpleNamespace(no=21, title_zh="结算品种均已对码并有标签", rules=("CARD-07", "GSP-04")))
+
+
 def test_labels_print_from_the_catalog_go_stale_when_the_price_changes_and_are_printed_anew(
         shop: Shop, tmp_path: Path) -> None:
     pharmacist, vitc, amox = shop.people["u_pharmacist"], shop.items["vitc"], shop.items["amox"]
@@ -127,6 +140,12 @@ def test_labels_print_from_the_catalog_go_stale_when_the_price_changes_and_are_p
         assert amox not in mine
         assert vitc in {f.item_id for f in labels.select_labels(s, shop.ctx, labels.Selection.CHANGED)}
 
+    # the checklist (CHECK 21) flags it, by what changed
+    flagged = _item_21(shop)
+    assert flagged.verdict.value == "fail"
+    assert {"item": "LB0002", "changed": ["price_fen"], "printed_price_fen": 350, "price_fen": 380}.items() <= \
+        next(e for e in flagged.evidence if e["item"] == "LB0002").items()
+
     # the old run printed again would hang the old price: refused, nothing written
     before = _written(shop)
     with pytest.raises(AppError) as refused, core_unit(shop.engine) as u:
@@ -140,6 +159,7 @@ def test_labels_print_from_the_catalog_go_stale_when_the_price_changes_and_are_p
     assert {f.item_id: f.price_fen for f in anew.labels}[vitc] == 380
     with read_session(shop.engine) as s:
         assert vitc not in {x.printed.item_id for x in labels.stale(s, shop.ctx)}
+    assert "LB0002" not in {e["item"] for e in _item_21(shop).evidence}
 
     # what was printed is evidence: the database refuses its edit
     for statement in ("UPDATE shelf_label SET price_fen = 1", "DELETE FROM label_run"):
