@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -12,7 +13,7 @@ from server.api.schemas.common import Strict
 class LabelPrintIn(Strict):
     selection: str = Field(pattern=r"^(items|zone|changed)$",
                            description="items: item_ids; zone: zone_code's items; changed: stale or never labelled")
-    item_ids: list[int] = Field(default_factory=list, max_length=2000)
+    item_ids: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] = Field(default_factory=list, max_length=2000)
     zone_code: str | None = Field(default=None, min_length=1, max_length=20)
     template: str = Field(default="standard", pattern=r"^(standard|small)$",
                           description="standard: every field and the 医保 mark; small (小价签): no room for the mark")
