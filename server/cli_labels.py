@@ -43,8 +43,11 @@ def print_(out: OutOpt,
                                                                    "was never labelled)")] = False,
            template: Annotated[str, typer.Option("--template", help="standard | small (小价签: no 医保 mark)")]
            = "standard",
+           printer: Annotated[str | None, typer.Option("--printer", help="also on this till's receipt printer "
+                                                                         "(ESC/POS), e.g. T01")] = None,
            config: ConfigOpt = None, as_user: AsOpt = None) -> None:
-    """Print labels from the catalog (recorded: who, when, what each showed) to a PDF sheet."""
+    """Print labels from the catalog (recorded: who, when, what each showed) to a PDF sheet, and to a till's
+    receipt printer when asked."""
     from server.db.uow import Unit, orm
     from server.permissions import Action
     from server.rules.labels import Template
@@ -59,7 +62,7 @@ def print_(out: OutOpt,
 
     def work(u: Unit, ctx: Ctx) -> labels.Printed:
         ids = labels.item_ids(orm(u), ctx, list(items or [])) if items else None
-        return labels.print_labels(u, ctx, labels.Selection(chosen[0]), Template(template), ids, zone)
+        return labels.print_labels(u, ctx, labels.Selection(chosen[0]), Template(template), ids, zone, printer)
 
     _write(_run(config, as_user, Action.LABEL_PRINT.value, work), out)
 

@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
+from server.api.deps import CtxDep, ReadSession, RowId, Who, guarded, unit_of_work
 from server.api.documents import font_missing
 from server.api.schemas.labels import LabelOut, LabelPrintIn, LabelRunOut, StaleLabelOut
 from server.db.models.base import id_of
+from server.errors import AppError
 from server.permissions import Action
 from server.rules.labels import Template, class_mark, insurance_mark
 from server.services.catalog import labels
@@ -22,9 +23,9 @@ _PDF: dict[int | str, dict[str, Any]] = {200: {"description": "the label sheet a
                                                "content": {"application/pdf": {}}}}
 
 
-def _out(done: labels.Printed) -> LabelRunOut:
+def _out(done: labels.Printed, queued_on: str | None = None) -> LabelRunOut:
     r = done.run
-    return LabelRunOut(id=id_of(r), printed_at=r.printed_at, business_date=r.business_date, selection=r.selection,
+    return LabelRunOut(id=id_of(r), queued_on=queued_on, printed_at=r.printed_at, business_date=r.business_date, selection=r.selection,
                        zone_code=r.zone_code, template=r.template,
                        labels=[LabelOut(item_id=f.item_id, code=f.code, name=f.name, spec=f.spec,
                                         manufacturer=f.manufacturer, unit=f.unit, price_fen=f.price_fen,
@@ -34,12 +35,17 @@ def _out(done: labels.Printed) -> LabelRunOut:
 
 
 @router.post("/labels/runs", response_model=LabelRunOut, status_code=201, **guarded(Action.LABEL_PRINT))
-def print_labels(body: LabelPrintIn, request: Request, ctx: CtxDep) -> LabelRunOut:
-    """Labels for some items, a zone, or what changed since the last print, from the catalog; recorded."""
+def print_labels(body: LabelPrintIn, request: Request, ctx: CtxDep, who: Who) -> LabelRunOut:
+    """Labels for some items, a zone, or what changed since the last print, from the catalog; recorded; queued
+    on the caller's till's receipt printer when asked."""
+    till = who.till_code if body.to_printer else None
+    if body.to_printer and not till:
+        raise AppError(422, "VALIDATION", "未在收款台登录，无法用小票打印机打印价签",
+                       "not signed in at a till: no receipt printer to print the labels on", {})
     with unit_of_work(request) as u:
         done = labels.print_labels(u, ctx, labels.Selection(body.selection), Template(body.template),
-                                   body.item_ids, body.zone_code)
-    return _out(done)
+                                   body.item_ids, body.zone_code, till)
+    return _out(done, till)
 
 
 @router.post("/labels/runs/{run_id}/reprint", response_model=LabelRunOut, status_code=201,

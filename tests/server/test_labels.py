@@ -9,6 +9,7 @@ One store for the module; each test names its own items, so any order holds."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -61,6 +62,23 @@ def test_the_marks_are_the_catalogs_and_a_small_tag_is_refused_only_for_a_medica
     assert [(v.rule, v.details["item_id"]) for v in refused] == [("GSP-04", 1)]
     assert changed(_facts(), _facts(price_fen=1300, insurance_category="jia")) == ["price_fen", "insurance_category"]
     assert changed(_facts(), None) == ["item"] and changed(_facts(), _facts()) == []
+
+
+def test_the_receipt_printer_prints_each_label_with_its_marks_on_its_own_cut() -> None:
+    from devices.printer import escpos_bytes, preview
+    from devices.printer.documents import LabelSheet, ShelfLabelDoc, StoreHeader, from_json, to_json
+
+    sheet = LabelSheet(StoreHeader("丁点大药房", "P44030000001", ""), 7, "2026-12-07", [
+        ShelfLabelDoc("阿莫西林胶囊", "0.25g*24粒", "华北制药", "盒", 1250, "6901234567892", "处方药", "医保乙类"),
+        ShelfLabelDoc("维生素C片", "0.1g*100片", "东北制药", "瓶", 350, "LB0002", "乙类OTC", "")])
+    again = from_json(LabelSheet, to_json(sheet))  # as the print queue keeps it
+    assert again == sheet
+    first, second, rest = preview(again, 32).split("(切纸)")  # big text is previewed spaced out
+    assert "[处方药]" in first and "[医保乙类]" in first and "￥12.50/盒" in first.replace(" ", "")
+    assert "[乙类OTC]" in second and "医保" not in second and "￥3.50/瓶" in second.replace(" ", "")
+    assert not rest.strip()
+    raw = escpos_bytes(again, 32)
+    assert "医保乙类".encode("gbk") in raw and raw.count(b"\x1dV") == 2  # GS V: a cut after each label
 
 
 @dataclass
@@ -228,8 +246,13 @@ def test_a_price_tag_without_the_medical_insurance_mark_is_refused_for_a_medical
         assert _written(shop) == before
         assert client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu]},
                            headers=cashier).status_code == 403
-        ok = client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu]}, headers=h)
+        ok = client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu], "to_printer": True},
+                         headers=h)
         assert ok.status_code == 201, ok.text
+        assert ok.json()["queued_on"] == "T01"
+        with shop.engine.connect() as conn:  # on the till's receipt printer too, through the print queue
+            job = conn.execute(text("SELECT kind, ref, document FROM print_job ORDER BY id DESC LIMIT 1")).one()
+        assert (job.kind, job.ref) == ("labels", f"label_run:{ok.json()['id']}") and "医保甲类" in json.loads(job.document)["labels"][0]["insurance_mark"]
         assert ok.json()["labels"][0]["insurance_mark"] == "医保甲类"
         assert ok.json()["labels"][0]["class_mark"] == "甲类OTC"
         sheet = client.get(f"/labels/runs/{ok.json()['id']}/pdf", headers=h)

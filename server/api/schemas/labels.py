@@ -17,6 +17,7 @@ class LabelPrintIn(Strict):
     zone_code: str | None = Field(default=None, min_length=1, max_length=20)
     template: str = Field(default="standard", pattern=r"^(standard|small)$",
                           description="standard: every field and the 医保 mark; small (小价签): no room for the mark")
+    to_printer: bool = Field(default=False, description="also queue them on this till's receipt printer (ESC/POS)")
 
 
 class LabelOut(BaseModel):
@@ -35,6 +36,7 @@ class LabelOut(BaseModel):
 
 class LabelRunOut(BaseModel):
     id: int
+    queued_on: str | None = None  # the till whose receipt printer prints them
     printed_at: datetime
     business_date: date
     selection: str

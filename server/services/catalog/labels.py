@@ -15,14 +15,24 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog.classes import ZonePurpose
+from devices.printer.documents import LabelSheet, ShelfLabelDoc, to_json
 from server import audit
-from server.db.models import Barcode, Item, Zone
+from server.db.models import Barcode, Item, PrintJobKind, Zone
 from server.db.models.base import id_of
 from server.db.models.labels import LabelRun, ShelfLabel
 from server.db.uow import Unit, orm
 from server.errors import AppError, not_found, refused
-from server.rules.labels import LabelFacts, Template, changed, print_refusals, reprint_refusals
+from server.rules.labels import (
+    LabelFacts,
+    Template,
+    changed,
+    class_mark,
+    insurance_mark,
+    print_refusals,
+    reprint_refusals,
+)
 from server.services.context import Ctx
+from server.services.printing import add_job, store_header
 
 
 class Selection(StrEnum):
@@ -118,14 +128,32 @@ def select_labels(s: Session, ctx: Ctx, selection: Selection, item_ids: list[int
 
 
 def print_labels(u: Unit, ctx: Ctx, selection: Selection, template: Template, item_ids: list[int] | None = None,
-                 zone_code: str | None = None) -> Printed:
-    """Prints (records) the selected items' labels from the catalog; refused whole (GSP-04) when the template
-    cannot carry a 医保 drug's mark. Nothing is written when there is nothing to print."""
+                 zone_code: str | None = None, till_code: str | None = None) -> Printed:
+    """Prints (records) the selected items' labels from the catalog — and queues them on `till_code`'s receipt
+    printer when one is named; refused whole (GSP-04) when the template cannot carry a 医保 drug's mark. Nothing is
+    written when there is nothing to print."""
     s = orm(u)
     facts = select_labels(s, ctx, selection, item_ids, zone_code)
     if problems := print_refusals(facts, template):
         raise refused(problems)
-    return _record(u, ctx, facts, selection, template, zone_code or "")
+    done = _record(u, ctx, facts, selection, template, zone_code or "")
+    if till_code:
+        queue_on_printer(u, ctx, done, till_code)
+    return done
+
+
+def label_sheet(ctx: Ctx, done: Printed) -> LabelSheet:
+    """The run as the receipt printer's document (devices.printer.render.render_labels)."""
+    return LabelSheet(store_header(ctx), id_of(done.run), done.run.business_date.isoformat(), [
+        ShelfLabelDoc(name=f.name, spec=f.spec, maker=(f"产地 {f.origin}" if f.gsp_class == "herbal" and f.origin
+                                                      else f.manufacturer), unit=f.unit, price_fen=f.price_fen,
+                      barcode=f.barcode or f.code, class_mark=class_mark(f.gsp_class),
+                      insurance_mark=insurance_mark(f)) for f in done.labels])
+
+
+def queue_on_printer(u: Unit, ctx: Ctx, done: Printed, till_code: str) -> None:
+    """The run's labels queued on the till's receipt printer (ESC/POS), one per cut, through the print queue."""
+    add_job(u, ctx, till_code, PrintJobKind.LABELS, f"label_run:{id_of(done.run)}", to_json(label_sheet(ctx, done)))
 
 
 def reprint_run(u: Unit, ctx: Ctx, run_id: int) -> Printed:
