@@ -179,6 +179,15 @@ def test_labels_print_from_the_catalog_go_stale_when_the_price_changes_and_are_p
         assert vitc not in {x.printed.item_id for x in labels.stale(s, shop.ctx)}
     assert "LB0002" not in {e["item"] for e in _item_21(shop).evidence}
 
+    # each run and its labels verify against the audit chain (imaged with the run)
+    from sqlmodel import Session
+
+    from server import audit
+
+    with Session(shop.engine) as s:
+        checked = audit.verify(s, shop.ctx.store_id)
+    assert checked.problems == [] and checked.rows_checked > 0
+
     # what was printed is evidence: the database refuses its edit
     for statement in ("UPDATE shelf_label SET price_fen = 1", "DELETE FROM label_run"):
         with pytest.raises(DBAPIError), shop.engine.begin() as conn:
