@@ -128,7 +128,7 @@ TABLES: dict[str, Evidence] = {
     "checklist_run": Evidence(Verified.ROWS, BOTH),
     # the shelf labels printed and what each showed (GSP-04): a stale label is judged against them (0030)
     "label_run": Evidence(Verified.ROWS, BOTH),
-    "shelf_label": Evidence(Verified.ROWS, BOTH),  # imaged with its run (audit.NESTED "labels")
+    "shelf_label": Evidence(Verified.ROWS, BOTH),  # imaged with its run (audit.NESTED "shelf_labels")
 }
 
 

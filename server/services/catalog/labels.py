@@ -193,7 +193,7 @@ def _record(u: Unit, ctx: Ctx, facts: list[LabelFacts], selection: Selection, te
     s.add_all(rows)
     s.flush()
     audit.record(u, ctx.store_id, ctx.actor, "label.print", "label_run", id_of(run), None,
-                 audit.snapshot(run) | {"labels": audit.compact([audit.snapshot(r) for r in rows])},
+                 audit.snapshot(run) | {"shelf_labels": audit.compact([audit.snapshot(r) for r in rows])},
                  note=f"{template.label} × {len(facts)}（{selection.value}{' ' + zone_code if zone_code else ''}）")
     return Printed(run, facts)
 
