@@ -252,6 +252,9 @@ def test_a_price_tag_without_the_medical_insurance_mark_is_refused_for_a_medical
         typed = client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu], "price_fen": 1},
                             headers=h)  # a label is never typed: the body has no room for what it says
         assert typed.status_code == 422
+        back_dated = client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu], "template": "small",
+                                                       "business_date": "2026-01-01"}, headers=h)
+        assert back_dated.status_code == 422  # a label's day is the clock's, never the caller's
         assert _written(shop) == before
         assert client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu]},
                            headers=cashier).status_code == 403
