@@ -445,7 +445,7 @@ def label_items(conn: Connection, store_id: int) -> Sequence[Any]:
     barcode is the item's first) and the purpose of the zone it stands in ("" when it stands in none)."""
     i, z, b = _ITEM.c, _t("zone").c, _t("barcode").c
     first_code = (sa.select(b.code).where(b.item_id == i.id).order_by(b.id).limit(1).scalar_subquery())
-    q = (sa.select(i.id.label("item_id"), i.code, i.name, i.spec, i.manufacturer, i.unit, i.price_fen,
+    q = (sa.select(i.id.label("item_id"), i.code, i.name, i.spec, i.manufacturer, i.origin, i.unit, i.price_fen,
                    sa.func.coalesce(first_code, "").label("barcode"), i.gsp_class, i.insurance_category,
                    sa.func.coalesce(z.code, "").label("zone_code"), sa.func.coalesce(z.purpose, "").label("purpose"))
          .select_from(_ITEM.outerjoin(_t("zone"), z.id == i.zone_id))

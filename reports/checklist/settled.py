@@ -83,7 +83,7 @@ def mapped(f: Facts, it: Any) -> Finding:
 def label_problems(items: Sequence[Any], last_labels: Sequence[Any]) -> list[dict[str, Any]]:
     """Labels that say other than the catalog (the fields that changed since printing), and displayed 医保 drugs
     that have none."""
-    now = {int(r.item_id): LabelFacts(**{k: getattr(r, k) for k in LabelFacts.__slots__ if k != "origin"})
+    now = {int(r.item_id): LabelFacts(**{k: getattr(r, k) for k in LabelFacts.__slots__})
            for r in items}
     shown = {int(r.item_id) for r in items if r.purpose and r.purpose != ZonePurpose.QUARANTINE.value}
     out: list[dict[str, Any]] = []

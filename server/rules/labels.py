@@ -51,7 +51,7 @@ class LabelFacts:
     gsp_class: str
     insurance_category: str
     zone_code: str
-    origin: str = ""  # 产地, shown for 中药饮片 (the catalog holds none yet: empty until it does)
+    origin: str = ""  # 产地, shown for 中药饮片
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -62,6 +62,7 @@ def test_the_marks_are_the_catalogs_and_a_small_tag_is_refused_only_for_a_medica
     assert [(v.rule, v.details["item_id"]) for v in refused] == [("GSP-04", 1)]
     assert changed(_facts(), _facts(price_fen=1300, insurance_category="jia")) == ["price_fen", "insurance_category"]
     assert changed(_facts(), None) == ["item"] and changed(_facts(), _facts()) == []
+    assert changed(_facts(gsp_class="herbal"), _facts(gsp_class="herbal", origin="甘肃岷县")) == ["origin"]
 
 
 def test_the_receipt_printer_prints_each_label_with_its_marks_on_its_own_cut() -> None:
@@ -104,7 +105,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
     ids: dict[str, int] = {}
     with core_unit(engine) as u:
         register_till(u, ctx, settings.till.code, "1号台", "")
-        for code, admits in (("Z-RX", {GspClass.RX}), ("Z-OTC", {GspClass.OTC_A, GspClass.OTC_B})):
+        for code, admits in (("Z-RX", {GspClass.RX}), ("Z-OTC", {GspClass.OTC_A, GspClass.OTC_B}),
+                             ("Z-HERB", {GspClass.HERBAL})):
             catalog.create_zone(u, ctx, code, code, ZonePurpose.DISPLAY, admits, "internal", Storage.NORMAL, False)
         for key, values, zone in (
                 ("amox", {"code": "LB0001", "name": "阿莫西林胶囊", "spec": "0.25g*24粒", "manufacturer": "华北制药", "approval_no": "国药准字H11",
@@ -114,7 +116,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
                           "route": "internal", "price_fen": 350}, "Z-OTC"),
                 ("ibu", {"code": "LB0003", "name": "布洛芬缓释胶囊", "spec": "0.3g*20粒", "approval_no": "国药准字H13", "gsp_class": "otc_a",
                          "route": "internal", "price_fen": 1680, "nhsa_code": "XN02BGB012E002010100002",
-                         "insurance_category": "jia"}, "Z-OTC")):
+                         "insurance_category": "jia"}, "Z-OTC"),
+                ("gui", {"code": "LB0004", "name": "当归片", "spec": "10g", "gsp_class": "herbal", "route": "internal",
+                         "origin": "甘肃岷县", "price_fen": 880, "unit": "袋"}, "Z-HERB")):
             ids[key] = id_of(catalog.create_item(u, ctx, values, [], zone, approval))
     yield Shop(engine, settings, ctx, people, ids)
     engine.dispose()
@@ -143,10 +147,14 @@ def test_labels_print_from_the_catalog_go_stale_when_the_price_changes_and_are_p
         shop: Shop, tmp_path: Path) -> None:
     pharmacist, vitc, amox = shop.people["u_pharmacist"], shop.items["vitc"], shop.items["amox"]
     with core_unit(shop.engine) as u:
-        first = labels.print_labels(u, pharmacist, labels.Selection.ITEMS, Template.STANDARD, [amox, vitc])
+        first = labels.print_labels(u, pharmacist, labels.Selection.ITEMS, Template.STANDARD,
+                                    [amox, vitc, shop.items["gui"]])
     run_id = id_of(first.run)
     by_item = {f.item_id: f for f in first.labels}
     assert insurance_mark(by_item[amox]) == "医保乙类" and insurance_mark(by_item[vitc]) == ""
+    on_paper = {lab.name: lab for lab in labels.label_sheet(shop.ctx, first).labels}  # as the receipt printer has it
+    assert on_paper["当归片"].maker == "产地 甘肃岷县" and on_paper["当归片"].class_mark == "中药饮片"
+    assert on_paper["阿莫西林胶囊"].insurance_mark == "医保乙类" and on_paper["维生素C片"].insurance_mark == ""
     assert by_item[amox].price_fen == 1250 and by_item[amox].zone_code == "Z-RX"
 
     # the price changes: the label on the shelf is stale, by what changed

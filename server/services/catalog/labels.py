@@ -74,7 +74,8 @@ def current_facts(s: Session, ctx: Ctx, item_ids: list[int] | None = None,
             first_code[item_id] = code  # descending: the first one written is left
     return [LabelFacts(item_id=id_of(i), code=i.code, name=i.name, spec=i.spec, manufacturer=i.manufacturer,
                        unit=i.unit, price_fen=i.price_fen, barcode=first_code.get(id_of(i), ""),
-                       gsp_class=i.gsp_class, insurance_category=i.insurance_category, zone_code=zone or "")
+                       gsp_class=i.gsp_class, insurance_category=i.insurance_category, zone_code=zone or "",
+                       origin=i.origin)
             for i, zone in rows]
 
 

@@ -4,8 +4,9 @@ Revision ID: 0030
 Revises: 0028
 Create Date: 2026-12-07
 
-New tables only, both append-only evidence (a label printed anew is a new row of a new run): the database refuses an
-UPDATE or DELETE of either.
+Two new tables, both append-only evidence (a label printed anew is a new row of a new run): the database refuses an
+UPDATE or DELETE of either. And the item's 产地 (origin), which a 中药饮片's label shows: empty on every item until set
+(an item audited before it has the default, which verify accepts).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def upgrade() -> None:
     def store() -> sa.Column[int]:
         return sa.Column('store_id', i(), sa.ForeignKey('store.id'), nullable=False, index=True)
 
+    with op.batch_alter_table('item') as batch:
+        batch.add_column(sa.Column('origin', s(length=50), nullable=False, server_default=''))
     op.create_table('label_run',
         sa.Column('id', i(), primary_key=True), store(),
         sa.Column('printed_at', ts, nullable=False),
@@ -77,3 +80,5 @@ def downgrade() -> None:
                 bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
     for table in reversed(_TABLES):
         op.drop_table(table)
+    # not through a batch: on SQLite that copies the table, which its foreign keys refuse once it has rows
+    op.drop_column('item', 'origin')
