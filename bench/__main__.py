@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bench import (
     bench_audit_verify,
+    bench_backup,
     bench_card,
     bench_card_sale,
     bench_card_statement,
@@ -50,6 +51,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_devices", bench_devices.main),
     ("bench_audit_verify", bench_audit_verify.main),
     ("bench_recon", bench_recon.main),
+    ("bench_backup", bench_backup.main),
 ]
 
 

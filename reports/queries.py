@@ -440,6 +440,32 @@ def placements(conn: Connection, store_id: int) -> Sequence[Any]:
          .where(i.store_id == store_id, i.active == sa.true())
          .order_by(i.code))
     return conn.execute(q).all()
+def label_items(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Every active item with what its shelf label would show now (server.rules.labels.LabelFacts's fields; the
+    barcode is the item's first) and the purpose of the zone it stands in ("" when it stands in none)."""
+    i, z, b = _ITEM.c, _t("zone").c, _t("barcode").c
+    first_code = (sa.select(b.code).where(b.item_id == i.id).order_by(b.id).limit(1).scalar_subquery())
+    q = (sa.select(i.id.label("item_id"), i.code, i.name, i.spec, i.manufacturer, i.origin, i.unit, i.price_fen,
+                   sa.func.coalesce(first_code, "").label("barcode"), i.gsp_class, i.insurance_category,
+                   sa.func.coalesce(z.code, "").label("zone_code"), sa.func.coalesce(z.purpose, "").label("purpose"))
+         .select_from(_ITEM.outerjoin(_t("zone"), z.id == i.zone_id))
+         .where(i.store_id == store_id, i.active == sa.true())
+         .order_by(i.code))
+    return conn.execute(q).all()
+
+
+def last_shelf_labels(conn: Connection, store_id: int) -> Sequence[Any]:
+    """Each item's last printed shelf label (GSP-04): its facts as printed, its run, when."""
+    if not table_exists(conn, "shelf_label"):
+        return []
+    lab, run = _t("shelf_label").c, _t("label_run").c
+    last = sa.select(sa.func.max(lab.id)).where(lab.store_id == store_id).group_by(lab.item_id)
+    q = (sa.select(lab.id, lab.item_id, lab.run_id, lab.facts, run.printed_at)
+         .select_from(_t("shelf_label").join(_t("label_run"), run.id == lab.run_id))
+         .where(lab.id.in_(last)).order_by(lab.item_id))
+    return conn.execute(q).all()
+
+
 # --- the card-purchase statement (ST-03) and the 外配处方 statement (RX-09) ------------------------------------
 
 _INSURED = SaleInsured.__table__  # type: ignore[attr-defined]

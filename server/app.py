@@ -34,6 +34,7 @@ from server.api import checklist as checklist_api
 from server.api import documents as documents_api
 from server.api import eprx as eprx_api  # electronic 外配处方 from the platform (#23)
 from server.api import insurance as insurance_api
+from server.api import labels as labels_api
 from server.api import money as money_api  # receivables and the reserve, reports handed in (#20)
 from server.api import period as period_api
 from server.api import reconciliation as reconciliation_api
@@ -61,7 +62,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for sta
 _ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in (
     health, selling, auth, store, users, catalog, stock, receiving, prescriptions, card, till, events, audit, devices,
     printing, reports, insurance_api, care_api, checklist_api, reconciliation_api, documents_api, period_api,
-    money_api, statements_api, stock_in_api, uploads_api, eprx_api))
+    money_api, statements_api, stock_in_api, uploads_api, eprx_api, labels_api))
 
 
 @functools.cache

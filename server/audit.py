@@ -88,6 +88,7 @@ NESTED: dict[str, dict[str, str]] = {
     "upkeep": {"lines": "upkeep_line"},
     "supplier_return": {"lines": "supplier_return_line", "movements": "stock_movement"},
     "period_close": {"snapshot": "period_snapshot"},
+    "label_run": {"shelf_labels": "shelf_label"},
     "stock_transfer": {"lines": "stock_transfer_line", "movements": "stock_movement"},
     "transfer_receipt": {"lines": "transfer_receipt_line", "batches": "batch", "movements": "stock_movement"},
 }

@@ -906,5 +906,9 @@ from server.cli_uploads import register as _register_uploads  # noqa: E402  (upl
 
 _register_uploads(app)
 
+from server.cli_labels import register as _register_labels  # noqa: E402  (labels print|reprint|stale)
+
+_register_labels(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -244,6 +244,10 @@ class BackupSettings(_Section):
     keep_days: int = Field(default=14, ge=1)
     keep_months: int = Field(default=12, ge=0)
     drill_every_days: int = Field(default=90, ge=1)
+    # SEC-05/SEC-06: a file holding the backup key (`dingdian backup-key --out FILE`); set, every backup is sealed
+    # with it (AES-256-GCM). It must not lie in the backup directory (refused), and the store keeps a copy apart
+    # from the database's disk too: a backup is unreadable without its key.
+    key_file: str = ""
 
 
 class ChecklistSettings(_Section):

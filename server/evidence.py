@@ -130,6 +130,9 @@ TABLES: dict[str, Evidence] = {
     "attestation": Evidence(Verified.ROWS, BOTH),
     "training_session": Evidence(Verified.ROWS, BOTH),
     "checklist_run": Evidence(Verified.ROWS, BOTH),
+    # the shelf labels printed and what each showed (GSP-04): a stale label is judged against them (0030)
+    "label_run": Evidence(Verified.ROWS, BOTH),
+    "shelf_label": Evidence(Verified.ROWS, BOTH),  # imaged with its run (audit.NESTED "shelf_labels")
 }
 
 

@@ -34,6 +34,7 @@ class Action(StrEnum):
     MAPPING_WRITE = "mapping.write"  # 医保 code and category (CARD-07: audited)
     ZONE_WRITE = "zone.write"
     SUPPLIER_WRITE = "supplier.write"
+    LABEL_PRINT = "label.print"  # shelf labels (价签) printed from the catalog, recorded as printed (GSP-04)
     # stock
     BATCH_WRITE = "batch.write"
     BATCH_STOP = "batch.stop"  # quality stop / release (GSP-06)
@@ -130,7 +131,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                 Action.SALE_READ, Action.SHIFT, Action.SALE_VOID, Action.SALE_RETURN,
                                 Action.SALE_CHECK, Action.DUTY, Action.BATCH_STOP, Action.RX_READ, Action.RX_ENTER,
                                 Action.RX_REVIEW, Action.RECEIPT_WRITE, Action.RECEIPT_INSPECT, Action.STOCK_COUNT,
-                                Action.STOCK_LOSS, Action.STOCK_UPKEEP}
+                                Action.STOCK_LOSS, Action.STOCK_UPKEEP, Action.LABEL_PRINT}
                                | _TILL_DEVICES | _TILL_INSURANCE),
     Role.INSURANCE_ADMIN: frozenset(_READ_ALL | {Action.AGREEMENT_WRITE, Action.MAPPING_WRITE, Action.AUDIT_READ,
                                                  Action.INSURANCE_SESSION, Action.REGISTRY_WRITE,
@@ -138,7 +139,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                                  Action.RECONCILE_ACK, Action.INSPECTION_EXPORT,
                                                  Action.INSPECTION_AGENCY, Action.RECEIVABLE_READ,
                                                  Action.RECEIVABLE_WRITE, Action.CALENDAR_WRITE,
-                                                 Action.SUBMISSION_WRITE, Action.REPORT_AGENCY_EXPORT, Action.UPLOADS_WRITE}),
+                                                 Action.SUBMISSION_WRITE, Action.REPORT_AGENCY_EXPORT, Action.UPLOADS_WRITE,
+                                                 Action.LABEL_PRINT}),
     # 店长 (SEC-01: managers query): reads everything; writes only where MANAGER_WRITES gives the reason.
     Role.MANAGER: frozenset(_READ_ALL | {Action.AUDIT_READ, Action.REPORT_READ, Action.RECONCILE_READ,
                                          Action.INSPECTION_EXPORT, Action.RECEIVABLE_READ}

@@ -19,7 +19,7 @@ SHOWN_REFUSING = frozenset({
     "AGR-01", "AGR-02", "AGR-03",
     "RX-01", "RX-02", "RX-03", "RX-04", "RX-05", "RX-06", "RX-07", "RX-08", "RX-10", "RX-11",
     "CARD-01", "CARD-02", "CARD-03", "CARD-04", "CARD-05", "CARD-06", "CARD-07",
-    "GSP-01", "GSP-02", "GSP-03", "GSP-05", "GSP-06", "GSP-07",
+    "GSP-01", "GSP-02", "GSP-03", "GSP-04", "GSP-05", "GSP-06", "GSP-07",
     "STAFF-01", "STAFF-02",
     "ST-01", "ST-02", "ST-04", "ST-05", "ST-06", "ST-07", "ST-08",
     "SEC-01", "SEC-02", "SEC-03", "SEC-04", "SEC-05", "SEC-06",

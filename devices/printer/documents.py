@@ -136,6 +136,30 @@ class RxReviewSlip:
     reprint: bool = False
 
 
+@dataclass(frozen=True)
+class ShelfLabelDoc:
+    """One shelf label (价签, GSP-04) as the catalog's facts made it: the marks are derived by the service."""
+
+    name: str
+    spec: str
+    maker: str  # 生产企业, or 产地 for 中药饮片
+    unit: str
+    price_fen: int
+    barcode: str
+    class_mark: str  # 处方药 / 甲类OTC / 乙类OTC / 中药饮片 / 非药品
+    insurance_mark: str  # 医保甲类 / 医保乙类, or "" on a self-pay item
+
+
+@dataclass(frozen=True)
+class LabelSheet:
+    """Shelf labels for the receipt printer, one per cut (a label run of server.services.catalog.labels)."""
+
+    store: StoreHeader
+    run_id: int
+    printed_on: str
+    labels: list[ShelfLabelDoc]
+
+
 def to_json(doc: Any) -> dict[str, Any]:
     return asdict(doc)
 
@@ -143,7 +167,8 @@ def to_json(doc: Any) -> dict[str, Any]:
 def from_json(cls: type[T], data: dict[str, Any]) -> T:
     """Rebuild a document (and its nested dataclasses) from its JSON form."""
     hints = {f.name: f.type for f in fields(cls)}
-    nested = {"store": StoreHeader, "lines": None, "tenders": TenderLine, "card": CardSettlement}
+    nested = {"store": StoreHeader, "lines": None, "tenders": TenderLine, "card": CardSettlement,
+              "labels": ShelfLabelDoc}
     line_cls = {ReceiptDoc: ReceiptLine, RxReviewSlip: RxSlipLine}.get(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from devices.printer import gbk
-from devices.printer.documents import ReceiptDoc, RxReviewSlip, ZReportDoc
+from devices.printer.documents import LabelSheet, ReceiptDoc, RxReviewSlip, ZReportDoc
 from devices.printer.output import EscposOutput, Output, PreviewOutput
 
 REPRINT_MARK = "** 重打 REPRINT **"
@@ -189,22 +189,43 @@ def render_rx_slip(doc: RxReviewSlip, out: Output) -> None:
     out.cut()
 
 
-def render(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, out: Output) -> None:
+def render_labels(doc: LabelSheet, out: Output) -> None:
+    """Each label on its own cut: the class mark and the 医保 mark first and bold (GSP-04), the name large, the
+    price large, the barcode's digits and the day it was printed."""
+    for lab in doc.labels:
+        _pair(out, f"[{lab.class_mark}]", f"[{lab.insurance_mark}]" if lab.insurance_mark else "", bold=True)
+        _title(out, lab.name)
+        if lab.spec:
+            _wrapped(out, f"规格 {lab.spec}")
+        if lab.maker:
+            _wrapped(out, lab.maker)
+        price = f"{yuan(lab.price_fen, sign=True)}/{lab.unit}"
+        out.line(gbk.pad(price, out.columns // 2, "right").rstrip(), bold=True, big=True)
+        _pair(out, lab.barcode, doc.printed_on)
+        out.cut()
+
+
+Document = ReceiptDoc | ZReportDoc | RxReviewSlip | LabelSheet
+
+
+def render(doc: Document, out: Output) -> None:
     if isinstance(doc, ReceiptDoc):
         render_receipt(doc, out)
     elif isinstance(doc, ZReportDoc):
         render_z_report(doc, out)
+    elif isinstance(doc, LabelSheet):
+        render_labels(doc, out)
     else:
         render_rx_slip(doc, out)
 
 
-def preview(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, columns: int) -> str:
+def preview(doc: Document, columns: int) -> str:
     out = PreviewOutput(columns)
     render(doc, out)
     return out.text
 
 
-def escpos_bytes(doc: ReceiptDoc | ZReportDoc | RxReviewSlip, columns: int) -> bytes:
+def escpos_bytes(doc: Document, columns: int) -> bytes:
     """The document as the bytes a Chinese-mode ESC/POS printer prints (python-escpos Dummy collects them)."""
     from escpos.printer import Dummy  # loaded on the first receipt, not at the service's start
 

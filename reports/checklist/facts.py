@@ -80,6 +80,9 @@ class Facts:
     received: Sequence[Any] = ()
     duties: Sequence[Any] = ()
     placements: Sequence[Any] = ()
+    # CHECK 21, GSP-04: what each active item's label would show now, and each item's last printed label
+    label_items: Sequence[Any] = ()
+    shelf_labels: Sequence[Any] = ()
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """The period in UTC instants: from the first day's start to the day after the last, in the store's zone."""

@@ -38,7 +38,9 @@ def gather(conn: Any, store_id: int, first: date, last: date, today: date, polic
                     "traces_again": queries.trace_codes_sold_again(conn, store_id),
                     "received": queries.received_per_item(conn, store_id, last, RECEIVED_KINDS),
                     "duties": queries.pharmacist_duties_of_people(conn, store_id, since, until),
-                    "placements": queries.placements(conn, store_id)})
+                    "placements": queries.placements(conn, store_id),
+                    "label_items": queries.label_items(conn, store_id),
+                    "shelf_labels": queries.last_shelf_labels(conn, store_id)})
 
 
 def checklist(engine: Engine, store_id: int, first: date, last: date, today: date, policy: Policy,

@@ -1,4 +1,4 @@
-"""CHECK 19, 21, 24: what the card settled, line by line, and where the goods stand.
+"""CHECK 19, 21, 24: what the card settled, line by line, the shelf labels, and where the goods stand.
 
 19 and 21 read the sale line's snapshot (what was true when it was sold), never today's catalog; 24 applies
 catalog.gsp.check_placement, the function the catalog and receiving refuse with, to every item and its zone.
@@ -6,6 +6,7 @@ catalog.gsp.check_placement, the function the catalog and receiving refuse with,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from catalog.classes import GspClass, Route, Storage, ZonePurpose
@@ -14,6 +15,7 @@ from reports.checklist.facts import Facts
 from reports.checklist.fund_use import non_drug, settled_lines
 from reports.checklist.verdict import Finding, failed, manual, passed
 from server.rules.controlled import COVERED
+from server.rules.labels import WATCHED_ZH, LabelFacts, changed, insurance_mark
 
 _COVERED = {c.value for c in COVERED}
 
@@ -48,7 +50,8 @@ def card_lines(f: Facts, it: Any) -> Finding:
 
 def mapped(f: Facts, it: Any) -> Finding:
     """CARD-07: every settled line carried its national code, its mapping uploaded on or before the sale's day.
-    GSP-04's labels are not recorded yet, so a clean result is still 需人工确认 for them."""
+    GSP-04: every displayed 医保 drug has a label, and no label on the shelf says other than the catalog (its price,
+    class, 医保 category …). Before any label is recorded the labels are 需人工确认."""
     lines = settled_lines(f.card_lines)
     bad = [{"sale_id": ln.sale_id, "sale_no": ln.sale_no, "item": ln.code, "name": ln.name,
             "nhsa_code": ln.nhsa_code or "", "mapping_uploaded_on": ln.mapping_uploaded_on.isoformat()
@@ -62,10 +65,44 @@ def mapped(f: Facts, it: Any) -> Finding:
     if bad:
         return failed(it.no, it.title_zh, it.rules, f"{len(bad)} 行刷卡明细在销售时未对码或未上传",
                       f"{len(bad)} settled line(s) not mapped or not uploaded when sold", bad)
-    return manual(it.no, it.title_zh, it.rules,
-                  f"{len(lines)} 行刷卡明细均已对码并于销售前上传；价签（GSP-04）本版本尚未记录，须人工核对",
-                  f"all {len(lines)} settled line(s) mapped and uploaded before the sale; shelf labels (GSP-04) are "
-                  "not recorded yet: check them by hand")
+    if not f.shelf_labels:
+        return manual(it.no, it.title_zh, it.rules,
+                      f"{len(lines)} 行刷卡明细均已对码并于销售前上传；尚无价签（GSP-04）打印记录，须人工核对",
+                      f"all {len(lines)} settled line(s) mapped and uploaded before the sale; no shelf label (GSP-04) "
+                      "is recorded yet: check them by hand")
+    wrong = label_problems(f.label_items, f.shelf_labels)
+    if wrong:
+        return failed(it.no, it.title_zh, it.rules, f"{len(wrong)} 个品种的价签须更换或补打（GSP-04）",
+                      f"{len(wrong)} item(s) whose shelf label is stale or missing (GSP-04)", wrong)
+    return passed(it.no, it.title_zh, it.rules,
+                  f"{len(lines)} 行刷卡明细均已对码；{len(f.shelf_labels)} 张价签与目录一致，医保药品均有标签",
+                  f"all {len(lines)} settled line(s) mapped; {len(f.shelf_labels)} shelf label(s) say what the "
+                  "catalog says, every 医保 drug labelled")
+
+
+def label_problems(items: Sequence[Any], last_labels: Sequence[Any]) -> list[dict[str, Any]]:
+    """Labels that say other than the catalog (the fields that changed since printing), and displayed 医保 drugs
+    that have none."""
+    now = {int(r.item_id): LabelFacts(**{k: getattr(r, k) for k in LabelFacts.__slots__})
+           for r in items}
+    shown = {int(r.item_id) for r in items if r.purpose and r.purpose != ZonePurpose.QUARANTINE.value}
+    out: list[dict[str, Any]] = []
+    labelled: set[int] = set()
+    for lab in last_labels:
+        labelled.add(int(lab.item_id))
+        printed = LabelFacts.from_dict(lab.facts)
+        if fields := changed(printed, now.get(int(lab.item_id))):
+            out.append({"item": printed.code, "name": printed.name, "run_id": lab.run_id, "changed": fields,
+                        "printed_price_fen": printed.price_fen,
+                        "price_fen": now[printed.item_id].price_fen if printed.item_id in now else None,
+                        "zh": f"{printed.name}：价签印后{'、'.join(WATCHED_ZH.get(k, '停用') for k in fields)}已变更",
+                        "en": f"{printed.code}: {', '.join(fields)} changed since its label was printed"})
+    for item_id in sorted(shown - labelled):
+        f = now[item_id]
+        if insurance_mark(f):
+            out.append({"item": f.code, "name": f.name, "changed": [], "zh": f"{f.name}：医保药品无价签",
+                        "en": f"{f.code}: a 医保 drug on display without a label"})
+    return out
 
 
 def _specs(p: Any) -> tuple[ItemSpec, ZoneSpec] | None:

@@ -1,5 +1,7 @@
 """A backup file: `dingdian-<store>-<UTC stamp>.tar` holding `manifest.json` and the payload (the SQLite file
-gzip-compressed, or PostgreSQL's custom-format dump), with `<file>.sha256` beside it in `sha256sum` format.
+gzip-compressed, or PostgreSQL's custom-format dump), with `<file>.sha256` beside it in `sha256sum` format. With a
+backup key (`[backup] key_file`) the whole tar is sealed (`sealed`: AES-256-GCM), manifest and all; the file keeps
+its name and its `.sha256` (of the sealed bytes), and every reader here opens either kind.
 
 The manifest is what a restore is verified against: the schema head, every table's row count and each store's
 audit chain head, all read from the same snapshot the payload was taken from.
@@ -12,23 +14,21 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
+from server.backup import sealed
+from server.backup.errors import BadBackup
+
+__all__ = ["BadBackup", "Manifest", "check_file", "extract_payload", "read_manifest", "sha256_of", "write"]
 FORMAT = 1
 MANIFEST = "manifest.json"
 PAYLOAD = {"sqlite": "database.sqlite3.gz", "postgresql": "database.pgdump"}
 CHUNK = 1 << 20
-
-
-class BadBackup(ValueError):
-    """Not a backup this program wrote, or one that changed since: message_zh / message_en say which."""
-
-    def __init__(self, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.message_zh, self.message_en = message_zh, message_en
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write(target: Path, manifest: Manifest, payload: Path) -> str:
-    """Writes the backup beside its final name and renames it into place once it and its checksum are on disk, so
-    a half-written file never carries a backup's name. Returns the whole file's SHA-256."""
+def write(target: Path, manifest: Manifest, payload: Path, key: bytes | None = None) -> str:
+    """Writes the backup (sealed with `key` when one is given) beside its final name and renames it into place once
+    it and its checksum are on disk, so a half-written file never carries a backup's name. Returns the whole file's
+    SHA-256."""
     partial = target.with_name(f".{target.name}.partial")
-    with tarfile.open(partial, "w") as tar:
-        info = tarfile.TarInfo(MANIFEST)
-        body = manifest.to_json()
-        info.size, info.mtime = len(body), int(manifest.taken_at.timestamp())
-        tar.addfile(info, io.BytesIO(body))
-        tar.add(payload, arcname=manifest.payload, recursive=False)
+    with partial.open("wb") as raw:
+        out: BinaryIO = raw
+        if key is not None:  # the tar goes through the seal as it is written: no clear copy on the backup's disk
+            out = cast(BinaryIO, sealed.SealingWriter(raw, key))  # it buffers a chunk itself
+        with tarfile.open(fileobj=out, mode="w|") as tar:
+            info = tarfile.TarInfo(MANIFEST)
+            body = manifest.to_json()
+            info.size, info.mtime = len(body), int(manifest.taken_at.timestamp())
+            tar.addfile(info, io.BytesIO(body))
+            tar.add(payload, arcname=manifest.payload, recursive=False)
+        out.close()
     _fsync(partial)
     whole = sha256_of(partial)
     sidecar = target.with_name(target.name + ".sha256")
@@ -93,15 +99,35 @@ def write(target: Path, manifest: Manifest, payload: Path) -> str:
     return whole
 
 
-def read_manifest(path: Path) -> Manifest:
-    try:
-        with tarfile.open(path, "r") as tar:
-            member = tar.extractfile(MANIFEST)
-            if member is None:
-                raise KeyError(MANIFEST)
-            return Manifest.from_json(member.read())
-    except (tarfile.TarError, KeyError, OSError) as exc:
-        raise BadBackup(f"{path.name} 不是本系统的备份文件", f"{path.name} is not a Dingdian backup ({exc})") from exc
+@contextmanager
+def _members(path: Path, key: bytes | None) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[bytes]]]]:
+    """The tar's members in order, each with its content (read it before taking the next): a sealed file is
+    opened as it is read, chunk by chunk, so it is read as a stream."""
+    with path.open("rb") as f:
+        head = f.read(len(sealed.MAGIC))
+        f.seek(0)
+        stream: BinaryIO = (io.BufferedReader(sealed.OpeningReader(f, key, path.name), CHUNK)
+                            if head == sealed.MAGIC else f)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                def each() -> Iterator[tuple[tarfile.TarInfo, IO[bytes]]]:
+                    for member in tar:
+                        content = tar.extractfile(member)
+                        if content is not None:
+                            yield member, content
+                yield each()
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise BadBackup(f"{path.name} 不是本系统的备份文件或已损坏",
+                            f"{path.name} is not a Dingdian backup, or is damaged ({exc})") from exc
+
+
+def read_manifest(path: Path, key: bytes | None = None) -> Manifest:
+    with _members(path, key) as members:
+        for member, content in members:
+            if member.name == MANIFEST:
+                return Manifest.from_json(content.read())
+    raise BadBackup(f"{path.name} 不是本系统的备份文件（无 {MANIFEST}）", f"{path.name} is not a Dingdian backup "
+                    f"(no {MANIFEST})")
 
 
 def check_file(path: Path) -> str:
@@ -116,17 +142,21 @@ def check_file(path: Path) -> str:
     return whole
 
 
-def extract_payload(path: Path, manifest: Manifest, out: BinaryIO) -> None:
+def extract_payload(path: Path, manifest: Manifest, out: BinaryIO, key: bytes | None = None) -> None:
     """Copies the payload out, checking it against the manifest's SHA-256 and size."""
-    digest, size = hashlib.sha256(), 0
-    with tarfile.open(path, "r") as tar:
-        member = tar.extractfile(manifest.payload)
-        if member is None:
-            raise BadBackup("备份中缺少数据库文件", f"the backup has no {manifest.payload}")
-        while chunk := member.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
+    digest, size, found = hashlib.sha256(), 0, False
+    with _members(path, key) as members:
+        for member, content in members:
+            if member.name != manifest.payload:
+                continue
+            found = True
+            while chunk := content.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            break
+    if not found:
+        raise BadBackup("备份中缺少数据库文件", f"the backup has no {manifest.payload}")
     if digest.hexdigest() != manifest.payload_sha256 or size != manifest.payload_bytes:
         raise BadBackup("备份中的数据库文件与清单的校验值不符，已损坏",
                         f"{manifest.payload} does not match the manifest's checksum: the backup is damaged")

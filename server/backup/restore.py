@@ -55,18 +55,19 @@ def shown_target(target: str) -> str:
     return make_url(target).render_as_string(hide_password=True) if "://" in target else target
 
 
-def restore(path: Path, target: str) -> RestoreReport:
+def restore(path: Path, target: str, key: bytes | None = None) -> RestoreReport:
     """Restores `path` into `target` (a file path for a SQLite backup, a postgresql+psycopg:// URL naming a database
-    that does not exist yet for a PostgreSQL one). The report says what was checked and what failed."""
+    that does not exist yet for a PostgreSQL one), opening it with `key` when it is sealed. The report says what
+    was checked and what failed."""
     started = time.monotonic()
     report = RestoreReport(path.name, shown_target(target))
     try:
         report.sha256 = archive.check_file(path)
-        report.manifest = manifest = archive.read_manifest(path)
+        report.manifest = manifest = archive.read_manifest(path, key)
         if manifest.backend == "sqlite":
-            _sqlite(path, manifest, target, report)
+            _sqlite(path, manifest, target, report, key)
         else:
-            _postgresql(path, manifest, target, report)
+            _postgresql(path, manifest, target, report, key)
     except BadBackup as exc:
         report.problems.append(_problem("backup", exc.message_zh, exc.message_en))
     except AppError as exc:
@@ -108,7 +109,7 @@ def verify(engine: Engine, manifest: Manifest, report: RestoreReport) -> None:
                                             f"{len(checked.problems) - MAX_PROBLEMS} more audit problems"))
 
 
-def _sqlite(path: Path, manifest: Manifest, target: str, report: RestoreReport) -> None:
+def _sqlite(path: Path, manifest: Manifest, target: str, report: RestoreReport, key: bytes | None) -> None:
     final = Path(make_url(target).database or "" if target.startswith("sqlite:") else target).expanduser().resolve()
     report.target = str(final)
     if final.exists():
@@ -120,7 +121,7 @@ def _sqlite(path: Path, manifest: Manifest, target: str, report: RestoreReport) 
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=".restore-") as tmp:
         packed = Path(tmp) / manifest.payload
         with packed.open("wb") as out:
-            archive.extract_payload(path, manifest, out)
+            archive.extract_payload(path, manifest, out, key)
         with gzip.open(packed, "rb") as f, staging.open("wb") as out:
             shutil.copyfileobj(f, out, archive.CHUNK)
     engine = make_engine(f"sqlite:///{staging}")
@@ -136,7 +137,7 @@ def _sqlite(path: Path, manifest: Manifest, target: str, report: RestoreReport) 
     staging.rename(final)
 
 
-def _postgresql(path: Path, manifest: Manifest, target: str, report: RestoreReport) -> None:
+def _postgresql(path: Path, manifest: Manifest, target: str, report: RestoreReport, key: bytes | None) -> None:
     import psycopg  # the PostgreSQL driver, only where a PostgreSQL backup is restored
 
     url = make_url(target)
@@ -157,7 +158,7 @@ def _postgresql(path: Path, manifest: Manifest, target: str, report: RestoreRepo
     with tempfile.TemporaryDirectory(prefix="dingdian-restore-") as tmp:
         dump = Path(tmp) / manifest.payload
         with dump.open("wb") as out:
-            archive.extract_payload(path, manifest, out)
+            archive.extract_payload(path, manifest, out, key)
         libpq_url, env = tools.libpq(staged_url)
         tools.run([tools.pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--no-password",
                    "--dbname", libpq_url, str(dump)], env, "pg_restore 恢复")

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from server import audit
-from server.backup import retention
+from server.backup import keys, retention
 from server.backup.archive import BadBackup, read_manifest
 from server.backup.placement import check_placement
 from server.backup.restore import RestoreReport, restore
@@ -47,7 +47,7 @@ def backup_now(engine: Engine, ctx: Ctx, taken_by: str, directory: Path | None =
         at = started
         while (where / file_name(code, at)).exists():  # two backups in one second: the second a second later
             at = at.replace(microsecond=0) + timedelta(seconds=1)
-        taken = take(engine, where, code, at)
+        taken = take(engine, where, code, at, keys.load(ctx.settings.backup.key_file, where))
     except (AppError, BadBackup, OSError) as exc:
         zh, en = ((exc.message_zh, exc.message_en) if isinstance(exc, AppError | BadBackup) else
                   (f"备份失败：{exc}", f"backup failed: {exc}"))
@@ -62,15 +62,16 @@ def backup_now(engine: Engine, ctx: Ctx, taken_by: str, directory: Path | None =
         backend=taken.manifest.backend, file_name=taken.path.name, directory=str(where), size_bytes=taken.size,
         sha256=taken.sha256, revision=taken.manifest.revision,
         audit_head=taken.manifest.audit_heads.get(str(ctx.store_id), ""), ok=True, taken_by=taken_by))
-    return BackupDone(run, taken, prune(ctx, where))
+    return BackupDone(run, taken, prune(ctx, where, keys.load(ctx.settings.backup.key_file)))
 
 
-def prune(ctx: Ctx, directory: Path) -> list[str]:
-    """Deletes the backups (and their checksums) the retention policy no longer keeps; returns their names."""
+def prune(ctx: Ctx, directory: Path, key: bytes | None = None) -> list[str]:
+    """Deletes the backups (and their checksums) the retention policy no longer keeps; returns their names. A
+    backup sealed with another key is not read, so never deleted here."""
     tz, found = ctx.settings.store.tz, []
     for path in directory.glob(f"dingdian-{ctx.settings.store.fixmedins_code}-*.tar"):
         try:
-            found.append((path.name, read_manifest(path).taken_at.astimezone(tz)))
+            found.append((path.name, read_manifest(path, key).taken_at.astimezone(tz)))
         except BadBackup:
             continue  # not ours to delete
     policy = ctx.settings.backup
@@ -83,10 +84,12 @@ def prune(ctx: Ctx, directory: Path) -> list[str]:
     return doomed
 
 
-def drill(engine: Engine, ctx: Ctx, path: Path, target: str) -> tuple[RestoreDrill, RestoreReport]:
+def drill(engine: Engine, ctx: Ctx, path: Path, target: str,
+          key_file: str | Path | None = None) -> tuple[RestoreDrill, RestoreReport]:
     """Restores `path` into `target` and records the drill (who, when, the result, what failed) in this store's
-    database — the live one, where the checklist looks."""
-    report = restore(path, target)
+    database — the live one, where the checklist looks. A sealed backup is opened with `key_file` (default:
+    `[backup] key_file`); a key file that cannot be read is refused before anything is restored (AppError)."""
+    report = restore(path, target, keys.load(ctx.settings.backup.key_file if key_file is None else key_file))
     manifest = report.manifest
     row = RestoreDrill(store_id=ctx.store_id, at=ctx.now, business_date=ctx.today, backup_file=path.name,
                        backup_sha256=report.sha256, target=report.target[:400],

@@ -35,11 +35,14 @@ def file_name(store_code: str, at: datetime) -> str:
     return f"dingdian-{store_code}-{at:%Y%m%dT%H%M%SZ}.tar"
 
 
-def take(engine: Engine, directory: Path, store_code: str, at: datetime) -> Taken:
-    """Writes one backup into `directory` (placement checked by the caller) and returns it."""
+def take(engine: Engine, directory: Path, store_code: str, at: datetime, key: bytes | None = None) -> Taken:
+    """Writes one backup into `directory` (placement checked by the caller), sealed with `key` when one is given,
+    and returns it."""
     target = directory / file_name(store_code, at)
     backend = engine.dialect.name
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".backup-") as tmp:
+    # The clear copy is made on the database's side when the backup is sealed: on the backup's disk (a share, a
+    # USB disk) even a deleted clear copy may be read back.
+    with tempfile.TemporaryDirectory(dir=directory if key is None else _scratch(engine), prefix=".backup-") as tmp:
         payload = Path(tmp) / archive.PAYLOAD[backend]
         if backend == "sqlite":
             revision, rows, heads = _sqlite(engine, Path(tmp), payload)
@@ -48,8 +51,15 @@ def take(engine: Engine, directory: Path, store_code: str, at: datetime) -> Take
         manifest = Manifest(created_at=at.isoformat(), backend=backend, revision=revision, audit_heads=heads,
                             rows=rows, payload=payload.name, payload_sha256=archive.sha256_of(payload),
                             payload_bytes=payload.stat().st_size, store_code=store_code)
-        whole = archive.write(target, manifest, payload)
+        whole = archive.write(target, manifest, payload, key)
     return Taken(target, whole, target.stat().st_size, manifest)
+
+
+def _scratch(engine: Engine) -> Path | None:
+    """Beside the SQLite database (room for a copy of it); the system's temporary directory for PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        return Path(make_url(str(engine.url)).database or "").resolve().parent
+    return None
 
 
 def facts(conn: Connection) -> tuple[str, dict[str, int], dict[str, str]]:

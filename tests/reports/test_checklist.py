@@ -40,7 +40,7 @@ PASSING = {1, 2, 3, 5, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24,
 # (ST-04: the store sets its region's); 6, nothing declared yet, so no reserve; 8, no inspection export made yet
 NOT_YET_IN_THE_DATA = {4, 6, 8}
 # 12: transfers are not recorded: the item says so even when no account is past its contract; 21: the mapping is
-# checked line by line, shelf labels (GSP-04) are not recorded yet
+# checked line by line, and no shelf label (GSP-04) is printed in a clean store yet
 BY_HAND = {12, 21}
 COUNTER = ("u_cashier", "u_pharmacist", DUTY_PHARMACIST)
 

@@ -39,6 +39,7 @@ class ItemBase(Strict):
     spec: str = Field(default="", max_length=100)
     dosage_form: str = Field(default="", max_length=30)
     manufacturer: str = Field(default="", max_length=100)
+    origin: str = Field(default="", max_length=50, description="产地（中药饮片的价签所示）")
     approval_no: str = Field(default="", max_length=50)
     gsp_class: GspClass
     route: Route = Route.OTHER
@@ -70,6 +71,7 @@ class ItemPatch(Patch, SecondPerson):
     spec: str | None = Field(default=None, max_length=100)
     dosage_form: str | None = Field(default=None, max_length=30)
     manufacturer: str | None = Field(default=None, max_length=100)
+    origin: str | None = Field(default=None, max_length=50)
     approval_no: str | None = Field(default=None, max_length=50)
     gsp_class: GspClass | None = None
     route: Route | None = None

@@ -18,6 +18,7 @@ from server.db.models.insurance import (
     MessageDirection,
     MessageOutcome,
 )
+from server.db.models.labels import LabelRun, ShelfLabel
 from server.db.models.people import (
     AuthSession,
     Qualification,
@@ -87,6 +88,7 @@ __all__ = [
     "InsuranceMsgidCounter",
     "InsuranceSignIn",
     "Item",
+    "LabelRun",
     "MedicalInstitution",
     "MessageDirection",
     "MessageOutcome",
@@ -115,6 +117,7 @@ __all__ = [
     "SaleTraceCode",
     "ServiceStart",
     "SettlementStatus",
+    "ShelfLabel",
     "Shift",
     "ShiftStatus",
     "StaffProfile",

@@ -42,6 +42,7 @@ class Item(Table, table=True):
     spec: str = Field(default="", max_length=100)  # 规格
     dosage_form: str = Field(default="", max_length=30)  # 剂型
     manufacturer: str = Field(default="", max_length=100)  # 生产企业
+    origin: str = Field(default="", max_length=50)  # 产地: what a 中药饮片's shelf label shows (GSP-04, 0030)
     approval_no: str = Field(default="", max_length=50, index=True)  # 批准文号
     gsp_class: str = Field(max_length=20)  # catalog.classes.GspClass
     route: str = Field(default="other", max_length=20)  # catalog.classes.Route

@@ -25,6 +25,7 @@ class PrintJobKind(StrEnum):
     Z_REPORT = "z_report"  # 交班报表
     RX_SLIP = "rx_slip"  # 处方审核单
     DRAWER = "drawer"  # cash drawer kick (cash sales)
+    LABELS = "labels"  # 价签: a label run's shelf labels (GSP-04)
 
 
 class PrintJobStatus(StrEnum):

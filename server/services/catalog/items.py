@@ -28,7 +28,7 @@ from server.rules.controlled import (
 )
 from server.services.context import Ctx
 
-ITEM_FIELDS = ("code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "approval_no", "gsp_class",
+ITEM_FIELDS = ("code", "name", "generic_name", "spec", "dosage_form", "manufacturer", "origin", "approval_no", "gsp_class",
                "route", "odour_prone", "storage", "nhsa_code", "insurance_category", "price_fen", "unit",
                "split_unit", "split_ratio", "split_price_fen", "pharm_class", "traced", "no_code_stock", "active")
 MAPPING_FIELDS = frozenset({"nhsa_code", "insurance_category"})  # CARD-07: 医保 mapping changes
