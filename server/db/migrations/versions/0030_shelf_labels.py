@@ -1,7 +1,7 @@
 """shelf labels printed (GSP-04): each run and the facts each label showed
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-07
 
 Two new tables, both append-only evidence (a label printed anew is a new row of a new run): the database refuses an
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0030'
-down_revision = '0028'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 
