@@ -33,6 +33,8 @@ from pos.state import TillState
 from pos.typeahead import TypeAhead
 
 PING_SECONDS = 3.0
+# The uploads' backlog for the status bar (GET /uploads): asked in a worker, never in a scan's way, this often.
+UPLOADS_SECONDS = 30.0
 # After a change of hands the sale comes back first; the event stream, the duty and the print queue are asked
 # this much later, so their calls do not queue before the sale's on the service (switch user → sale < 300 ms).
 HOUSEKEEPING_DELAY = 0.3
@@ -69,6 +71,7 @@ class DingdianTill(App[None]):
         self.state = TillState.for_settings(settings, client, auto_open_float_fen)
         self.sale_screen: SaleScreen | None = None  # the sale screen of this login, once it is up
         self.typeahead = TypeAhead(self)
+        self.uploads_seconds = UPLOADS_SECONDS
 
     async def on_event(self, event: events.Event) -> None:
         """Keys typed behind one that moves the focus wait for it to land (pos/typeahead.py)."""
@@ -88,6 +91,7 @@ class DingdianTill(App[None]):
     def on_mount(self) -> None:
         self.push_screen(LoginScreen(self.state))
         self.set_interval(PING_SECONDS, self._ping)
+        self.set_interval(self.uploads_seconds, self._check_uploads)
         self.run_worker(self.check_service(), group="ping")
 
     async def on_unmount(self) -> None:
@@ -193,6 +197,10 @@ class DingdianTill(App[None]):
             await self.client.health()
             return
         await self.state.check_duty()
+
+    def _check_uploads(self) -> None:
+        if self.client.token is not None:
+            self.run_worker(self.state.check_uploads(), group="uploads", exclusive=True)
 
     def _connection_changed(self, connected: bool) -> None:
         self.state.changed()
