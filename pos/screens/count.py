@@ -1,6 +1,7 @@
 """盘点 (后台 F3): a count sheet opened for a zone (or the whole store) at a snapshot, counted by scanning or typing
-each batch's number and the quantity, submitted, then posted by the person in charge with a reason for the
-variances (盘盈/盘亏). 盲盘 (F5, before the sheet is opened): the counter does not see the book. The service keeps the
+each batch's number and the quantity (packs, or packs+split units: 2+5; the book is in the smallest unit), a
+variance's reason asked as soon as the service shows one, submitted, then posted by the person in charge, who
+did not count it (盘盈/盘亏). 盲盘 (F5, before the sheet is opened): the counter does not see the book. The service keeps the
 snapshot, the variances and the rules (a sheet is posted by someone other than its counter)."""
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class CountScreen(OfficeScreen):
         self.target: Json | None = None  # the batch being counted: {batch_id | batch_no, location, name}
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.to_start()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -125,20 +125,38 @@ class CountScreen(OfficeScreen):
     def _ask_qty(self) -> None:
         assert self.target is not None
         self._step("qty")
-        self.ask(f"{self.target['name']}：实盘数量（件），回车")
+        self.ask(f"{self.target['name']}：实盘数量（件，或 件+拆零数），回车")
 
     def _enter_qty(self, text: str) -> None:
-        if not text.isdigit():
-            self.say("请输入数量（整数）", error=True)
+        packs, _, loose = text.partition("+")
+        if not packs.isdigit() or not (loose.isdigit() or not loose):
+            self.say("请输入数量：件数，或 件数+拆零数（如 2+5）", error=True)
             return
         assert self.target is not None and self.sheet is not None
-        entry = {k: v for k, v in self.target.items() if k != "name"} | {"qty": int(text)}
-        self.work(self._count(self.sheet["id"], entry), f"已录入：{self.target['name']} {text} 件")
+        entry = {k: v for k, v in self.target.items() if k != "name"} | {"qty": int(packs), "loose": int(loose or 0)}
+        self.work(self._count(self.sheet["id"], entry), f"已录入：{self.target['name']} {text}")
 
     async def _count(self, sheet_id: int, entry: Json) -> None:
         at = self.row
         self._show(await self.calls.enter_count(sheet_id, entry))
+        line = next((ln for ln in self._lines() if ln["batch_id"] == entry.get("batch_id")
+                     or ln["batch_no"] == entry.get("batch_no")), None)
+        if line is not None and line["variance"] and not line["reason"]:  # the service's variance needs its why
+            self.table.move_cursor(row=self._lines().index(line))
+            self.target = {"batch_id": line["batch_id"], "location": line["location"], "qty": entry["qty"],
+                           "loose": entry.get("loose", 0), "name": f"{line['item_name']} {line['batch_no']}"}
+            self._step("why")
+            self.ask(f"{self.target['name']} 差异 {line['variance']}：原因，回车")
+            return
         self.table.move_cursor(row=min(at + 1, max(self.table.row_count - 1, 0)))
+
+    def _enter_why(self, text: str) -> None:
+        if not text:
+            self.say("盘盈盘亏须填写原因", error=True)
+            return
+        assert self.target is not None and self.sheet is not None
+        entry = {k: v for k, v in self.target.items() if k != "name"} | {"reason": text}
+        self.work(self._count(self.sheet["id"], entry), f"已录入差异原因：{text}")
 
     def action_submit(self) -> None:
         if self.sheet is not None:
@@ -150,11 +168,11 @@ class CountScreen(OfficeScreen):
     def action_post(self) -> None:
         if self.sheet is None:
             return
-        if any(ln["variance"] for ln in self._lines()):
+        if any(ln["variance"] and not ln["reason"] for ln in self._lines()):  # a blind sheet's, seen only now
             self._step("reason")
-            self.ask("差异原因（用于全部差异行），回车过账")
+            self.ask("差异原因（用于未填原因的差异行），回车过账")
             return
-        self.work(self._post(self.sheet["id"], ""), "已过账")
+        self.work(self._post(self.sheet["id"], ""), "已过账：盘盈盘亏已记入库存账")
 
     def _enter_reason(self, text: str) -> None:
         if not text:
@@ -164,18 +182,18 @@ class CountScreen(OfficeScreen):
         self.work(self._post(self.sheet["id"], text), "已过账：盘盈盘亏已记入库存账")
 
     async def _post(self, sheet_id: int, reason: str) -> None:
-        reasons = {ln["batch_id"]: reason for ln in self._lines() if ln["variance"]}
+        reasons = {ln["batch_id"]: ln["reason"] or reason for ln in self._lines() if ln["variance"]}
         try:
             self._show(await self.calls.post_count(sheet_id, reasons))
         finally:
-            if self.step == "reason":
-                self._step("done")
+            if self.step == "reason" and self.sheet is not None:
+                self._show(self.sheet)
 
     def _enter_done(self, _: str) -> None:
         pass
 
     def action_leave(self) -> None:
-        if self.step in ("qty", "reason") and self.sheet is not None:
+        if self.step in ("qty", "why", "reason") and self.sheet is not None:
             self._show(self.sheet)
         elif self.step != "start":
             self.to_start()

@@ -84,7 +84,6 @@ class MonthEndScreen(OfficeScreen):
         yield bar
 
     def on_mount(self) -> None:
-        super().on_mount()
         self._title()
         self.ask(f"月份（如 {self.month}），回车；F2 进销存  F3 刷卡对账单", self.month)
 

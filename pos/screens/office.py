@@ -48,6 +48,7 @@ class OfficeScreen(Screen[None]):
         yield Label(self.TITLE_ZH, id="office-title", markup=False)
         table: DataTable[Any] = DataTable(id="office-table", cursor_type="row", zebra_stripes=True)
         table.can_focus = False  # the input keeps the focus; ↑↓ move the row from there (action_cursor)
+        table.add_columns(*self.COLUMNS)
         yield table
         yield from self.compose_more()
         yield Static("", id="office-message", classes="message", markup=False)
@@ -57,9 +58,6 @@ class OfficeScreen(Screen[None]):
     def compose_more(self) -> ComposeResult:
         """What a screen shows between its table and its message (the month end's progress bar)."""
         yield from ()
-
-    def on_mount(self) -> None:
-        self.table.add_columns(*self.COLUMNS)
 
     # --- what every screen shares -----------------------------------------------------------------
 

@@ -61,7 +61,6 @@ class ReceivingScreen(OfficeScreen):
         self.names: dict[int, str] = {}  # item id → name, from the barcodes scanned
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.to_list()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

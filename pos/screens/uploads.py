@@ -31,7 +31,6 @@ class UploadsScreen(OfficeScreen):
         self.row_ids: list[int | None] = []  # per table row: the outbox row's id (None: a summary row)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.ask("↑↓ 选择被拒/失败的记录，F5 重传；F6 当日对账；F7 刷新")
         self.action_reload()
 
