@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Static
 from textual.widgets._footer import FooterKey
 
+from pos.client import ServiceError
 from pos.screens.backoffice import BackOfficeScreen
 from pos.screens.count import CountScreen
 from pos.screens.login import LoginScreen
@@ -213,24 +214,30 @@ def test_a_count_is_entered_and_submitted_and_its_counter_cannot_post_it(shop: S
             await type_text(pilot, "破损未报", "enter")
             await settled(pilot)
             assert count.step == "batch", message(count, "#office-message")
-            for n, line in enumerate(count.sheet["lines"]):  # type: ignore[index]
-                if line["counted_qty"] is None:  # the rest as the book says, by the row under the cursor
-                    count.table.move_cursor(row=n)
-                    await pilot.press("enter")
-                    await type_text(pilot, f"0+{line['book_qty']}", "enter")  # the book is in split units
-                    await settled(pilot)
+            sheet_id = count.sheet["id"]  # type: ignore[index]
+            rest = [(n, ln) for n, ln in enumerate(count.sheet["lines"]) if ln["counted_qty"] is None]  # type: ignore[index]
+            n, line = rest[0]  # the row under the cursor, counted as the book says (in split units)
+            count.table.move_cursor(row=n)
+            await pilot.press("enter")
+            await type_text(pilot, f"0+{line['book_qty']}", "enter")
+            await settled(pilot)
+            assert count.sheet["lines"][n]["variance"] == 0 and count.step == "batch"  # type: ignore[index]
+            await app.client.call("POST", f"/counts/{sheet_id}/entries", json={"entries": [  # the others, at once
+                {"batch_id": ln["batch_id"], "location": ln["location"], "loose": ln["book_qty"]} for _, ln in rest[1:]]})
             row = next(r for r in (count.table.get_row_at(n) for n in range(count.table.row_count)) if "B-VITC-1" in r)
             assert row[5:] == ["50", "49", "-1"]
             fits(count)
             await pilot.press("f2")
             await settled(pilot)
             assert (count.sheet or {}).get("status") == "submitted", message(count, "#office-message")
-            sheet_id = count.sheet["id"]  # type: ignore[index]
             await pilot.press("f9")  # the manager counted it: posting it is another person's
             await until(pilot, lambda: count.busy == 0 and "\n" in message(count, "#office-message"))
             said = message(count, "#office-message")
             assert "[SEC-01]" in said and said.split("\n")[1].isascii()  # Chinese, then the service's English
             fits(count)
+            with pytest.raises(ServiceError) as other_path:  # the same person by the API: refused all the same
+                await app.client.call("POST", f"/counts/{sheet_id}/post", json={"note": "", "reasons": {}})
+            assert other_path.value.code == "SEC-01"
             assert shop.one(f"SELECT status FROM count_sheet WHERE id = {sheet_id}")[0] == "submitted"
             assert shop.one("SELECT COUNT(*) FROM stock_movement WHERE kind LIKE 'count%'")[0] == 0
 
