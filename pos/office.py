@@ -25,6 +25,9 @@ class OfficeCalls:
     async def item_by_barcode(self, code: str) -> Json:
         return await self.client.call("GET", f"/items/by-barcode/{code}")
 
+    async def item(self, item_id: int) -> Json:
+        return await self.client.call("GET", f"/items/{item_id}")
+
     async def receipts(self, status: str | None = None) -> list[Json]:
         return await self.client.call("GET", "/receipts", params={"status": status} if status else None)
 

@@ -233,6 +233,14 @@ class ReceivingScreen(OfficeScreen):
         self.ask("↑↓ 选择行，F5/F6/F7 给出结论，F2 提交验收")
         self.say(said or "请逐行验收")
         self._show_receipt(keep=False)
+        if missing := sorted({ln["item_id"] for ln in receipt["lines"]} - set(self.names)):
+            self.work(self._fetch_names(missing))  # a receipt entered elsewhere (another till, the CLI, an import)
+
+    async def _fetch_names(self, item_ids: list[int]) -> None:
+        for item_id in item_ids:
+            self.names[item_id] = (await self.calls.item(item_id))["name"]
+        if self.step == "inspect":
+            self._show_receipt()
 
     def _show_receipt(self, keep: bool = True) -> None:
         assert self.receipt is not None
