@@ -48,11 +48,11 @@ class CountScreen(OfficeScreen):
 
     def _step(self, step: str) -> None:
         self.step = step
-        self.refresh_bindings()
+        self.keys_follow(step, (self.sheet or {}).get("status"))
 
     def to_start(self) -> None:
-        self._step("start")
         self.sheet = None
+        self._step("start")
         self.rows([], keep=False)
         self._title()
         self.ask("库区编码回车开新盘点单（空回车：全店）；#单号 打开已有的")

@@ -114,7 +114,7 @@ class MonthEndScreen(OfficeScreen):
     def _progress(self, running: str | None) -> None:
         self.running = running
         self.query_one("#month-progress", ProgressBar).display = running is not None
-        self.refresh_bindings()
+        self.keys_follow(self.kind, running)
 
     def action_run(self, kind: str) -> None:
         period = self._month()
@@ -139,7 +139,7 @@ class MonthEndScreen(OfficeScreen):
         self.kind = kind
         self._title()
         self._show(kind, report)
-        self.refresh_bindings()
+        self.keys_follow(kind, self.running)
 
     def _show(self, kind: str, report: Json) -> None:
         table = self.table

@@ -42,6 +42,7 @@ class OfficeScreen(Screen[None]):
         self.state = state
         self.calls = OfficeCalls(state.client)
         self.busy = 0  # calls out (the tests wait for 0)
+        self._keys_for: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.state, id="status")
@@ -101,6 +102,13 @@ class OfficeScreen(Screen[None]):
         """The row the cursor is on (-1: an empty table)."""
         return self.table.cursor_row if self.table.row_count else -1
 
+    def keys_follow(self, *what: Any) -> None:
+        """The footer shows the keys live for `what` (the screen's step, a sheet's status …): redrawn only when it
+        changed — a footer redrawn is a dozen widgets styled anew."""
+        if what != self._keys_for:
+            self._keys_for = what
+            self.refresh_bindings()
+
     def action_cursor(self, step: int) -> None:
         if self.table.row_count:
             self.table.move_cursor(row=min(max(self.table.cursor_row + step, 0), self.table.row_count - 1))
@@ -127,4 +135,3 @@ class OfficeScreen(Screen[None]):
             self.say(OFFLINE, error=True)
         finally:
             self.busy -= 1
-            self.refresh_bindings()

@@ -72,7 +72,7 @@ class ReceivingScreen(OfficeScreen):
 
     def _step(self, step: str) -> None:
         self.step = step
-        self.refresh_bindings()
+        self.keys_follow(step)
 
     # --- the list: what waits for 验收 and for approval --------------------------------------------
 

@@ -128,81 +128,76 @@ def shown_keys(screen: Any) -> set[str]:
     return {k.key for k in screen.query(FooterKey) if k.display}
 
 
-@pytest.mark.parametrize(("post", "entries"), [
-    ("cashier", []), ("pharmacist", ["receiving", "count"]), ("manager", ["receiving", "count", "month_end", "uploads"]),
-    ("insurance_admin", ["month_end", "uploads"]), ("sysadmin", [])])
-def test_the_menu_offers_each_post_what_the_service_lets_it_do(post: str, entries: list[str]) -> None:
+def test_the_menu_offers_each_post_what_the_service_lets_it_do() -> None:
     state = TillState(client=TillClient("http://unused"), store_name="", till_code="T01", tz=UTC)
-    state.client.user = {"actions": actions_of(frozenset({Role(post)}))}  # what the login answers
-    assert allowed(state) == entries
+    for post, entries in (("cashier", []), ("pharmacist", ["receiving", "count"]),
+                          ("manager", ["receiving", "count", "month_end", "uploads"]),
+                          ("insurance_admin", ["month_end", "uploads"]), ("sysadmin", [])):
+        state.client.user = {"actions": actions_of(frozenset({Role(post)}))}  # what the login answers
+        assert allowed(state) == entries, post
 
 
-def test_a_delivery_is_scanned_inspected_and_approved_by_another_person(shop: Shop) -> None:
+async def a_delivery_is_scanned_inspected_and_approved_by_another_person(shop: Shop, pilot: Pilot[Any]) -> None:
+    """The pharmacist logged in; the manager, at the end."""
+    app: Any = pilot.app
     today = shop.ctx.today
-
-    async def body() -> None:
-        app = till(shop.settings, shop.live.base)
-        async with app.run_test(size=SIZE) as pilot:
-            await log_in(pilot, "pharmacist")
-            await pilot.press("ctrl+b")
-            await until(pilot, lambda: isinstance(app.screen, BackOfficeScreen), what="the menu")
-            await pilot.pause()
-            menu = app.screen
-            assert {"f2", "f3"} <= shown_keys(menu) and not {"f4", "f5"} & shown_keys(menu)  # no report, no recon
-            await pilot.press("f4")  # not offered: nothing opens
-            assert app.screen is menu
-            await pilot.press("f2")
-            rec: ReceivingScreen = await popup(pilot, ReceivingScreen)
-            await settled(pilot)
-            assert "f9" not in shown_keys(rec)  # approval is the person in charge's (batch.write)
-            await pilot.press("f3")
-            await settled(pilot)
-            assert "国药控股北京" in str(rec.table.get_row_at(0))
-            await type_text(pilot, "", "enter")  # the supplier under the cursor
-            await type_text(pilot, "SH-20261201", "enter")
-            await type_text(pilot, "FP-0001", "enter")
-            made, expires = (today - timedelta(days=30)).strftime("%Y%m%d"), (today + timedelta(days=700)).strftime("%Y%m%d")
-            for lot in ("LT-GOOD", "LT-BAD"):
-                await scan(pilot, BARCODE_VITC)
-                await until(pilot, lambda: rec.field == 0, what="the item found by its barcode")
-                await type_text(pilot, lot, "enter")
-                await type_text(pilot, "2026-13-01", "enter")  # no such day: asked again, nothing lost
-                assert "请输入生产日期" in message(rec, "#office-message") and rec.field == 1
-                rec.input.value = ""
-                await type_text(pilot, made, "enter")
-                await type_text(pilot, expires, "enter")
-                await type_text(pilot, "10", "enter")
-                await type_text(pilot, "1.80", "enter")
-                assert rec.input.value == "Z-OTC"  # the item's zone offered
-                await pilot.press("enter")
-            assert rec.table.row_count == 2
-            fits(rec)
-            await pilot.press("f2")
-            await until(pilot, lambda: rec.step == "inspect", what="the receipt saved")
-            await pilot.press("enter")  # line 1: 合格
-            await pilot.press("f6")  # line 2: 拒收, with its reason
-            await type_text(pilot, "批号与随货同行单不符", "enter")
-            assert "拒收：批号与随货同行单不符" in str(rec.table.get_row_at(1))
-            await pilot.press("f2")
-            await until(pilot, lambda: rec.step == "list" and rec.busy == 0, what="the inspection")
-            assert "待负责人批准" in message(rec, "#office-message")
-            receipt = shop.one("SELECT id, status, dynt_no, purc_invo_no FROM receipt ORDER BY id DESC LIMIT 1")
-            assert tuple(receipt[1:]) == ("inspected", "SH-20261201", "FP-0001")
-            with shop.engine.connect() as conn:
-                verdicts = conn.execute(text(f"SELECT outcome, reason FROM receipt_line WHERE receipt_id = {receipt[0]} "
-                                             "ORDER BY line_no")).all()
-            assert [tuple(v) for v in verdicts] == [("accepted", ""), ("rejected", "批号与随货同行单不符")]
-            await leave(pilot)
-            await hands(pilot, "manager")  # the person in charge, not the inspector, approves
-            rec = await open_office(pilot, "f2", ReceivingScreen)
-            assert "f3" not in shown_keys(rec) and "f9" in shown_keys(rec)
-            await pilot.press("f9")
-            await until(pilot, lambda: "已批准" in message(rec, "#office-message"), what="the approval")
-            assert shop.one(f"SELECT status FROM receipt WHERE id = {receipt[0]}")[0] == "approved"
-            assert shop.one(f"SELECT COUNT(*) FROM batch b JOIN receipt_line l ON l.batch_id = b.id "
-                            f"WHERE l.receipt_id = {receipt[0]}")[0] == 1  # the rejected line: no batch
-
-    asyncio.run(body())
+    await pilot.press("ctrl+b")
+    await until(pilot, lambda: isinstance(app.screen, BackOfficeScreen), what="the menu")
+    await pilot.pause()
+    menu = app.screen
+    assert {"f2", "f3"} <= shown_keys(menu) and not {"f4", "f5"} & shown_keys(menu)  # no report, no recon
+    await pilot.press("f4")  # not offered: nothing opens
+    assert app.screen is menu
+    await pilot.press("f2")
+    rec: ReceivingScreen = await popup(pilot, ReceivingScreen)
+    await settled(pilot)
+    assert "f9" not in shown_keys(rec)  # approval is the person in charge's (batch.write)
+    await pilot.press("f3")
+    await settled(pilot)
+    assert "国药控股北京" in str(rec.table.get_row_at(0))
+    await type_text(pilot, "", "enter")  # the supplier under the cursor
+    await type_text(pilot, "SH-20261201", "enter")
+    await type_text(pilot, "FP-0001", "enter")
+    made, expires = (today - timedelta(days=30)).strftime("%Y%m%d"), (today + timedelta(days=700)).strftime("%Y%m%d")
+    for lot in ("LT-GOOD", "LT-BAD"):
+        await scan(pilot, BARCODE_VITC)
+        await until(pilot, lambda: rec.field == 0, what="the item found by its barcode")
+        await type_text(pilot, lot, "enter")
+        await type_text(pilot, "2026-13-01", "enter")  # no such day: asked again, nothing lost
+        assert "请输入生产日期" in message(rec, "#office-message") and rec.field == 1
+        rec.input.value = ""
+        await type_text(pilot, made, "enter")
+        await type_text(pilot, expires, "enter")
+        await type_text(pilot, "10", "enter")
+        await type_text(pilot, "1.80", "enter")
+        assert rec.input.value == "Z-OTC"  # the item's zone offered
+        await pilot.press("enter")
+    assert rec.table.row_count == 2
+    fits(rec)
+    await pilot.press("f2")
+    await until(pilot, lambda: rec.step == "inspect", what="the receipt saved")
+    await pilot.press("enter")  # line 1: 合格
+    await pilot.press("f6")  # line 2: 拒收, with its reason
+    await type_text(pilot, "批号与随货同行单不符", "enter")
+    assert "拒收：批号与随货同行单不符" in str(rec.table.get_row_at(1))
+    await pilot.press("f2")
+    await until(pilot, lambda: rec.step == "list" and rec.busy == 0, what="the inspection")
+    assert "待负责人批准" in message(rec, "#office-message")
+    receipt = shop.one("SELECT id, status, dynt_no, purc_invo_no FROM receipt ORDER BY id DESC LIMIT 1")
+    assert tuple(receipt[1:]) == ("inspected", "SH-20261201", "FP-0001")
+    with shop.engine.connect() as conn:
+        verdicts = conn.execute(text(f"SELECT outcome, reason FROM receipt_line WHERE receipt_id = {receipt[0]} "
+                                     "ORDER BY line_no")).all()
+    assert [tuple(v) for v in verdicts] == [("accepted", ""), ("rejected", "批号与随货同行单不符")]
+    await leave(pilot)
+    await hands(pilot, "manager")  # the person in charge, not the inspector, approves
+    rec = await open_office(pilot, "f2", ReceivingScreen)
+    assert "f3" not in shown_keys(rec) and "f9" in shown_keys(rec)
+    await pilot.press("f9")
+    await until(pilot, lambda: "已批准" in message(rec, "#office-message"), what="the approval")
+    assert shop.one(f"SELECT status FROM receipt WHERE id = {receipt[0]}")[0] == "approved"
+    assert shop.one(f"SELECT COUNT(*) FROM batch b JOIN receipt_line l ON l.batch_id = b.id "
+                    f"WHERE l.receipt_id = {receipt[0]}")[0] == 1  # the rejected line: no batch
 
 
 async def a_count_is_entered_and_submitted_and_its_counter_cannot_post_it(shop: Shop, pilot: Pilot[Any]) -> None:
@@ -310,16 +305,19 @@ async def only_the_insurance_admin_sends_a_failed_row_again(shop: Shop, pilot: P
 
 
 @pytest.mark.refuses("SEC-01")
-def test_the_person_in_charge_counts_runs_the_month_and_sees_the_uploads(shop: Shop) -> None:
-    """One till for the manager's part (a login costs what a test should not): the count, the month, the uploads;
-    then the 医保 administrator's retry."""
+def test_the_back_office_at_the_till(shop: Shop) -> None:
+    """One till for all of it, hands changed as a store does (a till and a login cost what a test should not): the
+    pharmacist receives, the manager approves, counts, runs the month and sees the uploads; the 医保 administrator
+    sends a failed row again."""
     row_id = failed_upload(shop)
 
     async def body() -> None:
         app = till(shop.settings, shop.live.base)
-        app.uploads_seconds = 0.3
+        app.uploads_seconds = 0.5
         async with app.run_test(size=SIZE) as pilot:
-            await log_in(pilot, "manager")
+            await log_in(pilot, "pharmacist")
+            await a_delivery_is_scanned_inspected_and_approved_by_another_person(shop, pilot)
+            await leave(pilot)
             await a_count_is_entered_and_submitted_and_its_counter_cannot_post_it(shop, pilot)
             await leave(pilot)
             await the_month_s_report_runs_with_the_keys_live_and_is_saved(shop, pilot)
