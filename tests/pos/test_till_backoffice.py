@@ -286,6 +286,7 @@ def failed_upload(shop: Shop) -> int:
 
 async def only_the_insurance_admin_sends_a_failed_row_again(shop: Shop, pilot: Pilot[Any], row_id: int) -> None:
     app: Any = pilot.app
+    app._check_uploads()  # what the till's timer does every UPLOADS_SECONDS, in a worker
     await until(pilot, lambda: "上传待" in status(app) and "败1" in status(app), what="the backlog")
     up: UploadsScreen = await open_office(pilot, "f5", UploadsScreen)
     at = up.row_ids.index(row_id)
@@ -313,7 +314,6 @@ def test_the_back_office_at_the_till(shop: Shop) -> None:
 
     async def body() -> None:
         app = till(shop.settings, shop.live.base)
-        app.uploads_seconds = 0.5
         async with app.run_test(size=SIZE) as pilot:
             await log_in(pilot, "pharmacist")
             await a_delivery_is_scanned_inspected_and_approved_by_another_person(shop, pilot)
