@@ -4,7 +4,8 @@ approved by another person; a count is entered, submitted, and refused posting t
 both languages, with nothing posted; the month's 进销存 runs under a progress bar with the keys live and is saved as
 XLSX; the uploads' backlog is in the status bar, a failed row is sent again by the 医保 administrator only.
 
-One service and one shop for the module (a till test's service costs seconds to start); the tests run in order."""
+One service and one shop for the module, one till for the walk through it (a till test's service, a till and a login
+each cost what the suite's budget cannot spare); the menu's rights per post are a unit test."""
 
 from __future__ import annotations
 
@@ -48,7 +49,6 @@ from tests.pos.live import LiveService
 from tests.pos.test_till_80x24 import unreadable
 
 SIZE = (80, 24)
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 class Shop:
