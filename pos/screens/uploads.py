@@ -16,6 +16,7 @@ from pos.client import Json
 from pos.format import store_today
 from pos.screens.office import OfficeScreen
 from pos.state import backlog
+from pos.widgets.sale_lines import fit
 
 STATE_ZH = {"rejected": "被拒", "failed": "失败"}
 
@@ -57,11 +58,11 @@ class UploadsScreen(OfficeScreen):
             ids.append(None)
         for r in [*status["rejected"], *status.get("failed", [])]:
             rows.append((f"#{r['id']}", f"{r['txn']} {STATE_ZH.get(r['state'], r['state'])}", "", "", r["business_date"],
-                         r["centre_message"] or r["last_error"] or "—"))
+                         fit(r["centre_message"] or r["last_error"] or "—", 30).rstrip()))
             ids.append(int(r["id"]))
         for d in days or []:
-            rows.append((f"对账 {d['day']}", d["group"], d["settlements"], "", "",
-                         f"{d['status']}{'（已确认）' if d['acknowledged'] else ''} {d['result_dscr']}".strip()))
+            rows.append((f"对账 {d['day']}", fit(d["group"], 16).rstrip(), d["settlements"], "", "",
+                         fit(f"{d['status']}{'（已确认）' if d['acknowledged'] else ''} {d['result_dscr']}", 30).rstrip()))
             ids.append(None)
         self.row_ids = ids
         self.rows(rows)
