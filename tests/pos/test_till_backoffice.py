@@ -270,6 +270,10 @@ async def the_month_s_report_runs_with_the_keys_live_and_is_saved(shop: Shop, pi
     saved = month.last_saved
     assert saved is not None and saved.parent == shop.exports and saved.suffix == ".xlsx"
     assert saved.read_bytes()[:2] == b"PK"  # a zip: the service's XLSX as it made it
+    await pilot.press("f3")  # the card statement of the same month: no card sale yet, its total alone
+    await until(pilot, lambda: month.kind == "card" and month.running is None, what="the card statement")
+    assert month.table.get_row_at(month.table.row_count - 1)[:2] == ["合计", "0"]
+    assert "f5" in shown_keys(month) and "f6" not in shown_keys(month)  # the API offers no PDF of it
 
 
 def failed_upload(shop: Shop) -> int:
