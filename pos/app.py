@@ -3,12 +3,16 @@
 It shows the service's state and sends the cashier's intents; it never computes a price, a split or a
 verdict. Screens: login → (open shift) → sale, with modal popups for payment, search, suspended sales,
 void, quantity, help and closing the shift (F12: the counted cash → the Z report), and the returns screen
-(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方), and Ctrl+P the
-receipts (pos/screens/prints.py: put up at once when a crash of the service cut a print job off).
+(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方), Ctrl+P the
+receipts (pos/screens/prints.py: put up at once when a crash of the service cut a print job off), and Ctrl+B the
+back office (后台, pos/screens/backoffice.py: receiving, counts, the month end, uploads — for the posts that may).
+A post that opens no shift (a manager, a 医保 administrator) logs in to a till without one and goes there.
 
 The app routes and runs the till's life: it makes the till's state (pos/state.py) and gives it to every screen,
 puts the sale screen up after a login (it keeps that screen, the one it tells when the service is back), and
 goes back to the login when the session is lost — keeping the open sale's id, so the sale resumes after the login.
+
+Every UPLOADS_SECONDS a worker asks the uploads' backlog for the status bar (never in a scan's way).
 
 Beside the calls, the till follows its event stream: device and insurance-link states go into the state (the
 status bar shows them), a serial scanner's codes go where a typed scan would (pos/codes.py routes them on the sale
