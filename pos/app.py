@@ -3,12 +3,16 @@
 It shows the service's state and sends the cashier's intents; it never computes a price, a split or a
 verdict. Screens: login → (open shift) → sale, with modal popups for payment, search, suspended sales,
 void, quantity, help and closing the shift (F12: the counted cash → the Z report), and the returns screen
-(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方), and Ctrl+P the
-receipts (pos/screens/prints.py: put up at once when a crash of the service cut a print job off).
+(F11, or a scanned receipt), F3 the card (医保结算) and F4 the prescription (处方登记与审方), Ctrl+P the
+receipts (pos/screens/prints.py: put up at once when a crash of the service cut a print job off), and Ctrl+B the
+back office (后台, pos/screens/backoffice.py: receiving, counts, the month end, uploads — for the posts that may).
+A post that opens no shift (a manager, a 医保 administrator) logs in to a till without one and goes there.
 
 The app routes and runs the till's life: it makes the till's state (pos/state.py) and gives it to every screen,
 puts the sale screen up after a login (it keeps that screen, the one it tells when the service is back), and
 goes back to the login when the session is lost — keeping the open sale's id, so the sale resumes after the login.
+
+Every UPLOADS_SECONDS a worker asks the uploads' backlog for the status bar (never in a scan's way).
 
 Beside the calls, the till follows its event stream: device and insurance-link states go into the state (the
 status bar shows them), a serial scanner's codes go where a typed scan would (pos/codes.py routes them on the sale
@@ -33,6 +37,8 @@ from pos.state import TillState
 from pos.typeahead import TypeAhead
 
 PING_SECONDS = 3.0
+# The uploads' backlog for the status bar (GET /uploads): asked in a worker, never in a scan's way, this often.
+UPLOADS_SECONDS = 30.0
 # After a change of hands the sale comes back first; the event stream, the duty and the print queue are asked
 # this much later, so their calls do not queue before the sale's on the service (switch user → sale < 300 ms).
 HOUSEKEEPING_DELAY = 0.3
@@ -69,6 +75,7 @@ class DingdianTill(App[None]):
         self.state = TillState.for_settings(settings, client, auto_open_float_fen)
         self.sale_screen: SaleScreen | None = None  # the sale screen of this login, once it is up
         self.typeahead = TypeAhead(self)
+        self.uploads_seconds = UPLOADS_SECONDS
 
     async def on_event(self, event: events.Event) -> None:
         """Keys typed behind one that moves the focus wait for it to land (pos/typeahead.py)."""
@@ -88,6 +95,7 @@ class DingdianTill(App[None]):
     def on_mount(self) -> None:
         self.push_screen(LoginScreen(self.state))
         self.set_interval(PING_SECONDS, self._ping)
+        self.set_interval(self.uploads_seconds, self._check_uploads)
         self.run_worker(self.check_service(), group="ping")
 
     async def on_unmount(self) -> None:
@@ -193,6 +201,10 @@ class DingdianTill(App[None]):
             await self.client.health()
             return
         await self.state.check_duty()
+
+    def _check_uploads(self) -> None:
+        if self.client.token is not None:
+            self.run_worker(self.state.check_uploads(), group="uploads", exclusive=True)
 
     def _connection_changed(self, connected: bool) -> None:
         self.state.changed()

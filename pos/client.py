@@ -119,6 +119,23 @@ class TillClient:
                 self.on_connection(connected)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._send(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any route's JSON answer, with the errors every call has (the back office's screens: pos/office.py)."""
+        return await self._call(method, path, **kwargs)
+
+    async def download(self, path: str, params: dict[str, Any], timeout: float | None = None) -> tuple[bytes, str]:
+        """A file the service makes (a report's XLSX or PDF): its bytes and the name the service gives it.
+        `timeout`: a long report may take longer than a call."""
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        response = await self._send("GET", path, params=params, **extra)
+        disposition = response.headers.get("content-disposition", "")
+        name = disposition.partition('filename="')[2].rstrip('"') or path.rsplit("/", 1)[-1]
+        return response.content, name
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -131,7 +148,7 @@ class TillClient:
             self._session_lost()
         if response.status_code >= 400:
             raise _error_of(response)
-        return response.json() if response.content else None
+        return response
 
     def _session_lost(self) -> None:
         """The service no longer knows our token: forget it and let the app ask for the login again."""

@@ -117,6 +117,9 @@ SALE = Keymap("收银", (
         key("ctrl+y", "insurance_sign_in", "医保签到", show=False),  # 医 (yi)
         key("ctrl+p", "app.prints", "小票", "小票/重打", show=False),  # 票 (piao): pos/screens/prints.py
         key("ctrl+l", "split", "拆零", "拆零（所选药品按粒/片卖）", show=False),  # 零 (ling)
+        # B: back office (后台). Not in the footer: at 80 columns F2..F12 and Ctrl+S fill it.
+        key("ctrl+b", "back_office", "后台", "后台（收货验收、盘点、月结报表、上传与对账；药师、店长、医保管理员）",
+            show=False),
         # 锁 (suo). In the footer, last: at 80 columns it takes F1's place (till.tcss), F1 said in the scan field.
         key("ctrl+s", "lock", "换人", "锁屏换人（保留未完成的销售和班次，换人或本人重新登录）"),
         back(show=False),  # Esc clears what is half typed; it backs out one step everywhere else
@@ -207,3 +210,64 @@ AUTHORISE = Keymap("授权", (Section("", (back("取消"),)),))
 CONFIRM = Keymap("确认", (Section("", (key("enter", "confirm", "确认"), back("取消", action="dismiss(False)"))),))
 OPEN_SHIFT = Keymap("开班", (Section("", (back(action="dismiss(None)"),)),))
 CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))
+
+# --- the back office (后台, Ctrl+B: pos/screens/backoffice.py and the screens it opens) ------------------------------
+
+BACK_OFFICE = Keymap("后台", (
+    Section("", (
+        HELP_KEY,
+        key("f2", "open('receiving')", "收货验收", "收货验收（采购入库、验收、批准）"),
+        key("f3", "open('count')", "盘点", "盘点（录入实盘、提交、过账）"),
+        key("f4", "open('month_end')", "月结报表", "月结报表（进销存、刷卡购药对账单，保存 XLSX/PDF）"),
+        key("f5", "open('uploads')", "上传对账", "上传与对账（上传积压、重传、当日 3201 对账）"),
+        back("返回收银", action="dismiss(None)"),
+    ), notes=("只显示本岗位有权使用的功能",)),
+))
+
+RECEIVING = Keymap("收货验收", (
+    Section("", (HELP_KEY,), notes=("输入框逐项提问，回车确认；↑↓ 选择行",)),
+    Section("入库单列表", (
+        key("f3", "new", "新入库单", "新建入库单（选供应商，填随货同行单号、发票号）"),
+        key("f9", "approve", "批准", "批准所选已验收入库单（批准人不能是验收人）"),
+    ), notes=("回车：验收所选草稿入库单",)),
+    Section("录入明细", (
+        key("f2", "submit", "提交", "提交入库单（草稿）/ 提交验收结论"),
+    ), notes=("扫描商品条码，再依次填批号、生产日期、有效期（如 20270630）、数量（件）、单价（元）、库区",)),
+    Section("验收", (
+        key("f5", "verdict('accepted')", "合格"),
+        key("f6", "verdict('rejected')", "拒收", "拒收（须填原因）"),
+        key("f7", "verdict('quarantine')", "待验", "待验（进隔离区）"),
+    ), notes=("回车＝合格",)),
+    Section("", (arrows("选择行"), back("返回上一步（明细 → 列表 → 后台）", action="leave"))),
+))
+
+COUNT = Keymap("盘点", (
+    Section("", (HELP_KEY,), notes=("输入库区编码回车开新盘点单（空：全店），或输入 #单号 打开已有的",)),
+    Section("盘点单", (
+        key("f5", "blind", "盲盘", "盲盘开关（开单前：盘点人看不到账面数）"),
+        key("f2", "submit", "提交", "提交盘点单（提交后不能再录入）"),
+        key("f9", "post", "过账", "过账（店长；差异须填原因，提交人不能过账）"),
+    ), notes=("扫描或输入批次号回车，再输入实盘数量（件，或 件+拆零数 如 2+5）回车；空回车＝盘所选行；有差异时填原因",)),
+    Section("", (arrows("选择行"), back("返回上一步（数量 → 批次 → 后台）", action="leave"))),
+))
+
+MONTH_END = Keymap("月结报表", (
+    Section("", (HELP_KEY,), notes=("输入月份（如 2026-11）回车，或直接按功能键用所示月份",)),
+    Section("", (
+        key("f2", "run('ledger')", "进销存", "生成进销存报表"),
+        key("f3", "run('card')", "刷卡对账单", "生成刷卡购药结算对账单"),
+        key("f5", "save('xlsx')", "存XLSX", "保存所示报表为 XLSX"),
+        key("f6", "save('pdf')", "存PDF", "保存所示报表为 PDF（进销存）"),
+    ), notes=("生成中显示进度，其他按键照常可用",)),
+    Section("", (arrows("选择行"), back("返回后台", action="leave"))),
+))
+
+UPLOADS = Keymap("上传与对账", (
+    Section("", (HELP_KEY,), notes=("上传积压按交易列出；被拒或失败的记录附中心说明",)),
+    Section("", (
+        key("f5", "retry", "重传", "重传所选被拒或失败的记录（医保管理员）"),
+        key("f6", "reconcile", "当日对账", "当日对账（3201，医保管理员）"),
+        key("f7", "reload", "刷新"),
+    )),
+    Section("", (arrows("选择行"), back("返回后台", action="leave"))),
+))

@@ -28,6 +28,7 @@ class TillState:
     till_code: str
     tz: tzinfo  # the store's time zone: times from the service are shown in it
     auto_open_float_fen: int | None = None  # open the shift with this float instead of asking (tests, a till so set)
+    export_dir: str = "exports"  # where the back office saves a report's file (`[till] export_dir`)
     user_name: str = LOGGED_OUT
     shift: Json | None = None  # the open shift (ShiftOut); None: closed, or not known before the login
     on_duty: list[str] | None = None  # the pharmacists on duty; None: not known yet
@@ -35,12 +36,13 @@ class TillState:
     insurance_signed_in: bool | None = None  # the operator's 9001 of today; None: not known
     card_in_reader: Json | None = None  # the masked record of the card last inserted in the till's reader
     resume_sale_id: str | None = None  # the open sale to take up again after a new login
+    uploads: Json | None = None  # the uploads' backlog (GET /uploads, summed: pos.state.backlog); None: not known
     _listeners: list[Listener] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def for_settings(cls, settings: Any, client: TillClient, auto_open_float_fen: int | None = None) -> TillState:
         return cls(client=client, store_name=settings.store.name, till_code=settings.till.code, tz=settings.store.tz,
-                   auto_open_float_fen=auto_open_float_fen)
+                   auto_open_float_fen=auto_open_float_fen, export_dir=settings.till.export_dir)
 
     @property
     def connected(self) -> bool | None:
@@ -80,7 +82,7 @@ class TillState:
         self.update(user_name=user_name, insurance_signed_in=None)
 
     def logged_out(self) -> None:
-        self.update(user_name=LOGGED_OUT, insurance_signed_in=None)
+        self.update(user_name=LOGGED_OUT, insurance_signed_in=None, uploads=None)
 
     def shift_note(self) -> str:
         """The shift is the till's: a cashier logging in where another opened it goes on in it, and is told so
@@ -121,8 +123,29 @@ class TillState:
             return
         self.update(insurance_signed_in=bool(status["signed_in"]))
 
+    async def check_uploads(self) -> None:
+        """The uploads' backlog (3501–3507 not yet accepted by the centre, ST-06) for the status bar; a post that may
+        not read it (or no answer) leaves it as it was."""
+        if not self.may("insurance.read"):
+            return
+        try:
+            status = await self.client.call("GET", "/uploads")
+        except (ServiceError, ServiceUnavailable):
+            return
+        self.update(uploads=backlog(status))
+
     async def sign_in_insurance(self) -> Json:
         """9001 for the logged-in operator; the status bar follows."""
         out = await self.client.insurance_sign_in()
         await self.check_insurance()
         return out
+
+
+def backlog(status: Json) -> Json:
+    """GET /uploads summed for the status bar: rows not accepted, of which rejected, failed rows, the oldest's
+    age in hours, and whether any transaction is older than the store allows (ST-06)."""
+    rows = status.get("backlog") or []
+    return {"count": sum(int(b.get("count", 0)) for b in rows), "rejected": sum(int(b.get("rejected", 0)) for b in rows),
+            "failed": len(status.get("failed") or []),
+            "age_hours": max((float(b.get("age_hours", 0)) for b in rows), default=0.0),
+            "overdue": bool(status.get("overdue"))}

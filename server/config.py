@@ -77,6 +77,8 @@ class ServiceSettings(_Section):
 
 class TillSettings(_Section):
     code: str = Field(min_length=1, max_length=20)
+    # Where the till's back office saves a report's XLSX/PDF (relative: to the directory the till runs in).
+    export_dir: str = Field(default="exports", min_length=1, max_length=500)
 
 
 class DeviceSettings(_Section):

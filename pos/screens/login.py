@@ -105,6 +105,12 @@ class LoginScreen(Screen[None]):
             if exc.code != "SHIFT-CLOSED":
                 self._say(f"[{exc.code}] {exc.message_zh}")
                 return
+            if not self.state.may("shift.operate"):
+                # A manager or a 医保 administrator opens no shift: the till takes them to its back office (Ctrl+B),
+                # the sale saying it is closed.
+                self.state.update(shift=None)
+                self.post_message(self.Ready("本收款机未开班（开班由收银员或药师办理）；按 Ctrl+B 进入后台"))
+                return
             if self.state.auto_open_float_fen is not None:
                 self.state.update(shift=await self.client.open_shift(self.state.auto_open_float_fen))
             else:

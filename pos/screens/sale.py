@@ -26,6 +26,7 @@ from pos.client import ServiceError, ServiceUnavailable
 from pos.codes import Scan, codes_needed, route, trace_target
 from pos.format import wrapped_lines, yuan
 from pos.screens.authorise import AuthoriseScreen
+from pos.screens.backoffice import BackOfficeScreen, allowed
 from pos.screens.card import CardScreen
 from pos.screens.confirm import ConfirmScreen
 from pos.screens.help import HelpScreen
@@ -450,6 +451,17 @@ class SaleScreen(Screen[None]):
         async def intent() -> None:
             out = await self.state.sign_in_insurance()
             self.say(f"医保签到成功：{out.get('opter_name', '')} 签到号 {out.get('sign_no', '')}")
+        self.send(intent)
+
+    def action_back_office(self) -> None:
+        """Ctrl+B: the back office (后台), for the posts that have a part in it, after every scan before it."""
+        async def intent() -> None:
+            if self.app.screen is not self:
+                return
+            if not allowed(self.state):
+                self.say("后台：本岗位无权使用（收货、盘点、月结报表、上传对账由药师、店长或医保管理员办理）", error=True)
+                return
+            self.app.push_screen(BackOfficeScreen(self.state), lambda _: self.focus_scan())
         self.send(intent)
 
     def action_returns(self) -> None:

@@ -1,8 +1,10 @@
-"""The status bar: store, till, user, the pharmacist on duty, the devices, the insurance centre, the service.
+"""The status bar: store, till, user, the pharmacist on duty, the devices, the insurance centre, the uploads'
+backlog, the service.
 
 One line when it fits, two on a narrow terminal (80 columns): who and where on the first, the links on the
 second. Device and link states are the service's (`state` events: {name, ok, text}); the till only shows them.
-医保 is the logged-in operator's sign-in of today (9001, GET /insurance/status): settling needs it.
+医保 is the logged-in operator's sign-in of today (9001, GET /insurance/status): settling needs it. 上传 is what the
+centre has not accepted yet (GET /uploads, ST-06): how many, rejected or failed, the oldest's age.
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ def _insurance(signed_in: bool | None) -> Text:
     if signed_in:
         return Text("医保✓已签到", style="green")
     return Text("医保✕未签到", style="bold red")
+
+
+def _uploads(backlog: dict[str, Any] | None) -> Text:
+    """The uploads' backlog (ST-06): nothing before it is known, ✓ when the centre has everything."""
+    if backlog is None:
+        return Text("")
+    if not backlog["count"]:
+        return Text("上传✓ ", style="green")
+    words = f"上传待{backlog['count']}"
+    if backlog["rejected"] or backlog["failed"]:
+        words += f"·拒{backlog['rejected']}" if backlog["rejected"] else ""
+        words += f"·败{backlog['failed']}" if backlog["failed"] else ""
+    words += f" {backlog['age_hours']:.0f}h "
+    late = backlog["overdue"] or backlog["rejected"] or backlog["failed"]
+    return Text(words, style="bold red" if late else "yellow")
 
 
 class StatusBar(Static):
@@ -76,6 +93,7 @@ class StatusBar(Static):
             links.append(" ")
         links.append_text(_insurance(state.insurance_signed_in))
         links.append(" ")
+        links.append_text(_uploads(state.uploads))
         connected = state.connected
         if connected is None:
             links.append("… 正在连接服务", style="bold")

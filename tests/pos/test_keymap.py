@@ -20,10 +20,11 @@ from pos import keymap
 from pos.codes import SCAN_HELP
 from pos.keymap import Keymap
 from pos.screens.help import HelpScreen, help_text
+from pos.screens.office import OfficeScreen
 from pos.screens.task import TaskScreen
 
 FRAMEWORK = {key for key, _ in Screen._merge_bindings()} | {key for key, _ in ModalScreen._merge_bindings()}
-BASES = {TaskScreen}  # shared by the task screens, never shown itself
+BASES = {TaskScreen, OfficeScreen}  # shared by the task / back-office screens, never shown itself
 
 
 def till_screens() -> list[type[Screen]]:
@@ -52,7 +53,9 @@ def test_the_till_s_screens_are_all_found() -> None:
     names = {screen.__name__ for screen in SCREENS}
     assert {"SaleScreen", "CardScreen", "PrescriptionScreen", "ReturnScreen", "LoginScreen", "PaymentScreen",
             "HelpScreen"} <= names
-    assert {screen.__name__ for screen in HELPED} == {"SaleScreen", "CardScreen", "PrescriptionScreen", "ReturnScreen"}
+    assert {screen.__name__ for screen in HELPED} == {"SaleScreen", "CardScreen", "PrescriptionScreen", "ReturnScreen",
+                                                      "BackOfficeScreen", "ReceivingScreen", "CountScreen",
+                                                      "MonthEndScreen", "UploadsScreen"}
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=lambda s: s.__name__)

@@ -30,6 +30,7 @@ class UploadsOut(BaseModel):
     backlog_max_hours: int
     signed_in: bool
     rejected: list[UploadRowOut]
+    failed: list[UploadRowOut] = []  # transport failures the worker retries (a person may send one now)
 
 
 class RetryIn(BaseModel):

@@ -192,7 +192,7 @@ def month_blockers(u: Reader, store_id: int, first_day: date, last_day: date) ->
 
 def status(engine: Engine, ctx: Ctx) -> dict[str, Any]:
     """GET /uploads, `dingdian uploads status`: per transaction and state, the backlog's age, the rejected rows with
-    the centre's words."""
+    the centre's words, the failed rows with the transport's error."""
     with read_unit(engine) as u:
         conn = u.connection()
         counts = conn.execute(sa.select(_O.c.txn, _O.c.state, sa.func.count()).where(_O.c.store_id == ctx.store_id)
@@ -200,6 +200,10 @@ def status(engine: Engine, ctx: Ctx) -> dict[str, Any]:
         rejected = conn.execute(sa.select(_O).where(_O.c.store_id == ctx.store_id,
                                                     _O.c.state == UploadState.REJECTED.value)
                                 .order_by(_O.c.id).limit(200)).all()
+        # Failed rows are retried by the worker; listed so a person can see why and send one now (the till's screen).
+        failed = conn.execute(sa.select(_O).where(_O.c.store_id == ctx.store_id,
+                                                  _O.c.state == UploadState.FAILED.value)
+                              .order_by(_O.c.id).limit(200)).all()
         lag = backlog(u, ctx.store_id, ctx.now)
         waiting = uploads_caller(orm(u), ctx) is None
     by_txn: dict[str, dict[str, int]] = {}
@@ -213,6 +217,7 @@ def status(engine: Engine, ctx: Ctx) -> dict[str, Any]:
         "backlog_max_hours": limit,
         "signed_in": not waiting,
         "rejected": [_public(r) for r in rejected],
+        "failed": [_public(r) for r in failed],
     }
 
 
