@@ -274,10 +274,12 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
             raise Crash  # ... and the service dies before recording the answer
 
     cashier = c.get("/auth/me", headers=h).json()
-    acting = ctx.acting(type(SYSTEM)(cashier["id"], cashier["username"]))
     # The clock stands still until the early resolve: "still in flight" is a matter of seconds, which a loaded
-    # machine would otherwise spend between the crash and the ask.
+    # machine would otherwise spend between the crash and the ask. The settling context is made at the frozen
+    # instant too (the fixture's Ctx holds the instant the fixtures were set up, seconds earlier on a loaded
+    # machine: its settlement would look long out of flight).
     with time_machine.travel(clock.now, tick=False):
+        acting = Ctx(ctx.store_id, ctx.settings, type(SYSTEM)(cashier["id"], cashier["username"]))
         with pytest.raises(Crash):
             card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
         assert len(active_in_centre(card_shop)) == 1
