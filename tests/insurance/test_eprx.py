@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -474,6 +474,11 @@ class Tampering:
         self.inner.close()
 
 
+def skewed(ms: int) -> Callable[[], int]:
+    """The store's wall clock for the envelope's timestamp, off by `ms`."""
+    return lambda: int(time.time() * 1000) + ms
+
+
 @pytest.mark.refuses("ST-02")
 def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_nothing(eshop: dict[str, Any]) -> None:
     """The REST centre's envelope checks: a signature that does not verify (the body or the stamp changed after
@@ -503,12 +508,12 @@ def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_n
              (stranger, eprx_rest_sandbox.UNKNOWN_APP, None)]
     for transport, code, skew in tries:
         gw.transport = transport
-        gw._clock_ms = (lambda s=skew: int(time.time() * 1000) + s) if skew else (lambda: int(time.time() * 1000))
+        gw._clock_ms = skewed(skew or 0)
         with pytest.raises(CentreRefused) as refused:
             eprx.upload_review(gw, caller, review)
         assert refused.value.infcode == code, (code, refused.value.err_msg)
         assert not on_platform(eshop, issued["hi_rxno"])["reviews"]
-    gw.transport, gw._clock_ms = real, lambda: int(time.time() * 1000)
+    gw.transport, gw._clock_ms = real, skewed(0)
     sn, _ = eprx.upload_review(gw, caller, review)  # sealed as it should be: taken
     assert [r["rx_chk_biz_sn"] for r in on_platform(eshop, issued["hi_rxno"])["reviews"]] == [sn]
     # the centre's answer changed on the way: the store does not take it for the centre's
