@@ -516,6 +516,9 @@ def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_n
     gw.transport, gw._clock_ms = real, skewed(0)
     sn, _ = eprx.upload_review(gw, caller, review)  # sealed as it should be: taken
     assert [r["rx_chk_biz_sn"] for r in on_platform(eshop, issued["hi_rxno"])["reviews"]] == [sn]
+    with pytest.raises(CentreRefused) as refused:  # the centre's own refusal comes in the same shape, its words kept
+        eprx.decode(gw, caller, sandbox.issue_eprx(RESIDENT.psn_no, [AMOX], doctor=1, code_hours=-1)["qr"])
+    assert refused.value.infcode == eprx_rest_sandbox.BUSINESS and "过期" in refused.value.err_msg
     # the centre's answer changed on the way: the store does not take it for the centre's
     answer = eprx_rest.seal({"data": {"rx_chk_biz_sn": "X"}}, "A", eshop["settings"].eprx.app_secret,
                             eprx_sandbox.PRIVATE_KEY, eprx_sandbox.PUBLIC_KEY, 1)
