@@ -202,6 +202,26 @@ class EprxSettings(_Section):
     platform_public_key: str = Field(default=(
         "09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020"
         "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13"), pattern=r"^([0-9a-fA-F]{128})?$")
+    # Which generation of the platform the region runs: "7xxx" (7201–7208 in the insurance envelope) or "rest" (the
+    # national 医保电子处方中心: one path per operation under rest_url, SM4-encrypted body, SM2-signed envelope;
+    # server.insurance.eprx_rest). The REST centre has no 7206: "rest" goes with variant "national".
+    generation: Literal["7xxx", "rest"] = "7xxx"
+    rest_url: str = ""  # empty: [insurance] url + "/epc/fixmedins" (the sandbox's)
+    app_id: str = Field(default="DDPOS-SANDBOX-0001", max_length=64)  # the pharmacy's appId at the centre
+    # The app's SM4 key (32 hex digits) and the pharmacy's SM2 key pair (private 64 hex, public x‖y 128 hex) that
+    # signs its requests; the defaults are the sandbox's demo app. A live store keeps its own here.
+    app_secret: str = Field(default="5c123edf49393b7078da90d50fbc4d82", pattern=r"^[0-9a-fA-F]{32}$")
+    private_key: str = Field(default="683f64d4017acc410ef860ca9f3139f0ee2b101583ef492f434ce15adb03d530",
+                             pattern=r"^[0-9a-fA-F]{64}$")
+    public_key: str = Field(default=(
+        "0d5de79f4e55575696fd3a61000c17fede5de62175cdf1379b0c36325f615acf"
+        "59bd31cd985bd994477420a82eb5880f2dc27d451829fd08e6dcf78002daa8e0"), pattern=r"^[0-9a-fA-F]{128}$")
+
+    @model_validator(mode="after")
+    def _rest_is_national(self) -> EprxSettings:
+        if self.generation == "rest" and self.variant != "national":
+            raise ValueError('[eprx] generation "rest" reports by the sales detail: variant must be "national"')
+        return self
 
 
 class RuleSettings(_Section):

@@ -7,7 +7,8 @@ held or dispensed elsewhere, an expired one, a tampered download, the platform a
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,14 @@ from sqlmodel import col
 from server.audit import verify
 from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription
 from server.db.uow import core_unit, read_session, read_unit
-from server.insurance import eprx, wire
+from server.insurance import eprx, eprx_rest, wire
 from server.insurance import uploads as wire_uploads
+from server.insurance.eprx_rest import RestGateway
+from server.insurance.errors import CentreRefused
 from server.insurance.factory import make_gateway
 from server.insurance.gateway import Caller
+from server.insurance.sandbox import eprx as eprx_sandbox
+from server.insurance.sandbox import eprx_rest as eprx_rest_sandbox
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.eprx_demo import HOSPITAL
 from server.services import outbox
@@ -165,11 +170,36 @@ def ready(shop: dict[str, Any], person: Any = EMPLOYEE, **issue: Any) -> tuple[s
     return sid, rx
 
 
+def rest_gateway(shop: dict[str, Any]) -> RestGateway:
+    """The store's gateway as the factory builds it for [eprx] generation "rest"."""
+    settings = shop["settings"]
+    rest = make_settings(settings.database.url, insurance={"url": settings.insurance.url, "timeout_seconds": 2},
+                         eprx={"generation": "rest"})
+    gw = make_gateway(rest, shop["engine"], ctx_of(shop).store_id)
+    assert isinstance(gw, RestGateway)
+    return gw
+
+
+@pytest.fixture(params=["7xxx", "rest"])
+def generation(request: pytest.FixtureRequest, eshop: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The platform's generation the store's gateway speaks (the use cases do not know which)."""
+    if request.param == "rest":
+        gw = rest_gateway(eshop)
+        monkeypatch.setattr(eshop["client"].app.state, "insurance", gw)
+        yield request.param
+        gw.close()
+    else:
+        yield request.param
+
+
 @pytest.mark.refuses("RX-01")
-def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(eshop: dict[str, Any]) -> None:
+def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(eshop: dict[str, Any],
+                                                                              generation: str) -> None:
     engine = eshop["engine"]
     c, sandbox = eshop["client"], eshop["sandbox"]
-    issued = sandbox.issue_eprx(EMPLOYEE.psn_no, [AMOX])
+    # each generation's its own day, so the store does not take the two for one split prescription (RX-07)
+    issued = sandbox.issue_eprx(EMPLOYEE.psn_no, [AMOX], **({"days_ago": 2, "valid_days": 3}
+                                                           if generation == "rest" else {}))
     got = scan(eshop, issued["qr"])
     assert got.status_code == 201, got.text
     body = got.json()
@@ -205,8 +235,9 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
     assert (sold["infno"], sold["setl_id"], sold["cancelled_by"]) == ("7207", settled["setl_id"], None)
     # the return cancels the settlement (2103) and the platform's report (7208)
     assert c.post("/insurance/sign-in", json={}, headers=eshop["pharmacist"]).status_code == 201
-    back = c.post(f"/sales/{sid}/card/cancel", json={"return_id": "b5f0c7e2-6a8e-4d7e-9a59-2f1c0e2d7a11",
-                                                     "reason": "患者退药"}, headers=eshop["pharmacist"])
+    return_id = "b5f0c7e2-6a8e-4d7e-9a59-2f1c0e2d7a1" + ("1" if generation == "7xxx" else "2")
+    back = c.post(f"/sales/{sid}/card/cancel", json={"return_id": return_id, "reason": "患者退药"},
+                  headers=eshop["pharmacist"])
     assert back.status_code == 201, back.text
     assert [r.txn for r in platform_rows(engine, sid)] == ["7207", "7208"]
     drain(eshop)
@@ -220,6 +251,12 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
     with read_session(engine) as s:  # the download and the review upload are imaged in the audit chain, as written
         report = verify(s, ctx_of(eshop).store_id)
         assert report.ok, report.problems
+    rest = [d for d in sandbox.deliveries() if '"via":"rest"' in d["body"] and issued["hi_rxno"] in d["answer"]
+            + d["body"]]
+    if generation == "rest":  # 7203 download, 7204 review, 7207 and 7208 went by the REST centre
+        assert {d["infno"] for d in rest} >= {"7203", "7204", "7207", "7208"}, rest
+    else:
+        assert not rest
 
 
 @pytest.mark.refuses("RX-03")
@@ -419,4 +456,75 @@ def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_c
     assert wire_uploads.send(gw, caller, "7206", back, gw.new_msgid()).accepted
     sales = on_platform(eshop, issued["hi_rxno"])["sales"]
     assert [(x["sale_sn"], bool(x["cancelled_by"])) for x in sales] == [("S1", True), ("S2", False)]
+    gw.close()
+
+
+class Tampering:
+    """A transport that changes the envelope on the way (after the store signed it), keeping what it sent."""
+
+    def __init__(self, inner: Any, change: Any) -> None:
+        self.inner, self.change, self.sent = inner, change, list[dict[str, Any]]()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
+        envelope = self.change(wire.loads(body))
+        self.sent.append(envelope)
+        return self.inner.post(url, wire.dumps(envelope).encode(), headers, timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def skewed(ms: int) -> Callable[[], int]:
+    """The store's wall clock for the envelope's timestamp, off by `ms`."""
+    return lambda: int(time.time() * 1000) + ms
+
+
+@pytest.mark.refuses("ST-02")
+def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_nothing(eshop: dict[str, Any]) -> None:
+    """The REST centre's envelope checks: a signature that does not verify (the body or the stamp changed after
+    signing), a stale timestamp, an unknown appId — each refused in the platform's error shape, the review not
+    taken; the same review sealed properly is taken."""
+    sandbox = eshop["sandbox"]
+    issued = sandbox.issue_eprx(RESIDENT.psn_no, [AMOX], doctor=1)
+    gw = rest_gateway(eshop)
+    with read_session(eshop["engine"]) as s:
+        caller = uploads.uploads_caller(s, ctx_of(eshop))  # the store's sign-in of today
+    assert caller is not None
+    token = eprx.decode(gw, caller, issued["qr"]).epc_token
+    assert eprx.verify(eprx.download(gw, caller, epc_token=token).output, eshop["settings"].eprx.platform_public_key)
+    review = {"hi_rxno": issued["hi_rxno"], "rx_chk_stas_codg": "1", "rx_chk_time": "2026-01-01 10:00:00",
+              "phar_name": "药师", "phar_prac_cert_no": "ZY-1"}
+    real = gw.transport
+    flipped = Tampering(real, lambda e: e | {"signData": e["signData"][:-1] + ("0" if e["signData"][-1] != "0"
+                                                                               else "1")})
+    swapped = Tampering(real, lambda e: e | {"encData": eprx_rest.encrypt(
+        eshop["settings"].eprx.app_secret, eprx_rest.decrypt(eshop["settings"].eprx.app_secret, e["encData"])
+        .replace('"rx_chk_stas_codg":"1"', '"rx_chk_stas_codg":"2","rx_chk_opnn":"x"'))})
+    stale = Tampering(real, lambda e: e)
+    restamped = Tampering(real, lambda e: e | {"timestamp": str(int(e["timestamp"]) + 10 * 60 * 1000)})
+    stranger = Tampering(real, lambda e: e | {"appId": "SOMEONE-ELSE"})
+    tries = [(flipped, eprx_rest_sandbox.BAD_SIGN, None), (swapped, eprx_rest_sandbox.BAD_SIGN, None),
+             (stale, eprx_rest_sandbox.STALE, -10 * 60 * 1000), (restamped, eprx_rest_sandbox.BAD_SIGN, -10 * 60 * 1000),
+             (stranger, eprx_rest_sandbox.UNKNOWN_APP, None)]
+    for transport, code, skew in tries:
+        gw.transport = transport
+        gw._clock_ms = skewed(skew or 0)
+        with pytest.raises(CentreRefused) as refused:
+            eprx.upload_review(gw, caller, review)
+        assert refused.value.infcode == code, (code, refused.value.err_msg)
+        assert not on_platform(eshop, issued["hi_rxno"])["reviews"]
+    gw.transport, gw._clock_ms = real, skewed(0)
+    sn, _ = eprx.upload_review(gw, caller, review)  # sealed as it should be: taken
+    assert [r["rx_chk_biz_sn"] for r in on_platform(eshop, issued["hi_rxno"])["reviews"]] == [sn]
+    with pytest.raises(CentreRefused) as refused:  # the centre's own refusal comes in the same shape, its words kept
+        eprx.decode(gw, caller, sandbox.issue_eprx(RESIDENT.psn_no, [AMOX], doctor=1, code_hours=-1)["qr"])
+    assert refused.value.infcode == eprx_rest_sandbox.BUSINESS and "过期" in refused.value.err_msg
+    # the centre's answer changed on the way: the store does not take it for the centre's
+    answer = eprx_rest.seal({"data": {"rx_chk_biz_sn": "X"}}, "A", eshop["settings"].eprx.app_secret,
+                            eprx_sandbox.PRIVATE_KEY, eprx_sandbox.PUBLIC_KEY, 1)
+    assert eprx_rest.open_answer(answer | {"code": 0}, eshop["settings"].eprx.app_secret,
+                                 eshop["settings"].eprx.platform_public_key)[2] == {"data": {"rx_chk_biz_sn": "X"}}
+    with pytest.raises(ValueError, match="signData"):
+        eprx_rest.open_answer(answer | {"code": 0, "timestamp": "2"}, eshop["settings"].eprx.app_secret,
+                              eshop["settings"].eprx.platform_public_key)
     gw.close()

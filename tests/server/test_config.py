@@ -112,3 +112,17 @@ def test_a_printer_per_till(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(_write(tmp_path, BASE + '\n[printers.T03]\nprinter_colour = "red"\n'))
     assert "printers.T03.printer_colour" in str(exc.value)
+
+
+def test_the_rest_generation_goes_with_the_national_variant_and_the_sandbox_app(tmp_path: Path) -> None:
+    """[eprx] generation "rest" has no 7206 (Shenzhen's write-off): refused at start; its defaults are the sandbox's
+    demo app, so a new store's demo speaks to the sandbox's REST centre as shipped."""
+    from server.insurance.sandbox.eprx_rest import APPS
+
+    shenzhen = BASE.replace('variant = "national"', 'variant = "shenzhen"').replace('generation = "7xxx"',
+                                                                                  'generation = "rest"')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_write(tmp_path, shenzhen))
+    assert "eprx" in str(exc.value) and "national" in str(exc.value)
+    rx = load_settings(_write(tmp_path, BASE.replace('generation = "7xxx"', 'generation = "rest"'))).eprx
+    assert rx.generation == "rest" and APPS[rx.app_id] == (rx.app_secret, rx.public_key)

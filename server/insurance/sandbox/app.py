@@ -1,6 +1,7 @@
 """The sandbox centre as an HTTP service: the transaction endpoint and the admin endpoints.
 
 POST {path} (default /fsi/api/callService): one NHSA message in, its answer out, faults applied.
+POST /epc/fixmedins/*: the prescription platform's REST generation (server.insurance.sandbox.eprx_rest).
 /admin/*: read the centre's own ledger, persons and deliveries; inject and clear faults; change
 the fund policy, the wire style and the directory; require HMAC signatures; reset.
 """
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from catalog.classes import InsuranceCategory
 from server.insurance import wire
 from server.insurance.dicts import chrgitm_lv_category
-from server.insurance.sandbox import eprx, statements
+from server.insurance.sandbox import eprx, eprx_rest, statements
 from server.insurance.sandbox.centre import Centre
 from server.insurance.sandbox.directory import Directory
 from server.insurance.sandbox.faults import Fault, Faults
@@ -137,6 +138,7 @@ def create_sandbox_app(db_path: str | Path, path: str = DEFAULT_PATH) -> FastAPI
     statements.install(app, centre)  # 9101, 9102, 3202 and the reconciliation's knobs
     eprx.install(app, centre)  # 7201–7208: the prescription circulation platform and its knobs
     eprx.seed_demo(centre)
+    eprx_rest.install(app, centre, faults)  # the same platform as the national centre's REST generation
     app.router.routes.append(Route(path, endpoint=TransactionEndpoint(centre, faults), methods=["POST"]))
     app.include_router(uploads_admin(centre.uploads))  # /admin/uploads: 3501–3507 held, the completeness query
 
