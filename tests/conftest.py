@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -21,10 +21,18 @@ from sqlalchemy import Engine
 from server.config import ROOT, Settings, load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
+from server.db.models.base import id_of
 from server.db.types import utcnow
 from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
 from tests.pg import Cluster, start_cluster
+
+if TYPE_CHECKING:  # imported where used: the fixtures that need them load the service only then
+    import httpx
+
+    from server.db.uow import Unit
+    from server.insurance.sandbox.client import SandboxAdmin
+    from server.services.catalog.items import Approval
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -82,7 +90,8 @@ MACHINE_WIDE_FIXTURES = {"pcscd": "pcscd"}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above); the tests of a
     machine-wide stack are grouped onto one worker."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     checked = _already_checked()
     for item in items:
         if checked(item):
@@ -235,7 +244,7 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def sandbox(sandbox_url: str) -> Iterator[Any]:
+def sandbox(sandbox_url: str) -> Iterator[SandboxAdmin]:
     """Its admin client; every test starts from the centre's demo persons and balances."""
     from server.insurance.sandbox.client import SandboxAdmin
 
@@ -300,7 +309,7 @@ SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN = "u_insurance_admin2", "3334"
 CONFIRM_MAPPING = {"reason": "医保目录对照"}  # the body's reason; the other administrator confirms by grant (X-Second)
 
 
-def _second_insurance_admin(u: Any, ctx: Ctx) -> None:
+def _second_insurance_admin(u: Unit, ctx: Ctx) -> None:
     from sqlmodel import select
 
     from server.db.models import User
@@ -313,7 +322,7 @@ def _second_insurance_admin(u: Any, ctx: Ctx) -> None:
         add_user(u, ctx, SECOND_INSURANCE_ADMIN, "第二医保管理员", SECOND_INSURANCE_PIN, {Role.INSURANCE_ADMIN})
 
 
-def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
+def mapping_approval(engine: Engine, ctx: Ctx) -> Approval:
     """The second 医保 administrator (made once) as the approval of a mapping set in a test's fixture."""
     from server.db.uow import core_unit
     from server.services.catalog.items import Approval
@@ -322,6 +331,7 @@ def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
     with core_unit(engine) as u:
         _second_insurance_admin(u, ctx)
         approver = second_person(u, ctx, SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN)
+    assert approver is not None, "the second administrator's PIN was refused"
     return Approval(approver, CONFIRM_MAPPING["reason"])
 
 
@@ -334,22 +344,22 @@ def add_second_insurance_admin(engine: Engine, ctx: Ctx) -> dict[str, str]:
     return {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN}
 
 
-def second_asked(client: Any, headers: dict[str, str], username: str, pin: str, action: str,
-                 subject: str = "") -> Any:
-    """The second person types their username and PIN at the caller's till (POST /auth/authorise, second): the
-    answer (a grant, or the refusal of a wrong PIN or a frozen account)."""
+def second_asked(client: httpx.Client, headers: dict[str, str], username: str, pin: str, action: str,
+                 subject: str = "") -> httpx.Response:
+    """The second person types their username and PIN at the caller's till (POST /auth/authorise, second; the
+    client is a TestClient or a running service's): the answer (a grant, or the refusal of a wrong PIN or a frozen account)."""
     return client.post("/auth/authorise", json={"username": username, "pin": pin, "action": action,
                                                 "subject": subject, "second": True}, headers=headers)
 
 
-def by_second_admin(client: Any, headers: dict[str, str], action: str = "agreement.write",
+def by_second_admin(client: httpx.Client, headers: dict[str, str], action: str = "agreement.write",
                     subject: str = "") -> dict[str, str]:
     """The caller's headers with the other 医保 administrator's grant (they confirm a mapping, CARD-07, or the
     agency's decision, AGR-01); add_second_insurance_admin made them."""
     return second(client, headers, SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN, action, subject)
 
 
-def second(client: Any, headers: dict[str, str], username: str, pin: str, action: str,
+def second(client: httpx.Client, headers: dict[str, str], username: str, pin: str, action: str,
            subject: str = "") -> dict[str, str]:
     """The caller's headers with a second person's grant (X-Second), asked as the till asks it."""
     r = second_asked(client, headers, username, pin, action, subject)
@@ -406,7 +416,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
                      "price_fen": 1800}, BARCODE_ICE, "Z-FOOD"),
         ]
         for key, values, barcode, zone in specs:
-            ids[key] = catalog_service.create_item(u, ctx, values, [barcode], zone).id  # type: ignore[assignment]
+            ids[key] = id_of(catalog_service.create_item(u, ctx, values, [barcode], zone))
         mk = today - timedelta(days=400)
         stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
         stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
@@ -414,7 +424,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
         stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
         stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
         ice = stock.add_opening_batch(u, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
-        stock.set_batch_stop(u, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+        stock.set_batch_stop(u, ctx, id_of(ice), True, "抽检不合格待复检")
         _duty_pharmacist(u, ctx)
     return ids
 
@@ -422,7 +432,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
 DUTY_PHARMACIST, DUTY_TILL = "u_duty_pharmacist", "T09"
 
 
-def _duty_pharmacist(u: Any, ctx: Ctx) -> None:
+def _duty_pharmacist(u: Unit, ctx: Ctx) -> None:
     """A qualified pharmacist on duty at a till of their own for the whole test: RX-10 lets the store sell 处方药 and
     甲类非处方药 only while one is (server.services.store.presence). The RX-10 tests take them off (nobody_on_duty).
     Their approvals count only in their own shift, so a sale's prescription still needs the shop's pharmacist."""
@@ -433,14 +443,14 @@ def _duty_pharmacist(u: Any, ctx: Ctx) -> None:
     from server.services.store.users import add_user, set_staff_profile
 
     pharmacist = add_user(u, ctx, DUTY_PHARMACIST, "在岗药师", ROLE_PINS["pharmacist"], {Role.PHARMACIST})
-    set_staff_profile(u, ctx, pharmacist.id, {  # type: ignore[arg-type]
+    set_staff_profile(u, ctx, id_of(pharmacist), {
         "qualification": "licensed_pharmacist", "qualification_no": "ZY-DUTY", "registered_store_code":
         ctx.settings.store.fixmedins_code, "qualification_expiry": ctx.today + timedelta(days=1000),
         "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=1000)})
     register_till(u, ctx, DUTY_TILL, "药师台", "")
-    on_duty = ctx.acting(Actor(pharmacist.id, DUTY_PHARMACIST))
+    on_duty = ctx.acting(Actor(id_of(pharmacist), DUTY_PHARMACIST))
     shift = shifts.open_shift(u, on_duty, DUTY_TILL, 0)
-    shifts.duty_on(u, on_duty, shift.id, frozenset({Role.PHARMACIST}))  # type: ignore[arg-type]
+    shifts.duty_on(u, on_duty, id_of(shift), frozenset({Role.PHARMACIST}))
 
 
 def nobody_on_duty(client: TestClient) -> None:
@@ -481,8 +491,8 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
 
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, username)
-        if staff_profile(orm(u), user.id) is None:  # type: ignore[arg-type]
-            set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        if staff_profile(orm(u), id_of(user)) is None:
+            set_staff_profile(u, ctx, id_of(user), {
                 "qualification": "licensed_pharmacist", "qualification_no": "ZY-0001",
                 "qualification_expiry": ctx.today + timedelta(days=1000), "registered_store_code": ctx.settings.store.fixmedins_code,
                 "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})

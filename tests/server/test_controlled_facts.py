@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from catalog.importer import COLUMN_BY_KEY
 from server.db.models import Item
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.roles import Role
 from server.services.context import Ctx
@@ -169,7 +170,7 @@ def test_the_requesters_other_account_is_the_requester(shop: dict[str, Any], eng
     pharmacist(engine, ctx, "u_ph_alt", {Role.PHARMACIST}, pin="7777")
     with core_unit(engine) as u:  # both accounts are one person's
         for name in ("u_mgr_ph", "u_ph_alt"):
-            set_staff_profile(u, ctx, find_user(orm(u), ctx, name).id, {"id_number": "110101199003070011"})
+            set_staff_profile(u, ctx, id_of(find_user(orm(u), ctx, name)), {"id_number": "110101199003070011"})
     change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "国家药监局转为甲类非处方药"}
     body = error(c.patch(f"/items/{amox}", json=change, headers=second(c, login(c, "u_mgr_ph", "6666"), "u_ph_alt",
                                                                        "7777", "catalog.write", str(amox))),
