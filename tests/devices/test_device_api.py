@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from devices.base import DeviceSink, DeviceStatus, StatusBoard
 from server import devices as device_manager
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit
 from server.events import EventHub
 from server.services.context import Ctx
@@ -72,7 +73,7 @@ def test_the_simulated_printer_offline_and_back(shop: dict[str, Any], settings: 
     assert pay_cash(c, h, sid, 350, 500).status_code == 200
     state = c.app.state.dingdian
     with core_unit(state.engine) as u:
-        job_id = receipt.enqueue_receipt(u, Ctx(state.store_id, settings), sid).id
+        job_id = id_of(receipt.enqueue_receipt(u, Ctx(state.store_id, settings), sid))
 
     def status_of(jid: int) -> str:
         return next(j["status"] for j in c.get("/print-jobs", headers=h).json() if j["id"] == jid)

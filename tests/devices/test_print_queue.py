@@ -108,7 +108,9 @@ def enqueue(shop: dict[str, Any], sale_id: str) -> int:
 def job(shop: dict[str, Any], job_id: int) -> PrintJob:
     engine, _ = app_ctx(shop)
     with read_session(engine) as s:
-        return s.get(PrintJob, job_id)  # type: ignore[return-value]
+        row = s.get(PrintJob, job_id)
+    assert row is not None, f"no print job {job_id}"
+    return row
 
 
 def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
@@ -203,7 +205,7 @@ def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: di
     engine, _ = app_ctx(shop)
     with read_session(engine) as s:
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "receipt.reprint")).one()
-    assert entry.after["sale_no"] == sale["sale_no"] and entry.actor == "u_cashier"
+    assert entry.after is not None and entry.after["sale_no"] == sale["sale_no"] and entry.actor == "u_cashier"
     open_sale = new_sale(c, h)
     refused = c.post(f"/sales/{open_sale}/receipt", headers=h)
     assert refused.status_code == 409 and refused.json()["code"] == "PRINT-NOT-FINAL"
@@ -218,14 +220,16 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     sale = sell(shop, cash=False)
     tcp_printer.wait_jobs(1)  # the receipt the completion queued
     with core_unit(engine) as u:  # as the database looks after a crash in the middle of a send
-        doc = to_json(receipt.receipt_doc(orm(u), ctx, orm(u).get(Sale, sale["id"])))  # type: ignore[arg-type]
+        sold = orm(u).get(Sale, sale["id"])
+        assert sold is not None
+        doc = to_json(receipt.receipt_doc(orm(u), ctx, sold))
         stuck = printing.add_job(u, ctx, "T01", PrintJobKind.RECEIPT, sale["id"], doc)
         u.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == stuck.id)
                                .values(status="printing", attempts=1))
     with core_unit(engine) as u:
         assert printing.recover_interrupted(u, ctx, "T01") == 1  # what the worker does at start-up
     time.sleep(0.5)
-    assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1  # type: ignore[arg-type]
+    assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1
     r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)  # sent again as it was: a second copy without 重打
     assert r.status_code == 409 and r.json()["code"] == "PRINT-UNCERTAIN"
     r = c.post(f"/print-jobs/{stuck.id}/resolve", json={"reprint": True}, headers=h)
@@ -233,10 +237,10 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     _, again = tcp_printer.wait_jobs(2)
     assert "重打" in job_doc(again).lines[0] and sale["sale_no"] in "\n".join(job_doc(again).lines)
     wait_for(lambda: job(shop, r.json()["reprint"]["id"]).status == "printed", what="printed")
-    assert job(shop, stuck.id).status == "resolved"  # type: ignore[arg-type]
+    assert job(shop, stuck.id).status == "resolved"
     with read_session(engine) as s:
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "print_job.resolve")).one()
-        assert entry.entity_id == str(stuck.id) and entry.after["reprint_job_id"] == r.json()["reprint"]["id"]
+        assert entry.entity_id == str(stuck.id) and entry.after is not None and entry.after["reprint_job_id"] == r.json()["reprint"]["id"]
 
 
 def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:

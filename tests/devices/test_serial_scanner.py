@@ -107,8 +107,13 @@ def test_a_burst_of_1000_scans_with_junk_between_and_frames_split_across_writes(
         pos += step
     hub = EventHub(backlog=8192)
     scanner = driver(hub, pty_scanner.link)
+
+    def feed() -> None:
+        for chunk in chunks:
+            pty_scanner.write(chunk)
+
     try:
-        events = collect(hub, "T01", "scan", len(sent), lambda: [pty_scanner.write(c) for c in chunks])
+        events = collect(hub, "T01", "scan", len(sent), feed)
     finally:
         scanner.stop()
     assert [e.data["code"] for e in events] == [c.removeprefix("]d2") for c in sent]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.audit import verify
 from server.db.models import CardSettlement, MessageDirection
@@ -158,7 +158,7 @@ def test_an_answer_whose_total_is_not_the_sale_s_is_refused_at_the_preview_and_t
     assert again.status_code == 200, again.text
     assert len(active_in_centre(card_shop)) == 1
     with read_session(engine) as s:
-        assert [r.status for r in s.exec(select(CardSettlement).order_by(CardSettlement.id))] == ["reversed", "settled"]
+        assert [r.status for r in s.exec(select(CardSettlement).order_by(col(CardSettlement.id)))] == ["reversed", "settled"]
         assert verify(s, ctx.store_id).ok
 
 

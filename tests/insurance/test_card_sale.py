@@ -279,7 +279,7 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
     # machine would otherwise spend between the crash and the ask.
     with time_machine.travel(clock.now, tick=False):
         with pytest.raises(Crash):
-            card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
+            card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])
         assert len(active_in_centre(card_shop)) == 1
         blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
         assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -66,7 +67,7 @@ def test_logs_mask_identity_numbers(gateway: HttpGateway, signed_in: Caller,
 
 
 def test_masking_walks_nested_nodes() -> None:
-    doc = {"input": {"data": {"certno": "440305197503140251", "psn_name": "张建国"},
+    doc: dict[str, Any] = {"input": {"data": {"certno": "440305197503140251", "psn_name": "张建国"},
                      "rows": [{"card_sn": "440300D1560000050050640776EF3192"}]}}
     out = masked(doc)
     assert out["input"]["data"] == {"certno": "4403**********0251", "psn_name": "张建国"}

@@ -132,11 +132,11 @@ def _ledger_by_batch(engine: Engine, cut: int) -> Counter[tuple[str, str]]:
             "cl.counted_qty IS NOT NULL AND i.nhsa_code IS NOT NULL")).scalars().all()
     cancelled = {r.corrects_id for r in rows if r.corrects_id} | {r.id for r in rows if r.corrects_id}
     out: Counter[tuple[str, str]] = Counter()
-    for r in rows:
-        if r.kind in txn_of and r.id not in cancelled:
-            out[(r.batch_no, txn_of[r.kind])] += 1
-            if r.kind == MovementKind.OPENING.value:
-                out[(r.batch_no, "3502")] += 1
+    for mv in rows:
+        if mv.kind in txn_of and mv.id not in cancelled:
+            out[(mv.batch_no, txn_of[mv.kind])] += 1
+            if mv.kind == MovementKind.OPENING.value:
+                out[(mv.batch_no, "3502")] += 1
     for batch_no in counted:  # a count's 盘存 (3501), batch by batch
         out[(batch_no, "3501")] += 1
     return out

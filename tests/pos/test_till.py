@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Input, Static
 
 from pos.app import DingdianTill
@@ -46,11 +47,13 @@ from tests.pos.helpers import (
 pytestmark = pytest.mark.slow
 
 
-async def confirming(pilot: Any) -> ConfirmScreen:
+async def confirming(pilot: Pilot[Any]) -> ConfirmScreen:
     """The yes/no question is up (it has no field to focus: Enter and Esc are its keys)."""
     await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
     await pilot.pause()
-    return pilot.app.screen  # type: ignore[return-value]
+    question = pilot.app.screen
+    assert isinstance(question, ConfirmScreen)
+    return question
 
 
 def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engine) -> None:
@@ -109,7 +112,7 @@ def test_a_scanner_burst_of_100_codes_2ms_apart_adds_exactly_100(service: str, s
             assert sale.pending == 0 and sale.sale is not None, message(sale)
             assert sum(ln["qty"] for ln in sale.sale["lines"]) == 100, message(sale)  # and not one more
             assert sale.query_one("#scan", Input).value == ""
-            sale_id = sale.sale["id"]  # type: ignore[index]
+            sale_id = sale.sale["id"]
 
         with engine.connect() as conn:
             qty = conn.execute(text("SELECT COALESCE(SUM(qty), 0) FROM sale_line WHERE sale_id = :s"),

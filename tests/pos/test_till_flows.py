@@ -88,7 +88,7 @@ def test_f1_shows_the_keys_and_esc_backs_out_one_step_on_every_screen(service: s
             await until(pilot, lambda: app.focused is not None and app.focused.id == "pin", what="the PIN")
             await type_text(pilot, "99")
             await pilot.press("escape")
-            assert app.focused.id == "username" and app.screen.query_one("#pin", Input).value == ""
+            assert app.focused is not None and app.focused.id == "username" and app.screen.query_one("#pin", Input).value == ""
             await type_text(pilot, "", "enter")
             await type_text(pilot, "2222", "enter")
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")

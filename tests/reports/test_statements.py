@@ -236,13 +236,13 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     assert [r[5] for r in rx_raw] == [b["rx"], b["reversed"]]
     centre_of = {r["setl_id"]: r for r in centre}
     assert [r.sale_no for r in rs_d.rows] == [r[3] for r in rx_raw] and not any(r.reversal for r in rs_d.rows)
-    for row, (rx_no, inst, doctor, sale_no, setl_id, _) in zip(rs_d.rows, rx_raw, strict=True):
+    for rx_row, (rx_no, inst, doctor, sale_no, setl_id, _) in zip(rs_d.rows, rx_raw, strict=True):
         c2102 = centre_of[setl_id]
-        assert (row.rx_no, row.institution_code, row.doctor, row.sale_no) == (rx_no, inst, doctor, sale_no)
-        assert (row.medfee, row.fund, row.acct, row.cash) == (c2102["medfee_fen"], c2102["fund_fen"],
-                                                               c2102["acct_fen"], c2102["cash_fen"])
-        assert row.pharmacist and by_setl[setl_id].rx_no == rx_no
-        assert by_setl[setl_id].rx_institution == row.institution_name
+        assert (rx_row.rx_no, rx_row.institution_code, rx_row.doctor, rx_row.sale_no) == (rx_no, inst, doctor, sale_no)
+        assert (rx_row.medfee, rx_row.fund, rx_row.acct, rx_row.cash) == (c2102["medfee_fen"], c2102["fund_fen"],
+                                                                          c2102["acct_fen"], c2102["cash_fen"])
+        assert rx_row.pharmacist and by_setl[setl_id].rx_no == rx_no
+        assert by_setl[setl_id].rx_institution == rx_row.institution_name
     assert [r.status for r in rs_d.rows] == ["settled", "cancelled"]
     (back,) = rs_nxt.rows
     (c2103,) = [r for r in centre if r["infno"] == "2103" and r["ref_setl_id"] == rx_raw[1][4]]

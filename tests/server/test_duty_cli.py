@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -64,7 +65,7 @@ def _config(tmp_path: Path, settings: Settings) -> Path:
 
 
 @pytest.mark.refuses("SEC-01", "SEC-02", "SEC-03")
-def test_cli_acts_as_a_named_person_who_authenticates(client, engine: Engine, ctx: Ctx, settings: Settings,  # type: ignore[no-untyped-def]
+def test_cli_acts_as_a_named_person_who_authenticates(client: TestClient, engine: Engine, ctx: Ctx, settings: Settings,
                                                       tmp_path: Path) -> None:
     from server.cli import app
 
@@ -120,12 +121,12 @@ def test_cli_acts_as_a_named_person_who_authenticates(client, engine: Engine, ct
     missing = cli("user", "freeze", "nobody", "--reason", "x", "--as", "boss", pin="5678\n")
     assert missing.exit_code == 1
     with engine.connect() as conn:  # each change is attributed to the person who made it, never "system"
-        actors = dict(conn.execute(text("SELECT action, actor FROM audit_entry WHERE action IN "
+        actors: dict[str, str] = dict(conn.execute(text("SELECT action, actor FROM audit_entry WHERE action IN "
                                         "('user.grant_requested', 'user.grant_approved', 'user.freeze')")).all())
     assert actors == {"user.grant_requested": "admin", "user.grant_approved": "boss", "user.freeze": "boss"}
 
 
-def test_an_expired_token_stops_working(client, headers: dict[str, dict[str, str]], engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_token_stops_working(client: TestClient, headers: dict[str, dict[str, str]], engine: Engine) -> None:
     assert client.get("/auth/me", headers=headers["cashier"]).status_code == 200
     with behind_the_guard(engine, "auth_session") as conn:  # the database refuses it otherwise (migration 0016)
         conn.execute(text("UPDATE auth_session SET expires_at = :t"), {"t": "2000-01-01 00:00:00"})

@@ -16,7 +16,8 @@ from typing import Annotated, Any
 import pytest
 from fastapi import Depends, FastAPI, Query, Response
 from pydantic_core import PydanticUndefined
-from sqlmodel import select
+from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from server import audit
 from server.api import lane
@@ -24,6 +25,7 @@ from server.api import run as runner
 from server.db import sqlite as db_sqlite
 from server.db.models import AuditEntry, PrintJob
 from server.db.uow import core_unit, read_session
+from server.services.context import Ctx
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_VITC, login, prescribe
 from tests.server.test_trace_codes import CODE1, trace, traced
 
@@ -132,9 +134,9 @@ def test_what_the_fast_path_does_not_serve_is_answered_as_routed(shop: dict[str,
 
 
 def test_a_body_in_pieces_is_read_whole_and_replayed_as_it_came() -> None:
-    pieces = [{"type": "http.request", "body": b'{"barcode": ', "more_body": True},
-              {"type": "http.request", "body": b'"6902345678903"}', "more_body": False},
-              {"type": "http.disconnect"}]
+    pieces: list[dict[str, Any]] = [{"type": "http.request", "body": b'{"barcode": ', "more_body": True},
+                                    {"type": "http.request", "body": b'"6902345678903"}', "more_body": False},
+                                    {"type": "http.disconnect"}]
     queue = list(pieces)
 
     async def receive() -> dict[str, Any]:
@@ -259,7 +261,7 @@ def test_a_scan_and_a_cash_payment_run_on_the_event_loop(shop: dict[str, Any], h
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_payment_that_needs_the_orm_is_done_in_a_worker_once(shop: dict[str, Any], engine, ctx,  # type: ignore[no-untyped-def]
+def test_a_payment_that_needs_the_orm_is_done_in_a_worker_once(shop: dict[str, Any], engine: Engine, ctx: Ctx,
                                                                hops: list[str]) -> None:
     """An Rx sale's checks (RX-01/04/10) and a traced drug's codes are read through the ORM, which the event
     loop's unit of work does not have: such a payment is given up on the loop, nothing kept, and done once in
@@ -355,7 +357,7 @@ def test_a_scan_does_not_wait_on_the_event_loop_for_another_process_writing(shop
     with read_session(state.engine) as s:  # one audit entry for the one line, and the chain holds
         assert audit.verify(s, state.store_id).ok
         assert len(s.exec(select(AuditEntry).where(AuditEntry.action == "sale.line_add",
-                                                   AuditEntry.after["sale_id"].as_string() == sid)).all()) == 1
+                                                   col(AuditEntry.after)["sale_id"].as_string() == sid)).all()) == 1
 
 
 @pytest.mark.refuses("GSP-06")
@@ -379,13 +381,13 @@ def test_a_refusal_worded_from_full_reads_is_done_again_in_a_worker(shop: dict[s
     with read_session(state.engine) as s:
         assert audit.verify(s, state.store_id).ok
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "sale.line_add",
-                                               AuditEntry.after["sale_id"].as_string() == sid)).all() == []
+                                               col(AuditEntry.after)["sale_id"].as_string() == sid)).all() == []
     r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 2}, headers=h)
     assert r.status_code == 201 and hops == ["scan", "scan"]  # the happy path stays on the loop
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_scan_into_a_basket_of_traced_drugs_answers_with_their_codes_from_the_loop(shop: dict[str, Any], engine,  # type: ignore[no-untyped-def]
+def test_a_scan_into_a_basket_of_traced_drugs_answers_with_their_codes_from_the_loop(shop: dict[str, Any], engine: Engine,
                                                                                      ctx, hops: list[str]) -> None:
     traced(engine, ctx, shop["items"]["vitc"])
     c, h = shop["client"], shop["cashier"]
@@ -417,6 +419,7 @@ def test_the_lane_is_read_off_the_routes_marked_hot(shop: dict[str, Any]) -> Non
     routes = {r.endpoint: r for r, _ in lane._api_routes(app.routes) if isinstance(r, APIRoute)}
     for endpoint, name in ((selling.add_line, "scan"), (selling.complete, "pay")):
         route, hot_lane = routes[endpoint], lanes[name]
+        assert route.methods
         assert (hot_lane.method, hot_lane.path, hot_lane.status) == (next(iter(route.methods)), route.path_regex,
                                                                       route.status_code or 200)
         assert hot_lane.action is Action.SELL and route.openapi_extra and route.openapi_extra["x-action"] == Action.SELL.value

@@ -226,7 +226,7 @@ def test_the_next_period_opens_from_the_snapshot_as_if_replayed_from_the_start(e
     with engine.connect() as conn:
         snap = {(int(cid), int(b), str(loc)): (int(q), int(c), int(r)) for cid, b, loc, q, c, r in conn.execute(
             text("SELECT close_id, batch_id, location, qty, cost_fen, retail_fen FROM period_snapshot"))}
-        closes = dict(conn.execute(text("SELECT id, last_day FROM period_close")).all())
+        closes: dict[int, date | str] = dict(conn.execute(text("SELECT id, last_day FROM period_close")).all())
     for cid, last in closes.items():
         day = last if isinstance(last, date) else date.fromisoformat(last)
         raw: dict[tuple[int, str], list[int]] = {}

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from server.audit import verify
 from server.db.uow import core_unit, read_session
+from server.services.context import Ctx
 from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_VITC,
@@ -117,7 +118,7 @@ def test_rx04_no_more_than_prescribed_no_substitution_no_second_fill(shop: dict[
 
 
 @pytest.mark.refuses("RX-04")
-def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
 
     with core_unit(engine) as u:
@@ -355,7 +356,7 @@ def electronic(today: date, item_code: str = "XJ01CAA000A000000009001", **over: 
                               "prd_days": "3"}]} | over
 
 
-def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
     from tests.conftest import mapping_approval
 
@@ -384,7 +385,7 @@ def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[
 # --- the audit log ------------------------------------------------------------------------------------------------
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     pharmacist_on_duty(shop)
     rx = enter(shop).json()
     review(shop, rx["id"])
@@ -398,7 +399,7 @@ def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict
     assert [(p["table"], p["columns"]) for p in report.problems] == [("prescription", ["patient_name"])]
 
 
-def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
+def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine: Engine) -> None:
     from sqlmodel import select
 
     from server.db.models import PrintJob
@@ -416,7 +417,7 @@ def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) 
 
 @pytest.mark.refuses("RX-07")
 @pytest.mark.business_day
-def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothing(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
+def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothing(shop: dict[str, Any], engine: Engine) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 1)

@@ -39,7 +39,7 @@ def test_an_expired_token_is_refused_from_memory_too(clock: Clock) -> None:
     assert cache.get("t", now + timedelta(seconds=2)) is None
 
 
-def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engine, shop) -> None:  # type: ignore[no-untyped-def]
+def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engine, shop: dict[str, Any]) -> None:
     before = principals.current_epoch()
     with core_unit(engine) as u:
         item = orm(u).exec(select(Item)).first()

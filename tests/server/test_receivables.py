@@ -89,8 +89,8 @@ def _settle(m: Money, till_id: int, shift_id: int, n: int, created: datetime, se
             cancel_reason="退货" if cancelled_at else ""))
 
 
-def _sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)  # type: ignore[misc]
+def _sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=SH)
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
             "SELECT m.kind, m.qty, m.location, m.cost_fen, m.retail_fen, m.business_date, b.zone_id, b.lot_no "
             "FROM stock_movement m JOIN batch b ON b.id = m.batch_id WHERE m.ref_type = 'receipt_line' "
             "ORDER BY m.id")).all()
-        zones = dict(conn.execute(text("SELECT code, id FROM zone")).all())
+        zones: dict[str, int] = dict(conn.execute(text("SELECT code, id FROM zone")).all())
     assert [tuple(r[:5]) for r in moved] == [("purchase", 10, "sellable", 1800, 3500),
                                               ("purchase", 48, "quarantine", 1600, 2500)]
     assert {str(r[5]) for r in moved} == {today.isoformat()}

@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from catalog.importer import COLUMN_BY_KEY
 from server.config import Settings
 from server.db.uow import core_unit
+from server.services.context import Ctx
 from tests.conftest import BARCODE_AMOX, ROLE_PINS, make_settings, mapping_approval, pharmacist_on_duty, till_login
 from tests.server.test_prescriptions import electronic, enter, registry, review, rx_body
 from tests.server.test_selling import new_sale, pay_cash, scan
@@ -210,7 +212,7 @@ def test_rx04_a_dispensed_item_that_is_not_the_written_drug_is_flagged_and_refus
 
 
 @pytest.mark.refuses("RX-04")
-def test_rx04_a_generic_name_changed_after_the_review_is_refused_at_the_till(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_rx04_a_generic_name_changed_after_the_review_is_refused_at_the_till(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
 
     pharmacist_on_duty(shop)
@@ -229,7 +231,7 @@ def test_rx04_a_generic_name_changed_after_the_review_is_refused_at_the_till(sho
 # --- the electronic path ---------------------------------------------------------------------------------------
 
 @pytest.mark.refuses("RX-06", "RX-04", "RX-02")
-def test_an_electronic_prescriptions_days_and_drug_name_are_checked_as_a_paper_ones(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_electronic_prescriptions_days_and_drug_name_are_checked_as_a_paper_ones(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
 
     code = "XJ01CAA000A000000009001"

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from server.services.context import Ctx
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, Clock, prescribe, till_login
 
 
@@ -96,7 +98,7 @@ def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) ->
 
 @pytest.mark.refuses("GSP-06")
 @pytest.mark.business_day
-def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine, ctx, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
     from server.db.uow import core_unit
     from server.services.stock import batches as stock
 
@@ -201,10 +203,8 @@ def test_shift_close_and_z_report(shop: dict[str, Any], clock: Clock) -> None:
     assert rep["sales_count"] == 1 and rep["by_tender"] == {"cash": 700}
     assert rep["cash_expected_fen"] == 20700 and rep["variance_fen"] == -50
     assert rep["business_date"] == clock.today.isoformat()  # the shift's day is the store's
-    again = new_sale
     r = c.post("/sales", json={"id": str(uuid.uuid4())}, headers=h)
     assert r.status_code == 409 and r.json()["code"] == "SHIFT-CLOSED"  # a closed shift takes no more sales
-    assert again
     assert c.get(f"/shifts/{shop['shift_id']}/report", headers=shop["manager"]).json() == rep
 
 
@@ -236,7 +236,7 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
 
 
 @pytest.mark.refuses("GSP-02")
-def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
     from datetime import timedelta
 
     from server.db.uow import core_unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,8 +35,8 @@ from tests.conftest import (
 TODAY = date(2026, 11, 22)
 
 
-def _standing(**kw) -> StoreStanding:  # type: ignore[no-untyped-def]
-    base = dict(agreement_status="active", agreement_start=TODAY - timedelta(days=30),
+def _standing(**kw: Any) -> StoreStanding:
+    base: dict[str, Any] = dict(agreement_status="active", agreement_start=TODAY - timedelta(days=30),
                 agreement_end=TODAY + timedelta(days=300), drug_licence_no="粤AA1", drug_licence_expiry=TODAY + timedelta(days=1))
     return StoreStanding(**(base | kw))
 
@@ -54,7 +55,7 @@ def test_agr01_allows_an_active_agreement_with_a_valid_licence() -> None:
     {"drug_licence_expiry": TODAY - timedelta(days=1)},
     {"drug_licence_no": ""},
 ])
-def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
+def test_agr01_refuses_the_card(change: dict[str, Any]) -> None:
     refusals = card_settlement_refusals(_standing(**change), TODAY)
     assert refusals and {v.rule for v in refusals} == {"AGR-01"}
 
