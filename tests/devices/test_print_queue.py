@@ -19,7 +19,7 @@ from devices.printer import EscposPrinter, PrinterConfig, PrinterUnavailable
 from devices.printer.documents import to_json
 from server.config import Settings
 from server.db.models import AuditEntry, PrintJob, PrintJobKind, Sale
-from server.db.models.base import table_of
+from server.db.models.base import id_of, table_of
 from server.db.uow import core_unit, orm, read_session
 from server.services import printing
 from server.services.context import Ctx
@@ -102,7 +102,7 @@ def enqueue(shop: dict[str, Any], sale_id: str) -> int:
     """What the sale's completion does (the lead wires it): queue the receipt in its own transaction."""
     engine, ctx = app_ctx(shop)
     with core_unit(engine) as u:
-        return receipt.enqueue_receipt(u, ctx, sale_id).id  # type: ignore[return-value]
+        return id_of(receipt.enqueue_receipt(u, ctx, sale_id))
 
 
 def job(shop: dict[str, Any], job_id: int) -> PrintJob:
@@ -257,7 +257,7 @@ def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any
     try:
         (data,) = back.wait_jobs(1)
         assert not job_doc(data).commands("ESC p")  # only the receipt: the drawer does not fly open later
-        assert wait_for(lambda: job(shop, drawer.id).status == "expired", what="expired")  # type: ignore[arg-type]
+        assert wait_for(lambda: job(shop, id_of(drawer)).status == "expired", what="expired")
     finally:
         back.stop()
 
@@ -320,7 +320,7 @@ def test_each_till_prints_on_its_own_printer(shop: dict[str, Any], tcp_printer: 
     with read_session(engine) as s:
         jobs = {j.till_code: j for j in s.exec(select(PrintJob).where(PrintJob.kind == "receipt"))}
     assert set(jobs) == {"T01", "T02"}
-    wait_for(lambda: job(shop, jobs["T02"].id).status == "printed", what="T02's receipt marked printed")  # type: ignore[arg-type]
+    wait_for(lambda: job(shop, id_of(jobs["T02"])).status == "printed", what="T02's receipt marked printed")
     time.sleep(0.5)
     assert len(tcp_printer.jobs) == 1 and len(t02_printer.jobs) == 1  # never on the other till's printer
     # each till sees its own printer: T02's switched off shows on T02 alone, and its receipt waits for it

@@ -20,6 +20,7 @@ from catalog.codes import gtin_check_digit
 from server import audit
 from server.config import Settings
 from server.db.models import PrintJob, SaleInsured
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -54,7 +55,7 @@ def _gift_item(engine: Engine, ctx: Ctx, clock: Clock, price_fen: int = 0) -> st
     with core_unit(engine) as u:
         item = catalog_service.create_item(u, ctx, {"code": "ZP0001", "name": "赠品润喉糖", "spec": "20g",
                                                     "gsp_class": "food", "price_fen": price_fen}, [barcode], "Z-FOOD")
-        stock.add_opening_batch(u, ctx, item.id, None, "B-GIFT-1", "LG", clock.today - timedelta(days=30),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(item), None, "B-GIFT-1", "LG", clock.today - timedelta(days=30),
                                 clock.today + timedelta(days=300), 0, 50)
     return barcode
 
@@ -189,7 +190,7 @@ def _receipt(engine: Engine, sid: str) -> PrintJob:
         job = s.exec(select(PrintJob).where(PrintJob.ref == sid, PrintJob.kind == "receipt")
                      .order_by(col(PrintJob.id))).first()
     assert job is not None
-    _wait_printed(engine, job.id)  # type: ignore[arg-type]
+    _wait_printed(engine, id_of(job))
     with read_session(engine) as s:
         printed = s.get(PrintJob, job.id)
     assert printed is not None

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Digits
 from pos.screens.card import CardScreen
 from pos.screens.help import HelpScreen
 from server.config import Settings
+from server.db.models.base import id_of
 from server.devices import DeviceManager
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.context import Ctx
@@ -336,7 +337,7 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
     make_card_ready(live.base, engine, ctx, sign_in="cashier")
     with core_unit(engine) as u:
         gone = add_user(u, ctx, "u_mgr_gone", "离职店长", "4141", {Role.MANAGER})
-        freeze_user(u, ctx, gone.id, "离职")  # type: ignore[arg-type]
+        freeze_user(u, ctx, id_of(gone), "离职")
     paid = _card_sale_yesterday(live.base, engine, ctx.today)
 
     async def in_dialog(pilot: Pilot[Any], username: str, pin: str) -> AuthoriseScreen:

@@ -28,6 +28,7 @@ from pos.screens.shift import CloseShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
@@ -231,7 +232,7 @@ def test_a_cashier_may_look_a_receipt_up_but_the_return_is_refused_SEC_01(
 def qualify(engine: Engine, ctx: Ctx, username: str) -> None:
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, username)
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=200), "contract_end": ctx.today + timedelta(days=400)})

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Digits
 
 from pos.screens.search import SearchScreen
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -41,13 +42,13 @@ def two_makers(engine: Engine, ctx: Ctx) -> None:
                 "gsp_class": gsp, "route": "internal", "price_fen": 1800} | mapping, [], zone,
                 approval if mapping else None)
             u.flush()
-            stock.add_opening_batch(u, ctx, item.id, None, f"B-{code}", "L1", mk, ctx.today + timedelta(days=300),  # type: ignore[arg-type]
+            stock.add_opening_batch(u, ctx, id_of(item), None, f"B-{code}", "L1", mk, ctx.today + timedelta(days=300),
                                     900, 12)
         old = catalog_service.create_item(u, ctx, {
             "code": "YP0103", "name": "小柴胡片", "spec": "0.4g*36片", "manufacturer": "仲景", "approval_no": "国药准字Z9",
             "gsp_class": "otc_a", "route": "internal", "price_fen": 1500}, [], "Z-OTC")
         u.flush()
-        stock.add_opening_batch(u, ctx, old.id, None, "B-OLD", "L2", mk, ctx.today - timedelta(days=1), 900, 27)  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(old), None, "B-OLD", "L2", mk, ctx.today - timedelta(days=1), 900, 27)
 
 
 def rows(search: SearchScreen) -> list[list[str]]:

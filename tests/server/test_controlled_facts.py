@@ -76,7 +76,7 @@ def pharmacist(engine: Engine, ctx: Ctx, username: str, roles: set[Role], pin: s
     """A pharmacist qualified under STAFF-01, holding these posts."""
     with core_unit(engine) as u:
         user = add_user(u, ctx, username, username, pin, roles)
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": f"ZY-{username}",
             "qualification_expiry": ctx.today + timedelta(days=900),
             "registered_store_code": ctx.settings.store.fixmedins_code,
@@ -184,7 +184,7 @@ def test_a_frozen_pharmacists_approval_does_not_count(shop: dict[str, Any], engi
     c, m, amox = shop["client"], shop["manager"], shop["items"]["amox"]
     pharmacist(engine, ctx, "u_leaver", {Role.PHARMACIST})
     with core_unit(engine) as u:
-        freeze_user(u, ctx, find_user(orm(u), ctx, "u_leaver").id, "离职")  # type: ignore[arg-type]
+        freeze_user(u, ctx, id_of(find_user(orm(u), ctx, "u_leaver")), "离职")
     change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药"}
     error(second_asked(c, m, "u_leaver", "6666", "catalog.write", str(amox)), 403, "SEC-03")
     # a wrong PIN is refused and counted as a failed login of that person

@@ -202,7 +202,7 @@ def _check_store(engine: Engine, ctx: Ctx, acked: dict[str, dict[str, Any]], ope
         for ln in s.exec(select(SaleLine).where(SaleLine.store_id == ctx.store_id).order_by(col(SaleLine.line_no))):
             lines[ln.sale_id].append(ln)
         tenders: dict[str, list[Tender]] = defaultdict(list)
-        for t in s.exec(select(Tender).where(Tender.store_id == ctx.store_id).order_by(Tender.id)):  # type: ignore[arg-type]
+        for t in s.exec(select(Tender).where(Tender.store_id == ctx.store_id).order_by(col(Tender.id))):
             tenders[t.sale_id].append(t)
         moves = list(s.exec(select(StockMovement).where(StockMovement.store_id == ctx.store_id)))
         completions: dict[str, int] = defaultdict(int)

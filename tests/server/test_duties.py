@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from server.audit import verify
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
 from server.roles import Role
@@ -44,13 +45,13 @@ def settings(db_url: str) -> Settings:
 def _provision(engine: Engine, ctx: Ctx, username: str, pin: str, roles: set[Role], id_number: str = "") -> int:
     with core_unit(engine) as u:
         user = users.add_user(u, ctx, username, username, pin, roles, id_number)
-        return int(user.id)  # type: ignore[arg-type]
+        return id_of(user)
 
 
 def _owner_of(engine: Engine, ctx: Ctx, username: str, id_number: str) -> None:
     """The staff record of a fixture's account names its owner."""
     with core_unit(engine) as u:
-        users.set_staff_profile(u, ctx, int(users.find_user(orm(u), ctx, username).id),  # type: ignore[arg-type]
+        users.set_staff_profile(u, ctx, id_of(users.find_user(orm(u), ctx, username)),
                                 {"id_number": id_number})
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from server.auth import principals
 from server.config import ROOT, Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
@@ -23,7 +24,7 @@ from tests.tamper import behind_the_guard
 def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> None:
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, username)
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=400), "contract_end": contract_end})

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from server.audit import verify
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.roles import Role
 from server.services.context import Ctx
@@ -43,7 +44,7 @@ def state_of(shop: dict[str, Any]) -> Any:
 def user_id(shop: dict[str, Any], username: str) -> int:
     st = state_of(shop)
     with read_session(st.engine) as s:
-        return int(find_user(s, Ctx(st.store_id, st.settings), username).id)  # type: ignore[arg-type]
+        return id_of(find_user(s, Ctx(st.store_id, st.settings), username))
 
 
 def sale_status(shop: dict[str, Any], sid: str) -> tuple[str, int | None]:
@@ -162,7 +163,7 @@ def test_the_till_persons_other_account_cannot_authorise_in_place(shop: dict[str
     ctx = Ctx(st.store_id, st.settings)
     number = "110101199001011234"
     with core_unit(st.engine) as u:
-        set_staff_profile(u, ctx, find_user(orm(u), ctx, "u_cashier").id, {"id_number": number})  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(find_user(orm(u), ctx, "u_cashier")), {"id_number": number})
         add_user(u, ctx, "u_cashier_ph", "收银员的药师号", "5151", {Role.PHARMACIST}, id_number=number)
     sid = open_sale(shop)
     r = authorise(shop, "sale.void", sid, ("u_cashier_ph", "5151"))

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from server.audit import verify
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.services.context import Ctx
 from tests.conftest import (
@@ -126,7 +127,7 @@ def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], en
                                                      "approval_no": "国药准字H9", "gsp_class": "rx",
                                                      "route": "internal", "price_fen": 1500}, ["6909999999996"], "Z-RX")
         from server.services.stock import batches as stock
-        stock.add_opening_batch(u, ctx, other.id, None, "B-CEF", "L9", ctx.today - timedelta(days=30),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(other), None, "B-CEF", "L9", ctx.today - timedelta(days=30),
                                 ctx.today + timedelta(days=300), 700, 48)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from server.db.models.base import id_of
 from server.services.context import Ctx
 from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, Clock, prescribe, till_login
 
@@ -247,7 +248,7 @@ def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(sho
         item = catalog_service.create_item(u, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
                                                     "approval_no": "国药准字Z1", "gsp_class": "otc_a",
                                                     "route": "internal", "price_fen": 1580}, ["6907777777774"], None)
-        stock.add_opening_batch(u, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(item), None, "B-BLG", "L7", ctx.today - timedelta(days=10),
                                 ctx.today + timedelta(days=300), 800, 10)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)

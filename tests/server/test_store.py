@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.db.models import AgreementStatus
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.errors import AppError
 from server.rules.agreement import (
@@ -176,7 +177,7 @@ def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> 
     assert exc.value.code == "CARD-06" and exc.value.status == 403
     with core_unit(engine) as u:
         till = store_service.register_till(u, ctx, "T02", "2号台", "")
-        store_service.retire_till(u, ctx, till.id, "设备报废")  # type: ignore[arg-type]
+        store_service.retire_till(u, ctx, id_of(till), "设备报废")
     with pytest.raises(AppError) as exc, core_unit(engine) as u:
         store_service.usable_till(orm(u), ctx, "T02")
     assert exc.value.code == "CARD-06"

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from server import audit
 from server.db.models import AgreementStatus, AuditEntry, PrintJob, SaleStatus
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.services.context import Ctx
 from server.services.store.profile import record_agreement_event
@@ -98,7 +99,7 @@ def busy_day(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, Any]:
         receipt_job = s.exec(select(PrintJob).where(PrintJob.ref == paid, PrintJob.kind == "receipt")
                              .order_by(col(PrintJob.id))).first()
     assert receipt_job is not None
-    _wait_printed(engine, receipt_job.id)  # type: ignore[arg-type]
+    _wait_printed(engine, id_of(receipt_job))
     closed = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000 + 1950 - 350}, headers=h)
     assert closed.status_code == 200, closed.text
     with read_session(engine) as s:

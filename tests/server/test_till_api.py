@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
@@ -24,7 +25,7 @@ def test_the_status_names_the_till_the_user_the_shift_and_the_pharmacists_on_dut
                       "shift_id": shop["shift_id"], "business_date": clock.today.isoformat(), "on_duty": []}
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, "u_pharmacist")
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "qualification_expiry": clock.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": clock.today - timedelta(days=200), "contract_end": clock.today + timedelta(days=400)})
