@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import time_machine
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -31,8 +32,10 @@ if TYPE_CHECKING:  # imported where used: the fixtures that need them load the s
     import httpx
 
     from server.db.uow import Unit
+    from server.insurance.gateway import InsuranceGateway
     from server.insurance.sandbox.client import SandboxAdmin
     from server.services.catalog.items import Approval
+    from server.state import AppState
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -289,6 +292,22 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app.state.dingdian.engine.dispose()
 
 
+def service_state(client: TestClient) -> AppState:
+    """The in-process service's state behind a TestClient: its engine, store, events, devices."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    state: AppState = app.state.dingdian
+    return state
+
+
+def service_gateway(client: TestClient) -> InsuranceGateway:
+    """The insurance centre's gateway the in-process service was built with."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    gateway: InsuranceGateway = app.state.insurance
+    return gateway
+
+
 ROLE_PINS = {"cashier": "1111", "pharmacist": "2222", "insurance_admin": "3333", "manager": "4444",
              "sysadmin": "9999"}
 
@@ -367,7 +386,7 @@ def second(client: httpx.Client, headers: dict[str, str], username: str, pin: st
     return headers | {"X-Second": r.json()["grant"]}
 
 
-def login(client: TestClient, username: str, pin: str) -> dict[str, str]:
+def login(client: httpx.Client, username: str, pin: str) -> dict[str, str]:
     r = client.post("/auth/login", json={"username": username, "pin": pin})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
@@ -461,7 +480,7 @@ def nobody_on_duty(client: TestClient) -> None:
     assert off.status_code == 200, off.text
 
 
-def till_login(client: TestClient, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
+def till_login(client: httpx.Client, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
     r = client.post("/auth/login", json={"username": username, "pin": pin, "till_code": till_code})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}

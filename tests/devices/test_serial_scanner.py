@@ -229,7 +229,7 @@ def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: d
     got: list[str] = []
     try:
         with httpx.Client(base_url=base, timeout=15) as http:
-            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])  # type: ignore[arg-type]
+            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])
             devices = http.get("/devices", headers=headers).json()
             scanner = next(d for d in devices if d["name"] == "scanner")
             assert scanner["driver"] == "serial"

@@ -438,7 +438,9 @@ def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_si
 
     sid, sale = paid_by_card(card_shop)
     with read_session(engine) as s:
-        doc = receipt.receipt_doc(s, ctx, s.get(Sale, sid))  # type: ignore[arg-type]
+        sold = s.get(Sale, sid)
+        assert sold is not None
+        doc = receipt.receipt_doc(s, ctx, sold)
     assert doc.card is not None
     paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
     assert doc.card.fund_fen + doc.card.personal_account_fen == paid["insurance"]

@@ -63,7 +63,9 @@ def item(shop: dict[str, Any], key: str) -> dict[str, Any]:
 
 def uploaded_on(engine: Engine, item_id: int) -> Any:
     with read_session(engine) as s:
-        return s.get(Item, item_id).mapping_uploaded_on  # type: ignore[union-attr]
+        item = s.get(Item, item_id)
+        assert item is not None
+        return item.mapping_uploaded_on
 
 
 def audit_entries(shop: dict[str, Any], action: str) -> list[dict[str, Any]]:

@@ -78,7 +78,7 @@ def test_sse_stream_over_the_service_requires_a_till_and_resumes(shop, settings,
     base, stop = start_service(settings, tmp_path)
     try:
         with httpx.Client(base_url=base, timeout=10) as http:
-            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])  # type: ignore[arg-type]
+            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])
             assert http.get("/events").status_code == 401
             with http.stream("GET", "/events", headers=headers) as resp:
                 assert resp.status_code == 200

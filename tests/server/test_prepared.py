@@ -20,6 +20,7 @@ from server.db import sqlite as db_sqlite
 from server.db import uow as db_uow
 from server.db.engine import make_engine
 from server.db.models import Batch, Item, PrintJob, SaleLine, Supplier
+from server.db.models.base import table_of
 from server.db.prepared import Prepared, PreparedIn
 from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
 from server.db.uow import NotOnLoop, Unit, WriterBusy, core_unit, loop_read, loop_unit, orm, read_session, read_unit
@@ -27,7 +28,7 @@ from server.services import printing
 from server.services.context import Ctx
 from tests.conftest import Clock, seed_shop
 
-_JOB = PrintJob.__table__  # type: ignore[attr-defined]
+_JOB = table_of(PrintJob)
 _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "status", "attempts", "last_error",
              "created_by", "created_at", "expires_at")
 ADD_JOB = Prepared(sa.insert(_JOB).returning(_JOB.c.id), _JOB_KEYS)
@@ -58,7 +59,7 @@ def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine,
 def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx, clock: Clock) -> None:
     seed_shop(engine, ctx)
     today = clock.today
-    batch = Batch.__table__  # type: ignore[attr-defined]
+    batch = table_of(Batch)
     fresh = Prepared(sa.select(sa.func.count()).select_from(batch)
                      .where(batch.c.expires_on >= sa.bindparam("today"), batch.c.status != "stopped"))
     stop = Prepared(sa.update(batch).where(batch.c.expires_on < sa.bindparam("today")).values(status="stopped"))
@@ -102,8 +103,8 @@ def test_a_failed_unit_of_work_takes_the_prepared_writes_with_it(engine: Engine,
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None:
-    line = SaleLine.__table__  # type: ignore[attr-defined]
-    item = Item.__table__  # type: ignore[attr-defined]
+    line = table_of(SaleLine)
+    item = table_of(Item)
     with read_session(engine) as s:
         conn = s.connection()
         with pytest.raises(ValueError, match="split"):  # defaults computed per execution must be given

@@ -43,12 +43,14 @@ def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engi
     before = principals.current_epoch()
     with core_unit(engine) as u:
         item = orm(u).exec(select(Item)).first()
-        item.spec = item.spec + " "  # type: ignore[union-attr]
+        assert item is not None
+        item.spec = item.spec + " "
         orm(u).add(item)
     assert principals.current_epoch() == before
     with core_unit(engine) as u:
         user = orm(u).exec(select(User)).first()
-        user.display_name = user.display_name + "·"  # type: ignore[union-attr]
+        assert user is not None
+        user.display_name = user.display_name + "·"
         orm(u).add(user)
     assert principals.current_epoch() == before + 2  # once at the flush, once at the commit
 

@@ -45,8 +45,9 @@ def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: dict[
         assert entry.actor == "u_manager" and entry.entity_id == "1101**********1234"
         assert entry.after is not None and entry.after["whose"] == "1101**********1234"
         assert entry.after["name"] == rx["patient_name"]
-    assert search.after["why"] == "医保稽核抽查" and rx["rx_no"] in search.after["what"]  # type: ignore[index]
-    assert "scan" in download.after["what"] and "下载" in download.note  # type: ignore[index]
+    assert search.after is not None and download.after is not None
+    assert search.after["why"] == "医保稽核抽查" and rx["rx_no"] in search.after["what"]
+    assert "scan" in download.after["what"] and "下载" in download.note
     with read_session(engine) as s:  # the whole number is in no entry of the log
         everything = [json.dumps([e.before, e.after, e.note, e.entity_id], ensure_ascii=False)
                       for e in s.exec(select(AuditEntry))]

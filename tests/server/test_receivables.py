@@ -149,8 +149,9 @@ def test_the_declaration_is_the_fund_part_by_clearing_group_dated_by_the_centre(
     assert feb.declared_fen == 8_000 + 30_000 - 7_000  # the 23:59:59 sale the centre dated 1 February; Jan's refund
     assert jan.interim_ratio == "0.90" and jan.declared_on == date(2026, 2, 5)
     with read_session(money.engine) as s:  # derived, never typed: a fresh derivation says the same
-        again = declarations.derive(s, money.at(_sh(2026, 6, 1, 9)), declarations.period_at(
-            money.at(_sh(2026, 6, 1, 9)), date(2026, 1, 1)))  # type: ignore[arg-type]
+        period = declarations.period_at(money.at(_sh(2026, 6, 1, 9)), date(2026, 1, 1))
+        assert period is not None
+        again = declarations.derive(s, money.at(_sh(2026, 6, 1, 9)), period)
     assert again.declared_fen == jan.declared_fen and again.groups == jan.groups
 
 

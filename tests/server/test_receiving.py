@@ -4,6 +4,7 @@ someone trying would, and shown to write nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ def _counts(engine: Engine) -> tuple[int, ...]:
 
 
 def _supplier(c: TestClient, manager: dict[str, str], name: str, expiry: date, scope: list[str],
-              items: list[int] = (), approve: bool = True) -> int:  # type: ignore[assignment]
+              items: Sequence[int] = (), approve: bool = True) -> int:
     r = c.post("/suppliers", json={"name": name, "licence_no": "京AA0000001", "licence_expiry": expiry.isoformat(),
                                    "business_licence_no": USCC, "scope": scope}, headers=manager)
     assert r.status_code == 201, r.text
@@ -48,7 +49,7 @@ def _supplier(c: TestClient, manager: dict[str, str], name: str, expiry: date, s
 
 
 def _line(item: int, zone: str, qty: int = 10, cost: int = 180, lot: str = "L2601", today: date | None = None,
-          codes: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+          codes: Sequence[str] = ()) -> dict[str, Any]:
     today = today or date(2026, 1, 1)
     return {"item_id": item, "lot_no": lot, "manufactured_on": (today - timedelta(days=60)).isoformat(),
             "expires_on": (today + timedelta(days=700)).isoformat(), "qty": qty, "unit_cost_fen": cost,

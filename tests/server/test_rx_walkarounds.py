@@ -25,7 +25,15 @@ from catalog.importer import COLUMN_BY_KEY
 from server.config import Settings
 from server.db.uow import core_unit
 from server.services.context import Ctx
-from tests.conftest import BARCODE_AMOX, ROLE_PINS, make_settings, mapping_approval, pharmacist_on_duty, till_login
+from tests.conftest import (
+    BARCODE_AMOX,
+    ROLE_PINS,
+    make_settings,
+    mapping_approval,
+    pharmacist_on_duty,
+    service_state,
+    till_login,
+)
 from tests.server.test_prescriptions import electronic, enter, registry, review, rx_body
 from tests.server.test_selling import new_sale, pay_cash, scan
 
@@ -158,7 +166,7 @@ def restarted(shop: dict[str, Any]) -> Iterator[Any]:
     yield start
     for client in clients:
         client.__exit__(None, None, None)
-        client.app.state.dingdian.engine.dispose()  # type: ignore[attr-defined]
+        service_state(client).engine.dispose()
 
 
 @pytest.mark.refuses("RX-07")
