@@ -42,6 +42,32 @@ async def until(pilot: Pilot[Any], ready: Callable[[], object], timeout: float =
         await pilot.pause(0.02)
 
 
+def till_of(pilot: Pilot[Any]) -> DingdianTill:
+    """The till a Pilot drives (Pilot knows its app only as an App)."""
+    app = pilot.app
+    assert isinstance(app, DingdianTill)
+    return app
+
+
+def current(app: App[Any], kind: type[S]) -> S:
+    """The screen up now, which the test expects to be a `kind`."""
+    screen = app.screen
+    assert isinstance(screen, kind), f"{type(screen).__name__} is up, not {kind.__name__}"
+    return screen
+
+
+def basket(sale: SaleScreen) -> dict[str, Any]:
+    """The sale the sale screen holds (its id, lines, totals); a test reading it expects one open."""
+    assert sale.sale is not None, "no sale on the screen"
+    return sale.sale
+
+
+def open_shift(app: DingdianTill) -> dict[str, Any]:
+    """The till's open shift, as the service answered it at the login."""
+    assert app.state.shift is not None, "no open shift"
+    return app.state.shift
+
+
 def ready_to_scan(app: App[Any]) -> bool:
     """The sale screen is up and its input has the focus (a scan typed earlier would go nowhere)."""
     if not isinstance(app.screen, SaleScreen):

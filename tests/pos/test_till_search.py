@@ -21,7 +21,7 @@ from server.services.context import Ctx
 from server.services.stock import batches as stock
 from tests.conftest import BARCODE_VITC, mapping_approval
 from tests.insurance.conftest import CODES
-from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, till, type_text, until
+from tests.pos.helpers import SIZE, basket, log_in, message, popup, scan, settled, till, type_text, until
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_a_mistyped_barcode_names_its_check_digit_and_full_width_digits_scan_as_
             assert sale.sale is None or not sale.sale["lines"]
             await scan(pilot, BARCODE_VITC.translate(WIDE))  # typed with the IME on
             await settled(pilot, sale)
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"], message(sale)  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片"], message(sale)
             assert sale.query_one("#total", Digits).value == "3.50"
 
     asyncio.run(body())
