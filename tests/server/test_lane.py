@@ -388,7 +388,7 @@ def test_a_refusal_worded_from_full_reads_is_done_again_in_a_worker(shop: dict[s
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_scan_into_a_basket_of_traced_drugs_answers_with_their_codes_from_the_loop(shop: dict[str, Any], engine: Engine,
-                                                                                     ctx, hops: list[str]) -> None:
+                                                                                     ctx: Ctx, hops: list[str]) -> None:
     traced(engine, ctx, shop["items"]["vitc"])
     c, h = shop["client"], shop["cashier"]
     sid = open_sale(shop)

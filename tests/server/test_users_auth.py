@@ -70,7 +70,7 @@ def test_login_me_logout(client: TestClient, headers: dict[str, dict[str, str]])
 
 
 def test_wrong_pin_is_refused_and_repeated_failures_lock(client: TestClient, headers: dict[str, dict[str, str]],
-                                                         settings) -> None:
+                                                         settings: Settings) -> None:
     bad = client.post("/auth/login", json={"username": "u_cashier", "pin": "0000"})
     assert bad.status_code == 401 and bad.json()["message_zh"] == "用户名或 PIN 错误"
     unknown = client.post("/auth/login", json={"username": "nobody", "pin": "0000"})
