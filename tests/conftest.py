@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -257,6 +257,12 @@ def sandbox(sandbox_url: str) -> Iterator[SandboxAdmin]:
     admin.close()
 
 
+def sqlite_file(engine: Engine) -> str:
+    """A SQLite engine's database file, for another process's own connection to it (sqlite3, a CLI command)."""
+    assert engine.url.database, engine.url
+    return engine.url.database
+
+
 def make_settings(db_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("service", TEST_PIN_COST)
     # The uploads worker sends in the background of an in-process service: off unless a test asks for it, so a
@@ -486,8 +492,31 @@ def till_login(client: httpx.Client, username: str, pin: str, till_code: str = "
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
+Post = Literal["cashier", "pharmacist", "manager"]  # the shop's posts logged in, each a key of its headers
+
+
+class Shop(TypedDict):
+    """The `shop` fixture: a store ready to sell, its client, item ids by key, and the posts' headers."""
+
+    client: TestClient
+    items: dict[str, int]
+    cashier: dict[str, str]
+    pharmacist: dict[str, str]
+    manager: dict[str, str]
+    shift_id: int
+    clock: Clock
+
+
+class CardShop(Shop):
+    """`card_shop` (tests/insurance/test_card_sale.py): the shop ready for the 医保 card, with the 医保
+    administrator's headers and the sandbox centre's admin client."""
+
+    admin: dict[str, str]
+    sandbox: SandboxAdmin
+
+
 @pytest.fixture
-def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str, Any]:
+def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> Shop:
     """A store ready to sell: items and stock, users per post, the cashier and pharmacist logged in at T01
     with its shift open and the pharmacist on duty; shop["clock"] is the test's clock."""
     items = seed_shop(engine, ctx)
@@ -517,21 +546,21 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
                 "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})
 
 
-def pharmacist_on_duty(shop: dict[str, Any]) -> None:
+def pharmacist_on_duty(shop: Shop) -> None:
     """The shop's pharmacist qualified and on duty in the shop's shift (RX-10)."""
-    state = shop["client"].app.state.dingdian
+    state = service_state(shop["client"])
     qualify_pharmacist(state.engine, Ctx(state.store_id, state.settings))
     on = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
     assert on.status_code in (200, 201), on.text
 
 
-def _generic_name(c: TestClient, shop: dict[str, Any], item_id: int) -> str:
+def _generic_name(c: TestClient, shop: Shop, item_id: int) -> str:
     """The drug as the prescriber wrote it: the item's generic name (RX-04 compares them at review)."""
     item = c.get(f"/items/{item_id}", headers=shop["manager"]).json()
     return str(item["generic_name"] or item["name"])
 
 
-def prescribe(shop: dict[str, Any], sale_id: str, lines: list[tuple[int, int, bool]], approve: bool = True,
+def prescribe(shop: Shop, sale_id: str, lines: list[tuple[int, int, bool]], approve: bool = True,
               **fields: Any) -> dict[str, Any]:
     """A paper prescription for the shop's sale (item id, qty, split per line), reviewed by the shop's
     pharmacist on duty and tied to the sale — what RX-01 asks before any Rx line is paid."""

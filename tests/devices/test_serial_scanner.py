@@ -21,7 +21,7 @@ from catalog.codes import VOUCHER_PREFIXES
 from devices.scanner import Frame, FrameSplitter, SerialScanner, SerialScannerConfig, Suffix
 from server.devices import HubSink
 from server.events import EventHub, TillEvent
-from tests.conftest import ROLE_PINS, till_login
+from tests.conftest import ROLE_PINS, Shop, till_login
 from tests.devices.ptys import PluggableScanner
 from tests.service import start_service
 
@@ -219,7 +219,7 @@ def test_a_voucher_token_reaches_the_till_but_never_the_log_or_the_status(pty_sc
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: dict[str, Any], settings: Any,
+def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: Shop, settings: Any,
                                                                          tmp_path: Path) -> None:
     link = tmp_path / "scanner-by-id"
     pty = PluggableScanner(link)

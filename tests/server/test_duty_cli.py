@@ -17,7 +17,7 @@ from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
-from tests.conftest import Clock
+from tests.conftest import Clock, Shop
 from tests.tamper import behind_the_guard
 
 
@@ -32,7 +32,7 @@ def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> Non
 
 @pytest.mark.refuses("STAFF-01", "SEC-01")
 def test_a_qualified_pharmacist_goes_on_and_off_duty_and_the_z_report_shows_it(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx, clock: Clock) -> None:
     c, ph, sid = shop["client"], shop["pharmacist"], shop["shift_id"]
     refused = c.post(f"/shifts/{sid}/duty", headers=ph)  # no staff record yet
     assert refused.status_code == 403 and refused.json()["code"] == "STAFF-01"
@@ -49,7 +49,7 @@ def test_a_qualified_pharmacist_goes_on_and_off_duty_and_the_z_report_shows_it(
 
 @pytest.mark.refuses("STAFF-01")
 @pytest.mark.business_day
-def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: Shop, engine: Engine, ctx: Ctx,
                                                              clock: Clock) -> None:
     _qualify(engine, ctx, "u_pharmacist", clock.today - timedelta(days=1))  # ended yesterday, store time
     r = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from server.config import Settings
 from server.events import EventHub
-from tests.conftest import ROLE_PINS, till_login
+from tests.conftest import ROLE_PINS, Shop, till_login
 from tests.service import start_service
 
 
@@ -77,7 +76,7 @@ def test_state_is_kept_and_sent_to_every_till_of_the_store() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_sse_stream_over_the_service_requires_a_till_and_resumes(shop: dict[str, Any], settings: Settings,
+def test_sse_stream_over_the_service_requires_a_till_and_resumes(shop: Shop, settings: Settings,
                                                                  tmp_path: Path) -> None:
     base, stop = start_service(settings, tmp_path)
     try:

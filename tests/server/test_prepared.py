@@ -26,7 +26,7 @@ from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may
 from server.db.uow import NotOnLoop, Unit, WriterBusy, core_unit, loop_read, loop_unit, orm, read_session, read_unit
 from server.services import printing
 from server.services.context import Ctx
-from tests.conftest import Clock, seed_shop
+from tests.conftest import Clock, seed_shop, sqlite_file
 
 _JOB = table_of(PrintJob)
 _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "status", "attempts", "last_error",
@@ -85,12 +85,6 @@ def _sqlite(conn: sa.Connection) -> sqlite3.Connection:
     raw = conn.connection.dbapi_connection
     assert isinstance(raw, sqlite3.Connection)
     return raw
-
-
-def _file(engine: Engine) -> str:
-    """The database file, for another process's own connection to it."""
-    assert engine.url.database, engine.url
-    return engine.url.database
 
 
 def test_a_failed_unit_of_work_takes_the_prepared_writes_with_it(engine: Engine, ctx: Ctx) -> None:
@@ -234,7 +228,7 @@ def test_the_loops_unit_of_work_commits_or_writes_nothing(engine: Engine, ctx: C
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ctx) -> None:
-    other = sqlite3.connect(_file(engine), isolation_level=None)  # another process, e.g. a CLI command
+    other = sqlite3.connect(sqlite_file(engine), isolation_level=None)  # another process, e.g. a CLI command
     try:
         other.execute("BEGIN IMMEDIATE")  # SQLite's writer lock held
         t0 = time.perf_counter()
@@ -300,7 +294,7 @@ def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ct
     memory = make_engine("sqlite://")
     with core_unit(engine) as u:
         ADD_JOB.run(u.connection(), _job_values(ctx, "read-committed"))
-    other = sqlite3.connect(_file(engine), isolation_level=None)  # another process, e.g. a CLI command
+    other = sqlite3.connect(sqlite_file(engine), isolation_level=None)  # another process, e.g. a CLI command
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # a worker thread of this service in the middle of a unit of work

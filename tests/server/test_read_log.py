@@ -4,7 +4,6 @@ prescription's scan — is logged: who, when, whose (the number masked, never wh
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -15,6 +14,7 @@ from server.db.models import AuditEntry
 from server.db.uow import read_session
 from server.privacy import READ
 from server.services.context import Ctx
+from tests.conftest import Shop
 from tests.server.test_prescriptions import enter
 
 PATIENT_ID = "110101199003071234"
@@ -26,7 +26,7 @@ def _reads(engine: Engine) -> list[AuditEntry]:
 
 
 @pytest.mark.refuses("SEC-06")
-def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: dict[str, Any], engine: Engine,
+def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: Shop, engine: Engine,
                                                                    ctx: Ctx) -> None:
     c, m = shop["client"], shop["manager"]
     rx = enter(shop, patient_certno=PATIENT_ID).json()

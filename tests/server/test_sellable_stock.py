@@ -20,7 +20,7 @@ from server.services.context import Ctx
 from server.services.sale.lines import ITEM_BY_ID
 from server.services.stock import batches as stock
 from server.services.stock import ledger
-from tests.conftest import BARCODE_ICE, BARCODE_MASK
+from tests.conftest import BARCODE_ICE, BARCODE_MASK, Shop
 
 
 @pytest.mark.refuses("GSP-06")
@@ -70,7 +70,7 @@ def test_the_python_and_the_sql_form_of_the_rule_agree_at_the_days_boundary(engi
         assert sql_sellable == py_sellable == {"B05", "B06", "B09", "B10"}
 
 
-def _search(shop: dict[str, Any], q: str) -> dict[str, Any]:
+def _search(shop: Shop, q: str) -> dict[str, Any]:
     r = shop["client"].get("/items/search", params={"q": q}, headers=shop["cashier"])
     assert r.status_code == 200, r.text
     [hit] = r.json()
@@ -78,7 +78,7 @@ def _search(shop: dict[str, Any], q: str) -> dict[str, Any]:
 
 
 @pytest.mark.refuses("GSP-06")
-def test_the_search_shows_only_stock_that_can_be_sold(shop: dict[str, Any]) -> None:
+def test_the_search_shows_only_stock_that_can_be_sold(shop: Shop) -> None:
     """The cashier's search once showed every box on the books, expired and stopped ones too (27 boxes of an item
     whose sellable stock was 0): it shows what the scan would let them sell."""
     c, h = shop["client"], shop["cashier"]
@@ -96,7 +96,7 @@ def test_the_search_shows_only_stock_that_can_be_sold(shop: dict[str, Any]) -> N
 
 @pytest.mark.refuses("GSP-06")
 @pytest.mark.parametrize("qty", [1, 3])
-def test_the_completion_takes_only_sellable_batches(shop: dict[str, Any], engine: Engine, ctx: Ctx, qty: int) -> None:
+def test_the_completion_takes_only_sellable_batches(shop: Shop, engine: Engine, ctx: Ctx, qty: int) -> None:
     """FEFO takes from the earliest-expiring batch that may be sold: never the expired one that expires first."""
     from server.db.models.ledger import StockMovement
 
