@@ -9,22 +9,33 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 import time_machine
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.config import ROOT, Settings, load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade
+from server.db.models.base import id_of
 from server.db.types import utcnow
 from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
 from tests.pg import Cluster, start_cluster
+
+if TYPE_CHECKING:  # imported where used: the fixtures that need them load the service only then
+    import httpx
+
+    from server.db.uow import Unit
+    from server.insurance.gateway import InsuranceGateway
+    from server.insurance.sandbox.client import SandboxAdmin
+    from server.services.catalog.items import Approval
+    from server.state import AppState
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -82,7 +93,8 @@ MACHINE_WIDE_FIXTURES = {"pcscd": "pcscd"}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The frozen instants run on SQLite only, unless the test asks for PostgreSQL too (see above); the tests of a
     machine-wide stack are grouped onto one worker."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     checked = _already_checked()
     for item in items:
         if checked(item):
@@ -235,7 +247,7 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def sandbox(sandbox_url: str) -> Iterator[Any]:
+def sandbox(sandbox_url: str) -> Iterator[SandboxAdmin]:
     """Its admin client; every test starts from the centre's demo persons and balances."""
     from server.insurance.sandbox.client import SandboxAdmin
 
@@ -243,6 +255,12 @@ def sandbox(sandbox_url: str) -> Iterator[Any]:
     admin.reset()
     yield admin
     admin.close()
+
+
+def sqlite_file(engine: Engine) -> str:
+    """A SQLite engine's database file, for another process's own connection to it (sqlite3, a CLI command)."""
+    assert engine.url.database, engine.url
+    return engine.url.database
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:
@@ -280,6 +298,22 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app.state.dingdian.engine.dispose()
 
 
+def service_state(client: TestClient) -> AppState:
+    """The in-process service's state behind a TestClient: its engine, store, events, devices."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    state: AppState = app.state.dingdian
+    return state
+
+
+def service_gateway(client: TestClient) -> InsuranceGateway:
+    """The insurance centre's gateway the in-process service was built with."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    gateway: InsuranceGateway = app.state.insurance
+    return gateway
+
+
 ROLE_PINS = {"cashier": "1111", "pharmacist": "2222", "insurance_admin": "3333", "manager": "4444",
              "sysadmin": "9999"}
 
@@ -300,7 +334,7 @@ SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN = "u_insurance_admin2", "3334"
 CONFIRM_MAPPING = {"reason": "医保目录对照"}  # the body's reason; the other administrator confirms by grant (X-Second)
 
 
-def _second_insurance_admin(u: Any, ctx: Ctx) -> None:
+def _second_insurance_admin(u: Unit, ctx: Ctx) -> None:
     from sqlmodel import select
 
     from server.db.models import User
@@ -313,7 +347,7 @@ def _second_insurance_admin(u: Any, ctx: Ctx) -> None:
         add_user(u, ctx, SECOND_INSURANCE_ADMIN, "第二医保管理员", SECOND_INSURANCE_PIN, {Role.INSURANCE_ADMIN})
 
 
-def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
+def mapping_approval(engine: Engine, ctx: Ctx) -> Approval:
     """The second 医保 administrator (made once) as the approval of a mapping set in a test's fixture."""
     from server.db.uow import core_unit
     from server.services.catalog.items import Approval
@@ -322,6 +356,7 @@ def mapping_approval(engine: Engine, ctx: Ctx) -> Any:
     with core_unit(engine) as u:
         _second_insurance_admin(u, ctx)
         approver = second_person(u, ctx, SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN)
+    assert approver is not None, "the second administrator's PIN was refused"
     return Approval(approver, CONFIRM_MAPPING["reason"])
 
 
@@ -334,22 +369,22 @@ def add_second_insurance_admin(engine: Engine, ctx: Ctx) -> dict[str, str]:
     return {"confirm_username": SECOND_INSURANCE_ADMIN, "confirm_pin": SECOND_INSURANCE_PIN}
 
 
-def second_asked(client: Any, headers: dict[str, str], username: str, pin: str, action: str,
-                 subject: str = "") -> Any:
-    """The second person types their username and PIN at the caller's till (POST /auth/authorise, second): the
-    answer (a grant, or the refusal of a wrong PIN or a frozen account)."""
+def second_asked(client: httpx.Client, headers: dict[str, str], username: str, pin: str, action: str,
+                 subject: str = "") -> httpx.Response:
+    """The second person types their username and PIN at the caller's till (POST /auth/authorise, second; the
+    client is a TestClient or a running service's): the answer (a grant, or the refusal of a wrong PIN or a frozen account)."""
     return client.post("/auth/authorise", json={"username": username, "pin": pin, "action": action,
                                                 "subject": subject, "second": True}, headers=headers)
 
 
-def by_second_admin(client: Any, headers: dict[str, str], action: str = "agreement.write",
+def by_second_admin(client: httpx.Client, headers: dict[str, str], action: str = "agreement.write",
                     subject: str = "") -> dict[str, str]:
     """The caller's headers with the other 医保 administrator's grant (they confirm a mapping, CARD-07, or the
     agency's decision, AGR-01); add_second_insurance_admin made them."""
     return second(client, headers, SECOND_INSURANCE_ADMIN, SECOND_INSURANCE_PIN, action, subject)
 
 
-def second(client: Any, headers: dict[str, str], username: str, pin: str, action: str,
+def second(client: httpx.Client, headers: dict[str, str], username: str, pin: str, action: str,
            subject: str = "") -> dict[str, str]:
     """The caller's headers with a second person's grant (X-Second), asked as the till asks it."""
     r = second_asked(client, headers, username, pin, action, subject)
@@ -357,7 +392,7 @@ def second(client: Any, headers: dict[str, str], username: str, pin: str, action
     return headers | {"X-Second": r.json()["grant"]}
 
 
-def login(client: TestClient, username: str, pin: str) -> dict[str, str]:
+def login(client: httpx.Client, username: str, pin: str) -> dict[str, str]:
     r = client.post("/auth/login", json={"username": username, "pin": pin})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
@@ -406,7 +441,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
                      "price_fen": 1800}, BARCODE_ICE, "Z-FOOD"),
         ]
         for key, values, barcode, zone in specs:
-            ids[key] = catalog_service.create_item(u, ctx, values, [barcode], zone).id  # type: ignore[assignment]
+            ids[key] = id_of(catalog_service.create_item(u, ctx, values, [barcode], zone))
         mk = today - timedelta(days=400)
         stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-1", "L1", mk, today + timedelta(days=300), 800, 10 * 24)
         stock.add_opening_batch(u, ctx, ids["amox"], None, "B-AMOX-2", "L2", mk, today + timedelta(days=30), 800, 2 * 24)
@@ -414,7 +449,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
         stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-OLD", "L4", mk, today - timedelta(days=1), 500, 5)
         stock.add_opening_batch(u, ctx, ids["mask"], None, "B-MASK-NEW", "L5", mk, today + timedelta(days=700), 500, 3)
         ice = stock.add_opening_batch(u, ctx, ids["ice"], None, "B-ICE-1", "L6", mk, today + timedelta(days=200), 900, 4)
-        stock.set_batch_stop(u, ctx, ice.id, True, "抽检不合格待复检")  # type: ignore[arg-type]
+        stock.set_batch_stop(u, ctx, id_of(ice), True, "抽检不合格待复检")
         _duty_pharmacist(u, ctx)
     return ids
 
@@ -422,7 +457,7 @@ def seed_shop(engine: Engine, ctx: Ctx) -> dict[str, int]:
 DUTY_PHARMACIST, DUTY_TILL = "u_duty_pharmacist", "T09"
 
 
-def _duty_pharmacist(u: Any, ctx: Ctx) -> None:
+def _duty_pharmacist(u: Unit, ctx: Ctx) -> None:
     """A qualified pharmacist on duty at a till of their own for the whole test: RX-10 lets the store sell 处方药 and
     甲类非处方药 only while one is (server.services.store.presence). The RX-10 tests take them off (nobody_on_duty).
     Their approvals count only in their own shift, so a sale's prescription still needs the shop's pharmacist."""
@@ -433,14 +468,14 @@ def _duty_pharmacist(u: Any, ctx: Ctx) -> None:
     from server.services.store.users import add_user, set_staff_profile
 
     pharmacist = add_user(u, ctx, DUTY_PHARMACIST, "在岗药师", ROLE_PINS["pharmacist"], {Role.PHARMACIST})
-    set_staff_profile(u, ctx, pharmacist.id, {  # type: ignore[arg-type]
+    set_staff_profile(u, ctx, id_of(pharmacist), {
         "qualification": "licensed_pharmacist", "qualification_no": "ZY-DUTY", "registered_store_code":
         ctx.settings.store.fixmedins_code, "qualification_expiry": ctx.today + timedelta(days=1000),
         "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=1000)})
     register_till(u, ctx, DUTY_TILL, "药师台", "")
-    on_duty = ctx.acting(Actor(pharmacist.id, DUTY_PHARMACIST))
+    on_duty = ctx.acting(Actor(id_of(pharmacist), DUTY_PHARMACIST))
     shift = shifts.open_shift(u, on_duty, DUTY_TILL, 0)
-    shifts.duty_on(u, on_duty, shift.id, frozenset({Role.PHARMACIST}))  # type: ignore[arg-type]
+    shifts.duty_on(u, on_duty, id_of(shift), frozenset({Role.PHARMACIST}))
 
 
 def nobody_on_duty(client: TestClient) -> None:
@@ -451,14 +486,37 @@ def nobody_on_duty(client: TestClient) -> None:
     assert off.status_code == 200, off.text
 
 
-def till_login(client: TestClient, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
+def till_login(client: httpx.Client, username: str, pin: str, till_code: str = "T01") -> dict[str, str]:
     r = client.post("/auth/login", json={"username": username, "pin": pin, "till_code": till_code})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
+Post = Literal["cashier", "pharmacist", "manager"]  # the shop's posts logged in, each a key of its headers
+
+
+class Shop(TypedDict):
+    """The `shop` fixture: a store ready to sell, its client, item ids by key, and the posts' headers."""
+
+    client: TestClient
+    items: dict[str, int]
+    cashier: dict[str, str]
+    pharmacist: dict[str, str]
+    manager: dict[str, str]
+    shift_id: int
+    clock: Clock
+
+
+class CardShop(Shop):
+    """`card_shop` (tests/insurance/test_card_sale.py): the shop ready for the 医保 card, with the 医保
+    administrator's headers and the sandbox centre's admin client."""
+
+    admin: dict[str, str]
+    sandbox: SandboxAdmin
+
+
 @pytest.fixture
-def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str, Any]:
+def shop(client: TestClient, engine: Engine, ctx: Ctx, clock: Clock) -> Shop:
     """A store ready to sell: items and stock, users per post, the cashier and pharmacist logged in at T01
     with its shift open and the pharmacist on duty; shop["clock"] is the test's clock."""
     items = seed_shop(engine, ctx)
@@ -481,28 +539,28 @@ def qualify_pharmacist(engine: Engine, ctx: Ctx, username: str = "u_pharmacist")
 
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, username)
-        if staff_profile(orm(u), user.id) is None:  # type: ignore[arg-type]
-            set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        if staff_profile(orm(u), id_of(user)) is None:
+            set_staff_profile(u, ctx, id_of(user), {
                 "qualification": "licensed_pharmacist", "qualification_no": "ZY-0001",
                 "qualification_expiry": ctx.today + timedelta(days=1000), "registered_store_code": ctx.settings.store.fixmedins_code,
                 "contract_start": ctx.today - timedelta(days=100), "contract_end": ctx.today + timedelta(days=900)})
 
 
-def pharmacist_on_duty(shop: dict[str, Any]) -> None:
+def pharmacist_on_duty(shop: Shop) -> None:
     """The shop's pharmacist qualified and on duty in the shop's shift (RX-10)."""
-    state = shop["client"].app.state.dingdian
+    state = service_state(shop["client"])
     qualify_pharmacist(state.engine, Ctx(state.store_id, state.settings))
     on = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
     assert on.status_code in (200, 201), on.text
 
 
-def _generic_name(c: TestClient, shop: dict[str, Any], item_id: int) -> str:
+def _generic_name(c: TestClient, shop: Shop, item_id: int) -> str:
     """The drug as the prescriber wrote it: the item's generic name (RX-04 compares them at review)."""
     item = c.get(f"/items/{item_id}", headers=shop["manager"]).json()
     return str(item["generic_name"] or item["name"])
 
 
-def prescribe(shop: dict[str, Any], sale_id: str, lines: list[tuple[int, int, bool]], approve: bool = True,
+def prescribe(shop: Shop, sale_id: str, lines: list[tuple[int, int, bool]], approve: bool = True,
               **fields: Any) -> dict[str, Any]:
     """A paper prescription for the shop's sale (item id, qty, split per line), reviewed by the shop's
     pharmacist on duty and tied to the sale — what RX-01 asks before any Rx line is paid."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import replace
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,11 +22,11 @@ def ids(hits: list[SearchHit]) -> list[int]:
     return [h.item_id for h in hits]
 
 
-def doc(item_id: int, **kw: object) -> SearchDoc:
-    base = dict(code=f"C{item_id:04d}", name=f"药{item_id}", generic_name="", mnemonic="", barcodes=(),
+def doc(item_id: int, **kw: Any) -> SearchDoc:
+    base: dict[str, Any] = dict(code=f"C{item_id:04d}", name=f"药{item_id}", generic_name="", mnemonic="", barcodes=(),
                 nhsa_code=None, approval_no="")
     base.update(kw)
-    return SearchDoc(item_id, **base)  # type: ignore[arg-type]
+    return SearchDoc(item_id, **base)
 
 
 # -- reference ---------------------------------------------------------------------------------------

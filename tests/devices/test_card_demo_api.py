@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from devices.card.demo_cards import DEMO_CARDS, demo_card
 from server.api.events import sse_frame
 from server.config import Settings
+from server.devices import DeviceManager
 from server.events import EventHub, TillEvent
-from tests.conftest import ROLE_PINS, add_role_users, login, make_settings
+from tests.conftest import ROLE_PINS, add_role_users, login, make_settings, service_state
 from tests.server.test_permissions import _ops
 
 
@@ -37,8 +38,14 @@ def replay(hub: EventHub, till: str) -> list[TillEvent]:
     return asyncio.run(take())
 
 
+def device_manager(client: TestClient) -> DeviceManager:
+    manager = service_state(client).devices
+    assert manager is not None  # the simulated devices are on in the tests' config
+    return manager
+
+
 def card_events(client: TestClient, till: str = "T01") -> list[TillEvent]:
-    return [e for e in replay(client.app.state.dingdian.events, till) if e.kind == "card"]  # type: ignore[attr-defined]
+    return [e for e in replay(service_state(client).events, till) if e.kind == "card"]
 
 
 def test_a_demo_card_inserted_from_the_demo_reaches_the_till_masked(
@@ -61,7 +68,7 @@ def test_a_demo_card_inserted_from_the_demo_reaches_the_till_masked(
     assert card_events(client, "T02") == []  # only the till that owns the reader hears it
 
     # the whole record stays on the server for the settlement message (the identify-by-reader flow)
-    assert client.app.state.dingdian.devices.current_card() == record  # type: ignore[attr-defined]
+    assert device_manager(client).current_card() == record
     listed = {d["name"]: d for d in client.get("/devices", headers=h).json()}
     assert listed["card_reader"]["detail"]["card_present"] is True
     assert record.id_number not in repr(listed)
@@ -80,7 +87,7 @@ def test_read_again_then_remove_then_nothing_to_read(client: TestClient, headers
     assert out.status_code == 200 and out.json() == {"removed": True}
     assert client.post("/devices/card/remove", headers=h).json() == {"removed": False}  # already empty
     assert card_events(client)[-1].data["event"] == "removed"
-    assert client.app.state.dingdian.devices.current_card() is None  # type: ignore[attr-defined]
+    assert device_manager(client).current_card() is None
 
     nothing = client.post("/devices/card/read", headers=h)
     assert nothing.status_code == 409

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from devices.card.demo_cards import demo_card
-from server.devices import DeviceManager
 from server.errors import AppError
 from server.events import EventHub, TillEvent
+from tests.conftest import service_state
 
 
 @pytest.fixture
@@ -36,8 +36,9 @@ def _events(hub: EventHub, till: str) -> list[TillEvent]:
 
 def test_a_demo_card_reaches_the_owning_till_masked_and_stays_whole_on_the_server(
         client: TestClient, headers: dict[str, dict[str, str]]) -> None:
-    state = client.app.state.dingdian  # type: ignore[attr-defined]
-    manager: DeviceManager = state.devices
+    state = service_state(client)
+    manager = state.devices
+    assert manager is not None  # the simulated devices are on in the tests' config
     till = state.settings.till.code
 
     rows = client.get("/devices", headers=headers["manager"]).json()

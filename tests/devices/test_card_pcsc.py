@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -28,6 +29,7 @@ from tests.devices.vcard import CardFace, VirtualCard
 pytestmark = pytest.mark.hardware
 
 MakeCard = Callable[..., VirtualCard]
+E = TypeVar("E", CardInserted, CardRemoved, CardFailed, ReaderStatus)
 
 
 class Events:
@@ -42,13 +44,14 @@ class Events:
             self.items.append(event)
             self._cond.notify_all()
 
-    def wait_for(self, kind: type, timeout: float = 5.0, after: int = 0,
-                 where: Callable[[CardEvent], bool] = lambda e: True) -> CardEvent:
+    def wait_for(self, kind: type[E], timeout: float = 5.0, after: int = 0,
+                 where: Callable[[E], bool] | None = None) -> E:
+        """The first event of `kind` (from index `after`) that `where` accepts; typed as that kind."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for event in self.items[after:]:
-                    if isinstance(event, kind) and where(event):
+                    if isinstance(event, kind) and (where is None or where(event)):
                         return event
                 left = deadline - time.monotonic()
                 if left <= 0:

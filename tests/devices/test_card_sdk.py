@@ -114,7 +114,8 @@ def test_a_short_or_malformed_answer_is_refused(library: Path, control: ctypes.C
 def test_a_missing_library_or_one_without_the_exports_is_a_status_not_a_crash(tmp_path: Path) -> None:
     missing = SdkCardReader(str(tmp_path / "libnothere.so"), INIT)
     missing.start(lambda e: None)
-    assert isinstance(missing.status().error, SdkError) and "加载" in missing.status().error.message_zh
+    error = missing.status().error
+    assert isinstance(error, SdkError) and "加载" in error.message_zh
     source = tmp_path / "other.c"
     source.write_text("int Init(const char *j, char *e) { return 0; }\n")
     other = SdkCardReader(str(_compile(source, tmp_path / "libother.so")), INIT)

@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 from devices.base import DeviceSink, DeviceStatus, StatusBoard
 from server import devices as device_manager
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit
 from server.events import EventHub
 from server.services.context import Ctx
 from server.services.sale import receipt
+from tests.conftest import Shop, service_state
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
@@ -39,7 +41,7 @@ def replay(hub: EventHub, till: str) -> list[Any]:
     return asyncio.run(take())
 
 
-def test_devices_are_listed_and_a_demo_scan_reaches_the_owning_till(shop: dict[str, Any]) -> None:
+def test_devices_are_listed_and_a_demo_scan_reaches_the_owning_till(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     listed = {d["name"]: d for d in c.get("/devices", headers=h).json()}
     assert listed["scanner"]["driver"] == "simulated" and listed["scanner"]["connected"] is True
@@ -49,13 +51,13 @@ def test_devices_are_listed_and_a_demo_scan_reaches_the_owning_till(shop: dict[s
         assert time.monotonic() < deadline, printer
         time.sleep(0.05)
     assert printer["text"] == "打印机就绪" and printer["last_error"] is None
-    assert c.app.state.dingdian.events.states_for("T01")["printer"]["ok"] is True
+    assert service_state(c).events.states_for("T01")["printer"]["ok"] is True
     r = c.post("/devices/scanner/scan", json={"code": "6901234567892"}, headers=h)
     assert r.status_code == 200 and r.json() == {"delivered": True, "till_code": "T01"}
     junk = c.post("/devices/scanner/scan", json={"code": "\x00\x1b[A"}, headers=h)
     assert junk.json()["delivered"] is False  # dropped like line noise from a real scanner
     assert c.post("/devices/scanner/scan", json={"code": ""}, headers=h).status_code == 422
-    hub = c.app.state.dingdian.events
+    hub = service_state(c).events
     scans = [e.data for e in replay(hub, "T01") if e.kind == "scan"]
     assert [(d["code"], d["kind"], d["source"]) for d in scans] == [("6901234567892", "gtin", "simulated")]
     after = {d["name"]: d for d in c.get("/devices", headers=h).json()}
@@ -64,15 +66,15 @@ def test_devices_are_listed_and_a_demo_scan_reaches_the_owning_till(shop: dict[s
     assert c.post("/devices/scanner/scan", json={"code": "1"}, headers=shop["manager"]).status_code == 200
 
 
-def test_the_simulated_printer_offline_and_back(shop: dict[str, Any], settings: Settings) -> None:
+def test_the_simulated_printer_offline_and_back(shop: Shop, settings: Settings) -> None:
     c, h = shop["client"], shop["cashier"]
     assert c.post("/devices/printer/simulate", json={"online": False}, headers=h).status_code == 200
     sid = new_sale(c, h)
     scan(c, h, sid, "6902345678903")
     assert pay_cash(c, h, sid, 350, 500).status_code == 200
-    state = c.app.state.dingdian
+    state = service_state(c)
     with core_unit(state.engine) as u:
-        job_id = receipt.enqueue_receipt(u, Ctx(state.store_id, settings), sid).id
+        job_id = id_of(receipt.enqueue_receipt(u, Ctx(state.store_id, settings), sid))
 
     def status_of(jid: int) -> str:
         return next(j["status"] for j in c.get("/print-jobs", headers=h).json() if j["id"] == jid)
@@ -88,7 +90,7 @@ def test_the_simulated_printer_offline_and_back(shop: dict[str, Any], settings: 
         time.sleep(0.05)
     slips = c.get("/devices/printer/paper", headers=h).json()  # the demo's paper: the receipt as text
     assert slips[0]["job_id"] == job_id and slips[0]["kind"] == "receipt" and "销售小票" in slips[0]["text"]
-    assert state.devices.simulated_printer().drawer_kicks == 1  # the cash sale's drawer
+    assert state.devices is not None and state.devices.simulated_printer().drawer_kicks == 1  # the cash sale's drawer
 
 
 def test_another_device_family_plugs_in_through_register_device(settings: Settings) -> None:

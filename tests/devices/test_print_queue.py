@@ -19,12 +19,12 @@ from devices.printer import EscposPrinter, PrinterConfig, PrinterUnavailable
 from devices.printer.documents import to_json
 from server.config import Settings
 from server.db.models import AuditEntry, PrintJob, PrintJobKind, Sale
-from server.db.models.base import table_of
+from server.db.models.base import id_of, table_of
 from server.db.uow import core_unit, orm, read_session
 from server.services import printing
 from server.services.context import Ctx
 from server.services.sale import receipt
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, make_settings, prescribe, till_login
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Shop, make_settings, prescribe, service_state, till_login
 from tests.devices.escpos_reader import Document, read
 from tests.devices.fake_printer import PtyPrinter, TcpPrinter
 from tests.server.test_duty_cli import _qualify
@@ -78,12 +78,12 @@ def job_doc(raw: bytes) -> Document:
     return read(raw[6:-3])
 
 
-def app_ctx(shop: dict[str, Any]) -> tuple[Engine, Ctx]:
-    state = shop["client"].app.state.dingdian
+def app_ctx(shop: Shop) -> tuple[Engine, Ctx]:
+    state = service_state(shop["client"])
     return state.engine, Ctx(state.store_id, state.settings)
 
 
-def sell(shop: dict[str, Any], cash: bool = True) -> dict[str, Any]:
+def sell(shop: Shop, cash: bool = True) -> dict[str, Any]:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 2)
@@ -98,20 +98,22 @@ def sell(shop: dict[str, Any], cash: bool = True) -> dict[str, Any]:
     return r.json()
 
 
-def enqueue(shop: dict[str, Any], sale_id: str) -> int:
+def enqueue(shop: Shop, sale_id: str) -> int:
     """What the sale's completion does (the lead wires it): queue the receipt in its own transaction."""
     engine, ctx = app_ctx(shop)
     with core_unit(engine) as u:
-        return receipt.enqueue_receipt(u, ctx, sale_id).id  # type: ignore[return-value]
+        return id_of(receipt.enqueue_receipt(u, ctx, sale_id))
 
 
-def job(shop: dict[str, Any], job_id: int) -> PrintJob:
+def job(shop: Shop, job_id: int) -> PrintJob:
     engine, _ = app_ctx(shop)
     with read_session(engine) as s:
-        return s.get(PrintJob, job_id)  # type: ignore[return-value]
+        row = s.get(PrintJob, job_id)
+    assert row is not None, f"no print job {job_id}"
+    return row
 
 
-def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer(shop: Shop, tcp_printer: TcpPrinter) -> None:
     c = shop["client"]
     engine, ctx = app_ctx(shop)
     _qualify(engine, ctx, "u_pharmacist", shop["clock"].today + timedelta(days=400))
@@ -137,7 +139,7 @@ def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer(shop: dict[str, Any
 
 
 def test_a_printer_dying_mid_job_keeps_the_job_prints_it_whole_when_back_and_never_twice(
-        shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+        shop: Shop, tcp_printer: TcpPrinter) -> None:
     tcp_printer.drop_after = 300  # the printer takes 300 bytes of the receipt and dies
     sale = sell(shop, cash=False)
     job_id = enqueue(shop, sale["id"])
@@ -154,7 +156,7 @@ def test_a_printer_dying_mid_job_keeps_the_job_prints_it_whole_when_back_and_nev
 
 
 def test_a_printer_switched_off_leaves_the_job_pending_and_shown_until_it_is_back(
-        shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+        shop: Shop, tcp_printer: TcpPrinter) -> None:
     c, h = shop["client"], shop["cashier"]
     tcp_printer.stop()
     sale = sell(shop, cash=False)  # the sale completes whatever the printer does
@@ -181,7 +183,7 @@ def test_a_printer_switched_off_leaves_the_job_pending_and_shown_until_it_is_bac
         back.stop()
 
 
-def test_out_of_paper_waits_for_paper(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+def test_out_of_paper_waits_for_paper(shop: Shop, tcp_printer: TcpPrinter) -> None:
     tcp_printer.paper = False
     job_id = enqueue(shop, sell(shop, cash=False)["id"])
     wait_for(lambda: "缺纸" in job(shop, job_id).last_error, what="the paper-out error")
@@ -190,7 +192,7 @@ def test_out_of_paper_waits_for_paper(shop: dict[str, Any], tcp_printer: TcpPrin
     wait_for(lambda: job(shop, job_id).status == "printed", what="printed after paper")
 
 
-def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: dict[str, Any],
+def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: Shop,
                                                                        tcp_printer: TcpPrinter) -> None:
     c, h = shop["client"], shop["cashier"]
     sale = sell(shop, cash=False)
@@ -203,7 +205,7 @@ def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: di
     engine, _ = app_ctx(shop)
     with read_session(engine) as s:
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "receipt.reprint")).one()
-    assert entry.after["sale_no"] == sale["sale_no"] and entry.actor == "u_cashier"
+    assert entry.after is not None and entry.after["sale_no"] == sale["sale_no"] and entry.actor == "u_cashier"
     open_sale = new_sale(c, h)
     refused = c.post(f"/sales/{open_sale}/receipt", headers=h)
     assert refused.status_code == 409 and refused.json()["code"] == "PRINT-NOT-FINAL"
@@ -211,21 +213,23 @@ def test_a_reprint_is_marked_audited_and_refused_for_an_unfinished_sale(shop: di
     assert missing.status_code == 404
 
 
-def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: dict[str, Any],
+def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: Shop,
                                                                         tcp_printer: TcpPrinter) -> None:
     c, h = shop["client"], shop["cashier"]
     engine, ctx = app_ctx(shop)
     sale = sell(shop, cash=False)
     tcp_printer.wait_jobs(1)  # the receipt the completion queued
     with core_unit(engine) as u:  # as the database looks after a crash in the middle of a send
-        doc = to_json(receipt.receipt_doc(orm(u), ctx, orm(u).get(Sale, sale["id"])))  # type: ignore[arg-type]
+        sold = orm(u).get(Sale, sale["id"])
+        assert sold is not None
+        doc = to_json(receipt.receipt_doc(orm(u), ctx, sold))
         stuck = printing.add_job(u, ctx, "T01", PrintJobKind.RECEIPT, sale["id"], doc)
         u.connection().execute(sa.update(table_of(PrintJob)).where(table_of(PrintJob).c.id == stuck.id)
                                .values(status="printing", attempts=1))
     with core_unit(engine) as u:
         assert printing.recover_interrupted(u, ctx, "T01") == 1  # what the worker does at start-up
     time.sleep(0.5)
-    assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1  # type: ignore[arg-type]
+    assert job(shop, stuck.id).status == "uncertain" and len(tcp_printer.jobs) == 1
     r = c.post(f"/print-jobs/{stuck.id}/retry", headers=h)  # sent again as it was: a second copy without 重打
     assert r.status_code == 409 and r.json()["code"] == "PRINT-UNCERTAIN"
     r = c.post(f"/print-jobs/{stuck.id}/resolve", json={"reprint": True}, headers=h)
@@ -233,13 +237,13 @@ def test_a_job_cut_off_by_a_restart_is_not_resent_until_someone_decides(shop: di
     _, again = tcp_printer.wait_jobs(2)
     assert "重打" in job_doc(again).lines[0] and sale["sale_no"] in "\n".join(job_doc(again).lines)
     wait_for(lambda: job(shop, r.json()["reprint"]["id"]).status == "printed", what="printed")
-    assert job(shop, stuck.id).status == "resolved"  # type: ignore[arg-type]
+    assert job(shop, stuck.id).status == "resolved"
     with read_session(engine) as s:
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "print_job.resolve")).one()
-        assert entry.entity_id == str(stuck.id) and entry.after["reprint_job_id"] == r.json()["reprint"]["id"]
+        assert entry.entity_id == str(stuck.id) and entry.after is not None and entry.after["reprint_job_id"] == r.json()["reprint"]["id"]
 
 
-def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: Shop, tcp_printer: TcpPrinter) -> None:
     tcp_printer.stop()
     sale = sell(shop, cash=True)
     enqueue(shop, sale["id"])
@@ -253,13 +257,13 @@ def test_a_drawer_kick_that_could_not_happen_at_once_expires(shop: dict[str, Any
     try:
         (data,) = back.wait_jobs(1)
         assert not job_doc(data).commands("ESC p")  # only the receipt: the drawer does not fly open later
-        assert wait_for(lambda: job(shop, drawer.id).status == "expired", what="expired")  # type: ignore[arg-type]
+        assert wait_for(lambda: job(shop, id_of(drawer)).status == "expired", what="expired")
     finally:
         back.stop()
 
 
 @pytest.mark.business_day
-def test_the_z_report_prints_and_reprints(shop: dict[str, Any], tcp_printer: TcpPrinter) -> None:
+def test_the_z_report_prints_and_reprints(shop: Shop, tcp_printer: TcpPrinter) -> None:
     c, h, today = shop["client"], shop["cashier"], shop["clock"].today.isoformat()
     sell(shop, cash=False)
     tcp_printer.wait_jobs(1)  # the sale's receipt
@@ -292,7 +296,7 @@ def test_a_serial_printer_on_a_pty() -> None:
         pty.close()
 
 
-def test_each_till_prints_on_its_own_printer(shop: dict[str, Any], tcp_printer: TcpPrinter,
+def test_each_till_prints_on_its_own_printer(shop: Shop, tcp_printer: TcpPrinter,
                                             t02_printer: TcpPrinter) -> None:
     """Two registered tills, two printers ([devices] for T01, [printers.T02] for T02): each till's receipt comes
     out of its own printer only, and each till's status bar shows its own printer."""
@@ -316,7 +320,7 @@ def test_each_till_prints_on_its_own_printer(shop: dict[str, Any], tcp_printer: 
     with read_session(engine) as s:
         jobs = {j.till_code: j for j in s.exec(select(PrintJob).where(PrintJob.kind == "receipt"))}
     assert set(jobs) == {"T01", "T02"}
-    wait_for(lambda: job(shop, jobs["T02"].id).status == "printed", what="T02's receipt marked printed")  # type: ignore[arg-type]
+    wait_for(lambda: job(shop, id_of(jobs["T02"])).status == "printed", what="T02's receipt marked printed")
     time.sleep(0.5)
     assert len(tcp_printer.jobs) == 1 and len(t02_printer.jobs) == 1  # never on the other till's printer
     # each till sees its own printer: T02's switched off shows on T02 alone, and its receipt waits for it

@@ -4,6 +4,9 @@ and the plain-text preview coming from the same layout."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from devices.printer import gbk
@@ -25,8 +28,8 @@ from tests.devices.escpos_reader import read
 STORE = StoreHeader("丁点大药房（示范店）", "P44030000001")
 
 
-def receipt(**changes: object) -> ReceiptDoc:
-    values: dict[str, object] = dict(
+def receipt(**changes: Any) -> ReceiptDoc:
+    doc = ReceiptDoc(
         store=STORE, till_code="T01", sale_no="20261123-0042", completed_at="2026-11-23 10:30:00",
         cashier="张收银", pharmacist="李药师",
         lines=[ReceiptLine("阿莫西林胶囊", "0.25g*24粒", 2, "盒", 1250, 2500, "rx", "处方药", "甲"),
@@ -34,8 +37,7 @@ def receipt(**changes: object) -> ReceiptDoc:
                ReceiptLine("维生素C片", "0.1g×100片 µg", 1, "瓶", 350, 350, "otc_a", "甲类非处方药", "乙")],
         total_fen=5820, tenders=[TenderLine("cash", "现金", 5820, 10000)], change_fen=4180,
         footer="谢谢惠顾\n凭小票七日内退换")
-    values.update(changes)
-    return ReceiptDoc(**values)  # type: ignore[arg-type]
+    return replace(doc, **changes)
 
 
 @pytest.mark.parametrize("columns", [32, 42, 48])

@@ -21,7 +21,7 @@ from catalog.codes import VOUCHER_PREFIXES
 from devices.scanner import Frame, FrameSplitter, SerialScanner, SerialScannerConfig, Suffix
 from server.devices import HubSink
 from server.events import EventHub, TillEvent
-from tests.conftest import ROLE_PINS, till_login
+from tests.conftest import ROLE_PINS, Shop, till_login
 from tests.devices.ptys import PluggableScanner
 from tests.service import start_service
 
@@ -107,8 +107,13 @@ def test_a_burst_of_1000_scans_with_junk_between_and_frames_split_across_writes(
         pos += step
     hub = EventHub(backlog=8192)
     scanner = driver(hub, pty_scanner.link)
+
+    def feed() -> None:
+        for chunk in chunks:
+            pty_scanner.write(chunk)
+
     try:
-        events = collect(hub, "T01", "scan", len(sent), lambda: [pty_scanner.write(c) for c in chunks])
+        events = collect(hub, "T01", "scan", len(sent), feed)
     finally:
         scanner.stop()
     assert [e.data["code"] for e in events] == [c.removeprefix("]d2") for c in sent]
@@ -214,7 +219,7 @@ def test_a_voucher_token_reaches_the_till_but_never_the_log_or_the_status(pty_sc
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: dict[str, Any], settings: Any,
+def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: Shop, settings: Any,
                                                                          tmp_path: Path) -> None:
     link = tmp_path / "scanner-by-id"
     pty = PluggableScanner(link)
@@ -224,7 +229,7 @@ def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: d
     got: list[str] = []
     try:
         with httpx.Client(base_url=base, timeout=15) as http:
-            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])  # type: ignore[arg-type]
+            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])
             devices = http.get("/devices", headers=headers).json()
             scanner = next(d for d in devices if d["name"] == "scanner")
             assert scanner["driver"] == "serial"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.audit import verify
 from server.db.models import CardSettlement, MessageDirection
@@ -20,7 +20,7 @@ from server.insurance import wire
 from server.insurance.msglog import messages_for
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from tests.conftest import BACKENDS, BARCODE_AMOX, BARCODE_VITC, pharmacist_on_duty
+from tests.conftest import BACKENDS, BARCODE_AMOX, BARCODE_VITC, CardShop, Shop, pharmacist_on_duty
 from tests.insurance import test_card_sale
 from tests.insurance.conftest import CODES, EMPLOYEE
 from tests.insurance.test_card_sale import active_in_centre, identify, sale_with, settle
@@ -40,12 +40,12 @@ def traced(engine: Engine, ctx: Ctx, item_id: int) -> None:
         catalog_service.update_item(u, ctx, item_id, {"traced": True})
 
 
-def trace(shop: dict[str, Any], sid: str, line_id: int, code: str) -> None:
+def trace(shop: Shop, sid: str, line_id: int, code: str) -> None:
     r = shop["client"].post(f"/sales/{sid}/lines/{line_id}/trace-codes", json={"code": code}, headers=shop["cashier"])
     assert r.status_code == 201, r.text
 
 
-def split_waipei(shop: dict[str, Any], sid: str, capsules: int) -> None:
+def split_waipei(shop: Shop, sid: str, capsules: int) -> None:
     """The insured person's own 外配处方 for 阿莫西林 sold split (拆零), approved and tied to the sale."""
     c = shop["client"]
     r = c.put("/institutions", json={"institutions": [{"code": "H44030000001", "name": "示范医院",
@@ -68,13 +68,13 @@ def split_waipei(shop: dict[str, Any], sid: str, capsules: int) -> None:
                   headers=shop["cashier"]).status_code == 200
 
 
-def sent(shop: dict[str, Any], infno: str) -> list[dict[str, Any]]:
+def sent(shop: CardShop, infno: str) -> list[dict[str, Any]]:
     """The inputs of every `infno` the centre received, in order."""
     return [wire.loads(d["body"])["input"] for d in shop["sandbox"].deliveries(infno=infno)]
 
 
 @pytest.mark.refuses("CARD-01")
-def test_the_boxes_trace_codes_reach_the_centre_in_the_settlement(card_shop: dict[str, Any], engine: Engine,
+def test_the_boxes_trace_codes_reach_the_centre_in_the_settlement(card_shop: CardShop, engine: Engine,
                                                                    ctx: Ctx) -> None:
     c, h, sandbox = card_shop["client"], card_shop["cashier"], card_shop["sandbox"]
     sandbox.add_directory({CODES["jia"]: "01", CODES["yi"]: "02"}, traced=True)  # the centre wants their codes
@@ -117,7 +117,7 @@ def test_the_boxes_trace_codes_reach_the_centre_in_the_settlement(card_shop: dic
 
 
 @pytest.mark.refuses("CARD-01")
-def test_a_drug_the_centre_traces_is_refused_when_the_store_sends_no_codes(card_shop: dict[str, Any]) -> None:
+def test_a_drug_the_centre_traces_is_refused_when_the_store_sends_no_codes(card_shop: CardShop) -> None:
     """The walk-around: the store's item not marked as traced, so nothing asks for its codes at the till. The centre
     still wants them: the preview and the settlement are refused, nothing is booked, the sale stays open."""
     c, h, sandbox = card_shop["client"], card_shop["cashier"], card_shop["sandbox"]
@@ -135,7 +135,7 @@ def test_a_drug_the_centre_traces_is_refused_when_the_store_sends_no_codes(card_
 
 @pytest.mark.refuses("CARD-01")
 def test_an_answer_whose_total_is_not_the_sale_s_is_refused_at_the_preview_and_taken_back_at_settlement(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:
     c, h, sandbox = card_shop["client"], card_shop["cashier"], card_shop["sandbox"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
     identify(card_shop, sid)
@@ -158,12 +158,12 @@ def test_an_answer_whose_total_is_not_the_sale_s_is_refused_at_the_preview_and_t
     assert again.status_code == 200, again.text
     assert len(active_in_centre(card_shop)) == 1
     with read_session(engine) as s:
-        assert [r.status for r in s.exec(select(CardSettlement).order_by(CardSettlement.id))] == ["reversed", "settled"]
+        assert [r.status for r in s.exec(select(CardSettlement).order_by(col(CardSettlement.id)))] == ["reversed", "settled"]
         assert verify(s, ctx.store_id).ok
 
 
 def test_an_answer_with_three_decimals_is_booked_half_up_kept_as_received_and_not_reversed(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:
     c, h, sandbox = card_shop["client"], card_shop["cashier"], card_shop["sandbox"]
     sandbox.set_settings(amount_places=3)  # fund 4.895, account 2.105 of a 7.000 sale (职工: 70 % of 甲)
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
@@ -187,7 +187,7 @@ def test_an_answer_with_three_decimals_is_booked_half_up_kept_as_received_and_no
         assert verify(s, ctx.store_id).ok
 
 
-def test_a_cancellation_reversed_on_its_own_says_the_settlement_stands(card_shop: dict[str, Any]) -> None:
+def test_a_cancellation_reversed_on_its_own_says_the_settlement_stands(card_shop: CardShop) -> None:
     """2103 sent, its answer lost, taken back at once by 2601: the pharmacist is told plainly that nothing went back
     to the card and no return was made — and the return can be made again."""
     c, ph, sandbox = card_shop["client"], card_shop["pharmacist"], card_shop["sandbox"]

@@ -12,7 +12,7 @@ from server.audit import Actor
 from server.db.uow import core_unit
 from server.services.context import Ctx
 from server.services.period import close
-from tests.conftest import BARCODE_VITC
+from tests.conftest import BARCODE_VITC, CardShop
 from tests.insurance.test_card_sale import card_shop, identify, sale_with, settle  # noqa: F401  (a fixture)
 from tests.server.test_period_close import SQLITE, _next_month_5th
 
@@ -23,7 +23,7 @@ def test_a_card_settlement_dated_inside_a_closed_period_is_refused_before_2102_l
         request: pytest.FixtureRequest, engine: Engine, ctx: Ctx, clock: Any) -> None:
     """The clock set back into a closed month: the settlement is refused before anything goes to the centre
     (not settled there and then taken back), and the sale stays open."""
-    shop: dict[str, Any] = request.getfixturevalue("card_shop")
+    shop: CardShop = request.getfixturevalue("card_shop")
     month, later = f"{clock.today:%Y-%m}", _next_month_5th(clock.today)
     with time_machine.travel(later, tick=False), core_unit(engine) as u:
         close.close_month(u, Ctx(ctx.store_id, ctx.settings, Actor(None, "u_manager"), later), month)
@@ -46,7 +46,7 @@ def test_a_month_with_a_card_settlement_never_reconciled_does_not_close(
     asks it too): a settled card sale whose day was never reconciled keeps the month open, and nothing is written."""
     from server.errors import AppError
 
-    shop: dict[str, Any] = request.getfixturevalue("card_shop")
+    shop: CardShop = request.getfixturevalue("card_shop")
     sid = sale_with(shop, (BARCODE_VITC, 2))
     assert identify(shop, sid).status_code in (200, 201)
     assert settle(shop, sid, 0).status_code == 200

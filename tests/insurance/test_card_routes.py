@@ -20,6 +20,7 @@ from catalog.codes import gtin_check_digit
 from server import audit
 from server.config import Settings
 from server.db.models import PrintJob, SaleInsured
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -28,7 +29,9 @@ from tests.conftest import (
     BARCODE_MASK,
     BARCODE_VITC,
     ROLE_PINS,
+    CardShop,
     Clock,
+    Shop,
     by_second_admin,
     login,
     make_settings,
@@ -43,7 +46,7 @@ from tests.tamper import behind_the_guard
 backend, card_shop = card.backend, card.card_shop  # the card sale's fixtures: both backends, the sandbox centre
 
 
-def _preview(shop: dict[str, Any], sid: str) -> Any:
+def _preview(shop: Shop, sid: str) -> Any:
     return shop["client"].post(f"/sales/{sid}/card/preview", json={}, headers=shop["cashier"])
 
 
@@ -54,13 +57,13 @@ def _gift_item(engine: Engine, ctx: Ctx, clock: Clock, price_fen: int = 0) -> st
     with core_unit(engine) as u:
         item = catalog_service.create_item(u, ctx, {"code": "ZP0001", "name": "赠品润喉糖", "spec": "20g",
                                                     "gsp_class": "food", "price_fen": price_fen}, [barcode], "Z-FOOD")
-        stock.add_opening_batch(u, ctx, item.id, None, "B-GIFT-1", "LG", clock.today - timedelta(days=30),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(item), None, "B-GIFT-1", "LG", clock.today - timedelta(days=30),
                                 clock.today + timedelta(days=300), 0, 50)
     return barcode
 
 
 @pytest.mark.refuses("CARD-02", "CARD-01")
-def test_card02_a_gift_at_price_0_inside_a_card_sale_is_refused_the_card(card_shop: dict[str, Any], engine: Engine,
+def test_card02_a_gift_at_price_0_inside_a_card_sale_is_refused_the_card(card_shop: CardShop, engine: Engine,
                                                                           ctx: Ctx, clock: Clock) -> None:
     """The rule names this route: a "free" non-drug line rides along with a card-paid drug. The whole sale is
     refused the card (preview and settle alike), the cash payment of the card's share refused on the till's lane,
@@ -86,7 +89,7 @@ def test_card02_a_gift_at_price_0_inside_a_card_sale_is_refused_the_card(card_sh
 
 
 @pytest.mark.refuses("CARD-02")
-def test_card02_a_discounted_bundle_hiding_a_non_drug_is_refused_the_card(card_shop: dict[str, Any], engine: Engine,
+def test_card02_a_discounted_bundle_hiding_a_non_drug_is_refused_the_card(card_shop: CardShop, engine: Engine,
                                                                            ctx: Ctx) -> None:
     """A "bundle": the mask (a device) rung up at a token price while the drug carries the rest, then its price put
     back. Its line is no longer sold at the one price: the card pays nothing of this sale until it is scanned again."""
@@ -108,7 +111,7 @@ def test_card02_a_discounted_bundle_hiding_a_non_drug_is_refused_the_card(card_s
     assert _preview(card_shop, sid).status_code == 200
 
 
-def _agreement(shop: dict[str, Any], status: str, on: Any, headers: dict[str, str] | None = None) -> Any:
+def _agreement(shop: CardShop, status: str, on: Any, headers: dict[str, str] | None = None) -> Any:
     body = {"status": status, "effective_on": on.isoformat(), "reason": "经办机构决定"}
     return shop["client"].post("/store/agreement-events", json=body,
                                headers=by_second_admin(shop["client"], headers or shop["admin"]))
@@ -116,7 +119,7 @@ def _agreement(shop: dict[str, Any], status: str, on: Any, headers: dict[str, st
 
 @pytest.mark.refuses("AGR-01")
 def test_agr01_a_sale_opened_during_a_suspension_is_refused_the_card_after_reinstatement(
-        card_shop: dict[str, Any], clock: Clock) -> None:
+        card_shop: CardShop, clock: Clock) -> None:
     """Opened and parked while the agreement is suspended, resumed the next day after the agency lifted it: the
     cost was incurred during the suspension, so the card never pays it (cash still does); a sale opened after the
     reinstatement is paid by card."""
@@ -147,7 +150,7 @@ def test_agr01_a_sale_opened_during_a_suspension_is_refused_the_card_after_reins
 
 
 @pytest.mark.refuses("AGR-01")
-def test_agr01_a_suspension_recorded_late_refuses_the_card_at_completion(card_shop: dict[str, Any],
+def test_agr01_a_suspension_recorded_late_refuses_the_card_at_completion(card_shop: CardShop,
                                                                          clock: Clock) -> None:
     """The preview went through; then the agency's suspension, dated before the sale, is recorded: the settle is
     refused before 2102 leaves, and nothing is booked in the centre."""
@@ -162,7 +165,7 @@ def test_agr01_a_suspension_recorded_late_refuses_the_card_at_completion(card_sh
 
 
 @pytest.mark.refuses("RX-11", "SEC-06")
-def test_rx11_a_proxy_purchase_needs_the_buyers_name_and_identity_document(card_shop: dict[str, Any],
+def test_rx11_a_proxy_purchase_needs_the_buyers_name_and_identity_document(card_shop: CardShop,
                                                                            engine: Engine) -> None:
     """A buyer's name with no document, a document with no name, a document whose check character is wrong: each
     refused at identification, nothing recorded; with both, the buyer is on the sale and on the stub, masked."""
@@ -189,7 +192,7 @@ def _receipt(engine: Engine, sid: str) -> PrintJob:
         job = s.exec(select(PrintJob).where(PrintJob.ref == sid, PrintJob.kind == "receipt")
                      .order_by(col(PrintJob.id))).first()
     assert job is not None
-    _wait_printed(engine, job.id)  # type: ignore[arg-type]
+    _wait_printed(engine, id_of(job))
     with read_session(engine) as s:
         printed = s.get(PrintJob, job.id)
     assert printed is not None
@@ -208,13 +211,13 @@ class TestTheSignedPurchaseList:
                              rules={"card_signature_required": True})
 
     @pytest.fixture
-    def signed_sale(self, card_shop: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def signed_sale(self, card_shop: CardShop) -> Iterator[tuple[str, dict[str, Any]]]:
         sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1))
         assert identify(card_shop, sid).status_code == 200
         yield sid, _preview(card_shop, sid).json()
 
     @pytest.mark.refuses("CARD-05")
-    def test_card05_a_card_sale_without_the_signature_is_refused(self, card_shop: dict[str, Any], engine: Engine,
+    def test_card05_a_card_sale_without_the_signature_is_refused(self, card_shop: CardShop, engine: Engine,
                                                                  signed_sale: tuple[str, dict[str, Any]]) -> None:
         """Unsigned: refused before 2102. Signed, then a line added: the list signed is not the list paid — refused.
         Signed again: settled, and the sale says who recorded it, when and how."""
@@ -249,7 +252,7 @@ class TestTheSignedPurchaseList:
 
     @pytest.mark.refuses("CARD-05", "RX-08", "ST-02")
     def test_card05_the_stub_and_the_signature_edited_behind_the_service_are_named(
-            self, card_shop: dict[str, Any], engine: Engine, ctx: Ctx,
+            self, card_shop: CardShop, engine: Engine, ctx: Ctx,
             signed_sale: tuple[str, dict[str, Any]]) -> None:
         """The receipt stub keeps the signature as recorded; verify passes a day's card sale, then names the stub
         rewritten, the signature's record changed and the pad's image swapped."""
@@ -282,7 +285,7 @@ def _json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False)
 
 
-def test_a_sale_identified_again_is_signed_again(card_shop: dict[str, Any]) -> None:
+def test_a_sale_identified_again_is_signed_again(card_shop: CardShop) -> None:
     """A new identification replaces the snapshot and its signature: the new person signs their own list."""
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 1))

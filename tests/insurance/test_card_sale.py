@@ -31,7 +31,9 @@ from tests.conftest import (
     CONFIRM_MAPPING,
     DUTY_PHARMACIST,
     ROLE_PINS,
+    CardShop,
     Clock,
+    Shop,
     add_second_insurance_admin,
     by_second_admin,
     login,
@@ -53,7 +55,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: Ctx, clock: Clock) -> dict[str, Any]:
+def card_shop(shop: Shop, sandbox: SandboxAdmin, engine: Engine, ctx: Ctx, clock: Clock) -> CardShop:
     """The shop with an active agreement and licence, 甲/乙 mappings uploaded, the cashier signed in (9001)."""
     c, today = shop["client"], clock.today
     admin = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
@@ -77,10 +79,10 @@ def card_shop(shop: dict[str, Any], sandbox: SandboxAdmin, engine: Engine, ctx: 
     assert r.status_code == 200, r.text
     assert c.post("/insurance/sign-in", json={}, headers=shop["cashier"]).status_code == 201
     add_second_insurance_admin(engine, ctx)  # confirms the agency's decisions (AGR-01)
-    return shop | {"admin": admin, "sandbox": sandbox}
+    return CardShop(**shop, admin=admin, sandbox=sandbox)
 
 
-def sale_with(shop: dict[str, Any], *scans: tuple[str, int]) -> str:
+def sale_with(shop: Shop, *scans: tuple[str, int]) -> str:
     c, h = shop["client"], shop["cashier"]
     sid = str(uuid.uuid4())
     assert c.post("/sales", json={"id": sid}, headers=h).status_code == 201
@@ -90,12 +92,12 @@ def sale_with(shop: dict[str, Any], *scans: tuple[str, int]) -> str:
     return sid
 
 
-def identify(shop: dict[str, Any], sid: str, **body: Any) -> Any:
+def identify(shop: Shop, sid: str, **body: Any) -> Any:
     body = {"method": "card", "card_no": EMPLOYEE.card_no, "card_sn": EMPLOYEE.card_sn} | body
     return shop["client"].post(f"/sales/{sid}/insured", json=body, headers=shop["cashier"])
 
 
-def waipei(shop: dict[str, Any], sid: str, qty: int = 1, patient: str = EMPLOYEE.name,
+def waipei(shop: Shop, sid: str, qty: int = 1, patient: str = EMPLOYEE.name,
            certno: str = EMPLOYEE.certno) -> dict[str, Any]:
     c = shop["client"]
     r = c.put("/institutions", json={"institutions": [{"code": "H44030000001", "name": "示范医院",
@@ -119,17 +121,17 @@ def waipei(shop: dict[str, Any], sid: str, qty: int = 1, patient: str = EMPLOYEE
     return rx.json()
 
 
-def settle(shop: dict[str, Any], sid: str, cash_fen: int, **body: Any) -> Any:
+def settle(shop: Shop, sid: str, cash_fen: int, **body: Any) -> Any:
     tenders = [{"kind": "cash", "amount_fen": cash_fen, "tendered_fen": cash_fen}] if cash_fen else []
     return shop["client"].post(f"/sales/{sid}/card/settle", json={"tenders": tenders} | body, headers=shop["cashier"])
 
 
-def active_in_centre(shop: dict[str, Any]) -> list[dict[str, Any]]:
+def active_in_centre(shop: CardShop) -> list[dict[str, Any]]:
     return [r for r in shop["sandbox"].settlements() if r["status"] == "active" and not int(r.get("refd_setl_flag", 0))]
 
 
 @pytest.mark.refuses("CARD-07", "RX-01")
-def test_card07_a_reclassified_drug_waits_for_its_mapping_to_be_uploaded_again(card_shop: dict[str, Any]) -> None:
+def test_card07_a_reclassified_drug_waits_for_its_mapping_to_be_uploaded_again(card_shop: CardShop) -> None:
     """The laundering route of issue #17: a 处方药 mapped 乙 and uploaded, reclassified as non-prescription, would be
     paid by the card without a 外配处方 if its "uploaded" state survived. A pharmacist approves the reclassification;
     the mapping waits for the centre again, so the card does not pay it until the two administrators record that."""
@@ -151,7 +153,7 @@ def test_card07_a_reclassified_drug_waits_for_its_mapping_to_be_uploaded_again(c
 
 @pytest.mark.refuses("CARD-02")
 @pytest.mark.business_day
-def test_a_mixed_basket_is_split_previewed_and_settled_with_the_sale(card_shop: dict[str, Any], engine: Engine,
+def test_a_mixed_basket_is_split_previewed_and_settled_with_the_sale(card_shop: CardShop, engine: Engine,
                                                                      ctx: Ctx, clock: Clock) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1), (BARCODE_AMOX, 1))
@@ -196,7 +198,7 @@ def test_a_mixed_basket_is_split_previewed_and_settled_with_the_sale(card_shop: 
 
 
 @pytest.mark.refuses("AGR-01", "RX-02", "RX-03")
-def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: dict[str, Any]) -> None:
+def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: CardShop) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_AMOX, 1))
     identify(card_shop, sid)
@@ -229,7 +231,7 @@ def test_agr01_signin_and_rx_rules_refuse_before_the_centre_is_asked(card_shop: 
 
 @pytest.mark.parametrize("fault", [{"kind": "drop"}, {"kind": "delay", "delay_ms": 3000}, {"kind": "twice"},
                                    {"kind": "error", "err_msg": "参保人状态异常"}])
-def test_faults_never_settle_twice_or_leave_a_settlement_without_its_sale(card_shop: dict[str, Any], fault: dict[str, Any],
+def test_faults_never_settle_twice_or_leave_a_settlement_without_its_sale(card_shop: CardShop, fault: dict[str, Any],
                                                                           engine: Engine, ctx: Ctx) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
@@ -255,7 +257,7 @@ def test_faults_never_settle_twice_or_leave_a_settlement_without_its_sale(card_s
     assert {r["setl_id"] for r in active_in_centre(card_shop)} == {x.setl_id for x in settled}
 
 
-def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, Any], engine: Engine, ctx: Ctx,
+def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: CardShop, engine: Engine, ctx: Ctx,
                                                           settings: Any, clock: Clock) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
@@ -281,7 +283,7 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
     with time_machine.travel(clock.now, tick=False):
         acting = Ctx(ctx.store_id, ctx.settings, type(SYSTEM)(cashier["id"], cashier["username"]))
         with pytest.raises(Crash):
-            card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])  # type: ignore[arg-type]
+            card_settle.settle(engine, acting, DiesAfterSending(), sid, "T01", [])
         assert len(active_in_centre(card_shop)) == 1
         blocked = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_VITC, "qty": 1}, headers=h)
         assert blocked.status_code == 409  # nothing happens to the sale until its settlement is resolved
@@ -300,7 +302,7 @@ def test_a_crash_after_2102_left_is_resolved_at_start_up(card_shop: dict[str, An
         assert verify(s, ctx.store_id).ok
 
 
-def paid_by_card(card_shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def paid_by_card(card_shop: CardShop) -> tuple[str, dict[str, Any]]:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1))
     identify(card_shop, sid)
@@ -311,7 +313,7 @@ def paid_by_card(card_shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.mark.refuses("CARD-04", "SEC-01")
-def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_shop: dict[str, Any], engine: Engine,
+def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_shop: CardShop, engine: Engine,
                                                                          ctx: Ctx) -> None:
     c, ph = card_shop["client"], card_shop["pharmacist"]
     sid, sale = paid_by_card(card_shop)
@@ -343,7 +345,7 @@ def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_sho
 
 @pytest.mark.refuses("CARD-04")
 @pytest.mark.business_day
-def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_shop: dict[str, Any],
+def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_shop: CardShop,
                                                                         engine: Engine, clock: Clock) -> None:
     from sqlalchemy import text
 
@@ -369,7 +371,7 @@ def test_card04_a_later_day_reversal_needs_a_reason_and_a_second_person(card_sho
     assert row.status == "cancelled" and row.cancel_confirmed_by is not None and row.cancel_reason == "次日退药"
 
 
-def test_card04_a_2103_of_unknown_outcome_is_taken_back_so_the_settlement_stands(card_shop: dict[str, Any],
+def test_card04_a_2103_of_unknown_outcome_is_taken_back_so_the_settlement_stands(card_shop: CardShop,
                                                                                   engine: Engine, ctx: Ctx,
                                                                                   settings: Any) -> None:
     c, ph = card_shop["client"], card_shop["pharmacist"]
@@ -394,7 +396,7 @@ def test_card04_a_2103_of_unknown_outcome_is_taken_back_so_the_settlement_stands
         assert verify(s, ctx.store_id).ok
 
 
-def test_what_the_completion_would_refuse_is_refused_before_2102_leaves(card_shop: dict[str, Any]) -> None:
+def test_what_the_completion_would_refuse_is_refused_before_2102_leaves(card_shop: CardShop) -> None:
     c, h = card_shop["client"], card_shop["cashier"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2), (BARCODE_MASK, 1))
     identify(card_shop, sid)
@@ -405,7 +407,7 @@ def test_what_the_completion_would_refuse_is_refused_before_2102_leaves(card_sho
 
 
 @pytest.mark.refuses("CARD-04")
-def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[str, Any], engine: Engine,
+def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: CardShop, engine: Engine,
                                                                settings: Any) -> None:
     from sqlalchemy import text
 
@@ -423,7 +425,7 @@ def test_card04_the_second_persons_pin_has_the_logins_lockout(card_shop: dict[st
 
 
 @pytest.mark.refuses("CARD-06")
-def test_card06_only_a_session_at_a_registered_till_settles(card_shop: dict[str, Any]) -> None:
+def test_card06_only_a_session_at_a_registered_till_settles(card_shop: CardShop) -> None:
     c = card_shop["client"]
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
     identify(card_shop, sid)
@@ -435,12 +437,14 @@ def test_card06_only_a_session_at_a_registered_till_settles(card_shop: dict[str,
 
 
 def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_signature_line(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:
     from devices.printer.render import preview
 
     sid, sale = paid_by_card(card_shop)
     with read_session(engine) as s:
-        doc = receipt.receipt_doc(s, ctx, s.get(Sale, sid))  # type: ignore[arg-type]
+        sold = s.get(Sale, sid)
+        assert sold is not None
+        doc = receipt.receipt_doc(s, ctx, sold)
     assert doc.card is not None
     paid = {t["kind"]: t["amount_fen"] for t in sale["tenders"]}
     assert doc.card.fund_fen + doc.card.personal_account_fen == paid["insurance"]
@@ -455,7 +459,7 @@ def test_card05_the_receipt_shows_what_the_card_paid_the_balance_left_and_the_si
 
 
 def test_the_card_rows_are_written_by_their_own_module_and_audited_with_identity_numbers_masked(
-        card_shop: dict[str, Any], engine: Engine) -> None:
+        card_shop: CardShop, engine: Engine) -> None:
     """sale_insured and card_settlement are written by Core statements in the card wing (card/rows.py): their
     audit images are the ORM snapshot's (card numbers left out, ID numbers masked: SEC-06), and an ORM Session
     that would change one of their rows refuses to flush, so a settlement's status never moves behind a copy."""
@@ -486,7 +490,7 @@ def test_the_card_rows_are_written_by_their_own_module_and_audited_with_identity
         assert s.exec(select(CardSettlement.status).where(CardSettlement.sale_id == sid)).one() == "settled"
 
 
-def test_the_intent_is_committed_and_synced_before_2102_leaves(card_shop: dict[str, Any], engine: Engine,
+def test_the_intent_is_committed_and_synced_before_2102_leaves(card_shop: CardShop, engine: Engine,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Intent first: when 2102 is posted, its settlement is on record as an intent with the sale settling, and on
     disk: a durable commit lies between the intent's writing and the post (the intent's own commit is not

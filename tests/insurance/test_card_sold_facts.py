@@ -6,14 +6,13 @@ the catalog with the approval they need (and recorded uploaded), then the sale i
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sqlalchemy import Engine, text
 
 from server import audit
 from server.db.uow import read_session
 from server.services.context import Ctx
-from tests.conftest import BARCODE_VITC, CONFIRM_MAPPING, by_second_admin
+from tests.conftest import BARCODE_VITC, CONFIRM_MAPPING, CardShop, by_second_admin
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import CODES, TRACED_CODES
 from tests.insurance.test_card_sale import identify, sale_with, settle
@@ -31,7 +30,7 @@ def _sent_codes(engine: Engine, infno: str) -> list[list[str]]:
     return [[d["med_list_codg"] for d in json.loads(b)["input"]["drugdetail"]] for b in bodies]
 
 
-def test_a_remapping_after_the_scan_does_not_change_what_is_settled(card_shop: dict[str, Any], engine: Engine,
+def test_a_remapping_after_the_scan_does_not_change_what_is_settled(card_shop: CardShop, engine: Engine,
                                                                     ctx: Ctx) -> None:
     c, h, admin, vitc = card_shop["client"], card_shop["cashier"], card_shop["admin"], card_shop["items"]["vitc"]
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
@@ -63,7 +62,7 @@ def test_a_remapping_after_the_scan_does_not_change_what_is_settled(card_shop: d
         assert audit.verify(s, ctx.store_id).ok
 
 
-def test_a_mapping_uploaded_after_the_scan_counts_for_the_code_sold(card_shop: dict[str, Any]) -> None:
+def test_a_mapping_uploaded_after_the_scan_counts_for_the_code_sold(card_shop: CardShop) -> None:
     """CARD-07 reads the upload of the code the line was sold under: recorded after the scan for that same code,
     the centre has it; for another code, it does not make the line's code known to the centre."""
     c, h, admin, vitc = card_shop["client"], card_shop["cashier"], card_shop["admin"], card_shop["items"]["vitc"]

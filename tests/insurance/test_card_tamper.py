@@ -4,8 +4,6 @@ look-up by a typed ID number is logged with the number masked."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +14,7 @@ from server.db.models import AuditEntry
 from server.db.uow import read_session
 from server.privacy import READ
 from server.services.context import Ctx
-from tests.conftest import BARCODE_VITC
+from tests.conftest import BARCODE_VITC, CardShop
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import EMPLOYEE
 from tests.insurance.test_card_sale import identify, paid_by_card, sale_with
@@ -26,7 +24,7 @@ backend, card_shop = card.backend, card.card_shop  # the card sale's fixtures: b
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_card_sales_rows_refuse_edits_and_an_edit_behind_the_guard_is_named(card_shop: dict[str, Any],
+def test_a_card_sales_rows_refuse_edits_and_an_edit_behind_the_guard_is_named(card_shop: CardShop,
                                                                                engine: Engine, ctx: Ctx) -> None:
     sid, _ = paid_by_card(card_shop)
     with read_session(engine) as s:
@@ -45,7 +43,7 @@ def test_a_card_sales_rows_refuse_edits_and_an_edit_behind_the_guard_is_named(ca
 
 
 @pytest.mark.refuses("SEC-06")
-def test_a_look_up_by_typed_id_number_is_logged_masked(card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_look_up_by_typed_id_number_is_logged_masked(card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:
     sid = sale_with(card_shop, (BARCODE_VITC, 1))
     r = identify(card_shop, sid, method="id", certno=EMPLOYEE.certno, name=EMPLOYEE.name, reason="卡片损坏")
     assert r.status_code == 200, r.text

@@ -60,7 +60,8 @@ def test_sign_in_and_person_info_carry_insuplc_admdvs(gateway: HttpGateway, sand
     assert received(sandbox, person.receipt.msgid)["insuplc_admdvs"] == "440300"
     elsewhere = gateway.person_info(caller, m.PersonQuery.by_card(NONLOCAL.card_no, NONLOCAL.card_sn))
     assert received(sandbox, elsewhere.receipt.msgid)["insuplc_admdvs"] == "440300"  # routed by the local platform
-    assert elsewhere.insurance("310").insuplc_admdvs == "440100"  # type: ignore[union-attr]  # what 2101 then sends
+    insured = elsewhere.insurance("310")
+    assert insured is not None and insured.insuplc_admdvs == "440100"  # what 2101 then sends
 
 
 def test_the_centre_refuses_a_sign_in_or_person_info_without_it(gateway: HttpGateway, signed_in: Caller) -> None:

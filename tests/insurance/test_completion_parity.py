@@ -12,21 +12,21 @@ from sqlalchemy import Engine
 from server.db.uow import core_unit, orm
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
-from tests.conftest import BARCODE_VITC
+from tests.conftest import BARCODE_VITC, CardShop, Shop
 from tests.insurance.test_card_sale import card_shop, identify, sale_with  # noqa: F401  (card_shop: a fixture)
 
 
-def _pay_cash(shop: dict[str, Any], sid: str, amount: int) -> Any:
+def _pay_cash(shop: Shop, sid: str, amount: int) -> Any:
     return shop["client"].post(f"/sales/{sid}/complete", json={"tenders": [
         {"kind": "cash", "amount_fen": amount, "tendered_fen": amount}]}, headers=shop["cashier"])
 
 
-def _settle_card(shop: dict[str, Any], sid: str) -> Any:
+def _settle_card(shop: Shop, sid: str) -> Any:
     return shop["client"].post(f"/sales/{sid}/card/settle", json={"tenders": []}, headers=shop["cashier"])
 
 
 def test_a_missing_trace_code_is_refused_with_the_same_body_for_cash_and_card(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:  # noqa: F811
+        card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:  # noqa: F811
     with core_unit(engine) as u:
         catalog_service.update_item(u, ctx, card_shop["items"]["vitc"], {"traced": True})
     sid = sale_with(card_shop, (BARCODE_VITC, 2))
@@ -44,7 +44,7 @@ def test_a_missing_trace_code_is_refused_with_the_same_body_for_cash_and_card(
 
 
 def test_a_sale_moved_off_the_tills_shift_is_refused_with_the_same_body_for_cash_and_card(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:  # noqa: F811
+        card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:  # noqa: F811
     """The till and shift check: once worded twice (SALE-TILL for the card, SHIFT-CLOSED for cash)."""
     from sqlmodel import select
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.config import Settings
 from server.db.models import InsuranceMessage
@@ -35,7 +35,7 @@ from tests.service import free_port
 def _outcomes(engine: Engine, msgid: str) -> list[tuple[str, str]]:
     with read_session(engine) as s:
         return [(r.direction, r.outcome) for r in s.exec(
-            select(InsuranceMessage).where(InsuranceMessage.msgid == msgid).order_by(InsuranceMessage.id))]
+            select(InsuranceMessage).where(InsuranceMessage.msgid == msgid).order_by(col(InsuranceMessage.id)))]
 
 
 def _settle(gateway: HttpGateway, caller: Caller) -> tuple[str, GatewayError | None]:

@@ -14,6 +14,7 @@ from server.insurance.gateway import Caller
 from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox.client import SandboxAdmin
 from server.insurance.sandbox.fund import FundError, Line, Policy, split
+from server.insurance.sandbox.persons import DemoPerson
 from tests.insurance.conftest import EMPLOYEE, RESIDENT, RETIREE, for_person, line, purchase
 
 JIA, YI, BING, NONE = (InsuranceCategory.JIA, InsuranceCategory.YI, InsuranceCategory.BING,
@@ -90,7 +91,7 @@ def test_identities_hold_for_every_basket(basket: list[tuple[InsuranceCategory, 
                 min_size=1, max_size=6),
        st.sampled_from([EMPLOYEE, RETIREE, RESIDENT]), st.booleans())
 def test_identities_hold_on_the_wire(gateway: HttpGateway, signed_in: Caller, sandbox: SandboxAdmin,
-                                     basket: list[tuple[str, int, int]], person, acct_used: bool) -> None:  # type: ignore[no-untyped-def]
+                                     basket: list[tuple[str, int, int]], person: DemoPerson, acct_used: bool) -> None:
     """2101 through the HTTP adapter: what the centre answers obeys the identities, in fen, for 职工 and 居民."""
     req = purchase(person, [line(i + 1, cat, price, qty) for i, (cat, price, qty) in enumerate(basket)], acct_used)
     pre = gateway.pre_settle(for_person(signed_in, person), req)

@@ -3,14 +3,12 @@ quantity on the settlement's own lines; a sale movement on a settled line beyond
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import Engine, text
 
 from reports import ledger, ledger_checks
 from server.services.context import Ctx
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, CardShop
 from tests.insurance.test_card_sale import card_shop, paid_by_card
 from tests.reports import ledger_data
 
@@ -22,7 +20,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_card_quantity_equals_the_settled_lines(card_shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_card_quantity_equals_the_settled_lines(card_shop: CardShop, engine: Engine, ctx: Ctx) -> None:
     sid, _sale = paid_by_card(card_shop)  # 2 × 维生素C (甲, card) and 1 mask (not 医保)
     today = card_shop["clock"].today
     report = ledger.ledger_report(engine, ctx.store_id, today, today)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from server import audit
 from server.db.uow import read_session
 from server.services.context import Ctx
+from tests.conftest import CardShop
 from tests.insurance import test_card_sale as card
 from tests.insurance.test_card_sale import paid_by_card
 from tests.tamper import behind_the_guard
@@ -56,7 +57,7 @@ def _set_amounts(doc: Any, key: str, value: str) -> int:
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_settled_answers_amount_edited_in_the_message_log_is_refused_and_named(card_shop: dict[str, Any],
+def test_a_settled_answers_amount_edited_in_the_message_log_is_refused_and_named(card_shop: CardShop,
                                                                                  engine: Engine, ctx: Ctx) -> None:
     paid_by_card(card_shop)
     assert _verify(engine, ctx).ok
@@ -75,7 +76,7 @@ def test_a_settled_answers_amount_edited_in_the_message_log_is_refused_and_named
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_message_deleted_or_forged_in_the_log_is_refused_and_named(card_shop: dict[str, Any], engine: Engine,
+def test_a_message_deleted_or_forged_in_the_log_is_refused_and_named(card_shop: CardShop, engine: Engine,
                                                                      ctx: Ctx) -> None:
     paid_by_card(card_shop)
     row_id, msgid, _ = _settled_answer(engine)
@@ -95,7 +96,7 @@ def test_a_message_deleted_or_forged_in_the_log_is_refused_and_named(card_shop: 
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_the_msgid_counter_set_back_or_deleted_is_refused_and_named(card_shop: dict[str, Any], engine: Engine,
+def test_the_msgid_counter_set_back_or_deleted_is_refused_and_named(card_shop: CardShop, engine: Engine,
                                                                     ctx: Ctx) -> None:
     """Set back, the counter would hand out a msgid again; a reversal (2601) names what it undoes by msgid."""
     paid_by_card(card_shop)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
 
+from server.config import Settings
 from server.db.engine import make_engine
 from server.db.uow import core_unit, orm
 from server.insurance.msgid import MsgidSource, allocate_msgid
@@ -35,12 +37,16 @@ def test_format_is_code_local_time_and_sequence(engine: Engine, ctx: Ctx) -> Non
     assert re.fullmatch(r"[A-Z0-9]{12}\d{18}", later())
 
 
-def test_unique_and_rising_across_restarts_and_a_clock_stepped_back(settings, ctx: Ctx) -> None:  # type: ignore[no-untyped-def]
+def _stopped_at(instant: datetime) -> Callable[[], datetime]:
+    return lambda: instant
+
+
+def test_unique_and_rising_across_restarts_and_a_clock_stepped_back(settings: Settings, ctx: Ctx) -> None:
     at = datetime(2026, 3, 2, 2, 30, 5, tzinfo=UTC)
     seen: list[str] = []
     for restart, clock in enumerate([at, at, at - timedelta(hours=1), at + timedelta(seconds=2)]):
         engine = make_engine(settings.database.url)  # a new process's engine: nothing kept in memory
-        ids = MsgidSource(engine, ctx.store_id, CODE, CN, clock=lambda c=clock: c)
+        ids = MsgidSource(engine, ctx.store_id, CODE, CN, clock=_stopped_at(clock))
         seen += [ids() for _ in range(3)]
         engine.dispose()
         assert seen == sorted(seen), f"restart {restart}: not rising"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.db.models import InsuranceMessage
 from server.db.uow import read_session
@@ -34,7 +35,7 @@ def test_every_exchange_is_kept_whole(gateway: HttpGateway, signed_in: Caller, s
     pre = gateway.pre_settle(caller, purchase(EMPLOYEE, [line(1, "jia", 1000)], cert="id"))
     msgids = [person.receipt.msgid, pre.receipt.msgid]
     with read_session(engine) as s:
-        rows = list(s.exec(select(InsuranceMessage).order_by(InsuranceMessage.id)))  # type: ignore[arg-type]
+        rows = list(s.exec(select(InsuranceMessage).order_by(col(InsuranceMessage.id))))
         assert [(r.infno, r.direction, r.outcome) for r in rows] == [
             ("9001", "out", "sent"), ("9001", "in", "ok"), ("1101", "out", "sent"), ("1101", "in", "ok"),
             ("2101", "out", "sent"), ("2101", "in", "ok")]
@@ -66,7 +67,7 @@ def test_logs_mask_identity_numbers(gateway: HttpGateway, signed_in: Caller,
 
 
 def test_masking_walks_nested_nodes() -> None:
-    doc = {"input": {"data": {"certno": "440305197503140251", "psn_name": "张建国"},
+    doc: dict[str, Any] = {"input": {"data": {"certno": "440305197503140251", "psn_name": "张建国"},
                      "rows": [{"card_sn": "440300D1560000050050640776EF3192"}]}}
     out = masked(doc)
     assert out["input"]["data"] == {"certno": "4403**********0251", "psn_name": "张建国"}

@@ -3,16 +3,15 @@ masked (SEC-06)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine, text
 
 from catalog.codes import mask_id
+from tests.conftest import CardShop
 from tests.insurance.conftest import EMPLOYEE
 from tests.insurance.test_card_sale import backend, card_shop, paid_by_card  # noqa: F401  (fixtures)
 
 
-def test_a_recall_lists_the_insured_persons_who_bought_by_card_masked(card_shop: dict[str, Any],  # noqa: F811
+def test_a_recall_lists_the_insured_persons_who_bought_by_card_masked(card_shop: CardShop,  # noqa: F811
                                                                       engine: Engine) -> None:
     c = card_shop["client"]
     sid, sale = paid_by_card(card_shop)

@@ -31,7 +31,7 @@ from server.insurance.http_adapter import HttpGateway
 from server.services.context import Ctx
 from server.services.recon import reconcile
 from server.services.recon.blockers import month_blockers
-from tests.conftest import BARCODE_VITC, ROLE_PINS, ROOT, Clock, second
+from tests.conftest import BARCODE_VITC, ROLE_PINS, ROOT, CardShop, Clock, Shop, second
 from tests.insurance import test_card_sale as card
 from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
 from tests.insurance.test_card_sale import identify, sale_with, settle
@@ -39,7 +39,7 @@ from tests.insurance.test_card_sale import identify, sale_with, settle
 card_shop = card.card_shop  # the card sale's shop against the sandbox centre (SQLite: this module's backend)
 
 
-def paid_by_card(shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def paid_by_card(shop: Shop) -> tuple[str, dict[str, Any]]:
     """A card sale of one box (the shop's stock lasts the module's sales)."""
     sid = sale_with(shop, (BARCODE_VITC, 1))
     assert identify(shop, sid).status_code == 200
@@ -61,11 +61,11 @@ def _as_admin(engine: Engine, ctx: Ctx, clock: Clock, **insurance: Any) -> Ctx:
     return Ctx(ctx.store_id, settings, Actor(admin.id, admin.username), clock.now)
 
 
-def _signed_in(shop: dict[str, Any]) -> None:
+def _signed_in(shop: CardShop) -> None:
     assert shop["client"].post("/insurance/sign-in", json={}, headers=shop["admin"]).status_code == 201
 
 
-def _run_day(shop: dict[str, Any], day: Any) -> list[dict[str, Any]]:
+def _run_day(shop: CardShop, day: Any) -> list[dict[str, Any]]:
     r = shop["client"].post(f"/reconciliation/days/{day}", headers=shop["admin"])
     assert r.status_code == 201, r.text
     return list(r.json())
@@ -76,7 +76,7 @@ def _runs(engine: Engine) -> int:
         return int(s.exec(select(func.count()).select_from(ReconRun)).one())
 
 
-def _cancelled(shop: dict[str, Any]) -> str:
+def _cancelled(shop: Shop) -> str:
     """A card sale returned whole (2103) by the pharmacist."""
     c, ph = shop["client"], shop["pharmacist"]
     sid, _ = paid_by_card(shop)
@@ -88,7 +88,7 @@ def _cancelled(shop: dict[str, Any]) -> str:
 
 @pytest.mark.refuses("ST-07", "SEC-01")
 def test_each_difference_is_named_repaired_by_2601_or_acknowledged_and_the_month_then_closes(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock, gateway: HttpGateway,
+        card_shop: CardShop, engine: Engine, ctx: Ctx, clock: Clock, gateway: HttpGateway,
         signed_in: Caller) -> None:
     c, admin, sandbox = card_shop["client"], card_shop["admin"], card_shop["sandbox"]
     today = clock.today
@@ -185,7 +185,7 @@ def test_each_difference_is_named_repaired_by_2601_or_acknowledged_and_the_month
 
 @pytest.mark.refuses("ST-07", "SEC-01")
 def test_a_settlement_at_235959_is_the_centres_day_and_a_later_balanced_day_hides_no_unbalanced_one(
-        card_shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock, settings: Settings, tmp_path: Path) -> None:
+        card_shop: CardShop, engine: Engine, ctx: Ctx, clock: Clock, settings: Settings, tmp_path: Path) -> None:
     c, admin, sandbox = card_shop["client"], card_shop["admin"], card_shop["sandbox"]
     today = clock.today
     yesterday = today - timedelta(days=1)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.audit import Actor, verify
 from server.db.models import AuditEntry, InsuranceSignIn, User
@@ -18,7 +18,7 @@ from server.insurance import messages as m
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.context import Ctx
 from server.services.insurance import sign_in as insurance_session
-from tests.conftest import ROLE_PINS, Clock, add_role_users, login
+from tests.conftest import ROLE_PINS, Clock, add_role_users, login, service_gateway, service_state
 from tests.insurance.conftest import EMPLOYEE, for_person, line, purchase
 
 
@@ -55,7 +55,7 @@ def test_sign_in_status_and_sign_out(client: TestClient, staff: dict[str, dict[s
     # the pharmacist has not signed in: the status is per operator
     assert client.get("/insurance/status", headers=staff["pharmacist"]).json()["signed_in"] is False
     # the tills' status bar got the store's state
-    state = client.app.state.dingdian.events.states_for("T01")["insurance"]  # type: ignore[attr-defined]
+    state = service_state(client).events.states_for("T01")["insurance"]
     assert state["signed_in"] is True and state["operators"][0]["opter"] == "u_cashier"
 
     with read_session(engine) as s:
@@ -66,9 +66,9 @@ def test_sign_in_status_and_sign_out(client: TestClient, staff: dict[str, dict[s
     assert out.json()["signed_out_at"] and out.json()["sign_no"] == signed["sign_no"]
     assert sandbox.sign_ins()[0]["signed_out_at"]
     assert client.get("/insurance/status", headers=cashier).json()["signed_in"] is False
-    assert client.app.state.dingdian.events.states_for("T01")["insurance"]["signed_in"] is False  # type: ignore[attr-defined]
+    assert service_state(client).events.states_for("T01")["insurance"]["signed_in"] is False
     with read_session(engine) as s:
-        actions = [e.action for e in s.exec(select(AuditEntry).order_by(AuditEntry.seq))]  # type: ignore[arg-type]
+        actions = [e.action for e in s.exec(select(AuditEntry).order_by(col(AuditEntry.seq)))]
         # (each message with the centre is imaged too, in an entry of its own: left out here)
         assert [a for a in actions if not a.startswith("insurance.message.")][-2:] == ["insurance.sign_in",
                                                                                       "insurance.sign_out"]
@@ -101,7 +101,7 @@ def test_the_sign_no_is_what_the_centre_expects(client: TestClient, staff: dict[
     me = _as(engine, ctx, "u_pharmacist")
     with read_session(engine) as s:
         caller = insurance_session.caller_for(s, me, insurance_session.require_signed_in(s, me))
-    gateway = client.app.state.insurance  # type: ignore[attr-defined]
+    gateway = service_gateway(client)
     pre = gateway.pre_settle(for_person(caller, EMPLOYEE), purchase(EMPLOYEE, [line(1, "jia", 1000)]))
     assert pre.setlinfo.medfee_sumamt_fen == 1000
     with core_unit(engine) as u:  # the settlement flow's intent: the msgid commits with it

@@ -327,6 +327,9 @@ def test_every_demo_card_identifies_its_person(gateway: HttpGateway, signed_in: 
     from devices.card.demo_cards import DEMO_CARDS
 
     for card in DEMO_CARDS.values():
-        person = gateway.person_info(signed_in, m.PersonQuery(**card.record.person_lookup()))
+        lookup = card.record.person_lookup()  # 1101's input as the card gives it: every str field of the query
+        query = m.PersonQuery(mdtrt_cert_type=lookup["mdtrt_cert_type"], mdtrt_cert_no=lookup["mdtrt_cert_no"],
+                              card_sn=lookup["card_sn"], certno=lookup["certno"], psn_name=lookup["psn_name"])
+        person = gateway.person_info(signed_in, query)
         assert person.baseinfo.psn_name == card.record.name and person.baseinfo.certno == card.record.id_number
         assert person.insuinfo[0].insutype == card.insutype

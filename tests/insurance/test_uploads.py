@@ -35,7 +35,7 @@ from server.services.context import Ctx
 from server.services.insurance import sign_in as ins_sign_in
 from server.services.insurance import uploads
 from server.services.stock import batches as stock
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, ROLE_PINS, Clock, login, mapping_approval, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, ROLE_PINS, Clock, Shop, login, mapping_approval, prescribe
 
 NATIONAL = {"amox": "XJ01CAA040A001010100001", "vitc": "XA11GAA000A001010100002"}
 
@@ -72,7 +72,7 @@ def _split_otc(engine: Engine, ctx: Ctx) -> int:
             "nhsa_code": "ZA01BAB0001010100009", "insurance_category": "jia"}, [BARCODE_BLG], "Z-OTC", approval))
 
 
-def _pay(shop: dict[str, Any], sid: str, total: int) -> Any:
+def _pay(shop: Shop, sid: str, total: int) -> Any:
     done = shop["client"].post(f"/sales/{sid}/complete", json={"tenders": [
         {"kind": "cash", "amount_fen": total, "tendered_fen": total}]}, headers=shop["cashier"])
     assert done.status_code == 200, done.text
@@ -80,7 +80,7 @@ def _pay(shop: dict[str, Any], sid: str, total: int) -> Any:
 
 
 @pytest.fixture
-def store(shop: dict[str, Any], engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin,
+def store(shop: Shop, engine: Engine, ctx: Ctx, gateway: HttpGateway, sandbox: SandboxAdmin,
           settings: Any) -> Any:
     """The shop with items mapped, fresh batches (the first inventory: 3501 and its 3502), a cash sale of whole boxes
     and of split bags (3505 ×2), a return (3506); signed in to the centre. Nothing sent yet."""
@@ -132,11 +132,11 @@ def _ledger_by_batch(engine: Engine, cut: int) -> Counter[tuple[str, str]]:
             "cl.counted_qty IS NOT NULL AND i.nhsa_code IS NOT NULL")).scalars().all()
     cancelled = {r.corrects_id for r in rows if r.corrects_id} | {r.id for r in rows if r.corrects_id}
     out: Counter[tuple[str, str]] = Counter()
-    for r in rows:
-        if r.kind in txn_of and r.id not in cancelled:
-            out[(r.batch_no, txn_of[r.kind])] += 1
-            if r.kind == MovementKind.OPENING.value:
-                out[(r.batch_no, "3502")] += 1
+    for mv in rows:
+        if mv.kind in txn_of and mv.id not in cancelled:
+            out[(mv.batch_no, txn_of[mv.kind])] += 1
+            if mv.kind == MovementKind.OPENING.value:
+                out[(mv.batch_no, "3502")] += 1
     for batch_no in counted:  # a count's 盘存 (3501), batch by batch
         out[(batch_no, "3501")] += 1
     return out

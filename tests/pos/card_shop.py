@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from server.db.models import Item
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -21,7 +22,7 @@ from tests.insurance.conftest import CODES
 
 def item_ids(engine: Engine) -> dict[str, int]:
     with read_session(engine) as s:
-        return {i.code: i.id for i in s.exec(select(Item))}  # type: ignore[misc]
+        return {i.code: id_of(i) for i in s.exec(select(Item))}
 
 
 def headers(http: httpx.Client, post: str, till_code: str | None = None) -> dict[str, str]:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -34,7 +35,7 @@ def seed_till_shop(engine: Engine, ctx: Ctx) -> None:
                   "gsp_class": "otc_b", "route": "internal", "price_fen": 120}
         item = catalog_service.create_item(u, ctx, values, [BARCODE_BULK], "Z-OTC")
         u.flush()
-        stock.add_opening_batch(u, ctx, item.id, None, "B-BULK-1", "L9", today - timedelta(days=100),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(item), None, "B-BULK-1", "L9", today - timedelta(days=100),
                                 today + timedelta(days=400), 50, 500)
 
 

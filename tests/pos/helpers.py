@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, text
 from textual import events
+from textual.app import App
 from textual.css.query import NoMatches
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from catalog.codes import gtin_check_digit
@@ -23,13 +26,15 @@ from tests.conftest import ROLE_PINS
 
 BARCODE_BULK = "690999000001" + str(gtin_check_digit("690999000001"))  # an OTC item with stock for the burst
 SIZE = (100, 30)
+S = TypeVar("S", bound=Screen[Any])
 
 
 def till(settings: Settings, base: str, **kwargs: Any) -> DingdianTill:
     return DingdianTill(settings, client=TillClient(base, **kwargs), auto_open_float_fen=0)
 
 
-async def until(pilot: Pilot[Any], ready: Callable[[], bool], timeout: float = 15, what: str = "") -> None:
+async def until(pilot: Pilot[Any], ready: Callable[[], object], timeout: float = 15, what: str = "") -> None:
+    """Let the app run until `ready()` is truthy (a flag, a list of hits, a dict filled in)."""
     deadline = time.monotonic() + timeout
     while not ready():
         if time.monotonic() > deadline:
@@ -37,7 +42,33 @@ async def until(pilot: Pilot[Any], ready: Callable[[], bool], timeout: float = 1
         await pilot.pause(0.02)
 
 
-def ready_to_scan(app: Any) -> bool:
+def till_of(pilot: Pilot[Any]) -> DingdianTill:
+    """The till a Pilot drives (Pilot knows its app only as an App)."""
+    app = pilot.app
+    assert isinstance(app, DingdianTill)
+    return app
+
+
+def current(app: App[Any], kind: type[S]) -> S:
+    """The screen up now, which the test expects to be a `kind`."""
+    screen = app.screen
+    assert isinstance(screen, kind), f"{type(screen).__name__} is up, not {kind.__name__}"
+    return screen
+
+
+def basket(sale: SaleScreen) -> dict[str, Any]:
+    """The sale the sale screen holds (its id, lines, totals); a test reading it expects one open."""
+    assert sale.sale is not None, "no sale on the screen"
+    return sale.sale
+
+
+def open_shift(app: DingdianTill) -> dict[str, Any]:
+    """The till's open shift, as the service answered it at the login."""
+    assert app.state.shift is not None, "no open shift"
+    return app.state.shift
+
+
+def ready_to_scan(app: App[Any]) -> bool:
     """The sale screen is up and its input has the focus (a scan typed earlier would go nowhere)."""
     if not isinstance(app.screen, SaleScreen):
         return False
@@ -47,12 +78,14 @@ def ready_to_scan(app: Any) -> bool:
         return False
 
 
-async def popup(pilot: Pilot[Any], kind: type) -> Any:
+async def popup(pilot: Pilot[Any], kind: type[S]) -> S:
     """Wait for a screen to be up with its focus set: keys pressed before that would go nowhere."""
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, kind) and app.focused is not None
                 and app.focused.screen is app.screen, what=kind.__name__)
-    return app.screen
+    screen = app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 async def type_text(pilot: Pilot[Any], chars: str, *then: str) -> None:
@@ -77,7 +110,9 @@ async def log_in(pilot: Pilot[Any], post: str = "cashier") -> SaleScreen:
     await type_text(pilot, f"u_{post}", "enter")
     await type_text(pilot, ROLE_PINS[post], "enter")
     await until(pilot, lambda: ready_to_scan(pilot.app), what="the sale screen")
-    return pilot.app.screen  # type: ignore[return-value]
+    screen = pilot.app.screen
+    assert isinstance(screen, SaleScreen)
+    return screen
 
 
 async def settled(pilot: Pilot[Any], screen: SaleScreen) -> None:
@@ -85,11 +120,11 @@ async def settled(pilot: Pilot[Any], screen: SaleScreen) -> None:
     await pilot.pause()
 
 
-def message(screen: Any, selector: str = "#message") -> str:
+def message(screen: Widget, selector: str = "#message") -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-def status(app: Any) -> str:
+def status(app: App[Any]) -> str:
     return str(app.screen.query_one("#status").render())
 
 
@@ -103,6 +138,8 @@ async def pay_cash(pilot: Pilot[Any], sale: SaleScreen, tendered: str) -> dict[s
     pay = await popup(pilot, PaymentScreen)
     await type_text(pilot, tendered, "enter")
     await until(pilot, lambda: pay.done is not None, what="the completion")
+    done = pay.done
+    assert done is not None
     await pilot.press("enter")  # next customer
     await until(pilot, lambda: pilot.app.screen is sale, what="back to the sale")
-    return pay.done
+    return done

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import inspect
 import pkgutil
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
@@ -58,9 +59,16 @@ def test_the_till_s_screens_are_all_found() -> None:
                                                       "MonthEndScreen", "UploadsScreen"}
 
 
+def keymap_of(screen: type[Screen[Any]]) -> Keymap:
+    """The keymap a screen declares as KEYS (each screen's own attribute, not Textual's)."""
+    keys = getattr(screen, "KEYS", None)
+    assert isinstance(keys, Keymap), f"{screen.__name__} declares no KEYS"
+    return keys
+
+
 @pytest.mark.parametrize("screen", SCREENS, ids=lambda s: s.__name__)
 def test_a_screen_binds_exactly_its_keymap(screen: type[Screen]) -> None:
-    keys: Keymap = screen.KEYS  # type: ignore[attr-defined]
+    keys = keymap_of(screen)
     declared = [b for b in keys.bindings() if isinstance(b, Binding)]
     assert len(declared) == len(keys.bindings())
     bound = [b for _, b in bindings_of(screen)]
@@ -73,7 +81,7 @@ def test_a_screen_binds_exactly_its_keymap(screen: type[Screen]) -> None:
 
 @pytest.mark.parametrize("screen", HELPED, ids=lambda s: s.__name__)
 def test_every_binding_of_a_screen_is_in_its_help_and_every_key_in_the_help_is_bound(screen: type[Screen]) -> None:
-    keys: Keymap = screen.KEYS  # type: ignore[attr-defined]
+    keys = keymap_of(screen)
     text = help_text(keys)
     bound = {(key, b.action) for key, b in bindings_of(screen)}
     in_help = set()
@@ -94,7 +102,7 @@ def test_the_sale_help_says_where_each_kind_of_code_goes() -> None:
 
 @pytest.mark.parametrize("screen", HELPED, ids=lambda s: s.__name__)
 def test_keys_side_by_side_fit_the_dialog(screen: type[Screen]) -> None:
-    keys: Keymap = screen.KEYS  # type: ignore[attr-defined]
+    keys = keymap_of(screen)
     for line in help_text(keys).splitlines():
         if sum(str(entry) in line for entry in keys.keys()) > 1:  # one long key alone on its line may wrap
             assert cell_len(line) <= 72, line
@@ -102,7 +110,7 @@ def test_keys_side_by_side_fit_the_dialog(screen: type[Screen]) -> None:
 
 @pytest.mark.parametrize("screen", HELPED, ids=lambda s: s.__name__)
 def test_the_help_screen_shows_the_generated_text(screen: type[Screen]) -> None:
-    keys: Keymap = screen.KEYS  # type: ignore[attr-defined]
+    keys = keymap_of(screen)
 
     async def body() -> None:
         app: App[None] = App()

@@ -18,7 +18,7 @@ from pos.screens.payment import PaymentScreen
 from pos.screens.search import SearchScreen
 from server.config import Settings
 from tests.conftest import BARCODE_MASK, BARCODE_VITC
-from tests.pos.helpers import log_in, popup, scan, settled, till, type_text, until
+from tests.pos.helpers import log_in, popup, scan, settled, till, till_of, type_text, until
 
 pytestmark = pytest.mark.slow
 SnapCompare = Callable[..., bool]
@@ -32,7 +32,7 @@ async def steady(pilot: Pilot[Any]) -> None:
 
 
 async def connected(pilot: Pilot[Any]) -> None:
-    await until(pilot, lambda: pilot.app.client.connected is True, what="the service")  # type: ignore[attr-defined]
+    await until(pilot, lambda: till_of(pilot).client.connected is True, what="the service")
     await steady(pilot)
 
 

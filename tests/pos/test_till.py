@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Input, Static
 
 from pos.app import DingdianTill
@@ -30,8 +31,11 @@ from tests.conftest import BARCODE_ICE, BARCODE_VITC, ROLE_PINS
 from tests.pos.helpers import (
     BARCODE_BULK,
     SIZE,
+    basket,
+    current,
     log_in,
     message,
+    open_shift,
     pay_cash,
     popup,
     ready_to_scan,
@@ -46,11 +50,13 @@ from tests.pos.helpers import (
 pytestmark = pytest.mark.slow
 
 
-async def confirming(pilot: Any) -> ConfirmScreen:
+async def confirming(pilot: Pilot[Any]) -> ConfirmScreen:
     """The yes/no question is up (it has no field to focus: Enter and Esc are its keys)."""
     await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
     await pilot.pause()
-    return pilot.app.screen  # type: ignore[return-value]
+    question = pilot.app.screen
+    assert isinstance(question, ConfirmScreen)
+    return question
 
 
 def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engine) -> None:
@@ -69,10 +75,9 @@ def test_log_in_scan_and_pay_cash(service: str, settings: Settings, engine: Engi
             assert sale.query_one("#total", Digits).value == "3.50"
 
             await pilot.press("f2")
-            await popup(pilot, PaymentScreen)
-            pay = app.screen
+            pay = await popup(pilot, PaymentScreen)
             await type_text(pilot, "20.00", "enter")
-            await until(pilot, lambda: pay.done is not None, what="the completion")  # type: ignore[attr-defined]
+            await until(pilot, lambda: pay.done is not None, what="the completion")
             assert pay.query_one("#change", Digits).value == "16.50"
             await pilot.press("enter")  # next customer
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
@@ -109,7 +114,7 @@ def test_a_scanner_burst_of_100_codes_2ms_apart_adds_exactly_100(service: str, s
             assert sale.pending == 0 and sale.sale is not None, message(sale)
             assert sum(ln["qty"] for ln in sale.sale["lines"]) == 100, message(sale)  # and not one more
             assert sale.query_one("#scan", Input).value == ""
-            sale_id = sale.sale["id"]  # type: ignore[index]
+            sale_id = sale.sale["id"]
 
         with engine.connect() as conn:
             qty = conn.execute(text("SELECT COALESCE(SUM(qty), 0) FROM sale_line WHERE sale_id = :s"),
@@ -148,7 +153,7 @@ def test_search_by_pinyin_initials_adds_the_chosen_item(service: str, settings: 
             sale = await log_in(pilot)
             await type_text(pilot, "wss", "enter")  # 维生素 → wss: not a barcode, so the search opens with it
             await popup(pilot, SearchScreen)
-            search: SearchScreen = app.screen  # type: ignore[assignment]
+            search = current(app, SearchScreen)
             await until(pilot, lambda: bool(search.hits), what="search results")
             assert search.hits[0]["item"]["name"] == "维生素C片"
             assert "50" in [str(c) for c in search.query_one("#hits", DataTable).get_row_at(0)][6]  # stock shown
@@ -170,7 +175,7 @@ def test_the_shift_is_opened_with_the_float_typed_then_a_sale_is_suspended_and_r
             await popup(pilot, OpenShiftScreen)
             await type_text(pilot, "200", "enter")
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
-            sale: SaleScreen = app.screen  # type: ignore[assignment]
+            sale = current(app, SaleScreen)
             assert app.state.shift is not None and app.state.shift["float_fen"] == 20000
             await scan(pilot, BARCODE_VITC)
             await pilot.press("f5")
@@ -204,7 +209,7 @@ def test_quantity_remove_and_void(service: str, settings: Settings, engine: Engi
             await confirming(pilot)
             await pilot.press("enter")
             await settled(pilot, sale)
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片"]
             assert sale.query_one("#total", Digits).value == "10.50"
             await pilot.press("f8")
             await popup(pilot, VoidScreen)
@@ -226,7 +231,7 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            shift_id = app.state.shift["id"]  # type: ignore[index]
+            shift_id = open_shift(app)["id"]
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             await pay_cash(pilot, sale, "20")
@@ -239,7 +244,7 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
             assert "销售笔数：1" in report and "销售金额：3.50" in report, report
             assert "现金 3.50" in report and "应有现金：3.50" in report and "实点现金：3.00" in report, report
             assert "差额：-0.50 元（短款）" in report, report
-            assert close.report["variance_fen"] == -50  # type: ignore[index]
+            assert close.report is not None and close.report["variance_fen"] == -50
 
             await pilot.press("enter")  # back to the till, closed
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
@@ -252,7 +257,7 @@ def test_f12_closes_the_shift_with_the_counted_cash_and_shows_the_z_report(servi
             await popup(pilot, OpenShiftScreen)
             await type_text(pilot, "100", "enter")
             await until(pilot, lambda: ready_to_scan(app) and app.state.shift is not None, what="the new shift")
-            assert app.state.shift["id"] != shift_id and app.state.shift["float_fen"] == 10000  # type: ignore[index]
+            assert open_shift(app)["id"] != shift_id and open_shift(app)["float_fen"] == 10000
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             assert sale.query_one("#total", Digits).value == "3.50"
@@ -353,7 +358,7 @@ def test_the_cursor_follows_the_line_just_scanned_f10_names_it_and_the_lines_are
             assert table.cursor_row == 1  # on the line just added, not on row 1
             await scan(pilot, BARCODE_VITC)  # more of line 1: the cursor goes back to it
             await settled(pilot, sale)
-            assert table.cursor_row == 0 and sale.sale["lines"][0]["qty"] == 2  # type: ignore[index]
+            assert table.cursor_row == 0 and basket(sale)["lines"][0]["qty"] == 2
             await scan(pilot, BARCODE_BULK)
             await pilot.press("f10")  # pressed before the scan is answered: it still means the line scanned
             confirm = await confirming(pilot)
@@ -362,7 +367,7 @@ def test_the_cursor_follows_the_line_just_scanned_f10_names_it_and_the_lines_are
             await pilot.press("escape")  # not removed
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
             await settled(pilot, sale)
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片", "复方甘草片"]  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片", "复方甘草片"]
             assert "未删除" in message(sale)
 
             await pilot.press("up", "f10")  # now the first line, chosen with the arrows
@@ -370,10 +375,10 @@ def test_the_cursor_follows_the_line_just_scanned_f10_names_it_and_the_lines_are
             assert "维生素C片" in str(confirm.query_one("#question").render())
             await pilot.press("enter")
             await settled(pilot, sale)
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["复方甘草片"]  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["复方甘草片"]
             # the sale shows 1..n; the service keeps its own line numbers
             assert [str(c) for c in table.get_row_at(0)][:2] == ["1", "复方甘草片"]
-            assert sale.sale["lines"][0]["line_no"] == 2  # type: ignore[index]
+            assert basket(sale)["lines"][0]["line_no"] == 2
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
             assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["1", "2"]

@@ -14,18 +14,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Digits
+from textual.widgets import DataTable, Digits, Input
 
 from pos.screens.card import CardScreen
 from pos.screens.help import HelpScreen
 from server.config import Settings
+from server.db.models.base import id_of
 from server.devices import DeviceManager
 from server.insurance.sandbox.client import SandboxAdmin
 from server.services.context import Ctx
 from tests.conftest import BARCODE_MASK, BARCODE_VITC, ROLE_PINS, make_settings
 from tests.insurance.conftest import EMPLOYEE
 from tests.pos.card_shop import make_card_ready
-from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, status, till, type_text, until
+from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, status, till, till_of, type_text, until
 from tests.pos.live import LiveService
 
 pytestmark = pytest.mark.slow
@@ -191,7 +192,7 @@ def test_card_preview_screen(snap_compare: SnapCompare, live: LiveService, sandb
     make_card_ready(live.base, engine, ctx, sign_in="cashier")
 
     async def previewed(pilot: Pilot[Any]) -> None:
-        await until(pilot, lambda: pilot.app.client.connected is True, what="the service")  # type: ignore[attr-defined]
+        await until(pilot, lambda: till_of(pilot).client.connected is True, what="the service")
         sale = await log_in(pilot)
         await until(pilot, lambda: "医保✓" in status(pilot.app), what="the sign-in")
         for code in (BARCODE_VITC, BARCODE_VITC, BARCODE_MASK):
@@ -224,7 +225,8 @@ def test_an_uncertain_settlement_is_shown_plainly_resolved_with_f9_and_settled_o
             await identify_typed(pilot, card)  # typed: card number, then 卡识别码
             await pilot.press("f2")
             await until(pilot, lambda: card.step == "preview", what="the preview")
-            due = card.preview["due_otherwise_fen"]  # type: ignore[index]
+            assert card.preview is not None
+            due = card.preview["due_otherwise_fen"]
             sandbox.inject("drop", "2102")  # booked by the centre, the answer lost ...
             sandbox.inject("error", "2601", err_msg="中心繁忙")  # ... and the reversal refused once
             await type_text(pilot, "10", "enter")
@@ -318,7 +320,8 @@ def _card_sale_yesterday(base: str, engine: Engine, clock_today: Any) -> dict[st
 
 @pytest.mark.refuses("CARD-04", "SEC-01", "SEC-03")
 def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorised_in_place(
-        live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx) -> None:
+        live: LiveService, sandbox: SandboxAdmin, settings: Settings, engine: Engine, ctx: Ctx,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """One cashier's till (one service for both, a till test's service costs seconds):
 
     - F3 on today's sale: the check on opening the card screen (signed in? identified before?) is still with the
@@ -336,7 +339,7 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
     make_card_ready(live.base, engine, ctx, sign_in="cashier")
     with core_unit(engine) as u:
         gone = add_user(u, ctx, "u_mgr_gone", "离职店长", "4141", {Role.MANAGER})
-        freeze_user(u, ctx, gone.id, "离职")  # type: ignore[arg-type]
+        freeze_user(u, ctx, id_of(gone), "离职")
     paid = _card_sale_yesterday(live.base, engine, ctx.today)
 
     async def in_dialog(pilot: Pilot[Any], username: str, pin: str) -> AuthoriseScreen:
@@ -359,7 +362,7 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
                 answered.append(await split(sale_id))
                 return answered[-1]
 
-            app.client.card_split = slow_split  # type: ignore[method-assign]
+            monkeypatch.setattr(app.client, "card_split", slow_split)
             await pilot.press("f3")
             card: CardScreen = await popup(pilot, CardScreen)
             await pilot.press("f5")
@@ -369,8 +372,8 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
             await until(pilot, lambda: bool(answered), what="the check")
             await pilot.pause()
             assert card.mode == "card" and card.step == "identify"
-            assert card.query_one("#ida").value == EMPLOYEE.card_no  # type: ignore[attr-defined]
-            app.client.card_split = split  # type: ignore[method-assign]
+            assert card.query_one("#ida", Input).value == EMPLOYEE.card_no
+            monkeypatch.setattr(app.client, "card_split", split)
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is sale, what="back to the sale")
 
@@ -401,7 +404,7 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
             frozen = await in_dialog(pilot, "u_mgr_gone", "4141")
             await until(pilot, lambda: "冻结" in message(frozen, "#authorise-message"), what="the frozen refusal")
             assert app.screen is frozen and sandbox.deliveries(infno="2103") == []
-            frozen.query_one("#auth-user").value = ""  # type: ignore[attr-defined]
+            frozen.query_one("#auth-user", Input).value = ""
             frozen.query_one("#auth-user").focus()
             await type_text(pilot, "u_manager", "enter")
             await type_text(pilot, ROLE_PINS["manager"], "enter")

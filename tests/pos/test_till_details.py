@@ -14,7 +14,7 @@ from pos.screens.qty import QtyScreen
 from pos.widgets.sale_lines import SaleLines
 from server.config import Settings
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC
-from tests.pos.helpers import SIZE, log_in, message, popup, sales, scan, settled, till, type_text, until
+from tests.pos.helpers import SIZE, basket, log_in, message, popup, sales, scan, settled, till, type_text, until
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_ctrl_l_sells_the_box_just_scanned_by_the_capsule_and_enter_pays_the_exa
             assert qty.query_one("#qty", Input).value == ""
             await type_text(pilot, "６", "enter")  # full-width, as an IME types it
             await settled(pilot, sale)
-            lines = sale.sale["lines"]  # type: ignore[index]
+            lines = basket(sale)["lines"]
             assert [(ln["name"], ln["qty"], ln["unit"], ln["split"]) for ln in lines] == [
                 ("维生素C片", 1, "盒", False), ("阿莫西林胶囊", 6, "粒", True)], lines
             assert "已拆零：阿莫西林胶囊 × 6粒" in message(sale) and "F4" in message(sale), message(sale)

@@ -28,12 +28,15 @@ from pos.screens.shift import CloseShiftScreen
 from pos.screens.suspended import SuspendedScreen
 from pos.screens.void import VoidScreen
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
 from tests.conftest import BARCODE_MASK, BARCODE_VITC
 from tests.pos.helpers import (
     SIZE,
+    basket,
+    current,
     log_in,
     message,
     pay_cash,
@@ -88,11 +91,11 @@ def test_f1_shows_the_keys_and_esc_backs_out_one_step_on_every_screen(service: s
             await until(pilot, lambda: app.focused is not None and app.focused.id == "pin", what="the PIN")
             await type_text(pilot, "99")
             await pilot.press("escape")
-            assert app.focused.id == "username" and app.screen.query_one("#pin", Input).value == ""
+            assert app.focused is not None and app.focused.id == "username" and app.screen.query_one("#pin", Input).value == ""
             await type_text(pilot, "", "enter")
             await type_text(pilot, "2222", "enter")
             await until(pilot, lambda: ready_to_scan(app), what="the sale screen")
-            sale: SaleScreen = app.screen  # type: ignore[assignment]
+            sale = current(app, SaleScreen)
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
 
@@ -115,7 +118,7 @@ def test_f1_shows_the_keys_and_esc_backs_out_one_step_on_every_screen(service: s
                 if kind is SuspendedScreen:
                     await pilot.press("f6")
                     await popup(pilot, SuspendedScreen)
-                    await until(pilot, lambda: bool(app.screen.sales), what="the suspended list")  # type: ignore[attr-defined]
+                    await until(pilot, lambda: bool(current(app, SuspendedScreen).sales), what="the suspended list")
                     await pilot.press("enter")
                     await until(pilot, lambda: ready_to_scan(app), what="the sale again")
                     await settled(pilot, sale)
@@ -231,7 +234,7 @@ def test_a_cashier_may_look_a_receipt_up_but_the_return_is_refused_SEC_01(
 def qualify(engine: Engine, ctx: Ctx, username: str) -> None:
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, username)
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=200), "contract_end": ctx.today + timedelta(days=400)})
@@ -267,13 +270,15 @@ def test_the_status_bar_and_serial_scans_follow_the_event_stream(live: LiveServi
             live.hub.publish("T01", "scan", {"code": BARCODE_VITC, "kind": "gtin"})
             await until(pilot, lambda: sale.sale is not None and sale.sale["lines"] and
                         sale.sale["lines"][0]["qty"] == 2 and sale.pending == 0, what="the serial scans")
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片"]
             await pay_cash(pilot, sale, "10")
-            sale_no = re.search(r"\d{8}-\d{4}", message(sale)).group(0)  # type: ignore[union-attr]
+            printed = re.search(r"\d{8}-\d{4}", message(sale))
+            assert printed, message(sale)
+            sale_no = printed.group(0)
             live.hub.publish("T01", "scan", {"code": sale_no, "kind": "unknown"})  # the receipt's barcode
             ret: ReturnScreen = await popup(pilot, ReturnScreen)
             await until(pilot, lambda: ret.found is not None, what="the receipt's sale")
-            assert ret.found["sale"]["sale_no"] == sale_no  # type: ignore[index]
+            assert ret.found is not None and ret.found["sale"]["sale_no"] == sale_no
 
     asyncio.run(body())
 
@@ -286,17 +291,17 @@ def test_the_service_away_and_back_the_sale_resumes_and_the_completion_is_retrie
             sale = await log_in(pilot)
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
-            sale_id = sale.sale["id"]  # type: ignore[index]
+            sale_id = basket(sale)["id"]
 
             live.stop()
             await scan(pilot, BARCODE_MASK)  # not sent: not shown as added, retried
             await until(pilot, lambda: "无法连接" in message(sale), what="the plain message")
             await until(pilot, lambda: "服务未连接，正在重试" in status(app), what="the status bar")
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片"]
             live.start()
-            await until(pilot, lambda: sale.pending == 0 and len(sale.sale["lines"]) == 2, timeout=20,  # type: ignore[index]
+            await until(pilot, lambda: sale.pending == 0 and len(basket(sale)["lines"]) == 2, timeout=20,
                         what="the scan to reach the service")
-            assert sale.sale["id"] == sale_id and sale.query_one("#total", Digits).value == "13.40"  # type: ignore[index]
+            assert basket(sale)["id"] == sale_id and sale.query_one("#total", Digits).value == "13.40"
             await until(pilot, lambda: "服务✓" in status(app), what="the link back")
 
             live.stop()
@@ -325,7 +330,7 @@ def test_a_lost_session_goes_back_to_the_login_and_the_sale_resumes_after_it(
             sale = await log_in(pilot)
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
-            sale_id = sale.sale["id"]  # type: ignore[index]
+            sale_id = basket(sale)["id"]
             async with httpx.AsyncClient(base_url=service) as http:  # the token revoked behind the till's back
                 token = app.client.token
                 assert (await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 204

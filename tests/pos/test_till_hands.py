@@ -30,8 +30,11 @@ from tests.pos.card_shop import headers, item_ids
 from tests.pos.helpers import (
     BARCODE_BULK,
     SIZE,
+    basket,
+    current,
     log_in,
     message,
+    open_shift,
     pay_cash,
     popup,
     scan,
@@ -66,10 +69,10 @@ def test_ctrl_s_locks_the_till_and_the_next_cashier_goes_on_with_the_same_sale_i
         app = till(settings, service)
         async with app.run_test(size=SIZE) as pilot:
             sale = await log_in(pilot)
-            shift_id = app.state.shift["id"]  # type: ignore[index]
+            shift_id = open_shift(app)["id"]
             await scan(pilot, BARCODE_VITC)
             await settled(pilot, sale)
-            sale_id, old_token = sale.sale["id"], app.client.token  # type: ignore[index]
+            sale_id, old_token = basket(sale)["id"], app.client.token
             await pilot.press("ctrl+s")
             lock: LoginScreen = await popup(pilot, LoginScreen)
             assert lock.locked and "已离开收款机" in message(lock, "#login-message")
@@ -86,7 +89,7 @@ def test_ctrl_s_locks_the_till_and_the_next_cashier_goes_on_with_the_same_sale_i
             shown = message(sale)
             assert "第二收银员 已登录" in shown and "继续未完成的销售（1 件）" in shown, shown
             assert f"本机班次 #{shift_id} 由 测试cashier 开班" in shown and "班次属于收款机" in shown, shown
-            assert app.state.shift["id"] == shift_id and "第二收银员" in status(app)  # type: ignore[index]
+            assert open_shift(app)["id"] == shift_id and "第二收银员" in status(app)
             await scan(pilot, BARCODE_MASK)
             await settled(pilot, sale)
             await pay_cash(pilot, sale, "20")
@@ -242,7 +245,7 @@ def test_at_a_cashiers_till_the_pharmacist_goes_on_duty_reviews_in_place_and_goe
 
             await pilot.press("f4")
             await until(pilot, lambda: isinstance(app.screen, PrescriptionScreen), what="F4")
-            rx = app.screen  # type: ignore[assignment]
+            rx = current(app, PrescriptionScreen)
             await until(pilot, lambda: rx.step == "detail", what="the sale's prescription")
             await pilot.press("f5")  # on duty now: the pharmacist's PIN again, for this review
             await authorise(pilot, "u_pharmacist", ROLE_PINS["pharmacist"])

@@ -15,7 +15,7 @@ from server.config import Settings
 from server.services.context import Ctx
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC
 from tests.pos.card_shop import item_ids
-from tests.pos.helpers import SIZE, log_in, message, pay_cash, scan, settled, till, type_text, until
+from tests.pos.helpers import SIZE, basket, log_in, message, pay_cash, scan, settled, till, type_text, until
 from tests.server.test_trace_codes import CODE1, CODE2, traced
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ def test_rx_and_trace_codes_are_asked_for_at_once_and_payment_waits_for_them(
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
             await pilot.press("enter")
             await settled(pilot, sale)
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"]  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片"]
             done = await pay_cash(pilot, sale, "10")
             assert done["status"] == "completed" and done["change_fen"] == 300
             assert not isinstance(app.screen, PaymentScreen)

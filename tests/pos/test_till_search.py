@@ -14,13 +14,14 @@ from textual.widgets import DataTable, Digits
 
 from pos.screens.search import SearchScreen
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from tests.conftest import BARCODE_VITC, mapping_approval
 from tests.insurance.conftest import CODES
-from tests.pos.helpers import SIZE, log_in, message, popup, scan, settled, till, type_text, until
+from tests.pos.helpers import SIZE, basket, log_in, message, popup, scan, settled, till, type_text, until
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +42,13 @@ def two_makers(engine: Engine, ctx: Ctx) -> None:
                 "gsp_class": gsp, "route": "internal", "price_fen": 1800} | mapping, [], zone,
                 approval if mapping else None)
             u.flush()
-            stock.add_opening_batch(u, ctx, item.id, None, f"B-{code}", "L1", mk, ctx.today + timedelta(days=300),  # type: ignore[arg-type]
+            stock.add_opening_batch(u, ctx, id_of(item), None, f"B-{code}", "L1", mk, ctx.today + timedelta(days=300),
                                     900, 12)
         old = catalog_service.create_item(u, ctx, {
             "code": "YP0103", "name": "小柴胡片", "spec": "0.4g*36片", "manufacturer": "仲景", "approval_no": "国药准字Z9",
             "gsp_class": "otc_a", "route": "internal", "price_fen": 1500}, [], "Z-OTC")
         u.flush()
-        stock.add_opening_batch(u, ctx, old.id, None, "B-OLD", "L2", mk, ctx.today - timedelta(days=1), 900, 27)  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(old), None, "B-OLD", "L2", mk, ctx.today - timedelta(days=1), 900, 27)
 
 
 def rows(search: SearchScreen) -> list[list[str]]:
@@ -107,7 +108,7 @@ def test_a_mistyped_barcode_names_its_check_digit_and_full_width_digits_scan_as_
             assert sale.sale is None or not sale.sale["lines"]
             await scan(pilot, BARCODE_VITC.translate(WIDE))  # typed with the IME on
             await settled(pilot, sale)
-            assert [ln["name"] for ln in sale.sale["lines"]] == ["维生素C片"], message(sale)  # type: ignore[index]
+            assert [ln["name"] for ln in basket(sale)["lines"]] == ["维生素C片"], message(sale)
             assert sale.query_one("#total", Digits).value == "3.50"
 
     asyncio.run(body())

@@ -354,10 +354,10 @@ def test_a_whole_one_till_day(day: tuple[Terminal, Path], clock: Clock) -> None:
                              "ORDER BY seq").fetchall()
         shift = conn.execute("SELECT status, opened_by, closed_by, float_fen, counted_cash_fen, expected_cash_fen "
                              "FROM shift").fetchall()
-        card = conn.execute("SELECT s.sale_no, c.status FROM card_settlement c JOIN sale s ON s.id = c.sale_id").fetchall()
+        card_sales = conn.execute("SELECT s.sale_no, c.status FROM card_settlement c JOIN sale s ON s.id = c.sale_id").fetchall()
     assert sold == {first: (cashier1, cashier1, otc.price_fen, False), second: (cashier1, cashier1, rx.price_fen, True),
                     third_no: (cashier1, cashier1, otc_a.price_fen, False), fourth: (cashier1, cashier2, otc.price_fen, False)}
-    assert card == [(third_no, "settled")]
+    assert card_sales == [(third_no, "settled")]
     assert voided == [(cashier1, pharm1, cheap.price_fen, "顾客不要了")]
     assert returned == [(first, pharm1, otc.price_fen, "包装破损")]
     assert review == [("approved", pharm1)]

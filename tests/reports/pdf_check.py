@@ -57,7 +57,9 @@ def embedded_font(pdf: Path) -> TTFont:
     assert ref, "no embedded TrueType font"
     obj = re.search(rb"\n" + ref.group(1) + rb" 0 obj\s*<<(.*?)>>\s*stream\r?\n", data, re.S)
     assert obj
-    length = int(re.search(rb"/Length (\d+)", obj.group(1)).group(1))  # type: ignore[union-attr]
+    declared = re.search(rb"/Length (\d+)", obj.group(1))
+    assert declared, "the font stream declares no length"
+    length = int(declared.group(1))
     raw = data[obj.end():obj.end() + length]
     return TTFont(io.BytesIO(zlib.decompress(raw) if b"FlateDecode" in obj.group(1) else raw))
 

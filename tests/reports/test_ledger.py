@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from reports import ledger
 from reports.layout import DEFAULT
 from server.db.models import Batch, Item
+from server.db.models.base import table_of
 from server.db.models.ledger import StockMovement
 from server.db.models.period import PeriodClose, PeriodSnapshot
 from server.rules.movements import TYPES, Direction
@@ -129,8 +130,8 @@ def _memory_engine() -> Engine:
     if "e" not in _SCHEMA:
         eng = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
                                connect_args={"check_same_thread": False})
-        tables = [Item.__table__, Batch.__table__, StockMovement.__table__,  # type: ignore[attr-defined]
-                  PeriodClose.__table__, PeriodSnapshot.__table__]  # type: ignore[attr-defined]
+        tables = [table_of(Item), table_of(Batch), table_of(StockMovement),
+                  table_of(PeriodClose), table_of(PeriodSnapshot)]
         for t in tables:
             t.create(eng)
         _SCHEMA["e"] = eng
@@ -153,10 +154,10 @@ def test_opening_plus_in_less_out_is_closing(moves: list[Any], a: int, b: int) -
     start, end = day0 + timedelta(days=min(a, b)), day0 + timedelta(days=max(a, b))
     with eng.begin() as conn:
         for n in range(4):
-            conn.execute(sa.insert(Item.__table__).values(  # type: ignore[attr-defined]
+            conn.execute(sa.insert(table_of(Item)).values(
                 id=sid * 10 + n, store_id=sid, code=f"I{n}", name=f"品{n}", gsp_class=("rx", "otc_a")[n % 2],
                 price_fen=100, rev=0, created_at=STAMP, updated_at=STAMP))
-            conn.execute(sa.insert(Batch.__table__).values(  # type: ignore[attr-defined]
+            conn.execute(sa.insert(table_of(Batch)).values(
                 id=sid * 10 + n, store_id=sid, item_id=sid * 10 + n // 2, batch_no=f"{sid}-{n}", lot_no="L",
                 manufactured_on=day0, expires_on=day0 + timedelta(days=900), cost_fen=1, status="active",
                 received_at=STAMP))

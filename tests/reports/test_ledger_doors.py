@@ -7,7 +7,6 @@ import csv
 import io
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -18,7 +17,7 @@ from server.config import ROOT, Settings
 from server.permissions import PERMISSIONS, Action
 from server.roles import Role
 from server.services.context import Ctx
-from tests.conftest import BARCODE_VITC, ROLE_PINS, login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, Shop, login
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
@@ -28,7 +27,7 @@ def test_who_may_read_the_reports() -> None:
 
 
 @pytest.mark.refuses("SEC-01")
-def test_the_ledger_over_the_api(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_ledger_over_the_api(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, today = shop["client"], shop["clock"].today
     sid = new_sale(c, shop["cashier"])  # a cash sale through the service: 3 × 维生素C at 3.50
     assert scan(c, shop["cashier"], sid, BARCODE_VITC, qty=3).status_code == 201
@@ -63,7 +62,7 @@ def test_the_ledger_over_the_api(shop: dict[str, Any], engine: Engine, ctx: Ctx)
     assert bad.status_code == 422
 
 
-def test_the_ledger_from_the_command_line(shop: dict[str, Any], settings: Settings, tmp_path: Path) -> None:
+def test_the_ledger_from_the_command_line(shop: Shop, settings: Settings, tmp_path: Path) -> None:
     from server.cli import app
 
     config = tmp_path / "config.toml"

@@ -8,9 +8,9 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Engine, text
 
 from reports import ledger
@@ -33,7 +33,9 @@ def _report(engine: Engine, ctx: Ctx) -> ledger.LedgerReport:
     return ledger.ledger_report(engine, ctx.store_id, ctx.today - timedelta(days=10), ctx.today + timedelta(days=5))
 
 
-def _evaluate(ws: Any, formula: str) -> Decimal:
+def _evaluate(ws: Worksheet, formula: object) -> Decimal:
+    """A total row's =SUM(...) worked out over the cells it names (a cell that holds no formula fails)."""
+    assert isinstance(formula, str), formula
     m = SUM.match(formula)
     assert m and m.group(1) == m.group(3), formula
     total = Decimal(0)
@@ -52,7 +54,7 @@ def test_the_xlsx_reopened_adds_up_to_the_ledger(engine: Engine, ctx: Ctx, tmp_p
                       Decimal(whole.closing.retail).scaleb(-2))
     for title, rows in (("批次明细", report.batches), ("品种汇总", report.items)):
         ws = wb[title]
-        head = [c.value for c in ws[1]]
+        head = [str(c.value) for c in ws[1]]  # the titles, all text (a blank one reads "None" and fails below)
         assert head[:3] == ["商品编码", "医保国家编码", "通用名"] and "期末数量" in head and "销售出库成本金额(元)" in head
         assert ws.freeze_panes == "A2"
         formulas, values = ws[ws.max_row - 1], ws[ws.max_row]

@@ -41,6 +41,9 @@ from tests.conftest import (
     ROLE_PINS,
     SECOND_INSURANCE_ADMIN,
     SECOND_INSURANCE_PIN,
+    CardShop,
+    Post,
+    Shop,
     login,
     make_settings,
     second,
@@ -69,7 +72,7 @@ def settings(db_url: str, sandbox_url: str) -> Settings:
     return make_settings(db_url, insurance={"url": sandbox_url, "timeout_seconds": 2})
 
 
-def card_sale(shop: dict[str, Any], *scans: tuple[str, int], person: DemoPerson = EMPLOYEE, rx: bool = False) -> str:
+def card_sale(shop: Shop, *scans: tuple[str, int], person: DemoPerson = EMPLOYEE, rx: bool = False) -> str:
     c, h = shop["client"], shop["cashier"]
     sid = sale_with(shop, *scans)
     r = identify(shop, sid, card_no=person.card_no, card_sn=person.card_sn)
@@ -83,7 +86,7 @@ def card_sale(shop: dict[str, Any], *scans: tuple[str, int], person: DemoPerson 
     return sid
 
 
-def cancel(shop: dict[str, Any], sid: str, reason: str, by: tuple[str, str] | None = None) -> None:
+def cancel(shop: Shop, sid: str, reason: str, by: tuple[str, str] | None = None) -> None:
     """A card reversal at the pharmacist's till; a later-day one confirmed in place by `by` (username, PIN)."""
     c, ph = shop["client"], shop["pharmacist"]
     headers = second(c, ph, *by, "sale.return", sid) if by else ph
@@ -97,13 +100,13 @@ def at(tz: ZoneInfo, day: date, hms: time, tick: bool = True) -> Iterator[None]:
         yield
 
 
-def busy(shop: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+def busy(shop: CardShop, tz: ZoneInfo) -> dict[str, Any]:
     """Day D at 10:00: four card sales (two of them 外配处方, one a non-local person, one a retiree) and a same-day refund; D+1 at
     10:00 the reversal of a D sale (a 外配处方); D+1 at 23:59:59 Shanghai a last sale."""
     c = shop["client"]
     d = shop["clock"].today
     nxt = d + timedelta(days=1)
-    def signed_in(*who: str) -> None:
+    def signed_in(*who: Post) -> None:
         """Logged in again at the travelled-to time (a session lives hours, not days) and signed in with the centre."""
         for w in who:
             shop[w] = till_login(c, f"u_{w}", ROLE_PINS[w])
@@ -131,7 +134,7 @@ def _sql(engine: Engine, sql: str, **params: Any) -> list[Any]:
         return list(conn.execute(text(sql), params))
 
 
-def _centre_rows(shop: dict[str, Any], first: date, last: date) -> list[dict[str, Any]]:
+def _centre_rows(shop: CardShop, first: date, last: date) -> list[dict[str, Any]]:
     """The centre's own ledger of the store's settlements (2102 positive, 2103 negative) in [first, last]."""
     return [r for r in shop["sandbox"].settlements()
             if r["infno"] in ("2102", "2103") and first.isoformat() <= r["setl_date"] <= last.isoformat()]
@@ -168,7 +171,7 @@ def _yuan(fen: int) -> Decimal:
 
 
 def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
-        card_shop: dict[str, Any], engine: Engine, settings: Settings, tmp_path: Path) -> None:
+        card_shop: CardShop, engine: Engine, settings: Settings, tmp_path: Path) -> None:
     tz, admdvs = settings.store.tz, settings.store.admdvs
     b = busy(card_shop, tz)
     d, nxt = b["d"], b["nxt"]
@@ -238,13 +241,13 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     assert [r[5] for r in rx_raw] == [b["rx"], b["reversed"]]
     centre_of = {r["setl_id"]: r for r in centre}
     assert [r.sale_no for r in rs_d.rows] == [r[3] for r in rx_raw] and not any(r.reversal for r in rs_d.rows)
-    for row, (rx_no, inst, doctor, sale_no, setl_id, _) in zip(rs_d.rows, rx_raw, strict=True):
+    for rx_row, (rx_no, inst, doctor, sale_no, setl_id, _) in zip(rs_d.rows, rx_raw, strict=True):
         c2102 = centre_of[setl_id]
-        assert (row.rx_no, row.institution_code, row.doctor, row.sale_no) == (rx_no, inst, doctor, sale_no)
-        assert (row.medfee, row.fund, row.acct, row.cash) == (c2102["medfee_fen"], c2102["fund_fen"],
-                                                               c2102["acct_fen"], c2102["cash_fen"])
-        assert row.pharmacist and by_setl[setl_id].rx_no == rx_no
-        assert by_setl[setl_id].rx_institution == row.institution_name
+        assert (rx_row.rx_no, rx_row.institution_code, rx_row.doctor, rx_row.sale_no) == (rx_no, inst, doctor, sale_no)
+        assert (rx_row.medfee, rx_row.fund, rx_row.acct, rx_row.cash) == (c2102["medfee_fen"], c2102["fund_fen"],
+                                                                          c2102["acct_fen"], c2102["cash_fen"])
+        assert rx_row.pharmacist and by_setl[setl_id].rx_no == rx_no
+        assert by_setl[setl_id].rx_institution == rx_row.institution_name
     assert [r.status for r in rs_d.rows] == ["settled", "cancelled"]
     (back,) = rs_nxt.rows
     (c2103,) = [r for r in centre if r["infno"] == "2103" and r["ref_setl_id"] == rx_raw[1][4]]
@@ -340,7 +343,7 @@ def test_the_statement_periods_are_months_pairs_of_months_and_quarters() -> None
 
 
 @pytest.mark.refuses("SEC-01", "SEC-03", "SEC-06")
-def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop: dict[str, Any], engine: Engine,
+def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop: CardShop, engine: Engine,
                                                                        settings: Settings, tmp_path: Path) -> None:
     """The unmasked file is the 医保 administrator's: a manager or a cashier is refused by the route and by the
     command line, a frozen administrator by both; nothing is written — no file, no audit entry — until the

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from catalog.classes import GspClass, Route, Storage
 from server import audit
-from server.config import ROOT
+from server.config import ROOT, Settings
 from server.db.models import AuditEntry, Item
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.errors import AppError
 from server.roles import Role
@@ -22,7 +25,7 @@ from tests.conftest import Clock
 from tests.tamper import behind_the_guard
 
 
-def _item(code: str = "YP000001", price: int = 1250) -> dict:
+def _item(code: str = "YP000001", price: int = 1250) -> dict[str, Any]:
     return {"code": code, "name": "阿莫西林胶囊", "generic_name": "阿莫西林", "spec": "0.25g*24粒",
             "approval_no": "国药准字H20003263", "gsp_class": GspClass.RX.value, "route": Route.INTERNAL.value,
             "storage": Storage.NORMAL.value, "price_fen": price}
@@ -32,8 +35,8 @@ def _seed(engine: Engine, ctx: Ctx) -> int:
     with core_unit(engine) as u:
         users.add_user(u, ctx, "pharm1", "张药师", "2222", {Role.PHARMACIST})
         item = catalog_service.create_item(u, ctx, _item(), ["6901234567892"], None)
-        catalog_service.update_item(u, ctx, item.id, {"price_fen": 1300})
-        return item.id  # type: ignore[return-value]
+        catalog_service.update_item(u, ctx, id_of(item), {"price_fen": 1300})
+        return id_of(item)
 
 
 def _verify(engine: Engine, ctx: Ctx) -> audit.VerifyReport:
@@ -46,12 +49,13 @@ def test_writes_are_audited_and_the_chain_verifies(engine: Engine, ctx: Ctx) -> 
     report = _verify(engine, ctx)
     assert report.ok, report.problems
     with read_session(engine) as s:
-        entries = s.exec(AuditEntry.__table__.select().order_by(AuditEntry.seq)).all()  # type: ignore[attr-defined]
+        entries = s.exec(select(AuditEntry).order_by(col(AuditEntry.seq))).all()
     actions = [e.action for e in entries]
     assert actions[0] == "store.create"
     assert "user.create" in actions and "user.grant" in actions and "barcode.add" in actions
     update = next(e for e in entries if e.action == "item.update")
     assert update.entity == "item" and update.entity_id == str(item_id)
+    assert update.before is not None and update.after is not None
     assert update.before["price_fen"] == 1250 and update.after["price_fen"] == 1300
     # the PIN hash never reaches the log
     assert all("pin_hash" not in (e.after or {}) for e in entries)
@@ -115,7 +119,7 @@ def test_a_removed_tail_is_detected(engine: Engine, ctx: Ctx) -> None:
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_cli_audit_verify_names_the_row(engine: Engine, ctx: Ctx, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_audit_verify_names_the_row(engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path) -> None:
     from server.cli import app
 
     item_id = _seed(engine, ctx)
@@ -133,7 +137,7 @@ def test_cli_audit_verify_names_the_row(engine: Engine, ctx: Ctx, settings, tmp_
     assert f"item #{item_id}: name differ" in bad.output
 
 
-def test_audit_entries_are_per_store(engine: Engine, ctx: Ctx, settings) -> None:  # type: ignore[no-untyped-def]
+def test_audit_entries_are_per_store(engine: Engine, ctx: Ctx, settings: Settings) -> None:
     """Chain mode: each store has its own chain; another store's writes never touch this one's."""
     from server.services.store.profile import bootstrap_store
     from tests.conftest import make_settings
@@ -145,7 +149,7 @@ def test_audit_entries_are_per_store(engine: Engine, ctx: Ctx, settings) -> None
         catalog_service.create_item(u, other_ctx, _item(), ["6901234567892"], None)  # same code, other store
     assert _verify(engine, ctx).ok and _verify(engine, other_ctx).ok
     with read_session(engine) as s:
-        mine = s.exec(Item.__table__.select().where(Item.store_id == ctx.store_id)).all()  # type: ignore[attr-defined]
+        mine = s.exec(select(Item).where(Item.store_id == ctx.store_id)).all()
     assert len(mine) == 1
 
 
@@ -179,7 +183,7 @@ def test_the_database_refuses_negative_stock(engine: Engine, ctx: Ctx) -> None:
     with core_unit(engine) as u:
         batch = stock.add_opening_batch(u, ctx, item_id, None, "B1", "L1", date(2025, 1, 1), date(2028, 1, 1), 500, 3)
     with pytest.raises(AppError) as refused, core_unit(engine) as u:  # the ledger refuses first
-        ledger.append(u, ctx, [ledger.Move(batch.id, batch.item_id, "sale", -4, "test", "x")])
+        ledger.append(u, ctx, [ledger.Move(id_of(batch), batch.item_id, "sale", -4, "test", "x")])
     assert refused.value.code == "STOCK"
     # and the database regardless: below zero, a negative cost on hand, cost left at zero stock
     for change in ("qty = qty - 4", "cost_fen = -1", "qty = 0"):

@@ -6,7 +6,9 @@ mixed basket covers every line exactly once."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -30,14 +32,13 @@ NON_DRUG_CLASSES = [c for c in GspClass if not c.is_drug]
 CARD_CATEGORIES = (InsuranceCategory.JIA, InsuranceCategory.YI)
 
 
-def line(line_id: int = 1, **kw: object) -> CardLine:
+def line(line_id: int = 1, **kw: Any) -> CardLine:
     """An eligible line by default: an OTC 甲类 drug with its national code, mapped before the sale."""
-    base: dict[str, object] = dict(sale_line_id=line_id, name=f"药品{line_id}", gsp_class=GspClass.OTC_A,
-                                   category=InsuranceCategory.JIA, nhsa_code="XA01BCA123A001010100001",
-                                   mapping_uploaded_on=SALE_DAY - timedelta(days=30), unit_price_fen=1250,
-                                   amount_fen=2500, rx=False, rx_for_insurance=False)
-    base.update(kw)
-    return CardLine(**base)  # type: ignore[arg-type]
+    base = CardLine(sale_line_id=line_id, name=f"药品{line_id}", gsp_class=GspClass.OTC_A,
+                    category=InsuranceCategory.JIA, nhsa_code="XA01BCA123A001010100001",
+                    mapping_uploaded_on=SALE_DAY - timedelta(days=30), unit_price_fen=1250,
+                    amount_fen=2500, rx=False, rx_for_insurance=False)
+    return replace(base, **kw)
 
 
 def rules(line_: CardLine) -> list[str]:
@@ -89,8 +90,9 @@ def test_card02_gift_or_free_lines_are_never_eligible(unit_price_fen: int, amoun
 @pytest.mark.parametrize("category", [InsuranceCategory.BING, InsuranceCategory.NONE])
 def test_card02_bing_and_off_list_drugs_are_self_pay(category: InsuranceCategory) -> None:
     """CARD-02: 丙类 and 目录外 drugs are self-pay, mapped or not, with a code or not."""
-    for kw in ({}, {"nhsa_code": None}, {"mapping_uploaded_on": None}):
-        got = line_refusals(line(category=category, **kw), SALE_DAY)  # type: ignore[arg-type]
+    unmapped: tuple[dict[str, Any], ...] = ({}, {"nhsa_code": None}, {"mapping_uploaded_on": None})
+    for kw in unmapped:
+        got = line_refusals(line(category=category, **kw), SALE_DAY)
         assert [v.rule for v in got] == ["CARD-02"]
         assert "自费" in got[0].message_zh and "self-pay" in got[0].message_en
 
@@ -223,7 +225,7 @@ def test_split_partitions_the_lines_exactly(lines: list[CardLine]) -> None:
 def test_the_line_record_is_frozen() -> None:
     """A classified line cannot be edited after the split (the settlement sends what was classified)."""
     with pytest.raises(dataclasses.FrozenInstanceError):
-        line().amount_fen = 0  # type: ignore[misc]
+        line().amount_fen = 0  # type: ignore[misc]  # what the types forbid, shown refused at run time
 
 
 # --- the sale as a whole (CARD-02/03), who buys (RX-11), the signed list (CARD-05) -------------------------

@@ -13,11 +13,12 @@ from server.db.uow import core_unit
 from server.roles import Role
 from server.services.context import Ctx
 from server.services.store import users
+from tests.conftest import Shop
 from tests.server.test_duty_cli import _config
 
 
 @pytest.mark.refuses("SEC-01", "GSP-06")
-def test_the_command_line_counts_writes_off_and_recalls_as_the_api_does(shop: dict[str, Any], engine: Engine,
+def test_the_command_line_counts_writes_off_and_recalls_as_the_api_does(shop: Shop, engine: Engine,
                                                                         ctx: Ctx, settings: Any,
                                                                         tmp_path: Any) -> None:
     config = _config(tmp_path, settings)

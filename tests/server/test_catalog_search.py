@@ -22,7 +22,17 @@ from server.db.uow import NotOnLoop, core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.catalog.search import CatalogSearch, index_of
 from server.services.context import Ctx
-from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, ROLE_PINS, login, mapping_approval, seed_shop
+from tests.conftest import (
+    BARCODE_AMOX,
+    BARCODE_ICE,
+    BARCODE_MASK,
+    ROLE_PINS,
+    Shop,
+    login,
+    mapping_approval,
+    seed_shop,
+    sqlite_file,
+)
 
 ANSWER = TypeAdapter(list[SearchHitOut])
 NOBODY: Any = None  # the caller, which the search does not need
@@ -53,7 +63,7 @@ def _as_the_models_give(engine: Engine, ctx: Ctx, q: str, limit: int) -> bytes:
     return ANSWER.dump_json([SearchHitOut(rank=h.rank, matched=h.field, item=outs[h.item_id]) for h in hits])
 
 
-def test_the_answer_is_the_one_the_models_give(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_answer_is_the_one_the_models_give(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     _extra_items(engine, ctx)
     client, cashier = shop["client"], shop["cashier"]
     seen: set[str] = set()
@@ -71,7 +81,7 @@ def test_the_answer_is_the_one_the_models_give(shop: dict[str, Any], engine: Eng
             blg["item"]["insurance_label"]) == (None, ["6905678901236", "6905678901243"], 80, "甲")
 
 
-def test_the_fields_hold_the_models_types_and_order(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_fields_hold_the_models_types_and_order(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     """item_fields builds ItemOut's fields without the model: the model given them changes nothing."""
     answer = find(engine, ctx, NOBODY, "YP", 20)
     for hit in TypeAdapter(list[dict[str, Any]]).validate_json(answer):
@@ -82,7 +92,7 @@ def test_the_fields_hold_the_models_types_and_order(shop: dict[str, Any], engine
         item_fields({"gsp_class": "rx", "insurance_category": "none"}, 0)
 
 
-def test_the_stock_is_what_can_be_sold(shop: dict[str, Any]) -> None:
+def test_the_stock_is_what_can_be_sold(shop: Shop) -> None:
     """GSP-06 through the stock ledger's one predicate: the expired batch and the stopped one are not counted."""
     def stock(code: str) -> int:
         r = shop["client"].get("/items/search", params={"q": code}, headers=shop["cashier"])
@@ -117,7 +127,7 @@ def test_on_the_loop_it_never_waits(engine: Engine, ctx: Ctx) -> None:
     changed = find_("YP0002")
     assert b'"price_fen":360' in changed and find_("YP0002", on_loop=True) == changed
 
-    other = sqlite3.connect(engine.url.database or "", isolation_level=None)  # another process mid-write
+    other = sqlite3.connect(sqlite_file(engine), isolation_level=None)  # another process mid-write
     try:
         other.execute("BEGIN IMMEDIATE")
         other.execute("UPDATE item SET price_fen = 1 WHERE code = 'YP0002'")
@@ -143,7 +153,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_hot_lane_answers_as_the_route_does(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+def test_the_hot_lane_answers_as_the_route_does(shop: Shop, engine: Engine, ctx: Ctx,
                                                  served: list[str]) -> None:
     """The search's happy path is served by the hot lane; whatever it cannot read as the route does goes the long
     way — and either way the answer is the same."""

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit
 from server.roles import Role
 from server.services import sales_ledger
@@ -61,7 +62,7 @@ def _seed(engine: Engine, ctx: Ctx) -> dict[str, Any]:
                       "gsp_class": "otc_b", "route": "internal", "price_fen": 100}
             created = catalog_service.create_item(u, ctx, values, [], "Z-OTC")
             u.flush()
-            return created.id  # type: ignore[return-value]
+            return id_of(created)
 
         items["last"] = []
         for n in range(LAST_ROUNDS):  # exactly one unit each

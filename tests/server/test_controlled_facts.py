@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from catalog.importer import COLUMN_BY_KEY
 from server.db.models import Item
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.roles import Role
 from server.services.context import Ctx
@@ -24,6 +25,7 @@ from tests.conftest import (
     DUTY_PHARMACIST,
     ROLE_PINS,
     SECOND_INSURANCE_ADMIN,
+    Shop,
     by_second_admin,
     login,
     mapping_approval,
@@ -53,7 +55,7 @@ def error(r: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def item(shop: dict[str, Any], key: str) -> dict[str, Any]:
+def item(shop: Shop, key: str) -> dict[str, Any]:
     r = shop["client"].get(f"/items/{shop['items'][key]}", headers=shop["manager"])
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
@@ -62,10 +64,12 @@ def item(shop: dict[str, Any], key: str) -> dict[str, Any]:
 
 def uploaded_on(engine: Engine, item_id: int) -> Any:
     with read_session(engine) as s:
-        return s.get(Item, item_id).mapping_uploaded_on  # type: ignore[union-attr]
+        item = s.get(Item, item_id)
+        assert item is not None
+        return item.mapping_uploaded_on
 
 
-def audit_entries(shop: dict[str, Any], action: str) -> list[dict[str, Any]]:
+def audit_entries(shop: Shop, action: str) -> list[dict[str, Any]]:
     r = shop["client"].get("/audit", params={"limit": 500}, headers=shop["manager"])
     assert r.status_code == 200, r.text
     return [e for e in r.json() if e["action"] == action]
@@ -75,14 +79,14 @@ def pharmacist(engine: Engine, ctx: Ctx, username: str, roles: set[Role], pin: s
     """A pharmacist qualified under STAFF-01, holding these posts."""
     with core_unit(engine) as u:
         user = add_user(u, ctx, username, username, pin, roles)
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": f"ZY-{username}",
             "qualification_expiry": ctx.today + timedelta(days=900),
             "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=30), "contract_end": ctx.today + timedelta(days=900)})
 
 
-def map_items(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, str]:
+def map_items(shop: Shop, engine: Engine, ctx: Ctx) -> dict[str, str]:
     """Amoxicillin mapped 乙 with its code, the mapping uploaded today: the card would pay it with a 外配处方."""
     c = shop["client"]
     mapping_approval(engine, ctx)
@@ -100,7 +104,7 @@ def map_items(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, str]:
 # --- the laundering chain of the issue, refused at each step ---------------------------------------------------------
 
 @pytest.mark.refuses("RX-01", "GSP-02")
-def test_a_manager_alone_cannot_launder_a_prescription_drug(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_manager_alone_cannot_launder_a_prescription_drug(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, m, amox = shop["client"], shop["manager"], shop["items"]["amox"]
     # 1. a zone admitting 处方药 with 中药饮片: refused (GSP-02: a prescription drug stands with nothing else)
     mixed = c.post("/zones", json={"code": "Z-RXH", "name": "处方药与饮片", "admits": ["rx", "herbal"],
@@ -134,7 +138,7 @@ def test_a_manager_alone_cannot_launder_a_prescription_drug(shop: dict[str, Any]
 
 
 @pytest.mark.refuses("RX-01", "STAFF-01")
-def test_a_pharmacist_who_requests_a_class_change_cannot_approve_it(shop: dict[str, Any], engine: Engine,
+def test_a_pharmacist_who_requests_a_class_change_cannot_approve_it(shop: Shop, engine: Engine,
                                                                     ctx: Ctx) -> None:
     c, amox = shop["client"], shop["items"]["amox"]
     pharmacist(engine, ctx, "u_mgr_ph", {Role.MANAGER, Role.PHARMACIST})
@@ -161,7 +165,7 @@ def test_a_pharmacist_who_requests_a_class_change_cannot_approve_it(shop: dict[s
 
 
 @pytest.mark.refuses("RX-01", "SEC-02")
-def test_the_requesters_other_account_is_the_requester(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_requesters_other_account_is_the_requester(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     """Accounts belong to a person: a second account of the requester's own person (their ID number), qualified
     and holding the post, approves nothing the first one asked for."""
     c, amox = shop["client"], shop["items"]["amox"]
@@ -169,7 +173,7 @@ def test_the_requesters_other_account_is_the_requester(shop: dict[str, Any], eng
     pharmacist(engine, ctx, "u_ph_alt", {Role.PHARMACIST}, pin="7777")
     with core_unit(engine) as u:  # both accounts are one person's
         for name in ("u_mgr_ph", "u_ph_alt"):
-            set_staff_profile(u, ctx, find_user(orm(u), ctx, name).id, {"id_number": "110101199003070011"})
+            set_staff_profile(u, ctx, id_of(find_user(orm(u), ctx, name)), {"id_number": "110101199003070011"})
     change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "国家药监局转为甲类非处方药"}
     body = error(c.patch(f"/items/{amox}", json=change, headers=second(c, login(c, "u_mgr_ph", "6666"), "u_ph_alt",
                                                                        "7777", "catalog.write", str(amox))),
@@ -179,11 +183,11 @@ def test_the_requesters_other_account_is_the_requester(shop: dict[str, Any], eng
 
 
 @pytest.mark.refuses("RX-01", "SEC-03")
-def test_a_frozen_pharmacists_approval_does_not_count(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_frozen_pharmacists_approval_does_not_count(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, m, amox = shop["client"], shop["manager"], shop["items"]["amox"]
     pharmacist(engine, ctx, "u_leaver", {Role.PHARMACIST})
     with core_unit(engine) as u:
-        freeze_user(u, ctx, find_user(orm(u), ctx, "u_leaver").id, "离职")  # type: ignore[arg-type]
+        freeze_user(u, ctx, id_of(find_user(orm(u), ctx, "u_leaver")), "离职")
     change = {"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药"}
     error(second_asked(c, m, "u_leaver", "6666", "catalog.write", str(amox)), 403, "SEC-03")
     # a wrong PIN is refused and counted as a failed login of that person
@@ -194,7 +198,7 @@ def test_a_frozen_pharmacists_approval_does_not_count(shop: dict[str, Any], engi
 
 
 @pytest.mark.refuses("RX-01", "CARD-07")
-def test_the_import_is_no_way_around(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_import_is_no_way_around(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, m = shop["client"], shop["manager"]
 
     def upload(rows: list[dict[str, str]], h: dict[str, str] = m, who: tuple[str, str] | None = None,
@@ -233,7 +237,7 @@ def test_the_import_is_no_way_around(shop: dict[str, Any], engine: Engine, ctx: 
 
 
 @pytest.mark.refuses("CARD-07")
-def test_a_class_change_resets_the_uploaded_mapping(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_class_change_resets_the_uploaded_mapping(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, amox = shop["client"], shop["items"]["amox"]
     map_items(shop, engine, ctx)
     ok = c.patch(f"/items/{amox}", json={"gsp_class": "otc_a", "zone_code": "Z-OTC", "reason": "转非处方药"},
@@ -244,7 +248,7 @@ def test_a_class_change_resets_the_uploaded_mapping(shop: dict[str, Any], engine
 
 
 @pytest.mark.refuses("CARD-07", "SEC-01")
-def test_the_uploaded_state_is_not_typed_nor_back_dated(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_uploaded_state_is_not_typed_nor_back_dated(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, amox = shop["client"], shop["items"]["amox"]
     mapping_approval(engine, ctx)
     ins = login(c, "u_insurance_admin", ROLE_PINS["insurance_admin"])
@@ -275,7 +279,7 @@ def test_the_uploaded_state_is_not_typed_nor_back_dated(shop: dict[str, Any], en
 
 
 @pytest.mark.refuses("CARD-07")
-def test_a_national_code_is_one_items_and_well_formed(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_national_code_is_one_items_and_well_formed(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c = shop["client"]
     ins = map_items(shop, engine, ctx)
     vitc = f"/items/{shop['items']['vitc']}/mapping"
@@ -301,7 +305,7 @@ def test_a_national_code_is_one_items_and_well_formed(shop: dict[str, Any], engi
 @pytest.mark.refuses("GSP-01", "GSP-02")
 @pytest.mark.parametrize("admits", [["rx", "herbal"], ["rx", "otc_a"], ["rx", "otc_b"], ["rx", "food"],
                                     ["rx", "device"], ["rx", "health_food"], ["otc_a", "herbal"]])
-def test_a_zone_never_mixes_prescription_drugs_with_anything(shop: dict[str, Any], admits: list[str]) -> None:
+def test_a_zone_never_mixes_prescription_drugs_with_anything(shop: Shop, admits: list[str]) -> None:
     r = shop["client"].post("/zones", json={"code": "Z-MIX", "name": "混放区", "admits": admits,
                                             "route_group": "internal"}, headers=shop["manager"])
     assert r.status_code == 422 and r.json()["code"] in ("GSP-01", "GSP-02"), r.text
@@ -310,7 +314,7 @@ def test_a_zone_never_mixes_prescription_drugs_with_anything(shop: dict[str, Any
         "Z-DEV", "Z-FOOD", "Z-OTC", "Z-RX"]
 
 
-def test_tightening_is_one_persons(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_tightening_is_one_persons(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     """OTC to Rx, or a mapping taken away, makes nothing easier: the post that keeps the fact does it alone."""
     c, m = shop["client"], shop["manager"]
     ok = c.patch(f"/items/{shop['items']['vitc']}", json={"gsp_class": "rx", "zone_code": "Z-RX"}, headers=m)

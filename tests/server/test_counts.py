@@ -17,7 +17,7 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from server.services.store import users
-from tests.conftest import BARCODE_VITC, login
+from tests.conftest import BARCODE_VITC, Shop, login
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 ID_A = "110101199003070011"
@@ -63,7 +63,7 @@ BOOK = {"B-AMOX-1": 240, "B-AMOX-2": 48, "B-VITC-1": 50, "B-MASK-OLD": 5, "B-MAS
 
 
 @pytest.mark.refuses("ST-01", "ST-02")
-def test_a_blind_count_while_selling_posts_its_variances_at_cost_once(shop: dict[str, Any], engine: Engine,
+def test_a_blind_count_while_selling_posts_its_variances_at_cost_once(shop: Shop, engine: Engine,
                                                                      ctx: Ctx) -> None:
     c, ph, mg = shop["client"], shop["pharmacist"], shop["manager"]
     made = c.post("/counts", json={"blind": True, "note": "月末盘点"}, headers=ph)
@@ -123,7 +123,7 @@ def test_a_blind_count_while_selling_posts_its_variances_at_cost_once(shop: dict
 
 
 @pytest.mark.refuses("SEC-01")
-def test_a_count_is_not_approved_by_its_counter_nor_another_account_of_theirs(shop: dict[str, Any], engine: Engine,
+def test_a_count_is_not_approved_by_its_counter_nor_another_account_of_theirs(shop: Shop, engine: Engine,
                                                                             ctx: Ctx) -> None:
     c, ph, mg = shop["client"], shop["pharmacist"], shop["manager"]
     with core_unit(engine) as u:
@@ -153,7 +153,7 @@ def test_a_count_is_not_approved_by_its_counter_nor_another_account_of_theirs(sh
 
 
 @pytest.mark.refuses("ST-01")
-def test_a_zone_count_finds_a_batch_at_zero_and_gains_it_at_its_receipt_cost(shop: dict[str, Any], engine: Engine,
+def test_a_zone_count_finds_a_batch_at_zero_and_gains_it_at_its_receipt_cost(shop: Shop, engine: Engine,
                                                                            ctx: Ctx) -> None:
     c, ph, mg, today = shop["client"], shop["pharmacist"], shop["manager"], shop["clock"].today
     items = shop["items"]

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from catalog.delivery import parse_delivery
 from server.cli import app
+from tests.conftest import Shop
 from tests.server.test_duty_cli import _config
 from tests.server.test_receiving import _supplier
 
@@ -78,7 +79,7 @@ def _written(engine: Engine) -> tuple[int, ...]:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.refuses("GSP-05")
-def test_an_imported_delivery_is_a_draft_that_needs_its_inspection_and_approval(shop: dict[str, Any],
+def test_an_imported_delivery_is_a_draft_that_needs_its_inspection_and_approval(shop: Shop,
                                                                                 engine: Engine, settings: Any,
                                                                                 tmp_path: Path) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server import audit
 from server.config import ROOT, Settings
@@ -199,10 +199,10 @@ def _check_store(engine: Engine, ctx: Ctx, acked: dict[str, dict[str, Any]], ope
         sales = {x.id: x for x in s.exec(select(Sale).where(Sale.store_id == ctx.store_id))}
         items = {i.id: i for i in s.exec(select(Item).where(Item.store_id == ctx.store_id))}
         lines: dict[str, list[SaleLine]] = defaultdict(list)
-        for ln in s.exec(select(SaleLine).where(SaleLine.store_id == ctx.store_id).order_by(SaleLine.line_no)):
+        for ln in s.exec(select(SaleLine).where(SaleLine.store_id == ctx.store_id).order_by(col(SaleLine.line_no))):
             lines[ln.sale_id].append(ln)
         tenders: dict[str, list[Tender]] = defaultdict(list)
-        for t in s.exec(select(Tender).where(Tender.store_id == ctx.store_id).order_by(Tender.id)):  # type: ignore[arg-type]
+        for t in s.exec(select(Tender).where(Tender.store_id == ctx.store_id).order_by(col(Tender.id))):
             tenders[t.sale_id].append(t)
         moves = list(s.exec(select(StockMovement).where(StockMovement.store_id == ctx.store_id)))
         completions: dict[str, int] = defaultdict(int)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from server.audit import verify
 from server.config import Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
 from server.roles import Role
@@ -25,6 +26,7 @@ from tests.conftest import (
     BARCODE_MASK,
     BARCODE_VITC,
     ROLE_PINS,
+    Shop,
     login,
     make_settings,
     second,
@@ -44,13 +46,13 @@ def settings(db_url: str) -> Settings:
 def _provision(engine: Engine, ctx: Ctx, username: str, pin: str, roles: set[Role], id_number: str = "") -> int:
     with core_unit(engine) as u:
         user = users.add_user(u, ctx, username, username, pin, roles, id_number)
-        return int(user.id)  # type: ignore[arg-type]
+        return id_of(user)
 
 
 def _owner_of(engine: Engine, ctx: Ctx, username: str, id_number: str) -> None:
     """The staff record of a fixture's account names its owner."""
     with core_unit(engine) as u:
-        users.set_staff_profile(u, ctx, int(users.find_user(orm(u), ctx, username).id),  # type: ignore[arg-type]
+        users.set_staff_profile(u, ctx, id_of(users.find_user(orm(u), ctx, username)),
                                 {"id_number": id_number})
 
 
@@ -62,7 +64,7 @@ def _me(client: TestClient, h: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.refuses("SEC-01")
-def test_sec01_an_administrator_cannot_make_a_cashier_with_a_known_pin_and_sell(shop: dict[str, Any]) -> None:
+def test_sec01_an_administrator_cannot_make_a_cashier_with_a_known_pin_and_sell(shop: Shop) -> None:
     c, admin = shop["client"], login(shop["client"], "u_sysadmin", ROLE_PINS["sysadmin"])
     with_pin = c.post("/users", json={"username": "fake", "display_name": "假收银", "id_number": ID_A,
                                       "roles": ["cashier"], "pin": "1234"}, headers=admin)
@@ -163,7 +165,7 @@ def test_sec02_one_person_never_holds_a_maintainer_and_an_operational_account(
 
 
 @pytest.mark.refuses("SEC-03")
-def test_sec03_a_revoked_posts_open_session_is_refused_at_once(shop: dict[str, Any]) -> None:
+def test_sec03_a_revoked_posts_open_session_is_refused_at_once(shop: Shop) -> None:
     c, cashier = shop["client"], shop["cashier"]
     sid = str(uuid.uuid4())
     assert c.post("/sales", json={"id": sid}, headers=cashier).status_code == 201
@@ -181,7 +183,7 @@ def test_sec03_a_revoked_posts_open_session_is_refused_at_once(shop: dict[str, A
 
 @pytest.mark.refuses("SEC-03", "SEC-01")
 def test_sec03_a_transfer_ends_the_old_post_at_once_and_the_new_one_waits_for_approval(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx) -> None:
     from tests.conftest import pharmacist_on_duty
 
     c, ph = shop["client"], shop["pharmacist"]
@@ -210,7 +212,7 @@ def test_sec03_a_transfer_ends_the_old_post_at_once_and_the_new_one_waits_for_ap
 # --- SEC-01: refunds and voids above the store's amount are checked by a second person -----------------------
 
 
-def _basket(shop: dict[str, Any], *scans: tuple[str, int], h: dict[str, str] | None = None) -> str:
+def _basket(shop: Shop, *scans: tuple[str, int], h: dict[str, str] | None = None) -> str:
     c, h = shop["client"], h or shop["cashier"]
     sid = str(uuid.uuid4())
     assert c.post("/sales", json={"id": sid}, headers=h).status_code == 201
@@ -220,7 +222,7 @@ def _basket(shop: dict[str, Any], *scans: tuple[str, int], h: dict[str, str] | N
     return sid
 
 
-def _paid(shop: dict[str, Any], *scans: tuple[str, int]) -> dict[str, Any]:
+def _paid(shop: Shop, *scans: tuple[str, int]) -> dict[str, Any]:
     c, h = shop["client"], shop["cashier"]
     sid = _basket(shop, *scans)
     total = c.get(f"/sales/{sid}", headers=h).json()["total_fen"]
@@ -231,7 +233,7 @@ def _paid(shop: dict[str, Any], *scans: tuple[str, int]) -> dict[str, Any]:
 
 
 @pytest.mark.refuses("SEC-01")
-def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: dict[str, Any], engine: Engine,
+def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: Shop, engine: Engine,
                                                              ctx: Ctx) -> None:
     c, ph = shop["client"], shop["pharmacist"]
     _owner_of(engine, ctx, "u_pharmacist", ID_A)
@@ -265,7 +267,7 @@ def test_sec01_a_void_above_the_amount_needs_a_second_person(shop: dict[str, Any
 @pytest.mark.refuses("SEC-01")
 @pytest.mark.parametrize("backend", ["sqlite"])  # a check of the wire and the grants' memory: no database guard
 def test_sec01_a_second_persons_pin_never_travels_in_a_request_and_their_grant_serves_once(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx) -> None:
     """The old way — the second person's username and PIN in the void's body — is refused by name, nothing
     written; their grant (X-Second) serves one request on the sale it was asked for, once, and never as an
     authorisation to act (X-Grant)."""
@@ -299,7 +301,7 @@ def test_sec01_a_second_persons_pin_never_travels_in_a_request_and_their_grant_s
 
 
 @pytest.mark.refuses("SEC-01")
-def test_sec01_a_same_day_refund_above_the_amount_needs_a_second_person(shop: dict[str, Any], engine: Engine,
+def test_sec01_a_same_day_refund_above_the_amount_needs_a_second_person(shop: Shop, engine: Engine,
                                                                         ctx: Ctx) -> None:
     c, ph = shop["client"], shop["pharmacist"]
     _owner_of(engine, ctx, "u_pharmacist", ID_A)
@@ -342,7 +344,7 @@ def test_sec01_the_second_person_rule() -> None:
 
 @pytest.mark.refuses("SEC-01")
 @pytest.mark.business_day
-def test_sec01_a_later_day_refund_needs_a_second_person_whatever_its_amount(shop: dict[str, Any],
+def test_sec01_a_later_day_refund_needs_a_second_person_whatever_its_amount(shop: Shop,
                                                                             engine: Engine) -> None:
     from datetime import timedelta
 

@@ -7,22 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from server.auth import principals
 from server.config import ROOT, Settings
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
-from tests.conftest import Clock
+from tests.conftest import Clock, Shop
 from tests.tamper import behind_the_guard
 
 
 def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> None:
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, username)
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "qualification_expiry": ctx.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": ctx.today - timedelta(days=400), "contract_end": contract_end})
@@ -30,7 +32,7 @@ def _qualify(engine: Engine, ctx: Ctx, username: str, contract_end: date) -> Non
 
 @pytest.mark.refuses("STAFF-01", "SEC-01")
 def test_a_qualified_pharmacist_goes_on_and_off_duty_and_the_z_report_shows_it(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx, clock: Clock) -> None:
     c, ph, sid = shop["client"], shop["pharmacist"], shop["shift_id"]
     refused = c.post(f"/shifts/{sid}/duty", headers=ph)  # no staff record yet
     assert refused.status_code == 403 and refused.json()["code"] == "STAFF-01"
@@ -47,7 +49,7 @@ def test_a_qualified_pharmacist_goes_on_and_off_duty_and_the_z_report_shows_it(
 
 @pytest.mark.refuses("STAFF-01")
 @pytest.mark.business_day
-def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+def test_a_pharmacist_whose_contract_ended_cannot_go_on_duty(shop: Shop, engine: Engine, ctx: Ctx,
                                                              clock: Clock) -> None:
     _qualify(engine, ctx, "u_pharmacist", clock.today - timedelta(days=1))  # ended yesterday, store time
     r = shop["client"].post(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
@@ -64,7 +66,7 @@ def _config(tmp_path: Path, settings: Settings) -> Path:
 
 
 @pytest.mark.refuses("SEC-01", "SEC-02", "SEC-03")
-def test_cli_acts_as_a_named_person_who_authenticates(client, engine: Engine, ctx: Ctx, settings: Settings,  # type: ignore[no-untyped-def]
+def test_cli_acts_as_a_named_person_who_authenticates(client: TestClient, engine: Engine, ctx: Ctx, settings: Settings,
                                                       tmp_path: Path) -> None:
     from server.cli import app
 
@@ -120,12 +122,12 @@ def test_cli_acts_as_a_named_person_who_authenticates(client, engine: Engine, ct
     missing = cli("user", "freeze", "nobody", "--reason", "x", "--as", "boss", pin="5678\n")
     assert missing.exit_code == 1
     with engine.connect() as conn:  # each change is attributed to the person who made it, never "system"
-        actors = dict(conn.execute(text("SELECT action, actor FROM audit_entry WHERE action IN "
+        actors: dict[str, str] = dict(conn.execute(text("SELECT action, actor FROM audit_entry WHERE action IN "
                                         "('user.grant_requested', 'user.grant_approved', 'user.freeze')")).all())
     assert actors == {"user.grant_requested": "admin", "user.grant_approved": "boss", "user.freeze": "boss"}
 
 
-def test_an_expired_token_stops_working(client, headers: dict[str, dict[str, str]], engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_token_stops_working(client: TestClient, headers: dict[str, dict[str, str]], engine: Engine) -> None:
     assert client.get("/auth/me", headers=headers["cashier"]).status_code == 200
     with behind_the_guard(engine, "auth_session") as conn:  # the database refuses it otherwise (migration 0016)
         conn.execute(text("UPDATE auth_session SET expires_at = :t"), {"t": "2000-01-01 00:00:00"})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
 
+from server.config import Settings
 from server.events import EventHub
-from tests.conftest import ROLE_PINS, till_login
+from tests.conftest import ROLE_PINS, Shop, till_login
 from tests.service import start_service
 
 
@@ -74,11 +76,12 @@ def test_state_is_kept_and_sent_to_every_till_of_the_store() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_sse_stream_over_the_service_requires_a_till_and_resumes(shop, settings, tmp_path) -> None:
+def test_sse_stream_over_the_service_requires_a_till_and_resumes(shop: Shop, settings: Settings,
+                                                                 tmp_path: Path) -> None:
     base, stop = start_service(settings, tmp_path)
     try:
         with httpx.Client(base_url=base, timeout=10) as http:
-            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])  # type: ignore[arg-type]
+            headers = till_login(http, "u_cashier", ROLE_PINS["cashier"])
             assert http.get("/events").status_code == 401
             with http.stream("GET", "/events", headers=headers) as resp:
                 assert resp.status_code == 200

@@ -15,44 +15,46 @@ import pytest
 from sqlalchemy import text
 
 from server.audit import verify
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.roles import Role
 from server.services.context import Ctx
 from server.services.store.users import add_user, find_user, freeze_user, set_staff_profile
-from tests.conftest import BARCODE_VITC, ROLE_PINS, qualify_pharmacist, till_login
+from server.state import AppState
+from tests.conftest import BARCODE_VITC, ROLE_PINS, Post, Shop, qualify_pharmacist, service_state, till_login
 from tests.server.test_prescriptions import enter
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 PHARMACIST = ("u_pharmacist", ROLE_PINS["pharmacist"])
 
 
-def authorise(shop: dict[str, Any], action: str, subject: str, who: tuple[str, str] = PHARMACIST,
-              at: str = "cashier") -> Any:
+def authorise(shop: Shop, action: str, subject: str, who: tuple[str, str] = PHARMACIST,
+              at: Post = "cashier") -> Any:
     return shop["client"].post("/auth/authorise", json={"username": who[0], "pin": who[1], "action": action,
                                                         "subject": subject}, headers=shop[at])
 
 
-def granted(shop: dict[str, Any], grant: str, at: str = "cashier") -> dict[str, str]:
+def granted(shop: Shop, grant: str, at: Post = "cashier") -> dict[str, str]:
     return shop[at] | {"X-Grant": grant}
 
 
-def state_of(shop: dict[str, Any]) -> Any:
-    return shop["client"].app.state.dingdian
+def state_of(shop: Shop) -> AppState:
+    return service_state(shop["client"])
 
 
-def user_id(shop: dict[str, Any], username: str) -> int:
+def user_id(shop: Shop, username: str) -> int:
     st = state_of(shop)
     with read_session(st.engine) as s:
-        return int(find_user(s, Ctx(st.store_id, st.settings), username).id)  # type: ignore[arg-type]
+        return id_of(find_user(s, Ctx(st.store_id, st.settings), username))
 
 
-def sale_status(shop: dict[str, Any], sid: str) -> tuple[str, int | None]:
+def sale_status(shop: Shop, sid: str) -> tuple[str, int | None]:
     with state_of(shop).engine.connect() as conn:
         row = conn.execute(text("SELECT status, voided_by FROM sale WHERE id = :i"), {"i": sid}).one()
     return str(row.status), row.voided_by
 
 
-def audit_of(shop: dict[str, Any], action: str) -> list[Any]:
+def audit_of(shop: Shop, action: str) -> list[Any]:
     """(user_id, after) of the entries of `action`, the image read as JSON on either backend."""
     with state_of(shop).engine.connect() as conn:
         rows = conn.execute(text("SELECT user_id, after FROM audit_entry WHERE action = :a ORDER BY seq"),
@@ -61,14 +63,14 @@ def audit_of(shop: dict[str, Any], action: str) -> list[Any]:
             for r in rows]
 
 
-def open_sale(shop: dict[str, Any], barcode: str = BARCODE_VITC) -> str:
+def open_sale(shop: Shop, barcode: str = BARCODE_VITC) -> str:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     assert scan(c, h, sid, barcode).status_code == 201
     return sid
 
 
-def test_the_till_knows_its_rights_up_front_and_who_may_do_what_it_may_not(shop: dict[str, Any]) -> None:
+def test_the_till_knows_its_rights_up_front_and_who_may_do_what_it_may_not(shop: Shop) -> None:
     me = shop["client"].get("/auth/me", headers=shop["cashier"]).json()
     assert "sale.sell" in me["actions"] and "sale.void" not in me["actions"]
     assert me["in_place"] == {"rx.review": "药师", "sale.void": "药师", "sale.return": "药师",
@@ -84,7 +86,7 @@ def test_the_till_knows_its_rights_up_front_and_who_may_do_what_it_may_not(shop:
     assert "可由药师当场输入工号和 PIN 授权" in bare.json()["message_zh"] and bare.json()["details"]["in_place"]
 
 
-def test_a_pharmacist_authorises_a_cashiers_void_in_place_and_both_are_recorded(shop: dict[str, Any]) -> None:
+def test_a_pharmacist_authorises_a_cashiers_void_in_place_and_both_are_recorded(shop: Shop) -> None:
     sid = open_sale(shop)
     a = authorise(shop, "sale.void", sid)
     assert a.status_code == 200, a.text
@@ -103,7 +105,7 @@ def test_a_pharmacist_authorises_a_cashiers_void_in_place_and_both_are_recorded(
 
 
 @pytest.mark.refuses("SEC-01")
-def test_a_grant_serves_one_action_on_one_sale_at_one_till_once(shop: dict[str, Any]) -> None:
+def test_a_grant_serves_one_action_on_one_sale_at_one_till_once(shop: Shop) -> None:
     c = shop["client"]
     sid, other = open_sale(shop), open_sale(shop)
     grant = authorise(shop, "sale.void", sid).json()["grant"]
@@ -128,7 +130,7 @@ def test_a_grant_serves_one_action_on_one_sale_at_one_till_once(shop: dict[str, 
 
 
 @pytest.mark.refuses("SEC-01")
-def test_a_return_authorised_once_is_not_made_twice_but_its_retry_gets_the_first_answer(shop: dict[str, Any]) -> None:
+def test_a_return_authorised_once_is_not_made_twice_but_its_retry_gets_the_first_answer(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC, 2)
@@ -150,19 +152,19 @@ def test_a_return_authorised_once_is_not_made_twice_but_its_retry_gets_the_first
     assert entry.after["in_place"]["till_user_id"] == user_id(shop, "u_cashier")
 
 
-def _walked_around(shop: dict[str, Any], sid: str) -> None:
+def _walked_around(shop: Shop, sid: str) -> None:
     """Nothing was written: the sale open, no void, no grant to use."""
     assert sale_status(shop, sid) == ("open", None) and audit_of(shop, "sale.void") == []
 
 
 @pytest.mark.refuses("SEC-01")
-def test_the_till_persons_other_account_cannot_authorise_in_place(shop: dict[str, Any]) -> None:
+def test_the_till_persons_other_account_cannot_authorise_in_place(shop: Shop) -> None:
     """The cashier's person also holds a pharmacist's account: four eyes are two people, not two accounts."""
     st = state_of(shop)
     ctx = Ctx(st.store_id, st.settings)
     number = "110101199001011234"
     with core_unit(st.engine) as u:
-        set_staff_profile(u, ctx, find_user(orm(u), ctx, "u_cashier").id, {"id_number": number})  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(find_user(orm(u), ctx, "u_cashier")), {"id_number": number})
         add_user(u, ctx, "u_cashier_ph", "收银员的药师号", "5151", {Role.PHARMACIST}, id_number=number)
     sid = open_sale(shop)
     r = authorise(shop, "sale.void", sid, ("u_cashier_ph", "5151"))
@@ -172,7 +174,7 @@ def test_the_till_persons_other_account_cannot_authorise_in_place(shop: dict[str
 
 
 @pytest.mark.refuses("SEC-03")
-def test_a_frozen_pharmacist_cannot_authorise_nor_use_a_grant_given_before_the_freeze(shop: dict[str, Any]) -> None:
+def test_a_frozen_pharmacist_cannot_authorise_nor_use_a_grant_given_before_the_freeze(shop: Shop) -> None:
     st = state_of(shop)
     ctx = Ctx(st.store_id, st.settings)
     with core_unit(st.engine) as u:
@@ -192,7 +194,7 @@ def test_a_frozen_pharmacist_cannot_authorise_nor_use_a_grant_given_before_the_f
 
 
 @pytest.mark.refuses("SEC-01")
-def test_a_wrong_pin_is_counted_and_a_post_that_may_not_is_told_who_may(shop: dict[str, Any]) -> None:
+def test_a_wrong_pin_is_counted_and_a_post_that_may_not_is_told_who_may(shop: Shop) -> None:
     sid = open_sale(shop)
     wrong = authorise(shop, "sale.void", sid, ("u_pharmacist", "0000"))
     assert wrong.status_code == 403 and wrong.json()["code"] == "AUTH"  # the till's own session stays
@@ -209,7 +211,7 @@ def test_a_wrong_pin_is_counted_and_a_post_that_may_not_is_told_who_may(shop: di
 
 @pytest.mark.refuses("RX-10")
 def test_a_pharmacist_reviews_at_the_cashiers_till_in_place_and_goes_on_and_off_duty_there(
-        shop: dict[str, Any]) -> None:
+        shop: Shop) -> None:
     c = shop["client"]
     st = state_of(shop)
     qualify_pharmacist(st.engine, Ctx(st.store_id, st.settings))
@@ -238,7 +240,7 @@ def test_a_pharmacist_reviews_at_the_cashiers_till_in_place_and_goes_on_and_off_
     assert on_entry.after["in_place"]["authorised_by"] == "u_pharmacist"
 
 
-def test_a_cashier_joins_the_tills_shift_another_cashier_opened(shop: dict[str, Any]) -> None:
+def test_a_cashier_joins_the_tills_shift_another_cashier_opened(shop: Shop) -> None:
     st = state_of(shop)
     ctx = Ctx(st.store_id, st.settings)
     with core_unit(st.engine) as u:

@@ -22,7 +22,7 @@ from server.cli import app
 from server.db.uow import read_session
 from server.services.context import Ctx
 from server.services.inspection import archive
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Shop, prescribe
 from tests.server.test_duty_cli import _config
 from tests.server.test_selling import new_sale, pay_cash, scan
 
@@ -55,7 +55,7 @@ def _rewritten(archive: Path, out: Path, change: dict[str, bytes | None], add: d
 @pytest.mark.refuses("ST-08", "SEC-06", "SEC-01")
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identity_numbers(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx, settings: Any, tmp_path: Path) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx, settings: Any, tmp_path: Path) -> None:
     c, h, today = shop["client"], shop["cashier"], shop["clock"].today
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 1)

@@ -47,7 +47,8 @@ def test_the_direction_of_a_kind() -> None:
     assert sign_agrees("purchase", 5) and not sign_agrees("purchase", -5)
     assert sign_agrees("sale", -1) and not sign_agrees("sale", 1)
     assert sign_agrees("quarantine_in", 1) and sign_agrees("quarantine_in", -1)
-    assert type_of("count_loss").upload is not None and type_of("count_loss").upload.inv_chg_type == "104"
+    upload = type_of("count_loss").upload
+    assert upload is not None and upload.inv_chg_type == "104"
     with pytest.raises(ValueError):
         type_of("loss")  # not a kind: the ledger writes no kind outside the list
 

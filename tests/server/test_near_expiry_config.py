@@ -3,12 +3,10 @@ at the scan nor asked to pull it (the default 90 does both: test_stock_care)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from server.config import Settings
-from tests.conftest import BARCODE_AMOX, make_settings
+from tests.conftest import BARCODE_AMOX, Shop, make_settings
 from tests.server.test_selling import new_sale
 
 
@@ -17,7 +15,7 @@ def settings(db_url: str) -> Settings:
     return make_settings(db_url, rules={"near_expiry_days": 20, "report_deadline_day": 10})
 
 
-def test_a_store_with_twenty_days_is_not_warned_of_a_batch_thirty_days_out(shop: dict[str, Any]) -> None:
+def test_a_store_with_twenty_days_is_not_warned_of_a_batch_thirty_days_out(shop: Shop) -> None:
     c, cashier = shop["client"], shop["cashier"]
     sid = new_sale(c, cashier)
     r = c.post(f"/sales/{sid}/lines", json={"barcode": BARCODE_AMOX, "qty": 1}, headers=cashier)

@@ -25,7 +25,7 @@ from server.errors import AppError
 from server.services.context import Ctx
 from server.services.period import blockers, close
 from server.services.stock import ledger
-from tests.conftest import BARCODE_VITC, ROLE_PINS, SHANGHAI, login, second, seed_shop, till_login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, SHANGHAI, Shop, login, second, seed_shop, till_login
 from tests.reports import ledger_data
 from tests.server.test_receiving import _line, _receipt, _supplier
 from tests.server.test_selling import new_sale, pay_cash, scan
@@ -53,7 +53,7 @@ def _verifies(engine: Engine, ctx: Ctx) -> None:
 
 @SQLITE
 @pytest.mark.refuses("ST-01", "ST-02")
-def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: dict[str, Any], engine: Engine,
+def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: Shop, engine: Engine,
                                                                        ctx: Ctx, monkeypatch: pytest.MonkeyPatch
                                                                        ) -> None:
     c, h, today = shop["client"], shop["cashier"], shop["clock"].today
@@ -125,7 +125,7 @@ def test_a_month_closes_once_and_nothing_is_dated_inside_it_afterwards(shop: dic
 
 @SQLITE
 @pytest.mark.refuses("ST-01")
-def test_the_close_is_refused_while_the_month_has_anything_half_done(shop: dict[str, Any], engine: Engine,
+def test_the_close_is_refused_while_the_month_has_anything_half_done(shop: Shop, engine: Engine,
                                                                    ctx: Ctx) -> None:
     c, h, today = shop["client"], shop["cashier"], shop["clock"].today
     sup = _supplier(c, shop["manager"], "国药控股北京", today + timedelta(days=365), ["drugs"],
@@ -226,7 +226,7 @@ def test_the_next_period_opens_from_the_snapshot_as_if_replayed_from_the_start(e
     with engine.connect() as conn:
         snap = {(int(cid), int(b), str(loc)): (int(q), int(c), int(r)) for cid, b, loc, q, c, r in conn.execute(
             text("SELECT close_id, batch_id, location, qty, cost_fen, retail_fen FROM period_snapshot"))}
-        closes = dict(conn.execute(text("SELECT id, last_day FROM period_close")).all())
+        closes: dict[int, date | str] = dict(conn.execute(text("SELECT id, last_day FROM period_close")).all())
     for cid, last in closes.items():
         day = last if isinstance(last, date) else date.fromisoformat(last)
         raw: dict[tuple[int, str], list[int]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -36,7 +37,7 @@ def _path(op: Op) -> str:
     return re.sub(r"\{[^}]+\}", "1", op.path)
 
 
-def _call(client: TestClient, method: str, path: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     if method in ("GET", "DELETE"):
         return client.request(method, path, headers=headers)
     return client.request(method, path, headers=headers, json={})
@@ -65,6 +66,7 @@ def test_every_route_times_every_post(client: TestClient, headers: dict[str, dic
     for op in _ops(client):
         if op.action in ("public", "authenticated"):
             continue
+        assert op.action is not None, f"{op.method} {op.path} declares no action"
         for role in Role:
             r = _call(client, op.method, _path(op), headers[role.value])
             if allowed({role}, Action(op.action)):

@@ -10,31 +10,31 @@ from typing import Any
 import pytest
 import time_machine
 
-from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, nobody_on_duty, pharmacist_on_duty, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, Shop, nobody_on_duty, pharmacist_on_duty, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
-def _pharmacist_id(shop: dict[str, Any]) -> int:
+def _pharmacist_id(shop: Shop) -> int:
     return int(shop["client"].get("/auth/me", headers=shop["pharmacist"]).json()["id"])
 
 
-def _on_duty(shop: dict[str, Any]) -> list[str]:
+def _on_duty(shop: Shop) -> list[str]:
     return list(shop["client"].get("/till/status", headers=shop["cashier"]).json()["on_duty"])
 
 
 @pytest.fixture(autouse=True)
-def _only_the_shops_pharmacist(shop: dict[str, Any]) -> None:
+def _only_the_shops_pharmacist(shop: Shop) -> None:
     """The shop's own pharmacist the only one on duty (the seeded duty pharmacist gone off)."""
     pharmacist_on_duty(shop)
     nobody_on_duty(shop["client"])
 
 
-def _off_duty(shop: dict[str, Any]) -> None:
+def _off_duty(shop: Shop) -> None:
     r = shop["client"].delete(f"/shifts/{shop['shift_id']}/duty", headers=shop["pharmacist"])
     assert r.status_code == 200, r.text
 
 
-def _staff(shop: dict[str, Any], **changes: Any) -> Any:
+def _staff(shop: Shop, **changes: Any) -> Any:
     c = shop["client"]
     pid = _pharmacist_id(shop)
     body = {k: v for k, v in c.get(f"/users/{pid}/staff", headers=shop["manager"]).json().items()
@@ -46,7 +46,7 @@ def _staff(shop: dict[str, Any], **changes: Any) -> Any:
 
 
 @pytest.mark.refuses("RX-10")
-def test_without_a_pharmacist_on_duty_rx_and_class_a_otc_are_refused_at_the_scan(shop: dict[str, Any]) -> None:
+def test_without_a_pharmacist_on_duty_rx_and_class_a_otc_are_refused_at_the_scan(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     _off_duty(shop)
     assert _on_duty(shop) == []
@@ -64,7 +64,7 @@ def test_without_a_pharmacist_on_duty_rx_and_class_a_otc_are_refused_at_the_scan
 
 @pytest.mark.refuses("RX-10")
 def test_a_class_a_otc_scanned_while_a_pharmacist_was_on_duty_is_not_paid_after_they_left(
-        shop: dict[str, Any]) -> None:
+        shop: Shop) -> None:
     """Another time: scanned with a pharmacist present, parked, resumed and paid once they have gone."""
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -79,7 +79,7 @@ def test_a_class_a_otc_scanned_while_a_pharmacist_was_on_duty_is_not_paid_after_
 
 @pytest.mark.refuses("RX-10", "STAFF-01", "SEC-03")
 def test_a_frozen_pharmacists_duty_ends_at_once_and_their_approval_no_longer_completes_a_sale(
-        shop: dict[str, Any]) -> None:
+        shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     assert scan(c, h, sid, BARCODE_AMOX).status_code == 201
@@ -96,7 +96,7 @@ def test_a_frozen_pharmacists_duty_ends_at_once_and_their_approval_no_longer_com
 @pytest.mark.refuses("RX-10", "STAFF-01")
 @pytest.mark.parametrize("lapse", ["contract_end", "qualification_expiry"])
 def test_a_pharmacist_whose_contract_or_qualification_ended_no_longer_counts_though_still_logged_on(
-        shop: dict[str, Any], lapse: str) -> None:
+        shop: Shop, lapse: str) -> None:
     """Another path: nobody freezes the account; the record's date passes (here: set to yesterday by the manager)."""
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -113,7 +113,7 @@ def test_a_pharmacist_whose_contract_or_qualification_ended_no_longer_counts_tho
 
 
 @pytest.mark.refuses("STAFF-01")
-def test_a_licensed_pharmacist_without_a_registration_expiry_on_record_cannot_go_on_duty(shop: dict[str, Any]) -> None:
+def test_a_licensed_pharmacist_without_a_registration_expiry_on_record_cannot_go_on_duty(shop: Shop) -> None:
     c = shop["client"]
     _off_duty(shop)
     _staff(shop, qualification_expiry=None)
@@ -121,7 +121,7 @@ def test_a_licensed_pharmacist_without_a_registration_expiry_on_record_cannot_go
     assert r.status_code == 403 and r.json()["code"] == "STAFF-01", r.text
 
 
-def test_the_time_the_store_sold_without_a_pharmacist_is_on_record(shop: dict[str, Any]) -> None:
+def test_the_time_the_store_sold_without_a_pharmacist_is_on_record(shop: Shop) -> None:
     """The shift is open throughout; the pharmacist leaves for twenty minutes, and a device is sold meanwhile."""
     c, h, m = shop["client"], shop["cashier"], shop["manager"]
     t0 = shop["clock"].now.replace(microsecond=0) + timedelta(minutes=1)
@@ -146,6 +146,6 @@ def test_the_time_the_store_sold_without_a_pharmacist_is_on_record(shop: dict[st
     assert r.json()["total_seconds"] == sum(p["seconds"] for p in periods)
 
 
-def test_unattended_selling_is_for_the_manager_not_the_cashier(shop: dict[str, Any]) -> None:
+def test_unattended_selling_is_for_the_manager_not_the_cashier(shop: Shop) -> None:
     r = shop["client"].get("/shifts/unattended", headers=shop["cashier"])
     assert r.status_code == 403

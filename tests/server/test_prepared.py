@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,14 +20,15 @@ from server.db import sqlite as db_sqlite
 from server.db import uow as db_uow
 from server.db.engine import make_engine
 from server.db.models import Batch, Item, PrintJob, SaleLine, Supplier
+from server.db.models.base import table_of
 from server.db.prepared import Prepared, PreparedIn
 from server.db.sqlite import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, loop_may_wait
-from server.db.uow import NotOnLoop, WriterBusy, core_unit, loop_read, loop_unit, orm, read_session, read_unit
+from server.db.uow import NotOnLoop, Unit, WriterBusy, core_unit, loop_read, loop_unit, orm, read_session, read_unit
 from server.services import printing
 from server.services.context import Ctx
-from tests.conftest import Clock, seed_shop
+from tests.conftest import Clock, seed_shop, sqlite_file
 
-_JOB = PrintJob.__table__  # type: ignore[attr-defined]
+_JOB = table_of(PrintJob)
 _JOB_KEYS = ("store_id", "till_code", "kind", "ref", "reprint", "document", "status", "attempts", "last_error",
              "created_by", "created_at", "expires_at")
 ADD_JOB = Prepared(sa.insert(_JOB).returning(_JOB.c.id), _JOB_KEYS)
@@ -57,7 +59,7 @@ def test_values_go_in_and_come_out_as_core_writes_and_reads_them(engine: Engine,
 def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx, clock: Clock) -> None:
     seed_shop(engine, ctx)
     today = clock.today
-    batch = Batch.__table__  # type: ignore[attr-defined]
+    batch = table_of(Batch)
     fresh = Prepared(sa.select(sa.func.count()).select_from(batch)
                      .where(batch.c.expires_on >= sa.bindparam("today"), batch.c.status != "stopped"))
     stop = Prepared(sa.update(batch).where(batch.c.expires_on < sa.bindparam("today")).values(status="stopped"))
@@ -72,10 +74,17 @@ def test_literals_dates_and_rowcounts(engine: Engine, ctx: Ctx, clock: Clock) ->
         raise RuntimeError("undone: the batches stay as the shop has them")
 
 
-def _job_values(ctx: Ctx, ref: str) -> dict[str, object]:
+def _job_values(ctx: Ctx, ref: str) -> dict[str, Any]:
     return {"store_id": ctx.store_id, "till_code": "T01", "kind": "receipt", "ref": ref, "reprint": False,
             "document": {}, "status": "pending", "attempts": 0, "last_error": "", "created_by": None,
             "created_at": ctx.now, "expires_at": None}
+
+
+def _sqlite(conn: sa.Connection) -> sqlite3.Connection:
+    """The driver's own connection under SQLAlchemy's: these tests read SQLite's transaction state and pragmas."""
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
 
 
 def test_a_failed_unit_of_work_takes_the_prepared_writes_with_it(engine: Engine, ctx: Ctx) -> None:
@@ -88,8 +97,8 @@ def test_a_failed_unit_of_work_takes_the_prepared_writes_with_it(engine: Engine,
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_statements_it_cannot_run_faithfully_are_refused(engine: Engine) -> None:
-    line = SaleLine.__table__  # type: ignore[attr-defined]
-    item = Item.__table__  # type: ignore[attr-defined]
+    line = table_of(SaleLine)
+    item = table_of(Item)
     with read_session(engine) as s:
         conn = s.connection()
         with pytest.raises(ValueError, match="split"):  # defaults computed per execution must be given
@@ -160,7 +169,7 @@ def test_the_loops_settings_stay_on_its_own_connection(settings: Settings) -> No
             with loop_unit(one) as u:
                 conn = u.connection()
                 # inside: no waiting for another process's lock, no checkpoint on the event loop, no fsync
-                raw = conn.connection.dbapi_connection
+                raw = _sqlite(conn)
                 seen.append(raw)
                 assert raw.in_transaction  # BEGIN IMMEDIATE, ours
                 assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
@@ -219,7 +228,7 @@ def test_the_loops_unit_of_work_commits_or_writes_nothing(engine: Engine, ctx: C
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_loops_unit_of_work_never_waits_for_the_lock(engine: Engine, ctx: Ctx) -> None:
-    other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
+    other = sqlite3.connect(sqlite_file(engine), isolation_level=None)  # another process, e.g. a CLI command
     try:
         other.execute("BEGIN IMMEDIATE")  # SQLite's writer lock held
         t0 = time.perf_counter()
@@ -285,7 +294,7 @@ def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ct
     memory = make_engine("sqlite://")
     with core_unit(engine) as u:
         ADD_JOB.run(u.connection(), _job_values(ctx, "read-committed"))
-    other = sqlite3.connect(engine.url.database, isolation_level=None)  # another process, e.g. a CLI command
+    other = sqlite3.connect(sqlite_file(engine), isolation_level=None)  # another process, e.g. a CLI command
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # a worker thread of this service in the middle of a unit of work
@@ -302,7 +311,7 @@ def test_a_read_on_the_loop_never_waits_and_never_writes(engine: Engine, ctx: Ct
                       "status, attempts, last_error, created_at FROM print_job WHERE ref = 'read-committed'")
         t0 = time.perf_counter()
         with loop_read(engine) as s:
-            raw = s.connection().connection.dbapi_connection
+            raw = _sqlite(s.connection())
             assert raw.in_transaction and [r.ref for r in refs.rows(s.connection(), {})] == ["read-committed"]
             assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
             assert raw.execute("PRAGMA query_only").fetchone() == (1,)
@@ -367,7 +376,8 @@ def test_a_core_unit_commits_its_statements_and_its_sessions_writes_together(eng
         assert u.loaded() is None  # no Session until a path asks for one
         session = orm(u)
         assert u.loaded() is session is orm(u)
-        assert session.get(PrintJob, first).ref == "prepared"  # same connection, same transaction
+        job = session.get(PrintJob, first)
+        assert job is not None and job.ref == "prepared"  # same connection, same transaction
         session.add(_supplier(ctx, "orm"))
         u.flush()
         assert JOB.first(u.connection(), {"id": first}).ref == "prepared"
@@ -476,9 +486,8 @@ class _Clock:
         return self.now
 
 
-def _synchronous(u: object) -> int:
-    raw = u.connection().connection.dbapi_connection  # type: ignore[attr-defined]
-    return raw.execute("PRAGMA synchronous").fetchone()[0]  # type: ignore[no-any-return]
+def _synchronous(u: Unit) -> int:
+    return int(_sqlite(u.connection()).execute("PRAGMA synchronous").fetchone()[0])
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

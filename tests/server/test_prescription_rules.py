@@ -3,7 +3,9 @@ RX-04 dispensing against what is left, RX-03/RX-11 the patient is the insured pe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -29,28 +31,25 @@ ISSUED = date(2025, 3, 10)
 MAX_VALID = 3  # national 处方管理办法; configurable
 
 
-def rx_line(item_code: str = "X01", **kw: object) -> RxLineFacts:
-    base: dict[str, object] = dict(item_code=item_code, drug_name=f"药品{item_code}", qty=2, days=5, dosage="0.5g",
-                                   frequency="tid", route="口服", dosage_form="片剂", pharm_class="")
-    base.update(kw)
-    return RxLineFacts(**base)  # type: ignore[arg-type]
+def rx_line(item_code: str = "X01", **kw: Any) -> RxLineFacts:
+    base = RxLineFacts(item_code=item_code, drug_name=f"药品{item_code}", qty=2, days=5, dosage="0.5g",
+                       frequency="tid", route="口服", dosage_form="片剂", pharm_class="")
+    return replace(base, **kw)
 
 
-def institution(**kw: object) -> InstitutionFacts:
-    base: dict[str, object] = dict(code="H11010001", name="市第一人民医院", designated=True, doctor_registered=True)
-    base.update(kw)
-    return InstitutionFacts(**base)  # type: ignore[arg-type]
+def institution(**kw: Any) -> InstitutionFacts:
+    base = InstitutionFacts(code="H11010001", name="市第一人民医院", designated=True, doctor_registered=True)
+    return replace(base, **kw)
 
 
-def make_rx(**kw: object) -> RxFacts:
+def make_rx(**kw: Any) -> RxFacts:
     """A complete, signed and sealed paper 外配处方 from a designated institution: nothing to refuse."""
-    base: dict[str, object] = dict(
+    base = RxFacts(
         rx_no="RX001", electronic=False, for_insurance=True, institution=institution(), doctor_name="李医生",
         doctor_signed=True, institution_sealed=True, waipei_sealed=True, issued_on=ISSUED, valid_days=1,
         patient_name="张三", patient_sex="男", patient_age=45, diagnosis="高血压", course=Course.CHRONIC,
         lines=(rx_line("X01"),))
-    base.update(kw)
-    return RxFacts(**base)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def with_line(**kw: object) -> RxFacts:
@@ -267,11 +266,10 @@ def test_rx07_valid_iff_within_window_and_not_over_maximum(issued: date, offset:
 # --- split_refusals (RX-07) ----------------------------------------------------------------------------
 
 
-def prior(**kw: object) -> PriorRx:
-    base: dict[str, object] = dict(rx_no="RX000", patient_name="张三", patient_id="", doctor_name="李医生",
-                                   issued_on=ISSUED, item_codes=frozenset({"X01"}))
-    base.update(kw)
-    return PriorRx(**base)  # type: ignore[arg-type]
+def prior(**kw: Any) -> PriorRx:
+    base = PriorRx(rx_no="RX000", patient_name="张三", patient_id="", doctor_name="李医生",
+                   issued_on=ISSUED, item_codes=frozenset({"X01"}))
+    return replace(base, **kw)
 
 
 @pytest.mark.refuses("RX-07")

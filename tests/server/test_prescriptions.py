@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from server.audit import verify
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
+from server.services.context import Ctx
 from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_VITC,
+    Shop,
     pharmacist_on_duty,
     prescribe,
+    service_state,
 )
 from tests.server.test_selling import new_sale, pay_cash, scan
 from tests.tamper import behind_the_guard
@@ -40,24 +44,24 @@ def registry(c: TestClient, h: dict[str, str], designated: bool = True) -> None:
     assert r.status_code == 200, r.text
 
 
-def enter(shop: dict[str, Any], **fields: Any) -> Any:
+def enter(shop: Shop, **fields: Any) -> Any:
     return shop["client"].post("/prescriptions", json=rx_body(shop["items"]["amox"], shop["clock"].today, **fields),
                                headers=shop["cashier"])
 
 
-def review(shop: dict[str, Any], rx_id: int, verdict: str = "approved", **fields: Any) -> Any:
+def review(shop: Shop, rx_id: int, verdict: str = "approved", **fields: Any) -> Any:
     return shop["client"].post(f"/prescriptions/{rx_id}/review", json={"verdict": verdict} | fields,
                                headers=shop["pharmacist"])
 
 
-def count_rx(shop: dict[str, Any]) -> int:
+def count_rx(shop: Shop) -> int:
     return len(shop["client"].get("/prescriptions", headers=shop["manager"]).json())
 
 
 # --- RX-01: every tender ---------------------------------------------------------------------------
 
 @pytest.mark.refuses("RX-01")
-def test_rx01_an_rx_drug_is_not_paid_for_cash_without_an_approved_prescription(shop: dict[str, Any]) -> None:
+def test_rx01_an_rx_drug_is_not_paid_for_cash_without_an_approved_prescription(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 2)
@@ -81,7 +85,7 @@ def test_rx01_an_rx_drug_is_not_paid_for_cash_without_an_approved_prescription(s
     assert after["lines"][0]["dispensed_base"] == 2 * 24 and after["lines"][0]["remaining_base"] == 0
 
 
-def test_an_otc_only_sale_needs_no_prescription(shop: dict[str, Any]) -> None:
+def test_an_otc_only_sale_needs_no_prescription(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC, 2)
@@ -91,7 +95,7 @@ def test_an_otc_only_sale_needs_no_prescription(shop: dict[str, Any]) -> None:
 # --- RX-04: dispense exactly what is prescribed ---------------------------------------------------------
 
 @pytest.mark.refuses("RX-04")
-def test_rx04_no_more_than_prescribed_no_substitution_no_second_fill(shop: dict[str, Any]) -> None:
+def test_rx04_no_more_than_prescribed_no_substitution_no_second_fill(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     amox = shop["items"]["amox"]
     sid = new_sale(c, h)
@@ -117,7 +121,7 @@ def test_rx04_no_more_than_prescribed_no_substitution_no_second_fill(shop: dict[
 
 
 @pytest.mark.refuses("RX-04")
-def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
 
     with core_unit(engine) as u:
@@ -125,7 +129,7 @@ def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], en
                                                      "approval_no": "国药准字H9", "gsp_class": "rx",
                                                      "route": "internal", "price_fen": 1500}, ["6909999999996"], "Z-RX")
         from server.services.stock import batches as stock
-        stock.add_opening_batch(u, ctx, other.id, None, "B-CEF", "L9", ctx.today - timedelta(days=30),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(other), None, "B-CEF", "L9", ctx.today - timedelta(days=30),
                                 ctx.today + timedelta(days=300), 700, 48)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -135,7 +139,7 @@ def test_rx04_a_drug_not_on_the_prescription_is_refused(shop: dict[str, Any], en
     assert r.status_code == 422 and r.json()["code"] == "RX-04" and "不得替换" in r.json()["message_zh"]
 
 
-def test_a_return_gives_the_prescription_back_what_came_back(shop: dict[str, Any]) -> None:
+def test_a_return_gives_the_prescription_back_what_came_back(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 2)
@@ -151,7 +155,7 @@ def test_a_return_gives_the_prescription_back_what_came_back(shop: dict[str, Any
 # --- the review: RX-05, RX-06, RX-10, STAFF-01 -------------------------------------------------------------------
 
 @pytest.mark.refuses("STAFF-01", "RX-10", "SEC-01")
-def test_staff01_rx10_only_a_qualified_pharmacist_on_duty_reviews(shop: dict[str, Any]) -> None:
+def test_staff01_rx10_only_a_qualified_pharmacist_on_duty_reviews(shop: Shop) -> None:
     rx = enter(shop).json()
     cashier = shop["client"].post(f"/prescriptions/{rx['id']}/review", json={"verdict": "approved"},
                                   headers=shop["cashier"])
@@ -169,7 +173,7 @@ def test_staff01_rx10_only_a_qualified_pharmacist_on_duty_reviews(shop: dict[str
 
 
 @pytest.mark.refuses("RX-10")
-def test_rx10_a_sale_is_not_paid_once_the_approving_pharmacist_left_duty(shop: dict[str, Any]) -> None:
+def test_rx10_a_sale_is_not_paid_once_the_approving_pharmacist_left_duty(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 1)
@@ -180,7 +184,7 @@ def test_rx10_a_sale_is_not_paid_once_the_approving_pharmacist_left_duty(shop: d
 
 
 @pytest.mark.refuses("RX-05")
-def test_rx05_a_refusal_needs_a_listed_reason_and_a_referral_names_the_pharmacy(shop: dict[str, Any]) -> None:
+def test_rx05_a_refusal_needs_a_listed_reason_and_a_referral_names_the_pharmacy(shop: Shop) -> None:
     pharmacist_on_duty(shop)
     rx = enter(shop).json()
     bare = review(shop, rx["id"], "rejected")
@@ -200,7 +204,7 @@ def test_rx05_a_refusal_needs_a_listed_reason_and_a_referral_names_the_pharmacy(
 
 
 @pytest.mark.refuses("RX-06")
-def test_rx06_approving_an_over_limit_prescription_is_refused_with_the_limit_named(shop: dict[str, Any]) -> None:
+def test_rx06_approving_an_over_limit_prescription_is_refused_with_the_limit_named(shop: Shop) -> None:
     pharmacist_on_duty(shop)
     long = enter(shop, line={"qty": 3}).json()  # 72 capsules at 8 a day: 9 days; profile A: acute at most 7
     assert long["lines"][0]["days"] == 9
@@ -217,7 +221,7 @@ def test_rx06_approving_an_over_limit_prescription_is_refused_with_the_limit_nam
 # --- entry: RX-02, RX-07 -------------------------------------------------------------------------------------
 
 @pytest.mark.refuses("RX-02")
-def test_rx02_incomplete_or_unsigned_prescriptions_are_refused_and_nothing_is_kept(shop: dict[str, Any]) -> None:
+def test_rx02_incomplete_or_unsigned_prescriptions_are_refused_and_nothing_is_kept(shop: Shop) -> None:
     unsigned = enter(shop, doctor_signed=False)
     assert unsigned.status_code == 422 and unsigned.json()["code"] == "RX-02"
     today = shop["clock"].today
@@ -231,7 +235,7 @@ def test_rx02_incomplete_or_unsigned_prescriptions_are_refused_and_nothing_is_ke
 
 
 @pytest.mark.refuses("RX-02", "SEC-01")
-def test_rx02_a_waipei_prescription_needs_a_designated_institution_its_doctor_and_seal(shop: dict[str, Any]) -> None:
+def test_rx02_a_waipei_prescription_needs_a_designated_institution_its_doctor_and_seal(shop: Shop) -> None:
     c = shop["client"]
     unknown = enter(shop, for_insurance=True, institution_sealed=True)
     assert unknown.status_code == 422 and unknown.json()["code"] == "RX-02"
@@ -252,7 +256,7 @@ def test_rx02_a_waipei_prescription_needs_a_designated_institution_its_doctor_an
 
 @pytest.mark.refuses("RX-07")
 @pytest.mark.business_day
-def test_rx07_post_dated_expired_duplicate_and_split_prescriptions_are_refused(shop: dict[str, Any]) -> None:
+def test_rx07_post_dated_expired_duplicate_and_split_prescriptions_are_refused(shop: Shop) -> None:
     """Issued today (store time) is valid today only; tomorrow's is post-dated, yesterday's expired."""
     today = shop["clock"].today
     ahead = enter(shop, issued_on=(today + timedelta(days=1)).isoformat())
@@ -276,7 +280,7 @@ def test_rx07_post_dated_expired_duplicate_and_split_prescriptions_are_refused(s
 # --- RX-08: kept, findable, printable; never deleted ------------------------------------------------------------
 
 @pytest.mark.refuses("RX-08")
-def test_rx08_prescriptions_are_never_deleted_and_can_be_found_for_an_inspector(shop: dict[str, Any]) -> None:
+def test_rx08_prescriptions_are_never_deleted_and_can_be_found_for_an_inspector(shop: Shop) -> None:
     c = shop["client"]
     rx = enter(shop, patient_certno="110101199003071234").json()
     assert rx["patient_certno_masked"] != "110101199003071234" and rx["patient_certno_masked"].endswith("1234")
@@ -292,7 +296,7 @@ def test_rx08_prescriptions_are_never_deleted_and_can_be_found_for_an_inspector(
     assert by == {"patient": ["RX-1001"], "id": ["RX-1001"], "inst": ["RX-2"], "day": ["RX-2", "RX-1001"], "before": []}
 
 
-def test_rx08_a_scan_of_the_paper_prescription_is_kept_whole(shop: dict[str, Any]) -> None:
+def test_rx08_a_scan_of_the_paper_prescription_is_kept_whole(shop: Shop) -> None:
     c = shop["client"]
     rx = enter(shop).json()
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10
@@ -311,7 +315,7 @@ def test_rx08_a_scan_of_the_paper_prescription_is_kept_whole(shop: dict[str, Any
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's one writer at a time
-def test_rx08_a_scan_waiting_for_the_writer_does_not_hold_up_the_service(shop: dict[str, Any]) -> None:
+def test_rx08_a_scan_waiting_for_the_writer_does_not_hold_up_the_service(shop: Shop) -> None:
     """The upload is read on the event loop and stored in a worker: while another unit of work holds the
     writer's lock, the service answers everyone else."""
     c = shop["client"]
@@ -319,7 +323,7 @@ def test_rx08_a_scan_waiting_for_the_writer_does_not_hold_up_the_service(shop: d
     holding, release, out = threading.Event(), threading.Event(), []
 
     def writer() -> None:
-        with core_unit(c.app.state.dingdian.engine):
+        with core_unit(service_state(c).engine):
             holding.set()
             release.wait(10)
 
@@ -366,7 +370,7 @@ class Answer:
         return self._body
 
 
-def import_electronic(shop: dict[str, Any], doc: Any) -> Answer:
+def import_electronic(shop: Shop, doc: Any) -> Answer:
     """An electronic 外配处方 as the platform's 7203 download reads (server.services.rx.platform.flatten), entered by
     the shop's cashier with the checks every prescription gets. No route takes one a client built: the platform's
     download (tests/insurance/test_eprx.py) is the only way in."""
@@ -378,7 +382,7 @@ def import_electronic(shop: dict[str, Any], doc: Any) -> Answer:
     from server.services.rx import entry as rx_entry
     from server.services.store.users import find_user
 
-    state = shop["client"].app.state.dingdian
+    state = service_state(shop["client"])
     ctx = Ctx(state.store_id, state.settings)
     try:
         with core_unit(state.engine) as u:
@@ -390,7 +394,7 @@ def import_electronic(shop: dict[str, Any], doc: Any) -> Answer:
         return Answer(exc.status, exc.body())
 
 
-def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
     from tests.conftest import mapping_approval
 
@@ -421,7 +425,7 @@ def test_an_electronic_prescription_is_imported_with_the_same_checks(shop: dict[
 # --- the audit log ------------------------------------------------------------------------------------------------
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     pharmacist_on_duty(shop)
     rx = enter(shop).json()
     review(shop, rx["id"])
@@ -435,7 +439,7 @@ def test_prescriptions_and_reviews_are_audited_and_tampering_is_named(shop: dict
     assert [(p["table"], p["columns"]) for p in report.problems] == [("prescription", ["patient_name"])]
 
 
-def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
+def test_rx08_a_review_slip_prints_for_the_record(shop: Shop, engine: Engine) -> None:
     from sqlmodel import select
 
     from server.db.models import PrintJob
@@ -453,7 +457,7 @@ def test_rx08_a_review_slip_prints_for_the_record(shop: dict[str, Any], engine) 
 
 @pytest.mark.refuses("RX-07")
 @pytest.mark.business_day
-def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothing(shop: dict[str, Any], engine) -> None:  # type: ignore[no-untyped-def]
+def test_rx07_a_prescription_that_expired_since_it_was_approved_dispenses_nothing(shop: Shop, engine: Engine) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_AMOX, 1)

@@ -13,9 +13,9 @@ from sqlmodel import select
 from server.auth import principals
 from server.auth.principals import PrincipalCache
 from server.db.models import Item, User
-from server.db.uow import core_unit, orm
+from server.db.uow import Unit, core_unit, orm
 from server.services.context import Ctx
-from tests.conftest import Clock
+from tests.conftest import Clock, Post, Shop, service_state
 
 
 def test_a_lookup_overtaken_by_an_identity_write_is_not_served_again(clock: Clock) -> None:
@@ -39,21 +39,23 @@ def test_an_expired_token_is_refused_from_memory_too(clock: Clock) -> None:
     assert cache.get("t", now + timedelta(seconds=2)) is None
 
 
-def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engine, shop) -> None:  # type: ignore[no-untyped-def]
+def test_only_identity_writes_bump_the_epoch_at_flush_and_at_commit(engine: Engine, shop: Shop) -> None:
     before = principals.current_epoch()
     with core_unit(engine) as u:
         item = orm(u).exec(select(Item)).first()
-        item.spec = item.spec + " "  # type: ignore[union-attr]
+        assert item is not None
+        item.spec = item.spec + " "
         orm(u).add(item)
     assert principals.current_epoch() == before
     with core_unit(engine) as u:
         user = orm(u).exec(select(User)).first()
-        user.display_name = user.display_name + "·"  # type: ignore[union-attr]
+        assert user is not None
+        user.display_name = user.display_name + "·"
         orm(u).add(user)
     assert principals.current_epoch() == before + 2  # once at the flush, once at the commit
 
 
-def test_a_cached_caller_is_answered_on_the_event_loop(shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cached_caller_is_answered_on_the_event_loop(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every guarded request asks who calls: a token in the cache is answered on the event loop, without a hop to
     a worker thread; one not in it is read from the database in a worker, and an unknown one still refused."""
     from server.api import deps
@@ -77,7 +79,7 @@ def test_a_cached_caller_is_answered_on_the_event_loop(shop: dict[str, Any], mon
 
 
 @pytest.mark.refuses("SEC-03")
-def test_a_revoked_or_transferred_persons_rights_leave_the_cache_at_once(shop: dict[str, Any], engine: Engine,
+def test_a_revoked_or_transferred_persons_rights_leave_the_cache_at_once(shop: Shop, engine: Engine,
                                                                          ctx: Ctx) -> None:
     """SEC-03: a post revoked, or its holder transferred, through the service: the cached caller is forgotten at
     the flush, so the very next request of the old session is refused."""
@@ -86,11 +88,13 @@ def test_a_revoked_or_transferred_persons_rights_leave_the_cache_at_once(shop: d
     from server.services.store import grants
     from server.services.store.users import token_hash
 
-    client, state = shop["client"], shop["client"].app.state.dingdian
+    client, state = shop["client"], service_state(shop["client"])
     manager = client.get("/auth/me", headers=shop["manager"]).json()
     by_manager = ctx.acting(Actor(manager["id"], manager["username"]))
-    for who, change in (("cashier", lambda u, uid: grants.revoke(u, by_manager, uid, Role.CASHIER, "调岗")),
-                        ("pharmacist", lambda u, uid: grants.transfer(u, by_manager, uid, {Role.CASHIER}, "调岗"))):
+    changes: list[tuple[Post, Callable[[Unit, int], object]]] = [
+        ("cashier", lambda u, uid: grants.revoke(u, by_manager, uid, Role.CASHIER, "调岗")),
+        ("pharmacist", lambda u, uid: grants.transfer(u, by_manager, uid, {Role.CASHIER}, "调岗"))]
+    for who, change in changes:
         h = shop[who]
         me = client.get("/auth/me", headers=h).json()  # read, and cached
         assert me["roles"] == [who]

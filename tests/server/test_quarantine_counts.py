@@ -15,6 +15,7 @@ from server import audit
 from server.db.uow import read_session
 from server.services.context import Ctx
 from server.services.stock import ledger
+from tests.conftest import Shop
 from tests.server.test_receiving import _line, _receipt, _supplier
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -47,7 +48,7 @@ def _count(c: TestClient, counter: dict[str, str], approver: dict[str, str], ent
 
 @pytest.mark.refuses("GSP-05")
 def test_quarantine_stock_is_counted_in_quarantine_and_never_reaches_the_shelf_by_a_count(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     vitc = items["vitc"]
     sup = _supplier(c, mg, "国药控股", today.replace(year=today.year + 1), ["drugs"], [vitc])

@@ -4,7 +4,6 @@ prescription's scan — is logged: who, when, whose (the number masked, never wh
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -15,6 +14,7 @@ from server.db.models import AuditEntry
 from server.db.uow import read_session
 from server.privacy import READ
 from server.services.context import Ctx
+from tests.conftest import Shop
 from tests.server.test_prescriptions import enter
 
 PATIENT_ID = "110101199003071234"
@@ -26,7 +26,7 @@ def _reads(engine: Engine) -> list[AuditEntry]:
 
 
 @pytest.mark.refuses("SEC-06")
-def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: dict[str, Any], engine: Engine,
+def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: Shop, engine: Engine,
                                                                    ctx: Ctx) -> None:
     c, m = shop["client"], shop["manager"]
     rx = enter(shop, patient_certno=PATIENT_ID).json()
@@ -45,8 +45,9 @@ def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: dict[
         assert entry.actor == "u_manager" and entry.entity_id == "1101**********1234"
         assert entry.after is not None and entry.after["whose"] == "1101**********1234"
         assert entry.after["name"] == rx["patient_name"]
-    assert search.after["why"] == "医保稽核抽查" and rx["rx_no"] in search.after["what"]  # type: ignore[index]
-    assert "scan" in download.after["what"] and "下载" in download.note  # type: ignore[index]
+    assert search.after is not None and download.after is not None
+    assert search.after["why"] == "医保稽核抽查" and rx["rx_no"] in search.after["what"]
+    assert "scan" in download.after["what"] and "下载" in download.note
     with read_session(engine) as s:  # the whole number is in no entry of the log
         everything = [json.dumps([e.before, e.after, e.note, e.entity_id], ensure_ascii=False)
                       for e in s.exec(select(AuditEntry))]

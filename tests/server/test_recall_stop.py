@@ -15,7 +15,7 @@ from server.db.uow import core_unit
 from server.errors import AppError
 from server.services.context import Ctx
 from server.services.stock import batches as stock
-from tests.conftest import BARCODE_VITC
+from tests.conftest import BARCODE_VITC, Shop
 from tests.server.test_selling import new_sale, scan
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -32,7 +32,7 @@ def _state(engine: Engine, batch_id: int) -> tuple[Any, ...]:
 
 
 @pytest.mark.refuses("GSP-06")
-def test_no_path_lifts_the_stop_of_a_recalled_batch(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_no_path_lifts_the_stop_of_a_recalled_batch(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, cashier = shop["client"], shop["pharmacist"], shop["manager"], shop["cashier"]
     today = shop["clock"].today
     with core_unit(engine) as u:  # (a batch kept in a zone, so that an upkeep inspects it)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from tests.conftest import Shop
 from tests.server.test_receiving import _line, _receipt, _supplier
 
 CODE = "81234567890123456791"
@@ -33,7 +34,7 @@ def _refused(engine: Engine, table: str, sql: str, params: dict[str, Any]) -> st
 
 
 @pytest.mark.refuses("GSP-05", "ST-02")
-def test_an_approved_receipt_its_lines_and_codes_are_refused_an_edit_or_a_delete(shop: dict[str, Any],
+def test_an_approved_receipt_its_lines_and_codes_are_refused_an_edit_or_a_delete(shop: Shop,
                                                                                  engine: Engine) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     sup = _supplier(c, mg, "国药控股", today.replace(year=today.year + 1), ["drugs"], [items["vitc"]])

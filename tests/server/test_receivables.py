@@ -89,8 +89,8 @@ def _settle(m: Money, till_id: int, shift_id: int, n: int, created: datetime, se
             cancel_reason="退货" if cancelled_at else ""))
 
 
-def _sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)  # type: ignore[misc]
+def _sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=SH)
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +149,9 @@ def test_the_declaration_is_the_fund_part_by_clearing_group_dated_by_the_centre(
     assert feb.declared_fen == 8_000 + 30_000 - 7_000  # the 23:59:59 sale the centre dated 1 February; Jan's refund
     assert jan.interim_ratio == "0.90" and jan.declared_on == date(2026, 2, 5)
     with read_session(money.engine) as s:  # derived, never typed: a fresh derivation says the same
-        again = declarations.derive(s, money.at(_sh(2026, 6, 1, 9)), declarations.period_at(
-            money.at(_sh(2026, 6, 1, 9)), date(2026, 1, 1)))  # type: ignore[arg-type]
+        period = declarations.period_at(money.at(_sh(2026, 6, 1, 9)), date(2026, 1, 1))
+        assert period is not None
+        again = declarations.derive(s, money.at(_sh(2026, 6, 1, 9)), period)
     assert again.declared_fen == jan.declared_fen and again.groups == jan.groups
 
 

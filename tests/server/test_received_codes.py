@@ -4,15 +4,13 @@ line rejected or held 待验), is refused at the till and nothing is written; re
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import Engine, text
 
 from server.db.uow import read_session
 from server.services.context import Ctx
 from server.services.stock import trace_codes
-from tests.conftest import BARCODE_VITC
+from tests.conftest import BARCODE_VITC, Shop
 from tests.server.test_receiving import _line, _receipt, _supplier
 from tests.server.test_selling import new_sale, scan
 from tests.server.test_trace_codes import trace, traced
@@ -28,7 +26,7 @@ def _sale_codes(engine: Engine) -> int:
 
 
 @pytest.mark.refuses("GSP-05", "ST-01")
-def test_a_code_received_here_is_sold_only_as_its_item_and_only_from_the_shelf(shop: dict[str, Any], engine: Engine,
+def test_a_code_received_here_is_sold_only_as_its_item_and_only_from_the_shelf(shop: Shop, engine: Engine,
                                                                                ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     vitc, amox = items["vitc"], items["amox"]

@@ -4,6 +4,7 @@ someone trying would, and shown to write nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.stock import ledger
 from server.services.store import users
-from tests.conftest import BARCODE_VITC, ROLE_PINS, login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, Shop, login
 from tests.server.test_selling import new_sale, scan
 
 ID_A, ID_B = "110101199003070011", "110101198505050022"
@@ -34,7 +35,7 @@ def _counts(engine: Engine) -> tuple[int, ...]:
 
 
 def _supplier(c: TestClient, manager: dict[str, str], name: str, expiry: date, scope: list[str],
-              items: list[int] = (), approve: bool = True) -> int:  # type: ignore[assignment]
+              items: Sequence[int] = (), approve: bool = True) -> int:
     r = c.post("/suppliers", json={"name": name, "licence_no": "京AA0000001", "licence_expiry": expiry.isoformat(),
                                    "business_licence_no": USCC, "scope": scope}, headers=manager)
     assert r.status_code == 201, r.text
@@ -48,7 +49,7 @@ def _supplier(c: TestClient, manager: dict[str, str], name: str, expiry: date, s
 
 
 def _line(item: int, zone: str, qty: int = 10, cost: int = 180, lot: str = "L2601", today: date | None = None,
-          codes: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+          codes: Sequence[str] = ()) -> dict[str, Any]:
     today = today or date(2026, 1, 1)
     return {"item_id": item, "lot_no": lot, "manufactured_on": (today - timedelta(days=60)).isoformat(),
             "expires_on": (today + timedelta(days=700)).isoformat(), "qty": qty, "unit_cost_fen": cost,
@@ -75,7 +76,7 @@ def _verifies(engine: Engine, ctx: Ctx) -> None:
     assert report.ok, report.problems[:3]
 
 
-def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, Any], engine: Engine,
+def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: Shop, engine: Engine,
                                                                  ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     sup = _supplier(c, mg, "国药控股北京", today + timedelta(days=365), ["drugs"], [items["vitc"], items["amox"]])
@@ -108,7 +109,7 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
             "SELECT m.kind, m.qty, m.location, m.cost_fen, m.retail_fen, m.business_date, b.zone_id, b.lot_no "
             "FROM stock_movement m JOIN batch b ON b.id = m.batch_id WHERE m.ref_type = 'receipt_line' "
             "ORDER BY m.id")).all()
-        zones = dict(conn.execute(text("SELECT code, id FROM zone")).all())
+        zones: dict[str, int] = dict(conn.execute(text("SELECT code, id FROM zone")).all())
     assert [tuple(r[:5]) for r in moved] == [("purchase", 10, "sellable", 1800, 3500),
                                               ("purchase", 48, "quarantine", 1600, 2500)]
     assert {str(r[5]) for r in moved} == {today.isoformat()}
@@ -129,7 +130,7 @@ def test_a_delivery_enters_stock_only_when_approved_at_its_cost(shop: dict[str, 
 
 @pytest.mark.refuses("GSP-05")
 def test_goods_from_a_supplier_whose_licence_has_expired_are_refused_naming_the_expiry(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     lapsed = _supplier(c, mg, "过期医药", today - timedelta(days=1), ["drugs"], [items["vitc"]])
     counts = _counts(engine)
@@ -163,7 +164,7 @@ def test_goods_from_a_supplier_whose_licence_has_expired_are_refused_naming_the_
 
 @pytest.mark.refuses("GSP-05")
 def test_a_supplier_delivers_only_within_its_scope_and_only_items_approved_from_it(
-        shop: dict[str, Any], engine: Engine) -> None:
+        shop: Shop, engine: Engine) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     drugs_only = _supplier(c, mg, "药品批发", today + timedelta(days=365), ["drugs"], [items["vitc"]])
     counts = _counts(engine)
@@ -187,7 +188,7 @@ def test_a_supplier_delivers_only_within_its_scope_and_only_items_approved_from_
 
 
 @pytest.mark.refuses("GSP-05")
-def test_the_approver_is_not_the_inspector_nor_another_account_of_theirs(shop: dict[str, Any], engine: Engine,
+def test_the_approver_is_not_the_inspector_nor_another_account_of_theirs(shop: Shop, engine: Engine,
                                                                        ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     with core_unit(engine) as u:
@@ -223,7 +224,7 @@ def test_the_approver_is_not_the_inspector_nor_another_account_of_theirs(shop: d
 
 
 @pytest.mark.refuses("GSP-05")
-def test_nothing_of_a_receipt_is_sold_until_it_is_approved(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_nothing_of_a_receipt_is_sold_until_it_is_approved(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, today = shop["client"], shop["pharmacist"], shop["manager"], shop["clock"].today
     new_item = c.post("/items", json={"code": "YP0100", "name": "板蓝根颗粒", "spec": "10g*20袋",
                                       "approval_no": "国药准字Z1", "gsp_class": "otc_a", "route": "internal",
@@ -246,7 +247,7 @@ def test_nothing_of_a_receipt_is_sold_until_it_is_approved(shop: dict[str, Any],
 
 
 @pytest.mark.refuses("GSP-05")
-def test_a_rejected_line_never_enters_stock(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_rejected_line_never_enters_stock(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"]])
     rid = _receipt(c, ph, sup, [_line(items["vitc"], "Z-OTC", 7, today=today)]).json()["id"]
@@ -269,7 +270,7 @@ def test_a_rejected_line_never_enters_stock(shop: dict[str, Any], engine: Engine
 
 
 @pytest.mark.refuses("GSP-02", "GSP-07")
-def test_a_batch_lands_only_in_a_zone_that_admits_it(shop: dict[str, Any], engine: Engine) -> None:
+def test_a_batch_lands_only_in_a_zone_that_admits_it(shop: Shop, engine: Engine) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs", "food"], [items["vitc"], items["ice"]])
     counts = _counts(engine)
@@ -284,7 +285,7 @@ def test_a_batch_lands_only_in_a_zone_that_admits_it(shop: dict[str, Any], engin
 
 
 @pytest.mark.refuses("GSP-05")
-def test_opening_stock_is_the_first_inventory_once_and_never_afterwards(shop: dict[str, Any], engine: Engine,
+def test_opening_stock_is_the_first_inventory_once_and_never_afterwards(shop: Shop, engine: Engine,
                                                                         ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     first = c.post("/first-inventory", json={"lines": [_line(items["vitc"], "Z-OTC", 3, 200, "L-OPEN", today=today)]},
@@ -308,7 +309,7 @@ def test_opening_stock_is_the_first_inventory_once_and_never_afterwards(shop: di
     _verifies(engine, ctx)
 
 
-def test_the_opening_door_shuts_at_the_first_approved_delivery(shop: dict[str, Any], engine: Engine) -> None:
+def test_the_opening_door_shuts_at_the_first_approved_delivery(shop: Shop, engine: Engine) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     body = {"item_id": items["vitc"], "batch_no": "B-EARLY", "lot_no": "L8",
             "manufactured_on": (today - timedelta(days=9)).isoformat(),
@@ -323,7 +324,7 @@ def test_the_opening_door_shuts_at_the_first_approved_delivery(shop: dict[str, A
                   headers=ph).json()["code"] == "GSP-05"
 
 
-def test_a_supplier_s_credit_code_is_checked(shop: dict[str, Any]) -> None:
+def test_a_supplier_s_credit_code_is_checked(shop: Shop) -> None:
     c, mg = shop["client"], shop["manager"]
     bad = USCC[:-1] + ("0" if USCC[-1] != "0" else "1")
     r = c.post("/suppliers", json={"name": "假码医药", "licence_no": "X", "licence_expiry": "2030-01-01",
@@ -335,7 +336,7 @@ def test_a_supplier_s_credit_code_is_checked(shop: dict[str, Any]) -> None:
 
 
 @pytest.mark.refuses("GSP-05")
-def test_the_command_line_receives_as_the_api_does(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+def test_the_command_line_receives_as_the_api_does(shop: Shop, engine: Engine, ctx: Ctx,
                                                    settings: Any, tmp_path: Any) -> None:
     import json
 
@@ -382,7 +383,7 @@ def test_the_command_line_receives_as_the_api_does(shop: dict[str, Any], engine:
     assert cli("receipt", "show", str(rid)).exit_code == 0
 
 
-def test_a_trace_code_is_received_once_and_amounts_fit_the_ledger(shop: dict[str, Any], engine: Engine) -> None:
+def test_a_trace_code_is_received_once_and_amounts_fit_the_ledger(shop: Shop, engine: Engine) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"]])
     code = "81234567890123456789"
@@ -398,7 +399,7 @@ def test_a_trace_code_is_received_once_and_amounts_fit_the_ledger(shop: dict[str
 
 
 def test_a_line_at_no_cost_is_a_gift_and_the_first_inventory_counts_expired_goods_unsold(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     old = _line(items["mask"], "Z-DEV", 2, 500, "L-OLD", today=today) | {
         "manufactured_on": (today - timedelta(days=900)).isoformat(),
@@ -421,7 +422,7 @@ def test_a_line_at_no_cost_is_a_gift_and_the_first_inventory_counts_expired_good
     assert [tuple(k) for k in kinds] == [("opening", 2, 1000), ("gift_in", 2, 0)]
 
 
-def test_goods_go_back_to_the_supplier_by_line_at_their_share_of_the_cost(shop: dict[str, Any], engine: Engine,
+def test_goods_go_back_to_the_supplier_by_line_at_their_share_of_the_cost(shop: Shop, engine: Engine,
                                                                           ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     sup = _supplier(c, mg, "国药控股", today + timedelta(days=365), ["drugs"], [items["vitc"], items["amox"]])

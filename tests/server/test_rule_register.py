@@ -92,9 +92,9 @@ def test_the_register_is_well_formed() -> None:
     families = [r.family for r in RULES.values()]
     assert families == sorted(families, key=FAMILIES.index)  # grouped in rules.md's order
     with pytest.raises(AttributeError):
-        RULES["RX-01"].title_en = "x"  # type: ignore[misc]
+        RULES["RX-01"].title_en = "x"  # type: ignore[misc]  # what the types forbid, shown refused at run time
     with pytest.raises(TypeError):
-        RULES["RX-99"] = RULES["RX-01"]  # type: ignore[index]
+        RULES["RX-99"] = RULES["RX-01"]  # type: ignore[index]  # a read-only mapping, shown refused at run time
 
 
 def _rules_md_rows(text: str) -> dict[str, str]:

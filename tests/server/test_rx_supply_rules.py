@@ -4,8 +4,10 @@ pharmacy arranged (RX-05), and the store's validity (RX-07)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -124,18 +126,18 @@ def test_the_form_suffix_is_read_longest_first() -> None:
     assert split_form("布洛芬混悬液") == ("布洛芬", "混悬液")
 
 
-def line(code: str, written: str, generic: str, **kw: object) -> RxLineFacts:
-    base: dict[str, object] = dict(item_code=code, drug_name=written, qty=1, days=3, dosage="1片", frequency="tid",
-                                   route="口服", dosage_form="片", generic_name=generic)
-    return RxLineFacts(**(base | kw))  # type: ignore[arg-type]
+def line(code: str, written: str, generic: str, **kw: Any) -> RxLineFacts:
+    base = RxLineFacts(item_code=code, drug_name=written, qty=1, days=3, dosage="1片", frequency="tid",
+                       route="口服", dosage_form="片", generic_name=generic)
+    return replace(base, **kw)
 
 
-def rx(*lines: RxLineFacts, **kw: object) -> RxFacts:
-    base: dict[str, object] = dict(
+def rx(*lines: RxLineFacts, **kw: Any) -> RxFacts:
+    base = RxFacts(
         rx_no="RX1", electronic=False, for_insurance=False, institution=None, doctor_name="李医生", doctor_signed=True,
         institution_sealed=False, waipei_sealed=False, issued_on=date(2026, 3, 10), valid_days=0,
         patient_name="张三", patient_sex="男", patient_age=40, diagnosis="咽炎", course=Course.ACUTE, lines=lines)
-    return RxFacts(**(base | kw))  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 @pytest.mark.refuses("RX-04")

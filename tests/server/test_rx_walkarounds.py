@@ -19,21 +19,32 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from catalog.importer import COLUMN_BY_KEY
 from server.config import Settings
 from server.db.uow import core_unit
-from tests.conftest import BARCODE_AMOX, ROLE_PINS, make_settings, mapping_approval, pharmacist_on_duty, till_login
+from server.services.context import Ctx
+from tests.conftest import (
+    BARCODE_AMOX,
+    ROLE_PINS,
+    Shop,
+    make_settings,
+    mapping_approval,
+    pharmacist_on_duty,
+    service_state,
+    till_login,
+)
 from tests.server.test_prescriptions import electronic, enter, import_electronic, registry, review, rx_body
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 
-def line(shop: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def line(shop: Shop, **fields: Any) -> dict[str, Any]:
     return {"item_id": shop["items"]["amox"], "qty": 1, "dosage": "0.5g", "frequency": "qid", "route": "口服",
             "dosage_form": "胶囊", "drug_name": "阿莫西林胶囊"} | fields
 
 
-def enter_lines(shop: dict[str, Any], lines: list[dict[str, Any]], **fields: Any) -> Any:
+def enter_lines(shop: Shop, lines: list[dict[str, Any]], **fields: Any) -> Any:
     body = rx_body(shop["items"]["amox"], shop["clock"].today, **fields) | {"lines": lines}
     return shop["client"].post("/prescriptions", json=body, headers=shop["cashier"])
 
@@ -41,7 +52,7 @@ def enter_lines(shop: dict[str, Any], lines: list[dict[str, Any]], **fields: Any
 # --- RX-05 ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.refuses("RX-05")
-def test_rx05_an_out_of_stock_refusal_names_the_pharmacy_arranged(shop: dict[str, Any]) -> None:
+def test_rx05_an_out_of_stock_refusal_names_the_pharmacy_arranged(shop: Shop) -> None:
     pharmacist_on_duty(shop)
     rx = enter(shop).json()
     bare = review(shop, rx["id"], "rejected", reason="out_of_stock")  # "rejected", not "referred": no way round
@@ -56,7 +67,7 @@ def test_rx05_an_out_of_stock_refusal_names_the_pharmacy_arranged(shop: dict[str
     assert named.json()["reviews"][0]["referred_to"] == "丁点大药房科技园店"
 
 
-def test_rx05_other_refusal_reasons_need_no_pharmacy(shop: dict[str, Any]) -> None:
+def test_rx05_other_refusal_reasons_need_no_pharmacy(shop: Shop) -> None:
     pharmacist_on_duty(shop)
     rx = enter(shop).json()
     assert review(shop, rx["id"], "rejected", reason="dose", note="剂量疑义，请医师确认").status_code == 200
@@ -65,7 +76,7 @@ def test_rx05_other_refusal_reasons_need_no_pharmacy(shop: dict[str, Any]) -> No
 # --- RX-06: days' supply computed --------------------------------------------------------------------------------
 
 @pytest.mark.refuses("RX-06")
-def test_rx06_a_typed_days_supply_is_not_taken(shop: dict[str, Any]) -> None:
+def test_rx06_a_typed_days_supply_is_not_taken(shop: Shop) -> None:
     """days=3 sent for ten boxes of 24 capsules at 0.5 g (2 capsules) three times a day: forty days."""
     pharmacist_on_duty(shop)
     r = enter_lines(shop, [line(shop, qty=10, frequency="tid", days=3)])
@@ -85,14 +96,14 @@ def test_rx06_a_typed_days_supply_is_not_taken(shop: dict[str, Any]) -> None:
     ("frequency", "一天几次", "频次「一天几次」无法识别"), ("dosage", "适量", "无法按规格「0.25g*24粒」换算"),
 ])
 def test_rx06_a_days_supply_that_cannot_be_computed_is_refused_not_guessed(
-        shop: dict[str, Any], field: str, value: str, named: str) -> None:
+        shop: Shop, field: str, value: str, named: str) -> None:
     r = enter_lines(shop, [line(shop, **{field: value}, days=3)])
     assert r.status_code == 422 and r.json()["code"] == "RX-02", r.text
     assert named in r.json()["message_zh"]
     assert shop["client"].get("/prescriptions", headers=shop["manager"]).json() == []
 
 
-def _import_class(shop: dict[str, Any], code: str, pharm_class: str) -> None:
+def _import_class(shop: Shop, code: str, pharm_class: str) -> None:
     keys = ["code", "name", "gsp_class", "route", "approval_no", "price", "pharm_class"]
     buf = io.StringIO()
     csv.writer(buf).writerows([[COLUMN_BY_KEY[k].zh for k in keys],
@@ -103,7 +114,7 @@ def _import_class(shop: dict[str, Any], code: str, pharm_class: str) -> None:
 
 
 @pytest.mark.refuses("RX-06")
-def test_rx06_three_drugs_of_one_class_are_refused(shop: dict[str, Any]) -> None:
+def test_rx06_three_drugs_of_one_class_are_refused(shop: Shop) -> None:
     """The class is a plain catalog attribute: set by the import (amoxicillin), by the API on creation (ampicillin)
     and by its PATCH (penicillin V); profile A allows two of one class (rules.md, RX-06)."""
     c, m = shop["client"], shop["manager"]
@@ -136,14 +147,14 @@ def test_rx06_three_drugs_of_one_class_are_refused(shop: dict[str, Any]) -> None
 # --- RX-07: rules.rx_validity_days is read ---------------------------------------------------------------------
 
 @pytest.fixture
-def restarted(shop: dict[str, Any]) -> Iterator[Any]:
+def restarted(shop: Shop) -> Iterator[Any]:
     """The same store's service started again with another config.toml `[rules]` (as the owner would)."""
     from server.app import create_app
 
     clients: list[TestClient] = []
 
-    def start(**rules: Any) -> dict[str, Any]:
-        base: Settings = shop["client"].app.state.dingdian.settings
+    def start(**rules: Any) -> Shop:
+        base: Settings = service_state(shop["client"]).settings
         settings = make_settings(base.database.url, rules=rules)
         assert settings.rules.rx_validity_days == rules.get("rx_validity_days", settings.rules.rx_validity_days)
         assert settings.rules.retention_years == base.rules.retention_years  # the rest of [rules] as it was
@@ -156,13 +167,13 @@ def restarted(shop: dict[str, Any]) -> Iterator[Any]:
     yield start
     for client in clients:
         client.__exit__(None, None, None)
-        client.app.state.dingdian.engine.dispose()  # type: ignore[attr-defined]
+        service_state(client).engine.dispose()
 
 
 @pytest.mark.refuses("RX-07")
 @pytest.mark.business_day
 def test_rx07_a_prescription_a_day_past_the_stores_validity_is_refused_until_the_config_says_otherwise(
-        shop: dict[str, Any], restarted: Any) -> None:
+        shop: Shop, restarted: Any) -> None:
     today = shop["clock"].today
     yesterday, two_days = (today - timedelta(days=1)).isoformat(), (today - timedelta(days=2)).isoformat()
     stale = enter(shop, rx_no="RX-Y1", issued_on=yesterday)  # config.toml: rx_validity_days = 1
@@ -191,7 +202,7 @@ def test_rx07_a_prescription_a_day_past_the_stores_validity_is_refused_until_the
 # --- RX-04 / RX-02: the written name against the dispensed item -------------------------------------------------
 
 @pytest.mark.refuses("RX-04", "RX-02")
-def test_rx04_a_dispensed_item_that_is_not_the_written_drug_is_flagged_and_refused(shop: dict[str, Any]) -> None:
+def test_rx04_a_dispensed_item_that_is_not_the_written_drug_is_flagged_and_refused(shop: Shop) -> None:
     pharmacist_on_duty(shop)
     blank = enter_lines(shop, [line(shop, drug_name="")], rx_no="RX-BLANK")
     assert blank.status_code == 422 and blank.json()["code"] == "RX-02" and "第1行药品名称" in blank.json()["message_zh"]
@@ -210,7 +221,7 @@ def test_rx04_a_dispensed_item_that_is_not_the_written_drug_is_flagged_and_refus
 
 
 @pytest.mark.refuses("RX-04")
-def test_rx04_a_generic_name_changed_after_the_review_is_refused_at_the_till(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_rx04_a_generic_name_changed_after_the_review_is_refused_at_the_till(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
 
     pharmacist_on_duty(shop)
@@ -229,7 +240,7 @@ def test_rx04_a_generic_name_changed_after_the_review_is_refused_at_the_till(sho
 # --- the electronic path ---------------------------------------------------------------------------------------
 
 @pytest.mark.refuses("RX-06", "RX-04", "RX-02")
-def test_an_electronic_prescriptions_days_and_drug_name_are_checked_as_a_paper_ones(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_an_electronic_prescriptions_days_and_drug_name_are_checked_as_a_paper_ones(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     from server.services.catalog import items as catalog_service
 
     code = "XJ01CAA000A000000009001"

@@ -25,7 +25,7 @@ from server import audit
 from server.db.uow import read_session
 from server.services.context import Ctx
 from server.services.stock.ledger import share
-from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_MASK, BARCODE_VITC, Shop, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 from tests.tamper import behind_the_guard
 
@@ -59,7 +59,7 @@ def _verify(engine: Engine, ctx: Ctx) -> audit.VerifyReport:
         return audit.verify(s, ctx.store_id)
 
 
-def _mapped_vitc(engine: Engine, shop: dict[str, Any], clock: Any) -> None:
+def _mapped_vitc(engine: Engine, shop: Shop, clock: Any) -> None:
     _catalog(engine, shop["items"]["vitc"], insurance_category="jia", nhsa_code=NHSA_VITC,
              mapping_uploaded_on=clock.today - timedelta(days=10))
 
@@ -78,7 +78,7 @@ def test_an_outflow_takes_its_share_of_the_cost_on_hand_and_the_last_unit_the_re
     assert (cost, taken) == (0, 1000)
 
 
-def test_a_completed_line_keeps_what_was_true_when_sold(shop: dict[str, Any], engine: Engine, clock: Any) -> None:
+def test_a_completed_line_keeps_what_was_true_when_sold(shop: Shop, engine: Engine, clock: Any) -> None:
     c, h = shop["client"], shop["cashier"]
     _mapped_vitc(engine, shop, clock)
     sid = new_sale(c, h)
@@ -114,7 +114,7 @@ def test_a_completed_line_keeps_what_was_true_when_sold(shop: dict[str, Any], en
     assert shown[vitc] == ("otc_a", "甲") and shown[amox][0] == "rx"
 
 
-def test_the_completion_judges_by_the_catalog_now_and_the_line_keeps_that(shop: dict[str, Any], engine: Engine,
+def test_the_completion_judges_by_the_catalog_now_and_the_line_keeps_that(shop: Shop, engine: Engine,
                                                                            clock: Any) -> None:
     """Scanned unmapped, mapped before it is paid: the line keeps what the completion saw, not the scan."""
     c, h = shop["client"], shop["cashier"]
@@ -130,7 +130,7 @@ def test_the_completion_judges_by_the_catalog_now_and_the_line_keeps_that(shop: 
 
 
 @pytest.mark.refuses("RX-01", "GSP-02")
-def test_an_item_reclassified_between_scan_and_payment_is_judged_as_it_is_now(shop: dict[str, Any],
+def test_an_item_reclassified_between_scan_and_payment_is_judged_as_it_is_now(shop: Shop,
                                                                               engine: Engine) -> None:
     """Scanned as 甲类OTC, made 处方药 before it is paid: the completion judges it as 处方药 — refused without a
     prescription, and refused while it stands in a zone that does not admit it — never paid under the class
@@ -151,7 +151,7 @@ def test_an_item_reclassified_between_scan_and_payment_is_judged_as_it_is_now(sh
     assert _line(engine, line["id"])["gsp_class"] == "otc_a"  # nothing was kept: nothing was sold
 
 
-def test_a_return_judges_by_the_class_the_line_was_sold_under(shop: dict[str, Any], engine: Engine) -> None:
+def test_a_return_judges_by_the_class_the_line_was_sold_under(shop: Shop, engine: Engine) -> None:
     """Sold as a drug, made a daily chemical afterwards: the returned box still goes to quarantine (GSP-06's
     store policy), as a drug does, not back on the shelf."""
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
@@ -179,7 +179,7 @@ _EDITS = [("gsp_class", "'food'"), ("insurance_category", "'yi'"), ("nhsa_code",
 
 @pytest.mark.parametrize(("column", "value"), _EDITS, ids=[c for c, _ in _EDITS])
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_what_a_sold_line_kept_cannot_be_edited_and_an_edit_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx,
+def test_what_a_sold_line_kept_cannot_be_edited_and_an_edit_is_named(shop: Shop, engine: Engine, ctx: Ctx,
                                                                    clock: Any, column: str, value: str) -> None:
     c, h = shop["client"], shop["cashier"]
     _mapped_vitc(engine, shop, clock)
@@ -199,7 +199,7 @@ def test_what_a_sold_line_kept_cannot_be_edited_and_an_edit_is_named(shop: dict[
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_sale_made_through_the_service_verifies_intact_with_what_its_lines_kept(shop: dict[str, Any], engine: Engine,
+def test_a_sale_made_through_the_service_verifies_intact_with_what_its_lines_kept(shop: Shop, engine: Engine,
                                                                                  ctx: Ctx) -> None:
     """The scan's image, a line scanned again, a quantity changed, the completion's image: the chain agrees with
     the lines as they stand; and a snapshot forged on an open basket's line is named too."""

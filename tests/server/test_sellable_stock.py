@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from server.db.models import Batch, MovementKind
+from server.db.models.base import table_of
 from server.db.uow import core_unit, read_session
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.sale.lines import ITEM_BY_ID
 from server.services.stock import batches as stock
 from server.services.stock import ledger
-from tests.conftest import BARCODE_ICE, BARCODE_MASK
+from tests.conftest import BARCODE_ICE, BARCODE_MASK, Shop
 
 
 @pytest.mark.refuses("GSP-06")
@@ -63,13 +64,13 @@ def test_the_python_and_the_sql_form_of_the_rule_agree_at_the_days_boundary(engi
         assert {b.batch_no for b, _ in avail.good_batches} == {"B05", "B09"}
         assert {b.batch_no for b, _, _ in avail.blocked} == {"B01", "B03", "B07", "B11"}  # expired or stopped, shelved
         sql_sellable = {b.batch_no for b in s.exec(select(Batch).where(
-            Batch.item_id == item_id, ledger.sellable_batch(Batch.__table__, today)))}  # type: ignore[attr-defined]
+            Batch.item_id == item_id, ledger.sellable_batch(table_of(Batch), today)))}
         py_sellable = {b.batch_no for b in s.exec(select(Batch).where(Batch.item_id == item_id))
                        if not ledger.blocking_reasons(b.expires_on, b.status, today)}
         assert sql_sellable == py_sellable == {"B05", "B06", "B09", "B10"}
 
 
-def _search(shop: dict[str, Any], q: str) -> dict[str, Any]:
+def _search(shop: Shop, q: str) -> dict[str, Any]:
     r = shop["client"].get("/items/search", params={"q": q}, headers=shop["cashier"])
     assert r.status_code == 200, r.text
     [hit] = r.json()
@@ -77,7 +78,7 @@ def _search(shop: dict[str, Any], q: str) -> dict[str, Any]:
 
 
 @pytest.mark.refuses("GSP-06")
-def test_the_search_shows_only_stock_that_can_be_sold(shop: dict[str, Any]) -> None:
+def test_the_search_shows_only_stock_that_can_be_sold(shop: Shop) -> None:
     """The cashier's search once showed every box on the books, expired and stopped ones too (27 boxes of an item
     whose sellable stock was 0): it shows what the scan would let them sell."""
     c, h = shop["client"], shop["cashier"]
@@ -95,7 +96,7 @@ def test_the_search_shows_only_stock_that_can_be_sold(shop: dict[str, Any]) -> N
 
 @pytest.mark.refuses("GSP-06")
 @pytest.mark.parametrize("qty", [1, 3])
-def test_the_completion_takes_only_sellable_batches(shop: dict[str, Any], engine: Engine, ctx: Ctx, qty: int) -> None:
+def test_the_completion_takes_only_sellable_batches(shop: Shop, engine: Engine, ctx: Ctx, qty: int) -> None:
     """FEFO takes from the earliest-expiring batch that may be sold: never the expired one that expires first."""
     from server.db.models.ledger import StockMovement
 
@@ -107,7 +108,7 @@ def test_the_completion_takes_only_sellable_batches(shop: dict[str, Any], engine
                                                                "tendered_fen": 990 * qty}]}, headers=h)
     assert paid.status_code == 200, paid.text
     with read_session(engine) as s:
-        taken = s.exec(select(Batch.batch_no, StockMovement.qty).join(Batch, Batch.id == StockMovement.batch_id)  # type: ignore[arg-type]
+        taken = s.exec(select(Batch.batch_no, StockMovement.qty).join(Batch, col(Batch.id) == StockMovement.batch_id)
                        .where(StockMovement.kind == "sale")).all()
         assert taken == [("B-MASK-NEW", -qty)]
         assert ledger.sellable_by_item(s, ctx, [shop["items"]["mask"]]) == {shop["items"]["mask"]: 3 - qty}

@@ -11,8 +11,22 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from tests.conftest import BARCODE_AMOX, BARCODE_ICE, BARCODE_MASK, BARCODE_VITC, Clock, prescribe, till_login
+from server.db.models.base import id_of
+from server.services.context import Ctx
+from tests.conftest import (
+    BARCODE_AMOX,
+    BARCODE_ICE,
+    BARCODE_MASK,
+    BARCODE_VITC,
+    Clock,
+    Shop,
+    prescribe,
+    service_state,
+    sqlite_file,
+    till_login,
+)
 
 
 def new_sale(c: TestClient, h: dict[str, str]) -> str:
@@ -33,7 +47,7 @@ def pay_cash(c: TestClient, h: dict[str, str], sid: str, total: int, tendered: i
 
 @pytest.mark.refuses("RX-01")
 @pytest.mark.business_day(postgres=True)
-def test_a_cash_sale_end_to_end(shop: dict[str, Any], clock: Clock) -> None:
+def test_a_cash_sale_end_to_end(shop: Shop, clock: Clock) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC)
@@ -57,7 +71,7 @@ def test_a_cash_sale_end_to_end(shop: dict[str, Any], clock: Clock) -> None:
     assert {b["batch_no"]: b["stock"] for b in batches} == {"B-AMOX-2": 48 - 6, "B-AMOX-1": 240}
 
 
-def test_a_retried_completion_returns_the_first_result_and_changes_nothing(shop: dict[str, Any]) -> None:
+def test_a_retried_completion_returns_the_first_result_and_changes_nothing(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC, 2)
@@ -75,7 +89,7 @@ def test_a_retried_completion_returns_the_first_result_and_changes_nothing(shop:
 
 
 @pytest.mark.refuses("CARD-01")
-def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) -> None:
+def test_tenders_must_add_up_and_only_cash_gives_change(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC, 2)
@@ -96,7 +110,7 @@ def test_tenders_must_add_up_and_only_cash_gives_change(shop: dict[str, Any]) ->
 
 @pytest.mark.refuses("GSP-06")
 @pytest.mark.business_day
-def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine, ctx, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_expired_and_stopped_batches_are_never_sold(shop: Shop, engine: Engine, ctx: Ctx, clock: Clock) -> None:
     from server.db.uow import core_unit
     from server.services.stock import batches as stock
 
@@ -119,7 +133,7 @@ def test_expired_and_stopped_batches_are_never_sold(shop: dict[str, Any], engine
 
 
 @pytest.mark.refuses("SEC-01")
-def test_quantity_change_remove_suspend_resume_void(shop: dict[str, Any]) -> None:
+def test_quantity_change_remove_suspend_resume_void(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     lines = scan(c, h, sid, BARCODE_VITC, 1).json()["lines"]
@@ -149,7 +163,7 @@ def test_quantity_change_remove_suspend_resume_void(shop: dict[str, Any]) -> Non
 
 
 @pytest.mark.refuses("SEC-01")
-def test_returns_by_line_back_to_the_batch_and_by_the_original_tender(shop: dict[str, Any]) -> None:
+def test_returns_by_line_back_to_the_batch_and_by_the_original_tender(shop: Shop) -> None:
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_MASK, 2)
@@ -185,7 +199,7 @@ def test_returns_by_line_back_to_the_batch_and_by_the_original_tender(shop: dict
     assert {ln["item_code"]: ln["returned_qty"] for ln in after["lines"]} == {"FY0001": 1, "YP0002": 2}
 
 
-def test_shift_close_and_z_report(shop: dict[str, Any], clock: Clock) -> None:
+def test_shift_close_and_z_report(shop: Shop, clock: Clock) -> None:
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_VITC, 2)
@@ -201,15 +215,13 @@ def test_shift_close_and_z_report(shop: dict[str, Any], clock: Clock) -> None:
     assert rep["sales_count"] == 1 and rep["by_tender"] == {"cash": 700}
     assert rep["cash_expected_fen"] == 20700 and rep["variance_fen"] == -50
     assert rep["business_date"] == clock.today.isoformat()  # the shift's day is the store's
-    again = new_sale
     r = c.post("/sales", json={"id": str(uuid.uuid4())}, headers=h)
     assert r.status_code == 409 and r.json()["code"] == "SHIFT-CLOSED"  # a closed shift takes no more sales
-    assert again
     assert c.get(f"/shifts/{shop['shift_id']}/report", headers=shop["manager"]).json() == rep
 
 
 @pytest.mark.refuses("CARD-06")
-def test_selling_needs_a_registered_till(shop: dict[str, Any]) -> None:
+def test_selling_needs_a_registered_till(shop: Shop) -> None:
     from tests.conftest import login
 
     c = shop["client"]
@@ -219,7 +231,7 @@ def test_selling_needs_a_registered_till(shop: dict[str, Any]) -> None:
     assert c.post("/sales", json={"id": "not-a-uuid"}, headers=shop["cashier"]).status_code == 422
 
 
-def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> None:
+def test_an_empty_open_sale_does_not_block_the_close(shop: Shop) -> None:
     c, h = shop["client"], shop["cashier"]
     empty = new_sale(c, h)
     assert scan(c, h, empty, BARCODE_ICE).status_code == 409  # refused: the sale stays open and empty
@@ -236,7 +248,7 @@ def test_an_empty_open_sale_does_not_block_the_close(shop: dict[str, Any]) -> No
 
 
 @pytest.mark.refuses("GSP-02")
-def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     from datetime import timedelta
 
     from server.db.uow import core_unit
@@ -247,7 +259,7 @@ def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(sho
         item = catalog_service.create_item(u, ctx, {"code": "YP0077", "name": "板蓝根颗粒", "spec": "10g*20袋",
                                                     "approval_no": "国药准字Z1", "gsp_class": "otc_a",
                                                     "route": "internal", "price_fen": 1580}, ["6907777777774"], None)
-        stock.add_opening_batch(u, ctx, item.id, None, "B-BLG", "L7", ctx.today - timedelta(days=10),  # type: ignore[arg-type]
+        stock.add_opening_batch(u, ctx, id_of(item), None, "B-BLG", "L7", ctx.today - timedelta(days=10),
                                 ctx.today + timedelta(days=300), 800, 10)
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -260,10 +272,10 @@ def test_gsp_an_item_not_placed_in_an_admitting_zone_is_not_sold_until_fixed(sho
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledger(shop: dict[str, Any]) -> None:
+def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledger(shop: Shop) -> None:
     """The ledger grows by every line sold: a return looks up what its line took by index (SQLite's plan)."""
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
-    engine = c.app.state.dingdian.engine
+    engine = service_state(c).engine
     sid = new_sale(c, h)
     sale = scan(c, h, sid, BARCODE_MASK, 2).json()
     assert pay_cash(c, h, sid, sale["total_fen"], sale["total_fen"]).status_code == 200
@@ -281,7 +293,7 @@ def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledg
         sa.event.remove(engine, "before_cursor_execute", reads)
     assert r.status_code == 201, r.text
     assert seen, "the return reads the stock movements of its line"
-    with closing(sqlite3.connect(engine.url.database)) as plain:  # sqlite3's own `with` would not close it
+    with closing(sqlite3.connect(sqlite_file(engine))) as plain:  # sqlite3's own `with` would not close it
         for statement, parameters in seen:
             plan = " / ".join(row[-1] for row in plain.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
             assert "SCAN stock_movement" not in plan, f"{statement}\n→ {plan}"
@@ -289,7 +301,7 @@ def test_a_return_finds_its_stock_movements_by_reference_not_by_reading_the_ledg
 
 @pytest.mark.refuses("RX-01")
 def test_readiness_lists_every_refusal_the_completion_would_give_and_nothing_once_it_may_be_paid(
-        shop: dict[str, Any], engine: Any, ctx: Any) -> None:
+        shop: Shop, engine: Any, ctx: Any) -> None:
     from tests.server.test_trace_codes import CODE1, CODE2, trace, traced
 
     traced(engine, ctx, shop["items"]["vitc"])

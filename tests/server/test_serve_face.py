@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,10 +79,10 @@ def test_a_port_taken_by_another_program_is_one_line(settings: Settings, tmp_pat
     ("gbk", lambda text: text.encode("gbk"), ("GBK", "not UTF-8")),
     ("bom", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8"), ("BOM", "byte-order mark")),
 ])
-def test_a_config_saved_in_gbk_or_with_a_bom_is_one_line(tmp_path: Path, name: str, encode: object,
+def test_a_config_saved_in_gbk_or_with_a_bom_is_one_line(tmp_path: Path, name: str, encode: Callable[[str], bytes],
                                                          said: tuple[str, str]) -> None:
     path = tmp_path / f"{name}.toml"
-    path.write_bytes(encode(BASE))  # type: ignore[operator]
+    path.write_bytes(encode(BASE))
     line = _one_bilingual_line(_serve("--config", str(path)))
     assert str(path) in line and all(s in line for s in said)
 

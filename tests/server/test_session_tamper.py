@@ -17,7 +17,7 @@ from server.auth import principals
 from server.db.uow import read_session
 from server.services.context import Ctx
 from server.services.store.users import token_hash
-from tests.conftest import BARCODE_VITC, ROLE_PINS, login
+from tests.conftest import BARCODE_VITC, ROLE_PINS, Shop, login
 from tests.server.test_selling import new_sale, pay_cash, scan
 from tests.tamper import behind_the_guard
 
@@ -37,7 +37,7 @@ def _one(engine: Engine, sql: str, **params: Any) -> Any:
 
 
 @pytest.mark.refuses("SEC-04", "SEC-03")
-def test_a_revoked_session_revived_by_hand_is_refused_and_named(shop: dict[str, Any], engine: Engine,
+def test_a_revoked_session_revived_by_hand_is_refused_and_named(shop: Shop, engine: Engine,
                                                                 ctx: Ctx) -> None:
     c = shop["client"]
     manager = login(c, "u_manager", ROLE_PINS["manager"])
@@ -63,7 +63,7 @@ def test_a_revoked_session_revived_by_hand_is_refused_and_named(shop: dict[str, 
 
 
 @pytest.mark.refuses("SEC-04", "SEC-03")
-def test_a_session_slipped_in_for_another_person_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_session_slipped_in_for_another_person_is_named(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     """The owner of the database writes a token of their own for the pharmacist: it is named, and a live session
     of the pharmacist's own (an audited login) is not."""
     c = shop["client"]
@@ -82,7 +82,7 @@ def test_a_session_slipped_in_for_another_person_is_named(shop: dict[str, Any], 
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_the_days_sale_counter_set_back_or_deleted_is_refused_and_named(shop: dict[str, Any], engine: Engine,
+def test_the_days_sale_counter_set_back_or_deleted_is_refused_and_named(shop: Shop, engine: Engine,
                                                                        ctx: Ctx) -> None:
     """Set back, the counter would number the next sale again (a receipt number twice)."""
     c, h = shop["client"], shop["cashier"]
@@ -102,7 +102,7 @@ def test_the_days_sale_counter_set_back_or_deleted_is_refused_and_named(shop: di
 
 
 @pytest.mark.refuses("SEC-03", "SEC-04")
-def test_the_sessions_a_freeze_ended_stay_ended(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_the_sessions_a_freeze_ended_stay_ended(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     """A freeze ends every live session of the account in the chain too: one revived by hand is refused by the
     database, and, behind the guard, named."""
     c = shop["client"]

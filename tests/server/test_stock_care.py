@@ -16,7 +16,7 @@ from server.roles import Role
 from server.services.context import Ctx
 from server.services.stock import batches as stock
 from server.services.store import users
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, ROLE_PINS, login
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, ROLE_PINS, Shop, login
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 ID_A = "110101199003070011"
@@ -48,7 +48,7 @@ def _loss(c: Any, h: dict[str, str], kind: str, batch: int, qty: int, reason: st
 
 
 @pytest.mark.refuses("ST-01", "GSP-06")
-def test_damage_and_expiry_write_offs_say_why_and_leave_at_cost(shop: dict[str, Any], engine: Engine,
+def test_damage_and_expiry_write_offs_say_why_and_leave_at_cost(shop: Shop, engine: Engine,
                                                                  ctx: Ctx) -> None:
     c, ph = shop["client"], shop["pharmacist"]
     vitc, old_mask = _batch(engine, "B-VITC-1"), _batch(engine, "B-MASK-OLD")
@@ -79,7 +79,7 @@ def test_damage_and_expiry_write_offs_say_why_and_leave_at_cost(shop: dict[str, 
 
 
 @pytest.mark.refuses("GSP-06")
-def test_a_destruction_needs_its_method_and_two_other_persons_as_witnesses(shop: dict[str, Any], engine: Engine,
+def test_a_destruction_needs_its_method_and_two_other_persons_as_witnesses(shop: Shop, engine: Engine,
                                                                           ctx: Ctx) -> None:
     c, ph = shop["client"], shop["pharmacist"]
     with core_unit(engine) as u:
@@ -109,7 +109,7 @@ def test_a_destruction_needs_its_method_and_two_other_persons_as_witnesses(shop:
 
 
 @pytest.mark.refuses("GSP-06")
-def test_a_recall_stops_its_batch_lists_its_buyers_and_its_stock_goes_back(shop: dict[str, Any], engine: Engine,
+def test_a_recall_stops_its_batch_lists_its_buyers_and_its_stock_goes_back(shop: Shop, engine: Engine,
                                                                          ctx: Ctx) -> None:
     c, ph, cashier = shop["client"], shop["pharmacist"], shop["cashier"]
     vitc = _batch(engine, "B-VITC-1")
@@ -144,7 +144,7 @@ def test_a_recall_stops_its_batch_lists_its_buyers_and_its_stock_goes_back(shop:
 
 
 @pytest.mark.refuses("GSP-06")
-def test_the_monthly_upkeep_records_each_batch_and_a_doubt_stops_it_until_cleared(shop: dict[str, Any],
+def test_the_monthly_upkeep_records_each_batch_and_a_doubt_stops_it_until_cleared(shop: Shop,
                                                                                   engine: Engine, ctx: Ctx) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     with core_unit(engine) as u:
@@ -188,7 +188,7 @@ def test_the_monthly_upkeep_records_each_batch_and_a_doubt_stops_it_until_cleare
     _verifies(engine, ctx)
 
 
-def test_the_near_expiry_pull_list_follows_the_configured_days(shop: dict[str, Any], engine: Engine,
+def test_the_near_expiry_pull_list_follows_the_configured_days(shop: Shop, engine: Engine,
                                                                ctx: Ctx) -> None:
     c, mg, items, today = shop["client"], shop["manager"], shop["items"], shop["clock"].today
     with core_unit(engine) as u:
@@ -207,7 +207,7 @@ def test_the_near_expiry_pull_list_follows_the_configured_days(shop: dict[str, A
     assert [r["batch_no"] for r in c.get("/near-expiry", params={"zone": "Z-OTC"}, headers=mg).json()] == ["B-NEAR"]
 
 
-def test_a_scan_warns_when_the_batch_sold_first_is_near_expiry(shop: dict[str, Any], engine: Engine) -> None:
+def test_a_scan_warns_when_the_batch_sold_first_is_near_expiry(shop: Shop, engine: Engine) -> None:
     """GSP-06: the scan's answer carries a warning (not a refusal) when the batch FEFO takes first expires within
     near_expiry_days: 阿莫西林's B-AMOX-2 expires in 30 days; 维生素C's only batch in 500."""
     c, cashier, today = shop["client"], shop["cashier"], shop["clock"].today

@@ -17,7 +17,7 @@ from reports.export import fonts
 from reports.export.pdf import money
 from server.cli import app
 from server.config import ROOT, Settings
-from tests.conftest import ROLE_PINS
+from tests.conftest import ROLE_PINS, Shop
 from tests.reports.pdf_check import embedded_font, inked, missing_glyphs, needs_poppler, pages
 from tests.reports.pdf_check import text as pdf_text
 from tests.server.test_counts import BOOK, _count_as_book
@@ -43,7 +43,7 @@ def _scalar(engine: Engine, sql: str, **params: Any) -> Any:
         return conn.execute(text(sql), params).scalar_one()
 
 
-def test_the_receipt_count_and_destruction_documents_print_what_was_done(shop: dict[str, Any], engine: Engine,
+def test_the_receipt_count_and_destruction_documents_print_what_was_done(shop: Shop, engine: Engine,
                                                                           tmp_path: Path) -> None:
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], shop["clock"].today
     # a blind count: the sheet to count on never shows the book; its result only once handed in
@@ -105,7 +105,7 @@ def test_the_receipt_count_and_destruction_documents_print_what_was_done(shop: d
         assert said in loss, said
 
 
-def test_the_documents_and_the_ledger_pdf_from_the_command_line_and_the_api(shop: dict[str, Any], settings: Settings,
+def test_the_documents_and_the_ledger_pdf_from_the_command_line_and_the_api(shop: Shop, settings: Settings,
                                                                           tmp_path: Path) -> None:
     c, ph = shop["client"], shop["pharmacist"]
     config = tmp_path / "config.toml"

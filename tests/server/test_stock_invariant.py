@@ -38,6 +38,7 @@ from server import audit
 from server.audit import Actor
 from server.auth.grants import Authoriser
 from server.db.models import Batch, MovementKind, Till, User
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm, read_session
 from server.errors import AppError
 from server.rules.stock import Scope
@@ -67,6 +68,13 @@ class MItem:
     ratio: int = 1  # split units in a whole pack (1: not sold split)
     split_price: int | None = None
     is_drug: bool = False
+
+    def price_of(self, split: bool) -> int:
+        """A split unit's price or a whole pack's (the model sells split only an item that has a split price)."""
+        if not split:
+            return self.price
+        assert self.split_price is not None, f"{self.code} is not sold split"
+        return self.split_price
 
     def base(self, split: bool, qty: int) -> int:
         return qty if split else qty * self.ratio
@@ -125,8 +133,8 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
     seed_shop(engine, ctx)  # zones, till T01 (and T02), some items of its own
     add_role_users(engine, ctx)
     with read_session(engine) as s:
-        ids = {u.username: u.id for u in s.exec(select(User).where(User.store_id == ctx.store_id))}
-        till_id = s.exec(select(Till.id).where(Till.store_id == ctx.store_id, Till.code == TILL)).one()
+        ids = {u.username: id_of(u) for u in s.exec(select(User).where(User.store_id == ctx.store_id))}
+        till_id = id_of(s.exec(select(Till).where(Till.store_id == ctx.store_id, Till.code == TILL)).one())
     cashier = ctx.acting(Actor(ids["u_cashier"], "u_cashier"))
     pharmacist = ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     with core_unit(engine) as u:
@@ -137,8 +145,8 @@ def _open_shop(engine: Engine, ctx: Ctx) -> Shop:
     with core_unit(engine) as u:  # the wholesaler every delivery comes from, approved (首营) for all it supplies
         sup = suppliers.add_supplier(u, manager, "国药控股", "京AA0000001", ctx.today + timedelta(days=3650),
                                      scope=[x.value for x in Scope])
-        suppliers.approve_supplier(u, manager, sup.id)  # type: ignore[arg-type]
-    return Shop(engine, ctx, cashier, pharmacist, till_id, checker, manager, sup.id)  # type: ignore[arg-type]
+        suppliers.approve_supplier(u, manager, id_of(sup))
+    return Shop(engine, ctx, cashier, pharmacist, till_id, checker, manager, id_of(sup))
 
 
 def _seed_batch(u: Any, ctx: Ctx, item_id: int, batch_no: str, expires: date, qty: int, cost: int) -> Batch:
@@ -170,7 +178,7 @@ def _counts(engine: Engine) -> tuple[int, ...]:
 def run_machine(shop: Shop, examples: int, steps: int) -> None:
     engine, today = shop.engine, shop.ctx.today
     with read_session(engine) as s:  # who posts a count: the manager (the counter may not)
-        ids = {u.username: u.id for u in s.exec(select(User).where(User.store_id == shop.ctx.store_id))}
+        ids = {u.username: id_of(u) for u in s.exec(select(User).where(User.store_id == shop.ctx.store_id))}
     manager = shop.ctx.acting(Actor(ids["u_manager"], "u_manager"))
     counter = shop.ctx.acting(Actor(ids["u_pharmacist"], "u_pharmacist"))
     drugs_to_quarantine = shop.ctx.settings.rules.returned_drugs_to_quarantine  # the store's policy
@@ -188,7 +196,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self.count: tuple[int, dict[int, int]] | None = None  # a sheet counting: its id, the model at its snapshot
             # a split-pack drug, a whole-pack drug, a device (returned to sale, not quarantine). The split-pack
             # drug is OTC: the ledger is under test here, not the prescription rules (test_prescriptions).
-            specs = [
+            specs: list[tuple[dict[str, Any], str, int, int | None, bool]] = [
                 ({"name": "布洛芬片", "spec": "0.1g*6片", "approval_no": "国药准字H9", "gsp_class": "otc_b",
                   "route": "internal", "price_fen": 600, "split_unit": "片", "split_ratio": 6, "split_price_fen": 110},
                  "Z-OTC", 6, 110, True),
@@ -201,7 +209,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     code, barcode = f"HY{self.run:03d}{k}", _ean13(self.run * 10 + k)
                     item = catalog_service.create_item(u, shop.ctx, values | {"code": code}, [barcode], zone)
                     u.flush()
-                    item_id: int = item.id  # type: ignore[assignment]
+                    item_id = id_of(item)
                     self.items[item_id] = MItem(item_id, code, barcode, values["price_fen"], ratio, split_price,
                                                 is_drug)
                     suppliers.approve_item(u, shop.manager, shop.supplier_id, item_id)  # 首营品种
@@ -259,7 +267,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             self._deliver(device, qty, far, "accepted")
             with core_unit(engine) as u:  # expired yesterday: on the shelf, never sold (no delivery brings it)
                 old = _seed_batch(u, shop.ctx, device.id, f"HX{self.run}", today - timedelta(days=1), 5, 400)
-            self.batches[old.id] = MBatch(old.id, device.id, today - timedelta(days=1), sellable=5)  # type: ignore[index]
+            self.batches[id_of(old)] = MBatch(id_of(old), device.id, today - timedelta(days=1), sellable=5)
 
         @rule(item=PICK, packs=st.integers(0, 12), expires_in=st.integers(-30, 400),
               outcome=st.sampled_from(["accepted", "accepted", "quarantine", "rejected"]))
@@ -375,8 +383,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             if got is None:
                 return
             if line is None:
-                price = it.split_price if split else it.price
-                sl.lines.append(MLine(got, it.id, split, qty, price))
+                sl.lines.append(MLine(got, it.id, split, qty, it.price_of(split)))
             else:
                 assert got == line.id
                 line.qty += qty
@@ -595,10 +602,10 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                     "SELECT b.id, m.location, COALESCE(SUM(m.qty), 0) FROM batch b "
                     "JOIN stock_movement m ON m.batch_id = b.id WHERE b.store_id = :store "
                     "GROUP BY b.id, m.location"), {"store": shop.ctx.store_id}).all()
-                raw_item = dict(conn.execute(text(
+                raw_item: dict[int, int] = dict(conn.execute(text(
                     "SELECT item_id, SUM(qty) FROM stock_movement WHERE location = 'sellable' AND store_id = :store "
                     "GROUP BY item_id"), {"store": shop.ctx.store_id}).all())
-                statuses = dict(conn.execute(text("SELECT id, status FROM batch WHERE store_id = :store"),
+                statuses: dict[int, str] = dict(conn.execute(text("SELECT id, status FROM batch WHERE store_id = :store"),
                                              {"store": shop.ctx.store_id}).all())
                 balances = conn.execute(text("SELECT batch_id, location, qty FROM batch_balance "
                                              "WHERE store_id = :store"), {"store": shop.ctx.store_id}).all()
@@ -634,7 +641,7 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 lines = conn.execute(text(
                     "SELECT l.id, l.cost_fen FROM sale_line l JOIN sale s ON s.id = l.sale_id "
                     "WHERE s.store_id = :store AND s.status = 'completed'"), {"store": shop.ctx.store_id}).all()
-                taken = dict(conn.execute(text(
+                taken: dict[str, int] = dict(conn.execute(text(
                     "SELECT ref_id, -SUM(cost_fen) FROM stock_movement WHERE ref_type = 'sale_line' "
                     "AND store_id = :store GROUP BY ref_id"), {"store": shop.ctx.store_id}).all())
             assert {k: v for k, v in kept.items() if v != (0, 0)} == {k: v for k, v in summed.items() if v != (0, 0)}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.db.models import AgreementStatus
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.errors import AppError
 from server.rules.agreement import (
@@ -34,8 +36,8 @@ from tests.conftest import (
 TODAY = date(2026, 11, 22)
 
 
-def _standing(**kw) -> StoreStanding:  # type: ignore[no-untyped-def]
-    base = dict(agreement_status="active", agreement_start=TODAY - timedelta(days=30),
+def _standing(**kw: Any) -> StoreStanding:
+    base: dict[str, Any] = dict(agreement_status="active", agreement_start=TODAY - timedelta(days=30),
                 agreement_end=TODAY + timedelta(days=300), drug_licence_no="粤AA1", drug_licence_expiry=TODAY + timedelta(days=1))
     return StoreStanding(**(base | kw))
 
@@ -54,7 +56,7 @@ def test_agr01_allows_an_active_agreement_with_a_valid_licence() -> None:
     {"drug_licence_expiry": TODAY - timedelta(days=1)},
     {"drug_licence_no": ""},
 ])
-def test_agr01_refuses_the_card(change: dict) -> None:  # type: ignore[type-arg]
+def test_agr01_refuses_the_card(change: dict[str, Any]) -> None:
     refusals = card_settlement_refusals(_standing(**change), TODAY)
     assert refusals and {v.rule for v in refusals} == {"AGR-01"}
 
@@ -175,7 +177,7 @@ def test_tills_are_bound_to_the_store_and_its_site(engine: Engine, ctx: Ctx) -> 
     assert exc.value.code == "CARD-06" and exc.value.status == 403
     with core_unit(engine) as u:
         till = store_service.register_till(u, ctx, "T02", "2号台", "")
-        store_service.retire_till(u, ctx, till.id, "设备报废")  # type: ignore[arg-type]
+        store_service.retire_till(u, ctx, id_of(till), "设备报废")
     with pytest.raises(AppError) as exc, core_unit(engine) as u:
         store_service.usable_till(orm(u), ctx, "T02")
     assert exc.value.code == "CARD-06"

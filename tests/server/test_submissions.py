@@ -170,13 +170,14 @@ def test_a_resubmission_overwriting_the_file_by_raw_sql_is_refused(engine: Engin
                      {"c": b"draft", "h": hashlib.sha256(b"draft").hexdigest(), "i": rid})
     with core_unit(engine) as u:
         submissions.submit(u, acting, rid)
-    refused = [("UPDATE report_submission SET content = :c WHERE id = :i", {"c": b"forged"}),
-               ("UPDATE report_submission SET content = :c, sha256 = :h WHERE id = :i",
-                {"c": b"forged", "h": hashlib.sha256(b"forged").hexdigest()}),
-               ("UPDATE report_submission SET status = 'draft' WHERE id = :i", {}),
-               ("UPDATE report_submission SET submitted_at = NULL WHERE id = :i", {}),
-               ("UPDATE report_submission SET period_start = '2026-02-01' WHERE id = :i", {}),
-               ("DELETE FROM report_submission WHERE id = :i", {})]
+    refused: list[tuple[str, dict[str, Any]]] = [
+        ("UPDATE report_submission SET content = :c WHERE id = :i", {"c": b"forged"}),
+        ("UPDATE report_submission SET content = :c, sha256 = :h WHERE id = :i",
+         {"c": b"forged", "h": hashlib.sha256(b"forged").hexdigest()}),
+        ("UPDATE report_submission SET status = 'draft' WHERE id = :i", {}),
+        ("UPDATE report_submission SET submitted_at = NULL WHERE id = :i", {}),
+        ("UPDATE report_submission SET period_start = '2026-02-01' WHERE id = :i", {}),
+        ("DELETE FROM report_submission WHERE id = :i", {})]
     for sql, params in refused:
         with pytest.raises(exc.DBAPIError), engine.begin() as conn:
             conn.execute(text(sql), params | {"i": rid})

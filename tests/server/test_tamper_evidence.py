@@ -21,10 +21,11 @@ from sqlmodel import col, select
 
 from server import audit
 from server.db.models import AgreementStatus, AuditEntry, PrintJob, SaleStatus
+from server.db.models.base import id_of
 from server.db.uow import core_unit, read_session
 from server.services.context import Ctx
 from server.services.store.profile import record_agreement_event
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Shop, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 from tests.server.test_trace_codes import CODE1, CODE2, trace, traced
 from tests.tamper import behind_the_guard
@@ -60,7 +61,7 @@ def _wait_printed(engine: Engine, job_id: int) -> None:
     raise AssertionError(f"print job {job_id} not printed")
 
 
-def busy_day(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, Any]:
+def busy_day(shop: Shop, engine: Engine, ctx: Ctx) -> dict[str, Any]:
     """The day's normal work, every kind of business row written once at least."""
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     traced(engine, ctx, shop["items"]["vitc"])
@@ -98,7 +99,7 @@ def busy_day(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, Any]:
         receipt_job = s.exec(select(PrintJob).where(PrintJob.ref == paid, PrintJob.kind == "receipt")
                              .order_by(col(PrintJob.id))).first()
     assert receipt_job is not None
-    _wait_printed(engine, receipt_job.id)  # type: ignore[arg-type]
+    _wait_printed(engine, id_of(receipt_job))
     closed = c.post(f"/shifts/{shop['shift_id']}/close", json={"counted_cash_fen": 20000 + 1950 - 350}, headers=h)
     assert closed.status_code == 200, closed.text
     with read_session(engine) as s:
@@ -107,7 +108,7 @@ def busy_day(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, Any]:
             "z": z, "scan": scan_up.json()}
 
 
-def test_a_days_normal_work_verifies_intact(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_days_normal_work_verifies_intact(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     day = busy_day(shop, engine, ctx)
     report = _verify(engine, ctx)
     assert report.ok, report.problems
@@ -131,7 +132,7 @@ def test_a_days_normal_work_verifies_intact(shop: dict[str, Any], engine: Engine
 # --- walk-arounds: the guard lifted, the edit named ---------------------------------------------------------
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_tenders_kind_edited_by_hand_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_tenders_kind_edited_by_hand_is_named(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     day = busy_day(shop, engine, ctx)
     tender = _one(engine, "SELECT id FROM tender WHERE sale_id = :s", s=day["paid"])
     with behind_the_guard(engine, "tender") as conn:
@@ -142,7 +143,7 @@ def test_a_tenders_kind_edited_by_hand_is_named(shop: dict[str, Any], engine: En
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_lines_price_edited_by_hand_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_lines_price_edited_by_hand_is_named(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     day = busy_day(shop, engine, ctx)
     with behind_the_guard(engine, "sale_line") as conn:
         conn.execute(text("UPDATE sale_line SET unit_price_fen = 1 WHERE id = :i"), {"i": day["line"]["id"]})
@@ -152,7 +153,7 @@ def test_a_lines_price_edited_by_hand_is_named(shop: dict[str, Any], engine: Eng
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_sales_total_edited_by_hand_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_sales_total_edited_by_hand_is_named(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     day = busy_day(shop, engine, ctx)
     with behind_the_guard(engine, "sale") as conn:
         conn.execute(text("UPDATE sale SET total_fen = total_fen - 700 WHERE id = :i"), {"i": day["paid"]})
@@ -163,7 +164,7 @@ def test_a_sales_total_edited_by_hand_is_named(shop: dict[str, Any], engine: Eng
 
 
 @pytest.mark.refuses("ST-02", "SEC-04", "RX-08")
-def test_a_pharmacists_review_deleted_by_hand_is_named(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> None:
+def test_a_pharmacists_review_deleted_by_hand_is_named(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     day = busy_day(shop, engine, ctx)
     review = _one(engine, "SELECT id FROM rx_review WHERE prescription_id = :p", p=day["rx"]["id"])
     with behind_the_guard(engine, "rx_review") as conn:
@@ -174,7 +175,7 @@ def test_a_pharmacists_review_deleted_by_hand_is_named(shop: dict[str, Any], eng
 
 
 @pytest.mark.refuses("ST-02", "SEC-04", "RX-08")
-def test_rows_deleted_or_slipped_in_behind_the_service_are_named(shop: dict[str, Any], engine: Engine,
+def test_rows_deleted_or_slipped_in_behind_the_service_are_named(shop: Shop, engine: Engine,
                                                                   ctx: Ctx) -> None:
     """A stock movement taken out (the balance left as it was), a tender slipped in, a receipt stub rewritten."""
     day = busy_day(shop, engine, ctx)
@@ -194,7 +195,7 @@ def test_rows_deleted_or_slipped_in_behind_the_service_are_named(shop: dict[str,
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_a_rewrite_of_the_whole_chain_is_caught_by_the_anchor(shop: dict[str, Any], engine: Engine,
+def test_a_rewrite_of_the_whole_chain_is_caught_by_the_anchor(shop: Shop, engine: Engine,
                                                               ctx: Ctx) -> None:
     """The owner of the database edits a tender, its sale's entry, and recomputes every hash after it: the
     chain verifies as a chain — only the head written down outside the database shows the rewrite."""
@@ -230,7 +231,7 @@ def _rewrite_chain(conn: Any, store_id: int, sale_id: str) -> None:
 
 
 @pytest.mark.refuses("ST-02", "SEC-04")
-def test_cli_audit_verify_takes_the_anchor(shop: dict[str, Any], engine: Engine, ctx: Ctx, settings: Any,
+def test_cli_audit_verify_takes_the_anchor(shop: Shop, engine: Engine, ctx: Ctx, settings: Any,
                                            tmp_path: Any) -> None:
     from typer.testing import CliRunner
 
@@ -295,7 +296,7 @@ _GUARDED = sorted({t for t, _, _ in _EDITS} - {"insurance_message"} | {"rx_attac
 
 
 @pytest.fixture
-def day(shop: dict[str, Any], engine: Engine, ctx: Ctx) -> dict[str, Any]:
+def day(shop: Shop, engine: Engine, ctx: Ctx) -> dict[str, Any]:
     return busy_day(shop, engine, ctx)
 
 
@@ -332,7 +333,7 @@ def test_the_ledger_refuses_a_delete(day: dict[str, Any], engine: Engine) -> Non
 
 
 @pytest.mark.refuses("ST-02")
-def test_an_open_baskets_lines_may_change_a_paid_ones_never(shop: dict[str, Any], engine: Engine) -> None:
+def test_an_open_baskets_lines_may_change_a_paid_ones_never(shop: Shop, engine: Engine) -> None:
     """What the guard lets through is what the service does: a basket's lines while it is open."""
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
+from server.db.models.base import id_of
 from server.db.uow import core_unit, orm
 from server.services.context import Ctx
 from server.services.store.users import find_user, set_staff_profile
-from tests.conftest import BARCODE_MASK, BARCODE_VITC, Clock
+from tests.conftest import BARCODE_MASK, BARCODE_VITC, Clock, Shop
 from tests.server.test_selling import new_sale, scan
 
 
 def test_the_status_names_the_till_the_user_the_shift_and_the_pharmacists_on_duty(
-        shop: dict[str, Any], engine: Engine, ctx: Ctx, clock: Clock) -> None:
+        shop: Shop, engine: Engine, ctx: Ctx, clock: Clock) -> None:
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     status = c.get("/till/status", headers=h).json()
     assert status == {"store_name": ctx.settings.store.name, "till_code": "T01", "user": "测试cashier",
                       "shift_id": shop["shift_id"], "business_date": clock.today.isoformat(), "on_duty": []}
     with core_unit(engine) as u:
         user = find_user(orm(u), ctx, "u_pharmacist")
-        set_staff_profile(u, ctx, user.id, {  # type: ignore[arg-type]
+        set_staff_profile(u, ctx, id_of(user), {
             "qualification": "licensed_pharmacist", "qualification_no": "ZY001",
             "qualification_expiry": clock.today + timedelta(days=700), "registered_store_code": ctx.settings.store.fixmedins_code,
             "contract_start": clock.today - timedelta(days=200), "contract_end": clock.today + timedelta(days=400)})
@@ -35,13 +35,13 @@ def test_the_status_names_the_till_the_user_the_shift_and_the_pharmacists_on_dut
 
 
 @pytest.mark.refuses("CARD-06")
-def test_the_status_needs_a_registered_till_CARD_06(shop: dict[str, Any]) -> None:
+def test_the_status_needs_a_registered_till_CARD_06(shop: Shop) -> None:
     r = shop["client"].get("/till/status", headers=shop["manager"])  # logged in without a till
     assert r.status_code == 403 and r.json()["code"] == "CARD-06"
 
 
 def test_a_sale_found_by_its_receipt_number_shows_what_is_left_to_return_and_where_it_goes_GSP_06(
-        shop: dict[str, Any], clock: Clock) -> None:
+        shop: Shop, clock: Clock) -> None:
     c, h, ph = shop["client"], shop["cashier"], shop["pharmacist"]
     sid = new_sale(c, h)
     scan(c, h, sid, BARCODE_MASK, 2)  # a device: the pharmacist chooses where a return goes
@@ -61,11 +61,11 @@ def test_a_sale_found_by_its_receipt_number_shows_what_is_left_to_return_and_whe
     assert [ln["returnable_qty"] for ln in again["lines"]] == [1, 1]
 
 
-def test_an_unknown_receipt_number_is_a_clear_404(shop: dict[str, Any]) -> None:
+def test_an_unknown_receipt_number_is_a_clear_404(shop: Shop) -> None:
     r = shop["client"].get("/returns/for-sale/20990101-0001", headers=shop["cashier"])
     assert r.status_code == 404 and "20990101-0001" in r.json()["message_zh"]
 
 
-def test_a_receipt_number_too_long_is_refused_as_input(shop: dict[str, Any]) -> None:
+def test_a_receipt_number_too_long_is_refused_as_input(shop: Shop) -> None:
     r = shop["client"].get("/returns/for-sale/" + "1" * 21, headers=shop["cashier"])
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION"

@@ -6,25 +6,28 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import Engine
+
 from server.db.uow import core_unit
 from server.services.catalog import items as catalog_service
-from tests.conftest import BARCODE_AMOX, BARCODE_VITC, prescribe
+from server.services.context import Ctx
+from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Shop, prescribe
 from tests.server.test_selling import new_sale, pay_cash, scan
 
 CODE1, CODE2, CODE3 = "81234567890123456781", "81234567890123456782", "81234567890123456783"
 
 
-def trace(shop: dict[str, Any], sid: str, line_id: int, code: str) -> Any:
+def trace(shop: Shop, sid: str, line_id: int, code: str) -> Any:
     return shop["client"].post(f"/sales/{sid}/lines/{line_id}/trace-codes", json={"code": code},
                                headers=shop["cashier"])
 
 
-def traced(engine, ctx, item_id: int, **more: Any) -> None:  # type: ignore[no-untyped-def]
+def traced(engine: Engine, ctx: Ctx, item_id: int, **more: Any) -> None:
     with core_unit(engine) as u:
         catalog_service.update_item(u, ctx, item_id, {"traced": True} | more)
 
 
-def test_each_box_carries_one_valid_code_and_a_sold_box_is_never_sold_again(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_each_box_carries_one_valid_code_and_a_sold_box_is_never_sold_again(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     traced(engine, ctx, shop["items"]["vitc"])
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)
@@ -57,7 +60,7 @@ def test_each_box_carries_one_valid_code_and_a_sold_box_is_never_sold_again(shop
     assert pay_cash(c, h, other, 350, 350).status_code == 200
 
 
-def test_split_sales_share_the_opened_box_and_code_less_stock_needs_none(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_split_sales_share_the_opened_box_and_code_less_stock_needs_none(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     traced(engine, ctx, shop["items"]["amox"])
     c, h = shop["client"], shop["cashier"]
     for n in range(2):  # two customers, six capsules each, from one opened box
@@ -76,7 +79,7 @@ def test_split_sales_share_the_opened_box_and_code_less_stock_needs_none(shop: d
     assert pay_cash(c, h, plain, 350, 350).status_code == 200
 
 
-def test_a_line_with_codes_is_removed_with_them_and_not_cut_below_them(shop: dict[str, Any], engine, ctx) -> None:  # type: ignore[no-untyped-def]
+def test_a_line_with_codes_is_removed_with_them_and_not_cut_below_them(shop: Shop, engine: Engine, ctx: Ctx) -> None:
     traced(engine, ctx, shop["items"]["vitc"])
     c, h = shop["client"], shop["cashier"]
     sid = new_sale(c, h)

@@ -21,7 +21,7 @@ from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
 from server.services.stock import ledger, transfers
 from server.services.store.profile import bootstrap_store, update_profile
-from tests.conftest import make_settings, seed_shop
+from tests.conftest import Shop, make_settings, seed_shop
 
 CHAIN = "LS-0001"
 VITC = {"code": "YP0002", "name": "维生素C片", "spec": "0.1g*100片", "approval_no": "国药准字H2", "gsp_class": "otc_a",
@@ -128,7 +128,7 @@ def test_a_transfer_leaves_one_store_and_enters_another_of_its_chain_at_the_same
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.refuses("GSP-05")
-def test_the_api_sends_and_the_other_store_receives_on_its_command_line(shop: dict[str, Any], engine: Engine,
+def test_the_api_sends_and_the_other_store_receives_on_its_command_line(shop: Shop, engine: Engine,
                                                                          ctx: Ctx, settings: Any,
                                                                          tmp_path: Any) -> None:
     from typer.testing import CliRunner

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from server.config import Settings
 from server.db.uow import core_unit, read_session
 from server.errors import AppError
 from server.roles import Role
@@ -69,7 +70,7 @@ def test_login_me_logout(client: TestClient, headers: dict[str, dict[str, str]])
 
 
 def test_wrong_pin_is_refused_and_repeated_failures_lock(client: TestClient, headers: dict[str, dict[str, str]],
-                                                         settings) -> None:  # type: ignore[no-untyped-def]
+                                                         settings: Settings) -> None:
     bad = client.post("/auth/login", json={"username": "u_cashier", "pin": "0000"})
     assert bad.status_code == 401 and bad.json()["message_zh"] == "用户名或 PIN 错误"
     unknown = client.post("/auth/login", json={"username": "nobody", "pin": "0000"})
@@ -122,7 +123,7 @@ def test_user_names_are_unique_per_store(engine: Engine, ctx: Ctx) -> None:
 
 @pytest.mark.refuses("STAFF-01")
 def test_staff_record_masks_the_id_number_and_judges_the_pharmacist(
-        client: TestClient, headers: dict[str, dict[str, str]], settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+        client: TestClient, headers: dict[str, dict[str, str]], settings: Settings, clock: Clock) -> None:
     pharm = client.get("/auth/me", headers=headers["pharmacist"]).json()
     today = clock.today
     body = {"id_number": "44030519800101123X", "qualification": "licensed_pharmacist",
@@ -171,6 +172,6 @@ def test_login_records_the_till_and_refuses_an_unknown_one(client: TestClient,
 def test_login_failure_is_audited(client: TestClient, headers: dict[str, dict[str, str]], engine: Engine) -> None:
     client.post("/auth/login", json={"username": "u_cashier", "pin": "0000"})
     with read_session(engine) as s:
-        n = s.exec(text("SELECT count(*) FROM audit_entry WHERE action = 'auth.login_failed'")).scalar_one()  # type: ignore[call-overload]
+        n = s.connection().execute(text("SELECT count(*) FROM audit_entry WHERE action = 'auth.login_failed'")).scalar_one()
     assert n == 1
     assert login(client, "u_cashier", "1111")
