@@ -33,10 +33,10 @@ def test_a_key_into_the_scan_field_changes_no_virtual_size_while_the_code_fits()
             width = field.scrollable_content_region.width
             await pilot.press("6")
             before = field.virtual_size  # set by the first change of the value
-            await pilot.press(*"901234567892")
-            assert field.value == "6901234567892"
+            await pilot.press(*"90123")
+            assert field.value == "690123"
             assert field.virtual_size == before and before.width >= width
-            await pilot.press(*"1" * (width + 5))  # longer than the field: it scrolls as Textual's does
+            field.insert_text_at_cursor("1" * (width + 5))  # longer than the field: it scrolls as Textual's does
             await pilot.pause()
             assert field.virtual_size.width > width and field.scroll_offset.x > 0
 
