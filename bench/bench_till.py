@@ -17,6 +17,10 @@
 - argon2 at the store's cost (service.pin_hash_memory_kib / pin_hash_time_cost): one PIN verification, in
   this process — the part of a switch of user (and of an authorisation) no till code can shorten.
 
+CPU per operation, beside the latencies: the till's (this process: Textual, the client) and the service's (its
+process, from /proc), each against its floor's from the same run. A machine shared with other work stretches the
+latencies' tails; CPU time it disturbs much less, so these say where a change moved the cost.
+
 The service runs as `dingdian serve` on a temp store (bench/_service.py). Headless: the terminal write
 itself is not timed. Figures are printed, not asserted. Targets (issue #18): keystroke < 16 ms p99, scan → line
 < 30 ms p99, start < 1.5 s, switch user < 300 ms, authorisation < 300 ms.
@@ -34,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import ROOT, clean_env, free_port, p50_p99, rule, running, serve_command
+from bench._common import ROOT, clean_env, free_port, p50_p99, process_cpu_s, rule, running, serve_command
 from bench._service import build_store
 
 KEY_TARGET_MS, SCAN_TARGET_MS, START_TARGET_S = 16.0, 30.0, 1.5
@@ -75,6 +79,22 @@ async def main() -> None:
 
 asyncio.run(main())
 """
+
+
+class CpuClock:
+    """CPU milliseconds per operation over a run of them: this process's (the till's) and the service's."""
+
+    def __init__(self, service_pid: int) -> None:
+        self.pid = service_pid
+        self.figures: dict[str, tuple[float, float]] = {}  # name → (till ms, service ms) per operation
+        self._start = (0.0, 0.0)
+
+    def start(self) -> None:
+        self._start = (time.process_time(), process_cpu_s(self.pid))
+
+    def stop(self, name: str, n: int) -> None:
+        till, service = self._start
+        self.figures[name] = (1000 * (time.process_time() - till) / n, 1000 * (process_cpu_s(self.pid) - service) / n)
 
 
 class RepaintClock:
@@ -122,7 +142,7 @@ async def keystrokes(app: Any, clock: RepaintClock, field: Any, n: int) -> list[
     return out
 
 
-async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict[str, list[float]]:
+async def till_figures(store: Any, base: str, n_keys: int, n_scans: int, cpu: CpuClock) -> dict[str, list[float]]:
     from textual.widgets import Input
 
     from pos.app import DingdianTill
@@ -142,11 +162,14 @@ async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict
         sale: Any = app.screen
         clock = RepaintClock(app)
         field = sale.query_one("#scan", Input)
+        cpu.start()
         figures["key"] = await keystrokes(app, clock, field, n_keys)
+        cpu.stop("key", n_keys)
         field.value = ""
         await pilot.pause(0.05)
         table = sale.query_one("#lines", SaleLines)
         scans = []
+        cpu.start()
         for i in range(n_scans):
             code = store.barcodes[i % len(store.barcodes)]
             rows = table.row_count
@@ -160,22 +183,25 @@ async def till_figures(store: Any, base: str, n_keys: int, n_scans: int) -> dict
             while sale.pending:
                 await asyncio.sleep(0.001)
             await asyncio.sleep(0.01)
+        cpu.stop("scan", n_scans)
         figures["scan"] = scans
         # the floor of a scan: the same call through the client, no screen
         client = app.client
         sale_id = sale.sale["id"]
         api = []
+        cpu.start()
         for i in range(n_scans):
             t = time.perf_counter()
             await client.add_line(sale_id, barcode=store.barcodes[i % len(store.barcodes)])
             api.append(1000 * (time.perf_counter() - t))
+        cpu.stop("api", n_scans)
         figures["api"] = api
-        await hands(app, pilot, clock, sale, store, figures)
+        await hands(app, pilot, clock, sale, store, figures, cpu)
     return figures
 
 
 async def hands(app: Any, pilot: Any, clock: RepaintClock, sale: Any, store: Any, figures: dict[str, list[float]],
-                n: int = 15) -> None:
+                cpu: CpuClock, n: int = 15) -> None:
     """Switch user (Ctrl+S, the next person's login) and the in-place authorisation, each beside its API calls."""
     from pos.screens.authorise import AuthoriseScreen
     from pos.screens.login import LoginScreen
@@ -195,6 +221,7 @@ async def hands(app: Any, pilot: Any, clock: RepaintClock, sale: Any, store: Any
         await until(lambda: app.focused is not None and getattr(app.focused, "value", "") == store.pin)
 
     switch = []
+    cpu.start()  # the whole round: Ctrl+S, the login screen, the next person's typing, the sale screen again
     for i in range(n):
         while sale.pending:
             await asyncio.sleep(0.001)
@@ -207,14 +234,17 @@ async def hands(app: Any, pilot: Any, clock: RepaintClock, sale: Any, store: Any
             return (app.screen is sale and sale.pending == 0 and app.focused is not None and app.focused.id == "scan"
                     and "已登录" in str(sale.query_one("#message").render()))
         switch.append(1000 * await clock.after(lambda: post_keys(app, "\r"), ready))
+    cpu.stop("switch", n)
     figures["switch"] = switch
     client, sale_id = app.client, sale.sale["id"]
     api = []
+    cpu.start()
     for i in range(n):
         t = time.perf_counter()
         await client.login(people[i % 2], store.pin, app.state.till_code)
         await asyncio.gather(client.current_shift(), client.get_sale(sale_id), client.insurance_status())
         api.append(1000 * (time.perf_counter() - t))
+    cpu.stop("switch_api", n)
     figures["switch_api"] = api
     # The till's own session again (the calls above logged in behind its back): lock and log the cashier in.
     await pilot.press("ctrl+s")
@@ -223,6 +253,7 @@ async def hands(app: Any, pilot: Any, clock: RepaintClock, sale: Any, store: Any
     post_keys(app, "\r")
     await until(lambda: app.screen is sale and sale.pending == 0 and app.focused is not None)
     auth = []
+    cpu.start()  # the whole round: F8, the dialog, the pharmacist's typing, the reason dialog, Esc
     for _ in range(n):
         await pilot.press("f8")
         await until(lambda: isinstance(app.screen, AuthoriseScreen) and app.focused is not None)
@@ -235,16 +266,19 @@ async def hands(app: Any, pilot: Any, clock: RepaintClock, sale: Any, store: Any
             raise RuntimeError(f"not authorised: {dialog.query_one('#authorise-message').render()}") from None
         await pilot.press("escape")
         await until(lambda: app.screen is sale)
+    cpu.stop("authorise", n)
     figures["authorise"] = auth
     api = []
+    cpu.start()
     for _ in range(n):
         t = time.perf_counter()
         await client.authorise("bench_ph", store.pin, "sale.void", sale_id)
         api.append(1000 * (time.perf_counter() - t))
+    cpu.stop("authorise_api", n)
     figures["authorise_api"] = api
 
 
-async def bare_keys(n: int) -> list[float]:
+async def bare_keys(n: int, cpu: CpuClock) -> list[float]:
     from textual.app import App
     from textual.widgets import Input
 
@@ -257,7 +291,10 @@ async def bare_keys(n: int) -> list[float]:
         while app.focused is None:
             await pilot.pause(0.01)
         clock = RepaintClock(app)
-        return await keystrokes(app, clock, app.query_one("#field", Input), n)
+        cpu.start()
+        out = await keystrokes(app, clock, app.query_one("#field", Input), n)
+        cpu.stop("bare_key", n)
+        return out
 
 
 def start_seconds(script: str, args: list[str], runs: int) -> list[float]:
@@ -307,10 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp:
         store = build_store(Path(tmp), tills=1)
         port = free_port()
-        with running(serve_command(store.config, port), port, "/health", Path(tmp) / "service.log"):
+        with running(serve_command(store.config, port), port, "/health", Path(tmp) / "service.log") as (proc, _):
             base = f"http://127.0.0.1:{port}"
-            figures = asyncio.run(till_figures(store, base, args.keys, args.scans))
-            floor_keys = asyncio.run(bare_keys(args.keys))
+            cpu = CpuClock(proc.pid)
+            figures = asyncio.run(till_figures(store, base, args.keys, args.scans, cpu))
+            floor_keys = asyncio.run(bare_keys(args.keys, cpu))
             starts = start_seconds(CHILD_TILL, [str(store.config), base], args.starts)
             bare_starts = start_seconds(CHILD_BARE, [], args.starts)
             argon2 = argon2_ms(store.config, 15)
@@ -322,6 +360,15 @@ def main(argv: list[str] | None = None) -> None:
     show("switch user → sale ready", figures["switch"], figures["switch_api"], SWITCH_TARGET_MS)
     show("  of which argon2 (1 PIN)", argon2, argon2, SWITCH_TARGET_MS)
     show("authorise in place", figures["authorise"], figures["authorise_api"], AUTHORISE_TARGET_MS)
+    print(rule())
+    print("CPU per operation (ms; the till is this process, the service its own)")
+    c = cpu.figures
+    for name, mine, floor, what in (("keystroke", "key", "bare_key", "bare Textual"),
+                                    ("scan → line", "scan", "api", "add-line call alone"),
+                                    ("switch user (round)", "switch", "switch_api", "its calls alone"),
+                                    ("authorise (round)", "authorise", "authorise_api", "POST alone")):
+        print(f"{name:<26} till {c[mine][0]:8.2f}  service {c[mine][1]:8.2f}   floor ({what}): till "
+              f"{c[floor][0]:8.2f}  service {c[floor][1]:8.2f}")
     print(f"(floors: a bare Textual app with one Input; for the scan, the same add-line call through the API "
           f"client alone; for the switch, the login then the shift, the sale and the 医保 state through the client alone; for the "
           f"authorisation, POST /auth/authorise alone; argon2: one PIN verification at the store's cost, its own "

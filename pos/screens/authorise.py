@@ -21,12 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, TillCallFailed
 from pos.format import halfwidth
 from pos.state import TillState
+from pos.widgets.footer import TillFooter
 
 
 class AuthoriseScreen(ModalScreen[dict[str, Any] | None]):
@@ -52,7 +53,7 @@ class AuthoriseScreen(ModalScreen[dict[str, Any] | None]):
             yield Input(placeholder=f"{who}工号", id="auth-user", max_length=30)
             yield Input(placeholder=f"{who}密码 (PIN)", id="auth-pin", password=True, max_length=64)
             yield Static("", id="authorise-message", classes="message error", markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+        yield TillFooter()
 
     def on_mount(self) -> None:
         self.query_one("#auth-user", Input).focus()

@@ -10,13 +10,14 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.format import halfwidth
 from pos.screens.shift import OpenShiftScreen
 from pos.state import TillState
+from pos.widgets.footer import TillFooter
 from pos.widgets.status import StatusBar
 
 
@@ -55,7 +56,7 @@ class LoginScreen(Screen[None]):
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
             yield Static(self.notice, id="login-message", classes="message error" if self.notice else "message",
                          markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+        yield TillFooter()
 
     def on_mount(self) -> None:
         self.query_one("#username", Input).focus()

@@ -5,6 +5,11 @@ Textual runs an Input's Enter binding from the app, after the key has bubbled up
 already hold the first characters of the next code, which the submit would swallow or the clear would
 wipe. So this input takes Enter itself, in its own message loop, in key order: the code is taken and the
 input cleared between the last character of one scan and the first of the next.
+
+Textual's Input gives itself a virtual width of its text's (plus the cursor's cell) on every change, and a change of a
+widget's virtual size lays the whole screen out again: on the sale screen, with its rows and F-keys, that layout was
+most of a keystroke's repaint (and of a scan's: thirteen keys). This input's virtual width is at least its own, so
+while the code fits (it always does, at 50 characters in any width the till supports) a key repaints the input only.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ class ScanInput(Input):
         def __init__(self, code: str) -> None:
             super().__init__()
             self.code = code
+
+    @property
+    def content_width(self) -> int:
+        # Never narrower than the field: the virtual size changes (a layout) only when the text outgrows it.
+        return max(super().content_width, self.scrollable_content_region.width)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

@@ -74,8 +74,11 @@ class StatusBar(Static):
             self._unsubscribe()
 
     def sync(self) -> None:
+        # A layout of the whole screen only when the bar's height changes (one line or two): a login, the duty,
+        # the devices change its words many times a shift, the sale's lines not once.
+        lines = self.get_content_height(self.size, self.size, self.size.width or 80)
         self.stamp += 1
-        self.refresh(layout=True)
+        self.refresh(layout=lines != self.size.height)
 
     def parts(self) -> tuple[Text, Text]:
         state = self.state

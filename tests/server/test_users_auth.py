@@ -40,8 +40,13 @@ def test_an_unknown_user_costs_what_a_real_pin_check_costs(engine: Engine, ctx: 
         verified.append(stored)
         return real(pin, stored)
 
+    real_check = pins.verify_and_update
+    def recorded_check(pin: str, stored: str, memory_kib: int, time_cost: int) -> tuple[bool, str | None]:
+        verified.append(stored)
+        return real_check(pin, stored, memory_kib, time_cost)
+
     monkeypatch.setattr(pins, "verify_pin", recorded)  # burn_time's
-    monkeypatch.setattr(users, "verify_pin", recorded)  # the real check's
+    monkeypatch.setattr(users, "verify_and_update", recorded_check)  # the real check's
     with core_unit(engine) as u:
         users.add_user(u, ctx, "c1", "收银员", "1234", {Role.CASHIER})
     verified.clear()
@@ -51,7 +56,35 @@ def test_an_unknown_user_costs_what_a_real_pin_check_costs(engine: Engine, ctx: 
     with core_unit(engine) as u:
         assert users.check_pin(u, ctx, "c1", "9999") is None
     real_hash = verified[-1]
-    assert dummy.split("$")[3] == real_hash.split("$")[3]  # m=…,t=…,p=…: the same cost
+    assert real_hash != dummy and dummy.split("$")[3] == real_hash.split("$")[3]  # m=…,t=…,p=…: the same cost
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a use case's logic: no database guard
+def test_a_pin_hashed_at_another_cost_is_hashed_at_the_stores_on_its_next_right_pin(engine: Engine, ctx: Ctx) -> None:
+    """A change of the argon2 cost (the default was 64 MiB, 3 passes, 4 lanes) needs no reset of PINs: a hash at
+    another cost verifies at its own, and the owner's next right PIN stores it at the store's cost. A wrong PIN
+    changes nothing of it."""
+    from server.auth.pins import hash_pin, verify_pin
+
+    cost = ctx.settings.service
+    with core_unit(engine) as u:
+        users.add_user(u, ctx, "c1", "收银员", "1234", {Role.CASHIER})
+    older = hash_pin("1234", cost.pin_hash_memory_kib * 2, cost.pin_hash_time_cost + 1)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE app_user SET pin_hash = :h WHERE username = 'c1'"), {"h": older})
+
+    def stored() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT pin_hash FROM app_user WHERE username = 'c1'")).scalar_one())
+
+    with core_unit(engine) as u:
+        assert users.check_pin(u, ctx, "c1", "4321") is None
+    assert stored() == older
+    with core_unit(engine) as u:
+        assert users.check_pin(u, ctx, "c1", "1234") is not None
+    now = stored()
+    assert now.startswith(f"$argon2id$v=19$m={cost.pin_hash_memory_kib},t={cost.pin_hash_time_cost},p=1$")
+    assert verify_pin("1234", now) and not verify_pin("4321", now)
 
 
 def test_the_shipped_pin_cost_is_strong() -> None:

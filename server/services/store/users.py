@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from catalog.codes import mask_id
 from server import audit
-from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_pin
+from server.auth.pins import PIN_PATTERN, burn_time, hash_pin, verify_and_update, verify_pin
 from server.db.models import AuthSession, PharmacistDuty, StaffProfile, Till, User, UserRole, UserStatus
 from server.db.models.base import id_of
 from server.db.uow import Unit, orm, read_session
@@ -390,9 +390,13 @@ def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
         raise AppError(403, "AUTH_LOCKED", f"PIN 错误次数过多，账号锁定至 {user.locked_until.astimezone(ctx.settings.store.tz):%H:%M}",
                        "too many wrong PINs; the account is locked for a while",
                        {"locked_until": user.locked_until.isoformat()})
-    if not verify_pin(pin, user.pin_hash):
+    right, rehashed = verify_and_update(pin, user.pin_hash, *pin_cost(ctx))
+    if not right:
         _count_failure(u, ctx, user, username, "auth.login_failed")
         return None
+    if rehashed is not None:  # hashed at another cost (an older default): kept at the store's from now on
+        user.pin_hash = rehashed
+        s.add(user)
     if user.failed_attempts or user.locked_until:
         user.failed_attempts, user.locked_until = 0, None
         s.add(user)

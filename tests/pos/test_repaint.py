@@ -1,0 +1,77 @@
+"""What keeps the till's repaints small (#18), on bare Textual apps (no service): a key into the scan field lays
+nothing out, and the footer keeps its keys while what it shows stays the same. bench/bench_till.py measures the
+latencies these make; here only the mechanism is held, cheaply."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input
+from textual.widgets._footer import FooterKey
+
+from pos.widgets.footer import TillFooter
+from pos.widgets.scan_input import ScanInput
+
+
+def test_a_key_into_the_scan_field_changes_no_virtual_size_while_the_code_fits() -> None:
+    """Textual's Input widens its virtual size with every character, and a changed virtual size lays the whole
+    screen out. The scan field's stays its own width while the code fits; a longer text still scrolls."""
+
+    class Till(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ScanInput(id="scan", max_length=50)
+
+    async def body() -> None:
+        app = Till()
+        async with app.run_test(size=(24, 3)) as pilot:
+            field = app.query_one(ScanInput)
+            field.focus()
+            await pilot.pause()
+            width = field.scrollable_content_region.width
+            await pilot.press("6")
+            before = field.virtual_size  # set by the first change of the value
+            await pilot.press(*"90123")
+            assert field.value == "690123"
+            assert field.virtual_size == before and before.width >= width
+            field.insert_text_at_cursor("1" * (width + 5))  # longer than the field: it scrolls as Textual's does
+            await pilot.pause()
+            assert field.virtual_size.width > width and field.scroll_offset.x > 0
+
+    asyncio.run(body())
+
+
+def test_the_footer_keeps_its_keys_when_the_focus_moves_and_remakes_them_when_the_keys_change() -> None:
+    class Login(App[None]):
+        BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回"), Binding("f2", "go", "确认")]
+
+        def compose(self) -> ComposeResult:
+            yield Input(id="user")
+            yield Input(id="pin")
+            yield TillFooter()
+
+        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            # F2 only from the PIN (None: shown disabled)
+            return True if action != "go" or (self.focused is not None and self.focused.id == "pin") else None
+
+    async def keys(app: Any) -> list[FooterKey]:
+        return list(app.query(FooterKey))
+
+    async def body() -> None:
+        app = Login()
+        async with app.run_test(size=(60, 6)) as pilot:
+            app.query_one("#user").focus()
+            await pilot.pause(0.1)
+            shown = await keys(app)
+            assert [k.key for k in shown] == ["escape", "f2"] and shown[1].has_class("-disabled")
+            app.query_one("#pin").focus()
+            await pilot.pause(0.1)
+            now = await keys(app)
+            assert [k.key for k in now] == ["escape", "f2"] and not now[1].has_class("-disabled")  # made again: F2 enabled
+            app.refresh_bindings()  # the same keys, the same state: the same widgets
+            await pilot.pause(0.1)
+            assert all(a is b for a, b in zip(await keys(app), now, strict=True))
+
+    asyncio.run(body())
