@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from server.audit import verify
+from server.config import Settings
 from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription
 from server.db.uow import core_unit, read_session, read_unit
 from server.insurance import eprx, eprx_rest, wire
@@ -28,6 +29,7 @@ from server.insurance.eprx_rest import RestGateway
 from server.insurance.errors import CentreRefused
 from server.insurance.factory import make_gateway
 from server.insurance.gateway import Caller
+from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox import eprx as eprx_sandbox
 from server.insurance.sandbox import eprx_rest as eprx_rest_sandbox
 from server.insurance.sandbox.client import SandboxAdmin
@@ -40,6 +42,7 @@ from tests.conftest import (
     BARCODE_AMOX,
     CONFIRM_MAPPING,
     ROLE_PINS,
+    CardShop,
     Clock,
     add_role_users,
     by_second_admin,
@@ -48,6 +51,8 @@ from tests.conftest import (
     mapping_approval,
     pharmacist_on_duty,
     seed_shop,
+    service_gateway,
+    service_state,
     till_login,
 )
 from tests.insurance.conftest import CODES, ELDER, EMPLOYEE, RESIDENT, RETIREE
@@ -59,8 +64,15 @@ AMOX = {"med_list_codg": CODES["yi"], "drug_genname": "阿莫西林胶囊", "dru
         "sin_dosunt": "g", "used_frquname": "qid", "medc_way_dscr": "口服", "drug_dosform": "胶囊"}
 
 
+class EShop(CardShop):
+    """The module's card shop, with its engine and settings."""
+
+    engine: Engine
+    settings: Settings
+
+
 @pytest.fixture(scope="module")
-def eshop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, sandbox_url: str) -> Iterator[dict[str, Any]]:
+def eshop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, sandbox_url: str) -> Iterator[EShop]:
     """One card shop for the module (CI's budget): items and stock, users per post, the cashier and pharmacist at
     T01 with its shift open, an active agreement, 甲/乙 mappings uploaded, the cashier signed in (9001), and the
     platform's demo hospital with its doctors in the registry (RX-02). Each test works on its own prescriptions
@@ -104,32 +116,33 @@ def eshop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, sandb
         assert c.put("/institutions", json={"institutions": [
             {"code": HOSPITAL["code"], "name": HOSPITAL["name"], "doctors": HOSPITAL["doctors"]}]},
             headers=manager).status_code == 200
-        shop = {"client": c, "items": items, "cashier": cashier, "pharmacist": pharmacist, "manager": manager,
-                "clock": clock, "sandbox": sandbox, "engine": engine, "settings": settings,
-                "shift_id": shift.json()["id"]}
+        shop: EShop = {"client": c, "items": items, "cashier": cashier, "pharmacist": pharmacist,
+                       "manager": manager, "admin": admin, "clock": clock, "sandbox": sandbox, "engine": engine,
+                       "settings": settings, "shift_id": shift.json()["id"]}
         pharmacist_on_duty(shop)
         yield shop
     engine.dispose()
     sandbox.close()
 
 
-def scan(shop: dict[str, Any], qr: str) -> Any:
+def scan(shop: EShop, qr: str) -> Any:
     return shop["client"].post("/eprx/download", json={"qr": qr}, headers=shop["cashier"])
 
 
-def approve(shop: dict[str, Any], rx_id: int, **body: Any) -> Any:
+def approve(shop: EShop, rx_id: int, **body: Any) -> Any:
     return shop["client"].post(f"/eprx/prescriptions/{rx_id}/review", json={"verdict": "approved"} | body,
                                headers=shop["pharmacist"])
 
 
-def ctx_of(shop: dict[str, Any]) -> Ctx:
-    state = shop["client"].app.state.dingdian
+def ctx_of(shop: EShop) -> Ctx:
+    state = service_state(shop["client"])
     return Ctx(state.store_id, state.settings)
 
 
-def drain(shop: dict[str, Any], later: timedelta = timedelta(0)) -> uploads.Sent:
-    state, now = shop["client"].app.state.dingdian, shop["clock"].now
-    return uploads.drain(state.engine, ctx_of(shop), shop["client"].app.state.insurance, clock=lambda: now + later)
+def drain(shop: EShop, later: timedelta = timedelta(0)) -> uploads.Sent:
+    state, now, gateway = service_state(shop["client"]), shop["clock"].now, service_gateway(shop["client"])
+    assert isinstance(gateway, HttpGateway)  # the outbox's sender speaks the centre's envelope
+    return uploads.drain(state.engine, ctx_of(shop), gateway, clock=lambda: now + later)
 
 
 def platform_rows(engine: Engine, sale_id: str) -> list[Any]:
@@ -144,7 +157,7 @@ def setl_id_of(sale: dict[str, Any]) -> str:
     return str(next(t["reference"] for t in sale["tenders"] if t["kind"] == "insurance"))
 
 
-def on_platform(shop: dict[str, Any], hi_rxno: str) -> dict[str, Any]:
+def on_platform(shop: EShop, hi_rxno: str) -> dict[str, Any]:
     (found,) = [p for p in shop["sandbox"].eprx() if p["hi_rxno"] == hi_rxno]
     return found
 
@@ -155,7 +168,7 @@ def counts(engine: Engine) -> tuple[int, int, int, int]:
                      for t in (Prescription, EprxDownload, EprxReviewUpload, CardSettlement))
 
 
-def ready(shop: dict[str, Any], person: Any = EMPLOYEE, **issue: Any) -> tuple[str, dict[str, Any]]:
+def ready(shop: EShop, person: Any = EMPLOYEE, **issue: Any) -> tuple[str, dict[str, Any]]:
     """A prescription issued to `person`, downloaded and approved, tied to a sale of its box: the sale's id, the
     prescription."""
     code = shop["sandbox"].issue_eprx(person.psn_no, [AMOX], **issue)["qr"]
@@ -170,7 +183,7 @@ def ready(shop: dict[str, Any], person: Any = EMPLOYEE, **issue: Any) -> tuple[s
     return sid, rx
 
 
-def rest_gateway(shop: dict[str, Any]) -> RestGateway:
+def rest_gateway(shop: EShop) -> RestGateway:
     """The store's gateway as the factory builds it for [eprx] generation "rest"."""
     settings = shop["settings"]
     rest = make_settings(settings.database.url, insurance={"url": settings.insurance.url, "timeout_seconds": 2},
@@ -181,11 +194,11 @@ def rest_gateway(shop: dict[str, Any]) -> RestGateway:
 
 
 @pytest.fixture(params=["7xxx", "rest"])
-def generation(request: pytest.FixtureRequest, eshop: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def generation(request: pytest.FixtureRequest, eshop: EShop, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The platform's generation the store's gateway speaks (the use cases do not know which)."""
     if request.param == "rest":
         gw = rest_gateway(eshop)
-        monkeypatch.setattr(eshop["client"].app.state, "insurance", gw)
+        monkeypatch.setattr(eshop["client"].app.state, "insurance", gw)  # type: ignore[attr-defined]
         yield request.param
         gw.close()
     else:
@@ -193,7 +206,7 @@ def generation(request: pytest.FixtureRequest, eshop: dict[str, Any], monkeypatc
 
 
 @pytest.mark.refuses("RX-01")
-def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(eshop: dict[str, Any],
+def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(eshop: EShop,
                                                                               generation: str) -> None:
     engine = eshop["engine"]
     c, sandbox = eshop["client"], eshop["sandbox"]
@@ -260,7 +273,7 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
 
 
 @pytest.mark.refuses("RX-03")
-def test_rx03_another_persons_card_is_refused_on_every_path(eshop: dict[str, Any]) -> None:
+def test_rx03_another_persons_card_is_refused_on_every_path(eshop: EShop) -> None:
     engine = eshop["engine"]
     c, h = eshop["client"], eshop["cashier"]
     sid, _ = ready(eshop, doctor=1)
@@ -288,7 +301,7 @@ def other_pharmacy(settings: Any, engine: Engine, ctx: Ctx) -> tuple[Any, Caller
     return gw, Caller("other1", "别家药师", signed.sign_no)
 
 
-def test_a_prescription_held_or_dispensed_elsewhere_is_refused_and_nothing_is_written(eshop: dict[str, Any]) -> None:
+def test_a_prescription_held_or_dispensed_elsewhere_is_refused_and_nothing_is_written(eshop: EShop) -> None:
     engine, settings = eshop["engine"], eshop["settings"]
     issued = eshop["sandbox"].issue_eprx(EMPLOYEE.psn_no, [AMOX])
     gw, caller = other_pharmacy(settings, engine, ctx_of(eshop))
@@ -310,7 +323,7 @@ def test_a_prescription_held_or_dispensed_elsewhere_is_refused_and_nothing_is_wr
 
 
 @pytest.mark.refuses("RX-07")
-def test_rx07_an_expired_prescription_or_code_is_refused(eshop: dict[str, Any]) -> None:
+def test_rx07_an_expired_prescription_or_code_is_refused(eshop: EShop) -> None:
     engine = eshop["engine"]
     sandbox = eshop["sandbox"]
     before = counts(engine)
@@ -325,7 +338,7 @@ def test_rx07_an_expired_prescription_or_code_is_refused(eshop: dict[str, Any]) 
 
 
 @pytest.mark.refuses("ST-02")
-def test_a_tampered_download_is_refused_and_kept_out(eshop: dict[str, Any]) -> None:
+def test_a_tampered_download_is_refused_and_kept_out(eshop: EShop) -> None:
     engine = eshop["engine"]
     sandbox = eshop["sandbox"]
     code = sandbox.issue_eprx(RETIREE.psn_no, [AMOX])["qr"]
@@ -340,7 +353,7 @@ def test_a_tampered_download_is_refused_and_kept_out(eshop: dict[str, Any]) -> N
         (kept,) = s.execute(select(EprxDownload).where(
             EprxDownload.hi_rxno == clean.json()["platform"]["hi_rxno"])).scalars()
         output = wire.loads(kept.body)
-        assert eprx.verify(output, eshop["client"].app.state.dingdian.settings.eprx.platform_public_key)
+        assert eprx.verify(output, service_state(eshop["client"]).settings.eprx.platform_public_key)
     # the copy kept (RX-08): the database refuses its edit; one made behind the guard is named by audit verify
     edit = text("UPDATE eprx_download SET body = :b WHERE id = :i")
     with pytest.raises(DBAPIError), core_unit(engine) as u:
@@ -354,7 +367,7 @@ def test_a_tampered_download_is_refused_and_kept_out(eshop: dict[str, Any]) -> N
     assert any(p["table"] == "eprx_download" and p["row_id"] == str(kept.id) for p in named), named
 
 
-def test_the_platform_away_is_said_plainly_and_a_paper_prescription_still_goes(eshop: dict[str, Any]) -> None:
+def test_the_platform_away_is_said_plainly_and_a_paper_prescription_still_goes(eshop: EShop) -> None:
     c, sandbox = eshop["client"], eshop["sandbox"]
     code = sandbox.issue_eprx(EMPLOYEE.psn_no, [AMOX])["qr"]
     sandbox.inject("http_status", "7201", status=503)
@@ -372,7 +385,7 @@ def test_the_platform_away_is_said_plainly_and_a_paper_prescription_still_goes(e
 
 
 @pytest.mark.refuses("RX-05")
-def test_a_rejection_is_uploaded_with_rx05s_reason_and_cannot_be_dispensed(eshop: dict[str, Any]) -> None:
+def test_a_rejection_is_uploaded_with_rx05s_reason_and_cannot_be_dispensed(eshop: EShop) -> None:
     c = eshop["client"]
     issued = eshop["sandbox"].issue_eprx(RESIDENT.psn_no, [AMOX])
     rx = scan(eshop, issued["qr"]).json()["prescription"]
@@ -388,7 +401,7 @@ def test_a_rejection_is_uploaded_with_rx05s_reason_and_cannot_be_dispensed(eshop
 
 
 @pytest.mark.refuses("RX-01")
-def test_reviewed_in_place_and_not_dispensed_until_the_platform_took_the_review(eshop: dict[str, Any]) -> None:
+def test_reviewed_in_place_and_not_dispensed_until_the_platform_took_the_review(eshop: EShop) -> None:
     """The pharmacist authorises the review at the cashier's till (X-Grant); the platform does not take it: the
     review stands, the sale is refused even in cash (RX-01), until the review is uploaded again."""
     c, h = eshop["client"], eshop["cashier"]
@@ -411,7 +424,7 @@ def test_reviewed_in_place_and_not_dispensed_until_the_platform_took_the_review(
     assert again.json()["platform"]["rx_chk_biz_sn"] == on_platform(eshop, rx["rx_no"])["rx_chk_biz_sn"]
 
 
-def test_a_crash_between_settlement_and_report_is_recovered(eshop: dict[str, Any]) -> None:
+def test_a_crash_between_settlement_and_report_is_recovered(eshop: EShop) -> None:
     engine = eshop["engine"]
     sandbox, c = eshop["sandbox"], eshop["client"]
     sid, rx = ready(eshop, doctor=1, days_ago=1, valid_days=3)  # not a split of another test's (RX-07)
@@ -433,7 +446,7 @@ def test_a_crash_between_settlement_and_report_is_recovered(eshop: dict[str, Any
     assert len(sandbox.deliveries(msgid=row.msgid)) == 2
 
 
-def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_cancels(eshop: dict[str, Any]) -> None:
+def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_cancels(eshop: EShop) -> None:
     sandbox, settings = eshop["sandbox"], eshop["settings"]
     issued = sandbox.issue_eprx(EMPLOYEE.psn_no, [AMOX | {"drug_cnt": 2}])
     gw, caller = other_pharmacy(settings, eshop["engine"], ctx_of(eshop))
@@ -480,7 +493,7 @@ def skewed(ms: int) -> Callable[[], int]:
 
 
 @pytest.mark.refuses("ST-02")
-def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_nothing(eshop: dict[str, Any]) -> None:
+def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_nothing(eshop: EShop) -> None:
     """The REST centre's envelope checks: a signature that does not verify (the body or the stamp changed after
     signing), a stale timestamp, an unknown appId — each refused in the platform's error shape, the review not
     taken; the same review sealed properly is taken."""

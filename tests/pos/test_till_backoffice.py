@@ -44,7 +44,7 @@ from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
 from tests.conftest import BARCODE_VITC, ROLE_PINS, make_settings
 from tests.pos.conftest import seed_till_shop
-from tests.pos.helpers import log_in, message, popup, scan, status, till, type_text, until
+from tests.pos.helpers import current, log_in, message, popup, scan, status, till, till_of, type_text, until
 from tests.pos.live import LiveService
 from tests.pos.test_till_80x24 import unreadable
 
@@ -85,13 +85,13 @@ def shop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
 
 
 async def settled(pilot: Pilot[Any]) -> OfficeScreen:
-    screen = pilot.app.screen
-    await until(pilot, lambda: isinstance(screen, OfficeScreen) and screen.busy == 0, what="the service's answer")
+    screen = current(pilot.app, OfficeScreen)
+    await until(pilot, lambda: screen.busy == 0, what="the service's answer")
     await pilot.pause()
-    return screen  # type: ignore[return-value]
+    return screen
 
 
-async def open_office(pilot: Pilot[Any], key: str, kind: type) -> Any:
+async def open_office(pilot: Pilot[Any], key: str, kind: type[Any]) -> Any:
     await pilot.press("ctrl+b")
     await until(pilot, lambda: isinstance(pilot.app.screen, BackOfficeScreen), what="the back office")
     await pilot.press(key)
@@ -112,7 +112,7 @@ async def hands(pilot: Pilot[Any], post: str) -> None:
     await popup(pilot, LoginScreen)
     await type_text(pilot, f"u_{post}", "enter")
     await type_text(pilot, ROLE_PINS[post], "enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen) and pilot.app.client.token is not None,
+    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen) and till_of(pilot).client.token is not None,
                 what=f"the sale screen for {post}")
 
 
@@ -253,7 +253,7 @@ async def the_month_s_report_runs_with_the_keys_live_and_is_saved(shop: Shop, pi
         await gate.wait()
         return await real(*args)
 
-    month.calls.report = slow  # type: ignore[method-assign]
+    month.calls.report = slow  # type: ignore[method-assign,assignment]  # held open: the test's own stand-in
     await pilot.press("f2")
     bar = month.query_one("#month-progress", ProgressBar)
     await until(pilot, lambda: bar.display, what="the progress bar")

@@ -395,7 +395,7 @@ def test_the_durability_setting_is_what_we_claim(backend: str, settings: Setting
                     assert u.connection().exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
                     # fsync and full_page_writes are the server's own (postgresql.conf): no connection of the
                     # service can change them, so a chain's durability there is its database's configuration
-                    contexts = dict(u.connection().exec_driver_sql(
+                    contexts: dict[str, str] = dict(u.connection().exec_driver_sql(
                         "SELECT name, context FROM pg_settings WHERE name IN ('fsync', 'full_page_writes')").all())
                     assert contexts == {"fsync": "sighup", "full_page_writes": "sighup"}
     finally:

@@ -126,7 +126,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
 
 def _written(shop: Shop) -> tuple[int, int, int]:
     with shop.engine.connect() as conn:
-        return tuple(conn.execute(text(  # type: ignore[return-value]
+        return tuple(conn.execute(text(
             "SELECT (SELECT count(*) FROM label_run), (SELECT count(*) FROM shelf_label),"
             " (SELECT count(*) FROM audit_entry)")).one())
 
@@ -162,7 +162,8 @@ def test_labels_print_from_the_catalog_go_stale_when_the_price_changes_and_are_p
         catalog.update_item(u, shop.ctx, vitc, {"price_fen": 380})
     with read_session(shop.engine) as s:
         mine = {x.printed.item_id: x for x in labels.stale(s, shop.ctx)}
-        assert mine[vitc].fields == ["price_fen"] and mine[vitc].now is not None and mine[vitc].now.price_fen == 380
+        now = mine[vitc].now
+        assert mine[vitc].fields == ["price_fen"] and now is not None and now.price_fen == 380
         assert amox not in mine
         assert vitc in {f.item_id for f in labels.select_labels(s, shop.ctx, labels.Selection.CHANGED)}
 
