@@ -11,6 +11,10 @@ with no focus yet, they wait for it. A dialog that closes
 while they are held (its service call still out) hands them to the screen under it, or they are dropped by a
 widget that does not take keys; never into another field than the one focused when they are delivered.
 
+Posted again, the held keys go to the back of the app's queue, behind any key the terminal delivered in the
+meantime: those wait behind them (`_replaying`, `_behind`), so the order typed is the order delivered — "pharm1"
+typed fast after an Enter never arrives as "harm1p".
+
 A field that takes its Enter itself and keeps the focus (the scan field: `KEEPS_FOCUS_ON_ENTER`) holds nothing
 behind its Enter, so a scanner's burst of codes goes straight on.
 """
@@ -40,9 +44,26 @@ class TypeAhead:
         self._where: tuple[Any, Any] = (None, None)
         self._round = 0
         self._generation = 0
+        self._replaying: list[events.Key] = []  # posted again, in order, not yet back from the queue
+        self._behind: list[events.Key] = []  # keys that came out of the queue before them
 
     def holding(self, event: events.Key) -> bool:
         """True when `event` is held (the app does not handle it now)."""
+        if self._replaying:
+            if event is not self._replaying[0]:
+                self._behind.append(event)  # typed after the held keys: it waits for them
+                return True
+            self._replaying.pop(0)
+            held_again = self.held is not None  # behind a replayed key that moved the focus again
+            if self.held is not None:
+                self.held.append(event)
+            if not self._replaying and self._behind:
+                behind, self._behind = self._behind, []
+                if self.held is not None:
+                    self.held.extend(behind)
+                else:
+                    self._post(behind)
+            return held_again
         if self.held is None:
             return False
         self.held.append(event)
@@ -77,6 +98,13 @@ class TypeAhead:
     def _release(self, generation: int) -> None:
         if generation != self._generation or self.held is None:
             return
+        if self._replaying:  # keys posted earlier are still in the queue, typed before these: they come first
+            self.app.call_after_refresh(self._release, generation)
+            return
         held, self.held = self.held, None
-        for event in held:
+        self._post(held)
+
+    def _post(self, events_: list[events.Key]) -> None:
+        self._replaying.extend(events_)
+        for event in events_:
             self.app.post_message(event)
