@@ -56,6 +56,9 @@ async def _frames(hub: EventHub, till_code: str, after: int | None, request: Req
 async def till_events(request: Request, who: Who,
                       last_event_id: Annotated[int | None, Header(ge=0, le=2**53)] = None) -> Any:
     """This till's events as text/event-stream; `Last-Event-ID` resumes after the last one seen."""
-    hub = get_state(request).events
-    return StreamingResponse(_frames(hub, till_of(who), last_event_id, request), media_type="text/event-stream",
+    hub, till = get_state(request).events, till_of(who)
+    # A new stream starts at this request, not at whenever the response's body begins (after its headers are
+    # sent, later still on a loaded machine): what happens in between is replayed from the backlog, not lost.
+    after = last_event_id if last_event_id is not None else hub.last_seq(till)
+    return StreamingResponse(_frames(hub, till, after, request), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

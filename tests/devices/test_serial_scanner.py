@@ -241,7 +241,11 @@ def test_scans_arrive_in_order_at_the_tills_sse_stream_of_a_real_service(shop: S
                     b"\x00junk\r" + b"".join(frame(c) for c in sent)))
                 writer.start()
                 kind = None
+                # the stream's keep-alives would keep the wait for a lost scan going for ever: a minute is plenty
+                deadline = time.monotonic() + 60
                 for line in resp.iter_lines():
+                    if time.monotonic() > deadline:
+                        break
                     if line.startswith("event: "):
                         kind = line.removeprefix("event: ")
                     elif line.startswith("data: ") and kind == "scan":
