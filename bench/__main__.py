@@ -31,6 +31,7 @@ from bench import (
     bench_search_index,
     bench_selling,
     bench_till,
+    bench_uploads,
 )
 
 BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
@@ -52,6 +53,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_audit_verify", bench_audit_verify.main),
     ("bench_recon", bench_recon.main),
     ("bench_backup", bench_backup.main),
+    ("bench_uploads", bench_uploads.main),
 ]
 
 
