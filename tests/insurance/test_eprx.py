@@ -7,7 +7,6 @@ held or dispensed elsewhere, an expired one, a tampered download, the platform a
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -487,9 +486,9 @@ class Tampering:
         self.inner.close()
 
 
-def skewed(ms: int) -> Callable[[], int]:
-    """The store's wall clock for the envelope's timestamp, off by `ms`."""
-    return lambda: int(time.time() * 1000) + ms
+def skewed(clock: Clock, ms: int) -> Callable[[], int]:
+    """The store's clock for the envelope's timestamp, off by `ms` (the centre checks it against its own)."""
+    return lambda: int(clock.now.timestamp() * 1000) + ms
 
 
 @pytest.mark.refuses("ST-02")
@@ -521,12 +520,12 @@ def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_n
              (stranger, eprx_rest_sandbox.UNKNOWN_APP, None)]
     for transport, code, skew in tries:
         gw.transport = transport
-        gw._clock_ms = skewed(skew or 0)
+        gw._clock_ms = skewed(eshop["clock"], skew or 0)
         with pytest.raises(CentreRefused) as refused:
             eprx.upload_review(gw, caller, review)
         assert refused.value.infcode == code, (code, refused.value.err_msg)
         assert not on_platform(eshop, issued["hi_rxno"])["reviews"]
-    gw.transport, gw._clock_ms = real, skewed(0)
+    gw.transport, gw._clock_ms = real, skewed(eshop["clock"], 0)
     sn, _ = eprx.upload_review(gw, caller, review)  # sealed as it should be: taken
     assert [r["rx_chk_biz_sn"] for r in on_platform(eshop, issued["hi_rxno"])["reviews"]] == [sn]
     with pytest.raises(CentreRefused) as refused:  # the centre's own refusal comes in the same shape, its words kept
