@@ -31,7 +31,8 @@ GTIN_LENGTHS = {8, 12, 13, 14}
 # A receipt's sale number (YYYYMMDD-NNNN), typed or scanned from the receipt's barcode: a return.
 SALE_NO = re.compile(r"^\d{8}-\d{4,6}$")
 VOUCHER_SHOWN = "医保电子凭证"  # what a notice shows in place of a voucher's token
-# The patient's electronic 外配处方 code (epc_qrcd, 27 characters; the sandbox platform's begin EPRX): taken in F4.
+# The patient's electronic 外配处方 code (epc_qrcd, 27 characters; the sandbox platform's begin EPRX): scanned at
+# the sale or typed in F4, it downloads the prescription (7201/7203) into the sale.
 RX_CODE = re.compile(r"^EPRX[0-9A-Z]{23}$")
 
 
@@ -44,6 +45,7 @@ class Scan(StrEnum):
     """What a code scanned or typed into the sale is; the sale screen sends each kind where it goes."""
 
     VOUCHER = "voucher"  # 医保电子凭证 → the card flow (F3), identified with it
+    PRESCRIPTION = "prescription"  # the patient's electronic 外配处方 code → F4, the prescription downloaded
     RECEIPT = "receipt"  # a receipt's sale number → the return screen (F11) with the sale found
     TRACE = "trace"  # 药品追溯码 → the traced line that still needs it (trace_target)
     BARCODE = "barcode"  # → a line added by barcode
@@ -56,6 +58,7 @@ SCAN_HELP: dict[Scan, str] = {
     Scan.SEARCH: "输入拼音首字母/品名回车：查询",
     Scan.RECEIPT: "扫小票条码：退货",
     Scan.VOUCHER: "扫医保电子凭证：医保结算",
+    Scan.PRESCRIPTION: "扫电子处方码：下载外配处方",
     Scan.TRACE: "扫药品追溯码：记入需扫码的药品行",
 }
 
@@ -64,6 +67,8 @@ def route(code: str) -> Scan:
     """Where a code scanned or typed into the sale goes (the first rule that holds, in this order)."""
     if is_voucher(code):
         return Scan.VOUCHER
+    if is_rx_code(code):
+        return Scan.PRESCRIPTION
     if is_sale_no(code):
         return Scan.RECEIPT
     if is_trace_code(code):

@@ -55,9 +55,10 @@ class PrescriptionScreen(TaskScreen):
 
     AUTO_FOCUS = "#rx-patient"
 
-    def __init__(self, state: TillState, sale: dict[str, Any]) -> None:
+    def __init__(self, state: TillState, sale: dict[str, Any], code: str | None = None) -> None:
         super().__init__(state)
         self.sale = sale
+        self.code = code  # an electronic prescription's code scanned at the sale: downloaded once the screen is up
         self.step = "home"
         self.found: list[dict[str, Any]] = []
         self.rx: dict[str, Any] | None = None  # the prescription shown in the detail step
@@ -90,6 +91,8 @@ class PrescriptionScreen(TaskScreen):
                  + "\nF3 登记纸质处方；或输入患者姓名/身份证号回车查找")
         if self.sale.get("prescription_id"):
             self._work(self._open(int(self.sale["prescription_id"])))
+        elif self.code is not None:
+            self._work(self._download(self.code.strip()))
 
     # --- helpers ----------------------------------------------------------------------------------
 

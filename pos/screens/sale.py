@@ -341,6 +341,8 @@ class SaleScreen(Screen[None]):
         match route(code):  # pos/codes.py: what the code is decides where it goes
             case Scan.VOUCHER:  # identify the insured person with it (never shown, never logged)
                 self._open_task("card", "F3 医保", voucher=code)
+            case Scan.PRESCRIPTION:
+                self.download_prescription(code)
             case Scan.RECEIPT:
                 self.app.push_screen(ReturnScreen(self.state, code), lambda _: self.focus_scan())
             case Scan.TRACE:
@@ -445,6 +447,22 @@ class SaleScreen(Screen[None]):
 
     def action_prescription(self) -> None:
         self._open_task("prescription", "F4 处方")
+
+    def download_prescription(self, code: str) -> None:
+        """The patient's electronic prescription code scanned at the sale: F4 opens on this sale (opened now if
+        none is: the prescription brings its drugs) and downloads it."""
+        if self.state.shift is None:
+            self.say("本班已结班，不能收款。请按 F12 开新班", error=True)
+            self.focus_scan()
+            return
+
+        async def intent() -> None:
+            if self.app.screen is not self:  # a popup is open already
+                return
+            await self._ensure_sale()
+            assert self.sale is not None
+            self.app.push_screen(PrescriptionScreen(self.state, self.sale, code=code), self._task_done)
+        self.send(intent)
 
     def action_insurance_sign_in(self) -> None:
         """Ctrl+Y: the logged-in operator signs in to the 医保 centre for today (9001)."""

@@ -46,6 +46,11 @@ def full_width(text: str) -> str:
     (VOUCHER, Scan.VOUCHER),
     ("ecqr9f8e7d6c5b4a39281706f5e4", Scan.SEARCH),  # the prefix is upper case
     ("ECQR" + "A" * 300, Scan.SEARCH),  # longer than any token
+    # the patient's electronic prescription code: F4 downloads it
+    ("EPRX44030020260101000000001", Scan.PRESCRIPTION),
+    ("eprx44030020260101000000001", Scan.PRESCRIPTION),  # typed in lower case: the platform's codes are upper
+    ("EPRX4403002026010100000001", Scan.SEARCH),  # 26 characters
+    ("EPRX440300202601010000000012", Scan.SEARCH),  # 28
     # everything else is a search
     ("wss", Scan.SEARCH),
     ("维生素C", Scan.SEARCH),

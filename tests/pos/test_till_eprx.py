@@ -1,5 +1,5 @@
 """An electronic 外配处方 at the till (issue #23), against the real service and the sandbox's platform: the patient's
-prescription code typed (or scanned) into F4 downloads it, its drug goes on the sale and it is tied; the pharmacist
+prescription code scanned at the sale (or typed into F4) downloads it, its drug goes on the sale and it is tied; the pharmacist
 on duty approves it there (F5) and the review reaches the platform (7204); back at the sale it is paid."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from server.services.context import Ctx
 from tests.conftest import BARCODE_VITC, make_settings, mapping_approval, qualify_pharmacist
 from tests.insurance.conftest import CODES, EMPLOYEE
 from tests.pos.card_shop import headers, item_ids
-from tests.pos.helpers import SIZE, log_in, message, pay_cash, popup, scan, settled, till, type_text, until
+from tests.pos.helpers import SIZE, current, log_in, message, pay_cash, scan, settled, till, until
 from tests.pos.live import LiveService
 from tests.pos.test_till_rx import on_duty, title
 
@@ -55,10 +55,10 @@ def test_the_prescription_code_scanned_in_f4_downloads_ties_and_is_reviewed_and_
             await on_duty(pilot, sale)
             await scan(pilot, BARCODE_VITC)  # the sale open with an OTC line; the prescription brings its own drug
             await settled(pilot, sale)
-            await pilot.press("f4")
-            rx: PrescriptionScreen = await popup(pilot, PrescriptionScreen)
-            await type_text(pilot, issued["qr"], "enter")
-            await until(pilot, lambda: rx.step == "detail", what="the prescription downloaded and tied")
+            await scan(pilot, issued["qr"])  # the patient's code scanned at the sale: F4 opens and downloads it
+            await until(pilot, lambda: isinstance(app.screen, PrescriptionScreen) and app.screen.step == "detail",
+                        what="the prescription downloaded and tied")
+            rx = current(app, PrescriptionScreen)
             assert issued["hi_rxno"] in title(rx) and "待审核" in title(rx) and "外配（医保）" in title(rx)
             assert "签名已验证" in message(rx, "#rx-message") and "F5 通过" in message(rx, "#rx-message")
             assert [ln["name"] for ln in rx.sale["lines"]] == ["维生素C片", "阿莫西林胶囊"]  # its drug on the sale
