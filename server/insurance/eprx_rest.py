@@ -23,11 +23,10 @@ from typing import Any, TypeVar
 
 from server.db.models import MessageOutcome
 from server.insurance import wire
-from server.insurance.errors import AnswerLost, CentreRefused, CentreTimeout, CentreUnreachable, TransportRefused
+from server.insurance.errors import AnswerLost, CentreRefused
 from server.insurance.gateway import Caller
-from server.insurance.http_adapter import HttpGateway
+from server.insurance.http_adapter import HttpGateway, answer_object
 from server.insurance.messages import Receipt
-from server.insurance.transport import Broken, NoAnswer, NotSent
 
 T = TypeVar("T")
 
@@ -144,30 +143,9 @@ class RestGateway(HttpGateway):
             self.log.received(msgid, infno, text, outcome, err_msg=err,
                               elapsed_ms=int((time.monotonic() - started) * 1000), opter=caller.opter)
 
+        text = self._exchange(self.rest_url + PATHS[infno], body, {}, infno, msgid, done)
         try:
-            reply = self.transport.post(self.rest_url + PATHS[infno], body.encode("utf-8"),
-                                        {"Content-Type": "application/json;charset=utf-8"}, self.timeout)
-        except NotSent as exc:
-            done(MessageOutcome.UNREACHABLE, err=str(exc))
-            raise CentreUnreachable(infno, msgid, str(exc)) from exc
-        except NoAnswer as exc:
-            done(MessageOutcome.TIMEOUT, err=str(exc))
-            raise CentreTimeout(infno, msgid, self.timeout) from exc
-        except Broken as exc:
-            done(MessageOutcome.LOST, err=str(exc))
-            raise AnswerLost(infno, msgid, str(exc)) from exc
-        text = reply.body.decode("utf-8", errors="replace")
-        if 400 <= reply.status < 500:
-            done(MessageOutcome.TRANSPORT, text, f"HTTP {reply.status}")
-            raise TransportRefused(infno, msgid, reply.status, text)
-        if reply.status != 200:
-            done(MessageOutcome.LOST, text, f"HTTP {reply.status}")
-            raise AnswerLost(infno, msgid, f"HTTP {reply.status}")
-        try:
-            answer = wire.loads(text)
-            if not isinstance(answer, dict):
-                raise wire.WireFormatError("the answer is not a JSON object")
-            code, message, data = open_answer(answer, key, self._platform_key)
+            code, message, data = open_answer(answer_object(text), key, self._platform_key)
         except (ValueError, wire.WireFormatError) as exc:
             done(MessageOutcome.LOST, text, f"unreadable answer: {exc}")
             raise AnswerLost(infno, msgid, f"unreadable answer: {exc}") from exc

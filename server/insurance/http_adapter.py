@@ -56,6 +56,14 @@ T = TypeVar("T")
 DT = "%Y-%m-%d %H:%M:%S"
 
 
+def answer_object(text: str) -> dict[str, Any]:
+    """The centre's answer read as a JSON object (WireFormatError when it is not one)."""
+    answer = wire.loads(text)
+    if not isinstance(answer, dict):
+        raise wire.WireFormatError("the answer is not a JSON object")
+    return answer
+
+
 class HttpGateway:
     def __init__(self, *, url: str, fixmedins_code: str, fixmedins_name: str, mdtrtarea_admvs: str, tz: ZoneInfo,
                  infver: str, recer_sys_code: str, log: MessageLog, msgids: MsgidSource, transport: Transport,
@@ -130,30 +138,9 @@ class HttpGateway:
             self.log.received(msgid, infno, text, outcome, err_msg=err, inf_refmsgid=ref,
                               elapsed_ms=int((time.monotonic() - started) * 1000), opter=caller.opter)
 
+        text = self._exchange(self.url, body, headers, infno, msgid, done)
         try:
-            reply = self.transport.post(self.url, body.encode("utf-8"),
-                                        {"Content-Type": "application/json;charset=utf-8", **headers}, self.timeout)
-        except NotSent as exc:
-            done(MessageOutcome.UNREACHABLE, err=str(exc))
-            raise CentreUnreachable(infno, msgid, str(exc)) from exc
-        except NoAnswer as exc:
-            done(MessageOutcome.TIMEOUT, err=str(exc))
-            raise CentreTimeout(infno, msgid, self.timeout) from exc
-        except Broken as exc:
-            done(MessageOutcome.LOST, err=str(exc))
-            raise AnswerLost(infno, msgid, str(exc)) from exc
-        text = reply.body.decode("utf-8", errors="replace")
-        if 400 <= reply.status < 500:
-            done(MessageOutcome.TRANSPORT, text, f"HTTP {reply.status}")
-            raise TransportRefused(infno, msgid, reply.status, text)
-        if reply.status != 200:
-            done(MessageOutcome.LOST, text, f"HTTP {reply.status}")
-            raise AnswerLost(infno, msgid, f"HTTP {reply.status}")
-        try:
-            answer = wire.loads(text)
-            if not isinstance(answer, dict):
-                raise wire.WireFormatError("the answer is not a JSON object")
-            answer = self.signer.open(answer)
+            answer = self.signer.open(answer_object(text))
             if answer.get("infcode") in (None, ""):
                 raise wire.WireFormatError("the answer has no infcode")
             infcode = int(wire.to_decimal(answer.get("infcode"), "infcode"))
@@ -179,6 +166,32 @@ class HttpGateway:
             raise AnswerLost(infno, msgid, f"unreadable output: {exc}") from exc
         done(MessageOutcome.OK, text, "" if err_msg.lower() == "success" else err_msg, ref)
         return receipt, result
+
+    def _exchange(self, url: str, body: str, headers: dict[str, str], infno: str, msgid: str,
+                  done: Callable[..., None]) -> str:
+        """Post one message and return the centre's answer as text; what went wrong on the way is logged
+        (`done`) and raised as what it means for the transaction: not processed (CentreUnreachable,
+        TransportRefused) or uncertain (CentreTimeout, AnswerLost). Both envelopes' gateways send through it."""
+        try:
+            reply = self.transport.post(url, body.encode("utf-8"),
+                                        {"Content-Type": "application/json;charset=utf-8", **headers}, self.timeout)
+        except NotSent as exc:
+            done(MessageOutcome.UNREACHABLE, err=str(exc))
+            raise CentreUnreachable(infno, msgid, str(exc)) from exc
+        except NoAnswer as exc:
+            done(MessageOutcome.TIMEOUT, err=str(exc))
+            raise CentreTimeout(infno, msgid, self.timeout) from exc
+        except Broken as exc:
+            done(MessageOutcome.LOST, err=str(exc))
+            raise AnswerLost(infno, msgid, str(exc)) from exc
+        text = reply.body.decode("utf-8", errors="replace")
+        if 400 <= reply.status < 500:
+            done(MessageOutcome.TRANSPORT, text, f"HTTP {reply.status}")
+            raise TransportRefused(infno, msgid, reply.status, text)
+        if reply.status != 200:
+            done(MessageOutcome.LOST, text, f"HTTP {reply.status}")
+            raise AnswerLost(infno, msgid, f"HTTP {reply.status}")
+        return text
 
     # --- the transactions -----------------------------------------------------------------------
 
