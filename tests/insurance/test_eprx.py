@@ -192,6 +192,11 @@ def rest_gateway(shop: EShop) -> RestGateway:
     return gw
 
 
+def traced(shop: EShop, item_id: int, on: bool) -> None:
+    with core_unit(shop["engine"]) as u:
+        catalog_service.update_item(u, ctx_of(shop), item_id, {"traced": on})
+
+
 @pytest.fixture(params=["7xxx", "rest"])
 def generation(request: pytest.FixtureRequest, eshop: EShop, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The platform's generation the store's gateway speaks (the use cases do not know which)."""
@@ -205,8 +210,8 @@ def generation(request: pytest.FixtureRequest, eshop: EShop, monkeypatch: pytest
 
 
 @pytest.mark.refuses("RX-01")
-def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(eshop: EShop,
-                                                                              generation: str) -> None:
+def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(eshop: EShop, generation: str,
+                                                                              request: pytest.FixtureRequest) -> None:
     engine = eshop["engine"]
     c, sandbox = eshop["client"], eshop["sandbox"]
     # each generation's its own day, so the store does not take the two for one split prescription (RX-07)
@@ -221,8 +226,15 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
     assert rx["patient_name"] == EMPLOYEE.name and rx["lines"][0]["qty"] == 1
     again = scan(eshop, issued["qr"])  # scanned twice: the one on file
     assert (again.json()["new"], again.json()["prescription"]["id"]) == (False, rx["id"])
-    # dispensing before the pharmacist's review: refused (RX-01), and nothing settled
+    # the box's trace code scanned, as every traced drug's is: the platform's report carries it (reference §8)
+    amox, code = eshop["items"]["amox"], "8" + "0" * 18 + ("1" if generation == "7xxx" else "2")
+    traced(eshop, amox, True)
+    request.addfinalizer(lambda: traced(eshop, amox, False))  # the module's other tests sell it untraced
     sid = sale_with(eshop, (BARCODE_AMOX, 1))
+    (line,) = c.get(f"/sales/{sid}", headers=eshop["cashier"]).json()["lines"]
+    assert c.post(f"/sales/{sid}/lines/{line['id']}/trace-codes", json={"code": code},
+                  headers=eshop["cashier"]).status_code == 201
+    # dispensing before the pharmacist's review: refused (RX-01), and nothing settled
     assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]},
                   headers=eshop["cashier"]).status_code == 200
     identify(eshop, sid)
@@ -242,6 +254,8 @@ def test_scanned_reviewed_dispensed_settled_reported_and_cancelled_on_return(esh
     assert rx["rx_no"] == issued["hi_rxno"] and f'"rxno":"{rx["rx_no"]}"' in two102  # the settlement carries it
     (report,) = platform_rows(engine, sid)
     assert (report.txn, report.state, report.payload["data"]["setl_id"]) == ("7207", "pending", settled["setl_id"])
+    assert [(x["trdn_flag"], x["drugtracinfo"]) for x in report.payload["selinfo"]] == [
+        ("0", [{"drug_trac_codg": code}])]
     drain(eshop)
     (sold,) = on_platform(eshop, issued["hi_rxno"])["sales"]
     assert (sold["infno"], sold["setl_id"], sold["cancelled_by"]) == ("7207", settled["setl_id"], None)

@@ -4,12 +4,14 @@ return) with the sale's return — in their transactions, so a crash between the
 nothing: the uploads worker sends the row after the restart, the platform answering a repeated msgid alike.
 
 Each dispensed line is reported by its 医保 code in the prescription's own unit (whole packs, or the split unit
-where the prescription counts split units): what the platform compares with the prescribed quantity.
+where the prescription counts split units): what the platform compares with the prescribed quantity. A traced
+line carries the boxes' trace codes it was sold with (`drugtracinfo`, reference §8; a split sale flagged
+`trdn_flag` 1), as the 3505 sales upload does: the platform writes each code off once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -36,8 +38,9 @@ def _local(ctx: Ctx) -> str:
 
 
 def on_complete(u: Unit, ctx: Ctx, sale: Any, lines: Sequence[dict[str, Any]], offers: Sequence[TenderOffer],
-                movements: Sequence[dict[str, Any]]) -> int | None:
-    """The completion's hook: the report of a sale dispensed against a platform prescription (None: not one)."""
+                movements: Sequence[dict[str, Any]], codes: Mapping[int, Sequence[str]]) -> int | None:
+    """The completion's hook: the report of a sale dispensed against a platform prescription (None: not one);
+    `codes` are the trace codes scanned, by sale line."""
     if sale.prescription_id is None:
         return None
     dl = platform_of(u, sale.prescription_id)
@@ -59,7 +62,9 @@ def on_complete(u: Unit, ctx: Ctx, sale: Any, lines: Sequence[dict[str, Any]], o
         selinfo.append({"med_list_codg": item.nhsa_code or "", "fixmedins_hilist_id": item.code,
                         "drug_genname": pl.drug_name, "sel_cnt": format(cnt.normalize(), "f"),
                         "pric": format(wire.fen_to_amount(ln["unit_price_fen"]), "f"),
-                        "det_item_fee_sumamt": format(wire.fen_to_amount(ln["amount_fen"]), "f"), "rx_line_no": str(pl.line_no)})
+                        "det_item_fee_sumamt": format(wire.fen_to_amount(ln["amount_fen"]), "f"), "rx_line_no": str(pl.line_no),
+                        "trdn_flag": "1" if ln["split"] else "0",
+                        "drugtracinfo": [{"drug_trac_codg": code} for code in codes.get(ln["id"], ())]})
     variant = VARIANTS[dl.variant]
     setl_id = next((o.reference for o in offers if o.kind == "insurance"), "")
     data = {"hi_rxno": dl.hi_rxno, "rx_chk_biz_sn": review.rx_chk_biz_sn if review else "",

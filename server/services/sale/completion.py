@@ -241,7 +241,8 @@ def complete(u: Unit, ctx: Ctx, sale_id: str, till_code: str, offers: list[Tende
                 "tendered_fen": o.tendered_fen, "reference": o.reference} for o in offers]
     sales_ledger.add_tenders(u, tenders)
     if sale.prescription_id is not None:  # a platform prescription's sale is reported to it, with the sale (#23)
-        platform_sale.on_complete(u, ctx, sale, lines, offers, movements)
+        platform_sale.on_complete(u, ctx, sale, lines, offers, movements,
+                                  trace_codes.codes_by_line(u, sale.id) if checked.traced else {})
     # Intent first: the receipt's job (and a cash sale's drawer kick) commits with the sale (CARD-05 for a card).
     jobs = printing.queue_receipt(u, ctx, sale.id, till_code, cash=any(o.kind == TenderKind.CASH.value for o in offers))
     # Every row the completion wrote is imaged in its entry (audit.NESTED), so audit verify names an edit of any
