@@ -385,9 +385,16 @@ class TillClient:
     async def tie_prescription(self, sale_id: str, rx_id: int) -> Json:
         return await self._call("POST", f"/sales/{sale_id}/prescription", json={"prescription_id": rx_id})
 
-    async def download_eprx(self, qr: str) -> Json:
-        """The patient's electronic prescription code → the platform's prescription, on file (DownloadOut)."""
-        return await self._call("POST", "/eprx/download", json={"qr": qr})
+    async def download_eprx(self, qr: str = "", auth_rxno: str = "") -> Json:
+        """The patient's electronic prescription code (or an auth_rxno the query listed) → the platform's
+        prescription, on file (DownloadOut)."""
+        return await self._call("POST", "/eprx/download", json={"qr": qr, "auth_rxno": auth_rxno})
+
+    async def query_eprx(self, voucher: str) -> list[Json]:
+        """7202: the insured person's prescriptions waiting at the platform, by their 医保电子凭证 (ListedOut)."""
+        listed: list[Json] = await self._call("POST", "/eprx/query",
+                                              json={"mdtrt_cert_type": "01", "mdtrt_cert_no": voucher})
+        return listed
 
     async def review_eprx(self, rx_id: int, body: Json, grant: str | None = None) -> Json:
         """The review of a platform prescription, uploaded to it (EprxReviewOut: prescription, upload_error)."""

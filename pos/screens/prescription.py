@@ -26,7 +26,7 @@ from textual.widgets.option_list import Option
 
 from pos import keymap
 from pos.client import ServiceError
-from pos.codes import is_rx_code
+from pos.codes import is_rx_code, is_voucher
 from pos.format import store_today
 from pos.screens.authorise import AuthoriseScreen
 from pos.screens.help import HelpScreen
@@ -61,6 +61,7 @@ class PrescriptionScreen(TaskScreen):
         self.code = code  # an electronic prescription's code scanned at the sale: downloaded once the screen is up
         self.step = "home"
         self.found: list[dict[str, Any]] = []
+        self.listed: list[dict[str, Any]] = []  # the platform's prescriptions for the person's e-voucher (7202)
         self.rx: dict[str, Any] | None = None  # the prescription shown in the detail step
         self.reasons: list[dict[str, str]] = []
         self.verdict = ""  # rejected | referred, while its reason is asked
@@ -114,7 +115,7 @@ class PrescriptionScreen(TaskScreen):
         if action not in STEP_ACTIONS[self.step]:
             return False
         if action == "choose":  # Enter picks a found prescription once the patient input is left
-            return bool(self.found) and not any(box.has_focus for box in self.query("#rx-patient"))
+            return bool(self.found or self.listed) and not any(box.has_focus for box in self.query("#rx-patient"))
         if action in ("approve", "reject", "refer"):  # whoever is logged in: a pharmacist may authorise in place
             return self.rx is not None and self.rx["status"] == "pending"
         return True
@@ -155,6 +156,9 @@ class PrescriptionScreen(TaskScreen):
         if is_rx_code(code) and self.step == "home" and not self.busy:
             self._work(self._download(code.strip()))
             return
+        if is_voucher(code) and self.step == "home" and not self.busy:  # never shown, never logged
+            self._work(self._query(code.strip()))
+            return
         self.say("处方登记中不能扫商品，请先按 Esc 返回收银", error=True)
 
     # --- home: find by patient --------------------------------------------------------------------
@@ -163,12 +167,32 @@ class PrescriptionScreen(TaskScreen):
     def _find(self, event: Input.Submitted) -> None:
         if event.value.strip() and not self.busy:
             value = event.value.strip()
-            self._work(self._download(value) if is_rx_code(value) else self._search(value))
+            if is_voucher(value):  # the token read back from the box nowhere: it only asks the platform (7202)
+                event.input.value = ""
+            self._work(self._download(value) if is_rx_code(value)
+                       else self._query(value) if is_voucher(value) else self._search(value))
 
-    async def _download(self, code: str) -> None:
+    async def _query(self, voucher: str) -> None:
+        """The person's prescriptions waiting at the platform (7202), listed to pick one to download."""
+        self.say("正在查询医保电子处方平台…")
+        self.found, self.listed = [], await self.client.query_eprx(voucher)
+        table = self.query_one("#rx-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("平台处方号", "开具时间", "医疗机构", "医师")
+        for rx in self.listed:
+            table.add_row(rx["hi_rxno"], rx["prsc_time"], rx["fixmedins_name"], rx["prsc_dr_name"])
+        if self.listed:
+            self.set_focus(None)
+            self.say(f"平台上有 {len(self.listed)} 张待取药的电子处方：↑↓ 选择，回车下载；Esc 重新输入")
+        else:
+            self.say("平台上没有该参保人待取药的电子处方", error=True)
+        self.refresh_bindings()
+
+    async def _download(self, code: str = "", auth_rxno: str = "") -> None:
         """The platform's prescription: downloaded, its drugs put on the sale (those not on it yet), tied."""
         self.say("正在从医保电子处方平台下载处方…")
-        got = await self.client.download_eprx(code)
+        got = await self.client.download_eprx(code, auth_rxno)
+        self.listed = []
         rx = got["prescription"]
         on_sale = {ln["item_id"] for ln in self.sale["lines"]}
         for ln in rx["lines"]:
@@ -179,7 +203,7 @@ class PrescriptionScreen(TaskScreen):
         self.say(f"电子处方 {rx['rx_no']} 已下载（平台签名已验证），药品已加入本单。" + self._next_hint())
 
     async def _search(self, patient: str) -> None:
-        self.found = await self.client.find_prescriptions(patient)
+        self.found, self.listed = await self.client.find_prescriptions(patient), []
         table = self.query_one("#rx-table", DataTable)
         table.clear(columns=True)
         table.add_columns("处方编号", "开具日期", "医疗机构", "医师", "患者", "药品", "状态")
@@ -194,9 +218,12 @@ class PrescriptionScreen(TaskScreen):
         self.refresh_bindings()
 
     def action_choose(self) -> None:
-        if self.busy or not self.found:
+        if self.busy or not (self.found or self.listed):
             return
         row = self.query_one("#rx-table", DataTable).cursor_row
+        if self.listed:
+            self._work(self._download(auth_rxno=self.listed[min(row, len(self.listed) - 1)]["auth_rxno"]))
+            return
         self._work(self._tie(self.found[min(row, len(self.found) - 1)]))
 
     # --- the entry form ---------------------------------------------------------------------------
@@ -398,7 +425,7 @@ class PrescriptionScreen(TaskScreen):
             self._go("home")
             self.query_one("#rx-patient", Input).focus()
             self.say("F3 登记纸质处方；或输入患者姓名/身份证号回车查找" + ("（已填写的处方保留）" if self.query(RxForm) else ""))
-        elif self.step == "home" and self.found and not self.query_one("#rx-patient", Input).has_focus:
+        elif self.step == "home" and (self.found or self.listed) and not self.query_one("#rx-patient", Input).has_focus:
             self.query_one("#rx-patient", Input).focus()
             self.refresh_bindings()
         else:

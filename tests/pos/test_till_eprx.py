@@ -20,7 +20,7 @@ from server.services.context import Ctx
 from tests.conftest import BARCODE_VITC, make_settings, mapping_approval, qualify_pharmacist
 from tests.insurance.conftest import CODES, EMPLOYEE
 from tests.pos.card_shop import headers, item_ids
-from tests.pos.helpers import SIZE, current, log_in, message, pay_cash, scan, settled, till, until
+from tests.pos.helpers import SIZE, current, log_in, message, pay_cash, popup, scan, settled, till, until
 from tests.pos.live import LiveService
 from tests.pos.test_till_rx import on_duty, title
 
@@ -48,6 +48,10 @@ def test_the_prescription_code_scanned_in_f4_downloads_ties_and_is_reviewed_and_
         "med_list_codg": CODES["yi"], "drug_genname": "阿莫西林胶囊", "drug_cnt": 1, "sin_doscnt": "0.5",
         "sin_dosunt": "g", "used_frquname": "qid", "medc_way_dscr": "口服", "drug_dosform": "胶囊"}])
 
+    later = sandbox.issue_eprx(EMPLOYEE.psn_no, [{
+        "med_list_codg": CODES["yi"], "drug_genname": "阿莫西林胶囊", "drug_cnt": 1, "sin_doscnt": "0.5",
+        "sin_dosunt": "g", "used_frquname": "qid", "medc_way_dscr": "口服", "drug_dosform": "胶囊"}], days_ago=1, valid_days=3)
+
     async def body() -> None:
         app = till(settings, live.base)
         async with app.run_test(size=SIZE) as pilot:
@@ -70,6 +74,22 @@ def test_the_prescription_code_scanned_in_f4_downloads_ties_and_is_reviewed_and_
             await settled(pilot, sale)
             done = await pay_cash(pilot, sale, "20")  # 3.50 + 12.50
             assert done["status"] == "completed" and done["prescription_id"] is not None
+            # the next patient shows their 医保电子凭证 in F4: the platform lists what waits for them (7202)
+            await scan(pilot, BARCODE_VITC)
+            await settled(pilot, sale)
+            await pilot.press("f4")
+            rx2: PrescriptionScreen = await popup(pilot, PrescriptionScreen)
+            await scan(pilot, EMPLOYEE.ec_token)
+            await until(pilot, lambda: bool(rx2.listed), what="the platform's list")
+            # the first is still listed: its sale's report (7207) waits in the outbox, the worker off in tests
+            listed = [x["hi_rxno"] for x in rx2.listed]
+            assert sorted(listed) == sorted([issued["hi_rxno"], later["hi_rxno"]])
+            assert "待取药的电子处方" in message(rx2, "#rx-message") and EMPLOYEE.ec_token not in message(rx2, "#rx-message")
+            for _ in range(listed.index(later["hi_rxno"])):
+                await pilot.press("down")
+            await pilot.press("enter")
+            await until(pilot, lambda: rx2.step == "detail", what="the listed prescription downloaded and tied")
+            assert later["hi_rxno"] in title(rx2)
 
     asyncio.run(body())
     (held,) = [p for p in sandbox.eprx() if p["hi_rxno"] == issued["hi_rxno"]]
