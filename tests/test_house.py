@@ -153,3 +153,14 @@ def test_a_use_case_writes_through_the_unit_and_a_session_parameter_only_reads()
                         and call.func.value.id == first.arg:
                     offending.append(f"{rel}:{call.lineno}: {node.name}({first.arg}: Session) {first.arg}.{call.func.attr}()")
     assert offending == []
+
+
+def test_nothing_overrides_a_dependency_the_shared_route_table_would_ignore() -> None:
+    """server.app builds its routes once per process and every app shares them: FastAPI binds an app's
+    dependency_overrides to the routes at their include, so an override set on a later app would be ignored —
+    in code or in a test. None is set; one that appears must come with routes of its own app."""
+    uses = [f"{path.relative_to(ROOT)}:{n}" for top in ("server", "tests", "pos", "bench")
+            for path in sorted((ROOT / top).rglob("*.py")) if path != Path(__file__)
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if "dependency_overrides" in line]
+    assert not uses, uses
