@@ -74,17 +74,9 @@ class Download:
         return wire.to_text(self.output.get("signtype"))
 
 
-def _canonical(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _canonical(doc[k]) for k in sorted(doc)}
-    if isinstance(doc, list):
-        return [_canonical(v) for v in doc]
-    return doc
-
-
 def signed_text(output: dict[str, Any]) -> str:
     """What the platform signs of a download: the output without its sign fields, keys sorted, compact."""
-    return wire.dumps(_canonical({k: v for k, v in output.items() if k not in SIGN_FIELDS}))
+    return wire.dumps(wire.canonical({k: v for k, v in output.items() if k not in SIGN_FIELDS}))
 
 
 def sign(output: dict[str, Any], private_key: str, public_key: str) -> str:

@@ -67,6 +67,16 @@ def _encode(value: Any, out: Callable[[str], None]) -> None:
         raise WireFormatError(f"cannot send a {type(value).__name__}")
 
 
+def canonical(doc: Any) -> Any:
+    """The document with every object's keys in order: two that mean the same dump alike (a signed text, a
+    repeated message compared)."""
+    if isinstance(doc, dict):
+        return {k: canonical(doc[k]) for k in sorted(doc)}
+    if isinstance(doc, list):
+        return [canonical(v) for v in doc]
+    return doc
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON with every non-integer number as Decimal."""
     return json.loads(text, parse_float=Decimal)

@@ -75,16 +75,8 @@ class _Replay(Exception):
         self.text = text
 
 
-def _canonical(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _canonical(doc[k]) for k in sorted(doc)}
-    if isinstance(doc, list):
-        return [_canonical(v) for v in doc]
-    return doc
-
-
 def _digest(doc: Any) -> str:
-    return hashlib.sha256(wire.dumps(_canonical(doc)).encode()).hexdigest()
+    return hashlib.sha256(wire.dumps(wire.canonical(doc)).encode()).hexdigest()
 
 
 def _stringify(doc: Any) -> Any:
