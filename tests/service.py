@@ -34,7 +34,7 @@ def start_service(settings: Settings, tmp_path: Path, timeout: float = 20,
                       encoding="utf-8")
     port = free_port()
     log_path = tmp_path / "service.log"
-    log = log_path.open("wb")
+    log = log_path.open("ab")  # appending, as the service's own log handler does: the two share the file
     env = {k: v for k, v in os.environ.items() if not k.startswith("DINGDIAN_")} | (env_overrides or {})
     proc = subprocess.Popen([str(Path(sys.executable).parent / "dingdian"), "serve", "--config", str(config),
                              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

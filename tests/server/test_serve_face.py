@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from server.config import ROOT, Settings
@@ -53,6 +54,12 @@ def _config(tmp_path: Path, url: str = "sqlite:///var/dingdian.db") -> str:
 def test_serve_says_where_it_listens_and_logs_to_its_file(settings: Settings, tmp_path: Path) -> None:
     base, stop = start_service(settings, tmp_path)
     try:
+        # It answered /health before the back office was loaded (server.api.routers); a back-office request at
+        # once is answered as that route would (401: no login), not 404, and the API's document lists it.
+        assert httpx.get(f"{base}/checklist", timeout=30).status_code == 401
+        assert httpx.get(f"{base}/health", timeout=5).json()["back_office"] == "ready"
+        assert {"/checklist", "/uploads", "/sales/{sale_id}/complete"} <= set(
+            httpx.get(f"{base}/openapi.json", timeout=30).json()["paths"])
         log = tmp_path / "service.log"  # beside the SQLite database: where `dingdian demo` sends the child's output
         text = log.read_text(encoding="utf-8")
         assert f"service listening on {base}" in text and "服务已启动" in text

@@ -1,0 +1,80 @@
+"""The service's routers in two groups: the counter's, which a starting service serves before it answers /health, and
+the back office's, which it may load a moment later.
+
+Half of a cold start (#16 §5, target < 1.5 s to /health) was importing the back office — receiving, counts, the
+month end, uploads, the checklist, labels — and building its models, none of which a till needs to sell. `dingdian
+serve` answers as soon as the counter's routes are in; the back office's are loaded on a thread right after, and a
+request that reaches none of the counter's routes meanwhile waits for them rather than being told 404
+(`BackOffice.default`). Everything else (the tests, a one-off CLI app) includes both groups at once.
+
+Order does not matter between the groups: no path of one group is matched by a route of the other
+(tests/test_house.py walks every pair), so appending the back office later routes every request as including both
+at once would.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
+
+from server.api.errors import ErrorBody
+
+# The error bodies every route documents.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
+
+# Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first, after /health.
+COUNTER = ("health", "selling", "auth", "store", "users", "catalog", "prescriptions", "card", "till", "events",
+           "devices", "printing")
+BACK_OFFICE = ("stock", "receiving", "audit", "reports", "insurance", "care", "checklist", "reconciliation",
+               "documents", "period", "money", "statements", "stock_in", "uploads", "eprx", "labels")
+
+
+@functools.cache
+def route_table(group: tuple[str, ...]) -> tuple[BaseRoute, ...]:
+    """A group's routers as included, once per process and shared by every app it builds.
+
+    FastAPI builds an included router's routes (their parameter and response models) on the first request that
+    reaches them, ~0.1 s for selling's, and keeps them on the included router. Shared, a process that builds many
+    apps — the test suite builds one per test — builds them once rather than ~0.13 s of CPU per app. Nothing here
+    is the app's own: the service takes no dependency overrides (the one thing FastAPI binds to the including app)."""
+    scratch = FastAPI(responses=ERROR_RESPONSES)
+    own = len(scratch.router.routes)  # its /openapi.json and /docs: each app has its own
+    for name in group:
+        scratch.include_router(importlib.import_module(f"server.api.{name}").router)
+    return tuple(scratch.router.routes[own:])
+
+
+class BackOffice:
+    """The back office's routes on an app that started with the counter's only: `load` adds them (once; from the
+    loading thread, or from a request that would otherwise find no route), `default` is the router's answer to a
+    request no route matched, which waits for the load and routes it again."""
+
+    def __init__(self, app: FastAPI, routes: Callable[[], Sequence[BaseRoute]]) -> None:
+        self._app = app
+        self._routes = routes
+        self._lock = threading.Lock()
+        self._not_found = app.router.default
+        self.ready = threading.Event()
+        app.router.default = self.default
+
+    def load(self) -> None:
+        with self._lock:
+            if not self.ready.is_set():
+                self._app.router.routes.extend(self._routes())
+                self.ready.set()
+
+    async def default(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.ready.is_set():
+            await self._not_found(scope, receive, send)
+            return
+        await anyio.to_thread.run_sync(self.load)
+        await self._app.router.app(scope, receive, send)  # routed again, the back office now in place
