@@ -4,8 +4,9 @@
 database is (a) an empty migrated SQLite file and (b) one holding the demo store (`dingdian demo
 --no-serve`). GET /health is polled every 10 ms on a fresh connection until it answers 200; the process
 is then stopped. Beside it, measured the same way in the same run, the floor: a bare FastAPI app with
-one route under uvicorn. The service answers once the counter's routes are in and loads the back office's on a thread
-right after (server.api.routers): one row waits until /health says that is done too. Also the service's imports alone, and pypinyin's share (process start to exit, teardown included).
+one route under uvicorn. The service answers once the routes a sale needs are in and loads the rest on a thread
+right after (server.api.routers): one row waits until /health says that is done too. Also the service's imports
+alone, and pypinyin's share (process start to exit, teardown included).
 
 The project's modules are byte-compiled first, as a store has them: its first start writes __pycache__ (and pip
 compiles what it installs), and the floor's libraries come compiled from their install. Where
@@ -62,7 +63,7 @@ uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning")
 """
 # Where start-up goes: the service's imports, and the share of pypinyin (pulled in by server.api.catalog).
 IMPORTS = ("import uvicorn, server.cli, server.app", "import catalog.mnemonic")  # (the routers load at create_app)
-# The back office's routers load on a thread once the service answers (server.api.routers); /health says when.
+# The routes a sale does not need load on a thread once the service answers (server.api.routers); /health says when.
 READY = "/health"
 
 
@@ -103,16 +104,16 @@ def start_times(cmd_for_port: Callable[[int], list[str]], runs: int, log: Path) 
     return wall, cpu
 
 
-def back_office_times(cmd_for_port: Callable[[int], list[str]], runs: int,
+def all_routes_times(cmd_for_port: Callable[[int], list[str]], runs: int,
                       log: Path) -> tuple[list[float], list[float]]:
-    """Seconds to /health saying the back office is loaded too, and the CPU seconds used by then."""
+    """Seconds to /health saying every route is loaded, and the CPU seconds used by then."""
     wall, cpu = [], []
     for _ in range(runs):
         port = free_port()
         with running(cmd_for_port(port), port, "/health", log) as (proc, elapsed):
             since = time.perf_counter()
             while json.loads(urllib.request.urlopen(f"http://{HOST}:{port}{READY}", timeout=5).read()).get(
-                    "back_office", "ready") != "ready":
+                    "all_routes", "ready") != "ready":
                 time.sleep(0.01)
             cpu.append(process_cpu_s(proc.pid))
             wall.append(elapsed + time.perf_counter() - since)
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                 lambda port: [sys.executable, "-c", BARE_APP, HOST, str(port)], args.runs, log),
             "dingdian serve, empty DB": start_times(lambda port: serve_command(empty, port), args.runs, log),
             "dingdian serve, demo DB": start_times(lambda port: serve_command(demo, port), args.runs, log),
-            "dingdian serve, demo DB, until the back office is loaded too": back_office_times(
+            "dingdian serve, demo DB, until every route is loaded": all_routes_times(
                 lambda port: serve_command(demo, port), args.runs, log),
             "dingdian serve, demo DB, compiled from source at each start": start_times(
                 lambda port: [*from_source, *serve_command(demo, port)], args.runs, log),

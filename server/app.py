@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from server.api.closed_period import install_handler as install_closed_period
 from server.api.errors import install_handlers
 from server.api.lane import TillLane
-from server.api.routers import BACK_OFFICE, COUNTER, ERROR_RESPONSES, BackOffice, route_table
+from server.api.routers import ERROR_RESPONSES, LATER_ROUTERS, SALE_ROUTERS, LaterRoutes, route_table
 from server.config import Settings, get_settings
 from server.db.engine import make_engine
 from server.db.revisions import require_head
@@ -26,8 +26,8 @@ from server.workers.recovery import recover_settlements
 
 
 class _BackgroundWorkers:
-    """The daily backup and the outbox's sender (ST-06): started once the service is up (after the back office when
-    that is loaded later: they use it), stopped with the service."""
+    """The daily backup and the outbox's sender (ST-06): started once the service is up (after the later routes when
+    those are loaded later: they share their modules), stopped with the service."""
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
@@ -57,15 +57,15 @@ class _BackgroundWorkers:
                 stop()
 
 
-def create_app(settings: Settings | None = None, *, back_office_later: bool = False) -> FastAPI:
-    """The service. `back_office_later` (`dingdian serve`): answer as soon as the counter's routes are in, and load
-    the back office's on a thread right after (server.api.routers)."""
+def create_app(settings: Settings | None = None, *, routes_later: bool = False) -> FastAPI:
+    """The service. `routes_later` (`dingdian serve`): answer as soon as the routes a sale needs are in, and load
+    the rest on a thread right after (server.api.routers)."""
     settings = settings or get_settings()
     engine = make_engine(settings.database.url)
     require_head(engine)
     store_id = bootstrap_store(engine, settings)
     record_start(engine, settings, store_id)  # SEC-04: the settings it starts with, audited
-    back_office: BackOffice | None = None
+    later: LaterRoutes | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,15 +80,15 @@ def create_app(settings: Settings | None = None, *, back_office_later: bool = Fa
         # for the interpreter).
         index_of(engine, store_id).warm_up()
         workers = _BackgroundWorkers(app)
-        if back_office is None:
+        if later is None:
             workers.start()
         else:
-            loading = back_office
+            loading = later
 
             def load_then_start() -> None:
                 loading.load()
                 workers.start()
-            threading.Thread(target=load_then_start, name="back-office", daemon=True).start()
+            threading.Thread(target=load_then_start, name="later-routes", daemon=True).start()
         try:
             yield
         finally:
@@ -102,18 +102,18 @@ def create_app(settings: Settings | None = None, *, back_office_later: bool = Fa
     app.state.insurance = make_gateway(settings, engine, store_id)  # the centre link (server.api.insurance.gateway_of)
     install_handlers(app)
     install_closed_period(app)
-    app.router.routes.extend(route_table(COUNTER))
-    if back_office_later:
-        back_office = BackOffice(app, lambda: route_table(BACK_OFFICE))
-        app.state.back_office = back_office  # /health tells whether it is in yet
+    app.router.routes.extend(route_table(SALE_ROUTERS))
+    if routes_later:
+        later = LaterRoutes(app, lambda: route_table(LATER_ROUTERS))
+        app.state.later_routes = later  # /health tells whether they are in yet
         whole_document = app.openapi
-        later = back_office
+        document_of_all = later
 
-        def openapi() -> dict[str, Any]:  # the API's document describes every route, the back office's included
-            later.load()
+        def openapi() -> dict[str, Any]:  # the API's document describes every route, the later ones included
+            document_of_all.load()
             return whole_document()
         app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to supply the document
     else:
-        app.router.routes.extend(route_table(BACK_OFFICE))
+        app.router.routes.extend(route_table(LATER_ROUTERS))
     app.add_middleware(TillLane, routes=app.routes)  # the routes marked @hot on their happy path; all else as routed
     return app

@@ -147,7 +147,7 @@ def serve(config: ConfigOpt = None,
         from server.db.revisions import SchemaOutOfDate
 
         try:
-            application = create_app(settings, back_office_later=True)
+            application = create_app(settings, routes_later=True)
         except SchemaOutOfDate as exc:
             _stop(str(exc))
         except OperationalError as exc:

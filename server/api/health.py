@@ -24,7 +24,7 @@ def health(request: Request) -> HealthOut:
     except Exception as exc:  # health reports the failure; it never raises it
         db_ok = f"error: {type(exc).__name__}"
     head = head_revision()
-    later = getattr(request.app.state, "back_office", None)
+    later = getattr(request.app.state, "all_routes", None)
     cfg = state.settings
     status = "ok" if db_ok == "ok" and current == head else "degraded"
     return HealthOut(
@@ -35,5 +35,5 @@ def health(request: Request) -> HealthOut:
         configuration={"file": cfg.source_file, "valid": True, "till": cfg.till.code,
                        "insurance_gateway": cfg.insurance.gateway},
         store={"id": state.store_id, "code": cfg.store.fixmedins_code, "name": cfg.store.name},
-        back_office="loading" if later is not None and not later.ready.is_set() else "ready",
+        all_routes="loading" if later is not None and not later.ready.is_set() else "ready",
     )

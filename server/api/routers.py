@@ -1,15 +1,16 @@
-"""The service's routers in two groups: the counter's, which a starting service serves before it answers /health, and
-the back office's, which it may load a moment later.
+"""The service's routers in two groups: those a sale needs, which a starting service serves before it answers
+/health, and the rest, which it may load a moment later.
 
 Half of a cold start (#16 §5, target < 1.5 s to /health) was importing the back office — receiving, counts, the
-month end, uploads, the checklist, labels — and building its models, none of which a till needs to sell. `dingdian
-serve` answers as soon as the counter's routes are in; the back office's are loaded on a thread right after, and a
-request that reaches none of the counter's routes meanwhile waits for them rather than being told 404
-(`BackOffice.default`). Everything else (the tests, a one-off CLI app) includes both groups at once.
+month end, uploads, the checklist, labels — and building its models, none of which a sale needs. `dingdian serve`
+answers as soon as the sale's routes are in (the basket, payment, card, prescriptions, login, the till's shift and
+events); the rest are loaded on a thread right after, and a request that reaches none of the sale's routes meanwhile
+waits for them rather than being told 404 (`LaterRoutes.default`). Everything else (the tests, a one-off CLI app)
+includes both groups at once.
 
-Order does not matter between the groups: no path of one group is matched by a route of the other
-(tests/test_house.py walks every pair), so appending the back office later routes every request as including both
-at once would.
+Order does not matter between the groups: no path of one is matched by a route of the other
+(tests/server/test_routers.py walks every pair), so appending the later group routes every request as including
+both at once would.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 424)}
 
 # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first, after /health.
-COUNTER = ("health", "selling", "auth", "store", "users", "catalog", "prescriptions", "card", "till", "events",
-           "devices", "printing")
-BACK_OFFICE = ("stock", "receiving", "audit", "reports", "insurance", "care", "checklist", "reconciliation",
+SALE_ROUTERS = ("health", "selling", "auth", "catalog", "prescriptions", "card", "till", "events")
+LATER_ROUTERS = ("store", "users", "devices", "printing", "stock", "receiving", "audit", "reports", "insurance", "care", "checklist", "reconciliation",
                "documents", "period", "money", "statements", "stock_in", "uploads", "eprx", "labels")
 
 
@@ -53,8 +53,8 @@ def route_table(group: tuple[str, ...]) -> tuple[BaseRoute, ...]:
     return tuple(scratch.router.routes[own:])
 
 
-class BackOffice:
-    """The back office's routes on an app that started with the counter's only: `load` adds them (once; from the
+class LaterRoutes:
+    """The later group's routes on an app that started with the sale's only: `load` adds them (once; from the
     loading thread, or from a request that would otherwise find no route), `default` is the router's answer to a
     request no route matched, which waits for the load and routes it again."""
 
@@ -77,4 +77,4 @@ class BackOffice:
             await self._not_found(scope, receive, send)
             return
         await anyio.to_thread.run_sync(self.load)
-        await self._app.router.app(scope, receive, send)  # routed again, the back office now in place
+        await self._app.router.app(scope, receive, send)  # routed again, every route now in place

@@ -1,6 +1,6 @@
-"""The back office loaded after the service answers (server.api.routers): a request meanwhile waits for it rather
-than being told 404, the loading happens once, and the two groups' routes never compete for a path, so appending one
-later routes every request as including both at once would."""
+"""The routes a sale does not need, loaded after the service answers (server.api.routers): a request meanwhile waits
+for them rather than being told 404, the loading happens once, and the two groups' routes never compete for a path,
+so appending one later routes every request as including both at once would."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
-from server.api.routers import BACK_OFFICE, COUNTER, BackOffice, route_table
+from server.api.routers import LATER_ROUTERS, SALE_ROUTERS, LaterRoutes, route_table
 
 
-def _app_with_a_gated_back_office() -> tuple[FastAPI, BackOffice, threading.Event, list[int]]:
+def _app_with_gated_later_routes() -> tuple[FastAPI, LaterRoutes, threading.Event, list[int]]:
     app = FastAPI()
-    counter = APIRouter()
-    counter.get("/health")(lambda: {"status": "ok"})
-    app.include_router(counter)
+    sale = APIRouter()
+    sale.get("/health")(lambda: {"status": "ok"})
+    app.include_router(sale)
     gate, loads = threading.Event(), []
 
     def routes() -> Sequence[BaseRoute]:
@@ -36,32 +36,32 @@ def _app_with_a_gated_back_office() -> tuple[FastAPI, BackOffice, threading.Even
         late.include_router(office)
         return list(late.router.routes)
 
-    return app, BackOffice(app, routes), gate, loads
+    return app, LaterRoutes(app, routes), gate, loads
 
 
-def test_a_request_for_the_back_office_waits_for_it_and_is_answered_not_404() -> None:
-    app, back_office, gate, loads = _app_with_a_gated_back_office()
+def test_a_request_for_a_later_route_waits_for_it_and_is_answered_not_404() -> None:
+    app, later, gate, loads = _app_with_gated_later_routes()
     with TestClient(app) as client, ThreadPoolExecutor(4) as pool:
-        assert client.get("/health").json() == {"status": "ok"}  # the counter answers while the office is out
+        assert client.get("/health").json() == {"status": "ok"}  # the sale's routes answer while the rest are out
         waiting = [pool.submit(client.get, "/checklist"), pool.submit(client.post, "/checklist/runs"),
                    pool.submit(client.get, "/checklist")]
         time.sleep(0.3)
-        assert not any(f.done() for f in waiting), "answered before the back office was in"
+        assert not any(f.done() for f in waiting), "answered before its route was in"
         assert client.get("/health").status_code == 200  # and while requests wait for it
         gate.set()
         answers: list[httpx.Response] = [f.result(timeout=10) for f in waiting]
     assert [(a.status_code, a.json()) for a in answers] == [
         (200, {"items": 26}), (200, {"run": 1}), (200, {"items": 26})]
-    assert back_office.ready.is_set()
-    assert loads == [1], "the back office is loaded once however many requests waited for it"
+    assert later.ready.is_set()
+    assert loads == [1], "loaded once however many requests waited"
 
 
 def test_a_path_nobody_serves_is_still_404_and_a_wrong_method_405_once_loaded() -> None:
-    app, back_office, gate, _ = _app_with_a_gated_back_office()
+    app, later, gate, _ = _app_with_gated_later_routes()
     gate.set()
     with TestClient(app) as client:
         assert client.get("/no-such-thing").status_code == 404  # loads, routes again, finds nothing
-        assert back_office.ready.is_set()
+        assert later.ready.is_set()
         assert client.get("/no-such-thing").status_code == 404
         assert client.delete("/checklist").status_code == 405
 
@@ -77,13 +77,13 @@ def _sample_paths(path: str) -> set[str]:
     return {re.sub(r"{[^}]+}", value, path) for value in ("7", "x7")}
 
 
-def test_no_route_of_the_counter_and_the_back_office_matches_a_path_of_the_other() -> None:
-    """Were one to, the back office's late arrival would change which of the two answers a request."""
-    groups = {"counter": _routes_of(COUNTER), "back office": _routes_of(BACK_OFFICE)}
-    assert len(groups["counter"]) > 50 and len(groups["back office"]) > 50
+def test_no_route_of_either_group_matches_a_path_of_the_other() -> None:
+    """Were one to, the later group's arrival would change which of the two answers a request."""
+    groups = {"sale": _routes_of(SALE_ROUTERS), "later": _routes_of(LATER_ROUTERS)}
+    assert len(groups["sale"]) > 50 and len(groups["later"]) > 50
     clashes = [f"{method} {route.path} ({mine}) is matched by {other.path} ({theirs})"
-               for mine, theirs in (("counter", "back office"), ("back office", "counter"))
+               for mine, theirs in (("sale", "later"), ("later", "sale"))
                for route in groups[mine] for method in route.methods for path in _sample_paths(route.path)
                for other in groups[theirs] if method in other.methods and other.path_regex.match(path)]
     assert clashes == []
-    assert not set(COUNTER) & set(BACK_OFFICE)
+    assert not set(SALE_ROUTERS) & set(LATER_ROUTERS)

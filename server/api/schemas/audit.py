@@ -35,4 +35,4 @@ class HealthOut(BaseModel):
     migrations: dict[str, Any]
     configuration: dict[str, Any]
     store: dict[str, Any]
-    back_office: str = "ready"  # "loading" for the moment after a start (server.api.routers)
+    all_routes: str = "ready"  # "loading" for the moment after a start (server.api.routers)
