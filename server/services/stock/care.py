@@ -26,6 +26,7 @@ from server.db.uow import Unit, orm
 from server.errors import AppError, not_found, refused
 from server.rules import care as rules
 from server.rules.movements import MovementKind
+from server.services.catalog.items import zone_by_code
 from server.services.context import Ctx
 from server.services.stock import batches as batch_service
 from server.services.stock import ledger
@@ -180,6 +181,8 @@ def pull_list(s: Session, ctx: Ctx, zone_code: str | None = None) -> list[dict[s
     `rules.near_expiry_days` (config) of today, earliest expiry first."""
     days = ctx.settings.rules.near_expiry_days
     zones = {id_of(z): z for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+    if zone_code is not None:  # a zone mistyped is said, never an empty list that reads as "nothing near expiry"
+        zone_by_code(s, ctx, zone_code)
     rows = [r for r in ledger.stock_by_batch(s, ctx) if r.expires_on <= ctx.today + timedelta(days=days)]
     if zone_code is not None:
         rows = [r for r in rows if r.zone_id is not None and zones[r.zone_id].code == zone_code]
@@ -189,3 +192,33 @@ def pull_list(s: Session, ctx: Ctx, zone_code: str | None = None) -> list[dict[s
              "qty": int(r.qty), "expires_on": r.expires_on, "days_left": (r.expires_on - ctx.today).days,
              "expired": r.expires_on < ctx.today}
             for r in rows]
+
+
+# --- batches as the back office finds them -------------------------------------------------------------------------
+
+def find_batches(s: Session, ctx: Ctx, zone_code: str | None = None, number: str | None = None) -> list[dict[str, Any]]:
+    """The store's batches as a back-office screen finds them: by the number on a batch label (our batch number or
+    the maker's 批号, any batch, with stock or not: a recall traces one sold out) and/or the zone it is kept in
+    (then only those holding stock: what an upkeep inspects). Stock per location, in the smallest unit."""
+    zone = zone_by_code(s, ctx, zone_code) if zone_code is not None else None
+    q = select(Batch).where(Batch.store_id == ctx.store_id)
+    if zone is not None:
+        q = q.where(Batch.zone_id == id_of(zone))
+    if number is not None:
+        q = q.where((col(Batch.batch_no) == number) | (col(Batch.lot_no) == number))
+    found = list(s.exec(q.order_by(col(Batch.expires_on), col(Batch.id)).limit(500)))
+    held: dict[int, dict[str, int]] = {}
+    for r in ledger.stock_by_batch(s, ctx):
+        held.setdefault(r.batch_id, {})[r.location] = int(r.qty)
+    if number is None:
+        found = [b for b in found if held.get(id_of(b))]
+    zones = {id_of(z): z.code for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({b.item_id for b in found})))} \
+        if found else {}
+    return [{"batch_id": id_of(b), "batch_no": b.batch_no, "lot_no": b.lot_no, "item_id": b.item_id,
+             "item_name": items[b.item_id].name, "spec": items[b.item_id].spec,
+             "zone": zones.get(b.zone_id) if b.zone_id is not None else None, "expires_on": b.expires_on,
+             "expired": b.expires_on < ctx.today, "status": b.status, "stop_reason": b.stop_reason,
+             "sellable": held.get(id_of(b), {}).get(ledger.SELLABLE, 0),
+             "quarantine": held.get(id_of(b), {}).get(ledger.QUARANTINE, 0)}
+            for b in found]

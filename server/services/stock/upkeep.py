@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
-from server.db.models import Batch, Zone
+from server.db.models import Batch, Item, Zone
 from server.db.models.base import id_of
 from server.db.models.care import Upkeep, UpkeepLine
 from server.db.uow import Unit, orm
@@ -114,3 +114,18 @@ def zones_due(s: Session, ctx: Ctx, month: str | None = None) -> list[dict[str, 
     return [{"zone": z.code, "name": z.name, "month": month}
             for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id).order_by(col(Zone.code)))
             if id_of(z) not in done]
+
+
+def open_doubts(s: Session, ctx: Ctx) -> list[dict[str, Any]]:
+    """The upkeep lines whose quality doubt is not yet cleared, oldest first: what the person in charge reviews."""
+    rows = s.exec(select(UpkeepLine, Upkeep, Batch).join(Upkeep, col(Upkeep.id) == col(UpkeepLine.upkeep_id))
+                  .join(Batch, col(Batch.id) == col(UpkeepLine.batch_id))
+                  .where(UpkeepLine.store_id == ctx.store_id, UpkeepLine.outcome == rules.UPKEEP_DOUBT,
+                         col(UpkeepLine.cleared_at).is_(None)).order_by(col(UpkeepLine.id))).all()
+    zones = {id_of(z): z.code for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+    items = {id_of(i): i.name for i in s.exec(select(Item).where(col(Item.id).in_({b.item_id for _, _, b in rows})))} \
+        if rows else {}
+    return [{"line_id": id_of(ln), "upkeep_id": id_of(rec), "zone": zones.get(rec.zone_id, ""), "month": rec.month,
+             "batch_id": id_of(b), "batch_no": b.batch_no, "item_name": items.get(b.item_id, ""), "note": ln.note,
+             "batch_status": b.status}
+            for ln, rec, b in rows]
