@@ -14,10 +14,14 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from server import audit
 from server.cli import app
 from server.config import ROOT, Settings
+from server.db.uow import read_session
+from server.services.context import Ctx
 from tests.conftest import ROLE_PINS, Shop
 from tests.server.test_counts import BOOK, _count_as_book
+from tests.tamper import behind_the_guard
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
@@ -28,7 +32,7 @@ def _b64(data: bytes) -> str:
 
 @pytest.mark.refuses("ST-02")
 def test_a_printed_copy_is_kept_and_a_changed_byte_is_refused(shop: Shop, engine: Engine, settings: Settings,
-                                                               tmp_path: Path) -> None:
+                                                               ctx: Ctx, tmp_path: Path) -> None:
     c, ph, mg = shop["client"], shop["pharmacist"], shop["manager"]
     sheet = c.post("/counts", json={"note": "月末盘点"}, headers=ph).json()
     printed = c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=ph)
@@ -73,10 +77,18 @@ def test_a_printed_copy_is_kept_and_a_changed_byte_is_refused(shop: Shop, engine
     assert unknown.status_code == 404 and unknown.json()["code"] == "ST-02"
     assert c.post("/documents/verify", json={"code": "核验码"}, headers=ph).status_code == 422
 
-    # the kept copy cannot be edited or removed behind the service's back
+    # the kept copy cannot be edited or removed; one edited behind the guard is named by audit verify
     for sql in ("UPDATE issued_document SET content = x'00' WHERE id = :i", "DELETE FROM issued_document WHERE id = :i"):
         with pytest.raises(sqlalchemy.exc.DatabaseError), engine.begin() as conn:
             conn.execute(text(sql), {"i": copy_id})
+    edit = text("UPDATE issued_document SET content = :b WHERE id = :i")
+    with behind_the_guard(engine, "issued_document") as conn:
+        conn.execute(edit, {"b": forged, "i": copy_id})
+    with read_session(engine) as s:
+        named = audit.verify(s, ctx.store_id).problems
+    with behind_the_guard(engine, "issued_document") as conn:
+        conn.execute(edit, {"b": body, "i": copy_id})
+    assert [(p["table"], p["row_id"]) for p in named] == [("issued_document", str(copy_id))], named
 
     # the command line: a copy it prints is kept too, and a file is checked as the API checks it
     config = tmp_path / "config.toml"

@@ -23,6 +23,7 @@ from server.rules import care as rules
 from server.services.catalog.items import zone_by_code
 from server.services.context import Ctx
 from server.services.stock import batches as batch_service
+from server.services.stock.care import kept_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,13 @@ def record(u: Unit, ctx: Ctx, zone_code: str, checks: Sequence[Check], note: str
         raise AppError(422, "GSP-06", "养护记录至少检查一个批次", "an upkeep record inspects at least one batch")
     batches = {id_of(b): b for b in s.exec(select(Batch).where(Batch.store_id == ctx.store_id,
                                                                col(Batch.id).in_([c.batch_id for c in checks])))}
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({b.item_id for b in batches.values()})))}
     problems: list[Violation] = []
     for n, c in enumerate(checks, start=1):
         batch = batches.get(c.batch_id)
         if batch is None:
             raise not_found("批次", "batch", batch_id=c.batch_id)
-        if batch.zone_id != id_of(zone):
+        if kept_in(batch.zone_id, items[batch.item_id]) != id_of(zone):
             problems.append(Violation("VALIDATION", f"第 {n} 行批次 {batch.batch_no} 不在区域 {zone_code}",
                                       f"line {n}: batch {batch.batch_no} is not kept in zone {zone_code}", {"line": n}))
         problems += rules.upkeep_line_refusals(n, c.appearance, c.packaging, c.storage, c.outcome, c.note)
