@@ -285,6 +285,7 @@ LOSSES = Keymap("报损销毁", (
     )),
     Section("", (
         key("f2", "submit", "提交", "提交：填原因（销毁另填方式和两名监督人）"),
+        key("f9", "save_pdf", "存PDF", "保存本单 PDF（报损单/销毁记录；服务留存副本，可按核验码核验）"),
         arrows("选择行"), back("返回上一步（数量/原因 → 批次 → 后台）", action="leave"),
     ), notes=("提交后回车开新单",)),
 ))
@@ -310,5 +311,6 @@ UPKEEP = Keymap("养护检查", (
 
 NEAR_EXPIRY = Keymap("近效期", (
     Section("", (HELP_KEY,), notes=("输入库区编码回车只看该区，空回车看全部；按有效期先后列出，已过期的标明",)),
-    Section("", (key("f5", "reload", "刷新"), arrows("选择行"), back("返回后台", action="leave"))),
+    Section("", (key("f5", "reload", "刷新"), key("f6", "write_off", "过期报损", "所选已过期批次做过期报损（带出批次和数量）"),
+                 arrows("选择行"), back("返回后台", action="leave"))),
 ))

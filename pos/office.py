@@ -92,6 +92,10 @@ class OfficeCalls:
     async def write_off(self, body: Json) -> Json:
         return await self.client.call("POST", "/losses", json=body)
 
+    async def loss_pdf(self, loss_id: int) -> tuple[bytes, str]:
+        """The loss or destruction record as PDF; the service keeps the copy it hands out."""
+        return await self.client.download(f"/losses/{loss_id}/pdf", {})
+
     async def start_recall(self, batch_id: int, reason: str, notice_no: str) -> Json:
         return await self.client.call("POST", "/recalls", json={"batch_id": batch_id, "reason": reason,
                                                                  "notice_no": notice_no})

@@ -6,6 +6,7 @@ refused in both languages, and the lines stay for another try."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
@@ -30,20 +31,28 @@ class LossScreen(OfficeScreen):
     TITLE_ZH = "报损销毁"
     COLUMNS = ("#", "品名", "规格", "批次号", "批号", "有效期", "库位", "数量")
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Any, expired: Json | None = None) -> None:
+        """`expired`: a row of the near-expiry pull list, written off as expired (its batch and quantity offered)."""
         super().__init__(state)
+        self.expired = expired
         self.kind = "damage"
         self.step = "batch"
         self.lines: list[Json] = []
         self.found: Json | None = None  # the batch scanned, its quantity asked
         self.answers: dict[str, str] = {}  # reason, method, witnesses (PINs only until sent)
         self.done: Json | None = None  # the loss document the service recorded
+        self.last_saved: Path | None = None  # its PDF, saved to [till] export_dir
 
     def on_mount(self) -> None:
         self.to_start()
+        if self.expired is not None:
+            self.kind = "expiry_writeoff"
+            self._title()
+            self.work(self._find(self.expired["batch_no"], self.expired["location"], self.expired["qty"]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        live = {"kind": self.step == "batch", "submit": self.step == "batch" and bool(self.lines)}
+        live = {"kind": self.step == "batch", "submit": self.step == "batch" and bool(self.lines),
+                "save_pdf": self.step == "done"}
         return live.get(action, True)
 
     def _step(self, step: str) -> None:
@@ -85,20 +94,20 @@ class LossScreen(OfficeScreen):
             return
         self.work(self._find(text))
 
-    async def _find(self, number: str) -> None:
+    async def _find(self, number: str, location: str | None = None, qty: int | None = None) -> None:
         found = await self.calls.find_batches(number=number)
         if not found:
             self.say(f"本店没有批次号或批号为 {number} 的批次", error=True)
             self.ask("扫描批次号或批号回车，再输入数量；F2 提交")
             return
         b = found[0]
-        b["location"] = "quarantine" if not b["sellable"] and b["quarantine"] else "sellable"
+        b["location"] = location or ("quarantine" if not b["sellable"] and b["quarantine"] else "sellable")
         self.found = b
         self._step("qty")
         held = b["sellable"] if b["location"] == "sellable" else b["quarantine"]
         self.say(f"{b['item_name']} {b['batch_no']}  有效期 {b['expires_on']}{'（已过期）' if b['expired'] else ''}"
                  f"  {LOCATION_ZH[b['location']]}库存 {held}")
-        self.ask(f"{b['item_name']} {b['batch_no']}：数量（最小单位）回车")
+        self.ask(f"{b['item_name']} {b['batch_no']}：数量（最小单位）回车", str(qty) if qty else "")
 
     def _enter_qty(self, text: str) -> None:
         if not text.isdigit() or int(text) <= 0:
@@ -149,9 +158,25 @@ class LossScreen(OfficeScreen):
             raise
         self._step("done")
         self.title_says(f"{KIND_ZH[self.kind]}单 {self.done['id']} 已记录  营业日 {self.done['business_date']}")
-        self.say(f"已记录{KIND_ZH[self.kind]}单 {self.done['id']}：{len(self.lines)} 行已出库"
-                 f"（打印：dingdian pdf loss {self.done['id']}）")
-        self.ask("回车开新单；Esc 返回后台")
+        self.say(f"已记录{KIND_ZH[self.kind]}单 {self.done['id']}：{len(self.lines)} 行已出库；F9 存PDF")
+        self.ask("回车开新单；F9 存PDF；Esc 返回后台")
+
+    def action_save_pdf(self) -> None:
+        if self.step == "done" and self.done is not None:
+            self.work(self._save_pdf(self.done["id"]))
+
+    async def _save_pdf(self, loss_id: int) -> None:
+        body, name = await self.calls.loss_pdf(loss_id)
+        folder = Path(self.state.export_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / Path(name).name  # the service's name, never a path of its choosing
+            path.write_bytes(body)
+        except OSError as exc:
+            self.say(f"文件保存失败：{exc.strerror or exc}（Could not save the file）", error=True)
+            return
+        self.last_saved = path
+        self.say(f"已保存：{path}（{len(body) // 1024 + 1} KB；服务已留存副本，可核验）")
 
     def _enter_sending(self, _: str) -> None:
         pass

@@ -54,7 +54,7 @@ class Shop:
 def shop(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Shop]:
     folder = tmp_path_factory.mktemp("care")
     shutil.copy(sqlite_template, folder / "dingdian.db")
-    settings = make_settings(f"sqlite:///{folder / 'dingdian.db'}", till={"code": "T01"})
+    settings = make_settings(f"sqlite:///{folder / 'dingdian.db'}", till={"code": "T01", "export_dir": str(folder / "exports")})
     engine = make_engine(settings.database.url)
     ctx = Ctx(bootstrap_store(engine, settings), settings)
     seed_till_shop(engine, ctx)
@@ -113,6 +113,11 @@ async def a_destruction_needs_its_method_and_two_other_witnesses(shop: Shop, pil
                    "w1.id = l.witness_1 JOIN app_user w2 ON w2.id = l.witness_2")
     assert tuple(row) == ("destruction", "焚烧", "u_cashier", "u_manager")
     assert shop.one("SELECT SUM(qty) FROM stock_movement WHERE kind = 'destruction'")[0] == -2
+    await pilot.press("f9")  # the record as PDF, saved; the service keeps the copy it handed out
+    await until(pilot, lambda: loss.last_saved is not None, what="the PDF saved")
+    saved = loss.last_saved
+    assert saved is not None and saved.read_bytes().startswith(b"%PDF")
+    assert shop.one("SELECT kind, content FROM issued_document")[0:2] == ("loss", saved.read_bytes())
 
 
 async def a_recall_stops_the_batch_and_lists_its_buyers_masked(shop: Shop, pilot: Pilot[Any]) -> None:
@@ -178,6 +183,21 @@ async def the_near_expiry_pull_list_per_zone(shop: Shop, pilot: Pilot[Any]) -> N
     near.input.value = ""
     await answer(pilot, "Z-RX")
     assert [r["batch_no"] for r in near.pull] == ["B-AMOX-2"] and "Z-RX" in str(near.query_one("#office-title").render())
+    await answer(pilot, "")  # every zone again
+    await pilot.press("down")
+    assert "f6" not in shown_keys(near)  # 30 days left: not to be written off as expired
+    await pilot.press("up")
+    assert "f6" in shown_keys(near)
+    await pilot.press("f6")  # the expired batch written off: its batch and quantity offered
+    loss = await popup(pilot, LossScreen)
+    await until(pilot, lambda: loss.step == "qty" and loss.busy == 0, what="the batch offered")
+    assert loss.kind == "expiry_writeoff" and loss.input.value == "5"
+    await pilot.press("enter", "f2")
+    await answer(pilot, "过期下架")
+    assert loss.step == "done", message(loss, "#office-message")
+    await pilot.press("escape")
+    await until(pilot, lambda: pilot.app.screen is near and near.busy == 0, what="the list again")
+    assert [r["batch_no"] for r in near.pull] == ["B-AMOX-2"]  # the written-off batch is gone from the list
 
 
 def card_buyer(shop: Shop) -> None:
