@@ -48,8 +48,17 @@ def test_a_printed_copy_is_kept_and_a_changed_byte_is_refused(shop: Shop, engine
     assert (kept.kind, kept.ref_id, kept.fingerprint) == ("count_sheet", sheet["id"], code)
     assert bytes(kept.content) == body and kept.sha256 == hashlib.sha256(body).hexdigest() and kept.size == len(body)
     assert kept.issued_by == pharmacist and audited == 1
-    again = c.get(f"/counts/{sheet['id']}/sheet.pdf", headers=mg)  # printed again: a new copy, the same 核验码
-    assert int(again.headers["x-document-copy"]) > copy_id and again.headers["x-document-fingerprint"] == code
+    # printed again, from the command line: a new copy, kept, with the same 核验码 (the same facts)
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
+        'url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"'), encoding="utf-8")
+    runner = CliRunner()
+    pin = ROLE_PINS["cashier"] + "\n"
+    out = tmp_path / "sheet.pdf"
+    made = runner.invoke(app, ["pdf", "count-sheet", str(sheet["id"]), "--out", str(out), "--config", str(config),
+                               "--as", "u_cashier"], input=pin)
+    assert made.exit_code == 0 and f"核验码 / fingerprint: {code}" in made.output, made.output
+    assert f"留存副本 / kept copy: {copy_id + 1}" in made.output and out.read_bytes() != body  # printed at another time
 
     # the file presented as issued: found, still current
     ok = c.post("/documents/verify", json={"content_b64": _b64(body)}, headers=mg)
@@ -90,22 +99,15 @@ def test_a_printed_copy_is_kept_and_a_changed_byte_is_refused(shop: Shop, engine
         conn.execute(edit, {"b": body, "i": copy_id})
     assert [(p["table"], p["row_id"]) for p in named] == [("issued_document", str(copy_id))], named
 
-    # the command line: a copy it prints is kept too, and a file is checked as the API checks it
-    config = tmp_path / "config.toml"
-    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
-        'url = "sqlite:///var/dingdian.db"', f'url = "{settings.database.url}"'), encoding="utf-8")
-    runner = CliRunner()
-    pin = ROLE_PINS["cashier"] + "\n"
-    out = tmp_path / "result.pdf"
-    made = runner.invoke(app, ["pdf", "count-result", str(sheet["id"]), "--out", str(out), "--config", str(config),
-                               "--as", "u_cashier"], input=pin)
-    assert made.exit_code == 0 and "留存副本 / kept copy" in made.output, made.output
+    # the command line checks a file as the API does
     verify = ["documents", "verify", "--config", str(config), "--as", "u_cashier"]
     same = runner.invoke(app, [*verify, str(out)], input=pin)
-    assert same.exit_code == 0 and "与留存副本一致" in same.output and "盘点结果" in same.output, same.output
+    assert same.exit_code == 0 and "与留存副本一致" in same.output and "盘点表" in same.output, same.output
+    assert "单据此后已有变化" in same.output  # handed in since it was printed
     forged_file = tmp_path / "forged.pdf"
     data = out.read_bytes()
     forged_file.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
     refused = runner.invoke(app, [*verify, str(forged_file)], input=pin)
     assert refused.exit_code == 1 and "[ST-02]" in refused.output, refused.output
-    assert runner.invoke(app, [*verify, code], input=pin).exit_code == 0
+    both = runner.invoke(app, [*verify, code], input=pin)
+    assert both.exit_code == 0 and both.output.count("留存副本 / kept copy #") == 2, both.output
