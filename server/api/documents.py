@@ -8,7 +8,6 @@ byte for byte, or a paper copy's 核验码, against the copies kept; GET /docume
 from __future__ import annotations
 
 import base64
-import binascii
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +93,7 @@ def verify_document(body: VerifyIn, s: ReadSession, ctx: CtxDep) -> list[IssuedO
     if body.content_b64:
         try:
             content = base64.b64decode(body.content_b64, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a character outside ASCII
             raise AppError(422, "VALIDATION", "文件内容不是有效的 base64", "content_b64 is not valid base64") from None
         return [IssuedOut.model_validate(issued.verify_file(s, ctx, content).describe())]
     if body.code:
