@@ -220,6 +220,10 @@ BACK_OFFICE = Keymap("后台", (
         key("f3", "open('count')", "盘点", "盘点（录入实盘、提交、过账）"),
         key("f4", "open('month_end')", "月结报表", "月结报表（进销存、刷卡购药对账单，保存 XLSX/PDF）"),
         key("f5", "open('uploads')", "上传对账", "上传与对账（上传积压、重传、当日 3201 对账）"),
+        key("f8", "open('losses')", "报损", "报损、过期报损、销毁（两名监督人）"),
+        key("f9", "open('recall')", "召回", "召回批次（停售、列出购买人）"),
+        key("f10", "open('upkeep')", "养护", "月度养护检查（按库区；质量疑问停售、解除）"),
+        key("f11", "open('near_expiry')", "近效期", "近效期下架清单（按库区）"),
         back("返回收银", action="dismiss(None)"),
     ), notes=("只显示本岗位有权使用的功能",)),
 ))
@@ -270,4 +274,43 @@ UPLOADS = Keymap("上传与对账", (
         key("f7", "reload", "刷新"),
     )),
     Section("", (arrows("选择行"), back("返回后台", action="leave"))),
+))
+
+LOSSES = Keymap("报损销毁", (
+    Section("", (HELP_KEY,), notes=("扫描批次号回车，再输入数量（最小单位）回车；可连续扫描多个批次",)),
+    Section("类型", (
+        key("f5", "kind('damage')", "报损", "报损（破损等）"),
+        key("f6", "kind('expiry_writeoff')", "过期报损", "过期报损（仅已过期批次）"),
+        key("f7", "kind('destruction')", "销毁", "销毁（填销毁方式，两名监督人输入用户名和 PIN）"),
+    )),
+    Section("", (
+        key("f2", "submit", "提交", "提交：填原因（销毁另填方式和两名监督人）"),
+        key("f9", "save_pdf", "存PDF", "保存本单 PDF（报损单/销毁记录；服务留存副本，可按核验码核验）"),
+        arrows("选择行"), back("返回上一步（数量/原因 → 批次 → 后台）", action="leave"),
+    ), notes=("提交后回车开新单",)),
+))
+
+RECALL = Keymap("召回", (
+    Section("", (HELP_KEY,), notes=("扫描或输入批次号/批号回车，填召回原因和通知文号；#编号 打开已有召回",
+                                    "召回即停售该批次，并列出购买记录（参保人证件号已遮蔽）")),
+    Section("", (arrows("选择行"), back("返回上一步（原因 → 批次 → 后台）", action="leave"))),
+))
+
+UPKEEP = Keymap("养护检查", (
+    Section("", (HELP_KEY,), notes=("输入库区编码回车（空回车＝所选库区）开始本月养护检查",)),
+    Section("检查", (
+        key("f6", "doubt", "质量疑问", "所选批次有质量疑问（填说明；提交后停售）"),
+        key("f2", "submit", "提交", "提交本库区养护记录"),
+    ), notes=("扫描批次号或回车：所选批次合格",)),
+    Section("质量疑问", (
+        key("f7", "doubts", "待处理疑问", "列出未解除的质量疑问"),
+        key("f9", "clear", "解除", "解除所选质量疑问（填原因，恢复销售；召回中的批次仍停售）"),
+    )),
+    Section("", (arrows("选择行"), back("返回上一步（检查 → 库区 → 后台）", action="leave"))),
+))
+
+NEAR_EXPIRY = Keymap("近效期", (
+    Section("", (HELP_KEY,), notes=("输入库区编码回车只看该区，空回车看全部；按有效期先后列出，已过期的标明",)),
+    Section("", (key("f5", "reload", "刷新"), key("f6", "write_off", "过期报损", "所选已过期批次做过期报损（带出批次和数量）"),
+                 arrows("选择行"), back("返回后台", action="leave"))),
 ))

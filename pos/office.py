@@ -83,6 +83,41 @@ class OfficeCalls:
     async def reconcile_day(self, day: date) -> list[Json]:
         return await self.client.call("POST", f"/reconciliation/days/{day.isoformat()}")
 
+    # --- stock care: losses and destruction, recalls, upkeep, near-expiry (#19) -------------------------------
+
+    async def find_batches(self, number: str | None = None, zone: str | None = None) -> list[Json]:
+        params = {k: v for k, v in (("number", number), ("zone", zone)) if v}
+        return await self.client.call("GET", "/stock/batches", params=params)
+
+    async def write_off(self, body: Json) -> Json:
+        return await self.client.call("POST", "/losses", json=body)
+
+    async def loss_pdf(self, loss_id: int) -> tuple[bytes, str]:
+        """The loss or destruction record as PDF; the service keeps the copy it hands out."""
+        return await self.client.download(f"/losses/{loss_id}/pdf", {})
+
+    async def start_recall(self, batch_id: int, reason: str, notice_no: str) -> Json:
+        return await self.client.call("POST", "/recalls", json={"batch_id": batch_id, "reason": reason,
+                                                                 "notice_no": notice_no})
+
+    async def recall(self, recall_id: int) -> Json:
+        return await self.client.call("GET", f"/recalls/{recall_id}")
+
+    async def upkeep_due(self) -> list[Json]:
+        return await self.client.call("GET", "/upkeep/due")
+
+    async def record_upkeep(self, zone_code: str, checks: list[Json], note: str = "") -> Json:
+        return await self.client.call("POST", "/upkeep", json={"zone_code": zone_code, "checks": checks, "note": note})
+
+    async def upkeep_doubts(self) -> list[Json]:
+        return await self.client.call("GET", "/upkeep/doubts")
+
+    async def clear_doubt(self, line_id: int, reason: str) -> Json:
+        return await self.client.call("POST", f"/upkeep/lines/{line_id}/clear", json={"reason": reason})
+
+    async def near_expiry(self, zone: str | None) -> list[Json]:
+        return await self.client.call("GET", "/near-expiry", params={"zone": zone} if zone else None)
+
 
 # The month-end reports the till runs, by kind: the route, and which file formats it offers.
 REPORTS = {"ledger": "/reports/ledger", "card": "/reports/card-statement"}

@@ -52,6 +52,7 @@ from server.db.models import (
     SaleTraceCode,
 )
 from server.db.models.base import key_of, table_of
+from server.db.models.documents import IssuedDocument  # audit verify checks a kept copy against its sha256
 from server.db.models.ledger import BatchBalance, StockMovement  # audit verify recomputes the balances
 from server.db.models.money import ReportSubmission  # audit verify checks a submitted file against its sha256
 from server.db.prepared import Prepared
@@ -546,6 +547,7 @@ def _altered(table: str, rid: str, changed: list[str], seq: int | None = None) -
 _SALE, _LINE, _CODE, _COUNTER = table_of(Sale), table_of(SaleLine), table_of(SaleTraceCode), table_of(DayCounter)
 _SCAN, _INSURED = table_of(RxAttachment), table_of(SaleInsured)
 _SUBMISSION = table_of(ReportSubmission)
+_ISSUED = table_of(IssuedDocument)
 _EPRX = table_of(EprxDownload)
 _MESSAGE, _MSGID = table_of(InsuranceMessage), table_of(InsuranceMsgidCounter)
 MSGID_LENGTH = 30  # fixmedins_code(12) + yyyyMMddHHmmss(14) + 顺序号(4): server.insurance.msgid
@@ -606,6 +608,11 @@ def _verify_derived(session: Session, store_id: int, report: VerifyReport) -> No
                                           .where(_SUBMISSION.c.store_id == store_id)):
         if hashlib.sha256(data).hexdigest() != sha:
             report.problems.append(_altered("report_submission", str(sub_id), ["content"]))
+    # A stock document's printed copy is the bytes its audited sha256 names (ST-02, issue #19).
+    for doc_id, data, sha in conn.execute(sa_select(_ISSUED.c.id, _ISSUED.c.content, _ISSUED.c.sha256)
+                                          .where(_ISSUED.c.store_id == store_id)):
+        if hashlib.sha256(data).hexdigest() != sha:
+            report.problems.append(_altered("issued_document", str(doc_id), ["content"]))
 
 
 def _verify_msgid_counter(conn: Any, store_id: int, report: VerifyReport) -> None:

@@ -884,6 +884,9 @@ _register_checklist(app)
 from server.cli_pdf import register as _register_pdf  # noqa: E402  (pdf receipt, count-sheet, count-result, loss)
 
 _register_pdf(app)
+from server.cli_documents import register as _register_documents  # noqa: E402  (documents verify)
+
+_register_documents(app)
 
 from server.cli_inspection import register as _register_inspection  # noqa: E402  (inspection export, verify)
 

@@ -133,6 +133,8 @@ TABLES: dict[str, Evidence] = {
     # the shelf labels printed and what each showed (GSP-04): a stale label is judged against them (0030)
     "label_run": Evidence(Verified.ROWS, BOTH),
     "shelf_label": Evidence(Verified.ROWS, BOTH),  # imaged with its run (audit.NESTED "shelf_labels")
+    # every printed copy of a stock document, its file kept by its audited sha256 (0033, issue #19)
+    "issued_document": Evidence(Verified.ROWS, BOTH),
 }
 
 

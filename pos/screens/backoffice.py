@@ -16,8 +16,12 @@ from textual.widgets import Label, Static
 from pos import keymap
 from pos.screens.count import CountScreen
 from pos.screens.help import HelpScreen
+from pos.screens.losses import LossScreen
 from pos.screens.month_end import MonthEndScreen
+from pos.screens.near_expiry import NearExpiryScreen
+from pos.screens.recall import RecallScreen
 from pos.screens.receiving import ReceivingScreen
+from pos.screens.upkeep import UpkeepScreen
 from pos.screens.uploads import UploadsScreen
 from pos.state import TillState
 from pos.widgets.footer import TillFooter
@@ -38,6 +42,11 @@ ENTRIES = {
     # The backlog itself is in every post's status bar; the rows, the retry and the reconciliation are the 医保
     # administrator's and the person in charge's (uploads.write, recon.read).
     "uploads": Entry("F5", "上传与对账", ("uploads.write", "recon.read"), UploadsScreen),
+    # stock care (#19): each post that does it; the near-expiry pull list for whoever cares for the stock
+    "losses": Entry("F8", "报损销毁", ("stock.loss",), LossScreen),
+    "recall": Entry("F9", "召回", ("batch.stop",), RecallScreen),
+    "upkeep": Entry("F10", "养护检查", ("stock.upkeep", "batch.stop"), UpkeepScreen),
+    "near_expiry": Entry("F11", "近效期", ("stock.upkeep", "stock.loss", "batch.write"), NearExpiryScreen),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
 from server.api.deps import CtxDep, ReadSession, RowId, get_state, guarded, unit_of_work
@@ -11,6 +11,8 @@ from server.api.schemas.care import (
     CountPostIn,
     CountSheetIn,
     CountSheetOut,
+    DoubtOut,
+    FoundBatchOut,
     LossIn,
     LossOut,
     NearExpiryOut,
@@ -123,6 +125,12 @@ def zones_due(s: ReadSession, ctx: CtxDep, month: str | None = None) -> list[Zon
     return [ZoneDueOut.model_validate(z) for z in upkeep.zones_due(s, ctx, month)]
 
 
+@router.get("/upkeep/doubts", response_model=list[DoubtOut], **guarded(Action.STOCK_READ))
+def open_doubts(s: ReadSession, ctx: CtxDep) -> list[DoubtOut]:
+    """Upkeep lines with a quality doubt not yet cleared (their batches stopped), oldest first."""
+    return [DoubtOut.model_validate(d) for d in upkeep.open_doubts(s, ctx)]
+
+
 @router.get("/upkeep/{upkeep_id}", response_model=UpkeepOut, **guarded(Action.STOCK_READ))
 def get_upkeep(upkeep_id: RowId, s: ReadSession, ctx: CtxDep) -> UpkeepOut:
     return upkeep_out(s, upkeep.get(s, ctx, upkeep_id))
@@ -137,3 +145,10 @@ def clear_doubt(line_id: RowId, body: UpkeepClearIn, request: Request, ctx: CtxD
 @router.get("/near-expiry", response_model=list[NearExpiryOut], **guarded(Action.STOCK_READ))
 def near_expiry(s: ReadSession, ctx: CtxDep, zone: str | None = None) -> list[NearExpiryOut]:
     return [NearExpiryOut.model_validate(r) for r in care.pull_list(s, ctx, zone)]
+
+
+@router.get("/stock/batches", response_model=list[FoundBatchOut], **guarded(Action.STOCK_READ))
+def find_batches(s: ReadSession, ctx: CtxDep, zone: str | None = Query(default=None, min_length=1, max_length=20),
+                 number: str | None = Query(default=None, min_length=1, max_length=50)) -> list[FoundBatchOut]:
+    """Batches by a label's number (our 批次号 or the maker's 批号; any batch) and/or zone (those holding stock)."""
+    return [FoundBatchOut.model_validate(b) for b in care.find_batches(s, ctx, zone, number)]

@@ -198,3 +198,31 @@ class NearExpiryOut(BaseModel):
     expires_on: date
     days_left: int
     expired: bool
+
+
+class FoundBatchOut(BaseModel):
+    batch_id: int
+    batch_no: str
+    lot_no: str
+    item_id: int
+    item_name: str
+    spec: str
+    zone: str | None
+    expires_on: date
+    expired: bool
+    status: str
+    stop_reason: str
+    sellable: int  # split units
+    quarantine: int
+
+
+class DoubtOut(BaseModel):
+    line_id: int
+    upkeep_id: int
+    zone: str
+    month: str
+    batch_id: int
+    batch_no: str
+    item_name: str
+    note: str
+    batch_status: str

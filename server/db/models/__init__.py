@@ -1,6 +1,7 @@
 """All tables. Importing this module registers every model on SQLModel.metadata (Alembic reads it)."""
 
 from server.db.models import care as _care  # noqa: F401  (registers stock care's documents; see care.py)
+from server.db.models import documents as _documents  # noqa: F401  (the stock documents as issued; see documents.py)
 from server.db.models import ledger as _ledger  # noqa: F401  (registers the ledger's tables; see ledger.py)
 from server.db.models import money as _money  # noqa: F401  (declarations, receivables, submissions; see money.py)
 from server.db.models import period as _period  # noqa: F401  (registers the period close's tables; see period.py)

@@ -26,6 +26,7 @@ from server.db.uow import Unit, orm
 from server.errors import AppError, not_found, refused
 from server.rules import care as rules
 from server.rules.movements import MovementKind
+from server.services.catalog.items import zone_by_code
 from server.services.context import Ctx
 from server.services.stock import batches as batch_service
 from server.services.stock import ledger
@@ -180,12 +181,52 @@ def pull_list(s: Session, ctx: Ctx, zone_code: str | None = None) -> list[dict[s
     `rules.near_expiry_days` (config) of today, earliest expiry first."""
     days = ctx.settings.rules.near_expiry_days
     zones = {id_of(z): z for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+    if zone_code is not None:  # a zone mistyped is said, never an empty list that reads as "nothing near expiry"
+        zone_by_code(s, ctx, zone_code)
     rows = [r for r in ledger.stock_by_batch(s, ctx) if r.expires_on <= ctx.today + timedelta(days=days)]
-    if zone_code is not None:
-        rows = [r for r in rows if r.zone_id is not None and zones[r.zone_id].code == zone_code]
     names = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({r.item_id for r in rows})))} if rows else {}
-    return [{"zone": zones[r.zone_id].code if r.zone_id else None, "batch_id": r.batch_id, "batch_no": r.batch_no,
+    kept = [(r, kept_in(r.zone_id, names[r.item_id])) for r in rows]
+    if zone_code is not None:
+        kept = [(r, z) for r, z in kept if z is not None and zones[z].code == zone_code]
+    return [{"zone": zones[z].code if z else None, "batch_id": r.batch_id, "batch_no": r.batch_no,
              "lot_no": r.lot_no, "item_id": r.item_id, "item_name": names[r.item_id].name, "location": r.location,
              "qty": int(r.qty), "expires_on": r.expires_on, "days_left": (r.expires_on - ctx.today).days,
              "expired": r.expires_on < ctx.today}
-            for r in rows]
+            for r, z in kept]
+
+
+def kept_in(batch_zone_id: int | None, item: Item) -> int | None:
+    """The zone a batch is kept in: its own (placed at receipt), else its item's (a batch from before batches were
+    placed: an opening one)."""
+    return batch_zone_id if batch_zone_id is not None else item.zone_id
+
+
+# --- batches as the back office finds them -------------------------------------------------------------------------
+
+def find_batches(s: Session, ctx: Ctx, zone_code: str | None = None, number: str | None = None) -> list[dict[str, Any]]:
+    """The store's batches as a back-office screen finds them: by the number on a batch label (our batch number or
+    the maker's 批号, any batch, with stock or not: a recall traces one sold out) and/or the zone it is kept in
+    (then only those holding stock: what an upkeep inspects). Stock per location, in the smallest unit."""
+    zone = zone_by_code(s, ctx, zone_code) if zone_code is not None else None
+    q = select(Batch, Item).join(Item, col(Item.id) == col(Batch.item_id)).where(Batch.store_id == ctx.store_id)
+    if zone is not None:
+        q = q.where((col(Batch.zone_id) == id_of(zone))
+                    | (col(Batch.zone_id).is_(None) & (col(Item.zone_id) == id_of(zone))))
+    if number is not None:
+        q = q.where((col(Batch.batch_no) == number) | (col(Batch.lot_no) == number))
+    found = list(s.exec(q.order_by(col(Batch.expires_on), col(Batch.id)).limit(500)).all())
+    held: dict[int, dict[str, int]] = {}
+    for r in ledger.stock_by_batch(s, ctx):
+        held.setdefault(r.batch_id, {})[r.location] = int(r.qty)
+    if number is None:
+        found = [(b, i) for b, i in found if held.get(id_of(b))]
+    zones = {id_of(z): z.code for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+    out = []
+    for b, item in found:
+        z = kept_in(b.zone_id, item)
+        out.append({"batch_id": id_of(b), "batch_no": b.batch_no, "lot_no": b.lot_no, "item_id": b.item_id,
+                    "item_name": item.name, "spec": item.spec, "zone": zones.get(z) if z is not None else None,
+                    "expires_on": b.expires_on, "expired": b.expires_on < ctx.today, "status": b.status,
+                    "stop_reason": b.stop_reason, "sellable": held.get(id_of(b), {}).get(ledger.SELLABLE, 0),
+                    "quarantine": held.get(id_of(b), {}).get(ledger.QUARANTINE, 0)})
+    return out

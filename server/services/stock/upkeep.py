@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
-from server.db.models import Batch, Zone
+from server.db.models import Batch, Item, Zone
 from server.db.models.base import id_of
 from server.db.models.care import Upkeep, UpkeepLine
 from server.db.uow import Unit, orm
@@ -23,6 +23,7 @@ from server.rules import care as rules
 from server.services.catalog.items import zone_by_code
 from server.services.context import Ctx
 from server.services.stock import batches as batch_service
+from server.services.stock.care import kept_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,13 @@ def record(u: Unit, ctx: Ctx, zone_code: str, checks: Sequence[Check], note: str
         raise AppError(422, "GSP-06", "养护记录至少检查一个批次", "an upkeep record inspects at least one batch")
     batches = {id_of(b): b for b in s.exec(select(Batch).where(Batch.store_id == ctx.store_id,
                                                                col(Batch.id).in_([c.batch_id for c in checks])))}
+    items = {id_of(i): i for i in s.exec(select(Item).where(col(Item.id).in_({b.item_id for b in batches.values()})))}
     problems: list[Violation] = []
     for n, c in enumerate(checks, start=1):
         batch = batches.get(c.batch_id)
         if batch is None:
             raise not_found("批次", "batch", batch_id=c.batch_id)
-        if batch.zone_id != id_of(zone):
+        if kept_in(batch.zone_id, items[batch.item_id]) != id_of(zone):
             problems.append(Violation("VALIDATION", f"第 {n} 行批次 {batch.batch_no} 不在区域 {zone_code}",
                                       f"line {n}: batch {batch.batch_no} is not kept in zone {zone_code}", {"line": n}))
         problems += rules.upkeep_line_refusals(n, c.appearance, c.packaging, c.storage, c.outcome, c.note)
@@ -114,3 +116,18 @@ def zones_due(s: Session, ctx: Ctx, month: str | None = None) -> list[dict[str, 
     return [{"zone": z.code, "name": z.name, "month": month}
             for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id).order_by(col(Zone.code)))
             if id_of(z) not in done]
+
+
+def open_doubts(s: Session, ctx: Ctx) -> list[dict[str, Any]]:
+    """The upkeep lines whose quality doubt is not yet cleared, oldest first: what the person in charge reviews."""
+    rows = s.exec(select(UpkeepLine, Upkeep, Batch).join(Upkeep, col(Upkeep.id) == col(UpkeepLine.upkeep_id))
+                  .join(Batch, col(Batch.id) == col(UpkeepLine.batch_id))
+                  .where(UpkeepLine.store_id == ctx.store_id, UpkeepLine.outcome == rules.UPKEEP_DOUBT,
+                         col(UpkeepLine.cleared_at).is_(None)).order_by(col(UpkeepLine.id))).all()
+    zones = {id_of(z): z.code for z in s.exec(select(Zone).where(Zone.store_id == ctx.store_id))}
+    items = {id_of(i): i.name for i in s.exec(select(Item).where(col(Item.id).in_({b.item_id for _, _, b in rows})))} \
+        if rows else {}
+    return [{"line_id": id_of(ln), "upkeep_id": id_of(rec), "zone": zones.get(rec.zone_id, ""), "month": rec.month,
+             "batch_id": id_of(b), "batch_no": b.batch_no, "item_name": items.get(b.item_id, ""), "note": ln.note,
+             "batch_status": b.status}
+            for ln, rec, b in rows]
