@@ -83,6 +83,32 @@ class OfficeCalls:
     async def reconcile_day(self, day: date) -> list[Json]:
         return await self.client.call("POST", f"/reconciliation/days/{day.isoformat()}")
 
+    # --- 购进退出, 调拨, 追溯码 at receipt (#19, helper stocka) ---------------------------------------------
+
+    async def check_trace_code(self, code: str, scanned: list[str]) -> Json:
+        return await self.client.call("POST", "/receipts/trace-codes/check", json={"code": code, "scanned": scanned})
+
+    async def return_to_supplier(self, receipt_id: int, lines: list[Json], reason: str) -> Json:
+        return await self.client.call("POST", f"/receipts/{receipt_id}/returns",
+                                      json={"lines": lines, "reason": reason})
+
+    async def store(self) -> Json:
+        return await self.client.call("GET", "/store")
+
+    async def item_batches(self, item_id: int) -> list[Json]:
+        return await self.client.call("GET", f"/items/{item_id}/batches")
+
+    async def send_transfer(self, to_store_code: str, lines: list[Json], note: str = "") -> Json:
+        return await self.client.call("POST", "/transfers", json={"to_store_code": to_store_code, "lines": lines,
+                                                                  "note": note})
+
+    async def transfers_in_transit(self) -> list[Json]:
+        return await self.client.call("GET", "/transfers/in-transit")
+
+    async def receive_transfer(self, transfer_id: int, verdicts: list[Json], note: str = "") -> Json:
+        return await self.client.call("POST", f"/transfers/{transfer_id}/receive",
+                                      json={"verdicts": verdicts, "note": note})
+
 
 # The month-end reports the till runs, by kind: the route, and which file formats it offers.
 REPORTS = {"ledger": "/reports/ledger", "card": "/reports/card-statement"}

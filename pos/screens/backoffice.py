@@ -18,6 +18,8 @@ from pos.screens.count import CountScreen
 from pos.screens.help import HelpScreen
 from pos.screens.month_end import MonthEndScreen
 from pos.screens.receiving import ReceivingScreen
+from pos.screens.supplier_return import SupplierReturnScreen
+from pos.screens.transfer import TransferScreen
 from pos.screens.uploads import UploadsScreen
 from pos.state import TillState
 from pos.widgets.footer import TillFooter
@@ -38,6 +40,8 @@ ENTRIES = {
     # The backlog itself is in every post's status bar; the rows, the retry and the reconciliation are the 医保
     # administrator's and the person in charge's (uploads.write, recon.read).
     "uploads": Entry("F5", "上传与对账", ("uploads.write", "recon.read"), UploadsScreen),
+    "supplier_return": Entry("F11", "购进退出", ("batch.write",), SupplierReturnScreen),
+    "transfer": Entry("F12", "调拨", ("stock.transfer", "receipt.inspect"), TransferScreen),
 }
 
 

@@ -17,6 +17,8 @@ from server.api.schemas.stock import (
     SupplierReturnIn,
     SupplierReturnLineOut,
     SupplierReturnOut,
+    TraceCodeCheckIn,
+    TraceCodeCheckOut,
 )
 from server.api.schemas.store import ReasonIn
 from server.db.models import Receipt, ReceiptTraceCode
@@ -78,6 +80,13 @@ def create_receipt(body: ReceiptIn, request: Request, ctx: CtxDep) -> ReceiptOut
         r = receiving.create(u, ctx, receiving.PURCHASE, body.supplier_id, body.dynt_no, body.purc_invo_no,
                              _lines(orm(u), ctx, body), body.business_date, body.note)
         return receipt_out(orm(u), r)
+
+
+@router.post("/receipts/trace-codes/check", response_model=TraceCodeCheckOut, **guarded(Action.RECEIPT_WRITE))
+def check_trace_code(body: TraceCodeCheckIn, s: ReadSession, ctx: CtxDep) -> TraceCodeCheckOut:
+    """追溯码 scanned at receipt, checked before the receipt is saved (its form, twice on this receipt, received
+    before): the checks POST /receipts makes again with the lines' codes. Writes nothing."""
+    return TraceCodeCheckOut(code=receiving.check_scanned_trace_code(s, ctx, body.code, body.scanned))
 
 
 @router.post("/first-inventory", response_model=ReceiptOut, status_code=201, **guarded(Action.RECEIPT_WRITE))

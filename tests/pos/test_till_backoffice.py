@@ -131,8 +131,8 @@ def shown_keys(screen: Any) -> set[str]:
 
 def test_the_menu_offers_each_post_what_the_service_lets_it_do() -> None:
     state = TillState(client=TillClient("http://unused"), store_name="", till_code="T01", tz=UTC)
-    for post, entries in (("cashier", []), ("pharmacist", ["receiving", "count"]),
-                          ("manager", ["receiving", "count", "month_end", "uploads"]),
+    for post, entries in (("cashier", []), ("pharmacist", ["receiving", "count", "transfer"]),
+                          ("manager", ["receiving", "count", "month_end", "uploads", "supplier_return", "transfer"]),
                           ("insurance_admin", ["month_end", "uploads"]), ("sysadmin", [])):
         state.client.user = {"actions": actions_of(frozenset({Role(post)}))}  # what the login answers
         assert allowed(state) == entries, post
