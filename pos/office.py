@@ -85,6 +85,12 @@ class OfficeCalls:
 
     # --- 购进退出, 调拨, 追溯码 at receipt (#19, helper stocka) ---------------------------------------------
 
+    async def approved_deliveries(self, latest: int | None = None, item_id: int | None = None,
+                                  trace_code: str | None = None) -> list[Json]:
+        given = {"latest": latest, "item_id": item_id, "trace_code": trace_code}
+        return await self.client.call("GET", "/receipts", params={"status": "approved"} | {
+            k: v for k, v in given.items() if v is not None})
+
     async def check_trace_code(self, code: str, scanned: list[str]) -> Json:
         return await self.client.call("POST", "/receipts/trace-codes/check", json={"code": code, "scanned": scanned})
 

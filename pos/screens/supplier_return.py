@@ -21,6 +21,7 @@ from pos.screens.office import OfficeScreen
 from pos.widgets.sale_lines import fit
 
 LOCATION_ZH = {"sellable": "合格区", "quarantine": "待验区"}
+LATEST = 50  # the list shows the latest approved deliveries; a scan finds older ones too
 
 
 def parse_qty(text: str, ratio: int) -> int | None:
@@ -47,8 +48,7 @@ class SupplierReturnScreen(OfficeScreen):
     def __init__(self, state: Any) -> None:
         super().__init__(state)
         self.step = "list"
-        self.all: list[Json] = []  # the approved deliveries
-        self.receipts: list[Json] = []  # those shown (all, or those a scan found)
+        self.receipts: list[Json] = []  # the approved deliveries shown (the latest, or those a scan found)
         self.receipt: Json | None = None  # the delivery whose lines go back
         self.items: dict[int, Json] = {}  # item id → {name, split_ratio}
         self.back_qty: dict[int, int] = {}  # line no → split units going back
@@ -75,11 +75,11 @@ class SupplierReturnScreen(OfficeScreen):
         self.work(self._load_list(), said)
 
     async def _load_list(self) -> None:
-        self.all = [r for r in await self.calls.receipts("approved") if r["kind"] == "purchase"]
-        self._show_list(self.all)
+        self._show_list(await self.calls.approved_deliveries(latest=LATEST))
 
     def _show_list(self, receipts: list[Json]) -> None:
-        self.receipts = receipts
+        self.receipts = [r for r in receipts if r["kind"] == "purchase"]  # (the first inventory has no supplier)
+        receipts = self.receipts
         if self.step == "list":
             self.rows([(r["id"], f"随货单 {r['dynt_no'] or '—'}", r["purc_invo_no"] or "", r["business_date"],
                         len(r["lines"]), "", "") for r in receipts], keep=False)
@@ -90,6 +90,7 @@ class SupplierReturnScreen(OfficeScreen):
 
     def _enter_list(self, text: str) -> None:
         if text:
+            self.input.value = ""  # a scan is taken whole: the next one starts afresh, whatever this one finds
             self.work(self._scanned(text))
             return
         if not 0 <= self.row < len(self.receipts):
@@ -99,15 +100,16 @@ class SupplierReturnScreen(OfficeScreen):
 
     async def _scanned(self, code: str) -> None:
         if is_trace_code(code):  # the very box: the line it came in on
-            found = [r for r in self.all if any(code in ln["trace_codes"] for ln in r["lines"])]
+            found = [r for r in await self.calls.approved_deliveries(trace_code=code) if r["kind"] == "purchase"]
             if not found:
-                self.say(f"追溯码 {code} 不在已批准的入库单中", error=True)
+                self.say(f"追溯码 {code} 不在已批准的采购入库单中", error=True)
                 return
             line = next(ln for ln in found[0]["lines"] if code in ln["trace_codes"])
             await self._open(found[0], line["line_no"])
             return
         item = await self.calls.item_by_barcode(code)
-        found = [r for r in self.all if any(ln["item_id"] == item["id"] and ln["batch_id"] for ln in r["lines"])]
+        found = [r for r in await self.calls.approved_deliveries(item_id=item["id"])
+                 if r["kind"] == "purchase" and any(ln["item_id"] == item["id"] and ln["batch_id"] for ln in r["lines"])]
         if not found:
             self.say(f"{item['name']} 没有已批准的入库记录可退", error=True)
             return
@@ -115,7 +117,6 @@ class SupplierReturnScreen(OfficeScreen):
             await self._open(found[0], next(ln["line_no"] for ln in found[0]["lines"] if ln["item_id"] == item["id"]))
             return
         self._show_list(found)
-        self.input.value = ""
         self.say(f"{item['name']}：{len(found)} 张入库单，↑↓ 选择后回车")
 
     # --- one delivery's lines -----------------------------------------------------------------------------

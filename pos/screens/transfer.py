@@ -38,7 +38,6 @@ class TransferScreen(OfficeScreen):
         self.transfers: list[Json] = []  # in transit, either way
         self.transfer: Json | None = None  # the one being taken in
         self.verdicts: dict[int, Json] = {}  # line no → {outcome, reason}
-        self.names: dict[str, str] = {}  # item code → name
         self.dest = ""  # the receiving store's code, of a transfer being sent
         self.out: list[Json] = []  # its lines: batch_id, qty (split units), with what the table shows
         self.item: Json = {}  # the item scanned
@@ -102,7 +101,7 @@ class TransferScreen(OfficeScreen):
             said = OUTCOME_ZH.get(v.get("outcome", ""), "未验")
             if v.get("reason"):
                 said = fit(f"{said}：{v['reason']}", 16).rstrip()
-            rows.append((ln["line_no"], fit(f"{ln['item_code']} {self.names.get(ln['item_code'], '')}", 20).rstrip(),
+            rows.append((ln["line_no"], fit(ln["item_name"] or ln["item_code"], 20).rstrip(),
                          ln["lot_no"], ln["expires_on"], ln["qty"], said))
         self.rows(rows, keep=keep)
 
@@ -171,15 +170,14 @@ class TransferScreen(OfficeScreen):
 
     def _enter_out(self, text: str) -> None:
         if text:
+            self.input.value = ""  # a scan is taken whole: the next one starts afresh, whatever this one finds
             self.work(self._scanned(text))
 
     async def _scanned(self, code: str) -> None:
         item = await self.calls.item_by_barcode(code)
-        self.names[item["code"]] = item["name"]
         batches = [b for b in await self.calls.item_batches(item["id"]) if b["stock"] > 0]
         if not batches:
             self.say(f"{item['name']} 没有库存可调拨", error=True)
-            self.input.value = ""
             return
         self.item, self.batches = item, batches
         if len(batches) == 1:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session, col, select
 
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
@@ -65,8 +67,12 @@ def approve_item(supplier_id: RowId, item_id: RowId, body: NoteIn, request: Requ
 
 
 @router.get("/receipts", response_model=list[ReceiptOut], **guarded(Action.STOCK_READ))
-def list_receipts(s: ReadSession, ctx: CtxDep, status: str | None = None) -> list[ReceiptOut]:
-    return [receipt_out(s, r) for r in receiving.list_receipts(s, ctx, status)]
+def list_receipts(s: ReadSession, ctx: CtxDep, status: str | None = None,
+                  latest: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+                  item_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+                  trace_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None) -> list[ReceiptOut]:
+    """Receipts of a status, the latest so many, with a line of an item, or the one a 追溯码 came in on."""
+    return [receipt_out(s, r) for r in receiving.list_receipts(s, ctx, status, latest, item_id, trace_code)]
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut, **guarded(Action.STOCK_READ))

@@ -1,7 +1,7 @@
 """Stock in at the till's back office (后台, Ctrl+B; #19) at 80×24, keyboard only, against in-process services over one
 database of a chain's two stores: 追溯码 scanned at receipt go to their line, a code scanned twice, one received before
 and one of the wrong form refused with the service's words, none of them kept; 购进退出 of an approved delivery found
-by scanning its box, more than is left refused naming how much is; 调拨 out of store A (the person in charge), taken
+by scanning its box or its 追溯码, more than is left refused naming how much is; 调拨 out of store A (the person in charge), taken
 in with 验收 at store B by its pharmacist, the person in charge refused the 验收 by name.
 
 One module store pair, one till per store (a till and a login cost what the suite's budget cannot spare)."""
@@ -147,9 +147,17 @@ async def a_delivery_goes_back_to_its_supplier_found_by_its_box(chain: Chain, pi
     """The person in charge: the box scanned finds the approved delivery; too much refused, then 2 packs go back."""
     ret: SupplierReturnScreen = await open_office(pilot, "f11", SupplierReturnScreen)
     assert [r[1] for r in (ret.table.get_row_at(n) for n in range(ret.table.row_count))] == ["随货单 SH-RET"]
+    await scan(pilot, NEW_1)  # a box of a delivery not approved yet: nothing of it can go back
+    await settled(pilot)
+    assert "不在已批准的采购入库单中" in message(ret, "#office-message") and ret.step == "list"
     await scan(pilot, BARCODE_VITC)
     await until(pilot, lambda: ret.step == "qty", what="the delivery's line found by the box")
-    assert "f2" not in shown_keys(ret)
+    await pilot.press("escape", "escape")
+    await settled(pilot)
+    assert ret.step == "list"
+    await scan(pilot, KEPT)  # the box's trace code: the very line it came in on
+    await until(pilot, lambda: ret.step == "qty", what="the delivery's line found by the trace code")
+    assert "f2" not in shown_keys(ret) and ret.receipt is not None and ret.receipt["dynt_no"] == "SH-RET"
     await type_text(pilot, "6", "enter")  # 6 packs of the 5 delivered
     await pilot.press("f2")
     await type_text(pilot, "近效期退货", "enter")
@@ -204,7 +212,7 @@ async def the_receiving_store_takes_it_in(chain: Chain, pilot: Pilot[Any], trans
     assert "f3" not in shown_keys(tr)  # sending is the person in charge's
     assert tr.table.get_row_at(0)[0] == str(transfer_id) and tr.table.get_row_at(0)[-1] == "待本店验收"
     await pilot.press("enter")
-    assert tr.step == "take"
+    assert tr.step == "take" and tr.table.get_row_at(0)[1:3] == ["维生素C片", "L3"]  # as the sender names it
     await pilot.press("f2")  # nothing judged yet
     await settled(pilot)
     assert "还有 1 行未验收" in message(tr, "#office-message")

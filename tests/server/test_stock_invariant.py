@@ -617,10 +617,11 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 b.sellable -= qty
 
         @precondition(lambda self: self.batches)
-        @rule(batch=PICK, qty=QTY)
-        def transfer_out(self, batch: int, qty: int) -> None:
+        @rule(batch=PICK, qty=QTY, taken=st.sampled_from(["", "", "accepted", "quarantine"]))
+        def transfer_out(self, batch: int, qty: int, taken: str) -> None:
             """调拨出库 to the other store: refused for a batch that cannot be sold (expired, stopped: GSP-06) or
-            more than its shelf holds (STOCK); sent, it leaves the shelf at its share of the batch's cost."""
+            more than its shelf holds (STOCK); sent, it leaves the shelf at its share of the batch's cost. Now and
+            then the other store takes it in at once (`taken`), else it stays in transit for `transfer_in`."""
             b: MBatch = self._pick(list(self.batches.values()), batch)
             refusal = "GSP-06" if b.stopped or b.expires_on < today else "STOCK" if qty > b.sellable else None
             event(f"transfer out: {refusal or 'sent'}")
@@ -632,29 +633,39 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
             with read_session(engine) as s:
                 line = transfers.lines_of(s, id_of(sent))[0]
             self.on_the_way.append((id_of(sent), b.item_id, qty, line.cost_fen))
+            if taken:
+                self._take(len(self.on_the_way) - 1, taken == "quarantine")
+            else:
+                self._other_store_agrees()
 
         @precondition(lambda self: self.on_the_way)
         @rule(pick=PICK, held=st.booleans(), by_sender=st.booleans())
         def transfer_in(self, pick: int, held: bool, by_sender: bool) -> None:
-            """调拨入库 with 验收 at the other store, to its shelf or held 待验: the sender cannot take it in (GSP-05),
-            nor the receiver twice (ST-02); what enters is what left, at the same cost."""
+            """调拨入库 with 验收 at the other store of what is in transit; the sender cannot take it in (GSP-05)."""
             at = pick % len(self.on_the_way)
-            tid, item_id, qty, cost = self.on_the_way[at]
-            take = transfers.Take(1, "quarantine", "外箱破损待复检") if held else transfers.Take(1)
             if by_sender:
-                self._attempt(lambda s: transfers.receive(s, shop.pharmacist, tid, [take]), "GSP-05")
+                tid = self.on_the_way[at][0]
+                self._attempt(lambda s: transfers.receive(s, shop.pharmacist, tid, [transfers.Take(1)]), "GSP-05")
                 return
+            self._take(at, held)
+
+        def _take(self, at: int, held: bool) -> None:
+            """The other store's inspector takes a transfer in, to its shelf or held 待验; not twice (ST-02). What
+            enters is what left, at the same cost."""
+            tid, item_id, qty, cost = self.on_the_way.pop(at)
+            take = transfers.Take(1, "quarantine", "外箱破损待复检") if held else transfers.Take(1)
+            event("transfer in: " + ("held" if held else "to the shelf"))
             self._attempt(lambda s: transfers.receive(s, shop.other, tid, [take]), None)
-            self.on_the_way.pop(at)
             where = (self.theirs[item_id], ledger.QUARANTINE if held else ledger.SELLABLE)
             self.there[where] = self.there.get(where, 0) + qty
             self.there_cost[self.theirs[item_id]] = self.there_cost.get(self.theirs[item_id], 0) + cost
             self._attempt(lambda s: transfers.receive(s, shop.other, tid, [take]), "ST-02")
+            self._other_store_agrees()
 
-        # --- invariants ---------------------------------------------------------------------------
-
-        @invariant()
-        def the_other_store_holds_what_it_took_in(self) -> None:
+        def _other_store_agrees(self) -> None:
+            """The other store's ledger (it changes only when it takes a transfer in, so it is checked then): what
+            it holds per item and location and its cost are what it took in, its balances are its movements' sums,
+            and what is in transit is seen alike from either side."""
             store = {"store": shop.other.store_id}
             with engine.connect() as conn:
                 moved = conn.execute(text(
@@ -673,11 +684,12 @@ def run_machine(shop: Shop, examples: int, steps: int) -> None:
                 cost[int(i)] = cost.get(int(i), 0) + int(c)
             assert {i: c for i, c in cost.items() if i in mine and c} == {i: c for i, c in self.there_cost.items() if c}
             assert {k: v for k, v in kept.items() if v} == {k: v for k, v in summed.items() if v}
-            with read_session(engine) as s:  # in transit, seen alike from either side
+            with read_session(engine) as s:
                 sent = {t["id"] for t in transfers.in_transit(s, shop.ctx) if t["store_id"] == shop.ctx.store_id}
                 coming = {t["id"] for t in transfers.in_transit(s, shop.other)}
-            assert sent == coming
-            assert {tid for tid, *_ in self.on_the_way} <= coming
+            assert sent == coming and {tid for tid, *_ in self.on_the_way} <= coming
+
+        # --- invariants ---------------------------------------------------------------------------
 
         @invariant()
         def ledger_agrees_with_the_model(self) -> None:

@@ -376,10 +376,21 @@ def release(u: Unit, ctx: Ctx, receipt_id: int, line_no: int, reason: str) -> li
     return moved
 
 
-def list_receipts(s: Session, ctx: Ctx, status: str | None = None) -> list[Receipt]:
+def list_receipts(s: Session, ctx: Ctx, status: str | None = None, latest: int | None = None,
+                  item_id: int | None = None, trace_code: str | None = None) -> list[Receipt]:
+    """The store's receipts, oldest first: of a status, only the `latest` so many, with a line of an item, or the one
+    a box's 追溯码 came in on (what a return to the supplier looks for)."""
     q = select(Receipt).where(Receipt.store_id == ctx.store_id)
     if status:
         q = q.where(Receipt.status == status)
+    if item_id is not None:
+        q = q.where(col(Receipt.id).in_(select(ReceiptLine.receipt_id).where(ReceiptLine.item_id == item_id)))
+    if trace_code is not None:
+        q = q.where(col(Receipt.id).in_(
+            select(ReceiptLine.receipt_id).join(ReceiptTraceCode, col(ReceiptTraceCode.line_id) == col(ReceiptLine.id))
+            .where(ReceiptTraceCode.store_id == ctx.store_id, ReceiptTraceCode.code == trace_code.strip())))
+    if latest is not None:
+        return list(reversed(s.exec(q.order_by(col(Receipt.id).desc()).limit(latest)).all()))
     return list(s.exec(q.order_by(col(Receipt.id))))
 
 
