@@ -226,7 +226,6 @@ async def the_receiving_store_takes_it_in(chain: Chain, pilot: Pilot[Any], trans
                      f"WHERE m.kind = 'transfer_in' AND s.code = '{B_CODE}'") == (3, "sellable")
 
 
-@pytest.mark.refuses("CODE-TRACE")
 def test_stock_in_and_out_at_the_till(chain: Chain) -> None:
     async def at_a() -> int:
         async with till(chain.a, chain.live_a.base).run_test(size=SIZE) as pilot:
