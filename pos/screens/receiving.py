@@ -3,9 +3,10 @@
 The steps (GSP-05, the service judges each): the receipts waiting (草稿 to inspect, 已验收 to approve) → F3 a new
 receipt: the supplier (↑↓ and Enter), the 随货同行单 and invoice numbers → each line: scan the box's barcode, then
 批号, 生产日期, 有效期, 数量 (packs), 单价 (元), 库区; a box's 追溯码 scanned then goes to the line under the cursor,
-checked by the service at once (its form, twice on the receipt, received before) and sent with the line → F2 the receipt goes to the service as a draft → 验收: per line
-F5 合格 / F6 拒收 with a reason / F7 待验, F2 sends the verdicts → the person in charge (not the inspector) approves
-it from the list with F9. Nothing is sellable before the approval; the service refuses what the law refuses."""
+checked by the service at once (its form, twice on the receipt, received before) and sent with the line → F2 the
+receipt goes to the service as a draft → 验收: per line F5 合格 / F6 拒收 with a reason / F7 待验, F2 sends the
+verdicts → the person in charge (not the inspector) approves it from the list with F9. Nothing is sellable before
+the approval; the service refuses what the law refuses."""
 
 from __future__ import annotations
 

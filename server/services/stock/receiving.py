@@ -14,6 +14,7 @@ approved delivery — stock enters only by receiving (batches.add_opening_batch 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -95,7 +96,7 @@ _MOST = 2_000_000_000  # a line's quantity (split units) and amounts (fen) fit t
 def _trace_refusals(s: Session, ctx: Ctx, scanned_codes: Sequence[str]) -> list[Violation]:
     """A trace code names one box: scanned once in a receipt, and received once in the store."""
     codes = [c.strip() for c in scanned_codes]
-    twice = sorted({c for c in codes if codes.count(c) > 1})
+    twice = sorted(c for c, n in Counter(codes).items() if n > 1)
     known = sorted(set(s.exec(select(ReceiptTraceCode.code).where(ReceiptTraceCode.store_id == ctx.store_id,
                                                                   col(ReceiptTraceCode.code).in_(sorted(set(codes)))))
                        .all())) if codes else []
