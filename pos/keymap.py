@@ -216,14 +216,14 @@ CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))
 BACK_OFFICE = Keymap("后台", (
     Section("", (
         HELP_KEY,
-        key("f2", "open('receiving')", "收货验收", "收货验收（采购入库、验收、批准）"),
-        key("f3", "open('count')", "盘点", "盘点（录入实盘、提交、过账）"),
-        key("f4", "open('month_end')", "月结报表", "月结报表（进销存、刷卡购药对账单，保存 XLSX/PDF）"),
-        key("f5", "open('uploads')", "上传对账", "上传与对账（上传积压、重传、当日 3201 对账）"),
-        key("f11", "open('supplier_return')", "购进退出", "购进退出（已批准入库单按行、批次退回供应商）"),
-        key("f12", "open('transfer')", "调拨", "门店间调拨（调拨出库；在途调拨单验收入库）"),
+        key("f2", "open('receiving')", "收货验收", "收货验收（采购入库、验收、批准）", show=False),
+        key("f3", "open('count')", "盘点", "盘点（录入实盘、提交、过账）", show=False),
+        key("f4", "open('month_end')", "月结报表", "月结报表（进销存、刷卡购药对账单，保存 XLSX/PDF）", show=False),
+        key("f5", "open('uploads')", "上传对账", "上传与对账（上传积压、重传、当日 3201 对账）", show=False),
+        key("f11", "open('supplier_return')", "购进退出", "购进退出（已批准入库单按行、批次退回供应商）", show=False),
+        key("f12", "open('transfer')", "调拨", "门店间调拨（调拨出库；在途调拨单验收入库）", show=False),
         back("返回收银", action="dismiss(None)"),
-    ), notes=("只显示本岗位有权使用的功能",)),
+    ), notes=("只显示本岗位有权使用的功能（列在菜单中，不占底栏）",)),
 ))
 
 RECEIVING = Keymap("收货验收", (
