@@ -216,16 +216,18 @@ CLOSE_SHIFT = Keymap("交班结账", (Section("", (back(action="leave"),)),))
 BACK_OFFICE = Keymap("后台", (
     Section("", (
         HELP_KEY,
-        key("f2", "open('receiving')", "收货验收", "收货验收（采购入库、验收、批准）"),
-        key("f3", "open('count')", "盘点", "盘点（录入实盘、提交、过账）"),
-        key("f4", "open('month_end')", "月结报表", "月结报表（进销存、刷卡购药对账单，保存 XLSX/PDF）"),
-        key("f5", "open('uploads')", "上传对账", "上传与对账（上传积压、重传、当日 3201 对账）"),
-        key("f8", "open('losses')", "报损", "报损、过期报损、销毁（两名监督人）"),
-        key("f9", "open('recall')", "召回", "召回批次（停售、列出购买人）"),
-        key("f10", "open('upkeep')", "养护", "月度养护检查（按库区；质量疑问停售、解除）"),
-        key("f11", "open('near_expiry')", "近效期", "近效期下架清单（按库区）"),
+        key("f2", "open('receiving')", "收货验收", "收货验收（采购入库、验收、批准）", show=False),
+        key("f3", "open('count')", "盘点", "盘点（录入实盘、提交、过账）", show=False),
+        key("f4", "open('month_end')", "月结报表", "月结报表（进销存、刷卡购药对账单，保存 XLSX/PDF）", show=False),
+        key("f5", "open('uploads')", "上传对账", "上传与对账（上传积压、重传、当日 3201 对账）", show=False),
+        key("f6", "open('supplier_return')", "购进退出", "购进退出（已批准入库单按行、批次退回供应商）", show=False),
+        key("f7", "open('transfer')", "调拨", "门店间调拨（调拨出库；在途调拨单验收入库）", show=False),
+        key("f8", "open('losses')", "报损", "报损、过期报损、销毁（两名监督人）", show=False),
+        key("f9", "open('recall')", "召回", "召回批次（停售、列出购买人）", show=False),
+        key("f10", "open('upkeep')", "养护", "月度养护检查（按库区；质量疑问停售、解除）", show=False),
+        key("f11", "open('near_expiry')", "近效期", "近效期下架清单（按库区）", show=False),
         back("返回收银", action="dismiss(None)"),
-    ), notes=("只显示本岗位有权使用的功能",)),
+    ), notes=("只显示本岗位有权使用的功能（列在菜单中，不占底栏）",)),
 ))
 
 RECEIVING = Keymap("收货验收", (
@@ -236,7 +238,8 @@ RECEIVING = Keymap("收货验收", (
     ), notes=("回车：验收所选草稿入库单",)),
     Section("录入明细", (
         key("f2", "submit", "提交", "提交入库单（草稿）/ 提交验收结论"),
-    ), notes=("扫描商品条码，再依次填批号、生产日期、有效期（如 20270630）、数量（件）、单价（元）、库区",)),
+    ), notes=("扫描商品条码，再依次填批号、生产日期、有效期（如 20270630）、数量（件）、单价（元）、库区",
+              "扫描药品追溯码：记入所选明细行（重复或无效的追溯码被拒收并说明原因）")),
     Section("验收", (
         key("f5", "verdict('accepted')", "合格"),
         key("f6", "verdict('rejected')", "拒收", "拒收（须填原因）"),
@@ -313,4 +316,26 @@ NEAR_EXPIRY = Keymap("近效期", (
     Section("", (HELP_KEY,), notes=("输入库区编码回车只看该区，空回车看全部；按有效期先后列出，已过期的标明",)),
     Section("", (key("f5", "reload", "刷新"), key("f6", "write_off", "过期报损", "所选已过期批次做过期报损（带出批次和数量）"),
                  arrows("选择行"), back("返回后台", action="leave"))),
+))
+
+SUPPLIER_RETURN = Keymap("购进退出", (
+    Section("", (HELP_KEY,), notes=("扫描商品条码找该商品的入库单，扫描追溯码直达其入库行；回车：打开所选入库单",)),
+    Section("退货明细", (
+        key("f6", "location", "切换库位", "切换所选行退自合格区或待验区"),
+        key("f2", "submit", "提交", "提交购进退出（须填原因）"),
+    ), notes=("回车：所选行的退货数量（件，或 件+拆零数 如 2+5；0 取消该行）",)),
+    Section("", (arrows("选择行"), back("返回上一步（数量 → 明细 → 列表 → 后台）", action="leave"))),
+))
+
+TRANSFER = Keymap("调拨", (
+    Section("", (HELP_KEY,), notes=("列出在途调拨单：本店发出的与调往本店的",)),
+    Section("调拨单列表", (
+        key("f3", "new", "调拨出库", "新调拨出库单（调入门店编码，扫描商品，选批次，填数量）"),
+    ), notes=("回车：打开所选调拨单验收入库（调入门店的验收员）",)),
+    Section("验收 / 发出", (
+        key("f2", "submit", "提交", "发出调拨单 / 提交调拨验收"),
+        key("f5", "verdict('accepted')", "合格"),
+        key("f7", "verdict('quarantine')", "待验", "待验（须填原因，进待验区）"),
+    ), notes=("回车＝合格；调拨出库时扫描商品条码，多个批次时 ↑↓ 选择后回车，再填数量（件，或 件+拆零数）",)),
+    Section("", (arrows("选择行"), back("返回上一步（明细 → 列表 → 后台）", action="leave"))),
 ))

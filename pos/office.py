@@ -117,6 +117,37 @@ class OfficeCalls:
 
     async def near_expiry(self, zone: str | None) -> list[Json]:
         return await self.client.call("GET", "/near-expiry", params={"zone": zone} if zone else None)
+    # --- 购进退出, 调拨, 追溯码 at receipt (#19, helper stocka) ---------------------------------------------
+
+    async def approved_deliveries(self, latest: int | None = None, item_id: int | None = None,
+                                  trace_code: str | None = None) -> list[Json]:
+        given = {"latest": latest, "item_id": item_id, "trace_code": trace_code}
+        return await self.client.call("GET", "/receipts", params={"status": "approved"} | {
+            k: v for k, v in given.items() if v is not None})
+
+    async def check_trace_code(self, code: str, scanned: list[str]) -> Json:
+        return await self.client.call("POST", "/receipts/trace-codes/check", json={"code": code, "scanned": scanned})
+
+    async def return_to_supplier(self, receipt_id: int, lines: list[Json], reason: str) -> Json:
+        return await self.client.call("POST", f"/receipts/{receipt_id}/returns",
+                                      json={"lines": lines, "reason": reason})
+
+    async def store(self) -> Json:
+        return await self.client.call("GET", "/store")
+
+    async def item_batches(self, item_id: int) -> list[Json]:
+        return await self.client.call("GET", f"/items/{item_id}/batches")
+
+    async def send_transfer(self, to_store_code: str, lines: list[Json], note: str = "") -> Json:
+        return await self.client.call("POST", "/transfers", json={"to_store_code": to_store_code, "lines": lines,
+                                                                  "note": note})
+
+    async def transfers_in_transit(self) -> list[Json]:
+        return await self.client.call("GET", "/transfers/in-transit")
+
+    async def receive_transfer(self, transfer_id: int, verdicts: list[Json], note: str = "") -> Json:
+        return await self.client.call("POST", f"/transfers/{transfer_id}/receive",
+                                      json={"verdicts": verdicts, "note": note})
 
 
 # The month-end reports the till runs, by kind: the route, and which file formats it offers.

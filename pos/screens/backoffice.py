@@ -21,6 +21,8 @@ from pos.screens.month_end import MonthEndScreen
 from pos.screens.near_expiry import NearExpiryScreen
 from pos.screens.recall import RecallScreen
 from pos.screens.receiving import ReceivingScreen
+from pos.screens.supplier_return import SupplierReturnScreen
+from pos.screens.transfer import TransferScreen
 from pos.screens.upkeep import UpkeepScreen
 from pos.screens.uploads import UploadsScreen
 from pos.state import TillState
@@ -42,6 +44,8 @@ ENTRIES = {
     # The backlog itself is in every post's status bar; the rows, the retry and the reconciliation are the 医保
     # administrator's and the person in charge's (uploads.write, recon.read).
     "uploads": Entry("F5", "上传与对账", ("uploads.write", "recon.read"), UploadsScreen),
+    "supplier_return": Entry("F6", "购进退出", ("batch.write",), SupplierReturnScreen),
+    "transfer": Entry("F7", "调拨", ("stock.transfer", "receipt.inspect"), TransferScreen),
     # stock care (#19): each post that does it; the near-expiry pull list for whoever cares for the stock
     "losses": Entry("F8", "报损销毁", ("stock.loss",), LossScreen),
     "recall": Entry("F9", "召回", ("batch.stop",), RecallScreen),

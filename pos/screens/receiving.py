@@ -2,9 +2,11 @@
 
 The steps (GSP-05, the service judges each): the receipts waiting (草稿 to inspect, 已验收 to approve) → F3 a new
 receipt: the supplier (↑↓ and Enter), the 随货同行单 and invoice numbers → each line: scan the box's barcode, then
-批号, 生产日期, 有效期, 数量 (packs), 单价 (元), 库区 → F2 the receipt goes to the service as a draft → 验收: per line
-F5 合格 / F6 拒收 with a reason / F7 待验, F2 sends the verdicts → the person in charge (not the inspector) approves
-it from the list with F9. Nothing is sellable before the approval; the service refuses what the law refuses."""
+批号, 生产日期, 有效期, 数量 (packs), 单价 (元), 库区; a box's 追溯码 scanned then goes to the line under the cursor,
+checked by the service at once (its form, twice on the receipt, received before) and sent with the line → F2 the
+receipt goes to the service as a draft → 验收: per line F5 合格 / F6 拒收 with a reason / F7 待验, F2 sends the
+verdicts → the person in charge (not the inspector) approves it from the list with F9. Nothing is sellable before
+the approval; the service refuses what the law refuses."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from textual.widgets import Input
 
 from pos import keymap
 from pos.client import Json
+from pos.codes import GTIN_LENGTHS, is_trace_code
 from pos.format import parse_yuan, yuan
 from pos.screens.office import OfficeScreen
 from pos.widgets.sale_lines import fit
@@ -29,6 +32,12 @@ _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 # A line's fields in the order they are asked, each with its question.
 FIELDS = (("lot_no", "批号"), ("manufactured_on", "生产日期（如 20260105）"), ("expires_on", "有效期至（如 20280104）"),
           ("qty", "数量（件）"), ("unit_cost_fen", "单价（元/件）"), ("zone_code", "库区编码"))
+
+
+def looks_traced(code: str) -> bool:
+    """A 追溯码 scanned where a box's barcode is asked: a valid one, or a long run of digits no GTIN has — the service
+    says what is wrong with it (catalog.codes.check_trace_code) rather than "no such barcode"."""
+    return is_trace_code(code) or (code.isdigit() and len(code) > max(GTIN_LENGTHS))
 
 
 def parse_date(text: str) -> date | None:
@@ -161,11 +170,13 @@ class ReceivingScreen(OfficeScreen):
         self.line, self.field = {}, -1
         self.title_says(f"新入库单  {self.head.get('name', '')}  随货单 {self.head.get('dynt_no') or '—'}"
                         f"  已录 {len(self.lines)} 行（F2 提交）")
-        self.ask("扫描商品条码（F2 提交入库单）")
+        self.ask("扫描商品条码；扫描追溯码记入所选行（F2 提交入库单）")
 
     def _enter_lines(self, text: str) -> None:
         if self.field < 0:
-            if text:
+            if text and looks_traced(text):
+                self._trace(text)
+            elif text:
                 self.work(self._scanned(text))
             return
         name, words = FIELDS[self.field]
@@ -193,6 +204,29 @@ class ReceivingScreen(OfficeScreen):
         self.say(f"{item['name']} {item['spec']}")
         self._ask_field(0)
 
+    # --- 追溯码 scanned at receipt: each names one box of the line under the cursor -------------------------
+
+    def _trace(self, code: str) -> None:
+        if not 0 <= self.row < len(self.lines):
+            self.say("请先录入该批商品的明细（扫描商品条码），再扫描其追溯码", error=True)
+            self.input.value = ""
+            return
+        self.work(self._check_trace(code, self.row))
+
+    async def _check_trace(self, code: str, at: int) -> None:
+        self.input.value = ""
+        scanned = [c for ln in self.lines for c in ln["trace_codes"]]
+        kept = (await self.calls.check_trace_code(code, scanned))["code"]  # refused: the service's words shown
+        line = self.lines[at]
+        line["trace_codes"].append(kept)
+        self._show_lines()
+        self.say(f"追溯码 {kept} 已记入第 {at + 1} 行 {line['name']}（{len(line['trace_codes'])}/{line['qty']} 码）")
+
+    def _show_lines(self) -> None:
+        self.rows([(n, ln["name"], ln["lot_no"], ln["expires_on"], ln["qty"], yuan(ln["unit_cost_fen"]),
+                    ln["zone_code"], f"追溯码 {len(ln['trace_codes'])}" if ln["trace_codes"] else "")
+                   for n, ln in enumerate(self.lines, 1)])
+
     def _ask_field(self, n: int) -> None:
         if n == len(FIELDS):
             self._line_done()
@@ -206,9 +240,8 @@ class ReceivingScreen(OfficeScreen):
     def _line_done(self) -> None:
         line = self.line
         self.lines.append({k: line[k] for k in ("barcode", "lot_no", "manufactured_on", "expires_on", "qty",
-                                                "unit_cost_fen", "zone_code")} | {"name": line["name"]})
-        self.rows([(n, ln["name"], ln["lot_no"], ln["expires_on"], ln["qty"], yuan(ln["unit_cost_fen"]),
-                    ln["zone_code"], "") for n, ln in enumerate(self.lines, 1)])
+                                                "unit_cost_fen", "zone_code")} | {"name": line["name"], "trace_codes": []})
+        self._show_lines()
         self.table.move_cursor(row=len(self.lines) - 1)
         self.next_line()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session, col, select
 
 from server.api.deps import CtxDep, ReadSession, RowId, guarded, unit_of_work
@@ -17,6 +19,8 @@ from server.api.schemas.stock import (
     SupplierReturnIn,
     SupplierReturnLineOut,
     SupplierReturnOut,
+    TraceCodeCheckIn,
+    TraceCodeCheckOut,
 )
 from server.api.schemas.store import ReasonIn
 from server.db.models import Receipt, ReceiptTraceCode
@@ -63,8 +67,12 @@ def approve_item(supplier_id: RowId, item_id: RowId, body: NoteIn, request: Requ
 
 
 @router.get("/receipts", response_model=list[ReceiptOut], **guarded(Action.STOCK_READ))
-def list_receipts(s: ReadSession, ctx: CtxDep, status: str | None = None) -> list[ReceiptOut]:
-    return [receipt_out(s, r) for r in receiving.list_receipts(s, ctx, status)]
+def list_receipts(s: ReadSession, ctx: CtxDep, status: str | None = None,
+                  latest: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+                  item_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+                  trace_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None) -> list[ReceiptOut]:
+    """Receipts of a status, the latest so many, with a line of an item, or the one a 追溯码 came in on."""
+    return [receipt_out(s, r) for r in receiving.list_receipts(s, ctx, status, latest, item_id, trace_code)]
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut, **guarded(Action.STOCK_READ))
@@ -78,6 +86,13 @@ def create_receipt(body: ReceiptIn, request: Request, ctx: CtxDep) -> ReceiptOut
         r = receiving.create(u, ctx, receiving.PURCHASE, body.supplier_id, body.dynt_no, body.purc_invo_no,
                              _lines(orm(u), ctx, body), body.business_date, body.note)
         return receipt_out(orm(u), r)
+
+
+@router.post("/receipts/trace-codes/check", response_model=TraceCodeCheckOut, **guarded(Action.RECEIPT_WRITE))
+def check_trace_code(body: TraceCodeCheckIn, s: ReadSession, ctx: CtxDep) -> TraceCodeCheckOut:
+    """追溯码 scanned at receipt, checked before the receipt is saved (its form, twice on this receipt, received
+    before): the checks POST /receipts makes again with the lines' codes. Writes nothing."""
+    return TraceCodeCheckOut(code=receiving.check_scanned_trace_code(s, ctx, body.code, body.scanned))
 
 
 @router.post("/first-inventory", response_model=ReceiptOut, status_code=201, **guarded(Action.RECEIPT_WRITE))

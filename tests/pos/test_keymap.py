@@ -56,8 +56,9 @@ def test_the_till_s_screens_are_all_found() -> None:
             "HelpScreen"} <= names
     assert {screen.__name__ for screen in HELPED} == {"SaleScreen", "CardScreen", "PrescriptionScreen", "ReturnScreen",
                                                       "BackOfficeScreen", "ReceivingScreen", "CountScreen",
-                                                      "MonthEndScreen", "UploadsScreen", "LossScreen", "RecallScreen",
-                                                      "UpkeepScreen", "NearExpiryScreen"}
+                                                      "MonthEndScreen", "UploadsScreen", "SupplierReturnScreen",
+                                                      "TransferScreen", "LossScreen", "RecallScreen", "UpkeepScreen",
+                                                      "NearExpiryScreen"}
 
 
 def keymap_of(screen: type[Screen[Any]]) -> Keymap:

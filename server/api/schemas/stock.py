@@ -88,6 +88,16 @@ class FirstInventoryIn(Strict):
     lines: list[ReceiptLineIn] = Field(min_length=1, max_length=50_000)
 
 
+class TraceCodeCheckIn(Strict):
+    """A 追溯码 scanned at receipt, and the codes already scanned on the same unsaved receipt."""
+    code: str = Field(min_length=1, max_length=64)
+    scanned: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class TraceCodeCheckOut(BaseModel):
+    code: str
+
+
 class VerdictIn(Strict):
     line_no: int = Field(ge=1, le=100_000)
     outcome: str = Field(pattern=r"^(accepted|rejected|quarantine)$")

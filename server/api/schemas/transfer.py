@@ -35,6 +35,7 @@ class TransferLineOut(BaseModel):
     line_no: int
     item_id: int
     item_code: str
+    item_name: str  # as the sending store's catalog names it
     batch_id: int
     lot_no: str
     manufactured_on: date

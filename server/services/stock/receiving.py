@@ -14,6 +14,7 @@ approved delivery — stock enters only by receiving (batches.add_opening_batch 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -92,10 +93,10 @@ def _zones(s: Session, ctx: Ctx) -> dict[str, Zone]:
 _MOST = 2_000_000_000  # a line's quantity (split units) and amounts (fen) fit the ledger's integer columns
 
 
-def _trace_refusals(s: Session, ctx: Ctx, lines: Sequence[LineIn]) -> list[Violation]:
+def _trace_refusals(s: Session, ctx: Ctx, scanned_codes: Sequence[str]) -> list[Violation]:
     """A trace code names one box: scanned once in a receipt, and received once in the store."""
-    codes = [c.strip() for ln in lines for c in ln.trace_codes]
-    twice = sorted({c for c in codes if codes.count(c) > 1})
+    codes = [c.strip() for c in scanned_codes]
+    twice = sorted(c for c, n in Counter(codes).items() if n > 1)
     known = sorted(set(s.exec(select(ReceiptTraceCode.code).where(ReceiptTraceCode.store_id == ctx.store_id,
                                                                   col(ReceiptTraceCode.code).in_(sorted(set(codes)))))
                        .all())) if codes else []
@@ -107,6 +108,16 @@ def _trace_refusals(s: Session, ctx: Ctx, lines: Sequence[LineIn]) -> list[Viola
         out.append(Violation("CODE-TRACE", f"追溯码已入过库：{'、'.join(known)}", f"trace codes received before: {known}",
                              {"codes": known}))
     return out
+
+
+def check_scanned_trace_code(s: Session, ctx: Ctx, code: str, scanned_before: Sequence[str] = ()) -> str:
+    """追溯码 scanned at receipt, before its receipt is saved (the till asks at each scan): the same checks `create`
+    makes — its form, scanned twice on this receipt (`scanned_before`), received into the store before. Refused
+    naming what is wrong; the code as it will be kept otherwise."""
+    problems = check_trace_code(code.strip()) or _trace_refusals(s, ctx, [*scanned_before, code])
+    if problems:
+        raise refused(problems)
+    return code.strip()
 
 
 def _line_refusals(n: int, ln: LineIn, item: Item, zone: Zone | None, on: date, kind: str) -> list[Violation]:
@@ -201,7 +212,7 @@ def create(u: Unit, ctx: Ctx, kind: str, supplier_id: int | None, dynt_no: str, 
         raise AppError(422, "VALIDATION", f"入库类型 {kind} 不认识", f"unknown receipt kind {kind}")
     for n, (ln, item) in enumerate(zip(lines, items, strict=True), start=1):
         problems += _line_refusals(n, ln, item, zones.get(ln.zone_code), on, kind)
-    problems += _trace_refusals(s, ctx, lines)
+    problems += _trace_refusals(s, ctx, [c for ln in lines for c in ln.trace_codes])
     if problems:
         gsp = [p for p in problems if p.rule.startswith("GSP")]
         raise refused(gsp + [p for p in problems if p not in gsp], status=409 if gsp else 422)
@@ -366,10 +377,21 @@ def release(u: Unit, ctx: Ctx, receipt_id: int, line_no: int, reason: str) -> li
     return moved
 
 
-def list_receipts(s: Session, ctx: Ctx, status: str | None = None) -> list[Receipt]:
+def list_receipts(s: Session, ctx: Ctx, status: str | None = None, latest: int | None = None,
+                  item_id: int | None = None, trace_code: str | None = None) -> list[Receipt]:
+    """The store's receipts, oldest first: of a status, only the `latest` so many, with a line of an item, or the one
+    a box's 追溯码 came in on (what a return to the supplier looks for)."""
     q = select(Receipt).where(Receipt.store_id == ctx.store_id)
     if status:
         q = q.where(Receipt.status == status)
+    if item_id is not None:
+        q = q.where(col(Receipt.id).in_(select(ReceiptLine.receipt_id).where(ReceiptLine.item_id == item_id)))
+    if trace_code is not None:
+        q = q.where(col(Receipt.id).in_(
+            select(ReceiptLine.receipt_id).join(ReceiptTraceCode, col(ReceiptTraceCode.line_id) == col(ReceiptLine.id))
+            .where(ReceiptTraceCode.store_id == ctx.store_id, ReceiptTraceCode.code == trace_code.strip())))
+    if latest is not None:
+        return list(reversed(s.exec(q.order_by(col(Receipt.id).desc()).limit(latest)).all()))
     return list(s.exec(q.order_by(col(Receipt.id))))
 
 

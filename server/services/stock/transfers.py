@@ -133,10 +133,12 @@ def lines_of(s: Session, transfer_id: int) -> list[StockTransferLine]:
 
 def view(s: Session, transfer: StockTransfer) -> dict[str, Any]:
     got = s.exec(select(TransferReceipt).where(TransferReceipt.transfer_id == id_of(transfer))).first()
+    lines = lines_of(s, id_of(transfer))
+    names = dict(s.exec(select(Item.id, Item.name).where(col(Item.id).in_({ln.item_id for ln in lines}))).all())
     return transfer.model_dump() | {
         "from_store": _store(s, transfer.store_id).name, "to_store": _store(s, transfer.to_store_id).name,
         "status": "received" if got else "in_transit", "received_at": got.inspected_at if got else None,
-        "lines": [ln.model_dump() for ln in lines_of(s, id_of(transfer))]}
+        "lines": [ln.model_dump() | {"item_name": names.get(ln.item_id, "")} for ln in lines]}
 
 
 def get_transfer(s: Session, ctx: Ctx, transfer_id: int, lock: bool = False) -> StockTransfer:
