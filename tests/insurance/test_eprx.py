@@ -7,6 +7,7 @@ held or dispensed elsewhere, an expired one, a tampered download, the platform a
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -414,27 +415,58 @@ def test_a_rejection_is_uploaded_with_rx05s_reason_and_cannot_be_dispensed(eshop
 
 
 @pytest.mark.refuses("RX-01")
-def test_reviewed_in_place_and_not_dispensed_until_the_platform_took_the_review(eshop: EShop) -> None:
-    """The pharmacist authorises the review at the cashier's till (X-Grant); the platform does not take it: the
-    review stands, the sale is refused even in cash (RX-01), until the review is uploaded again."""
-    c, h = eshop["client"], eshop["cashier"]
+def test_reviewed_in_place_queued_through_the_outbox_and_not_dispensed_until_the_platform_took_it(
+        eshop: EShop) -> None:
+    """The pharmacist authorises the review at the cashier's till (X-Grant); the review's 7204 is written to the
+    uploads' outbox with it and sent at once, and the platform's answer is lost on the way (it took the review; the
+    store does not know). The review stands, queued; the sale is refused in cash, by card, after a suspend and
+    resume (RX-01) until the worker's retry — the same message, answered alike — records the platform's taking."""
+    c, h, engine = eshop["client"], eshop["cashier"], eshop["engine"]
     rx = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX])["qr"]).json()["prescription"]
     grant = c.post("/auth/authorise", json={"username": "u_pharmacist", "pin": ROLE_PINS["pharmacist"],
                                            "action": "rx.review", "subject": str(rx["id"])}, headers=h)
     assert grant.status_code == 200, grant.text
-    eshop["sandbox"].inject("error", "7204", err_msg="审方服务繁忙 / busy")
+    eshop["sandbox"].inject("drop", "7204")
     r = c.post(f"/eprx/prescriptions/{rx['id']}/review", json={"verdict": "approved"},
                headers=h | {"X-Grant": grant.json()["grant"]})
     assert r.status_code == 200, r.text
-    assert r.json()["prescription"]["status"] == "approved" and not r.json()["platform"]["review_uploaded"]
-    assert r.json()["upload_error"]["code"] == "EPRX-REFUSED" and "busy" in r.json()["upload_error"]["message_en"]
+    platform = r.json()["platform"]
+    assert r.json()["prescription"]["status"] == "approved" and not platform["review_uploaded"]
+    assert platform["review_state"] == "failed" and r.json()["upload_error"]["code"] == "EPRX-QUEUED"
+    assert len(on_platform(eshop, rx["rx_no"])["reviews"]) == 1  # the platform has it; the store does not know
+    listed = c.get("/uploads", headers=eshop["admin"]).json()
+    (row,) = [x for x in listed["failed"] if x["id"] == platform["review_row_id"]]
+    assert row["txn"] == "7204" and row["payload"]["data"]["hi_rxno"] == rx["rx_no"] and row["msgid"]
     sid = sale_with(eshop, (BARCODE_AMOX, 1))
     assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]}, headers=h).status_code == 200
     cash = pay_cash(c, h, sid, 1250, 1250)
     assert cash.status_code == 422 and cash.json()["code"] == "RX-01", cash.text
-    again = c.post(f"/eprx/prescriptions/{rx['id']}/review-upload", headers=eshop["pharmacist"])
-    assert again.status_code == 200 and again.json()["platform"]["review_uploaded"], again.text
-    assert again.json()["platform"]["rx_chk_biz_sn"] == on_platform(eshop, rx["rx_no"])["rx_chk_biz_sn"]
+    assert identify(eshop, sid, card_no=ELDER.card_no, card_sn=ELDER.card_sn).status_code == 200
+    card = settle(eshop, sid, 0)  # the card's precheck refuses before any 2102
+    assert card.status_code == 422 and card.json()["code"] == "RX-01", card.text
+    assert c.post(f"/sales/{sid}/suspend", json={}, headers=h).status_code == 200
+    assert c.post(f"/sales/{sid}/resume", json={}, headers=h).status_code == 200
+    assert c.post(f"/eprx/prescriptions/{rx['id']}/review-upload", headers=eshop["pharmacist"]).status_code in (
+        404, 405)  # no direct send beside the outbox any more
+    assert drain(eshop).total == 0  # its turn has not come: the worker waits the backoff
+    again = pay_cash(c, h, sid, 1250, 1250)
+    assert again.status_code == 422 and again.json()["code"] == "RX-01", again.text
+    assert drain(eshop, later=timedelta(minutes=1)).accepted == 1  # the worker's retry: same msgid
+    view = c.get(f"/eprx/prescriptions/{rx['id']}", headers=h).json()
+    assert view["review_uploaded"] and view["review_state"] == "accepted"
+    assert view["rx_chk_biz_sn"] == on_platform(eshop, rx["rx_no"])["rx_chk_biz_sn"]
+    assert len(on_platform(eshop, rx["rx_no"])["reviews"]) == 1  # once at the platform, though sent twice
+    assert len(eshop["sandbox"].deliveries(msgid=row["msgid"])) == 2
+    with read_session(engine) as s:
+        (taken,) = s.execute(select(EprxReviewUpload).where(EprxReviewUpload.prescription_id == rx["id"])).scalars()
+        assert taken.msgid == row["msgid"]
+    assert drain(eshop, later=timedelta(hours=1)).total == 0  # accepted: never sent again
+    preview = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
+    assert preview.status_code == 200, preview.text
+    paid = settle(eshop, sid, preview.json()["due_otherwise_fen"])
+    assert paid.status_code == 200, paid.text
+    drain(eshop, later=timedelta(hours=1))  # the sale's report (the module's next tests find no row waiting)
+    assert [(r.txn, r.state) for r in platform_rows(engine, sid)] == [("7207", "accepted")]
 
 
 def test_a_crash_between_settlement_and_report_is_recovered(eshop: EShop) -> None:
@@ -482,6 +514,95 @@ def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_c
     assert wire_uploads.send(gw, caller, "7206", back, gw.new_msgid()).accepted
     sales = on_platform(eshop, issued["hi_rxno"])["sales"]
     assert [(x["sale_sn"], bool(x["cancelled_by"])) for x in sales] == [("S1", True), ("S2", False)]
+    gw.close()
+
+
+def test_a_partial_return_cancels_the_report_and_reports_again_what_the_patient_kept(eshop: EShop) -> None:
+    """Three boxes sold in cash against a prescription of three; one comes back, then another. Each return cancels
+    the platform's standing report (7208) and reports again what the patient kept (7207), sent only once the
+    cancellation is accepted; after each, the platform counts dispensed what the store does."""
+    c, h, engine, sandbox = eshop["client"], eshop["cashier"], eshop["engine"], eshop["sandbox"]
+    issued = sandbox.issue_eprx(RETIREE.psn_no, [AMOX | {"drug_cnt": 3}], doctor=1, course="chronic")
+    rx = scan(eshop, issued["qr"]).json()["prescription"]
+    reviewed = approve(eshop, rx["id"])
+    assert reviewed.status_code == 200 and reviewed.json()["platform"]["review_state"] == "accepted", reviewed.text
+    sid = sale_with(eshop, (BARCODE_AMOX, 3))
+    assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]}, headers=h).status_code == 200
+    paid = pay_cash(c, h, sid, 3 * 1250, 3 * 1250)
+    assert paid.status_code == 200, paid.text
+    line_id = paid.json()["lines"][0]["id"]
+
+    def views() -> tuple[dict[str, int], int]:
+        """(the platform's dispensed per drug, the store's dispensed of the prescription in boxes)"""
+        (rx_line,) = c.get(f"/prescriptions/{rx['id']}", headers=h).json()["lines"]
+        return on_platform(eshop, issued["hi_rxno"])["dispensed"], rx_line["dispensed_base"] // 24
+
+    def give_back(qty: int) -> str:
+        r = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "患者退药",
+                                     "lines": [{"sale_line_id": line_id, "qty": qty}]}, headers=eshop["pharmacist"])
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    drain(eshop)
+    assert views() == ({CODES["yi"]: 3}, 3)
+    first = give_back(1)
+    rows = platform_rows(engine, sid)
+    assert [(r.txn, r.ref_type, r.state) for r in rows] == [("7207", "sale", "accepted"),
+                                                            ("7208", "sale_return", "pending"),
+                                                            ("7207", "sale_kept", "pending")]
+    assert rows[1].after_id == rows[0].id and rows[2].after_id == rows[1].id
+    assert [x["sel_cnt"] for x in rows[2].payload["selinfo"]] == ["2"]
+    assert rows[2].payload["data"]["medins_sale_sn"] == sid
+    sandbox.inject("http_status", "7208", status=503)  # the cancellation does not get through
+    drain(eshop)
+    assert [r.state for r in platform_rows(engine, sid)] == ["accepted", "failed", "pending"]  # the rewrite waits
+    assert views() == ({CODES["yi"]: 3}, 2)  # the platform still counts three until the cancel lands
+    drain(eshop, later=timedelta(minutes=5))
+    assert [r.state for r in platform_rows(engine, sid)] == ["accepted"] * 3
+    assert views() == ({CODES["yi"]: 2}, 2)
+    give_back(1)
+    drain(eshop)
+    rows = platform_rows(engine, sid)
+    assert [(r.txn, r.ref_type, r.state) for r in rows][3:] == [("7208", "sale_return", "accepted"),
+                                                                ("7207", "sale_kept", "accepted")]
+    assert rows[3].after_id == rows[2].id and rows[4].payload["selinfo"][0]["sel_cnt"] == "1"
+    assert views() == ({CODES["yi"]: 1}, 1)
+    sales = on_platform(eshop, issued["hi_rxno"])["sales"]
+    assert [bool(x["cancelled_by"]) for x in sales] == [True, True, False]
+    retried = c.post("/returns", json={"id": first, "sale_id": sid, "reason": "患者退药",
+                                       "lines": [{"sale_line_id": line_id, "qty": 1}]}, headers=eshop["pharmacist"])
+    assert retried.status_code in (200, 201, 409), retried.text  # a retried return writes nothing again
+    assert len(platform_rows(engine, sid)) == 5
+
+
+def test_a_review_refused_for_the_clock_is_retried_once_the_clock_is_right(eshop: EShop,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST centre refuses an envelope stamped more than 5 minutes off its clock. For an outbox row that is no
+    refusal of the content (a person would find nothing to correct): the row fails, says to check the clock, and
+    is sent again by itself — the same message — and taken once the clock is right."""
+    c, engine = eshop["client"], eshop["engine"]
+    gw = rest_gateway(eshop)
+    monkeypatch.setattr(c.app.state, "insurance", gw)  # type: ignore[attr-defined]
+    rx = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX], doctor=1)["qr"]).json()["prescription"]
+    gw._clock_ms = skewed(eshop["clock"], -10 * 60 * 1000)  # the store's clock ten minutes slow
+    r = approve(eshop, rx["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["platform"]["review_state"] == "failed" and r.json()["upload_error"]["code"] == "EPRX-QUEUED"
+    assert "时钟" in r.json()["upload_error"]["message_zh"]
+    (row,) = [x for x in c.get("/uploads", headers=eshop["admin"]).json()["failed"]
+              if x["id"] == r.json()["platform"]["review_row_id"]]
+    assert "时钟" in row["last_error"] and not row["centre_message"]
+    assert not on_platform(eshop, rx["rx_no"])["reviews"]
+    assert drain(eshop, later=timedelta(minutes=1)).failed == 1  # still off: fails again, waits longer
+    gw._clock_ms = skewed(eshop["clock"], 0)  # the clock put right
+    assert drain(eshop, later=timedelta(minutes=10)).accepted == 1
+    view = c.get(f"/eprx/prescriptions/{rx['id']}", headers=eshop["cashier"]).json()
+    assert view["review_uploaded"] and view["review_state"] == "accepted"
+    assert len(on_platform(eshop, rx["rx_no"])["reviews"]) == 1
+    with core_unit(engine) as u:
+        msgids = {m for (m,) in u.connection().execute(text(
+            "SELECT msgid FROM upload_outbox WHERE id = :i"), {"i": row["id"]})}
+    assert msgids == {row["msgid"]}
     gw.close()
 
 
