@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import qrcode
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
+from typer.testing import CliRunner
 
+from devices.printer.documents import QrSheet, from_json
+from devices.printer.render import escpos_bytes, preview
 from server.audit import verify
 from server.config import Settings
-from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription
+from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription, PrintJob
 from server.db.uow import core_unit, read_session, read_unit
 from server.insurance import eprx, eprx_rest, wire
 from server.insurance import uploads as wire_uploads
@@ -33,7 +37,7 @@ from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox import eprx as eprx_sandbox
 from server.insurance.sandbox import eprx_rest as eprx_rest_sandbox
 from server.insurance.sandbox.client import SandboxAdmin
-from server.insurance.sandbox.eprx_demo import HOSPITAL
+from server.insurance.sandbox.eprx_demo import DEMO_CODES, HOSPITAL
 from server.services import outbox
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -57,6 +61,7 @@ from tests.conftest import (
 )
 from tests.insurance.conftest import CODES, ELDER, EMPLOYEE, RESIDENT, RETIREE
 from tests.insurance.test_card_sale import identify, sale_with, settle
+from tests.server.test_duty_cli import _config
 from tests.server.test_selling import pay_cash
 from tests.tamper import behind_the_guard
 
@@ -583,7 +588,9 @@ def test_a_review_refused_for_the_clock_is_retried_once_the_clock_is_right(eshop
     c, engine = eshop["client"], eshop["engine"]
     gw = rest_gateway(eshop)
     monkeypatch.setattr(c.app.state, "insurance", gw)  # type: ignore[attr-defined]
-    rx = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX], doctor=1)["qr"]).json()["prescription"]
+    got = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX], doctor=1, days_ago=1, valid_days=3)["qr"])
+    assert got.status_code == 201, got.text
+    rx = got.json()["prescription"]
     gw._clock_ms = skewed(eshop["clock"], -10 * 60 * 1000)  # the store's clock ten minutes slow
     r = approve(eshop, rx["id"])
     assert r.status_code == 200, r.text
@@ -675,3 +682,63 @@ def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_n
         eprx_rest.open_answer(answer | {"code": 0, "timestamp": "2"}, eshop["settings"].eprx.app_secret,
                               eshop["settings"].eprx.platform_public_key)
     gw.close()
+
+
+INK = {"█": (True, True), "▀": (True, False), "▄": (False, True), "\xa0": (False, False), " ": (False, False)}
+
+
+def modules(drawn: list[str], dark_background: bool) -> list[list[bool]]:
+    """A QR drawn in half blocks read back as its modules (True: dark); on a dark background the ink is the light."""
+    rows: list[list[bool]] = []
+    for line in drawn:
+        for half in (0, 1):
+            rows.append([INK[ch][half] != dark_background for ch in line])
+    return rows
+
+
+def expected(code: str) -> list[list[bool]]:
+    """The QR code of `code` as the qrcode library lays it out (ECC M, quiet zone 2), built here independently."""
+    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(code)
+    qr.make(fit=True)
+    return [list(map(bool, row)) for row in qr.get_matrix()]
+
+
+def test_the_demo_codes_are_shown_as_qr_on_screen_and_printed_as_qr_at_the_till(eshop: EShop,
+                                                                                tmp_path: Path) -> None:
+    """`dingdian eprx codes --qr` draws each demo code as a QR a scanner reads off the screen (each figure is that
+    code's and no other's); `--printer T01` queues them on the till's receipt printer, which prints the printer's
+    own QR (GS ( k) with the code under it."""
+    from server.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["eprx", "codes", "--qr"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    for n, code in enumerate(DEMO_CODES):
+        start = lines.index(code) + 1
+        drawn = [ln for ln in lines[start:start + 40] if ln and set(ln) <= set(INK)]
+        want = expected(code)
+        assert modules(drawn, dark_background=True)[:len(want)] == want, code
+        assert modules(drawn, dark_background=True)[:len(want)] != expected(DEMO_CODES[(n + 1) % 3])
+    light = runner.invoke(app, ["eprx", "codes", "--qr", "--light", "EPRX-ANOTHER-1"])
+    drawn = [ln for ln in light.output.splitlines() if ln and set(ln) <= set(INK)]
+    assert modules(drawn, dark_background=False)[:len(expected("EPRX-ANOTHER-1"))] == expected("EPRX-ANOTHER-1")
+    assert runner.invoke(app, ["eprx", "codes", "x" * 61]).exit_code == 2
+    queued = runner.invoke(app, ["eprx", "codes", DEMO_CODES[0], "--printer", "T01",
+                                 "--config", str(_config(tmp_path, eshop["settings"]))])
+    assert queued.exit_code == 0, queued.output
+    with read_session(eshop["engine"]) as s:
+        job = s.execute(select(PrintJob).where(col(PrintJob.kind) == "qr_codes").order_by(col(PrintJob.id).desc())
+                        ).scalars().first()
+    assert job is not None and job.till_code == "T01" and job.document["codes"] == [DEMO_CODES[0]]
+    sheet = from_json(QrSheet, job.document)  # what the print worker lays out
+    assert sheet.store.fixmedins_code == eshop["settings"].store.fixmedins_code
+    paper = escpos_bytes(sheet, 42)
+    data = DEMO_CODES[0].encode()
+    assert b"\x1d(k" + bytes([len(data) + 3, 0]) + b"1P0" + data in paper  # the printer's QR, holding the code
+    assert b"\x1d(k\x03\x001Q0" in paper and data + b"\n" in paper  # printed, the code under it in text
+    shown_on_till = preview(sheet, 42).splitlines()  # the demo's simulated printer: the till's 小票 screen
+    drawn = [ln.strip(" ") for ln in shown_on_till if ln.strip(" ") and set(ln.strip(" ")) <= set(INK)]
+    assert modules(drawn, dark_background=True)[:len(expected(DEMO_CODES[0]))] == expected(DEMO_CODES[0])
+

@@ -4,9 +4,12 @@ correction, the month's blockers, the replay after a reinstall.
 `send_due` is the worker's step (server.workers.uploads) and the CLI's: it claims a few due rows — their payload
 built and frozen, their msgid allocated, state `sent`, in one durable commit — then sends each outside any
 transaction, and records each answer: accepted, rejected (the centre refused the content: a person must look;
-nothing is sent again by itself) or failed (transport: sent again after a doubling wait). A row left `sent` by a
-stop is sent again at the next start with the same msgid and payload: the centre deduplicates, so a fact is
-never held twice, and none is lost.
+nothing is sent again by itself) or failed (transport: sent again after a doubling wait; so is an envelope the
+prescription platform refused for its timestamp, ClockSkew — the clock's to fix, not the row's). A row left `sent`
+by a stop is sent again at the next start with the same msgid and payload: the centre deduplicates, so a fact is
+never held twice, and none is lost. `send_now` is the same step for rows someone waits for (the pharmacist's
+review, 7204, sent as the review is made); a 7204 accepted records the review as the platform took it
+(`review_taken`), in the answer's transaction.
 
 Uploads need a sign-in of today (reference §1.4): the store's newest open 9001 sign-in is used; without one,
 nothing is sent and the backlog says why.

@@ -14,6 +14,7 @@ the platform's acceptance is recorded with the answer (eprx_review_upload), and 
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -173,6 +174,7 @@ def _review_doc(s: Session, ctx: Ctx, dl: EprxDownload, rev: RxReview) -> dict[s
 
 
 REVIEW = "7204"
+SENT_WAIT_S = 5.0  # how long the review's answer is waited for when the uploads worker is sending it
 
 
 def review_key(review_id: int) -> str:
@@ -224,8 +226,14 @@ def send_review(engine: Engine, ctx: Ctx, gateway: eprx.Carrier, rx_id: int) -> 
     if row is None:
         return None
     uploads.send_now(engine, ctx, gateway, [int(row.id)])
-    with read_unit(engine) as r:
-        return outbox.row(r, ctx.store_id, int(row.id))
+    deadline = time.monotonic() + SENT_WAIT_S
+    while True:
+        with read_unit(engine) as r:
+            now = outbox.row(r, ctx.store_id, int(row.id))
+        # the worker claimed it first: its answer is a moment away (the pharmacist waits for it, not a retry)
+        if now.state != UploadState.SENT.value or time.monotonic() >= deadline:
+            return now
+        time.sleep(0.1)
 
 
 def upload_problem(row: Any) -> AppError | None:
