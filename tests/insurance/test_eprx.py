@@ -522,12 +522,20 @@ def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_c
     gw.close()
 
 
-def test_a_partial_return_cancels_the_report_and_reports_again_what_the_patient_kept(eshop: EShop) -> None:
+@pytest.mark.parametrize("variant", ["national", "shenzhen"])
+def test_a_partial_return_cancels_the_report_and_reports_again_what_the_patient_kept(
+        eshop: EShop, variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Three boxes sold in cash against a prescription of three; one comes back, then another. Each return cancels
-    the platform's standing report (7208) and reports again what the patient kept (7207), sent only once the
+    the platform's standing report (7208; Shenzhen: the 7206 write-off flagged as a return, which carries no lines
+    of its own, [BZ] CFHX7206) and reports again what the patient kept (7207 / 7206), sent only once the
     cancellation is accepted; after each, the platform counts dispensed what the store does."""
     c, h, engine, sandbox = eshop["client"], eshop["cashier"], eshop["engine"], eshop["sandbox"]
-    issued = sandbox.issue_eprx(RETIREE.psn_no, [AMOX | {"drug_cnt": 3}], doctor=1, course="chronic")
+    state = service_state(c)
+    monkeypatch.setattr(state, "settings", state.settings.model_copy(
+        update={"eprx": state.settings.eprx.model_copy(update={"variant": variant})}))
+    report, cancel = ("7207", "7208") if variant == "national" else ("7206", "7206")
+    issued = sandbox.issue_eprx(RETIREE.psn_no, [AMOX | {"drug_cnt": 3}], doctor=1, course="chronic",
+                                days_ago=0 if variant == "national" else 1, valid_days=3)
     rx = scan(eshop, issued["qr"]).json()["prescription"]
     reviewed = approve(eshop, rx["id"])
     assert reviewed.status_code == 200 and reviewed.json()["platform"]["review_state"] == "accepted", reviewed.text
@@ -552,13 +560,15 @@ def test_a_partial_return_cancels_the_report_and_reports_again_what_the_patient_
     assert views() == ({CODES["yi"]: 3}, 3)
     first = give_back(1)
     rows = platform_rows(engine, sid)
-    assert [(r.txn, r.ref_type, r.state) for r in rows] == [("7207", "sale", "accepted"),
-                                                            ("7208", "sale_return", "pending"),
-                                                            ("7207", "sale_kept", "pending")]
+    assert [(r.txn, r.ref_type, r.state) for r in rows] == [(report, "sale", "accepted"),
+                                                            (cancel, "sale_return", "pending"),
+                                                            (report, "sale_kept", "pending")]
+    assert [r.payload["data"].get("sel_retn_flag") for r in rows] == (
+        [None] * 3 if variant == "national" else ["0", "1", "0"])
     assert rows[1].after_id == rows[0].id and rows[2].after_id == rows[1].id
     assert [x["sel_cnt"] for x in rows[2].payload["selinfo"]] == ["2"]
     assert rows[2].payload["data"]["medins_sale_sn"] == sid
-    sandbox.inject("http_status", "7208", status=503)  # the cancellation does not get through
+    sandbox.inject("http_status", cancel, status=503)  # the cancellation does not get through
     drain(eshop)
     assert [r.state for r in platform_rows(engine, sid)] == ["accepted", "failed", "pending"]  # the rewrite waits
     assert views() == ({CODES["yi"]: 3}, 2)  # the platform still counts three until the cancel lands
@@ -568,12 +578,12 @@ def test_a_partial_return_cancels_the_report_and_reports_again_what_the_patient_
     give_back(1)
     drain(eshop)
     rows = platform_rows(engine, sid)
-    assert [(r.txn, r.ref_type, r.state) for r in rows][3:] == [("7208", "sale_return", "accepted"),
-                                                                ("7207", "sale_kept", "accepted")]
+    assert [(r.txn, r.ref_type, r.state) for r in rows][3:] == [(cancel, "sale_return", "accepted"),
+                                                                (report, "sale_kept", "accepted")]
     assert rows[3].after_id == rows[2].id and rows[4].payload["selinfo"][0]["sel_cnt"] == "1"
     assert views() == ({CODES["yi"]: 1}, 1)
     sales = on_platform(eshop, issued["hi_rxno"])["sales"]
-    assert [bool(x["cancelled_by"]) for x in sales] == [True, True, False]
+    assert [(x["infno"], bool(x["cancelled_by"])) for x in sales] == [(report, True), (report, True), (report, False)]
     retried = c.post("/returns", json={"id": first, "sale_id": sid, "reason": "患者退药",
                                        "lines": [{"sale_line_id": line_id, "qty": 1}]}, headers=eshop["pharmacist"])
     assert retried.status_code in (200, 201, 409), retried.text  # a retried return writes nothing again
