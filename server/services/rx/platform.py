@@ -14,6 +14,7 @@ the platform's acceptance is recorded with the answer (eprx_review_upload), and 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -42,6 +43,7 @@ from server.services.rx import review as rx_review
 from server.services.store.users import staff_profile
 
 DT = "%Y-%m-%d %H:%M:%S"
+log = logging.getLogger("dingdian.eprx")
 
 
 def _away(exc: GatewayError) -> AppError:
@@ -214,30 +216,36 @@ def review_row(r: Reader, store_id: int, review_id: int) -> Any:
                                                      out.c.key == review_key(review_id))).first()
 
 
-def send_review(engine: Engine, ctx: Ctx, gateway: eprx.Carrier, rx_id: int) -> Any:
+def send_review(engine: Engine, ctx: Ctx, gateway: eprx.Carrier, rx_id: int) -> tuple[Any, str]:
     """The latest review's 7204 sent now, through the outbox's sender (the row claimed as the worker claims it: never
     sent twice at once; the platform answers a repeated msgid alike). The row as it stands after: accepted, failed
-    (the worker sends it again after its wait), rejected (the platform's words kept), or sent (the worker has it)."""
+    (the worker sends it again after its wait), rejected (the platform's words kept), or sent (the worker has it);
+    and why nothing could be sent (no sign-in today), or ""."""
     with read_unit(engine) as r:
         reviews = rx_entry.reviews_of(orm(r), rx_id)
         if not reviews:
             raise conflict("RX-01", "处方尚未经药师审核", "the prescription has not been reviewed")
         row = review_row(r, ctx.store_id, id_of(reviews[-1]))
     if row is None:
-        return None
-    uploads.send_now(engine, ctx, gateway, [int(row.id)])
+        return None, ""
+    try:
+        waiting = uploads.send_now(engine, ctx, gateway, [int(row.id)]).waiting
+    except Exception:  # the review stands, queued: the pharmacist is told its state, never a traceback
+        log.exception("eprx: the review's 7204 (outbox row %s) could not be sent now", row.id)
+        waiting = ""
     deadline = time.monotonic() + SENT_WAIT_S
     while True:
         with read_unit(engine) as r:
             now = outbox.row(r, ctx.store_id, int(row.id))
         # the worker claimed it first: its answer is a moment away (the pharmacist waits for it, not a retry)
         if now.state != UploadState.SENT.value or time.monotonic() >= deadline:
-            return now
+            return now, waiting
         time.sleep(0.1)
 
 
-def upload_problem(row: Any) -> AppError | None:
-    """What the pharmacist is told of a review the platform has not taken (None: taken)."""
+def upload_problem(row: Any, waiting: str = "") -> AppError | None:
+    """What the pharmacist is told of a review the platform has not taken (None: taken); `waiting`: why it was not
+    sent (no sign-in today)."""
     if row is None or row.state == UploadState.ACCEPTED.value:
         return None
     if row.state == UploadState.REJECTED.value:
@@ -247,7 +255,7 @@ def upload_problem(row: Any) -> AppError | None:
                         "review again, or the insurance administrator handles it among the uploads",
                         {"row_id": row.id, "msgid": row.msgid})
     return AppError(503, "EPRX-QUEUED", "审方结果已记录，正在排队上传医保电子处方平台（自动重试）；平台接收前不能调配"
-                    + (f"（{row.last_error}）" if row.last_error else ""),
+                    + (f"（{row.last_error or waiting}）" if row.last_error or waiting else ""),
                     "the review stands and is queued for the prescription platform (retried by itself); nothing is "
                     "dispensed before the platform takes it", {"row_id": row.id, "state": row.state,
                                                                "msgid": row.msgid})
@@ -268,12 +276,12 @@ def review(engine: Engine, ctx: Ctx, gateway: eprx.Carrier, rx_id: int, roles: f
                            "the prescription did not come from the platform: review it as a paper one")
         rev = rx_review.review(u, ctx, rx_id, roles, verdict, reason, note, referred_to, dispenser_id)
         _queue_review(u, ctx, rx_id, dl, rev)
-    row = send_review(engine, ctx, gateway, rx_id)
+    row, waiting = send_review(engine, ctx, gateway, rx_id)
     with read_session(engine) as s:
         rx = s.get(Prescription, rx_id)
         if rx is None:
             raise not_found("处方", "prescription", prescription_id=rx_id)
-        return rx, row, upload_problem(row)
+        return rx, row, upload_problem(row, waiting)
 
 
 def dispense_refusals(s: Session, rx: Prescription) -> list[Violation]:
