@@ -913,5 +913,9 @@ from server.cli_labels import register as _register_labels  # noqa: E402  (label
 
 _register_labels(app)
 
+from server.cli_eprx import register as _register_eprx  # noqa: E402  (eprx codes [--qr] [--printer T01])
+
+_register_eprx(app)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -160,6 +160,16 @@ class LabelSheet:
     labels: list[ShelfLabelDoc]
 
 
+@dataclass(frozen=True)
+class QrSheet:
+    """Codes printed as QR, one per cut, each with its text under it (the demo's electronic prescription codes,
+    issue #23: `dingdian eprx codes --printer`)."""
+
+    store: StoreHeader
+    title: str
+    codes: list[str]
+
+
 def to_json(doc: Any) -> dict[str, Any]:
     return asdict(doc)
 

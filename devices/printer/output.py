@@ -31,7 +31,24 @@ class Output(Protocol):
 
     def barcode(self, data: str) -> None: ...
 
+    def qr(self, data: str) -> None: ...
+
     def cut(self) -> None: ...
+
+
+def qr_rows(data: str, invert: bool = True) -> list[str]:
+    """`data` as a QR code in half blocks (two modules a row), its quiet zone included: what the preview shows (the
+    till's dark 小票 screen: inverted, so it reads dark on light) and the terminal draws."""
+    import io
+
+    import qrcode
+
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(data)
+    code.make(fit=True)
+    out = io.StringIO()
+    code.print_ascii(out=out, invert=invert)
+    return out.getvalue().splitlines()
 
 
 class PreviewOutput:
@@ -45,6 +62,11 @@ class PreviewOutput:
 
     def barcode(self, data: str) -> None:
         self.lines.append(gbk.pad(f"||| {data} |||", self.columns, "center"))
+
+    def qr(self, data: str) -> None:
+        rows = qr_rows(data)
+        left = " " * max(0, (self.columns - max(len(r) for r in rows)) // 2)
+        self.lines.extend(left + r for r in rows)
 
     def cut(self) -> None:
         self.lines.append("-" * self.columns + " (切纸)")
@@ -78,6 +100,15 @@ class EscposOutput:
         self.printer._hw_barcode("{B" + data, "CODE128", height=60, width=3 if self.columns >= 42 else 2,
                                  pos="BELOW", font="A", align_ct=True, function_type="B", check=True)
         self.printer._raw(ALIGN_LEFT)
+
+    def qr(self, data: str) -> None:
+        # The printer's own QR (GS ( k, model 2, ECC M): no image to rasterise, sharp at any dot size. Centred by the
+        # printer's alignment (the library's `center` is for images only).
+        from escpos.constants import QR_ECLEVEL_M
+
+        self.printer._raw(b"\x1ba\x01")
+        self.printer.qr(data, ec=QR_ECLEVEL_M, size=6 if self.columns >= 42 else 5, native=True)
+        self.printer._raw(b"\n" + ALIGN_LEFT)
 
     def cut(self) -> None:
         self.printer.cut()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from devices.printer import gbk
-from devices.printer.documents import LabelSheet, ReceiptDoc, RxReviewSlip, ZReportDoc
+from devices.printer.documents import LabelSheet, QrSheet, ReceiptDoc, RxReviewSlip, ZReportDoc
 from devices.printer.output import EscposOutput, Output, PreviewOutput
 
 REPRINT_MARK = "** 重打 REPRINT **"
@@ -205,7 +205,18 @@ def render_labels(doc: LabelSheet, out: Output) -> None:
         out.cut()
 
 
-Document = ReceiptDoc | ZReportDoc | RxReviewSlip | LabelSheet
+def render_qr_codes(doc: QrSheet, out: Output) -> None:
+    """Each code on its own cut: the store, the title, the QR, the code in text under it (typed if the QR will
+    not scan)."""
+    for code in doc.codes:
+        out.line(gbk.pad(doc.store.name, out.columns, "center").rstrip(), bold=True)
+        _wrapped(out, doc.title)
+        out.qr(code)
+        out.line(gbk.pad(code, out.columns, "center").rstrip())
+        out.cut()
+
+
+Document = ReceiptDoc | ZReportDoc | RxReviewSlip | LabelSheet | QrSheet
 
 
 def render(doc: Document, out: Output) -> None:
@@ -215,6 +226,8 @@ def render(doc: Document, out: Output) -> None:
         render_z_report(doc, out)
     elif isinstance(doc, LabelSheet):
         render_labels(doc, out)
+    elif isinstance(doc, QrSheet):
+        render_qr_codes(doc, out)
     else:
         render_rx_slip(doc, out)
 

@@ -386,9 +386,8 @@ class PrescriptionScreen(TaskScreen):
         self.grant = None  # spent
         self._show_rx()
         verdict = VERDICT_ZH.get(body["verdict"], body["verdict"])
-        if upload_error is not None:  # the review stands; the platform has not got it: nothing is dispensed yet
-            self.say(f"审方已记录：{verdict}，但未能上传医保平台：{upload_error['message_zh']}（稍后重传后才能调配）",
-                     error=True)
+        if upload_error is not None:  # the review stands, queued (retried by itself) or refused: not dispensed yet
+            self.say(f"审方已记录：{verdict}。{upload_error['message_zh']}", error=True)
             return
         self.say(f"审方已记录：{verdict}" + ("。按 Esc 返回收银，F2 收款" if body["verdict"] == "approved"
                                       else "。本处方的处方药不能调配"), error=body["verdict"] != "approved")

@@ -23,6 +23,7 @@ from server.api.schemas.eprx import (
 )
 from server.api.schemas.rx import ReviewIn
 from server.db.models import Sale
+from server.db.models.base import id_of
 from server.db.uow import read_session
 from server.errors import AppError, conflict
 from server.insurance.eprx import PLATFORM_TXNS, Carrier
@@ -50,6 +51,8 @@ def platform_out(s: Session, store_id: int, rx_id: int) -> PlatformOut:
     if dl is None:
         raise conflict("EPRX-PAPER", "该处方不是从医保电子处方平台下载的", "the prescription did not come from the platform")
     up = platform.uploaded_review(s, rx_id)
+    reviews = rx_entry.reviews_of(s, rx_id)
+    row = platform.review_row(s, store_id, id_of(reviews[-1])) if reviews else None
     out = outbox.OUT
     keys = [report_key(sid) for sid in s.exec(select(Sale.id).where(Sale.store_id == store_id,
                                                                    Sale.prescription_id == rx_id))]
@@ -58,6 +61,7 @@ def platform_out(s: Session, store_id: int, rx_id: int) -> PlatformOut:
                            sa.or_(*(out.c.key.startswith(k) for k in keys))).order_by(out.c.id))) if keys else []
     return PlatformOut(hi_rxno=dl.hi_rxno, sign_verified=dl.sign_verified, variant=dl.variant,
                        received_at=dl.received_at, review_uploaded=up is not None,
+                       review_state=row.state if row is not None else "", review_row_id=int(row.id) if row else None,
                        rx_chk_biz_sn=up.rx_chk_biz_sn if up else "",
                        reports=[{"txn": r.txn, "key": r.key, "state": r.state, "id": int(r.id)} for r in mine])
 
@@ -94,19 +98,13 @@ def _review_out(request: Request, ctx: Any, rx_id: int, error: AppError | None) 
 @router.post("/eprx/prescriptions/{rx_id}/review", response_model=EprxReviewOut, **guarded(Action.RX_REVIEW))
 def review(rx_id: RowId, body: ReviewIn, request: Request, ctx: CtxDep, by: Acting) -> EprxReviewOut:
     """The pharmacist on duty reviews the downloaded prescription (logged in, or authorising in place at the till:
-    X-Grant), and the review goes to the platform (7204). A rejection needs RX-05's reason and is uploaded too.
-    When the upload fails the review stands and `upload_error` says why: upload it again."""
+    X-Grant). A rejection needs RX-05's reason. The review and its upload (7204) are written together to the
+    uploads' outbox, and the upload is sent at once: `platform.review_state` says whether the platform took it;
+    when not, `upload_error` says why (queued: the uploads worker sends it again by itself; refused: the platform's
+    words). Nothing is dispensed before the platform took the approving review (RX-01)."""
     _, _, error = platform.review(get_state(request).engine, ctx, gateway_of(request), rx_id, by.roles, body.verdict,
                                   body.reason, body.note, body.referred_to, body.dispenser_id)
     return _review_out(request, ctx, rx_id, error)
-
-
-@router.post("/eprx/prescriptions/{rx_id}/review-upload", response_model=EprxReviewOut,
-             **guarded(Action.RX_REVIEW))
-def upload_review(rx_id: RowId, request: Request, ctx: CtxDep) -> EprxReviewOut:
-    """7204 again for a review the platform did not take (it answers a review once)."""
-    platform.upload_review(get_state(request).engine, ctx, gateway_of(request), rx_id)
-    return _review_out(request, ctx, rx_id, None)
 
 
 @router.get("/eprx/prescriptions/{rx_id}", response_model=PlatformOut, **guarded(Action.RX_READ))

@@ -7,8 +7,9 @@ region does it (`VARIANTS`): 7207 sales detail and 7208 its cancellation, or She
 
 The download's signature: SM2 with SM3 over `signed_text(output)` — the output's JSON without its sign fields,
 keys sorted, compact, numbers as received — in `signdata` (hex), `signtype` "SM2". A region's exact signed text
-is its own: confirm against the 统筹区's spec. The sale reports (7206/7207/7208) go out through the uploads'
-outbox with their whole input frozen in the row (server.services.outbox.platform), not from here.
+is its own: confirm against the 统筹区's spec. The review (7204) and the sale reports (7206/7207/7208) go out
+through the uploads' outbox with their whole input frozen in the row (server.services.outbox.platform), not from
+here; `upload_review` is the bare message (another pharmacy's, in the tests).
 
 Kept beside the gateway, as the 3501–3507 uploads are: any gateway with the HTTP adapter's `call` carries them.
 """

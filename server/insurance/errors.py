@@ -48,6 +48,24 @@ class CentreRefused(GatewayError):
         self.inf_refmsgid = inf_refmsgid
 
 
+class ClockSkew(CentreRefused):
+    """The centre turned the envelope away for its timestamp (the REST generation allows 5 minutes either way):
+    the store's clock and the centre's disagree. Nothing was processed, so it is transport-like — the uploads'
+    outbox sends the same message again after its wait, which goes through once the clock is put right (NTP,
+    or by hand: the message says to check it) — not a refusal of the content for a person to correct."""
+
+    code = "INS-CLOCK"
+    status = 503
+
+    def __init__(self, infno: str, msgid: str, infcode: int, err_msg: str) -> None:
+        super().__init__(infno, msgid, infcode, err_msg)
+        self.message_zh = (f"医保平台拒绝了报文时间戳（{infno}）：本机时钟与平台时间相差超过允许范围，请校准本机时钟；"
+                           "上传记录将自动重发")
+        self.message_en = (f"the platform refused the message's timestamp ({infno}): this machine's clock is off from "
+                           "the platform's by more than it allows; check the clock. Uploads are sent again by "
+                           "themselves")
+
+
 class CentreUnreachable(GatewayError):
     """The message never reached the centre (connection refused, DNS, TLS): certainly not processed."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from server.insurance import wire
-from server.insurance.errors import CentreRefused
+from server.insurance.errors import CentreRefused, ClockSkew
 from server.insurance.gateway import Caller
 from server.insurance.messages import Receipt
 
@@ -59,6 +59,8 @@ def send(gateway: Carrier, caller: Caller, txn: str, row: dict[str, Any], msgid:
     doc = {NODE[txn]: row} if txn in NODE else row
     try:
         receipt, _ = gateway.call(txn, caller, doc, msgid)
+    except ClockSkew:
+        raise  # the envelope's stamp, not the row: sent again after the wait, as a transport failure is
     except CentreRefused as exc:
         return Outcome(False, exc.err_msg or f"infcode {exc.infcode}", None)
     accepted, message, duplicate = business_result(receipt.output)

@@ -46,7 +46,8 @@ COST_TXNS = ("3502", "3503", "3504")  # summed at cost
 DATA_TYPE = {"3501": "1", "3502": "2", "3503": "3", "3504": "3", "3505": "4", "3506": "4"}  # 3507 inv_data_type
 TXNS_OF = {"1": ("3501",), "2": ("3502",), "3": ("3503", "3504"), "4": ("3505", "3506")}
 TXN_ZH = {"3501": "商品盘存", "3502": "库存变更", "3503": "商品采购", "3504": "采购退货", "3505": "商品销售",
-          "3506": "销售退货", "3507": "商品信息删除", "7206": "电子处方核销", "7207": "电子处方销售出库明细",
+          "3506": "销售退货", "3507": "商品信息删除", "7204": "电子处方审方信息上传", "7206": "电子处方核销",
+          "7207": "电子处方销售出库明细",
           "7208": "电子处方销售出库撤销"}
 
 _UPLOADED: dict[str, Upload] = {k.value: t.upload for k, t in TYPES.items() if t.upload is not None}
@@ -177,17 +178,19 @@ def inventory(u: Unit, ctx: Ctx, counted: Sequence[tuple[str, int, int, int]], r
 
 
 def platform(u: Unit, ctx: Ctx, key: str, txn: str, batch_id: int, item_id: int, ref_type: str, ref_id: str,
-             qty: int, amount_fen: int, payload: dict[str, Any]) -> int | None:
-    """An electronic prescription's sale reported to the platform (7206/7207; 7208 or 7206 flagged on a return,
-    issue #23), written with the sale's completion or its return: the message's whole input frozen now (the
-    worker sends a row's payload as is), so a crash after the commit loses nothing and a retry sends the same. The
-    batch and item are the first dispensed line's (the row's columns want one; 3507 never touches these rows).
-    None when the row is already there (a retried completion)."""
+             qty: int, amount_fen: int, payload: dict[str, Any], after_id: int | None = None) -> int | None:
+    """A message to the prescription platform (issue #23): the pharmacist's review (7204), written with the review;
+    a sale's report (7206/7207; 7208 or 7206 flagged on a return), written with the sale's completion or its
+    return. The message's whole input is frozen now (the worker sends a row's payload as is), so a crash after the
+    commit loses nothing and a retry sends the same. The batch and item are the first dispensed line's, or the
+    prescription's drug's (the row's columns want one; no 3507 touches these rows, nor holds them back).
+    `after_id`: sent only once that row is accepted (a report rewritten after its cancellation). None when the row
+    is already there (a retried completion)."""
     conn = u.connection()
     if conn.execute(sa.select(OUT.c.id).where(OUT.c.store_id == ctx.store_id, OUT.c.key == key)).first() is not None:
         return None
     return int(_ADD.scalar(conn, _row(ctx, key, txn, batch_id, item_id, ref_type=ref_type, ref_id=ref_id, qty=qty,
-                                      amount_fen=amount_fen, payload=payload)))
+                                      amount_fen=amount_fen, payload=payload, after_id=after_id)))
 
 
 def after_correction(u: Unit, ctx: Ctx, mv: MovementLike, movement: sa.Table) -> int | None:
@@ -220,18 +223,21 @@ def after_correction(u: Unit, ctx: Ctx, mv: MovementLike, movement: sa.Table) ->
 
 # --- the sending state (the uploads worker; a person's retry, correction; a replay) ----------------------------
 
-def _blocked_by_deletion() -> Any:
-    """A row waits while an earlier 3507 of its batch is not accepted: sent before it, it would be deleted by it."""
-    earlier = OUT.alias("earlier")
-    return sa.exists().where(earlier.c.store_id == OUT.c.store_id, earlier.c.batch_id == OUT.c.batch_id,
-                             earlier.c.txn == DELETE, earlier.c.id < OUT.c.id,
-                             earlier.c.state != UploadState.ACCEPTED.value)
+def _blocked() -> Any:
+    """A row waits while an earlier 3507 of its batch is not accepted (sent before it, it would be deleted by it),
+    and while the row it comes after is not accepted (a platform report rewritten after its cancellation). The
+    platform's rows (72xx) carry a batch only because the column wants one: no 3507 holds them back."""
+    earlier, first = OUT.alias("earlier"), OUT.alias("first")
+    deletion = sa.exists().where(earlier.c.store_id == OUT.c.store_id, earlier.c.batch_id == OUT.c.batch_id,
+                                 earlier.c.txn == DELETE, earlier.c.id < OUT.c.id,
+                                 earlier.c.state != UploadState.ACCEPTED.value)
+    waiting = sa.exists().where(first.c.id == OUT.c.after_id, first.c.state != UploadState.ACCEPTED.value)
+    return sa.or_(sa.and_(sa.or_(*(OUT.c.txn == _lit(t) for t in TXNS)), deletion), waiting)
 
 
-_DUE = Prepared(sa.select(OUT).where(OUT.c.store_id == sa.bindparam("sid"),
-                                     sa.or_(OUT.c.state == UploadState.PENDING.value,
-                                            OUT.c.state == UploadState.FAILED.value),
-                                     OUT.c.next_at <= sa.bindparam("now"), ~_blocked_by_deletion())
+_SENDABLE = (sa.or_(OUT.c.state == UploadState.PENDING.value, OUT.c.state == UploadState.FAILED.value), ~_blocked())
+_DUE = Prepared(sa.select(OUT).where(OUT.c.store_id == sa.bindparam("sid"), *_SENDABLE,
+                                     OUT.c.next_at <= sa.bindparam("now"))
                 .order_by(OUT.c.id).limit(sa.bindparam("n")))
 
 
@@ -239,6 +245,16 @@ def due(r: Reader, store_id: int, now: datetime, limit: int = 20) -> list[Any]:
     """The rows to send now, oldest first."""
     r.flush()
     return _DUE.rows(r.connection(), {"sid": store_id, "now": now, "n": limit})
+
+
+def sendable(r: Reader, store_id: int, ids: Sequence[int]) -> list[Any]:
+    """Of `ids`, the rows that may be sent now whatever their wait (pending, or failed and waiting its turn; not
+    held back): a row someone waits for at the till, sent at once."""
+    r.flush()
+    if not ids:
+        return []
+    return list(r.connection().execute(sa.select(OUT).where(OUT.c.store_id == store_id, OUT.c.id.in_(list(ids)),
+                                                            *_SENDABLE).order_by(OUT.c.id)))
 
 
 def row(r: Reader, store_id: int, row_id: int) -> Any:
@@ -255,9 +271,9 @@ def claim(u: Unit, row_id: int, msgid: str, payload: dict[str, Any], now: dateti
 
 
 def answered(u: Unit, row_id: int, state: UploadState, now: datetime, *, error: str = "", centre_message: str = "",
-             next_at: datetime | None = None) -> None:
+             next_at: datetime | None = None) -> bool:
     """What came of a send: accepted, rejected (the centre's message kept for a person) or failed (retried at
-    next_at)."""
+    next_at). False: the row was no longer `sent` (answered already)."""
     values: dict[str, Any] = {"state": state.value, "answered_at": now, "last_error": error[:500]}
     if state is UploadState.REJECTED:
         values["centre_message"] = centre_message[:500]
@@ -265,8 +281,8 @@ def answered(u: Unit, row_id: int, state: UploadState, now: datetime, *, error: 
         values["last_error"] = ""
     if next_at is not None:
         values["next_at"] = next_at
-    u.connection().execute(sa.update(OUT).where(OUT.c.id == row_id, OUT.c.state == UploadState.SENT.value)
-                           .values(**values))
+    return u.connection().execute(sa.update(OUT).where(OUT.c.id == row_id, OUT.c.state == UploadState.SENT.value)
+                                  .values(**values)).rowcount == 1
 
 
 def recover_interrupted(u: Unit, store_id: int, now: datetime) -> int:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from devices.printer.documents import (
+    QrSheet,
     RxReviewSlip,
     StoreHeader,
     to_json,
@@ -91,6 +92,13 @@ def add_job(u: Unit, ctx: Ctx, till_code: str, kind: PrintJobKind, ref: str, doc
                  audit.image(PrintJob, job._asdict()))
     _queued(u)
     return job
+
+
+def queue_qr_codes(u: Unit, ctx: Ctx, till_code: str, title: str, codes: list[str]) -> int:
+    """Codes printed as QR on a till's receipt printer, one per cut (the demo's prescription codes): queued and
+    audited like every job; the job's id."""
+    sheet = QrSheet(store_header(ctx), title, list(codes))
+    return int(add_job(u, ctx, till_code, PrintJobKind.QR_CODES, f"qr:{codes[0]}"[:60], to_json(sheet)).id)
 
 
 def first_print(s: Session, ctx: Ctx, kind: PrintJobKind, ref: str) -> PrintJob | None:

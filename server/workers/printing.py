@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from devices.base import DeviceSink, DeviceStatus, StatusBoard, now_iso
 from devices.printer import PrinterUnavailable, SimulatedPrinter, Slip, drawer_kick, escpos_bytes, preview
-from devices.printer.documents import LabelSheet, ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
+from devices.printer.documents import LabelSheet, QrSheet, ReceiptDoc, RxReviewSlip, ZReportDoc, from_json
 from server.config import Settings
 from server.db.models import PrintJobKind
 from server.db.uow import core_unit, read_session
@@ -28,8 +28,10 @@ from server.services.sale import receipt
 log = logging.getLogger("dingdian.print")
 
 _DOCS: dict[str, type] = {PrintJobKind.RECEIPT.value: ReceiptDoc, PrintJobKind.Z_REPORT.value: ZReportDoc,
-                          PrintJobKind.RX_SLIP.value: RxReviewSlip, PrintJobKind.LABELS.value: LabelSheet}
-_KIND_ZH = {"receipt": "小票", "z_report": "交班报表", "rx_slip": "处方审核单", "drawer": "钱箱", "labels": "价签"}
+                          PrintJobKind.RX_SLIP.value: RxReviewSlip, PrintJobKind.LABELS.value: LabelSheet,
+                          PrintJobKind.QR_CODES.value: QrSheet}
+_KIND_ZH = {"receipt": "小票", "z_report": "交班报表", "rx_slip": "处方审核单", "drawer": "钱箱", "labels": "价签",
+            "qr_codes": "二维码"}
 
 
 class Sender(Protocol):

@@ -7,20 +7,25 @@ held or dispensed elsewhere, an expired one, a tampered download, the platform a
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import qrcode
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
+from typer.testing import CliRunner
 
+from devices.printer.documents import QrSheet, from_json
+from devices.printer.render import escpos_bytes, preview
 from server.audit import verify
 from server.config import Settings
-from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription
+from server.db.models import CardSettlement, EprxDownload, EprxReviewUpload, Prescription, PrintJob
 from server.db.uow import core_unit, read_session, read_unit
 from server.insurance import eprx, eprx_rest, wire
 from server.insurance import uploads as wire_uploads
@@ -32,7 +37,7 @@ from server.insurance.http_adapter import HttpGateway
 from server.insurance.sandbox import eprx as eprx_sandbox
 from server.insurance.sandbox import eprx_rest as eprx_rest_sandbox
 from server.insurance.sandbox.client import SandboxAdmin
-from server.insurance.sandbox.eprx_demo import HOSPITAL
+from server.insurance.sandbox.eprx_demo import DEMO_CODES, HOSPITAL
 from server.services import outbox
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
@@ -56,6 +61,7 @@ from tests.conftest import (
 )
 from tests.insurance.conftest import CODES, ELDER, EMPLOYEE, RESIDENT, RETIREE
 from tests.insurance.test_card_sale import identify, sale_with, settle
+from tests.server.test_duty_cli import _config
 from tests.server.test_selling import pay_cash
 from tests.tamper import behind_the_guard
 
@@ -414,27 +420,58 @@ def test_a_rejection_is_uploaded_with_rx05s_reason_and_cannot_be_dispensed(eshop
 
 
 @pytest.mark.refuses("RX-01")
-def test_reviewed_in_place_and_not_dispensed_until_the_platform_took_the_review(eshop: EShop) -> None:
-    """The pharmacist authorises the review at the cashier's till (X-Grant); the platform does not take it: the
-    review stands, the sale is refused even in cash (RX-01), until the review is uploaded again."""
-    c, h = eshop["client"], eshop["cashier"]
+def test_reviewed_in_place_queued_through_the_outbox_and_not_dispensed_until_the_platform_took_it(
+        eshop: EShop) -> None:
+    """The pharmacist authorises the review at the cashier's till (X-Grant); the review's 7204 is written to the
+    uploads' outbox with it and sent at once, and the platform's answer is lost on the way (it took the review; the
+    store does not know). The review stands, queued; the sale is refused in cash, by card, after a suspend and
+    resume (RX-01) until the worker's retry — the same message, answered alike — records the platform's taking."""
+    c, h, engine = eshop["client"], eshop["cashier"], eshop["engine"]
     rx = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX])["qr"]).json()["prescription"]
     grant = c.post("/auth/authorise", json={"username": "u_pharmacist", "pin": ROLE_PINS["pharmacist"],
                                            "action": "rx.review", "subject": str(rx["id"])}, headers=h)
     assert grant.status_code == 200, grant.text
-    eshop["sandbox"].inject("error", "7204", err_msg="审方服务繁忙 / busy")
+    eshop["sandbox"].inject("drop", "7204")
     r = c.post(f"/eprx/prescriptions/{rx['id']}/review", json={"verdict": "approved"},
                headers=h | {"X-Grant": grant.json()["grant"]})
     assert r.status_code == 200, r.text
-    assert r.json()["prescription"]["status"] == "approved" and not r.json()["platform"]["review_uploaded"]
-    assert r.json()["upload_error"]["code"] == "EPRX-REFUSED" and "busy" in r.json()["upload_error"]["message_en"]
+    platform = r.json()["platform"]
+    assert r.json()["prescription"]["status"] == "approved" and not platform["review_uploaded"]
+    assert platform["review_state"] == "failed" and r.json()["upload_error"]["code"] == "EPRX-QUEUED"
+    assert len(on_platform(eshop, rx["rx_no"])["reviews"]) == 1  # the platform has it; the store does not know
+    listed = c.get("/uploads", headers=eshop["admin"]).json()
+    (row,) = [x for x in listed["failed"] if x["id"] == platform["review_row_id"]]
+    assert row["txn"] == "7204" and row["payload"]["data"]["hi_rxno"] == rx["rx_no"] and row["msgid"]
     sid = sale_with(eshop, (BARCODE_AMOX, 1))
     assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]}, headers=h).status_code == 200
     cash = pay_cash(c, h, sid, 1250, 1250)
     assert cash.status_code == 422 and cash.json()["code"] == "RX-01", cash.text
-    again = c.post(f"/eprx/prescriptions/{rx['id']}/review-upload", headers=eshop["pharmacist"])
-    assert again.status_code == 200 and again.json()["platform"]["review_uploaded"], again.text
-    assert again.json()["platform"]["rx_chk_biz_sn"] == on_platform(eshop, rx["rx_no"])["rx_chk_biz_sn"]
+    assert identify(eshop, sid, card_no=ELDER.card_no, card_sn=ELDER.card_sn).status_code == 200
+    card = settle(eshop, sid, 0)  # the card's precheck refuses before any 2102
+    assert card.status_code == 422 and card.json()["code"] == "RX-01", card.text
+    assert c.post(f"/sales/{sid}/suspend", json={}, headers=h).status_code == 200
+    assert c.post(f"/sales/{sid}/resume", json={}, headers=h).status_code == 200
+    assert c.post(f"/eprx/prescriptions/{rx['id']}/review-upload", headers=eshop["pharmacist"]).status_code in (
+        404, 405)  # no direct send beside the outbox any more
+    assert drain(eshop).total == 0  # its turn has not come: the worker waits the backoff
+    again = pay_cash(c, h, sid, 1250, 1250)
+    assert again.status_code == 422 and again.json()["code"] == "RX-01", again.text
+    assert drain(eshop, later=timedelta(minutes=1)).accepted == 1  # the worker's retry: same msgid
+    view = c.get(f"/eprx/prescriptions/{rx['id']}", headers=h).json()
+    assert view["review_uploaded"] and view["review_state"] == "accepted"
+    assert view["rx_chk_biz_sn"] == on_platform(eshop, rx["rx_no"])["rx_chk_biz_sn"]
+    assert len(on_platform(eshop, rx["rx_no"])["reviews"]) == 1  # once at the platform, though sent twice
+    assert len(eshop["sandbox"].deliveries(msgid=row["msgid"])) == 2
+    with read_session(engine) as s:
+        (taken,) = s.execute(select(EprxReviewUpload).where(EprxReviewUpload.prescription_id == rx["id"])).scalars()
+        assert taken.msgid == row["msgid"]
+    assert drain(eshop, later=timedelta(hours=1)).total == 0  # accepted: never sent again
+    preview = c.post(f"/sales/{sid}/card/preview", json={}, headers=h)
+    assert preview.status_code == 200, preview.text
+    paid = settle(eshop, sid, preview.json()["due_otherwise_fen"])
+    assert paid.status_code == 200, paid.text
+    drain(eshop, later=timedelta(hours=1))  # the sale's report (the module's next tests find no row waiting)
+    assert [(r.txn, r.state) for r in platform_rows(engine, sid)] == [("7207", "accepted")]
 
 
 def test_a_crash_between_settlement_and_report_is_recovered(eshop: EShop) -> None:
@@ -482,6 +519,107 @@ def test_the_shenzhen_variant_writes_off_by_7206_partial_fills_add_up_and_7206_c
     assert wire_uploads.send(gw, caller, "7206", back, gw.new_msgid()).accepted
     sales = on_platform(eshop, issued["hi_rxno"])["sales"]
     assert [(x["sale_sn"], bool(x["cancelled_by"])) for x in sales] == [("S1", True), ("S2", False)]
+    gw.close()
+
+
+@pytest.mark.parametrize("variant", ["national", "shenzhen"])
+def test_a_partial_return_cancels_the_report_and_reports_again_what_the_patient_kept(
+        eshop: EShop, variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three boxes sold in cash against a prescription of three; one comes back, then another. Each return cancels
+    the platform's standing report (7208; Shenzhen: the 7206 write-off flagged as a return, which carries no lines
+    of its own, [BZ] CFHX7206) and reports again what the patient kept (7207 / 7206), sent only once the
+    cancellation is accepted; after each, the platform counts dispensed what the store does."""
+    c, h, engine, sandbox = eshop["client"], eshop["cashier"], eshop["engine"], eshop["sandbox"]
+    state = service_state(c)
+    monkeypatch.setattr(state, "settings", state.settings.model_copy(
+        update={"eprx": state.settings.eprx.model_copy(update={"variant": variant})}))
+    report, cancel = ("7207", "7208") if variant == "national" else ("7206", "7206")
+    issued = sandbox.issue_eprx(RETIREE.psn_no, [AMOX | {"drug_cnt": 3}], doctor=1, course="chronic",
+                                days_ago=0 if variant == "national" else 1, valid_days=3)
+    rx = scan(eshop, issued["qr"]).json()["prescription"]
+    reviewed = approve(eshop, rx["id"])
+    assert reviewed.status_code == 200 and reviewed.json()["platform"]["review_state"] == "accepted", reviewed.text
+    sid = sale_with(eshop, (BARCODE_AMOX, 3))
+    assert c.post(f"/sales/{sid}/prescription", json={"prescription_id": rx["id"]}, headers=h).status_code == 200
+    paid = pay_cash(c, h, sid, 3 * 1250, 3 * 1250)
+    assert paid.status_code == 200, paid.text
+    line_id = paid.json()["lines"][0]["id"]
+
+    def views() -> tuple[dict[str, int], int]:
+        """(the platform's dispensed per drug, the store's dispensed of the prescription in boxes)"""
+        (rx_line,) = c.get(f"/prescriptions/{rx['id']}", headers=h).json()["lines"]
+        return on_platform(eshop, issued["hi_rxno"])["dispensed"], rx_line["dispensed_base"] // 24
+
+    def give_back(qty: int) -> str:
+        r = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "患者退药",
+                                     "lines": [{"sale_line_id": line_id, "qty": qty}]}, headers=eshop["pharmacist"])
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    drain(eshop)
+    assert views() == ({CODES["yi"]: 3}, 3)
+    first = give_back(1)
+    rows = platform_rows(engine, sid)
+    assert [(r.txn, r.ref_type, r.state) for r in rows] == [(report, "sale", "accepted"),
+                                                            (cancel, "sale_return", "pending"),
+                                                            (report, "sale_kept", "pending")]
+    assert [r.payload["data"].get("sel_retn_flag") for r in rows] == (
+        [None] * 3 if variant == "national" else ["0", "1", "0"])
+    assert rows[1].after_id == rows[0].id and rows[2].after_id == rows[1].id
+    assert [x["sel_cnt"] for x in rows[2].payload["selinfo"]] == ["2"]
+    assert rows[2].payload["data"]["medins_sale_sn"] == sid
+    sandbox.inject("http_status", cancel, status=503)  # the cancellation does not get through
+    drain(eshop)
+    assert [r.state for r in platform_rows(engine, sid)] == ["accepted", "failed", "pending"]  # the rewrite waits
+    assert views() == ({CODES["yi"]: 3}, 2)  # the platform still counts three until the cancel lands
+    drain(eshop, later=timedelta(minutes=5))
+    assert [r.state for r in platform_rows(engine, sid)] == ["accepted"] * 3
+    assert views() == ({CODES["yi"]: 2}, 2)
+    give_back(1)
+    drain(eshop)
+    rows = platform_rows(engine, sid)
+    assert [(r.txn, r.ref_type, r.state) for r in rows][3:] == [(cancel, "sale_return", "accepted"),
+                                                                (report, "sale_kept", "accepted")]
+    assert rows[3].after_id == rows[2].id and rows[4].payload["selinfo"][0]["sel_cnt"] == "1"
+    assert views() == ({CODES["yi"]: 1}, 1)
+    sales = on_platform(eshop, issued["hi_rxno"])["sales"]
+    assert [(x["infno"], bool(x["cancelled_by"])) for x in sales] == [(report, True), (report, True), (report, False)]
+    retried = c.post("/returns", json={"id": first, "sale_id": sid, "reason": "患者退药",
+                                       "lines": [{"sale_line_id": line_id, "qty": 1}]}, headers=eshop["pharmacist"])
+    assert retried.status_code in (200, 201, 409), retried.text  # a retried return writes nothing again
+    assert len(platform_rows(engine, sid)) == 5
+
+
+def test_a_review_refused_for_the_clock_is_retried_once_the_clock_is_right(eshop: EShop,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST centre refuses an envelope stamped more than 5 minutes off its clock. For an outbox row that is no
+    refusal of the content (a person would find nothing to correct): the row fails, says to check the clock, and
+    is sent again by itself — the same message — and taken once the clock is right."""
+    c, engine = eshop["client"], eshop["engine"]
+    gw = rest_gateway(eshop)
+    monkeypatch.setattr(c.app.state, "insurance", gw)  # type: ignore[attr-defined]
+    got = scan(eshop, eshop["sandbox"].issue_eprx(ELDER.psn_no, [AMOX], doctor=1, days_ago=1, valid_days=3)["qr"])
+    assert got.status_code == 201, got.text
+    rx = got.json()["prescription"]
+    gw._clock_ms = skewed(eshop["clock"], -10 * 60 * 1000)  # the store's clock ten minutes slow
+    r = approve(eshop, rx["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["platform"]["review_state"] == "failed" and r.json()["upload_error"]["code"] == "EPRX-QUEUED"
+    assert "时钟" in r.json()["upload_error"]["message_zh"]
+    (row,) = [x for x in c.get("/uploads", headers=eshop["admin"]).json()["failed"]
+              if x["id"] == r.json()["platform"]["review_row_id"]]
+    assert "时钟" in row["last_error"] and not row["centre_message"]
+    assert not on_platform(eshop, rx["rx_no"])["reviews"]
+    assert drain(eshop, later=timedelta(minutes=1)).failed == 1  # still off: fails again, waits longer
+    gw._clock_ms = skewed(eshop["clock"], 0)  # the clock put right
+    assert drain(eshop, later=timedelta(minutes=10)).accepted == 1
+    view = c.get(f"/eprx/prescriptions/{rx['id']}", headers=eshop["cashier"]).json()
+    assert view["review_uploaded"] and view["review_state"] == "accepted"
+    assert len(on_platform(eshop, rx["rx_no"])["reviews"]) == 1
+    with core_unit(engine) as u:
+        msgids = {m for (m,) in u.connection().execute(text(
+            "SELECT msgid FROM upload_outbox WHERE id = :i"), {"i": row["id"]})}
+    assert msgids == {row["msgid"]}
     gw.close()
 
 
@@ -554,3 +692,63 @@ def test_the_rest_centre_refuses_a_tampered_stale_or_unknown_envelope_and_does_n
         eprx_rest.open_answer(answer | {"code": 0, "timestamp": "2"}, eshop["settings"].eprx.app_secret,
                               eshop["settings"].eprx.platform_public_key)
     gw.close()
+
+
+INK = {"█": (True, True), "▀": (True, False), "▄": (False, True), "\xa0": (False, False), " ": (False, False)}
+
+
+def modules(drawn: list[str], dark_background: bool) -> list[list[bool]]:
+    """A QR drawn in half blocks read back as its modules (True: dark); on a dark background the ink is the light."""
+    rows: list[list[bool]] = []
+    for line in drawn:
+        for half in (0, 1):
+            rows.append([INK[ch][half] != dark_background for ch in line])
+    return rows
+
+
+def expected(code: str) -> list[list[bool]]:
+    """The QR code of `code` as the qrcode library lays it out (ECC M, quiet zone 2), built here independently."""
+    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(code)
+    qr.make(fit=True)
+    return [list(map(bool, row)) for row in qr.get_matrix()]
+
+
+def test_the_demo_codes_are_shown_as_qr_on_screen_and_printed_as_qr_at_the_till(eshop: EShop,
+                                                                                tmp_path: Path) -> None:
+    """`dingdian eprx codes --qr` draws each demo code as a QR a scanner reads off the screen (each figure is that
+    code's and no other's); `--printer T01` queues them on the till's receipt printer, which prints the printer's
+    own QR (GS ( k) with the code under it."""
+    from server.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["eprx", "codes", "--qr"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    for n, code in enumerate(DEMO_CODES):
+        start = lines.index(code) + 1
+        drawn = [ln for ln in lines[start:start + 40] if ln and set(ln) <= set(INK)]
+        want = expected(code)
+        assert modules(drawn, dark_background=True)[:len(want)] == want, code
+        assert modules(drawn, dark_background=True)[:len(want)] != expected(DEMO_CODES[(n + 1) % 3])
+    light = runner.invoke(app, ["eprx", "codes", "--qr", "--light", "EPRX-ANOTHER-1"])
+    drawn = [ln for ln in light.output.splitlines() if ln and set(ln) <= set(INK)]
+    assert modules(drawn, dark_background=False)[:len(expected("EPRX-ANOTHER-1"))] == expected("EPRX-ANOTHER-1")
+    assert runner.invoke(app, ["eprx", "codes", "x" * 61]).exit_code == 2
+    queued = runner.invoke(app, ["eprx", "codes", DEMO_CODES[0], "--printer", "T01",
+                                 "--config", str(_config(tmp_path, eshop["settings"]))])
+    assert queued.exit_code == 0, queued.output
+    with read_session(eshop["engine"]) as s:
+        job = s.execute(select(PrintJob).where(col(PrintJob.kind) == "qr_codes").order_by(col(PrintJob.id).desc())
+                        ).scalars().first()
+    assert job is not None and job.till_code == "T01" and job.document["codes"] == [DEMO_CODES[0]]
+    sheet = from_json(QrSheet, job.document)  # what the print worker lays out
+    assert sheet.store.fixmedins_code == eshop["settings"].store.fixmedins_code
+    paper = escpos_bytes(sheet, 42)
+    data = DEMO_CODES[0].encode()
+    assert b"\x1d(k" + bytes([len(data) + 3, 0]) + b"1P0" + data in paper  # the printer's QR, holding the code
+    assert b"\x1d(k\x03\x001Q0" in paper and data + b"\n" in paper  # printed, the code under it in text
+    shown_on_till = preview(sheet, 42).splitlines()  # the demo's simulated printer: the till's 小票 screen
+    drawn = [ln.strip(" ") for ln in shown_on_till if ln.strip(" ") and set(ln.strip(" ")) <= set(INK)]
+    assert modules(drawn, dark_background=True)[:len(expected(DEMO_CODES[0]))] == expected(DEMO_CODES[0])
+

@@ -38,7 +38,9 @@ class PlatformOut(BaseModel):
     sign_verified: bool
     variant: str
     received_at: datetime
-    review_uploaded: bool
+    review_uploaded: bool  # the platform took the latest review (7204 accepted)
+    review_state: str = ""  # its outbox row: pending | sent | accepted | rejected | failed ("" none)
+    review_row_id: int | None = None  # that row in GET /uploads
     rx_chk_biz_sn: str
     reports: list[dict[str, str | int]] = Field(default_factory=list)  # the outbox's 72xx rows: txn, key, state
 
@@ -58,4 +60,4 @@ class UploadErrorOut(BaseModel):
 class EprxReviewOut(BaseModel):
     prescription: RxOut
     platform: PlatformOut
-    upload_error: UploadErrorOut | None = None  # the review stands; upload it again (POST …/review-upload)
+    upload_error: UploadErrorOut | None = None  # the review stands; not taken yet (queued: retried) or refused

@@ -26,6 +26,7 @@ class PrintJobKind(StrEnum):
     RX_SLIP = "rx_slip"  # 处方审核单
     DRAWER = "drawer"  # cash drawer kick (cash sales)
     LABELS = "labels"  # 价签: a label run's shelf labels (GSP-04)
+    QR_CODES = "qr_codes"  # codes as QR (the demo's electronic prescription codes, issue #23)
 
 
 class PrintJobStatus(StrEnum):

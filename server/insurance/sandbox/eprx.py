@@ -334,6 +334,12 @@ def install(app: FastAPI, centre: Centre) -> None:
             row["doc"] = json.loads(row["doc"])
             row["reviews"] = ledger.query("SELECT * FROM eprx_review WHERE hi_rxno = ? ORDER BY id", row["hi_rxno"])
             row["sales"] = ledger.query("SELECT * FROM eprx_sale WHERE hi_rxno = ? ORDER BY id", row["hi_rxno"])
+            dispensed: dict[str, int] = {}  # what stands dispensed per drug: the sales not cancelled (_dispensed)
+            for sale in row["sales"]:
+                if sale["cancelled_by"] is None:
+                    for code, n in json.loads(sale["lines"]).items():
+                        dispensed[code] = dispensed.get(code, 0) + int(n)
+            row["dispensed"] = dispensed
             out.append(row)
         return out
 

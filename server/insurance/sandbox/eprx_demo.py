@@ -1,7 +1,8 @@
 """The sandbox platform's demo hospital and the demo's electronic 外配处方 (issue #23): shared by the sandbox, which
 issues them, and `dingdian demo`, which registers the hospital at the demo store and shows the codes to scan.
 
-The codes are fixed, so the demo's guide can print them (or show them as QR on screen); each prescription is
+The codes are fixed, so the demo's guide can print them (`dingdian eprx codes --qr` shows them as QR on screen,
+`--printer T01` on the till's receipt printer); each prescription is
 issued again at the sandbox's start when it is not of today and nobody holds it (valid three days). The drugs are the demo catalog's 处方药 that carry no trace code (the demo fills them
 without a code scanner); the prescriptions are for the demo card's 职工 (周德明)."""
 
@@ -29,4 +30,6 @@ def demo_guide() -> str:
     return ("演示电子处方 / demo electronic prescriptions (医保电子处方流转, 患者 周德明 — 演示医保卡「职工」):\n"
             + "\n".join(rows)
             + "\n  收银台扫描处方码下载 → 药师审方 → 读卡结算 / scan the code at the till → the pharmacist reviews → "
-              "read the card and settle")
+              "read the card and settle"
+            + "\n  显示为二维码 / as QR codes: dingdian eprx codes --qr（打印到收银台小票机 / on a till's printer: "
+              "--printer T01）")

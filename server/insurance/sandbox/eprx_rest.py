@@ -30,7 +30,7 @@ MAX_AGE_MS = 5 * 60 * 1000
 APPS = {"DDPOS-SANDBOX-0001": ("5c123edf49393b7078da90d50fbc4d82",
                                "0d5de79f4e55575696fd3a61000c17fede5de62175cdf1379b0c36325f615acf"
                                "59bd31cd985bd994477420a82eb5880f2dc27d451829fd08e6dcf78002daa8e0")}
-UNKNOWN_APP, STALE, BAD_SIGN, BAD_DATA, BUSINESS = 40101, 40102, 40103, 40001, 50001
+UNKNOWN_APP, STALE, BAD_SIGN, BAD_DATA, BUSINESS = 40101, eprx_rest.STALE_TIMESTAMP, 40103, 40001, 50001
 
 
 def refusal(code: int, message: str) -> dict[str, Any]:

@@ -4,9 +4,12 @@ correction, the month's blockers, the replay after a reinstall.
 `send_due` is the worker's step (server.workers.uploads) and the CLI's: it claims a few due rows — their payload
 built and frozen, their msgid allocated, state `sent`, in one durable commit — then sends each outside any
 transaction, and records each answer: accepted, rejected (the centre refused the content: a person must look;
-nothing is sent again by itself) or failed (transport: sent again after a doubling wait). A row left `sent` by a
-stop is sent again at the next start with the same msgid and payload: the centre deduplicates, so a fact is
-never held twice, and none is lost.
+nothing is sent again by itself) or failed (transport: sent again after a doubling wait; so is an envelope the
+prescription platform refused for its timestamp, ClockSkew — the clock's to fix, not the row's). A row left `sent`
+by a stop is sent again at the next start with the same msgid and payload: the centre deduplicates, so a fact is
+never held twice, and none is lost. `send_now` is the same step for rows someone waits for (the pharmacist's
+review, 7204, sent as the review is made); a 7204 accepted records the review as the platform took it
+(`review_taken`), in the answer's transaction.
 
 Uploads need a sign-in of today (reference §1.4): the store's newest open 9001 sign-in is used; without one,
 nothing is sent and the backlog says why.
@@ -26,12 +29,13 @@ from sqlmodel import Session, col, select
 
 from catalog.violations import Violation
 from server import audit
-from server.db.models import InsuranceSignIn, User
+from server.db.models import EprxReviewUpload, InsuranceSignIn, RxReview, User
 from server.db.models.uploads import UploadState
 from server.db.types import utcnow
 from server.db.uow import Reader, Unit, core_unit, orm, read_unit
 from server.errors import AppError, not_found
 from server.insurance import uploads as wire_uploads
+from server.insurance import wire
 from server.insurance.errors import GatewayError
 from server.insurance.gateway import Caller
 from server.insurance.msgid import allocate_msgid
@@ -96,10 +100,21 @@ def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
     `sent`: sent again at the next start, the centre deduplicating). `pause_s` between messages: the worker shares
     the service's interpreter and writer with the tills, and a day's backlog is not worth a slower scan."""
     now = (clock or utcnow)()
-    ctx = Ctx(ctx.store_id, ctx.settings, ctx.actor, now)
+    return _send(engine, Ctx(ctx.store_id, ctx.settings, ctx.actor, now), centre,
+                 lambda r: outbox.due(r, ctx.store_id, now, batch), pause_s)
+
+
+def send_now(engine: Engine, ctx: Ctx, centre: Centre, ids: Sequence[int]) -> Sent:
+    """Rows someone waits for (the pharmacist's review at the till, 7204) sent at once, by the worker's own steps:
+    claimed first (a row the worker holds is not sent twice), a failure waiting its turn tried now."""
+    return _send(engine, ctx, centre, lambda r: outbox.sendable(r, ctx.store_id, ids), 0.0)
+
+
+def _send(engine: Engine, ctx: Ctx, centre: Centre, pick: Callable[[Reader], list[Any]], pause_s: float) -> Sent:
+    now = ctx.now
     done = Sent()
     with read_unit(engine) as r:
-        rows = outbox.due(r, ctx.store_id, now, batch)
+        rows = pick(r)
         if not rows:
             return done
         caller = uploads_caller(orm(r), ctx)
@@ -115,7 +130,7 @@ def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
             if outbox.claim(u, x.id, msgid, payloads[x.id], now):
                 claimed.append((x, msgid, payloads[x.id]))
     pace = backoff_of(ctx)
-    answers: list[tuple[int, UploadState, dict[str, Any]]] = []
+    answers: list[tuple[Any, str, UploadState, dict[str, Any], dict[str, Any]]] = []
     for n, (x, msgid, payload) in enumerate(claimed):
         if n and pause_s:
             time.sleep(pause_s)
@@ -123,19 +138,44 @@ def send_due(engine: Engine, ctx: Ctx, centre: Centre, batch: int = 20,
             outcome = wire_uploads.send(centre, caller, x.txn, payload, msgid)
         except GatewayError as exc:
             wait = outbox.backoff(int(x.attempts) + 1, pace.least, pace.most)
-            answers.append((x.id, UploadState.FAILED, {"error": exc.message_zh, "next_at": now + wait}))
+            answers.append((x, msgid, UploadState.FAILED, {"error": exc.message_zh, "next_at": now + wait}, {}))
             done.failed += 1
             continue
         if outcome.accepted:
-            answers.append((x.id, UploadState.ACCEPTED, {"error": outcome.message if outcome.duplicate else ""}))
+            output = outcome.receipt.output if outcome.receipt is not None else {}
+            answers.append((x, msgid, UploadState.ACCEPTED, {"error": outcome.message if outcome.duplicate else ""}, output))
             done.accepted += 1
         else:
-            answers.append((x.id, UploadState.REJECTED, {"centre_message": outcome.message}))
+            answers.append((x, msgid, UploadState.REJECTED, {"centre_message": outcome.message}, {}))
             done.rejected += 1
     with core_unit(engine, durable=False) as u:
-        for row_id, state, more in answers:
-            outbox.answered(u, row_id, state, now, **more)
+        for x, msgid, state, more, output in answers:
+            if outbox.answered(u, x.id, state, now, **more) and state is UploadState.ACCEPTED and x.txn == REVIEW:
+                review_taken(u, ctx, x, msgid, output)
     return done
+
+
+REVIEW = "7204"
+
+
+def review_taken(u: Unit, ctx: Ctx, x: Any, msgid: str, output: dict[str, Any]) -> None:
+    """A pharmacist's review the platform took (7204 accepted): kept with the platform's rx_chk_biz_sn, which the
+    sale's report names, in the transaction that records the answer — what RX-01 reads before anything is
+    dispensed (server.services.rx.platform). Uploaded by the reviewing pharmacist's hand."""
+    review = orm(u).get(RxReview, int(x.ref_id))
+    if review is None:
+        return
+    inner = output.get("data")
+    data: dict[str, Any] = inner if isinstance(inner, dict) else output
+    s = orm(u)
+    if s.exec(select(EprxReviewUpload).where(EprxReviewUpload.review_id == review.id)).first() is not None:
+        return
+    row = EprxReviewUpload(store_id=x.store_id, prescription_id=review.prescription_id, review_id=int(x.ref_id),
+                           verdict=review.verdict, msgid=msgid,
+                           rx_chk_biz_sn=wire.to_text(data.get("rx_chk_biz_sn"))[:40],
+                           uploaded_by=review.pharmacist_id, uploaded_at=ctx.now)
+    s.add(row)
+    audit.record_row(u, x.store_id, ctx.actor, "eprx.review_upload", row, note=f"7204 msgid {msgid}")
 
 
 def drain(engine: Engine, ctx: Ctx, centre: Centre, clock: Callable[[], datetime] | None = None,
