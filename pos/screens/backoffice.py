@@ -1,5 +1,8 @@
 """后台 (Ctrl+B at the sale screen): the back office's menu, showing only what the logged-in post may do — the
-service's rights from the login (TillState.may), so a key the service would refuse is not offered."""
+service's rights from the login (TillState.may), so a key the service would refuse is not offered.
+
+OfficeMenuScreen is the same menu as the first screen after the login when the back office is served alone to the
+office PC's browser (`dingdian office`): there is no sale under it, so an entry opens over it and Esc logs out."""
 
 from __future__ import annotations
 
@@ -10,10 +13,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 from pos import keymap
+from pos.screens.checklist import ChecklistScreen
 from pos.screens.count import CountScreen
 from pos.screens.help import HelpScreen
 from pos.screens.month_end import MonthEndScreen
@@ -21,6 +26,7 @@ from pos.screens.receiving import ReceivingScreen
 from pos.screens.uploads import UploadsScreen
 from pos.state import TillState
 from pos.widgets.footer import TillFooter
+from pos.widgets.status import StatusBar
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ ENTRIES = {
     # The backlog itself is in every post's status bar; the rows, the retry and the reconciliation are the 医保
     # administrator's and the person in charge's (uploads.write, recon.read).
     "uploads": Entry("F5", "上传与对账", ("uploads.write", "recon.read"), UploadsScreen),
+    # The compliance checklist (#22) is the store manager's (and the 医保 administrator's): GET /checklist is theirs.
+    "checklist": Entry("F6", "合规检查", ("report.read",), ChecklistScreen),
 }
 
 
@@ -73,3 +81,24 @@ class BackOfficeScreen(ModalScreen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.KEYS))
+
+
+class OfficeMenuScreen(BackOfficeScreen):
+    """The back office alone (TillState.office): the menu the login leads to; Esc logs out (there is no till)."""
+
+    KEYS = keymap.OFFICE_MENU
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.state, id="status")
+        yield from super().compose()
+
+    def action_open(self, name: str) -> None:
+        if name in allowed(self.state):
+            self.app.push_screen(ENTRIES[name].make(self.state))
+
+    def action_log_out(self) -> None:
+        self.post_message(self.LogOut())
+
+    class LogOut(Message):
+        """The person leaves the back office: their session ends and the login is asked again."""

@@ -56,7 +56,8 @@ def test_the_till_s_screens_are_all_found() -> None:
             "HelpScreen"} <= names
     assert {screen.__name__ for screen in HELPED} == {"SaleScreen", "CardScreen", "PrescriptionScreen", "ReturnScreen",
                                                       "BackOfficeScreen", "ReceivingScreen", "CountScreen",
-                                                      "MonthEndScreen", "UploadsScreen"}
+                                                      "MonthEndScreen", "UploadsScreen", "ChecklistScreen",
+                                                      "OfficeMenuScreen"}
 
 
 def keymap_of(screen: type[Screen[Any]]) -> Keymap:
