@@ -62,11 +62,22 @@ SCREEN_TEXT = "const t = document.querySelector('.xterm-accessibility-tree'); re
 class Office:
     def __init__(self, url: str, service: str, browser: WebDriver, shots: Path) -> None:
         self.url, self.service, self.browser, self.shots = url, service, browser, shots
+        self.downloads = shots / "downloads"
+        self.downloads.mkdir()
+        browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow",
+                                                                "downloadPath": str(self.downloads)})
 
     def open(self) -> None:
         """The page anew: a new app process on the office server, at its login."""
         self.browser.get(self.url)
         self.wait_for(lambda s: "后台登录" in s, "the back office's login")
+
+    def back_to_the_page(self) -> None:
+        page = self.browser.window_handles[0]
+        for handle in self.browser.window_handles[1:]:
+            self.browser.switch_to.window(handle)
+            self.browser.close()
+        self.browser.switch_to.window(page)
 
     def text(self) -> str:
         return str(self.browser.execute_script(SCREEN_TEXT))
@@ -171,6 +182,16 @@ def test_the_manager_opens_the_checklist_in_the_browser_and_its_26_items_are_rea
         row = next((r for r in rows if r.split()[:1] == [str(item.no)] and item.title_zh[:6] in r), None)
         assert row is not None, f"item {item.no} ({item.title_zh}) not on the page:\n{shown}"
         assert any(v in row for v in ("合格", "不合格", "需人工确认")), row
+
+    # F5 keeps it as XLSX: the browser downloads the service's file (the office PC has no till's export folder)
+    office.keys(Keys.F5)
+    deadline = time.monotonic() + 20
+    while not (saved := sorted(office.downloads.glob("checklist-*.xlsx"))):
+        assert time.monotonic() < deadline, f"no XLSX downloaded:\n{office.text()}"
+        time.sleep(0.1)
+    assert saved[0].read_bytes()[:2] == b"PK"
+    office.back_to_the_page()  # textual-serve opened the download in a tab of its own
+    office.wait_for(lambda s: "已下载到浏览器" in s, "the download said")
 
     # Esc leaves the back office for its login, never for a till's sale screen
     office.keys(Keys.ESCAPE, Keys.ESCAPE)
