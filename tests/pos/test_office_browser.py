@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -62,6 +63,7 @@ SCREEN_TEXT = "const t = document.querySelector('.xterm-accessibility-tree'); re
 class Office:
     def __init__(self, url: str, service: str, browser: WebDriver, shots: Path) -> None:
         self.url, self.service, self.browser, self.shots = url, service, browser, shots
+        self.db = shots / "dingdian.db"
         self.downloads = shots / "downloads"
         self.downloads.mkdir()
         browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow",
@@ -103,6 +105,13 @@ class Office:
         self.keys(username, Keys.ENTER)
         self.wait_for(lambda s: "密码" in s, "the PIN field")
         self.keys(pin, Keys.ENTER)
+
+    def sessions(self, username: str) -> list[tuple[int | None, bool]]:
+        """The person's sessions at the service: (its till, whether it has ended)."""
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as conn:
+            return [(till, ended is not None) for till, ended in conn.execute(
+                "SELECT s.till_id, s.revoked_at FROM auth_session s JOIN app_user u ON u.id = s.user_id "
+                "WHERE u.username = ? ORDER BY s.id", (username,))]
 
     def screenshot(self, name: str) -> Image.Image:
         png = self.browser.get_screenshot_as_png()
@@ -197,6 +206,7 @@ def test_the_manager_opens_the_checklist_in_the_browser_and_its_26_items_are_rea
     office.keys(Keys.ESCAPE, Keys.ESCAPE)
     shown = office.wait_for(lambda s: "已退出登录" in s, "the login after logging out")
     assert "后台登录" in shown and "F2收款" not in shown
+    assert office.sessions("u_manager") == [(None, True)]  # at no till, and ended at the service
 
 
 @pytest.mark.refuses("SEC-01")
@@ -211,6 +221,8 @@ def test_a_cashier_logging_in_through_the_browser_gets_no_checklist_and_no_month
     office.keys(Keys.F6)  # the menu's key at the login does nothing
     time.sleep(0.5)
     assert "共 26 项" not in office.text()
+
+    assert office.sessions("u_cashier") == [(None, True)]  # the session the login opened is ended at once
 
     # What the page does not offer, the service refuses too: the checklist is not the cashier's post.
     with httpx.Client(base_url=office.service) as http:
