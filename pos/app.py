@@ -107,6 +107,13 @@ class DingdianTill(App[None]):
 
     async def on_unmount(self) -> None:
         self.workers.cancel_group(self, "events")
+        if self.state.office and self.client.token is not None:
+            # The back office alone ends with its browser tab (textual-serve quits its app): so does the session,
+            # rather than live on for the token's hours with nobody at it.
+            try:
+                await self.client.logout()
+            except TillCallFailed:
+                pass  # the service away: the token expires there by itself
         await self.client.aclose()
 
     # --- the session ------------------------------------------------------------------------------
