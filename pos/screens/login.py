@@ -103,7 +103,7 @@ class LoginScreen(Screen[None]):
             self._say("无法连接收银服务，请检查服务是否启动（正在自动重试连接）")
             return
         if self.state.office:
-            await self._to_office(pin_input)
+            await self._to_office(pin_input, out["user"]["display_name"])
             return
         self.post_message(self.LoggedIn(out["user"]["display_name"]))
         if self.locked:  # the till's shift is known: the sale screen asks it again beside the sale, not before
@@ -111,7 +111,7 @@ class LoginScreen(Screen[None]):
             return
         await self._join_shift()
 
-    async def _to_office(self, pin_input: Input) -> None:
+    async def _to_office(self, pin_input: Input, user_name: str) -> None:
         """The back office alone: only a post with something in it gets in (the same rights as Ctrl+B's menu, the
         service's); anyone else is told so and their session ends at once."""
         if not allowed(self.state):
@@ -123,7 +123,7 @@ class LoginScreen(Screen[None]):
             self.query_one("#username", Input).focus()
             self._say("本岗位没有后台功能，请在收款机操作\nYour post has no back office")
             return
-        self.post_message(self.LoggedIn(str((self.client.user or {}).get("display_name", ""))))
+        self.post_message(self.LoggedIn(user_name))
         self.post_message(self.Ready())
 
     async def _join_shift(self) -> None:
