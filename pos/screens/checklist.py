@@ -13,6 +13,7 @@ from textual import on
 from textual.binding import BindingType
 from textual.widgets import Input
 
+from catalog.codes import mask_ids_in
 from pos import keymap
 from pos.client import Json, ServiceError, ServiceUnavailable
 from pos.format import store_today
@@ -47,7 +48,9 @@ def detail(finding: Json, change: list[str] | None) -> str:
         lines.append(f"证据 {evidence_count(finding)} 条，首条：" + fit("，".join(f"{k}={v}" for k, v in first.items()), 120))
     if change:
         lines.append(f"与上次检查相比：{MARK.get(change[0], change[0])} → {MARK.get(change[1], change[1])}")
-    return "\n".join(lines)
+    # SEC-06: the items mask what they quote; a whole identity number in free text is masked here too, as the
+    # checklist's files mask every cell
+    return mask_ids_in("\n".join(lines))
 
 
 class ChecklistScreen(OfficeScreen):

@@ -24,9 +24,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Static
 from textual.widgets._footer import FooterKey
 
+from catalog.codes import id_check_char, mask_id
 from pos.client import ServiceError, TillClient
 from pos.screens.backoffice import BackOfficeScreen, allowed
-from pos.screens.checklist import ChecklistScreen
+from pos.screens.checklist import ChecklistScreen, detail
 from pos.screens.count import CountScreen
 from pos.screens.login import LoginScreen
 from pos.screens.month_end import MonthEndScreen
@@ -137,6 +138,15 @@ def test_the_menu_offers_each_post_what_the_service_lets_it_do() -> None:
                           ("insurance_admin", ["month_end", "uploads", "checklist"]), ("sysadmin", [])):
         state.client.user = {"actions": actions_of(frozenset({Role(post)}))}  # what the login answers
         assert allowed(state) == entries, post
+
+
+def test_a_checklist_item_s_reason_shows_no_whole_identity_number() -> None:
+    """SEC-06 on the checklist screen: evidence quoted whole by the service would still be masked at the till."""
+    whole = "11010519491231002" + id_check_char("11010519491231002")
+    finding = {"no": 14, "verdict": "fail", "verdict_zh": "不合格", "summary_zh": f"小票存根含 {whole}", "count": 1,
+               "evidence": [{"where": "print_job #3", "text": whole}], "countdowns": [], "missing": ""}
+    said = detail(finding, ["pass", "fail"])
+    assert whole not in said and mask_id(whole) in said and "合格 → 不合格" in said
 
 
 async def a_delivery_is_scanned_inspected_and_approved_by_another_person(shop: Shop, pilot: Pilot[Any]) -> None:
