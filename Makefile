@@ -9,8 +9,9 @@ BUILD_PACKAGES := gcc python3-dev libpcsclite-dev
 # Debian packages the suite drives for real (`make test` installs them besides the build ones): PostgreSQL
 # (chain mode), tmux (the till as a person uses it), pcscd + vsmartcard's virtual reader (the card reader's tests),
 # the CJK font the PDFs are set in (reports/export/fonts.py) and poppler-utils (pdftoppm, pdftotext, pdffonts: the
-# PDF tests render every page and read the text back).
-APT_PACKAGES := postgresql tmux pcscd vsmartcard-vpcd fonts-wqy-microhei poppler-utils
+# PDF tests render every page and read the text back), and chromium with its chromium-driver (selenium drives the
+# headless browser through the back office that `dingdian office` serves, tests/pos/test_office_browser.py).
+APT_PACKAGES := postgresql tmux pcscd vsmartcard-vpcd fonts-wqy-microhei poppler-utils chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 LINT_PATHS := pos server devices catalog reports tests bench

@@ -7,6 +7,8 @@ void, quantity, help and closing the shift (F12: the counted cash → the Z repo
 receipts (pos/screens/prints.py: put up at once when a crash of the service cut a print job off), and Ctrl+B the
 back office (后台, pos/screens/backoffice.py: receiving, counts, the month end, uploads — for the posts that may).
 A post that opens no shift (a manager, a 医保 administrator) logs in to a till without one and goes there.
+With `office=True` (`dingdian office` serves it to the office PC's browser) it is the back office alone: the login,
+then Ctrl+B's menu (checklist included) for the posts that have something there; no sale, no shift, no devices.
 
 The app routes and runs the till's life: it makes the till's state (pos/state.py) and gives it to every screen,
 puts the sale screen up after a login (it keeps that screen, the one it tells when the service is back), and
@@ -30,6 +32,7 @@ from textual.app import App
 from pos.client import TillCallFailed, TillClient
 from pos.codes import shown
 from pos.format import halfwidth
+from pos.screens.backoffice import OfficeMenuScreen
 from pos.screens.login import LoginScreen
 from pos.screens.prints import PrintsScreen
 from pos.screens.sale import SaleScreen
@@ -66,13 +69,17 @@ class DingdianTill(App[None]):
     # Textual's annotation makes it an instance variable for mypy, so ruff's ClassVar rule is waived here.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]  # noqa: RUF012
 
-    def __init__(self, settings: Any, client: TillClient | None = None, auto_open_float_fen: int | None = None):
+    def __init__(self, settings: Any, client: TillClient | None = None, auto_open_float_fen: int | None = None,
+                 office: bool = False):
         super().__init__()
         client = client or TillClient.for_settings(settings)
         client.on_connection = self._connection_changed
         client.on_unauthorized = self._session_lost
-        # Tests (and a till configured to) open the shift with auto_open_float_fen instead of asking.
-        self.state = TillState.for_settings(settings, client, auto_open_float_fen)
+        # Tests (and a till configured to) open the shift with auto_open_float_fen instead of asking. `office`: the
+        # back office alone (no sale, no shift, no devices), as `dingdian office` serves it to a browser.
+        self.state = TillState.for_settings(settings, client, auto_open_float_fen, office=office)
+        if office:
+            self.title = "丁点药房后台"
         self.sale_screen: SaleScreen | None = None  # the sale screen of this login, once it is up
         self.typeahead = TypeAhead(self)
         self.uploads_seconds = UPLOADS_SECONDS
@@ -100,6 +107,13 @@ class DingdianTill(App[None]):
 
     async def on_unmount(self) -> None:
         self.workers.cancel_group(self, "events")
+        if self.state.office and self.client.token is not None:
+            # The back office alone ends with its browser tab (textual-serve quits its app): so does the session,
+            # rather than live on for the token's hours with nobody at it.
+            try:
+                await self.client.logout()
+            except TillCallFailed:
+                pass  # the service away: the token expires there by itself
         await self.client.aclose()
 
     # --- the session ------------------------------------------------------------------------------
@@ -107,6 +121,9 @@ class DingdianTill(App[None]):
     def on_login_screen_logged_in(self, message: LoginScreen.LoggedIn) -> None:
         """After a login: follow this till's events with the new token."""
         self.state.logged_in(message.user_name)
+        if self.state.office:  # no till: no event stream (scanner, reader, printer), no duty to follow
+            self.run_worker(self.state.check_uploads(), group="uploads", exclusive=True)
+            return
         if isinstance(self.screen, LoginScreen) and self.screen.locked:  # the sale first
             self.set_timer(HOUSEKEEPING_DELAY, self._housekeeping)
             return
@@ -120,7 +137,10 @@ class DingdianTill(App[None]):
 
     def on_login_screen_ready(self, message: LoginScreen.Ready) -> None:
         """Logged in and the shift known (or opened): the sale — after a change of hands, the same sale screen
-        with the same open sale, the new person acting from now on."""
+        with the same open sale, the new person acting from now on. The back office alone: its menu."""
+        if self.state.office:
+            self.switch_screen(OfficeMenuScreen(self.state))
+            return
         if self.sale_screen is not None and isinstance(self.screen, LoginScreen) and self.screen.locked:
             self.sale_screen.hands_changed()  # its calls first: they go out while the screen is popped
             self.pop_screen()
@@ -132,6 +152,18 @@ class DingdianTill(App[None]):
         if message.note:
             self.sale_screen.announce(message.note)
         self.run_worker(self.check_prints(), group="prints", exclusive=True)
+
+    def on_office_menu_screen_log_out(self, _: OfficeMenuScreen.LogOut) -> None:
+        self.run_worker(self._log_out(), group="lock", exclusive=True)
+
+    async def _log_out(self) -> None:
+        """Esc at the back office's menu (alone, in a browser): the session ends at the service, the login again."""
+        try:
+            await self.client.logout()
+        except TillCallFailed:
+            pass  # the token is forgotten all the same; the service lets it expire
+        self.state.logged_out()
+        self.switch_screen(LoginScreen(self.state, notice="已退出登录"))
 
     def on_sale_screen_lock(self, _: SaleScreen.Lock) -> None:
         self.run_worker(self.lock(), group="lock", exclusive=True)
@@ -197,7 +229,7 @@ class DingdianTill(App[None]):
 
     async def check_service(self) -> None:
         """Connection state (the client reports it through _connection_changed); logged in, the duty too."""
-        if self.client.token is None:
+        if self.client.token is None or self.state.office:  # the back office alone follows no duty
             await self.client.health()
             return
         await self.state.check_duty()

@@ -166,7 +166,8 @@ class TillClient:
             return False
         return True
 
-    async def login(self, username: str, pin: str, till_code: str) -> Json:
+    async def login(self, username: str, pin: str, till_code: str | None) -> Json:
+        """A session at this till (`till_code`), or, for the back office in a browser, at none (None)."""
         out = await self._call("POST", "/auth/login", json={"username": username, "pin": pin, "till_code": till_code})
         self.token = out["token"]
         self._http.headers["Authorization"] = f"Bearer {out['token']}"

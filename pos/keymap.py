@@ -226,8 +226,27 @@ BACK_OFFICE = Keymap("后台", (
         key("f9", "open('recall')", "召回", "召回批次（停售、列出购买人）", show=False),
         key("f10", "open('upkeep')", "养护", "月度养护检查（按库区；质量疑问停售、解除）", show=False),
         key("f11", "open('near_expiry')", "近效期", "近效期下架清单（按库区）", show=False),
+        key("f12", "open('checklist')", "合规检查", "合规检查（26 项结论、证据、期限，保存 PDF/XLSX）", show=False),
         back("返回收银", action="dismiss(None)"),
     ), notes=("只显示本岗位有权使用的功能（列在菜单中，不占底栏）",)),
+))
+
+# The back office alone, in the office PC's browser (`dingdian office`): the same menu, Esc logs out (no till).
+OFFICE_MENU = Keymap("后台", (
+    Section("", (
+        *BACK_OFFICE.sections[0].keys[:-1],  # F1 and the entries: the till's menu but its Esc
+        back("退出登录", action="log_out"),
+    ), notes=("只显示本岗位有权使用的功能；收银、设备不在浏览器后台",)),
+))
+
+CHECKLIST = Keymap("合规检查", (
+    Section("", (HELP_KEY,), notes=("输入月份（如 2026-11）回车，按该月重新检查；↑↓ 选择项目，下方显示说明与证据",)),
+    Section("", (
+        key("f2", "run", "重新检查", "按所示月份重新检查（每次检查留有记录，显示与上次相比的变化）"),
+        key("f5", "save('xlsx')", "存XLSX", "保存检查结果为 XLSX（身份证号已遮蔽）"),
+        key("f6", "save('pdf')", "存PDF", "保存检查结果为 PDF（含签字栏）"),
+    ), notes=("浏览器中使用时，文件由浏览器下载",)),
+    Section("", (arrows("选择项目"), back("返回后台", action="leave"))),
 ))
 
 RECEIVING = Keymap("收货验收", (

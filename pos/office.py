@@ -1,4 +1,4 @@
-"""The back office's calls (后台: receiving, counts, the month end, uploads and reconciliation), over the till's one
+"""The back office's calls (后台: receiving, counts, the month end, uploads and reconciliation, the checklist), over the till's one
 client: each sends an intent and returns the service's answer as JSON, refusals as ServiceError — the till decides
 nothing. Kept apart from pos/client.py, which holds the counter's calls."""
 
@@ -148,6 +148,17 @@ class OfficeCalls:
     async def receive_transfer(self, transfer_id: int, verdicts: list[Json], note: str = "") -> Json:
         return await self.client.call("POST", f"/transfers/{transfer_id}/receive",
                                       json={"verdicts": verdicts, "note": note})
+
+
+    # --- the compliance checklist (#22) -------------------------------------------------------------
+
+    async def checklist(self, first: date, last: date) -> Json:
+        """Every CHECK item for the period (ChecklistOut); the service records the run, so the next shows changes."""
+        return await self.client.call("GET", "/checklist", params=_period(first, last), timeout=REPORT_TIMEOUT)
+
+    async def checklist_file(self, first: date, last: date, fmt: str) -> tuple[bytes, str]:
+        return await self.client.download("/checklist/export", _period(first, last) | {"format": fmt},
+                                          timeout=REPORT_TIMEOUT)
 
 
 # The month-end reports the till runs, by kind: the route, and which file formats it offers.

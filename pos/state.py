@@ -29,6 +29,9 @@ class TillState:
     tz: tzinfo  # the store's time zone: times from the service are shown in it
     auto_open_float_fen: int | None = None  # open the shift with this float instead of asking (tests, a till so set)
     export_dir: str = "exports"  # where the back office saves a report's file (`[till] export_dir`)
+    # The back office alone (`dingdian office`: in the office PC's browser): no till, no shift, no sale, no devices;
+    # the login leads to the back office's menu, and only a post with something there gets in.
+    office: bool = False
     user_name: str = LOGGED_OUT
     shift: Json | None = None  # the open shift (ShiftOut); None: closed, or not known before the login
     on_duty: list[str] | None = None  # the pharmacists on duty; None: not known yet
@@ -40,9 +43,10 @@ class TillState:
     _listeners: list[Listener] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
-    def for_settings(cls, settings: Any, client: TillClient, auto_open_float_fen: int | None = None) -> TillState:
+    def for_settings(cls, settings: Any, client: TillClient, auto_open_float_fen: int | None = None,
+                     office: bool = False) -> TillState:
         return cls(client=client, store_name=settings.store.name, till_code=settings.till.code, tz=settings.store.tz,
-                   auto_open_float_fen=auto_open_float_fen, export_dir=settings.till.export_dir)
+                   auto_open_float_fen=auto_open_float_fen, export_dir=settings.till.export_dir, office=office)
 
     @property
     def connected(self) -> bool | None:

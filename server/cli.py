@@ -222,11 +222,15 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 @app.command()
-def pos(config: ConfigOpt = None) -> None:
+def pos(config: ConfigOpt = None,
+        office: Annotated[bool, typer.Option("--office", help="the back office alone: login, then the back office's "
+                                                              "menu; no sale, no shift, no devices (what "
+                                                              "`dingdian office` serves to a browser)")] = False,
+        ) -> None:
     """Open the till (Textual) for this config's till code, talking to the configured service."""
     from pos.app import DingdianTill
 
-    DingdianTill(_settings(config)).run()
+    DingdianTill(_settings(config), office=office).run()
 
 
 @app.command()
@@ -916,6 +920,10 @@ _register_labels(app)
 from server.cli_eprx import register as _register_eprx  # noqa: E402  (eprx codes [--qr] [--printer T01])
 
 _register_eprx(app)
+
+from server.cli_office import register as _register_office  # noqa: E402  (office: the back office in a browser)
+
+_register_office(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -84,6 +84,31 @@ class TillSettings(_Section):
     export_dir: str = Field(default="exports", min_length=1, max_length=500)
 
 
+class OfficeSettings(_Section):
+    """`[office]`: the back office served to the office PC's browser (`dingdian office`, textual-serve): where it
+    listens, and the address the browser is given for it (`public_url`; needed when it listens on every interface,
+    0.0.0.0 or ::, since the page tells the browser where its terminal's websocket is)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
+    port: int = Field(default=8610, ge=1, le=65535)
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/]+/?)?$")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> OfficeSettings:
+        if self.host in ("0.0.0.0", "::") and not self.public_url:
+            raise ValueError(f"office.host {self.host} listens on every interface: set office.public_url to the "
+                             "address the office PC opens, e.g. http://192.168.1.20:8610 (须设置 public_url)")
+        return self
+
+    @property
+    def url(self) -> str:
+        """The address the browser opens (and the page's websocket is reached at)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
 class DeviceSettings(_Section):
     card_reader: Literal["simulated", "pcsc", "sdk"] = "simulated"
     scanner: Literal["simulated", "serial", "hid"] = "simulated"
@@ -351,6 +376,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     backup: BackupSettings = BackupSettings()
     checklist: ChecklistSettings = ChecklistSettings()
+    office: OfficeSettings = OfficeSettings()
 
     # Set by load_settings; where the values came from, for messages and /health.
     source_file: str = Field(default="", exclude=True)

@@ -1,5 +1,8 @@
 """后台 (Ctrl+B at the sale screen): the back office's menu, showing only what the logged-in post may do — the
-service's rights from the login (TillState.may), so a key the service would refuse is not offered."""
+service's rights from the login (TillState.may), so a key the service would refuse is not offered.
+
+OfficeMenuScreen is the same menu as the first screen after the login when the back office is served alone to the
+office PC's browser (`dingdian office`): there is no sale under it, so an entry opens over it and Esc logs out."""
 
 from __future__ import annotations
 
@@ -10,10 +13,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 from pos import keymap
+from pos.screens.checklist import ChecklistScreen
 from pos.screens.count import CountScreen
 from pos.screens.help import HelpScreen
 from pos.screens.losses import LossScreen
@@ -27,6 +32,7 @@ from pos.screens.upkeep import UpkeepScreen
 from pos.screens.uploads import UploadsScreen
 from pos.state import TillState
 from pos.widgets.footer import TillFooter
+from pos.widgets.status import StatusBar
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ ENTRIES = {
     "recall": Entry("F9", "召回", ("batch.stop",), RecallScreen),
     "upkeep": Entry("F10", "养护检查", ("stock.upkeep", "batch.stop"), UpkeepScreen),
     "near_expiry": Entry("F11", "近效期", ("stock.upkeep", "stock.loss", "batch.write"), NearExpiryScreen),
+    # The compliance checklist (#22) is the store manager's (and the 医保 administrator's): GET /checklist is theirs.
+    "checklist": Entry("F12", "合规检查", ("report.read",), ChecklistScreen),
 }
 
 
@@ -86,3 +94,24 @@ class BackOfficeScreen(ModalScreen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.KEYS))
+
+
+class OfficeMenuScreen(BackOfficeScreen):
+    """The back office alone (TillState.office): the menu the login leads to; Esc logs out (there is no till)."""
+
+    KEYS = keymap.OFFICE_MENU
+    BINDINGS: ClassVar[list[BindingType]] = KEYS.bindings()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.state, id="status")
+        yield from super().compose()
+
+    def action_open(self, name: str) -> None:
+        if name in allowed(self.state):
+            self.app.push_screen(ENTRIES[name].make(self.state))
+
+    def action_log_out(self) -> None:
+        self.post_message(self.LogOut())
+
+    class LogOut(Message):
+        """The person leaves the back office: their session ends and the login is asked again."""

@@ -1,4 +1,6 @@
-"""Login: user and PIN at this till (the till code comes from config); then the shift is joined or opened."""
+"""Login: user and PIN at this till (the till code comes from config); then the shift is joined or opened. For the
+back office alone (`dingdian office`, TillState.office) the login is at no till, opens no shift, and lets in only a
+post that has something in the back office."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from textual.widgets import Input, Label, Static
 from pos import keymap
 from pos.client import ServiceError, ServiceUnavailable
 from pos.format import halfwidth
+from pos.screens.backoffice import allowed
 from pos.screens.shift import OpenShiftScreen
 from pos.state import TillState
 from pos.widgets.footer import TillFooter
@@ -50,8 +53,12 @@ class LoginScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(self.state, id="status")
         with Vertical(id="login-box"):
-            yield Label("丁点药房 收银已锁定 — 换人登录" if self.locked else "丁点药房 收银登录", id="login-title")
-            yield Label(f"收款机 {self.state.till_code}", id="login-till")
+            if self.state.office:
+                yield Label("丁点药房 后台登录", id="login-title")
+                yield Label("浏览器后台（不含收银）", id="login-till")
+            else:
+                yield Label("丁点药房 收银已锁定 — 换人登录" if self.locked else "丁点药房 收银登录", id="login-title")
+                yield Label(f"收款机 {self.state.till_code}", id="login-till")
             yield Input(placeholder="工号", id="username", max_length=30)
             yield Input(placeholder="密码 (PIN)", id="pin", password=True, max_length=64)
             yield Static(self.notice, id="login-message", classes="message error" if self.notice else "message",
@@ -84,7 +91,9 @@ class LoginScreen(Screen[None]):
         pin_input = self.query_one("#pin", Input)
         self._say("正在登录…", error=False)
         try:
-            out = await self.client.login(username, halfwidth(pin_input.value), self.state.till_code)
+            # The back office alone logs in at no till: its session can do nothing a till's session is for.
+            out = await self.client.login(username, halfwidth(pin_input.value),
+                                          None if self.state.office else self.state.till_code)
         except ServiceError as exc:
             pin_input.value = ""
             pin_input.focus()
@@ -93,11 +102,29 @@ class LoginScreen(Screen[None]):
         except ServiceUnavailable:
             self._say("无法连接收银服务，请检查服务是否启动（正在自动重试连接）")
             return
+        if self.state.office:
+            await self._to_office(pin_input, out["user"]["display_name"])
+            return
         self.post_message(self.LoggedIn(out["user"]["display_name"]))
         if self.locked:  # the till's shift is known: the sale screen asks it again beside the sale, not before
             self.post_message(self.Ready())
             return
         await self._join_shift()
+
+    async def _to_office(self, pin_input: Input, user_name: str) -> None:
+        """The back office alone: only a post with something in it gets in (the same rights as Ctrl+B's menu, the
+        service's); anyone else is told so and their session ends at once."""
+        if not allowed(self.state):
+            try:
+                await self.client.logout()
+            except (ServiceError, ServiceUnavailable):
+                pass  # the token is forgotten all the same
+            pin_input.value = ""
+            self.query_one("#username", Input).focus()
+            self._say("本岗位没有后台功能，请在收款机操作\nYour post has no back office")
+            return
+        self.post_message(self.LoggedIn(user_name))
+        self.post_message(self.Ready())
 
     async def _join_shift(self) -> None:
         try:

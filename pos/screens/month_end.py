@@ -1,6 +1,6 @@
 """月结报表 (后台 F4): the month's 进销存 (F2) or card-purchase statement (F3) from the service, summed on screen,
 then saved as the service makes it (F5 XLSX, F6 PDF where offered) into the till's export folder
-(`[till] export_dir`). A report runs as a worker under a progress bar: the till's other keys stay live meanwhile,
+(`[till] export_dir`), or downloaded by the browser when the back office is served to one (`dingdian office`). A report runs as a worker under a progress bar: the till's other keys stay live meanwhile,
 and a second run replaces the first. Every figure is the service's (derived from the ledger); the till adds none."""
 
 from __future__ import annotations
@@ -175,13 +175,10 @@ class MonthEndScreen(OfficeScreen):
             return
         finally:
             self._progress(None)
-        folder = Path(self.state.export_dir)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / Path(name).name  # the service's name, never a path of its choosing
-            path.write_bytes(body)
+            said = self.keep_file(body, name)
         except OSError as exc:
             self.say(f"文件保存失败：{exc.strerror or exc}（Could not save the file）", error=True)
             return
-        self.last_saved = path
-        self.say(f"已保存：{path}（{len(body) // 1024 + 1} KB）")
+        self.last_saved = None if self.app.is_web else Path(self.state.export_dir) / Path(name).name
+        self.say(said)

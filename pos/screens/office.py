@@ -7,6 +7,8 @@ languages, as the service gave it (the rule ID, the Chinese, the English), and n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from io import BytesIO
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -118,6 +120,20 @@ class OfficeScreen(Screen[None]):
 
     def action_leave(self) -> None:
         self.app.pop_screen()
+
+    def keep_file(self, body: bytes, name: str) -> str:
+        """A file the service made (a report, the checklist), kept where the person is: in the office PC's browser
+        it is downloaded there; at the till it is saved into `[till] export_dir`. What to tell them is returned;
+        OSError when it could not be saved."""
+        name = Path(name).name  # the service's name, never a path of its choosing
+        if self.app.is_web:
+            self.app.deliver_binary(BytesIO(body), save_filename=name)
+            return f"已下载到浏览器：{name}（{len(body) // 1024 + 1} KB）"
+        folder = Path(self.state.export_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_bytes(body)
+        return f"已保存：{path}（{len(body) // 1024 + 1} KB）"
 
     def work(self, job: Awaitable[Any], done: str = "") -> None:
         """Run a call as a worker (the till's keys stay live); its refusal is said, `done` when it went through."""

@@ -82,6 +82,9 @@ class StatusBar(Static):
 
     def parts(self) -> tuple[Text, Text]:
         state = self.state
+        if state.office:  # the back office in a browser: no till, no duty, no devices, no 医保 sign-in of its own
+            return (Text.assemble(f" {state.store_name}", SEP, "后台（浏览器）", SEP, state.user_name, SEP),
+                    self._service(Text(" ").append_text(_uploads(state.uploads))))
         duty = state.on_duty
         who = Text.assemble(f" {state.store_name}", SEP, f"收款机 {state.till_code}", SEP, state.user_name, SEP)
         if duty is None:
@@ -97,14 +100,17 @@ class StatusBar(Static):
         links.append_text(_insurance(state.insurance_signed_in))
         links.append(" ")
         links.append_text(_uploads(state.uploads))
-        connected = state.connected
+        return who, self._service(links)
+
+    def _service(self, links: Text) -> Text:
+        connected = self.state.connected
         if connected is None:
             links.append("… 正在连接服务", style="bold")
         elif connected:
             links.append("服务✓", style="green")
         else:
             links.append("✕ 服务未连接，正在重试…", style="bold red")
-        return who, links
+        return links
 
     def _fits(self, width: int) -> bool:
         who, links = self.parts()

@@ -58,7 +58,7 @@ def test_the_till_s_screens_are_all_found() -> None:
                                                       "BackOfficeScreen", "ReceivingScreen", "CountScreen",
                                                       "MonthEndScreen", "UploadsScreen", "SupplierReturnScreen",
                                                       "TransferScreen", "LossScreen", "RecallScreen", "UpkeepScreen",
-                                                      "NearExpiryScreen"}
+                                                      "NearExpiryScreen", "ChecklistScreen", "OfficeMenuScreen"}
 
 
 def keymap_of(screen: type[Screen[Any]]) -> Keymap:

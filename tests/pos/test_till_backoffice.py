@@ -24,8 +24,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Static
 from textual.widgets._footer import FooterKey
 
+from catalog.codes import id_check_char, mask_id
 from pos.client import ServiceError, TillClient
 from pos.screens.backoffice import BackOfficeScreen, allowed
+from pos.screens.checklist import ChecklistScreen, detail
 from pos.screens.count import CountScreen
 from pos.screens.login import LoginScreen
 from pos.screens.month_end import MonthEndScreen
@@ -135,10 +137,19 @@ def test_the_menu_offers_each_post_what_the_service_lets_it_do() -> None:
                           ("pharmacist", ["receiving", "count", "transfer", "losses", "recall", "upkeep",
                                           "near_expiry"]),
                           ("manager", ["receiving", "count", "month_end", "uploads", "supplier_return", "transfer",
-                                       "recall", "upkeep", "near_expiry"]),
-                          ("insurance_admin", ["month_end", "uploads"]), ("sysadmin", [])):
+                                       "recall", "upkeep", "near_expiry", "checklist"]),
+                          ("insurance_admin", ["month_end", "uploads", "checklist"]), ("sysadmin", [])):
         state.client.user = {"actions": actions_of(frozenset({Role(post)}))}  # what the login answers
         assert allowed(state) == entries, post
+
+
+def test_a_checklist_item_s_reason_shows_no_whole_identity_number() -> None:
+    """SEC-06 on the checklist screen: evidence quoted whole by the service would still be masked at the till."""
+    whole = "11010519491231002" + id_check_char("11010519491231002")
+    finding = {"no": 14, "verdict": "fail", "verdict_zh": "不合格", "summary_zh": f"小票存根含 {whole}", "count": 1,
+               "evidence": [{"where": "print_job #3", "text": whole}], "countdowns": [], "missing": ""}
+    said = detail(finding, ["pass", "fail"])
+    assert whole not in said and mask_id(whole) in said and "合格 → 不合格" in said
 
 
 async def a_delivery_is_scanned_inspected_and_approved_by_another_person(shop: Shop, pilot: Pilot[Any]) -> None:
@@ -282,6 +293,24 @@ async def the_month_s_report_runs_with_the_keys_live_and_is_saved(shop: Shop, pi
     assert "f5" in shown_keys(month) and "f6" not in shown_keys(month)  # the API offers no PDF of it
 
 
+async def the_checklist_shows_its_26_items_and_is_saved_as_a_pdf(shop: Shop, pilot: Pilot[Any]) -> None:
+    """The manager's compliance checklist (#22) at 80×24: every item with the service's verdict, the row's reason
+    below it, kept as the service's PDF."""
+    checks: ChecklistScreen = await open_office(pilot, "f12", ChecklistScreen)
+    await until(pilot, lambda: checks.table.row_count == 26, what="the checklist's items")
+    rows = [checks.table.get_row_at(n) for n in range(26)]
+    assert [r[0] for r in rows] == [str(n) for n in range(1, 27)]
+    assert {r[2] for r in rows} <= {"合格", "不合格", "需人工确认"} and "需人工确认" in {r[2] for r in rows}
+    fits(checks)
+    await pilot.press("down")
+    assert message(checks, "#office-message").startswith("2. ")
+    assert {"f5", "f6"} <= shown_keys(checks)
+    await pilot.press("f6")
+    await until(pilot, lambda: "已保存" in message(checks, "#office-message"), what="the PDF saved")
+    saved = sorted(shop.exports.glob("checklist-*.pdf"))
+    assert len(saved) == 1 and saved[0].read_bytes()[:5] == b"%PDF-"
+
+
 def failed_upload(shop: Shop) -> int:
     """An outbox row the transport failed three times, three hours ago."""
     ctx = shop.ctx
@@ -320,7 +349,7 @@ async def only_the_insurance_admin_sends_a_failed_row_again(shop: Shop, pilot: P
 @pytest.mark.refuses("SEC-01")
 def test_the_back_office_at_the_till(shop: Shop) -> None:
     """One till for all of it, hands changed as a store does (a till and a login cost what a test should not): the
-    pharmacist receives, the manager approves, counts, runs the month and sees the uploads; the 医保 administrator
+    pharmacist receives, the manager approves, counts, runs the month and the checklist and sees the uploads; the 医保 administrator
     sends a failed row again."""
     row_id = failed_upload(shop)
 
@@ -333,6 +362,8 @@ def test_the_back_office_at_the_till(shop: Shop) -> None:
             await a_count_is_entered_and_submitted_and_its_counter_cannot_post_it(shop, pilot)
             await leave(pilot)
             await the_month_s_report_runs_with_the_keys_live_and_is_saved(shop, pilot)
+            await leave(pilot)
+            await the_checklist_shows_its_26_items_and_is_saved_as_a_pdf(shop, pilot)
             await leave(pilot)
             await only_the_insurance_admin_sends_a_failed_row_again(shop, pilot, row_id)
 
