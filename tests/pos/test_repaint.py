@@ -43,6 +43,60 @@ def test_a_key_into_the_scan_field_changes_no_virtual_size_while_the_code_fits()
     asyncio.run(body())
 
 
+def test_a_scanners_burst_is_taken_as_one_and_a_persons_keys_show_one_by_one() -> None:
+    """A wedge scanner's code and Enter reach the field together: the code is scanned whole, in order, without the
+    field's value changing once (no repaint of the field: the scan repaints with its line). Keys that reach it one
+    at a time show one at a time; a Backspace behind a burst deletes the burst's last character, never an earlier
+    one; a burst past max_length is cut there, as Textual's Input refuses each key past it."""
+    from textual import events
+    from textual.message import Message
+
+    scanned: list[str] = []
+    changes: list[str] = []
+
+    class Till(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ScanInput(id="scan", max_length=20)
+
+        def on_scan_input_scanned(self, event: ScanInput.Scanned) -> None:
+            scanned.append(event.code)
+
+        def on_input_changed(self, event: Input.Changed) -> None:
+            changes.append(event.value)
+
+    def burst(app: App[None], text: str) -> None:  # as a terminal delivers one read: every key queued at once
+        for ch in text:
+            key: Message = events.Key("enter", "\r") if ch == "\r" else events.Key(ch, ch)
+            app.post_message(key)
+
+    async def body() -> None:
+        app = Till()
+        async with app.run_test(size=(30, 3)) as pilot:
+            field = app.query_one(ScanInput)
+            field.focus()
+            await pilot.pause()
+            burst(app, "6901234567892\r6970000000017\r")
+            await pilot.pause()
+            assert scanned == ["6901234567892", "6970000000017"]
+            assert changes == [] and field.value == ""  # the field never held them
+            for ch in "123":  # a person: each key alone, each shown
+                await pilot.press(ch)
+                assert field.value == "123"[:len(changes)]
+            assert changes == ["1", "12", "123"]
+            burst(app, "45")
+            app.post_message(events.Key("backspace", None))
+            await pilot.pause()
+            assert field.value == "1234"  # the burst went in first, then the Backspace took its last key
+            burst(app, "9" * 30)
+            await pilot.pause()
+            assert field.value == "1234" + "9" * 16  # cut at max_length
+            burst(app, "\r")
+            await pilot.pause()
+            assert scanned[-1] == "1234" + "9" * 16 and field.value == ""
+
+    asyncio.run(body())
+
+
 def test_the_footer_keeps_its_keys_when_the_focus_moves_and_remakes_them_when_the_keys_change() -> None:
     class Login(App[None]):
         BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回"), Binding("f2", "go", "确认")]
