@@ -10,8 +10,8 @@ A scanner's burst is taken as one: the characters that reach the input together 
 Enter arrive in one read of the terminal, so they are queued here before the first is handled) are kept aside and
 put into the field at once, by a callback queued behind them — one change of the value and one repaint instead of
 thirteen; and a code whose Enter is among them never shows in the field at all, the scan repainting the screen
-once, with its line. A key typed by a person is alone in the queue: it is in the field before the next repaint,
-as before. Any other key (a cursor move, Backspace, an F-key on its way to its binding), a paste or the focus
+once, with its line. A key typed by a person is alone in the queue: it goes into the field at once, as
+Textual's Input puts it. Any other key (a cursor move, Backspace, an F-key on its way to its binding), a paste or the focus
 leaving puts the kept characters in first, so they are never reordered or lost.
 
 Textual's Input gives itself a virtual width of its text's (plus the cursor's cell) on every change, and a change of a
@@ -54,7 +54,8 @@ class ScanInput(Input):
             event.prevent_default()
             self._take_code()
             return
-        if event.is_printable and event.character is not None and self.selection.is_empty:
+        if (event.is_printable and event.character is not None and self.selection.is_empty
+                and (self._burst or self.message_queue_size)):  # more keys behind it: a burst
             event.stop()
             event.prevent_default()
             self._burst.append(event.character)
