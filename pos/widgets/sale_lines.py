@@ -1,10 +1,12 @@
-"""The sale's lines: one small widget a line, under a header, with a row cursor.
+"""The sale's lines: one widget drawing a header and a line per row (Textual's line API), with a row cursor.
 
 A DataTable re-renders every visible row after any change to any cell (each change clears its render caches), so
-each scan redrew the whole table: most of the till's time per scan. Here a scan mounts one row or updates one, and
-the screen repaints only what changed. The cursor and the zebra stripes are styles a row renders with (the table's
-component classes, resolved once), not CSS classes on the rows: a class changed on a row applies the whole stylesheet
-to it again, which cost more than the rest of a scan's redraw whenever the cursor moved to the line just scanned.
+each scan redrew the whole table. A widget per row redrew only its row, but a scan that added a line mounted a widget:
+its styles worked out from the stylesheet and the whole screen laid out again — a third of a new line's CPU. Here
+a row is a line of this one widget: a scan that adds or changes a line repaints that line (and the cursor's old
+one), and nothing is mounted or laid out. The virtual height is never below the widget's own, so it changes (a
+layout, the scrollbar) only once the lines outgrow the box. The cursor and the zebra stripes are styles a line is
+drawn with (the widget's component classes, resolved once), never CSS classes.
 
 It answers the few questions the sale screen (and its tests) ask of a table: `row_count`, `cursor_row`,
 `move_cursor(row=)`, `get_row_at(n)`, the keys in order, `add_row`, `update_row`, `remove_row`, `clear`.
@@ -16,10 +18,12 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.cells import cell_len
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widget import Widget
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 Column = tuple[str, int]  # the header's words, the width in cells (0: what the others leave)
 
@@ -37,53 +41,11 @@ def fit(text: str, width: int, right: bool = False) -> str:
     return pad + text if right else text + pad
 
 
-class Row(Widget):
-    """One line of the sale (or the header): its cells laid out in the columns' widths."""
-
-    DEFAULT_CSS = """
-    Row { height: 1; }
-    Row.-header { text-style: bold; color: $text-muted; }
-    """
-
-    def __init__(self, cells: Sequence[str], columns: Sequence[Column], right: frozenset[int], classes: str = "",
-                 odd: bool = False) -> None:
-        super().__init__(classes=classes)
-        self.cells = list(cells)
-        self.columns = columns
-        self.right = right
-        self.odd = odd
-        self.cursor = False
-
-    def set_cells(self, cells: Sequence[str]) -> None:
-        if list(cells) != self.cells:
-            self.cells = list(cells)
-            self.refresh()
-
-    def mark(self, *, odd: bool | None = None, cursor: bool | None = None) -> None:
-        """The stripe and the cursor: a repaint of this row, never a restyle."""
-        odd = self.odd if odd is None else odd
-        cursor = self.cursor if cursor is None else cursor
-        if (odd, cursor) != (self.odd, self.cursor):
-            self.odd, self.cursor = odd, cursor
-            self.refresh()
-
-    def render(self) -> Text:
-        fixed = sum(w + 1 for _, w in self.columns if w)
-        flexible = max(4, self.size.width - fixed - 1)
-        parts = [fit(cell, w or flexible, n in self.right) for n, (cell, (_, w)) in enumerate(
-            zip(self.cells, self.columns, strict=True))]
-        text = Text(" ".join(parts), no_wrap=True, overflow="crop")
-        lines = self.parent
-        if (self.cursor or self.odd) and isinstance(lines, SaleLines):
-            text.pad_right(self.size.width - text.cell_len)  # the style covers the whole row, as a background does
-            text.stylize(lines.get_component_rich_style("sale-lines--cursor" if self.cursor else "sale-lines--odd"))
-        return text
-
-
-class SaleLines(VerticalScroll, can_focus=False):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"sale-lines--odd", "sale-lines--cursor"}
+class SaleLines(ScrollView, can_focus=False):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"sale-lines--header", "sale-lines--odd", "sale-lines--cursor"}
     DEFAULT_CSS = """
     SaleLines { height: 1fr; }
+    SaleLines > .sale-lines--header { text-style: bold; color: $text-muted; }
     SaleLines > .sale-lines--odd { background: $boost; }
     SaleLines > .sale-lines--cursor { background: $accent; color: $text; text-style: bold; }
     """
@@ -92,12 +54,10 @@ class SaleLines(VerticalScroll, can_focus=False):
         super().__init__(id=id)
         self.columns = tuple(columns)
         self.right = frozenset(right)
-        self._rows: list[Row] = []  # in order, each with its key
+        self._rows: list[list[str]] = []  # in order, each with its key
         self._keys: list[str] = []
         self._cursor = 0
-
-    def compose(self) -> ComposeResult:
-        yield Row([label for label, _ in self.columns], self.columns, self.right, classes="-header")
+        self._grown = False  # the virtual size changed, its layout (and scrollbar) not come yet
 
     # --- what the screen asks -------------------------------------------------------------------------
 
@@ -113,45 +73,88 @@ class SaleLines(VerticalScroll, can_focus=False):
         return list(self._keys)
 
     def get_row_at(self, n: int) -> list[str]:
-        return list(self._rows[n].cells)
+        return list(self._rows[n])
 
     def get_row(self, key: str) -> list[str]:
-        return list(self._rows[self._keys.index(key)].cells)
+        return list(self._rows[self._keys.index(key)])
 
     # --- changes ------------------------------------------------------------------------------------
 
     def add_row(self, *cells: str, key: str) -> None:
-        row = Row(cells, self.columns, self.right, odd=len(self._rows) % 2 == 1)
-        self._rows.append(row)
+        self._rows.append(list(cells))
         self._keys.append(key)
-        self.mount(row)
+        self._fit_height()
+        self.refresh_line(len(self._rows))  # line 0 is the header
         if len(self._rows) == 1:
             self.move_cursor(row=0)
 
     def update_row(self, key: str, *cells: str) -> None:
-        self._rows[self._keys.index(key)].set_cells(cells)
+        at = self._keys.index(key)
+        if list(cells) != self._rows[at]:
+            self._rows[at] = list(cells)
+            self.refresh_line(at + 1)
 
     def remove_row(self, key: str) -> None:
         at = self._keys.index(key)
-        row = self._rows.pop(at)
-        del self._keys[at]
-        row.remove()
-        for n, later in enumerate(self._rows[at:], start=at):  # the stripes below shift by one
-            later.mark(odd=n % 2 == 1)
+        del self._rows[at], self._keys[at]
+        self.refresh_lines(at + 1, len(self._rows) - at + 1)  # the lines below move up (and their stripes)
+        self._fit_height()
         self.move_cursor(row=min(self._cursor, len(self._rows) - 1))
 
     def clear(self) -> None:
-        for row in self._rows:
-            row.remove()
         self._rows, self._keys, self._cursor = [], [], 0
+        self._fit_height()
+        self.refresh()
 
     def move_cursor(self, *, row: int) -> None:
         if not self._rows:
             self._cursor = 0
             return
         row = max(0, min(row, len(self._rows) - 1))
-        if 0 <= self._cursor < len(self._rows):
-            self._rows[self._cursor].mark(cursor=False)
+        if row != self._cursor:
+            self.refresh_line(self._cursor + 1)
         self._cursor = row
-        self._rows[row].mark(cursor=True)
-        self.call_after_refresh(self.scroll_to_widget, self._rows[row], animate=False)
+        self.refresh_line(row + 1)
+        if self._grown:  # the scrollbar comes with the next layout: scrolled then
+            self.call_after_refresh(self._show_cursor)
+        else:
+            self._show_cursor()
+
+    def _show_cursor(self) -> None:
+        self._grown = False
+        self.scroll_to_region(Region(0, self._cursor + 1, 1, 1), animate=False, immediate=True)
+
+    # --- drawing ------------------------------------------------------------------------------------
+
+    def _fit_height(self) -> None:
+        """The virtual size: the widget's own while the lines fit (no layout), theirs once they do not."""
+        size = Size(self.scrollable_content_region.width, max(len(self._rows) + 1, self.scrollable_content_region.height))
+        if size != self.virtual_size:
+            self.virtual_size = size
+            self._grown = True
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self._fit_height()
+
+    def _line_text(self, n: int, width: int) -> str:
+        cells = [label for label, _ in self.columns] if n < 0 else self._rows[n]
+        fixed = sum(w + 1 for _, w in self.columns if w)
+        flexible = max(4, width - fixed - 1)
+        return " ".join(fit(cell, w or flexible, i in self.right) for i, (cell, (_, w)) in enumerate(
+            zip(cells, self.columns, strict=True)))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = y + self.scroll_offset.y  # 0: the header, n: the sale's row n - 1
+        base = self.rich_style
+        if line > len(self._rows):
+            return Strip.blank(width, base)
+        n = line - 1
+        style: Style = base
+        if n < 0:
+            style = base + self.get_component_rich_style("sale-lines--header")
+        elif n == self._cursor:
+            style = base + self.get_component_rich_style("sale-lines--cursor")
+        elif n % 2 == 1:
+            style = base + self.get_component_rich_style("sale-lines--odd")
+        return Strip([Segment(self._line_text(n, width), style)]).crop_extend(0, width, style)

@@ -28,10 +28,12 @@ def user_out(user_id: int, username: str, display_name: str, status: str, roles:
 
 @router.post("/login", response_model=LoginOut, openapi_extra={"x-action": "public"})
 def login(body: LoginIn, request: Request, ctx: CtxDep) -> LoginOut:
+    # The PIN's verification before the unit of work: the writer is not held while argon2 runs (users.verify_ahead).
+    verified = users.verify_ahead(get_state(request).engine, ctx, body.username, body.pin)
     with unit_of_work(request) as u:
         # A till session only from a registered, active till bound to this store's site (AGR-02, CARD-06).
         till_id = usable_till(orm(u), ctx, body.till_code).id if body.till_code else None
-        result = users.login(u, ctx, body.username, body.pin, till_id)
+        result = users.login(u, ctx, body.username, body.pin, till_id, verified)
         if result is not None:
             token, sess, user = result
             roles = users.active_roles(orm(u), id_of(user))

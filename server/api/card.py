@@ -50,6 +50,7 @@ from server.services.card import rows as card_rows
 from server.services.card import settle as card_settle
 from server.services.catalog import items as catalog_service
 from server.services.context import Ctx
+from server.services.insurance import sign_in as insurance_session
 from server.services.sale.completion import Completion
 from server.services.store import second_person
 
@@ -137,8 +138,9 @@ async def cancel(sale_id: SalePath, body: CancelIn, request: Request, ctx: CtxDe
     A later-day reversal's second person confirmed at the till: their grant in the header X-Second."""
     state = get_state(request)
     confirmation = await run_in_threadpool(second_person.confirmation_of, state.engine, by)
+    ip = insurance_session.terminal_ip(request.client.host if request.client else "")  # an authoriser's 9001, if any
     ret = await run_in_threadpool(card_cancel.cancel, state.engine, ctx, gateway_of(request), sale_id.lower(), till_of(who),
-                                  body.return_id.lower(), body.reason, body.to_quarantine, confirmation)
+                                  body.return_id.lower(), body.reason, body.to_quarantine, confirmation, ip)
     with read_session(state.engine) as s:
         return return_out(s, ret)
 

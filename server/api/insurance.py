@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import uuid
-
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, ReadSession, get_state, guarded
@@ -38,19 +35,13 @@ def _publish(request: Request, ctx: Ctx) -> None:
 
 
 def _terminal_ip(request: Request, given: str | None) -> str:
-    if given:
-        return given
-    host = request.client.host if request.client else ""
-    try:
-        return str(ipaddress.ip_address(host))[:20]
-    except ValueError:
-        return "127.0.0.1"
+    return given or insurance_session.terminal_ip(request.client.host if request.client else "")
 
 
 @router.post("/insurance/sign-in", response_model=SignInOut, status_code=201, **guarded(Action.INSURANCE_SESSION))
 def sign_in(request: Request, ctx: CtxDep, body: SignInIn | None = None) -> SignInOut:
     body = body or SignInIn()
-    mac = body.mac or ":".join(f"{(uuid.getnode() >> s) & 0xFF:02X}" for s in range(40, -1, -8))
+    mac = body.mac or insurance_session.terminal_mac()
     try:
         st = insurance_session.sign_in(get_state(request).engine, ctx, gateway_of(request), mac,
                                        _terminal_ip(request, body.ip))

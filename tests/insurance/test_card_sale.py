@@ -321,6 +321,13 @@ def test_card04_a_card_sale_comes_back_whole_through_2103_never_as_cash(card_sho
     part = c.post("/returns", json={"id": str(uuid.uuid4()), "sale_id": sid, "reason": "退一盒",
                                     "lines": [{"sale_line_id": sale["lines"][0]["id"], "qty": 1}]}, headers=ph)
     assert part.status_code == 409 and part.json()["code"] == "CARD-04"
+    # Logged in at the till themselves and not signed in to the centre today: they sign in first (Ctrl+Y). Only an
+    # authoriser in place, who is not logged in here, is signed in for the call (tests/pos/test_till_card.py).
+    unsigned = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": "患者退药"},
+                      headers=ph)
+    assert unsigned.status_code == 409 and unsigned.json()["code"] == "INS-SIGNIN"
+    assert card_shop["sandbox"].deliveries(infno="2103") == []
+    assert not [r for r in card_shop["sandbox"].sign_ins() if r["opter"] == "u_pharmacist"]
     c.post("/insurance/sign-in", json={}, headers=ph)
     no_reason = c.post(f"/sales/{sid}/card/cancel", json={"return_id": str(uuid.uuid4()), "reason": ""}, headers=ph)
     assert no_reason.status_code == 422

@@ -7,6 +7,7 @@ code, the token never on screen. One snapshot: the preview at 80×24."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -310,8 +311,8 @@ def _card_sale_yesterday(base: str, engine: Engine, clock_today: Any) -> dict[st
         tenders = [{"kind": "cash", "amount_fen": due, "tendered_fen": due}] if due else []
         done = http.post(f"/sales/{sid}/card/settle", json={"tenders": tenders}, headers=h)
         assert done.status_code == 200, done.text
-        # The pharmacist who will authorise the reversal acts with the centre: signed in today (9001) too.
-        assert http.post("/insurance/sign-in", json={}, headers=headers(http, "pharmacist", "T01")).status_code == 201
+        # The pharmacist who will authorise the reversal is not signed in to the centre today (9001): the service
+        # signs them in for that call.
     with behind_the_guard(engine, "sale") as conn:
         conn.execute(text("UPDATE sale SET business_date = :d WHERE id = :i"),
                      {"d": clock_today - timedelta(days=1), "i": sid})
@@ -341,6 +342,9 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
         gone = add_user(u, ctx, "u_mgr_gone", "离职店长", "4141", {Role.MANAGER})
         freeze_user(u, ctx, id_of(gone), "离职")
     paid = _card_sale_yesterday(live.base, engine, ctx.today)
+
+    def pharmacist_sign_ins() -> list[dict[str, Any]]:
+        return [r for r in sandbox.sign_ins() if r["opter"] == "u_pharmacist"]
 
     async def in_dialog(pilot: Pilot[Any], username: str, pin: str) -> AuthoriseScreen:
         dialog: AuthoriseScreen = await popup(pilot, AuthoriseScreen)
@@ -400,10 +404,11 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
             await until(pilot, lambda: app.screen is returns and "CARD-04" in message(returns, "#return-message"),
                         what="the cashier refused as the second person")
             assert returns.done is None and sandbox.deliveries(infno="2103") == []
+            assert not pharmacist_sign_ins()  # refused before anything: no sign-in made for the call either
             await pilot.press("f2")  # again: a frozen manager types their PIN
             frozen = await in_dialog(pilot, "u_mgr_gone", "4141")
             await until(pilot, lambda: "冻结" in message(frozen, "#authorise-message"), what="the frozen refusal")
-            assert app.screen is frozen and sandbox.deliveries(infno="2103") == []
+            assert app.screen is frozen and sandbox.deliveries(infno="2103") == [] and not pharmacist_sign_ins()
             frozen.query_one("#auth-user", Input).value = ""
             frozen.query_one("#auth-user").focus()
             await type_text(pilot, "u_manager", "enter")
@@ -419,6 +424,19 @@ def test_f5_while_the_first_check_is_out_and_a_later_day_card_reversal_authorise
         with engine.connect() as conn:
             row = conn.execute(text("SELECT status, cancelled_by, cancel_confirmed_by FROM card_settlement")).one()
             ids = {r.username: r.id for r in conn.execute(text("SELECT id, username FROM app_user"))}
+            kept = conn.execute(text("SELECT user_id, sign_no, signed_out_at FROM insurance_sign_in "
+                                     "WHERE user_id = :p"), {"p": ids["u_pharmacist"]}).all()
+            noted = conn.execute(text("SELECT note FROM audit_entry WHERE action = 'insurance.sign_in' "
+                                      "AND user_id = :p"), {"p": ids["u_pharmacist"]}).scalars().all()
         assert tuple(row) == ("cancelled", ids["u_pharmacist"], ids["u_manager"])
+        # The pharmacist who authorised it is the operator the centre recorded: signed in for the call (9001),
+        # the 2103 under that sign-in, signed out after it (9002) — not left signed in at the cashier's till.
+        [(_, sign_no, signed_out_at)] = kept
+        assert signed_out_at is not None and len(noted) == 1 and "authorised in place" in noted[0]
+        [centre_sign_in] = pharmacist_sign_ins()
+        assert centre_sign_in["sign_no"] == sign_no and centre_sign_in["signed_out_at"]
+        [cancel_2103] = sandbox.deliveries(infno="2103")
+        sent = json.loads(cancel_2103["body"])
+        assert (sent["opter"], sent["sign_no"], cancel_2103["infcode"]) == ("u_pharmacist", sign_no, "0")
 
     asyncio.run(body())

@@ -208,3 +208,85 @@ def test_login_failure_is_audited(client: TestClient, headers: dict[str, dict[st
         n = s.connection().execute(text("SELECT count(*) FROM audit_entry WHERE action = 'auth.login_failed'")).scalar_one()
     assert n == 1
     assert login(client, "u_cashier", "1111")
+
+
+@pytest.mark.refuses("SEC-03")
+@pytest.mark.parametrize("meanwhile", ["frozen", "locked", "pin_changed"])
+def test_the_pin_is_verified_without_the_writer_and_what_changed_meanwhile_is_judged_at_the_write(
+        client: TestClient, headers: dict[str, dict[str, str]], engine: Engine, ctx: Ctx,
+        monkeypatch: pytest.MonkeyPatch, meanwhile: str) -> None:
+    """The login's argon2 verification runs before its unit of work, so SQLite's writer is free meanwhile (another
+    till's scan is not queued behind a PIN). No gap: the account as it is at the write decides — frozen between the
+    verification and the write: SEC-03, no session; locked meanwhile: refused though the PIN was right; the PIN
+    changed meanwhile: the old one is verified again against the new hash, and refused. The same for a PIN typed
+    to authorise in place."""
+    import threading
+
+    from server.auth.pins import hash_pin
+    from server.db.sqlite import writer_lock
+
+    lock = writer_lock(engine)
+    writer_free: list[bool] = []
+    real = users.verify_and_update
+    armed: list[bool] = []
+
+    def change_meanwhile(username: str) -> None:
+        with engine.connect() as conn:
+            uid = int(conn.execute(text("SELECT id FROM app_user WHERE username = :n"), {"n": username}).scalar_one())
+        if meanwhile == "frozen":
+            with core_unit(engine) as u:
+                users.freeze_user(u, ctx, uid, "离职")
+        else:
+            change = ({"locked_until": ctx.now + timedelta(minutes=30)} if meanwhile == "locked"
+                      else {"pin_hash": hash_pin("8080", *users.pin_cost(ctx))})
+            with engine.begin() as conn:
+                conn.execute(text(f"UPDATE app_user SET {next(iter(change))} = :v WHERE id = :i"),
+                             {"v": next(iter(change.values())), "i": uid})
+
+    def verify(pin: str, stored: str, memory_kib: int, time_cost: int) -> tuple[bool, str | None]:
+        if lock is not None:  # SQLite: is the writer free while argon2 runs? (another thread could take it)
+            taken: list[bool] = []
+
+            def probe() -> None:  # an RLock is released by the thread that took it
+                taken.append(lock.acquire(blocking=False))
+                if taken[0]:
+                    lock.release()
+            thread = threading.Thread(target=probe)
+            thread.start()
+            thread.join()
+            writer_free.append(taken[0])
+        answer = real(pin, stored, memory_kib, time_cost)
+        if armed:  # the account changes between the verification and the write
+            armed.clear()
+            change_meanwhile(who[0])
+        return answer
+
+    monkeypatch.setattr(users, "verify_and_update", verify)
+    who = ["u_cashier"]
+    assert login(client, "u_cashier", "1111")  # nothing meanwhile: logged in
+    assert lock is None or (writer_free and all(writer_free))  # SQLite: verified without the writer
+
+    def sessions(username: str) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM auth_session s JOIN app_user u ON u.id = s.user_id "
+                                         "WHERE u.username = :n"), {"n": username}).scalar_one())
+
+    before = sessions("u_cashier")
+    armed.append(True)
+    r = client.post("/auth/login", json={"username": "u_cashier", "pin": "1111"})
+    expected = {"frozen": (403, "SEC-03"), "locked": (403, "AUTH_LOCKED"), "pin_changed": (401, "AUTH")}[meanwhile]
+    assert (r.status_code, r.json()["code"]) == expected, r.text
+    assert sessions("u_cashier") == before  # no session behind the refusal
+
+    who[0] = "u_manager"  # a manager typing their PIN to authorise a cashier's void in place
+    before = sessions("u_manager")
+    till_person = headers["cashier"] if meanwhile != "frozen" else login(client, "u_pharmacist", "2222")
+    writer_free.clear()
+    armed.append(True)
+    r = client.post("/auth/authorise", json={"username": "u_manager", "pin": "4444", "action": "sale.void",
+                                              "subject": "00000000-0000-0000-0000-000000000001"}, headers=till_person)
+    assert r.status_code == 403 and r.json()["code"] == {"frozen": "SEC-03", "locked": "AUTH_LOCKED",
+                                                         "pin_changed": "AUTH"}[meanwhile], r.text
+    assert not r.json().get("grant") and (lock is None or writer_free[0])  # the first verification without the writer (a PIN changed
+    # meanwhile is verified again inside the unit, against the hash it will judge: that rare one holds it)
+    assert sessions("u_manager") == before

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,11 +24,17 @@ from server.services.sale import returns
 from server.services.store import second_person
 from server.services.store.shifts import open_shift_for
 
+log = logging.getLogger(__name__)
+
 
 def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, till_code: str, return_id: str,
-           reason: str, to_quarantine: bool, confirmation: second_person.Confirmation | None = None) -> Any:
+           reason: str, to_quarantine: bool, confirmation: second_person.Confirmation | None = None,
+           ip: str = "127.0.0.1") -> Any:
     """Return a card-paid sale whole: 2103 cancels the settlement, then the return puts stock back by batch
     and refunds the cash part in cash; the card part is never refunded as cash (CARD-04).
+
+    Authorised in place (F11 at a cashier's till), the authoriser is the operator the centre records: if they are
+    not signed in today, they are signed in (9001) for this 2103 and signed out (9002) after it. `ip`: the till's.
 
     The cancellation is committed on its own as soon as the centre confirms it; the return follows. A
     retry with the same return id gets the first result; a return that failed after a confirmed 2103 is
@@ -56,7 +64,10 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
             later_day = sale.business_date is not None and sale.business_date < ctx.today
             confirmed_by = second_person.require(u, ctx, "CARD-04", sale.total_fen, later_day, confirmation)
             insured = rows.insured_of(u, sale.id)
-            caller = counter.caller(u, ctx, insured.insuplc_admdvs if insured else "")
+            # Authorised in place, the authoriser acts with the centre (the envelope's 经办人): not signed in today,
+            # they are signed in for this call below (9001), after the intent and before the 2103.
+            caller = counter.caller(u, ctx, insured.insuplc_admdvs if insured else "",
+                                    signed_in=ctx.actor.till_user is None)
             # intent first: the 2103's msgid is on record
             after = rows.change(u, row.id, cancel_msgid=ins.settlement_msgid(u, ctx))
             audit.record(u, ctx.store_id, ctx.actor, "settlement.cancel_intent", "card_settlement", row.id,
@@ -65,6 +76,10 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                       psn_no=insured.psn_no if insured else "")
             settlement_id, cancel_msgid = int(row.id), str(after.cancel_msgid)
     if settlement_id is not None:
+        for_call = None
+        if not caller.sign_no:  # an authoriser in place not signed in today: signed in for this call
+            for_call = _sign_in_for_call(engine, ctx, gateway, settlement_id, ip)
+            caller = dataclasses.replace(caller, sign_no=for_call.sign_no)
         try:
             gateway.cancel(caller, request, msgid=cancel_msgid)
         except GatewayError as e:
@@ -84,15 +99,42 @@ def cancel(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, ti
                                {"msgid": cancel_msgid, "settlement_id": settlement_id, "status": "settled",
                                 "cause": cause.body()}) from None
             raise e.to_app_error() from None
-        with core_unit(engine) as u:  # the centre has cancelled: recorded at once, on its own
-            row = rows.settlement(u, settlement_id, lock=True)
-            assert row is not None
-            after = rows.change(u, settlement_id, status=SettlementStatus.CANCELLED.value, cancel_reason=reason.strip(),
-                                cancelled_by=ctx.actor.user_id, cancel_confirmed_by=confirmed_by)
-            audit.record(u, ctx.store_id, ctx.actor, "settlement.cancelled", "card_settlement", settlement_id,
-                         rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=reason)
+        else:
+            with core_unit(engine) as u:  # the centre has cancelled: recorded at once, on its own
+                row = rows.settlement(u, settlement_id, lock=True)
+                assert row is not None
+                after = rows.change(u, settlement_id, status=SettlementStatus.CANCELLED.value,
+                                    cancel_reason=reason.strip(), cancelled_by=ctx.actor.user_id,
+                                    cancel_confirmed_by=confirmed_by)
+                audit.record(u, ctx.store_id, ctx.actor, "settlement.cancelled", "card_settlement", settlement_id,
+                             rows.image(CardSettlement, row), rows.image(CardSettlement, after), note=reason)
+        finally:
+            if for_call is not None:
+                _sign_out_after_call(engine, ctx, gateway, for_call.row_id)
     with core_unit(engine) as u:
         return _return_whole(u, ctx, sale_id, till_code, return_id, reason, to_quarantine, confirmation)
+
+
+def _sign_in_for_call(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, settlement_id: int,
+                      ip: str) -> ins.SignInState:
+    """9001 for the authoriser in place, who acts with the centre in this call and has no sign-in of today (they
+    are not logged in at this till, so cannot sign in here first): recorded and audited with both people, as any
+    sign-in. Refused by the centre: the 2103's intent is cleared, nothing was sent."""
+    try:
+        return ins.sign_in(engine, ctx, gateway, ins.terminal_mac(), ip,
+                           note="for one 2103 authorised in place at another's till")
+    except GatewayError as e:
+        _clear_cancel(engine, ctx, settlement_id, f"9001 for the authoriser refused: {e.message_en}")
+        raise e.to_app_error() from None
+
+
+def _sign_out_after_call(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, row_id: int) -> None:
+    """9002 of the sign-in made for the call: the authoriser is not left signed in at a till they are not at. A
+    refused or lost 9002 changes nothing of the reversal (the sign-in lapses with the business day)."""
+    try:
+        ins.sign_out(engine, ctx, gateway, row_id)
+    except (GatewayError, AppError) as e:
+        log.warning("9002 after an in-place 2103 not done (sign-in %s): %s", row_id, e)
 
 
 def _cancelled_awaiting_return(u: Unit, sale_id: str) -> bool:

@@ -11,6 +11,8 @@ records the outcome with its audit entry.
 
 from __future__ import annotations
 
+import ipaddress
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -40,11 +42,12 @@ class SignInState:
     signed_in_at: datetime
     signed_out_at: datetime | None
     sign_out_time: str
+    row_id: int = 0
 
     @classmethod
     def of(cls, row: InsuranceSignIn, opter_name: str) -> SignInState:
         return cls(row.user_id, row.opter, opter_name, row.sign_no, row.sign_time, row.business_date,
-                   row.signed_in_at, row.signed_out_at, row.sign_out_time)
+                   row.signed_in_at, row.signed_out_at, row.sign_out_time, row.id or 0)
 
     def public(self) -> dict[str, Any]:
         return {"opter": self.opter, "opter_name": self.opter_name, "sign_time": self.sign_time,
@@ -97,7 +100,20 @@ def settlement_msgid(u: Unit, ctx: Ctx) -> str:
     return allocate_msgid(u, ctx.store_id, ctx.settings.store.fixmedins_code, ctx.settings.store.tz)
 
 
-def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: str) -> SignInState:
+def terminal_mac() -> str:
+    """This machine's MAC address as 9001 carries it (AA:BB:…), where the terminal gave none."""
+    return ":".join(f"{(uuid.getnode() >> s) & 0xFF:02X}" for s in range(40, -1, -8))
+
+
+def terminal_ip(host: str) -> str:
+    """The caller's address as 9001 carries it (an IP), 127.0.0.1 where the connection gave none."""
+    try:
+        return str(ipaddress.ip_address(host))[:20]
+    except ValueError:
+        return "127.0.0.1"
+
+
+def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: str, note: str = "") -> SignInState:
     """9001 for the acting operator; the sign_no is kept for today's business day (audited)."""
     with read_session(engine) as s:
         caller = caller_for(s, ctx)
@@ -108,15 +124,15 @@ def sign_in(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, mac: str, ip: s
                               signed_in_at=ctx.now, mac=mac[:20], ip=ip[:20])
         orm(u).add(row)
         audit.record_row(u, ctx.store_id, ctx.actor, "insurance.sign_in", row,
-                         note=f"9001 msgid {result.receipt.msgid}")
+                         note=f"9001 msgid {result.receipt.msgid}" + (f"; {note}" if note else ""))
         return SignInState.of(row, caller.opter_name)
 
 
-def sign_out(engine: Engine, ctx: Ctx, gateway: InsuranceGateway) -> SignInState:
-    """9002 of the acting operator's current sign-in (audited)."""
+def sign_out(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, row_id: int | None = None) -> SignInState:
+    """9002 of the acting operator's current sign-in, or of their sign-in `row_id` (audited)."""
     with read_session(engine) as s:
-        row = current_sign_in(s, ctx)
-        if row is None:
+        row = current_sign_in(s, ctx) if row_id is None else s.get(InsuranceSignIn, row_id)
+        if row is None or row.user_id != ctx.actor.user_id or row.signed_out_at is not None:
             raise AppError(409, NOT_SIGNED_IN, "今日没有可签退的医保签到", "no insurance sign-in of today to sign out")
         caller = caller_for(s, ctx, row.sign_no)
         row_id = row.id

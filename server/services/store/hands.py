@@ -16,16 +16,21 @@ from sqlmodel import select
 from server.auth.grants import Authoriser
 from server.db.models import User, UserStatus
 from server.db.models.base import id_of
-from server.db.uow import core_unit, orm, read_session
+from server.db.uow import core_unit, read_session
 from server.errors import AppError
 from server.permissions import IN_PLACE, SECOND_PERSON, Action, allowed, who_may, who_may_zh
 from server.roles import Role
 from server.services.context import Ctx
-from server.services.store.users import active_roles, check_pin, person_of
+from server.services.store.users import active_roles, check_pin, person_of, verify_ahead
 
 # 403, not 401: the caller's own session is sound (a 401 would send the till back to its login)
 WRONG = AppError(403, "AUTH", "授权人工号或 PIN 错误", "the authoriser's username or PIN is wrong")
 SECOND_WRONG = AppError(403, "AUTH", "复核人工号或 PIN 错误", "the second person's username or PIN is wrong")
+
+
+def _named(engine: Engine, ctx: Ctx, username: str) -> User | None:
+    with read_session(engine) as r:
+        return r.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
 
 
 def _refusal(rule: str, zh: str, en: str, action: Action, **details: object) -> AppError:
@@ -40,18 +45,18 @@ def authorise(engine: Engine, ctx: Ctx, till_user_id: int, username: str, pin: s
                        {"action": action.value})
     words = IN_PLACE[action]
     may = who_may_zh(action)
-    with core_unit(engine) as u:  # the PIN's own unit: a wrong one is counted and committed
-        user = orm(u).exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
-        try:  # the login's own check: an unknown user spends a verification's time, a frozen one is refused
-            checked = check_pin(u, ctx, username, pin)
-        except AppError as exc:
-            if exc.code == "SEC-03" and user is not None:
-                raise _refusal("SEC-03", f"授权人 {user.display_name} 的账号已冻结，不能授权；{words}须由在职的{may}授权",
-                               f"the authoriser's account is frozen; {action.value} needs a live {may}", action,
-                               frozen=True) from exc
-            if exc.status == 401:
-                raise WRONG from exc
-            raise
+    try:  # the login's own check: an unknown user spends a verification's time, a frozen one is refused
+        verified = verify_ahead(engine, ctx, username, pin)  # before the unit: the writer is not held meanwhile
+        with core_unit(engine) as u:  # the PIN's own unit: a wrong one is counted and committed
+            checked = check_pin(u, ctx, username, pin, verified)
+    except AppError as exc:
+        if exc.code == "SEC-03" and (user := _named(engine, ctx, username)) is not None:
+            raise _refusal("SEC-03", f"授权人 {user.display_name} 的账号已冻结，不能授权；{words}须由在职的{may}授权",
+                           f"the authoriser's account is frozen; {action.value} needs a live {may}", action,
+                           frozen=True) from exc
+        if exc.status == 401:
+            raise WRONG from exc
+        raise
     if checked is None:  # the failure was counted and committed above
         raise WRONG
     with read_session(engine) as r:
@@ -89,18 +94,18 @@ def second(engine: Engine, ctx: Ctx, username: str, pin: str, action: Action) ->
     if action not in SECOND_PERSON:
         raise AppError(422, "SEC-01", "此操作无须复核人", f"{action.value} has no second person",
                        {"action": action.value})
-    with core_unit(engine) as u:  # the PIN's own unit: a wrong one is counted and committed
-        user = orm(u).exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
-        try:
-            checked = check_pin(u, ctx, username, pin)
-        except AppError as exc:
-            if exc.code == "SEC-03" and user is not None:
-                raise AppError(403, "SEC-03", f"复核人 {user.display_name} 的账号已冻结，不能复核",
-                               "the second person's account is frozen", {"action": action.value, "frozen": True}
-                               ) from exc
-            if exc.status == 401:
-                raise SECOND_WRONG from exc
-            raise
+    try:
+        verified = verify_ahead(engine, ctx, username, pin)  # before the unit: the writer is not held meanwhile
+        with core_unit(engine) as u:  # the PIN's own unit: a wrong one is counted and committed
+            checked = check_pin(u, ctx, username, pin, verified)
+    except AppError as exc:
+        if exc.code == "SEC-03" and (user := _named(engine, ctx, username)) is not None:
+            raise AppError(403, "SEC-03", f"复核人 {user.display_name} 的账号已冻结，不能复核",
+                           "the second person's account is frozen", {"action": action.value, "frozen": True}
+                           ) from exc
+        if exc.status == 401:
+            raise SECOND_WRONG from exc
+        raise
     if checked is None:  # the failure was counted and committed above
         raise SECOND_WRONG
     with read_session(engine) as r:

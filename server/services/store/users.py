@@ -347,14 +347,16 @@ _BAD_LOGIN = ("用户名或 PIN 错误", "wrong username or PIN")
 BAD_LOGIN = AppError(401, "AUTH", *_BAD_LOGIN)
 
 
-def login(u: Unit, ctx: Ctx, username: str, pin: str, till_id: int | None) -> tuple[str, AuthSession, User] | None:
-    """Check the PIN; lock the account after repeated failures; issue an expiring bearer token.
+def login(u: Unit, ctx: Ctx, username: str, pin: str, till_id: int | None,
+          verified: PinVerified | None = None) -> tuple[str, AuthSession, User] | None:
+    """Check the PIN; lock the account after repeated failures; issue an expiring bearer token. `verified`: the
+    PIN verified before the unit of work (verify_ahead), judged again here (check_pin).
 
     A wrong PIN returns None after recording the failure, so the caller commits the counter (and
     the lock) before refusing; raising here would roll the count back.
     """
     s = orm(u)
-    user = check_pin(u, ctx, username, pin)
+    user = check_pin(u, ctx, username, pin, verified)
     if user is None:
         return None
     token = secrets.token_urlsafe(32)
@@ -372,11 +374,20 @@ def pin_cost(ctx: Ctx) -> tuple[int, int]:
     return ctx.settings.service.pin_hash_memory_kib, ctx.settings.service.pin_hash_time_cost
 
 
-def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
-    """A user's PIN, with the lockout: the user when right; None when wrong, the failure recorded (the
-    caller commits it before refusing). Unknown, frozen and locked users are refused at once."""
-    s = orm(u)
-    user = s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+@dataclass(frozen=True, slots=True)
+class PinVerified:
+    """A PIN verified before the unit of work that records its outcome (verify_ahead): whose, against which
+    stored hash, the answer, and the hash at the store's cost if it is to be stored again."""
+
+    user_id: int
+    pin_hash: str
+    right: bool
+    rehashed: str | None
+
+
+def _usable(user: User | None, ctx: Ctx, pin: str) -> User:
+    """The refusals of a PIN check that write nothing: an unknown user (after a verification's time, so the answer's
+    time does not tell which usernames exist), a frozen one, one without a PIN yet (the same time), a locked one."""
     if user is None:
         burn_time(pin, *pin_cost(ctx))
         raise AppError(401, "AUTH", *_BAD_LOGIN)
@@ -390,7 +401,37 @@ def check_pin(u: Unit, ctx: Ctx, username: str, pin: str) -> User | None:
         raise AppError(403, "AUTH_LOCKED", f"PIN 错误次数过多，账号锁定至 {user.locked_until.astimezone(ctx.settings.store.tz):%H:%M}",
                        "too many wrong PINs; the account is locked for a while",
                        {"locked_until": user.locked_until.isoformat()})
-    right, rehashed = verify_and_update(pin, user.pin_hash, *pin_cost(ctx))
+    return user
+
+
+def _named(s: Session, ctx: Ctx, username: str) -> User | None:
+    return s.exec(select(User).where(User.store_id == ctx.store_id, User.username == username)).first()
+
+
+def verify_ahead(engine: Engine, ctx: Ctx, username: str, pin: str) -> PinVerified:
+    """The PIN's argon2 verification (tens of ms of CPU) before the unit of work that records its outcome, so a
+    login or an authorisation does not hold the database's writer (SQLite's one lock) while it runs. The user is
+    read without a lock and refused at once where nothing is to be written (unknown, frozen, no PIN, locked).
+
+    No gap: check_pin, given the answer, judges the user again inside the unit as they are at the write — frozen or
+    locked since is refused whatever the PIN, and a PIN changed since is verified again against the new hash."""
+    with read_session(engine) as s:
+        user = _usable(_named(s, ctx, username), ctx, pin)
+        uid, stored = id_of(user), user.pin_hash
+    right, rehashed = verify_and_update(pin, stored, *pin_cost(ctx))
+    return PinVerified(uid, stored, right, rehashed)
+
+
+def check_pin(u: Unit, ctx: Ctx, username: str, pin: str, verified: PinVerified | None = None) -> User | None:
+    """A user's PIN, with the lockout: the user when right; None when wrong, the failure recorded (the
+    caller commits it before refusing). Unknown, frozen and locked users are refused at once. `verified`: the
+    answer of verify_ahead, taken if the user's stored hash is still the one it was verified against."""
+    s = orm(u)
+    user = _usable(_named(s, ctx, username), ctx, pin)
+    if verified is not None and verified.user_id == user.id and verified.pin_hash == user.pin_hash:
+        right, rehashed = verified.right, verified.rehashed
+    else:
+        right, rehashed = verify_and_update(pin, user.pin_hash, *pin_cost(ctx))
     if not right:
         _count_failure(u, ctx, user, username, "auth.login_failed")
         return None
