@@ -194,28 +194,43 @@ def after_correction(u: Unit, ctx: Ctx, mv: MovementLike, movement: sa.Table) ->
     """A corrected movement: 3507 for its batch and data type, then each fact of that batch and type that still
     stands (not the corrected movements', not already replaced) re-sent after it. The 3507's row id."""
     upload = _UPLOADED[mv.kind]
-    data_type = DATA_TYPE[upload.txn]
-    conn = u.connection()
     if not _mapped(u, [mv.item_id]):
         return None
     corrected = sa.select(movement.c.corrects_id).where(movement.c.batch_id == mv.batch_id,
                                                         movement.c.corrects_id.is_not(None))
-    deletion = int(_ADD.scalar(conn, _row(ctx, f"x{mv.corrects_id}:{data_type}", DELETE, mv.batch_id, mv.item_id,
-                                          inv_data_type=data_type, ref_type="stock_movement",
-                                          ref_id=str(mv.corrects_id))))
-    replaced = sa.select(OUT.c.replaces_id).where(OUT.c.batch_id == mv.batch_id, OUT.c.replaces_id.is_not(None))
+    return delete_and_resend(u, ctx, mv.batch_id, mv.item_id, DATA_TYPE[upload.txn], f"x{mv.corrects_id}",
+                             "stock_movement", str(mv.corrects_id), corrected=corrected)
+
+
+def delete_and_resend(u: Unit, ctx: Ctx, batch_id: int, item_id: int, data_type: str, key: str, ref_type: str,
+                      ref_id: str, corrected: Any = None, rebuild: bool = False) -> int:
+    """3507 for a batch and data type (the centre deletes every fact of that batch of that type), then each fact of
+    the batch and type that still stands re-sent after it: not a corrected movement's (`corrected`: a select of
+    movement ids), not one already replaced. `rebuild`: the re-sent rows are derived again when sent (the catalog was
+    corrected), else they carry the payload the centre took. The 3507's row id."""
+    conn = u.connection()
+    deletion = int(_ADD.scalar(conn, _row(ctx, f"{key}:{data_type}", DELETE, batch_id, item_id,
+                                          inv_data_type=data_type, ref_type=ref_type, ref_id=ref_id)))
     standing = conn.execute(
-        sa.select(OUT).where(OUT.c.store_id == ctx.store_id, OUT.c.batch_id == mv.batch_id,
+        sa.select(OUT).where(OUT.c.store_id == ctx.store_id, OUT.c.batch_id == batch_id,
                              sa.or_(*(OUT.c.txn == t for t in TXNS_OF[data_type])), OUT.c.id < deletion,
-                             sa.or_(OUT.c.movement_id.is_(None), OUT.c.movement_id.not_in(corrected)),
-                             OUT.c.id.not_in(replaced))
+                             *([sa.or_(OUT.c.movement_id.is_(None), OUT.c.movement_id.not_in(corrected))]
+                               if corrected is not None else []),
+                             OUT.c.id.not_in(replaced_ids(ctx.store_id)))
         .order_by(OUT.c.id)).all()
     for r in standing:
-        _ADD.scalar(conn, _row(ctx, f"{r.key}/{deletion}", r.txn, r.batch_id, r.item_id, inv_chg_type=r.inv_chg_type,
-                               movement_id=r.movement_id, ref_type=r.ref_type, ref_id=r.ref_id, qty=r.qty,
-                               amount_fen=r.amount_fen, business_date=r.business_date, after_id=deletion,
-                               replaces_id=r.id, payload=r.payload or {}))
+        # a row the centre refused is re-derived whatever `rebuild` says: its payload is what it refused
+        payload = {} if rebuild or r.state == UploadState.REJECTED.value else (r.payload or {})
+        _ADD.scalar(conn, _row(ctx, f"{r.key.split('/')[0]}/{deletion}", r.txn, r.batch_id, r.item_id,
+                               inv_chg_type=r.inv_chg_type, movement_id=r.movement_id, ref_type=r.ref_type,
+                               ref_id=r.ref_id, qty=r.qty, amount_fen=r.amount_fen, business_date=r.business_date,
+                               after_id=deletion, replaces_id=r.id, payload=payload))
     return deletion
+
+
+def replaced_ids(store_id: int) -> Any:
+    """The rows a re-send after a 3507 stands in for (a select of ids): never sent again, nor waited for."""
+    return sa.select(OUT.c.replaces_id).where(OUT.c.store_id == store_id, OUT.c.replaces_id.is_not(None))
 
 
 # --- the sending state (the uploads worker; a person's retry, correction; a replay) ----------------------------
@@ -286,17 +301,18 @@ def requeue(u: Unit, store_id: int, ids: Sequence[int], now: datetime, states: S
     for start in range(0, len(ids), 500):
         changed += int(u.connection().execute(
             sa.update(OUT).where(OUT.c.store_id == store_id, OUT.c.id.in_(list(ids[start:start + 500])),
-                                 OUT.c.state.in_([s.value for s in states]))
+                                 OUT.c.state.in_([s.value for s in states]), OUT.c.id.not_in(replaced_ids(store_id)))
             .values(state=UploadState.PENDING.value, next_at=now)).rowcount)
     return changed
 
 
 def set_payload(u: Unit, store_id: int, row_id: int, payload: dict[str, Any], now: datetime) -> bool:
-    """A person's correction of a rejected row: its payload as corrected, back to pending."""
+    """A person's correction of a rejected row: its payload as corrected, back to pending, under a new msgid (the
+    refused message is not sent again with other content under its id)."""
     return u.connection().execute(
         sa.update(OUT).where(OUT.c.store_id == store_id, OUT.c.id == row_id,
                              OUT.c.state == UploadState.REJECTED.value)
-        .values(payload=payload, state=UploadState.PENDING.value, next_at=now)).rowcount == 1
+        .values(payload=payload, state=UploadState.PENDING.value, next_at=now, msgid="")).rowcount == 1
 
 
 def backoff(attempts: int, least: timedelta, most: timedelta) -> timedelta:
@@ -309,10 +325,10 @@ def standing(r: Reader, store_id: int, first: date, last: date) -> list[Any]:
     of a movement that was corrected (a re-send of a standing fact stands in its place). 进销存 facts only: the
     platform's prescription reports (72xx) are not the centre's to count."""
     r.flush()
-    replaced = sa.select(OUT.c.replaces_id).where(OUT.c.store_id == store_id, OUT.c.replaces_id.is_not(None))
-    cancelled = sa.select(OUT.c.ref_id).where(OUT.c.store_id == store_id, OUT.c.txn == DELETE)
+    cancelled = sa.select(OUT.c.ref_id).where(OUT.c.store_id == store_id, OUT.c.txn == DELETE,
+                                              OUT.c.ref_type == "stock_movement")
     q = (sa.select(OUT).where(OUT.c.store_id == store_id, OUT.c.business_date >= first, OUT.c.business_date <= last,
-                              OUT.c.txn != DELETE, OUT.c.txn.in_(TXNS), OUT.c.id.not_in(replaced),
+                              OUT.c.txn != DELETE, OUT.c.txn.in_(TXNS), OUT.c.id.not_in(replaced_ids(store_id)),
                               sa.or_(OUT.c.movement_id.is_(None),
                                      sa.cast(OUT.c.movement_id, sa.String).not_in(cancelled)))
          .order_by(OUT.c.id))
