@@ -12,11 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from server.cli import app
+from server.db.sqlite import Writer
 from server.db.uow import core_unit, read_unit
 from server.insurance.http_adapter import HttpGateway
 from server.services.catalog.items import update_item
@@ -81,7 +83,8 @@ def _purchases_booked(engine: Engine) -> Counter[tuple[str, str]]:
 
 
 def test_purchases_and_returns_reach_the_centre_per_batch_and_a_replay_proves_their_days(
-        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, clock: Clock) -> None:  # noqa: F811
+        store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, clock: Clock,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
     shop = store["shop"]
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], clock.today
     _maker(engine, ctx, items["vitc"], "华北制药")
@@ -103,8 +106,21 @@ def test_purchases_and_returns_reach_the_centre_per_batch_and_a_replay_proves_th
     assert back.status_code == 201, back.text
     assert [(r.txn, r.qty, r.amount_fen) for r in _outbox(engine)[before + 3:]] == [("3504", 1, 101),
                                                                                     ("3504", 24, 800)]
+    commits: list[bool] = []  # durable or not, each commit of the sending (the tills' writer lock waits for each)
+    real_commit = Writer.commit
+
+    def counted(self: Writer, commit: Any, durable: bool) -> None:
+        commits.append(durable)
+        real_commit(self, commit, durable)
+
+    monkeypatch.setattr(Writer, "commit", counted)
     sent = uploads.drain(engine, ctx, gateway)
-    assert (sent.rejected, sent.failed) == (0, 0) and {r.state for r in _outbox(engine)} == {"accepted"}
+    monkeypatch.undo()
+    assert (sent.accepted, sent.rejected, sent.failed) == (12, 0, 0)
+    assert {r.state for r in _outbox(engine)} == {"accepted"}
+    # one sync to disk for the step's claim (msgids and payloads); the message log's rows of each upload are
+    # committed without one: the claim is the intent, a power cut sends the same messages again
+    assert commits.count(True) == 1 and commits.count(False) == 2 * 12 + 1, commits
     _assert_centre_is_the_ledger(engine, store)
     assert _purchases_held(store) == _purchases_booked(engine) and _purchases_held(store)[("R000001-001", "3504")] == 101
     rows = {(f["bchno"], f["txn"]): f["row"] for f in store["centre"].held() if f["txn"] in ("3503", "3504")}
@@ -214,8 +230,6 @@ def test_a_refused_row_is_derived_again_from_the_corrected_catalog_by_the_admini
 
 
 def test_the_centre_refuses_a_purchase_or_a_return_missing_what_the_reference_requires() -> None:
-    import pytest
-
     from server.insurance.sandbox.uploads import RowRefused, check
 
     purchase = {"med_list_codg": "XA11", "fixmedins_hilist_id": "YP0002", "fixmedins_hilist_name": "维生素C片",

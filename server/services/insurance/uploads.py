@@ -48,7 +48,7 @@ class Centre(Protocol):
     """Where uploads go: the gateway's envelope (`HttpGateway.call`)."""
 
     def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
-             read: Any = None) -> tuple[Any, Any]: ...
+             read: Any = None, durable: bool = True) -> tuple[Any, Any]: ...
 
 
 @dataclass
