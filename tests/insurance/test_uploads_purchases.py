@@ -21,6 +21,7 @@ from server.cli import app
 from server.db.sqlite import Writer
 from server.db.uow import core_unit, read_unit
 from server.insurance.http_adapter import HttpGateway
+from server.insurance.sandbox.client import SandboxAdmin
 from server.services.catalog.items import update_item
 from server.services.context import Ctx
 from server.services.insurance import uploads
@@ -84,7 +85,7 @@ def _purchases_booked(engine: Engine) -> Counter[tuple[str, str]]:
 
 def test_purchases_and_returns_reach_the_centre_per_batch_and_a_replay_proves_their_days(
         store: Any, engine: Engine, ctx: Ctx, gateway: HttpGateway, clock: Clock,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        sandbox: SandboxAdmin, monkeypatch: pytest.MonkeyPatch) -> None:
     shop = store["shop"]
     c, ph, mg, items, today = shop["client"], shop["pharmacist"], shop["manager"], shop["items"], clock.today
     _maker(engine, ctx, items["vitc"], "华北制药")
@@ -156,7 +157,12 @@ def test_purchases_and_returns_reach_the_centre_per_batch_and_a_replay_proves_th
                                            location="sellable", note="退货未发出")])
     queued = [r for r in _outbox(engine) if r.state == "pending"]
     assert [(r.txn, r.inv_data_type) for r in queued] == [("3507", "3"), ("3503", "")]
-    assert uploads.drain(engine, ctx, gateway).accepted == 2
+    sandbox.inject("http_status", "3507", status=502)  # the deletion not taken: the batch's purchase waits for it
+    first = uploads.drain(engine, ctx, gateway, clock=lambda: clock.now)
+    assert (first.accepted, first.failed) == (0, 1)
+    assert [r.state for r in _outbox(engine) if r.id in {q.id for q in queued}] == ["failed", "pending"]
+    later = uploads.drain(engine, ctx, gateway, clock=lambda: clock.now + timedelta(minutes=1))
+    assert (later.accepted, later.failed) == (2, 0)
     assert [(d["bchno"], d["inv_data_type"], d["deleted"]) for d in store["centre"].deletions()] == [
         ("R000001-002", "3", 2)]
     _assert_centre_is_the_ledger(engine, store)
