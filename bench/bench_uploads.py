@@ -17,7 +17,6 @@ Figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import tempfile
 import threading
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import dingdian_command, free_port, p50_p99, running, serve_command
+from bench._common import dingdian_command, free_port, p50_p99, process_cpu_s, running, serve_command
 from bench._service import build_store
 from bench.bench_selling import Till
 
@@ -102,10 +101,39 @@ def outbox_write(directory: Path, rounds: int) -> None:
           f"(difference CPU {ac50 - bc50:+.3f} ms)")
 
 
-def _cpu_s(pid: int) -> float:
-    """A process's CPU time so far (user + system, its threads), from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _due_step(db_url: str) -> None:
+    """The worker's read of its next 20 rows with the day's backlog pending (CPU), beside the bare read of 20 rows
+    off the queue's index: what the wait behind an unaccepted 3507 adds to each step."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from server.db.engine import make_engine
+    from server.db.uow import read_unit
+    from server.services import outbox
+
+    engine = make_engine(db_url)
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    try:
+        with read_unit(engine) as r:
+            conn = r.connection()
+            store_id = int(conn.execute(sa.text("SELECT id FROM store")).scalar_one())
+            pending = int(conn.execute(sa.text("SELECT count(*) FROM upload_outbox")).scalar_one())
+            bare = (sa.select(outbox.OUT).where(outbox.OUT.c.store_id == store_id,
+                                                outbox.OUT.c.state == "pending", outbox.OUT.c.next_at <= later)
+                    .order_by(outbox.OUT.c.id).limit(20))
+            times: dict[str, list[float]] = {"due": [], "bare": []}
+            for _ in range(5):
+                c0 = time.thread_time()
+                outbox.due(r, store_id, later, 20)
+                times["due"].append((time.thread_time() - c0) * 1000)
+                c0 = time.thread_time()
+                conn.execute(bare).all()
+                times["bare"].append((time.thread_time() - c0) * 1000)
+    finally:
+        engine.dispose()
+    print(f"  the worker's step read with {pending} rows pending  CPU p50 {p50_p99(times['due'])[0]:.2f} ms   "
+          f"(the bare read of 20 off the queue's index {p50_p99(times['bare'])[0]:.2f} ms)")
 
 
 def busy_day(directory: Path, sales: int) -> None:
@@ -134,6 +162,7 @@ def _busy_day(directory: Path, sales: int, sandbox: str) -> None:
             seller.pay_cash(sale, total)
         made = time.perf_counter() - t0
         print(f"a busy day: {sales} cash sales of 3 lines made in {made:.1f} s")
+        _due_step(store.db_url)
 
         def scans(count: int, stop: threading.Event | None = None) -> list[float]:
             out: list[float] = []
@@ -155,7 +184,7 @@ def _busy_day(directory: Path, sales: int, sandbox: str) -> None:
         if r.status_code != 201:
             raise RuntimeError(f"sign-in: {r.status_code} {r.text[:300]}")
         t1 = time.perf_counter()
-        cpu0 = _cpu_s(service.pid)
+        cpu0 = process_cpu_s(service.pid)
         worker.start()
         with sqlite3.connect(store.db_path) as db:
             total_rows = db.execute("SELECT count(*) FROM upload_outbox").fetchone()[0]
@@ -165,7 +194,7 @@ def _busy_day(directory: Path, sales: int, sandbox: str) -> None:
                     break
                 time.sleep(0.25)
         uploaded = time.perf_counter() - t1
-        cpu = _cpu_s(service.pid) - cpu0
+        cpu = process_cpu_s(service.pid) - cpu0
         done.set()
         worker.join()
         idle += scans(300)  # idle again after: the machine's load moves over minutes (one idle figure of both)
