@@ -106,8 +106,9 @@ def _from_movements(m: sa.Table, kind: str, also: bool) -> PreparedIn:
                 # document's (ref_type, ref_id) — on the store's id alone SQLite scanned the store's whole ledger per
                 # sale (0.30 ms CPU at 1,200 movements, growing with every sale; 0.04 ms by the document's index)
                 .where((m.c.store_id + sa.literal_column("0")) == sa.bindparam("sid"),
-                       m.c.ref_type == sa.bindparam("rt"), m.c.ref_id.in_(binds), m.c.kind == _lit(kind), m.c.corrects_id.is_(None), _ITEM.c.nhsa_code.is_not(None),
-                       _ITEM.c.nhsa_code != _lit(""), ~done))
+                       m.c.ref_type == sa.bindparam("rt"), m.c.ref_id.in_(binds), m.c.kind == _lit(kind),
+                       m.c.corrects_id.is_(None), _ITEM.c.nhsa_code.is_not(None), _ITEM.c.nhsa_code != _lit(""),
+                       ~done))
         return sa.insert(OUT).from_select(columns, rows)
 
     return PreparedIn(build)
