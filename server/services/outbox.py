@@ -230,7 +230,7 @@ def delete_and_resend(u: Unit, ctx: Ctx, batch_id: int, item_id: int, data_type:
     return deletion
 
 
-def replaced_ids(store_id: int) -> Any:
+def replaced_ids(store_id: Any) -> Any:
     """The rows a re-send after a 3507 stands in for (a select of ids): never sent again, nor waited for."""
     return sa.select(OUT.c.replaces_id).where(OUT.c.store_id == store_id, OUT.c.replaces_id.is_not(None))
 
@@ -254,7 +254,10 @@ _DUE = Prepared(sa.select(OUT).select_from(OUT.outerjoin(_WAITING, _WAITING.c.ba
                        sa.or_(OUT.c.state == _lit(UploadState.PENDING.value),
                               OUT.c.state == _lit(UploadState.FAILED.value)),
                        OUT.c.next_at <= sa.bindparam("now"),
-                       sa.or_(_WAITING.c.first_id.is_(None), _WAITING.c.first_id >= OUT.c.id))
+                       sa.or_(_WAITING.c.first_id.is_(None), _WAITING.c.first_id >= OUT.c.id),
+                       # a row a re-send after a 3507 stands in for is never sent (after the 3507 it would be
+                       # held beside its re-send)
+                       OUT.c.id.not_in(replaced_ids(sa.bindparam("sid"))))
                 .order_by(OUT.c.id).limit(sa.bindparam("n")))
 
 
