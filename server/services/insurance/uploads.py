@@ -204,7 +204,8 @@ def status(engine: Engine, ctx: Ctx) -> dict[str, Any]:
                                 .order_by(_O.c.id).limit(200)).all()
         # Failed rows are retried by the worker; listed so a person can see why and send one now (the till's screen).
         failed = conn.execute(sa.select(_O).where(_O.c.store_id == ctx.store_id,
-                                                  _O.c.state == UploadState.FAILED.value)
+                                                  _O.c.state == UploadState.FAILED.value,
+                                                  _O.c.id.not_in(outbox.replaced_ids(ctx.store_id)))
                               .order_by(_O.c.id).limit(200)).all()
         lag = backlog(u, ctx.store_id, ctx.now)
         waiting = uploads_caller(orm(u), ctx) is None
