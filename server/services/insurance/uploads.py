@@ -1,5 +1,5 @@
-"""Sending the uploads' outbox (ST-01, ST-06), and what the store sees of it: the backlog, a person's retry and
-correction, the month's blockers, the replay after a reinstall.
+"""Sending the uploads' outbox (ST-01, ST-06), and what the store sees of it: the backlog, a person's retry,
+correction and derivation again from the corrected catalog, the month's blockers, the replay after a reinstall.
 
 `send_due` is the worker's step (server.workers.uploads) and the CLI's: it claims a few due rows — their payload
 built and frozen, their msgid allocated, state `sent`, in one durable commit — then sends each outside any
