@@ -77,6 +77,12 @@ class OfficeCalls:
     async def retry_uploads(self, ids: list[int]) -> Json:
         return await self.client.call("POST", "/uploads/retry", json={"ids": ids})
 
+    async def rederive_upload(self, row_id: int, note: str) -> Json:
+        return await self.client.call("POST", f"/uploads/{row_id}/rederive", json={"note": note})
+
+    async def correct_upload(self, row_id: int, fields: dict[str, str], note: str) -> Json:
+        return await self.client.call("POST", f"/uploads/{row_id}/correct", json={"fields": fields, "note": note})
+
     async def recon_days(self, first: date, last: date) -> list[Json]:
         return await self.client.call("GET", "/reconciliation/days", params=_period(first, last, "first", "last"))
 

@@ -1,7 +1,7 @@
-"""`dingdian uploads status|send|retry|replay`: the 进销存 uploads' outbox (3501–3507, ST-06) from the command line.
+"""`dingdian uploads status|send|retry|correct|rederive|replay`: the 进销存 uploads' outbox (3501–3507, ST-06) from the command line.
 
-`send` does what the service's worker does (until nothing is due) and needs no person; `retry` and `replay` change
-what is queued and act as a named person (--as, their PIN asked) who may (SEC-01). `replay --from DATE` is the
+`send` does what the service's worker does (until nothing is due) and needs no person; `retry`, `correct`, `rederive`
+and `replay` change what is queued and act as a named person (--as, their PIN asked) who may (SEC-01). `replay --from DATE` is the
 step after a reinstall or a restore: each day and transaction the centre does not hold as the store does is sent
 again (the centre deduplicates what it had), then completeness is proven day by day against the centre's count
 and amount.
@@ -106,6 +106,56 @@ def retry(ids: Annotated[list[int], typer.Argument(help="outbox row ids (rejecte
     with core_unit(engine) as u:
         n = uploads.retry(u, acting, ids)
     typer.echo(f"requeued {n}")
+
+
+@uploads_app.command("correct")
+def correct(row_id: Annotated[int, typer.Argument(help="a rejected outbox row's id")],
+            field: Annotated[list[str], typer.Option("--field", help="NAME=VALUE of the row the centre refused; "
+                                                                      "repeatable")],
+            note: Annotated[str, typer.Option("--note", help="why (audited)")],
+            config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """Correct fields of a rejected row that no record of the store holds (an operator's name, a time's format) and
+    send it again. Quantities, batches (ST-02) and what the catalog gives (UPLOAD-CATALOG: correct the item, then
+    `rederive`) are refused."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.insurance import uploads
+
+    fields = dict(f.split("=", 1) for f in field if "=" in f)
+    if len(fields) != len(field):
+        raise typer.BadParameter("--field 应为 名称=值 / --field takes NAME=VALUE")
+    _, engine, ctx = _open(config)
+    acting = _acting(engine, ctx, as_user, "uploads.write")
+    try:
+        with core_unit(engine) as u:
+            uploads.correct(u, acting, row_id, fields, note)
+    except AppError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"#{row_id} 已更正，将重新上传 / corrected, queued again")
+
+
+@uploads_app.command("rederive")
+def rederive(row_id: Annotated[int, typer.Argument(help="a rejected or accepted outbox row's id")],
+             note: Annotated[str, typer.Option("--note", help="what was corrected in the catalog (audited)")],
+             config: ConfigOpt = None, as_user: AsOpt = None) -> None:
+    """Derive a row again from the ledger and the corrected catalog and send it: a rejected row as it is now; a row
+    the centre took goes as 3507 for its batch, then the batch's facts of that type again."""
+    from server.db.uow import core_unit
+    from server.errors import AppError
+    from server.services.insurance import uploads
+
+    _, engine, ctx = _open(config)
+    acting = _acting(engine, ctx, as_user, "uploads.write")
+    try:
+        with core_unit(engine) as u:
+            out = uploads.rederive(u, acting, row_id, note)
+    except AppError as exc:
+        raise _fail(exc) from exc
+    if out.deletion_id is None:
+        typer.echo(f"#{row_id} 已按目录重新生成，将重新上传 / derived again, queued")
+    else:
+        typer.echo(f"#{row_id}: 3507 #{out.deletion_id} 先删除该批次，再重传 {len(out.resent)} 条 / 3507 first, then "
+                   f"{len(out.resent)} row(s) again: {', '.join(f'#{i}' for i in out.resent)}")
 
 
 @uploads_app.command("replay")

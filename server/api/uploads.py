@@ -1,11 +1,20 @@
-"""The uploads' outbox (3501–3507, ST-06): its state and backlog; a rejected row corrected, rows sent again."""
+"""The uploads' outbox (3501–3507, ST-06): its state and backlog; a rejected row corrected or derived again from the
+corrected catalog (a row the centre took: 3507 and the batch again), rows sent again."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
 from server.api.deps import CtxDep, RowId, get_state, guarded, unit_of_work
-from server.api.schemas.uploads import CorrectIn, CorrectOut, RetryIn, RetryOut, UploadsOut
+from server.api.schemas.uploads import (
+    CorrectIn,
+    CorrectOut,
+    RederiveIn,
+    RederiveOut,
+    RetryIn,
+    RetryOut,
+    UploadsOut,
+)
 from server.permissions import Action
 from server.services.insurance import uploads
 
@@ -28,3 +37,11 @@ def correct_upload(row_id: RowId, body: CorrectIn, request: Request, ctx: CtxDep
     with unit_of_work(request) as u:
         payload = uploads.correct(u, ctx, row_id, dict(body.fields), body.note)
     return CorrectOut(id=row_id, payload=uploads.audit_masked(payload))
+
+
+@router.post("/uploads/{row_id}/rederive", response_model=RederiveOut, **guarded(Action.UPLOADS_WRITE))
+def rederive_upload(row_id: RowId, body: RederiveIn, request: Request, ctx: CtxDep) -> RederiveOut:
+    with unit_of_work(request) as u:
+        out = uploads.rederive(u, ctx, row_id, body.note)
+    return RederiveOut(id=out.row_id, payload=uploads.audit_masked(out.payload), deletion_id=out.deletion_id,
+                       resent=list(out.resent))

@@ -17,11 +17,10 @@ Kept beside the gateway, as the 3501–3507 uploads are: any gateway with the HT
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from server.insurance import wire
-from server.insurance.gateway import Caller
-from server.insurance.messages import Receipt
+from server.insurance.gateway import Caller, Carrier
 
 SIGN_FIELDS = ("signdata", "signtype", "sign_cert_sn")
 
@@ -36,10 +35,6 @@ class Variant:
 VARIANTS = {"national": Variant("7207", "7208", False), "shenzhen": Variant("7206", "7206", True)}
 PLATFORM_TXNS = ("7204", "7206", "7207", "7208")
 
-
-class Carrier(Protocol):
-    def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
-             read: Any = None) -> tuple[Receipt, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)

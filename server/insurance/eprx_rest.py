@@ -122,9 +122,9 @@ class RestGateway(HttpGateway):
         self._clock_ms = clock_ms
 
     def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
-             read: Callable[[dict[str, Any]], T] | None = None) -> tuple[Receipt, T | None]:
+             read: Callable[[dict[str, Any]], T] | None = None, durable: bool = True) -> tuple[Receipt, T | None]:
         if infno not in PATHS:
-            return super().call(infno, caller, input_doc, msgid, read)
+            return super().call(infno, caller, input_doc, msgid, read, durable)
         return self._rest(infno, caller, input_doc, msgid, read)
 
     def _rest(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None,

@@ -13,7 +13,7 @@ sent by the uploads worker from the outbox (server.services.outbox), never inlin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from server.insurance.dicts import OPTER_TYPE_CLERK
 from server.insurance.messages import (
@@ -21,6 +21,7 @@ from server.insurance.messages import (
     FileInfo,
     PersonInfo,
     PersonQuery,
+    Receipt,
     Reconciliation,
     ReconDetailRequest,
     ReconRequest,
@@ -50,6 +51,16 @@ class Caller:
 
 
 @runtime_checkable
+
+
+class Carrier(Protocol):
+    """What sends one transaction and reads its answer (the HTTP gateways): the uploads' rows and the prescription
+    platform's messages go through it."""
+
+    def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
+             read: Any = None, durable: bool = True) -> tuple[Receipt, Any]: ...
+
+
 class InsuranceGateway(Protocol):
     def new_msgid(self) -> str:
         """A fresh msgid (its own committed transaction). Prefer server.insurance.msgid.allocate_msgid

@@ -114,8 +114,9 @@ class HttpGateway:
         }
 
     def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
-             read: Callable[[dict[str, Any]], T] | None = None) -> tuple[Receipt, T | None]:
-        """Send one transaction; return the answer's receipt and its output read by `read`.
+             read: Callable[[dict[str, Any]], T] | None = None, durable: bool = True) -> tuple[Receipt, T | None]:
+        """Send one transaction; return the answer's receipt and its output read by `read`. durable=False: the
+        caller's own durable intent holds the msgid and the input already (MessageLog.sent).
 
         Raises CentreRefused (infcode != 0), CentreUnreachable / TransportRefused (not processed),
         CentreTimeout / AnswerLost (uncertain)."""
@@ -129,7 +130,8 @@ class HttpGateway:
         # The out row is written before sending, with the msgid allocated in the same commit when the
         # caller brought none; the log keeps the plain envelope (a sealed one is unreadable in a dispute).
         # Sealing (an SM signer may fetch a token) happens after that commit, outside the writers' lock.
-        msgid, logged = self.log.sent(msgid or self._msgids.allocate, infno, build, caller.opter)
+        msgid, logged = self.log.sent(msgid or self._msgids.allocate, infno, build, caller.opter,
+                                      durable=durable or msgid is None)
         sealed, headers = self.signer.seal(plain)
         body = logged if isinstance(self.signer, PlainSigner) else wire.dumps(sealed)
         started = time.monotonic()

@@ -68,12 +68,15 @@ class MessageLog:
         self._store_id = store_id
 
     def sent(self, msgid: str | Callable[[Unit], str], infno: str, body: str | Callable[[str], str],
-             opter: str = "") -> tuple[str, str]:
+             opter: str = "", durable: bool = True) -> tuple[str, str]:
         """Before sending: durable, so what left the store is provable whatever happens next.
 
         `msgid` may be an allocator and `body` a function of the msgid: the msgid is then taken in the
-        same transaction as the out row (one durable commit). Returns (msgid, body)."""
-        with core_unit(self._engine) as s:
+        same transaction as the out row (one durable commit). Returns (msgid, body). durable=False: the caller
+        committed the message's intent durably itself, with its msgid and content (an outbox row claimed):
+        the out row is committed at synchronous=NORMAL (it survives a crash of the service; after a power
+        cut the intent sends the same message again) — a sync per message held the writers' lock that long."""
+        with core_unit(self._engine, durable=durable) as s:
             msgid = msgid if isinstance(msgid, str) else msgid(s)
             body = body if isinstance(body, str) else body(msgid)
             self._add(s, msgid, infno, MessageDirection.OUT, body, MessageOutcome.SENT, opter=opter)

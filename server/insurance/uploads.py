@@ -13,11 +13,11 @@ any gateway with the HTTP adapter's `call` sends them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from server.insurance import wire
 from server.insurance.errors import CentreRefused, ClockSkew
-from server.insurance.gateway import Caller
+from server.insurance.gateway import Caller, Carrier
 from server.insurance.messages import Receipt
 
 NODE = {"3501": "invinfo", "3502": "invinfo", "3503": "purcinfo", "3504": "purcinfo", "3505": "selinfo",
@@ -26,10 +26,6 @@ NODE = {"3501": "invinfo", "3502": "invinfo", "3503": "purcinfo", "3504": "purci
 # "result"); absent, infcode alone decides.
 _FAILED_FLAGS = frozenset({"0", "false", "fail", "failed", "-1"})
 
-
-class Carrier(Protocol):
-    def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
-             read: Any = None) -> tuple[Receipt, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +50,13 @@ def business_result(output: dict[str, Any]) -> tuple[bool, str, bool]:
 
 def send(gateway: Carrier, caller: Caller, txn: str, row: dict[str, Any], msgid: str) -> Outcome:
     """One upload with the msgid its outbox row keeps (every retry the same). A transport error (unreachable,
-    timeout, lost answer) propagates: its outcome is unknown or nothing was done, and the row is sent again."""
+    timeout, lost answer) propagates: its outcome is unknown or nothing was done, and the row is sent again.
+    The row's claim committed its msgid and payload durably before this: the message log's out row need not
+    wait for the disk again (durable=False)."""
     # 3501–3507 carry one row under their node; the platform's 72xx reports carry their whole input (data, selinfo)
     doc = {NODE[txn]: row} if txn in NODE else row
     try:
-        receipt, _ = gateway.call(txn, caller, doc, msgid)
+        receipt, _ = gateway.call(txn, caller, doc, msgid, durable=False)
     except ClockSkew:
         raise  # the envelope's stamp, not the row: sent again after the wait, as a transport failure is
     except CentreRefused as exc:

@@ -15,7 +15,12 @@ RULE = "ST-06"
 # What a row says of the stock ledger: a person correcting a rejected row may not change these (a wrong quantity
 # is a stock correction, sent as 3507 and the corrected row).
 LEDGER_FIELDS = frozenset({"fixmedins_bchno", "cnt", "sel_retn_cnt", "purc_retn_cnt", "inv_cnt", "pric",
-                           "finl_trns_pric", "inv_chg_type", "inv_data_type", "med_list_codg", "fixmedins_hilist_id"})
+                           "finl_trns_pric", "inv_chg_type", "inv_data_type"})
+# What a row takes from the catalog (the item's 医保 code, its code, name, maker, 批准文号, class): corrected in the
+# catalog (a mapping change with its second person, CARD-07), then the row derived again from it — never typed
+# into one row, where the next row of the item would carry the old value.
+CATALOG_FIELDS = frozenset({"med_list_codg", "fixmedins_hilist_id", "fixmedins_hilist_name", "prdr_name", "aprvno",
+                            "rx_flag"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 the menu shows each post only what it may do; a delivery is scanned, inspected (合格 / 拒收 with a reason) and
 approved by another person; a count is entered, submitted, and refused posting to the person who counted it, in
 both languages, with nothing posted; the month's 进销存 runs under a progress bar with the keys live and is saved as
-XLSX; the uploads' backlog is in the status bar, a failed row is sent again by the 医保 administrator only.
+XLSX; the uploads' backlog is in the status bar, a failed row is sent again by the 医保 administrator only, who also
+derives a refused row again once the catalog is corrected and corrects a field the centre named (never a catalog
+fact typed in); a cashier is offered none of it.
 
 One service and one shop for the module, one till for the walk through it (a till test's service, a till and a login
 each cost what the suite's budget cannot spare); the menu's rights per post are a unit test."""
@@ -10,6 +12,7 @@ each cost what the suite's budget cannot spare); the menu's rights per post are 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, timedelta
@@ -336,6 +339,8 @@ async def only_the_insurance_admin_sends_a_failed_row_again(shop: Shop, pilot: P
     up.table.move_cursor(row=at)
     await pilot.press("f5")  # the manager reads; sending again is the 医保 administrator's
     assert "重传须由" in message(up, "#office-message")
+    await pilot.press("f8")
+    assert "重新生成须由" in message(up, "#office-message")
     assert shop.one(f"SELECT state FROM upload_outbox WHERE id = {row_id}")[0] == "failed"
     await leave(pilot)
     await hands(pilot, "insurance_admin")
@@ -346,12 +351,92 @@ async def only_the_insurance_admin_sends_a_failed_row_again(shop: Shop, pilot: P
     assert shop.one(f"SELECT state FROM upload_outbox WHERE id = {row_id}")[0] == "pending"
 
 
+def refused_uploads(shop: Shop) -> tuple[int, int]:
+    """Two 3503 rows the centre refused: one for the maker the catalog lacks, one for an operator's name."""
+    from server.db.uow import orm, read_unit
+    from server.services.insurance import upload_rows
+
+    ctx, ids = shop.ctx, []
+    for n, why in enumerate(("prdr_name不能为空 / prdr_name is required",
+                             "purc_retn_opter_name不能为空 / purc_retn_opter_name is required")):
+        with core_unit(shop.engine) as u:
+            batch, item = u.connection().execute(text(
+                "SELECT b.id, b.item_id FROM batch b JOIN item i ON i.id = b.item_id WHERE i.code = 'YP0002' "
+                "ORDER BY b.id LIMIT 1")).one()
+            row_id = int(u.connection().execute(sa.insert(outbox.OUT).returning(outbox.OUT.c.id).values(
+                store_id=ctx.store_id, key=f"test:refused:{n}", txn="3503", inv_chg_type="", inv_data_type="",
+                movement_id=None, ref_type="", ref_id="", batch_id=batch, item_id=item, qty=2, amount_fen=360,
+                business_date=ctx.today, created_at=ctx.now - timedelta(hours=1), after_id=None, replaces_id=None,
+                state="rejected", attempts=1, next_at=ctx.now, msgid=f"H{n:029d}", payload={}, last_error="",
+                centre_message=why)).scalar_one())
+        with read_unit(shop.engine) as r:  # the row as it went out: the catalog names no maker
+            payload = upload_rows.build(orm(r), ctx, outbox.row(r, ctx.store_id, row_id))
+        with core_unit(shop.engine) as u:
+            u.connection().execute(sa.update(outbox.OUT).where(outbox.OUT.c.id == row_id).values(payload=payload))
+        ids.append(row_id)
+    return ids[0], ids[1]
+
+
+async def choose(pilot: Pilot[Any], up: UploadsScreen, row_id: int) -> None:
+    """The cursor onto an outbox row by the keys (↑↓), as the administrator moves it."""
+    target = up.row_ids.index(row_id)
+    while up.row != target:
+        await pilot.press("down" if up.row < target else "up")
+
+
+async def a_refused_row_is_derived_again_and_corrected_by_the_administrator(shop: Shop, pilot: Pilot[Any],
+                                                                             maker: int, named: int) -> None:
+    from server.services.catalog.items import update_item
+
+    up = current(pilot.app, UploadsScreen)
+    await choose(pilot, up, maker)  # the centre's words whole, where the table cuts them
+    assert "prdr_name不能为空 / prdr_name is required" in message(up, "#office-message")
+    await pilot.press("f8")  # derived again before the catalog says more: the same row, refused
+    await settled(pilot)
+    assert "请先在目录中更正" in message(up, "#office-message")
+    assert shop.one(f"SELECT state FROM upload_outbox WHERE id = {maker}")[0] == "rejected"
+    with core_unit(shop.engine) as u:  # the maker entered in the catalog (its own screen's work)
+        update_item(u, shop.ctx, shop.one("SELECT id FROM item WHERE code = 'YP0002'")[0], {"manufacturer": "华北制药"})
+    await type_text(pilot, "目录补录生产厂家")
+    await pilot.press("f8")
+    await until(pilot, lambda: "已按目录重新生成" in message(up, "#office-message"), what="the row derived again")
+    state, msgid, payload = shop.one(f"SELECT state, msgid, payload FROM upload_outbox WHERE id = {maker}")
+    assert (state, msgid, json.loads(payload)["prdr_name"]) == ("pending", "", "华北制药")
+    await choose(pilot, up, named)
+    await type_text(pilot, "aprvno=国药准字X")
+    await pilot.press("f9")  # a catalog fact typed into the row: refused, in both languages
+    await settled(pilot)
+    said = message(up, "#office-message")
+    assert "目录" in said and "catalog" in said
+    up.input.value = ""
+    await type_text(pilot, "purc_retn_opter_name=王店长")
+    await pilot.press("f9")
+    await until(pilot, lambda: "已更正" in message(up, "#office-message"), what="the correction")
+    state, payload = shop.one(f"SELECT state, payload FROM upload_outbox WHERE id = {named}")
+    corrected = json.loads(payload)
+    assert (state, corrected["purc_retn_opter_name"], corrected["aprvno"]) == ("pending", "王店长", "国药准字H2")
+    fits(up)
+
+
+async def a_cashier_is_offered_no_uploads(pilot: Pilot[Any]) -> None:
+    """Ctrl+B at a cashier's sale: refused by name, no back office, no uploads screen."""
+    await leave(pilot)
+    await hands(pilot, "cashier")
+    sale = current(pilot.app, SaleScreen)
+    await pilot.press("ctrl+b")
+    await until(pilot, lambda: "本岗位无权使用" in message(sale), what="the refusal")
+    assert "上传对账由药师、店长或医保管理员办理" in message(sale)
+    assert pilot.app.screen is sale
+
+
 @pytest.mark.refuses("SEC-01")
 def test_the_back_office_at_the_till(shop: Shop) -> None:
     """One till for all of it, hands changed as a store does (a till and a login cost what a test should not): the
-    pharmacist receives, the manager approves, counts, runs the month and the checklist and sees the uploads; the 医保 administrator
-    sends a failed row again."""
+    pharmacist receives, the manager approves, counts, runs the month and the checklist and sees the uploads; the 医保
+    administrator sends a failed row again, derives a refused one again from the corrected catalog and corrects
+    another; a cashier is offered none of it."""
     row_id = failed_upload(shop)
+    maker, named = refused_uploads(shop)
 
     async def body() -> None:
         app = till(shop.settings, shop.live.base)
@@ -366,5 +451,7 @@ def test_the_back_office_at_the_till(shop: Shop) -> None:
             await the_checklist_shows_its_26_items_and_is_saved_as_a_pdf(shop, pilot)
             await leave(pilot)
             await only_the_insurance_admin_sends_a_failed_row_again(shop, pilot, row_id)
+            await a_refused_row_is_derived_again_and_corrected_by_the_administrator(shop, pilot, maker, named)
+            await a_cashier_is_offered_no_uploads(pilot)
 
     asyncio.run(body())

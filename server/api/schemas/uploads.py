@@ -50,3 +50,14 @@ class CorrectIn(BaseModel):
 class CorrectOut(BaseModel):
     id: int
     payload: dict[str, Any]
+
+
+class RederiveIn(BaseModel):
+    note: str = Field(min_length=1, max_length=200)
+
+
+class RederiveOut(BaseModel):
+    id: int
+    payload: dict[str, Any]  # the row as it will be sent now (identity numbers masked)
+    deletion_id: int | None  # the centre had taken the row: its 3507, sent first
+    resent: list[int]  # then these rows: the batch's facts of that data type, each derived again

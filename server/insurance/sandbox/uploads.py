@@ -52,7 +52,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "3501": (*_COMMON, "invdate", "inv_cnt", "manu_date", "expy_end"),
     "3502": (*_COMMON, "inv_chg_type", "pric", "cnt", "inv_chg_time"),
     "3503": (*_COMMON, "spler_name", "manu_lotnum", "prdr_name", "aprvno", "manu_date", "expy_end", "purc_retn_cnt",
-             "purc_retn_stoin_time", "purc_retn_opter_name"),
+             "purc_retn_stoin_time", "purc_retn_opter_name", "prod_geay_flag"),
     "3504": (*_COMMON, "spler_name", "manu_date", "expy_end", "purc_retn_cnt", "purc_invo_no", "purc_retn_stoin_time",
              "purc_retn_opter_name"),
     "3505": (*_COMMON, "hi_feesetl_type", "mdtrt_sn", "manu_lotnum", "manu_date", "trdn_flag", "rtal_docno",
@@ -124,6 +124,8 @@ def check(txn: str, row: dict[str, Any]) -> None:
         raise RowRefused("rx_flag应为0/1/2 / rx_flag must be 0, 1 or 2")
     if "trdn_flag" in REQUIRED[txn] and _text(row, "trdn_flag") not in ("0", "1"):
         raise RowRefused("trdn_flag应为0/1 / trdn_flag must be 0 or 1")
+    if txn == "3503" and _text(row, "prod_geay_flag") not in ("0", "1"):  # [OI]: 必填, 0/1
+        raise RowRefused("prod_geay_flag应为0/1 / prod_geay_flag must be 0 or 1")
     if txn == "3502" and _text(row, "inv_chg_type") not in INV_CHG_TYPES:
         raise RowRefused("inv_chg_type不在字典中(101–107) / inv_chg_type is not in the dictionary (101–107)")
     if txn == "3505":

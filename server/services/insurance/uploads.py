@@ -1,5 +1,5 @@
-"""Sending the uploads' outbox (ST-01, ST-06), and what the store sees of it: the backlog, a person's retry and
-correction, the month's blockers, the replay after a reinstall.
+"""Sending the uploads' outbox (ST-01, ST-06), and what the store sees of it: the backlog, a person's retry,
+correction and derivation again from the corrected catalog, the month's blockers, the replay after a reinstall.
 
 `send_due` is the worker's step (server.workers.uploads) and the CLI's: it claims a few due rows — their payload
 built and frozen, their msgid allocated, state `sent`, in one durable commit — then sends each outside any
@@ -52,7 +52,7 @@ class Centre(Protocol):
     """Where uploads go: the gateway's envelope (`HttpGateway.call`)."""
 
     def call(self, infno: str, caller: Caller, input_doc: dict[str, Any], msgid: str | None = None,
-             read: Any = None) -> tuple[Any, Any]: ...
+             read: Any = None, durable: bool = True) -> tuple[Any, Any]: ...
 
 
 @dataclass
@@ -210,7 +210,8 @@ def backlog(u: Reader, store_id: int, now: datetime) -> list[rules.Backlog]:
     u.flush()
     q = (sa.select(_O.c.txn, sa.func.count(), sa.func.min(_O.c.created_at),
                    sa.func.sum(sa.case((_O.c.state == UploadState.REJECTED.value, 1), else_=0)))
-         .where(_O.c.store_id == store_id, _O.c.state != UploadState.ACCEPTED.value)
+         .where(_O.c.store_id == store_id, _O.c.state != UploadState.ACCEPTED.value,
+                _O.c.id.not_in(outbox.replaced_ids(store_id)))
          .group_by(_O.c.txn).order_by(_O.c.txn))
     out = []
     for txn, n, oldest, rejected in u.connection().execute(q):
@@ -225,7 +226,7 @@ def month_blockers(u: Reader, store_id: int, first_day: date, last_day: date) ->
     q = (sa.select(_O.c.txn, sa.func.count(), sa.func.sum(sa.case((_O.c.state == UploadState.REJECTED.value, 1),
                                                                   else_=0)))
          .where(_O.c.store_id == store_id, _O.c.business_date >= first_day, _O.c.business_date <= last_day,
-                _O.c.state != UploadState.ACCEPTED.value)
+                _O.c.state != UploadState.ACCEPTED.value, _O.c.id.not_in(outbox.replaced_ids(store_id)))
          .group_by(_O.c.txn).order_by(_O.c.txn))
     return rules.month_refusals(first_day, last_day, [(t, int(n), int(r or 0)) for t, n, r in u.connection().execute(q)])
 
@@ -238,11 +239,13 @@ def status(engine: Engine, ctx: Ctx) -> dict[str, Any]:
         counts = conn.execute(sa.select(_O.c.txn, _O.c.state, sa.func.count()).where(_O.c.store_id == ctx.store_id)
                               .group_by(_O.c.txn, _O.c.state)).all()
         rejected = conn.execute(sa.select(_O).where(_O.c.store_id == ctx.store_id,
-                                                    _O.c.state == UploadState.REJECTED.value)
+                                                    _O.c.state == UploadState.REJECTED.value,
+                                                    _O.c.id.not_in(outbox.replaced_ids(ctx.store_id)))
                                 .order_by(_O.c.id).limit(200)).all()
         # Failed rows are retried by the worker; listed so a person can see why and send one now (the till's screen).
         failed = conn.execute(sa.select(_O).where(_O.c.store_id == ctx.store_id,
-                                                  _O.c.state == UploadState.FAILED.value)
+                                                  _O.c.state == UploadState.FAILED.value,
+                                                  _O.c.id.not_in(outbox.replaced_ids(ctx.store_id)))
                               .order_by(_O.c.id).limit(200)).all()
         lag = backlog(u, ctx.store_id, ctx.now)
         waiting = uploads_caller(orm(u), ctx) is None
@@ -285,20 +288,37 @@ def retry(u: Unit, ctx: Ctx, ids: Sequence[int]) -> int:
     return n
 
 
-def correct(u: Unit, ctx: Ctx, row_id: int, fields: dict[str, Any], note: str) -> dict[str, Any]:
-    """A rejected row corrected by a person (fields of its payload, e.g. a prescriber's name the centre wants) and
-    sent again. What a row says of the ledger (batch, quantity, amount) is not the person's to change: those
-    fields are refused — a wrong quantity is a stock correction, which sends 3507 and the corrected row."""
+def _correctable(u: Unit, ctx: Ctx, row_id: int, states: Sequence[UploadState]) -> Any:
     r = outbox.row(u, ctx.store_id, row_id)
-    if r is None:
+    if r is None or r.txn not in outbox.DATA_TYPE:  # 3501–3506: a 3507 or a platform report is no one's to correct
         raise not_found("上传记录", "upload", row_id=row_id)
-    if r.state != UploadState.REJECTED.value:
-        raise AppError(409, "UPLOAD-STATE", "只有被中心拒绝的记录可以更正", "only a rejected upload can be corrected",
+    if u.connection().execute(sa.select(_O.c.id).where(_O.c.store_id == ctx.store_id, _O.c.replaces_id == row_id)
+                              ).first() is not None:
+        raise AppError(409, "UPLOAD-STATE", f"记录 #{row_id} 已由重发的记录取代，请更正新的记录",
+                       f"upload #{row_id} was replaced by a re-send: correct that one", {"row_id": row_id})
+    if r.state not in {s.value for s in states}:
+        zh = "、".join(s.label for s in states)
+        raise AppError(409, "UPLOAD-STATE", f"只有{zh}的记录可以更正（此记录：{UploadState(r.state).label}）",
+                       f"only a {' or '.join(s.value for s in states)} upload can be corrected (this one is {r.state})",
                        {"state": r.state})
+    return r
+
+
+def correct(u: Unit, ctx: Ctx, row_id: int, fields: dict[str, Any], note: str) -> dict[str, Any]:
+    """A rejected row corrected by a person (fields of its payload the centre objected to that no record of the store
+    holds, e.g. an operator's name, a time's format) and sent again under a new msgid. What a row says of the ledger
+    (batch, quantity, amount) is not the person's to change (ST-02: a wrong quantity is a stock correction, which
+    sends 3507 and the corrected row); what it takes from the catalog is corrected there and the row derived again
+    (`rederive`)."""
+    r = _correctable(u, ctx, row_id, [UploadState.REJECTED])
     if locked := sorted(set(fields) & rules.LEDGER_FIELDS):
         raise AppError(422, "ST-02", f"数量、金额、批次来自库存账，不能在上传中修改：{', '.join(locked)}",
                        f"quantities, amounts and batches come from the stock ledger: {', '.join(locked)}",
                        {"fields": locked})
+    if from_catalog := sorted(set(fields) & rules.CATALOG_FIELDS):
+        raise AppError(422, "UPLOAD-CATALOG", f"{', '.join(from_catalog)} 来自商品目录：请在目录中更正，再按目录重新生成该记录",
+                       f"{', '.join(from_catalog)} come(s) from the catalog: correct the item, then derive the row "
+                       "again", {"fields": from_catalog})
     if not note.strip():
         raise AppError(422, "VALIDATION", "更正须说明原因", "a correction needs a note")
     before = dict(r.payload or {})
@@ -307,6 +327,44 @@ def correct(u: Unit, ctx: Ctx, row_id: int, fields: dict[str, Any], note: str) -
     audit.record(u, ctx.store_id, ctx.actor, "uploads.correct", "upload_outbox", row_id,
                  {"payload": audit_masked(before)}, {"payload": audit_masked(after)}, note=note)
     return after
+
+
+@dataclass(frozen=True, slots=True)
+class Rederived:
+    row_id: int
+    payload: dict[str, Any]  # the row as it will be sent now
+    deletion_id: int | None = None  # the centre had taken the row: its 3507, then the batch's facts of the type
+    resent: tuple[int, ...] = ()
+
+
+def rederive(u: Unit, ctx: Ctx, row_id: int, note: str) -> Rederived:
+    """A row derived again from the ledger and the catalog as they stand now (the item's 医保 code, maker or 批准文号
+    was corrected since), and sent again. A rejected row is sent as derived, under a new msgid. A row the centre
+    accepted went out wrong and the centre holds it: a 3507 for its batch and data type goes first, then every fact
+    of that batch and type that stands, each derived again (the centre deletes by batch, ST-02). Refused when the
+    derived row is the one already sent: fix the catalog first. Audited."""
+    r = _correctable(u, ctx, row_id, [UploadState.REJECTED, UploadState.ACCEPTED])
+    if not note.strip():
+        raise AppError(422, "VALIDATION", "重新生成须说明原因", "deriving a row again needs a note")
+    before = dict(r.payload or {})
+    after = upload_rows.build(orm(u), ctx, r)
+    if {k: v for k, v in after.items() if k != "memo"} == {k: v for k, v in before.items() if k != "memo"}:
+        raise AppError(409, "UPLOAD-SAME", "按目录重新生成的记录与已上传的相同：请先在目录中更正",
+                       "the row derived again is the one sent: correct the catalog first", {"row_id": row_id})
+    out = Rederived(row_id, after)
+    if r.state == UploadState.REJECTED.value:
+        outbox.set_payload(u, ctx.store_id, row_id, after, ctx.now)
+    else:
+        deletion = outbox.delete_and_resend(u, ctx, r.batch_id, r.item_id, outbox.DATA_TYPE[r.txn], f"r{row_id}",
+                                            "upload_outbox", str(row_id), rebuild=True)
+        resent = u.connection().execute(sa.select(_O.c.id).where(_O.c.store_id == ctx.store_id,
+                                                                 _O.c.after_id == deletion).order_by(_O.c.id))
+        out = Rederived(row_id, after, deletion, tuple(int(i) for i in resent.scalars()))
+    audit.record(u, ctx.store_id, ctx.actor, "uploads.rederive", "upload_outbox", row_id,
+                 {"state": r.state, "payload": audit_masked(before)},
+                 {"payload": audit_masked(after), "deletion_id": out.deletion_id, "resent": list(out.resent)},
+                 note=note)
+    return out
 
 
 # --- the replay after a reinstall ----------------------------------------------------------------------------
