@@ -6,7 +6,8 @@ The generator writes items, batches and stock movements with Core executemany, n
 movements' sum, and a verified restore of the store fails. `chain` first writes each batch's balance as the sum of
 its movements (what the ledger's writer keeps in each movement's transaction: a derived table, not audited), then
 appends one audit entry per generated row, in one transaction, through the service's own `audit.record` with the
-row's image as the service takes it (`audit.image`): action "bench.bulk_load", by "system". The chain is whole
+row's image as the service takes it (`audit.image`): action "bench.bulk_load", by "system", each entry dated at its
+row's business day (audit.record takes its time from utcnow, patched here for the bench only). The chain is whole
 and every row matches its image; the per-row entries make the chain as long as a store that wrote those rows one
 by one (a sale images its movements inside the sale's entry instead: the real chain is shorter, not longer).
 """
@@ -14,7 +15,10 @@ by one (a sale images its movements inside the sale's entry instead: the real ch
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import Any
+from unittest import mock
 
 import sqlalchemy as sa
 
@@ -24,6 +28,18 @@ from server.db.uow import core_unit
 
 TABLES = ("item", "batch", "stock_movement")  # what bench_ledger_report._generate writes
 ACTION = "bench.bulk_load"
+
+
+def _when(values: dict[str, Any]) -> datetime:
+    """The entry's time: the row's business day (noon in Shanghai), else its own time — as if the store had written
+    it then, so a period's audit entries are the period's (the checklist reads the period's log), not all today's."""
+    day = values.get("business_date")
+    if isinstance(day, date):
+        return datetime.combine(day, clock_time(4), tzinfo=UTC)
+    for key in ("created_at", "received_at", "at"):
+        if isinstance(values.get(key), datetime):
+            return values[key]
+    return datetime.now(UTC)
 
 
 def chain(engine: Any, store_id: int, tables: tuple[str, ...] = TABLES) -> tuple[int, float]:
@@ -42,6 +58,8 @@ def chain(engine: Any, store_id: int, tables: tuple[str, ...] = TABLES) -> tuple
             table = table_of(model)  # the model's column types: the image is the one verify takes of the row
             for row in conn.execute(sa.select(table).where(table.c.store_id == store_id).order_by(table.c.id)).all():
                 values = dict(row._mapping)
-                audit.record(u, store_id, audit.SYSTEM, ACTION, name, values["id"], None, audit.image(model, values))
+                with mock.patch.object(audit, "utcnow", lambda v=values: _when(v)):
+                    audit.record(u, store_id, audit.SYSTEM, ACTION, name, values["id"], None,
+                                 audit.image(model, values))
                 n += 1
     return n, time.perf_counter() - t0

@@ -68,8 +68,12 @@ _file_hits: dict[tuple[str, int, int], tuple[Hit, ...]] = {}  # (path, mtime_ns,
 def _text_of_pdf(data: bytes) -> str:
     key = hashlib.sha256(data).hexdigest()
     if key not in _pdf_text:
-        done = subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,
-                              check=False, timeout=120)
+        try:
+            done = subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,
+                                  check=False, timeout=120)
+        except FileNotFoundError:
+            raise AssertionError("SEC-06's scan reads PDFs with pdftotext: install poppler-utils (make test "
+                                 "does)") from None
         if done.returncode != 0:
             raise AssertionError(f"pdftotext could not read a PDF ({done.returncode}): {done.stderr[:200]!r}")
         _pdf_text[key] = done.stdout.decode("utf-8", "replace")
