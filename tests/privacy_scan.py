@@ -3,10 +3,11 @@ report, export, archive or log the tests produce, except the agency's own submis
 
 What is read, at the end of each pytest process (each xdist worker: its own base temp):
 - every file under the session's base temp (tmp_path_factory's): the service's and the CLI's logs, exported XLSX,
-  CSV, PDF and zip archives, anything a subprocess wrote there. A zip (XLSX is one) is read member by member,
-  nested zips too; a PDF through `pdftotext` (poppler-utils, which `make test` installs), cached by the file's
-  mtime and size and by its content's SHA-256; any other file with a NUL byte near its start is a binary that is
-  no document (a database, its backup, an image) and is left alone, as is anything over MAX_TEXT_BYTES;
+  CSV, PDF and zip archives, anything a subprocess wrote there — but copies of the project's source (SOURCE). A zip
+  (XLSX is one) is read member by member, nested zips too; a PDF through `pdftotext` (poppler-utils, which `make
+  test` installs), cached by the file's mtime and size and by its content's SHA-256; any other file with a NUL byte
+  near its start is a binary that is no document (a database, its backup, an image) and is left alone, as is
+  anything over MAX_TEXT_BYTES;
 - every log record the process emitted (a handler on the root logger sees each record a logger lets through);
 - every document the printers received: the simulated printer's slips and the fake TCP and serial printers' bytes
   (tests/devices/fake_printer.py hands them over).
@@ -32,6 +33,9 @@ from catalog.codes import mask_id, whole_ids_in
 MAX_TEXT_BYTES = 64 * 1024 * 1024  # a text file larger than this is no receipt, report or log the suite writes
 _SNIFF = 8192  # a NUL byte in the first bytes: a binary (a SQLite file, a backup's tar, a PNG)
 _ZIP, _PDF = b"PK\x03\x04", b"%PDF-"
+# Copies of the project's own source a test makes (the import contracts run on a copy of the tree): code, reviewed
+# as code — the demo's cards carry their holders' numbers whole — and no document the service wrote.
+SOURCE = frozenset({".py", ".pyi"})
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def scan_tree(root: Path) -> list[Hit]:
         dirs.sort()
         for name in sorted(files):
             path = Path(top, name)
-            if path.is_symlink() or not path.is_file() or is_agency_submission(path):
+            if path.is_symlink() or not path.is_file() or is_agency_submission(path) or path.suffix in SOURCE:
                 continue
             try:
                 hits += scan_file(path)

@@ -86,6 +86,7 @@ def test_what_is_not_a_whole_number_or_is_the_agencys_own_is_left_alone(planted:
         db.execute("CREATE TABLE person (certno TEXT)")
         db.execute("INSERT INTO person VALUES (?)", (WHOLE,))
     db.close()
+    (planted / "demo_cards.py").write_text(f'CARDS = ["{WHOLE}"]\n', encoding="utf-8")  # a copy of the source
     agency = privacy_scan.agency_submission(planted / "card-statement-agency.csv")
     agency.write_text(f"张三,{WHOLE}\n", encoding="utf-8")
     assert privacy_scan.scan_tree(planted) == []
