@@ -24,6 +24,7 @@ CHECK_TESTS := tests/catalog \
 	tests/server/test_rule_register.py tests/test_rules_audit.py \
 	tests/insurance/test_wire.py tests/insurance/test_signing.py tests/insurance/test_fund.py \
 	tests/devices/test_receipt_layout.py tests/devices/test_card_apdu.py tests/pos/test_typeahead.py \
+	tests/test_privacy_scan.py \
 	--deselect tests/insurance/test_signing.py::test_hmac_signed_messages_pass_the_gateway_and_bad_ones_are_turned_away
 
 .PHONY: demo test check rules bench lint types imports system system-build venv clean-demo

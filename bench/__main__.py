@@ -18,6 +18,7 @@ from bench import (
     bench_card,
     bench_card_sale,
     bench_card_statement,
+    bench_checklist,
     bench_cold_start,
     bench_counts,
     bench_devices,
@@ -53,6 +54,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_audit_verify", bench_audit_verify.main),
     ("bench_recon", bench_recon.main),
     ("bench_backup", bench_backup.main),
+    ("bench_checklist", bench_checklist.main),
     ("bench_uploads", bench_uploads.main),
 ]
 

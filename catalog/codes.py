@@ -96,12 +96,24 @@ def mask_id(number: str | None) -> str:
 _WHOLE_ID = re.compile(r"(?<!\d)(\d{17}[\dXx])(?!\d)")
 
 
+def _whole(candidate: str) -> str | None:
+    n = candidate.upper()
+    return n if id_check_char(n[:17]) == n[17] else None
+
+
+def whole_ids_in(text: str) -> list[str]:
+    """SEC-06's test: every whole 18-digit 居民身份证号 in `text` (its check character valid, so a setl_id or a
+    licence number of 18 digits is left alone), upper-cased, in order. Bytes decoded as latin-1 work too: the
+    digits are ASCII in UTF-8 and GBK alike, and neither encoding uses a digit byte inside another character."""
+    return [n for m in _WHOLE_ID.finditer(text) if (n := _whole(m.group(1)))]
+
+
 def mask_ids_in(text: str) -> str:
-    """SEC-06 over free text (a note, a finding's evidence): every whole 18-digit 居民身份证号 in it (its check
-    character valid, so a setl_id or a licence number of 18 digits is left alone) masked as mask_id does."""
+    """SEC-06 over free text (a note, a finding's evidence): every whole 18-digit 居民身份证号 in it (as
+    whole_ids_in finds them) masked as mask_id does."""
     def masked(m: re.Match[str]) -> str:
-        n = m.group(1).upper()
-        return mask_id(n) if id_check_char(n[:17]) == n[17] else m.group(1)
+        n = _whole(m.group(1))
+        return mask_id(n) if n else m.group(1)
 
     return _WHOLE_ID.sub(masked, text)
 

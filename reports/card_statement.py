@@ -129,6 +129,11 @@ class CardStatement:
         return [r for r in self.rows if r.problems]
 
 
+def persons(st: CardStatement) -> list[tuple[str, str, str]]:
+    """Whose full records the agency's copy hands over: each row's (psn_no, identity number, name)."""
+    return [(r.psn_no, r.certno, r.psn_name) for r in st.rows]
+
+
 # --- periods ---------------------------------------------------------------------------------------------------
 
 def period_of(day: date, period: str) -> tuple[date, date]:

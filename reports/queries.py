@@ -256,7 +256,8 @@ def card_settlements_in(conn: Connection, store_id: int, start: date, end: date)
 
 def backup_runs(conn: Connection, store_id: int) -> Sequence[Any]:
     b = _t("backup_run").c
-    return conn.execute(sa.select(b.id, b.finished_at, b.business_date, b.ok, b.file_name, b.directory, b.error)
+    return conn.execute(sa.select(b.id, b.finished_at, b.business_date, b.ok, b.file_name, b.directory, b.error,
+                                  b.sealed)
                         .where(b.store_id == store_id).order_by(b.id)).all()
 
 
@@ -346,6 +347,14 @@ def audit_texts(conn: Connection, store_id: int, since: datetime, until: datetim
     e = _t("audit_entry").c
     return conn.execute(sa.select(e.seq, e.action, e.entity, e.before, e.after, e.note).where(
         e.store_id == store_id, e.at >= since, e.at < until).order_by(e.seq)).all()
+
+
+def record_reads(conn: Connection, store_id: int, since: datetime, until: datetime) -> Sequence[Any]:
+    """Reads of insured persons' full records in [since, until) (SEC-06): the audit entries of action
+    "privacy.read" (server.privacy.READ) — who, when, whose, what, why, by which route — oldest first."""
+    e = _t("audit_entry").c
+    return conn.execute(sa.select(e.seq, e.at, e.actor, e.entity_id, e.after, e.note).where(
+        e.store_id == store_id, e.action == "privacy.read", e.at >= since, e.at < until).order_by(e.seq)).all()
 
 
 def attestations(conn: Connection, store_id: int) -> Sequence[Any]:

@@ -45,7 +45,8 @@ def export(start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"
     action = Action.INSPECTION_AGENCY if for_agency else Action.INSPECTION_EXPORT
     ctx = cli._acting(engine, cli._ctx(settings, engine), as_user, action.value)
     target = out or Path(f"inspection-{first.isoformat()}-{last.isoformat()}{'-agency' if for_agency else ''}.zip")
-    built = archive.export(engine, ctx, first, last, target, for_agency)
+    built = archive.export(engine, ctx, first, last, target, for_agency,
+                           "dingdian inspection export" + (" --for-agency" if for_agency else ""))
     for f in built.manifest["files"]:
         rows = f" {f['rows']} 行/rows" if "rows" in f else ""
         typer.echo(f"  {f['name']}  {f['size']} B{rows}  {f['sha256'][:16]}")

@@ -88,7 +88,7 @@ def card_statement(start: FromOpt = None, end: ToOpt = None, previous: PreviousO
             statements.write_card(st, path, fmt, unmasked=for_agency)
         if path and for_agency:
                 agency_export.record(engine, ctx, "card_statement", first, last, fmt, path.read_bytes(), len(st.rows),
-                                     len({r.psn_no or r.certno for r in st.rows}))
+                                     cs.persons(st), "dingdian report card-statement --for-agency")
     if as_json:
         typer.echo(json.dumps(cs.as_dict(st), ensure_ascii=False, indent=2))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -26,6 +27,7 @@ from server.db.models.base import id_of
 from server.db.types import utcnow
 from server.services.context import Ctx
 from server.services.store.profile import bootstrap_store
+from tests import privacy_scan
 from tests.pg import Cluster, start_cluster
 
 if TYPE_CHECKING:  # imported where used: the fixtures that need them load the service only then
@@ -129,6 +131,34 @@ def _already_checked() -> Callable[[pytest.Item], bool]:
             return False
         return not any(item.get_closest_marker(m) for m in ("slow", "postgres", "hardware"))
     return checked
+
+
+# --- SEC-06 proven over the whole run ---------------------------------------------------------------------------
+#
+# At the end of each pytest process (each xdist worker) every file under its base temp, every log record it emitted
+# and every document its printers received is read for a whole identity number (tests/privacy_scan.py); one found
+# outside the agency's registered submissions fails the run, as an error at the teardown of the process's last test,
+# naming the file (or logger, or printer) and the number masked. tests/test_privacy_scan.py shows it catching one.
+
+@pytest.fixture(scope="session", autouse=True)
+def no_whole_identity_number_written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    from devices.printer.drivers import SimulatedPrinter, Slip
+
+    keep = SimulatedPrinter.print_slip
+
+    def print_slip(self: SimulatedPrinter, slip: Slip) -> None:
+        keep(self, slip)
+        privacy_scan.printed(f"simulated ({slip.kind} {slip.ref})", slip.text)
+
+    watch = privacy_scan.LogWatch()
+    logging.getLogger().addHandler(watch)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SimulatedPrinter, "print_slip", print_slip)
+        yield
+    logging.getLogger().removeHandler(watch)
+    hits = privacy_scan.streamed() + privacy_scan.scan_tree(tmp_path_factory.getbasetemp())
+    if hits:
+        pytest.fail(privacy_scan.report(hits), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

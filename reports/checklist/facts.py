@@ -83,6 +83,8 @@ class Facts:
     # CHECK 21, GSP-04: what each active item's label would show now, and each item's last printed label
     label_items: Sequence[Any] = ()
     shelf_labels: Sequence[Any] = ()
+    # CHECK 14, SEC-06: the period's reads of insured persons' full records (who read whose, when, by which door)
+    reads: Sequence[Any] = ()
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """The period in UTC instants: from the first day's start to the day after the last, in the store's zone."""

@@ -8,25 +8,23 @@ the till refuses and the checklist finds with one definition.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from catalog.codes import id_check_char, mask_id
+from catalog.codes import mask_id, whole_ids_in
 from reports.checklist import money
 from reports.checklist.facts import Facts
 from reports.checklist.fund_use import self_inspection
 from reports.checklist.settled import card_lines, mapped, placement
-from reports.checklist.verdict import Countdown, Finding, failed, manual, passed
+from reports.checklist.verdict import SHOWN_ROWS, Countdown, Finding, failed, manual, passed
 from server.roles import Role
 from server.rules.agreement import AgreementStep, card_settlement_refusals, standing_on, till_refusals
 from server.rules.staff import StaffRecord, pharmacist_refusals, role_combination_refusals
 
 RENEWAL_WINDOW_DAYS = 92  # the renewal is applied for three months before the agreement ends (rules.md CHECK 1)
-_ID18 = re.compile(r"(?<!\d)(\d{17}[\dXx])(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -132,6 +130,19 @@ def backups(f: Facts, it: Item) -> Finding:
     if bad:
         return failed(it.no, it.title_zh, it.rules, f"{len(bad)} 处备份或演练问题", f"{len(bad)} backup or drill "
                       "problem(s)", bad, countdowns)
+    # SEC-05 asks for a daily off-site backup and a drilled restore, not for encryption: a clear backup is no
+    # failure of it. But a clear backup holds every insured person's whole identity number (SEC-06) on another
+    # device: a person must confirm where it is kept and who can reach it, or seal the backups ([backup] key_file).
+    clear = [{"day": b.business_date.isoformat(), "file": b.file_name, "directory": b.directory,
+              "zh": "备份未加密：含参保人完整身份证号", "en": "a clear backup: it holds whole identity numbers (SEC-06)"}
+             for b in f.backups if b.ok and not b.sealed and f.first <= b.business_date <= f.last]
+    if clear:
+        return manual(it.no, it.title_zh, it.rules,
+                      f"期间 {len(clear)} 份备份未加密（含完整身份证号，SEC-06）：请确认异地存放介质的保管与访问受控，"
+                      "或配置 [backup] key_file 加密备份",
+                      f"{len(clear)} backup(s) in the period are not sealed and hold whole identity numbers (SEC-06): "
+                      "confirm who keeps and can reach the off-site copies, or seal backups with [backup] key_file",
+                      clear[::-1], countdowns)
     return passed(it.no, it.title_zh, it.rules, f"每日有异盘备份；最近恢复演练 {last_drill}",
                   f"a backup on another device every day; last restore drill {last_drill}", countdowns=countdowns)
 
@@ -247,12 +258,8 @@ def insurance_staff(f: Facts, it: Item) -> Finding:
 
 # --- 14: privacy ----------------------------------------------------------------------------------------------------
 
-def _whole_ids(value: Any) -> Iterator[str]:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    for m in _ID18.finditer(text):
-        n = m.group(1).upper()
-        if id_check_char(n[:17]) == n[17]:
-            yield n
+def _whole_ids(value: Any) -> list[str]:
+    return whole_ids_in(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
 
 
 def privacy(f: Facts, it: Item) -> Finding:
@@ -267,8 +274,23 @@ def privacy(f: Facts, it: Item) -> Finding:
     if bad:
         return failed(it.no, it.title_zh, it.rules, f"{len(bad)} 处打印或日志中出现完整身份证号",
                       f"{len(bad)} whole identity number(s) in print-outs or the log", bad)
-    return passed(it.no, it.title_zh, it.rules, f"{len(f.printed)} 份打印单据、{len(f.logged)} 条日志中无完整身份证号",
-                  f"no whole identity number in {len(f.printed)} print-out(s) and {len(f.logged)} log entries")
+    reads = [_read(r, f.policy.tz) for r in f.reads]
+    return passed(it.no, it.title_zh, it.rules, f"{len(f.printed)} 份打印单据、{len(f.logged)} 条日志中无完整身份证号；"
+                  f"期间查阅参保人完整信息 {len(reads)} 次（谁、何时、查阅了谁，见证据）",
+                  f"no whole identity number in {len(f.printed)} print-out(s) and {len(f.logged)} log entries; "
+                  f"{len(reads)} read(s) of an insured person's full record in the period (who read whose: the "
+                  "evidence)", reads[-SHOWN_ROWS:][::-1])
+
+
+def _read(r: Any, tz: Any) -> dict[str, Any]:
+    """One read of full records as the checklist shows it: who, when (store time), by which door, what, whose."""
+    a = r.after or {}
+    whose = a.get("whose")
+    named = ([f"{p.get('name') or ''} {p.get('whose') or p.get('psn_no') or ''}".strip() for p in whose]
+             if isinstance(whose, list) else [f"{a.get('name') or ''} {whose or r.entity_id}".strip()])
+    return {"seq": r.seq, "at": r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), "by": r.actor,
+            "route": a.get("route") or "", "what": a.get("what") or "", "why": a.get("why") or r.note,
+            "persons": len(named), "whose": "、".join(named[:5]) + (f" 等 {len(named)} 人" if len(named) > 5 else "")}
 
 
 # --- 18, 20, 22, 23, 25: what was sold, settled and received -----------------------------------------------------

@@ -30,6 +30,7 @@ def gather(conn: Any, store_id: int, first: date, last: date, today: date, polic
     since, until = f.utc_bounds()
     return Facts(**{**f.__dict__, "printed": queries.documents_printed(conn, store_id, since, until),
                     "logged": queries.audit_texts(conn, store_id, since, until),
+                    "reads": queries.record_reads(conn, store_id, since, until),
                     "purchases": queries.card_purchases(conn, store_id, first, last),
                     "purchases_before": queries.card_purchases(
                         conn, store_id, first - timedelta(days=policy.fund_use.repeat_window_days - 1),

@@ -107,7 +107,7 @@ def card_statement_for_agency(request: Request, ctx: CtxDep, start: From = None,
     st = card_of(request, ctx, start, end, period)
     body = _card_file(st, ctx, format, unmasked=True)
     agency_export.record(get_state(request).engine, ctx, "card_statement", st.start, st.end, format, body,
-                         len(st.rows), len({r.psn_no or r.certno for r in st.rows}))
+                         len(st.rows), card_statement.persons(st), f"GET {request.url.path}")
     return _file(body, f"card-statement-agency-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
 
 

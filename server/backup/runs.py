@@ -47,7 +47,8 @@ def backup_now(engine: Engine, ctx: Ctx, taken_by: str, directory: Path | None =
         at = started
         while (where / file_name(code, at)).exists():  # two backups in one second: the second a second later
             at = at.replace(microsecond=0) + timedelta(seconds=1)
-        taken = take(engine, where, code, at, keys.load(ctx.settings.backup.key_file, where))
+        key = keys.load(ctx.settings.backup.key_file, where)
+        taken = take(engine, where, code, at, key)
     except (AppError, BadBackup, OSError) as exc:
         zh, en = ((exc.message_zh, exc.message_en) if isinstance(exc, AppError | BadBackup) else
                   (f"备份失败：{exc}", f"backup failed: {exc}"))
@@ -61,7 +62,8 @@ def backup_now(engine: Engine, ctx: Ctx, taken_by: str, directory: Path | None =
         store_id=ctx.store_id, started_at=started, finished_at=datetime.now(UTC), business_date=ctx.today,
         backend=taken.manifest.backend, file_name=taken.path.name, directory=str(where), size_bytes=taken.size,
         sha256=taken.sha256, revision=taken.manifest.revision,
-        audit_head=taken.manifest.audit_heads.get(str(ctx.store_id), ""), ok=True, taken_by=taken_by))
+        audit_head=taken.manifest.audit_heads.get(str(ctx.store_id), ""), ok=True, taken_by=taken_by,
+        sealed=key is not None))
     return BackupDone(run, taken, prune(ctx, where, keys.load(ctx.settings.backup.key_file)))
 
 

@@ -17,6 +17,8 @@ import struct
 import threading
 import time
 
+from tests import privacy_scan
+
 DLE_EOT = b"\x10\x04"
 
 
@@ -108,6 +110,7 @@ class TcpPrinter(_Status):
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
                     with self._lock:
                         self.torn.append(bytes(data))
+                    privacy_scan.printed(f"tcp:{self.port} (torn)", bytes(data))
                     return
                 data += chunk
                 pending += chunk
@@ -117,6 +120,7 @@ class TcpPrinter(_Status):
                     continue
                 if reply:
                     conn.sendall(reply)
+        privacy_scan.printed(f"tcp:{self.port}", bytes(data))
         if hung:
             with self._lock:
                 self.hung.append(bytes(data))
@@ -168,4 +172,5 @@ class PtyPrinter(_Status):
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        privacy_scan.printed(f"serial {self.path}", bytes(self.received))
         os.close(self.master)

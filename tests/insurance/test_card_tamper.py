@@ -53,4 +53,5 @@ def test_a_look_up_by_typed_id_number_is_logged_masked(card_shop: CardShop, engi
     assert read.actor == "u_cashier" and read.after is not None
     assert read.after["whose"] == read.entity_id != EMPLOYEE.certno and read.after["whose"].endswith(EMPLOYEE.certno[-4:])
     assert read.after["why"] == "卡片损坏" and read.after["name"] == EMPLOYEE.name
+    assert read.after["route"] == "POST /sales/{sale_id}/insured (by ID number)"
     assert EMPLOYEE.certno not in str(read.after)

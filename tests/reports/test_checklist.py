@@ -82,7 +82,8 @@ def _clean_store(engine: Engine, ctx: Ctx, *, drill: bool = True, skip_topic: st
     manager = _acting(engine, ctx, "u_manager")
     with core_unit(engine) as u:  # as the backup and the drill record themselves (server.backup.runs)
         run = BackupRun(store_id=ctx.store_id, started_at=ctx.now, finished_at=ctx.now, business_date=today,
-                        backend="sqlite", file_name="b.tar", directory="/mnt/b", ok=True, taken_by="test")
+                        backend="sqlite", file_name="b.tar", directory="/mnt/b", ok=True, taken_by="test",
+                        sealed=True)
         orm(u).add(run)
         audit.record_row(u, ctx.store_id, manager.actor, "backup.run", run)
         if drill:
@@ -135,6 +136,55 @@ def test_a_store_that_never_drilled_a_restore_is_flagged_on_item_9_alone(engine:
     flagged = _flagged(engine, manager)
     assert set(flagged) == {9}
     assert flagged[9].evidence[0]["en"] == "never a restore drill"
+
+
+@SQLITE_ONLY
+@pytest.mark.refuses("SEC-06")
+def test_a_clear_backup_is_to_be_confirmed_on_item_9_never_passed(engine: Engine, ctx: Ctx) -> None:
+    """SEC-05 does not ask for encryption, so a clear backup fails no rule; but it carries whole identity numbers to
+    another device (SEC-06): a person confirms where it is kept. The store that seals its backups passes."""
+    manager = _clean_store(engine, ctx)
+    assert _verdicts(engine, manager)[9] is Verdict.PASS  # its backup today is sealed
+    with core_unit(engine) as u:  # a second backup the same day, without the key
+        run = BackupRun(store_id=ctx.store_id, started_at=ctx.now, finished_at=ctx.now, business_date=ctx.today,
+                        backend="sqlite", file_name="clear.tar", directory="/mnt/b", ok=True, taken_by="cron")
+        orm(u).add(run)
+        audit.record_row(u, ctx.store_id, manager.actor, "backup.run", run)
+    flagged = _flagged(engine, manager)
+    assert set(flagged) == {9} and flagged[9].verdict is Verdict.MANUAL
+    assert [e["file"] for e in flagged[9].evidence] == ["clear.tar"] and "未加密" in flagged[9].summary_zh
+    with core_unit(engine) as u:  # a failed clear one is no backup at all: item 9 still fails on the day only if
+        run = BackupRun(store_id=ctx.store_id, started_at=ctx.now, finished_at=ctx.now,  # no other succeeded
+                        business_date=ctx.today - timedelta(days=1), backend="sqlite", ok=False, error="disk full",
+                        taken_by="cron")
+        orm(u).add(run)
+        audit.record_row(u, ctx.store_id, manager.actor, "backup.run", run)
+    done = compliance.run(engine, manager, ctx.today - timedelta(days=1), ctx.today).checklist.findings
+    assert done[8].no == 9 and done[8].verdict is Verdict.FAIL  # a failure is not softened to 需人工确认
+
+
+@SQLITE_ONLY
+@pytest.mark.refuses("SEC-06")
+def test_item_14_shows_who_read_whose_full_record(engine: Engine, ctx: Ctx) -> None:
+    from server.privacy import record_read, record_reads
+
+    manager = _clean_store(engine, ctx)
+    admin = _acting(engine, ctx, "u_insurance_admin")
+    with core_unit(engine) as u:
+        record_read(u, ctx.store_id, manager.actor, "11010519491231002X", "张三", "prescription RX1", "医保稽核抽查",
+                    "GET /prescriptions")
+        record_reads(u, ctx.store_id, admin.actor, [("P1", "11010519491231002X", "张三"),
+                                                    ("P1", "11010519491231002X", "张三"), ("P2", "", "李四")],
+                     "card_statement", "报送经办机构", "GET /reports/card-statement/agency")
+    findings = {f.no: f for f in compliance.run(engine, manager, ctx.today, ctx.today).checklist.findings}
+    f = findings[14]
+    assert f.verdict is Verdict.PASS and "2 次" in f.summary_zh
+    latest, first = f.evidence
+    assert (latest["by"], latest["route"], latest["persons"]) == ("u_insurance_admin",
+                                                                 "GET /reports/card-statement/agency", 2)
+    assert latest["whose"] == "张三 1101**********002X、李四 P2"
+    assert (first["by"], first["route"], first["why"]) == ("u_manager", "GET /prescriptions", "医保稽核抽查")
+    assert "11010519491231002X" not in json.dumps([x.__dict__ for x in findings.values()], default=str)
 
 
 @SQLITE_ONLY

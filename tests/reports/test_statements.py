@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 import uuid
 import zipfile
@@ -30,10 +31,12 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from catalog.codes import mask_id
 from reports import card_statement, rx_statement
 from reports.export.tables import FORMULA_LABEL, VALUE_LABEL
 from server.config import Settings
 from server.insurance.sandbox.persons import DEMO_PERSONS, DemoPerson
+from tests import privacy_scan
 from tests.conftest import (
     BARCODE_AMOX,
     BARCODE_MASK,
@@ -302,7 +305,7 @@ def test_the_statements_of_a_busy_store_are_the_centres_and_the_ledgers_figures(
     entries = _sql(engine, "SELECT after FROM audit_entry WHERE action = 'report.agency_export' ORDER BY seq")
     assert len(entries) == 2 and hashlib.sha256(paper.content).hexdigest() in str(entries[1][0])
     if POPPLER:
-        path = tmp_path / "agency.pdf"
+        path = privacy_scan.agency_submission(tmp_path / "agency.pdf")
         path.write_bytes(paper.content)
         flat = re.sub(r"\s+", "", pdf_text(path))
         assert EMPLOYEE.certno in flat and "（报经办机构）" in flat and "经办机构审核人：" in flat
@@ -381,11 +384,20 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
 
     ok = c.get("/reports/card-statement/agency", params={"format": "csv"}, headers=card_shop["admin"])
     assert ok.status_code == 200 and EMPLOYEE.certno.encode() in ok.content
-    out = tmp_path / "agency.xlsx"
+    out = privacy_scan.agency_submission(tmp_path / "agency.xlsx")
     r = runner.invoke(app, ["report", "card-statement", "--for-agency", "--xlsx", str(out), "--as",
                             "u_insurance_admin", "--config", str(config)], input=f"{ROLE_PINS['insurance_admin']}\n")
     assert r.exit_code == 0 and out.exists(), r.output
     assert _sql(engine, exports)[0][0] == 2
+    # SEC-06: each agency copy is a read of every person's full record it holds, logged with its door; the refused
+    # attempts and the masked copies are none
+    reads = [(a, json.loads(x) if isinstance(x, str) else x) for a, x in _sql(
+        engine, "SELECT actor, after FROM audit_entry WHERE action = 'privacy.read' ORDER BY seq")]
+    assert [(a, x["route"], x["persons"]) for a, x in reads] == [
+        ("u_insurance_admin", "GET /reports/card-statement/agency", 1),
+        ("u_insurance_admin", "dingdian report card-statement --for-agency", 1)]
+    assert reads[0][1]["whose"] == [{"psn_no": EMPLOYEE.psn_no, "whose": mask_id(EMPLOYEE.certno),
+                                     "name": EMPLOYEE.name}]
     # the manager's own, from the command line: masked, and the 外配处方 statement beside it
     masked_cli = runner.invoke(app, ["report", "card-statement", "--json", "--as", "u_manager", "--config",
                                      str(config)], input=f"{ROLE_PINS['manager']}\n")
@@ -399,3 +411,28 @@ def test_only_a_serving_insurance_administrator_exports_for_the_agency(card_shop
     if POPPLER:
         seen = pdf_text(rx_pdf)
         assert "基本医疗保险外配处方费用统计表" in seen and not WHOLE_ID.search(seen.encode())
+    # no other door: every GET route as the manager, and those refused to the manager as the 医保 administrator (the
+    # card statements in every file format, the other reports as JSON and CSV); a whole number comes back only from
+    # the agency's route, and every such answer is a read logged
+    sale_no = _sql(engine, "SELECT sale_no FROM sale ORDER BY sale_no LIMIT 1")[0][0]
+    sale_id = _sql(engine, "SELECT id FROM sale ORDER BY sale_no LIMIT 1")[0][0]
+    logged = _sql(engine, "SELECT COUNT(*) FROM audit_entry WHERE action = 'privacy.read'")[0][0]
+    whole: list[str] = []
+    gets = [p for p, ops in c.get("/openapi.json").json()["paths"].items() if "get" in ops and p != "/events"]
+    refused: list[str] = []  # what the manager (who reads everything else) may not: tried as the administrator
+    for who, headers, routes in (("manager", card_shop["manager"], gets), ("admin", card_shop["admin"], refused)):
+        for route in routes:
+            try:
+                path = route.format(sale_id=sale_id, sale_no=sale_no)
+            except KeyError:  # an id of something this store has none of
+                continue
+            for fmt in ((None, "csv", "xlsx", "pdf") if path.startswith("/reports/card-statement") else
+                        (None, "csv") if path.startswith("/reports") else (None,)):
+                r = c.get(path, params={"format": fmt} if fmt else {}, headers=headers)
+                if r.status_code == 403 and who == "manager" and route not in refused:
+                    refused.append(route)
+                if r.status_code == 200 and privacy_scan.scan_bytes(path, r.content):
+                    whole.append(f"{who} {path} {fmt}")
+    assert "/reports/card-statement/agency" in refused
+    assert whole == [f"admin /reports/card-statement/agency {f}" for f in (None, "csv", "xlsx", "pdf")]  # None: xlsx
+    assert _sql(engine, "SELECT COUNT(*) FROM audit_entry WHERE action = 'privacy.read'")[0][0] == logged + 4

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from reports import queries
 from server import audit
 from server.audit import Actor
 from server.backup import archive, keys, sealed
@@ -92,7 +93,9 @@ def test_a_sealed_backup_reveals_nothing_restores_with_its_key_and_a_changed_one
         engine: Engine, ctx: Ctx, settings: Settings, tmp_path: Path, backup_dir: Path) -> None:
     admin = _plant_patient(engine, ctx)
     # The clear backup first: the grep below would find the planted facts if they were there to find.
-    clear = backup_now(engine, ctx, "test", backup_dir).taken
+    clear_run = backup_now(engine, ctx, "test", backup_dir)
+    clear = clear_run.taken
+    assert not clear_run.run.sealed  # recorded clear: checklist item 9 asks a person to confirm where it is kept
     with tarfile.open(clear.path) as tar:
         member = tar.extractfile(clear.manifest.payload)
         assert member is not None
@@ -104,6 +107,9 @@ def test_a_sealed_backup_reveals_nothing_restores_with_its_key_and_a_changed_one
     sealed_ctx = Ctx(ctx.store_id, make_settings(settings.database.url, backup={"key_file": str(key_file)}),
                      admin.actor, ctx.now)
     done = backup_now(engine, sealed_ctx, "test", backup_dir)
+    assert done.run.sealed
+    with engine.connect() as conn:  # as the checklist reads it
+        assert [bool(r.sealed) for r in queries.backup_runs(conn, ctx.store_id)] == [False, True]
     body = done.taken.path.read_bytes()
     assert body.startswith(sealed.MAGIC) and not tarfile.is_tarfile(done.taken.path)
     for plain in (PATIENT_ID, PATIENT_ID[-8:], PATIENT_NAME, "维护员", "manifest.json", "prescription",

@@ -22,6 +22,7 @@ from server.cli import app
 from server.db.uow import read_session
 from server.services.context import Ctx
 from server.services.inspection import archive
+from tests import privacy_scan
 from tests.conftest import BARCODE_AMOX, BARCODE_VITC, Shop, prescribe
 from tests.server.test_duty_cli import _config
 from tests.server.test_selling import new_sale, pay_cash, scan
@@ -120,7 +121,7 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     checked = verify(masked)
     assert checked.exit_code == 0, checked.output
     # for the agency: not the manager's to make (nothing written); the 医保 administrator's, IDs whole
-    agency = tmp_path / "agency.zip"
+    agency = privacy_scan.agency_submission(tmp_path / "agency.zip")
     refused = cli("inspection", "export", *period, "--for-agency", "--out", str(agency), "--as", "u_manager",
                   pin="4444\n")
     assert refused.exit_code != 0 and "SEC-01" in refused.output and not agency.exists()
@@ -136,6 +137,11 @@ def test_the_inspection_archive_holds_the_period_checks_itself_and_masks_identit
     images = [(a, json.loads(x) if isinstance(x, str) else x) for a, x in made_by]
     assert [(a, x["for_agency"]) for a, x in images] == [("u_manager", False), ("u_insurance_admin", True)]
     assert images[0][1]["manifest_sha256"] in checked.output  # the archive is the one the log says was made
+    with engine.connect() as conn:  # SEC-06: the agency's archive is a read of each full record it holds
+        (read,) = conn.execute(text("SELECT actor, after FROM audit_entry WHERE action = 'privacy.read'")).all()
+    after = json.loads(read[1]) if isinstance(read[1], str) else read[1]
+    assert read[0] == "u_insurance_admin" and after["route"] == "dingdian inspection export --for-agency"
+    assert sorted(p["whose"] for p in after["whose"]) == sorted({mask_id(PATIENT_ID), mask_id(INSURED_ID)})
     with read_session(engine) as s:  # what the compliance checklist (item 8) reads
         assert [(e["by"], e["for_agency"]) for e in archive.exports(s, ctx.store_id)] == \
             [("u_insurance_admin", True), ("u_manager", False)]

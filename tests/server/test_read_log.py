@@ -48,6 +48,8 @@ def test_a_search_by_id_number_and_a_scan_download_are_logged_masked(shop: Shop,
     assert search.after is not None and download.after is not None
     assert search.after["why"] == "医保稽核抽查" and rx["rx_no"] in search.after["what"]
     assert "scan" in download.after["what"] and "下载" in download.note
+    assert (search.after["route"], download.after["route"]) == (  # the door each came through
+        "GET /prescriptions?patient=", "GET /prescriptions/{rx_id}/attachments/{attachment_id}")
     with read_session(engine) as s:  # the whole number is in no entry of the log
         everything = [json.dumps([e.before, e.after, e.note, e.entity_id], ensure_ascii=False)
                       for e in s.exec(select(AuditEntry))]

@@ -36,6 +36,7 @@ class BackupRun(Table, table=True):
     ok: bool = False
     error: str = Field(default="", max_length=400)
     taken_by: str = Field(max_length=60)  # "service" for the daily run, the user or cron's login otherwise
+    sealed: bool = False  # encrypted with the store's key ([backup] key_file); a clear one holds whole ID numbers
 
 
 class RestoreDrill(Table, table=True):

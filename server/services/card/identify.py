@@ -72,7 +72,7 @@ def identify(engine: Engine, ctx: Ctx, gateway: InsuranceGateway, sale_id: str, 
     if how.method == "id":  # SEC-06: a look-up by the full ID number read the person's record: logged
         with core_unit(engine) as u:
             record_read(u, ctx.store_id, ctx.actor, how.certno, person.baseinfo.psn_name, "1101 person info",
-                        how.reason.strip())
+                        how.reason.strip(), "POST /sales/{sale_id}/insured (by ID number)")
     if not person.insuinfo:
         raise AppError(422, "CARD-05", "医保中心未返回参保信息", "the centre returned no insurance for this person")
     row = person.insurance(how.insutype) if how.insutype else (person.insurance("310") or person.insuinfo[0])

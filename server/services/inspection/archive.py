@@ -58,6 +58,7 @@ from server.db.models import (
 )
 from server.db.models.base import table_of
 from server.db.uow import core_unit
+from server.privacy import record_reads
 from server.services.context import Ctx
 
 MANIFEST = "manifest.json"
@@ -240,9 +241,26 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def export(engine: Engine, ctx: Ctx, first: date, last: date, out: Path, for_agency: bool = False) -> Built:
+def _whole_ids(entries: Iterable[Entry]) -> list[str]:
+    """Every identity number the agency's archive holds whole — whatever the masked archive would mask (ID_SHAPE)
+    — in its files (its XLSX read member by member), in order, once."""
+    found: dict[str, None] = {}
+    for e in entries:
+        texts = [e.data]
+        if e.data.startswith(b"PK\x03\x04"):
+            with zipfile.ZipFile(io.BytesIO(e.data)) as z:
+                texts = [z.read(m) for m in z.namelist()]
+        for t in texts:
+            found.update(dict.fromkeys(m.group(0) for m in ID_SHAPE.finditer(t.decode("latin-1"))))
+    return list(found)
+
+
+def export(engine: Engine, ctx: Ctx, first: date, last: date, out: Path, for_agency: bool = False,
+           route: str = "dingdian inspection export") -> Built:
     """Write the archive of [first, last] to `out` and audit that it was made (by whom, for whom, its manifest's
-    digest). The door checks who may: Action.INSPECTION_EXPORT, and INSPECTION_AGENCY for the agency's."""
+    digest); the agency's, with whole numbers, is also logged as a read of each person's full record it holds
+    (SEC-06, through `route`). The door checks who may: Action.INSPECTION_EXPORT, and INSPECTION_AGENCY for the
+    agency's."""
     from reports.queries import reading
 
     if last < first:
@@ -266,6 +284,10 @@ def export(engine: Engine, ctx: Ctx, first: date, last: date, out: Path, for_age
             z.writestr(e.name, e.data)
         z.writestr(MANIFEST, body)
     with core_unit(engine) as u:
+        if for_agency:  # SEC-06: a read of the full record of everyone whose number the archive holds whole
+            record_reads(u, ctx.store_id, ctx.actor, (("", n, "") for n in _whole_ids(entries)),
+                         f"inspection archive {first.isoformat()}..{last.isoformat()} (manifest {_digest(body)[:16]})",
+                         "检查导出，供经办机构（身份证号完整） / the inspection archive for the agency", route)
         audit.record(u, ctx.store_id, ctx.actor, "inspection.export", "inspection_export", _digest(body)[:16], None,
                      {"from": first.isoformat(), "to": last.isoformat(), "for_agency": for_agency,
                       "files": len(entries), "manifest_sha256": _digest(body), "audit_head_seq": head.seq},

@@ -405,11 +405,13 @@ def record_search_read(u: Unit, ctx: Ctx, patient: str, found: list[Prescription
     if mine:
         record_read(u, ctx.store_id, ctx.actor, patient.strip(), mine[0].patient_name,
                     ("prescriptions " + ", ".join(rx.rx_no for rx in mine))[:300],
-                    reason.strip() or "处方查询（按证件号）/ prescription search by identity number")
+                    reason.strip() or "处方查询（按证件号）/ prescription search by identity number",
+                    "GET /prescriptions?patient=")
 
 
 def record_scan_read(u: Unit, ctx: Ctx, rx: Prescription, att: RxAttachment, reason: str = "") -> None:
     """A prescription's scan downloaded: the paper shows the whole record (ID number included): logged."""
     record_read(u, ctx.store_id, ctx.actor, rx.patient_certno or rx.patient_psn_no, rx.patient_name,
                 f"scan #{att.id} of prescription {rx.rx_no}",
-                reason.strip() or "处方影像下载 / prescription scan download")
+                reason.strip() or "处方影像下载 / prescription scan download",
+                "GET /prescriptions/{rx_id}/attachments/{attachment_id}")
