@@ -1,7 +1,7 @@
 """whether each backup was sealed (SEC-05, SEC-06)
 
 Revision ID: 0035
-Revises: 0030
+Revises: 0033
 Create Date: 2026-12-08
 
 backup_run.sealed: the backup was written encrypted with the store's key ([backup] key_file). A clear backup holds
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0035'
-down_revision = '0030'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 
