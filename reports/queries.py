@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects.postgresql import JSONB
 
+from reports import collector
 from server.db.models import (
     Batch,
     CardSettlement,
@@ -52,8 +53,9 @@ SNAPSHOT_KIND = "period_snapshot"  # the pseudo-kind of a close's snapshot row i
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """One read-only snapshot for a whole report: every query of it sees the same ledger (a sale completing
-    meanwhile is in all of its figures or in none), and nothing can be written through it."""
-    with engine.connect() as conn:
+    meanwhile is in all of its figures or in none), and nothing can be written through it. The garbage collector
+    waits meanwhile (reports.collector says why)."""
+    with collector.paused(), engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # the connection goes back to the pool as it came: query_only is per connection
             conn.exec_driver_sql("PRAGMA query_only = ON")

@@ -78,3 +78,37 @@ def test_each_row_has_its_own_answers_figures_on_both_backends(engine: Engine, c
     assert got == {"S1": (500, 200, 300, 1, 11), "S2": (700, 0, 300, 2, 12), "S3": (0, 700, 300, 3, 13)}
     assert not st.problems()
     assert (st.total.settlements, st.total.money.hifp, st.total.money.fund) == (3, 1200, 2100)
+
+
+def test_the_collector_waits_for_the_reports_and_comes_back_as_it_was() -> None:
+    import gc
+    import threading
+
+    from reports import collector
+
+    assert gc.isenabled()
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def other_report() -> None:
+        with collector.paused():
+            inside.set()
+            leave.wait(5)
+
+    t = threading.Thread(target=other_report)
+    with collector.paused():
+        assert not gc.isenabled()
+        t.start()
+        assert inside.wait(5)
+    assert not gc.isenabled()  # the other report still runs: the first to finish does not turn it back on
+    leave.set()
+    t.join(5)
+    assert gc.isenabled()
+    # a collector off before the report (the service's start-up turns it off) stays off after it
+    gc.disable()
+    try:
+        with collector.paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
