@@ -101,66 +101,66 @@ def generate(engine: Any, ctx: Ctx, scale: float, seed: int = 14, till: str = "T
     buf: dict[str, list[dict[str, Any]]] = {k: [] for k in ("sale", "line", "insured", "setl", "msg", "mv")}
     tables = {"sale": sale, "line": line, "insured": insured, "setl": setl, "msg": msg, "mv": movement}
 
-    def flush(conn: Any) -> None:
-        for key in ("sale", "line", "insured", "setl", "msg", "mv"):  # the sale before its lines and settlement
-            if buf[key]:
-                conn.execute(sa.insert(tables[key]), buf[key])
-                buf[key] = []
+    def flush() -> None:  # a transaction per batch of rows: SQLite's WAL is checkpointed as it goes
+        with engine.begin() as conn:
+            for key in ("sale", "line", "insured", "setl", "msg", "mv"):  # the sale before its lines and settlement
+                if buf[key]:
+                    conn.execute(sa.insert(tables[key]), buf[key])
+                    buf[key] = []
 
     counts = dict.fromkeys(("sales", "lines", "settlements", "movements"), 0)
     per_day: dict[date, int] = {}
-    with engine.begin() as conn:
-        # a delivery of every batch each quarter, so a year's sales never take a batch below zero
-        for q in range(4):
-            day = start + timedelta(days=91 * q)
-            for b in batches:
-                buf["mv"].append(mv(b, "purchase", 120, day, "purchase", f"Q{q}", items[b[1]][0]))
-            counts["movements"] += len(batches)
-            if len(buf["mv"]) >= FLUSH:
-                flush(conn)
-        s = 0
-        while counts["lines"] < n["lines"]:
-            day = start + timedelta(days=rnd.randrange(365))
-            when = datetime(day.year, day.month, day.day, 1 + rnd.randrange(13), rnd.randrange(60),
-                            rnd.randrange(60), tzinfo=UTC)
-            per_day[day] = per_day.get(day, 0) + 1
-            sid = str(uuid.UUID(int=rnd.getrandbits(128)))
-            lines = []
-            for k in range(min(rnd.randint(1, 3), n["lines"] - counts["lines"])):
-                line_id += 1
-                b = batches[rnd.randrange(len(batches))]
-                price, category, nhsa = items[b[1]]
-                qty = rnd.randint(1, 3)
-                lines.append({"id": line_id, "store_id": ctx.store_id, "sale_id": sid, "line_no": k + 1,
-                              "item_id": b[1], "split": False, "qty": qty, "unit_price_fen": price,
-                              "amount_fen": qty * price, "added_at": when, "insurance_category": category,
-                              "nhsa_code": nhsa})
-                buf["mv"].append(mv(b, "sale", -qty, day, "sale_line", str(line_id), price))
-                for kind, sign, p in OCCASIONAL:
-                    if rnd.random() < p:
-                        buf["mv"].append(mv(b, kind, sign * rnd.randint(1, 2), day, kind, str(line_id), price))
-            counts["lines"] += len(lines)
-            buf["sale"].append({"id": sid, "store_id": ctx.store_id, "till_id": shift.till_id, "shift_id": shift.id,
-                                "status": "completed", "opened_by": user.id, "opened_at": when,
-                                "total_fen": sum(ln["amount_fen"] for ln in lines), "change_fen": 0,
-                                "void_reason": "", "business_date": day, "day_no": per_day[day],
-                                "sale_no": f"{day:%Y%m%d}-{per_day[day]:05d}", "completed_by": user.id,
-                                "completed_at": when})
-            buf["line"] += lines
-            if rnd.random() < CARD_SHARE:
-                insured_row, setl_row, msg_row = card_rows(rnd, s, ctx.store_id, sid, when, lines, user.id)
-                buf["insured"].append(insured_row)
-                buf["setl"].append(setl_row)
-                counts["settlements"] += 1
-                if msg_row is not None:
-                    buf["msg"].append(msg_row)
-            s += 1
-            if len(buf["mv"]) >= FLUSH:
-                counts["movements"] += len(buf["mv"])
-                flush(conn)
-        counts["movements"] += len(buf["mv"])
-        flush(conn)
-        counts["sales"] = s
+    # a delivery of every batch each quarter, so a year's sales never take a batch below zero
+    for q in range(4):
+        day = start + timedelta(days=91 * q)
+        for b in batches:
+            buf["mv"].append(mv(b, "purchase", 120, day, "purchase", f"Q{q}", items[b[1]][0]))
+        counts["movements"] += len(batches)
+        if len(buf["mv"]) >= FLUSH:
+            flush()
+    s = 0
+    while counts["lines"] < n["lines"]:
+        day = start + timedelta(days=rnd.randrange(365))
+        when = datetime(day.year, day.month, day.day, 1 + rnd.randrange(13), rnd.randrange(60),
+                        rnd.randrange(60), tzinfo=UTC)
+        per_day[day] = per_day.get(day, 0) + 1
+        sid = str(uuid.UUID(int=rnd.getrandbits(128)))
+        lines = []
+        for k in range(min(rnd.randint(1, 3), n["lines"] - counts["lines"])):
+            line_id += 1
+            b = batches[rnd.randrange(len(batches))]
+            price, category, nhsa = items[b[1]]
+            qty = rnd.randint(1, 3)
+            lines.append({"id": line_id, "store_id": ctx.store_id, "sale_id": sid, "line_no": k + 1,
+                          "item_id": b[1], "split": False, "qty": qty, "unit_price_fen": price,
+                          "amount_fen": qty * price, "added_at": when, "insurance_category": category,
+                          "nhsa_code": nhsa})
+            buf["mv"].append(mv(b, "sale", -qty, day, "sale_line", str(line_id), price))
+            for kind, sign, p in OCCASIONAL:
+                if rnd.random() < p:
+                    buf["mv"].append(mv(b, kind, sign * rnd.randint(1, 2), day, kind, str(line_id), price))
+        counts["lines"] += len(lines)
+        buf["sale"].append({"id": sid, "store_id": ctx.store_id, "till_id": shift.till_id, "shift_id": shift.id,
+                            "status": "completed", "opened_by": user.id, "opened_at": when,
+                            "total_fen": sum(ln["amount_fen"] for ln in lines), "change_fen": 0,
+                            "void_reason": "", "business_date": day, "day_no": per_day[day],
+                            "sale_no": f"{day:%Y%m%d}-{per_day[day]:05d}", "completed_by": user.id,
+                            "completed_at": when})
+        buf["line"] += lines
+        if rnd.random() < CARD_SHARE:
+            insured_row, setl_row, msg_row = card_rows(rnd, s, ctx.store_id, sid, when, lines, user.id)
+            buf["insured"].append(insured_row)
+            buf["setl"].append(setl_row)
+            counts["settlements"] += 1
+            if msg_row is not None:
+                buf["msg"].append(msg_row)
+        s += 1
+        if len(buf["mv"]) >= FLUSH:
+            counts["movements"] += len(buf["mv"])
+            flush()
+    counts["movements"] += len(buf["mv"])
+    flush()
+    counts["sales"] = s
     return counts
 
 
@@ -332,12 +332,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pg-url", default="", help="also on this (empty) PostgreSQL database")
     parser.add_argument("--scans", type=int, default=150, help="idle scans (and at least as many during)")
     parser.add_argument("--skip-reports", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="the reports on PostgreSQL only")
     parser.add_argument("--skip-scan", action="store_true")
     args = parser.parse_args(argv)
     print(f"bench_month_end at scale {args.scale} ({sizes(args.scale)})")
     with tempfile.TemporaryDirectory(prefix="bench-month-") as tmp:
-        if not args.skip_reports:
+        if not args.skip_reports and not args.skip_sqlite:
             _store(f"sqlite:///{Path(tmp) / 'month.db'}", Path(tmp), "SQLite", args.scale, args.rounds)
+        if not args.skip_reports:
             if args.pg_url:
                 _store(args.pg_url, Path(tmp), "PostgreSQL", args.scale, args.rounds)
             elif args.pg:
