@@ -2,7 +2,7 @@
 the menu shows each post only what it may do; a delivery is scanned, inspected (合格 / 拒收 with a reason) and
 approved by another person; a count is entered, submitted, and refused posting to the person who counted it, in
 both languages, with nothing posted; the month's 进销存 runs under a progress bar with the keys live and is saved as
-XLSX; the uploads' backlog is in the status bar, a failed row is sent again by the 医保 administrator only.
+XLSX, the card statement handed in (ST-04) and refused a second time; the uploads' backlog is in the status bar, a failed row is sent again by the 医保 administrator only.
 
 One service and one shop for the module, one till for the walk through it (a till test's service, a till and a login
 each cost what the suite's budget cannot spare); the menu's rights per post are a unit test."""
@@ -274,6 +274,22 @@ async def the_month_s_report_runs_with_the_keys_live_and_is_saved(shop: Shop, pi
     await until(pilot, lambda: month.kind == "card" and month.running is None, what="the card statement")
     assert month.table.get_row_at(month.table.row_count - 1)[:2] == ["合计", "0"]
     assert "f5" in shown_keys(month) and "f6" not in shown_keys(month)  # the API offers no PDF of it
+    # the person in charge hands the statement in (ST-04): the service keeps the file and its checksum
+    await pilot.press("f7")
+    await until(pilot, lambda: month.submitted is not None and month.running is None, what="the submission")
+    done, said = month.submitted, message(month, "#office-message")
+    assert done is not None and "已报送刷卡购药结算对账单" in said and "状态 已报送" in said and done["sha256"][:12] in said
+    fits(month)
+    row = shop.one("SELECT kind, status, sha256, size FROM report_submission")
+    assert row == ("card_statement", "submitted", done["sha256"], done["size"]) and row[3] > 0
+    # the same month handed in again is refused in both languages (a rejected one is resubmitted as its next
+    # version): nothing more kept, the status shown stays the first's
+    await pilot.press("f7")
+    await until(pilot, lambda: month.running is None and message(month, "#office-message") != said
+                and "正在报送" not in message(month, "#office-message"), what="the second submission's refusal")
+    again = message(month, "#office-message")
+    assert month.submitted is done and "已有报送记录" in again and "already has a submission" in again, again
+    assert shop.one("SELECT COUNT(*) FROM report_submission")[0] == 1
 
 
 def failed_upload(shop: Shop) -> int:
@@ -311,7 +327,7 @@ async def only_the_insurance_admin_sends_a_failed_row_again(shop: Shop, pilot: P
     assert shop.one(f"SELECT state FROM upload_outbox WHERE id = {row_id}")[0] == "pending"
 
 
-@pytest.mark.refuses("SEC-01")
+@pytest.mark.refuses("SEC-01", "ST-04")
 def test_the_back_office_at_the_till(shop: Shop) -> None:
     """One till for all of it, hands changed as a store does (a till and a login cost what a test should not): the
     pharmacist receives, the manager approves, counts, runs the month and sees the uploads; the 医保 administrator
