@@ -5,7 +5,9 @@ A generated store of 5,000 items, 20,000 batches and one year of 1,000,000 sale 
 lines), a card settlement on 40 % of the sales (the centre's answer as stored, 1 % of them cancelled by a 2103),
 quarterly purchases of every batch, sale returns, count gains and losses and damage write-offs, all multiplied by
 `--scale` (or DINGDIAN_BENCH_SCALE). `make bench` runs it at 0.1 (100,000 lines, a few minutes); the issue's
-full scale, `--scale 1`, takes ~15–30 min on the loaded 2-core machine, so it is opt-in. Every sale line has its
+full scale, `--scale 1`, is opt-in: at load ~8 on the 2 cores its generation took 13 min (187 s CPU) on SQLite and
+12 min (124 s CPU) on PostgreSQL, and the reports ~10 min more on each (two processes side by side:
+`--skip-scan` and `--pg --skip-sqlite --skip-scan`). Every sale line has its
 sale movement (ref sale_line), so the inspector's card check reads the same store the statement does. Written by
 bulk insert (Core executemany, nothing checked), on SQLite and, with --pg (a private cluster, as the tests start
 one) or --pg-url (an empty database), on PostgreSQL.
