@@ -24,6 +24,7 @@ from bench import (
     bench_devices,
     bench_insurance,
     bench_ledger_report,
+    bench_month_end,
     bench_period_close,
     bench_receivables,
     bench_receiving,
@@ -49,6 +50,7 @@ BENCHMARKS: list[tuple[str, Callable[[list[str] | None], None]]] = [
     ("bench_period_close", bench_period_close.main),
     ("bench_receivables", bench_receivables.main),
     ("bench_card_statement", bench_card_statement.main),
+    ("bench_month_end", bench_month_end.main),  # at --scale 0.1 (DINGDIAN_BENCH_SCALE=1: the full store)
     ("bench_till", bench_till.main),
     ("bench_devices", bench_devices.main),
     ("bench_audit_verify", bench_audit_verify.main),

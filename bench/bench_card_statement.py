@@ -66,6 +66,42 @@ def _answer(setl_id: str, when: datetime, medfee: int, fund: int, acct: int, ins
             "clr_way": "1", "clr_type": "41"}
 
 
+def card_rows(rnd: random.Random, n: int, store_id: int, sale_id: str, when: datetime, lines: list[dict[str, Any]],
+              user_id: int | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """The insured person, the card settlement with the centre's answer and its lines, and — for 1 % of them,
+    cancelled (2103) up to three days later — the 2103 answer in the message log, of sale `n` (bulk-insert rows)."""
+    total = sum(ln["amount_fen"] for ln in lines)
+    region, insutype = rnd.choice(REGIONS), rnd.choice(INSUTYPES)
+    fund = total * 7 // 10
+    acct = (total - fund) if rnd.random() < 0.7 else 0
+    setl_id, msgid = f"S{n:012d}", f"M{n:012d}"
+    cancelled = rnd.random() < 0.01
+    insured = {
+        "store_id": store_id, "sale_id": sale_id, "method": "card", "id_reason": "", "mdtrt_cert_type": "03",
+        "mdtrt_cert_no": "A1", "card_sn": "", "psn_no": f"P{n % 5000:06d}", "psn_name": "测试",
+        "psn_cert_type": "01", "certno": f"440305198001{n % 10000:06d}", "gend": "1", "insutype": insutype,
+        "psn_type": "11", "balc_fen": 0, "insuplc_admdvs": region, "buyer_name": "", "buyer_certno": "",
+        "identified_by": user_id, "identified_at": when}
+    setl = {
+        "store_id": store_id, "sale_id": sale_id, "msgid": msgid,
+        "status": "cancelled" if cancelled else "settled", "medfee_sumamt_fen": total,
+        "fund_pay_fen": fund, "acct_pay_fen": acct, "cash_pay_fen": total - fund - acct, "setl_id": setl_id,
+        "mdtrt_id": setl_id, "lines": [{"feedetl_sn": str(ln["id"]), "med_list_codg": "X",
+                                         "cnt": str(ln["qty"]), "pric_fen": ln["unit_price_fen"],
+                                         "det_item_fee_sumamt_fen": ln["amount_fen"]} for ln in lines],
+        "answer": _answer(setl_id, when, total, fund, acct, insutype, region), "error": "",
+        "created_by": user_id, "created_at": when, "resolved_at": when,
+        "cancel_msgid": f"C{n:012d}" if cancelled else "", "cancel_reason": "退药" if cancelled else ""}
+    if not cancelled:
+        return insured, setl, None
+    later = when + timedelta(days=rnd.randint(0, 3))
+    body = {"infcode": 0, "output": {"setlinfo": {"setl_id": f"R{n:012d}", "setl_time": later.astimezone(
+        TZ).strftime("%Y-%m-%d %H:%M:%S")}}}
+    return insured, setl, {"store_id": store_id, "msgid": f"C{n:012d}", "infno": "2103", "direction": "in",
+                           "at": later, "body": json.dumps(body), "outcome": "ok", "err_msg": "",
+                           "inf_refmsgid": "", "opter": "bench", "elapsed_ms": 5}
+
+
 def _generate(engine: Any, ctx: Ctx, n_sales: int, share: float, year_end: date, seed: int = 3) -> None:
     rnd = random.Random(seed)
     _items(engine, ctx.store_id, 300, 300, 0, year_end)
@@ -111,34 +147,11 @@ def _generate(engine: Any, ctx: Ctx, n_sales: int, share: float, year_end: date,
                                 "completed_at": when})
             buf["line"] += lines
             if rnd.random() < share:
-                region, insutype = rnd.choice(REGIONS), rnd.choice(INSUTYPES)
-                fund = total * 7 // 10
-                acct = (total - fund) if rnd.random() < 0.7 else 0
-                setl_id, msgid = f"S{n:012d}", f"M{n:012d}"
-                cancelled = rnd.random() < 0.01
-                buf["insured"].append({
-                    "store_id": ctx.store_id, "sale_id": sid, "method": "card", "id_reason": "", "mdtrt_cert_type": "03",
-                    "mdtrt_cert_no": "A1", "card_sn": "", "psn_no": f"P{n % 5000:06d}", "psn_name": "测试",
-                    "psn_cert_type": "01", "certno": f"440305198001{n % 10000:06d}", "gend": "1", "insutype": insutype,
-                    "psn_type": "11", "balc_fen": 0, "insuplc_admdvs": region, "buyer_name": "", "buyer_certno": "",
-                    "identified_by": user.id, "identified_at": when})
-                buf["setl"].append({
-                    "store_id": ctx.store_id, "sale_id": sid, "msgid": msgid,
-                    "status": "cancelled" if cancelled else "settled", "medfee_sumamt_fen": total,
-                    "fund_pay_fen": fund, "acct_pay_fen": acct, "cash_pay_fen": total - fund - acct, "setl_id": setl_id,
-                    "mdtrt_id": setl_id, "lines": [{"feedetl_sn": str(ln["id"]), "med_list_codg": "X",
-                                                     "cnt": str(ln["qty"]), "pric_fen": ln["unit_price_fen"],
-                                                     "det_item_fee_sumamt_fen": ln["amount_fen"]} for ln in lines],
-                    "answer": _answer(setl_id, when, total, fund, acct, insutype, region), "error": "",
-                    "created_by": user.id, "created_at": when, "resolved_at": when,
-                    "cancel_msgid": f"C{n:012d}" if cancelled else "", "cancel_reason": "退药" if cancelled else ""})
-                if cancelled:
-                    later = when + timedelta(days=rnd.randint(0, 3))
-                    body = {"infcode": 0, "output": {"setlinfo": {"setl_id": f"R{n:012d}", "setl_time": later.astimezone(
-                        TZ).strftime("%Y-%m-%d %H:%M:%S")}}}
-                    buf["msg"].append({"store_id": ctx.store_id, "msgid": f"C{n:012d}", "infno": "2103",
-                                       "direction": "in", "at": later, "body": json.dumps(body), "outcome": "ok",
-                                       "err_msg": "", "inf_refmsgid": "", "opter": "bench", "elapsed_ms": 5})
+                insured_row, setl_row, msg_row = card_rows(rnd, n, ctx.store_id, sid, when, lines, user.id)
+                buf["insured"].append(insured_row)
+                buf["setl"].append(setl_row)
+                if msg_row is not None:
+                    buf["msg"].append(msg_row)
             if len(buf["line"]) >= 20_000:
                 flush(conn)
         flush(conn)

@@ -284,6 +284,7 @@ MONTH_END = Keymap("月结报表", (
         key("f3", "run('card')", "刷卡对账单", "生成刷卡购药结算对账单"),
         key("f5", "save('xlsx')", "存XLSX", "保存所示报表为 XLSX"),
         key("f6", "save('pdf')", "存PDF", "保存所示报表为 PDF（进销存）"),
+        key("f7", "submit", "提交", "报送所示报表（医保管理员），显示报送状态"),
     ), notes=("生成中显示进度，其他按键照常可用",)),
     Section("", (arrows("选择行"), back("返回后台", action="leave"))),
 ))

@@ -114,6 +114,11 @@ class Subtotal:
             self.settlements += 1
         self.money = self.money + row.money
 
+    def merge(self, other: Subtotal) -> None:
+        self.settlements += other.settlements
+        self.cancellations += other.cancellations
+        self.money = self.money + other.money
+
 
 @dataclass
 class CardStatement:
@@ -153,11 +158,25 @@ def previous_period(day: date, period: str) -> tuple[date, date]:
 
 # --- from the stored answers ------------------------------------------------------------------------------------
 
+_FEN_SEEN: dict[Any, int] = {}  # amounts as received -> fen: a year repeats few ("0.00" in most fields of most rows)
+_FEN_SEEN_MAX = 20_000
+
+
 def fen(answer: Mapping[str, Any], key: str) -> int:
     """An amount of the centre's answer (yuan, as received: text or number) in fen, half up; absent: 0."""
     raw = answer.get(key)
     if raw is None or raw == "" or isinstance(raw, bool):
         return 0
+    seen = _FEN_SEEN.get(raw)
+    if seen is not None:
+        return seen
+    value = _fen(raw)
+    if len(_FEN_SEEN) < _FEN_SEEN_MAX:
+        _FEN_SEEN[raw] = value
+    return value
+
+
+def _fen(raw: Any) -> int:
     if isinstance(raw, str):  # the common case, "12.34" / "-3.5": whole fen without Decimal (a year is 5 per row)
         text = raw.strip()
         whole, _, frac = text.lstrip("+-").partition(".")
@@ -205,12 +224,17 @@ def money_of(r: Any, answer: Mapping[str, Any]) -> Money:
 
 def _lines(r: Any, names: Mapping[int, Any], labels: dict[Any, Any]) -> tuple[Line, ...]:
     out = []
-    for d in r.lines or []:
-        sn = str(d.get("feedetl_sn", ""))
+    for d in r.lines or ():
+        sn = d.get("feedetl_sn", "")
+        if sn.__class__ is not str:
+            sn = str(sn)
         ln = names.get(int(sn)) if sn.isdigit() else None
         if ln is not None:
+            name, spec = ln.name, ln.spec
+            label = labels.get((name, spec))
+            if label is None:  # one string per drug
+                label = labels[(name, spec)] = f"{name} {spec}".strip()
             unit = (ln.split_unit or ln.unit) if ln.split else ln.unit
-            label = labels.setdefault((ln.name, ln.spec), f"{ln.name} {ln.spec}".strip())  # one string per drug
             out.append(Line(label, f"{ln.qty}{unit}", int(d.get("det_item_fee_sumamt_fen", ln.amount_fen))))
         else:
             out.append(Line(str(d.get("med_list_codg", sn)), str(d.get("cnt", "")),
@@ -221,7 +245,6 @@ def _lines(r: Any, names: Mapping[int, Any], labels: dict[Any, Any]) -> tuple[Li
 def _row(r: Any, kind: str, day: date, when: datetime | None, setl_id: str, money: Money, group: ClearingGroup,
          names: Mapping[int, Any], labels: dict[Any, Any], original: str = "") -> StatementRow:
     answer = r.answer or {}
-    group = labels.setdefault(group, group)  # one object per group, not one per row
     return StatementRow(int(r.id), kind, day, when, setl_id, original, r.sale_no or "", r.psn_no or "",
                         r.psn_name or str(answer.get("psn_name", "")), r.certno or "",
                         r.insutype or str(answer.get("insutype", "")), r.psn_type or str(answer.get("psn_type", "")),
@@ -234,33 +257,44 @@ def build(settled: Iterable[Any], cancelled: Iterable[Any], names: Mapping[int, 
     """The statement from plain facts, as reports.queries gives them (card_settlements, card_cancellations,
     line_names): the rows whose centre day falls in [start, end], in the centre's order, and the subtotals."""
     rows: list[StatementRow] = []
-    labels: dict[Any, Any] = {}  # the drugs' labels and the groups, each made once
+    labels: dict[Any, Any] = {}  # the drugs' labels, each made once
+    groups_seen: dict[tuple[Any, ...], ClearingGroup] = {}  # one object per group, not one per row
+
+    def group(answer: Mapping[str, Any], insuplc_admdvs: str) -> ClearingGroup:
+        key = (answer.get("insutype", ""), answer.get("clr_type", ""), answer.get("clr_optins", ""), insuplc_admdvs)
+        got = groups_seen.get(key)
+        if got is None:
+            got = groups_seen[key] = group_of(answer, insuplc_admdvs=insuplc_admdvs, store_admdvs=store_admdvs)
+        return got
+
     for r in settled:
         answer = r.answer or {}
         when = settled_at(answer, tz)  # parsed once: centre_day only when the answer carries no readable time
         day = when.date() if when is not None else centre_day(answer, tz, r.resolved_at)
         if start <= day <= end:
             rows.append(_row(r, "2102", day, when, r.setl_id, money_of(r, answer),
-                             group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs), names,
-                             labels))
+                             group(answer, r.insuplc_admdvs or ""), names, labels))
     for r in cancelled:
         answer, info = r.answer or {}, setlinfo_of(r.cancel_body)
         day, when = cancellation_day(r, tz)
         if start <= day <= end:
             # what the 2103 takes back is the settlement as booked: its money negated, its group the settlement's
-            rows.append(_row(r, "2103", day, when, str(info.get("setl_id", "")),
-                             -money_of(r, answer),
-                             group_of(answer, insuplc_admdvs=r.insuplc_admdvs or "", store_admdvs=store_admdvs),
-                             names, labels, original=r.setl_id))
+            rows.append(_row(r, "2103", day, when, str(info.get("setl_id", "")), -money_of(r, answer),
+                             group(answer, r.insuplc_admdvs or ""), names, labels, original=r.setl_id))
     earliest = datetime.min.replace(tzinfo=tz)
     rows.sort(key=lambda x: (x.day, x.setl_time or earliest, x.settlement_id, x.kind))
-    groups: dict[ClearingGroup, Subtotal] = {}
+    # each row added once, to its day's group; the groups' and the whole period's subtotals are sums of those
     days: dict[tuple[date, ClearingGroup], Subtotal] = {}
-    total = Subtotal("合计")
     for row in rows:
-        groups.setdefault(row.group, Subtotal(row.group.label_zh)).add(row)
-        days.setdefault((row.day, row.group), Subtotal(f"{row.day.isoformat()} {row.group.label_zh}")).add(row)
-        total.add(row)
+        sub = days.get((row.day, row.group))
+        if sub is None:
+            sub = days[(row.day, row.group)] = Subtotal(f"{row.day.isoformat()} {row.group.label_zh}")
+        sub.add(row)
+    groups: dict[ClearingGroup, Subtotal] = {}
+    total = Subtotal("合计")
+    for (_, g), sub in days.items():
+        groups.setdefault(g, Subtotal(g.label_zh)).merge(sub)
+        total.merge(sub)
     return CardStatement(store_id, start, end, rows, sorted(groups.items()),
                          [(d, g, s) for (d, g), s in sorted(days.items())], total)
 

@@ -1,6 +1,8 @@
 """月结报表 (后台 F4): the month's 进销存 (F2) or card-purchase statement (F3) from the service, summed on screen,
 then saved as the service makes it (F5 XLSX, F6 PDF where offered) into the till's export folder
-(`[till] export_dir`), or downloaded by the browser when the back office is served to one (`dingdian office`). A report runs as a worker under a progress bar: the till's other keys stay live meanwhile,
+(`[till] export_dir`), or downloaded by the browser when the back office is served to one (`dingdian office`),
+or handed in for its month (F7, ST-04: the service keeps the file and its checksum; the status it gives is
+shown). A report runs as a worker under a progress bar: the till's other keys stay live meanwhile,
 and a second run replaces the first. Every figure is the service's (derived from the ledger); the till adds none."""
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pos.office import FORMATS
 from pos.screens.office import OFFLINE, OfficeScreen, bilingual
 
 KIND_ZH = {"ledger": "进销存", "card": "刷卡购药结算对账单"}
+SUBMISSION_STATUS_ZH = {"draft": "草稿", "submitted": "已报送", "accepted": "已受理", "rejected": "已退回"}
 _MONTH = re.compile(r"^(\d{4})-?(\d{1,2})$")
 
 
@@ -77,6 +80,7 @@ class MonthEndScreen(OfficeScreen):
         self.kind: str | None = None  # the report shown
         self.running: str | None = None  # the report being made
         self.last_saved: Path | None = None
+        self.submitted: Json | None = None  # the last submission made here, as the service described it
 
     def compose_more(self) -> ComposeResult:
         bar = ProgressBar(total=None, show_eta=False, id="month-progress")
@@ -90,6 +94,8 @@ class MonthEndScreen(OfficeScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "save":
             return self.kind is not None and self.running is None and parameters[0] in FORMATS[self.kind]
+        if action == "submit":
+            return self.kind is not None and self.running is None
         return True
 
     def _title(self) -> None:
@@ -182,3 +188,28 @@ class MonthEndScreen(OfficeScreen):
             return
         self.last_saved = None if self.app.is_web else Path(self.state.export_dir) / Path(name).name
         self.say(said)
+
+    def action_submit(self) -> None:
+        """The report shown handed in for its month (ST-04): the service keeps the file and its checksum; who may
+        hand it in is the service's to say."""
+        period = month_range(self.month)
+        if self.kind is None or self.running is not None or period is None:
+            return
+        self._progress(self.kind)
+        self.say(f"正在报送{KIND_ZH[self.kind]}（{self.month}）…")
+        self.run_worker(self._submit(self.kind, *period), group="report", exclusive=True)
+
+    async def _submit(self, kind: str, first: date, last: date) -> None:
+        try:
+            done = await self.calls.submit_report(kind, first, last)
+        except ServiceError as exc:
+            self.say(bilingual(exc), error=True)
+            return
+        except ServiceUnavailable:
+            self.say(OFFLINE, error=True)
+            return
+        finally:
+            self._progress(None)
+        self.submitted = done
+        self.say(f"已报送{KIND_ZH[kind]} {done['period']}：第{done['version']}版 编号{done['id']}，状态 "
+                 f"{SUBMISSION_STATUS_ZH.get(done['status'], done['status'])}，校验 {done['sha256'][:12]}…")

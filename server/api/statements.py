@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from reports import card_statement, rx_statement
+from reports import card_statement, collector, rx_statement
 from server.api.deps import CtxDep, get_state, guarded
+from server.api.reports import ReportJSON
 from server.api.reports import period as ranged
 from server.api.schemas.common import in_era
 from server.errors import AppError
@@ -90,10 +91,11 @@ def card_statement_report(request: Request, ctx: CtxDep, start: From = None, end
                           format: Annotated[Literal["json", "xlsx", "csv", "pdf"], Query()] = "json") -> Any:
     """刷卡购药结算对账单 (ST-03): one row per settlement (a 2103 its own negative row), subtotals by the clearing
     groups the reconciliation uses, each row dated by the centre's settlement time; identity numbers masked."""
-    st = card_of(request, ctx, start, end, period)
-    if format == "json":
-        return card_statement.as_dict(st)
-    body = _card_file(st, ctx, format)
+    with collector.paused():  # the statement and its answer (reports.collector says why)
+        st = card_of(request, ctx, start, end, period)
+        if format == "json":
+            return ReportJSON(card_statement.as_dict(st))
+        body = _card_file(st, ctx, format)
     return _file(body, f"card-statement-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
 
 
@@ -104,8 +106,9 @@ def card_statement_for_agency(request: Request, ctx: CtxDep, start: From = None,
     """The card statement for the agency, identity numbers whole: the 医保 administrator's, audited (who, period,
     rows, the file's SHA-256) before the file is handed over; as a PDF, the paper submission with its signature
     lines."""
-    st = card_of(request, ctx, start, end, period)
-    body = _card_file(st, ctx, format, unmasked=True)
+    with collector.paused():
+        st = card_of(request, ctx, start, end, period)
+        body = _card_file(st, ctx, format, unmasked=True)
     agency_export.record(get_state(request).engine, ctx, "card_statement", st.start, st.end, format, body,
                          len(st.rows), card_statement.persons(st), f"GET {request.url.path}")
     return _file(body, f"card-statement-agency-{st.start.isoformat()}-{st.end.isoformat()}.{format}", format)
@@ -120,7 +123,7 @@ def rx_statement_report(request: Request, ctx: CtxDep, start: From = None, end: 
     first, last = statement_period(start, end, period, ctx)
     st = rx_statement.rx_statement(get_state(request).engine, ctx.store_id, first, last, ctx.settings.store.tz)
     if format == "json":
-        return rx_statement.as_dict(st)
+        return ReportJSON(rx_statement.as_dict(st))
     if format == "pdf":
         from reports.export import rx_pdf
 

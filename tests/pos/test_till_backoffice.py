@@ -2,9 +2,10 @@
 the menu shows each post only what it may do; a delivery is scanned, inspected (合格 / 拒收 with a reason) and
 approved by another person; a count is entered, submitted, and refused posting to the person who counted it, in
 both languages, with nothing posted; the month's 进销存 runs under a progress bar with the keys live and is saved as
-XLSX; the uploads' backlog is in the status bar, a failed row is sent again by the 医保 administrator only, who also
-derives a refused row again once the catalog is corrected and corrects a field the centre named (never a catalog
-fact typed in); a cashier is offered none of it.
+XLSX, the card statement handed in (ST-04) and refused a second time; the uploads' backlog is in the status
+bar, a failed row is sent again by the 医保 administrator only, who also derives a refused row again once the
+catalog is corrected and corrects a field the centre named (never a catalog fact typed in); a cashier is
+offered none of it.
 
 One service and one shop for the module, one till for the walk through it (a till test's service, a till and a login
 each cost what the suite's budget cannot spare); the menu's rights per post are a unit test."""
@@ -294,6 +295,22 @@ async def the_month_s_report_runs_with_the_keys_live_and_is_saved(shop: Shop, pi
     await until(pilot, lambda: month.kind == "card" and month.running is None, what="the card statement")
     assert month.table.get_row_at(month.table.row_count - 1)[:2] == ["合计", "0"]
     assert "f5" in shown_keys(month) and "f6" not in shown_keys(month)  # the API offers no PDF of it
+    # the person in charge hands the statement in (ST-04): the service keeps the file and its checksum
+    await pilot.press("f7")
+    await until(pilot, lambda: month.submitted is not None and month.running is None, what="the submission")
+    done, said = month.submitted, message(month, "#office-message")
+    assert done is not None and "已报送刷卡购药结算对账单" in said and "状态 已报送" in said and done["sha256"][:12] in said
+    fits(month)
+    row = shop.one("SELECT kind, status, sha256, size FROM report_submission")
+    assert row == ("card_statement", "submitted", done["sha256"], done["size"]) and row[3] > 0
+    # the same month handed in again is refused in both languages (a rejected one is resubmitted as its next
+    # version): nothing more kept, the status shown stays the first's
+    await pilot.press("f7")
+    await until(pilot, lambda: month.running is None and message(month, "#office-message") != said
+                and "正在报送" not in message(month, "#office-message"), what="the second submission's refusal")
+    again = message(month, "#office-message")
+    assert month.submitted is done and "已有报送记录" in again and "already has a submission" in again, again
+    assert shop.one("SELECT COUNT(*) FROM report_submission")[0] == 1
 
 
 async def the_checklist_shows_its_26_items_and_is_saved_as_a_pdf(shop: Shop, pilot: Pilot[Any]) -> None:
@@ -429,7 +446,7 @@ async def a_cashier_is_offered_no_uploads(pilot: Pilot[Any]) -> None:
     assert pilot.app.screen is sale
 
 
-@pytest.mark.refuses("SEC-01")
+@pytest.mark.refuses("SEC-01", "ST-04")
 def test_the_back_office_at_the_till(shop: Shop) -> None:
     """One till for all of it, hands changed as a store does (a till and a login cost what a test should not): the
     pharmacist receives, the manager approves, counts, runs the month and the checklist and sees the uploads; the 医保
