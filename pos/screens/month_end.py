@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Awaitable
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +24,8 @@ from pos.client import Json, ServiceError, ServiceUnavailable
 from pos.format import store_today, yuan
 from pos.office import FORMATS
 from pos.screens.office import OFFLINE, OfficeScreen, bilingual
+
+T = TypeVar("T")
 
 KIND_ZH = {"ledger": "进销存", "card": "刷卡购药结算对账单"}
 SUBMISSION_STATUS_ZH = {"draft": "草稿", "submitted": "已报送", "accepted": "已受理", "rejected": "已退回"}
@@ -131,17 +134,23 @@ class MonthEndScreen(OfficeScreen):
         # Exclusive: a second F2/F3 replaces the run under way; the till's other keys are never held.
         self.run_worker(self._run(kind, *period), group="report", exclusive=True)
 
-    async def _run(self, kind: str, first: date, last: date) -> None:
+    async def _answer(self, call: Awaitable[T]) -> T | None:
+        """The service's answer to a report's call, the progress bar gone whatever came; a refusal, or the service
+        away, said on screen (None)."""
         try:
-            report = await self.calls.report(kind, first, last)
+            return await call
         except ServiceError as exc:
             self.say(bilingual(exc), error=True)
-            return
         except ServiceUnavailable:
             self.say(OFFLINE, error=True)
-            return
         finally:
             self._progress(None)
+        return None
+
+    async def _run(self, kind: str, first: date, last: date) -> None:
+        report = await self._answer(self.calls.report(kind, first, last))
+        if report is None:
+            return
         self.kind = kind
         self._title()
         self._show(kind, report)
@@ -171,16 +180,10 @@ class MonthEndScreen(OfficeScreen):
         self.run_worker(self._save(self.kind, fmt, *period), group="report", exclusive=True)
 
     async def _save(self, kind: str, fmt: str, first: date, last: date) -> None:
-        try:
-            body, name = await self.calls.report_file(kind, first, last, fmt)
-        except ServiceError as exc:
-            self.say(bilingual(exc), error=True)
+        got = await self._answer(self.calls.report_file(kind, first, last, fmt))
+        if got is None:
             return
-        except ServiceUnavailable:
-            self.say(OFFLINE, error=True)
-            return
-        finally:
-            self._progress(None)
+        body, name = got
         try:
             said = self.keep_file(body, name)
         except OSError as exc:
@@ -200,16 +203,9 @@ class MonthEndScreen(OfficeScreen):
         self.run_worker(self._submit(self.kind, *period), group="report", exclusive=True)
 
     async def _submit(self, kind: str, first: date, last: date) -> None:
-        try:
-            done = await self.calls.submit_report(kind, first, last)
-        except ServiceError as exc:
-            self.say(bilingual(exc), error=True)
+        done = await self._answer(self.calls.submit_report(kind, first, last))
+        if done is None:
             return
-        except ServiceUnavailable:
-            self.say(OFFLINE, error=True)
-            return
-        finally:
-            self._progress(None)
         self.submitted = done
         self.say(f"已报送{KIND_ZH[kind]} {done['period']}：第{done['version']}版 编号{done['id']}，状态 "
                  f"{SUBMISSION_STATUS_ZH.get(done['status'], done['status'])}，校验 {done['sha256'][:12]}…")
