@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -106,9 +107,28 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+def all_routes_loaded(port: int, path: str, deadline_s: float = 30.0) -> None:
+    """Wait until the service says every route is in (`dingdian serve` loads those a sale does not need on a thread
+    after it answers: server.api.routers), so a bench times a settled service, not one still importing beside its
+    first requests. A bare app's /health says nothing of it: nothing to wait for."""
+    until = time.perf_counter() + deadline_s
+    while time.perf_counter() < until:
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            conn.request("GET", path)
+            said = json.loads(conn.getresponse().read() or b"{}")
+        finally:
+            conn.close()
+        if not isinstance(said, dict) or said.get("all_routes", "ready") == "ready":
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} still says the service is loading its routes after {deadline_s:.0f} s")
+
+
 @contextmanager
 def running(cmd: list[str], port: int, health_path: str, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
-    """Start `cmd`, wait for `health_path` to answer 200, yield (process, start-up seconds); always stop it."""
+    """Start `cmd`, wait for `health_path` to answer 200, yield (process, start-up seconds) once every route is in;
+    always stop it."""
     with log.open("ab") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=clean_env(), stdin=subprocess.DEVNULL, stdout=out,
@@ -116,6 +136,7 @@ def running(cmd: list[str], port: int, health_path: str, log: Path) -> Iterator[
     try:
         try:
             elapsed = wait_until_up(proc, port, health_path, started)
+            all_routes_loaded(port, health_path)
         except RuntimeError as exc:
             tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"{exc}\n--- {' '.join(cmd)} output ---\n{tail}") from exc

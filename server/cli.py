@@ -25,8 +25,6 @@ if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from server.roles import Role
     from server.services.context import Ctx
 
-SWITCH_INTERVAL_S = 0.0005  # the GIL's switch interval in the service (serve says why)
-
 app = typer.Typer(help="丁点药房收银系统 Dingdian POS — the store's command line.", no_args_is_help=True,
                   add_completion=False)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -141,10 +139,6 @@ def serve(config: ConfigOpt = None,
     # models' metadata) and next to no garbage: the collector walked them over and over while they were made
     # (~0.2 s of the cold start). It waits until they are made, and then no longer sees them (gc.freeze).
     gc.disable()
-    # A report runs in a worker thread, in Python, for seconds; a scan runs on the event loop and takes the GIL
-    # back after each SQLite call. With the default interval (5 ms) each take waited up to 5 ms behind the report:
-    # a scan of a dozen statements doubled. 0.5 ms bounds that wait; the report pays a few more switches.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         import uvicorn
         from sqlalchemy.exc import OperationalError

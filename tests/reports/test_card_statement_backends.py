@@ -82,11 +82,13 @@ def test_each_row_has_its_own_answers_figures_on_both_backends(engine: Engine, c
 
 def test_the_collector_waits_for_the_reports_and_comes_back_as_it_was() -> None:
     import gc
+    import sys
     import threading
 
     from reports import collector
 
     assert gc.isenabled()
+    usual = sys.getswitchinterval()
     inside = threading.Event()
     leave = threading.Event()
 
@@ -97,13 +99,14 @@ def test_the_collector_waits_for_the_reports_and_comes_back_as_it_was() -> None:
 
     t = threading.Thread(target=other_report)
     with collector.paused():
-        assert not gc.isenabled()
+        assert not gc.isenabled() and sys.getswitchinterval() == collector.REPORT_SWITCH_INTERVAL_S < usual
         t.start()
         assert inside.wait(5)
-    assert not gc.isenabled()  # the other report still runs: the first to finish does not turn it back on
+    # the other report still runs: the first to finish does not turn the collector back on nor slow the switching
+    assert not gc.isenabled() and sys.getswitchinterval() == collector.REPORT_SWITCH_INTERVAL_S
     leave.set()
     t.join(5)
-    assert gc.isenabled()
+    assert gc.isenabled() and sys.getswitchinterval() == usual  # no report: a scan is not made to switch for nothing
     # a collector off before the report (the service's start-up turns it off) stays off after it
     gc.disable()
     try:
