@@ -36,8 +36,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 # Starlette matches routes in order, one by one: the till's hot paths (scan, pay) come first, after /health.
 SALE_ROUTERS = ("health", "selling", "auth", "catalog", "prescriptions", "card", "till", "events")
-LATER_ROUTERS = ("store", "users", "devices", "printing", "stock", "receiving", "audit", "reports", "insurance", "care", "checklist", "reconciliation",
-               "documents", "period", "money", "statements", "stock_in", "uploads", "eprx", "labels")
+LATER_ROUTERS = ("store", "users", "devices", "printing", "stock", "receiving", "audit", "reports", "insurance", "care",
+                 "checklist", "reconciliation", "documents", "period", "money", "statements", "stock_in", "uploads",
+                 "eprx", "labels")
 
 
 @functools.cache
