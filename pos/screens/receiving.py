@@ -198,6 +198,7 @@ class ReceivingScreen(OfficeScreen):
         self._ask_field(self.field + 1)
 
     async def _scanned(self, code: str) -> None:
+        self.input.value = ""  # refused or found, the next scan starts on an empty field
         item = await self.calls.item_by_barcode(code)
         self.names[item["id"]] = item["name"]
         self.line = {"barcode": code, "name": item["name"], "zone": item.get("zone_code") or ""}

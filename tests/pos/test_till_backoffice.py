@@ -181,6 +181,10 @@ async def a_delivery_is_scanned_inspected_and_approved_by_another_person(shop: S
     await type_text(pilot, "SH-20261201", "enter")
     await type_text(pilot, "FP-0001", "enter")
     made, expires = (today - timedelta(days=30)).strftime("%Y%m%d"), (today + timedelta(days=700)).strftime("%Y%m%d")
+    await scan(pilot, "4899999999992")  # a box the catalog does not know: said, and the field empty for the next scan
+    await until(pilot, lambda: rec.busy == 0 and message(rec, "#office-message") != "", what="the unknown box refused")
+    assert "4899999999992 对应的商品不存在" in message(rec, "#office-message")
+    assert rec.field == -1 and rec.input.value == ""
     for lot in ("LT-GOOD", "LT-BAD"):
         await scan(pilot, BARCODE_VITC)
         await until(pilot, lambda: rec.field == 0, what="the item found by its barcode")
