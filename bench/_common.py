@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -147,3 +148,11 @@ def running(cmd: list[str], port: int, health_path: str, log: Path) -> Iterator[
 
 def rule(width: int = 96) -> str:
     return "-" * width
+
+
+def year_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """The size of the generated year's store the month-end and checklist benches share, and their rounds."""
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--batches", type=int, default=2000)
+    parser.add_argument("--sales", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)

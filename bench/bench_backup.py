@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench import _audited
-from bench._common import write_config
+from bench._common import write_config, year_store_arguments
 from bench.bench_ledger_report import _generate, _timed
 from server.backup import sealed
 from server.backup.restore import restore
@@ -33,10 +33,7 @@ from server.services.store.profile import bootstrap_store
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument("--batches", type=int, default=2000)
-    parser.add_argument("--sales", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    year_store_arguments(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_name, tempfile.TemporaryDirectory(dir="/dev/shm") as out_name:
         tmp, out = Path(tmp_name), Path(out_name)

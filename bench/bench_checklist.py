@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench import _audited
-from bench._common import write_config
+from bench._common import write_config, year_store_arguments
 from bench.bench_ledger_report import _generate, _timed
 from server import audit
 from server.config import load_settings
@@ -51,10 +51,7 @@ def _verify(engine: Any, store_id: int) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument("--batches", type=int, default=2000)
-    parser.add_argument("--sales", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    year_store_arguments(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'year.db'}"

@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench._common import write_config
+from bench._common import write_config, year_store_arguments
 from reports import ledger
 from reports.export import pdf, xlsx
 from server.config import load_settings
@@ -152,10 +152,7 @@ def _run(engine: Any, ctx: Ctx, args: argparse.Namespace, label: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument("--batches", type=int, default=2000)
-    parser.add_argument("--sales", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    year_store_arguments(parser)
     parser.add_argument("--pg-url", default="", help="also run on this (empty) PostgreSQL database")
     args = parser.parse_args(argv)
     urls = []
